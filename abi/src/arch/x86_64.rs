@@ -1,0 +1,40 @@
+//! The x86_64 ABI: syscall numbers, `struct stat` and the auxv platform string.
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+#[path = "x86_64_sysno.rs"]
+mod sysno;
+pub use sysno::{nr, SYSCALL_COUNT, SYSCALL_NAMES};
+
+/// `AT_PLATFORM` as x86_64 Linux reports it.
+pub const PLATFORM_STRING: &str = "x86_64";
+/// `uname().machine`.
+pub const MACHINE: &str = "x86_64";
+/// ELF `e_machine` for this architecture.
+pub const ELF_MACHINE: u16 = 62;
+
+/// `struct stat` as the x86_64 kernel lays it out (144 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct Stat {
+    pub st_dev: u64,
+    pub st_ino: u64,
+    pub st_nlink: u64,
+    pub st_mode: u32,
+    pub st_uid: u32,
+    pub st_gid: u32,
+    pub pad0: u32,
+    pub st_rdev: u64,
+    pub st_size: i64,
+    pub st_blksize: i64,
+    pub st_blocks: i64,
+    pub st_atime: i64,
+    pub st_atime_nsec: i64,
+    pub st_mtime: i64,
+    pub st_mtime_nsec: i64,
+    pub st_ctime: i64,
+    pub st_ctime_nsec: i64,
+    pub unused: [i64; 3],
+}
+
+const _: () = assert!(core::mem::size_of::<Stat>() == 144);

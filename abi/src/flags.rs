@@ -1,0 +1,276 @@
+//! Flag and constant values of the syscall ABI, grouped by the syscall family
+//! that takes them. Values are the generic Linux ones, which x86_64 uses.
+#![allow(missing_docs)]
+
+/// `open` flags.
+pub mod open {
+    pub const O_ACCMODE: u32 = 0o3;
+    pub const O_RDONLY: u32 = 0o0;
+    pub const O_WRONLY: u32 = 0o1;
+    pub const O_RDWR: u32 = 0o2;
+    pub const O_CREAT: u32 = 0o100;
+    pub const O_EXCL: u32 = 0o200;
+    pub const O_NOCTTY: u32 = 0o400;
+    pub const O_TRUNC: u32 = 0o1000;
+    pub const O_APPEND: u32 = 0o2000;
+    pub const O_NONBLOCK: u32 = 0o4000;
+    pub const O_DSYNC: u32 = 0o10000;
+    pub const O_ASYNC: u32 = 0o20000;
+    pub const O_DIRECT: u32 = 0o40000;
+    pub const O_LARGEFILE: u32 = 0o100000;
+    pub const O_DIRECTORY: u32 = 0o200000;
+    pub const O_NOFOLLOW: u32 = 0o400000;
+    pub const O_NOATIME: u32 = 0o1000000;
+    pub const O_CLOEXEC: u32 = 0o2000000;
+    pub const O_SYNC: u32 = 0o4010000;
+    pub const O_PATH: u32 = 0o10000000;
+    pub const O_TMPFILE: u32 = 0o20200000;
+}
+
+/// `*at` flags and the special directory fd.
+pub mod at {
+    pub const AT_FDCWD: i32 = -100;
+    pub const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
+    pub const AT_EACCESS: u32 = 0x200;
+    pub const AT_REMOVEDIR: u32 = 0x200;
+    pub const AT_SYMLINK_FOLLOW: u32 = 0x400;
+    pub const AT_NO_AUTOMOUNT: u32 = 0x800;
+    pub const AT_EMPTY_PATH: u32 = 0x1000;
+    pub const AT_STATX_SYNC_TYPE: u32 = 0x6000;
+}
+
+/// `access` modes.
+pub mod access {
+    pub const F_OK: u32 = 0;
+    pub const X_OK: u32 = 1;
+    pub const W_OK: u32 = 2;
+    pub const R_OK: u32 = 4;
+}
+
+/// `fcntl` commands and fd flags.
+pub mod fcntl {
+    pub const F_DUPFD: u32 = 0;
+    pub const F_GETFD: u32 = 1;
+    pub const F_SETFD: u32 = 2;
+    pub const F_GETFL: u32 = 3;
+    pub const F_SETFL: u32 = 4;
+    pub const F_DUPFD_CLOEXEC: u32 = 1030;
+    pub const FD_CLOEXEC: u32 = 1;
+}
+
+/// `lseek` whence values.
+pub mod seek {
+    pub const SEEK_SET: u32 = 0;
+    pub const SEEK_CUR: u32 = 1;
+    pub const SEEK_END: u32 = 2;
+    pub const SEEK_DATA: u32 = 3;
+    pub const SEEK_HOLE: u32 = 4;
+}
+
+/// File type bits of `st_mode` and the `d_type` values of `getdents64`.
+pub mod mode {
+    pub const S_IFMT: u32 = 0o170000;
+    pub const S_IFSOCK: u32 = 0o140000;
+    pub const S_IFLNK: u32 = 0o120000;
+    pub const S_IFREG: u32 = 0o100000;
+    pub const S_IFBLK: u32 = 0o060000;
+    pub const S_IFDIR: u32 = 0o040000;
+    pub const S_IFCHR: u32 = 0o020000;
+    pub const S_IFIFO: u32 = 0o010000;
+
+    pub const DT_UNKNOWN: u8 = 0;
+    pub const DT_FIFO: u8 = 1;
+    pub const DT_CHR: u8 = 2;
+    pub const DT_DIR: u8 = 4;
+    pub const DT_BLK: u8 = 6;
+    pub const DT_REG: u8 = 8;
+    pub const DT_LNK: u8 = 10;
+    pub const DT_SOCK: u8 = 12;
+
+    /// The `d_type` for an `st_mode`.
+    pub const fn dtype(mode: u32) -> u8 {
+        match mode & S_IFMT {
+            S_IFSOCK => DT_SOCK,
+            S_IFLNK => DT_LNK,
+            S_IFREG => DT_REG,
+            S_IFBLK => DT_BLK,
+            S_IFDIR => DT_DIR,
+            S_IFCHR => DT_CHR,
+            S_IFIFO => DT_FIFO,
+            _ => DT_UNKNOWN,
+        }
+    }
+}
+
+/// `statx` mask bits.
+pub mod statx {
+    pub const STATX_TYPE: u32 = 0x1;
+    pub const STATX_MODE: u32 = 0x2;
+    pub const STATX_NLINK: u32 = 0x4;
+    pub const STATX_UID: u32 = 0x8;
+    pub const STATX_GID: u32 = 0x10;
+    pub const STATX_ATIME: u32 = 0x20;
+    pub const STATX_MTIME: u32 = 0x40;
+    pub const STATX_CTIME: u32 = 0x80;
+    pub const STATX_INO: u32 = 0x100;
+    pub const STATX_SIZE: u32 = 0x200;
+    pub const STATX_BLOCKS: u32 = 0x400;
+    pub const STATX_BASIC_STATS: u32 = 0x7ff;
+    pub const STATX__RESERVED: u32 = 0x8000_0000;
+}
+
+/// `mmap`, `mprotect`, `madvise` and `mremap` values.
+pub mod mm {
+    pub const PROT_NONE: u32 = 0;
+    pub const PROT_READ: u32 = 1;
+    pub const PROT_WRITE: u32 = 2;
+    pub const PROT_EXEC: u32 = 4;
+    pub const PROT_GROWSDOWN: u32 = 0x0100_0000;
+    pub const PROT_GROWSUP: u32 = 0x0200_0000;
+
+    pub const MAP_SHARED: u32 = 0x01;
+    pub const MAP_PRIVATE: u32 = 0x02;
+    pub const MAP_SHARED_VALIDATE: u32 = 0x03;
+    pub const MAP_TYPE: u32 = 0x0f;
+    pub const MAP_FIXED: u32 = 0x10;
+    pub const MAP_ANONYMOUS: u32 = 0x20;
+    pub const MAP_32BIT: u32 = 0x40;
+    pub const MAP_GROWSDOWN: u32 = 0x0100;
+    pub const MAP_DENYWRITE: u32 = 0x0800;
+    pub const MAP_EXECUTABLE: u32 = 0x1000;
+    pub const MAP_LOCKED: u32 = 0x2000;
+    pub const MAP_NORESERVE: u32 = 0x4000;
+    pub const MAP_POPULATE: u32 = 0x8000;
+    pub const MAP_NONBLOCK: u32 = 0x10000;
+    pub const MAP_STACK: u32 = 0x20000;
+    pub const MAP_HUGETLB: u32 = 0x40000;
+    pub const MAP_SYNC: u32 = 0x80000;
+    pub const MAP_FIXED_NOREPLACE: u32 = 0x100000;
+
+    pub const MADV_NORMAL: u32 = 0;
+    pub const MADV_RANDOM: u32 = 1;
+    pub const MADV_SEQUENTIAL: u32 = 2;
+    pub const MADV_WILLNEED: u32 = 3;
+    pub const MADV_DONTNEED: u32 = 4;
+    pub const MADV_FREE: u32 = 8;
+    pub const MADV_REMOVE: u32 = 9;
+    pub const MADV_DONTFORK: u32 = 10;
+    pub const MADV_DOFORK: u32 = 11;
+    pub const MADV_MERGEABLE: u32 = 12;
+    pub const MADV_UNMERGEABLE: u32 = 13;
+    pub const MADV_HUGEPAGE: u32 = 14;
+    pub const MADV_NOHUGEPAGE: u32 = 15;
+    pub const MADV_DONTDUMP: u32 = 16;
+    pub const MADV_DODUMP: u32 = 17;
+}
+
+/// Signal numbers (x86_64 and the generic table agree on these).
+pub mod signal {
+    pub const SIGHUP: u32 = 1;
+    pub const SIGINT: u32 = 2;
+    pub const SIGQUIT: u32 = 3;
+    pub const SIGILL: u32 = 4;
+    pub const SIGTRAP: u32 = 5;
+    pub const SIGABRT: u32 = 6;
+    pub const SIGBUS: u32 = 7;
+    pub const SIGFPE: u32 = 8;
+    pub const SIGKILL: u32 = 9;
+    pub const SIGUSR1: u32 = 10;
+    pub const SIGSEGV: u32 = 11;
+    pub const SIGUSR2: u32 = 12;
+    pub const SIGPIPE: u32 = 13;
+    pub const SIGALRM: u32 = 14;
+    pub const SIGTERM: u32 = 15;
+    pub const SIGCHLD: u32 = 17;
+    pub const SIGCONT: u32 = 18;
+    pub const SIGSTOP: u32 = 19;
+    pub const SIGSYS: u32 = 31;
+}
+
+/// Clock ids.
+pub mod clock {
+    pub const CLOCK_REALTIME: u32 = 0;
+    pub const CLOCK_MONOTONIC: u32 = 1;
+    pub const CLOCK_PROCESS_CPUTIME_ID: u32 = 2;
+    pub const CLOCK_THREAD_CPUTIME_ID: u32 = 3;
+    pub const CLOCK_MONOTONIC_RAW: u32 = 4;
+    pub const CLOCK_REALTIME_COARSE: u32 = 5;
+    pub const CLOCK_MONOTONIC_COARSE: u32 = 6;
+    pub const CLOCK_BOOTTIME: u32 = 7;
+    pub const TIMER_ABSTIME: u32 = 1;
+}
+
+/// Resource limit ids.
+pub mod rlimit {
+    pub const RLIMIT_CPU: u32 = 0;
+    pub const RLIMIT_FSIZE: u32 = 1;
+    pub const RLIMIT_DATA: u32 = 2;
+    pub const RLIMIT_STACK: u32 = 3;
+    pub const RLIMIT_CORE: u32 = 4;
+    pub const RLIMIT_RSS: u32 = 5;
+    pub const RLIMIT_NPROC: u32 = 6;
+    pub const RLIMIT_NOFILE: u32 = 7;
+    pub const RLIMIT_MEMLOCK: u32 = 8;
+    pub const RLIMIT_AS: u32 = 9;
+    pub const RLIMIT_LOCKS: u32 = 10;
+    pub const RLIMIT_SIGPENDING: u32 = 11;
+    pub const RLIMIT_MSGQUEUE: u32 = 12;
+    pub const RLIMIT_NICE: u32 = 13;
+    pub const RLIMIT_RTPRIO: u32 = 14;
+    pub const RLIMIT_RTTIME: u32 = 15;
+    pub const RLIM_NLIMITS: usize = 16;
+    pub const RLIM_INFINITY: u64 = u64::MAX;
+}
+
+/// Terminal ioctls.
+pub mod ioctl {
+    pub const TCGETS: u32 = 0x5401;
+    pub const TCSETS: u32 = 0x5402;
+    pub const TIOCGPGRP: u32 = 0x540f;
+    pub const TIOCGWINSZ: u32 = 0x5413;
+    pub const FIONREAD: u32 = 0x541b;
+    pub const FIONBIO: u32 = 0x5421;
+    pub const FIOCLEX: u32 = 0x5451;
+    pub const FIONCLEX: u32 = 0x5450;
+}
+
+/// `arch_prctl` codes (x86_64).
+pub mod arch_prctl {
+    pub const ARCH_SET_GS: u32 = 0x1001;
+    pub const ARCH_SET_FS: u32 = 0x1002;
+    pub const ARCH_GET_FS: u32 = 0x1003;
+    pub const ARCH_GET_GS: u32 = 0x1004;
+    pub const ARCH_GET_CPUID: u32 = 0x1011;
+    pub const ARCH_SET_CPUID: u32 = 0x1012;
+}
+
+/// `getrandom` flags.
+pub mod random {
+    pub const GRND_NONBLOCK: u32 = 1;
+    pub const GRND_RANDOM: u32 = 2;
+    pub const GRND_INSECURE: u32 = 4;
+}
+
+/// Auxiliary vector entry types.
+pub mod auxv {
+    pub const AT_NULL: u64 = 0;
+    pub const AT_PHDR: u64 = 3;
+    pub const AT_PHENT: u64 = 4;
+    pub const AT_PHNUM: u64 = 5;
+    pub const AT_PAGESZ: u64 = 6;
+    pub const AT_BASE: u64 = 7;
+    pub const AT_FLAGS: u64 = 8;
+    pub const AT_ENTRY: u64 = 9;
+    pub const AT_UID: u64 = 11;
+    pub const AT_EUID: u64 = 12;
+    pub const AT_GID: u64 = 13;
+    pub const AT_EGID: u64 = 14;
+    pub const AT_PLATFORM: u64 = 15;
+    pub const AT_HWCAP: u64 = 16;
+    pub const AT_CLKTCK: u64 = 17;
+    pub const AT_SECURE: u64 = 23;
+    pub const AT_RANDOM: u64 = 25;
+    pub const AT_HWCAP2: u64 = 26;
+    pub const AT_EXECFN: u64 = 31;
+    pub const AT_MINSIGSTKSZ: u64 = 51;
+}

@@ -1,0 +1,119 @@
+//! Architecture-independent `#[repr(C)]` structs of the syscall ABI.
+//! Each asserts its size against Linux's.
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+macro_rules! abi_struct {
+    ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $f:ident : $t:ty),* $(,)? } size $size:expr;) => {
+        $(#[$m])*
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+        #[allow(missing_docs)]
+        pub struct $name { $($(#[$fm])* pub $f: $t),* }
+        const _: () = assert!(core::mem::size_of::<$name>() == $size);
+    };
+}
+
+abi_struct! {
+    /// `struct timespec`.
+    pub struct Timespec { pub tv_sec: i64, pub tv_nsec: i64 } size 16;
+}
+
+abi_struct! {
+    /// `struct timeval`.
+    pub struct Timeval { pub tv_sec: i64, pub tv_usec: i64 } size 16;
+}
+
+abi_struct! {
+    /// `struct iovec`.
+    pub struct Iovec { pub base: u64, pub len: u64 } size 16;
+}
+
+abi_struct! {
+    /// `struct rlimit64`.
+    pub struct Rlimit { pub cur: u64, pub max: u64 } size 16;
+}
+
+abi_struct! {
+    /// `struct statx_timestamp`.
+    pub struct StatxTimestamp { pub tv_sec: i64, pub tv_nsec: u32, pub reserved: i32 } size 16;
+}
+
+abi_struct! {
+    /// `struct statx` (256 bytes).
+    pub struct Statx {
+        pub stx_mask: u32,
+        pub stx_blksize: u32,
+        pub stx_attributes: u64,
+        pub stx_nlink: u32,
+        pub stx_uid: u32,
+        pub stx_gid: u32,
+        pub stx_mode: u16,
+        pub spare0: u16,
+        pub stx_ino: u64,
+        pub stx_size: u64,
+        pub stx_blocks: u64,
+        pub stx_attributes_mask: u64,
+        pub stx_atime: StatxTimestamp,
+        pub stx_btime: StatxTimestamp,
+        pub stx_ctime: StatxTimestamp,
+        pub stx_mtime: StatxTimestamp,
+        pub stx_rdev_major: u32,
+        pub stx_rdev_minor: u32,
+        pub stx_dev_major: u32,
+        pub stx_dev_minor: u32,
+        pub stx_mnt_id: u64,
+        pub stx_dio_mem_align: u32,
+        pub stx_dio_offset_align: u32,
+        pub spare3: [u64; 12],
+    } size 256;
+}
+
+abi_struct! {
+    /// `struct sysinfo` on 64-bit architectures.
+    pub struct Sysinfo {
+        pub uptime: i64,
+        pub loads: [u64; 3],
+        pub totalram: u64,
+        pub freeram: u64,
+        pub sharedram: u64,
+        pub bufferram: u64,
+        pub totalswap: u64,
+        pub freeswap: u64,
+        pub procs: u16,
+        pub pad: [u16; 3],
+        pub totalhigh: u64,
+        pub freehigh: u64,
+        pub mem_unit: u32,
+        pub pad2: u32,
+    } size 112;
+}
+
+abi_struct! {
+    /// `struct winsize` (TIOCGWINSZ).
+    pub struct Winsize { pub ws_row: u16, pub ws_col: u16, pub ws_xpixel: u16, pub ws_ypixel: u16 } size 8;
+}
+
+abi_struct! {
+    /// `struct termios` as the kernel's TCGETS uses it (not glibc's larger one).
+    pub struct Termios {
+        pub c_iflag: u32,
+        pub c_oflag: u32,
+        pub c_cflag: u32,
+        pub c_lflag: u32,
+        pub c_line: u8,
+        pub c_cc: [u8; 19],
+    } size 36;
+}
+
+/// `struct utsname`: six fields of 65 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct Utsname {
+    /// sysname, nodename, release, version, machine, domainname.
+    pub fields: [[u8; 65]; 6],
+}
+const _: () = assert!(core::mem::size_of::<Utsname>() == 390);
+
+/// Offset of `d_name` within `struct linux_dirent64`.
+pub const DIRENT64_NAME_OFFSET: usize = 19;
