@@ -1,1 +1,168 @@
-//! placeholder
+//! How the Sentry takes control of the app's syscalls and faults.
+//!
+//! Three roles, after gVisor's `pkg/sentry/platform`:
+//! - [`Platform`] creates address spaces and contexts and says which app
+//!   addresses are usable;
+//! - [`AddressSpace`] is one app address space: it maps ranges of the Sentry's
+//!   memory file (one memfd) at app addresses, and unmaps and protects them;
+//! - [`Context`] runs one app thread in an address space until the thread makes
+//!   a syscall, faults or gets a signal, and returns that as a [`SwitchOutcome`]
+//!   together with the thread's registers.
+//!
+//! The app never executes a host syscall: every syscall it makes stops in the
+//! platform and is handed to the Sentry. The only implementation today is
+//! [`ptrace`] (PTRACE_SYSEMU); a seccomp-trap platform and a KVM platform fit
+//! the same traits.
+//!
+//! All of Husk's ptrace and stub code, and the unsafe code it needs, lives in
+//! this crate.
+
+pub mod arch;
+pub mod ptrace;
+
+use std::any::Any;
+
+pub use arch::Regs;
+
+/// Page protections, as `PROT_*` bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Prot(pub u32);
+
+impl Prot {
+    /// No access.
+    pub const NONE: Prot = Prot(0);
+    /// Readable.
+    pub const READ: u32 = 1;
+    /// Writable.
+    pub const WRITE: u32 = 2;
+    /// Executable.
+    pub const EXEC: u32 = 4;
+
+    /// Whether all bits of `bits` are set.
+    pub fn allows(self, bits: u32) -> bool {
+        self.0 & bits == bits
+    }
+}
+
+/// The kind of access that faulted, where the platform can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// A read.
+    Read,
+    /// A write.
+    Write,
+    /// An instruction fetch.
+    Exec,
+}
+
+/// Why [`Context::switch`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SwitchOutcome {
+    /// The thread made a syscall; the number and arguments are in the
+    /// registers. The syscall has not run: the Sentry emulates it and sets the
+    /// return register.
+    Syscall,
+    /// The thread faulted (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP).
+    Fault {
+        /// The host signal that reported the fault.
+        signo: u32,
+        /// `si_code`.
+        code: i32,
+        /// `si_addr`: the faulting address.
+        addr: u64,
+        /// The access, when the platform knows it.
+        access: Option<Access>,
+    },
+    /// [`Context::interrupt`] was called while the thread ran.
+    Interrupted,
+}
+
+/// Errors of the platform layer. Any of them means the app thread cannot go
+/// on: the Sentry ends the sandbox.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    /// A host call needed to create the stub failed.
+    #[error("creating the stub process: {0}")]
+    StubCreate(#[source] std::io::Error),
+    /// A ptrace request failed.
+    #[error("ptrace {op} on stub {pid}: {source}")]
+    Ptrace {
+        /// The request.
+        op: &'static str,
+        /// The stub's host pid.
+        pid: i32,
+        /// The host error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The stub process died or stopped unexpectedly.
+    #[error("stub {pid} ended unexpectedly (wait status {status:#x})")]
+    StubDied {
+        /// The stub's host pid.
+        pid: i32,
+        /// The raw wait status.
+        status: i32,
+    },
+    /// A map, unmap or protect request into the stub failed.
+    #[error("{op} in stub {pid} failed with errno {errno}")]
+    AddressSpaceOp {
+        /// mmap, munmap or mprotect.
+        op: &'static str,
+        /// The stub's host pid.
+        pid: i32,
+        /// The host errno.
+        errno: i32,
+    },
+    /// The address space given to a context belongs to another platform.
+    #[error("address space of the wrong platform")]
+    WrongAddressSpace,
+}
+
+/// A way to run app threads under the Sentry's control.
+pub trait Platform: Send + Sync {
+    /// The name `--platform` selects it by.
+    fn name(&self) -> &'static str;
+    /// The lowest address the app may map.
+    fn min_user_address(&self) -> u64 {
+        0x10000
+    }
+    /// One past the highest address the app may map; everything above is the
+    /// platform's (the stub's code lives there).
+    fn max_user_address(&self) -> u64;
+    /// A new, empty address space.
+    fn new_address_space(&self) -> Result<Box<dyn AddressSpace>, PlatformError>;
+    /// A new context, to run one app thread.
+    fn new_context(&self) -> Box<dyn Context>;
+}
+
+/// One app address space. Mappings always come from the memory file given to
+/// the platform at creation, so an address space holds nothing of the host
+/// but those pages.
+pub trait AddressSpace: Send {
+    /// Maps `len` bytes of the memory file at `file_offset` to `addr`,
+    /// replacing whatever was mapped there. All values are page-aligned.
+    fn map_file(
+        &mut self,
+        addr: u64,
+        len: u64,
+        file_offset: u64,
+        prot: Prot,
+    ) -> Result<(), PlatformError>;
+    /// Removes the mappings in `[addr, addr + len)`.
+    fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError>;
+    /// Changes the protection of `[addr, addr + len)`.
+    fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError>;
+    /// For the platform's own downcasts.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+/// One app thread's execution context.
+pub trait Context: Send {
+    /// Runs the thread in `space` with `regs` until it makes a syscall, faults
+    /// or is interrupted; on return `regs` holds the thread's registers.
+    fn switch(
+        &mut self,
+        space: &mut dyn AddressSpace,
+        regs: &mut Regs,
+    ) -> Result<SwitchOutcome, PlatformError>;
+}

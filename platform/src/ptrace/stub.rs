@@ -1,0 +1,309 @@
+//! The stub: the otherwise empty host process an app address space lives in.
+//!
+//! Its code is a few instructions at a reserved page high in the address
+//! space, above every address the app may map. A new stub is forked from the
+//! Sentry thread that will trace it; before it runs a single app instruction it
+//! drops everything it inherited:
+//! - it asks to be killed when its tracer dies and becomes its own session, so
+//!   no terminal signal reaches it;
+//! - it closes every fd but the memory file;
+//! - it installs a seccomp filter that kills the process on any syscall except
+//!   mmap, munmap and mprotect made from the stub page itself;
+//! - it jumps to the stub page, which unmaps everything below and above itself
+//!   and stops with `int3`.
+//!
+//! From then on the Sentry drives it: PTRACE_SYSEMU runs app code and stops at
+//! each syscall without executing it; address-space changes are injected by
+//! pointing the thread at the stub's `syscall; int3` pair.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::OnceLock;
+
+use crate::PlatformError;
+
+/// One past the highest user address on x86_64 with 4-level paging.
+const TASK_SIZE: u64 = 0x7fff_ffff_f000;
+const PAGE: u64 = 4096;
+
+std::arch::global_asm!(
+    ".pushsection .text.husk_stub,\"ax\",@progbits",
+    ".globl husk_stub_start",
+    ".globl husk_stub_syscall",
+    ".globl husk_stub_end",
+    ".p2align 12",
+    "husk_stub_start:",
+    // rdi = this page, rsi = the end of this page, rdx = TASK_SIZE.
+    "mov r12, rsi",
+    "mov r13, rdx",
+    "mov rsi, rdi",
+    "xor edi, edi",
+    "mov eax, 11", // munmap(0, page)
+    "syscall",
+    "mov rdi, r12",
+    "mov rsi, r13",
+    "sub rsi, r12",
+    "mov eax, 11", // munmap(page end, TASK_SIZE - page end)
+    "syscall",
+    "int3",
+    "husk_stub_syscall:",
+    "syscall",
+    "int3",
+    "jmp husk_stub_syscall",
+    "husk_stub_end:",
+    ".popsection",
+);
+
+extern "C" {
+    // glibc (2.35+) registers an rseq area for every thread; these say where
+    // it sits relative to the thread pointer and how long it is.
+    static __rseq_offset: isize;
+    static __rseq_size: u32;
+    static husk_stub_start: u8;
+    static husk_stub_syscall: u8;
+    static husk_stub_end: u8;
+}
+
+/// Where the stub page sits; the same in the Sentry and in every stub.
+#[derive(Clone, Copy, Debug)]
+pub struct StubPage {
+    /// The page's address.
+    pub base: u64,
+    /// The address of the `syscall; int3` pair used for injection.
+    pub syscall_insn: u64,
+}
+
+static STUB_PAGE: OnceLock<Result<StubPage, i32>> = OnceLock::new();
+
+/// Maps the stub code once per Sentry process, at the highest free page-aligned
+/// address below 0x7fff_0000_0000 that we can take without replacing anything.
+pub fn stub_page() -> Result<StubPage, PlatformError> {
+    let r = STUB_PAGE.get_or_init(|| map_stub_page().map_err(|e| e.raw_os_error().unwrap_or(0)));
+    r.map_err(|e| PlatformError::StubCreate(io::Error::from_raw_os_error(e)))
+}
+
+fn map_stub_page() -> io::Result<StubPage> {
+    // Taking the addresses of the linker symbols reads nothing.
+    let (start, syscall, end) = (
+        std::ptr::addr_of!(husk_stub_start) as u64,
+        std::ptr::addr_of!(husk_stub_syscall) as u64,
+        std::ptr::addr_of!(husk_stub_end) as u64,
+    );
+    let len = end - start;
+    assert!(len <= PAGE, "stub code exceeds a page");
+    let mut candidate: u64 = 0x7fff_0000_0000;
+    for _ in 0..256 {
+        // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping; the
+        // result is checked before use.
+        let p = unsafe {
+            libc::mmap(
+                candidate as *mut libc::c_void,
+                PAGE as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+                -1,
+                0,
+            )
+        };
+        if p != libc::MAP_FAILED && p as u64 == candidate {
+            // SAFETY: `p` is a fresh writable page of ours; the source is the
+            // stub's code in our text, `len` (≤ one page) bytes long.
+            unsafe {
+                std::ptr::copy_nonoverlapping(start as *const u8, p.cast::<u8>(), len as usize);
+            }
+            // SAFETY: `p` is the page mapped above.
+            if unsafe { libc::mprotect(p, PAGE as usize, libc::PROT_READ | libc::PROT_EXEC) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            return Ok(StubPage {
+                base: candidate,
+                syscall_insn: candidate + (syscall - start),
+            });
+        }
+        candidate -= 0x1_0000_0000;
+    }
+    Err(io::Error::from_raw_os_error(libc::ENOMEM))
+}
+
+// Classic BPF for the stub's seccomp filter.
+const BPF_LD_W_ABS: u16 = 0x20;
+const BPF_JEQ_K: u16 = 0x15;
+const BPF_JGE_K: u16 = 0x35;
+const BPF_RET_K: u16 = 0x06;
+const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
+const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+const OFF_NR: u32 = 0;
+const OFF_ARCH: u32 = 4;
+const OFF_IP_LO: u32 = 8;
+const OFF_IP_HI: u32 = 12;
+
+fn stmt(code: u16, k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+    libc::sock_filter { code, jt, jf, k }
+}
+
+/// The stub's filter: allow mmap, munmap and mprotect from the stub page, kill
+/// the process on anything else. App syscalls never reach it, since
+/// PTRACE_SYSEMU stops and skips them before seccomp runs; it is the backstop
+/// that makes "the app never executes a host syscall" hold even if the Sentry
+/// resumed the app wrongly.
+pub fn stub_filter(page: StubPage) -> Vec<libc::sock_filter> {
+    let lo = (page.base & 0xffff_ffff) as u32;
+    let hi = (page.base >> 32) as u32;
+    let allowed = [
+        libc::SYS_mmap as u32,
+        libc::SYS_munmap as u32,
+        libc::SYS_mprotect as u32,
+    ];
+    let mut f = vec![
+        stmt(BPF_LD_W_ABS, OFF_ARCH),
+        jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
+        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
+        stmt(BPF_LD_W_ABS, OFF_IP_HI),
+        jump(BPF_JEQ_K, hi, 1, 0),
+        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
+        stmt(BPF_LD_W_ABS, OFF_IP_LO),
+        // ip < lo → kill; ip >= lo + PAGE → kill.
+        jump(BPF_JGE_K, lo, 1, 0),
+        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
+        jump(BPF_JGE_K, lo.wrapping_add(PAGE as u32), 0, 1),
+        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
+        stmt(BPF_LD_W_ABS, OFF_NR),
+    ];
+    for (i, nr) in allowed.iter().enumerate() {
+        // Jump to the ALLOW after the final KILL when equal.
+        let to_allow = (allowed.len() - i) as u8;
+        f.push(jump(BPF_JEQ_K, *nr, to_allow, 0));
+    }
+    f.push(stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS));
+    f.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
+    f
+}
+
+/// Forks a new stub traced by the calling thread and returns its pid once it
+/// has reached its first stop, with nothing mapped but the stub page.
+pub fn spawn(memfd: RawFd, page: StubPage) -> Result<i32, PlatformError> {
+    // Built before the fork: the child must not allocate.
+    let filter = stub_filter(page);
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr().cast_mut(),
+    };
+    // SAFETY: fork in a possibly multithreaded process; the child only makes
+    // raw syscalls (async-signal-safe) and then jumps to the stub page, never
+    // returning into Rust code that could touch locks or the allocator.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(PlatformError::StubCreate(io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        // SAFETY: we are the freshly forked child; see `child_main`.
+        unsafe { child_main(memfd, page, &prog) }
+    }
+    let status = super::sys::wait(pid).map_err(PlatformError::StubCreate)?;
+    if !libc::WIFSTOPPED(status) || libc::WSTOPSIG(status) != libc::SIGTRAP {
+        super::sys::kill(pid);
+        let _ = super::sys::wait(pid);
+        return Err(PlatformError::StubDied { pid, status });
+    }
+    let opts = (libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL) as u64;
+    super::sys::ptrace_plain(libc::PTRACE_SETOPTIONS, pid, 0, opts).map_err(|source| {
+        super::sys::kill(pid);
+        PlatformError::Ptrace {
+            op: "SETOPTIONS",
+            pid,
+            source,
+        }
+    })?;
+    Ok(pid)
+}
+
+/// The child inherits its parent thread's rseq registration, whose area lives
+/// in the thread's TLS. Once the stub unmaps that memory, the kernel's next
+/// rseq update would fault and kill the stub with SIGSEGV, so drop it first.
+///
+/// # Safety
+/// Call only in the forked child, before the stub unmaps the Sentry's memory.
+unsafe fn unregister_rseq() {
+    const RSEQ_FLAG_UNREGISTER: u64 = 1;
+    const RSEQ_SIG: u64 = 0x5305_3053;
+    // SAFETY: reading glibc's exported rseq layout and the thread pointer
+    // (fs:0 holds the TCB's own address on x86_64); the rseq syscall only
+    // compares the pointer with the registered one.
+    unsafe {
+        let size = u64::from(__rseq_size);
+        if size == 0 {
+            return;
+        }
+        let tp: u64;
+        std::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly));
+        let area = tp.wrapping_add_signed(__rseq_offset as i64);
+        // The registered length is 32 on every glibc so far, while newer
+        // glibcs report the smaller feature size in __rseq_size.
+        for len in [32, size] {
+            if libc::syscall(libc::SYS_rseq, area, len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) == 0 {
+                return;
+            }
+        }
+    }
+}
+
+/// The forked child's whole life before the stub code runs.
+///
+/// # Safety
+/// Must be called only in the child of `fork`, with `prog` pointing at a
+/// filter that outlives the call. It never returns.
+unsafe fn child_main(memfd: RawFd, page: StubPage, prog: &libc::sock_fprog) -> ! {
+    // SAFETY: raw syscalls with plain values or pointers to live data
+    // (`set`, `prog`); on failure the child exits without unwinding. The final
+    // jump goes to the stub page, which exists in the child (inherited from the
+    // Sentry) and does not return.
+    unsafe {
+        let fail = |code: i32| -> ! { libc::_exit(code) };
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+            fail(101);
+        }
+        if libc::ptrace(libc::PTRACE_TRACEME, 0, 0usize, 0usize) != 0 {
+            fail(102);
+        }
+        libc::setsid();
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        let fd = memfd as libc::c_uint;
+        if fd > 0 {
+            libc::syscall(libc::SYS_close_range, 0u32, fd - 1, 0u32);
+        }
+        libc::syscall(libc::SYS_close_range, fd + 1, u32::MAX, 0u32);
+        unregister_rseq();
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            fail(103);
+        }
+        if libc::syscall(
+            libc::SYS_seccomp,
+            1, /* SET_MODE_FILTER */
+            0,
+            prog as *const _,
+        ) != 0
+        {
+            fail(104);
+        }
+        std::arch::asm!(
+            "jmp {entry}",
+            entry = in(reg) page.base,
+            in("rdi") page.base,
+            in("rsi") page.base + PAGE,
+            in("rdx") TASK_SIZE,
+            options(noreturn),
+        );
+    }
+}

@@ -1,0 +1,98 @@
+//! Drives a real stub: maps a page of a memfd, runs a few instructions of app
+//! code that make a syscall, and checks that the syscall stops in the platform
+//! instead of running on the host.
+
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+
+use platform::ptrace::PtracePlatform;
+use platform::{Platform, Prot, Regs, SwitchOutcome};
+
+fn memfd(len: u64) -> OwnedFd {
+    // SAFETY: memfd_create with a static C string; the fd is checked and owned.
+    let fd = unsafe { libc::memfd_create(c"test-mem".as_ptr(), libc::MFD_CLOEXEC) };
+    assert!(fd >= 0);
+    // SAFETY: fd was just returned by memfd_create.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: plain call on our fd.
+    let r = unsafe { libc::ftruncate(fd.as_fd().as_raw_fd(), len as i64) };
+    assert_eq!(r, 0);
+    fd
+}
+
+use std::os::fd::AsRawFd;
+
+#[test]
+fn syscall_stops_and_fault_reports_address() {
+    let mem = memfd(2 * 4096);
+    // App code at file offset 0: getpid via syscall, then a write to address 8.
+    // mov eax, 39; syscall; mov qword ptr [8], rax
+    let code: [u8; 17] = [
+        0xb8, 0x27, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x48, 0x89, 0x04, 0x25, 0x08, 0x00, 0x00, 0x00,
+        0x90, 0x90,
+    ];
+    // SAFETY: writing our own buffer into our own memfd at offset 0.
+    let n = unsafe { libc::pwrite(mem.as_raw_fd(), code.as_ptr().cast(), code.len(), 0) };
+    assert_eq!(n, code.len() as isize);
+
+    let platform = PtracePlatform::new(mem.as_fd()).expect("platform");
+    assert!(platform.max_user_address() > 0x1000_0000);
+    let mut space = platform.new_address_space().expect("address space");
+    let base = 0x40_0000;
+    space
+        .map_file(base, 4096, 0, Prot(Prot::READ | Prot::EXEC))
+        .unwrap();
+    let mut ctx = platform.new_context();
+    let mut regs = Regs::for_entry(base, 0);
+
+    let out = ctx.switch(space.as_mut(), &mut regs).unwrap();
+    assert_eq!(out, SwitchOutcome::Syscall);
+    assert_eq!(regs.syscall_nr(), 39);
+    regs.set_return(4242);
+
+    let out = ctx.switch(space.as_mut(), &mut regs).unwrap();
+    match out {
+        SwitchOutcome::Fault { signo, addr, .. } => {
+            assert_eq!(signo, libc::SIGSEGV as u32);
+            assert_eq!(addr, 8);
+        }
+        other => panic!("expected a fault, got {other:?}"),
+    }
+    // The emulated result, not the host's pid, reached the app.
+    assert_eq!(regs.rax, 4242);
+}
+
+#[test]
+fn mapping_is_shared_with_the_memory_file() {
+    let mem = memfd(2 * 4096);
+    // mov rax, [0x500000 + 4096]; syscall
+    let code: [u8; 10] = [0x48, 0x8b, 0x04, 0x25, 0x00, 0x10, 0x50, 0x00, 0x0f, 0x05];
+    // SAFETY: writes into our own memfd.
+    unsafe {
+        libc::pwrite(mem.as_raw_fd(), code.as_ptr().cast(), code.len(), 0);
+        let v: u64 = 0x1122_3344_5566_7788;
+        libc::pwrite(mem.as_raw_fd(), (&v as *const u64).cast(), 8, 4096);
+    }
+    let platform = PtracePlatform::new(mem.as_fd()).unwrap();
+    let mut space = platform.new_address_space().unwrap();
+    space
+        .map_file(0x50_0000, 8192, 0, Prot(Prot::READ | Prot::EXEC))
+        .unwrap();
+    let mut ctx = platform.new_context();
+    let mut regs = Regs::for_entry(0x50_0000, 0);
+    assert_eq!(
+        ctx.switch(space.as_mut(), &mut regs).unwrap(),
+        SwitchOutcome::Syscall
+    );
+    // The loaded value became the syscall number.
+    assert_eq!(regs.syscall_nr(), 0x1122_3344_5566_7788);
+    // Unmapping makes the next access fault.
+    space.unmap(0x50_1000, 4096).unwrap();
+    let mut regs = Regs::for_entry(0x50_0000, 0);
+    assert!(matches!(
+        ctx.switch(space.as_mut(), &mut regs).unwrap(),
+        SwitchOutcome::Fault {
+            addr: 0x50_1000,
+            ..
+        }
+    ));
+}
