@@ -1,1 +1,121 @@
-//! placeholder
+//! The Husk gofer: the only Husk process that opens host paths.
+//!
+//! The gofer runs as a separate process and serves the sandbox's rootfs
+//! (read-only in this version) to the Sentry over an `AF_UNIX`
+//! `SOCK_SEQPACKET` socketpair created by the runtime. The Sentry does all
+//! path resolution itself (mounts, `..`, symlinks, its dentry cache) and
+//! calls the gofer through [`GoferClient`] to walk single components, stat,
+//! read symlinks and list directories. [`GoferClient::open`] returns an open
+//! read-only host fd donated with `SCM_RIGHTS`, so reads need no further
+//! round trip. The runtime calls [`serve`] in the gofer process.
+//!
+//! Every request is treated as hostile (a compromised Sentry): the gofer
+//! walks one component at a time with `openat2(RESOLVE_BENEATH |
+//! RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS)` relative to fds it holds,
+//! never follows a symlink, never goes through `/proc/self/fd`, bounds every
+//! size, and never panics on input; a malformed message ends the
+//! connection. See [`protocol`] for the wire format.
+//!
+//! All `unsafe` code (thin FFI wrappers) lives in the private `sys` module.
+
+#![deny(unsafe_code)]
+
+mod client;
+pub mod protocol;
+mod server;
+#[allow(unsafe_code)]
+mod sys;
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use client::GoferClient;
+pub use server::{check_name, MAX_FIDS};
+
+/// Names a file held open by the gofer for one connection. Never reused
+/// within a session.
+pub type Fid = u64;
+
+/// Attributes of a host file, as `struct stat` reports them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileAttr {
+    /// File type and permission bits (`st_mode`).
+    pub mode: u32,
+    pub nlink: u64,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub blksize: u64,
+    pub blocks: u64,
+    pub atime_sec: i64,
+    pub atime_nsec: i64,
+    pub mtime_sec: i64,
+    pub mtime_nsec: i64,
+    pub ctime_sec: i64,
+    pub ctime_nsec: i64,
+    pub ino: u64,
+    pub dev: u64,
+    pub rdev: u64,
+}
+
+/// One directory entry. "." and ".." are never included; the Sentry
+/// synthesises them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirEntry {
+    pub name: Vec<u8>,
+    pub ino: u64,
+    /// A `DT_*` value (may be `DT_UNKNOWN` on some host filesystems).
+    pub dtype: u8,
+}
+
+/// Result of a multi-component walk.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Walked {
+    /// One new fid and its attributes per component walked, in order.
+    pub steps: Vec<(Fid, FileAttr)>,
+    /// Why the walk stopped before the last name, if a component failed.
+    pub error: Option<i32>,
+}
+
+/// Errors from the gofer client and server.
+#[derive(Debug, thiserror::Error)]
+pub enum GoferError {
+    /// The host (or the gofer's policy) answered with this Linux errno.
+    #[error("errno {0}")]
+    Errno(i32),
+    /// The socket failed or the peer sent something malformed.
+    #[error("gofer protocol: {0}")]
+    Protocol(String),
+    #[error("gofer I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl GoferError {
+    /// The errno to give the app: the errno itself, or EIO when the gofer
+    /// connection failed.
+    pub fn errno(&self) -> i32 {
+        match self {
+            GoferError::Errno(e) => *e,
+            GoferError::Protocol(_) | GoferError::Io(_) => libc::EIO,
+        }
+    }
+}
+
+/// Serve requests on `sock` for the rootfs at `rootfs` until the peer closes
+/// the socket (then `Ok(())`). Opens `rootfs` itself once (`O_PATH |
+/// O_DIRECTORY`); every later open is relative to a held fd. A malformed
+/// request is logged and ends the connection with `Err`. At most
+/// [`MAX_FIDS`] fids may be live at once (EMFILE beyond).
+pub fn serve(rootfs: &Path, sock: OwnedFd) -> Result<(), GoferError> {
+    let root = server::open_root(rootfs)?;
+    log::debug!("gofer: serving {}", rootfs.display());
+    server::Server::new(root, MAX_FIDS).run(sock.as_fd())
+}
+
+/// Creates a connected, close-on-exec `AF_UNIX` `SOCK_SEQPACKET` socketpair,
+/// as the runtime needs for [`serve`] and [`GoferClient::new`].
+pub fn socketpair() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    sys::seqpacket_pair()
+}

@@ -1,0 +1,631 @@
+//! The gofer side: a single-threaded loop that answers [`Request`]s for one
+//! connection, holding an `O_PATH` fd for every live fid.
+//!
+//! Every host path operation is relative to a held fd and names a single
+//! component, validated by [`check_name`] before it reaches the host, and is
+//! opened with `openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+//! RESOLVE_NO_SYMLINKS)` plus `O_NOFOLLOW`. Nothing goes through
+//! `/proc/self/fd`, and no symlink is ever followed on the host.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::fs::OpenOptions;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use log::{debug, warn};
+
+use crate::protocol::{
+    self, Request, Response, Tagged, DIRENTS_PAGE_BUDGET, MAX_MESSAGE, MAX_SYMLINK_TARGET,
+    MAX_WALK_NAMES, NAME_MAX,
+};
+use crate::{sys, DirEntry, Fid, FileAttr, GoferError};
+
+/// Most live fids per connection; attaching or walking beyond gives EMFILE.
+pub const MAX_FIDS: usize = 65536;
+
+/// `resolve` flags for every `openat2`: stay beneath the anchor fd, follow
+/// no symlinks (magic or not). Crossing mount points stays allowed so that
+/// volumes bind-mounted into the rootfs work.
+const RESOLVE: u64 =
+    libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_NO_SYMLINKS;
+
+/// Size of the buffer handed to `getdents64`.
+const GETDENTS_BUF: usize = 32 * 1024;
+
+/// Checks that `name` is one ordinary path component, without touching the
+/// host. The Sentry resolves `.`, `..` and multi-component paths itself, so
+/// these only come from a buggy or hostile Sentry:
+///
+/// * `""` → ENOENT (what Linux says for an empty path);
+/// * longer than [`NAME_MAX`] (255) bytes → ENAMETOOLONG;
+/// * `"."` or `".."` → EINVAL;
+/// * containing `/` or NUL → EINVAL.
+pub fn check_name(name: &[u8]) -> Result<CString, i32> {
+    if name.is_empty() {
+        return Err(libc::ENOENT);
+    }
+    if name.len() > NAME_MAX {
+        return Err(libc::ENAMETOOLONG);
+    }
+    if name == b"." || name == b".." || name.contains(&b'/') {
+        return Err(libc::EINVAL);
+    }
+    CString::new(name).map_err(|_| libc::EINVAL)
+}
+
+/// File type bits of a mode.
+fn file_type(mode: u32) -> u32 {
+    mode & libc::S_IFMT
+}
+
+/// Turns an `io::Error` from the host into the errno to report.
+fn errno_of(err: &io::Error) -> i32 {
+    match err.raw_os_error() {
+        Some(e) if e > 0 && e < 4096 => e,
+        _ => libc::EIO,
+    }
+}
+
+impl FileAttr {
+    /// Converts a host `struct stat`.
+    pub(crate) fn from_stat(st: &libc::stat) -> Self {
+        // Field types differ between architectures (e.g. `st_nlink` and
+        // `st_blksize` are narrower on arm64), hence the conversions.
+        #[allow(clippy::useless_conversion)]
+        FileAttr {
+            mode: st.st_mode,
+            nlink: u64::from(st.st_nlink),
+            uid: st.st_uid,
+            gid: st.st_gid,
+            size: u64::try_from(st.st_size).unwrap_or(0),
+            blksize: u64::try_from(i64::from(st.st_blksize)).unwrap_or(0),
+            blocks: u64::try_from(i64::from(st.st_blocks)).unwrap_or(0),
+            atime_sec: i64::from(st.st_atime),
+            atime_nsec: i64::from(st.st_atime_nsec),
+            mtime_sec: i64::from(st.st_mtime),
+            mtime_nsec: i64::from(st.st_mtime_nsec),
+            ctime_sec: i64::from(st.st_ctime),
+            ctime_nsec: i64::from(st.st_ctime_nsec),
+            ino: u64::from(st.st_ino),
+            dev: u64::from(st.st_dev),
+            rdev: u64::from(st.st_rdev),
+        }
+    }
+}
+
+/// What the gofer holds for one fid.
+struct Node {
+    /// `O_PATH | O_NOFOLLOW` fd for the file itself (for the root: the
+    /// rootfs fd).
+    fd: Arc<OwnedFd>,
+    /// The parent's fd and this file's name in it, used to reopen the file
+    /// for reading. `None` for the root, which is reopened as "." of `fd`.
+    parent: Option<(Arc<OwnedFd>, CString)>,
+    /// Identity and type when the fid was made; a reopen must find the same
+    /// file, or it fails with ESTALE.
+    mode: u32,
+    dev: u64,
+    ino: u64,
+}
+
+/// State for one connection.
+pub(crate) struct Server {
+    root: Arc<OwnedFd>,
+    fids: HashMap<Fid, Node>,
+    next_fid: Fid,
+    max_fids: usize,
+}
+
+impl Server {
+    pub(crate) fn new(root: OwnedFd, max_fids: usize) -> Self {
+        Server {
+            root: Arc::new(root),
+            fids: HashMap::new(),
+            next_fid: 1,
+            max_fids,
+        }
+    }
+
+    /// Answers requests on `sock` until the peer closes it (`Ok`) or sends a
+    /// malformed message (`Err`, after logging it).
+    pub(crate) fn run(&mut self, sock: BorrowedFd<'_>) -> Result<(), GoferError> {
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        loop {
+            let got = sys::recv(sock, &mut buf, false)?;
+            if got.len == 0 && !got.truncated {
+                debug!("gofer: peer closed the connection");
+                return Ok(());
+            }
+            if got.truncated {
+                warn!("gofer: request larger than {MAX_MESSAGE} bytes; closing");
+                return Err(GoferError::Protocol("request too large".into()));
+            }
+            if got.control_truncated {
+                warn!("gofer: request carried ancillary data; closing");
+                return Err(GoferError::Protocol("unexpected ancillary data".into()));
+            }
+            let req: Tagged<Request> = match protocol::decode(&buf[..got.len]) {
+                Ok(r) => r,
+                Err(e) => {
+                    warn!("gofer: malformed request ({} bytes): {e}; closing", got.len);
+                    return Err(GoferError::Protocol(format!("malformed request: {e}")));
+                }
+            };
+            debug!("gofer: request {:?}", req);
+            let (resp, fd) = self.handle(req.msg);
+            let bytes = protocol::encode(&Tagged {
+                tag: req.tag,
+                msg: resp,
+            })
+            .map_err(|e| GoferError::Protocol(format!("cannot encode response: {e}")))?;
+            match sys::send(sock, &bytes, fd.as_ref().map(|f| f.as_fd())) {
+                Ok(()) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) => {
+                    debug!("gofer: peer went away while we answered");
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Executes one request. Never fails as a whole: host and policy errors
+    /// become [`Response::Error`].
+    pub(crate) fn handle(&mut self, req: Request) -> (Response, Option<OwnedFd>) {
+        let result = match req {
+            Request::Attach => self
+                .attach()
+                .map(|(fid, attr)| Response::Attach { fid, attr }),
+            Request::Walk { dir, names } => self.walk(dir, &names),
+            Request::Stat { fid } => self.stat(fid).map(Response::Stat),
+            Request::Open { fid, flags } => {
+                return match self.open(fid, flags) {
+                    Ok(fd) => (Response::Open, Some(fd)),
+                    Err(e) => (Response::Error(e), None),
+                }
+            }
+            Request::Readlink { fid } => self.readlink(fid).map(Response::Readlink),
+            Request::Getdents { fid, offset } => self.getdents(fid, offset),
+            Request::Clunk { fid } => self.clunk(fid).map(|()| Response::Clunk),
+        };
+        (result.unwrap_or_else(Response::Error), None)
+    }
+
+    fn node(&self, fid: Fid) -> Result<&Node, i32> {
+        self.fids.get(&fid).ok_or(libc::EBADF)
+    }
+
+    /// Registers a node under a fresh fid (never reused), or EMFILE.
+    fn insert(&mut self, node: Node) -> Result<Fid, i32> {
+        if self.fids.len() >= self.max_fids {
+            return Err(libc::EMFILE);
+        }
+        let fid = self.next_fid;
+        self.next_fid = fid.checked_add(1).ok_or(libc::EMFILE)?;
+        self.fids.insert(fid, node);
+        Ok(fid)
+    }
+
+    fn attach(&mut self) -> Result<(Fid, FileAttr), i32> {
+        if self.fids.len() >= self.max_fids {
+            return Err(libc::EMFILE);
+        }
+        let st = sys::fstat(self.root.as_fd()).map_err(|e| errno_of(&e))?;
+        let node = Node {
+            fd: Arc::clone(&self.root),
+            parent: None,
+            mode: st.st_mode,
+            dev: st.st_dev,
+            ino: st.st_ino,
+        };
+        let fid = self.insert(node)?;
+        Ok((fid, FileAttr::from_stat(&st)))
+    }
+
+    fn walk(&mut self, dir: Fid, names: &[Vec<u8>]) -> Result<Response, i32> {
+        let mut parent = Arc::clone(&self.node(dir)?.fd);
+        if names.len() > MAX_WALK_NAMES {
+            return Err(libc::EINVAL);
+        }
+        let mut steps = Vec::with_capacity(names.len());
+        let mut error = None;
+        for name in names {
+            match self.walk_one(&parent, name) {
+                Ok((fid, attr, fd)) => {
+                    steps.push((fid, attr));
+                    if file_type(attr.mode) == libc::S_IFLNK {
+                        break;
+                    }
+                    parent = fd;
+                }
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        Ok(Response::Walk { steps, error })
+    }
+
+    fn walk_one(
+        &mut self,
+        parent: &Arc<OwnedFd>,
+        name: &[u8],
+    ) -> Result<(Fid, FileAttr, Arc<OwnedFd>), i32> {
+        let cname = check_name(name)?;
+        if self.fids.len() >= self.max_fids {
+            return Err(libc::EMFILE);
+        }
+        let fd = sys::openat2(
+            parent.as_fd(),
+            &cname,
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            RESOLVE,
+        )
+        .map_err(|e| errno_of(&e))?;
+        let st = sys::fstat(fd.as_fd()).map_err(|e| errno_of(&e))?;
+        let fd = Arc::new(fd);
+        let node = Node {
+            fd: Arc::clone(&fd),
+            parent: Some((Arc::clone(parent), cname)),
+            mode: st.st_mode,
+            dev: st.st_dev,
+            ino: st.st_ino,
+        };
+        let fid = self.insert(node)?;
+        Ok((fid, FileAttr::from_stat(&st), fd))
+    }
+
+    fn stat(&self, fid: Fid) -> Result<FileAttr, i32> {
+        let node = self.node(fid)?;
+        let st = sys::fstat(node.fd.as_fd()).map_err(|e| errno_of(&e))?;
+        Ok(FileAttr::from_stat(&st))
+    }
+
+    /// Opens `fid` read-only for donation. See [`crate::GoferClient::open`].
+    fn open(&self, fid: Fid, flags: u32) -> Result<OwnedFd, i32> {
+        let node = self.node(fid)?;
+        // Reinterpret the app's flag bits as the host's `int` flags.
+        let flags = i32::from_ne_bytes(flags.to_ne_bytes());
+        let tmpfile_bit = libc::O_TMPFILE & !libc::O_DIRECTORY;
+        if flags & libc::O_ACCMODE != libc::O_RDONLY
+            || flags & (libc::O_CREAT | libc::O_TRUNC | tmpfile_bit) != 0
+        {
+            return Err(libc::EROFS);
+        }
+        let ftype = file_type(node.mode);
+        if flags & libc::O_DIRECTORY != 0 && ftype != libc::S_IFDIR {
+            return Err(if ftype == libc::S_IFLNK {
+                libc::ELOOP
+            } else {
+                libc::ENOTDIR
+            });
+        }
+        self.reopen(node)
+    }
+
+    /// Reopens `node` as `O_RDONLY | O_CLOEXEC` (no `O_NONBLOCK`), by name
+    /// from its parent's fd, and checks it is still the same file.
+    ///
+    /// Only regular files and directories are opened: a symlink gives ELOOP,
+    /// a socket ENXIO (as Linux), and FIFOs and device nodes EPERM, since
+    /// opening them on the host could block the gofer or reach host devices.
+    fn reopen(&self, node: &Node) -> Result<OwnedFd, i32> {
+        let ftype = file_type(node.mode);
+        let mut flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NOCTTY;
+        match ftype {
+            libc::S_IFREG => {}
+            libc::S_IFDIR => flags |= libc::O_DIRECTORY,
+            libc::S_IFLNK => return Err(libc::ELOOP),
+            libc::S_IFSOCK => return Err(libc::ENXIO),
+            _ => return Err(libc::EPERM),
+        }
+        // O_NONBLOCK so that, should the name now be a FIFO, the open cannot
+        // block; it is cleared again below once the type is checked.
+        let fd = match &node.parent {
+            Some((parent, name)) => {
+                sys::openat2(parent.as_fd(), name, flags | libc::O_NONBLOCK, RESOLVE)
+            }
+            None => sys::openat2(node.fd.as_fd(), c".", flags | libc::O_NONBLOCK, RESOLVE),
+        }
+        .map_err(|e| errno_of(&e))?;
+        let st = sys::fstat(fd.as_fd()).map_err(|e| errno_of(&e))?;
+        if st.st_dev != node.dev || st.st_ino != node.ino || file_type(st.st_mode) != ftype {
+            warn!("gofer: file changed identity between walk and open");
+            return Err(libc::ESTALE);
+        }
+        sys::clear_nonblock(fd.as_fd()).map_err(|e| errno_of(&e))?;
+        Ok(fd)
+    }
+
+    fn readlink(&self, fid: Fid) -> Result<Vec<u8>, i32> {
+        let node = self.node(fid)?;
+        if file_type(node.mode) != libc::S_IFLNK {
+            return Err(libc::EINVAL);
+        }
+        let mut buf = vec![0u8; MAX_SYMLINK_TARGET + 1];
+        let n = sys::readlink(node.fd.as_fd(), &mut buf).map_err(|e| errno_of(&e))?;
+        if n > MAX_SYMLINK_TARGET {
+            return Err(libc::ENAMETOOLONG);
+        }
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    /// One page of entries of directory `fid`, starting at the `d_off`
+    /// cookie `offset`. Stateless: each page reopens the directory and
+    /// seeks, so a hostile Sentry cannot pile up open directory streams.
+    fn getdents(&self, fid: Fid, offset: i64) -> Result<Response, i32> {
+        let node = self.node(fid)?;
+        if file_type(node.mode) != libc::S_IFDIR {
+            return Err(libc::ENOTDIR);
+        }
+        let dir = self.reopen(node)?;
+        if offset != 0 {
+            sys::seek_set(dir.as_fd(), offset).map_err(|e| errno_of(&e))?;
+        }
+        let mut buf = vec![0u8; GETDENTS_BUF];
+        let mut entries = Vec::new();
+        let mut used = 0usize;
+        let mut next = offset;
+        loop {
+            let n = sys::getdents64(dir.as_fd(), &mut buf).map_err(|e| errno_of(&e))?;
+            if n == 0 {
+                return Ok(Response::Dirents {
+                    entries,
+                    next,
+                    eof: true,
+                });
+            }
+            for raw in parse_dirents(&buf[..n]) {
+                let raw = raw?;
+                if raw.name != b"." && raw.name != b".." {
+                    let cost = protocol::dirent_encoded_len(raw.name.len());
+                    if used + cost > DIRENTS_PAGE_BUDGET {
+                        return Ok(Response::Dirents {
+                            entries,
+                            next,
+                            eof: false,
+                        });
+                    }
+                    used += cost;
+                    entries.push(DirEntry {
+                        name: raw.name.to_vec(),
+                        ino: raw.ino,
+                        dtype: raw.dtype,
+                    });
+                }
+                next = raw.off;
+            }
+        }
+    }
+
+    fn clunk(&mut self, fid: Fid) -> Result<(), i32> {
+        self.fids.remove(&fid).map(|_| ()).ok_or(libc::EBADF)
+    }
+}
+
+/// One `linux_dirent64` record, borrowed from the getdents buffer.
+struct RawDirent<'a> {
+    ino: u64,
+    off: i64,
+    dtype: u8,
+    name: &'a [u8],
+}
+
+/// Fixed part of `linux_dirent64`: ino (8), off (8), reclen (2), type (1).
+const DIRENT64_HEADER: usize = 19;
+
+/// Parses `linux_dirent64` records with bounds checks; a malformed record
+/// yields EIO.
+fn parse_dirents(buf: &[u8]) -> impl Iterator<Item = Result<RawDirent<'_>, i32>> {
+    let mut pos = 0usize;
+    std::iter::from_fn(move || {
+        if pos >= buf.len() {
+            return None;
+        }
+        let rest = &buf[pos..];
+        let parsed = (|| {
+            let header = rest.get(..DIRENT64_HEADER)?;
+            let ino = u64::from_ne_bytes(header[0..8].try_into().ok()?);
+            let off = i64::from_ne_bytes(header[8..16].try_into().ok()?);
+            let reclen = usize::from(u16::from_ne_bytes(header[16..18].try_into().ok()?));
+            let dtype = header[18];
+            if reclen <= DIRENT64_HEADER {
+                return None;
+            }
+            let name_area = rest.get(DIRENT64_HEADER..reclen)?;
+            let len = name_area.iter().position(|&b| b == 0)?;
+            Some((
+                RawDirent {
+                    ino,
+                    off,
+                    dtype,
+                    name: &name_area[..len],
+                },
+                reclen,
+            ))
+        })();
+        match parsed {
+            Some((d, reclen)) => {
+                pos += reclen;
+                Some(Ok(d))
+            }
+            None => {
+                pos = buf.len();
+                warn!("gofer: malformed linux_dirent64 from the host");
+                Some(Err(libc::EIO))
+            }
+        }
+    })
+}
+
+/// Opens the rootfs (a trusted path from the runtime) as `O_PATH |
+/// O_DIRECTORY`, the one fd every later open is relative to.
+pub(crate) fn open_root(rootfs: &Path) -> io::Result<OwnedFd> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(rootfs)?;
+    Ok(OwnedFd::from(file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::symlink;
+
+    fn server(max_fids: usize) -> (tempfile::TempDir, Server) {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("d")).unwrap();
+        fs::write(dir.path().join("d/f"), b"x").unwrap();
+        symlink("d", dir.path().join("l")).unwrap();
+        let root = open_root(dir.path()).unwrap();
+        (dir, Server::new(root, max_fids))
+    }
+
+    fn names(list: &[&[u8]]) -> Vec<Vec<u8>> {
+        list.iter().map(|n| n.to_vec()).collect()
+    }
+
+    #[test]
+    fn check_name_policy() {
+        assert_eq!(check_name(b""), Err(libc::ENOENT));
+        assert_eq!(check_name(b"."), Err(libc::EINVAL));
+        assert_eq!(check_name(b".."), Err(libc::EINVAL));
+        assert_eq!(check_name(b"a/b"), Err(libc::EINVAL));
+        assert_eq!(check_name(b"/"), Err(libc::EINVAL));
+        assert_eq!(check_name(b"a\0b"), Err(libc::EINVAL));
+        assert_eq!(check_name(&[b'a'; 256]), Err(libc::ENAMETOOLONG));
+        assert_eq!(check_name(&[b'/'; 300]), Err(libc::ENAMETOOLONG));
+        assert!(check_name(&[b'a'; 255]).is_ok());
+        assert!(check_name(b"...").is_ok());
+        assert!(check_name(b".hidden").is_ok());
+    }
+
+    #[test]
+    fn fid_limit_gives_emfile_and_clunk_frees_a_slot() {
+        let (_dir, mut s) = server(3);
+        let (root, _) = s.attach().unwrap();
+        let Ok(Response::Walk { steps, error }) = s.walk(root, &names(&[b"d", b"f"])) else {
+            panic!("walk failed");
+        };
+        assert_eq!((steps.len(), error), (2, None));
+        assert_eq!(s.attach().unwrap_err(), libc::EMFILE);
+        let Ok(Response::Walk { steps: more, error }) = s.walk(root, &names(&[b"d"])) else {
+            panic!("walk failed");
+        };
+        assert_eq!((more.len(), error), (0, Some(libc::EMFILE)));
+        s.clunk(steps[1].0).unwrap();
+        let Ok(Response::Walk {
+            steps: again,
+            error,
+        }) = s.walk(root, &names(&[b"d"]))
+        else {
+            panic!("walk failed");
+        };
+        assert_eq!((again.len(), error), (1, None));
+        // Fids are never reused.
+        assert!(steps.iter().all(|&(f, _)| f != again[0].0));
+        assert_ne!(again[0].0, root);
+    }
+
+    #[test]
+    fn too_many_names_in_one_walk_is_einval() {
+        let (_dir, mut s) = server(MAX_FIDS);
+        let (root, _) = s.attach().unwrap();
+        let many = vec![b"d".to_vec(); MAX_WALK_NAMES + 1];
+        assert_eq!(s.walk(root, &many).unwrap_err(), libc::EINVAL);
+        assert_eq!(s.fids.len(), 1);
+    }
+
+    #[test]
+    fn bad_names_do_not_reach_the_host_or_make_fids() {
+        let (_dir, mut s) = server(MAX_FIDS);
+        let (root, _) = s.attach().unwrap();
+        for (name, errno) in [
+            (&b".."[..], libc::EINVAL),
+            (b".", libc::EINVAL),
+            (b"d/f", libc::EINVAL),
+            (b"", libc::ENOENT),
+            (&[b'a'; 256], libc::ENAMETOOLONG),
+        ] {
+            let Ok(Response::Walk { steps, error }) = s.walk(root, &[b"d".to_vec(), name.to_vec()])
+            else {
+                panic!("walk failed");
+            };
+            assert_eq!(steps.len(), 1);
+            assert_eq!(error, Some(errno));
+        }
+    }
+
+    #[test]
+    fn walk_stops_after_a_symlink() {
+        let (_dir, mut s) = server(MAX_FIDS);
+        let (root, _) = s.attach().unwrap();
+        let Ok(Response::Walk { steps, error }) = s.walk(root, &names(&[b"l", b"f"])) else {
+            panic!("walk failed");
+        };
+        assert_eq!(steps.len(), 1);
+        assert_eq!(error, None);
+        assert_eq!(file_type(steps[0].1.mode), libc::S_IFLNK);
+    }
+
+    /// Even if a bad name slipped past `check_name`, openat2's resolve flags
+    /// keep the lookup beneath the anchor and off symlinks.
+    #[test]
+    fn openat2_resolve_flags_are_a_second_line_of_defence() {
+        let (dir, s) = server(MAX_FIDS);
+        symlink("/etc", dir.path().join("abs")).unwrap();
+        let root = s.root.as_fd();
+        let opath = libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+        let err = |name: &std::ffi::CStr, flags| {
+            sys::openat2(root, name, flags, RESOLVE)
+                .unwrap_err()
+                .raw_os_error()
+        };
+        assert_eq!(err(c"..", opath), Some(libc::EXDEV));
+        assert_eq!(err(c"d/../..", opath), Some(libc::EXDEV));
+        assert_eq!(err(c"/etc", opath), Some(libc::EXDEV));
+        // Intermediate symlinks are refused; a trailing one is only
+        // returned as itself with O_PATH | O_NOFOLLOW, and refused otherwise.
+        assert_eq!(err(c"l/f", opath), Some(libc::ELOOP));
+        assert_eq!(err(c"abs/passwd", opath), Some(libc::ELOOP));
+        assert_eq!(
+            err(c"abs", libc::O_RDONLY | libc::O_NOFOLLOW),
+            Some(libc::ELOOP)
+        );
+        let link = sys::openat2(root, c"abs", opath, RESOLVE).unwrap();
+        assert_eq!(
+            file_type(sys::fstat(link.as_fd()).unwrap().st_mode),
+            libc::S_IFLNK
+        );
+        // "." of the rootfs itself is allowed (used to reopen the root).
+        assert!(sys::openat2(root, c".", libc::O_RDONLY | libc::O_DIRECTORY, RESOLVE).is_ok());
+    }
+
+    #[test]
+    fn parse_dirents_rejects_malformed_records() {
+        // reclen shorter than the header.
+        let mut rec = vec![0u8; 24];
+        rec[16..18].copy_from_slice(&10u16.to_ne_bytes());
+        assert!(matches!(parse_dirents(&rec).next(), Some(Err(libc::EIO))));
+        // reclen past the end of the buffer.
+        rec[16..18].copy_from_slice(&64u16.to_ne_bytes());
+        assert!(matches!(parse_dirents(&rec).next(), Some(Err(libc::EIO))));
+        // Name without a NUL terminator.
+        rec[16..18].copy_from_slice(&24u16.to_ne_bytes());
+        rec[19..24].copy_from_slice(b"abcde");
+        assert!(matches!(parse_dirents(&rec).next(), Some(Err(libc::EIO))));
+        // A good one.
+        rec[19..24].copy_from_slice(b"abc\0\0");
+        let d = parse_dirents(&rec).next().unwrap().unwrap();
+        assert_eq!(d.name, b"abc");
+        assert_eq!(parse_dirents(&rec).count(), 1);
+    }
+}

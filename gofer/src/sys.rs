@@ -1,0 +1,345 @@
+//! Thin wrappers over the host system calls the gofer needs.
+//!
+//! This is the only module of the crate that contains `unsafe`. Each wrapper
+//! makes exactly one kind of system call, checks its result, and hands back
+//! owned, typed values (`OwnedFd`, `libc::stat`, byte counts), so the rest of
+//! the crate is safe code.
+
+use std::ffi::CStr;
+use std::io;
+use std::mem;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr;
+
+/// `struct open_how` from `<linux/openat2.h>`. libc's version is
+/// `#[non_exhaustive]`, so it cannot be built with a struct literal.
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// How many times `openat2` is retried when the kernel answers EAGAIN, which
+/// it does for `RESOLVE_BENEATH` when a rename or mount raced with the lookup.
+const OPENAT2_EAGAIN_RETRIES: usize = 16;
+
+/// Converts a `-1 and errno` return into an `io::Error`.
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Converts a `-1 and errno` size return into an `io::Error`.
+fn check_size(ret: libc::ssize_t) -> io::Result<usize> {
+    usize::try_from(ret).map_err(|_| io::Error::last_os_error())
+}
+
+/// `openat2(dir, name, {flags, 0, resolve})`. Retries on EINTR and (a bounded
+/// number of times) on EAGAIN.
+pub(crate) fn openat2(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    flags: libc::c_int,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
+    // `flags` is a bit set; reinterpret its bits rather than sign-extend.
+    let how = OpenHow {
+        flags: u64::from(u32::from_ne_bytes(flags.to_ne_bytes())),
+        mode: 0,
+        resolve,
+    };
+    let mut eagain = 0;
+    loop {
+        // SAFETY: `dir` is a live fd borrowed for the call; `name` is a
+        // NUL-terminated string that outlives the call; `how` is a properly
+        // initialised `struct open_how` and we pass its exact size, so the
+        // kernel reads only that many bytes. The call does not retain any of
+        // the pointers.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                ptr::from_ref(&how),
+                mem::size_of::<OpenHow>(),
+            )
+        };
+        if ret >= 0 {
+            let fd = RawFd::try_from(ret)
+                .map_err(|_| io::Error::other("openat2 returned an out-of-range fd"))?;
+            // SAFETY: the kernel just returned this fd to us; nothing else
+            // owns it, so `OwnedFd` may take ownership (and close it on drop).
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EAGAIN) if eagain < OPENAT2_EAGAIN_RETRIES => eagain += 1,
+            _ => return Err(err),
+        }
+    }
+}
+
+/// `fstatat(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)`: the attributes of
+/// the file `fd` refers to (works on `O_PATH` fds, including symlinks).
+pub(crate) fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
+    // SAFETY: `libc::stat` is plain old data; all-zero bytes is a valid value.
+    let mut st: libc::stat = unsafe { mem::zeroed() };
+    // SAFETY: `fd` is live for the call, the path is a static empty C string,
+    // and `st` is a valid, writable `struct stat` the kernel fills in.
+    let ret = unsafe {
+        libc::fstatat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            ptr::from_mut(&mut st),
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    check(ret)?;
+    Ok(st)
+}
+
+/// `readlinkat(fd, "", buf)`: the target of the symlink `fd` (an `O_PATH |
+/// O_NOFOLLOW` fd) refers to. Returns the number of bytes written to `buf`;
+/// a result equal to `buf.len()` may mean the target was truncated.
+pub(crate) fn readlink(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `fd` is live; the path is a static empty C string; the kernel
+    // writes at most `buf.len()` bytes into `buf`, which is valid for writes.
+    let ret = unsafe {
+        libc::readlinkat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    check_size(ret)
+}
+
+/// `getdents64(fd, buf)`: reads raw `linux_dirent64` records into `buf`.
+/// Returns the number of bytes filled; 0 means end of directory.
+pub(crate) fn getdents64(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `fd` is live; the kernel writes at most `buf.len()` bytes
+        // into `buf`, which is valid for writes for that length.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                fd.as_raw_fd(),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        };
+        match usize::try_from(ret) {
+            Ok(n) => return Ok(n),
+            Err(_) => {
+                let err = io::Error::last_os_error();
+                if err.raw_os_error() != Some(libc::EINTR) {
+                    return Err(err);
+                }
+            }
+        }
+    }
+}
+
+/// `lseek(fd, offset, SEEK_SET)`; for a directory `offset` is a `d_off`
+/// cookie previously returned by `getdents64`.
+pub(crate) fn seek_set(fd: BorrowedFd<'_>, offset: i64) -> io::Result<()> {
+    // SAFETY: `fd` is live; lseek takes no pointers.
+    let ret = unsafe { libc::lseek(fd.as_raw_fd(), offset, libc::SEEK_SET) };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Clears `O_NONBLOCK` from the file status flags of `fd`.
+pub(crate) fn clear_nonblock(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: `fd` is live; F_GETFL takes no argument and no pointers.
+    let flags = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
+    if flags & libc::O_NONBLOCK != 0 {
+        // SAFETY: `fd` is live; F_SETFL takes an int argument, no pointers.
+        check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) })?;
+    }
+    Ok(())
+}
+
+/// Creates a connected `AF_UNIX` `SOCK_SEQPACKET` pair, both ends close-on-exec.
+pub(crate) fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds: [libc::c_int; 2] = [-1; 2];
+    // SAFETY: `fds` is a writable array of two ints, as socketpair requires.
+    check(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    // SAFETY: socketpair succeeded, so both fds are new, open and owned by no
+    // one else; each `OwnedFd` takes sole ownership of one of them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Control buffer big enough for an `SCM_RIGHTS` message carrying up to two
+/// fds (we only ever send one; room for a second lets us see and close an
+/// extra one rather than rely on the kernel's truncation). `u64` elements
+/// give the alignment `cmsghdr` needs.
+const CMSG_BUF_WORDS: usize = 8;
+
+/// Sends one message (`bytes`) on the seqpacket socket `sock`, with `fd`
+/// attached as `SCM_RIGHTS` if given. Uses `MSG_NOSIGNAL` so a closed peer
+/// gives EPIPE rather than SIGPIPE. Retries on EINTR.
+pub(crate) fn send(
+    sock: BorrowedFd<'_>,
+    bytes: &[u8],
+    fd: Option<BorrowedFd<'_>>,
+) -> io::Result<()> {
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_ptr().cast_mut().cast(),
+        iov_len: bytes.len(),
+    };
+    let mut cmsg_buf = [0u64; CMSG_BUF_WORDS];
+    // SAFETY: `msghdr` is plain old data; all-zero is a valid (empty) value.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_iov = ptr::from_mut(&mut iov);
+    msg.msg_iovlen = 1;
+    if let Some(fd) = fd {
+        let raw: RawFd = fd.as_raw_fd();
+        let payload = u32::try_from(mem::size_of::<RawFd>()).map_err(io::Error::other)?;
+        // SAFETY: CMSG_SPACE only computes a size from its argument.
+        let space = unsafe { libc::CMSG_SPACE(payload) } as usize;
+        if space > mem::size_of_val(&cmsg_buf) {
+            return Err(io::Error::other("control buffer too small"));
+        }
+        msg.msg_control = cmsg_buf.as_mut_ptr().cast();
+        msg.msg_controllen = space;
+        // SAFETY: `msg.msg_control` points to `cmsg_buf`, which is aligned for
+        // `cmsghdr` and at least `msg_controllen` bytes long, so
+        // CMSG_FIRSTHDR returns a valid pointer to its start (non-null as the
+        // length is at least one header).
+        let cmsg = unsafe { libc::CMSG_FIRSTHDR(ptr::from_ref(&msg)) };
+        if cmsg.is_null() {
+            return Err(io::Error::other("control buffer too small"));
+        }
+        // SAFETY: `cmsg` points into `cmsg_buf` (checked non-null above) with
+        // room for a header and one fd (`space` bytes were checked to fit);
+        // CMSG_DATA points just past the header inside the same buffer, and
+        // `write_unaligned` copes with any alignment.
+        unsafe {
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(payload) as usize;
+            ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), raw);
+        }
+    }
+    loop {
+        // SAFETY: `sock` is live; `msg` points to `iov` (describing `bytes`,
+        // valid for reads) and, if set, to `cmsg_buf` holding a well-formed
+        // SCM_RIGHTS message; all of them outlive the call.
+        let ret =
+            unsafe { libc::sendmsg(sock.as_raw_fd(), ptr::from_ref(&msg), libc::MSG_NOSIGNAL) };
+        match check_size(ret) {
+            Ok(n) if n == bytes.len() => return Ok(()),
+            Ok(_) => return Err(io::Error::other("short sendmsg on a seqpacket socket")),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One message received by [`recv`].
+#[derive(Debug)]
+pub(crate) struct Received {
+    /// Bytes of payload placed in the buffer.
+    pub len: usize,
+    /// Fds that arrived with the message (now owned by us, close-on-exec).
+    pub fds: Vec<OwnedFd>,
+    /// The message was longer than the buffer (`MSG_TRUNC`).
+    pub truncated: bool,
+    /// Ancillary data did not fit or was refused (`MSG_CTRUNC`); the kernel
+    /// has closed whatever fds did not fit.
+    pub control_truncated: bool,
+}
+
+/// Receives one message from the seqpacket socket `sock` into `buf`. When
+/// `accept_fds` is false no control buffer is supplied, so any fds the peer
+/// attached are closed by the kernel and reported as `control_truncated`.
+/// A `len` of 0 means the peer closed the connection. Retries on EINTR.
+pub(crate) fn recv(sock: BorrowedFd<'_>, buf: &mut [u8], accept_fds: bool) -> io::Result<Received> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut cmsg_buf = [0u64; CMSG_BUF_WORDS];
+    // SAFETY: `msghdr` is plain old data; all-zero is a valid (empty) value.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_iov = ptr::from_mut(&mut iov);
+    msg.msg_iovlen = 1;
+    if accept_fds {
+        msg.msg_control = cmsg_buf.as_mut_ptr().cast();
+        msg.msg_controllen = mem::size_of_val(&cmsg_buf);
+    }
+    let len = loop {
+        // SAFETY: `sock` is live; `msg` points to `iov` (describing `buf`,
+        // valid for writes of its length) and optionally to `cmsg_buf`
+        // (valid for writes of `msg_controllen` bytes); all outlive the call.
+        let ret = unsafe {
+            libc::recvmsg(
+                sock.as_raw_fd(),
+                ptr::from_mut(&mut msg),
+                libc::MSG_CMSG_CLOEXEC,
+            )
+        };
+        match check_size(ret) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    let mut fds = Vec::new();
+    if accept_fds {
+        // SAFETY: `msg` was filled in by a successful recvmsg; its control
+        // fields describe (a prefix of) `cmsg_buf`, so CMSG_FIRSTHDR returns
+        // null or a pointer to a header inside that buffer.
+        let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(ptr::from_ref(&msg)) };
+        while !cmsg.is_null() {
+            // SAFETY: `cmsg` is non-null and was produced by CMSG_FIRSTHDR /
+            // CMSG_NXTHDR, which only return headers lying inside the
+            // control buffer the kernel filled.
+            let hdr = unsafe { ptr::read_unaligned(cmsg) };
+            if hdr.cmsg_level == libc::SOL_SOCKET && hdr.cmsg_type == libc::SCM_RIGHTS {
+                // SAFETY: CMSG_LEN only computes a size from its argument.
+                let header_len = unsafe { libc::CMSG_LEN(0) } as usize;
+                let count = hdr.cmsg_len.saturating_sub(header_len) / mem::size_of::<RawFd>();
+                // SAFETY: CMSG_DATA points just past the header of `cmsg`,
+                // which is inside the control buffer.
+                let data = unsafe { libc::CMSG_DATA(cmsg) }.cast::<RawFd>();
+                for i in 0..count {
+                    // SAFETY: the kernel wrote `count` fds after the header
+                    // (cmsg_len covers them, and it never exceeds the buffer
+                    // we supplied); `read_unaligned` copes with alignment.
+                    let raw = unsafe { ptr::read_unaligned(data.add(i)) };
+                    // SAFETY: SCM_RIGHTS installed this fd in our table for
+                    // us alone; `OwnedFd` takes ownership so it is closed
+                    // even if we end up rejecting the message.
+                    fds.push(unsafe { OwnedFd::from_raw_fd(raw) });
+                }
+            }
+            // SAFETY: `msg` and `cmsg` are as above; CMSG_NXTHDR returns the
+            // next header inside the control buffer or null.
+            cmsg = unsafe { libc::CMSG_NXTHDR(ptr::from_ref(&msg), cmsg) };
+        }
+    }
+    Ok(Received {
+        len,
+        fds,
+        truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
+        control_truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
+    })
+}
