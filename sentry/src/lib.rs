@@ -1,1 +1,179 @@
-//! placeholder
+//! The Sentry: Husk's kernel in user space.
+//!
+//! It implements the Linux syscall ABI for the sandboxed app. The app runs in
+//! a stub process that the [`platform`] controls; each syscall it makes stops
+//! there and is handled here, against state the Sentry owns: the memory
+//! manager over one memory file ([`mm`]), the file tree served by the Gofer
+//! ([`vfs`]), and the task's descriptors, credentials and limits
+//! ([`kernel`]). Handlers are grouped by family under [`syscalls`], as in
+//! gVisor. The app's syscalls never reach the host kernel, and the Sentry
+//! opens no host path of the app's: files come from the Gofer as donated fds.
+//!
+//! The runtime calls [`Sandbox::boot`] and then [`Sandbox::run`].
+#![deny(unsafe_code)]
+
+pub mod kernel;
+pub mod loader;
+pub mod mm;
+mod sys;
+pub mod syscalls;
+pub mod vfs;
+
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use abi::Errno;
+use platform::{Platform, PlatformError};
+
+use kernel::fd_table::FdTable;
+use kernel::task::{FsContext, Task};
+use kernel::Kernel;
+pub use kernel::{ExitStatus, UTS_RELEASE};
+use mm::{MemoryFile, MemoryManager};
+use vfs::file::{File, HostStdio};
+use vfs::{Follow, Vfs};
+
+/// Virtual size of the memory file. It is sparse: only touched pages cost.
+const MEMORY_FILE_SIZE: u64 = 64 << 30;
+
+/// Platforms the Sentry can run on.
+pub const PLATFORMS: &[&str] = &["ptrace"];
+
+/// What to run and how.
+pub struct SandboxConfig {
+    /// The program's path inside the rootfs; also argv\[0\]'s default.
+    pub program: Vec<u8>,
+    /// argv.
+    pub argv: Vec<Vec<u8>>,
+    /// The environment, `KEY=VALUE` each.
+    pub envp: Vec<Vec<u8>>,
+    /// The working directory inside the sandbox.
+    pub cwd: Vec<u8>,
+    /// The sandbox's hostname.
+    pub hostname: String,
+    /// `--strace`.
+    pub strace: bool,
+    /// `--platform`.
+    pub platform: String,
+    /// The app's fds 0, 1 and 2.
+    pub stdio: Vec<OwnedFd>,
+}
+
+/// Why a sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    /// The memory file could not be created.
+    #[error("creating the memory file: {0}")]
+    MemoryFile(#[source] std::io::Error),
+    /// The platform could not start.
+    #[error("platform: {0}")]
+    Platform(#[from] PlatformError),
+    /// `--platform` named something unknown.
+    #[error("unknown platform {0:?} (known: {known})", known = PLATFORMS.join(", "))]
+    UnknownPlatform(String),
+    /// The rootfs could not be attached through the Gofer.
+    #[error("attaching the rootfs: {0}")]
+    Rootfs(Errno),
+    /// The working directory is not a directory of the rootfs.
+    #[error("working directory {path}: {errno}")]
+    Cwd {
+        /// The path.
+        path: String,
+        /// Why.
+        errno: Errno,
+    },
+    /// The program could not be loaded.
+    #[error("{path}: {reason}", reason = exec_reason(*errno))]
+    Exec {
+        /// The program.
+        path: String,
+        /// Why, as execve would say it.
+        errno: Errno,
+    },
+}
+
+fn exec_reason(e: Errno) -> String {
+    match e {
+        Errno::ENOENT => "no such file in the rootfs".into(),
+        Errno::ENOEXEC => "not an ELF executable for this architecture".into(),
+        Errno::EACCES => "not an executable regular file".into(),
+        Errno::ELIBBAD => "its ELF interpreter is not usable".into(),
+        e => format!("cannot execute ({e})"),
+    }
+}
+
+fn new_platform(name: &str, mf: &MemoryFile) -> Result<Box<dyn Platform>, BootError> {
+    match name {
+        "ptrace" => Ok(Box::new(platform::ptrace::PtracePlatform::new(mf.fd())?)),
+        other => Err(BootError::UnknownPlatform(other.to_string())),
+    }
+}
+
+/// A booted sandbox, ready to run its first task.
+pub struct Sandbox {
+    init: Task,
+}
+
+impl Sandbox {
+    /// Builds the kernel, attaches the rootfs through the Gofer connection
+    /// `gofer`, and loads the program into the first task.
+    pub fn boot(cfg: SandboxConfig, gofer: OwnedFd) -> Result<Sandbox, BootError> {
+        let mf = Arc::new(MemoryFile::new(MEMORY_FILE_SIZE).map_err(BootError::MemoryFile)?);
+        let platform = new_platform(&cfg.platform, &mf)?;
+        let vfs = Vfs::new(Arc::new(gofer::GoferClient::new(gofer))).map_err(BootError::Rootfs)?;
+        let root = vfs.root().clone();
+        let cwd = vfs
+            .resolve(&root, &root, &cfg.cwd, Follow::Yes)
+            .and_then(|d| {
+                if d.is_dir() {
+                    Ok(d)
+                } else {
+                    Err(Errno::ENOTDIR)
+                }
+            });
+        let cwd = cwd.map_err(|errno| BootError::Cwd {
+            path: String::from_utf8_lossy(&cfg.cwd).into(),
+            errno,
+        })?;
+        let exec_err = |errno: Errno| BootError::Exec {
+            path: String::from_utf8_lossy(&cfg.program).into(),
+            errno,
+        };
+        let exe = loader::open_executable(&vfs, &root, &cwd, &cfg.program).map_err(exec_err)?;
+
+        let space = platform.new_address_space()?;
+        let (min, max) = (platform.min_user_address(), platform.max_user_address());
+        let kernel = Arc::new(Kernel::new(
+            platform,
+            mf.clone(),
+            vfs,
+            cfg.hostname,
+            cfg.strace,
+        ));
+        let mut mm = MemoryManager::new(space, mf, min, max);
+        let mut fds = FdTable::default();
+        for (i, fd) in cfg.stdio.into_iter().enumerate() {
+            let flags = match i {
+                0 => abi::flags::open::O_RDONLY,
+                _ => abi::flags::open::O_WRONLY,
+            } | abi::flags::open::O_LARGEFILE;
+            let file = File::new(Box::new(HostStdio::new(fd)), flags, None);
+            let _ = fds.insert_at(i as i32, file, false, u64::MAX);
+        }
+        let args = loader::ExecArgs {
+            argv: &cfg.argv,
+            envp: &cfg.envp,
+            execfn: &cfg.program,
+            creds: kernel::task::Credentials::default(),
+        };
+        let loaded = loader::load(&mut mm, &kernel.vfs, &root, &exe, &args).map_err(exec_err)?;
+        let mut init = Task::new_init(kernel, mm, fds, FsContext { root, cwd });
+        init.regs = platform::Regs::for_entry(loaded.entry, loaded.sp);
+        Ok(Sandbox { init })
+    }
+
+    /// Runs the app until its first process exits.
+    pub fn run(mut self) -> ExitStatus {
+        self.init.run()
+    }
+}

@@ -1,0 +1,40 @@
+//! The runtime's few host calls that need unsafe code.
+#![allow(unsafe_code)]
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+/// Makes `cmd`'s child get `fd` as fd `target` (without close-on-exec), and
+/// die with SIGKILL when the thread that spawned it exits.
+pub fn pass_fd_and_tie_lifetime(cmd: &mut Command, fd: &OwnedFd, target: RawFd) {
+    let raw = fd.as_raw_fd();
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe calls (dup2, fcntl, prctl) with plain values.
+    unsafe {
+        cmd.pre_exec(move || {
+            if raw == target {
+                let flags = libc::fcntl(raw, libc::F_GETFD);
+                libc::fcntl(raw, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            } else if libc::dup2(raw, target) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Takes ownership of an fd number handed to this process on its command line.
+/// Fails unless the fd is open.
+pub fn adopt_fd(fd: RawFd) -> std::io::Result<OwnedFd> {
+    // SAFETY: fcntl(F_GETFD) only queries the fd.
+    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(std::io::Error::from_raw_os_error(libc::EBADF));
+    }
+    // SAFETY: the fd is open and was handed to this process to own; nothing
+    // else in the process refers to it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}

@@ -1,0 +1,277 @@
+//! The memory file: one memfd whose pages back all app memory.
+//!
+//! The Sentry maps the whole file once, shared, so it reaches any app page at
+//! `base + offset` without asking the platform; the platform maps the same
+//! pages into the app's address space. Ranges are handed out by a first-fit
+//! allocator and returned with `FALLOC_FL_PUNCH_HOLE`, so freed memory goes
+//! back to the host at once.
+//!
+//! This module and the raw copies behind it are the Sentry's only unsafe code.
+//! App memory may change under us at any time (app threads, or the app writing
+//! the page while we copy), so nothing here ever forms a Rust reference into
+//! the mapping: all access is by raw, byte-wise copies.
+#![allow(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Mutex;
+
+use abi::{Errno, PAGE_SIZE};
+
+use super::Chunk;
+
+/// The Sentry's memory file and its allocator.
+pub struct MemoryFile {
+    fd: OwnedFd,
+    base: *mut u8,
+    capacity: u64,
+    free: Mutex<FreeList>,
+}
+
+// SAFETY: `base` points at a shared mapping that lives as long as the
+// MemoryFile; it is only accessed through raw copies, never references, so
+// sharing it between threads is as safe as sharing the fd.
+unsafe impl Send for MemoryFile {}
+// SAFETY: as for Send; the allocator is behind a Mutex.
+unsafe impl Sync for MemoryFile {}
+
+/// Free ranges (offset → length) plus the untouched tail.
+struct FreeList {
+    ranges: BTreeMap<u64, u64>,
+    tail: u64,
+}
+
+impl MemoryFile {
+    /// Creates a memory file of `capacity` bytes (sparse: pages cost nothing
+    /// until touched) and maps it into the Sentry.
+    pub fn new(capacity: u64) -> io::Result<MemoryFile> {
+        // SAFETY: memfd_create with a static NUL-terminated name.
+        let raw = unsafe { libc::memfd_create(c"husk-memory".as_ptr(), libc::MFD_CLOEXEC) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh fd that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: plain call on our own fd.
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), capacity as i64) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a new shared mapping of our own fd at an address of the
+        // kernel's choosing; checked below.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                capacity as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_NORESERVE,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        // The Sentry forks stubs; they must not inherit this window.
+        // SAFETY: advice on the mapping we just made.
+        unsafe { libc::madvise(base, capacity as usize, libc::MADV_DONTFORK) };
+        Ok(MemoryFile {
+            fd,
+            base: base.cast(),
+            capacity,
+            free: Mutex::new(FreeList {
+                ranges: BTreeMap::new(),
+                tail: 0,
+            }),
+        })
+    }
+
+    /// The memfd, for the platform to map.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Allocates `len` bytes (a multiple of the page size) of zeroed pages.
+    pub fn allocate(&self, len: u64) -> Result<u64, Errno> {
+        debug_assert_eq!(len % PAGE_SIZE, 0);
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        let found = free
+            .ranges
+            .iter()
+            .find(|(_, l)| **l >= len)
+            .map(|(o, l)| (*o, *l));
+        if let Some((off, flen)) = found {
+            free.ranges.remove(&off);
+            if flen > len {
+                free.ranges.insert(off + len, flen - len);
+            }
+            return Ok(off);
+        }
+        if free.tail + len > self.capacity {
+            return Err(Errno::ENOMEM);
+        }
+        let off = free.tail;
+        free.tail += len;
+        Ok(off)
+    }
+
+    /// Returns `[off, off + len)` to the allocator and its pages to the host.
+    pub fn release(&self, off: u64, len: u64) {
+        if len == 0 {
+            return;
+        }
+        self.punch_hole(off, len);
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut start, mut end) = (off, off + len);
+        if let Some((&p, &pl)) = free.ranges.range(..start).next_back() {
+            if p + pl == start {
+                free.ranges.remove(&p);
+                start = p;
+            }
+        }
+        if let Some(&nl) = free.ranges.get(&end) {
+            free.ranges.remove(&end);
+            end += nl;
+        }
+        if end == free.tail {
+            free.tail = start;
+        } else {
+            free.ranges.insert(start, end - start);
+        }
+    }
+
+    /// Zeroes `[off, off + len)` by giving its pages back to the host.
+    pub fn punch_hole(&self, off: u64, len: u64) {
+        // SAFETY: plain call on our own fd; only the file's contents change.
+        unsafe {
+            libc::fallocate(
+                self.fd.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                off as i64,
+                len as i64,
+            );
+        }
+    }
+
+    fn ptr(&self, off: u64, len: usize) -> *mut u8 {
+        assert!(off
+            .checked_add(len as u64)
+            .is_some_and(|e| e <= self.capacity));
+        // SAFETY: the assertion keeps the result inside the mapping.
+        unsafe { self.base.add(off as usize) }
+    }
+
+    /// Copies `dst.len()` bytes at `off` out of the file.
+    pub fn read(&self, off: u64, dst: &mut [u8]) {
+        let src = self.ptr(off, dst.len());
+        // SAFETY: `src` spans dst.len() bytes of the mapping (checked by
+        // `ptr`); `dst` is ours. The source may change concurrently; a byte
+        // copy tolerates that.
+        unsafe { std::ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), dst.len()) };
+    }
+
+    /// Copies `src` into the file at `off`.
+    pub fn write(&self, off: u64, src: &[u8]) {
+        let dst = self.ptr(off, src.len());
+        // SAFETY: as in `read`, in the other direction.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
+    }
+
+    /// Copies `len` bytes within the file.
+    pub fn copy(&self, dst: u64, src: u64, len: u64) {
+        let s = self.ptr(src, len as usize);
+        let d = self.ptr(dst, len as usize);
+        // SAFETY: both ranges are inside the mapping; `copy` allows overlap.
+        unsafe { std::ptr::copy(s, d, len as usize) };
+    }
+
+    fn iovecs(&self, chunks: &[Chunk]) -> smallvec::SmallVec<[libc::iovec; 8]> {
+        chunks
+            .iter()
+            .map(|c| libc::iovec {
+                iov_base: self.ptr(c.off, c.len as usize).cast(),
+                iov_len: c.len as usize,
+            })
+            .collect()
+    }
+
+    /// Reads from a host fd straight into the file's pages: `preadv` at
+    /// `offset`, or `readv` when `offset` is `None`.
+    pub fn read_from_fd(
+        &self,
+        fd: RawFd,
+        chunks: &[Chunk],
+        offset: Option<u64>,
+    ) -> io::Result<usize> {
+        let iov = self.iovecs(chunks);
+        let n = iov.len().min(1024) as i32;
+        // SAFETY: every iovec spans memory inside our mapping (`ptr` checks);
+        // the host writes at most their total length.
+        let r = unsafe {
+            match offset {
+                Some(o) => libc::preadv(fd, iov.as_ptr(), n, o as i64),
+                None => libc::readv(fd, iov.as_ptr(), n),
+            }
+        };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(r as usize)
+        }
+    }
+
+    /// Writes the file's pages to a host fd: `pwritev` at `offset`, or
+    /// `writev` when `offset` is `None`.
+    pub fn write_to_fd(
+        &self,
+        fd: RawFd,
+        chunks: &[Chunk],
+        offset: Option<u64>,
+    ) -> io::Result<usize> {
+        let iov = self.iovecs(chunks);
+        let n = iov.len().min(1024) as i32;
+        // SAFETY: as in `read_from_fd`; the host only reads the buffers.
+        let r = unsafe {
+            match offset {
+                Some(o) => libc::pwritev(fd, iov.as_ptr(), n, o as i64),
+                None => libc::writev(fd, iov.as_ptr(), n),
+            }
+        };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(r as usize)
+        }
+    }
+}
+
+impl Drop for MemoryFile {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the window mapped in `new`; no references into it
+        // exist (we never create any).
+        unsafe { libc::munmap(self.base.cast(), self.capacity as usize) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocate_release_reuse_and_zero() {
+        let m = MemoryFile::new(1 << 30).unwrap();
+        let a = m.allocate(3 * PAGE_SIZE).unwrap();
+        let b = m.allocate(PAGE_SIZE).unwrap();
+        assert_eq!(b, a + 3 * PAGE_SIZE);
+        m.write(a, b"hello");
+        let mut buf = [0u8; 5];
+        m.read(a, &mut buf);
+        assert_eq!(&buf, b"hello");
+        m.release(a, 3 * PAGE_SIZE);
+        let c = m.allocate(2 * PAGE_SIZE).unwrap();
+        assert_eq!(c, a, "first fit reuses the freed range");
+        m.read(c, &mut buf);
+        assert_eq!(buf, [0; 5], "released pages read back as zero");
+        assert!(m.allocate(2 << 30).is_err());
+    }
+}

@@ -1,0 +1,159 @@
+//! Thin wrappers over the few host calls the Sentry makes for the app: on the
+//! stdio fds `husk run` passes in, and for time and randomness.
+#![allow(unsafe_code)]
+
+use std::os::fd::RawFd;
+
+use abi::flags::ioctl::{TCGETS, TIOCGWINSZ};
+use abi::Errno;
+use gofer::FileAttr;
+
+use crate::mm::SysResult;
+
+fn last_errno() -> Errno {
+    Errno(
+        std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO),
+    )
+}
+
+/// Whether `fd` is a terminal.
+pub fn isatty(fd: RawFd) -> bool {
+    // SAFETY: isatty takes a plain fd.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
+/// fstat of a host fd, as a FileAttr.
+pub fn fstat(fd: RawFd) -> SysResult<FileAttr> {
+    // SAFETY: all-zero is a valid `struct stat`.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid out-pointer.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return Err(last_errno());
+    }
+    Ok(FileAttr {
+        mode: st.st_mode,
+        nlink: st.st_nlink,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        size: st.st_size as u64,
+        blksize: st.st_blksize as u64,
+        blocks: st.st_blocks as u64,
+        atime_sec: st.st_atime,
+        atime_nsec: st.st_atime_nsec,
+        mtime_sec: st.st_mtime,
+        mtime_nsec: st.st_mtime_nsec,
+        ctime_sec: st.st_ctime,
+        ctime_nsec: st.st_ctime_nsec,
+        ino: st.st_ino,
+        dev: st.st_dev,
+        rdev: st.st_rdev,
+    })
+}
+
+/// lseek on a host fd.
+pub fn lseek(fd: RawFd, offset: i64, whence: u32) -> SysResult<u64> {
+    // SAFETY: lseek takes plain values.
+    let r = unsafe { libc::lseek(fd, offset, whence as i32) };
+    if r < 0 {
+        Err(last_errno())
+    } else {
+        Ok(r as u64)
+    }
+}
+
+/// The terminal ioctls the Sentry passes through to a host terminal. Only
+/// reads of terminal state are allowed: TCGETS and TIOCGWINSZ, with the
+/// result copied into `arg` (sized by the caller for that request).
+pub fn tty_ioctl(fd: RawFd, cmd: u32, arg: &mut [u8]) -> SysResult<u64> {
+    let need = match cmd {
+        TCGETS => std::mem::size_of::<abi::types::Termios>(),
+        TIOCGWINSZ => std::mem::size_of::<abi::types::Winsize>(),
+        _ => return Err(Errno::ENOTTY),
+    };
+    if arg.len() != need {
+        return Err(Errno::EINVAL);
+    }
+    // The kernel's termios (36 bytes) and winsize (8 bytes) are what these
+    // requests write; give the host a buffer of exactly that size.
+    let mut buf = [0u8; 64];
+    // SAFETY: `buf` is larger than either structure the request writes.
+    let r = unsafe { libc::ioctl(fd, u64::from(cmd), buf.as_mut_ptr()) };
+    if r < 0 {
+        return Err(last_errno());
+    }
+    arg.copy_from_slice(&buf[..need]);
+    Ok(0)
+}
+
+/// clock_gettime on the host clock `id`.
+pub fn clock_gettime(id: u32) -> SysResult<(i64, i64)> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer.
+    if unsafe { libc::clock_gettime(id as libc::clockid_t, &mut ts) } != 0 {
+        return Err(last_errno());
+    }
+    Ok((ts.tv_sec, ts.tv_nsec))
+}
+
+/// clock_getres on the host clock `id`.
+pub fn clock_getres(id: u32) -> SysResult<(i64, i64)> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer.
+    if unsafe { libc::clock_getres(id as libc::clockid_t, &mut ts) } != 0 {
+        return Err(last_errno());
+    }
+    Ok((ts.tv_sec, ts.tv_nsec))
+}
+
+/// Fills `buf` from the host's CSPRNG.
+pub fn getrandom(buf: &mut [u8]) -> SysResult<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        // SAFETY: writes at most the remaining length into `buf`.
+        let r = unsafe { libc::getrandom(buf[done..].as_mut_ptr().cast(), buf.len() - done, 0) };
+        if r < 0 {
+            let e = last_errno();
+            if e == Errno::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        done += r as usize;
+    }
+    Ok(())
+}
+
+/// The host's memory totals, for sysinfo: (total, free) bytes.
+pub fn host_memory() -> (u64, u64) {
+    // SAFETY: all-zero is a valid `struct sysinfo`.
+    let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
+    // SAFETY: `si` is a valid out-pointer.
+    if unsafe { libc::sysinfo(&mut si) } != 0 {
+        return (0, 0);
+    }
+    let unit = u64::from(si.mem_unit.max(1));
+    (si.totalram * unit, si.freeram * unit)
+}
+
+/// pread on a host fd, retried on EINTR.
+pub fn pread(fd: RawFd, buf: &mut [u8], off: u64) -> SysResult<usize> {
+    loop {
+        // SAFETY: the host writes at most buf.len() bytes into `buf`.
+        let r = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), off as i64) };
+        if r >= 0 {
+            return Ok(r as usize);
+        }
+        let e = last_errno();
+        if e != Errno::EINTR {
+            return Err(e);
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! Syscalls on open files: open, close, read and write in their variants,
+//! lseek, getdents64, the dup family, fcntl and ioctl.
+
+use std::sync::Arc;
+
+use abi::flags::at::AT_FDCWD;
+use abi::flags::fcntl::*;
+use abi::flags::ioctl::{FIOCLEX, FIONCLEX, TCGETS, TIOCGWINSZ};
+use abi::flags::open::*;
+use abi::flags::seek::*;
+use abi::types::{Iovec, Termios, Winsize};
+use abi::Errno;
+
+use super::fs::{read_path, start_dir};
+use super::Args;
+use crate::kernel::task::Task;
+use crate::mm::{IoChunks, SysResult};
+use crate::vfs::file::{DirFile, File, HostFile, PathOnly};
+use crate::vfs::{gofer_errno, Follow};
+
+/// Linux caps one read or write at this many bytes.
+const MAX_RW_COUNT: u64 = 0x7fff_f000;
+/// Most iovecs one readv or writev takes.
+const IOV_MAX: u64 = 1024;
+/// Status flags F_SETFL may change.
+const SETFL_MASK: u32 = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
+/// Status flags an open file keeps.
+const STATUS_MASK: u32 =
+    O_ACCMODE | O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK | O_SYNC | O_DSYNC | O_PATH;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Read,
+    Write,
+}
+
+/// The memory-file runs behind a list of app buffers, cut at the first
+/// buffer that is not accessible. EFAULT if nothing at all is.
+fn gather(t: &Task, bufs: &[(u64, u64)], dir: Dir) -> SysResult<IoChunks> {
+    let mut all = IoChunks::new();
+    for &(addr, len) in bufs {
+        let (chunks, n) = t.mm.chunks(addr, len, dir == Dir::Read);
+        all.extend(chunks);
+        if n < len {
+            if all.is_empty() {
+                return Err(Errno::EFAULT);
+            }
+            break;
+        }
+    }
+    Ok(all)
+}
+
+fn check_access(f: &File, dir: Dir) -> SysResult<()> {
+    let mode = f.flags() & O_ACCMODE;
+    let ok = match dir {
+        Dir::Read => mode == O_RDONLY || mode == O_RDWR,
+        Dir::Write => mode == O_WRONLY || mode == O_RDWR,
+    };
+    if f.flags() & O_PATH != 0 || !ok {
+        return Err(Errno::EBADF);
+    }
+    Ok(())
+}
+
+/// The core of every read and write: `pos` is Some for pread/pwrite.
+fn transfer(t: &Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, dir: Dir) -> SysResult<u64> {
+    let f = t.fds.get(fd)?.clone();
+    check_access(&f, dir)?;
+    if bufs.iter().all(|&(_, l)| l == 0) {
+        return Ok(0);
+    }
+    let chunks = gather(t, bufs, dir)?;
+    let mf = t.kernel.memfile.as_ref();
+    let op = |off: Option<u64>| match dir {
+        Dir::Read => f.ops.read(mf, &chunks, off),
+        Dir::Write => f.ops.write(mf, &chunks, off),
+    };
+    let n = match pos {
+        Some(p) => {
+            if !f.ops.seekable() {
+                return Err(Errno::ESPIPE);
+            }
+            op(Some(p))?
+        }
+        None if f.ops.seekable() => {
+            let mut off = f.offset.lock().unwrap_or_else(|e| e.into_inner());
+            let n = op(Some(*off))?;
+            *off += n as u64;
+            n
+        }
+        None => op(None)?,
+    };
+    Ok(n as u64)
+}
+
+fn iovecs(t: &Task, addr: u64, count: u64) -> SysResult<Vec<(u64, u64)>> {
+    if count > IOV_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let mut out = Vec::with_capacity(count as usize);
+    let mut total = 0u64;
+    for i in 0..count {
+        let iov: Iovec = t.mm.read_val(addr + i * 16)?;
+        if iov.len > i64::MAX as u64 {
+            return Err(Errno::EINVAL);
+        }
+        let len = iov.len.min(MAX_RW_COUNT - total);
+        total += len;
+        out.push((iov.base, len));
+    }
+    Ok(out)
+}
+
+pub fn read(t: &mut Task, a: &Args) -> SysResult<u64> {
+    transfer(
+        t,
+        a.fd(0),
+        &[(a.addr(1), a.u64(2).min(MAX_RW_COUNT))],
+        None,
+        Dir::Read,
+    )
+}
+
+pub fn write(t: &mut Task, a: &Args) -> SysResult<u64> {
+    transfer(
+        t,
+        a.fd(0),
+        &[(a.addr(1), a.u64(2).min(MAX_RW_COUNT))],
+        None,
+        Dir::Write,
+    )
+}
+
+fn position(v: i64) -> SysResult<u64> {
+    u64::try_from(v).map_err(|_| Errno::EINVAL)
+}
+
+pub fn pread64(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let pos = position(a.i64(3))?;
+    transfer(
+        t,
+        a.fd(0),
+        &[(a.addr(1), a.u64(2).min(MAX_RW_COUNT))],
+        Some(pos),
+        Dir::Read,
+    )
+}
+
+pub fn pwrite64(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let pos = position(a.i64(3))?;
+    transfer(
+        t,
+        a.fd(0),
+        &[(a.addr(1), a.u64(2).min(MAX_RW_COUNT))],
+        Some(pos),
+        Dir::Write,
+    )
+}
+
+pub fn readv(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.fds.get(a.fd(0))?;
+    let bufs = iovecs(t, a.addr(1), a.u64(2))?;
+    transfer(t, a.fd(0), &bufs, None, Dir::Read)
+}
+
+pub fn writev(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.fds.get(a.fd(0))?;
+    let bufs = iovecs(t, a.addr(1), a.u64(2))?;
+    transfer(t, a.fd(0), &bufs, None, Dir::Write)
+}
+
+fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32) -> SysResult<u64> {
+    let path = read_path(t, path_addr)?;
+    let start = start_dir(t, dirfd, &path)?;
+    let vfs = &t.kernel.vfs;
+    let writes = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0;
+    let follow = if flags & O_NOFOLLOW != 0 {
+        Follow::No
+    } else {
+        Follow::Yes
+    };
+    let d = match vfs.resolve(&t.fs.root, &start, &path, follow) {
+        Ok(d) => d,
+        // Creating a file on the read-only rootfs.
+        Err(Errno::ENOENT) if flags & O_CREAT != 0 && !path.ends_with(b"/") => {
+            let parent_exists = match path.iter().rposition(|&b| b == b'/') {
+                Some(0) => true,
+                Some(i) => vfs
+                    .resolve(&t.fs.root, &start, &path[..i], Follow::Yes)
+                    .is_ok_and(|p| p.is_dir()),
+                None => true,
+            };
+            return Err(if parent_exists {
+                Errno::EROFS
+            } else {
+                Errno::ENOENT
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    if flags & O_CREAT != 0 && flags & O_EXCL != 0 {
+        return Err(Errno::EEXIST);
+    }
+    let cloexec = flags & O_CLOEXEC != 0;
+    let status = (flags & STATUS_MASK) | O_LARGEFILE;
+    let file = if flags & O_PATH != 0 {
+        if flags & O_DIRECTORY != 0 && !d.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        File::new(Box::new(PathOnly::new(*d.attr())), O_PATH, Some(d))
+    } else if d.is_symlink() {
+        return Err(Errno::ELOOP);
+    } else if flags & O_DIRECTORY != 0 && !d.is_dir() {
+        return Err(Errno::ENOTDIR);
+    } else if d.is_dir() {
+        if writes || flags & O_CREAT != 0 {
+            return Err(Errno::EISDIR);
+        }
+        File::new(Box::new(DirFile::new(vfs, d.clone())), status, Some(d))
+    } else {
+        if writes {
+            return Err(Errno::EROFS);
+        }
+        let host = vfs
+            .gofer()
+            .open(d.fid(), flags & !O_CLOEXEC)
+            .map_err(gofer_errno)?;
+        File::new(Box::new(HostFile::new(host, *d.attr())), status, Some(d))
+    };
+    let limit = t.nofile_limit();
+    t.fds.insert(file, cloexec, 0, limit).map(|fd| fd as u64)
+}
+
+pub fn open(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_open(t, AT_FDCWD, a.addr(0), a.u32(1))
+}
+
+pub fn openat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_open(t, a.fd(0), a.addr(1), a.u32(2))
+}
+
+pub fn close(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.fds.remove(a.fd(0)).map(|_| 0)
+}
+
+pub fn lseek(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let f = t.fds.get(a.fd(0))?.clone();
+    let (offset, whence) = (a.i64(1), a.u32(2));
+    if !f.ops.seekable() {
+        return f.ops.seek(offset, whence);
+    }
+    let mut pos = f.offset.lock().unwrap_or_else(|e| e.into_inner());
+    let size = || f.ops.stat().map(|s| s.size as i64);
+    let new = match whence {
+        SEEK_SET => offset,
+        SEEK_CUR => (*pos as i64).checked_add(offset).ok_or(Errno::EOVERFLOW)?,
+        SEEK_END => size()?.checked_add(offset).ok_or(Errno::EOVERFLOW)?,
+        SEEK_DATA => {
+            if offset < 0 || offset >= size()? {
+                return Err(Errno::ENXIO);
+            }
+            offset
+        }
+        SEEK_HOLE => {
+            let s = size()?;
+            if offset < 0 || offset >= s {
+                return Err(Errno::ENXIO);
+            }
+            s
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    if new < 0 {
+        return Err(Errno::EINVAL);
+    }
+    *pos = new as u64;
+    Ok(new as u64)
+}
+
+pub fn getdents64(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let f = t.fds.get(a.fd(0))?.clone();
+    let count = a.u32(2) as usize;
+    let entries = f.ops.entries()?;
+    let mut pos = f.offset.lock().unwrap_or_else(|e| e.into_inner());
+    let mut buf = Vec::new();
+    let mut next = *pos as usize;
+    while let Some(e) = entries.get(next) {
+        let reclen = (abi::types::DIRENT64_NAME_OFFSET + e.name.len() + 1).next_multiple_of(8);
+        if buf.len() + reclen > count {
+            break;
+        }
+        let start = buf.len();
+        buf.extend_from_slice(&e.ino.to_le_bytes());
+        buf.extend_from_slice(&((next + 1) as i64).to_le_bytes());
+        buf.extend_from_slice(&(reclen as u16).to_le_bytes());
+        buf.push(e.dtype);
+        buf.extend_from_slice(&e.name);
+        buf.resize(start + reclen, 0);
+        next += 1;
+    }
+    if buf.is_empty() && next < entries.len() {
+        return Err(Errno::EINVAL);
+    }
+    t.mm.copy_out(a.addr(1), &buf)?;
+    *pos = next as u64;
+    Ok(buf.len() as u64)
+}
+
+pub fn dup(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let f = t.fds.get(a.fd(0))?.clone();
+    let limit = t.nofile_limit();
+    t.fds.insert(f, false, 0, limit).map(|fd| fd as u64)
+}
+
+fn do_dup3(t: &mut Task, old: i32, new: i32, cloexec: bool) -> SysResult<u64> {
+    let f = t.fds.get(old)?.clone();
+    let limit = t.nofile_limit();
+    t.fds.insert_at(new, f, cloexec, limit)?;
+    Ok(new as u64)
+}
+
+pub fn dup2(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (old, new) = (a.fd(0), a.fd(1));
+    if old == new {
+        t.fds.get(old)?;
+        return Ok(new as u64);
+    }
+    do_dup3(t, old, new, false)
+}
+
+pub fn dup3(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (old, new, flags) = (a.fd(0), a.fd(1), a.u32(2));
+    if old == new || flags & !O_CLOEXEC != 0 {
+        return Err(Errno::EINVAL);
+    }
+    do_dup3(t, old, new, flags & O_CLOEXEC != 0)
+}
+
+pub fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let fd = a.fd(0);
+    let f: Arc<File> = t.fds.get(fd)?.clone();
+    match a.u32(1) {
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            let min = a.i32(2);
+            let limit = t.nofile_limit();
+            if min < 0 || min as u64 >= limit {
+                return Err(Errno::EINVAL);
+            }
+            t.fds
+                .insert(f, a.u32(1) == F_DUPFD_CLOEXEC, min, limit)
+                .map(|fd| fd as u64)
+        }
+        F_GETFD => Ok(if t.fds.cloexec(fd)? {
+            u64::from(FD_CLOEXEC)
+        } else {
+            0
+        }),
+        F_SETFD => {
+            t.fds.set_cloexec(fd, a.u32(2) & FD_CLOEXEC != 0)?;
+            Ok(0)
+        }
+        F_GETFL => Ok(u64::from(f.flags())),
+        F_SETFL => {
+            if f.flags() & O_PATH != 0 {
+                return Err(Errno::EBADF);
+            }
+            let new = (f.flags() & !SETFL_MASK) | (a.u32(2) & SETFL_MASK);
+            f.set_flags(new);
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn ioctl(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let fd = a.fd(0);
+    let f = t.fds.get(fd)?.clone();
+    match a.u32(1) {
+        FIOCLEX => t.fds.set_cloexec(fd, true).map(|_| 0),
+        FIONCLEX => t.fds.set_cloexec(fd, false).map(|_| 0),
+        TCGETS => {
+            let mut buf = [0u8; std::mem::size_of::<Termios>()];
+            f.ops.ioctl(TCGETS, &mut buf)?;
+            t.mm.copy_out(a.addr(2), &buf)?;
+            Ok(0)
+        }
+        TIOCGWINSZ => {
+            let mut buf = [0u8; std::mem::size_of::<Winsize>()];
+            f.ops.ioctl(TIOCGWINSZ, &mut buf)?;
+            t.mm.copy_out(a.addr(2), &buf)?;
+            Ok(0)
+        }
+        _ => Err(Errno::ENOTTY),
+    }
+}

@@ -1,0 +1,295 @@
+//! Filesystem syscalls that work on names: stat and friends, access,
+//! readlink, getcwd and chdir. Shared helpers for path arguments live here.
+
+use std::sync::Arc;
+
+use abi::flags::access::{F_OK, R_OK, W_OK, X_OK};
+use abi::flags::at::{
+    AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE, AT_SYMLINK_NOFOLLOW,
+};
+use abi::flags::mode::{S_IFDIR, S_IFMT, S_IFREG};
+use abi::flags::statx::{STATX_BASIC_STATS, STATX__RESERVED};
+use abi::types::{Statx, StatxTimestamp};
+use abi::{Errno, Stat};
+use gofer::FileAttr;
+
+use super::Args;
+use crate::kernel::task::Task;
+use crate::mm::SysResult;
+use crate::vfs::file::File;
+use crate::vfs::{Dentry, Follow, PATH_MAX};
+
+/// Reads a path argument.
+pub(super) fn read_path(t: &Task, addr: u64) -> SysResult<Vec<u8>> {
+    t.mm.read_cstr(addr, PATH_MAX)
+}
+
+/// The directory a relative path starts from: the cwd for AT_FDCWD, else the
+/// directory open at `dirfd`.
+pub(super) fn start_dir(t: &Task, dirfd: i32, path: &[u8]) -> SysResult<Arc<Dentry>> {
+    if path.first() == Some(&b'/') {
+        return Ok(t.fs.root.clone());
+    }
+    if dirfd == AT_FDCWD {
+        return Ok(t.fs.cwd.clone());
+    }
+    let f = t.fds.get(dirfd)?;
+    match &f.dentry {
+        Some(d) if d.is_dir() => Ok(d.clone()),
+        _ => Err(Errno::ENOTDIR),
+    }
+}
+
+/// Resolves a path argument relative to `dirfd`.
+pub(super) fn resolve_at(
+    t: &Task,
+    dirfd: i32,
+    path: &[u8],
+    follow: Follow,
+) -> SysResult<Arc<Dentry>> {
+    let start = start_dir(t, dirfd, path)?;
+    t.kernel.vfs.resolve(&t.fs.root, &start, path, follow)
+}
+
+/// What a stat-like call looks at: a name, or (AT_EMPTY_PATH) an open file.
+enum Target {
+    Name(Arc<Dentry>),
+    Open(Arc<File>),
+}
+
+impl Target {
+    fn attr(&self) -> SysResult<FileAttr> {
+        match self {
+            Target::Name(d) => Ok(*d.attr()),
+            Target::Open(f) => f.ops.stat(),
+        }
+    }
+}
+
+fn stat_target(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> SysResult<Target> {
+    let path = read_path(t, path_addr)?;
+    if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        if dirfd == AT_FDCWD {
+            return Ok(Target::Name(t.fs.cwd.clone()));
+        }
+        return Ok(Target::Open(t.fds.get(dirfd)?.clone()));
+    }
+    let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 {
+        Follow::No
+    } else {
+        Follow::Yes
+    };
+    resolve_at(t, dirfd, &path, follow).map(Target::Name)
+}
+
+/// `struct stat` for an attribute set.
+pub(super) fn to_stat(a: &FileAttr) -> Stat {
+    Stat {
+        st_dev: a.dev,
+        st_ino: a.ino,
+        st_nlink: a.nlink,
+        st_mode: a.mode,
+        st_uid: a.uid,
+        st_gid: a.gid,
+        st_rdev: a.rdev,
+        st_size: a.size as i64,
+        st_blksize: a.blksize as i64,
+        st_blocks: a.blocks as i64,
+        st_atime: a.atime_sec,
+        st_atime_nsec: a.atime_nsec,
+        st_mtime: a.mtime_sec,
+        st_mtime_nsec: a.mtime_nsec,
+        st_ctime: a.ctime_sec,
+        st_ctime_nsec: a.ctime_nsec,
+        ..Stat::default()
+    }
+}
+
+fn write_stat(t: &Task, addr: u64, target: Target) -> SysResult<u64> {
+    let st = to_stat(&target.attr()?);
+    t.mm.write_val(addr, &st)?;
+    Ok(0)
+}
+
+pub fn stat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let target = stat_target(t, AT_FDCWD, a.addr(0), 0)?;
+    write_stat(t, a.addr(1), target)
+}
+
+pub fn lstat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let target = stat_target(t, AT_FDCWD, a.addr(0), AT_SYMLINK_NOFOLLOW)?;
+    write_stat(t, a.addr(1), target)
+}
+
+pub fn fstat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let f = t.fds.get(a.fd(0))?.clone();
+    write_stat(t, a.addr(1), Target::Open(f))
+}
+
+pub fn newfstatat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let flags = a.u32(3);
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = stat_target(t, a.fd(0), a.addr(1), flags)?;
+    write_stat(t, a.addr(2), target)
+}
+
+fn ts(sec: i64, nsec: i64) -> StatxTimestamp {
+    StatxTimestamp {
+        tv_sec: sec,
+        tv_nsec: nsec as u32,
+        reserved: 0,
+    }
+}
+
+fn major(dev: u64) -> u32 {
+    (((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0xfff)) as u32
+}
+
+fn minor(dev: u64) -> u32 {
+    (((dev >> 12) & 0xffff_ff00) | (dev & 0xff)) as u32
+}
+
+pub fn statx(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (flags, mask) = (a.u32(2), a.u32(3));
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0
+        || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE
+        || mask & STATX__RESERVED != 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let target = stat_target(t, a.fd(0), a.addr(1), flags)?;
+    let at = target.attr()?;
+    let sx = Statx {
+        stx_mask: STATX_BASIC_STATS,
+        stx_blksize: at.blksize as u32,
+        stx_nlink: at.nlink as u32,
+        stx_uid: at.uid,
+        stx_gid: at.gid,
+        stx_mode: at.mode as u16,
+        stx_ino: at.ino,
+        stx_size: at.size,
+        stx_blocks: at.blocks,
+        stx_atime: ts(at.atime_sec, at.atime_nsec),
+        stx_ctime: ts(at.ctime_sec, at.ctime_nsec),
+        stx_mtime: ts(at.mtime_sec, at.mtime_nsec),
+        stx_rdev_major: major(at.rdev),
+        stx_rdev_minor: minor(at.rdev),
+        stx_dev_major: major(at.dev),
+        stx_dev_minor: minor(at.dev),
+        ..Statx::default()
+    };
+    t.mm.write_val(a.addr(4), &sx)?;
+    Ok(0)
+}
+
+fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> SysResult<u64> {
+    if mode & !(R_OK | W_OK | X_OK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = stat_target(t, dirfd, path_addr, flags)?;
+    let attr = target.attr()?;
+    if mode == F_OK {
+        return Ok(0);
+    }
+    let uid = if flags & AT_EACCESS != 0 {
+        t.creds.euid
+    } else {
+        t.creds.uid
+    };
+    let gid = if flags & AT_EACCESS != 0 {
+        t.creds.egid
+    } else {
+        t.creds.gid
+    };
+    let kind = attr.mode & S_IFMT;
+    // The rootfs is read-only: writing to its files or directories fails.
+    if mode & W_OK != 0 && matches!(kind, S_IFREG | S_IFDIR) && matches!(target, Target::Name(_)) {
+        return Err(Errno::EROFS);
+    }
+    if uid == 0 {
+        // Root may do anything but execute a file with no execute bit.
+        if mode & X_OK != 0 && kind != S_IFDIR && attr.mode & 0o111 == 0 {
+            return Err(Errno::EACCES);
+        }
+        return Ok(0);
+    }
+    let bits = if uid == attr.uid {
+        (attr.mode >> 6) & 7
+    } else if gid == attr.gid {
+        (attr.mode >> 3) & 7
+    } else {
+        attr.mode & 7
+    };
+    if bits & mode != mode {
+        return Err(Errno::EACCES);
+    }
+    Ok(0)
+}
+
+pub fn access(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_access(t, AT_FDCWD, a.addr(0), a.u32(1), 0)
+}
+
+pub fn faccessat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_access(t, a.fd(0), a.addr(1), a.u32(2), 0)
+}
+
+pub fn faccessat2(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_access(t, a.fd(0), a.addr(1), a.u32(2), a.u32(3))
+}
+
+fn do_readlink(t: &Task, dirfd: i32, path_addr: u64, buf: u64, size: i32) -> SysResult<u64> {
+    if size <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = read_path(t, path_addr)?;
+    let d = resolve_at(t, dirfd, &path, Follow::No)?;
+    let target = t.kernel.vfs.readlink(&d)?;
+    let n = target.len().min(size as usize);
+    t.mm.copy_out(buf, &target[..n])?;
+    Ok(n as u64)
+}
+
+pub fn readlink(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_readlink(t, AT_FDCWD, a.addr(0), a.addr(1), a.i32(2))
+}
+
+pub fn readlinkat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_readlink(t, a.fd(0), a.addr(1), a.addr(2), a.i32(3))
+}
+
+pub fn getcwd(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let mut path = t.kernel.vfs.path_of(&t.fs.cwd);
+    path.push(0);
+    if (a.u64(1) as usize) < path.len() {
+        return Err(Errno::ERANGE);
+    }
+    t.mm.copy_out(a.addr(0), &path)?;
+    Ok(path.len() as u64)
+}
+
+pub fn chdir(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let path = read_path(t, a.addr(0))?;
+    let d = resolve_at(t, AT_FDCWD, &path, Follow::Yes)?;
+    if !d.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    t.fs.cwd = d;
+    Ok(0)
+}
+
+pub fn fchdir(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let f = t.fds.get(a.fd(0))?;
+    match &f.dentry {
+        Some(d) if d.is_dir() => {
+            t.fs.cwd = d.clone();
+            Ok(0)
+        }
+        _ => Err(Errno::ENOTDIR),
+    }
+}

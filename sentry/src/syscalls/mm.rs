@@ -1,0 +1,56 @@
+//! Memory syscalls: mmap, munmap, mprotect, brk, madvise.
+
+use abi::flags::mm::{MAP_ANONYMOUS, MAP_PRIVATE, MAP_TYPE, PROT_WRITE};
+use abi::flags::open::{O_ACCMODE, O_WRONLY};
+use abi::Errno;
+
+use super::Args;
+use crate::kernel::task::Task;
+use crate::mm::{MapFile, MmapRequest, SysResult};
+
+pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (addr, len, prot, flags, fd, offset) =
+        (a.addr(0), a.u64(1), a.u32(2), a.u32(3), a.fd(4), a.u64(5));
+    let file = if flags & MAP_ANONYMOUS != 0 {
+        None
+    } else {
+        let f = t.fds.get(fd)?.clone();
+        if f.flags() & O_ACCMODE == O_WRONLY {
+            return Err(Errno::EACCES);
+        }
+        let (host_fd, size) = f.ops.mmap_source().ok_or(Errno::ENODEV)?;
+        // The rootfs is read-only: a writable shared mapping of its files is
+        // refused as Linux refuses it for a file opened read-only.
+        if flags & MAP_TYPE != MAP_PRIVATE && prot & PROT_WRITE != 0 {
+            return Err(Errno::EACCES);
+        }
+        Some(MapFile {
+            fd: host_fd,
+            offset,
+            size,
+        })
+    };
+    t.mm.mmap(MmapRequest {
+        addr,
+        len,
+        prot,
+        flags,
+        file,
+    })
+}
+
+pub fn munmap(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.mm.munmap(a.addr(0), a.u64(1)).map(|_| 0)
+}
+
+pub fn mprotect(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.mm.mprotect(a.addr(0), a.u64(1), a.u32(2)).map(|_| 0)
+}
+
+pub fn brk(t: &mut Task, a: &Args) -> SysResult<u64> {
+    Ok(t.mm.brk(a.addr(0)))
+}
+
+pub fn madvise(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.mm.madvise(a.addr(0), a.u64(1), a.u32(2)).map(|_| 0)
+}

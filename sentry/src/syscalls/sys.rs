@@ -1,0 +1,125 @@
+//! System information and limits: uname, rlimits, getrandom, sysinfo.
+
+use abi::flags::random::{GRND_INSECURE, GRND_NONBLOCK, GRND_RANDOM};
+use abi::flags::rlimit::RLIM_NLIMITS;
+use abi::types::{Rlimit, Sysinfo, Utsname};
+use abi::Errno;
+
+use super::Args;
+use crate::kernel::task::Task;
+use crate::kernel::{UTS_RELEASE, UTS_VERSION};
+use crate::mm::SysResult;
+use crate::sys;
+
+fn uts_field(s: &str) -> [u8; 65] {
+    let mut f = [0u8; 65];
+    let n = s.len().min(64);
+    f[..n].copy_from_slice(&s.as_bytes()[..n]);
+    f
+}
+
+pub fn uname(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let u = Utsname {
+        fields: [
+            uts_field("Linux"),
+            uts_field(&t.kernel.hostname),
+            uts_field(UTS_RELEASE),
+            uts_field(UTS_VERSION),
+            uts_field(abi::MACHINE),
+            uts_field("(none)"),
+        ],
+    };
+    t.mm.write_val(a.addr(0), &u)?;
+    Ok(0)
+}
+
+fn resource(r: u32) -> SysResult<usize> {
+    let r = r as usize;
+    if r >= RLIM_NLIMITS {
+        return Err(Errno::EINVAL);
+    }
+    Ok(r)
+}
+
+pub fn getrlimit(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let r = resource(a.u32(0))?;
+    t.mm.write_val(a.addr(1), &t.rlimits[r])?;
+    Ok(0)
+}
+
+fn set_limit(t: &mut Task, r: usize, new: Rlimit) -> SysResult<()> {
+    if new.cur > new.max {
+        return Err(Errno::EINVAL);
+    }
+    // Raising the hard limit needs CAP_SYS_RESOURCE, which only root has here.
+    if new.max > t.rlimits[r].max && t.creds.euid != 0 {
+        return Err(Errno::EPERM);
+    }
+    t.rlimits[r] = new;
+    Ok(())
+}
+
+pub fn setrlimit(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let r = resource(a.u32(0))?;
+    let new: Rlimit = t.mm.read_val(a.addr(1))?;
+    set_limit(t, r, new)?;
+    Ok(0)
+}
+
+pub fn prlimit64(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let pid = a.i32(0);
+    if pid != 0 && pid != t.pid {
+        return Err(Errno::ESRCH);
+    }
+    let r = resource(a.u32(1))?;
+    let new = if a.addr(2) != 0 {
+        Some(t.mm.read_val::<Rlimit>(a.addr(2))?)
+    } else {
+        None
+    };
+    if a.addr(3) != 0 {
+        t.mm.write_val(a.addr(3), &t.rlimits[r])?;
+    }
+    if let Some(n) = new {
+        set_limit(t, r, n)?;
+    }
+    Ok(0)
+}
+
+/// Most bytes one getrandom call returns, as on Linux.
+const GETRANDOM_MAX: u64 = (1 << 25) - 1;
+
+pub fn getrandom(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let flags = a.u32(2);
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
+        || flags & (GRND_RANDOM | GRND_INSECURE) == (GRND_RANDOM | GRND_INSECURE)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let len = a.u64(1).min(GETRANDOM_MAX);
+    let mut buf = [0u8; 4096];
+    let mut done = 0u64;
+    while done < len {
+        let n = (len - done).min(buf.len() as u64) as usize;
+        sys::getrandom(&mut buf[..n])?;
+        if let Err(e) = t.mm.copy_out(a.addr(0) + done, &buf[..n]) {
+            return if done > 0 { Ok(done) } else { Err(e) };
+        }
+        done += n as u64;
+    }
+    Ok(done)
+}
+
+pub fn sysinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (total, free) = sys::host_memory();
+    let info = Sysinfo {
+        uptime: t.kernel.boot.elapsed().as_secs() as i64,
+        totalram: total,
+        freeram: free,
+        procs: 1,
+        mem_unit: 1,
+        ..Sysinfo::default()
+    };
+    t.mm.write_val(a.addr(0), &info)?;
+    Ok(0)
+}

@@ -1,0 +1,149 @@
+//! The syscall table: for each number, the handler, how well Husk supports
+//! it, and how `--strace` prints its arguments. One row per implemented
+//! syscall; every other number returns ENOSYS and is logged once.
+//!
+//! Rows are written through one macro that builds a dense static array, so
+//! finding a handler is one index: no hashing, no locking, no allocation.
+
+use abi::nr;
+use abi::SYSCALL_COUNT;
+
+use super::strace::Fmt::{self, *};
+use super::{file, fs, identity, mm, signal, sys, thread, time, Handler};
+
+/// How completely a syscall is implemented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Support {
+    /// Not in the table.
+    None,
+    /// Linux's semantics.
+    Full,
+    /// Works for the common cases; the note says what is missing.
+    Partial(&'static str),
+}
+
+/// One row of the table.
+#[derive(Clone, Copy)]
+pub struct Entry {
+    /// The handler, if any.
+    pub handler: Option<Handler>,
+    /// Support level.
+    pub support: Support,
+    /// How strace prints each argument.
+    pub args: &'static [Fmt],
+}
+
+impl Entry {
+    const NONE: Entry = Entry {
+        handler: None,
+        support: Support::None,
+        args: &[],
+    };
+}
+
+macro_rules! syscall_table {
+    ($($nr:ident => $handler:path, $support:expr, [$($fmt:expr),*];)*) => {
+        /// The table, indexed by syscall number.
+        pub static TABLE: [Entry; SYSCALL_COUNT] = {
+            let mut t = [Entry::NONE; SYSCALL_COUNT];
+            $(t[nr::$nr as usize] = Entry { handler: Some($handler), support: $support, args: &[$($fmt),*] };)*
+            t
+        };
+    };
+}
+
+syscall_table! {
+    READ => file::read, Support::Full, [Fd, Buf(2), Int];
+    WRITE => file::write, Support::Full, [Fd, Buf(2), Int];
+    OPEN => file::open, Support::Partial("read-only rootfs: O_CREAT and write access give EROFS"), [Path, Hex, Oct];
+    CLOSE => file::close, Support::Full, [Fd];
+    STAT => fs::stat, Support::Full, [Path, Ptr];
+    FSTAT => fs::fstat, Support::Full, [Fd, Ptr];
+    LSTAT => fs::lstat, Support::Full, [Path, Ptr];
+    LSEEK => file::lseek, Support::Full, [Fd, Int, Int];
+    MMAP => mm::mmap, Support::Partial("file mappings are private copies; MAP_SHARED of a file is read-only"), [Ptr, Int, Hex, Hex, Fd, Hex];
+    MPROTECT => mm::mprotect, Support::Full, [Ptr, Int, Hex];
+    MUNMAP => mm::munmap, Support::Full, [Ptr, Int];
+    BRK => mm::brk, Support::Full, [Ptr];
+    RT_SIGACTION => signal::rt_sigaction, Support::Partial("dispositions are recorded; delivery is not implemented yet"), [Int, Ptr, Ptr, Int];
+    RT_SIGPROCMASK => signal::rt_sigprocmask, Support::Partial("the mask is recorded; delivery is not implemented yet"), [Int, Ptr, Ptr, Int];
+    IOCTL => file::ioctl, Support::Partial("TCGETS and TIOCGWINSZ on a terminal, FIOCLEX, FIONCLEX"), [Fd, Hex, Ptr];
+    PREAD64 => file::pread64, Support::Full, [Fd, Buf(2), Int, Int];
+    PWRITE64 => file::pwrite64, Support::Full, [Fd, Buf(2), Int, Int];
+    READV => file::readv, Support::Full, [Fd, Ptr, Int];
+    WRITEV => file::writev, Support::Full, [Fd, Ptr, Int];
+    ACCESS => fs::access, Support::Full, [Path, Oct];
+    MADVISE => mm::madvise, Support::Partial("MADV_DONTNEED drops pages; other advice is accepted and ignored"), [Ptr, Int, Int];
+    DUP => file::dup, Support::Full, [Fd];
+    DUP2 => file::dup2, Support::Full, [Fd, Fd];
+    NANOSLEEP => time::nanosleep, Support::Partial("not interruptible by signals yet"), [Ptr, Ptr];
+    GETPID => identity::getpid, Support::Full, [];
+    EXIT => thread::exit, Support::Full, [Int];
+    UNAME => sys::uname, Support::Full, [Ptr];
+    FCNTL => file::fcntl, Support::Partial("F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL"), [Fd, Int, Hex];
+    GETDENTS64 => file::getdents64, Support::Full, [Fd, Ptr, Int];
+    GETCWD => fs::getcwd, Support::Full, [Ptr, Int];
+    CHDIR => fs::chdir, Support::Full, [Path];
+    FCHDIR => fs::fchdir, Support::Full, [Fd];
+    READLINK => fs::readlink, Support::Full, [Path, Ptr, Int];
+    GETTIMEOFDAY => time::gettimeofday, Support::Full, [Ptr, Ptr];
+    GETRLIMIT => sys::getrlimit, Support::Full, [Int, Ptr];
+    SYSINFO => sys::sysinfo, Support::Full, [Ptr];
+    GETUID => identity::getuid, Support::Full, [];
+    GETGID => identity::getgid, Support::Full, [];
+    GETEUID => identity::geteuid, Support::Full, [];
+    GETEGID => identity::getegid, Support::Full, [];
+    GETPPID => identity::getppid, Support::Full, [];
+    SETRLIMIT => sys::setrlimit, Support::Partial("limits are recorded, not enforced"), [Int, Ptr];
+    ARCH_PRCTL => thread::arch_prctl, Support::Full, [Hex, Ptr];
+    GETTID => identity::gettid, Support::Full, [];
+    TIME => time::time, Support::Full, [Ptr];
+    SET_TID_ADDRESS => thread::set_tid_address, Support::Partial("recorded; cleared and woken at exit with threads"), [Ptr];
+    CLOCK_GETTIME => time::clock_gettime, Support::Full, [Int, Ptr];
+    CLOCK_GETRES => time::clock_getres, Support::Full, [Int, Ptr];
+    CLOCK_NANOSLEEP => time::clock_nanosleep, Support::Partial("not interruptible by signals yet"), [Int, Hex, Ptr, Ptr];
+    EXIT_GROUP => thread::exit_group, Support::Full, [Int];
+    OPENAT => file::openat, Support::Partial("read-only rootfs: O_CREAT and write access give EROFS"), [Fd, Path, Hex, Oct];
+    NEWFSTATAT => fs::newfstatat, Support::Full, [Fd, Path, Ptr, Hex];
+    READLINKAT => fs::readlinkat, Support::Full, [Fd, Path, Ptr, Int];
+    FACCESSAT => fs::faccessat, Support::Full, [Fd, Path, Oct];
+    SET_ROBUST_LIST => thread::set_robust_list, Support::Partial("recorded; walked at exit with threads"), [Ptr, Int];
+    DUP3 => file::dup3, Support::Full, [Fd, Fd, Hex];
+    PRLIMIT64 => sys::prlimit64, Support::Partial("limits are recorded, not enforced"), [Int, Int, Ptr, Ptr];
+    GETRANDOM => sys::getrandom, Support::Full, [Ptr, Int, Hex];
+    STATX => fs::statx, Support::Full, [Fd, Path, Hex, Hex, Ptr];
+    FACCESSAT2 => fs::faccessat2, Support::Full, [Fd, Path, Oct, Hex];
+}
+
+/// The handler for syscall `nr`, if Husk implements it.
+#[inline]
+pub fn handler(nr: u64) -> Option<Handler> {
+    TABLE.get(nr as usize).and_then(|e| e.handler)
+}
+
+/// The table row for `nr`.
+pub fn entry(nr: u64) -> Option<&'static Entry> {
+    TABLE.get(nr as usize).filter(|e| e.handler.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_has_a_name_and_argument_formats_fit() {
+        let mut rows = 0;
+        for (nr, e) in TABLE.iter().enumerate() {
+            if e.handler.is_some() {
+                rows += 1;
+                assert!(!abi::SYSCALL_NAMES[nr].is_empty(), "row {nr} has no name");
+                assert!(e.args.len() <= 6);
+                assert_ne!(e.support, Support::None);
+            }
+        }
+        assert!(rows >= 55);
+        assert!(handler(nr::GETPID).is_some());
+        assert!(handler(nr::RSEQ).is_none(), "rseq is left to ENOSYS");
+        assert!(handler(100_000).is_none());
+    }
+}

@@ -1,0 +1,69 @@
+//! Thread setup and exit.
+
+use abi::flags::arch_prctl::*;
+use abi::Errno;
+
+use super::Args;
+use crate::kernel::task::Task;
+use crate::kernel::ExitStatus;
+use crate::mm::SysResult;
+
+pub fn arch_prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let max = t.kernel.platform.max_user_address();
+    match a.u32(0) {
+        ARCH_SET_FS => {
+            if a.addr(1) >= max {
+                return Err(Errno::EPERM);
+            }
+            t.regs.set_tls(a.addr(1));
+            Ok(0)
+        }
+        ARCH_GET_FS => {
+            let v = t.regs.tls();
+            t.mm.write_val(a.addr(1), &v)?;
+            Ok(0)
+        }
+        ARCH_SET_GS => {
+            if a.addr(1) >= max {
+                return Err(Errno::EPERM);
+            }
+            t.regs.gs_base = a.addr(1);
+            Ok(0)
+        }
+        ARCH_GET_GS => {
+            let v = t.regs.gs_base;
+            t.mm.write_val(a.addr(1), &v)?;
+            Ok(0)
+        }
+        // CPUID faulting is not offered: cpuid always runs natively.
+        ARCH_GET_CPUID => Ok(1),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn set_tid_address(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.clear_child_tid = a.addr(0);
+    Ok(t.tid as u64)
+}
+
+/// The size of `struct robust_list_head` on 64-bit.
+const ROBUST_LIST_HEAD_SIZE: u64 = 24;
+
+pub fn set_robust_list(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a.u64(1) != ROBUST_LIST_HEAD_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    t.robust_list = (a.addr(0), a.u64(1));
+    Ok(0)
+}
+
+pub fn exit(t: &mut Task, a: &Args) -> SysResult<u64> {
+    // With one thread per sandbox, the last thread's exit ends the process.
+    t.exit = Some(ExitStatus::Exited(a.u32(0) as u8));
+    Ok(0)
+}
+
+pub fn exit_group(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.exit = Some(ExitStatus::Exited(a.u32(0) as u8));
+    Ok(0)
+}

@@ -1,0 +1,104 @@
+//! Clocks and sleeping. Time comes from the host's clocks: the sandbox has
+//! no clock of its own to keep.
+
+use std::time::Duration;
+
+use abi::flags::clock::*;
+use abi::types::{Timespec, Timeval};
+use abi::Errno;
+
+use super::Args;
+use crate::kernel::task::Task;
+use crate::mm::SysResult;
+use crate::sys;
+
+/// The clocks an app may read; CPU-time clocks of other processes (negative
+/// ids) are not offered.
+fn valid_clock(id: u32) -> SysResult<u32> {
+    match id {
+        CLOCK_REALTIME
+        | CLOCK_MONOTONIC
+        | CLOCK_PROCESS_CPUTIME_ID
+        | CLOCK_THREAD_CPUTIME_ID
+        | CLOCK_MONOTONIC_RAW
+        | CLOCK_REALTIME_COARSE
+        | CLOCK_MONOTONIC_COARSE
+        | CLOCK_BOOTTIME => Ok(id),
+        // CLOCK_REALTIME_ALARM, CLOCK_BOOTTIME_ALARM, CLOCK_TAI.
+        8 | 9 | 11 => Ok(id),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn clock_gettime(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let id = valid_clock(a.u32(0))?;
+    let (tv_sec, tv_nsec) = sys::clock_gettime(id)?;
+    t.mm.write_val(a.addr(1), &Timespec { tv_sec, tv_nsec })?;
+    Ok(0)
+}
+
+pub fn clock_getres(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let id = valid_clock(a.u32(0))?;
+    if a.addr(1) != 0 {
+        let (tv_sec, tv_nsec) = sys::clock_getres(id)?;
+        t.mm.write_val(a.addr(1), &Timespec { tv_sec, tv_nsec })?;
+    }
+    Ok(0)
+}
+
+pub fn gettimeofday(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a.addr(0) != 0 {
+        let (tv_sec, nsec) = sys::clock_gettime(CLOCK_REALTIME)?;
+        t.mm.write_val(
+            a.addr(0),
+            &Timeval {
+                tv_sec,
+                tv_usec: nsec / 1000,
+            },
+        )?;
+    }
+    if a.addr(1) != 0 {
+        // struct timezone: minutes west and DST type, both zero (UTC).
+        t.mm.write_val(a.addr(1), &[0u32; 2])?;
+    }
+    Ok(0)
+}
+
+pub fn time(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (sec, _) = sys::clock_gettime(CLOCK_REALTIME)?;
+    if a.addr(0) != 0 {
+        t.mm.write_val(a.addr(0), &sec)?;
+    }
+    Ok(sec as u64)
+}
+
+fn read_timespec(t: &Task, addr: u64) -> SysResult<Duration> {
+    let ts: Timespec = t.mm.read_val(addr)?;
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}
+
+pub fn nanosleep(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let d = read_timespec(t, a.addr(0))?;
+    std::thread::sleep(d);
+    Ok(0)
+}
+
+pub fn clock_nanosleep(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let id = a.u32(0);
+    if matches!(id, CLOCK_THREAD_CPUTIME_ID) {
+        return Err(Errno::EINVAL);
+    }
+    let id = valid_clock(id)?;
+    let req = read_timespec(t, a.addr(2))?;
+    let d = if a.u32(1) & TIMER_ABSTIME != 0 {
+        let (s, ns) = sys::clock_gettime(id)?;
+        req.saturating_sub(Duration::new(s.max(0) as u64, ns as u32))
+    } else {
+        req
+    };
+    std::thread::sleep(d);
+    Ok(0)
+}

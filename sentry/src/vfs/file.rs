@@ -1,0 +1,307 @@
+//! Open files: the object an fd refers to, and the kinds of file behind it.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use abi::flags::mode::{dtype, DT_DIR};
+use abi::Errno;
+use gofer::{DirEntry, FileAttr};
+
+use super::{gofer_errno, Dentry, Vfs};
+use crate::mm::{Chunk, MemoryFile, SysResult};
+
+/// What a kind of file can do. Reads and writes move bytes between the file
+/// and memory-file chunks (the app's buffers), so no data is copied twice.
+pub trait FileOps: Send + Sync {
+    /// Whether the open file keeps a position that `read` and `lseek` use.
+    /// Streams (pipes, terminals, inherited host fds) do not.
+    fn seekable(&self) -> bool;
+
+    /// Reads into `dst` at `offset`, or from the stream's own position when
+    /// `offset` is `None`.
+    fn read(&self, _mf: &MemoryFile, _dst: &[Chunk], _offset: Option<u64>) -> SysResult<usize> {
+        Err(Errno::EINVAL)
+    }
+
+    /// Writes `src` at `offset`, or at the stream's own position.
+    fn write(&self, _mf: &MemoryFile, _src: &[Chunk], _offset: Option<u64>) -> SysResult<usize> {
+        Err(Errno::EINVAL)
+    }
+
+    /// The file's attributes.
+    fn stat(&self) -> SysResult<FileAttr>;
+
+    /// lseek for files that keep their own position.
+    fn seek(&self, _offset: i64, _whence: u32) -> SysResult<u64> {
+        Err(Errno::ESPIPE)
+    }
+
+    /// Directory entries, for getdents64.
+    fn entries(&self) -> SysResult<&[DirEntry]> {
+        Err(Errno::ENOTDIR)
+    }
+
+    /// An ioctl; ENOTTY unless the file is a terminal.
+    fn ioctl(&self, _cmd: u32, _arg: &mut [u8]) -> SysResult<u64> {
+        Err(Errno::ENOTTY)
+    }
+
+    /// Whether the file is a terminal (for the ioctls that need one).
+    fn is_tty(&self) -> bool {
+        false
+    }
+
+    /// The host fd and size to copy from when the app maps this file, for
+    /// files that can be mapped.
+    fn mmap_source(&self) -> Option<(Arc<OwnedFd>, u64)> {
+        None
+    }
+}
+
+/// An open file description.
+pub struct File {
+    /// The kind of file.
+    pub ops: Box<dyn FileOps>,
+    /// Status flags (O_APPEND, O_NONBLOCK, the access mode...).
+    flags: AtomicU32,
+    /// The position, for seekable files.
+    pub offset: Mutex<u64>,
+    /// Where the file sits in the tree, if it has a name.
+    pub dentry: Option<Arc<Dentry>>,
+}
+
+impl File {
+    /// A new open file.
+    pub fn new(ops: Box<dyn FileOps>, flags: u32, dentry: Option<Arc<Dentry>>) -> Arc<File> {
+        Arc::new(File {
+            ops,
+            flags: AtomicU32::new(flags),
+            offset: Mutex::new(0),
+            dentry,
+        })
+    }
+
+    /// The status flags.
+    pub fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    /// Replaces the status flags.
+    pub fn set_flags(&self, f: u32) {
+        self.flags.store(f, Ordering::Relaxed);
+    }
+}
+
+/// A regular file of the rootfs, read through the host fd the Gofer donated.
+pub struct HostFile {
+    /// The donated fd; shared with mappings of the file.
+    pub fd: Arc<OwnedFd>,
+    attr: FileAttr,
+}
+
+impl HostFile {
+    /// Wraps a donated fd.
+    pub fn new(fd: OwnedFd, attr: FileAttr) -> HostFile {
+        HostFile {
+            fd: Arc::new(fd),
+            attr,
+        }
+    }
+}
+
+fn host_io(r: std::io::Result<usize>) -> SysResult<usize> {
+    r.map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))
+}
+
+impl FileOps for HostFile {
+    fn seekable(&self) -> bool {
+        true
+    }
+
+    fn read(&self, mf: &MemoryFile, dst: &[Chunk], offset: Option<u64>) -> SysResult<usize> {
+        host_io(mf.read_from_fd(self.fd.as_raw_fd(), dst, offset))
+    }
+
+    fn write(&self, _mf: &MemoryFile, _src: &[Chunk], _offset: Option<u64>) -> SysResult<usize> {
+        // Opened read-only: the rootfs is read-only.
+        Err(Errno::EBADF)
+    }
+
+    fn stat(&self) -> SysResult<FileAttr> {
+        Ok(self.attr)
+    }
+
+    fn mmap_source(&self) -> Option<(Arc<OwnedFd>, u64)> {
+        Some((self.fd.clone(), self.attr.size))
+    }
+}
+
+/// A file opened with O_PATH: it names a file but reads and writes nothing.
+pub struct PathOnly {
+    attr: FileAttr,
+}
+
+impl PathOnly {
+    /// An O_PATH file for a dentry's attributes.
+    pub fn new(attr: FileAttr) -> PathOnly {
+        PathOnly { attr }
+    }
+}
+
+impl FileOps for PathOnly {
+    fn seekable(&self) -> bool {
+        false
+    }
+
+    fn read(&self, _mf: &MemoryFile, _dst: &[Chunk], _offset: Option<u64>) -> SysResult<usize> {
+        Err(Errno::EBADF)
+    }
+
+    fn write(&self, _mf: &MemoryFile, _src: &[Chunk], _offset: Option<u64>) -> SysResult<usize> {
+        Err(Errno::EBADF)
+    }
+
+    fn stat(&self) -> SysResult<FileAttr> {
+        Ok(self.attr)
+    }
+
+    fn seek(&self, _offset: i64, _whence: u32) -> SysResult<u64> {
+        Err(Errno::EBADF)
+    }
+
+    fn entries(&self) -> SysResult<&[DirEntry]> {
+        Err(Errno::EBADF)
+    }
+
+    fn ioctl(&self, _cmd: u32, _arg: &mut [u8]) -> SysResult<u64> {
+        Err(Errno::EBADF)
+    }
+}
+
+/// A directory of the rootfs. Its entries are fetched from the Gofer once,
+/// on the first getdents64.
+pub struct DirFile {
+    vfs_gofer: Arc<gofer::GoferClient>,
+    dentry: Arc<Dentry>,
+    entries: OnceLock<Vec<DirEntry>>,
+}
+
+impl DirFile {
+    /// A directory file for `dentry`.
+    pub fn new(vfs: &Vfs, dentry: Arc<Dentry>) -> DirFile {
+        DirFile {
+            vfs_gofer: vfs.gofer().clone(),
+            dentry,
+            entries: OnceLock::new(),
+        }
+    }
+}
+
+impl FileOps for DirFile {
+    fn seekable(&self) -> bool {
+        true
+    }
+
+    fn read(&self, _mf: &MemoryFile, _dst: &[Chunk], _offset: Option<u64>) -> SysResult<usize> {
+        Err(Errno::EISDIR)
+    }
+
+    fn stat(&self) -> SysResult<FileAttr> {
+        Ok(self.dentry.attr)
+    }
+
+    fn entries(&self) -> SysResult<&[DirEntry]> {
+        if let Some(e) = self.entries.get() {
+            return Ok(e);
+        }
+        let mut list = vec![
+            DirEntry {
+                name: b".".to_vec(),
+                ino: self.dentry.attr.ino,
+                dtype: DT_DIR,
+            },
+            DirEntry {
+                name: b"..".to_vec(),
+                ino: self
+                    .dentry
+                    .parent()
+                    .map_or(self.dentry.attr.ino, |p| p.attr.ino),
+                dtype: DT_DIR,
+            },
+        ];
+        list.extend(
+            self.vfs_gofer
+                .getdents(self.dentry.fid)
+                .map_err(gofer_errno)?,
+        );
+        Ok(self.entries.get_or_init(|| list))
+    }
+
+    fn seek(&self, _offset: i64, _whence: u32) -> SysResult<u64> {
+        Err(Errno::EINVAL)
+    }
+}
+
+/// One of the host fds `husk run` hands the app as its stdin, stdout or
+/// stderr: a terminal, a pipe or a file of the caller's choosing.
+pub struct HostStdio {
+    fd: OwnedFd,
+    tty: bool,
+}
+
+impl HostStdio {
+    /// Wraps an inherited host fd.
+    pub fn new(fd: OwnedFd) -> HostStdio {
+        let tty = crate::sys::isatty(fd.as_raw_fd());
+        HostStdio { fd, tty }
+    }
+}
+
+impl FileOps for HostStdio {
+    fn seekable(&self) -> bool {
+        false
+    }
+
+    fn read(&self, mf: &MemoryFile, dst: &[Chunk], offset: Option<u64>) -> SysResult<usize> {
+        loop {
+            match mf.read_from_fd(self.fd.as_raw_fd(), dst, offset) {
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                r => return host_io(r),
+            }
+        }
+    }
+
+    fn write(&self, mf: &MemoryFile, src: &[Chunk], offset: Option<u64>) -> SysResult<usize> {
+        loop {
+            match mf.write_to_fd(self.fd.as_raw_fd(), src, offset) {
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                r => return host_io(r),
+            }
+        }
+    }
+
+    fn stat(&self) -> SysResult<FileAttr> {
+        crate::sys::fstat(self.fd.as_raw_fd())
+    }
+
+    fn seek(&self, offset: i64, whence: u32) -> SysResult<u64> {
+        crate::sys::lseek(self.fd.as_raw_fd(), offset, whence)
+    }
+
+    fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> SysResult<u64> {
+        if !self.tty {
+            return Err(Errno::ENOTTY);
+        }
+        crate::sys::tty_ioctl(self.fd.as_raw_fd(), cmd, arg)
+    }
+
+    fn is_tty(&self) -> bool {
+        self.tty
+    }
+}
+
+/// `d_type` for an attribute's mode.
+pub fn attr_dtype(a: &FileAttr) -> u8 {
+    dtype(a.mode)
+}
