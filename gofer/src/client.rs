@@ -33,14 +33,10 @@ impl Conn {
             return Err(GoferError::Protocol("gofer closed the connection".into()));
         }
         if got.truncated {
-            return Err(GoferError::Protocol(
-                "response larger than MAX_MESSAGE".into(),
-            ));
+            return Err(GoferError::Protocol("response larger than MAX_MESSAGE".into()));
         }
         if got.control_truncated || fds.len() > 1 {
-            return Err(GoferError::Protocol(
-                "unexpected ancillary data in response".into(),
-            ));
+            return Err(GoferError::Protocol("unexpected ancillary data in response".into()));
         }
         let resp: Tagged<Response> = protocol::decode(&self.buf[..got.len])
             .map_err(|e| GoferError::Protocol(format!("malformed response: {e}")))?;
@@ -52,13 +48,9 @@ impl Conn {
         }
         let fd = fds.pop();
         match (&resp.msg, &fd) {
-            (Response::Open, None) => {
-                Err(GoferError::Protocol("open response without an fd".into()))
-            }
+            (Response::Open, None) => Err(GoferError::Protocol("open response without an fd".into())),
             (Response::Open, Some(_)) | (_, None) => Ok((resp.msg, fd)),
-            (_, Some(_)) => Err(GoferError::Protocol(
-                "fd attached to a non-open response".into(),
-            )),
+            (_, Some(_)) => Err(GoferError::Protocol("fd attached to a non-open response".into())),
         }
     }
 }
@@ -109,9 +101,7 @@ impl GoferClient {
     fn call(&self, req: Request) -> Result<(Response, Option<OwnedFd>), GoferError> {
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         if conn.broken {
-            return Err(GoferError::Protocol(
-                "connection broken by an earlier failure".into(),
-            ));
+            return Err(GoferError::Protocol("connection broken by an earlier failure".into()));
         }
         match conn.exchange(req) {
             Ok((Response::Error(e), _)) => Err(GoferError::Errno(errno(e)?)),
@@ -152,21 +142,13 @@ impl GoferClient {
         loop {
             // Overlong names are cut to NAME_MAX + 1 bytes: still refused
             // with ENAMETOOLONG by the gofer, but the request stays bounded.
-            let wire: Vec<Vec<u8>> = chunk
-                .iter()
-                .map(|n| n[..n.len().min(NAME_MAX + 1)].to_vec())
-                .collect();
-            let (steps, error) = match self.call(Request::Walk {
-                dir: from,
-                names: wire,
-            })? {
+            let wire: Vec<Vec<u8>> = chunk.iter().map(|n| n[..n.len().min(NAME_MAX + 1)].to_vec()).collect();
+            let (steps, error) = match self.call(Request::Walk { dir: from, names: wire })? {
                 (Response::Walk { steps, error }, _) => (steps, error),
                 (other, _) => return Err(unexpected(&other)),
             };
             if steps.len() > chunk.len() {
-                return Err(GoferError::Protocol(
-                    "walk returned more steps than names".into(),
-                ));
+                return Err(GoferError::Protocol("walk returned more steps than names".into()));
             }
             let complete = steps.len() == chunk.len() && error.is_none();
             let stopped_at_link = steps.last().is_some_and(|(_, a)| is_symlink(a));

@@ -19,8 +19,7 @@ use std::sync::Arc;
 use log::{debug, warn};
 
 use crate::protocol::{
-    self, Request, Response, Tagged, DIRENTS_PAGE_BUDGET, MAX_MESSAGE, MAX_SYMLINK_TARGET,
-    MAX_WALK_NAMES, NAME_MAX,
+    self, Request, Response, Tagged, DIRENTS_PAGE_BUDGET, MAX_MESSAGE, MAX_SYMLINK_TARGET, MAX_WALK_NAMES, NAME_MAX,
 };
 use crate::{sys, DirEntry, Fid, FileAttr, GoferError};
 
@@ -30,8 +29,7 @@ pub const MAX_FIDS: usize = 65536;
 /// `resolve` flags for every `openat2`: stay beneath the anchor fd, follow
 /// no symlinks (magic or not). Crossing mount points stays allowed so that
 /// volumes bind-mounted into the rootfs work.
-const RESOLVE: u64 =
-    libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_NO_SYMLINKS;
+const RESOLVE: u64 = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_NO_SYMLINKS;
 
 /// Size of the buffer handed to `getdents64`.
 const GETDENTS_BUF: usize = 32 * 1024;
@@ -177,9 +175,7 @@ impl Server {
     /// become [`Response::Error`].
     pub(crate) fn handle(&mut self, req: Request) -> (Response, Option<OwnedFd>) {
         let result = match req {
-            Request::Attach => self
-                .attach()
-                .map(|(fid, attr)| Response::Attach { fid, attr }),
+            Request::Attach => self.attach().map(|(fid, attr)| Response::Attach { fid, attr }),
             Request::Walk { dir, names } => self.walk(dir, &names),
             Request::Stat { fid } => self.stat(fid).map(Response::Stat),
             Request::Open { fid, flags } => {
@@ -251,11 +247,7 @@ impl Server {
         Ok(Response::Walk { steps, error })
     }
 
-    fn walk_one(
-        &mut self,
-        parent: &Arc<OwnedFd>,
-        name: &[u8],
-    ) -> Result<(Fid, FileAttr, Arc<OwnedFd>), i32> {
+    fn walk_one(&mut self, parent: &Arc<OwnedFd>, name: &[u8]) -> Result<(Fid, FileAttr, Arc<OwnedFd>), i32> {
         let cname = check_name(name)?;
         if self.fids.len() >= self.max_fids {
             return Err(libc::EMFILE);
@@ -292,9 +284,7 @@ impl Server {
         // Reinterpret the app's flag bits as the host's `int` flags.
         let flags = i32::from_ne_bytes(flags.to_ne_bytes());
         let tmpfile_bit = libc::O_TMPFILE & !libc::O_DIRECTORY;
-        if flags & libc::O_ACCMODE != libc::O_RDONLY
-            || flags & (libc::O_CREAT | libc::O_TRUNC | tmpfile_bit) != 0
-        {
+        if flags & libc::O_ACCMODE != libc::O_RDONLY || flags & (libc::O_CREAT | libc::O_TRUNC | tmpfile_bit) != 0 {
             return Err(libc::EROFS);
         }
         let ftype = file_type(node.mode);
@@ -327,9 +317,7 @@ impl Server {
         // O_NONBLOCK so that, should the name now be a FIFO, the open cannot
         // block; it is cleared again below once the type is checked.
         let fd = match &node.parent {
-            Some((parent, name)) => {
-                sys::openat2(parent.as_fd(), name, flags | libc::O_NONBLOCK, RESOLVE)
-            }
+            Some((parent, name)) => sys::openat2(parent.as_fd(), name, flags | libc::O_NONBLOCK, RESOLVE),
             None => sys::openat2(node.fd.as_fd(), c".", flags | libc::O_NONBLOCK, RESOLVE),
         }
         .map_err(|e| errno_of(&e))?;
@@ -522,11 +510,7 @@ mod tests {
         };
         assert_eq!((more.len(), error), (0, Some(libc::EMFILE)));
         s.clunk(steps[1].0).unwrap();
-        let Ok(Response::Walk {
-            steps: again,
-            error,
-        }) = s.walk(root, &names(&[b"d"]))
-        else {
+        let Ok(Response::Walk { steps: again, error }) = s.walk(root, &names(&[b"d"])) else {
             panic!("walk failed");
         };
         assert_eq!((again.len(), error), (1, None));
@@ -555,8 +539,7 @@ mod tests {
             (b"", libc::ENOENT),
             (&[b'a'; 256], libc::ENAMETOOLONG),
         ] {
-            let Ok(Response::Walk { steps, error }) = s.walk(root, &[b"d".to_vec(), name.to_vec()])
-            else {
+            let Ok(Response::Walk { steps, error }) = s.walk(root, &[b"d".to_vec(), name.to_vec()]) else {
                 panic!("walk failed");
             };
             assert_eq!(steps.len(), 1);
@@ -584,11 +567,7 @@ mod tests {
         symlink("/etc", dir.path().join("abs")).unwrap();
         let root = s.root.as_fd();
         let opath = libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-        let err = |name: &std::ffi::CStr, flags| {
-            sys::openat2(root, name, flags, RESOLVE)
-                .unwrap_err()
-                .raw_os_error()
-        };
+        let err = |name: &std::ffi::CStr, flags| sys::openat2(root, name, flags, RESOLVE).unwrap_err().raw_os_error();
         assert_eq!(err(c"..", opath), Some(libc::EXDEV));
         assert_eq!(err(c"d/../..", opath), Some(libc::EXDEV));
         assert_eq!(err(c"/etc", opath), Some(libc::EXDEV));
@@ -596,15 +575,9 @@ mod tests {
         // returned as itself with O_PATH | O_NOFOLLOW, and refused otherwise.
         assert_eq!(err(c"l/f", opath), Some(libc::ELOOP));
         assert_eq!(err(c"abs/passwd", opath), Some(libc::ELOOP));
-        assert_eq!(
-            err(c"abs", libc::O_RDONLY | libc::O_NOFOLLOW),
-            Some(libc::ELOOP)
-        );
+        assert_eq!(err(c"abs", libc::O_RDONLY | libc::O_NOFOLLOW), Some(libc::ELOOP));
         let link = sys::openat2(root, c"abs", opath, RESOLVE).unwrap();
-        assert_eq!(
-            file_type(sys::fstat(link.as_fd()).unwrap().st_mode),
-            libc::S_IFLNK
-        );
+        assert_eq!(file_type(sys::fstat(link.as_fd()).unwrap().st_mode), libc::S_IFLNK);
         // "." of the rootfs itself is allowed (used to reopen the root).
         assert!(sys::openat2(root, c".", libc::O_RDONLY | libc::O_DIRECTORY, RESOLVE).is_ok());
     }

@@ -40,12 +40,7 @@ fn check_size(ret: libc::ssize_t) -> io::Result<usize> {
 
 /// `openat2(dir, name, {flags, 0, resolve})`. Retries on EINTR and (a bounded
 /// number of times) on EAGAIN.
-pub(crate) fn openat2(
-    dir: BorrowedFd<'_>,
-    name: &CStr,
-    flags: libc::c_int,
-    resolve: u64,
-) -> io::Result<OwnedFd> {
+pub(crate) fn openat2(dir: BorrowedFd<'_>, name: &CStr, flags: libc::c_int, resolve: u64) -> io::Result<OwnedFd> {
     // `flags` is a bit set; reinterpret its bits rather than sign-extend.
     let how = OpenHow {
         flags: u64::from(u32::from_ne_bytes(flags.to_ne_bytes())),
@@ -69,8 +64,7 @@ pub(crate) fn openat2(
             )
         };
         if ret >= 0 {
-            let fd = RawFd::try_from(ret)
-                .map_err(|_| io::Error::other("openat2 returned an out-of-range fd"))?;
+            let fd = RawFd::try_from(ret).map_err(|_| io::Error::other("openat2 returned an out-of-range fd"))?;
             // SAFETY: the kernel just returned this fd to us; nothing else
             // owns it, so `OwnedFd` may take ownership (and close it on drop).
             return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
@@ -109,14 +103,7 @@ pub(crate) fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
 pub(crate) fn readlink(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `fd` is live; the path is a static empty C string; the kernel
     // writes at most `buf.len()` bytes into `buf`, which is valid for writes.
-    let ret = unsafe {
-        libc::readlinkat(
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
+    let ret = unsafe { libc::readlinkat(fd.as_raw_fd(), c"".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     check_size(ret)
 }
 
@@ -126,14 +113,7 @@ pub(crate) fn getdents64(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize
     loop {
         // SAFETY: `fd` is live; the kernel writes at most `buf.len()` bytes
         // into `buf`, which is valid for writes for that length.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_getdents64,
-                fd.as_raw_fd(),
-                buf.as_mut_ptr(),
-                buf.len(),
-            )
-        };
+        let ret = unsafe { libc::syscall(libc::SYS_getdents64, fd.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
         match usize::try_from(ret) {
             Ok(n) => return Ok(n),
             Err(_) => {
@@ -195,11 +175,7 @@ const CMSG_BUF_WORDS: usize = 8;
 /// Sends one message (`bytes`) on the seqpacket socket `sock`, with `fd`
 /// attached as `SCM_RIGHTS` if given. Uses `MSG_NOSIGNAL` so a closed peer
 /// gives EPIPE rather than SIGPIPE. Retries on EINTR.
-pub(crate) fn send(
-    sock: BorrowedFd<'_>,
-    bytes: &[u8],
-    fd: Option<BorrowedFd<'_>>,
-) -> io::Result<()> {
+pub(crate) fn send(sock: BorrowedFd<'_>, bytes: &[u8], fd: Option<BorrowedFd<'_>>) -> io::Result<()> {
     let mut iov = libc::iovec {
         iov_base: bytes.as_ptr().cast_mut().cast(),
         iov_len: bytes.len(),
@@ -242,8 +218,7 @@ pub(crate) fn send(
         // SAFETY: `sock` is live; `msg` points to `iov` (describing `bytes`,
         // valid for reads) and, if set, to `cmsg_buf` holding a well-formed
         // SCM_RIGHTS message; all of them outlive the call.
-        let ret =
-            unsafe { libc::sendmsg(sock.as_raw_fd(), ptr::from_ref(&msg), libc::MSG_NOSIGNAL) };
+        let ret = unsafe { libc::sendmsg(sock.as_raw_fd(), ptr::from_ref(&msg), libc::MSG_NOSIGNAL) };
         match check_size(ret) {
             Ok(n) if n == bytes.len() => return Ok(()),
             Ok(_) => return Err(io::Error::other("short sendmsg on a seqpacket socket")),
@@ -289,13 +264,7 @@ pub(crate) fn recv(sock: BorrowedFd<'_>, buf: &mut [u8], accept_fds: bool) -> io
         // SAFETY: `sock` is live; `msg` points to `iov` (describing `buf`,
         // valid for writes of its length) and optionally to `cmsg_buf`
         // (valid for writes of `msg_controllen` bytes); all outlive the call.
-        let ret = unsafe {
-            libc::recvmsg(
-                sock.as_raw_fd(),
-                ptr::from_mut(&mut msg),
-                libc::MSG_CMSG_CLOEXEC,
-            )
-        };
+        let ret = unsafe { libc::recvmsg(sock.as_raw_fd(), ptr::from_mut(&mut msg), libc::MSG_CMSG_CLOEXEC) };
         match check_size(ret) {
             Ok(n) => break n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

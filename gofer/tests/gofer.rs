@@ -160,11 +160,7 @@ fn walk_does_not_follow_symlinks() {
     let c = h.c();
     let (root, _) = c.attach().unwrap();
     for (link, target, rest) in [
-        (
-            &b"escape"[..],
-            &b"../../../../../../../etc/passwd"[..],
-            &b"x"[..],
-        ),
+        (&b"escape"[..], &b"../../../../../../../etc/passwd"[..], &b"x"[..]),
         (b"abs", b"/etc/passwd", b"passwd"),
         (b"chain1", b"chain2", b"x"),
         (b"chain2", b"etc/hello.txt", b"x"),
@@ -175,8 +171,7 @@ fn walk_does_not_follow_symlinks() {
         assert_eq!(w.steps.len(), 1, "walk must stop after the link {link:?}");
         let (fid, attr) = w.steps[0];
         assert_eq!(ftype(&attr), libc::S_IFLNK);
-        let host =
-            fs::symlink_metadata(h.rootfs().join(std::str::from_utf8(link).unwrap())).unwrap();
+        let host = fs::symlink_metadata(h.rootfs().join(std::str::from_utf8(link).unwrap())).unwrap();
         assert_eq!(attr.ino, host.ino());
         assert_eq!(attr.size, u64::try_from(target.len()).unwrap());
         assert_eq!(c.stat(fid).unwrap().mode & libc::S_IFMT, libc::S_IFLNK);
@@ -251,17 +246,10 @@ fn open_for_write_is_erofs() {
             libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
             libc::O_TMPFILE | libc::O_RDWR,
         ] {
-            assert_eq!(
-                errno_of(c.open(fid, o(flags))),
-                libc::EROFS,
-                "flags {flags:#o}"
-            );
+            assert_eq!(errno_of(c.open(fid, o(flags))), libc::EROFS, "flags {flags:#o}");
         }
     }
-    assert_eq!(
-        fs::read(h.rootfs().join("etc/hello.txt")).unwrap(),
-        b"hello world\n"
-    );
+    assert_eq!(fs::read(h.rootfs().join("etc/hello.txt")).unwrap(), b"hello world\n");
     h.finish();
 }
 
@@ -281,10 +269,7 @@ fn donated_fd_is_read_only_cloexec_and_blocking() {
     let mut f = File::from(fd);
     let err = f.write_all(b"pwned").unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EBADF));
-    assert_eq!(
-        fs::read(h.rootfs().join("etc/hello.txt")).unwrap(),
-        b"hello world\n"
-    );
+    assert_eq!(fs::read(h.rootfs().join("etc/hello.txt")).unwrap(), b"hello world\n");
     h.finish();
 }
 
@@ -358,15 +343,9 @@ fn getdents_lists_entries_without_dot_and_dotdot() {
     let c = h.c();
     let (root, _) = c.attach().unwrap();
     let entries = c.getdents(root).unwrap();
-    let host: Vec<_> = fs::read_dir(h.rootfs())
-        .unwrap()
-        .map(|e| e.unwrap())
-        .collect();
+    let host: Vec<_> = fs::read_dir(h.rootfs()).unwrap().map(|e| e.unwrap()).collect();
     let names: Vec<_> = entries.iter().map(|e| e.name.clone()).collect();
-    let host_names: Vec<_> = host
-        .iter()
-        .map(|e| e.file_name().into_encoded_bytes())
-        .collect();
+    let host_names: Vec<_> = host.iter().map(|e| e.file_name().into_encoded_bytes()).collect();
     assert_eq!(names, host_names, "same entries in the host's order");
     assert!(!names.iter().any(|n| n == b"." || n == b".."));
     for e in &entries {
@@ -375,17 +354,13 @@ fn getdents_lists_entries_without_dot_and_dotdot() {
             _ => libc::DT_LNK,
         };
         assert_eq!(e.dtype, expected, "{:?}", e.name);
-        let meta =
-            fs::symlink_metadata(h.rootfs().join(std::str::from_utf8(&e.name).unwrap())).unwrap();
+        let meta = fs::symlink_metadata(h.rootfs().join(std::str::from_utf8(&e.name).unwrap())).unwrap();
         assert_eq!(e.ino, meta.ino());
     }
     let etc = c.walk(root, &[b"etc"]).unwrap().steps[0].0;
     let e = c.getdents(etc).unwrap();
     assert_eq!(e.len(), 1);
-    assert_eq!(
-        (e[0].name.as_slice(), e[0].dtype),
-        (&b"hello.txt"[..], libc::DT_REG)
-    );
+    assert_eq!((e[0].name.as_slice(), e[0].dtype), (&b"hello.txt"[..], libc::DT_REG));
     // An empty directory.
     fs::create_dir(h.rootfs().join("empty")).unwrap();
     let empty = c.walk(root, &[b"empty"]).unwrap().steps[0].0;
@@ -443,9 +418,7 @@ fn clunk_then_use_is_ebadf_and_fids_are_not_reused() {
     // The child still works after its parent was clunked, including reopen.
     let file = c.walk(sub, &[b"file"]).unwrap().steps[0].0;
     let mut text = String::new();
-    File::from(c.open(file, 0).unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
+    File::from(c.open(file, 0).unwrap()).read_to_string(&mut text).unwrap();
     assert_eq!(text, "deep");
     assert_eq!(c.getdents(sub).unwrap().len(), 1);
     // Fids never seen are EBADF too.
@@ -498,11 +471,7 @@ fn long_walks_are_split_transparently() {
     names.extend([&b"l"[..], b"etc", b"passwd"]);
     let w = c.walk(root, &names).unwrap();
     assert_eq!(w.error, None);
-    assert_eq!(
-        w.steps.len(),
-        152,
-        "stops at the symlink in the second chunk"
-    );
+    assert_eq!(w.steps.len(), 152, "stops at the symlink in the second chunk");
     assert_eq!(ftype(&w.steps.last().unwrap().1), libc::S_IFLNK);
     h.finish();
 }
@@ -530,11 +499,7 @@ fn client_is_shared_between_threads() {
 }
 
 /// A raw peer that speaks (or abuses) the protocol directly.
-fn raw_server() -> (
-    tempfile::TempDir,
-    UnixDatagram,
-    JoinHandle<Result<(), GoferError>>,
-) {
+fn raw_server() -> (tempfile::TempDir, UnixDatagram, JoinHandle<Result<(), GoferError>>) {
     let dir = tempfile::tempdir().unwrap();
     make_rootfs(dir.path());
     let (raw, gofer_end) = gofer::socketpair().unwrap();
@@ -544,8 +509,7 @@ fn raw_server() -> (
 }
 
 fn roundtrip(raw: &UnixDatagram, tag: u64, req: Request) -> Tagged<Response> {
-    raw.send(&protocol::encode(&Tagged { tag, msg: req }).unwrap())
-        .unwrap();
+    raw.send(&protocol::encode(&Tagged { tag, msg: req }).unwrap()).unwrap();
     let mut buf = vec![0u8; MAX_MESSAGE];
     let n = raw.recv(&mut buf).unwrap();
     protocol::decode(&buf[..n]).unwrap()
@@ -559,10 +523,7 @@ fn assert_hostile_message_ends_serve(msg: &[u8]) {
     assert!(matches!(resp.msg, Response::Attach { .. }));
     raw.send(msg).unwrap();
     let result = server.join().expect("serve must not panic");
-    assert!(
-        matches!(result, Err(GoferError::Protocol(_))),
-        "got {result:?}"
-    );
+    assert!(matches!(result, Err(GoferError::Protocol(_))), "got {result:?}");
     // The gofer closed its end: we read EOF.
     let mut buf = [0u8; 16];
     assert_eq!(raw.recv(&mut buf).unwrap(), 0);
@@ -663,19 +624,9 @@ fn hostile_but_well_formed_requests_get_errnos() {
     assert_eq!(resp.msg, Response::Error(libc::EINVAL));
     // A bogus directory cookie is an errno from the host or an empty page,
     // never a crash.
-    let resp = roundtrip(
-        &raw,
-        6,
-        Request::Getdents {
-            fid: root,
-            offset: -5,
-        },
-    );
+    let resp = roundtrip(&raw, 6, Request::Getdents { fid: root, offset: -5 });
     assert_eq!(resp.tag, 6);
-    assert!(matches!(
-        resp.msg,
-        Response::Error(_) | Response::Dirents { .. }
-    ));
+    assert!(matches!(resp.msg, Response::Error(_) | Response::Dirents { .. }));
     let resp = roundtrip(
         &raw,
         7,

@@ -141,13 +141,7 @@ pub trait Platform: Send + Sync {
 pub trait AddressSpace: Send {
     /// Maps `len` bytes of the memory file at `file_offset` to `addr`,
     /// replacing whatever was mapped there. All values are page-aligned.
-    fn map_file(
-        &mut self,
-        addr: u64,
-        len: u64,
-        file_offset: u64,
-        prot: Prot,
-    ) -> Result<(), PlatformError>;
+    fn map_file(&mut self, addr: u64, len: u64, file_offset: u64, prot: Prot) -> Result<(), PlatformError>;
     /// Removes the mappings in `[addr, addr + len)`.
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError>;
     /// Changes the protection of `[addr, addr + len)`.
@@ -160,9 +154,5 @@ pub trait AddressSpace: Send {
 pub trait Context: Send {
     /// Runs the thread in `space` with `regs` until it makes a syscall, faults
     /// or is interrupted; on return `regs` holds the thread's registers.
-    fn switch(
-        &mut self,
-        space: &mut dyn AddressSpace,
-        regs: &mut Regs,
-    ) -> Result<SwitchOutcome, PlatformError>;
+    fn switch(&mut self, space: &mut dyn AddressSpace, regs: &mut Regs) -> Result<SwitchOutcome, PlatformError>;
 }

@@ -27,8 +27,7 @@ fn syscall_stops_and_fault_reports_address() {
     // App code at file offset 0: getpid via syscall, then a write to address 8.
     // mov eax, 39; syscall; mov qword ptr [8], rax
     let code: [u8; 17] = [
-        0xb8, 0x27, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x48, 0x89, 0x04, 0x25, 0x08, 0x00, 0x00, 0x00,
-        0x90, 0x90,
+        0xb8, 0x27, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x48, 0x89, 0x04, 0x25, 0x08, 0x00, 0x00, 0x00, 0x90, 0x90,
     ];
     // SAFETY: writing our own buffer into our own memfd at offset 0.
     let n = unsafe { libc::pwrite(mem.as_raw_fd(), code.as_ptr().cast(), code.len(), 0) };
@@ -38,9 +37,7 @@ fn syscall_stops_and_fault_reports_address() {
     assert!(platform.max_user_address() > 0x1000_0000);
     let mut space = platform.new_address_space().expect("address space");
     let base = 0x40_0000;
-    space
-        .map_file(base, 4096, 0, Prot(Prot::READ | Prot::EXEC))
-        .unwrap();
+    space.map_file(base, 4096, 0, Prot(Prot::READ | Prot::EXEC)).unwrap();
     let mut ctx = platform.new_context();
     let mut regs = Regs::for_entry(base, 0);
 
@@ -79,10 +76,7 @@ fn mapping_is_shared_with_the_memory_file() {
         .unwrap();
     let mut ctx = platform.new_context();
     let mut regs = Regs::for_entry(0x50_0000, 0);
-    assert_eq!(
-        ctx.switch(space.as_mut(), &mut regs).unwrap(),
-        SwitchOutcome::Syscall
-    );
+    assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
     // The loaded value became the syscall number.
     assert_eq!(regs.syscall_nr(), 0x1122_3344_5566_7788);
     // Unmapping makes the next access fault.
@@ -90,9 +84,6 @@ fn mapping_is_shared_with_the_memory_file() {
     let mut regs = Regs::for_entry(0x50_0000, 0);
     assert!(matches!(
         ctx.switch(space.as_mut(), &mut regs).unwrap(),
-        SwitchOutcome::Fault {
-            addr: 0x50_1000,
-            ..
-        }
+        SwitchOutcome::Fault { addr: 0x50_1000, .. }
     ));
 }

@@ -14,12 +14,12 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "husk",
-    version,
-    about = "Husk: a user-space Linux kernel sandbox"
-)]
+#[command(name = "husk", version, about = "Husk: a user-space Linux kernel sandbox")]
 struct Cli {
+    /// Write Husk's own log (info and above, or RUST_LOG's filter) to FILE
+    /// instead of only errors to stderr; the app's stderr stays its own.
+    #[arg(long, global = true, value_name = "FILE")]
+    log: Option<PathBuf>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -74,18 +74,27 @@ const EXIT_NOT_FOUND: u8 = 127;
 /// The fd number the Gofer's socket gets in the Gofer process.
 const GOFER_SOCK_FD: i32 = 3;
 
+/// Sends Husk's log to `path` at info level, or only errors to stderr.
+fn init_logging(path: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let default = if path.is_some() { "info" } else { "error" };
+    let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default));
+    b.format(|buf, rec| {
+        use std::io::Write;
+        writeln!(buf, "husk: {}: {}", rec.level().as_str().to_lowercase(), rec.args())
+    });
+    if let Some(p) = path {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .with_context(|| format!("log file {}", p.display()))?;
+        b.target(env_logger::Target::Pipe(Box::new(f)));
+    }
+    b.init();
+    Ok(())
+}
+
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
-        .format(|buf, rec| {
-            use std::io::Write;
-            writeln!(
-                buf,
-                "husk: {}: {}",
-                rec.level().as_str().to_lowercase(),
-                rec.args()
-            )
-        })
-        .init();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e)
@@ -109,6 +118,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = init_logging(cli.log.as_deref()) {
+        eprintln!("husk: {e:#}");
+        return ExitCode::from(2);
+    }
     match cli.command {
         Cmd::Run(args) => match run(args) {
             Ok(code) => code,
@@ -134,8 +147,7 @@ fn serve_gofer(rootfs: &std::path::Path, sock_fd: i32) -> anyhow::Result<()> {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let meta = std::fs::metadata(&args.rootfs)
-        .with_context(|| format!("rootfs {}", args.rootfs.display()))?;
+    let meta = std::fs::metadata(&args.rootfs).with_context(|| format!("rootfs {}", args.rootfs.display()))?;
     if !meta.is_dir() {
         bail!("rootfs {}: not a directory", args.rootfs.display());
     }
@@ -166,20 +178,14 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .arg(&args.rootfs)
         .arg("--sock-fd")
         .arg(GOFER_SOCK_FD.to_string());
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
     sys::pass_fd_and_tie_lifetime(&mut cmd, &gofer_sock, GOFER_SOCK_FD);
     let mut gofer_child = cmd.spawn().context("starting the gofer")?;
     drop(gofer_sock);
 
     let program = args.program[0].clone().into_bytes();
     let cfg = sentry::SandboxConfig {
-        argv: args
-            .program
-            .iter()
-            .map(|a| a.clone().into_bytes())
-            .collect(),
+        argv: args.program.iter().map(|a| a.clone().into_bytes()).collect(),
         program,
         envp,
         cwd: args.cwd.into_bytes(),
@@ -197,9 +203,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Err(e) => {
             eprintln!("husk: {e}");
             match &e {
-                sentry::BootError::Exec { errno, .. } if *errno == abi::Errno::ENOENT => {
-                    ExitCode::from(EXIT_NOT_FOUND)
-                }
+                sentry::BootError::Exec { errno, .. } if *errno == abi::Errno::ENOENT => ExitCode::from(EXIT_NOT_FOUND),
                 sentry::BootError::Exec { .. } => ExitCode::from(EXIT_CANNOT_EXECUTE),
                 _ => ExitCode::from(EXIT_SANDBOX_ERROR),
             }

@@ -122,15 +122,13 @@ impl Sandbox {
         let platform = new_platform(&cfg.platform, &mf)?;
         let vfs = Vfs::new(Arc::new(gofer::GoferClient::new(gofer))).map_err(BootError::Rootfs)?;
         let root = vfs.root().clone();
-        let cwd = vfs
-            .resolve(&root, &root, &cfg.cwd, Follow::Yes)
-            .and_then(|d| {
-                if d.is_dir() {
-                    Ok(d)
-                } else {
-                    Err(Errno::ENOTDIR)
-                }
-            });
+        let cwd = vfs.resolve(&root, &root, &cfg.cwd, Follow::Yes).and_then(|d| {
+            if d.is_dir() {
+                Ok(d)
+            } else {
+                Err(Errno::ENOTDIR)
+            }
+        });
         let cwd = cwd.map_err(|errno| BootError::Cwd {
             path: String::from_utf8_lossy(&cfg.cwd).into(),
             errno,
@@ -143,13 +141,7 @@ impl Sandbox {
 
         let space = platform.new_address_space()?;
         let (min, max) = (platform.min_user_address(), platform.max_user_address());
-        let kernel = Arc::new(Kernel::new(
-            platform,
-            mf.clone(),
-            vfs,
-            cfg.hostname,
-            cfg.strace,
-        ));
+        let kernel = Arc::new(Kernel::new(platform, mf.clone(), vfs, cfg.hostname, cfg.strace));
         let mut mm = MemoryManager::new(space, mf, min, max);
         let mut fds = FdTable::default();
         for (i, fd) in cfg.stdio.into_iter().enumerate() {

@@ -11,11 +11,7 @@ use gofer::FileAttr;
 use crate::mm::SysResult;
 
 fn last_errno() -> Errno {
-    Errno(
-        std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO),
-    )
+    Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
 }
 
 /// Whether `fd` is a terminal.
@@ -89,10 +85,7 @@ pub fn tty_ioctl(fd: RawFd, cmd: u32, arg: &mut [u8]) -> SysResult<u64> {
 
 /// clock_gettime on the host clock `id`.
 pub fn clock_gettime(id: u32) -> SysResult<(i64, i64)> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid out-pointer.
     if unsafe { libc::clock_gettime(id as libc::clockid_t, &mut ts) } != 0 {
         return Err(last_errno());
@@ -102,10 +95,7 @@ pub fn clock_gettime(id: u32) -> SysResult<(i64, i64)> {
 
 /// clock_getres on the host clock `id`.
 pub fn clock_getres(id: u32) -> SysResult<(i64, i64)> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid out-pointer.
     if unsafe { libc::clock_getres(id as libc::clockid_t, &mut ts) } != 0 {
         return Err(last_errno());

@@ -35,8 +35,7 @@ pub struct Regs {
     pub gs: u64,
 }
 
-const _: () =
-    assert!(core::mem::size_of::<Regs>() == core::mem::size_of::<libc::user_regs_struct>());
+const _: () = assert!(core::mem::size_of::<Regs>() == core::mem::size_of::<libc::user_regs_struct>());
 
 /// The user-mode code and stack segment selectors of x86_64 Linux.
 const USER_CS: u64 = 0x33;

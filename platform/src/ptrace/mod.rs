@@ -116,22 +116,9 @@ impl PtraceAddressSpace {
 }
 
 impl AddressSpace for PtraceAddressSpace {
-    fn map_file(
-        &mut self,
-        addr: u64,
-        len: u64,
-        file_offset: u64,
-        prot: Prot,
-    ) -> Result<(), PlatformError> {
+    fn map_file(&mut self, addr: u64, len: u64, file_offset: u64, prot: Prot) -> Result<(), PlatformError> {
         let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
-        let args = [
-            addr,
-            len,
-            u64::from(prot.0),
-            flags,
-            self.memfd as u64,
-            file_offset,
-        ];
+        let args = [addr, len, u64::from(prot.0), flags, self.memfd as u64, file_offset];
         self.inject("mmap", libc::SYS_mmap, args).map(|_| ())
     }
 
@@ -141,12 +128,8 @@ impl AddressSpace for PtraceAddressSpace {
     }
 
     fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
-        self.inject(
-            "mprotect",
-            libc::SYS_mprotect,
-            [addr, len, u64::from(prot.0), 0, 0, 0],
-        )
-        .map(|_| ())
+        self.inject("mprotect", libc::SYS_mprotect, [addr, len, u64::from(prot.0), 0, 0, 0])
+            .map(|_| ())
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
@@ -166,11 +149,7 @@ impl Drop for PtraceAddressSpace {
 pub struct PtraceContext;
 
 impl Context for PtraceContext {
-    fn switch(
-        &mut self,
-        space: &mut dyn AddressSpace,
-        regs: &mut Regs,
-    ) -> Result<SwitchOutcome, PlatformError> {
+    fn switch(&mut self, space: &mut dyn AddressSpace, regs: &mut Regs) -> Result<SwitchOutcome, PlatformError> {
         let space = space
             .as_any_mut()
             .downcast_mut::<PtraceAddressSpace>()
@@ -179,8 +158,7 @@ impl Context for PtraceContext {
         let ptrace_err = |op, source| PlatformError::Ptrace { op, pid, source };
         sys::set_regs(pid, regs).map_err(|e| ptrace_err("SETREGS", e))?;
         loop {
-            sys::ptrace_plain(libc::PTRACE_SYSEMU, pid, 0, 0)
-                .map_err(|e| ptrace_err("SYSEMU", e))?;
+            sys::ptrace_plain(libc::PTRACE_SYSEMU, pid, 0, 0).map_err(|e| ptrace_err("SYSEMU", e))?;
             let status = sys::wait(pid).map_err(|e| ptrace_err("wait", e))?;
             if !libc::WIFSTOPPED(status) {
                 return Err(PlatformError::StubDied { pid, status });

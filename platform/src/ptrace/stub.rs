@@ -139,12 +139,7 @@ const OFF_IP_LO: u32 = 8;
 const OFF_IP_HI: u32 = 12;
 
 fn stmt(code: u16, k: u32) -> libc::sock_filter {
-    libc::sock_filter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
-    }
+    libc::sock_filter { code, jt: 0, jf: 0, k }
 }
 
 fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
@@ -288,13 +283,7 @@ unsafe fn child_main(memfd: RawFd, page: StubPage, prog: &libc::sock_fprog) -> !
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             fail(103);
         }
-        if libc::syscall(
-            libc::SYS_seccomp,
-            1, /* SET_MODE_FILTER */
-            0,
-            prog as *const _,
-        ) != 0
-        {
+        if libc::syscall(libc::SYS_seccomp, 1 /* SET_MODE_FILTER */, 0, prog as *const _) != 0 {
             fail(104);
         }
         std::arch::asm!(

@@ -17,14 +17,7 @@ fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
 pub fn ptrace_plain(req: libc::c_uint, pid: i32, addr: u64, data: u64) -> io::Result<()> {
     // SAFETY: the requests sent here (SYSEMU, CONT, SETOPTIONS, KILL) read no
     // memory of ours; addr and data are plain values.
-    let r = unsafe {
-        libc::ptrace(
-            req,
-            pid,
-            addr as *mut libc::c_void,
-            data as *mut libc::c_void,
-        )
-    };
+    let r = unsafe { libc::ptrace(req, pid, addr as *mut libc::c_void, data as *mut libc::c_void) };
     check(r).map(|_| ())
 }
 

@@ -51,13 +51,7 @@ impl FdTable {
     }
 
     /// Installs `file` at the lowest free fd ≥ `min`, below `limit`.
-    pub fn insert(
-        &mut self,
-        file: Arc<File>,
-        cloexec: bool,
-        min: i32,
-        limit: u64,
-    ) -> SysResult<i32> {
+    pub fn insert(&mut self, file: Arc<File>, cloexec: bool, min: i32, limit: u64) -> SysResult<i32> {
         let min = usize::try_from(min).map_err(|_| Errno::EINVAL)?;
         let free = (min..)
             .find(|&i| self.slots.get(i).is_none_or(|s| s.is_none()))
@@ -70,13 +64,7 @@ impl FdTable {
     }
 
     /// Installs `file` at `fd`, returning what was there.
-    pub fn insert_at(
-        &mut self,
-        fd: i32,
-        file: Arc<File>,
-        cloexec: bool,
-        limit: u64,
-    ) -> SysResult<Option<Arc<File>>> {
+    pub fn insert_at(&mut self, fd: i32, file: Arc<File>, cloexec: bool, limit: u64) -> SysResult<Option<Arc<File>>> {
         let i = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
         if i as u64 >= limit {
             return Err(Errno::EBADF);

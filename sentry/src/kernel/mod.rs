@@ -60,9 +60,7 @@ impl Kernel {
             hostname,
             strace,
             boot: Instant::now(),
-            enosys_logged: (0..SYSCALL_COUNT.max(1024))
-                .map(|_| AtomicBool::new(false))
-                .collect(),
+            enosys_logged: (0..SYSCALL_COUNT.max(1024)).map(|_| AtomicBool::new(false)).collect(),
         }
     }
 

@@ -176,9 +176,7 @@ impl Task {
                         return status;
                     }
                 }
-                Ok(SwitchOutcome::Fault {
-                    signo, addr, code, ..
-                }) => {
+                Ok(SwitchOutcome::Fault { signo, addr, code, .. }) => {
                     if self.mm.handle_fault(addr) {
                         continue;
                     }

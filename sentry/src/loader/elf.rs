@@ -79,12 +79,7 @@ pub fn parse(fd: &OwnedFd, size: u64) -> SysResult<ElfImage> {
         return Err(Errno::ENOEXEC);
     }
     let ph_bytes = usize::from(eh.e_phnum) * std::mem::size_of::<Elf64Phdr>();
-    if ph_bytes > MAX_PHDRS_BYTES
-        || eh
-            .e_phoff
-            .checked_add(ph_bytes as u64)
-            .is_none_or(|e| e > size)
-    {
+    if ph_bytes > MAX_PHDRS_BYTES || eh.e_phoff.checked_add(ph_bytes as u64).is_none_or(|e| e > size) {
         return Err(Errno::ENOEXEC);
     }
     let mut table = vec![0u8; ph_bytes];
@@ -109,14 +104,8 @@ pub fn parse(fd: &OwnedFd, size: u64) -> SysResult<ElfImage> {
             PT_LOAD => {
                 if ph.p_filesz > ph.p_memsz
                     || ph.p_vaddr % PAGE_SIZE != ph.p_offset % PAGE_SIZE
-                    || ph
-                        .p_offset
-                        .checked_add(ph.p_filesz)
-                        .is_none_or(|e| e > size)
-                    || ph
-                        .p_vaddr
-                        .checked_add(ph.p_memsz)
-                        .is_none_or(|e| e > (1 << 47))
+                    || ph.p_offset.checked_add(ph.p_filesz).is_none_or(|e| e > size)
+                    || ph.p_vaddr.checked_add(ph.p_memsz).is_none_or(|e| e > (1 << 47))
                 {
                     return Err(Errno::ENOEXEC);
                 }
@@ -143,10 +132,7 @@ pub fn parse(fd: &OwnedFd, size: u64) -> SysResult<ElfImage> {
             PT_INTERP => {
                 if ph.p_filesz == 0
                     || ph.p_filesz > 4096
-                    || ph
-                        .p_offset
-                        .checked_add(ph.p_filesz)
-                        .is_none_or(|e| e > size)
+                    || ph.p_offset.checked_add(ph.p_filesz).is_none_or(|e| e > size)
                 {
                     return Err(Errno::ENOEXEC);
                 }

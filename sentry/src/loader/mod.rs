@@ -45,12 +45,7 @@ pub struct Executable {
 }
 
 /// Resolves and opens `path` for execution, with execve's checks.
-pub fn open_executable(
-    vfs: &Vfs,
-    root: &Arc<Dentry>,
-    cwd: &Arc<Dentry>,
-    path: &[u8],
-) -> SysResult<Executable> {
+pub fn open_executable(vfs: &Vfs, root: &Arc<Dentry>, cwd: &Arc<Dentry>, path: &[u8]) -> SysResult<Executable> {
     let d = vfs.resolve(root, cwd, path, Follow::Yes)?;
     if !d.is_regular() {
         return Err(Errno::EACCES);
@@ -80,12 +75,7 @@ pub struct ExecArgs<'a> {
     pub creds: Credentials,
 }
 
-fn map_image(
-    mm: &mut MemoryManager,
-    exe: &Executable,
-    img: &ElfImage,
-    bias: u64,
-) -> SysResult<u64> {
+fn map_image(mm: &mut MemoryManager, exe: &Executable, img: &ElfImage, bias: u64) -> SysResult<u64> {
     let mut brk = 0;
     for seg in &img.loads {
         let start = page_down(bias + seg.vaddr);
@@ -211,12 +201,7 @@ fn hwcap() -> u64 {
 /// Lays out the initial stack as Linux's `create_elf_tables` does:
 /// strings at the top, then 16 random bytes, then (16-byte aligned) argc,
 /// argv pointers, envp pointers and the auxv pairs.
-fn build_stack(
-    mm: &mut MemoryManager,
-    top: u64,
-    args: &ExecArgs<'_>,
-    auxv: &[(u64, u64)],
-) -> SysResult<u64> {
+fn build_stack(mm: &mut MemoryManager, top: u64, args: &ExecArgs<'_>, auxv: &[(u64, u64)]) -> SysResult<u64> {
     let total: usize = args.argv.iter().chain(args.envp).map(|s| s.len() + 1).sum();
     if total > MAX_ARG_BYTES {
         return Err(Errno::E2BIG);

@@ -95,11 +95,7 @@ impl MemoryFile {
     pub fn allocate(&self, len: u64) -> Result<u64, Errno> {
         debug_assert_eq!(len % PAGE_SIZE, 0);
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        let found = free
-            .ranges
-            .iter()
-            .find(|(_, l)| **l >= len)
-            .map(|(o, l)| (*o, *l));
+        let found = free.ranges.iter().find(|(_, l)| **l >= len).map(|(o, l)| (*o, *l));
         if let Some((off, flen)) = found {
             free.ranges.remove(&off);
             if flen > len {
@@ -154,9 +150,7 @@ impl MemoryFile {
     }
 
     fn ptr(&self, off: u64, len: usize) -> *mut u8 {
-        assert!(off
-            .checked_add(len as u64)
-            .is_some_and(|e| e <= self.capacity));
+        assert!(off.checked_add(len as u64).is_some_and(|e| e <= self.capacity));
         // SAFETY: the assertion keeps the result inside the mapping.
         unsafe { self.base.add(off as usize) }
     }
@@ -197,12 +191,7 @@ impl MemoryFile {
 
     /// Reads from a host fd straight into the file's pages: `preadv` at
     /// `offset`, or `readv` when `offset` is `None`.
-    pub fn read_from_fd(
-        &self,
-        fd: RawFd,
-        chunks: &[Chunk],
-        offset: Option<u64>,
-    ) -> io::Result<usize> {
+    pub fn read_from_fd(&self, fd: RawFd, chunks: &[Chunk], offset: Option<u64>) -> io::Result<usize> {
         let iov = self.iovecs(chunks);
         let n = iov.len().min(1024) as i32;
         // SAFETY: every iovec spans memory inside our mapping (`ptr` checks);
@@ -222,12 +211,7 @@ impl MemoryFile {
 
     /// Writes the file's pages to a host fd: `pwritev` at `offset`, or
     /// `writev` when `offset` is `None`.
-    pub fn write_to_fd(
-        &self,
-        fd: RawFd,
-        chunks: &[Chunk],
-        offset: Option<u64>,
-    ) -> io::Result<usize> {
+    pub fn write_to_fd(&self, fd: RawFd, chunks: &[Chunk], offset: Option<u64>) -> io::Result<usize> {
         let iov = self.iovecs(chunks);
         let n = iov.len().min(1024) as i32;
         // SAFETY: as in `read_from_fd`; the host only reads the buffers.

@@ -129,12 +129,7 @@ fn prot_valid(prot: u32) -> bool {
 impl MemoryManager {
     /// An empty address space over `space`, whose app range is
     /// `[min_addr, max_addr)`.
-    pub fn new(
-        space: Box<dyn AddressSpace>,
-        mf: Arc<MemoryFile>,
-        min_addr: u64,
-        max_addr: u64,
-    ) -> Self {
+    pub fn new(space: Box<dyn AddressSpace>, mf: Arc<MemoryFile>, min_addr: u64, max_addr: u64) -> Self {
         let stack_top = page_down(max_addr - STACK_GUARD_GAP);
         MemoryManager {
             vmas: BTreeMap::new(),
@@ -182,10 +177,7 @@ impl MemoryManager {
     }
 
     fn overlaps(&self, start: u64, end: u64) -> bool {
-        self.vmas
-            .range(..end)
-            .next_back()
-            .is_some_and(|(_, v)| v.end > start)
+        self.vmas.range(..end).next_back().is_some_and(|(_, v)| v.end > start)
     }
 
     /// Top-down search for a free range of `len` bytes below `mmap_top`.
@@ -244,9 +236,7 @@ impl MemoryManager {
         let len = vma.end - start;
         let (off, prot) = (vma.mem_off, vma.prot);
         self.vmas.insert(start, vma);
-        self.space
-            .map_file(start, len, off, Prot(prot))
-            .map_err(platform_err)
+        self.space.map_file(start, len, off, Prot(prot)).map_err(platform_err)
     }
 
     fn map_anon_fixed(&mut self, start: u64, len: u64, prot: u32) -> SysResult<()> {
@@ -272,7 +262,7 @@ impl MemoryManager {
         }
         let len = page_up(req.len).ok_or(Errno::ENOMEM)?;
         if let Some(f) = &req.file {
-            if f.offset % PAGE_SIZE != 0 {
+            if !f.offset.is_multiple_of(PAGE_SIZE) {
                 return Err(Errno::EINVAL);
             }
             if f.offset.checked_add(len).is_none() {
@@ -281,7 +271,7 @@ impl MemoryManager {
         }
         let fixed = req.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
         let start = if fixed {
-            if req.addr % PAGE_SIZE != 0 {
+            if !req.addr.is_multiple_of(PAGE_SIZE) {
                 return Err(Errno::EINVAL);
             }
             let end = req.addr.checked_add(len).ok_or(Errno::ENOMEM)?;
@@ -343,10 +333,7 @@ impl MemoryManager {
         let total: u64 = chunks.iter().map(|c| c.len).sum();
         while done < total {
             let rest = sub_chunks(chunks, done);
-            match self
-                .mf
-                .read_from_fd(fd.as_raw_fd(), &rest, Some(offset + done))
-            {
+            match self.mf.read_from_fd(fd.as_raw_fd(), &rest, Some(offset + done)) {
                 Ok(0) => break,
                 Ok(n) => done += n as u64,
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
@@ -358,7 +345,7 @@ impl MemoryManager {
 
     /// munmap(2).
     pub fn munmap(&mut self, addr: u64, len: u64) -> SysResult<()> {
-        if addr % PAGE_SIZE != 0 || len == 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) || len == 0 {
             return Err(Errno::EINVAL);
         }
         let len = page_up(len).ok_or(Errno::EINVAL)?;
@@ -371,7 +358,7 @@ impl MemoryManager {
 
     /// mprotect(2).
     pub fn mprotect(&mut self, addr: u64, len: u64, prot: u32) -> SysResult<()> {
-        if addr % PAGE_SIZE != 0 || !prot_valid(prot) {
+        if !addr.is_multiple_of(PAGE_SIZE) || !prot_valid(prot) {
             return Err(Errno::EINVAL);
         }
         let len = page_up(len).ok_or(Errno::ENOMEM)?;
@@ -404,9 +391,7 @@ impl MemoryManager {
         for (_, v) in self.vmas.range_mut(addr..end) {
             v.prot = prot;
         }
-        self.space
-            .protect(addr, len, Prot(prot))
-            .map_err(platform_err)
+        self.space.protect(addr, len, Prot(prot)).map_err(platform_err)
     }
 
     /// brk(2): returns the new break, or the old one if the request fails.
@@ -437,7 +422,7 @@ impl MemoryManager {
     /// as zero and private file mappings as the file's bytes again. Other
     /// advice is accepted and ignored, as it changes no semantics.
     pub fn madvise(&mut self, addr: u64, len: u64, advice: u32) -> SysResult<()> {
-        if addr % PAGE_SIZE != 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         let len = page_up(len).ok_or(Errno::EINVAL)?;
@@ -459,14 +444,7 @@ impl MemoryManager {
                     let off = v.mem_off + (from - s);
                     self.mf.punch_hole(off, to - from);
                     if let Backing::File { fd, offset } = &v.backing {
-                        self.fill_from_file(
-                            fd,
-                            &[Chunk {
-                                off,
-                                len: to - from,
-                            }],
-                            offset + (from - s),
-                        )?;
+                        self.fill_from_file(fd, &[Chunk { off, len: to - from }], offset + (from - s))?;
                     }
                     cursor = to;
                 }
@@ -475,9 +453,10 @@ impl MemoryManager {
                 }
                 Ok(())
             }
-            MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_WILLNEED | MADV_FREE
-            | MADV_DONTFORK | MADV_DOFORK | MADV_MERGEABLE | MADV_UNMERGEABLE | MADV_HUGEPAGE
-            | MADV_NOHUGEPAGE | MADV_DONTDUMP | MADV_DODUMP => Ok(()),
+            MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_WILLNEED | MADV_FREE | MADV_DONTFORK | MADV_DOFORK
+            | MADV_MERGEABLE | MADV_UNMERGEABLE | MADV_HUGEPAGE | MADV_NOHUGEPAGE | MADV_DONTDUMP | MADV_DODUMP => {
+                Ok(())
+            }
             _ => Err(Errno::EINVAL),
         }
     }

@@ -25,8 +25,7 @@ const IOV_MAX: u64 = 1024;
 /// Status flags F_SETFL may change.
 const SETFL_MASK: u32 = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
 /// Status flags an open file keeps.
-const STATUS_MASK: u32 =
-    O_ACCMODE | O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK | O_SYNC | O_DSYNC | O_PATH;
+const STATUS_MASK: u32 = O_ACCMODE | O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK | O_SYNC | O_DSYNC | O_PATH;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Dir {
@@ -113,23 +112,11 @@ fn iovecs(t: &Task, addr: u64, count: u64) -> SysResult<Vec<(u64, u64)>> {
 }
 
 pub fn read(t: &mut Task, a: &Args) -> SysResult<u64> {
-    transfer(
-        t,
-        a.fd(0),
-        &[(a.addr(1), a.u64(2).min(MAX_RW_COUNT))],
-        None,
-        Dir::Read,
-    )
+    transfer(t, a.fd(0), &[(a.addr(1), a.u64(2).min(MAX_RW_COUNT))], None, Dir::Read)
 }
 
 pub fn write(t: &mut Task, a: &Args) -> SysResult<u64> {
-    transfer(
-        t,
-        a.fd(0),
-        &[(a.addr(1), a.u64(2).min(MAX_RW_COUNT))],
-        None,
-        Dir::Write,
-    )
+    transfer(t, a.fd(0), &[(a.addr(1), a.u64(2).min(MAX_RW_COUNT))], None, Dir::Write)
 }
 
 fn position(v: i64) -> SysResult<u64> {
@@ -191,11 +178,7 @@ fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32) -> SysResult<u6
                     .is_ok_and(|p| p.is_dir()),
                 None => true,
             };
-            return Err(if parent_exists {
-                Errno::EROFS
-            } else {
-                Errno::ENOENT
-            });
+            return Err(if parent_exists { Errno::EROFS } else { Errno::ENOENT });
         }
         Err(e) => return Err(e),
     };
@@ -222,10 +205,7 @@ fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32) -> SysResult<u6
         if writes {
             return Err(Errno::EROFS);
         }
-        let host = vfs
-            .gofer()
-            .open(d.fid(), flags & !O_CLOEXEC)
-            .map_err(gofer_errno)?;
+        let host = vfs.gofer().open(d.fid(), flags & !O_CLOEXEC).map_err(gofer_errno)?;
         File::new(Box::new(HostFile::new(host, *d.attr())), status, Some(d))
     };
     let limit = t.nofile_limit();
@@ -351,11 +331,7 @@ pub fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
                 .insert(f, a.u32(1) == F_DUPFD_CLOEXEC, min, limit)
                 .map(|fd| fd as u64)
         }
-        F_GETFD => Ok(if t.fds.cloexec(fd)? {
-            u64::from(FD_CLOEXEC)
-        } else {
-            0
-        }),
+        F_GETFD => Ok(if t.fds.cloexec(fd)? { u64::from(FD_CLOEXEC) } else { 0 }),
         F_SETFD => {
             t.fds.set_cloexec(fd, a.u32(2) & FD_CLOEXEC != 0)?;
             Ok(0)

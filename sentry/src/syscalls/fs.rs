@@ -4,9 +4,7 @@
 use std::sync::Arc;
 
 use abi::flags::access::{F_OK, R_OK, W_OK, X_OK};
-use abi::flags::at::{
-    AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE, AT_SYMLINK_NOFOLLOW,
-};
+use abi::flags::at::{AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE, AT_SYMLINK_NOFOLLOW};
 use abi::flags::mode::{S_IFDIR, S_IFMT, S_IFREG};
 use abi::flags::statx::{STATX_BASIC_STATS, STATX__RESERVED};
 use abi::types::{Statx, StatxTimestamp};
@@ -41,12 +39,7 @@ pub(super) fn start_dir(t: &Task, dirfd: i32, path: &[u8]) -> SysResult<Arc<Dent
 }
 
 /// Resolves a path argument relative to `dirfd`.
-pub(super) fn resolve_at(
-    t: &Task,
-    dirfd: i32,
-    path: &[u8],
-    follow: Follow,
-) -> SysResult<Arc<Dentry>> {
+pub(super) fn resolve_at(t: &Task, dirfd: i32, path: &[u8], follow: Follow) -> SysResult<Arc<Dentry>> {
     let start = start_dir(t, dirfd, path)?;
     t.kernel.vfs.resolve(&t.fs.root, &start, path, follow)
 }

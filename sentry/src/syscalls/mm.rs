@@ -9,8 +9,7 @@ use crate::kernel::task::Task;
 use crate::mm::{MapFile, MmapRequest, SysResult};
 
 pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let (addr, len, prot, flags, fd, offset) =
-        (a.addr(0), a.u64(1), a.u32(2), a.u32(3), a.fd(4), a.u64(5));
+    let (addr, len, prot, flags, fd, offset) = (a.addr(0), a.u64(1), a.u32(2), a.u32(3), a.fd(4), a.u64(5));
     let file = if flags & MAP_ANONYMOUS != 0 {
         None
     } else {

@@ -50,10 +50,7 @@ fn quote(bytes: &[u8], out: &mut String, truncated: bool) {
 
 /// Prints the line for syscall `nr` that returned `ret`.
 pub fn print(task: &Task, nr: u64, args: &Args, ret: u64) {
-    let name = abi::SYSCALL_NAMES
-        .get(nr as usize)
-        .copied()
-        .filter(|n| !n.is_empty());
+    let name = abi::SYSCALL_NAMES.get(nr as usize).copied().filter(|n| !n.is_empty());
     let mut line = format!("[pid {}] ", task.tid);
     match name {
         Some(n) => line.push_str(n),
@@ -93,11 +90,7 @@ pub fn print(task: &Task, nr: u64, args: &Args, ret: u64) {
     let sret = ret as i64;
     if (-4095..0).contains(&sret) {
         let e = Errno(-sret as i32);
-        line.push_str(&format!(
-            "-1 {} ({})",
-            e.name(),
-            std::io::Error::from_raw_os_error(e.0)
-        ));
+        line.push_str(&format!("-1 {} ({})", e.name(), std::io::Error::from_raw_os_error(e.0)));
     } else if matches!(fmts.first(), Some(Fmt::Ptr)) || nr == abi::nr::MMAP || nr == abi::nr::BRK {
         line.push_str(&format!("{ret:#x}"));
     } else {

@@ -20,6 +20,9 @@ pub enum Support {
     Full,
     /// Works for the common cases; the note says what is missing.
     Partial(&'static str),
+    /// Deliberately fails with a fixed errno, which callers handle; the note
+    /// says why. Not logged as unimplemented.
+    Refused(&'static str),
 }
 
 /// One row of the table.
@@ -113,6 +116,7 @@ syscall_table! {
     GETRANDOM => sys::getrandom, Support::Full, [Ptr, Int, Hex];
     STATX => fs::statx, Support::Full, [Fd, Path, Hex, Hex, Ptr];
     FACCESSAT2 => fs::faccessat2, Support::Full, [Fd, Path, Oct, Hex];
+    RSEQ => thread::rseq, Support::Refused("ENOSYS: restartable sequences are not offered; libc falls back"), [Ptr, Int, Hex, Hex];
 }
 
 /// The handler for syscall `nr`, if Husk implements it.
@@ -143,7 +147,7 @@ mod tests {
         }
         assert!(rows >= 55);
         assert!(handler(nr::GETPID).is_some());
-        assert!(handler(nr::RSEQ).is_none(), "rseq is left to ENOSYS");
+        assert!(matches!(TABLE[nr::RSEQ as usize].support, Support::Refused(_)));
         assert!(handler(100_000).is_none());
     }
 }

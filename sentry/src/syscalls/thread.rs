@@ -67,3 +67,8 @@ pub fn exit_group(t: &mut Task, a: &Args) -> SysResult<u64> {
     t.exit = Some(ExitStatus::Exited(a.u32(0) as u8));
     Ok(0)
 }
+
+/// rseq is refused: glibc and musl run without it when it fails.
+pub fn rseq(_t: &mut Task, _a: &Args) -> SysResult<u64> {
+    Err(Errno::ENOSYS)
+}

@@ -103,10 +103,7 @@ pub struct HostFile {
 impl HostFile {
     /// Wraps a donated fd.
     pub fn new(fd: OwnedFd, attr: FileAttr) -> HostFile {
-        HostFile {
-            fd: Arc::new(fd),
-            attr,
-        }
+        HostFile { fd: Arc::new(fd), attr }
     }
 }
 
@@ -223,18 +220,11 @@ impl FileOps for DirFile {
             },
             DirEntry {
                 name: b"..".to_vec(),
-                ino: self
-                    .dentry
-                    .parent()
-                    .map_or(self.dentry.attr.ino, |p| p.attr.ino),
+                ino: self.dentry.parent().map_or(self.dentry.attr.ino, |p| p.attr.ino),
                 dtype: DT_DIR,
             },
         ];
-        list.extend(
-            self.vfs_gofer
-                .getdents(self.dentry.fid)
-                .map_err(gofer_errno)?,
-        );
+        list.extend(self.vfs_gofer.getdents(self.dentry.fid).map_err(gofer_errno)?);
         Ok(self.entries.get_or_init(|| list))
     }
 

@@ -181,11 +181,7 @@ impl Vfs {
         if path.len() >= PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        let mut cur = if path[0] == b'/' {
-            root.clone()
-        } else {
-            start.clone()
-        };
+        let mut cur = if path[0] == b'/' { root.clone() } else { start.clone() };
         // Components still to walk, and whether the path demanded a directory
         // at the end (a trailing slash).
         let mut rest: VecDeque<Vec<u8>> = split(path);

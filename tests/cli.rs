@@ -1,0 +1,231 @@
+//! The `husk run` command line: bad input fails with one clear line and
+//! leaves no process behind; `--strace`, `--env`, `--cwd` and exit status
+//! propagation work; the app is pid 1 and sees Husk's release.
+//!
+//! The tests in this file run one at a time (see [`serial`]) and this
+//! process is a child subreaper, so that every process husk started, even
+//! one that outlived husk, shows up among this process's descendants.
+
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard, Once};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use husk_suite::paths::husk_bin;
+use husk_suite::procs;
+use husk_suite::run::{husk_command, run_command, DEFAULT_TIMEOUT};
+use husk_suite::{husk_test, Case, Link, Outcome, Rootfs, UTS_RELEASE};
+
+/// Serializes this file's tests and makes the process a subreaper.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    static SUBREAPER: Once = Once::new();
+    SUBREAPER.call_once(procs::become_subreaper);
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Asserts that nothing husk started is still running, waiting up to 2 s
+/// for processes that are on their way out. Kills what it finds.
+fn assert_no_leftovers(what: &str) {
+    let until = Instant::now() + Duration::from_secs(2);
+    loop {
+        let left = procs::live_descendants_of_self();
+        if left.is_empty() {
+            return;
+        }
+        if Instant::now() >= until {
+            for p in &left {
+                procs::kill(p.pid);
+            }
+            let list: Vec<_> = left.iter().map(|p| format!("pid {} ({})", p.pid, p.cmdline)).collect();
+            panic!("{what} left processes behind: {}", list.join(", "));
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs a husk command line (under [`serial`]) and checks that it left
+/// nothing behind.
+fn run(cmd: Command, stdin: Option<&[u8]>) -> Outcome {
+    let what = format!("{cmd:?}");
+    let out = run_command(cmd, stdin, DEFAULT_TIMEOUT, "husk");
+    assert_no_leftovers(&what);
+    out
+}
+
+/// `husk ARGS...`, with a host-only variable in husk's own environment
+/// that the app must not see.
+fn husk(args: &[&str]) -> Command {
+    let mut cmd = Command::new(husk_bin());
+    cmd.args(args).env("HUSK_SUITE_HOST_ONLY", "leak");
+    cmd
+}
+
+/// Asserts a failed run with exactly one non-empty line on stderr that
+/// mentions `mention`, and nothing on stdout.
+fn assert_one_line_error(out: &Outcome, mention: &str) {
+    let detail = out.describe();
+    assert_ne!(out.status, 0, "bad input must fail\n{detail}");
+    assert!(out.stdout.is_empty(), "nothing on stdout\n{detail}");
+    let err = out.stderr_str();
+    let text = err.strip_suffix('\n').unwrap_or(&err);
+    assert!(!text.trim().is_empty(), "an error message on stderr\n{detail}");
+    assert_eq!(text.lines().count(), 1, "exactly one line on stderr\n{detail}");
+    assert!(text.contains(mention), "the message names {mention:?}\n{detail}");
+}
+
+fn hello_rootfs() -> Rootfs {
+    let rootfs = Rootfs::new();
+    rootfs.prog("hello", Link::Static);
+    rootfs.file_mode("/progs/script.txt", "just some text\n", 0o755);
+    rootfs
+}
+
+fn root_arg(rootfs: &Rootfs) -> &str {
+    rootfs.path().to_str().expect("utf-8 path")
+}
+
+husk_test! {
+    fn cli_missing_rootfs(platform) {
+        let _serial = serial();
+        let rootfs = hello_rootfs();
+        let missing = rootfs.outside().join("no-such-rootfs");
+        let missing = missing.to_str().unwrap();
+        let out = run(husk(&["run", "--rootfs", missing, "--platform", platform, "--", "/progs/hello"]), None);
+        assert_one_line_error(&out, "no-such-rootfs");
+    }
+}
+
+husk_test! {
+    fn cli_prog_missing(platform) {
+        let _serial = serial();
+        let rootfs = hello_rootfs();
+        let out = run(husk(&["run", "--rootfs", root_arg(&rootfs), "--platform", platform, "--", "/progs/nope"]), None);
+        assert_one_line_error(&out, "/progs/nope");
+    }
+}
+
+husk_test! {
+    fn cli_prog_not_elf(platform) {
+        let _serial = serial();
+        let rootfs = hello_rootfs();
+        let out = run(
+            husk(&["run", "--rootfs", root_arg(&rootfs), "--platform", platform, "--", "/progs/script.txt"]),
+            None,
+        );
+        assert_one_line_error(&out, "/progs/script.txt");
+    }
+}
+
+husk_test! {
+    fn cli_unknown_flag() {
+        let _serial = serial();
+        let rootfs = hello_rootfs();
+        let out = run(husk(&["run", "--no-such-flag", "--rootfs", root_arg(&rootfs), "--", "/progs/hello"]), None);
+        assert_one_line_error(&out, "--no-such-flag");
+    }
+}
+
+husk_test! {
+    fn cli_unknown_platform() {
+        let _serial = serial();
+        let rootfs = hello_rootfs();
+        let out = run(
+            husk(&["run", "--rootfs", root_arg(&rootfs), "--platform", "no-such-platform", "--", "/progs/hello"]),
+            None,
+        );
+        assert_one_line_error(&out, "no-such-platform");
+    }
+}
+
+/// Runs `case` under husk on `platform` (serialized, leftovers checked)
+/// and asserts its expectations.
+fn run_case(platform: &str, case: &Case) -> Outcome {
+    let mut cmd = husk_command(platform, case);
+    cmd.env("HUSK_SUITE_HOST_ONLY", "leak");
+    let out = run(cmd, None);
+    case.verify(&format!("husk --platform {platform}"), &out);
+    out
+}
+
+husk_test! {
+    /// `--strace` logs syscalls on stderr and leaves stdout alone.
+    fn cli_strace(platform) {
+        let _serial = serial();
+        let rootfs = hello_rootfs();
+        let case = Case::new(&rootfs, "/progs/hello").husk_flags(["--strace"]).expect_stdout("hello, world\n");
+        let out = run_case(platform, &case);
+        let err = out.stderr_str();
+        assert!(err.lines().any(|l| l.contains("write(")), "no write( line in the --strace output:\n{err}");
+    }
+}
+
+husk_test! {
+    /// husk exits with the app's status, or 128+N for death by signal N.
+    fn cli_exit_status(platform) {
+        let _serial = serial();
+        let rootfs = Rootfs::new();
+        let prog = rootfs.prog("exitcode", Link::Static);
+        for (args, status) in [
+            (&["0"][..], 0),
+            (&["42"][..], 42),
+            (&["256"][..], 0),
+            (&["exit_group", "7"][..], 7),
+            (&["segv"][..], 139),
+        ] {
+            run_case(platform, &Case::new(&rootfs, prog.clone()).args(args.iter().copied()).expect_status(status));
+        }
+    }
+}
+
+husk_test! {
+    /// The app's environment is exactly the `--env` values, in order.
+    fn cli_env(platform) {
+        let _serial = serial();
+        let rootfs = Rootfs::new();
+        rootfs.busybox(&[]);
+        let case = Case::new(&rootfs, "/bin/busybox")
+            .args(["env"])
+            .env("A", "1")
+            .env("B", "two words")
+            .env("C", "x=y")
+            .expect_stdout("A=1\nB=two words\nC=x=y\n");
+        run_case(platform, &case);
+        run_case(platform, &Case::new(&rootfs, "/bin/busybox").args(["env"]).expect_stdout(""));
+    }
+}
+
+husk_test! {
+    /// The working directory is `/`, or `--cwd`.
+    fn cli_cwd(platform) {
+        let _serial = serial();
+        let rootfs = Rootfs::new();
+        rootfs.busybox(&[]).dir("/data/sub");
+        run_case(platform, &Case::new(&rootfs, "/bin/busybox").args(["pwd"]).expect_stdout("/\n"));
+        let case = Case::new(&rootfs, "/bin/busybox")
+            .args(["pwd"])
+            .husk_flags(["--cwd", "/data/sub"])
+            .expect_stdout("/data/sub\n");
+        run_case(platform, &case);
+    }
+}
+
+husk_test! {
+    /// The app is pid 1 (with no parent) and uname reports Husk's release.
+    fn cli_pid1_and_uname(platform) {
+        let _serial = serial();
+        let rootfs = Rootfs::new();
+        let prog = rootfs.prog("ids", Link::Static);
+        let case = Case::new(&rootfs, prog).expect_stdout(format!(
+            "pid=1\ntid=1\nppid=0\nsysname=Linux\nrelease={UTS_RELEASE}\nmachine=x86_64\n"
+        ));
+        run_case(platform, &case);
+    }
+}
+
+husk_test! {
+    /// The harness finds the husk binary (else it says how to build it).
+    fn cli_husk_binary_is_built() {
+        assert!(husk_bin().is_file());
+    }
+}

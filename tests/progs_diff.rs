@@ -1,0 +1,234 @@
+//! Differential cases for the C programs in `tests/progs/`: each program
+//! is compiled twice (`-static`, `-static-pie`) and run natively and under
+//! every Husk platform; exit status and stdout must match.
+
+use husk_suite::{differential, differential_test, husk_test, run_husk, Case, Link, Rootfs};
+
+/// The tree under `/data` that fileread, mmapbrk and efault expect.
+fn data_tree(rootfs: &Rootfs) {
+    rootfs
+        .file("/data/hello.txt", "Hello, Husk!\nSecond line.\n")
+        .random_file("/data/medium.bin", 100_000, 0x5eed)
+        .file("/data/dir/a", "a")
+        .file("/data/dir/bb", "bb")
+        .file("/data/dir/ccc", "ccc")
+        .dir("/data/dir/sub")
+        .symlink("/data/link", "hello.txt")
+        .symlink("/data/dirlink", "dir")
+        .symlink("/data/dangling", "nowhere")
+        .file("/data/map.bin", map_bin());
+}
+
+/// 3 pages + 100 bytes; byte i is (i * 7 + 3) & 0xff (see mmapbrk.c).
+fn map_bin() -> Vec<u8> {
+    (0..3 * 4096 + 100)
+        .map(|i: u32| (i.wrapping_mul(7).wrapping_add(3) & 0xff) as u8)
+        .collect()
+}
+
+/// A root with program `name` (as `/progs/name`) and the `/data` tree.
+fn rootfs_with(name: &str, link: Link) -> (Rootfs, String) {
+    let rootfs = Rootfs::new();
+    let prog = rootfs.prog(name, link);
+    data_tree(&rootfs);
+    (rootfs, prog)
+}
+
+differential_test! {
+    /// One write(2) and exit 0.
+    fn hello(platform, link) {
+        let (rootfs, prog) = rootfs_with("hello", link);
+        differential(platform, &Case::new(&rootfs, prog).compare_stderr().expect_stdout("hello, world\n"));
+    }
+}
+
+differential_test! {
+    /// argv, envp and auxv as the loader builds them.
+    fn auxv(platform, link) {
+        let (rootfs, prog) = rootfs_with("auxv", link);
+        let case = Case::new(&rootfs, prog)
+            .args(["one", "two words", ""])
+            .env("HOME", "/")
+            .env("PATH", "/bin")
+            .env("EMPTY", "")
+            .env("EQUALS", "a=b=c")
+            .compare_stderr()
+            .expect_no_bad_checks()
+            .expect_lines(&[
+                "argc=4",
+                "argv[0]=/progs/auxv",
+                "argv[2]=two words",
+                "argv[3]=",
+                "env[0]=EMPTY=",
+                "env[1]=EQUALS=a=b=c",
+                "envc=4",
+                "AT_PAGESZ=4096",
+                "AT_PHENT=56",
+                "AT_SECURE=0",
+                "AT_EXECFN=/progs/auxv",
+                "AT_PLATFORM=x86_64",
+                "AT_PHDR is this binary's program headers: ok",
+                "AT_ENTRY is _start: ok",
+                "initial sp 16-byte aligned: ok",
+            ])
+            .check(move |out| {
+                let e_type = if link == Link::Static { "e_type=ET_EXEC" } else { "e_type=ET_DYN" };
+                assert!(out.stdout_str().lines().any(|l| l == e_type), "expected {e_type}");
+            });
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// File reads, stat, getdents64, readlink, access, cwd, fds, errnos.
+    fn fileread(platform, link) {
+        let (rootfs, prog) = rootfs_with("fileread", link);
+        let case = Case::new(&rootfs, prog)
+            .compare_stderr()
+            .expect_no_bad_checks()
+            .expect_lines(&[
+                "pread(4 @ 7): 4 'Husk'",
+                "readv: 7 'Hu' 'sk!'",
+                "lseek END -5: 21",
+                "medium sizes: fstat=100000 statx=100000 lseek=100000",
+                "readlink link: 9 'hello.txt'",
+                "open missing: ENOENT",
+                "open through a regular file: ENOTDIR",
+                "access hello X_OK (mode 0644): EACCES",
+                "list /data/dir: 6 entries, several getdents64 calls",
+                "  sub d",
+                "after chdir dirlink: cwd=/data/dir (ret 10)",
+                "after fchdir /: cwd=/ (ret 2)",
+                "getcwd /data into 3 bytes: ERANGE",
+            ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// brk, anonymous and file mappings, mprotect, madvise, mmap errnos.
+    fn mmapbrk(platform, link) {
+        let (rootfs, prog) = rootfs_with("mmapbrk", link);
+        let case = Case::new(&rootfs, prog)
+            .compare_stderr()
+            .expect_no_bad_checks()
+            .expect_lines(&[
+                "brk grows to the exact request: ok",
+                "sparse touches read back: ok",
+                "private write does not reach the file: ok",
+                "MADV_DONTNEED pages read as zero: ok",
+                "mmap len 0: EINVAL",
+                "mmap unaligned offset: EINVAL",
+            ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// Syscall numbers no kernel assigns fail with ENOSYS, and the program
+    /// goes on.
+    fn enosys(platform, link) {
+        let (rootfs, prog) = rootfs_with("enosys", link);
+        let case = Case::new(&rootfs, prog)
+            .compare_stderr()
+            .expect_stdout(
+                "syscall 1000: ret=-1 errno=ENOSYS\n\
+                 syscall 2000: ret=-1 errno=ENOSYS\n\
+                 syscall 100000: ret=-1 errno=ENOSYS\n\
+                 syscall 0x7fffffff: ret=-1 errno=ENOSYS\n\
+                 syscall -1: ret=-1 errno=ENOSYS\n\
+                 syscall 1000 again: ret=-1 errno=ENOSYS\n\
+                 still running\n",
+            );
+        differential(platform, &case);
+    }
+}
+
+husk_test! {
+    /// Real syscalls Husk leaves out fail with ENOSYS (natively they do
+    /// something else, so this case is Husk-only).
+    fn enosys_unimplemented(platform) {
+        for link in Link::ALL {
+            let (rootfs, prog) = rootfs_with("enosys", link);
+            let case = Case::new(&rootfs, prog)
+                .args(["unimplemented"])
+                .expect_stdout("io_uring_setup: ret=-1 errno=ENOSYS\nstill running\n");
+            let out = run_husk(platform, &case);
+            case.verify(&format!("husk --platform {platform} ({link:?})"), &out);
+        }
+    }
+}
+
+differential_test! {
+    /// Exit statuses from main's return value: 256 wraps to 0.
+    fn exit_status(platform, link) {
+        let (rootfs, prog) = rootfs_with("exitcode", link);
+        for (arg, status) in [("0", 0), ("1", 1), ("42", 42), ("255", 255), ("256", 0)] {
+            let case = Case::new(&rootfs, prog.clone())
+                .args([arg])
+                .compare_stderr()
+                .expect_status(status)
+                .expect_stdout("returning from main\n");
+            differential(platform, &case);
+        }
+    }
+}
+
+differential_test! {
+    /// A raw exit_group(7) skips the stdio flush.
+    fn exit_group(platform, link) {
+        let (rootfs, prog) = rootfs_with("exitcode", link);
+        let case = Case::new(&rootfs, prog)
+            .args(["exit_group", "7"])
+            .compare_stderr()
+            .expect_status(7)
+            .expect_stdout("calling exit_group\n");
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// exit(9) from the only thread ends the process with status 9.
+    fn exit_last_thread(platform, link) {
+        let (rootfs, prog) = rootfs_with("exitcode", link);
+        let case = Case::new(&rootfs, prog)
+            .args(["exit", "9"])
+            .compare_stderr()
+            .expect_status(9)
+            .expect_stdout("calling exit\n");
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// A write through NULL kills the program with SIGSEGV: status 139.
+    fn segv_status(platform, link) {
+        let (rootfs, prog) = rootfs_with("exitcode", link);
+        let case = Case::new(&rootfs, prog)
+            .args(["segv"])
+            .compare_stderr()
+            .expect_status(139)
+            .expect_stdout("writing to NULL\n");
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// Bad user pointers give EFAULT and the program goes on.
+    fn efault(platform, link) {
+        let (rootfs, prog) = rootfs_with("efault", link);
+        let case = Case::new(&rootfs, prog)
+            .compare_stderr()
+            .expect_lines(&[
+                "read into (void *)1: EFAULT",
+                "write from (void *)1: EFAULT",
+                "read into a PROT_NONE page: EFAULT",
+                "write from an unmapped page: EFAULT",
+                "open with a bad path pointer: EFAULT",
+                "stat with a bad buffer: EFAULT",
+                "read 0 bytes into NULL: returned 0",
+                "still running; close: ok",
+            ]);
+        differential(platform, &case);
+    }
+}
