@@ -41,10 +41,7 @@ impl Conn {
         let resp: Tagged<Response> = protocol::decode(&self.buf[..got.len])
             .map_err(|e| GoferError::Protocol(format!("malformed response: {e}")))?;
         if resp.tag != tag {
-            return Err(GoferError::Protocol(format!(
-                "response tag {} does not match request tag {tag}",
-                resp.tag
-            )));
+            return Err(GoferError::Protocol(format!("response tag {} does not match request tag {tag}", resp.tag)));
         }
         let fd = fds.pop();
         match (&resp.msg, &fd) {
@@ -87,14 +84,7 @@ fn is_symlink(attr: &FileAttr) -> bool {
 impl GoferClient {
     /// Wraps the Sentry's end of the seqpacket socketpair.
     pub fn new(sock: OwnedFd) -> Self {
-        GoferClient {
-            conn: Mutex::new(Conn {
-                sock,
-                next_tag: 1,
-                broken: false,
-                buf: vec![0u8; MAX_MESSAGE],
-            }),
-        }
+        GoferClient { conn: Mutex::new(Conn { sock, next_tag: 1, broken: false, buf: vec![0u8; MAX_MESSAGE] }) }
     }
 
     /// One exchange. `Response::Error` becomes `GoferError::Errno`.

@@ -74,10 +74,7 @@ pub enum Response {
     /// A new fid for the root and its attributes.
     Attach { fid: Fid, attr: FileAttr },
     /// One step per component walked; `error` is set when a component failed.
-    Walk {
-        steps: Vec<(Fid, FileAttr)>,
-        error: Option<i32>,
-    },
+    Walk { steps: Vec<(Fid, FileAttr)>, error: Option<i32> },
     /// Attributes of the fid.
     Stat(FileAttr),
     /// The fd is attached as `SCM_RIGHTS`.
@@ -86,11 +83,7 @@ pub enum Response {
     Readlink(Vec<u8>),
     /// A page of entries ("." and ".." left out). `next` is the offset to ask
     /// for the following page; `eof` is set once the directory is exhausted.
-    Dirents {
-        entries: Vec<DirEntry>,
-        next: i64,
-        eof: bool,
-    },
+    Dirents { entries: Vec<DirEntry>, next: i64, eof: bool },
     /// The fid was released.
     Clunk,
 }
@@ -104,10 +97,7 @@ pub enum CodecError {
 }
 
 fn options() -> impl Options {
-    bincode::DefaultOptions::new()
-        .with_fixint_encoding()
-        .with_limit(MAX_MESSAGE as u64)
-        .reject_trailing_bytes()
+    bincode::DefaultOptions::new().with_fixint_encoding().with_limit(MAX_MESSAGE as u64).reject_trailing_bytes()
 }
 
 /// Encodes a message; fails if it would exceed [`MAX_MESSAGE`].
@@ -132,65 +122,31 @@ mod tests {
 
     #[test]
     fn round_trip_and_dirent_size() {
-        let entry = DirEntry {
-            name: b"hello".to_vec(),
-            ino: 7,
-            dtype: 8,
-        };
+        let entry = DirEntry { name: b"hello".to_vec(), ino: 7, dtype: 8 };
         let bytes = encode(&entry).unwrap();
         assert_eq!(bytes.len(), dirent_encoded_len(5));
-        let empty = encode(&Tagged {
-            tag: 1,
-            msg: Response::Dirents {
-                entries: vec![],
-                next: 0,
-                eof: true,
-            },
-        })
-        .unwrap();
-        let one = encode(&Tagged {
-            tag: 1,
-            msg: Response::Dirents {
-                entries: vec![entry.clone()],
-                next: 0,
-                eof: true,
-            },
-        })
-        .unwrap();
+        let empty = encode(&Tagged { tag: 1, msg: Response::Dirents { entries: vec![], next: 0, eof: true } }).unwrap();
+        let one =
+            encode(&Tagged { tag: 1, msg: Response::Dirents { entries: vec![entry.clone()], next: 0, eof: true } })
+                .unwrap();
         assert_eq!(one.len() - empty.len(), dirent_encoded_len(5));
         let back: Tagged<Response> = decode(&one).unwrap();
-        assert_eq!(
-            back.msg,
-            Response::Dirents {
-                entries: vec![entry],
-                next: 0,
-                eof: true
-            }
-        );
+        assert_eq!(back.msg, Response::Dirents { entries: vec![entry], next: 0, eof: true });
     }
 
     #[test]
     fn largest_requests_and_responses_fit() {
         let walk = Tagged {
             tag: u64::MAX,
-            msg: Request::Walk {
-                dir: u64::MAX,
-                names: vec![vec![b'x'; NAME_MAX + 1]; MAX_WALK_NAMES],
-            },
+            msg: Request::Walk { dir: u64::MAX, names: vec![vec![b'x'; NAME_MAX + 1]; MAX_WALK_NAMES] },
         };
         assert!(encode(&walk).unwrap().len() < MAX_MESSAGE);
         let steps = Tagged {
             tag: u64::MAX,
-            msg: Response::Walk {
-                steps: vec![(u64::MAX, FileAttr::default()); MAX_WALK_NAMES],
-                error: Some(1),
-            },
+            msg: Response::Walk { steps: vec![(u64::MAX, FileAttr::default()); MAX_WALK_NAMES], error: Some(1) },
         };
         assert!(encode(&steps).unwrap().len() < MAX_MESSAGE / 2);
-        let link = Tagged {
-            tag: 0,
-            msg: Response::Readlink(vec![b'x'; MAX_SYMLINK_TARGET]),
-        };
+        let link = Tagged { tag: 0, msg: Response::Readlink(vec![b'x'; MAX_SYMLINK_TARGET]) };
         assert!(encode(&link).unwrap().len() < MAX_MESSAGE);
     }
 
@@ -198,11 +154,7 @@ mod tests {
     fn decode_rejects_garbage_trailing_bytes_and_huge_lengths() {
         assert!(decode::<Tagged<Request>>(&[]).is_err());
         assert!(decode::<Tagged<Request>>(&[0xff; 64]).is_err());
-        let mut ok = encode(&Tagged {
-            tag: 3,
-            msg: Request::Stat { fid: 9 },
-        })
-        .unwrap();
+        let mut ok = encode(&Tagged { tag: 3, msg: Request::Stat { fid: 9 } }).unwrap();
         assert!(decode::<Tagged<Request>>(&ok).is_ok());
         ok.push(0);
         assert!(decode::<Tagged<Request>>(&ok).is_err());

@@ -120,12 +120,7 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn new(root: OwnedFd, max_fids: usize) -> Self {
-        Server {
-            root: Arc::new(root),
-            fids: HashMap::new(),
-            next_fid: 1,
-            max_fids,
-        }
+        Server { root: Arc::new(root), fids: HashMap::new(), next_fid: 1, max_fids }
     }
 
     /// Answers requests on `sock` until the peer closes it (`Ok`) or sends a
@@ -155,11 +150,8 @@ impl Server {
             };
             debug!("gofer: request {:?}", req);
             let (resp, fd) = self.handle(req.msg);
-            let bytes = protocol::encode(&Tagged {
-                tag: req.tag,
-                msg: resp,
-            })
-            .map_err(|e| GoferError::Protocol(format!("cannot encode response: {e}")))?;
+            let bytes = protocol::encode(&Tagged { tag: req.tag, msg: resp })
+                .map_err(|e| GoferError::Protocol(format!("cannot encode response: {e}")))?;
             match sys::send(sock, &bytes, fd.as_ref().map(|f| f.as_fd())) {
                 Ok(()) => {}
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) => {
@@ -211,13 +203,7 @@ impl Server {
             return Err(libc::EMFILE);
         }
         let st = sys::fstat(self.root.as_fd()).map_err(|e| errno_of(&e))?;
-        let node = Node {
-            fd: Arc::clone(&self.root),
-            parent: None,
-            mode: st.st_mode,
-            dev: st.st_dev,
-            ino: st.st_ino,
-        };
+        let node = Node { fd: Arc::clone(&self.root), parent: None, mode: st.st_mode, dev: st.st_dev, ino: st.st_ino };
         let fid = self.insert(node)?;
         Ok((fid, FileAttr::from_stat(&st)))
     }
@@ -252,13 +238,8 @@ impl Server {
         if self.fids.len() >= self.max_fids {
             return Err(libc::EMFILE);
         }
-        let fd = sys::openat2(
-            parent.as_fd(),
-            &cname,
-            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            RESOLVE,
-        )
-        .map_err(|e| errno_of(&e))?;
+        let fd = sys::openat2(parent.as_fd(), &cname, libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC, RESOLVE)
+            .map_err(|e| errno_of(&e))?;
         let st = sys::fstat(fd.as_fd()).map_err(|e| errno_of(&e))?;
         let fd = Arc::new(fd);
         let node = Node {
@@ -289,11 +270,7 @@ impl Server {
         }
         let ftype = file_type(node.mode);
         if flags & libc::O_DIRECTORY != 0 && ftype != libc::S_IFDIR {
-            return Err(if ftype == libc::S_IFLNK {
-                libc::ELOOP
-            } else {
-                libc::ENOTDIR
-            });
+            return Err(if ftype == libc::S_IFLNK { libc::ELOOP } else { libc::ENOTDIR });
         }
         self.reopen(node)
     }
@@ -363,29 +340,17 @@ impl Server {
         loop {
             let n = sys::getdents64(dir.as_fd(), &mut buf).map_err(|e| errno_of(&e))?;
             if n == 0 {
-                return Ok(Response::Dirents {
-                    entries,
-                    next,
-                    eof: true,
-                });
+                return Ok(Response::Dirents { entries, next, eof: true });
             }
             for raw in parse_dirents(&buf[..n]) {
                 let raw = raw?;
                 if raw.name != b"." && raw.name != b".." {
                     let cost = protocol::dirent_encoded_len(raw.name.len());
                     if used + cost > DIRENTS_PAGE_BUDGET {
-                        return Ok(Response::Dirents {
-                            entries,
-                            next,
-                            eof: false,
-                        });
+                        return Ok(Response::Dirents { entries, next, eof: false });
                     }
                     used += cost;
-                    entries.push(DirEntry {
-                        name: raw.name.to_vec(),
-                        ino: raw.ino,
-                        dtype: raw.dtype,
-                    });
+                    entries.push(DirEntry { name: raw.name.to_vec(), ino: raw.ino, dtype: raw.dtype });
                 }
                 next = raw.off;
             }
@@ -428,15 +393,7 @@ fn parse_dirents(buf: &[u8]) -> impl Iterator<Item = Result<RawDirent<'_>, i32>>
             }
             let name_area = rest.get(DIRENT64_HEADER..reclen)?;
             let len = name_area.iter().position(|&b| b == 0)?;
-            Some((
-                RawDirent {
-                    ino,
-                    off,
-                    dtype,
-                    name: &name_area[..len],
-                },
-                reclen,
-            ))
+            Some((RawDirent { ino, off, dtype, name: &name_area[..len] }, reclen))
         })();
         match parsed {
             Some((d, reclen)) => {
@@ -455,10 +412,8 @@ fn parse_dirents(buf: &[u8]) -> impl Iterator<Item = Result<RawDirent<'_>, i32>>
 /// Opens the rootfs (a trusted path from the runtime) as `O_PATH |
 /// O_DIRECTORY`, the one fd every later open is relative to.
 pub(crate) fn open_root(rootfs: &Path) -> io::Result<OwnedFd> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(rootfs)?;
+    let file =
+        OpenOptions::new().read(true).custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC).open(rootfs)?;
     Ok(OwnedFd::from(file))
 }
 

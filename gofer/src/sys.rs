@@ -42,11 +42,7 @@ fn check_size(ret: libc::ssize_t) -> io::Result<usize> {
 /// number of times) on EAGAIN.
 pub(crate) fn openat2(dir: BorrowedFd<'_>, name: &CStr, flags: libc::c_int, resolve: u64) -> io::Result<OwnedFd> {
     // `flags` is a bit set; reinterpret its bits rather than sign-extend.
-    let how = OpenHow {
-        flags: u64::from(u32::from_ne_bytes(flags.to_ne_bytes())),
-        mode: 0,
-        resolve,
-    };
+    let how = OpenHow { flags: u64::from(u32::from_ne_bytes(flags.to_ne_bytes())), mode: 0, resolve };
     let mut eagain = 0;
     loop {
         // SAFETY: `dir` is a live fd borrowed for the call; `name` is a
@@ -153,14 +149,7 @@ pub(crate) fn clear_nonblock(fd: BorrowedFd<'_>) -> io::Result<()> {
 pub(crate) fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds: [libc::c_int; 2] = [-1; 2];
     // SAFETY: `fds` is a writable array of two ints, as socketpair requires.
-    check(unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    })?;
+    check(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) })?;
     // SAFETY: socketpair succeeded, so both fds are new, open and owned by no
     // one else; each `OwnedFd` takes sole ownership of one of them.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
@@ -176,10 +165,7 @@ const CMSG_BUF_WORDS: usize = 8;
 /// attached as `SCM_RIGHTS` if given. Uses `MSG_NOSIGNAL` so a closed peer
 /// gives EPIPE rather than SIGPIPE. Retries on EINTR.
 pub(crate) fn send(sock: BorrowedFd<'_>, bytes: &[u8], fd: Option<BorrowedFd<'_>>) -> io::Result<()> {
-    let mut iov = libc::iovec {
-        iov_base: bytes.as_ptr().cast_mut().cast(),
-        iov_len: bytes.len(),
-    };
+    let mut iov = libc::iovec { iov_base: bytes.as_ptr().cast_mut().cast(), iov_len: bytes.len() };
     let mut cmsg_buf = [0u64; CMSG_BUF_WORDS];
     // SAFETY: `msghdr` is plain old data; all-zero is a valid (empty) value.
     let mut msg: libc::msghdr = unsafe { mem::zeroed() };
@@ -247,10 +233,7 @@ pub(crate) struct Received {
 /// attached are closed by the kernel and reported as `control_truncated`.
 /// A `len` of 0 means the peer closed the connection. Retries on EINTR.
 pub(crate) fn recv(sock: BorrowedFd<'_>, buf: &mut [u8], accept_fds: bool) -> io::Result<Received> {
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     let mut cmsg_buf = [0u64; CMSG_BUF_WORDS];
     // SAFETY: `msghdr` is plain old data; all-zero is a valid (empty) value.
     let mut msg: libc::msghdr = unsafe { mem::zeroed() };

@@ -51,11 +51,7 @@ impl Harness {
         extra(&root);
         let (sentry_end, gofer_end) = gofer::socketpair().unwrap();
         let server = thread::spawn(move || gofer::serve(&root, gofer_end));
-        Harness {
-            _dir: dir,
-            client: Some(GoferClient::new(sentry_end)),
-            server: Some(server),
-        }
+        Harness { _dir: dir, client: Some(GoferClient::new(sentry_end)), server: Some(server) }
     }
 
     /// The host directory served as the rootfs.
@@ -178,10 +174,7 @@ fn walk_does_not_follow_symlinks() {
         assert_eq!(c.readlink(fid).unwrap(), target);
         // A symlink fid cannot be opened, whatever the flags.
         assert_eq!(errno_of(c.open(fid, o(libc::O_RDONLY))), libc::ELOOP);
-        assert_eq!(
-            errno_of(c.open(fid, o(libc::O_RDONLY | libc::O_DIRECTORY))),
-            libc::ELOOP
-        );
+        assert_eq!(errno_of(c.open(fid, o(libc::O_RDONLY | libc::O_DIRECTORY))), libc::ELOOP);
         // Nor walked through, nor listed.
         let w = c.walk(fid, &[rest]).unwrap();
         assert_eq!((w.steps.len(), w.error), (0, Some(libc::ENOTDIR)));
@@ -210,12 +203,7 @@ fn bad_names_are_refused() {
     ];
     for (name, errno) in cases {
         let w = c.walk(root, &[name]).unwrap();
-        assert_eq!(
-            (w.steps.len(), w.error),
-            (0, Some(errno)),
-            "name {:?}",
-            &name[..name.len().min(16)]
-        );
+        assert_eq!((w.steps.len(), w.error), (0, Some(errno)), "name {:?}", &name[..name.len().min(16)]);
         // Also after a good step.
         let w = c.walk(root, &[b"dir", name]).unwrap();
         assert_eq!((w.steps.len(), w.error), (1, Some(errno)));
@@ -276,10 +264,7 @@ fn donated_fd_is_read_only_cloexec_and_blocking() {
 #[test]
 fn opening_by_type() {
     let h = Harness::with(|root| {
-        let status = std::process::Command::new("mkfifo")
-            .arg(root.join("fifo"))
-            .status()
-            .unwrap();
+        let status = std::process::Command::new("mkfifo").arg(root.join("fifo")).status().unwrap();
         assert!(status.success());
         let listener = UnixListener::bind(root.join("sock")).unwrap();
         drop(listener);
@@ -294,16 +279,10 @@ fn opening_by_type() {
     assert_eq!(errno_of(c.open(sock.0, o(libc::O_RDONLY))), libc::ENXIO);
     // O_DIRECTORY on a regular file.
     let file = c.walk(root, &[b"etc", b"hello.txt"]).unwrap().steps[1].0;
-    assert_eq!(
-        errno_of(c.open(file, o(libc::O_RDONLY | libc::O_DIRECTORY))),
-        libc::ENOTDIR
-    );
+    assert_eq!(errno_of(c.open(file, o(libc::O_RDONLY | libc::O_DIRECTORY))), libc::ENOTDIR);
     // Directories open fine without O_DIRECTORY too.
     let dir = c.walk(root, &[b"dir"]).unwrap().steps[0].0;
-    assert!(File::from(c.open(dir, o(libc::O_RDONLY)).unwrap())
-        .metadata()
-        .unwrap()
-        .is_dir());
+    assert!(File::from(c.open(dir, o(libc::O_RDONLY)).unwrap()).metadata().unwrap().is_dir());
     h.finish();
 }
 
@@ -392,10 +371,8 @@ fn getdents_pages_through_100k_entries() {
         assert!(unique.contains(format!("entry-with-a-longish-name-{i:06}").as_bytes()));
     }
     assert!(entries.iter().all(|e| e.dtype == libc::DT_LNK));
-    let host: Vec<_> = fs::read_dir(h.rootfs().join("big"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_encoded_bytes())
-        .collect();
+    let host: Vec<_> =
+        fs::read_dir(h.rootfs().join("big")).unwrap().map(|e| e.unwrap().file_name().into_encoded_bytes()).collect();
     let names: Vec<_> = entries.into_iter().map(|e| e.name).collect();
     assert_eq!(names, host, "host order preserved across pages");
     h.finish();
@@ -461,9 +438,7 @@ fn long_walks_are_split_transparently() {
     assert_eq!(w.error, None);
     assert_eq!(w.steps.len(), DEPTH + 2);
     let mut text = String::new();
-    File::from(c.open(w.steps.last().unwrap().0, 0).unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
+    File::from(c.open(w.steps.last().unwrap().0, 0).unwrap()).read_to_string(&mut text).unwrap();
     assert_eq!(text, "leaf");
 
     let mut names: Vec<&[u8]> = vec![b"linked"];
@@ -553,11 +528,7 @@ fn hostile_huge_length_prefix_ends_serve_with_err() {
 
 #[test]
 fn hostile_trailing_bytes_end_serve_with_err() {
-    let mut msg = protocol::encode(&Tagged {
-        tag: 1,
-        msg: Request::Stat { fid: 1 },
-    })
-    .unwrap();
+    let mut msg = protocol::encode(&Tagged { tag: 1, msg: Request::Stat { fid: 1 } }).unwrap();
     msg.extend_from_slice(b"extra");
     assert_hostile_message_ends_serve(&msg);
 }
@@ -575,66 +546,20 @@ fn hostile_but_well_formed_requests_get_errnos() {
         panic!("attach failed: {resp:?}");
     };
     let resp = roundtrip(&raw, 2, Request::Stat { fid: 12345 });
-    assert_eq!(
-        resp,
-        Tagged {
-            tag: 2,
-            msg: Response::Error(libc::EBADF)
-        }
-    );
+    assert_eq!(resp, Tagged { tag: 2, msg: Response::Error(libc::EBADF) });
     // Names longer than NAME_MAX sent straight to the gofer.
-    let resp = roundtrip(
-        &raw,
-        3,
-        Request::Walk {
-            dir: root,
-            names: vec![vec![b'x'; 20_000]],
-        },
-    );
-    assert_eq!(
-        resp.msg,
-        Response::Walk {
-            steps: vec![],
-            error: Some(libc::ENAMETOOLONG)
-        }
-    );
-    let resp = roundtrip(
-        &raw,
-        4,
-        Request::Walk {
-            dir: root,
-            names: vec![b"..".to_vec(), b"etc".to_vec()],
-        },
-    );
-    assert_eq!(
-        resp.msg,
-        Response::Walk {
-            steps: vec![],
-            error: Some(libc::EINVAL)
-        }
-    );
-    let resp = roundtrip(
-        &raw,
-        5,
-        Request::Walk {
-            dir: root,
-            names: vec![b"e".to_vec(); 1000],
-        },
-    );
+    let resp = roundtrip(&raw, 3, Request::Walk { dir: root, names: vec![vec![b'x'; 20_000]] });
+    assert_eq!(resp.msg, Response::Walk { steps: vec![], error: Some(libc::ENAMETOOLONG) });
+    let resp = roundtrip(&raw, 4, Request::Walk { dir: root, names: vec![b"..".to_vec(), b"etc".to_vec()] });
+    assert_eq!(resp.msg, Response::Walk { steps: vec![], error: Some(libc::EINVAL) });
+    let resp = roundtrip(&raw, 5, Request::Walk { dir: root, names: vec![b"e".to_vec(); 1000] });
     assert_eq!(resp.msg, Response::Error(libc::EINVAL));
     // A bogus directory cookie is an errno from the host or an empty page,
     // never a crash.
     let resp = roundtrip(&raw, 6, Request::Getdents { fid: root, offset: -5 });
     assert_eq!(resp.tag, 6);
     assert!(matches!(resp.msg, Response::Error(_) | Response::Dirents { .. }));
-    let resp = roundtrip(
-        &raw,
-        7,
-        Request::Open {
-            fid: root,
-            flags: u32::MAX,
-        },
-    );
+    let resp = roundtrip(&raw, 7, Request::Open { fid: root, flags: u32::MAX });
     assert_eq!(resp.msg, Response::Error(libc::EROFS));
     drop(raw);
     assert!(server.join().unwrap().is_ok());

@@ -19,6 +19,7 @@
 
 pub mod arch;
 pub mod ptrace;
+pub mod systrap;
 
 use std::any::Any;
 
@@ -113,6 +114,15 @@ pub enum PlatformError {
         /// The host errno.
         errno: i32,
     },
+    /// The stub broke the platform's protocol (its shared page is writable
+    /// by the app, so this is the app's doing or a platform bug).
+    #[error("stub {pid}: {what}")]
+    Protocol {
+        /// The stub's host pid.
+        pid: i32,
+        /// What was wrong.
+        what: &'static str,
+    },
     /// The address space given to a context belongs to another platform.
     #[error("address space of the wrong platform")]
     WrongAddressSpace,
@@ -150,9 +160,37 @@ pub trait AddressSpace: Send {
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
+/// Makes a context's [`Context::switch`] return [`SwitchOutcome::Interrupted`]
+/// soon; callable from any thread.
+pub trait Interrupter: Send + Sync {
+    /// Interrupts the context if it is running app code, or makes its next
+    /// switch return at once.
+    fn interrupt(&self);
+}
+
+/// The x87/SSE state in FXSAVE layout.
+pub type FpState = [u8; 512];
+
 /// One app thread's execution context.
 pub trait Context: Send {
     /// Runs the thread in `space` with `regs` until it makes a syscall, faults
     /// or is interrupted; on return `regs` holds the thread's registers.
     fn switch(&mut self, space: &mut dyn AddressSpace, regs: &mut Regs) -> Result<SwitchOutcome, PlatformError>;
+
+    /// A handle other threads use to interrupt this context, if the platform
+    /// can.
+    fn interrupter(&self) -> Option<std::sync::Arc<dyn Interrupter>> {
+        None
+    }
+
+    /// Reads the thread's floating-point state (after a switch returned).
+    /// `Ok(false)` if the platform does not expose it.
+    fn get_fp_state(&mut self, _space: &mut dyn AddressSpace, _fp: &mut FpState) -> Result<bool, PlatformError> {
+        Ok(false)
+    }
+
+    /// Replaces the thread's floating-point state before the next switch.
+    fn set_fp_state(&mut self, _space: &mut dyn AddressSpace, _fp: &FpState) -> Result<bool, PlatformError> {
+        Ok(false)
+    }
 }

@@ -26,9 +26,8 @@ fn syscall_stops_and_fault_reports_address() {
     let mem = memfd(2 * 4096);
     // App code at file offset 0: getpid via syscall, then a write to address 8.
     // mov eax, 39; syscall; mov qword ptr [8], rax
-    let code: [u8; 17] = [
-        0xb8, 0x27, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x48, 0x89, 0x04, 0x25, 0x08, 0x00, 0x00, 0x00, 0x90, 0x90,
-    ];
+    let code: [u8; 17] =
+        [0xb8, 0x27, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x48, 0x89, 0x04, 0x25, 0x08, 0x00, 0x00, 0x00, 0x90, 0x90];
     // SAFETY: writing our own buffer into our own memfd at offset 0.
     let n = unsafe { libc::pwrite(mem.as_raw_fd(), code.as_ptr().cast(), code.len(), 0) };
     assert_eq!(n, code.len() as isize);
@@ -71,9 +70,7 @@ fn mapping_is_shared_with_the_memory_file() {
     }
     let platform = PtracePlatform::new(mem.as_fd()).unwrap();
     let mut space = platform.new_address_space().unwrap();
-    space
-        .map_file(0x50_0000, 8192, 0, Prot(Prot::READ | Prot::EXEC))
-        .unwrap();
+    space.map_file(0x50_0000, 8192, 0, Prot(Prot::READ | Prot::EXEC)).unwrap();
     let mut ctx = platform.new_context();
     let mut regs = Regs::for_entry(0x50_0000, 0);
     assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
@@ -82,8 +79,5 @@ fn mapping_is_shared_with_the_memory_file() {
     // Unmapping makes the next access fault.
     space.unmap(0x50_1000, 4096).unwrap();
     let mut regs = Regs::for_entry(0x50_0000, 0);
-    assert!(matches!(
-        ctx.switch(space.as_mut(), &mut regs).unwrap(),
-        SwitchOutcome::Fault { addr: 0x50_1000, .. }
-    ));
+    assert!(matches!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Fault { addr: 0x50_1000, .. }));
 }

@@ -61,6 +61,10 @@ struct RunArgs {
     /// The sandbox's hostname.
     #[arg(long, default_value = "husk")]
     hostname: String,
+    /// Run the app as UID (and GID, default the same number) inside the
+    /// sandbox.
+    #[arg(long, value_name = "UID[:GID]", value_parser = parse_user)]
+    user: Option<(u32, u32)>,
     /// The program (a path inside the rootfs) and its arguments.
     #[arg(last = true, required = true, value_name = "PROG [ARGS]...")]
     program: Vec<String>,
@@ -97,23 +101,14 @@ fn init_logging(path: Option<&std::path::Path>) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e)
-            if matches!(
-                e.kind(),
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
-            ) =>
-        {
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
             let _ = e.print();
             return ExitCode::SUCCESS;
         }
         Err(e) => {
             // One line: clap's first line, without its usage block.
             let msg = e.to_string();
-            let first = msg
-                .lines()
-                .next()
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
+            let first = msg.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
             eprintln!("husk: {first} (see 'husk --help')");
             return ExitCode::from(2);
         }
@@ -140,6 +135,19 @@ fn main() -> ExitCode {
     }
 }
 
+fn parse_user(s: &str) -> Result<(u32, u32), String> {
+    let (u, g) = match s.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (s, None),
+    };
+    let uid: u32 = u.parse().map_err(|_| format!("{u:?} is not a numeric uid"))?;
+    let gid: u32 = match g {
+        Some(g) => g.parse().map_err(|_| format!("{g:?} is not a numeric gid"))?,
+        None => uid,
+    };
+    Ok((uid, gid))
+}
+
 fn serve_gofer(rootfs: &std::path::Path, sock_fd: i32) -> anyhow::Result<()> {
     let sock = sys::adopt_fd(sock_fd).context("gofer socket")?;
     gofer::serve(rootfs, sock)?;
@@ -154,13 +162,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let envp = args
         .env
         .iter()
-        .map(|kv| {
-            if kv.contains('=') {
-                Ok(kv.clone().into_bytes())
-            } else {
-                bail!("--env {kv:?}: expected K=V")
-            }
-        })
+        .map(|kv| if kv.contains('=') { Ok(kv.clone().into_bytes()) } else { bail!("--env {kv:?}: expected K=V") })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let stdio = [
         std::io::stdin().as_fd().try_clone_to_owned(),
@@ -173,11 +175,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
     let (sentry_sock, gofer_sock) = gofer::socketpair().context("creating the gofer socket")?;
     let mut cmd = Command::new("/proc/self/exe");
-    cmd.arg("gofer")
-        .arg("--rootfs")
-        .arg(&args.rootfs)
-        .arg("--sock-fd")
-        .arg(GOFER_SOCK_FD.to_string());
+    cmd.arg("gofer").arg("--rootfs").arg(&args.rootfs).arg("--sock-fd").arg(GOFER_SOCK_FD.to_string());
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
     sys::pass_fd_and_tie_lifetime(&mut cmd, &gofer_sock, GOFER_SOCK_FD);
     let mut gofer_child = cmd.spawn().context("starting the gofer")?;
@@ -193,10 +191,12 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         strace: args.strace,
         platform: args.platform,
         stdio,
+        user: args.user.unwrap_or((0, 0)),
     };
     let result = sentry::Sandbox::boot(cfg, sentry_sock);
     let code = match result {
         Ok(sandbox) => {
+            sys::forward_signals(sandbox.signaller());
             let status = sandbox.run();
             ExitCode::from(status.code() as u8)
         }
@@ -209,8 +209,8 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    // The Sentry's end of the socket is closed now (the sandbox is gone), so
-    // the gofer sees EOF and exits; reap it.
+    // The sandbox is over; the gofer holds no state worth an orderly end.
+    let _ = gofer_child.kill();
     let _ = gofer_child.wait();
     Ok(code)
 }

@@ -38,3 +38,33 @@ pub fn adopt_fd(fd: RawFd) -> std::io::Result<OwnedFd> {
     // else in the process refers to it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
+
+/// Signals `husk run` passes on to the sandbox's init.
+const FORWARDED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// Blocks SIGINT, SIGTERM and SIGHUP in this process and forwards each one
+/// that arrives to the sandbox's init, from a thread of its own. Call before
+/// the sandbox starts its threads, so they inherit the mask.
+pub fn forward_signals(to: sentry::Signaller) {
+    // SAFETY: building a sigset_t in a local and installing it as this
+    // thread's mask; the pointers are to locals that outlive the calls.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in FORWARDED {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    let spawned = std::thread::Builder::new().name("signals".into()).spawn(move || loop {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: `set` is a valid signal set and `sig` a valid out-pointer.
+        if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+            to.send(sig as u32);
+        }
+    });
+    if let Err(e) = spawned {
+        log::warn!("cannot forward signals to the sandbox: {e}");
+    }
+}

@@ -20,13 +20,15 @@ pub mod syscalls;
 pub mod vfs;
 
 use std::os::fd::OwnedFd;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use abi::Errno;
 use platform::{Platform, PlatformError};
 
 use kernel::fd_table::FdTable;
-use kernel::task::{FsContext, Task};
+use kernel::process::{Credentials, ProcState, Process, ThreadGroup};
+use kernel::signal::SigHandlers;
+use kernel::task::{FsContext, Task, TaskHandle, TaskParts};
 use kernel::Kernel;
 pub use kernel::{ExitStatus, UTS_RELEASE};
 use mm::{MemoryFile, MemoryManager};
@@ -37,7 +39,21 @@ use vfs::{Follow, Vfs};
 const MEMORY_FILE_SIZE: u64 = 64 << 30;
 
 /// Platforms the Sentry can run on.
-pub const PLATFORMS: &[&str] = &["ptrace"];
+pub const PLATFORMS: &[&str] = &["ptrace", "systrap"];
+
+/// The platform to use when none is named: systrap where the host supports
+/// it (seccomp `SECCOMP_RET_TRAP` and a working stub, checked once by
+/// starting one), ptrace otherwise, with a log line saying why.
+pub fn default_platform() -> &'static str {
+    static CHOICE: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    CHOICE.get_or_init(|| match platform::systrap::probe() {
+        Ok(()) => "systrap",
+        Err(e) => {
+            log::info!("systrap platform unavailable ({e}); using ptrace");
+            "ptrace"
+        }
+    })
+}
 
 /// What to run and how.
 pub struct SandboxConfig {
@@ -57,6 +73,8 @@ pub struct SandboxConfig {
     pub platform: String,
     /// The app's fds 0, 1 and 2.
     pub stdio: Vec<OwnedFd>,
+    /// The uid and gid the app runs as.
+    pub user: (u32, u32),
 }
 
 /// Why a sandbox could not start.
@@ -105,13 +123,28 @@ fn exec_reason(e: Errno) -> String {
 fn new_platform(name: &str, mf: &MemoryFile) -> Result<Box<dyn Platform>, BootError> {
     match name {
         "ptrace" => Ok(Box::new(platform::ptrace::PtracePlatform::new(mf.fd())?)),
+        "systrap" => Ok(Box::new(platform::systrap::SystrapPlatform::new(mf.fd())?)),
         other => Err(BootError::UnknownPlatform(other.to_string())),
     }
 }
 
 /// A booted sandbox, ready to run its first task.
 pub struct Sandbox {
+    kernel: Arc<Kernel>,
     init: Task,
+}
+
+/// Sends signals from outside the sandbox to its init process.
+#[derive(Clone)]
+pub struct Signaller(Arc<Kernel>);
+
+impl Signaller {
+    /// Sends `sig` to the sandbox's pid 1. Init ignores signals it has no
+    /// handler for, except SIGKILL and SIGSTOP, as a pid namespace's init does.
+    pub fn send(&self, sig: u32) {
+        let info = kernel::signal::SigInfo::from_sender(sig, kernel::signal::code::SI_USER, 0, 0);
+        let _ = kernel::task::exit::send_to_process(&self.0, 1, info, true);
+    }
 }
 
 impl Sandbox {
@@ -129,20 +162,13 @@ impl Sandbox {
                 Err(Errno::ENOTDIR)
             }
         });
-        let cwd = cwd.map_err(|errno| BootError::Cwd {
-            path: String::from_utf8_lossy(&cfg.cwd).into(),
-            errno,
-        })?;
-        let exec_err = |errno: Errno| BootError::Exec {
-            path: String::from_utf8_lossy(&cfg.program).into(),
-            errno,
-        };
+        let cwd = cwd.map_err(|errno| BootError::Cwd { path: String::from_utf8_lossy(&cfg.cwd).into(), errno })?;
+        let exec_err = |errno: Errno| BootError::Exec { path: String::from_utf8_lossy(&cfg.program).into(), errno };
         let exe = loader::open_executable(&vfs, &root, &cwd, &cfg.program).map_err(exec_err)?;
 
-        let space = platform.new_address_space()?;
         let (min, max) = (platform.min_user_address(), platform.max_user_address());
         let kernel = Arc::new(Kernel::new(platform, mf.clone(), vfs, cfg.hostname, cfg.strace));
-        let mut mm = MemoryManager::new(space, mf, min, max);
+        let mut mm = MemoryManager::new(mf, min, max);
         let mut fds = FdTable::default();
         for (i, fd) in cfg.stdio.into_iter().enumerate() {
             let flags = match i {
@@ -152,20 +178,62 @@ impl Sandbox {
             let file = File::new(Box::new(HostStdio::new(fd)), flags, None);
             let _ = fds.insert_at(i as i32, file, false, u64::MAX);
         }
-        let args = loader::ExecArgs {
-            argv: &cfg.argv,
-            envp: &cfg.envp,
-            execfn: &cfg.program,
-            creds: kernel::task::Credentials::default(),
-        };
+        let creds = Credentials::new(cfg.user.0, cfg.user.1);
+        let args = loader::ExecArgs { argv: &cfg.argv, envp: &cfg.envp, execfn: &cfg.program, creds: creds.clone() };
         let loaded = loader::load(&mut mm, &kernel.vfs, &root, &exe, &args).map_err(exec_err)?;
-        let mut init = Task::new_init(kernel, mm, fds, FsContext { root, cwd });
-        init.regs = platform::Regs::for_entry(loaded.entry, loaded.sp);
-        Ok(Sandbox { init })
+
+        let tg = ThreadGroup::new(1, SigHandlers::default(), creds, kernel::task::default_rlimits());
+        let handle = TaskHandle::new(1, tg.clone(), 0);
+        {
+            let mut procs = kernel.procs();
+            let id = procs.alloc_id();
+            debug_assert_eq!(id, Some(1));
+            procs.threads.insert(1, handle.clone());
+            procs.procs.insert(
+                1,
+                Process {
+                    tg,
+                    parent: 0,
+                    children: Default::default(),
+                    threads: vec![handle.clone()],
+                    pgid: 1,
+                    sid: 1,
+                    state: ProcState::Running,
+                    continued: false,
+                    exit_signal: 0,
+                    did_exec: true,
+                },
+            );
+        }
+        let fs = FsContext { root, cwd, umask: 0o022 };
+        let parts = TaskParts {
+            handle,
+            pid: 1,
+            mm: Arc::new(Mutex::new(mm)),
+            fds: Arc::new(Mutex::new(fds)),
+            fs: Arc::new(Mutex::new(fs)),
+            regs: platform::Regs::for_entry(loaded.entry, loaded.sp),
+            sigmask: 0,
+        };
+        let mut init = Task::new(kernel.clone(), parts);
+        let name = cfg.program.rsplit(|&b| b == b'/').next().unwrap_or(&cfg.program).to_vec();
+        init.set_comm(&name);
+        Ok(Sandbox { kernel, init })
     }
 
-    /// Runs the app until its first process exits.
-    pub fn run(mut self) -> ExitStatus {
-        self.init.run()
+    /// A handle to signal the sandbox's init from outside.
+    pub fn signaller(&self) -> Signaller {
+        Signaller(self.kernel.clone())
+    }
+
+    /// Runs the app until its init process exits, then ends every other
+    /// process; returns init's status.
+    pub fn run(self) -> ExitStatus {
+        let kernel = self.kernel.clone();
+        if let Err(e) = self.init.start() {
+            log::error!("cannot start the init task: {e}");
+            return ExitStatus::Signaled(abi::flags::signal::SIGKILL);
+        }
+        kernel.wait_for_end()
     }
 }

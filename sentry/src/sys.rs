@@ -147,3 +147,20 @@ pub fn pread(fd: RawFd, buf: &mut [u8], off: u64) -> SysResult<usize> {
         }
     }
 }
+
+/// poll(2) on one host fd: the events that are ready (POLLHUP and POLLERR
+/// count as both readable and writable, as the app would then see EOF or an
+/// error). `timeout_ms` 0 does not wait.
+pub fn poll_one(fd: RawFd, events: u32, timeout_ms: i32) -> u32 {
+    let mut p = libc::pollfd { fd, events: events as i16, revents: 0 };
+    // SAFETY: one valid pollfd for the duration of the call.
+    let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+    if r <= 0 {
+        return 0;
+    }
+    let rev = p.revents as u32;
+    if rev & (libc::POLLHUP | libc::POLLERR) as u32 != 0 {
+        return rev | events;
+    }
+    rev
+}

@@ -47,14 +47,7 @@ impl Regs {
     /// The state a new program starts in: every register zero but the
     /// instruction and stack pointers, as Linux's `start_thread` leaves it.
     pub fn for_entry(entry: u64, stack: u64) -> Regs {
-        Regs {
-            rip: entry,
-            rsp: stack,
-            cs: USER_CS,
-            ss: USER_DS,
-            eflags: INITIAL_EFLAGS,
-            ..Regs::default()
-        }
+        Regs { rip: entry, rsp: stack, cs: USER_CS, ss: USER_DS, eflags: INITIAL_EFLAGS, ..Regs::default() }
     }
 
     /// The syscall number of a syscall stop.

@@ -10,13 +10,15 @@
 //! address space and the contexts that run in it must be used from the thread
 //! that created the address space.
 
-mod stub;
+pub(crate) mod stub;
 mod sys;
 
 use std::any::Any;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
 
-use crate::{Access, AddressSpace, Context, Platform, PlatformError, Prot, Regs, SwitchOutcome};
+use crate::{Access, AddressSpace, Context, Interrupter, Platform, PlatformError, Prot, Regs, SwitchOutcome};
 
 /// The ptrace platform.
 pub struct PtracePlatform {
@@ -28,10 +30,7 @@ impl PtracePlatform {
     /// A ptrace platform whose address spaces map pages of `memfile`. The fd
     /// must stay open as long as the platform and its address spaces live.
     pub fn new(memfile: BorrowedFd<'_>) -> Result<Self, PlatformError> {
-        Ok(PtracePlatform {
-            memfd: memfile.as_raw_fd(),
-            page: stub::stub_page()?,
-        })
+        Ok(PtracePlatform { memfd: memfile.as_raw_fd(), page: stub::stub_page()? })
     }
 }
 
@@ -49,22 +48,16 @@ impl Platform for PtracePlatform {
         let mut regs = Regs::default();
         sys::get_regs(pid, &mut regs).map_err(|source| {
             sys::kill(pid);
-            PlatformError::Ptrace {
-                op: "GETREGS",
-                pid,
-                source,
-            }
+            PlatformError::Ptrace { op: "GETREGS", pid, source }
         })?;
-        Ok(Box::new(PtraceAddressSpace {
-            pid,
-            memfd: self.memfd,
-            page: self.page,
-            scratch: regs,
-        }))
+        Ok(Box::new(PtraceAddressSpace { pid, memfd: self.memfd, page: self.page, scratch: regs, cpu: -1 }))
     }
 
     fn new_context(&self) -> Box<dyn Context> {
-        Box::new(PtraceContext)
+        Box::new(PtraceContext {
+            running: Arc::new(PtraceInterrupter { pid: AtomicI32::new(0) }),
+            affinity: sys::Affinity::default(),
+        })
     }
 }
 
@@ -76,6 +69,8 @@ pub struct PtraceAddressSpace {
     /// Register scratch space for injected calls (keeps the segment selectors
     /// the stub started with).
     scratch: Regs,
+    /// The CPU the stub is pinned to (-1: not yet).
+    cpu: i32,
 }
 
 impl PtraceAddressSpace {
@@ -96,20 +91,31 @@ impl PtraceAddressSpace {
         r.orig_rax = u64::MAX;
         [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9] = args;
         sys::set_regs(pid, r).map_err(|e| ptrace_err("SETREGS", e))?;
-        sys::ptrace_plain(libc::PTRACE_CONT, pid, 0, 0).map_err(|e| ptrace_err("CONT", e))?;
-        let status = sys::wait(pid).map_err(|e| ptrace_err("wait", e))?;
-        if !libc::WIFSTOPPED(status) || libc::WSTOPSIG(status) != libc::SIGTRAP {
-            return Err(PlatformError::StubDied { pid, status });
+        let mut interrupted = false;
+        loop {
+            sys::ptrace_plain(libc::PTRACE_CONT, pid, 0, 0).map_err(|e| ptrace_err("CONT", e))?;
+            let status = sys::wait(pid).map_err(|e| ptrace_err("wait", e))?;
+            if !libc::WIFSTOPPED(status) {
+                return Err(PlatformError::StubDied { pid, status });
+            }
+            match libc::WSTOPSIG(status) {
+                libc::SIGTRAP => break,
+                // An interrupt for the context landed mid-injection: finish
+                // the injection, then raise it again for the next switch.
+                INTERRUPT_SIGNAL => interrupted = true,
+                // A stray host signal: swallow it.
+                libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU | libc::SIGWINCH | libc::SIGCHLD => {}
+                _ => return Err(PlatformError::StubDied { pid, status }),
+            }
+        }
+        if interrupted {
+            sys::signal(pid, INTERRUPT_SIGNAL);
         }
         let mut out = Regs::default();
         sys::get_regs(pid, &mut out).map_err(|e| ptrace_err("GETREGS", e))?;
         let ret = out.rax;
         if ret > (-4096i64) as u64 {
-            return Err(PlatformError::AddressSpaceOp {
-                op,
-                pid,
-                errno: -(ret as i64) as i32,
-            });
+            return Err(PlatformError::AddressSpaceOp { op, pid, errno: -(ret as i64) as i32 });
         }
         Ok(ret)
     }
@@ -123,13 +129,11 @@ impl AddressSpace for PtraceAddressSpace {
     }
 
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {
-        self.inject("munmap", libc::SYS_munmap, [addr, len, 0, 0, 0, 0])
-            .map(|_| ())
+        self.inject("munmap", libc::SYS_munmap, [addr, len, 0, 0, 0, 0]).map(|_| ())
     }
 
     fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
-        self.inject("mprotect", libc::SYS_mprotect, [addr, len, u64::from(prot.0), 0, 0, 0])
-            .map(|_| ())
+        self.inject("mprotect", libc::SYS_mprotect, [addr, len, u64::from(prot.0), 0, 0, 0]).map(|_| ())
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
@@ -144,18 +148,65 @@ impl Drop for PtraceAddressSpace {
     }
 }
 
-/// A context. With one stub thread per address space it holds no state of its
-/// own; it exists so that multi-threaded apps can get a stub thread each.
-pub struct PtraceContext;
+/// The signal that interrupts a stub (see [`PtraceInterrupter`]).
+const INTERRUPT_SIGNAL: i32 = libc::SIGUSR2;
+
+/// Interrupts a context by signalling the stub it last ran in; the tracer
+/// sees the signal stop, swallows the signal and returns `Interrupted`.
+pub struct PtraceInterrupter {
+    pid: AtomicI32,
+}
+
+impl Interrupter for PtraceInterrupter {
+    fn interrupt(&self) {
+        let pid = self.pid.load(Ordering::Acquire);
+        if pid > 0 {
+            sys::signal(pid, INTERRUPT_SIGNAL);
+        }
+    }
+}
+
+/// A context: one app thread, run in whichever stub its address space is.
+pub struct PtraceContext {
+    running: Arc<PtraceInterrupter>,
+    affinity: sys::Affinity,
+}
+
+fn ptrace_space(space: &mut dyn AddressSpace) -> Result<&mut PtraceAddressSpace, PlatformError> {
+    space.as_any_mut().downcast_mut::<PtraceAddressSpace>().ok_or(PlatformError::WrongAddressSpace)
+}
 
 impl Context for PtraceContext {
+    fn interrupter(&self) -> Option<Arc<dyn Interrupter>> {
+        Some(self.running.clone())
+    }
+
+    fn get_fp_state(&mut self, space: &mut dyn AddressSpace, fp: &mut crate::FpState) -> Result<bool, PlatformError> {
+        let pid = ptrace_space(space)?.pid;
+        sys::get_fpregs(pid, fp).map_err(|source| PlatformError::Ptrace { op: "GETFPREGS", pid, source })?;
+        Ok(true)
+    }
+
+    fn set_fp_state(&mut self, space: &mut dyn AddressSpace, fp: &crate::FpState) -> Result<bool, PlatformError> {
+        let pid = ptrace_space(space)?.pid;
+        sys::set_fpregs(pid, fp).map_err(|source| PlatformError::Ptrace { op: "SETFPREGS", pid, source })?;
+        Ok(true)
+    }
+
     fn switch(&mut self, space: &mut dyn AddressSpace, regs: &mut Regs) -> Result<SwitchOutcome, PlatformError> {
-        let space = space
-            .as_any_mut()
-            .downcast_mut::<PtraceAddressSpace>()
-            .ok_or(PlatformError::WrongAddressSpace)?;
+        let space = ptrace_space(space)?;
         let pid = space.pid;
+        self.running.pid.store(pid, Ordering::Release);
         let ptrace_err = |op, source| PlatformError::Ptrace { op, pid, source };
+        // A ptrace stop and resume costs a few µs when tracer and stub share
+        // a CPU, but ten times that when a wake-up crosses to another (idle,
+        // on a VM: halted) CPU, which is where the scheduler prefers to wake
+        // a task. So keep the pair together: see `sys::Affinity`.
+        let cpu = self.affinity.keep_together();
+        if cpu != space.cpu {
+            sys::pin(pid, cpu);
+            space.cpu = cpu;
+        }
         sys::set_regs(pid, regs).map_err(|e| ptrace_err("SETREGS", e))?;
         loop {
             sys::ptrace_plain(libc::PTRACE_SYSEMU, pid, 0, 0).map_err(|e| ptrace_err("SYSEMU", e))?;
@@ -181,6 +232,10 @@ impl Context for PtraceContext {
                         addr,
                         access: fault_access(sig, regs, addr),
                     });
+                }
+                INTERRUPT_SIGNAL => {
+                    sys::get_regs(pid, regs).map_err(|e| ptrace_err("GETREGS", e))?;
+                    return Ok(SwitchOutcome::Interrupted);
                 }
                 // Anything else (a stray SIGSTOP, SIGWINCH, ...) came from the
                 // host, not the app: swallow it and resume.

@@ -115,10 +115,7 @@ fn map_stub_page() -> io::Result<StubPage> {
             if unsafe { libc::mprotect(p, PAGE as usize, libc::PROT_READ | libc::PROT_EXEC) } != 0 {
                 return Err(io::Error::last_os_error());
             }
-            return Ok(StubPage {
-                base: candidate,
-                syscall_insn: candidate + (syscall - start),
-            });
+            return Ok(StubPage { base: candidate, syscall_insn: candidate + (syscall - start) });
         }
         candidate -= 0x1_0000_0000;
     }
@@ -138,11 +135,11 @@ const OFF_ARCH: u32 = 4;
 const OFF_IP_LO: u32 = 8;
 const OFF_IP_HI: u32 = 12;
 
-fn stmt(code: u16, k: u32) -> libc::sock_filter {
+pub(crate) fn stmt(code: u16, k: u32) -> libc::sock_filter {
     libc::sock_filter { code, jt: 0, jf: 0, k }
 }
 
-fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+pub(crate) fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
     libc::sock_filter { code, jt, jf, k }
 }
 
@@ -154,11 +151,7 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
 pub fn stub_filter(page: StubPage) -> Vec<libc::sock_filter> {
     let lo = (page.base & 0xffff_ffff) as u32;
     let hi = (page.base >> 32) as u32;
-    let allowed = [
-        libc::SYS_mmap as u32,
-        libc::SYS_munmap as u32,
-        libc::SYS_mprotect as u32,
-    ];
+    let allowed = [libc::SYS_mmap as u32, libc::SYS_munmap as u32, libc::SYS_mprotect as u32];
     let mut f = vec![
         stmt(BPF_LD_W_ABS, OFF_ARCH),
         jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
@@ -189,10 +182,7 @@ pub fn stub_filter(page: StubPage) -> Vec<libc::sock_filter> {
 pub fn spawn(memfd: RawFd, page: StubPage) -> Result<i32, PlatformError> {
     // Built before the fork: the child must not allocate.
     let filter = stub_filter(page);
-    let prog = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_ptr().cast_mut(),
-    };
+    let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr().cast_mut() };
     // SAFETY: fork in a possibly multithreaded process; the child only makes
     // raw syscalls (async-signal-safe) and then jumps to the stub page, never
     // returning into Rust code that could touch locks or the allocator.
@@ -213,11 +203,7 @@ pub fn spawn(memfd: RawFd, page: StubPage) -> Result<i32, PlatformError> {
     let opts = (libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL) as u64;
     super::sys::ptrace_plain(libc::PTRACE_SETOPTIONS, pid, 0, opts).map_err(|source| {
         super::sys::kill(pid);
-        PlatformError::Ptrace {
-            op: "SETOPTIONS",
-            pid,
-            source,
-        }
+        PlatformError::Ptrace { op: "SETOPTIONS", pid, source }
     })?;
     Ok(pid)
 }
@@ -228,7 +214,7 @@ pub fn spawn(memfd: RawFd, page: StubPage) -> Result<i32, PlatformError> {
 ///
 /// # Safety
 /// Call only in the forked child, before the stub unmaps the Sentry's memory.
-unsafe fn unregister_rseq() {
+pub(crate) unsafe fn unregister_rseq() {
     const RSEQ_FLAG_UNREGISTER: u64 = 1;
     const RSEQ_SIG: u64 = 0x5305_3053;
     // SAFETY: reading glibc's exported rseq layout and the thread pointer

@@ -89,3 +89,128 @@ pub fn kill(pid: i32) {
         libc::kill(pid, libc::SIGKILL);
     }
 }
+
+/// PTRACE_GETFPREGS: the FXSAVE area.
+pub fn get_fpregs(pid: i32, fp: &mut crate::FpState) -> io::Result<()> {
+    // SAFETY: `user_fpregs_struct` is exactly the 512-byte FXSAVE area the
+    // kernel writes; `fp` is that large.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETFPREGS,
+            pid,
+            std::ptr::null_mut::<libc::c_void>(),
+            fp.as_mut_ptr().cast::<libc::c_void>(),
+        )
+    };
+    check(r).map(|_| ())
+}
+
+/// PTRACE_SETFPREGS.
+pub fn set_fpregs(pid: i32, fp: &crate::FpState) -> io::Result<()> {
+    // SAFETY: as in `get_fpregs`; the kernel only reads the 512 bytes.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETFPREGS,
+            pid,
+            std::ptr::null_mut::<libc::c_void>(),
+            fp.as_ptr().cast_mut().cast::<libc::c_void>(),
+        )
+    };
+    check(r).map(|_| ())
+}
+
+/// Sends `sig` to `pid`.
+pub fn signal(pid: i32, sig: i32) {
+    // SAFETY: kill takes no pointers; a stale pid only yields ESRCH.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+/// The CPU the calling thread runs on (-1 if unknown).
+pub fn current_cpu() -> i32 {
+    // SAFETY: sched_getcpu takes no arguments.
+    unsafe { libc::sched_getcpu() }
+}
+
+/// Restricts `pid` to `cpu`; failures (a CPU taken away by a cpuset, an
+/// unknown CPU) leave its affinity alone, which costs only speed.
+pub fn pin(pid: i32, cpu: i32) {
+    let Ok(cpu) = usize::try_from(cpu) else { return };
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return;
+    }
+    // SAFETY: cpu_set_t is plain data, all-zero is the empty set; CPU_SET
+    // stays inside it for cpu < CPU_SETSIZE; the kernel reads one cpu_set_t
+    // from `set`, which we own.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// How long the tracer stays pinned before it lets the scheduler move it.
+const REBALANCE: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Keeps a tracer thread and its stub on one CPU, as gVisor's ptrace platform
+/// does for the stub (`bind`), and here for the tracer too: both are pinned
+/// to the CPU the tracer runs on. Every [`REBALANCE`] the tracer gets its
+/// original affinity back for one round trip, so the scheduler can still
+/// spread tracers over CPUs; the pair is then pinned wherever it woke.
+#[derive(Default)]
+pub struct Affinity {
+    /// The tracer's affinity before we pinned it (read at the first switch).
+    original: Option<libc::cpu_set_t>,
+    /// The CPU the tracer is pinned to, and since when.
+    pinned: Option<(i32, std::time::Instant)>,
+    /// The tracer thread's id.
+    tid: i32,
+}
+
+impl Affinity {
+    /// Pins the calling (tracer) thread as needed and returns the CPU its
+    /// stub should be pinned to.
+    pub fn keep_together(&mut self) -> i32 {
+        let original = *self.original.get_or_insert_with(|| {
+            // SAFETY: cpu_set_t is plain data; the kernel writes at most
+            // size_of::<cpu_set_t>() bytes into it.
+            unsafe {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+                    for cpu in 0..libc::CPU_SETSIZE as usize {
+                        libc::CPU_SET(cpu, &mut set);
+                    }
+                }
+                set
+            }
+        });
+        let cpu = current_cpu();
+        // SAFETY: gettid takes no arguments.
+        self.tid = unsafe { libc::gettid() };
+        match self.pinned {
+            Some((p, since)) if p == cpu => {
+                if since.elapsed() >= REBALANCE {
+                    // SAFETY: the kernel reads one cpu_set_t we own.
+                    unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &original) };
+                    self.pinned = None;
+                }
+            }
+            _ => {
+                pin(self.tid, cpu);
+                self.pinned = Some((cpu, std::time::Instant::now()));
+            }
+        }
+        cpu
+    }
+}
+
+impl Drop for Affinity {
+    fn drop(&mut self) {
+        if let (Some(original), Some(_)) = (self.original, self.pinned) {
+            // SAFETY: the kernel reads one cpu_set_t we own; a thread that
+            // is gone only yields ESRCH.
+            unsafe { libc::sched_setaffinity(self.tid, std::mem::size_of::<libc::cpu_set_t>(), &original) };
+        }
+    }
+}

@@ -31,11 +31,7 @@ impl FdTable {
     }
 
     fn slot_mut(&mut self, fd: i32) -> SysResult<&mut Slot> {
-        usize::try_from(fd)
-            .ok()
-            .and_then(|i| self.slots.get_mut(i))
-            .and_then(|s| s.as_mut())
-            .ok_or(Errno::EBADF)
+        usize::try_from(fd).ok().and_then(|i| self.slots.get_mut(i)).and_then(|s| s.as_mut()).ok_or(Errno::EBADF)
     }
 
     /// The close-on-exec bit of `fd`.
@@ -53,9 +49,7 @@ impl FdTable {
     /// Installs `file` at the lowest free fd ≥ `min`, below `limit`.
     pub fn insert(&mut self, file: Arc<File>, cloexec: bool, min: i32, limit: u64) -> SysResult<i32> {
         let min = usize::try_from(min).map_err(|_| Errno::EINVAL)?;
-        let free = (min..)
-            .find(|&i| self.slots.get(i).is_none_or(|s| s.is_none()))
-            .ok_or(Errno::EMFILE)?;
+        let free = (min..).find(|&i| self.slots.get(i).is_none_or(|s| s.is_none())).ok_or(Errno::EMFILE)?;
         if free as u64 >= limit {
             return Err(Errno::EMFILE);
         }
@@ -84,10 +78,22 @@ impl FdTable {
     /// Removes `fd`.
     pub fn remove(&mut self, fd: i32) -> SysResult<Arc<File>> {
         let i = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
-        self.slots
-            .get_mut(i)
-            .and_then(|s| s.take())
-            .map(|s| s.file)
-            .ok_or(Errno::EBADF)
+        self.slots.get_mut(i).and_then(|s| s.take()).map(|s| s.file).ok_or(Errno::EBADF)
+    }
+}
+
+impl FdTable {
+    /// Closes every fd marked close-on-exec.
+    pub fn close_on_exec(&mut self) {
+        for s in self.slots.iter_mut() {
+            if s.as_ref().is_some_and(|s| s.cloexec) {
+                *s = None;
+            }
+        }
+    }
+
+    /// The open fds, lowest first.
+    pub fn fds(&self) -> impl Iterator<Item = i32> + '_ {
+        self.slots.iter().enumerate().filter(|(_, s)| s.is_some()).map(|(i, _)| i as i32)
     }
 }

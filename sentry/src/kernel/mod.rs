@@ -1,18 +1,25 @@
 //! The kernel layer: the state the syscall handlers work on.
 //!
-//! [`Kernel`] holds what the whole sandbox shares (the platform, the memory
-//! file, the filesystem tree, the identity strings); [`task::Task`] holds one
-//! app thread's state and runs it.
+//! [`Kernel`] holds what the whole sandbox shares: the platform, the memory
+//! file, the filesystem tree, the process tree and the futex table.
+//! [`task::Task`] is one app thread; each runs on a host thread of its own.
 //!
-//! Lock order: a task's own state is owned, not locked; inside it the memory
-//! manager comes before the memory file's allocator, and a dentry's child map
-//! before any Gofer call made while holding it.
+//! Lock order, outermost first: `Kernel::procs` (the process tree), then a
+//! thread group's locks (`sighand`, `pending`, `creds`, `exiting`), then a
+//! task's memory manager, then the memory file's allocator. A dentry's child
+//! map is held across the Gofer lookup that fills it; nothing else is held
+//! during a Gofer call or while a task sleeps.
 
 pub mod fd_table;
+pub mod futex;
+pub mod process;
+pub mod signal;
 pub mod task;
+pub mod waiter;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 use abi::SYSCALL_COUNT;
@@ -20,6 +27,7 @@ use platform::Platform;
 
 use crate::mm::MemoryFile;
 use crate::vfs::Vfs;
+use process::ProcessTable;
 
 /// The release string `uname -r` reports inside every sandbox.
 pub const UTS_RELEASE: &str = "6.1.0-husk";
@@ -38,21 +46,24 @@ pub struct Kernel {
     pub hostname: String,
     /// Print a line per syscall to stderr.
     pub strace: bool,
-    /// When the sandbox booted (uptime, CLOCK_BOOTTIME-like answers).
+    /// When the sandbox booted (uptime).
     pub boot: Instant,
+    /// The process tree.
+    pub procs: Mutex<ProcessTable>,
+    /// Futex waiters.
+    pub futexes: futex::FutexTable,
+    /// The init process's exit status, once it has exited.
+    init_exit: Mutex<Option<ExitStatus>>,
+    init_exit_cv: Condvar,
+    /// Host threads running tasks, joined when the sandbox ends.
+    threads: Mutex<Vec<JoinHandle<()>>>,
     /// Which unimplemented syscalls were logged already.
     enosys_logged: Box<[AtomicBool]>,
 }
 
 impl Kernel {
     /// A kernel over the given parts.
-    pub fn new(
-        platform: Box<dyn Platform>,
-        memfile: Arc<MemoryFile>,
-        vfs: Vfs,
-        hostname: String,
-        strace: bool,
-    ) -> Self {
+    pub fn new(platform: Box<dyn Platform>, memfile: Arc<MemoryFile>, vfs: Vfs, hostname: String, strace: bool) -> Self {
         Kernel {
             platform,
             memfile,
@@ -60,6 +71,11 @@ impl Kernel {
             hostname,
             strace,
             boot: Instant::now(),
+            procs: Mutex::new(ProcessTable::default()),
+            futexes: futex::FutexTable::default(),
+            init_exit: Mutex::new(None),
+            init_exit_cv: Condvar::new(),
+            threads: Mutex::new(Vec::new()),
             enosys_logged: (0..SYSCALL_COUNT.max(1024)).map(|_| AtomicBool::new(false)).collect(),
         }
     }
@@ -72,23 +88,66 @@ impl Kernel {
             None => true,
         };
         if first {
-            let name = abi::SYSCALL_NAMES
-                .get(nr as usize)
-                .copied()
-                .filter(|n| !n.is_empty())
-                .unwrap_or("unknown");
+            let name = abi::SYSCALL_NAMES.get(nr as usize).copied().filter(|n| !n.is_empty()).unwrap_or("unknown");
             log::warn!("unimplemented syscall {name} ({nr}): returning ENOSYS");
         }
     }
+
+    /// The process tree, locked.
+    pub fn procs(&self) -> std::sync::MutexGuard<'_, ProcessTable> {
+        self.procs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a task's host thread, to be joined at the end.
+    pub fn adopt_thread(&self, h: JoinHandle<()>) {
+        let mut t = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+        t.retain(|h| !h.is_finished());
+        t.push(h);
+    }
+
+    /// Called when the init process has exited: ends every other process.
+    pub fn init_exited(&self, status: ExitStatus) {
+        *self.init_exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
+        self.init_exit_cv.notify_all();
+        let procs = self.procs();
+        for p in procs.procs.values() {
+            p.tg.begin_exit(ExitStatus::Signaled(abi::flags::signal::SIGKILL));
+            for t in &p.threads {
+                t.kick();
+            }
+        }
+    }
+
+    /// Waits for init to exit, then for every task thread to finish.
+    pub fn wait_for_end(&self) -> ExitStatus {
+        let mut s = self.init_exit.lock().unwrap_or_else(|e| e.into_inner());
+        while s.is_none() {
+            s = self.init_exit_cv.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+        let status = s.unwrap_or(ExitStatus::Exited(0));
+        drop(s);
+        loop {
+            let handles: Vec<JoinHandle<()>> = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+            if handles.is_empty() {
+                break;
+            }
+            for h in handles {
+                let _ = h.join();
+            }
+        }
+        status
+    }
 }
 
-/// How the app ended.
+/// How a process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitStatus {
     /// exit or exit_group with this status.
     Exited(u8),
     /// Killed by this signal.
     Signaled(u32),
+    /// Killed by this signal, with a core dump reported.
+    Dumped(u32),
 }
 
 impl ExitStatus {
@@ -96,7 +155,16 @@ impl ExitStatus {
     pub fn code(self) -> i32 {
         match self {
             ExitStatus::Exited(c) => i32::from(c),
-            ExitStatus::Signaled(s) => 128 + s as i32,
+            ExitStatus::Signaled(s) | ExitStatus::Dumped(s) => 128 + s as i32,
+        }
+    }
+
+    /// The status word wait4 reports.
+    pub fn wait_status(self) -> i32 {
+        match self {
+            ExitStatus::Exited(c) => i32::from(c) << 8,
+            ExitStatus::Signaled(s) => s as i32,
+            ExitStatus::Dumped(s) => s as i32 | 0x80,
         }
     }
 }

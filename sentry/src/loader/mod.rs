@@ -15,7 +15,7 @@ use abi::flags::mm::{MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE};
 use abi::{page_down, page_up, Errno, PAGE_SIZE};
 use gofer::FileAttr;
 
-use crate::kernel::task::Credentials;
+use crate::kernel::process::Credentials;
 use crate::mm::{MapFile, MemoryManager, MmapRequest, SysResult};
 use crate::sys;
 use crate::vfs::{gofer_errno, Dentry, Follow, Vfs};
@@ -53,14 +53,8 @@ pub fn open_executable(vfs: &Vfs, root: &Arc<Dentry>, cwd: &Arc<Dentry>, path: &
     if d.attr().mode & 0o111 == 0 {
         return Err(Errno::EACCES);
     }
-    let fd = vfs
-        .gofer()
-        .open(d.fid(), abi::flags::open::O_RDONLY)
-        .map_err(gofer_errno)?;
-    Ok(Executable {
-        fd: Arc::new(fd),
-        attr: *d.attr(),
-    })
+    let fd = vfs.gofer().open(d.fid(), abi::flags::open::O_RDONLY).map_err(gofer_errno)?;
+    Ok(Executable { fd: Arc::new(fd), attr: *d.attr() })
 }
 
 /// The strings and identity that go on the initial stack.
@@ -89,11 +83,7 @@ fn map_image(mm: &mut MemoryManager, exe: &Executable, img: &ElfImage, bias: u64
                 len: map_end - start,
                 prot: seg.prot,
                 flags: MAP_PRIVATE | MAP_FIXED,
-                file: Some(MapFile {
-                    fd: exe.fd.clone(),
-                    offset: file_off,
-                    size: exe.attr.size,
-                }),
+                file: Some(MapFile { fd: exe.fd.clone(), offset: file_off, size: exe.attr.size }),
             })?;
         }
         if seg.memsz > seg.filesz {
@@ -128,13 +118,8 @@ fn choose_bias(mm: &mut MemoryManager, img: &ElfImage, preferred: Option<u64>) -
     // Reserve the span with an inaccessible mapping, then map the segments
     // over it; whatever the segments leave uncovered stays reserved.
     let hint = preferred.unwrap_or(0);
-    let base = mm.mmap(MmapRequest {
-        addr: hint,
-        len: span,
-        prot: 0,
-        flags: MAP_PRIVATE | MAP_ANONYMOUS,
-        file: None,
-    })?;
+    let base =
+        mm.mmap(MmapRequest { addr: hint, len: span, prot: 0, flags: MAP_PRIVATE | MAP_ANONYMOUS, file: None })?;
     Ok(base - page_down(img.min_vaddr))
 }
 
@@ -242,16 +227,7 @@ fn build_stack(mm: &mut MemoryManager, top: u64, args: &ExecArgs<'_>, auxv: &[(u
     for &(k, v) in auxv {
         words.extend([k, v]);
     }
-    words.extend([
-        AT_RANDOM,
-        random_at,
-        AT_EXECFN,
-        execfn,
-        AT_PLATFORM,
-        platform,
-        AT_NULL,
-        0,
-    ]);
+    words.extend([AT_RANDOM, random_at, AT_EXECFN, execfn, AT_PLATFORM, platform, AT_NULL, 0]);
     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
     let sp = (sp - bytes.len() as u64) & !15;
     mm.poke(sp, &bytes)?;

@@ -12,7 +12,7 @@
 //! the mapping: all access is by raw, byte-wise copies.
 #![allow(unsafe_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
@@ -27,6 +27,9 @@ pub struct MemoryFile {
     base: *mut u8,
     capacity: u64,
     free: Mutex<FreeList>,
+    /// Reference counts of pages mapped by more than one address space
+    /// (after fork); a page that is not here has one owner.
+    shared: Mutex<HashMap<u64, u32>>,
 }
 
 // SAFETY: `base` points at a shared mapping that lives as long as the
@@ -79,10 +82,8 @@ impl MemoryFile {
             fd,
             base: base.cast(),
             capacity,
-            free: Mutex::new(FreeList {
-                ranges: BTreeMap::new(),
-                tail: 0,
-            }),
+            free: Mutex::new(FreeList { ranges: BTreeMap::new(), tail: 0 }),
+            shared: Mutex::new(HashMap::new()),
         })
     }
 
@@ -111,11 +112,54 @@ impl MemoryFile {
         Ok(off)
     }
 
-    /// Returns `[off, off + len)` to the allocator and its pages to the host.
+    /// Adds an owner to every page of `[off, off + len)` (fork sharing them).
+    pub fn incref(&self, off: u64, len: u64) {
+        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        for page in (off..off + len).step_by(PAGE_SIZE as usize) {
+            *shared.entry(page).or_insert(1) += 1;
+        }
+    }
+
+    /// Whether any page of `[off, off + len)` has more than one owner.
+    pub fn any_shared(&self, off: u64, len: u64) -> bool {
+        let shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        !shared.is_empty() && (off..off + len).step_by(PAGE_SIZE as usize).any(|p| shared.contains_key(&p))
+    }
+
+    /// Drops one owner of every page of `[off, off + len)`; pages left with
+    /// none go back to the allocator and the host.
     pub fn release(&self, off: u64, len: u64) {
         if len == 0 {
             return;
         }
+        let runs: Vec<(u64, u64)> = {
+            let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+            if shared.is_empty() {
+                vec![(off, len)]
+            } else {
+                let mut runs: Vec<(u64, u64)> = Vec::new();
+                for page in (off..off + len).step_by(PAGE_SIZE as usize) {
+                    if let Some(n) = shared.get_mut(&page) {
+                        *n -= 1;
+                        if *n <= 1 {
+                            shared.remove(&page);
+                        }
+                        continue;
+                    }
+                    match runs.last_mut() {
+                        Some(r) if r.0 + r.1 == page => r.1 += PAGE_SIZE,
+                        _ => runs.push((page, PAGE_SIZE)),
+                    }
+                }
+                runs
+            }
+        };
+        for (o, l) in runs {
+            self.free_range(o, l);
+        }
+    }
+
+    fn free_range(&self, off: u64, len: u64) {
         self.punch_hole(off, len);
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
         let (mut start, mut end) = (off, off + len);
@@ -171,6 +215,25 @@ impl MemoryFile {
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
     }
 
+    /// Atomically replaces the 32-bit word at `off` (4-byte aligned) with
+    /// `f(old)` and returns the old value, racing safely with app threads
+    /// doing atomic operations on the same word.
+    pub fn atomic_update_u32(&self, off: u64, f: impl Fn(u32) -> u32) -> u32 {
+        assert!(off.is_multiple_of(4));
+        let p = self.ptr(off, 4).cast::<std::sync::atomic::AtomicU32>();
+        // SAFETY: `p` is 4-byte aligned and inside the mapping, which lives as
+        // long as `self`; AtomicU32 has u32's layout, and atomics are the
+        // right way to share a word with other processes.
+        let word = unsafe { &*p };
+        let mut old = word.load(std::sync::atomic::Ordering::SeqCst);
+        loop {
+            match word.compare_exchange(old, f(old), std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst) {
+                Ok(v) => return v,
+                Err(v) => old = v,
+            }
+        }
+    }
+
     /// Copies `len` bytes within the file.
     pub fn copy(&self, dst: u64, src: u64, len: u64) {
         let s = self.ptr(src, len as usize);
@@ -182,10 +245,7 @@ impl MemoryFile {
     fn iovecs(&self, chunks: &[Chunk]) -> smallvec::SmallVec<[libc::iovec; 8]> {
         chunks
             .iter()
-            .map(|c| libc::iovec {
-                iov_base: self.ptr(c.off, c.len as usize).cast(),
-                iov_len: c.len as usize,
-            })
+            .map(|c| libc::iovec { iov_base: self.ptr(c.off, c.len as usize).cast(), iov_len: c.len as usize })
             .collect()
     }
 

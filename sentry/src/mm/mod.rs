@@ -4,9 +4,20 @@
 //! Every mapping the app makes is backed by a range of the [`MemoryFile`]:
 //! anonymous memory by fresh (sparse, zero) pages, private file mappings by
 //! pages into which the file's bytes are copied. Each VMA mirrors one
-//! contiguous range of the memory file, and the platform's address space maps
-//! exactly the VMAs, so the Sentry reaches any app byte through its own
-//! mapping of the memory file, never through the app's process.
+//! contiguous range of the memory file, so the Sentry reaches any app byte
+//! through its own mapping of the memory file, never through the app's process.
+//!
+//! Each app thread runs in a platform address space of its own (a stub), and
+//! all the stubs of one memory manager map the same memory-file pages, so the
+//! threads share memory. Changes to the VMAs are recorded in an operation log;
+//! each stub replays the log before it next runs app code (see
+//! [`MemoryManager::sync_space`]). Pages are freed only once every stub has
+//! replayed the unmap that dropped them, so no stub can reach a page that was
+//! reused.
+//!
+//! fork shares private pages copy-on-write: both sides map them read-only and
+//! the first write (a fault in the app, or a copy-out by the Sentry) copies
+//! the pages, unless no one else holds them any more.
 //!
 //! Copies in and out of app memory check the VMAs first: an unmapped address,
 //! or one whose protection forbids the access, gives EFAULT, and a copy that
@@ -17,13 +28,15 @@
 
 pub mod memfile;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use abi::flags::mm::*;
 use abi::{page_down, page_up, Errno, PAGE_SIZE};
 use platform::{AddressSpace, Prot};
+
 use smallvec::SmallVec;
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
@@ -68,6 +81,9 @@ pub struct Vma {
     pub prot: u32,
     /// MAP_SHARED (kept for fork, which shares rather than copies).
     pub shared: bool,
+    /// The pages may be shared with another address space after fork: they
+    /// are mapped read-only and copied on the first write.
+    pub cow: bool,
     /// Memory-file offset of the VMA's first byte.
     pub mem_off: u64,
     /// What fills the pages.
@@ -105,21 +121,71 @@ const STACK_GUARD_GAP: u64 = 1 << 30;
 /// Where mmap's top-down search starts, below the stack.
 const MMAP_GAP: u64 = 1 << 30;
 
+/// How many pages one copy-on-write fault copies at most: fewer faults, and
+/// fewer VMA splits, for programs that write whole buffers after fork.
+const COW_BLOCK: u64 = 16 * PAGE_SIZE;
+
+/// One change to apply to every stub of an address space.
+#[derive(Clone, Copy, Debug)]
+enum SpaceOp {
+    Map { addr: u64, len: u64, off: u64, prot: u32 },
+    Unmap { addr: u64, len: u64 },
+    Protect { addr: u64, len: u64, prot: u32 },
+}
+
+/// The operation log that keeps each stub in step with the VMAs.
+#[derive(Default)]
+struct SpaceLog {
+    ops: VecDeque<SpaceOp>,
+    /// Sequence number of `ops[0]`.
+    base: u64,
+    /// Each attached stub's position in the log.
+    users: HashMap<u64, u64>,
+    /// Memory-file ranges to release once every stub has passed `seq`.
+    deferred: Vec<(u64, u64, u64)>,
+}
+
+impl SpaceLog {
+    fn end(&self) -> u64 {
+        self.base + self.ops.len() as u64
+    }
+}
+
+static NEXT_MM_ID: AtomicU64 = AtomicU64::new(1);
+
 /// One app address space.
 pub struct MemoryManager {
+    id: u64,
     vmas: BTreeMap<u64, Vma>,
-    space: Box<dyn AddressSpace>,
     mf: Arc<MemoryFile>,
     min_addr: u64,
     max_addr: u64,
     mmap_top: u64,
     brk_base: u64,
     brk: u64,
+    log: SpaceLog,
 }
 
-fn platform_err(e: platform::PlatformError) -> Errno {
-    log::error!("address space update failed: {e}");
-    Errno::ENOMEM
+/// A stub's position in its memory manager's operation log.
+#[derive(Debug, Default)]
+pub struct SpaceCursor {
+    user: u64,
+    seq: Option<u64>,
+}
+
+impl SpaceCursor {
+    /// A cursor for a stub that has mapped nothing yet.
+    pub fn new() -> SpaceCursor {
+        SpaceCursor { user: NEXT_MM_ID.fetch_add(1, Ordering::Relaxed), seq: None }
+    }
+}
+
+fn effective_prot(v: &Vma) -> u32 {
+    if v.cow {
+        v.prot & !PROT_WRITE
+    } else {
+        v.prot
+    }
 }
 
 fn prot_valid(prot: u32) -> bool {
@@ -127,25 +193,183 @@ fn prot_valid(prot: u32) -> bool {
 }
 
 impl MemoryManager {
-    /// An empty address space over `space`, whose app range is
-    /// `[min_addr, max_addr)`.
-    pub fn new(space: Box<dyn AddressSpace>, mf: Arc<MemoryFile>, min_addr: u64, max_addr: u64) -> Self {
+    /// An empty address space whose app range is `[min_addr, max_addr)`.
+    pub fn new(mf: Arc<MemoryFile>, min_addr: u64, max_addr: u64) -> Self {
         let stack_top = page_down(max_addr - STACK_GUARD_GAP);
         MemoryManager {
+            id: NEXT_MM_ID.fetch_add(1, Ordering::Relaxed),
             vmas: BTreeMap::new(),
-            space,
             mf,
             min_addr,
             max_addr,
             mmap_top: stack_top - STACK_SIZE - MMAP_GAP,
             brk_base: 0,
             brk: 0,
+            log: SpaceLog::default(),
         }
     }
 
-    /// The platform address space, for the task's context to run in.
-    pub fn space_mut(&mut self) -> &mut dyn AddressSpace {
-        self.space.as_mut()
+    /// For a futex word: whether its mapping is shared between processes,
+    /// and its memory-file offset.
+    pub fn futex_backing(&self, addr: u64) -> Option<(bool, u64)> {
+        let (&s, v) = self.vmas.range(..=addr).next_back()?;
+        (v.end > addr).then(|| (v.shared, v.mem_off + (addr - s)))
+    }
+
+    /// A number unique to this address space (futex keys).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The memory-file offset behind an app address, if it is mapped.
+    pub fn translate(&self, addr: u64) -> Option<u64> {
+        let (&s, v) = self.vmas.range(..=addr).next_back()?;
+        (v.end > addr).then(|| v.mem_off + (addr - s))
+    }
+
+    fn push(&mut self, op: SpaceOp) {
+        if self.log.users.is_empty() {
+            // No stub to tell: the next one to attach maps everything anew.
+            self.log.base += 1;
+            return;
+        }
+        self.log.ops.push_back(op);
+    }
+
+    /// Releases memory-file pages once no stub can still reach them.
+    fn release_later(&mut self, off: u64, len: u64) {
+        if self.log.users.is_empty() {
+            self.mf.release(off, len);
+        } else {
+            let seq = self.log.end();
+            self.log.deferred.push((seq, off, len));
+        }
+    }
+
+    fn trim_log(&mut self) {
+        let min = self.log.users.values().copied().min().unwrap_or(self.log.end());
+        while self.log.base < min && !self.log.ops.is_empty() {
+            self.log.ops.pop_front();
+            self.log.base += 1;
+        }
+        if self.log.ops.is_empty() {
+            self.log.base = self.log.base.max(min);
+        }
+        let mf = self.mf.clone();
+        self.log.deferred.retain(|&(seq, off, len)| {
+            if seq <= min {
+                mf.release(off, len);
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    /// Brings a stub up to date with the VMAs: replays the operations it has
+    /// not seen, or maps everything anew if it is new to this address space.
+    pub fn sync_space(
+        &mut self,
+        cursor: &mut SpaceCursor,
+        space: &mut dyn AddressSpace,
+    ) -> Result<(), platform::PlatformError> {
+        let end = self.log.end();
+        match cursor.seq {
+            Some(seq) if seq == end && self.log.users.contains_key(&cursor.user) => return Ok(()),
+            Some(seq) if seq >= self.log.base && self.log.users.contains_key(&cursor.user) => {
+                let skip = (seq - self.log.base) as usize;
+                for op in self.log.ops.iter().skip(skip) {
+                    match *op {
+                        SpaceOp::Map { addr, len, off, prot } => space.map_file(addr, len, off, Prot(prot))?,
+                        SpaceOp::Unmap { addr, len } => space.unmap(addr, len)?,
+                        SpaceOp::Protect { addr, len, prot } => space.protect(addr, len, Prot(prot))?,
+                    }
+                }
+            }
+            _ => {
+                space.unmap(self.min_addr, self.max_addr - self.min_addr)?;
+                for (&start, v) in &self.vmas {
+                    space.map_file(start, v.end - start, v.mem_off, Prot(effective_prot(v)))?;
+                }
+            }
+        }
+        cursor.seq = Some(end);
+        self.log.users.insert(cursor.user, end);
+        self.trim_log();
+        Ok(())
+    }
+
+    /// Forgets a stub (its thread exited or moved to another address space).
+    pub fn detach(&mut self, cursor: &SpaceCursor) {
+        self.log.users.remove(&cursor.user);
+        self.trim_log();
+    }
+
+    /// The copy-on-write child of this address space (fork).
+    pub fn fork(&mut self) -> MemoryManager {
+        let mut child = MemoryManager::new(self.mf.clone(), self.min_addr, self.max_addr);
+        child.mmap_top = self.mmap_top;
+        child.brk_base = self.brk_base;
+        child.brk = self.brk;
+        let mut protects = Vec::new();
+        for (&start, v) in self.vmas.iter_mut() {
+            self.mf.incref(v.mem_off, v.end - start);
+            if !v.shared {
+                if !v.cow && v.prot & PROT_WRITE != 0 {
+                    protects.push(SpaceOp::Protect { addr: start, len: v.end - start, prot: v.prot & !PROT_WRITE });
+                }
+                v.cow = true;
+            }
+        }
+        for op in protects {
+            self.push(op);
+        }
+        child.vmas = self.vmas.clone();
+        child
+    }
+
+    /// Gives the pages of `[start, end)` (inside one VMA) to this address
+    /// space alone, copying them if anyone else still holds them.
+    fn break_cow(&mut self, start: u64, end: u64) -> SysResult<()> {
+        self.split_at(start);
+        self.split_at(end);
+        let Some(v) = self.vmas.get(&start) else { return Ok(()) };
+        if !v.cow {
+            return Ok(());
+        }
+        let (old, len, prot) = (v.mem_off, end - start, v.prot);
+        let new = if self.mf.any_shared(old, len) {
+            let new = self.mf.allocate(len)?;
+            self.mf.copy(new, old, len);
+            self.release_later(old, len);
+            new
+        } else {
+            old
+        };
+        if let Some(v) = self.vmas.get_mut(&start) {
+            v.mem_off = new;
+            v.cow = false;
+        }
+        self.push(SpaceOp::Map { addr: start, len, off: new, prot });
+        Ok(())
+    }
+
+    /// Breaks copy-on-write sharing for every writable page in
+    /// `[addr, addr + len)`, before the Sentry writes there for the app.
+    fn prepare_write(&mut self, addr: u64, len: u64) -> SysResult<()> {
+        let end = addr.saturating_add(len);
+        let targets: Vec<(u64, u64)> = self
+            .vmas
+            .range(..end)
+            .rev()
+            .take_while(|(_, v)| v.end > addr)
+            .filter(|(_, v)| v.cow && v.prot & PROT_WRITE != 0)
+            .map(|(&s, v)| (s.max(page_down(addr)), v.end.min(page_up(end).unwrap_or(end))))
+            .collect();
+        for (s, e) in targets {
+            self.break_cow(s, e)?;
+        }
+        Ok(())
     }
 
     /// The memory file behind this address space.
@@ -226,28 +450,23 @@ impl MemoryManager {
         let doomed: Vec<u64> = self.vmas.range(start..end).map(|(s, _)| *s).collect();
         for s in doomed {
             if let Some(v) = self.vmas.remove(&s) {
-                self.mf.release(v.mem_off, v.end - s);
+                self.release_later(v.mem_off, v.end - s);
             }
         }
-        self.space.unmap(start, end - start).map_err(platform_err)
+        self.push(SpaceOp::Unmap { addr: start, len: end - start });
+        Ok(())
     }
 
     fn insert(&mut self, start: u64, vma: Vma) -> SysResult<()> {
-        let len = vma.end - start;
-        let (off, prot) = (vma.mem_off, vma.prot);
+        let op = SpaceOp::Map { addr: start, len: vma.end - start, off: vma.mem_off, prot: effective_prot(&vma) };
         self.vmas.insert(start, vma);
-        self.space.map_file(start, len, off, Prot(prot)).map_err(platform_err)
+        self.push(op);
+        Ok(())
     }
 
     fn map_anon_fixed(&mut self, start: u64, len: u64, prot: u32) -> SysResult<()> {
         let mem_off = self.mf.allocate(len)?;
-        let vma = Vma {
-            end: start + len,
-            prot,
-            shared: false,
-            mem_off,
-            backing: Backing::Anon,
-        };
+        let vma = Vma { end: start + len, prot, shared: false, cow: false, mem_off, backing: Backing::Anon };
         self.insert(start, vma)
     }
 
@@ -286,9 +505,7 @@ impl MemoryManager {
         } else {
             let hint = page_down(req.addr);
             let hint_ok = hint >= self.min_addr
-                && hint
-                    .checked_add(len)
-                    .is_some_and(|e| e <= self.max_addr && !self.overlaps(hint, e));
+                && hint.checked_add(len).is_some_and(|e| e <= self.max_addr && !self.overlaps(hint, e));
             if hint != 0 && hint_ok {
                 hint
             } else {
@@ -301,29 +518,17 @@ impl MemoryManager {
             Some(f) => {
                 let avail = f.size.saturating_sub(f.offset).min(len);
                 if avail > 0 {
-                    let chunk = [Chunk {
-                        off: mem_off,
-                        len: avail,
-                    }];
+                    let chunk = [Chunk { off: mem_off, len: avail }];
                     if let Err(e) = self.fill_from_file(&f.fd, &chunk, f.offset) {
                         self.mf.release(mem_off, len);
                         return Err(e);
                     }
                 }
-                Backing::File {
-                    fd: f.fd,
-                    offset: f.offset,
-                }
+                Backing::File { fd: f.fd, offset: f.offset }
             }
         };
         let shared = map_type != MAP_PRIVATE;
-        let vma = Vma {
-            end: start + len,
-            prot: req.prot,
-            shared,
-            mem_off,
-            backing,
-        };
+        let vma = Vma { end: start + len, prot: req.prot, shared, cow: false, mem_off, backing };
         self.insert(start, vma)?;
         Ok(start)
     }
@@ -388,10 +593,15 @@ impl MemoryManager {
         let prot = prot & !(PROT_GROWSDOWN | PROT_GROWSUP);
         self.split_at(addr);
         self.split_at(end);
-        for (_, v) in self.vmas.range_mut(addr..end) {
+        let mut ops = Vec::new();
+        for (&s, v) in self.vmas.range_mut(addr..end) {
             v.prot = prot;
+            ops.push(SpaceOp::Protect { addr: s, len: v.end - s, prot: effective_prot(v) });
         }
-        self.space.protect(addr, len, Prot(prot)).map_err(platform_err)
+        for op in ops {
+            self.push(op);
+        }
+        Ok(())
     }
 
     /// brk(2): returns the new break, or the old one if the request fails.
@@ -405,9 +615,7 @@ impl MemoryManager {
         if new_end > old_end {
             if new_end > self.mmap_top
                 || self.overlaps(old_end, new_end)
-                || self
-                    .map_anon_fixed(old_end, new_end - old_end, PROT_READ | PROT_WRITE)
-                    .is_err()
+                || self.map_anon_fixed(old_end, new_end - old_end, PROT_READ | PROT_WRITE).is_err()
             {
                 return self.brk;
             }
@@ -430,18 +638,22 @@ impl MemoryManager {
         match advice {
             MADV_DONTNEED => {
                 let mut cursor = addr;
-                let parts: Vec<(u64, u64, Vma)> = self
-                    .vmas
-                    .range(..end)
-                    .filter(|(_, v)| v.end > addr)
-                    .map(|(s, v)| (*s, v.end, v.clone()))
-                    .collect();
+                let parts: Vec<(u64, u64, Vma)> =
+                    self.vmas.range(..end).filter(|(_, v)| v.end > addr).map(|(s, v)| (*s, v.end, v.clone())).collect();
                 for (s, e, v) in parts {
                     if s > cursor {
                         return Err(Errno::ENOMEM);
                     }
                     let (from, to) = (s.max(addr), e.min(end));
-                    let off = v.mem_off + (from - s);
+                    if v.shared {
+                        // Shared memory keeps its contents for the other users.
+                        cursor = to;
+                        continue;
+                    }
+                    if v.cow {
+                        self.break_cow(from, to)?;
+                    }
+                    let off = self.translate(from).ok_or(Errno::ENOMEM)?;
                     self.mf.punch_hole(off, to - from);
                     if let Backing::File { fd, offset } = &v.backing {
                         self.fill_from_file(fd, &[Chunk { off, len: to - from }], offset + (from - s))?;
@@ -465,7 +677,14 @@ impl MemoryManager {
     /// is mapped with `write` (or read) access. Returns the runs and how many
     /// bytes they cover, which is less than `len` if the range runs into a
     /// hole or a protected page.
-    pub fn chunks(&self, addr: u64, len: u64, write: bool) -> (IoChunks, u64) {
+    pub fn chunks(&mut self, addr: u64, len: u64, write: bool) -> (IoChunks, u64) {
+        if write && self.prepare_write(addr, len).is_err() {
+            return (IoChunks::new(), 0);
+        }
+        self.chunks_now(addr, len, write)
+    }
+
+    fn chunks_now(&self, addr: u64, len: u64, write: bool) -> (IoChunks, u64) {
         let mut out = IoChunks::new();
         let mut cur = addr;
         let Some(end) = addr.checked_add(len) else {
@@ -475,11 +694,7 @@ impl MemoryManager {
             let Some((&s, v)) = self.vmas.range(..=cur).next_back() else {
                 break;
             };
-            let ok = if write {
-                v.prot & PROT_WRITE != 0
-            } else {
-                v.prot != PROT_NONE
-            };
+            let ok = if write { v.prot & PROT_WRITE != 0 } else { v.prot != PROT_NONE };
             if v.end <= cur || !ok {
                 break;
             }
@@ -497,7 +712,7 @@ impl MemoryManager {
     /// Copies app memory at `addr` into `dst`; EFAULT unless all of it is
     /// readable.
     pub fn copy_in(&self, addr: u64, dst: &mut [u8]) -> SysResult<()> {
-        let (chunks, n) = self.chunks(addr, dst.len() as u64, false);
+        let (chunks, n) = self.chunks_now(addr, dst.len() as u64, false);
         if n < dst.len() as u64 {
             return Err(Errno::EFAULT);
         }
@@ -511,7 +726,7 @@ impl MemoryManager {
 
     /// Copies `src` to app memory at `addr`; EFAULT unless all of it is
     /// writable.
-    pub fn copy_out(&self, addr: u64, src: &[u8]) -> SysResult<()> {
+    pub fn copy_out(&mut self, addr: u64, src: &[u8]) -> SysResult<()> {
         let (chunks, n) = self.chunks(addr, src.len() as u64, true);
         if n < src.len() as u64 {
             return Err(Errno::EFAULT);
@@ -526,8 +741,9 @@ impl MemoryManager {
 
     /// Writes to app memory even where the app may not write (the loader
     /// filling read-only segments and the initial stack).
-    pub fn poke(&self, addr: u64, src: &[u8]) -> SysResult<()> {
-        let (chunks, n) = self.chunks(addr, src.len() as u64, false);
+    pub fn poke(&mut self, addr: u64, src: &[u8]) -> SysResult<()> {
+        self.prepare_write(addr, src.len() as u64)?;
+        let (chunks, n) = self.chunks_now(addr, src.len() as u64, false);
         if n < src.len() as u64 {
             return Err(Errno::EFAULT);
         }
@@ -547,7 +763,7 @@ impl MemoryManager {
     }
 
     /// Writes a plain value.
-    pub fn write_val<T: IntoBytes + Immutable>(&self, addr: u64, v: &T) -> SysResult<()> {
+    pub fn write_val<T: IntoBytes + Immutable>(&mut self, addr: u64, v: &T) -> SysResult<()> {
         self.copy_out(addr, v.as_bytes())
     }
 
@@ -572,18 +788,154 @@ impl MemoryManager {
         Err(Errno::ENAMETOOLONG)
     }
 
-    /// A page fault the platform reported. Every VMA is mapped eagerly, so a
-    /// fault is the app's own error and becomes a signal; this is the hook for
-    /// lazily filled and copy-on-write pages.
-    pub fn handle_fault(&mut self, _addr: u64) -> bool {
-        false
+    /// A page fault the platform reported. Returns whether it was a
+    /// copy-on-write fault that is now resolved; any other fault is the app's
+    /// own error and becomes a signal.
+    pub fn handle_fault(&mut self, addr: u64) -> bool {
+        let Some((&s, v)) = self.vmas.range(..=addr).next_back() else {
+            return false;
+        };
+        if v.end <= addr || !v.cow || v.prot & PROT_WRITE == 0 {
+            return false;
+        }
+        let block = addr & !(COW_BLOCK - 1);
+        let (from, to) = (block.max(s), (block + COW_BLOCK).min(v.end));
+        self.break_cow(from, to).is_ok()
+    }
+
+    /// mremap(2).
+    pub fn mremap(&mut self, old: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64) -> SysResult<u64> {
+        const MREMAP_MAYMOVE: u32 = 1;
+        const MREMAP_FIXED: u32 = 2;
+        if !old.is_multiple_of(PAGE_SIZE) || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let old_len = page_up(old_len).ok_or(Errno::EINVAL)?;
+        let new_len = page_up(new_len).ok_or(Errno::EINVAL)?;
+        if new_len == 0 || old_len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let old_end = old.checked_add(old_len).ok_or(Errno::EINVAL)?;
+        // The old range must lie in one mapping.
+        let (vs, v) = self.vmas.range(..=old).next_back().map(|(s, v)| (*s, v.clone())).ok_or(Errno::EFAULT)?;
+        if v.end < old_end || vs > old {
+            return Err(Errno::EFAULT);
+        }
+        if flags & MREMAP_FIXED == 0 {
+            if new_len <= old_len {
+                self.unmap_range(old + new_len, old_end)?;
+                return Ok(old);
+            }
+            let grow_end = old.checked_add(new_len).ok_or(Errno::ENOMEM)?;
+            if v.end == old_end && grow_end <= self.mmap_top.max(self.max_addr) && !self.overlaps(old_end, grow_end) {
+                self.extend_like(&v, vs, old_end, grow_end)?;
+                return Ok(old);
+            }
+            if flags & MREMAP_MAYMOVE == 0 {
+                return Err(Errno::ENOMEM);
+            }
+        }
+        let dest = if flags & MREMAP_FIXED != 0 {
+            if !new_addr.is_multiple_of(PAGE_SIZE) {
+                return Err(Errno::EINVAL);
+            }
+            let e = new_addr.checked_add(new_len).ok_or(Errno::EINVAL)?;
+            if new_addr < old_end && e > old {
+                return Err(Errno::EINVAL);
+            }
+            self.unmap_range(new_addr, e)?;
+            new_addr
+        } else {
+            self.find_free(new_len)?
+        };
+        // Move the pages without copying: the new VMAs take over the memory-file
+        // ranges of the old ones.
+        let keep = old_len.min(new_len);
+        self.split_at(old);
+        self.split_at(old + keep);
+        let moved: Vec<(u64, Vma)> = self.vmas.range(old..old + keep).map(|(s, v)| (*s, v.clone())).collect();
+        for (s, _) in &moved {
+            self.vmas.remove(s);
+        }
+        self.push(SpaceOp::Unmap { addr: old, len: keep });
+        self.unmap_range(old + keep, old_end)?;
+        for (s, mut mv) in moved {
+            let at = dest + (s - old);
+            mv.end = at + (mv.end - s);
+            self.insert(at, mv)?;
+        }
+        if new_len > keep {
+            self.extend_like(&v, vs, dest + keep, dest + new_len)?;
+        }
+        Ok(dest)
+    }
+
+    /// Maps `[from, to)` as a continuation of the mapping `v` (which starts at
+    /// `vs`): fresh zero pages, or the file's next bytes.
+    fn extend_like(&mut self, v: &Vma, vs: u64, from: u64, to: u64) -> SysResult<()> {
+        let len = to - from;
+        let mem_off = self.mf.allocate(len)?;
+        let backing = match &v.backing {
+            Backing::Anon => Backing::Anon,
+            Backing::File { fd, offset } => {
+                let at = offset + (v.end - vs);
+                self.fill_from_file(fd, &[Chunk { off: mem_off, len }], at)?;
+                Backing::File { fd: fd.clone(), offset: at }
+            }
+        };
+        let vma = Vma { end: to, prot: v.prot, shared: v.shared, cow: false, mem_off, backing };
+        self.insert(from, vma)
+    }
+
+    fn check_mapped(&self, addr: u64, len: u64) -> SysResult<()> {
+        let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+        let mut cur = addr;
+        while cur < end {
+            match self.vmas.range(..=cur).next_back() {
+                Some((_, v)) if v.end > cur => cur = v.end,
+                _ => return Err(Errno::ENOMEM),
+            }
+        }
+        Ok(())
+    }
+
+    /// msync(2): memory and files are always in sync here (file mappings are
+    /// private copies), so only the arguments and the range are checked.
+    pub fn msync(&self, addr: u64, len: u64, flags: u32) -> SysResult<()> {
+        const MS_ASYNC: u32 = 1;
+        const MS_INVALIDATE: u32 = 2;
+        const MS_SYNC: u32 = 4;
+        if !addr.is_multiple_of(PAGE_SIZE)
+            || flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
+            || flags & (MS_ASYNC | MS_SYNC) == (MS_ASYNC | MS_SYNC)
+        {
+            return Err(Errno::EINVAL);
+        }
+        self.check_mapped(addr, page_up(len).ok_or(Errno::ENOMEM)?)
+    }
+
+    /// mincore(2): every mapped page counts as resident.
+    pub fn mincore(&self, addr: u64, len: u64) -> SysResult<Vec<u8>> {
+        if !addr.is_multiple_of(PAGE_SIZE) {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(len).ok_or(Errno::ENOMEM)?;
+        self.check_mapped(addr, len)?;
+        Ok(vec![1u8; (len / PAGE_SIZE) as usize])
     }
 }
 
 impl Drop for MemoryManager {
     fn drop(&mut self) {
+        // Every stub of this address space is gone or about to be replaced.
         for (s, v) in std::mem::take(&mut self.vmas) {
             self.mf.release(v.mem_off, v.end - s);
+        }
+        for (_, off, len) in std::mem::take(&mut self.log.deferred) {
+            self.mf.release(off, len);
         }
     }
 }
@@ -596,10 +948,7 @@ pub fn sub_chunks(chunks: &[Chunk], mut skip: u64) -> IoChunks {
             skip -= c.len;
             continue;
         }
-        out.push(Chunk {
-            off: c.off + skip,
-            len: c.len - skip,
-        });
+        out.push(Chunk { off: c.off + skip, len: c.len - skip });
         skip = 0;
     }
     out

@@ -14,8 +14,9 @@ use abi::Errno;
 use super::fs::{read_path, start_dir};
 use super::Args;
 use crate::kernel::task::Task;
-use crate::mm::{IoChunks, SysResult};
-use crate::vfs::file::{DirFile, File, HostFile, PathOnly};
+use crate::mm::{sub_chunks, Chunk, IoChunks, MemoryFile, SysResult};
+use crate::vfs::file::{DirFile, File, HostFile, PathOnly, POLLERR, POLLHUP, POLLIN, POLLOUT};
+use crate::vfs::pipe::Pipe;
 use crate::vfs::{gofer_errno, Follow};
 
 /// Linux caps one read or write at this many bytes.
@@ -38,7 +39,7 @@ enum Dir {
 fn gather(t: &Task, bufs: &[(u64, u64)], dir: Dir) -> SysResult<IoChunks> {
     let mut all = IoChunks::new();
     for &(addr, len) in bufs {
-        let (chunks, n) = t.mm.chunks(addr, len, dir == Dir::Read);
+        let (chunks, n) = t.mm().chunks(addr, len, dir == Dir::Read);
         all.extend(chunks);
         if n < len {
             if all.is_empty() {
@@ -63,34 +64,89 @@ fn check_access(f: &File, dir: Dir) -> SysResult<()> {
 }
 
 /// The core of every read and write: `pos` is Some for pread/pwrite.
-fn transfer(t: &Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, dir: Dir) -> SysResult<u64> {
-    let f = t.fds.get(fd)?.clone();
+/// Streams that would block put the task to sleep (interruptibly) unless the
+/// file is O_NONBLOCK; a blocking write keeps going until all is written.
+fn transfer(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, dir: Dir) -> SysResult<u64> {
+    let f = t.fds().get(fd)?.clone();
     check_access(&f, dir)?;
     if bufs.iter().all(|&(_, l)| l == 0) {
         return Ok(0);
     }
     let chunks = gather(t, bufs, dir)?;
-    let mf = t.kernel.memfile.as_ref();
-    let op = |off: Option<u64>| match dir {
-        Dir::Read => f.ops.read(mf, &chunks, off),
-        Dir::Write => f.ops.write(mf, &chunks, off),
-    };
-    let n = match pos {
-        Some(p) => {
-            if !f.ops.seekable() {
-                return Err(Errno::ESPIPE);
+    if pos.is_some() && !f.ops.seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    let mf = t.kernel.memfile.clone();
+    let mut done = 0u64;
+    loop {
+        let rest = sub_chunks(&chunks, done);
+        let r = match pos {
+            Some(p) => io_once(&f, &mf, &rest, Some(p + done), dir),
+            None if f.ops.seekable() => {
+                let mut off = f.offset.lock().unwrap_or_else(|e| e.into_inner());
+                let r = io_once(&f, &mf, &rest, Some(*off), dir);
+                if let Ok(n) = r {
+                    *off += n as u64;
+                }
+                r
             }
-            op(Some(p))?
+            None => io_once(&f, &mf, &rest, None, dir),
+        };
+        match r {
+            Ok(n) => {
+                done += n as u64;
+                let total: u64 = chunks.iter().map(|c| c.len).sum();
+                // Reads return what there is; blocking stream writes go on.
+                if dir == Dir::Read || n == 0 || done >= total || f.ops.seekable() || f.flags() & O_NONBLOCK != 0 {
+                    return Ok(done);
+                }
+            }
+            Err(Errno::EAGAIN) if f.flags() & O_NONBLOCK == 0 => {
+                if let Err(e) = wait_ready(t, &f, dir) {
+                    return if done > 0 { Ok(done) } else { Err(e) };
+                }
+            }
+            Err(Errno::EPIPE) if dir == Dir::Write => {
+                t.handle.push_signal(crate::kernel::signal::SigInfo::from_sender(
+                    abi::flags::signal::SIGPIPE,
+                    crate::kernel::signal::code::SI_USER,
+                    t.pid,
+                    t.creds().uid,
+                ));
+                return if done > 0 { Ok(done) } else { Err(Errno::EPIPE) };
+            }
+            Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
         }
-        None if f.ops.seekable() => {
-            let mut off = f.offset.lock().unwrap_or_else(|e| e.into_inner());
-            let n = op(Some(*off))?;
-            *off += n as u64;
-            n
+    }
+}
+
+fn io_once(f: &File, mf: &MemoryFile, chunks: &[Chunk], off: Option<u64>, dir: Dir) -> SysResult<usize> {
+    match dir {
+        Dir::Read => f.ops.read(mf, chunks, off),
+        Dir::Write => f.ops.write(mf, chunks, off),
+    }
+}
+
+/// How long one host poll waits before the task checks for signals again.
+const HOST_POLL_SLICE_MS: i32 = 50;
+
+/// Sleeps until `f` may be ready for `dir`, or a signal arrives.
+fn wait_ready(t: &mut Task, f: &Arc<File>, dir: Dir) -> SysResult<()> {
+    let want = if dir == Dir::Read { POLLIN | POLLHUP | POLLERR } else { POLLOUT | POLLERR };
+    if let Some(q) = f.ops.wait_queue() {
+        return t.block(&[q], None, |_| Ok((f.ops.readiness() & want != 0).then_some(())));
+    }
+    if let Some(fd) = f.ops.host_fd() {
+        loop {
+            if t.interrupted() {
+                return Err(Errno::ERESTARTSYS);
+            }
+            if crate::sys::poll_one(fd, want, HOST_POLL_SLICE_MS) != 0 {
+                return Ok(());
+            }
         }
-        None => op(None)?,
-    };
-    Ok(n as u64)
+    }
+    Err(Errno::EAGAIN)
 }
 
 fn iovecs(t: &Task, addr: u64, count: u64) -> SysResult<Vec<(u64, u64)>> {
@@ -100,7 +156,7 @@ fn iovecs(t: &Task, addr: u64, count: u64) -> SysResult<Vec<(u64, u64)>> {
     let mut out = Vec::with_capacity(count as usize);
     let mut total = 0u64;
     for i in 0..count {
-        let iov: Iovec = t.mm.read_val(addr + i * 16)?;
+        let iov: Iovec = t.mm().read_val(addr + i * 16)?;
         if iov.len > i64::MAX as u64 {
             return Err(Errno::EINVAL);
         }
@@ -125,34 +181,22 @@ fn position(v: i64) -> SysResult<u64> {
 
 pub fn pread64(t: &mut Task, a: &Args) -> SysResult<u64> {
     let pos = position(a.i64(3))?;
-    transfer(
-        t,
-        a.fd(0),
-        &[(a.addr(1), a.u64(2).min(MAX_RW_COUNT))],
-        Some(pos),
-        Dir::Read,
-    )
+    transfer(t, a.fd(0), &[(a.addr(1), a.u64(2).min(MAX_RW_COUNT))], Some(pos), Dir::Read)
 }
 
 pub fn pwrite64(t: &mut Task, a: &Args) -> SysResult<u64> {
     let pos = position(a.i64(3))?;
-    transfer(
-        t,
-        a.fd(0),
-        &[(a.addr(1), a.u64(2).min(MAX_RW_COUNT))],
-        Some(pos),
-        Dir::Write,
-    )
+    transfer(t, a.fd(0), &[(a.addr(1), a.u64(2).min(MAX_RW_COUNT))], Some(pos), Dir::Write)
 }
 
 pub fn readv(t: &mut Task, a: &Args) -> SysResult<u64> {
-    t.fds.get(a.fd(0))?;
+    t.fds().get(a.fd(0))?;
     let bufs = iovecs(t, a.addr(1), a.u64(2))?;
     transfer(t, a.fd(0), &bufs, None, Dir::Read)
 }
 
 pub fn writev(t: &mut Task, a: &Args) -> SysResult<u64> {
-    t.fds.get(a.fd(0))?;
+    t.fds().get(a.fd(0))?;
     let bufs = iovecs(t, a.addr(1), a.u64(2))?;
     transfer(t, a.fd(0), &bufs, None, Dir::Write)
 }
@@ -162,20 +206,14 @@ fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32) -> SysResult<u6
     let start = start_dir(t, dirfd, &path)?;
     let vfs = &t.kernel.vfs;
     let writes = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0;
-    let follow = if flags & O_NOFOLLOW != 0 {
-        Follow::No
-    } else {
-        Follow::Yes
-    };
-    let d = match vfs.resolve(&t.fs.root, &start, &path, follow) {
+    let follow = if flags & O_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
+    let d = match vfs.resolve(&t.fs().root, &start, &path, follow) {
         Ok(d) => d,
         // Creating a file on the read-only rootfs.
         Err(Errno::ENOENT) if flags & O_CREAT != 0 && !path.ends_with(b"/") => {
             let parent_exists = match path.iter().rposition(|&b| b == b'/') {
                 Some(0) => true,
-                Some(i) => vfs
-                    .resolve(&t.fs.root, &start, &path[..i], Follow::Yes)
-                    .is_ok_and(|p| p.is_dir()),
+                Some(i) => vfs.resolve(&t.fs().root, &start, &path[..i], Follow::Yes).is_ok_and(|p| p.is_dir()),
                 None => true,
             };
             return Err(if parent_exists { Errno::EROFS } else { Errno::ENOENT });
@@ -209,7 +247,7 @@ fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32) -> SysResult<u6
         File::new(Box::new(HostFile::new(host, *d.attr())), status, Some(d))
     };
     let limit = t.nofile_limit();
-    t.fds.insert(file, cloexec, 0, limit).map(|fd| fd as u64)
+    t.fds().insert(file, cloexec, 0, limit).map(|fd| fd as u64)
 }
 
 pub fn open(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -221,11 +259,11 @@ pub fn openat(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub fn close(t: &mut Task, a: &Args) -> SysResult<u64> {
-    t.fds.remove(a.fd(0)).map(|_| 0)
+    t.fds().remove(a.fd(0)).map(|_| 0)
 }
 
 pub fn lseek(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let f = t.fds.get(a.fd(0))?.clone();
+    let f = t.fds().get(a.fd(0))?.clone();
     let (offset, whence) = (a.i64(1), a.u32(2));
     if !f.ops.seekable() {
         return f.ops.seek(offset, whence);
@@ -259,7 +297,7 @@ pub fn lseek(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub fn getdents64(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let f = t.fds.get(a.fd(0))?.clone();
+    let f = t.fds().get(a.fd(0))?.clone();
     let count = a.u32(2) as usize;
     let entries = f.ops.entries()?;
     let mut pos = f.offset.lock().unwrap_or_else(|e| e.into_inner());
@@ -282,28 +320,28 @@ pub fn getdents64(t: &mut Task, a: &Args) -> SysResult<u64> {
     if buf.is_empty() && next < entries.len() {
         return Err(Errno::EINVAL);
     }
-    t.mm.copy_out(a.addr(1), &buf)?;
+    t.mm().copy_out(a.addr(1), &buf)?;
     *pos = next as u64;
     Ok(buf.len() as u64)
 }
 
 pub fn dup(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let f = t.fds.get(a.fd(0))?.clone();
+    let f = t.fds().get(a.fd(0))?.clone();
     let limit = t.nofile_limit();
-    t.fds.insert(f, false, 0, limit).map(|fd| fd as u64)
+    t.fds().insert(f, false, 0, limit).map(|fd| fd as u64)
 }
 
 fn do_dup3(t: &mut Task, old: i32, new: i32, cloexec: bool) -> SysResult<u64> {
-    let f = t.fds.get(old)?.clone();
+    let f = t.fds().get(old)?.clone();
     let limit = t.nofile_limit();
-    t.fds.insert_at(new, f, cloexec, limit)?;
+    t.fds().insert_at(new, f, cloexec, limit)?;
     Ok(new as u64)
 }
 
 pub fn dup2(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (old, new) = (a.fd(0), a.fd(1));
     if old == new {
-        t.fds.get(old)?;
+        t.fds().get(old)?;
         return Ok(new as u64);
     }
     do_dup3(t, old, new, false)
@@ -319,7 +357,7 @@ pub fn dup3(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
     let fd = a.fd(0);
-    let f: Arc<File> = t.fds.get(fd)?.clone();
+    let f: Arc<File> = t.fds().get(fd)?.clone();
     match a.u32(1) {
         F_DUPFD | F_DUPFD_CLOEXEC => {
             let min = a.i32(2);
@@ -327,13 +365,11 @@ pub fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
             if min < 0 || min as u64 >= limit {
                 return Err(Errno::EINVAL);
             }
-            t.fds
-                .insert(f, a.u32(1) == F_DUPFD_CLOEXEC, min, limit)
-                .map(|fd| fd as u64)
+            t.fds().insert(f, a.u32(1) == F_DUPFD_CLOEXEC, min, limit).map(|fd| fd as u64)
         }
-        F_GETFD => Ok(if t.fds.cloexec(fd)? { u64::from(FD_CLOEXEC) } else { 0 }),
+        F_GETFD => Ok(if t.fds().cloexec(fd)? { u64::from(FD_CLOEXEC) } else { 0 }),
         F_SETFD => {
-            t.fds.set_cloexec(fd, a.u32(2) & FD_CLOEXEC != 0)?;
+            t.fds().set_cloexec(fd, a.u32(2) & FD_CLOEXEC != 0)?;
             Ok(0)
         }
         F_GETFL => Ok(u64::from(f.flags())),
@@ -351,22 +387,68 @@ pub fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub fn ioctl(t: &mut Task, a: &Args) -> SysResult<u64> {
     let fd = a.fd(0);
-    let f = t.fds.get(fd)?.clone();
+    let f = t.fds().get(fd)?.clone();
     match a.u32(1) {
-        FIOCLEX => t.fds.set_cloexec(fd, true).map(|_| 0),
-        FIONCLEX => t.fds.set_cloexec(fd, false).map(|_| 0),
+        FIOCLEX => t.fds().set_cloexec(fd, true).map(|_| 0),
+        FIONCLEX => t.fds().set_cloexec(fd, false).map(|_| 0),
         TCGETS => {
             let mut buf = [0u8; std::mem::size_of::<Termios>()];
             f.ops.ioctl(TCGETS, &mut buf)?;
-            t.mm.copy_out(a.addr(2), &buf)?;
+            t.mm().copy_out(a.addr(2), &buf)?;
             Ok(0)
         }
         TIOCGWINSZ => {
             let mut buf = [0u8; std::mem::size_of::<Winsize>()];
             f.ops.ioctl(TIOCGWINSZ, &mut buf)?;
-            t.mm.copy_out(a.addr(2), &buf)?;
+            t.mm().copy_out(a.addr(2), &buf)?;
+            Ok(0)
+        }
+        abi::flags::ioctl::FIONREAD => {
+            let mut buf = [0u8; 4];
+            f.ops.ioctl(abi::flags::ioctl::FIONREAD, &mut buf)?;
+            t.mm().copy_out(a.addr(2), &buf)?;
+            Ok(0)
+        }
+        abi::flags::ioctl::FIONBIO => {
+            let on: i32 = t.mm().read_val(a.addr(2))?;
+            let flags = f.flags();
+            f.set_flags(if on != 0 { flags | O_NONBLOCK } else { flags & !O_NONBLOCK });
             Ok(0)
         }
         _ => Err(Errno::ENOTTY),
     }
+}
+
+fn do_pipe(t: &mut Task, addr: u64, flags: u32) -> SysResult<u64> {
+    if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (r, w) = Pipe::new();
+    let status = flags & O_NONBLOCK;
+    let rf = File::new(Box::new(r), O_RDONLY | status, None);
+    let wf = File::new(Box::new(w), O_WRONLY | status, None);
+    let limit = t.nofile_limit();
+    let cloexec = flags & O_CLOEXEC != 0;
+    let rfd = t.fds().insert(rf, cloexec, 0, limit)?;
+    let wfd = match t.fds().insert(wf, cloexec, 0, limit) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = t.fds().remove(rfd);
+            return Err(e);
+        }
+    };
+    if let Err(e) = t.mm().write_val(addr, &[rfd, wfd]) {
+        let _ = t.fds().remove(rfd);
+        let _ = t.fds().remove(wfd);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+pub fn pipe(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_pipe(t, a.addr(0), 0)
+}
+
+pub fn pipe2(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_pipe(t, a.addr(0), a.u32(1))
 }

@@ -19,19 +19,19 @@ use crate::vfs::{Dentry, Follow, PATH_MAX};
 
 /// Reads a path argument.
 pub(super) fn read_path(t: &Task, addr: u64) -> SysResult<Vec<u8>> {
-    t.mm.read_cstr(addr, PATH_MAX)
+    t.mm().read_cstr(addr, PATH_MAX)
 }
 
 /// The directory a relative path starts from: the cwd for AT_FDCWD, else the
 /// directory open at `dirfd`.
 pub(super) fn start_dir(t: &Task, dirfd: i32, path: &[u8]) -> SysResult<Arc<Dentry>> {
     if path.first() == Some(&b'/') {
-        return Ok(t.fs.root.clone());
+        return Ok(t.fs().root.clone());
     }
     if dirfd == AT_FDCWD {
-        return Ok(t.fs.cwd.clone());
+        return Ok(t.fs().cwd.clone());
     }
-    let f = t.fds.get(dirfd)?;
+    let f = t.fds().get(dirfd)?.clone();
     match &f.dentry {
         Some(d) if d.is_dir() => Ok(d.clone()),
         _ => Err(Errno::ENOTDIR),
@@ -41,7 +41,7 @@ pub(super) fn start_dir(t: &Task, dirfd: i32, path: &[u8]) -> SysResult<Arc<Dent
 /// Resolves a path argument relative to `dirfd`.
 pub(super) fn resolve_at(t: &Task, dirfd: i32, path: &[u8], follow: Follow) -> SysResult<Arc<Dentry>> {
     let start = start_dir(t, dirfd, path)?;
-    t.kernel.vfs.resolve(&t.fs.root, &start, path, follow)
+    t.kernel.vfs.resolve(&t.fs().root, &start, path, follow)
 }
 
 /// What a stat-like call looks at: a name, or (AT_EMPTY_PATH) an open file.
@@ -63,15 +63,11 @@ fn stat_target(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> SysResult<Ta
     let path = read_path(t, path_addr)?;
     if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
         if dirfd == AT_FDCWD {
-            return Ok(Target::Name(t.fs.cwd.clone()));
+            return Ok(Target::Name(t.fs().cwd.clone()));
         }
-        return Ok(Target::Open(t.fds.get(dirfd)?.clone()));
+        return Ok(Target::Open(t.fds().get(dirfd)?.clone()));
     }
-    let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 {
-        Follow::No
-    } else {
-        Follow::Yes
-    };
+    let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
     resolve_at(t, dirfd, &path, follow).map(Target::Name)
 }
 
@@ -100,7 +96,7 @@ pub(super) fn to_stat(a: &FileAttr) -> Stat {
 
 fn write_stat(t: &Task, addr: u64, target: Target) -> SysResult<u64> {
     let st = to_stat(&target.attr()?);
-    t.mm.write_val(addr, &st)?;
+    t.mm().write_val(addr, &st)?;
     Ok(0)
 }
 
@@ -115,7 +111,7 @@ pub fn lstat(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub fn fstat(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let f = t.fds.get(a.fd(0))?.clone();
+    let f = t.fds().get(a.fd(0))?.clone();
     write_stat(t, a.addr(1), Target::Open(f))
 }
 
@@ -129,11 +125,7 @@ pub fn newfstatat(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 fn ts(sec: i64, nsec: i64) -> StatxTimestamp {
-    StatxTimestamp {
-        tv_sec: sec,
-        tv_nsec: nsec as u32,
-        reserved: 0,
-    }
+    StatxTimestamp { tv_sec: sec, tv_nsec: nsec as u32, reserved: 0 }
 }
 
 fn major(dev: u64) -> u32 {
@@ -173,7 +165,7 @@ pub fn statx(t: &mut Task, a: &Args) -> SysResult<u64> {
         stx_dev_minor: minor(at.dev),
         ..Statx::default()
     };
-    t.mm.write_val(a.addr(4), &sx)?;
+    t.mm().write_val(a.addr(4), &sx)?;
     Ok(0)
 }
 
@@ -189,16 +181,8 @@ fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> Sys
     if mode == F_OK {
         return Ok(0);
     }
-    let uid = if flags & AT_EACCESS != 0 {
-        t.creds.euid
-    } else {
-        t.creds.uid
-    };
-    let gid = if flags & AT_EACCESS != 0 {
-        t.creds.egid
-    } else {
-        t.creds.gid
-    };
+    let uid = if flags & AT_EACCESS != 0 { t.creds().euid } else { t.creds().uid };
+    let gid = if flags & AT_EACCESS != 0 { t.creds().egid } else { t.creds().gid };
     let kind = attr.mode & S_IFMT;
     // The rootfs is read-only: writing to its files or directories fails.
     if mode & W_OK != 0 && matches!(kind, S_IFREG | S_IFDIR) && matches!(target, Target::Name(_)) {
@@ -244,7 +228,7 @@ fn do_readlink(t: &Task, dirfd: i32, path_addr: u64, buf: u64, size: i32) -> Sys
     let d = resolve_at(t, dirfd, &path, Follow::No)?;
     let target = t.kernel.vfs.readlink(&d)?;
     let n = target.len().min(size as usize);
-    t.mm.copy_out(buf, &target[..n])?;
+    t.mm().copy_out(buf, &target[..n])?;
     Ok(n as u64)
 }
 
@@ -257,12 +241,12 @@ pub fn readlinkat(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub fn getcwd(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let mut path = t.kernel.vfs.path_of(&t.fs.cwd);
+    let mut path = t.kernel.vfs.path_of(&t.fs().cwd);
     path.push(0);
     if (a.u64(1) as usize) < path.len() {
         return Err(Errno::ERANGE);
     }
-    t.mm.copy_out(a.addr(0), &path)?;
+    t.mm().copy_out(a.addr(0), &path)?;
     Ok(path.len() as u64)
 }
 
@@ -272,15 +256,15 @@ pub fn chdir(t: &mut Task, a: &Args) -> SysResult<u64> {
     if !d.is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    t.fs.cwd = d;
+    t.fs().cwd = d;
     Ok(0)
 }
 
 pub fn fchdir(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let f = t.fds.get(a.fd(0))?;
+    let f = t.fds().get(a.fd(0))?.clone();
     match &f.dentry {
         Some(d) if d.is_dir() => {
-            t.fs.cwd = d.clone();
+            t.fs().cwd = d.clone();
             Ok(0)
         }
         _ => Err(Errno::ENOTDIR),

@@ -13,7 +13,7 @@ pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
     let file = if flags & MAP_ANONYMOUS != 0 {
         None
     } else {
-        let f = t.fds.get(fd)?.clone();
+        let f = t.fds().get(fd)?.clone();
         if f.flags() & O_ACCMODE == O_WRONLY {
             return Err(Errno::EACCES);
         }
@@ -23,33 +23,37 @@ pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
         if flags & MAP_TYPE != MAP_PRIVATE && prot & PROT_WRITE != 0 {
             return Err(Errno::EACCES);
         }
-        Some(MapFile {
-            fd: host_fd,
-            offset,
-            size,
-        })
+        Some(MapFile { fd: host_fd, offset, size })
     };
-    t.mm.mmap(MmapRequest {
-        addr,
-        len,
-        prot,
-        flags,
-        file,
-    })
+    t.mm().mmap(MmapRequest { addr, len, prot, flags, file })
 }
 
 pub fn munmap(t: &mut Task, a: &Args) -> SysResult<u64> {
-    t.mm.munmap(a.addr(0), a.u64(1)).map(|_| 0)
+    t.mm().munmap(a.addr(0), a.u64(1)).map(|_| 0)
 }
 
 pub fn mprotect(t: &mut Task, a: &Args) -> SysResult<u64> {
-    t.mm.mprotect(a.addr(0), a.u64(1), a.u32(2)).map(|_| 0)
+    t.mm().mprotect(a.addr(0), a.u64(1), a.u32(2)).map(|_| 0)
 }
 
 pub fn brk(t: &mut Task, a: &Args) -> SysResult<u64> {
-    Ok(t.mm.brk(a.addr(0)))
+    Ok(t.mm().brk(a.addr(0)))
 }
 
 pub fn madvise(t: &mut Task, a: &Args) -> SysResult<u64> {
-    t.mm.madvise(a.addr(0), a.u64(1), a.u32(2)).map(|_| 0)
+    t.mm().madvise(a.addr(0), a.u64(1), a.u32(2)).map(|_| 0)
+}
+
+pub fn mremap(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.mm().mremap(a.addr(0), a.u64(1), a.u64(2), a.u32(3), a.addr(4))
+}
+
+pub fn msync(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.mm().msync(a.addr(0), a.u64(1), a.u32(2)).map(|_| 0)
+}
+
+pub fn mincore(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let v = t.mm().mincore(a.addr(0), a.u64(1))?;
+    t.mm().copy_out(a.addr(2), &v)?;
+    Ok(0)
 }

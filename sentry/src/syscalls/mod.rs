@@ -8,8 +8,11 @@
 
 mod file;
 mod fs;
+mod futex;
 mod identity;
 mod mm;
+mod process;
+mod sched;
 mod signal;
 mod strace;
 mod sys;

@@ -71,7 +71,7 @@ pub fn print(task: &Task, nr: u64, args: &Args, ret: u64) {
             Fmt::Ptr => line.push_str(&format!("{v:#x}")),
             Fmt::Fd if args.i32(i) == abi::flags::at::AT_FDCWD => line.push_str("AT_FDCWD"),
             Fmt::Fd => line.push_str(&args.i32(i).to_string()),
-            Fmt::Path => match task.mm.read_cstr(v, crate::vfs::PATH_MAX) {
+            Fmt::Path => match task.mm().read_cstr(v, crate::vfs::PATH_MAX) {
                 Ok(p) => quote(&p, &mut line, false),
                 Err(_) => line.push_str(&format!("{v:#x}")),
             },
@@ -79,7 +79,7 @@ pub fn print(task: &Task, nr: u64, args: &Args, ret: u64) {
                 let len = args.u64(*len_arg) as usize;
                 let shown = len.min(SHOWN_BYTES);
                 let mut buf = vec![0u8; shown];
-                match task.mm.copy_in(v, &mut buf) {
+                match task.mm().copy_in(v, &mut buf) {
                     Ok(()) => quote(&buf, &mut line, len > shown),
                     Err(_) => line.push_str(&format!("{v:#x}")),
                 }

@@ -29,7 +29,7 @@ pub fn uname(t: &mut Task, a: &Args) -> SysResult<u64> {
             uts_field("(none)"),
         ],
     };
-    t.mm.write_val(a.addr(0), &u)?;
+    t.mm().write_val(a.addr(0), &u)?;
     Ok(0)
 }
 
@@ -43,7 +43,7 @@ fn resource(r: u32) -> SysResult<usize> {
 
 pub fn getrlimit(t: &mut Task, a: &Args) -> SysResult<u64> {
     let r = resource(a.u32(0))?;
-    t.mm.write_val(a.addr(1), &t.rlimits[r])?;
+    t.mm().write_val(a.addr(1), &t.rlimits()[r])?;
     Ok(0)
 }
 
@@ -52,16 +52,16 @@ fn set_limit(t: &mut Task, r: usize, new: Rlimit) -> SysResult<()> {
         return Err(Errno::EINVAL);
     }
     // Raising the hard limit needs CAP_SYS_RESOURCE, which only root has here.
-    if new.max > t.rlimits[r].max && t.creds.euid != 0 {
+    if new.max > t.rlimits()[r].max && t.creds().euid != 0 {
         return Err(Errno::EPERM);
     }
-    t.rlimits[r] = new;
+    t.rlimits()[r] = new;
     Ok(())
 }
 
 pub fn setrlimit(t: &mut Task, a: &Args) -> SysResult<u64> {
     let r = resource(a.u32(0))?;
-    let new: Rlimit = t.mm.read_val(a.addr(1))?;
+    let new: Rlimit = t.mm().read_val(a.addr(1))?;
     set_limit(t, r, new)?;
     Ok(0)
 }
@@ -72,13 +72,9 @@ pub fn prlimit64(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::ESRCH);
     }
     let r = resource(a.u32(1))?;
-    let new = if a.addr(2) != 0 {
-        Some(t.mm.read_val::<Rlimit>(a.addr(2))?)
-    } else {
-        None
-    };
+    let new = if a.addr(2) != 0 { Some(t.mm().read_val::<Rlimit>(a.addr(2))?) } else { None };
     if a.addr(3) != 0 {
-        t.mm.write_val(a.addr(3), &t.rlimits[r])?;
+        t.mm().write_val(a.addr(3), &t.rlimits()[r])?;
     }
     if let Some(n) = new {
         set_limit(t, r, n)?;
@@ -102,7 +98,7 @@ pub fn getrandom(t: &mut Task, a: &Args) -> SysResult<u64> {
     while done < len {
         let n = (len - done).min(buf.len() as u64) as usize;
         sys::getrandom(&mut buf[..n])?;
-        if let Err(e) = t.mm.copy_out(a.addr(0) + done, &buf[..n]) {
+        if let Err(e) = t.mm().copy_out(a.addr(0) + done, &buf[..n]) {
             return if done > 0 { Ok(done) } else { Err(e) };
         }
         done += n as u64;
@@ -120,6 +116,6 @@ pub fn sysinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
         mem_unit: 1,
         ..Sysinfo::default()
     };
-    t.mm.write_val(a.addr(0), &info)?;
+    t.mm().write_val(a.addr(0), &info)?;
     Ok(0)
 }

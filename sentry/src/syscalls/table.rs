@@ -9,7 +9,7 @@ use abi::nr;
 use abi::SYSCALL_COUNT;
 
 use super::strace::Fmt::{self, *};
-use super::{file, fs, identity, mm, signal, sys, thread, time, Handler};
+use super::{file, fs, futex, identity, mm, process, sched, signal, sys, thread, time, Handler};
 
 /// How completely a syscall is implemented.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,11 +37,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    const NONE: Entry = Entry {
-        handler: None,
-        support: Support::None,
-        args: &[],
-    };
+    const NONE: Entry = Entry { handler: None, support: Support::None, args: &[] };
 }
 
 macro_rules! syscall_table {
@@ -60,6 +56,8 @@ syscall_table! {
     WRITE => file::write, Support::Full, [Fd, Buf(2), Int];
     OPEN => file::open, Support::Partial("read-only rootfs: O_CREAT and write access give EROFS"), [Path, Hex, Oct];
     CLOSE => file::close, Support::Full, [Fd];
+    PIPE => file::pipe, Support::Full, [Ptr];
+    PIPE2 => file::pipe2, Support::Partial("O_DIRECT (packet mode) is accepted but pipes stay byte streams"), [Ptr, Hex];
     STAT => fs::stat, Support::Full, [Path, Ptr];
     FSTAT => fs::fstat, Support::Full, [Fd, Ptr];
     LSTAT => fs::lstat, Support::Full, [Path, Ptr];
@@ -68,9 +66,59 @@ syscall_table! {
     MPROTECT => mm::mprotect, Support::Full, [Ptr, Int, Hex];
     MUNMAP => mm::munmap, Support::Full, [Ptr, Int];
     BRK => mm::brk, Support::Full, [Ptr];
-    RT_SIGACTION => signal::rt_sigaction, Support::Partial("dispositions are recorded; delivery is not implemented yet"), [Int, Ptr, Ptr, Int];
-    RT_SIGPROCMASK => signal::rt_sigprocmask, Support::Partial("the mask is recorded; delivery is not implemented yet"), [Int, Ptr, Ptr, Int];
-    IOCTL => file::ioctl, Support::Partial("TCGETS and TIOCGWINSZ on a terminal, FIOCLEX, FIONCLEX"), [Fd, Hex, Ptr];
+    RT_SIGACTION => signal::rt_sigaction, Support::Full, [Int, Ptr, Ptr, Int];
+    RT_SIGPROCMASK => signal::rt_sigprocmask, Support::Full, [Int, Ptr, Ptr, Int];
+    RT_SIGRETURN => signal::rt_sigreturn, Support::Partial("FPU state is the FXSAVE area (x87/SSE), not AVX"), [];
+    RT_SIGPENDING => signal::rt_sigpending, Support::Full, [Ptr, Int];
+    RT_SIGTIMEDWAIT => signal::rt_sigtimedwait, Support::Full, [Ptr, Ptr, Ptr, Int];
+    RT_SIGQUEUEINFO => signal::rt_sigqueueinfo, Support::Full, [Int, Int, Ptr];
+    RT_SIGSUSPEND => signal::rt_sigsuspend, Support::Full, [Ptr, Int];
+    SIGALTSTACK => signal::sigaltstack, Support::Full, [Ptr, Ptr];
+    PAUSE => signal::pause, Support::Full, [];
+    KILL => signal::kill, Support::Full, [Int, Int];
+    TKILL => signal::tkill, Support::Full, [Int, Int];
+    TGKILL => signal::tgkill, Support::Full, [Int, Int, Int];
+    CLONE => process::clone, Support::Partial("no namespaces, no CLONE_PIDFD"), [Hex, Ptr, Ptr, Ptr, Hex];
+    CLONE3 => process::clone3, Support::Partial("no namespaces, pidfds or chosen tids"), [Ptr, Int];
+    FORK => process::fork, Support::Full, [];
+    VFORK => process::vfork, Support::Full, [];
+    EXECVE => process::execve, Support::Full, [Path, Ptr, Ptr];
+    EXECVEAT => process::execveat, Support::Full, [Fd, Path, Ptr, Ptr, Hex];
+    WAIT4 => process::wait4, Support::Partial("rusage is zero"), [Int, Ptr, Hex, Ptr];
+    WAITID => process::waitid, Support::Partial("no P_PIDFD; rusage is zero"), [Int, Int, Ptr, Hex, Ptr];
+    GETPGID => process::getpgid, Support::Full, [Int];
+    SETPGID => process::setpgid, Support::Full, [Int, Int];
+    GETPGRP => process::getpgrp, Support::Full, [];
+    SETSID => process::setsid, Support::Full, [];
+    GETSID => process::getsid, Support::Full, [Int];
+    PRCTL => process::prctl, Support::Partial("PDEATHSIG, NAME, DUMPABLE, NO_NEW_PRIVS"), [Int, Hex, Hex, Hex, Hex];
+    GETRUSAGE => process::getrusage, Support::Partial("times are the serving Sentry thread's; no children totals"), [Int, Ptr];
+    TIMES => process::times, Support::Partial("times are the serving Sentry thread's; no children totals"), [Ptr];
+    UMASK => process::umask, Support::Full, [Oct];
+    FUTEX => futex::futex, Support::Partial("no priority-inheritance operations"), [Ptr, Int, Int, Ptr, Ptr, Hex];
+    SETUID => identity::setuid, Support::Full, [Int];
+    SETGID => identity::setgid, Support::Full, [Int];
+    SETREUID => identity::setreuid, Support::Full, [Int, Int];
+    SETREGID => identity::setregid, Support::Full, [Int, Int];
+    SETRESUID => identity::setresuid, Support::Full, [Int, Int, Int];
+    SETRESGID => identity::setresgid, Support::Full, [Int, Int, Int];
+    GETRESUID => identity::getresuid, Support::Full, [Ptr, Ptr, Ptr];
+    GETRESGID => identity::getresgid, Support::Full, [Ptr, Ptr, Ptr];
+    SETFSUID => identity::setfsuid, Support::Full, [Int];
+    SETFSGID => identity::setfsgid, Support::Full, [Int];
+    GETGROUPS => identity::getgroups, Support::Full, [Int, Ptr];
+    SETGROUPS => identity::setgroups, Support::Full, [Int, Ptr];
+    SCHED_YIELD => sched::sched_yield, Support::Full, [];
+    SCHED_GETAFFINITY => sched::sched_getaffinity, Support::Partial("every CPU of the host"), [Int, Int, Ptr];
+    SCHED_SETAFFINITY => sched::sched_setaffinity, Support::Partial("accepted, not applied"), [Int, Int, Ptr];
+    SCHED_GETSCHEDULER => sched::sched_getscheduler, Support::Partial("always SCHED_OTHER"), [Int];
+    SCHED_GETPARAM => sched::sched_getparam, Support::Partial("always priority 0"), [Int, Ptr];
+    GETPRIORITY => sched::getpriority, Support::Partial("the recorded nice value of the caller's process"), [Int, Int];
+    SETPRIORITY => sched::setpriority, Support::Partial("recorded for the caller's process; the host does not apply it"), [Int, Int, Int];
+    MREMAP => mm::mremap, Support::Partial("no MREMAP_DONTUNMAP"), [Ptr, Int, Int, Hex, Ptr];
+    MSYNC => mm::msync, Support::Full, [Ptr, Int, Hex];
+    MINCORE => mm::mincore, Support::Partial("every mapped page is resident"), [Ptr, Int, Ptr];
+    IOCTL => file::ioctl, Support::Partial("TCGETS and TIOCGWINSZ on a terminal, FIOCLEX, FIONCLEX, FIONREAD, FIONBIO"), [Fd, Hex, Ptr];
     PREAD64 => file::pread64, Support::Full, [Fd, Buf(2), Int, Int];
     PWRITE64 => file::pwrite64, Support::Full, [Fd, Buf(2), Int, Int];
     READV => file::readv, Support::Full, [Fd, Ptr, Int];
@@ -79,9 +127,9 @@ syscall_table! {
     MADVISE => mm::madvise, Support::Partial("MADV_DONTNEED drops pages; other advice is accepted and ignored"), [Ptr, Int, Int];
     DUP => file::dup, Support::Full, [Fd];
     DUP2 => file::dup2, Support::Full, [Fd, Fd];
-    NANOSLEEP => time::nanosleep, Support::Partial("not interruptible by signals yet"), [Ptr, Ptr];
+    NANOSLEEP => time::nanosleep, Support::Full, [Ptr, Ptr];
     GETPID => identity::getpid, Support::Full, [];
-    EXIT => thread::exit, Support::Full, [Int];
+    EXIT => process::exit, Support::Full, [Int];
     UNAME => sys::uname, Support::Full, [Ptr];
     FCNTL => file::fcntl, Support::Partial("F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL"), [Fd, Int, Hex];
     GETDENTS64 => file::getdents64, Support::Full, [Fd, Ptr, Int];
@@ -101,16 +149,16 @@ syscall_table! {
     ARCH_PRCTL => thread::arch_prctl, Support::Full, [Hex, Ptr];
     GETTID => identity::gettid, Support::Full, [];
     TIME => time::time, Support::Full, [Ptr];
-    SET_TID_ADDRESS => thread::set_tid_address, Support::Partial("recorded; cleared and woken at exit with threads"), [Ptr];
+    SET_TID_ADDRESS => thread::set_tid_address, Support::Full, [Ptr];
     CLOCK_GETTIME => time::clock_gettime, Support::Full, [Int, Ptr];
     CLOCK_GETRES => time::clock_getres, Support::Full, [Int, Ptr];
-    CLOCK_NANOSLEEP => time::clock_nanosleep, Support::Partial("not interruptible by signals yet"), [Int, Hex, Ptr, Ptr];
-    EXIT_GROUP => thread::exit_group, Support::Full, [Int];
+    CLOCK_NANOSLEEP => time::clock_nanosleep, Support::Full, [Int, Hex, Ptr, Ptr];
+    EXIT_GROUP => process::exit_group, Support::Full, [Int];
     OPENAT => file::openat, Support::Partial("read-only rootfs: O_CREAT and write access give EROFS"), [Fd, Path, Hex, Oct];
     NEWFSTATAT => fs::newfstatat, Support::Full, [Fd, Path, Ptr, Hex];
     READLINKAT => fs::readlinkat, Support::Full, [Fd, Path, Ptr, Int];
     FACCESSAT => fs::faccessat, Support::Full, [Fd, Path, Oct];
-    SET_ROBUST_LIST => thread::set_robust_list, Support::Partial("recorded; walked at exit with threads"), [Ptr, Int];
+    SET_ROBUST_LIST => thread::set_robust_list, Support::Partial("recorded; the list is not walked at exit"), [Ptr, Int];
     DUP3 => file::dup3, Support::Full, [Fd, Fd, Hex];
     PRLIMIT64 => sys::prlimit64, Support::Partial("limits are recorded, not enforced"), [Int, Int, Ptr, Ptr];
     GETRANDOM => sys::getrandom, Support::Full, [Ptr, Int, Hex];

@@ -5,7 +5,6 @@ use abi::Errno;
 
 use super::Args;
 use crate::kernel::task::Task;
-use crate::kernel::ExitStatus;
 use crate::mm::SysResult;
 
 pub fn arch_prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -20,7 +19,7 @@ pub fn arch_prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
         }
         ARCH_GET_FS => {
             let v = t.regs.tls();
-            t.mm.write_val(a.addr(1), &v)?;
+            t.mm().write_val(a.addr(1), &v)?;
             Ok(0)
         }
         ARCH_SET_GS => {
@@ -32,7 +31,7 @@ pub fn arch_prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
         }
         ARCH_GET_GS => {
             let v = t.regs.gs_base;
-            t.mm.write_val(a.addr(1), &v)?;
+            t.mm().write_val(a.addr(1), &v)?;
             Ok(0)
         }
         // CPUID faulting is not offered: cpuid always runs natively.
@@ -54,17 +53,6 @@ pub fn set_robust_list(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EINVAL);
     }
     t.robust_list = (a.addr(0), a.u64(1));
-    Ok(0)
-}
-
-pub fn exit(t: &mut Task, a: &Args) -> SysResult<u64> {
-    // With one thread per sandbox, the last thread's exit ends the process.
-    t.exit = Some(ExitStatus::Exited(a.u32(0) as u8));
-    Ok(0)
-}
-
-pub fn exit_group(t: &mut Task, a: &Args) -> SysResult<u64> {
-    t.exit = Some(ExitStatus::Exited(a.u32(0) as u8));
     Ok(0)
 }
 

@@ -33,7 +33,7 @@ fn valid_clock(id: u32) -> SysResult<u32> {
 pub fn clock_gettime(t: &mut Task, a: &Args) -> SysResult<u64> {
     let id = valid_clock(a.u32(0))?;
     let (tv_sec, tv_nsec) = sys::clock_gettime(id)?;
-    t.mm.write_val(a.addr(1), &Timespec { tv_sec, tv_nsec })?;
+    t.mm().write_val(a.addr(1), &Timespec { tv_sec, tv_nsec })?;
     Ok(0)
 }
 
@@ -41,7 +41,7 @@ pub fn clock_getres(t: &mut Task, a: &Args) -> SysResult<u64> {
     let id = valid_clock(a.u32(0))?;
     if a.addr(1) != 0 {
         let (tv_sec, tv_nsec) = sys::clock_getres(id)?;
-        t.mm.write_val(a.addr(1), &Timespec { tv_sec, tv_nsec })?;
+        t.mm().write_val(a.addr(1), &Timespec { tv_sec, tv_nsec })?;
     }
     Ok(0)
 }
@@ -49,17 +49,11 @@ pub fn clock_getres(t: &mut Task, a: &Args) -> SysResult<u64> {
 pub fn gettimeofday(t: &mut Task, a: &Args) -> SysResult<u64> {
     if a.addr(0) != 0 {
         let (tv_sec, nsec) = sys::clock_gettime(CLOCK_REALTIME)?;
-        t.mm.write_val(
-            a.addr(0),
-            &Timeval {
-                tv_sec,
-                tv_usec: nsec / 1000,
-            },
-        )?;
+        t.mm().write_val(a.addr(0), &Timeval { tv_sec, tv_usec: nsec / 1000 })?;
     }
     if a.addr(1) != 0 {
         // struct timezone: minutes west and DST type, both zero (UTC).
-        t.mm.write_val(a.addr(1), &[0u32; 2])?;
+        t.mm().write_val(a.addr(1), &[0u32; 2])?;
     }
     Ok(0)
 }
@@ -67,13 +61,13 @@ pub fn gettimeofday(t: &mut Task, a: &Args) -> SysResult<u64> {
 pub fn time(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (sec, _) = sys::clock_gettime(CLOCK_REALTIME)?;
     if a.addr(0) != 0 {
-        t.mm.write_val(a.addr(0), &sec)?;
+        t.mm().write_val(a.addr(0), &sec)?;
     }
     Ok(sec as u64)
 }
 
 fn read_timespec(t: &Task, addr: u64) -> SysResult<Duration> {
-    let ts: Timespec = t.mm.read_val(addr)?;
+    let ts: Timespec = t.mm().read_val(addr)?;
     if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
         return Err(Errno::EINVAL);
     }

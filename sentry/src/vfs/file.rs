@@ -1,6 +1,6 @@
 //! Open files: the object an fd refers to, and the kinds of file behind it.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -9,6 +9,7 @@ use abi::Errno;
 use gofer::{DirEntry, FileAttr};
 
 use super::{gofer_errno, Dentry, Vfs};
+use crate::kernel::waiter::WaitQueue;
 use crate::mm::{Chunk, MemoryFile, SysResult};
 
 /// What a kind of file can do. Reads and writes move bytes between the file
@@ -57,7 +58,42 @@ pub trait FileOps: Send + Sync {
     fn mmap_source(&self) -> Option<(Arc<OwnedFd>, u64)> {
         None
     }
+
+    /// Readiness: the `POLL*` events that would not block now. Files that
+    /// never block are always readable and writable.
+    fn readiness(&self) -> u32 {
+        POLLIN | POLLOUT
+    }
+
+    /// The queue a task waits on when this file would block (read or write
+    /// returned EAGAIN); notified when readiness changes.
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        None
+    }
+
+    /// A host fd whose readiness is this file's, for files that are host
+    /// streams: the Sentry waits for them with the host's poll.
+    fn host_fd(&self) -> Option<RawFd> {
+        None
+    }
 }
+
+/// poll(2) event bits.
+pub const POLLIN: u32 = 0x1;
+/// Urgent data.
+pub const POLLPRI: u32 = 0x2;
+/// Writable.
+pub const POLLOUT: u32 = 0x4;
+/// Error.
+pub const POLLERR: u32 = 0x8;
+/// The other end closed.
+pub const POLLHUP: u32 = 0x10;
+/// Not an open fd.
+pub const POLLNVAL: u32 = 0x20;
+/// Readable (normal data).
+pub const POLLRDNORM: u32 = 0x40;
+/// Writable (normal data).
+pub const POLLWRNORM: u32 = 0x100;
 
 /// An open file description.
 pub struct File {
@@ -74,12 +110,7 @@ pub struct File {
 impl File {
     /// A new open file.
     pub fn new(ops: Box<dyn FileOps>, flags: u32, dentry: Option<Arc<Dentry>>) -> Arc<File> {
-        Arc::new(File {
-            ops,
-            flags: AtomicU32::new(flags),
-            offset: Mutex::new(0),
-            dentry,
-        })
+        Arc::new(File { ops, flags: AtomicU32::new(flags), offset: Mutex::new(0), dentry })
     }
 
     /// The status flags.
@@ -187,11 +218,7 @@ pub struct DirFile {
 impl DirFile {
     /// A directory file for `dentry`.
     pub fn new(vfs: &Vfs, dentry: Arc<Dentry>) -> DirFile {
-        DirFile {
-            vfs_gofer: vfs.gofer().clone(),
-            dentry,
-            entries: OnceLock::new(),
-        }
+        DirFile { vfs_gofer: vfs.gofer().clone(), dentry, entries: OnceLock::new() }
     }
 }
 
@@ -213,11 +240,7 @@ impl FileOps for DirFile {
             return Ok(e);
         }
         let mut list = vec![
-            DirEntry {
-                name: b".".to_vec(),
-                ino: self.dentry.attr.ino,
-                dtype: DT_DIR,
-            },
+            DirEntry { name: b".".to_vec(), ino: self.dentry.attr.ino, dtype: DT_DIR },
             DirEntry {
                 name: b"..".to_vec(),
                 ino: self.dentry.parent().map_or(self.dentry.attr.ino, |p| p.attr.ino),
@@ -254,6 +277,10 @@ impl FileOps for HostStdio {
     }
 
     fn read(&self, mf: &MemoryFile, dst: &[Chunk], offset: Option<u64>) -> SysResult<usize> {
+        // Never sleep in the host: the caller waits (interruptibly) instead.
+        if crate::sys::poll_one(self.fd.as_raw_fd(), POLLIN, 0) == 0 {
+            return Err(Errno::EAGAIN);
+        }
         loop {
             match mf.read_from_fd(self.fd.as_raw_fd(), dst, offset) {
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
@@ -263,12 +290,23 @@ impl FileOps for HostStdio {
     }
 
     fn write(&self, mf: &MemoryFile, src: &[Chunk], offset: Option<u64>) -> SysResult<usize> {
+        if crate::sys::poll_one(self.fd.as_raw_fd(), POLLOUT, 0) == 0 {
+            return Err(Errno::EAGAIN);
+        }
         loop {
             match mf.write_to_fd(self.fd.as_raw_fd(), src, offset) {
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
                 r => return host_io(r),
             }
         }
+    }
+
+    fn readiness(&self) -> u32 {
+        crate::sys::poll_one(self.fd.as_raw_fd(), POLLIN | POLLOUT, 0)
+    }
+
+    fn host_fd(&self) -> Option<RawFd> {
+        Some(self.fd.as_raw_fd())
     }
 
     fn stat(&self) -> SysResult<FileAttr> {

@@ -11,6 +11,7 @@
 //! cost no Gofer round trip.
 
 pub mod file;
+pub mod pipe;
 
 use std::collections::HashMap;
 use std::collections::VecDeque;
@@ -256,8 +257,5 @@ impl Vfs {
 }
 
 fn split(path: &[u8]) -> VecDeque<Vec<u8>> {
-    path.split(|&b| b == b'/')
-        .filter(|c| !c.is_empty())
-        .map(|c| c.to_vec())
-        .collect()
+    path.split(|&b| b == b'/').filter(|c| !c.is_empty()).map(|c| c.to_vec()).collect()
 }

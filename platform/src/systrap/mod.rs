@@ -1,0 +1,523 @@
+//! The systrap platform: app syscalls trap with seccomp inside the stub, and
+//! reach the Sentry through shared memory.
+//!
+//! Each address space is one stub process (not ptraced) running under a
+//! seccomp filter that turns every app syscall into a SIGSYS. The stub's
+//! handler, on an alternate stack in a region the Sentry shares, copies the
+//! registers and siginfo into the control page, gives the turn to the Sentry
+//! and waits for the reply; faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP)
+//! take the same path. The reply is either "resume with these registers" or
+//! "run this mmap/munmap/mprotect", which is how address-space changes are
+//! made. See `stub.rs` for the stub and `shared.rs` for the control page and
+//! the handoff protocol.
+//!
+//! Unlike ptrace, nothing binds a stub to the Sentry thread that created it:
+//! any thread may switch to it, one at a time.
+//!
+//! # Threat model
+//! App code shares its address space with the handler: it can write the
+//! control page and jump into the stub's code. The Sentry therefore treats
+//! everything it reads from the control page as untrusted input: the signal
+//! number must be one of the six the handler is installed for, the registers
+//! are only handed back to the same app, and results of address-space
+//! requests only decide whether an error is reported. The seccomp filter
+//! confines what a hijacked stub can do to mapping the sandbox's own memory
+//! file, changing its own mappings and TLS bases, futexes and rt_sigreturn,
+//! so a lying stub hurts only its own sandbox.
+
+mod shared;
+mod stub;
+mod sys;
+
+use std::any::Any;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::{
+    Access, AddressSpace, Context, FpState, Interrupter, Platform, PlatformError, Prot, Regs,
+    SwitchOutcome,
+};
+use shared::{Ctrl, S_APP, S_SENTRY, WAITING};
+
+/// How long each side spins for its turn before it sleeps in FUTEX_WAIT.
+const SPIN: Duration = Duration::from_micros(20);
+/// How long the Sentry sleeps before it checks that the stub is alive.
+const LIVENESS_PERIOD: Duration = Duration::from_millis(50);
+/// Addresses at or above this are not canonical user addresses.
+const USER_LIMIT: u64 = 0x7fff_ffff_f000;
+/// The page-fault trap number.
+const TRAP_PF: u64 = 14;
+
+/// The systrap platform.
+pub struct SystrapPlatform {
+    memfd: RawFd,
+    region: stub::Region,
+    fsgsbase: bool,
+    /// `pause` iterations in [`SPIN`], for the stub.
+    stub_spin: u64,
+}
+
+impl SystrapPlatform {
+    /// A systrap platform whose address spaces map pages of `memfile`. The
+    /// fd must stay open as long as the platform and its address spaces live.
+    pub fn new(memfile: BorrowedFd<'_>) -> Result<Self, PlatformError> {
+        sys::seccomp_trap_available().map_err(PlatformError::StubCreate)?;
+        Ok(SystrapPlatform {
+            memfd: memfile.as_raw_fd(),
+            region: stub::region()?,
+            fsgsbase: sys::has_fsgsbase(),
+            stub_spin: spin_iterations(),
+        })
+    }
+
+    /// Makes the stubs set TLS bases with arch_prctl even where the CPU
+    /// lets user code use wrfsbase (for tests of that path).
+    #[doc(hidden)]
+    pub fn without_fsgsbase(mut self) -> Self {
+        self.fsgsbase = false;
+        self
+    }
+
+    /// The systrap-specific address space behind `space`, if it is one.
+    pub fn downcast(space: &mut dyn AddressSpace) -> Option<&mut SystrapAddressSpace> {
+        space.as_any_mut().downcast_mut()
+    }
+}
+
+/// How many `pause` iterations take [`SPIN`] on this CPU (measured once).
+fn spin_iterations() -> u64 {
+    static ITERS: OnceLock<u64> = OnceLock::new();
+    *ITERS.get_or_init(|| {
+        const N: u32 = 20_000;
+        let t = Instant::now();
+        for _ in 0..N {
+            std::hint::spin_loop();
+        }
+        let per = (t.elapsed().as_nanos() / u128::from(N)).max(1);
+        (SPIN.as_nanos() / per).clamp(16, 1 << 20) as u64
+    })
+}
+
+#[doc(hidden)]
+pub static SLEEPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+impl SystrapAddressSpace {
+    #[doc(hidden)]
+    pub fn stub_sleeps(&self) -> u64 {
+        self.ctrl.get(0x60)
+    }
+}
+/// The CPU this thread runs on (glibc reads it from the rseq area).
+fn current_cpu() -> u64 {
+    // SAFETY: sched_getcpu takes no arguments.
+    let cpu = unsafe { libc::sched_getcpu() };
+    u64::try_from(cpu).unwrap_or(u64::MAX - 1)
+}
+
+/// Checks that the host can run the systrap platform: seccomp's
+/// SECCOMP_RET_TRAP exists, and a stub starts, traps a syscall into the
+/// Sentry and reports a fault. Returns why not otherwise.
+pub fn probe() -> Result<(), PlatformError> {
+    let mem = sys::memfd(c"husk-systrap-probe", shared::PAGE).map_err(PlatformError::StubCreate)?;
+    // syscall; ud2
+    let code = [0x0f_u8, 0x05, 0x0f, 0x0b];
+    // SAFETY: writes our own buffer into our own memfd.
+    let n = unsafe { libc::pwrite(mem.as_raw_fd(), code.as_ptr().cast(), code.len(), 0) };
+    if n != code.len() as isize {
+        return Err(PlatformError::StubCreate(std::io::Error::last_os_error()));
+    }
+    let platform = SystrapPlatform::new(mem.as_fd())?;
+    let mut space = platform.new_address_space()?;
+    let at = platform.min_user_address();
+    space.map_file(at, shared::PAGE as u64, 0, Prot(Prot::READ | Prot::EXEC))?;
+    let mut ctx = platform.new_context();
+    let mut regs = Regs::for_entry(at, 0);
+    regs.rax = libc::SYS_getpid as u64;
+    let pid = SystrapPlatform::downcast(space.as_mut()).map_or(0, |s| s.pid);
+    let unexpected = |what| PlatformError::Protocol { pid, what };
+    if ctx.switch(space.as_mut(), &mut regs)? != SwitchOutcome::Syscall || regs.syscall_nr() != libc::SYS_getpid as u64
+    {
+        return Err(unexpected("probe: no syscall stop"));
+    }
+    match ctx.switch(space.as_mut(), &mut regs)? {
+        SwitchOutcome::Fault { signo, .. } if signo == libc::SIGILL as u32 => Ok(()),
+        _ => Err(unexpected("probe: no SIGILL")),
+    }
+}
+
+impl Platform for SystrapPlatform {
+    fn name(&self) -> &'static str {
+        "systrap"
+    }
+
+    fn max_user_address(&self) -> u64 {
+        self.region.base
+    }
+
+    fn new_address_space(&self) -> Result<Box<dyn AddressSpace>, PlatformError> {
+        let ctrl_fd = sys::memfd(c"husk-systrap-ctrl", shared::CTRL_LEN).map_err(PlatformError::StubCreate)?;
+        let ctrl = Ctrl::map(ctrl_fd.as_fd()).map_err(PlatformError::StubCreate)?;
+        ctrl.state().store(S_APP, std::sync::atomic::Ordering::SeqCst);
+        ctrl.set(shared::SPIN, self.stub_spin);
+        ctrl.set(shared::FSGS_MODE, u64::from(self.fsgsbase));
+        let pid = stub::spawn(self.memfd, ctrl_fd.as_raw_fd(), self.region)?;
+        drop(ctrl_fd);
+        let mut space = SystrapAddressSpace {
+            pid,
+            ctrl,
+            stub_ctrl: self.region.ctrl(),
+            memfd: self.memfd,
+            fsgsbase: self.fsgsbase,
+            fs_base: None,
+            gs_base: None,
+            parked: false,
+            dead: None,
+            spin: SPIN,
+        };
+        // The stub gives the first turn once it is set up.
+        space.wait_turn()?;
+        Ok(Box::new(space))
+    }
+
+    fn new_context(&self) -> Box<dyn Context> {
+        Box::new(SystrapContext {
+            running: Arc::new(SystrapInterrupter {
+                pid: AtomicI32::new(0),
+            }),
+        })
+    }
+}
+
+/// An address space: one stub process, its control region and the state of
+/// its one thread that the Sentry tracks.
+pub struct SystrapAddressSpace {
+    pid: i32,
+    ctrl: Ctrl,
+    /// The control region's address in the stub.
+    stub_ctrl: u64,
+    memfd: RawFd,
+    fsgsbase: bool,
+    /// The fs and gs bases the stub thread has, when known (without
+    /// FSGSBASE the Sentry tracks them and sets them only on change).
+    fs_base: Option<u64>,
+    gs_base: Option<u64>,
+    /// The stub waits in its handler for a reply.
+    parked: bool,
+    /// The stub's wait status, once it has ended.
+    dead: Option<i32>,
+    spin: Duration,
+}
+
+impl SystrapAddressSpace {
+    /// The stub's host pid (for `ps` and diagnostics).
+    pub fn host_pid(&self) -> i32 {
+        self.pid
+    }
+
+    fn died(&self) -> PlatformError {
+        PlatformError::StubDied { pid: self.pid, status: self.dead.unwrap_or(0) }
+    }
+
+    /// Gives the turn to the stub.
+    fn give(&mut self) {
+        self.parked = false;
+        self.ctrl.set(shared::SENTRY_CPU, current_cpu());
+        if shared::give_to_stub(self.ctrl.state()) {
+            sys::futex_wake(self.ctrl.state_ptr());
+        }
+    }
+
+    /// Waits until the stub gives the turn back: spins for `self.spin`, then
+    /// sleeps, checking every [`LIVENESS_PERIOD`] that the stub still lives.
+    fn wait_turn(&mut self) -> Result<(), PlatformError> {
+        use std::sync::atomic::Ordering;
+        let state = self.ctrl.state();
+        let start = Instant::now();
+        let mut spins = 0u32;
+        // The stub on our CPU cannot make progress while we spin.
+        let mut sleeping = self.ctrl.get(shared::STUB_CPU) == current_cpu();
+        loop {
+            let s = state.load(Ordering::Acquire);
+            if shared::is_turn(s, S_SENTRY) {
+                self.parked = true;
+                return Ok(());
+            }
+            if !sleeping {
+                std::hint::spin_loop();
+                spins = spins.wrapping_add(1);
+                sleeping = spins % 64 == 0 && start.elapsed() >= self.spin;
+                continue;
+            }
+            // Announce that we sleep, unless the turn changed meanwhile. A
+            // value that is neither turn (written by the app) is waited on as
+            // it is: only a liveness check or the stub changes it.
+            let expect = if s == S_APP {
+                match state.compare_exchange(S_APP, S_APP | WAITING, Ordering::SeqCst, Ordering::SeqCst) {
+                    Ok(_) => S_APP | WAITING,
+                    Err(_) => continue,
+                }
+            } else {
+                s
+            };
+            SLEEPS.fetch_add(1, Ordering::Relaxed);
+            if sys::futex_wait(self.ctrl.state_ptr(), expect, LIVENESS_PERIOD) == sys::Wait::TimedOut {
+                if let Some(status) = sys::try_wait(self.pid) {
+                    self.dead = Some(status);
+                    return Err(self.died());
+                }
+            }
+        }
+    }
+
+    /// Runs one syscall in the stub (from its code page) and returns its
+    /// result. The stub must be parked.
+    fn stub_syscall(&mut self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<u64, PlatformError> {
+        if !self.parked {
+            return Err(self.died());
+        }
+        self.ctrl.set(shared::NR, nr as u64);
+        for (i, a) in args.iter().enumerate() {
+            self.ctrl.set(shared::ARGS + 8 * i, *a);
+        }
+        self.ctrl.set(shared::REQ, shared::REQ_SYSCALL);
+        self.give();
+        self.wait_turn()?;
+        let ret = self.ctrl.get(shared::RESULT);
+        if ret > (-4096i64) as u64 {
+            return Err(PlatformError::AddressSpaceOp { op, pid: self.pid, errno: -(ret as i64) as i32 });
+        }
+        Ok(ret)
+    }
+
+    /// Resumes the app with `regs` and waits for its next event.
+    fn run(&mut self, regs: &mut Regs) -> Result<SwitchOutcome, PlatformError> {
+        if !self.parked {
+            return Err(self.died());
+        }
+        if regs.fs_base >= USER_LIMIT || regs.gs_base >= USER_LIMIT {
+            return Err(PlatformError::Protocol { pid: self.pid, what: "fs or gs base outside user space" });
+        }
+        let c = &self.ctrl;
+        c.put_regs(regs);
+        if self.fsgsbase {
+            c.set(shared::FS_BASE, regs.fs_base);
+            c.set(shared::GS_BASE, regs.gs_base);
+        } else {
+            let mut set = 0;
+            if self.fs_base != Some(regs.fs_base) {
+                c.set(shared::FS_BASE, regs.fs_base);
+                set |= 1;
+            }
+            if self.gs_base != Some(regs.gs_base) {
+                c.set(shared::GS_BASE, regs.gs_base);
+                set |= 2;
+            }
+            c.set(shared::SET_FSGS, set);
+        }
+        self.fs_base = Some(regs.fs_base);
+        self.gs_base = Some(regs.gs_base);
+        loop {
+            self.ctrl.set(shared::REQ, shared::REQ_RESUME);
+            self.give();
+            self.wait_turn()?;
+            if let Some(outcome) = self.event(regs)? {
+                return Ok(outcome);
+            }
+        }
+    }
+
+    /// Decodes the event the stub posted into `regs` and an outcome; `None`
+    /// for a signal to ignore (a SIGSYS sent by someone else).
+    fn event(&mut self, regs: &mut Regs) -> Result<Option<SwitchOutcome>, PlatformError> {
+        let c = &self.ctrl;
+        let signo = c.get(shared::SIGNO);
+        let g = c.take_regs(regs);
+        if self.fsgsbase {
+            // Only the app's own wrfsbase could have changed them; these are
+            // plain register values for the Sentry.
+            regs.fs_base = c.get(shared::FS_BASE);
+            regs.gs_base = c.get(shared::GS_BASE);
+            self.fs_base = Some(regs.fs_base);
+            self.gs_base = Some(regs.gs_base);
+        }
+        let sig = i32::try_from(signo).unwrap_or(-1);
+        match sig {
+            libc::SIGSYS => {
+                // (The stub itself ignores a SIGSYS that seccomp did not
+                // raise.)
+                // As at a PTRACE_SYSEMU stop: the number in orig_rax,
+                // -ENOSYS in rax, rip after the syscall instruction.
+                regs.orig_rax = regs.rax;
+                regs.rax = (-libc::ENOSYS) as i64 as u64;
+                Ok(Some(SwitchOutcome::Syscall))
+            }
+            libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP => {
+                regs.orig_rax = u64::MAX;
+                let info = c.siginfo();
+                let si_code = (info[1] & 0xffff_ffff) as u32 as i32;
+                let addr = info[2];
+                let access = (g[shared::G_TRAPNO] == TRAP_PF).then(|| {
+                    let err = g[shared::G_ERR];
+                    if err & 0x10 != 0 {
+                        Access::Exec
+                    } else if err & 0x2 != 0 {
+                        Access::Write
+                    } else {
+                        Access::Read
+                    }
+                });
+                Ok(Some(SwitchOutcome::Fault { signo: sig as u32, code: si_code, addr, access }))
+            }
+            stub::INTERRUPT_SIGNAL => {
+                regs.orig_rax = u64::MAX;
+                Ok(Some(SwitchOutcome::Interrupted))
+            }
+            _ => Err(PlatformError::Protocol { pid: self.pid, what: "event with an unexpected signal number" }),
+        }
+    }
+}
+
+impl AddressSpace for SystrapAddressSpace {
+    fn map_file(&mut self, addr: u64, len: u64, file_offset: u64, prot: Prot) -> Result<(), PlatformError> {
+        let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        let args = [addr, len, u64::from(prot.0), flags, self.memfd as u64, file_offset];
+        self.stub_syscall("mmap", libc::SYS_mmap, args).map(|_| ())
+    }
+
+    fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {
+        self.stub_syscall("munmap", libc::SYS_munmap, [addr, len, 0, 0, 0, 0]).map(|_| ())
+    }
+
+    fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
+        self.stub_syscall("mprotect", libc::SYS_mprotect, [addr, len, u64::from(prot.0), 0, 0, 0]).map(|_| ())
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+impl Drop for SystrapAddressSpace {
+    fn drop(&mut self) {
+        if self.dead.is_none() {
+            sys::kill(self.pid);
+            sys::reap(self.pid);
+        }
+    }
+}
+
+/// Where the FXSAVE area of the frame the stub is parked in lies in the
+/// control region, if there is such a frame (not before the first run).
+impl SystrapAddressSpace {
+    fn fx_area(&self) -> Result<Option<usize>, PlatformError> {
+        if !self.parked {
+            return Err(self.died());
+        }
+        let bad = PlatformError::Protocol {
+            pid: self.pid,
+            what: "signal frame outside the signal stack",
+        };
+        let to_off = |addr: u64| -> Option<usize> {
+            let off = usize::try_from(addr.checked_sub(self.stub_ctrl)?).ok()?;
+            (off >= shared::PAGE && off % 8 == 0).then_some(off)
+        };
+        let uctx = self.ctrl.get(shared::UCTX);
+        if uctx == 0 {
+            return Ok(None);
+        }
+        let uctx = to_off(uctx).filter(|o| o + FPSTATE_PTR + 8 <= shared::CTRL_LEN);
+        let Some(uctx) = uctx else { return Err(bad) };
+        let fp = self.ctrl.get(uctx + FPSTATE_PTR);
+        if fp == 0 {
+            return Ok(None);
+        }
+        match to_off(fp) {
+            Some(o) if o % 64 == 0 && o + XSAVE_MIN <= shared::CTRL_LEN => Ok(Some(o)),
+            _ => Err(bad),
+        }
+    }
+}
+
+/// Offset of `uc_mcontext.fpstate` in `struct ucontext`.
+const FPSTATE_PTR: usize = 40 + 23 * 8;
+/// The legacy FXSAVE area plus the XSAVE header.
+const XSAVE_MIN: usize = 512 + 64;
+/// Where the kernel's signal-frame marker sits in the FXSAVE area
+/// (`sw_reserved.magic1`), and its value when an XSAVE header follows.
+const FX_SW_BYTES: usize = 464;
+const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
+
+/// Interrupts a context by signalling the stub it last ran in: the handler
+/// reports the signal as an event, and `switch` returns `Interrupted`. If the
+/// stub is parked in its handler, the signal waits until the next resume.
+pub struct SystrapInterrupter {
+    pid: AtomicI32,
+}
+
+impl Interrupter for SystrapInterrupter {
+    fn interrupt(&self) {
+        let pid = self.pid.load(Ordering::Acquire);
+        if pid > 0 {
+            sys::signal(pid, stub::INTERRUPT_SIGNAL);
+        }
+    }
+}
+
+/// A context: one app thread, run in whichever stub its address space is
+/// (one stub thread per address space; its state lives with the address
+/// space).
+pub struct SystrapContext {
+    running: Arc<SystrapInterrupter>,
+}
+
+fn systrap_space(space: &mut dyn AddressSpace) -> Result<&mut SystrapAddressSpace, PlatformError> {
+    SystrapPlatform::downcast(space).ok_or(PlatformError::WrongAddressSpace)
+}
+
+impl Context for SystrapContext {
+    fn switch(&mut self, space: &mut dyn AddressSpace, regs: &mut Regs) -> Result<SwitchOutcome, PlatformError> {
+        let space = systrap_space(space)?;
+        self.running.pid.store(space.pid, Ordering::Release);
+        space.run(regs)
+    }
+
+    fn interrupter(&self) -> Option<Arc<dyn Interrupter>> {
+        Some(self.running.clone())
+    }
+
+    /// The x87/SSE part of the FPU state the host kernel saved in the signal
+    /// frame; `Ok(false)` before the thread first ran.
+    fn get_fp_state(&mut self, space: &mut dyn AddressSpace, fp: &mut FpState) -> Result<bool, PlatformError> {
+        let space = systrap_space(space)?;
+        let Some(off) = space.fx_area()? else {
+            return Ok(false);
+        };
+        space.ctrl.read_bytes(off, fp);
+        // The kernel's frame marker is not part of the app's state.
+        fp[FX_SW_BYTES..].fill(0);
+        Ok(true)
+    }
+
+    /// Replaces the x87/SSE state that `rt_sigreturn` will load; the other
+    /// XSAVE components stay as saved. `Ok(false)` before the thread first
+    /// ran (it then starts with a clean FPU).
+    fn set_fp_state(&mut self, space: &mut dyn AddressSpace, fp: &FpState) -> Result<bool, PlatformError> {
+        let space = systrap_space(space)?;
+        let Some(off) = space.fx_area()? else {
+            return Ok(false);
+        };
+        // Keep the kernel's marker (bytes 464..512), which says an XSAVE
+        // header follows.
+        space.ctrl.write_bytes(off, &fp[..FX_SW_BYTES]);
+        let mut magic = [0u8; 4];
+        space.ctrl.read_bytes(off + FX_SW_BYTES, &mut magic);
+        if u32::from_le_bytes(magic) == FP_XSTATE_MAGIC1 {
+            // Mark x87 and SSE as present in the buffer, or the kernel would
+            // load their initial state instead.
+            let bv = off + 512;
+            space.ctrl.set(bv, space.ctrl.get(bv) | 3);
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,276 @@
+//! The control page shared by the Sentry and one stub, and the handoff on it.
+//!
+//! The page is the first page of a small memfd (the "control region") that the
+//! Sentry maps wherever the host puts it and the stub maps at a fixed address
+//! next to its code page. The rest of the region is the stub's signal stack,
+//! so the frames the host kernel builds for the stub's signals (registers and
+//! FPU state) are in shared memory too.
+//!
+//! Offsets are shared with the assembly in `stub.rs` through `const` operands,
+//! so they are written once, here.
+//!
+//! # Handoff
+//! One 32-bit futex word, `STATE`, says whose turn it is: [`S_APP`] (the stub's:
+//! the app runs, or the stub serves a request) or [`S_SENTRY`] (the Sentry's:
+//! the stub posted an event or finished a request and waits for the reply).
+//! A side gives the turn away with an atomic exchange; if the old value had
+//! [`WAITING`] set, the other side sleeps in `FUTEX_WAIT` and is woken. A side
+//! waiting for its turn spins briefly, then sets [`WAITING`] with a
+//! compare-and-swap (only if the turn is still the other side's) and sleeps.
+//! Each side records the CPU it gives the turn from; a side that finds the
+//! other on its own CPU does not spin, since spinning there only delays the
+//! other side.
+//!
+//! # Trust
+//! App code runs in the stub's address space and can write this page at any
+//! time. Everything the Sentry reads from it is a snapshot copied out once and
+//! then validated; nothing read here is used as an index or a length without a
+//! check, and a bad value can only make the Sentry report an error or hand
+//! odd registers back to the same app.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::Regs;
+
+/// The page size.
+pub const PAGE: usize = 4096;
+/// The signal stack's size (the rest of the control region).
+pub const SIGSTACK_LEN: usize = 8 * PAGE;
+/// The control region: the control page, then the signal stack.
+pub const CTRL_LEN: usize = PAGE + SIGSTACK_LEN;
+
+// Control page layout. All fields are 8 bytes except the state word. What
+// both sides touch on every round trip shares the first cache line, so a
+// handoff between CPUs moves as few lines as possible: that line and the
+// registers'.
+/// The futex word (u32).
+pub const STATE: usize = 0x00;
+/// The Sentry's reply: [`REQ_RESUME`] or [`REQ_SYSCALL`].
+pub const REQ: usize = 0x08;
+/// The signal number of the last event.
+pub const SIGNO: usize = 0x10;
+/// The CPU the stub last gave the turn from (written by the stub).
+pub const STUB_CPU: usize = 0x18;
+/// The CPU the Sentry last gave the turn from (written by the Sentry).
+pub const SENTRY_CPU: usize = 0x20;
+/// The fs base.
+pub const FS_BASE: usize = 0x28;
+/// The gs base.
+pub const GS_BASE: usize = 0x30;
+/// Without FSGSBASE: bit 0 = set fs base, bit 1 = set gs base, on resume.
+pub const SET_FSGS: usize = 0x38;
+/// How many `pause` iterations the stub spins before it sleeps.
+pub const SPIN: usize = 0x40;
+/// Nonzero: the stub reads and writes fs/gs bases with rd/wr{fs,gs}base.
+pub const FSGS_MODE: usize = 0x48;
+/// The stub's address of the last event's ucontext (its FPU state is there).
+pub const UCTX: usize = 0x50;
+/// [`REQ_SYSCALL`]: the syscall number.
+pub const NR: usize = 0x80;
+/// [`REQ_SYSCALL`]: six arguments.
+pub const ARGS: usize = 0x88;
+/// [`REQ_SYSCALL`]: the raw result.
+pub const RESULT: usize = 0xc0;
+/// The event's general registers, as the kernel's `struct sigcontext` holds
+/// them: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags,
+/// cs/gs/fs/ss, err, trapno, oldmask, cr2 (23 words).
+pub const GREGS: usize = 0x100;
+/// How many words of [`GREGS`] the stub copies out of the signal frame.
+pub const GREGS_OUT: usize = 23;
+/// How many words the stub copies back in on resume (r8 through eflags).
+pub const GREGS_IN: usize = 18;
+/// The event's siginfo (128 bytes; not copied for SIGSYS).
+pub const SIGINFO: usize = 0x200;
+/// Where the stub builds a signal frame of its own to start the app with
+/// (an offset in the control region, near the signal stack's top).
+pub const SYNTH_UCTX: usize = CTRL_LEN - 1024;
+
+/// The stub's turn.
+pub const S_APP: u32 = 1;
+/// The Sentry's turn.
+pub const S_SENTRY: u32 = 2;
+/// The side whose turn it is not sleeps in FUTEX_WAIT.
+pub const WAITING: u32 = 4;
+/// The bits that say whose turn it is.
+pub const TURN_MASK: u32 = 3;
+
+/// Reply: resume the app with the registers in [`GREGS`].
+pub const REQ_RESUME: u64 = 1;
+/// Reply: run the syscall in [`NR`]/[`ARGS`] and report [`RESULT`].
+pub const REQ_SYSCALL: u64 = 2;
+
+// Word indices into GREGS (glibc's REG_* numbering).
+const G_R8: usize = 0;
+const G_RDI: usize = 8;
+const G_RSI: usize = 9;
+const G_RBP: usize = 10;
+const G_RBX: usize = 11;
+const G_RDX: usize = 12;
+const G_RAX: usize = 13;
+const G_RCX: usize = 14;
+const G_RSP: usize = 15;
+const G_RIP: usize = 16;
+const G_EFL: usize = 17;
+const G_CSGSFS: usize = 18;
+/// The page-fault error code.
+pub const G_ERR: usize = 19;
+/// The trap number.
+pub const G_TRAPNO: usize = 20;
+
+/// The Sentry's mapping of one control region.
+pub struct Ctrl {
+    base: *mut u8,
+}
+
+// SAFETY: the mapping is owned by this value (unmapped on drop) and is only
+// accessed through atomics and volatile copies, never references to plain
+// data, so moving it to another thread is sound.
+unsafe impl Send for Ctrl {}
+
+impl Ctrl {
+    /// Maps the control region of memfd `fd` (which must be `CTRL_LEN` long).
+    pub fn map(fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<Ctrl> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a new shared mapping of our own fd at an address the host
+        // chooses; the result is checked.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                CTRL_LEN,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        // Stubs forked later for other address spaces must not inherit it.
+        // SAFETY: advice on the mapping just made.
+        unsafe { libc::madvise(p, CTRL_LEN, libc::MADV_DONTFORK) };
+        Ok(Ctrl { base: p.cast() })
+    }
+
+    /// The futex word.
+    pub fn state(&self) -> &AtomicU32 {
+        // SAFETY: STATE is 4-byte aligned inside the page-aligned mapping,
+        // which lives as long as `self`; all access to it is atomic (the stub
+        // uses locked instructions and plain aligned loads).
+        unsafe { &*self.base.add(STATE).cast::<AtomicU32>() }
+    }
+
+    /// The futex word's address, for FUTEX_WAIT and FUTEX_WAKE.
+    pub fn state_ptr(&self) -> *const u32 {
+        // SAFETY: in bounds of the mapping.
+        unsafe { self.base.add(STATE).cast::<u32>() }
+    }
+
+    /// Reads the word at `off` (a constant of this module, or a checked
+    /// offset into the signal stack).
+    #[inline]
+    pub fn get(&self, off: usize) -> u64 {
+        assert!(off % 8 == 0 && off + 8 <= CTRL_LEN);
+        // SAFETY: aligned and inside the control page (asserted); volatile
+        // because the stub (another process) writes it.
+        unsafe { self.base.add(off).cast::<u64>().read_volatile() }
+    }
+
+    /// Writes the word at `off`.
+    #[inline]
+    pub fn set(&self, off: usize, v: u64) {
+        assert!(off % 8 == 0 && off + 8 <= CTRL_LEN);
+        // SAFETY: as in `get`.
+        unsafe { self.base.add(off).cast::<u64>().write_volatile(v) }
+    }
+
+    /// Copies `N` words starting at `off` out of the page.
+    #[inline]
+    pub fn get_words<const N: usize>(&self, off: usize) -> [u64; N] {
+        let mut out = [0u64; N];
+        for (i, w) in out.iter_mut().enumerate() {
+            *w = self.get(off + 8 * i);
+        }
+        out
+    }
+
+    /// Writes the registers the stub loads on resume.
+    pub fn put_regs(&self, r: &Regs) {
+        let mut g = [0u64; GREGS_IN];
+        g[G_R8..G_R8 + 8].copy_from_slice(&[r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15]);
+        g[G_RDI] = r.rdi;
+        g[G_RSI] = r.rsi;
+        g[G_RBP] = r.rbp;
+        g[G_RBX] = r.rbx;
+        g[G_RDX] = r.rdx;
+        g[G_RAX] = r.rax;
+        g[G_RCX] = r.rcx;
+        g[G_RSP] = r.rsp;
+        g[G_RIP] = r.rip;
+        g[G_EFL] = r.eflags;
+        for (i, w) in g.iter().enumerate() {
+            self.set(GREGS + 8 * i, *w);
+        }
+    }
+
+    /// Reads the event's registers into `r`, leaving `orig_rax`, the bases
+    /// and the data segment selectors to the caller.
+    pub fn take_regs(&self, r: &mut Regs) -> [u64; GREGS_OUT] {
+        let g: [u64; GREGS_OUT] = self.get_words(GREGS);
+        [r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15] = [g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]];
+        r.rdi = g[G_RDI];
+        r.rsi = g[G_RSI];
+        r.rbp = g[G_RBP];
+        r.rbx = g[G_RBX];
+        r.rdx = g[G_RDX];
+        r.rax = g[G_RAX];
+        r.rcx = g[G_RCX];
+        r.rsp = g[G_RSP];
+        r.rip = g[G_RIP];
+        r.eflags = g[G_EFL];
+        r.cs = g[G_CSGSFS] & 0xffff;
+        r.ss = (g[G_CSGSFS] >> 48) & 0xffff;
+        g
+    }
+
+    /// Copies `dst.len()` bytes at `off` out of the region.
+    pub fn read_bytes(&self, off: usize, dst: &mut [u8]) {
+        assert!(off.checked_add(dst.len()).is_some_and(|e| e <= CTRL_LEN));
+        // SAFETY: the source range is inside the mapping (asserted) and `dst`
+        // is ours. The stub may write the source meanwhile; a byte copy into
+        // our own buffer tolerates that.
+        unsafe { std::ptr::copy_nonoverlapping(self.base.add(off), dst.as_mut_ptr(), dst.len()) };
+    }
+
+    /// Copies `src` into the region at `off`.
+    pub fn write_bytes(&self, off: usize, src: &[u8]) {
+        assert!(off.checked_add(src.len()).is_some_and(|e| e <= CTRL_LEN));
+        // SAFETY: as in `read_bytes`, in the other direction.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.add(off), src.len()) };
+    }
+
+    /// Copies the event's siginfo out.
+    pub fn siginfo(&self) -> [u64; 16] {
+        self.get_words(SIGINFO)
+    }
+}
+
+impl Drop for Ctrl {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the region mapped in `map`; nothing refers to it
+        // any more (`state()` borrows end with `self`).
+        unsafe { libc::munmap(self.base.cast(), CTRL_LEN) };
+    }
+}
+
+/// Whether the turn in `state` is `turn`.
+#[inline]
+pub fn is_turn(state: u32, turn: u32) -> bool {
+    state & TURN_MASK == turn
+}
+
+/// Gives the turn to the stub; returns whether it sleeps and needs a wake.
+#[inline]
+pub fn give_to_stub(state: &AtomicU32) -> bool {
+    state.swap(S_APP, Ordering::SeqCst) & WAITING != 0
+}

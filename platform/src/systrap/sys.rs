@@ -1,0 +1,125 @@
+//! Thin wrappers over the host calls the systrap platform's Sentry side
+//! makes. The stub's own calls are in `stub.rs`, the shared page's accesses
+//! in `shared.rs`.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+/// How a futex wait ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// Woken, interrupted, or the value had already changed.
+    Woken,
+    /// The timeout passed.
+    TimedOut,
+}
+
+/// `FUTEX_WAIT` (shared: the word is in memory shared with another process)
+/// on `word` while it holds `val`, for at most `timeout`.
+pub fn futex_wait(word: *const u32, val: u32, timeout: Duration) -> Wait {
+    let ts =
+        libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as libc::c_long };
+    // SAFETY: `word` points at the mapped control page (the caller holds the
+    // mapping); the kernel only reads it and `ts`, which lives on our stack.
+    let r = unsafe {
+        libc::syscall(libc::SYS_futex, word, libc::FUTEX_WAIT, val, &ts as *const libc::timespec, 0usize, 0u32)
+    };
+    if r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ETIMEDOUT) {
+        Wait::TimedOut
+    } else {
+        Wait::Woken
+    }
+}
+
+/// `FUTEX_WAKE` of one waiter on `word`.
+pub fn futex_wake(word: *const u32) {
+    // SAFETY: as in `futex_wait`; FUTEX_WAKE reads no memory.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word, libc::FUTEX_WAKE, 1u32, 0usize, 0usize, 0u32);
+    }
+}
+
+/// `waitpid(pid, WNOHANG | __WALL)`: `Some(status)` once the child has ended
+/// (status 0 if it was reaped elsewhere), `None` while it runs.
+pub fn try_wait(pid: i32) -> Option<i32> {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid out-pointer for the call's duration.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG | libc::__WALL) };
+        if r == pid {
+            return Some(status);
+        }
+        if r == 0 {
+            return None;
+        }
+        match io::Error::last_os_error().raw_os_error() {
+            Some(libc::EINTR) => continue,
+            _ => return Some(0),
+        }
+    }
+}
+
+/// Blocking `waitpid(pid, __WALL)`, ignoring errors (the child is gone).
+pub fn reap(pid: i32) {
+    let mut status = 0;
+    loop {
+        // SAFETY: as in `try_wait`.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+        if r >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return;
+        }
+    }
+}
+
+/// Sends `sig` to `pid`.
+pub fn signal(pid: i32, sig: i32) {
+    // SAFETY: kill takes no pointers; a stale pid only yields ESRCH.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+/// Sends SIGKILL to `pid`.
+pub fn kill(pid: i32) {
+    // SAFETY: kill takes no pointers; a stale pid only yields ESRCH.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+}
+
+/// A new memfd of `len` bytes.
+pub fn memfd(name: &std::ffi::CStr, len: usize) -> io::Result<OwnedFd> {
+    // SAFETY: memfd_create with a NUL-terminated name.
+    let raw = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh fd that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: plain call on our own fd.
+    if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
+/// Whether user code may use rd/wr{fs,gs}base (HWCAP2_FSGSBASE).
+pub fn has_fsgsbase() -> bool {
+    const HWCAP2_FSGSBASE: libc::c_ulong = 1 << 1;
+    // SAFETY: getauxval reads the process's auxiliary vector.
+    unsafe { libc::getauxval(libc::AT_HWCAP2) & HWCAP2_FSGSBASE != 0 }
+}
+
+/// Whether the host kernel's seccomp knows SECCOMP_RET_TRAP.
+pub fn seccomp_trap_available() -> io::Result<()> {
+    const SECCOMP_GET_ACTION_AVAIL: libc::c_ulong = 2;
+    let action: u32 = 0x0003_0000;
+    // SAFETY: the kernel reads one u32 from `action`, which lives on our stack.
+    let r = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0usize, &action as *const u32) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}

@@ -1,0 +1,341 @@
+//! Drives a real systrap stub: maps pages of a memfd, runs a few instructions
+//! of app code that make syscalls and fault, and checks that each syscall
+//! stops in the platform (with the registers as ptrace would show them)
+//! instead of running on the host.
+
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+
+use platform::systrap::SystrapPlatform;
+use platform::{Access, Platform, PlatformError, Prot, Regs, SwitchOutcome};
+
+fn memfd(len: u64) -> OwnedFd {
+    // SAFETY: memfd_create with a static C string; the fd is checked and owned.
+    let fd = unsafe { libc::memfd_create(c"test-mem".as_ptr(), libc::MFD_CLOEXEC) };
+    assert!(fd >= 0);
+    // SAFETY: fd was just returned by memfd_create.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: plain call on our fd.
+    let r = unsafe { libc::ftruncate(fd.as_fd().as_raw_fd(), len as i64) };
+    assert_eq!(r, 0);
+    fd
+}
+
+fn pwrite(fd: &OwnedFd, data: &[u8], off: u64) {
+    // SAFETY: writes our own buffer into our own memfd.
+    let n = unsafe { libc::pwrite(fd.as_raw_fd(), data.as_ptr().cast(), data.len(), off as i64) };
+    assert_eq!(n, data.len() as isize);
+}
+
+const RX: Prot = Prot(Prot::READ | Prot::EXEC);
+
+#[test]
+fn syscall_stops_and_fault_reports_address() {
+    let mem = memfd(2 * 4096);
+    // mov eax, 39; syscall; mov qword ptr [8], rax
+    let code: [u8; 17] =
+        [0xb8, 0x27, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x48, 0x89, 0x04, 0x25, 0x08, 0x00, 0x00, 0x00, 0x90, 0x90];
+    pwrite(&mem, &code, 0);
+
+    let platform = SystrapPlatform::new(mem.as_fd()).expect("platform");
+    assert_eq!(platform.name(), "systrap");
+    assert!(platform.max_user_address() > 0x1000_0000);
+    let mut space = platform.new_address_space().expect("address space");
+    let base = 0x40_0000;
+    space.map_file(base, 4096, 0, RX).unwrap();
+    let mut ctx = platform.new_context();
+    let mut regs = Regs::for_entry(base, 0);
+
+    let out = ctx.switch(space.as_mut(), &mut regs).unwrap();
+    assert_eq!(out, SwitchOutcome::Syscall);
+    assert_eq!(regs.syscall_nr(), 39);
+    // As at a PTRACE_SYSEMU stop.
+    assert_eq!(regs.rax, (-libc::ENOSYS) as i64 as u64);
+    assert_eq!(regs.rip, base + 7);
+    assert_eq!(regs.rcx, base + 7, "syscall puts the return address in rcx");
+    assert_eq!(regs.cs, 0x33);
+    assert_eq!(regs.ss, 0x2b);
+    regs.set_return(4242);
+
+    let out = ctx.switch(space.as_mut(), &mut regs).unwrap();
+    match out {
+        SwitchOutcome::Fault { signo, addr, code, access } => {
+            assert_eq!(signo, libc::SIGSEGV as u32);
+            assert_eq!(addr, 8);
+            assert_eq!(code, 1, "SEGV_MAPERR");
+            assert_eq!(access, Some(Access::Write));
+        }
+        other => panic!("expected a fault, got {other:?}"),
+    }
+    // The emulated result, not the host's pid, reached the app.
+    assert_eq!(regs.rax, 4242);
+    assert_eq!(regs.orig_rax, u64::MAX);
+    assert_eq!(regs.rip, base + 7);
+}
+
+#[test]
+fn mapping_is_shared_with_the_memory_file() {
+    let mem = memfd(2 * 4096);
+    // mov rax, [0x500000 + 4096]; syscall
+    let code: [u8; 10] = [0x48, 0x8b, 0x04, 0x25, 0x00, 0x10, 0x50, 0x00, 0x0f, 0x05];
+    pwrite(&mem, &code, 0);
+    pwrite(&mem, &0x1122_3344_5566_7788u64.to_le_bytes(), 4096);
+    let platform = SystrapPlatform::new(mem.as_fd()).unwrap();
+    let mut space = platform.new_address_space().unwrap();
+    space.map_file(0x50_0000, 8192, 0, RX).unwrap();
+    let mut ctx = platform.new_context();
+    let mut regs = Regs::for_entry(0x50_0000, 0);
+    assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
+    // The loaded value became the syscall number.
+    assert_eq!(regs.syscall_nr(), 0x1122_3344_5566_7788);
+    // Unmapping makes the next access fault.
+    space.unmap(0x50_1000, 4096).unwrap();
+    let mut regs = Regs::for_entry(0x50_0000, 0);
+    assert!(matches!(
+        ctx.switch(space.as_mut(), &mut regs).unwrap(),
+        SwitchOutcome::Fault { addr: 0x50_1000, access: Some(Access::Read), .. }
+    ));
+    // Protecting the code page makes the next fetch fault.
+    space.protect(0x50_0000, 4096, Prot(Prot::READ)).unwrap();
+    let mut regs = Regs::for_entry(0x50_0000, 0);
+    assert!(matches!(
+        ctx.switch(space.as_mut(), &mut regs).unwrap(),
+        SwitchOutcome::Fault { addr: 0x50_0000, access: Some(Access::Exec), .. }
+    ));
+    // A request the host refuses is an error, not a hang.
+    assert!(matches!(
+        space.map_file(0x50_0000, 4096, 1 << 40, RX),
+        Err(PlatformError::AddressSpaceOp { op: "mmap", .. }) | Ok(())
+    ));
+}
+
+#[test]
+fn registers_round_trip_both_ways() {
+    let mem = memfd(4096);
+    // syscall; syscall
+    pwrite(&mem, &[0x0f, 0x05, 0x0f, 0x05], 0);
+    let platform = SystrapPlatform::new(mem.as_fd()).unwrap();
+    let mut space = platform.new_address_space().unwrap();
+    space.map_file(0x60_0000, 4096, 0, RX).unwrap();
+    let mut ctx = platform.new_context();
+    let mut regs = Regs::for_entry(0x60_0000, 0x7000_0000);
+    [regs.rax, regs.rbx, regs.rdx, regs.rsi, regs.rdi, regs.rbp, regs.r8, regs.r9] = [1, 2, 3, 4, 5, 6, 8, 9];
+    [regs.r10, regs.r12, regs.r13, regs.r14, regs.r15] = [10, 12, 13, 14, 15];
+    let before = regs;
+    assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
+    assert_eq!(regs.syscall_nr(), 1);
+    assert_eq!(regs.syscall_args(), [5, 4, 3, 10, 8, 9]);
+    assert_eq!(
+        (regs.rbx, regs.rbp, regs.r12, regs.r13, regs.r14, regs.r15, regs.rsp),
+        (2, 6, 12, 13, 14, 15, 0x7000_0000)
+    );
+    assert_eq!(regs.r11 & !0x10000, before.eflags, "syscall puts rflags in r11");
+    // What the Sentry writes is what the app sees at its next syscall.
+    regs.set_return(0x4444);
+    regs.r12 = 0x5555;
+    regs.rdi = 0x6666;
+    assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
+    assert_eq!(regs.syscall_nr(), 0x4444);
+    assert_eq!((regs.r12, regs.rdi), (0x5555, 0x6666));
+    assert_eq!(regs.rip, 0x60_0004);
+}
+
+#[test]
+fn tls_base_follows_the_registers() {
+    tls_base_test(false);
+}
+
+#[test]
+fn tls_base_follows_the_registers_with_arch_prctl() {
+    tls_base_test(true);
+}
+
+fn tls_base_test(arch_prctl: bool) {
+    let mem = memfd(2 * 4096);
+    // mov rax, fs:[0]; syscall; mov rax, fs:[8]; syscall; mov rax, gs:[0x10]; syscall
+    let code: [u8; 33] = [
+        0x64, 0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x05, //
+        0x64, 0x48, 0x8b, 0x04, 0x25, 0x08, 0x00, 0x00, 0x00, 0x0f, 0x05, //
+        0x65, 0x48, 0x8b, 0x04, 0x25, 0x10, 0x00, 0x00, 0x00, 0x0f, 0x05,
+    ];
+    pwrite(&mem, &code, 0);
+    let mut data = [0u8; 24];
+    data[..8].copy_from_slice(&77u64.to_le_bytes());
+    data[8..16].copy_from_slice(&88u64.to_le_bytes());
+    data[16..24].copy_from_slice(&99u64.to_le_bytes());
+    pwrite(&mem, &data, 4096);
+    let mut platform = SystrapPlatform::new(mem.as_fd()).unwrap();
+    if arch_prctl {
+        platform = platform.without_fsgsbase();
+    }
+    let mut space = platform.new_address_space().unwrap();
+    space.map_file(0x70_0000, 4096, 0, RX).unwrap();
+    space.map_file(0x71_0000, 4096, 4096, Prot(Prot::READ)).unwrap();
+    let mut ctx = platform.new_context();
+    let mut regs = Regs::for_entry(0x70_0000, 0);
+    regs.set_tls(0x71_0000);
+    assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
+    assert_eq!(regs.syscall_nr(), 77);
+    assert_eq!(regs.tls(), 0x71_0000);
+    // As after arch_prctl(ARCH_SET_FS): the next instruction sees the change.
+    regs.set_tls(0x71_0008);
+    assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
+    assert_eq!(regs.syscall_nr(), 99);
+    // And ARCH_SET_GS.
+    regs.gs_base = 0x70_fff8;
+    assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
+    assert_eq!(regs.syscall_nr(), 88);
+    assert_eq!((regs.tls(), regs.gs_base), (0x71_0008, 0x70_fff8));
+}
+
+#[test]
+fn many_round_trips() {
+    let mem = memfd(4096);
+    // loop: mov eax, 39; syscall; jmp loop
+    let code: [u8; 9] = [0xb8, 0x27, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xeb, 0xf7];
+    pwrite(&mem, &code, 0);
+    let platform = SystrapPlatform::new(mem.as_fd()).unwrap();
+    let mut space = platform.new_address_space().unwrap();
+    space.map_file(0x40_0000, 4096, 0, RX).unwrap();
+    let mut ctx = platform.new_context();
+    let mut regs = Regs::for_entry(0x40_0000, 0);
+    for i in 0..100_000u64 {
+        let out = ctx.switch(space.as_mut(), &mut regs).unwrap();
+        assert_eq!(out, SwitchOutcome::Syscall, "round trip {i}");
+        assert_eq!(regs.syscall_nr(), 39);
+        regs.set_return(i);
+    }
+}
+
+#[test]
+fn dead_stub_is_an_error() {
+    let mem = memfd(4096);
+    // loop: jmp loop
+    pwrite(&mem, &[0xeb, 0xfe], 0);
+    let platform = SystrapPlatform::new(mem.as_fd()).unwrap();
+    let mut space = platform.new_address_space().unwrap();
+    space.map_file(0x40_0000, 4096, 0, RX).unwrap();
+    let pid = SystrapPlatform::downcast(space.as_mut()).unwrap().host_pid();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        // SAFETY: plain kill of our own child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    });
+    let mut ctx = platform.new_context();
+    let mut regs = Regs::for_entry(0x40_0000, 0);
+    let r = ctx.switch(space.as_mut(), &mut regs);
+    killer.join().unwrap();
+    assert!(matches!(r, Err(PlatformError::StubDied { pid: p, .. }) if p == pid), "{r:?}");
+    // And stays an error.
+    assert!(space.unmap(0x40_0000, 4096).is_err());
+    assert!(ctx.switch(space.as_mut(), &mut regs).is_err());
+}
+
+#[test]
+fn app_cannot_use_the_stubs_privileges() {
+    let mem = memfd(4096);
+    // A real host syscall from app code is only ever a trap: exit_group(3)
+    // stops in the platform and the stub lives on.
+    // mov eax, 231; mov edi, 3; syscall; ud2
+    let code = [0xb8, 0xe7, 0x00, 0x00, 0x00, 0xbf, 0x03, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x0f, 0x0b];
+    pwrite(&mem, &code, 0);
+    let platform = SystrapPlatform::new(mem.as_fd()).unwrap();
+    let mut space = platform.new_address_space().unwrap();
+    space.map_file(0x40_0000, 4096, 0, RX).unwrap();
+    let mut ctx = platform.new_context();
+    let mut regs = Regs::for_entry(0x40_0000, 0);
+    assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
+    assert_eq!(regs.syscall_nr(), 231);
+    assert!(matches!(
+        ctx.switch(space.as_mut(), &mut regs).unwrap(),
+        SwitchOutcome::Fault { signo, .. } if signo == libc::SIGILL as u32
+    ));
+}
+
+#[test]
+fn probe_succeeds() {
+    platform::systrap::probe().expect("systrap works on this host");
+}
+
+#[test]
+fn interrupt_stops_a_running_thread() {
+    let mem = memfd(4096);
+    // loop: jmp loop
+    pwrite(&mem, &[0xeb, 0xfe], 0);
+    let platform = SystrapPlatform::new(mem.as_fd()).unwrap();
+    let mut space = platform.new_address_space().unwrap();
+    space.map_file(0x40_0000, 4096, 0, RX).unwrap();
+    let mut ctx = platform.new_context();
+    let interrupter = ctx.interrupter().expect("systrap contexts can be interrupted");
+    let mut regs = Regs::for_entry(0x40_0000, 0);
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        interrupter.interrupt();
+    });
+    assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Interrupted);
+    t.join().unwrap();
+    assert_eq!(regs.rip, 0x40_0000);
+    assert_eq!(regs.orig_rax, u64::MAX);
+}
+
+#[test]
+fn fp_state_is_read_and_written_in_the_frame() {
+    let mem = memfd(4096);
+    // movq xmm1, rdi; syscall; movq rax, xmm0; syscall
+    let code = [0x66, 0x48, 0x0f, 0x6e, 0xcf, 0x0f, 0x05, 0x66, 0x48, 0x0f, 0x7e, 0xc0, 0x0f, 0x05];
+    pwrite(&mem, &code, 0);
+    let platform = SystrapPlatform::new(mem.as_fd()).unwrap();
+    let mut space = platform.new_address_space().unwrap();
+    space.map_file(0x40_0000, 4096, 0, RX).unwrap();
+    let mut ctx = platform.new_context();
+    let mut fp = [0u8; 512];
+    // Nothing to read before the thread first ran.
+    assert!(!ctx.get_fp_state(space.as_mut(), &mut fp).unwrap());
+    let mut regs = Regs::for_entry(0x40_0000, 0);
+    regs.rdi = 0x0123_4567_89ab_cdef;
+    assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
+    assert!(ctx.get_fp_state(space.as_mut(), &mut fp).unwrap());
+    // FXSAVE: xmm1 at 176; the default MXCSR (0x1f80) at 24.
+    assert_eq!(fp[176..184], 0x0123_4567_89ab_cdefu64.to_le_bytes());
+    assert_eq!(fp[24..28], 0x1f80u32.to_le_bytes());
+    // xmm0 := 0x1111..., which the app then reads back as the syscall number.
+    fp[160..168].copy_from_slice(&0x1111_2222_3333_4444u64.to_le_bytes());
+    assert!(ctx.set_fp_state(space.as_mut(), &fp).unwrap());
+    regs.set_return(0);
+    assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
+    assert_eq!(regs.syscall_nr(), 0x1111_2222_3333_4444);
+}
+
+#[test]
+fn registers_look_as_under_ptrace() {
+    let mem = memfd(4096);
+    // mov rbx, 7; stc; syscall; mov byte ptr [0x10], 1
+    let code = [0x48, 0xc7, 0xc3, 0x07, 0x00, 0x00, 0x00, 0xf9, 0x0f, 0x05, 0xc6, 0x04, 0x25, 0x10, 0x00, 0x00, 0x00, 0x01];
+    pwrite(&mem, &code, 0);
+    let mut seen = Vec::new();
+    for name in ["ptrace", "systrap"] {
+        let platform: Box<dyn Platform> = match name {
+            "ptrace" => Box::new(platform::ptrace::PtracePlatform::new(mem.as_fd()).unwrap()),
+            _ => Box::new(SystrapPlatform::new(mem.as_fd()).unwrap()),
+        };
+        let mut space = platform.new_address_space().unwrap();
+        space.map_file(0x40_0000, 4096, 0, RX).unwrap();
+        let mut ctx = platform.new_context();
+        let mut regs = Regs::for_entry(0x40_0000, 0x7fff_0000);
+        [regs.rax, regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9] = [60, 1, 2, 3, 4, 5, 6];
+        let a = ctx.switch(space.as_mut(), &mut regs).unwrap();
+        let at_syscall = regs;
+        regs.set_return(0);
+        let b = ctx.switch(space.as_mut(), &mut regs).unwrap();
+        seen.push((a, at_syscall, b, regs));
+    }
+    let (p, s) = (&seen[0], &seen[1]);
+    assert_eq!(p.0, s.0);
+    assert_eq!(p.1, s.1, "registers at the syscall stop");
+    // ptrace cannot tell the access kind; the rest of the fault agrees.
+    let strip = |o: SwitchOutcome| match o {
+        SwitchOutcome::Fault { signo, code, addr, .. } => (signo, code, addr),
+        other => panic!("expected a fault, got {other:?}"),
+    };
+    assert_eq!(strip(p.2), strip(s.2));
+    assert_eq!(p.3, s.3, "registers at the fault");
+}

@@ -1,0 +1,213 @@
+//! Processes: the thread groups of the sandbox and their family tree, with
+//! the app's own pid numbering (the first process is pid 1).
+//!
+//! The tree lives under one lock, [`Kernel::procs`](super::Kernel), as Linux's
+//! tasklist lock: fork, exit, wait, kill and the process-group calls take it
+//! briefly. No syscall's hot path does.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use abi::flags::rlimit::RLIM_NLIMITS;
+use abi::types::Rlimit;
+
+use super::signal::{SigHandlers, SigInfo, SigPending, SigSet};
+use super::task::TaskHandle;
+use super::ExitStatus;
+
+/// User and group ids.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// Real, effective and saved user ids.
+    pub uid: u32,
+    /// Effective user id.
+    pub euid: u32,
+    /// Saved set-user-id.
+    pub suid: u32,
+    /// Filesystem user id.
+    pub fsuid: u32,
+    /// Real group id.
+    pub gid: u32,
+    /// Effective group id.
+    pub egid: u32,
+    /// Saved set-group-id.
+    pub sgid: u32,
+    /// Filesystem group id.
+    pub fsgid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+impl Credentials {
+    /// Everything set to `uid` and `gid`.
+    pub fn new(uid: u32, gid: u32) -> Credentials {
+        Credentials { uid, euid: uid, suid: uid, fsuid: uid, gid, egid: gid, sgid: gid, fsgid: gid, groups: Vec::new() }
+    }
+
+    /// Whether the effective user is root (the sandbox grants root all
+    /// capabilities inside the sandbox, and nothing outside it).
+    pub fn is_root(&self) -> bool {
+        self.euid == 0
+    }
+}
+
+/// What the threads of one process share.
+pub struct ThreadGroup {
+    /// The process id.
+    pub tgid: i32,
+    /// Signal actions.
+    pub sighand: Mutex<SigHandlers>,
+    /// Process-directed pending signals.
+    pub pending: Mutex<SigPending>,
+    /// `pending`'s set, readable without the lock.
+    pub pending_bits: AtomicU64,
+    /// Ids.
+    pub creds: Mutex<Credentials>,
+    /// Resource limits.
+    pub rlimits: Mutex<[Rlimit; RLIM_NLIMITS]>,
+    /// Set once the whole group is exiting (exit_group, a fatal signal, or
+    /// execve in another thread).
+    pub exiting: Mutex<Option<ExitStatus>>,
+    /// `exiting.is_some()`, readable without the lock.
+    pub exiting_flag: AtomicBool,
+    /// Group stop (SIGSTOP and friends) and its end.
+    pub stopped: Mutex<bool>,
+    /// Signalled when the group continues.
+    pub stop_cv: Condvar,
+    /// PR_SET_PDEATHSIG.
+    pub pdeathsig: AtomicU32,
+    /// The nice value (setpriority).
+    pub nice: AtomicI32,
+}
+
+impl ThreadGroup {
+    /// A new thread group.
+    pub fn new(tgid: i32, sighand: SigHandlers, creds: Credentials, rlimits: [Rlimit; RLIM_NLIMITS]) -> Arc<Self> {
+        Arc::new(ThreadGroup {
+            tgid,
+            sighand: Mutex::new(sighand),
+            pending: Mutex::new(SigPending::default()),
+            pending_bits: AtomicU64::new(0),
+            creds: Mutex::new(creds),
+            rlimits: Mutex::new(rlimits),
+            exiting: Mutex::new(None),
+            exiting_flag: AtomicBool::new(false),
+            stopped: Mutex::new(false),
+            stop_cv: Condvar::new(),
+            pdeathsig: AtomicU32::new(0),
+            nice: AtomicI32::new(0),
+        })
+    }
+
+    /// Starts a group exit with `status`, unless one is already under way.
+    /// Returns whether this call started it.
+    pub fn begin_exit(&self, status: ExitStatus) -> bool {
+        let mut e = self.exiting.lock().unwrap_or_else(|e| e.into_inner());
+        if e.is_some() {
+            return false;
+        }
+        *e = Some(status);
+        self.exiting_flag.store(true, Ordering::Release);
+        // A stopped group must wake up to die.
+        *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        self.stop_cv.notify_all();
+        true
+    }
+
+    /// The group's exit status, once exiting.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        *self.exiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a process-directed signal.
+    pub fn push_signal(&self, info: SigInfo) {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        p.push(info);
+        self.pending_bits.store(p.set(), Ordering::Release);
+    }
+
+    /// Takes a process-directed signal not in `blocked`.
+    pub fn pop_signal(&self, blocked: SigSet) -> Option<SigInfo> {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let s = p.pop(blocked);
+        self.pending_bits.store(p.set(), Ordering::Release);
+        s
+    }
+}
+
+/// Where a process is in its life, as wait sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcState {
+    /// Running (or sleeping).
+    Running,
+    /// Stopped by this signal; `reported` once a waiter saw it.
+    Stopped {
+        /// The stop signal.
+        sig: u32,
+        /// Whether wait has reported it.
+        reported: bool,
+    },
+    /// Exited; waiting to be reaped.
+    Zombie(ExitStatus),
+}
+
+/// One process in the tree.
+pub struct Process {
+    /// Its thread group.
+    pub tg: Arc<ThreadGroup>,
+    /// Parent's pid (0 for init).
+    pub parent: i32,
+    /// Children's pids.
+    pub children: BTreeSet<i32>,
+    /// Live threads.
+    pub threads: Vec<Arc<TaskHandle>>,
+    /// Process group.
+    pub pgid: i32,
+    /// Session.
+    pub sid: i32,
+    /// Life state.
+    pub state: ProcState,
+    /// A SIGCONT not yet reported to a WCONTINUED waiter.
+    pub continued: bool,
+    /// The signal the parent gets when this process exits.
+    pub exit_signal: u32,
+    /// Whether the process called execve since fork (setpgid refuses then).
+    pub did_exec: bool,
+}
+
+/// The process tree.
+#[derive(Default)]
+pub struct ProcessTable {
+    /// pid → process.
+    pub procs: BTreeMap<i32, Process>,
+    /// tid → thread, for tkill and friends.
+    pub threads: BTreeMap<i32, Arc<TaskHandle>>,
+    next_id: i32,
+}
+
+/// The highest pid the sandbox hands out before wrapping.
+const PID_MAX: i32 = 4_194_304;
+
+impl ProcessTable {
+    /// A free id for a new thread or process.
+    pub fn alloc_id(&mut self) -> Option<i32> {
+        for _ in 0..PID_MAX {
+            self.next_id = if self.next_id >= PID_MAX { 2 } else { self.next_id + 1 };
+            let id = self.next_id;
+            if !self.threads.contains_key(&id) && !self.procs.contains_key(&id) && !self.is_group_id(id) {
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    fn is_group_id(&self, id: i32) -> bool {
+        self.procs.values().any(|p| p.pgid == id || p.sid == id)
+    }
+
+    /// Pids in process group `pgid`.
+    pub fn group_members(&self, pgid: i32) -> Vec<i32> {
+        self.procs.iter().filter(|(_, p)| p.pgid == pgid && !matches!(p.state, ProcState::Zombie(_))).map(|(k, _)| *k).collect()
+    }
+}

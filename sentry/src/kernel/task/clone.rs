@@ -1,0 +1,164 @@
+//! clone, fork and vfork: new threads and processes.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use abi::Errno;
+
+use super::{Task, TaskHandle, TaskParts, VforkDone};
+use crate::kernel::process::{ProcState, Process, ThreadGroup};
+use crate::mm::SysResult;
+
+/// clone flags.
+pub mod flags {
+    pub const CSIGNAL: u64 = 0xff;
+    pub const CLONE_VM: u64 = 0x100;
+    pub const CLONE_FS: u64 = 0x200;
+    pub const CLONE_FILES: u64 = 0x400;
+    pub const CLONE_SIGHAND: u64 = 0x800;
+    pub const CLONE_PIDFD: u64 = 0x1000;
+    pub const CLONE_PTRACE: u64 = 0x2000;
+    pub const CLONE_VFORK: u64 = 0x4000;
+    pub const CLONE_PARENT: u64 = 0x8000;
+    pub const CLONE_THREAD: u64 = 0x10000;
+    pub const CLONE_NEWNS: u64 = 0x20000;
+    pub const CLONE_SYSVSEM: u64 = 0x40000;
+    pub const CLONE_SETTLS: u64 = 0x80000;
+    pub const CLONE_PARENT_SETTID: u64 = 0x0010_0000;
+    pub const CLONE_CHILD_CLEARTID: u64 = 0x0020_0000;
+    pub const CLONE_DETACHED: u64 = 0x0040_0000;
+    pub const CLONE_UNTRACED: u64 = 0x0080_0000;
+    pub const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
+    pub const CLONE_NEWCGROUP: u64 = 0x0200_0000;
+    pub const CLONE_NEWUTS: u64 = 0x0400_0000;
+    pub const CLONE_NEWIPC: u64 = 0x0800_0000;
+    pub const CLONE_NEWUSER: u64 = 0x1000_0000;
+    pub const CLONE_NEWPID: u64 = 0x2000_0000;
+    pub const CLONE_NEWNET: u64 = 0x4000_0000;
+    pub const CLONE_IO: u64 = 0x8000_0000;
+    pub const CLONE_NAMESPACES: u64 =
+        CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
+}
+use flags::*;
+
+/// clone's arguments, from clone or clone3.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CloneArgs {
+    /// CLONE_* flags (without the exit signal).
+    pub flags: u64,
+    /// The child's exit signal.
+    pub exit_signal: u32,
+    /// The child's stack pointer (0: the parent's).
+    pub stack: u64,
+    /// Where to store the child's tid in the parent (CLONE_PARENT_SETTID).
+    pub parent_tid: u64,
+    /// Where to store or clear the child's tid in the child.
+    pub child_tid: u64,
+    /// The child's TLS (CLONE_SETTLS).
+    pub tls: u64,
+}
+
+impl Task {
+    /// Creates a thread or process as clone(2) does; returns the child's tid.
+    pub fn clone_task(&mut self, a: CloneArgs) -> SysResult<u64> {
+        let f = a.flags;
+        if f & CLONE_THREAD != 0 && f & CLONE_SIGHAND == 0 {
+            return Err(Errno::EINVAL);
+        }
+        if f & CLONE_SIGHAND != 0 && f & CLONE_VM == 0 {
+            return Err(Errno::EINVAL);
+        }
+        if f & CLONE_NAMESPACES != 0 {
+            // Namespaces are the sandbox's own business.
+            return Err(Errno::EPERM);
+        }
+        if a.exit_signal > crate::kernel::signal::NSIG {
+            return Err(Errno::EINVAL);
+        }
+        let mm = if f & CLONE_VM != 0 { self.mm.clone() } else { Arc::new(Mutex::new(self.mm().fork())) };
+        let fds = if f & CLONE_FILES != 0 { self.fds.clone() } else { Arc::new(Mutex::new(self.fds().clone())) };
+        let fs = if f & CLONE_FS != 0 { self.fs.clone() } else { Arc::new(Mutex::new(self.fs().clone())) };
+
+        let mut regs = self.regs;
+        regs.rax = 0;
+        if a.stack != 0 {
+            regs.rsp = a.stack;
+        }
+        if f & CLONE_SETTLS != 0 {
+            regs.fs_base = a.tls;
+        }
+
+        let kernel = self.kernel.clone();
+        let (handle, pid) = {
+            let mut procs = kernel.procs();
+            let tid = procs.alloc_id().ok_or(Errno::EAGAIN)?;
+            if f & CLONE_THREAD != 0 {
+                let h = TaskHandle::new(tid, self.handle.tg.clone(), self.sigmask);
+                let p = procs.procs.get_mut(&self.pid).ok_or(Errno::ESRCH)?;
+                p.threads.push(h.clone());
+                procs.threads.insert(tid, h.clone());
+                (h, self.pid)
+            } else {
+                let tg = &self.handle.tg;
+                let sighand = tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let creds = self.creds();
+                let rlimits = *self.rlimits();
+                let new_tg = ThreadGroup::new(tid, sighand, creds, rlimits);
+                let h = TaskHandle::new(tid, new_tg.clone(), self.sigmask);
+                let me = procs.procs.get(&self.pid).ok_or(Errno::ESRCH)?;
+                let parent = if f & CLONE_PARENT != 0 { me.parent } else { self.pid };
+                let (pgid, sid) = (me.pgid, me.sid);
+                procs.procs.insert(
+                    tid,
+                    Process {
+                        tg: new_tg,
+                        parent,
+                        children: BTreeSet::new(),
+                        threads: vec![h.clone()],
+                        pgid,
+                        sid,
+                        state: ProcState::Running,
+                        continued: false,
+                        exit_signal: a.exit_signal,
+                        did_exec: false,
+                    },
+                );
+                if let Some(pp) = procs.procs.get_mut(&parent) {
+                    pp.children.insert(tid);
+                }
+                procs.threads.insert(tid, h.clone());
+                (h, tid)
+            }
+        };
+        let tid = handle.tid;
+        let mut child = Task::new(kernel, TaskParts { handle, pid, mm, fds, fs, regs, sigmask: self.sigmask });
+        child.comm = self.comm;
+        child.no_new_privs = self.no_new_privs;
+        // A thread sharing memory starts without the alternate stack; a
+        // copied address space keeps it, as Linux does.
+        if f & CLONE_VM == 0 || f & CLONE_VFORK != 0 {
+            child.altstack = self.altstack;
+        }
+        if f & CLONE_PARENT_SETTID != 0 {
+            self.mm().write_val(a.parent_tid, &tid)?;
+        }
+        if f & CLONE_CHILD_SETTID != 0 {
+            child.mm().write_val(a.child_tid, &tid)?;
+        }
+        if f & CLONE_CHILD_CLEARTID != 0 {
+            child.clear_child_tid = a.child_tid;
+        }
+        let vfork = if f & CLONE_VFORK != 0 {
+            let v = Arc::new(VforkDone::default());
+            child.vfork_done = Some(v.clone());
+            Some(v)
+        } else {
+            None
+        };
+        child.start()?;
+        if let Some(v) = vfork {
+            v.wait();
+        }
+        Ok(tid as u64)
+    }
+}

@@ -1,0 +1,115 @@
+//! execve: replacing a process's program.
+
+use std::sync::{Arc, Mutex};
+
+use abi::Errno;
+
+use super::Task;
+use crate::loader::{self, ExecArgs};
+use crate::mm::{MemoryManager, SysResult};
+
+/// How deep `#!` interpreters may nest.
+const MAX_SCRIPT_DEPTH: usize = 4;
+/// The longest `#!` line Linux reads.
+const BINPRM_BUF_SIZE: usize = 256;
+
+impl Task {
+    /// Runs `path` with `argv` and `envp` in this process. On success the
+    /// registers point at the new program's entry.
+    pub fn execve(&mut self, path: Vec<u8>, mut argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> SysResult<()> {
+        let (root, cwd) = {
+            let fs = self.fs();
+            (fs.root.clone(), fs.cwd.clone())
+        };
+        let vfs = &self.kernel.vfs;
+        let mut target = path.clone();
+        let mut exe = loader::open_executable(vfs, &root, &cwd, &target)?;
+        for depth in 0.. {
+            let mut head = [0u8; BINPRM_BUF_SIZE];
+            let n = crate::sys::pread(std::os::fd::AsRawFd::as_raw_fd(exe.fd.as_ref()), &mut head, 0)?;
+            if n < 2 || &head[..2] != b"#!" {
+                break;
+            }
+            if depth >= MAX_SCRIPT_DEPTH {
+                return Err(Errno::ELOOP);
+            }
+            let line = &head[2..n];
+            let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+            let line: &[u8] = trim(line);
+            if line.is_empty() {
+                return Err(Errno::ENOEXEC);
+            }
+            let split = line.iter().position(|&b| b == b' ' || b == b'\t');
+            let (interp, arg) = match split {
+                Some(i) => (&line[..i], Some(trim(&line[i..]))),
+                None => (line, None),
+            };
+            let mut new_argv = vec![interp.to_vec()];
+            if let Some(a) = arg.filter(|a| !a.is_empty()) {
+                new_argv.push(a.to_vec());
+            }
+            new_argv.push(target.clone());
+            new_argv.extend(argv.into_iter().skip(1));
+            argv = new_argv;
+            target = interp.to_vec();
+            exe = loader::open_executable(vfs, &root, &cwd, &target)?;
+        }
+
+        let platform = &self.kernel.platform;
+        let mut mm = MemoryManager::new(self.kernel.memfile.clone(), platform.min_user_address(), platform.max_user_address());
+        let args = ExecArgs { argv: &argv, envp: &envp, execfn: &path, creds: self.creds() };
+        let loaded = loader::load(&mut mm, vfs, &root, &exe, &args)?;
+
+        // The point of no return.
+        self.end_other_threads();
+        self.switch_mm(Arc::new(Mutex::new(mm)));
+        {
+            let fds = self.fds().clone();
+            self.fds = Arc::new(Mutex::new(fds));
+        }
+        self.fds().close_on_exec();
+        self.handle.tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).reset_for_exec();
+        self.altstack = Default::default();
+        self.clear_child_tid = 0;
+        self.robust_list = (0, 0);
+        let name = target.rsplit(|&b| b == b'/').next().unwrap_or(&target).to_vec();
+        self.set_comm(&name);
+        if let Some(p) = self.kernel.procs().procs.get_mut(&self.pid) {
+            p.did_exec = true;
+        }
+        if let Some(v) = self.vfork_done.take() {
+            v.complete();
+        }
+        self.regs = platform::Regs::for_entry(loaded.entry, loaded.sp);
+        self.reset_fp_state();
+        Ok(())
+    }
+
+    /// execve in a multi-threaded process ends every other thread.
+    fn end_other_threads(&mut self) {
+        let threads = self.kernel.procs().procs.get(&self.pid).map(|p| p.threads.clone()).unwrap_or_default();
+        for t in threads {
+            if t.tid != self.tid {
+                t.exit_requested.store(true, std::sync::atomic::Ordering::Release);
+                t.kick();
+            }
+        }
+    }
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(s.len());
+    let end = s.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |e| e + 1);
+    &s[start..end.max(start)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trim;
+
+    #[test]
+    fn trims_interpreter_lines() {
+        assert_eq!(trim(b"  /bin/sh -e \t"), b"/bin/sh -e");
+        assert_eq!(trim(b"   "), b"");
+    }
+}

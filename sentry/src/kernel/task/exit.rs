@@ -1,0 +1,379 @@
+//! Exit, wait, and sending signals between processes.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use abi::flags::signal::{SIGCHLD, SIGCONT, SIGKILL, SIGSTOP};
+use abi::Errno;
+
+use super::{Task, TaskHandle};
+use crate::kernel::futex::{wake_locked, FutexKey};
+use crate::kernel::process::{ProcState, ProcessTable, ThreadGroup};
+use crate::kernel::signal::*;
+use crate::kernel::{ExitStatus, Kernel};
+use crate::mm::SysResult;
+
+/// Which children a wait call is for.
+#[derive(Clone, Copy, Debug)]
+pub enum WaitTarget {
+    /// Any child.
+    Any,
+    /// This pid.
+    Pid(i32),
+    /// Any child in this process group.
+    Pgid(i32),
+}
+
+/// What a wait found.
+#[derive(Clone, Copy, Debug)]
+pub struct WaitResult {
+    /// The child's pid.
+    pub pid: i32,
+    /// The child's real uid.
+    pub uid: u32,
+    /// `si_code`: CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED or CLD_CONTINUED.
+    pub code: i32,
+    /// The exit status or signal (waitid's `si_status`).
+    pub status: i32,
+    /// The wait4 status word.
+    pub wstatus: i32,
+}
+
+/// wait options.
+pub const WNOHANG: u32 = 1;
+/// Report stopped children.
+pub const WUNTRACED: u32 = 2;
+/// Report exited children (waitid).
+pub const WEXITED: u32 = 4;
+/// Report continued children.
+pub const WCONTINUED: u32 = 8;
+/// Leave the child waitable.
+pub const WNOWAIT: u32 = 0x0100_0000;
+
+fn child_code(st: ExitStatus) -> (i32, i32) {
+    match st {
+        ExitStatus::Exited(c) => (code::CLD_EXITED, i32::from(c)),
+        ExitStatus::Signaled(s) => (code::CLD_KILLED, s as i32),
+        ExitStatus::Dumped(s) => (code::CLD_DUMPED, s as i32),
+    }
+}
+
+impl Task {
+    /// Ends the whole process with `status` (exit_group, fatal signals).
+    pub fn exit_group(&mut self, status: ExitStatus) {
+        if self.handle.tg.begin_exit(status) {
+            let threads: Vec<Arc<TaskHandle>> =
+                self.kernel.procs().procs.get(&self.pid).map(|p| p.threads.clone()).unwrap_or_default();
+            for t in threads {
+                if t.tid != self.tid {
+                    t.kick();
+                }
+            }
+        }
+    }
+
+    /// Stops the process (a stop signal's default action) and tells the parent.
+    pub(super) fn group_stop(&mut self, sig: u32) {
+        if self.pid == 1 {
+            return;
+        }
+        *self.handle.tg.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        let mut procs = self.kernel.procs();
+        let Some(p) = procs.procs.get_mut(&self.pid) else { return };
+        p.state = ProcState::Stopped { sig, reported: false };
+        let parent = p.parent;
+        let uid = self.creds().uid;
+        for t in p.threads.clone() {
+            t.kick();
+        }
+        notify_parent(&mut procs, parent, SigInfo::child(code::CLD_STOPPED, self.pid, uid, sig as i32), true);
+    }
+
+    /// The end of the host thread: releases what the thread holds and, for
+    /// the process's last thread, makes it a zombie and tells the parent.
+    pub(super) fn exit_thread(mut self) {
+        let status = self.handle.tg.exit_status().or(self.exit).unwrap_or(ExitStatus::Exited(0));
+        if self.clear_child_tid != 0 {
+            let addr = self.clear_child_tid;
+            let key = {
+                let mut mm = self.mm();
+                let _ = mm.write_val(addr, &0u32);
+                FutexKey::Private(mm.id(), addr)
+            };
+            let mut q = self.kernel.futexes.lock();
+            wake_locked(&mut q, key, 1, u32::MAX);
+        }
+        self.release_stub();
+        if let Some(v) = self.vfork_done.take() {
+            v.complete();
+        }
+        // Drop our references to shared state first, so the last thread's
+        // exit closes the files before the parent hears of it.
+        let kernel = self.kernel.clone();
+        let (pid, tid, uid) = (self.pid, self.tid, self.creds().uid);
+        let handle = self.handle.clone();
+        drop(self);
+
+        let mut procs = kernel.procs();
+        procs.threads.remove(&tid);
+        let Some(p) = procs.procs.get_mut(&pid) else { return };
+        p.threads.retain(|t| t.tid != tid);
+        if !p.threads.is_empty() {
+            return;
+        }
+        // The process is over.
+        handle.tg.begin_exit(status);
+        p.state = ProcState::Zombie(status);
+        let parent = p.parent;
+        let exit_signal = p.exit_signal;
+        let children: Vec<i32> = std::mem::take(&mut p.children).into_iter().collect();
+        for c in &children {
+            reparent(&mut procs, *c);
+        }
+        if pid == 1 {
+            drop(procs);
+            kernel.init_exited(status);
+            return;
+        }
+        let (code, st) = child_code(status);
+        let info = SigInfo::child(code, pid, uid, st);
+        if exit_signal == 0 {
+            if let Some(pp) = procs.procs.get(&parent) {
+                for t in &pp.threads {
+                    t.kick();
+                }
+            }
+            return;
+        }
+        let mut info = info;
+        info.set_signo(exit_signal);
+        let autoreap = procs.procs.get(&parent).is_some_and(|pp| {
+            let a = pp.tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).get(SIGCHLD);
+            exit_signal == SIGCHLD && (a.handler == SIG_IGN || a.flags & SA_NOCLDWAIT != 0)
+        });
+        if autoreap {
+            procs.procs.remove(&pid);
+            if let Some(pp) = procs.procs.get_mut(&parent) {
+                pp.children.remove(&pid);
+                for t in &pp.threads {
+                    t.kick();
+                }
+            }
+            return;
+        }
+        notify_parent(&mut procs, parent, info, false);
+    }
+
+    /// wait4/waitid: finds a child in a reportable state, sleeping for one
+    /// unless WNOHANG. `Ok(None)` is WNOHANG with nothing to report.
+    pub fn wait_child(&mut self, target: WaitTarget, options: u32) -> SysResult<Option<WaitResult>> {
+        let pid = self.pid;
+        let kernel = self.kernel.clone();
+        let r = self.block(&[], None, |_t| {
+            let mut procs = kernel.procs();
+            let my_pgid = procs.procs.get(&pid).map(|p| p.pgid).unwrap_or(0);
+            let children: Vec<i32> = procs.procs.get(&pid).map(|p| p.children.iter().copied().collect()).unwrap_or_default();
+            let matching: Vec<i32> = children
+                .into_iter()
+                .filter(|c| match target {
+                    WaitTarget::Any => true,
+                    WaitTarget::Pid(p) => *c == p,
+                    WaitTarget::Pgid(g) => procs.procs.get(c).is_some_and(|cp| cp.pgid == if g == 0 { my_pgid } else { g }),
+                })
+                .collect();
+            if matching.is_empty() {
+                return Err(Errno::ECHILD);
+            }
+            for c in matching {
+                let Some(cp) = procs.procs.get_mut(&c) else { continue };
+                let uid = cp.tg.creds.lock().unwrap_or_else(|e| e.into_inner()).uid;
+                match cp.state {
+                    ProcState::Zombie(st) if options & WEXITED != 0 => {
+                        let (code, status) = child_code(st);
+                        if options & WNOWAIT == 0 {
+                            procs.procs.remove(&c);
+                            if let Some(me) = procs.procs.get_mut(&pid) {
+                                me.children.remove(&c);
+                            }
+                        }
+                        return Ok(Some(Some(WaitResult { pid: c, uid, code, status, wstatus: st.wait_status() })));
+                    }
+                    ProcState::Stopped { sig, reported: false } if options & WUNTRACED != 0 => {
+                        if options & WNOWAIT == 0 {
+                            cp.state = ProcState::Stopped { sig, reported: true };
+                        }
+                        let wstatus = ((sig as i32) << 8) | 0x7f;
+                        return Ok(Some(Some(WaitResult { pid: c, uid, code: code::CLD_STOPPED, status: sig as i32, wstatus })));
+                    }
+                    _ if cp.continued && options & WCONTINUED != 0 => {
+                        if options & WNOWAIT == 0 {
+                            cp.continued = false;
+                        }
+                        let r = WaitResult { pid: c, uid, code: code::CLD_CONTINUED, status: SIGCONT as i32, wstatus: 0xffff };
+                        return Ok(Some(Some(r)));
+                    }
+                    _ => {}
+                }
+            }
+            if options & WNOHANG != 0 {
+                return Ok(Some(None));
+            }
+            Ok(None)
+        });
+        r
+    }
+}
+
+/// Gives an orphan to init (pid 1), as Linux does inside a pid namespace.
+fn reparent(procs: &mut ProcessTable, child: i32) {
+    let zombie = match procs.procs.get_mut(&child) {
+        Some(c) => {
+            c.parent = 1;
+            matches!(c.state, ProcState::Zombie(_))
+        }
+        None => return,
+    };
+    // Children of init are reaped by init's wait; an orphan's exit signal
+    // becomes SIGCHLD.
+    if let Some(c) = procs.procs.get_mut(&child) {
+        c.exit_signal = SIGCHLD;
+    }
+    if let Some(init) = procs.procs.get_mut(&1) {
+        init.children.insert(child);
+        if zombie {
+            for t in &init.threads {
+                t.kick();
+            }
+        }
+    }
+}
+
+/// Sends the parent its SIGCHLD (unless SA_NOCLDSTOP hides stops) and wakes
+/// its waiting threads.
+fn notify_parent(procs: &mut ProcessTable, parent: i32, info: SigInfo, is_stop: bool) {
+    let Some(pp) = procs.procs.get(&parent) else { return };
+    let act = pp.tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).get(SIGCHLD);
+    if !(is_stop && act.flags & SA_NOCLDSTOP != 0) {
+        pp.tg.push_signal(info);
+    }
+    for t in &pp.threads {
+        t.kick();
+    }
+}
+
+/// Whether a signal from `from_outside` (the runtime, not an app process)
+/// reaches `tg`: init ignores signals whose action is the default, as Linux
+/// does for a pid namespace's init; from outside only SIGKILL and SIGSTOP
+/// get through.
+fn init_accepts(tg: &ThreadGroup, sig: u32, from_outside: bool) -> bool {
+    if tg.tgid != 1 {
+        return true;
+    }
+    let a = tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).get(sig);
+    a.handler != SIG_DFL || (from_outside && (sig == SIGKILL || sig == SIGSTOP))
+}
+
+/// Sends `info` to process `pid`. Signal 0 only checks that it exists.
+pub fn send_to_process(kernel: &Kernel, pid: i32, info: SigInfo, from_outside: bool) -> SysResult<()> {
+    let (tg, threads) = {
+        let procs = kernel.procs();
+        match procs.procs.get(&pid) {
+            Some(p) if !matches!(p.state, ProcState::Zombie(_)) => (p.tg.clone(), p.threads.clone()),
+            Some(_) => return Ok(()),
+            None => return Err(Errno::ESRCH),
+        }
+    };
+    let sig = info.signo();
+    if sig == 0 || !init_accepts(&tg, sig, from_outside) {
+        return Ok(());
+    }
+    deliver_to_group(kernel, pid, &tg, &threads, info);
+    Ok(())
+}
+
+/// Queues a process-directed signal, with SIGKILL, SIGCONT and stop signals'
+/// immediate effects.
+fn deliver_to_group(kernel: &Kernel, pid: i32, tg: &Arc<ThreadGroup>, threads: &[Arc<TaskHandle>], info: SigInfo) {
+    let sig = info.signo();
+    if sig == SIGKILL {
+        tg.begin_exit(ExitStatus::Signaled(SIGKILL));
+        for t in threads {
+            t.kick();
+        }
+        return;
+    }
+    if sig == SIGCONT {
+        tg.pending.lock().unwrap_or_else(|e| e.into_inner()).discard(bit(SIGSTOP) | bit(20) | bit(21) | bit(22));
+        let mut stopped = tg.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        if *stopped {
+            *stopped = false;
+            tg.stop_cv.notify_all();
+            drop(stopped);
+            let mut procs = kernel.procs();
+            if let Some(p) = procs.procs.get_mut(&pid) {
+                p.state = ProcState::Running;
+                p.continued = true;
+                let (parent, uid) = (p.parent, tg.creds.lock().unwrap_or_else(|e| e.into_inner()).uid);
+                notify_parent(&mut procs, parent, SigInfo::child(code::CLD_CONTINUED, pid, uid, SIGCONT as i32), true);
+            }
+        }
+    } else if is_stop(sig) {
+        tg.pending.lock().unwrap_or_else(|e| e.into_inner()).discard(bit(SIGCONT));
+    }
+    tg.push_signal(info);
+    // Wake a thread that can take it; waking all is simplest and correct.
+    for t in threads {
+        if t.blocked.load(Ordering::Acquire) & bit(sig) == 0 {
+            t.kick();
+        }
+    }
+}
+
+/// Sends `info` to every process in group `pgid`; ESRCH if there is none.
+pub fn send_to_group(kernel: &Kernel, pgid: i32, info: SigInfo) -> SysResult<()> {
+    let members = kernel.procs().group_members(pgid);
+    if members.is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    for m in members {
+        let _ = send_to_process(kernel, m, info, false);
+    }
+    Ok(())
+}
+
+/// Sends `info` to every process but init and `except` (kill -1).
+pub fn send_to_all(kernel: &Kernel, except: i32, info: SigInfo) -> SysResult<()> {
+    let pids: Vec<i32> = kernel
+        .procs()
+        .procs
+        .iter()
+        .filter(|(p, pr)| **p != 1 && **p != except && !matches!(pr.state, ProcState::Zombie(_)))
+        .map(|(p, _)| *p)
+        .collect();
+    if pids.is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    for p in pids {
+        let _ = send_to_process(kernel, p, info, false);
+    }
+    Ok(())
+}
+
+/// Sends `info` to thread `tid` (of process `tgid`, if given).
+pub fn send_to_thread(kernel: &Kernel, tgid: Option<i32>, tid: i32, info: SigInfo) -> SysResult<()> {
+    let h = kernel.procs().threads.get(&tid).cloned().ok_or(Errno::ESRCH)?;
+    if tgid.is_some_and(|g| g != h.tg.tgid) {
+        return Err(Errno::ESRCH);
+    }
+    let sig = info.signo();
+    if sig == 0 || !init_accepts(&h.tg, sig, false) {
+        return Ok(());
+    }
+    if sig == SIGKILL || sig == SIGCONT || is_stop(sig) {
+        let threads = kernel.procs().procs.get(&h.tg.tgid).map(|p| p.threads.clone()).unwrap_or_default();
+        deliver_to_group(kernel, h.tg.tgid, &h.tg, &threads, info);
+        return Ok(());
+    }
+    h.push_signal(info);
+    Ok(())
+}

@@ -1,0 +1,366 @@
+//! One app thread: its state, its host thread and its life.
+//!
+//! Each task runs on a host thread of its own, in a platform address space
+//! (stub) of its own that mirrors its memory manager; threads of one process
+//! share the memory manager, so they share memory. The task's code is split
+//! by concern as gVisor splits `task_*.go`: [`run`] (the run loop and signal
+//! delivery), [`clone`], [`exec`] and [`exit`] (exit, wait and kill).
+
+pub mod clone;
+pub mod exec;
+pub mod exit;
+pub mod run;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use abi::flags::rlimit::{RLIMIT_NOFILE, RLIM_NLIMITS};
+use abi::types::Rlimit;
+use abi::Errno;
+use platform::{AddressSpace, Context, Interrupter, Regs};
+
+use super::fd_table::FdTable;
+use super::process::{Credentials, ThreadGroup};
+use super::signal::{SigInfo, SigPending, SigSet};
+use super::waiter::{WaitQueue, Waker};
+use super::{ExitStatus, Kernel};
+use crate::mm::{MemoryManager, SpaceCursor, SysResult};
+use crate::vfs::Dentry;
+
+/// The filesystem view of a task: its root, working directory and umask.
+#[derive(Clone)]
+pub struct FsContext {
+    /// `/` for this task.
+    pub root: Arc<Dentry>,
+    /// The working directory.
+    pub cwd: Arc<Dentry>,
+    /// The file-creation mask.
+    pub umask: u32,
+}
+
+/// What other threads may touch of a task: its identity, pending signals
+/// and the means to wake it.
+pub struct TaskHandle {
+    /// Thread id.
+    pub tid: i32,
+    /// Its process.
+    pub tg: Arc<ThreadGroup>,
+    /// Where it sleeps.
+    pub waker: Arc<Waker>,
+    pending: Mutex<SigPending>,
+    pending_bits: AtomicU64,
+    /// The task's signal mask, mirrored for senders.
+    pub blocked: AtomicU64,
+    interrupter: Mutex<Option<Arc<dyn Interrupter>>>,
+    /// Set when another thread's execve ends this one.
+    pub exit_requested: AtomicBool,
+}
+
+impl TaskHandle {
+    /// A handle for a new thread.
+    pub fn new(tid: i32, tg: Arc<ThreadGroup>, blocked: SigSet) -> Arc<TaskHandle> {
+        Arc::new(TaskHandle {
+            tid,
+            tg,
+            waker: Arc::new(Waker::default()),
+            pending: Mutex::new(SigPending::default()),
+            pending_bits: AtomicU64::new(0),
+            blocked: AtomicU64::new(blocked),
+            interrupter: Mutex::new(None),
+            exit_requested: AtomicBool::new(false),
+        })
+    }
+
+    /// Wakes the task wherever it is: asleep in the Sentry, or running app
+    /// code (the platform interrupts it).
+    pub fn kick(&self) {
+        self.waker.wake();
+        if let Some(i) = self.interrupter.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            i.interrupt();
+        }
+    }
+
+    /// Queues a thread-directed signal and wakes the task.
+    pub fn push_signal(&self, info: SigInfo) {
+        {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.push(info);
+            self.pending_bits.store(p.set(), Ordering::Release);
+        }
+        self.kick();
+    }
+
+    fn pop_signal(&self, blocked: SigSet) -> Option<SigInfo> {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let s = p.pop(blocked);
+        self.pending_bits.store(p.set(), Ordering::Release);
+        s
+    }
+
+    fn take_signal(&self, sig: u32) -> Option<SigInfo> {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let s = p.take(sig);
+        self.pending_bits.store(p.set(), Ordering::Release);
+        s
+    }
+
+    /// Signals pending for this thread or its process.
+    pub fn pending_set(&self) -> SigSet {
+        self.pending_bits.load(Ordering::Acquire) | self.tg.pending_bits.load(Ordering::Acquire)
+    }
+}
+
+/// Signalled when a vfork child execs or exits, releasing its parent.
+#[derive(Default)]
+pub struct VforkDone {
+    done: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl VforkDone {
+    /// Releases the parent.
+    pub fn complete(&self) {
+        *self.done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.cv.notify_all();
+    }
+
+    /// Waits for the child.
+    pub fn wait(&self) {
+        let mut d = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        while !*d {
+            d = self.cv.wait(d).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// `sigaltstack` state.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AltStack {
+    /// Base.
+    pub sp: u64,
+    /// Size (0: none).
+    pub size: u64,
+    /// SS_* flags as set by the app.
+    pub flags: u32,
+}
+
+/// One app thread.
+pub struct Task {
+    /// The sandbox.
+    pub kernel: Arc<Kernel>,
+    /// What other threads see of this one.
+    pub handle: Arc<TaskHandle>,
+    /// Thread id.
+    pub tid: i32,
+    /// Process id.
+    pub pid: i32,
+    /// The address space (shared by the process's threads).
+    pub mm: Arc<Mutex<MemoryManager>>,
+    /// Open files (shared with CLONE_FILES).
+    pub fds: Arc<Mutex<FdTable>>,
+    /// Root, cwd, umask (shared with CLONE_FS).
+    pub fs: Arc<Mutex<FsContext>>,
+    /// The thread's registers while the Sentry handles an event.
+    pub regs: Regs,
+    /// Blocked signals.
+    pub sigmask: SigSet,
+    /// The mask to restore after sigsuspend-like calls.
+    pub saved_mask: Option<SigSet>,
+    /// sigaltstack.
+    pub altstack: AltStack,
+    /// set_tid_address.
+    pub clear_child_tid: u64,
+    /// set_robust_list (head, length).
+    pub robust_list: (u64, u64),
+    /// The thread's name (PR_SET_NAME).
+    pub comm: [u8; 16],
+    /// Released when this (vfork) child execs or exits.
+    pub vfork_done: Option<Arc<VforkDone>>,
+    /// Set by the exit syscall: this thread is done.
+    pub exit: Option<ExitStatus>,
+    /// PR_SET_NO_NEW_PRIVS.
+    pub no_new_privs: bool,
+    /// PR_SET_DUMPABLE.
+    pub dumpable: bool,
+    /// When the thread started, for times and getrusage.
+    pub started: Instant,
+    /// The last switch stopped at a syscall (restart decisions need it).
+    pub in_syscall: bool,
+    space: Option<Box<dyn AddressSpace>>,
+    cursor: SpaceCursor,
+    ctx: Box<dyn Context>,
+}
+
+/// Linux's default limits for init, as far as the app sees them.
+pub fn default_rlimits() -> [Rlimit; RLIM_NLIMITS] {
+    use abi::flags::rlimit::*;
+    let mut r = [Rlimit { cur: RLIM_INFINITY, max: RLIM_INFINITY }; RLIM_NLIMITS];
+    r[RLIMIT_STACK as usize] = Rlimit { cur: 8 << 20, max: RLIM_INFINITY };
+    r[RLIMIT_NOFILE as usize] = Rlimit { cur: 1024, max: 1 << 20 };
+    r[RLIMIT_CORE as usize] = Rlimit { cur: 0, max: RLIM_INFINITY };
+    r[RLIMIT_MEMLOCK as usize] = Rlimit { cur: 8 << 20, max: 8 << 20 };
+    r[RLIMIT_SIGPENDING as usize] = Rlimit { cur: 63_000, max: 63_000 };
+    r[RLIMIT_NPROC as usize] = Rlimit { cur: 63_000, max: 63_000 };
+    r[RLIMIT_MSGQUEUE as usize] = Rlimit { cur: 819_200, max: 819_200 };
+    r[RLIMIT_NICE as usize] = Rlimit { cur: 0, max: 0 };
+    r[RLIMIT_RTPRIO as usize] = Rlimit { cur: 0, max: 0 };
+    r
+}
+
+/// The parts a new task is made of.
+pub struct TaskParts {
+    /// Its handle (already in the process table).
+    pub handle: Arc<TaskHandle>,
+    /// Process id.
+    pub pid: i32,
+    /// Address space.
+    pub mm: Arc<Mutex<MemoryManager>>,
+    /// Files.
+    pub fds: Arc<Mutex<FdTable>>,
+    /// Filesystem context.
+    pub fs: Arc<Mutex<FsContext>>,
+    /// Initial registers.
+    pub regs: Regs,
+    /// Initial mask.
+    pub sigmask: SigSet,
+}
+
+impl Task {
+    /// A task from its parts. Its stub is made on its own host thread, by
+    /// [`Task::start`].
+    pub fn new(kernel: Arc<Kernel>, parts: TaskParts) -> Task {
+        let ctx = kernel.platform.new_context();
+        Task {
+            tid: parts.handle.tid,
+            pid: parts.pid,
+            handle: parts.handle,
+            kernel,
+            mm: parts.mm,
+            fds: parts.fds,
+            fs: parts.fs,
+            regs: parts.regs,
+            sigmask: parts.sigmask,
+            saved_mask: None,
+            altstack: AltStack::default(),
+            clear_child_tid: 0,
+            robust_list: (0, 0),
+            comm: [0; 16],
+            vfork_done: None,
+            exit: None,
+            no_new_privs: false,
+            dumpable: true,
+            started: Instant::now(),
+            in_syscall: false,
+            space: None,
+            cursor: SpaceCursor::new(),
+            ctx,
+        }
+    }
+
+    /// Runs the task on a new host thread.
+    pub fn start(self) -> SysResult<()> {
+        let kernel = self.kernel.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("task-{}", self.tid))
+            .spawn(move || self.run_thread())
+            .map_err(|_| Errno::EAGAIN)?;
+        kernel.adopt_thread(h);
+        Ok(())
+    }
+
+    /// The address space, locked.
+    pub fn mm(&self) -> MutexGuard<'_, MemoryManager> {
+        self.mm.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The fd table, locked.
+    pub fn fds(&self) -> MutexGuard<'_, FdTable> {
+        self.fds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The filesystem context, locked.
+    pub fn fs(&self) -> MutexGuard<'_, FsContext> {
+        self.fs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The process's credentials (a copy).
+    pub fn creds(&self) -> Credentials {
+        self.handle.tg.creds.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The process's resource limits, locked.
+    pub fn rlimits(&self) -> MutexGuard<'_, [Rlimit; RLIM_NLIMITS]> {
+        self.handle.tg.rlimits.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The RLIMIT_NOFILE soft limit.
+    pub fn nofile_limit(&self) -> u64 {
+        self.rlimits()[RLIMIT_NOFILE as usize].cur
+    }
+
+    /// Whether a blocking call should give up: a signal the task does not
+    /// block is pending, or the task is being ended.
+    pub fn interrupted(&self) -> bool {
+        self.handle.pending_set() & !self.sigmask != 0 || self.must_exit()
+    }
+
+    /// Whether the thread must stop running app code and exit.
+    pub fn must_exit(&self) -> bool {
+        self.exit.is_some()
+            || self.handle.tg.exiting_flag.load(Ordering::Acquire)
+            || self.handle.exit_requested.load(Ordering::Acquire)
+    }
+
+    /// Sleeps until `ready` yields a value, a signal interrupts (ERESTARTSYS),
+    /// or `deadline` passes (ETIMEDOUT). `queues` are the wait queues of the
+    /// objects `ready` looks at.
+    pub fn block<T>(
+        &mut self,
+        queues: &[&WaitQueue],
+        deadline: Option<Instant>,
+        mut ready: impl FnMut(&mut Task) -> SysResult<Option<T>>,
+    ) -> SysResult<T> {
+        let w = self.handle.waker.clone();
+        for q in queues {
+            q.add(&w);
+        }
+        let r = loop {
+            w.reset();
+            match ready(self) {
+                Ok(Some(v)) => break Ok(v),
+                Err(e) => break Err(e),
+                Ok(None) => {}
+            }
+            if self.interrupted() {
+                break Err(Errno::ERESTARTSYS);
+            }
+            if !w.sleep(deadline) {
+                break Err(Errno::ETIMEDOUT);
+            }
+        };
+        for q in queues {
+            q.remove(&w);
+        }
+        r
+    }
+
+    /// Sets the signal mask (SIGKILL and SIGSTOP stay unblocked).
+    pub fn set_sigmask(&mut self, mask: SigSet) {
+        self.sigmask = mask & !super::signal::UNBLOCKABLE;
+        self.handle.blocked.store(self.sigmask, Ordering::Release);
+    }
+
+    /// The thread's name, without trailing NULs.
+    pub fn comm_str(&self) -> &[u8] {
+        let n = self.comm.iter().position(|&b| b == 0).unwrap_or(self.comm.len());
+        &self.comm[..n]
+    }
+
+    /// Sets the thread's name (truncated to 15 bytes).
+    pub fn set_comm(&mut self, name: &[u8]) {
+        self.comm = [0; 16];
+        let n = name.len().min(15);
+        self.comm[..n].copy_from_slice(&name[..n]);
+    }
+}

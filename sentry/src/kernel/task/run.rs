@@ -1,0 +1,368 @@
+//! The run loop and signal delivery.
+//!
+//! The loop runs the app until it makes a syscall or faults, handles that,
+//! delivers pending signals, brings the stub's mappings up to date, and goes
+//! round again, as gVisor's `task_run.go` does.
+
+use std::sync::atomic::Ordering;
+
+use abi::flags::signal::{SIGKILL, SIGSEGV};
+use abi::Errno;
+use platform::{FpState, SwitchOutcome};
+
+use super::Task;
+use crate::kernel::signal::*;
+use crate::kernel::ExitStatus;
+use crate::mm::SysResult;
+
+/// `uc_flags`: the frame saves ss, and sigreturn restores it strictly.
+const UC_FLAGS: u64 = 0x2 | 0x4;
+/// Size of the kernel's `struct ucontext` on x86_64.
+const UCONTEXT_SIZE: u64 = 304;
+/// Offset of `uc_mcontext` in `struct ucontext`.
+const MCONTEXT_OFF: u64 = 40;
+/// Size of `struct sigcontext`.
+const SIGCONTEXT_SIZE: usize = 256;
+/// Offset of `uc_sigmask` in `struct ucontext`.
+const SIGMASK_OFF: u64 = 296;
+/// `struct rt_sigframe`: return address, ucontext, siginfo.
+const FRAME_SIZE: u64 = 8 + UCONTEXT_SIZE + 128;
+/// Bytes below the stack pointer the x86_64 ABI lets code use.
+const RED_ZONE: u64 = 128;
+/// eflags bits sigreturn lets the app set.
+const FIX_EFLAGS: u64 = 0x40000 | 0x800 | 0x400 | 0x100 | 0x80 | 0x40 | 0x10 | 0x4 | 0x1 | 0x10000;
+/// `ss_flags`: running on the alternate stack / disabled.
+const SS_ONSTACK: u32 = 1;
+const SS_DISABLE: u32 = 2;
+
+impl Task {
+    /// The host thread's body: make the stub, run, exit.
+    pub(super) fn run_thread(mut self) {
+        match self.kernel.platform.new_address_space() {
+            Ok(s) => self.space = Some(s),
+            Err(e) => {
+                log::error!("task {}: cannot create its stub: {e}", self.tid);
+                self.handle.tg.begin_exit(ExitStatus::Signaled(SIGKILL));
+            }
+        }
+        *self.handle.interrupter.lock().unwrap_or_else(|e| e.into_inner()) = self.ctx.interrupter();
+        if self.space.is_some() {
+            self.run();
+        }
+        self.exit_thread();
+    }
+
+    fn run(&mut self) {
+        loop {
+            if self.must_exit() {
+                return;
+            }
+            self.wait_while_stopped();
+            self.deliver_signals();
+            if self.must_exit() {
+                return;
+            }
+            let Some(space) = self.space.as_deref_mut() else { return };
+            let synced = self.mm.lock().unwrap_or_else(|e| e.into_inner()).sync_space(&mut self.cursor, space);
+            if let Err(e) = synced {
+                log::error!("task {}: cannot update its address space: {e}", self.tid);
+                self.handle.tg.begin_exit(ExitStatus::Signaled(SIGKILL));
+                return;
+            }
+            self.in_syscall = false;
+            match self.ctx.switch(space, &mut self.regs) {
+                Ok(SwitchOutcome::Syscall) => {
+                    self.in_syscall = true;
+                    crate::syscalls::dispatch(self);
+                }
+                Ok(SwitchOutcome::Fault { signo, code, addr, .. }) => {
+                    if self.mm().handle_fault(addr) {
+                        continue;
+                    }
+                    log::debug!("task {}: signal {signo} code {code} at {addr:#x}, ip {:#x}", self.tid, self.regs.rip);
+                    self.force_signal(SigInfo::fault(signo, code, addr));
+                }
+                Ok(SwitchOutcome::Interrupted) => {}
+                Err(e) => {
+                    log::error!("task {}: platform failure: {e}", self.tid);
+                    self.handle.tg.begin_exit(ExitStatus::Signaled(SIGKILL));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Sleeps while the process is stopped by a stop signal.
+    fn wait_while_stopped(&self) {
+        let tg = &self.handle.tg;
+        let mut stopped = tg.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        while *stopped && !self.must_exit() {
+            stopped = tg.stop_cv.wait(stopped).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Delivers a synchronous signal the app caused: a blocked or ignored
+    /// one cannot be put off, so it reverts to its default action.
+    pub fn force_signal(&mut self, info: SigInfo) {
+        let sig = info.signo();
+        {
+            let mut h = self.handle.tg.sighand.lock().unwrap_or_else(|e| e.into_inner());
+            let a = h.get(sig);
+            if a.handler == SIG_IGN || self.sigmask & bit(sig) != 0 {
+                h.set(sig, SigAction::default());
+            }
+        }
+        self.set_sigmask(self.sigmask & !bit(sig));
+        self.handle.push_signal(info);
+    }
+
+    fn rewind_syscall(&mut self) {
+        self.regs.rax = self.regs.orig_rax;
+        self.regs.rip = self.regs.rip.wrapping_sub(2);
+    }
+
+    /// Handles pending signals: runs default actions, or sets up one handler
+    /// frame; and restarts or fails an interrupted syscall as Linux does.
+    fn deliver_signals(&mut self) {
+        let restart = if self.in_syscall && self.regs.orig_rax != u64::MAX {
+            match -(self.regs.rax as i64) {
+                e @ 512..=516 => Some(Errno(e as i32)),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let mut restart = restart;
+        self.in_syscall = false;
+        let mut delivered = false;
+        while self.handle.pending_set() & !self.sigmask != 0 {
+            let Some(info) = self.handle.pop_signal(self.sigmask).or_else(|| self.handle.tg.pop_signal(self.sigmask))
+            else {
+                break;
+            };
+            let sig = info.signo();
+            let act = self.handle.tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).get(sig);
+            if act.handler == SIG_IGN {
+                continue;
+            }
+            if act.handler == SIG_DFL {
+                match default_action(sig) {
+                    DefaultAction::Ignore | DefaultAction::Continue => continue,
+                    DefaultAction::Stop => {
+                        self.group_stop(sig);
+                        continue;
+                    }
+                    DefaultAction::Terminate => {
+                        self.exit_group(ExitStatus::Signaled(sig));
+                        return;
+                    }
+                    DefaultAction::Core => {
+                        self.exit_group(ExitStatus::Dumped(sig));
+                        return;
+                    }
+                }
+            }
+            if let Some(code) = restart.take() {
+                let again = code == Errno::ERESTARTNOINTR || (code == Errno::ERESTARTSYS && act.flags & SA_RESTART != 0);
+                if again {
+                    self.rewind_syscall();
+                } else {
+                    self.regs.rax = Errno::EINTR.as_return();
+                }
+            }
+            if self.setup_frame(sig, &info, &act).is_err() {
+                // No room for the frame: Linux kills with SIGSEGV.
+                self.exit_group(ExitStatus::Dumped(SIGSEGV));
+                return;
+            }
+            if act.flags & SA_RESETHAND != 0 {
+                self.handle.tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).set(sig, SigAction::default());
+            }
+            let mut mask = self.sigmask | act.mask;
+            if act.flags & SA_NODEFER == 0 {
+                mask |= bit(sig);
+            }
+            self.set_sigmask(mask);
+            delivered = true;
+            break;
+        }
+        if restart.is_some() {
+            // Nothing ran a handler: the syscall starts over.
+            self.rewind_syscall();
+        }
+        if !delivered {
+            if let Some(m) = self.saved_mask.take() {
+                self.set_sigmask(m);
+            }
+        }
+    }
+
+    fn on_altstack(&self, sp: u64) -> bool {
+        self.altstack.size != 0 && sp > self.altstack.sp && sp - self.altstack.sp <= self.altstack.size
+    }
+
+    /// The `stack_t` to report for the current state.
+    pub fn altstack_report(&self) -> (u64, u32, u64) {
+        let flags = if self.altstack.size == 0 {
+            SS_DISABLE
+        } else if self.on_altstack(self.regs.rsp) {
+            SS_ONSTACK
+        } else {
+            self.altstack.flags & !SS_ONSTACK
+        };
+        (self.altstack.sp, flags, self.altstack.size)
+    }
+
+    /// Writes an `rt_sigframe` and points the registers at the handler.
+    fn setup_frame(&mut self, sig: u32, info: &SigInfo, act: &SigAction) -> SysResult<()> {
+        let r = self.regs;
+        let use_alt = act.flags & SA_ONSTACK != 0 && self.altstack.size != 0 && !self.on_altstack(r.rsp);
+        let mut sp = if use_alt { self.altstack.sp + self.altstack.size } else { r.rsp.wrapping_sub(RED_ZONE) };
+        let mut fp: FpState = [0; 512];
+        let have_fp = match self.space.as_deref_mut() {
+            Some(space) => self.ctx.get_fp_state(space, &mut fp).unwrap_or(false),
+            None => false,
+        };
+        let mut fp_addr = 0;
+        if have_fp {
+            sp = (sp - 512) & !63;
+            fp_addr = sp;
+        }
+        let frame = ((sp - FRAME_SIZE) & !15) - 8;
+        let mut sc = [0u64; SIGCONTEXT_SIZE / 8];
+        let gp = [
+            r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx, r.rax, r.rcx,
+            r.rsp, r.rip, r.eflags,
+        ];
+        sc[..18].copy_from_slice(&gp);
+        // cs, gs, fs, ss as four u16s.
+        sc[18] = (r.cs & 0xffff) | ((r.ss & 0xffff) << 48);
+        if sig == SIGSEGV {
+            // cr2: the faulting address.
+            sc[22] = u64::from_le_bytes(info.0[16..24].try_into().unwrap_or([0; 8]));
+        }
+        sc[23] = fp_addr;
+        let (ss_sp, ss_flags, ss_size) = self.altstack_report();
+        let mut uc = Vec::with_capacity(UCONTEXT_SIZE as usize);
+        uc.extend_from_slice(&UC_FLAGS.to_le_bytes());
+        uc.extend_from_slice(&0u64.to_le_bytes());
+        uc.extend_from_slice(&ss_sp.to_le_bytes());
+        uc.extend_from_slice(&u64::from(ss_flags).to_le_bytes());
+        uc.extend_from_slice(&ss_size.to_le_bytes());
+        for w in sc {
+            uc.extend_from_slice(&w.to_le_bytes());
+        }
+        let old_mask = self.saved_mask.take().unwrap_or(self.sigmask);
+        uc.extend_from_slice(&old_mask.to_le_bytes());
+        debug_assert_eq!(uc.len() as u64, UCONTEXT_SIZE);
+        let restorer = if act.flags & SA_RESTORER != 0 { act.restorer } else { 0 };
+        let mut bytes = Vec::with_capacity(FRAME_SIZE as usize);
+        bytes.extend_from_slice(&restorer.to_le_bytes());
+        bytes.extend_from_slice(&uc);
+        bytes.extend_from_slice(&info.0);
+        {
+            let mut mm = self.mm();
+            mm.copy_out(frame, &bytes)?;
+            if have_fp {
+                mm.copy_out(fp_addr, &fp)?;
+            }
+        }
+        self.regs.rdi = u64::from(sig);
+        self.regs.rsi = frame + 8 + UCONTEXT_SIZE;
+        self.regs.rdx = frame + 8;
+        self.regs.rax = 0;
+        self.regs.rsp = frame;
+        self.regs.rip = act.handler;
+        self.regs.eflags &= !(0x100 | 0x400 | 0x10000);
+        self.regs.orig_rax = u64::MAX;
+        Ok(())
+    }
+
+    /// rt_sigreturn: restores the registers, mask and FPU state saved by
+    /// `setup_frame`. Returns the restored rax.
+    pub fn sigreturn(&mut self) -> SysResult<u64> {
+        let frame = self.regs.rsp.wrapping_sub(8);
+        let mut uc = [0u8; UCONTEXT_SIZE as usize];
+        if self.mm().copy_in(frame + 8, &mut uc).is_err() {
+            self.force_signal(SigInfo::new(SIGSEGV, code::SI_KERNEL));
+            return Err(Errno::EFAULT);
+        }
+        let word = |i: usize| -> u64 {
+            let at = (MCONTEXT_OFF as usize) + i * 8;
+            u64::from_le_bytes(uc[at..at + 8].try_into().unwrap_or([0; 8]))
+        };
+        let r = &mut self.regs;
+        [r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx, r.rax, r.rcx] =
+            [word(0), word(1), word(2), word(3), word(4), word(5), word(6), word(7), word(8), word(9), word(10), word(11), word(12), word(13), word(14)];
+        r.rsp = word(15);
+        r.rip = word(16);
+        r.eflags = (r.eflags & !FIX_EFLAGS) | (word(17) & FIX_EFLAGS);
+        r.orig_rax = u64::MAX;
+        let rax = r.rax;
+        let fp_addr = word(23);
+        let mask = u64::from_le_bytes(uc[SIGMASK_OFF as usize..SIGMASK_OFF as usize + 8].try_into().unwrap_or([0; 8]));
+        self.set_sigmask(mask);
+        if fp_addr != 0 {
+            let mut fp: FpState = [0; 512];
+            if self.mm().copy_in(fp_addr, &mut fp).is_ok() {
+                if let Some(space) = self.space.as_deref_mut() {
+                    // Keep MXCSR's reserved bits clear, or the host refuses it.
+                    let mxcsr = u32::from_le_bytes([fp[24], fp[25], fp[26], fp[27]]) & 0xffff;
+                    fp[24..28].copy_from_slice(&mxcsr.to_le_bytes());
+                    let _ = self.ctx.set_fp_state(space, &fp);
+                }
+            }
+        }
+        Ok(rax)
+    }
+
+    /// Resets the FPU to its state at execve.
+    pub fn reset_fp_state(&mut self) {
+        let mut fp: FpState = [0; 512];
+        fp[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
+        fp[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+        if let Some(space) = self.space.as_deref_mut() {
+            let _ = self.ctx.set_fp_state(space, &fp);
+        }
+    }
+
+    /// Replaces the stub's view with a fresh address space (execve).
+    pub fn switch_mm(&mut self, mm: std::sync::Arc<std::sync::Mutex<crate::mm::MemoryManager>>) {
+        self.mm().detach(&self.cursor);
+        self.mm = mm;
+        self.cursor = crate::mm::SpaceCursor::new();
+    }
+
+    /// Whether the handle's process has been asked to stop.
+    pub fn group_stopped(&self) -> bool {
+        *self.handle.tg.stopped.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Leaves the stub (thread exit): forgets the address space and ends the
+    /// stub process.
+    pub(super) fn release_stub(&mut self) {
+        self.mm().detach(&self.cursor);
+        *self.handle.interrupter.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.space = None;
+    }
+
+    /// Whether a signal is pending (for sigpending-like checks).
+    pub fn pending_signals(&self) -> SigSet {
+        self.handle.pending_set()
+    }
+
+    /// Takes a pending signal in `set` (for sigtimedwait), thread first.
+    pub fn take_signal_in(&mut self, set: SigSet) -> Option<SigInfo> {
+        let ready = self.handle.pending_set() & set;
+        if ready == 0 {
+            return None;
+        }
+        let sig = ready.trailing_zeros() + 1;
+        self.handle.take_signal(sig).or_else(|| {
+            let mut p = self.handle.tg.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let s = p.take(sig);
+            self.handle.tg.pending_bits.store(p.set(), Ordering::Release);
+            s
+        })
+    }
+}

@@ -1,0 +1,359 @@
+//! Process life: clone and fork, execve, wait, exit, process groups and
+//! sessions, prctl, and resource usage.
+
+use abi::flags::signal::SIGCHLD;
+use abi::Errno;
+
+use super::fs::read_path;
+use super::Args;
+use crate::kernel::task::clone::{flags::*, CloneArgs};
+use crate::kernel::task::exit::{WaitResult, WaitTarget, WCONTINUED, WEXITED, WNOHANG, WNOWAIT, WUNTRACED};
+use crate::kernel::task::Task;
+use crate::kernel::ExitStatus;
+use crate::mm::SysResult;
+
+pub fn clone(t: &mut Task, a: &Args) -> SysResult<u64> {
+    // x86_64: clone(flags, stack, parent_tid, child_tid, tls).
+    let flags = a.u64(0);
+    t.clone_task(CloneArgs {
+        flags: flags & !CSIGNAL,
+        exit_signal: (flags & CSIGNAL) as u32,
+        stack: a.addr(1),
+        parent_tid: a.addr(2),
+        child_tid: a.addr(3),
+        tls: a.u64(4),
+    })
+}
+
+pub fn clone3(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const CLONE_ARGS_SIZE_VER0: u64 = 64;
+    let size = a.u64(1);
+    if !(CLONE_ARGS_SIZE_VER0..=4096).contains(&size) {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = [0u64; 11];
+    let n = (size.min(88) / 8) as usize;
+    for (i, w) in raw.iter_mut().enumerate().take(n) {
+        *w = t.mm().read_val(a.addr(0) + i as u64 * 8)?;
+    }
+    let [flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, _cgroup] =
+        raw;
+    if flags & (CSIGNAL | CLONE_DETACHED | CLONE_PIDFD) != 0 || set_tid != 0 || set_tid_size != 0 {
+        // pidfds and chosen tids are not offered.
+        return Err(if flags & CLONE_PIDFD != 0 { Errno::ENOSYS } else { Errno::EINVAL });
+    }
+    if exit_signal > 64 || (stack == 0) != (stack_size == 0) {
+        return Err(Errno::EINVAL);
+    }
+    t.clone_task(CloneArgs {
+        flags,
+        exit_signal: exit_signal as u32,
+        stack: if stack != 0 { stack + stack_size } else { 0 },
+        parent_tid,
+        child_tid,
+        tls,
+    })
+}
+
+pub fn fork(t: &mut Task, _a: &Args) -> SysResult<u64> {
+    t.clone_task(CloneArgs { exit_signal: SIGCHLD, ..CloneArgs::default() })
+}
+
+pub fn vfork(t: &mut Task, _a: &Args) -> SysResult<u64> {
+    t.clone_task(CloneArgs { flags: CLONE_VM | CLONE_VFORK, exit_signal: SIGCHLD, ..CloneArgs::default() })
+}
+
+/// Most argv or envp entries execve takes.
+const MAX_ARG_STRINGS: usize = 0x7fff_ffff;
+/// Most bytes of one argument or environment string.
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+
+fn read_strings(t: &Task, mut addr: u64) -> SysResult<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    let mut total = 0usize;
+    loop {
+        let p: u64 = t.mm().read_val(addr)?;
+        if p == 0 {
+            return Ok(out);
+        }
+        let s = t.mm().read_cstr(p, MAX_ARG_STRLEN).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
+        total += s.len() + 1;
+        if out.len() >= MAX_ARG_STRINGS || total > 2 << 20 {
+            return Err(Errno::E2BIG);
+        }
+        out.push(s);
+        addr += 8;
+    }
+}
+
+pub fn execve(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let path = read_path(t, a.addr(0))?;
+    let argv = read_strings(t, a.addr(1))?;
+    let envp = read_strings(t, a.addr(2))?;
+    t.execve(path, argv, envp)?;
+    Ok(0)
+}
+
+pub fn execveat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const AT_EMPTY_PATH: u32 = 0x1000;
+    const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
+    let (dirfd, flags) = (a.fd(0), a.u32(4));
+    if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut path = read_path(t, a.addr(1))?;
+    if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        let f = t.fds().get(dirfd)?.clone();
+        let d = f.dentry.clone().ok_or(Errno::ENOENT)?;
+        path = t.kernel.vfs.path_of(&d);
+    } else if path.first() != Some(&b'/') && dirfd != abi::flags::at::AT_FDCWD {
+        let f = t.fds().get(dirfd)?.clone();
+        let d = f.dentry.clone().ok_or(Errno::ENOTDIR)?;
+        let mut full = t.kernel.vfs.path_of(&d);
+        full.push(b'/');
+        full.extend_from_slice(&path);
+        path = full;
+    }
+    let argv = read_strings(t, a.addr(2))?;
+    let envp = read_strings(t, a.addr(3))?;
+    t.execve(path, argv, envp)?;
+    Ok(0)
+}
+
+pub fn exit(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.exit = Some(ExitStatus::Exited(a.u32(0) as u8));
+    Ok(0)
+}
+
+pub fn exit_group(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.exit_group(ExitStatus::Exited(a.u32(0) as u8));
+    Ok(0)
+}
+
+fn restart_wait(e: Errno) -> Errno {
+    if e == Errno::ERESTARTSYS {
+        Errno::ERESTARTSYS
+    } else {
+        e
+    }
+}
+
+pub fn wait4(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const WALL: u32 = 0x4000_0000;
+    const WCLONE: u32 = 0x8000_0000;
+    const WNOTHREAD: u32 = 0x2000_0000;
+    let (pid, status_addr, options, rusage) = (a.i32(0), a.addr(1), a.u32(2), a.addr(3));
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | WALL | WCLONE | WNOTHREAD) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = match pid {
+        -1 => WaitTarget::Any,
+        0 => WaitTarget::Pgid(0),
+        p if p > 0 => WaitTarget::Pid(p),
+        p => WaitTarget::Pgid(p.checked_neg().ok_or(Errno::ECHILD)?),
+    };
+    let r = t.wait_child(target, options | WEXITED).map_err(restart_wait)?;
+    let Some(WaitResult { pid, wstatus, .. }) = r else { return Ok(0) };
+    if status_addr != 0 {
+        t.mm().write_val(status_addr, &wstatus)?;
+    }
+    if rusage != 0 {
+        t.mm().copy_out(rusage, &[0u8; 144])?;
+    }
+    Ok(pid as u64)
+}
+
+pub fn waitid(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const P_ALL: u32 = 0;
+    const P_PID: u32 = 1;
+    const P_PGID: u32 = 2;
+    let (idtype, id, infop, options) = (a.u32(0), a.i32(1), a.addr(2), a.u32(3));
+    if options & !(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | 0xe000_0000) != 0
+        || options & (WUNTRACED | WEXITED | WCONTINUED) == 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let target = match idtype {
+        P_ALL => WaitTarget::Any,
+        P_PID if id > 0 => WaitTarget::Pid(id),
+        P_PGID if id >= 0 => WaitTarget::Pgid(id),
+        _ => return Err(Errno::EINVAL),
+    };
+    let r = t.wait_child(target, options).map_err(restart_wait)?;
+    if infop != 0 {
+        let info = match r {
+            Some(w) => crate::kernel::signal::SigInfo::child(w.code, w.pid, w.uid, w.status).0,
+            None => [0u8; 128],
+        };
+        t.mm().copy_out(infop, &info)?;
+    }
+    if a.addr(4) != 0 {
+        t.mm().copy_out(a.addr(4), &[0u8; 144])?;
+    }
+    Ok(0)
+}
+
+pub fn getpgid(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let pid = if a.i32(0) == 0 { t.pid } else { a.i32(0) };
+    t.kernel.procs().procs.get(&pid).map(|p| p.pgid as u64).ok_or(Errno::ESRCH)
+}
+
+pub fn getpgrp(t: &mut Task, _a: &Args) -> SysResult<u64> {
+    t.kernel.procs().procs.get(&t.pid).map(|p| p.pgid as u64).ok_or(Errno::ESRCH)
+}
+
+pub fn getsid(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let pid = if a.i32(0) == 0 { t.pid } else { a.i32(0) };
+    t.kernel.procs().procs.get(&pid).map(|p| p.sid as u64).ok_or(Errno::ESRCH)
+}
+
+pub fn setpgid(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let pid = if a.i32(0) == 0 { t.pid } else { a.i32(0) };
+    let pgid = if a.i32(1) == 0 { pid } else { a.i32(1) };
+    if pgid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut procs = t.kernel.procs();
+    let my_sid = procs.procs.get(&t.pid).map(|p| p.sid).ok_or(Errno::ESRCH)?;
+    let target = procs.procs.get(&pid).ok_or(Errno::ESRCH)?;
+    if pid != t.pid && target.parent != t.pid {
+        return Err(Errno::ESRCH);
+    }
+    if pid != t.pid && target.did_exec {
+        return Err(Errno::EACCES);
+    }
+    if target.sid != my_sid || target.sid == pid {
+        // Other session, or a session leader.
+        return Err(Errno::EPERM);
+    }
+    if pgid != pid && !procs.procs.values().any(|p| p.pgid == pgid && p.sid == my_sid) {
+        return Err(Errno::EPERM);
+    }
+    if let Some(p) = procs.procs.get_mut(&pid) {
+        p.pgid = pgid;
+    }
+    Ok(0)
+}
+
+pub fn setsid(t: &mut Task, _a: &Args) -> SysResult<u64> {
+    let mut procs = t.kernel.procs();
+    if procs.procs.values().any(|p| p.pgid == t.pid) {
+        return Err(Errno::EPERM);
+    }
+    let p = procs.procs.get_mut(&t.pid).ok_or(Errno::ESRCH)?;
+    p.pgid = t.pid;
+    p.sid = t.pid;
+    Ok(t.pid as u64)
+}
+
+pub fn prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const PR_SET_PDEATHSIG: u32 = 1;
+    const PR_GET_PDEATHSIG: u32 = 2;
+    const PR_GET_DUMPABLE: u32 = 3;
+    const PR_SET_DUMPABLE: u32 = 4;
+    const PR_SET_NAME: u32 = 15;
+    const PR_GET_NAME: u32 = 16;
+    const PR_SET_NO_NEW_PRIVS: u32 = 38;
+    const PR_GET_NO_NEW_PRIVS: u32 = 39;
+    const PR_SET_CHILD_SUBREAPER: u32 = 36;
+    const PR_GET_CHILD_SUBREAPER: u32 = 37;
+    match a.u32(0) {
+        PR_SET_PDEATHSIG => {
+            let sig = a.u32(1);
+            if sig > 64 {
+                return Err(Errno::EINVAL);
+            }
+            t.handle.tg.pdeathsig.store(sig, std::sync::atomic::Ordering::Relaxed);
+            Ok(0)
+        }
+        PR_GET_PDEATHSIG => {
+            let sig = t.handle.tg.pdeathsig.load(std::sync::atomic::Ordering::Relaxed) as i32;
+            t.mm().write_val(a.addr(1), &sig)?;
+            Ok(0)
+        }
+        PR_GET_DUMPABLE => Ok(u64::from(t.dumpable)),
+        PR_SET_DUMPABLE => match a.u64(1) {
+            0 | 1 => {
+                t.dumpable = a.u64(1) == 1;
+                Ok(0)
+            }
+            _ => Err(Errno::EINVAL),
+        },
+        PR_SET_NAME => {
+            let name = match t.mm().read_cstr(a.addr(1), 16) {
+                Ok(n) => n,
+                Err(Errno::ENAMETOOLONG) => {
+                    let mut b = [0u8; 16];
+                    t.mm().copy_in(a.addr(1), &mut b)?;
+                    b[..15].to_vec()
+                }
+                Err(e) => return Err(e),
+            };
+            t.set_comm(&name);
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let comm = t.comm;
+            t.mm().copy_out(a.addr(1), &comm)?;
+            Ok(0)
+        }
+        PR_SET_NO_NEW_PRIVS => {
+            if a.u64(1) != 1 || a.u64(2) != 0 || a.u64(3) != 0 || a.u64(4) != 0 {
+                return Err(Errno::EINVAL);
+            }
+            t.no_new_privs = true;
+            Ok(0)
+        }
+        PR_GET_NO_NEW_PRIVS => Ok(u64::from(t.no_new_privs)),
+        PR_SET_CHILD_SUBREAPER | PR_GET_CHILD_SUBREAPER => Err(Errno::EINVAL),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// CPU time of the Sentry thread serving the task: the closest measure the
+/// Sentry has of the app thread's time. Returned as (user, system) µs.
+fn cpu_times(t: &Task) -> (u64, u64) {
+    let wall = t.started.elapsed().as_micros() as u64;
+    let (s, ns) = crate::sys::clock_gettime(abi::flags::clock::CLOCK_THREAD_CPUTIME_ID).unwrap_or((0, 0));
+    let sys = s as u64 * 1_000_000 + ns as u64 / 1000;
+    (wall.saturating_sub(sys).min(wall), sys.min(wall))
+}
+
+pub fn getrusage(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const RUSAGE_SELF: i32 = 0;
+    const RUSAGE_CHILDREN: i32 = -1;
+    const RUSAGE_THREAD: i32 = 1;
+    let who = a.i32(0);
+    let (utime, stime) = match who {
+        RUSAGE_SELF | RUSAGE_THREAD => cpu_times(t),
+        RUSAGE_CHILDREN => (0, 0),
+        _ => return Err(Errno::EINVAL),
+    };
+    let mut ru = [0u64; 18];
+    ru[0] = utime / 1_000_000;
+    ru[1] = utime % 1_000_000;
+    ru[2] = stime / 1_000_000;
+    ru[3] = stime % 1_000_000;
+    t.mm().write_val(a.addr(1), &ru)?;
+    Ok(0)
+}
+
+pub fn times(t: &mut Task, a: &Args) -> SysResult<u64> {
+    // Clock ticks are 1/100 s (AT_CLKTCK).
+    let (u, s) = cpu_times(t);
+    if a.addr(0) != 0 {
+        let tms = [u / 10_000, s / 10_000, 0u64, 0u64];
+        t.mm().write_val(a.addr(0), &tms)?;
+    }
+    Ok(t.kernel.boot.elapsed().as_millis() as u64 / 10)
+}
+
+pub fn umask(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let mut fs = t.fs();
+    let old = fs.umask;
+    fs.umask = a.u32(0) & 0o777;
+    Ok(u64::from(old))
+}

@@ -1,0 +1,100 @@
+//! Scheduling: yield, affinity and priorities. The host schedules the app's
+//! threads; these calls record and report what the app asked for.
+
+use abi::Errno;
+
+use super::Args;
+use crate::kernel::task::Task;
+use crate::mm::SysResult;
+
+pub fn sched_yield(_t: &mut Task, _a: &Args) -> SysResult<u64> {
+    std::thread::yield_now();
+    Ok(0)
+}
+
+/// The number of CPUs the sandbox reports.
+fn ncpus() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(1024)
+}
+
+fn check_pid(t: &Task, pid: i32) -> SysResult<()> {
+    if pid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if pid != 0 && !t.kernel.procs().threads.contains_key(&pid) {
+        return Err(Errno::ESRCH);
+    }
+    Ok(())
+}
+
+pub fn sched_getaffinity(t: &mut Task, a: &Args) -> SysResult<u64> {
+    check_pid(t, a.i32(0))?;
+    let len = a.u64(1) as usize;
+    let n = ncpus();
+    let need = n.div_ceil(64) * 8;
+    if len < need || len % 8 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut mask = vec![0u8; need];
+    for cpu in 0..n {
+        mask[cpu / 8] |= 1 << (cpu % 8);
+    }
+    t.mm().copy_out(a.addr(2), &mask)?;
+    Ok(need as u64)
+}
+
+pub fn sched_setaffinity(t: &mut Task, a: &Args) -> SysResult<u64> {
+    check_pid(t, a.i32(0))?;
+    let len = (a.u64(1) as usize).min(128);
+    let mut mask = vec![0u8; len];
+    t.mm().copy_in(a.addr(2), &mut mask)?;
+    let n = ncpus();
+    if !(0..n).any(|cpu| mask.get(cpu / 8).is_some_and(|b| b & (1 << (cpu % 8)) != 0)) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+/// The process a priority call names: PRIO_PROCESS with 0 or our pid.
+fn priority_target(t: &Task, a: &Args) -> SysResult<()> {
+    const PRIO_PROCESS: u32 = 0;
+    if a.u32(0) > 2 {
+        return Err(Errno::EINVAL);
+    }
+    if a.u32(0) == PRIO_PROCESS && a.i32(1) != 0 && a.i32(1) != t.pid {
+        return Err(Errno::ESRCH);
+    }
+    Ok(())
+}
+
+pub fn getpriority(t: &mut Task, a: &Args) -> SysResult<u64> {
+    priority_target(t, a)?;
+    // The syscall returns 20 - nice, so that it is never negative.
+    Ok((20 - t.handle.tg.nice.load(std::sync::atomic::Ordering::Relaxed)) as u64)
+}
+
+pub fn setpriority(t: &mut Task, a: &Args) -> SysResult<u64> {
+    priority_target(t, a)?;
+    let nice = a.i32(2).clamp(-20, 19);
+    let cur = t.handle.tg.nice.load(std::sync::atomic::Ordering::Relaxed);
+    if nice < cur && !t.creds().is_root() {
+        return Err(Errno::EACCES);
+    }
+    t.handle.tg.nice.store(nice, std::sync::atomic::Ordering::Relaxed);
+    Ok(0)
+}
+
+pub fn sched_getscheduler(_t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a.i32(0) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+pub fn sched_getparam(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a.i32(0) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    t.mm().write_val(a.addr(1), &0i32)?;
+    Ok(0)
+}

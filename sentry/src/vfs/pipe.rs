@@ -1,0 +1,198 @@
+//! Pipes: a bounded buffer in the Sentry with a reading and a writing end.
+//! Writes of at most PIPE_BUF bytes are atomic; readers see EOF once every
+//! writer is gone, and writers get EPIPE once every reader is.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use abi::Errno;
+use gofer::FileAttr;
+
+use super::file::{FileOps, POLLERR, POLLHUP, POLLIN, POLLOUT};
+use crate::kernel::waiter::WaitQueue;
+use crate::mm::{Chunk, MemoryFile, SysResult};
+
+/// Linux's atomic write size for pipes.
+pub const PIPE_BUF: usize = 4096;
+/// The default pipe capacity (16 pages).
+const PIPE_CAPACITY: usize = 65536;
+
+struct State {
+    buf: VecDeque<u8>,
+    readers: usize,
+    writers: usize,
+}
+
+/// The shared part of a pipe.
+pub struct Pipe {
+    state: Mutex<State>,
+    queue: WaitQueue,
+    ino: u64,
+}
+
+static NEXT_PIPE_INO: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl Pipe {
+    /// A new pipe and its two ends.
+    pub fn new() -> (PipeReader, PipeWriter) {
+        let p = Arc::new(Pipe {
+            state: Mutex::new(State { buf: VecDeque::new(), readers: 1, writers: 1 }),
+            queue: WaitQueue::default(),
+            ino: NEXT_PIPE_INO.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        });
+        (PipeReader(p.clone()), PipeWriter(p))
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn attr(&self) -> FileAttr {
+        let size = self.state().buf.len() as u64;
+        FileAttr { mode: abi::flags::mode::S_IFIFO | 0o600, nlink: 1, size, blksize: 4096, ino: self.ino, dev: 0xc, ..FileAttr::default() }
+    }
+}
+
+/// The reading end.
+pub struct PipeReader(Arc<Pipe>);
+/// The writing end.
+pub struct PipeWriter(Arc<Pipe>);
+
+impl Drop for PipeReader {
+    fn drop(&mut self) {
+        self.0.state().readers -= 1;
+        self.0.queue.notify();
+    }
+}
+
+impl Drop for PipeWriter {
+    fn drop(&mut self) {
+        self.0.state().writers -= 1;
+        self.0.queue.notify();
+    }
+}
+
+fn total(chunks: &[Chunk]) -> usize {
+    chunks.iter().map(|c| c.len as usize).sum()
+}
+
+impl FileOps for PipeReader {
+    fn seekable(&self) -> bool {
+        false
+    }
+
+    fn read(&self, mf: &MemoryFile, dst: &[Chunk], offset: Option<u64>) -> SysResult<usize> {
+        if offset.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        let mut st = self.0.state();
+        if st.buf.is_empty() {
+            return if st.writers == 0 { Ok(0) } else { Err(Errno::EAGAIN) };
+        }
+        let mut done = 0;
+        for c in dst {
+            let n = (c.len as usize).min(st.buf.len());
+            if n == 0 {
+                break;
+            }
+            let bytes: Vec<u8> = st.buf.drain(..n).collect();
+            mf.write(c.off, &bytes);
+            done += n;
+        }
+        drop(st);
+        self.0.queue.notify();
+        Ok(done)
+    }
+
+    fn stat(&self) -> SysResult<FileAttr> {
+        Ok(self.0.attr())
+    }
+
+    fn readiness(&self) -> u32 {
+        let st = self.0.state();
+        let mut r = 0;
+        if !st.buf.is_empty() {
+            r |= POLLIN;
+        }
+        if st.writers == 0 {
+            r |= POLLHUP;
+        }
+        r
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.0.queue)
+    }
+
+    fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> SysResult<u64> {
+        fionread(&self.0, cmd, arg)
+    }
+}
+
+fn fionread(p: &Pipe, cmd: u32, arg: &mut [u8]) -> SysResult<u64> {
+    if cmd != abi::flags::ioctl::FIONREAD || arg.len() != 4 {
+        return Err(Errno::ENOTTY);
+    }
+    let n = p.state().buf.len() as i32;
+    arg.copy_from_slice(&n.to_le_bytes());
+    Ok(0)
+}
+
+impl FileOps for PipeWriter {
+    fn seekable(&self) -> bool {
+        false
+    }
+
+    fn write(&self, mf: &MemoryFile, src: &[Chunk], offset: Option<u64>) -> SysResult<usize> {
+        if offset.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        let want = total(src);
+        let mut st = self.0.state();
+        if st.readers == 0 {
+            return Err(Errno::EPIPE);
+        }
+        let room = PIPE_CAPACITY - st.buf.len();
+        if room == 0 || (want <= PIPE_BUF && room < want) {
+            return Err(Errno::EAGAIN);
+        }
+        let mut done = 0;
+        for c in src {
+            let n = (c.len as usize).min(room - done);
+            if n == 0 {
+                break;
+            }
+            let mut bytes = vec![0u8; n];
+            mf.read(c.off, &mut bytes);
+            st.buf.extend(bytes);
+            done += n;
+        }
+        drop(st);
+        self.0.queue.notify();
+        Ok(done)
+    }
+
+    fn stat(&self) -> SysResult<FileAttr> {
+        Ok(self.0.attr())
+    }
+
+    fn readiness(&self) -> u32 {
+        let st = self.0.state();
+        let mut r = 0;
+        if st.buf.len() + PIPE_BUF <= PIPE_CAPACITY {
+            r |= POLLOUT;
+        }
+        if st.readers == 0 {
+            r |= POLLERR;
+        }
+        r
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.0.queue)
+    }
+
+    fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> SysResult<u64> {
+        fionread(&self.0, cmd, arg)
+    }
+}
