@@ -10,9 +10,13 @@
 //!   together with the thread's registers.
 //!
 //! The app never executes a host syscall: every syscall it makes stops in the
-//! platform and is handed to the Sentry. The only implementation today is
-//! [`ptrace`] (PTRACE_SYSEMU); a seccomp-trap platform and a KVM platform fit
-//! the same traits.
+//! platform and is handed to the Sentry. Two implementations:
+//! - [`systrap`]: a seccomp filter turns each app syscall into a SIGSYS in
+//!   the stub, whose handler hands it to the Sentry through shared memory
+//!   (the fast one, and the default where the host supports it);
+//! - [`ptrace`]: PTRACE_SYSEMU stops the stub at each syscall.
+//!
+//! A KVM platform would fit the same traits.
 //!
 //! All of Husk's ptrace and stub code, and the unsafe code it needs, lives in
 //! this crate.

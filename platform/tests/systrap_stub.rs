@@ -309,7 +309,8 @@ fn fp_state_is_read_and_written_in_the_frame() {
 fn registers_look_as_under_ptrace() {
     let mem = memfd(4096);
     // mov rbx, 7; stc; syscall; mov byte ptr [0x10], 1
-    let code = [0x48, 0xc7, 0xc3, 0x07, 0x00, 0x00, 0x00, 0xf9, 0x0f, 0x05, 0xc6, 0x04, 0x25, 0x10, 0x00, 0x00, 0x00, 0x01];
+    let code =
+        [0x48, 0xc7, 0xc3, 0x07, 0x00, 0x00, 0x00, 0xf9, 0x0f, 0x05, 0xc6, 0x04, 0x25, 0x10, 0x00, 0x00, 0x00, 0x01];
     pwrite(&mem, &code, 0);
     let mut seen = Vec::new();
     for name in ["ptrace", "systrap"] {
@@ -338,4 +339,55 @@ fn registers_look_as_under_ptrace() {
     };
     assert_eq!(strip(p.2), strip(s.2));
     assert_eq!(p.3, s.3, "registers at the fault");
+}
+
+#[test]
+fn interrupt_while_parked_is_reported_at_the_next_switch() {
+    let mem = memfd(4096);
+    // syscall; syscall
+    pwrite(&mem, &[0x0f, 0x05, 0x0f, 0x05], 0);
+    let platform = SystrapPlatform::new(mem.as_fd()).unwrap();
+    let mut space = platform.new_address_space().unwrap();
+    space.map_file(0x40_0000, 4096, 0, RX).unwrap();
+    let mut ctx = platform.new_context();
+    let interrupter = ctx.interrupter().unwrap();
+    let mut regs = Regs::for_entry(0x40_0000, 0);
+    // Before the first run: the stub waits at startup with signals blocked.
+    interrupter.interrupt();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Interrupted);
+    assert_eq!(regs.rip, 0x40_0000, "interrupted before the first instruction");
+    assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
+    assert_eq!(regs.rip, 0x40_0002);
+    // While parked at a syscall.
+    interrupter.interrupt();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    regs.set_return(0);
+    assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Interrupted);
+    assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
+    assert_eq!(regs.rip, 0x40_0004);
+}
+
+#[test]
+fn a_sigsys_from_outside_is_ignored() {
+    let mem = memfd(4096);
+    // Spin for a while (rcx counts down), then syscall.
+    // loop: dec rcx; jnz loop; syscall
+    pwrite(&mem, &[0x48, 0xff, 0xc9, 0x75, 0xfb, 0x0f, 0x05], 0);
+    let platform = SystrapPlatform::new(mem.as_fd()).unwrap();
+    let mut space = platform.new_address_space().unwrap();
+    space.map_file(0x40_0000, 4096, 0, RX).unwrap();
+    let pid = SystrapPlatform::downcast(space.as_mut()).unwrap().host_pid();
+    let mut ctx = platform.new_context();
+    let mut regs = Regs::for_entry(0x40_0000, 0);
+    regs.rcx = 1 << 29;
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        // SAFETY: plain kill of our own child.
+        unsafe { libc::kill(pid, libc::SIGSYS) };
+    });
+    assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
+    t.join().unwrap();
+    assert_eq!(regs.rip, 0x40_0007);
+    assert_eq!(regs.rcx, 0x40_0007, "rcx counted down to 0, then syscall set it");
 }

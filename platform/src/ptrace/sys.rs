@@ -186,8 +186,10 @@ impl Affinity {
             }
         });
         let cpu = current_cpu();
-        // SAFETY: gettid takes no arguments.
-        self.tid = unsafe { libc::gettid() };
+        if self.tid == 0 {
+            // SAFETY: gettid takes no arguments.
+            self.tid = unsafe { libc::gettid() };
+        }
         match self.pinned {
             Some((p, since)) if p == cpu => {
                 if since.elapsed() >= REBALANCE {

@@ -17,10 +17,13 @@
 //! # Threat model
 //! App code shares its address space with the handler: it can write the
 //! control page and jump into the stub's code. The Sentry therefore treats
-//! everything it reads from the control page as untrusted input: the signal
-//! number must be one of the six the handler is installed for, the registers
-//! are only handed back to the same app, and results of address-space
-//! requests only decide whether an error is reported. The seccomp filter
+//! everything it reads from the control page as untrusted input, copied out
+//! once and then checked: the signal number must be one the handler is
+//! installed for, the signal frame it points into must lie in the signal
+//! stack, TLS bases must be user addresses, the syscall number is just a
+//! `u64` that the Sentry's table lookup bounds-checks, the registers are only
+//! handed back to the same app, and results of address-space requests only
+//! decide whether an error is reported. The seccomp filter
 //! confines what a hijacked stub can do to mapping the sandbox's own memory
 //! file, changing its own mappings and TLS bases, futexes and rt_sigreturn,
 //! so a lying stub hurts only its own sandbox.
@@ -30,15 +33,12 @@ mod stub;
 mod sys;
 
 use std::any::Any;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::{
-    Access, AddressSpace, Context, FpState, Interrupter, Platform, PlatformError, Prot, Regs,
-    SwitchOutcome,
-};
+use crate::{Access, AddressSpace, Context, FpState, Interrupter, Platform, PlatformError, Prot, Regs, SwitchOutcome};
 use shared::{Ctrl, S_APP, S_SENTRY, WAITING};
 
 /// How long each side spins for its turn before it sleeps in FUTEX_WAIT.
@@ -100,14 +100,6 @@ fn spin_iterations() -> u64 {
     })
 }
 
-#[doc(hidden)]
-pub static SLEEPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-impl SystrapAddressSpace {
-    #[doc(hidden)]
-    pub fn stub_sleeps(&self) -> u64 {
-        self.ctrl.get(0x60)
-    }
-}
 /// The CPU this thread runs on (glibc reads it from the rseq area).
 fn current_cpu() -> u64 {
     // SAFETY: sched_getcpu takes no arguments.
@@ -167,6 +159,7 @@ impl Platform for SystrapPlatform {
             pid,
             ctrl,
             stub_ctrl: self.region.ctrl(),
+            pidfd: sys::pidfd_open(pid).map(Arc::new),
             memfd: self.memfd,
             fsgsbase: self.fsgsbase,
             fs_base: None,
@@ -184,6 +177,8 @@ impl Platform for SystrapPlatform {
         Box::new(SystrapContext {
             running: Arc::new(SystrapInterrupter {
                 pid: AtomicI32::new(0),
+                pidfd: Mutex::new(None),
+                pending: AtomicBool::new(false),
             }),
         })
     }
@@ -196,6 +191,8 @@ pub struct SystrapAddressSpace {
     ctrl: Ctrl,
     /// The control region's address in the stub.
     stub_ctrl: u64,
+    /// A pidfd of the stub, for interrupts (None where the host has none).
+    pidfd: Option<Arc<OwnedFd>>,
     memfd: RawFd,
     fsgsbase: bool,
     /// The fs and gs bases the stub thread has, when known (without
@@ -246,7 +243,7 @@ impl SystrapAddressSpace {
             if !sleeping {
                 std::hint::spin_loop();
                 spins = spins.wrapping_add(1);
-                sleeping = spins % 64 == 0 && start.elapsed() >= self.spin;
+                sleeping = spins.is_multiple_of(64) && start.elapsed() >= self.spin;
                 continue;
             }
             // Announce that we sleep, unless the turn changed meanwhile. A
@@ -260,7 +257,6 @@ impl SystrapAddressSpace {
             } else {
                 s
             };
-            SLEEPS.fetch_add(1, Ordering::Relaxed);
             if sys::futex_wait(self.ctrl.state_ptr(), expect, LIVENESS_PERIOD) == sys::Wait::TimedOut {
                 if let Some(status) = sys::try_wait(self.pid) {
                     self.dead = Some(status);
@@ -317,19 +313,14 @@ impl SystrapAddressSpace {
         }
         self.fs_base = Some(regs.fs_base);
         self.gs_base = Some(regs.gs_base);
-        loop {
-            self.ctrl.set(shared::REQ, shared::REQ_RESUME);
-            self.give();
-            self.wait_turn()?;
-            if let Some(outcome) = self.event(regs)? {
-                return Ok(outcome);
-            }
-        }
+        self.ctrl.set(shared::REQ, shared::REQ_RESUME);
+        self.give();
+        self.wait_turn()?;
+        self.event(regs)
     }
 
-    /// Decodes the event the stub posted into `regs` and an outcome; `None`
-    /// for a signal to ignore (a SIGSYS sent by someone else).
-    fn event(&mut self, regs: &mut Regs) -> Result<Option<SwitchOutcome>, PlatformError> {
+    /// Decodes the event the stub posted into `regs` and an outcome.
+    fn event(&mut self, regs: &mut Regs) -> Result<SwitchOutcome, PlatformError> {
         let c = &self.ctrl;
         let signo = c.get(shared::SIGNO);
         let g = c.take_regs(regs);
@@ -350,7 +341,7 @@ impl SystrapAddressSpace {
                 // -ENOSYS in rax, rip after the syscall instruction.
                 regs.orig_rax = regs.rax;
                 regs.rax = (-libc::ENOSYS) as i64 as u64;
-                Ok(Some(SwitchOutcome::Syscall))
+                Ok(SwitchOutcome::Syscall)
             }
             libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP => {
                 regs.orig_rax = u64::MAX;
@@ -367,11 +358,11 @@ impl SystrapAddressSpace {
                         Access::Read
                     }
                 });
-                Ok(Some(SwitchOutcome::Fault { signo: sig as u32, code: si_code, addr, access }))
+                Ok(SwitchOutcome::Fault { signo: sig as u32, code: si_code, addr, access })
             }
             stub::INTERRUPT_SIGNAL => {
                 regs.orig_rax = u64::MAX;
-                Ok(Some(SwitchOutcome::Interrupted))
+                Ok(SwitchOutcome::Interrupted)
             }
             _ => Err(PlatformError::Protocol { pid: self.pid, what: "event with an unexpected signal number" }),
         }
@@ -414,13 +405,10 @@ impl SystrapAddressSpace {
         if !self.parked {
             return Err(self.died());
         }
-        let bad = PlatformError::Protocol {
-            pid: self.pid,
-            what: "signal frame outside the signal stack",
-        };
+        let bad = PlatformError::Protocol { pid: self.pid, what: "signal frame outside the signal stack" };
         let to_off = |addr: u64| -> Option<usize> {
             let off = usize::try_from(addr.checked_sub(self.stub_ctrl)?).ok()?;
-            (off >= shared::PAGE && off % 8 == 0).then_some(off)
+            (off >= shared::PAGE && off.is_multiple_of(8)).then_some(off)
         };
         let uctx = self.ctrl.get(shared::UCTX);
         if uctx == 0 {
@@ -433,7 +421,7 @@ impl SystrapAddressSpace {
             return Ok(None);
         }
         match to_off(fp) {
-            Some(o) if o % 64 == 0 && o + XSAVE_MIN <= shared::CTRL_LEN => Ok(Some(o)),
+            Some(o) if o.is_multiple_of(64) && o + XSAVE_MIN <= shared::CTRL_LEN => Ok(Some(o)),
             _ => Err(bad),
         }
     }
@@ -451,15 +439,37 @@ const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
 /// Interrupts a context by signalling the stub it last ran in: the handler
 /// reports the signal as an event, and `switch` returns `Interrupted`. If the
 /// stub is parked in its handler, the signal waits until the next resume.
+///
+/// The signal goes through a pidfd where the host has them, so a stub that
+/// has ended and whose pid was reused is never confused with another process.
 pub struct SystrapInterrupter {
     pid: AtomicI32,
+    pidfd: Mutex<Option<Arc<OwnedFd>>>,
+    /// An interrupt that came before the context ever ran, when there was
+    /// no stub to signal.
+    pending: AtomicBool,
+}
+
+impl SystrapInterrupter {
+    /// Makes `space`'s stub the one to signal.
+    fn track(&self, space: &SystrapAddressSpace) {
+        if self.pid.load(Ordering::Relaxed) != space.pid {
+            let mut pidfd = self.pidfd.lock().unwrap_or_else(|e| e.into_inner());
+            *pidfd = space.pidfd.clone();
+            self.pid.store(space.pid, Ordering::Release);
+        }
+    }
 }
 
 impl Interrupter for SystrapInterrupter {
     fn interrupt(&self) {
+        // Under the lock, so that `track` cannot slip in between.
+        let pidfd = self.pidfd.lock().unwrap_or_else(|e| e.into_inner());
         let pid = self.pid.load(Ordering::Acquire);
-        if pid > 0 {
-            sys::signal(pid, stub::INTERRUPT_SIGNAL);
+        match pidfd.as_ref() {
+            Some(fd) => sys::pidfd_signal(fd.as_fd(), stub::INTERRUPT_SIGNAL),
+            None if pid > 0 => sys::signal(pid, stub::INTERRUPT_SIGNAL),
+            None => self.pending.store(true, Ordering::SeqCst),
         }
     }
 }
@@ -478,7 +488,10 @@ fn systrap_space(space: &mut dyn AddressSpace) -> Result<&mut SystrapAddressSpac
 impl Context for SystrapContext {
     fn switch(&mut self, space: &mut dyn AddressSpace, regs: &mut Regs) -> Result<SwitchOutcome, PlatformError> {
         let space = systrap_space(space)?;
-        self.running.pid.store(space.pid, Ordering::Release);
+        self.running.track(space);
+        if self.running.pending.swap(false, Ordering::SeqCst) {
+            return Ok(SwitchOutcome::Interrupted);
+        }
         space.run(regs)
     }
 

@@ -170,7 +170,7 @@ impl Ctrl {
     /// offset into the signal stack).
     #[inline]
     pub fn get(&self, off: usize) -> u64 {
-        assert!(off % 8 == 0 && off + 8 <= CTRL_LEN);
+        assert!(off.is_multiple_of(8) && off + 8 <= CTRL_LEN);
         // SAFETY: aligned and inside the control page (asserted); volatile
         // because the stub (another process) writes it.
         unsafe { self.base.add(off).cast::<u64>().read_volatile() }
@@ -179,7 +179,7 @@ impl Ctrl {
     /// Writes the word at `off`.
     #[inline]
     pub fn set(&self, off: usize, v: u64) {
-        assert!(off % 8 == 0 && off + 8 <= CTRL_LEN);
+        assert!(off.is_multiple_of(8) && off + 8 <= CTRL_LEN);
         // SAFETY: as in `get`.
         unsafe { self.base.add(off).cast::<u64>().write_volatile(v) }
     }

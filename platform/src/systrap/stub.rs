@@ -11,8 +11,9 @@
 //! - asks to be killed when the Sentry dies and becomes its own session;
 //! - resets every signal action, then installs the stub's handler for SIGSYS,
 //!   SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP and the interrupt signal
-//!   (SIGUSR2) on the signal stack, with
-//!   every signal blocked while it runs;
+//!   (SIGUSR2) on the signal stack, with every signal blocked while it runs;
+//!   stub code only ever runs with every signal blocked, app code with the
+//!   app's mask (none at first);
 //! - maps the control region, closes every fd but the memory file, drops the
 //!   inherited rseq registration;
 //! - installs the seccomp filter ([`stub_filter`]): any syscall from outside
@@ -158,7 +159,6 @@ std::arch::global_asm!(
     "mov edx, {S_SENTRY_W}",
     "lock cmpxchg dword ptr [r15 + {STATE}], edx",
     "jne .Lwait",
-    "inc qword ptr [r15 + 0x60]",
     "lea rdi, [r15 + {STATE}]",
     "xor esi, esi", // FUTEX_WAIT, no timeout
     "mov edx, {S_SENTRY_W}",
@@ -511,7 +511,21 @@ struct SpawnRequest {
     reply: mpsc::Sender<io::Result<i32>>,
 }
 
-static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+/// The spawner thread's queue (`None` if the thread could not start).
+static SPAWNER: OnceLock<Option<Mutex<mpsc::Sender<SpawnRequest>>>> = OnceLock::new();
+
+/// Blocks every signal in the calling thread. The spawner thread only forks;
+/// signals sent to the Sentry process must go to the threads that handle
+/// them, never to it.
+fn block_all_signals() {
+    // SAFETY: building a full sigset_t in a local and installing it as this
+    // thread's mask; the pointers are to locals that outlive the calls.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
 
 /// Forks a stub from the spawner thread and returns its pid. The stub maps
 /// `ctrl_fd` (a control region) and keeps only `memfd` open.
@@ -521,17 +535,19 @@ pub fn spawn(memfd: RawFd, ctrl_fd: RawFd, region: Region) -> Result<i32, Platfo
         std::thread::Builder::new()
             .name("husk-systrap-spawner".into())
             .spawn(move || {
+                block_all_signals();
                 for req in rx {
                     let r = fork_stub(req.memfd, req.ctrl_fd, req.region);
                     let _ = req.reply.send(r);
                 }
             })
-            .expect("spawning the systrap spawner thread");
-        Mutex::new(tx)
+            .ok()
+            .map(|_| Mutex::new(tx))
     });
+    let gone = || PlatformError::StubCreate(io::Error::other("the stub spawner thread is gone"));
+    let tx = tx.as_ref().ok_or_else(gone)?;
     let (reply, rx) = mpsc::channel();
     let req = SpawnRequest { memfd, ctrl_fd, region, reply };
-    let gone = || PlatformError::StubCreate(io::Error::other("the stub spawner thread is gone"));
     tx.lock().unwrap_or_else(|e| e.into_inner()).send(req).map_err(|_| gone())?;
     rx.recv().map_err(|_| gone())?.map_err(PlatformError::StubCreate)
 }
@@ -613,13 +629,19 @@ unsafe fn child_main(memfd: RawFd, ctrl_fd: RawFd, region: Region, parent: i32, 
             restorer: region.restorer,
             mask: u64::MAX,
         };
-        for sig in [libc::SIGSYS, libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP, INTERRUPT_SIGNAL] {
+        for sig in
+            [libc::SIGSYS, libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP, INTERRUPT_SIGNAL]
+        {
             if libc::syscall(libc::SYS_rt_sigaction, sig, &act, 0usize, 8usize) != 0 {
                 fail(105);
             }
         }
-        let empty: u64 = 0;
-        libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty, 0usize, 8usize);
+        // Stub code runs with every signal blocked: here and at startup by
+        // this mask, in the handler by its sa_mask. App code runs with none
+        // blocked: the first resume's frame has an empty mask, and every
+        // other frame carries the app's.
+        let all: u64 = u64::MAX;
+        libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &all, 0usize, 8usize);
         let fd = memfd as libc::c_uint;
         if fd > 0 {
             libc::syscall(libc::SYS_close_range, 0u32, fd - 1, 0u32);
@@ -640,5 +662,79 @@ unsafe fn child_main(memfd: RawFd, ctrl_fd: RawFd, region: Region, parent: i32, 
             in("rdx") TASK_SIZE,
             options(noreturn),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the classic-BPF subset the filter uses over one seccomp_data.
+    fn run(filter: &[libc::sock_filter], nr: i64, arch: u32, ip: u64, args: [u64; 6]) -> u32 {
+        let mut data = Vec::with_capacity(64);
+        data.extend_from_slice(&(nr as i32).to_le_bytes());
+        data.extend_from_slice(&arch.to_le_bytes());
+        data.extend_from_slice(&ip.to_le_bytes());
+        for a in args {
+            data.extend_from_slice(&a.to_le_bytes());
+        }
+        let (mut pc, mut acc) = (0usize, 0u32);
+        loop {
+            let i = filter[pc];
+            pc += 1;
+            match i.code {
+                BPF_LD_W_ABS => {
+                    let k = i.k as usize;
+                    acc = u32::from_le_bytes(data[k..k + 4].try_into().unwrap());
+                }
+                BPF_JEQ_K => pc += usize::from(if acc == i.k { i.jt } else { i.jf }),
+                BPF_JGE_K => pc += usize::from(if acc >= i.k { i.jt } else { i.jf }),
+                BPF_RET_K => return i.k,
+                other => panic!("unexpected BPF opcode {other:#x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn filter_traps_the_app_and_confines_the_stub() {
+        let region = Region { base: 0x7ffe_0000_0000, handler: 0x7ffe_0000_0030, restorer: 0x7ffe_0000_0200 };
+        let f = stub_filter(region, 7);
+        let x86 = AUDIT_ARCH_X86_64;
+        let stub_ip = region.base + 0x40;
+        let app_ip = 0x40_0007;
+        let shared_fixed = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        // Every app syscall traps, whatever it is.
+        for nr in [libc::SYS_getpid, libc::SYS_mmap, libc::SYS_rt_sigreturn, libc::SYS_exit_group, 0x4000_0000] {
+            assert_eq!(run(&f, nr, x86, app_ip, [0; 6]), SECCOMP_RET_TRAP, "nr {nr}");
+        }
+        // Just outside the code page is the app's, too.
+        assert_eq!(run(&f, libc::SYS_futex, x86, region.base + PAGE as u64, [0; 6]), SECCOMP_RET_TRAP);
+        assert_eq!(run(&f, libc::SYS_futex, x86, region.base - 1, [0; 6]), SECCOMP_RET_TRAP);
+        assert_eq!(run(&f, libc::SYS_futex, x86, stub_ip + (1 << 32), [0; 6]), SECCOMP_RET_TRAP);
+        // What the handler needs, from the code page.
+        let allow = |nr, args| run(&f, nr, x86, stub_ip, args);
+        assert_eq!(allow(libc::SYS_rt_sigreturn, [0; 6]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_futex, [0, 0, 2, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_futex, [0, 1, 1, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_mmap, [0x1000, 0x1000, 3, shared_fixed, 7, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_munmap, [0x1000, 0x1000, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_mprotect, [0x1000, 0x1000, 1, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_arch_prctl, [ARCH_SET_FS.into(), 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_arch_prctl, [ARCH_SET_GS.into(), 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        // Nothing else, and nothing with other arguments.
+        let kill = SECCOMP_RET_KILL_PROCESS;
+        assert_eq!(allow(libc::SYS_getpid, [0; 6]), kill);
+        assert_eq!(allow(libc::SYS_futex, [0, 9, 0, 0, 0, 0]), kill, "FUTEX_WAIT_BITSET");
+        assert_eq!(allow(libc::SYS_futex, [0, 128, 0, 0, 0, 0]), kill, "private futex");
+        assert_eq!(allow(libc::SYS_mmap, [0, 0x1000, 3, shared_fixed, 8, 0]), kill, "another fd");
+        assert_eq!(allow(libc::SYS_mmap, [0, 0x1000, 3, shared_fixed, 7 | (1 << 32), 0]), kill);
+        let private_fixed = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
+        assert_eq!(allow(libc::SYS_mmap, [0, 0x1000, 3, private_fixed, 7, 0]), kill, "private");
+        let anon = shared_fixed | libc::MAP_ANONYMOUS as u64;
+        assert_eq!(allow(libc::SYS_mmap, [0, 0x1000, 3, anon, 7, 0]), kill, "anonymous");
+        assert_eq!(allow(libc::SYS_arch_prctl, [0x1003, 0, 0, 0, 0, 0]), kill, "ARCH_GET_FS");
+        assert_eq!(allow(libc::SYS_arch_prctl, [u64::from(ARCH_SET_FS) | (1 << 32), 0, 0, 0, 0, 0]), kill);
+        // A 32-bit syscall (int 0x80) kills wherever it comes from.
+        assert_eq!(run(&f, 20, 0x4000_0003, app_ip, [0; 6]), kill);
     }
 }

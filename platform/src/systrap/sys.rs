@@ -80,6 +80,23 @@ pub fn signal(pid: i32, sig: i32) {
     }
 }
 
+/// A pidfd for `pid`, if the host supports them.
+pub fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes plain values.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0u32) };
+    let raw = i32::try_from(raw).ok().filter(|r| *r >= 0)?;
+    // SAFETY: `raw` is a fresh fd that nothing else owns.
+    Some(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Sends `sig` to the process behind `pidfd`; one that has ended is ignored.
+pub fn pidfd_signal(pidfd: std::os::fd::BorrowedFd<'_>, sig: i32) {
+    // SAFETY: pidfd_send_signal with a null siginfo reads no memory of ours.
+    unsafe {
+        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, 0usize, 0u32);
+    }
+}
+
 /// Sends SIGKILL to `pid`.
 pub fn kill(pid: i32) {
     // SAFETY: kill takes no pointers; a stale pid only yields ESRCH.
