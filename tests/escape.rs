@@ -25,18 +25,11 @@ fn setup() -> Setup {
     let marker = format!(
         "HUSK-HOST-MARKER-{}-{:x}",
         std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
     );
     let marker_path = rootfs.outside().join("host-marker.txt");
     std::fs::write(&marker_path, format!("{marker}\n")).expect("write the host marker");
-    assert_eq!(
-        marker_path.parent(),
-        rootfs.path().parent(),
-        "the marker sits beside the root"
-    );
+    assert_eq!(marker_path.parent(), rootfs.path().parent(), "the marker sits beside the root");
     let marker_abs = marker_path.to_str().expect("utf-8 path").to_owned();
     let marker_rel = marker_abs.trim_start_matches('/').to_owned();
     let ups = "../".repeat(12);
@@ -60,11 +53,7 @@ fn setup() -> Setup {
         // Directory symlinks that point above the root.
         .symlink("/updir", "..")
         .symlink("/dirlink", ups.trim_end_matches('/'));
-    Setup {
-        rootfs,
-        marker: Arc::new(marker),
-        marker_rel,
-    }
+    Setup { rootfs, marker: Arc::new(marker), marker_rel }
 }
 
 fn no_marker(marker: &Arc<String>) -> impl Fn(&husk_suite::Outcome) + Send + Sync + 'static {

@@ -21,9 +21,7 @@ fn data_tree(rootfs: &Rootfs) {
 
 /// 3 pages + 100 bytes; byte i is (i * 7 + 3) & 0xff (see mmapbrk.c).
 fn map_bin() -> Vec<u8> {
-    (0..3 * 4096 + 100)
-        .map(|i: u32| (i.wrapping_mul(7).wrapping_add(3) & 0xff) as u8)
-        .collect()
+    (0..3 * 4096 + 100).map(|i: u32| (i.wrapping_mul(7).wrapping_add(3) & 0xff) as u8).collect()
 }
 
 /// A root with program `name` (as `/progs/name`) and the `/data` tree.

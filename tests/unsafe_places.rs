@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-const ALLOWED: &[&str] = &["platform/", "sentry/src/mm/memfile.rs", "sentry/src/sys.rs", "gofer/src/sys.rs", "runtime/src/sys.rs"];
+const ALLOWED: &[&str] =
+    &["platform/", "sentry/src/mm/memfile.rs", "sentry/src/sys.rs", "gofer/src/sys.rs", "runtime/src/sys.rs"];
 const CRATES: &[&str] = &["abi", "platform", "sentry", "gofer", "runtime"];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -45,9 +45,10 @@ struct RunArgs {
     /// The root filesystem directory.
     #[arg(long)]
     rootfs: PathBuf,
-    /// How the Sentry intercepts the app: ptrace.
-    #[arg(long, default_value = "ptrace")]
-    platform: String,
+    /// How the Sentry intercepts the app: systrap or ptrace. The default is
+    /// systrap where the host supports it, else ptrace.
+    #[arg(long)]
+    platform: Option<String>,
     /// Print one line per syscall to stderr.
     #[arg(long)]
     strace: bool,
@@ -189,7 +190,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         cwd: args.cwd.into_bytes(),
         hostname: args.hostname,
         strace: args.strace,
-        platform: args.platform,
+        platform: args.platform.unwrap_or_else(|| sentry::default_platform().to_string()),
         stdio,
         user: args.user.unwrap_or((0, 0)),
     };

@@ -128,6 +128,25 @@ fn new_platform(name: &str, mf: &MemoryFile) -> Result<Box<dyn Platform>, BootEr
     }
 }
 
+/// Mounts the in-Sentry filesystems: a tmpfs at /tmp, the device
+/// filesystem at /dev and a tmpfs at /dev/shm (all over whatever the rootfs
+/// has there, or on mount points made for them). A mount that cannot be made
+/// is logged and skipped.
+fn mount_filesystems(vfs: &Vfs, mf: &Arc<MemoryFile>) {
+    use vfs::tmpfs::{FsKind, MemFs};
+    let tmp = MemFs::new(FsKind::Tmpfs, mf.clone()).new_root(0o1777, 0, 0);
+    let mounts: [(&str, Result<Arc<vfs::Dentry>, Errno>); 3] = [
+        ("/tmp", Ok(tmp)),
+        ("/dev", vfs::devfs::new(mf.clone())),
+        ("/dev/shm", Ok(MemFs::new(FsKind::Tmpfs, mf.clone()).new_root(0o1777, 0, 0))),
+    ];
+    for (path, root) in mounts {
+        if let Err(e) = root.and_then(|r| vfs.mount_at(path.as_bytes(), r)) {
+            log::warn!("cannot mount {path}: {e}");
+        }
+    }
+}
+
 /// A booted sandbox, ready to run its first task.
 pub struct Sandbox {
     kernel: Arc<Kernel>,
@@ -154,6 +173,7 @@ impl Sandbox {
         let mf = Arc::new(MemoryFile::new(MEMORY_FILE_SIZE).map_err(BootError::MemoryFile)?);
         let platform = new_platform(&cfg.platform, &mf)?;
         let vfs = Vfs::new(Arc::new(gofer::GoferClient::new(gofer))).map_err(BootError::Rootfs)?;
+        mount_filesystems(&vfs, &mf);
         let root = vfs.root().clone();
         let cwd = vfs.resolve(&root, &root, &cfg.cwd, Follow::Yes).and_then(|d| {
             if d.is_dir() {

@@ -1,5 +1,6 @@
 //! Thin wrappers over the few host calls the Sentry makes for the app: on the
-//! stdio fds `husk run` passes in, and for time and randomness.
+//! stdio fds `husk run` passes in, for time and randomness, and memfds for
+//! programs run from in-Sentry filesystems.
 #![allow(unsafe_code)]
 
 use std::os::fd::RawFd;
@@ -119,6 +120,19 @@ pub fn getrandom(buf: &mut [u8]) -> SysResult<()> {
         done += r as usize;
     }
     Ok(())
+}
+
+/// A new, empty memfd (close-on-exec), for a copy of an in-Sentry file the
+/// loader reads through a host fd.
+pub fn memfd_create() -> SysResult<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: memfd_create with a static NUL-terminated name.
+    let fd = unsafe { libc::memfd_create(c"husk-exec".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: `fd` is a fresh fd that nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
 /// The host's memory totals, for sysinfo: (total, free) bytes.

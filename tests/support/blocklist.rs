@@ -42,10 +42,7 @@ pub fn skip(test: &str) -> bool {
     if !is_listed(test) {
         return false;
     }
-    let _ = writeln!(
-        std::io::stderr(),
-        "note: skipping {test}: listed in tests/blocklist.txt"
-    );
+    let _ = writeln!(std::io::stderr(), "note: skipping {test}: listed in tests/blocklist.txt");
     true
 }
 

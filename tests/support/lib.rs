@@ -10,6 +10,9 @@
 //! - [`Case`] says what to run and what to expect; [`differential`] runs it
 //!   both ways and asserts the same exit status and stdout (and stderr when
 //!   asked), printing both sides on a mismatch.
+//! - [`debian::debian_rootfs`] is a Debian bookworm root (debootstrap),
+//!   built once and cached under `/var/cache/husk-test/`; cases in it use
+//!   [`Case::in_root`] and [`Case::scratch_mounts`].
 //! - [`husk_test!`] and [`differential_test!`] expand one case into one
 //!   `#[test]` per platform, named `<case>_<platform>` (plus
 //!   `<case>_native` for differential cases), and skip the names listed in
@@ -19,6 +22,7 @@
 //! `cargo build --workspace` before `cargo test` (or set `HUSK_BIN`).
 
 pub mod blocklist;
+pub mod debian;
 pub mod paths;
 pub mod procs;
 pub mod progs;
@@ -49,7 +53,7 @@ pub const PLATFORMS: &[&str] = __with_platforms!(__platform_names {});
 #[macro_export]
 macro_rules! __with_platforms {
     ($cb:ident { $($args:tt)* }) => {
-        $crate::$cb! { [ptrace] $($args)* }
+        $crate::$cb! { [ptrace systrap] $($args)* }
     };
 }
 

@@ -60,3 +60,17 @@ pub fn chroot_bin() -> PathBuf {
         .find(|p| p.is_file())
         .unwrap_or_else(|| PathBuf::from("chroot"))
 }
+
+/// The host's `unshare` (util-linux), for [`crate::Case::scratch_mounts`].
+pub fn unshare_bin() -> PathBuf {
+    ["/usr/bin/unshare", "/bin/unshare"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("unshare"))
+}
+
+/// The host's `env` (coreutils), for [`crate::Case::scratch_mounts`].
+pub fn env_bin() -> PathBuf {
+    ["/usr/bin/env", "/bin/env"].iter().map(PathBuf::from).find(|p| p.is_file()).unwrap_or_else(|| PathBuf::from("env"))
+}

@@ -46,18 +46,9 @@ pub fn all() -> Vec<Proc> {
         let stat = fs::read_to_string(entry.path().join("stat")).ok()?;
         let (state, ppid, pgid) = parse_stat(&stat)?;
         let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline)
-            .split('\0')
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
-        Some(Proc {
-            pid,
-            ppid,
-            pgid,
-            state,
-            cmdline,
-        })
+        let cmdline =
+            String::from_utf8_lossy(&cmdline).split('\0').filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ");
+        Some(Proc { pid, ppid, pgid, state, cmdline })
     })
     .collect()
 }
@@ -131,14 +122,9 @@ mod tests {
 
     #[test]
     fn finds_own_child() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("5")
-            .spawn()
-            .expect("spawn sleep");
+        let mut child = std::process::Command::new("sleep").arg("5").spawn().expect("spawn sleep");
         let pid = i32::try_from(child.id()).unwrap();
-        let found = live_descendants_of_self()
-            .iter()
-            .any(|p| p.pid == pid && p.cmdline == "sleep 5");
+        let found = live_descendants_of_self().iter().any(|p| p.pid == pid && p.cmdline == "sleep 5");
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(found, "sleep {pid} not among the descendants");

@@ -58,11 +58,7 @@ pub fn build(name: &str, link: Link) -> PathBuf {
     let out_dir = paths::work_dir().join("progs");
     let out = out_dir.join(format!("{name}-{}", link.suffix()));
 
-    let inputs = [
-        src.clone(),
-        paths::progs_src_dir().join("common.h"),
-        paths::manifest_dir().join(file!()),
-    ];
+    let inputs = [src.clone(), paths::progs_src_dir().join("common.h"), paths::manifest_dir().join(file!())];
     let newest_input = inputs.iter().filter_map(|p| mtime(p)).max();
     if let (Some(built), Some(newest)) = (mtime(&out), newest_input) {
         if built >= newest {

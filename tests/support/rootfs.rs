@@ -37,10 +37,8 @@ impl Rootfs {
     pub fn new() -> Self {
         let parent = paths::work_dir().join("tmp");
         fs::create_dir_all(&parent).expect("create target/husk-test/tmp");
-        let mut dir = tempfile::Builder::new()
-            .prefix("case-")
-            .tempdir_in(&parent)
-            .expect("create a temporary directory");
+        let mut dir =
+            tempfile::Builder::new().prefix("case-").tempdir_in(&parent).expect("create a temporary directory");
         if std::env::var_os("HUSK_TEST_KEEP").is_some() {
             dir.disable_cleanup(true);
         }
@@ -82,6 +80,15 @@ impl Rootfs {
         self
     }
 
+    /// Creates directory `inner` and its parents; `inner` gets `mode`
+    /// (e.g. 0o1777 for `/tmp`).
+    pub fn dir_mode(&self, inner: &str, mode: u32) -> &Self {
+        self.dir(inner);
+        let host = self.host_path(inner);
+        fs::set_permissions(&host, fs::Permissions::from_mode(mode)).expect("chmod dir");
+        self
+    }
+
     /// Writes file `inner` with mode 0644, creating its parents.
     pub fn file(&self, inner: &str, contents: impl AsRef<[u8]>) -> &Self {
         self.file_mode(inner, contents, 0o644)
@@ -115,10 +122,7 @@ impl Rootfs {
         let host = Path::new(HOST_BUSYBOX);
         let bytes =
             fs::read(host).unwrap_or_else(|e| panic!("reading {HOST_BUSYBOX}: {e} (apt-get install busybox-static)"));
-        assert!(
-            !elf_has_interpreter(&bytes),
-            "{HOST_BUSYBOX} is dynamically linked; the tests need busybox-static"
-        );
+        assert!(!elf_has_interpreter(&bytes), "{HOST_BUSYBOX} is dynamically linked; the tests need busybox-static");
         self.copy("/bin/busybox", host);
         for applet in applets {
             self.symlink(&format!("/bin/{applet}"), "busybox");
@@ -128,9 +132,19 @@ impl Rootfs {
 
     /// Compiles `tests/progs/<name>.c` (see [`progs::build`]) and installs
     /// it as `/progs/<name>`; returns that path.
+    ///
+    /// The binary is hard-linked from the build cache (copied only when
+    /// that fails): a copy is written through a file descriptor of this
+    /// process, which a child that another test thread forks at that
+    /// moment inherits until it execs, and exec'ing the file while such a
+    /// descriptor is open fails with ETXTBSY ("Text file busy").
     pub fn prog(&self, name: &str, link: Link) -> String {
         let inner = format!("/progs/{name}");
-        self.copy(&inner, &progs::build(name, link));
+        let built = progs::build(name, link);
+        let host = self.parent_dirs(&inner);
+        if fs::hard_link(&built, &host).is_err() {
+            self.copy(&inner, &built);
+        }
         inner
     }
 
@@ -159,28 +173,28 @@ impl Rootfs {
     /// `inner` (itself included; symlinks themselves, not their targets),
     /// so that `ls -l` output is the same from run to run.
     pub fn set_times(&self, inner: &str, time: SystemTime) -> &Self {
-        let since_epoch = time.duration_since(SystemTime::UNIX_EPOCH).expect("time after 1970");
-        let ts = Timespec {
-            tv_sec: i64::try_from(since_epoch.as_secs()).expect("time fits"),
-            tv_nsec: 0,
-        };
-        let stamps = Timestamps {
-            last_access: ts,
-            last_modification: ts,
-        };
-        fn walk(path: &Path, stamps: &Timestamps) {
-            let meta = fs::symlink_metadata(path).expect("lstat");
-            if meta.is_dir() {
-                for entry in fs::read_dir(path).expect("readdir") {
-                    walk(&entry.expect("dir entry").path(), stamps);
-                }
-            }
-            rustix::fs::utimensat(rustix::fs::CWD, path, stamps, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
-                .unwrap_or_else(|e| panic!("utimensat {}: {e}", path.display()));
-        }
-        walk(&self.host_path(inner), &stamps);
+        set_times_recursive(&self.host_path(inner), time);
         self
     }
+}
+
+/// Sets the access and modification times of `path` and of everything
+/// under it (symlinks themselves, not their targets).
+pub fn set_times_recursive(path: &Path, time: SystemTime) {
+    let since_epoch = time.duration_since(SystemTime::UNIX_EPOCH).expect("time after 1970");
+    let ts = Timespec { tv_sec: i64::try_from(since_epoch.as_secs()).expect("time fits"), tv_nsec: 0 };
+    let stamps = Timestamps { last_access: ts, last_modification: ts };
+    fn walk(path: &Path, stamps: &Timestamps) {
+        let meta = fs::symlink_metadata(path).expect("lstat");
+        if meta.is_dir() {
+            for entry in fs::read_dir(path).expect("readdir") {
+                walk(&entry.expect("dir entry").path(), stamps);
+            }
+        }
+        rustix::fs::utimensat(rustix::fs::CWD, path, stamps, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+            .unwrap_or_else(|e| panic!("utimensat {}: {e}", path.display()));
+    }
+    walk(path, &stamps);
 }
 
 /// A fixed point in time for [`Rootfs::set_times`]: 2020-01-02 03:04:05 UTC.

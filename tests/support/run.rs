@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
@@ -22,13 +23,8 @@ const DRAIN_GRACE: Duration = Duration::from_secs(2);
 /// Husk's own log lines (`husk: LEVEL: message`, from env_logger) share
 /// the app's stderr. [`run_husk`] moves them out of `stderr` into
 /// `husk_log`, so that stderr compares equal to the native run's.
-pub const HUSK_LOG_PREFIXES: &[&str] = &[
-    "husk: error: ",
-    "husk: warn: ",
-    "husk: info: ",
-    "husk: debug: ",
-    "husk: trace: ",
-];
+pub const HUSK_LOG_PREFIXES: &[&str] =
+    &["husk: error: ", "husk: warn: ", "husk: info: ", "husk: debug: ", "husk: trace: "];
 
 /// What a run produced. `status` is the exit status, or 128+N when the
 /// process was killed by signal N, as a shell reports it.
@@ -122,6 +118,7 @@ pub struct Case {
     checks: Vec<Check>,
     husk_flags: Vec<String>,
     timeout: Duration,
+    scratch_mounts: bool,
 }
 
 impl Case {
@@ -129,8 +126,16 @@ impl Case {
     /// an empty environment, stdin from /dev/null, cwd `/`. By default
     /// exit status 0 is expected and stderr is not compared.
     pub fn new(rootfs: &Rootfs, prog: impl Into<String>) -> Self {
+        Self::in_root(rootfs.path(), prog)
+    }
+
+    /// Like [`Case::new`], in an existing root directory (such as the
+    /// cached Debian root of [`crate::debian::debian_rootfs`]) rather than
+    /// a [`Rootfs`] built for the test. A shared root must not be written
+    /// to: see [`Case::scratch_mounts`].
+    pub fn in_root(root: impl Into<PathBuf>, prog: impl Into<String>) -> Self {
         Case {
-            root: rootfs.path().to_path_buf(),
+            root: root.into(),
             prog: prog.into(),
             args: Vec::new(),
             env: BTreeMap::new(),
@@ -141,6 +146,7 @@ impl Case {
             checks: Vec::new(),
             husk_flags: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            scratch_mounts: false,
         }
     }
 
@@ -207,10 +213,7 @@ impl Case {
         let lines: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
         self.check(move |out| {
             let text = out.stdout_str();
-            let missing: Vec<_> = lines
-                .iter()
-                .filter(|l| !text.lines().any(|t| t == l.as_str()))
-                .collect();
+            let missing: Vec<_> = lines.iter().filter(|l| !text.lines().any(|t| t == l.as_str())).collect();
             assert!(missing.is_empty(), "stdout lacks the lines {missing:?}");
         })
     }
@@ -231,12 +234,19 @@ impl Case {
         self
     }
 
+    /// Runs the native side with the mounts a Husk sandbox has, and a
+    /// root that keeps no writes: see [`NATIVE_SCRATCH_SCRIPT`]. For
+    /// programs that use /tmp, /dev or /dev/shm, and for every case in a
+    /// shared root (the cached Debian root): natively the program runs as
+    /// root in a chroot, and would otherwise write into it.
+    pub fn scratch_mounts(mut self) -> Self {
+        self.scratch_mounts = true;
+        self
+    }
+
     /// The command line, for messages.
     pub fn command_line(&self) -> String {
-        std::iter::once(self.prog.as_str())
-            .chain(self.args.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(" ")
+        std::iter::once(self.prog.as_str()).chain(self.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
     }
 
     /// Asserts the case's expectations on `out`; `side` names the run.
@@ -264,21 +274,92 @@ impl Case {
     }
 }
 
+/// What [`Case::scratch_mounts`] runs natively, as `sh -c SCRIPT sh ROOT
+/// SCRATCH COMMAND...` inside `unshare --mount --propagation private`:
+/// in that private mount namespace it
+///
+/// - mounts a tmpfs at SCRATCH (an empty host directory) and, on it, an
+///   overlay at SCRATCH/root whose lower layer is ROOT: the program sees
+///   ROOT, but its writes land in the tmpfs;
+/// - mounts a tmpfs at /tmp (mode 1777) and one at /dev holding null,
+///   zero, full, random and urandom (the host's devices, bind-mounted)
+///   and a /dev/shm directory (mode 1777), as Husk does in the sandbox;
+/// - execs COMMAND, which is `env -i K=V... chroot SCRATCH/root PROG
+///   ARGS...` (sh adds PWD to its environment; `env -i` leaves the
+///   program exactly the case's).
+///
+/// There is no /proc or /sys, as in the sandbox. The mounts exist only in
+/// the namespace, which ends with the program: nothing is ever left
+/// mounted on the host, even when the run is killed, and ROOT is never
+/// written to. A setup failure exits 125 with a `native setup:` message.
+pub const NATIVE_SCRATCH_SCRIPT: &str = r#"
+root=$1 scratch=$2
+shift 2
+fail() { echo "native setup: $*" >&2; exit 125; }
+mount -t tmpfs -o mode=0755 husk-native "$scratch" || fail "tmpfs at $scratch"
+mkdir "$scratch/upper" "$scratch/work" "$scratch/root" || fail "mkdir in $scratch"
+mount -t overlay husk-native -o "lowerdir=$root,upperdir=$scratch/upper,workdir=$scratch/work" "$scratch/root" ||
+    fail "overlay of $root"
+new=$scratch/root
+mkdir -p "$new/tmp" "$new/dev" || fail "mkdir /tmp /dev"
+mount -t tmpfs -o mode=1777 husk-native "$new/tmp" || fail "tmpfs at /tmp"
+mount -t tmpfs -o mode=0755 husk-native "$new/dev" || fail "tmpfs at /dev"
+for dev in null zero full random urandom; do
+    : >"$new/dev/$dev" && mount --bind "/dev/$dev" "$new/dev/$dev" || fail "/dev/$dev"
+done
+mkdir -m 1777 "$new/dev/shm" || fail "/dev/shm"
+exec "$@"
+"#;
+
 /// Runs `case` natively: `chroot ROOT PROG ARGS` with only the case's
-/// environment (chroot starts the program in `/`).
+/// environment (chroot starts the program in `/`); with
+/// [`Case::scratch_mounts`], through [`NATIVE_SCRATCH_SCRIPT`].
 pub fn run_native(case: &Case) -> Outcome {
-    let mut cmd = Command::new(paths::chroot_bin());
-    cmd.arg(&case.root)
-        .arg(&case.prog)
-        .args(&case.args)
-        .env_clear()
-        .envs(&case.env)
-        .current_dir("/");
+    // The scratch mount point; the mounts on it vanish with the run's
+    // mount namespace, and the empty directory when this is dropped.
+    let mut scratch = None;
+    let cmd = if case.scratch_mounts {
+        let root = case.root.to_str().expect("the root is a UTF-8 path");
+        assert!(!root.contains([',', ':']), "overlayfs cannot take a lower directory with ',' or ':': {root}");
+        let parent = paths::work_dir().join("tmp");
+        fs::create_dir_all(&parent).expect("create target/husk-test/tmp");
+        let dir = tempfile::Builder::new()
+            .prefix("native-scratch-")
+            .tempdir_in(&parent)
+            .expect("create the scratch mount point");
+        let mut cmd = Command::new(paths::unshare_bin());
+        cmd.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c", NATIVE_SCRATCH_SCRIPT, "sh"])
+            .arg(&case.root)
+            .arg(dir.path())
+            .arg(paths::env_bin())
+            .arg("-i")
+            .args(case.env.iter().map(|(k, v)| format!("{k}={v}")))
+            .arg(paths::chroot_bin())
+            .arg(dir.path().join("root"))
+            .arg(&case.prog)
+            .args(&case.args)
+            .env_clear()
+            .current_dir("/");
+        scratch = Some(dir);
+        cmd
+    } else {
+        let mut cmd = Command::new(paths::chroot_bin());
+        cmd.arg(&case.root).arg(&case.prog).args(&case.args).env_clear().envs(&case.env).current_dir("/");
+        cmd
+    };
     let out = run_command(cmd, case.stdin.as_deref(), case.timeout, "native");
+    drop(scratch);
     // chroot(8) itself failed, rather than the program.
     assert!(
         !(out.status == 125 && out.stderr_str().starts_with("chroot:")),
         "native runs use chroot(8), which needs root:\n{}",
+        out.describe()
+    );
+    let setup_failed = (out.status == 125 && out.stderr_str().starts_with("native setup:"))
+        || out.stderr_str().starts_with("unshare:");
+    assert!(
+        !setup_failed,
+        "setting up the native run's mounts failed (this needs root, and overlayfs and tmpfs):\n{}",
         out.describe()
     );
     out
@@ -287,12 +368,7 @@ pub fn run_native(case: &Case) -> Outcome {
 /// The `husk run` command for `case` on `platform`, not yet started.
 pub fn husk_command(platform: &str, case: &Case) -> Command {
     let mut cmd = Command::new(paths::husk_bin());
-    cmd.arg("run")
-        .arg("--rootfs")
-        .arg(&case.root)
-        .arg("--platform")
-        .arg(platform)
-        .args(&case.husk_flags);
+    cmd.arg("run").arg("--rootfs").arg(&case.root).arg("--platform").arg(platform).args(&case.husk_flags);
     for (key, value) in &case.env {
         cmd.arg("--env").arg(format!("{key}={value}"));
     }
@@ -329,16 +405,10 @@ pub fn differential(platform: &str, case: &Case) {
         diffs.push(format!("exit status: native {}, husk {}", native.status, husk.status));
     }
     if native.stdout != husk.stdout {
-        diffs.push(format!(
-            "stdout differs: {}",
-            first_difference(&native.stdout, &husk.stdout)
-        ));
+        diffs.push(format!("stdout differs: {}", first_difference(&native.stdout, &husk.stdout)));
     }
     if case.compare_stderr && native.stderr != husk.stderr {
-        diffs.push(format!(
-            "stderr differs: {}",
-            first_difference(&native.stderr, &husk.stderr)
-        ));
+        diffs.push(format!("stderr differs: {}", first_difference(&native.stderr, &husk.stderr)));
     }
     if !diffs.is_empty() {
         panic!(
@@ -364,11 +434,7 @@ fn first_difference(native: &[u8], husk: &[u8]) -> String {
         match (la.next(), lb.next()) {
             (Some(x), Some(y)) if x == y => continue,
             (x, y) => {
-                return format!(
-                    "line {line}: native {:?}, husk {:?}",
-                    x.unwrap_or("<end>"),
-                    y.unwrap_or("<end>")
-                )
+                return format!("line {line}: native {:?}, husk {:?}", x.unwrap_or("<end>"), y.unwrap_or("<end>"))
             }
         }
     }
@@ -377,10 +443,7 @@ fn first_difference(native: &[u8], husk: &[u8]) -> String {
 
 /// Exit status as a shell reports it: the code, or 128+N for signal N.
 pub fn shell_status(status: ExitStatus) -> i32 {
-    status
-        .code()
-        .or_else(|| status.signal().map(|sig| 128 + sig))
-        .expect("a finished process has a code or a signal")
+    status.code().or_else(|| status.signal().map(|sig| 128 + sig)).expect("a finished process has a code or a signal")
 }
 
 /// Runs `cmd` in its own process group with piped stdout/stderr and the
@@ -406,12 +469,8 @@ pub fn run_command(mut cmd: Command, stdin: Option<&[u8]>, timeout: Duration, la
     }
     let stdout = collect(child.stdout.take().expect("piped stdout"));
     let stderr = collect(child.stderr.take().expect("piped stderr"));
-    let snapshot = |status: i32| Outcome {
-        status,
-        stdout: stdout.bytes(),
-        stderr: stderr.bytes(),
-        husk_log: Vec::new(),
-    };
+    let snapshot =
+        |status: i32| Outcome { status, stdout: stdout.bytes(), stderr: stderr.bytes(), husk_log: Vec::new() };
 
     let deadline = start + timeout;
     let status = loop {
@@ -473,10 +532,7 @@ fn collect(mut pipe: impl Read + Send + 'static) -> Collected {
         loop {
             match pipe.read(&mut chunk) {
                 Ok(0) => break,
-                Ok(n) => b
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .extend_from_slice(&chunk[..n]),
+                Ok(n) => b.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             }
@@ -513,12 +569,7 @@ mod tests {
         let out = run_command(sh("echo out; echo err >&2; exit 3"), None, DEFAULT_TIMEOUT, "t");
         assert_eq!(
             out,
-            Outcome {
-                status: 3,
-                stdout: b"out\n".to_vec(),
-                stderr: b"err\n".to_vec(),
-                husk_log: Vec::new(),
-            }
+            Outcome { status: 3, stdout: b"out\n".to_vec(), stderr: b"err\n".to_vec(), husk_log: Vec::new() }
         );
         let out = run_command(sh("kill -SEGV $$"), None, DEFAULT_TIMEOUT, "t");
         assert_eq!(out.status, 139);

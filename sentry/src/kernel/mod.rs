@@ -63,7 +63,13 @@ pub struct Kernel {
 
 impl Kernel {
     /// A kernel over the given parts.
-    pub fn new(platform: Box<dyn Platform>, memfile: Arc<MemoryFile>, vfs: Vfs, hostname: String, strace: bool) -> Self {
+    pub fn new(
+        platform: Box<dyn Platform>,
+        memfile: Arc<MemoryFile>,
+        vfs: Vfs,
+        hostname: String,
+        strace: bool,
+    ) -> Self {
         Kernel {
             platform,
             memfile,
@@ -127,7 +133,8 @@ impl Kernel {
         let status = s.unwrap_or(ExitStatus::Exited(0));
         drop(s);
         loop {
-            let handles: Vec<JoinHandle<()>> = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+            let handles: Vec<JoinHandle<()>> =
+                std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
             if handles.is_empty() {
                 break;
             }

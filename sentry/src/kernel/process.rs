@@ -208,6 +208,10 @@ impl ProcessTable {
 
     /// Pids in process group `pgid`.
     pub fn group_members(&self, pgid: i32) -> Vec<i32> {
-        self.procs.iter().filter(|(_, p)| p.pgid == pgid && !matches!(p.state, ProcState::Zombie(_))).map(|(k, _)| *k).collect()
+        self.procs
+            .iter()
+            .filter(|(_, p)| p.pgid == pgid && !matches!(p.state, ProcState::Zombie(_)))
+            .map(|(k, _)| *k)
+            .collect()
     }
 }

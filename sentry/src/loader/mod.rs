@@ -16,9 +16,9 @@ use abi::{page_down, page_up, Errno, PAGE_SIZE};
 use gofer::FileAttr;
 
 use crate::kernel::process::Credentials;
-use crate::mm::{MapFile, MemoryManager, MmapRequest, SysResult};
+use crate::mm::{FileSource, MapFile, MemoryManager, MmapRequest, SysResult};
 use crate::sys;
-use crate::vfs::{gofer_errno, Dentry, Follow, Vfs};
+use crate::vfs::{Dentry, Follow, Vfs};
 use elf::ElfImage;
 
 /// Where position-independent executables go (Linux's ELF_ET_DYN_BASE with
@@ -36,7 +36,8 @@ pub struct Loaded {
     pub sp: u64,
 }
 
-/// An executable file, opened through the Gofer.
+/// An executable file, opened through the Gofer (or, for a file of an
+/// in-Sentry filesystem, copied into a memfd).
 pub struct Executable {
     /// The donated host fd.
     pub fd: Arc<OwnedFd>,
@@ -50,11 +51,12 @@ pub fn open_executable(vfs: &Vfs, root: &Arc<Dentry>, cwd: &Arc<Dentry>, path: &
     if !d.is_regular() {
         return Err(Errno::EACCES);
     }
-    if d.attr().mode & 0o111 == 0 {
+    let attr = d.attr();
+    if attr.mode & 0o111 == 0 {
         return Err(Errno::EACCES);
     }
-    let fd = vfs.gofer().open(d.fid(), abi::flags::open::O_RDONLY).map_err(gofer_errno)?;
-    Ok(Executable { fd: Arc::new(fd), attr: *d.attr() })
+    let fd = vfs.open_host(&d)?;
+    Ok(Executable { fd: Arc::new(fd), attr })
 }
 
 /// The strings and identity that go on the initial stack.
@@ -83,7 +85,7 @@ fn map_image(mm: &mut MemoryManager, exe: &Executable, img: &ElfImage, bias: u64
                 len: map_end - start,
                 prot: seg.prot,
                 flags: MAP_PRIVATE | MAP_FIXED,
-                file: Some(MapFile { fd: exe.fd.clone(), offset: file_off, size: exe.attr.size }),
+                file: Some(MapFile { source: FileSource::Host(exe.fd.clone()), offset: file_off, size: exe.attr.size }),
             })?;
         }
         if seg.memsz > seg.filesz {

@@ -12,7 +12,7 @@
 //! the mapping: all access is by raw, byte-wise copies.
 #![allow(unsafe_code)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
@@ -27,9 +27,9 @@ pub struct MemoryFile {
     base: *mut u8,
     capacity: u64,
     free: Mutex<FreeList>,
-    /// Reference counts of pages mapped by more than one address space
-    /// (after fork); a page that is not here has one owner.
-    shared: Mutex<HashMap<u64, u32>>,
+    /// Owner counts of ranges held by more than one address space (after
+    /// fork, or tmpfs pages mapped shared); a page in no range has one owner.
+    shared: Mutex<SharedRanges>,
 }
 
 // SAFETY: `base` points at a shared mapping that lives as long as the
@@ -38,6 +38,77 @@ pub struct MemoryFile {
 unsafe impl Send for MemoryFile {}
 // SAFETY: as for Send; the allocator is behind a Mutex.
 unsafe impl Sync for MemoryFile {}
+
+/// Ranges of the memory file with more than one owner: start → (end, owners).
+/// Kept as ranges, not pages, so fork of a large address space costs a few
+/// map operations per VMA rather than one per page.
+#[derive(Default)]
+struct SharedRanges {
+    map: BTreeMap<u64, (u64, u32)>,
+}
+
+impl SharedRanges {
+    /// Splits the range containing `at` so that one starts there.
+    fn split(&mut self, at: u64) {
+        if let Some((&s, &(e, n))) = self.map.range(..at).next_back() {
+            if e > at {
+                self.map.insert(s, (at, n));
+                self.map.insert(at, (e, n));
+            }
+        }
+    }
+
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.map.range(..end).next_back().is_some_and(|(_, &(e, _))| e > start)
+    }
+
+    fn incref(&mut self, start: u64, end: u64) {
+        self.split(start);
+        self.split(end);
+        let mut cur = start;
+        let inside: Vec<(u64, u64)> = self.map.range(start..end).map(|(&s, &(e, _))| (s, e)).collect();
+        for (s, e) in inside {
+            if s > cur {
+                self.map.insert(cur, (s, 2));
+            }
+            if let Some(r) = self.map.get_mut(&s) {
+                r.1 += 1;
+            }
+            cur = e;
+        }
+        if cur < end {
+            self.map.insert(cur, (end, 2));
+        }
+    }
+
+    /// Drops an owner of `[start, end)`; returns the runs nobody owns now.
+    fn decref(&mut self, start: u64, end: u64) -> Vec<(u64, u64)> {
+        if !self.overlaps(start, end) {
+            return vec![(start, end - start)];
+        }
+        self.split(start);
+        self.split(end);
+        let mut freed = Vec::new();
+        let mut cur = start;
+        let inside: Vec<(u64, u64)> = self.map.range(start..end).map(|(&s, &(e, _))| (s, e)).collect();
+        for (s, e) in inside {
+            if s > cur {
+                freed.push((cur, s - cur));
+            }
+            if let Some(r) = self.map.get_mut(&s) {
+                r.1 -= 1;
+                if r.1 <= 1 {
+                    self.map.remove(&s);
+                }
+            }
+            cur = e;
+        }
+        if cur < end {
+            freed.push((cur, end - cur));
+        }
+        freed
+    }
+}
 
 /// Free ranges (offset → length) plus the untouched tail.
 struct FreeList {
@@ -83,7 +154,7 @@ impl MemoryFile {
             base: base.cast(),
             capacity,
             free: Mutex::new(FreeList { ranges: BTreeMap::new(), tail: 0 }),
-            shared: Mutex::new(HashMap::new()),
+            shared: Mutex::new(SharedRanges::default()),
         })
     }
 
@@ -114,16 +185,12 @@ impl MemoryFile {
 
     /// Adds an owner to every page of `[off, off + len)` (fork sharing them).
     pub fn incref(&self, off: u64, len: u64) {
-        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
-        for page in (off..off + len).step_by(PAGE_SIZE as usize) {
-            *shared.entry(page).or_insert(1) += 1;
-        }
+        self.shared.lock().unwrap_or_else(|e| e.into_inner()).incref(off, off + len);
     }
 
     /// Whether any page of `[off, off + len)` has more than one owner.
     pub fn any_shared(&self, off: u64, len: u64) -> bool {
-        let shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
-        !shared.is_empty() && (off..off + len).step_by(PAGE_SIZE as usize).any(|p| shared.contains_key(&p))
+        self.shared.lock().unwrap_or_else(|e| e.into_inner()).overlaps(off, off + len)
     }
 
     /// Drops one owner of every page of `[off, off + len)`; pages left with
@@ -132,28 +199,7 @@ impl MemoryFile {
         if len == 0 {
             return;
         }
-        let runs: Vec<(u64, u64)> = {
-            let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
-            if shared.is_empty() {
-                vec![(off, len)]
-            } else {
-                let mut runs: Vec<(u64, u64)> = Vec::new();
-                for page in (off..off + len).step_by(PAGE_SIZE as usize) {
-                    if let Some(n) = shared.get_mut(&page) {
-                        *n -= 1;
-                        if *n <= 1 {
-                            shared.remove(&page);
-                        }
-                        continue;
-                    }
-                    match runs.last_mut() {
-                        Some(r) if r.0 + r.1 == page => r.1 += PAGE_SIZE,
-                        _ => runs.push((page, PAGE_SIZE)),
-                    }
-                }
-                runs
-            }
-        };
+        let runs = self.shared.lock().unwrap_or_else(|e| e.into_inner()).decref(off, off + len);
         for (o, l) in runs {
             self.free_range(o, l);
         }
@@ -227,7 +273,12 @@ impl MemoryFile {
         let word = unsafe { &*p };
         let mut old = word.load(std::sync::atomic::Ordering::SeqCst);
         loop {
-            match word.compare_exchange(old, f(old), std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst) {
+            match word.compare_exchange(
+                old,
+                f(old),
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+            ) {
                 Ok(v) => return v,
                 Err(v) => old = v,
             }
@@ -317,5 +368,19 @@ mod tests {
         m.read(c, &mut buf);
         assert_eq!(buf, [0; 5], "released pages read back as zero");
         assert!(m.allocate(2 << 30).is_err());
+    }
+
+    #[test]
+    fn shared_ranges_count_owners_by_range() {
+        let mut r = SharedRanges::default();
+        r.incref(0, 10 * PAGE_SIZE);
+        r.incref(5 * PAGE_SIZE, 15 * PAGE_SIZE);
+        assert!(r.overlaps(12 * PAGE_SIZE, 13 * PAGE_SIZE));
+        // Pages 0-4 have 2 owners, 5-9 three, 10-14 two.
+        assert_eq!(r.decref(0, 15 * PAGE_SIZE), vec![]);
+        // Now 5-9 have two owners; 0-4 and 10-14 one.
+        assert_eq!(r.decref(0, 15 * PAGE_SIZE), vec![(0, 5 * PAGE_SIZE), (10 * PAGE_SIZE, 5 * PAGE_SIZE)]);
+        assert_eq!(r.decref(5 * PAGE_SIZE, 10 * PAGE_SIZE), vec![(5 * PAGE_SIZE, 5 * PAGE_SIZE)]);
+        assert!(!r.overlaps(0, 100 * PAGE_SIZE));
     }
 }

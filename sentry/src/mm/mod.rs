@@ -3,7 +3,9 @@
 //!
 //! Every mapping the app makes is backed by a range of the [`MemoryFile`]:
 //! anonymous memory by fresh (sparse, zero) pages, private file mappings by
-//! pages into which the file's bytes are copied. Each VMA mirrors one
+//! pages into which the file's bytes are copied, and shared mappings of
+//! in-Sentry files (tmpfs) by the file's own pages ([`PageSource`]), one VMA
+//! per contiguous run, each holding a reference on its pages. Each VMA mirrors one
 //! contiguous range of the memory file, so the Sentry reaches any app byte
 //! through its own mapping of the memory file, never through the app's process.
 //!
@@ -58,6 +60,19 @@ pub struct Chunk {
 /// stay on the stack, so the read and write paths do not allocate.
 pub type IoChunks = SmallVec<[Chunk; 8]>;
 
+/// A file whose data lives in memory-file pages (tmpfs): shared mappings
+/// map those very pages, private ones copy them.
+pub trait PageSource: Send + Sync {
+    /// Copies the file's bytes from `offset` into `dst` (which is zeroed),
+    /// as far as the file reaches.
+    fn copy_to(&self, mf: &MemoryFile, dst: &[Chunk], offset: u64) -> SysResult<()>;
+
+    /// The memory-file runs behind `[offset, offset + len)` (page-aligned),
+    /// in order, allocating holes, with one reference taken on each page for
+    /// the caller. They cover less than `len` where the file ends first.
+    fn share(&self, offset: u64, len: u64) -> SysResult<Vec<Chunk>>;
+}
+
 /// What a mapping is backed by, beyond its memory-file pages.
 #[derive(Clone)]
 pub enum Backing {
@@ -70,6 +85,17 @@ pub enum Backing {
         /// File offset of the VMA's first byte.
         offset: u64,
     },
+    /// A file of memory-file pages: the pages themselves (shared mappings)
+    /// or a private copy of them.
+    Pages {
+        /// The file.
+        source: Arc<dyn PageSource>,
+        /// File offset of the VMA's first byte.
+        offset: u64,
+    },
+    /// The part of a shared file mapping wholly past the file's end: its
+    /// pages are inaccessible, and touching them is a bus error.
+    PastEof,
 }
 
 /// One mapping, as the app sees it.
@@ -90,10 +116,18 @@ pub struct Vma {
     pub backing: Backing,
 }
 
-/// A file to map: the donated host fd, the offset, and the file's size.
+/// Where a mapped file's bytes come from.
+pub enum FileSource {
+    /// A host fd (the Gofer's donation, or a memfd) to copy from.
+    Host(Arc<OwnedFd>),
+    /// Memory-file pages.
+    Pages(Arc<dyn PageSource>),
+}
+
+/// A file to map: its source, the offset, and the file's size.
 pub struct MapFile {
-    /// Host fd to copy from.
-    pub fd: Arc<OwnedFd>,
+    /// Where the bytes come from.
+    pub source: FileSource,
     /// File offset of the mapping's start.
     pub offset: u64,
     /// The file's size, beyond which pages are zero.
@@ -181,7 +215,9 @@ impl SpaceCursor {
 }
 
 fn effective_prot(v: &Vma) -> u32 {
-    if v.cow {
+    if matches!(v.backing, Backing::PastEof) {
+        PROT_NONE
+    } else if v.cow {
         v.prot & !PROT_WRITE
     } else {
         v.prot
@@ -431,7 +467,7 @@ impl MemoryManager {
         let mut tail = vma.clone();
         let delta = addr - start;
         tail.mem_off += delta;
-        if let Backing::File { offset, .. } = &mut tail.backing {
+        if let Backing::File { offset, .. } | Backing::Pages { offset, .. } = &mut tail.backing {
             *offset += delta;
         }
         if let Some(head) = self.vmas.get_mut(&start) {
@@ -512,25 +548,82 @@ impl MemoryManager {
                 self.find_free(len)?
             }
         };
+        let shared = map_type != MAP_PRIVATE;
+        if let Some(MapFile { source: FileSource::Pages(source), offset, .. }) = &req.file {
+            self.map_file_pages(start, start + len, req.prot, source, *offset, shared)?;
+            return Ok(start);
+        }
         let mem_off = self.mf.allocate(len)?;
         let backing = match req.file {
             None => Backing::Anon,
             Some(f) => {
                 let avail = f.size.saturating_sub(f.offset).min(len);
-                if avail > 0 {
-                    let chunk = [Chunk { off: mem_off, len: avail }];
-                    if let Err(e) = self.fill_from_file(&f.fd, &chunk, f.offset) {
-                        self.mf.release(mem_off, len);
-                        return Err(e);
-                    }
+                let chunk = [Chunk { off: mem_off, len: avail }];
+                let filled = match &f.source {
+                    _ if avail == 0 => Ok(()),
+                    FileSource::Host(fd) => self.fill_from_file(fd, &chunk, f.offset),
+                    FileSource::Pages(src) => src.copy_to(&self.mf, &chunk, f.offset),
+                };
+                if let Err(e) = filled {
+                    self.mf.release(mem_off, len);
+                    return Err(e);
                 }
-                Backing::File { fd: f.fd, offset: f.offset }
+                match f.source {
+                    FileSource::Host(fd) => Backing::File { fd, offset: f.offset },
+                    FileSource::Pages(source) => Backing::Pages { source, offset: f.offset },
+                }
             }
         };
-        let shared = map_type != MAP_PRIVATE;
         let vma = Vma { end: start + len, prot: req.prot, shared, cow: false, mem_off, backing };
         self.insert(start, vma)?;
         Ok(start)
+    }
+
+    /// Maps `[start, end)` onto the pages of `source` from `offset`: one VMA
+    /// per contiguous run of pages, each holding a reference on its pages,
+    /// and an inaccessible VMA for whatever lies past the file's end. A
+    /// private mapping maps them copy-on-write, so it sees the file until it
+    /// first writes a page, as in Linux.
+    fn map_file_pages(
+        &mut self,
+        start: u64,
+        end: u64,
+        prot: u32,
+        source: &Arc<dyn PageSource>,
+        offset: u64,
+        shared: bool,
+    ) -> SysResult<()> {
+        let runs = source.share(offset, end - start)?;
+        let covered: u64 = runs.iter().map(|r| r.len).sum();
+        let tail = if start + covered < end {
+            match self.mf.allocate(end - start - covered) {
+                Ok(off) => Some(off),
+                Err(e) => {
+                    for r in &runs {
+                        self.mf.release(r.off, r.len);
+                    }
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
+        let mut at = start;
+        for r in runs {
+            let backing = Backing::Pages { source: source.clone(), offset: offset + (at - start) };
+            self.insert(at, Vma { end: at + r.len, prot, shared, cow: !shared, mem_off: r.off, backing })?;
+            at += r.len;
+        }
+        if let Some(mem_off) = tail {
+            self.insert(at, Vma { end, prot, shared, cow: false, mem_off, backing: Backing::PastEof })?;
+        }
+        Ok(())
+    }
+
+    /// Whether a fault at `addr` touched a shared file mapping past the
+    /// file's end (a bus error, SIGBUS with BUS_ADRERR, rather than SIGSEGV).
+    pub fn fault_is_past_eof(&self, addr: u64) -> bool {
+        self.vmas.range(..=addr).next_back().is_some_and(|(_, v)| v.end > addr && matches!(v.backing, Backing::PastEof))
     }
 
     fn fill_from_file(&self, fd: &OwnedFd, chunks: &[Chunk], offset: u64) -> SysResult<()> {
@@ -655,8 +748,14 @@ impl MemoryManager {
                     }
                     let off = self.translate(from).ok_or(Errno::ENOMEM)?;
                     self.mf.punch_hole(off, to - from);
-                    if let Backing::File { fd, offset } = &v.backing {
-                        self.fill_from_file(fd, &[Chunk { off, len: to - from }], offset + (from - s))?;
+                    match &v.backing {
+                        Backing::File { fd, offset } => {
+                            self.fill_from_file(fd, &[Chunk { off, len: to - from }], offset + (from - s))?;
+                        }
+                        Backing::Pages { source, offset } => {
+                            source.copy_to(&self.mf, &[Chunk { off, len: to - from }], offset + (from - s))?;
+                        }
+                        Backing::Anon | Backing::PastEof => {}
                     }
                     cursor = to;
                 }
@@ -695,7 +794,7 @@ impl MemoryManager {
                 break;
             };
             let ok = if write { v.prot & PROT_WRITE != 0 } else { v.prot != PROT_NONE };
-            if v.end <= cur || !ok {
+            if v.end <= cur || !ok || matches!(v.backing, Backing::PastEof) {
                 break;
             }
             let take = v.end.min(end) - cur;
@@ -795,7 +894,7 @@ impl MemoryManager {
         let Some((&s, v)) = self.vmas.range(..=addr).next_back() else {
             return false;
         };
-        if v.end <= addr || !v.cow || v.prot & PROT_WRITE == 0 {
+        if v.end <= addr || !v.cow || v.prot & PROT_WRITE == 0 || matches!(v.backing, Backing::PastEof) {
             return false;
         }
         let block = addr & !(COW_BLOCK - 1);
@@ -877,13 +976,22 @@ impl MemoryManager {
     /// `vs`): fresh zero pages, or the file's next bytes.
     fn extend_like(&mut self, v: &Vma, vs: u64, from: u64, to: u64) -> SysResult<()> {
         let len = to - from;
+        if let Backing::Pages { source, offset } = &v.backing {
+            return self.map_file_pages(from, to, v.prot, source, offset + (v.end - vs), v.shared);
+        }
         let mem_off = self.mf.allocate(len)?;
         let backing = match &v.backing {
             Backing::Anon => Backing::Anon,
+            Backing::PastEof => Backing::PastEof,
             Backing::File { fd, offset } => {
                 let at = offset + (v.end - vs);
                 self.fill_from_file(fd, &[Chunk { off: mem_off, len }], at)?;
                 Backing::File { fd: fd.clone(), offset: at }
+            }
+            Backing::Pages { .. } => {
+                // Handled above; never here.
+                self.mf.release(mem_off, len);
+                return Err(Errno::EINVAL);
             }
         };
         let vma = Vma { end: to, prot: v.prot, shared: v.shared, cow: false, mem_off, backing };
@@ -902,8 +1010,9 @@ impl MemoryManager {
         Ok(())
     }
 
-    /// msync(2): memory and files are always in sync here (file mappings are
-    /// private copies), so only the arguments and the range are checked.
+    /// msync(2): memory and files are always in sync here (rootfs mappings
+    /// are private copies, and shared tmpfs mappings map the file's pages),
+    /// so only the arguments and the range are checked.
     pub fn msync(&self, addr: u64, len: u64, flags: u32) -> SysResult<()> {
         const MS_ASYNC: u32 = 1;
         const MS_INVALIDATE: u32 = 2;

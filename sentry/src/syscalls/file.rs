@@ -1,11 +1,12 @@
-//! Syscalls on open files: open, close, read and write in their variants,
-//! lseek, getdents64, the dup family, fcntl and ioctl.
+//! Syscalls on open files: open, creat, close, read and write in their
+//! variants, lseek, getdents64, the dup family, fcntl and ioctl.
 
 use std::sync::Arc;
 
 use abi::flags::at::AT_FDCWD;
 use abi::flags::fcntl::*;
 use abi::flags::ioctl::{FIOCLEX, FIONCLEX, TCGETS, TIOCGWINSZ};
+use abi::flags::mode::{S_IFCHR, S_IFMT, S_IFREG};
 use abi::flags::open::*;
 use abi::flags::seek::*;
 use abi::types::{Iovec, Termios, Winsize};
@@ -13,11 +14,14 @@ use abi::Errno;
 
 use super::fs::{read_path, start_dir};
 use super::Args;
+use crate::kernel::process::Credentials;
 use crate::kernel::task::Task;
 use crate::mm::{sub_chunks, Chunk, IoChunks, MemoryFile, SysResult};
-use crate::vfs::file::{DirFile, File, HostFile, PathOnly, POLLERR, POLLHUP, POLLIN, POLLOUT};
-use crate::vfs::pipe::Pipe;
-use crate::vfs::{gofer_errno, Follow};
+use crate::vfs::file::{DirFile, File, FileOps, HostFile, PathOnly, POLLERR, POLLHUP, POLLIN, POLLOUT};
+use crate::vfs::ops::{self, MAY_READ, MAY_WRITE};
+use crate::vfs::pipe::{FifoFile, Pipe};
+use crate::vfs::tmpfs::{self, InodeKind, NewKind};
+use crate::vfs::{devfs, gofer_errno, Dentry, Follow, Last, Node, Vfs};
 
 /// Linux caps one read or write at this many bytes.
 const MAX_RW_COUNT: u64 = 0x7fff_f000;
@@ -73,15 +77,26 @@ fn transfer(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, dir: D
         return Ok(0);
     }
     let chunks = gather(t, bufs, dir)?;
-    if pos.is_some() && !f.ops.seekable() {
+    if pos.is_some() && !f.ops.positional() {
         return Err(Errno::ESPIPE);
     }
+    // O_APPEND writes go to the end, found atomically with the write (for
+    // pwrite too, as in Linux).
+    let append = dir == Dir::Write && f.flags() & O_APPEND != 0 && f.ops.seekable();
     let mf = t.kernel.memfile.clone();
     let mut done = 0u64;
     loop {
         let rest = sub_chunks(&chunks, done);
         let r = match pos {
+            Some(_) if append => f.ops.write_append(&mf, &rest).map(|(n, _)| n),
             Some(p) => io_once(&f, &mf, &rest, Some(p + done), dir),
+            None if append => {
+                let mut off = f.offset.lock().unwrap_or_else(|e| e.into_inner());
+                f.ops.write_append(&mf, &rest).map(|(n, end)| {
+                    *off = end;
+                    n
+                })
+            }
             None if f.ops.seekable() => {
                 let mut off = f.offset.lock().unwrap_or_else(|e| e.into_inner());
                 let r = io_once(&f, &mf, &rest, Some(*off), dir);
@@ -201,35 +216,134 @@ pub fn writev(t: &mut Task, a: &Args) -> SysResult<u64> {
     transfer(t, a.fd(0), &bufs, None, Dir::Write)
 }
 
-fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32) -> SysResult<u64> {
-    let path = read_path(t, path_addr)?;
-    let start = start_dir(t, dirfd, &path)?;
-    let vfs = &t.kernel.vfs;
-    let writes = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0;
-    let follow = if flags & O_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
-    let d = match vfs.resolve(&t.fs().root, &start, &path, follow) {
-        Ok(d) => d,
-        // Creating a file on the read-only rootfs.
-        Err(Errno::ENOENT) if flags & O_CREAT != 0 && !path.ends_with(b"/") => {
-            let parent_exists = match path.iter().rposition(|&b| b == b'/') {
-                Some(0) => true,
-                Some(i) => vfs.resolve(&t.fs().root, &start, &path[..i], Follow::Yes).is_ok_and(|p| p.is_dir()),
-                None => true,
-            };
-            return Err(if parent_exists { Errno::EROFS } else { Errno::ENOENT });
+/// Follows at most this many symlinks while creating through them.
+const MAX_CREATE_LINKS: usize = 40;
+
+/// The file `open` with O_CREAT opens: the existing one (following a
+/// symlink in the last component unless O_EXCL or O_NOFOLLOW), or a new
+/// regular file with permission bits `perm`. Returns it and whether it was
+/// created.
+fn open_create(
+    vfs: &Vfs,
+    root: &Arc<Dentry>,
+    start: &Arc<Dentry>,
+    path: &[u8],
+    flags: u32,
+    perm: u32,
+    creds: &Credentials,
+) -> SysResult<(Arc<Dentry>, bool)> {
+    let mut start = start.clone();
+    let mut path = path.to_vec();
+    for _ in 0..=MAX_CREATE_LINKS {
+        let pp = vfs.resolve_parent_as(root, &start, &path, creds)?;
+        let Last::Name(name) = &pp.last else { return Err(Errno::EISDIR) };
+        if pp.trailing_slash {
+            return Err(Errno::EISDIR);
         }
-        Err(e) => return Err(e),
-    };
-    if flags & O_CREAT != 0 && flags & O_EXCL != 0 {
-        return Err(Errno::EEXIST);
+        match vfs.lookup_child(&pp.dir, name)? {
+            Some(_) if flags & O_EXCL != 0 => return Err(Errno::EEXIST),
+            Some(d) if d.is_symlink() && flags & O_NOFOLLOW == 0 => {
+                let target = vfs.readlink(&d)?;
+                if target.is_empty() {
+                    return Err(Errno::ENOENT);
+                }
+                start = pp.dir.clone();
+                path = target;
+            }
+            Some(d) => return Ok((vfs.cross(d), false)),
+            None => match ops::make_node(vfs, &pp, NewKind::Regular, perm, creds) {
+                Ok(d) => return Ok((d, true)),
+                // Someone else made it meanwhile: open theirs.
+                Err(Errno::EEXIST) if flags & O_EXCL == 0 => {}
+                Err(e) => return Err(e),
+            },
+        }
     }
+    Err(Errno::ELOOP)
+}
+
+/// Opens a named pipe: a reader waits for a writer and a writer for a
+/// reader (ENXIO with O_NONBLOCK), unless both ends are opened at once.
+fn open_fifo(t: &mut Task, d: &Arc<Dentry>, pipe: &Arc<Pipe>, flags: u32) -> SysResult<Box<dyn FileOps>> {
+    let nonblock = flags & O_NONBLOCK != 0;
+    match flags & O_ACCMODE {
+        O_RDONLY => {
+            let (reader, writers, opened) = pipe.open_reader();
+            if writers == 0 && !nonblock {
+                t.block(&[pipe.queue()], None, |_| {
+                    let ((_, w), (_, o)) = pipe.ends();
+                    Ok((w > 0 || o != opened).then_some(()))
+                })?;
+            }
+            Ok(Box::new(FifoFile::new(Some(reader), None, d.clone())))
+        }
+        O_WRONLY => {
+            if nonblock && pipe.ends().0 .0 == 0 {
+                return Err(Errno::ENXIO);
+            }
+            let (writer, readers, opened) = pipe.open_writer();
+            if readers == 0 {
+                t.block(&[pipe.queue()], None, |_| {
+                    let ((r, _), (o, _)) = pipe.ends();
+                    Ok((r > 0 || o != opened).then_some(()))
+                })?;
+            }
+            Ok(Box::new(FifoFile::new(None, Some(writer), d.clone())))
+        }
+        _ => Ok(Box::new(FifoFile::new(Some(pipe.open_reader().0), Some(pipe.open_writer().0), d.clone()))),
+    }
+}
+
+/// O_TMPFILE: an unnamed regular file in the directory `path`.
+fn open_tmpfile(t: &mut Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> SysResult<u64> {
+    let acc = flags & O_ACCMODE;
+    if flags & O_CREAT != 0 || (acc != O_WRONLY && acc != O_RDWR) {
+        return Err(Errno::EINVAL);
+    }
+    let dir = super::fs::resolve_at(t, dirfd, path, Follow::Yes)?;
+    if !dir.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    if dir.is_rootfs() {
+        return Err(Errno::EROFS);
+    }
+    let perm = mode & 0o7777 & !t.fs().umask;
+    let d = tmpfs::tmpfile(&dir, perm, flags & O_EXCL == 0, &t.creds())?;
+    let inode = d.inode().ok_or(Errno::EIO)?.clone();
+    let status = (flags & STATUS_MASK & !O_DIRECTORY) | O_LARGEFILE;
+    let file = File::new(Box::new(tmpfs::RegFile::new(inode)), status, Some(d));
+    let limit = t.nofile_limit();
+    t.fds().insert(file, flags & O_CLOEXEC != 0, 0, limit).map(|fd| fd as u64)
+}
+
+pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> SysResult<u64> {
+    let path = read_path(t, path_addr)?;
+    if flags & O_TMPFILE == O_TMPFILE {
+        return open_tmpfile(t, dirfd, &path, flags, mode);
+    }
+    let start = start_dir(t, dirfd, &path)?;
+    let (root, umask) = {
+        let fs = t.fs();
+        (fs.root.clone(), fs.umask)
+    };
+    let creds = t.creds();
+    let kernel = t.kernel.clone();
+    let vfs = &kernel.vfs;
+    let acc = flags & O_ACCMODE;
+    let writes = acc != O_RDONLY || flags & O_TRUNC != 0;
+    let follow = if flags & O_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
+    let (d, created) = if flags & O_CREAT != 0 && flags & O_PATH == 0 {
+        open_create(vfs, &root, &start, &path, flags, mode & 0o7777 & !umask, &creds)?
+    } else {
+        (vfs.resolve_as(&root, &start, &path, follow, &creds)?, false)
+    };
     let cloexec = flags & O_CLOEXEC != 0;
     let status = (flags & STATUS_MASK) | O_LARGEFILE;
     let file = if flags & O_PATH != 0 {
         if flags & O_DIRECTORY != 0 && !d.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        File::new(Box::new(PathOnly::new(*d.attr())), O_PATH, Some(d))
+        File::new(Box::new(PathOnly::new(d.attr())), O_PATH, Some(d))
     } else if d.is_symlink() {
         return Err(Errno::ELOOP);
     } else if flags & O_DIRECTORY != 0 && !d.is_dir() {
@@ -238,24 +352,74 @@ fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32) -> SysResult<u6
         if writes || flags & O_CREAT != 0 {
             return Err(Errno::EISDIR);
         }
-        File::new(Box::new(DirFile::new(vfs, d.clone())), status, Some(d))
-    } else {
-        if writes {
-            return Err(Errno::EROFS);
+        ops::check_perm(&creds, &d.attr(), MAY_READ)?;
+        if d.inode().is_some() {
+            File::new(Box::new(tmpfs::DirFile::new(d.clone())), status, Some(d))
+        } else {
+            let gofer = vfs.gofer().ok_or(Errno::EIO)?.clone();
+            File::new(Box::new(DirFile::new(gofer, d.clone())), status, Some(d))
         }
-        let host = vfs.gofer().open(d.fid(), flags & !O_CLOEXEC).map_err(gofer_errno)?;
-        File::new(Box::new(HostFile::new(host, *d.attr())), status, Some(d))
+    } else {
+        if !created {
+            let mut want = 0;
+            if acc == O_RDONLY || acc == O_RDWR {
+                want |= MAY_READ;
+            }
+            if writes {
+                want |= MAY_WRITE;
+            }
+            // Writing to the read-only rootfs fails before permissions matter.
+            if writes && d.is_rootfs() && d.is_regular() {
+                return Err(Errno::EROFS);
+            }
+            ops::check_perm(&creds, &d.attr(), want)?;
+        }
+        let ops: Box<dyn FileOps> = match d.node() {
+            Node::Gofer { fid, attr, .. } => match attr.mode & S_IFMT {
+                S_IFREG => {
+                    if writes {
+                        return Err(Errno::EROFS);
+                    }
+                    let host_flags = flags & !(O_CLOEXEC | O_CREAT | O_EXCL);
+                    let host = vfs.gofer().ok_or(Errno::EIO)?.open(*fid, host_flags).map_err(gofer_errno)?;
+                    Box::new(HostFile::new(host, *attr))
+                }
+                // Device nodes of the rootfs open the Sentry's device of
+                // that number, never the host's.
+                S_IFCHR => devfs::open(&d)?,
+                _ => return Err(Errno::ENXIO),
+            },
+            Node::Mem(inode) => match &inode.kind {
+                InodeKind::Regular(_) => {
+                    if flags & O_TRUNC != 0 && !created {
+                        inode.truncate(0)?;
+                    }
+                    Box::new(tmpfs::RegFile::new(inode.clone()))
+                }
+                InodeKind::Device => devfs::open(&d)?,
+                InodeKind::Fifo(pipe) => {
+                    let pipe = pipe.clone();
+                    open_fifo(t, &d, &pipe, flags)?
+                }
+                _ => return Err(Errno::ENXIO),
+            },
+        };
+        File::new(ops, status, Some(d))
     };
     let limit = t.nofile_limit();
     t.fds().insert(file, cloexec, 0, limit).map(|fd| fd as u64)
 }
 
 pub fn open(t: &mut Task, a: &Args) -> SysResult<u64> {
-    do_open(t, AT_FDCWD, a.addr(0), a.u32(1))
+    do_open(t, AT_FDCWD, a.addr(0), a.u32(1), a.u32(2))
 }
 
 pub fn openat(t: &mut Task, a: &Args) -> SysResult<u64> {
-    do_open(t, a.fd(0), a.addr(1), a.u32(2))
+    do_open(t, a.fd(0), a.addr(1), a.u32(2), a.u32(3))
+}
+
+pub fn creat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_open(t, AT_FDCWD, a.addr(0), O_CREAT | O_WRONLY | O_TRUNC, a.u32(1))
 }
 
 pub fn close(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -298,30 +462,35 @@ pub fn lseek(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub fn getdents64(t: &mut Task, a: &Args) -> SysResult<u64> {
     let f = t.fds().get(a.fd(0))?.clone();
+    if f.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
     let count = a.u32(2) as usize;
-    let entries = f.ops.entries()?;
     let mut pos = f.offset.lock().unwrap_or_else(|e| e.into_inner());
     let mut buf = Vec::new();
-    let mut next = *pos as usize;
-    while let Some(e) = entries.get(next) {
+    let mut next = *pos;
+    let mut too_small = false;
+    f.ops.readdir(*pos, &mut |e, after| {
         let reclen = (abi::types::DIRENT64_NAME_OFFSET + e.name.len() + 1).next_multiple_of(8);
         if buf.len() + reclen > count {
-            break;
+            too_small = buf.is_empty();
+            return false;
         }
         let start = buf.len();
         buf.extend_from_slice(&e.ino.to_le_bytes());
-        buf.extend_from_slice(&((next + 1) as i64).to_le_bytes());
+        buf.extend_from_slice(&(after as i64).to_le_bytes());
         buf.extend_from_slice(&(reclen as u16).to_le_bytes());
         buf.push(e.dtype);
         buf.extend_from_slice(&e.name);
         buf.resize(start + reclen, 0);
-        next += 1;
-    }
-    if buf.is_empty() && next < entries.len() {
+        next = after;
+        true
+    })?;
+    if too_small {
         return Err(Errno::EINVAL);
     }
     t.mm().copy_out(a.addr(1), &buf)?;
-    *pos = next as u64;
+    *pos = next;
     Ok(buf.len() as u64)
 }
 
@@ -423,7 +592,7 @@ fn do_pipe(t: &mut Task, addr: u64, flags: u32) -> SysResult<u64> {
     if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
         return Err(Errno::EINVAL);
     }
-    let (r, w) = Pipe::new();
+    let (r, w) = Pipe::create();
     let status = flags & O_NONBLOCK;
     let rf = File::new(Box::new(r), O_RDONLY | status, None);
     let wf = File::new(Box::new(w), O_WRONLY | status, None);

@@ -1,20 +1,23 @@
-//! Filesystem syscalls that work on names: stat and friends, access,
-//! readlink, getcwd and chdir. Shared helpers for path arguments live here.
+//! Filesystem syscalls that look at names: stat and friends, access,
+//! readlink, getcwd and chdir. Shared helpers for path arguments live here;
+//! the calls that change names and attributes are in `fs_write`.
 
 use std::sync::Arc;
 
 use abi::flags::access::{F_OK, R_OK, W_OK, X_OK};
 use abi::flags::at::{AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE, AT_SYMLINK_NOFOLLOW};
-use abi::flags::mode::{S_IFDIR, S_IFMT, S_IFREG};
+use abi::flags::mode::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use abi::flags::statx::{STATX_BASIC_STATS, STATX__RESERVED};
 use abi::types::{Statx, StatxTimestamp};
 use abi::{Errno, Stat};
 use gofer::FileAttr;
 
 use super::Args;
+use crate::kernel::process::Credentials;
 use crate::kernel::task::Task;
 use crate::mm::SysResult;
 use crate::vfs::file::File;
+use crate::vfs::ops::check_perm;
 use crate::vfs::{Dentry, Follow, PATH_MAX};
 
 /// Reads a path argument.
@@ -39,9 +42,23 @@ pub(super) fn start_dir(t: &Task, dirfd: i32, path: &[u8]) -> SysResult<Arc<Dent
 }
 
 /// Resolves a path argument relative to `dirfd`.
+/// Resolves a path argument relative to `dirfd`, with the task's search
+/// permissions.
 pub(super) fn resolve_at(t: &Task, dirfd: i32, path: &[u8], follow: Follow) -> SysResult<Arc<Dentry>> {
+    resolve_at_as(t, dirfd, path, follow, &t.creds())
+}
+
+/// [`resolve_at`] with the search permissions of `creds`.
+pub(super) fn resolve_at_as(
+    t: &Task,
+    dirfd: i32,
+    path: &[u8],
+    follow: Follow,
+    creds: &Credentials,
+) -> SysResult<Arc<Dentry>> {
     let start = start_dir(t, dirfd, path)?;
-    t.kernel.vfs.resolve(&t.fs().root, &start, path, follow)
+    let root = t.fs().root.clone();
+    t.kernel.vfs.resolve_as(&root, &start, path, follow, creds)
 }
 
 /// What a stat-like call looks at: a name, or (AT_EMPTY_PATH) an open file.
@@ -53,13 +70,17 @@ enum Target {
 impl Target {
     fn attr(&self) -> SysResult<FileAttr> {
         match self {
-            Target::Name(d) => Ok(*d.attr()),
+            Target::Name(d) => Ok(d.attr()),
             Target::Open(f) => f.ops.stat(),
         }
     }
 }
 
 fn stat_target(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> SysResult<Target> {
+    stat_target_as(t, dirfd, path_addr, flags, &t.creds())
+}
+
+fn stat_target_as(t: &Task, dirfd: i32, path_addr: u64, flags: u32, creds: &Credentials) -> SysResult<Target> {
     let path = read_path(t, path_addr)?;
     if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
         if dirfd == AT_FDCWD {
@@ -68,7 +89,7 @@ fn stat_target(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> SysResult<Ta
         return Ok(Target::Open(t.fds().get(dirfd)?.clone()));
     }
     let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
-    resolve_at(t, dirfd, &path, follow).map(Target::Name)
+    resolve_at_as(t, dirfd, &path, follow, creds).map(Target::Name)
 }
 
 /// `struct stat` for an attribute set.
@@ -176,35 +197,29 @@ fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> Sys
     if flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let target = stat_target(t, dirfd, path_addr, flags)?;
+    // access(2) checks, path walk included, with the real ids unless
+    // AT_EACCESS.
+    let mut creds = t.creds();
+    if flags & AT_EACCESS != 0 {
+        (creds.fsuid, creds.fsgid) = (creds.euid, creds.egid);
+    } else {
+        (creds.fsuid, creds.fsgid) = (creds.uid, creds.gid);
+    }
+    let target = stat_target_as(t, dirfd, path_addr, flags, &creds)?;
     let attr = target.attr()?;
     if mode == F_OK {
         return Ok(0);
     }
-    let uid = if flags & AT_EACCESS != 0 { t.creds().euid } else { t.creds().uid };
-    let gid = if flags & AT_EACCESS != 0 { t.creds().egid } else { t.creds().gid };
     let kind = attr.mode & S_IFMT;
+    let on_rootfs = match &target {
+        Target::Name(d) => d.is_rootfs(),
+        Target::Open(f) => f.dentry.as_ref().is_some_and(|d| d.is_rootfs()),
+    };
     // The rootfs is read-only: writing to its files or directories fails.
-    if mode & W_OK != 0 && matches!(kind, S_IFREG | S_IFDIR) && matches!(target, Target::Name(_)) {
+    if mode & W_OK != 0 && matches!(kind, S_IFREG | S_IFDIR | S_IFLNK) && on_rootfs {
         return Err(Errno::EROFS);
     }
-    if uid == 0 {
-        // Root may do anything but execute a file with no execute bit.
-        if mode & X_OK != 0 && kind != S_IFDIR && attr.mode & 0o111 == 0 {
-            return Err(Errno::EACCES);
-        }
-        return Ok(0);
-    }
-    let bits = if uid == attr.uid {
-        (attr.mode >> 6) & 7
-    } else if gid == attr.gid {
-        (attr.mode >> 3) & 7
-    } else {
-        attr.mode & 7
-    };
-    if bits & mode != mode {
-        return Err(Errno::EACCES);
-    }
+    check_perm(&creds, &attr, mode)?;
     Ok(0)
 }
 
@@ -241,7 +256,11 @@ pub fn readlinkat(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub fn getcwd(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let mut path = t.kernel.vfs.path_of(&t.fs().cwd);
+    let cwd = t.fs().cwd.clone();
+    if cwd.is_dead() {
+        return Err(Errno::ENOENT);
+    }
+    let mut path = t.kernel.vfs.path_of(&cwd);
     path.push(0);
     if (a.u64(1) as usize) < path.len() {
         return Err(Errno::ERANGE);
@@ -255,6 +274,9 @@ pub fn chdir(t: &mut Task, a: &Args) -> SysResult<u64> {
     let d = resolve_at(t, AT_FDCWD, &path, Follow::Yes)?;
     if !d.is_dir() {
         return Err(Errno::ENOTDIR);
+    }
+    if !d.is_rootfs() {
+        check_perm(&t.creds(), &d.attr(), crate::vfs::ops::MAY_EXEC)?;
     }
     t.fs().cwd = d;
     Ok(0)

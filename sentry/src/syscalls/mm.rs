@@ -1,29 +1,49 @@
 //! Memory syscalls: mmap, munmap, mprotect, brk, madvise.
 
 use abi::flags::mm::{MAP_ANONYMOUS, MAP_PRIVATE, MAP_TYPE, PROT_WRITE};
-use abi::flags::open::{O_ACCMODE, O_WRONLY};
+use abi::flags::open::{O_ACCMODE, O_PATH, O_RDWR, O_WRONLY};
 use abi::Errno;
 
 use super::Args;
 use crate::kernel::task::Task;
-use crate::mm::{MapFile, MmapRequest, SysResult};
+use crate::mm::{FileSource, MapFile, MmapRequest, SysResult};
+use crate::vfs::file::Mappable;
 
 pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let (addr, len, prot, flags, fd, offset) = (a.addr(0), a.u64(1), a.u32(2), a.u32(3), a.fd(4), a.u64(5));
+    let (addr, len, prot, mut flags, fd, offset) = (a.addr(0), a.u64(1), a.u32(2), a.u32(3), a.fd(4), a.u64(5));
     let file = if flags & MAP_ANONYMOUS != 0 {
         None
     } else {
         let f = t.fds().get(fd)?.clone();
-        if f.flags() & O_ACCMODE == O_WRONLY {
+        if f.flags() & O_PATH != 0 {
+            return Err(Errno::EBADF);
+        }
+        let acc = f.flags() & O_ACCMODE;
+        if acc == O_WRONLY {
             return Err(Errno::EACCES);
         }
-        let (host_fd, size) = f.ops.mmap_source().ok_or(Errno::ENODEV)?;
-        // The rootfs is read-only: a writable shared mapping of its files is
-        // refused as Linux refuses it for a file opened read-only.
-        if flags & MAP_TYPE != MAP_PRIVATE && prot & PROT_WRITE != 0 {
-            return Err(Errno::EACCES);
+        let shared_write = flags & MAP_TYPE != MAP_PRIVATE && prot & PROT_WRITE != 0;
+        match f.ops.mappable().ok_or(Errno::ENODEV)? {
+            // The rootfs is read-only: a writable shared mapping of its files
+            // is refused as Linux refuses it for a file opened read-only.
+            Mappable::Host(host_fd, size) => {
+                if shared_write {
+                    return Err(Errno::EACCES);
+                }
+                Some(MapFile { source: FileSource::Host(host_fd), offset, size })
+            }
+            Mappable::Pages(source, size) => {
+                if shared_write && acc != O_RDWR {
+                    return Err(Errno::EACCES);
+                }
+                Some(MapFile { source: FileSource::Pages(source), offset, size })
+            }
+            // /dev/zero: anonymous memory (shared or private).
+            Mappable::Anon => {
+                flags |= MAP_ANONYMOUS;
+                None
+            }
         }
-        Some(MapFile { fd: host_fd, offset, size })
     };
     t.mm().mmap(MmapRequest { addr, len, prot, flags, file })
 }

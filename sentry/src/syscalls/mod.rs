@@ -6,19 +6,24 @@
 //! dispatcher turns an `Err(errno)` into `-errno` in the return register; it
 //! is the only place that does.
 
+mod fdops;
 mod file;
 mod fs;
+mod fs_write;
 mod futex;
 mod identity;
 mod mm;
+mod poll;
 mod process;
 mod sched;
 mod signal;
+mod splice;
 mod strace;
 mod sys;
 pub mod table;
 mod thread;
 mod time;
+mod xattr;
 
 use abi::Errno;
 

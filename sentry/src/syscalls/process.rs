@@ -79,7 +79,8 @@ fn read_strings(t: &Task, mut addr: u64) -> SysResult<Vec<Vec<u8>>> {
         if p == 0 {
             return Ok(out);
         }
-        let s = t.mm().read_cstr(p, MAX_ARG_STRLEN).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
+        let s =
+            t.mm().read_cstr(p, MAX_ARG_STRLEN).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
         total += s.len() + 1;
         if out.len() >= MAX_ARG_STRINGS || total > 2 << 20 {
             return Err(Errno::E2BIG);

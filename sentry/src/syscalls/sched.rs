@@ -32,7 +32,7 @@ pub fn sched_getaffinity(t: &mut Task, a: &Args) -> SysResult<u64> {
     let len = a.u64(1) as usize;
     let n = ncpus();
     let need = n.div_ceil(64) * 8;
-    if len < need || len % 8 != 0 {
+    if len < need || !len.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
     let mut mask = vec![0u8; need];

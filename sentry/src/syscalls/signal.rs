@@ -49,7 +49,8 @@ pub fn rt_sigaction(t: &mut Task, a: &Args) -> SysResult<u64> {
         t.mm().write_val(oact, &k)?;
     }
     if let Some(n) = new {
-        let action = SigAction { handler: n.handler, flags: n.flags, restorer: n.restorer, mask: n.mask & !UNBLOCKABLE };
+        let action =
+            SigAction { handler: n.handler, flags: n.flags, restorer: n.restorer, mask: n.mask & !UNBLOCKABLE };
         t.handle.tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).set(sig, action);
         if action.handler == signal::SIG_IGN
             || (action.handler == signal::SIG_DFL && signal::default_action(sig) == signal::DefaultAction::Ignore)

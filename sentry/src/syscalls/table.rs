@@ -9,7 +9,10 @@ use abi::nr;
 use abi::SYSCALL_COUNT;
 
 use super::strace::Fmt::{self, *};
-use super::{file, fs, futex, identity, mm, process, sched, signal, sys, thread, time, Handler};
+use super::{
+    fdops, file, fs, fs_write, futex, identity, mm, poll, process, sched, signal, splice, sys, thread, time, xattr,
+    Handler,
+};
 
 /// How completely a syscall is implemented.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,15 +57,34 @@ macro_rules! syscall_table {
 syscall_table! {
     READ => file::read, Support::Full, [Fd, Buf(2), Int];
     WRITE => file::write, Support::Full, [Fd, Buf(2), Int];
-    OPEN => file::open, Support::Partial("read-only rootfs: O_CREAT and write access give EROFS"), [Path, Hex, Oct];
+    OPEN => file::open, Support::Partial("writes on the read-only rootfs give EROFS"), [Path, Hex, Oct];
     CLOSE => file::close, Support::Full, [Fd];
     PIPE => file::pipe, Support::Full, [Ptr];
+    POLL => poll::poll, Support::Full, [Ptr, Int, Int];
+    CLOSE_RANGE => fdops::close_range, Support::Full, [Int, Int, Hex];
+    SENDFILE => splice::sendfile, Support::Partial("copies through the Sentry"), [Fd, Fd, Ptr, Int];
+    FADVISE64 => splice::fadvise64, Support::Partial("advice is validated and ignored"), [Fd, Int, Int, Int];
+    GETXATTR => xattr::getxattr, Support::Refused("ENODATA: no filesystem here has extended attributes"), [Path, Path, Ptr, Int];
+    LGETXATTR => xattr::lgetxattr, Support::Refused("ENODATA: no filesystem here has extended attributes"), [Path, Path, Ptr, Int];
+    FGETXATTR => xattr::fgetxattr, Support::Refused("ENODATA: no filesystem here has extended attributes"), [Fd, Path, Ptr, Int];
+    LISTXATTR => xattr::listxattr, Support::Partial("always an empty list"), [Path, Ptr, Int];
+    LLISTXATTR => xattr::llistxattr, Support::Partial("always an empty list"), [Path, Ptr, Int];
+    FLISTXATTR => xattr::flistxattr, Support::Partial("always an empty list"), [Fd, Ptr, Int];
+    SETXATTR => xattr::setxattr, Support::Refused("EOPNOTSUPP: no xattr support"), [Path, Path, Ptr, Int, Hex];
+    LSETXATTR => xattr::lsetxattr, Support::Refused("EOPNOTSUPP: no xattr support"), [Path, Path, Ptr, Int, Hex];
+    FSETXATTR => xattr::fsetxattr, Support::Refused("EOPNOTSUPP: no xattr support"), [Fd, Path, Ptr, Int, Hex];
+    REMOVEXATTR => xattr::setxattr, Support::Refused("EOPNOTSUPP: no xattr support"), [Path, Path];
+    LREMOVEXATTR => xattr::lsetxattr, Support::Refused("EOPNOTSUPP: no xattr support"), [Path, Path];
+    FREMOVEXATTR => xattr::fsetxattr, Support::Refused("EOPNOTSUPP: no xattr support"), [Fd, Path];
+    PPOLL => poll::ppoll, Support::Full, [Ptr, Int, Ptr, Ptr, Int];
+    SELECT => poll::select, Support::Full, [Int, Ptr, Ptr, Ptr, Ptr];
+    PSELECT6 => poll::pselect6, Support::Full, [Int, Ptr, Ptr, Ptr, Ptr, Ptr];
     PIPE2 => file::pipe2, Support::Partial("O_DIRECT (packet mode) is accepted but pipes stay byte streams"), [Ptr, Hex];
     STAT => fs::stat, Support::Full, [Path, Ptr];
     FSTAT => fs::fstat, Support::Full, [Fd, Ptr];
     LSTAT => fs::lstat, Support::Full, [Path, Ptr];
     LSEEK => file::lseek, Support::Full, [Fd, Int, Int];
-    MMAP => mm::mmap, Support::Partial("file mappings are private copies; MAP_SHARED of a file is read-only"), [Ptr, Int, Hex, Hex, Fd, Hex];
+    MMAP => mm::mmap, Support::Partial("MAP_SHARED of a rootfs file is a read-only copy; of a tmpfs file, its pages"), [Ptr, Int, Hex, Hex, Fd, Hex];
     MPROTECT => mm::mprotect, Support::Full, [Ptr, Int, Hex];
     MUNMAP => mm::munmap, Support::Full, [Ptr, Int];
     BRK => mm::brk, Support::Full, [Ptr];
@@ -154,16 +176,51 @@ syscall_table! {
     CLOCK_GETRES => time::clock_getres, Support::Full, [Int, Ptr];
     CLOCK_NANOSLEEP => time::clock_nanosleep, Support::Full, [Int, Hex, Ptr, Ptr];
     EXIT_GROUP => process::exit_group, Support::Full, [Int];
-    OPENAT => file::openat, Support::Partial("read-only rootfs: O_CREAT and write access give EROFS"), [Fd, Path, Hex, Oct];
+    OPENAT => file::openat, Support::Partial("writes on the read-only rootfs give EROFS"), [Fd, Path, Hex, Oct];
     NEWFSTATAT => fs::newfstatat, Support::Full, [Fd, Path, Ptr, Hex];
     READLINKAT => fs::readlinkat, Support::Full, [Fd, Path, Ptr, Int];
     FACCESSAT => fs::faccessat, Support::Full, [Fd, Path, Oct];
-    SET_ROBUST_LIST => thread::set_robust_list, Support::Partial("recorded; the list is not walked at exit"), [Ptr, Int];
+    SET_ROBUST_LIST => thread::set_robust_list, Support::Full, [Ptr, Int];
     DUP3 => file::dup3, Support::Full, [Fd, Fd, Hex];
     PRLIMIT64 => sys::prlimit64, Support::Partial("limits are recorded, not enforced"), [Int, Int, Ptr, Ptr];
     GETRANDOM => sys::getrandom, Support::Full, [Ptr, Int, Hex];
     STATX => fs::statx, Support::Full, [Fd, Path, Hex, Hex, Ptr];
     FACCESSAT2 => fs::faccessat2, Support::Full, [Fd, Path, Oct, Hex];
+    CREAT => file::creat, Support::Partial("EROFS on the read-only rootfs"), [Path, Oct];
+    MKDIR => fs_write::mkdir, Support::Full, [Path, Oct];
+    MKDIRAT => fs_write::mkdirat, Support::Full, [Fd, Path, Oct];
+    RMDIR => fs_write::rmdir, Support::Full, [Path];
+    UNLINK => fs_write::unlink, Support::Full, [Path];
+    UNLINKAT => fs_write::unlinkat, Support::Full, [Fd, Path, Hex];
+    RENAME => fs_write::rename, Support::Full, [Path, Path];
+    RENAMEAT => fs_write::renameat, Support::Full, [Fd, Path, Fd, Path];
+    RENAMEAT2 => fs_write::renameat2, Support::Partial("RENAME_WHITEOUT gives EINVAL"), [Fd, Path, Fd, Path, Hex];
+    LINK => fs_write::link, Support::Full, [Path, Path];
+    LINKAT => fs_write::linkat, Support::Full, [Fd, Path, Fd, Path, Hex];
+    SYMLINK => fs_write::symlink, Support::Full, [Path, Path];
+    SYMLINKAT => fs_write::symlinkat, Support::Full, [Path, Fd, Path];
+    MKNOD => fs_write::mknod, Support::Partial("regular files, FIFOs and sockets; device nodes give EPERM"), [Path, Oct, Hex];
+    MKNODAT => fs_write::mknodat, Support::Partial("regular files, FIFOs and sockets; device nodes give EPERM"), [Fd, Path, Oct, Hex];
+    CHMOD => fs_write::chmod, Support::Full, [Path, Oct];
+    FCHMOD => fs_write::fchmod, Support::Full, [Fd, Oct];
+    FCHMODAT => fs_write::fchmodat, Support::Full, [Fd, Path, Oct];
+    CHOWN => fs_write::chown, Support::Full, [Path, Int, Int];
+    FCHOWN => fs_write::fchown, Support::Full, [Fd, Int, Int];
+    LCHOWN => fs_write::lchown, Support::Full, [Path, Int, Int];
+    FCHOWNAT => fs_write::fchownat, Support::Full, [Fd, Path, Int, Int, Hex];
+    UTIME => fs_write::utime, Support::Full, [Path, Ptr];
+    UTIMES => fs_write::utimes, Support::Full, [Path, Ptr];
+    FUTIMESAT => fs_write::futimesat, Support::Full, [Fd, Path, Ptr];
+    UTIMENSAT => fs_write::utimensat, Support::Full, [Fd, Path, Ptr, Hex];
+    TRUNCATE => fs_write::truncate, Support::Full, [Path, Int];
+    FTRUNCATE => fs_write::ftruncate, Support::Full, [Fd, Int];
+    FALLOCATE => fs_write::fallocate, Support::Partial("modes 0, KEEP_SIZE and PUNCH_HOLE; others EOPNOTSUPP"), [Fd, Hex, Int, Int];
+    FSYNC => fs_write::fsync, Support::Full, [Fd];
+    FDATASYNC => fs_write::fdatasync, Support::Full, [Fd];
+    SYNCFS => fs_write::syncfs, Support::Full, [Fd];
+    SYNC => fs_write::sync, Support::Full, [];
+    STATFS => fs_write::statfs, Support::Partial("the rootfs reports no block counts"), [Path, Ptr];
+    FSTATFS => fs_write::fstatfs, Support::Partial("the rootfs reports no block counts"), [Fd, Ptr];
     RSEQ => thread::rseq, Support::Refused("ENOSYS: restartable sequences are not offered; libc falls back"), [Ptr, Int, Hex, Hex];
 }
 

@@ -8,9 +8,9 @@ use abi::flags::mode::{dtype, DT_DIR};
 use abi::Errno;
 use gofer::{DirEntry, FileAttr};
 
-use super::{gofer_errno, Dentry, Vfs};
+use super::{gofer_errno, Dentry, Node};
 use crate::kernel::waiter::WaitQueue;
-use crate::mm::{Chunk, MemoryFile, SysResult};
+use crate::mm::{Chunk, MemoryFile, PageSource, SysResult};
 
 /// What a kind of file can do. Reads and writes move bytes between the file
 /// and memory-file chunks (the app's buffers), so no data is copied twice.
@@ -18,6 +18,12 @@ pub trait FileOps: Send + Sync {
     /// Whether the open file keeps a position that `read` and `lseek` use.
     /// Streams (pipes, terminals, inherited host fds) do not.
     fn seekable(&self) -> bool;
+
+    /// Whether pread and pwrite work (ESPIPE otherwise). Devices take them
+    /// without keeping a position.
+    fn positional(&self) -> bool {
+        self.seekable()
+    }
 
     /// Reads into `dst` at `offset`, or from the stream's own position when
     /// `offset` is `None`.
@@ -30,17 +36,49 @@ pub trait FileOps: Send + Sync {
         Err(Errno::EINVAL)
     }
 
+    /// Writes `src` at the end of the file, atomically with finding the end
+    /// (O_APPEND). Returns the bytes written and the new end.
+    fn write_append(&self, mf: &MemoryFile, src: &[Chunk]) -> SysResult<(usize, u64)> {
+        let end = self.stat()?.size;
+        let n = self.write(mf, src, Some(end))?;
+        Ok((n, end + n as u64))
+    }
+
     /// The file's attributes.
     fn stat(&self) -> SysResult<FileAttr>;
+
+    /// ftruncate; EINVAL for anything but a writable regular file.
+    fn truncate(&self, _size: u64) -> SysResult<()> {
+        Err(Errno::EINVAL)
+    }
+
+    /// fallocate: reserve (or, with `punch`, free) `[offset, offset + len)`;
+    /// `keep_size` leaves the file's size alone.
+    fn allocate(&self, _offset: u64, _len: u64, _keep_size: bool, _punch: bool) -> SysResult<()> {
+        Err(Errno::ENODEV)
+    }
 
     /// lseek for files that keep their own position.
     fn seek(&self, _offset: i64, _whence: u32) -> SysResult<u64> {
         Err(Errno::ESPIPE)
     }
 
-    /// Directory entries, for getdents64.
+    /// Directory entries, for getdents64, as one list.
     fn entries(&self) -> SysResult<&[DirEntry]> {
         Err(Errno::ENOTDIR)
+    }
+
+    /// Directory entries from position `pos` on: calls `emit` with each
+    /// entry and the position after it until `emit` returns false.
+    fn readdir(&self, pos: u64, emit: &mut dyn FnMut(&DirEntry, u64) -> bool) -> SysResult<()> {
+        let entries = self.entries()?;
+        let start = usize::try_from(pos).unwrap_or(usize::MAX);
+        for (i, e) in entries.iter().enumerate().skip(start) {
+            if !emit(e, i as u64 + 1) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// An ioctl; ENOTTY unless the file is a terminal.
@@ -53,9 +91,8 @@ pub trait FileOps: Send + Sync {
         false
     }
 
-    /// The host fd and size to copy from when the app maps this file, for
-    /// files that can be mapped.
-    fn mmap_source(&self) -> Option<(Arc<OwnedFd>, u64)> {
+    /// What backs a mapping of this file, for files that can be mapped.
+    fn mappable(&self) -> Option<Mappable> {
         None
     }
 
@@ -76,6 +113,17 @@ pub trait FileOps: Send + Sync {
     fn host_fd(&self) -> Option<RawFd> {
         None
     }
+}
+
+/// What mmap of a file maps.
+pub enum Mappable {
+    /// A rootfs file: private copies from this host fd (of this size).
+    Host(Arc<OwnedFd>, u64),
+    /// A file whose data is memory-file pages (tmpfs), of this size: shared
+    /// mappings map the pages themselves.
+    Pages(Arc<dyn PageSource>, u64),
+    /// Anonymous memory (/dev/zero).
+    Anon,
 }
 
 /// poll(2) event bits.
@@ -160,8 +208,8 @@ impl FileOps for HostFile {
         Ok(self.attr)
     }
 
-    fn mmap_source(&self) -> Option<(Arc<OwnedFd>, u64)> {
-        Some((self.fd.clone(), self.attr.size))
+    fn mappable(&self) -> Option<Mappable> {
+        Some(Mappable::Host(self.fd.clone(), self.attr.size))
     }
 }
 
@@ -208,7 +256,7 @@ impl FileOps for PathOnly {
 }
 
 /// A directory of the rootfs. Its entries are fetched from the Gofer once,
-/// on the first getdents64.
+/// on the first getdents64, plus any mount point synthesised in it.
 pub struct DirFile {
     vfs_gofer: Arc<gofer::GoferClient>,
     dentry: Arc<Dentry>,
@@ -217,8 +265,8 @@ pub struct DirFile {
 
 impl DirFile {
     /// A directory file for `dentry`.
-    pub fn new(vfs: &Vfs, dentry: Arc<Dentry>) -> DirFile {
-        DirFile { vfs_gofer: vfs.gofer().clone(), dentry, entries: OnceLock::new() }
+    pub fn new(gofer: Arc<gofer::GoferClient>, dentry: Arc<Dentry>) -> DirFile {
+        DirFile { vfs_gofer: gofer, dentry, entries: OnceLock::new() }
     }
 }
 
@@ -232,22 +280,35 @@ impl FileOps for DirFile {
     }
 
     fn stat(&self) -> SysResult<FileAttr> {
-        Ok(self.dentry.attr)
+        Ok(self.dentry.attr())
     }
 
     fn entries(&self) -> SysResult<&[DirEntry]> {
         if let Some(e) = self.entries.get() {
             return Ok(e);
         }
+        let fid = self.dentry.fid().ok_or(Errno::ENOTDIR)?;
+        let ino = self.dentry.attr().ino;
         let mut list = vec![
-            DirEntry { name: b".".to_vec(), ino: self.dentry.attr.ino, dtype: DT_DIR },
-            DirEntry {
-                name: b"..".to_vec(),
-                ino: self.dentry.parent().map_or(self.dentry.attr.ino, |p| p.attr.ino),
-                dtype: DT_DIR,
-            },
+            DirEntry { name: b".".to_vec(), ino, dtype: DT_DIR },
+            DirEntry { name: b"..".to_vec(), ino: self.dentry.parent().map_or(ino, |p| p.attr().ino), dtype: DT_DIR },
         ];
-        list.extend(self.vfs_gofer.getdents(self.dentry.fid).map_err(gofer_errno)?);
+        list.extend(self.vfs_gofer.getdents(fid).map_err(gofer_errno)?);
+        // Mount points the rootfs lacks were synthesised in the child map.
+        let kids = self.dentry.children();
+        let mut synth: Vec<DirEntry> = kids
+            .map
+            .iter()
+            .filter_map(|(name, d)| match d.as_ref().map(|d| d.node()) {
+                Some(Node::Mem(i)) if !list.iter().any(|e| &e.name == name) => {
+                    Some(DirEntry { name: name.clone(), ino: i.ino, dtype: DT_DIR })
+                }
+                _ => None,
+            })
+            .collect();
+        drop(kids);
+        synth.sort_by(|a, b| a.name.cmp(&b.name));
+        list.extend(synth);
         Ok(self.entries.get_or_init(|| list))
     }
 

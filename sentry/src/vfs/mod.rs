@@ -1,4 +1,5 @@
-//! The Sentry's virtual filesystem: dentries, path resolution and open files.
+//! The Sentry's virtual filesystem: dentries, mounts, path resolution and
+//! open files.
 //!
 //! Path resolution happens here, not in the Gofer: the Sentry walks one
 //! component at a time, handles `.` and `..` itself (`..` at the sandbox root
@@ -6,22 +7,43 @@
 //! targets against the sandbox's root. The Gofer only ever sees single names
 //! relative to a directory it already opened, and refuses anything else.
 //!
-//! Dentries are cached with their attributes, negative lookups included: the
-//! rootfs is read-only, so a cached answer stays true, and repeated path walks
-//! cost no Gofer round trip.
+//! A [`Dentry`] is a name in the tree, backed either by the Gofer (a fid and
+//! the attributes it reported) or by an in-Sentry [`tmpfs::Inode`] (tmpfs and
+//! devfs). Gofer dentries are cached with their attributes, negative lookups
+//! included: the rootfs is read-only, so a cached answer stays true, and
+//! repeated path walks cost no Gofer round trip. For in-Sentry filesystems
+//! the dentry tree *is* the filesystem's namespace, as in Linux's tmpfs: a
+//! directory's child map is authoritative and never negative.
+//!
+//! Mounts: the [`Vfs`] keeps a mount table from a mount-point dentry to the
+//! root dentry of the filesystem mounted there. Resolution crosses into the
+//! mounted root after each lookup (a per-dentry flag keeps the common case to
+//! one atomic load), and `..` from a mounted root goes to the mount point's
+//! parent. Mounts are made at boot only; a mount point missing from the
+//! read-only rootfs is synthesised as an empty directory in its parent.
+//!
+//! Lock order: a filesystem's namespace lock ([`tmpfs::MemFs`]) before any
+//! child map; a child map may be held across the Gofer lookup that fills it;
+//! only the namespace-lock holder ever holds two child maps.
 
+pub mod devfs;
 pub mod file;
+pub mod ops;
 pub mod pipe;
+pub mod tmpfs;
 
-use std::collections::HashMap;
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, Weak};
 
 use abi::flags::mode::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use abi::Errno;
 use gofer::{Fid, FileAttr, GoferClient, GoferError};
 
+use crate::kernel::process::Credentials;
 use crate::mm::SysResult;
+use tmpfs::Inode;
 
 /// Linux's limit on symlinks followed in one resolution.
 const MAX_SYMLINKS: u32 = 40;
@@ -41,52 +63,249 @@ pub fn gofer_errno(e: GoferError) -> Errno {
     }
 }
 
-/// A cached name in the file tree.
-pub struct Dentry {
+static NEXT_DENTRY_ID: AtomicU64 = AtomicU64::new(1);
+
+/// What a dentry names.
+pub enum Node {
+    /// A file of the rootfs, held by the Gofer.
+    Gofer {
+        /// The Gofer's handle.
+        fid: Fid,
+        /// Attributes as the Gofer reported them (the rootfs is read-only).
+        attr: FileAttr,
+        /// A symlink's target, read once.
+        link_target: OnceLock<Vec<u8>>,
+    },
+    /// A file of an in-Sentry filesystem (tmpfs, devfs).
+    Mem(Arc<Inode>),
+}
+
+/// Where a dentry sits: its name in its parent. Changes on rename.
+struct Place {
     name: Vec<u8>,
     parent: Weak<Dentry>,
-    fid: Fid,
-    attr: FileAttr,
-    children: Mutex<HashMap<Vec<u8>, Option<Arc<Dentry>>>>,
-    link_target: OnceLock<Vec<u8>>,
+    /// The entry's position in its (in-Sentry) parent, for getdents64.
+    pos: u64,
+}
+
+/// A directory's children.
+pub(crate) struct Children {
+    /// Name → dentry; `None` caches a negative Gofer lookup.
+    pub(crate) map: HashMap<Vec<u8>, Option<Arc<Dentry>>>,
+    /// In-Sentry directories: the entries by position. Positions only grow,
+    /// so a getdents64 offset stays valid whatever is removed meanwhile.
+    pub(crate) order: BTreeMap<u64, Arc<Dentry>>,
+    /// The next position to hand out.
+    pub(crate) next_pos: u64,
+    /// The directory was removed: nothing may be created in it.
+    pub(crate) dead: bool,
+}
+
+/// First position of a real entry: 0 and 1 are "." and "..".
+pub(crate) const FIRST_POS: u64 = 2;
+
+/// A name in the file tree.
+pub struct Dentry {
+    id: u64,
+    place: Mutex<Place>,
+    node: Node,
+    /// The `S_IFMT` bits, which never change.
+    fmt: u32,
+    children: Mutex<Children>,
+    /// Something is mounted here.
+    mounted: AtomicBool,
 }
 
 impl Dentry {
-    /// The file's attributes.
-    pub fn attr(&self) -> &FileAttr {
-        &self.attr
+    fn make(name: &[u8], parent: Weak<Dentry>, node: Node) -> Arc<Dentry> {
+        let fmt = match &node {
+            Node::Gofer { attr, .. } => attr.mode & S_IFMT,
+            Node::Mem(i) => i.mode() & S_IFMT,
+        };
+        Arc::new(Dentry {
+            id: NEXT_DENTRY_ID.fetch_add(1, Ordering::Relaxed),
+            place: Mutex::new(Place { name: name.to_vec(), parent, pos: 0 }),
+            node,
+            fmt,
+            children: Mutex::new(Children {
+                map: HashMap::new(),
+                order: BTreeMap::new(),
+                next_pos: FIRST_POS,
+                dead: false,
+            }),
+            mounted: AtomicBool::new(false),
+        })
     }
 
-    /// The Gofer fid behind this dentry.
-    pub fn fid(&self) -> Fid {
-        self.fid
+    /// A dentry for an in-Sentry inode, not yet in any directory.
+    pub(crate) fn new_mem(name: &[u8], inode: Arc<Inode>) -> Arc<Dentry> {
+        Dentry::make(name, Weak::new(), Node::Mem(inode))
+    }
+
+    fn place(&self) -> MutexGuard<'_, Place> {
+        self.place.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn children(&self) -> MutexGuard<'_, Children> {
+        self.children.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The file's attributes, as they are now.
+    pub fn attr(&self) -> FileAttr {
+        match &self.node {
+            Node::Gofer { attr, .. } => *attr,
+            Node::Mem(i) => i.attr(),
+        }
+    }
+
+    /// What backs this name.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// The Gofer fid behind this dentry, for rootfs files.
+    pub fn fid(&self) -> Option<Fid> {
+        match &self.node {
+            Node::Gofer { fid, .. } => Some(*fid),
+            Node::Mem(_) => None,
+        }
+    }
+
+    /// The in-Sentry inode behind this dentry.
+    pub fn inode(&self) -> Option<&Arc<Inode>> {
+        match &self.node {
+            Node::Mem(i) => Some(i),
+            Node::Gofer { .. } => None,
+        }
+    }
+
+    /// Whether the file lives on the read-only rootfs.
+    pub fn is_rootfs(&self) -> bool {
+        matches!(self.node, Node::Gofer { .. })
+    }
+
+    /// Which filesystem the file is on: 0 for the rootfs, else the in-Sentry
+    /// filesystem's id (rename and link do not cross filesystems).
+    pub fn fs_id(&self) -> u64 {
+        match &self.node {
+            Node::Gofer { .. } => 0,
+            Node::Mem(i) => i.fs.id(),
+        }
+    }
+
+    /// The `S_IFMT` bits.
+    pub fn file_type(&self) -> u32 {
+        self.fmt
     }
 
     /// Whether this is a directory.
     pub fn is_dir(&self) -> bool {
-        self.attr.mode & S_IFMT == S_IFDIR
+        self.fmt == S_IFDIR
     }
 
     /// Whether this is a symlink.
     pub fn is_symlink(&self) -> bool {
-        self.attr.mode & S_IFMT == S_IFLNK
+        self.fmt == S_IFLNK
     }
 
     /// Whether this is a regular file.
     pub fn is_regular(&self) -> bool {
-        self.attr.mode & S_IFMT == S_IFREG
+        self.fmt == S_IFREG
     }
 
-    /// The parent, or `None` at the root.
+    /// The parent, or `None` at the root of a filesystem.
     pub fn parent(&self) -> Option<Arc<Dentry>> {
-        self.parent.upgrade()
+        self.place().parent.upgrade()
     }
+
+    /// The name in the parent.
+    pub fn name(&self) -> Vec<u8> {
+        self.place().name.clone()
+    }
+
+    /// Whether a filesystem is mounted on this dentry.
+    pub fn is_mount_point(&self) -> bool {
+        self.mounted.load(Ordering::Acquire)
+    }
+
+    /// Whether this (directory) was removed.
+    pub fn is_dead(&self) -> bool {
+        self.children().dead
+    }
+
+    /// Whether `self` is `other` or one of its ancestors (same filesystem).
+    pub(crate) fn is_ancestor_of(self: &Arc<Self>, other: &Arc<Dentry>) -> bool {
+        let mut cur = Some(other.clone());
+        while let Some(c) = cur {
+            if Arc::ptr_eq(&c, self) {
+                return true;
+            }
+            cur = c.parent();
+        }
+        false
+    }
+
+    /// Puts `child` into this (in-Sentry) directory as `name`. The caller
+    /// holds the filesystem's namespace lock and `kids`, this directory's
+    /// child map.
+    pub(crate) fn attach(self: &Arc<Self>, kids: &mut Children, name: &[u8], child: &Arc<Dentry>) {
+        let pos = kids.next_pos;
+        kids.next_pos += 1;
+        {
+            let mut p = child.place();
+            p.name = name.to_vec();
+            p.parent = Arc::downgrade(self);
+            p.pos = pos;
+        }
+        kids.order.insert(pos, child.clone());
+        kids.map.insert(name.to_vec(), Some(child.clone()));
+    }
+
+    /// Takes `name` out of this (in-Sentry) directory's child map `kids`.
+    pub(crate) fn detach(kids: &mut Children, name: &[u8]) -> Option<Arc<Dentry>> {
+        let child = kids.map.remove(name).flatten()?;
+        let pos = child.place().pos;
+        kids.order.remove(&pos);
+        Some(child)
+    }
+}
+
+/// The last component of a path, as the write-side calls see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Last {
+    /// An ordinary name.
+    Name(Vec<u8>),
+    /// `.`
+    Dot,
+    /// `..`
+    DotDot,
+    /// The path was `/` (or only slashes).
+    Root,
+}
+
+/// A path split into its parent directory and last component.
+pub struct ParentPath {
+    /// The directory the last component is in (mounts crossed).
+    pub dir: Arc<Dentry>,
+    /// The last component.
+    pub last: Last,
+    /// The path ended in `/`.
+    pub trailing_slash: bool,
+}
+
+#[derive(Default)]
+struct MountTable {
+    /// Mount point's id → the root mounted there.
+    covered: HashMap<u64, Arc<Dentry>>,
+    /// Mounted root's id → its mount point.
+    points: HashMap<u64, Arc<Dentry>>,
 }
 
 /// The filesystem tree of one sandbox.
 pub struct Vfs {
-    gofer: Arc<GoferClient>,
+    gofer: Option<Arc<GoferClient>>,
     root: Arc<Dentry>,
+    mounts: RwLock<MountTable>,
 }
 
 /// How to treat a symlink in the last component.
@@ -102,15 +321,13 @@ impl Vfs {
     /// Attaches to the Gofer's rootfs.
     pub fn new(gofer: Arc<GoferClient>) -> SysResult<Vfs> {
         let (fid, attr) = gofer.attach().map_err(gofer_errno)?;
-        let root = Arc::new(Dentry {
-            name: Vec::new(),
-            parent: Weak::new(),
-            fid,
-            attr,
-            children: Mutex::new(HashMap::new()),
-            link_target: OnceLock::new(),
-        });
-        Ok(Vfs { gofer, root })
+        let root = Dentry::make(b"", Weak::new(), Node::Gofer { fid, attr, link_target: OnceLock::new() });
+        Ok(Vfs { gofer: Some(gofer), root, mounts: RwLock::new(MountTable::default()) })
+    }
+
+    /// A tree whose root is an in-Sentry directory (no Gofer; for tests).
+    pub fn with_root(root: Arc<Dentry>) -> Vfs {
+        Vfs { gofer: None, root, mounts: RwLock::new(MountTable::default()) }
     }
 
     /// The sandbox's root directory.
@@ -118,36 +335,120 @@ impl Vfs {
         &self.root
     }
 
-    /// The Gofer connection.
-    pub fn gofer(&self) -> &Arc<GoferClient> {
-        &self.gofer
+    /// The Gofer connection, if the tree has a rootfs.
+    pub fn gofer(&self) -> Option<&Arc<GoferClient>> {
+        self.gofer.as_ref()
     }
 
-    /// Looks `name` up in `dir`, from the cache or through the Gofer.
-    fn lookup(&self, dir: &Arc<Dentry>, name: &[u8]) -> SysResult<Arc<Dentry>> {
+    fn mounts(&self) -> std::sync::RwLockReadGuard<'_, MountTable> {
+        self.mounts.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Mounts the filesystem whose root is `root` on the directory `point`.
+    pub fn mount(&self, point: &Arc<Dentry>, root: Arc<Dentry>) -> SysResult<()> {
+        if !point.is_dir() || !root.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let mut m = self.mounts.write().unwrap_or_else(|e| e.into_inner());
+        if m.covered.contains_key(&point.id) || m.points.contains_key(&root.id) {
+            return Err(Errno::EBUSY);
+        }
+        m.points.insert(root.id, point.clone());
+        m.covered.insert(point.id, root);
+        point.mounted.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Mounts `root` at `path`, making the mount point if the tree lacks
+    /// it: an empty directory synthesised in a rootfs parent, or a real
+    /// directory in an in-Sentry one.
+    pub fn mount_at(&self, path: &[u8], root: Arc<Dentry>) -> SysResult<()> {
+        let point = match self.resolve(&self.root, &self.root, path, Follow::Yes) {
+            Ok(d) => d,
+            Err(Errno::ENOENT) => {
+                let pp = self.resolve_parent(&self.root, &self.root, path)?;
+                let Last::Name(name) = pp.last else { return Err(Errno::EINVAL) };
+                if self.lookup_child(&pp.dir, &name)?.is_some() {
+                    // A dangling symlink: do not follow it out of the way.
+                    return Err(Errno::ENOENT);
+                }
+                match pp.dir.inode() {
+                    Some(_) => {
+                        let creds = Credentials::new(0, 0);
+                        tmpfs::mkdir(&pp.dir, &name, 0o755, &creds)?
+                    }
+                    None => {
+                        // An empty directory standing in for the missing one;
+                        // its inode comes from the filesystem that covers it.
+                        let fs = root.inode().map(|i| i.fs.clone()).ok_or(Errno::EINVAL)?;
+                        let stand_in = fs.new_root(0o755, 0, 0);
+                        let mut kids = pp.dir.children();
+                        let pos = kids.next_pos;
+                        kids.next_pos += 1;
+                        {
+                            let mut p = stand_in.place();
+                            p.name = name.clone();
+                            p.parent = Arc::downgrade(&pp.dir);
+                            p.pos = pos;
+                        }
+                        kids.map.insert(name, Some(stand_in.clone()));
+                        stand_in
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        self.mount(&point, root)
+    }
+
+    /// The root mounted on `d`, following stacked mounts, or `d` itself.
+    pub fn cross(&self, d: Arc<Dentry>) -> Arc<Dentry> {
+        if !d.is_mount_point() {
+            return d;
+        }
+        let m = self.mounts();
+        let mut cur = d;
+        while let Some(r) = m.covered.get(&cur.id) {
+            cur = r.clone();
+        }
+        cur
+    }
+
+    /// Where the filesystem whose root is `d` is mounted.
+    pub fn mount_point_of(&self, d: &Dentry) -> Option<Arc<Dentry>> {
+        self.mounts().points.get(&d.id).cloned()
+    }
+
+    /// Whether `d` is the root of a mounted filesystem.
+    pub fn is_mount_root(&self, d: &Dentry) -> bool {
+        self.mounts().points.contains_key(&d.id)
+    }
+
+    /// Looks `name` up in `dir` (no mount crossing), from the cache or
+    /// through the Gofer.
+    pub fn lookup(&self, dir: &Arc<Dentry>, name: &[u8]) -> SysResult<Arc<Dentry>> {
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        let mut children = dir.children.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(cached) = children.get(name) {
+        let mut children = dir.children();
+        if let Some(cached) = children.map.get(name) {
             return cached.clone().ok_or(Errno::ENOENT);
         }
-        let walked = self.gofer.walk(dir.fid, &[name]).map_err(gofer_errno)?;
+        let dir_fid = match &dir.node {
+            Node::Mem(_) => return Err(Errno::ENOENT),
+            Node::Gofer { fid, .. } => *fid,
+        };
+        let gofer = self.gofer.as_ref().ok_or(Errno::EIO)?;
+        let walked = gofer.walk(dir_fid, &[name]).map_err(gofer_errno)?;
         match (walked.steps.first(), walked.error) {
             (Some(&(fid, attr)), _) => {
-                let d = Arc::new(Dentry {
-                    name: name.to_vec(),
-                    parent: Arc::downgrade(dir),
-                    fid,
-                    attr,
-                    children: Mutex::new(HashMap::new()),
-                    link_target: OnceLock::new(),
-                });
-                children.insert(name.to_vec(), Some(d.clone()));
+                let d =
+                    Dentry::make(name, Arc::downgrade(dir), Node::Gofer { fid, attr, link_target: OnceLock::new() });
+                children.map.insert(name.to_vec(), Some(d.clone()));
                 Ok(d)
             }
             (None, Some(libc::ENOENT)) => {
-                children.insert(name.to_vec(), None);
+                children.map.insert(name.to_vec(), None);
                 Err(Errno::ENOENT)
             }
             (None, Some(e)) => Err(Errno(e)),
@@ -155,16 +456,60 @@ impl Vfs {
         }
     }
 
-    /// The target of a symlink (cached).
+    /// `lookup`, with "no such name" as `None`.
+    pub fn lookup_child(&self, dir: &Arc<Dentry>, name: &[u8]) -> SysResult<Option<Arc<Dentry>>> {
+        match self.lookup(dir, name) {
+            Ok(d) => Ok(Some(d)),
+            Err(Errno::ENOENT) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The target of a symlink.
     pub fn readlink(&self, d: &Dentry) -> SysResult<Vec<u8>> {
         if !d.is_symlink() {
             return Err(Errno::EINVAL);
         }
-        if let Some(t) = d.link_target.get() {
-            return Ok(t.clone());
+        match &d.node {
+            Node::Mem(i) => i.symlink_target().ok_or(Errno::EINVAL),
+            Node::Gofer { fid, link_target, .. } => {
+                if let Some(t) = link_target.get() {
+                    return Ok(t.clone());
+                }
+                let gofer = self.gofer.as_ref().ok_or(Errno::EIO)?;
+                let t = gofer.readlink(*fid).map_err(gofer_errno)?;
+                Ok(link_target.get_or_init(|| t).clone())
+            }
         }
-        let t = self.gofer.readlink(d.fid).map_err(gofer_errno)?;
-        Ok(d.link_target.get_or_init(|| t).clone())
+    }
+
+    /// Opens a regular file read-only as a host fd, for the loader: the
+    /// Gofer donates rootfs files; in-Sentry files are copied into a memfd.
+    pub fn open_host(&self, d: &Dentry) -> SysResult<OwnedFd> {
+        match &d.node {
+            Node::Gofer { fid, .. } => {
+                let gofer = self.gofer.as_ref().ok_or(Errno::EIO)?;
+                gofer.open(*fid, abi::flags::open::O_RDONLY).map_err(gofer_errno)
+            }
+            Node::Mem(i) => i.snapshot_to_memfd(),
+        }
+    }
+
+    /// `..` from `cur`: stays at `root`, leaves mounted roots through their
+    /// mount points, and crosses into whatever is mounted on the parent.
+    fn dotdot(&self, root: &Arc<Dentry>, mut cur: Arc<Dentry>) -> Arc<Dentry> {
+        loop {
+            if Arc::ptr_eq(&cur, root) {
+                return cur;
+            }
+            match cur.parent() {
+                Some(p) => return self.cross(p),
+                None => match self.mount_point_of(&cur) {
+                    Some(mp) => cur = mp,
+                    None => return cur,
+                },
+            }
+        }
     }
 
     /// Resolves `path` from `start` (for relative paths) or `root` (for
@@ -182,35 +527,63 @@ impl Vfs {
         if path.len() >= PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        let mut cur = if path[0] == b'/' { root.clone() } else { start.clone() };
-        // Components still to walk, and whether the path demanded a directory
-        // at the end (a trailing slash).
-        let mut rest: VecDeque<Vec<u8>> = split(path);
-        let mut must_be_dir = path.ends_with(b"/");
+        let cur = if path[0] == b'/' { root.clone() } else { start.clone() };
         let mut links = 0;
+        self.walk(root, cur, split(path), path.ends_with(b"/"), follow, &mut links, None)
+    }
+
+    /// [`Vfs::resolve`] on behalf of `creds`: every directory walked through
+    /// must grant them search (execute) permission.
+    pub fn resolve_as(
+        &self,
+        root: &Arc<Dentry>,
+        start: &Arc<Dentry>,
+        path: &[u8],
+        follow: Follow,
+        creds: &Credentials,
+    ) -> SysResult<Arc<Dentry>> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        if path.len() >= PATH_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let cur = if path[0] == b'/' { root.clone() } else { start.clone() };
+        let mut links = 0;
+        self.walk(root, cur, split(path), path.ends_with(b"/"), follow, &mut links, Some(creds))
+    }
+
+    /// Walks `rest` from `cur`; see [`Vfs::resolve`]. With `creds`, each
+    /// directory looked in must grant them search permission.
+    #[allow(clippy::too_many_arguments)]
+    fn walk(
+        &self,
+        root: &Arc<Dentry>,
+        mut cur: Arc<Dentry>,
+        mut rest: VecDeque<Vec<u8>>,
+        mut must_be_dir: bool,
+        follow: Follow,
+        links: &mut u32,
+        creds: Option<&Credentials>,
+    ) -> SysResult<Arc<Dentry>> {
+        cur = self.cross(cur);
         while let Some(name) = rest.pop_front() {
             let last = rest.is_empty();
-            if name == b"." {
-                if !cur.is_dir() {
-                    return Err(Errno::ENOTDIR);
-                }
-                continue;
-            }
             if !cur.is_dir() {
                 return Err(Errno::ENOTDIR);
             }
+            may_search(creds, &cur)?;
+            if name == b"." {
+                continue;
+            }
             if name == b".." {
-                if !Arc::ptr_eq(&cur, root) {
-                    if let Some(p) = cur.parent() {
-                        cur = p;
-                    }
-                }
+                cur = self.dotdot(root, cur);
                 continue;
             }
             let next = self.lookup(&cur, &name)?;
             if next.is_symlink() && (!last || follow == Follow::Yes || must_be_dir) {
-                links += 1;
-                if links > MAX_SYMLINKS {
+                *links += 1;
+                if *links > MAX_SYMLINKS {
                     return Err(Errno::ELOOP);
                 }
                 let target = self.readlink(&next)?;
@@ -218,7 +591,7 @@ impl Vfs {
                     return Err(Errno::ENOENT);
                 }
                 if target[0] == b'/' {
-                    cur = root.clone();
+                    cur = self.cross(root.clone());
                 }
                 if last && target.ends_with(b"/") {
                     must_be_dir = true;
@@ -228,7 +601,7 @@ impl Vfs {
                 }
                 continue;
             }
-            cur = next;
+            cur = self.cross(next);
         }
         if must_be_dir && !cur.is_dir() {
             return Err(Errno::ENOTDIR);
@@ -236,13 +609,77 @@ impl Vfs {
         Ok(cur)
     }
 
+    /// Resolves all but the last component of `path` (which must then be a
+    /// directory), for calls that create, remove or rename names.
+    pub fn resolve_parent(&self, root: &Arc<Dentry>, start: &Arc<Dentry>, path: &[u8]) -> SysResult<ParentPath> {
+        self.resolve_parent_inner(root, start, path, None)
+    }
+
+    /// [`Vfs::resolve_parent`] on behalf of `creds` (search permission on
+    /// every directory looked in, the last one included).
+    pub fn resolve_parent_as(
+        &self,
+        root: &Arc<Dentry>,
+        start: &Arc<Dentry>,
+        path: &[u8],
+        creds: &Credentials,
+    ) -> SysResult<ParentPath> {
+        self.resolve_parent_inner(root, start, path, Some(creds))
+    }
+
+    fn resolve_parent_inner(
+        &self,
+        root: &Arc<Dentry>,
+        start: &Arc<Dentry>,
+        path: &[u8],
+        creds: Option<&Credentials>,
+    ) -> SysResult<ParentPath> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        if path.len() >= PATH_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let mut comps = split(path);
+        let trailing_slash = path.ends_with(b"/");
+        let base = if path[0] == b'/' { root.clone() } else { start.clone() };
+        let Some(last) = comps.pop_back() else {
+            return Ok(ParentPath { dir: self.cross(base), last: Last::Root, trailing_slash });
+        };
+        let mut links = 0;
+        let dir = self.walk(root, base, comps, false, Follow::Yes, &mut links, creds)?;
+        if !dir.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        may_search(creds, &dir)?;
+        let last = match last.as_slice() {
+            b"." => Last::Dot,
+            b".." => Last::DotDot,
+            _ if last.len() > NAME_MAX => return Err(Errno::ENAMETOOLONG),
+            _ => Last::Name(last),
+        };
+        Ok(ParentPath { dir, last, trailing_slash })
+    }
+
     /// The absolute path of `d` within the sandbox.
     pub fn path_of(&self, d: &Arc<Dentry>) -> Vec<u8> {
         let mut parts = Vec::new();
         let mut cur = d.clone();
-        while let Some(p) = cur.parent() {
-            parts.push(cur.name.clone());
-            cur = p;
+        // Bounded: a tree deeper than PATH_MAX components cannot be named.
+        for _ in 0..PATH_MAX {
+            if Arc::ptr_eq(&cur, &self.root) {
+                break;
+            }
+            match cur.parent() {
+                Some(p) => {
+                    parts.push(cur.name());
+                    cur = p;
+                }
+                None => match self.mount_point_of(&cur) {
+                    Some(mp) => cur = mp,
+                    None => break,
+                },
+            }
         }
         if parts.is_empty() {
             return b"/".to_vec();
@@ -256,6 +693,17 @@ impl Vfs {
     }
 }
 
+/// Search permission on a directory, for resolution on behalf of `creds`.
+fn may_search(creds: Option<&Credentials>, dir: &Dentry) -> SysResult<()> {
+    match creds {
+        Some(c) if c.fsuid != 0 => ops::check_perm(c, &dir.attr(), ops::MAY_EXEC),
+        _ => Ok(()),
+    }
+}
+
 fn split(path: &[u8]) -> VecDeque<Vec<u8>> {
     path.split(|&b| b == b'/').filter(|c| !c.is_empty()).map(|c| c.to_vec()).collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,6 +9,7 @@ use abi::Errno;
 use gofer::FileAttr;
 
 use super::file::{FileOps, POLLERR, POLLHUP, POLLIN, POLLOUT};
+use super::Dentry;
 use crate::kernel::waiter::WaitQueue;
 use crate::mm::{Chunk, MemoryFile, SysResult};
 
@@ -21,6 +22,10 @@ struct State {
     buf: VecDeque<u8>,
     readers: usize,
     writers: usize,
+    /// How many times each end was opened (a named pipe's opener waits for
+    /// the other end to have been opened).
+    reader_opens: u64,
+    writer_opens: u64,
 }
 
 /// The shared part of a pipe.
@@ -34,13 +39,59 @@ static NEXT_PIPE_INO: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU6
 
 impl Pipe {
     /// A new pipe and its two ends.
-    pub fn new() -> (PipeReader, PipeWriter) {
+    pub fn create() -> (PipeReader, PipeWriter) {
         let p = Arc::new(Pipe {
-            state: Mutex::new(State { buf: VecDeque::new(), readers: 1, writers: 1 }),
+            state: Mutex::new(State { buf: VecDeque::new(), readers: 1, writers: 1, reader_opens: 1, writer_opens: 1 }),
             queue: WaitQueue::default(),
             ino: NEXT_PIPE_INO.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         });
         (PipeReader(p.clone()), PipeWriter(p))
+    }
+
+    /// The pipe behind a named pipe (FIFO): no ends open yet.
+    pub fn new_fifo() -> Arc<Pipe> {
+        Arc::new(Pipe {
+            state: Mutex::new(State { buf: VecDeque::new(), readers: 0, writers: 0, reader_opens: 0, writer_opens: 0 }),
+            queue: WaitQueue::default(),
+            ino: NEXT_PIPE_INO.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        })
+    }
+
+    /// Opens another reading end. Returns it with the number of writers
+    /// open and of writer opens so far, taken atomically with the opening.
+    pub fn open_reader(self: &Arc<Self>) -> (PipeReader, usize, u64) {
+        let seen = {
+            let mut st = self.state();
+            st.readers += 1;
+            st.reader_opens += 1;
+            (st.writers, st.writer_opens)
+        };
+        self.queue.notify();
+        (PipeReader(self.clone()), seen.0, seen.1)
+    }
+
+    /// Opens another writing end. Returns it with the number of readers
+    /// open and of reader opens so far, taken atomically with the opening.
+    pub fn open_writer(self: &Arc<Self>) -> (PipeWriter, usize, u64) {
+        let seen = {
+            let mut st = self.state();
+            st.writers += 1;
+            st.writer_opens += 1;
+            (st.readers, st.reader_opens)
+        };
+        self.queue.notify();
+        (PipeWriter(self.clone()), seen.0, seen.1)
+    }
+
+    /// (readers, writers) open now, and how many times each end was opened.
+    pub fn ends(&self) -> ((usize, usize), (u64, u64)) {
+        let st = self.state();
+        ((st.readers, st.writers), (st.reader_opens, st.writer_opens))
+    }
+
+    /// The queue of tasks waiting on this pipe.
+    pub fn queue(&self) -> &WaitQueue {
+        &self.queue
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -49,7 +100,15 @@ impl Pipe {
 
     fn attr(&self) -> FileAttr {
         let size = self.state().buf.len() as u64;
-        FileAttr { mode: abi::flags::mode::S_IFIFO | 0o600, nlink: 1, size, blksize: 4096, ino: self.ino, dev: 0xc, ..FileAttr::default() }
+        FileAttr {
+            mode: abi::flags::mode::S_IFIFO | 0o600,
+            nlink: 1,
+            size,
+            blksize: 4096,
+            ino: self.ino,
+            dev: 0xc,
+            ..FileAttr::default()
+        }
     }
 }
 
@@ -194,5 +253,64 @@ impl FileOps for PipeWriter {
 
     fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> SysResult<u64> {
         fionread(&self.0, cmd, arg)
+    }
+}
+
+/// An open named pipe: one or both ends, with the FIFO's own attributes.
+pub struct FifoFile {
+    reader: Option<PipeReader>,
+    writer: Option<PipeWriter>,
+    dentry: Arc<Dentry>,
+}
+
+impl FifoFile {
+    /// Wraps the ends opened on the FIFO `dentry`.
+    pub fn new(reader: Option<PipeReader>, writer: Option<PipeWriter>, dentry: Arc<Dentry>) -> FifoFile {
+        FifoFile { reader, writer, dentry }
+    }
+}
+
+impl FileOps for FifoFile {
+    fn seekable(&self) -> bool {
+        false
+    }
+
+    fn read(&self, mf: &MemoryFile, dst: &[Chunk], offset: Option<u64>) -> SysResult<usize> {
+        self.reader.as_ref().ok_or(Errno::EBADF)?.read(mf, dst, offset)
+    }
+
+    fn write(&self, mf: &MemoryFile, src: &[Chunk], offset: Option<u64>) -> SysResult<usize> {
+        self.writer.as_ref().ok_or(Errno::EBADF)?.write(mf, src, offset)
+    }
+
+    fn stat(&self) -> SysResult<FileAttr> {
+        Ok(self.dentry.attr())
+    }
+
+    fn readiness(&self) -> u32 {
+        let r = self.reader.as_ref().map_or(0, |r| r.readiness());
+        let w = self.writer.as_ref().map_or(0, |w| w.readiness());
+        if self.reader.is_some() && self.writer.is_some() {
+            // Holding both ends: never hung up, never broken.
+            (r | w) & !(POLLHUP | POLLERR)
+        } else {
+            r | w
+        }
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        match (&self.reader, &self.writer) {
+            (Some(r), _) => Some(&r.0.queue),
+            (_, Some(w)) => Some(&w.0.queue),
+            _ => None,
+        }
+    }
+
+    fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> SysResult<u64> {
+        match (&self.reader, &self.writer) {
+            (Some(r), _) => fionread(&r.0, cmd, arg),
+            (_, Some(w)) => fionread(&w.0, cmd, arg),
+            _ => Err(Errno::ENOTTY),
+        }
     }
 }

@@ -56,7 +56,8 @@ impl Task {
         }
 
         let platform = &self.kernel.platform;
-        let mut mm = MemoryManager::new(self.kernel.memfile.clone(), platform.min_user_address(), platform.max_user_address());
+        let mut mm =
+            MemoryManager::new(self.kernel.memfile.clone(), platform.min_user_address(), platform.max_user_address());
         let args = ExecArgs { argv: &argv, envp: &envp, execfn: &path, creds: self.creds() };
         let loaded = loader::load(&mut mm, vfs, &root, &exe, &args)?;
 

@@ -103,6 +103,7 @@ impl Task {
             let mut q = self.kernel.futexes.lock();
             wake_locked(&mut q, key, 1, u32::MAX);
         }
+        self.exit_robust_list();
         self.release_stub();
         if let Some(v) = self.vfork_done.take() {
             v.complete();
@@ -129,6 +130,19 @@ impl Task {
         let children: Vec<i32> = std::mem::take(&mut p.children).into_iter().collect();
         for c in &children {
             reparent(&mut procs, *c);
+        }
+        // Children that asked for it (PR_SET_PDEATHSIG) hear of our death.
+        let doomed: Vec<(Arc<ThreadGroup>, Vec<Arc<TaskHandle>>, u32)> = children
+            .iter()
+            .filter_map(|c| procs.procs.get(c))
+            .filter(|cp| !matches!(cp.state, ProcState::Zombie(_)))
+            .filter_map(|cp| {
+                let sig = cp.tg.pdeathsig.load(Ordering::Relaxed);
+                (sig != 0).then(|| (cp.tg.clone(), cp.threads.clone(), sig))
+            })
+            .collect();
+        for (tg, threads, sig) in doomed {
+            deliver_to_group(&kernel, Some(&mut procs), tg.tgid, &tg, &threads, SigInfo::new(sig, code::SI_USER));
         }
         if pid == 1 {
             drop(procs);
@@ -172,13 +186,16 @@ impl Task {
         let r = self.block(&[], None, |_t| {
             let mut procs = kernel.procs();
             let my_pgid = procs.procs.get(&pid).map(|p| p.pgid).unwrap_or(0);
-            let children: Vec<i32> = procs.procs.get(&pid).map(|p| p.children.iter().copied().collect()).unwrap_or_default();
+            let children: Vec<i32> =
+                procs.procs.get(&pid).map(|p| p.children.iter().copied().collect()).unwrap_or_default();
             let matching: Vec<i32> = children
                 .into_iter()
                 .filter(|c| match target {
                     WaitTarget::Any => true,
                     WaitTarget::Pid(p) => *c == p,
-                    WaitTarget::Pgid(g) => procs.procs.get(c).is_some_and(|cp| cp.pgid == if g == 0 { my_pgid } else { g }),
+                    WaitTarget::Pgid(g) => {
+                        procs.procs.get(c).is_some_and(|cp| cp.pgid == if g == 0 { my_pgid } else { g })
+                    }
                 })
                 .collect();
             if matching.is_empty() {
@@ -203,13 +220,25 @@ impl Task {
                             cp.state = ProcState::Stopped { sig, reported: true };
                         }
                         let wstatus = ((sig as i32) << 8) | 0x7f;
-                        return Ok(Some(Some(WaitResult { pid: c, uid, code: code::CLD_STOPPED, status: sig as i32, wstatus })));
+                        return Ok(Some(Some(WaitResult {
+                            pid: c,
+                            uid,
+                            code: code::CLD_STOPPED,
+                            status: sig as i32,
+                            wstatus,
+                        })));
                     }
                     _ if cp.continued && options & WCONTINUED != 0 => {
                         if options & WNOWAIT == 0 {
                             cp.continued = false;
                         }
-                        let r = WaitResult { pid: c, uid, code: code::CLD_CONTINUED, status: SIGCONT as i32, wstatus: 0xffff };
+                        let r = WaitResult {
+                            pid: c,
+                            uid,
+                            code: code::CLD_CONTINUED,
+                            status: SIGCONT as i32,
+                            wstatus: 0xffff,
+                        };
                         return Ok(Some(Some(r)));
                     }
                     _ => {}
@@ -221,6 +250,70 @@ impl Task {
             Ok(None)
         });
         r
+    }
+}
+
+/// Most entries of a robust list the Sentry walks (Linux's ROBUST_LIST_LIMIT).
+const ROBUST_LIST_LIMIT: usize = 2048;
+const FUTEX_WAITERS: u32 = 0x8000_0000;
+const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+
+impl Task {
+    /// Marks the robust futexes this thread still holds as owner-died and
+    /// wakes a waiter on each, as Linux's exit_robust_list does.
+    fn exit_robust_list(&mut self) {
+        let (head, len) = self.robust_list;
+        if head == 0 || len != 24 {
+            return;
+        }
+        let read = |t: &Task, addr: u64| -> Option<u64> { t.mm().read_val::<u64>(addr).ok() };
+        let (Some(mut entry), Some(offset), Some(pending)) =
+            (read(self, head), read(self, head + 8), read(self, head + 16))
+        else {
+            return;
+        };
+        let mut seen = 0;
+        while entry != head && entry != 0 && seen < ROBUST_LIST_LIMIT {
+            let next = read(self, entry);
+            if entry != pending {
+                self.futex_owner_died(entry.wrapping_add(offset));
+            }
+            let Some(n) = next else { break };
+            entry = n;
+            seen += 1;
+        }
+        if pending != 0 {
+            self.futex_owner_died(pending.wrapping_add(offset));
+        }
+    }
+
+    fn futex_owner_died(&mut self, uaddr: u64) {
+        if !uaddr.is_multiple_of(4) {
+            return;
+        }
+        let tid = self.tid as u32;
+        let (key, old) = {
+            let mut mm = self.mm();
+            let Some((shared, off)) = mm.futex_backing(uaddr) else { return };
+            let key = if shared { FutexKey::Shared(off) } else { FutexKey::Private(mm.id(), uaddr) };
+            let (chunks, n) = mm.chunks(uaddr, 4, true);
+            if n < 4 || chunks.len() != 1 {
+                return;
+            }
+            let old = mm.memfile().atomic_update_u32(chunks[0].off, |v| {
+                if v & FUTEX_TID_MASK == tid {
+                    (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED
+                } else {
+                    v
+                }
+            });
+            (key, old)
+        };
+        if old & FUTEX_TID_MASK == tid && old & FUTEX_WAITERS != 0 {
+            let mut q = self.kernel.futexes.lock();
+            wake_locked(&mut q, key, 1, u32::MAX);
+        }
     }
 }
 
@@ -287,13 +380,20 @@ pub fn send_to_process(kernel: &Kernel, pid: i32, info: SigInfo, from_outside: b
     if sig == 0 || !init_accepts(&tg, sig, from_outside) {
         return Ok(());
     }
-    deliver_to_group(kernel, pid, &tg, &threads, info);
+    deliver_to_group(kernel, None, pid, &tg, &threads, info);
     Ok(())
 }
 
 /// Queues a process-directed signal, with SIGKILL, SIGCONT and stop signals'
 /// immediate effects.
-fn deliver_to_group(kernel: &Kernel, pid: i32, tg: &Arc<ThreadGroup>, threads: &[Arc<TaskHandle>], info: SigInfo) {
+fn deliver_to_group(
+    kernel: &Kernel,
+    locked: Option<&mut ProcessTable>,
+    pid: i32,
+    tg: &Arc<ThreadGroup>,
+    threads: &[Arc<TaskHandle>],
+    info: SigInfo,
+) {
     let sig = info.signo();
     if sig == SIGKILL {
         tg.begin_exit(ExitStatus::Signaled(SIGKILL));
@@ -309,12 +409,19 @@ fn deliver_to_group(kernel: &Kernel, pid: i32, tg: &Arc<ThreadGroup>, threads: &
             *stopped = false;
             tg.stop_cv.notify_all();
             drop(stopped);
-            let mut procs = kernel.procs();
+            let mut guard;
+            let procs = match locked {
+                Some(p) => p,
+                None => {
+                    guard = kernel.procs();
+                    &mut *guard
+                }
+            };
             if let Some(p) = procs.procs.get_mut(&pid) {
                 p.state = ProcState::Running;
                 p.continued = true;
                 let (parent, uid) = (p.parent, tg.creds.lock().unwrap_or_else(|e| e.into_inner()).uid);
-                notify_parent(&mut procs, parent, SigInfo::child(code::CLD_CONTINUED, pid, uid, SIGCONT as i32), true);
+                notify_parent(procs, parent, SigInfo::child(code::CLD_CONTINUED, pid, uid, SIGCONT as i32), true);
             }
         }
     } else if is_stop(sig) {
@@ -371,7 +478,7 @@ pub fn send_to_thread(kernel: &Kernel, tgid: Option<i32>, tid: i32, info: SigInf
     }
     if sig == SIGKILL || sig == SIGCONT || is_stop(sig) {
         let threads = kernel.procs().procs.get(&h.tg.tgid).map(|p| p.threads.clone()).unwrap_or_default();
-        deliver_to_group(kernel, h.tg.tgid, &h.tg, &threads, info);
+        deliver_to_group(kernel, None, h.tg.tgid, &h.tg, &threads, info);
         return Ok(());
     }
     h.push_signal(info);

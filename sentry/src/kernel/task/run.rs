@@ -163,7 +163,8 @@ impl Task {
                 }
             }
             if let Some(code) = restart.take() {
-                let again = code == Errno::ERESTARTNOINTR || (code == Errno::ERESTARTSYS && act.flags & SA_RESTART != 0);
+                let again =
+                    code == Errno::ERESTARTNOINTR || (code == Errno::ERESTARTSYS && act.flags & SA_RESTART != 0);
                 if again {
                     self.rewind_syscall();
                 } else {
@@ -292,8 +293,23 @@ impl Task {
             u64::from_le_bytes(uc[at..at + 8].try_into().unwrap_or([0; 8]))
         };
         let r = &mut self.regs;
-        [r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx, r.rax, r.rcx] =
-            [word(0), word(1), word(2), word(3), word(4), word(5), word(6), word(7), word(8), word(9), word(10), word(11), word(12), word(13), word(14)];
+        [r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx, r.rax, r.rcx] = [
+            word(0),
+            word(1),
+            word(2),
+            word(3),
+            word(4),
+            word(5),
+            word(6),
+            word(7),
+            word(8),
+            word(9),
+            word(10),
+            word(11),
+            word(12),
+            word(13),
+            word(14),
+        ];
         r.rsp = word(15);
         r.rip = word(16);
         r.eflags = (r.eflags & !FIX_EFLAGS) | (word(17) & FIX_EFLAGS);

@@ -1,0 +1,241 @@
+//! Operations that change the tree or a file's attributes, with Linux's
+//! permission checks and errno precedence.
+//!
+//! On the read-only rootfs they fail as Linux fails on a read-only mount:
+//! resolution errors (ENOENT, ENOTDIR) first, then EEXIST for an existing
+//! target of a call that creates a name (mkdir, symlink, link, mknod), then
+//! EROFS. On in-Sentry filesystems they are carried out by [`tmpfs`].
+
+use std::sync::Arc;
+
+use abi::flags::mode::{S_IFDIR, S_IFMT};
+use abi::Errno;
+use gofer::FileAttr;
+
+use super::tmpfs::{self, in_group, NewKind, TimeSet, S_ISGID, S_ISUID, S_ISVTX};
+use super::{Dentry, Last, ParentPath, Vfs};
+use crate::kernel::process::Credentials;
+use crate::mm::SysResult;
+
+/// Permission to read.
+pub const MAY_READ: u32 = 4;
+/// Permission to write.
+pub const MAY_WRITE: u32 = 2;
+/// Permission to execute (or search a directory).
+pub const MAY_EXEC: u32 = 1;
+
+/// Whether `creds` may access a file with attributes `attr` as `want`
+/// (`MAY_*` bits). Root may read and write anything, search any directory,
+/// and execute a file that has at least one execute bit.
+pub fn permits(creds: &Credentials, attr: &FileAttr, want: u32) -> bool {
+    if creds.fsuid == 0 {
+        return want & MAY_EXEC == 0 || attr.mode & S_IFMT == S_IFDIR || attr.mode & 0o111 != 0;
+    }
+    let bits = if creds.fsuid == attr.uid {
+        (attr.mode >> 6) & 7
+    } else if in_group(creds, attr.gid) {
+        (attr.mode >> 3) & 7
+    } else {
+        attr.mode & 7
+    };
+    bits & want == want
+}
+
+/// [`permits`], as EACCES.
+pub fn check_perm(creds: &Credentials, attr: &FileAttr, want: u32) -> SysResult<()> {
+    if permits(creds, attr, want) {
+        Ok(())
+    } else {
+        Err(Errno::EACCES)
+    }
+}
+
+/// Whether a name may be added to the directory with attributes `dir`.
+pub fn may_create(dir: &FileAttr, creds: &Credentials) -> SysResult<()> {
+    check_perm(creds, dir, MAY_WRITE | MAY_EXEC)
+}
+
+/// Whether `victim` may be removed from (or renamed out of) the directory
+/// with attributes `dir`: write and search permission on the directory, the
+/// sticky-bit rule, and the right type (`isdir`: rmdir, or renaming a
+/// directory).
+pub fn may_delete(dir: &FileAttr, victim: &Dentry, isdir: bool, creds: &Credentials) -> SysResult<()> {
+    check_perm(creds, dir, MAY_WRITE | MAY_EXEC)?;
+    if dir.mode & S_ISVTX != 0 && creds.fsuid != 0 {
+        let owner = victim.attr().uid;
+        if owner != creds.fsuid && dir.uid != creds.fsuid {
+            return Err(Errno::EPERM);
+        }
+    }
+    if isdir {
+        if !victim.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+    } else if victim.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    Ok(())
+}
+
+/// Creates the last component of `pp` (mkdir, mknod, symlink, O_CREAT).
+/// `perm` already has the umask applied.
+pub fn make_node(vfs: &Vfs, pp: &ParentPath, kind: NewKind, perm: u32, creds: &Credentials) -> SysResult<Arc<Dentry>> {
+    let Last::Name(name) = &pp.last else { return Err(Errno::EEXIST) };
+    if vfs.lookup_child(&pp.dir, name)?.is_some() {
+        return Err(Errno::EEXIST);
+    }
+    if pp.trailing_slash && !matches!(kind, NewKind::Dir) {
+        return Err(Errno::ENOENT);
+    }
+    if pp.dir.is_rootfs() {
+        return Err(Errno::EROFS);
+    }
+    tmpfs::create(&pp.dir, name, kind, perm, creds)
+}
+
+/// unlink(2) of the last component of `pp`.
+pub fn unlink(pp: &ParentPath, creds: &Credentials) -> SysResult<()> {
+    let Last::Name(name) = &pp.last else { return Err(Errno::EISDIR) };
+    if pp.dir.is_rootfs() {
+        return Err(Errno::EROFS);
+    }
+    tmpfs::unlink(&pp.dir, name, pp.trailing_slash, creds)
+}
+
+/// rmdir(2) of the last component of `pp`.
+pub fn rmdir(pp: &ParentPath, creds: &Credentials) -> SysResult<()> {
+    let name = match &pp.last {
+        Last::Name(n) => n,
+        Last::Dot => return Err(Errno::EINVAL),
+        Last::DotDot => return Err(Errno::ENOTEMPTY),
+        Last::Root => return Err(Errno::EBUSY),
+    };
+    if pp.dir.is_rootfs() {
+        return Err(Errno::EROFS);
+    }
+    tmpfs::rmdir(&pp.dir, name, creds)
+}
+
+/// rename(2) from `old` to `new`. `noreplace`: RENAME_NOREPLACE;
+/// `exchange`: RENAME_EXCHANGE.
+pub fn rename(
+    old: &ParentPath,
+    new: &ParentPath,
+    noreplace: bool,
+    exchange: bool,
+    creds: &Credentials,
+) -> SysResult<()> {
+    if old.dir.fs_id() != new.dir.fs_id() {
+        return Err(Errno::EXDEV);
+    }
+    let Last::Name(oname) = &old.last else { return Err(Errno::EBUSY) };
+    let Last::Name(nname) = &new.last else {
+        return Err(if noreplace { Errno::EEXIST } else { Errno::EBUSY });
+    };
+    if old.dir.is_rootfs() {
+        return Err(Errno::EROFS);
+    }
+    if exchange {
+        return tmpfs::exchange(&old.dir, oname, &new.dir, nname, old.trailing_slash, new.trailing_slash, creds);
+    }
+    let slash = old.trailing_slash || new.trailing_slash;
+    tmpfs::rename(&old.dir, oname, &new.dir, nname, noreplace, slash, creds)
+}
+
+/// link(2): `new` becomes another name of `target`.
+pub fn link(vfs: &Vfs, target: &Arc<Dentry>, new: &ParentPath, creds: &Credentials) -> SysResult<()> {
+    let Last::Name(name) = &new.last else { return Err(Errno::EEXIST) };
+    if vfs.lookup_child(&new.dir, name)?.is_some() {
+        return Err(Errno::EEXIST);
+    }
+    if new.trailing_slash {
+        return Err(Errno::ENOENT);
+    }
+    if new.dir.is_rootfs() {
+        return Err(Errno::EROFS);
+    }
+    if target.fs_id() != new.dir.fs_id() {
+        return Err(Errno::EXDEV);
+    }
+    may_link(target, creds)?;
+    tmpfs::link(&new.dir, name, target, creds)
+}
+
+/// Linux's protected hardlinks (on by default in distributions): only the
+/// owner (or root) may link a file, unless it is a regular file without
+/// set-id bits that the caller may read and write.
+fn may_link(target: &Dentry, creds: &Credentials) -> SysResult<()> {
+    let a = target.attr();
+    if creds.fsuid == 0 || a.uid == creds.fsuid {
+        return Ok(());
+    }
+    let setid = a.mode & S_ISUID != 0 || a.mode & (S_ISGID | 0o010) == (S_ISGID | 0o010);
+    if target.is_regular() && !setid && permits(creds, &a, MAY_READ | MAY_WRITE) {
+        return Ok(());
+    }
+    Err(Errno::EPERM)
+}
+
+/// chmod(2).
+pub fn chmod(d: &Dentry, perm: u32, creds: &Credentials) -> SysResult<()> {
+    let i = d.inode().ok_or(Errno::EROFS)?;
+    let a = i.attr();
+    if creds.fsuid != 0 && creds.fsuid != a.uid {
+        return Err(Errno::EPERM);
+    }
+    let mut perm = perm & 0o7777;
+    if creds.fsuid != 0 && !in_group(creds, a.gid) {
+        perm &= !S_ISGID;
+    }
+    i.set_mode(perm);
+    Ok(())
+}
+
+/// chown(2); `None` leaves that id alone. Only root may give a file away;
+/// an owner may change its group to one of their own groups.
+pub fn chown(d: &Dentry, uid: Option<u32>, gid: Option<u32>, creds: &Credentials) -> SysResult<()> {
+    let i = d.inode().ok_or(Errno::EROFS)?;
+    let a = i.attr();
+    if creds.fsuid != 0 {
+        let owner = creds.fsuid == a.uid;
+        if uid.is_some_and(|u| !(owner && u == a.uid)) {
+            return Err(Errno::EPERM);
+        }
+        if gid.is_some_and(|g| !(owner && (g == a.gid || in_group(creds, g)))) {
+            return Err(Errno::EPERM);
+        }
+    }
+    i.set_owner(uid, gid);
+    Ok(())
+}
+
+/// utimensat(2) and friends on a resolved file.
+pub fn utimes(d: &Dentry, atime: TimeSet, mtime: TimeSet, creds: &Credentials) -> SysResult<()> {
+    if atime == TimeSet::Omit && mtime == TimeSet::Omit {
+        return Ok(());
+    }
+    let i = d.inode().ok_or(Errno::EROFS)?;
+    let a = i.attr();
+    if creds.fsuid != 0 && creds.fsuid != a.uid {
+        let explicit = matches!(atime, TimeSet::At(..)) || matches!(mtime, TimeSet::At(..));
+        if explicit {
+            return Err(Errno::EPERM);
+        }
+        check_perm(creds, &a, MAY_WRITE)?;
+    }
+    i.set_times(atime, mtime);
+    Ok(())
+}
+
+/// truncate(2) on a resolved file.
+pub fn truncate(d: &Dentry, size: u64, creds: &Credentials) -> SysResult<()> {
+    if d.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    if !d.is_regular() {
+        return Err(Errno::EINVAL);
+    }
+    let i = d.inode().ok_or(Errno::EROFS)?;
+    check_perm(creds, &i.attr(), MAY_WRITE)?;
+    i.truncate(size)
+}

@@ -1,0 +1,412 @@
+//! Processes, signals and the rest of process life, one focused C program
+//! from `tests/progs/` per area, so that a failure points at one thing:
+//! fork and wait, pipes, signals, copy-on-write, execve, /dev, /tmp,
+//! poll and select, futexes, credentials, and prctl/rusage/sched/mremap.
+//!
+//! Each program checks itself and prints only deterministic lines (see
+//! the comment at the top of each); the cases compare exit status and
+//! stdout with the native run and list a few key lines, so that a wrong
+//! native run says what was expected.
+
+use std::time::Duration;
+
+use husk_suite::{differential, differential_test, husk_test, run_husk, Case, Link, Outcome, Rootfs};
+
+/// Generous: these programs fork, sleep a little and wait, and Husk's
+/// platforms are slower than native at that.
+const TIMEOUT: Duration = Duration::from_secs(180);
+
+/// A root with `/progs/<name>` and the directories Husk mounts over
+/// (`/tmp`, `/dev`).
+fn rootfs_with(name: &str, link: Link) -> (Rootfs, String) {
+    let rootfs = Rootfs::new();
+    let prog = rootfs.prog(name, link);
+    rootfs.dir_mode("/tmp", 0o1777).dir("/dev");
+    (rootfs, prog)
+}
+
+/// Fails on any line with ": bad" in it: the programs' failed checks.
+fn no_bad_results(out: &Outcome) {
+    let text = out.stdout_str();
+    let bad: Vec<_> = text.lines().filter(|l| l.contains(": bad")).collect();
+    assert!(bad.is_empty(), "failed self-checks:\n{}", bad.join("\n"));
+}
+
+fn case(rootfs: &Rootfs, prog: &str) -> Case {
+    Case::new(rootfs, prog).timeout(TIMEOUT).check(no_bad_results)
+}
+
+differential_test! {
+    /// fork, vfork, the wait family (WNOHANG, WUNTRACED, WCONTINUED,
+    /// WNOWAIT, ECHILD), SIGCHLD, process groups and sessions, exit_group
+    /// with threads, orphans reparented to the top process, PDEATHSIG.
+    fn fork_wait(platform, link) {
+        let (rootfs, prog) = rootfs_with("fork_wait", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "child _exit(7): exited 7",
+            "child exit(0x1ff): exited 255",
+            "WNOHANG on a running child: 0",
+            "waitpid(-1, WNOHANG) with no children: -1 ECHILD",
+            "SIGKILL: killed by SIGKILL",
+            "NULL write: killed by SIGSEGV",
+            "WUNTRACED: stopped by SIGSTOP",
+            "WCONTINUED: continued",
+            "waitid WNOWAIT: ret 0, si_pid is the child: ok, si_code CLD_EXITED: ok, si_status 5",
+            "SIGCHLD: sig SIGCHLD, si_pid is the child: ok, si_code CLD_EXITED: ok, si_status 6",
+            "vfork child's write is visible to the parent: ok",
+            "setsid in a child: bits 15 expected: exited 15",
+            "exit_group from main with a blocked thread: exited 9",
+            "exit_group from a second thread: exited 10",
+            "main thread exits first, the other exit_groups: exited 11",
+            "the orphan, reparented to the top process and reaped by it: exited 0",
+            "PDEATHSIG grandchild: killed by SIGKILL",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+husk_test! {
+    /// The app is the sandbox's pid 1: an orphan's new parent is pid 1,
+    /// which reaps it (natively these are host pids, hence Husk-only).
+    fn fork_wait_pid1(platform) {
+        let (rootfs, prog) = rootfs_with("fork_wait", Link::Static);
+        let case = case(&rootfs, &prog).args(["pid1"]).expect_lines(&[
+            "the orphan, reparented to the top process and reaped by it: exited 0",
+            "top pid: 1",
+            "orphan's new ppid: 1",
+            "done",
+        ]);
+        let out = run_husk(platform, &case);
+        case.verify(&format!("husk --platform {platform}"), &out);
+    }
+}
+
+differential_test! {
+    /// pipe2 flags, O_NONBLOCK and EAGAIN, capacity and partial writes,
+    /// PIPE_BUF atomicity with two writer processes, EPIPE and SIGPIPE.
+    fn pipe(platform, link) {
+        let (rootfs, prog) = rootfs_with("pipe", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "read from an empty pipe: -1 EAGAIN",
+            "filled with 65536 bytes, then: EAGAIN",
+            "write 12288 into 8192 bytes of room: 8192",
+            "read after the writer closed: 0",
+            "two writers: 2457600 bytes, 300 A blocks, 300 B blocks, 0 mixed",
+            "write with no reader, SIGPIPE handled: -1 EPIPE, handler ran 1 time(s)",
+            "write with no reader, SIGPIPE ignored: -1 EPIPE",
+            "child writing with no reader: killed by SIGPIPE",
+            "256 KiB through one blocking write: 262144 bytes, 262144 in order, writer exited 0",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// SIGPIPE at its default action kills the writer: status 141 (the
+    /// program exits with the status a shell reports for its child).
+    fn pipe_sigpipe_default(platform, link) {
+        let (rootfs, prog) = rootfs_with("pipe", link);
+        let case = case(&rootfs, &prog)
+            .args(["sigpipe"])
+            .expect_status(141)
+            .expect_stdout("writing to a pipe with no reader\nchild: killed by SIGPIPE\n");
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// siginfo from kill, sigqueue, tgkill; masks, sa_mask, SA_NODEFER,
+    /// SA_RESETHAND; rt_sigtimedwait; sigsuspend; SA_RESTART and EINTR;
+    /// sigaltstack; FPU state across a handler; SIGSEGV (si_addr), SIGFPE,
+    /// SIGILL, SIGTRAP caught; default actions.
+    fn signals(platform, link) {
+        let (rootfs, prog) = rootfs_with("signals", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "kill: handler ran 1, si_signo 10, si_code SI_USER, si_pid is me: ok, si_uid 0",
+            "sigqueue: handler ran 2, si_code SI_QUEUE, si_value 42, si_pid is me: ok",
+            "3 queued SIGRTMIN+1: delivered 3; 3 SIGUSR2: delivered 1",
+            "sa_mask defers SIGUSR2 until the SIGUSR1 handler returns: order USR1 end USR2",
+            "sigtimedwait with none pending: -1 EAGAIN, waited at least 20 ms: ok",
+            "sigsuspend: -1 EINTR, handler ran 1, SIGUSR1 blocked again after: ok",
+            "read with SA_RESTART: 1 'd', handler ran: yes, sender exited 0",
+            "read without SA_RESTART: -1 EINTR, handler ran: yes, sender exited 0",
+            "SA_ONSTACK handler ran on the alternate stack: ok, ss_flags inside: SS_ONSTACK",
+            "xmm0 and xmm8 survive a handler that clobbers them: ok",
+            "write to an unmapped page: SIGSEGV, SEGV_MAPERR: ok, si_addr exact: ok",
+            "write to a read-only page: SIGSEGV, SEGV_ACCERR: ok, si_addr exact: ok",
+            "divide by zero: SIGFPE, FPE_INTDIV: ok",
+            "ud2: SIGILL, ILL_ILLOPN: ok, si_addr at the instruction: ok",
+            "int3: SIGTRAP, si_code SI_KERNEL",
+            "default action of SIGTERM: killed by SIGTERM",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// SIGTERM at its default action: 143. A child does the dying: under
+    /// Husk the program is pid 1, which ignores SIGTERM without a handler,
+    /// as the init of a Linux pid namespace does.
+    fn signals_sigterm_default(platform, link) {
+        let (rootfs, prog) = rootfs_with("signals", link);
+        let case = case(&rootfs, &prog)
+            .args(["sigterm"])
+            .expect_status(143)
+            .expect_stdout("sending myself SIGTERM\nchild: killed by SIGTERM\n");
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// abort() in a child: SIGABRT, a core signal, reported as 134. (As pid
+    /// 1 the program would ignore the SIGABRT and glibc's abort would end
+    /// in a SIGSEGV: 139, natively in a pid namespace too.)
+    fn signals_abort(platform, link) {
+        let (rootfs, prog) = rootfs_with("signals", link);
+        let case = case(&rootfs, &prog)
+            .args(["abort"])
+            .expect_status(134)
+            .expect_stdout("calling abort\nchild: killed by SIGABRT\n");
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// fork of a 256 MiB written region: the child's writes stay its own;
+    /// MAP_SHARED stays shared; 20 forks of a sparse 1 GiB mapping.
+    fn cow(platform, link) {
+        let (rootfs, prog) = rootfs_with("cow", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "256 MiB written, sum 2147450880",
+            "child saw the inherited sum 2147450880, then its own 6442418176; child exited 0",
+            "parent still sees 2147450880: ok",
+            "MAP_SHARED sum after the child's writes: 66016 (child exited 0)",
+            "MAP_PRIVATE sum after the child's writes: 2016",
+            ".data and heap after the child's writes: 5 6",
+            "20 forks of a sparse 1 GiB mapping: 20 children ok, parent's sum 134086656",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+/// The files execve.c expects beside it.
+fn execve_files(rootfs: &Rootfs) {
+    rootfs
+        .file_mode("/progs/script.sh", "#!/progs/execve interp\necho never run\n", 0o755)
+        .file_mode("/progs/noexec", "data\n", 0o644)
+        .file_mode("/progs/badinterp.sh", "#!/nonexistent/interp\n", 0o755)
+        .file_mode("/progs/garbage", "not an executable\n", 0o755);
+}
+
+differential_test! {
+    /// execve and execveat: argv/envp, #! scripts with an argument,
+    /// close-on-exec, exec from a threaded process, dispositions, errors.
+    fn execve(platform, link) {
+        let (rootfs, prog) = rootfs_with("execve", link);
+        execve_files(&rootfs);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "  argv[0]=renamed-argv0",
+            "  argv[3]=two words",
+            "  env B=two words",
+            "  interpreter: argc=4",
+            "  argv[1]=interp",
+            "  argv[2]=/progs/script.sh",
+            "  -> exited 3",
+            "  fd 20: EBADF",
+            "  fd 21: open",
+            "  fd 23: EBADF",
+            "  env VIA=execveat AT_EMPTY_PATH",
+            "  same pid after exec from a threaded process: ok",
+            "  SIGUSR1 with a handler before exec: SIG_DFL",
+            "  SIGUSR2 ignored before exec: SIG_IGN",
+            "execve a file without x permission: -1 EACCES",
+            "execve a script with a missing interpreter: -1 ENOENT",
+            "execve a non-ELF file with no #!: -1 ENOEXEC",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// /dev/null, zero, full (ENOSPC), random, urandom, getrandom, and a
+    /// writable /dev/shm. Natively on the same mounts as the sandbox.
+    fn dev(platform, link) {
+        let (rootfs, prog) = rootfs_with("dev", link);
+        let case = case(&rootfs, &prog).scratch_mounts().expect_lines(&[
+            "stat /dev/null: char 1:3 mode 0666",
+            "stat /dev/urandom: char 1:9 mode 0666",
+            "/dev/null read: 0",
+            "/dev/zero read: 8192, all zero: ok",
+            "/dev/full write: -1 ENOSPC",
+            "/dev/urandom read: 64, not all zero: ok",
+            "getrandom 64: 64, not all zero: ok",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// The tmpfs at /tmp: files, links, renames, directories, umask, a
+    /// 4 MiB file, shared file mappings and SIGBUS beyond EOF.
+    fn tmp(platform, link) {
+        let (rootfs, prog) = rootfs_with("tmp", link);
+        let case = case(&rootfs, &prog).scratch_mounts().expect_lines(&[
+            "/tmp: dir yes, mode 1777",
+            "lstat /tmp/husk-tmp-test: dir mode 0750 uid 0 gid 0",
+            "lstat /tmp/husk-tmp-test/a: file mode 0640 size 12 nlink 1 uid 0 gid 0",
+            "O_EXCL on an existing file: -1 EEXIST",
+            "after O_APPEND: 11 'hello world'",
+            "lstat /tmp/husk-tmp-test/b: file mode 0640 size 11 nlink 2 uid 0 gid 0",
+            "ls /tmp/husk-tmp-test: . .. a s sub",
+            "rmdir a non-empty dir: -1 ENOTEMPTY",
+            "read from the unlinked file: 11 'hello world'",
+            "4 MiB file: wrote 4194304, read 4194304, same: ok",
+            "write through the mapping reaches the file: ok",
+            "read beyond EOF: SIGBUS, BUS_ADRERR: ok",
+            "rmdir /tmp/husk-tmp-test: ok",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// poll, ppoll, select and pselect6 on pipes and a file: events,
+    /// hangups, timeouts, wakeups from another process, signal masks.
+    fn poll(platform, link) {
+        let (rootfs, prog) = rootfs_with("poll", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "poll, empty pipe: 1, read end 0, write end OUT",
+            "poll, nothing ready, 50 ms: 0, waited at least 50 ms: ok",
+            "poll, writer closed, drained: 1 HUP",
+            "poll, reader closed: 1 OUT|ERR",
+            "poll on a closed fd: 1 NVAL",
+            "poll on a regular file: 1 IN|OUT",
+            "poll woken by a write from another process: 1 IN, before the timeout: ok",
+            "select timeout 30 ms: 0, set cleared yes, waited at least 30 ms: ok, timeval now zero: ok",
+            "select on a closed fd: -1 EBADF",
+            "ppoll with SIGUSR1 unblocked during the wait: -1 EINTR, handler ran: yes, blocked again: yes",
+            "pselect with SIGUSR1 unblocked during the wait: -1 EINTR, handler ran: yes, blocked again: yes",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// futex WAIT/WAKE, EAGAIN, timeouts, bitsets, requeue, WAKE_OP,
+    /// shared futexes across fork, robust mutexes whose owner died.
+    fn futex(platform, link) {
+        let (rootfs, prog) = rootfs_with("futex", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "FUTEX_WAIT with a mismatched value: -1 EAGAIN",
+            "FUTEX_WAKE woke the sleeping thread: 1",
+            "FUTEX_WAIT with a 30 ms timeout: -1 ETIMEDOUT, waited at least 30 ms: ok",
+            "FUTEX_WAIT_BITSET, absolute CLOCK_MONOTONIC deadline 30 ms ahead: -1 ETIMEDOUT, waited: ok",
+            "FUTEX_WAKE_BITSET with a disjoint bitset: 0",
+            "FUTEX_CMP_REQUEUE moved the 4 sleepers from a to b: 4",
+            "then a wakes 1 and b wakes 2",
+            "FUTEX_WAKE_OP woke the sleeper on a: 1, b now 1",
+            "shared FUTEX_WAKE woke a sleeping child process: 1",
+            "robust mutex after its owner thread exited: EOWNERDEAD",
+            "a waiter when the owner process is killed: EOWNERDEAD",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+/// /etc/secret: readable by root only.
+fn creds_rootfs(link: Link) -> (Rootfs, String) {
+    let (rootfs, prog) = rootfs_with("creds", link);
+    rootfs.file_mode("/etc/secret", "root only\n", 0o600);
+    (rootfs, prog)
+}
+
+differential_test! {
+    /// setuid/setgid/setres[ug]id/setre[ug]id/setfsuid, groups, and the
+    /// permission checks after root is given up.
+    fn creds(platform, link) {
+        let (rootfs, prog) = creds_rootfs(link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "start: uid 0/0/0 gid 0/0/0",
+            "  after setgroups: uid 0/0/0 gid 0/0/0 groups 10 20 30",
+            "  after setuid(1000) as root: uid 1000/1000/1000 gid 1000/1000/1000 groups 1000",
+            "  setuid(0): EPERM",
+            "  setgroups(0): EPERM",
+            "  open /etc/secret (0600 root): EACCES",
+            "  kill(getppid(), 0) to a root process: EPERM",
+            "  after seteuid(0): uid 1000/0/0 gid 100/200/300 groups (none)",
+            "  seteuid(0): EPERM",
+            "  after setreuid(-1, 1002): uid 1000/1002/1002 gid 100/200/300 groups (none)",
+            "  setgroups as euid 1000: EPERM",
+            "parent, unchanged: uid 0/0/0 gid 0/0/0",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+husk_test! {
+    /// `husk run --user 1000:1000` runs the app as uid and gid 1000, with
+    /// the permission checks of a non-root user.
+    fn user_flag_uid_gid(platform) {
+        let (rootfs, prog) = creds_rootfs(Link::Static);
+        let case = Case::new(&rootfs, prog)
+            .args(["show"])
+            .husk_flags(["--user", "1000:1000"])
+            .expect_stdout(
+                "uid=1000 euid=1000 gid=1000 egid=1000\n\
+                 setuid(0): EPERM\n\
+                 open /etc/secret (0600 root): EACCES\n",
+            );
+        let out = run_husk(platform, &case);
+        case.verify(&format!("husk --platform {platform}"), &out);
+    }
+}
+
+husk_test! {
+    /// `husk run --user 1000` (no group): uid 1000.
+    fn user_flag_uid_only(platform) {
+        let (rootfs, prog) = creds_rootfs(Link::Static);
+        let case = Case::new(&rootfs, prog)
+            .args(["show"])
+            .husk_flags(["--user", "1000"])
+            .expect_lines(&["setuid(0): EPERM", "open /etc/secret (0600 root): EACCES"])
+            .check(|out| {
+                let first = out.stdout_str().lines().next().unwrap_or("").to_owned();
+                assert!(first.starts_with("uid=1000 euid=1000 "), "uid 1000 expected: {first}");
+            });
+        let out = run_husk(platform, &case);
+        case.verify(&format!("husk --platform {platform}"), &out);
+    }
+}
+
+differential_test! {
+    /// umask, prctl (names, no_new_privs, dumpable, pdeathsig), getrusage,
+    /// times, sched_yield and affinity, priorities, mremap, msync, mincore.
+    fn sysmisc(platform, link) {
+        let (rootfs, prog) = rootfs_with("sysmisc", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "initial name (the executable's basename): sysmisc",
+            "a long name is cut to 15 bytes: a-name-longer-t",
+            "the thread renamed itself: worker",
+            "PR_SET_NO_NEW_PRIVS: 0 0, now 1",
+            "after PR_SET_PDEATHSIG SIGUSR1: 10",
+            "a reaped child's CPU time counts in RUSAGE_CHILDREN: ok",
+            "sched_getaffinity: 0, at least one CPU: ok",
+            "setpriority 5: 0, getpriority: 5 0",
+            "mremap grow to 64 pages: ok, data kept: ok, new pages zero: ok",
+            "mremap MREMAP_FIXED: ok, data kept: ok",
+            "msync MS_SYNC | MS_ASYNC: -1 EINVAL",
+            "mincore: 0, residency 1 0 1 0 0 0 0 1",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}

@@ -1,0 +1,344 @@
+/* The rest of process life: umask, prctl (names, no_new_privs,
+ * dumpable, pdeathsig), getrusage, times, sched_yield, CPU affinity,
+ * priorities, mremap, msync and mincore.
+ *
+ * Values that depend on the host (CPU count, times, the runner's nice
+ * value and umask) are never printed: the program sets what it checks
+ * first, or prints only that a value is sane. */
+#include "common.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/times.h>
+
+static void umasks(void)
+{
+	umask(022);
+	printf("umask(077) returns 022: %s\n", umask(077) == 022 ? "ok" : "bad");
+	printf("umask(0777 | 01000) returns 077: %s\n", umask(0777 | 01000) == 077 ? "ok" : "bad");
+	printf("the extra bit is dropped: %04o\n", umask(022));
+	/* A child inherits it. */
+	umask(027);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(umask(0) == 027 ? 0 : 1);
+	int st;
+	waitpid(pid, &st, 0);
+	printf("a child inherits the umask: %s\n", status_str(st));
+	umask(022);
+}
+
+static void *thread_name(void *arg)
+{
+	char name[32] = "";
+	prctl(PR_GET_NAME, name);
+	printf("a new thread's name: %s\n", name);
+	prctl(PR_SET_NAME, arg);
+	prctl(PR_GET_NAME, name);
+	printf("the thread renamed itself: %s\n", name);
+	return NULL;
+}
+
+static void prctls(void)
+{
+	char name[32] = "";
+	prctl(PR_GET_NAME, name);
+	printf("initial name (the executable's basename): %s\n", name);
+	prctl(PR_SET_NAME, "husk-test");
+	memset(name, 0, sizeof name);
+	prctl(PR_GET_NAME, name);
+	printf("after PR_SET_NAME: %s\n", name);
+	prctl(PR_SET_NAME, "a-name-longer-than-fifteen-bytes");
+	memset(name, 0, sizeof name);
+	prctl(PR_GET_NAME, name);
+	printf("a long name is cut to 15 bytes: %s\n", name);
+	pthread_t t;
+	pthread_create(&t, NULL, thread_name, "worker");
+	pthread_join(t, NULL);
+	memset(name, 0, sizeof name);
+	prctl(PR_GET_NAME, name);
+	printf("the main thread's name is its own: %s\n", name);
+
+	printf("PR_GET_NO_NEW_PRIVS: %d\n", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+	errno = 0;
+	long r = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	printf("PR_SET_NO_NEW_PRIVS: %ld %s, now %d\n", r, errname(errno), prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+	errno = 0;
+	r = prctl(PR_SET_NO_NEW_PRIVS, 0, 0, 0, 0);
+	printf("PR_SET_NO_NEW_PRIVS 0: %ld %s\n", r, errname(errno));
+
+	printf("PR_GET_DUMPABLE: %d\n", prctl(PR_GET_DUMPABLE));
+	prctl(PR_SET_DUMPABLE, 0);
+	printf("after PR_SET_DUMPABLE 0: %d\n", prctl(PR_GET_DUMPABLE));
+	prctl(PR_SET_DUMPABLE, 1);
+	printf("after PR_SET_DUMPABLE 1: %d\n", prctl(PR_GET_DUMPABLE));
+	errno = 0;
+	r = prctl(PR_SET_DUMPABLE, 2);
+	printf("PR_SET_DUMPABLE 2: %ld %s\n", r, errname(errno));
+
+	int sig = -1;
+	prctl(PR_GET_PDEATHSIG, &sig);
+	printf("PR_GET_PDEATHSIG: %d\n", sig);
+	prctl(PR_SET_PDEATHSIG, SIGUSR1);
+	prctl(PR_GET_PDEATHSIG, &sig);
+	printf("after PR_SET_PDEATHSIG SIGUSR1: %d\n", sig);
+	errno = 0;
+	r = prctl(PR_SET_PDEATHSIG, 65);
+	printf("PR_SET_PDEATHSIG 65: %ld %s\n", r, errname(errno));
+	/* Cleared in a forked child. */
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int s = -1;
+		prctl(PR_GET_PDEATHSIG, &s);
+		_exit(s == 0 ? 0 : 1);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	printf("a forked child's pdeathsig is 0: %s\n", status_str(st));
+	prctl(PR_SET_PDEATHSIG, 0);
+	errno = 0;
+	r = prctl(0x7fff0000, 0, 0, 0, 0);
+	printf("an unknown prctl option: %ld %s\n", r, errname(errno));
+}
+
+static void burn_cpu(void)
+{
+	volatile uint64_t x = 0;
+	for (uint64_t i = 0; i < 30000000; i++)
+		x += i;
+}
+
+static int tv_sane(struct timeval tv)
+{
+	return tv.tv_sec >= 0 && tv.tv_usec >= 0 && tv.tv_usec < 1000000;
+}
+
+static void usage(void)
+{
+	struct rusage ru;
+	burn_cpu();
+	memset(&ru, 0xff, sizeof ru);
+	long r = getrusage(RUSAGE_SELF, &ru);
+	printf("getrusage(RUSAGE_SELF): %ld, times sane: %s, some CPU time used: %s, maxrss > 0: %s\n", r,
+	       tv_sane(ru.ru_utime) && tv_sane(ru.ru_stime) ? "ok" : "bad",
+	       ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec > 0 ? "ok" : "bad",
+	       ru.ru_maxrss > 0 ? "ok" : "bad");
+	memset(&ru, 0xff, sizeof ru);
+	r = getrusage(RUSAGE_THREAD, &ru);
+	printf("getrusage(RUSAGE_THREAD): %ld, times sane: %s\n", r,
+	       tv_sane(ru.ru_utime) && tv_sane(ru.ru_stime) ? "ok" : "bad");
+	memset(&ru, 0xff, sizeof ru);
+	r = getrusage(RUSAGE_CHILDREN, &ru);
+	printf("getrusage(RUSAGE_CHILDREN): %ld, times sane: %s\n", r,
+	       tv_sane(ru.ru_utime) && tv_sane(ru.ru_stime) ? "ok" : "bad");
+	errno = 0;
+	r = getrusage(42, &ru);
+	printf("getrusage(42): %ld %s\n", r, errname(errno));
+
+	/* A reaped child's CPU time moves to RUSAGE_CHILDREN. */
+	struct rusage before, after;
+	getrusage(RUSAGE_CHILDREN, &before);
+	struct tms t0, t1;
+	clock_t c0 = times(&t0);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		burn_cpu();
+		burn_cpu();
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+	getrusage(RUSAGE_CHILDREN, &after);
+	clock_t c1 = times(&t1);
+	long us_before = (before.ru_utime.tv_sec + before.ru_stime.tv_sec) * 1000000L + before.ru_utime.tv_usec +
+			 before.ru_stime.tv_usec;
+	long us_after = (after.ru_utime.tv_sec + after.ru_stime.tv_sec) * 1000000L + after.ru_utime.tv_usec +
+			after.ru_stime.tv_usec;
+	printf("a reaped child's CPU time counts in RUSAGE_CHILDREN: %s\n", us_after > us_before ? "ok" : "bad");
+	printf("times: %s, clock does not go back: %s, children's time does not go back: %s\n",
+	       c0 != (clock_t)-1 && c1 != (clock_t)-1 ? "ok" : "bad", c1 >= c0 ? "ok" : "bad",
+	       t1.tms_cutime + t1.tms_cstime >= t0.tms_cutime + t0.tms_cstime ? "ok" : "bad");
+	r = syscall(SYS_times, NULL);
+	printf("times(NULL): %s\n", r != -1 ? "ok" : errname(errno));
+}
+
+static void sched(void)
+{
+	printf("sched_yield: %d\n", sched_yield());
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	long r = sched_getaffinity(0, sizeof set, &set);
+	int n = CPU_COUNT(&set);
+	printf("sched_getaffinity: %ld, at least one CPU: %s\n", r, n >= 1 ? "ok" : "bad");
+	/* The raw syscall returns the size of the kernel's mask in bytes. */
+	r = syscall(SYS_sched_getaffinity, 0, sizeof set, &set);
+	printf("raw sched_getaffinity returns a multiple of 8 bytes: %s\n", r > 0 && r % 8 == 0 ? "ok" : "bad");
+	errno = 0;
+	r = syscall(SYS_sched_getaffinity, 0, 1, &set);
+	printf("sched_getaffinity into 1 byte: %ld %s\n", r, errname(errno));
+
+	/* Pin to the first allowed CPU, read it back, restore. */
+	cpu_set_t all = set, one;
+	int first = -1;
+	for (int i = 0; i < CPU_SETSIZE && first < 0; i++)
+		if (CPU_ISSET(i, &all))
+			first = i;
+	CPU_ZERO(&one);
+	CPU_SET(first, &one);
+	r = sched_setaffinity(0, sizeof one, &one);
+	cpu_set_t now;
+	CPU_ZERO(&now);
+	sched_getaffinity(0, sizeof now, &now);
+	printf("sched_setaffinity to one CPU: %ld, reads back: %s\n", r, CPU_EQUAL(&now, &one) ? "ok" : "bad");
+	printf("restore: %d\n", sched_setaffinity(0, sizeof all, &all));
+	CPU_ZERO(&one);
+	errno = 0;
+	r = sched_setaffinity(0, sizeof one, &one);
+	printf("sched_setaffinity to no CPU: %ld %s\n", r, errname(errno));
+
+	printf("sched_getscheduler: %d\n", sched_getscheduler(0));
+	struct sched_param sp = { 0 };
+	printf("sched_getparam: %d, priority %d\n", sched_getparam(0, &sp), sp.sched_priority);
+	printf("priority range for SCHED_OTHER: %d..%d\n", sched_get_priority_min(SCHED_OTHER),
+	       sched_get_priority_max(SCHED_OTHER));
+
+	/* Priorities: root may raise and lower its nice value. */
+	r = setpriority(PRIO_PROCESS, 0, 5);
+	errno = 0;
+	int prio = getpriority(PRIO_PROCESS, 0);
+	printf("setpriority 5: %ld, getpriority: %d %s\n", r, prio, errname(errno));
+	/* The raw syscall returns 20 - nice. */
+	printf("raw getpriority: %ld\n", syscall(SYS_getpriority, PRIO_PROCESS, 0));
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(getpriority(PRIO_PROCESS, 0) == 5 ? 0 : 1);
+	int st;
+	waitpid(pid, &st, 0);
+	printf("a child inherits nice 5: %s\n", status_str(st));
+	r = setpriority(PRIO_PROCESS, 0, 0);
+	printf("back to 0: %ld, getpriority: %d\n", r, getpriority(PRIO_PROCESS, 0));
+	r = setpriority(PRIO_PROCESS, 0, 100);
+	printf("setpriority 100 (clamped to 19): %ld, getpriority: %d\n", r, getpriority(PRIO_PROCESS, 0));
+	setpriority(PRIO_PROCESS, 0, 0);
+	errno = 0;
+	r = setpriority(42, 0, 0);
+	printf("setpriority with a bad which: %ld %s\n", r, errname(errno));
+	errno = 0;
+	r = getpriority(PRIO_PROCESS, 1 << 22);
+	printf("getpriority of a missing pid: %ld %s\n", r, errname(errno));
+}
+
+#define PAGE 4096UL
+
+static void fill(unsigned char *p, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (unsigned char)(i * 7 + seed);
+}
+
+static int check(const unsigned char *p, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != (unsigned char)(i * 7 + seed))
+			return 0;
+	return 1;
+}
+
+static void memory(void)
+{
+	/* mremap: grow in place or moving, shrink, move to a fixed place. */
+	unsigned char *m = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fill(m, 2 * PAGE, 1);
+	unsigned char *g = mremap(m, 2 * PAGE, 64 * PAGE, MREMAP_MAYMOVE);
+	printf("mremap grow to 64 pages: %s, data kept: %s, new pages zero: %s\n", g == MAP_FAILED ? errname(errno) : "ok",
+	       g != MAP_FAILED && check(g, 2 * PAGE, 1) ? "ok" : "bad",
+	       g != MAP_FAILED && g[63 * PAGE] == 0 && g[2 * PAGE] == 0 ? "ok" : "bad");
+	g[63 * PAGE] = 9;
+	unsigned char *s = mremap(g, 64 * PAGE, 4 * PAGE, 0);
+	printf("mremap shrink in place: %s, data kept: %s\n", s == g ? "ok" : "bad", check(s, 2 * PAGE, 1) ? "ok" : "bad");
+	/* A fixed destination: reserve it first, then move there. */
+	unsigned char *dst = mmap(NULL, 8 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *f = mremap(s, 4 * PAGE, 4 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, dst + 2 * PAGE);
+	printf("mremap MREMAP_FIXED: %s, data kept: %s\n", f == dst + 2 * PAGE ? "ok" : "bad",
+	       f == dst + 2 * PAGE && check(f, 2 * PAGE, 1) ? "ok" : "bad");
+	unsigned char vec[8];
+	errno = 0;
+	long r = mincore(s, PAGE, vec);
+	printf("the old place is unmapped (mincore): %ld %s\n", r, errname(errno));
+	errno = 0;
+	unsigned char *bad = mremap(f + 1, PAGE, 2 * PAGE, MREMAP_MAYMOVE);
+	printf("mremap an unaligned address: %s\n", bad == MAP_FAILED ? errname(errno) : "bad");
+	errno = 0;
+	bad = mremap(f, 4 * PAGE, 8 * PAGE, 0);
+	printf("mremap grow without MAYMOVE into a mapping: %s\n", bad == MAP_FAILED ? errname(errno) : "moved?");
+	errno = 0;
+	bad = mremap(f, 4 * PAGE, 4 * PAGE, MREMAP_FIXED, dst + 8 * PAGE);
+	printf("mremap MREMAP_FIXED without MAYMOVE: %s\n", bad == MAP_FAILED ? errname(errno) : "bad");
+	munmap(dst, 8 * PAGE);
+
+	/* msync. */
+	m = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	printf("msync MS_SYNC: %d\n", msync(m, 4 * PAGE, MS_SYNC));
+	printf("msync MS_ASYNC: %d\n", msync(m, PAGE, MS_ASYNC));
+	printf("msync MS_INVALIDATE: %d\n", msync(m, PAGE, MS_INVALIDATE));
+	errno = 0;
+	r = msync(m, PAGE, MS_SYNC | MS_ASYNC);
+	printf("msync MS_SYNC | MS_ASYNC: %ld %s\n", r, errname(errno));
+	errno = 0;
+	r = msync(m + 1, PAGE, MS_SYNC);
+	printf("msync unaligned: %ld %s\n", r, errname(errno));
+	unsigned char *gone = mmap(NULL, 2 * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	munmap(gone, 2 * PAGE);
+	errno = 0;
+	r = msync(gone, PAGE, MS_SYNC);
+	printf("msync unmapped: %ld %s\n", r, errname(errno));
+
+	/* mincore: touched pages are resident, untouched anonymous ones
+	 * are not (transparent huge pages are turned off for the range). */
+	munmap(m, 4 * PAGE);
+	m = mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	madvise(m, 8 * PAGE, MADV_NOHUGEPAGE);
+	m[0] = 1;
+	m[2 * PAGE] = 1;
+	m[7 * PAGE + 100] = 1;
+	memset(vec, 0xee, sizeof vec);
+	r = mincore(m, 8 * PAGE, vec);
+	printf("mincore: %ld, residency", r);
+	for (int i = 0; i < 8; i++)
+		printf(" %d", vec[i] & 1);
+	printf("\n");
+	madvise(m, 8 * PAGE, MADV_DONTNEED);
+	r = mincore(m, 8 * PAGE, vec);
+	printf("after MADV_DONTNEED: %ld, residency", r);
+	for (int i = 0; i < 8; i++)
+		printf(" %d", vec[i] & 1);
+	printf("\n");
+	errno = 0;
+	r = mincore(m + 1, PAGE, vec);
+	printf("mincore unaligned: %ld %s\n", r, errname(errno));
+	munmap(m, 8 * PAGE);
+	errno = 0;
+	r = mincore(m, PAGE, vec);
+	printf("mincore unmapped: %ld %s\n", r, errname(errno));
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	umasks();
+	prctls();
+	usage();
+	sched();
+	memory();
+	printf("done\n");
+	return 0;
+}
