@@ -160,6 +160,11 @@ pub trait AddressSpace: Send {
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError>;
     /// Changes the protection of `[addr, addr + len)`.
     fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError>;
+    /// The host process holding this address space, where there is one (for
+    /// resource accounting and `ps`).
+    fn host_pid(&self) -> Option<i32> {
+        None
+    }
     /// For the platform's own downcasts.
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }

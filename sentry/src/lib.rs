@@ -184,7 +184,8 @@ impl Sandbox {
         });
         let cwd = cwd.map_err(|errno| BootError::Cwd { path: String::from_utf8_lossy(&cfg.cwd).into(), errno })?;
         let exec_err = |errno: Errno| BootError::Exec { path: String::from_utf8_lossy(&cfg.program).into(), errno };
-        let exe = loader::open_executable(&vfs, &root, &cwd, &cfg.program).map_err(exec_err)?;
+        let (exe, argv, _) =
+            kernel::task::exec::resolve_program(&vfs, &root, &cwd, &cfg.program, cfg.argv.clone()).map_err(exec_err)?;
 
         let (min, max) = (platform.min_user_address(), platform.max_user_address());
         let kernel = Arc::new(Kernel::new(platform, mf.clone(), vfs, cfg.hostname, cfg.strace));
@@ -199,7 +200,7 @@ impl Sandbox {
             let _ = fds.insert_at(i as i32, file, false, u64::MAX);
         }
         let creds = Credentials::new(cfg.user.0, cfg.user.1);
-        let args = loader::ExecArgs { argv: &cfg.argv, envp: &cfg.envp, execfn: &cfg.program, creds: creds.clone() };
+        let args = loader::ExecArgs { argv: &argv, envp: &cfg.envp, execfn: &cfg.program, creds: creds.clone() };
         let loaded = loader::load(&mut mm, &kernel.vfs, &root, &exe, &args).map_err(exec_err)?;
 
         let tg = ThreadGroup::new(1, SigHandlers::default(), creds, kernel::task::default_rlimits());

@@ -122,6 +122,10 @@ impl PtraceAddressSpace {
 }
 
 impl AddressSpace for PtraceAddressSpace {
+    fn host_pid(&self) -> Option<i32> {
+        Some(self.pid)
+    }
+
     fn map_file(&mut self, addr: u64, len: u64, file_offset: u64, prot: Prot) -> Result<(), PlatformError> {
         let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
         let args = [addr, len, u64::from(prot.0), flags, self.memfd as u64, file_offset];

@@ -15,6 +15,7 @@ pub mod futex;
 pub mod process;
 pub mod signal;
 pub mod task;
+pub mod usage;
 pub mod waiter;
 
 use std::sync::atomic::{AtomicBool, Ordering};

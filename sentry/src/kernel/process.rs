@@ -14,6 +14,7 @@ use abi::types::Rlimit;
 
 use super::signal::{SigHandlers, SigInfo, SigPending, SigSet};
 use super::task::TaskHandle;
+use super::usage::Usage;
 use super::ExitStatus;
 
 /// User and group ids.
@@ -79,6 +80,10 @@ pub struct ThreadGroup {
     pub pdeathsig: AtomicU32,
     /// The nice value (setpriority).
     pub nice: AtomicI32,
+    /// Usage of this process's threads that have exited.
+    pub exited_usage: Mutex<Usage>,
+    /// Usage of reaped children and their reaped descendants.
+    pub children_usage: Mutex<Usage>,
 }
 
 impl ThreadGroup {
@@ -97,6 +102,8 @@ impl ThreadGroup {
             stop_cv: Condvar::new(),
             pdeathsig: AtomicU32::new(0),
             nice: AtomicI32::new(0),
+            exited_usage: Mutex::new(Usage::default()),
+            children_usage: Mutex::new(Usage::default()),
         })
     }
 
@@ -174,6 +181,19 @@ pub struct Process {
     pub exit_signal: u32,
     /// Whether the process called execve since fork (setpgid refuses then).
     pub did_exec: bool,
+}
+
+impl Process {
+    /// The process's usage: exited threads plus the live ones' stubs.
+    pub fn usage(&self) -> Usage {
+        let mut u = *self.tg.exited_usage.lock().unwrap_or_else(|e| e.into_inner());
+        for t in &self.threads {
+            if let Some(live) = t.stub_usage() {
+                u.add(&live);
+            }
+        }
+        u
+    }
 }
 
 /// The process tree.

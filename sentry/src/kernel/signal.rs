@@ -82,6 +82,11 @@ impl SigInfo {
         i32::from_le_bytes([self.0[0], self.0[1], self.0[2], self.0[3]]) as u32
     }
 
+    /// `si_code`: positive when the kernel generated the signal.
+    pub fn code(&self) -> i32 {
+        i32::from_le_bytes([self.0[8], self.0[9], self.0[10], self.0[11]])
+    }
+
     /// Overrides the signal number (rt_sigqueueinfo takes the caller's info).
     pub fn set_signo(&mut self, signo: u32) {
         self.0[0..4].copy_from_slice(&(signo as i32).to_le_bytes());

@@ -918,18 +918,29 @@ impl MemoryManager {
             return Err(Errno::EINVAL);
         }
         let old_end = old.checked_add(old_len).ok_or(Errno::EINVAL)?;
-        // The old range must lie in one mapping.
-        let (vs, v) = self.vmas.range(..=old).next_back().map(|(s, v)| (*s, v.clone())).ok_or(Errno::EFAULT)?;
-        if v.end < old_end || vs > old {
+        // The old range must lie in one mapping, as the app sees mappings:
+        // adjacent VMAs this memory manager split for its own reasons
+        // (copy-on-write, earlier mremaps) count as one.
+        let (_, first) = self.vmas.range(..=old).next_back().map(|(s, v)| (*s, v.clone())).ok_or(Errno::EFAULT)?;
+        if first.end <= old {
             return Err(Errno::EFAULT);
         }
+        let mut end = first.end;
+        while end < old_end {
+            match self.vmas.get(&end) {
+                Some(n) if n.prot == first.prot && n.shared == first.shared => end = n.end,
+                _ => return Err(Errno::EFAULT),
+            }
+        }
+        // Growth continues the mapping's last piece.
+        let (vs, v) = self.vmas.range(..old_end).next_back().map(|(s, v)| (*s, v.clone())).ok_or(Errno::EFAULT)?;
         if flags & MREMAP_FIXED == 0 {
             if new_len <= old_len {
                 self.unmap_range(old + new_len, old_end)?;
                 return Ok(old);
             }
             let grow_end = old.checked_add(new_len).ok_or(Errno::ENOMEM)?;
-            if v.end == old_end && grow_end <= self.mmap_top.max(self.max_addr) && !self.overlaps(old_end, grow_end) {
+            if end == old_end && grow_end <= self.mmap_top.max(self.max_addr) && !self.overlaps(old_end, grow_end) {
                 self.extend_like(&v, vs, old_end, grow_end)?;
                 return Ok(old);
             }

@@ -27,6 +27,9 @@ use crate::vfs::{devfs, gofer_errno, Dentry, Follow, Last, Node, Vfs};
 const MAX_RW_COUNT: u64 = 0x7fff_f000;
 /// Most iovecs one readv or writev takes.
 const IOV_MAX: u64 = 1024;
+/// fcntl: the pipe capacity.
+const F_SETPIPE_SZ: u32 = 1031;
+const F_GETPIPE_SZ: u32 = 1032;
 /// Status flags F_SETFL may change.
 const SETFL_MASK: u32 = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
 /// Status flags an open file keeps.
@@ -542,6 +545,13 @@ pub fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
             Ok(0)
         }
         F_GETFL => Ok(u64::from(f.flags())),
+        // Pipes have Linux's default capacity, which they keep.
+        F_GETPIPE_SZ | F_SETPIPE_SZ if f.ops.is_pipe() => {
+            if a.u32(1) == F_SETPIPE_SZ && (a.i32(2) < 0 || a.u64(2) > 1 << 20) {
+                return Err(if a.i32(2) < 0 { Errno::EINVAL } else { Errno::EPERM });
+            }
+            Ok(crate::vfs::pipe::PIPE_CAPACITY as u64)
+        }
         F_SETFL => {
             if f.flags() & O_PATH != 0 {
                 return Err(Errno::EBADF);
@@ -599,14 +609,16 @@ fn do_pipe(t: &mut Task, addr: u64, flags: u32) -> SysResult<u64> {
     let limit = t.nofile_limit();
     let cloexec = flags & O_CLOEXEC != 0;
     let rfd = t.fds().insert(rf, cloexec, 0, limit)?;
-    let wfd = match t.fds().insert(wf, cloexec, 0, limit) {
+    let inserted = t.fds().insert(wf, cloexec, 0, limit);
+    let wfd = match inserted {
         Ok(fd) => fd,
         Err(e) => {
             let _ = t.fds().remove(rfd);
             return Err(e);
         }
     };
-    if let Err(e) = t.mm().write_val(addr, &[rfd, wfd]) {
+    let written = t.mm().write_val(addr, &[rfd, wfd]);
+    if let Err(e) = written {
         let _ = t.fds().remove(rfd);
         let _ = t.fds().remove(wfd);
         return Err(e);

@@ -158,7 +158,8 @@ pub fn futex(t: &mut Task, a: &Args) -> SysResult<u64> {
             }
             let woken = wake_locked(&mut q, k1, val, FUTEX_BITSET_MATCH_ANY);
             let moved = requeue_locked(&mut q, k1, k2, nr_requeue);
-            Ok(u64::from(woken + if cmd == FUTEX_CMP_REQUEUE { moved } else { 0 }))
+            // Both report the waiters woken plus those requeued.
+            Ok(u64::from(woken + moved))
         }
         FUTEX_WAKE_OP => {
             let (k1, k2) = (key(t, addr)?, key(t, a.addr(4))?);

@@ -240,7 +240,9 @@ pub fn setgroups(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     let mut bytes = vec![0u8; size * 4];
     t.mm().copy_in(a.addr(1), &mut bytes)?;
-    let groups: Vec<u32> = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let mut groups: Vec<u32> = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    // Linux keeps the list sorted (groups_sort), and getgroups shows it so.
+    groups.sort_unstable();
     update(t, |c| {
         if !c.is_root() {
             return Err(Errno::EPERM);

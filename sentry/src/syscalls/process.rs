@@ -9,6 +9,7 @@ use super::Args;
 use crate::kernel::task::clone::{flags::*, CloneArgs};
 use crate::kernel::task::exit::{WaitResult, WaitTarget, WCONTINUED, WEXITED, WNOHANG, WNOWAIT, WUNTRACED};
 use crate::kernel::task::Task;
+use crate::kernel::usage::Usage;
 use crate::kernel::ExitStatus;
 use crate::mm::SysResult;
 
@@ -157,12 +158,12 @@ pub fn wait4(t: &mut Task, a: &Args) -> SysResult<u64> {
         p => WaitTarget::Pgid(p.checked_neg().ok_or(Errno::ECHILD)?),
     };
     let r = t.wait_child(target, options | WEXITED).map_err(restart_wait)?;
-    let Some(WaitResult { pid, wstatus, .. }) = r else { return Ok(0) };
+    let Some(WaitResult { pid, wstatus, usage, .. }) = r else { return Ok(0) };
     if status_addr != 0 {
         t.mm().write_val(status_addr, &wstatus)?;
     }
     if rusage != 0 {
-        t.mm().copy_out(rusage, &[0u8; 144])?;
+        t.mm().write_val(rusage, &usage.to_rusage())?;
     }
     Ok(pid as u64)
 }
@@ -192,7 +193,8 @@ pub fn waitid(t: &mut Task, a: &Args) -> SysResult<u64> {
         t.mm().copy_out(infop, &info)?;
     }
     if a.addr(4) != 0 {
-        t.mm().copy_out(a.addr(4), &[0u8; 144])?;
+        let ru = r.map(|w| w.usage).unwrap_or_default().to_rusage();
+        t.mm().write_val(a.addr(4), &ru)?;
     }
     Ok(0)
 }
@@ -284,7 +286,8 @@ pub fn prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             _ => Err(Errno::EINVAL),
         },
         PR_SET_NAME => {
-            let name = match t.mm().read_cstr(a.addr(1), 16) {
+            let read = t.mm().read_cstr(a.addr(1), 16);
+            let name = match read {
                 Ok(n) => n,
                 Err(Errno::ENAMETOOLONG) => {
                     let mut b = [0u8; 16];
@@ -314,42 +317,37 @@ pub fn prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
 }
 
-/// CPU time of the Sentry thread serving the task: the closest measure the
-/// Sentry has of the app thread's time. Returned as (user, system) µs.
-fn cpu_times(t: &Task) -> (u64, u64) {
-    let wall = t.started.elapsed().as_micros() as u64;
-    let (s, ns) = crate::sys::clock_gettime(abi::flags::clock::CLOCK_THREAD_CPUTIME_ID).unwrap_or((0, 0));
-    let sys = s as u64 * 1_000_000 + ns as u64 / 1000;
-    (wall.saturating_sub(sys).min(wall), sys.min(wall))
+/// The calling process's usage (its threads' stubs) and its reaped
+/// children's.
+fn usage_of(t: &Task) -> (Usage, Usage) {
+    let own = t.kernel.procs().procs.get(&t.pid).map(|p| p.usage()).unwrap_or_default();
+    let children = *t.handle.tg.children_usage.lock().unwrap_or_else(|e| e.into_inner());
+    (own, children)
 }
 
 pub fn getrusage(t: &mut Task, a: &Args) -> SysResult<u64> {
     const RUSAGE_SELF: i32 = 0;
     const RUSAGE_CHILDREN: i32 = -1;
     const RUSAGE_THREAD: i32 = 1;
-    let who = a.i32(0);
-    let (utime, stime) = match who {
-        RUSAGE_SELF | RUSAGE_THREAD => cpu_times(t),
-        RUSAGE_CHILDREN => (0, 0),
+    let u = match a.i32(0) {
+        RUSAGE_SELF => usage_of(t).0,
+        RUSAGE_CHILDREN => usage_of(t).1,
+        RUSAGE_THREAD => t.handle.stub_usage().unwrap_or_default(),
         _ => return Err(Errno::EINVAL),
     };
-    let mut ru = [0u64; 18];
-    ru[0] = utime / 1_000_000;
-    ru[1] = utime % 1_000_000;
-    ru[2] = stime / 1_000_000;
-    ru[3] = stime % 1_000_000;
-    t.mm().write_val(a.addr(1), &ru)?;
+    t.mm().write_val(a.addr(1), &u.to_rusage())?;
     Ok(0)
 }
 
 pub fn times(t: &mut Task, a: &Args) -> SysResult<u64> {
     // Clock ticks are 1/100 s (AT_CLKTCK).
-    let (u, s) = cpu_times(t);
+    let ticks = |d: std::time::Duration| d.as_millis() as u64 / 10;
     if a.addr(0) != 0 {
-        let tms = [u / 10_000, s / 10_000, 0u64, 0u64];
+        let (own, children) = usage_of(t);
+        let tms = [ticks(own.utime), ticks(own.stime), ticks(children.utime), ticks(children.stime)];
         t.mm().write_val(a.addr(0), &tms)?;
     }
-    Ok(t.kernel.boot.elapsed().as_millis() as u64 / 10)
+    Ok(ticks(t.kernel.boot.elapsed()))
 }
 
 pub fn umask(t: &mut Task, a: &Args) -> SysResult<u64> {

@@ -39,6 +39,13 @@ pub fn sched_getaffinity(t: &mut Task, a: &Args) -> SysResult<u64> {
     for cpu in 0..n {
         mask[cpu / 8] |= 1 << (cpu % 8);
     }
+    if a.i32(0) == 0 || a.i32(0) == t.tid {
+        if let Some(own) = &t.affinity {
+            for (i, b) in mask.iter_mut().enumerate() {
+                *b &= own.get(i).copied().unwrap_or(0);
+            }
+        }
+    }
     t.mm().copy_out(a.addr(2), &mask)?;
     Ok(need as u64)
 }
@@ -51,6 +58,9 @@ pub fn sched_setaffinity(t: &mut Task, a: &Args) -> SysResult<u64> {
     let n = ncpus();
     if !(0..n).any(|cpu| mask.get(cpu / 8).is_some_and(|b| b & (1 << (cpu % 8)) != 0)) {
         return Err(Errno::EINVAL);
+    }
+    if a.i32(0) == 0 || a.i32(0) == t.tid {
+        t.affinity = Some(mask);
     }
     Ok(0)
 }

@@ -102,6 +102,11 @@ pub trait FileOps: Send + Sync {
         POLLIN | POLLOUT
     }
 
+    /// Whether this is a pipe (or FIFO): F_GETPIPE_SZ applies.
+    fn is_pipe(&self) -> bool {
+        false
+    }
+
     /// The queue a task waits on when this file would block (read or write
     /// returned EAGAIN); notified when readiness changes.
     fn wait_queue(&self) -> Option<&WaitQueue> {

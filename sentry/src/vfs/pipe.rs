@@ -16,7 +16,7 @@ use crate::mm::{Chunk, MemoryFile, SysResult};
 /// Linux's atomic write size for pipes.
 pub const PIPE_BUF: usize = 4096;
 /// The default pipe capacity (16 pages).
-const PIPE_CAPACITY: usize = 65536;
+pub const PIPE_CAPACITY: usize = 65536;
 
 struct State {
     buf: VecDeque<u8>,
@@ -136,6 +136,10 @@ fn total(chunks: &[Chunk]) -> usize {
 }
 
 impl FileOps for PipeReader {
+    fn is_pipe(&self) -> bool {
+        true
+    }
+
     fn seekable(&self) -> bool {
         false
     }
@@ -198,6 +202,10 @@ fn fionread(p: &Pipe, cmd: u32, arg: &mut [u8]) -> SysResult<u64> {
 }
 
 impl FileOps for PipeWriter {
+    fn is_pipe(&self) -> bool {
+        true
+    }
+
     fn seekable(&self) -> bool {
         false
     }

@@ -134,6 +134,7 @@ impl Task {
         let mut child = Task::new(kernel, TaskParts { handle, pid, mm, fds, fs, regs, sigmask: self.sigmask });
         child.comm = self.comm;
         child.no_new_privs = self.no_new_privs;
+        child.affinity = self.affinity.clone();
         // A thread sharing memory starts without the alternate stack; a
         // copied address space keeps it, as Linux does.
         if f & CLONE_VM == 0 || f & CLONE_VFORK != 0 {

@@ -16,44 +16,13 @@ const BINPRM_BUF_SIZE: usize = 256;
 impl Task {
     /// Runs `path` with `argv` and `envp` in this process. On success the
     /// registers point at the new program's entry.
-    pub fn execve(&mut self, path: Vec<u8>, mut argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> SysResult<()> {
+    pub fn execve(&mut self, path: Vec<u8>, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> SysResult<()> {
         let (root, cwd) = {
             let fs = self.fs();
             (fs.root.clone(), fs.cwd.clone())
         };
         let vfs = &self.kernel.vfs;
-        let mut target = path.clone();
-        let mut exe = loader::open_executable(vfs, &root, &cwd, &target)?;
-        for depth in 0.. {
-            let mut head = [0u8; BINPRM_BUF_SIZE];
-            let n = crate::sys::pread(std::os::fd::AsRawFd::as_raw_fd(exe.fd.as_ref()), &mut head, 0)?;
-            if n < 2 || &head[..2] != b"#!" {
-                break;
-            }
-            if depth >= MAX_SCRIPT_DEPTH {
-                return Err(Errno::ELOOP);
-            }
-            let line = &head[2..n];
-            let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
-            let line: &[u8] = trim(line);
-            if line.is_empty() {
-                return Err(Errno::ENOEXEC);
-            }
-            let split = line.iter().position(|&b| b == b' ' || b == b'\t');
-            let (interp, arg) = match split {
-                Some(i) => (&line[..i], Some(trim(&line[i..]))),
-                None => (line, None),
-            };
-            let mut new_argv = vec![interp.to_vec()];
-            if let Some(a) = arg.filter(|a| !a.is_empty()) {
-                new_argv.push(a.to_vec());
-            }
-            new_argv.push(target.clone());
-            new_argv.extend(argv.into_iter().skip(1));
-            argv = new_argv;
-            target = interp.to_vec();
-            exe = loader::open_executable(vfs, &root, &cwd, &target)?;
-        }
+        let (exe, argv, target) = resolve_program(vfs, &root, &cwd, &path, argv)?;
 
         let platform = &self.kernel.platform;
         let mut mm =
@@ -96,6 +65,51 @@ impl Task {
             }
         }
     }
+}
+
+/// Opens `path` for execution, following `#!` lines to their interpreters
+/// as Linux's binfmt_script does: returns the ELF file to load, the argv to
+/// give it, and the path of that file.
+pub fn resolve_program(
+    vfs: &crate::vfs::Vfs,
+    root: &Arc<crate::vfs::Dentry>,
+    cwd: &Arc<crate::vfs::Dentry>,
+    path: &[u8],
+    mut argv: Vec<Vec<u8>>,
+) -> SysResult<(loader::Executable, Vec<Vec<u8>>, Vec<u8>)> {
+    let mut target = path.to_vec();
+    let mut exe = loader::open_executable(vfs, root, cwd, &target)?;
+    for depth in 0.. {
+        let mut head = [0u8; BINPRM_BUF_SIZE];
+        let n = crate::sys::pread(std::os::fd::AsRawFd::as_raw_fd(exe.fd.as_ref()), &mut head, 0)?;
+        if n < 2 || &head[..2] != b"#!" {
+            break;
+        }
+        if depth >= MAX_SCRIPT_DEPTH {
+            return Err(Errno::ELOOP);
+        }
+        let line = &head[2..n];
+        let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+        let line: &[u8] = trim(line);
+        if line.is_empty() {
+            return Err(Errno::ENOEXEC);
+        }
+        let split = line.iter().position(|&b| b == b' ' || b == b'\t');
+        let (interp, arg) = match split {
+            Some(i) => (&line[..i], Some(trim(&line[i..]))),
+            None => (line, None),
+        };
+        let mut new_argv = vec![interp.to_vec()];
+        if let Some(a) = arg.filter(|a| !a.is_empty()) {
+            new_argv.push(a.to_vec());
+        }
+        new_argv.push(target.clone());
+        new_argv.extend(argv.into_iter().skip(1));
+        argv = new_argv;
+        target = interp.to_vec();
+        exe = loader::open_executable(vfs, root, cwd, &target)?;
+    }
+    Ok((exe, argv, target))
 }
 
 fn trim(s: &[u8]) -> &[u8] {

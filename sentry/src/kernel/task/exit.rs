@@ -10,6 +10,7 @@ use super::{Task, TaskHandle};
 use crate::kernel::futex::{wake_locked, FutexKey};
 use crate::kernel::process::{ProcState, ProcessTable, ThreadGroup};
 use crate::kernel::signal::*;
+use crate::kernel::usage::Usage;
 use crate::kernel::{ExitStatus, Kernel};
 use crate::mm::SysResult;
 
@@ -37,6 +38,8 @@ pub struct WaitResult {
     pub status: i32,
     /// The wait4 status word.
     pub wstatus: i32,
+    /// The child's resource usage (exited children only).
+    pub usage: Usage,
 }
 
 /// wait options.
@@ -207,13 +210,18 @@ impl Task {
                 match cp.state {
                     ProcState::Zombie(st) if options & WEXITED != 0 => {
                         let (code, status) = child_code(st);
+                        // The child's own usage and its reaped descendants'.
+                        let mut usage = cp.usage();
+                        usage.add(&cp.tg.children_usage.lock().unwrap_or_else(|e| e.into_inner()));
                         if options & WNOWAIT == 0 {
                             procs.procs.remove(&c);
                             if let Some(me) = procs.procs.get_mut(&pid) {
                                 me.children.remove(&c);
+                                me.tg.children_usage.lock().unwrap_or_else(|e| e.into_inner()).add(&usage);
                             }
                         }
-                        return Ok(Some(Some(WaitResult { pid: c, uid, code, status, wstatus: st.wait_status() })));
+                        let r = WaitResult { pid: c, uid, code, status, wstatus: st.wait_status(), usage };
+                        return Ok(Some(Some(r)));
                     }
                     ProcState::Stopped { sig, reported: false } if options & WUNTRACED != 0 => {
                         if options & WNOWAIT == 0 {
@@ -226,6 +234,7 @@ impl Task {
                             code: code::CLD_STOPPED,
                             status: sig as i32,
                             wstatus,
+                            usage: Usage::default(),
                         })));
                     }
                     _ if cp.continued && options & WCONTINUED != 0 => {
@@ -238,6 +247,7 @@ impl Task {
                             code: code::CLD_CONTINUED,
                             status: SIGCONT as i32,
                             wstatus: 0xffff,
+                            usage: Usage::default(),
                         };
                         return Ok(Some(Some(r)));
                     }
@@ -356,14 +366,16 @@ fn notify_parent(procs: &mut ProcessTable, parent: i32, info: SigInfo, is_stop: 
 
 /// Whether a signal from `from_outside` (the runtime, not an app process)
 /// reaches `tg`: init ignores signals whose action is the default, as Linux
-/// does for a pid namespace's init; from outside only SIGKILL and SIGSTOP
-/// get through.
-fn init_accepts(tg: &ThreadGroup, sig: u32, from_outside: bool) -> bool {
+/// does for a pid namespace's init, unless they are blocked (then they stay
+/// pending, in case a handler is installed before they are unblocked); from
+/// outside, SIGKILL and SIGSTOP always get through.
+fn init_accepts(tg: &ThreadGroup, threads: &[Arc<TaskHandle>], sig: u32, from_outside: bool) -> bool {
     if tg.tgid != 1 {
         return true;
     }
     let a = tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).get(sig);
-    a.handler != SIG_DFL || (from_outside && (sig == SIGKILL || sig == SIGSTOP))
+    let blocked = threads.iter().any(|t| t.blocked.load(Ordering::Acquire) & bit(sig) != 0);
+    a.handler != SIG_DFL || blocked || (from_outside && (sig == SIGKILL || sig == SIGSTOP))
 }
 
 /// Sends `info` to process `pid`. Signal 0 only checks that it exists.
@@ -377,7 +389,7 @@ pub fn send_to_process(kernel: &Kernel, pid: i32, info: SigInfo, from_outside: b
         }
     };
     let sig = info.signo();
-    if sig == 0 || !init_accepts(&tg, sig, from_outside) {
+    if sig == 0 || !init_accepts(&tg, &threads, sig, from_outside) {
         return Ok(());
     }
     deliver_to_group(kernel, None, pid, &tg, &threads, info);
@@ -473,7 +485,7 @@ pub fn send_to_thread(kernel: &Kernel, tgid: Option<i32>, tid: i32, info: SigInf
         return Err(Errno::ESRCH);
     }
     let sig = info.signo();
-    if sig == 0 || !init_accepts(&h.tg, sig, false) {
+    if sig == 0 || !init_accepts(&h.tg, std::slice::from_ref(&h), sig, false) {
         return Ok(());
     }
     if sig == SIGKILL || sig == SIGCONT || is_stop(sig) {

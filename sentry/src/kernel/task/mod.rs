@@ -11,7 +11,7 @@ pub mod exec;
 pub mod exit;
 pub mod run;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -55,6 +55,8 @@ pub struct TaskHandle {
     interrupter: Mutex<Option<Arc<dyn Interrupter>>>,
     /// Set when another thread's execve ends this one.
     pub exit_requested: AtomicBool,
+    /// The host pid of the task's stub, for resource accounting (0: none).
+    pub stub_pid: AtomicI32,
 }
 
 impl TaskHandle {
@@ -69,6 +71,7 @@ impl TaskHandle {
             blocked: AtomicU64::new(blocked),
             interrupter: Mutex::new(None),
             exit_requested: AtomicBool::new(false),
+            stub_pid: AtomicI32::new(0),
         })
     }
 
@@ -103,6 +106,14 @@ impl TaskHandle {
         let s = p.take(sig);
         self.pending_bits.store(p.set(), Ordering::Release);
         s
+    }
+
+    /// The CPU time and peak memory of the task's stub so far.
+    pub fn stub_usage(&self) -> Option<super::usage::Usage> {
+        match self.stub_pid.load(Ordering::Acquire) {
+            0 => None,
+            pid => super::usage::of_stub(pid),
+        }
     }
 
     /// Signals pending for this thread or its process.
@@ -187,6 +198,8 @@ pub struct Task {
     pub started: Instant,
     /// The last switch stopped at a syscall (restart decisions need it).
     pub in_syscall: bool,
+    /// sched_setaffinity's mask, as the app set it (None: every CPU).
+    pub affinity: Option<Vec<u8>>,
     space: Option<Box<dyn AddressSpace>>,
     cursor: SpaceCursor,
     ctx: Box<dyn Context>,
@@ -252,6 +265,7 @@ impl Task {
             dumpable: true,
             started: Instant::now(),
             in_syscall: false,
+            affinity: None,
             space: None,
             cursor: SpaceCursor::new(),
             ctx,

@@ -39,7 +39,10 @@ impl Task {
     /// The host thread's body: make the stub, run, exit.
     pub(super) fn run_thread(mut self) {
         match self.kernel.platform.new_address_space() {
-            Ok(s) => self.space = Some(s),
+            Ok(s) => {
+                self.handle.stub_pid.store(s.host_pid().unwrap_or(0), std::sync::atomic::Ordering::Release);
+                self.space = Some(s);
+            }
             Err(e) => {
                 log::error!("task {}: cannot create its stub: {e}", self.tid);
                 self.handle.tg.begin_exit(ExitStatus::Signaled(SIGKILL));
@@ -79,6 +82,9 @@ impl Task {
                     if self.mm().handle_fault(addr) {
                         continue;
                     }
+                    // A touch past the end of a mapped file is SIGBUS, as on Linux.
+                    let (signo, code) =
+                        if self.mm().fault_is_past_eof(addr) { (abi::flags::signal::SIGBUS, 2) } else { (signo, code) };
                     log::debug!("task {}: signal {signo} code {code} at {addr:#x}, ip {:#x}", self.tid, self.regs.rip);
                     self.force_signal(SigInfo::fault(signo, code, addr));
                 }
@@ -146,6 +152,12 @@ impl Task {
                 continue;
             }
             if act.handler == SIG_DFL {
+                // Init ignores the default action of signals sent to it (it
+                // only queued them because they were blocked); the kernel's
+                // own (faults, positive si_code) still apply.
+                if self.pid == 1 && info.code() <= 0 && sig != abi::flags::signal::SIGKILL {
+                    continue;
+                }
                 match default_action(sig) {
                     DefaultAction::Ignore | DefaultAction::Continue => continue,
                     DefaultAction::Stop => {
@@ -357,6 +369,10 @@ impl Task {
     /// Leaves the stub (thread exit): forgets the address space and ends the
     /// stub process.
     pub(super) fn release_stub(&mut self) {
+        if let Some(u) = self.handle.stub_usage() {
+            self.handle.tg.exited_usage.lock().unwrap_or_else(|e| e.into_inner()).add(&u);
+        }
+        self.handle.stub_pid.store(0, std::sync::atomic::Ordering::Release);
         self.mm().detach(&self.cursor);
         *self.handle.interrupter.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.space = None;

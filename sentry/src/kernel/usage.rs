@@ -1,0 +1,75 @@
+//! Resource usage: CPU time and peak memory of the app's threads, read from
+//! the host's accounting of the stub processes they run in (the Sentry's own
+//! children), and summed per process as Linux's getrusage does.
+
+use std::time::Duration;
+
+/// CPU time and peak resident memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// User CPU time.
+    pub utime: Duration,
+    /// System CPU time.
+    pub stime: Duration,
+    /// Peak resident set, KiB.
+    pub maxrss_kb: u64,
+}
+
+impl Usage {
+    /// Adds `o`'s times; the peak is the larger of the two.
+    pub fn add(&mut self, o: &Usage) {
+        self.utime += o.utime;
+        self.stime += o.stime;
+        self.maxrss_kb = self.maxrss_kb.max(o.maxrss_kb);
+    }
+
+    /// `struct rusage` (144 bytes) with the times and ru_maxrss filled in.
+    pub fn to_rusage(self) -> [u64; 18] {
+        let mut ru = [0u64; 18];
+        ru[0] = self.utime.as_secs();
+        ru[1] = u64::from(self.utime.subsec_micros());
+        ru[2] = self.stime.as_secs();
+        ru[3] = u64::from(self.stime.subsec_micros());
+        ru[4] = self.maxrss_kb;
+        ru
+    }
+}
+
+/// The host's clock ticks per second for /proc times (USER_HZ).
+const USER_HZ: u64 = 100;
+
+/// The usage of the stub process `pid`: its CPU times from /proc/PID/stat
+/// and its VmHWM from /proc/PID/status. None if it is gone.
+pub fn of_stub(pid: i32) -> Option<Usage> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command: state is field 3, utime 14,
+    // stime 15 (1-based).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let to_dur = |t: u64| Duration::from_micros(t * 1_000_000 / USER_HZ);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Some(Usage { utime: to_dur(ticks(14)), stime: to_dur(ticks(15)), maxrss_kb: hwm })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_process_has_usage() {
+        let u = of_stub(std::process::id() as i32).unwrap();
+        assert!(u.maxrss_kb > 0);
+        let mut total = Usage::default();
+        total.add(&u);
+        total.add(&Usage { maxrss_kb: 1, ..Usage::default() });
+        assert_eq!(total.maxrss_kb, u.maxrss_kb);
+        assert_eq!(total.to_rusage()[4], u.maxrss_kb);
+    }
+}
