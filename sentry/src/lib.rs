@@ -162,7 +162,7 @@ impl Signaller {
     /// handler for, except SIGKILL and SIGSTOP, as a pid namespace's init does.
     pub fn send(&self, sig: u32) {
         let info = kernel::signal::SigInfo::from_sender(sig, kernel::signal::code::SI_USER, 0, 0);
-        let _ = kernel::task::exit::send_to_process(&self.0, 1, info, true);
+        let _ = kernel::task::exit::send_to_process(&self.0, 1, info, None);
     }
 }
 

@@ -109,14 +109,26 @@ static void killed(void)
 
 static void stop_continue(void)
 {
+	/* The child waits for a byte before exiting, so that the parent's
+	 * WCONTINUED wait cannot race with its exit (a zombie is reported
+	 * before a continue, on Linux as under Husk). */
+	int p[2];
+	if (pipe(p))
+		abort();
 	pid_t pid = fork();
 	if (pid == 0) {
+		char c;
+		close(p[1]);
 		raise(SIGSTOP);
-		_exit(4);
+		_exit(read(p[0], &c, 1) == 1 ? 4 : 1);
 	}
+	close(p[0]);
 	wait_print("WUNTRACED", pid, WUNTRACED);
 	kill(pid, SIGCONT);
 	wait_print("WCONTINUED", pid, WCONTINUED);
+	if (write(p[1], "x", 1) != 1)
+		abort();
+	close(p[1]);
 	wait_print("then", pid, 0);
 }
 

@@ -48,6 +48,23 @@ pub fn of_stub(pid: i32) -> Option<Usage> {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
     let to_dur = |t: u64| Duration::from_micros(t * 1_000_000 / USER_HZ);
+    let (mut utime, mut stime) = (to_dur(ticks(14)), to_dur(ticks(15)));
+    // /proc/PID/schedstat has the CPU time in nanoseconds; the stat ticks
+    // (1/100 s) only say how it splits between user and system time.
+    let precise = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
+        .map(Duration::from_nanos);
+    if let Some(total) = precise {
+        let coarse = utime + stime;
+        if coarse.is_zero() {
+            (utime, stime) = (total, Duration::ZERO);
+        } else {
+            let user_share = utime.as_secs_f64() / coarse.as_secs_f64();
+            utime = total.mul_f64(user_share);
+            stime = total.saturating_sub(utime);
+        }
+    }
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let hwm = status
         .lines()
@@ -55,7 +72,7 @@ pub fn of_stub(pid: i32) -> Option<Usage> {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    Some(Usage { utime: to_dur(ticks(14)), stime: to_dur(ticks(15)), maxrss_kb: hwm })
+    Some(Usage { utime, stime, maxrss_kb: hwm })
 }
 
 #[cfg(test)]

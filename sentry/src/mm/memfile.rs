@@ -285,6 +285,24 @@ impl MemoryFile {
         }
     }
 
+    /// Which pages of `[off, off + len)` hold data (one byte per page, 1 if
+    /// resident): never-touched pages of the sparse file read as 0.
+    pub fn residency(&self, off: u64, len: u64) -> Vec<u8> {
+        let pages = len.div_ceil(PAGE_SIZE) as usize;
+        let mut vec = vec![0u8; pages];
+        let p = self.ptr(off, len as usize);
+        // SAFETY: `p..p+len` lies inside our mapping (checked by `ptr`), and
+        // `vec` has one byte per page of it, as mincore writes.
+        let r = unsafe { libc::mincore(p.cast(), len as usize, vec.as_mut_ptr()) };
+        if r != 0 {
+            vec.fill(1);
+        }
+        for b in vec.iter_mut() {
+            *b &= 1;
+        }
+        vec
+    }
+
     /// Copies `len` bytes within the file.
     pub fn copy(&self, dst: u64, src: u64, len: u64) {
         let s = self.ptr(src, len as usize);

@@ -1037,14 +1037,20 @@ impl MemoryManager {
         self.check_mapped(addr, page_up(len).ok_or(Errno::ENOMEM)?)
     }
 
-    /// mincore(2): every mapped page counts as resident.
+    /// mincore(2): a page is resident once its memory-file page holds data.
     pub fn mincore(&self, addr: u64, len: u64) -> SysResult<Vec<u8>> {
         if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         let len = page_up(len).ok_or(Errno::ENOMEM)?;
         self.check_mapped(addr, len)?;
-        Ok(vec![1u8; (len / PAGE_SIZE) as usize])
+        let mut out = Vec::with_capacity((len / PAGE_SIZE) as usize);
+        let end = addr + len;
+        for (&s, v) in self.vmas.range(..end).filter(|(_, v)| v.end > addr) {
+            let (from, to) = (s.max(addr), v.end.min(end));
+            out.extend(self.mf.residency(v.mem_off + (from - s), to - from));
+        }
+        Ok(out)
     }
 }
 

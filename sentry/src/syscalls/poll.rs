@@ -244,5 +244,13 @@ pub fn pselect6(t: &mut Task, a: &Args) -> SysResult<u64> {
         None
     };
     let (nfds, sets) = (a.i32(0), [a.addr(1), a.addr(2), a.addr(3)]);
-    with_mask(t, mask, |t| do_select(t, nfds, sets, deadline))
+    let r = with_mask(t, mask, |t| do_select(t, nfds, sets, deadline));
+    if let Some(d) = deadline {
+        // Like select, pselect6 writes back the time left (glibc's select
+        // is built on it).
+        let left = d.saturating_duration_since(Instant::now());
+        let ts = Timespec { tv_sec: left.as_secs() as i64, tv_nsec: i64::from(left.subsec_nanos()) };
+        let _ = t.mm().write_val(a.addr(4), &ts);
+    }
+    r
 }

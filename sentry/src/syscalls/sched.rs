@@ -108,3 +108,27 @@ pub fn sched_getparam(t: &mut Task, a: &Args) -> SysResult<u64> {
     t.mm().write_val(a.addr(1), &0i32)?;
     Ok(0)
 }
+
+/// The priority range of a scheduling policy: 1..99 for the real-time
+/// policies, 0..0 for the others.
+fn priority_range(policy: i32) -> SysResult<(u64, u64)> {
+    const SCHED_OTHER: i32 = 0;
+    const SCHED_FIFO: i32 = 1;
+    const SCHED_RR: i32 = 2;
+    const SCHED_BATCH: i32 = 3;
+    const SCHED_IDLE: i32 = 5;
+    const SCHED_DEADLINE: i32 = 6;
+    match policy {
+        SCHED_FIFO | SCHED_RR => Ok((1, 99)),
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | SCHED_DEADLINE => Ok((0, 0)),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn sched_get_priority_max(_t: &mut Task, a: &Args) -> SysResult<u64> {
+    priority_range(a.i32(0)).map(|r| r.1)
+}
+
+pub fn sched_get_priority_min(_t: &mut Task, a: &Args) -> SysResult<u64> {
+    priority_range(a.i32(0)).map(|r| r.0)
+}

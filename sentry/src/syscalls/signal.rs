@@ -206,14 +206,15 @@ pub fn kill(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (pid, sig) = (a.i32(0), check_sig_or_zero(a.u32(1))?);
     let info = sender_info(t, sig, code::SI_USER);
     let k = t.kernel.clone();
+    let me = t.creds();
     match pid {
-        p if p > 0 => send_to_process(&k, p, info, false)?,
+        p if p > 0 => send_to_process(&k, p, info, Some(&me))?,
         0 => {
             let pgid = k.procs().procs.get(&t.pid).map(|p| p.pgid).ok_or(Errno::ESRCH)?;
-            send_to_group(&k, pgid, info)?
+            send_to_group(&k, pgid, info, &me)?
         }
-        -1 => send_to_all(&k, t.pid, info)?,
-        p => send_to_group(&k, p.checked_neg().ok_or(Errno::ESRCH)?, info)?,
+        -1 => send_to_all(&k, t.pid, info, &me)?,
+        p => send_to_group(&k, p.checked_neg().ok_or(Errno::ESRCH)?, info, &me)?,
     }
     Ok(0)
 }
@@ -224,7 +225,7 @@ pub fn tkill(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EINVAL);
     }
     let info = sender_info(t, sig, code::SI_TKILL);
-    send_to_thread(&t.kernel.clone(), None, tid, info).map(|_| 0)
+    send_to_thread(&t.kernel.clone(), None, tid, info, &t.creds()).map(|_| 0)
 }
 
 pub fn tgkill(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -233,7 +234,7 @@ pub fn tgkill(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EINVAL);
     }
     let info = sender_info(t, sig, code::SI_TKILL);
-    send_to_thread(&t.kernel.clone(), Some(tgid), tid, info).map(|_| 0)
+    send_to_thread(&t.kernel.clone(), Some(tgid), tid, info, &t.creds()).map(|_| 0)
 }
 
 pub fn rt_sigqueueinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -246,5 +247,5 @@ pub fn rt_sigqueueinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EPERM);
     }
     info.set_signo(sig);
-    send_to_process(&t.kernel.clone(), pid, info, false).map(|_| 0)
+    send_to_process(&t.kernel.clone(), pid, info, Some(&t.creds())).map(|_| 0)
 }

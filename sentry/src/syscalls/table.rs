@@ -135,11 +135,13 @@ syscall_table! {
     SCHED_SETAFFINITY => sched::sched_setaffinity, Support::Partial("recorded and reported, not applied on the host"), [Int, Int, Ptr];
     SCHED_GETSCHEDULER => sched::sched_getscheduler, Support::Partial("always SCHED_OTHER"), [Int];
     SCHED_GETPARAM => sched::sched_getparam, Support::Partial("always priority 0"), [Int, Ptr];
+    SCHED_GET_PRIORITY_MAX => sched::sched_get_priority_max, Support::Full, [Int];
+    SCHED_GET_PRIORITY_MIN => sched::sched_get_priority_min, Support::Full, [Int];
     GETPRIORITY => sched::getpriority, Support::Partial("the recorded nice value of the caller's process"), [Int, Int];
     SETPRIORITY => sched::setpriority, Support::Partial("recorded for the caller's process; the host does not apply it"), [Int, Int, Int];
     MREMAP => mm::mremap, Support::Partial("no MREMAP_DONTUNMAP"), [Ptr, Int, Int, Hex, Ptr];
     MSYNC => mm::msync, Support::Full, [Ptr, Int, Hex];
-    MINCORE => mm::mincore, Support::Partial("every mapped page is resident"), [Ptr, Int, Ptr];
+    MINCORE => mm::mincore, Support::Full, [Ptr, Int, Ptr];
     IOCTL => file::ioctl, Support::Partial("TCGETS and TIOCGWINSZ on a terminal, FIOCLEX, FIONCLEX, FIONREAD, FIONBIO"), [Fd, Hex, Ptr];
     PREAD64 => file::pread64, Support::Full, [Fd, Buf(2), Int, Int];
     PWRITE64 => file::pwrite64, Support::Full, [Fd, Buf(2), Int, Int];

@@ -104,6 +104,9 @@ impl Task {
                 let creds = self.creds();
                 let rlimits = *self.rlimits();
                 let new_tg = ThreadGroup::new(tid, sighand, creds, rlimits);
+                new_tg
+                    .nice
+                    .store(tg.nice.load(std::sync::atomic::Ordering::Relaxed), std::sync::atomic::Ordering::Relaxed);
                 let h = TaskHandle::new(tid, new_tg.clone(), self.sigmask);
                 let me = procs.procs.get(&self.pid).ok_or(Errno::ESRCH)?;
                 let parent = if f & CLONE_PARENT != 0 { me.parent } else { self.pid };

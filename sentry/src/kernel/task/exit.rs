@@ -8,7 +8,7 @@ use abi::Errno;
 
 use super::{Task, TaskHandle};
 use crate::kernel::futex::{wake_locked, FutexKey};
-use crate::kernel::process::{ProcState, ProcessTable, ThreadGroup};
+use crate::kernel::process::{Credentials, ProcState, ProcessTable, ThreadGroup};
 use crate::kernel::signal::*;
 use crate::kernel::usage::Usage;
 use crate::kernel::{ExitStatus, Kernel};
@@ -378,16 +378,37 @@ fn init_accepts(tg: &ThreadGroup, threads: &[Arc<TaskHandle>], sig: u32, from_ou
     a.handler != SIG_DFL || blocked || (from_outside && (sig == SIGKILL || sig == SIGSTOP))
 }
 
-/// Sends `info` to process `pid`. Signal 0 only checks that it exists.
-pub fn send_to_process(kernel: &Kernel, pid: i32, info: SigInfo, from_outside: bool) -> SysResult<()> {
+/// Whether a process with `sender`'s ids may signal `target` (Linux's
+/// kill_ok_by_cred: root, or a real or effective uid matching the target's
+/// real or saved uid).
+fn may_signal(sender: &Credentials, target: &ThreadGroup) -> bool {
+    if sender.is_root() {
+        return true;
+    }
+    let t = target.creds.lock().unwrap_or_else(|e| e.into_inner());
+    sender.euid == t.suid || sender.euid == t.uid || sender.uid == t.suid || sender.uid == t.uid
+}
+
+/// Sends `info` to process `pid`. Signal 0 only checks that it exists and
+/// may be signalled. `sender` is None for the runtime outside the sandbox.
+pub fn send_to_process(kernel: &Kernel, pid: i32, info: SigInfo, sender: Option<&Credentials>) -> SysResult<()> {
+    let from_outside = sender.is_none();
     let (tg, threads) = {
         let procs = kernel.procs();
         match procs.procs.get(&pid) {
             Some(p) if !matches!(p.state, ProcState::Zombie(_)) => (p.tg.clone(), p.threads.clone()),
-            Some(_) => return Ok(()),
+            Some(p) => {
+                return match sender {
+                    Some(c) if !may_signal(c, &p.tg) => Err(Errno::EPERM),
+                    _ => Ok(()),
+                }
+            }
             None => return Err(Errno::ESRCH),
         }
     };
+    if sender.is_some_and(|c| !may_signal(c, &tg)) {
+        return Err(Errno::EPERM);
+    }
     let sig = info.signo();
     if sig == 0 || !init_accepts(&tg, &threads, sig, from_outside) {
         return Ok(());
@@ -448,20 +469,27 @@ fn deliver_to_group(
     }
 }
 
+/// Sends to each of `pids`: Ok if any send succeeded, else the last error.
+fn send_to_each(kernel: &Kernel, pids: Vec<i32>, info: SigInfo, sender: &Credentials) -> SysResult<()> {
+    let mut result = Err(Errno::ESRCH);
+    for p in pids {
+        match send_to_process(kernel, p, info, Some(sender)) {
+            Ok(()) => result = Ok(()),
+            Err(e) if result.is_err() => result = Err(e),
+            Err(_) => {}
+        }
+    }
+    result
+}
+
 /// Sends `info` to every process in group `pgid`; ESRCH if there is none.
-pub fn send_to_group(kernel: &Kernel, pgid: i32, info: SigInfo) -> SysResult<()> {
+pub fn send_to_group(kernel: &Kernel, pgid: i32, info: SigInfo, sender: &Credentials) -> SysResult<()> {
     let members = kernel.procs().group_members(pgid);
-    if members.is_empty() {
-        return Err(Errno::ESRCH);
-    }
-    for m in members {
-        let _ = send_to_process(kernel, m, info, false);
-    }
-    Ok(())
+    send_to_each(kernel, members, info, sender)
 }
 
 /// Sends `info` to every process but init and `except` (kill -1).
-pub fn send_to_all(kernel: &Kernel, except: i32, info: SigInfo) -> SysResult<()> {
+pub fn send_to_all(kernel: &Kernel, except: i32, info: SigInfo, sender: &Credentials) -> SysResult<()> {
     let pids: Vec<i32> = kernel
         .procs()
         .procs
@@ -469,20 +497,23 @@ pub fn send_to_all(kernel: &Kernel, except: i32, info: SigInfo) -> SysResult<()>
         .filter(|(p, pr)| **p != 1 && **p != except && !matches!(pr.state, ProcState::Zombie(_)))
         .map(|(p, _)| *p)
         .collect();
-    if pids.is_empty() {
-        return Err(Errno::ESRCH);
-    }
-    for p in pids {
-        let _ = send_to_process(kernel, p, info, false);
-    }
-    Ok(())
+    send_to_each(kernel, pids, info, sender)
 }
 
 /// Sends `info` to thread `tid` (of process `tgid`, if given).
-pub fn send_to_thread(kernel: &Kernel, tgid: Option<i32>, tid: i32, info: SigInfo) -> SysResult<()> {
+pub fn send_to_thread(
+    kernel: &Kernel,
+    tgid: Option<i32>,
+    tid: i32,
+    info: SigInfo,
+    sender: &Credentials,
+) -> SysResult<()> {
     let h = kernel.procs().threads.get(&tid).cloned().ok_or(Errno::ESRCH)?;
     if tgid.is_some_and(|g| g != h.tg.tgid) {
         return Err(Errno::ESRCH);
+    }
+    if !may_signal(sender, &h.tg) {
+        return Err(Errno::EPERM);
     }
     let sig = info.signo();
     if sig == 0 || !init_accepts(&h.tg, std::slice::from_ref(&h), sig, false) {

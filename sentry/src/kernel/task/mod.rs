@@ -347,7 +347,13 @@ impl Task {
                 Ok(None) => {}
             }
             if self.interrupted() {
-                break Err(Errno::ERESTARTSYS);
+                // The condition may have come true as the signal arrived
+                // (sigtimedwait's own signal, say): prefer the result.
+                match ready(self) {
+                    Ok(Some(v)) => break Ok(v),
+                    Err(e) => break Err(e),
+                    Ok(None) => break Err(Errno::ERESTARTSYS),
+                }
             }
             if !w.sleep(deadline) {
                 break Err(Errno::ETIMEDOUT);
