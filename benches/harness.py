@@ -1,0 +1,558 @@
+#!/usr/bin/env python3
+"""Side-by-side whole-process benchmarks: native, Husk (systrap, ptrace) and
+gVisor's runsc (ptrace), alternating within each repetition.
+
+    python3 benches/harness.py            # full run, about 5 to 10 minutes
+    python3 benches/harness.py --quick    # fewer and smaller runs, < 2 minutes
+
+Every workload runs the same static program (benches/progs/hbench.c, built
+here with `cc -static`) or the same real program from the same rootfs under
+every contender:
+
+  native        the program in a chroot of the rootfs (os.chroot before exec)
+  husk-systrap  target/release/husk run --platform systrap --rootfs ROOTFS
+  husk-ptrace   target/release/husk run --platform ptrace --rootfs ROOTFS
+  runsc-ptrace  runsc --platform=ptrace run with an OCI bundle whose root is
+                ROOTFS (read-only) and whose /tmp is a tmpfs
+
+The busybox-style rootfs (hbench, a static `true`, busybox) is made under
+/dev/shm, so that its /tmp is a tmpfs natively too; python3 and tar+gzip run
+from the cached Debian rootfs (/var/cache/husk-test/debian-*), which nothing
+writes into. Must run as root (chroot, runsc).
+
+Output: a markdown table on stdout (median, min, max and ratio to native per
+contender; a contender that cannot run, or a workload that fails, gets a note
+instead of numbers), benches/results/<UTC time>.json for the run, one line
+appended to benches/results/history.jsonl, and, with --docs FILE, the table
+written into FILE between the harness markers (appended if they are absent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import glob
+import json
+import os
+import platform as _platform
+import shutil
+import signal
+import stat as _stat
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PROGS = REPO / "benches" / "progs"
+RESULTS = REPO / "benches" / "results"
+CONTENDERS = ["native", "husk-systrap", "husk-ptrace", "runsc-ptrace"]
+DOCS_BEGIN = "<!-- harness:begin (written by benches/harness.py --docs) -->"
+DOCS_END = "<!-- harness:end -->"
+ENV = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+# ---------------------------------------------------------------------------
+# Pure logic (unit-tested in benches/test_harness.py)
+
+
+def parse_number(stdout: str) -> float:
+    """The number a workload program printed: its last non-empty line."""
+    lines = [line.strip() for line in stdout.splitlines() if line.strip()]
+    if not lines:
+        raise ValueError("the program printed nothing")
+    try:
+        return float(lines[-1])
+    except ValueError:
+        raise ValueError(f"not a number: {lines[-1][:80]!r}") from None
+
+
+def parse_vmrss_kib(status_text: str) -> int:
+    """VmRSS in KiB from the text of /proc/PID/status (0 for a kernel thread
+    or a zombie, which have none)."""
+    for line in status_text.splitlines():
+        if line.startswith("VmRSS:"):
+            parts = line.split()
+            return int(parts[1])
+    return 0
+
+
+def parse_ppid(stat_text: str) -> int:
+    """The parent pid from the text of /proc/PID/stat (the comm field may hold
+    spaces and parentheses, so split after its last ')')."""
+    rest = stat_text[stat_text.rindex(")") + 2 :].split()
+    return int(rest[1])
+
+
+def descendants(root: int, parents: dict[int, int]) -> set[int]:
+    """root and every pid whose chain of parents (pid -> ppid) reaches root."""
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    out, todo = {root}, [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in out:
+                out.add(child)
+                todo.append(child)
+    return out
+
+
+def summarize(samples: list[float]) -> dict:
+    """median, min and max of the samples (None for no samples)."""
+    if not samples:
+        return {"median": None, "min": None, "max": None, "n": 0}
+    return {
+        "median": statistics.median(samples),
+        "min": min(samples),
+        "max": max(samples),
+        "n": len(samples),
+    }
+
+
+def ratio(value: float | None, native: float | None) -> float | None:
+    """value / native, or None when either is missing or native is 0."""
+    if value is None or native is None or native == 0:
+        return None
+    return value / native
+
+
+def fmt_value(v: float | None) -> str:
+    """A figure with three significant digits or so; '' for None."""
+    if v is None:
+        return ""
+    a = abs(v)
+    if a >= 100:
+        return f"{v:,.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3g}"
+
+
+def fmt_ratio(r: float | None) -> str:
+    if r is None:
+        return ""
+    return f"{r:.1f}×" if r >= 10 else f"{r:.2f}×"
+
+
+def markdown_table(results: list[dict], contenders: list[str]) -> str:
+    """One row per workload and contender: median, min, max, ratio to native's
+    median, and a note (why a cell is empty, or how many samples failed)."""
+    out = [
+        "| workload | unit | contender | median | min | max | vs native | note |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+    ]
+    for w in results:
+        native = w["contenders"].get("native", {}).get("median")
+        for c in contenders:
+            cell = w["contenders"].get(c, {})
+            med = cell.get("median")
+            r = ratio(med, native) if c != "native" else (1.0 if med is not None else None)
+            note = cell.get("note", "").replace("|", "\\|").replace("\n", " ")
+            name = w["name"].replace("|", "\\|")
+            out.append(
+                f"| {name} | {w['unit']} | {c} | {fmt_value(med)} | {fmt_value(cell.get('min'))} "
+                f"| {fmt_value(cell.get('max'))} | {fmt_ratio(r)} | {note} |"
+            )
+    return "\n".join(out) + "\n"
+
+
+def update_docs(text: str, section: str) -> str:
+    """text with what lies between the harness markers replaced by section, or
+    with the markers and section appended when the markers are absent."""
+    block = f"{DOCS_BEGIN}\n{section.rstrip()}\n{DOCS_END}\n"
+    if DOCS_BEGIN in text and DOCS_END in text:
+        head, rest = text.split(DOCS_BEGIN, 1)
+        _, tail = rest.split(DOCS_END, 1)
+        return head + block + tail.lstrip("\n")
+    return text.rstrip("\n") + "\n\n" + block
+
+
+def append_history(path: Path, record: dict) -> None:
+    """Appends record as one JSON line to path (creating it and its dir)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+def read_history(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+# ---------------------------------------------------------------------------
+# Workloads
+
+
+@dataclass
+class Workload:
+    name: str
+    unit: str
+    rootfs: str  # "small" or "debian"
+    argv: list[str]  # inside the rootfs
+    measure: str  # "printed" (the program's number), "wall" or "rss"
+    scale: float = 1.0  # printed ns -> unit
+    reps: int = 5
+    timeout: float = 120.0
+
+
+def workloads(quick: bool) -> list[Workload]:
+    q = quick
+    reps = 3 if q else 7
+    tree = "share/doc" if q else "lib/x86_64-linux-gnu"  # ~10 MB / ~50 MB of /usr
+    return [
+        Workload("getpid ×%s" % ("1e5" if q else "1e6"), "ns/op", "small",
+                 ["/bin/hbench", "getpid", "100000" if q else "1000000"], "printed", reps=1 if q else 3),
+        Workload("read 1 B /dev/zero", "ns/op", "small",
+                 ["/bin/hbench", "read", "20000" if q else "100000"], "printed", reps=reps),
+        Workload("open+close", "ns/op", "small",
+                 ["/bin/hbench", "openclose", "5000" if q else "20000", "/bin/hbench"], "printed", reps=reps),
+        Workload("stat", "ns/op", "small",
+                 ["/bin/hbench", "stat", "5000" if q else "20000", "/bin/hbench"], "printed", reps=reps),
+        Workload("fork+exit+wait", "µs/op", "small",
+                 ["/bin/hbench", "fork", "50" if q else "200"], "printed", 1e-3, reps=reps),
+        Workload("fork+exec(true)+wait", "µs/op", "small",
+                 ["/bin/hbench", "forkexec", "30" if q else "100", "/bin/true"], "printed", 1e-3, reps=reps),
+        Workload("start to exit of true", "ms", "small", ["/bin/true"], "wall", reps=5 if q else 15),
+        Workload("file 100 MiB write+read (/tmp)", "ms", "small",
+                 ["/bin/hbench", "file", "100", "/tmp"], "printed", 1e-6, reps=reps),
+        Workload("pipe 100 MiB", "ms", "small", ["/bin/hbench", "pipe", "100"], "printed", 1e-6, reps=reps),
+        Workload("first touch 1 GiB", "ms", "small",
+                 ["/bin/hbench", "fault", "1024"], "printed", 1e-6, reps=1 if q else 3),
+        Workload("python3 -c pass", "ms", "debian", ["/usr/bin/python3", "-c", "pass"], "wall",
+                 reps=3 if q else 7),
+        Workload(f"tar+gzip of /usr/{tree}", "ms", "debian",
+                 ["/bin/sh", "-c", f"tar -cf - -C /usr {tree} | gzip > /dev/null"], "wall",
+                 reps=1 if q else 3, timeout=300),
+        Workload("peak RSS, sleeping app", "MiB", "small",
+                 ["/bin/hbench", "sleep", "1000" if q else "2000"], "rss", reps=1 if q else 3),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Running
+
+
+class Failure(Exception):
+    pass
+
+
+@dataclass
+class Env:
+    work: Path
+    small: Path
+    debian: Path | None
+    husk: Path
+    runsc: str | None
+    counter: int = 0
+    notes: dict[str, str] = field(default_factory=dict)  # contender -> why skipped
+
+    def rootfs(self, which: str) -> Path:
+        if which == "debian":
+            if self.debian is None:
+                raise Failure("no Debian rootfs under /var/cache/husk-test (run the Debian tests once)")
+            return self.debian
+        return self.small
+
+
+def runsc_bundle(env: Env, rootfs: Path, argv: list[str]) -> Path:
+    env.counter += 1
+    bundle = env.work / f"bundle{env.counter}"
+    bundle.mkdir()
+    config = {
+        "ociVersion": "1.0.0",
+        "process": {
+            "terminal": False,
+            "user": {"uid": 0, "gid": 0},
+            "args": argv,
+            "env": [f"{k}={v}" for k, v in ENV.items()],
+            "cwd": "/",
+        },
+        "root": {"path": str(rootfs), "readonly": True},
+        "hostname": "runsc",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"},
+        ],
+        "linux": {"namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network")]},
+    }
+    (bundle / "config.json").write_text(json.dumps(config))
+    return bundle
+
+
+def command(env: Env, contender: str, rootfs: Path, argv: list[str]):
+    """(argv, preexec_fn, cleanup) to run argv inside rootfs as contender."""
+    if contender == "native":
+        def enter():
+            os.chroot(rootfs)
+            os.chdir("/")
+        return argv, enter, None
+    if contender.startswith("husk-"):
+        cmd = [str(env.husk), "run", "--rootfs", str(rootfs), "--platform", contender[5:]]
+        for k, v in ENV.items():
+            cmd += ["--env", f"{k}={v}"]
+        return cmd + ["--"] + argv, None, None
+    if contender.startswith("runsc-"):
+        bundle = runsc_bundle(env, rootfs, argv)
+        cid = f"husk-bench-{os.getpid()}-{env.counter}"
+        root = env.work / "runsc-root"
+        base = [env.runsc, f"--platform={contender[6:]}", "--network=none", "--root", str(root)]
+
+        def cleanup():
+            subprocess.run(base + ["delete", "--force", cid], capture_output=True, timeout=30)
+            shutil.rmtree(bundle, ignore_errors=True)
+        return base + ["run", "--bundle", str(bundle), cid], None, cleanup
+    raise ValueError(contender)
+
+
+def tree_rss_kib(root: int) -> int:
+    """Sum of VmRSS over root and all its descendants."""
+    parents = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                parents[int(d)] = parse_ppid(Path(f"/proc/{d}/stat").read_text())
+            except (OSError, ValueError, IndexError):
+                pass
+    total = 0
+    for pid in descendants(root, parents):
+        try:
+            total += parse_vmrss_kib(Path(f"/proc/{pid}/status").read_text())
+        except OSError:
+            pass
+    return total
+
+
+def run_once(env: Env, contender: str, w: Workload) -> float:
+    """One sample of w under contender, in w's unit; raises Failure."""
+    rootfs = env.rootfs(w.rootfs)
+    argv, preexec, cleanup = command(env, contender, rootfs, w.argv)
+    out = tempfile.TemporaryFile(dir=env.work)  # runsc's stdout on a pipe may be lost
+    err = tempfile.TemporaryFile(dir=env.work)
+    peak = 0
+    try:
+        start = time.perf_counter()
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=ENV,
+                             preexec_fn=preexec, start_new_session=True)
+        deadline = start + w.timeout
+        if w.measure == "rss":
+            while p.poll() is None and time.perf_counter() < deadline:
+                peak = max(peak, tree_rss_kib(p.pid))
+                time.sleep(0.05)
+        try:
+            rc = p.wait(timeout=max(0.1, deadline - time.perf_counter()))
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            raise Failure(f"timed out after {w.timeout:.0f} s")
+        wall = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode(errors="replace")
+        stderr = err.read().decode(errors="replace")
+        if rc != 0:
+            last = stderr.strip().splitlines()[-1:] or [""]
+            raise Failure(f"exit status {rc}: {last[0][:160]}")
+        if w.measure == "wall":
+            return wall * 1e3
+        if w.measure == "rss":
+            if peak == 0:
+                raise Failure("no RSS sampled")
+            return peak / 1024
+        try:
+            return parse_number(stdout) * w.scale
+        except ValueError as e:
+            raise Failure(str(e)) from None
+    finally:
+        out.close()
+        err.close()
+        if cleanup:
+            try:
+                cleanup()
+            except Exception:
+                pass
+
+
+def probe(env: Env, contender: str) -> str | None:
+    """None if contender runs the static `true`, else why not."""
+    try:
+        run_once(env, contender, Workload("probe", "ms", "small", ["/bin/true"], "wall", timeout=60))
+        return None
+    except Exception as e:  # noqa: BLE001 - any failure means the contender is out
+        return f"cannot run: {e}"
+
+
+def find_runsc(install: bool) -> tuple[str | None, str]:
+    path = shutil.which("runsc")
+    if path is None and install:
+        print("runsc missing: apt-get install -y runsc", file=sys.stderr)
+        subprocess.run(["apt-get", "install", "-y", "runsc"], capture_output=True, timeout=600)
+        path = shutil.which("runsc")
+    if path is None:
+        return None, "runsc is not installed (apt-get install runsc)"
+    return path, ""
+
+
+def build_rootfs(dest: Path) -> None:
+    for d in ("bin", "tmp", "dev", "proc", "etc"):
+        (dest / d).mkdir(parents=True, exist_ok=True)
+    for prog in ("hbench", "true"):
+        subprocess.run(["cc", "-O2", "-static", str(PROGS / f"{prog}.c"), "-o", str(dest / "bin" / prog)],
+                       check=True)
+    # Natively the app sees the rootfs's /dev (under husk and runsc, their own).
+    for name, minor in (("null", 3), ("zero", 5)):
+        os.mknod(dest / "dev" / name, 0o666 | _stat.S_IFCHR, os.makedev(1, minor))
+        os.chmod(dest / "dev" / name, 0o666)
+    if Path("/bin/busybox").exists():
+        shutil.copy("/bin/busybox", dest / "bin" / "busybox")
+
+
+def machine() -> dict:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        mem_kib = 0
+    return {"cpu": model, "cpus": os.cpu_count(), "mem_gib": round(mem_kib / 2**20, 1),
+            "kernel": _platform.release(), "host": _platform.node()}
+
+
+def versions(env: Env) -> dict:
+    v = {}
+    try:
+        v["husk_git"] = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+                                       capture_output=True, text=True, timeout=10).stdout.strip()
+    except Exception:
+        pass
+    if env.runsc:
+        try:
+            v["runsc"] = subprocess.run([env.runsc, "--version"], capture_output=True, text=True,
+                                        timeout=10).stdout.splitlines()[0]
+        except Exception:
+            pass
+    return v
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions, smaller loops (< 2 min)")
+    ap.add_argument("--husk", default=str(REPO / "target" / "release" / "husk"), help="the husk binary")
+    ap.add_argument("--no-build", action="store_true", help="do not run cargo build --release -p runtime")
+    ap.add_argument("--no-install", action="store_true", help="do not apt-get install a missing runsc")
+    ap.add_argument("--contenders", default=",".join(CONTENDERS), help="comma-separated subset")
+    ap.add_argument("--only", default="", help="run only workloads whose name contains this")
+    ap.add_argument("--results", default=str(RESULTS), help="directory for the JSON results")
+    ap.add_argument("--docs", default="", help="write the table into this markdown file")
+    args = ap.parse_args(argv)
+
+    if os.geteuid() != 0:
+        print("harness.py must run as root (chroot for native, runsc)", file=sys.stderr)
+        return 2
+    contenders = [c for c in args.contenders.split(",") if c]
+    t0 = time.time()
+    started = _dt.datetime.now(_dt.timezone.utc)
+
+    husk = Path(args.husk)
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "-p", "runtime"], cwd=REPO, check=False)
+    runsc, runsc_note = find_runsc(not args.no_install)
+    debian = sorted(d for d in glob.glob("/var/cache/husk-test/debian-*") if os.path.isdir(d))
+
+    work = Path(tempfile.mkdtemp(prefix="husk-harness.", dir="/dev/shm"))
+    try:
+        small = work / "rootfs"
+        build_rootfs(small)
+        env = Env(work=work, small=small, debian=Path(debian[0]) if debian else None, husk=husk, runsc=runsc)
+        for c in contenders:
+            if c.startswith("husk-") and not husk.exists():
+                env.notes[c] = f"skipped: {husk} does not exist (cargo build --release -p runtime)"
+            elif c.startswith("runsc-") and runsc is None:
+                env.notes[c] = f"skipped: {runsc_note}"
+            else:
+                why = probe(env, c)
+                if why:
+                    env.notes[c] = f"skipped: {why}"
+            if c in env.notes:
+                print(f"{c}: {env.notes[c]}", file=sys.stderr)
+
+        results = []
+        for w in workloads(args.quick):
+            if args.only and args.only not in w.name:
+                continue
+            samples: dict[str, list[float]] = {c: [] for c in contenders}
+            errors: dict[str, list[str]] = {c: [] for c in contenders}
+            for _ in range(w.reps):
+                for c in contenders:  # alternate within each repetition
+                    if c in env.notes:
+                        continue
+                    try:
+                        samples[c].append(run_once(env, c, w))
+                    except Exception as e:  # noqa: BLE001 - a failure must not stop the rest
+                        errors[c].append(str(e))
+            row = {"name": w.name, "unit": w.unit, "argv": w.argv, "rootfs": w.rootfs,
+                   "measure": w.measure, "contenders": {}}
+            for c in contenders:
+                cell = summarize(samples[c])
+                cell["samples"] = samples[c]
+                if c in env.notes:
+                    cell["note"] = env.notes[c]
+                elif errors[c]:
+                    cell["errors"] = errors[c]
+                    cell["note"] = (f"failed: {errors[c][0]}" if not samples[c]
+                                    else f"{len(errors[c])} of {w.reps} runs failed: {errors[c][0]}")
+                row["contenders"][c] = cell
+            native = row["contenders"].get("native", {}).get("median")
+            for c, cell in row["contenders"].items():
+                cell["ratio"] = ratio(cell["median"], native)
+            results.append(row)
+            line = "  ".join(f"{c}={fmt_value(row['contenders'][c]['median']) or '-'}" for c in contenders)
+            print(f"[{time.time() - t0:5.0f}s] {w.name} ({w.unit}): {line}", file=sys.stderr)
+
+        cmd = " ".join(["python3", "benches/harness.py"] + (sys.argv[1:] if argv is None else argv))
+        record = {
+            "started": started.isoformat(timespec="seconds"),
+            "seconds": round(time.time() - t0, 1),
+            "command": cmd,
+            "quick": args.quick,
+            "machine": machine(),
+            "versions": versions(env),
+            "contenders": contenders,
+            "skipped": env.notes,
+            "workloads": results,
+        }
+        table = markdown_table(results, contenders)
+        rdir = Path(args.results)
+        rdir.mkdir(parents=True, exist_ok=True)
+        stamp = started.strftime("%Y%m%dT%H%M%SZ")
+        (rdir / f"{stamp}{'-quick' if args.quick else ''}.json").write_text(json.dumps(record, indent=1) + "\n")
+        append_history(rdir / "history.jsonl", record)
+        (rdir / "latest.md").write_text(table)
+        print(table)
+        if args.docs:
+            m = record["machine"]
+            section = (
+                f"### Latest run\n\n```\n{cmd}\n```\n\n"
+                f"Run {record['started']} ({record['seconds']:.0f} s), git {record['versions'].get('husk_git', '?')}, "
+                f"{record['versions'].get('runsc', 'no runsc')}; {m['cpus']} vCPU `{m['cpu']}`, "
+                f"{m['mem_gib']} GiB, Linux {m['kernel']}.\n\n{table}"
+            )
+            p = Path(args.docs)
+            p.write_text(update_docs(p.read_text() if p.exists() else "", section))
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

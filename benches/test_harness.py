@@ -1,0 +1,161 @@
+"""Unit tests of benches/harness.py's own logic (no sandbox is run).
+
+    python3 -m unittest benches/test_harness.py
+"""
+
+import json
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness  # noqa: E402
+
+
+class Parsing(unittest.TestCase):
+    def test_number_is_last_nonempty_line(self):
+        self.assertEqual(harness.parse_number("4659\n"), 4659.0)
+        self.assertEqual(harness.parse_number("warming up\n  12.5  \n\n"), 12.5)
+
+    def test_no_number(self):
+        with self.assertRaises(ValueError):
+            harness.parse_number("")
+        with self.assertRaises(ValueError):
+            harness.parse_number("\n \n")
+        with self.assertRaisesRegex(ValueError, "not a number"):
+            harness.parse_number("Segmentation fault\n")
+
+    def test_vmrss(self):
+        status = "Name:\thusk\nVmPeak:\t  9000 kB\nVmRSS:\t    4756 kB\nThreads:\t4\n"
+        self.assertEqual(harness.parse_vmrss_kib(status), 4756)
+        self.assertEqual(harness.parse_vmrss_kib("Name:\tkthreadd\nThreads:\t1\n"), 0)
+
+    def test_ppid_with_odd_comm(self):
+        self.assertEqual(harness.parse_ppid("16809 (husk-systrap-sp) S 16803 16809 16801 0"), 16803)
+        self.assertEqual(harness.parse_ppid("42 (a) b (c)) R 7 42 42 0"), 7)
+
+    def test_descendants(self):
+        parents = {1: 0, 10: 1, 11: 10, 12: 10, 13: 12, 20: 1, 21: 20}
+        self.assertEqual(harness.descendants(10, parents), {10, 11, 12, 13})
+        self.assertEqual(harness.descendants(21, parents), {21})
+        self.assertEqual(harness.descendants(99, parents), {99})
+
+
+class Statistics(unittest.TestCase):
+    def test_summarize_odd_and_even(self):
+        self.assertEqual(harness.summarize([3.0, 1.0, 2.0]), {"median": 2.0, "min": 1.0, "max": 3.0, "n": 3})
+        s = harness.summarize([4.0, 1.0, 2.0, 10.0])
+        self.assertEqual((s["median"], s["min"], s["max"]), (3.0, 1.0, 10.0))
+
+    def test_summarize_empty(self):
+        self.assertEqual(harness.summarize([]), {"median": None, "min": None, "max": None, "n": 0})
+
+    def test_ratio(self):
+        self.assertAlmostEqual(harness.ratio(4659, 106), 43.95, places=2)
+        self.assertIsNone(harness.ratio(None, 106))
+        self.assertIsNone(harness.ratio(5, None))
+        self.assertIsNone(harness.ratio(5, 0))
+
+    def test_formatting(self):
+        self.assertEqual(harness.fmt_value(None), "")
+        self.assertEqual(harness.fmt_value(1234567.8), "1,234,568")
+        self.assertEqual(harness.fmt_value(12.345), "12.3")
+        self.assertEqual(harness.fmt_value(1.234), "1.23")
+        self.assertEqual(harness.fmt_value(0.6843), "0.684")
+        self.assertEqual(harness.fmt_ratio(43.95), "44.0×")
+        self.assertEqual(harness.fmt_ratio(1.0), "1.00×")
+        self.assertEqual(harness.fmt_ratio(None), "")
+
+
+def result(name, cells):
+    return {"name": name, "unit": "ns/op", "contenders": cells}
+
+
+class Table(unittest.TestCase):
+    def test_rows_ratios_and_notes(self):
+        results = [
+            result("getpid", {
+                "native": harness.summarize([100.0, 110.0, 90.0]),
+                "husk-systrap": harness.summarize([2000.0, 2200.0, 2100.0]),
+                "runsc-ptrace": {**harness.summarize([]), "note": "skipped: runsc is not installed"},
+            }),
+            result("stat", {
+                "native": {**harness.summarize([]), "note": "failed: exit status 3: stat | oops"},
+                "husk-systrap": harness.summarize([500.0]),
+            }),
+        ]
+        table = harness.markdown_table(results, ["native", "husk-systrap", "runsc-ptrace"])
+        lines = table.splitlines()
+        self.assertEqual(lines[0], "| workload | unit | contender | median | min | max | vs native | note |")
+        self.assertEqual(len(lines), 2 + 2 * 3)
+        self.assertEqual(lines[2], "| getpid | ns/op | native | 100 | 90.0 | 110 | 1.00× |  |")
+        self.assertEqual(lines[3], "| getpid | ns/op | husk-systrap | 2,100 | 2,000 | 2,200 | 21.0× |  |")
+        self.assertIn("| runsc-ptrace |  |  |  |  | skipped: runsc is not installed |", lines[4])
+        # No native figure: no ratio; a '|' in a note is escaped.
+        self.assertIn("failed: exit status 3: stat \\| oops", lines[5])
+        self.assertEqual(lines[6], "| stat | ns/op | husk-systrap | 500 | 500 | 500 |  |  |")
+        # A contender absent from a row still gets a (blank) row.
+        self.assertTrue(lines[7].startswith("| stat | ns/op | runsc-ptrace |  |"))
+
+    def test_pipe_in_a_name_is_escaped(self):
+        table = harness.markdown_table([result("tar | gzip", {"native": harness.summarize([1.0])})], ["native"])
+        self.assertIn("| tar \\| gzip | ns/op | native | 1.00 |", table)
+
+
+class Docs(unittest.TestCase):
+    def test_append_then_replace(self):
+        doc = "# Benchmarks\n\nold text\n"
+        once = harness.update_docs(doc, "## Side by side\n\ntable 1\n")
+        self.assertTrue(once.startswith(doc.rstrip("\n") + "\n\n" + harness.DOCS_BEGIN))
+        self.assertIn("table 1", once)
+        twice = harness.update_docs(once + "\n## Later section\n", "## Side by side\n\ntable 2\n")
+        self.assertNotIn("table 1", twice)
+        self.assertIn("table 2", twice)
+        self.assertIn("## Later section", twice)
+        self.assertEqual(twice.count(harness.DOCS_BEGIN), 1)
+        self.assertTrue(twice.startswith("# Benchmarks\n\nold text\n"))
+
+
+class History(unittest.TestCase):
+    def test_append_keeps_every_run(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "results" / "history.jsonl"
+            self.assertEqual(harness.read_history(path), [])
+            harness.append_history(path, {"started": "a", "workloads": [{"name": "getpid"}]})
+            harness.append_history(path, {"started": "b", "workloads": []})
+            runs = harness.read_history(path)
+            self.assertEqual([r["started"] for r in runs], ["a", "b"])
+            self.assertEqual(runs[0]["workloads"][0]["name"], "getpid")
+            self.assertEqual(len(path.read_text().splitlines()), 2)
+            for line in path.read_text().splitlines():
+                json.loads(line)
+
+
+class Workloads(unittest.TestCase):
+    def test_every_workload_of_the_issue_is_there(self):
+        for quick in (False, True):
+            names = " ".join(w.name for w in harness.workloads(quick))
+            for want in ("getpid", "read 1 B", "open+close", "stat", "fork+exit", "fork+exec", "start to exit",
+                         "file 100 MiB", "pipe", "first touch 1 GiB", "python3", "tar+gzip", "peak RSS"):
+                self.assertIn(want, names)
+
+    def test_full_getpid_is_a_million(self):
+        w = harness.workloads(False)[0]
+        self.assertEqual(w.argv, ["/bin/hbench", "getpid", "1000000"])
+
+    def test_native_command_is_the_bare_argv(self):
+        env = harness.Env(work=Path("/nonexistent"), small=Path("/r"), debian=None, husk=Path("/h"), runsc=None)
+        argv, enter, cleanup = harness.command(env, "native", Path("/r"), ["/bin/true"])
+        self.assertEqual(argv, ["/bin/true"])
+        self.assertIsNone(cleanup)
+        argv, enter, _ = harness.command(env, "husk-ptrace", Path("/r"), ["/bin/true"])
+        self.assertEqual(argv[:6], ["/h", "run", "--rootfs", "/r", "--platform", "ptrace"])
+        self.assertEqual(argv[-2:], ["--", "/bin/true"])
+        with self.assertRaises(harness.Failure):
+            env.rootfs("debian")
+
+
+if __name__ == "__main__":
+    unittest.main()
