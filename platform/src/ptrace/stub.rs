@@ -208,13 +208,36 @@ pub fn spawn(memfd: RawFd, page: StubPage) -> Result<i32, PlatformError> {
     Ok(pid)
 }
 
+/// The last steps of every stub's set-up, shared by both platforms: close
+/// every fd but the memory file, drop glibc's rseq registration, forbid new
+/// privileges, and install the seccomp filter, which must be the last
+/// syscall made from Rust code. Returns false if a step failed.
+///
+/// # Safety
+/// Call only in a freshly forked stub child, right before it jumps to the
+/// stub page; `prog` must point at a valid filter.
+pub(crate) unsafe fn seal_stub(memfd: RawFd, prog: &libc::sock_fprog) -> bool {
+    // SAFETY: raw syscalls with plain values or a pointer to the live
+    // filter; the caller guarantees we are the forked child.
+    unsafe {
+        let fd = memfd as libc::c_uint;
+        if fd > 0 {
+            libc::syscall(libc::SYS_close_range, 0u32, fd - 1, 0u32);
+        }
+        libc::syscall(libc::SYS_close_range, fd + 1, u32::MAX, 0u32);
+        unregister_rseq();
+        libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+            && libc::syscall(libc::SYS_seccomp, 1 /* SET_MODE_FILTER */, 0, prog as *const _) == 0
+    }
+}
+
 /// The child inherits its parent thread's rseq registration, whose area lives
 /// in the thread's TLS. Once the stub unmaps that memory, the kernel's next
 /// rseq update would fault and kill the stub with SIGSEGV, so drop it first.
 ///
 /// # Safety
 /// Call only in the forked child, before the stub unmaps the Sentry's memory.
-pub(crate) unsafe fn unregister_rseq() {
+unsafe fn unregister_rseq() {
     const RSEQ_FLAG_UNREGISTER: u64 = 1;
     const RSEQ_SIG: u64 = 0x5305_3053;
     // SAFETY: reading glibc's exported rseq layout and the thread pointer
@@ -260,17 +283,8 @@ unsafe fn child_main(memfd: RawFd, page: StubPage, prog: &libc::sock_fprog) -> !
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        let fd = memfd as libc::c_uint;
-        if fd > 0 {
-            libc::syscall(libc::SYS_close_range, 0u32, fd - 1, 0u32);
-        }
-        libc::syscall(libc::SYS_close_range, fd + 1, u32::MAX, 0u32);
-        unregister_rseq();
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+        if !seal_stub(memfd, prog) {
             fail(103);
-        }
-        if libc::syscall(libc::SYS_seccomp, 1 /* SET_MODE_FILTER */, 0, prog as *const _) != 0 {
-            fail(104);
         }
         std::arch::asm!(
             "jmp {entry}",

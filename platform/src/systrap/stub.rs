@@ -37,7 +37,7 @@ use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 
 use super::shared::{self, CTRL_LEN, PAGE, SIGSTACK_LEN};
-use crate::ptrace::stub::{jump, stmt, unregister_rseq};
+use crate::ptrace::stub::{jump, stmt};
 use crate::PlatformError;
 
 /// The signal [`super::SystrapInterrupter`] sends; the handler reports it as
@@ -642,17 +642,8 @@ unsafe fn child_main(memfd: RawFd, ctrl_fd: RawFd, region: Region, parent: i32, 
         // other frame carries the app's.
         let all: u64 = u64::MAX;
         libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &all, 0usize, 8usize);
-        let fd = memfd as libc::c_uint;
-        if fd > 0 {
-            libc::syscall(libc::SYS_close_range, 0u32, fd - 1, 0u32);
-        }
-        libc::syscall(libc::SYS_close_range, fd + 1, u32::MAX, 0u32);
-        unregister_rseq();
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+        if !crate::ptrace::stub::seal_stub(memfd, prog) {
             fail(106);
-        }
-        if libc::syscall(libc::SYS_seccomp, 1 /* SET_MODE_FILTER */, 0, prog as *const _) != 0 {
-            fail(107);
         }
         std::arch::asm!(
             "jmp {entry}",

@@ -72,8 +72,12 @@ pub struct ThreadGroup {
     pub exiting: Mutex<Option<ExitStatus>>,
     /// `exiting.is_some()`, readable without the lock.
     pub exiting_flag: AtomicBool,
-    /// Group stop (SIGSTOP and friends) and its end.
+    /// Group stop (SIGSTOP and friends) and its end; change it only through
+    /// [`ThreadGroup::set_stopped`], which keeps `stopped_flag` in step.
     pub stopped: Mutex<bool>,
+    /// `stopped`, readable without the lock (the run loop checks it on every
+    /// return to the app).
+    pub stopped_flag: AtomicBool,
     /// Signalled when the group continues.
     pub stop_cv: Condvar,
     /// PR_SET_PDEATHSIG.
@@ -99,6 +103,7 @@ impl ThreadGroup {
             exiting: Mutex::new(None),
             exiting_flag: AtomicBool::new(false),
             stopped: Mutex::new(false),
+            stopped_flag: AtomicBool::new(false),
             stop_cv: Condvar::new(),
             pdeathsig: AtomicU32::new(0),
             nice: AtomicI32::new(0),
@@ -117,9 +122,20 @@ impl ThreadGroup {
         *e = Some(status);
         self.exiting_flag.store(true, Ordering::Release);
         // A stopped group must wake up to die.
-        *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = false;
-        self.stop_cv.notify_all();
+        self.set_stopped(false);
         true
+    }
+
+    /// Stops or continues the group; returns whether it was stopped before.
+    pub fn set_stopped(&self, on: bool) -> bool {
+        let mut s = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        let was = *s;
+        *s = on;
+        self.stopped_flag.store(on, Ordering::Release);
+        if !on {
+            self.stop_cv.notify_all();
+        }
+        was
     }
 
     /// The group's exit status, once exiting.

@@ -827,6 +827,12 @@ impl MemoryManager {
     /// writable.
     pub fn copy_out(&mut self, addr: u64, src: &[u8]) -> SysResult<()> {
         let (chunks, n) = self.chunks(addr, src.len() as u64, true);
+        self.write_chunks(&chunks, n, src)
+    }
+
+    /// Copies `src` into `chunks` (which cover `n` bytes); EFAULT unless they
+    /// cover all of it.
+    fn write_chunks(&self, chunks: &[Chunk], n: u64, src: &[u8]) -> SysResult<()> {
         if n < src.len() as u64 {
             return Err(Errno::EFAULT);
         }
@@ -843,15 +849,7 @@ impl MemoryManager {
     pub fn poke(&mut self, addr: u64, src: &[u8]) -> SysResult<()> {
         self.prepare_write(addr, src.len() as u64)?;
         let (chunks, n) = self.chunks_now(addr, src.len() as u64, false);
-        if n < src.len() as u64 {
-            return Err(Errno::EFAULT);
-        }
-        let mut at = 0usize;
-        for c in chunks {
-            self.mf.write(c.off, &src[at..at + c.len as usize]);
-            at += c.len as usize;
-        }
-        Ok(())
+        self.write_chunks(&chunks, n, src)
     }
 
     /// Reads a plain value.

@@ -158,8 +158,15 @@ impl FileOps for PipeReader {
             if n == 0 {
                 break;
             }
-            let bytes: Vec<u8> = st.buf.drain(..n).collect();
-            mf.write(c.off, &bytes);
+            // Straight from the ring's (at most two) slices into the
+            // app's pages, then drop what was copied.
+            let (a, b) = st.buf.as_slices();
+            let from_a = n.min(a.len());
+            mf.write(c.off, &a[..from_a]);
+            if n > from_a {
+                mf.write(c.off + from_a as u64, &b[..n - from_a]);
+            }
+            st.buf.drain(..n);
             done += n;
         }
         drop(st);

@@ -80,7 +80,7 @@ impl Task {
         if self.pid == 1 {
             return;
         }
-        *self.handle.tg.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.handle.tg.set_stopped(true);
         let mut procs = self.kernel.procs();
         let Some(p) = procs.procs.get_mut(&self.pid) else { return };
         p.state = ProcState::Stopped { sig, reported: false };
@@ -437,11 +437,7 @@ fn deliver_to_group(
     }
     if sig == SIGCONT {
         tg.pending.lock().unwrap_or_else(|e| e.into_inner()).discard(bit(SIGSTOP) | bit(20) | bit(21) | bit(22));
-        let mut stopped = tg.stopped.lock().unwrap_or_else(|e| e.into_inner());
-        if *stopped {
-            *stopped = false;
-            tg.stop_cv.notify_all();
-            drop(stopped);
+        if tg.set_stopped(false) {
             let mut guard;
             let procs = match locked {
                 Some(p) => p,

@@ -101,6 +101,9 @@ impl Task {
     /// Sleeps while the process is stopped by a stop signal.
     fn wait_while_stopped(&self) {
         let tg = &self.handle.tg;
+        if !tg.stopped_flag.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
         let mut stopped = tg.stopped.lock().unwrap_or_else(|e| e.into_inner());
         while *stopped && !self.must_exit() {
             stopped = tg.stop_cv.wait(stopped).unwrap_or_else(|e| e.into_inner());
@@ -359,11 +362,6 @@ impl Task {
         self.mm().detach(&self.cursor);
         self.mm = mm;
         self.cursor = crate::mm::SpaceCursor::new();
-    }
-
-    /// Whether the handle's process has been asked to stop.
-    pub fn group_stopped(&self) -> bool {
-        *self.handle.tg.stopped.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Leaves the stub (thread exit): forgets the address space and ends the
