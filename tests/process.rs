@@ -299,6 +299,22 @@ differential_test! {
 }
 
 differential_test! {
+    /// nanosleep and clock_nanosleep: a handled signal ends the sleep with
+    /// EINTR and the time left; an ignored-by-default SIGCHLD does not.
+    fn sleep_intr(platform, link) {
+        let (rootfs, prog) = rootfs_with("sleep_intr", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "nanosleep 5 s, SIGUSR1 after 50 ms: -1 Interrupted system call, handler ran: yes, woke early: yes, rem plausible: yes",
+            "nanosleep 200 ms with a child exiting at 20 ms: 0, slept it all: yes",
+            "clock_nanosleep interrupted: EINTR, handler ran: yes",
+            "nanosleep with tv_nsec 1e9: -1 Invalid argument",
+            "nanosleep with a bad pointer: -1 Bad address",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// futex WAIT/WAKE, EAGAIN, timeouts, bitsets, requeue, WAKE_OP,
     /// shared futexes across fork, robust mutexes whose owner died.
     fn futex(platform, link) {

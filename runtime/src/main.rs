@@ -1,34 +1,168 @@
 //! `husk`: the command-line front end of the Husk sandbox.
 //!
-//! `husk run` starts a Gofer process for the rootfs, boots a Sentry in this
+//! `husk run --rootfs` starts a Gofer process for the rootfs, boots a Sentry in this
 //! process, runs the program to completion and exits with its status.
 //! `husk gofer` is the Gofer's own entry point, which `husk run` execs.
 
+mod logging;
+mod oci;
 mod sys;
 
-use std::os::fd::AsFd;
-use std::path::PathBuf;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
+use logging::LogFormat;
+
 #[derive(Parser)]
 #[command(name = "husk", version, about = "Husk: a user-space Linux kernel sandbox")]
 struct Cli {
-    /// Write Husk's own log (info and above, or RUST_LOG's filter) to FILE
-    /// instead of only errors to stderr; the app's stderr stays its own.
-    #[arg(long, global = true, value_name = "FILE")]
-    log: Option<PathBuf>,
+    #[command(flatten)]
+    globals: Globals,
     #[command(subcommand)]
     command: Cmd,
 }
 
+/// Flags every command takes: runc's, and Husk's own.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Globals {
+    /// Where container state lives (one directory per container).
+    #[arg(long, global = true, default_value = "/run/husk", value_name = "DIR")]
+    pub root: PathBuf,
+    /// Write Husk's own log to FILE instead of only errors to stderr; the
+    /// app's stderr stays its own.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// The log's format: text, or runc's JSON lines.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Log at debug level.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Also write a full debug log of each husk process into DIR.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub debug_log: Option<PathBuf>,
+    /// How the Sentry intercepts the app: systrap or ptrace. The default is
+    /// systrap where the host supports it, else ptrace.
+    #[arg(long, global = true)]
+    pub platform: Option<String>,
+    /// Print one line per syscall to stderr.
+    #[arg(long, global = true)]
+    pub strace: bool,
+    /// Accepted for runc compatibility: systemd cgroup paths are refused.
+    #[arg(long, global = true, hide = true)]
+    pub systemd_cgroup: bool,
+}
+
+impl Globals {
+    /// The flags to pass on to a husk process this one starts.
+    pub fn forwarded_flags(&self) -> Vec<std::ffi::OsString> {
+        let mut v: Vec<std::ffi::OsString> = vec!["--root".into(), self.root.clone().into()];
+        if let Some(l) = &self.log {
+            v.extend(["--log".into(), l.clone().into()]);
+        }
+        if self.log_format == LogFormat::Json {
+            v.extend(["--log-format".into(), "json".into()]);
+        }
+        if self.debug {
+            v.push("--debug".into());
+        }
+        if let Some(d) = &self.debug_log {
+            v.extend(["--debug-log".into(), d.clone().into()]);
+        }
+        if let Some(p) = &self.platform {
+            v.extend(["--platform".into(), p.into()]);
+        }
+        if self.strace {
+            v.push("--strace".into());
+        }
+        v
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run PROG from a rootfs inside a sandbox.
+    /// Run PROG from a rootfs in a sandbox (`--rootfs DIR -- PROG`), or
+    /// create, start and wait for an OCI container (`[--bundle B] ID`).
     Run(RunArgs),
-    /// Serve a rootfs to a Sentry (started by `husk run`).
+    /// Create a container from an OCI bundle; it waits for `start`.
+    Create(oci::CreateArgs),
+    /// Start a created container.
+    Start {
+        /// The container id.
+        id: String,
+    },
+    /// Print a container's OCI state JSON.
+    State {
+        /// The container id.
+        id: String,
+    },
+    /// List containers.
+    List {
+        /// table or json.
+        #[arg(long, short = 'f', default_value = "table")]
+        format: String,
+        /// Only ids.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// List a container's host processes.
+    Ps {
+        /// table or json.
+        #[arg(long, short = 'f', default_value = "table")]
+        format: String,
+        /// The container id.
+        id: String,
+        /// Accepted for runc compatibility (ps(1) options).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        ps_args: Vec<String>,
+    },
+    /// Send a signal to a container's init (or every process, --all).
+    Kill {
+        /// Every process of the container.
+        #[arg(long, short = 'a')]
+        all: bool,
+        /// The container id.
+        id: String,
+        /// A signal name or number.
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+    },
+    /// Freeze every process of a container.
+    Pause {
+        /// The container id.
+        id: String,
+    },
+    /// Thaw a paused container.
+    Resume {
+        /// The container id.
+        id: String,
+    },
+    /// Run a new process in a running container.
+    Exec(oci::ExecArgs),
+    /// Delete a container (--force: even a running one).
+    Delete {
+        /// Kill it first if it runs.
+        #[arg(long, short = 'f')]
+        force: bool,
+        /// The container id.
+        id: String,
+    },
+    /// Write a default config.json.
+    Spec {
+        /// The bundle directory.
+        #[arg(long, short = 'b', default_value = ".")]
+        bundle: PathBuf,
+        /// Accepted for runc compatibility.
+        #[arg(long)]
+        rootless: bool,
+    },
+    /// Print the OCI features JSON.
+    Features,
+    /// Serve a rootfs to a Sentry (started by husk itself).
     #[command(hide = true)]
     Gofer {
         /// The rootfs to serve.
@@ -38,20 +172,16 @@ enum Cmd {
         #[arg(long)]
         sock_fd: i32,
     },
+    /// A container's sandbox process (started by `husk create`).
+    #[command(hide = true)]
+    Sandbox(oci::sandbox::SandboxArgs),
 }
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// The root filesystem directory.
+    /// The root filesystem directory (local mode).
     #[arg(long)]
-    rootfs: PathBuf,
-    /// How the Sentry intercepts the app: systrap or ptrace. The default is
-    /// systrap where the host supports it, else ptrace.
-    #[arg(long)]
-    platform: Option<String>,
-    /// Print one line per syscall to stderr.
-    #[arg(long)]
-    strace: bool,
+    rootfs: Option<PathBuf>,
     /// Set an environment variable for the app (repeatable); the app gets no
     /// other environment.
     #[arg(long = "env", value_name = "K=V")]
@@ -66,8 +196,25 @@ struct RunArgs {
     /// sandbox.
     #[arg(long, value_name = "UID[:GID]", value_parser = parse_user)]
     user: Option<(u32, u32)>,
-    /// The program (a path inside the rootfs) and its arguments.
-    #[arg(last = true, required = true, value_name = "PROG [ARGS]...")]
+    /// OCI mode: the bundle directory.
+    #[arg(long, short = 'b')]
+    bundle: Option<PathBuf>,
+    /// OCI mode: write the sandbox process's pid here.
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    /// OCI mode: the console socket.
+    #[arg(long)]
+    console_socket: Option<PathBuf>,
+    /// OCI mode: return once started.
+    #[arg(long, short = 'd')]
+    detach: bool,
+    /// OCI mode: accepted for runc compatibility.
+    #[arg(long)]
+    no_pivot: bool,
+    /// OCI mode: the container id.
+    id: Option<String>,
+    /// Local mode: the program (a path inside the rootfs) and its arguments.
+    #[arg(last = true, value_name = "PROG [ARGS]...")]
     program: Vec<String>,
 }
 
@@ -79,24 +226,42 @@ const EXIT_NOT_FOUND: u8 = 127;
 /// The fd number the Gofer's socket gets in the Gofer process.
 const GOFER_SOCK_FD: i32 = 3;
 
-/// Sends Husk's log to `path` at info level, or only errors to stderr.
-fn init_logging(path: Option<&std::path::Path>) -> anyhow::Result<()> {
-    let default = if path.is_some() { "info" } else { "error" };
-    let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default));
-    b.format(|buf, rec| {
-        use std::io::Write;
-        writeln!(buf, "husk: {}: {}", rec.level().as_str().to_lowercase(), rec.args())
-    });
-    if let Some(p) = path {
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .with_context(|| format!("log file {}", p.display()))?;
-        b.target(env_logger::Target::Pipe(Box::new(f)));
+/// Reports a command's failure: to the log (where containerd's shim reads
+/// it) and, when the log is a file, to stderr as well.
+pub fn report_error(e: &anyhow::Error) {
+    let msg = format!("{e:#}");
+    log::error!("{msg}");
+    if LOG_TO_FILE.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("husk: {msg}");
     }
-    b.init();
-    Ok(())
+}
+
+static LOG_TO_FILE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The status a shell reports for a host process: N, or 128 + the signal.
+pub fn shell_status(s: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
+}
+
+fn command_name(c: &Cmd) -> &'static str {
+    match c {
+        Cmd::Run(_) => "run",
+        Cmd::Create(_) => "create",
+        Cmd::Start { .. } => "start",
+        Cmd::State { .. } => "state",
+        Cmd::List { .. } => "list",
+        Cmd::Ps { .. } => "ps",
+        Cmd::Kill { .. } => "kill",
+        Cmd::Pause { .. } => "pause",
+        Cmd::Resume { .. } => "resume",
+        Cmd::Exec(_) => "exec",
+        Cmd::Delete { .. } => "delete",
+        Cmd::Spec { .. } => "spec",
+        Cmd::Features => "features",
+        Cmd::Gofer { .. } => "gofer",
+        Cmd::Sandbox(_) => "sandbox",
+    }
 }
 
 fn main() -> ExitCode {
@@ -114,18 +279,44 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = init_logging(cli.log.as_deref()) {
+    let g = cli.globals;
+    let log_cfg = logging::LogConfig {
+        file: g.log.as_deref(),
+        format: g.log_format,
+        debug: g.debug,
+        debug_dir: g.debug_log.as_deref().map(|d| (d, command_name(&cli.command))),
+    };
+    if let Err(e) = logging::init(&log_cfg) {
         eprintln!("husk: {e:#}");
         return ExitCode::from(2);
     }
+    LOG_TO_FILE.store(g.log.is_some(), std::sync::atomic::Ordering::Relaxed);
+    if g.systemd_cgroup {
+        log::warn!("--systemd-cgroup: systemd cgroup paths are not supported; cgroupfs paths are used");
+    }
     match cli.command {
-        Cmd::Run(args) => match run(args) {
+        Cmd::Run(args) => run_either(&g, args),
+        Cmd::Create(args) => oci::run_command(|| oci::create(&g, &args)),
+        Cmd::Start { id } => oci::run_command(|| oci::start(&g, &id)),
+        Cmd::State { id } => oci::run_command(|| oci::state(&g, &id)),
+        Cmd::List { format, quiet } => oci::run_command(|| oci::list(&g, &format, quiet)),
+        Cmd::Ps { format, id, .. } => oci::run_command(|| oci::ps(&g, &id, &format)),
+        Cmd::Kill { all, id, signal } => oci::run_command(|| oci::kill(&g, &id, &signal, all)),
+        Cmd::Pause { id } => oci::run_command(|| oci::pause(&g, &id, true)),
+        Cmd::Resume { id } => oci::run_command(|| oci::pause(&g, &id, false)),
+        Cmd::Exec(args) => match oci::exec(&g, &args) {
             Ok(code) => code,
             Err(e) => {
-                eprintln!("husk: {e:#}");
-                ExitCode::from(EXIT_SANDBOX_ERROR)
+                report_error(&e);
+                ExitCode::from(255)
             }
         },
+        Cmd::Delete { force, id } => oci::run_command(|| oci::delete(&g, &id, force)),
+        Cmd::Spec { bundle, .. } => oci::run_command(|| oci::spec(&bundle)),
+        Cmd::Features => {
+            println!("{}", serde_json::to_string_pretty(&oci::features()).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
         Cmd::Gofer { rootfs, sock_fd } => match serve_gofer(&rootfs, sock_fd) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -133,10 +324,50 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Cmd::Sandbox(args) => oci::sandbox::main(&g, args),
     }
 }
 
-fn parse_user(s: &str) -> Result<(u32, u32), String> {
+/// `husk run`: local mode with `--rootfs`, OCI mode with a container id.
+fn run_either(g: &Globals, args: RunArgs) -> ExitCode {
+    match (&args.rootfs, &args.id) {
+        (Some(_), None) if !args.program.is_empty() => match run(g, args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("husk: {e:#}");
+                ExitCode::from(EXIT_SANDBOX_ERROR)
+            }
+        },
+        (Some(_), None) => {
+            eprintln!("husk: run --rootfs needs a program after -- (see 'husk --help')");
+            ExitCode::from(2)
+        }
+        (None, Some(id)) => {
+            let create = oci::CreateArgs {
+                bundle: args.bundle.clone().unwrap_or_else(|| PathBuf::from(".")),
+                pid_file: args.pid_file.clone(),
+                console_socket: args.console_socket.clone(),
+                no_pivot: args.no_pivot,
+                no_new_keyring: false,
+                preserve_fds: 0,
+                id: id.clone(),
+            };
+            match oci::run(g, &create, args.detach) {
+                Ok(code) => code,
+                Err(e) => {
+                    report_error(&e);
+                    ExitCode::from(1)
+                }
+            }
+        }
+        _ => {
+            eprintln!("husk: run needs either --rootfs DIR -- PROG, or a container id (see 'husk --help')");
+            ExitCode::from(2)
+        }
+    }
+}
+
+pub fn parse_user(s: &str) -> Result<(u32, u32), String> {
     let (u, g) = match s.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (s, None),
@@ -149,38 +380,37 @@ fn parse_user(s: &str) -> Result<(u32, u32), String> {
     Ok((uid, gid))
 }
 
+/// Starts a Gofer for `rootfs`; returns it and the Sentry's end of its
+/// socket. The Gofer dies with the thread that started it.
+pub fn spawn_gofer(rootfs: &Path) -> anyhow::Result<(std::process::Child, OwnedFd)> {
+    let (sentry_sock, gofer_sock) = gofer::socketpair().context("creating the gofer socket")?;
+    let mut cmd = Command::new("/proc/self/exe");
+    cmd.arg("gofer").arg("--rootfs").arg(rootfs).arg("--sock-fd").arg(GOFER_SOCK_FD.to_string());
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
+    sys::pass_fd_and_tie_lifetime(&mut cmd, &gofer_sock, GOFER_SOCK_FD);
+    let child = cmd.spawn().context("starting the gofer")?;
+    Ok((child, sentry_sock))
+}
+
 fn serve_gofer(rootfs: &std::path::Path, sock_fd: i32) -> anyhow::Result<()> {
     let sock = sys::adopt_fd(sock_fd).context("gofer socket")?;
     gofer::serve(rootfs, sock)?;
     Ok(())
 }
 
-fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let meta = std::fs::metadata(&args.rootfs).with_context(|| format!("rootfs {}", args.rootfs.display()))?;
+fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let rootfs = args.rootfs.clone().context("no --rootfs")?;
+    let meta = std::fs::metadata(&rootfs).with_context(|| format!("rootfs {}", rootfs.display()))?;
     if !meta.is_dir() {
-        bail!("rootfs {}: not a directory", args.rootfs.display());
+        bail!("rootfs {}: not a directory", rootfs.display());
     }
     let envp = args
         .env
         .iter()
         .map(|kv| if kv.contains('=') { Ok(kv.clone().into_bytes()) } else { bail!("--env {kv:?}: expected K=V") })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let stdio = [
-        std::io::stdin().as_fd().try_clone_to_owned(),
-        std::io::stdout().as_fd().try_clone_to_owned(),
-        std::io::stderr().as_fd().try_clone_to_owned(),
-    ]
-    .into_iter()
-    .collect::<Result<Vec<_>, _>>()
-    .context("duplicating stdio")?;
-
-    let (sentry_sock, gofer_sock) = gofer::socketpair().context("creating the gofer socket")?;
-    let mut cmd = Command::new("/proc/self/exe");
-    cmd.arg("gofer").arg("--rootfs").arg(&args.rootfs).arg("--sock-fd").arg(GOFER_SOCK_FD.to_string());
-    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
-    sys::pass_fd_and_tie_lifetime(&mut cmd, &gofer_sock, GOFER_SOCK_FD);
-    let mut gofer_child = cmd.spawn().context("starting the gofer")?;
-    drop(gofer_sock);
+    let stdio = oci::sandbox::stdio()?;
+    let (mut gofer_child, sentry_sock) = spawn_gofer(&rootfs)?;
 
     let program = args.program[0].clone().into_bytes();
     let cfg = sentry::SandboxConfig {
@@ -189,10 +419,11 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         envp,
         cwd: args.cwd.into_bytes(),
         hostname: args.hostname,
-        strace: args.strace,
-        platform: args.platform.unwrap_or_else(|| sentry::default_platform().to_string()),
+        strace: g.strace,
+        platform: g.platform.clone().unwrap_or_else(|| sentry::default_platform().to_string()),
         stdio,
         user: args.user.unwrap_or((0, 0)),
+        groups: Vec::new(),
     };
     let result = sentry::Sandbox::boot(cfg, sentry_sock);
     let code = match result {

@@ -68,3 +68,105 @@ pub fn forward_signals(to: sentry::Signaller) {
         log::warn!("cannot forward signals to the sandbox: {e}");
     }
 }
+
+/// Takes ownership of an fd that a host call just returned to this process.
+pub fn own_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: callers pass fds fresh from accept4 or SCM_RIGHTS, which belong
+    // to this process and to nothing else in it.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// How the sandbox process starts: which fds it gets at which numbers
+/// (everything else is closed), and whether it leads a new session, with
+/// its stdin as the controlling terminal.
+pub struct ChildSetup {
+    /// (source fd, target fd number) pairs; targets must be distinct.
+    pub fds: Vec<(RawFd, RawFd)>,
+    /// setsid() in the child.
+    pub new_session: bool,
+    /// Make fd 0 (a terminal) the new session's controlling terminal.
+    pub controlling_tty: bool,
+}
+
+/// Arranges `setup` in `cmd`'s child before it execs.
+pub fn prepare_child(cmd: &mut Command, setup: ChildSetup) {
+    let ChildSetup { fds, new_session, controlling_tty } = setup;
+    let top = fds.iter().map(|(_, t)| *t).max().unwrap_or(2).max(2);
+    // Filled in the child; allocated here, since the child must not allocate.
+    let mut moved = vec![0; fds.len()];
+    // SAFETY: the closure runs in the forked child before exec and makes only
+    // async-signal-safe calls (fcntl, dup2, setsid, ioctl, close_range) on
+    // plain integers and a buffer allocated before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            // First copy every source above every target, so that a source
+            // numbered like another's target survives until it is placed.
+            for (i, (src, _)) in fds.iter().enumerate() {
+                moved[i] = libc::fcntl(*src, libc::F_DUPFD, top + 1);
+                if moved[i] < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            for (i, (_, target)) in fds.iter().enumerate() {
+                if libc::dup2(moved[i], *target) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            // Close-on-exec rather than close: std's own exec-error pipe is
+            // among them and must live until the exec.
+            let cloexec = libc::CLOSE_RANGE_CLOEXEC as libc::c_uint;
+            if libc::syscall(libc::SYS_close_range, (top + 1) as libc::c_uint, libc::c_uint::MAX, cloexec) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if new_session && libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if controlling_tty && libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Signals an exec's proxy passes on to its process in the sandbox (as the
+/// shim signals an exec'd process through the pid in its pid file).
+const PROXIED: [i32; 8] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+    libc::SIGCONT,
+];
+
+/// Blocks the signals an exec's proxy forwards and sends each that arrives
+/// over `ch` as a `Kill` for the exec'd process.
+pub fn forward_signals_to(ch: std::sync::Arc<crate::oci::control::Channel>) {
+    // SAFETY: building a sigset_t in a local and installing it as this
+    // thread's mask; the pointers are to locals that outlive the calls.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in PROXIED {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    let spawned = std::thread::Builder::new().name("signals".into()).spawn(move || loop {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: `set` is a valid signal set and `sig` a valid out-pointer.
+        if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+            let req = crate::oci::control::Request::Kill { signal: sig, all: false };
+            if ch.send(&req, &[]).is_err() {
+                return;
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        log::warn!("cannot forward signals to the exec'd process: {e}");
+    }
+}

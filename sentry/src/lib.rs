@@ -75,6 +75,8 @@ pub struct SandboxConfig {
     pub stdio: Vec<OwnedFd>,
     /// The uid and gid the app runs as.
     pub user: (u32, u32),
+    /// The app's supplementary groups.
+    pub groups: Vec<u32>,
 }
 
 /// Why a sandbox could not start.
@@ -100,6 +102,9 @@ pub enum BootError {
         /// Why.
         errno: Errno,
     },
+    /// The sandbox's init has already exited.
+    #[error("the sandbox has ended")]
+    Ended,
     /// The program could not be loaded.
     #[error("{path}: {reason}", reason = exec_reason(*errno))]
     Exec {
@@ -147,6 +152,173 @@ fn mount_filesystems(vfs: &Vfs, mf: &Arc<MemoryFile>) {
     }
 }
 
+/// A process to start in the sandbox: init at boot, or one that `husk exec`
+/// adds to a running sandbox.
+pub struct ProcessConfig {
+    /// The program's path inside the sandbox.
+    pub program: Vec<u8>,
+    /// argv.
+    pub argv: Vec<Vec<u8>>,
+    /// The environment, `KEY=VALUE` each.
+    pub envp: Vec<Vec<u8>>,
+    /// The working directory.
+    pub cwd: Vec<u8>,
+    /// The uid and gid it runs as.
+    pub user: (u32, u32),
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+    /// Its fds 0, 1 and 2.
+    pub stdio: Vec<OwnedFd>,
+}
+
+/// Builds a process from `cfg`, ready to start: pid 1 if `init`, else the
+/// next free pid, with no parent inside the sandbox (it is the runtime's
+/// child, as `runc exec`'s process is outside the container's pid
+/// namespace's tree). Its process group and session are its own.
+fn new_process(kernel: &Arc<Kernel>, cfg: ProcessConfig, init: bool) -> Result<Task, BootError> {
+    let vfs = &kernel.vfs;
+    let root = vfs.root().clone();
+    let cwd =
+        vfs.resolve(&root, &root, &cfg.cwd, Follow::Yes).and_then(
+            |d| {
+                if d.is_dir() {
+                    Ok(d)
+                } else {
+                    Err(Errno::ENOTDIR)
+                }
+            },
+        );
+    let cwd = cwd.map_err(|errno| BootError::Cwd { path: String::from_utf8_lossy(&cfg.cwd).into(), errno })?;
+    let exec_err = |errno: Errno| BootError::Exec { path: String::from_utf8_lossy(&cfg.program).into(), errno };
+    let (exe, argv, _) =
+        kernel::task::exec::resolve_program(vfs, &root, &cwd, &cfg.program, cfg.argv.clone()).map_err(exec_err)?;
+
+    let (min, max) = (kernel.platform.min_user_address(), kernel.platform.max_user_address());
+    let mut mm = MemoryManager::new(kernel.memfile.clone(), min, max);
+    let mut fds = FdTable::default();
+    for (i, fd) in cfg.stdio.into_iter().enumerate() {
+        let flags = match i {
+            0 => abi::flags::open::O_RDONLY,
+            _ => abi::flags::open::O_WRONLY,
+        } | abi::flags::open::O_LARGEFILE;
+        let file = File::new(Box::new(HostStdio::new(fd)), flags, None);
+        let _ = fds.insert_at(i as i32, file, false, u64::MAX);
+    }
+    let mut creds = Credentials::new(cfg.user.0, cfg.user.1);
+    creds.groups = cfg.groups;
+    let args = loader::ExecArgs { argv: &argv, envp: &cfg.envp, execfn: &cfg.program, creds: creds.clone() };
+    let loaded = loader::load(&mut mm, vfs, &root, &exe, &args).map_err(exec_err)?;
+
+    let pid = {
+        let mut procs = kernel.procs();
+        let pid = if init { procs.alloc_id().filter(|&id| id == 1) } else { procs.alloc_id() };
+        let pid =
+            pid.ok_or(BootError::Exec { path: String::from_utf8_lossy(&cfg.program).into(), errno: Errno::EAGAIN })?;
+        let tg = ThreadGroup::new(pid, SigHandlers::default(), creds, kernel::task::default_rlimits());
+        let handle = TaskHandle::new(pid, tg.clone(), 0);
+        procs.threads.insert(pid, handle.clone());
+        procs.procs.insert(
+            pid,
+            Process {
+                tg,
+                parent: 0,
+                children: Default::default(),
+                threads: vec![handle],
+                pgid: pid,
+                sid: pid,
+                state: ProcState::Running,
+                continued: false,
+                exit_signal: 0,
+                did_exec: true,
+            },
+        );
+        pid
+    };
+    let handle = kernel
+        .procs()
+        .threads
+        .get(&pid)
+        .cloned()
+        .ok_or(BootError::Exec { path: String::from_utf8_lossy(&cfg.program).into(), errno: Errno::ESRCH })?;
+    let fs = FsContext { root, cwd, umask: 0o022 };
+    let parts = TaskParts {
+        handle,
+        pid,
+        mm: Arc::new(Mutex::new(mm)),
+        fds: Arc::new(Mutex::new(fds)),
+        fs: Arc::new(Mutex::new(fs)),
+        regs: platform::Regs::for_entry(loaded.entry, loaded.sp),
+        sigmask: 0,
+    };
+    let mut task = Task::new(kernel.clone(), parts);
+    let name = cfg.program.rsplit(|&b| b == b'/').next().unwrap_or(&cfg.program).to_vec();
+    task.set_comm(&name);
+    Ok(task)
+}
+
+/// A process started in a running sandbox by [`Controller::exec`].
+pub struct Started {
+    /// Its pid inside the sandbox.
+    pub pid: i32,
+    /// Receives its exit status when it ends (or is dropped, without a
+    /// status, if the sandbox ends first).
+    pub exit: std::sync::mpsc::Receiver<ExitStatus>,
+}
+
+/// Reaches into a running sandbox from outside: the OCI runtime's `kill`,
+/// `exec` and `ps` go through it.
+#[derive(Clone)]
+pub struct Controller(Arc<Kernel>);
+
+impl Controller {
+    /// Sends `sig` to init, which ignores signals it has no handler for
+    /// (but SIGKILL and SIGSTOP), as a pid namespace's init does.
+    pub fn signal_init(&self, sig: u32) {
+        Signaller(self.0.clone()).send(sig);
+    }
+
+    /// Sends `sig` to every process of the sandbox (`kill --all`), init
+    /// last so the others are not first killed by init's end.
+    pub fn signal_all(&self, sig: u32) {
+        let mut pids: Vec<i32> = self.0.procs().procs.keys().copied().filter(|&p| p != 1).collect();
+        pids.push(1);
+        for pid in pids {
+            let info = kernel::signal::SigInfo::from_sender(sig, kernel::signal::code::SI_USER, 0, 0);
+            let _ = kernel::task::exit::send_to_process(&self.0, pid, info, None);
+        }
+    }
+
+    /// Sends `sig` to process `pid` (an exec'd process, for its runtime
+    /// proxy); ESRCH if it is gone.
+    pub fn signal_pid(&self, pid: i32, sig: u32) -> Result<(), Errno> {
+        let info = kernel::signal::SigInfo::from_sender(sig, kernel::signal::code::SI_USER, 0, 0);
+        kernel::task::exit::send_to_process(&self.0, pid, info, None)
+    }
+
+    /// Starts a new process in the sandbox (`husk exec`).
+    pub fn exec(&self, cfg: ProcessConfig) -> Result<Started, BootError> {
+        if self.0.init_has_exited() {
+            return Err(BootError::Ended);
+        }
+        let task = new_process(&self.0, cfg, false)?;
+        let pid = task.pid;
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Before it runs, so its exit cannot be missed.
+        self.0.watch_external(pid, tx);
+        if let Err(e) = task.start() {
+            self.0.external_exited(pid, ExitStatus::Signaled(abi::flags::signal::SIGKILL));
+            return Err(BootError::Exec { path: "task thread".into(), errno: e });
+        }
+        Ok(Started { pid, exit: rx })
+    }
+
+    /// The pids of the sandbox's live processes.
+    pub fn pids(&self) -> Vec<i32> {
+        let procs = self.0.procs();
+        procs.procs.iter().filter(|(_, p)| !matches!(p.state, ProcState::Zombie(_))).map(|(pid, _)| *pid).collect()
+    }
+}
+
 /// A booted sandbox, ready to run its first task.
 pub struct Sandbox {
     kernel: Arc<Kernel>,
@@ -174,72 +346,24 @@ impl Sandbox {
         let platform = new_platform(&cfg.platform, &mf)?;
         let vfs = Vfs::new(Arc::new(gofer::GoferClient::new(gofer))).map_err(BootError::Rootfs)?;
         mount_filesystems(&vfs, &mf);
-        let root = vfs.root().clone();
-        let cwd = vfs.resolve(&root, &root, &cfg.cwd, Follow::Yes).and_then(|d| {
-            if d.is_dir() {
-                Ok(d)
-            } else {
-                Err(Errno::ENOTDIR)
-            }
-        });
-        let cwd = cwd.map_err(|errno| BootError::Cwd { path: String::from_utf8_lossy(&cfg.cwd).into(), errno })?;
-        let exec_err = |errno: Errno| BootError::Exec { path: String::from_utf8_lossy(&cfg.program).into(), errno };
-        let (exe, argv, _) =
-            kernel::task::exec::resolve_program(&vfs, &root, &cwd, &cfg.program, cfg.argv.clone()).map_err(exec_err)?;
-
-        let (min, max) = (platform.min_user_address(), platform.max_user_address());
-        let kernel = Arc::new(Kernel::new(platform, mf.clone(), vfs, cfg.hostname, cfg.strace));
-        let mut mm = MemoryManager::new(mf, min, max);
-        let mut fds = FdTable::default();
-        for (i, fd) in cfg.stdio.into_iter().enumerate() {
-            let flags = match i {
-                0 => abi::flags::open::O_RDONLY,
-                _ => abi::flags::open::O_WRONLY,
-            } | abi::flags::open::O_LARGEFILE;
-            let file = File::new(Box::new(HostStdio::new(fd)), flags, None);
-            let _ = fds.insert_at(i as i32, file, false, u64::MAX);
-        }
-        let creds = Credentials::new(cfg.user.0, cfg.user.1);
-        let args = loader::ExecArgs { argv: &argv, envp: &cfg.envp, execfn: &cfg.program, creds: creds.clone() };
-        let loaded = loader::load(&mut mm, &kernel.vfs, &root, &exe, &args).map_err(exec_err)?;
-
-        let tg = ThreadGroup::new(1, SigHandlers::default(), creds, kernel::task::default_rlimits());
-        let handle = TaskHandle::new(1, tg.clone(), 0);
-        {
-            let mut procs = kernel.procs();
-            let id = procs.alloc_id();
-            debug_assert_eq!(id, Some(1));
-            procs.threads.insert(1, handle.clone());
-            procs.procs.insert(
-                1,
-                Process {
-                    tg,
-                    parent: 0,
-                    children: Default::default(),
-                    threads: vec![handle.clone()],
-                    pgid: 1,
-                    sid: 1,
-                    state: ProcState::Running,
-                    continued: false,
-                    exit_signal: 0,
-                    did_exec: true,
-                },
-            );
-        }
-        let fs = FsContext { root, cwd, umask: 0o022 };
-        let parts = TaskParts {
-            handle,
-            pid: 1,
-            mm: Arc::new(Mutex::new(mm)),
-            fds: Arc::new(Mutex::new(fds)),
-            fs: Arc::new(Mutex::new(fs)),
-            regs: platform::Regs::for_entry(loaded.entry, loaded.sp),
-            sigmask: 0,
+        let kernel = Arc::new(Kernel::new(platform, mf, vfs, cfg.hostname, cfg.strace));
+        let init = ProcessConfig {
+            program: cfg.program,
+            argv: cfg.argv,
+            envp: cfg.envp,
+            cwd: cfg.cwd,
+            user: cfg.user,
+            groups: cfg.groups,
+            stdio: cfg.stdio,
         };
-        let mut init = Task::new(kernel.clone(), parts);
-        let name = cfg.program.rsplit(|&b| b == b'/').next().unwrap_or(&cfg.program).to_vec();
-        init.set_comm(&name);
+        let init = new_process(&kernel, init, true)?;
         Ok(Sandbox { kernel, init })
+    }
+
+    /// A handle to reach into the sandbox from outside once it runs:
+    /// signals, new processes, the process list.
+    pub fn controller(&self) -> Controller {
+        Controller(self.kernel.clone())
     }
 
     /// A handle to signal the sandbox's init from outside.

@@ -18,8 +18,9 @@ pub mod task;
 pub mod usage;
 pub mod waiter;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -58,6 +59,9 @@ pub struct Kernel {
     init_exit_cv: Condvar,
     /// Host threads running tasks, joined when the sandbox ends.
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Where to report the exit of each process started from outside the
+    /// sandbox (`husk exec`), by pid.
+    external: Mutex<HashMap<i32, mpsc::Sender<ExitStatus>>>,
     /// Which unimplemented syscalls were logged already.
     enosys_logged: Box<[AtomicBool]>,
 }
@@ -83,6 +87,7 @@ impl Kernel {
             init_exit: Mutex::new(None),
             init_exit_cv: Condvar::new(),
             threads: Mutex::new(Vec::new()),
+            external: Mutex::new(HashMap::new()),
             enosys_logged: (0..SYSCALL_COUNT.max(1024)).map(|_| AtomicBool::new(false)).collect(),
         }
     }
@@ -123,6 +128,25 @@ impl Kernel {
                 t.kick();
             }
         }
+    }
+
+    /// Registers where the exit status of process `pid`, started from
+    /// outside the sandbox, goes.
+    pub fn watch_external(&self, pid: i32, to: mpsc::Sender<ExitStatus>) {
+        self.external.lock().unwrap_or_else(|e| e.into_inner()).insert(pid, to);
+    }
+
+    /// Called when a process started from outside has exited.
+    pub fn external_exited(&self, pid: i32, status: ExitStatus) {
+        if let Some(to) = self.external.lock().unwrap_or_else(|e| e.into_inner()).remove(&pid) {
+            // The receiver may be gone (the runtime stopped listening).
+            let _ = to.send(status);
+        }
+    }
+
+    /// Whether init has exited.
+    pub fn init_has_exited(&self) -> bool {
+        self.init_exit.lock().unwrap_or_else(|e| e.into_inner()).is_some()
     }
 
     /// Waits for init to exit, then for every task thread to finish.

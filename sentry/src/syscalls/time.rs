@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use abi::flags::clock::*;
 use abi::types::{Timespec, Timeval};
+
+use crate::kernel::signal::{SIG_DFL, SIG_IGN};
 use abi::Errno;
 
 use super::Args;
@@ -76,8 +78,7 @@ fn read_timespec(t: &Task, addr: u64) -> SysResult<Duration> {
 
 pub fn nanosleep(t: &mut Task, a: &Args) -> SysResult<u64> {
     let d = read_timespec(t, a.addr(0))?;
-    std::thread::sleep(d);
-    Ok(0)
+    sleep_for(t, d, a.addr(1))
 }
 
 pub fn clock_nanosleep(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -87,12 +88,46 @@ pub fn clock_nanosleep(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     let id = valid_clock(id)?;
     let req = read_timespec(t, a.addr(2))?;
-    let d = if a.u32(1) & TIMER_ABSTIME != 0 {
+    if a.u32(1) & TIMER_ABSTIME != 0 {
         let (s, ns) = sys::clock_gettime(id)?;
-        req.saturating_sub(Duration::new(s.max(0) as u64, ns as u32))
-    } else {
-        req
-    };
-    std::thread::sleep(d);
-    Ok(0)
+        let d = req.saturating_sub(Duration::new(s.max(0) as u64, ns as u32));
+        // An absolute deadline restarts exactly; there is no remainder.
+        return sleep_for(t, d, 0);
+    }
+    sleep_for(t, req, a.addr(3))
+}
+
+/// Whether a pending, unblocked signal has a handler to run.
+fn handler_pending(t: &Task) -> bool {
+    let pending = t.handle.pending_set() & !t.sigmask;
+    if pending == 0 {
+        return false;
+    }
+    let handlers = t.handle.tg.sighand.lock().unwrap_or_else(|e| e.into_inner());
+    (1..=64u32).any(|sig| pending & (1u64 << (sig - 1)) != 0 && !matches!(handlers.get(sig).handler, SIG_DFL | SIG_IGN))
+}
+
+/// Sleeps for `d` in a way signals interrupt: with a handler to run, the
+/// call fails with EINTR and the time left goes to `rem` (if not 0); a
+/// signal without one (a stop and continue, say) restarts it.
+fn sleep_for(t: &mut Task, d: Duration, rem: u64) -> SysResult<u64> {
+    let start = std::time::Instant::now();
+    let deadline = start.checked_add(d);
+    match t.block(&[], deadline, |_| Ok(None::<()>)) {
+        Err(Errno::ETIMEDOUT) | Ok(()) => Ok(0),
+        Err(Errno::ERESTARTSYS) if handler_pending(t) => {
+            if rem != 0 {
+                let left = d.saturating_sub(start.elapsed());
+                let ts = Timespec { tv_sec: left.as_secs() as i64, tv_nsec: i64::from(left.subsec_nanos()) };
+                t.mm().write_val(rem, &ts)?;
+            }
+            Err(Errno::EINTR)
+        }
+        // No handler will run (a stop, an ignored signal, the task's end):
+        // restart once the signal is dealt with. Linux restarts with the
+        // time left; this restarts with the whole request (a stopped and
+        // continued sleeper sleeps longer).
+        Err(Errno::ERESTARTSYS) => Err(Errno::ERESTARTNOHAND),
+        Err(e) => Err(e),
+    }
 }

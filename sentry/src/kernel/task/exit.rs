@@ -152,6 +152,15 @@ impl Task {
             kernel.init_exited(status);
             return;
         }
+        if parent == 0 {
+            // Started from outside (`husk exec`): no process in the sandbox
+            // waits for it, so it is reaped here and its status goes to the
+            // runtime.
+            procs.procs.remove(&pid);
+            drop(procs);
+            kernel.external_exited(pid, status);
+            return;
+        }
         let (code, st) = child_code(status);
         let info = SigInfo::child(code, pid, uid, st);
         if exit_signal == 0 {

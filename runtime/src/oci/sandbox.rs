@@ -1,0 +1,289 @@
+//! The sandbox process: the host process `husk create` leaves behind, whose
+//! pid goes in the pid file, and whose exit status is the container's.
+//!
+//! It joins the container's cgroups and network namespace, starts the
+//! Gofer, boots the Sentry with the program loaded, and reports "ready" (or
+//! why not) to `create` through a pipe. It then serves the control socket:
+//! `start` runs init; `kill`, `exec` and `ps` reach into the running
+//! sandbox. When init exits, every other process of the sandbox ends, and
+//! this process exits with init's status (N, or 128 + the signal).
+
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::mpsc;
+
+use anyhow::Context;
+
+use super::bundle::{self, NetNs, Plan};
+use super::control::{self, Channel, ExecProcess, Request, Response};
+use crate::{spawn_gofer, Globals};
+
+/// Arguments `create` passes to the sandbox process.
+#[derive(clap::Args, Debug)]
+pub struct SandboxArgs {
+    /// The container id.
+    #[arg(long)]
+    pub id: String,
+    /// The bundle.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// The fd to report readiness on.
+    #[arg(long)]
+    pub ready_fd: i32,
+    /// The fd of the listening control socket.
+    #[arg(long)]
+    pub control_fd: i32,
+    /// Cgroup directories to join first.
+    #[arg(long = "cgroup")]
+    pub cgroups: Vec<PathBuf>,
+}
+
+/// What the control thread tells the main thread.
+enum Event {
+    /// `start`: run init.
+    Start,
+    /// A signal before start: end now with 128 + it.
+    KilledBeforeStart(i32),
+}
+
+/// The sandbox process's main.
+pub fn main(g: &Globals, args: SandboxArgs) -> ExitCode {
+    let ready = match crate::sys::adopt_fd(args.ready_fd) {
+        Ok(fd) => std::fs::File::from(fd),
+        Err(e) => {
+            log::error!("sandbox: ready fd: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let (sandbox, gofer) = match boot(g, &args) {
+        Ok(s) => s,
+        Err(e) => {
+            let mut ready = ready;
+            let _ = ready.write_all(format!("{e:#}").as_bytes());
+            return ExitCode::from(1);
+        }
+    };
+    let listener = match crate::sys::adopt_fd(args.control_fd) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let mut ready = ready;
+            let _ = ready.write_all(format!("control socket: {e}").as_bytes());
+            return ExitCode::from(1);
+        }
+    };
+    let controller = sandbox.controller();
+    let (tx, rx) = mpsc::channel();
+    let serving = std::thread::Builder::new().name("control".into()).spawn(move || serve(listener, controller, tx));
+    if let Err(e) = serving {
+        let mut ready = ready;
+        let _ = ready.write_all(format!("starting the control thread: {e}").as_bytes());
+        return ExitCode::from(1);
+    }
+    {
+        let mut ready = ready;
+        if ready.write_all(b"ok").is_err() {
+            // create is gone: nobody will start or delete this container
+            // through us, so end rather than linger.
+            return ExitCode::from(1);
+        }
+    }
+    let code = match rx.recv() {
+        Ok(Event::Start) => {
+            crate::sys::forward_signals(sandbox.signaller());
+            let status = sandbox.run();
+            ExitCode::from(status.code() as u8)
+        }
+        Ok(Event::KilledBeforeStart(sig)) => ExitCode::from((128 + sig) as u8),
+        Err(_) => ExitCode::from(1),
+    };
+    drop(gofer);
+    code
+}
+
+/// Ends the Gofer when the sandbox process ends.
+struct GoferGuard(std::process::Child);
+
+impl Drop for GoferGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn boot(g: &Globals, args: &SandboxArgs) -> anyhow::Result<(sentry::Sandbox, GoferGuard)> {
+    // First, so the Gofer and the stubs are born in the cgroups too.
+    super::cgroup::Cgroups { dirs: args.cgroups.clone() }.join(std::process::id() as i32)?;
+    let plan = bundle::load(&args.bundle)?;
+    enter_netns(&plan.netns)?;
+    let (gofer, sentry_sock) = spawn_gofer(&plan.rootfs)?;
+    let gofer = GoferGuard(gofer);
+    let cfg = sandbox_config(g, &plan, stdio()?)?;
+    let sandbox = sentry::Sandbox::boot(cfg, sentry_sock).map_err(|e| match &e {
+        sentry::BootError::Exec { .. } => anyhow::anyhow!("exec: {e}"),
+        _ => anyhow::anyhow!("{e}"),
+    })?;
+    Ok((sandbox, gofer))
+}
+
+fn enter_netns(ns: &NetNs) -> anyhow::Result<()> {
+    use nix::sched::CloneFlags;
+    match ns {
+        NetNs::Host => Ok(()),
+        NetNs::New => nix::sched::unshare(CloneFlags::CLONE_NEWNET).context("creating a network namespace"),
+        NetNs::Join(p) => {
+            let f = std::fs::File::open(p).with_context(|| format!("network namespace {}", p.display()))?;
+            nix::sched::setns(&f, CloneFlags::CLONE_NEWNET)
+                .with_context(|| format!("joining network namespace {}", p.display()))
+        }
+    }
+}
+
+/// This process's fds 0 to 2, for the app.
+pub fn stdio() -> anyhow::Result<Vec<OwnedFd>> {
+    use std::os::fd::AsFd;
+    [
+        std::io::stdin().as_fd().try_clone_to_owned(),
+        std::io::stdout().as_fd().try_clone_to_owned(),
+        std::io::stderr().as_fd().try_clone_to_owned(),
+    ]
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()
+    .context("duplicating stdio")
+}
+
+fn sandbox_config(g: &Globals, plan: &Plan, stdio: Vec<OwnedFd>) -> anyhow::Result<sentry::SandboxConfig> {
+    let p = &plan.process;
+    for (resource, ..) in &p.rlimits {
+        bundle::log_once(&format!("process.rlimits: resource {resource} is not applied (the sandbox's defaults hold)"));
+    }
+    let hostname = match &plan.hostname {
+        Some(h) => h.clone(),
+        // A new UTS namespace starts with the host's name.
+        None => nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
+    };
+    Ok(sentry::SandboxConfig {
+        program: p.args[0].clone().into_bytes(),
+        argv: p.args.iter().map(|a| a.clone().into_bytes()).collect(),
+        envp: p.env.iter().map(|e| e.clone().into_bytes()).collect(),
+        cwd: p.cwd.clone().into_bytes(),
+        hostname,
+        strace: g.strace,
+        platform: g.platform.clone().unwrap_or_else(|| sentry::default_platform().to_string()),
+        stdio,
+        user: (p.uid, p.gid),
+        groups: p.groups.clone(),
+    })
+}
+
+/// Serves control connections, one thread each.
+fn serve(listener: OwnedFd, controller: sentry::Controller, events: mpsc::Sender<Event>) {
+    let started = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    loop {
+        let ch = match control::accept(&listener) {
+            Ok(ch) => ch,
+            Err(e) => {
+                log::error!("control socket: {e:#}");
+                return;
+            }
+        };
+        let (controller, events, started) = (controller.clone(), events.clone(), started.clone());
+        let _ = std::thread::Builder::new().name("control-conn".into()).spawn(move || {
+            if let Err(e) = serve_one(&ch, &controller, &events, &started) {
+                let _ = ch.send(&Response::Error(format!("{e:#}")), &[]);
+            }
+        });
+    }
+}
+
+fn serve_one(
+    ch: &Channel,
+    controller: &sentry::Controller,
+    events: &mpsc::Sender<Event>,
+    started: &std::sync::atomic::AtomicBool,
+) -> anyhow::Result<()> {
+    use std::sync::atomic::Ordering;
+    let Some((req, fds)) = ch.recv::<Request>()? else { return Ok(()) };
+    match req {
+        Request::Start => {
+            if started.swap(true, Ordering::SeqCst) {
+                anyhow::bail!("the container has already started");
+            }
+            events.send(Event::Start).context("the sandbox is ending")?;
+            ch.send(&Response::Ok, &[])
+        }
+        Request::Kill { signal, all } => {
+            if !started.load(Ordering::SeqCst) && signal != 0 && terminates_by_default(signal) {
+                // Like runc's init still waiting to exec: the signal's default
+                // action ends it.
+                let _ = events.send(Event::KilledBeforeStart(signal));
+                return ch.send(&Response::Ok, &[]);
+            }
+            if all {
+                controller.signal_all(signal as u32);
+            } else {
+                controller.signal_init(signal as u32);
+            }
+            ch.send(&Response::Ok, &[])
+        }
+        Request::Pids => ch.send(&Response::Pids(controller.pids()), &[]),
+        Request::Exec(p) => exec(ch, controller, p, fds),
+    }
+}
+
+fn exec(ch: &Channel, controller: &sentry::Controller, p: ExecProcess, fds: Vec<OwnedFd>) -> anyhow::Result<()> {
+    if fds.len() != 3 {
+        anyhow::bail!("exec needs three stdio fds, got {}", fds.len());
+    }
+    let Some(program) = p.args.first() else { anyhow::bail!("exec: empty args") };
+    let cfg = sentry::ProcessConfig {
+        program: program.clone().into_bytes(),
+        argv: p.args.iter().map(|a| a.clone().into_bytes()).collect(),
+        envp: p.env.iter().map(|e| e.clone().into_bytes()).collect(),
+        cwd: p.cwd.into_bytes(),
+        user: (p.uid, p.gid),
+        groups: p.groups,
+        stdio: fds,
+    };
+    let started = controller.exec(cfg).map_err(|e| anyhow::anyhow!("exec: {e}"))?;
+    let pid = started.pid;
+    ch.send(&Response::Started(pid), &[])?;
+    let exited = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        // The proxy forwards the signals it gets; its end (it was killed)
+        // ends the process, which has no one left to report to.
+        s.spawn(|| loop {
+            match ch.recv::<Request>() {
+                Ok(Some((Request::Kill { signal, .. }, _))) => {
+                    let _ = controller.signal_pid(pid, signal as u32);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => {
+                    if !exited.load(std::sync::atomic::Ordering::SeqCst) {
+                        let _ = controller.signal_pid(pid, libc::SIGKILL as u32);
+                    }
+                    return;
+                }
+            }
+        });
+        // If the sandbox ends first, the sender is dropped: init's end
+        // killed the process.
+        let code = started.exit.recv().map(|s| s.code()).unwrap_or(128 + libc::SIGKILL);
+        exited.store(true, std::sync::atomic::Ordering::SeqCst);
+        let sent = ch.send(&Response::Exited(code), &[]);
+        // Unblock the reader if the proxy keeps its end open.
+        let _ = nix::sys::socket::shutdown(ch.raw_fd(), nix::sys::socket::Shutdown::Both);
+        sent
+    })
+}
+
+/// Whether `sig`'s default action ends a process.
+fn terminates_by_default(sig: i32) -> bool {
+    use nix::sys::signal::Signal::*;
+    match nix::sys::signal::Signal::try_from(sig) {
+        Ok(SIGCHLD | SIGURG | SIGWINCH | SIGCONT | SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU) => false,
+        Ok(_) => true,
+        Err(_) => sig >= libc::SIGRTMIN(),
+    }
+}
