@@ -128,8 +128,7 @@ pub fn serve(rootfs: &Path, sock: OwnedFd) -> Result<(), GoferError> {
 pub fn serve_roots(rootfs: &Path, extra: &[std::path::PathBuf], sock: OwnedFd) -> Result<(), GoferError> {
     let mut roots = vec![server::Root::new(server::open_root(rootfs)?)];
     for path in extra {
-        let root = server::open_extra_root(path)
-            .map_err(|source| GoferError::Source { path: path.clone(), source })?;
+        let root = server::open_extra_root(path).map_err(|source| GoferError::Source { path: path.clone(), source })?;
         roots.push(root);
     }
     log::debug!("gofer: serving {} and {} extra roots", rootfs.display(), extra.len());

@@ -474,8 +474,8 @@ pub(crate) fn open_extra_root(path: &Path) -> io::Result<Root> {
 mod tests {
     use super::*;
     use std::fs;
-    use std::os::unix::fs::symlink;
     use std::os::fd::AsRawFd;
+    use std::os::unix::fs::symlink;
 
     fn server(max_fids: usize) -> (tempfile::TempDir, Server) {
         let dir = tempfile::tempdir().unwrap();

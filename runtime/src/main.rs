@@ -4,6 +4,7 @@
 //! process, runs the program to completion and exits with its status.
 //! `husk gofer` is the Gofer's own entry point, which `husk run` execs.
 
+mod mounts;
 mod sys;
 
 use std::os::fd::AsFd;
@@ -37,6 +38,9 @@ enum Cmd {
         /// The connected socket to serve on.
         #[arg(long)]
         sock_fd: i32,
+        /// An extra root to serve (a bind-mount source), repeatable.
+        #[arg(long = "mount", value_name = "SRC")]
+        mounts: Vec<PathBuf>,
     },
 }
 
@@ -66,6 +70,16 @@ struct RunArgs {
     /// sandbox.
     #[arg(long, value_name = "UID[:GID]", value_parser = parse_user)]
     user: Option<(u32, u32)>,
+    /// Bind-mount a host directory or file at DEST (repeatable); served
+    /// read-only by the Gofer.
+    #[arg(long = "volume", value_name = "HOST:DEST[:ro]")]
+    volume: Vec<String>,
+    /// Mount an empty tmpfs at DEST (repeatable).
+    #[arg(long = "tmpfs", value_name = "DEST")]
+    tmpfs: Vec<String>,
+    /// Mount procfs at /proc.
+    #[arg(long)]
+    proc: bool,
     /// The program (a path inside the rootfs) and its arguments.
     #[arg(last = true, required = true, value_name = "PROG [ARGS]...")]
     program: Vec<String>,
@@ -126,7 +140,7 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_SANDBOX_ERROR)
             }
         },
-        Cmd::Gofer { rootfs, sock_fd } => match serve_gofer(&rootfs, sock_fd) {
+        Cmd::Gofer { rootfs, sock_fd, mounts } => match serve_gofer(&rootfs, sock_fd, &mounts) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("husk: gofer: {e:#}");
@@ -149,9 +163,9 @@ fn parse_user(s: &str) -> Result<(u32, u32), String> {
     Ok((uid, gid))
 }
 
-fn serve_gofer(rootfs: &std::path::Path, sock_fd: i32) -> anyhow::Result<()> {
+fn serve_gofer(rootfs: &std::path::Path, sock_fd: i32, mounts: &[PathBuf]) -> anyhow::Result<()> {
     let sock = sys::adopt_fd(sock_fd).context("gofer socket")?;
-    gofer::serve(rootfs, sock)?;
+    gofer::serve_roots(rootfs, mounts, sock)?;
     Ok(())
 }
 
@@ -174,9 +188,13 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     .collect::<Result<Vec<_>, _>>()
     .context("duplicating stdio")?;
 
+    let mounts = mounts::parse(&args.volume, &args.tmpfs, args.proc)?;
     let (sentry_sock, gofer_sock) = gofer::socketpair().context("creating the gofer socket")?;
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg("gofer").arg("--rootfs").arg(&args.rootfs).arg("--sock-fd").arg(GOFER_SOCK_FD.to_string());
+    for src in &mounts.sources {
+        cmd.arg("--mount").arg(src);
+    }
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
     sys::pass_fd_and_tie_lifetime(&mut cmd, &gofer_sock, GOFER_SOCK_FD);
     let mut gofer_child = cmd.spawn().context("starting the gofer")?;
@@ -193,6 +211,8 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         platform: args.platform.unwrap_or_else(|| sentry::default_platform().to_string()),
         stdio,
         user: args.user.unwrap_or((0, 0)),
+        mounts: mounts.specs,
+        readonly_root: true,
     };
     let result = sentry::Sandbox::boot(cfg, sentry_sock);
     let code = match result {
