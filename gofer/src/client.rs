@@ -106,7 +106,14 @@ impl GoferClient {
 
     /// Root of the rootfs: a fid for it and its attributes.
     pub fn attach(&self) -> Result<(Fid, FileAttr), GoferError> {
-        match self.call(Request::Attach)? {
+        self.attach_root(0)
+    }
+
+    /// Root of served tree `root` (0: the rootfs; 1..: the extra roots, a
+    /// directory or a single file each): a fid for it and its attributes.
+    /// An index the gofer does not serve is `Err(Errno(ENOENT))`.
+    pub fn attach_root(&self, root: u32) -> Result<(Fid, FileAttr), GoferError> {
+        match self.call(Request::Attach { root })? {
             (Response::Attach { fid, attr }, _) => Ok((fid, attr)),
             (other, _) => Err(unexpected(&other)),
         }

@@ -90,6 +90,15 @@ pub enum GoferError {
     Protocol(String),
     #[error("gofer I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// An extra root (a bind-mount source) could not be opened.
+    #[error("mount source {path}: {source}")]
+    Source {
+        /// The source path.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl GoferError {
@@ -98,7 +107,7 @@ impl GoferError {
     pub fn errno(&self) -> i32 {
         match self {
             GoferError::Errno(e) => *e,
-            GoferError::Protocol(_) | GoferError::Io(_) => libc::EIO,
+            GoferError::Protocol(_) | GoferError::Io(_) | GoferError::Source { .. } => libc::EIO,
         }
     }
 }
@@ -109,9 +118,21 @@ impl GoferError {
 /// request is logged and ends the connection with `Err`. At most
 /// [`MAX_FIDS`] fids may be live at once (EMFILE beyond).
 pub fn serve(rootfs: &Path, sock: OwnedFd) -> Result<(), GoferError> {
-    let root = server::open_root(rootfs)?;
-    log::debug!("gofer: serving {}", rootfs.display());
-    server::Server::new(root, MAX_FIDS).run(sock.as_fd())
+    serve_roots(rootfs, &[], sock)
+}
+
+/// [`serve`] with extra roots besides the rootfs: bind-mount sources, each
+/// a directory or a single regular file, attachable as root 1, 2, ... in
+/// order ([`GoferClient::attach_root`]). Each is served exactly as the
+/// rootfs is (read-only, every open beneath that root).
+pub fn serve_roots(rootfs: &Path, extra: &[std::path::PathBuf], sock: OwnedFd) -> Result<(), GoferError> {
+    let mut roots = vec![server::Root::new(server::open_root(rootfs)?)];
+    for path in extra {
+        let root = server::open_extra_root(path).map_err(|source| GoferError::Source { path: path.clone(), source })?;
+        roots.push(root);
+    }
+    log::debug!("gofer: serving {} and {} extra roots", rootfs.display(), extra.len());
+    server::Server::with_roots(roots, MAX_FIDS).run(sock.as_fd())
 }
 
 /// Creates a connected, close-on-exec `AF_UNIX` `SOCK_SEQPACKET` socketpair,

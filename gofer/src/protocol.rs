@@ -46,8 +46,10 @@ pub struct Tagged<T> {
 /// A request from the Sentry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
-    /// New fid for the rootfs root. Answer: [`Response::Attach`].
-    Attach,
+    /// New fid for the root of served tree `root`: 0 is the rootfs, 1.. the
+    /// extra roots (bind-mount sources) in the order the gofer was given
+    /// them; an unknown index is ENOENT. Answer: [`Response::Attach`].
+    Attach { root: u32 },
     /// Walk single components from `dir`, at most [`MAX_WALK_NAMES`] of them.
     /// Answer: [`Response::Walk`].
     Walk { dir: Fid, names: Vec<Vec<u8>> },

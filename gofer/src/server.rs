@@ -110,17 +110,40 @@ struct Node {
     ino: u64,
 }
 
+/// One tree the gofer serves: the rootfs, or an extra root (a bind-mount
+/// source, a directory or a single file).
+pub(crate) struct Root {
+    /// `O_PATH` fd of the root itself.
+    fd: Arc<OwnedFd>,
+    /// For a single-file root: its directory and name, to reopen it by (a
+    /// directory root is reopened as "." of `fd`).
+    parent: Option<(Arc<OwnedFd>, CString)>,
+}
+
+impl Root {
+    /// A directory root from its `O_PATH` fd.
+    pub(crate) fn new(fd: OwnedFd) -> Root {
+        Root { fd: Arc::new(fd), parent: None }
+    }
+}
+
 /// State for one connection.
 pub(crate) struct Server {
-    root: Arc<OwnedFd>,
+    roots: Vec<Root>,
     fids: HashMap<Fid, Node>,
     next_fid: Fid,
     max_fids: usize,
 }
 
 impl Server {
+    #[cfg(test)]
     pub(crate) fn new(root: OwnedFd, max_fids: usize) -> Self {
-        Server { root: Arc::new(root), fids: HashMap::new(), next_fid: 1, max_fids }
+        Server::with_roots(vec![Root::new(root)], max_fids)
+    }
+
+    /// A server for `roots` (the rootfs first).
+    pub(crate) fn with_roots(roots: Vec<Root>, max_fids: usize) -> Self {
+        Server { roots, fids: HashMap::new(), next_fid: 1, max_fids }
     }
 
     /// Answers requests on `sock` until the peer closes it (`Ok`) or sends a
@@ -167,7 +190,7 @@ impl Server {
     /// become [`Response::Error`].
     pub(crate) fn handle(&mut self, req: Request) -> (Response, Option<OwnedFd>) {
         let result = match req {
-            Request::Attach => self.attach().map(|(fid, attr)| Response::Attach { fid, attr }),
+            Request::Attach { root } => self.attach(root).map(|(fid, attr)| Response::Attach { fid, attr }),
             Request::Walk { dir, names } => self.walk(dir, &names),
             Request::Stat { fid } => self.stat(fid).map(Response::Stat),
             Request::Open { fid, flags } => {
@@ -198,12 +221,19 @@ impl Server {
         Ok(fid)
     }
 
-    fn attach(&mut self) -> Result<(Fid, FileAttr), i32> {
+    fn attach(&mut self, root: u32) -> Result<(Fid, FileAttr), i32> {
+        let root = usize::try_from(root).ok().and_then(|i| self.roots.get(i)).ok_or(libc::ENOENT)?;
         if self.fids.len() >= self.max_fids {
             return Err(libc::EMFILE);
         }
-        let st = sys::fstat(self.root.as_fd()).map_err(|e| errno_of(&e))?;
-        let node = Node { fd: Arc::clone(&self.root), parent: None, mode: st.st_mode, dev: st.st_dev, ino: st.st_ino };
+        let st = sys::fstat(root.fd.as_fd()).map_err(|e| errno_of(&e))?;
+        let node = Node {
+            fd: Arc::clone(&root.fd),
+            parent: root.parent.clone(),
+            mode: st.st_mode,
+            dev: st.st_dev,
+            ino: st.st_ino,
+        };
         let fid = self.insert(node)?;
         Ok((fid, FileAttr::from_stat(&st)))
     }
@@ -417,10 +447,34 @@ pub(crate) fn open_root(rootfs: &Path) -> io::Result<OwnedFd> {
     Ok(OwnedFd::from(file))
 }
 
+/// Opens an extra root (a trusted path from the runtime): a directory as
+/// [`open_root`] does, or a single regular file, held as its directory and
+/// name so that it can be reopened like any walked file. Symlinks in the
+/// path are the runtime's own and are resolved first.
+pub(crate) fn open_extra_root(path: &Path) -> io::Result<Root> {
+    let path = std::fs::canonicalize(path)?;
+    if std::fs::metadata(&path)?.is_dir() {
+        return Ok(Root { fd: Arc::new(open_root(&path)?), parent: None });
+    }
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    };
+    let dir = Arc::new(open_root(dir)?);
+    let name = CString::new(std::os::unix::ffi::OsStrExt::as_bytes(name))
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let fd = sys::openat2(dir.as_fd(), &name, libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC, RESOLVE)?;
+    let st = sys::fstat(fd.as_fd())?;
+    if file_type(st.st_mode) != libc::S_IFREG {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    Ok(Root { fd: Arc::new(fd), parent: Some((dir, name)) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::fs;
+    use std::os::fd::AsRawFd;
     use std::os::unix::fs::symlink;
 
     fn server(max_fids: usize) -> (tempfile::TempDir, Server) {
@@ -454,12 +508,12 @@ mod tests {
     #[test]
     fn fid_limit_gives_emfile_and_clunk_frees_a_slot() {
         let (_dir, mut s) = server(3);
-        let (root, _) = s.attach().unwrap();
+        let (root, _) = s.attach(0).unwrap();
         let Ok(Response::Walk { steps, error }) = s.walk(root, &names(&[b"d", b"f"])) else {
             panic!("walk failed");
         };
         assert_eq!((steps.len(), error), (2, None));
-        assert_eq!(s.attach().unwrap_err(), libc::EMFILE);
+        assert_eq!(s.attach(0).unwrap_err(), libc::EMFILE);
         let Ok(Response::Walk { steps: more, error }) = s.walk(root, &names(&[b"d"])) else {
             panic!("walk failed");
         };
@@ -475,9 +529,40 @@ mod tests {
     }
 
     #[test]
+    fn extra_roots_attach_by_index_and_stay_beneath_themselves() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("root")).unwrap();
+        fs::create_dir_all(dir.path().join("vol/sub")).unwrap();
+        fs::write(dir.path().join("vol/sub/f"), b"in volume").unwrap();
+        fs::write(dir.path().join("hosts"), b"127.0.0.1 x\n").unwrap();
+        symlink("hosts", dir.path().join("hosts-link")).unwrap();
+        let roots = vec![
+            Root::new(open_root(&dir.path().join("root")).unwrap()),
+            open_extra_root(&dir.path().join("vol")).unwrap(),
+            // A symlink given by the runtime is resolved to its file.
+            open_extra_root(&dir.path().join("hosts-link")).unwrap(),
+        ];
+        let mut s = Server::with_roots(roots, 16);
+        let (vol, attr) = s.attach(1).unwrap();
+        assert_eq!(file_type(attr.mode), libc::S_IFDIR);
+        let Ok(Response::Walk { steps, error: None }) = s.walk(vol, &names(&[b"sub", b"f"])) else {
+            panic!("walk in the extra root failed");
+        };
+        let fd = s.open(steps[1].0, libc::O_RDONLY as u32).unwrap();
+        assert_eq!(std::fs::read_to_string(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap(), "in volume");
+        let (file, attr) = s.attach(2).unwrap();
+        assert_eq!(file_type(attr.mode), libc::S_IFREG);
+        let fd = s.open(file, libc::O_RDONLY as u32).unwrap();
+        assert_eq!(std::fs::read_to_string(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap(), "127.0.0.1 x\n");
+        assert_eq!(s.open(file, libc::O_WRONLY as u32).unwrap_err(), libc::EROFS);
+        assert_eq!(s.attach(3).unwrap_err(), libc::ENOENT);
+        assert!(open_extra_root(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
     fn too_many_names_in_one_walk_is_einval() {
         let (_dir, mut s) = server(MAX_FIDS);
-        let (root, _) = s.attach().unwrap();
+        let (root, _) = s.attach(0).unwrap();
         let many = vec![b"d".to_vec(); MAX_WALK_NAMES + 1];
         assert_eq!(s.walk(root, &many).unwrap_err(), libc::EINVAL);
         assert_eq!(s.fids.len(), 1);
@@ -486,7 +571,7 @@ mod tests {
     #[test]
     fn bad_names_do_not_reach_the_host_or_make_fids() {
         let (_dir, mut s) = server(MAX_FIDS);
-        let (root, _) = s.attach().unwrap();
+        let (root, _) = s.attach(0).unwrap();
         for (name, errno) in [
             (&b".."[..], libc::EINVAL),
             (b".", libc::EINVAL),
@@ -505,7 +590,7 @@ mod tests {
     #[test]
     fn walk_stops_after_a_symlink() {
         let (_dir, mut s) = server(MAX_FIDS);
-        let (root, _) = s.attach().unwrap();
+        let (root, _) = s.attach(0).unwrap();
         let Ok(Response::Walk { steps, error }) = s.walk(root, &names(&[b"l", b"f"])) else {
             panic!("walk failed");
         };
@@ -520,7 +605,7 @@ mod tests {
     fn openat2_resolve_flags_are_a_second_line_of_defence() {
         let (dir, s) = server(MAX_FIDS);
         symlink("/etc", dir.path().join("abs")).unwrap();
-        let root = s.root.as_fd();
+        let root = s.roots[0].fd.as_fd();
         let opath = libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC;
         let err = |name: &std::ffi::CStr, flags| sys::openat2(root, name, flags, RESOLVE).unwrap_err().raw_os_error();
         assert_eq!(err(c"..", opath), Some(libc::EXDEV));

@@ -493,7 +493,7 @@ fn roundtrip(raw: &UnixDatagram, tag: u64, req: Request) -> Tagged<Response> {
 fn assert_hostile_message_ends_serve(msg: &[u8]) {
     let (_dir, raw, server) = raw_server();
     // A valid exchange first, then the hostile message.
-    let resp = roundtrip(&raw, 77, Request::Attach);
+    let resp = roundtrip(&raw, 77, Request::Attach { root: 0 });
     assert_eq!(resp.tag, 77);
     assert!(matches!(resp.msg, Response::Attach { .. }));
     raw.send(msg).unwrap();
@@ -541,7 +541,7 @@ fn hostile_oversized_message_ends_serve_with_err() {
 #[test]
 fn hostile_but_well_formed_requests_get_errnos() {
     let (_dir, raw, server) = raw_server();
-    let resp = roundtrip(&raw, 1, Request::Attach);
+    let resp = roundtrip(&raw, 1, Request::Attach { root: 0 });
     let Response::Attach { fid: root, .. } = resp.msg else {
         panic!("attach failed: {resp:?}");
     };

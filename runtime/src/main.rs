@@ -5,6 +5,7 @@
 //! `husk gofer` is the Gofer's own entry point, which `husk run` execs.
 
 mod logging;
+mod mounts;
 mod oci;
 mod sys;
 
@@ -171,6 +172,9 @@ enum Cmd {
         /// The connected socket to serve on.
         #[arg(long)]
         sock_fd: i32,
+        /// An extra root to serve (a bind-mount source), repeatable.
+        #[arg(long = "mount", value_name = "SRC")]
+        mounts: Vec<PathBuf>,
     },
     /// A container's sandbox process (started by `husk create`).
     #[command(hide = true)]
@@ -213,6 +217,16 @@ struct RunArgs {
     no_pivot: bool,
     /// OCI mode: the container id.
     id: Option<String>,
+    /// Local mode: bind-mount a host directory or file at DEST
+    /// (repeatable); served read-only by the Gofer.
+    #[arg(long = "volume", value_name = "HOST:DEST[:ro]")]
+    volume: Vec<String>,
+    /// Local mode: mount an empty tmpfs at DEST (repeatable).
+    #[arg(long = "tmpfs", value_name = "DEST")]
+    tmpfs: Vec<String>,
+    /// Local mode: mount procfs at /proc.
+    #[arg(long)]
+    proc: bool,
     /// Local mode: the program (a path inside the rootfs) and its arguments.
     #[arg(last = true, value_name = "PROG [ARGS]...")]
     program: Vec<String>,
@@ -317,7 +331,7 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&oci::features()).unwrap_or_default());
             ExitCode::SUCCESS
         }
-        Cmd::Gofer { rootfs, sock_fd } => match serve_gofer(&rootfs, sock_fd) {
+        Cmd::Gofer { rootfs, sock_fd, mounts } => match serve_gofer(&rootfs, sock_fd, &mounts) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("husk: gofer: {e:#}");
@@ -380,21 +394,24 @@ pub fn parse_user(s: &str) -> Result<(u32, u32), String> {
     Ok((uid, gid))
 }
 
-/// Starts a Gofer for `rootfs`; returns it and the Sentry's end of its
+/// Starts a Gofer for `rootfs` and the bind-mount sources `mounts`; returns it and the Sentry's end of its
 /// socket. The Gofer dies with the thread that started it.
-pub fn spawn_gofer(rootfs: &Path) -> anyhow::Result<(std::process::Child, OwnedFd)> {
+pub fn spawn_gofer(rootfs: &Path, mounts: &[PathBuf]) -> anyhow::Result<(std::process::Child, OwnedFd)> {
     let (sentry_sock, gofer_sock) = gofer::socketpair().context("creating the gofer socket")?;
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg("gofer").arg("--rootfs").arg(rootfs).arg("--sock-fd").arg(GOFER_SOCK_FD.to_string());
+    for src in mounts {
+        cmd.arg("--mount").arg(src);
+    }
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
     sys::pass_fd_and_tie_lifetime(&mut cmd, &gofer_sock, GOFER_SOCK_FD);
     let child = cmd.spawn().context("starting the gofer")?;
     Ok((child, sentry_sock))
 }
 
-fn serve_gofer(rootfs: &std::path::Path, sock_fd: i32) -> anyhow::Result<()> {
+fn serve_gofer(rootfs: &std::path::Path, sock_fd: i32, mounts: &[PathBuf]) -> anyhow::Result<()> {
     let sock = sys::adopt_fd(sock_fd).context("gofer socket")?;
-    gofer::serve(rootfs, sock)?;
+    gofer::serve_roots(rootfs, mounts, sock)?;
     Ok(())
 }
 
@@ -410,7 +427,8 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         .map(|kv| if kv.contains('=') { Ok(kv.clone().into_bytes()) } else { bail!("--env {kv:?}: expected K=V") })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let stdio = oci::sandbox::stdio()?;
-    let (mut gofer_child, sentry_sock) = spawn_gofer(&rootfs)?;
+    let mounts = mounts::parse(&args.volume, &args.tmpfs, args.proc)?;
+    let (mut gofer_child, sentry_sock) = spawn_gofer(&rootfs, &mounts.sources)?;
 
     let program = args.program[0].clone().into_bytes();
     let cfg = sentry::SandboxConfig {
@@ -424,6 +442,8 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         stdio,
         user: args.user.unwrap_or((0, 0)),
         groups: Vec::new(),
+        mounts: mounts.specs,
+        readonly_root: true,
     };
     let result = sentry::Sandbox::boot(cfg, sentry_sock);
     let code = match result {

@@ -33,7 +33,8 @@ use kernel::Kernel;
 pub use kernel::{ExitStatus, UTS_RELEASE};
 use mm::{MemoryFile, MemoryManager};
 use vfs::file::{File, HostStdio};
-use vfs::{Follow, Vfs};
+use vfs::procfs::ProcFs;
+use vfs::{Follow, MountRecord, Vfs};
 
 /// Virtual size of the memory file. It is sparse: only touched pages cost.
 const MEMORY_FILE_SIZE: u64 = 64 << 30;
@@ -77,6 +78,52 @@ pub struct SandboxConfig {
     pub user: (u32, u32),
     /// The app's supplementary groups.
     pub groups: Vec<u32>,
+    /// The filesystems to mount over the rootfs, in order; `None` mounts
+    /// the defaults (a tmpfs at /tmp, the device filesystem at /dev and a
+    /// tmpfs at /dev/shm, skipping any that cannot be made).
+    pub mounts: Option<Vec<MountSpec>>,
+    /// The OCI `root.readonly`. The Gofer serves the rootfs read-only
+    /// whatever this says, so today it changes nothing; it is kept so that
+    /// a writable rootfs can honour it.
+    pub readonly_root: bool,
+}
+
+/// One filesystem to mount in the sandbox (an OCI `mounts` entry).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountSpec {
+    /// Where, as an absolute path inside the sandbox. A missing mount
+    /// point is made (its parent must exist, or be made by an earlier
+    /// mount); an existing one must be of the same kind (directory or not).
+    pub destination: Vec<u8>,
+    /// What to mount.
+    pub kind: MountKind,
+    /// Refuse writes with EROFS.
+    pub readonly: bool,
+}
+
+/// The kinds of filesystem a [`MountSpec`] can mount.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MountKind {
+    /// A host directory or file served by the Gofer: the index into the Gofer's list of extra roots.
+    Bind {
+        /// Index 0 is the first `--mount` the Gofer was started with.
+        source: usize,
+    },
+    /// An empty tmpfs whose root has this mode (permission bits).
+    Tmpfs {
+        /// The root directory's mode, e.g. 0o1777.
+        mode: u32,
+    },
+    /// procfs, over the sandbox's own processes.
+    Proc,
+    /// A read-only sysfs with the CPU topology files.
+    Sysfs,
+    /// devpts: an empty directory for now (no pseudo-terminals yet).
+    Devpts,
+    /// A POSIX message-queue filesystem: an empty directory for now.
+    Mqueue,
+    /// Husk's device filesystem (null, zero, full, random, urandom, tty, ...): used for an OCI "/dev" tmpfs.
+    Devfs,
 }
 
 /// Why a sandbox could not start.
@@ -105,6 +152,14 @@ pub enum BootError {
     /// The sandbox's init has already exited.
     #[error("the sandbox has ended")]
     Ended,
+    /// A mount could not be made.
+    #[error("mount at {destination}: {reason}")]
+    Mount {
+        /// The mount's destination.
+        destination: String,
+        /// Why, in words.
+        reason: String,
+    },
     /// The program could not be loaded.
     #[error("{path}: {reason}", reason = exec_reason(*errno))]
     Exec {
@@ -146,8 +201,14 @@ fn mount_filesystems(vfs: &Vfs, mf: &Arc<MemoryFile>) {
         ("/dev/shm", Ok(MemFs::new(FsKind::Tmpfs, mf.clone()).new_root(0o1777, 0, 0))),
     ];
     for (path, root) in mounts {
-        if let Err(e) = root.and_then(|r| vfs.mount_at(path.as_bytes(), r)) {
-            log::warn!("cannot mount {path}: {e}");
+        match root.and_then(|r| vfs.mount_at(path.as_bytes(), r)) {
+            Ok(()) => vfs.record_mount(MountRecord {
+                source: "tmpfs".into(),
+                point: path.as_bytes().to_vec(),
+                fstype: "tmpfs",
+                options: "rw,relatime".into(),
+            }),
+            Err(e) => log::warn!("cannot mount {path}: {e}"),
         }
     }
 }
@@ -253,6 +314,7 @@ fn new_process(kernel: &Arc<Kernel>, cfg: ProcessConfig, init: bool) -> Result<T
     let mut task = Task::new(kernel.clone(), parts);
     let name = cfg.program.rsplit(|&b| b == b'/').next().unwrap_or(&cfg.program).to_vec();
     task.set_comm(&name);
+    task.publish_program(Some(exe.dentry.clone()), kernel::task::nul_join(&argv), kernel::task::nul_join(&cfg.envp));
     Ok(task)
 }
 
@@ -319,6 +381,91 @@ impl Controller {
     }
 }
 
+/// The CPUs the sandbox shows (as sched_getaffinity reports them).
+fn sandbox_cpus() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(1024)
+}
+
+/// Why a mount failed, in words.
+fn mount_reason(spec: &MountSpec, e: Errno) -> String {
+    match (&spec.kind, e) {
+        (MountKind::Bind { source }, Errno::ENOENT) if spec.destination.first() == Some(&b'/') => {
+            format!("bind source {source} is not served by the gofer, or the mount point's parent is missing")
+        }
+        (MountKind::Bind { .. }, Errno::ENOTDIR) => {
+            "the source and the destination must both be directories, or both files".into()
+        }
+        (_, Errno::ENOTDIR) => "the destination (or a directory on its way) is not a directory".into(),
+        (_, Errno::ENOENT) => "the mount point's parent directory does not exist".into(),
+        (_, Errno::EBUSY) => "something is already mounted there".into(),
+        (_, e) => format!("cannot mount ({e})"),
+    }
+}
+
+/// Mounts `specs` in order; the first that fails fails the boot. Returns
+/// the procfs instances made, to be connected to the kernel.
+fn apply_mounts(vfs: &Vfs, mf: &Arc<MemoryFile>, specs: &[MountSpec]) -> Result<Vec<Arc<ProcFs>>, BootError> {
+    use vfs::tmpfs::{FsKind, MemFs};
+    // Stand-ins for missing mount points and the directories on their way
+    // come from here; the app may not write in them, as in a read-only
+    // rootfs.
+    let spare = MemFs::new(FsKind::Tmpfs, mf.clone());
+    spare.set_readonly();
+    let mut procs = Vec::new();
+    for spec in specs {
+        let dest = String::from_utf8_lossy(&spec.destination).into_owned();
+        let fail = |e: Errno| BootError::Mount { destination: dest.clone(), reason: mount_reason(spec, e) };
+        if spec.destination.first() != Some(&b'/') {
+            return Err(BootError::Mount { destination: dest, reason: "not an absolute path".into() });
+        }
+        let mem = |kind: FsKind, mode: u32| {
+            let fs = MemFs::new(kind, mf.clone());
+            if spec.readonly {
+                fs.set_readonly();
+            }
+            fs.new_root(mode & 0o7777, 0, 0)
+        };
+        let rw = if spec.readonly { "ro" } else { "rw" };
+        let (root, source, fstype, opts) = match &spec.kind {
+            MountKind::Bind { source } => {
+                let index =
+                    u32::try_from(*source).ok().and_then(|s| s.checked_add(1)).ok_or_else(|| fail(Errno::ENOENT))?;
+                (vfs.attach_gofer_root(index).map_err(fail)?, "none", "9p", "ro,relatime".to_string())
+            }
+            MountKind::Tmpfs { mode } => (mem(FsKind::Tmpfs, *mode), "tmpfs", "tmpfs", format!("{rw},relatime")),
+            MountKind::Proc => {
+                let p = ProcFs::new(sandbox_cpus());
+                procs.push(p.clone());
+                (p.root(), "proc", "proc", "rw,nosuid,nodev,noexec,relatime".into())
+            }
+            MountKind::Sysfs => {
+                (vfs::sysfs::new(sandbox_cpus()), "sysfs", "sysfs", "ro,nosuid,nodev,noexec,relatime".into())
+            }
+            MountKind::Devpts => {
+                static ONCE: std::sync::Once = std::sync::Once::new();
+                ONCE.call_once(|| {
+                    log::info!("devpts is an empty directory: pseudo-terminals (ptmx) are not served yet")
+                });
+                (mem(FsKind::Tmpfs, 0o755), "devpts", "devpts", format!("{rw},nosuid,noexec,relatime"))
+            }
+            MountKind::Mqueue => {
+                (mem(FsKind::Tmpfs, 0o1777), "mqueue", "mqueue", format!("{rw},nosuid,nodev,noexec,relatime"))
+            }
+            MountKind::Devfs => {
+                let root = vfs::devfs::new(mf.clone()).map_err(fail)?;
+                if let Some(i) = root.inode().filter(|_| spec.readonly) {
+                    i.fs.set_readonly();
+                }
+                (root, "tmpfs", "tmpfs", format!("{rw},nosuid,relatime"))
+            }
+        };
+        vfs.mount_at_with(&spec.destination, root, &spare).map_err(fail)?;
+        vfs.record_mount(MountRecord { source: source.into(), point: spec.destination.clone(), fstype, options: opts });
+        log::info!("mounted {fstype} at {dest}");
+    }
+    Ok(procs)
+}
+
 /// A booted sandbox, ready to run its first task.
 pub struct Sandbox {
     kernel: Arc<Kernel>,
@@ -345,8 +492,23 @@ impl Sandbox {
         let mf = Arc::new(MemoryFile::new(MEMORY_FILE_SIZE).map_err(BootError::MemoryFile)?);
         let platform = new_platform(&cfg.platform, &mf)?;
         let vfs = Vfs::new(Arc::new(gofer::GoferClient::new(gofer))).map_err(BootError::Rootfs)?;
-        mount_filesystems(&vfs, &mf);
+        vfs.record_mount(MountRecord {
+            source: "none".into(),
+            point: b"/".to_vec(),
+            fstype: "9p",
+            options: "ro,relatime".into(),
+        });
+        let procfs = match &cfg.mounts {
+            None => {
+                mount_filesystems(&vfs, &mf);
+                Vec::new()
+            }
+            Some(specs) => apply_mounts(&vfs, &mf, specs)?,
+        };
         let kernel = Arc::new(Kernel::new(platform, mf, vfs, cfg.hostname, cfg.strace));
+        for p in &procfs {
+            p.set_kernel(&kernel);
+        }
         let init = ProcessConfig {
             program: cfg.program,
             argv: cfg.argv,

@@ -117,9 +117,11 @@ fn boot(g: &Globals, args: &SandboxArgs) -> anyhow::Result<(sentry::Sandbox, Gof
     super::cgroup::Cgroups { dirs: args.cgroups.clone() }.join(std::process::id() as i32)?;
     let plan = bundle::load(&args.bundle)?;
     enter_netns(&plan.netns)?;
-    let (gofer, sentry_sock) = spawn_gofer(&plan.rootfs)?;
+    let (sources, mounts) = mount_specs(&plan.mounts)?;
+    let (gofer, sentry_sock) = spawn_gofer(&plan.rootfs, &sources)?;
     let gofer = GoferGuard(gofer);
-    let cfg = sandbox_config(g, &plan, stdio()?)?;
+    let mut cfg = sandbox_config(g, &plan, stdio()?)?;
+    cfg.mounts = Some(mounts);
     let sandbox = sentry::Sandbox::boot(cfg, sentry_sock).map_err(|e| match &e {
         sentry::BootError::Exec { .. } => anyhow::anyhow!("exec: {e}"),
         _ => anyhow::anyhow!("{e}"),
@@ -174,7 +176,71 @@ fn sandbox_config(g: &Globals, plan: &Plan, stdio: Vec<OwnedFd>) -> anyhow::Resu
         stdio,
         user: (p.uid, p.gid),
         groups: p.groups.clone(),
+        mounts: None,
+        readonly_root: plan.readonly_root,
     })
+}
+
+/// The Sentry's mounts for config.json's, and the host sources of its bind
+/// mounts (served by the Gofer, in this order). Where the config mounts
+/// nothing at /dev, /tmp or /dev/shm, Husk mounts its device filesystem and
+/// tmpfs there: the Gofer cannot serve host device nodes, and it serves the
+/// rootfs read-only.
+pub fn mount_specs(mounts: &[bundle::MountPlan]) -> anyhow::Result<(Vec<PathBuf>, Vec<sentry::MountSpec>)> {
+    use sentry::{MountKind, MountSpec};
+    let mut sources = Vec::new();
+    let mut specs = Vec::new();
+    let covers = |dest: &str| mounts.iter().any(|m| m.destination.trim_end_matches('/') == dest);
+    let mut defaults = Vec::new();
+    if !covers("/dev") {
+        defaults.push(("/dev", MountKind::Devfs));
+    }
+    if !covers("/dev/shm") {
+        defaults.push(("/dev/shm", MountKind::Tmpfs { mode: 0o1777 }));
+    }
+    if !covers("/tmp") {
+        defaults.push(("/tmp", MountKind::Tmpfs { mode: 0o1777 }));
+    }
+    for m in mounts {
+        let dest = m.destination.trim_end_matches('/');
+        let kind = match m.kind.as_str() {
+            "proc" => MountKind::Proc,
+            "sysfs" => MountKind::Sysfs,
+            "devpts" => MountKind::Devpts,
+            "mqueue" => MountKind::Mqueue,
+            // The device nodes runc would make in a /dev tmpfs come from
+            // Husk's own device filesystem.
+            "tmpfs" if dest == "/dev" => MountKind::Devfs,
+            "tmpfs" => MountKind::Tmpfs { mode: m.mode.unwrap_or(0o1777) },
+            "bind" => {
+                let src = m.source.clone().with_context(|| format!("bind mount at {dest} has no source"))?;
+                sources.push(src);
+                MountKind::Bind { source: sources.len() - 1 }
+            }
+            "cgroup" | "cgroup2" => {
+                bundle::log_once(&format!(
+                    "mount at {dest}: cgroupfs is not served; an empty read-only directory stands in"
+                ));
+                specs.push(MountSpec {
+                    destination: dest.as_bytes().to_vec(),
+                    kind: MountKind::Tmpfs { mode: 0o555 },
+                    readonly: true,
+                });
+                continue;
+            }
+            other => anyhow::bail!("mount at {dest}: filesystem type {other:?} is not supported"),
+        };
+        specs.push(MountSpec { destination: dest.as_bytes().to_vec(), kind, readonly: m.readonly });
+    }
+    // A default /dev goes first, so the config's mounts in it (/dev/pts)
+    // land on it; the other defaults last, so they land on the config's
+    // /dev.
+    let spec = |(d, kind): (&str, MountKind)| MountSpec { destination: d.as_bytes().to_vec(), kind, readonly: false };
+    let (first, last): (Vec<_>, Vec<_>) = defaults.into_iter().partition(|(d, _)| *d == "/dev");
+    let mut all: Vec<MountSpec> = first.into_iter().map(spec).collect();
+    all.extend(specs);
+    all.extend(last.into_iter().map(spec));
+    Ok((sources, all))
 }
 
 /// Serves control connections, one thread each.

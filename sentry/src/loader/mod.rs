@@ -43,6 +43,8 @@ pub struct Executable {
     pub fd: Arc<OwnedFd>,
     /// Its attributes.
     pub attr: FileAttr,
+    /// Its name in the tree (/proc/PID/exe).
+    pub dentry: Arc<Dentry>,
 }
 
 /// Resolves and opens `path` for execution, with execve's checks.
@@ -56,7 +58,7 @@ pub fn open_executable(vfs: &Vfs, root: &Arc<Dentry>, cwd: &Arc<Dentry>, path: &
         return Err(Errno::EACCES);
     }
     let fd = vfs.open_host(&d)?;
-    Ok(Executable { fd: Arc::new(fd), attr })
+    Ok(Executable { fd: Arc::new(fd), attr, dentry: d })
 }
 
 /// The strings and identity that go on the initial stack.

@@ -20,6 +20,7 @@ pub fn close_range(t: &mut Task, a: &Args) -> SysResult<u64> {
     if flags & CLOSE_RANGE_UNSHARE != 0 {
         let copy = t.fds().clone();
         t.fds = Arc::new(Mutex::new(copy));
+        t.publish_view();
     }
     let mut fds = t.fds();
     let targets: Vec<i32> = fds.fds().filter(|&fd| (first..=last).contains(&(fd as u32))).collect();

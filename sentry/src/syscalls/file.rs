@@ -20,6 +20,7 @@ use crate::mm::{sub_chunks, Chunk, IoChunks, MemoryFile, SysResult};
 use crate::vfs::file::{DirFile, File, FileOps, HostFile, PathOnly, POLLERR, POLLHUP, POLLIN, POLLOUT};
 use crate::vfs::ops::{self, MAY_READ, MAY_WRITE};
 use crate::vfs::pipe::{FifoFile, Pipe};
+use crate::vfs::synth::{SynthDirFile, SynthFile};
 use crate::vfs::tmpfs::{self, InodeKind, NewKind};
 use crate::vfs::{devfs, gofer_errno, Dentry, Follow, Last, Node, Vfs};
 
@@ -307,9 +308,7 @@ fn open_tmpfile(t: &mut Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) ->
     if !dir.is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    if dir.is_rootfs() {
-        return Err(Errno::EROFS);
-    }
+    ops::check_writable(&dir)?;
     let perm = mode & 0o7777 & !t.fs().umask;
     let d = tmpfs::tmpfile(&dir, perm, flags & O_EXCL == 0, &t.creds())?;
     let inode = d.inode().ok_or(Errno::EIO)?.clone();
@@ -358,6 +357,8 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
         ops::check_perm(&creds, &d.attr(), MAY_READ)?;
         if d.inode().is_some() {
             File::new(Box::new(tmpfs::DirFile::new(d.clone())), status, Some(d))
+        } else if let Some(n) = d.synth() {
+            File::new(Box::new(SynthDirFile::open(&d, n)?), status, Some(d))
         } else {
             let gofer = vfs.gofer().ok_or(Errno::EIO)?.clone();
             File::new(Box::new(DirFile::new(gofer, d.clone())), status, Some(d))
@@ -371,8 +372,12 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
             if writes {
                 want |= MAY_WRITE;
             }
-            // Writing to the read-only rootfs fails before permissions matter.
-            if writes && d.is_rootfs() && d.is_regular() {
+            // Writing to a read-only mount fails before permissions matter;
+            // synthetic files refuse it (EACCES) whoever asks.
+            if writes && d.synth().is_some() {
+                return Err(Errno::EACCES);
+            }
+            if writes && d.is_readonly() && d.is_regular() {
                 return Err(Errno::EROFS);
             }
             ops::check_perm(&creds, &d.attr(), want)?;
@@ -406,6 +411,7 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
                 }
                 _ => return Err(Errno::ENXIO),
             },
+            Node::Synth(n) => Box::new(SynthFile::open(n)?),
         };
         File::new(ops, status, Some(d))
     };

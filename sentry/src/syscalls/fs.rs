@@ -212,8 +212,8 @@ fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> Sys
     }
     let kind = attr.mode & S_IFMT;
     let on_rootfs = match &target {
-        Target::Name(d) => d.is_rootfs(),
-        Target::Open(f) => f.dentry.as_ref().is_some_and(|d| d.is_rootfs()),
+        Target::Name(d) => d.is_readonly() && d.synth().is_none(),
+        Target::Open(f) => f.dentry.as_ref().is_some_and(|d| d.is_readonly() && d.synth().is_none()),
     };
     // The rootfs is read-only: writing to its files or directories fails.
     if mode & W_OK != 0 && matches!(kind, S_IFREG | S_IFDIR | S_IFLNK) && on_rootfs {

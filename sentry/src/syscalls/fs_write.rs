@@ -39,6 +39,8 @@ const PIPEFS_MAGIC: i64 = 0x5049_5045;
 /// statfs `f_flags`.
 const ST_RDONLY: i64 = 1;
 const ST_NOSUID: i64 = 2;
+const ST_NODEV: i64 = 4;
+const ST_NOEXEC: i64 = 8;
 const ST_VALID: i64 = 0x20;
 const ST_RELATIME: i64 = 0x1000;
 
@@ -483,10 +485,13 @@ fn statfs_of(d: Option<&Dentry>) -> Statfs {
         Some(Node::Mem(i)) => {
             let blocks = i.fs.pages_max();
             let used = i.fs.pages_used();
-            let flags = match i.fs.kind() {
+            let mut flags = match i.fs.kind() {
                 FsKind::Tmpfs => ST_VALID | ST_RELATIME,
                 FsKind::Devfs => ST_VALID | ST_NOSUID | ST_RELATIME,
             };
+            if i.fs.readonly() {
+                flags |= ST_RDONLY;
+            }
             let files = blocks.max(1 << 16);
             Statfs {
                 f_type: TMPFS_MAGIC,
@@ -501,6 +506,12 @@ fn statfs_of(d: Option<&Dentry>) -> Statfs {
             }
         }
         Some(Node::Gofer { .. }) => Statfs { f_type: V9FS_MAGIC, f_flags: ST_VALID | ST_RDONLY, ..base },
+        Some(Node::Synth(n)) => Statfs {
+            f_type: n.fs.magic,
+            f_fsid: [n.fs.dev() as i32, 0],
+            f_flags: ST_VALID | ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_RELATIME,
+            ..base
+        },
         None => Statfs { f_type: PIPEFS_MAGIC, f_flags: ST_VALID, ..base },
     }
 }

@@ -304,9 +304,9 @@ impl FileOps for DirFile {
         let mut synth: Vec<DirEntry> = kids
             .map
             .iter()
-            .filter_map(|(name, d)| match d.as_ref().map(|d| d.node()) {
-                Some(Node::Mem(i)) if !list.iter().any(|e| &e.name == name) => {
-                    Some(DirEntry { name: name.clone(), ino: i.ino, dtype: DT_DIR })
+            .filter_map(|(name, d)| match d.as_ref().map(|d| (d.node(), d.file_type())) {
+                Some((Node::Mem(i), fmt)) if !list.iter().any(|e| &e.name == name) => {
+                    Some(DirEntry { name: name.clone(), ino: i.ino, dtype: dtype(fmt) })
                 }
                 _ => None,
             })

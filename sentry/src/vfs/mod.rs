@@ -30,6 +30,9 @@ pub mod devfs;
 pub mod file;
 pub mod ops;
 pub mod pipe;
+pub mod procfs;
+pub mod synth;
+pub mod sysfs;
 pub mod tmpfs;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -78,6 +81,9 @@ pub enum Node {
     },
     /// A file of an in-Sentry filesystem (tmpfs, devfs).
     Mem(Arc<Inode>),
+    /// A file of a synthetic filesystem (procfs, sysfs), made afresh on
+    /// each lookup.
+    Synth(synth::SynthNode),
 }
 
 /// Where a dentry sits: its name in its parent. Changes on rename.
@@ -121,6 +127,7 @@ impl Dentry {
         let fmt = match &node {
             Node::Gofer { attr, .. } => attr.mode & S_IFMT,
             Node::Mem(i) => i.mode() & S_IFMT,
+            Node::Synth(n) => n.mode & S_IFMT,
         };
         Arc::new(Dentry {
             id: NEXT_DENTRY_ID.fetch_add(1, Ordering::Relaxed),
@@ -155,6 +162,7 @@ impl Dentry {
         match &self.node {
             Node::Gofer { attr, .. } => *attr,
             Node::Mem(i) => i.attr(),
+            Node::Synth(n) => n.attr(),
         }
     }
 
@@ -167,7 +175,7 @@ impl Dentry {
     pub fn fid(&self) -> Option<Fid> {
         match &self.node {
             Node::Gofer { fid, .. } => Some(*fid),
-            Node::Mem(_) => None,
+            Node::Mem(_) | Node::Synth(_) => None,
         }
     }
 
@@ -175,13 +183,31 @@ impl Dentry {
     pub fn inode(&self) -> Option<&Arc<Inode>> {
         match &self.node {
             Node::Mem(i) => Some(i),
-            Node::Gofer { .. } => None,
+            Node::Gofer { .. } | Node::Synth(_) => None,
         }
     }
 
-    /// Whether the file lives on the read-only rootfs.
+    /// Whether the file is served by the Gofer (the rootfs or a bind mount).
     pub fn is_rootfs(&self) -> bool {
         matches!(self.node, Node::Gofer { .. })
+    }
+
+    /// Whether the file is on a read-only mount: the Gofer's trees, a
+    /// filesystem mounted read-only, or a synthetic one (whose own answers,
+    /// EACCES mostly, come first where Linux gives them).
+    pub fn is_readonly(&self) -> bool {
+        match &self.node {
+            Node::Gofer { .. } | Node::Synth(_) => true,
+            Node::Mem(i) => i.fs.readonly(),
+        }
+    }
+
+    /// The synthetic node behind this dentry.
+    pub fn synth(&self) -> Option<&synth::SynthNode> {
+        match &self.node {
+            Node::Synth(n) => Some(n),
+            _ => None,
+        }
     }
 
     /// Which filesystem the file is on: 0 for the rootfs, else the in-Sentry
@@ -190,6 +216,7 @@ impl Dentry {
         match &self.node {
             Node::Gofer { .. } => 0,
             Node::Mem(i) => i.fs.id(),
+            Node::Synth(n) => n.fs.dev(),
         }
     }
 
@@ -301,11 +328,25 @@ struct MountTable {
     points: HashMap<u64, Arc<Dentry>>,
 }
 
+/// One line of /proc/mounts.
+#[derive(Clone, Debug)]
+pub struct MountRecord {
+    /// What is mounted ("none", "proc", "tmpfs", ...).
+    pub source: String,
+    /// Where, as the sandbox sees it.
+    pub point: Vec<u8>,
+    /// The filesystem type.
+    pub fstype: &'static str,
+    /// The mount options.
+    pub options: String,
+}
+
 /// The filesystem tree of one sandbox.
 pub struct Vfs {
     gofer: Option<Arc<GoferClient>>,
     root: Arc<Dentry>,
     mounts: RwLock<MountTable>,
+    records: Mutex<Vec<MountRecord>>,
 }
 
 /// How to treat a symlink in the last component.
@@ -322,12 +363,30 @@ impl Vfs {
     pub fn new(gofer: Arc<GoferClient>) -> SysResult<Vfs> {
         let (fid, attr) = gofer.attach().map_err(gofer_errno)?;
         let root = Dentry::make(b"", Weak::new(), Node::Gofer { fid, attr, link_target: OnceLock::new() });
-        Ok(Vfs { gofer: Some(gofer), root, mounts: RwLock::new(MountTable::default()) })
+        Ok(Vfs { gofer: Some(gofer), root, mounts: RwLock::new(MountTable::default()), records: Mutex::default() })
     }
 
     /// A tree whose root is an in-Sentry directory (no Gofer; for tests).
     pub fn with_root(root: Arc<Dentry>) -> Vfs {
-        Vfs { gofer: None, root, mounts: RwLock::new(MountTable::default()) }
+        Vfs { gofer: None, root, mounts: RwLock::new(MountTable::default()), records: Mutex::default() }
+    }
+
+    /// Notes a mount for /proc/mounts, in mount order.
+    pub fn record_mount(&self, rec: MountRecord) {
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).push(rec);
+    }
+
+    /// The mounts, in mount order, as /proc/mounts lists them.
+    pub fn mount_records(&self) -> Vec<MountRecord> {
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The root of served tree `index` of the Gofer (0: the rootfs; 1..:
+    /// bind-mount sources), as a dentry to mount.
+    pub fn attach_gofer_root(&self, index: u32) -> SysResult<Arc<Dentry>> {
+        let gofer = self.gofer.as_ref().ok_or(Errno::ENOENT)?;
+        let (fid, attr) = gofer.attach_root(index).map_err(gofer_errno)?;
+        Ok(Dentry::make(b"", Weak::new(), Node::Gofer { fid, attr, link_target: OnceLock::new() }))
     }
 
     /// The sandbox's root directory.
@@ -344,9 +403,10 @@ impl Vfs {
         self.mounts.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Mounts the filesystem whose root is `root` on the directory `point`.
+    /// Mounts the filesystem whose root is `root` on `point`: a directory
+    /// on a directory, or (a bind-mounted file) a file on a non-directory.
     pub fn mount(&self, point: &Arc<Dentry>, root: Arc<Dentry>) -> SysResult<()> {
-        if !point.is_dir() || !root.is_dir() {
+        if point.is_dir() != root.is_dir() || point.is_symlink() {
             return Err(Errno::ENOTDIR);
         }
         let mut m = self.mounts.write().unwrap_or_else(|e| e.into_inner());
@@ -359,46 +419,76 @@ impl Vfs {
         Ok(())
     }
 
-    /// Mounts `root` at `path`, making the mount point if the tree lacks
-    /// it: an empty directory synthesised in a rootfs parent, or a real
-    /// directory in an in-Sentry one.
+    /// Mounts `root` (an in-Sentry filesystem's root) at `path`; see
+    /// [`Vfs::mount_at_with`].
     pub fn mount_at(&self, path: &[u8], root: Arc<Dentry>) -> SysResult<()> {
-        let point = match self.resolve(&self.root, &self.root, path, Follow::Yes) {
-            Ok(d) => d,
-            Err(Errno::ENOENT) => {
-                let pp = self.resolve_parent(&self.root, &self.root, path)?;
-                let Last::Name(name) = pp.last else { return Err(Errno::EINVAL) };
-                if self.lookup_child(&pp.dir, &name)?.is_some() {
-                    // A dangling symlink: do not follow it out of the way.
-                    return Err(Errno::ENOENT);
+        let spare = root.inode().map(|i| i.fs.clone()).ok_or(Errno::EINVAL)?;
+        self.mount_at_with(path, root, &spare)
+    }
+
+    /// Mounts `root` at `path`, making the mount point if the tree lacks
+    /// it, and any missing directory on the way (as OCI runtimes do): a
+    /// real directory (or, for a file mount, an empty file) in an in-Sentry
+    /// parent, or an empty stand-in synthesised in a rootfs parent, whose
+    /// inode comes from `spare`.
+    pub fn mount_at_with(&self, path: &[u8], root: Arc<Dentry>, spare: &Arc<tmpfs::MemFs>) -> SysResult<()> {
+        let comps = split(path);
+        let mut cur = self.root.clone();
+        for (i, name) in comps.iter().enumerate() {
+            let last = i + 1 == comps.len();
+            cur = match self.resolve(&self.root, &cur, name, Follow::Yes) {
+                Ok(d) => d,
+                Err(Errno::ENOENT) => {
+                    if self.lookup_child(&self.cross(cur.clone()), name)?.is_some() {
+                        // A dangling symlink: do not follow it out of the way.
+                        return Err(Errno::ENOENT);
+                    }
+                    self.make_point(&self.cross(cur.clone()), name, !last || root.is_dir(), spare)?
                 }
-                match pp.dir.inode() {
-                    Some(_) => {
-                        let creds = Credentials::new(0, 0);
-                        tmpfs::mkdir(&pp.dir, &name, 0o755, &creds)?
-                    }
-                    None => {
-                        // An empty directory standing in for the missing one;
-                        // its inode comes from the filesystem that covers it.
-                        let fs = root.inode().map(|i| i.fs.clone()).ok_or(Errno::EINVAL)?;
-                        let stand_in = fs.new_root(0o755, 0, 0);
-                        let mut kids = pp.dir.children();
-                        let pos = kids.next_pos;
-                        kids.next_pos += 1;
-                        {
-                            let mut p = stand_in.place();
-                            p.name = name.clone();
-                            p.parent = Arc::downgrade(&pp.dir);
-                            p.pos = pos;
-                        }
-                        kids.map.insert(name, Some(stand_in.clone()));
-                        stand_in
-                    }
+                Err(e) => return Err(e),
+            };
+        }
+        self.mount(&cur, root)
+    }
+
+    /// Makes `name` in `dir` to mount on: a directory (`dir_kind`) or an
+    /// empty file.
+    fn make_point(
+        &self,
+        dir: &Arc<Dentry>,
+        name: &[u8],
+        dir_kind: bool,
+        spare: &Arc<tmpfs::MemFs>,
+    ) -> SysResult<Arc<Dentry>> {
+        if !dir.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        match dir.node() {
+            Node::Mem(_) => {
+                let creds = Credentials::new(0, 0);
+                if dir_kind {
+                    tmpfs::mkdir(dir, name, 0o755, &creds)
+                } else {
+                    tmpfs::create(dir, name, tmpfs::NewKind::Regular, 0o644, &creds)
                 }
             }
-            Err(e) => return Err(e),
-        };
-        self.mount(&point, root)
+            Node::Gofer { .. } => {
+                // An empty directory or file standing in for the missing one.
+                let stand_in = if dir_kind { spare.new_root(0o755, 0, 0) } else { spare.new_file(0o644) };
+                let mut kids = dir.children();
+                let pos = kids.next_pos;
+                kids.next_pos += 1;
+                {
+                    let mut p = stand_in.place();
+                    p.name = name.to_vec();
+                    p.parent = Arc::downgrade(dir);
+                    p.pos = pos;
+                }
+                kids.map.insert(name.to_vec(), Some(stand_in.clone()));
+                Ok(stand_in)
+            }
+            Node::Synth(_) => Err(Errno::ENOENT),
+        }
     }
 
     /// The root mounted on `d`, following stacked mounts, or `d` itself.
@@ -430,12 +520,17 @@ impl Vfs {
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
+        if let Node::Synth(n) = &dir.node {
+            let synth::SynthKind::Dir(d) = &n.kind else { return Err(Errno::ENOTDIR) };
+            let child = d.lookup(name).ok_or(Errno::ENOENT)?;
+            return Ok(Dentry::make(name, Arc::downgrade(dir), Node::Synth(child)));
+        }
         let mut children = dir.children();
         if let Some(cached) = children.map.get(name) {
             return cached.clone().ok_or(Errno::ENOENT);
         }
         let dir_fid = match &dir.node {
-            Node::Mem(_) => return Err(Errno::ENOENT),
+            Node::Mem(_) | Node::Synth(_) => return Err(Errno::ENOENT),
             Node::Gofer { fid, .. } => *fid,
         };
         let gofer = self.gofer.as_ref().ok_or(Errno::EIO)?;
@@ -472,6 +567,10 @@ impl Vfs {
         }
         match &d.node {
             Node::Mem(i) => i.symlink_target().ok_or(Errno::EINVAL),
+            Node::Synth(n) => match &n.kind {
+                synth::SynthKind::Link(g) => g(),
+                _ => Err(Errno::EINVAL),
+            },
             Node::Gofer { fid, link_target, .. } => {
                 if let Some(t) = link_target.get() {
                     return Ok(t.clone());
@@ -492,6 +591,7 @@ impl Vfs {
                 gofer.open(*fid, abi::flags::open::O_RDONLY).map_err(gofer_errno)
             }
             Node::Mem(i) => i.snapshot_to_memfd(),
+            Node::Synth(_) => Err(Errno::EACCES),
         }
     }
 

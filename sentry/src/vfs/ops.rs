@@ -24,6 +24,19 @@ pub const MAY_WRITE: u32 = 2;
 /// Permission to execute (or search a directory).
 pub const MAY_EXEC: u32 = 1;
 
+/// Whether names may be added to or removed from the directory `dir`, or
+/// its attributes changed: EACCES in a synthetic filesystem (procfs,
+/// sysfs), EROFS on a read-only mount (the Gofer's trees among them).
+pub fn check_writable(d: &Dentry) -> SysResult<()> {
+    if d.synth().is_some() {
+        Err(Errno::EACCES)
+    } else if d.is_readonly() {
+        Err(Errno::EROFS)
+    } else {
+        Ok(())
+    }
+}
+
 /// Whether `creds` may access a file with attributes `attr` as `want`
 /// (`MAY_*` bits). Root may read and write anything, search any directory,
 /// and execute a file that has at least one execute bit.
@@ -87,18 +100,14 @@ pub fn make_node(vfs: &Vfs, pp: &ParentPath, kind: NewKind, perm: u32, creds: &C
     if pp.trailing_slash && !matches!(kind, NewKind::Dir) {
         return Err(Errno::ENOENT);
     }
-    if pp.dir.is_rootfs() {
-        return Err(Errno::EROFS);
-    }
+    check_writable(&pp.dir)?;
     tmpfs::create(&pp.dir, name, kind, perm, creds)
 }
 
 /// unlink(2) of the last component of `pp`.
 pub fn unlink(pp: &ParentPath, creds: &Credentials) -> SysResult<()> {
     let Last::Name(name) = &pp.last else { return Err(Errno::EISDIR) };
-    if pp.dir.is_rootfs() {
-        return Err(Errno::EROFS);
-    }
+    check_writable(&pp.dir)?;
     tmpfs::unlink(&pp.dir, name, pp.trailing_slash, creds)
 }
 
@@ -110,9 +119,7 @@ pub fn rmdir(pp: &ParentPath, creds: &Credentials) -> SysResult<()> {
         Last::DotDot => return Err(Errno::ENOTEMPTY),
         Last::Root => return Err(Errno::EBUSY),
     };
-    if pp.dir.is_rootfs() {
-        return Err(Errno::EROFS);
-    }
+    check_writable(&pp.dir)?;
     tmpfs::rmdir(&pp.dir, name, creds)
 }
 
@@ -132,9 +139,7 @@ pub fn rename(
     let Last::Name(nname) = &new.last else {
         return Err(if noreplace { Errno::EEXIST } else { Errno::EBUSY });
     };
-    if old.dir.is_rootfs() {
-        return Err(Errno::EROFS);
-    }
+    check_writable(&old.dir)?;
     if exchange {
         return tmpfs::exchange(&old.dir, oname, &new.dir, nname, old.trailing_slash, new.trailing_slash, creds);
     }
@@ -151,9 +156,7 @@ pub fn link(vfs: &Vfs, target: &Arc<Dentry>, new: &ParentPath, creds: &Credentia
     if new.trailing_slash {
         return Err(Errno::ENOENT);
     }
-    if new.dir.is_rootfs() {
-        return Err(Errno::EROFS);
-    }
+    check_writable(&new.dir)?;
     if target.fs_id() != new.dir.fs_id() {
         return Err(Errno::EXDEV);
     }
@@ -178,6 +181,7 @@ fn may_link(target: &Dentry, creds: &Credentials) -> SysResult<()> {
 
 /// chmod(2).
 pub fn chmod(d: &Dentry, perm: u32, creds: &Credentials) -> SysResult<()> {
+    check_writable(d)?;
     let i = d.inode().ok_or(Errno::EROFS)?;
     let a = i.attr();
     if creds.fsuid != 0 && creds.fsuid != a.uid {
@@ -194,6 +198,7 @@ pub fn chmod(d: &Dentry, perm: u32, creds: &Credentials) -> SysResult<()> {
 /// chown(2); `None` leaves that id alone. Only root may give a file away;
 /// an owner may change its group to one of their own groups.
 pub fn chown(d: &Dentry, uid: Option<u32>, gid: Option<u32>, creds: &Credentials) -> SysResult<()> {
+    check_writable(d)?;
     let i = d.inode().ok_or(Errno::EROFS)?;
     let a = i.attr();
     if creds.fsuid != 0 {
@@ -214,6 +219,7 @@ pub fn utimes(d: &Dentry, atime: TimeSet, mtime: TimeSet, creds: &Credentials) -
     if atime == TimeSet::Omit && mtime == TimeSet::Omit {
         return Ok(());
     }
+    check_writable(d)?;
     let i = d.inode().ok_or(Errno::EROFS)?;
     let a = i.attr();
     if creds.fsuid != 0 && creds.fsuid != a.uid {
@@ -235,6 +241,7 @@ pub fn truncate(d: &Dentry, size: u64, creds: &Credentials) -> SysResult<()> {
     if !d.is_regular() {
         return Err(Errno::EINVAL);
     }
+    check_writable(d)?;
     let i = d.inode().ok_or(Errno::EROFS)?;
     check_perm(creds, &i.attr(), MAY_WRITE)?;
     i.truncate(size)

@@ -76,6 +76,8 @@ pub struct MemFs {
     max_pages: u64,
     /// Serialises changes to the namespace.
     ns_lock: Mutex<()>,
+    /// Mounted read-only: every change fails with EROFS.
+    readonly: AtomicBool,
 }
 
 impl MemFs {
@@ -89,7 +91,18 @@ impl MemFs {
             pages: AtomicU64::new(0),
             max_pages: (crate::sys::host_memory().0 / 2 / PAGE_SIZE).max(1024),
             ns_lock: Mutex::new(()),
+            readonly: AtomicBool::new(false),
         })
+    }
+
+    /// Whether the filesystem is mounted read-only.
+    pub fn readonly(&self) -> bool {
+        self.readonly.load(Ordering::Relaxed)
+    }
+
+    /// Makes the filesystem read-only (a read-only mount of it).
+    pub fn set_readonly(&self) {
+        self.readonly.store(true, Ordering::Relaxed);
     }
 
     /// A number unique to this filesystem (its device number).
@@ -142,6 +155,14 @@ impl MemFs {
             kind,
             linkable: AtomicBool::new(false),
         })
+    }
+
+    /// An empty regular file, in no directory: stands in for a missing
+    /// mount point of a bind-mounted file.
+    pub fn new_file(self: &Arc<Self>, perm: u32) -> Arc<Dentry> {
+        let inode =
+            self.new_inode(InodeKind::Regular(Mutex::new(Pages::default())), S_IFREG | (perm & 0o7777), 0, 0, 0);
+        Dentry::new_mem(b"", inode)
     }
 
     /// A directory dentry that is the root of this filesystem (or stands in

@@ -136,6 +136,10 @@ impl Task {
         let tid = handle.tid;
         let mut child = Task::new(kernel, TaskParts { handle, pid, mm, fds, fs, regs, sigmask: self.sigmask });
         child.comm = self.comm;
+        child.publish_view();
+        if let Some(v) = self.handle.view() {
+            child.publish_program(v.exe, v.cmdline, v.environ);
+        }
         child.no_new_privs = self.no_new_privs;
         child.affinity = self.affinity.clone();
         // A thread sharing memory starts without the alternate stack; a

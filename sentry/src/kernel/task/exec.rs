@@ -44,6 +44,8 @@ impl Task {
         self.robust_list = (0, 0);
         let name = target.rsplit(|&b| b == b'/').next().unwrap_or(&target).to_vec();
         self.set_comm(&name);
+        self.publish_view();
+        self.publish_program(Some(exe.dentry.clone()), super::nul_join(&argv), super::nul_join(&envp));
         if let Some(p) = self.kernel.procs().procs.get_mut(&self.pid) {
             p.did_exec = true;
         }

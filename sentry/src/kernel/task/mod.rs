@@ -39,6 +39,55 @@ pub struct FsContext {
     pub umask: u32,
 }
 
+/// What procfs shows of a task: the parts it shares or may replace (address
+/// space, files, filesystem context) and what it was started with.
+/// Published by the task itself whenever one of them changes.
+#[derive(Clone)]
+pub struct TaskView {
+    /// The address space.
+    pub mm: Arc<Mutex<MemoryManager>>,
+    /// The fd table.
+    pub fds: Arc<Mutex<FdTable>>,
+    /// Root, cwd, umask.
+    pub fs: Arc<Mutex<FsContext>>,
+    /// The thread's name.
+    pub comm: [u8; 16],
+    /// The program the process runs (/proc/PID/exe).
+    pub exe: Option<Arc<Dentry>>,
+    /// argv as execve got it, each NUL-terminated (/proc/PID/cmdline).
+    pub cmdline: Arc<Vec<u8>>,
+    /// The environment as execve got it, each NUL-terminated.
+    pub environ: Arc<Vec<u8>>,
+    /// When the thread started.
+    pub started: Instant,
+}
+
+thread_local! {
+    /// The tid of the task this host thread runs (0: none), for the answers
+    /// that depend on who asks (/proc/self).
+    static CURRENT_TID: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+}
+
+/// Strings joined as Linux lays out argv and envp: each followed by a NUL.
+pub fn nul_join(list: &[Vec<u8>]) -> Arc<Vec<u8>> {
+    let mut out = Vec::with_capacity(list.iter().map(|s| s.len() + 1).sum());
+    for s in list {
+        out.extend_from_slice(s);
+        out.push(0);
+    }
+    Arc::new(out)
+}
+
+/// The tid of the task running on this host thread, or 0.
+pub fn current_tid() -> i32 {
+    CURRENT_TID.with(|c| c.get())
+}
+
+/// Records the task this host thread runs.
+pub(crate) fn set_current_tid(tid: i32) {
+    CURRENT_TID.with(|c| c.set(tid));
+}
+
 /// What other threads may touch of a task: its identity, pending signals
 /// and the means to wake it.
 pub struct TaskHandle {
@@ -57,6 +106,7 @@ pub struct TaskHandle {
     pub exit_requested: AtomicBool,
     /// The host pid of the task's stub, for resource accounting (0: none).
     pub stub_pid: AtomicI32,
+    view: Mutex<Option<TaskView>>,
 }
 
 impl TaskHandle {
@@ -72,7 +122,19 @@ impl TaskHandle {
             interrupter: Mutex::new(None),
             exit_requested: AtomicBool::new(false),
             stub_pid: AtomicI32::new(0),
+            view: Mutex::new(None),
         })
+    }
+
+    /// What procfs shows of the task (None before it is set up).
+    pub fn view(&self) -> Option<TaskView> {
+        self.view.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn update_view(&self, f: impl FnOnce(&mut TaskView)) {
+        if let Some(v) = self.view.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            f(v);
+        }
     }
 
     /// Wakes the task wherever it is: asleep in the Sentry, or running app
@@ -244,6 +306,16 @@ impl Task {
     /// [`Task::start`].
     pub fn new(kernel: Arc<Kernel>, parts: TaskParts) -> Task {
         let ctx = kernel.platform.new_context();
+        *parts.handle.view.lock().unwrap_or_else(|e| e.into_inner()) = Some(TaskView {
+            mm: parts.mm.clone(),
+            fds: parts.fds.clone(),
+            fs: parts.fs.clone(),
+            comm: [0; 16],
+            exe: None,
+            cmdline: Arc::default(),
+            environ: Arc::default(),
+            started: Instant::now(),
+        });
         Task {
             tid: parts.handle.tid,
             pid: parts.pid,
@@ -382,5 +454,29 @@ impl Task {
         self.comm = [0; 16];
         let n = name.len().min(15);
         self.comm[..n].copy_from_slice(&name[..n]);
+        let comm = self.comm;
+        self.handle.update_view(|v| v.comm = comm);
+    }
+
+    /// Publishes the task's current address space, fd table, filesystem
+    /// context and name for procfs, after one of them was replaced.
+    pub fn publish_view(&self) {
+        let (mm, fds, fs, comm) = (self.mm.clone(), self.fds.clone(), self.fs.clone(), self.comm);
+        self.handle.update_view(|v| {
+            v.mm = mm;
+            v.fds = fds;
+            v.fs = fs;
+            v.comm = comm;
+        });
+    }
+
+    /// Publishes what the process now runs (execve, boot, and a fork's copy
+    /// of its parent's).
+    pub fn publish_program(&self, exe: Option<Arc<Dentry>>, cmdline: Arc<Vec<u8>>, environ: Arc<Vec<u8>>) {
+        self.handle.update_view(|v| {
+            v.exe = exe;
+            v.cmdline = cmdline;
+            v.environ = environ;
+        });
     }
 }

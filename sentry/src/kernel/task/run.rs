@@ -38,6 +38,7 @@ const SS_DISABLE: u32 = 2;
 impl Task {
     /// The host thread's body: make the stub, run, exit.
     pub(super) fn run_thread(mut self) {
+        super::set_current_tid(self.tid);
         match self.kernel.platform.new_address_space() {
             Ok(s) => {
                 self.handle.stub_pid.store(s.host_pid().unwrap_or(0), std::sync::atomic::Ordering::Release);

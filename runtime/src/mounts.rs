@@ -1,0 +1,69 @@
+//! `husk run`'s mount options (`--volume`, `--tmpfs`, `--proc`), turned into
+//! the Sentry's mount list and the Gofer's extra roots.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use sentry::{MountKind, MountSpec};
+
+/// What `husk run` asked to mount.
+pub struct RunMounts {
+    /// Host paths the Gofer serves as extra roots, in index order.
+    pub sources: Vec<PathBuf>,
+    /// The Sentry's mounts; `None` keeps its defaults.
+    pub specs: Option<Vec<MountSpec>>,
+}
+
+fn dest(s: &str, what: &str) -> anyhow::Result<Vec<u8>> {
+    if !s.starts_with('/') {
+        bail!("{what} {s:?}: the destination must be an absolute path");
+    }
+    Ok(s.as_bytes().to_vec())
+}
+
+/// Parses `--volume HOST:DEST[:ro]`, `--tmpfs DEST` and `--proc` into
+/// mounts over the defaults (/tmp, /dev, /dev/shm): procfs first, then the
+/// volumes and tmpfs in the order given. Volumes are served read-only by
+/// the Gofer whatever their flag says.
+pub fn parse(volumes: &[String], tmpfs: &[String], proc: bool) -> anyhow::Result<RunMounts> {
+    if volumes.is_empty() && tmpfs.is_empty() && !proc {
+        return Ok(RunMounts { sources: Vec::new(), specs: None });
+    }
+    let spec = |d: &str, kind, readonly| MountSpec { destination: d.as_bytes().to_vec(), kind, readonly };
+    let mut specs = vec![
+        spec("/tmp", MountKind::Tmpfs { mode: 0o1777 }, false),
+        spec("/dev", MountKind::Devfs, false),
+        spec("/dev/shm", MountKind::Tmpfs { mode: 0o1777 }, false),
+    ];
+    if proc {
+        specs.push(spec("/proc", MountKind::Proc, false));
+    }
+    let mut sources = Vec::new();
+    for v in volumes {
+        let mut parts = v.splitn(3, ':');
+        let (Some(host), Some(d)) = (parts.next(), parts.next()) else {
+            bail!("--volume {v:?}: expected HOST:DEST[:ro]");
+        };
+        let readonly = match parts.next() {
+            None | Some("rw") => false,
+            Some("ro") => true,
+            Some(o) => bail!("--volume {v:?}: unknown option {o:?} (ro or rw)"),
+        };
+        let host = PathBuf::from(host);
+        std::fs::metadata(&host).with_context(|| format!("--volume source {}", host.display()))?;
+        specs.push(MountSpec {
+            destination: dest(d, "--volume")?,
+            kind: MountKind::Bind { source: sources.len() },
+            readonly,
+        });
+        sources.push(host);
+    }
+    for t in tmpfs {
+        specs.push(MountSpec {
+            destination: dest(t, "--tmpfs")?,
+            kind: MountKind::Tmpfs { mode: 0o1777 },
+            readonly: false,
+        });
+    }
+    Ok(RunMounts { sources, specs: Some(specs) })
+}

@@ -1,0 +1,679 @@
+//! procfs, served by the Sentry over its own process table: the pids are
+//! the sandbox's, and every file is generated when it is opened, in the
+//! format Linux's `fs/proc` prints (array.c, task_mmu.c, meminfo.c, ...).
+//!
+//! `/proc/self` and `/proc/thread-self` depend on who asks: the Sentry runs
+//! each task on a host thread of its own, which records its tid
+//! ([`crate::kernel::task::current_tid`]).
+//!
+//! Locking: generators take the process-tree lock only to copy out the
+//! handles they need, then a task's published view, then (one at a time)
+//! its memory manager, fd table or filesystem context; never two at once.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, OnceLock, Weak};
+
+use abi::flags::mode::{S_IFIFO, S_IFMT, S_IFSOCK};
+use abi::Errno;
+
+use super::synth::{child_ino, static_tree, Generator, SynthDir, SynthFs, SynthNode};
+use super::Dentry;
+use crate::kernel::process::{ProcState, ThreadGroup};
+use crate::kernel::task::{current_tid, TaskHandle, TaskView};
+use crate::kernel::Kernel;
+use crate::mm::SysResult;
+
+/// procfs's `f_type`.
+pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+/// Clock ticks per second, as `sysconf(_SC_CLK_TCK)` reports.
+const HZ: u64 = 100;
+/// All capabilities up to CAP_CHECKPOINT_RESTORE (40).
+const CAP_FULL: u64 = (1 << 41) - 1;
+
+/// A procfs instance's shared state.
+pub struct ProcFs {
+    fs: Arc<SynthFs>,
+    kernel: OnceLock<Weak<Kernel>>,
+    ncpus: usize,
+}
+
+impl ProcFs {
+    /// A procfs for a sandbox with `ncpus` CPUs; [`ProcFs::set_kernel`]
+    /// must follow once the kernel exists.
+    pub fn new(ncpus: usize) -> Arc<ProcFs> {
+        Arc::new(ProcFs { fs: SynthFs::new(PROC_SUPER_MAGIC), kernel: OnceLock::new(), ncpus: ncpus.max(1) })
+    }
+
+    /// Connects the procfs to the kernel whose processes it shows.
+    pub fn set_kernel(&self, k: &Arc<Kernel>) {
+        let _ = self.kernel.set(Arc::downgrade(k));
+    }
+
+    fn kernel(&self) -> SysResult<Arc<Kernel>> {
+        self.kernel.get().and_then(Weak::upgrade).ok_or(Errno::ESRCH)
+    }
+
+    /// The root dentry, to mount.
+    pub fn root(self: &Arc<Self>) -> Arc<Dentry> {
+        super::synth::new_root(SynthNode::dir(&self.fs, 1, 0o555, Arc::new(RootDir(self.clone()))))
+    }
+
+    fn file(self: &Arc<Self>, parent: u64, name: &str, perm: u32, g: Generator) -> (Vec<u8>, SynthNode) {
+        (name.as_bytes().to_vec(), SynthNode::file(&self.fs, child_ino(parent, name.as_bytes()), perm, g))
+    }
+
+    fn link(self: &Arc<Self>, parent: u64, name: &str, g: Generator) -> (Vec<u8>, SynthNode) {
+        (name.as_bytes().to_vec(), SynthNode::link(&self.fs, child_ino(parent, name.as_bytes()), g))
+    }
+
+    /// A generator that runs `f` on this procfs and its kernel.
+    fn gen(
+        self: &Arc<Self>,
+        f: impl Fn(&ProcFs, &Arc<Kernel>) -> SysResult<String> + Send + Sync + 'static,
+    ) -> Generator {
+        let me = self.clone();
+        Arc::new(move || {
+            let k = me.kernel()?;
+            f(&me, &k).map(String::into_bytes)
+        })
+    }
+}
+
+/// A snapshot of one thread for the generators.
+struct Snap {
+    tgid: i32,
+    tid: i32,
+    ppid: i32,
+    pgid: i32,
+    sid: i32,
+    state: char,
+    nthreads: usize,
+    handle: Arc<TaskHandle>,
+    view: TaskView,
+}
+
+impl Snap {
+    fn tg(&self) -> &Arc<ThreadGroup> {
+        &self.handle.tg
+    }
+}
+
+/// The thread `tid` of process `tgid` (its leader when `tid` is `None`).
+fn snap(k: &Kernel, tgid: i32, tid: Option<i32>) -> SysResult<Snap> {
+    let procs = k.procs();
+    let p = procs.procs.get(&tgid).ok_or(Errno::ESRCH)?;
+    let handle = match tid {
+        Some(t) => p.threads.iter().find(|h| h.tid == t).cloned().ok_or(Errno::ESRCH)?,
+        None => p.threads.iter().find(|h| h.tid == tgid).or(p.threads.first()).cloned().ok_or(Errno::ESRCH)?,
+    };
+    let me = current_tid();
+    let state = match p.state {
+        ProcState::Zombie(_) => 'Z',
+        ProcState::Stopped { .. } => 'T',
+        ProcState::Running if p.threads.iter().any(|h| h.tid == me) => 'R',
+        ProcState::Running => 'S',
+    };
+    let (ppid, pgid, sid, nthreads) = (p.parent, p.pgid, p.sid, p.threads.len().max(1));
+    drop(procs);
+    let view = handle.view().ok_or(Errno::ESRCH)?;
+    Ok(Snap { tgid, tid: handle.tid, ppid, pgid, sid, state, nthreads, handle, view })
+}
+
+fn comm(view: &TaskView) -> String {
+    let n = view.comm.iter().position(|&b| b == 0).unwrap_or(view.comm.len());
+    String::from_utf8_lossy(&view.comm[..n]).into_owned()
+}
+
+fn state_name(c: char) -> &'static str {
+    match c {
+        'R' => "R (running)",
+        'T' => "T (stopped)",
+        'Z' => "Z (zombie)",
+        _ => "S (sleeping)",
+    }
+}
+
+/// Virtual size, and the [heap] and [stack] ranges, of an address space.
+struct MemSummary {
+    vsize: u64,
+    data: u64,
+    stack: u64,
+    exec: u64,
+}
+
+fn mem_summary(view: &TaskView) -> MemSummary {
+    use abi::flags::mm::{PROT_EXEC, PROT_WRITE};
+    let mm = view.mm.lock().unwrap_or_else(|e| e.into_inner());
+    let top = mm.stack_top();
+    let mut s = MemSummary { vsize: 0, data: 0, stack: 0, exec: 0 };
+    for (start, v) in mm.vmas() {
+        let len = v.end - start;
+        s.vsize += len;
+        if v.end == top {
+            s.stack += len;
+        } else if v.prot & PROT_EXEC != 0 {
+            s.exec += len;
+        } else if v.prot & PROT_WRITE != 0 && !v.shared {
+            s.data += len;
+        }
+    }
+    s
+}
+
+fn sig_sets(tg: &ThreadGroup) -> (u64, u64) {
+    use crate::kernel::signal::{SIG_DFL, SIG_IGN};
+    let h = tg.sighand.lock().unwrap_or_else(|e| e.into_inner());
+    let (mut ign, mut cgt) = (0u64, 0u64);
+    for (i, a) in h.0.iter().enumerate().skip(1) {
+        let bit = 1u64 << (i - 1);
+        match a.handler {
+            SIG_IGN => ign |= bit,
+            SIG_DFL => {}
+            _ => cgt |= bit,
+        }
+    }
+    (ign, cgt)
+}
+
+/// /proc/PID/stat, as `do_task_stat` prints it.
+fn stat(s: &Snap, k: &Kernel) -> String {
+    let m = mem_summary(&s.view);
+    let nice = s.tg().nice.load(std::sync::atomic::Ordering::Relaxed);
+    let start = s.view.started.saturating_duration_since(k.boot).as_millis() as u64 * HZ / 1000;
+    let (ign, cgt) = sig_sets(s.tg());
+    let pending = s.handle.pending_set();
+    let blocked = s.handle.blocked.load(std::sync::atomic::Ordering::Relaxed);
+    let exit_signal = if s.tid == s.tgid { 17 } else { -1 };
+    format!(
+        "{} ({}) {} {} {} {} 0 -1 4194304 0 0 0 0 0 0 0 0 {} {} {} 0 {} {} 0 18446744073709551615 0 0 0 0 0 {} {} {} {} 0 0 0 {} 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+        s.tid,
+        comm(&s.view),
+        s.state,
+        s.ppid,
+        s.pgid,
+        s.sid,
+        20 + nice,
+        nice,
+        s.nthreads,
+        start,
+        m.vsize,
+        pending,
+        blocked,
+        ign,
+        cgt,
+        exit_signal,
+    )
+}
+
+fn kb(bytes: u64) -> String {
+    format!("{:>8} kB", bytes / 1024)
+}
+
+/// /proc/PID/status, as `proc_pid_status` prints it.
+fn status(s: &Snap) -> String {
+    let creds = s.tg().creds.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let umask = s.view.fs.lock().unwrap_or_else(|e| e.into_inner()).umask;
+    let fdsize = {
+        let fds = s.view.fds.lock().unwrap_or_else(|e| e.into_inner());
+        fds.fds().last().map_or(64, |n| ((n as usize + 1).next_power_of_two()).max(64))
+    };
+    let m = mem_summary(&s.view);
+    let (ign, cgt) = sig_sets(s.tg());
+    let caps = if creds.euid == 0 { CAP_FULL } else { 0 };
+    let mut o = String::new();
+    let _ = writeln!(o, "Name:\t{}", comm(&s.view));
+    let _ = writeln!(o, "Umask:\t{umask:04o}");
+    let _ = writeln!(o, "State:\t{}", state_name(s.state));
+    let _ = writeln!(o, "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0", s.tgid, s.tid, s.ppid);
+    let _ = writeln!(o, "Uid:\t{}\t{}\t{}\t{}", creds.uid, creds.euid, creds.suid, creds.fsuid);
+    let _ = writeln!(o, "Gid:\t{}\t{}\t{}\t{}", creds.gid, creds.egid, creds.sgid, creds.fsgid);
+    let _ = writeln!(o, "FDSize:\t{fdsize}");
+    let groups: Vec<String> = creds.groups.iter().map(u32::to_string).collect();
+    let _ = writeln!(o, "Groups:\t{}", groups.join(" "));
+    let _ = writeln!(o, "NStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}", s.tgid, s.tid, s.pgid, s.sid);
+    for (name, v) in [
+        ("VmPeak", m.vsize),
+        ("VmSize", m.vsize),
+        ("VmLck", 0),
+        ("VmPin", 0),
+        ("VmHWM", 0),
+        ("VmRSS", 0),
+        ("RssAnon", 0),
+        ("RssFile", 0),
+        ("RssShmem", 0),
+        ("VmData", m.data),
+        ("VmStk", m.stack),
+        ("VmExe", m.exec),
+        ("VmLib", 0),
+        ("VmPTE", 0),
+        ("VmSwap", 0),
+    ] {
+        let _ = writeln!(o, "{name}:\t{}", kb(v));
+    }
+    let _ = writeln!(o, "HugetlbPages:\t{}", kb(0));
+    let _ = writeln!(o, "CoreDumping:\t0\nTHP_enabled:\t1");
+    let _ = writeln!(o, "Threads:\t{}", s.nthreads);
+    let _ = writeln!(o, "SigQ:\t0/63000");
+    let _ = writeln!(o, "SigPnd:\t{:016x}", s.handle.pending_set());
+    let _ = writeln!(o, "ShdPnd:\t{:016x}", s.tg().pending_bits.load(std::sync::atomic::Ordering::Relaxed));
+    let _ = writeln!(o, "SigBlk:\t{:016x}", s.handle.blocked.load(std::sync::atomic::Ordering::Relaxed));
+    let _ = writeln!(o, "SigIgn:\t{ign:016x}\nSigCgt:\t{cgt:016x}");
+    let _ = writeln!(o, "CapInh:\t{:016x}\nCapPrm:\t{caps:016x}\nCapEff:\t{caps:016x}", 0);
+    let _ = writeln!(o, "CapBnd:\t{CAP_FULL:016x}\nCapAmb:\t{:016x}", 0);
+    let _ = writeln!(o, "NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0");
+    let _ = writeln!(o, "Speculation_Store_Bypass:\tthread vulnerable");
+    let _ = writeln!(o, "SpeculationIndirectBranch:\tconditional enabled");
+    o
+}
+
+/// /proc/PID/maps, as `show_map_vma` prints it. File mappings show no
+/// path: the memory manager keeps the host fd, not the name.
+fn maps(s: &Snap) -> String {
+    use crate::mm::Backing;
+    use abi::flags::mm::{PROT_EXEC, PROT_READ, PROT_WRITE};
+    let mm = s.view.mm.lock().unwrap_or_else(|e| e.into_inner());
+    let top = mm.stack_top();
+    let mut o = String::new();
+    for (start, v) in mm.vmas() {
+        let offset = match &v.backing {
+            Backing::File { offset, .. } | Backing::Pages { offset, .. } => *offset,
+            Backing::Anon | Backing::PastEof => 0,
+        };
+        let line_start = o.len();
+        let _ = write!(
+            o,
+            "{:08x}-{:08x} {}{}{}{} {:08x} 00:00 0 ",
+            start,
+            v.end,
+            if v.prot & PROT_READ != 0 { 'r' } else { '-' },
+            if v.prot & PROT_WRITE != 0 { 'w' } else { '-' },
+            if v.prot & PROT_EXEC != 0 { 'x' } else { '-' },
+            if v.shared { 's' } else { 'p' },
+            offset,
+        );
+        if v.end == top {
+            // seq_pad: to column 72 (25 + 6 * sizeof(void *) - 1), then a space.
+            while o.len() - line_start < 72 {
+                o.push(' ');
+            }
+            o.push_str(" [stack]");
+        }
+        o.push('\n');
+    }
+    o
+}
+
+/// /proc/PID/mounts (and /proc/mounts), as `show_vfsmnt` prints it.
+fn mounts(k: &Kernel) -> String {
+    let mut o = String::new();
+    for r in k.vfs.mount_records() {
+        let _ = writeln!(o, "{} {} {} {} 0 0", r.source, String::from_utf8_lossy(&r.point), r.fstype, r.options);
+    }
+    o
+}
+
+/// What /proc/PID/fd/N links to, as `d_path` and the pseudo filesystems'
+/// `d_dname` name it.
+fn fd_target(k: &Kernel, file: &super::file::File) -> Vec<u8> {
+    if let Some(d) = &file.dentry {
+        return k.vfs.path_of(d);
+    }
+    let attr = file.ops.stat().unwrap_or_default();
+    let name = if file.ops.is_pipe() || attr.mode & S_IFMT == S_IFIFO {
+        format!("pipe:[{}]", attr.ino)
+    } else if attr.mode & S_IFMT == S_IFSOCK {
+        format!("socket:[{}]", attr.ino)
+    } else if file.ops.is_tty() {
+        "/dev/console".to_string()
+    } else {
+        "anon_inode:[unknown]".to_string()
+    };
+    name.into_bytes()
+}
+
+/// /proc/PID/fd: one symlink per open fd.
+struct FdDir {
+    proc: Arc<ProcFs>,
+    tgid: i32,
+    ino: u64,
+}
+
+impl FdDir {
+    fn node(&self, fd: i32, file: &Arc<super::file::File>) -> SynthNode {
+        use abi::flags::open::{O_ACCMODE, O_RDONLY, O_WRONLY};
+        let me = self.proc.clone();
+        let weak = Arc::downgrade(file);
+        let g: Generator = Arc::new(move || {
+            let k = me.kernel()?;
+            // The link names the file the fd referred to when it was looked
+            // up; once that is closed the link no longer resolves.
+            let f = weak.upgrade().ok_or(Errno::ENOENT)?;
+            Ok(fd_target(&k, &f))
+        });
+        let mut n = SynthNode::link(&self.proc.fs, child_ino(self.ino, fd.to_string().as_bytes()), g);
+        let acc = file.flags() & O_ACCMODE;
+        n.mode = abi::flags::mode::S_IFLNK
+            | if acc == O_WRONLY { 0 } else { 0o500 }
+            | if acc == O_RDONLY { 0 } else { 0o300 };
+        n
+    }
+}
+
+impl SynthDir for FdDir {
+    fn entries(&self) -> Vec<(Vec<u8>, SynthNode)> {
+        let Ok(k) = self.proc.kernel() else { return Vec::new() };
+        let Ok(s) = snap(&k, self.tgid, None) else { return Vec::new() };
+        let files: Vec<(i32, Arc<super::file::File>)> = {
+            let fds = s.view.fds.lock().unwrap_or_else(|e| e.into_inner());
+            fds.fds().filter_map(|fd| fds.get(fd).ok().map(|f| (fd, f.clone()))).collect()
+        };
+        files.iter().map(|(fd, f)| (fd.to_string().into_bytes(), self.node(*fd, f))).collect()
+    }
+
+    fn lookup(&self, name: &[u8]) -> Option<SynthNode> {
+        let fd: i32 = std::str::from_utf8(name).ok()?.parse().ok()?;
+        if name.starts_with(b"0") && name.len() > 1 || name.starts_with(b"+") {
+            return None;
+        }
+        let k = self.proc.kernel().ok()?;
+        let s = snap(&k, self.tgid, None).ok()?;
+        let file = s.view.fds.lock().unwrap_or_else(|e| e.into_inner()).get(fd).ok()?.clone();
+        Some(self.node(fd, &file))
+    }
+}
+
+/// /proc/PID and /proc/PID/task/TID.
+struct PidDir {
+    proc: Arc<ProcFs>,
+    tgid: i32,
+    /// `Some` for a /proc/PID/task/TID directory.
+    tid: Option<i32>,
+    ino: u64,
+    uid: u32,
+    gid: u32,
+}
+
+impl PidDir {
+    fn new(proc: &Arc<ProcFs>, tgid: i32, tid: Option<i32>, ino: u64) -> Option<PidDir> {
+        let k = proc.kernel().ok()?;
+        let s = snap(&k, tgid, tid).ok()?;
+        let c = s.tg().creds.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Some(PidDir { proc: proc.clone(), tgid, tid, ino, uid: c.euid, gid: c.egid })
+    }
+
+    /// A generator over a snapshot of this thread.
+    fn gen(&self, f: impl Fn(&Snap, &Arc<Kernel>) -> SysResult<Vec<u8>> + Send + Sync + 'static) -> Generator {
+        let (me, tgid, tid) = (self.proc.clone(), self.tgid, self.tid);
+        Arc::new(move || {
+            let k = me.kernel()?;
+            let s = snap(&k, tgid, tid)?;
+            f(&s, &k)
+        })
+    }
+
+    fn file(&self, name: &str, perm: u32, g: Generator) -> (Vec<u8>, SynthNode) {
+        let (n, node) = self.proc.file(self.ino, name, perm, g);
+        (n, node.owned(self.uid, self.gid))
+    }
+
+    fn link(&self, name: &str, g: Generator) -> (Vec<u8>, SynthNode) {
+        let (n, node) = self.proc.link(self.ino, name, g);
+        (n, node.owned(self.uid, self.gid))
+    }
+}
+
+impl SynthDir for PidDir {
+    fn entries(&self) -> Vec<(Vec<u8>, SynthNode)> {
+        let fs = &self.proc.fs;
+        let mut v = vec![
+            self.file("cmdline", 0o444, self.gen(|s, _| Ok(s.view.cmdline.to_vec()))),
+            self.file("comm", 0o644, self.gen(|s, _| Ok(format!("{}\n", comm(&s.view)).into_bytes()))),
+            self.link(
+                "cwd",
+                self.gen(|s, k| {
+                    let cwd = s.view.fs.lock().unwrap_or_else(|e| e.into_inner()).cwd.clone();
+                    Ok(k.vfs.path_of(&cwd))
+                }),
+            ),
+            self.file("environ", 0o400, self.gen(|s, _| Ok(s.view.environ.to_vec()))),
+            self.link("exe", self.gen(|s, k| s.view.exe.as_ref().map(|d| k.vfs.path_of(d)).ok_or(Errno::ENOENT))),
+        ];
+        let fd_ino = child_ino(self.ino, b"fd");
+        let fd_dir = FdDir { proc: self.proc.clone(), tgid: self.tgid, ino: fd_ino };
+        v.push((b"fd".to_vec(), SynthNode::dir(fs, fd_ino, 0o500, Arc::new(fd_dir)).owned(self.uid, self.gid)));
+        v.push(self.file("maps", 0o444, self.gen(|s, _| Ok(maps(s).into_bytes()))));
+        v.push(self.file("mounts", 0o444, self.gen(|_, k| Ok(mounts(k).into_bytes()))));
+        v.push(self.link(
+            "root",
+            self.gen(|s, k| {
+                let root = s.view.fs.lock().unwrap_or_else(|e| e.into_inner()).root.clone();
+                Ok(k.vfs.path_of(&root))
+            }),
+        ));
+        v.push(self.file("stat", 0o444, self.gen(|s, k| Ok(stat(s, k).into_bytes()))));
+        v.push(self.file("status", 0o444, self.gen(|s, _| Ok(status(s).into_bytes()))));
+        if self.tid.is_none() {
+            let task_ino = child_ino(self.ino, b"task");
+            let task = TaskDir { proc: self.proc.clone(), tgid: self.tgid, ino: task_ino };
+            v.push((b"task".to_vec(), SynthNode::dir(fs, task_ino, 0o555, Arc::new(task)).owned(self.uid, self.gid)));
+        }
+        v
+    }
+}
+
+/// /proc/PID/task: one directory per thread.
+struct TaskDir {
+    proc: Arc<ProcFs>,
+    tgid: i32,
+    ino: u64,
+}
+
+impl SynthDir for TaskDir {
+    fn entries(&self) -> Vec<(Vec<u8>, SynthNode)> {
+        let Ok(k) = self.proc.kernel() else { return Vec::new() };
+        let tids: Vec<i32> =
+            k.procs().procs.get(&self.tgid).map(|p| p.threads.iter().map(|h| h.tid).collect()).unwrap_or_default();
+        tids.into_iter().filter_map(|t| self.dir(t).map(|n| (t.to_string().into_bytes(), n))).collect()
+    }
+
+    fn lookup(&self, name: &[u8]) -> Option<SynthNode> {
+        self.dir(parse_pid(name)?)
+    }
+}
+
+impl TaskDir {
+    fn dir(&self, tid: i32) -> Option<SynthNode> {
+        let ino = child_ino(self.ino, tid.to_string().as_bytes());
+        let d = PidDir::new(&self.proc, self.tgid, Some(tid), ino)?;
+        let (uid, gid) = (d.uid, d.gid);
+        Some(SynthNode::dir(&self.proc.fs, ino, 0o555, Arc::new(d)).owned(uid, gid))
+    }
+}
+
+fn parse_pid(name: &[u8]) -> Option<i32> {
+    if name.is_empty() || name[0] == b'0' || !name.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(name).ok()?.parse().ok()
+}
+
+/// /proc itself.
+struct RootDir(Arc<ProcFs>);
+
+impl RootDir {
+    fn pid_dir(&self, tgid: i32) -> Option<SynthNode> {
+        let ino = child_ino(1, tgid.to_string().as_bytes());
+        let d = PidDir::new(&self.0, tgid, None, ino)?;
+        let (uid, gid) = (d.uid, d.gid);
+        Some(SynthNode::dir(&self.0.fs, ino, 0o555, Arc::new(d)).owned(uid, gid))
+    }
+
+    fn fixed(&self) -> Vec<(Vec<u8>, SynthNode)> {
+        let p = &self.0;
+        let mut v = vec![
+            p.file(1, "cpuinfo", 0o444, p.gen(|p, _| Ok(cpuinfo(p.ncpus)))),
+            p.file(1, "filesystems", 0o444, p.gen(|_, _| Ok(FILESYSTEMS.to_string()))),
+            p.file(1, "loadavg", 0o444, p.gen(|_, k| Ok(loadavg(k)))),
+            p.file(1, "meminfo", 0o444, p.gen(|_, _| Ok(meminfo()))),
+            p.link(1, "mounts", Arc::new(|| Ok(b"self/mounts".to_vec()))),
+            p.link(
+                1,
+                "self",
+                p.gen(|_, k| {
+                    let me = current_tid();
+                    let procs = k.procs();
+                    let tg = procs.threads.get(&me).map(|h| h.tg.tgid).ok_or(Errno::ENOENT)?;
+                    Ok(tg.to_string())
+                }),
+            ),
+            p.file(1, "stat", 0o444, p.gen(|p, k| Ok(proc_stat(p, k)))),
+            p.link(
+                1,
+                "thread-self",
+                p.gen(|_, k| {
+                    let me = current_tid();
+                    let procs = k.procs();
+                    let tg = procs.threads.get(&me).map(|h| h.tg.tgid).ok_or(Errno::ENOENT)?;
+                    Ok(format!("{tg}/task/{me}"))
+                }),
+            ),
+            p.file(1, "uptime", 0o444, p.gen(|_, k| Ok(uptime(k)))),
+            p.file(1, "version", 0o444, p.gen(|_, _| Ok(version()))),
+        ];
+        v.push((b"sys".to_vec(), self.sys()));
+        v
+    }
+
+    fn sys(&self) -> SynthNode {
+        let k = self.0.kernel();
+        let hostname = k.map(|k| k.hostname.clone()).unwrap_or_default();
+        let mut sys = static_tree(
+            &self.0.fs,
+            &[
+                ("kernel/hostname", format!("{hostname}\n").into_bytes()),
+                ("kernel/ngroups_max", b"65536\n".to_vec()),
+                ("kernel/osrelease", format!("{}\n", crate::kernel::UTS_RELEASE).into_bytes()),
+                ("kernel/ostype", b"Linux\n".to_vec()),
+                ("kernel/pid_max", b"4194304\n".to_vec()),
+                ("vm/overcommit_memory", b"0\n".to_vec()),
+            ],
+            &[],
+        );
+        sys.ino = child_ino(1, b"sys");
+        sys
+    }
+}
+
+impl SynthDir for RootDir {
+    fn entries(&self) -> Vec<(Vec<u8>, SynthNode)> {
+        let mut v = self.fixed();
+        let Ok(k) = self.0.kernel() else { return v };
+        let pids: Vec<i32> = k.procs().procs.keys().copied().collect();
+        v.extend(pids.into_iter().filter_map(|p| self.pid_dir(p).map(|n| (p.to_string().into_bytes(), n))));
+        v
+    }
+
+    fn lookup(&self, name: &[u8]) -> Option<SynthNode> {
+        match parse_pid(name) {
+            Some(pid) => self.pid_dir(pid),
+            None => self.fixed().into_iter().find(|(n, _)| n == name).map(|(_, node)| node),
+        }
+    }
+}
+
+const FILESYSTEMS: &str =
+    "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\tdevpts\nnodev\tmqueue\nnodev\t9p\n";
+
+/// The host's /proc/cpuinfo (harmless, and what programs parse), cut to
+/// the sandbox's CPUs.
+fn cpuinfo(ncpus: usize) -> String {
+    static HOST: OnceLock<String> = OnceLock::new();
+    let host = HOST.get_or_init(|| std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default());
+    let blocks: Vec<&str> = host.split("\n\n").filter(|b| !b.trim().is_empty()).take(ncpus).collect();
+    let mut o = String::new();
+    for b in blocks {
+        o.push_str(b.trim_end_matches('\n'));
+        o.push_str("\n\n");
+    }
+    if o.is_empty() {
+        for i in 0..ncpus {
+            let _ = write!(o, "processor\t: {i}\nvendor_id\t: unknown\nmodel name\t: unknown\n\n");
+        }
+    }
+    o
+}
+
+fn meminfo() -> String {
+    let (total, free) = crate::sys::host_memory();
+    let mut o = String::new();
+    for (name, v) in [
+        ("MemTotal", total),
+        ("MemFree", free),
+        ("MemAvailable", free),
+        ("Buffers", 0),
+        ("Cached", 0),
+        ("SwapCached", 0),
+        ("Active", 0),
+        ("Inactive", 0),
+        ("SwapTotal", 0),
+        ("SwapFree", 0),
+        ("Dirty", 0),
+        ("Writeback", 0),
+        ("AnonPages", 0),
+        ("Mapped", 0),
+        ("Shmem", 0),
+        ("Slab", 0),
+        ("CommitLimit", total / 2),
+        ("Committed_AS", 0),
+        ("VmallocTotal", 34_359_738_367 * 1024),
+        ("VmallocUsed", 0),
+        ("VmallocChunk", 0),
+        ("HugePages_Total", u64::MAX),
+    ] {
+        if name == "HugePages_Total" {
+            // The huge-page counts are plain numbers, not kB.
+            let _ = writeln!(o, "HugePages_Total:       0\nHugePages_Free:        0\nHugePages_Rsvd:        0");
+            let _ = writeln!(o, "HugePages_Surp:        0\nHugepagesize:       2048 kB\nHugetlb:               0 kB");
+            continue;
+        }
+        let _ = writeln!(o, "{:<16}{:>8} kB", format!("{name}:"), v / 1024);
+    }
+    o
+}
+
+fn loadavg(k: &Kernel) -> String {
+    let procs = k.procs();
+    let threads = procs.threads.len();
+    let last = procs.threads.keys().max().copied().unwrap_or(1);
+    format!("0.00 0.00 0.00 1/{threads} {last}\n")
+}
+
+fn uptime(k: &Kernel) -> String {
+    let up = k.boot.elapsed();
+    let cs = up.as_millis() / 10;
+    format!("{}.{:02} {}.{:02}\n", cs / 100, cs % 100, 0, 0)
+}
+
+fn version() -> String {
+    format!("Linux version {} (husk@husk) (rustc) {}\n", crate::kernel::UTS_RELEASE, crate::kernel::UTS_VERSION)
+}
+
+fn proc_stat(p: &ProcFs, k: &Kernel) -> String {
+    let up = k.boot.elapsed();
+    let idle = up.as_millis() as u64 * HZ / 1000;
+    let mut o = String::new();
+    let _ = writeln!(o, "cpu  0 0 0 {} 0 0 0 0 0 0", idle * p.ncpus as u64);
+    for i in 0..p.ncpus {
+        let _ = writeln!(o, "cpu{i} 0 0 0 {idle} 0 0 0 0 0 0");
+    }
+    let now = super::tmpfs::now().0;
+    let btime = now - up.as_secs() as i64;
+    let (nthreads, nprocs) = {
+        let procs = k.procs();
+        (procs.threads.len(), procs.procs.len())
+    };
+    let _ = writeln!(o, "intr 0\nctxt 0\nbtime {btime}\nprocesses {nprocs}");
+    let _ = writeln!(o, "procs_running {}\nprocs_blocked 0", nthreads.max(1));
+    let _ = writeln!(o, "softirq 0 0 0 0 0 0 0 0 0 0 0");
+    o
+}
