@@ -232,6 +232,28 @@ pub struct ProcessConfig {
     pub stdio: Vec<OwnedFd>,
 }
 
+/// The PATH a process without one searches (runc's default).
+const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Finds a program named without a `/` in the directories of the `PATH` in
+/// `envp`, as OCI runtimes do for `process.args[0]`; otherwise, or if no
+/// directory has it, the name as given (relative to `cwd`).
+fn search_path(vfs: &Vfs, root: &Arc<vfs::Dentry>, cwd: &Arc<vfs::Dentry>, program: &[u8], envp: &[Vec<u8>]) -> Vec<u8> {
+    if program.is_empty() || program.contains(&b'/') {
+        return program.to_vec();
+    }
+    let path = envp.iter().rev().find_map(|e| e.strip_prefix(b"PATH=")).unwrap_or(DEFAULT_PATH);
+    for dir in path.split(|&b| b == b':').filter(|d| !d.is_empty()) {
+        let mut candidate = dir.to_vec();
+        candidate.push(b'/');
+        candidate.extend_from_slice(program);
+        if vfs.resolve(root, cwd, &candidate, Follow::Yes).is_ok_and(|d| d.is_regular()) {
+            return candidate;
+        }
+    }
+    program.to_vec()
+}
+
 /// Builds a process from `cfg`, ready to start: pid 1 if `init`, else the
 /// next free pid, with no parent inside the sandbox (it is the runtime's
 /// child, as `runc exec`'s process is outside the container's pid
@@ -251,8 +273,9 @@ fn new_process(kernel: &Arc<Kernel>, cfg: ProcessConfig, init: bool) -> Result<T
         );
     let cwd = cwd.map_err(|errno| BootError::Cwd { path: String::from_utf8_lossy(&cfg.cwd).into(), errno })?;
     let exec_err = |errno: Errno| BootError::Exec { path: String::from_utf8_lossy(&cfg.program).into(), errno };
+    let program = search_path(vfs, &root, &cwd, &cfg.program, &cfg.envp);
     let (exe, argv, _) =
-        kernel::task::exec::resolve_program(vfs, &root, &cwd, &cfg.program, cfg.argv.clone()).map_err(exec_err)?;
+        kernel::task::exec::resolve_program(vfs, &root, &cwd, &program, cfg.argv.clone()).map_err(exec_err)?;
 
     let (min, max) = (kernel.platform.min_user_address(), kernel.platform.max_user_address());
     let mut mm = MemoryManager::new(kernel.memfile.clone(), min, max);
