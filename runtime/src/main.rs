@@ -442,6 +442,8 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         stdio,
         user: args.user.unwrap_or((0, 0)),
         groups: Vec::new(),
+        rlimits: Vec::new(),
+        no_new_privs: false,
         mounts: mounts.specs,
         readonly_root: true,
     };

@@ -78,6 +78,11 @@ pub struct SandboxConfig {
     pub user: (u32, u32),
     /// The app's supplementary groups.
     pub groups: Vec<u32>,
+    /// Resource limits for the app, (resource, soft, hard), over the
+    /// defaults.
+    pub rlimits: Vec<(u32, u64, u64)>,
+    /// Start the app with PR_SET_NO_NEW_PRIVS set.
+    pub no_new_privs: bool,
     /// The filesystems to mount over the rootfs, in order; `None` mounts
     /// the defaults (a tmpfs at /tmp, the device filesystem at /dev and a
     /// tmpfs at /dev/shm, skipping any that cannot be made).
@@ -230,6 +235,10 @@ pub struct ProcessConfig {
     pub groups: Vec<u32>,
     /// Its fds 0, 1 and 2.
     pub stdio: Vec<OwnedFd>,
+    /// Resource limits to set, (resource, soft, hard), over the defaults.
+    pub rlimits: Vec<(u32, u64, u64)>,
+    /// Start with PR_SET_NO_NEW_PRIVS set.
+    pub no_new_privs: bool,
 }
 
 /// The PATH a process without one searches (runc's default).
@@ -238,7 +247,13 @@ const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:
 /// Finds a program named without a `/` in the directories of the `PATH` in
 /// `envp`, as OCI runtimes do for `process.args[0]`; otherwise, or if no
 /// directory has it, the name as given (relative to `cwd`).
-fn search_path(vfs: &Vfs, root: &Arc<vfs::Dentry>, cwd: &Arc<vfs::Dentry>, program: &[u8], envp: &[Vec<u8>]) -> Vec<u8> {
+fn search_path(
+    vfs: &Vfs,
+    root: &Arc<vfs::Dentry>,
+    cwd: &Arc<vfs::Dentry>,
+    program: &[u8],
+    envp: &[Vec<u8>],
+) -> Vec<u8> {
     if program.is_empty() || program.contains(&b'/') {
         return program.to_vec();
     }
@@ -298,7 +313,13 @@ fn new_process(kernel: &Arc<Kernel>, cfg: ProcessConfig, init: bool) -> Result<T
         let pid = if init { procs.alloc_id().filter(|&id| id == 1) } else { procs.alloc_id() };
         let pid =
             pid.ok_or(BootError::Exec { path: String::from_utf8_lossy(&cfg.program).into(), errno: Errno::EAGAIN })?;
-        let tg = ThreadGroup::new(pid, SigHandlers::default(), creds, kernel::task::default_rlimits());
+        let mut limits = kernel::task::default_rlimits();
+        for &(resource, cur, max) in &cfg.rlimits {
+            if let Some(l) = limits.get_mut(resource as usize) {
+                *l = abi::types::Rlimit { cur, max };
+            }
+        }
+        let tg = ThreadGroup::new(pid, SigHandlers::default(), creds, limits);
         let handle = TaskHandle::new(pid, tg.clone(), 0);
         procs.threads.insert(pid, handle.clone());
         procs.procs.insert(
@@ -337,6 +358,7 @@ fn new_process(kernel: &Arc<Kernel>, cfg: ProcessConfig, init: bool) -> Result<T
     let mut task = Task::new(kernel.clone(), parts);
     let name = cfg.program.rsplit(|&b| b == b'/').next().unwrap_or(&cfg.program).to_vec();
     task.set_comm(&name);
+    task.handle.no_new_privs.store(cfg.no_new_privs, std::sync::atomic::Ordering::Relaxed);
     task.publish_program(Some(exe.dentry.clone()), kernel::task::nul_join(&argv), kernel::task::nul_join(&cfg.envp));
     Ok(task)
 }
@@ -540,6 +562,8 @@ impl Sandbox {
             user: cfg.user,
             groups: cfg.groups,
             stdio: cfg.stdio,
+            rlimits: cfg.rlimits,
+            no_new_privs: cfg.no_new_privs,
         };
         let init = new_process(&kernel, init, true)?;
         Ok(Sandbox { kernel, init })

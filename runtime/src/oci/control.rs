@@ -58,6 +58,10 @@ pub struct ExecProcess {
     pub gid: u32,
     /// Supplementary groups.
     pub groups: Vec<u32>,
+    /// (resource, soft, hard) limits.
+    pub rlimits: Vec<(u32, u64, u64)>,
+    /// PR_SET_NO_NEW_PRIVS.
+    pub no_new_privileges: bool,
 }
 
 /// The sandbox's answers.

@@ -488,6 +488,8 @@ pub fn exec(g: &Globals, args: &ExecArgs) -> anyhow::Result<ExitCode> {
         uid: plan.uid,
         gid: plan.gid,
         groups: plan.groups.clone(),
+        rlimits: plan.rlimits.clone(),
+        no_new_privileges: plan.no_new_privileges,
     });
     match ch.call(&req, &raw)? {
         Response::Started(_) => {}

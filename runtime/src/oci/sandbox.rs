@@ -157,9 +157,6 @@ pub fn stdio() -> anyhow::Result<Vec<OwnedFd>> {
 
 fn sandbox_config(g: &Globals, plan: &Plan, stdio: Vec<OwnedFd>) -> anyhow::Result<sentry::SandboxConfig> {
     let p = &plan.process;
-    for (resource, ..) in &p.rlimits {
-        bundle::log_once(&format!("process.rlimits: resource {resource} is not applied (the sandbox's defaults hold)"));
-    }
     let hostname = match &plan.hostname {
         Some(h) => h.clone(),
         // A new UTS namespace starts with the host's name.
@@ -178,6 +175,8 @@ fn sandbox_config(g: &Globals, plan: &Plan, stdio: Vec<OwnedFd>) -> anyhow::Resu
         groups: p.groups.clone(),
         mounts: None,
         readonly_root: plan.readonly_root,
+        rlimits: p.rlimits.clone(),
+        no_new_privs: p.no_new_privileges,
     })
 }
 
@@ -311,6 +310,8 @@ fn exec(ch: &Channel, controller: &sentry::Controller, p: ExecProcess, fds: Vec<
         user: (p.uid, p.gid),
         groups: p.groups,
         stdio: fds,
+        rlimits: p.rlimits,
+        no_new_privs: p.no_new_privileges,
     };
     let started = controller.exec(cfg).map_err(|e| anyhow::anyhow!("exec: {e}"))?;
     let pid = started.pid;

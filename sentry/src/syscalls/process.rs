@@ -308,10 +308,10 @@ pub fn prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             if a.u64(1) != 1 || a.u64(2) != 0 || a.u64(3) != 0 || a.u64(4) != 0 {
                 return Err(Errno::EINVAL);
             }
-            t.no_new_privs = true;
+            t.handle.no_new_privs.store(true, std::sync::atomic::Ordering::Relaxed);
             Ok(0)
         }
-        PR_GET_NO_NEW_PRIVS => Ok(u64::from(t.no_new_privs)),
+        PR_GET_NO_NEW_PRIVS => Ok(u64::from(t.handle.no_new_privs.load(std::sync::atomic::Ordering::Relaxed))),
         PR_SET_CHILD_SUBREAPER | PR_GET_CHILD_SUBREAPER => Err(Errno::EINVAL),
         _ => Err(Errno::EINVAL),
     }

@@ -260,7 +260,8 @@ fn status(s: &Snap) -> String {
     let _ = writeln!(o, "SigIgn:\t{ign:016x}\nSigCgt:\t{cgt:016x}");
     let _ = writeln!(o, "CapInh:\t{:016x}\nCapPrm:\t{caps:016x}\nCapEff:\t{caps:016x}", 0);
     let _ = writeln!(o, "CapBnd:\t{CAP_FULL:016x}\nCapAmb:\t{:016x}", 0);
-    let _ = writeln!(o, "NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0");
+    let nnp = u8::from(s.handle.no_new_privs.load(std::sync::atomic::Ordering::Relaxed));
+    let _ = writeln!(o, "NoNewPrivs:\t{nnp}\nSeccomp:\t0\nSeccomp_filters:\t0");
     let _ = writeln!(o, "Speculation_Store_Bypass:\tthread vulnerable");
     let _ = writeln!(o, "SpeculationIndirectBranch:\tconditional enabled");
     o

@@ -140,7 +140,8 @@ impl Task {
         if let Some(v) = self.handle.view() {
             child.publish_program(v.exe, v.cmdline, v.environ);
         }
-        child.no_new_privs = self.no_new_privs;
+        let nnp = self.handle.no_new_privs.load(std::sync::atomic::Ordering::Relaxed);
+        child.handle.no_new_privs.store(nnp, std::sync::atomic::Ordering::Relaxed);
         child.affinity = self.affinity.clone();
         // A thread sharing memory starts without the alternate stack; a
         // copied address space keeps it, as Linux does.

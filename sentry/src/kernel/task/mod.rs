@@ -106,6 +106,8 @@ pub struct TaskHandle {
     pub exit_requested: AtomicBool,
     /// The host pid of the task's stub, for resource accounting (0: none).
     pub stub_pid: AtomicI32,
+    /// PR_SET_NO_NEW_PRIVS, here so /proc can show it.
+    pub no_new_privs: AtomicBool,
     view: Mutex<Option<TaskView>>,
 }
 
@@ -122,6 +124,7 @@ impl TaskHandle {
             interrupter: Mutex::new(None),
             exit_requested: AtomicBool::new(false),
             stub_pid: AtomicI32::new(0),
+            no_new_privs: AtomicBool::new(false),
             view: Mutex::new(None),
         })
     }
@@ -252,8 +255,6 @@ pub struct Task {
     pub vfork_done: Option<Arc<VforkDone>>,
     /// Set by the exit syscall: this thread is done.
     pub exit: Option<ExitStatus>,
-    /// PR_SET_NO_NEW_PRIVS.
-    pub no_new_privs: bool,
     /// PR_SET_DUMPABLE.
     pub dumpable: bool,
     /// When the thread started, for times and getrusage.
@@ -333,7 +334,6 @@ impl Task {
             comm: [0; 16],
             vfork_done: None,
             exit: None,
-            no_new_privs: false,
             dumpable: true,
             started: Instant::now(),
             in_syscall: false,
