@@ -147,6 +147,53 @@ differential_test! {
 }
 
 differential_test! {
+    /// The XSAVE area in signal frames: layout and marker words, AVX state
+    /// (ymm upper halves) across a handler, a handler's edits of xmm and
+    /// ymm in the frame, the legacy-only fallback without the marker.
+    fn xsave(platform, link) {
+        let (rootfs, prog) = rootfs_with("xsave", link);
+        let mut lines = vec![
+            "fpregs 64-byte aligned: ok",
+            "magic1 in sw_reserved: ok",
+            "extended_size, xstate_size and xfeatures plausible: ok",
+            "magic2 at fpregs + xstate_size: ok",
+            "UC_FP_XSTATE in uc_flags: ok",
+            "x87 and SSE in xstate_bv: ok",
+        ];
+        if std::arch::is_x86_feature_detected!("avx") {
+            lines.extend([
+                "ymm0..15 lower halves survive a handler that clobbers them: ok",
+                "ymm0..15 upper halves survive a handler that clobbers them: ok",
+                "xmm3 written in the frame is loaded by sigreturn: ok",
+                "ymm3's upper half written in the frame is loaded by sigreturn: ok",
+                "the other ymm registers are as before: ok",
+                "without magic1: xmm5 written in the legacy area is loaded: ok",
+                "without magic1: the other xmm registers are as before: ok",
+                "without magic1: ymm upper halves are reset: ok",
+            ]);
+        } else {
+            lines.push("no AVX");
+        }
+        lines.push("done");
+        let case = case(&rootfs, &prog).expect_lines(&lines);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// A handler sets a reserved xstate_bv bit in its frame: sigreturn
+    /// delivers SIGSEGV, and the child dies of it (139).
+    fn xsave_corrupt(platform, link) {
+        let (rootfs, prog) = rootfs_with("xsave", link);
+        let case = case(&rootfs, &prog)
+            .args(["corrupt"])
+            .expect_status(139)
+            .expect_stdout("setting xstate_bv bit 63 in the frame\nchild: killed by SIGSEGV\n");
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// SIGTERM at its default action: 143. A child does the dying: under
     /// Husk the program is pid 1, which ignores SIGTERM without a handler,
     /// as the init of a Linux pid namespace does.

@@ -27,7 +27,7 @@ pub mod systrap;
 
 use std::any::Any;
 
-pub use arch::Regs;
+pub use arch::{fp_layout, FpLayout, FpState, Regs, FP_STATE_CAP, XFEATURE_FPSSE, XSAVE_HEADER, XSAVE_MIN};
 
 /// Page protections, as `PROT_*` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -177,9 +177,6 @@ pub trait Interrupter: Send + Sync {
     fn interrupt(&self);
 }
 
-/// The x87/SSE state in FXSAVE layout.
-pub type FpState = [u8; 512];
-
 /// One app thread's execution context.
 pub trait Context: Send {
     /// Runs the thread in `space` with `regs` until it makes a syscall, faults
@@ -192,13 +189,16 @@ pub trait Context: Send {
         None
     }
 
-    /// Reads the thread's floating-point state (after a switch returned).
-    /// `Ok(false)` if the platform does not expose it.
+    /// Reads the thread's FPU and vector state (after a switch returned):
+    /// the first [`fp_layout`]`().size` bytes of `fp`, with `sw_reserved`
+    /// zeroed. `Ok(false)` if the platform does not expose it.
     fn get_fp_state(&mut self, _space: &mut dyn AddressSpace, _fp: &mut FpState) -> Result<bool, PlatformError> {
         Ok(false)
     }
 
-    /// Replaces the thread's floating-point state before the next switch.
+    /// Replaces the thread's FPU and vector state before the next switch with
+    /// the first [`fp_layout`]`().size` bytes of `fp` (components absent
+    /// from its `xstate_bv` are reset to their initial state).
     fn set_fp_state(&mut self, _space: &mut dyn AddressSpace, _fp: &FpState) -> Result<bool, PlatformError> {
         Ok(false)
     }

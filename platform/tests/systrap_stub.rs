@@ -6,7 +6,7 @@
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 use platform::systrap::SystrapPlatform;
-use platform::{Access, Platform, PlatformError, Prot, Regs, SwitchOutcome};
+use platform::{Access, FpState, Platform, PlatformError, Prot, Regs, SwitchOutcome};
 
 fn memfd(len: u64) -> OwnedFd {
     // SAFETY: memfd_create with a static C string; the fd is checked and owned.
@@ -287,7 +287,7 @@ fn fp_state_is_read_and_written_in_the_frame() {
     let mut space = platform.new_address_space().unwrap();
     space.map_file(0x40_0000, 4096, 0, RX).unwrap();
     let mut ctx = platform.new_context();
-    let mut fp = [0u8; 512];
+    let mut fp = FpState::default();
     // Nothing to read before the thread first ran.
     assert!(!ctx.get_fp_state(space.as_mut(), &mut fp).unwrap());
     let mut regs = Regs::for_entry(0x40_0000, 0);
@@ -295,14 +295,68 @@ fn fp_state_is_read_and_written_in_the_frame() {
     assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
     assert!(ctx.get_fp_state(space.as_mut(), &mut fp).unwrap());
     // FXSAVE: xmm1 at 176; the default MXCSR (0x1f80) at 24.
-    assert_eq!(fp[176..184], 0x0123_4567_89ab_cdefu64.to_le_bytes());
-    assert_eq!(fp[24..28], 0x1f80u32.to_le_bytes());
+    assert_eq!(fp.bytes[176..184], 0x0123_4567_89ab_cdefu64.to_le_bytes());
+    assert_eq!(fp.mxcsr(), 0x1f80);
+    // The kernel's marker is not handed out.
+    assert!(fp.bytes[464..512].iter().all(|&b| b == 0));
     // xmm0 := 0x1111..., which the app then reads back as the syscall number.
-    fp[160..168].copy_from_slice(&0x1111_2222_3333_4444u64.to_le_bytes());
+    fp.bytes[160..168].copy_from_slice(&0x1111_2222_3333_4444u64.to_le_bytes());
     assert!(ctx.set_fp_state(space.as_mut(), &fp).unwrap());
     regs.set_return(0);
     assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
     assert_eq!(regs.syscall_nr(), 0x1111_2222_3333_4444);
+}
+
+/// AVX state (ymm upper halves) is read and written, under both platforms.
+#[test]
+fn avx_state_is_read_and_written() {
+    if !std::arch::is_x86_feature_detected!("avx") {
+        eprintln!("no AVX: skipped");
+        return;
+    }
+    let layout = platform::fp_layout();
+    assert!(layout.xsave && layout.features & 4 != 0, "AVX but no AVX XSAVE component: {layout:?}");
+    let ymm_hi = std::arch::x86_64::__cpuid_count(0xd, 2).ebx as usize;
+    let mem = memfd(4096);
+    // movq xmm1, rdi; vinsertf128 ymm1, ymm1, xmm1, 1; syscall;
+    // vextractf128 xmm0, ymm2, 1; movq rax, xmm0; syscall
+    let code = [
+        0x66, 0x48, 0x0f, 0x6e, 0xcf, 0xc4, 0xe3, 0x75, 0x18, 0xc9, 0x01, 0x0f, 0x05, 0xc4, 0xe3, 0x7d, 0x19, 0xd0,
+        0x01, 0x66, 0x48, 0x0f, 0x7e, 0xc0, 0x0f, 0x05,
+    ];
+    pwrite(&mem, &code, 0);
+    for name in ["ptrace", "systrap"] {
+        let platform: Box<dyn Platform> = match name {
+            "ptrace" => Box::new(platform::ptrace::PtracePlatform::new(mem.as_fd()).unwrap()),
+            _ => Box::new(SystrapPlatform::new(mem.as_fd()).unwrap()),
+        };
+        let mut space = platform.new_address_space().unwrap();
+        space.map_file(0x40_0000, 4096, 0, RX).unwrap();
+        let mut ctx = platform.new_context();
+        let mut regs = Regs::for_entry(0x40_0000, 0);
+        regs.rdi = 0x0123_4567_89ab_cdef;
+        assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall, "{name}");
+        let mut fp = FpState::default();
+        assert!(ctx.get_fp_state(space.as_mut(), &mut fp).unwrap(), "{name}");
+        // ymm1 = rdi in both halves: xmm1 in the legacy area, its upper
+        // half in the AVX component, which xstate_bv says is there.
+        assert_eq!(fp.bytes[176..184], 0x0123_4567_89ab_cdefu64.to_le_bytes(), "{name}");
+        assert_eq!(fp.bytes[ymm_hi + 16..ymm_hi + 24], 0x0123_4567_89ab_cdefu64.to_le_bytes(), "{name}");
+        assert_ne!(fp.xstate_bv() & 4, 0, "{name}");
+        assert!(fp.bytes[464..512].iter().all(|&b| b == 0), "{name}: marker handed out");
+        // ymm2's upper half := 0x5555..., which the app reads as the next
+        // syscall number.
+        fp.bytes[ymm_hi + 32..ymm_hi + 40].copy_from_slice(&0x5555_6666_7777_8888u64.to_le_bytes());
+        assert!(ctx.set_fp_state(space.as_mut(), &fp).unwrap(), "{name}");
+        regs.set_return(0);
+        assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall, "{name}");
+        assert_eq!(regs.syscall_nr(), 0x5555_6666_7777_8888, "{name}");
+        // An initial state resets the AVX component: ymm2's upper half is 0.
+        assert!(ctx.set_fp_state(space.as_mut(), &FpState::initial()).unwrap(), "{name}");
+        regs.rip = 0x40_000d;
+        assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall, "{name}");
+        assert_eq!(regs.syscall_nr(), 0, "{name}");
+    }
 }
 
 #[test]

@@ -3,4 +3,4 @@
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 #[cfg(target_arch = "x86_64")]
-pub use x86_64::Regs;
+pub use x86_64::{fp_layout, FpLayout, FpState, Regs, FP_STATE_CAP, XFEATURE_FPSSE, XSAVE_HEADER, XSAVE_MIN};

@@ -98,3 +98,214 @@ impl Regs {
         self.fs_base = v;
     }
 }
+
+/// How many bytes an [`FpState`] can hold: the legacy area, the XSAVE header
+/// and every user state component up to AVX-512 and PKRU (2,696 to 2,816
+/// bytes on current CPUs). Components that are enabled only on request (AMX
+/// tile data, 8 KiB) are not given to app threads, as Linux gives them only
+/// after `arch_prctl(ARCH_REQ_XCOMP_PERM)`.
+pub const FP_STATE_CAP: usize = 4096;
+
+/// One thread's FPU and vector state: an XSAVE area in standard (not
+/// compacted) format, of [`FpLayout::size`] bytes, as Linux puts it in a
+/// signal frame. Without XSAVE only the 512-byte FXSAVE area is used.
+///
+/// Bytes 464..512 (`sw_reserved`) are not state: platforms hand them out
+/// zeroed and ignore them on the way in.
+#[repr(C, align(64))]
+#[derive(Clone, PartialEq, Eq)]
+pub struct FpState {
+    /// The area; bytes past [`FpLayout::size`] are unused.
+    pub bytes: [u8; FP_STATE_CAP],
+}
+
+impl Default for FpState {
+    fn default() -> Self {
+        FpState { bytes: [0; FP_STATE_CAP] }
+    }
+}
+
+impl std::fmt::Debug for FpState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FpState").field("xstate_bv", &self.xstate_bv()).field("mxcsr", &self.mxcsr()).finish()
+    }
+}
+
+/// Offset of MXCSR in the legacy area.
+const MXCSR: usize = 24;
+/// Offset of the XSAVE header (`xstate_bv`, then `xcomp_bv`, then reserved).
+pub const XSAVE_HEADER: usize = 512;
+/// Size of the legacy area plus the XSAVE header.
+pub const XSAVE_MIN: usize = 576;
+/// The x87 and SSE components.
+pub const XFEATURE_FPSSE: u64 = 0b11;
+
+impl FpState {
+    /// The state of a thread after execve: x87 and SSE in their initial
+    /// state (FCW 0x37f, MXCSR 0x1f80), every other component initial too
+    /// (absent from `xstate_bv`).
+    pub fn initial() -> FpState {
+        let mut fp = FpState::default();
+        fp.bytes[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
+        fp.set_mxcsr(0x1f80);
+        fp.set_xstate_bv(XFEATURE_FPSSE);
+        fp
+    }
+
+    /// MXCSR.
+    pub fn mxcsr(&self) -> u32 {
+        u32::from_le_bytes([self.bytes[MXCSR], self.bytes[MXCSR + 1], self.bytes[MXCSR + 2], self.bytes[MXCSR + 3]])
+    }
+
+    /// Sets MXCSR.
+    pub fn set_mxcsr(&mut self, v: u32) {
+        self.bytes[MXCSR..MXCSR + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// The XSAVE header's `xstate_bv`: which components hold saved state
+    /// (the others are in their initial state).
+    pub fn xstate_bv(&self) -> u64 {
+        self.word(XSAVE_HEADER)
+    }
+
+    /// Sets `xstate_bv`.
+    pub fn set_xstate_bv(&mut self, v: u64) {
+        self.bytes[XSAVE_HEADER..XSAVE_HEADER + 8].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// The little-endian u64 at `off` (which must be below `FP_STATE_CAP - 8`).
+    fn word(&self, off: usize) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&self.bytes[off..off + 8]);
+        u64::from_le_bytes(w)
+    }
+
+    /// Makes the area one the host's XRSTOR accepts for `layout`: only
+    /// `layout.features` in `xstate_bv`, a zero `xcomp_bv` and reserved
+    /// header bytes, no reserved MXCSR bits. The Sentry validates what apps
+    /// give it before this; platforms call it so that a Sentry bug cannot
+    /// make the host refuse the state.
+    pub fn sanitize(&mut self, layout: &FpLayout) {
+        let m = self.mxcsr() & layout.mxcsr_mask;
+        self.set_mxcsr(m);
+        if layout.xsave {
+            let bv = self.xstate_bv() & layout.features;
+            self.set_xstate_bv(bv);
+            self.bytes[XSAVE_HEADER + 8..XSAVE_MIN].fill(0);
+        }
+    }
+}
+
+/// The shape of [`FpState`] on this host, from CPUID leaf 0xD.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FpLayout {
+    /// Whether the host kernel saves state with XSAVE (else the area is the
+    /// 512-byte FXSAVE area alone).
+    pub xsave: bool,
+    /// Bytes of the area: Linux's `xstate_size` in a signal frame.
+    pub size: usize,
+    /// The state components app threads have (`xfeatures` in a signal
+    /// frame): XCR0 less the components enabled only on request.
+    pub features: u64,
+    /// XCR0: a bit outside it in `xstate_bv` makes XRSTOR fault.
+    pub xcr0: u64,
+    /// The MXCSR bits that may be set.
+    pub mxcsr_mask: u32,
+    /// The largest XSAVE area the host may use for a thread (every
+    /// component it supports, those enabled on request included): what
+    /// ptrace's `NT_X86_XSTATE` regset may need.
+    pub max_size: usize,
+}
+
+/// The host's [`FpLayout`], computed once.
+pub fn fp_layout() -> &'static FpLayout {
+    static LAYOUT: std::sync::OnceLock<FpLayout> = std::sync::OnceLock::new();
+    LAYOUT.get_or_init(compute_layout)
+}
+
+fn cpuid(leaf: u32, sub: u32) -> std::arch::x86_64::CpuidResult {
+    std::arch::x86_64::__cpuid_count(leaf, sub)
+}
+
+fn compute_layout() -> FpLayout {
+    let mxcsr_mask = host_mxcsr_mask();
+    let legacy =
+        FpLayout { xsave: false, size: 512, features: XFEATURE_FPSSE, xcr0: XFEATURE_FPSSE, mxcsr_mask, max_size: 512 };
+    // CPUID.1:ECX.OSXSAVE (bit 27): the OS enabled XSAVE and XGETBV.
+    if cpuid(0, 0).eax < 0xd || cpuid(1, 0).ecx & (1 << 27) == 0 {
+        return legacy;
+    }
+    let xcr0 = xgetbv0();
+    let mut features = XFEATURE_FPSSE;
+    let mut size = XSAVE_MIN;
+    for i in 2..63u32 {
+        if xcr0 & (1 << i) == 0 {
+            continue;
+        }
+        let c = cpuid(0xd, i);
+        // ECX bit 0: a supervisor component; bit 2: it can be disabled
+        // per thread (XFD), which Linux uses for components apps must ask
+        // for (AMX tile data).
+        if c.ecx & 0b101 != 0 || c.eax == 0 {
+            continue;
+        }
+        let end = c.ebx as usize + c.eax as usize;
+        if end > FP_STATE_CAP {
+            log::warn!("xsave component {i} ends at {end}, past {FP_STATE_CAP} bytes: not given to apps");
+            continue;
+        }
+        features |= 1 << i;
+        size = size.max(end);
+    }
+    let leaf = cpuid(0xd, 0);
+    let max_size = size.max(leaf.ebx as usize).max(leaf.ecx as usize);
+    FpLayout { xsave: true, size, features, xcr0, mxcsr_mask, max_size }
+}
+
+/// XCR0, the state components the host kernel enabled.
+fn xgetbv0() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: XGETBV with ECX = 0 reads XCR0; the caller checked
+    // CPUID.OSXSAVE, without which it would fault. It touches no memory.
+    unsafe {
+        std::arch::asm!("xgetbv", in("ecx") 0u32, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags));
+    }
+    u64::from(hi) << 32 | u64::from(lo)
+}
+
+/// MXCSR_MASK as FXSAVE reports it (0 there means the default 0xffbf).
+fn host_mxcsr_mask() -> u32 {
+    #[repr(C, align(16))]
+    struct Fx([u8; 512]);
+    let mut fx = Fx([0; 512]);
+    // SAFETY: FXSAVE writes exactly 512 bytes to a 16-byte-aligned buffer,
+    // which `fx` is; it changes no register.
+    unsafe {
+        std::arch::asm!("fxsave64 [{}]", in(reg) fx.0.as_mut_ptr(), options(nostack, preserves_flags));
+    }
+    match u32::from_le_bytes([fx.0[28], fx.0[29], fx.0[30], fx.0[31]]) {
+        0 => 0xffbf,
+        m => m,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_is_consistent() {
+        let l = fp_layout();
+        assert!(l.size <= FP_STATE_CAP);
+        assert_eq!(l.features & XFEATURE_FPSSE, XFEATURE_FPSSE);
+        assert_eq!(l.features & !l.xcr0, 0);
+        if l.xsave {
+            assert!(l.size >= XSAVE_MIN);
+            // CPUID's EBX is the size for everything in XCR0, which covers ours.
+            assert!(l.size <= cpuid(0xd, 0).ebx as usize);
+        } else {
+            assert_eq!(l.size, 512);
+        }
+        assert_eq!(l.mxcsr_mask & 0x1f80, 0x1f80);
+    }
+}

@@ -18,7 +18,10 @@ use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
-use crate::{Access, AddressSpace, Context, Interrupter, Platform, PlatformError, Prot, Regs, SwitchOutcome};
+use crate::{
+    fp_layout, Access, AddressSpace, Context, FpState, Interrupter, Platform, PlatformError, Prot, Regs, SwitchOutcome,
+    XFEATURE_FPSSE, XSAVE_HEADER,
+};
 
 /// The ptrace platform.
 pub struct PtracePlatform {
@@ -57,6 +60,7 @@ impl Platform for PtracePlatform {
         Box::new(PtraceContext {
             running: Arc::new(PtraceInterrupter { pid: AtomicI32::new(0) }),
             affinity: sys::Affinity::default(),
+            xstate: Xstate::Unknown,
         })
     }
 }
@@ -174,6 +178,20 @@ impl Interrupter for PtraceInterrupter {
 pub struct PtraceContext {
     running: Arc<PtraceInterrupter>,
     affinity: sys::Affinity,
+    xstate: Xstate,
+}
+
+/// Whether the host has the `NT_X86_XSTATE` regset, and a buffer of its
+/// exact size (SETREGSET takes only the whole regset, which covers every
+/// component the host supports, AMX tile data included).
+enum Xstate {
+    /// Not asked yet (the buffer is made at the first signal, off the
+    /// syscall path).
+    Unknown,
+    /// No XSAVE regset: FXSAVE only (`NT_PRFPREG`).
+    Unavailable,
+    /// The regset's size and a buffer that large.
+    Regset(Vec<u8>),
 }
 
 fn ptrace_space(space: &mut dyn AddressSpace) -> Result<&mut PtraceAddressSpace, PlatformError> {
@@ -185,15 +203,43 @@ impl Context for PtraceContext {
         Some(self.running.clone())
     }
 
-    fn get_fp_state(&mut self, space: &mut dyn AddressSpace, fp: &mut crate::FpState) -> Result<bool, PlatformError> {
+    fn get_fp_state(&mut self, space: &mut dyn AddressSpace, fp: &mut FpState) -> Result<bool, PlatformError> {
         let pid = ptrace_space(space)?.pid;
-        sys::get_fpregs(pid, fp).map_err(|source| PlatformError::Ptrace { op: "GETFPREGS", pid, source })?;
+        let layout = fp_layout();
+        if let Some(buf) = self.xstate_buf(pid)? {
+            sys::get_xstate(pid, buf).map_err(|source| PlatformError::Ptrace { op: "GETREGSET", pid, source })?;
+            fp.bytes[..layout.size].copy_from_slice(&buf[..layout.size]);
+        } else {
+            let mut fx = [0u8; 512];
+            sys::get_fpregs(pid, &mut fx).map_err(|source| PlatformError::Ptrace { op: "GETREGSET", pid, source })?;
+            fp.bytes[..512].copy_from_slice(&fx);
+            if layout.xsave {
+                fp.bytes[XSAVE_HEADER..layout.size].fill(0);
+                fp.set_xstate_bv(XFEATURE_FPSSE);
+            }
+        }
+        // The kernel's regset marker is not state.
+        fp.bytes[FX_SW_BYTES..512].fill(0);
         Ok(true)
     }
 
-    fn set_fp_state(&mut self, space: &mut dyn AddressSpace, fp: &crate::FpState) -> Result<bool, PlatformError> {
+    fn set_fp_state(&mut self, space: &mut dyn AddressSpace, fp: &FpState) -> Result<bool, PlatformError> {
         let pid = ptrace_space(space)?.pid;
-        sys::set_fpregs(pid, fp).map_err(|source| PlatformError::Ptrace { op: "SETFPREGS", pid, source })?;
+        let layout = fp_layout();
+        let ptrace_err = |source| PlatformError::Ptrace { op: "SETREGSET", pid, source };
+        let mut clean = fp.clone();
+        clean.sanitize(layout);
+        if let Some(buf) = self.xstate_buf(pid)? {
+            buf[..layout.size].copy_from_slice(&clean.bytes[..layout.size]);
+            // Components past ours (enabled on request) are absent from
+            // xstate_bv, so the kernel resets them.
+            buf[layout.size..].fill(0);
+            sys::set_xstate(pid, buf).map_err(ptrace_err)?;
+        } else {
+            let mut fx = [0u8; 512];
+            fx.copy_from_slice(&clean.bytes[..512]);
+            sys::set_fpregs(pid, &fx).map_err(ptrace_err)?;
+        }
         Ok(true)
     }
 
@@ -245,6 +291,42 @@ impl Context for PtraceContext {
                 // host, not the app: swallow it and resume.
                 _ => continue,
             }
+        }
+    }
+}
+
+/// Where the kernel's marker words sit in the FXSAVE area (`sw_reserved`).
+const FX_SW_BYTES: usize = 464;
+
+impl PtraceContext {
+    /// The buffer for stub `pid`'s XSAVE regset, or `None` where the host
+    /// has none. The first call finds the regset's size by reading it.
+    fn xstate_buf(&mut self, pid: i32) -> Result<Option<&mut Vec<u8>>, PlatformError> {
+        let layout = fp_layout();
+        if !layout.xsave {
+            return Ok(None);
+        }
+        if matches!(self.xstate, Xstate::Unknown) {
+            let mut buf = vec![0u8; layout.max_size + 4096];
+            self.xstate = match sys::get_xstate(pid, &mut buf) {
+                Ok(n) if n >= layout.size => {
+                    buf.truncate(n);
+                    Xstate::Regset(buf)
+                }
+                Ok(n) => {
+                    log::warn!("ptrace: the XSAVE regset has {n} bytes, fewer than {}: using FXSAVE", layout.size);
+                    Xstate::Unavailable
+                }
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENODEV | libc::EIO)) => {
+                    log::warn!("ptrace: no XSAVE regset ({e}): using FXSAVE");
+                    Xstate::Unavailable
+                }
+                Err(source) => return Err(PlatformError::Ptrace { op: "GETREGSET", pid, source }),
+            };
+        }
+        match &mut self.xstate {
+            Xstate::Regset(buf) => Ok(Some(buf)),
+            _ => Ok(None),
         }
     }
 }

@@ -90,30 +90,69 @@ pub fn kill(pid: i32) {
     }
 }
 
-/// PTRACE_GETFPREGS: the FXSAVE area.
-pub fn get_fpregs(pid: i32, fp: &mut crate::FpState) -> io::Result<()> {
-    // SAFETY: `user_fpregs_struct` is exactly the 512-byte FXSAVE area the
-    // kernel writes; `fp` is that large.
+/// `NT_PRFPREG`: the FXSAVE area.
+const NT_PRFPREG: libc::c_int = 2;
+/// `NT_X86_XSTATE`: the XSAVE area in standard format.
+const NT_X86_XSTATE: libc::c_int = 0x202;
+
+/// PTRACE_GETREGSET of the XSAVE area into `buf`; returns how many bytes
+/// the kernel wrote (the regset's whole size if `buf` is large enough).
+pub fn get_xstate(pid: i32, buf: &mut [u8]) -> io::Result<usize> {
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // SAFETY: the kernel writes at most `iov_len` bytes at `iov_base`, which
+    // is `buf`, ours; it updates `iov_len` in our local iovec.
     let r = unsafe {
         libc::ptrace(
-            libc::PTRACE_GETFPREGS,
+            libc::PTRACE_GETREGSET,
             pid,
-            std::ptr::null_mut::<libc::c_void>(),
-            fp.as_mut_ptr().cast::<libc::c_void>(),
+            NT_X86_XSTATE as usize as *mut libc::c_void,
+            &mut iov as *mut libc::iovec,
+        )
+    };
+    check(r).map(|_| iov.iov_len)
+}
+
+/// PTRACE_SETREGSET of the XSAVE area (`buf` must be the regset's whole
+/// size, as `get_xstate` reported it).
+pub fn set_xstate(pid: i32, buf: &[u8]) -> io::Result<()> {
+    let mut iov = libc::iovec { iov_base: buf.as_ptr().cast_mut().cast(), iov_len: buf.len() };
+    // SAFETY: the kernel only reads `iov_len` bytes at `iov_base`, `buf`.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETREGSET,
+            pid,
+            NT_X86_XSTATE as usize as *mut libc::c_void,
+            &mut iov as *mut libc::iovec,
         )
     };
     check(r).map(|_| ())
 }
 
-/// PTRACE_SETFPREGS.
-pub fn set_fpregs(pid: i32, fp: &crate::FpState) -> io::Result<()> {
-    // SAFETY: as in `get_fpregs`; the kernel only reads the 512 bytes.
+/// PTRACE_GETREGSET of the FXSAVE area (`NT_PRFPREG`), into `fx`.
+pub fn get_fpregs(pid: i32, fx: &mut [u8; 512]) -> io::Result<()> {
+    let mut iov = libc::iovec { iov_base: fx.as_mut_ptr().cast(), iov_len: fx.len() };
+    // SAFETY: as in `get_xstate`; the regset is exactly 512 bytes.
     let r = unsafe {
         libc::ptrace(
-            libc::PTRACE_SETFPREGS,
+            libc::PTRACE_GETREGSET,
             pid,
-            std::ptr::null_mut::<libc::c_void>(),
-            fp.as_ptr().cast_mut().cast::<libc::c_void>(),
+            NT_PRFPREG as usize as *mut libc::c_void,
+            &mut iov as *mut libc::iovec,
+        )
+    };
+    check(r).map(|_| ())
+}
+
+/// PTRACE_SETREGSET of the FXSAVE area.
+pub fn set_fpregs(pid: i32, fx: &[u8; 512]) -> io::Result<()> {
+    let mut iov = libc::iovec { iov_base: fx.as_ptr().cast_mut().cast(), iov_len: fx.len() };
+    // SAFETY: as in `set_xstate`.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETREGSET,
+            pid,
+            NT_PRFPREG as usize as *mut libc::c_void,
+            &mut iov as *mut libc::iovec,
         )
     };
     check(r).map(|_| ())

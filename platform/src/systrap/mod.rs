@@ -38,7 +38,10 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::{Access, AddressSpace, Context, FpState, Interrupter, Platform, PlatformError, Prot, Regs, SwitchOutcome};
+use crate::{
+    fp_layout, Access, AddressSpace, Context, FpState, Interrupter, Platform, PlatformError, Prot, Regs, SwitchOutcome,
+    XFEATURE_FPSSE, XSAVE_HEADER, XSAVE_MIN,
+};
 use shared::{Ctrl, S_APP, S_SENTRY, WAITING};
 
 /// How long each side spins for its turn before it sleeps in FUTEX_WAIT.
@@ -402,10 +405,12 @@ impl Drop for SystrapAddressSpace {
     }
 }
 
-/// Where the FXSAVE area of the frame the stub is parked in lies in the
-/// control region, if there is such a frame (not before the first run).
 impl SystrapAddressSpace {
-    fn fx_area(&self) -> Result<Option<usize>, PlatformError> {
+    /// Where the FPU state of the frame the stub is parked in lies in the
+    /// control region, if there is such a frame (not before the first run),
+    /// and whether it is a whole XSAVE area of [`fp_layout`]'s shape (the
+    /// kernel's marker says so), not the FXSAVE area alone.
+    fn fp_area(&self) -> Result<Option<(usize, bool)>, PlatformError> {
         if !self.parked {
             return Err(self.died());
         }
@@ -424,21 +429,32 @@ impl SystrapAddressSpace {
         if fp == 0 {
             return Ok(None);
         }
-        match to_off(fp) {
-            Some(o) if o.is_multiple_of(64) && o + XSAVE_MIN <= shared::CTRL_LEN => Ok(Some(o)),
-            _ => Err(bad),
-        }
+        let off = match to_off(fp) {
+            Some(o) if o.is_multiple_of(64) && o + XSAVE_MIN <= shared::CTRL_LEN => o,
+            _ => return Err(bad),
+        };
+        let layout = fp_layout();
+        let end = off + layout.size;
+        let full = layout.xsave && end + 4 <= shared::CTRL_LEN && {
+            let sw: [u64; 3] = self.ctrl.get_words(off + FX_SW_BYTES);
+            let magic1 = sw[0] as u32;
+            let xstate_size = sw[2] as u32 as usize;
+            let mut magic2 = [0u8; 4];
+            self.ctrl.read_bytes(end, &mut magic2);
+            magic1 == FP_XSTATE_MAGIC1 && xstate_size == layout.size && u32::from_le_bytes(magic2) == FP_XSTATE_MAGIC2
+        };
+        Ok(Some((off, full)))
     }
 }
 
 /// Offset of `uc_mcontext.fpstate` in `struct ucontext`.
 const FPSTATE_PTR: usize = 40 + 23 * 8;
-/// The legacy FXSAVE area plus the XSAVE header.
-const XSAVE_MIN: usize = 512 + 64;
 /// Where the kernel's signal-frame marker sits in the FXSAVE area
-/// (`sw_reserved.magic1`), and its value when an XSAVE header follows.
+/// (`sw_reserved`: magic1, extended_size, xfeatures, xstate_size), and the
+/// magic words that say an XSAVE area of `xstate_size` bytes is there.
 const FX_SW_BYTES: usize = 464;
 const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
+const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
 
 /// Interrupts a context by signalling the stub it last ran in: the handler
 /// reports the signal as an event, and `switch` returns `Interrupted`. If the
@@ -503,37 +519,50 @@ impl Context for SystrapContext {
         Some(self.running.clone())
     }
 
-    /// The x87/SSE part of the FPU state the host kernel saved in the signal
-    /// frame; `Ok(false)` before the thread first ran.
+    /// The FPU state the host kernel saved in the signal frame the stub is
+    /// parked in (with XSAVE, the whole area); `Ok(false)` before the thread
+    /// first ran.
     fn get_fp_state(&mut self, space: &mut dyn AddressSpace, fp: &mut FpState) -> Result<bool, PlatformError> {
         let space = systrap_space(space)?;
-        let Some(off) = space.fx_area()? else {
+        let Some((off, full)) = space.fp_area()? else {
             return Ok(false);
         };
-        space.ctrl.read_bytes(off, fp);
+        let layout = fp_layout();
+        if full {
+            space.ctrl.read_bytes(off, &mut fp.bytes[..layout.size]);
+        } else {
+            space.ctrl.read_bytes(off, &mut fp.bytes[..512]);
+            if layout.xsave {
+                fp.bytes[XSAVE_HEADER..layout.size].fill(0);
+                fp.set_xstate_bv(XFEATURE_FPSSE);
+            }
+        }
         // The kernel's frame marker is not part of the app's state.
-        fp[FX_SW_BYTES..].fill(0);
+        fp.bytes[FX_SW_BYTES..512].fill(0);
         Ok(true)
     }
 
-    /// Replaces the x87/SSE state that `rt_sigreturn` will load; the other
-    /// XSAVE components stay as saved. `Ok(false)` before the thread first
-    /// ran (it then starts with a clean FPU).
+    /// Replaces the state that `rt_sigreturn` will load. `Ok(false)` before
+    /// the thread first ran (it then starts with a clean FPU).
     fn set_fp_state(&mut self, space: &mut dyn AddressSpace, fp: &FpState) -> Result<bool, PlatformError> {
         let space = systrap_space(space)?;
-        let Some(off) = space.fx_area()? else {
+        let Some((off, full)) = space.fp_area()? else {
             return Ok(false);
         };
-        // Keep the kernel's marker (bytes 464..512), which says an XSAVE
-        // header follows.
-        space.ctrl.write_bytes(off, &fp[..FX_SW_BYTES]);
-        let mut magic = [0u8; 4];
-        space.ctrl.read_bytes(off + FX_SW_BYTES, &mut magic);
-        if u32::from_le_bytes(magic) == FP_XSTATE_MAGIC1 {
-            // Mark x87 and SSE as present in the buffer, or the kernel would
-            // load their initial state instead.
-            let bv = off + 512;
-            space.ctrl.set(bv, space.ctrl.get(bv) | 3);
+        let layout = fp_layout();
+        let mut clean = fp.clone();
+        clean.sanitize(layout);
+        // Keep the kernel's marker (bytes 464..512 and magic2), which says
+        // how much XSAVE state follows.
+        space.ctrl.write_bytes(off, &clean.bytes[..FX_SW_BYTES]);
+        if full {
+            space.ctrl.write_bytes(off + XSAVE_HEADER, &clean.bytes[XSAVE_HEADER..layout.size]);
+        } else if space.ctrl.get(off + FX_SW_BYTES) as u32 == FP_XSTATE_MAGIC1 {
+            // An XSAVE frame of another shape than ours: only x87 and SSE
+            // are replaced; mark them present, or the kernel would load
+            // their initial state.
+            let bv = off + XSAVE_HEADER;
+            space.ctrl.set(bv, space.ctrl.get(bv) | XFEATURE_FPSSE);
         }
         Ok(true)
     }

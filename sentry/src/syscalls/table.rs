@@ -90,7 +90,7 @@ syscall_table! {
     BRK => mm::brk, Support::Full, [Ptr];
     RT_SIGACTION => signal::rt_sigaction, Support::Full, [Int, Ptr, Ptr, Int];
     RT_SIGPROCMASK => signal::rt_sigprocmask, Support::Full, [Int, Ptr, Ptr, Int];
-    RT_SIGRETURN => signal::rt_sigreturn, Support::Partial("FPU state is the FXSAVE area (x87/SSE), not AVX"), [];
+    RT_SIGRETURN => signal::rt_sigreturn, Support::Full, [];
     RT_SIGPENDING => signal::rt_sigpending, Support::Full, [Ptr, Int];
     RT_SIGTIMEDWAIT => signal::rt_sigtimedwait, Support::Full, [Ptr, Ptr, Ptr, Int];
     RT_SIGQUEUEINFO => signal::rt_sigqueueinfo, Support::Full, [Int, Int, Ptr];

@@ -8,15 +8,27 @@ use std::sync::atomic::Ordering;
 
 use abi::flags::signal::{SIGKILL, SIGSEGV};
 use abi::Errno;
-use platform::{FpState, SwitchOutcome};
+use platform::{fp_layout, FpLayout, FpState, SwitchOutcome, XFEATURE_FPSSE, XSAVE_HEADER, XSAVE_MIN};
 
 use super::Task;
 use crate::kernel::signal::*;
 use crate::kernel::ExitStatus;
 use crate::mm::SysResult;
 
-/// `uc_flags`: the frame saves ss, and sigreturn restores it strictly.
+/// `uc_flags`: the frame saves ss (`UC_SIGCONTEXT_SS`), and sigreturn
+/// restores it strictly (`UC_STRICT_RESTORE_SS`).
 const UC_FLAGS: u64 = 0x2 | 0x4;
+/// `uc_flags`: the FPU state is an XSAVE area (`UC_FP_XSTATE`), set where
+/// the CPU has XSAVE.
+const UC_FP_XSTATE: u64 = 0x1;
+/// The marker Linux puts in the FXSAVE area's `sw_reserved` (bytes
+/// 464..512: magic1, extended_size, xfeatures, xstate_size) and the word
+/// after the XSAVE area, saying that a whole XSAVE area is there.
+const FX_SW_BYTES: usize = 464;
+const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
+const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
+/// The XSAVE components whose state includes MXCSR (SSE, AVX).
+const XFEATURE_MXCSR_USERS: u64 = 0b110;
 /// Size of the kernel's `struct ucontext` on x86_64.
 const UCONTEXT_SIZE: u64 = 304;
 /// Offset of `uc_mcontext` in `struct ucontext`.
@@ -235,17 +247,24 @@ impl Task {
         let r = self.regs;
         let use_alt = act.flags & SA_ONSTACK != 0 && self.altstack.size != 0 && !self.on_altstack(r.rsp);
         let mut sp = if use_alt { self.altstack.sp + self.altstack.size } else { r.rsp.wrapping_sub(RED_ZONE) };
-        let mut fp: FpState = [0; 512];
+        let layout = fp_layout();
+        let mut fp = FpState::default();
         let have_fp = match self.space.as_deref_mut() {
             Some(space) => self.ctx.get_fp_state(space, &mut fp).unwrap_or(false),
             None => false,
         };
         let mut fp_addr = 0;
+        // As Linux's fpu__alloc_mathframe: the XSAVE area and its trailing
+        // magic word, 64-byte aligned.
+        let fp_len = if layout.xsave { layout.size + 4 } else { 512 };
         if have_fp {
-            sp = (sp - 512) & !63;
+            sp = sp.wrapping_sub(fp_len as u64) & !63;
             fp_addr = sp;
+            if layout.xsave {
+                mark_xstate(&mut fp, layout);
+            }
         }
-        let frame = ((sp - FRAME_SIZE) & !15) - 8;
+        let frame = (sp.wrapping_sub(FRAME_SIZE) & !15).wrapping_sub(8);
         let mut sc = [0u64; SIGCONTEXT_SIZE / 8];
         let gp = [
             r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx, r.rax, r.rcx,
@@ -261,7 +280,8 @@ impl Task {
         sc[23] = fp_addr;
         let (ss_sp, ss_flags, ss_size) = self.altstack_report();
         let mut uc = Vec::with_capacity(UCONTEXT_SIZE as usize);
-        uc.extend_from_slice(&UC_FLAGS.to_le_bytes());
+        let uc_flags = if layout.xsave { UC_FLAGS | UC_FP_XSTATE } else { UC_FLAGS };
+        uc.extend_from_slice(&uc_flags.to_le_bytes());
         uc.extend_from_slice(&0u64.to_le_bytes());
         uc.extend_from_slice(&ss_sp.to_le_bytes());
         uc.extend_from_slice(&u64::from(ss_flags).to_le_bytes());
@@ -281,7 +301,10 @@ impl Task {
             let mut mm = self.mm();
             mm.copy_out(frame, &bytes)?;
             if have_fp {
-                mm.copy_out(fp_addr, &fp)?;
+                mm.copy_out(fp_addr, &fp.bytes[..layout.size.min(fp_len)])?;
+                if layout.xsave {
+                    mm.copy_out(fp_addr + layout.size as u64, &FP_XSTATE_MAGIC2.to_le_bytes())?;
+                }
             }
         }
         self.regs.rdi = u64::from(sig);
@@ -334,25 +357,28 @@ impl Task {
         let fp_addr = word(23);
         let mask = u64::from_le_bytes(uc[SIGMASK_OFF as usize..SIGMASK_OFF as usize + 8].try_into().unwrap_or([0; 8]));
         self.set_sigmask(mask);
-        if fp_addr != 0 {
-            let mut fp: FpState = [0; 512];
-            if self.mm().copy_in(fp_addr, &mut fp).is_ok() {
-                if let Some(space) = self.space.as_deref_mut() {
-                    // Keep MXCSR's reserved bits clear, or the host refuses it.
-                    let mxcsr = u32::from_le_bytes([fp[24], fp[25], fp[26], fp[27]]) & 0xffff;
-                    fp[24..28].copy_from_slice(&mxcsr.to_le_bytes());
-                    let _ = self.ctx.set_fp_state(space, &fp);
-                }
-            }
+        // As Linux's fpu__restore_sig: no FPU state resets the FPU; a frame
+        // the CPU would refuse is SIGSEGV, after the registers and mask were
+        // restored.
+        if fp_addr == 0 {
+            self.reset_fp_state();
+            return Ok(rax);
+        }
+        let mut fp = FpState::default();
+        let loaded = read_fp_frame(&self.mm(), fp_addr, fp_layout(), &mut fp);
+        if loaded.is_err() {
+            self.force_signal(SigInfo::new(SIGSEGV, code::SI_KERNEL));
+            return Ok(0);
+        }
+        if let Some(space) = self.space.as_deref_mut() {
+            let _ = self.ctx.set_fp_state(space, &fp);
         }
         Ok(rax)
     }
 
     /// Resets the FPU to its state at execve.
     pub fn reset_fp_state(&mut self) {
-        let mut fp: FpState = [0; 512];
-        fp[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
-        fp[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+        let fp = FpState::initial();
         if let Some(space) = self.space.as_deref_mut() {
             let _ = self.ctx.set_fp_state(space, &fp);
         }
@@ -396,4 +422,86 @@ impl Task {
             s
         })
     }
+}
+
+/// Fills `sw_reserved` with Linux's marker for a whole XSAVE area of
+/// `layout`'s shape (`save_xstate_epilog`), and marks x87 and SSE present,
+/// so that a handler that edits only the legacy area is heard on sigreturn.
+fn mark_xstate(fp: &mut FpState, layout: &FpLayout) {
+    let sw = &mut fp.bytes[FX_SW_BYTES..XSAVE_HEADER];
+    sw.fill(0);
+    let size = layout.size as u32;
+    sw[0..4].copy_from_slice(&FP_XSTATE_MAGIC1.to_le_bytes());
+    sw[4..8].copy_from_slice(&(size + 4).to_le_bytes());
+    sw[8..16].copy_from_slice(&layout.features.to_le_bytes());
+    sw[16..20].copy_from_slice(&size.to_le_bytes());
+    let bv = fp.xstate_bv() | XFEATURE_FPSSE;
+    fp.set_xstate_bv(bv);
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn le64(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Reads the FPU state of a signal frame at `addr` into `fp` as Linux's
+/// sigreturn would load it, or `Err` where Linux's XRSTOR or FXRSTOR
+/// would fault (the caller sends SIGSEGV).
+///
+/// With a valid marker (magic1, a plausible `xstate_size`, magic2 after the
+/// area) the whole XSAVE area is taken: components outside the frame's
+/// `xfeatures` or absent from `xstate_bv` come back in their initial state,
+/// and a `xstate_bv` bit the CPU does not enable, a nonzero `xcomp_bv` or
+/// reserved MXCSR bits are faults. Without the marker only the legacy
+/// (FXSAVE) area is taken and every other component is reset.
+fn read_fp_frame(mm: &crate::mm::MemoryManager, addr: u64, layout: &FpLayout, fp: &mut FpState) -> Result<(), Errno> {
+    mm.copy_in(addr, &mut fp.bytes[..512])?;
+    let b = &fp.bytes;
+    let xstate_size = le32(b, FX_SW_BYTES + 16) as usize;
+    let full = layout.xsave
+        && le32(b, FX_SW_BYTES) == FP_XSTATE_MAGIC1
+        && (XSAVE_MIN..=layout.size).contains(&xstate_size)
+        && xstate_size <= le32(b, FX_SW_BYTES + 4) as usize
+        && {
+            let mut magic2 = [0u8; 4];
+            mm.copy_in(addr.wrapping_add(xstate_size as u64), &mut magic2)?;
+            u32::from_le_bytes(magic2) == FP_XSTATE_MAGIC2
+        };
+    // XRSTOR's requested-feature bitmap: the frame's xfeatures, within XCR0.
+    let rfbm = if full { le64(b, FX_SW_BYTES + 8) & layout.xcr0 } else { XFEATURE_FPSSE };
+    fp.bytes[FX_SW_BYTES..512].fill(0);
+    if !full {
+        // FXRSTOR needs 16-byte alignment and a valid MXCSR.
+        if !addr.is_multiple_of(16) || fp.mxcsr() & !layout.mxcsr_mask != 0 {
+            return Err(Errno::EFAULT);
+        }
+        if layout.xsave {
+            fp.bytes[XSAVE_HEADER..layout.size].fill(0);
+            fp.set_xstate_bv(XFEATURE_FPSSE);
+        }
+        return Ok(());
+    }
+    // XRSTOR reads the header, then only the components it loads.
+    mm.copy_in(addr + XSAVE_HEADER as u64, &mut fp.bytes[XSAVE_HEADER..XSAVE_MIN])?;
+    let bv = fp.xstate_bv();
+    let xcomp_bv = le64(&fp.bytes, XSAVE_HEADER + 8);
+    let reserved = le64(&fp.bytes, XSAVE_HEADER + 16);
+    if !addr.is_multiple_of(64) || bv & !layout.xcr0 != 0 || xcomp_bv != 0 || reserved != 0 {
+        return Err(Errno::EFAULT);
+    }
+    if rfbm & XFEATURE_MXCSR_USERS != 0 && fp.mxcsr() & !layout.mxcsr_mask != 0 {
+        return Err(Errno::EFAULT);
+    }
+    let load = bv & rfbm & layout.features;
+    if load & !XFEATURE_FPSSE != 0 {
+        mm.copy_in(addr + XSAVE_MIN as u64, &mut fp.bytes[XSAVE_MIN..layout.size])?;
+    }
+    fp.bytes[XSAVE_HEADER + 8..XSAVE_MIN].fill(0);
+    fp.set_xstate_bv(load);
+    Ok(())
 }
