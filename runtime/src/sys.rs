@@ -42,21 +42,34 @@ pub fn adopt_fd(fd: RawFd) -> std::io::Result<OwnedFd> {
 /// Signals `husk run` passes on to the sandbox's init.
 const FORWARDED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
-/// Blocks SIGINT, SIGTERM and SIGHUP in this process and forwards each one
-/// that arrives to the sandbox's init, from a thread of its own. Call before
-/// the sandbox starts its threads, so they inherit the mask.
-pub fn forward_signals(to: sentry::Signaller) {
+/// Blocks `sigs` in the calling thread (and so in threads it starts later)
+/// and returns them as a set.
+fn block_signals(sigs: &[i32]) -> libc::sigset_t {
     // SAFETY: building a sigset_t in a local and installing it as this
     // thread's mask; the pointers are to locals that outlive the calls.
-    let set = unsafe {
+    unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for s in FORWARDED {
+        for &s in sigs {
             libc::sigaddset(&mut set, s);
         }
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         set
-    };
+    }
+}
+
+/// Blocks the signals [`forward_signals`] forwards, so that they wait,
+/// pending, for it; call first thing, before any thread starts, so that no
+/// thread takes one with its default action (ending the sandbox).
+pub fn block_forwarded_signals() {
+    block_signals(&FORWARDED);
+}
+
+/// Blocks SIGINT, SIGTERM and SIGHUP in this process and forwards each one
+/// that arrives to the sandbox's init, from a thread of its own. Call before
+/// the sandbox starts its threads, so they inherit the mask.
+pub fn forward_signals(to: sentry::Signaller) {
+    let set = block_signals(&FORWARDED);
     let spawned = std::thread::Builder::new().name("signals".into()).spawn(move || loop {
         let mut sig: libc::c_int = 0;
         // SAFETY: `set` is a valid signal set and `sig` a valid out-pointer.
@@ -145,17 +158,7 @@ const PROXIED: [i32; 8] = [
 /// Blocks the signals an exec's proxy forwards and sends each that arrives
 /// over `ch` as a `Kill` for the exec'd process.
 pub fn forward_signals_to(ch: std::sync::Arc<crate::oci::control::Channel>) {
-    // SAFETY: building a sigset_t in a local and installing it as this
-    // thread's mask; the pointers are to locals that outlive the calls.
-    let set = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in PROXIED {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        set
-    };
+    let set = block_signals(&PROXIED);
     let spawned = std::thread::Builder::new().name("signals".into()).spawn(move || loop {
         let mut sig: libc::c_int = 0;
         // SAFETY: `set` is a valid signal set and `sig` a valid out-pointer.

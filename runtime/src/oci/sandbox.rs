@@ -50,6 +50,9 @@ enum Event {
 
 /// The sandbox process's main.
 pub fn main(g: &Globals, args: SandboxArgs) -> ExitCode {
+    // Before any thread starts: a ^C on the console (or a stray SIGTERM)
+    // must wait for the forwarding thread, not end the sandbox.
+    crate::sys::block_forwarded_signals();
     let ready = match crate::sys::adopt_fd(args.ready_fd) {
         Ok(fd) => std::fs::File::from(fd),
         Err(e) => {
