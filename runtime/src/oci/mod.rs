@@ -397,12 +397,19 @@ pub fn kill(g: &Globals, id: &str, signal: &str, all: bool) -> anyhow::Result<()
     if st.current_status() == Status::Stopped {
         bail!("container not running");
     }
-    if sig == libc::SIGKILL && st.current_status() == Status::Paused {
-        // A frozen sandbox cannot act on its control socket.
-        Cgroups { dirs: st.cgroups.clone() }.set_frozen(false)?;
+    let paused = st.current_status() == Status::Paused;
+    let cg = Cgroups { dirs: st.cgroups.clone() };
+    if paused {
+        // A frozen sandbox cannot answer its control socket: thaw it for
+        // the delivery (the signal is queued, as Linux queues it for a
+        // frozen task), then freeze it again, unless it is being killed.
+        cg.set_frozen(false)?;
     }
-    control::connect_at(dir.dir_fd())?.call(&Request::Kill { signal: sig, all }, &[])?;
-    Ok(())
+    let sent = control::connect_at(dir.dir_fd()).and_then(|c| c.call(&Request::Kill { signal: sig, all }, &[]));
+    if paused && sig != libc::SIGKILL {
+        cg.set_frozen(true)?;
+    }
+    sent.map(drop)
 }
 
 /// `husk pause` and `husk resume`.
