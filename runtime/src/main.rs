@@ -7,6 +7,7 @@
 mod sys;
 
 use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 
@@ -178,6 +179,8 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg("gofer").arg("--rootfs").arg(&args.rootfs).arg("--sock-fd").arg(GOFER_SOCK_FD.to_string());
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
+    // Out of this process's group, so that a terminal's ^C never reaches it.
+    cmd.process_group(0);
     sys::pass_fd_and_tie_lifetime(&mut cmd, &gofer_sock, GOFER_SOCK_FD);
     let mut gofer_child = cmd.spawn().context("starting the gofer")?;
     drop(gofer_sock);

@@ -32,7 +32,6 @@ use kernel::task::{FsContext, Task, TaskHandle, TaskParts};
 use kernel::Kernel;
 pub use kernel::{ExitStatus, UTS_RELEASE};
 use mm::{MemoryFile, MemoryManager};
-use vfs::file::{File, HostStdio};
 use vfs::{Follow, Vfs};
 
 /// Virtual size of the memory file. It is sparse: only touched pages cost.
@@ -153,7 +152,7 @@ pub struct Sandbox {
     init: Task,
 }
 
-/// Sends signals from outside the sandbox to its init process.
+/// Sends signals from outside the sandbox into it.
 #[derive(Clone)]
 pub struct Signaller(Arc<Kernel>);
 
@@ -163,6 +162,21 @@ impl Signaller {
     pub fn send(&self, sig: u32) {
         let info = kernel::signal::SigInfo::from_sender(sig, kernel::signal::code::SI_USER, 0, 0);
         let _ = kernel::task::exit::send_to_process(&self.0, 1, info, None);
+    }
+
+    /// Delivers `sig` as the terminal generates it (`si_code` SI_KERNEL) to
+    /// the console's foreground process group, or to init if there is no
+    /// console: for the signals the host's line discipline sent the Sentry
+    /// (SIGINT, SIGQUIT, SIGTSTP from ^C, ^\ and ^Z; SIGWINCH, which is
+    /// passed on only if the window size changed since the app last heard).
+    pub fn send_to_foreground(&self, sig: u32) {
+        if sig == 0 || sig > kernel::signal::NSIG {
+            return;
+        }
+        match self.0.console.get() {
+            Some(tty) => kernel::tty::signal_foreground(&self.0, tty, sig),
+            None => kernel::task::exit::kernel_signal_group(&self.0, &mut self.0.procs(), 1, sig),
+        }
     }
 }
 
@@ -191,13 +205,15 @@ impl Sandbox {
         let kernel = Arc::new(Kernel::new(platform, mf.clone(), vfs, cfg.hostname, cfg.strace));
         let mut mm = MemoryManager::new(mf, min, max);
         let mut fds = FdTable::default();
-        for (i, fd) in cfg.stdio.into_iter().enumerate() {
-            let flags = match i {
-                0 => abi::flags::open::O_RDONLY,
-                _ => abi::flags::open::O_WRONLY,
-            } | abi::flags::open::O_LARGEFILE;
-            let file = File::new(Box::new(HostStdio::new(fd)), flags, None);
-            let _ = fds.insert_at(i as i32, file, false, u64::MAX);
+        let (files, console) = kernel::tty::stdio_files(cfg.stdio);
+        for (n, file) in files {
+            let _ = fds.insert_at(n, file, false, u64::MAX);
+        }
+        // A terminal on stdio is init's session's controlling terminal, with
+        // init's group in the foreground, as a login shell's would be.
+        if let Some(tty) = &console {
+            tty.set_session(1, 1);
+            let _ = kernel.console.set(tty.clone());
         }
         let creds = Credentials::new(cfg.user.0, cfg.user.1);
         let args = loader::ExecArgs { argv: &argv, envp: &cfg.envp, execfn: &cfg.program, creds: creds.clone() };
@@ -223,6 +239,7 @@ impl Sandbox {
                     continued: false,
                     exit_signal: 0,
                     did_exec: true,
+                    ctty: console,
                 },
             );
         }
