@@ -1,6 +1,6 @@
 //! Thin wrappers over the few host calls the Sentry makes for the app: on the
-//! stdio fds `husk run` passes in (the terminal ioctls among them), for time and randomness, and memfds for
-//! programs run from in-Sentry filesystems.
+//! stdio fds `husk run` passes in (the terminal ioctls among them), for time
+//! and randomness, and memfds for programs run from in-Sentry filesystems.
 #![allow(unsafe_code)]
 
 use std::os::fd::RawFd;

@@ -150,14 +150,20 @@ impl FileOps for TtyFile {
     }
 }
 
+/// The app's stdio: (fd number, open file) pairs and the console.
+pub type Stdio = (Vec<(i32, Arc<File>)>, Option<Arc<Tty>>);
+
+/// A host fd of a terminal: its stdio number, the fd, its access mode.
+type TerminalFd = (i32, OwnedFd, u32);
+
 /// The files for `husk run`'s stdio fds, by fd number: host terminals
 /// become terminals, one open file for all the fds that refer to the same
 /// one (as a shell's dup'ed stdio is); anything else is a [`HostStdio`].
 /// Also returns the console: the terminal of the lowest such fd.
-pub fn stdio_files(stdio: Vec<OwnedFd>) -> (Vec<(i32, Arc<File>)>, Option<Arc<Tty>>) {
+pub fn stdio_files(stdio: Vec<OwnedFd>) -> Stdio {
     let mut out = Vec::new();
-    // Host terminals by identity, each with its fds: (fd number, fd, access mode).
-    let mut terminals: Vec<((u64, u64), Vec<(i32, OwnedFd, u32)>)> = Vec::new();
+    // Host terminals by identity (device and inode), each with its fds.
+    let mut terminals: Vec<((u64, u64), Vec<TerminalFd>)> = Vec::new();
     for (i, fd) in stdio.into_iter().enumerate() {
         let n = i as i32;
         let raw = fd.as_raw_fd();
