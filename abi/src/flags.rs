@@ -226,10 +226,23 @@ pub mod rlimit {
 pub mod ioctl {
     pub const TCGETS: u32 = 0x5401;
     pub const TCSETS: u32 = 0x5402;
+    pub const TCSETSW: u32 = 0x5403;
+    pub const TCSETSF: u32 = 0x5404;
+    pub const TCSBRK: u32 = 0x5409;
+    pub const TCXONC: u32 = 0x540a;
+    pub const TCFLSH: u32 = 0x540b;
+    pub const TIOCSCTTY: u32 = 0x540e;
     pub const TIOCGPGRP: u32 = 0x540f;
+    pub const TIOCSPGRP: u32 = 0x5410;
+    pub const TIOCOUTQ: u32 = 0x5411;
     pub const TIOCGWINSZ: u32 = 0x5413;
+    pub const TIOCSWINSZ: u32 = 0x5414;
     pub const FIONREAD: u32 = 0x541b;
     pub const FIONBIO: u32 = 0x5421;
+    pub const TIOCNOTTY: u32 = 0x5422;
+    pub const TIOCGSID: u32 = 0x5429;
+    /// `c_lflag`: background writes raise SIGTTOU.
+    pub const TOSTOP: u32 = 0o400;
     pub const FIOCLEX: u32 = 0x5451;
     pub const FIONCLEX: u32 = 0x5450;
 }

@@ -10,6 +10,7 @@ mod oci;
 mod sys;
 
 use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
@@ -404,6 +405,8 @@ pub fn spawn_gofer(rootfs: &Path, mounts: &[PathBuf]) -> anyhow::Result<(std::pr
         cmd.arg("--mount").arg(src);
     }
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
+    // Out of this process's group, so that a terminal's ^C never reaches it.
+    cmd.process_group(0);
     sys::pass_fd_and_tie_lifetime(&mut cmd, &gofer_sock, GOFER_SOCK_FD);
     let child = cmd.spawn().context("starting the gofer")?;
     Ok((child, sentry_sock))

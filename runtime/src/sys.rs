@@ -39,8 +39,8 @@ pub fn adopt_fd(fd: RawFd) -> std::io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Signals `husk run` passes on to the sandbox's init.
-const FORWARDED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+/// Signals `husk run` passes on to the sandbox.
+const FORWARDED: [i32; 6] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGTSTP, libc::SIGWINCH];
 
 /// Blocks `sigs` in the calling thread (and so in threads it starts later)
 /// and returns them as a set.
@@ -65,16 +65,30 @@ pub fn block_forwarded_signals() {
     block_signals(&FORWARDED);
 }
 
-/// Blocks SIGINT, SIGTERM and SIGHUP in this process and forwards each one
-/// that arrives to the sandbox's init, from a thread of its own. Call before
-/// the sandbox starts its threads, so they inherit the mask.
+/// Signals a terminal sends its foreground process group: ^C, ^\, ^Z and
+/// resizes.
+const FROM_TERMINAL: [i32; 4] = [libc::SIGINT, libc::SIGQUIT, libc::SIGTSTP, libc::SIGWINCH];
+
+/// Blocks the [`FORWARDED`] signals in this process and passes each one
+/// that arrives into the sandbox, from a thread of its own: when stdin is a
+/// terminal, those a terminal sends go to the app's foreground process
+/// group, as if the app's own terminal had sent them (this process is the
+/// host terminal's foreground; stubs and the Gofer are not); everything
+/// else goes to the sandbox's init. Call before the sandbox starts its
+/// threads, so they inherit the mask.
 pub fn forward_signals(to: sentry::Signaller) {
+    // SAFETY: isatty takes a plain fd.
+    let terminal = unsafe { libc::isatty(libc::STDIN_FILENO) } == 1;
     let set = block_signals(&FORWARDED);
     let spawned = std::thread::Builder::new().name("signals".into()).spawn(move || loop {
         let mut sig: libc::c_int = 0;
         // SAFETY: `set` is a valid signal set and `sig` a valid out-pointer.
         if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
-            to.send(sig as u32);
+            if terminal && FROM_TERMINAL.contains(&sig) {
+                to.send_to_foreground(sig as u32);
+            } else {
+                to.send(sig as u32);
+            }
         }
     });
     if let Err(e) = spawned {

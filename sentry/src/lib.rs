@@ -32,7 +32,6 @@ use kernel::task::{FsContext, Task, TaskHandle, TaskParts};
 use kernel::Kernel;
 pub use kernel::{ExitStatus, UTS_RELEASE};
 use mm::{MemoryFile, MemoryManager};
-use vfs::file::{File, HostStdio};
 use vfs::procfs::ProcFs;
 use vfs::{Follow, MountRecord, Vfs};
 
@@ -295,13 +294,9 @@ fn new_process(kernel: &Arc<Kernel>, cfg: ProcessConfig, init: bool) -> Result<T
     let (min, max) = (kernel.platform.min_user_address(), kernel.platform.max_user_address());
     let mut mm = MemoryManager::new(kernel.memfile.clone(), min, max);
     let mut fds = FdTable::default();
-    for (i, fd) in cfg.stdio.into_iter().enumerate() {
-        let flags = match i {
-            0 => abi::flags::open::O_RDONLY,
-            _ => abi::flags::open::O_WRONLY,
-        } | abi::flags::open::O_LARGEFILE;
-        let file = File::new(Box::new(HostStdio::new(fd)), flags, None);
-        let _ = fds.insert_at(i as i32, file, false, u64::MAX);
+    let (files, console) = kernel::tty::stdio_files(cfg.stdio);
+    for (n, file) in files {
+        let _ = fds.insert_at(n, file, false, u64::MAX);
     }
     let mut creds = Credentials::new(cfg.user.0, cfg.user.1);
     creds.groups = cfg.groups;
@@ -317,6 +312,15 @@ fn new_process(kernel: &Arc<Kernel>, cfg: ProcessConfig, init: bool) -> Result<T
         for &(resource, cur, max) in &cfg.rlimits {
             if let Some(l) = limits.get_mut(resource as usize) {
                 *l = abi::types::Rlimit { cur, max };
+            }
+        }
+        // A terminal on stdio is the controlling terminal of the process's
+        // new session, with its group in the foreground, as a login shell's
+        // would be; init's is the sandbox's console.
+        if let Some(tty) = &console {
+            tty.set_session(pid, pid);
+            if init {
+                let _ = kernel.console.set(tty.clone());
             }
         }
         let tg = ThreadGroup::new(pid, SigHandlers::default(), creds, limits);
@@ -335,6 +339,7 @@ fn new_process(kernel: &Arc<Kernel>, cfg: ProcessConfig, init: bool) -> Result<T
                 continued: false,
                 exit_signal: 0,
                 did_exec: true,
+                ctty: console,
             },
         );
         pid
@@ -517,7 +522,7 @@ pub struct Sandbox {
     init: Task,
 }
 
-/// Sends signals from outside the sandbox to its init process.
+/// Sends signals from outside the sandbox into it.
 #[derive(Clone)]
 pub struct Signaller(Arc<Kernel>);
 
@@ -527,6 +532,21 @@ impl Signaller {
     pub fn send(&self, sig: u32) {
         let info = kernel::signal::SigInfo::from_sender(sig, kernel::signal::code::SI_USER, 0, 0);
         let _ = kernel::task::exit::send_to_process(&self.0, 1, info, None);
+    }
+
+    /// Delivers `sig` as the terminal generates it (`si_code` SI_KERNEL) to
+    /// the console's foreground process group, or to init if there is no
+    /// console: for the signals the host's line discipline sent the Sentry
+    /// (SIGINT, SIGQUIT, SIGTSTP from ^C, ^\ and ^Z; SIGWINCH, which is
+    /// passed on only if the window size changed since the app last heard).
+    pub fn send_to_foreground(&self, sig: u32) {
+        if sig == 0 || sig > kernel::signal::NSIG {
+            return;
+        }
+        match self.0.console.get() {
+            Some(tty) => kernel::tty::signal_foreground(&self.0, tty, sig),
+            None => kernel::task::exit::kernel_signal_group(&self.0, &mut self.0.procs(), 1, sig),
+        }
     }
 }
 

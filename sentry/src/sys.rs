@@ -1,11 +1,11 @@
 //! Thin wrappers over the few host calls the Sentry makes for the app: on the
-//! stdio fds `husk run` passes in, for time and randomness, and memfds for
-//! programs run from in-Sentry filesystems.
+//! stdio fds `husk run` passes in (the terminal ioctls among them), for time
+//! and randomness, and memfds for programs run from in-Sentry filesystems.
 #![allow(unsafe_code)]
 
 use std::os::fd::RawFd;
 
-use abi::flags::ioctl::{TCGETS, TIOCGWINSZ};
+use abi::flags::ioctl::{FIONREAD, TCFLSH, TCGETS, TCSETS, TCSETSF, TCSETSW, TCXONC, TIOCGWINSZ, TIOCOUTQ, TIOCSWINSZ};
 use abi::Errno;
 use gofer::FileAttr;
 
@@ -60,28 +60,54 @@ pub fn lseek(fd: RawFd, offset: i64, whence: u32) -> SysResult<u64> {
     }
 }
 
-/// The terminal ioctls the Sentry passes through to a host terminal. Only
-/// reads of terminal state are allowed: TCGETS and TIOCGWINSZ, with the
-/// result copied into `arg` (sized by the caller for that request).
+/// The terminal ioctls the Sentry makes on a host terminal (the console's
+/// fd) for the app, each with a buffer of exactly the structure the
+/// request reads or writes: TCGETS and TCSETS/TCSETSW/TCSETSF (a kernel
+/// `termios`, 36 bytes), TIOCGWINSZ and TIOCSWINSZ (a `winsize`, 8 bytes),
+/// FIONREAD and TIOCOUTQ (an int). Anything else is refused with ENOTTY
+/// before the host sees it.
 pub fn tty_ioctl(fd: RawFd, cmd: u32, arg: &mut [u8]) -> SysResult<u64> {
     let need = match cmd {
-        TCGETS => std::mem::size_of::<abi::types::Termios>(),
-        TIOCGWINSZ => std::mem::size_of::<abi::types::Winsize>(),
+        TCGETS | TCSETS | TCSETSW | TCSETSF => std::mem::size_of::<abi::types::Termios>(),
+        TIOCGWINSZ | TIOCSWINSZ => std::mem::size_of::<abi::types::Winsize>(),
+        FIONREAD | TIOCOUTQ => 4,
         _ => return Err(Errno::ENOTTY),
     };
     if arg.len() != need {
         return Err(Errno::EINVAL);
     }
-    // The kernel's termios (36 bytes) and winsize (8 bytes) are what these
-    // requests write; give the host a buffer of exactly that size.
-    let mut buf = [0u8; 64];
-    // SAFETY: `buf` is larger than either structure the request writes.
-    let r = unsafe { libc::ioctl(fd, u64::from(cmd), buf.as_mut_ptr()) };
+    // SAFETY: `arg` is exactly as large as the structure the request reads
+    // or writes, and lives across the call.
+    let r = unsafe { libc::ioctl(fd, u64::from(cmd), arg.as_mut_ptr()) };
     if r < 0 {
         return Err(last_errno());
     }
-    arg.copy_from_slice(&buf[..need]);
     Ok(0)
+}
+
+/// The terminal ioctls whose argument is a plain integer: TCFLSH and TCXONC
+/// (the host checks the value). Anything else is refused with ENOTTY.
+pub fn tty_ioctl_int(fd: RawFd, cmd: u32, arg: u64) -> SysResult<u64> {
+    if cmd != TCFLSH && cmd != TCXONC {
+        return Err(Errno::ENOTTY);
+    }
+    // SAFETY: these requests take their argument by value; no memory is
+    // passed.
+    let r = unsafe { libc::ioctl(fd, u64::from(cmd), arg as libc::c_ulong) };
+    if r < 0 {
+        return Err(last_errno());
+    }
+    Ok(0)
+}
+
+/// fcntl(F_GETFL) of a host fd: its access mode and status flags.
+pub fn getfl(fd: RawFd) -> SysResult<u32> {
+    // SAFETY: F_GETFL takes no argument and only queries the fd.
+    let r = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if r < 0 {
+        return Err(last_errno());
+    }
+    Ok(r as u32)
 }
 
 /// clock_gettime on the host clock `id`.

@@ -26,6 +26,7 @@ pub mod debian;
 pub mod paths;
 pub mod procs;
 pub mod progs;
+pub mod pty;
 pub mod rootfs;
 pub mod run;
 

@@ -279,7 +279,12 @@ unsafe fn child_main(memfd: RawFd, page: StubPage, prog: &libc::sock_fprog) -> !
         if libc::ptrace(libc::PTRACE_TRACEME, 0, 0usize, 0usize) != 0 {
             fail(102);
         }
-        libc::setsid();
+        // A session and process group of its own: signals the host's
+        // terminal sends its foreground group (^C, ^Z, SIGWINCH) must never
+        // reach a stub, only the Sentry, which passes them to the app.
+        if libc::setsid() < 0 {
+            fail(104);
+        }
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());

@@ -600,7 +600,12 @@ unsafe fn child_main(memfd: RawFd, ctrl_fd: RawFd, region: Region, parent: i32, 
         if libc::getppid() != parent {
             fail(102);
         }
-        libc::setsid();
+        // A session and process group of its own: signals the host's
+        // terminal sends its foreground group (^C, ^Z, SIGWINCH) must never
+        // reach a stub, only the Sentry, which passes them to the app.
+        if libc::setsid() < 0 {
+            fail(107);
+        }
         // Every signal back to its default action, then ours.
         let dfl = KernelSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
         for sig in 1..=64 {

@@ -5,8 +5,8 @@
 //! [`task::Task`] is one app thread; each runs on a host thread of its own.
 //!
 //! Lock order, outermost first: `Kernel::procs` (the process tree), then a
-//! thread group's locks (`sighand`, `pending`, `creds`, `exiting`), then a
-//! task's memory manager, then the memory file's allocator. A dentry's child
+//! thread group's locks (`sighand`, `pending`, `creds`, `exiting`) or a
+//! terminal's state ([`tty`]), then a task's memory manager, then the memory file's allocator. A dentry's child
 //! map is held across the Gofer lookup that fills it; nothing else is held
 //! during a Gofer call or while a task sleeps.
 
@@ -15,12 +15,13 @@ pub mod futex;
 pub mod process;
 pub mod signal;
 pub mod task;
+pub mod tty;
 pub mod usage;
 pub mod waiter;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::sync::{mpsc, Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -54,6 +55,9 @@ pub struct Kernel {
     pub procs: Mutex<ProcessTable>,
     /// Futex waiters.
     pub futexes: futex::FutexTable,
+    /// The terminal of `husk run`'s stdio, if it is one: init's session's
+    /// controlling terminal at boot.
+    pub console: OnceLock<Arc<tty::Tty>>,
     /// The init process's exit status, once it has exited.
     init_exit: Mutex<Option<ExitStatus>>,
     init_exit_cv: Condvar,
@@ -84,6 +88,7 @@ impl Kernel {
             boot: Instant::now(),
             procs: Mutex::new(ProcessTable::default()),
             futexes: futex::FutexTable::default(),
+            console: OnceLock::new(),
             init_exit: Mutex::new(None),
             init_exit_cv: Condvar::new(),
             threads: Mutex::new(Vec::new()),

@@ -197,6 +197,8 @@ pub struct Process {
     pub exit_signal: u32,
     /// Whether the process called execve since fork (setpgid refuses then).
     pub did_exec: bool,
+    /// Its controlling terminal (inherited by fork, dropped by setsid).
+    pub ctty: Option<Arc<super::tty::Tty>>,
 }
 
 impl Process {

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use abi::flags::at::AT_FDCWD;
 use abi::flags::fcntl::*;
-use abi::flags::ioctl::{FIOCLEX, FIONCLEX, TCGETS, TIOCGWINSZ};
+use abi::flags::ioctl::{FIOCLEX, FIONBIO, FIONCLEX};
 use abi::flags::mode::{S_IFCHR, S_IFMT, S_IFREG};
 use abi::flags::open::*;
 use abi::flags::seek::*;
-use abi::types::{Iovec, Termios, Winsize};
+use abi::types::Iovec;
 use abi::Errno;
 
 use super::fs::{read_path, start_dir};
@@ -83,6 +83,12 @@ fn transfer(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, dir: D
     let chunks = gather(t, bufs, dir)?;
     if pos.is_some() && !f.ops.positional() {
         return Err(Errno::ESPIPE);
+    }
+    if let Some(tty) = f.ops.tty() {
+        match dir {
+            Dir::Read => crate::kernel::tty::check_read(t, tty)?,
+            Dir::Write => crate::kernel::tty::check_write(t, tty)?,
+        }
     }
     // O_APPEND writes go to the end, found atomically with the write (for
     // pwrite too, as in Linux).
@@ -298,6 +304,15 @@ fn open_fifo(t: &mut Task, d: &Arc<Dentry>, pipe: &Arc<Pipe>, flags: u32) -> Sys
     }
 }
 
+/// Opens a device node: one of the Sentry's devices, or for `/dev/tty` the
+/// caller's controlling terminal.
+fn open_device(t: &Task, d: &Arc<Dentry>) -> SysResult<Box<dyn FileOps>> {
+    if devfs::device_of(d) == Some(devfs::Device::Tty) {
+        return crate::kernel::tty::open_ctty(t, d);
+    }
+    devfs::open(d)
+}
+
 /// O_TMPFILE: an unnamed regular file in the directory `path`.
 fn open_tmpfile(t: &mut Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> SysResult<u64> {
     let acc = flags & O_ACCMODE;
@@ -394,7 +409,7 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
                 }
                 // Device nodes of the rootfs open the Sentry's device of
                 // that number, never the host's.
-                S_IFCHR => devfs::open(&d)?,
+                S_IFCHR => open_device(t, &d)?,
                 _ => return Err(Errno::ENXIO),
             },
             Node::Mem(inode) => match &inode.kind {
@@ -404,7 +419,7 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
                     }
                     Box::new(tmpfs::RegFile::new(inode.clone()))
                 }
-                InodeKind::Device => devfs::open(&d)?,
+                InodeKind::Device => open_device(t, &d)?,
                 InodeKind::Fifo(pipe) => {
                     let pipe = pipe.clone();
                     open_fifo(t, &d, &pipe, flags)?
@@ -573,28 +588,25 @@ pub fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
 pub fn ioctl(t: &mut Task, a: &Args) -> SysResult<u64> {
     let fd = a.fd(0);
     let f = t.fds().get(fd)?.clone();
-    match a.u32(1) {
-        FIOCLEX => t.fds().set_cloexec(fd, true).map(|_| 0),
-        FIONCLEX => t.fds().set_cloexec(fd, false).map(|_| 0),
-        TCGETS => {
-            let mut buf = [0u8; std::mem::size_of::<Termios>()];
-            f.ops.ioctl(TCGETS, &mut buf)?;
-            t.mm().copy_out(a.addr(2), &buf)?;
-            Ok(0)
+    let cmd = a.u32(1);
+    match cmd {
+        FIOCLEX => return t.fds().set_cloexec(fd, true).map(|_| 0),
+        FIONCLEX => return t.fds().set_cloexec(fd, false).map(|_| 0),
+        FIONBIO => {}
+        _ => {
+            if let Some(tty) = f.ops.tty() {
+                return crate::kernel::tty::ioctl(t, &f, tty, cmd, a.u64(2));
+            }
         }
-        TIOCGWINSZ => {
-            let mut buf = [0u8; std::mem::size_of::<Winsize>()];
-            f.ops.ioctl(TIOCGWINSZ, &mut buf)?;
-            t.mm().copy_out(a.addr(2), &buf)?;
-            Ok(0)
-        }
+    }
+    match cmd {
         abi::flags::ioctl::FIONREAD => {
             let mut buf = [0u8; 4];
             f.ops.ioctl(abi::flags::ioctl::FIONREAD, &mut buf)?;
             t.mm().copy_out(a.addr(2), &buf)?;
             Ok(0)
         }
-        abi::flags::ioctl::FIONBIO => {
+        FIONBIO => {
             let on: i32 = t.mm().read_val(a.addr(2))?;
             let flags = f.flags();
             f.set_flags(if on != 0 { flags | O_NONBLOCK } else { flags & !O_NONBLOCK });

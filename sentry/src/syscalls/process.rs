@@ -249,6 +249,8 @@ pub fn setsid(t: &mut Task, _a: &Args) -> SysResult<u64> {
     let p = procs.procs.get_mut(&t.pid).ok_or(Errno::ESRCH)?;
     p.pgid = t.pid;
     p.sid = t.pid;
+    // A new session starts without a controlling terminal.
+    p.ctty = None;
     Ok(t.pid as u64)
 }
 

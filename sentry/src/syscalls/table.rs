@@ -142,7 +142,7 @@ syscall_table! {
     MREMAP => mm::mremap, Support::Partial("no MREMAP_DONTUNMAP"), [Ptr, Int, Int, Hex, Ptr];
     MSYNC => mm::msync, Support::Full, [Ptr, Int, Hex];
     MINCORE => mm::mincore, Support::Full, [Ptr, Int, Ptr];
-    IOCTL => file::ioctl, Support::Partial("TCGETS and TIOCGWINSZ on a terminal, FIOCLEX, FIONCLEX, FIONREAD, FIONBIO"), [Fd, Hex, Ptr];
+    IOCTL => file::ioctl, Support::Partial("terminals: TCGETS, TCSETS[WF], TCSBRK, TCFLSH, TCXONC, TIOC[GS]WINSZ, TIOC[GS]PGRP, TIOCGSID, TIOCSCTTY, TIOCNOTTY, TIOCOUTQ; FIOCLEX, FIONCLEX, FIONREAD, FIONBIO"), [Fd, Hex, Ptr];
     PREAD64 => file::pread64, Support::Full, [Fd, Buf(2), Int, Int];
     PWRITE64 => file::pwrite64, Support::Full, [Fd, Buf(2), Int, Int];
     READV => file::readv, Support::Full, [Fd, Ptr, Int];

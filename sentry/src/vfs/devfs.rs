@@ -1,6 +1,7 @@
 //! The device filesystem at /dev: a tmpfs holding the memory devices (null,
-//! zero, full, random, urandom), the fd and stdio symlinks into /proc, and
-//! the shm directory (over which a tmpfs is mounted).
+//! zero, full, random, urandom), `tty` (the opener's controlling terminal),
+//! the fd and stdio symlinks into /proc, and the shm directory (over which a
+//! tmpfs is mounted).
 //!
 //! Device nodes are served by the Sentry by device number, wherever they
 //! are (a device node in the rootfs opens the Sentry's device of that
@@ -47,6 +48,9 @@ pub enum Device {
     Random,
     /// /dev/urandom: the same.
     Urandom,
+    /// /dev/tty: the opener's controlling terminal, which only the open
+    /// call can find (see `kernel::tty::open_ctty`).
+    Tty,
 }
 
 /// Every device, with its name and (major, minor).
@@ -56,6 +60,7 @@ pub const DEVICES: &[(Device, &str, u32, u32)] = &[
     (Device::Full, "full", 1, 7),
     (Device::Random, "random", 1, 8),
     (Device::Urandom, "urandom", 1, 9),
+    (Device::Tty, "tty", 5, 0),
 ];
 
 impl Device {
@@ -87,14 +92,22 @@ pub fn new(mf: Arc<MemoryFile>) -> SysResult<Arc<Dentry>> {
     Ok(root)
 }
 
-/// Opens the device node `dentry` (of any filesystem).
-pub fn open(dentry: &Arc<Dentry>) -> SysResult<Box<dyn FileOps>> {
+/// Which of the Sentry's devices the node `dentry` (of any filesystem) is.
+pub fn device_of(dentry: &Dentry) -> Option<Device> {
     let attr = dentry.attr();
     if attr.mode & S_IFMT != S_IFCHR {
-        return Err(Errno::ENXIO);
+        return None;
     }
-    let dev = Device::from_rdev(attr.rdev).ok_or(Errno::ENXIO)?;
-    Ok(Box::new(DevFile { dev, dentry: dentry.clone() }))
+    Device::from_rdev(attr.rdev)
+}
+
+/// Opens the device node `dentry` (of any filesystem). `/dev/tty` is not
+/// opened here: it depends on the opener.
+pub fn open(dentry: &Arc<Dentry>) -> SysResult<Box<dyn FileOps>> {
+    match device_of(dentry) {
+        None | Some(Device::Tty) => Err(Errno::ENXIO),
+        Some(dev) => Ok(Box::new(DevFile { dev, dentry: dentry.clone() })),
+    }
 }
 
 /// An open device.
@@ -155,6 +168,7 @@ impl FileOps for DevFile {
             Device::Null => Ok(0),
             Device::Zero | Device::Full => Ok(fill_zero(mf, dst)),
             Device::Random | Device::Urandom => fill_random(mf, dst),
+            Device::Tty => Err(Errno::ENXIO),
         }
     }
 

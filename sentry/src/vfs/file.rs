@@ -86,9 +86,9 @@ pub trait FileOps: Send + Sync {
         Err(Errno::ENOTTY)
     }
 
-    /// Whether the file is a terminal (for the ioctls that need one).
-    fn is_tty(&self) -> bool {
-        false
+    /// The terminal this file is, for the terminal ioctls and job control.
+    fn tty(&self) -> Option<&Arc<crate::kernel::tty::Tty>> {
+        None
     }
 
     /// What backs a mapping of this file, for files that can be mapped.
@@ -323,17 +323,16 @@ impl FileOps for DirFile {
 }
 
 /// One of the host fds `husk run` hands the app as its stdin, stdout or
-/// stderr: a terminal, a pipe or a file of the caller's choosing.
+/// stderr, when it is not a terminal (see `kernel::tty` for those): a pipe
+/// or a file of the caller's choosing.
 pub struct HostStdio {
     fd: OwnedFd,
-    tty: bool,
 }
 
 impl HostStdio {
     /// Wraps an inherited host fd.
     pub fn new(fd: OwnedFd) -> HostStdio {
-        let tty = crate::sys::isatty(fd.as_raw_fd());
-        HostStdio { fd, tty }
+        HostStdio { fd }
     }
 }
 
@@ -381,17 +380,6 @@ impl FileOps for HostStdio {
 
     fn seek(&self, offset: i64, whence: u32) -> SysResult<u64> {
         crate::sys::lseek(self.fd.as_raw_fd(), offset, whence)
-    }
-
-    fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> SysResult<u64> {
-        if !self.tty {
-            return Err(Errno::ENOTTY);
-        }
-        crate::sys::tty_ioctl(self.fd.as_raw_fd(), cmd, arg)
-    }
-
-    fn is_tty(&self) -> bool {
-        self.tty
     }
 }
 

@@ -324,7 +324,7 @@ fn fd_target(k: &Kernel, file: &super::file::File) -> Vec<u8> {
         format!("pipe:[{}]", attr.ino)
     } else if attr.mode & S_IFMT == S_IFSOCK {
         format!("socket:[{}]", attr.ino)
-    } else if file.ops.is_tty() {
+    } else if file.ops.tty().is_some() {
         "/dev/console".to_string()
     } else {
         "anon_inode:[unknown]".to_string()

@@ -110,7 +110,7 @@ impl Task {
                 let h = TaskHandle::new(tid, new_tg.clone(), self.sigmask);
                 let me = procs.procs.get(&self.pid).ok_or(Errno::ESRCH)?;
                 let parent = if f & CLONE_PARENT != 0 { me.parent } else { self.pid };
-                let (pgid, sid) = (me.pgid, me.sid);
+                let (pgid, sid, ctty) = (me.pgid, me.sid, me.ctty.clone());
                 procs.procs.insert(
                     tid,
                     Process {
@@ -124,6 +124,7 @@ impl Task {
                         continued: false,
                         exit_signal: a.exit_signal,
                         did_exec: false,
+                        ctty,
                     },
                 );
                 if let Some(pp) = procs.procs.get_mut(&parent) {

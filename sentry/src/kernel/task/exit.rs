@@ -147,6 +147,8 @@ impl Task {
         for (tg, threads, sig) in doomed {
             deliver_to_group(&kernel, Some(&mut procs), tg.tgid, &tg, &threads, SigInfo::new(sig, code::SI_USER));
         }
+        // A session leader's exit ends its session's hold on its terminal.
+        crate::kernel::tty::disassociate(&kernel, &mut procs, pid, true);
         if pid == 1 {
             drop(procs);
             kernel.init_exited(status);
@@ -470,6 +472,24 @@ fn deliver_to_group(
     for t in threads {
         if t.blocked.load(Ordering::Acquire) & bit(sig) == 0 {
             t.kick();
+        }
+    }
+}
+
+/// Sends a signal the kernel generates (`si_code` SI_KERNEL: the terminal's
+/// SIGINT, SIGTTIN, SIGWINCH...) to every live process of group `pgid`, as
+/// Linux's `kill_pgrp(pgrp, sig, 1)`: no permission check, and init drops
+/// those it neither handles nor blocks. The caller holds the process tree.
+pub fn kernel_signal_group(kernel: &Kernel, procs: &mut ProcessTable, pgid: i32, sig: u32) {
+    let targets: Vec<(i32, Arc<ThreadGroup>, Vec<Arc<TaskHandle>>)> = procs
+        .procs
+        .iter()
+        .filter(|(_, p)| p.pgid == pgid && !matches!(p.state, ProcState::Zombie(_)))
+        .map(|(pid, p)| (*pid, p.tg.clone(), p.threads.clone()))
+        .collect();
+    for (pid, tg, threads) in targets {
+        if init_accepts(&tg, &threads, sig, false) {
+            deliver_to_group(kernel, Some(procs), pid, &tg, &threads, SigInfo::new(sig, code::SI_KERNEL));
         }
     }
 }

@@ -47,6 +47,13 @@ const FIX_EFLAGS: u64 = 0x40000 | 0x800 | 0x400 | 0x100 | 0x80 | 0x40 | 0x10 | 0
 const SS_ONSTACK: u32 = 1;
 const SS_DISABLE: u32 = 2;
 
+/// Whether `info` is a fault the app's own code raised (a synchronous
+/// signal from the kernel), which even init cannot ignore.
+fn is_forced_fault(info: &SigInfo) -> bool {
+    use abi::flags::signal::{SIGBUS, SIGFPE, SIGILL, SIGSYS, SIGTRAP};
+    info.code() > 0 && matches!(info.signo(), SIGSEGV | SIGBUS | SIGFPE | SIGILL | SIGTRAP | SIGSYS)
+}
+
 impl Task {
     /// The host thread's body: make the stub, run, exit.
     pub(super) fn run_thread(mut self) {
@@ -169,9 +176,10 @@ impl Task {
             }
             if act.handler == SIG_DFL {
                 // Init ignores the default action of signals sent to it (it
-                // only queued them because they were blocked); the kernel's
-                // own (faults, positive si_code) still apply.
-                if self.pid == 1 && info.code() <= 0 && sig != abi::flags::signal::SIGKILL {
+                // only queued them because they were blocked), the
+                // terminal's included; only faults the app caused still
+                // apply (force_signal).
+                if self.pid == 1 && sig != abi::flags::signal::SIGKILL && !is_forced_fault(&info) {
                     continue;
                 }
                 match default_action(sig) {

@@ -1,0 +1,545 @@
+//! Terminals: the console the app gets when `husk run`'s stdio is a host
+//! terminal, its controlling-terminal state, and job control, after Linux's
+//! `drivers/tty/tty_jobctrl.c`.
+//!
+//! The host terminal (a pty replica, usually) keeps the line discipline:
+//! echo, canonical mode, and turning typed ^C, ^\ and ^Z into signals for
+//! the *host's* foreground process group, which is the Sentry's (stubs and
+//! the Gofer live in process groups of their own); the runtime hands those
+//! to [`crate::Signaller::send_to_foreground`]. What the host cannot know
+//! lives here: which app session the terminal controls, which app process
+//! group is in its foreground, and so the job-control checks on read,
+//! write and the ioctls that change the terminal.
+//!
+//! Lock order: `Kernel::procs`, then a terminal's `ctl`. Nothing sleeps
+//! with either held.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use abi::flags::ioctl::*;
+use abi::flags::open::{O_ACCMODE, O_LARGEFILE, O_RDONLY, O_RDWR, O_WRONLY};
+use abi::flags::signal::{SIGCONT, SIGHUP};
+use abi::types::{Termios, Winsize};
+use abi::Errno;
+use gofer::FileAttr;
+
+use super::process::{Process, ProcessTable};
+use super::signal::{bit, SIG_IGN};
+use super::task::exit::kernel_signal_group;
+use super::task::Task;
+use super::Kernel;
+use crate::mm::{Chunk, MemoryFile, SysResult};
+use crate::vfs::file::{File, FileOps, HostStdio, POLLIN, POLLOUT};
+use crate::vfs::Dentry;
+
+const SIGTTIN: u32 = 21;
+const SIGTTOU: u32 = 22;
+const SIGWINCH: u32 = 28;
+const TERMIOS_SIZE: usize = std::mem::size_of::<Termios>();
+const WINSIZE_SIZE: usize = std::mem::size_of::<Winsize>();
+
+/// One host terminal, as the Sentry serves it to the app.
+pub struct Tty {
+    /// The host fd for reads and for the terminal's state.
+    io: OwnedFd,
+    /// A host fd for writes, when `io` was opened read-only.
+    wr: Option<OwnedFd>,
+    ctl: Mutex<Ctl>,
+}
+
+/// Which session the terminal controls and its foreground group (0: none),
+/// and the window size the app's foreground group was last told of.
+struct Ctl {
+    session: i32,
+    pgrp: i32,
+    winsize: [u8; WINSIZE_SIZE],
+}
+
+impl Tty {
+    fn new(io: OwnedFd, wr: Option<OwnedFd>) -> Arc<Tty> {
+        let mut winsize = [0u8; WINSIZE_SIZE];
+        let _ = crate::sys::tty_ioctl(io.as_raw_fd(), TIOCGWINSZ, &mut winsize);
+        Arc::new(Tty { io, wr, ctl: Mutex::new(Ctl { session: 0, pgrp: 0, winsize }) })
+    }
+
+    fn ctl(&self) -> MutexGuard<'_, Ctl> {
+        self.ctl.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+
+    fn write_fd(&self) -> RawFd {
+        self.wr.as_ref().unwrap_or(&self.io).as_raw_fd()
+    }
+
+    /// Makes this the controlling terminal of session `sid`, with `pgrp` in
+    /// the foreground (boot does this for init's session).
+    pub fn set_session(&self, sid: i32, pgrp: i32) {
+        let mut c = self.ctl();
+        c.session = sid;
+        c.pgrp = pgrp;
+    }
+}
+
+fn host_io(r: std::io::Result<usize>) -> SysResult<usize> {
+    r.map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))
+}
+
+/// An open terminal: one of the stdio fds, or `/dev/tty` (whose dentry
+/// then gives its attributes, as Linux's `/dev/tty` inode does).
+pub struct TtyFile {
+    tty: Arc<Tty>,
+    dentry: Option<Arc<Dentry>>,
+}
+
+impl FileOps for TtyFile {
+    fn seekable(&self) -> bool {
+        false
+    }
+
+    fn read(&self, mf: &MemoryFile, dst: &[Chunk], _offset: Option<u64>) -> SysResult<usize> {
+        // Never sleep in the host: the caller waits (interruptibly) instead.
+        if crate::sys::poll_one(self.tty.fd(), POLLIN, 0) == 0 {
+            return Err(Errno::EAGAIN);
+        }
+        loop {
+            match mf.read_from_fd(self.tty.fd(), dst, None) {
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                r => return host_io(r),
+            }
+        }
+    }
+
+    fn write(&self, mf: &MemoryFile, src: &[Chunk], _offset: Option<u64>) -> SysResult<usize> {
+        let fd = self.tty.write_fd();
+        if crate::sys::poll_one(fd, POLLOUT, 0) == 0 {
+            return Err(Errno::EAGAIN);
+        }
+        loop {
+            match mf.write_to_fd(fd, src, None) {
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                r => return host_io(r),
+            }
+        }
+    }
+
+    fn readiness(&self) -> u32 {
+        crate::sys::poll_one(self.tty.fd(), POLLIN | POLLOUT, 0)
+    }
+
+    fn host_fd(&self) -> Option<RawFd> {
+        Some(self.tty.fd())
+    }
+
+    fn stat(&self) -> SysResult<FileAttr> {
+        match &self.dentry {
+            Some(d) => Ok(d.attr()),
+            None => crate::sys::fstat(self.tty.fd()),
+        }
+    }
+
+    fn seek(&self, _offset: i64, _whence: u32) -> SysResult<u64> {
+        Err(Errno::ESPIPE)
+    }
+
+    fn tty(&self) -> Option<&Arc<Tty>> {
+        Some(&self.tty)
+    }
+}
+
+/// The app's stdio: (fd number, open file) pairs and the console.
+pub type Stdio = (Vec<(i32, Arc<File>)>, Option<Arc<Tty>>);
+
+/// A host fd of a terminal: its stdio number, the fd, its access mode.
+type TerminalFd = (i32, OwnedFd, u32);
+
+/// The files for `husk run`'s stdio fds, by fd number: host terminals
+/// become terminals, one open file for all the fds that refer to the same
+/// one (as a shell's dup'ed stdio is); anything else is a [`HostStdio`].
+/// Also returns the console: the terminal of the lowest such fd.
+pub fn stdio_files(stdio: Vec<OwnedFd>) -> Stdio {
+    let mut out = Vec::new();
+    // Host terminals by identity (device and inode), each with its fds.
+    let mut terminals: Vec<((u64, u64), Vec<TerminalFd>)> = Vec::new();
+    for (i, fd) in stdio.into_iter().enumerate() {
+        let n = i as i32;
+        let raw = fd.as_raw_fd();
+        let ident = crate::sys::isatty(raw).then(|| crate::sys::fstat(raw).ok()).flatten().map(|a| (a.dev, a.ino));
+        let Some(ident) = ident else {
+            let flags = if n == 0 { O_RDONLY } else { O_WRONLY } | O_LARGEFILE;
+            out.push((n, File::new(Box::new(HostStdio::new(fd)), flags, None)));
+            continue;
+        };
+        let mode = crate::sys::getfl(raw).map_or(O_RDWR, |f| f & O_ACCMODE);
+        match terminals.iter_mut().find(|(id, _)| *id == ident) {
+            Some((_, fds)) => fds.push((n, fd, mode)),
+            None => terminals.push((ident, vec![(n, fd, mode)])),
+        }
+    }
+    let mut console = None;
+    for (_, mut fds) in terminals {
+        let numbers: Vec<i32> = fds.iter().map(|f| f.0).collect();
+        let readable = |m: u32| m == O_RDONLY || m == O_RDWR;
+        let writable = |m: u32| m == O_WRONLY || m == O_RDWR;
+        // Prefer one fd that does both; else a readable one plus a writable one.
+        let io_at =
+            fds.iter().position(|f| f.2 == O_RDWR).or_else(|| fds.iter().position(|f| readable(f.2))).unwrap_or(0);
+        let (_, io, io_mode) = fds.swap_remove(io_at);
+        let wr = if writable(io_mode) { None } else { fds.into_iter().find(|f| writable(f.2)).map(|f| f.1) };
+        let mode = match (readable(io_mode), writable(io_mode) || wr.is_some()) {
+            (true, true) => O_RDWR,
+            (false, _) => O_WRONLY,
+            (true, false) => O_RDONLY,
+        };
+        let tty = Tty::new(io, wr);
+        let file = File::new(Box::new(TtyFile { tty: tty.clone(), dentry: None }), mode | O_LARGEFILE, None);
+        for n in numbers {
+            out.push((n, file.clone()));
+        }
+        if console.is_none() {
+            console = Some(tty);
+        }
+    }
+    out.sort_by_key(|(n, _)| *n);
+    (out, console)
+}
+
+/// The controlling terminal of the caller's process.
+pub fn ctty_of(t: &Task) -> Option<Arc<Tty>> {
+    t.kernel.procs().procs.get(&t.pid).and_then(|p| p.ctty.clone())
+}
+
+/// Opens `/dev/tty`: the caller's controlling terminal, ENXIO without one.
+pub fn open_ctty(t: &Task, dentry: &Arc<Dentry>) -> SysResult<Box<dyn FileOps>> {
+    let tty = ctty_of(t).ok_or(Errno::ENXIO)?;
+    Ok(Box::new(TtyFile { tty, dentry: Some(dentry.clone()) }))
+}
+
+fn is_ctty(p: &Process, tty: &Arc<Tty>) -> bool {
+    p.ctty.as_ref().is_some_and(|c| Arc::ptr_eq(c, tty))
+}
+
+/// Whether process group `pgid` is orphaned: no member has a parent in
+/// another group of the same session (Linux's will_become_orphaned_pgrp;
+/// the sandbox's init is a pid namespace's, not the host's, so it counts).
+fn is_orphaned(procs: &ProcessTable, pgid: i32) -> bool {
+    !procs.procs.values().any(|p| {
+        p.pgid == pgid
+            && !matches!(p.state, super::process::ProcState::Zombie(_))
+            && procs.procs.get(&p.parent).is_some_and(|pp| pp.pgid != pgid && pp.sid == p.sid)
+    })
+}
+
+/// Linux's `__tty_check_change`: a process in a background group of the
+/// terminal it controls may not use it. It gets `sig` (SIGTTIN or SIGTTOU)
+/// sent to its group and the call restarts after it; unless the signal is
+/// ignored or blocked (then SIGTTOU lets the call through and SIGTTIN
+/// fails it with EIO) or the group is orphaned (EIO: nobody would continue
+/// it).
+fn check_change(t: &Task, tty: &Arc<Tty>, sig: u32) -> SysResult<()> {
+    let kernel = t.kernel.clone();
+    let mut procs = kernel.procs();
+    let Some(me) = procs.procs.get(&t.pid) else { return Ok(()) };
+    if !is_ctty(me, tty) {
+        return Ok(());
+    }
+    let pgid = me.pgid;
+    let fg = tty.ctl().pgrp;
+    if fg == 0 || fg == pgid {
+        return Ok(());
+    }
+    let ignored = t.sigmask & bit(sig) != 0
+        || me.tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).get(sig).handler == SIG_IGN;
+    if ignored {
+        return if sig == SIGTTIN { Err(Errno::EIO) } else { Ok(()) };
+    }
+    if is_orphaned(&procs, pgid) {
+        return Err(Errno::EIO);
+    }
+    kernel_signal_group(&kernel, &mut procs, pgid, sig);
+    Err(Errno::ERESTARTSYS)
+}
+
+/// The job-control check before a read from `tty` (SIGTTIN from the
+/// background).
+pub fn check_read(t: &Task, tty: &Arc<Tty>) -> SysResult<()> {
+    if tty.ctl().session == 0 {
+        return Ok(());
+    }
+    check_change(t, tty, SIGTTIN)
+}
+
+/// The job-control check before a write to `tty`: SIGTTOU from the
+/// background, only when the terminal has TOSTOP set.
+pub fn check_write(t: &Task, tty: &Arc<Tty>) -> SysResult<()> {
+    if tty.ctl().session == 0 {
+        return Ok(());
+    }
+    let mut tio = [0u8; TERMIOS_SIZE];
+    if crate::sys::tty_ioctl(tty.fd(), TCGETS, &mut tio).is_err() {
+        return Ok(());
+    }
+    if u32::from_le_bytes([tio[12], tio[13], tio[14], tio[15]]) & TOSTOP == 0 {
+        return Ok(());
+    }
+    check_change(t, tty, SIGTTOU)
+}
+
+/// Waits (interruptibly) until the terminal's output queue is empty, as
+/// tcdrain and TCSETSW do; the host is asked every few milliseconds, so
+/// the task never sleeps in the host.
+fn drain(t: &mut Task, tty: &Tty) -> SysResult<()> {
+    loop {
+        let mut q = [0u8; 4];
+        crate::sys::tty_ioctl(tty.fd(), TIOCOUTQ, &mut q)?;
+        if i32::from_le_bytes(q) <= 0 {
+            return Ok(());
+        }
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(10);
+        match t.block(&[], Some(until), |_| Ok(None::<()>)) {
+            Err(Errno::ETIMEDOUT) => {}
+            Err(e) => return Err(e),
+            Ok(()) => {}
+        }
+    }
+}
+
+/// Records a new window size and tells the foreground group with SIGWINCH
+/// if it changed, as Linux's tty_do_resize. `set` also applies it to the
+/// host terminal (the app's TIOCSWINSZ); without it, `ws` is what the host
+/// now reports (the host told the Sentry of a resize).
+fn resize(kernel: &Kernel, tty: &Tty, ws: &mut [u8; WINSIZE_SIZE], set: bool) -> SysResult<()> {
+    let pgrp = {
+        let mut c = tty.ctl();
+        if c.winsize == *ws {
+            return Ok(());
+        }
+        if set {
+            crate::sys::tty_ioctl(tty.fd(), TIOCSWINSZ, ws)?;
+        }
+        c.winsize = *ws;
+        c.pgrp
+    };
+    if pgrp != 0 {
+        kernel_signal_group(kernel, &mut kernel.procs(), pgrp, SIGWINCH);
+    }
+    Ok(())
+}
+
+/// A signal from the host's line discipline (or a host resize, for
+/// SIGWINCH), for the app's foreground process group on `tty`.
+pub fn signal_foreground(kernel: &Kernel, tty: &Tty, sig: u32) {
+    if sig == SIGWINCH {
+        // The host signals every resize, the app's own TIOCSWINSZ included,
+        // which already told the app: pass on only news.
+        let mut ws = [0u8; WINSIZE_SIZE];
+        if crate::sys::tty_ioctl(tty.fd(), TIOCGWINSZ, &mut ws).is_ok() {
+            let _ = resize(kernel, tty, &mut ws, false);
+        }
+        return;
+    }
+    let pgrp = tty.ctl().pgrp;
+    if pgrp != 0 {
+        kernel_signal_group(kernel, &mut kernel.procs(), pgrp, sig);
+    }
+}
+
+/// The session leader `leader` gives up its controlling terminal (it
+/// exits, or TIOCNOTTY): the foreground group gets SIGHUP (and SIGCONT,
+/// unless the leader is exiting), the terminal belongs to no session any
+/// more, and no process of the session keeps it, as Linux's
+/// disassociate_ctty.
+pub fn disassociate(kernel: &Kernel, procs: &mut ProcessTable, leader: i32, on_exit: bool) {
+    let Some(p) = procs.procs.get(&leader) else { return };
+    if p.sid != leader {
+        return;
+    }
+    let Some(tty) = p.ctty.clone() else { return };
+    let pgrp = tty.ctl().pgrp;
+    if pgrp != 0 {
+        kernel_signal_group(kernel, procs, pgrp, SIGHUP);
+        if !on_exit {
+            kernel_signal_group(kernel, procs, pgrp, SIGCONT);
+        }
+    }
+    tty.set_session(0, 0);
+    clear_session(procs, leader);
+}
+
+/// No process of session `sid` has a controlling terminal any more.
+fn clear_session(procs: &mut ProcessTable, sid: i32) {
+    for p in procs.procs.values_mut().filter(|p| p.sid == sid) {
+        p.ctty = None;
+    }
+}
+
+/// Unknown terminal ioctls are logged once each (a few distinct numbers).
+fn log_unknown(cmd: u32) {
+    static SEEN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if !seen.contains(&cmd) && seen.len() < 64 {
+        seen.push(cmd);
+        log::warn!("unsupported terminal ioctl {cmd:#x}: returning ENOTTY");
+    }
+}
+
+/// An ioctl on the terminal `tty`, opened as `file`; `arg` is the raw
+/// argument (a pointer for most requests).
+pub fn ioctl(t: &mut Task, file: &File, tty: &Arc<Tty>, cmd: u32, arg: u64) -> SysResult<u64> {
+    let fd = tty.fd();
+    match cmd {
+        TCGETS => {
+            let mut b = [0u8; TERMIOS_SIZE];
+            crate::sys::tty_ioctl(fd, TCGETS, &mut b)?;
+            t.mm().copy_out(arg, &b)?;
+            Ok(0)
+        }
+        TCSETS | TCSETSW | TCSETSF => {
+            check_change(t, tty, SIGTTOU)?;
+            let mut b = [0u8; TERMIOS_SIZE];
+            t.mm().copy_in(arg, &mut b)?;
+            if cmd != TCSETS {
+                // The host would wait for the output to drain, uninterruptibly:
+                // wait here first, so the host finds nothing to wait for.
+                drain(t, tty)?;
+            }
+            crate::sys::tty_ioctl(fd, cmd, &mut b)
+        }
+        TCSBRK => {
+            check_change(t, tty, SIGTTOU)?;
+            // tcdrain; a break (arg 0) is a no-op on a pty, as on Linux.
+            drain(t, tty).map_err(|e| if e == Errno::ERESTARTSYS { Errno::EINTR } else { e })?;
+            Ok(0)
+        }
+        TCFLSH | TCXONC => {
+            check_change(t, tty, SIGTTOU)?;
+            crate::sys::tty_ioctl_int(fd, cmd, arg)
+        }
+        TIOCGWINSZ => {
+            let mut b = [0u8; WINSIZE_SIZE];
+            crate::sys::tty_ioctl(fd, TIOCGWINSZ, &mut b)?;
+            t.mm().copy_out(arg, &b)?;
+            Ok(0)
+        }
+        TIOCSWINSZ => {
+            let mut b = [0u8; WINSIZE_SIZE];
+            t.mm().copy_in(arg, &mut b)?;
+            resize(&t.kernel, tty, &mut b, true)?;
+            Ok(0)
+        }
+        FIONREAD | TIOCOUTQ => {
+            let mut b = [0u8; 4];
+            crate::sys::tty_ioctl(fd, cmd, &mut b)?;
+            t.mm().copy_out(arg, &b)?;
+            Ok(0)
+        }
+        TIOCGPGRP | TIOCGSID => {
+            let v = {
+                let procs = t.kernel.procs();
+                if !procs.procs.get(&t.pid).is_some_and(|p| is_ctty(p, tty)) {
+                    return Err(Errno::ENOTTY);
+                }
+                let c = tty.ctl();
+                if cmd == TIOCGSID && c.session == 0 {
+                    return Err(Errno::ENOTTY);
+                }
+                if cmd == TIOCGSID {
+                    c.session
+                } else {
+                    c.pgrp
+                }
+            };
+            t.mm().write_val(arg, &v)?;
+            Ok(0)
+        }
+        TIOCSPGRP => set_pgrp(t, tty, arg),
+        TIOCSCTTY => set_ctty(t, file, tty, arg),
+        TIOCNOTTY => {
+            let kernel = t.kernel.clone();
+            let mut procs = kernel.procs();
+            let me = procs.procs.get_mut(&t.pid).ok_or(Errno::ESRCH)?;
+            if !is_ctty(me, tty) {
+                return Err(Errno::ENOTTY);
+            }
+            if me.sid == t.pid {
+                disassociate(&kernel, &mut procs, t.pid, false);
+            } else {
+                me.ctty = None;
+            }
+            Ok(0)
+        }
+        _ => {
+            log_unknown(cmd);
+            Err(Errno::ENOTTY)
+        }
+    }
+}
+
+/// TIOCSPGRP, as Linux's tiocspgrp: the group must exist (ESRCH) and be
+/// in the caller's session (EPERM), whose controlling terminal this must
+/// be (ENOTTY); a caller in the background gets SIGTTOU first.
+fn set_pgrp(t: &mut Task, tty: &Arc<Tty>, arg: u64) -> SysResult<u64> {
+    match check_change(t, tty, SIGTTOU) {
+        Err(Errno::EIO) => return Err(Errno::ENOTTY),
+        r => r?,
+    }
+    let pgrp: i32 = t.mm().read_val(arg)?;
+    if pgrp < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let procs = t.kernel.procs();
+    let me = procs.procs.get(&t.pid).ok_or(Errno::ESRCH)?;
+    let mut c = tty.ctl();
+    if !is_ctty(me, tty) || c.session != me.sid {
+        return Err(Errno::ENOTTY);
+    }
+    // Linux takes any pid: a group's session, else that process's (or
+    // thread's) own.
+    let sid = procs
+        .procs
+        .values()
+        .find(|p| p.pgid == pgrp)
+        .or_else(|| procs.threads.get(&pgrp).and_then(|h| procs.procs.get(&h.tg.tgid)))
+        .map(|p| p.sid)
+        .ok_or(Errno::ESRCH)?;
+    if sid != me.sid {
+        return Err(Errno::EPERM);
+    }
+    c.pgrp = pgrp;
+    Ok(0)
+}
+
+/// TIOCSCTTY, as Linux's tiocsctty: a session leader without a terminal
+/// takes this one, unless it controls another session, which only root
+/// asking with `arg` 1 may steal it from.
+fn set_ctty(t: &mut Task, file: &File, tty: &Arc<Tty>, arg: u64) -> SysResult<u64> {
+    let root = t.creds().is_root();
+    let mut procs = t.kernel.procs();
+    let me = procs.procs.get(&t.pid).ok_or(Errno::ESRCH)?;
+    let (sid, pgid, leader) = (me.sid, me.pgid, me.sid == t.pid);
+    let owner = tty.ctl().session;
+    if leader && owner == sid {
+        return Ok(0);
+    }
+    if !leader || me.ctty.is_some() {
+        return Err(Errno::EPERM);
+    }
+    if owner != 0 {
+        if arg as i32 != 1 || !root {
+            return Err(Errno::EPERM);
+        }
+        clear_session(&mut procs, owner);
+    }
+    let acc = file.flags() & O_ACCMODE;
+    if acc != O_RDONLY && acc != O_RDWR && !root {
+        return Err(Errno::EPERM);
+    }
+    tty.set_session(sid, pgid);
+    if let Some(me) = procs.procs.get_mut(&t.pid) {
+        me.ctty = Some(tty.clone());
+    }
+    Ok(0)
+}
