@@ -626,3 +626,62 @@ pub fn features() -> serde_json::Value {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_parse_as_runc_parses_them() {
+        assert_eq!(parse_signal("9").unwrap(), 9);
+        assert_eq!(parse_signal("KILL").unwrap(), 9);
+        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
+        assert_eq!(parse_signal("sigusr1").unwrap(), 10);
+        assert_eq!(parse_signal("RTMIN+2").unwrap(), libc::SIGRTMIN() + 2);
+        assert!(parse_signal("SIGNOPE").is_err());
+        assert!(parse_signal("65").is_err());
+    }
+
+    #[test]
+    fn spec_writes_a_config_that_parses_back_and_refuses_to_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        spec(dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
+        let s: oci_spec::runtime::Spec = serde_json::from_str(&text).unwrap();
+        let p = s.process().as_ref().unwrap();
+        assert_eq!(p.args().as_deref(), Some(&["sh".to_string()][..]));
+        assert_eq!(p.terminal(), Some(true));
+        assert!(spec(dir.path()).unwrap_err().to_string().contains("exists"));
+    }
+
+    #[test]
+    fn features_name_what_husk_supports() {
+        let f = features();
+        assert_eq!(f["ociVersionMin"], "1.0.0");
+        assert!(f["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n == "network"));
+    }
+
+    #[test]
+    fn exec_plans_come_from_flags_or_a_process_file() {
+        let args = |v: &[&str]| {
+            use clap::Parser;
+            #[derive(Parser)]
+            struct T {
+                #[command(flatten)]
+                e: ExecArgs,
+            }
+            T::parse_from(std::iter::once("t").chain(v.iter().copied())).e
+        };
+        let p = exec_plan(&args(&["--env", "A=1", "--cwd", "/tmp", "--user", "7:8", "c1", "sh", "-c", "x"])).unwrap();
+        assert_eq!(p.args, ["sh", "-c", "x"]);
+        assert!(p.env.contains(&"A=1".to_string()));
+        assert_eq!((p.cwd.as_str(), p.uid, p.gid), ("/tmp", 7, 8));
+        assert!(exec_plan(&args(&["c1"])).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("p.json");
+        std::fs::write(&f, r#"{"args":["ls"],"cwd":"/","user":{"uid":1,"gid":2},"env":["X=y"],"terminal":true}"#)
+            .unwrap();
+        let p = exec_plan(&args(&["--process", f.to_str().unwrap(), "c1"])).unwrap();
+        assert_eq!((p.args.clone(), p.uid, p.gid, p.terminal), (vec!["ls".to_string()], 1, 2, true));
+    }
+}
