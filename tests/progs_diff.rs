@@ -136,9 +136,28 @@ differential_test! {
                  syscall 0x7fffffff: ret=-1 errno=ENOSYS\n\
                  syscall -1: ret=-1 errno=ENOSYS\n\
                  syscall 1000 again: ret=-1 errno=ENOSYS\n\
+                 syscall 100000 again: ret=-1 errno=ENOSYS\n\
                  still running\n",
             );
         differential(platform, &case);
+    }
+}
+
+husk_test! {
+    /// Each unimplemented number is logged once, numbers past the syscall
+    /// table included (an app looping on one must not flood the log).
+    fn enosys_logged_once(platform) {
+        let (rootfs, prog) = rootfs_with("enosys", Link::Static);
+        let log = tempfile::NamedTempFile::new().expect("temp log");
+        let log_path = log.path().to_str().expect("utf-8 path").to_string();
+        let case = Case::new(&rootfs, prog).husk_flags(["--log", log_path.as_str()]).expect_status(0);
+        let out = run_husk(platform, &case);
+        case.verify(&format!("husk --platform {platform}"), &out);
+        let text = std::fs::read_to_string(log.path()).expect("read the log");
+        for nr in ["(1000)", "(100000)"] {
+            let n = text.lines().filter(|l| l.contains("unimplemented syscall") && l.contains(nr)).count();
+            assert_eq!(n, 1, "syscall {nr} logged {n} times:\n{text}");
+        }
     }
 }
 

@@ -30,6 +30,7 @@ int main(int argc, char **argv)
 	try("syscall 0x7fffffff", 0x7fffffff, 0, 0);
 	try("syscall -1", -1, 0, 0);
 	try("syscall 1000 again", 1000, 1, 2);
+	try("syscall 100000 again", 100000, 1, 2);
 	printf("still running\n");
 	return 0;
 }

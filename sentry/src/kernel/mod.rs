@@ -37,6 +37,10 @@ pub const UTS_RELEASE: &str = "6.1.0-husk";
 /// The version string `uname -v` reports.
 pub const UTS_VERSION: &str = "#1 SMP Husk";
 
+/// How many distinct syscall numbers past the table are logged as
+/// unimplemented; after that, they are not logged at all.
+const MAX_WILD_LOGGED: usize = 64;
+
 /// What the whole sandbox shares.
 pub struct Kernel {
     /// How app threads run.
@@ -68,6 +72,8 @@ pub struct Kernel {
     external: Mutex<HashMap<i32, mpsc::Sender<ExitStatus>>>,
     /// Which unimplemented syscalls were logged already.
     enosys_logged: Box<[AtomicBool]>,
+    /// The same, for numbers past `enosys_logged`.
+    enosys_wild: Mutex<std::collections::BTreeSet<u64>>,
 }
 
 impl Kernel {
@@ -94,6 +100,7 @@ impl Kernel {
             threads: Mutex::new(Vec::new()),
             external: Mutex::new(HashMap::new()),
             enosys_logged: (0..SYSCALL_COUNT.max(1024)).map(|_| AtomicBool::new(false)).collect(),
+            enosys_wild: Mutex::new(std::collections::BTreeSet::new()),
         }
     }
 
@@ -102,7 +109,12 @@ impl Kernel {
     pub fn log_unimplemented(&self, nr: u64) {
         let first = match self.enosys_logged.get(nr as usize) {
             Some(flag) => !flag.swap(true, Ordering::Relaxed),
-            None => true,
+            // Numbers past the table: remembered in a set, up to a bound, so
+            // an app looping over a wild number cannot flood the log.
+            None => {
+                let mut wild = self.enosys_wild.lock().unwrap_or_else(|e| e.into_inner());
+                wild.len() < MAX_WILD_LOGGED && wild.insert(nr)
+            }
         };
         if first {
             let name = abi::SYSCALL_NAMES.get(nr as usize).copied().filter(|n| !n.is_empty()).unwrap_or("unknown");
