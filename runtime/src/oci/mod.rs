@@ -467,14 +467,16 @@ pub fn delete(g: &Globals, id: &str, force: bool) -> anyhow::Result<()> {
 /// process's status; with it, a copy of this command (the process's proxy,
 /// whose pid goes in the pid file) does.
 pub fn exec(g: &Globals, args: &ExecArgs) -> anyhow::Result<ExitCode> {
-    let plan = exec_plan(args)?;
-    if args.detach {
-        return exec_detached(g, args);
-    }
     let dir = ContainerDir::open(&g.root, &args.id)?;
     let st = dir.load()?;
     if st.current_status() != Status::Running {
         bail!("cannot exec in a container that is not running (it is {})", st.current_status());
+    }
+    let base = bundle::load(&st.bundle).ok().map(|b| b.process);
+    let plan = exec_plan(args, base)?;
+    if args.detach {
+        drop(dir);
+        return exec_detached(g, args);
     }
     let ch = control::connect_at(dir.dir_fd())?;
     // The lock is only for the state: the process may run for long.
@@ -519,7 +521,7 @@ pub fn exec(g: &Globals, args: &ExecArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The process an exec runs: `--process FILE`, or ARGS with the flags.
-fn exec_plan(args: &ExecArgs) -> anyhow::Result<bundle::ProcessPlan> {
+fn exec_plan(args: &ExecArgs, base: Option<bundle::ProcessPlan>) -> anyhow::Result<bundle::ProcessPlan> {
     if let Some(p) = &args.process {
         let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
         let proc: oci_spec::runtime::Process =
@@ -529,22 +531,29 @@ fn exec_plan(args: &ExecArgs) -> anyhow::Result<bundle::ProcessPlan> {
     if args.args.is_empty() {
         bail!("exec needs --process or a command");
     }
-    let (uid, gid) = match &args.user {
-        Some(u) => crate::parse_user(u).map_err(|e| anyhow::anyhow!("--user: {e}"))?,
-        None => (0, 0),
-    };
-    let mut env = vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string()];
-    env.extend(args.env.iter().cloned());
-    Ok(bundle::ProcessPlan {
-        args: args.args.clone(),
-        env,
-        cwd: args.cwd.clone().unwrap_or_else(|| "/".into()),
-        uid,
-        gid,
-        groups: args.additional_gids.clone(),
-        terminal: args.tty,
+    // As runc: the container's own process, with the flags over it.
+    let mut p = base.unwrap_or_else(|| bundle::ProcessPlan {
+        env: vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string()],
+        cwd: "/".into(),
         ..Default::default()
-    })
+    });
+    p.args = args.args.clone();
+    for kv in &args.env {
+        let key = kv.split_once('=').map_or(kv.as_str(), |(k, _)| k);
+        p.env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
+        p.env.push(kv.clone());
+    }
+    if let Some(cwd) = &args.cwd {
+        p.cwd = cwd.clone();
+    }
+    if let Some(u) = &args.user {
+        (p.uid, p.gid) = crate::parse_user(u).map_err(|e| anyhow::anyhow!("--user: {e}"))?;
+    }
+    if !args.additional_gids.is_empty() {
+        p.groups = args.additional_gids.clone();
+    }
+    p.terminal = args.tty;
+    Ok(p)
 }
 
 /// Runs this exec again without `--detach` as the process's proxy, waits
@@ -672,16 +681,30 @@ mod tests {
             }
             T::parse_from(std::iter::once("t").chain(v.iter().copied())).e
         };
-        let p = exec_plan(&args(&["--env", "A=1", "--cwd", "/tmp", "--user", "7:8", "c1", "sh", "-c", "x"])).unwrap();
+        let p =
+            exec_plan(&args(&["--env", "A=1", "--cwd", "/tmp", "--user", "7:8", "c1", "sh", "-c", "x"]), None).unwrap();
         assert_eq!(p.args, ["sh", "-c", "x"]);
         assert!(p.env.contains(&"A=1".to_string()));
         assert_eq!((p.cwd.as_str(), p.uid, p.gid), ("/tmp", 7, 8));
-        assert!(exec_plan(&args(&["c1"])).is_err());
+        assert!(exec_plan(&args(&["c1"]), None).is_err());
+        // The container's process is the base: its env, cwd and user, with
+        // the flags over them.
+        let base = bundle::ProcessPlan {
+            args: vec!["init".into()],
+            env: vec!["PATH=/bin".into(), "A=0".into(), "B=2".into()],
+            cwd: "/home".into(),
+            uid: 5,
+            gid: 6,
+            ..Default::default()
+        };
+        let p = exec_plan(&args(&["--env", "A=1", "c1", "id"]), Some(base)).unwrap();
+        assert_eq!(p.env, ["PATH=/bin", "B=2", "A=1"]);
+        assert_eq!((p.cwd.as_str(), p.uid, p.gid, p.args.clone()), ("/home", 5, 6, vec!["id".to_string()]));
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("p.json");
         std::fs::write(&f, r#"{"args":["ls"],"cwd":"/","user":{"uid":1,"gid":2},"env":["X=y"],"terminal":true}"#)
             .unwrap();
-        let p = exec_plan(&args(&["--process", f.to_str().unwrap(), "c1"])).unwrap();
+        let p = exec_plan(&args(&["--process", f.to_str().unwrap(), "c1"]), None).unwrap();
         assert_eq!((p.args.clone(), p.uid, p.gid, p.terminal), (vec!["ls".to_string()], 1, 2, true));
     }
 }
