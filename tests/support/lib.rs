@@ -23,6 +23,7 @@
 
 pub mod blocklist;
 pub mod debian;
+pub mod oci;
 pub mod paths;
 pub mod procs;
 pub mod progs;
