@@ -150,7 +150,7 @@ runtime_test! {
         let out = ctr(&["task", "exec", "--exec-id", "e2", &id, "sh", "-c", "echo $$ >&2; cat /proc/1/cmdline; exit 3"]);
         assert_eq!(out.status, 3, "{}", out.describe());
         // The exec'd process is in the container's pid namespace: pid 1 is its init.
-        assert_eq!(out.stdout_str(), "sleep\01000\0", "{}", out.describe());
+        assert_eq!(out.stdout_str(), "sleep\u{0}1000\u{0}", "{}", out.describe());
         // The exec'd shell is not pid 1: the init is.
         assert_ne!(out.stderr_str().trim(), "1", "{}", out.describe());
         assert_eq!(task_status(&id).as_deref(), Some("RUNNING"));

@@ -1,0 +1,504 @@
+//! The OCI runtime command line driven directly, with no containerd in
+//! between, as containerd's runc.v2 shim drives it (see
+//! ../shared/containerd-contract.md): runc is the reference, and husk must
+//! behave the same.
+//!
+//! Each case makes a bundle (a busybox rootfs from busybox-static and a
+//! config.json written here) and a private `--root`, and removes its
+//! container even when it fails. This process is a child subreaper, as the
+//! shim is: the process named by the pid file outlives `create`, becomes
+//! this process's child, and its exit status is read with waitpid, which
+//! is how the shim learns the container's exit status.
+//!
+//! Not compared: cgroup contents (runc makes the cgroup at
+//! `linux.cgroupsPath`; husk may or may not), the exact wording of error
+//! messages (only that they name the missing program), and pids inside the
+//! container other than 1.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Once;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use husk_suite::oci::{leftovers, unique_id, Runtime};
+use husk_suite::run::{run_command, DEFAULT_TIMEOUT};
+use husk_suite::{procs, runtime_test, Outcome, Rootfs};
+use rustix::process::{Pid, WaitOptions};
+use serde_json::{json, Value};
+
+/// The cgroup parent the bundles name in `linux.cgroupsPath`.
+const CGROUP_PARENT: &str = "husk-oci-test";
+
+fn subreaper() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(procs::become_subreaper);
+}
+
+/// A bundle and a state root for one container.
+struct Ctx {
+    rt: Runtime,
+    id: String,
+    rootfs: Rootfs,
+    state_root: tempfile::TempDir,
+}
+
+fn config(id: &str, args: &[&str]) -> Value {
+    let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+    json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": false,
+            "user": {"uid": 0, "gid": 0},
+            "args": args,
+            "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "GREETING=hello"],
+            "cwd": "/",
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": true
+        },
+        "root": {"path": "rootfs", "readonly": true},
+        "hostname": "oci-test",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]}
+        ],
+        "linux": {
+            "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network"}],
+            "cgroupsPath": format!("/{CGROUP_PARENT}/{id}")
+        }
+    })
+}
+
+impl Ctx {
+    /// A bundle whose process runs `args`.
+    fn new(rt: Runtime, case: &str, args: &[&str]) -> Self {
+        subreaper();
+        let id = unique_id(case, rt);
+        let rootfs = Rootfs::new();
+        rootfs.busybox(&["sh", "echo", "cat", "sleep", "pwd", "hostname", "id", "ls", "true"]);
+        rootfs.dir("/proc").dir("/dev").dir("/tmp").dir("/root").dir("/etc");
+        rootfs.file("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+        let state_root = tempfile::Builder::new().prefix("oci-root-").tempdir_in(rootfs.outside()).expect("state root");
+        let ctx = Ctx { rt, id, rootfs, state_root };
+        ctx.write_config(&config(&ctx.id, args));
+        ctx
+    }
+
+    fn write_config(&self, config: &Value) {
+        fs::write(self.bundle().join("config.json"), serde_json::to_vec_pretty(config).expect("JSON"))
+            .expect("write config.json");
+    }
+
+    fn bundle(&self) -> &Path {
+        self.rootfs.outside()
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.bundle().join(name)
+    }
+
+    /// `RUNTIME --root ROOT ARGS...`.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(self.rt.bin());
+        cmd.arg("--root").arg(self.state_root.path()).args(args).current_dir(self.bundle());
+        cmd
+    }
+
+    /// Runs `RUNTIME --root ROOT ARGS...` to completion.
+    fn run(&self, args: &[&str]) -> Outcome {
+        run_command(self.cmd(args), None, DEFAULT_TIMEOUT, self.rt.name())
+    }
+
+    fn ok(&self, args: &[&str]) -> Outcome {
+        let out = self.run(args);
+        assert_eq!(out.status, 0, "{} {args:?} failed:\n{}", self.rt.name(), out.describe());
+        out
+    }
+
+    /// `state ID`, checked against the OCI state schema and this bundle.
+    fn state(&self) -> Value {
+        let out = self.ok(&["state", &self.id]);
+        let state: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("state is not JSON ({e}):\n{}", out.describe()));
+        assert!(state["ociVersion"].is_string(), "ociVersion: {state}");
+        assert_eq!(state["id"], json!(self.id), "{state}");
+        assert_eq!(state["bundle"], json!(self.bundle().to_str().expect("utf-8 path")), "{state}");
+        assert!(state["status"].is_string(), "status: {state}");
+        state
+    }
+
+    fn status(&self) -> String {
+        self.state()["status"].as_str().expect("status").to_owned()
+    }
+
+    /// `create --bundle B --pid-file P ID` with piped stdio, as the shim
+    /// does it; returns once create has, with the container's pipes.
+    fn create(&self) -> Created {
+        let pid_file = self.path("init.pid");
+        let mut cmd = self.cmd(&["create", "--bundle"]);
+        cmd.arg(self.bundle()).arg("--pid-file").arg(&pid_file).arg(&self.id);
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+        let stdin = child.stdin.take();
+        let stdout = drain(child.stdout.take().expect("stdout"));
+        let stderr = drain(child.stderr.take().expect("stderr"));
+        let status = wait_child(&mut child, "create");
+        if status != 0 {
+            // The pipes close once every holder is gone.
+            let (out, err) = (join(stdout), join(stderr));
+            panic!("{} create exited {status}:\n--- stdout ---\n{out}--- stderr ---\n{err}", self.rt.name());
+        }
+        let text = fs::read_to_string(&pid_file).expect("create wrote the pid file before returning");
+        assert!(
+            !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()),
+            "the pid file holds a decimal pid and no newline: {text:?}"
+        );
+        let pid: i32 = text.parse().expect("pid");
+        assert!(Path::new(&format!("/proc/{pid}")).exists(), "the pid-file process {pid} is alive after create");
+        Created { pid, stdin, stdout: Some(stdout), stderr: Some(stderr) }
+    }
+
+    /// Asserts that the container left nothing behind.
+    fn assert_clean(&self) {
+        let left = leftovers(
+            &self.id,
+            &self.path("rootfs"),
+            false,
+            self.state_root.path(),
+            &format!("{CGROUP_PARENT}/{}", self.id),
+        );
+        assert!(left.is_empty(), "{} left behind:\n  {}", self.id, left.join("\n  "));
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        let _ = run_command(self.cmd(&["delete", "--force", &self.id]), None, DEFAULT_TIMEOUT, "cleanup");
+        // runc leaves the cgroup parent behind (it is not the container's).
+        let _ = fs::read_dir("/sys/fs/cgroup").map(|d| {
+            d.flatten().for_each(|c| {
+                let _ = fs::remove_dir(c.path().join(CGROUP_PARENT));
+            })
+        });
+    }
+}
+
+/// A created container's init and its stdio.
+struct Created {
+    pid: i32,
+    stdin: Option<ChildStdin>,
+    stdout: Option<JoinHandle<Vec<u8>>>,
+    stderr: Option<JoinHandle<Vec<u8>>>,
+}
+
+impl Created {
+    /// Waits (up to 60 s) for the pid-file process to exit and returns
+    /// its status as the shim sees it: N, or 128+signal.
+    fn wait(&self) -> i32 {
+        wait_pid(self.pid)
+    }
+
+    /// The container's stdout and stderr, read to their end.
+    fn output(&mut self) -> (String, String) {
+        (join(self.stdout.take().expect("output read once")), join(self.stderr.take().expect("output read once")))
+    }
+}
+
+impl Drop for Created {
+    fn drop(&mut self) {
+        // Reap the init if it is gone (it is our child: we are a subreaper).
+        if let Some(pid) = Pid::from_raw(self.pid) {
+            let _ = rustix::process::waitpid(Some(pid), WaitOptions::NOHANG);
+        }
+    }
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        buf
+    })
+}
+
+fn join(h: JoinHandle<Vec<u8>>) -> String {
+    String::from_utf8_lossy(&h.join().expect("pipe reader")).into_owned()
+}
+
+fn wait_child(child: &mut Child, what: &str) -> i32 {
+    let until = Instant::now() + DEFAULT_TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return husk_suite::run::shell_status(status);
+        }
+        if Instant::now() >= until {
+            let _ = child.kill();
+            panic!("{what} did not finish within {DEFAULT_TIMEOUT:?}");
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Waits for process `pid` (a child of this subreaper once whoever
+/// started it has exited) and returns N, or 128+signal.
+fn wait_pid(pid: i32) -> i32 {
+    let p = Pid::from_raw(pid).expect("positive pid");
+    let until = Instant::now() + DEFAULT_TIMEOUT;
+    loop {
+        match rustix::process::waitpid(Some(p), WaitOptions::NOHANG) {
+            Ok(Some((_, st))) => {
+                if let Some(code) = st.exit_status() {
+                    return code;
+                }
+                if let Some(sig) = st.terminating_signal() {
+                    return 128 + sig;
+                }
+            }
+            // Not exited yet, or not yet reparented to this process.
+            Ok(None) | Err(rustix::io::Errno::CHILD) => {}
+            Err(e) => panic!("waitpid({pid}): {e}"),
+        }
+        assert!(Instant::now() < until, "process {pid} did not exit within {DEFAULT_TIMEOUT:?}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether `pid` is still running (not gone, not a zombie).
+fn alive(pid: i32) -> bool {
+    procs::all().iter().any(|p| p.pid == pid && !p.is_zombie())
+}
+
+runtime_test! {
+    /// create → "created" (the process waits; no output yet) → start →
+    /// "running" → the app reads its stdin and writes to the pipes given
+    /// to create → its exit status is the pid-file process's → "stopped"
+    /// → delete leaves nothing.
+    fn oci_lifecycle(rt) {
+        let ctx = Ctx::new(rt, "life", &["sh", "-c", "read x; echo \"out $x $GREETING $(hostname)\"; echo err >&2; exit 7"]);
+        let mut c = ctx.create();
+        let state = ctx.state();
+        assert_eq!(state["status"], json!("created"), "{state}");
+        assert_eq!(state["pid"], json!(c.pid), "state's pid is the pid file's: {state}");
+        let list = ctx.ok(&["list"]).stdout_str();
+        assert!(list.lines().any(|l| l.split_whitespace().next() == Some(ctx.id.as_str())), "list:\n{list}");
+
+        ctx.ok(&["start", &ctx.id]);
+        assert_eq!(ctx.status(), "running");
+        let mut stdin = c.stdin.take().expect("stdin");
+        stdin.write_all(b"go\n").expect("write the container's stdin");
+        drop(stdin);
+        assert_eq!(c.wait(), 7, "the pid-file process exits with the container's status");
+        assert_eq!(c.output(), ("out go hello oci-test\n".to_owned(), "err\n".to_owned()));
+        assert_eq!(ctx.status(), "stopped");
+
+        ctx.ok(&["delete", &ctx.id]);
+        let out = ctx.run(&["state", &ctx.id]);
+        assert_ne!(out.status, 0, "state of a deleted container fails:\n{}", out.describe());
+        ctx.assert_clean();
+    }
+}
+
+runtime_test! {
+    /// `run` creates, starts and waits: its status and output are the
+    /// container's, and it deletes the container.
+    fn oci_run(rt) {
+        let ctx = Ctx::new(rt, "run", &["sh", "-c", "echo run-out; echo $$; exit 5"]);
+        let mut cmd = ctx.cmd(&["run", "--bundle"]);
+        cmd.arg(ctx.bundle()).arg(&ctx.id);
+        let out = run_command(cmd, None, DEFAULT_TIMEOUT, rt.name());
+        assert_eq!((out.status, out.stdout_str().as_str()), (5, "run-out\n1\n"), "{}", out.describe());
+        ctx.assert_clean();
+    }
+}
+
+runtime_test! {
+    /// `kill ID TERM` to a pid 1 without a handler changes nothing;
+    /// `kill ID KILL` stops it (137), and delete cleans up.
+    fn oci_kill(rt) {
+        let ctx = Ctx::new(rt, "kill", &["sleep", "1000"]);
+        let c = ctx.create();
+        ctx.ok(&["start", &ctx.id]);
+        ctx.ok(&["kill", &ctx.id, "TERM"]);
+        thread::sleep(Duration::from_millis(500));
+        assert!(alive(c.pid), "SIGTERM must not stop a pid 1 without a handler");
+        assert_eq!(ctx.status(), "running");
+        ctx.ok(&["kill", &ctx.id, "KILL"]);
+        assert_eq!(c.wait(), 137);
+        assert_eq!(ctx.status(), "stopped");
+        ctx.ok(&["delete", &ctx.id]);
+        ctx.assert_clean();
+    }
+}
+
+runtime_test! {
+    /// `delete` refuses a running container; `delete --force` kills it
+    /// and removes everything.
+    fn oci_delete_force(rt) {
+        let ctx = Ctx::new(rt, "force", &["sleep", "1000"]);
+        let c = ctx.create();
+        ctx.ok(&["start", &ctx.id]);
+        let out = ctx.run(&["delete", &ctx.id]);
+        assert_ne!(out.status, 0, "delete of a running container fails:\n{}", out.describe());
+        assert!(alive(c.pid), "a refused delete leaves the container running");
+        ctx.ok(&["delete", "--force", &ctx.id]);
+        assert_eq!(c.wait(), 137);
+        ctx.assert_clean();
+    }
+}
+
+runtime_test! {
+    /// `exec --process FILE` (as the shim calls it) runs a process with
+    /// that file's args, env and cwd inside the container: attached (its
+    /// status is exec's) and `--detach --pid-file` (its status is the
+    /// pid-file process's); and `exec` with args, `--env` and `--cwd`.
+    fn oci_exec(rt) {
+        let ctx = Ctx::new(rt, "exec", &["sleep", "1000"]);
+        let c = ctx.create();
+        ctx.ok(&["start", &ctx.id]);
+
+        let process = |script: &str| {
+            json!({
+                "terminal": false,
+                "user": {"uid": 0, "gid": 0},
+                "args": ["sh", "-c", script],
+                "env": ["PATH=/bin", "FOO=bar"],
+                "cwd": "/tmp"
+            })
+        };
+        let p1 = ctx.path("process1.json");
+        fs::write(&p1, process("echo exec-out $FOO; pwd; cat /proc/1/cmdline; exit 5").to_string()).unwrap();
+        let out = ctx.run(&["exec", "--process", p1.to_str().unwrap(), &ctx.id]);
+        assert_eq!(out.status, 5, "{}", out.describe());
+        assert_eq!(out.stdout_str(), "exec-out bar\n/tmp\nsleep\u{0}1000\u{0}", "{}", out.describe());
+
+        let p2 = ctx.path("process2.json");
+        fs::write(&p2, process("exit 6").to_string()).unwrap();
+        let epid = ctx.path("exec.pid");
+        ctx.ok(&["exec", "--process", p2.to_str().unwrap(), "--detach", "--pid-file", epid.to_str().unwrap(), &ctx.id]);
+        let text = fs::read_to_string(&epid).expect("exec --detach wrote its pid file");
+        let pid: i32 = text.parse().unwrap_or_else(|_| panic!("a decimal pid and no newline: {text:?}"));
+        assert_eq!(wait_pid(pid), 6, "the exec pid-file process exits with the exec'd process's status");
+
+        let out = ctx.run(&["exec", "--env", "FOO=baz", "--cwd", "/tmp", &ctx.id, "sh", "-c", "echo $FOO; pwd; exit 3"]);
+        assert_eq!((out.status, out.stdout_str().as_str()), (3, "baz\n/tmp\n"), "{}", out.describe());
+        assert!(alive(c.pid), "the init keeps running");
+    }
+}
+
+runtime_test! {
+    /// `ps --format json` prints a JSON array of host pids, the init's
+    /// (the pid file's) among them.
+    fn oci_ps(rt) {
+        let ctx = Ctx::new(rt, "ps", &["sleep", "1000"]);
+        let c = ctx.create();
+        ctx.ok(&["start", &ctx.id]);
+        let out = ctx.ok(&["ps", "--format", "json", &ctx.id]);
+        let pids: Vec<i32> = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not a JSON array of pids ({e}):\n{}", out.describe()));
+        assert!(pids.contains(&c.pid), "the init {} is listed: {pids:?}", c.pid);
+        for pid in &pids {
+            assert!(Path::new(&format!("/proc/{pid}")).exists(), "{pid} is a host pid");
+        }
+    }
+}
+
+runtime_test! {
+    /// `pause` freezes ("paused"), `resume` thaws ("running"), and the
+    /// container still works after it.
+    fn oci_pause_resume(rt) {
+        let ctx = Ctx::new(rt, "pause", &["sleep", "1000"]);
+        let c = ctx.create();
+        ctx.ok(&["start", &ctx.id]);
+        ctx.ok(&["pause", &ctx.id]);
+        assert_eq!(ctx.status(), "paused");
+        ctx.ok(&["resume", &ctx.id]);
+        assert_eq!(ctx.status(), "running");
+        let out = ctx.run(&["exec", &ctx.id, "echo", "thawed"]);
+        assert_eq!((out.status, out.stdout_str().as_str()), (0, "thawed\n"), "{}", out.describe());
+        ctx.ok(&["kill", &ctx.id, "KILL"]);
+        assert_eq!(c.wait(), 137);
+        ctx.ok(&["delete", &ctx.id]);
+        ctx.assert_clean();
+    }
+}
+
+runtime_test! {
+    /// A create whose program is missing fails; with `--log FILE
+    /// --log-format json` the reason is a JSON line with level "error"
+    /// whose msg names the program (what the shim shows the user), and
+    /// nothing is left behind.
+    fn oci_failing_create(rt) {
+        let ctx = Ctx::new(rt, "fail", &["/no/such/prog"]);
+        let log = ctx.path("log.json");
+        let mut cmd = Command::new(rt.bin());
+        cmd.arg("--root").arg(ctx.state_root.path()).arg("--log").arg(&log).args(["--log-format", "json"]);
+        cmd.args(["create", "--bundle"]).arg(ctx.bundle()).arg("--pid-file").arg(ctx.path("init.pid")).arg(&ctx.id);
+        let out = run_command(cmd, None, DEFAULT_TIMEOUT, rt.name());
+        assert_ne!(out.status, 0, "{}", out.describe());
+        let text = fs::read_to_string(&log).expect("the log file exists");
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l:?}")))
+            .collect();
+        for l in &lines {
+            assert!(l["level"].is_string() && l["msg"].is_string(), "level and msg in every line: {l}");
+        }
+        let errors: Vec<&Value> = lines.iter().filter(|l| l["level"] == json!("error")).collect();
+        assert!(
+            errors.iter().any(|l| l["msg"].as_str().unwrap_or("").contains("/no/such/prog")),
+            "an error line names the program:\n{text}"
+        );
+        assert!(errors.iter().all(|l| l["time"].is_string()), "error lines carry a time:\n{text}");
+        ctx.assert_clean();
+    }
+}
+
+runtime_test! {
+    /// `spec` writes a config.json that is a valid OCI runtime spec
+    /// skeleton.
+    fn oci_spec(rt) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cmd = Command::new(rt.bin());
+        cmd.arg("spec").current_dir(dir.path());
+        let out = run_command(cmd, None, DEFAULT_TIMEOUT, rt.name());
+        assert_eq!(out.status, 0, "{}", out.describe());
+        let text = fs::read_to_string(dir.path().join("config.json")).expect("spec writes ./config.json");
+        let spec: Value = serde_json::from_str(&text).expect("config.json is JSON");
+        assert!(spec["ociVersion"].as_str().is_some_and(|v| v.starts_with("1.")), "{spec}");
+        assert!(spec["process"]["args"].as_array().is_some_and(|a| !a.is_empty()), "{spec}");
+        assert!(spec["process"]["cwd"].as_str().is_some_and(|c| c.starts_with('/')), "{spec}");
+        assert_eq!(spec["root"]["path"], json!("rootfs"), "{spec}");
+        assert!(spec["mounts"].as_array().is_some_and(|m| m.iter().any(|m| m["destination"] == json!("/proc"))));
+        assert!(spec["linux"]["namespaces"].is_array(), "{spec}");
+        // A second spec refuses to overwrite it, as runc does.
+        let mut again = Command::new(rt.bin());
+        again.arg("spec").current_dir(dir.path());
+        let out = run_command(again, None, DEFAULT_TIMEOUT, rt.name());
+        assert_ne!(out.status, 0, "spec over an existing config.json:\n{}", out.describe());
+    }
+}
+
+runtime_test! {
+    /// `features` prints the OCI features JSON.
+    fn oci_features(rt) {
+        let out = run_command(
+            { let mut c = Command::new(rt.bin()); c.arg("features"); c },
+            None,
+            DEFAULT_TIMEOUT,
+            rt.name(),
+        );
+        assert_eq!(out.status, 0, "{}", out.describe());
+        let f: Value = serde_json::from_slice(&out.stdout).expect("features is JSON");
+        assert!(f["ociVersionMin"].as_str().is_some_and(|v| v.starts_with("1.")), "{f}");
+        assert!(f["ociVersionMax"].is_string(), "{f}");
+        assert!(f["mountOptions"].is_array() || f["linux"].is_object(), "{f}");
+    }
+}
