@@ -15,6 +15,12 @@ every contender:
   runsc-ptrace  runsc --platform=ptrace run with an OCI bundle whose root is
                 ROOTFS (read-only) and whose /tmp is a tmpfs
 
+One more workload runs through a real containerd 1.6: "ctr run --rm of true"
+(the offline busybox image's `true`), with runc and with husk as
+`ctr run --runc-binary`, in a table of its own whose ratio is to runc. It uses
+the private containerd of tests/containerd/containerd.sh (started if needed)
+and is skipped, with a note, when containerd, ctr or runc is missing.
+
 The busybox-style rootfs (hbench, a static `true`, busybox) is made under
 /dev/shm, so that its /tmp is a tmpfs natively too; python3 and tar+gzip run
 from the cached Debian rootfs (/var/cache/husk-test/debian-*), which nothing
@@ -140,19 +146,20 @@ def fmt_ratio(r: float | None) -> str:
     return f"{r:.1f}×" if r >= 10 else f"{r:.2f}×"
 
 
-def markdown_table(results: list[dict], contenders: list[str]) -> str:
-    """One row per workload and contender: median, min, max, ratio to native's
-    median, and a note (why a cell is empty, or how many samples failed)."""
+def markdown_table(results: list[dict], contenders: list[str], baseline: str = "native") -> str:
+    """One row per workload and contender: median, min, max, ratio to the
+    baseline's median, and a note (why a cell is empty, or how many samples
+    failed)."""
     out = [
-        "| workload | unit | contender | median | min | max | vs native | note |",
+        f"| workload | unit | contender | median | min | max | vs {baseline} | note |",
         "|---|---|---|---:|---:|---:|---:|---|",
     ]
     for w in results:
-        native = w["contenders"].get("native", {}).get("median")
+        native = w["contenders"].get(baseline, {}).get("median")
         for c in contenders:
             cell = w["contenders"].get(c, {})
             med = cell.get("median")
-            r = ratio(med, native) if c != "native" else (1.0 if med is not None else None)
+            r = ratio(med, native) if c != baseline else (1.0 if med is not None else None)
             note = cell.get("note", "").replace("|", "\\|").replace("\n", " ")
             name = w["name"].replace("|", "\\|")
             out.append(
@@ -185,6 +192,28 @@ def read_history(path: Path) -> list[dict]:
         return []
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def parse_env(text: str) -> dict[str, str]:
+    """KEY=VALUE lines (as `containerd.sh env` prints them) as a dict; blank
+    lines are skipped, anything else without '=' is an error."""
+    out = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key:
+            raise ValueError(f"not KEY=VALUE: {line[:80]!r}")
+        out[key] = value
+    return out
+
+
+def ctr_run_argv(ctd: dict[str, str], runtime: str, cid: str, argv: list[str]) -> list[str]:
+    """`ctr run --rm --runc-binary RUNTIME IMAGE CID ARGV...` against the
+    containerd described by ctd (containerd.sh env's ADDRESS, NAMESPACE, IMAGE)."""
+    return (["ctr", "--address", ctd["ADDRESS"], "--namespace", ctd["NAMESPACE"], "run", "--rm",
+             "--runc-binary", runtime, ctd["IMAGE"], cid] + argv)
 
 
 # ---------------------------------------------------------------------------
@@ -414,6 +443,93 @@ def build_rootfs(dest: Path) -> None:
         shutil.copy("/bin/busybox", dest / "bin" / "busybox")
 
 
+CTR_WORKLOAD = "ctr run --rm of true"
+CTR_CONTENDERS = ["ctr-runc", "ctr-husk"]
+CONTAINERD_SH = REPO / "tests" / "containerd" / "containerd.sh"
+
+
+def containerd_env() -> tuple[dict[str, str] | None, str]:
+    """The private containerd (started if needed) with the busybox image
+    imported, or None and why not."""
+    for tool in ("containerd", "ctr", "runc"):
+        if shutil.which(tool, path=ENV["PATH"]) is None:
+            return None, f"{tool} is not installed (apt-get install containerd runc)"
+    try:
+        env = subprocess.run(["bash", str(CONTAINERD_SH), "env"], capture_output=True, text=True, timeout=120)
+        img = subprocess.run(["bash", str(CONTAINERD_SH), "image"], capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        return None, "containerd.sh timed out"
+    for p in (env, img):
+        if p.returncode != 0:
+            return None, f"containerd.sh failed: {(p.stderr.strip().splitlines() or [''])[-1][:160]}"
+    try:
+        return parse_env(env.stdout), ""
+    except ValueError as e:
+        return None, f"containerd.sh env: {e}"
+
+
+def ctr_run_once(ctd: dict[str, str], runtime: str, cid: str) -> float:
+    """Wall time in ms of one `ctr run --rm` of the image's `true`; raises Failure."""
+    base = ["ctr", "--address", ctd["ADDRESS"], "--namespace", ctd["NAMESPACE"]]
+    try:
+        start = time.perf_counter()
+        p = subprocess.run(ctr_run_argv(ctd, runtime, cid, ["true"]), capture_output=True, text=True,
+                           timeout=60, stdin=subprocess.DEVNULL)
+        wall = time.perf_counter() - start
+    except subprocess.TimeoutExpired:
+        raise Failure("timed out after 60 s") from None
+    finally:
+        # Only needed after a failure; --rm removed it otherwise.
+        for cmd in (["task", "delete", "--force", cid], ["container", "delete", cid]):
+            subprocess.run(base + cmd, capture_output=True, timeout=30)
+    if p.returncode != 0:
+        last = p.stderr.strip().splitlines()[-1:] or [""]
+        raise Failure(f"exit status {p.returncode}: {last[0][:160]}")
+    return wall * 1e3
+
+
+def ctr_row(husk: Path, quick: bool) -> dict:
+    """The ctr workload's row: runc and husk as --runc-binary, alternating."""
+    reps = 5 if quick else 15
+    row = {"name": CTR_WORKLOAD, "unit": "ms", "argv": ["true"], "rootfs": "busybox image",
+           "measure": "wall", "contenders": {}}
+    ctd, why = containerd_env()
+    # Absolute: the shim runs the binary from the container's bundle directory.
+    runtimes = {"ctr-runc": shutil.which("runc", path=ENV["PATH"]), "ctr-husk": str(husk.resolve())}
+    notes = {}
+    for c, binary in runtimes.items():
+        if ctd is None:
+            notes[c] = f"skipped: {why}"
+        elif binary is None or not Path(binary).exists():
+            notes[c] = f"skipped: {binary or 'runc'} does not exist"
+    samples: dict[str, list[float]] = {c: [] for c in CTR_CONTENDERS}
+    errors: dict[str, list[str]] = {c: [] for c in CTR_CONTENDERS}
+    for i in range(reps + 1):  # the first round warms up caches and is dropped
+        for c in CTR_CONTENDERS:
+            if c in notes:
+                continue
+            try:
+                ms = ctr_run_once(ctd, runtimes[c], f"husk-bench-{os.getpid()}-{c}-{i}")
+                if i > 0:
+                    samples[c].append(ms)
+            except Exception as e:  # noqa: BLE001 - a failure must not stop the rest
+                errors[c].append(str(e))
+    for c in CTR_CONTENDERS:
+        cell = summarize(samples[c])
+        cell["samples"] = samples[c]
+        if c in notes:
+            cell["note"] = notes[c]
+        elif errors[c]:
+            cell["errors"] = errors[c]
+            cell["note"] = (f"failed: {errors[c][0]}" if not samples[c]
+                            else f"{len(errors[c])} of {reps + 1} runs failed: {errors[c][0]}")
+        row["contenders"][c] = cell
+    base = row["contenders"]["ctr-runc"]["median"]
+    for cell in row["contenders"].values():
+        cell["ratio"] = ratio(cell["median"], base)
+    return row
+
+
 def machine() -> dict:
     model = ""
     try:
@@ -454,6 +570,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help="run only workloads whose name contains this")
     ap.add_argument("--results", default=str(RESULTS), help="directory for the JSON results")
     ap.add_argument("--docs", default="", help="write the table into this markdown file")
+    ap.add_argument("--no-ctr", action="store_true", help=f"skip the containerd workload ({CTR_WORKLOAD})")
     args = ap.parse_args(argv)
 
     if os.geteuid() != 0:
@@ -519,6 +636,13 @@ def main(argv: list[str] | None = None) -> int:
             line = "  ".join(f"{c}={fmt_value(row['contenders'][c]['median']) or '-'}" for c in contenders)
             print(f"[{time.time() - t0:5.0f}s] {w.name} ({w.unit}): {line}", file=sys.stderr)
 
+        ctr_results = []
+        if not args.no_ctr and (not args.only or args.only in CTR_WORKLOAD):
+            row = ctr_row(husk, args.quick)
+            ctr_results.append(row)
+            line = "  ".join(f"{c}={fmt_value(row['contenders'][c]['median']) or '-'}" for c in CTR_CONTENDERS)
+            print(f"[{time.time() - t0:5.0f}s] {CTR_WORKLOAD} (ms): {line}", file=sys.stderr)
+
         cmd = " ".join(["python3", "benches/harness.py"] + (sys.argv[1:] if argv is None else argv))
         record = {
             "started": started.isoformat(timespec="seconds"),
@@ -529,9 +653,12 @@ def main(argv: list[str] | None = None) -> int:
             "versions": versions(env),
             "contenders": contenders,
             "skipped": env.notes,
-            "workloads": results,
+            "workloads": results + ctr_results,
         }
         table = markdown_table(results, contenders)
+        if ctr_results:
+            table += "\nThrough containerd 1.6 (`ctr run --rm --runc-binary R`, the busybox image):\n\n"
+            table += markdown_table(ctr_results, CTR_CONTENDERS, baseline="ctr-runc")
         rdir = Path(args.results)
         rdir.mkdir(parents=True, exist_ok=True)
         stamp = started.strftime("%Y%m%dT%H%M%SZ")

@@ -157,5 +157,38 @@ class Workloads(unittest.TestCase):
             env.rootfs("debian")
 
 
+class Containerd(unittest.TestCase):
+    ENV_TEXT = ("NAMESPACE=husk-test\nADDRESS=/run/husk-test-containerd/containerd.sock\n\n"
+                "IMAGE=docker.io/husk-test/busybox:latest\nSNAPSHOTTER=overlayfs\n")
+
+    def test_parse_env(self):
+        env = harness.parse_env(self.ENV_TEXT)
+        self.assertEqual(env["NAMESPACE"], "husk-test")
+        self.assertEqual(env["IMAGE"], "docker.io/husk-test/busybox:latest")
+        self.assertEqual(len(env), 4)
+        self.assertEqual(harness.parse_env("A=b=c\n"), {"A": "b=c"})
+        with self.assertRaisesRegex(ValueError, "not KEY=VALUE"):
+            harness.parse_env("containerd.sh: must run as root\n")
+        with self.assertRaises(ValueError):
+            harness.parse_env("=x\n")
+
+    def test_ctr_run_argv(self):
+        env = harness.parse_env(self.ENV_TEXT)
+        argv = harness.ctr_run_argv(env, "/usr/local/bin/husk", "c1", ["true"])
+        self.assertEqual(argv, ["ctr", "--address", "/run/husk-test-containerd/containerd.sock",
+                                "--namespace", "husk-test", "run", "--rm", "--runc-binary",
+                                "/usr/local/bin/husk", "docker.io/husk-test/busybox:latest", "c1", "true"])
+
+    def test_ctr_table_is_relative_to_runc(self):
+        row = result(harness.CTR_WORKLOAD, {
+            "ctr-runc": harness.summarize([100.0, 140.0, 120.0]),
+            "ctr-husk": harness.summarize([180.0]),
+        })
+        lines = harness.markdown_table([row], harness.CTR_CONTENDERS, baseline="ctr-runc").splitlines()
+        self.assertIn("| vs ctr-runc |", lines[0])
+        self.assertIn("| ctr-runc | 120 | 100 | 140 | 1.00× |", lines[2])
+        self.assertIn("| ctr-husk | 180 | 180 | 180 | 1.50× |", lines[3])
+
+
 if __name__ == "__main__":
     unittest.main()
