@@ -16,7 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use husk_suite::oci::{containerd, leftovers, unique_id, Containerd, Runtime};
+use husk_suite::oci::{containerd, leftovers, leftovers_now, unique_id, Containerd, Runtime};
 use husk_suite::pty::{run_on_pty, Step};
 use husk_suite::run::{run_command, DEFAULT_TIMEOUT};
 use husk_suite::{runtime_test, Outcome};
@@ -242,8 +242,9 @@ runtime_test! {
 }
 
 /// The contract of ../shared/containerd-contract.md assumes the shim's
-/// `--root`: check the private containerd is reachable, and that runc
-/// (the reference) sees its containers there while they run.
+/// `--root`: check that runc (the reference) keeps its containers' state
+/// there; and that the leftover check is not vacuous: while a runc
+/// container runs, it sees each kind of thing it looks for.
 #[test]
 fn ctr_runtime_root_is_where_the_shim_says() {
     let _s = serial();
@@ -258,4 +259,8 @@ fn ctr_runtime_root_is_where_the_shim_says() {
     let out = run_command(state, None, DEFAULT_TIMEOUT, "runc state");
     assert_eq!(out.status, 0, "{}", out.describe());
     assert!(out.stdout_str().contains("\"running\""), "{}", out.describe());
+    let seen = leftovers_now(&id, &c.bundle(&id), true, &c.runtime_root(), &c.cgroup(&id)).join("\n");
+    for kind in ["process ", "mount ", "state directory ", "bundle directory ", "cgroup "] {
+        assert!(seen.contains(kind), "the leftover check sees no {kind}of a running container:\n{seen}");
+    }
 }

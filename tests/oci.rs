@@ -11,7 +11,7 @@
 //! is how the shim learns the container's exit status.
 //!
 //! Not compared: cgroup contents (runc makes the cgroup at
-//! `linux.cgroupsPath`; husk may or may not), the exact wording of error
+//! `linux.cgroupsPath`; husk may or may not; both must remove it), the exact wording of error
 //! messages (only that they name the missing program), and pids inside the
 //! container other than 1.
 
@@ -30,8 +30,10 @@ use husk_suite::{procs, runtime_test, Outcome, Rootfs};
 use rustix::process::{Pid, WaitOptions};
 use serde_json::{json, Value};
 
-/// The cgroup parent the bundles name in `linux.cgroupsPath`.
-const CGROUP_PARENT: &str = "husk-oci-test";
+/// The prefix of the cgroup each bundle names in `linux.cgroupsPath`,
+/// `/husk-oci-test-<id>`: one level, so that deleting the container removes
+/// all of it, with no shared parent left for the tests to race over.
+const CGROUP_PREFIX: &str = "husk-oci-test";
 
 fn subreaper() {
     static ONCE: Once = Once::new();
@@ -72,7 +74,7 @@ fn config(id: &str, args: &[&str]) -> Value {
         ],
         "linux": {
             "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network"}],
-            "cgroupsPath": format!("/{CGROUP_PARENT}/{id}")
+            "cgroupsPath": format!("/{CGROUP_PREFIX}-{id}")
         }
     })
 }
@@ -173,7 +175,7 @@ impl Ctx {
             &self.path("rootfs"),
             false,
             self.state_root.path(),
-            &format!("{CGROUP_PARENT}/{}", self.id),
+            &format!("{CGROUP_PREFIX}-{}", self.id),
         );
         assert!(left.is_empty(), "{} left behind:\n  {}", self.id, left.join("\n  "));
     }
@@ -182,12 +184,6 @@ impl Ctx {
 impl Drop for Ctx {
     fn drop(&mut self) {
         let _ = run_command(self.cmd(&["delete", "--force", &self.id]), None, DEFAULT_TIMEOUT, "cleanup");
-        // runc leaves the cgroup parent behind (it is not the container's).
-        let _ = fs::read_dir("/sys/fs/cgroup").map(|d| {
-            d.flatten().for_each(|c| {
-                let _ = fs::remove_dir(c.path().join(CGROUP_PARENT));
-            })
-        });
     }
 }
 
@@ -271,6 +267,22 @@ fn wait_pid(pid: i32) -> i32 {
     }
 }
 
+/// Waits (up to 60 s) until `pid` is gone: reaped here if it is (or
+/// becomes) this process's child, else exited.
+fn reap_or_gone(pid: i32) {
+    let p = Pid::from_raw(pid).expect("positive pid");
+    let until = Instant::now() + DEFAULT_TIMEOUT;
+    loop {
+        match rustix::process::waitpid(Some(p), WaitOptions::NOHANG) {
+            Ok(Some(_)) => return,
+            Err(rustix::io::Errno::CHILD) if !alive(pid) => return,
+            _ => {}
+        }
+        assert!(Instant::now() < until, "process {pid} still running after {DEFAULT_TIMEOUT:?}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Whether `pid` is still running (not gone, not a zombie).
 fn alive(pid: i32) -> bool {
     procs::all().iter().any(|p| p.pid == pid && !p.is_zombie())
@@ -345,10 +357,30 @@ runtime_test! {
         let ctx = Ctx::new(rt, "force", &["sleep", "1000"]);
         let c = ctx.create();
         ctx.ok(&["start", &ctx.id]);
+        // A second process in the container: delete --force must stop it too.
+        // (Its stdio is /dev/null: it would hold pipes open past exec.)
+        let mut exec = ctx.cmd(&["exec", "--detach", &ctx.id, "sleep", "999"]);
+        exec.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let mut child = exec.spawn().expect("spawn exec --detach");
+        assert_eq!(wait_child(&mut child, "exec --detach"), 0);
+        let out = ctx.ok(&["ps", "--format", "json", &ctx.id]);
+        let pids: Vec<i32> = serde_json::from_slice(&out.stdout).expect("ps --format json");
+        assert!(pids.len() >= 2, "ps lists the init and the exec'd sleep: {pids:?}");
         let out = ctx.run(&["delete", &ctx.id]);
         assert_ne!(out.status, 0, "delete of a running container fails:\n{}", out.describe());
         assert!(alive(c.pid), "a refused delete leaves the container running");
-        ctx.ok(&["delete", "--force", &ctx.id]);
+        // Reap the container's other processes while delete waits, as the
+        // shim (a subreaper too) does: a pid namespace's init cannot finish
+        // dying while a process of its namespace is an unreaped zombie.
+        let delete = {
+            let cmd = ctx.cmd(&["delete", "--force", &ctx.id]);
+            thread::spawn(move || run_command(cmd, None, DEFAULT_TIMEOUT, "delete --force"))
+        };
+        for &pid in pids.iter().filter(|&&p| p != c.pid) {
+            reap_or_gone(pid);
+        }
+        let out = delete.join().expect("delete thread");
+        assert_eq!(out.status, 0, "delete --force:\n{}", out.describe());
         assert_eq!(c.wait(), 137);
         ctx.assert_clean();
     }

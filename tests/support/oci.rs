@@ -141,15 +141,23 @@ fn mentions(cmdline: &str, id: &str) -> bool {
 }
 
 /// What container `id` left behind, after its deletion: live processes
-/// whose command line names it, mounts under `bundle`, `state_root/<id>`,
+/// whose command line names it or that are in its cgroup, mounts under `bundle`, `state_root/<id>`,
 /// the `bundle` directory itself when `bundle_must_go`, and cgroup
 /// directories `/sys/fs/cgroup/*/<cgroup>` (`cgroup` relative, e.g.
 /// `ns/id`). Empty when the host is clean.
 pub fn leftovers_now(id: &str, bundle: &Path, bundle_must_go: bool, state_root: &Path, cgroup: &str) -> Vec<String> {
     let mut left = Vec::new();
     let me = i32::try_from(std::process::id()).expect("pid fits i32");
+    let in_cgroup = |pid: i32| {
+        // "HIERARCHY:CONTROLLERS:PATH" lines: the container's own processes
+        // (whose command lines need not name it) sit in its cgroup.
+        fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.rsplit(':').next().is_some_and(|path| path.trim_start_matches('/') == cgroup))
+    };
     for p in procs::all() {
-        if p.pid != me && !p.is_zombie() && mentions(&p.cmdline, id) {
+        if p.pid != me && !p.is_zombie() && (mentions(&p.cmdline, id) || in_cgroup(p.pid)) {
             left.push(format!("process {} ({})", p.pid, p.cmdline));
         }
     }
