@@ -294,7 +294,12 @@ fn new_process(kernel: &Arc<Kernel>, cfg: ProcessConfig, init: bool) -> Result<T
     let (min, max) = (kernel.platform.min_user_address(), kernel.platform.max_user_address());
     let mut mm = MemoryManager::new(kernel.memfile.clone(), min, max);
     let mut fds = FdTable::default();
-    let (files, console) = kernel::tty::stdio_files(cfg.stdio);
+    // Init's terminal is the console, the node /dev/console if there is one.
+    let console_node = init
+        .then(|| vfs.resolve(&root, &root, b"/dev/console", Follow::Yes).ok())
+        .flatten()
+        .filter(|d| vfs::devfs::device_of(d) == Some(vfs::devfs::Device::Console));
+    let (files, console) = kernel::tty::stdio_files(cfg.stdio, console_node);
     for (n, file) in files {
         let _ = fds.insert_at(n, file, false, u64::MAX);
     }

@@ -160,7 +160,7 @@ type TerminalFd = (i32, OwnedFd, u32);
 /// become terminals, one open file for all the fds that refer to the same
 /// one (as a shell's dup'ed stdio is); anything else is a [`HostStdio`].
 /// Also returns the console: the terminal of the lowest such fd.
-pub fn stdio_files(stdio: Vec<OwnedFd>) -> Stdio {
+pub fn stdio_files(stdio: Vec<OwnedFd>, console_node: Option<Arc<Dentry>>) -> Stdio {
     let mut out = Vec::new();
     // Host terminals by identity (device and inode), each with its fds.
     let mut terminals: Vec<((u64, u64), Vec<TerminalFd>)> = Vec::new();
@@ -195,7 +195,10 @@ pub fn stdio_files(stdio: Vec<OwnedFd>) -> Stdio {
             (true, false) => O_RDONLY,
         };
         let tty = Tty::new(io, wr);
-        let file = File::new(Box::new(TtyFile { tty: tty.clone(), dentry: None }), mode | O_LARGEFILE, None);
+        // The console is `/dev/console`: fstat on it matches a stat of that
+        // node, as ttyname(3) checks.
+        let dentry = if console.is_none() { console_node.clone() } else { None };
+        let file = File::new(Box::new(TtyFile { tty: tty.clone(), dentry }), mode | O_LARGEFILE, None);
         for n in numbers {
             out.push((n, file.clone()));
         }
@@ -215,6 +218,13 @@ pub fn ctty_of(t: &Task) -> Option<Arc<Tty>> {
 /// Opens `/dev/tty`: the caller's controlling terminal, ENXIO without one.
 pub fn open_ctty(t: &Task, dentry: &Arc<Dentry>) -> SysResult<Box<dyn FileOps>> {
     let tty = ctty_of(t).ok_or(Errno::ENXIO)?;
+    Ok(Box::new(TtyFile { tty, dentry: Some(dentry.clone()) }))
+}
+
+/// Opens `/dev/console` (the node `dentry`): the sandbox's console, ENXIO
+/// without one.
+pub fn open_console(t: &Task, dentry: &Arc<Dentry>) -> SysResult<Box<dyn FileOps>> {
+    let tty = t.kernel.console.get().cloned().ok_or(Errno::ENXIO)?;
     Ok(Box::new(TtyFile { tty, dentry: Some(dentry.clone()) }))
 }
 

@@ -304,11 +304,13 @@ fn open_fifo(t: &mut Task, d: &Arc<Dentry>, pipe: &Arc<Pipe>, flags: u32) -> Sys
     }
 }
 
-/// Opens a device node: one of the Sentry's devices, or for `/dev/tty` the
-/// caller's controlling terminal.
+/// Opens a device node: one of the Sentry's devices, for `/dev/tty` the
+/// caller's controlling terminal, for `/dev/console` the sandbox's console.
 fn open_device(t: &Task, d: &Arc<Dentry>) -> SysResult<Box<dyn FileOps>> {
-    if devfs::device_of(d) == Some(devfs::Device::Tty) {
-        return crate::kernel::tty::open_ctty(t, d);
+    match devfs::device_of(d) {
+        Some(devfs::Device::Tty) => return crate::kernel::tty::open_ctty(t, d),
+        Some(devfs::Device::Console) => return crate::kernel::tty::open_console(t, d),
+        _ => {}
     }
     devfs::open(d)
 }

@@ -51,6 +51,9 @@ pub enum Device {
     /// /dev/tty: the opener's controlling terminal, which only the open
     /// call can find (see `kernel::tty::open_ctty`).
     Tty,
+    /// /dev/console: the sandbox's console, the terminal the runtime gave
+    /// init (a container's `terminal: true`), whoever opens it.
+    Console,
 }
 
 /// Every device, with its name and (major, minor).
@@ -61,6 +64,7 @@ pub const DEVICES: &[(Device, &str, u32, u32)] = &[
     (Device::Random, "random", 1, 8),
     (Device::Urandom, "urandom", 1, 9),
     (Device::Tty, "tty", 5, 0),
+    (Device::Console, "console", 5, 1),
 ];
 
 impl Device {
@@ -76,8 +80,10 @@ pub fn new(mf: Arc<MemoryFile>) -> SysResult<Arc<Dentry>> {
     let fs = MemFs::new(FsKind::Devfs, mf);
     let root = fs.new_root(0o755, 0, 0);
     let creds = Credentials::new(0, 0);
-    for &(_, name, ma, mi) in DEVICES {
-        tmpfs::create(&root, name.as_bytes(), NewKind::Device(S_IFCHR, makedev(ma, mi)), 0o666, &creds)?;
+    for &(dev, name, ma, mi) in DEVICES {
+        // The console is for its owner (and group tty) only, as runc makes it.
+        let mode = if dev == Device::Console { 0o620 } else { 0o666 };
+        tmpfs::create(&root, name.as_bytes(), NewKind::Device(S_IFCHR, makedev(ma, mi)), mode, &creds)?;
     }
     let links: [(&str, &str); 4] = [
         ("fd", "/proc/self/fd"),
@@ -105,7 +111,7 @@ pub fn device_of(dentry: &Dentry) -> Option<Device> {
 /// opened here: it depends on the opener.
 pub fn open(dentry: &Arc<Dentry>) -> SysResult<Box<dyn FileOps>> {
     match device_of(dentry) {
-        None | Some(Device::Tty) => Err(Errno::ENXIO),
+        None | Some(Device::Tty | Device::Console) => Err(Errno::ENXIO),
         Some(dev) => Ok(Box::new(DevFile { dev, dentry: dentry.clone() })),
     }
 }
@@ -168,7 +174,7 @@ impl FileOps for DevFile {
             Device::Null => Ok(0),
             Device::Zero | Device::Full => Ok(fill_zero(mf, dst)),
             Device::Random | Device::Urandom => fill_random(mf, dst),
-            Device::Tty => Err(Errno::ENXIO),
+            Device::Tty | Device::Console => Err(Errno::ENXIO),
         }
     }
 
