@@ -28,6 +28,8 @@ pub struct ProcessPlan {
     pub groups: Vec<u32>,
     /// Whether it gets a terminal.
     pub terminal: bool,
+    /// The terminal's size, (rows, columns).
+    pub console_size: Option<(u16, u16)>,
     /// (resource, soft, hard) limits, by Linux resource number.
     pub rlimits: Vec<(u32, u64, u64)>,
     /// Whether PR_SET_NO_NEW_PRIVS is set.
@@ -224,6 +226,9 @@ pub fn process_plan(p: &Process) -> anyhow::Result<ProcessPlan> {
         gid: p.user().gid(),
         groups: p.user().additional_gids().clone().unwrap_or_default(),
         terminal: p.terminal().unwrap_or(false),
+        console_size: p
+            .console_size()
+            .map(|b| (u16::try_from(b.height()).unwrap_or(u16::MAX), u16::try_from(b.width()).unwrap_or(u16::MAX))),
         rlimits,
         no_new_privileges: p.no_new_privileges().unwrap_or(false),
     })
@@ -252,7 +257,7 @@ mod tests {
         let s = spec(
             r#"{"ociVersion":"1.0.2","root":{"path":"rootfs","readonly":true},
             "process":{"args":["sh","-c","exit 7"],"env":["PATH=/bin"],"cwd":"/","user":{"uid":1000,"gid":100,"additionalGids":[10]},
-              "terminal":false,"noNewPrivileges":true,"rlimits":[{"type":"RLIMIT_NOFILE","hard":1024,"soft":512}]},
+              "terminal":true,"consoleSize":{"height":30,"width":100},"noNewPrivileges":true,"rlimits":[{"type":"RLIMIT_NOFILE","hard":1024,"soft":512}]},
             "hostname":"box","annotations":{"a":"b"},
             "mounts":[{"destination":"/proc","type":"proc","source":"proc"},
                       {"destination":"/data","type":"none","source":"/srv","options":["rbind","ro"]},
@@ -267,6 +272,8 @@ mod tests {
         assert_eq!(p.process.args, ["sh", "-c", "exit 7"]);
         assert_eq!((p.process.uid, p.process.gid, p.process.groups.clone()), (1000, 100, vec![10]));
         assert!(p.process.no_new_privileges);
+        assert!(p.process.terminal);
+        assert_eq!(p.process.console_size, Some((30, 100)));
         assert_eq!(p.process.rlimits, vec![(7, 512, 1024)]);
         assert_eq!(p.hostname.as_deref(), Some("box"));
         assert_eq!(p.annotations.get("a").map(String::as_str), Some("b"));

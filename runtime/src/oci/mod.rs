@@ -142,7 +142,7 @@ fn create_sandbox(g: &Globals, args: &CreateArgs) -> anyhow::Result<std::process
         let console = if plan.process.terminal {
             let sock =
                 args.console_socket.as_deref().context("process.terminal is set but there is no --console-socket")?;
-            Some(new_console(sock)?)
+            Some(new_console(sock, plan.process.console_size)?)
         } else {
             if args.console_socket.is_some() {
                 log::warn!("--console-socket given but process.terminal is false: no terminal is made");
@@ -224,9 +224,11 @@ fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
     state::write_atomic(&abs, pid.to_string().as_bytes(), 0o644)
 }
 
-/// Makes a pty, sends its master to `socket` and returns the replica.
-fn new_console(socket: &Path) -> anyhow::Result<OwnedFd> {
-    let pty = nix::pty::openpty(None, None).context("creating a pty")?;
+/// Makes a pty of `size` (rows, columns), sends its master to `socket` and
+/// returns the replica.
+fn new_console(socket: &Path, size: Option<(u16, u16)>) -> anyhow::Result<OwnedFd> {
+    let ws = size.map(|(rows, cols)| nix::pty::Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 });
+    let pty = nix::pty::openpty(ws.as_ref(), None).context("creating a pty")?;
     let sock = std::os::unix::net::UnixStream::connect(socket)
         .with_context(|| format!("connecting to the console socket {}", socket.display()))?;
     let name = b"/dev/ptmx";
@@ -484,7 +486,7 @@ pub fn exec(g: &Globals, args: &ExecArgs) -> anyhow::Result<ExitCode> {
     let stdio = if plan.terminal {
         let sock =
             args.console_socket.as_deref().context("a terminal was asked for but there is no --console-socket")?;
-        let tty = new_console(sock)?;
+        let tty = new_console(sock, plan.console_size)?;
         vec![tty.try_clone()?, tty.try_clone()?, tty]
     } else {
         sandbox::stdio()?
