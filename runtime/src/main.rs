@@ -279,8 +279,38 @@ fn command_name(c: &Cmd) -> &'static str {
     }
 }
 
+/// The Gofer's arguments, read without clap: the Gofer is started for every
+/// sandbox, and building the whole command line's parser costs it more than
+/// its own start-up (page faults in a nested VM are dear).
+fn gofer_fast_path(args: &[std::ffi::OsString]) -> Option<(PathBuf, i32, Vec<PathBuf>)> {
+    let mut it = args.iter();
+    let (mut rootfs, mut sock_fd, mut mounts) = (None, None, Vec::new());
+    while let Some(a) = it.next() {
+        match a.to_str()? {
+            "--rootfs" => rootfs = Some(PathBuf::from(it.next()?)),
+            "--sock-fd" => sock_fd = Some(it.next()?.to_str()?.parse().ok()?),
+            "--mount" => mounts.push(PathBuf::from(it.next()?)),
+            _ => return None,
+        }
+    }
+    Some((rootfs?, sock_fd?, mounts))
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "gofer") {
+        // Anything unusual falls through to clap, for its error message.
+        if let Some((rootfs, sock_fd, mounts)) = gofer_fast_path(&argv[2..]) {
+            return match serve_gofer(&rootfs, sock_fd, &mounts) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("husk: gofer: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    }
+    let cli = match Cli::try_parse_from(argv) {
         Ok(c) => c,
         Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
             let _ = e.print();

@@ -137,7 +137,18 @@ fn create_sandbox(g: &Globals, args: &CreateArgs) -> anyhow::Result<std::process
     let mut cgroups = Cgroups::default();
     let mut child: Option<std::process::Child> = None;
     let result = (|| {
-        cgroups = Cgroups::create(&cgroup::relative_path(plan.cgroups_path.as_deref(), &args.id)?, &plan.resources)?;
+        let relative = cgroup::relative_path(plan.cgroups_path.as_deref(), &args.id)?;
+        cgroups = match Cgroups::create(&relative, &plan.resources) {
+            Ok(cg) => cg,
+            // Limits that cannot be applied fail the create; without limits,
+            // the cgroup only serves pause, resume and ps, which then say
+            // why they cannot work.
+            Err(e) if plan.resources == bundle::Resources::default() => {
+                log::warn!("no cgroup for the container ({e:#}): pause and resume will not work");
+                Cgroups::default()
+            }
+            Err(e) => return Err(e),
+        };
         let listener = control::listen_at(dir.dir_fd())?;
         let console = if plan.process.terminal {
             let sock =
