@@ -48,6 +48,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -359,6 +360,33 @@ def tree_rss_kib(root: int) -> int:
     return total
 
 
+def wait_exact(p: subprocess.Popen, start: float, timeout: float) -> tuple[int, float, bool]:
+    """Waits for p in a blocking waitpid, so the end time is exact, with a
+    timer that kills its process group after timeout seconds.
+
+    Popen.wait(timeout=...) polls with sleeps that double up to 50 ms, which
+    rounded every wall time up to 0.5 ms * (2^k - 1): 7.5, 15.5, 31.5,
+    63.5 ms. Returns (status, seconds since start, whether it timed out).
+    """
+    fired = threading.Event()
+
+    def kill():
+        fired.set()
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    try:
+        rc = p.wait()
+        wall = time.perf_counter() - start
+    finally:
+        timer.cancel()
+    return rc, wall, fired.is_set()
+
+
 def run_once(env: Env, contender: str, w: Workload) -> float:
     """One sample of w under contender, in w's unit; raises Failure."""
     rootfs = env.rootfs(w.rootfs)
@@ -375,13 +403,9 @@ def run_once(env: Env, contender: str, w: Workload) -> float:
             while p.poll() is None and time.perf_counter() < deadline:
                 peak = max(peak, tree_rss_kib(p.pid))
                 time.sleep(0.05)
-        try:
-            rc = p.wait(timeout=max(0.1, deadline - time.perf_counter()))
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
+        rc, wall, timed_out = wait_exact(p, start, max(0.1, deadline - time.perf_counter()))
+        if timed_out:
             raise Failure(f"timed out after {w.timeout:.0f} s")
-        wall = time.perf_counter() - start
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode(errors="replace")

@@ -4,6 +4,8 @@
 """
 
 import json
+import subprocess
+import time
 import sys
 import tempfile
 import unittest
@@ -192,3 +194,22 @@ class Containerd(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class WaitExactTest(unittest.TestCase):
+    def test_wall_time_is_not_rounded_up_to_a_poll_step(self):
+        # A 40 ms sleep used to read as 63.5 ms (Popen.wait's doubling polls).
+        start = time.perf_counter()
+        p = subprocess.Popen(["sleep", "0.04"], start_new_session=True)
+        rc, wall, timed_out = harness.wait_exact(p, start, 10)
+        self.assertEqual((rc, timed_out), (0, False))
+        self.assertGreaterEqual(wall, 0.04)
+        self.assertLess(wall, 0.055)
+
+    def test_a_process_past_its_timeout_is_killed(self):
+        start = time.perf_counter()
+        p = subprocess.Popen(["sleep", "5"], start_new_session=True)
+        rc, wall, timed_out = harness.wait_exact(p, start, 0.1)
+        self.assertTrue(timed_out)
+        self.assertLess(wall, 2)
+        self.assertEqual(rc, -9)
