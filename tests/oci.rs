@@ -534,3 +534,70 @@ runtime_test! {
         assert!(f["mountOptions"].is_array() || f["linux"].is_object(), "{f}");
     }
 }
+
+runtime_test! {
+    /// Commands on one container are serialised: of several `start`s at
+    /// once, exactly one starts it and the others are refused; the state
+    /// stays readable as valid JSON throughout.
+    fn oci_concurrent_commands(rt) {
+        let ctx = Ctx::new(rt, "conc", &["sleep", "1000"]);
+        let c = ctx.create();
+        let starts: Vec<Child> = (0..4)
+            .map(|_| {
+                let mut cmd = ctx.cmd(&["start", &ctx.id]);
+                cmd.stdout(Stdio::null()).stderr(Stdio::null());
+                cmd.spawn().expect("spawn start")
+            })
+            .collect();
+        // Read the state while the starts race.
+        for _ in 0..10 {
+            let s = ctx.state()["status"].as_str().expect("status").to_owned();
+            assert!(s == "created" || s == "running", "status {s}");
+        }
+        let ok = starts.into_iter().map(|mut ch| wait_child(&mut ch, "start")).filter(|&st| st == 0).count();
+        assert_eq!(ok, 1, "exactly one of four concurrent starts succeeds");
+        assert_eq!(ctx.status(), "running");
+        ctx.ok(&["kill", &ctx.id, "KILL"]);
+        assert_eq!(c.wait(), 137);
+        ctx.ok(&["delete", &ctx.id]);
+        ctx.assert_clean();
+    }
+}
+
+/// The cgroup file `file` of controller `ctrl` for cgroup `path`, on v1 or
+/// v2 (where `v2_file` holds the same limit).
+fn cgroup_value(ctrl: &str, file: &str, v2_file: &str, path: &str) -> Option<String> {
+    let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let p =
+        if v2 { format!("/sys/fs/cgroup/{path}/{v2_file}") } else { format!("/sys/fs/cgroup/{ctrl}/{path}/{file}") };
+    fs::read_to_string(p).ok().map(|s| s.trim().to_owned())
+}
+
+runtime_test! {
+    /// linux.resources become cgroup limits on the container's host
+    /// processes: memory and pids (read back from the cgroup while it
+    /// runs), and the container's processes are in that cgroup.
+    fn oci_resources(rt) {
+        let ctx = Ctx::new(rt, "res", &["sleep", "1000"]);
+        let mut cfg = config(&ctx.id, &["sleep", "1000"]);
+        cfg["linux"]["resources"] = json!({"memory": {"limit": 268435456}, "pids": {"limit": 200}});
+        ctx.write_config(&cfg);
+        let c = ctx.create();
+        ctx.ok(&["start", &ctx.id]);
+        let path = format!("{CGROUP_PREFIX}-{}", ctx.id);
+        let mem = cgroup_value("memory", "memory.limit_in_bytes", "memory.max", &path);
+        assert_eq!(mem.as_deref(), Some("268435456"), "memory limit of cgroup {path}");
+        let pids = cgroup_value("pids", "pids.max", "pids.max", &path);
+        assert_eq!(pids.as_deref(), Some("200"), "pids limit of cgroup {path}");
+        let members = cgroup_value("pids", "cgroup.procs", "cgroup.procs", &path).unwrap_or_default();
+        assert!(
+            members.lines().any(|l| l.trim() == c.pid.to_string()),
+            "the pid-file process {} is in the cgroup: {members:?}",
+            c.pid
+        );
+        ctx.ok(&["kill", &ctx.id, "KILL"]);
+        assert_eq!(c.wait(), 137);
+        ctx.ok(&["delete", &ctx.id]);
+        ctx.assert_clean();
+    }
+}
