@@ -184,6 +184,12 @@ pub fn plan(bundle: &Path, spec: &Spec) -> anyhow::Result<Plan> {
             log_once("linux.seccomp: the app's syscalls never reach the host; the profile is not applied");
         }
     }
+    if !root.readonly().unwrap_or(false) {
+        log_once(
+            "root.readonly is false, but the rootfs is served read-only: writes to it fail with EROFS \
+             (mount a tmpfs or a volume where the app writes)",
+        );
+    }
     if spec.hooks().is_some() {
         log_once("hooks are not supported and are not run");
     }
