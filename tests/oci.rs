@@ -601,3 +601,30 @@ runtime_test! {
         ctx.assert_clean();
     }
 }
+
+/// The sandbox's helper processes hold no more than they need: the Gofer
+/// only its own socket to the Sentry (not the control socket, not the
+/// ready pipe), and the stubs no socket at all.
+#[test]
+fn oci_helpers_hold_only_their_own_sockets() {
+    let ctx = Ctx::new(Runtime::Husk, "fds", &["sleep", "1000"]);
+    let c = ctx.create();
+    ctx.ok(&["start", &ctx.id]);
+    let out = ctx.ok(&["ps", "--format", "json", &ctx.id]);
+    let pids: Vec<i32> = serde_json::from_slice(&out.stdout).expect("ps JSON");
+    assert!(pids.len() >= 3, "sandbox, gofer and a stub: {pids:?}");
+    for pid in pids.into_iter().filter(|&p| p != c.pid) {
+        let sockets = fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy().starts_with("socket:")))
+                    .count()
+            })
+            .unwrap_or(0);
+        assert!(sockets <= 1, "process {pid} holds {sockets} sockets");
+    }
+    ctx.ok(&["kill", &ctx.id, "KILL"]);
+    assert_eq!(c.wait(), 137);
+    ctx.ok(&["delete", &ctx.id]);
+    ctx.assert_clean();
+}

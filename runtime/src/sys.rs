@@ -27,12 +27,18 @@ pub fn pass_fd_and_tie_lifetime(cmd: &mut Command, fd: &OwnedFd, target: RawFd) 
     }
 }
 
-/// Takes ownership of an fd number handed to this process on its command line.
-/// Fails unless the fd is open.
+/// Takes ownership of an fd number handed to this process on its command line,
+/// and marks it close-on-exec, so that processes this one starts (the
+/// sandbox's Gofer) do not hold it. Fails unless the fd is open.
 pub fn adopt_fd(fd: RawFd) -> std::io::Result<OwnedFd> {
     // SAFETY: fcntl(F_GETFD) only queries the fd.
-    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+    let flags = if fd < 0 { -1 } else { unsafe { libc::fcntl(fd, libc::F_GETFD) } };
+    if flags < 0 {
         return Err(std::io::Error::from_raw_os_error(libc::EBADF));
+    }
+    // SAFETY: fcntl(F_SETFD) changes only the fd's close-on-exec flag.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) } < 0 {
+        return Err(std::io::Error::last_os_error());
     }
     // SAFETY: the fd is open and was handed to this process to own; nothing
     // else in the process refers to it.

@@ -60,19 +60,21 @@ pub fn main(g: &Globals, args: SandboxArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let (sandbox, gofer) = match boot(g, &args) {
-        Ok(s) => s,
-        Err(e) => {
-            let mut ready = ready;
-            let _ = ready.write_all(format!("{e:#}").as_bytes());
-            return ExitCode::from(1);
-        }
-    };
+    // Adopted (close-on-exec) before anything is started, so the Gofer
+    // does not inherit the control socket.
     let listener = match crate::sys::adopt_fd(args.control_fd) {
         Ok(fd) => fd,
         Err(e) => {
             let mut ready = ready;
             let _ = ready.write_all(format!("control socket: {e}").as_bytes());
+            return ExitCode::from(1);
+        }
+    };
+    let (sandbox, gofer) = match boot(g, &args) {
+        Ok(s) => s,
+        Err(e) => {
+            let mut ready = ready;
+            let _ = ready.write_all(format!("{e:#}").as_bytes());
             return ExitCode::from(1);
         }
     };
