@@ -60,6 +60,11 @@ pub struct Globals {
 }
 
 impl Globals {
+    /// The platform to boot sandboxes on: `--platform`, or the host's best.
+    pub fn platform_name(&self) -> String {
+        self.platform.clone().unwrap_or_else(|| sentry::default_platform().to_string())
+    }
+
     /// The flags to pass on to a husk process this one starts.
     pub fn forwarded_flags(&self) -> Vec<std::ffi::OsString> {
         let mut v: Vec<std::ffi::OsString> = vec!["--root".into(), self.root.clone().into()];
@@ -425,9 +430,21 @@ pub fn parse_user(s: &str) -> Result<(u32, u32), String> {
     Ok((uid, gid))
 }
 
-/// Starts a Gofer for `rootfs` and the bind-mount sources `mounts`; returns it and the Sentry's end of its
-/// socket. The Gofer dies with the thread that started it.
-pub fn spawn_gofer(rootfs: &Path, mounts: &[PathBuf]) -> anyhow::Result<(std::process::Child, OwnedFd)> {
+/// A running Gofer, killed and reaped when this is dropped: once the sandbox
+/// is over it holds no state worth an orderly end.
+pub struct Gofer(std::process::Child);
+
+impl Drop for Gofer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a Gofer for `rootfs` and the bind-mount sources `mounts`; returns
+/// it and the Sentry's end of its socket. The Gofer also dies with the
+/// thread that started it.
+pub fn spawn_gofer(rootfs: &Path, mounts: &[PathBuf]) -> anyhow::Result<(Gofer, OwnedFd)> {
     let (sentry_sock, gofer_sock) = gofer::socketpair().context("creating the gofer socket")?;
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg("gofer").arg("--rootfs").arg(rootfs).arg("--sock-fd").arg(GOFER_SOCK_FD.to_string());
@@ -439,7 +456,7 @@ pub fn spawn_gofer(rootfs: &Path, mounts: &[PathBuf]) -> anyhow::Result<(std::pr
     cmd.process_group(0);
     sys::pass_fd_and_tie_lifetime(&mut cmd, &gofer_sock, GOFER_SOCK_FD);
     let child = cmd.spawn().context("starting the gofer")?;
-    Ok((child, sentry_sock))
+    Ok((Gofer(child), sentry_sock))
 }
 
 fn serve_gofer(rootfs: &std::path::Path, sock_fd: i32, mounts: &[PathBuf]) -> anyhow::Result<()> {
@@ -461,22 +478,23 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let stdio = oci::sandbox::stdio()?;
     let mounts = mounts::parse(&args.volume, &args.tmpfs, args.proc)?;
-    let (mut gofer_child, sentry_sock) = spawn_gofer(&rootfs, &mounts.sources)?;
+    let (gofer, sentry_sock) = spawn_gofer(&rootfs, &mounts.sources)?;
 
-    let program = args.program[0].clone().into_bytes();
     let cfg = sentry::SandboxConfig {
-        argv: args.program.iter().map(|a| a.clone().into_bytes()).collect(),
-        program,
-        envp,
-        cwd: args.cwd.into_bytes(),
+        init: sentry::ProcessConfig {
+            program: args.program[0].clone().into_bytes(),
+            argv: args.program.iter().map(|a| a.clone().into_bytes()).collect(),
+            envp,
+            cwd: args.cwd.into_bytes(),
+            user: args.user.unwrap_or((0, 0)),
+            groups: Vec::new(),
+            stdio,
+            rlimits: Vec::new(),
+            no_new_privs: false,
+        },
         hostname: args.hostname,
         strace: g.strace,
-        platform: g.platform.clone().unwrap_or_else(|| sentry::default_platform().to_string()),
-        stdio,
-        user: args.user.unwrap_or((0, 0)),
-        groups: Vec::new(),
-        rlimits: Vec::new(),
-        no_new_privs: false,
+        platform: g.platform_name(),
         mounts: mounts.specs,
         readonly_root: true,
     };
@@ -496,8 +514,6 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    // The sandbox is over; the gofer holds no state worth an orderly end.
-    let _ = gofer_child.kill();
-    let _ = gofer_child.wait();
+    drop(gofer);
     Ok(code)
 }

@@ -57,31 +57,14 @@ pub fn default_platform() -> &'static str {
 
 /// What to run and how.
 pub struct SandboxConfig {
-    /// The program's path inside the rootfs; also argv\[0\]'s default.
-    pub program: Vec<u8>,
-    /// argv.
-    pub argv: Vec<Vec<u8>>,
-    /// The environment, `KEY=VALUE` each.
-    pub envp: Vec<Vec<u8>>,
-    /// The working directory inside the sandbox.
-    pub cwd: Vec<u8>,
+    /// The first process, pid 1.
+    pub init: ProcessConfig,
     /// The sandbox's hostname.
     pub hostname: String,
     /// `--strace`.
     pub strace: bool,
     /// `--platform`.
     pub platform: String,
-    /// The app's fds 0, 1 and 2.
-    pub stdio: Vec<OwnedFd>,
-    /// The uid and gid the app runs as.
-    pub user: (u32, u32),
-    /// The app's supplementary groups.
-    pub groups: Vec<u32>,
-    /// Resource limits for the app, (resource, soft, hard), over the
-    /// defaults.
-    pub rlimits: Vec<(u32, u64, u64)>,
-    /// Start the app with PR_SET_NO_NEW_PRIVS set.
-    pub no_new_privs: bool,
     /// The filesystems to mount over the rootfs, in order; `None` mounts
     /// the defaults (a tmpfs at /tmp, the device filesystem at /dev and a
     /// tmpfs at /dev/shm, skipping any that cannot be made).
@@ -220,7 +203,8 @@ fn mount_filesystems(vfs: &Vfs, mf: &Arc<MemoryFile>) {
 /// A process to start in the sandbox: init at boot, or one that `husk exec`
 /// adds to a running sandbox.
 pub struct ProcessConfig {
-    /// The program's path inside the sandbox.
+    /// The program's path inside the sandbox (looked up in `PATH` if it
+    /// has no `/`).
     pub program: Vec<u8>,
     /// argv.
     pub argv: Vec<Vec<u8>>,
@@ -308,7 +292,7 @@ fn new_process(kernel: &Arc<Kernel>, cfg: ProcessConfig, init: bool) -> Result<T
     let args = loader::ExecArgs { argv: &argv, envp: &cfg.envp, execfn: &cfg.program, creds: creds.clone() };
     let loaded = loader::load(&mut mm, vfs, &root, &exe, &args).map_err(exec_err)?;
 
-    let pid = {
+    let (pid, handle) = {
         let mut procs = kernel.procs();
         let pid = if init { procs.alloc_id().filter(|&id| id == 1) } else { procs.alloc_id() };
         let pid =
@@ -337,7 +321,7 @@ fn new_process(kernel: &Arc<Kernel>, cfg: ProcessConfig, init: bool) -> Result<T
                 tg,
                 parent: 0,
                 children: Default::default(),
-                threads: vec![handle],
+                threads: vec![handle.clone()],
                 pgid: pid,
                 sid: pid,
                 state: ProcState::Running,
@@ -347,14 +331,8 @@ fn new_process(kernel: &Arc<Kernel>, cfg: ProcessConfig, init: bool) -> Result<T
                 ctty: console,
             },
         );
-        pid
+        (pid, handle)
     };
-    let handle = kernel
-        .procs()
-        .threads
-        .get(&pid)
-        .cloned()
-        .ok_or(BootError::Exec { path: String::from_utf8_lossy(&cfg.program).into(), errno: Errno::ESRCH })?;
     let fs = FsContext { root, cwd, umask: 0o022 };
     let parts = TaskParts {
         handle,
@@ -382,6 +360,13 @@ pub struct Started {
     pub exit: std::sync::mpsc::Receiver<ExitStatus>,
 }
 
+/// Sends `sig` to process `pid` as the runtime (SI_USER from no process of
+/// the sandbox's).
+fn signal_from_outside(kernel: &Kernel, pid: i32, sig: u32) -> Result<(), Errno> {
+    let info = kernel::signal::SigInfo::from_sender(sig, kernel::signal::code::SI_USER, 0, 0);
+    kernel::task::exit::send_to_process(kernel, pid, info, None)
+}
+
 /// Reaches into a running sandbox from outside: the OCI runtime's `kill`,
 /// `exec` and `ps` go through it.
 #[derive(Clone)]
@@ -391,7 +376,7 @@ impl Controller {
     /// Sends `sig` to init, which ignores signals it has no handler for
     /// (but SIGKILL and SIGSTOP), as a pid namespace's init does.
     pub fn signal_init(&self, sig: u32) {
-        Signaller(self.0.clone()).send(sig);
+        let _ = signal_from_outside(&self.0, 1, sig);
     }
 
     /// Sends `sig` to every process of the sandbox (`kill --all`), init
@@ -400,16 +385,14 @@ impl Controller {
         let mut pids: Vec<i32> = self.0.procs().procs.keys().copied().filter(|&p| p != 1).collect();
         pids.push(1);
         for pid in pids {
-            let info = kernel::signal::SigInfo::from_sender(sig, kernel::signal::code::SI_USER, 0, 0);
-            let _ = kernel::task::exit::send_to_process(&self.0, pid, info, None);
+            let _ = signal_from_outside(&self.0, pid, sig);
         }
     }
 
     /// Sends `sig` to process `pid` (an exec'd process, for its runtime
     /// proxy); ESRCH if it is gone.
     pub fn signal_pid(&self, pid: i32, sig: u32) -> Result<(), Errno> {
-        let info = kernel::signal::SigInfo::from_sender(sig, kernel::signal::code::SI_USER, 0, 0);
-        kernel::task::exit::send_to_process(&self.0, pid, info, None)
+        signal_from_outside(&self.0, pid, sig)
     }
 
     /// Starts a new process in the sandbox (`husk exec`).
@@ -535,8 +518,7 @@ impl Signaller {
     /// Sends `sig` to the sandbox's pid 1. Init ignores signals it has no
     /// handler for, except SIGKILL and SIGSTOP, as a pid namespace's init does.
     pub fn send(&self, sig: u32) {
-        let info = kernel::signal::SigInfo::from_sender(sig, kernel::signal::code::SI_USER, 0, 0);
-        let _ = kernel::task::exit::send_to_process(&self.0, 1, info, None);
+        let _ = signal_from_outside(&self.0, 1, sig);
     }
 
     /// Delivers `sig` as the terminal generates it (`si_code` SI_KERNEL) to
@@ -579,18 +561,7 @@ impl Sandbox {
         for p in &procfs {
             p.set_kernel(&kernel);
         }
-        let init = ProcessConfig {
-            program: cfg.program,
-            argv: cfg.argv,
-            envp: cfg.envp,
-            cwd: cfg.cwd,
-            user: cfg.user,
-            groups: cfg.groups,
-            stdio: cfg.stdio,
-            rlimits: cfg.rlimits,
-            no_new_privs: cfg.no_new_privs,
-        };
-        let init = new_process(&kernel, init, true)?;
+        let init = new_process(&kernel, cfg.init, true)?;
         Ok(Sandbox { kernel, init })
     }
 

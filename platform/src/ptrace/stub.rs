@@ -20,6 +20,7 @@ use std::io;
 use std::os::fd::RawFd;
 use std::sync::OnceLock;
 
+use crate::bpf::*;
 use crate::PlatformError;
 
 /// One past the highest user address on x86_64 with 4-level paging.
@@ -120,27 +121,6 @@ fn map_stub_page() -> io::Result<StubPage> {
         candidate -= 0x1_0000_0000;
     }
     Err(io::Error::from_raw_os_error(libc::ENOMEM))
-}
-
-// Classic BPF for the stub's seccomp filter.
-const BPF_LD_W_ABS: u16 = 0x20;
-const BPF_JEQ_K: u16 = 0x15;
-const BPF_JGE_K: u16 = 0x35;
-const BPF_RET_K: u16 = 0x06;
-const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
-const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
-const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-const OFF_NR: u32 = 0;
-const OFF_ARCH: u32 = 4;
-const OFF_IP_LO: u32 = 8;
-const OFF_IP_HI: u32 = 12;
-
-pub(crate) fn stmt(code: u16, k: u32) -> libc::sock_filter {
-    libc::sock_filter { code, jt: 0, jf: 0, k }
-}
-
-pub(crate) fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
-    libc::sock_filter { code, jt, jf, k }
 }
 
 /// The stub's filter: allow mmap, munmap and mprotect from the stub page, kill

@@ -37,7 +37,7 @@ use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 
 use super::shared::{self, CTRL_LEN, PAGE, SIGSTACK_LEN};
-use crate::ptrace::stub::{jump, stmt};
+use crate::bpf::*;
 use crate::PlatformError;
 
 /// The signal [`super::SystrapInterrupter`] sends; the handler reports it as
@@ -366,28 +366,10 @@ fn map_region() -> io::Result<Region> {
     Err(io::Error::from_raw_os_error(libc::ENOMEM))
 }
 
-// Classic BPF and seccomp constants.
-const BPF_LD_W_ABS: u16 = 0x20;
-const BPF_JEQ_K: u16 = 0x15;
-const BPF_JGE_K: u16 = 0x35;
-const BPF_RET_K: u16 = 0x06;
-const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
-const SECCOMP_RET_TRAP: u32 = 0x0003_0000;
-const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
-const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+// Stub-specific constants for the filter.
 const ARCH_SET_GS: u32 = 0x1001;
 const ARCH_SET_FS: u32 = 0x1002;
 const SA_RESTORER: u64 = 0x0400_0000;
-const OFF_NR: u32 = 0;
-const OFF_ARCH: u32 = 4;
-const OFF_IP_LO: u32 = 8;
-const OFF_IP_HI: u32 = 12;
-const fn off_arg_lo(i: u32) -> u32 {
-    16 + 8 * i
-}
-const fn off_arg_hi(i: u32) -> u32 {
-    20 + 8 * i
-}
 
 /// A jump target while the filter is being built.
 #[derive(Clone, Copy)]

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
-/// A process to run: init, or an exec'd one.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// A process to run: init, or an exec'd one (sent as is to the sandbox
+/// over the control socket).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProcessPlan {
     /// argv.
     pub args: Vec<String>,
@@ -100,6 +101,25 @@ pub struct Plan {
     pub resources: Resources,
     /// `linux.cgroupsPath`.
     pub cgroups_path: Option<String>,
+}
+
+impl ProcessPlan {
+    /// The Sentry's description of this process, with `stdio` as its fds
+    /// 0 to 2.
+    pub fn to_sentry(&self, stdio: Vec<std::os::fd::OwnedFd>) -> anyhow::Result<sentry::ProcessConfig> {
+        let program = self.args.first().context("process.args must not be empty")?;
+        Ok(sentry::ProcessConfig {
+            program: program.clone().into_bytes(),
+            argv: self.args.iter().map(|a| a.clone().into_bytes()).collect(),
+            envp: self.env.iter().map(|e| e.clone().into_bytes()).collect(),
+            cwd: self.cwd.clone().into_bytes(),
+            user: (self.uid, self.gid),
+            groups: self.groups.clone(),
+            stdio,
+            rlimits: self.rlimits.clone(),
+            no_new_privs: self.no_new_privileges,
+        })
+    }
 }
 
 /// Reads `BUNDLE/config.json`.

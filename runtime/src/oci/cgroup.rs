@@ -127,13 +127,13 @@ impl Cgroups {
         text.lines().filter_map(|l| l.trim().parse().ok()).collect()
     }
 
-    fn freezer(&self) -> anyhow::Result<(PathBuf, &'static str, &'static str, &'static str)> {
+    fn freezer(&self) -> anyhow::Result<Freezer> {
         for d in &self.dirs {
             if d.join("cgroup.freeze").exists() {
-                return Ok((d.join("cgroup.freeze"), "1", "0", "1"));
+                return Ok(Freezer::V2(d.clone()));
             }
             if d.join("freezer.state").exists() {
-                return Ok((d.join("freezer.state"), "FROZEN", "THAWED", "FROZEN"));
+                return Ok(Freezer::V1(d.clone()));
             }
         }
         bail!("pause and resume need the cgroup freezer, which this host lacks")
@@ -142,19 +142,11 @@ impl Cgroups {
     /// Freezes (`pause`) or thaws (`resume`) every process of the sandbox,
     /// waiting until the freezer reports it done.
     pub fn set_frozen(&self, frozen: bool) -> anyhow::Result<()> {
-        let (file, freeze, thaw, frozen_state) = self.freezer()?;
-        let want = if frozen { freeze } else { thaw };
-        fs::write(&file, want).with_context(|| format!("writing {}", file.display()))?;
+        let freezer = self.freezer()?;
+        freezer.request(frozen)?;
         let deadline = Instant::now() + Duration::from_secs(5);
-        // v1's state reads FREEZING until every task is frozen.
-        let state_file = if file.ends_with("cgroup.freeze") { file.with_file_name("cgroup.events") } else { file };
         loop {
-            let state = fs::read_to_string(&state_file).unwrap_or_default();
-            let done = if state_file.ends_with("cgroup.events") {
-                state.lines().any(|l| l == if frozen { "frozen 1" } else { "frozen 0" })
-            } else {
-                state.trim() == if frozen { frozen_state } else { thaw }
-            };
+            let (done, state) = freezer.settled(frozen);
             if done {
                 return Ok(());
             }
@@ -168,7 +160,7 @@ impl Cgroups {
     /// Kills every process left in the cgroup.
     pub fn kill_all(&self) {
         // Thaw first: a frozen process cannot die.
-        let _ = self.freezer().map(|(f, _, thaw, _)| fs::write(f, thaw));
+        let _ = self.freezer().map(|f| f.request(false));
         for pid in self.pids() {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         }
@@ -192,6 +184,38 @@ impl Cgroups {
             // Husk's default parent (`husk/ID`) goes with its last container.
             if let Some(parent) = d.parent().filter(|p| p.file_name().is_some_and(|n| n == "husk")) {
                 let _ = fs::remove_dir(parent);
+            }
+        }
+    }
+}
+
+/// A cgroup's freezer: v2's `cgroup.freeze`, or v1's `freezer.state`.
+enum Freezer {
+    V1(PathBuf),
+    V2(PathBuf),
+}
+
+impl Freezer {
+    /// Asks for the cgroup to be frozen or thawed.
+    fn request(&self, frozen: bool) -> anyhow::Result<()> {
+        match self {
+            Freezer::V1(d) => write(d, "freezer.state", if frozen { "FROZEN" } else { "THAWED" }),
+            Freezer::V2(d) => write(d, "cgroup.freeze", if frozen { "1" } else { "0" }),
+        }
+    }
+
+    /// Whether every task has reached the state asked for (v1 reads
+    /// FREEZING until then; v2 reports it in `cgroup.events`), and what the
+    /// state file says.
+    fn settled(&self, frozen: bool) -> (bool, String) {
+        match self {
+            Freezer::V1(d) => {
+                let state = fs::read_to_string(d.join("freezer.state")).unwrap_or_default();
+                (state.trim() == if frozen { "FROZEN" } else { "THAWED" }, state)
+            }
+            Freezer::V2(d) => {
+                let events = fs::read_to_string(d.join("cgroup.events")).unwrap_or_default();
+                (events.lines().any(|l| l == if frozen { "frozen 1" } else { "frozen 0" }), events)
             }
         }
     }

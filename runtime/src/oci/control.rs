@@ -38,30 +38,9 @@ pub enum Request {
     },
     /// Start a process (`husk exec`); its stdio comes as three fds. The
     /// reply is `Started`, then `Exited` once it ends.
-    Exec(ExecProcess),
+    Exec(super::bundle::ProcessPlan),
     /// The sandbox's process ids (`husk ps`).
     Pids,
-}
-
-/// A process for `exec`, from an OCI process.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ExecProcess {
-    /// argv; argv\[0\] is the program.
-    pub args: Vec<String>,
-    /// `KEY=VALUE` each.
-    pub env: Vec<String>,
-    /// The working directory.
-    pub cwd: String,
-    /// uid, gid and supplementary groups.
-    pub uid: u32,
-    /// The gid.
-    pub gid: u32,
-    /// Supplementary groups.
-    pub groups: Vec<u32>,
-    /// (resource, soft, hard) limits.
-    pub rlimits: Vec<(u32, u64, u64)>,
-    /// PR_SET_NO_NEW_PRIVS.
-    pub no_new_privileges: bool,
 }
 
 /// The sandbox's answers.

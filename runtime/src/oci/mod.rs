@@ -20,7 +20,7 @@ use anyhow::{bail, Context};
 
 use crate::Globals;
 use cgroup::Cgroups;
-use control::{ExecProcess, Request, Response};
+use control::{Request, Response};
 use state::{ContainerDir, State, Status};
 
 /// `husk create`.
@@ -195,7 +195,7 @@ fn create_sandbox(g: &Globals, args: &CreateArgs) -> anyhow::Result<std::process
             }
             bail!("{report}");
         }
-        let (_, pid_start) = state::proc_stat(pid).context("the sandbox process vanished")?;
+        let pid_start = state::proc_stat(pid).context("the sandbox process vanished")?.start;
         let st = State {
             id: args.id.clone(),
             pid,
@@ -340,15 +340,13 @@ fn host_pids(st: &State) -> Vec<i32> {
 
 /// `pid` and every process below it, from /proc.
 fn descendants(pid: i32) -> Vec<i32> {
-    let mut parent_of = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else { continue };
-        let ppid = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().nth(1)?.parse::<i32>().ok());
-        if let Some(pp) = ppid {
-            parent_of.push((p, pp));
-        }
-    }
+    let parent_of: Vec<(i32, i32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+        .filter_map(|p| state::proc_stat(p).map(|st| (p, st.ppid)))
+        .collect();
     let mut out = vec![pid];
     let mut i = 0;
     while i < out.len() {
@@ -407,10 +405,11 @@ pub fn kill(g: &Globals, id: &str, signal: &str, all: bool) -> anyhow::Result<()
     let sig = parse_signal(signal)?;
     let dir = ContainerDir::open(&g.root, id)?;
     let st = dir.load()?;
-    if st.current_status() == Status::Stopped {
+    let status = st.current_status();
+    if status == Status::Stopped {
         bail!("container not running");
     }
-    let paused = st.current_status() == Status::Paused;
+    let paused = status == Status::Paused;
     let cg = Cgroups { dirs: st.cgroups.clone() };
     if paused {
         // A frozen sandbox cannot answer its control socket: thaw it for
@@ -482,8 +481,9 @@ pub fn delete(g: &Globals, id: &str, force: bool) -> anyhow::Result<()> {
 pub fn exec(g: &Globals, args: &ExecArgs) -> anyhow::Result<ExitCode> {
     let dir = ContainerDir::open(&g.root, &args.id)?;
     let st = dir.load()?;
-    if st.current_status() != Status::Running {
-        bail!("cannot exec in a container that is not running (it is {})", st.current_status());
+    let status = st.current_status();
+    if status != Status::Running {
+        bail!("cannot exec in a container that is not running (it is {status})");
     }
     let base = bundle::load(&st.bundle).ok().map(|b| b.process);
     let plan = exec_plan(args, base)?;
@@ -503,16 +503,7 @@ pub fn exec(g: &Globals, args: &ExecArgs) -> anyhow::Result<ExitCode> {
         sandbox::stdio()?
     };
     let raw: Vec<i32> = stdio.iter().map(|f| f.as_raw_fd()).collect();
-    let req = Request::Exec(ExecProcess {
-        args: plan.args.clone(),
-        env: plan.env.clone(),
-        cwd: plan.cwd.clone(),
-        uid: plan.uid,
-        gid: plan.gid,
-        groups: plan.groups.clone(),
-        rlimits: plan.rlimits.clone(),
-        no_new_privileges: plan.no_new_privileges,
-    });
+    let req = Request::Exec(plan);
     match ch.call(&req, &raw)? {
         Response::Started(_) => {}
         other => bail!("unexpected answer from the sandbox: {other:?}"),

@@ -16,9 +16,10 @@ use std::sync::mpsc;
 
 use anyhow::Context;
 
+use super::bundle::ProcessPlan;
 use super::bundle::{self, NetNs, Plan};
-use super::control::{self, Channel, ExecProcess, Request, Response};
-use crate::{spawn_gofer, Globals};
+use super::control::{self, Channel, Request, Response};
+use crate::{spawn_gofer, Globals, Gofer};
 
 /// Arguments `create` passes to the sandbox process.
 #[derive(clap::Args, Debug)]
@@ -107,24 +108,13 @@ pub fn main(g: &Globals, args: SandboxArgs) -> ExitCode {
     code
 }
 
-/// Ends the Gofer when the sandbox process ends.
-struct GoferGuard(std::process::Child);
-
-impl Drop for GoferGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn boot(g: &Globals, args: &SandboxArgs) -> anyhow::Result<(sentry::Sandbox, GoferGuard)> {
+fn boot(g: &Globals, args: &SandboxArgs) -> anyhow::Result<(sentry::Sandbox, Gofer)> {
     // First, so the Gofer and the stubs are born in the cgroups too.
     super::cgroup::Cgroups { dirs: args.cgroups.clone() }.join(std::process::id() as i32)?;
     let plan = bundle::load(&args.bundle)?;
     enter_netns(&plan.netns)?;
     let (sources, mounts) = mount_specs(&plan.mounts)?;
     let (gofer, sentry_sock) = spawn_gofer(&plan.rootfs, &sources)?;
-    let gofer = GoferGuard(gofer);
     let mut cfg = sandbox_config(g, &plan, stdio()?)?;
     cfg.mounts = Some(mounts);
     let sandbox = sentry::Sandbox::boot(cfg, sentry_sock).map_err(|e| match &e {
@@ -161,27 +151,18 @@ pub fn stdio() -> anyhow::Result<Vec<OwnedFd>> {
 }
 
 fn sandbox_config(g: &Globals, plan: &Plan, stdio: Vec<OwnedFd>) -> anyhow::Result<sentry::SandboxConfig> {
-    let p = &plan.process;
     let hostname = match &plan.hostname {
         Some(h) => h.clone(),
         // A new UTS namespace starts with the host's name.
         None => nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
     };
     Ok(sentry::SandboxConfig {
-        program: p.args[0].clone().into_bytes(),
-        argv: p.args.iter().map(|a| a.clone().into_bytes()).collect(),
-        envp: p.env.iter().map(|e| e.clone().into_bytes()).collect(),
-        cwd: p.cwd.clone().into_bytes(),
+        init: plan.process.to_sentry(stdio)?,
         hostname,
         strace: g.strace,
-        platform: g.platform.clone().unwrap_or_else(|| sentry::default_platform().to_string()),
-        stdio,
-        user: (p.uid, p.gid),
-        groups: p.groups.clone(),
+        platform: g.platform_name(),
         mounts: None,
         readonly_root: plan.readonly_root,
-        rlimits: p.rlimits.clone(),
-        no_new_privs: p.no_new_privileges,
     })
 }
 
@@ -302,22 +283,11 @@ fn serve_one(
     }
 }
 
-fn exec(ch: &Channel, controller: &sentry::Controller, p: ExecProcess, fds: Vec<OwnedFd>) -> anyhow::Result<()> {
+fn exec(ch: &Channel, controller: &sentry::Controller, p: ProcessPlan, fds: Vec<OwnedFd>) -> anyhow::Result<()> {
     if fds.len() != 3 {
         anyhow::bail!("exec needs three stdio fds, got {}", fds.len());
     }
-    let Some(program) = p.args.first() else { anyhow::bail!("exec: empty args") };
-    let cfg = sentry::ProcessConfig {
-        program: program.clone().into_bytes(),
-        argv: p.args.iter().map(|a| a.clone().into_bytes()).collect(),
-        envp: p.env.iter().map(|e| e.clone().into_bytes()).collect(),
-        cwd: p.cwd.into_bytes(),
-        user: (p.uid, p.gid),
-        groups: p.groups,
-        stdio: fds,
-        rlimits: p.rlimits,
-        no_new_privs: p.no_new_privileges,
-    };
+    let cfg = p.to_sentry(fds)?;
     let started = controller.exec(cfg).map_err(|e| anyhow::anyhow!("exec: {e}"))?;
     let pid = started.pid;
     ch.send(&Response::Started(pid), &[])?;

@@ -107,13 +107,24 @@ impl State {
 /// `start` (0: any start time).
 pub fn process_alive(pid: i32, start: u64) -> bool {
     match proc_stat(pid) {
-        Some((state, started)) => state != 'Z' && state != 'X' && (start == 0 || started == start),
+        Some(st) => st.state != 'Z' && st.state != 'X' && (start == 0 || st.start == start),
         None => false,
     }
 }
 
-/// The state letter and start time of host process `pid`.
-pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
+/// What Husk reads of `/proc/PID/stat`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcStat {
+    /// The state letter (field 3).
+    pub state: char,
+    /// The parent's pid (field 4).
+    pub ppid: i32,
+    /// The start time in clock ticks since boot (field 22).
+    pub start: u64,
+}
+
+/// `/proc/PID/stat` of host process `pid`.
+pub fn proc_stat(pid: i32) -> Option<ProcStat> {
     if pid <= 0 {
         return None;
     }
@@ -121,16 +132,17 @@ pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
     parse_stat(&stat)
 }
 
-/// Parses `/proc/PID/stat`: the state letter and start time (field 22). The
-/// command name (field 2) may hold spaces and parentheses, so fields are
-/// counted from its last `)`.
-pub fn parse_stat(stat: &str) -> Option<(char, u64)> {
+/// Parses `/proc/PID/stat`. The command name (field 2) may hold spaces and
+/// parentheses, so fields are counted from its last `)`.
+pub fn parse_stat(stat: &str) -> Option<ProcStat> {
     let rest = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let state = fields.first()?.chars().next()?;
-    // Field 3 is fields[0]; field 22 is fields[19].
-    let start = fields.get(19)?.parse().ok()?;
-    Some((state, start))
+    // Field 3 is fields[0].
+    Some(ProcStat {
+        state: fields.first()?.chars().next()?,
+        ppid: fields.get(1)?.parse().ok()?,
+        start: fields.get(19)?.parse().ok()?,
+    })
 }
 
 /// Checks a container id as runc does: letters, digits, `_`, `+`, `-`, `.`,
@@ -245,7 +257,7 @@ mod tests {
     #[test]
     fn stat_parsing_survives_odd_command_names() {
         let stat = "42 (a) b (c)) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 123456 1000 10";
-        assert_eq!(parse_stat(stat), Some(('S', 123456)));
+        assert_eq!(parse_stat(stat), Some(ProcStat { state: 'S', ppid: 1, start: 123456 }));
         assert_eq!(parse_stat("garbage"), None);
     }
 
@@ -260,7 +272,7 @@ mod tests {
     #[test]
     fn this_process_is_alive_and_a_bogus_start_time_is_not() {
         let me = std::process::id() as i32;
-        let (_, start) = proc_stat(me).unwrap();
+        let start = proc_stat(me).unwrap().start;
         assert!(process_alive(me, start));
         assert!(!process_alive(me, start + 1));
         assert!(!process_alive(-1, 0));

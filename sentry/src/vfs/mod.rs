@@ -621,15 +621,7 @@ impl Vfs {
         path: &[u8],
         follow: Follow,
     ) -> SysResult<Arc<Dentry>> {
-        if path.is_empty() {
-            return Err(Errno::ENOENT);
-        }
-        if path.len() >= PATH_MAX {
-            return Err(Errno::ENAMETOOLONG);
-        }
-        let cur = if path[0] == b'/' { root.clone() } else { start.clone() };
-        let mut links = 0;
-        self.walk(root, cur, split(path), path.ends_with(b"/"), follow, &mut links, None)
+        self.resolve_inner(root, start, path, follow, None)
     }
 
     /// [`Vfs::resolve`] on behalf of `creds`: every directory walked through
@@ -642,6 +634,17 @@ impl Vfs {
         follow: Follow,
         creds: &Credentials,
     ) -> SysResult<Arc<Dentry>> {
+        self.resolve_inner(root, start, path, follow, Some(creds))
+    }
+
+    fn resolve_inner(
+        &self,
+        root: &Arc<Dentry>,
+        start: &Arc<Dentry>,
+        path: &[u8],
+        follow: Follow,
+        creds: Option<&Credentials>,
+    ) -> SysResult<Arc<Dentry>> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
@@ -650,7 +653,7 @@ impl Vfs {
         }
         let cur = if path[0] == b'/' { root.clone() } else { start.clone() };
         let mut links = 0;
-        self.walk(root, cur, split(path), path.ends_with(b"/"), follow, &mut links, Some(creds))
+        self.walk(root, cur, split(path), path.ends_with(b"/"), follow, &mut links, creds)
     }
 
     /// Walks `rest` from `cur`; see [`Vfs::resolve`]. With `creds`, each
