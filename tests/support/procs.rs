@@ -124,7 +124,16 @@ mod tests {
     fn finds_own_child() {
         let mut child = std::process::Command::new("sleep").arg("5").spawn().expect("spawn sleep");
         let pid = i32::try_from(child.id()).unwrap();
-        let found = live_descendants_of_self().iter().any(|p| p.pid == pid && p.cmdline == "sleep 5");
+        // `spawn` can return while the child is still inside execve (glibc's
+        // posix_spawn resumes its parent once the old memory is released,
+        // before the new argv is in place), when its cmdline reads empty:
+        // look again for a while.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let mut found = false;
+        while !found && std::time::Instant::now() < until {
+            found = live_descendants_of_self().iter().any(|p| p.pid == pid && p.cmdline == "sleep 5");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(found, "sleep {pid} not among the descendants");
