@@ -181,6 +181,32 @@ differential_test! {
 }
 
 differential_test! {
+    /// fork, a new thread and a raw fork syscall copy the FPU: MXCSR, the
+    /// x87 control word and the vector registers as they were at the call.
+    fn fpu_inherit(platform, link) {
+        let (rootfs, prog) = rootfs_with("fpu_inherit", link);
+        let mut lines = vec![
+            "set mxcsr 0xdfc0 and fcw 0xc7f",
+            "fork child: mxcsr inherited: ok",
+            "fork child: fcw inherited: ok",
+            "thread: mxcsr inherited: ok",
+            "thread: fcw inherited: ok",
+            "raw fork child: xmm15 as at the fork: ok",
+            "raw fork child: mxcsr inherited: ok",
+            "parent: xmm15 kept: ok",
+        ];
+        if std::arch::is_x86_feature_detected!("avx") {
+            lines.extend(["raw fork child: ymm14 as at the fork: ok", "parent: ymm14 kept: ok"]);
+        } else {
+            lines.push("no AVX");
+        }
+        lines.extend(["parent: mxcsr kept: ok", "parent: fcw kept: ok", "done"]);
+        let case = case(&rootfs, &prog).expect_lines(&lines);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// A handler sets a reserved xstate_bv bit in its frame: sigreturn
     /// delivers SIGSEGV, and the child dies of it (139).
     fn xsave_corrupt(platform, link) {

@@ -28,7 +28,10 @@ pub mod systrap;
 
 use std::any::Any;
 
-pub use arch::{fp_layout, FpLayout, FpState, Regs, FP_STATE_CAP, XFEATURE_FPSSE, XSAVE_HEADER, XSAVE_MIN};
+pub use arch::{
+    fp_layout, FpLayout, FpState, Regs, FP_STATE_CAP, FP_XSTATE_MAGIC1, FP_XSTATE_MAGIC2, FX_SW_BYTES, XFEATURE_FPSSE,
+    XSAVE_HEADER, XSAVE_MIN,
+};
 
 /// Page protections, as `PROT_*` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

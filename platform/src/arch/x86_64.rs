@@ -139,6 +139,13 @@ pub const XSAVE_HEADER: usize = 512;
 pub const XSAVE_MIN: usize = 576;
 /// The x87 and SSE components.
 pub const XFEATURE_FPSSE: u64 = 0b11;
+/// Offset of `sw_reserved` in the legacy area, where a signal frame's
+/// XSAVE area carries Linux's `_fpx_sw_bytes` marker.
+pub const FX_SW_BYTES: usize = 464;
+/// The marker's first word: the area is a whole XSAVE area.
+pub const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
+/// The word right after the area in a signal frame.
+pub const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
 
 impl FpState {
     /// The state of a thread after execve: x87 and SSE in their initial
@@ -178,6 +185,23 @@ impl FpState {
         let mut w = [0u8; 8];
         w.copy_from_slice(&self.bytes[off..off + 8]);
         u64::from_le_bytes(w)
+    }
+
+    /// Writes the `_fpx_sw_bytes` marker Linux puts in a signal frame's
+    /// XSAVE area (magic1, extended_size, xfeatures, xstate_size) and marks
+    /// x87 and SSE present, so that `rt_sigreturn` loads the whole area. The
+    /// frame also needs [`FP_XSTATE_MAGIC2`] right after the area's
+    /// `layout.size` bytes.
+    pub fn mark_sigframe(&mut self, layout: &FpLayout) {
+        let sw = &mut self.bytes[FX_SW_BYTES..XSAVE_HEADER];
+        sw.fill(0);
+        let size = layout.size as u32;
+        sw[0..4].copy_from_slice(&FP_XSTATE_MAGIC1.to_le_bytes());
+        sw[4..8].copy_from_slice(&(size + 4).to_le_bytes());
+        sw[8..16].copy_from_slice(&layout.features.to_le_bytes());
+        sw[16..20].copy_from_slice(&size.to_le_bytes());
+        let bv = self.xstate_bv() | XFEATURE_FPSSE;
+        self.set_xstate_bv(bv);
     }
 
     /// Makes the area one the host's XRSTOR accepts for `layout`: only

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use crate::{
     fp_layout, Access, AddressSpace, Context, FpState, Interrupter, Platform, PlatformError, Prot, Regs, SwitchOutcome,
-    XFEATURE_FPSSE, XSAVE_HEADER,
+    FX_SW_BYTES, XFEATURE_FPSSE, XSAVE_HEADER,
 };
 
 /// The ptrace platform.
@@ -294,9 +294,6 @@ impl Context for PtraceContext {
         }
     }
 }
-
-/// Where the kernel's marker words sit in the FXSAVE area (`sw_reserved`).
-const FX_SW_BYTES: usize = 464;
 
 impl PtraceContext {
     /// The buffer for stub `pid`'s XSAVE regset, or `None` where the host

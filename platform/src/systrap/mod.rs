@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use crate::{
     fp_layout, Access, AddressSpace, Context, FpState, Interrupter, Platform, PlatformError, Prot, Regs, SwitchOutcome,
-    XFEATURE_FPSSE, XSAVE_HEADER, XSAVE_MIN,
+    FP_XSTATE_MAGIC1, FP_XSTATE_MAGIC2, FX_SW_BYTES, XFEATURE_FPSSE, XSAVE_HEADER, XSAVE_MIN,
 };
 use shared::{Ctrl, S_APP, S_SENTRY, WAITING};
 
@@ -406,6 +406,25 @@ impl Drop for SystrapAddressSpace {
 }
 
 impl SystrapAddressSpace {
+    /// Leaves `fp` in the control region for the frame that the first
+    /// resume builds, with the marker and magic word Linux's `rt_sigreturn`
+    /// checks (without them it would load the legacy area alone).
+    fn stage_first_fp(&mut self, fp: &FpState) {
+        let layout = fp_layout();
+        let mut clean = fp.clone();
+        clean.sanitize(layout);
+        let off = shared::SYNTH_FP_AREA;
+        if layout.xsave {
+            clean.mark_sigframe(layout);
+            self.ctrl.write_bytes(off, &clean.bytes[..layout.size]);
+            self.ctrl.write_bytes(off + layout.size, &FP_XSTATE_MAGIC2.to_le_bytes());
+        } else {
+            clean.bytes[FX_SW_BYTES..XSAVE_HEADER].fill(0);
+            self.ctrl.write_bytes(off, &clean.bytes[..XSAVE_HEADER]);
+        }
+        self.ctrl.set(shared::SYNTH_FP, self.stub_ctrl + off as u64);
+    }
+
     /// Where the FPU state of the frame the stub is parked in lies in the
     /// control region, if there is such a frame (not before the first run),
     /// and whether it is a whole XSAVE area of [`fp_layout`]'s shape (the
@@ -449,13 +468,6 @@ impl SystrapAddressSpace {
 
 /// Offset of `uc_mcontext.fpstate` in `struct ucontext`.
 const FPSTATE_PTR: usize = 40 + 23 * 8;
-/// Where the kernel's signal-frame marker sits in the FXSAVE area
-/// (`sw_reserved`: magic1, extended_size, xfeatures, xstate_size), and the
-/// magic words that say an XSAVE area of `xstate_size` bytes is there.
-const FX_SW_BYTES: usize = 464;
-const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
-const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
-
 /// Interrupts a context by signalling the stub it last ran in: the handler
 /// reports the signal as an event, and `switch` returns `Interrupted`. If the
 /// stub is parked in its handler, the signal waits until the next resume.
@@ -542,12 +554,14 @@ impl Context for SystrapContext {
         Ok(true)
     }
 
-    /// Replaces the state that `rt_sigreturn` will load. `Ok(false)` before
-    /// the thread first ran (it then starts with a clean FPU).
+    /// Replaces the state that `rt_sigreturn` will load: the one in the
+    /// frame the stub is parked in or, before the thread first ran, the one
+    /// the first resume's frame points at.
     fn set_fp_state(&mut self, space: &mut dyn AddressSpace, fp: &FpState) -> Result<bool, PlatformError> {
         let space = systrap_space(space)?;
         let Some((off, full)) = space.fp_area()? else {
-            return Ok(false);
+            space.stage_first_fp(fp);
+            return Ok(true);
         };
         let layout = fp_layout();
         let mut clean = fp.clone();

@@ -65,6 +65,9 @@ pub const SPIN: usize = 0x40;
 pub const FSGS_MODE: usize = 0x48;
 /// The stub's address of the last event's ucontext (its FPU state is there).
 pub const UCTX: usize = 0x50;
+/// The stub's address of an FPU area ([`SYNTH_FP_AREA`]) for the frame the
+/// first resume builds, or 0 for a clean FPU.
+pub const SYNTH_FP: usize = 0x58;
 /// [`REQ_SYSCALL`]: the syscall number.
 pub const NR: usize = 0x80;
 /// [`REQ_SYSCALL`]: six arguments.
@@ -84,6 +87,11 @@ pub const SIGINFO: usize = 0x200;
 /// Where the stub builds a signal frame of its own to start the app with
 /// (an offset in the control region, near the signal stack's top).
 pub const SYNTH_UCTX: usize = CTRL_LEN - 1024;
+/// Where the Sentry puts the FPU state a new thread starts with (an XSAVE
+/// area with its signal-frame marker and trailing magic word), 64-byte
+/// aligned, below [`SYNTH_UCTX`]: a thread inherits its parent's FPU.
+pub const SYNTH_FP_AREA: usize = (SYNTH_UCTX - crate::FP_STATE_CAP - 64) & !63;
+const _: () = assert!(SYNTH_FP_AREA >= PAGE && SYNTH_FP_AREA.is_multiple_of(64));
 
 /// The stub's turn.
 pub const S_APP: u32 = 1;

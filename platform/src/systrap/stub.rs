@@ -28,8 +28,9 @@
 //! runs one syscall for the Sentry (an address-space change) and waits again,
 //! or copies the Sentry's registers into the frame and returns through
 //! `rt_sigreturn`. At startup there is no frame yet: the first resume builds
-//! one on the signal stack with no FPU state, so `rt_sigreturn` loads the
-//! full register set and a clean FPU.
+//! one on the signal stack, so `rt_sigreturn` loads the full register set,
+//! and either the FPU state the Sentry left in the control region (a
+//! thread inherits its parent's) or, with none, a clean FPU.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -195,6 +196,9 @@ std::arch::global_asm!(
     "mov qword ptr [r12 + 32], {SIGSTACK_LEN}", // uc_stack.ss_size
     "movabs rax, {CSGSFS}",
     "mov [r12 + {MCTX} + 18 * 8], rax",
+    // The FPU state the Sentry left for this thread, if any (fpstate).
+    "mov rax, [r15 + {SYNTH_FP}]",
+    "mov [r12 + {MCTX} + 23 * 8], rax",
     ".Lhave_frame:",
     "lea rsi, [r15 + {GREGS}]",
     "lea rdi, [r12 + {MCTX}]",
@@ -266,6 +270,7 @@ std::arch::global_asm!(
     TURN_MASK = const shared::TURN_MASK,
     REQ_RESUME = const shared::REQ_RESUME,
     SYNTH_UCTX = const shared::SYNTH_UCTX,
+    SYNTH_FP = const shared::SYNTH_FP,
     UCTX_QWORDS = const UCTX_QWORDS,
     SIGSTACK_LEN = const SIGSTACK_LEN,
     CSGSFS = const CSGSFS,

@@ -149,6 +149,14 @@ impl Task {
         if f & CLONE_VM == 0 || f & CLONE_VFORK != 0 {
             child.altstack = self.altstack;
         }
+        // Linux's fork and clone copy the FPU: rounding modes, FTZ/DAZ and
+        // the vector registers as they were at the syscall.
+        if let Some(space) = self.space.as_deref_mut() {
+            let mut fp = Box::<platform::FpState>::default();
+            if self.ctx.get_fp_state(space, &mut fp).unwrap_or(false) {
+                child.inherited_fp = Some(fp);
+            }
+        }
         if f & CLONE_PARENT_SETTID != 0 {
             self.mm().write_val(a.parent_tid, &tid)?;
         }

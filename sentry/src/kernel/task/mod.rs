@@ -18,7 +18,7 @@ use std::time::Instant;
 use abi::flags::rlimit::{RLIMIT_NOFILE, RLIM_NLIMITS};
 use abi::types::Rlimit;
 use abi::Errno;
-use platform::{AddressSpace, Context, Interrupter, Regs};
+use platform::{AddressSpace, Context, FpState, Interrupter, Regs};
 
 use super::fd_table::FdTable;
 use super::process::{Credentials, ThreadGroup};
@@ -245,6 +245,9 @@ pub struct Task {
     pub saved_mask: Option<SigSet>,
     /// sigaltstack.
     pub altstack: AltStack,
+    /// The FPU state a new thread starts with: its parent's at the clone,
+    /// as Linux copies it (none: a clean FPU). Applied when its stub exists.
+    pub inherited_fp: Option<Box<FpState>>,
     /// set_tid_address.
     pub clear_child_tid: u64,
     /// set_robust_list (head, length).
@@ -329,6 +332,7 @@ impl Task {
             sigmask: parts.sigmask,
             saved_mask: None,
             altstack: AltStack::default(),
+            inherited_fp: None,
             clear_child_tid: 0,
             robust_list: (0, 0),
             comm: [0; 16],

@@ -8,7 +8,10 @@ use std::sync::atomic::Ordering;
 
 use abi::flags::signal::{SIGKILL, SIGSEGV};
 use abi::Errno;
-use platform::{fp_layout, FpLayout, FpState, SwitchOutcome, XFEATURE_FPSSE, XSAVE_HEADER, XSAVE_MIN};
+use platform::{
+    fp_layout, FpLayout, FpState, SwitchOutcome, FP_XSTATE_MAGIC1, FP_XSTATE_MAGIC2, FX_SW_BYTES, XFEATURE_FPSSE,
+    XSAVE_HEADER, XSAVE_MIN,
+};
 
 use super::Task;
 use crate::kernel::signal::*;
@@ -21,12 +24,6 @@ const UC_FLAGS: u64 = 0x2 | 0x4;
 /// `uc_flags`: the FPU state is an XSAVE area (`UC_FP_XSTATE`), set where
 /// the CPU has XSAVE.
 const UC_FP_XSTATE: u64 = 0x1;
-/// The marker Linux puts in the FXSAVE area's `sw_reserved` (bytes
-/// 464..512: magic1, extended_size, xfeatures, xstate_size) and the word
-/// after the XSAVE area, saying that a whole XSAVE area is there.
-const FX_SW_BYTES: usize = 464;
-const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
-const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
 /// The XSAVE components whose state includes MXCSR (SSE, AVX).
 const XFEATURE_MXCSR_USERS: u64 = 0b110;
 /// Size of the kernel's `struct ucontext` on x86_64.
@@ -62,6 +59,11 @@ impl Task {
             Ok(s) => {
                 self.handle.stub_pid.store(s.host_pid().unwrap_or(0), std::sync::atomic::Ordering::Release);
                 self.space = Some(s);
+                if let (Some(fp), Some(space)) = (self.inherited_fp.take(), self.space.as_deref_mut()) {
+                    if let Err(e) = self.ctx.set_fp_state(space, &fp) {
+                        log::warn!("task {}: cannot give it its parent's FPU state: {e}", self.tid);
+                    }
+                }
             }
             Err(e) => {
                 log::error!("task {}: cannot create its stub: {e}", self.tid);
@@ -268,8 +270,11 @@ impl Task {
         if have_fp {
             sp = sp.wrapping_sub(fp_len as u64) & !63;
             fp_addr = sp;
+            // As Linux's save_xstate_epilog; x87 and SSE are marked present
+            // so that a handler that edits only the legacy area is heard on
+            // sigreturn.
             if layout.xsave {
-                mark_xstate(&mut fp, layout);
+                fp.mark_sigframe(layout);
             }
         }
         let frame = (sp.wrapping_sub(FRAME_SIZE) & !15).wrapping_sub(8);
@@ -430,21 +435,6 @@ impl Task {
             s
         })
     }
-}
-
-/// Fills `sw_reserved` with Linux's marker for a whole XSAVE area of
-/// `layout`'s shape (`save_xstate_epilog`), and marks x87 and SSE present,
-/// so that a handler that edits only the legacy area is heard on sigreturn.
-fn mark_xstate(fp: &mut FpState, layout: &FpLayout) {
-    let sw = &mut fp.bytes[FX_SW_BYTES..XSAVE_HEADER];
-    sw.fill(0);
-    let size = layout.size as u32;
-    sw[0..4].copy_from_slice(&FP_XSTATE_MAGIC1.to_le_bytes());
-    sw[4..8].copy_from_slice(&(size + 4).to_le_bytes());
-    sw[8..16].copy_from_slice(&layout.features.to_le_bytes());
-    sw[16..20].copy_from_slice(&size.to_le_bytes());
-    let bv = fp.xstate_bv() | XFEATURE_FPSSE;
-    fp.set_xstate_bv(bv);
 }
 
 fn le32(b: &[u8], at: usize) -> u32 {
