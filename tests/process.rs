@@ -181,6 +181,24 @@ differential_test! {
 }
 
 differential_test! {
+    /// fork while another thread writes memory without syscalls: the
+    /// child keeps the memory of the fork, the parent's threads keep
+    /// seeing each other's writes after copy-on-write, and munmap and
+    /// mprotect reach the other thread at once (Linux's TLB shootdown).
+    fn fork_threads(platform, link) {
+        let (rootfs, prog) = rootfs_with("fork_threads", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "children kept their memory as at the fork: ok",
+            "the parent's threads kept seeing each other's writes: ok",
+            "munmap: the other thread faults on its next touch: ok",
+            "mprotect: the other thread faults on its next write: ok",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// fork, a new thread and a raw fork syscall copy the FPU: MXCSR, the
     /// x87 control word and the vector registers as they were at the call.
     fn fpu_inherit(platform, link) {
@@ -380,6 +398,9 @@ differential_test! {
             "nanosleep 5 s, SIGUSR1 after 50 ms: -1 Interrupted system call, handler ran: yes, woke early: yes, rem plausible: yes",
             "nanosleep 200 ms with a child exiting at 20 ms: 0, slept it all: yes",
             "clock_nanosleep interrupted: EINTR, handler ran: yes",
+            "sleeper stopped: yes",
+            "nanosleep 2 s, stopped from 200 to 1200 ms: 0, slept it all: yes, woke by its deadline: yes",
+            "restart_syscall with nothing to restart: -1 Interrupted system call",
             "nanosleep with tv_nsec 1e9: -1 Invalid argument",
             "nanosleep with a bad pointer: -1 Bad address",
         ]);

@@ -1,11 +1,13 @@
 /* nanosleep and signals: a handled signal cuts a sleep short with EINTR
  * and the time left; a signal whose default action is to ignore it
- * (SIGCHLD) does not. */
+ * (SIGCHLD) does not; a sleeper stopped and continued goes on to its
+ * first deadline (restart_syscall), not for its whole request again. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,6 +78,35 @@ int main(void)
 	printf("clock_nanosleep interrupted: %s, handler ran: %s\n", r == EINTR ? "EINTR" : "other",
 	       got ? "yes" : "no");
 	waitpid(c, NULL, 0);
+
+	/* Stopped at 200 ms and continued at 1200 ms, a 2 s sleep still ends
+	 * at about 2 s (restarting the whole request would make it 3 s). */
+	fflush(stdout);
+	pid_t sleeper = fork();
+	if (sleeper == 0) {
+		req.tv_sec = 2;
+		req.tv_nsec = 0;
+		start = now_ms();
+		r = nanosleep(&req, NULL);
+		took = now_ms() - start;
+		printf("nanosleep 2 s, stopped from 200 to 1200 ms: %d, slept it all: %s, woke by its deadline: %s\n", r,
+		       took >= 1990 ? "yes" : "no", took < 2600 ? "yes" : "no");
+		fflush(stdout);
+		_exit(0);
+	}
+	usleep(200 * 1000);
+	kill(sleeper, SIGSTOP);
+	int st;
+	waitpid(sleeper, &st, WUNTRACED);
+	printf("sleeper stopped: %s\n", WIFSTOPPED(st) ? "yes" : "no");
+	fflush(stdout);
+	usleep(1000 * 1000);
+	kill(sleeper, SIGCONT);
+	waitpid(sleeper, &st, 0);
+
+	/* With nothing to restart, restart_syscall fails with EINTR. */
+	r = syscall(SYS_restart_syscall);
+	printf("restart_syscall with nothing to restart: %d %s\n", r, r ? strerror(errno) : "");
 
 	/* Bad arguments. */
 	req.tv_sec = 0;

@@ -15,7 +15,12 @@
 //! each stub replays the log before it next runs app code (see
 //! [`MemoryManager::sync_space`]). Pages are freed only once every stub has
 //! replayed the unmap that dropped them, so no stub can reach a page that was
-//! reused.
+//! reused. A change that takes rights away (unmap, protect, copy-on-write
+//! at fork or its break, which moves a page) must also be in force for the
+//! other threads before the thread that made it goes on, as Linux's TLB
+//! shootdown makes it: that thread interrupts every other thread running
+//! app code with an older view and waits until each has stopped or caught
+//! up ([`Runner`], [`MemoryManager::shootdown`]).
 //!
 //! fork shares private pages copy-on-write: both sides map them read-only and
 //! the first write (a fault in the app, or a copy-out by the Sentry) copies
@@ -32,12 +37,12 @@ pub mod memfile;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use abi::flags::mm::*;
 use abi::{page_down, page_up, Errno, PAGE_SIZE};
-use platform::{AddressSpace, Prot};
+use platform::{Access, AddressSpace, Interrupter, Prot};
 
 use smallvec::SmallVec;
 use zerocopy::{FromBytes, Immutable, IntoBytes};
@@ -177,6 +182,11 @@ struct SpaceLog {
     users: HashMap<u64, u64>,
     /// Memory-file ranges to release once every stub has passed `seq`.
     deferred: Vec<(u64, u64, u64)>,
+    /// The thread behind each attached stub.
+    runners: HashMap<u64, Arc<Runner>>,
+    /// The log's end after the last change that took rights away: a stub
+    /// before it may reach pages it no longer should.
+    revoke_end: u64,
 }
 
 impl SpaceLog {
@@ -205,12 +215,111 @@ pub struct MemoryManager {
 pub struct SpaceCursor {
     user: u64,
     seq: Option<u64>,
+    /// The thread that runs app code through the stub.
+    runner: Arc<Runner>,
+    /// The `revoke_end` this thread last made sure the others reached.
+    shot: u64,
 }
 
 impl SpaceCursor {
     /// A cursor for a stub that has mapped nothing yet.
     pub fn new() -> SpaceCursor {
-        SpaceCursor { user: NEXT_MM_ID.fetch_add(1, Ordering::Relaxed), seq: None }
+        SpaceCursor::for_runner(Arc::default())
+    }
+
+    /// A new cursor for the thread `runner` (after execve).
+    pub fn for_runner(runner: Arc<Runner>) -> SpaceCursor {
+        SpaceCursor { user: NEXT_MM_ID.fetch_add(1, Ordering::Relaxed), seq: None, runner, shot: 0 }
+    }
+
+    /// The thread behind this cursor.
+    pub fn runner(&self) -> &Arc<Runner> {
+        &self.runner
+    }
+}
+
+/// A thread that runs app code through a stub, as its address space sees
+/// it: whether it runs app code now (it says so before it replays the log
+/// and runs, and again once the platform returned), and how to interrupt
+/// it.
+#[derive(Default)]
+pub struct Runner {
+    in_app: AtomicBool,
+    interrupter: OnceLock<Arc<dyn Interrupter>>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner").field("in_app", &self.in_app()).finish()
+    }
+}
+
+impl Runner {
+    /// How to interrupt the thread (set once, when its context exists).
+    pub fn set_interrupter(&self, interrupter: Arc<dyn Interrupter>) {
+        let _ = self.interrupter.set(interrupter);
+    }
+
+    /// Records whether the thread is about to run, or runs, app code.
+    pub fn set_in_app(&self, running: bool) {
+        self.in_app.store(running, Ordering::SeqCst);
+    }
+
+    /// Whether the thread is about to run, or runs, app code.
+    pub fn in_app(&self) -> bool {
+        self.in_app.load(Ordering::SeqCst)
+    }
+
+    /// Makes the thread come back to the Sentry (or not leave it).
+    pub fn interrupt(&self) {
+        if let Some(i) = self.interrupter.get() {
+            i.interrupt();
+        }
+    }
+}
+
+/// How long a thread waits for the others to take in a change that took
+/// rights away before it goes on regardless (a thread that long in app
+/// code without stopping is not being scheduled; the wait only narrows
+/// the window in which it sees its old view).
+const SHOOTDOWN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Interrupts the threads of `sd` and waits, without holding `mm`'s lock
+/// between looks, until each has stopped running app code or replayed the
+/// log up to the change.
+pub fn await_shootdown(mm: &std::sync::Mutex<MemoryManager>, mut sd: Shootdown) {
+    for r in sd.runners() {
+        r.interrupt();
+    }
+    let start = std::time::Instant::now();
+    let mut looks = 0u32;
+    while !mm.lock().unwrap_or_else(|e| e.into_inner()).shootdown_done(&mut sd) {
+        if start.elapsed() > SHOOTDOWN_PATIENCE {
+            log::warn!("{} threads still run app code with an old view of memory", sd.runners.len());
+            return;
+        }
+        looks += 1;
+        // The others need a CPU to come back: give ours up, then sleep.
+        if looks < 200 {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+    }
+}
+
+/// The threads a change that took rights away waits for: each runs app
+/// code with a view older than log position `seq`.
+#[derive(Debug)]
+pub struct Shootdown {
+    seq: u64,
+    runners: Vec<(u64, Arc<Runner>)>,
+}
+
+impl Shootdown {
+    /// The threads still to wait for.
+    pub fn runners(&self) -> impl Iterator<Item = &Arc<Runner>> {
+        self.runners.iter().map(|(_, r)| r)
     }
 }
 
@@ -267,9 +376,51 @@ impl MemoryManager {
         if self.log.users.is_empty() {
             // No stub to tell: the next one to attach maps everything anew.
             self.log.base += 1;
-            return;
+        } else {
+            self.log.ops.push_back(op);
         }
-        self.log.ops.push_back(op);
+    }
+
+    /// Pushes a change that takes rights away from stubs that may hold them
+    /// (an unmap, a protect, a map that replaces pages): it must reach the
+    /// other threads before this one goes on.
+    fn push_revoking(&mut self, op: SpaceOp) {
+        self.push(op);
+        self.log.revoke_end = self.log.end();
+    }
+
+    /// The other threads that run app code with a view older than the last
+    /// change that took rights away; `None` when there are none. The caller
+    /// interrupts them and waits, without this lock, until
+    /// [`MemoryManager::shootdown_done`].
+    pub fn shootdown(&self, cursor: &SpaceCursor) -> Option<Shootdown> {
+        let seq = self.log.revoke_end;
+        let runners: Vec<_> = self
+            .log
+            .users
+            .iter()
+            .filter(|&(&user, &at)| user != cursor.user && at < seq)
+            .filter_map(|(&user, _)| self.log.runners.get(&user).filter(|r| r.in_app()).map(|r| (user, r.clone())))
+            .collect();
+        (!runners.is_empty()).then_some(Shootdown { seq, runners })
+    }
+
+    /// [`MemoryManager::shootdown`] once per change that took rights away,
+    /// for the thread of `cursor` before it runs app code again.
+    pub fn shootdown_due(&self, cursor: &mut SpaceCursor) -> Option<Shootdown> {
+        if cursor.shot >= self.log.revoke_end {
+            return None;
+        }
+        cursor.shot = self.log.revoke_end;
+        self.shootdown(cursor)
+    }
+
+    /// Drops from `s` the threads that stopped running app code or caught
+    /// up; true when none is left.
+    pub fn shootdown_done(&self, s: &mut Shootdown) -> bool {
+        let seq = s.seq;
+        s.runners.retain(|(user, r)| r.in_app() && self.log.users.get(user).is_some_and(|&at| at < seq));
+        s.runners.is_empty()
     }
 
     /// Releases memory-file pages once no stub can still reach them.
@@ -331,6 +482,7 @@ impl MemoryManager {
         }
         cursor.seq = Some(end);
         self.log.users.insert(cursor.user, end);
+        self.log.runners.entry(cursor.user).or_insert_with(|| cursor.runner.clone());
         self.trim_log();
         Ok(())
     }
@@ -338,6 +490,7 @@ impl MemoryManager {
     /// Forgets a stub (its thread exited or moved to another address space).
     pub fn detach(&mut self, cursor: &SpaceCursor) {
         self.log.users.remove(&cursor.user);
+        self.log.runners.remove(&cursor.user);
         self.trim_log();
     }
 
@@ -358,7 +511,7 @@ impl MemoryManager {
             }
         }
         for op in protects {
-            self.push(op);
+            self.push_revoking(op);
         }
         child.vmas = self.vmas.clone();
         child
@@ -386,7 +539,13 @@ impl MemoryManager {
             v.mem_off = new;
             v.cow = false;
         }
-        self.push(SpaceOp::Map { addr: start, len, off: new, prot });
+        let op = SpaceOp::Map { addr: start, len, off: new, prot };
+        if new == old {
+            // Only write access comes back.
+            self.push(op);
+        } else {
+            self.push_revoking(op);
+        }
         Ok(())
     }
 
@@ -489,7 +648,7 @@ impl MemoryManager {
                 self.release_later(v.mem_off, v.end - s);
             }
         }
-        self.push(SpaceOp::Unmap { addr: start, len: end - start });
+        self.push_revoking(SpaceOp::Unmap { addr: start, len: end - start });
         Ok(())
     }
 
@@ -687,12 +846,22 @@ impl MemoryManager {
         self.split_at(addr);
         self.split_at(end);
         let mut ops = Vec::new();
+        let mut takes_away = false;
         for (&s, v) in self.vmas.range_mut(addr..end) {
+            let before = effective_prot(v);
             v.prot = prot;
-            ops.push(SpaceOp::Protect { addr: s, len: v.end - s, prot: effective_prot(v) });
+            let after = effective_prot(v);
+            takes_away |= before & !after != 0;
+            ops.push(SpaceOp::Protect { addr: s, len: v.end - s, prot: after });
         }
         for op in ops {
-            self.push(op);
+            // Rights only added reach the others when they next stop (a
+            // touch before that faults, and the fault replays the log).
+            if takes_away {
+                self.push_revoking(op);
+            } else {
+                self.push(op);
+            }
         }
         Ok(())
     }
@@ -885,19 +1054,32 @@ impl MemoryManager {
         Err(Errno::ENAMETOOLONG)
     }
 
-    /// A page fault the platform reported. Returns whether it was a
-    /// copy-on-write fault that is now resolved; any other fault is the app's
-    /// own error and becomes a signal.
-    pub fn handle_fault(&mut self, addr: u64) -> bool {
+    /// A page fault the platform reported for the stub of `cursor`. Returns
+    /// whether it is resolved and the access should be retried: a
+    /// copy-on-write fault, now broken; or a fault of a stub whose view is
+    /// older than the VMAs (another thread mapped, or gave this page a copy
+    /// of its own, since this one last replayed the log), on an access the
+    /// VMA allows: the replay before the retry fixes it. Any other fault is
+    /// the app's own error and becomes a signal.
+    pub fn handle_fault(&mut self, addr: u64, access: Option<Access>, cursor: &SpaceCursor) -> bool {
         let Some((&s, v)) = self.vmas.range(..=addr).next_back() else {
             return false;
         };
-        if v.end <= addr || !v.cow || v.prot & PROT_WRITE == 0 || matches!(v.backing, Backing::PastEof) {
+        if v.end <= addr || matches!(v.backing, Backing::PastEof) {
             return false;
         }
-        let block = addr & !(COW_BLOCK - 1);
-        let (from, to) = (block.max(s), (block + COW_BLOCK).min(v.end));
-        self.break_cow(from, to).is_ok()
+        if v.cow && v.prot & PROT_WRITE != 0 {
+            let block = addr & !(COW_BLOCK - 1);
+            let (from, to) = (block.max(s), (block + COW_BLOCK).min(v.end));
+            return self.break_cow(from, to).is_ok();
+        }
+        let needed = match access {
+            Some(Access::Read) | None => PROT_READ,
+            Some(Access::Write) => PROT_WRITE,
+            Some(Access::Exec) => PROT_EXEC,
+        };
+        let stale = cursor.seq.is_none_or(|seq| seq < self.log.end());
+        stale && effective_prot(v) & needed != 0
     }
 
     /// mremap(2).
@@ -968,7 +1150,7 @@ impl MemoryManager {
         for (s, _) in &moved {
             self.vmas.remove(s);
         }
-        self.push(SpaceOp::Unmap { addr: old, len: keep });
+        self.push_revoking(SpaceOp::Unmap { addr: old, len: keep });
         self.unmap_range(old + keep, old_end)?;
         for (s, mut mv) in moved {
             let at = dest + (s - old);

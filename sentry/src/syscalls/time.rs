@@ -1,7 +1,7 @@
 //! Clocks and sleeping. Time comes from the host's clocks: the sandbox has
 //! no clock of its own to keep.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use abi::flags::clock::*;
 use abi::types::{Timespec, Timeval};
@@ -10,7 +10,7 @@ use crate::kernel::signal::{SIG_DFL, SIG_IGN};
 use abi::Errno;
 
 use super::Args;
-use crate::kernel::task::Task;
+use crate::kernel::task::{RestartBlock, Task};
 use crate::mm::SysResult;
 use crate::sys;
 
@@ -91,10 +91,21 @@ pub fn clock_nanosleep(t: &mut Task, a: &Args) -> SysResult<u64> {
     if a.u32(1) & TIMER_ABSTIME != 0 {
         let (s, ns) = sys::clock_gettime(id)?;
         let d = req.saturating_sub(Duration::new(s.max(0) as u64, ns as u32));
-        // An absolute deadline restarts exactly; there is no remainder.
-        return sleep_for(t, d, 0);
+        // An absolute deadline restarts exactly (ERESTARTNOHAND reads it
+        // again); there is no remainder.
+        return sleep_until(t, Instant::now().checked_add(d), 0);
     }
     sleep_for(t, req, a.addr(3))
+}
+
+/// Resumes what a syscall interrupted with ERESTART_RESTARTBLOCK left in
+/// the task's restart block; without one, EINTR (Linux's
+/// `do_no_restart_syscall`).
+pub fn restart_syscall(t: &mut Task, _a: &Args) -> SysResult<u64> {
+    match t.restart_block.take() {
+        Some(RestartBlock::Sleep { deadline, rem }) => sleep_relative(t, deadline, rem),
+        None => Err(Errno::EINTR),
+    }
 }
 
 /// Whether a pending, unblocked signal has a handler to run.
@@ -109,24 +120,40 @@ fn handler_pending(t: &Task) -> bool {
 
 /// Sleeps for `d` in a way signals interrupt: with a handler to run, the
 /// call fails with EINTR and the time left goes to `rem` (if not 0); a
-/// signal without one (a stop and continue, say) restarts it.
+/// signal without one (a stop and continue, say) restarts it through
+/// `restart_syscall`, for the time left, as Linux does.
 fn sleep_for(t: &mut Task, d: Duration, rem: u64) -> SysResult<u64> {
-    let start = std::time::Instant::now();
-    let deadline = start.checked_add(d);
+    sleep_relative(t, Instant::now().checked_add(d), rem)
+}
+
+/// [`sleep_for`] up to `deadline` (`None`: past the clock's range).
+fn sleep_relative(t: &mut Task, deadline: Option<Instant>, rem: u64) -> SysResult<u64> {
+    match sleep_until(t, deadline, rem) {
+        Err(Errno::ERESTARTNOHAND) => {
+            t.restart_block = Some(RestartBlock::Sleep { deadline, rem });
+            Err(Errno::ERESTART_RESTARTBLOCK)
+        }
+        r => r,
+    }
+}
+
+/// Sleeps until `deadline`: EINTR with the time left in `rem` (if not 0)
+/// when a handler is to run; ERESTARTNOHAND when a signal without one (a
+/// stop, an ignored signal, the task's end) woke it.
+fn sleep_until(t: &mut Task, deadline: Option<Instant>, rem: u64) -> SysResult<u64> {
     match t.block(&[], deadline, |_| Ok(None::<()>)) {
         Err(Errno::ETIMEDOUT) | Ok(()) => Ok(0),
         Err(Errno::ERESTARTSYS) if handler_pending(t) => {
             if rem != 0 {
-                let left = d.saturating_sub(start.elapsed());
-                let ts = Timespec { tv_sec: left.as_secs() as i64, tv_nsec: i64::from(left.subsec_nanos()) };
+                let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+                let ts = Timespec {
+                    tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
+                    tv_nsec: i64::from(left.subsec_nanos()),
+                };
                 t.mm().write_val(rem, &ts)?;
             }
             Err(Errno::EINTR)
         }
-        // No handler will run (a stop, an ignored signal, the task's end):
-        // restart once the signal is dealt with. Linux restarts with the
-        // time left; this restarts with the whole request (a stopped and
-        // continued sleeper sleeps longer).
         Err(Errno::ERESTARTSYS) => Err(Errno::ERESTARTNOHAND),
         Err(e) => Err(e),
     }

@@ -75,7 +75,18 @@ impl Task {
         if a.exit_signal > crate::kernel::signal::NSIG {
             return Err(Errno::EINVAL);
         }
-        let mm = if f & CLONE_VM != 0 { self.mm.clone() } else { Arc::new(Mutex::new(self.mm().fork())) };
+        let mm = if f & CLONE_VM != 0 {
+            self.mm.clone()
+        } else {
+            let child = self.mm().fork();
+            // The parent's other threads stop writing to the pages now
+            // shared with the child before the child can run.
+            let shootdown = self.mm().shootdown(&self.cursor);
+            if let Some(sd) = shootdown {
+                crate::mm::await_shootdown(&self.mm, sd);
+            }
+            Arc::new(Mutex::new(child))
+        };
         let fds = if f & CLONE_FILES != 0 { self.fds.clone() } else { Arc::new(Mutex::new(self.fds().clone())) };
         let fs = if f & CLONE_FS != 0 { self.fs.clone() } else { Arc::new(Mutex::new(self.fs().clone())) };
 

@@ -210,6 +210,16 @@ impl VforkDone {
     }
 }
 
+/// How an interrupted syscall goes on when no handler ran: Linux's
+/// `restart_block`, which `restart_syscall` resumes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestartBlock {
+    /// A relative sleep (nanosleep, clock_nanosleep without TIMER_ABSTIME):
+    /// it goes on to its first deadline, not for its whole request again,
+    /// and writes the time left to `rem` (if not 0) if a handler ends it.
+    Sleep { deadline: Option<Instant>, rem: u64 },
+}
+
 /// `sigaltstack` state.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AltStack {
@@ -245,6 +255,9 @@ pub struct Task {
     pub saved_mask: Option<SigSet>,
     /// sigaltstack.
     pub altstack: AltStack,
+    /// What `restart_syscall` resumes: set by a syscall that returns
+    /// ERESTART_RESTARTBLOCK, cleared by rt_sigreturn.
+    pub restart_block: Option<RestartBlock>,
     /// The FPU state a new thread starts with: its parent's at the clone,
     /// as Linux copies it (none: a clean FPU). Applied when its stub exists.
     pub inherited_fp: Option<Box<FpState>>,
@@ -333,6 +346,7 @@ impl Task {
             saved_mask: None,
             altstack: AltStack::default(),
             inherited_fp: None,
+            restart_block: None,
             clear_child_tid: 0,
             robust_list: (0, 0),
             comm: [0; 16],

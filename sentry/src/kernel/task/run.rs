@@ -70,7 +70,11 @@ impl Task {
                 self.handle.tg.begin_exit(ExitStatus::Signaled(SIGKILL));
             }
         }
-        *self.handle.interrupter.lock().unwrap_or_else(|e| e.into_inner()) = self.ctx.interrupter();
+        let interrupter = self.ctx.interrupter();
+        if let Some(i) = &interrupter {
+            self.cursor.runner().set_interrupter(i.clone());
+        }
+        *self.handle.interrupter.lock().unwrap_or_else(|e| e.into_inner()) = interrupter;
         if self.space.is_some() {
             self.run();
         }
@@ -88,20 +92,36 @@ impl Task {
                 return;
             }
             let Some(space) = self.space.as_deref_mut() else { return };
-            let synced = self.mm.lock().unwrap_or_else(|e| e.into_inner()).sync_space(&mut self.cursor, space);
+            // Said before the replay: a thread that takes rights away after
+            // it either waits for this one or is replayed by it.
+            self.cursor.runner().set_in_app(true);
+            let (synced, shootdown) = {
+                let mut mm = self.mm.lock().unwrap_or_else(|e| e.into_inner());
+                let synced = mm.sync_space(&mut self.cursor, space);
+                let shootdown = if synced.is_ok() { mm.shootdown_due(&mut self.cursor) } else { None };
+                (synced, shootdown)
+            };
             if let Err(e) = synced {
+                self.cursor.runner().set_in_app(false);
                 log::error!("task {}: cannot update its address space: {e}", self.tid);
                 self.handle.tg.begin_exit(ExitStatus::Signaled(SIGKILL));
                 return;
             }
+            // Rights this thread took away (a copy-on-write break, say) are
+            // in force for the others before its app code goes on.
+            if let Some(sd) = shootdown {
+                crate::mm::await_shootdown(&self.mm, sd);
+            }
             self.in_syscall = false;
-            match self.ctx.switch(space, &mut self.regs) {
+            let outcome = self.ctx.switch(space, &mut self.regs);
+            self.cursor.runner().set_in_app(false);
+            match outcome {
                 Ok(SwitchOutcome::Syscall) => {
                     self.in_syscall = true;
                     crate::syscalls::dispatch(self);
                 }
-                Ok(SwitchOutcome::Fault { signo, code, addr, .. }) => {
-                    if self.mm().handle_fault(addr) {
+                Ok(SwitchOutcome::Fault { signo, code, addr, access }) => {
+                    if self.mm.lock().unwrap_or_else(|e| e.into_inner()).handle_fault(addr, access, &self.cursor) {
                         continue;
                     }
                     // A touch past the end of a mapped file is SIGBUS, as on Linux.
@@ -147,8 +167,12 @@ impl Task {
         self.handle.push_signal(info);
     }
 
-    fn rewind_syscall(&mut self) {
-        self.regs.rax = self.regs.orig_rax;
+    /// Makes the app run the interrupted syscall again, or, after
+    /// ERESTART_RESTARTBLOCK, `restart_syscall` (which resumes
+    /// [`Task::restart_block`]).
+    fn rewind_syscall(&mut self, code: Errno) {
+        self.regs.rax =
+            if code == Errno::ERESTART_RESTARTBLOCK { abi::nr::RESTART_SYSCALL } else { self.regs.orig_rax };
         self.regs.rip = self.regs.rip.wrapping_sub(2);
     }
 
@@ -204,7 +228,7 @@ impl Task {
                 let again =
                     code == Errno::ERESTARTNOINTR || (code == Errno::ERESTARTSYS && act.flags & SA_RESTART != 0);
                 if again {
-                    self.rewind_syscall();
+                    self.rewind_syscall(code);
                 } else {
                     self.regs.rax = Errno::EINTR.as_return();
                 }
@@ -225,9 +249,9 @@ impl Task {
             delivered = true;
             break;
         }
-        if restart.is_some() {
+        if let Some(code) = restart {
             // Nothing ran a handler: the syscall starts over.
-            self.rewind_syscall();
+            self.rewind_syscall(code);
         }
         if !delivered {
             if let Some(m) = self.saved_mask.take() {
@@ -334,6 +358,8 @@ impl Task {
     /// rt_sigreturn: restores the registers, mask and FPU state saved by
     /// `setup_frame`. Returns the restored rax.
     pub fn sigreturn(&mut self) -> SysResult<u64> {
+        // As Linux: a handler's return does not resume a restart block.
+        self.restart_block = None;
         let frame = self.regs.rsp.wrapping_sub(8);
         let mut uc = [0u8; UCONTEXT_SIZE as usize];
         if self.mm().copy_in(frame + 8, &mut uc).is_err() {
@@ -401,7 +427,7 @@ impl Task {
     pub fn switch_mm(&mut self, mm: std::sync::Arc<std::sync::Mutex<crate::mm::MemoryManager>>) {
         self.mm().detach(&self.cursor);
         self.mm = mm;
-        self.cursor = crate::mm::SpaceCursor::new();
+        self.cursor = crate::mm::SpaceCursor::for_runner(self.cursor.runner().clone());
     }
 
     /// Leaves the stub (thread exit): forgets the address space and ends the
