@@ -209,6 +209,8 @@ differential_test! {
             "fork child: fcw inherited: ok",
             "thread: mxcsr inherited: ok",
             "thread: fcw inherited: ok",
+            "signalled thread: mxcsr in the handler's frame: ok",
+            "signalled thread: mxcsr after the handler: ok",
             "raw fork child: xmm15 as at the fork: ok",
             "raw fork child: mxcsr inherited: ok",
             "parent: xmm15 kept: ok",

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <ucontext.h>
 
 /* Round up, flush-to-zero, denormals-are-zero, every exception masked. */
 #define WANT_MXCSR (0x1f80u | (2u << 13) | (1u << 15) | (1u << 6))
@@ -41,6 +42,31 @@ static uint16_t get_fcw(void)
 static void set_fcw(uint16_t v)
 {
 	__asm__ volatile("fldcw %0" : : "m"(v));
+}
+
+/* A new thread signalled at once, likely before it first runs: the
+ * handler's frame holds the inherited state, and sigreturn gives it back. */
+static volatile int handled;
+static volatile uint32_t frame_mxcsr;
+
+static void on_usr1(int sig, siginfo_t *si, void *ucv)
+{
+	(void)sig;
+	(void)si;
+	ucontext_t *uc = ucv;
+	frame_mxcsr = uc->uc_mcontext.fpregs ? uc->uc_mcontext.fpregs->mxcsr & ~MXCSR_FLAGS : 0;
+	handled = 1;
+}
+
+static uint32_t signalled_mxcsr;
+
+static void *signalled_main(void *arg)
+{
+	(void)arg;
+	while (!handled)
+		;
+	signalled_mxcsr = get_mxcsr();
+	return NULL;
 }
 
 /* What a new thread saw. */
@@ -86,6 +112,20 @@ int main(void)
 	pthread_join(th, NULL);
 	CHECK("thread: mxcsr inherited", thread_mxcsr == WANT_MXCSR);
 	CHECK("thread: fcw inherited", thread_fcw == WANT_FCW);
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_usr1;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGUSR1, &sa, NULL);
+	if (pthread_create(&th, NULL, signalled_main, NULL) != 0) {
+		printf("pthread_create failed\n");
+		return 1;
+	}
+	pthread_kill(th, SIGUSR1);
+	pthread_join(th, NULL);
+	CHECK("signalled thread: mxcsr in the handler's frame", frame_mxcsr == WANT_MXCSR);
+	CHECK("signalled thread: mxcsr after the handler", signalled_mxcsr == WANT_MXCSR);
 	fflush(stdout);
 
 	/* A raw fork between loading xmm15 and reading it back, so that no

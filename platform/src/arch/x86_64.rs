@@ -99,6 +99,10 @@ impl Regs {
     }
 }
 
+/// One past the highest user address with 4-level paging: where the stubs
+/// end the address space they unmap.
+pub(crate) const TASK_SIZE: u64 = 0x7fff_ffff_f000;
+
 /// How many bytes an [`FpState`] can hold: the legacy area, the XSAVE header
 /// and every user state component up to AVX-512 and PKRU (2,696 to 2,816
 /// bytes on current CPUs). Components that are enabled only on request (AMX

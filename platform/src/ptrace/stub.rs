@@ -20,11 +20,10 @@ use std::io;
 use std::os::fd::RawFd;
 use std::sync::OnceLock;
 
+use crate::arch::TASK_SIZE;
 use crate::bpf::*;
 use crate::PlatformError;
 
-/// One past the highest user address on x86_64 with 4-level paging.
-const TASK_SIZE: u64 = 0x7fff_ffff_f000;
 const PAGE: u64 = 4096;
 
 std::arch::global_asm!(

@@ -532,12 +532,19 @@ impl Context for SystrapContext {
     }
 
     /// The FPU state the host kernel saved in the signal frame the stub is
-    /// parked in (with XSAVE, the whole area); `Ok(false)` before the thread
-    /// first ran.
+    /// parked in (with XSAVE, the whole area); before the thread first ran,
+    /// the state its first resume will load, or `Ok(false)` for a clean FPU.
     fn get_fp_state(&mut self, space: &mut dyn AddressSpace, fp: &mut FpState) -> Result<bool, PlatformError> {
         let space = systrap_space(space)?;
         let Some((off, full)) = space.fp_area()? else {
-            return Ok(false);
+            // Not run yet: the state the first resume will load, if any.
+            if space.ctrl.get(shared::SYNTH_FP) == 0 {
+                return Ok(false);
+            }
+            let len = if fp_layout().xsave { fp_layout().size } else { XSAVE_HEADER };
+            space.ctrl.read_bytes(shared::SYNTH_FP_AREA, &mut fp.bytes[..len]);
+            fp.bytes[FX_SW_BYTES..XSAVE_HEADER].fill(0);
+            return Ok(true);
         };
         let layout = fp_layout();
         if full {

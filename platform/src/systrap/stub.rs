@@ -38,6 +38,7 @@ use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 
 use super::shared::{self, CTRL_LEN, PAGE, SIGSTACK_LEN};
+use crate::arch::TASK_SIZE;
 use crate::bpf::*;
 use crate::PlatformError;
 
@@ -45,8 +46,6 @@ use crate::PlatformError;
 /// an event like any other.
 pub const INTERRUPT_SIGNAL: i32 = libc::SIGUSR2;
 
-/// One past the highest user address on x86_64 with 4-level paging.
-const TASK_SIZE: u64 = 0x7fff_ffff_f000;
 /// The reserved stub region: code page, control region, spare.
 pub const REGION_LEN: u64 = 64 * 1024;
 /// `struct ucontext`: offset of `uc_mcontext`.
