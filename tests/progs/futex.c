@@ -1,7 +1,8 @@
 /* futex: WAIT and WAKE between threads, EAGAIN on a value mismatch,
  * timeouts (relative WAIT, absolute WAIT_BITSET on both clocks),
  * WAKE_BITSET, REQUEUE and CMP_REQUEUE, WAKE_OP, shared futexes between
- * processes, and robust mutexes whose owner (thread or process) dies.
+ * processes, robust mutexes whose owner (thread or process) dies, and
+ * timed waits interrupted by a handler or by a stop.
  *
  * A wake only counts waiters that are asleep, which depends on timing;
  * so the program retries a wake until it reports the expected number
@@ -357,6 +358,61 @@ static void robust_mutexes(void)
 	close(p[1]);
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+/* A child's FUTEX_WAIT with a 2 s timeout, while the parent signals it:
+ * `poke` runs in the parent once the child is waiting. */
+static void timed_wait_child(const char *what, void (*poke)(pid_t))
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_usr1;
+		sa.sa_flags = SA_RESTART;
+		sigaction(SIGUSR1, &sa, NULL);
+		_Atomic uint32_t never = 0;
+		struct timespec ts = { 2, 0 };
+		long start = now_ms();
+		errno = 0;
+		long r = futex(&never, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
+		long took = now_ms() - start;
+		printf("%s: %ld %s, within 2.6 s: %s\n", what, r, errname(errno), took < 2600 ? "ok" : "bad");
+		_exit(0);
+	}
+	poke(pid);
+	int st;
+	waitpid(pid, &st, 0);
+}
+
+static void poke_usr1(pid_t pid)
+{
+	sleep_ms(100);
+	kill(pid, SIGUSR1);
+}
+
+static void stop_and_continue(pid_t pid)
+{
+	sleep_ms(200);
+	kill(pid, SIGSTOP);
+	int st;
+	waitpid(pid, &st, WUNTRACED);
+	sleep_ms(1000);
+	kill(pid, SIGCONT);
+}
+
+/* Linux restarts a timed wait through a restart block: a handler (even
+ * with SA_RESTART) makes it EINTR; a stop and continue does not extend
+ * its deadline. */
+static void timed_wait_signals(void)
+{
+	timed_wait_child("FUTEX_WAIT with a timeout, an SA_RESTART handler ran", poke_usr1);
+	timed_wait_child("FUTEX_WAIT with a 2 s timeout, stopped from 200 to 1200 ms", stop_and_continue);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -367,6 +423,7 @@ int main(void)
 	wake_op();
 	shared();
 	robust_mutexes();
+	timed_wait_signals();
 	printf("done\n");
 	return 0;
 }

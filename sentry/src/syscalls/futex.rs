@@ -10,7 +10,7 @@ use abi::Errno;
 
 use super::Args;
 use crate::kernel::futex::{requeue_locked, wake_locked, FutexKey, FutexWaiter};
-use crate::kernel::task::Task;
+use crate::kernel::task::{RestartBlock, Task};
 use crate::mm::SysResult;
 
 const FUTEX_WAIT: u32 = 0;
@@ -53,7 +53,21 @@ fn read_timeout(t: &Task, addr: u64, absolute: Option<u32>) -> SysResult<Option<
     Ok(Some(Instant::now() + rel))
 }
 
-fn wait(t: &mut Task, addr: u64, val: u32, bitset: u32, deadline: Option<Instant>) -> SysResult<u64> {
+/// A futex wait. Interrupted by a signal, a wait without a timeout
+/// restarts (ERESTARTSYS); one with a timeout fails with EINTR if a handler
+/// runs, and otherwise goes on to the same deadline through
+/// `restart_syscall`, as Linux's `futex_wait_restart`.
+pub(super) fn wait(t: &mut Task, addr: u64, val: u32, bitset: u32, deadline: Option<Instant>) -> SysResult<u64> {
+    match (wait_once(t, addr, val, bitset, deadline), deadline) {
+        (Err(Errno::ERESTARTSYS), Some(deadline)) => {
+            t.restart_block = Some(RestartBlock::FutexWait { addr, val, bitset, deadline });
+            Err(Errno::ERESTART_RESTARTBLOCK)
+        }
+        (r, _) => r,
+    }
+}
+
+fn wait_once(t: &mut Task, addr: u64, val: u32, bitset: u32, deadline: Option<Instant>) -> SysResult<u64> {
     if bitset == 0 {
         return Err(Errno::EINVAL);
     }

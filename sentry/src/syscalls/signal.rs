@@ -11,7 +11,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 use super::Args;
 use crate::kernel::signal::{self, code, SigAction, SigInfo, SigSet, NSIG, UNBLOCKABLE};
 use crate::kernel::task::exit::{send_to_all, send_to_group, send_to_process, send_to_thread};
-use crate::kernel::task::Task;
+use crate::kernel::task::{RestartBlock, Task};
 use crate::mm::SysResult;
 
 /// The kernel's `struct sigaction` on x86_64.
@@ -89,6 +89,19 @@ pub fn rt_sigprocmask(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub fn rt_sigreturn(t: &mut Task, _a: &Args) -> SysResult<u64> {
     t.sigreturn()
+}
+
+/// Resumes what a syscall interrupted with ERESTART_RESTARTBLOCK left in
+/// the task's restart block; without one, EINTR (Linux's
+/// `do_no_restart_syscall`).
+pub fn restart_syscall(t: &mut Task, _a: &Args) -> SysResult<u64> {
+    match t.restart_block.take() {
+        Some(RestartBlock::Sleep { deadline, rem }) => super::time::sleep_relative(t, deadline, rem),
+        Some(RestartBlock::FutexWait { addr, val, bitset, deadline }) => {
+            super::futex::wait(t, addr, val, bitset, Some(deadline))
+        }
+        None => Err(Errno::EINTR),
+    }
 }
 
 pub fn rt_sigpending(t: &mut Task, a: &Args) -> SysResult<u64> {

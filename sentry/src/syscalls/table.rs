@@ -174,7 +174,7 @@ syscall_table! {
     GETTID => identity::gettid, Support::Full, [];
     TIME => time::time, Support::Full, [Ptr];
     SET_TID_ADDRESS => thread::set_tid_address, Support::Full, [Ptr];
-    RESTART_SYSCALL => time::restart_syscall, Support::Full, [];
+    RESTART_SYSCALL => signal::restart_syscall, Support::Full, [];
     CLOCK_GETTIME => time::clock_gettime, Support::Full, [Int, Ptr];
     CLOCK_GETRES => time::clock_getres, Support::Full, [Int, Ptr];
     CLOCK_NANOSLEEP => time::clock_nanosleep, Support::Full, [Int, Hex, Ptr, Ptr];

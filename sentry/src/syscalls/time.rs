@@ -98,16 +98,6 @@ pub fn clock_nanosleep(t: &mut Task, a: &Args) -> SysResult<u64> {
     sleep_for(t, req, a.addr(3))
 }
 
-/// Resumes what a syscall interrupted with ERESTART_RESTARTBLOCK left in
-/// the task's restart block; without one, EINTR (Linux's
-/// `do_no_restart_syscall`).
-pub fn restart_syscall(t: &mut Task, _a: &Args) -> SysResult<u64> {
-    match t.restart_block.take() {
-        Some(RestartBlock::Sleep { deadline, rem }) => sleep_relative(t, deadline, rem),
-        None => Err(Errno::EINTR),
-    }
-}
-
 /// Whether a pending, unblocked signal has a handler to run.
 fn handler_pending(t: &Task) -> bool {
     let pending = t.handle.pending_set() & !t.sigmask;
@@ -127,7 +117,7 @@ fn sleep_for(t: &mut Task, d: Duration, rem: u64) -> SysResult<u64> {
 }
 
 /// [`sleep_for`] up to `deadline` (`None`: past the clock's range).
-fn sleep_relative(t: &mut Task, deadline: Option<Instant>, rem: u64) -> SysResult<u64> {
+pub(super) fn sleep_relative(t: &mut Task, deadline: Option<Instant>, rem: u64) -> SysResult<u64> {
     match sleep_until(t, deadline, rem) {
         Err(Errno::ERESTARTNOHAND) => {
             t.restart_block = Some(RestartBlock::Sleep { deadline, rem });

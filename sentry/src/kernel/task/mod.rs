@@ -218,6 +218,9 @@ pub enum RestartBlock {
     /// it goes on to its first deadline, not for its whole request again,
     /// and writes the time left to `rem` (if not 0) if a handler ends it.
     Sleep { deadline: Option<Instant>, rem: u64 },
+    /// A futex wait with a timeout: it waits again on the same word, value
+    /// and bitset, up to the same deadline.
+    FutexWait { addr: u64, val: u32, bitset: u32, deadline: Instant },
 }
 
 /// `sigaltstack` state.
