@@ -356,6 +356,38 @@ static void masks(void)
 	close(p[1]);
 }
 
+/* A child polls an empty pipe for 2 s while the parent stops it from 200
+ * to 1200 ms. poll restarts through a restart block that keeps its
+ * deadline, so it still ends at about 2 s; ppoll restarts with the time
+ * left that it wrote back when the stop interrupted it, so it ends at
+ * about 3 s. */
+static void stopped_poll(const char *what, int use_ppoll)
+{
+	int p[2];
+	if (pipe(p))
+		abort();
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct pollfd f = { p[0], POLLIN, 0 };
+		struct timespec ts = { 2, 0 };
+		long start = now_ms();
+		int r = use_ppoll ? (int)syscall(SYS_ppoll, &f, 1, &ts, NULL, 8) : poll(&f, 1, 2000);
+		long took = now_ms() - start;
+		printf("%s 2 s, stopped from 200 to 1200 ms: %d, slept it all: %s, ended at about %s\n", what, r,
+		       took >= 1990 ? "ok" : "bad", took < 2500 ? "2 s" : "3 s");
+		_exit(0);
+	}
+	sleep_ms(200);
+	kill(pid, SIGSTOP);
+	int st;
+	waitpid(pid, &st, WUNTRACED);
+	sleep_ms(1000);
+	kill(pid, SIGCONT);
+	waitpid(pid, &st, 0);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -364,6 +396,8 @@ int main(void)
 	wakeups();
 	timeouts();
 	masks();
+	stopped_poll("poll", 0);
+	stopped_poll("ppoll", 1);
 	printf("done\n");
 	return 0;
 }

@@ -12,7 +12,7 @@ use abi::Errno;
 
 use super::Args;
 use crate::kernel::signal::SigSet;
-use crate::kernel::task::Task;
+use crate::kernel::task::{RestartBlock, Task};
 use crate::mm::SysResult;
 use crate::vfs::file::{File, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM};
 
@@ -126,7 +126,20 @@ fn with_mask<T>(t: &mut Task, mask: Option<SigSet>, f: impl FnOnce(&mut Task) ->
 
 pub fn poll(t: &mut Task, a: &Args) -> SysResult<u64> {
     let deadline = deadline_from_ms(a.i32(2));
-    do_poll(t, a.addr(0), a.u64(1), deadline)
+    poll_restartable(t, a.addr(0), a.u64(1), deadline)
+}
+
+/// poll, which Linux restarts after a signal without a handler: without a
+/// timeout from the start, with one through `restart_syscall` up to the
+/// same deadline (`do_restart_poll`).
+pub(super) fn poll_restartable(t: &mut Task, addr: u64, nfds: u64, deadline: Option<Instant>) -> SysResult<u64> {
+    match (do_poll(t, addr, nfds, deadline), deadline) {
+        (Err(Errno::ERESTARTNOHAND), Some(deadline)) => {
+            t.restart_block = Some(RestartBlock::Poll { addr, nfds, deadline });
+            Err(Errno::ERESTART_RESTARTBLOCK)
+        }
+        (r, _) => r,
+    }
 }
 
 pub fn ppoll(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -140,7 +153,20 @@ pub fn ppoll(t: &mut Task, a: &Args) -> SysResult<u64> {
         None
     };
     let (addr, n) = (a.addr(0), a.u64(1));
-    with_mask(t, mask, |t| do_poll(t, addr, n, deadline))
+    let r = with_mask(t, mask, |t| do_poll(t, addr, n, deadline));
+    if let Some(d) = deadline {
+        // Linux writes back the time left, so a restart goes on for it.
+        write_time_left(t, a.addr(2), d);
+    }
+    r
+}
+
+/// Writes the time left until `deadline` as a timespec at `addr`
+/// (ppoll, pselect6); a bad address is the app's problem, not the call's.
+fn write_time_left(t: &Task, addr: u64, deadline: Instant) {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let ts = Timespec { tv_sec: left.as_secs() as i64, tv_nsec: i64::from(left.subsec_nanos()) };
+    let _ = t.mm().write_val(addr, &ts);
 }
 
 /// The three fd sets of select, as bitmaps of `nfds` bits.
@@ -248,9 +274,7 @@ pub fn pselect6(t: &mut Task, a: &Args) -> SysResult<u64> {
     if let Some(d) = deadline {
         // Like select, pselect6 writes back the time left (glibc's select
         // is built on it).
-        let left = d.saturating_duration_since(Instant::now());
-        let ts = Timespec { tv_sec: left.as_secs() as i64, tv_nsec: i64::from(left.subsec_nanos()) };
-        let _ = t.mm().write_val(a.addr(4), &ts);
+        write_time_left(t, a.addr(4), d);
     }
     r
 }

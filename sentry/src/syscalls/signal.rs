@@ -100,6 +100,9 @@ pub fn restart_syscall(t: &mut Task, _a: &Args) -> SysResult<u64> {
         Some(RestartBlock::FutexWait { addr, val, bitset, deadline }) => {
             super::futex::wait(t, addr, val, bitset, Some(deadline))
         }
+        Some(RestartBlock::Poll { addr, nfds, deadline }) => {
+            super::poll::poll_restartable(t, addr, nfds, Some(deadline))
+        }
         None => Err(Errno::EINTR),
     }
 }

@@ -221,6 +221,9 @@ pub enum RestartBlock {
     /// A futex wait with a timeout: it waits again on the same word, value
     /// and bitset, up to the same deadline.
     FutexWait { addr: u64, val: u32, bitset: u32, deadline: Instant },
+    /// A poll with a timeout: it polls the same array again, up to the same
+    /// deadline.
+    Poll { addr: u64, nfds: u64, deadline: Instant },
 }
 
 /// `sigaltstack` state.
