@@ -71,6 +71,18 @@ static inline void sleep_ms(long ms)
 		;
 }
 
+/* Stops child `pid` 200 ms from now and continues it a second later: the
+ * tests that a stopped and continued wait keeps (or not) its deadline. */
+static inline void stop_then_continue(pid_t pid)
+{
+	sleep_ms(200);
+	kill(pid, SIGSTOP);
+	int st;
+	waitpid(pid, &st, WUNTRACED);
+	sleep_ms(1000);
+	kill(pid, SIGCONT);
+}
+
 /* CLOCK_MONOTONIC in milliseconds. */
 static inline long now_ms(void)
 {

@@ -394,23 +394,13 @@ static void poke_usr1(pid_t pid)
 	kill(pid, SIGUSR1);
 }
 
-static void stop_and_continue(pid_t pid)
-{
-	sleep_ms(200);
-	kill(pid, SIGSTOP);
-	int st;
-	waitpid(pid, &st, WUNTRACED);
-	sleep_ms(1000);
-	kill(pid, SIGCONT);
-}
-
 /* Linux restarts a timed wait through a restart block: a handler (even
  * with SA_RESTART) makes it EINTR; a stop and continue does not extend
  * its deadline. */
 static void timed_wait_signals(void)
 {
 	timed_wait_child("FUTEX_WAIT with a timeout, an SA_RESTART handler ran", poke_usr1);
-	timed_wait_child("FUTEX_WAIT with a 2 s timeout, stopped from 200 to 1200 ms", stop_and_continue);
+	timed_wait_child("FUTEX_WAIT with a 2 s timeout, stopped from 200 to 1200 ms", stop_then_continue);
 }
 
 int main(void)

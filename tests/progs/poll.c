@@ -377,13 +377,8 @@ static void stopped_poll(const char *what, int use_ppoll)
 		       took >= 1990 ? "ok" : "bad", took < 2500 ? "2 s" : "3 s");
 		_exit(0);
 	}
-	sleep_ms(200);
-	kill(pid, SIGSTOP);
-	int st;
-	waitpid(pid, &st, WUNTRACED);
-	sleep_ms(1000);
-	kill(pid, SIGCONT);
-	waitpid(pid, &st, 0);
+	stop_then_continue(pid);
+	waitpid(pid, NULL, 0);
 	close(p[0]);
 	close(p[1]);
 }
