@@ -1259,3 +1259,6 @@ pub fn sub_chunks(chunks: &[Chunk], mut skip: u64) -> IoChunks {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,151 @@
+//! The memory manager's bookkeeping for threads: which changes interrupt
+//! the other threads (shootdown) and which faults of a stale stub are
+//! retried.
+
+use std::any::Any;
+use std::sync::atomic::AtomicUsize;
+
+use super::*;
+use platform::PlatformError;
+
+/// A stub that maps nothing.
+struct NullSpace;
+
+impl AddressSpace for NullSpace {
+    fn map_file(&mut self, _: u64, _: u64, _: u64, _: Prot) -> Result<(), PlatformError> {
+        Ok(())
+    }
+    fn unmap(&mut self, _: u64, _: u64) -> Result<(), PlatformError> {
+        Ok(())
+    }
+    fn protect(&mut self, _: u64, _: u64, _: Prot) -> Result<(), PlatformError> {
+        Ok(())
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// Counts interrupts.
+#[derive(Default)]
+struct Counter(AtomicUsize);
+
+impl Interrupter for Counter {
+    fn interrupt(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A thread: its cursor, with an interrupter that counts.
+fn thread() -> (SpaceCursor, Arc<Counter>) {
+    let cursor = SpaceCursor::new();
+    let counter = Arc::new(Counter::default());
+    cursor.runner().set_interrupter(counter.clone());
+    (cursor, counter)
+}
+
+fn manager() -> MemoryManager {
+    let mf = Arc::new(MemoryFile::new(1 << 30).unwrap());
+    MemoryManager::new(mf, 0x10000, 0x7fff_ffff_f000)
+}
+
+fn anon(mm: &mut MemoryManager, prot: u32) -> u64 {
+    mm.mmap(MmapRequest { addr: 0, len: 4 * PAGE_SIZE, prot, flags: MAP_PRIVATE | MAP_ANONYMOUS, file: None }).unwrap()
+}
+
+#[test]
+fn a_change_that_takes_rights_away_waits_for_threads_running_behind() {
+    let mut mm = manager();
+    let (mut a, _) = thread();
+    let (mut b, b_interrupts) = thread();
+    let addr = anon(&mut mm, PROT_READ | PROT_WRITE);
+    mm.sync_space(&mut a, &mut NullSpace).unwrap();
+    mm.sync_space(&mut b, &mut NullSpace).unwrap();
+
+    mm.munmap(addr, PAGE_SIZE).unwrap();
+    assert!(mm.shootdown(&a).is_none(), "b is not running app code");
+
+    b.runner().set_in_app(true);
+    let sd = mm.shootdown(&a).expect("b runs app code with the old view");
+    assert_eq!(sd.runners().count(), 1);
+    assert!(mm.shootdown(&b).is_none(), "a thread never waits for itself");
+
+    // b comes back when interrupted, and replays the log.
+    let mm = Arc::new(std::sync::Mutex::new(mm));
+    let b_thread = {
+        let mm = mm.clone();
+        std::thread::spawn(move || {
+            while b_interrupts.0.load(Ordering::SeqCst) == 0 {
+                std::thread::yield_now();
+            }
+            mm.lock().unwrap().sync_space(&mut b, &mut NullSpace).unwrap();
+            b
+        })
+    };
+    let start = std::time::Instant::now();
+    await_shootdown(&mm, sd);
+    assert!(start.elapsed() < SHOOTDOWN_PATIENCE, "it returned because b caught up");
+    let b = b_thread.join().unwrap();
+
+    // Stopping is as good as catching up.
+    let mut mm = mm.lock().unwrap();
+    mm.mprotect(addr + PAGE_SIZE, PAGE_SIZE, PROT_READ).unwrap();
+    let mut sd = mm.shootdown(&a).expect("b is behind again");
+    assert!(!mm.shootdown_done(&mut sd));
+    b.runner().set_in_app(false);
+    assert!(mm.shootdown_done(&mut sd));
+}
+
+#[test]
+fn additions_and_fork_are_told_apart() {
+    let mut mm = manager();
+    let (mut a, _) = thread();
+    let (mut b, _) = thread();
+    let addr = anon(&mut mm, PROT_NONE);
+    mm.sync_space(&mut a, &mut NullSpace).unwrap();
+    mm.sync_space(&mut b, &mut NullSpace).unwrap();
+    b.runner().set_in_app(true);
+
+    anon(&mut mm, PROT_READ);
+    assert!(mm.shootdown(&a).is_none(), "a new mapping takes nothing away");
+    mm.mprotect(addr, PAGE_SIZE, PROT_READ | PROT_WRITE).unwrap();
+    assert!(mm.shootdown(&a).is_none(), "neither do added rights");
+
+    let _child = mm.fork();
+    assert!(mm.shootdown(&a).is_some(), "fork makes writable pages read-only");
+}
+
+#[test]
+fn a_stale_stub_retries_a_fault_once() {
+    let mut mm = manager();
+    let (mut a, _) = thread();
+    let (mut b, _) = thread();
+    mm.sync_space(&mut a, &mut NullSpace).unwrap();
+    mm.sync_space(&mut b, &mut NullSpace).unwrap();
+
+    // a maps memory that b's stub does not have yet.
+    let addr = anon(&mut mm, PROT_READ | PROT_WRITE);
+    assert!(mm.handle_fault(addr, Some(Access::Write), &b), "b's view is old: replay and retry");
+    assert!(!mm.handle_fault(addr, Some(Access::Exec), &b), "the VMA does not allow this access");
+    mm.sync_space(&mut b, &mut NullSpace).unwrap();
+    assert!(!mm.handle_fault(addr, Some(Access::Write), &b), "with an up-to-date view the fault is the app's");
+    assert!(!mm.handle_fault(0x20000, Some(Access::Read), &a), "no VMA at all");
+}
+
+#[test]
+fn a_copy_on_write_break_that_moves_a_page_is_a_revoke() {
+    let mut mm = manager();
+    let (mut a, _) = thread();
+    let (mut b, _) = thread();
+    let addr = anon(&mut mm, PROT_READ | PROT_WRITE);
+    let _child = mm.fork();
+    mm.sync_space(&mut a, &mut NullSpace).unwrap();
+    mm.sync_space(&mut b, &mut NullSpace).unwrap();
+    b.runner().set_in_app(true);
+    assert!(mm.shootdown(&a).is_none(), "both replayed the fork");
+
+    // The child still holds the page: a's write gives a a copy, and b's
+    // stub still maps the old page.
+    assert!(mm.handle_fault(addr, Some(Access::Write), &a));
+    assert!(mm.shootdown(&a).is_some());
+}
