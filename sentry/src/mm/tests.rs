@@ -44,6 +44,12 @@ fn thread() -> (SpaceCursor, Arc<Counter>) {
     (cursor, counter)
 }
 
+/// Both threads replay the log.
+fn sync_both(mm: &mut MemoryManager, a: &mut SpaceCursor, b: &mut SpaceCursor) {
+    mm.sync_space(a, &mut NullSpace).unwrap();
+    mm.sync_space(b, &mut NullSpace).unwrap();
+}
+
 fn manager() -> MemoryManager {
     let mf = Arc::new(MemoryFile::new(1 << 30).unwrap());
     MemoryManager::new(mf, 0x10000, 0x7fff_ffff_f000)
@@ -59,8 +65,7 @@ fn a_change_that_takes_rights_away_waits_for_threads_running_behind() {
     let (mut a, _) = thread();
     let (mut b, b_interrupts) = thread();
     let addr = anon(&mut mm, PROT_READ | PROT_WRITE);
-    mm.sync_space(&mut a, &mut NullSpace).unwrap();
-    mm.sync_space(&mut b, &mut NullSpace).unwrap();
+    sync_both(&mut mm, &mut a, &mut b);
 
     mm.munmap(addr, PAGE_SIZE).unwrap();
     assert!(mm.shootdown(&a).is_none(), "b is not running app code");
@@ -102,8 +107,7 @@ fn additions_and_fork_are_told_apart() {
     let (mut a, _) = thread();
     let (mut b, _) = thread();
     let addr = anon(&mut mm, PROT_NONE);
-    mm.sync_space(&mut a, &mut NullSpace).unwrap();
-    mm.sync_space(&mut b, &mut NullSpace).unwrap();
+    sync_both(&mut mm, &mut a, &mut b);
     b.runner().set_in_app(true);
 
     anon(&mut mm, PROT_READ);
@@ -120,8 +124,7 @@ fn a_stale_stub_retries_a_fault_once() {
     let mut mm = manager();
     let (mut a, _) = thread();
     let (mut b, _) = thread();
-    mm.sync_space(&mut a, &mut NullSpace).unwrap();
-    mm.sync_space(&mut b, &mut NullSpace).unwrap();
+    sync_both(&mut mm, &mut a, &mut b);
 
     // a maps memory that b's stub does not have yet.
     let addr = anon(&mut mm, PROT_READ | PROT_WRITE);
@@ -139,8 +142,7 @@ fn a_copy_on_write_break_that_moves_a_page_is_a_revoke() {
     let (mut b, _) = thread();
     let addr = anon(&mut mm, PROT_READ | PROT_WRITE);
     let _child = mm.fork();
-    mm.sync_space(&mut a, &mut NullSpace).unwrap();
-    mm.sync_space(&mut b, &mut NullSpace).unwrap();
+    sync_both(&mut mm, &mut a, &mut b);
     b.runner().set_in_app(true);
     assert!(mm.shootdown(&a).is_none(), "both replayed the fork");
 
