@@ -73,7 +73,7 @@ static void revoke_check(const char *what, int (*revoke)(void *))
 		;
 	revoke(p);
 	/* The thread's next write faults; give it time to run. */
-	for (int i = 0; i < 300 && !toucher_faulted; i++)
+	for (int i = 0; i < 2000 && !toucher_faulted; i++)
 		busy();
 	stop = 1;
 	pthread_join(th, NULL);
@@ -113,10 +113,11 @@ int main(void)
 		}
 		/* A write of ours: the page gets a copy of its own. */
 		page[8] = round;
-		/* The spinner may need a while to get a CPU again. */
+		/* The spinner may need a while to get a CPU again (up to seconds on a
+		 * loaded machine; without coherence it never shows). */
 		uint64_t before = page[0];
 		int moved = 0;
-		for (int i = 0; i < 300 && !moved; i++) {
+		for (int i = 0; i < 2000 && !moved; i++) {
 			busy();
 			moved = page[0] != before;
 		}
