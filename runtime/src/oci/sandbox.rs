@@ -41,6 +41,49 @@ pub struct SandboxArgs {
     pub cgroups: Vec<PathBuf>,
 }
 
+/// The control connections being answered. The sandbox process waits for
+/// them before it exits, so that a request that ends the container (a
+/// kill, or the start of a program that exits at once) still gets its
+/// answer: the process may otherwise be gone before the reply is written.
+static ANSWERING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How long an ending sandbox waits for answers in progress.
+const ANSWER_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// One connection being answered; counted in [`ANSWERING`] until dropped
+/// or released (an exec's connection lasts as long as its process, which
+/// the sandbox's end ends anyway).
+struct Answering {
+    counted: std::sync::atomic::AtomicBool,
+}
+
+impl Answering {
+    fn begin() -> Answering {
+        ANSWERING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Answering { counted: std::sync::atomic::AtomicBool::new(true) }
+    }
+
+    fn release(&self) {
+        if self.counted.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            ANSWERING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// Waits (at most [`ANSWER_GRACE`]) until no answer is in progress.
+    fn wait_idle() {
+        let start = std::time::Instant::now();
+        while ANSWERING.load(std::sync::atomic::Ordering::SeqCst) > 0 && start.elapsed() < ANSWER_GRACE {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
 /// What the control thread tells the main thread.
 enum Event {
     /// `start`: run init.
@@ -105,6 +148,7 @@ pub fn main(g: &Globals, args: SandboxArgs) -> ExitCode {
         Err(_) => ExitCode::from(1),
     };
     drop(gofer);
+    Answering::wait_idle();
     code
 }
 
@@ -240,10 +284,12 @@ fn serve(listener: OwnedFd, controller: sentry::Controller, events: mpsc::Sender
             }
         };
         let (controller, events, started) = (controller.clone(), events.clone(), started.clone());
+        let answering = Answering::begin();
         let _ = std::thread::Builder::new().name("control-conn".into()).spawn(move || {
-            if let Err(e) = serve_one(&ch, &controller, &events, &started) {
+            if let Err(e) = serve_one(&ch, &controller, &events, &started, &answering) {
                 let _ = ch.send(&Response::Error(format!("{e:#}")), &[]);
             }
+            drop(answering);
         });
     }
 }
@@ -253,6 +299,7 @@ fn serve_one(
     controller: &sentry::Controller,
     events: &mpsc::Sender<Event>,
     started: &std::sync::atomic::AtomicBool,
+    answering: &Answering,
 ) -> anyhow::Result<()> {
     use std::sync::atomic::Ordering;
     let Some((req, fds)) = ch.recv::<Request>()? else { return Ok(()) };
@@ -279,11 +326,17 @@ fn serve_one(
             ch.send(&Response::Ok, &[])
         }
         Request::Pids => ch.send(&Response::Pids(controller.pids()), &[]),
-        Request::Exec(p) => exec(ch, controller, p, fds),
+        Request::Exec(p) => exec(ch, controller, p, fds, answering),
     }
 }
 
-fn exec(ch: &Channel, controller: &sentry::Controller, p: ProcessPlan, fds: Vec<OwnedFd>) -> anyhow::Result<()> {
+fn exec(
+    ch: &Channel,
+    controller: &sentry::Controller,
+    p: ProcessPlan,
+    fds: Vec<OwnedFd>,
+    answering: &Answering,
+) -> anyhow::Result<()> {
     if fds.len() != 3 {
         anyhow::bail!("exec needs three stdio fds, got {}", fds.len());
     }
@@ -291,6 +344,8 @@ fn exec(ch: &Channel, controller: &sentry::Controller, p: ProcessPlan, fds: Vec<
     let started = controller.exec(cfg).map_err(|e| anyhow::anyhow!("exec: {e}"))?;
     let pid = started.pid;
     ch.send(&Response::Started(pid), &[])?;
+    // From here the connection lasts as long as the process.
+    answering.release();
     let exited = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         // The proxy forwards the signals it gets; its end (it was killed)
