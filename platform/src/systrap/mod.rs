@@ -541,7 +541,8 @@ impl Context for SystrapContext {
             if space.ctrl.get(shared::SYNTH_FP) == 0 {
                 return Ok(false);
             }
-            let len = if fp_layout().xsave { fp_layout().size } else { XSAVE_HEADER };
+            let layout = fp_layout();
+            let len = if layout.xsave { layout.size } else { XSAVE_HEADER };
             space.ctrl.read_bytes(shared::SYNTH_FP_AREA, &mut fp.bytes[..len]);
             fp.bytes[FX_SW_BYTES..XSAVE_HEADER].fill(0);
             return Ok(true);

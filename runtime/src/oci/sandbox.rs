@@ -8,11 +8,13 @@
 //! sandbox. When init exits, every other process of the sandbox ends, and
 //! this process exits with init's status (N, or 128 + the signal).
 
+use std::cell::Cell;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 
 use anyhow::Context;
 
@@ -45,7 +47,7 @@ pub struct SandboxArgs {
 /// them before it exits, so that a request that ends the container (a
 /// kill, or the start of a program that exits at once) still gets its
 /// answer: the process may otherwise be gone before the reply is written.
-static ANSWERING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static ANSWERING: AtomicUsize = AtomicUsize::new(0);
 
 /// How long an ending sandbox waits for answers in progress.
 const ANSWER_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
@@ -54,25 +56,25 @@ const ANSWER_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 /// or released (an exec's connection lasts as long as its process, which
 /// the sandbox's end ends anyway).
 struct Answering {
-    counted: std::sync::atomic::AtomicBool,
+    counted: Cell<bool>,
 }
 
 impl Answering {
     fn begin() -> Answering {
-        ANSWERING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Answering { counted: std::sync::atomic::AtomicBool::new(true) }
+        ANSWERING.fetch_add(1, Ordering::SeqCst);
+        Answering { counted: Cell::new(true) }
     }
 
     fn release(&self) {
-        if self.counted.swap(false, std::sync::atomic::Ordering::SeqCst) {
-            ANSWERING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        if self.counted.replace(false) {
+            ANSWERING.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
     /// Waits (at most [`ANSWER_GRACE`]) until no answer is in progress.
     fn wait_idle() {
         let start = std::time::Instant::now();
-        while ANSWERING.load(std::sync::atomic::Ordering::SeqCst) > 0 && start.elapsed() < ANSWER_GRACE {
+        while ANSWERING.load(Ordering::SeqCst) > 0 && start.elapsed() < ANSWER_GRACE {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
     }
@@ -274,7 +276,7 @@ pub fn mount_specs(mounts: &[bundle::MountPlan]) -> anyhow::Result<(Vec<PathBuf>
 
 /// Serves control connections, one thread each.
 fn serve(listener: OwnedFd, controller: sentry::Controller, events: mpsc::Sender<Event>) {
-    let started = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let started = Arc::new(AtomicBool::new(false));
     loop {
         let ch = match control::accept(&listener) {
             Ok(ch) => ch,
@@ -298,10 +300,9 @@ fn serve_one(
     ch: &Channel,
     controller: &sentry::Controller,
     events: &mpsc::Sender<Event>,
-    started: &std::sync::atomic::AtomicBool,
+    started: &AtomicBool,
     answering: &Answering,
 ) -> anyhow::Result<()> {
-    use std::sync::atomic::Ordering;
     let Some((req, fds)) = ch.recv::<Request>()? else { return Ok(()) };
     match req {
         Request::Start => {
@@ -346,7 +347,7 @@ fn exec(
     ch.send(&Response::Started(pid), &[])?;
     // From here the connection lasts as long as the process.
     answering.release();
-    let exited = std::sync::atomic::AtomicBool::new(false);
+    let exited = AtomicBool::new(false);
     std::thread::scope(|s| {
         // The proxy forwards the signals it gets; its end (it was killed)
         // ends the process, which has no one left to report to.
@@ -357,7 +358,7 @@ fn exec(
                 }
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => {
-                    if !exited.load(std::sync::atomic::Ordering::SeqCst) {
+                    if !exited.load(Ordering::SeqCst) {
                         let _ = controller.signal_pid(pid, libc::SIGKILL as u32);
                     }
                     return;
@@ -367,7 +368,7 @@ fn exec(
         // If the sandbox ends first, the sender is dropped: init's end
         // killed the process.
         let code = started.exit.recv().map(|s| s.code()).unwrap_or(128 + libc::SIGKILL);
-        exited.store(true, std::sync::atomic::Ordering::SeqCst);
+        exited.store(true, Ordering::SeqCst);
         let sent = ch.send(&Response::Exited(code), &[]);
         // Unblock the reader if the proxy keeps its end open.
         let _ = nix::sys::socket::shutdown(ch.raw_fd(), nix::sys::socket::Shutdown::Both);

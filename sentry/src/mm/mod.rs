@@ -211,7 +211,7 @@ pub struct MemoryManager {
 }
 
 /// A stub's position in its memory manager's operation log.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SpaceCursor {
     user: u64,
     seq: Option<u64>,
@@ -235,6 +235,14 @@ impl SpaceCursor {
     /// The thread behind this cursor.
     pub fn runner(&self) -> &Arc<Runner> {
         &self.runner
+    }
+}
+
+impl Default for SpaceCursor {
+    /// A fresh cursor with an id of its own (never the 0 a derived
+    /// default would share).
+    fn default() -> Self {
+        SpaceCursor::new()
     }
 }
 

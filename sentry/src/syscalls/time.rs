@@ -78,7 +78,7 @@ fn read_timespec(t: &Task, addr: u64) -> SysResult<Duration> {
 
 pub fn nanosleep(t: &mut Task, a: &Args) -> SysResult<u64> {
     let d = read_timespec(t, a.addr(0))?;
-    sleep_for(t, d, a.addr(1))
+    sleep_relative(t, Instant::now().checked_add(d), a.addr(1))
 }
 
 pub fn clock_nanosleep(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -95,7 +95,7 @@ pub fn clock_nanosleep(t: &mut Task, a: &Args) -> SysResult<u64> {
         // again); there is no remainder.
         return sleep_until(t, Instant::now().checked_add(d), 0);
     }
-    sleep_for(t, req, a.addr(3))
+    sleep_relative(t, Instant::now().checked_add(req), a.addr(3))
 }
 
 /// Whether a pending, unblocked signal has a handler to run.
@@ -108,15 +108,11 @@ fn handler_pending(t: &Task) -> bool {
     (1..=64u32).any(|sig| pending & (1u64 << (sig - 1)) != 0 && !matches!(handlers.get(sig).handler, SIG_DFL | SIG_IGN))
 }
 
-/// Sleeps for `d` in a way signals interrupt: with a handler to run, the
-/// call fails with EINTR and the time left goes to `rem` (if not 0); a
-/// signal without one (a stop and continue, say) restarts it through
-/// `restart_syscall`, for the time left, as Linux does.
-fn sleep_for(t: &mut Task, d: Duration, rem: u64) -> SysResult<u64> {
-    sleep_relative(t, Instant::now().checked_add(d), rem)
-}
-
-/// [`sleep_for`] up to `deadline` (`None`: past the clock's range).
+/// A relative sleep up to `deadline` (`None`: past the clock's range), in
+/// a way signals interrupt: with a handler to run, the call fails with
+/// EINTR and the time left goes to `rem` (if not 0); a signal without one
+/// (a stop and continue, say) restarts it through `restart_syscall`, up to
+/// the same deadline, as Linux does.
 pub(super) fn sleep_relative(t: &mut Task, deadline: Option<Instant>, rem: u64) -> SysResult<u64> {
     match sleep_until(t, deadline, rem) {
         Err(Errno::ERESTARTNOHAND) => {
