@@ -739,3 +739,37 @@ husk_test! {
         case.verify(&format!("husk --platform {platform}"), &out);
     }
 }
+
+// ------------------------------------------------- CPython's own tests
+
+/// `python3 -m test ARGS` (CPython's regression suite) in `/tmp`, with
+/// only its verdict lines and exit status printed: the rest of its output
+/// has times and load averages in it.
+fn cpython_tests(args: &str) -> Case {
+    bash(&format!(
+        "cd /tmp && python3 -m test {args} > /tmp/regrtest.log 2>&1; s=$?; \
+         grep -E '^(== Tests result|[0-9]+ tests? (OK|failed)|All [0-9]+ tests OK)' /tmp/regrtest.log; \
+         [ $s = 0 ] || tail -30 /tmp/regrtest.log; echo \"status $s\""
+    ))
+}
+
+differential_test! {
+    /// Issue 20: a thread that is not the main one forks, and the main
+    /// thread, waiting in os.read(), must get the child's b"OK" (it got
+    /// zeros: the read's buffer moved to a new page while it waited).
+    fn debian_cpython_forkinthread(platform) {
+        let case = cpython_tests("-m test_forkinthread test_thread")
+            .expect_stdout("== Tests result: SUCCESS ==\n1 test OK.\nstatus 0\n");
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// CPython's test_thread and test_fork1 modules whole: forks from
+    /// threads, locks across fork, and fork with threads running.
+    fn debian_cpython_thread_fork(platform) {
+        let case = cpython_tests("test_thread test_fork1")
+            .expect_stdout("== Tests result: SUCCESS ==\nAll 2 tests OK.\nstatus 0\n");
+        differential(platform, &case);
+    }
+}

@@ -199,6 +199,29 @@ differential_test! {
 }
 
 differential_test! {
+    /// Reads and writes that wait in the kernel while another thread forks
+    /// and writes to the buffer's page: the data moves through the
+    /// mappings as they are when it moves (a read lands in the parent's
+    /// own copy, the child's copy stays as at the fork, a write takes the
+    /// buffer as it is when it resumes), and a buffer unmapped while its
+    /// read waited gives EFAULT with the data left in the pipe. CPython's
+    /// test_forkinthread narrowed down (issue 20).
+    fn fork_io(platform, link) {
+        let (rootfs, prog) = rootfs_with("fork_io", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "a read waiting across another thread's fork gets the bytes: ok",
+            "the child's copy of the buffer stays as at the fork: ok",
+            "the waiting write: 4096",
+            "a write waiting across another thread's fork takes the buffer as it is when it resumes: ok",
+            "a read whose buffer was unmapped while it waited: EFAULT",
+            "the data stayed in the pipe: ok",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// fork, a new thread and a raw fork syscall copy the FPU: MXCSR, the
     /// x87 control word and the vector registers as they were at the call.
     fn fpu_inherit(platform, link) {

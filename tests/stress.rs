@@ -1,6 +1,6 @@
 //! Stress cases: many threads on one mutex and condition variable, a
-//! long fork-exec-wait loop, and many signal round trips between two
-//! processes, each at the size the issue asks for and in a quick variant
+//! long fork-exec-wait loop, many signal round trips between two
+//! processes, and forks while other threads write memory and read into it, each at the size the issue asks for and in a quick variant
 //! that fails fast and points at the same code.
 //!
 //! (A program that segfaults exits with status 139: `segv_status` in
@@ -100,6 +100,22 @@ differential_test! {
             .args(["100"])
             .timeout(QUICK_TIMEOUT)
             .expect_stdout("round trips=100 of 100 (50 by sigwaitinfo, 50 by sigsuspend)\nchild exited 0\n");
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// Three threads write shared pages (and fresh ones of their own),
+    /// three read records from pipes into buffers on those pages, and the
+    /// main thread forks 60 times: each child's memory must stay as it was
+    /// at the fork, and every record must arrive intact (issue 20).
+    fn stress_fork_io(platform, link) {
+        let (rootfs, prog) = rootfs_with("fork_io", link);
+        let case = Case::new(&rootfs, prog).args(["stress"]).timeout(QUICK_TIMEOUT).expect_stdout(
+            "children's memory stayed as at the fork: ok\n\
+             readers got every record intact and in order: ok\n\
+             done\n",
+        );
         differential(platform, &case);
     }
 }

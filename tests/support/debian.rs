@@ -9,7 +9,7 @@
 //!
 //! The recipe: `debootstrap --variant=minbase --include=PACKAGES SUITE
 //! DIR MIRROR`, then precompiled Python bytecode for the standard library
-//! (so that no run wants to write `__pycache__`), apt's downloaded
+//! and its test suite (so that no run wants to write `__pycache__`), apt's downloaded
 //! packages and lists removed (they are only size), and the `/husk-test`
 //! tree of [`write_test_tree`] with fixed contents, owners and times.
 //!
@@ -48,11 +48,19 @@ pub const VARIANT: &str = "minbase";
 /// Added to the minbase set. `python3-minimal` is the interpreter with a
 /// small standard library (threading, subprocess, hashlib, ...);
 /// `libpython3-stdlib` brings the rest of it, which the tests use: json,
-/// multiprocessing, concurrent, ctypes (and libffi).
-pub const PACKAGES: &[&str] = &["python3-minimal", "libpython3-stdlib"];
+/// multiprocessing, concurrent, ctypes (and libffi);
+/// `libpython3.11-testsuite` is CPython's own regression suite
+/// (`python3 -m test`), the external conformance suite.
+pub const PACKAGES: &[&str] = &["python3-minimal", "libpython3-stdlib", "libpython3.11-testsuite"];
 
 /// Names the steps that follow debootstrap; part of the cache key.
-pub const RECIPE_VERSION: &str = "husk-debian-1: compileall, apt cleaned, /husk-test tree v1";
+pub const RECIPE_VERSION: &str =
+    "husk-debian-2: compileall but the suite's deliberately broken files, apt cleaned, /husk-test tree v1";
+
+/// Files of the standard library and its test suite that are not valid
+/// Python on purpose (the suite's syntax and encoding error cases), left
+/// out of the precompilation (`compileall -x`).
+const NOT_PYTHON: &str = r"/(badsyntax_[^/]*|bad_coding2?|lib2to3/tests/data/.*)\.py$";
 
 /// Where test fixtures are cached: `$HUSK_TEST_CACHE`, else
 /// `/var/cache/husk-test`.
@@ -166,7 +174,7 @@ fn build(cache: &Path, name: &str) {
     // read (some of it comes precompiled, some does not).
     let out = Command::new(crate::paths::chroot_bin())
         .arg(&tmp)
-        .args(["/usr/bin/python3", "-m", "compileall", "-q", "-j", "0", "/usr/lib/python3.11"])
+        .args(["/usr/bin/python3", "-m", "compileall", "-q", "-j", "0", "-x", NOT_PYTHON, "/usr/lib/python3.11"])
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .output()

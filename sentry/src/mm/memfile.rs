@@ -28,8 +28,12 @@ pub struct MemoryFile {
     capacity: u64,
     free: Mutex<FreeList>,
     /// Owner counts of ranges held by more than one address space (after
-    /// fork, or tmpfs pages mapped shared); a page in no range has one owner.
+    /// fork, or tmpfs pages mapped shared) or pinned by an I/O in flight; a
+    /// page in no range has one owner.
     shared: Mutex<SharedRanges>,
+    /// Page runs pinned for data on its way into app memory (see
+    /// [`MemoryFile::pin`]), one entry per pin.
+    write_pins: Mutex<Vec<(u64, u64)>>,
 }
 
 // SAFETY: `base` points at a shared mapping that lives as long as the
@@ -62,6 +66,29 @@ impl SharedRanges {
         self.map.range(..end).next_back().is_some_and(|(_, &(e, _))| e > start)
     }
 
+    /// Merges neighbouring ranges with the same count from the one before
+    /// `start` to the one at `end`, undoing the splits of a change to
+    /// `[start, end)`: pins come and go on every read and write, and must
+    /// not leave the map ever more fragmented.
+    fn coalesce(&mut self, start: u64, end: u64) {
+        let from = self.map.range(..start).next_back().map_or(start, |(&s, _)| s);
+        let keys: Vec<u64> = self.map.range(from..=end).map(|(&s, _)| s).collect();
+        let mut prev: Option<u64> = None;
+        for s in keys {
+            let Some(&(e, n)) = self.map.get(&s) else { continue };
+            if let Some(p) = prev {
+                if let Some(&(pe, pn)) = self.map.get(&p) {
+                    if pe == s && pn == n {
+                        self.map.remove(&s);
+                        self.map.insert(p, (e, n));
+                        continue;
+                    }
+                }
+            }
+            prev = Some(s);
+        }
+    }
+
     fn incref(&mut self, start: u64, end: u64) {
         self.split(start);
         self.split(end);
@@ -79,6 +106,7 @@ impl SharedRanges {
         if cur < end {
             self.map.insert(cur, (end, 2));
         }
+        self.coalesce(start, end);
     }
 
     /// Drops an owner of `[start, end)`; returns the runs nobody owns now.
@@ -106,6 +134,7 @@ impl SharedRanges {
         if cur < end {
             freed.push((cur, end - cur));
         }
+        self.coalesce(start, end);
         freed
     }
 }
@@ -155,6 +184,7 @@ impl MemoryFile {
             capacity,
             free: Mutex::new(FreeList { ranges: BTreeMap::new(), tail: 0 }),
             shared: Mutex::new(SharedRanges::default()),
+            write_pins: Mutex::new(Vec::new()),
         })
     }
 
@@ -203,6 +233,63 @@ impl MemoryFile {
         for (o, l) in runs {
             self.free_range(o, l);
         }
+    }
+
+    /// Pins the pages behind `chunks` for an I/O that the Sentry does
+    /// outside the memory manager's lock: each page gets one more owner, so
+    /// none is freed, let alone reused, before [`MemoryFile::unpin`], and,
+    /// for `write` (data going into app memory), fork gives its child a
+    /// copy of them instead of sharing them ([`MemoryFile::write_pinned`]).
+    pub fn pin(&self, chunks: &[Chunk], write: bool) {
+        let runs: smallvec::SmallVec<[(u64, u64); 8]> = chunks.iter().filter_map(page_run).collect();
+        {
+            let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+            for &(s, e) in &runs {
+                shared.incref(s, e);
+            }
+        }
+        if write {
+            self.write_pins.lock().unwrap_or_else(|e| e.into_inner()).extend(runs);
+        }
+    }
+
+    /// Ends a [`MemoryFile::pin`] of the same `chunks` and `write`.
+    pub fn unpin(&self, chunks: &[Chunk], write: bool) {
+        let runs: smallvec::SmallVec<[(u64, u64); 8]> = chunks.iter().filter_map(page_run).collect();
+        if write {
+            let mut pins = self.write_pins.lock().unwrap_or_else(|e| e.into_inner());
+            for run in &runs {
+                if let Some(i) = pins.iter().position(|p| p == run) {
+                    pins.swap_remove(i);
+                }
+            }
+        }
+        for (s, e) in runs {
+            self.release(s, e - s);
+        }
+    }
+
+    /// The parts of `[off, off + len)` pinned for data on its way into app
+    /// memory, as page-aligned `(start, end)` runs, in order and merged.
+    pub fn write_pinned(&self, off: u64, len: u64) -> Vec<(u64, u64)> {
+        let end = off.saturating_add(len);
+        let mut runs: Vec<(u64, u64)> = self
+            .write_pins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|&&(s, e)| s < end && e > off)
+            .map(|&(s, e)| (s.max(off), e.min(end)))
+            .collect();
+        runs.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(runs.len());
+        for (s, e) in runs {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        merged
     }
 
     fn free_range(&self, off: u64, len: u64) {
@@ -358,6 +445,12 @@ impl MemoryFile {
     }
 }
 
+/// The whole pages under a chunk, as `(start, end)`; `None` for an empty one.
+fn page_run(c: &Chunk) -> Option<(u64, u64)> {
+    let end = abi::page_up(c.off.checked_add(c.len)?)?;
+    (c.len > 0).then(|| (abi::page_down(c.off), end))
+}
+
 impl Drop for MemoryFile {
     fn drop(&mut self) {
         // SAFETY: unmapping the window mapped in `new`; no references into it
@@ -400,5 +493,43 @@ mod tests {
         assert_eq!(r.decref(0, 15 * PAGE_SIZE), vec![(0, 5 * PAGE_SIZE), (10 * PAGE_SIZE, 5 * PAGE_SIZE)]);
         assert_eq!(r.decref(5 * PAGE_SIZE, 10 * PAGE_SIZE), vec![(5 * PAGE_SIZE, 5 * PAGE_SIZE)]);
         assert!(!r.overlaps(0, 100 * PAGE_SIZE));
+    }
+
+    #[test]
+    fn a_released_pin_leaves_the_ranges_as_they_were() {
+        let mut r = SharedRanges::default();
+        r.incref(0, 100 * PAGE_SIZE);
+        for (s, e) in [(10, 20), (0, 1), (99, 100), (50, 51)] {
+            r.incref(s * PAGE_SIZE, e * PAGE_SIZE);
+            assert!(r.map.len() > 1);
+            assert_eq!(r.decref(s * PAGE_SIZE, e * PAGE_SIZE), vec![]);
+            assert_eq!(r.map.len(), 1, "after a pin of pages {s}..{e}: {:?}", r.map);
+        }
+        assert_eq!(r.map.get(&0), Some(&(100 * PAGE_SIZE, 2)));
+    }
+
+    #[test]
+    fn a_pinned_page_outlives_its_release_and_write_pins_are_listed() {
+        let m = MemoryFile::new(1 << 30).unwrap();
+        let a = m.allocate(4 * PAGE_SIZE).unwrap();
+        m.write(a + PAGE_SIZE, b"pinned");
+        // A two-byte read into the second page, and one across pages 2-3.
+        let chunks = [Chunk { off: a + PAGE_SIZE + 10, len: 2 }, Chunk { off: a + 2 * PAGE_SIZE - 1, len: 2 }];
+        m.pin(&chunks, true);
+        assert_eq!(m.write_pinned(a, 4 * PAGE_SIZE), vec![(a + PAGE_SIZE, a + 3 * PAGE_SIZE)]);
+        assert_eq!(m.write_pinned(a, PAGE_SIZE), vec![]);
+        m.release(a, 4 * PAGE_SIZE);
+        // Pages 0 and 3 are free again; 1 and 2 wait for the pin.
+        let again = m.allocate(PAGE_SIZE).unwrap();
+        assert_eq!(again, a);
+        let mut buf = [0u8; 6];
+        m.read(a + PAGE_SIZE, &mut buf);
+        assert_eq!(&buf, b"pinned", "a pinned page is neither zeroed nor reused");
+        m.unpin(&chunks, true);
+        assert_eq!(m.write_pinned(a, 4 * PAGE_SIZE), vec![]);
+        m.read(a + PAGE_SIZE, &mut buf);
+        assert_eq!(buf, [0; 6], "freed once unpinned");
+        let rest = m.allocate(3 * PAGE_SIZE).unwrap();
+        assert_eq!(rest, a + PAGE_SIZE, "and reused after");
     }
 }

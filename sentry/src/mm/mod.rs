@@ -30,6 +30,14 @@
 //! or one whose protection forbids the access, gives EFAULT, and a copy that
 //! runs into one stops there (short reads and writes, as Linux does).
 //!
+//! A memory-file offset found through the VMAs is good only while this
+//! manager's lock is held: any change after (an unmap, fork, a copy-on-write
+//! break) may give the page to someone else. The one copy made outside the
+//! lock, the data of a read or write syscall, goes through a [`PinnedIo`]
+//! taken afresh for each attempt: its pages keep an owner until the copy is
+//! done, and fork gives its child a copy of pages that data is on its way
+//! into instead of sharing them, as Linux does for pinned pages.
+//!
 //! Lock order: the MemoryManager is owned by its task; the memory file's
 //! allocator lock is taken inside it and never the other way round.
 
@@ -331,6 +339,38 @@ impl Shootdown {
     }
 }
 
+/// App memory pinned for an I/O done outside the memory manager's lock
+/// ([`MemoryManager::pin_buffers`]): the memory-file runs behind the
+/// buffers, which keep an owner until this is dropped.
+pub struct PinnedIo {
+    mf: Arc<MemoryFile>,
+    chunks: IoChunks,
+    write: bool,
+}
+
+impl PinnedIo {
+    /// The memory-file runs, in the buffers' order.
+    pub fn chunks(&self) -> &[Chunk] {
+        &self.chunks
+    }
+
+    /// How many bytes they cover.
+    pub fn len(&self) -> u64 {
+        self.chunks.iter().map(|c| c.len).sum()
+    }
+
+    /// Whether they cover nothing.
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+}
+
+impl Drop for PinnedIo {
+    fn drop(&mut self) {
+        self.mf.unpin(&self.chunks, self.write);
+    }
+}
+
 fn effective_prot(v: &Vma) -> u32 {
     if matches!(v.backing, Backing::PastEof) {
         PROT_NONE
@@ -431,7 +471,9 @@ impl MemoryManager {
         s.runners.is_empty()
     }
 
-    /// Releases memory-file pages once no stub can still reach them.
+    /// Releases memory-file pages once no stub can still reach them: the
+    /// caller pushes the operation that drops them next, at log position
+    /// `seq`, so they go once every stub has replayed it (is past `seq`).
     fn release_later(&mut self, off: u64, len: u64) {
         if self.log.users.is_empty() {
             self.mf.release(off, len);
@@ -452,7 +494,7 @@ impl MemoryManager {
         }
         let mf = self.mf.clone();
         self.log.deferred.retain(|&(seq, off, len)| {
-            if seq <= min {
+            if seq < min {
                 mf.release(off, len);
                 false
             } else {
@@ -503,13 +545,23 @@ impl MemoryManager {
     }
 
     /// The copy-on-write child of this address space (fork).
-    pub fn fork(&mut self) -> MemoryManager {
+    ///
+    /// Private pages are shared copy-on-write, except those pinned for data
+    /// on its way into them (a read another thread has in flight, see
+    /// [`MemoryManager::pin_buffers`]): the parent keeps those writable,
+    /// since the data must land in its memory, and the child gets a copy
+    /// of them as they are now, as Linux's fork does for pinned pages.
+    pub fn fork(&mut self) -> SysResult<MemoryManager> {
         let mut child = MemoryManager::new(self.mf.clone(), self.min_addr, self.max_addr);
         child.mmap_top = self.mmap_top;
         child.brk_base = self.brk_base;
         child.brk = self.brk;
+        let copies = self.copy_write_pinned()?;
         let mut protects = Vec::new();
         for (&start, v) in self.vmas.iter_mut() {
+            if copies.contains_key(&start) {
+                continue;
+            }
             self.mf.incref(v.mem_off, v.end - start);
             if !v.shared {
                 if !v.cow && v.prot & PROT_WRITE != 0 {
@@ -522,7 +574,54 @@ impl MemoryManager {
             self.push_revoking(op);
         }
         child.vmas = self.vmas.clone();
-        child
+        for (start, mem_off) in copies {
+            if let Some(v) = child.vmas.get_mut(&start) {
+                v.mem_off = mem_off;
+                v.cow = false;
+            }
+        }
+        Ok(child)
+    }
+
+    /// For fork: splits the private VMAs at the edges of write-pinned
+    /// pages, and copies each VMA that lies in them into fresh pages for
+    /// the child. Returns the copies by VMA start; ENOMEM, with nothing
+    /// changed but the splits, if they do not fit.
+    fn copy_write_pinned(&mut self) -> SysResult<BTreeMap<u64, u64>> {
+        let mut edges = Vec::new();
+        for (&start, v) in self.vmas.iter().filter(|(_, v)| !v.shared) {
+            for (s, e) in self.mf.write_pinned(v.mem_off, v.end - start) {
+                edges.push(start + (s - v.mem_off));
+                edges.push(start + (e - v.mem_off));
+            }
+        }
+        if edges.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        for at in edges {
+            self.split_at(at);
+        }
+        let mut copies = BTreeMap::new();
+        for (&start, v) in self.vmas.iter().filter(|(_, v)| !v.shared) {
+            let len = v.end - start;
+            if self.mf.write_pinned(v.mem_off, len).first() != Some(&(v.mem_off, v.mem_off + len)) {
+                continue;
+            }
+            match self.mf.allocate(len) {
+                Ok(off) => {
+                    self.mf.copy(off, v.mem_off, len);
+                    copies.insert(start, off);
+                }
+                Err(e) => {
+                    for (&s, &off) in &copies {
+                        let end = self.vmas.get(&s).map_or(s, |v| v.end);
+                        self.mf.release(off, end - s);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(copies)
     }
 
     /// Gives the pages of `[start, end)` (inside one VMA) to this address
@@ -958,6 +1057,27 @@ impl MemoryManager {
             return (IoChunks::new(), 0);
         }
         self.chunks_now(addr, len, write)
+    }
+
+    /// Pins the memory-file runs behind the app buffers `bufs`, in order,
+    /// for an I/O done outside this lock: `write` for data going into app
+    /// memory (copy-on-write is broken first, as for any write). The runs
+    /// stop at the first buffer not wholly accessible.
+    ///
+    /// The pin is good for one attempt: an I/O that waits drops it and pins
+    /// afresh when it goes on, so the data moves through the mappings as
+    /// they are then, as Linux's copies do.
+    pub fn pin_buffers(&mut self, bufs: &[(u64, u64)], write: bool) -> PinnedIo {
+        let mut chunks = IoChunks::new();
+        for &(addr, len) in bufs {
+            let (c, n) = self.chunks(addr, len, write);
+            chunks.extend(c);
+            if n < len {
+                break;
+            }
+        }
+        self.mf.pin(&chunks, write);
+        PinnedIo { mf: self.mf.clone(), chunks, write }
     }
 
     fn chunks_now(&self, addr: u64, len: u64, write: bool) -> (IoChunks, u64) {

@@ -115,7 +115,7 @@ fn additions_and_fork_are_told_apart() {
     mm.mprotect(addr, PAGE_SIZE, PROT_READ | PROT_WRITE).unwrap();
     assert!(mm.shootdown(&a).is_none(), "neither do added rights");
 
-    let _child = mm.fork();
+    let _child = mm.fork().unwrap();
     assert!(mm.shootdown(&a).is_some(), "fork makes writable pages read-only");
 }
 
@@ -141,7 +141,7 @@ fn a_copy_on_write_break_that_moves_a_page_is_a_revoke() {
     let (mut a, _) = thread();
     let (mut b, _) = thread();
     let addr = anon(&mut mm, PROT_READ | PROT_WRITE);
-    let _child = mm.fork();
+    let _child = mm.fork().unwrap();
     sync_both(&mut mm, &mut a, &mut b);
     b.runner().set_in_app(true);
     assert!(mm.shootdown(&a).is_none(), "both replayed the fork");
@@ -150,4 +150,97 @@ fn a_copy_on_write_break_that_moves_a_page_is_a_revoke() {
     // stub still maps the old page.
     assert!(mm.handle_fault(addr, Some(Access::Write), &a));
     assert!(mm.shootdown(&a).is_some());
+}
+
+#[test]
+fn fork_copies_pages_that_a_read_in_flight_has_pinned() {
+    let mut mm = manager();
+    let addr = anon(&mut mm, PROT_READ | PROT_WRITE);
+    mm.copy_out(addr + PAGE_SIZE, b"at the fork").unwrap();
+    // Another thread's read into the second page is under way.
+    let pin = mm.pin_buffers(&[(addr + PAGE_SIZE + 100, 8)], true);
+    let child = mm.fork().unwrap();
+    // Its data arrives after the fork, and must land in the parent only.
+    mm.memfile().write(pin.chunks()[0].off, b"arrived!");
+    drop(pin);
+    let (mut parent_buf, mut child_buf) = ([0u8; 8], [0u8; 8]);
+    mm.copy_in(addr + PAGE_SIZE + 100, &mut parent_buf).unwrap();
+    child.copy_in(addr + PAGE_SIZE + 100, &mut child_buf).unwrap();
+    assert_eq!(&parent_buf, b"arrived!");
+    assert_eq!(child_buf, [0; 8]);
+    let mut kept = [0u8; 11];
+    child.copy_in(addr + PAGE_SIZE, &mut kept).unwrap();
+    assert_eq!(&kept, b"at the fork", "the child's copy is the page as it was at the fork");
+    // Only the pinned page was copied: the rest is shared copy-on-write.
+    assert_ne!(child.translate(addr + PAGE_SIZE), mm.translate(addr + PAGE_SIZE));
+    assert_eq!(child.translate(addr), mm.translate(addr));
+    assert_eq!(child.translate(addr + 2 * PAGE_SIZE), mm.translate(addr + 2 * PAGE_SIZE));
+    let cow_at = |m: &MemoryManager, a: u64| m.vmas().filter(|(s, v)| *s <= a && v.end > a).map(|(_, v)| v.cow).next();
+    assert_eq!(cow_at(&mm, addr + PAGE_SIZE), Some(false), "the parent's pinned page stays writable");
+    assert_eq!(cow_at(&mm, addr), Some(true));
+    assert_eq!(cow_at(&child, addr + PAGE_SIZE), Some(false));
+    // A write pin that ended before the fork changes nothing.
+    drop(mm.pin_buffers(&[(addr, 8)], true));
+    let again = mm.fork().unwrap();
+    assert_eq!(again.translate(addr), mm.translate(addr));
+}
+
+#[test]
+fn a_pin_for_writing_breaks_copy_on_write_first() {
+    let mut mm = manager();
+    let addr = anon(&mut mm, PROT_READ | PROT_WRITE);
+    let child = mm.fork().unwrap();
+    let shared = mm.translate(addr);
+    assert_eq!(child.translate(addr), shared);
+    let pin = mm.pin_buffers(&[(addr, 16)], true);
+    assert_ne!(mm.translate(addr), shared, "data going into the parent gets a page of its own");
+    assert_eq!(Some(pin.chunks()[0].off), mm.translate(addr));
+    // A pin for reading (data going out) shares the page as it is.
+    let child_pin = {
+        let mut child = child;
+        let p = child.pin_buffers(&[(addr, 16)], false);
+        assert_eq!(Some(p.chunks()[0].off), shared);
+        p
+    };
+    drop(child_pin);
+    drop(pin);
+}
+
+#[test]
+fn pages_an_unmap_drops_wait_until_every_stub_replayed_it() {
+    let mut mm = manager();
+    let (mut a, _) = thread();
+    let (mut b, _) = thread();
+    let addr = anon(&mut mm, PROT_READ | PROT_WRITE);
+    sync_both(&mut mm, &mut a, &mut b);
+    let off = mm.translate(addr).unwrap();
+    mm.memfile().write(off, b"data");
+    mm.munmap(addr, 4 * PAGE_SIZE).unwrap();
+    mm.sync_space(&mut a, &mut NullSpace).unwrap();
+    // b has not replayed the unmap: it may still touch the pages.
+    let mut buf = [0u8; 4];
+    mm.memfile().read(off, &mut buf);
+    assert_eq!(&buf, b"data", "freed while a stub still maps it");
+    mm.sync_space(&mut b, &mut NullSpace).unwrap();
+    mm.memfile().read(off, &mut buf);
+    assert_eq!(buf, [0; 4], "freed once both replayed the unmap");
+}
+
+#[test]
+fn a_pin_of_buffers_stops_at_the_first_hole() {
+    let mut mm = manager();
+    let addr = anon(&mut mm, PROT_READ | PROT_WRITE);
+    mm.munmap(addr + 2 * PAGE_SIZE, PAGE_SIZE).unwrap();
+    let pin = mm.pin_buffers(&[(addr, 10), (addr + PAGE_SIZE, 2 * PAGE_SIZE), (addr + 3 * PAGE_SIZE, 10)], true);
+    assert_eq!(pin.len(), 10 + PAGE_SIZE, "the second buffer runs into the hole; the third is not reached");
+    let ro = mm.mmap(MmapRequest {
+        addr: 0,
+        len: PAGE_SIZE,
+        prot: PROT_READ,
+        flags: MAP_PRIVATE | MAP_ANONYMOUS,
+        file: None,
+    });
+    let ro = ro.unwrap();
+    assert!(mm.pin_buffers(&[(ro, 8)], true).is_empty(), "no write into read-only memory");
+    assert_eq!(mm.pin_buffers(&[(ro, 8)], false).len(), 8);
 }

@@ -16,13 +16,14 @@ use super::fs::{read_path, start_dir};
 use super::Args;
 use crate::kernel::process::Credentials;
 use crate::kernel::task::Task;
-use crate::mm::{sub_chunks, Chunk, IoChunks, MemoryFile, SysResult};
+use crate::mm::{Chunk, MemoryFile, PinnedIo, SysResult};
 use crate::vfs::file::{DirFile, File, FileOps, HostFile, PathOnly, POLLERR, POLLHUP, POLLIN, POLLOUT};
 use crate::vfs::ops::{self, MAY_READ, MAY_WRITE};
 use crate::vfs::pipe::{FifoFile, Pipe};
 use crate::vfs::synth::{SynthDirFile, SynthFile};
 use crate::vfs::tmpfs::{self, InodeKind, NewKind};
 use crate::vfs::{devfs, gofer_errno, Dentry, Follow, Last, Node, Vfs};
+use smallvec::SmallVec;
 
 /// Linux caps one read or write at this many bytes.
 const MAX_RW_COUNT: u64 = 0x7fff_f000;
@@ -42,21 +43,29 @@ enum Dir {
     Write,
 }
 
-/// The memory-file runs behind a list of app buffers, cut at the first
-/// buffer that is not accessible. EFAULT if nothing at all is.
-fn gather(t: &Task, bufs: &[(u64, u64)], dir: Dir) -> SysResult<IoChunks> {
-    let mut all = IoChunks::new();
-    for &(addr, len) in bufs {
-        let (chunks, n) = t.mm().chunks(addr, len, dir == Dir::Read);
-        all.extend(chunks);
-        if n < len {
-            if all.is_empty() {
-                return Err(Errno::EFAULT);
-            }
-            break;
-        }
+/// Pins the memory-file runs behind a list of app buffers for one attempt
+/// at a transfer (see [`crate::mm::MemoryManager::pin_buffers`]), cut at
+/// the first buffer that is not accessible. EFAULT if nothing at all is.
+fn pin_buffers(t: &Task, bufs: &[(u64, u64)], dir: Dir) -> SysResult<PinnedIo> {
+    let pin = t.mm().pin_buffers(bufs, dir == Dir::Read);
+    if pin.is_empty() {
+        return Err(Errno::EFAULT);
     }
-    Ok(all)
+    Ok(pin)
+}
+
+/// `bufs` without their first `skip` bytes.
+fn skip_bytes(bufs: &[(u64, u64)], mut skip: u64) -> SmallVec<[(u64, u64); 4]> {
+    let mut out = SmallVec::new();
+    for &(addr, len) in bufs {
+        if skip >= len {
+            skip -= len;
+            continue;
+        }
+        out.push((addr + skip, len - skip));
+        skip = 0;
+    }
+    out
 }
 
 fn check_access(f: &File, dir: Dir) -> SysResult<()> {
@@ -80,7 +89,6 @@ fn transfer(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, dir: D
     if bufs.iter().all(|&(_, l)| l == 0) {
         return Ok(0);
     }
-    let chunks = gather(t, bufs, dir)?;
     if pos.is_some() && !f.ops.positional() {
         return Err(Errno::ESPIPE);
     }
@@ -94,33 +102,41 @@ fn transfer(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, dir: D
     // pwrite too, as in Linux).
     let append = dir == Dir::Write && f.flags() & O_APPEND != 0 && f.ops.seekable();
     let mf = t.kernel.memfile.clone();
+    let total: u64 = bufs.iter().map(|&(_, l)| l).sum();
     let mut done = 0u64;
     loop {
-        let rest = sub_chunks(&chunks, done);
+        // The buffers are found afresh for each attempt, and pinned while
+        // the data moves: after a wait, another thread may have forked,
+        // unmapped or written them, which moves their pages.
+        let pin = match pin_buffers(t, &skip_bytes(bufs, done), dir) {
+            Ok(pin) => pin,
+            Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
+        };
+        let rest = pin.chunks();
         let r = match pos {
-            Some(_) if append => f.ops.write_append(&mf, &rest).map(|(n, _)| n),
-            Some(p) => io_once(&f, &mf, &rest, Some(p + done), dir),
+            Some(_) if append => f.ops.write_append(&mf, rest).map(|(n, _)| n),
+            Some(p) => io_once(&f, &mf, rest, Some(p + done), dir),
             None if append => {
                 let mut off = f.offset.lock().unwrap_or_else(|e| e.into_inner());
-                f.ops.write_append(&mf, &rest).map(|(n, end)| {
+                f.ops.write_append(&mf, rest).map(|(n, end)| {
                     *off = end;
                     n
                 })
             }
             None if f.ops.seekable() => {
                 let mut off = f.offset.lock().unwrap_or_else(|e| e.into_inner());
-                let r = io_once(&f, &mf, &rest, Some(*off), dir);
+                let r = io_once(&f, &mf, rest, Some(*off), dir);
                 if let Ok(n) = r {
                     *off += n as u64;
                 }
                 r
             }
-            None => io_once(&f, &mf, &rest, None, dir),
+            None => io_once(&f, &mf, rest, None, dir),
         };
+        drop(pin);
         match r {
             Ok(n) => {
                 done += n as u64;
-                let total: u64 = chunks.iter().map(|c| c.len).sum();
                 // Reads return what there is; blocking stream writes go on.
                 if dir == Dir::Read || n == 0 || done >= total || f.ops.seekable() || f.flags() & O_NONBLOCK != 0 {
                     return Ok(done);

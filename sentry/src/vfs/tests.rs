@@ -392,7 +392,7 @@ fn mmap_shares_tmpfs_pages_across_fork() {
     assert_eq!(&b, b"parent", "an untouched private mapping still sees the file");
     assert!(mm.fault_is_past_eof(shared + 2 * PAGE_SIZE), "the page past the end is a bus error");
     assert_eq!(mm.copy_out(shared + 2 * PAGE_SIZE, b"x"), Err(Errno::EFAULT));
-    let mut child = mm.fork();
+    let mut child = mm.fork().unwrap();
     child.copy_out(shared + PAGE_SIZE, b"child").unwrap();
     child.copy_out(private, b"mine").unwrap();
     assert_eq!(w.read(&f, 5, PAGE_SIZE), b"child", "fork shares, not copies");

@@ -78,7 +78,7 @@ impl Task {
         let mm = if f & CLONE_VM != 0 {
             self.mm.clone()
         } else {
-            let child = self.mm().fork();
+            let child = self.mm().fork()?;
             // The parent's other threads stop writing to the pages now
             // shared with the child before the child can run.
             let shootdown = self.mm().shootdown(&self.cursor);
