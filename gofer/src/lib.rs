@@ -90,6 +90,17 @@ pub enum GoferError {
     Protocol(String),
     #[error("gofer I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// A root is on a kernel pseudo-filesystem, which is never served.
+    #[error(
+        "{path} is on {fs}, a kernel pseudo-filesystem: Husk serves no rootfs or volume from it \
+         (the sandbox has its own /proc, /sys and /dev)"
+    )]
+    PseudoFilesystem {
+        /// The root's path.
+        path: std::path::PathBuf,
+        /// The filesystem, e.g. "procfs".
+        fs: &'static str,
+    },
     /// An extra root (a bind-mount source) could not be opened.
     #[error("mount source {path}: {source}")]
     Source {
@@ -107,7 +118,10 @@ impl GoferError {
     pub fn errno(&self) -> i32 {
         match self {
             GoferError::Errno(e) => *e,
-            GoferError::Protocol(_) | GoferError::Io(_) | GoferError::Source { .. } => libc::EIO,
+            GoferError::Protocol(_)
+            | GoferError::Io(_)
+            | GoferError::Source { .. }
+            | GoferError::PseudoFilesystem { .. } => libc::EIO,
         }
     }
 }
@@ -125,14 +139,39 @@ pub fn serve(rootfs: &Path, sock: OwnedFd) -> Result<(), GoferError> {
 /// a directory or a single regular file, attachable as root 1, 2, ... in
 /// order ([`GoferClient::attach_root`]). Each is served exactly as the
 /// rootfs is (read-only, every open beneath that root).
+///
+/// A root on a kernel pseudo-filesystem is refused ([`check_root`]), here
+/// on the very file opened, whatever the runtime checked before.
 pub fn serve_roots(rootfs: &Path, extra: &[std::path::PathBuf], sock: OwnedFd) -> Result<(), GoferError> {
-    let mut roots = vec![server::Root::new(server::open_root(rootfs)?)];
+    let rootfs_root = server::Root::new(server::open_root(rootfs)?);
+    refuse_pseudo_filesystem(&rootfs_root, rootfs)?;
+    let mut roots = vec![rootfs_root];
     for path in extra {
         let root = server::open_extra_root(path).map_err(|source| GoferError::Source { path: path.clone(), source })?;
+        refuse_pseudo_filesystem(&root, path)?;
         roots.push(root);
     }
     log::debug!("gofer: serving {} and {} extra roots", rootfs.display(), extra.len());
     server::Server::with_roots(roots, MAX_FIDS).run(sock.as_fd())
+}
+
+/// Checks that `path`, to be served as a root (the rootfs or a volume
+/// source), is not on a kernel pseudo-filesystem: procfs, sysfs, devtmpfs,
+/// debugfs, tracefs, securityfs, cgroupfs, bpf or configfs. Those are
+/// windows onto the host kernel (and, writable, ways to change it), never
+/// files to share with a sandbox. Symlinks in `path` are followed, as the
+/// Gofer follows them when it opens a root.
+pub fn check_root(path: &Path) -> Result<(), GoferError> {
+    let root = server::open_extra_root(path).map_err(|source| GoferError::Source { path: path.to_owned(), source })?;
+    refuse_pseudo_filesystem(&root, path)
+}
+
+fn refuse_pseudo_filesystem(root: &server::Root, path: &Path) -> Result<(), GoferError> {
+    match root.pseudo_filesystem() {
+        Ok(None) => Ok(()),
+        Ok(Some(fs)) => Err(GoferError::PseudoFilesystem { path: path.to_owned(), fs }),
+        Err(source) => Err(GoferError::Source { path: path.to_owned(), source }),
+    }
 }
 
 /// Creates a connected, close-on-exec `AF_UNIX` `SOCK_SEQPACKET` socketpair,

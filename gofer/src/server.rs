@@ -4,8 +4,16 @@
 //! Every host path operation is relative to a held fd and names a single
 //! component, validated by [`check_name`] before it reaches the host, and is
 //! opened with `openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
-//! RESOLVE_NO_SYMLINKS)` plus `O_NOFOLLOW`. Nothing goes through
-//! `/proc/self/fd`, and no symlink is ever followed on the host.
+//! RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV)` plus `O_NOFOLLOW`. Nothing goes
+//! through `/proc/self/fd`, no symlink is ever followed on the host, and no
+//! mount point beneath a root is ever crossed: a root is one filesystem.
+//!
+//! A name that is a mount point (a host procfs in a chroot's `/proc`, a
+//! bind mount, a tmpfs) is served as the mount point looks from below, an
+//! empty directory (or an empty file, where a file is mounted over a file),
+//! whatever is mounted there. The only thing read across the mount is its
+//! file type, which a mount must share with what it covers. A user who
+//! wants a host mount served names it as a root of its own (a volume).
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -26,10 +34,35 @@ use crate::{sys, DirEntry, Fid, FileAttr, GoferError};
 /// Most live fids per connection; attaching or walking beyond gives EMFILE.
 pub const MAX_FIDS: usize = 65536;
 
-/// `resolve` flags for every `openat2`: stay beneath the anchor fd, follow
-/// no symlinks (magic or not). Crossing mount points stays allowed so that
-/// volumes bind-mounted into the rootfs work.
-const RESOLVE: u64 = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_NO_SYMLINKS;
+/// `resolve` flags for every `openat2` of a name beneath a root: stay
+/// beneath the anchor fd, follow no symlinks (magic or not), cross no mount
+/// point.
+const RESOLVE: u64 =
+    libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_XDEV;
+
+/// The same for a root that is a single file, opened and reopened by its
+/// name in its directory: the root is what the runtime named, and may well
+/// be a mount point itself (a bind-mounted `/etc/hosts`, say).
+const RESOLVE_ROOT_FILE: u64 = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_NO_SYMLINKS;
+
+/// Kernel pseudo-filesystems never served as a root, by `statfs`'s
+/// `f_type`: they are windows onto the host kernel, not files.
+const PSEUDO_FS_MAGICS: &[(i64, &str)] = &[
+    (0x9fa0, "procfs"),
+    (0x6265_6572, "sysfs"),
+    (0x6462_6720, "debugfs"),
+    (0x7472_6163, "tracefs"),
+    (0x7363_6673, "securityfs"),
+    (0x0027_e0eb, "cgroupfs"),
+    (0x6367_7270, "cgroup2fs"),
+    (0xcafe_4a11, "bpf"),
+    (0x6265_6570, "configfs"),
+];
+
+/// Pseudo-filesystems whose `f_type` is shared with ordinary ones
+/// (devtmpfs is a tmpfs), known by their type name in the mount table.
+const PSEUDO_FS_NAMES: &[&str] =
+    &["devtmpfs", "proc", "sysfs", "debugfs", "tracefs", "securityfs", "cgroup", "cgroup2", "bpf", "configfs"];
 
 /// Size of the buffer handed to `getdents64`.
 const GETDENTS_BUF: usize = 32 * 1024;
@@ -96,13 +129,26 @@ impl FileAttr {
 }
 
 /// What the gofer holds for one fid.
-struct Node {
+enum Node {
+    /// A file of a root's filesystem.
+    Host(HostNode),
+    /// A mount point beneath a root, as it looks from below: an empty
+    /// directory or file with these attributes. It has no fd: nothing
+    /// beyond the mount is ever opened.
+    Covered(FileAttr),
+}
+
+/// A file of a root's filesystem, held open.
+struct HostNode {
     /// `O_PATH | O_NOFOLLOW` fd for the file itself (for the root: the
     /// rootfs fd).
     fd: Arc<OwnedFd>,
     /// The parent's fd and this file's name in it, used to reopen the file
     /// for reading. `None` for the root, which is reopened as "." of `fd`.
     parent: Option<(Arc<OwnedFd>, CString)>,
+    /// The `resolve` flags to reopen it with: [`RESOLVE_ROOT_FILE`] for a
+    /// single-file root, else [`RESOLVE`].
+    resolve: u64,
     /// Identity and type when the fid was made; a reopen must find the same
     /// file, or it fails with ESTALE.
     mode: u32,
@@ -124,6 +170,11 @@ impl Root {
     /// A directory root from its `O_PATH` fd.
     pub(crate) fn new(fd: OwnedFd) -> Root {
         Root { fd: Arc::new(fd), parent: None }
+    }
+
+    /// The kernel pseudo-filesystem the root is on, if it is on one.
+    pub(crate) fn pseudo_filesystem(&self) -> io::Result<Option<&'static str>> {
+        pseudo_filesystem(self.fd.as_fd())
     }
 }
 
@@ -227,26 +278,37 @@ impl Server {
             return Err(libc::EMFILE);
         }
         let st = sys::fstat(root.fd.as_fd()).map_err(|e| errno_of(&e))?;
-        let node = Node {
+        let resolve = if root.parent.is_some() { RESOLVE_ROOT_FILE } else { RESOLVE };
+        let node = Node::Host(HostNode {
             fd: Arc::clone(&root.fd),
             parent: root.parent.clone(),
+            resolve,
             mode: st.st_mode,
             dev: st.st_dev,
             ino: st.st_ino,
-        };
+        });
         let fid = self.insert(node)?;
         Ok((fid, FileAttr::from_stat(&st)))
     }
 
     fn walk(&mut self, dir: Fid, names: &[Vec<u8>]) -> Result<Response, i32> {
-        let mut parent = Arc::clone(&self.node(dir)?.fd);
+        // The directory walked from: `None` for a mount point seen from
+        // below, which is empty.
+        let mut parent = match self.node(dir)? {
+            Node::Host(h) => Some(Arc::clone(&h.fd)),
+            Node::Covered(_) => None,
+        };
         if names.len() > MAX_WALK_NAMES {
             return Err(libc::EINVAL);
         }
         let mut steps = Vec::with_capacity(names.len());
         let mut error = None;
         for name in names {
-            match self.walk_one(&parent, name) {
+            let step = match &parent {
+                Some(dir) => self.walk_one(dir, name),
+                None => check_name(name).and(Err(libc::ENOENT)),
+            };
+            match step {
                 Ok((fid, attr, fd)) => {
                     steps.push((fid, attr));
                     if file_type(attr.mode) == libc::S_IFLNK {
@@ -263,30 +325,48 @@ impl Server {
         Ok(Response::Walk { steps, error })
     }
 
-    fn walk_one(&mut self, parent: &Arc<OwnedFd>, name: &[u8]) -> Result<(Fid, FileAttr, Arc<OwnedFd>), i32> {
+    /// Walks one name in `parent`: its new fid, its attributes, and its fd
+    /// (`None` for a mount point, which is served as seen from below).
+    fn walk_one(&mut self, parent: &Arc<OwnedFd>, name: &[u8]) -> Result<(Fid, FileAttr, Option<Arc<OwnedFd>>), i32> {
         let cname = check_name(name)?;
         if self.fids.len() >= self.max_fids {
             return Err(libc::EMFILE);
         }
-        let fd = sys::openat2(parent.as_fd(), &cname, libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC, RESOLVE)
-            .map_err(|e| errno_of(&e))?;
+        let fd = match sys::openat2(parent.as_fd(), &cname, libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC, RESOLVE)
+        {
+            Ok(fd) => fd,
+            // One checked component, no symlinks: only a mount point gives
+            // EXDEV.
+            Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+                let attr = covered_attr(parent.as_fd(), &cname)?;
+                let fid = self.insert(Node::Covered(attr))?;
+                debug!("gofer: {} is a mount point; served as seen from below", cname.to_string_lossy());
+                return Ok((fid, attr, None));
+            }
+            Err(e) => return Err(errno_of(&e)),
+        };
         let st = sys::fstat(fd.as_fd()).map_err(|e| errno_of(&e))?;
         let fd = Arc::new(fd);
-        let node = Node {
+        let node = Node::Host(HostNode {
             fd: Arc::clone(&fd),
             parent: Some((Arc::clone(parent), cname)),
+            resolve: RESOLVE,
             mode: st.st_mode,
             dev: st.st_dev,
             ino: st.st_ino,
-        };
+        });
         let fid = self.insert(node)?;
-        Ok((fid, FileAttr::from_stat(&st), fd))
+        Ok((fid, FileAttr::from_stat(&st), Some(fd)))
     }
 
     fn stat(&self, fid: Fid) -> Result<FileAttr, i32> {
-        let node = self.node(fid)?;
-        let st = sys::fstat(node.fd.as_fd()).map_err(|e| errno_of(&e))?;
-        Ok(FileAttr::from_stat(&st))
+        match self.node(fid)? {
+            Node::Host(node) => {
+                let st = sys::fstat(node.fd.as_fd()).map_err(|e| errno_of(&e))?;
+                Ok(FileAttr::from_stat(&st))
+            }
+            Node::Covered(attr) => Ok(*attr),
+        }
     }
 
     /// Opens `fid` read-only for donation. See [`crate::GoferClient::open`].
@@ -298,11 +378,20 @@ impl Server {
         if flags & libc::O_ACCMODE != libc::O_RDONLY || flags & (libc::O_CREAT | libc::O_TRUNC | tmpfile_bit) != 0 {
             return Err(libc::EROFS);
         }
-        let ftype = file_type(node.mode);
+        let mode = match node {
+            Node::Host(h) => h.mode,
+            Node::Covered(attr) => attr.mode,
+        };
+        let ftype = file_type(mode);
         if flags & libc::O_DIRECTORY != 0 && ftype != libc::S_IFDIR {
             return Err(if ftype == libc::S_IFLNK { libc::ELOOP } else { libc::ENOTDIR });
         }
-        self.reopen(node)
+        match node {
+            Node::Host(h) => self.reopen(h),
+            // An empty file's contents; a directory is read with getdents.
+            Node::Covered(_) if ftype == libc::S_IFREG => sys::empty_sealed_memfd().map_err(|e| errno_of(&e)),
+            Node::Covered(_) => Err(libc::EPERM),
+        }
     }
 
     /// Reopens `node` as `O_RDONLY | O_CLOEXEC` (no `O_NONBLOCK`), by name
@@ -311,7 +400,7 @@ impl Server {
     /// Only regular files and directories are opened: a symlink gives ELOOP,
     /// a socket ENXIO (as Linux), and FIFOs and device nodes EPERM, since
     /// opening them on the host could block the gofer or reach host devices.
-    fn reopen(&self, node: &Node) -> Result<OwnedFd, i32> {
+    fn reopen(&self, node: &HostNode) -> Result<OwnedFd, i32> {
         let ftype = file_type(node.mode);
         let mut flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NOCTTY;
         match ftype {
@@ -324,8 +413,8 @@ impl Server {
         // O_NONBLOCK so that, should the name now be a FIFO, the open cannot
         // block; it is cleared again below once the type is checked.
         let fd = match &node.parent {
-            Some((parent, name)) => sys::openat2(parent.as_fd(), name, flags | libc::O_NONBLOCK, RESOLVE),
-            None => sys::openat2(node.fd.as_fd(), c".", flags | libc::O_NONBLOCK, RESOLVE),
+            Some((parent, name)) => sys::openat2(parent.as_fd(), name, flags | libc::O_NONBLOCK, node.resolve),
+            None => sys::openat2(node.fd.as_fd(), c".", flags | libc::O_NONBLOCK, node.resolve),
         }
         .map_err(|e| errno_of(&e))?;
         let st = sys::fstat(fd.as_fd()).map_err(|e| errno_of(&e))?;
@@ -338,7 +427,9 @@ impl Server {
     }
 
     fn readlink(&self, fid: Fid) -> Result<Vec<u8>, i32> {
-        let node = self.node(fid)?;
+        let Node::Host(node) = self.node(fid)? else {
+            return Err(libc::EINVAL);
+        };
         if file_type(node.mode) != libc::S_IFLNK {
             return Err(libc::EINVAL);
         }
@@ -355,7 +446,13 @@ impl Server {
     /// cookie `offset`. Stateless: each page reopens the directory and
     /// seeks, so a hostile Sentry cannot pile up open directory streams.
     fn getdents(&self, fid: Fid, offset: i64) -> Result<Response, i32> {
-        let node = self.node(fid)?;
+        let node = match self.node(fid)? {
+            Node::Host(node) => node,
+            Node::Covered(attr) if file_type(attr.mode) == libc::S_IFDIR => {
+                return Ok(Response::Dirents { entries: Vec::new(), next: 0, eof: true });
+            }
+            Node::Covered(_) => return Err(libc::ENOTDIR),
+        };
         if file_type(node.mode) != libc::S_IFDIR {
             return Err(libc::ENOTDIR);
         }
@@ -390,6 +487,67 @@ impl Server {
     fn clunk(&mut self, fid: Fid) -> Result<(), i32> {
         self.fids.remove(&fid).map(|_| ()).ok_or(libc::EBADF)
     }
+}
+
+/// The attributes of the mount point `name` in `dir` as seen from below:
+/// an empty directory (0755, two links) or, where a file is mounted over a
+/// file, an empty file (0644), owned by root, on the parent's device and
+/// with its times, and an inode number of its own, stable for the name,
+/// with the top bit set (no real filesystem hands those out). Only the
+/// mount's file type is looked at, as it must be the covered one's.
+fn covered_attr(dir: BorrowedFd<'_>, name: &std::ffi::CStr) -> Result<FileAttr, i32> {
+    let parent = sys::fstat(dir).map_err(|e| errno_of(&e))?;
+    let is_dir = sys::stat_at(dir, name).map_or(true, |st| file_type(st.st_mode) == libc::S_IFDIR);
+    // FNV-1a over the parent's identity and the name.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in parent.st_dev.to_ne_bytes().iter().chain(&parent.st_ino.to_ne_bytes()).chain(name.to_bytes()) {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let base = FileAttr::from_stat(&parent);
+    Ok(FileAttr {
+        mode: if is_dir { libc::S_IFDIR | 0o755 } else { libc::S_IFREG | 0o644 },
+        nlink: if is_dir { 2 } else { 1 },
+        uid: 0,
+        gid: 0,
+        size: 0,
+        blocks: 0,
+        ino: h | 1 << 63,
+        rdev: 0,
+        ..base
+    })
+}
+
+/// The kernel pseudo-filesystem (procfs, sysfs, devtmpfs, debugfs,
+/// tracefs, securityfs, cgroupfs, bpf, configfs) `fd` is on, if any. Known
+/// by `statfs`'s `f_type`, and, for those that share an ordinary one's
+/// (devtmpfs is a tmpfs), by the type the host's mount table gives the
+/// filesystem of `fd`'s device.
+fn pseudo_filesystem(fd: BorrowedFd<'_>) -> io::Result<Option<&'static str>> {
+    let fs = sys::fstatfs(fd)?;
+    #[allow(clippy::useless_conversion)] // f_type's width differs by architecture
+    let magic = i64::from(fs.f_type);
+    if let Some((_, name)) = PSEUDO_FS_MAGICS.iter().find(|(m, _)| *m == magic) {
+        return Ok(Some(name));
+    }
+    let dev = sys::fstat(fd)?.st_dev;
+    let (major, minor) = (libc::major(dev), libc::minor(dev));
+    let table = std::fs::read_to_string("/proc/self/mountinfo")?;
+    Ok(mountinfo_fstype(&table, major, minor).and_then(|t| PSEUDO_FS_NAMES.iter().find(|n| **n == t).copied()))
+}
+
+/// The filesystem type of the device `major:minor` in a `mountinfo` table
+/// (`ID PARENT MAJ:MIN ROOT POINT OPTIONS [TAGS...] - FSTYPE SOURCE ...`).
+fn mountinfo_fstype(table: &str, major: u32, minor: u32) -> Option<&str> {
+    let want = format!("{major}:{minor}");
+    table.lines().find_map(|line| {
+        let mut fields = line.split(' ');
+        if fields.nth(2) != Some(want.as_str()) {
+            return None;
+        }
+        let mut after = line.split(" - ").nth(1)?.split(' ');
+        after.next()
+    })
 }
 
 /// One `linux_dirent64` record, borrowed from the getdents buffer.
@@ -462,7 +620,7 @@ pub(crate) fn open_extra_root(path: &Path) -> io::Result<Root> {
     let dir = Arc::new(open_root(dir)?);
     let name = CString::new(std::os::unix::ffi::OsStrExt::as_bytes(name))
         .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let fd = sys::openat2(dir.as_fd(), &name, libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC, RESOLVE)?;
+    let fd = sys::openat2(dir.as_fd(), &name, libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC, RESOLVE_ROOT_FILE)?;
     let st = sys::fstat(fd.as_fd())?;
     if file_type(st.st_mode) != libc::S_IFREG {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
@@ -620,6 +778,84 @@ mod tests {
         assert_eq!(file_type(sys::fstat(link.as_fd()).unwrap().st_mode), libc::S_IFLNK);
         // "." of the rootfs itself is allowed (used to reopen the root).
         assert!(sys::openat2(root, c".", libc::O_RDONLY | libc::O_DIRECTORY, RESOLVE).is_ok());
+    }
+
+    /// `/proc` and `/dev` are mount points beneath `/`: served as seen
+    /// from below, empty, never the host's procfs or devices.
+    #[test]
+    fn a_mount_point_beneath_a_root_is_an_empty_directory() {
+        let mut s = Server::new(open_root(Path::new("/")).unwrap(), MAX_FIDS);
+        let (root, root_attr) = s.attach(0).unwrap();
+        let Ok(Response::Walk { steps, error: None }) = s.walk(root, &names(&[b"proc"])) else {
+            panic!("walking /proc failed");
+        };
+        let (fid, attr) = steps[0];
+        assert_eq!(attr.mode, libc::S_IFDIR | 0o755);
+        assert_eq!((attr.nlink, attr.uid, attr.gid, attr.size), (2, 0, 0, 0));
+        assert_eq!(attr.dev, root_attr.dev, "on the root's device, not procfs's");
+        assert_ne!(attr.ino & 1 << 63, 0);
+        assert_eq!(s.stat(fid).unwrap(), attr);
+        let Ok(Response::Dirents { entries, eof: true, .. }) = s.getdents(fid, 0) else {
+            panic!("getdents failed");
+        };
+        assert!(entries.is_empty());
+        // Nothing beneath it: a name, even one the host's procfs has, is
+        // ENOENT, and bad names are still refused first.
+        let Ok(Response::Walk { steps, error }) = s.walk(root, &names(&[b"proc", b"1", b"cmdline"])) else {
+            panic!("walk failed");
+        };
+        assert_eq!((steps.len(), error), (1, Some(libc::ENOENT)));
+        let Ok(Response::Walk { steps, error }) = s.walk(fid, &names(&[b"self"])) else { panic!("walk failed") };
+        assert_eq!((steps.len(), error), (0, Some(libc::ENOENT)));
+        let Ok(Response::Walk { error, .. }) = s.walk(fid, &names(&[b".."])) else { panic!("walk failed") };
+        assert_eq!(error, Some(libc::EINVAL));
+        assert_eq!(s.readlink(fid).unwrap_err(), libc::EINVAL);
+        assert_eq!(s.open(fid, (libc::O_RDONLY | libc::O_DIRECTORY) as u32).unwrap_err(), libc::EPERM);
+        // The same name gives the same identity; another gives another.
+        let Ok(Response::Walk { steps: again, .. }) = s.walk(root, &names(&[b"proc"])) else { panic!("walk failed") };
+        assert_eq!(again[0].1.ino, attr.ino);
+        let Ok(Response::Walk { steps: dev, error: None }) = s.walk(root, &names(&[b"dev"])) else {
+            panic!("walking /dev failed");
+        };
+        assert_ne!(dev[0].1.ino, attr.ino);
+        // An ordinary directory is walked as before.
+        let Ok(Response::Walk { steps: etc, error: None }) = s.walk(root, &names(&[b"etc"])) else {
+            panic!("walking /etc failed");
+        };
+        assert_eq!(etc[0].1.ino & 1 << 63, 0);
+    }
+
+    #[test]
+    fn a_covered_file_reads_as_empty() {
+        let mut s = Server::new(open_root(Path::new("/")).unwrap(), MAX_FIDS);
+        let attr = FileAttr { mode: libc::S_IFREG | 0o644, nlink: 1, ..FileAttr::default() };
+        let fid = s.insert(Node::Covered(attr)).unwrap();
+        let fd = s.open(fid, libc::O_RDONLY as u32).unwrap();
+        let mut file = std::fs::File::from(fd);
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut buf).unwrap();
+        assert!(buf.is_empty());
+        assert!(std::io::Write::write_all(&mut file, b"x").is_err(), "sealed");
+        assert_eq!(s.getdents(fid, 0).unwrap_err(), libc::ENOTDIR);
+        assert_eq!(s.open(fid, (libc::O_RDONLY | libc::O_DIRECTORY) as u32).unwrap_err(), libc::ENOTDIR);
+    }
+
+    #[test]
+    fn pseudo_filesystems_are_known_by_magic_and_by_the_mount_table() {
+        let fs = |p: &str| pseudo_filesystem(open_root(Path::new(p)).unwrap().as_fd()).unwrap();
+        assert_eq!(fs("/proc"), Some("procfs"));
+        assert_eq!(fs("/proc/self"), Some("procfs"));
+        assert_eq!(fs("/sys"), Some("sysfs"));
+        assert_eq!(fs("/"), None);
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(fs(dir.path().to_str().unwrap()), None);
+        let table = "22 1 0:5 / /dev rw,nosuid shared:2 - devtmpfs udev rw,size=1k\n\
+                     23 22 0:20 / /dev/shm rw,nosuid shared:3 - tmpfs tmpfs rw\n\
+                     24 1 8:1 / / rw,relatime - ext4 /dev/vda rw\n";
+        assert_eq!(mountinfo_fstype(table, 0, 5), Some("devtmpfs"));
+        assert_eq!(mountinfo_fstype(table, 0, 20), Some("tmpfs"));
+        assert_eq!(mountinfo_fstype(table, 8, 1), Some("ext4"));
+        assert_eq!(mountinfo_fstype(table, 9, 9), None);
     }
 
     #[test]

@@ -93,6 +93,49 @@ pub(crate) fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
     Ok(st)
 }
 
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)`: the
+/// attributes of `name` in `dir`, as a mount there shows them (used only to
+/// learn a mount point's file type).
+pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<libc::stat> {
+    // SAFETY: `libc::stat` is plain old data; all-zero bytes is a valid value.
+    let mut st: libc::stat = unsafe { mem::zeroed() };
+    // SAFETY: `dir` is live for the call, `name` is NUL-terminated and
+    // outlives it, and `st` is a valid, writable `struct stat`.
+    let ret = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            ptr::from_mut(&mut st),
+            libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT,
+        )
+    };
+    check(ret)?;
+    Ok(st)
+}
+
+/// `fstatfs(fd)`: the filesystem `fd` is on (works on `O_PATH` fds).
+pub(crate) fn fstatfs(fd: BorrowedFd<'_>) -> io::Result<libc::statfs> {
+    // SAFETY: `libc::statfs` is plain old data; all-zero bytes is valid.
+    let mut st: libc::statfs = unsafe { mem::zeroed() };
+    // SAFETY: `fd` is live for the call and `st` a writable `struct statfs`.
+    check(unsafe { libc::fstatfs(fd.as_raw_fd(), ptr::from_mut(&mut st)) })?;
+    Ok(st)
+}
+
+/// An empty, sealed memfd (nothing can grow or write it): the contents of
+/// a file that is only a mount point seen from below.
+pub(crate) fn empty_sealed_memfd() -> io::Result<OwnedFd> {
+    // SAFETY: a static NUL-terminated name and plain flags.
+    let raw =
+        check(unsafe { libc::memfd_create(c"husk-covered".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) })?;
+    // SAFETY: the kernel just returned this fd; nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // SAFETY: plain fcntl on our own fd.
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) })?;
+    Ok(fd)
+}
+
 /// `readlinkat(fd, "", buf)`: the target of the symlink `fd` (an `O_PATH |
 /// O_NOFOLLOW` fd) refers to. Returns the number of bytes written to `buf`;
 /// a result equal to `buf.len()` may mean the target was truncated.

@@ -230,8 +230,9 @@ struct RunArgs {
     /// Local mode: mount an empty tmpfs at DEST (repeatable).
     #[arg(long = "tmpfs", value_name = "DEST")]
     tmpfs: Vec<String>,
-    /// Local mode: mount procfs at /proc.
-    #[arg(long)]
+    /// Local mode: kept for old command lines; the sandbox's own procfs is
+    /// always at /proc.
+    #[arg(long, hide = true)]
     proc: bool,
     /// Local mode: the program (a path inside the rootfs) and its arguments.
     #[arg(last = true, value_name = "PROG [ARGS]...")]
@@ -444,7 +445,14 @@ impl Drop for Gofer {
 /// Starts a Gofer for `rootfs` and the bind-mount sources `mounts`; returns
 /// it and the Sentry's end of its socket. The Gofer also dies with the
 /// thread that started it.
+///
+/// A root on a kernel pseudo-filesystem (procfs, sysfs, devtmpfs, ...) is
+/// refused here, before anything starts, with an error that names it.
 pub fn spawn_gofer(rootfs: &Path, mounts: &[PathBuf]) -> anyhow::Result<(Gofer, OwnedFd)> {
+    gofer::check_root(rootfs).context("rootfs")?;
+    for src in mounts {
+        gofer::check_root(src).context("volume")?;
+    }
     let (sentry_sock, gofer_sock) = gofer::socketpair().context("creating the gofer socket")?;
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg("gofer").arg("--rootfs").arg(rootfs).arg("--sock-fd").arg(GOFER_SOCK_FD.to_string());
@@ -477,7 +485,7 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         .map(|kv| if kv.contains('=') { Ok(kv.clone().into_bytes()) } else { bail!("--env {kv:?}: expected K=V") })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let stdio = oci::sandbox::stdio()?;
-    let mounts = mounts::parse(&args.volume, &args.tmpfs, args.proc)?;
+    let mounts = mounts::parse(&args.volume, &args.tmpfs)?;
     let (gofer, sentry_sock) = spawn_gofer(&rootfs, &mounts.sources)?;
 
     let cfg = sentry::SandboxConfig {

@@ -138,6 +138,7 @@ pub fn plan(bundle: &Path, spec: &Spec) -> anyhow::Result<Plan> {
     if !rootfs.is_dir() {
         bail!("rootfs {}: not a directory", rootfs.display());
     }
+    gofer::check_root(&rootfs)?;
     let process = spec.process().as_ref().context("config.json has no process")?;
     let process = process_plan(process)?;
     let mut mounts = Vec::new();
@@ -146,10 +147,14 @@ pub fn plan(bundle: &Path, spec: &Spec) -> anyhow::Result<Plan> {
         let bind = options.iter().any(|o| *o == "bind" || *o == "rbind");
         let kind = if bind { "bind".to_string() } else { m.typ().clone().unwrap_or_default() };
         let mode = options.iter().find_map(|o| o.strip_prefix("mode=")).and_then(|m| u32::from_str_radix(m, 8).ok());
+        let source = m.source().as_ref().map(|s| if s.is_absolute() { s.clone() } else { bundle.join(s) });
+        if let (true, Some(src)) = (bind, &source) {
+            gofer::check_root(src).with_context(|| format!("bind mount at {}", m.destination().display()))?;
+        }
         mounts.push(MountPlan {
             destination: m.destination().to_string_lossy().into_owned(),
             kind,
-            source: m.source().as_ref().map(|s| if s.is_absolute() { s.clone() } else { bundle.join(s) }),
+            source,
             readonly: options.contains(&"ro"),
             mode,
         });
