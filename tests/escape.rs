@@ -8,7 +8,10 @@
 
 use std::sync::Arc;
 
-use husk_suite::{differential, differential_test, Case, Link, Rootfs};
+use std::process::Command;
+
+use husk_suite::run::{husk_command, run_command};
+use husk_suite::{differential, differential_test, husk_test, paths, run_husk, Case, Link, Outcome, Rootfs};
 
 const SANDBOX_PASSWD: &str = "sandbox-passwd-line";
 
@@ -92,7 +95,8 @@ differential_test! {
             ("/../../../etc/passwd".into(), SANDBOX_PASSWD),
             ("/../host-marker.txt".into(), "ENOENT"),
             (format!("/../../../../../../../../{rel}"), "ENOENT"),
-            ("/proc/self/root/etc/passwd".into(), "ENOENT"),
+            // The sandbox's own procfs: its root is the sandbox's.
+            ("/proc/self/root/etc/passwd".into(), SANDBOX_PASSWD),
             (format!("/proc/self/root/{rel}"), "ENOENT"),
             ("@/:../host-marker.txt".into(), "ENOENT"),
             ("@/:../../etc/passwd".into(), SANDBOX_PASSWD),
@@ -134,5 +138,147 @@ differential_test! {
             .compare_stderr()
             .expect_stdout(format!("{SANDBOX_PASSWD}\n"));
         differential(platform, &case);
+    }
+}
+
+// ------------------------------------------- host mounts beneath a root
+
+/// Runs `case` under `husk run` in a private mount namespace in which the
+/// shell commands `mounts` first mount things beneath the rootfs. The
+/// mounts end with the namespace: nothing is left on the host, and the
+/// rootfs's cleanup never walks into them.
+fn run_husk_with_mounts(platform: &str, case: &Case, mounts: &str) -> Outcome {
+    let husk = husk_command(platform, case);
+    let mut cmd = Command::new(paths::unshare_bin());
+    cmd.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"])
+        .arg(format!("set -e; {mounts}; exec \"$@\""))
+        .arg("sh")
+        .arg(husk.get_program())
+        .args(husk.get_args());
+    run_command(
+        cmd,
+        None,
+        std::time::Duration::from_secs(120),
+        &format!("husk --platform {platform}, host mounts beneath the root"),
+    )
+    .split_husk_log()
+}
+
+fn host_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").expect("read the host's hostname").trim().to_owned()
+}
+
+husk_test! {
+    /// Issue 19: a rootfs with a host procfs at /proc and at /hostproc, a
+    /// host sysfs at /sys, a tmpfs, a bind-mounted directory and a
+    /// bind-mounted file beneath it (as a debootstrap chroot often has).
+    /// The Gofer never crosses those mount points: each is an empty
+    /// directory (or file), /proc and /sys are the sandbox's own, nothing
+    /// of the host shows, and writes change nothing on the host.
+    fn escape_host_mounts_beneath_the_root(platform) {
+        let s = setup();
+        let r = &s.rootfs;
+        r.busybox(&["sh", "ls", "stat", "tr", "grep", "echo", "wc"])
+            .dir("/hostproc")
+            .dir("/proc")
+            .dir("/sys")
+            .dir("/mnt/t")
+            .dir("/bound")
+            .file("/bound-file", "");
+        let hostdir = r.outside().join("hostdir");
+        std::fs::create_dir(&hostdir).unwrap();
+        std::fs::write(hostdir.join("secret"), format!("{}\n", s.marker)).unwrap();
+        let root = r.path().display().to_string();
+        let marker_file = r.outside().join("host-marker.txt").display().to_string();
+        let mounts = format!(
+            "mount -t proc proc {root}/proc; mount -t proc proc {root}/hostproc; mount -t sysfs sysfs {root}/sys; \
+             mount -t tmpfs tmpfs {root}/mnt/t; cp {marker_file} {root}/mnt/t/secret; \
+             mount --bind {hostdir} {root}/bound; mount --bind {marker_file} {root}/bound-file",
+            hostdir = hostdir.display()
+        );
+        let script = r#"
+for d in /hostproc /mnt/t /bound; do echo "$d: $(ls -A $d | wc -l) entries, $(stat -c '%F %a %h %u:%g' $d)"; done
+echo "/bound-file: $(stat -c '%F %s' /bound-file) [$(cat /bound-file)]"
+cat /hostproc/1/cmdline /mnt/t/secret /bound/secret 2>&1 | grep -c 'No such file'
+echo "pid 1: $(tr '\0' ' ' < /proc/1/cmdline)"
+echo "hostname: $(cat /proc/sys/kernel/hostname 2>&1 | wc -l) line"
+grep -c '^proc /proc proc ' /proc/self/mounts
+grep -c '^sysfs /sys sysfs ' /proc/self/mounts
+ls /sys/devices/system/cpu | grep -c '^online$'
+for f in /bound/new /mnt/t/new /bound-file /hostproc/sys/kernel/hostname /hostproc/sysrq-trigger; do
+    (echo husk > $f) 2>/dev/null && echo "wrote $f"
+done
+echo done
+"#;
+        let case = Case::new(r, "/bin/sh")
+            .args(["-c", script])
+            .husk_flags(["--hostname", "husk-sandbox"])
+            .expect_stdout(
+                "/hostproc: 0 entries, directory 755 2 0:0\n\
+                 /mnt/t: 0 entries, directory 755 2 0:0\n\
+                 /bound: 0 entries, directory 755 2 0:0\n\
+                 /bound-file: regular empty file 0 []\n\
+                 3\n\
+                 pid 1: /bin/sh -c ".to_owned() + script + " \n\
+                 hostname: 1 line\n1\n1\n1\ndone\n",
+            )
+            .check(no_marker(&s.marker));
+        let host = host_hostname();
+        let out = run_husk_with_mounts(platform, &case, &mounts);
+        case.verify(&format!("husk --platform {platform}"), &out);
+        if host.len() >= 4 && host != "husk-sandbox" {
+            assert!(!out.stdout_str().contains(&host), "the host's hostname {host:?} leaked:\n{}", out.describe());
+        }
+        // The host is unchanged.
+        let entries: Vec<_> = std::fs::read_dir(&hostdir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(entries, ["secret"]);
+        assert_eq!(std::fs::read_to_string(hostdir.join("secret")).unwrap(), format!("{}\n", s.marker));
+        assert_eq!(host_hostname(), host);
+    }
+}
+
+husk_test! {
+    /// A rootfs or a volume on a kernel pseudo-filesystem is refused at
+    /// start-up with an error naming the path and the filesystem, and
+    /// nothing runs.
+    fn escape_pseudo_filesystem_roots_are_refused(platform) {
+        let s = setup();
+        s.rootfs.busybox(&["echo"]);
+        let mut cases = vec![
+            (vec!["--volume", "/proc:/p"], "/proc is on procfs"),
+            (vec!["--volume", "/proc/self:/p"], "/proc/self is on procfs"),
+            (vec!["--volume", "/proc/cpuinfo:/cpuinfo"], "/proc/cpuinfo is on procfs"),
+            (vec!["--volume", "/sys/kernel:/k"], "/sys/kernel is on sysfs"),
+        ];
+        let dev_is_devtmpfs = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some("/dev") && l.contains(" - devtmpfs "));
+        if dev_is_devtmpfs {
+            cases.push((vec!["--volume", "/dev:/hostdev"], "/dev is on devtmpfs"));
+        }
+        for (flags, message) in cases {
+            let case = Case::new(&s.rootfs, "/bin/busybox")
+                .args(["echo", "ran"])
+                .husk_flags(flags.clone())
+                .expect_status(125)
+                .expect_stdout("");
+            let out = run_husk(platform, &case);
+            case.verify(&format!("husk --platform {platform} {flags:?}"), &out);
+            assert!(out.stderr_str().contains(message), "{flags:?}: expected {message:?} in:\n{}", out.describe());
+        }
+        // The rootfs itself.
+        let out = run_command(
+            {
+                let mut c = Command::new(paths::husk_bin());
+                c.args(["run", "--rootfs", "/proc", "--platform", platform, "--", "/bin/true"]);
+                c
+            },
+            None,
+            std::time::Duration::from_secs(60),
+            "husk run --rootfs /proc",
+        );
+        assert_eq!(out.status, 125, "{}", out.describe());
+        assert!(out.stderr_str().contains("rootfs: /proc is on procfs"), "{}", out.describe());
     }
 }

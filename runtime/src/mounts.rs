@@ -1,4 +1,4 @@
-//! `husk run`'s mount options (`--volume`, `--tmpfs`, `--proc`), turned into
+//! `husk run`'s mount options (`--volume`, `--tmpfs`), turned into
 //! the Sentry's mount list and the Gofer's extra roots.
 
 use std::path::PathBuf;
@@ -21,23 +21,15 @@ fn dest(s: &str, what: &str) -> anyhow::Result<Vec<u8>> {
     Ok(s.as_bytes().to_vec())
 }
 
-/// Parses `--volume HOST:DEST[:ro]`, `--tmpfs DEST` and `--proc` into
-/// mounts over the defaults (/tmp, /dev, /dev/shm): procfs first, then the
-/// volumes and tmpfs in the order given. Volumes are served read-only by
-/// the Gofer whatever their flag says.
-pub fn parse(volumes: &[String], tmpfs: &[String], proc: bool) -> anyhow::Result<RunMounts> {
-    if volumes.is_empty() && tmpfs.is_empty() && !proc {
+/// Parses `--volume HOST:DEST[:ro]` and `--tmpfs DEST` into mounts over
+/// the defaults (/tmp and /dev/shm; the Sentry adds its own /dev, /proc and
+/// /sys), in the order given. Volumes are served read-only by the Gofer
+/// whatever their flag says.
+pub fn parse(volumes: &[String], tmpfs: &[String]) -> anyhow::Result<RunMounts> {
+    if volumes.is_empty() && tmpfs.is_empty() {
         return Ok(RunMounts { sources: Vec::new(), specs: None });
     }
-    let spec = |d: &str, kind, readonly| MountSpec { destination: d.as_bytes().to_vec(), kind, readonly };
-    let mut specs = vec![
-        spec("/tmp", MountKind::Tmpfs { mode: 0o1777 }, false),
-        spec("/dev", MountKind::Devfs, false),
-        spec("/dev/shm", MountKind::Tmpfs { mode: 0o1777 }, false),
-    ];
-    if proc {
-        specs.push(spec("/proc", MountKind::Proc, false));
-    }
+    let mut specs = sentry::default_mounts();
     let mut sources = Vec::new();
     for v in volumes {
         let mut parts = v.splitn(3, ':');

@@ -66,8 +66,9 @@ pub struct SandboxConfig {
     /// `--platform`.
     pub platform: String,
     /// The filesystems to mount over the rootfs, in order; `None` mounts
-    /// the defaults (a tmpfs at /tmp, the device filesystem at /dev and a
-    /// tmpfs at /dev/shm, skipping any that cannot be made).
+    /// the defaults (a tmpfs at /tmp and at /dev/shm). Whatever the list,
+    /// the Sentry's own device filesystem, procfs and sysfs cover /dev,
+    /// /proc and /sys ([`with_system_mounts`]).
     pub mounts: Option<Vec<MountSpec>>,
     /// The OCI `root.readonly`. The Gofer serves the rootfs read-only
     /// whatever this says, so today it changes nothing; it is kept so that
@@ -175,28 +176,58 @@ fn new_platform(name: &str, mf: &MemoryFile) -> Result<Box<dyn Platform>, BootEr
     }
 }
 
-/// Mounts the in-Sentry filesystems: a tmpfs at /tmp, the device
-/// filesystem at /dev and a tmpfs at /dev/shm (all over whatever the rootfs
-/// has there, or on mount points made for them). A mount that cannot be made
-/// is logged and skipped.
-fn mount_filesystems(vfs: &Vfs, mf: &Arc<MemoryFile>) {
-    use vfs::tmpfs::{FsKind, MemFs};
-    let tmp = MemFs::new(FsKind::Tmpfs, mf.clone()).new_root(0o1777, 0, 0);
-    let mounts: [(&str, Result<Arc<vfs::Dentry>, Errno>); 3] = [
-        ("/tmp", Ok(tmp)),
-        ("/dev", vfs::devfs::new(mf.clone())),
-        ("/dev/shm", Ok(MemFs::new(FsKind::Tmpfs, mf.clone()).new_root(0o1777, 0, 0))),
-    ];
-    for (path, root) in mounts {
-        match root.and_then(|r| vfs.mount_at(path.as_bytes(), r)) {
-            Ok(()) => vfs.record_mount(MountRecord {
-                source: "tmpfs".into(),
-                point: path.as_bytes().to_vec(),
-                fstype: "tmpfs",
-                options: "rw,relatime".into(),
-            }),
-            Err(e) => log::warn!("cannot mount {path}: {e}"),
+/// The mounts of a sandbox that asks for none: a tmpfs at /tmp and at
+/// /dev/shm (and, added by [`with_system_mounts`], /dev, /proc and /sys).
+pub fn default_mounts() -> Vec<MountSpec> {
+    let tmpfs = |d: &str| MountSpec {
+        destination: d.as_bytes().to_vec(),
+        kind: MountKind::Tmpfs { mode: 0o1777 },
+        readonly: false,
+    };
+    vec![tmpfs("/tmp"), tmpfs("/dev/shm")]
+}
+
+/// The paths the Sentry always covers with its own filesystems, whatever
+/// the rootfs holds there (a chroot's host procfs, say) and whatever the
+/// mount list says, and the kind each must be.
+const SYSTEM_MOUNTS: [(&str, MountKind); 3] =
+    [("/dev", MountKind::Devfs), ("/proc", MountKind::Proc), ("/sys", MountKind::Sysfs)];
+
+/// `specs` with the Sentry's device filesystem, procfs and sysfs first at
+/// /dev, /proc and /sys where `specs` do not mount them, so that the
+/// sandbox never sees what the rootfs holds at those paths, and the mounts
+/// of `specs` beneath them land on them. A mount of another kind exactly
+/// at one of those paths is refused.
+pub fn with_system_mounts(specs: Vec<MountSpec>) -> Result<Vec<MountSpec>, BootError> {
+    let trimmed = |d: &[u8]| -> Vec<u8> {
+        let t = d.strip_suffix(b"/").filter(|t| !t.is_empty()).unwrap_or(d);
+        t.to_vec()
+    };
+    let mut missing = Vec::new();
+    for (path, kind) in SYSTEM_MOUNTS {
+        let mut covered = false;
+        for spec in specs.iter().filter(|s| trimmed(&s.destination) == path.as_bytes()) {
+            if spec.kind != kind {
+                return Err(BootError::Mount {
+                    destination: path.into(),
+                    reason: format!("{path} is always the sandbox's own {}", system_fs_name(&kind)),
+                });
+            }
+            covered = true;
         }
+        if !covered {
+            missing.push(MountSpec { destination: path.as_bytes().to_vec(), readonly: kind == MountKind::Sysfs, kind });
+        }
+    }
+    missing.extend(specs);
+    Ok(missing)
+}
+
+fn system_fs_name(kind: &MountKind) -> &'static str {
+    match kind {
+        MountKind::Devfs => "device filesystem",
+        MountKind::Proc => "procfs",
+        _ => "sysfs",
     }
 }
 
@@ -550,13 +581,8 @@ impl Sandbox {
             fstype: "9p",
             options: "ro,relatime".into(),
         });
-        let procfs = match &cfg.mounts {
-            None => {
-                mount_filesystems(&vfs, &mf);
-                Vec::new()
-            }
-            Some(specs) => apply_mounts(&vfs, &mf, specs)?,
-        };
+        let specs = with_system_mounts(cfg.mounts.clone().unwrap_or_else(default_mounts))?;
+        let procfs = apply_mounts(&vfs, &mf, &specs)?;
         let kernel = Arc::new(Kernel::new(platform, mf, vfs, cfg.hostname, cfg.strace));
         for p in &procfs {
             p.set_kernel(&kernel);
@@ -585,5 +611,40 @@ impl Sandbox {
             return ExitStatus::Signaled(abi::flags::signal::SIGKILL);
         }
         kernel.wait_for_end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(d: &str, kind: MountKind) -> MountSpec {
+        MountSpec { destination: d.as_bytes().to_vec(), kind, readonly: false }
+    }
+
+    fn destinations(specs: &[MountSpec]) -> Vec<String> {
+        specs.iter().map(|s| String::from_utf8_lossy(&s.destination).into_owned()).collect()
+    }
+
+    #[test]
+    fn dev_proc_and_sys_are_always_the_sentrys_own() {
+        let all = with_system_mounts(default_mounts()).unwrap();
+        assert_eq!(destinations(&all), ["/dev", "/proc", "/sys", "/tmp", "/dev/shm"]);
+        assert_eq!(all[1].kind, MountKind::Proc);
+        assert!(all[2].readonly, "sysfs is read-only");
+        // A list that mounts them keeps its own, in its order.
+        let own =
+            vec![spec("/proc/", MountKind::Proc), spec("/dev", MountKind::Devfs), spec("/dev/pts", MountKind::Devpts)];
+        assert_eq!(destinations(&with_system_mounts(own).unwrap()), ["/sys", "/proc/", "/dev", "/dev/pts"]);
+        // Anything else exactly there is refused; beneath is fine.
+        for (d, kind) in [
+            ("/proc", MountKind::Bind { source: 0 }),
+            ("/sys/", MountKind::Tmpfs { mode: 0o755 }),
+            ("/dev", MountKind::Proc),
+        ] {
+            let err = with_system_mounts(vec![spec(d, kind)]).unwrap_err().to_string();
+            assert!(err.contains("is always the sandbox's own"), "{d}: {err}");
+        }
+        assert!(with_system_mounts(vec![spec("/sys/fs/cgroup", MountKind::Tmpfs { mode: 0o555 })]).is_ok());
     }
 }

@@ -284,14 +284,16 @@ impl Case {
 /// - mounts a tmpfs at /tmp (mode 1777) and one at /dev holding null,
 ///   zero, full, random and urandom (the host's devices, bind-mounted)
 ///   and a /dev/shm directory (mode 1777), as Husk does in the sandbox;
+/// - mounts procfs at /proc and sysfs (read-only) at /sys, which the
+///   sandbox always has ([`NATIVE_SYSTEM_MOUNTS`]);
 /// - execs COMMAND, which is `env -i K=V... chroot SCRATCH/root PROG
 ///   ARGS...` (sh adds PWD to its environment; `env -i` leaves the
 ///   program exactly the case's).
 ///
-/// There is no /proc or /sys, as in the sandbox. The mounts exist only in
-/// the namespace, which ends with the program: nothing is ever left
-/// mounted on the host, even when the run is killed, and ROOT is never
-/// written to. A setup failure exits 125 with a `native setup:` message.
+/// The mounts exist only in the namespace, which ends with the program:
+/// nothing is ever left mounted on the host, even when the run is killed,
+/// and ROOT is never written to. A setup failure exits 125 with a `native
+/// setup:` message.
 pub const NATIVE_SCRATCH_SCRIPT: &str = r#"
 root=$1 scratch=$2
 shift 2
@@ -308,11 +310,37 @@ for dev in null zero full random urandom; do
     : >"$new/dev/$dev" && mount --bind "/dev/$dev" "$new/dev/$dev" || fail "/dev/$dev"
 done
 mkdir -m 1777 "$new/dev/shm" || fail "/dev/shm"
+system_mounts "$new"
+exec "$@"
+"#;
+
+/// The part of the native scripts that mounts procfs at ROOT/proc and a
+/// read-only sysfs at ROOT/sys (making the directories if the root lacks
+/// them), as the sandbox always has its own there. Defines the shell
+/// function `system_mounts ROOT`; the caller defines `fail`.
+pub const NATIVE_SYSTEM_MOUNTS: &str = r#"
+system_mounts() {
+    mkdir -p "$1/proc" "$1/sys" || fail "mkdir /proc /sys"
+    mount -t proc husk-native "$1/proc" || fail "procfs at /proc"
+    mount -t sysfs -o ro husk-native "$1/sys" || fail "sysfs at /sys"
+}
+"#;
+
+/// What a plain native run (no [`Case::scratch_mounts`]) runs, as `sh -c
+/// SCRIPT sh ROOT COMMAND...` inside `unshare --mount --propagation
+/// private`: procfs and sysfs on ROOT ([`NATIVE_SYSTEM_MOUNTS`]), then
+/// COMMAND (`env -i K=V... chroot ROOT PROG ARGS...`).
+pub const NATIVE_CHROOT_SCRIPT: &str = r#"
+root=$1
+shift
+fail() { echo "native setup: $*" >&2; exit 125; }
+system_mounts "$root"
 exec "$@"
 "#;
 
 /// Runs `case` natively: `chroot ROOT PROG ARGS` with only the case's
-/// environment (chroot starts the program in `/`); with
+/// environment (chroot starts the program in `/`) and procfs and sysfs
+/// mounted as in the sandbox, through [`NATIVE_CHROOT_SCRIPT`]; with
 /// [`Case::scratch_mounts`], through [`NATIVE_SCRATCH_SCRIPT`].
 pub fn run_native(case: &Case) -> Outcome {
     // The scratch mount point; the mounts on it vanish with the run's
@@ -328,7 +356,8 @@ pub fn run_native(case: &Case) -> Outcome {
             .tempdir_in(&parent)
             .expect("create the scratch mount point");
         let mut cmd = Command::new(paths::unshare_bin());
-        cmd.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c", NATIVE_SCRATCH_SCRIPT, "sh"])
+        let script = format!("{NATIVE_SYSTEM_MOUNTS}{NATIVE_SCRATCH_SCRIPT}");
+        cmd.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c", &script, "sh"])
             .arg(&case.root)
             .arg(dir.path())
             .arg(paths::env_bin())
@@ -343,8 +372,19 @@ pub fn run_native(case: &Case) -> Outcome {
         scratch = Some(dir);
         cmd
     } else {
-        let mut cmd = Command::new(paths::chroot_bin());
-        cmd.arg(&case.root).arg(&case.prog).args(&case.args).env_clear().envs(&case.env).current_dir("/");
+        let mut cmd = Command::new(paths::unshare_bin());
+        let script = format!("{NATIVE_SYSTEM_MOUNTS}{NATIVE_CHROOT_SCRIPT}");
+        cmd.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c", &script, "sh"])
+            .arg(&case.root)
+            .arg(paths::env_bin())
+            .arg("-i")
+            .args(case.env.iter().map(|(k, v)| format!("{k}={v}")))
+            .arg(paths::chroot_bin())
+            .arg(&case.root)
+            .arg(&case.prog)
+            .args(&case.args)
+            .env_clear()
+            .current_dir("/");
         cmd
     };
     let out = run_command(cmd, case.stdin.as_deref(), case.timeout, "native");

@@ -214,18 +214,15 @@ fn sandbox_config(g: &Globals, plan: &Plan, stdio: Vec<OwnedFd>) -> anyhow::Resu
 
 /// The Sentry's mounts for config.json's, and the host sources of its bind
 /// mounts (served by the Gofer, in this order). Where the config mounts
-/// nothing at /dev, /tmp or /dev/shm, Husk mounts its device filesystem and
-/// tmpfs there: the Gofer cannot serve host device nodes, and it serves the
-/// rootfs read-only.
+/// nothing at /tmp or /dev/shm, Husk mounts a tmpfs there, since the Gofer
+/// serves the rootfs read-only; /dev, /proc and /sys are always the
+/// Sentry's own (`sentry::with_system_mounts`).
 pub fn mount_specs(mounts: &[bundle::MountPlan]) -> anyhow::Result<(Vec<PathBuf>, Vec<sentry::MountSpec>)> {
     use sentry::{MountKind, MountSpec};
     let mut sources = Vec::new();
     let mut specs = Vec::new();
     let covers = |dest: &str| mounts.iter().any(|m| m.destination.trim_end_matches('/') == dest);
     let mut defaults = Vec::new();
-    if !covers("/dev") {
-        defaults.push(("/dev", MountKind::Devfs));
-    }
     if !covers("/dev/shm") {
         defaults.push(("/dev/shm", MountKind::Tmpfs { mode: 0o1777 }));
     }
@@ -263,14 +260,13 @@ pub fn mount_specs(mounts: &[bundle::MountPlan]) -> anyhow::Result<(Vec<PathBuf>
         };
         specs.push(MountSpec { destination: dest.as_bytes().to_vec(), kind, readonly: m.readonly });
     }
-    // A default /dev goes first, so the config's mounts in it (/dev/pts)
-    // land on it; the other defaults last, so they land on the config's
-    // /dev.
-    let spec = |(d, kind): (&str, MountKind)| MountSpec { destination: d.as_bytes().to_vec(), kind, readonly: false };
-    let (first, last): (Vec<_>, Vec<_>) = defaults.into_iter().partition(|(d, _)| *d == "/dev");
-    let mut all: Vec<MountSpec> = first.into_iter().map(spec).collect();
-    all.extend(specs);
-    all.extend(last.into_iter().map(spec));
+    // The defaults last, so that they land on the config's /dev.
+    specs.extend(defaults.into_iter().map(|(d, kind)| MountSpec {
+        destination: d.as_bytes().to_vec(),
+        kind,
+        readonly: false,
+    }));
+    let all = specs;
     Ok((sources, all))
 }
 
