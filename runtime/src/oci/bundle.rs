@@ -282,6 +282,28 @@ mod tests {
     }
 
     #[test]
+    fn a_bind_mount_or_rootfs_on_a_pseudo_filesystem_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("rootfs")).unwrap();
+        let with_bind = |src: &str| {
+            spec(&format!(
+                r#"{{"ociVersion":"1.0.2","root":{{"path":"rootfs"}},"process":{{"args":["true"],"cwd":"/","user":{{"uid":0,"gid":0}}}},
+                "mounts":[{{"destination":"/host","type":"bind","source":"{src}","options":["rbind","ro"]}}]}}"#
+            ))
+        };
+        let err = format!("{:#}", plan(dir.path(), &with_bind("/proc")).unwrap_err());
+        assert!(err.contains("bind mount at /host") && err.contains("/proc is on procfs"), "{err}");
+        let err = format!("{:#}", plan(dir.path(), &with_bind("/sys/fs")).unwrap_err());
+        assert!(err.contains("sysfs"), "{err}");
+        assert!(plan(dir.path(), &with_bind(dir.path().to_str().unwrap())).is_ok());
+        let on_proc = spec(
+            r#"{"ociVersion":"1.0.2","root":{"path":"/proc/self"},"process":{"args":["true"],"cwd":"/","user":{"uid":0,"gid":0}}}"#,
+        );
+        let err = format!("{:#}", plan(dir.path(), &on_proc).unwrap_err());
+        assert!(err.contains("/proc/self is on procfs"), "{err}");
+    }
+
+    #[test]
     fn a_containerd_style_config_becomes_a_plan() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("rootfs")).unwrap();
