@@ -28,12 +28,43 @@ pub struct MemoryFile {
     capacity: u64,
     free: Mutex<FreeList>,
     /// Owner counts of ranges held by more than one address space (after
-    /// fork, or tmpfs pages mapped shared) or pinned by an I/O in flight; a
-    /// page in no range has one owner.
+    /// fork, or tmpfs pages mapped shared); a page in no range has one owner.
     shared: Mutex<SharedRanges>,
-    /// Page runs pinned for data on its way into app memory (see
-    /// [`MemoryFile::pin`]), one entry per pin.
-    write_pins: Mutex<Vec<(u64, u64)>>,
+    /// Pages pinned by I/O in flight ([`MemoryFile::pin`]).
+    pins: Mutex<Pins>,
+}
+
+/// The page runs that I/O in flight has pinned, and pages that lost their
+/// last owner while pinned, to be freed when the pins go.
+#[derive(Default)]
+struct Pins {
+    /// One entry per pinned run: `(start, end, write)`. A handful at most
+    /// (one attempt per thread in a read or write), kept inline so that a
+    /// pin allocates nothing.
+    runs: smallvec::SmallVec<[(u64, u64, bool); 8]>,
+    /// Runs whose freeing waits for a pin to go.
+    deferred: Vec<(u64, u64)>,
+}
+
+impl Pins {
+    /// The pinned parts of `[start, end)`, in order and merged.
+    fn covering(&self, start: u64, end: u64, write_only: bool) -> smallvec::SmallVec<[(u64, u64); 4]> {
+        let mut parts: smallvec::SmallVec<[(u64, u64); 4]> = self
+            .runs
+            .iter()
+            .filter(|&&(s, e, w)| s < end && e > start && (w || !write_only))
+            .map(|&(s, e, _)| (s.max(start), e.min(end)))
+            .collect();
+        parts.sort_unstable();
+        let mut merged: smallvec::SmallVec<[(u64, u64); 4]> = smallvec::SmallVec::new();
+        for (s, e) in parts {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        merged
+    }
 }
 
 // SAFETY: `base` points at a shared mapping that lives as long as the
@@ -184,7 +215,7 @@ impl MemoryFile {
             capacity,
             free: Mutex::new(FreeList { ranges: BTreeMap::new(), tail: 0 }),
             shared: Mutex::new(SharedRanges::default()),
-            write_pins: Mutex::new(Vec::new()),
+            pins: Mutex::new(Pins::default()),
         })
     }
 
@@ -224,72 +255,75 @@ impl MemoryFile {
     }
 
     /// Drops one owner of every page of `[off, off + len)`; pages left with
-    /// none go back to the allocator and the host.
+    /// none go back to the allocator and the host (once no I/O has them
+    /// pinned).
     pub fn release(&self, off: u64, len: u64) {
         if len == 0 {
             return;
         }
         let runs = self.shared.lock().unwrap_or_else(|e| e.into_inner()).decref(off, off + len);
         for (o, l) in runs {
-            self.free_range(o, l);
+            self.free_unless_pinned(o, o + l);
+        }
+    }
+
+    /// Frees `[start, end)`, but for the pinned parts, whose freeing waits
+    /// for their pins to go. No pin can be taken on these pages meanwhile:
+    /// pins come from translating app addresses, and no address space maps
+    /// a page that has lost its last owner.
+    fn free_unless_pinned(&self, start: u64, end: u64) {
+        let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
+        let pinned = if pins.runs.is_empty() { smallvec::SmallVec::new() } else { pins.covering(start, end, false) };
+        pins.deferred.extend(pinned.iter().copied());
+        drop(pins);
+        let mut cur = start;
+        for (s, e) in pinned.into_iter().chain([(end, end)]) {
+            if s > cur {
+                self.free_range(cur, s - cur);
+            }
+            cur = cur.max(e);
         }
     }
 
     /// Pins the pages behind `chunks` for an I/O that the Sentry does
-    /// outside the memory manager's lock: each page gets one more owner, so
-    /// none is freed, let alone reused, before [`MemoryFile::unpin`], and,
-    /// for `write` (data going into app memory), fork gives its child a
-    /// copy of them instead of sharing them ([`MemoryFile::write_pinned`]).
+    /// outside the memory manager's lock: none is freed, let alone reused,
+    /// before [`MemoryFile::unpin`], and, for `write` (data going into app
+    /// memory), fork gives its child a copy of them instead of sharing them
+    /// ([`MemoryFile::write_pinned`]). Allocates nothing for the few pins
+    /// in flight at a time.
     pub fn pin(&self, chunks: &[Chunk], write: bool) {
-        let runs: smallvec::SmallVec<[(u64, u64); 8]> = chunks.iter().filter_map(page_run).collect();
-        {
-            let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
-            for &(s, e) in &runs {
-                shared.incref(s, e);
-            }
-        }
-        if write {
-            self.write_pins.lock().unwrap_or_else(|e| e.into_inner()).extend(runs);
-        }
+        let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
+        pins.runs.extend(chunks.iter().filter_map(page_run).map(|(s, e)| (s, e, write)));
     }
 
-    /// Ends a [`MemoryFile::pin`] of the same `chunks` and `write`.
+    /// Ends a [`MemoryFile::pin`] of the same `chunks` and `write`, and
+    /// frees the pages that lost their last owner meanwhile and are pinned
+    /// no more.
     pub fn unpin(&self, chunks: &[Chunk], write: bool) {
-        let runs: smallvec::SmallVec<[(u64, u64); 8]> = chunks.iter().filter_map(page_run).collect();
-        if write {
-            let mut pins = self.write_pins.lock().unwrap_or_else(|e| e.into_inner());
-            for run in &runs {
-                if let Some(i) = pins.iter().position(|p| p == run) {
-                    pins.swap_remove(i);
-                }
+        let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
+        for (s, e) in chunks.iter().filter_map(page_run) {
+            if let Some(i) = pins.runs.iter().position(|&p| p == (s, e, write)) {
+                pins.runs.swap_remove(i);
             }
         }
-        for (s, e) in runs {
-            self.release(s, e - s);
+        if pins.deferred.is_empty() {
+            return;
+        }
+        let deferred = std::mem::take(&mut pins.deferred);
+        drop(pins);
+        for (s, e) in deferred {
+            self.free_unless_pinned(s, e);
         }
     }
 
     /// The parts of `[off, off + len)` pinned for data on its way into app
     /// memory, as page-aligned `(start, end)` runs, in order and merged.
-    pub fn write_pinned(&self, off: u64, len: u64) -> Vec<(u64, u64)> {
-        let end = off.saturating_add(len);
-        let mut runs: Vec<(u64, u64)> = self
-            .write_pins
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .filter(|&&(s, e)| s < end && e > off)
-            .map(|&(s, e)| (s.max(off), e.min(end)))
-            .collect();
-        runs.sort_unstable();
-        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(runs.len());
-        for (s, e) in runs {
-            match merged.last_mut() {
-                Some(last) if s <= last.1 => last.1 = last.1.max(e),
-                _ => merged.push((s, e)),
-            }
+    pub fn write_pinned(&self, off: u64, len: u64) -> smallvec::SmallVec<[(u64, u64); 4]> {
+        let pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
+        if pins.runs.is_empty() {
+            return smallvec::SmallVec::new();
         }
-        merged
+        pins.covering(off, off.saturating_add(len), true)
     }
 
     fn free_range(&self, off: u64, len: u64) {
@@ -516,17 +550,22 @@ mod tests {
         // A two-byte read into the second page, and one across pages 2-3.
         let chunks = [Chunk { off: a + PAGE_SIZE + 10, len: 2 }, Chunk { off: a + 2 * PAGE_SIZE - 1, len: 2 }];
         m.pin(&chunks, true);
-        assert_eq!(m.write_pinned(a, 4 * PAGE_SIZE), vec![(a + PAGE_SIZE, a + 3 * PAGE_SIZE)]);
-        assert_eq!(m.write_pinned(a, PAGE_SIZE), vec![]);
+        assert_eq!(m.write_pinned(a, 4 * PAGE_SIZE).to_vec(), vec![(a + PAGE_SIZE, a + 3 * PAGE_SIZE)]);
+        assert!(m.write_pinned(a, PAGE_SIZE).is_empty());
+        // A read's pin keeps pages too, but fork need not copy them.
+        let read_chunk = [Chunk { off: a + 3 * PAGE_SIZE, len: 8 }];
+        m.pin(&read_chunk, false);
+        assert_eq!(m.write_pinned(a, 4 * PAGE_SIZE).to_vec(), vec![(a + PAGE_SIZE, a + 3 * PAGE_SIZE)]);
         m.release(a, 4 * PAGE_SIZE);
-        // Pages 0 and 3 are free again; 1 and 2 wait for the pin.
+        // Page 0 is free again; 1 and 2 wait for the write pin, 3 for the read pin.
         let again = m.allocate(PAGE_SIZE).unwrap();
         assert_eq!(again, a);
+        m.unpin(&read_chunk, false);
         let mut buf = [0u8; 6];
         m.read(a + PAGE_SIZE, &mut buf);
         assert_eq!(&buf, b"pinned", "a pinned page is neither zeroed nor reused");
         m.unpin(&chunks, true);
-        assert_eq!(m.write_pinned(a, 4 * PAGE_SIZE), vec![]);
+        assert!(m.write_pinned(a, 4 * PAGE_SIZE).is_empty());
         m.read(a + PAGE_SIZE, &mut buf);
         assert_eq!(buf, [0; 6], "freed once unpinned");
         let rest = m.allocate(3 * PAGE_SIZE).unwrap();

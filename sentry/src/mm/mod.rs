@@ -34,7 +34,7 @@
 //! manager's lock is held: any change after (an unmap, fork, a copy-on-write
 //! break) may give the page to someone else. The one copy made outside the
 //! lock, the data of a read or write syscall, goes through a [`PinnedIo`]
-//! taken afresh for each attempt: its pages keep an owner until the copy is
+//! taken afresh for each attempt: its pages are not freed until the copy is
 //! done, and fork gives its child a copy of pages that data is on its way
 //! into instead of sharing them, as Linux does for pinned pages.
 //!
@@ -341,7 +341,7 @@ impl Shootdown {
 
 /// App memory pinned for an I/O done outside the memory manager's lock
 /// ([`MemoryManager::pin_buffers`]): the memory-file runs behind the
-/// buffers, which keep an owner until this is dropped.
+/// buffers, which are not freed until this is dropped.
 pub struct PinnedIo {
     mf: Arc<MemoryFile>,
     chunks: IoChunks,
