@@ -1,7 +1,13 @@
 //! Blocking: a task sleeps on its own [`Waker`]; objects that tasks wait for
-//! keep a [`WaitQueue`] of wakers to notify when their state changes.
+//! keep a [`WaitQueue`] of waiters to notify when their state changes.
 //! Signals wake a task through the same waker, so every sleep can be cut
 //! short by a signal.
+//!
+//! A waiter is a task's waker or an epoll set's entry for a file
+//! ([`Waiter`]), so one design serves blocking calls, poll, select and
+//! epoll, as gVisor's `waiter.Queue` does: readiness is kept by each file,
+//! and a file tells its queue which events may have come true, which an
+//! epoll entry compares with the events it watches (Linux's wake-up keys).
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
@@ -45,30 +51,78 @@ impl Waker {
     }
 }
 
-/// The wakers of the tasks waiting for one object.
+/// Something told when an object it waits on may have changed state.
+pub trait Waiter: Send + Sync {
+    /// The object's readiness may have changed; `events` holds the `POLL*`
+    /// bits that may have come true ([`ALL_EVENTS`] when not known).
+    fn notify(&self, events: u32);
+}
+
+impl Waiter for Waker {
+    fn notify(&self, _events: u32) {
+        self.wake();
+    }
+}
+
+/// "Any event": what [`WaitQueue::notify`] tells.
+pub const ALL_EVENTS: u32 = u32::MAX;
+
+/// The waiters of one object: tasks, and epoll entries.
 #[derive(Default)]
 pub struct WaitQueue {
-    waiters: Mutex<Vec<Arc<Waker>>>,
+    waiters: Mutex<Vec<Arc<dyn Waiter>>>,
+}
+
+/// Whether two waiters are the same object (their data pointers; a
+/// `dyn` pointer's vtable half may differ between codegen units).
+fn same(a: &Arc<dyn Waiter>, b: &Arc<dyn Waiter>) -> bool {
+    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
 }
 
 impl WaitQueue {
-    /// Adds a waiter.
+    /// Adds a task's waker.
     pub fn add(&self, w: &Arc<Waker>) {
-        self.waiters.lock().unwrap_or_else(|e| e.into_inner()).push(w.clone());
+        self.add_waiter(w.clone());
     }
 
-    /// Removes a waiter.
+    /// Removes a task's waker.
     pub fn remove(&self, w: &Arc<Waker>) {
+        let w: Arc<dyn Waiter> = w.clone();
+        self.remove_waiter(&w);
+    }
+
+    /// Adds any waiter.
+    pub fn add_waiter(&self, w: Arc<dyn Waiter>) {
+        self.waiters.lock().unwrap_or_else(|e| e.into_inner()).push(w);
+    }
+
+    /// Removes a waiter added with [`WaitQueue::add_waiter`].
+    pub fn remove_waiter(&self, w: &Arc<dyn Waiter>) {
         let mut v = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = v.iter().position(|x| Arc::ptr_eq(x, w)) {
+        if let Some(i) = v.iter().position(|x| same(x, w)) {
             v.swap_remove(i);
         }
     }
 
-    /// Wakes every waiter.
+    /// Tells every waiter that anything may have changed.
     pub fn notify(&self) {
-        for w in self.waiters.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            w.wake();
+        self.notify_events(ALL_EVENTS);
+    }
+
+    /// Tells every waiter that `events` may have come true. The waiters
+    /// are told after the queue's lock is let go, so that a waiter may
+    /// take locks of its own (an epoll set's) that are also held around
+    /// adding to this queue.
+    pub fn notify_events(&self, events: u32) {
+        let waiters: smallvec::SmallVec<[Arc<dyn Waiter>; 4]> = {
+            let v = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+            if v.is_empty() {
+                return;
+            }
+            v.iter().cloned().collect()
+        };
+        for w in waiters {
+            w.notify(events);
         }
     }
 }

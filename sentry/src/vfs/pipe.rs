@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use abi::Errno;
 use gofer::FileAttr;
 
-use super::file::{FileOps, POLLERR, POLLHUP, POLLIN, POLLOUT};
+use super::file::{FileOps, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
 use super::Dentry;
 use crate::kernel::waiter::WaitQueue;
 use crate::mm::{Chunk, MemoryFile, SysResult};
@@ -170,7 +170,7 @@ impl FileOps for PipeReader {
             done += n;
         }
         drop(st);
-        self.0.queue.notify();
+        self.0.queue.notify_events(POLLOUT | POLLWRNORM);
         Ok(done)
     }
 
@@ -242,7 +242,7 @@ impl FileOps for PipeWriter {
             done += n;
         }
         drop(st);
-        self.0.queue.notify();
+        self.0.queue.notify_events(POLLIN | POLLRDNORM);
         Ok(done)
     }
 
