@@ -740,6 +740,38 @@ husk_test! {
     }
 }
 
+differential_test! {
+    /// Python's select.epoll and os.eventfd: level and edge triggers, a
+    /// timeout, a thread's wake-up, and selectors' default choice.
+    fn debian_python_epoll_eventfd(platform) {
+        let program = r#"
+import os, select, selectors, threading
+ep = select.epoll()
+r, w = os.pipe()
+ep.register(r, select.EPOLLIN)
+print("empty:", ep.poll(0))
+os.write(w, b"x")
+print("level:", [(fd == r, ev) for fd, ev in ep.poll(1)], [(fd == r, ev) for fd, ev in ep.poll(1)])
+os.read(r, 1)
+efd = os.eventfd(0, os.EFD_NONBLOCK)
+ep.register(efd, select.EPOLLIN | select.EPOLLET)
+threading.Timer(0.05, lambda: os.eventfd_write(efd, 3)).start()
+print("woken:", [(fd == efd, ev) for fd, ev in ep.poll(5)])
+print("edge, again:", ep.poll(0))
+print("eventfd:", os.eventfd_read(efd))
+print("timeout:", ep.poll(0.02))
+ep.unregister(efd)
+ep.close()
+print("selector:", type(selectors.DefaultSelector()).__name__)
+"#;
+        let case = python(program).expect_stdout(
+            "empty: []\nlevel: [(True, 1)] [(True, 1)]\nwoken: [(True, 1)]\nedge, again: []\n\
+             eventfd: 3\ntimeout: []\nselector: EpollSelector\n",
+        );
+        differential(platform, &case);
+    }
+}
+
 // ------------------------------------------------- CPython's own tests
 
 /// `python3 -m test ARGS` (CPython's regression suite) in `/tmp`, with

@@ -222,6 +222,39 @@ differential_test! {
 }
 
 differential_test! {
+    /// eventfd (counts, semaphore mode, limits, blocking across fork) and
+    /// epoll: level-triggered, edge-triggered and one-shot entries,
+    /// EPOLLOUT/HUP/ERR, entries that live as long as their open file,
+    /// nested sets and ELOOP, turns under a small maxevents, wake-ups from
+    /// another thread, timeouts, signals, and every error of epoll_ctl and
+    /// epoll_wait in Linux's order.
+    fn epoll(platform, link) {
+        let (rootfs, prog) = rootfs_with("epoll", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "eventfd: the maximum is UINT64_MAX - 1: ok",
+            "eventfd: fd link anon_inode:[eventfd]",
+            "eventfd: a blocking read gets the child's write: ok",
+            "epoll_ctl: a regular file: EPERM",
+            "epoll_ctl: ADD again: EEXIST",
+            "epoll_ctl: EPOLLEXCLUSIVE on a set: EINVAL",
+            "edge: a read is no new input: ok",
+            "oneshot: MOD re-arms: ok",
+            "hup: 1 event(s), events 0x10",
+            "err: 1 event(s), events 0xc",
+            "closed fd, file still open: reported: ok",
+            "file closed: gone from the set: ok",
+            "turns: 10 11 12 10",
+            "nested: a loop: ELOOP",
+            "a blocked wait wakes for another thread's write: ok",
+            "epoll_wait: a handler with SA_RESTART: EINTR",
+            "epoll_pwait: a signal let through by its mask: EINTR",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// fork, a new thread and a raw fork syscall copy the FPU: MXCSR, the
     /// x87 control word and the vector registers as they were at the call.
     fn fpu_inherit(platform, link) {

@@ -17,7 +17,7 @@ use crate::mm::SysResult;
 use crate::vfs::file::{File, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM};
 
 /// How long a task polling host streams sleeps between looks at the host.
-const HOST_POLL_SLICE: Duration = Duration::from_millis(10);
+pub(super) const HOST_POLL_SLICE: Duration = Duration::from_millis(10);
 /// Most fds one poll takes (RLIMIT_NOFILE's hard cap here).
 const MAX_POLL_FDS: u64 = 1 << 20;
 
@@ -110,7 +110,11 @@ fn do_poll(t: &mut Task, addr: u64, nfds: u64, deadline: Option<Instant>) -> Sys
 
 /// Runs `f` with the signal mask `mask` in force, as ppoll and pselect6 do;
 /// the old mask comes back when the call returns, or after a handler runs.
-fn with_mask<T>(t: &mut Task, mask: Option<SigSet>, f: impl FnOnce(&mut Task) -> SysResult<T>) -> SysResult<T> {
+pub(super) fn with_mask<T>(
+    t: &mut Task,
+    mask: Option<SigSet>,
+    f: impl FnOnce(&mut Task) -> SysResult<T>,
+) -> SysResult<T> {
     let Some(m) = mask else { return f(t) };
     let old = t.sigmask;
     t.set_sigmask(m);

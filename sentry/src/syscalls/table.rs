@@ -10,8 +10,8 @@ use abi::SYSCALL_COUNT;
 
 use super::strace::Fmt::{self, *};
 use super::{
-    fdops, file, fs, fs_write, futex, identity, mm, poll, process, sched, signal, splice, sys, thread, time, xattr,
-    Handler,
+    event, fdops, file, fs, fs_write, futex, identity, mm, poll, process, sched, signal, splice, sys, thread, time,
+    xattr, Handler,
 };
 
 /// How completely a syscall is implemented.
@@ -79,6 +79,14 @@ syscall_table! {
     PPOLL => poll::ppoll, Support::Full, [Ptr, Int, Ptr, Ptr, Int];
     SELECT => poll::select, Support::Full, [Int, Ptr, Ptr, Ptr, Ptr];
     PSELECT6 => poll::pselect6, Support::Full, [Int, Ptr, Ptr, Ptr, Ptr, Ptr];
+    EVENTFD => event::eventfd, Support::Full, [Int];
+    EVENTFD2 => event::eventfd2, Support::Full, [Int, Hex];
+    EPOLL_CREATE => event::epoll_create, Support::Full, [Int];
+    EPOLL_CREATE1 => event::epoll_create1, Support::Full, [Hex];
+    EPOLL_CTL => event::epoll_ctl, Support::Partial("host streams (husk run's stdio) are asked each wait, not told; ELOOP counts nesting below the added set only"), [Fd, Int, Fd, Ptr];
+    EPOLL_WAIT => event::epoll_wait, Support::Full, [Fd, Ptr, Int, Int];
+    EPOLL_PWAIT => event::epoll_pwait, Support::Full, [Fd, Ptr, Int, Int, Ptr, Int];
+    EPOLL_PWAIT2 => event::epoll_pwait2, Support::Full, [Fd, Ptr, Int, Ptr, Ptr, Int];
     PIPE2 => file::pipe2, Support::Partial("O_DIRECT (packet mode) is accepted but pipes stay byte streams"), [Ptr, Hex];
     STAT => fs::stat, Support::Full, [Path, Ptr];
     FSTAT => fs::fstat, Support::Full, [Fd, Ptr];

@@ -118,6 +118,24 @@ pub trait FileOps: Send + Sync {
     fn host_fd(&self) -> Option<RawFd> {
         None
     }
+
+    /// Whether poll and epoll can wait for this file: it has a wait queue,
+    /// or is a host stream. Linux's regular files, directories and most
+    /// devices cannot be added to an epoll set (EPERM).
+    fn pollable(&self) -> bool {
+        self.wait_queue().is_some() || self.host_fd().is_some()
+    }
+
+    /// The name of an anonymous-inode file (`[eventfd]`, `[eventpoll]`), as
+    /// /proc/PID/fd shows it after `anon_inode:`.
+    fn anon_name(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The epoll set this file is, for epoll_ctl and epoll_wait.
+    fn epoll(&self) -> Option<&std::sync::Arc<super::epoll::Epoll>> {
+        None
+    }
 }
 
 /// What mmap of a file maps.
@@ -216,6 +234,37 @@ impl FileOps for HostFile {
     fn mappable(&self) -> Option<Mappable> {
         Some(Mappable::Host(self.fd.clone(), self.attr.size))
     }
+}
+
+/// Copies `bytes` into the memory-file runs `dst`, as far as they reach;
+/// returns how many were copied.
+pub fn put_bytes(mf: &MemoryFile, dst: &[Chunk], mut bytes: &[u8]) -> usize {
+    let mut done = 0;
+    for c in dst {
+        if bytes.is_empty() {
+            break;
+        }
+        let n = bytes.len().min(c.len as usize);
+        mf.write(c.off, &bytes[..n]);
+        bytes = &bytes[n..];
+        done += n;
+    }
+    done
+}
+
+/// Fills `out` from the memory-file runs `src`, as far as they reach;
+/// returns how many bytes were copied.
+pub fn get_bytes(mf: &MemoryFile, src: &[Chunk], out: &mut [u8]) -> usize {
+    let mut done = 0;
+    for c in src {
+        if done == out.len() {
+            break;
+        }
+        let n = (out.len() - done).min(c.len as usize);
+        mf.read(c.off, &mut out[done..done + n]);
+        done += n;
+    }
+    done
 }
 
 /// A file opened with O_PATH: it names a file but reads and writes nothing.

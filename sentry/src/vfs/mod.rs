@@ -27,6 +27,8 @@
 //! only the namespace-lock holder ever holds two child maps.
 
 pub mod devfs;
+pub mod epoll;
+pub mod eventfd;
 pub mod file;
 pub mod ops;
 pub mod pipe;

@@ -326,6 +326,8 @@ fn fd_target(k: &Kernel, file: &super::file::File) -> Vec<u8> {
         format!("socket:[{}]", attr.ino)
     } else if file.ops.tty().is_some() {
         "/dev/console".to_string()
+    } else if let Some(name) = file.ops.anon_name() {
+        format!("anon_inode:{name}")
     } else {
         "anon_inode:[unknown]".to_string()
     };

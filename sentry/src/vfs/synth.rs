@@ -242,18 +242,7 @@ impl FileOps for SynthFile {
     fn read(&self, mf: &MemoryFile, dst: &[Chunk], offset: Option<u64>) -> SysResult<usize> {
         let data = self.contents()?;
         let start = usize::try_from(offset.unwrap_or(0)).unwrap_or(usize::MAX).min(data.len());
-        let mut src = &data[start..];
-        let mut done = 0;
-        for c in dst {
-            if src.is_empty() {
-                break;
-            }
-            let n = src.len().min(c.len as usize);
-            mf.write(c.off, &src[..n]);
-            src = &src[n..];
-            done += n;
-        }
-        Ok(done)
+        Ok(super::file::put_bytes(mf, dst, &data[start..]))
     }
 
     fn write(&self, _mf: &MemoryFile, _src: &[Chunk], _offset: Option<u64>) -> SysResult<usize> {

@@ -1,0 +1,188 @@
+//! Event files: eventfd, and epoll's create, ctl and wait.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use abi::flags::open::{O_CLOEXEC, O_NONBLOCK, O_RDWR};
+use abi::types::Timespec;
+use abi::Errno;
+
+use super::poll::{with_mask, HOST_POLL_SLICE};
+use super::Args;
+use crate::kernel::task::Task;
+use crate::mm::SysResult;
+use crate::vfs::epoll::*;
+use crate::vfs::eventfd::EventFd;
+use crate::vfs::file::File;
+
+/// eventfd2's EFD_SEMAPHORE.
+const EFD_SEMAPHORE: u32 = 1;
+
+/// `sizeof(struct epoll_event)`: packed on x86_64 (events, then data).
+#[cfg(target_arch = "x86_64")]
+const EPOLL_EVENT_SIZE: usize = 12;
+#[cfg(not(target_arch = "x86_64"))]
+const EPOLL_EVENT_SIZE: usize = 16;
+/// Where `data` sits in `struct epoll_event`.
+const EPOLL_DATA_OFF: usize = EPOLL_EVENT_SIZE - 8;
+/// Linux's bound on maxevents: `INT_MAX / sizeof(struct epoll_event)`.
+const EP_MAX_EVENTS: i32 = i32::MAX / EPOLL_EVENT_SIZE as i32;
+
+fn install(t: &mut Task, file: Arc<File>, cloexec: bool) -> SysResult<u64> {
+    let limit = t.nofile_limit();
+    Ok(t.fds().insert(file, cloexec, 0, limit)? as u64)
+}
+
+fn new_eventfd(t: &mut Task, initval: u32, flags: u32) -> SysResult<u64> {
+    if flags & !(EFD_SEMAPHORE | O_CLOEXEC | O_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let efd = EventFd::new(initval, flags & EFD_SEMAPHORE != 0);
+    install(t, File::new(Box::new(efd), O_RDWR | (flags & O_NONBLOCK), None), flags & O_CLOEXEC != 0)
+}
+
+pub fn eventfd(t: &mut Task, a: &Args) -> SysResult<u64> {
+    new_eventfd(t, a.u32(0), 0)
+}
+
+pub fn eventfd2(t: &mut Task, a: &Args) -> SysResult<u64> {
+    new_eventfd(t, a.u32(0), a.u32(1))
+}
+
+fn new_epoll(t: &mut Task, cloexec: bool) -> SysResult<u64> {
+    install(t, File::new(Box::new(EpollFile::new()), O_RDWR, None), cloexec)
+}
+
+pub fn epoll_create(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a.i32(0) <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    new_epoll(t, false)
+}
+
+pub fn epoll_create1(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let flags = a.u32(0);
+    if flags & !O_CLOEXEC != 0 {
+        return Err(Errno::EINVAL);
+    }
+    new_epoll(t, flags & O_CLOEXEC != 0)
+}
+
+/// epoll_ctl, with its checks in Linux's order (`do_epoll_ctl`).
+pub fn epoll_ctl(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (epfd, op, fd, addr) = (a.fd(0), a.i32(1), a.fd(2), a.addr(3));
+    let event = if op != EPOLL_CTL_DEL {
+        let mut raw = [0u8; EPOLL_EVENT_SIZE];
+        t.mm().copy_in(addr, &mut raw)?;
+        let events = u32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
+        let mut data = [0u8; 8];
+        data.copy_from_slice(&raw[EPOLL_DATA_OFF..]);
+        // EPOLLWAKEUP needs CAP_BLOCK_SUSPEND, and is dropped without it.
+        Some((events & !EPOLLWAKEUP, u64::from_ne_bytes(data)))
+    } else {
+        None
+    };
+    let (set_file, target) = {
+        let fds = t.fds();
+        (fds.get(epfd)?.clone(), fds.get(fd)?.clone())
+    };
+    if !target.ops.pollable() {
+        return Err(Errno::EPERM);
+    }
+    let set = match set_file.ops.epoll() {
+        Some(set) if !Arc::ptr_eq(&set_file, &target) => set.clone(),
+        _ => return Err(Errno::EINVAL),
+    };
+    if let Some((events, _)) = event {
+        if events & EPOLLEXCLUSIVE != 0 {
+            if op == EPOLL_CTL_MOD {
+                return Err(Errno::EINVAL);
+            }
+            if op == EPOLL_CTL_ADD && (target.ops.epoll().is_some() || events & !EXCLUSIVE_OK_BITS != 0) {
+                return Err(Errno::EINVAL);
+            }
+        }
+    }
+    set.ctl(op, fd, &target, event)?;
+    Ok(0)
+}
+
+/// The wait of epoll_wait and its variants: up to `max` events into the
+/// array at `addr`, waiting until `deadline`. Never restarted: a signal
+/// ends it with EINTR, as on Linux.
+fn do_wait(t: &mut Task, epfd: i32, addr: u64, max: i32, deadline: Option<Instant>) -> SysResult<u64> {
+    if max <= 0 || max > EP_MAX_EVENTS {
+        return Err(Errno::EINVAL);
+    }
+    let file = t.fds().get(epfd)?.clone();
+    let set = file.ops.epoll().ok_or(Errno::EINVAL)?.clone();
+    let max = max as usize;
+    let events = loop {
+        // Host streams are asked, not told: look again now and then.
+        let slice = if set.has_host_entries() {
+            let s = Instant::now() + HOST_POLL_SLICE;
+            Some(deadline.map_or(s, |d| d.min(s)))
+        } else {
+            deadline
+        };
+        let r = t.block(&[set.queue()], slice, |_| {
+            let got = set.collect(max);
+            Ok((!got.is_empty()).then_some(got))
+        });
+        match r {
+            Ok(v) => break v,
+            Err(Errno::ETIMEDOUT) if deadline.is_none_or(|d| Instant::now() < d) => continue,
+            Err(Errno::ETIMEDOUT) => return Ok(0),
+            Err(Errno::ERESTARTSYS) => return Err(Errno::EINTR),
+            Err(e) => return Err(e),
+        }
+    };
+    let mut raw = vec![0u8; events.len() * EPOLL_EVENT_SIZE];
+    for (i, (ev, data)) in events.iter().enumerate() {
+        let at = i * EPOLL_EVENT_SIZE;
+        raw[at..at + 4].copy_from_slice(&ev.to_ne_bytes());
+        raw[at + EPOLL_DATA_OFF..at + EPOLL_EVENT_SIZE].copy_from_slice(&data.to_ne_bytes());
+    }
+    t.mm().copy_out(addr, &raw)?;
+    Ok(events.len() as u64)
+}
+
+fn deadline_from_ms(ms: i32) -> Option<Instant> {
+    (ms >= 0).then(|| Instant::now() + Duration::from_millis(ms as u64))
+}
+
+/// The signal mask argument of epoll_pwait and epoll_pwait2.
+fn read_mask(t: &Task, addr: u64, size: u64) -> SysResult<Option<u64>> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(t.mm().read_val::<u64>(addr)?))
+}
+
+pub fn epoll_wait(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_wait(t, a.fd(0), a.addr(1), a.i32(2), deadline_from_ms(a.i32(3)))
+}
+
+pub fn epoll_pwait(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let mask = read_mask(t, a.addr(4), a.u64(5))?;
+    let (epfd, addr, max, deadline) = (a.fd(0), a.addr(1), a.i32(2), deadline_from_ms(a.i32(3)));
+    with_mask(t, mask, |t| do_wait(t, epfd, addr, max, deadline))
+}
+
+pub fn epoll_pwait2(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let deadline = if a.addr(3) == 0 {
+        None
+    } else {
+        let ts: Timespec = t.mm().read_val(a.addr(3))?;
+        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+            return Err(Errno::EINVAL);
+        }
+        Some(Instant::now() + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    };
+    let mask = read_mask(t, a.addr(4), a.u64(5))?;
+    let (epfd, addr, max) = (a.fd(0), a.addr(1), a.i32(2));
+    with_mask(t, mask, |t| do_wait(t, epfd, addr, max, deadline))
+}
