@@ -772,6 +772,40 @@ print("selector:", type(selectors.DefaultSelector()).__name__)
     }
 }
 
+differential_test! {
+    /// asyncio over socket pairs: streams both ways, a subprocess, a
+    /// signal handler (through the loop's wake-up socket), and gather.
+    fn debian_python_asyncio(platform) {
+        let program = r#"
+import asyncio, socket, os, signal
+async def main():
+    a, b = socket.socketpair()
+    r1, w1 = await asyncio.open_connection(sock=a)
+    r2, w2 = await asyncio.open_connection(sock=b)
+    w1.write(b"ping\n"); await w1.drain()
+    print("got", (await r2.readline()).decode().strip())
+    w2.write(b"pong\n"); await w2.drain()
+    print("got", (await r1.readline()).decode().strip())
+    proc = await asyncio.create_subprocess_exec("/bin/echo", "from a subprocess", stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate()
+    print(out.decode().strip(), "status", proc.returncode)
+    loop = asyncio.get_running_loop()
+    fired = loop.create_future()
+    loop.add_signal_handler(signal.SIGUSR1, lambda: fired.set_result("SIGUSR1 handled"))
+    os.kill(os.getpid(), signal.SIGUSR1)
+    print(await asyncio.wait_for(fired, 5))
+    print("gathered", await asyncio.gather(*(asyncio.sleep(0.01 * i, result=i) for i in range(5))))
+    w1.close(); w2.close()
+    await w1.wait_closed(); await w2.wait_closed()
+asyncio.run(main())
+"#;
+        let case = python(program).expect_stdout(
+            "got ping\ngot pong\nfrom a subprocess status 0\nSIGUSR1 handled\ngathered [0, 1, 2, 3, 4]\n",
+        );
+        differential(platform, &case);
+    }
+}
+
 // ------------------------------------------------- CPython's own tests
 
 /// `python3 -m test ARGS` (CPython's regression suite) in `/tmp`, with
@@ -802,6 +836,16 @@ differential_test! {
     fn debian_cpython_thread_fork(platform) {
         let case = cpython_tests("test_thread test_fork1")
             .expect_stdout("== Tests result: SUCCESS ==\nAll 2 tests OK.\nstatus 0\n");
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// CPython's socket-pair tests (test_socket's *SocketPair* classes);
+    /// the rest of test_socket needs named and network sockets.
+    fn debian_cpython_socketpair(platform) {
+        let case = cpython_tests("test_socket -m '*SocketPair*'")
+            .expect_stdout("== Tests result: SUCCESS ==\n1 test OK.\nstatus 0\n");
         differential(platform, &case);
     }
 }

@@ -255,6 +255,32 @@ differential_test! {
 }
 
 differential_test! {
+    /// Unix socket pairs of each type: boundaries, truncation, peeking,
+    /// MSG_WAITALL, shutdown and close with poll's view of them, EPIPE and
+    /// SIGPIPE, SCM_RIGHTS (and MSG_CTRUNC) and SCM_CREDENTIALS, socket
+    /// options, names, and the errors of socketpair and the socket calls.
+    fn unix_pair(platform, link) {
+        let (rootfs, prog) = rootfs_with("unix_pair", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "stream: MSG_WAITALL gets all 6: ok",
+            "shutdown(SHUT_WR): poll on the peer 0x2005",
+            "close: poll on the survivor 0x2015",
+            "stream: 1 MiB from a child arrives whole: ok",
+            "dgram: truncated read 3, MSG_TRUNC set",
+            "dgram: send after the peer closed: ECONNREFUSED",
+            "seqpacket: send after the peer closed: EPIPE",
+            "SCM_RIGHTS: the received fd reads the pipe: ok",
+            "SCM_RIGHTS: into room for one: 1, MSG_CTRUNC set, controllen 24",
+            "SO_PASSCRED: the sender's pid, uid and gid: ok",
+            "SO_SNDBUF after setting 1000: 4608",
+            "socketpair(SOCK_RDM): ESOCKTNOSUPPORT",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// fork, a new thread and a raw fork syscall copy the FPU: MXCSR, the
     /// x87 control word and the vector registers as they were at the call.
     fn fpu_inherit(platform, link) {

@@ -38,7 +38,7 @@ const SETFL_MASK: u32 = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
 const STATUS_MASK: u32 = O_ACCMODE | O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK | O_SYNC | O_DSYNC | O_PATH;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Dir {
+pub(super) enum Dir {
     Read,
     Write,
 }
@@ -46,7 +46,7 @@ enum Dir {
 /// Pins the memory-file runs behind a list of app buffers for one attempt
 /// at a transfer (see [`crate::mm::MemoryManager::pin_buffers`]), cut at
 /// the first buffer that is not accessible. EFAULT if nothing at all is.
-fn pin_buffers(t: &Task, bufs: &[(u64, u64)], dir: Dir) -> SysResult<PinnedIo> {
+pub(super) fn pin_buffers(t: &Task, bufs: &[(u64, u64)], dir: Dir) -> SysResult<PinnedIo> {
     let pin = t.mm().pin_buffers(bufs, dir == Dir::Read);
     if pin.is_empty() {
         return Err(Errno::EFAULT);
@@ -55,7 +55,7 @@ fn pin_buffers(t: &Task, bufs: &[(u64, u64)], dir: Dir) -> SysResult<PinnedIo> {
 }
 
 /// `bufs` without their first `skip` bytes.
-fn skip_bytes(bufs: &[(u64, u64)], mut skip: u64) -> SmallVec<[(u64, u64); 4]> {
+pub(super) fn skip_bytes(bufs: &[(u64, u64)], mut skip: u64) -> SmallVec<[(u64, u64); 4]> {
     let mut out = SmallVec::new();
     for &(addr, len) in bufs {
         if skip >= len {
@@ -148,17 +148,23 @@ fn transfer(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, dir: D
                 }
             }
             Err(Errno::EPIPE) if dir == Dir::Write => {
-                t.handle.push_signal(crate::kernel::signal::SigInfo::from_sender(
-                    abi::flags::signal::SIGPIPE,
-                    crate::kernel::signal::code::SI_USER,
-                    t.pid,
-                    t.creds().uid,
-                ));
+                sigpipe(t);
                 return if done > 0 { Ok(done) } else { Err(Errno::EPIPE) };
             }
             Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
         }
     }
+}
+
+/// Sends the writer SIGPIPE, as a write to a pipe or socket with no
+/// reader does.
+pub(super) fn sigpipe(t: &Task) {
+    t.handle.push_signal(crate::kernel::signal::SigInfo::from_sender(
+        abi::flags::signal::SIGPIPE,
+        crate::kernel::signal::code::SI_USER,
+        t.pid,
+        t.creds().uid,
+    ));
 }
 
 fn io_once(f: &File, mf: &MemoryFile, chunks: &[Chunk], off: Option<u64>, dir: Dir) -> SysResult<usize> {
@@ -190,7 +196,7 @@ fn wait_ready(t: &mut Task, f: &Arc<File>, dir: Dir) -> SysResult<()> {
     Err(Errno::EAGAIN)
 }
 
-fn iovecs(t: &Task, addr: u64, count: u64) -> SysResult<Vec<(u64, u64)>> {
+pub(super) fn iovecs(t: &Task, addr: u64, count: u64) -> SysResult<Vec<(u64, u64)>> {
     if count > IOV_MAX {
         return Err(Errno::EINVAL);
     }

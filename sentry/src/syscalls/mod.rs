@@ -18,6 +18,7 @@ mod poll;
 mod process;
 mod sched;
 mod signal;
+mod socket;
 mod splice;
 mod strace;
 mod sys;

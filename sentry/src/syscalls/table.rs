@@ -10,8 +10,8 @@ use abi::SYSCALL_COUNT;
 
 use super::strace::Fmt::{self, *};
 use super::{
-    event, fdops, file, fs, fs_write, futex, identity, mm, poll, process, sched, signal, splice, sys, thread, time,
-    xattr, Handler,
+    event, fdops, file, fs, fs_write, futex, identity, mm, poll, process, sched, signal, socket, splice, sys, thread,
+    time, xattr, Handler,
 };
 
 /// How completely a syscall is implemented.
@@ -87,6 +87,16 @@ syscall_table! {
     EPOLL_WAIT => event::epoll_wait, Support::Full, [Fd, Ptr, Int, Int];
     EPOLL_PWAIT => event::epoll_pwait, Support::Full, [Fd, Ptr, Int, Int, Ptr, Int];
     EPOLL_PWAIT2 => event::epoll_pwait2, Support::Full, [Fd, Ptr, Int, Ptr, Ptr, Int];
+    SOCKETPAIR => socket::socketpair, Support::Partial("AF_UNIX stream, datagram and seqpacket pairs; named Unix sockets and other families are not served yet"), [Int, Hex, Int, Ptr];
+    SENDTO => socket::sendto, Support::Partial("Unix socket pairs; no named destinations yet"), [Fd, Buf(2), Int, Hex, Ptr, Int];
+    RECVFROM => socket::recvfrom, Support::Partial("Unix socket pairs"), [Fd, Ptr, Int, Hex, Ptr, Ptr];
+    SENDMSG => socket::sendmsg, Support::Partial("Unix socket pairs, with SCM_RIGHTS and SCM_CREDENTIALS"), [Fd, Ptr, Hex];
+    RECVMSG => socket::recvmsg, Support::Partial("Unix socket pairs, with SCM_RIGHTS and SCM_CREDENTIALS"), [Fd, Ptr, Hex];
+    SHUTDOWN => socket::shutdown, Support::Full, [Fd, Int];
+    GETSOCKNAME => socket::getsockname, Support::Partial("socket pairs are unnamed"), [Fd, Ptr, Ptr];
+    GETPEERNAME => socket::getpeername, Support::Partial("socket pairs are unnamed"), [Fd, Ptr, Ptr];
+    GETSOCKOPT => socket::getsockopt, Support::Partial("SOL_SOCKET: SO_TYPE, SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_PASSCRED, SO_PEERCRED, SO_RCVTIMEO, SO_SNDTIMEO, SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN"), [Fd, Int, Int, Ptr, Ptr];
+    SETSOCKOPT => socket::setsockopt, Support::Partial("SOL_SOCKET: SO_SNDBUF, SO_RCVBUF, SO_PASSCRED, SO_RCVTIMEO, SO_SNDTIMEO"), [Fd, Int, Int, Ptr, Int];
     PIPE2 => file::pipe2, Support::Partial("O_DIRECT (packet mode) is accepted but pipes stay byte streams"), [Ptr, Hex];
     STAT => fs::stat, Support::Full, [Path, Ptr];
     FSTAT => fs::fstat, Support::Full, [Fd, Ptr];

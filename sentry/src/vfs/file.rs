@@ -136,6 +136,12 @@ pub trait FileOps: Send + Sync {
     fn epoll(&self) -> Option<&std::sync::Arc<super::epoll::Epoll>> {
         None
     }
+
+    /// The Unix socket this file is, for the socket calls (ENOTSOCK
+    /// otherwise).
+    fn unix_socket(&self) -> Option<&super::unix::UnixSocket> {
+        None
+    }
 }
 
 /// What mmap of a file maps.

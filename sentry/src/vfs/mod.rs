@@ -36,6 +36,7 @@ pub mod procfs;
 pub mod synth;
 pub mod sysfs;
 pub mod tmpfs;
+pub mod unix;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::os::fd::OwnedFd;
