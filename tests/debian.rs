@@ -806,6 +806,58 @@ asyncio.run(main())
     }
 }
 
+differential_test! {
+    /// multiprocessing over named Unix sockets: a Listener and Client on a
+    /// path in /tmp (with SO_REUSEADDR and authentication), a Manager
+    /// serving a dict and a list to three processes, and an abstract name.
+    fn debian_python_multiprocessing_unix_sockets(platform) {
+        let program = r#"
+import multiprocessing as mp
+from multiprocessing.connection import Listener, Client
+import socket
+
+def client(addr):
+    with Client(addr, family="AF_UNIX", authkey=b"k") as c:
+        c.send({"hello": True})
+        print("client got", c.recv(), flush=True)
+
+def work(d, lst, i):
+    d[i] = i * i
+    lst.append(i)
+
+if __name__ == "__main__":
+    addr = "/tmp/husk-mp.sock"
+    with Listener(addr, family="AF_UNIX", authkey=b"k") as l:
+        p = mp.Process(target=client, args=(addr,))
+        p.start()
+        with l.accept() as conn:
+            print("server got", conn.recv(), flush=True)
+            conn.send("welcome")
+        p.join()
+    print("client exit", p.exitcode, flush=True)
+    with mp.Manager() as m:
+        d, lst = m.dict(), m.list()
+        ps = [mp.Process(target=work, args=(d, lst, i)) for i in range(3)]
+        for p in ps: p.start()
+        for p in ps: p.join()
+        print("manager", sorted(d.items()), sorted(lst), flush=True)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind("\0husk-abstract")
+    s.listen()
+    c = socket.socket(socket.AF_UNIX)
+    c.connect("\0husk-abstract")
+    a, _ = s.accept()
+    c.sendall(b"abc")
+    print("abstract", a.recv(3), s.getsockname())
+"#;
+        let case = python(program).expect_stdout(
+            "server got {'hello': True}\nclient got welcome\nclient exit 0\n\
+             manager [(0, 0), (1, 1), (2, 4)] [0, 1, 2]\nabstract b'abc' b'\\x00husk-abstract'\n",
+        );
+        differential(platform, &case);
+    }
+}
+
 // ------------------------------------------------- CPython's own tests
 
 /// `python3 -m test ARGS` (CPython's regression suite) in `/tmp`, with

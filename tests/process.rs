@@ -281,6 +281,33 @@ differential_test! {
 }
 
 differential_test! {
+    /// Named Unix sockets: abstract names, paths in /tmp and autobind;
+    /// listen, connect and accept (blocking, non-blocking, the backlog);
+    /// names as getsockname, getpeername, accept and recvfrom give them;
+    /// datagrams with and without a default peer; ECONNRESET for a
+    /// connection never accepted; and the errors of each call.
+    fn unix_named(platform, link) {
+        let (rootfs, prog) = rootfs_with("unix_named", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "stream: accept4: ok, peer address len 2, cloexec yes",
+            "  client's peer: abstract \"stream\" (len 9)",
+            "  recv after the listener closed: ECONNRESET",
+            "seqpacket: got from the client",
+            "path: listener's name: path /tmp/husk.sock (len 17)",
+            "path: a third connect (backlog full): EAGAIN",
+            "path: connect after unlink: ENOENT",
+            "connect: a stream socket to a datagram path: EPROTOTYPE",
+            "unconnected stream: poll 0x14",
+            "dgram: the sender's name comes with it: ok",
+            "dgram: sendto a socket connected to another: EPERM",
+            "abstract: the name is free after close: ok",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// fork, a new thread and a raw fork syscall copy the FPU: MXCSR, the
     /// x87 control word and the vector registers as they were at the call.
     fn fpu_inherit(platform, link) {

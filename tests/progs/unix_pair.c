@@ -270,6 +270,23 @@ static void options_names_and_errors(void)
 	getsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &v, &len);
 	printf("SO_SNDBUF after setting 1000: %d\n", v);
 	report("setsockopt: a short value", setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &v, 2));
+	/* Options Linux takes on any socket, and reads back. */
+	int kept[] = { SO_REUSEADDR, SO_KEEPALIVE, SO_BROADCAST, SO_RCVLOWAT };
+	const char *kept_names[] = { "SO_REUSEADDR", "SO_KEEPALIVE", "SO_BROADCAST", "SO_RCVLOWAT" };
+	for (int i = 0; i < 4; i++) {
+		int before = -1, set = i == 3 ? 0 : 5, after = -1;
+		len = sizeof before;
+		getsockopt(sv[0], SOL_SOCKET, kept[i], &before, &len);
+		setsockopt(sv[0], SOL_SOCKET, kept[i], &set, sizeof set);
+		len = sizeof after;
+		getsockopt(sv[0], SOL_SOCKET, kept[i], &after, &len);
+		printf("%s: %d, set to %d reads %d\n", kept_names[i], before, set, after);
+	}
+	struct linger lg = { 1, 7 }, lg2 = { -1, -1 };
+	setsockopt(sv[0], SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	len = sizeof lg2;
+	getsockopt(sv[0], SOL_SOCKET, SO_LINGER, &lg2, &len);
+	printf("SO_LINGER: %d %d (len %u)\n", lg2.l_onoff, lg2.l_linger, len);
 	report("getsockopt: an unknown option", getsockopt(sv[0], SOL_SOCKET, 9999, &v, &len));
 	report("getsockopt: another level", getsockopt(sv[0], 6, 1, &v, &len));
 	struct timeval tv = { 0, 50000 };

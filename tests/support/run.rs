@@ -290,6 +290,10 @@ impl Case {
 ///   ARGS...` (sh adds PWD to its environment; `env -i` leaves the
 ///   program exactly the case's).
 ///
+/// It runs in a network namespace of its own too, as a sandbox does: that
+/// is where Linux keeps abstract Unix socket names, so parallel native runs
+/// never see each other's.
+///
 /// The mounts exist only in the namespace, which ends with the program:
 /// nothing is ever left mounted on the host, even when the run is killed,
 /// and ROOT is never written to. A setup failure exits 125 with a `native
@@ -357,7 +361,7 @@ pub fn run_native(case: &Case) -> Outcome {
             .expect("create the scratch mount point");
         let mut cmd = Command::new(paths::unshare_bin());
         let script = format!("{NATIVE_SYSTEM_MOUNTS}{NATIVE_SCRATCH_SCRIPT}");
-        cmd.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c", &script, "sh"])
+        cmd.args(["--mount", "--net", "--propagation", "private", "--", "/bin/sh", "-c", &script, "sh"])
             .arg(&case.root)
             .arg(dir.path())
             .arg(paths::env_bin())
@@ -374,7 +378,7 @@ pub fn run_native(case: &Case) -> Outcome {
     } else {
         let mut cmd = Command::new(paths::unshare_bin());
         let script = format!("{NATIVE_SYSTEM_MOUNTS}{NATIVE_CHROOT_SCRIPT}");
-        cmd.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c", &script, "sh"])
+        cmd.args(["--mount", "--net", "--propagation", "private", "--", "/bin/sh", "-c", &script, "sh"])
             .arg(&case.root)
             .arg(paths::env_bin())
             .arg("-i")

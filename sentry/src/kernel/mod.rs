@@ -70,6 +70,8 @@ pub struct Kernel {
     /// Where to report the exit of each process started from outside the
     /// sandbox (`husk exec`), by pid.
     external: Mutex<HashMap<i32, mpsc::Sender<ExitStatus>>>,
+    /// The names Unix sockets are bound to.
+    pub unix_names: crate::vfs::unix::Namespace,
     /// Which unimplemented syscalls were logged already.
     enosys_logged: Box<[AtomicBool]>,
     /// The same, for numbers past `enosys_logged`.
@@ -99,6 +101,7 @@ impl Kernel {
             init_exit_cv: Condvar::new(),
             threads: Mutex::new(Vec::new()),
             external: Mutex::new(HashMap::new()),
+            unix_names: crate::vfs::unix::Namespace::default(),
             enosys_logged: (0..SYSCALL_COUNT.max(1024)).map(|_| AtomicBool::new(false)).collect(),
             enosys_wild: Mutex::new(std::collections::BTreeSet::new()),
         }

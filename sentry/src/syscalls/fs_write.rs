@@ -45,7 +45,7 @@ const ST_VALID: i64 = 0x20;
 const ST_RELATIME: i64 = 0x1000;
 
 /// The directory and last component of a path argument.
-fn parent_at(t: &Task, dirfd: i32, path: &[u8]) -> SysResult<ParentPath> {
+pub(super) fn parent_at(t: &Task, dirfd: i32, path: &[u8]) -> SysResult<ParentPath> {
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
@@ -54,7 +54,7 @@ fn parent_at(t: &Task, dirfd: i32, path: &[u8]) -> SysResult<ParentPath> {
     t.kernel.vfs.resolve_parent_as(&root, &start, path, &t.creds())
 }
 
-fn umask(t: &Task) -> u32 {
+pub(super) fn umask(t: &Task) -> u32 {
     t.fs().umask
 }
 

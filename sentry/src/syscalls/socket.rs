@@ -1,6 +1,7 @@
-//! Socket calls over Unix-domain socket pairs: socketpair, send and
-//! receive in their variants (with SCM_RIGHTS and SCM_CREDENTIALS),
-//! shutdown, socket options and names.
+//! Socket calls over Unix-domain sockets: socket and socketpair; bind to
+//! abstract and path names, listen, connect and accept; send and receive
+//! in their variants (with SCM_RIGHTS and SCM_CREDENTIALS); shutdown,
+//! socket options and names. Other families are not served yet.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +14,10 @@ use super::Args;
 use crate::kernel::task::Task;
 use crate::mm::SysResult;
 use crate::vfs::file::File;
-use crate::vfs::unix::{self, Control, Endpoint, Received, Ucred, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM};
+use crate::vfs::unix::{
+    self, Control, Endpoint, Received, SockName, Ucred, UnixSocket, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM,
+};
+use crate::vfs::Follow;
 
 const AF_UNIX: u32 = 1;
 const AF_INET: u32 = 2;
@@ -48,6 +52,24 @@ const SO_RCVBUFFORCE: i32 = 33;
 const SO_PROTOCOL: i32 = 38;
 const SO_DOMAIN: i32 = 39;
 
+const SO_LINGER: i32 = 13;
+
+/// Generic SOL_SOCKET options Linux takes on any socket, which change
+/// nothing for a Unix socket but read back: (option, boolean, default).
+/// SO_DEBUG, SO_REUSEADDR, SO_DONTROUTE, SO_BROADCAST, SO_KEEPALIVE,
+/// SO_OOBINLINE, SO_PRIORITY, SO_REUSEPORT, SO_RCVLOWAT.
+const KEPT_OPTIONS: &[(i32, bool, u32)] = &[
+    (1, true, 0),
+    (2, true, 0),
+    (5, true, 0),
+    (6, true, 0),
+    (9, true, 0),
+    (10, true, 0),
+    (12, false, 0),
+    (15, true, 0),
+    (18, false, 1),
+];
+
 const SCM_RIGHTS: i32 = 1;
 const SCM_CREDENTIALS: i32 = 2;
 
@@ -80,18 +102,11 @@ fn deadline(timeo: Duration) -> Option<Instant> {
     (!timeo.is_zero()).then(|| Instant::now() + timeo)
 }
 
-pub fn socketpair(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let (domain, ty, protocol, addr) = (a.u32(0), a.u32(1), a.u32(2), a.addr(3));
+/// The kind and flags of a socket type argument, as Linux's
+/// `__sys_socket` and `unix_create` check them (after the family).
+fn socket_type(ty: u32, protocol: u32) -> SysResult<(u32, u32)> {
     let flags = ty & (SOCK_NONBLOCK | SOCK_CLOEXEC);
     let mut kind = ty & !(SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if kind >= SOCK_MAX || kind == 0 {
-        return Err(Errno::EINVAL);
-    }
-    match domain {
-        AF_UNIX => {}
-        AF_INET | AF_INET6 => return Err(Errno::EOPNOTSUPP),
-        _ => return Err(Errno::EAFNOSUPPORT),
-    }
     if protocol != 0 && protocol != AF_UNIX {
         return Err(Errno::EPROTONOSUPPORT);
     }
@@ -102,12 +117,47 @@ pub fn socketpair(t: &mut Task, a: &Args) -> SysResult<u64> {
     if !matches!(kind, SOCK_STREAM | SOCK_DGRAM | SOCK_SEQPACKET) {
         return Err(Errno::ESOCKTNOSUPPORT);
     }
-    let (x, y) = unix::pair(kind, sender_creds(t));
-    let status = O_RDWR | (flags & SOCK_NONBLOCK);
-    let cloexec = flags & SOCK_CLOEXEC != 0;
+    Ok((kind, flags))
+}
+
+/// Installs a socket file for `sock` with the SOCK_* `flags`.
+fn install(t: &mut Task, sock: UnixSocket, flags: u32) -> SysResult<i32> {
+    let sock = sock.in_kernel(Arc::downgrade(&t.kernel));
     let limit = t.nofile_limit();
-    let fx = t.fds().insert(File::new(Box::new(x), status, None), cloexec, 0, limit)?;
-    let fy = match t.fds().insert(File::new(Box::new(y), status, None), cloexec, 0, limit) {
+    let status = O_RDWR | (flags & SOCK_NONBLOCK);
+    t.fds().insert(File::new(Box::new(sock), status, None), flags & SOCK_CLOEXEC != 0, 0, limit)
+}
+
+pub fn socket(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (domain, ty, protocol) = (a.u32(0), a.u32(1), a.u32(2));
+    let kind = ty & !(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if kind >= SOCK_MAX || kind == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if domain != AF_UNIX {
+        // The network stack is not served yet.
+        return Err(Errno::EAFNOSUPPORT);
+    }
+    let (kind, flags) = socket_type(ty, protocol)?;
+    let ep = Endpoint::new(kind, sender_creds(t));
+    Ok(install(t, UnixSocket::new(ep, None), flags)? as u64)
+}
+
+pub fn socketpair(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (domain, ty, protocol, addr) = (a.u32(0), a.u32(1), a.u32(2), a.addr(3));
+    let kind = ty & !(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if kind >= SOCK_MAX || kind == 0 {
+        return Err(Errno::EINVAL);
+    }
+    match domain {
+        AF_UNIX => {}
+        AF_INET | AF_INET6 => return Err(Errno::EOPNOTSUPP),
+        _ => return Err(Errno::EAFNOSUPPORT),
+    }
+    let (kind, flags) = socket_type(ty, protocol)?;
+    let (x, y) = unix::pair(kind, sender_creds(t));
+    let fx = install(t, x, flags)?;
+    let fy = match install(t, y, flags) {
         Ok(fd) => fd,
         Err(e) => {
             let _ = t.fds().remove(fx);
@@ -122,19 +172,9 @@ pub fn socketpair(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(0)
 }
 
-/// A destination address given to a send: these sockets are connected,
-/// and there is no namespace of named sockets to send to yet.
-fn check_destination(t: &Task, ep: &Endpoint, addr: u64, len: u32) -> SysResult<()> {
-    if addr == 0 || len == 0 {
-        return Ok(());
-    }
-    if ep.kind() == SOCK_STREAM {
-        return Err(Errno::EISCONN);
-    }
-    if ep.kind() == SOCK_SEQPACKET {
-        // unix_seqpacket_sendmsg ignores the name.
-        return Ok(());
-    }
+/// A `struct sockaddr_un` from the app: `None` for a bare family (bind's
+/// autobind), else the name. EINVAL for a bad length or family.
+fn read_sockaddr(t: &Task, addr: u64, len: u32) -> SysResult<Option<SockName>> {
     if !(2..=110).contains(&len) {
         return Err(Errno::EINVAL);
     }
@@ -143,12 +183,197 @@ fn check_destination(t: &Task, ep: &Endpoint, addr: u64, len: u32) -> SysResult<
     if u16::from_ne_bytes([raw[0], raw[1]]) != AF_UNIX as u16 {
         return Err(Errno::EINVAL);
     }
-    // An abstract name (leading NUL) or a path: neither is bound.
-    Err(if raw.get(2) == Some(&0) { Errno::ECONNREFUSED } else { Errno::ENOENT })
+    Ok(match raw.get(2) {
+        None => None,
+        Some(0) => Some(SockName::Abstract(raw[3..].to_vec())),
+        Some(_) => {
+            let path = &raw[2..];
+            let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+            Some(SockName::Path(path[..end].to_vec()))
+        }
+    })
+}
+
+/// The socket of type `kind` bound to `name`: ECONNREFUSED where nothing
+/// is bound, ENOENT for a missing path, EACCES without write permission
+/// on the file. A socket of another type is ECONNREFUSED for an abstract
+/// name (Linux keys those by type) and EPROTOTYPE for a path.
+fn lookup(t: &Task, name: &SockName, kind: u32) -> SysResult<Arc<Endpoint>> {
+    match name {
+        SockName::Abstract(n) => {
+            t.kernel.unix_names.find_abstract(n).filter(|e| e.kind() == kind).ok_or(Errno::ECONNREFUSED)
+        }
+        SockName::Path(p) => {
+            let d = super::fs::resolve_at(t, abi::flags::at::AT_FDCWD, p, Follow::Yes)?;
+            let attr = d.attr();
+            if attr.mode & abi::flags::mode::S_IFMT != abi::flags::mode::S_IFSOCK {
+                return Err(Errno::ECONNREFUSED);
+            }
+            crate::vfs::ops::check_perm(&t.creds(), &attr, crate::vfs::ops::MAY_WRITE)?;
+            let ep = t.kernel.unix_names.find_path((attr.dev, attr.ino)).ok_or(Errno::ECONNREFUSED)?;
+            if ep.kind() != kind {
+                return Err(Errno::EPROTOTYPE);
+            }
+            Ok(ep)
+        }
+    }
+}
+
+/// Where a send with a destination address goes: the named socket for a
+/// datagram socket; a stream socket refuses an address (EISCONN, or
+/// EOPNOTSUPP unconnected), and a seqpacket one ignores it.
+fn destination(t: &Task, ep: &Endpoint, addr: u64, len: u32) -> SysResult<Option<Arc<Endpoint>>> {
+    if addr == 0 || len == 0 {
+        return Ok(None);
+    }
+    match ep.kind() {
+        SOCK_STREAM => Err(if ep.peer_name().is_ok() { Errno::EISCONN } else { Errno::EOPNOTSUPP }),
+        SOCK_SEQPACKET => Ok(None),
+        _ => {
+            let name = read_sockaddr(t, addr, len)?.ok_or(Errno::EINVAL)?;
+            Ok(Some(lookup(t, &name, ep.kind())?))
+        }
+    }
+}
+
+static NEXT_AUTOBIND: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+pub fn bind(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (_, ep) = socket_of(t, a.fd(0))?;
+    let name = read_sockaddr(t, a.addr(1), a.u32(2))?;
+    if ep.name().is_some() {
+        return Err(Errno::EINVAL);
+    }
+    let names = &t.kernel.unix_names;
+    match name {
+        // Autobind: five hex digits in the abstract namespace, as Linux.
+        None => loop {
+            let n = NEXT_AUTOBIND.fetch_add(1, std::sync::atomic::Ordering::Relaxed) & 0xfffff;
+            let name = format!("{n:05x}").into_bytes();
+            match names.bind_abstract(&name, &ep) {
+                Ok(()) => {
+                    ep.set_name(SockName::Abstract(name))?;
+                    return Ok(0);
+                }
+                Err(Errno::EADDRINUSE) => continue,
+                Err(e) => return Err(e),
+            }
+        },
+        Some(SockName::Abstract(n)) => {
+            names.bind_abstract(&n, &ep)?;
+            ep.set_name(SockName::Abstract(n))?;
+        }
+        Some(SockName::Path(p)) => {
+            if p.is_empty() {
+                return Err(Errno::ENOENT);
+            }
+            let pp = super::fs_write::parent_at(t, abi::flags::at::AT_FDCWD, &p)?;
+            let perm = 0o777 & !super::fs_write::umask(t);
+            let d =
+                crate::vfs::ops::make_node(&t.kernel.vfs, &pp, crate::vfs::tmpfs::NewKind::Socket, perm, &t.creds())
+                    .map_err(|e| if e == Errno::EEXIST { Errno::EADDRINUSE } else { e })?;
+            let attr = d.attr();
+            names.bind_path((attr.dev, attr.ino), &ep)?;
+            ep.set_name(SockName::Path(p))?;
+        }
+    }
+    Ok(0)
+}
+
+pub fn listen(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (_, ep) = socket_of(t, a.fd(0))?;
+    ep.listen(a.i32(1))?;
+    Ok(0)
+}
+
+pub fn connect(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (file, ep) = socket_of(t, a.fd(0))?;
+    let (addr, len) = (a.addr(1), a.u32(2));
+    // A datagram socket disconnects with AF_UNSPEC.
+    if ep.kind() == SOCK_DGRAM && len >= 2 {
+        let family: u16 = t.mm().read_val(addr)?;
+        if family == 0 {
+            ep.set_default_peer(None)?;
+            return Ok(0);
+        }
+    }
+    let name = read_sockaddr(t, addr, len)?.ok_or(Errno::EINVAL)?;
+    let target = lookup(t, &name, ep.kind())?;
+    if ep.kind() == SOCK_DGRAM {
+        ep.set_default_peer(Some(&target))?;
+        return Ok(0);
+    }
+    let nonblock = file.flags() & O_NONBLOCK != 0;
+    loop {
+        match ep.connect_to(&target) {
+            Err(Errno::EAGAIN) if !nonblock => {
+                t.block(&[target.queue()], None, |_| Ok(target.accepts_more().then_some(())))?;
+            }
+            r => return r.map(|()| 0),
+        }
+    }
+}
+
+/// Writes a name to an address buffer with its length: truncated to the
+/// buffer, with the whole length reported, as Linux's `move_addr_to_user`.
+fn write_name(t: &Task, addr: u64, lenp: u64, name: Option<&SockName>) -> SysResult<()> {
+    let len: i32 = t.mm().read_val(lenp)?;
+    if len < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let bytes = name.map_or_else(|| (AF_UNIX as u16).to_ne_bytes().to_vec(), SockName::to_sockaddr);
+    let n = (len as usize).min(bytes.len());
+    if n > 0 {
+        t.mm().copy_out(addr, &bytes[..n])?;
+    }
+    t.mm().write_val(lenp, &(bytes.len() as u32))?;
+    Ok(())
+}
+
+fn do_accept(t: &mut Task, fd: i32, addr: u64, lenp: u64, flags: u32) -> SysResult<u64> {
+    if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (file, ep) = socket_of(t, fd)?;
+    let nonblock = file.flags() & O_NONBLOCK != 0;
+    let sock = loop {
+        match ep.accept() {
+            Err(Errno::EAGAIN) if !nonblock => {
+                t.block(&[ep.queue()], None, |_| {
+                    Ok((!ep.is_listening() || ep.readiness() & crate::vfs::file::POLLIN != 0).then_some(()))
+                })?;
+            }
+            r => break r?,
+        }
+    };
+    let peer = sock.endpoint().peer_name().ok().flatten();
+    let newfd = install(t, sock, flags)?;
+    if addr != 0 {
+        if let Err(e) = write_name(t, addr, lenp, peer.as_ref()) {
+            let _ = t.fds().remove(newfd);
+            return Err(e);
+        }
+    }
+    Ok(newfd as u64)
+}
+
+pub fn accept(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_accept(t, a.fd(0), a.addr(1), a.addr(2), 0)
+}
+
+pub fn accept4(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_accept(t, a.fd(0), a.addr(1), a.addr(2), a.u32(3))
 }
 
 /// The send of every send call: the buffers `bufs` with `control`.
-fn do_send(t: &mut Task, fd: i32, bufs: &[(u64, u64)], flags: u32, control: Option<Control>) -> SysResult<u64> {
+fn do_send(
+    t: &mut Task,
+    fd: i32,
+    bufs: &[(u64, u64)],
+    flags: u32,
+    control: Option<Control>,
+    to: Option<Arc<Endpoint>>,
+) -> SysResult<u64> {
     let (file, ep) = socket_of(t, fd)?;
     if flags & MSG_OOB != 0 {
         return Err(Errno::EOPNOTSUPP);
@@ -162,13 +387,13 @@ fn do_send(t: &mut Task, fd: i32, bufs: &[(u64, u64)], flags: u32, control: Opti
     let mut done = 0u64;
     loop {
         let result = if total == 0 {
-            ep.send(&mf, &[], &mut control, sender)
+            ep.send(&mf, &[], &mut control, sender, to.as_ref())
         } else {
             let pin = match pin_buffers(t, &skip_bytes(bufs, done), Dir::Write) {
                 Ok(pin) => pin,
                 Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
             };
-            ep.send(&mf, pin.chunks(), &mut control, sender)
+            ep.send(&mf, pin.chunks(), &mut control, sender, to.as_ref())
         };
         match result {
             Ok(n) => {
@@ -274,20 +499,21 @@ fn recv_result(r: &Received, flags: u32, kind: u32) -> u64 {
     }
 }
 
-/// Writes 0 to the address length of a receive that asked for the
-/// sender's name: socketpair's ends have none.
-fn no_name(t: &Task, addrlen_ptr: u64) -> SysResult<()> {
-    if addrlen_ptr != 0 {
-        t.mm().write_val(addrlen_ptr, &0u32)?;
+/// The sender's name for a receive that asked for it: a length of 0
+/// for an unnamed sender, as Linux's `unix_copy_addr`.
+fn sender_name(t: &Task, addr: u64, lenp: u64, from: Option<&SockName>) -> SysResult<()> {
+    match from {
+        Some(name) => write_name(t, addr, lenp, Some(name)),
+        None if lenp != 0 => t.mm().write_val(lenp, &0u32),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 pub fn sendto(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (fd, buf, len, flags) = (a.fd(0), a.addr(1), a.u64(2), a.u32(3));
     let (_, ep) = socket_of(t, fd)?;
-    check_destination(t, &ep, a.addr(4), a.u32(5))?;
-    do_send(t, fd, &[(buf, len.min(i32::MAX as u64))], flags, None)
+    let to = destination(t, &ep, a.addr(4), a.u32(5))?;
+    do_send(t, fd, &[(buf, len.min(i32::MAX as u64))], flags, None, to)
 }
 
 pub fn recvfrom(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -295,11 +521,11 @@ pub fn recvfrom(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (r, _) = do_recv(t, fd, &[(buf, len.min(i32::MAX as u64))], flags)?;
     let (_, ep) = socket_of(t, fd)?;
     let n = recv_result(&r, flags, ep.kind());
+    if a.addr(4) != 0 {
+        sender_name(t, a.addr(4), a.addr(5), r.from.as_ref())?;
+    }
     // The files of a plain receive are closed with their message.
     drop(r);
-    if a.addr(4) != 0 {
-        no_name(t, a.addr(5))?;
-    }
     Ok(n)
 }
 
@@ -386,9 +612,9 @@ pub fn sendmsg(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (h, namelen) = read_msghdr(t, addr)?;
     let (_, ep) = socket_of(t, fd)?;
     let bufs = iovecs(t, h.iov, h.iovlen)?;
-    check_destination(t, &ep, h.name, namelen)?;
+    let to = destination(t, &ep, h.name, namelen)?;
     let control = parse_control(t, &h)?;
-    do_send(t, fd, &bufs, flags, control)
+    do_send(t, fd, &bufs, flags, control, to)
 }
 
 /// Writes recvmsg's control messages (credentials, then files) into the
@@ -453,11 +679,21 @@ pub fn recvmsg(t: &mut Task, a: &Args) -> SysResult<u64> {
     let bufs = iovecs(t, h.iov, h.iovlen)?;
     let (r, mut msg_flags) = do_recv(t, fd, &bufs, flags)?;
     let n = recv_result(&r, flags, ep.kind());
+    let from = r.from.clone();
     let (controllen, ctrl_flags) = write_control(t, &h, r, flags & MSG_CMSG_CLOEXEC != 0)?;
     msg_flags |= ctrl_flags | (flags & MSG_CMSG_CLOEXEC);
-    // msg_namelen (0: no name), msg_controllen and msg_flags.
+    // msg_name and msg_namelen (0: no name), msg_controllen and msg_flags.
     if h.name != 0 {
-        t.mm().write_val(addr + 8, &0u32)?;
+        let (_, namelen) = read_msghdr(t, addr)?;
+        match &from {
+            Some(name) => {
+                let bytes = name.to_sockaddr();
+                let n = (namelen as usize).min(bytes.len());
+                t.mm().copy_out(h.name, &bytes[..n])?;
+                t.mm().write_val(addr + 8, &(bytes.len() as u32))?;
+            }
+            None => t.mm().write_val(addr + 8, &0u32)?,
+        }
     }
     t.mm().write_val(addr + 40, &controllen)?;
     t.mm().write_val(addr + 48, &msg_flags)?;
@@ -470,30 +706,17 @@ pub fn shutdown(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(0)
 }
 
-/// getsockname and getpeername: the ends of a pair have no names, so
-/// both report a bare `sa_family`.
-fn unnamed(t: &mut Task, a: &Args) -> SysResult<u64> {
-    socket_of(t, a.fd(0))?;
-    let (addr, lenp) = (a.addr(1), a.addr(2));
-    let len: i32 = t.mm().read_val(lenp)?;
-    if len < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let family = (AF_UNIX as u16).to_ne_bytes();
-    let n = (len as usize).min(2);
-    if n > 0 {
-        t.mm().copy_out(addr, &family[..n])?;
-    }
-    t.mm().write_val(lenp, &2u32)?;
+pub fn getsockname(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (_, ep) = socket_of(t, a.fd(0))?;
+    write_name(t, a.addr(1), a.addr(2), ep.name().as_ref())?;
     Ok(0)
 }
 
-pub fn getsockname(t: &mut Task, a: &Args) -> SysResult<u64> {
-    unnamed(t, a)
-}
-
 pub fn getpeername(t: &mut Task, a: &Args) -> SysResult<u64> {
-    unnamed(t, a)
+    let (_, ep) = socket_of(t, a.fd(0))?;
+    let name = ep.peer_name()?;
+    write_name(t, a.addr(1), a.addr(2), name.as_ref())?;
+    Ok(0)
 }
 
 fn timeval_bytes(d: Duration) -> [u8; 16] {
@@ -521,7 +744,7 @@ pub fn getsockopt(t: &mut Task, a: &Args) -> SysResult<u64> {
         SO_SNDBUF => int(opts.sndbuf),
         SO_RCVBUF => int(opts.rcvbuf),
         SO_PASSCRED => int(u32::from(opts.passcred)),
-        SO_ACCEPTCONN => int(0),
+        SO_ACCEPTCONN => int(u32::from(ep.is_listening())),
         SO_PROTOCOL => int(0),
         SO_DOMAIN => int(AF_UNIX),
         SO_PEERCRED => {
@@ -533,7 +756,11 @@ pub fn getsockopt(t: &mut Task, a: &Args) -> SysResult<u64> {
         }
         SO_RCVTIMEO_OLD => timeval_bytes(opts.rcvtimeo).to_vec(),
         SO_SNDTIMEO_OLD => timeval_bytes(opts.sndtimeo).to_vec(),
-        _ => return Err(Errno::ENOPROTOOPT),
+        SO_LINGER => ep.kept_option(SO_LINGER).unwrap_or(0).to_ne_bytes().to_vec(),
+        _ => match KEPT_OPTIONS.iter().find(|(o, _, _)| *o == name) {
+            Some(&(_, _, default)) => int(ep.kept_option(name).map_or(default, |v| v as u32)),
+            None => return Err(Errno::ENOPROTOOPT),
+        },
     };
     let n = (len as usize).min(value.len());
     t.mm().copy_out(val, &value[..n])?;
@@ -576,8 +803,33 @@ pub fn setsockopt(t: &mut Task, a: &Args) -> SysResult<u64> {
         SO_PASSCRED => ep.opts().passcred = read_int(t)? != 0,
         SO_RCVTIMEO_OLD => ep.opts().rcvtimeo = read_timeval(t)?,
         SO_SNDTIMEO_OLD => ep.opts().sndtimeo = read_timeval(t)?,
-        SO_TYPE | SO_ERROR | SO_PEERCRED | SO_ACCEPTCONN | SO_PROTOCOL | SO_DOMAIN => return Err(Errno::ENOPROTOOPT),
-        _ => return Err(Errno::ENOPROTOOPT),
+        SO_LINGER => {
+            if len < 8 {
+                return Err(Errno::EINVAL);
+            }
+            let l: [i32; 2] = t.mm().read_val(val)?;
+            let onoff = u64::from(l[0] != 0);
+            ep.keep_option(SO_LINGER, onoff | (u64::from(l[1].max(0) as u32) << 32));
+        }
+        _ => match KEPT_OPTIONS.iter().find(|(o, _, _)| *o == name) {
+            Some(&(_, boolean, _)) => {
+                let v = read_int(t)?;
+                let v = if boolean {
+                    u32::from(v != 0)
+                } else if name == 18 {
+                    // SO_RCVLOWAT: negative is INT_MAX, 0 is 1.
+                    if (v as i32) < 0 {
+                        i32::MAX as u32
+                    } else {
+                        v.max(1)
+                    }
+                } else {
+                    v
+                };
+                ep.keep_option(name, u64::from(v));
+            }
+            None => return Err(Errno::ENOPROTOOPT),
+        },
     }
     // A bigger buffer may let a waiting sender go on.
     ep.queue().notify();

@@ -1,5 +1,7 @@
-//! Unix-domain sockets: the connected pairs socketpair(2) makes, of stream,
-//! datagram and seqpacket sockets.
+//! Unix-domain sockets of the stream, datagram and seqpacket kinds: the
+//! connected pairs socketpair(2) makes, and sockets bound to a name (an
+//! abstract one, or a path in the filesystem) that listen, connect and
+//! accept.
 //!
 //! Each end has a receive queue of messages. A send puts a message on the
 //! peer's queue, with any files (SCM_RIGHTS) and credentials riding along,
@@ -11,15 +13,21 @@
 //! sender's SO_SNDBUF, and readiness follows Linux's `unix_poll` and
 //! `unix_dgram_poll`. Shutdown and close set the shutdown bits of both
 //! ends as Linux's `unix_shutdown` and `unix_release_sock` do.
+//!
+//! Names live in the sandbox's [`Namespace`]: abstract names by their
+//! bytes, path names by the socket file's identity (its device and inode),
+//! so a connect finds the socket through the file, wherever it is linked.
+//! A stream or seqpacket connect makes the server's end at once and queues
+//! it on the listener (at most its backlog plus one), where accept takes it.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use abi::Errno;
 use gofer::FileAttr;
 
-use super::file::{get_bytes, put_bytes, File, FileOps, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
+use super::file::{get_bytes, put_bytes, File, FileOps, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
 use crate::kernel::waiter::{WaitQueue, ALL_EVENTS};
 use crate::mm::{Chunk, MemoryFile, SysResult};
 
@@ -77,6 +85,8 @@ pub struct Control {
 }
 
 struct Message {
+    /// The sender's name, for recvfrom (datagrams).
+    from: Option<SockName>,
     data: Vec<u8>,
     /// Bytes of `data` a stream reader already took.
     taken: usize,
@@ -127,11 +137,120 @@ pub struct Received {
     pub control: Control,
     /// Credentials for an SO_PASSCRED receiver.
     pub creds: Option<Ucred>,
+    /// The sender's name (datagrams).
+    pub from: Option<SockName>,
 }
 
-/// One end of a connected pair.
+/// A socket's address: an abstract name (without its leading NUL) or a
+/// path, as bound.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SockName {
+    /// `sun_path` starting with a NUL: the bytes after it.
+    Abstract(Vec<u8>),
+    /// A path, as given to bind.
+    Path(Vec<u8>),
+}
+
+impl SockName {
+    /// The `struct sockaddr_un` for this name, at Linux's length.
+    pub fn to_sockaddr(&self) -> Vec<u8> {
+        let mut out = (AF_UNIX as u16).to_ne_bytes().to_vec();
+        match self {
+            SockName::Abstract(n) => {
+                out.push(0);
+                out.extend_from_slice(n);
+            }
+            SockName::Path(p) => {
+                out.extend_from_slice(p);
+                out.push(0);
+            }
+        }
+        out
+    }
+}
+
+/// `AF_UNIX`.
+pub const AF_UNIX: u32 = 1;
+
+/// Where a socket stands.
+enum State {
+    /// Made by socket(2), not (yet) connected or listening.
+    Unconnected,
+    /// Listening: the server ends of connections not yet accepted.
+    Listening { backlog: usize, pending: VecDeque<Arc<Endpoint>> },
+    /// Connected (or a datagram socket with a default peer); the peer may
+    /// since have closed.
+    Connected,
+}
+
+/// The names of a sandbox's bound Unix sockets.
+#[derive(Default)]
+pub struct Namespace {
+    abstract_names: Mutex<std::collections::HashMap<Vec<u8>, Weak<Endpoint>>>,
+    /// Path names, by the socket file's (device, inode).
+    paths: Mutex<std::collections::HashMap<(u64, u64), Weak<Endpoint>>>,
+}
+
+/// Most names a sandbox's sockets may hold at once.
+const MAX_NAMES: usize = 65536;
+
+impl Namespace {
+    /// Binds `ep` to the abstract name `name`: EADDRINUSE if a live socket
+    /// holds it.
+    pub fn bind_abstract(&self, name: &[u8], ep: &Arc<Endpoint>) -> SysResult<()> {
+        let mut map = self.abstract_names.lock().unwrap_or_else(|e| e.into_inner());
+        if map.get(name).and_then(Weak::upgrade).is_some_and(|e| !e.dead.load(Ordering::SeqCst)) {
+            return Err(Errno::EADDRINUSE);
+        }
+        if map.len() >= MAX_NAMES {
+            map.retain(|_, w| w.upgrade().is_some_and(|e| !e.dead.load(Ordering::SeqCst)));
+            if map.len() >= MAX_NAMES {
+                return Err(Errno::ENOMEM);
+            }
+        }
+        map.insert(name.to_vec(), Arc::downgrade(ep));
+        Ok(())
+    }
+
+    /// Binds `ep` to the socket file `(dev, ino)` just made for it.
+    pub fn bind_path(&self, key: (u64, u64), ep: &Arc<Endpoint>) -> SysResult<()> {
+        let mut map = self.paths.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_NAMES {
+            map.retain(|_, w| w.upgrade().is_some_and(|e| !e.dead.load(Ordering::SeqCst)));
+            if map.len() >= MAX_NAMES {
+                return Err(Errno::ENOMEM);
+            }
+        }
+        map.insert(key, Arc::downgrade(ep));
+        Ok(())
+    }
+
+    /// The live socket bound to an abstract name.
+    pub fn find_abstract(&self, name: &[u8]) -> Option<Arc<Endpoint>> {
+        let map = self.abstract_names.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(name).and_then(Weak::upgrade).filter(|e| !e.dead.load(Ordering::SeqCst))
+    }
+
+    /// The live socket bound to the socket file `(dev, ino)`.
+    pub fn find_path(&self, key: (u64, u64)) -> Option<Arc<Endpoint>> {
+        let map = self.paths.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&key).and_then(Weak::upgrade).filter(|e| !e.dead.load(Ordering::SeqCst))
+    }
+
+    /// Frees an abstract name when its socket closes.
+    fn release_abstract(&self, name: &[u8], ep: &Endpoint) {
+        let mut map = self.abstract_names.lock().unwrap_or_else(|e| e.into_inner());
+        if map.get(name).is_some_and(|w| std::ptr::eq(w.as_ptr(), ep)) {
+            map.remove(name);
+        }
+    }
+}
+
+/// One end of a connection, or a socket not (yet) connected.
 pub struct Endpoint {
     kind: u32,
+    state: Mutex<State>,
+    name: Mutex<Option<SockName>>,
     rx: Mutex<Rx>,
     queue: WaitQueue,
     peer: Mutex<Weak<Endpoint>>,
@@ -141,13 +260,22 @@ pub struct Endpoint {
     creds: Ucred,
     /// Its file was closed.
     dead: AtomicBool,
+    /// A pending error (`sk_err`): ECONNRESET when the peer went with
+    /// data unread. Taken by SO_ERROR, or by a receive that finds no data.
+    error: AtomicI32,
+    /// Generic SOL_SOCKET options kept for getsockopt (SO_REUSEADDR,
+    /// SO_KEEPALIVE, SO_LINGER, ...): Linux takes them on any socket.
+    kept: Mutex<std::collections::BTreeMap<i32, u64>>,
     ino: u64,
 }
 
 impl Endpoint {
-    fn new(kind: u32, creds: Ucred) -> Arc<Endpoint> {
+    /// A new, unconnected socket of type `kind`, made by `creds`.
+    pub fn new(kind: u32, creds: Ucred) -> Arc<Endpoint> {
         Arc::new(Endpoint {
             kind,
+            state: Mutex::new(State::Unconnected),
+            name: Mutex::new(None),
             rx: Mutex::new(Rx::default()),
             queue: WaitQueue::default(),
             peer: Mutex::new(Weak::new()),
@@ -161,6 +289,8 @@ impl Endpoint {
             }),
             creds,
             dead: AtomicBool::new(false),
+            error: AtomicI32::new(0),
+            kept: Mutex::new(std::collections::BTreeMap::new()),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
         })
     }
@@ -172,6 +302,163 @@ impl Endpoint {
     /// The options.
     pub fn opts(&self) -> MutexGuard<'_, Options> {
         self.opts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn is_connected(&self) -> bool {
+        matches!(*self.state(), State::Connected)
+    }
+
+    /// Whether the socket listens.
+    pub fn is_listening(&self) -> bool {
+        matches!(*self.state(), State::Listening { .. })
+    }
+
+    /// The name it is bound to.
+    pub fn name(&self) -> Option<SockName> {
+        self.name.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Records the name it was bound to: EINVAL if it has one.
+    pub fn set_name(&self, name: SockName) -> SysResult<()> {
+        let mut n = self.name.lock().unwrap_or_else(|e| e.into_inner());
+        if n.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        *n = Some(name);
+        Ok(())
+    }
+
+    /// The connected peer's name (getpeername): ENOTCONN when there is
+    /// no peer; `None` for an unnamed one.
+    pub fn peer_name(&self) -> SysResult<Option<SockName>> {
+        if !self.is_connected() {
+            return Err(Errno::ENOTCONN);
+        }
+        Ok(self.peer.lock().unwrap_or_else(|e| e.into_inner()).upgrade().and_then(|p| p.name()))
+    }
+
+    /// listen(2).
+    pub fn listen(&self, backlog: i32) -> SysResult<()> {
+        if self.kind == SOCK_DGRAM {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if self.name().is_none() {
+            return Err(Errno::EINVAL);
+        }
+        let backlog = usize::try_from(backlog).unwrap_or(0).min(4096);
+        let mut st = self.state();
+        match &mut *st {
+            State::Connected => return Err(Errno::EINVAL),
+            State::Listening { backlog: b, .. } => *b = backlog,
+            State::Unconnected => *st = State::Listening { backlog, pending: VecDeque::new() },
+        }
+        Ok(())
+    }
+
+    /// A stream or seqpacket connect of `self` to the listener `server`:
+    /// makes the server's end and queues it. EAGAIN when the backlog is
+    /// full (the caller waits on the listener's queue).
+    pub fn connect_to(self: &Arc<Self>, server: &Arc<Endpoint>) -> SysResult<()> {
+        if server.kind != self.kind {
+            return Err(Errno::EPROTOTYPE);
+        }
+        match *self.state() {
+            State::Connected => return Err(Errno::EISCONN),
+            State::Listening { .. } => return Err(Errno::EINVAL),
+            State::Unconnected => {}
+        }
+        let accepted = Endpoint::new(self.kind, server.creds);
+        *accepted.name.lock().unwrap_or_else(|e| e.into_inner()) = server.name();
+        *accepted.state() = State::Connected;
+        *accepted.opts() = *server.opts();
+        {
+            let mut st = server.state();
+            let State::Listening { backlog, pending } = &mut *st else { return Err(Errno::ECONNREFUSED) };
+            if server.dead.load(Ordering::SeqCst) {
+                return Err(Errno::ECONNREFUSED);
+            }
+            if pending.len() > *backlog {
+                return Err(Errno::EAGAIN);
+            }
+            *accepted.peer.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(self);
+            *self.peer.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(&accepted);
+            *self.state() = State::Connected;
+            pending.push_back(accepted);
+        }
+        server.queue.notify_events(POLLIN | POLLRDNORM);
+        self.queue.notify_events(POLLOUT | POLLWRNORM);
+        Ok(())
+    }
+
+    /// Whether a connect waiting on a full backlog should try again.
+    pub fn accepts_more(&self) -> bool {
+        match &*self.state() {
+            State::Listening { backlog, pending } => pending.len() <= *backlog || self.dead.load(Ordering::SeqCst),
+            _ => true,
+        }
+    }
+
+    /// Takes a connection off the listening queue: EINVAL if not
+    /// listening, EAGAIN if none is waiting.
+    pub fn accept(&self) -> SysResult<UnixSocket> {
+        let ep = {
+            let mut st = self.state();
+            let State::Listening { pending, .. } = &mut *st else { return Err(Errno::EINVAL) };
+            pending.pop_front().ok_or(Errno::EAGAIN)?
+        };
+        // A connect waiting for room may go on.
+        self.queue.notify_events(POLLOUT | POLLWRNORM);
+        Ok(UnixSocket(ep, None))
+    }
+
+    /// A datagram socket's default peer (connect): EPROTOTYPE for another
+    /// kind; `None` disconnects.
+    pub fn set_default_peer(&self, to: Option<&Arc<Endpoint>>) -> SysResult<()> {
+        if let Some(to) = to {
+            if to.kind != self.kind {
+                return Err(Errno::EPROTOTYPE);
+            }
+        }
+        *self.peer.lock().unwrap_or_else(|e| e.into_inner()) = to.map_or_else(Weak::new, Arc::downgrade);
+        *self.state() = if to.is_some() { State::Connected } else { State::Unconnected };
+        self.queue.notify();
+        Ok(())
+    }
+
+    /// Ends this end: its shutdown bits set, a connection-based peer's
+    /// too, its name freed, and connections that were never accepted
+    /// ended the same way.
+    fn close(&self, names: Option<&Namespace>, never_accepted: bool) {
+        self.dead.store(true, Ordering::SeqCst);
+        self.shutdown.store(SHUTDOWN_MASK, Ordering::SeqCst);
+        // Files in flight to this end are dropped with its queue.
+        let msgs = std::mem::take(&mut self.rx().msgs);
+        let unread = !msgs.is_empty();
+        drop(msgs);
+        if let (Some(SockName::Abstract(n)), Some(names)) = (self.name(), names) {
+            names.release_abstract(&n, self);
+        }
+        let pending = match std::mem::replace(&mut *self.state(), State::Unconnected) {
+            State::Listening { pending, .. } => pending,
+            _ => VecDeque::new(),
+        };
+        for ep in pending {
+            ep.close(None, true);
+        }
+        if let Some(peer) = self.peer.lock().unwrap_or_else(|e| e.into_inner()).upgrade() {
+            if self.connection_based() {
+                peer.shutdown.store(SHUTDOWN_MASK, Ordering::SeqCst);
+                if unread || never_accepted {
+                    peer.error.store(Errno::ECONNRESET.0, Ordering::SeqCst);
+                }
+            }
+            peer.queue.notify_events(ALL_EVENTS);
+        }
+        self.queue.notify_events(ALL_EVENTS);
     }
 
     /// The other end, while it is open.
@@ -211,8 +498,19 @@ impl Endpoint {
 
     /// The `POLL*` events that would not block now.
     pub fn readiness(&self) -> u32 {
+        match &*self.state() {
+            State::Listening { pending, .. } => return if pending.is_empty() { 0 } else { POLLIN | POLLRDNORM },
+            // A connection-based socket not connected: Linux's TCP_CLOSE.
+            State::Unconnected if self.connection_based() => {
+                return POLLOUT | POLLWRNORM | POLLWRBAND | POLLHUP;
+            }
+            _ => {}
+        }
         let shutdown = self.shutdown.load(Ordering::SeqCst);
         let mut mask = 0;
+        if self.error.load(Ordering::SeqCst) != 0 {
+            mask |= POLLERR;
+        }
         if shutdown == SHUTDOWN_MASK {
             mask |= POLLHUP;
         }
@@ -237,13 +535,30 @@ impl Endpoint {
         src: &[Chunk],
         control: &mut Option<Control>,
         sender: Ucred,
+        to: Option<&Arc<Endpoint>>,
     ) -> SysResult<usize> {
         let len: usize = src.iter().map(|c| c.len as usize).sum();
+        if self.connection_based() && !self.is_connected() {
+            return Err(Errno::ENOTCONN);
+        }
         if self.shutdown.load(Ordering::SeqCst) & SEND_SHUTDOWN != 0 {
             return Err(Errno::EPIPE);
         }
-        let Some(peer) = self.peer() else {
-            return Err(if self.connection_based() { Errno::EPIPE } else { Errno::ECONNREFUSED });
+        let peer = match to {
+            Some(to) => {
+                // A datagram to a socket connected elsewhere is refused.
+                let its_peer = to.peer.lock().unwrap_or_else(|e| e.into_inner()).upgrade();
+                if its_peer.is_some_and(|p| !std::ptr::eq(Arc::as_ptr(&p), self)) {
+                    return Err(Errno::EPERM);
+                }
+                to.clone()
+            }
+            None => match self.peer() {
+                Some(p) => p,
+                None if self.connection_based() => return Err(Errno::EPIPE),
+                None if self.is_connected() => return Err(Errno::ECONNREFUSED),
+                None => return Err(Errno::ENOTCONN),
+            },
         };
         if self.connection_based() && peer.shutdown.load(Ordering::SeqCst) & RCV_SHUTDOWN != 0 {
             return Err(Errno::EPIPE);
@@ -265,7 +580,8 @@ impl Endpoint {
             }
             let mut data = vec![0u8; n];
             get_bytes(mf, src, &mut data);
-            let msg = Message { data, taken: 0, control: control.take().unwrap_or_default(), sender };
+            let msg =
+                Message { from: self.name(), data, taken: 0, control: control.take().unwrap_or_default(), sender };
             if self.kind == SOCK_STREAM && n == 0 && msg.control.files.is_empty() && msg.control.creds.is_none() {
                 return Ok(0);
             }
@@ -283,22 +599,30 @@ impl Endpoint {
     /// peer may still send; a stream end at EOF reads 0.
     pub fn recv(&self, mf: &MemoryFile, dst: &[Chunk], peek: bool) -> SysResult<Received> {
         let len: usize = dst.iter().map(|c| c.len as usize).sum();
+        if self.connection_based() && !self.is_connected() {
+            return Err(Errno::EINVAL);
+        }
         let passcred = self.opts().passcred;
         let mut rx = self.rx();
         if rx.msgs.is_empty() {
             drop(rx);
+            let err = self.take_error();
+            if err != 0 {
+                return Err(Errno(err));
+            }
             let shut = self.shutdown.load(Ordering::SeqCst);
             if shut & RCV_SHUTDOWN != 0 || (self.connection_based() && self.peer().is_none()) {
-                return Ok(Received { copied: 0, full: 0, control: Control::default(), creds: None });
+                return Ok(Received { copied: 0, full: 0, control: Control::default(), creds: None, from: None });
             }
             return Err(Errno::EAGAIN);
         }
-        let mut out = Received { copied: 0, full: 0, control: Control::default(), creds: None };
+        let mut out = Received { copied: 0, full: 0, control: Control::default(), creds: None, from: None };
         let mut freed = 0;
         if self.kind != SOCK_STREAM {
             let m = rx.msgs.front().ok_or(Errno::EAGAIN)?;
             out.copied = put_bytes(mf, dst, &m.data[..m.data.len().min(len)]);
             out.full = m.data.len();
+            out.from = m.from.clone();
             out.creds = passcred.then(|| m.control.creds.unwrap_or(m.sender));
             if peek {
                 // Peeked files are installed too, as Linux does.
@@ -321,6 +645,9 @@ impl Endpoint {
                 out.copied += n;
                 if out.creds.is_none() && passcred {
                     out.creds = Some(m.control.creds.unwrap_or(m.sender));
+                }
+                if out.from.is_none() {
+                    out.from = m.from.clone();
                 }
                 let has_files = !m.control.files.is_empty();
                 if peek {
@@ -373,7 +700,8 @@ impl Endpoint {
 
     /// Whether a receive waiting for data should try again.
     pub fn recv_may_go_on(&self) -> bool {
-        !self.rx().msgs.is_empty()
+        (self.connection_based() && !self.is_connected())
+            || !self.rx().msgs.is_empty()
             || self.shutdown.load(Ordering::SeqCst) & RCV_SHUTDOWN != 0
             || (self.connection_based() && self.peer().is_none())
     }
@@ -418,44 +746,59 @@ impl Endpoint {
         })
     }
 
-    /// An error pending on the socket (SO_ERROR): none are kept.
+    /// A kept generic option's value.
+    pub fn kept_option(&self, name: i32) -> Option<u64> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner()).get(&name).copied()
+    }
+
+    /// Keeps a generic option's value.
+    pub fn keep_option(&self, name: i32, value: u64) {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner()).insert(name, value);
+    }
+
+    /// Takes the pending error (SO_ERROR), 0 if none.
     pub fn take_error(&self) -> i32 {
-        0
+        self.error.swap(0, Ordering::SeqCst)
     }
 }
 
 /// A pair of connected ends of type `kind`, made by `creds`.
 pub fn pair(kind: u32, creds: Ucred) -> (UnixSocket, UnixSocket) {
     let (a, b) = (Endpoint::new(kind, creds), Endpoint::new(kind, creds));
+    *a.state() = State::Connected;
+    *b.state() = State::Connected;
     *a.peer.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(&b);
     *b.peer.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(&a);
-    (UnixSocket(a), UnixSocket(b))
+    (UnixSocket(a, None), UnixSocket(b, None))
 }
 
 /// An open Unix socket.
-pub struct UnixSocket(Arc<Endpoint>);
+pub struct UnixSocket(Arc<Endpoint>, Option<Weak<crate::kernel::Kernel>>);
 
 impl UnixSocket {
+    /// A socket file for `ep`; its name, if it gets an abstract one, is
+    /// freed in `kernel`'s namespace when the socket closes.
+    pub fn new(ep: Arc<Endpoint>, kernel: Option<Weak<crate::kernel::Kernel>>) -> UnixSocket {
+        UnixSocket(ep, kernel)
+    }
+
     /// Its end of the connection.
     pub fn endpoint(&self) -> &Arc<Endpoint> {
         &self.0
+    }
+
+    /// The same socket, with `kernel`'s namespace to free its name in.
+    pub fn in_kernel(self, kernel: Weak<crate::kernel::Kernel>) -> UnixSocket {
+        let mut me = self;
+        me.1 = Some(kernel);
+        me
     }
 }
 
 impl Drop for UnixSocket {
     fn drop(&mut self) {
-        let ep = &self.0;
-        ep.dead.store(true, Ordering::SeqCst);
-        ep.shutdown.store(SHUTDOWN_MASK, Ordering::SeqCst);
-        // Files in flight to this end are dropped with its queue.
-        let msgs = std::mem::take(&mut ep.rx().msgs);
-        drop(msgs);
-        if let Some(peer) = ep.peer.lock().unwrap_or_else(|e| e.into_inner()).upgrade() {
-            if ep.connection_based() {
-                peer.shutdown.store(SHUTDOWN_MASK, Ordering::SeqCst);
-            }
-            peer.queue.notify_events(ALL_EVENTS);
-        }
+        let kernel = self.1.as_ref().and_then(Weak::upgrade);
+        self.0.close(kernel.as_ref().map(|k| &k.unix_names), false);
     }
 }
 
@@ -471,7 +814,7 @@ impl FileOps for UnixSocket {
 
     /// write(2): a send without flags.
     fn write(&self, mf: &MemoryFile, src: &[Chunk], _offset: Option<u64>) -> SysResult<usize> {
-        self.0.send(mf, src, &mut None, self.0.creds)
+        self.0.send(mf, src, &mut None, self.0.creds, None)
     }
 
     fn stat(&self) -> SysResult<FileAttr> {

@@ -112,7 +112,9 @@ impl Task {
             v.complete();
         }
         // Drop our references to shared state first, so the last thread's
-        // exit closes the files before the parent hears of it.
+        // exit closes the files before the parent hears of it; the view
+        // /proc reads holds them too (a zombie's fd directory is empty).
+        self.handle.update_view(|v| v.fds = Arc::default());
         let kernel = self.kernel.clone();
         let (pid, tid, uid) = (self.pid, self.tid, self.creds().uid);
         let handle = self.handle.clone();
