@@ -858,6 +858,26 @@ if __name__ == "__main__":
     }
 }
 
+differential_test! {
+    /// Python's signal.setitimer and signal.alarm (ITIMER_REAL).
+    fn debian_python_itimer(platform) {
+        let program = r#"
+import signal, time
+hits = []
+signal.signal(signal.SIGALRM, lambda s, f: hits.append(s))
+signal.setitimer(signal.ITIMER_REAL, 0.05)
+left, interval = signal.getitimer(signal.ITIMER_REAL)
+print("armed:", 0 < left <= 0.05, interval)
+while not hits:
+    signal.pause()
+print("fired:", hits)
+print("alarm:", signal.alarm(3), signal.alarm(0))
+"#;
+        let case = python(program).expect_stdout("armed: True 0.0\nfired: [14]\nalarm: 0 3\n");
+        differential(platform, &case);
+    }
+}
+
 // ------------------------------------------------- CPython's own tests
 
 /// `python3 -m test ARGS` (CPython's regression suite) in `/tmp`, with

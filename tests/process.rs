@@ -308,6 +308,30 @@ differential_test! {
 }
 
 differential_test! {
+    /// timerfd (one-shot, interval with overruns, absolute times past and
+    /// ahead, disarming, gettime, epoll, errors) and ITIMER_REAL through
+    /// setitimer, getitimer and alarm (SIGALRM, intervals, alarm's
+    /// rounding, a fork child's timers). Times are checked as ranges.
+    fn timers(platform, link) {
+        let (rootfs, prog) = rootfs_with("timers", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "timerfd: fd link anon_inode:[timerfd]",
+            "timerfd: one-shot fires once: ok",
+            "timerfd: 10 ms interval, ~10 ticks in 105 ms: ok",
+            "timerfd: an absolute time in the past fires at once: ok",
+            "timerfd_settime: a pipe: EINVAL",
+            "timerfd: epoll reports it: ok",
+            "alarm(0) then: 5",
+            "setitimer: SIGALRM after about 50 ms: ok",
+            "setitimer: a 20 ms interval, ~5 alarms in 110 ms: ok",
+            "fork child's alarm: exited 0",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// fork, a new thread and a raw fork syscall copy the FPU: MXCSR, the
     /// x87 control word and the vector registers as they were at the call.
     fn fpu_inherit(platform, link) {

@@ -15,6 +15,7 @@ pub mod futex;
 pub mod process;
 pub mod signal;
 pub mod task;
+pub mod timer;
 pub mod tty;
 pub mod usage;
 pub mod waiter;
@@ -72,6 +73,8 @@ pub struct Kernel {
     external: Mutex<HashMap<i32, mpsc::Sender<ExitStatus>>>,
     /// The names Unix sockets are bound to.
     pub unix_names: crate::vfs::unix::Namespace,
+    /// The timer thread's deadlines (timerfd, setitimer, alarm).
+    pub timers: timer::Timers,
     /// Which unimplemented syscalls were logged already.
     enosys_logged: Box<[AtomicBool]>,
     /// The same, for numbers past `enosys_logged`.
@@ -102,6 +105,7 @@ impl Kernel {
             threads: Mutex::new(Vec::new()),
             external: Mutex::new(HashMap::new()),
             unix_names: crate::vfs::unix::Namespace::default(),
+            timers: timer::Timers::default(),
             enosys_logged: (0..SYSCALL_COUNT.max(1024)).map(|_| AtomicBool::new(false)).collect(),
             enosys_wild: Mutex::new(std::collections::BTreeSet::new()),
         }

@@ -88,6 +88,9 @@ pub struct ThreadGroup {
     pub exited_usage: Mutex<Usage>,
     /// Usage of reaped children and their reaped descendants.
     pub children_usage: Mutex<Usage>,
+    /// ITIMER_REAL (setitimer, alarm), made on first use; kept across
+    /// execve, new in a fork child.
+    pub real_timer: std::sync::OnceLock<Arc<super::timer::RealTimer>>,
 }
 
 impl ThreadGroup {
@@ -109,6 +112,7 @@ impl ThreadGroup {
             nice: AtomicI32::new(0),
             exited_usage: Mutex::new(Usage::default()),
             children_usage: Mutex::new(Usage::default()),
+            real_timer: std::sync::OnceLock::new(),
         })
     }
 

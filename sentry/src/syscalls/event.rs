@@ -186,3 +186,149 @@ pub fn epoll_pwait2(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (epfd, addr, max) = (a.fd(0), a.addr(1), a.i32(2));
     with_mask(t, mask, |t| do_wait(t, epfd, addr, max, deadline))
 }
+
+// ------------------------------------------------------------------ timers
+
+const CLOCK_REALTIME: u32 = 0;
+const CLOCK_MONOTONIC: u32 = 1;
+const CLOCK_BOOTTIME: u32 = 7;
+const CLOCK_REALTIME_ALARM: u32 = 8;
+const CLOCK_BOOTTIME_ALARM: u32 = 9;
+const TFD_TIMER_ABSTIME: u32 = 1;
+/// Cancel a realtime timer when the clock is set: the sandbox cannot set
+/// the clock, so it is taken and never fires.
+const TFD_TIMER_CANCEL_ON_SET: u32 = 2;
+
+/// A `timespec` as a duration: EINVAL for a negative or out-of-range one.
+fn duration_of(sec: i64, nsec: i64) -> SysResult<Duration> {
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Duration::new(sec as u64, nsec as u32))
+}
+
+/// Two durations as a `struct itimerspec` (interval, then value).
+fn itimerspec_bytes((value, interval): (Duration, Duration)) -> [i64; 4] {
+    [
+        interval.as_secs() as i64,
+        i64::from(interval.subsec_nanos()),
+        value.as_secs() as i64,
+        i64::from(value.subsec_nanos()),
+    ]
+}
+
+pub fn timerfd_create(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (clock, flags) = (a.u32(0), a.u32(1));
+    if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    match clock {
+        CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME => {}
+        CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM => return Err(Errno::EPERM),
+        _ => return Err(Errno::EINVAL),
+    }
+    let file = crate::vfs::timerfd::TimerFdFile(crate::vfs::timerfd::TimerFd::new(clock));
+    install(t, File::new(Box::new(file), O_RDWR | (flags & O_NONBLOCK), None), flags & O_CLOEXEC != 0)
+}
+
+pub fn timerfd_settime(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (fd, flags, new_addr, old_addr) = (a.fd(0), a.u32(1), a.addr(2), a.addr(3));
+    if flags & !(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let spec: [i64; 4] = t.mm().read_val(new_addr)?;
+    let file = t.fds().get(fd)?.clone();
+    let timer = file.ops.timerfd().ok_or(Errno::EINVAL)?.clone();
+    let interval = duration_of(spec[0], spec[1])?;
+    let mut value = duration_of(spec[2], spec[3])?;
+    if flags & TFD_TIMER_ABSTIME != 0 && !value.is_zero() {
+        // An absolute time against the timer's clock; one already past
+        // fires at once.
+        let (s, ns) = crate::sys::clock_gettime(timer.clock())?;
+        let now = Duration::new(s.max(0) as u64, ns as u32);
+        value = value.saturating_sub(now).max(Duration::from_nanos(1));
+    }
+    let old = timer.set(&t.kernel.timers, value, interval);
+    if old_addr != 0 {
+        t.mm().write_val(old_addr, &itimerspec_bytes(old))?;
+    }
+    Ok(0)
+}
+
+pub fn timerfd_gettime(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let file = t.fds().get(a.fd(0))?.clone();
+    let timer = file.ops.timerfd().ok_or(Errno::EINVAL)?.clone();
+    t.mm().write_val(a.addr(1), &itimerspec_bytes(timer.get()))?;
+    Ok(0)
+}
+
+const ITIMER_REAL: u32 = 0;
+const ITIMER_VIRTUAL: u32 = 1;
+const ITIMER_PROF: u32 = 2;
+
+/// This process's ITIMER_REAL.
+fn real_timer(t: &Task) -> Arc<crate::kernel::timer::RealTimer> {
+    let tg = &t.handle.tg;
+    tg.real_timer
+        .get_or_init(|| {
+            Arc::new(crate::kernel::timer::RealTimer::new(Arc::downgrade(&t.kernel), Arc::downgrade(tg), t.pid))
+        })
+        .clone()
+}
+
+/// Two durations as a `struct itimerval` (interval, then value).
+fn itimerval_bytes((value, interval): (Duration, Duration)) -> [i64; 4] {
+    [
+        interval.as_secs() as i64,
+        i64::from(interval.subsec_micros()),
+        value.as_secs() as i64,
+        i64::from(value.subsec_micros()),
+    ]
+}
+
+pub fn setitimer(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (which, new_addr, old_addr) = (a.u32(0), a.addr(1), a.addr(2));
+    // A NULL new value disarms, as Linux (with a warning) takes it.
+    let spec: [i64; 4] = if new_addr == 0 { [0; 4] } else { t.mm().read_val(new_addr)? };
+    let usec = |u: i64| if (0..1_000_000).contains(&u) { Ok(u * 1000) } else { Err(Errno::EINVAL) };
+    let interval = duration_of(spec[0], usec(spec[1])?)?;
+    let value = duration_of(spec[2], usec(spec[3])?)?;
+    match which {
+        ITIMER_REAL => {
+            let old = real_timer(t).set(&t.kernel.timers, value, interval);
+            if old_addr != 0 {
+                t.mm().write_val(old_addr, &itimerval_bytes(old))?;
+            }
+            Ok(0)
+        }
+        ITIMER_VIRTUAL | ITIMER_PROF => {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| log::info!("setitimer: ITIMER_VIRTUAL and ITIMER_PROF are not served (EINVAL)"));
+            Err(Errno::EINVAL)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn getitimer(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let now = match a.u32(0) {
+        ITIMER_REAL => real_timer(t).get(),
+        // Never armed: setitimer refuses them.
+        ITIMER_VIRTUAL | ITIMER_PROF => (Duration::ZERO, Duration::ZERO),
+        _ => return Err(Errno::EINVAL),
+    };
+    t.mm().write_val(a.addr(1), &itimerval_bytes(now))?;
+    Ok(0)
+}
+
+/// alarm(2): SIGALRM in `seconds` (0 cancels); returns the seconds that
+/// were left, rounded as Linux's `alarm_setitimer` does.
+pub fn alarm(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (left, _) = real_timer(t).set(&t.kernel.timers, Duration::from_secs(u64::from(a.u32(0))), Duration::ZERO);
+    let mut secs = left.as_secs();
+    let usec = left.subsec_micros();
+    if (secs == 0 && usec > 0) || usec >= 500_000 {
+        secs += 1;
+    }
+    Ok(secs)
+}

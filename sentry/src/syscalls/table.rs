@@ -81,6 +81,12 @@ syscall_table! {
     PSELECT6 => poll::pselect6, Support::Full, [Int, Ptr, Ptr, Ptr, Ptr, Ptr];
     EVENTFD => event::eventfd, Support::Full, [Int];
     EVENTFD2 => event::eventfd2, Support::Full, [Int, Hex];
+    TIMERFD_CREATE => event::timerfd_create, Support::Partial("CLOCK_REALTIME, MONOTONIC and BOOTTIME; the *_ALARM clocks give EPERM"), [Int, Hex];
+    TIMERFD_SETTIME => event::timerfd_settime, Support::Partial("TFD_TIMER_CANCEL_ON_SET is taken: the sandbox cannot set the clock"), [Fd, Hex, Ptr, Ptr];
+    TIMERFD_GETTIME => event::timerfd_gettime, Support::Full, [Fd, Ptr];
+    ALARM => event::alarm, Support::Full, [Int];
+    SETITIMER => event::setitimer, Support::Partial("ITIMER_REAL only: ITIMER_VIRTUAL and ITIMER_PROF give EINVAL"), [Int, Ptr, Ptr];
+    GETITIMER => event::getitimer, Support::Partial("ITIMER_REAL only"), [Int, Ptr];
     EPOLL_CREATE => event::epoll_create, Support::Full, [Int];
     EPOLL_CREATE1 => event::epoll_create1, Support::Full, [Hex];
     EPOLL_CTL => event::epoll_ctl, Support::Partial("host streams (husk run's stdio) are asked each wait, not told; ELOOP counts nesting below the added set only"), [Fd, Int, Fd, Ptr];

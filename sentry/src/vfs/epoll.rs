@@ -429,7 +429,7 @@ impl FileOps for EpollFile {
     }
 
     fn stat(&self) -> SysResult<FileAttr> {
-        Ok(FileAttr { mode: 0o600, nlink: 1, blksize: 4096, ino: self.0.ino, dev: 0xd, ..FileAttr::default() })
+        Ok(super::file::anon_inode_attr(self.0.ino))
     }
 
     fn readiness(&self) -> u32 {

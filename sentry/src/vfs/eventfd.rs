@@ -96,7 +96,7 @@ impl FileOps for EventFd {
     }
 
     fn stat(&self) -> SysResult<FileAttr> {
-        Ok(FileAttr { mode: 0o600, nlink: 1, blksize: 4096, ino: self.ino, dev: 0xd, ..FileAttr::default() })
+        Ok(super::file::anon_inode_attr(self.ino))
     }
 
     fn readiness(&self) -> u32 {

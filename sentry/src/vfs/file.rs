@@ -137,6 +137,11 @@ pub trait FileOps: Send + Sync {
         None
     }
 
+    /// The timer this file is, for timerfd_settime and timerfd_gettime.
+    fn timerfd(&self) -> Option<&std::sync::Arc<super::timerfd::TimerFd>> {
+        None
+    }
+
     /// The Unix socket this file is, for the socket calls (ENOTSOCK
     /// otherwise).
     fn unix_socket(&self) -> Option<&super::unix::UnixSocket> {
@@ -240,6 +245,12 @@ impl FileOps for HostFile {
     fn mappable(&self) -> Option<Mappable> {
         Some(Mappable::Host(self.fd.clone(), self.attr.size))
     }
+}
+
+/// The attributes of an anonymous-inode file (eventfd, epoll, timerfd):
+/// mode 0600 with no file type, as Linux's anon_inodefs shows them.
+pub fn anon_inode_attr(ino: u64) -> FileAttr {
+    FileAttr { mode: 0o600, nlink: 1, blksize: 4096, ino, dev: 0xd, ..FileAttr::default() }
 }
 
 /// Copies `bytes` into the memory-file runs `dst`, as far as they reach;

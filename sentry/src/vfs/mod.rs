@@ -35,6 +35,7 @@ pub mod pipe;
 pub mod procfs;
 pub mod synth;
 pub mod sysfs;
+pub mod timerfd;
 pub mod tmpfs;
 pub mod unix;
 

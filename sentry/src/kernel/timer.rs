@@ -1,0 +1,305 @@
+//! Timers: deadlines at which something happens with no task acting (a
+//! timerfd becomes readable, SIGALRM is sent).
+//!
+//! One thread per sandbox, started on first use, sleeps until the earliest
+//! deadline and calls the timer that set it ([`Expiry`]). A timer is
+//! re-armed or cancelled by moving to a new generation: an entry of an old
+//! generation is skipped when it comes due, and entries of timers that are
+//! gone or moved on are swept whenever the heap has doubled, so re-arming
+//! in a loop cannot grow it without bound.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::BinaryHeap;
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+/// Something a deadline is for.
+pub trait Expiry: Send + Sync {
+    /// The deadline armed with generation `gen` came (at or before `now`).
+    /// Returns the next deadline of the same generation (an interval
+    /// timer), if any.
+    fn expire(&self, gen: u64, now: Instant) -> Option<Instant>;
+
+    /// Whether `gen` is still the timer's generation.
+    fn is_current(&self, gen: u64) -> bool;
+}
+
+struct Entry {
+    at: Instant,
+    seq: u64,
+    gen: u64,
+    target: Weak<dyn Expiry>,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    /// Earliest first in a max-heap.
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+#[derive(Default)]
+struct State {
+    heap: BinaryHeap<Entry>,
+    seq: u64,
+    started: bool,
+    /// The heap's size at which it is next swept.
+    sweep_at: usize,
+}
+
+/// The sandbox's timer thread and its deadlines.
+#[derive(Default)]
+pub struct Timers {
+    shared: Arc<(Mutex<State>, Condvar)>,
+}
+
+/// The smallest heap size that is swept.
+const SWEEP_MIN: usize = 1024;
+/// How long the thread sleeps at most between looks (it also notices
+/// then that the sandbox is gone).
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+
+impl Timers {
+    /// Calls `target.expire(gen, ..)` at `at` (or soon after).
+    pub fn arm(&self, at: Instant, gen: u64, target: Weak<dyn Expiry>) {
+        let (lock, cv) = &*self.shared;
+        let mut st = lock.lock().unwrap_or_else(|e| e.into_inner());
+        st.seq += 1;
+        let seq = st.seq;
+        st.heap.push(Entry { at, seq, gen, target });
+        if st.heap.len() >= st.sweep_at.max(SWEEP_MIN) {
+            let entries = std::mem::take(&mut st.heap).into_vec();
+            st.heap = entries.into_iter().filter(|e| e.target.upgrade().is_some_and(|t| t.is_current(e.gen))).collect();
+            st.sweep_at = 2 * st.heap.len();
+        }
+        if !st.started {
+            st.started = true;
+            let shared = Arc::downgrade(&self.shared);
+            let spawned = std::thread::Builder::new().name("husk-timers".into()).spawn(move || run(&shared));
+            if spawned.is_err() {
+                st.started = false;
+                log::error!("cannot start the timer thread");
+            }
+        }
+        cv.notify_one();
+    }
+}
+
+impl Timers {
+    /// Sets `sched` (which the caller holds locked) to fire after `value`
+    /// (zero disarms), then every `interval`, for `target`; returns the
+    /// old (time left, interval).
+    pub fn set(
+        &self,
+        sched: &mut Schedule,
+        value: Duration,
+        interval: Duration,
+        target: Weak<dyn Expiry>,
+    ) -> (Duration, Duration) {
+        let now = Instant::now();
+        let old = sched.remaining(now);
+        let (gen, at) = sched.set(value, interval, now);
+        if let Some(at) = at {
+            self.arm(at, gen, target);
+        }
+        old
+    }
+}
+
+/// The timer thread: fires due entries outside the lock, re-arms interval
+/// timers, and ends once the sandbox's timers are gone.
+fn run(shared: &Weak<(Mutex<State>, Condvar)>) {
+    loop {
+        let Some(shared) = shared.upgrade() else { return };
+        let (lock, cv) = &*shared;
+        let mut due = Vec::new();
+        {
+            let mut st = lock.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            while st.heap.peek().is_some_and(|e| e.at <= now) {
+                if let Some(e) = st.heap.pop() {
+                    due.push(e);
+                }
+            }
+            if due.is_empty() {
+                let wait = st.heap.peek().map_or(MAX_SLEEP, |e| e.at.saturating_duration_since(now).min(MAX_SLEEP));
+                drop(cv.wait_timeout(st, wait).unwrap_or_else(|e| e.into_inner()));
+                continue;
+            }
+        }
+        let now = Instant::now();
+        for e in due {
+            let Some(target) = e.target.upgrade() else { continue };
+            if let Some(next) = target.expire(e.gen, now) {
+                let mut st = lock.lock().unwrap_or_else(|e| e.into_inner());
+                st.seq += 1;
+                let seq = st.seq;
+                st.heap.push(Entry { at: next, seq, gen: e.gen, target: e.target });
+            }
+        }
+    }
+}
+
+/// An interval timer's bookkeeping: the next deadline, the interval, and
+/// the generation that cancels old deadlines.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Schedule {
+    /// Moves on at every (re)arm and disarm.
+    pub gen: u64,
+    /// When it next fires; `None` when disarmed.
+    pub next: Option<Instant>,
+    /// Zero for a one-shot timer.
+    pub interval: Duration,
+}
+
+impl Schedule {
+    /// Arms (or, with `value` zero, disarms) the schedule; returns the new
+    /// generation and the deadline to give the timer thread, if any.
+    pub fn set(&mut self, value: Duration, interval: Duration, now: Instant) -> (u64, Option<Instant>) {
+        self.gen += 1;
+        self.interval = interval;
+        self.next = (!value.is_zero()).then(|| now + value);
+        (self.gen, self.next)
+    }
+
+    /// The time left and the interval, as getitimer and timerfd_gettime
+    /// report them.
+    pub fn remaining(&self, now: Instant) -> (Duration, Duration) {
+        (self.next.map_or(Duration::ZERO, |n| n.saturating_duration_since(now)), self.interval)
+    }
+
+    /// The deadline of generation `gen` came: how many times it fired
+    /// (overruns of an interval timer count), and its next deadline.
+    pub fn fire(&mut self, gen: u64, now: Instant) -> (u64, Option<Instant>) {
+        let Some(next) = self.next.filter(|_| gen == self.gen) else { return (0, None) };
+        if self.interval.is_zero() {
+            self.next = None;
+            return (1, None);
+        }
+        let late = now.saturating_duration_since(next);
+        let count = 1 + (late.as_nanos() / self.interval.as_nanos()) as u64;
+        let after = next + self.interval * u32::try_from(count).unwrap_or(u32::MAX);
+        self.next = Some(after);
+        (count, Some(after))
+    }
+}
+
+/// A process's ITIMER_REAL: SIGALRM to the process at each expiry (which
+/// coalesce, as signals do).
+pub struct RealTimer {
+    kernel: Weak<super::Kernel>,
+    group: Weak<super::process::ThreadGroup>,
+    pid: i32,
+    sched: Mutex<Schedule>,
+}
+
+impl RealTimer {
+    /// The timer of the process `pid` (whose thread group is `group`).
+    pub fn new(kernel: Weak<super::Kernel>, group: Weak<super::process::ThreadGroup>, pid: i32) -> RealTimer {
+        RealTimer { kernel, group, pid, sched: Mutex::new(Schedule::default()) }
+    }
+
+    /// setitimer(ITIMER_REAL): arms (or disarms) and returns the old
+    /// (time left, interval).
+    pub fn set(self: &Arc<Self>, timers: &Timers, value: Duration, interval: Duration) -> (Duration, Duration) {
+        let target: Weak<dyn Expiry> = Arc::downgrade(self) as Weak<dyn Expiry>;
+        timers.set(&mut self.sched.lock().unwrap_or_else(|e| e.into_inner()), value, interval, target)
+    }
+
+    /// getitimer(ITIMER_REAL): (time left, interval).
+    pub fn get(&self) -> (Duration, Duration) {
+        self.sched.lock().unwrap_or_else(|e| e.into_inner()).remaining(Instant::now())
+    }
+}
+
+impl Expiry for RealTimer {
+    fn expire(&self, gen: u64, now: Instant) -> Option<Instant> {
+        let (n, next) = self.sched.lock().unwrap_or_else(|e| e.into_inner()).fire(gen, now);
+        let (Some(kernel), Some(_group)) = (self.kernel.upgrade(), self.group.upgrade()) else { return None };
+        if n > 0 {
+            let info = super::signal::SigInfo::new(abi::flags::signal::SIGALRM, super::signal::code::SI_KERNEL);
+            if super::task::exit::send_to_process(&kernel, self.pid, info, None).is_err() {
+                return None;
+            }
+        }
+        next
+    }
+
+    fn is_current(&self, gen: u64) -> bool {
+        self.sched.lock().unwrap_or_else(|e| e.into_inner()).gen == gen
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    struct Counter {
+        fired: AtomicU64,
+        sched: Mutex<Schedule>,
+    }
+
+    impl Expiry for Counter {
+        fn expire(&self, gen: u64, now: Instant) -> Option<Instant> {
+            let (n, next) = self.sched.lock().unwrap().fire(gen, now);
+            self.fired.fetch_add(n, Ordering::SeqCst);
+            next
+        }
+        fn is_current(&self, gen: u64) -> bool {
+            self.sched.lock().unwrap().gen == gen
+        }
+    }
+
+    #[test]
+    fn one_shot_interval_and_cancel() {
+        let timers = Timers::default();
+        let c = Arc::new(Counter { fired: AtomicU64::new(0), sched: Mutex::new(Schedule::default()) });
+        let arm = |value: Duration, interval: Duration| {
+            let (gen, at) = c.sched.lock().unwrap().set(value, interval, Instant::now());
+            if let Some(at) = at {
+                let weak: Weak<dyn Expiry> = Arc::downgrade(&c) as Weak<dyn Expiry>;
+                timers.arm(at, gen, weak);
+            }
+        };
+        arm(Duration::from_millis(20), Duration::ZERO);
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(c.fired.load(Ordering::SeqCst), 1);
+        arm(Duration::from_millis(10), Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(105));
+        let n = c.fired.load(Ordering::SeqCst) - 1;
+        assert!((5..=11).contains(&n), "{n} ticks of 10 ms in 105 ms");
+        // Disarmed: no more.
+        arm(Duration::ZERO, Duration::ZERO);
+        let before = c.fired.load(Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(c.fired.load(Ordering::SeqCst), before);
+        // A re-arm in a loop does not pile up entries.
+        for _ in 0..10_000 {
+            arm(Duration::from_secs(3600), Duration::ZERO);
+        }
+        assert!(timers.shared.0.lock().unwrap().heap.len() <= 2 * SWEEP_MIN);
+    }
+
+    #[test]
+    fn a_late_interval_timer_counts_overruns() {
+        let mut s = Schedule::default();
+        let t0 = Instant::now();
+        let (gen, _) = s.set(Duration::from_millis(10), Duration::from_millis(10), t0);
+        let (n, next) = s.fire(gen, t0 + Duration::from_millis(35));
+        assert_eq!(n, 3);
+        assert_eq!(next, Some(t0 + Duration::from_millis(40)));
+        assert_eq!(s.fire(gen + 1, t0), (0, None), "an old generation is ignored");
+    }
+}
