@@ -878,6 +878,24 @@ print("alarm:", signal.alarm(3), signal.alarm(0))
     }
 }
 
+differential_test! {
+    /// Python's os.pidfd_open and signal.pidfd_send_signal, with select
+    /// waiting for the process to end.
+    fn debian_python_pidfd(platform) {
+        let program = r#"
+import os, select, signal, subprocess
+p = subprocess.Popen(["/bin/sleep", "5"])
+fd = os.pidfd_open(p.pid)
+print("running:", select.select([fd], [], [], 0)[0])
+signal.pidfd_send_signal(fd, signal.SIGTERM)
+print("ended:", select.select([fd], [], [], 5)[0] == [fd])
+print("status:", p.wait())
+"#;
+        let case = python(program).expect_stdout("running: []\nended: True\nstatus: -15\n");
+        differential(platform, &case);
+    }
+}
+
 // ------------------------------------------------- CPython's own tests
 
 /// `python3 -m test ARGS` (CPython's regression suite) in `/tmp`, with

@@ -332,6 +332,27 @@ differential_test! {
 }
 
 differential_test! {
+    /// pidfds: pidfd_open, readiness when the process exits (poll and
+    /// epoll, POLLHUP once reaped), pidfd_send_signal and its scopes,
+    /// waitid(P_PIDFD), pidfd_getfd, clone3's CLONE_PIDFD, and the errors.
+    fn pidfd(platform, link) {
+        let (rootfs, prog) = rootfs_with("pidfd", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "pidfd: fd link anon_inode:[pidfd]",
+            "child: poll once it exited 0x1",
+            "waitid(P_PIDFD): killed by SIGTERM: ok",
+            "child: poll once reaped 0x11",
+            "pidfd_send_signal: after it was reaped: ESRCH",
+            "epoll: reports the child's exit: ok",
+            "pidfd_getfd: the child's eventfd: ok",
+            "clone3(CLONE_PIDFD): waitid through it: ok",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// fork, a new thread and a raw fork syscall copy the FPU: MXCSR, the
     /// x87 control word and the vector registers as they were at the call.
     fn fpu_inherit(platform, link) {

@@ -91,6 +91,11 @@ pub struct ThreadGroup {
     /// ITIMER_REAL (setitimer, alarm), made on first use; kept across
     /// execve, new in a fork child.
     pub real_timer: std::sync::OnceLock<Arc<super::timer::RealTimer>>,
+    /// Set when the last thread has exited (the process is a zombie);
+    /// `exit_queue` is told then, for pidfds.
+    pub exited: AtomicBool,
+    /// Waiters for the process's end (pidfds in poll and epoll).
+    pub exit_queue: super::waiter::WaitQueue,
 }
 
 impl ThreadGroup {
@@ -113,6 +118,8 @@ impl ThreadGroup {
             exited_usage: Mutex::new(Usage::default()),
             children_usage: Mutex::new(Usage::default()),
             real_timer: std::sync::OnceLock::new(),
+            exited: AtomicBool::new(false),
+            exit_queue: super::waiter::WaitQueue::default(),
         })
     }
 

@@ -14,6 +14,7 @@ mod fs_write;
 mod futex;
 mod identity;
 mod mm;
+mod pidfd;
 mod poll;
 mod process;
 mod sched;

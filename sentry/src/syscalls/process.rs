@@ -16,6 +16,10 @@ use crate::mm::SysResult;
 pub fn clone(t: &mut Task, a: &Args) -> SysResult<u64> {
     // x86_64: clone(flags, stack, parent_tid, child_tid, tls).
     let flags = a.u64(0);
+    // Legacy clone puts CLONE_PIDFD's fd where the parent's tid would go.
+    if flags & CLONE_PIDFD != 0 && flags & (CLONE_PARENT_SETTID | CLONE_DETACHED) != 0 {
+        return Err(Errno::EINVAL);
+    }
     t.clone_task(CloneArgs {
         flags: flags & !CSIGNAL,
         exit_signal: (flags & CSIGNAL) as u32,
@@ -23,6 +27,7 @@ pub fn clone(t: &mut Task, a: &Args) -> SysResult<u64> {
         parent_tid: a.addr(2),
         child_tid: a.addr(3),
         tls: a.u64(4),
+        pidfd: if flags & CLONE_PIDFD != 0 { a.addr(2) } else { 0 },
     })
 }
 
@@ -37,11 +42,11 @@ pub fn clone3(t: &mut Task, a: &Args) -> SysResult<u64> {
     for (i, w) in raw.iter_mut().enumerate().take(n) {
         *w = t.mm().read_val(a.addr(0) + i as u64 * 8)?;
     }
-    let [flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, _cgroup] =
+    let [flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, _cgroup] =
         raw;
-    if flags & (CSIGNAL | CLONE_DETACHED | CLONE_PIDFD) != 0 || set_tid != 0 || set_tid_size != 0 {
-        // pidfds and chosen tids are not offered.
-        return Err(if flags & CLONE_PIDFD != 0 { Errno::ENOSYS } else { Errno::EINVAL });
+    if flags & (CSIGNAL | CLONE_DETACHED) != 0 || set_tid != 0 || set_tid_size != 0 {
+        // Chosen tids are not offered.
+        return Err(Errno::EINVAL);
     }
     if exit_signal > 64 || (stack == 0) != (stack_size == 0) {
         return Err(Errno::EINVAL);
@@ -53,6 +58,7 @@ pub fn clone3(t: &mut Task, a: &Args) -> SysResult<u64> {
         parent_tid,
         child_tid,
         tls,
+        pidfd: if flags & CLONE_PIDFD != 0 { pidfd } else { 0 },
     })
 }
 
@@ -172,6 +178,7 @@ pub fn waitid(t: &mut Task, a: &Args) -> SysResult<u64> {
     const P_ALL: u32 = 0;
     const P_PID: u32 = 1;
     const P_PGID: u32 = 2;
+    const P_PIDFD: u32 = 3;
     let (idtype, id, infop, options) = (a.u32(0), a.i32(1), a.addr(2), a.u32(3));
     if options & !(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | 0xe000_0000) != 0
         || options & (WUNTRACED | WEXITED | WCONTINUED) == 0
@@ -182,6 +189,15 @@ pub fn waitid(t: &mut Task, a: &Args) -> SysResult<u64> {
         P_ALL => WaitTarget::Any,
         P_PID if id > 0 => WaitTarget::Pid(id),
         P_PGID if id >= 0 => WaitTarget::Pgid(id),
+        // The pidfd's process, if it is still ours to wait for.
+        P_PIDFD => {
+            let file = t.fds().get(id)?.clone();
+            let p = file.ops.pidfd().ok_or(Errno::EBADF)?;
+            if !p.alive_in_table() {
+                return Err(Errno::ECHILD);
+            }
+            WaitTarget::Pid(p.pid)
+        }
         _ => return Err(Errno::EINVAL),
     };
     let r = t.wait_child(target, options).map_err(restart_wait)?;

@@ -10,8 +10,8 @@ use abi::SYSCALL_COUNT;
 
 use super::strace::Fmt::{self, *};
 use super::{
-    event, fdops, file, fs, fs_write, futex, identity, mm, poll, process, sched, signal, socket, splice, sys, thread,
-    time, xattr, Handler,
+    event, fdops, file, fs, fs_write, futex, identity, mm, pidfd, poll, process, sched, signal, socket, splice, sys,
+    thread, time, xattr, Handler,
 };
 
 /// How completely a syscall is implemented.
@@ -87,6 +87,9 @@ syscall_table! {
     ALARM => event::alarm, Support::Full, [Int];
     SETITIMER => event::setitimer, Support::Partial("ITIMER_REAL only: ITIMER_VIRTUAL and ITIMER_PROF give EINVAL"), [Int, Ptr, Ptr];
     GETITIMER => event::getitimer, Support::Partial("ITIMER_REAL only"), [Int, Ptr];
+    PIDFD_OPEN => pidfd::pidfd_open, Support::Partial("process pidfds; PIDFD_THREAD (Linux 6.9) is not offered, nor CLONE_PIDFD with CLONE_THREAD"), [Int, Hex];
+    PIDFD_SEND_SIGNAL => pidfd::pidfd_send_signal, Support::Full, [Fd, Int, Ptr, Hex];
+    PIDFD_GETFD => pidfd::pidfd_getfd, Support::Full, [Fd, Int, Hex];
     EPOLL_CREATE => event::epoll_create, Support::Full, [Int];
     EPOLL_CREATE1 => event::epoll_create1, Support::Full, [Hex];
     EPOLL_CTL => event::epoll_ctl, Support::Partial("host streams (husk run's stdio) are asked each wait, not told; ELOOP counts nesting below the added set only"), [Fd, Int, Fd, Ptr];
@@ -130,14 +133,14 @@ syscall_table! {
     KILL => signal::kill, Support::Full, [Int, Int];
     TKILL => signal::tkill, Support::Full, [Int, Int];
     TGKILL => signal::tgkill, Support::Full, [Int, Int, Int];
-    CLONE => process::clone, Support::Partial("no namespaces, no CLONE_PIDFD"), [Hex, Ptr, Ptr, Ptr, Hex];
+    CLONE => process::clone, Support::Partial("no namespaces"), [Hex, Ptr, Ptr, Ptr, Hex];
     CLONE3 => process::clone3, Support::Partial("no namespaces, pidfds or chosen tids"), [Ptr, Int];
     FORK => process::fork, Support::Full, [];
     VFORK => process::vfork, Support::Full, [];
     EXECVE => process::execve, Support::Full, [Path, Ptr, Ptr];
     EXECVEAT => process::execveat, Support::Full, [Fd, Path, Ptr, Ptr, Hex];
     WAIT4 => process::wait4, Support::Partial("rusage has times and maxrss only"), [Int, Ptr, Hex, Ptr];
-    WAITID => process::waitid, Support::Partial("no P_PIDFD; rusage has times and maxrss only"), [Int, Int, Ptr, Hex, Ptr];
+    WAITID => process::waitid, Support::Partial("rusage has times and maxrss only"), [Int, Int, Ptr, Hex, Ptr];
     GETPGID => process::getpgid, Support::Full, [Int];
     SETPGID => process::setpgid, Support::Full, [Int, Int];
     GETPGRP => process::getpgrp, Support::Full, [];

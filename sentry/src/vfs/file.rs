@@ -137,6 +137,11 @@ pub trait FileOps: Send + Sync {
         None
     }
 
+    /// The process this file stands for (a pidfd).
+    fn pidfd(&self) -> Option<&super::pidfd::PidFd> {
+        None
+    }
+
     /// The timer this file is, for timerfd_settime and timerfd_gettime.
     fn timerfd(&self) -> Option<&std::sync::Arc<super::timerfd::TimerFd>> {
         None

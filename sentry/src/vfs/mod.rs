@@ -31,6 +31,7 @@ pub mod epoll;
 pub mod eventfd;
 pub mod file;
 pub mod ops;
+pub mod pidfd;
 pub mod pipe;
 pub mod procfs;
 pub mod synth;

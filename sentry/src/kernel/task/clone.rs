@@ -56,6 +56,8 @@ pub struct CloneArgs {
     pub child_tid: u64,
     /// The child's TLS (CLONE_SETTLS).
     pub tls: u64,
+    /// Where to store a pidfd for the child (CLONE_PIDFD), or 0.
+    pub pidfd: u64,
 }
 
 impl Task {
@@ -63,6 +65,9 @@ impl Task {
     pub fn clone_task(&mut self, a: CloneArgs) -> SysResult<u64> {
         let f = a.flags;
         if f & CLONE_THREAD != 0 && f & CLONE_SIGHAND == 0 {
+            return Err(Errno::EINVAL);
+        }
+        if f & CLONE_PIDFD != 0 && f & CLONE_THREAD != 0 {
             return Err(Errno::EINVAL);
         }
         if f & CLONE_SIGHAND != 0 && f & CLONE_VM == 0 {
@@ -176,6 +181,14 @@ impl Task {
         }
         if f & CLONE_CHILD_CLEARTID != 0 {
             child.clear_child_tid = a.child_tid;
+        }
+        if f & CLONE_PIDFD != 0 {
+            let group = child.handle.tg.clone();
+            let file = crate::vfs::pidfd::PidFd::new(tid, group, Arc::downgrade(&self.kernel));
+            let limit = self.nofile_limit();
+            let file = crate::vfs::file::File::new(Box::new(file), abi::flags::open::O_RDWR, None);
+            let fd = self.fds().insert(file, true, 0, limit)?;
+            self.mm().write_val(a.pidfd, &fd)?;
         }
         let vfork = if f & CLONE_VFORK != 0 {
             let v = Arc::new(VforkDone::default());

@@ -130,6 +130,8 @@ impl Task {
         // The process is over.
         handle.tg.begin_exit(status);
         p.state = ProcState::Zombie(status);
+        handle.tg.exited.store(true, Ordering::SeqCst);
+        handle.tg.exit_queue.notify();
         let parent = p.parent;
         let exit_signal = p.exit_signal;
         let children: Vec<i32> = std::mem::take(&mut p.children).into_iter().collect();

@@ -1,0 +1,115 @@
+//! pidfds: pidfd_open, pidfd_send_signal and pidfd_getfd (waitid's
+//! P_PIDFD and clone's CLONE_PIDFD are with the process calls).
+
+use std::sync::Arc;
+
+use abi::flags::open::{O_NONBLOCK, O_RDWR};
+use abi::Errno;
+
+use super::Args;
+use crate::kernel::signal::{code, SigInfo, NSIG};
+use crate::kernel::task::exit::{send_to_group, send_to_process, send_to_thread};
+use crate::kernel::task::Task;
+use crate::mm::SysResult;
+use crate::vfs::file::File;
+use crate::vfs::pidfd::PidFd;
+
+/// A new pidfd for process `pid` in `t`'s fd table (always close-on-exec,
+/// as Linux makes them).
+pub(super) fn install_pidfd(t: &mut Task, pid: i32, nonblock: bool) -> SysResult<i32> {
+    let group = {
+        let procs = t.kernel.procs();
+        match procs.procs.get(&pid) {
+            Some(p) => p.tg.clone(),
+            // A thread that is not its group's leader.
+            None if procs.threads.contains_key(&pid) => return Err(Errno::EINVAL),
+            None => return Err(Errno::ESRCH),
+        }
+    };
+    let file = PidFd::new(pid, group, Arc::downgrade(&t.kernel));
+    let status = O_RDWR | if nonblock { O_NONBLOCK } else { 0 };
+    let limit = t.nofile_limit();
+    t.fds().insert(File::new(Box::new(file), status, None), true, 0, limit)
+}
+
+pub fn pidfd_open(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (pid, flags) = (a.i32(0), a.u32(1));
+    if flags & !O_NONBLOCK != 0 || pid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(install_pidfd(t, pid, flags & O_NONBLOCK != 0)? as u64)
+}
+
+/// The process a pidfd names: EBADF for another kind of file, ESRCH once
+/// it has been reaped.
+fn process_of(t: &Task, fd: i32) -> SysResult<(i32, Arc<File>)> {
+    let file = t.fds().get(fd)?.clone();
+    let p = file.ops.pidfd().ok_or(Errno::EBADF)?;
+    if !p.alive_in_table() {
+        return Err(Errno::ESRCH);
+    }
+    Ok((p.pid, file))
+}
+
+/// pidfd_send_signal's scopes (Linux 6.9): the thread the pid is, its
+/// thread group (the default), or its process group; at most one.
+const PIDFD_SIGNAL_THREAD: u32 = 1;
+const PIDFD_SIGNAL_THREAD_GROUP: u32 = 2;
+const PIDFD_SIGNAL_PROCESS_GROUP: u32 = 4;
+
+pub fn pidfd_send_signal(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (fd, sig, info_addr, flags) = (a.fd(0), a.u32(1), a.addr(2), a.u32(3));
+    let scopes = PIDFD_SIGNAL_THREAD | PIDFD_SIGNAL_THREAD_GROUP | PIDFD_SIGNAL_PROCESS_GROUP;
+    if flags & !scopes != 0 || flags.count_ones() > 1 || sig > NSIG {
+        return Err(Errno::EINVAL);
+    }
+    let (pid, _) = process_of(t, fd)?;
+    let info = if info_addr == 0 {
+        SigInfo::from_sender(sig, code::SI_USER, t.pid, t.creds().uid)
+    } else {
+        let mut raw = [0u8; 128];
+        t.mm().copy_in(info_addr, &mut raw)?;
+        let info = SigInfo(raw);
+        if info.signo() != sig {
+            return Err(Errno::EINVAL);
+        }
+        // Only the kernel may claim kernel codes, except to oneself.
+        if pid != t.pid && (info.code() >= 0 || info.code() == code::SI_TKILL) {
+            return Err(Errno::EPERM);
+        }
+        info
+    };
+    let (kernel, me) = (t.kernel.clone(), t.creds());
+    match flags {
+        PIDFD_SIGNAL_THREAD => send_to_thread(&kernel, None, pid, info, &me).map(|_| ())?,
+        PIDFD_SIGNAL_PROCESS_GROUP => {
+            let pgid = kernel.procs().procs.get(&pid).map(|p| p.pgid).ok_or(Errno::ESRCH)?;
+            send_to_group(&kernel, pgid, info, &me)?
+        }
+        _ => send_to_process(&kernel, pid, info, Some(&me))?,
+    }
+    Ok(0)
+}
+
+pub fn pidfd_getfd(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (fd, target_fd, flags) = (a.fd(0), a.i32(1), a.u32(2));
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (pid, _) = process_of(t, fd)?;
+    let (group, view) = {
+        let procs = t.kernel.procs();
+        let p = procs.procs.get(&pid).ok_or(Errno::ESRCH)?;
+        (p.tg.clone(), p.threads.first().and_then(|h| h.view()))
+    };
+    // As ptrace's PTRACE_MODE_ATTACH_REALCREDS: the same user, or root.
+    let me = t.creds();
+    let them = group.creds.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if me.euid != 0 && (me.uid != them.uid || me.uid != them.euid || me.uid != them.suid) {
+        return Err(Errno::EPERM);
+    }
+    let view = view.ok_or(Errno::ESRCH)?;
+    let file = view.fds.lock().unwrap_or_else(|e| e.into_inner()).get(target_fd)?.clone();
+    let limit = t.nofile_limit();
+    Ok(t.fds().insert(file, true, 0, limit)? as u64)
+}
