@@ -353,6 +353,40 @@ differential_test! {
 }
 
 differential_test! {
+    /// signalfd: kill, sigqueue and SIGCHLD records, several in one read,
+    /// a new mask on the same fd, poll and epoll, blocking reads woken by
+    /// another process, and the errors.
+    fn signalfd(platform, link) {
+        let (rootfs, prog) = rootfs_with("signalfd", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "signalfd: fd link anon_inode:[signalfd]",
+            "signalfd: poll, SIGUSR1 pending 0x1",
+            "kill: signo, code, pid, uid: ok",
+            "sigqueue: SI_QUEUE and the value: ok",
+            "two pending, one read gets both, lowest first: ok",
+            "SIGCHLD: the child's pid, CLD_EXITED and status 5: ok",
+            "epoll: wakes for the signal: ok",
+            "a blocking read waits for one: ok",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+husk_test! {
+    /// io_uring is refused with ENOSYS, as gVisor does by default (Husk
+    /// only: the host may serve it).
+    fn io_uring_refused(platform) {
+        let (rootfs, prog) = rootfs_with("io_uring", Link::Static);
+        let case = case(&rootfs, &prog).expect_stdout(
+            "io_uring_setup: ENOSYS\nio_uring_enter: ENOSYS\nio_uring_register: ENOSYS\ndone\n",
+        );
+        let out = run_husk(platform, &case);
+        case.verify(&format!("husk --platform {platform}"), &out);
+    }
+}
+
+differential_test! {
     /// fork, a new thread and a raw fork syscall copy the FPU: MXCSR, the
     /// x87 control word and the vector registers as they were at the call.
     fn fpu_inherit(platform, link) {

@@ -96,6 +96,9 @@ pub struct ThreadGroup {
     pub exited: AtomicBool,
     /// Waiters for the process's end (pidfds in poll and epoll).
     pub exit_queue: super::waiter::WaitQueue,
+    /// Told whenever a signal is queued to the process or one of its
+    /// threads (signalfds in poll and epoll).
+    pub signal_queue: super::waiter::WaitQueue,
 }
 
 impl ThreadGroup {
@@ -120,6 +123,7 @@ impl ThreadGroup {
             real_timer: std::sync::OnceLock::new(),
             exited: AtomicBool::new(false),
             exit_queue: super::waiter::WaitQueue::default(),
+            signal_queue: super::waiter::WaitQueue::default(),
         })
     }
 
@@ -156,9 +160,12 @@ impl ThreadGroup {
 
     /// Queues a process-directed signal.
     pub fn push_signal(&self, info: SigInfo) {
-        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        p.push(info);
-        self.pending_bits.store(p.set(), Ordering::Release);
+        {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.push(info);
+            self.pending_bits.store(p.set(), Ordering::Release);
+        }
+        self.signal_queue.notify();
     }
 
     /// Takes a process-directed signal not in `blocked`.

@@ -28,6 +28,8 @@ pub mod code {
     pub const SI_KERNEL: i32 = 0x80;
     /// Sent by sigqueue.
     pub const SI_QUEUE: i32 = -1;
+    /// Sent by a POSIX timer.
+    pub const SI_TIMER: i32 = -2;
     /// Sent by tkill/tgkill.
     pub const SI_TKILL: i32 = -6;
     /// SIGCHLD: exited.

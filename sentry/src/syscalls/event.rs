@@ -332,3 +332,81 @@ pub fn alarm(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     Ok(secs)
 }
+
+/// io_uring_setup, io_uring_enter and io_uring_register: refused with
+/// ENOSYS, as gVisor does by default; glibc, libuv and Python fall back to
+/// ordinary calls.
+pub fn io_uring_refused(_t: &mut Task, _a: &Args) -> SysResult<u64> {
+    Err(Errno::ENOSYS)
+}
+
+// ---------------------------------------------------------------- signalfd
+
+const SFD_CLOEXEC: u32 = O_CLOEXEC;
+const SFD_NONBLOCK: u32 = O_NONBLOCK;
+
+fn do_signalfd(t: &mut Task, fd: i32, mask_addr: u64, size: u64, flags: u32) -> SysResult<u64> {
+    if size != 8 || flags & !(SFD_CLOEXEC | SFD_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mask: u64 = t.mm().read_val(mask_addr)?;
+    // SIGKILL and SIGSTOP cannot be read, as they cannot be blocked.
+    let mask = mask & !crate::kernel::signal::UNBLOCKABLE;
+    if fd != -1 {
+        let file = t.fds().get(fd)?.clone();
+        file.ops.signalfd().ok_or(Errno::EINVAL)?.set_mask(mask);
+        return Ok(fd as u64);
+    }
+    let sfd = crate::vfs::signalfd::SignalFd::new(mask, t.handle.tg.clone());
+    install(t, File::new(Box::new(sfd), O_RDWR | (flags & SFD_NONBLOCK), None), flags & SFD_CLOEXEC != 0)
+}
+
+pub fn signalfd(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_signalfd(t, a.fd(0), a.addr(1), a.u64(2), 0)
+}
+
+pub fn signalfd4(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_signalfd(t, a.fd(0), a.addr(1), a.u64(2), a.u32(3))
+}
+
+/// read(2) (and readv) of a signalfd: as many of the reading task's
+/// pending signals in the mask as whole records fit in the buffers; EINVAL
+/// under one record, EAGAIN (or a wait) when none is pending.
+pub(super) fn signalfd_read(t: &mut Task, file: &Arc<File>, bufs: &[(u64, u64)]) -> SysResult<u64> {
+    let len: u64 = bufs.iter().map(|&(_, l)| l).sum();
+    use crate::vfs::signalfd::{siginfo_record, SIGNALFD_SIGINFO_SIZE};
+    let sfd = file.ops.signalfd().ok_or(Errno::EINVAL)?;
+    let max = (len / SIGNALFD_SIGINFO_SIZE as u64) as usize;
+    if max == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let nonblock = file.flags() & O_NONBLOCK != 0;
+    loop {
+        let mask = sfd.mask();
+        let mut records = Vec::new();
+        while records.len() < max {
+            match t.take_signal_in(mask) {
+                Some(info) => records.push(siginfo_record(&info)),
+                None => break,
+            }
+        }
+        if !records.is_empty() {
+            let bytes: Vec<u8> = records.concat();
+            let mut at = 0usize;
+            for &(addr, l) in bufs {
+                let n = (l as usize).min(bytes.len() - at);
+                t.mm().copy_out(addr, &bytes[at..at + n])?;
+                at += n;
+                if at == bytes.len() {
+                    break;
+                }
+            }
+            return Ok(bytes.len() as u64);
+        }
+        if nonblock {
+            return Err(Errno::EAGAIN);
+        }
+        let group = t.handle.tg.clone();
+        t.block(&[&group.signal_queue], None, |t| Ok((t.pending_signals() & sfd.mask() != 0).then_some(())))?;
+    }
+}

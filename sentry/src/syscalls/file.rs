@@ -89,6 +89,10 @@ fn transfer(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, dir: D
     if bufs.iter().all(|&(_, l)| l == 0) {
         return Ok(0);
     }
+    // A signalfd's read takes the reading task's signals.
+    if dir == Dir::Read && f.ops.signalfd().is_some() && pos.is_none() {
+        return super::event::signalfd_read(t, &f, bufs);
+    }
     if pos.is_some() && !f.ops.positional() {
         return Err(Errno::ESPIPE);
     }

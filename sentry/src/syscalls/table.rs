@@ -90,6 +90,11 @@ syscall_table! {
     PIDFD_OPEN => pidfd::pidfd_open, Support::Partial("process pidfds; PIDFD_THREAD (Linux 6.9) is not offered, nor CLONE_PIDFD with CLONE_THREAD"), [Int, Hex];
     PIDFD_SEND_SIGNAL => pidfd::pidfd_send_signal, Support::Full, [Fd, Int, Ptr, Hex];
     PIDFD_GETFD => pidfd::pidfd_getfd, Support::Full, [Fd, Int, Hex];
+    IO_URING_SETUP => event::io_uring_refused, Support::Refused("ENOSYS: io_uring is refused, as gVisor does by default"), [Ptr, Ptr];
+    IO_URING_ENTER => event::io_uring_refused, Support::Refused("ENOSYS: io_uring is refused"), [Fd, Int, Int, Hex, Ptr, Int];
+    IO_URING_REGISTER => event::io_uring_refused, Support::Refused("ENOSYS: io_uring is refused"), [Fd, Int, Ptr, Int];
+    SIGNALFD => event::signalfd, Support::Full, [Fd, Ptr, Int];
+    SIGNALFD4 => event::signalfd4, Support::Partial("poll and epoll see the process's signals, not the polling thread's own"), [Fd, Ptr, Int, Hex];
     EPOLL_CREATE => event::epoll_create, Support::Full, [Int];
     EPOLL_CREATE1 => event::epoll_create1, Support::Full, [Hex];
     EPOLL_CTL => event::epoll_ctl, Support::Partial("host streams (husk run's stdio) are asked each wait, not told; ELOOP counts nesting below the added set only"), [Fd, Int, Fd, Ptr];

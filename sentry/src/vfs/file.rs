@@ -137,6 +137,12 @@ pub trait FileOps: Send + Sync {
         None
     }
 
+    /// The signalfd this file is: its reads take the reading task's
+    /// signals.
+    fn signalfd(&self) -> Option<&super::signalfd::SignalFd> {
+        None
+    }
+
     /// The process this file stands for (a pidfd).
     fn pidfd(&self) -> Option<&super::pidfd::PidFd> {
         None

@@ -34,6 +34,7 @@ pub mod ops;
 pub mod pidfd;
 pub mod pipe;
 pub mod procfs;
+pub mod signalfd;
 pub mod synth;
 pub mod sysfs;
 pub mod timerfd;

@@ -157,6 +157,7 @@ impl TaskHandle {
             self.pending_bits.store(p.set(), Ordering::Release);
         }
         self.kick();
+        self.tg.signal_queue.notify();
     }
 
     fn pop_signal(&self, blocked: SigSet) -> Option<SigInfo> {
