@@ -896,6 +896,20 @@ print("status:", p.wait())
     }
 }
 
+differential_test! {
+    /// coreutils' timeout (a POSIX timer with SIGEV_SIGNAL): a command that
+    /// overruns is stopped with 124, or 137 with -s KILL, and one that ends
+    /// in time keeps its status.
+    fn debian_coreutils_timeout(platform) {
+        let case = bash(
+            "timeout 0.2 sleep 5; echo \"overran: $?\"; timeout -s KILL 0.1 sleep 5; echo \"killed: $?\"; \
+             timeout 5 sh -c 'exit 3'; echo \"in time: $?\"",
+        )
+        .expect_stdout("overran: 124\nkilled: 137\nin time: 3\n");
+        differential(platform, &case);
+    }
+}
+
 // ------------------------------------------------- CPython's own tests
 
 /// `python3 -m test ARGS` (CPython's regression suite) in `/tmp`, with

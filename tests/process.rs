@@ -309,9 +309,11 @@ differential_test! {
 
 differential_test! {
     /// timerfd (one-shot, interval with overruns, absolute times past and
-    /// ahead, disarming, gettime, epoll, errors) and ITIMER_REAL through
+    /// ahead, disarming, gettime, epoll, errors), ITIMER_REAL through
     /// setitimer, getitimer and alarm (SIGALRM, intervals, alarm's
-    /// rounding, a fork child's timers). Times are checked as ranges.
+    /// rounding, a fork child's timers), and POSIX timers (SIGEV_SIGNAL,
+    /// SIGEV_THREAD_ID, SIGEV_NONE, one pending signal at a time, delete).
+    /// Times are checked as ranges.
     fn timers(platform, link) {
         let (rootfs, prog) = rootfs_with("timers", link);
         let case = case(&rootfs, &prog).expect_lines(&[
@@ -325,6 +327,10 @@ differential_test! {
             "setitimer: SIGALRM after about 50 ms: ok",
             "setitimer: a 20 ms interval, ~5 alarms in 110 ms: ok",
             "fork child's alarm: exited 0",
+            "timer: the signal, with SI_TIMER and the value: ok",
+            "timer: a blocked interval timer delivered 0 signal(s)",
+            "SIGEV_THREAD_ID: to that thread, absolute time: ok",
+            "timer_create: a thread of another process: EINVAL",
             "done",
         ]);
         differential(platform, &case);

@@ -1,6 +1,8 @@
 /* timerfd (one-shot, interval with overruns, absolute times, disarming,
- * gettime, epoll, errors) and ITIMER_REAL through setitimer, getitimer and
- * alarm (SIGALRM, intervals, alarm's rounding, a fork child's timers).
+ * gettime, epoll, errors), ITIMER_REAL through setitimer, getitimer and
+ * alarm (SIGALRM, intervals, alarm's rounding, a fork child's timers), and
+ * POSIX timers (SIGEV_SIGNAL with its value, SIGEV_THREAD_ID, SIGEV_NONE,
+ * overruns, absolute times, delete, errors).
  * Times are checked as ranges, generous for a loaded machine. Each check
  * prints "NAME: ok" or "NAME: bad", or the errno name for error cases. */
 #include "common.h"
@@ -168,11 +170,109 @@ static void itimer_cases(void)
 	CHECK("the parent's alarm is still set", left >= 29 && left <= 30);
 }
 
+static volatile int rt_hits, rt_value, rt_code, rt_tid_ok;
+static void on_rt(int sig, siginfo_t *si, void *ctx)
+{
+	(void)sig;
+	(void)ctx;
+	rt_hits++;
+	rt_value = si->si_value.sival_int;
+	rt_code = si->si_code;
+	rt_tid_ok = syscall(SYS_gettid) == getpid();
+}
+
+static void posix_timer_cases(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_rt;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGRTMIN + 1, &sa, NULL);
+	struct sigevent sev;
+	memset(&sev, 0, sizeof sev);
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = SIGRTMIN + 1;
+	sev.sigev_value.sival_int = 1234;
+	timer_t id;
+	report("timer_create(CLOCK_MONOTONIC, SIGEV_SIGNAL)", syscall(SYS_timer_create, CLOCK_MONOTONIC, &sev, &id));
+	struct itimerspec s = its(30, 0), cur;
+	long t0 = now_ms();
+	syscall(SYS_timer_settime, id, 0, &s, NULL);
+	while (rt_hits == 0 && now_ms() - t0 < 5000)
+		pause();
+	CHECK("timer: the signal, with SI_TIMER and the value", rt_hits == 1 && rt_code == SI_TIMER && rt_value == 1234);
+	CHECK("timer: after about 30 ms", now_ms() - t0 >= 25);
+	syscall(SYS_timer_gettime, id, &cur);
+	CHECK("timer: then disarmed", cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec == 0);
+	/* An interval timer whose signal is blocked overruns. */
+	sigset_t rt, old;
+	sigemptyset(&rt);
+	sigaddset(&rt, SIGRTMIN + 1);
+	sigprocmask(SIG_BLOCK, &rt, &old);
+	rt_hits = 0;
+	s = its(10, 10);
+	syscall(SYS_timer_settime, id, 0, &s, NULL);
+	sleep_ms(100);
+	s = its(0, 0);
+	syscall(SYS_timer_settime, id, 0, &s, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	printf("timer: a blocked interval timer delivered %d signal(s)\n", rt_hits);
+	report("timer_delete", syscall(SYS_timer_delete, id));
+	report("timer_delete again", syscall(SYS_timer_delete, id));
+	report("timer_settime on a deleted timer", syscall(SYS_timer_settime, id, 0, &s, NULL));
+	report("timer_getoverrun on a deleted timer", syscall(SYS_timer_getoverrun, id));
+
+	/* SIGEV_NONE: nothing is sent; gettime shows it counting down. */
+	sev.sigev_notify = SIGEV_NONE;
+	syscall(SYS_timer_create, CLOCK_REALTIME, &sev, &id);
+	s = its(5000, 0);
+	syscall(SYS_timer_settime, id, 0, &s, NULL);
+	syscall(SYS_timer_gettime, id, &cur);
+	CHECK("SIGEV_NONE: gettime counts down", cur.it_value.tv_sec == 4 || cur.it_value.tv_sec == 5);
+	syscall(SYS_timer_delete, id);
+
+	/* SIGEV_THREAD_ID to the main thread, with an absolute time. */
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev._sigev_un._tid = syscall(SYS_gettid);
+	sev.sigev_value.sival_int = 77;
+	rt_hits = 0;
+	syscall(SYS_timer_create, CLOCK_MONOTONIC, &sev, &id);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	s = its(0, 0);
+	s.it_value = now;
+	s.it_value.tv_nsec += 20000000;
+	if (s.it_value.tv_nsec >= 1000000000) {
+		s.it_value.tv_sec++;
+		s.it_value.tv_nsec -= 1000000000;
+	}
+	syscall(SYS_timer_settime, id, TIMER_ABSTIME, &s, NULL);
+	t0 = now_ms();
+	while (rt_hits == 0 && now_ms() - t0 < 5000)
+		pause();
+	CHECK("SIGEV_THREAD_ID: to that thread, absolute time", rt_hits == 1 && rt_value == 77 && rt_tid_ok);
+	syscall(SYS_timer_delete, id);
+
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = 0;
+	report("timer_create: signal 0", syscall(SYS_timer_create, CLOCK_MONOTONIC, &sev, &id));
+	sev.sigev_notify = 99;
+	report("timer_create: notify 99", syscall(SYS_timer_create, CLOCK_MONOTONIC, &sev, &id));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = SIGRTMIN + 1;
+	sev._sigev_un._tid = 999999;
+	report("timer_create: a thread of another process", syscall(SYS_timer_create, CLOCK_MONOTONIC, &sev, &id));
+	report("timer_create: clock 99", syscall(SYS_timer_create, 99, NULL, &id));
+	report("timer_create: a NULL sigevent", syscall(SYS_timer_create, CLOCK_MONOTONIC, NULL, &id));
+	syscall(SYS_timer_delete, id);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	timerfd_cases();
 	itimer_cases();
+	posix_timer_cases();
 	printf("done\n");
 	return 0;
 }

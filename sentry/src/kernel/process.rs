@@ -99,6 +99,8 @@ pub struct ThreadGroup {
     /// Told whenever a signal is queued to the process or one of its
     /// threads (signalfds in poll and epoll).
     pub signal_queue: super::waiter::WaitQueue,
+    /// POSIX timers (timer_create): deleted at execve, none in a fork child.
+    pub posix_timers: Mutex<super::timer::PosixTimers>,
 }
 
 impl ThreadGroup {
@@ -124,6 +126,7 @@ impl ThreadGroup {
             exited: AtomicBool::new(false),
             exit_queue: super::waiter::WaitQueue::default(),
             signal_queue: super::waiter::WaitQueue::default(),
+            posix_timers: Mutex::new(super::timer::PosixTimers::default()),
         })
     }
 

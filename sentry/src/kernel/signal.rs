@@ -108,6 +108,17 @@ impl SigPending {
         self.set
     }
 
+    /// Whether a signal matching `pred` is queued.
+    pub fn any(&self, pred: impl Fn(&SigInfo) -> bool) -> bool {
+        self.queue.iter().any(pred)
+    }
+
+    /// Drops the queued signals matching `pred`.
+    pub fn remove_where(&mut self, pred: impl Fn(&SigInfo) -> bool) {
+        self.queue.retain(|s| !pred(s));
+        self.set = self.queue.iter().fold(0, |set, s| set | bit(s.signo()));
+    }
+
     /// Queues a signal: standard signals coalesce, real-time ones queue.
     pub fn push(&mut self, info: SigInfo) {
         let sig = info.signo();

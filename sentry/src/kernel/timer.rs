@@ -241,6 +241,213 @@ impl Expiry for RealTimer {
     }
 }
 
+/// How a POSIX timer tells of its expiry (`struct sigevent`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notify {
+    /// SIGEV_NONE: nothing; timer_gettime shows it.
+    None,
+    /// SIGEV_SIGNAL: a signal to the process.
+    Process,
+    /// SIGEV_THREAD_ID: a signal to one thread of the process.
+    Thread(i32),
+}
+
+/// A POSIX timer (timer_create).
+pub struct PosixTimer {
+    id: i32,
+    /// The clock absolute times are read against.
+    clock: u32,
+    notify: Notify,
+    signo: u32,
+    value: u64,
+    pid: i32,
+    kernel: Weak<super::Kernel>,
+    group: Weak<super::process::ThreadGroup>,
+    sched: Mutex<Schedule>,
+    /// Expirations beyond the one signalled, at the last signal
+    /// (timer_getoverrun).
+    overrun: std::sync::atomic::AtomicU64,
+}
+
+/// Most POSIX timers one process may hold.
+pub const MAX_POSIX_TIMERS: usize = 4096;
+
+impl PosixTimer {
+    /// A disarmed timer `id` of process `pid`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: i32,
+        clock: u32,
+        notify: Notify,
+        signo: u32,
+        value: u64,
+        pid: i32,
+        kernel: Weak<super::Kernel>,
+        group: Weak<super::process::ThreadGroup>,
+    ) -> PosixTimer {
+        PosixTimer {
+            id,
+            clock,
+            notify,
+            signo,
+            value,
+            pid,
+            kernel,
+            group,
+            sched: Mutex::new(Schedule::default()),
+            overrun: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// timer_settime: (old time left, old interval). A signal of the old
+    /// setting still queued is dropped.
+    pub fn set(self: &Arc<Self>, timers: &Timers, value: Duration, interval: Duration) -> (Duration, Duration) {
+        self.drop_pending_signal();
+        self.overrun.store(0, std::sync::atomic::Ordering::SeqCst);
+        let target: Weak<dyn Expiry> = Arc::downgrade(self) as Weak<dyn Expiry>;
+        timers.set(&mut self.sched.lock().unwrap_or_else(|e| e.into_inner()), value, interval, target)
+    }
+
+    /// The clock it was made on.
+    pub fn clock(&self) -> u32 {
+        self.clock
+    }
+
+    /// timer_gettime.
+    pub fn get(&self) -> (Duration, Duration) {
+        self.sched.lock().unwrap_or_else(|e| e.into_inner()).remaining(Instant::now())
+    }
+
+    /// timer_getoverrun.
+    pub fn overrun(&self) -> u64 {
+        self.overrun.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// timer_delete: no more expiries.
+    pub fn cancel(&self) {
+        self.sched.lock().unwrap_or_else(|e| e.into_inner()).set(Duration::ZERO, Duration::ZERO, Instant::now());
+        self.drop_pending_signal();
+    }
+
+    /// Whether a signal of this timer is queued and not yet delivered.
+    fn signal_pending(&self, kernel: &super::Kernel) -> bool {
+        let Some(group) = self.group.upgrade() else { return false };
+        let mine = |s: &super::signal::SigInfo| self.is_mine(s);
+        if group.pending.lock().unwrap_or_else(|e| e.into_inner()).any(mine) {
+            return true;
+        }
+        match self.notify {
+            Notify::Thread(tid) => kernel.procs().threads.get(&tid).is_some_and(|h| h.pending_any(mine)),
+            _ => false,
+        }
+    }
+
+    fn is_mine(&self, s: &super::signal::SigInfo) -> bool {
+        s.code() == super::signal::code::SI_TIMER && s.signo() == self.signo && s.0[16..20] == self.id.to_le_bytes()
+    }
+
+    /// Drops this timer's queued signal (re-armed or deleted: as Linux 6.13,
+    /// a signal of a timer that has moved on is not delivered).
+    pub fn drop_pending_signal(&self) {
+        let Some(group) = self.group.upgrade() else { return };
+        let mine = |s: &super::signal::SigInfo| self.is_mine(s);
+        {
+            let mut p = group.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.remove_where(mine);
+            group.pending_bits.store(p.set(), std::sync::atomic::Ordering::Release);
+        }
+        if let (Notify::Thread(tid), Some(kernel)) = (self.notify, self.kernel.upgrade()) {
+            if let Some(h) = kernel.procs().threads.get(&tid) {
+                h.remove_pending(mine);
+            }
+        }
+    }
+}
+
+impl Expiry for PosixTimer {
+    fn expire(&self, gen: u64, now: Instant) -> Option<Instant> {
+        let (n, next) = self.sched.lock().unwrap_or_else(|e| e.into_inner()).fire(gen, now);
+        let (Some(kernel), Some(_group)) = (self.kernel.upgrade(), self.group.upgrade()) else { return None };
+        if n == 0 || self.notify == Notify::None {
+            return next;
+        }
+        // At most one of its signals is pending at a time; the rest are
+        // overruns, as in Linux.
+        if self.signal_pending(&kernel) {
+            self.overrun.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+            return next;
+        }
+        self.overrun.store(n - 1, std::sync::atomic::Ordering::SeqCst);
+        let mut info = super::signal::SigInfo::new(self.signo, super::signal::code::SI_TIMER);
+        info.0[16..20].copy_from_slice(&self.id.to_le_bytes());
+        info.0[20..24].copy_from_slice(&((n - 1).min(i32::MAX as u64) as i32).to_le_bytes());
+        info.0[24..32].copy_from_slice(&self.value.to_le_bytes());
+        let sent = match self.notify {
+            Notify::Thread(tid) => {
+                // The kernel sends it: no permission check applies.
+                let root = super::process::Credentials::new(0, 0);
+                super::task::exit::send_to_thread(&kernel, Some(self.pid), tid, info, &root)
+            }
+            _ => super::task::exit::send_to_process(&kernel, self.pid, info, None),
+        };
+        if sent.is_err() {
+            return None;
+        }
+        next
+    }
+
+    fn is_current(&self, gen: u64) -> bool {
+        self.sched.lock().unwrap_or_else(|e| e.into_inner()).gen == gen
+    }
+}
+
+/// A process's POSIX timers, by id.
+#[derive(Default)]
+pub struct PosixTimers {
+    next_id: i32,
+    map: std::collections::BTreeMap<i32, Arc<PosixTimer>>,
+}
+
+impl PosixTimers {
+    /// A free id: EAGAIN past [`MAX_POSIX_TIMERS`].
+    pub fn next_id(&mut self) -> Option<i32> {
+        if self.map.len() >= MAX_POSIX_TIMERS {
+            return None;
+        }
+        loop {
+            let id = self.next_id;
+            self.next_id = self.next_id.checked_add(1).unwrap_or(0);
+            if !self.map.contains_key(&id) {
+                return Some(id);
+            }
+        }
+    }
+
+    /// Adds a timer under its id.
+    pub fn insert(&mut self, t: Arc<PosixTimer>) {
+        self.map.insert(t.id, t);
+    }
+
+    /// The timer `id`.
+    pub fn get(&self, id: i32) -> Option<Arc<PosixTimer>> {
+        self.map.get(&id).cloned()
+    }
+
+    /// Deletes timer `id`.
+    pub fn remove(&mut self, id: i32) -> Option<Arc<PosixTimer>> {
+        let t = self.map.remove(&id)?;
+        t.cancel();
+        Some(t)
+    }
+
+    /// Deletes them all (execve, as Linux's `exit_itimers`).
+    pub fn clear(&mut self) {
+        for t in std::mem::take(&mut self.map).into_values() {
+            t.cancel();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -207,6 +207,21 @@ fn duration_of(sec: i64, nsec: i64) -> SysResult<Duration> {
     Ok(Duration::new(sec as u64, nsec as u32))
 }
 
+/// A `struct itimerspec` from the app as (first expiry, interval), the
+/// expiry made relative: with `absolute`, a time on `clock`, where one
+/// already past fires at once (zero still disarms).
+fn read_itimerspec(t: &Task, addr: u64, clock: u32, absolute: bool) -> SysResult<(Duration, Duration)> {
+    let spec: [i64; 4] = t.mm().read_val(addr)?;
+    let interval = duration_of(spec[0], spec[1])?;
+    let mut value = duration_of(spec[2], spec[3])?;
+    if absolute && !value.is_zero() {
+        let (s, ns) = crate::sys::clock_gettime(clock)?;
+        let now = Duration::new(s.max(0) as u64, ns as u32);
+        value = value.saturating_sub(now).max(Duration::from_nanos(1));
+    }
+    Ok((value, interval))
+}
+
 /// Two durations as a `struct itimerspec` (interval, then value).
 fn itimerspec_bytes((value, interval): (Duration, Duration)) -> [i64; 4] {
     [
@@ -236,18 +251,11 @@ pub fn timerfd_settime(t: &mut Task, a: &Args) -> SysResult<u64> {
     if flags & !(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET) != 0 {
         return Err(Errno::EINVAL);
     }
-    let spec: [i64; 4] = t.mm().read_val(new_addr)?;
+    // Linux copies the new value in first: EFAULT comes before EBADF.
+    let _: [i64; 4] = t.mm().read_val(new_addr)?;
     let file = t.fds().get(fd)?.clone();
     let timer = file.ops.timerfd().ok_or(Errno::EINVAL)?.clone();
-    let interval = duration_of(spec[0], spec[1])?;
-    let mut value = duration_of(spec[2], spec[3])?;
-    if flags & TFD_TIMER_ABSTIME != 0 && !value.is_zero() {
-        // An absolute time against the timer's clock; one already past
-        // fires at once.
-        let (s, ns) = crate::sys::clock_gettime(timer.clock())?;
-        let now = Duration::new(s.max(0) as u64, ns as u32);
-        value = value.saturating_sub(now).max(Duration::from_nanos(1));
-    }
+    let (value, interval) = read_itimerspec(t, new_addr, timer.clock(), flags & TFD_TIMER_ABSTIME != 0)?;
     let old = timer.set(&t.kernel.timers, value, interval);
     if old_addr != 0 {
         t.mm().write_val(old_addr, &itimerspec_bytes(old))?;
@@ -409,4 +417,94 @@ pub(super) fn signalfd_read(t: &mut Task, file: &Arc<File>, bufs: &[(u64, u64)])
         let group = t.handle.tg.clone();
         t.block(&[&group.signal_queue], None, |t| Ok((t.pending_signals() & sfd.mask() != 0).then_some(())))?;
     }
+}
+
+// ------------------------------------------------------------ POSIX timers
+
+const SIGEV_SIGNAL: i32 = 0;
+const SIGEV_NONE: i32 = 1;
+/// Taken by the kernel as SIGEV_SIGNAL (glibc makes the thread).
+const SIGEV_THREAD: i32 = 2;
+const SIGEV_THREAD_ID: i32 = 4;
+const TIMER_ABSTIME: u32 = 1;
+
+/// The process's POSIX timer `id`, or EINVAL.
+fn posix_timer(t: &Task, id: i32) -> SysResult<Arc<crate::kernel::timer::PosixTimer>> {
+    t.handle.tg.posix_timers.lock().unwrap_or_else(|e| e.into_inner()).get(id).ok_or(Errno::EINVAL)
+}
+
+pub fn timer_create(t: &mut Task, a: &Args) -> SysResult<u64> {
+    use crate::kernel::timer::{Notify, PosixTimer};
+    let (clock, sevp, idp) = (a.u32(0), a.addr(1), a.addr(2));
+    match clock {
+        CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME => {}
+        CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM => return Err(Errno::EPERM),
+        _ => return Err(Errno::EINVAL),
+    }
+    let ev: Option<[u8; 64]> = if sevp == 0 { None } else { Some(t.mm().read_val(sevp)?) };
+    let mut timers = t.handle.tg.posix_timers.lock().unwrap_or_else(|e| e.into_inner());
+    let id = timers.next_id().ok_or(Errno::EAGAIN)?;
+    let (notify, signo, value) = match ev {
+        // No sigevent: SIGALRM with the timer's id as its value.
+        None => (Notify::Process, abi::flags::signal::SIGALRM, id as u64),
+        Some(ev) => {
+            let word = |at: usize| i32::from_ne_bytes([ev[at], ev[at + 1], ev[at + 2], ev[at + 3]]);
+            let value = u64::from_ne_bytes(ev[0..8].try_into().unwrap_or([0; 8]));
+            let (signo, how) = (word(8), word(12));
+            let notify = match how {
+                SIGEV_NONE => Notify::None,
+                SIGEV_SIGNAL | SIGEV_THREAD => Notify::Process,
+                SIGEV_THREAD_ID => {
+                    let tid = word(16);
+                    let same_group = t.kernel.procs().threads.get(&tid).is_some_and(|h| h.tg.tgid == t.pid);
+                    if !same_group {
+                        return Err(Errno::EINVAL);
+                    }
+                    Notify::Thread(tid)
+                }
+                _ => return Err(Errno::EINVAL),
+            };
+            if notify != Notify::None && !(1..=crate::kernel::signal::NSIG as i32).contains(&signo) {
+                return Err(Errno::EINVAL);
+            }
+            (notify, signo.max(0) as u32, value)
+        }
+    };
+    let group = Arc::downgrade(&t.handle.tg);
+    let timer = PosixTimer::new(id, clock, notify, signo, value, t.pid, Arc::downgrade(&t.kernel), group);
+    timers.insert(Arc::new(timer));
+    drop(timers);
+    if let Err(e) = t.mm().write_val(idp, &id) {
+        t.handle.tg.posix_timers.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+pub fn timer_settime(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (id, flags, new_addr, old_addr) = (a.i32(0), a.u32(1), a.addr(2), a.addr(3));
+    // Linux copies the new value in first: EFAULT comes before EINVAL.
+    let _: [i64; 4] = t.mm().read_val(new_addr)?;
+    let timer = posix_timer(t, id)?;
+    let (value, interval) = read_itimerspec(t, new_addr, timer.clock(), flags & TIMER_ABSTIME != 0)?;
+    let old = timer.set(&t.kernel.timers, value, interval);
+    if old_addr != 0 {
+        t.mm().write_val(old_addr, &itimerspec_bytes(old))?;
+    }
+    Ok(0)
+}
+
+pub fn timer_gettime(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let timer = posix_timer(t, a.i32(0))?;
+    t.mm().write_val(a.addr(1), &itimerspec_bytes(timer.get()))?;
+    Ok(0)
+}
+
+pub fn timer_getoverrun(t: &mut Task, a: &Args) -> SysResult<u64> {
+    Ok(posix_timer(t, a.i32(0))?.overrun().min(i32::MAX as u64))
+}
+
+pub fn timer_delete(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.handle.tg.posix_timers.lock().unwrap_or_else(|e| e.into_inner()).remove(a.i32(0)).ok_or(Errno::EINVAL)?;
+    Ok(0)
 }

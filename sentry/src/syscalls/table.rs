@@ -95,6 +95,11 @@ syscall_table! {
     IO_URING_REGISTER => event::io_uring_refused, Support::Refused("ENOSYS: io_uring is refused"), [Fd, Int, Ptr, Int];
     SIGNALFD => event::signalfd, Support::Full, [Fd, Ptr, Int];
     SIGNALFD4 => event::signalfd4, Support::Partial("poll and epoll see the process's signals, not the polling thread's own"), [Fd, Ptr, Int, Hex];
+    TIMER_CREATE => event::timer_create, Support::Partial("CLOCK_REALTIME, MONOTONIC and BOOTTIME; CPU-time clocks give EINVAL"), [Int, Ptr, Ptr];
+    TIMER_SETTIME => event::timer_settime, Support::Full, [Int, Hex, Ptr, Ptr];
+    TIMER_GETTIME => event::timer_gettime, Support::Full, [Int, Ptr];
+    TIMER_GETOVERRUN => event::timer_getoverrun, Support::Partial("the expirations beyond the last one signalled"), [Int];
+    TIMER_DELETE => event::timer_delete, Support::Full, [Int];
     EPOLL_CREATE => event::epoll_create, Support::Full, [Int];
     EPOLL_CREATE1 => event::epoll_create1, Support::Full, [Hex];
     EPOLL_CTL => event::epoll_ctl, Support::Partial("host streams (husk run's stdio) are asked each wait, not told; ELOOP counts nesting below the added set only"), [Fd, Int, Fd, Ptr];

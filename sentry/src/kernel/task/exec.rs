@@ -39,6 +39,7 @@ impl Task {
         }
         self.fds().close_on_exec();
         self.handle.tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).reset_for_exec();
+        self.handle.tg.posix_timers.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.altstack = Default::default();
         self.clear_child_tid = 0;
         self.robust_list = (0, 0);

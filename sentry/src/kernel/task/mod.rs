@@ -149,6 +149,18 @@ impl TaskHandle {
         }
     }
 
+    /// Whether a thread-directed signal matching `pred` is queued.
+    pub fn pending_any(&self, pred: impl Fn(&SigInfo) -> bool) -> bool {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).any(pred)
+    }
+
+    /// Drops the thread-directed signals matching `pred`.
+    pub fn remove_pending(&self, pred: impl Fn(&SigInfo) -> bool) {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        p.remove_where(pred);
+        self.pending_bits.store(p.set(), Ordering::Release);
+    }
+
     /// Queues a thread-directed signal and wakes the task.
     pub fn push_signal(&self, info: SigInfo) {
         {
