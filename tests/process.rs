@@ -274,6 +274,8 @@ differential_test! {
             "SO_PASSCRED: the sender's pid, uid and gid: ok",
             "SO_SNDBUF after setting 1000: 4608",
             "socketpair(SOCK_RDM): ESOCKTNOSUPPORT",
+            "sendmmsg: 3, lengths 3 5 5",
+            "recvmmsg (MSG_WAITFORONE): 3, lengths 3 5 5",
             "done",
         ]);
         differential(platform, &case);

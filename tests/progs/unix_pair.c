@@ -341,9 +341,51 @@ static void options_names_and_errors(void)
 	close(sv[1]);
 }
 
+static void mmsg_cases(void)
+{
+	int sv[2];
+	pair(SOCK_DGRAM, sv);
+	char a[] = "one", b[] = "three", c[] = "fifth";
+	struct iovec out_iov[3] = { { a, 3 }, { b, 5 }, { c, 5 } };
+	struct mmsghdr out[3];
+	memset(out, 0, sizeof out);
+	for (int i = 0; i < 3; i++) {
+		out[i].msg_hdr.msg_iov = &out_iov[i];
+		out[i].msg_hdr.msg_iovlen = 1;
+	}
+	int n = sendmmsg(sv[0], out, 3, 0);
+	printf("sendmmsg: %d, lengths %u %u %u\n", n, out[0].msg_len, out[1].msg_len, out[2].msg_len);
+	printf("sendmmsg of none: %d\n", sendmmsg(sv[0], out, 0, 0));
+	char bufs[4][16];
+	struct iovec in_iov[4];
+	struct mmsghdr in[4];
+	memset(in, 0, sizeof in);
+	for (int i = 0; i < 4; i++) {
+		in_iov[i].iov_base = bufs[i];
+		in_iov[i].iov_len = sizeof bufs[i];
+		in[i].msg_hdr.msg_iov = &in_iov[i];
+		in[i].msg_hdr.msg_iovlen = 1;
+	}
+	n = recvmmsg(sv[1], in, 4, MSG_WAITFORONE, NULL);
+	printf("recvmmsg (MSG_WAITFORONE): %d, lengths %u %u %u\n", n, in[0].msg_len, in[1].msg_len, in[2].msg_len);
+	CHECK("recvmmsg: in order", n == 3 && !memcmp(bufs[1], "three", 5) && !memcmp(bufs[2], "fifth", 5));
+	report("recvmmsg: nothing, MSG_DONTWAIT", recvmmsg(sv[1], in, 4, MSG_DONTWAIT, NULL));
+	send(sv[0], "x", 1, 0);
+	struct timespec ts = { 0, 1000000000 };
+	report("recvmmsg: a bad timeout", recvmmsg(sv[1], in, 4, 0, &ts));
+	int p[2];
+	pipe(p);
+	report("sendmmsg on a pipe", sendmmsg(p[1], out, 1, 0));
+	close(p[0]);
+	close(p[1]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
+	mmsg_cases();
 	stream_cases();
 	message_cases(SOCK_DGRAM, "dgram");
 	message_cases(SOCK_SEQPACKET, "seqpacket");

@@ -608,7 +608,11 @@ fn parse_control(t: &Task, h: &MsgHdr) -> SysResult<Option<Control>> {
 }
 
 pub fn sendmsg(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let (fd, addr, flags) = (a.fd(0), a.addr(1), a.u32(2));
+    send_one(t, a.fd(0), a.addr(1), a.u32(2))
+}
+
+/// sendmsg of the `struct msghdr` at `addr`.
+fn send_one(t: &mut Task, fd: i32, addr: u64, flags: u32) -> SysResult<u64> {
     let (h, namelen) = read_msghdr(t, addr)?;
     let (_, ep) = socket_of(t, fd)?;
     let bufs = iovecs(t, h.iov, h.iovlen)?;
@@ -673,8 +677,12 @@ fn write_control(t: &mut Task, h: &MsgHdr, r: Received, cloexec: bool) -> SysRes
 }
 
 pub fn recvmsg(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let (fd, addr, flags) = (a.fd(0), a.addr(1), a.u32(2));
-    let (h, _) = read_msghdr(t, addr)?;
+    recv_one(t, a.fd(0), a.addr(1), a.u32(2))
+}
+
+/// recvmsg into the `struct msghdr` at `addr`.
+fn recv_one(t: &mut Task, fd: i32, addr: u64, flags: u32) -> SysResult<u64> {
+    let (h, namelen) = read_msghdr(t, addr)?;
     let (_, ep) = socket_of(t, fd)?;
     let bufs = iovecs(t, h.iov, h.iovlen)?;
     let (r, mut msg_flags) = do_recv(t, fd, &bufs, flags)?;
@@ -684,7 +692,6 @@ pub fn recvmsg(t: &mut Task, a: &Args) -> SysResult<u64> {
     msg_flags |= ctrl_flags | (flags & MSG_CMSG_CLOEXEC);
     // msg_name and msg_namelen (0: no name), msg_controllen and msg_flags.
     if h.name != 0 {
-        let (_, namelen) = read_msghdr(t, addr)?;
         match &from {
             Some(name) => {
                 let bytes = name.to_sockaddr();
@@ -698,6 +705,66 @@ pub fn recvmsg(t: &mut Task, a: &Args) -> SysResult<u64> {
     t.mm().write_val(addr + 40, &controllen)?;
     t.mm().write_val(addr + 48, &msg_flags)?;
     Ok(n)
+}
+
+/// `sizeof(struct mmsghdr)`: a msghdr, then `msg_len`.
+const MMSGHDR_SIZE: u64 = 64;
+/// Most messages one sendmmsg or recvmmsg takes (`UIO_MAXIOV`).
+const MAX_MMSG: u32 = 1024;
+/// recvmmsg: wait for the first message only.
+const MSG_WAITFORONE: u32 = 0x10000;
+
+/// sendmmsg: sendmsg of each `struct mmsghdr` in turn, each one's byte
+/// count in its `msg_len`. Returns how many were sent; an error fails the
+/// call only if it came first.
+pub fn sendmmsg(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (fd, vec, vlen, flags) = (a.fd(0), a.addr(1), a.u32(2).min(MAX_MMSG), a.u32(3));
+    socket_of(t, fd)?;
+    let mut sent = 0u32;
+    while sent < vlen {
+        let at = vec + u64::from(sent) * MMSGHDR_SIZE;
+        match send_one(t, fd, at, flags) {
+            Ok(n) => t.mm().write_val(at + 56, &(n as u32))?,
+            Err(e) if sent == 0 => return Err(e),
+            Err(_) => break,
+        }
+        sent += 1;
+    }
+    Ok(u64::from(sent))
+}
+
+/// recvmmsg: recvmsg into each `struct mmsghdr` in turn. With
+/// MSG_WAITFORONE only the first waits; a timeout is looked at after each
+/// message, as Linux does (it does not cut a wait short).
+pub fn recvmmsg(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (fd, vec, vlen, mut flags, tsp) = (a.fd(0), a.addr(1), a.u32(2).min(MAX_MMSG), a.u32(3), a.addr(4));
+    socket_of(t, fd)?;
+    let deadline = if tsp == 0 {
+        None
+    } else {
+        let ts: abi::types::Timespec = t.mm().read_val(tsp)?;
+        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+            return Err(Errno::EINVAL);
+        }
+        Some(Instant::now() + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    };
+    let mut got = 0u32;
+    while got < vlen {
+        let at = vec + u64::from(got) * MMSGHDR_SIZE;
+        match recv_one(t, fd, at, flags & !MSG_WAITFORONE) {
+            Ok(n) => t.mm().write_val(at + 56, &(n as u32))?,
+            Err(e) if got == 0 => return Err(e),
+            Err(_) => break,
+        }
+        got += 1;
+        if flags & MSG_WAITFORONE != 0 {
+            flags |= MSG_DONTWAIT;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+    }
+    Ok(u64::from(got))
 }
 
 pub fn shutdown(t: &mut Task, a: &Args) -> SysResult<u64> {

@@ -117,6 +117,8 @@ syscall_table! {
     RECVFROM => socket::recvfrom, Support::Partial("AF_UNIX; no MSG_OOB"), [Fd, Ptr, Int, Hex, Ptr, Ptr];
     SENDMSG => socket::sendmsg, Support::Partial("AF_UNIX, with SCM_RIGHTS and SCM_CREDENTIALS"), [Fd, Ptr, Hex];
     RECVMSG => socket::recvmsg, Support::Partial("AF_UNIX, with SCM_RIGHTS and SCM_CREDENTIALS"), [Fd, Ptr, Hex];
+    SENDMMSG => socket::sendmmsg, Support::Partial("AF_UNIX"), [Fd, Ptr, Int, Hex];
+    RECVMMSG => socket::recvmmsg, Support::Partial("AF_UNIX"), [Fd, Ptr, Int, Hex, Ptr];
     SHUTDOWN => socket::shutdown, Support::Full, [Fd, Int];
     GETSOCKNAME => socket::getsockname, Support::Partial("AF_UNIX"), [Fd, Ptr, Ptr];
     GETPEERNAME => socket::getpeername, Support::Partial("AF_UNIX"), [Fd, Ptr, Ptr];
