@@ -59,10 +59,9 @@ const PSEUDO_FS_MAGICS: &[(i64, &str)] = &[
     (0x6265_6570, "configfs"),
 ];
 
-/// Pseudo-filesystems whose `f_type` is shared with ordinary ones
-/// (devtmpfs is a tmpfs), known by their type name in the mount table.
-const PSEUDO_FS_NAMES: &[&str] =
-    &["devtmpfs", "proc", "sysfs", "debugfs", "tracefs", "securityfs", "cgroup", "cgroup2", "bpf", "configfs"];
+/// The pseudo-filesystem whose `f_type` is an ordinary one's (devtmpfs is
+/// a tmpfs, or a ramfs), known by its type name in the mount table.
+const DEVTMPFS: &str = "devtmpfs";
 
 /// Size of the buffer handed to `getdents64`.
 const GETDENTS_BUF: usize = 32 * 1024;
@@ -530,10 +529,17 @@ fn pseudo_filesystem(fd: BorrowedFd<'_>) -> io::Result<Option<&'static str>> {
     if let Some((_, name)) = PSEUDO_FS_MAGICS.iter().find(|(m, _)| *m == magic) {
         return Ok(Some(name));
     }
+    // Only devtmpfs hides behind another's magic (tmpfs's, or ramfs's
+    // without CONFIG_TMPFS): the mount table is read for those alone.
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    if magic != TMPFS_MAGIC && magic != RAMFS_MAGIC {
+        return Ok(None);
+    }
     let dev = sys::fstat(fd)?.st_dev;
     let (major, minor) = (libc::major(dev), libc::minor(dev));
     let table = std::fs::read_to_string("/proc/self/mountinfo")?;
-    Ok(mountinfo_fstype(&table, major, minor).and_then(|t| PSEUDO_FS_NAMES.iter().find(|n| **n == t).copied()))
+    Ok((mountinfo_fstype(&table, major, minor) == Some(DEVTMPFS)).then_some(DEVTMPFS))
 }
 
 /// The filesystem type of the device `major:minor` in a `mountinfo` table

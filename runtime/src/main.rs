@@ -445,14 +445,7 @@ impl Drop for Gofer {
 /// Starts a Gofer for `rootfs` and the bind-mount sources `mounts`; returns
 /// it and the Sentry's end of its socket. The Gofer also dies with the
 /// thread that started it.
-///
-/// A root on a kernel pseudo-filesystem (procfs, sysfs, devtmpfs, ...) is
-/// refused here, before anything starts, with an error that names it.
 pub fn spawn_gofer(rootfs: &Path, mounts: &[PathBuf]) -> anyhow::Result<(Gofer, OwnedFd)> {
-    gofer::check_root(rootfs).context("rootfs")?;
-    for src in mounts {
-        gofer::check_root(src).context("volume")?;
-    }
     let (sentry_sock, gofer_sock) = gofer::socketpair().context("creating the gofer socket")?;
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg("gofer").arg("--rootfs").arg(rootfs).arg("--sock-fd").arg(GOFER_SOCK_FD.to_string());
@@ -486,6 +479,13 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let stdio = oci::sandbox::stdio()?;
     let mounts = mounts::parse(&args.volume, &args.tmpfs)?;
+    // A root on a kernel pseudo-filesystem (procfs, sysfs, devtmpfs, ...)
+    // is refused before anything starts (the OCI path does it when it
+    // reads the bundle; the Gofer checks again on what it opens).
+    gofer::check_root(&rootfs).context("rootfs")?;
+    for src in &mounts.sources {
+        gofer::check_root(src).context("volume")?;
+    }
     let (gofer, sentry_sock) = spawn_gofer(&rootfs, &mounts.sources)?;
 
     let cfg = sentry::SandboxConfig {

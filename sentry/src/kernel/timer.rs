@@ -195,49 +195,90 @@ impl Schedule {
     }
 }
 
-/// A process's ITIMER_REAL: SIGALRM to the process at each expiry (which
-/// coalesce, as signals do).
-pub struct RealTimer {
+/// What a process timer shares, ITIMER_REAL and POSIX timers alike: the
+/// process it belongs to, and its schedule.
+pub struct TimerOwner {
     kernel: Weak<super::Kernel>,
     group: Weak<super::process::ThreadGroup>,
     pid: i32,
     sched: Mutex<Schedule>,
 }
 
+impl TimerOwner {
+    /// A disarmed schedule of the process `pid` (whose thread group is
+    /// `group`).
+    pub fn new(kernel: Weak<super::Kernel>, group: Weak<super::process::ThreadGroup>, pid: i32) -> TimerOwner {
+        TimerOwner { kernel, group, pid, sched: Mutex::new(Schedule::default()) }
+    }
+
+    fn sched(&self) -> std::sync::MutexGuard<'_, Schedule> {
+        self.sched.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Arms (or disarms) for `target`; returns the old (time left, interval).
+    fn set(
+        &self,
+        timers: &Timers,
+        target: Weak<dyn Expiry>,
+        value: Duration,
+        interval: Duration,
+    ) -> (Duration, Duration) {
+        timers.set(&mut self.sched(), value, interval, target)
+    }
+
+    /// (time left, interval).
+    fn get(&self) -> (Duration, Duration) {
+        self.sched().remaining(Instant::now())
+    }
+
+    /// The deadline of `gen` came: how many times it fired, its next
+    /// deadline, and the kernel to signal through; `None` once the process
+    /// or the sandbox is gone.
+    fn fire(&self, gen: u64, now: Instant) -> Option<(Arc<super::Kernel>, u64, Option<Instant>)> {
+        let (n, next) = self.sched().fire(gen, now);
+        let (kernel, _group) = (self.kernel.upgrade()?, self.group.upgrade()?);
+        Some((kernel, n, next))
+    }
+
+    fn is_current(&self, gen: u64) -> bool {
+        self.sched().gen == gen
+    }
+}
+
+/// A process's ITIMER_REAL: SIGALRM to the process at each expiry (which
+/// coalesce, as signals do).
+pub struct RealTimer(TimerOwner);
+
 impl RealTimer {
-    /// The timer of the process `pid` (whose thread group is `group`).
-    pub fn new(kernel: Weak<super::Kernel>, group: Weak<super::process::ThreadGroup>, pid: i32) -> RealTimer {
-        RealTimer { kernel, group, pid, sched: Mutex::new(Schedule::default()) }
+    /// The timer of `owner`'s process.
+    pub fn new(owner: TimerOwner) -> RealTimer {
+        RealTimer(owner)
     }
 
     /// setitimer(ITIMER_REAL): arms (or disarms) and returns the old
     /// (time left, interval).
     pub fn set(self: &Arc<Self>, timers: &Timers, value: Duration, interval: Duration) -> (Duration, Duration) {
-        let target: Weak<dyn Expiry> = Arc::downgrade(self) as Weak<dyn Expiry>;
-        timers.set(&mut self.sched.lock().unwrap_or_else(|e| e.into_inner()), value, interval, target)
+        self.0.set(timers, Arc::downgrade(self) as Weak<dyn Expiry>, value, interval)
     }
 
     /// getitimer(ITIMER_REAL): (time left, interval).
     pub fn get(&self) -> (Duration, Duration) {
-        self.sched.lock().unwrap_or_else(|e| e.into_inner()).remaining(Instant::now())
+        self.0.get()
     }
 }
 
 impl Expiry for RealTimer {
     fn expire(&self, gen: u64, now: Instant) -> Option<Instant> {
-        let (n, next) = self.sched.lock().unwrap_or_else(|e| e.into_inner()).fire(gen, now);
-        let (Some(kernel), Some(_group)) = (self.kernel.upgrade(), self.group.upgrade()) else { return None };
+        let (kernel, n, next) = self.0.fire(gen, now)?;
         if n > 0 {
             let info = super::signal::SigInfo::new(abi::flags::signal::SIGALRM, super::signal::code::SI_KERNEL);
-            if super::task::exit::send_to_process(&kernel, self.pid, info, None).is_err() {
-                return None;
-            }
+            super::task::exit::send_to_process(&kernel, self.0.pid, info, None).ok()?;
         }
         next
     }
 
     fn is_current(&self, gen: u64) -> bool {
-        self.sched.lock().unwrap_or_else(|e| e.into_inner()).gen == gen
+        self.0.is_current(gen)
     }
 }
 
@@ -252,18 +293,25 @@ pub enum Notify {
     Thread(i32),
 }
 
+/// What a POSIX timer sends: `signo` with `value` (the sigevent's), told
+/// as `notify` says.
+#[derive(Clone, Copy, Debug)]
+pub struct SigEvent {
+    /// Who is told.
+    pub notify: Notify,
+    /// The signal.
+    pub signo: u32,
+    /// `sigev_value`.
+    pub value: u64,
+}
+
 /// A POSIX timer (timer_create).
 pub struct PosixTimer {
+    owner: TimerOwner,
     id: i32,
     /// The clock absolute times are read against.
     clock: u32,
-    notify: Notify,
-    signo: u32,
-    value: u64,
-    pid: i32,
-    kernel: Weak<super::Kernel>,
-    group: Weak<super::process::ThreadGroup>,
-    sched: Mutex<Schedule>,
+    event: SigEvent,
     /// Expirations beyond the one signalled, at the last signal
     /// (timer_getoverrun).
     overrun: std::sync::atomic::AtomicU64,
@@ -273,30 +321,9 @@ pub struct PosixTimer {
 pub const MAX_POSIX_TIMERS: usize = 4096;
 
 impl PosixTimer {
-    /// A disarmed timer `id` of process `pid`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        id: i32,
-        clock: u32,
-        notify: Notify,
-        signo: u32,
-        value: u64,
-        pid: i32,
-        kernel: Weak<super::Kernel>,
-        group: Weak<super::process::ThreadGroup>,
-    ) -> PosixTimer {
-        PosixTimer {
-            id,
-            clock,
-            notify,
-            signo,
-            value,
-            pid,
-            kernel,
-            group,
-            sched: Mutex::new(Schedule::default()),
-            overrun: std::sync::atomic::AtomicU64::new(0),
-        }
+    /// A disarmed timer `id` of `owner`'s process, on `clock`.
+    pub fn new(owner: TimerOwner, id: i32, clock: u32, event: SigEvent) -> PosixTimer {
+        PosixTimer { owner, id, clock, event, overrun: std::sync::atomic::AtomicU64::new(0) }
     }
 
     /// timer_settime: (old time left, old interval). A signal of the old
@@ -304,8 +331,7 @@ impl PosixTimer {
     pub fn set(self: &Arc<Self>, timers: &Timers, value: Duration, interval: Duration) -> (Duration, Duration) {
         self.drop_pending_signal();
         self.overrun.store(0, std::sync::atomic::Ordering::SeqCst);
-        let target: Weak<dyn Expiry> = Arc::downgrade(self) as Weak<dyn Expiry>;
-        timers.set(&mut self.sched.lock().unwrap_or_else(|e| e.into_inner()), value, interval, target)
+        self.owner.set(timers, Arc::downgrade(self) as Weak<dyn Expiry>, value, interval)
     }
 
     /// The clock it was made on.
@@ -315,7 +341,7 @@ impl PosixTimer {
 
     /// timer_gettime.
     pub fn get(&self) -> (Duration, Duration) {
-        self.sched.lock().unwrap_or_else(|e| e.into_inner()).remaining(Instant::now())
+        self.owner.get()
     }
 
     /// timer_getoverrun.
@@ -325,38 +351,40 @@ impl PosixTimer {
 
     /// timer_delete: no more expiries.
     pub fn cancel(&self) {
-        self.sched.lock().unwrap_or_else(|e| e.into_inner()).set(Duration::ZERO, Duration::ZERO, Instant::now());
+        self.owner.sched().set(Duration::ZERO, Duration::ZERO, Instant::now());
         self.drop_pending_signal();
     }
 
     /// Whether a signal of this timer is queued and not yet delivered.
     fn signal_pending(&self, kernel: &super::Kernel) -> bool {
-        let Some(group) = self.group.upgrade() else { return false };
+        let Some(group) = self.owner.group.upgrade() else { return false };
         let mine = |s: &super::signal::SigInfo| self.is_mine(s);
         if group.pending.lock().unwrap_or_else(|e| e.into_inner()).any(mine) {
             return true;
         }
-        match self.notify {
+        match self.event.notify {
             Notify::Thread(tid) => kernel.procs().threads.get(&tid).is_some_and(|h| h.pending_any(mine)),
             _ => false,
         }
     }
 
     fn is_mine(&self, s: &super::signal::SigInfo) -> bool {
-        s.code() == super::signal::code::SI_TIMER && s.signo() == self.signo && s.0[16..20] == self.id.to_le_bytes()
+        s.code() == super::signal::code::SI_TIMER
+            && s.signo() == self.event.signo
+            && s.0[16..20] == self.id.to_le_bytes()
     }
 
     /// Drops this timer's queued signal (re-armed or deleted: as Linux 6.13,
     /// a signal of a timer that has moved on is not delivered).
     pub fn drop_pending_signal(&self) {
-        let Some(group) = self.group.upgrade() else { return };
+        let Some(group) = self.owner.group.upgrade() else { return };
         let mine = |s: &super::signal::SigInfo| self.is_mine(s);
         {
             let mut p = group.pending.lock().unwrap_or_else(|e| e.into_inner());
             p.remove_where(mine);
             group.pending_bits.store(p.set(), std::sync::atomic::Ordering::Release);
         }
-        if let (Notify::Thread(tid), Some(kernel)) = (self.notify, self.kernel.upgrade()) {
+        if let (Notify::Thread(tid), Some(kernel)) = (self.event.notify, self.owner.kernel.upgrade()) {
             if let Some(h) = kernel.procs().threads.get(&tid) {
                 h.remove_pending(mine);
             }
@@ -366,9 +394,8 @@ impl PosixTimer {
 
 impl Expiry for PosixTimer {
     fn expire(&self, gen: u64, now: Instant) -> Option<Instant> {
-        let (n, next) = self.sched.lock().unwrap_or_else(|e| e.into_inner()).fire(gen, now);
-        let (Some(kernel), Some(_group)) = (self.kernel.upgrade(), self.group.upgrade()) else { return None };
-        if n == 0 || self.notify == Notify::None {
+        let (kernel, n, next) = self.owner.fire(gen, now)?;
+        if n == 0 || self.event.notify == Notify::None {
             return next;
         }
         // At most one of its signals is pending at a time; the rest are
@@ -378,26 +405,24 @@ impl Expiry for PosixTimer {
             return next;
         }
         self.overrun.store(n - 1, std::sync::atomic::Ordering::SeqCst);
-        let mut info = super::signal::SigInfo::new(self.signo, super::signal::code::SI_TIMER);
+        let mut info = super::signal::SigInfo::new(self.event.signo, super::signal::code::SI_TIMER);
         info.0[16..20].copy_from_slice(&self.id.to_le_bytes());
         info.0[20..24].copy_from_slice(&((n - 1).min(i32::MAX as u64) as i32).to_le_bytes());
-        info.0[24..32].copy_from_slice(&self.value.to_le_bytes());
-        let sent = match self.notify {
+        info.0[24..32].copy_from_slice(&self.event.value.to_le_bytes());
+        let pid = self.owner.pid;
+        match self.event.notify {
             Notify::Thread(tid) => {
                 // The kernel sends it: no permission check applies.
                 let root = super::process::Credentials::new(0, 0);
-                super::task::exit::send_to_thread(&kernel, Some(self.pid), tid, info, &root)
+                super::task::exit::send_to_thread(&kernel, Some(pid), tid, info, &root).ok()?;
             }
-            _ => super::task::exit::send_to_process(&kernel, self.pid, info, None),
-        };
-        if sent.is_err() {
-            return None;
+            _ => super::task::exit::send_to_process(&kernel, pid, info, None).ok()?,
         }
         next
     }
 
     fn is_current(&self, gen: u64) -> bool {
-        self.sched.lock().unwrap_or_else(|e| e.into_inner()).gen == gen
+        self.owner.is_current(gen)
     }
 }
 

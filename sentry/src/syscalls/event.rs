@@ -274,14 +274,15 @@ const ITIMER_REAL: u32 = 0;
 const ITIMER_VIRTUAL: u32 = 1;
 const ITIMER_PROF: u32 = 2;
 
+/// A disarmed schedule of `t`'s process, for its timers.
+fn timer_owner(t: &Task) -> crate::kernel::timer::TimerOwner {
+    crate::kernel::timer::TimerOwner::new(Arc::downgrade(&t.kernel), Arc::downgrade(&t.handle.tg), t.pid)
+}
+
 /// This process's ITIMER_REAL.
 fn real_timer(t: &Task) -> Arc<crate::kernel::timer::RealTimer> {
     let tg = &t.handle.tg;
-    tg.real_timer
-        .get_or_init(|| {
-            Arc::new(crate::kernel::timer::RealTimer::new(Arc::downgrade(&t.kernel), Arc::downgrade(tg), t.pid))
-        })
-        .clone()
+    tg.real_timer.get_or_init(|| Arc::new(crate::kernel::timer::RealTimer::new(timer_owner(t)))).clone()
 }
 
 /// Two durations as a `struct itimerval` (interval, then value).
@@ -434,7 +435,7 @@ fn posix_timer(t: &Task, id: i32) -> SysResult<Arc<crate::kernel::timer::PosixTi
 }
 
 pub fn timer_create(t: &mut Task, a: &Args) -> SysResult<u64> {
-    use crate::kernel::timer::{Notify, PosixTimer};
+    use crate::kernel::timer::{Notify, PosixTimer, SigEvent};
     let (clock, sevp, idp) = (a.u32(0), a.addr(1), a.addr(2));
     match clock {
         CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME => {}
@@ -470,8 +471,7 @@ pub fn timer_create(t: &mut Task, a: &Args) -> SysResult<u64> {
             (notify, signo.max(0) as u32, value)
         }
     };
-    let group = Arc::downgrade(&t.handle.tg);
-    let timer = PosixTimer::new(id, clock, notify, signo, value, t.pid, Arc::downgrade(&t.kernel), group);
+    let timer = PosixTimer::new(timer_owner(t), id, clock, SigEvent { notify, signo, value });
     timers.insert(Arc::new(timer));
     drop(timers);
     if let Err(e) = t.mm().write_val(idp, &id) {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use abi::flags::open::{O_NONBLOCK, O_RDWR};
+use abi::flags::open::O_NONBLOCK;
 use abi::Errno;
 
 use super::Args;
@@ -26,10 +26,9 @@ pub(super) fn install_pidfd(t: &mut Task, pid: i32, nonblock: bool) -> SysResult
             None => return Err(Errno::ESRCH),
         }
     };
-    let file = PidFd::new(pid, group, Arc::downgrade(&t.kernel));
-    let status = O_RDWR | if nonblock { O_NONBLOCK } else { 0 };
+    let file = PidFd::open_file(pid, group, Arc::downgrade(&t.kernel), nonblock);
     let limit = t.nofile_limit();
-    t.fds().insert(File::new(Box::new(file), status, None), true, 0, limit)
+    t.fds().insert(file, true, 0, limit)
 }
 
 pub fn pidfd_open(t: &mut Task, a: &Args) -> SysResult<u64> {

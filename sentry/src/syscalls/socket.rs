@@ -140,7 +140,7 @@ pub fn socket(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     let (kind, flags) = socket_type(ty, protocol)?;
     let ep = Endpoint::new(kind, sender_creds(t));
-    Ok(install(t, UnixSocket::new(ep, None), flags)? as u64)
+    Ok(install(t, UnixSocket::new(ep), flags)? as u64)
 }
 
 pub fn socketpair(t: &mut Task, a: &Args) -> SysResult<u64> {

@@ -32,6 +32,19 @@ impl PidFd {
         PidFd { pid, group, kernel, ino: NEXT_INO.fetch_add(1, Ordering::Relaxed) }
     }
 
+    /// An open pidfd file for process `pid` of `group` (O_NONBLOCK with
+    /// `nonblock`).
+    pub fn open_file(
+        pid: i32,
+        group: Arc<ThreadGroup>,
+        kernel: Weak<Kernel>,
+        nonblock: bool,
+    ) -> Arc<super::file::File> {
+        use abi::flags::open::{O_NONBLOCK, O_RDWR};
+        let status = O_RDWR | if nonblock { O_NONBLOCK } else { 0 };
+        super::file::File::new(Box::new(PidFd::new(pid, group, kernel)), status, None)
+    }
+
     /// Whether the process is still in the process table (not reaped).
     pub fn alive_in_table(&self) -> bool {
         self.kernel

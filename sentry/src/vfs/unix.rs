@@ -776,10 +776,10 @@ pub fn pair(kind: u32, creds: Ucred) -> (UnixSocket, UnixSocket) {
 pub struct UnixSocket(Arc<Endpoint>, Option<Weak<crate::kernel::Kernel>>);
 
 impl UnixSocket {
-    /// A socket file for `ep`; its name, if it gets an abstract one, is
-    /// freed in `kernel`'s namespace when the socket closes.
-    pub fn new(ep: Arc<Endpoint>, kernel: Option<Weak<crate::kernel::Kernel>>) -> UnixSocket {
-        UnixSocket(ep, kernel)
+    /// A socket file for `ep`, not yet tied to a kernel's namespace
+    /// ([`UnixSocket::in_kernel`]).
+    pub fn new(ep: Arc<Endpoint>) -> UnixSocket {
+        UnixSocket(ep, None)
     }
 
     /// Its end of the connection.
@@ -787,7 +787,8 @@ impl UnixSocket {
         &self.0
     }
 
-    /// The same socket, with `kernel`'s namespace to free its name in.
+    /// The same socket, with `kernel`'s namespace to free its abstract
+    /// name in when it closes.
     pub fn in_kernel(self, kernel: Weak<crate::kernel::Kernel>) -> UnixSocket {
         let mut me = self;
         me.1 = Some(kernel);

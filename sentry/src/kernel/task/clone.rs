@@ -183,10 +183,9 @@ impl Task {
             child.clear_child_tid = a.child_tid;
         }
         if f & CLONE_PIDFD != 0 {
-            let group = child.handle.tg.clone();
-            let file = crate::vfs::pidfd::PidFd::new(tid, group, Arc::downgrade(&self.kernel));
+            let file =
+                crate::vfs::pidfd::PidFd::open_file(tid, child.handle.tg.clone(), Arc::downgrade(&self.kernel), false);
             let limit = self.nofile_limit();
-            let file = crate::vfs::file::File::new(Box::new(file), abi::flags::open::O_RDWR, None);
             let fd = self.fds().insert(file, true, 0, limit)?;
             self.mm().write_val(a.pidfd, &fd)?;
         }
