@@ -140,8 +140,24 @@ class Workloads(unittest.TestCase):
         for quick in (False, True):
             names = " ".join(w.name for w in harness.workloads(quick))
             for want in ("getpid", "read 1 B", "open+close", "stat", "fork+exit", "fork+exec", "start to exit",
-                         "file 100 MiB", "pipe", "first touch 1 GiB", "python3", "tar+gzip", "peak RSS"):
+                         "file 100 MiB", "pipe", "unix stream", "epoll ping-pong", "eventfd wake-ups",
+                         "first touch 1 GiB", "python3", "tar+gzip", "peak RSS"):
                 self.assertIn(want, names)
+
+    def test_unix_stream_is_1_gib_or_256_mib_in_quick(self):
+        for quick, label, mib in ((False, "1 GiB", "1024"), (True, "256 MiB", "256")):
+            [w] = [w for w in harness.workloads(quick) if w.name.startswith("unix stream")]
+            self.assertEqual(w.name, f"unix stream {label}")
+            self.assertEqual(w.argv, ["/bin/hbench", "unix", mib])
+            self.assertEqual((w.unit, w.measure, w.scale), ("ms", "printed", 1e-6))
+
+    def test_ping_pongs_print_ns_per_round_trip(self):
+        for quick in (False, True):
+            rows = {w.argv[1]: w for w in harness.workloads(quick) if w.argv[1:2] in (["epollpp"], ["eventfd"])}
+            self.assertEqual(sorted(rows), ["epollpp", "eventfd"])
+            for w in rows.values():
+                self.assertEqual((w.unit, w.measure, w.scale), ("µs/round trip", "printed", 1e-3))
+                self.assertEqual(w.argv[2], "5000" if quick else "20000")
 
     def test_full_getpid_is_a_million(self):
         w = harness.workloads(False)[0]

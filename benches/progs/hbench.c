@@ -11,18 +11,31 @@
  *                            fsync-free, then read it back; unlinks it
  *   hbench pipe MB           a child writes MB MiB into a pipe in 64 KiB
  *                            writes, the parent reads them all
+ *   hbench unix MB           the same through an AF_UNIX SOCK_STREAM
+ *                            socketpair
+ *   hbench epollpp N         N round trips of one byte between two processes
+ *                            over an AF_UNIX SOCK_STREAM socketpair, each
+ *                            side waiting in epoll_wait on its end
+ *   hbench eventfd N         N round trips between two threads over two
+ *                            eventfds (blocking read and write)
  *   hbench fault MB          mmap MB MiB anonymous, store to each 4 KiB page
  *   hbench sleep MS          sleep MS milliseconds
  *
- * Prints one number: the mean ns per operation for the loops, the total ns of
- * the timed part for file, pipe and fault (nothing for sleep). Exits nonzero
- * on any failure. */
+ * Prints one number: the mean ns per operation (round trip) for the loops, the
+ * total ns of the timed part for file, pipe, unix and fault (nothing for
+ * sleep). Exits nonzero on any failure. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -38,6 +51,69 @@ static double now_ns(void) {
 static int die(const char *what) {
     perror(what);
     exit(3);
+}
+
+/* Waits in epoll_wait on ep until fd (its only member) is readable, then
+ * reads one byte from it: 1 on a byte, 0 at EOF, -1 on an error. */
+static int epoll_read1(int ep, int fd, char *c) {
+    struct epoll_event ev;
+    int r;
+    do
+        r = epoll_wait(ep, &ev, 1, -1);
+    while (r < 0 && errno == EINTR);
+    if (r != 1 || ev.data.fd != fd)
+        return -1;
+    ssize_t got = read(fd, c, 1);
+    return got < 0 ? -1 : (int)got;
+}
+
+/* An epoll instance watching fd for EPOLLIN. */
+static int epoll_on(int fd) {
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    if (ep < 0)
+        die("epoll_create1");
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+        die("epoll_ctl");
+    return ep;
+}
+
+/* One byte out on fd and back, waiting for it in epoll_wait on ep. */
+static void epoll_round_trip(int ep, int fd) {
+    char c = 'p';
+    if (write(fd, &c, 1) != 1)
+        die("write");
+    if (epoll_read1(ep, fd, &c) != 1)
+        die("epoll_wait+read");
+}
+
+/* A count out on efd[0] and one back on efd[1]. */
+static void eventfd_round_trip(const int efd[2]) {
+    uint64_t v = 1;
+    if (write(efd[0], &v, sizeof v) != sizeof v)
+        die("eventfd write");
+    if (read(efd[1], &v, sizeof v) != sizeof v)
+        die("eventfd read");
+}
+
+struct efd_pair {
+    int efd[2];
+    long n;
+};
+
+/* The second thread of `eventfd`: n + 1 times (one to warm up), waits for a
+ * count on efd[0] and answers on efd[1]. */
+static void *eventfd_echo(void *arg) {
+    struct efd_pair *e = arg;
+    uint64_t v;
+    for (long i = 0; i <= e->n; i++) {
+        if (read(e->efd[0], &v, sizeof v) != sizeof v)
+            die("eventfd read (thread)");
+        v = 1;
+        if (write(e->efd[1], &v, sizeof v) != sizeof v)
+            die("eventfd write (thread)");
+    }
+    return NULL;
 }
 
 int main(int argc, char **argv) {
@@ -161,6 +237,85 @@ int main(int argc, char **argv) {
         if (got != total)
             die("pipe short");
         per_op = 0;
+    } else if (!strcmp(w, "unix")) {
+        size_t chunk = 64 << 10;
+        long total = n << 20;
+        char *buf = malloc(chunk);
+        int sv[2];
+        memset(buf, 'u', chunk);
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+            die("socketpair");
+        a = now_ns();
+        pid_t c = fork();
+        if (c < 0)
+            die("fork");
+        if (c == 0) {
+            close(sv[0]);
+            for (long done = 0; done < total; done += chunk)
+                for (size_t off = 0; off < chunk;) {
+                    ssize_t r = write(sv[1], buf + off, chunk - off);
+                    if (r <= 0)
+                        _exit(1);
+                    off += r;
+                }
+            _exit(0);
+        }
+        close(sv[1]);
+        long got = 0;
+        ssize_t r;
+        while ((r = read(sv[0], buf, chunk)) > 0)
+            got += r;
+        int st;
+        if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            die("unix writer failed");
+        b = now_ns();
+        if (r < 0 || got != total)
+            die("unix short");
+        per_op = 0;
+    } else if (!strcmp(w, "epollpp")) {
+        int sv[2];
+        char c = 'p';
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+            die("socketpair");
+        pid_t p = fork();
+        if (p < 0)
+            die("fork");
+        if (p == 0) {
+            /* Echoes every byte back until the parent closes its end. */
+            close(sv[0]);
+            int ep = epoll_on(sv[1]);
+            int r;
+            while ((r = epoll_read1(ep, sv[1], &c)) == 1)
+                if (write(sv[1], &c, 1) != 1)
+                    _exit(1);
+            _exit(r == 0 ? 0 : 1);
+        }
+        close(sv[1]);
+        int ep = epoll_on(sv[0]);
+        epoll_round_trip(ep, sv[0]); /* warm up */
+        a = now_ns();
+        for (long i = 0; i < n; i++)
+            epoll_round_trip(ep, sv[0]);
+        b = now_ns();
+        close(sv[0]);
+        int st;
+        if (waitpid(p, &st, 0) != p || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            die("epollpp echo process failed");
+    } else if (!strcmp(w, "eventfd")) {
+        struct efd_pair e = {.n = n};
+        pthread_t t;
+        for (int i = 0; i < 2; i++)
+            if ((e.efd[i] = eventfd(0, EFD_CLOEXEC)) < 0)
+                die("eventfd");
+        if ((errno = pthread_create(&t, NULL, eventfd_echo, &e)) != 0)
+            die("pthread_create");
+        eventfd_round_trip(e.efd); /* warm up */
+        a = now_ns();
+        for (long i = 0; i < n; i++)
+            eventfd_round_trip(e.efd);
+        b = now_ns();
+        if ((errno = pthread_join(t, NULL)) != 0)
+            die("pthread_join");
     } else if (!strcmp(w, "fault")) {
         size_t len = (size_t)n << 20;
         a = now_ns();
