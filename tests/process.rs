@@ -10,30 +10,16 @@
 
 use std::time::Duration;
 
-use husk_suite::{differential, differential_test, husk_test, run_husk, Case, Link, Outcome, Rootfs};
+use husk_suite::{
+    differential, differential_test, husk_test, prog_rootfs, run_husk, self_checking_case, Case, Link, Rootfs,
+};
 
 /// Generous: these programs fork, sleep a little and wait, and Husk's
 /// platforms are slower than native at that.
 const TIMEOUT: Duration = Duration::from_secs(180);
 
-/// A root with `/progs/<name>` and the directories Husk mounts over
-/// (`/tmp`, `/dev`).
-fn rootfs_with(name: &str, link: Link) -> (Rootfs, String) {
-    let rootfs = Rootfs::new();
-    let prog = rootfs.prog(name, link);
-    rootfs.dir_mode("/tmp", 0o1777).dir("/dev");
-    (rootfs, prog)
-}
-
-/// Fails on any line with ": bad" in it: the programs' failed checks.
-fn no_bad_results(out: &Outcome) {
-    let text = out.stdout_str();
-    let bad: Vec<_> = text.lines().filter(|l| l.contains(": bad")).collect();
-    assert!(bad.is_empty(), "failed self-checks:\n{}", bad.join("\n"));
-}
-
 fn case(rootfs: &Rootfs, prog: &str) -> Case {
-    Case::new(rootfs, prog).timeout(TIMEOUT).check(no_bad_results)
+    self_checking_case(rootfs, prog, TIMEOUT)
 }
 
 differential_test! {
@@ -41,7 +27,7 @@ differential_test! {
     /// WNOWAIT, ECHILD), SIGCHLD, process groups and sessions, exit_group
     /// with threads, orphans reparented to the top process, PDEATHSIG.
     fn fork_wait(platform, link) {
-        let (rootfs, prog) = rootfs_with("fork_wait", link);
+        let (rootfs, prog) = prog_rootfs("fork_wait", link);
         let case = case(&rootfs, &prog).expect_lines(&[
             "child _exit(7): exited 7",
             "child exit(0x1ff): exited 255",
@@ -70,7 +56,7 @@ husk_test! {
     /// The app is the sandbox's pid 1: an orphan's new parent is pid 1,
     /// which reaps it (natively these are host pids, hence Husk-only).
     fn fork_wait_pid1(platform) {
-        let (rootfs, prog) = rootfs_with("fork_wait", Link::Static);
+        let (rootfs, prog) = prog_rootfs("fork_wait", Link::Static);
         let case = case(&rootfs, &prog).args(["pid1"]).expect_lines(&[
             "the orphan, reparented to the top process and reaped by it: exited 0",
             "top pid: 1",
@@ -86,7 +72,7 @@ differential_test! {
     /// pipe2 flags, O_NONBLOCK and EAGAIN, capacity and partial writes,
     /// PIPE_BUF atomicity with two writer processes, EPIPE and SIGPIPE.
     fn pipe(platform, link) {
-        let (rootfs, prog) = rootfs_with("pipe", link);
+        let (rootfs, prog) = prog_rootfs("pipe", link);
         let case = case(&rootfs, &prog).expect_lines(&[
             "read from an empty pipe: -1 EAGAIN",
             "filled with 65536 bytes, then: EAGAIN",
@@ -107,7 +93,7 @@ differential_test! {
     /// SIGPIPE at its default action kills the writer: status 141 (the
     /// program exits with the status a shell reports for its child).
     fn pipe_sigpipe_default(platform, link) {
-        let (rootfs, prog) = rootfs_with("pipe", link);
+        let (rootfs, prog) = prog_rootfs("pipe", link);
         let case = case(&rootfs, &prog)
             .args(["sigpipe"])
             .expect_status(141)
@@ -122,7 +108,7 @@ differential_test! {
     /// sigaltstack; FPU state across a handler; SIGSEGV (si_addr), SIGFPE,
     /// SIGILL, SIGTRAP caught; default actions.
     fn signals(platform, link) {
-        let (rootfs, prog) = rootfs_with("signals", link);
+        let (rootfs, prog) = prog_rootfs("signals", link);
         let case = case(&rootfs, &prog).expect_lines(&[
             "kill: handler ran 1, si_signo 10, si_code SI_USER, si_pid is me: ok, si_uid 0",
             "sigqueue: handler ran 2, si_code SI_QUEUE, si_value 42, si_pid is me: ok",
@@ -151,7 +137,7 @@ differential_test! {
     /// (ymm upper halves) across a handler, a handler's edits of xmm and
     /// ymm in the frame, the legacy-only fallback without the marker.
     fn xsave(platform, link) {
-        let (rootfs, prog) = rootfs_with("xsave", link);
+        let (rootfs, prog) = prog_rootfs("xsave", link);
         let mut lines = vec![
             "fpregs 64-byte aligned: ok",
             "magic1 in sw_reserved: ok",
@@ -186,7 +172,7 @@ differential_test! {
     /// seeing each other's writes after copy-on-write, and munmap and
     /// mprotect reach the other thread at once (Linux's TLB shootdown).
     fn fork_threads(platform, link) {
-        let (rootfs, prog) = rootfs_with("fork_threads", link);
+        let (rootfs, prog) = prog_rootfs("fork_threads", link);
         let case = case(&rootfs, &prog).expect_lines(&[
             "children kept their memory as at the fork: ok",
             "the parent's threads kept seeing each other's writes: ok",
@@ -207,7 +193,7 @@ differential_test! {
     /// read waited gives EFAULT with the data left in the pipe. CPython's
     /// test_forkinthread narrowed down (issue 20).
     fn fork_io(platform, link) {
-        let (rootfs, prog) = rootfs_with("fork_io", link);
+        let (rootfs, prog) = prog_rootfs("fork_io", link);
         let case = case(&rootfs, &prog).expect_lines(&[
             "a read waiting across another thread's fork gets the bytes: ok",
             "the child's copy of the buffer stays as at the fork: ok",
@@ -229,7 +215,7 @@ differential_test! {
     /// another thread, timeouts, signals, and every error of epoll_ctl and
     /// epoll_wait in Linux's order.
     fn epoll(platform, link) {
-        let (rootfs, prog) = rootfs_with("epoll", link);
+        let (rootfs, prog) = prog_rootfs("epoll", link);
         let case = case(&rootfs, &prog).expect_lines(&[
             "eventfd: the maximum is UINT64_MAX - 1: ok",
             "eventfd: fd link anon_inode:[eventfd]",
@@ -260,7 +246,7 @@ differential_test! {
     /// SIGPIPE, SCM_RIGHTS (and MSG_CTRUNC) and SCM_CREDENTIALS, socket
     /// options, names, and the errors of socketpair and the socket calls.
     fn unix_pair(platform, link) {
-        let (rootfs, prog) = rootfs_with("unix_pair", link);
+        let (rootfs, prog) = prog_rootfs("unix_pair", link);
         let case = case(&rootfs, &prog).expect_lines(&[
             "stream: MSG_WAITALL gets all 6: ok",
             "shutdown(SHUT_WR): poll on the peer 0x2005",
@@ -289,7 +275,7 @@ differential_test! {
     /// datagrams with and without a default peer; ECONNRESET for a
     /// connection never accepted; and the errors of each call.
     fn unix_named(platform, link) {
-        let (rootfs, prog) = rootfs_with("unix_named", link);
+        let (rootfs, prog) = prog_rootfs("unix_named", link);
         let case = case(&rootfs, &prog).expect_lines(&[
             "stream: accept4: ok, peer address len 2, cloexec yes",
             "  client's peer: abstract \"stream\" (len 9)",
@@ -317,7 +303,7 @@ differential_test! {
     /// SIGEV_THREAD_ID, SIGEV_NONE, one pending signal at a time, delete).
     /// Times are checked as ranges.
     fn timers(platform, link) {
-        let (rootfs, prog) = rootfs_with("timers", link);
+        let (rootfs, prog) = prog_rootfs("timers", link);
         let case = case(&rootfs, &prog).expect_lines(&[
             "timerfd: fd link anon_inode:[timerfd]",
             "timerfd: one-shot fires once: ok",
@@ -344,7 +330,7 @@ differential_test! {
     /// epoll, POLLHUP once reaped), pidfd_send_signal and its scopes,
     /// waitid(P_PIDFD), pidfd_getfd, clone3's CLONE_PIDFD, and the errors.
     fn pidfd(platform, link) {
-        let (rootfs, prog) = rootfs_with("pidfd", link);
+        let (rootfs, prog) = prog_rootfs("pidfd", link);
         let case = case(&rootfs, &prog).expect_lines(&[
             "pidfd: fd link anon_inode:[pidfd]",
             "child: poll once it exited 0x1",
@@ -365,7 +351,7 @@ differential_test! {
     /// a new mask on the same fd, poll and epoll, blocking reads woken by
     /// another process, and the errors.
     fn signalfd(platform, link) {
-        let (rootfs, prog) = rootfs_with("signalfd", link);
+        let (rootfs, prog) = prog_rootfs("signalfd", link);
         let case = case(&rootfs, &prog).expect_lines(&[
             "signalfd: fd link anon_inode:[signalfd]",
             "signalfd: poll, SIGUSR1 pending 0x1",
@@ -385,7 +371,7 @@ husk_test! {
     /// io_uring is refused with ENOSYS, as gVisor does by default (Husk
     /// only: the host may serve it).
     fn io_uring_refused(platform) {
-        let (rootfs, prog) = rootfs_with("io_uring", Link::Static);
+        let (rootfs, prog) = prog_rootfs("io_uring", Link::Static);
         let case = case(&rootfs, &prog).expect_stdout(
             "io_uring_setup: ENOSYS\nio_uring_enter: ENOSYS\nio_uring_register: ENOSYS\ndone\n",
         );
@@ -398,7 +384,7 @@ differential_test! {
     /// fork, a new thread and a raw fork syscall copy the FPU: MXCSR, the
     /// x87 control word and the vector registers as they were at the call.
     fn fpu_inherit(platform, link) {
-        let (rootfs, prog) = rootfs_with("fpu_inherit", link);
+        let (rootfs, prog) = prog_rootfs("fpu_inherit", link);
         let mut lines = vec![
             "set mxcsr 0xdfc0 and fcw 0xc7f",
             "fork child: mxcsr inherited: ok",
@@ -426,7 +412,7 @@ differential_test! {
     /// A handler sets a reserved xstate_bv bit in its frame: sigreturn
     /// delivers SIGSEGV, and the child dies of it (139).
     fn xsave_corrupt(platform, link) {
-        let (rootfs, prog) = rootfs_with("xsave", link);
+        let (rootfs, prog) = prog_rootfs("xsave", link);
         let case = case(&rootfs, &prog)
             .args(["corrupt"])
             .expect_status(139)
@@ -440,7 +426,7 @@ differential_test! {
     /// Husk the program is pid 1, which ignores SIGTERM without a handler,
     /// as the init of a Linux pid namespace does.
     fn signals_sigterm_default(platform, link) {
-        let (rootfs, prog) = rootfs_with("signals", link);
+        let (rootfs, prog) = prog_rootfs("signals", link);
         let case = case(&rootfs, &prog)
             .args(["sigterm"])
             .expect_status(143)
@@ -454,7 +440,7 @@ differential_test! {
     /// 1 the program would ignore the SIGABRT and glibc's abort would end
     /// in a SIGSEGV: 139, natively in a pid namespace too.)
     fn signals_abort(platform, link) {
-        let (rootfs, prog) = rootfs_with("signals", link);
+        let (rootfs, prog) = prog_rootfs("signals", link);
         let case = case(&rootfs, &prog)
             .args(["abort"])
             .expect_status(134)
@@ -467,7 +453,7 @@ differential_test! {
     /// fork of a 256 MiB written region: the child's writes stay its own;
     /// MAP_SHARED stays shared; 20 forks of a sparse 1 GiB mapping.
     fn cow(platform, link) {
-        let (rootfs, prog) = rootfs_with("cow", link);
+        let (rootfs, prog) = prog_rootfs("cow", link);
         let case = case(&rootfs, &prog).expect_lines(&[
             "256 MiB written, sum 2147450880",
             "child saw the inherited sum 2147450880, then its own 6442418176; child exited 0",
@@ -495,7 +481,7 @@ differential_test! {
     /// execve and execveat: argv/envp, #! scripts with an argument,
     /// close-on-exec, exec from a threaded process, dispositions, errors.
     fn execve(platform, link) {
-        let (rootfs, prog) = rootfs_with("execve", link);
+        let (rootfs, prog) = prog_rootfs("execve", link);
         execve_files(&rootfs);
         let case = case(&rootfs, &prog).expect_lines(&[
             "  argv[0]=renamed-argv0",
@@ -525,7 +511,7 @@ differential_test! {
     /// /dev/null, zero, full (ENOSPC), random, urandom, getrandom, and a
     /// writable /dev/shm. Natively on the same mounts as the sandbox.
     fn dev(platform, link) {
-        let (rootfs, prog) = rootfs_with("dev", link);
+        let (rootfs, prog) = prog_rootfs("dev", link);
         let case = case(&rootfs, &prog).scratch_mounts().expect_lines(&[
             "stat /dev/null: char 1:3 mode 0666",
             "stat /dev/urandom: char 1:9 mode 0666",
@@ -543,7 +529,7 @@ differential_test! {
     /// The tmpfs at /tmp: files, links, renames, directories, umask, a
     /// 4 MiB file, shared file mappings and SIGBUS beyond EOF.
     fn tmp(platform, link) {
-        let (rootfs, prog) = rootfs_with("tmp", link);
+        let (rootfs, prog) = prog_rootfs("tmp", link);
         let case = case(&rootfs, &prog).scratch_mounts().expect_lines(&[
             "/tmp: dir yes, mode 1777",
             "lstat /tmp/husk-tmp-test: dir mode 0750 uid 0 gid 0",
@@ -568,7 +554,7 @@ differential_test! {
     /// poll, ppoll, select and pselect6 on pipes and a file: events,
     /// hangups, timeouts, wakeups from another process, signal masks.
     fn poll(platform, link) {
-        let (rootfs, prog) = rootfs_with("poll", link);
+        let (rootfs, prog) = prog_rootfs("poll", link);
         let case = case(&rootfs, &prog).expect_lines(&[
             "poll, empty pipe: 1, read end 0, write end OUT",
             "poll, nothing ready, 50 ms: 0, waited at least 50 ms: ok",
@@ -593,7 +579,7 @@ differential_test! {
     /// nanosleep and clock_nanosleep: a handled signal ends the sleep with
     /// EINTR and the time left; an ignored-by-default SIGCHLD does not.
     fn sleep_intr(platform, link) {
-        let (rootfs, prog) = rootfs_with("sleep_intr", link);
+        let (rootfs, prog) = prog_rootfs("sleep_intr", link);
         let case = case(&rootfs, &prog).expect_lines(&[
             "nanosleep 5 s, SIGUSR1 after 50 ms: -1 Interrupted system call, handler ran: yes, woke early: yes, rem plausible: yes",
             "nanosleep 200 ms with a child exiting at 20 ms: 0, slept it all: yes",
@@ -612,7 +598,7 @@ differential_test! {
     /// futex WAIT/WAKE, EAGAIN, timeouts, bitsets, requeue, WAKE_OP,
     /// shared futexes across fork, robust mutexes whose owner died.
     fn futex(platform, link) {
-        let (rootfs, prog) = rootfs_with("futex", link);
+        let (rootfs, prog) = prog_rootfs("futex", link);
         let case = case(&rootfs, &prog).expect_lines(&[
             "FUTEX_WAIT with a mismatched value: -1 EAGAIN",
             "FUTEX_WAKE woke the sleeping thread: 1",
@@ -635,7 +621,7 @@ differential_test! {
 
 /// /etc/secret: readable by root only.
 fn creds_rootfs(link: Link) -> (Rootfs, String) {
-    let (rootfs, prog) = rootfs_with("creds", link);
+    let (rootfs, prog) = prog_rootfs("creds", link);
     rootfs.file_mode("/etc/secret", "root only\n", 0o600);
     (rootfs, prog)
 }
@@ -703,7 +689,7 @@ differential_test! {
     /// umask, prctl (names, no_new_privs, dumpable, pdeathsig), getrusage,
     /// times, sched_yield and affinity, priorities, mremap, msync, mincore.
     fn sysmisc(platform, link) {
-        let (rootfs, prog) = rootfs_with("sysmisc", link);
+        let (rootfs, prog) = prog_rootfs("sysmisc", link);
         let case = case(&rootfs, &prog).expect_lines(&[
             "initial name (the executable's basename): sysmisc",
             "a long name is cut to 15 bytes: a-name-longer-t",

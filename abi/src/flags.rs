@@ -184,6 +184,8 @@ pub mod signal {
     pub const SIGCHLD: u32 = 17;
     pub const SIGCONT: u32 = 18;
     pub const SIGSTOP: u32 = 19;
+    pub const SIGVTALRM: u32 = 26;
+    pub const SIGPROF: u32 = 27;
     pub const SIGSYS: u32 = 31;
 }
 
@@ -255,6 +257,55 @@ pub mod arch_prctl {
     pub const ARCH_GET_GS: u32 = 0x1004;
     pub const ARCH_GET_CPUID: u32 = 0x1011;
     pub const ARCH_SET_CPUID: u32 = 0x1012;
+}
+
+/// System V IPC: flags and commands shared by the shm, sem and msg calls,
+/// and each family's own.
+pub mod ipc {
+    /// The key that always makes a new object.
+    pub const IPC_PRIVATE: i32 = 0;
+    pub const IPC_CREAT: u32 = 0o1000;
+    pub const IPC_EXCL: u32 = 0o2000;
+    pub const IPC_NOWAIT: u32 = 0o4000;
+    pub const IPC_RMID: u32 = 0;
+    pub const IPC_SET: u32 = 1;
+    pub const IPC_STAT: u32 = 2;
+    pub const IPC_INFO: u32 = 3;
+    /// The "new layout" bit some libcs add to a ctl command.
+    pub const IPC_64: u32 = 0x100;
+
+    pub const SHM_LOCK: u32 = 11;
+    pub const SHM_UNLOCK: u32 = 12;
+    pub const SHM_STAT: u32 = 13;
+    pub const SHM_INFO: u32 = 14;
+    pub const SHM_STAT_ANY: u32 = 15;
+    pub const SHM_RDONLY: u32 = 0o10000;
+    pub const SHM_RND: u32 = 0o20000;
+    pub const SHM_REMAP: u32 = 0o40000;
+    pub const SHM_EXEC: u32 = 0o100000;
+    /// Mode bit: removed, freed at the last detach.
+    pub const SHM_DEST: u32 = 0o1000;
+    /// Mode bit: locked in memory.
+    pub const SHM_LOCKED: u32 = 0o2000;
+
+    pub const GETPID: u32 = 11;
+    pub const GETVAL: u32 = 12;
+    pub const GETALL: u32 = 13;
+    pub const GETNCNT: u32 = 14;
+    pub const GETZCNT: u32 = 15;
+    pub const SETVAL: u32 = 16;
+    pub const SETALL: u32 = 17;
+    pub const SEM_STAT: u32 = 18;
+    pub const SEM_INFO: u32 = 19;
+    pub const SEM_STAT_ANY: u32 = 20;
+    pub const SEM_UNDO: i16 = 0x1000;
+
+    pub const MSG_STAT: u32 = 11;
+    pub const MSG_INFO: u32 = 12;
+    pub const MSG_STAT_ANY: u32 = 13;
+    pub const MSG_NOERROR: u32 = 0o10000;
+    pub const MSG_EXCEPT: u32 = 0o20000;
+    pub const MSG_COPY: u32 = 0o40000;
 }
 
 /// `getrandom` flags.

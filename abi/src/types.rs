@@ -117,3 +117,139 @@ const _: () = assert!(core::mem::size_of::<Utsname>() == 390);
 
 /// Offset of `d_name` within `struct linux_dirent64`.
 pub const DIRENT64_NAME_OFFSET: usize = 19;
+
+abi_struct! {
+    /// `struct ipc64_perm`: the owner and mode of a System V IPC object.
+    pub struct IpcPerm {
+        pub key: i32,
+        pub uid: u32,
+        pub gid: u32,
+        pub cuid: u32,
+        pub cgid: u32,
+        pub mode: u32,
+        pub seq: u16,
+        pub pad2: u16,
+        pub pad3: u32,
+        pub unused1: u64,
+        pub unused2: u64,
+    } size 48;
+}
+
+abi_struct! {
+    /// `struct shmid64_ds` (x86_64 layout).
+    pub struct ShmidDs {
+        pub shm_perm: IpcPerm,
+        pub shm_segsz: u64,
+        pub shm_atime: i64,
+        pub shm_dtime: i64,
+        pub shm_ctime: i64,
+        pub shm_cpid: i32,
+        pub shm_lpid: i32,
+        pub shm_nattch: u64,
+        pub unused4: u64,
+        pub unused5: u64,
+    } size 112;
+}
+
+abi_struct! {
+    /// `struct shminfo64`, shmctl(IPC_INFO)'s answer.
+    pub struct ShmInfo64 {
+        pub shmmax: u64,
+        pub shmmin: u64,
+        pub shmmni: u64,
+        pub shmseg: u64,
+        pub shmall: u64,
+        pub unused: [u64; 4],
+    } size 72;
+}
+
+abi_struct! {
+    /// `struct shm_info`, shmctl(SHM_INFO)'s answer.
+    pub struct ShmUsage {
+        pub used_ids: i32,
+        pub pad: u32,
+        pub shm_tot: u64,
+        pub shm_rss: u64,
+        pub shm_swp: u64,
+        pub swap_attempts: u64,
+        pub swap_successes: u64,
+    } size 48;
+}
+
+abi_struct! {
+    /// `struct semid64_ds` (x86_64 layout).
+    pub struct SemidDs {
+        pub sem_perm: IpcPerm,
+        pub sem_otime: i64,
+        pub unused1: u64,
+        pub sem_ctime: i64,
+        pub unused2: u64,
+        pub sem_nsems: u64,
+        pub unused3: u64,
+        pub unused4: u64,
+    } size 104;
+}
+
+abi_struct! {
+    /// `struct sembuf`: one operation of semop.
+    pub struct Sembuf { pub sem_num: u16, pub sem_op: i16, pub sem_flg: i16 } size 6;
+}
+
+abi_struct! {
+    /// `struct seminfo`, semctl(IPC_INFO and SEM_INFO)'s answer.
+    pub struct SemInfo {
+        pub semmap: i32,
+        pub semmni: i32,
+        pub semmns: i32,
+        pub semmnu: i32,
+        pub semmsl: i32,
+        pub semopm: i32,
+        pub semume: i32,
+        pub semusz: i32,
+        pub semvmx: i32,
+        pub semaem: i32,
+    } size 40;
+}
+
+abi_struct! {
+    /// `struct msqid64_ds` (x86_64 layout).
+    pub struct MsqidDs {
+        pub msg_perm: IpcPerm,
+        pub msg_stime: i64,
+        pub msg_rtime: i64,
+        pub msg_ctime: i64,
+        pub msg_cbytes: u64,
+        pub msg_qnum: u64,
+        pub msg_qbytes: u64,
+        pub msg_lspid: i32,
+        pub msg_lrpid: i32,
+        pub unused4: u64,
+        pub unused5: u64,
+    } size 120;
+}
+
+abi_struct! {
+    /// `struct msginfo`, msgctl(IPC_INFO and MSG_INFO)'s answer.
+    pub struct MsgInfo {
+        pub msgpool: i32,
+        pub msgmap: i32,
+        pub msgmax: i32,
+        pub msgmnb: i32,
+        pub msgmni: i32,
+        pub msgssz: i32,
+        pub msgtql: i32,
+        pub msgseg: u16,
+        pub pad: u16,
+    } size 32;
+}
+
+abi_struct! {
+    /// `struct mq_attr`.
+    pub struct MqAttr {
+        pub mq_flags: i64,
+        pub mq_maxmsg: i64,
+        pub mq_msgsize: i64,
+        pub mq_curmsgs: i64,
+        pub reserved: [i64; 4],
+    } size 64;
+}

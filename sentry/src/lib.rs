@@ -108,7 +108,7 @@ pub enum MountKind {
     Sysfs,
     /// devpts: an empty directory for now (no pseudo-terminals yet).
     Devpts,
-    /// A POSIX message-queue filesystem: an empty directory for now.
+    /// The POSIX message-queue filesystem: the sandbox's queues.
     Mqueue,
     /// Husk's device filesystem (null, zero, full, random, urandom, tty, ...): used for an OCI "/dev" tmpfs.
     Devfs,
@@ -177,14 +177,16 @@ fn new_platform(name: &str, mf: &MemoryFile) -> Result<Box<dyn Platform>, BootEr
 }
 
 /// The mounts of a sandbox that asks for none: a tmpfs at /tmp and at
-/// /dev/shm (and, added by [`with_system_mounts`], /dev, /proc and /sys).
+/// /dev/shm, and the message-queue filesystem at /dev/mqueue (and, added by
+/// [`with_system_mounts`], /dev, /proc and /sys).
 pub fn default_mounts() -> Vec<MountSpec> {
     let tmpfs = |d: &str| MountSpec {
         destination: d.as_bytes().to_vec(),
         kind: MountKind::Tmpfs { mode: 0o1777 },
         readonly: false,
     };
-    vec![tmpfs("/tmp"), tmpfs("/dev/shm")]
+    let mqueue = MountSpec { destination: b"/dev/mqueue".to_vec(), kind: MountKind::Mqueue, readonly: false };
+    vec![tmpfs("/tmp"), tmpfs("/dev/shm"), mqueue]
 }
 
 /// The paths the Sentry always covers with its own filesystems, whatever
@@ -473,8 +475,9 @@ fn mount_reason(spec: &MountSpec, e: Errno) -> String {
 
 /// Mounts `specs` in order; the first that fails fails the boot. Returns
 /// the procfs instances made, to be connected to the kernel.
-fn apply_mounts(vfs: &Vfs, mf: &Arc<MemoryFile>, specs: &[MountSpec]) -> Result<Vec<Arc<ProcFs>>, BootError> {
+fn apply_mounts(kernel: &Kernel, specs: &[MountSpec]) -> Result<Vec<Arc<ProcFs>>, BootError> {
     use vfs::tmpfs::{FsKind, MemFs};
+    let (vfs, mf) = (&kernel.vfs, &kernel.memfile);
     // Stand-ins for missing mount points and the directories on their way
     // come from here; the app may not write in them, as in a read-only
     // rootfs.
@@ -517,9 +520,12 @@ fn apply_mounts(vfs: &Vfs, mf: &Arc<MemoryFile>, specs: &[MountSpec]) -> Result<
                 });
                 (mem(FsKind::Tmpfs, 0o755), "devpts", "devpts", format!("{rw},nosuid,noexec,relatime"))
             }
-            MountKind::Mqueue => {
-                (mem(FsKind::Tmpfs, 0o1777), "mqueue", "mqueue", format!("{rw},nosuid,nodev,noexec,relatime"))
-            }
+            MountKind::Mqueue => (
+                vfs::mqueue::new_root(kernel.ipc.mqueue.clone()),
+                "mqueue",
+                "mqueue",
+                format!("{rw},nosuid,nodev,noexec,relatime"),
+            ),
             MountKind::Devfs => {
                 let root = vfs::devfs::new(mf.clone()).map_err(fail)?;
                 if let Some(i) = root.inode().filter(|_| spec.readonly) {
@@ -582,8 +588,8 @@ impl Sandbox {
             options: "ro,relatime".into(),
         });
         let specs = with_system_mounts(cfg.mounts.clone().unwrap_or_else(default_mounts))?;
-        let procfs = apply_mounts(&vfs, &mf, &specs)?;
         let kernel = Arc::new(Kernel::new(platform, mf, vfs, cfg.hostname, cfg.strace));
+        let procfs = apply_mounts(&kernel, &specs)?;
         for p in &procfs {
             p.set_kernel(&kernel);
         }
@@ -629,7 +635,7 @@ mod tests {
     #[test]
     fn dev_proc_and_sys_are_always_the_sentrys_own() {
         let all = with_system_mounts(default_mounts()).unwrap();
-        assert_eq!(destinations(&all), ["/dev", "/proc", "/sys", "/tmp", "/dev/shm"]);
+        assert_eq!(destinations(&all), ["/dev", "/proc", "/sys", "/tmp", "/dev/shm", "/dev/mqueue"]);
         assert_eq!(all[1].kind, MountKind::Proc);
         assert!(all[2].readonly, "sysfs is read-only");
         // A list that mounts them keeps its own, in its order.

@@ -120,6 +120,20 @@ pub fn clock_gettime(id: u32) -> SysResult<(i64, i64)> {
     Ok((ts.tv_sec, ts.tv_nsec))
 }
 
+/// The host clock id of a process's CPU time (Linux's
+/// `MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED)`).
+pub fn process_cpu_clock(pid: i32) -> u32 {
+    ((!pid) << 3 | 2) as u32
+}
+
+/// The host clock id of the calling host thread's CPU time, which other
+/// threads of the Sentry may read.
+pub fn current_thread_cpu_clock() -> Option<u32> {
+    let mut id: libc::clockid_t = 0;
+    // SAFETY: pthread_self is this thread; `id` is a valid out-pointer.
+    (unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut id) } == 0).then_some(id as u32)
+}
+
 /// clock_getres on the host clock `id`.
 pub fn clock_getres(id: u32) -> SysResult<(i64, i64)> {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };

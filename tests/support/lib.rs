@@ -33,7 +33,7 @@ pub mod run;
 
 pub use progs::Link;
 pub use rootfs::Rootfs;
-pub use run::{differential, run_husk, run_native, Case, Outcome};
+pub use run::{differential, no_bad_results, prog_rootfs, run_husk, run_native, self_checking_case, Case, Outcome};
 
 #[doc(hidden)]
 pub use paste as __paste;

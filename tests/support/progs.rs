@@ -2,7 +2,8 @@
 //!
 //! `build("hello", Link::Static)` compiles `tests/progs/hello.c` into
 //! `target/husk-test/progs/hello-static`, once: the output is reused until
-//! the source, `common.h` or this file (which holds the flags) is newer.
+//! the source, a shared header (`common.h`, `ipc_common.h`) or this file
+//! (which holds the flags) is newer.
 //! Concurrent tests compile into unique temporary names and rename, so
 //! they never see a half-written binary.
 
@@ -58,7 +59,12 @@ pub fn build(name: &str, link: Link) -> PathBuf {
     let out_dir = paths::work_dir().join("progs");
     let out = out_dir.join(format!("{name}-{}", link.suffix()));
 
-    let inputs = [src.clone(), paths::progs_src_dir().join("common.h"), paths::manifest_dir().join(file!())];
+    let inputs = [
+        src.clone(),
+        paths::progs_src_dir().join("common.h"),
+        paths::progs_src_dir().join("ipc_common.h"),
+        paths::manifest_dir().join(file!()),
+    ];
     let newest_input = inputs.iter().filter_map(|p| mtime(p)).max();
     if let (Some(built), Some(newest)) = (mtime(&out), newest_input) {
         if built >= newest {

@@ -586,6 +586,30 @@ fn collect(mut pipe: impl Read + Send + 'static) -> Collected {
     Collected { buf, done }
 }
 
+/// A root with `/progs/<name>` (built as `link` says) and the directories
+/// Husk mounts over (`/tmp`, `/dev`): the usual home of a self-checking
+/// program from `tests/progs/`. Returns the root and the program's path.
+pub fn prog_rootfs(name: &str, link: crate::Link) -> (Rootfs, String) {
+    let rootfs = Rootfs::new();
+    let prog = rootfs.prog(name, link);
+    rootfs.dir_mode("/tmp", 0o1777).dir("/dev");
+    (rootfs, prog)
+}
+
+/// Fails on any line with ": bad" in it: a self-checking program's failed
+/// checks (see `tests/progs/common.h`).
+pub fn no_bad_results(out: &Outcome) {
+    let text = out.stdout_str();
+    let bad: Vec<_> = text.lines().filter(|l| l.contains(": bad")).collect();
+    assert!(bad.is_empty(), "failed self-checks:\n{}", bad.join("\n"));
+}
+
+/// A case running the self-checking program `prog`: within `timeout`, and
+/// failing on any of its failed checks.
+pub fn self_checking_case(rootfs: &Rootfs, prog: &str, timeout: Duration) -> Case {
+    Case::new(rootfs, prog).timeout(timeout).check(no_bad_results)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@
 
 pub mod fd_table;
 pub mod futex;
+pub mod ipc;
 pub mod process;
 pub mod signal;
 pub mod task;
@@ -75,6 +76,9 @@ pub struct Kernel {
     pub unix_names: crate::vfs::unix::Namespace,
     /// The timer thread's deadlines (timerfd, setitimer, alarm).
     pub timers: timer::Timers,
+    /// System V IPC objects and POSIX message queues: the sandbox's own
+    /// IPC namespace.
+    pub ipc: ipc::IpcNamespace,
     /// Which unimplemented syscalls were logged already.
     enosys_logged: Box<[AtomicBool]>,
     /// The same, for numbers past `enosys_logged`.
@@ -92,6 +96,7 @@ impl Kernel {
     ) -> Self {
         Kernel {
             platform,
+            ipc: ipc::IpcNamespace::new(memfile.clone()),
             memfile,
             vfs,
             hostname,

@@ -88,9 +88,12 @@ pub struct ThreadGroup {
     pub exited_usage: Mutex<Usage>,
     /// Usage of reaped children and their reaped descendants.
     pub children_usage: Mutex<Usage>,
-    /// ITIMER_REAL (setitimer, alarm), made on first use; kept across
-    /// execve, new in a fork child.
-    pub real_timer: std::sync::OnceLock<Arc<super::timer::RealTimer>>,
+    /// CPU time of this process's threads that have exited.
+    pub exited_cpu: Mutex<super::usage::CpuTime>,
+    /// ITIMER_REAL (setitimer, alarm), ITIMER_VIRTUAL and ITIMER_PROF, by
+    /// `which`, each made on first use; kept across execve, new in a fork
+    /// child.
+    pub itimers: [std::sync::OnceLock<Arc<super::timer::RealTimer>>; 3],
     /// Set when the last thread has exited (the process is a zombie);
     /// `exit_queue` is told then, for pidfds.
     pub exited: AtomicBool,
@@ -122,7 +125,8 @@ impl ThreadGroup {
             nice: AtomicI32::new(0),
             exited_usage: Mutex::new(Usage::default()),
             children_usage: Mutex::new(Usage::default()),
-            real_timer: std::sync::OnceLock::new(),
+            itimers: Default::default(),
+            exited_cpu: Mutex::default(),
             exited: AtomicBool::new(false),
             exit_queue: super::waiter::WaitQueue::default(),
             signal_queue: super::waiter::WaitQueue::default(),
@@ -223,6 +227,18 @@ pub struct Process {
 }
 
 impl Process {
+    /// The process's CPU time: exited threads plus the live ones.
+    pub fn cpu_time(&self) -> super::usage::CpuTime {
+        // Held while the live threads are read: a thread that exits moves
+        // its time to `exited_cpu` under it.
+        let exited = self.tg.exited_cpu.lock().unwrap_or_else(|e| e.into_inner());
+        let mut c = *exited;
+        for t in &self.threads {
+            c.add(t.cpu_time());
+        }
+        c
+    }
+
     /// The process's usage: exited threads plus the live ones' stubs.
     pub fn usage(&self) -> Usage {
         let mut u = *self.tg.exited_usage.lock().unwrap_or_else(|e| e.into_inner());

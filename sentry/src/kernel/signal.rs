@@ -30,6 +30,8 @@ pub mod code {
     pub const SI_QUEUE: i32 = -1;
     /// Sent by a POSIX timer.
     pub const SI_TIMER: i32 = -2;
+    /// Sent by a POSIX message queue's notification.
+    pub const SI_MESGQ: i32 = -3;
     /// Sent by tkill/tgkill.
     pub const SI_TKILL: i32 = -6;
     /// SIGCHLD: exited.

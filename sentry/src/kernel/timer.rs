@@ -195,24 +195,94 @@ impl Schedule {
     }
 }
 
-/// What a process timer shares, ITIMER_REAL and POSIX timers alike: the
-/// process it belongs to, and its schedule.
+/// A CPU-time clock: what ITIMER_VIRTUAL, ITIMER_PROF and the POSIX
+/// timers and clocks on CPU time measure.
+#[derive(Clone)]
+pub enum CpuClock {
+    /// Process `pid`'s CPU time: in its own code only (`user_only`,
+    /// ITIMER_VIRTUAL), or all of it.
+    Process {
+        /// The process.
+        pid: i32,
+        /// Only time in the app's own code.
+        user_only: bool,
+    },
+    /// One thread's CPU time.
+    Thread(Weak<super::task::TaskHandle>),
+}
+
+impl CpuClock {
+    /// The time on the clock; None once its process or thread is gone.
+    pub fn read(&self, kernel: &super::Kernel) -> Option<Duration> {
+        match self {
+            CpuClock::Process { pid, user_only } => {
+                let c = kernel.procs().procs.get(pid).map(|p| p.cpu_time())?;
+                Some(if *user_only { c.user } else { c.total() })
+            }
+            CpuClock::Thread(h) => Some(h.upgrade()?.cpu_time().total()),
+        }
+    }
+}
+
+/// How often a CPU-time timer looks at its clock at most: Linux checks
+/// them at each tick (4 ms).
+const CPU_POLL_MIN: Duration = Duration::from_millis(1);
+const CPU_POLL_MAX: Duration = Duration::from_millis(4);
+
+/// The instant that stands for CPU time zero: a CPU-time schedule keeps
+/// its deadlines as this plus CPU time, so that [`Schedule`] serves both
+/// kinds of clock.
+fn cpu_epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// What a process timer shares, ITIMER_REAL, the CPU-time itimers and POSIX
+/// timers alike: the process it belongs to, the clock it runs on, and its
+/// schedule.
 pub struct TimerOwner {
     kernel: Weak<super::Kernel>,
     group: Weak<super::process::ThreadGroup>,
     pid: i32,
+    /// None: wall-clock time.
+    cpu: Option<CpuClock>,
     sched: Mutex<Schedule>,
 }
 
 impl TimerOwner {
-    /// A disarmed schedule of the process `pid` (whose thread group is
-    /// `group`).
+    /// A disarmed wall-clock schedule of the process `pid` (whose thread
+    /// group is `group`).
     pub fn new(kernel: Weak<super::Kernel>, group: Weak<super::process::ThreadGroup>, pid: i32) -> TimerOwner {
-        TimerOwner { kernel, group, pid, sched: Mutex::new(Schedule::default()) }
+        TimerOwner { kernel, group, pid, cpu: None, sched: Mutex::new(Schedule::default()) }
+    }
+
+    /// The same, on CPU-time clock `clock`.
+    pub fn on_cpu_clock(mut self, clock: CpuClock) -> TimerOwner {
+        self.cpu = Some(clock);
+        self
     }
 
     fn sched(&self) -> std::sync::MutexGuard<'_, Schedule> {
         self.sched.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Now on the timer's clock, as an instant (CPU time counts from
+    /// [`cpu_epoch`]); None once what it measures is gone.
+    fn now(&self) -> Option<Instant> {
+        match &self.cpu {
+            None => Some(Instant::now()),
+            Some(c) => Some(cpu_epoch() + c.read(&*self.kernel.upgrade()?)?),
+        }
+    }
+
+    /// When the timer thread should look next for a deadline `at` on the
+    /// timer's clock, which reads `now`: a CPU-time clock is polled, since
+    /// CPU time has no wall-clock deadline.
+    fn wall_deadline(&self, at: Instant, now: Instant) -> Instant {
+        match self.cpu {
+            None => at,
+            Some(_) => Instant::now() + at.saturating_duration_since(now).clamp(CPU_POLL_MIN, CPU_POLL_MAX),
+        }
     }
 
     /// Arms (or disarms) for `target`; returns the old (time left, interval).
@@ -223,21 +293,35 @@ impl TimerOwner {
         value: Duration,
         interval: Duration,
     ) -> (Duration, Duration) {
-        timers.set(&mut self.sched(), value, interval, target)
+        let Some(now) = self.now() else { return (Duration::ZERO, Duration::ZERO) };
+        let mut sched = self.sched();
+        let old = sched.remaining(now);
+        let (gen, at) = sched.set(value, interval, now);
+        if let Some(at) = at {
+            timers.arm(self.wall_deadline(at, now), gen, target);
+        }
+        old
     }
 
     /// (time left, interval).
     fn get(&self) -> (Duration, Duration) {
-        self.sched().remaining(Instant::now())
+        self.now().map_or((Duration::ZERO, Duration::ZERO), |now| self.sched().remaining(now))
     }
 
-    /// The deadline of `gen` came: how many times it fired, its next
-    /// deadline, and the kernel to signal through; `None` once the process
-    /// or the sandbox is gone.
-    fn fire(&self, gen: u64, now: Instant) -> Option<(Arc<super::Kernel>, u64, Option<Instant>)> {
-        let (n, next) = self.sched().fire(gen, now);
+    /// The timer thread's look at generation `gen`: how many times it
+    /// fired (0 if its deadline is not yet there), when to look next, and
+    /// the kernel to signal through; `None` once the process or the
+    /// sandbox is gone.
+    fn fire(&self, gen: u64, _wall_now: Instant) -> Option<(Arc<super::Kernel>, u64, Option<Instant>)> {
         let (kernel, _group) = (self.kernel.upgrade()?, self.group.upgrade()?);
-        Some((kernel, n, next))
+        let now = self.now()?;
+        let mut sched = self.sched();
+        if let Some(at) = sched.next.filter(|&at| sched.gen == gen && at > now) {
+            // A CPU-time deadline not reached yet.
+            return Some((kernel, 0, Some(self.wall_deadline(at, now))));
+        }
+        let (n, next) = sched.fire(gen, now);
+        Some((kernel, n, next.map(|at| self.wall_deadline(at, now))))
     }
 
     fn is_current(&self, gen: u64) -> bool {
@@ -245,40 +329,44 @@ impl TimerOwner {
     }
 }
 
-/// A process's ITIMER_REAL: SIGALRM to the process at each expiry (which
-/// coalesce, as signals do).
-pub struct RealTimer(TimerOwner);
+/// A process's interval timer (setitimer): ITIMER_REAL sends SIGALRM,
+/// ITIMER_VIRTUAL SIGVTALRM, ITIMER_PROF SIGPROF, to the process at each
+/// expiry (which coalesce, as signals do).
+pub struct RealTimer {
+    owner: TimerOwner,
+    signo: u32,
+}
 
 impl RealTimer {
-    /// The timer of `owner`'s process.
-    pub fn new(owner: TimerOwner) -> RealTimer {
-        RealTimer(owner)
+    /// The timer of `owner`'s process, sending `signo`.
+    pub fn new(owner: TimerOwner, signo: u32) -> RealTimer {
+        RealTimer { owner, signo }
     }
 
-    /// setitimer(ITIMER_REAL): arms (or disarms) and returns the old
-    /// (time left, interval).
+    /// setitimer: arms (or disarms) and returns the old (time left,
+    /// interval).
     pub fn set(self: &Arc<Self>, timers: &Timers, value: Duration, interval: Duration) -> (Duration, Duration) {
-        self.0.set(timers, Arc::downgrade(self) as Weak<dyn Expiry>, value, interval)
+        self.owner.set(timers, Arc::downgrade(self) as Weak<dyn Expiry>, value, interval)
     }
 
-    /// getitimer(ITIMER_REAL): (time left, interval).
+    /// getitimer: (time left, interval).
     pub fn get(&self) -> (Duration, Duration) {
-        self.0.get()
+        self.owner.get()
     }
 }
 
 impl Expiry for RealTimer {
     fn expire(&self, gen: u64, now: Instant) -> Option<Instant> {
-        let (kernel, n, next) = self.0.fire(gen, now)?;
+        let (kernel, n, next) = self.owner.fire(gen, now)?;
         if n > 0 {
-            let info = super::signal::SigInfo::new(abi::flags::signal::SIGALRM, super::signal::code::SI_KERNEL);
-            super::task::exit::send_to_process(&kernel, self.0.pid, info, None).ok()?;
+            let info = super::signal::SigInfo::new(self.signo, super::signal::code::SI_KERNEL);
+            super::task::exit::send_to_process(&kernel, self.owner.pid, info, None).ok()?;
         }
         next
     }
 
     fn is_current(&self, gen: u64) -> bool {
-        self.0.is_current(gen)
+        self.owner.is_current(gen)
     }
 }
 

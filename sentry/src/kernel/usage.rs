@@ -35,6 +35,35 @@ impl Usage {
     }
 }
 
+/// A host CPU clock's reading; None once its process or thread is gone.
+pub fn cpu_clock(id: u32) -> Option<Duration> {
+    let (s, ns) = crate::sys::clock_gettime(id).ok()?;
+    Some(Duration::new(s.max(0) as u64, ns.clamp(0, 999_999_999) as u32))
+}
+
+/// CPU time in the app's code (`user`: the stub's) and in the Sentry on
+/// its behalf (`system`: the task's Sentry thread's).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTime {
+    /// In the app's own code.
+    pub user: Duration,
+    /// In the Sentry, serving it.
+    pub system: Duration,
+}
+
+impl CpuTime {
+    /// Both together.
+    pub fn total(self) -> Duration {
+        self.user + self.system
+    }
+
+    /// Adds `o`.
+    pub fn add(&mut self, o: CpuTime) {
+        self.user += o.user;
+        self.system += o.system;
+    }
+}
+
 /// The host's clock ticks per second for /proc times (USER_HZ).
 const USER_HZ: u64 = 100;
 

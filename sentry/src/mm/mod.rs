@@ -84,6 +84,21 @@ pub trait PageSource: Send + Sync {
     /// in order, allocating holes, with one reference taken on each page for
     /// the caller. They cover less than `len` where the file ends first.
     fn share(&self, offset: u64, len: u64) -> SysResult<Vec<Chunk>>;
+
+    /// For a System V shared-memory attachment: the segment's identity and
+    /// size, which shmdt uses to find the mappings of one attach.
+    fn sysv_shm(&self) -> Option<(usize, u64)> {
+        None
+    }
+
+    /// Process `pid` let go of a mapping of it (shmdt, exit): a System V
+    /// segment records the time and the pid.
+    fn detached(&self, _pid: i32) {}
+
+    /// What /proc/PID/maps names a mapping of it.
+    fn map_name(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What a mapping is backed by, beyond its memory-file pages.
@@ -695,6 +710,22 @@ impl MemoryManager {
     pub fn set_brk_base(&mut self, addr: u64) {
         self.brk_base = addr;
         self.brk = addr;
+    }
+
+    /// An empty address space over the same range: what an exited
+    /// process's /proc entries show.
+    pub fn emptied(&self) -> MemoryManager {
+        MemoryManager::new(self.mf.clone(), self.min_addr, self.max_addr)
+    }
+
+    /// Tells the file of every shared file mapping that process `pid` lets
+    /// go of it (the address space is going away).
+    pub fn release_mappings(&self, pid: i32) {
+        for v in self.vmas.values() {
+            if let Backing::Pages { source, .. } = &v.backing {
+                source.detached(pid);
+            }
+        }
     }
 
     /// The VMAs, for diagnostics and tests.

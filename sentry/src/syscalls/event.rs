@@ -215,8 +215,7 @@ fn read_itimerspec(t: &Task, addr: u64, clock: u32, absolute: bool) -> SysResult
     let interval = duration_of(spec[0], spec[1])?;
     let mut value = duration_of(spec[2], spec[3])?;
     if absolute && !value.is_zero() {
-        let (s, ns) = crate::sys::clock_gettime(clock)?;
-        let now = Duration::new(s.max(0) as u64, ns as u32);
+        let now = super::time::read_clock(t, clock)?;
         value = value.saturating_sub(now).max(Duration::from_nanos(1));
     }
     Ok((value, interval))
@@ -279,10 +278,21 @@ fn timer_owner(t: &Task) -> crate::kernel::timer::TimerOwner {
     crate::kernel::timer::TimerOwner::new(Arc::downgrade(&t.kernel), Arc::downgrade(&t.handle.tg), t.pid)
 }
 
-/// This process's ITIMER_REAL.
-fn real_timer(t: &Task) -> Arc<crate::kernel::timer::RealTimer> {
-    let tg = &t.handle.tg;
-    tg.real_timer.get_or_init(|| Arc::new(crate::kernel::timer::RealTimer::new(timer_owner(t)))).clone()
+/// This process's interval timer `which` (ITIMER_REAL, ITIMER_VIRTUAL or
+/// ITIMER_PROF), or EINVAL.
+fn itimer(t: &Task, which: u32) -> SysResult<Arc<crate::kernel::timer::RealTimer>> {
+    use crate::kernel::timer::{CpuClock, RealTimer};
+    use abi::flags::signal::{SIGALRM, SIGPROF, SIGVTALRM};
+    let slot = t.handle.tg.itimers.get(which as usize).ok_or(Errno::EINVAL)?;
+    let timer = slot.get_or_init(|| {
+        let (owner, pid) = (timer_owner(t), t.pid);
+        Arc::new(match which {
+            ITIMER_VIRTUAL => RealTimer::new(owner.on_cpu_clock(CpuClock::Process { pid, user_only: true }), SIGVTALRM),
+            ITIMER_PROF => RealTimer::new(owner.on_cpu_clock(CpuClock::Process { pid, user_only: false }), SIGPROF),
+            _ => RealTimer::new(owner, SIGALRM),
+        })
+    });
+    Ok(timer.clone())
 }
 
 /// Two durations as a `struct itimerval` (interval, then value).
@@ -302,30 +312,15 @@ pub fn setitimer(t: &mut Task, a: &Args) -> SysResult<u64> {
     let usec = |u: i64| if (0..1_000_000).contains(&u) { Ok(u * 1000) } else { Err(Errno::EINVAL) };
     let interval = duration_of(spec[0], usec(spec[1])?)?;
     let value = duration_of(spec[2], usec(spec[3])?)?;
-    match which {
-        ITIMER_REAL => {
-            let old = real_timer(t).set(&t.kernel.timers, value, interval);
-            if old_addr != 0 {
-                t.mm().write_val(old_addr, &itimerval_bytes(old))?;
-            }
-            Ok(0)
-        }
-        ITIMER_VIRTUAL | ITIMER_PROF => {
-            static ONCE: std::sync::Once = std::sync::Once::new();
-            ONCE.call_once(|| log::info!("setitimer: ITIMER_VIRTUAL and ITIMER_PROF are not served (EINVAL)"));
-            Err(Errno::EINVAL)
-        }
-        _ => Err(Errno::EINVAL),
+    let old = itimer(t, which)?.set(&t.kernel.timers, value, interval);
+    if old_addr != 0 {
+        t.mm().write_val(old_addr, &itimerval_bytes(old))?;
     }
+    Ok(0)
 }
 
 pub fn getitimer(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let now = match a.u32(0) {
-        ITIMER_REAL => real_timer(t).get(),
-        // Never armed: setitimer refuses them.
-        ITIMER_VIRTUAL | ITIMER_PROF => (Duration::ZERO, Duration::ZERO),
-        _ => return Err(Errno::EINVAL),
-    };
+    let now = itimer(t, a.u32(0))?.get();
     t.mm().write_val(a.addr(1), &itimerval_bytes(now))?;
     Ok(0)
 }
@@ -333,7 +328,8 @@ pub fn getitimer(t: &mut Task, a: &Args) -> SysResult<u64> {
 /// alarm(2): SIGALRM in `seconds` (0 cancels); returns the seconds that
 /// were left, rounded as Linux's `alarm_setitimer` does.
 pub fn alarm(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let (left, _) = real_timer(t).set(&t.kernel.timers, Duration::from_secs(u64::from(a.u32(0))), Duration::ZERO);
+    let (left, _) =
+        itimer(t, ITIMER_REAL)?.set(&t.kernel.timers, Duration::from_secs(u64::from(a.u32(0))), Duration::ZERO);
     let mut secs = left.as_secs();
     let usec = left.subsec_micros();
     if (secs == 0 && usec > 0) || usec >= 500_000 {
@@ -437,9 +433,11 @@ fn posix_timer(t: &Task, id: i32) -> SysResult<Arc<crate::kernel::timer::PosixTi
 pub fn timer_create(t: &mut Task, a: &Args) -> SysResult<u64> {
     use crate::kernel::timer::{Notify, PosixTimer, SigEvent};
     let (clock, sevp, idp) = (a.u32(0), a.addr(1), a.addr(2));
+    let cpu = super::time::cpu_clock(t, clock)?;
     match clock {
         CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME => {}
         CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM => return Err(Errno::EPERM),
+        _ if cpu.is_some() => {}
         _ => return Err(Errno::EINVAL),
     }
     let ev: Option<[u8; 64]> = if sevp == 0 { None } else { Some(t.mm().read_val(sevp)?) };
@@ -471,7 +469,11 @@ pub fn timer_create(t: &mut Task, a: &Args) -> SysResult<u64> {
             (notify, signo.max(0) as u32, value)
         }
     };
-    let timer = PosixTimer::new(timer_owner(t), id, clock, SigEvent { notify, signo, value });
+    let owner = match cpu {
+        Some(c) => timer_owner(t).on_cpu_clock(c),
+        None => timer_owner(t),
+    };
+    let timer = PosixTimer::new(owner, id, clock, SigEvent { notify, signo, value });
     timers.insert(Arc::new(timer));
     drop(timers);
     if let Err(e) = t.mm().write_val(idp, &id) {

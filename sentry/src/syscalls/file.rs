@@ -20,7 +20,7 @@ use crate::mm::{Chunk, MemoryFile, PinnedIo, SysResult};
 use crate::vfs::file::{DirFile, File, FileOps, HostFile, PathOnly, POLLERR, POLLHUP, POLLIN, POLLOUT};
 use crate::vfs::ops::{self, MAY_READ, MAY_WRITE};
 use crate::vfs::pipe::{FifoFile, Pipe};
-use crate::vfs::synth::{SynthDirFile, SynthFile};
+use crate::vfs::synth::{SynthDirFile, SynthFile, SynthKind};
 use crate::vfs::tmpfs::{self, InodeKind, NewKind};
 use crate::vfs::{devfs, gofer_errno, Dentry, Follow, Last, Node, Vfs};
 use smallvec::SmallVec;
@@ -417,7 +417,7 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
             }
             // Writing to a read-only mount fails before permissions matter;
             // synthetic files refuse it (EACCES) whoever asks.
-            if writes && d.synth().is_some() {
+            if writes && d.synth().is_some_and(|n| !n.is_object()) {
                 return Err(Errno::EACCES);
             }
             if writes && d.is_readonly() && d.is_regular() {
@@ -454,7 +454,10 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
                 }
                 _ => return Err(Errno::ENXIO),
             },
-            Node::Synth(n) => Box::new(SynthFile::open(n)?),
+            Node::Synth(n) => match &n.kind {
+                SynthKind::Object(open) => open()?,
+                _ => Box::new(SynthFile::open(n)?),
+            },
         };
         File::new(ops, status, Some(d))
     };

@@ -34,7 +34,9 @@ fn key(t: &Task, addr: u64) -> SysResult<FutexKey> {
     Ok(if shared { FutexKey::Shared(off) } else { FutexKey::Private(mm.id(), addr) })
 }
 
-fn read_timeout(t: &Task, addr: u64, absolute: Option<u32>) -> SysResult<Option<Instant>> {
+/// A timeout at `addr` (none if 0) as a deadline: relative, or absolute on
+/// clock `absolute`. EINVAL for a malformed timespec.
+pub(super) fn read_timeout(t: &Task, addr: u64, absolute: Option<u32>) -> SysResult<Option<Instant>> {
     if addr == 0 {
         return Ok(None);
     }

@@ -13,6 +13,7 @@ mod fs;
 mod fs_write;
 mod futex;
 mod identity;
+mod ipc;
 mod mm;
 mod pidfd;
 mod poll;

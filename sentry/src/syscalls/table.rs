@@ -10,8 +10,8 @@ use abi::SYSCALL_COUNT;
 
 use super::strace::Fmt::{self, *};
 use super::{
-    event, fdops, file, fs, fs_write, futex, identity, mm, pidfd, poll, process, sched, signal, socket, splice, sys,
-    thread, time, xattr, Handler,
+    event, fdops, file, fs, fs_write, futex, identity, ipc, mm, pidfd, poll, process, sched, signal, socket, splice,
+    sys, thread, time, xattr, Handler,
 };
 
 /// How completely a syscall is implemented.
@@ -85,8 +85,8 @@ syscall_table! {
     TIMERFD_SETTIME => event::timerfd_settime, Support::Partial("TFD_TIMER_CANCEL_ON_SET is taken: the sandbox cannot set the clock"), [Fd, Hex, Ptr, Ptr];
     TIMERFD_GETTIME => event::timerfd_gettime, Support::Full, [Fd, Ptr];
     ALARM => event::alarm, Support::Full, [Int];
-    SETITIMER => event::setitimer, Support::Partial("ITIMER_REAL only: ITIMER_VIRTUAL and ITIMER_PROF give EINVAL"), [Int, Ptr, Ptr];
-    GETITIMER => event::getitimer, Support::Partial("ITIMER_REAL only"), [Int, Ptr];
+    SETITIMER => event::setitimer, Support::Full, [Int, Ptr, Ptr];
+    GETITIMER => event::getitimer, Support::Full, [Int, Ptr];
     PIDFD_OPEN => pidfd::pidfd_open, Support::Partial("process pidfds; PIDFD_THREAD (Linux 6.9) is not offered, nor CLONE_PIDFD with CLONE_THREAD"), [Int, Hex];
     PIDFD_SEND_SIGNAL => pidfd::pidfd_send_signal, Support::Full, [Fd, Int, Ptr, Hex];
     PIDFD_GETFD => pidfd::pidfd_getfd, Support::Full, [Fd, Int, Hex];
@@ -95,7 +95,7 @@ syscall_table! {
     IO_URING_REGISTER => event::io_uring_refused, Support::Refused("ENOSYS: io_uring is refused"), [Fd, Int, Ptr, Int];
     SIGNALFD => event::signalfd, Support::Full, [Fd, Ptr, Int];
     SIGNALFD4 => event::signalfd4, Support::Partial("poll and epoll see the process's signals, not the polling thread's own"), [Fd, Ptr, Int, Hex];
-    TIMER_CREATE => event::timer_create, Support::Partial("CLOCK_REALTIME, MONOTONIC and BOOTTIME; CPU-time clocks give EINVAL"), [Int, Ptr, Ptr];
+    TIMER_CREATE => event::timer_create, Support::Partial("no alarm clocks (EPERM), no CLOCK_TAI"), [Int, Ptr, Ptr];
     TIMER_SETTIME => event::timer_settime, Support::Full, [Int, Hex, Ptr, Ptr];
     TIMER_GETTIME => event::timer_gettime, Support::Full, [Int, Ptr];
     TIMER_GETOVERRUN => event::timer_getoverrun, Support::Partial("the expirations beyond the last one signalled"), [Int];
@@ -115,6 +115,24 @@ syscall_table! {
     ACCEPT4 => socket::accept4, Support::Partial("AF_UNIX"), [Fd, Ptr, Ptr, Hex];
     SENDTO => socket::sendto, Support::Partial("AF_UNIX; no MSG_OOB"), [Fd, Buf(2), Int, Hex, Ptr, Int];
     RECVFROM => socket::recvfrom, Support::Partial("AF_UNIX; no MSG_OOB"), [Fd, Ptr, Int, Hex, Ptr, Ptr];
+    SHMGET => ipc::shmget, Support::Full, [Hex, Int, Oct];
+    SHMAT => ipc::shmat, Support::Full, [Int, Ptr, Hex];
+    SHMDT => ipc::shmdt, Support::Full, [Ptr];
+    SHMCTL => ipc::shmctl, Support::Full, [Int, Int, Ptr];
+    SEMGET => ipc::semget, Support::Full, [Hex, Int, Oct];
+    SEMOP => ipc::semop, Support::Full, [Int, Ptr, Int];
+    SEMTIMEDOP => ipc::semtimedop, Support::Full, [Int, Ptr, Int, Ptr];
+    SEMCTL => ipc::semctl, Support::Full, [Int, Int, Int, Hex];
+    MSGGET => ipc::msgget, Support::Full, [Hex, Oct];
+    MSGSND => ipc::msgsnd, Support::Full, [Int, Ptr, Int, Hex];
+    MSGRCV => ipc::msgrcv, Support::Full, [Int, Ptr, Int, Int, Hex];
+    MSGCTL => ipc::msgctl, Support::Full, [Int, Int, Ptr];
+    MQ_OPEN => ipc::mq_open, Support::Partial("no RLIMIT_MSGQUEUE accounting; SIGEV_THREAD notification needs netlink (EINVAL)"), [Path, Hex, Oct, Ptr];
+    MQ_UNLINK => ipc::mq_unlink, Support::Full, [Path];
+    MQ_TIMEDSEND => ipc::mq_timedsend, Support::Full, [Fd, Ptr, Int, Int, Ptr];
+    MQ_TIMEDRECEIVE => ipc::mq_timedreceive, Support::Full, [Fd, Ptr, Int, Ptr, Ptr];
+    MQ_NOTIFY => ipc::mq_notify, Support::Partial("SIGEV_SIGNAL and SIGEV_NONE; SIGEV_THREAD gives EINVAL"), [Fd, Ptr];
+    MQ_GETSETATTR => ipc::mq_getsetattr, Support::Full, [Fd, Ptr, Ptr];
     SENDMSG => socket::sendmsg, Support::Partial("AF_UNIX, with SCM_RIGHTS and SCM_CREDENTIALS"), [Fd, Ptr, Hex];
     RECVMSG => socket::recvmsg, Support::Partial("AF_UNIX, with SCM_RIGHTS and SCM_CREDENTIALS"), [Fd, Ptr, Hex];
     SENDMMSG => socket::sendmmsg, Support::Partial("AF_UNIX"), [Fd, Ptr, Int, Hex];

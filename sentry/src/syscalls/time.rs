@@ -1,6 +1,7 @@
 //! Clocks and sleeping. Time comes from the host's clocks: the sandbox has
 //! no clock of its own to keep.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use abi::flags::clock::*;
@@ -11,6 +12,7 @@ use abi::Errno;
 
 use super::Args;
 use crate::kernel::task::{RestartBlock, Task};
+use crate::kernel::timer::CpuClock;
 use crate::mm::SysResult;
 use crate::sys;
 
@@ -32,17 +34,72 @@ fn valid_clock(id: u32) -> SysResult<u32> {
     }
 }
 
+/// The CPU-time clock `id` names: CLOCK_PROCESS_CPUTIME_ID,
+/// CLOCK_THREAD_CPUTIME_ID, or the negative ids of clock_getcpuclockid and
+/// pthread_getcpuclockid (`~pid << 3`, the per-thread bit 4, and the kind:
+/// 0 PROF, 1 VIRT, 2 SCHED). None for other clocks; EINVAL for a CPU
+/// clock of a process that does not exist here, or of another process's
+/// thread, as Linux answers.
+pub(super) fn cpu_clock(t: &Task, id: u32) -> SysResult<Option<CpuClock>> {
+    let id = id as i32;
+    let own_process = CpuClock::Process { pid: t.pid, user_only: false };
+    match id {
+        2 => Ok(Some(own_process)),
+        3 => Ok(Some(CpuClock::Thread(Arc::downgrade(&t.handle)))),
+        id if id < 0 => {
+            let kind = id & 3;
+            if kind == 3 {
+                return Err(Errno::EINVAL);
+            }
+            let target = !(id >> 3);
+            if id & 4 != 0 {
+                if target == 0 {
+                    return Ok(Some(CpuClock::Thread(Arc::downgrade(&t.handle))));
+                }
+                let procs = t.kernel.procs();
+                let h = procs.threads.get(&target).filter(|h| h.tg.tgid == t.pid).ok_or(Errno::EINVAL)?;
+                return Ok(Some(CpuClock::Thread(Arc::downgrade(h))));
+            }
+            let pid = if target == 0 { t.pid } else { target };
+            if !t.kernel.procs().procs.contains_key(&pid) {
+                return Err(Errno::EINVAL);
+            }
+            Ok(Some(CpuClock::Process { pid, user_only: kind == 1 }))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The time on clock `id` (any clock an app may read).
+pub(super) fn read_clock(t: &Task, id: u32) -> SysResult<Duration> {
+    if let Some(c) = cpu_clock(t, id)? {
+        return c.read(&t.kernel).ok_or(Errno::EINVAL);
+    }
+    let (s, ns) = sys::clock_gettime(valid_clock(id)?)?;
+    Ok(Duration::new(s.max(0) as u64, ns.clamp(0, 999_999_999) as u32))
+}
+
 pub fn clock_gettime(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let id = valid_clock(a.u32(0))?;
-    let (tv_sec, tv_nsec) = sys::clock_gettime(id)?;
+    let id = a.u32(0);
+    let (tv_sec, tv_nsec) = match cpu_clock(t, id)? {
+        Some(_) => {
+            let d = read_clock(t, id)?;
+            (d.as_secs() as i64, i64::from(d.subsec_nanos()))
+        }
+        None => sys::clock_gettime(valid_clock(id)?)?,
+    };
     t.mm().write_val(a.addr(1), &Timespec { tv_sec, tv_nsec })?;
     Ok(0)
 }
 
 pub fn clock_getres(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let id = valid_clock(a.u32(0))?;
+    let id = a.u32(0);
+    let (tv_sec, tv_nsec) = match cpu_clock(t, id)? {
+        // CPU clocks count in nanoseconds.
+        Some(_) => (0, 1),
+        None => sys::clock_getres(valid_clock(id)?)?,
+    };
     if a.addr(1) != 0 {
-        let (tv_sec, tv_nsec) = sys::clock_getres(id)?;
         t.mm().write_val(a.addr(1), &Timespec { tv_sec, tv_nsec })?;
     }
     Ok(0)
@@ -83,8 +140,13 @@ pub fn nanosleep(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub fn clock_nanosleep(t: &mut Task, a: &Args) -> SysResult<u64> {
     let id = a.u32(0);
+    // A thread cannot sleep on its own CPU clock.
     if matches!(id, CLOCK_THREAD_CPUTIME_ID) {
-        return Err(Errno::EINVAL);
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if let Some(clock) = cpu_clock(t, id)? {
+        let req = read_timespec(t, a.addr(2))?;
+        return cpu_sleep(t, clock, req, a.u32(1) & TIMER_ABSTIME != 0, a.addr(3));
     }
     let id = valid_clock(id)?;
     let req = read_timespec(t, a.addr(2))?;
@@ -96,6 +158,44 @@ pub fn clock_nanosleep(t: &mut Task, a: &Args) -> SysResult<u64> {
         return sleep_until(t, Instant::now().checked_add(d), 0);
     }
     sleep_relative(t, Instant::now().checked_add(req), a.addr(3))
+}
+
+/// How often a sleep on a CPU clock looks at it (Linux: each tick).
+const CPU_SLEEP_POLL: Duration = Duration::from_millis(4);
+
+/// clock_nanosleep on a CPU clock: until the clock reads the target,
+/// looking every few milliseconds. EINTR (with the CPU time left) when a
+/// handler is to run; a relative sleep interrupted otherwise restarts
+/// with what is left.
+fn cpu_sleep(t: &mut Task, clock: CpuClock, req: Duration, absolute: bool, rem: u64) -> SysResult<u64> {
+    let kernel = t.kernel.clone();
+    let now = || clock.read(&kernel).ok_or(Errno::EINVAL);
+    let target = if absolute { req } else { now()?.saturating_add(req) };
+    loop {
+        let left = target.saturating_sub(now()?);
+        if left.is_zero() {
+            return Ok(0);
+        }
+        let poll = Instant::now() + left.min(CPU_SLEEP_POLL);
+        match t.block(&[], Some(poll), |_| Ok(None::<()>)) {
+            Err(Errno::ETIMEDOUT) | Ok(()) => continue,
+            Err(Errno::ERESTARTSYS) if handler_pending(t) => {
+                if rem != 0 && !absolute {
+                    let left = target.saturating_sub(clock.read(&kernel).unwrap_or(target));
+                    let ts = Timespec { tv_sec: left.as_secs() as i64, tv_nsec: i64::from(left.subsec_nanos()) };
+                    t.mm().write_val(rem, &ts)?;
+                }
+                return Err(Errno::EINTR);
+            }
+            Err(Errno::ERESTARTSYS) => {
+                if t.must_exit() {
+                    return Err(Errno::ERESTARTNOHAND);
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Whether a pending, unblocked signal has a handler to run.

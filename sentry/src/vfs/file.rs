@@ -158,6 +158,12 @@ pub trait FileOps: Send + Sync {
     fn unix_socket(&self) -> Option<&super::unix::UnixSocket> {
         None
     }
+
+    /// The POSIX message queue this file is, for the mq_* calls (EBADF
+    /// otherwise).
+    fn mqueue(&self) -> Option<&Arc<crate::kernel::ipc::mqueue::Mq>> {
+        None
+    }
 }
 
 /// What mmap of a file maps.

@@ -100,6 +100,12 @@ pub fn make_node(vfs: &Vfs, pp: &ParentPath, kind: NewKind, perm: u32, creds: &C
     if pp.trailing_slash && !matches!(kind, NewKind::Dir) {
         return Err(Errno::ENOENT);
     }
+    if let Some(super::synth::SynthNode { kind: super::synth::SynthKind::Dir(d), .. }) = pp.dir.synth() {
+        if let Some(done) = d.create(name, &kind, perm, creds) {
+            done?;
+            return vfs.lookup(&pp.dir, name);
+        }
+    }
     check_writable(&pp.dir)?;
     tmpfs::create(&pp.dir, name, kind, perm, creds)
 }
@@ -107,6 +113,11 @@ pub fn make_node(vfs: &Vfs, pp: &ParentPath, kind: NewKind, perm: u32, creds: &C
 /// unlink(2) of the last component of `pp`.
 pub fn unlink(pp: &ParentPath, creds: &Credentials) -> SysResult<()> {
     let Last::Name(name) = &pp.last else { return Err(Errno::EISDIR) };
+    if let Some(super::synth::SynthNode { kind: super::synth::SynthKind::Dir(d), .. }) = pp.dir.synth() {
+        if let Some(done) = d.unlink(name, creds) {
+            return done;
+        }
+    }
     check_writable(&pp.dir)?;
     tmpfs::unlink(&pp.dir, name, pp.trailing_slash, creds)
 }

@@ -292,12 +292,18 @@ fn maps(s: &Snap) -> String {
             if v.shared { 's' } else { 'p' },
             offset,
         );
-        if v.end == top {
+        let name = match &v.backing {
+            Backing::Pages { source, .. } => source.map_name(),
+            _ if v.end == top => Some("[stack]".to_string()),
+            _ => None,
+        };
+        if let Some(name) = name {
             // seq_pad: to column 72 (25 + 6 * sizeof(void *) - 1), then a space.
             while o.len() - line_start < 72 {
                 o.push(' ');
             }
-            o.push_str(" [stack]");
+            o.push(' ');
+            o.push_str(&name);
         }
         o.push('\n');
     }
@@ -318,6 +324,10 @@ fn mounts(k: &Kernel) -> String {
 fn fd_target(k: &Kernel, file: &super::file::File) -> Vec<u8> {
     if let Some(d) = &file.dentry {
         return k.vfs.path_of(d);
+    }
+    // A message queue is a file of Linux's internal mqueue mount.
+    if let Some(mq) = file.ops.mqueue() {
+        return [b"/".as_slice(), &mq.name].concat();
     }
     let attr = file.ops.stat().unwrap_or_default();
     let name = if file.ops.is_pipe() || attr.mode & S_IFMT == S_IFIFO {
@@ -548,6 +558,7 @@ impl RootDir {
     }
 
     fn sys(&self) -> SynthNode {
+        use crate::kernel::ipc;
         let k = self.0.kernel();
         let hostname = k.map(|k| k.hostname.clone()).unwrap_or_default();
         let mut sys = static_tree(
@@ -558,6 +569,18 @@ impl RootDir {
                 ("kernel/osrelease", format!("{}\n", crate::kernel::UTS_RELEASE).into_bytes()),
                 ("kernel/ostype", b"Linux\n".to_vec()),
                 ("kernel/pid_max", b"4194304\n".to_vec()),
+                ("kernel/shmmax", format!("{}\n", ipc::shm::SHMMAX).into_bytes()),
+                ("kernel/shmall", format!("{}\n", ipc::shm::SHMALL).into_bytes()),
+                ("kernel/shmmni", format!("{}\n", ipc::shm::SHMMNI).into_bytes()),
+                ("kernel/sem", ipc::sem::proc_line().into_bytes()),
+                ("kernel/msgmax", format!("{}\n", ipc::msg::MSGMAX).into_bytes()),
+                ("kernel/msgmnb", format!("{}\n", ipc::msg::MSGMNB).into_bytes()),
+                ("kernel/msgmni", format!("{}\n", ipc::msg::MSGMNI).into_bytes()),
+                ("fs/mqueue/msg_default", format!("{}\n", ipc::mqueue::MSG_DEFAULT).into_bytes()),
+                ("fs/mqueue/msg_max", format!("{}\n", ipc::mqueue::MSG_MAX).into_bytes()),
+                ("fs/mqueue/msgsize_default", format!("{}\n", ipc::mqueue::MSGSIZE_DEFAULT).into_bytes()),
+                ("fs/mqueue/msgsize_max", format!("{}\n", ipc::mqueue::MSGSIZE_MAX).into_bytes()),
+                ("fs/mqueue/queues_max", format!("{}\n", ipc::mqueue::QUEUES_MAX).into_bytes()),
                 ("vm/overcommit_memory", b"0\n".to_vec()),
             ],
             &[],

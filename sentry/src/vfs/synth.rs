@@ -53,6 +53,26 @@ pub trait SynthDir: Send + Sync {
     fn lookup(&self, name: &[u8]) -> Option<SynthNode> {
         self.entries().into_iter().find(|(n, _)| n == name).map(|(_, node)| node)
     }
+
+    /// Makes an entry called `name` of kind `kind` with permission bits
+    /// `perm`, for the few directories that allow it (/dev/mqueue); None
+    /// where creation is refused as in any synthetic directory.
+    fn create(
+        &self,
+        _name: &[u8],
+        _kind: &super::tmpfs::NewKind,
+        _perm: u32,
+        _creds: &crate::kernel::process::Credentials,
+    ) -> Option<SysResult<()>> {
+        None
+    }
+
+    /// Removes the entry called `name`, for the few directories whose
+    /// entries may be removed (/dev/mqueue); None where unlink is refused
+    /// as in any synthetic directory.
+    fn unlink(&self, _name: &[u8], _creds: &crate::kernel::process::Credentials) -> Option<SysResult<()>> {
+        None
+    }
 }
 
 /// What a synthetic node is.
@@ -64,7 +84,13 @@ pub enum SynthKind {
     File(Generator),
     /// A symlink, its target generated when read.
     Link(Generator),
+    /// A file that is an object of its own (a message queue): opening it
+    /// gives that object's file, readable and writable as it allows.
+    Object(Opener),
 }
+
+/// Opens a [`SynthKind::Object`] node.
+pub type Opener = Arc<dyn Fn() -> SysResult<Box<dyn FileOps>> + Send + Sync>;
 
 /// A node of a synthetic filesystem.
 #[derive(Clone)]
@@ -81,6 +107,8 @@ pub struct SynthNode {
     pub gid: u32,
     /// Inode number.
     pub ino: u64,
+    /// The size stat reports (0 for generated files, as in Linux's procfs).
+    pub size: u64,
 }
 
 /// An inode number for `name` in the directory numbered `parent`: stable,
@@ -98,17 +126,28 @@ pub fn child_ino(parent: u64, name: &[u8]) -> u64 {
 impl SynthNode {
     /// A directory.
     pub fn dir(fs: &Arc<SynthFs>, ino: u64, perm: u32, d: Arc<dyn SynthDir>) -> SynthNode {
-        SynthNode { fs: fs.clone(), kind: SynthKind::Dir(d), mode: S_IFDIR | perm, uid: 0, gid: 0, ino }
+        SynthNode { fs: fs.clone(), kind: SynthKind::Dir(d), mode: S_IFDIR | perm, uid: 0, gid: 0, ino, size: 0 }
     }
 
     /// A read-only regular file.
     pub fn file(fs: &Arc<SynthFs>, ino: u64, perm: u32, g: Generator) -> SynthNode {
-        SynthNode { fs: fs.clone(), kind: SynthKind::File(g), mode: S_IFREG | perm, uid: 0, gid: 0, ino }
+        SynthNode { fs: fs.clone(), kind: SynthKind::File(g), mode: S_IFREG | perm, uid: 0, gid: 0, ino, size: 0 }
     }
 
     /// A symlink.
     pub fn link(fs: &Arc<SynthFs>, ino: u64, g: Generator) -> SynthNode {
-        SynthNode { fs: fs.clone(), kind: SynthKind::Link(g), mode: S_IFLNK | 0o777, uid: 0, gid: 0, ino }
+        SynthNode { fs: fs.clone(), kind: SynthKind::Link(g), mode: S_IFLNK | 0o777, uid: 0, gid: 0, ino, size: 0 }
+    }
+
+    /// A regular file that is an object of its own, of `size` bytes.
+    pub fn object(fs: &Arc<SynthFs>, ino: u64, perm: u32, size: u64, open: Opener) -> SynthNode {
+        SynthNode { fs: fs.clone(), kind: SynthKind::Object(open), mode: S_IFREG | perm, uid: 0, gid: 0, ino, size }
+    }
+
+    /// Whether opening it for writing is for the object to decide, not
+    /// refused as for every other synthetic file.
+    pub fn is_object(&self) -> bool {
+        matches!(self.kind, SynthKind::Object(_))
     }
 
     /// The same node, owned by `uid`:`gid`.
@@ -127,7 +166,7 @@ impl SynthNode {
             nlink: if self.mode & S_IFMT == S_IFDIR { 2 } else { 1 },
             uid: self.uid,
             gid: self.gid,
-            size: 0,
+            size: self.size,
             blksize: 1024,
             blocks: 0,
             atime_sec: t.0,
@@ -221,6 +260,7 @@ impl SynthFile {
             SynthKind::File(g) => Ok(SynthFile { gen: g.clone(), data: std::sync::OnceLock::new(), attr: node.attr() }),
             SynthKind::Dir(_) => Err(Errno::EISDIR),
             SynthKind::Link(_) => Err(Errno::ELOOP),
+            SynthKind::Object(_) => Err(Errno::ENXIO),
         }
     }
 

@@ -114,7 +114,16 @@ impl Task {
         // Drop our references to shared state first, so the last thread's
         // exit closes the files before the parent hears of it; the view
         // /proc reads holds them too (a zombie's fd directory is empty).
-        self.handle.update_view(|v| v.fds = Arc::default());
+        // The address space goes the same way: a zombie's maps are empty,
+        // and the last user's exit detaches its shared-memory segments.
+        let emptied = Arc::new(std::sync::Mutex::new(self.mm().emptied()));
+        self.handle.update_view(|v| {
+            v.fds = Arc::default();
+            v.mm = emptied;
+        });
+        if Arc::strong_count(&self.mm) == 1 {
+            self.mm().release_mappings(self.pid);
+        }
         let kernel = self.kernel.clone();
         let (pid, tid, uid) = (self.pid, self.tid, self.creds().uid);
         let handle = self.handle.clone();
@@ -127,7 +136,9 @@ impl Task {
         if !p.threads.is_empty() {
             return;
         }
-        // The process is over.
+        // The process is over: its semaphore adjustments are undone before
+        // its parent can hear of it.
+        kernel.ipc.sem.exit(pid);
         handle.tg.begin_exit(status);
         p.state = ProcState::Zombie(status);
         handle.tg.exited.store(true, Ordering::SeqCst);

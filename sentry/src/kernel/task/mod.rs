@@ -11,7 +11,7 @@ pub mod exec;
 pub mod exit;
 pub mod run;
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -78,6 +78,9 @@ pub fn nul_join(list: &[Vec<u8>]) -> Arc<Vec<u8>> {
     Arc::new(out)
 }
 
+/// [`TaskHandle::sentry_clock`] before the task's thread runs.
+pub const NO_CLOCK: u32 = u32::MAX;
+
 /// The tid of the task running on this host thread, or 0.
 pub fn current_tid() -> i32 {
     CURRENT_TID.with(|c| c.get())
@@ -106,6 +109,9 @@ pub struct TaskHandle {
     pub exit_requested: AtomicBool,
     /// The host pid of the task's stub, for resource accounting (0: none).
     pub stub_pid: AtomicI32,
+    /// The host CPU clock of the task's Sentry thread (`NO_CLOCK` before
+    /// it runs).
+    pub sentry_clock: AtomicU32,
     /// PR_SET_NO_NEW_PRIVS, here so /proc can show it.
     pub no_new_privs: AtomicBool,
     view: Mutex<Option<TaskView>>,
@@ -124,6 +130,7 @@ impl TaskHandle {
             interrupter: Mutex::new(None),
             exit_requested: AtomicBool::new(false),
             stub_pid: AtomicI32::new(0),
+            sentry_clock: AtomicU32::new(NO_CLOCK),
             no_new_privs: AtomicBool::new(false),
             view: Mutex::new(None),
         })
@@ -184,6 +191,21 @@ impl TaskHandle {
         let s = p.take(sig);
         self.pending_bits.store(p.set(), Ordering::Release);
         s
+    }
+
+    /// The task's CPU time so far: its stub's (the app's code) and its
+    /// Sentry thread's (the syscalls).
+    pub fn cpu_time(&self) -> super::usage::CpuTime {
+        use super::usage::cpu_clock;
+        let user = match self.stub_pid.load(Ordering::Acquire) {
+            0 => None,
+            pid => cpu_clock(crate::sys::process_cpu_clock(pid)),
+        };
+        let system = match self.sentry_clock.load(Ordering::Acquire) {
+            NO_CLOCK => None,
+            id => cpu_clock(id),
+        };
+        super::usage::CpuTime { user: user.unwrap_or_default(), system: system.unwrap_or_default() }
     }
 
     /// The CPU time and peak memory of the task's stub so far.

@@ -55,6 +55,9 @@ impl Task {
     /// The host thread's body: make the stub, run, exit.
     pub(super) fn run_thread(mut self) {
         super::set_current_tid(self.tid);
+        if let Some(id) = crate::sys::current_thread_cpu_clock() {
+            self.handle.sentry_clock.store(id, std::sync::atomic::Ordering::Release);
+        }
         match self.kernel.platform.new_address_space() {
             Ok(s) => {
                 self.handle.stub_pid.store(s.host_pid().unwrap_or(0), std::sync::atomic::Ordering::Release);
@@ -436,7 +439,14 @@ impl Task {
         if let Some(u) = self.handle.stub_usage() {
             self.handle.tg.exited_usage.lock().unwrap_or_else(|e| e.into_inner()).add(&u);
         }
-        self.handle.stub_pid.store(0, std::sync::atomic::Ordering::Release);
+        {
+            // Under the lock that readers of the process's CPU time hold,
+            // so that they count this thread once: live or exited.
+            let mut exited = self.handle.tg.exited_cpu.lock().unwrap_or_else(|e| e.into_inner());
+            exited.add(self.handle.cpu_time());
+            self.handle.stub_pid.store(0, std::sync::atomic::Ordering::Release);
+            self.handle.sentry_clock.store(super::NO_CLOCK, std::sync::atomic::Ordering::Release);
+        }
         self.mm().detach(&self.cursor);
         *self.handle.interrupter.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.space = None;

@@ -1,0 +1,324 @@
+//! POSIX message queues (mq_overview(7)): named queues of prioritised
+//! messages, opened as files.
+//!
+//! The names live in [`MqNamespace`]; /dev/mqueue shows them (see
+//! `vfs::mqueue`). A queue outlives its name while an fd holds it.
+//! Messages come out highest priority first and, within a priority, in
+//! arrival order. A process may ask (mq_notify) for a signal when a message
+//! arrives on an empty queue that no receiver is waiting for.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use abi::Errno;
+
+use super::{now_secs, MAY_READ, MAY_WRITE};
+use crate::kernel::process::Credentials;
+use crate::kernel::waiter::WaitQueue;
+use crate::mm::SysResult;
+
+/// /proc/sys/fs/mqueue/msg_default.
+pub const MSG_DEFAULT: i64 = 10;
+/// /proc/sys/fs/mqueue/msg_max: an unprivileged caller's largest mq_maxmsg.
+pub const MSG_MAX: i64 = 10;
+/// /proc/sys/fs/mqueue/msgsize_default.
+pub const MSGSIZE_DEFAULT: i64 = 8192;
+/// /proc/sys/fs/mqueue/msgsize_max.
+pub const MSGSIZE_MAX: i64 = 8192;
+/// /proc/sys/fs/mqueue/queues_max.
+pub const QUEUES_MAX: usize = 256;
+/// Root's limits (HARD_MSGMAX, HARD_MSGSIZEMAX).
+const HARD_MSGMAX: i64 = 65536;
+const HARD_MSGSIZEMAX: i64 = 16 << 20;
+/// Priorities are below this.
+pub const MQ_PRIO_MAX: u32 = 32768;
+/// The longest name (NAME_MAX).
+const NAME_MAX: usize = 255;
+
+static NEXT_INO: AtomicU64 = AtomicU64::new(1);
+
+/// Whom to tell when a message arrives on an empty queue.
+#[derive(Clone, Copy, Debug)]
+pub struct Notify {
+    /// The registering process.
+    pub pid: i32,
+    /// SIGEV_SIGNAL's signal and value; None for SIGEV_NONE.
+    pub signal: Option<(u32, u64)>,
+}
+
+/// One queue.
+pub struct Mq {
+    /// The name it was made with (without the slash).
+    pub name: Vec<u8>,
+    /// mq_maxmsg.
+    pub maxmsg: i64,
+    /// mq_msgsize.
+    pub msgsize: i64,
+    state: Mutex<MqState>,
+    meta: Mutex<MqMeta>,
+    /// Senders and receivers waiting, and poll.
+    pub queue: WaitQueue,
+    /// Its inode number on /dev/mqueue.
+    pub ino: u64,
+}
+
+#[derive(Default)]
+struct MqState {
+    /// By (MQ_PRIO_MAX - priority, arrival), so the first is the next out.
+    msgs: BTreeMap<(u32, u64), Vec<u8>>,
+    arrivals: u64,
+    bytes: u64,
+    notify: Option<Notify>,
+    /// Receivers waiting: a message then goes to them, not to a notification.
+    receivers: u32,
+}
+
+/// A queue's owner, mode and times.
+#[derive(Clone, Copy, Debug)]
+pub struct MqMeta {
+    /// Permission bits.
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Last receive.
+    pub atime: i64,
+    /// Last send.
+    pub mtime: i64,
+    /// Creation or last change.
+    pub ctime: i64,
+}
+
+impl Mq {
+    fn state(&self) -> MutexGuard<'_, MqState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Its owner, mode and times.
+    pub fn meta(&self) -> MqMeta {
+        *self.meta.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Messages queued.
+    pub fn len(&self) -> usize {
+        self.state().msgs.len()
+    }
+
+    /// Whether none is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether a send would wait.
+    pub fn is_full(&self) -> bool {
+        self.len() as i64 >= self.maxmsg
+    }
+
+    /// One attempt to queue `msg` at `prio`: false while full. The result
+    /// also says whom to notify, if this message found the queue empty
+    /// with no receiver waiting and a registration (which it consumes).
+    pub fn try_send(&self, msg: &[u8], prio: u32) -> (bool, Option<Notify>) {
+        let mut st = self.state();
+        if st.msgs.len() as i64 >= self.maxmsg {
+            return (false, None);
+        }
+        let seq = st.arrivals;
+        st.arrivals += 1;
+        st.msgs.insert((MQ_PRIO_MAX - 1 - prio.min(MQ_PRIO_MAX - 1), seq), msg.to_vec());
+        st.bytes += msg.len() as u64;
+        let notify = if st.msgs.len() == 1 && st.receivers == 0 { st.notify.take() } else { None };
+        drop(st);
+        self.meta.lock().unwrap_or_else(|e| e.into_inner()).mtime = now_secs();
+        self.queue.notify();
+        (true, notify)
+    }
+
+    /// One attempt to take the next message and its priority.
+    pub fn try_receive(&self) -> Option<(Vec<u8>, u32)> {
+        let mut st = self.state();
+        let ((key, _), msg) = st.msgs.pop_first()?;
+        st.bytes -= msg.len() as u64;
+        drop(st);
+        self.meta.lock().unwrap_or_else(|e| e.into_inner()).atime = now_secs();
+        self.queue.notify();
+        Some((msg, MQ_PRIO_MAX - 1 - key))
+    }
+
+    /// A receiver starts (`true`) or stops waiting.
+    pub fn receiver_waiting(&self, waiting: bool) {
+        let mut st = self.state();
+        if waiting {
+            st.receivers += 1;
+        } else {
+            st.receivers = st.receivers.saturating_sub(1);
+        }
+    }
+
+    /// mq_notify: registers `n` (EBUSY if any process is registered),
+    /// or, with None, removes `pid`'s registration.
+    pub fn set_notify(&self, pid: i32, n: Option<Notify>) -> SysResult<()> {
+        let mut st = self.state();
+        match n {
+            Some(n) => {
+                // Even the registered process itself may not register again.
+                if st.notify.is_some() {
+                    return Err(Errno::EBUSY);
+                }
+                st.notify = Some(n);
+            }
+            None => {
+                if st.notify.is_some_and(|cur| cur.pid == pid) {
+                    st.notify = None;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What reading the queue's file shows.
+    pub fn status_line(&self) -> String {
+        let st = self.state();
+        let (kind, signo, pid) = match st.notify {
+            None => (0, 0, 0),
+            Some(Notify { pid, signal: None }) => (1, 0, pid),
+            Some(Notify { pid, signal: Some((signo, _)) }) => (0, signo, pid),
+        };
+        format!("QSIZE:{:<10} NOTIFY:{kind:<5} SIGNO:{signo:<5} NOTIFY_PID:{pid:<6}\n", st.bytes)
+    }
+
+    /// Whether `creds` may open it for `access` (MAY_READ, MAY_WRITE).
+    fn may_open(&self, creds: &Credentials, access: u32) -> SysResult<()> {
+        let m = self.meta();
+        let perm = super::Perm { key: 0, uid: m.uid, gid: m.gid, cuid: m.uid, cgid: m.gid, mode: m.mode, seq: 0 };
+        perm.check(creds, access)
+    }
+}
+
+/// What mq_open asks.
+pub struct OpenRequest<'a> {
+    /// The name, without its leading slash.
+    pub name: &'a [u8],
+    /// O_CREAT and O_EXCL.
+    pub create: bool,
+    /// With O_CREAT.
+    pub exclusive: bool,
+    /// MAY_READ and/or MAY_WRITE; None for an O_ACCMODE of 3, which an
+    /// existing queue refuses (EINVAL).
+    pub access: Option<u32>,
+    /// Permission bits, with the umask applied, for a new queue.
+    pub mode: u32,
+    /// mq_maxmsg and mq_msgsize for a new queue, or the defaults.
+    pub attr: Option<(i64, i64)>,
+    /// The caller.
+    pub creds: &'a Credentials,
+}
+
+/// The queues of one sandbox, by name.
+#[derive(Default)]
+pub struct MqNamespace {
+    names: Mutex<BTreeMap<Vec<u8>, Arc<Mq>>>,
+}
+
+/// EACCES for names the mqueue filesystem cannot hold (a slash, ".", "..",
+/// empty: Linux's `lookup_one_len`), ENAMETOOLONG past NAME_MAX.
+pub fn check_name(name: &[u8]) -> SysResult<()> {
+    if name.len() > NAME_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') {
+        return Err(Errno::EACCES);
+    }
+    Ok(())
+}
+
+impl MqNamespace {
+    fn names(&self) -> MutexGuard<'_, BTreeMap<Vec<u8>, Arc<Mq>>> {
+        self.names.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// mq_open's lookup or creation, with its checks in Linux's order.
+    pub fn open(&self, req: OpenRequest<'_>) -> SysResult<Arc<Mq>> {
+        check_name(req.name)?;
+        let mut names = self.names();
+        if let Some(q) = names.get(req.name) {
+            if req.create && req.exclusive {
+                return Err(Errno::EEXIST);
+            }
+            q.may_open(req.creds, req.access.ok_or(Errno::EINVAL)?)?;
+            return Ok(q.clone());
+        }
+        if !req.create {
+            return Err(Errno::ENOENT);
+        }
+        let root = req.creds.euid == 0;
+        let (maxmsg, msgsize) = match req.attr {
+            None => (MSG_DEFAULT.min(MSG_MAX), MSGSIZE_DEFAULT.min(MSGSIZE_MAX)),
+            Some((maxmsg, msgsize)) => {
+                let (lim_n, lim_size) = if root { (HARD_MSGMAX, HARD_MSGSIZEMAX) } else { (MSG_MAX, MSGSIZE_MAX) };
+                if maxmsg <= 0 || msgsize <= 0 || maxmsg > lim_n || msgsize > lim_size {
+                    return Err(Errno::EINVAL);
+                }
+                (maxmsg, msgsize)
+            }
+        };
+        if names.len() >= QUEUES_MAX && !root {
+            return Err(Errno::ENOSPC);
+        }
+        let t = now_secs();
+        let q = Arc::new(Mq {
+            name: req.name.to_vec(),
+            maxmsg,
+            msgsize,
+            state: Mutex::new(MqState::default()),
+            meta: Mutex::new(MqMeta {
+                mode: req.mode & 0o777,
+                uid: req.creds.euid,
+                gid: req.creds.egid,
+                atime: t,
+                mtime: t,
+                ctime: t,
+            }),
+            queue: WaitQueue::default(),
+            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+        });
+        names.insert(req.name.to_vec(), q.clone());
+        Ok(q)
+    }
+
+    /// mq_unlink (and unlink in /dev/mqueue): the name goes; the queue
+    /// lives on while open. Only its owner or root may remove it, as the
+    /// directory is sticky.
+    pub fn unlink(&self, name: &[u8], creds: &Credentials) -> SysResult<()> {
+        check_name(name)?;
+        let mut names = self.names();
+        let q = names.get(name).ok_or(Errno::ENOENT)?;
+        if creds.euid != 0 && creds.euid != q.meta().uid {
+            return Err(Errno::EPERM);
+        }
+        names.remove(name);
+        Ok(())
+    }
+
+    /// The queue called `name`.
+    pub fn get(&self, name: &[u8]) -> Option<Arc<Mq>> {
+        self.names().get(name).cloned()
+    }
+
+    /// Every name and its queue, in order.
+    pub fn list(&self) -> Vec<(Vec<u8>, Arc<Mq>)> {
+        self.names().iter().map(|(n, q)| (n.clone(), q.clone())).collect()
+    }
+}
+
+/// The access mq_open's flags ask, as MAY_* bits (None for the invalid
+/// O_ACCMODE 3).
+pub fn access_of(accmode: u32) -> Option<u32> {
+    match accmode {
+        0 => Some(MAY_READ),
+        1 => Some(MAY_WRITE),
+        2 => Some(MAY_READ | MAY_WRITE),
+        _ => None,
+    }
+}
