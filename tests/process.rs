@@ -328,7 +328,8 @@ differential_test! {
 differential_test! {
     /// pidfds: pidfd_open, readiness when the process exits (poll and
     /// epoll, POLLHUP once reaped), pidfd_send_signal and its scopes,
-    /// waitid(P_PIDFD), pidfd_getfd, clone3's CLONE_PIDFD, and the errors.
+    /// waitid(P_PIDFD), pidfd_getfd, clone3's CLONE_PIDFD, a /proc/PID
+    /// directory's fd standing for its process, and the errors.
     fn pidfd(platform, link) {
         let (rootfs, prog) = prog_rootfs("pidfd", link);
         let case = case(&rootfs, &prog).expect_lines(&[
@@ -340,6 +341,8 @@ differential_test! {
             "epoll: reports the child's exit: ok",
             "pidfd_getfd: the child's eventfd: ok",
             "clone3(CLONE_PIDFD): waitid through it: ok",
+            "pidfd_send_signal through /proc/self: ok",
+            "pidfd_send_signal through /proc/self/task/TID: EBADF",
             "done",
         ]);
         differential(platform, &case);

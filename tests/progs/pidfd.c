@@ -136,6 +136,24 @@ int main(void)
 	close(cfd);
 	report("clone(CLONE_PIDFD | CLONE_PARENT_SETTID)",
 	       syscall(SYS_clone, CLONE_PIDFD | CLONE_PARENT_SETTID | SIGCHLD, 0, &cfd, 0, 0));
+
+	/* An fd of a /proc/PID directory stands for the process (CPython's
+	 * test_signal uses it); a task's directory does not. */
+	int procdir = open("/proc/self", O_RDONLY | O_DIRECTORY);
+	sigset_t usr1;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, NULL);
+	report("pidfd_send_signal through /proc/self", send_signal(procdir, SIGUSR1, NULL, 0));
+	sigset_t pending;
+	sigpending(&pending);
+	CHECK("the signal is pending", sigismember(&pending, SIGUSR1));
+	char task_path[64];
+	snprintf(task_path, sizeof task_path, "/proc/self/task/%d", getpid());
+	int taskdir = open(task_path, O_RDONLY | O_DIRECTORY);
+	report("pidfd_send_signal through /proc/self/task/TID", send_signal(taskdir, SIGUSR1, NULL, 0));
+	int procfile = open("/proc/self/stat", O_RDONLY);
+	report("pidfd_send_signal through /proc/self/stat", send_signal(procfile, SIGUSR1, NULL, 0));
 	printf("done\n");
 	return 0;
 }

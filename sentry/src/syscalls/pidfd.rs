@@ -50,6 +50,20 @@ fn process_of(t: &Task, fd: i32) -> SysResult<(i32, Arc<File>)> {
     Ok((p.pid, file))
 }
 
+/// The process whose /proc/PID directory is open at `fd` (EBADF for any
+/// other file; ESRCH once it has exited).
+fn proc_dir_process(t: &Task, fd: i32) -> SysResult<i32> {
+    use crate::vfs::synth::SynthKind;
+    let file = t.fds().get(fd)?.clone();
+    let node = file.dentry.as_ref().and_then(|d| d.synth().cloned()).ok_or(Errno::EBADF)?;
+    let SynthKind::Dir(dir) = &node.kind else { return Err(Errno::EBADF) };
+    let pid = dir.process().ok_or(Errno::EBADF)?;
+    match t.kernel.procs().procs.get(&pid) {
+        Some(p) if !matches!(p.state, crate::kernel::process::ProcState::Zombie(_)) => Ok(pid),
+        _ => Err(Errno::ESRCH),
+    }
+}
+
 /// pidfd_send_signal's scopes (Linux 6.9): the thread the pid is, its
 /// thread group (the default), or its process group; at most one.
 const PIDFD_SIGNAL_THREAD: u32 = 1;
@@ -62,7 +76,12 @@ pub fn pidfd_send_signal(t: &mut Task, a: &Args) -> SysResult<u64> {
     if flags & !scopes != 0 || flags.count_ones() > 1 || sig > NSIG {
         return Err(Errno::EINVAL);
     }
-    let (pid, _) = process_of(t, fd)?;
+    let pid = match process_of(t, fd) {
+        Ok((pid, _)) => pid,
+        // An fd of a /proc/PID directory stands for that process here.
+        Err(Errno::EBADF) => proc_dir_process(t, fd)?,
+        Err(e) => return Err(e),
+    };
     let info = if info_addr == 0 {
         SigInfo::from_sender(sig, code::SI_USER, t.pid, t.creds().uid)
     } else {

@@ -436,6 +436,10 @@ impl PidDir {
 }
 
 impl SynthDir for PidDir {
+    fn process(&self) -> Option<i32> {
+        self.tid.is_none().then_some(self.tgid)
+    }
+
     fn entries(&self) -> Vec<(Vec<u8>, SynthNode)> {
         let fs = &self.proc.fs;
         let mut v = vec![

@@ -54,6 +54,13 @@ pub trait SynthDir: Send + Sync {
         self.entries().into_iter().find(|(n, _)| n == name).map(|(_, node)| node)
     }
 
+    /// The process this directory is (/proc/PID, not a task's directory):
+    /// an fd of it stands for the process in pidfd_send_signal, as on
+    /// Linux.
+    fn process(&self) -> Option<i32> {
+        None
+    }
+
     /// Makes an entry called `name` of kind `kind` with permission bits
     /// `perm`, for the few directories that allow it (/dev/mqueue); None
     /// where creation is refused as in any synthetic directory.
