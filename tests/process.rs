@@ -69,12 +69,15 @@ husk_test! {
 }
 
 differential_test! {
-    /// pipe2 flags, O_NONBLOCK and EAGAIN, capacity and partial writes,
+    /// pipe2 flags, O_NONBLOCK and EAGAIN, capacity (and F_SETPIPE_SZ) and partial writes,
     /// PIPE_BUF atomicity with two writer processes, EPIPE and SIGPIPE.
     fn pipe(platform, link) {
         let (rootfs, prog) = prog_rootfs("pipe", link);
         let case = case(&rootfs, &prog).expect_lines(&[
             "read from an empty pipe: -1 EAGAIN",
+            "F_SETPIPE_SZ 5000: 8192",
+            "it fills at 8192 bytes",
+            "F_SETPIPE_SZ 4096 while it holds 8192: EBUSY",
             "filled with 65536 bytes, then: EAGAIN",
             "write 12288 into 8192 bytes of room: 8192",
             "read after the writer closed: 0",

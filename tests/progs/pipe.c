@@ -87,6 +87,22 @@ static void nonblocking(void)
 	errno = 0;
 	r = read(p[0], buf, 1);
 	printf("after F_SETFL O_NONBLOCK: %ld %s\n", r, errname(errno));
+
+	/* F_SETPIPE_SZ rounds up to a power of two pages and bounds the
+	 * writes; it cannot shrink below what the pipe holds. */
+	printf("F_SETPIPE_SZ 5000: %d\n", fcntl(p[1], F_SETPIPE_SZ, 5000));
+	printf("then F_GETPIPE_SZ on the other end: %d\n", fcntl(p[0], F_GETPIPE_SZ));
+	fcntl(p[1], F_SETFL, O_NONBLOCK);
+	total = 0;
+	while ((r = write(p[1], buf, sizeof buf)) > 0)
+		total += r;
+	printf("it fills at %ld bytes\n", total);
+	report("F_SETPIPE_SZ 4096 while it holds 8192", fcntl(p[1], F_SETPIPE_SZ, 4096));
+	report("F_SETPIPE_SZ 0 (one page) while it holds 8192", fcntl(p[0], F_SETPIPE_SZ, 0));
+	report("F_SETPIPE_SZ -1", fcntl(p[1], F_SETPIPE_SZ, -1));
+	int null = open("/dev/null", O_RDONLY);
+	report("F_GETPIPE_SZ of /dev/null", fcntl(null, F_GETPIPE_SZ));
+	close(null);
 	close(p[0]);
 	close(p[1]);
 }

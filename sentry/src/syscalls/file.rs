@@ -32,6 +32,8 @@ const IOV_MAX: u64 = 1024;
 /// fcntl: the pipe capacity.
 const F_SETPIPE_SZ: u32 = 1031;
 const F_GETPIPE_SZ: u32 = 1032;
+/// /proc/sys/fs/pipe-max-size.
+const PIPE_MAX_SIZE: usize = 1 << 20;
 /// Status flags F_SETFL may change.
 const SETFL_MASK: u32 = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
 /// Status flags an open file keeps.
@@ -597,12 +599,16 @@ pub fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
             Ok(0)
         }
         F_GETFL => Ok(u64::from(f.flags())),
-        // Pipes have Linux's default capacity, which they keep.
-        F_GETPIPE_SZ | F_SETPIPE_SZ if f.ops.is_pipe() => {
-            if a.u32(1) == F_SETPIPE_SZ && (a.i32(2) < 0 || a.u64(2) > 1 << 20) {
-                return Err(if a.i32(2) < 0 { Errno::EINVAL } else { Errno::EPERM });
+        F_GETPIPE_SZ => Ok(f.ops.pipe().ok_or(Errno::EBADF)?.capacity() as u64),
+        F_SETPIPE_SZ => {
+            let pipe = f.ops.pipe().ok_or(Errno::EBADF)?;
+            // Past 2^31 there is no such size; past /proc/sys/fs/pipe-max-size
+            // only root (CAP_SYS_RESOURCE) may go.
+            let size = usize::try_from(a.u64(2)).ok().filter(|&s| s <= 1 << 31).ok_or(Errno::EINVAL)?;
+            if size > PIPE_MAX_SIZE && t.creds().euid != 0 {
+                return Err(Errno::EPERM);
             }
-            Ok(crate::vfs::pipe::PIPE_CAPACITY as u64)
+            pipe.set_capacity(size).map(|c| c as u64)
         }
         F_SETFL => {
             if f.flags() & O_PATH != 0 {

@@ -102,9 +102,15 @@ pub trait FileOps: Send + Sync {
         POLLIN | POLLOUT
     }
 
-    /// Whether this is a pipe (or FIFO): F_GETPIPE_SZ applies.
+    /// The pipe this file is an end of (a pipe or an open FIFO), for
+    /// F_GETPIPE_SZ and F_SETPIPE_SZ.
+    fn pipe(&self) -> Option<&super::pipe::Pipe> {
+        None
+    }
+
+    /// Whether this is a pipe (or FIFO).
     fn is_pipe(&self) -> bool {
-        false
+        self.pipe().is_some()
     }
 
     /// The queue a task waits on when this file would block (read or write

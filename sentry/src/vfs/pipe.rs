@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use abi::Errno;
+use abi::{Errno, PAGE_SIZE};
 use gofer::FileAttr;
 
 use super::file::{FileOps, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
@@ -26,6 +26,8 @@ struct State {
     /// the other end to have been opened).
     reader_opens: u64,
     writer_opens: u64,
+    /// How many bytes it holds at most (F_SETPIPE_SZ).
+    capacity: usize,
 }
 
 /// The shared part of a pipe.
@@ -41,7 +43,14 @@ impl Pipe {
     /// A new pipe and its two ends.
     pub fn create() -> (PipeReader, PipeWriter) {
         let p = Arc::new(Pipe {
-            state: Mutex::new(State { buf: VecDeque::new(), readers: 1, writers: 1, reader_opens: 1, writer_opens: 1 }),
+            state: Mutex::new(State {
+                buf: VecDeque::new(),
+                readers: 1,
+                writers: 1,
+                reader_opens: 1,
+                writer_opens: 1,
+                capacity: PIPE_CAPACITY,
+            }),
             queue: WaitQueue::default(),
             ino: NEXT_PIPE_INO.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         });
@@ -51,10 +60,39 @@ impl Pipe {
     /// The pipe behind a named pipe (FIFO): no ends open yet.
     pub fn new_fifo() -> Arc<Pipe> {
         Arc::new(Pipe {
-            state: Mutex::new(State { buf: VecDeque::new(), readers: 0, writers: 0, reader_opens: 0, writer_opens: 0 }),
+            state: Mutex::new(State {
+                buf: VecDeque::new(),
+                readers: 0,
+                writers: 0,
+                reader_opens: 0,
+                writer_opens: 0,
+                capacity: PIPE_CAPACITY,
+            }),
             queue: WaitQueue::default(),
             ino: NEXT_PIPE_INO.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
+    }
+
+    /// Its capacity in bytes (F_GETPIPE_SZ).
+    pub fn capacity(&self) -> usize {
+        self.state().capacity
+    }
+
+    /// F_SETPIPE_SZ: the capacity becomes `size` rounded up to a power of
+    /// two pages (at least one page), as Linux's `round_pipe_size` does;
+    /// EBUSY if the pipe holds more than that. Returns the new capacity.
+    pub fn set_capacity(&self, size: usize) -> SysResult<usize> {
+        let pages = size.div_ceil(PAGE_SIZE as usize).max(1).checked_next_power_of_two().ok_or(Errno::EINVAL)?;
+        let capacity =
+            pages.checked_mul(PAGE_SIZE as usize).filter(|&c| c <= i32::MAX as usize).ok_or(Errno::EINVAL)?;
+        let mut st = self.state();
+        if st.buf.len() > capacity {
+            return Err(Errno::EBUSY);
+        }
+        st.capacity = capacity;
+        drop(st);
+        self.queue.notify_events(POLLOUT | POLLWRNORM);
+        Ok(capacity)
     }
 
     /// Opens another reading end. Returns it with the number of writers
@@ -136,8 +174,8 @@ fn total(chunks: &[Chunk]) -> usize {
 }
 
 impl FileOps for PipeReader {
-    fn is_pipe(&self) -> bool {
-        true
+    fn pipe(&self) -> Option<&Pipe> {
+        Some(&self.0)
     }
 
     fn seekable(&self) -> bool {
@@ -209,8 +247,8 @@ fn fionread(p: &Pipe, cmd: u32, arg: &mut [u8]) -> SysResult<u64> {
 }
 
 impl FileOps for PipeWriter {
-    fn is_pipe(&self) -> bool {
-        true
+    fn pipe(&self) -> Option<&Pipe> {
+        Some(&self.0)
     }
 
     fn seekable(&self) -> bool {
@@ -226,7 +264,7 @@ impl FileOps for PipeWriter {
         if st.readers == 0 {
             return Err(Errno::EPIPE);
         }
-        let room = PIPE_CAPACITY - st.buf.len();
+        let room = st.capacity.saturating_sub(st.buf.len());
         if room == 0 || (want <= PIPE_BUF && room < want) {
             return Err(Errno::EAGAIN);
         }
@@ -253,7 +291,7 @@ impl FileOps for PipeWriter {
     fn readiness(&self) -> u32 {
         let st = self.0.state();
         let mut r = 0;
-        if st.buf.len() + PIPE_BUF <= PIPE_CAPACITY {
+        if st.buf.len() + PIPE_BUF <= st.capacity {
             r |= POLLOUT;
         }
         if st.readers == 0 {
@@ -286,6 +324,10 @@ impl FifoFile {
 }
 
 impl FileOps for FifoFile {
+    fn pipe(&self) -> Option<&Pipe> {
+        self.reader.as_ref().map(|r| &*r.0).or(self.writer.as_ref().map(|w| &*w.0))
+    }
+
     fn seekable(&self) -> bool {
         false
     }
