@@ -953,3 +953,66 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// CPython's test_epoll whole: its sockets are TCP on the loopback,
+    /// with non-blocking connects that must say EINPROGRESS.
+    fn debian_cpython_epoll(platform) {
+        let case = cpython_tests("test_epoll")
+            .expect_stdout("== Tests result: SUCCESS ==\n1 test OK.\nstatus 0\n");
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// asyncio over TCP on the loopback: a server on an ephemeral port of
+    /// 127.0.0.1 and of ::1, clients that stream lines to it and read the
+    /// echo, and a UDP endpoint, all on one event loop.
+    fn debian_python_asyncio_tcp(platform) {
+        let case = python(
+            r#"
+import asyncio, socket
+async def echo(reader, writer):
+    while line := await reader.readline():
+        writer.write(line.upper())
+        await writer.drain()
+    writer.close()
+async def client(host, port, n):
+    reader, writer = await asyncio.open_connection(host, port)
+    got = []
+    for i in range(n):
+        writer.write(b"line %d\n" % i)
+        await writer.drain()
+        got.append(await reader.readline())
+    writer.close()
+    await writer.wait_closed()
+    return got
+class Udp(asyncio.DatagramProtocol):
+    def connection_made(self, t): self.t = t
+    def datagram_received(self, data, addr): self.t.sendto(data[::-1], addr)
+async def main():
+    for host in ("127.0.0.1", "::1"):
+        server = await asyncio.start_server(echo, host, 0)
+        port = server.sockets[0].getsockname()[1]
+        results = await asyncio.gather(*(client(host, port, 50) for _ in range(4)))
+        print(host, "clients:", len(results), "lines:", sum(map(len, results)), results[0][-1])
+        server.close()
+        await server.wait_closed()
+    loop = asyncio.get_running_loop()
+    t, _ = await loop.create_datagram_endpoint(Udp, local_addr=("127.0.0.1", 0))
+    addr = t.get_extra_info("sockname")
+    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    c.settimeout(5)
+    c.sendto(b"olleh", addr)
+    await asyncio.sleep(0.1)
+    print("udp:", c.recv(100))
+    t.close()
+asyncio.run(main())
+"#,
+        )
+        .expect_stdout(
+            "127.0.0.1 clients: 4 lines: 200 b'LINE 49\\n'\n::1 clients: 4 lines: 200 b'LINE 49\\n'\nudp: b'hello'\n",
+        );
+        differential(platform, &case);
+    }
+}

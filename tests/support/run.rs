@@ -290,9 +290,9 @@ impl Case {
 ///   ARGS...` (sh adds PWD to its environment; `env -i` leaves the
 ///   program exactly the case's).
 ///
-/// It runs in a network namespace of its own too, as a sandbox does: that
-/// is where Linux keeps abstract Unix socket names, so parallel native runs
-/// never see each other's.
+/// It runs in a network namespace of its own too, as a sandbox does, with
+/// only its loopback, brought up: that is where Linux keeps abstract Unix
+/// socket names and ports, so parallel native runs never see each other's.
 ///
 /// The mounts exist only in the namespace, which ends with the program:
 /// nothing is ever left mounted on the host, even when the run is killed,
@@ -327,6 +327,8 @@ system_mounts() {
     mkdir -p "$1/proc" "$1/sys" || fail "mkdir /proc /sys"
     mount -t proc husk-native "$1/proc" || fail "procfs at /proc"
     mount -t sysfs -o ro husk-native "$1/sys" || fail "sysfs at /sys"
+    # The new network namespace's loopback starts down; a sandbox's is up.
+    ip link set lo up || fail "loopback up (iproute2's ip)"
 }
 "#;
 

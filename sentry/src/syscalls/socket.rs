@@ -1,7 +1,8 @@
-//! Socket calls over Unix-domain sockets: socket and socketpair; bind to
-//! abstract and path names, listen, connect and accept; send and receive
-//! in their variants (with SCM_RIGHTS and SCM_CREDENTIALS); shutdown,
-//! socket options and names. Other families are not served yet.
+//! Socket calls: socket and socketpair; bind, listen, connect and accept;
+//! send and receive in their variants; shutdown, socket options and names.
+//! Unix-domain sockets (abstract and path names, SCM_RIGHTS and
+//! SCM_CREDENTIALS), and Internet sockets on the sandbox's loopback
+//! (`vfs::inet`: TCP streams and UDP datagrams over the same endpoints).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,14 +15,14 @@ use super::Args;
 use crate::kernel::task::Task;
 use crate::mm::SysResult;
 use crate::vfs::file::File;
+use crate::vfs::inet::{self, IPPROTO_TCP, IPPROTO_UDP};
 use crate::vfs::unix::{
     self, Control, Endpoint, Received, SockName, Ucred, UnixSocket, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM,
 };
 use crate::vfs::Follow;
 
 const AF_UNIX: u32 = 1;
-const AF_INET: u32 = 2;
-const AF_INET6: u32 = 10;
+use inet::{AF_INET, AF_INET6};
 const SOCK_RAW: u32 = 3;
 /// One past the largest socket type (`SOCK_MAX`).
 const SOCK_MAX: u32 = 11;
@@ -69,6 +70,60 @@ const KEPT_OPTIONS: &[(i32, bool, u32)] = &[
     (15, true, 0),
     (18, false, 1),
 ];
+
+/// Options of the IP, IPv6 and TCP levels, which the loopback keeps for
+/// getsockopt and otherwise needs nothing of: (level, option, boolean,
+/// default). TCP_NODELAY, TCP_MAXSEG, TCP_CORK, TCP_KEEPIDLE,
+/// TCP_KEEPINTVL, TCP_KEEPCNT, TCP_DEFER_ACCEPT, TCP_QUICKACK,
+/// TCP_USER_TIMEOUT, TCP_FASTOPEN; IP_TOS, IP_TTL, IP_MULTICAST_TTL,
+/// IP_MULTICAST_LOOP; IPV6_UNICAST_HOPS, IPV6_V6ONLY, IPV6_TCLASS.
+const INET_OPTIONS: &[(i32, i32, bool, u32)] = &[
+    (SOL_TCP, 1, true, 0),
+    (SOL_TCP, 2, false, 536),
+    (SOL_TCP, 3, true, 0),
+    (SOL_TCP, 4, false, 7200),
+    (SOL_TCP, 5, false, 75),
+    (SOL_TCP, 6, false, 9),
+    (SOL_TCP, 9, false, 0),
+    (SOL_TCP, 12, true, 1),
+    (SOL_TCP, 18, false, 0),
+    (SOL_TCP, 23, false, 0),
+    (SOL_IP, 1, false, 0),
+    (SOL_IP, 2, false, 64),
+    (SOL_IP, 33, false, 1),
+    (SOL_IP, 34, true, 1),
+    (SOL_IPV6, 16, false, 64),
+    (SOL_IPV6, 26, true, 0),
+    (SOL_IPV6, 67, false, 0),
+];
+const SOL_IP: i32 = 0;
+const SOL_TCP: i32 = 6;
+const SOL_IPV6: i32 = 41;
+
+/// The kept IP/IPv6/TCP option `name` at `level` for `ep`: (boolean,
+/// default), or ENOPROTOOPT where the socket has no such option.
+fn inet_option(ep: &Endpoint, level: i32, name: i32) -> SysResult<(bool, u32)> {
+    let applies = match level {
+        SOL_TCP => ep.kind() == SOCK_STREAM,
+        SOL_IPV6 => ep.family() == AF_INET6,
+        _ => true,
+    };
+    INET_OPTIONS
+        .iter()
+        .find(|(l, n, _, _)| *l == level && *n == name)
+        .filter(|_| applies)
+        .map(|&(_, _, boolean, default)| (boolean, default))
+        .ok_or(Errno::ENOPROTOOPT)
+}
+
+/// Kept on a TCP socket whose non-blocking connect said EINPROGRESS and
+/// was not asked about since (no option has this number).
+const CONNECT_UNDER_WAY: i32 = -1;
+
+/// Where an IP/IPv6/TCP option is kept among the endpoint's options.
+fn inet_key(level: i32, name: i32) -> i32 {
+    (level << 16) | name
+}
 
 const SCM_RIGHTS: i32 = 1;
 const SCM_CREDENTIALS: i32 = 2;
@@ -134,13 +189,70 @@ pub fn socket(t: &mut Task, a: &Args) -> SysResult<u64> {
     if kind >= SOCK_MAX || kind == 0 {
         return Err(Errno::EINVAL);
     }
-    if domain != AF_UNIX {
-        // The network stack is not served yet.
-        return Err(Errno::EAFNOSUPPORT);
-    }
-    let (kind, flags) = socket_type(ty, protocol)?;
-    let ep = Endpoint::new(kind, sender_creds(t));
+    let (kind, flags) = match domain {
+        AF_UNIX => socket_type(ty, protocol)?,
+        AF_INET | AF_INET6 => inet_socket_type(ty, protocol)?,
+        _ => return Err(Errno::EAFNOSUPPORT),
+    };
+    let ep = Endpoint::new_in(domain, kind, sender_creds(t));
     Ok(install(t, UnixSocket::new(ep), flags)? as u64)
+}
+
+/// The kind and flags of an Internet socket: TCP streams and UDP
+/// datagrams (protocol 0 picks them); raw and other sockets are not
+/// served (ESOCKTNOSUPPORT, EPROTONOSUPPORT).
+fn inet_socket_type(ty: u32, protocol: u32) -> SysResult<(u32, u32)> {
+    let flags = ty & (SOCK_NONBLOCK | SOCK_CLOEXEC);
+    let kind = ty & !(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    match (kind, protocol) {
+        (SOCK_STREAM, 0 | IPPROTO_TCP) | (SOCK_DGRAM, 0 | IPPROTO_UDP) => Ok((kind, flags)),
+        (SOCK_STREAM | SOCK_DGRAM, _) => Err(Errno::EPROTONOSUPPORT),
+        _ => Err(Errno::ESOCKTNOSUPPORT),
+    }
+}
+
+/// An Internet address from the app, for a socket of `family`.
+fn read_inet(t: &Task, family: u32, addr: u64, len: u32) -> SysResult<std::net::SocketAddr> {
+    if len > 128 {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![0u8; len as usize];
+    t.mm().copy_in(addr, &mut raw)?;
+    inet::parse_sockaddr(family, &raw)
+}
+
+/// Binds an Internet socket to `addr` (port 0: an ephemeral port).
+fn bind_inet(t: &Task, ep: &Arc<Endpoint>, addr: std::net::SocketAddr) -> SysResult<()> {
+    if ep.name().is_some() {
+        return Err(Errno::EINVAL);
+    }
+    inet::check_bind(addr, t.creds().euid)?;
+    let bound = t.kernel.unix_names.inet.lock().unwrap_or_else(|e| e.into_inner()).bind(ep, addr)?;
+    ep.set_name(SockName::Inet(bound))
+}
+
+/// Binds an unbound Internet socket to an ephemeral port of the address
+/// it talks to `dst` from (connect, a first send), or of the any address
+/// (listen).
+fn autobind_inet(t: &Task, ep: &Arc<Endpoint>, dst: Option<std::net::IpAddr>) -> SysResult<()> {
+    if ep.name().is_some() {
+        return Ok(());
+    }
+    let ip = match dst {
+        Some(d) => inet::loopback_for(ep.family(), d),
+        None => inet::unbound(ep.family()).ip(),
+    };
+    bind_inet(t, ep, std::net::SocketAddr::new(ip, 0))
+}
+
+/// The socket a send or connect to `dst` reaches: ENETUNREACH off the
+/// sandbox (default-deny egress); None where nothing is bound.
+fn find_inet(t: &Task, ep: &Endpoint, dst: std::net::SocketAddr) -> SysResult<Option<Arc<Endpoint>>> {
+    if !inet::is_local(dst.ip()) {
+        return Err(Errno::ENETUNREACH);
+    }
+    let dst = inet::reached(ep.family(), dst);
+    Ok(t.kernel.unix_names.inet.lock().unwrap_or_else(|e| e.into_inner()).find(ep.kind(), dst))
 }
 
 pub fn socketpair(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -216,22 +328,44 @@ fn lookup(t: &Task, name: &SockName, kind: u32) -> SysResult<Arc<Endpoint>> {
             }
             Ok(ep)
         }
+        // read_sockaddr makes Unix names only.
+        SockName::Inet(_) => Err(Errno::EINVAL),
     }
 }
 
+/// Where a send goes.
+enum Dest {
+    /// The connected peer (no address given, or one that is ignored).
+    Peer,
+    /// The socket at the address given.
+    To(Arc<Endpoint>),
+    /// A UDP address nothing is bound to: the datagram is lost, as on a
+    /// network.
+    Nowhere,
+}
+
 /// Where a send with a destination address goes: the named socket for a
-/// datagram socket; a stream socket refuses an address (EISCONN, or
-/// EOPNOTSUPP unconnected), and a seqpacket one ignores it.
-fn destination(t: &Task, ep: &Endpoint, addr: u64, len: u32) -> SysResult<Option<Arc<Endpoint>>> {
+/// datagram socket; a Unix stream socket refuses an address (EISCONN, or
+/// EOPNOTSUPP unconnected), and a seqpacket one or a TCP one ignores it.
+fn destination(t: &Task, ep: &Arc<Endpoint>, addr: u64, len: u32) -> SysResult<Dest> {
     if addr == 0 || len == 0 {
-        return Ok(None);
+        return Ok(Dest::Peer);
+    }
+    if ep.family() != AF_UNIX {
+        if ep.kind() == SOCK_STREAM {
+            return Ok(Dest::Peer);
+        }
+        let dst = read_inet(t, ep.family(), addr, len)?;
+        let to = find_inet(t, ep, dst)?;
+        autobind_inet(t, ep, Some(dst.ip()))?;
+        return Ok(to.map_or(Dest::Nowhere, Dest::To));
     }
     match ep.kind() {
         SOCK_STREAM => Err(if ep.peer_name().is_ok() { Errno::EISCONN } else { Errno::EOPNOTSUPP }),
-        SOCK_SEQPACKET => Ok(None),
+        SOCK_SEQPACKET => Ok(Dest::Peer),
         _ => {
             let name = read_sockaddr(t, addr, len)?.ok_or(Errno::EINVAL)?;
-            Ok(Some(lookup(t, &name, ep.kind())?))
+            Ok(Dest::To(lookup(t, &name, ep.kind())?))
         }
     }
 }
@@ -240,6 +374,10 @@ static NEXT_AUTOBIND: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU3
 
 pub fn bind(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (_, ep) = socket_of(t, a.fd(0))?;
+    if ep.family() != AF_UNIX {
+        let addr = read_inet(t, ep.family(), a.addr(1), a.u32(2))?;
+        return bind_inet(t, &ep, addr).map(|_| 0);
+    }
     let name = read_sockaddr(t, a.addr(1), a.u32(2))?;
     if ep.name().is_some() {
         return Err(Errno::EINVAL);
@@ -276,12 +414,17 @@ pub fn bind(t: &mut Task, a: &Args) -> SysResult<u64> {
             names.bind_path((attr.dev, attr.ino), &ep)?;
             ep.set_name(SockName::Path(p))?;
         }
+        Some(SockName::Inet(_)) => return Err(Errno::EINVAL),
     }
     Ok(0)
 }
 
 pub fn listen(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (_, ep) = socket_of(t, a.fd(0))?;
+    // An unbound TCP socket listens on an ephemeral port of every address.
+    if ep.family() != AF_UNIX && ep.kind() == SOCK_STREAM {
+        autobind_inet(t, &ep, None)?;
+    }
     ep.listen(a.i32(1))?;
     Ok(0)
 }
@@ -297,17 +440,46 @@ pub fn connect(t: &mut Task, a: &Args) -> SysResult<u64> {
             return Ok(0);
         }
     }
-    let name = read_sockaddr(t, addr, len)?.ok_or(Errno::EINVAL)?;
-    let target = lookup(t, &name, ep.kind())?;
+    // The first connect after a non-blocking one finished reports its
+    // success (Linux's socket is still SS_CONNECTING); later ones EISCONN.
+    if ep.family() != AF_UNIX && ep.kept_option(CONNECT_UNDER_WAY) == Some(1) {
+        ep.keep_option(CONNECT_UNDER_WAY, 0);
+        return Ok(0);
+    }
+    let (target, local) = if ep.family() == AF_UNIX {
+        let name = read_sockaddr(t, addr, len)?.ok_or(Errno::EINVAL)?;
+        (lookup(t, &name, ep.kind())?, None)
+    } else {
+        let dst = read_inet(t, ep.family(), addr, len)?;
+        let found = find_inet(t, &ep, dst)?;
+        autobind_inet(t, &ep, Some(dst.ip()))?;
+        let Some(target) = found else {
+            if ep.kind() == SOCK_DGRAM {
+                ep.connect_nowhere();
+                return Ok(0);
+            }
+            return Err(Errno::ECONNREFUSED);
+        };
+        // The accepted end is named by the address connected to, in the
+        // listener's family.
+        (target, Some(SockName::Inet(inet::reached(ep.family(), dst))))
+    };
     if ep.kind() == SOCK_DGRAM {
         ep.set_default_peer(Some(&target))?;
         return Ok(0);
     }
     let nonblock = file.flags() & O_NONBLOCK != 0;
     loop {
-        match ep.connect_to(&target) {
+        match ep.connect_to(&target, local.clone()) {
             Err(Errno::EAGAIN) if !nonblock => {
                 t.block(&[target.queue()], None, |_| Ok(target.accepts_more().then_some(())))?;
+            }
+            // A non-blocking TCP connect says it is under way, as Linux's
+            // does even on the loopback; it is done at once, so the socket
+            // is writable and SO_ERROR 0 when the app looks.
+            Ok(()) if nonblock && ep.family() != AF_UNIX => {
+                ep.keep_option(CONNECT_UNDER_WAY, 1);
+                return Err(Errno::EINPROGRESS);
             }
             r => return r.map(|()| 0),
         }
@@ -316,12 +488,16 @@ pub fn connect(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 /// Writes a name to an address buffer with its length: truncated to the
 /// buffer, with the whole length reported, as Linux's `move_addr_to_user`.
-fn write_name(t: &Task, addr: u64, lenp: u64, name: Option<&SockName>) -> SysResult<()> {
+fn write_name(t: &Task, addr: u64, lenp: u64, name: Option<&SockName>, family: u32) -> SysResult<()> {
     let len: i32 = t.mm().read_val(lenp)?;
     if len < 0 {
         return Err(Errno::EINVAL);
     }
-    let bytes = name.map_or_else(|| (AF_UNIX as u16).to_ne_bytes().to_vec(), SockName::to_sockaddr);
+    let bytes = match name {
+        Some(n) => n.to_sockaddr(family),
+        None if family == AF_UNIX => (AF_UNIX as u16).to_ne_bytes().to_vec(),
+        None => inet::to_sockaddr(&inet::unbound(family), family),
+    };
     let n = (len as usize).min(bytes.len());
     if n > 0 {
         t.mm().copy_out(addr, &bytes[..n])?;
@@ -349,7 +525,7 @@ fn do_accept(t: &mut Task, fd: i32, addr: u64, lenp: u64, flags: u32) -> SysResu
     let peer = sock.endpoint().peer_name().ok().flatten();
     let newfd = install(t, sock, flags)?;
     if addr != 0 {
-        if let Err(e) = write_name(t, addr, lenp, peer.as_ref()) {
+        if let Err(e) = write_name(t, addr, lenp, peer.as_ref(), ep.family()) {
             let _ = t.fds().remove(newfd);
             return Err(e);
         }
@@ -372,11 +548,27 @@ fn do_send(
     bufs: &[(u64, u64)],
     flags: u32,
     control: Option<Control>,
-    to: Option<Arc<Endpoint>>,
+    dest: Dest,
 ) -> SysResult<u64> {
     let (file, ep) = socket_of(t, fd)?;
     if flags & MSG_OOB != 0 {
         return Err(Errno::EOPNOTSUPP);
+    }
+    let inet_dgram = ep.family() != AF_UNIX && ep.kind() == SOCK_DGRAM;
+    let to = match dest {
+        // A UDP socket connected to a port nobody has: the datagram is
+        // lost, and the port unreachable that comes back is the next
+        // call's error, as on Linux.
+        Dest::Peer if inet_dgram && ep.peer_name().is_ok() && !ep.has_live_peer() => {
+            ep.set_error(Errno::ECONNREFUSED);
+            return Ok(bufs.iter().map(|&(_, l)| l).sum());
+        }
+        Dest::Peer => None,
+        Dest::To(ep) => Some(ep),
+        Dest::Nowhere => return Ok(bufs.iter().map(|&(_, l)| l).sum()),
+    };
+    if inet_dgram && to.is_none() && ep.name().is_none() {
+        autobind_inet(t, &ep, None)?;
     }
     let nonblock = file.flags() & O_NONBLOCK != 0 || flags & MSG_DONTWAIT != 0;
     let total: u64 = bufs.iter().map(|&(_, l)| l).sum();
@@ -501,9 +693,9 @@ fn recv_result(r: &Received, flags: u32, kind: u32) -> u64 {
 
 /// The sender's name for a receive that asked for it: a length of 0
 /// for an unnamed sender, as Linux's `unix_copy_addr`.
-fn sender_name(t: &Task, addr: u64, lenp: u64, from: Option<&SockName>) -> SysResult<()> {
+fn sender_name(t: &Task, addr: u64, lenp: u64, from: Option<&SockName>, family: u32) -> SysResult<()> {
     match from {
-        Some(name) => write_name(t, addr, lenp, Some(name)),
+        Some(name) => write_name(t, addr, lenp, Some(name), family),
         None if lenp != 0 => t.mm().write_val(lenp, &0u32),
         None => Ok(()),
     }
@@ -522,7 +714,7 @@ pub fn recvfrom(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (_, ep) = socket_of(t, fd)?;
     let n = recv_result(&r, flags, ep.kind());
     if a.addr(4) != 0 {
-        sender_name(t, a.addr(4), a.addr(5), r.from.as_ref())?;
+        sender_name(t, a.addr(4), a.addr(5), r.from.as_ref(), ep.family())?;
     }
     // The files of a plain receive are closed with their message.
     drop(r);
@@ -549,7 +741,7 @@ fn read_msghdr(t: &Task, addr: u64) -> SysResult<(MsgHdr, u32)> {
 /// Parses sendmsg's control messages: SCM_RIGHTS files (EBADF for a bad
 /// fd, EINVAL past SCM_MAX_FD) and SCM_CREDENTIALS, which must be the
 /// sender's own unless it is root.
-fn parse_control(t: &Task, h: &MsgHdr) -> SysResult<Option<Control>> {
+fn parse_control(t: &Task, h: &MsgHdr, family: u32) -> SysResult<Option<Control>> {
     if h.controllen == 0 {
         return Ok(None);
     }
@@ -571,6 +763,10 @@ fn parse_control(t: &Task, h: &MsgHdr) -> SysResult<Option<Control>> {
             return Err(Errno::EINVAL);
         }
         let data = &raw[at + CMSG_HDR..at + len];
+        // Files and credentials travel only between Unix sockets.
+        if level == SOL_SOCKET && family != AF_UNIX {
+            return Err(Errno::EINVAL);
+        }
         if level == SOL_SOCKET {
             match ty {
                 SCM_RIGHTS => {
@@ -617,7 +813,7 @@ fn send_one(t: &mut Task, fd: i32, addr: u64, flags: u32) -> SysResult<u64> {
     let (_, ep) = socket_of(t, fd)?;
     let bufs = iovecs(t, h.iov, h.iovlen)?;
     let to = destination(t, &ep, h.name, namelen)?;
-    let control = parse_control(t, &h)?;
+    let control = parse_control(t, &h, ep.family())?;
     do_send(t, fd, &bufs, flags, control, to)
 }
 
@@ -694,7 +890,7 @@ fn recv_one(t: &mut Task, fd: i32, addr: u64, flags: u32) -> SysResult<u64> {
     if h.name != 0 {
         match &from {
             Some(name) => {
-                let bytes = name.to_sockaddr();
+                let bytes = name.to_sockaddr(ep.family());
                 let n = (namelen as usize).min(bytes.len());
                 t.mm().copy_out(h.name, &bytes[..n])?;
                 t.mm().write_val(addr + 8, &(bytes.len() as u32))?;
@@ -775,14 +971,14 @@ pub fn shutdown(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub fn getsockname(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (_, ep) = socket_of(t, a.fd(0))?;
-    write_name(t, a.addr(1), a.addr(2), ep.name().as_ref())?;
+    write_name(t, a.addr(1), a.addr(2), ep.name().as_ref(), ep.family())?;
     Ok(0)
 }
 
 pub fn getpeername(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (_, ep) = socket_of(t, a.fd(0))?;
     let name = ep.peer_name()?;
-    write_name(t, a.addr(1), a.addr(2), name.as_ref())?;
+    write_name(t, a.addr(1), a.addr(2), name.as_ref(), ep.family())?;
     Ok(0)
 }
 
@@ -796,24 +992,43 @@ fn timeval_bytes(d: Duration) -> [u8; 16] {
 pub fn getsockopt(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (fd, level, name, val, lenp) = (a.fd(0), a.i32(1), a.i32(2), a.addr(3), a.addr(4));
     let (_, ep) = socket_of(t, fd)?;
-    if level != SOL_SOCKET {
+    let int = |v: u32| v.to_ne_bytes().to_vec();
+    let value: Vec<u8> = if level == SOL_SOCKET {
+        socket_level_option(&ep, name)?
+    } else if ep.family() == AF_UNIX {
         return Err(Errno::EOPNOTSUPP);
-    }
+    } else {
+        let (_, default) = inet_option(&ep, level, name)?;
+        int(ep.kept_option(inet_key(level, name)).map_or(default, |v| v as u32))
+    };
     let len: i32 = t.mm().read_val(lenp)?;
     if len < 0 {
         return Err(Errno::EINVAL);
     }
+    let n = (len as usize).min(value.len());
+    t.mm().copy_out(val, &value[..n])?;
+    t.mm().write_val(lenp, &(n as u32))?;
+    Ok(0)
+}
+
+/// The value of the SOL_SOCKET option `name`.
+fn socket_level_option(ep: &Endpoint, name: i32) -> SysResult<Vec<u8>> {
     let int = |v: u32| v.to_ne_bytes().to_vec();
     let opts = *ep.opts();
-    let value: Vec<u8> = match name {
+    let protocol = match (ep.family(), ep.kind()) {
+        (AF_UNIX, _) => 0,
+        (_, SOCK_STREAM) => IPPROTO_TCP,
+        _ => IPPROTO_UDP,
+    };
+    Ok(match name {
         SO_TYPE => int(ep.kind()),
         SO_ERROR => int(ep.take_error() as u32),
         SO_SNDBUF => int(opts.sndbuf),
         SO_RCVBUF => int(opts.rcvbuf),
         SO_PASSCRED => int(u32::from(opts.passcred)),
         SO_ACCEPTCONN => int(u32::from(ep.is_listening())),
-        SO_PROTOCOL => int(0),
-        SO_DOMAIN => int(AF_UNIX),
+        SO_PROTOCOL => int(protocol),
+        SO_DOMAIN => int(ep.family()),
         SO_PEERCRED => {
             let c = ep.peer_creds().unwrap_or(Ucred { pid: 0, uid: u32::MAX, gid: u32::MAX });
             let mut b = c.pid.to_ne_bytes().to_vec();
@@ -828,25 +1043,27 @@ pub fn getsockopt(t: &mut Task, a: &Args) -> SysResult<u64> {
             Some(&(_, _, default)) => int(ep.kept_option(name).map_or(default, |v| v as u32)),
             None => return Err(Errno::ENOPROTOOPT),
         },
-    };
-    let n = (len as usize).min(value.len());
-    t.mm().copy_out(val, &value[..n])?;
-    t.mm().write_val(lenp, &(n as u32))?;
-    Ok(0)
+    })
 }
 
 pub fn setsockopt(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (fd, level, name, val, len) = (a.fd(0), a.i32(1), a.i32(2), a.addr(3), a.u32(4));
     let (_, ep) = socket_of(t, fd)?;
-    if level != SOL_SOCKET {
-        return Err(Errno::EOPNOTSUPP);
-    }
     let read_int = |t: &Task| -> SysResult<u32> {
         if len < 4 {
             return Err(Errno::EINVAL);
         }
         t.mm().read_val::<u32>(val)
     };
+    if level != SOL_SOCKET {
+        if ep.family() == AF_UNIX {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let (boolean, _) = inet_option(&ep, level, name)?;
+        let v = read_int(t)?;
+        ep.keep_option(inet_key(level, name), u64::from(if boolean { u32::from(v != 0) } else { v }));
+        return Ok(0);
+    }
     let read_timeval = |t: &Task| -> SysResult<Duration> {
         if len < 16 {
             return Err(Errno::EINVAL);

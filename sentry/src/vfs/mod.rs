@@ -30,6 +30,7 @@ pub mod devfs;
 pub mod epoll;
 pub mod eventfd;
 pub mod file;
+pub mod inet;
 pub mod mqueue;
 pub mod ops;
 pub mod pidfd;

@@ -149,13 +149,18 @@ pub enum SockName {
     Abstract(Vec<u8>),
     /// A path, as given to bind.
     Path(Vec<u8>),
+    /// An Internet socket's address and port (see `vfs::inet`).
+    Inet(std::net::SocketAddr),
 }
 
 impl SockName {
-    /// The `struct sockaddr_un` for this name, at Linux's length.
-    pub fn to_sockaddr(&self) -> Vec<u8> {
+    /// The address structure for this name as a socket of `family` shows
+    /// it: a `struct sockaddr_un` at Linux's length, or a `sockaddr_in` or
+    /// `sockaddr_in6`.
+    pub fn to_sockaddr(&self, family: u32) -> Vec<u8> {
         let mut out = (AF_UNIX as u16).to_ne_bytes().to_vec();
         match self {
+            SockName::Inet(a) => return super::inet::to_sockaddr(a, family),
             SockName::Abstract(n) => {
                 out.push(0);
                 out.extend_from_slice(n);
@@ -186,6 +191,8 @@ enum State {
 /// The names of a sandbox's bound Unix sockets.
 #[derive(Default)]
 pub struct Namespace {
+    /// The ports of Internet sockets.
+    pub inet: Mutex<super::inet::Ports>,
     abstract_names: Mutex<std::collections::HashMap<Vec<u8>, Weak<Endpoint>>>,
     /// Path names, by the socket file's (device, inode).
     paths: Mutex<std::collections::HashMap<(u64, u64), Weak<Endpoint>>>,
@@ -248,6 +255,8 @@ impl Namespace {
 
 /// One end of a connection, or a socket not (yet) connected.
 pub struct Endpoint {
+    /// AF_UNIX, AF_INET or AF_INET6.
+    family: u32,
     kind: u32,
     state: Mutex<State>,
     name: Mutex<Option<SockName>>,
@@ -270,9 +279,16 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// A new, unconnected socket of type `kind`, made by `creds`.
+    /// A new, unconnected Unix socket of type `kind`, made by `creds`.
     pub fn new(kind: u32, creds: Ucred) -> Arc<Endpoint> {
+        Endpoint::new_in(AF_UNIX, kind, creds)
+    }
+
+    /// A new, unconnected socket of `family` and type `kind`, made by
+    /// `creds`.
+    pub fn new_in(family: u32, kind: u32, creds: Ucred) -> Arc<Endpoint> {
         Arc::new(Endpoint {
+            family,
             kind,
             state: Mutex::new(State::Unconnected),
             name: Mutex::new(None),
@@ -361,8 +377,10 @@ impl Endpoint {
 
     /// A stream or seqpacket connect of `self` to the listener `server`:
     /// makes the server's end and queues it. EAGAIN when the backlog is
-    /// full (the caller waits on the listener's queue).
-    pub fn connect_to(self: &Arc<Self>, server: &Arc<Endpoint>) -> SysResult<()> {
+    /// full (the caller waits on the listener's queue). The server's end
+    /// is named `local` (the address connected to, for an Internet
+    /// socket), else as the listener is.
+    pub fn connect_to(self: &Arc<Self>, server: &Arc<Endpoint>, local: Option<SockName>) -> SysResult<()> {
         if server.kind != self.kind {
             return Err(Errno::EPROTOTYPE);
         }
@@ -371,8 +389,8 @@ impl Endpoint {
             State::Listening { .. } => return Err(Errno::EINVAL),
             State::Unconnected => {}
         }
-        let accepted = Endpoint::new(self.kind, server.creds);
-        *accepted.name.lock().unwrap_or_else(|e| e.into_inner()) = server.name();
+        let accepted = Endpoint::new_in(server.family, self.kind, server.creds);
+        *accepted.name.lock().unwrap_or_else(|e| e.into_inner()) = local.or_else(|| server.name());
         *accepted.state() = State::Connected;
         *accepted.opts() = *server.opts();
         {
@@ -427,6 +445,36 @@ impl Endpoint {
         *self.state() = if to.is_some() { State::Connected } else { State::Unconnected };
         self.queue.notify();
         Ok(())
+    }
+
+    /// A datagram socket connected to an address nothing is bound to: its
+    /// sends fail with ECONNREFUSED, as after Linux's ICMP port
+    /// unreachable.
+    pub fn connect_nowhere(&self) {
+        *self.peer.lock().unwrap_or_else(|e| e.into_inner()) = Weak::new();
+        *self.state() = State::Connected;
+        self.queue.notify();
+    }
+
+    /// Whether it is connected to an end that is still open.
+    pub fn has_live_peer(&self) -> bool {
+        self.peer().is_some()
+    }
+
+    /// Leaves `e` pending (`sk_err`), for SO_ERROR or the next receive
+    /// that finds no data.
+    pub fn set_error(&self, e: Errno) {
+        self.error.store(e.0, Ordering::SeqCst);
+    }
+
+    /// The address family (AF_UNIX, AF_INET, AF_INET6).
+    pub fn family(&self) -> u32 {
+        self.family
+    }
+
+    /// Whether its file was closed.
+    pub fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::SeqCst)
     }
 
     /// Ends this end: its shutdown bits set, a connection-based peer's

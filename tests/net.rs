@@ -1,0 +1,45 @@
+//! Networking inside the sandbox: Internet sockets on its loopback (TCP
+//! and UDP, IPv4 and IPv6), compared with a native run in a network
+//! namespace of its own whose only interface is its loopback.
+
+use std::time::Duration;
+
+use husk_suite::{differential, differential_test, prog_rootfs, self_checking_case, Case, Rootfs};
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+fn case(rootfs: &Rootfs, prog: &str) -> Case {
+    self_checking_case(rootfs, prog, TIMEOUT)
+}
+
+differential_test! {
+    /// TCP on the loopback: ephemeral ports, listen, connect (blocking and
+    /// not, EINPROGRESS then EISCONN's one success), accept4 and the
+    /// names each side sees, data, peeking, shutdown and EOF, a reset for
+    /// unread data, epoll on a listener, the bind rules (EADDRINUSE,
+    /// SO_REUSEADDR, SO_REUSEPORT, wildcards, IPV6_V6ONLY), options;
+    /// UDP's names, lost datagrams and a connected socket's refusal; IPv6
+    /// with dual stack; a fork server; and the errors, off the sandbox too.
+    fn inet_loopback(platform, link) {
+        let (rootfs, prog) = prog_rootfs("inet_loopback", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "tcp: accepted from AF_INET 127.0.0.1 (len 16)",
+            "tcp: client got 6 'world!'",
+            "tcp: after the client's SHUT_WR the server reads 0",
+            "tcp: recv after the peer closed with data unread: ECONNRESET",
+            "tcp: non-blocking connect: EINPROGRESS",
+            "tcp: then POLLOUT 1, SO_ERROR 0",
+            "bind: the listener's port with SO_REUSEADDR: EADDRINUSE",
+            "bind: SO_REUSEPORT on both: ok",
+            "connect: off the sandbox: ENETUNREACH",
+            "udp: recvfrom 4 'ping' from AF_INET 127.0.0.1 (len 16)",
+            "udp: sendto a port nobody has: 4",
+            "udp: then recv: ECONNREFUSED",
+            "ipv6: accepted from AF_INET6 ::ffff:127.0.0.1 (len 28)",
+            "ipv6: IPv4 connect to a V6ONLY listener: ECONNREFUSED",
+            "fork server: exited 0",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
