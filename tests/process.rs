@@ -714,3 +714,25 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// memfd_create: data, a shared mapping across fork, the fd's name,
+    /// MFD_CLOEXEC, and file seals (each seal's effect, F_SEAL_SEAL, no
+    /// sealing without MFD_ALLOW_SEALING, MFD_NOEXEC_SEAL) and the errors.
+    fn memfd(platform, link) {
+        let (rootfs, prog) = prog_rootfs("memfd", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "its link: /memfd:husk (deleted)",
+            "fstat: type regular, mode 777, size 0, nlink 0",
+            "after a child wrote through the mapping: HELLO world",
+            "ftruncate smaller: EPERM",
+            "a write past the size: EPERM",
+            "mmap MAP_SHARED writable: EPERM",
+            "then F_ADD_SEALS F_SEAL_EXEC: EPERM",
+            "MFD_NOEXEC_SEAL: mode 666, seals 0x20",
+            "a 250-byte name: EINVAL",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}

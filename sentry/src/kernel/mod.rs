@@ -79,6 +79,8 @@ pub struct Kernel {
     /// System V IPC objects and POSIX message queues: the sandbox's own
     /// IPC namespace.
     pub ipc: ipc::IpcNamespace,
+    /// The filesystem memfd_create's files live on (in no directory).
+    pub memfd_fs: Arc<crate::vfs::tmpfs::MemFs>,
     /// Which unimplemented syscalls were logged already.
     enosys_logged: Box<[AtomicBool]>,
     /// The same, for numbers past `enosys_logged`.
@@ -97,6 +99,7 @@ impl Kernel {
         Kernel {
             platform,
             ipc: ipc::IpcNamespace::new(memfile.clone()),
+            memfd_fs: crate::vfs::tmpfs::MemFs::new(crate::vfs::tmpfs::FsKind::Tmpfs, memfile.clone()),
             memfile,
             vfs,
             hostname,

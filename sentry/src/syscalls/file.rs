@@ -32,6 +32,8 @@ const IOV_MAX: u64 = 1024;
 /// fcntl: the pipe capacity.
 const F_SETPIPE_SZ: u32 = 1031;
 const F_GETPIPE_SZ: u32 = 1032;
+const F_ADD_SEALS: u32 = 1033;
+const F_GET_SEALS: u32 = 1034;
 /// /proc/sys/fs/pipe-max-size.
 const PIPE_MAX_SIZE: usize = 1 << 20;
 /// Status flags F_SETFL may change.
@@ -600,6 +602,14 @@ pub fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
         }
         F_GETFL => Ok(u64::from(f.flags())),
         F_GETPIPE_SZ => Ok(f.ops.pipe().ok_or(Errno::EBADF)?.capacity() as u64),
+        F_ADD_SEALS => {
+            let memfd = f.ops.memfd().ok_or(Errno::EINVAL)?;
+            if f.flags() & O_ACCMODE == O_RDONLY {
+                return Err(Errno::EPERM);
+            }
+            memfd.add_seals(a.u32(2)).map(|_| 0)
+        }
+        F_GET_SEALS => Ok(u64::from(f.ops.memfd().ok_or(Errno::EINVAL)?.seals())),
         F_SETPIPE_SZ => {
             let pipe = f.ops.pipe().ok_or(Errno::EBADF)?;
             // Past 2^31 there is no such size; past /proc/sys/fs/pipe-max-size
@@ -620,6 +630,46 @@ pub fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
         }
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// memfd_create's flags.
+const MFD_CLOEXEC: u32 = 0x1;
+const MFD_ALLOW_SEALING: u32 = 0x2;
+const MFD_NOEXEC_SEAL: u32 = 0x8;
+const MFD_EXEC: u32 = 0x10;
+/// The longest memfd name (NAME_MAX less "memfd:").
+const MFD_NAME_MAX: usize = 249;
+
+/// memfd_create: an anonymous tmpfs file, named `memfd:NAME` in
+/// /proc/PID/fd. MFD_HUGETLB is refused (EINVAL: no huge pages here).
+pub fn memfd_create(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let flags = a.u32(1);
+    if flags & !(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL | MFD_EXEC) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & MFD_EXEC != 0 && flags & MFD_NOEXEC_SEAL != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let name = t.mm().read_cstr(a.addr(0), MFD_NAME_MAX + 1).map_err(|e| {
+        if e == Errno::ENAMETOOLONG {
+            Errno::EINVAL
+        } else {
+            e
+        }
+    })?;
+    let noexec = flags & MFD_NOEXEC_SEAL != 0;
+    let dentry = t.kernel.memfd_fs.new_file(if noexec { 0o666 } else { 0o777 });
+    let inode = dentry.inode().cloned().ok_or(Errno::ENOMEM)?;
+    let creds = t.creds();
+    inode.set_owner(Some(creds.fsuid), Some(creds.fsgid));
+    inode.orphan();
+    let memfd = crate::vfs::memfd::MemFd::new(inode, &name, flags & (MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL) != 0);
+    if noexec {
+        memfd.add_seals(crate::vfs::memfd::F_SEAL_EXEC)?;
+    }
+    let file = File::new(Box::new(memfd), O_RDWR | O_LARGEFILE, None);
+    let limit = t.nofile_limit();
+    t.fds().insert(file, flags & MFD_CLOEXEC != 0, 0, limit).map(|fd| fd as u64)
 }
 
 pub fn ioctl(t: &mut Task, a: &Args) -> SysResult<u64> {

@@ -36,6 +36,9 @@ pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
                 if shared_write && acc != O_RDWR {
                     return Err(Errno::EACCES);
                 }
+                if shared_write && f.ops.write_sealed() {
+                    return Err(Errno::EPERM);
+                }
                 Some(MapFile { source: FileSource::Pages(source), offset, size })
             }
             // /dev/zero: anonymous memory (shared or private).

@@ -115,6 +115,7 @@ syscall_table! {
     ACCEPT4 => socket::accept4, Support::Full, [Fd, Ptr, Ptr, Hex];
     SENDTO => socket::sendto, Support::Partial("no MSG_OOB"), [Fd, Buf(2), Int, Hex, Ptr, Int];
     RECVFROM => socket::recvfrom, Support::Partial("no MSG_OOB"), [Fd, Ptr, Int, Hex, Ptr, Ptr];
+    MEMFD_CREATE => file::memfd_create, Support::Partial("no MFD_HUGETLB; F_SEAL_WRITE does not check for writable mappings (EBUSY)"), [Path, Hex];
     SHMGET => ipc::shmget, Support::Full, [Hex, Int, Oct];
     SHMAT => ipc::shmat, Support::Full, [Int, Ptr, Hex];
     SHMDT => ipc::shmdt, Support::Full, [Ptr];

@@ -165,6 +165,22 @@ pub trait FileOps: Send + Sync {
         None
     }
 
+    /// The memfd this file is, for F_ADD_SEALS and F_GET_SEALS.
+    fn memfd(&self) -> Option<&super::memfd::MemFd> {
+        None
+    }
+
+    /// Whether seals forbid writes and new writable shared mappings.
+    fn write_sealed(&self) -> bool {
+        false
+    }
+
+    /// What /proc/PID/fd shows for a file with no path of its own (a
+    /// memfd's `/memfd:NAME (deleted)`).
+    fn fd_link(&self) -> Option<Vec<u8>> {
+        None
+    }
+
     /// The POSIX message queue this file is, for the mq_* calls (EBADF
     /// otherwise).
     fn mqueue(&self) -> Option<&Arc<crate::kernel::ipc::mqueue::Mq>> {

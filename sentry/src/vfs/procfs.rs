@@ -322,6 +322,9 @@ fn mounts(k: &Kernel) -> String {
 /// What /proc/PID/fd/N links to, as `d_path` and the pseudo filesystems'
 /// `d_dname` name it.
 fn fd_target(k: &Kernel, file: &super::file::File) -> Vec<u8> {
+    if let Some(link) = file.ops.fd_link() {
+        return link;
+    }
     if let Some(d) = &file.dentry {
         return k.vfs.path_of(d);
     }

@@ -340,6 +340,12 @@ impl Inode {
         m.ctime = t;
     }
 
+    /// Gives the file no links: it is in no directory and never was (a
+    /// memfd).
+    pub fn orphan(&self) {
+        self.set_nlink(0);
+    }
+
     fn add_links(&self, delta: i64) {
         let mut m = self.meta();
         m.nlink = m.nlink.saturating_add_signed(delta);
