@@ -10,7 +10,8 @@
 //! The recipe: `debootstrap --variant=minbase --include=PACKAGES SUITE
 //! DIR MIRROR`, then precompiled Python bytecode for the standard library
 //! and its test suite (so that no run wants to write `__pycache__`), apt's downloaded
-//! packages and lists removed (they are only size), and the `/husk-test`
+//! packages and lists removed (they are only size), an `/etc/hosts` naming
+//! the loopback localhost, and the `/husk-test`
 //! tree of [`write_test_tree`] with fixed contents, owners and times.
 //!
 //! The build goes into a temporary directory beside the cache entry that
@@ -50,12 +51,17 @@ pub const VARIANT: &str = "minbase";
 /// `libpython3-stdlib` brings the rest of it, which the tests use: json,
 /// multiprocessing, concurrent, ctypes (and libffi);
 /// `libpython3.11-testsuite` is CPython's own regression suite
-/// (`python3 -m test`), the external conformance suite.
-pub const PACKAGES: &[&str] = &["python3-minimal", "libpython3-stdlib", "libpython3.11-testsuite"];
+/// (`python3 -m test`), the external conformance suite; `nodejs` is
+/// Debian's Node.js, for the event-loop tests.
+pub const PACKAGES: &[&str] = &["python3-minimal", "libpython3-stdlib", "libpython3.11-testsuite", "nodejs"];
+
+/// The root's /etc/hosts (debootstrap writes none): Docker's lines for the
+/// loopback.
+const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
 
 /// Names the steps that follow debootstrap; part of the cache key.
-pub const RECIPE_VERSION: &str =
-    "husk-debian-2: compileall but the suite's deliberately broken files, apt cleaned, /husk-test tree v1";
+pub const RECIPE_VERSION: &str = "husk-debian-3: compileall but the suite's deliberately broken files, apt cleaned, \
+     /etc/hosts for localhost, /husk-test tree v1";
 
 /// Files of the standard library and its test suite that are not valid
 /// Python on purpose (the suite's syntax and encoding error cases), left
@@ -195,6 +201,8 @@ fn build(cache: &Path, name: &str) {
     // debootstrap leaves the host's resolv.conf and hostname: make them fixed.
     let _ = fs::write(tmp.join("etc/hostname"), "husk-debian\n");
     let _ = fs::write(tmp.join("etc/resolv.conf"), "");
+    // What a container runtime gives every container: the loopback names.
+    let _ = fs::write(tmp.join("etc/hosts"), HOSTS);
 
     // An incomplete root left by hand (a complete one is never rebuilt).
     let dir = cache.join(name);

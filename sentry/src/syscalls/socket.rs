@@ -75,8 +75,12 @@ const KEPT_OPTIONS: &[(i32, bool, u32)] = &[
 /// getsockopt and otherwise needs nothing of: (level, option, boolean,
 /// default). TCP_NODELAY, TCP_MAXSEG, TCP_CORK, TCP_KEEPIDLE,
 /// TCP_KEEPINTVL, TCP_KEEPCNT, TCP_DEFER_ACCEPT, TCP_QUICKACK,
-/// TCP_USER_TIMEOUT, TCP_FASTOPEN; IP_TOS, IP_TTL, IP_MULTICAST_TTL,
-/// IP_MULTICAST_LOOP; IPV6_UNICAST_HOPS, IPV6_V6ONLY, IPV6_TCLASS.
+/// TCP_USER_TIMEOUT, TCP_FASTOPEN; IP_TOS, IP_TTL, IP_PKTINFO,
+/// IP_MTU_DISCOVER, IP_RECVERR (glibc's resolver sets it), IP_RECVTTL,
+/// IP_RECVTOS, IP_FREEBIND, IP_BIND_ADDRESS_NO_PORT, IP_MULTICAST_TTL,
+/// IP_MULTICAST_LOOP; IPV6_UNICAST_HOPS, IPV6_MULTICAST_HOPS,
+/// IPV6_MULTICAST_LOOP, IPV6_MTU_DISCOVER, IPV6_RECVERR, IPV6_V6ONLY,
+/// IPV6_RECVPKTINFO, IPV6_TCLASS.
 const INET_OPTIONS: &[(i32, i32, bool, u32)] = &[
     (SOL_TCP, 1, true, 0),
     (SOL_TCP, 2, false, 536),
@@ -90,10 +94,22 @@ const INET_OPTIONS: &[(i32, i32, bool, u32)] = &[
     (SOL_TCP, 23, false, 0),
     (SOL_IP, 1, false, 0),
     (SOL_IP, 2, false, 64),
+    (SOL_IP, 8, true, 0),
+    (SOL_IP, 10, false, 1),
+    (SOL_IP, 11, true, 0),
+    (SOL_IP, 12, true, 0),
+    (SOL_IP, 13, true, 0),
+    (SOL_IP, 15, true, 0),
+    (SOL_IP, 24, true, 0),
     (SOL_IP, 33, false, 1),
     (SOL_IP, 34, true, 1),
     (SOL_IPV6, 16, false, 64),
+    (SOL_IPV6, 18, false, 1),
+    (SOL_IPV6, 19, true, 1),
+    (SOL_IPV6, 23, false, 1),
+    (SOL_IPV6, 25, true, 0),
     (SOL_IPV6, 26, true, 0),
+    (SOL_IPV6, 49, true, 0),
     (SOL_IPV6, 67, false, 0),
 ];
 const SOL_IP: i32 = 0;

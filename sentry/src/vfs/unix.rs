@@ -465,6 +465,7 @@ impl Endpoint {
     /// that finds no data.
     pub fn set_error(&self, e: Errno) {
         self.error.store(e.0, Ordering::SeqCst);
+        self.queue.notify_events(POLLERR);
     }
 
     /// The address family (AF_UNIX, AF_INET, AF_INET6).
