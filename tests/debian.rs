@@ -1016,3 +1016,82 @@ asyncio.run(main())
         differential(platform, &case);
     }
 }
+
+// ---------------------------------------------------------------- Node.js
+
+/// `/usr/bin/node -e SCRIPT` in the Debian root.
+fn node(script: &str) -> Case {
+    Case::in_root(debian_rootfs(), "/usr/bin/node")
+        .args(["-e", script])
+        .env("PATH", PATH)
+        .env("HOME", "/root")
+        .scratch_mounts()
+        .timeout(TIMEOUT)
+}
+
+differential_test! {
+    /// Debian's Node.js (libuv's epoll loop, its thread pool, signalfd-free
+    /// child handling): timers in their phases, child_process exec and
+    /// spawn through pipes, a `net` server and client on a Unix socket and
+    /// on TCP over the loopback, and fs.watch (inotify) seeing a file made
+    /// in a watched directory. Results print in a fixed order at the end.
+    fn debian_node_event_loop(platform) {
+        let case = node(
+            r#"
+const net = require('net'), cp = require('child_process'), fs = require('fs');
+const got = {};
+const order = [];
+const done = (k, v) => { got[k] = v; order.push(k); if (Object.keys(got).length === 9) finish(); };
+function finish() {
+  for (const k of Object.keys(got).sort()) console.log(k + ':', got[k]);
+  console.log('nextTick first:', order[0] === 'nextTick', 'immediate before timeout:', order.indexOf('immediate') < order.indexOf('timeout'));
+}
+setTimeout(() => done('timeout', '500 ms'), 500);
+setImmediate(() => done('immediate', 'ran'));
+process.nextTick(() => done('nextTick', 'ran'));
+let n = 0;
+const iv = setInterval(() => { if (++n === 3) { clearInterval(iv); done('interval', 'x3'); } }, 10);
+const sock = '/tmp/node-test.sock';
+const server = net.createServer(c => { c.on('data', d => c.write(d.toString().toUpperCase())); c.on('end', () => c.end()); });
+server.listen(sock, () => {
+  const c = net.connect(sock, () => c.write('hello over a unix socket'));
+  c.on('data', d => { c.end(); server.close(() => done('unix', d.toString())); });
+});
+const tcp = net.createServer(c => c.pipe(c)).listen(0, '127.0.0.1', () => {
+  const c = net.connect(tcp.address().port, '127.0.0.1', () => c.end('tcp loopback'));
+  let s = '';
+  c.on('data', d => s += d);
+  c.on('close', () => { tcp.close(); done('tcp', s); });
+});
+cp.exec('echo from a shell; exit 3', (err, stdout) => done('exec', stdout.trim() + ', code ' + err.code));
+const child = cp.spawn('/bin/cat', []);
+let out = '';
+child.stdout.on('data', d => out += d);
+child.on('close', code => done('spawn', out + ', exit ' + code));
+child.stdin.end('piped through cat');
+const dir = fs.mkdtempSync('/tmp/w-');
+const w = fs.watch(dir, (ev, name) => { w.close(); done('fs.watch', ev + ' ' + name); });
+setTimeout(() => fs.writeFileSync(dir + '/f', 'x'), 20);
+"#,
+        )
+        .expect_stdout(
+            "exec: from a shell, code 3\nfs.watch: rename f\nimmediate: ran\ninterval: x3\nnextTick: ran\n\
+             spawn: piped through cat, exit 0\ntcp: tcp loopback\ntimeout: 500 ms\n\
+             unix: HELLO OVER A UNIX SOCKET\nnextTick first: true immediate before timeout: true\n",
+        );
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// coreutils' `tail -f` sees the lines another process appends: by
+    /// inotify, since polling (every 10 s, `-s 10`) would see none in time.
+    fn debian_tail_follow(platform) {
+        let case = bash(
+            "cd /tmp && : > log && (for i in 1 2 3; do sleep 0.2; echo line $i >> log; done) & \
+             timeout 1.5 tail -s 10 -f /tmp/log; echo \"tail: $?\"",
+        )
+        .expect_stdout("line 1\nline 2\nline 3\ntail: 124\n");
+        differential(platform, &case);
+    }
+}

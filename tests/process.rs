@@ -736,3 +736,30 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// inotify: the events of creating, opening, writing (merged when
+    /// repeated), reading, closing, chmod, truncate, rename (paired
+    /// cookies, MOVE_SELF), link, unlink (ATTRIB, DELETE_SELF, IGNORED),
+    /// mkdir and rmdir, as a directory's watch and a file's see them; the
+    /// watch options (IN_ONESHOT, IN_MASK_ADD, IN_MASK_CREATE,
+    /// IN_ONLYDIR), inotify_rm_watch, FIONREAD, poll, a short read, a
+    /// blocking read a child wakes, and the errors.
+    fn inotify(platform, link) {
+        let (rootfs, prog) = prog_rootfs("inotify", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "  dir: wd 1 CREATE 'f'",
+            "  dir: wd 1 CLOSE_WRITE 'f'",
+            "  dir: the move's cookie pairs: ok",
+            "  file: wd 1 MOVE_SELF",
+            "  file: wd 1 DELETE_SELF",
+            "  dir: wd 1 CREATE|ISDIR 'd'",
+            "  oneshot: wd 1 IGNORED",
+            "IN_MASK_CREATE on a watched file: EEXIST",
+            "a read of 8 bytes: EINVAL",
+            "the blocking read: 32 bytes, CREATE 'from-child', len 16",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use abi::flags::open::{O_CLOEXEC, O_NONBLOCK, O_RDWR};
+use abi::flags::open::{O_CLOEXEC, O_NONBLOCK, O_RDONLY, O_RDWR};
 use abi::types::Timespec;
 use abi::Errno;
 
@@ -509,4 +509,50 @@ pub fn timer_getoverrun(t: &mut Task, a: &Args) -> SysResult<u64> {
 pub fn timer_delete(t: &mut Task, a: &Args) -> SysResult<u64> {
     t.handle.tg.posix_timers.lock().unwrap_or_else(|e| e.into_inner()).remove(a.i32(0)).ok_or(Errno::EINVAL)?;
     Ok(0)
+}
+
+/// inotify_init1's flags.
+const IN_NONBLOCK: u32 = O_NONBLOCK;
+const IN_CLOEXEC: u32 = O_CLOEXEC;
+
+fn new_inotify(t: &mut Task, flags: u32) -> SysResult<u64> {
+    use crate::vfs::inotify::{Inotify, InotifyFile};
+    if flags & !(IN_NONBLOCK | IN_CLOEXEC) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let file = File::new(Box::new(InotifyFile(Inotify::new())), O_RDONLY | (flags & IN_NONBLOCK), None);
+    install(t, file, flags & IN_CLOEXEC != 0)
+}
+
+pub fn inotify_init(t: &mut Task, _a: &Args) -> SysResult<u64> {
+    new_inotify(t, 0)
+}
+
+pub fn inotify_init1(t: &mut Task, a: &Args) -> SysResult<u64> {
+    new_inotify(t, a.u32(0))
+}
+
+/// inotify_add_watch: the file at `path` (not following a final symlink
+/// with IN_DONT_FOLLOW; a directory only with IN_ONLYDIR), which the
+/// caller must be able to read.
+pub fn inotify_add_watch(t: &mut Task, a: &Args) -> SysResult<u64> {
+    use crate::vfs::inotify::{IN_DONT_FOLLOW, IN_ONLYDIR};
+    let (fd, path_addr, mask) = (a.fd(0), a.addr(1), a.u32(2));
+    let file = t.fds().get(fd)?.clone();
+    let ino = file.ops.inotify().ok_or(Errno::EINVAL)?.clone();
+    let path = super::fs::read_path(t, path_addr)?;
+    let follow = if mask & IN_DONT_FOLLOW != 0 { crate::vfs::Follow::No } else { crate::vfs::Follow::Yes };
+    let d = super::fs::resolve_at(t, abi::flags::at::AT_FDCWD, &path, follow)?;
+    if mask & IN_ONLYDIR != 0 && !d.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    let attr = d.attr();
+    crate::vfs::ops::check_perm(&t.creds(), &attr, crate::vfs::ops::MAY_READ)?;
+    ino.add_watch(&attr, mask).map(|wd| wd as u64)
+}
+
+pub fn inotify_rm_watch(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let file = t.fds().get(a.fd(0))?.clone();
+    let ino = file.ops.inotify().ok_or(Errno::EINVAL)?.clone();
+    ino.rm_watch(a.i32(1)).map(|_| 0)
 }

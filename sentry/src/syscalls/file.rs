@@ -88,6 +88,18 @@ fn check_access(f: &File, dir: Dir) -> SysResult<()> {
 /// Streams that would block put the task to sleep (interruptibly) unless the
 /// file is O_NONBLOCK; a blocking write keeps going until all is written.
 fn transfer(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, dir: Dir) -> SysResult<u64> {
+    let n = transfer_data(t, fd, bufs, pos, dir)?;
+    // inotify: IN_ACCESS for data read, IN_MODIFY for data written.
+    if n > 0 && crate::vfs::inotify::active() {
+        if let Some(d) = t.fds().get(fd).ok().and_then(|f| f.dentry.clone()) {
+            use crate::vfs::inotify::{notify_dentry, IN_ACCESS, IN_MODIFY};
+            notify_dentry(&d, if dir == Dir::Read { IN_ACCESS } else { IN_MODIFY });
+        }
+    }
+    Ok(n)
+}
+
+fn transfer_data(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, dir: Dir) -> SysResult<u64> {
     let f = t.fds().get(fd)?.clone();
     check_access(&f, dir)?;
     if bufs.iter().all(|&(_, l)| l == 0) {
@@ -465,6 +477,11 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
         };
         File::new(ops, status, Some(d))
     };
+    if flags & O_PATH == 0 {
+        if let Some(d) = &file.dentry {
+            crate::vfs::inotify::notify_dentry(d, crate::vfs::inotify::IN_OPEN);
+        }
+    }
     let limit = t.nofile_limit();
     t.fds().insert(file, cloexec, 0, limit).map(|fd| fd as u64)
 }

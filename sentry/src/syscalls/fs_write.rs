@@ -403,6 +403,9 @@ pub fn ftruncate(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EINVAL);
     }
     f.ops.truncate(len)?;
+    if let Some(d) = &f.dentry {
+        crate::vfs::inotify::notify_dentry(d, crate::vfs::inotify::IN_MODIFY);
+    }
     Ok(0)
 }
 

@@ -115,6 +115,10 @@ syscall_table! {
     ACCEPT4 => socket::accept4, Support::Full, [Fd, Ptr, Ptr, Hex];
     SENDTO => socket::sendto, Support::Partial("no MSG_OOB"), [Fd, Buf(2), Int, Hex, Ptr, Int];
     RECVFROM => socket::recvfrom, Support::Partial("no MSG_OOB"), [Fd, Ptr, Int, Hex, Ptr, Ptr];
+    INOTIFY_INIT => event::inotify_init, Support::Full, [];
+    INOTIFY_INIT1 => event::inotify_init1, Support::Full, [Hex];
+    INOTIFY_ADD_WATCH => event::inotify_add_watch, Support::Partial("events for changes made inside the sandbox; no IN_UNMOUNT"), [Fd, Path, Hex];
+    INOTIFY_RM_WATCH => event::inotify_rm_watch, Support::Full, [Fd, Int];
     MEMFD_CREATE => file::memfd_create, Support::Partial("no MFD_HUGETLB; F_SEAL_WRITE does not check for writable mappings (EBUSY)"), [Path, Hex];
     SHMGET => ipc::shmget, Support::Full, [Hex, Int, Oct];
     SHMAT => ipc::shmat, Support::Full, [Int, Ptr, Hex];

@@ -165,6 +165,12 @@ pub trait FileOps: Send + Sync {
         None
     }
 
+    /// The inotify instance this file is, for inotify_add_watch and
+    /// inotify_rm_watch.
+    fn inotify(&self) -> Option<&Arc<super::inotify::Inotify>> {
+        None
+    }
+
     /// The memfd this file is, for F_ADD_SEALS and F_GET_SEALS.
     fn memfd(&self) -> Option<&super::memfd::MemFd> {
         None
@@ -226,6 +232,24 @@ pub struct File {
     pub offset: Mutex<u64>,
     /// Where the file sits in the tree, if it has a name.
     pub dentry: Option<Arc<Dentry>>,
+}
+
+/// inotify's IN_CLOSE_WRITE or IN_CLOSE_NOWRITE when the last reference
+/// to an open file with a name goes.
+impl Drop for File {
+    fn drop(&mut self) {
+        use abi::flags::open::{O_ACCMODE, O_PATH, O_RDONLY};
+        let Some(d) = &self.dentry else { return };
+        let flags = self.flags();
+        if flags & O_PATH == 0 && super::inotify::active() {
+            let mask = if flags & O_ACCMODE == O_RDONLY {
+                super::inotify::IN_CLOSE_NOWRITE
+            } else {
+                super::inotify::IN_CLOSE_WRITE
+            };
+            super::inotify::notify_dentry(d, mask);
+        }
+    }
 }
 
 impl File {

@@ -31,6 +31,7 @@ pub mod epoll;
 pub mod eventfd;
 pub mod file;
 pub mod inet;
+pub mod inotify;
 pub mod memfd;
 pub mod mqueue;
 pub mod ops;

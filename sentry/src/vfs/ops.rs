@@ -12,6 +12,7 @@ use abi::flags::mode::{S_IFDIR, S_IFMT};
 use abi::Errno;
 use gofer::FileAttr;
 
+use super::inotify;
 use super::tmpfs::{self, in_group, NewKind, TimeSet, S_ISGID, S_ISUID, S_ISVTX};
 use super::{Dentry, Last, ParentPath, Vfs};
 use crate::kernel::process::Credentials;
@@ -107,7 +108,10 @@ pub fn make_node(vfs: &Vfs, pp: &ParentPath, kind: NewKind, perm: u32, creds: &C
         }
     }
     check_writable(&pp.dir)?;
-    tmpfs::create(&pp.dir, name, kind, perm, creds)
+    let isdir = if matches!(kind, NewKind::Dir) { inotify::IN_ISDIR } else { 0 };
+    let d = tmpfs::create(&pp.dir, name, kind, perm, creds)?;
+    inotify::notify_entry(&pp.dir, name, inotify::IN_CREATE | isdir, 0);
+    Ok(d)
 }
 
 /// unlink(2) of the last component of `pp`.
@@ -119,7 +123,27 @@ pub fn unlink(pp: &ParentPath, creds: &Credentials) -> SysResult<()> {
         }
     }
     check_writable(&pp.dir)?;
-    tmpfs::unlink(&pp.dir, name, pp.trailing_slash, creds)
+    let victim = child_of(&pp.dir, name);
+    tmpfs::unlink(&pp.dir, name, pp.trailing_slash, creds)?;
+    if let Some(v) = victim {
+        // Linux's order: the link count's change, the file's end if that
+        // was its last name, then the directory's entry.
+        let attr = v.attr();
+        inotify::notify_self(&attr, inotify::IN_ATTRIB, false);
+        if attr.nlink == 0 {
+            inotify::notify_self(&attr, inotify::IN_DELETE_SELF, true);
+        }
+    }
+    inotify::notify_entry(&pp.dir, name, inotify::IN_DELETE, 0);
+    Ok(())
+}
+
+/// The child `name` of an in-Sentry directory, as cached.
+fn child_of(dir: &Dentry, name: &[u8]) -> Option<Arc<Dentry>> {
+    if !inotify::active() {
+        return None;
+    }
+    dir.children().map.get(name).cloned().flatten()
 }
 
 /// rmdir(2) of the last component of `pp`.
@@ -131,7 +155,13 @@ pub fn rmdir(pp: &ParentPath, creds: &Credentials) -> SysResult<()> {
         Last::Root => return Err(Errno::EBUSY),
     };
     check_writable(&pp.dir)?;
-    tmpfs::rmdir(&pp.dir, name, creds)
+    let victim = child_of(&pp.dir, name);
+    tmpfs::rmdir(&pp.dir, name, creds)?;
+    if let Some(v) = victim {
+        inotify::notify_self(&v.attr(), inotify::IN_DELETE_SELF, true);
+    }
+    inotify::notify_entry(&pp.dir, name, inotify::IN_DELETE | inotify::IN_ISDIR, 0);
+    Ok(())
 }
 
 /// rename(2) from `old` to `new`. `noreplace`: RENAME_NOREPLACE;
@@ -155,7 +185,25 @@ pub fn rename(
         return tmpfs::exchange(&old.dir, oname, &new.dir, nname, old.trailing_slash, new.trailing_slash, creds);
     }
     let slash = old.trailing_slash || new.trailing_slash;
-    tmpfs::rename(&old.dir, oname, &new.dir, nname, noreplace, slash, creds)
+    let (moved, replaced) = (child_of(&old.dir, oname), child_of(&new.dir, nname));
+    tmpfs::rename(&old.dir, oname, &new.dir, nname, noreplace, slash, creds)?;
+    if let Some(m) = moved {
+        // Linux's fsnotify_move: the two entries (one cookie), the
+        // replaced file's link count, then the moved file itself.
+        let isdir = if m.is_dir() { inotify::IN_ISDIR } else { 0 };
+        let cookie = inotify::move_cookie();
+        inotify::notify_entry(&old.dir, oname, inotify::IN_MOVED_FROM | isdir, cookie);
+        inotify::notify_entry(&new.dir, nname, inotify::IN_MOVED_TO | isdir, cookie);
+        if let Some(r) = replaced.filter(|r| !Arc::ptr_eq(r, &m)) {
+            let attr = r.attr();
+            inotify::notify_self(&attr, inotify::IN_ATTRIB, false);
+            if attr.nlink == 0 {
+                inotify::notify_self(&attr, inotify::IN_DELETE_SELF, true);
+            }
+        }
+        inotify::notify_self(&m.attr(), inotify::IN_MOVE_SELF, false);
+    }
+    Ok(())
 }
 
 /// link(2): `new` becomes another name of `target`.
@@ -172,7 +220,10 @@ pub fn link(vfs: &Vfs, target: &Arc<Dentry>, new: &ParentPath, creds: &Credentia
         return Err(Errno::EXDEV);
     }
     may_link(target, creds)?;
-    tmpfs::link(&new.dir, name, target, creds)
+    tmpfs::link(&new.dir, name, target, creds)?;
+    inotify::notify_self(&target.attr(), inotify::IN_ATTRIB, false);
+    inotify::notify_entry(&new.dir, name, inotify::IN_CREATE, 0);
+    Ok(())
 }
 
 /// Linux's protected hardlinks (on by default in distributions): only the
@@ -203,6 +254,7 @@ pub fn chmod(d: &Dentry, perm: u32, creds: &Credentials) -> SysResult<()> {
         perm &= !S_ISGID;
     }
     i.set_mode(perm);
+    inotify::notify_dentry(d, inotify::IN_ATTRIB);
     Ok(())
 }
 
@@ -222,6 +274,7 @@ pub fn chown(d: &Dentry, uid: Option<u32>, gid: Option<u32>, creds: &Credentials
         }
     }
     i.set_owner(uid, gid);
+    inotify::notify_dentry(d, inotify::IN_ATTRIB);
     Ok(())
 }
 
@@ -241,6 +294,7 @@ pub fn utimes(d: &Dentry, atime: TimeSet, mtime: TimeSet, creds: &Credentials) -
         check_perm(creds, &a, MAY_WRITE)?;
     }
     i.set_times(atime, mtime);
+    inotify::notify_dentry(d, inotify::IN_ATTRIB);
     Ok(())
 }
 
@@ -255,5 +309,7 @@ pub fn truncate(d: &Dentry, size: u64, creds: &Credentials) -> SysResult<()> {
     check_writable(d)?;
     let i = d.inode().ok_or(Errno::EROFS)?;
     check_perm(creds, &i.attr(), MAY_WRITE)?;
-    i.truncate(size)
+    i.truncate(size)?;
+    inotify::notify_dentry(d, inotify::IN_MODIFY);
+    Ok(())
 }

@@ -1,0 +1,377 @@
+//! inotify: watches on files and directories, and the events the VFS
+//! reports for changes made inside the sandbox (inotify(7)).
+//!
+//! A watch is kept by its instance ([`Inotify`], the file inotify_init
+//! makes) and indexed by the watched file's (device, inode) in one
+//! registry, which the VFS tells of each change ([`notify_dentry`] and
+//! friends). The registry is per Sentry process, as devices and inode
+//! numbers are (one sandbox per Sentry). When no watch exists the VFS's
+//! calls return at once, so unwatched I/O pays one atomic load.
+//!
+//! Events follow Linux's fsnotify: a change to a file is told to the
+//! file's watches, and, with the file's name, to its directory's; identical
+//! unread events in a row are merged; a queue past its limit gets one
+//! IN_Q_OVERFLOW; a watch that ends (inotify_rm_watch, IN_ONESHOT, its file
+//! deleted) queues IN_IGNORED.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+
+use abi::Errno;
+use gofer::FileAttr;
+
+use super::file::{put_bytes, FileOps, POLLIN, POLLRDNORM};
+use super::Dentry;
+use crate::kernel::waiter::WaitQueue;
+use crate::mm::{Chunk, MemoryFile, SysResult};
+
+pub const IN_ACCESS: u32 = 0x1;
+pub const IN_MODIFY: u32 = 0x2;
+pub const IN_ATTRIB: u32 = 0x4;
+pub const IN_CLOSE_WRITE: u32 = 0x8;
+pub const IN_CLOSE_NOWRITE: u32 = 0x10;
+pub const IN_OPEN: u32 = 0x20;
+pub const IN_MOVED_FROM: u32 = 0x40;
+pub const IN_MOVED_TO: u32 = 0x80;
+pub const IN_CREATE: u32 = 0x100;
+pub const IN_DELETE: u32 = 0x200;
+pub const IN_DELETE_SELF: u32 = 0x400;
+pub const IN_MOVE_SELF: u32 = 0x800;
+const IN_Q_OVERFLOW: u32 = 0x4000;
+const IN_IGNORED: u32 = 0x8000;
+pub const IN_ONLYDIR: u32 = 0x0100_0000;
+pub const IN_DONT_FOLLOW: u32 = 0x0200_0000;
+const IN_MASK_CREATE: u32 = 0x1000_0000;
+const IN_MASK_ADD: u32 = 0x2000_0000;
+pub const IN_ISDIR: u32 = 0x4000_0000;
+const IN_ONESHOT: u32 = 0x8000_0000;
+const IN_ALL_EVENTS: u32 = 0xfff;
+
+/// `sizeof(struct inotify_event)`, before its name.
+const EVENT_HEADER: usize = 16;
+/// /proc/sys/fs/inotify/max_queued_events.
+pub const MAX_QUEUED_EVENTS: usize = 16384;
+/// /proc/sys/fs/inotify/max_user_watches, per instance here.
+pub const MAX_WATCHES: usize = 65536;
+
+/// A watched file: its device and inode number.
+type Key = (u64, u64);
+
+static WATCHES: AtomicUsize = AtomicUsize::new(0);
+static NEXT_INO: AtomicU64 = AtomicU64::new(1);
+
+/// The watches of each watched file: their instances and descriptors.
+type Registry = HashMap<Key, Vec<(Weak<Inotify>, i32)>>;
+
+fn registry() -> MutexGuard<'static, Registry> {
+    static R: OnceLock<Mutex<Registry>> = OnceLock::new();
+    R.get_or_init(Mutex::default).lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn key_of(attr: &FileAttr) -> Key {
+    (attr.dev, attr.ino)
+}
+
+struct Event {
+    wd: i32,
+    mask: u32,
+    cookie: u32,
+    name: Vec<u8>,
+}
+
+impl Event {
+    /// Its size as read: the header and the name, NUL-padded to a multiple
+    /// of the header's size.
+    fn len(&self) -> usize {
+        EVENT_HEADER + self.padded_name()
+    }
+
+    fn padded_name(&self) -> usize {
+        if self.name.is_empty() {
+            0
+        } else {
+            (self.name.len() + 1).div_ceil(EVENT_HEADER) * EVENT_HEADER
+        }
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        out.extend_from_slice(&self.wd.to_ne_bytes());
+        out.extend_from_slice(&self.mask.to_ne_bytes());
+        out.extend_from_slice(&self.cookie.to_ne_bytes());
+        out.extend_from_slice(&(self.padded_name() as u32).to_ne_bytes());
+        out.extend_from_slice(&self.name);
+        out.resize(self.len(), 0);
+        out
+    }
+}
+
+struct Watch {
+    key: Key,
+    mask: u32,
+}
+
+#[derive(Default)]
+struct State {
+    events: VecDeque<Event>,
+    watches: BTreeMap<i32, Watch>,
+    by_key: HashMap<Key, i32>,
+    next_wd: i32,
+}
+
+/// One inotify instance.
+pub struct Inotify {
+    state: Mutex<State>,
+    queue: WaitQueue,
+    ino: u64,
+}
+
+impl Inotify {
+    /// A new instance with no watches.
+    pub fn new() -> Arc<Inotify> {
+        Arc::new(Inotify {
+            state: Mutex::new(State { next_wd: 1, ..State::default() }),
+            queue: WaitQueue::default(),
+            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// inotify_add_watch on the file with attributes `attr`: its watch
+    /// descriptor (the same one again for the same file). Bits it does not
+    /// know are ignored, as Linux ignores them; IN_EXCL_UNLINK is taken and
+    /// has nothing to do (no events come from unlinked files' names).
+    pub fn add_watch(self: &Arc<Self>, attr: &FileAttr, mask: u32) -> SysResult<i32> {
+        if mask & IN_ALL_EVENTS == 0 || (mask & IN_MASK_ADD != 0 && mask & IN_MASK_CREATE != 0) {
+            return Err(Errno::EINVAL);
+        }
+        let key = key_of(attr);
+        let mut st = self.state();
+        let events = mask & !(IN_MASK_ADD | IN_MASK_CREATE | IN_ONLYDIR | IN_DONT_FOLLOW);
+        if let Some(&wd) = st.by_key.get(&key) {
+            if mask & IN_MASK_CREATE != 0 {
+                return Err(Errno::EEXIST);
+            }
+            if let Some(w) = st.watches.get_mut(&wd) {
+                w.mask = if mask & IN_MASK_ADD != 0 { w.mask | events } else { events };
+            }
+            return Ok(wd);
+        }
+        if st.watches.len() >= MAX_WATCHES {
+            return Err(Errno::ENOSPC);
+        }
+        let wd = st.next_wd;
+        st.next_wd = st.next_wd.checked_add(1).ok_or(Errno::ENOSPC)?;
+        st.watches.insert(wd, Watch { key, mask: events });
+        st.by_key.insert(key, wd);
+        drop(st);
+        registry().entry(key).or_default().push((Arc::downgrade(self), wd));
+        WATCHES.fetch_add(1, Ordering::Relaxed);
+        Ok(wd)
+    }
+
+    /// inotify_rm_watch: EINVAL for a watch descriptor it does not have.
+    pub fn rm_watch(&self, wd: i32) -> SysResult<()> {
+        let mut st = self.state();
+        let w = st.watches.remove(&wd).ok_or(Errno::EINVAL)?;
+        st.by_key.remove(&w.key);
+        push(&mut st, Event { wd, mask: IN_IGNORED, cookie: 0, name: Vec::new() });
+        drop(st);
+        forget(w.key, self, wd);
+        self.queue.notify_events(POLLIN | POLLRDNORM);
+        Ok(())
+    }
+
+    /// An event for watch `wd`, if it watches for `mask`'s kind.
+    fn deliver(&self, wd: i32, mask: u32, cookie: u32, name: &[u8], ends_watch: bool) {
+        let mut st = self.state();
+        let Some(w) = st.watches.get(&wd) else { return };
+        let (key, wanted) = (w.key, w.mask);
+        let kind = mask & !IN_ISDIR;
+        let oneshot = wanted & IN_ONESHOT != 0;
+        let interested = wanted & kind != 0;
+        if interested {
+            push(&mut st, Event { wd, mask, cookie, name: name.to_vec() });
+        }
+        if ends_watch || (interested && oneshot) {
+            st.watches.remove(&wd);
+            st.by_key.remove(&key);
+            push(&mut st, Event { wd, mask: IN_IGNORED, cookie: 0, name: Vec::new() });
+            drop(st);
+            forget(key, self, wd);
+        } else if !interested {
+            return;
+        } else {
+            drop(st);
+        }
+        self.queue.notify_events(POLLIN | POLLRDNORM);
+    }
+}
+
+/// Queues `e`, merged into an identical last event, or IN_Q_OVERFLOW once
+/// the queue is full.
+fn push(st: &mut State, e: Event) {
+    if let Some(last) = st.events.back() {
+        if last.wd == e.wd && last.mask == e.mask && last.cookie == e.cookie && last.name == e.name {
+            return;
+        }
+    }
+    if st.events.len() >= MAX_QUEUED_EVENTS {
+        if st.events.back().is_none_or(|l| l.mask != IN_Q_OVERFLOW) {
+            st.events.push_back(Event { wd: -1, mask: IN_Q_OVERFLOW, cookie: 0, name: Vec::new() });
+        }
+        return;
+    }
+    st.events.push_back(e);
+}
+
+/// Drops the registry's entry for watch `wd` of `ino` on `key`.
+fn forget(key: Key, ino: &Inotify, wd: i32) {
+    let mut reg = registry();
+    if let Some(list) = reg.get_mut(&key) {
+        let before = list.len();
+        list.retain(|(w, d)| !(*d == wd && std::ptr::eq(w.as_ptr(), ino)));
+        WATCHES.fetch_sub(before - list.len(), Ordering::Relaxed);
+        if list.is_empty() {
+            reg.remove(&key);
+        }
+    }
+}
+
+impl Drop for Inotify {
+    fn drop(&mut self) {
+        let keys: Vec<(Key, i32)> = self.state().watches.iter().map(|(wd, w)| (w.key, *wd)).collect();
+        for (key, wd) in keys {
+            forget(key, self, wd);
+        }
+    }
+}
+
+/// Tells the watches of the file `key` of an event (`name` for an event
+/// about a directory's entry); `ends` ends those watches (the file is
+/// gone).
+fn notify_key(key: Key, mask: u32, cookie: u32, name: &[u8], ends: bool) {
+    let targets: Vec<(Arc<Inotify>, i32)> = {
+        let reg = registry();
+        match reg.get(&key) {
+            Some(list) => list.iter().filter_map(|(w, wd)| w.upgrade().map(|i| (i, *wd))).collect(),
+            None => return,
+        }
+    };
+    for (ino, wd) in targets {
+        ino.deliver(wd, mask, cookie, name, ends);
+    }
+}
+
+/// Whether any watch exists (the VFS skips its calls otherwise).
+pub fn active() -> bool {
+    WATCHES.load(Ordering::Relaxed) > 0
+}
+
+/// An event on the file `d`: told to its own watches, and to its
+/// directory's with its name (IN_ISDIR added for a directory).
+pub fn notify_dentry(d: &Dentry, mask: u32) {
+    if !active() {
+        return;
+    }
+    let attr = d.attr();
+    let mask = if d.is_dir() { mask | IN_ISDIR } else { mask };
+    notify_key(key_of(&attr), mask, 0, &[], false);
+    if let Some(parent) = d.parent() {
+        notify_key(key_of(&parent.attr()), mask, 0, &d.name(), false);
+    }
+}
+
+/// An event about the entry `name` of directory `dir` (IN_CREATE,
+/// IN_DELETE, IN_MOVED_FROM, IN_MOVED_TO), with `cookie` pairing moves.
+pub fn notify_entry(dir: &Dentry, name: &[u8], mask: u32, cookie: u32) {
+    if active() {
+        notify_key(key_of(&dir.attr()), mask, cookie, name, false);
+    }
+}
+
+/// An event on the file with attributes `attr` itself (IN_ATTRIB,
+/// IN_MOVE_SELF); with `gone`, IN_DELETE_SELF and the end of its watches.
+pub fn notify_self(attr: &FileAttr, mask: u32, gone: bool) {
+    if active() {
+        notify_key(key_of(attr), mask, 0, &[], gone);
+    }
+}
+
+/// A cookie pairing IN_MOVED_FROM with its IN_MOVED_TO.
+pub fn move_cookie() -> u32 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed) as u32
+}
+
+/// The file an inotify descriptor is.
+pub struct InotifyFile(pub Arc<Inotify>);
+
+impl FileOps for InotifyFile {
+    fn seekable(&self) -> bool {
+        false
+    }
+
+    /// Whole events, as many as fit: EINVAL if not even the first does;
+    /// EAGAIN when there are none.
+    fn read(&self, mf: &MemoryFile, dst: &[Chunk], _offset: Option<u64>) -> SysResult<usize> {
+        let room: usize = dst.iter().map(|c| c.len as usize).sum();
+        let mut st = self.0.state();
+        let first = st.events.front().ok_or(Errno::EAGAIN)?;
+        if first.len() > room {
+            return Err(Errno::EINVAL);
+        }
+        let mut out = Vec::new();
+        while let Some(e) = st.events.front() {
+            if out.len() + e.len() > room {
+                break;
+            }
+            out.extend_from_slice(&e.bytes());
+            st.events.pop_front();
+        }
+        drop(st);
+        Ok(put_bytes(mf, dst, &out))
+    }
+
+    fn write(&self, _mf: &MemoryFile, _src: &[Chunk], _offset: Option<u64>) -> SysResult<usize> {
+        Err(Errno::EINVAL)
+    }
+
+    fn stat(&self) -> SysResult<FileAttr> {
+        Ok(super::file::anon_inode_attr(self.0.ino))
+    }
+
+    fn readiness(&self) -> u32 {
+        if self.0.state().events.is_empty() {
+            0
+        } else {
+            POLLIN | POLLRDNORM
+        }
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.0.queue)
+    }
+
+    fn anon_name(&self) -> Option<&'static str> {
+        Some("inotify")
+    }
+
+    /// FIONREAD: the bytes of the queued events.
+    fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> SysResult<u64> {
+        if cmd != abi::flags::ioctl::FIONREAD || arg.len() != 4 {
+            return Err(Errno::ENOTTY);
+        }
+        let n: usize = self.0.state().events.iter().map(Event::len).sum();
+        arg.copy_from_slice(&(n as u32).to_ne_bytes());
+        Ok(0)
+    }
+
+    fn inotify(&self) -> Option<&Arc<Inotify>> {
+        Some(&self.0)
+    }
+}
