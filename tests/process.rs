@@ -763,3 +763,20 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// /proc/self/fd/N opens the descriptor's file again (a pipe's ends,
+    /// a deleted or renamed file), /dev/stdin too; a socket is ENXIO.
+    fn proc_fd_reopen(platform, link) {
+        let (rootfs, prog) = prog_rootfs("proc_fd_reopen", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "a pipe's read end, reopened: 16 'through the pipe'",
+            "the child: exited 0",
+            "a deleted file, reopened: 4 'kept'",
+            "a renamed file, reopened: 5 'moved'",
+            "a socket, reopened: ENXIO",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}

@@ -89,6 +89,9 @@ int main(void)
 	int noexec = memfd("noexec", MFD_NOEXEC_SEAL);
 	fstat(noexec, &st);
 	printf("MFD_NOEXEC_SEAL: mode %o, seals %#x\n", st.st_mode & 07777, fcntl(noexec, F_GET_SEALS));
+	int ro = open(path, O_RDONLY);
+	report("F_ADD_SEALS through a read-only reopen", fcntl(ro, F_ADD_SEALS, F_SEAL_GROW));
+	printf("the reopen sees the seals: %#x\n", fcntl(ro, F_GET_SEALS));
 	int p[2];
 	pipe(p);
 	report("F_GET_SEALS of a pipe", fcntl(p[0], F_GET_SEALS));

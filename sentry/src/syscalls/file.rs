@@ -377,6 +377,66 @@ fn open_tmpfile(t: &mut Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) ->
     t.fds().insert(file, flags & O_CLOEXEC != 0, 0, limit).map(|fd| fd as u64)
 }
 
+/// How many symlinks a lookup for a magic link follows at most.
+const MAX_MAGIC_LINKS: usize = 40;
+
+/// The open file a path names through a /proc/PID/fd/N link at its end
+/// (directly, or through symlinks such as /dev/stdin), or None for any
+/// other path. Asked only when the path's ordinary resolution found
+/// nothing, so other opens pay nothing.
+fn magic_link_target(
+    vfs: &Vfs,
+    root: &Arc<Dentry>,
+    start: &Arc<Dentry>,
+    path: &[u8],
+    creds: &Credentials,
+) -> SysResult<Option<Arc<File>>> {
+    let (mut start, mut path) = (start.clone(), path.to_vec());
+    for _ in 0..MAX_MAGIC_LINKS {
+        let d = match vfs.resolve_as(root, &start, &path, Follow::No, creds) {
+            Ok(d) => d,
+            Err(_) => return Ok(None),
+        };
+        if let Some(file) = d.synth().and_then(|n| n.file.as_ref()) {
+            return file.upgrade().map(Some).ok_or(Errno::ENOENT);
+        }
+        if !d.is_symlink() {
+            return Ok(None);
+        }
+        path = vfs.readlink(&d)?;
+        start = d.parent().unwrap_or_else(|| root.clone());
+    }
+    Ok(None)
+}
+
+/// What opening a /proc/PID/fd/N link gives.
+enum Reopened {
+    /// A file with a name: opened as any file of that name.
+    Name(Arc<Dentry>),
+    /// A new open file of the same object (a pipe's other end, say).
+    File(Arc<File>),
+}
+
+/// Opens `target` again, as Linux's magic links do: a named file by its
+/// dentry (deleted or not), a memfd as another open of it, a pipe as a
+/// new end of that pipe; sockets and other nameless files give ENXIO.
+fn reopen(target: &Arc<File>, flags: u32) -> SysResult<Reopened> {
+    if let Some(d) = &target.dentry {
+        return Ok(Reopened::Name(d.clone()));
+    }
+    let status = (flags & STATUS_MASK) | O_LARGEFILE;
+    if let Some(memfd) = target.ops.memfd() {
+        return Ok(Reopened::File(File::new(Box::new(memfd.reopen()), status, None)));
+    }
+    let pipe = target.ops.pipe().ok_or(Errno::ENXIO)?;
+    let ops: Box<dyn FileOps> = match flags & O_ACCMODE {
+        O_RDONLY => Box::new(pipe.open_reader().0),
+        O_WRONLY => Box::new(pipe.open_writer().0),
+        _ => return Err(Errno::ENXIO),
+    };
+    Ok(Reopened::File(File::new(ops, status, None)))
+}
+
 pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> SysResult<u64> {
     let path = read_path(t, path_addr)?;
     if flags & O_TMPFILE == O_TMPFILE {
@@ -393,10 +453,25 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
     let acc = flags & O_ACCMODE;
     let writes = acc != O_RDONLY || flags & O_TRUNC != 0;
     let follow = if flags & O_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
-    let (d, created) = if flags & O_CREAT != 0 && flags & O_PATH == 0 {
-        open_create(vfs, &root, &start, &path, flags, mode & 0o7777 & !umask, &creds)?
+    let resolved = if flags & O_CREAT != 0 && flags & O_PATH == 0 {
+        open_create(vfs, &root, &start, &path, flags, mode & 0o7777 & !umask, &creds)
     } else {
-        (vfs.resolve_as(&root, &start, &path, follow, &creds)?, false)
+        vfs.resolve_as(&root, &start, &path, follow, &creds).map(|d| (d, false))
+    };
+    let (d, created) = match resolved {
+        // A /proc/PID/fd link whose text names nothing (a pipe, a deleted
+        // file) still opens its file.
+        Err(Errno::ENOENT) if follow == Follow::Yes => {
+            let target = magic_link_target(vfs, &root, &start, &path, &creds)?.ok_or(Errno::ENOENT)?;
+            match reopen(&target, flags)? {
+                Reopened::File(file) => {
+                    let limit = t.nofile_limit();
+                    return t.fds().insert(file, flags & O_CLOEXEC != 0, 0, limit).map(|fd| fd as u64);
+                }
+                Reopened::Name(d) => (d, false),
+            }
+        }
+        r => r?,
     };
     let cloexec = flags & O_CLOEXEC != 0;
     let status = (flags & STATUS_MASK) | O_LARGEFILE;

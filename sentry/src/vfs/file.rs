@@ -104,7 +104,7 @@ pub trait FileOps: Send + Sync {
 
     /// The pipe this file is an end of (a pipe or an open FIFO), for
     /// F_GETPIPE_SZ and F_SETPIPE_SZ.
-    fn pipe(&self) -> Option<&super::pipe::Pipe> {
+    fn pipe(&self) -> Option<&Arc<super::pipe::Pipe>> {
         None
     }
 

@@ -1,8 +1,8 @@
 //! memfd_create's files: anonymous regular files of memory-file pages (a
 //! tmpfs file in no directory), with file seals (F_ADD_SEALS).
 //!
-//! The seals live with the open file, which every descriptor of the memfd
-//! shares (dup, fork, SCM_RIGHTS). What they forbid is checked here, on
+//! The seals live with the memfd, which every descriptor of it shares
+//! (dup, fork, SCM_RIGHTS, a reopen through /proc/PID/fd). What they forbid is checked here, on
 //! the way to the tmpfs file: writes (F_SEAL_WRITE, F_SEAL_FUTURE_WRITE),
 //! shrinking and growing (F_SEAL_SHRINK, F_SEAL_GROW), and new writable
 //! shared mappings.
@@ -37,7 +37,8 @@ pub struct MemFd {
     inode: Arc<Inode>,
     /// `/memfd:NAME (deleted)`, as /proc/PID/fd shows it.
     link: Vec<u8>,
-    seals: AtomicU32,
+    /// Shared by every open of the memfd (a reopen through /proc too).
+    seals: Arc<AtomicU32>,
 }
 
 impl MemFd {
@@ -51,7 +52,17 @@ impl MemFd {
             file: RegFile::new(inode.clone()),
             inode,
             link,
-            seals: AtomicU32::new(if sealable { 0 } else { F_SEAL_SEAL }),
+            seals: Arc::new(AtomicU32::new(if sealable { 0 } else { F_SEAL_SEAL })),
+        }
+    }
+
+    /// Another open of the same memfd (its /proc/PID/fd link opened).
+    pub fn reopen(&self) -> MemFd {
+        MemFd {
+            file: RegFile::new(self.inode.clone()),
+            inode: self.inode.clone(),
+            link: self.link.clone(),
+            seals: self.seals.clone(),
         }
     }
 

@@ -174,7 +174,7 @@ fn total(chunks: &[Chunk]) -> usize {
 }
 
 impl FileOps for PipeReader {
-    fn pipe(&self) -> Option<&Pipe> {
+    fn pipe(&self) -> Option<&Arc<Pipe>> {
         Some(&self.0)
     }
 
@@ -247,7 +247,7 @@ fn fionread(p: &Pipe, cmd: u32, arg: &mut [u8]) -> SysResult<u64> {
 }
 
 impl FileOps for PipeWriter {
-    fn pipe(&self) -> Option<&Pipe> {
+    fn pipe(&self) -> Option<&Arc<Pipe>> {
         Some(&self.0)
     }
 
@@ -324,8 +324,8 @@ impl FifoFile {
 }
 
 impl FileOps for FifoFile {
-    fn pipe(&self) -> Option<&Pipe> {
-        self.reader.as_ref().map(|r| &*r.0).or(self.writer.as_ref().map(|w| &*w.0))
+    fn pipe(&self) -> Option<&Arc<Pipe>> {
+        self.reader.as_ref().map(|r| &r.0).or(self.writer.as_ref().map(|w| &w.0))
     }
 
     fn seekable(&self) -> bool {

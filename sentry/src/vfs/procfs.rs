@@ -367,6 +367,7 @@ impl FdDir {
             Ok(fd_target(&k, &f))
         });
         let mut n = SynthNode::link(&self.proc.fs, child_ino(self.ino, fd.to_string().as_bytes()), g);
+        n.file = Some(Arc::downgrade(file));
         let acc = file.flags() & O_ACCMODE;
         n.mode = abi::flags::mode::S_IFLNK
             | if acc == O_WRONLY { 0 } else { 0o500 }

@@ -116,6 +116,10 @@ pub struct SynthNode {
     pub ino: u64,
     /// The size stat reports (0 for generated files, as in Linux's procfs).
     pub size: u64,
+    /// For /proc/PID/fd/N: the open file the link stands for. Opening the
+    /// link opens that file again (Linux's magic links), whatever its
+    /// textual target says.
+    pub file: Option<std::sync::Weak<super::file::File>>,
 }
 
 /// An inode number for `name` in the directory numbered `parent`: stable,
@@ -133,22 +137,58 @@ pub fn child_ino(parent: u64, name: &[u8]) -> u64 {
 impl SynthNode {
     /// A directory.
     pub fn dir(fs: &Arc<SynthFs>, ino: u64, perm: u32, d: Arc<dyn SynthDir>) -> SynthNode {
-        SynthNode { fs: fs.clone(), kind: SynthKind::Dir(d), mode: S_IFDIR | perm, uid: 0, gid: 0, ino, size: 0 }
+        SynthNode {
+            fs: fs.clone(),
+            kind: SynthKind::Dir(d),
+            mode: S_IFDIR | perm,
+            uid: 0,
+            gid: 0,
+            ino,
+            size: 0,
+            file: None,
+        }
     }
 
     /// A read-only regular file.
     pub fn file(fs: &Arc<SynthFs>, ino: u64, perm: u32, g: Generator) -> SynthNode {
-        SynthNode { fs: fs.clone(), kind: SynthKind::File(g), mode: S_IFREG | perm, uid: 0, gid: 0, ino, size: 0 }
+        SynthNode {
+            fs: fs.clone(),
+            kind: SynthKind::File(g),
+            mode: S_IFREG | perm,
+            uid: 0,
+            gid: 0,
+            ino,
+            size: 0,
+            file: None,
+        }
     }
 
     /// A symlink.
     pub fn link(fs: &Arc<SynthFs>, ino: u64, g: Generator) -> SynthNode {
-        SynthNode { fs: fs.clone(), kind: SynthKind::Link(g), mode: S_IFLNK | 0o777, uid: 0, gid: 0, ino, size: 0 }
+        SynthNode {
+            fs: fs.clone(),
+            kind: SynthKind::Link(g),
+            mode: S_IFLNK | 0o777,
+            uid: 0,
+            gid: 0,
+            ino,
+            size: 0,
+            file: None,
+        }
     }
 
     /// A regular file that is an object of its own, of `size` bytes.
     pub fn object(fs: &Arc<SynthFs>, ino: u64, perm: u32, size: u64, open: Opener) -> SynthNode {
-        SynthNode { fs: fs.clone(), kind: SynthKind::Object(open), mode: S_IFREG | perm, uid: 0, gid: 0, ino, size }
+        SynthNode {
+            fs: fs.clone(),
+            kind: SynthKind::Object(open),
+            mode: S_IFREG | perm,
+            uid: 0,
+            gid: 0,
+            ino,
+            size,
+            file: None,
+        }
     }
 
     /// Whether opening it for writing is for the object to decide, not
