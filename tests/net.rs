@@ -15,8 +15,8 @@ fn case(rootfs: &Rootfs, prog: &str) -> Case {
 differential_test! {
     /// TCP on the loopback: ephemeral ports, listen, connect (blocking and
     /// not, EINPROGRESS then EISCONN's one success), accept4 and the
-    /// names each side sees, data, peeking, shutdown and EOF, a reset for
-    /// unread data, epoll on a listener, the bind rules (EADDRINUSE,
+    /// names each side sees, data, peeking, shutdown and EOF, a send in
+    /// CLOSE_WAIT then EPIPE, a reset for unread data, epoll on a listener, the bind rules (EADDRINUSE,
     /// SO_REUSEADDR, SO_REUSEPORT, wildcards, IPV6_V6ONLY), options;
     /// UDP's names, lost datagrams and a connected socket's refusal; IPv6
     /// with dual stack; a fork server; and the errors, off the sandbox too.
@@ -26,6 +26,8 @@ differential_test! {
             "tcp: accepted from AF_INET 127.0.0.1 (len 16)",
             "tcp: client got 6 'world!'",
             "tcp: after the client's SHUT_WR the server reads 0",
+            "tcp: a send after the peer closed: ok",
+            "tcp: and another: EPIPE",
             "tcp: recv after the peer closed with data unread: ECONNRESET",
             "tcp: non-blocking connect: EINPROGRESS",
             "tcp: then POLLOUT 1, SO_ERROR 0",

@@ -122,6 +122,17 @@ static void tcp(void)
 	printf("tcp: after the server closed: %zd\n", n);
 	close(c);
 
+	/* CLOSE_WAIT: one more send goes out; the reset makes the next fail. */
+	c = connect4(port);
+	s = accept(l, NULL, NULL);
+	close(s);
+	n = recv(c, buf, sizeof buf, 0);
+	printf("tcp: EOF after the peer closed: %zd\n", n);
+	report("tcp: a send after the peer closed", send(c, "x", 1, MSG_NOSIGNAL));
+	sleep_ms(20);
+	report("tcp: and another", send(c, "x", 1, MSG_NOSIGNAL));
+	close(c);
+
 	/* A close with data unread resets the connection. */
 	c = connect4(port);
 	s = accept(l, NULL, NULL);

@@ -468,6 +468,11 @@ impl Endpoint {
         self.queue.notify_events(POLLERR);
     }
 
+    /// Whether it is a TCP socket.
+    fn is_tcp(&self) -> bool {
+        self.family != AF_UNIX && self.kind == SOCK_STREAM
+    }
+
     /// The address family (AF_UNIX, AF_INET, AF_INET6).
     pub fn family(&self) -> u32 {
         self.family
@@ -500,8 +505,13 @@ impl Endpoint {
         }
         if let Some(peer) = self.peer.lock().unwrap_or_else(|e| e.into_inner()).upgrade() {
             if self.connection_based() {
-                peer.shutdown.store(SHUTDOWN_MASK, Ordering::SeqCst);
-                if unread || never_accepted {
+                let reset = unread || never_accepted;
+                // A TCP close is a FIN: the peer reads EOF and may still
+                // send (CLOSE_WAIT) until it learns the socket is gone. A
+                // reset, and a Unix close, end both directions at once.
+                let bits = if self.is_tcp() && !reset { RCV_SHUTDOWN } else { SHUTDOWN_MASK };
+                peer.shutdown.fetch_or(bits, Ordering::SeqCst);
+                if reset {
                     peer.error.store(Errno::ECONNRESET.0, Ordering::SeqCst);
                 }
             }
@@ -604,6 +614,12 @@ impl Endpoint {
             }
             None => match self.peer() {
                 Some(p) => p,
+                // TCP in CLOSE_WAIT: the first send after the peer closed
+                // goes out (the peer answers with a reset); later ones fail.
+                None if self.is_tcp() && self.is_connected() => {
+                    self.shutdown.fetch_or(SEND_SHUTDOWN, Ordering::SeqCst);
+                    return Ok(len);
+                }
                 None if self.connection_based() => return Err(Errno::EPIPE),
                 None if self.is_connected() => return Err(Errno::ECONNREFUSED),
                 None => return Err(Errno::ENOTCONN),
