@@ -1095,3 +1095,24 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+husk_test! {
+    /// sethostname and setdomainname change the sandbox's own names (its
+    /// UTS namespace), which uname and /proc/sys/kernel show; not the
+    /// host's, which is why this runs under Husk only.
+    fn debian_sethostname(platform) {
+        let case = python(
+            "import socket, os\n\
+             socket.sethostname('renamed')\n\
+             print(socket.gethostname(), os.uname().nodename, open('/proc/sys/kernel/hostname').read().strip())\n\
+             import ctypes\n\
+             libc = ctypes.CDLL(None, use_errno=True)\n\
+             print(libc.setdomainname(b'example', 7), open('/proc/sys/kernel/domainname').read().strip())\n\
+             try: socket.sethostname('x' * 65)\n\
+             except OSError as e: print('65 bytes:', e.errno)\n",
+        )
+        .expect_stdout("renamed renamed renamed\n0 example\n65 bytes: 22\n");
+        let out = run_husk(platform, &case);
+        case.verify(&format!("husk --platform {platform}"), &out);
+    }
+}

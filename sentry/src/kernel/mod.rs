@@ -51,8 +51,8 @@ pub struct Kernel {
     pub memfile: Arc<MemoryFile>,
     /// The filesystem tree.
     pub vfs: Vfs,
-    /// The sandbox's hostname.
-    pub hostname: String,
+    /// The sandbox's host and domain names (its own UTS namespace).
+    pub uts: Mutex<UtsNames>,
     /// Print a line per syscall to stderr.
     pub strace: bool,
     /// When the sandbox booted (uptime).
@@ -102,7 +102,7 @@ impl Kernel {
             memfd_fs: crate::vfs::tmpfs::MemFs::new(crate::vfs::tmpfs::FsKind::Tmpfs, memfile.clone()),
             memfile,
             vfs,
-            hostname,
+            uts: Mutex::new(UtsNames { hostname: hostname.into_bytes(), domainname: b"(none)".to_vec() }),
             strace,
             boot: Instant::now(),
             procs: Mutex::new(ProcessTable::default()),
@@ -200,6 +200,23 @@ impl Kernel {
             }
         }
         status
+    }
+}
+
+/// The names uname reports that the sandbox may change (sethostname,
+/// setdomainname).
+#[derive(Clone, Debug)]
+pub struct UtsNames {
+    /// nodename.
+    pub hostname: Vec<u8>,
+    /// domainname.
+    pub domainname: Vec<u8>,
+}
+
+impl Kernel {
+    /// The host and domain names now.
+    pub fn uts_names(&self) -> UtsNames {
+        self.uts.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 

@@ -11,22 +11,23 @@ use crate::kernel::{UTS_RELEASE, UTS_VERSION};
 use crate::mm::SysResult;
 use crate::sys;
 
-fn uts_field(s: &str) -> [u8; 65] {
+fn uts_field(s: &[u8]) -> [u8; 65] {
     let mut f = [0u8; 65];
-    let n = s.len().min(64);
-    f[..n].copy_from_slice(&s.as_bytes()[..n]);
+    let n = s.len().min(NEW_UTS_LEN);
+    f[..n].copy_from_slice(&s[..n]);
     f
 }
 
 pub fn uname(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let names = t.kernel.uts_names();
     let u = Utsname {
         fields: [
-            uts_field("Linux"),
-            uts_field(&t.kernel.hostname),
-            uts_field(UTS_RELEASE),
-            uts_field(UTS_VERSION),
-            uts_field(abi::MACHINE),
-            uts_field("(none)"),
+            uts_field(b"Linux"),
+            uts_field(&names.hostname),
+            uts_field(UTS_RELEASE.as_bytes()),
+            uts_field(UTS_VERSION.as_bytes()),
+            uts_field(abi::MACHINE.as_bytes()),
+            uts_field(&names.domainname),
         ],
     };
     t.mm().write_val(a.addr(0), &u)?;
@@ -118,4 +119,33 @@ pub fn sysinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
     };
     t.mm().write_val(a.addr(0), &info)?;
     Ok(0)
+}
+
+/// The longest host or domain name (`__NEW_UTS_LEN`).
+const NEW_UTS_LEN: usize = 64;
+
+/// sethostname and setdomainname: root only (CAP_SYS_ADMIN in the
+/// sandbox's UTS namespace); EINVAL past 64 bytes.
+fn set_uts_name(
+    t: &Task,
+    addr: u64,
+    len: u64,
+    set: impl FnOnce(&mut crate::kernel::UtsNames, Vec<u8>),
+) -> SysResult<u64> {
+    if t.creds().euid != 0 {
+        return Err(Errno::EPERM);
+    }
+    let len = usize::try_from(len).ok().filter(|&l| l <= NEW_UTS_LEN).ok_or(Errno::EINVAL)?;
+    let mut name = vec![0u8; len];
+    t.mm().copy_in(addr, &mut name)?;
+    set(&mut t.kernel.uts.lock().unwrap_or_else(|e| e.into_inner()), name);
+    Ok(0)
+}
+
+pub fn sethostname(t: &mut Task, a: &Args) -> SysResult<u64> {
+    set_uts_name(t, a.addr(0), a.u64(1), |u, n| u.hostname = n)
+}
+
+pub fn setdomainname(t: &mut Task, a: &Args) -> SysResult<u64> {
+    set_uts_name(t, a.addr(0), a.u64(1), |u, n| u.domainname = n)
 }

@@ -119,6 +119,8 @@ syscall_table! {
     INOTIFY_INIT1 => event::inotify_init1, Support::Full, [Hex];
     INOTIFY_ADD_WATCH => event::inotify_add_watch, Support::Partial("events for changes made inside the sandbox; no IN_UNMOUNT"), [Fd, Path, Hex];
     INOTIFY_RM_WATCH => event::inotify_rm_watch, Support::Full, [Fd, Int];
+    SETHOSTNAME => sys::sethostname, Support::Full, [Buf(1), Int];
+    SETDOMAINNAME => sys::setdomainname, Support::Full, [Buf(1), Int];
     MEMFD_CREATE => file::memfd_create, Support::Partial("no MFD_HUGETLB; F_SEAL_WRITE does not check for writable mappings (EBUSY)"), [Path, Hex];
     SHMGET => ipc::shmget, Support::Full, [Hex, Int, Oct];
     SHMAT => ipc::shmat, Support::Full, [Int, Ptr, Hex];

@@ -568,11 +568,15 @@ impl RootDir {
     fn sys(&self) -> SynthNode {
         use crate::kernel::ipc;
         let k = self.0.kernel();
-        let hostname = k.map(|k| k.hostname.clone()).unwrap_or_default();
+        let names = k.map(|k| k.uts_names()).ok();
+        let hostname = names.as_ref().map(|n| String::from_utf8_lossy(&n.hostname).into_owned()).unwrap_or_default();
+        let domainname =
+            names.as_ref().map(|n| String::from_utf8_lossy(&n.domainname).into_owned()).unwrap_or_default();
         let mut sys = static_tree(
             &self.0.fs,
             &[
                 ("kernel/hostname", format!("{hostname}\n").into_bytes()),
+                ("kernel/domainname", format!("{domainname}\n").into_bytes()),
                 ("kernel/ngroups_max", b"65536\n".to_vec()),
                 ("kernel/osrelease", format!("{}\n", crate::kernel::UTS_RELEASE).into_bytes()),
                 ("kernel/ostype", b"Linux\n".to_vec()),
