@@ -1116,3 +1116,26 @@ husk_test! {
         case.verify(&format!("husk --platform {platform}"), &out);
     }
 }
+
+differential_test! {
+    /// CPython's test_asyncio modules that need sockets of every kind, Unix
+    /// and TCP on the loopback: streams, low-level socket calls on the
+    /// event loop, and the Unix event loop (signals, pipes, child
+    /// watchers). The rest of issue 10's list runs in tests/cpython.sh.
+    fn debian_cpython_asyncio_sockets(platform) {
+        let case = cpython_tests("test_asyncio.test_streams test_asyncio.test_sock_lowlevel test_asyncio.test_unix_events")
+            .expect_stdout("== Tests result: SUCCESS ==\nAll 3 tests OK.\nstatus 0\n");
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// CPython's test_threading and test_subprocess whole: threads, locks,
+    /// timers and shutdown; processes, pipes, pipe sizes, /dev/stdin,
+    /// timeouts and signals.
+    fn debian_cpython_threading_subprocess(platform) {
+        let case = cpython_tests("test_threading test_subprocess")
+            .expect_stdout("== Tests result: SUCCESS ==\nAll 2 tests OK.\nstatus 0\n");
+        differential(platform, &case);
+    }
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# CPython's regression-suite modules, natively and under Husk on each
+# platform, in the cached Debian test root: the heavy conformance run that
+# CI does not make (it runs a representative subset from tests/debian.rs).
+#
+#   bash tests/cpython.sh                 # the modules of issue 10's list
+#   bash tests/cpython.sh test_os test_io # any modules
+#   PLATFORMS=systrap bash tests/cpython.sh
+#
+# Prints one line per module and contender (the verdict and the counts of
+# failures and errors), and exits non-zero if a module that passes natively
+# does not pass under Husk. Natively each module runs in a chroot of the
+# root with an overlay over it (nothing is written into the cache), a tmpfs
+# /tmp, procfs and sysfs, in new mount and network namespaces with the
+# loopback up, as the differential tests run programs. Must run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+modules=("$@")
+if ((${#modules[@]} == 0)); then
+    modules=(
+        test_epoll test_selectors test_socket
+        test_asyncio.test_events test_asyncio.test_base_events test_asyncio.test_unix_events
+        test_asyncio.test_subprocess test_asyncio.test_streams test_asyncio.test_sock_lowlevel
+        test_signal test_threading test_concurrent_futures
+        test_multiprocessing_forkserver test_multiprocessing_spawn test_os test_subprocess
+    )
+fi
+read -r -a platforms <<<"${PLATFORMS:-systrap ptrace}"
+
+cargo build --workspace --quiet
+husk=$PWD/target/debug/husk
+# The Debian root is built (once, cached) by the first Debian test.
+cargo test --quiet --test debian -- debian_cpython_epoll_native >/dev/null
+root=$(ls -dt /var/cache/husk-test/debian-*/ | head -1)
+root=${root%/}
+env=(PATH=/usr/bin:/bin HOME=/root LC_ALL=C)
+
+# `python3 -m test MODULE` in /tmp, its summary lines only.
+suite() {
+    echo "cd /tmp && python3 -m test -v $1 2>&1 | grep -E '^(Ran |OK|FAILED|== Tests result)'"
+}
+
+native() {
+    local scratch
+    scratch=$(mktemp -d /tmp/husk-cpython-XXXXXX)
+    unshare --mount --net --propagation private -- /bin/sh -c '
+        set -e
+        root=$1 scratch=$2 cmd=$3
+        mount -t tmpfs none "$scratch"
+        mkdir "$scratch/u" "$scratch/w" "$scratch/r"
+        mount -t overlay none -o "lowerdir=$root,upperdir=$scratch/u,workdir=$scratch/w" "$scratch/r"
+        mount -t tmpfs -o mode=1777 none "$scratch/r/tmp"
+        mount -t proc none "$scratch/r/proc"
+        mount -t sysfs -o ro none "$scratch/r/sys"
+        mount --rbind /dev "$scratch/r/dev"
+        ip link set lo up
+        exec chroot "$scratch/r" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root LC_ALL=C /bin/bash -c "$cmd"
+    ' sh "$root" "$scratch" "$(suite "$1")" || true
+    rmdir "$scratch" 2>/dev/null || true
+}
+
+under_husk() {
+    local args=()
+    for e in "${env[@]}"; do args+=(--env "$e"); done
+    timeout 1800 "$husk" run --platform "$2" --rootfs "$root" "${args[@]}" -- /bin/bash -c "$(suite "$1")" || true
+}
+
+verdict() {
+    local out=$1 ran failed
+    ran=$(grep -m1 -oE '^Ran [0-9]+' <<<"$out" || echo "Ran ?")
+    failed=$(grep -m1 -E '^(OK|FAILED)' <<<"$out" || echo "no result")
+    if grep -q '== Tests result: SUCCESS' <<<"$out"; then
+        echo "pass ($ran, $failed)"
+    else
+        echo "FAIL ($ran, $failed)"
+    fi
+}
+
+status=0
+for m in "${modules[@]}"; do
+    n=$(verdict "$(native "$m")")
+    printf '%-40s %-8s %s\n' "$m" native "$n"
+    for p in "${platforms[@]}"; do
+        h=$(verdict "$(under_husk "$m" "$p")")
+        printf '%-40s %-8s %s\n' "$m" "$p" "$h"
+        if [[ $n == pass* && $h != pass* ]]; then
+            status=1
+        fi
+    done
+done
+exit $status
