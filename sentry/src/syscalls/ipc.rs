@@ -491,6 +491,7 @@ pub fn mq_open(t: &mut Task, a: &Args) -> SysResult<u64> {
         mode: mode & !umask,
         attr: attr.filter(|_| create).map(|a| (a.mq_maxmsg, a.mq_msgsize)),
         creds: &creds,
+        rlimit: t.rlimits()[abi::flags::rlimit::RLIMIT_MSGQUEUE as usize].cur,
     };
     let mq = t.kernel.ipc.mqueue.open(req)?;
     let file = File::new(Box::new(MqFile::new(mq)), oflag & (O_ACCMODE | O_NONBLOCK), None);

@@ -134,7 +134,7 @@ syscall_table! {
     MSGSND => ipc::msgsnd, Support::Full, [Int, Ptr, Int, Hex];
     MSGRCV => ipc::msgrcv, Support::Full, [Int, Ptr, Int, Int, Hex];
     MSGCTL => ipc::msgctl, Support::Full, [Int, Int, Ptr];
-    MQ_OPEN => ipc::mq_open, Support::Partial("no RLIMIT_MSGQUEUE accounting; SIGEV_THREAD notification needs netlink (EINVAL)"), [Path, Hex, Oct, Ptr];
+    MQ_OPEN => ipc::mq_open, Support::Full, [Path, Hex, Oct, Ptr];
     MQ_UNLINK => ipc::mq_unlink, Support::Full, [Path];
     MQ_TIMEDSEND => ipc::mq_timedsend, Support::Full, [Fd, Ptr, Int, Int, Ptr];
     MQ_TIMEDRECEIVE => ipc::mq_timedreceive, Support::Full, [Fd, Ptr, Int, Ptr, Ptr];

@@ -24,6 +24,8 @@ use crate::mm::{Chunk, MemoryFile, SysResult};
 
 /// mqueue's `f_type`.
 pub const MQUEUE_MAGIC: i64 = 0x1980_0202;
+/// RLIMIT_MSGQUEUE's default (819200 bytes).
+const DEFAULT_MSGQUEUE_LIMIT: u64 = 819_200;
 /// The size Linux gives a queue's inode (FILENT_SIZE).
 const FILENT_SIZE: u64 = 80;
 
@@ -127,6 +129,9 @@ impl SynthDir for MqDir {
             mode: perm,
             attr: None,
             creds,
+            // The filesystem's open(O_CREAT) has no task at hand; the
+            // default limit applies.
+            rlimit: DEFAULT_MSGQUEUE_LIMIT,
         };
         Some(self.names.open(req).map(|_| ()))
     }

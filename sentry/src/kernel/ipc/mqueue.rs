@@ -7,7 +7,7 @@
 //! arrival order. A process may ask (mq_notify) for a signal when a message
 //! arrives on an empty queue that no receiver is waiting for.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -61,6 +61,7 @@ pub struct Mq {
     pub queue: WaitQueue,
     /// Its inode number on /dev/mqueue.
     pub ino: u64,
+    _charge: Charge,
 }
 
 #[derive(Default)]
@@ -213,12 +214,44 @@ pub struct OpenRequest<'a> {
     pub attr: Option<(i64, i64)>,
     /// The caller.
     pub creds: &'a Credentials,
+    /// The caller's RLIMIT_MSGQUEUE (soft), in bytes.
+    pub rlimit: u64,
 }
 
 /// The queues of one sandbox, by name.
 #[derive(Default)]
 pub struct MqNamespace {
     names: Mutex<BTreeMap<Vec<u8>, Arc<Mq>>>,
+    /// Bytes charged to each user's RLIMIT_MSGQUEUE by its queues.
+    charged: Arc<Mutex<HashMap<u32, u64>>>,
+}
+
+/// What a queue costs its creator's RLIMIT_MSGQUEUE, as Linux counts it:
+/// the messages at their largest, and the bookkeeping for them.
+fn queue_cost(maxmsg: i64, msgsize: i64) -> Option<u64> {
+    /// `sizeof(struct posix_msg_tree_node)` and of a message pointer.
+    const TREE_NODE: u64 = 48;
+    const POINTER: u64 = 8;
+    let (n, size) = (u64::try_from(maxmsg).ok()?, u64::try_from(msgsize).ok()?);
+    let tree = n.min(u64::from(MQ_PRIO_MAX)) * TREE_NODE + n * POINTER;
+    n.checked_mul(size)?.checked_add(tree)
+}
+
+/// A queue's charge against its creator's limit, given back when the queue
+/// is gone (unlinked and closed).
+struct Charge {
+    ledger: Arc<Mutex<HashMap<u32, u64>>>,
+    uid: u32,
+    bytes: u64,
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        let mut l = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(used) = l.get_mut(&self.uid) {
+            *used = used.saturating_sub(self.bytes);
+        }
+    }
 }
 
 /// EACCES for names the mqueue filesystem cannot hold (a slash, ".", "..",
@@ -266,6 +299,18 @@ impl MqNamespace {
         if names.len() >= QUEUES_MAX && !root {
             return Err(Errno::ENOSPC);
         }
+        // Root too is held to RLIMIT_MSGQUEUE, as on Linux (EMFILE).
+        let bytes = queue_cost(maxmsg, msgsize).ok_or(Errno::EINVAL)?;
+        let uid = req.creds.euid;
+        {
+            let mut ledger = self.charged.lock().unwrap_or_else(|e| e.into_inner());
+            let used = ledger.entry(uid).or_insert(0);
+            if used.checked_add(bytes).is_none_or(|total| total > req.rlimit) {
+                return Err(Errno::EMFILE);
+            }
+            *used += bytes;
+        }
+        let charge = Charge { ledger: self.charged.clone(), uid, bytes };
         let t = now_secs();
         let q = Arc::new(Mq {
             name: req.name.to_vec(),
@@ -282,6 +327,7 @@ impl MqNamespace {
             }),
             queue: WaitQueue::default(),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+            _charge: charge,
         });
         names.insert(req.name.to_vec(), q.clone());
         Ok(q)

@@ -140,6 +140,7 @@ fn mqueue_priorities_and_names() {
             mode: 0o600,
             attr: Some((3, 16)),
             creds: &c,
+            rlimit: 819_200,
         })
     };
     assert_eq!(open(b"q", false).err(), Some(Errno::ENOENT));
@@ -157,4 +158,29 @@ fn mqueue_priorities_and_names() {
     ns.unlink(b"q", &user(5)).unwrap_err();
     ns.unlink(b"q", &c).unwrap();
     assert!(ns.get(b"q").is_none());
+}
+
+#[test]
+fn mqueue_charges_the_creators_limit() {
+    let ns = MqNamespace::default();
+    let c = user(1000);
+    let open = |name: &'static [u8]| {
+        ns.open(OpenRequest {
+            name,
+            create: true,
+            exclusive: true,
+            access: Some(MAY_READ | MAY_WRITE),
+            mode: 0o600,
+            attr: None,
+            creds: &c,
+            rlimit: 819_200,
+        })
+    };
+    // Ten messages of 8 KiB and their bookkeeping: nine fit in 800 KiB.
+    let queues: Vec<_> = (0..9).map(|i| open([b"a", b"b", b"c", b"d", b"e", b"f", b"g", b"h", b"i"][i])).collect();
+    assert!(queues.iter().all(Result::is_ok));
+    assert_eq!(open(b"j").err(), Some(Errno::EMFILE));
+    ns.unlink(b"a", &c).unwrap();
+    drop(queues);
+    assert!(open(b"j").is_ok(), "a removed and closed queue gives its bytes back");
 }
