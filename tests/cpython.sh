@@ -12,7 +12,8 @@
 # does not pass under Husk. Natively each module runs in a chroot of the
 # root with an overlay over it (nothing is written into the cache), a tmpfs
 # /tmp, procfs and sysfs, in new mount and network namespaces with the
-# loopback up, as the differential tests run programs. Must run as root.
+# loopback up, and a /dev of the usual nodes, as the differential tests run
+# programs. Must run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,7 +56,11 @@ native() {
         mount -t tmpfs -o mode=1777 none "$scratch/r/tmp"
         mount -t proc none "$scratch/r/proc"
         mount -t sysfs -o ro none "$scratch/r/sys"
-        mount --rbind /dev "$scratch/r/dev"
+        mount -t tmpfs -o mode=0755 none "$scratch/r/dev"
+        for dev in null zero full random urandom; do
+            : >"$scratch/r/dev/$dev" && mount --bind "/dev/$dev" "$scratch/r/dev/$dev"
+        done
+        mkdir -m 1777 "$scratch/r/dev/shm"
         ip link set lo up
         exec chroot "$scratch/r" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root LC_ALL=C /bin/bash -c "$cmd"
     ' sh "$root" "$scratch" "$(suite "$1")" || true
