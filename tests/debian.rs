@@ -1130,12 +1130,13 @@ differential_test! {
 }
 
 differential_test! {
-    /// CPython's test_threading and test_subprocess whole: threads, locks,
-    /// timers and shutdown; processes, pipes, pipe sizes, /dev/stdin,
-    /// timeouts and signals.
-    fn debian_cpython_threading_subprocess(platform) {
-        let case = cpython_tests("test_threading test_subprocess")
-            .expect_stdout("== Tests result: SUCCESS ==\nAll 2 tests OK.\nstatus 0\n");
+    /// CPython's test_subprocess whole: processes, pipes, pipe sizes,
+    /// /dev/stdin, timeouts and signals. (test_threading, whose timing
+    /// checks fail natively too when the machine is loaded by the other
+    /// tests, runs in tests/cpython.sh.)
+    fn debian_cpython_subprocess(platform) {
+        let case = cpython_tests("test_subprocess")
+            .expect_stdout("== Tests result: SUCCESS ==\n1 test OK.\nstatus 0\n");
         differential(platform, &case);
     }
 }
