@@ -277,7 +277,7 @@ impl<T: IpcObject> Registry<T> {
     }
 
     /// How many objects exist, and the highest index in use (IPC_INFO's
-    /// answer), or -1 when there are none... as 0 (Linux answers 0 then).
+    /// answer; 0 when there are none, as Linux answers).
     pub fn usage(&self) -> (usize, i32) {
         let t = self.table();
         (t.by_index.len(), t.by_index.keys().next_back().copied().unwrap_or(0))
