@@ -107,11 +107,25 @@ impl Timers {
         interval: Duration,
         target: Weak<dyn Expiry>,
     ) -> (Duration, Duration) {
-        let now = Instant::now();
+        self.set_on_clock(sched, value, interval, target, Instant::now(), |at| at)
+    }
+
+    /// [`Timers::set`] for a schedule on another clock, which reads `now`
+    /// (as an instant): `wall` turns one of its deadlines into when the
+    /// timer thread should look.
+    pub fn set_on_clock(
+        &self,
+        sched: &mut Schedule,
+        value: Duration,
+        interval: Duration,
+        target: Weak<dyn Expiry>,
+        now: Instant,
+        wall: impl FnOnce(Instant) -> Instant,
+    ) -> (Duration, Duration) {
         let old = sched.remaining(now);
         let (gen, at) = sched.set(value, interval, now);
         if let Some(at) = at {
-            self.arm(at, gen, target);
+            self.arm(wall(at), gen, target);
         }
         old
     }
@@ -294,13 +308,7 @@ impl TimerOwner {
         interval: Duration,
     ) -> (Duration, Duration) {
         let Some(now) = self.now() else { return (Duration::ZERO, Duration::ZERO) };
-        let mut sched = self.sched();
-        let old = sched.remaining(now);
-        let (gen, at) = sched.set(value, interval, now);
-        if let Some(at) = at {
-            timers.arm(self.wall_deadline(at, now), gen, target);
-        }
-        old
+        timers.set_on_clock(&mut self.sched(), value, interval, target, now, |at| self.wall_deadline(at, now))
     }
 
     /// (time left, interval).
@@ -312,7 +320,7 @@ impl TimerOwner {
     /// fired (0 if its deadline is not yet there), when to look next, and
     /// the kernel to signal through; `None` once the process or the
     /// sandbox is gone.
-    fn fire(&self, gen: u64, _wall_now: Instant) -> Option<(Arc<super::Kernel>, u64, Option<Instant>)> {
+    fn fire(&self, gen: u64) -> Option<(Arc<super::Kernel>, u64, Option<Instant>)> {
         let (kernel, _group) = (self.kernel.upgrade()?, self.group.upgrade()?);
         let now = self.now()?;
         let mut sched = self.sched();
@@ -356,8 +364,9 @@ impl RealTimer {
 }
 
 impl Expiry for RealTimer {
-    fn expire(&self, gen: u64, now: Instant) -> Option<Instant> {
-        let (kernel, n, next) = self.owner.fire(gen, now)?;
+    /// The owner reads its own clock (wall or CPU time), not `_now`.
+    fn expire(&self, gen: u64, _now: Instant) -> Option<Instant> {
+        let (kernel, n, next) = self.owner.fire(gen)?;
         if n > 0 {
             let info = super::signal::SigInfo::new(self.signo, super::signal::code::SI_KERNEL);
             super::task::exit::send_to_process(&kernel, self.owner.pid, info, None).ok()?;
@@ -481,8 +490,9 @@ impl PosixTimer {
 }
 
 impl Expiry for PosixTimer {
-    fn expire(&self, gen: u64, now: Instant) -> Option<Instant> {
-        let (kernel, n, next) = self.owner.fire(gen, now)?;
+    /// The owner reads its own clock (wall or CPU time), not `_now`.
+    fn expire(&self, gen: u64, _now: Instant) -> Option<Instant> {
+        let (kernel, n, next) = self.owner.fire(gen)?;
         if n == 0 || self.event.notify == Notify::None {
             return next;
         }

@@ -40,14 +40,32 @@ fn get_request<'a>(a: &Args, creds: &'a crate::kernel::process::Credentials) -> 
     GetRequest { key: a.i32(0), flags: a.u32(2), creds }
 }
 
-/// The *_STAT and *_STAT_ANY commands: `id` is a table index; the answer is
-/// the object's id. `_ANY` skips the read-permission check.
-fn stat_by_index<T: IpcObject>(t: &Task, reg: &Registry<T>, index: i32, any: bool) -> SysResult<(Arc<T>, i32)> {
-    let (obj, id) = reg.at_index(index)?;
-    if !any {
+/// Which object a stat command names.
+enum StatOf {
+    /// IPC_STAT: by id, with read permission; answers 0.
+    Id,
+    /// The *_STAT and *_STAT_ANY commands: by table index (`_ANY` skips the
+    /// read permission); answers the object's id.
+    Index {
+        /// *_STAT_ANY.
+        any: bool,
+    },
+}
+
+/// IPC_STAT and the *_STAT commands: the object's `*id64_ds` into `buf`.
+fn write_stat<T: IpcObject>(t: &Task, reg: &Registry<T>, id: i32, buf: u64, of: StatOf) -> SysResult<u64> {
+    let (obj, answer, check) = match of {
+        StatOf::Id => (reg.get(id)?, 0, true),
+        StatOf::Index { any } => {
+            let (obj, id) = reg.at_index(id)?;
+            (obj, id as u64, !any)
+        }
+    };
+    if check {
         obj.perm().check(&t.creds(), MAY_READ)?;
     }
-    Ok((obj, id))
+    t.mm().write_val(buf, &obj.stat())?;
+    Ok(answer)
 }
 
 // ---------------------------------------------------------------------------
@@ -158,17 +176,8 @@ pub fn shmctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             t.mm().write_val(buf, &info)?;
             Ok(shm.segs.usage().1 as u64)
         }
-        SHM_STAT | SHM_STAT_ANY => {
-            let (seg, id) = stat_by_index(t, &shm.segs, id, cmd == SHM_STAT_ANY)?;
-            t.mm().write_val(buf, &seg.stat())?;
-            Ok(id as u64)
-        }
-        IPC_STAT => {
-            let seg = shm.segs.get(id)?;
-            seg.perm().check(&t.creds(), MAY_READ)?;
-            t.mm().write_val(buf, &seg.stat())?;
-            Ok(0)
-        }
+        SHM_STAT | SHM_STAT_ANY => write_stat(t, &shm.segs, id, buf, StatOf::Index { any: cmd == SHM_STAT_ANY }),
+        IPC_STAT => write_stat(t, &shm.segs, id, buf, StatOf::Id),
         IPC_SET => {
             let ds: ShmidDs = t.mm().read_val(buf)?;
             let seg = shm.segs.get(id)?;
@@ -287,17 +296,8 @@ pub fn semctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             t.mm().write_val(arg, &info)?;
             Ok(sem.sets.usage().1 as u64)
         }
-        SEM_STAT | SEM_STAT_ANY => {
-            let (set, id) = stat_by_index(t, &sem.sets, id, cmd == SEM_STAT_ANY)?;
-            t.mm().write_val(arg, &set.stat())?;
-            Ok(id as u64)
-        }
-        IPC_STAT => {
-            let set = sem.sets.get(id)?;
-            set.perm().check(&t.creds(), MAY_READ)?;
-            t.mm().write_val(arg, &set.stat())?;
-            Ok(0)
-        }
+        SEM_STAT | SEM_STAT_ANY => write_stat(t, &sem.sets, id, arg, StatOf::Index { any: cmd == SEM_STAT_ANY }),
+        IPC_STAT => write_stat(t, &sem.sets, id, arg, StatOf::Id),
         IPC_SET => {
             let ds: SemidDs = t.mm().read_val(arg)?;
             let set = sem.sets.get(id)?;
@@ -426,17 +426,8 @@ pub fn msgctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             t.mm().write_val(buf, &info)?;
             Ok(reg.usage().1 as u64)
         }
-        MSG_STAT | MSG_STAT_ANY => {
-            let (q, id) = stat_by_index(t, reg, id, cmd == MSG_STAT_ANY)?;
-            t.mm().write_val(buf, &q.stat())?;
-            Ok(id as u64)
-        }
-        IPC_STAT => {
-            let q = reg.get(id)?;
-            q.perm().check(&t.creds(), MAY_READ)?;
-            t.mm().write_val(buf, &q.stat())?;
-            Ok(0)
-        }
+        MSG_STAT | MSG_STAT_ANY => write_stat(t, reg, id, buf, StatOf::Index { any: cmd == MSG_STAT_ANY }),
+        IPC_STAT => write_stat(t, reg, id, buf, StatOf::Id),
         IPC_SET => {
             let ds: MsqidDs = t.mm().read_val(buf)?;
             let q = reg.get(id)?;

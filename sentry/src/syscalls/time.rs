@@ -82,8 +82,8 @@ pub(super) fn read_clock(t: &Task, id: u32) -> SysResult<Duration> {
 pub fn clock_gettime(t: &mut Task, a: &Args) -> SysResult<u64> {
     let id = a.u32(0);
     let (tv_sec, tv_nsec) = match cpu_clock(t, id)? {
-        Some(_) => {
-            let d = read_clock(t, id)?;
+        Some(c) => {
+            let d = c.read(&t.kernel).ok_or(Errno::EINVAL)?;
             (d.as_secs() as i64, i64::from(d.subsec_nanos()))
         }
         None => sys::clock_gettime(valid_clock(id)?)?,

@@ -121,10 +121,14 @@ fn in_group(creds: &Credentials, gid: u32) -> bool {
 
 /// What every System V object offers its registry.
 pub trait IpcObject: Send + Sync {
+    /// What IPC_STAT reports (`shmid64_ds`, `semid64_ds`, `msqid64_ds`).
+    type Stat: zerocopy::IntoBytes + zerocopy::Immutable;
     /// Its owner and mode, locked.
     fn perm(&self) -> MutexGuard<'_, Perm>;
     /// Marks it removed: its waiters wake and get EIDRM.
     fn mark_removed(&self);
+    /// IPC_STAT's answer.
+    fn stat(&self) -> Self::Stat;
 }
 
 /// The objects of one System V family, by id and by key.

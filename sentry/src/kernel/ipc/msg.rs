@@ -44,6 +44,8 @@ struct MsgState {
 }
 
 impl IpcObject for MsgQueue {
+    type Stat = MsqidDs;
+
     fn perm(&self) -> MutexGuard<'_, Perm> {
         self.perm.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -51,6 +53,22 @@ impl IpcObject for MsgQueue {
     fn mark_removed(&self) {
         self.state().removed = true;
         self.queue.notify();
+    }
+
+    fn stat(&self) -> MsqidDs {
+        let st = self.state();
+        MsqidDs {
+            msg_perm: self.perm().to_abi(),
+            msg_stime: st.stime,
+            msg_rtime: st.rtime,
+            msg_ctime: st.ctime,
+            msg_cbytes: st.cbytes,
+            msg_qnum: st.msgs.len() as u64,
+            msg_qbytes: st.qbytes,
+            msg_lspid: st.lspid,
+            msg_lrpid: st.lrpid,
+            ..MsqidDs::default()
+        }
     }
 }
 
@@ -162,23 +180,6 @@ impl MsgQueue {
         self.queue.notify();
         text.truncate(max);
         Ok(Some((mt, text)))
-    }
-
-    /// IPC_STAT's answer.
-    pub fn stat(&self) -> MsqidDs {
-        let st = self.state();
-        MsqidDs {
-            msg_perm: self.perm().to_abi(),
-            msg_stime: st.stime,
-            msg_rtime: st.rtime,
-            msg_ctime: st.ctime,
-            msg_cbytes: st.cbytes,
-            msg_qnum: st.msgs.len() as u64,
-            msg_qbytes: st.qbytes,
-            msg_lspid: st.lspid,
-            msg_lrpid: st.lrpid,
-            ..MsqidDs::default()
-        }
     }
 
     /// IPC_SET: new owner, mode and byte limit. A limit past MSGMNB needs

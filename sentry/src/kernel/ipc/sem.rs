@@ -75,6 +75,8 @@ pub struct Blocked {
 }
 
 impl IpcObject for SemSet {
+    type Stat = SemidDs;
+
     fn perm(&self) -> MutexGuard<'_, Perm> {
         self.perm.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -82,6 +84,17 @@ impl IpcObject for SemSet {
     fn mark_removed(&self) {
         self.state().removed = true;
         self.queue.notify();
+    }
+
+    fn stat(&self) -> SemidDs {
+        let st = self.state();
+        SemidDs {
+            sem_perm: self.perm().to_abi(),
+            sem_otime: st.otime,
+            sem_ctime: st.ctime,
+            sem_nsems: st.sems.len() as u64,
+            ..SemidDs::default()
+        }
     }
 }
 
@@ -225,18 +238,6 @@ impl SemSet {
         drop(st);
         self.queue.notify();
         Ok(())
-    }
-
-    /// IPC_STAT's answer.
-    pub fn stat(&self) -> SemidDs {
-        let st = self.state();
-        SemidDs {
-            sem_perm: self.perm().to_abi(),
-            sem_otime: st.otime,
-            sem_ctime: st.ctime,
-            sem_nsems: st.sems.len() as u64,
-            ..SemidDs::default()
-        }
     }
 
     /// Records a change of owner or mode.

@@ -49,11 +49,28 @@ struct ShmTimes {
 }
 
 impl IpcObject for ShmSeg {
+    type Stat = ShmidDs;
+
     fn perm(&self) -> MutexGuard<'_, Perm> {
         self.perm.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn mark_removed(&self) {}
+
+    fn stat(&self) -> ShmidDs {
+        let t = self.times();
+        ShmidDs {
+            shm_perm: self.perm().to_abi(),
+            shm_segsz: self.size,
+            shm_atime: t.atime,
+            shm_dtime: t.dtime,
+            shm_ctime: t.ctime,
+            shm_cpid: self.cpid,
+            shm_lpid: t.lpid,
+            shm_nattch: self.nattch(),
+            ..ShmidDs::default()
+        }
+    }
 }
 
 impl ShmSeg {
@@ -90,22 +107,6 @@ impl ShmSeg {
         let mut t = self.times();
         t.dtime = now_secs();
         t.lpid = pid;
-    }
-
-    /// IPC_STAT's answer.
-    pub fn stat(&self) -> ShmidDs {
-        let t = self.times();
-        ShmidDs {
-            shm_perm: self.perm().to_abi(),
-            shm_segsz: self.size,
-            shm_atime: t.atime,
-            shm_dtime: t.dtime,
-            shm_ctime: t.ctime,
-            shm_cpid: self.cpid,
-            shm_lpid: t.lpid,
-            shm_nattch: self.nattch(),
-            ..ShmidDs::default()
-        }
     }
 
     /// Records a change of owner or mode.
