@@ -61,6 +61,8 @@ native() {
             : >"$scratch/r/dev/$dev" && mount --bind "/dev/$dev" "$scratch/r/dev/$dev"
         done
         mkdir -m 1777 "$scratch/r/dev/shm"
+        mkdir "$scratch/r/dev/pts" && ln -s pts/ptmx "$scratch/r/dev/ptmx"
+        mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 none "$scratch/r/dev/pts"
         ip link set lo up
         exec chroot "$scratch/r" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root LC_ALL=C /bin/bash -c "$cmd"
     ' sh "$root" "$scratch" "$(suite "$1")" || true

@@ -1140,3 +1140,30 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// util-linux's script(1) runs a shell on a new pseudo-terminal and
+    /// copies what it shows: the command sees a terminal named
+    /// /dev/pts/0 with Linux's defaults (size 0 0, 38400 baud), its output
+    /// comes back with ONLCR's \r\n, and script exits with its status.
+    fn debian_script_pty(platform) {
+        let case = bash(
+            "script -qec 'tty; stty size; stty -a | head -1; echo done; exit 3' /dev/null </dev/null | od -c; \
+             echo \"status ${PIPESTATUS[0]}\"",
+        )
+        .expect_lines(&["status 3"]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// CPython's pseudo-terminal tests: test_pty whole (pty.fork, openpty,
+    /// spawn), test_os (openpty among the rest) and test_asyncio's
+    /// test_events, whose pty cases read and write a master on the event
+    /// loop and see EOF when the replica closes.
+    fn debian_cpython_pty(platform) {
+        let case = cpython_tests("test_pty test_os test_asyncio.test_events")
+            .expect_stdout("== Tests result: SUCCESS ==\nAll 3 tests OK.\nstatus 0\n");
+        differential(platform, &case);
+    }
+}

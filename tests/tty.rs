@@ -12,7 +12,7 @@
 //! terminal's own `^C`.
 
 use husk_suite::pty::{husk_on_pty, native_on_pty, PtyOutcome, Step};
-use husk_suite::{differential_test, Link, Rootfs, NATIVE};
+use husk_suite::{differential, differential_test, prog_rootfs, self_checking_case, Link, Rootfs, NATIVE};
 
 /// A root with busybox, `/progs/tty`, and a `/dev/tty` node for the
 /// native run (under Husk, the Sentry's /dev is mounted over it).
@@ -172,5 +172,39 @@ differential_test! {
             "background write, TOSTOP: stopped by SIGTTOU",
             "background write, TOSTOP, SIGTTOU ignored: exited 0",
         ]);
+    }
+}
+
+differential_test! {
+    /// Pseudo-terminals (`tests/progs/pty.c`): /dev/ptmx, /dev/pts/N and
+    /// ttyname, the lock and TIOCGPTPEER, the default termios, canonical
+    /// mode (echo, ICRNL/ONLCR, erase, kill, word erase, EOF, VLNEXT), raw
+    /// mode with VMIN and VTIME, ^C to the foreground group with its echo,
+    /// window sizes through the master, hangups both ways (the session
+    /// leader's SIGHUP, EOF and EIO on the replica, EIO on the master),
+    /// bounded queues with O_NONBLOCK, and openpty and forkpty. The root
+    /// has /dev/pts and a /dev/ptmx link for the native run, which mounts
+    /// a devpts instance there.
+    fn pty(platform, link) {
+        let (rootfs, prog) = prog_rootfs("pty", link);
+        rootfs.dir("/dev/pts").symlink("/dev/ptmx", "pts/ptmx");
+        let case = self_checking_case(&rootfs, &prog, std::time::Duration::from_secs(120)).expect_lines(&[
+            "open a locked replica: EIO",
+            "ttyname(replica) is ptsname: ok",
+            "c_lflag: 0105073",
+            "canonical: a line: 5 \"abcd\\n\"",
+            "canonical: their echo: \"\\r\\n12345\\r\\nhello wor\\b \\b\\b \\bld\\b \\b\\b \\b\\b \\bthere\\r\\n\"",
+            "canonical: EOF on an empty line: 0 \"\"",
+            "raw: VMIN 0 VTIME 2, nothing: 0 \"\"",
+            "job control: the child's line: \"child: tcgetpgrp is me 1, tcgetsid 1, stat's tty_nr 1 tpgid 1\\r\\n\"",
+            "job control: child killed by SIGINT",
+            "job control: echo: \"^C\"",
+            "winsize now: 24 80",
+            "hung up: read 0, write EIO, poll HUP 1, tcgetattr EIO, tcgetpgrp EIO",
+            "session leader on hangup: killed by SIGHUP",
+            "master read after: EIO",
+            "forkpty child: exited 0",
+        ]);
+        differential(platform, &case);
     }
 }

@@ -243,10 +243,95 @@ pub mod ioctl {
     pub const FIONBIO: u32 = 0x5421;
     pub const TIOCNOTTY: u32 = 0x5422;
     pub const TIOCGSID: u32 = 0x5429;
+    pub const TCGETS2: u32 = 0x802c_542a;
+    pub const TCSETS2: u32 = 0x402c_542b;
+    pub const TCSETSW2: u32 = 0x402c_542c;
+    pub const TCSETSF2: u32 = 0x402c_542d;
+    pub const TIOCINQ: u32 = FIONREAD;
+    pub const TIOCPKT: u32 = 0x5420;
+    pub const TIOCGPTN: u32 = 0x8004_5430;
+    pub const TIOCSPTLCK: u32 = 0x4004_5431;
+    pub const TIOCSIG: u32 = 0x4004_5436;
+    pub const TIOCGPKT: u32 = 0x8004_5438;
+    pub const TIOCGPTLCK: u32 = 0x8004_5439;
+    pub const TIOCGPTPEER: u32 = 0x5441;
+    pub const TIOCVHANGUP: u32 = 0x5437;
     /// `c_lflag`: background writes raise SIGTTOU.
     pub const TOSTOP: u32 = 0o400;
     pub const FIOCLEX: u32 = 0x5451;
     pub const FIONCLEX: u32 = 0x5450;
+}
+
+/// `struct termios` flags and control-character indices (asm-generic).
+pub mod termios {
+    // c_iflag
+    pub const IGNBRK: u32 = 0o1;
+    pub const BRKINT: u32 = 0o2;
+    pub const ISTRIP: u32 = 0o40;
+    pub const INLCR: u32 = 0o100;
+    pub const IGNCR: u32 = 0o200;
+    pub const ICRNL: u32 = 0o400;
+    pub const IUCLC: u32 = 0o1000;
+    pub const IXON: u32 = 0o2000;
+    pub const IXANY: u32 = 0o4000;
+    pub const IMAXBEL: u32 = 0o20000;
+    pub const IUTF8: u32 = 0o40000;
+    // c_oflag
+    pub const OPOST: u32 = 0o1;
+    pub const OLCUC: u32 = 0o2;
+    pub const ONLCR: u32 = 0o4;
+    pub const OCRNL: u32 = 0o10;
+    pub const ONOCR: u32 = 0o20;
+    pub const ONLRET: u32 = 0o40;
+    pub const TABDLY: u32 = 0o14000;
+    pub const XTABS: u32 = 0o14000;
+    // c_cflag
+    pub const B38400: u32 = 0o17;
+    pub const CS8: u32 = 0o60;
+    pub const CREAD: u32 = 0o200;
+    pub const HUPCL: u32 = 0o2000;
+    // c_lflag
+    pub const ISIG: u32 = 0o1;
+    pub const ICANON: u32 = 0o2;
+    pub const ECHO: u32 = 0o10;
+    pub const ECHOE: u32 = 0o20;
+    pub const ECHOK: u32 = 0o40;
+    pub const ECHONL: u32 = 0o100;
+    pub const NOFLSH: u32 = 0o200;
+    pub const TOSTOP: u32 = 0o400;
+    pub const ECHOCTL: u32 = 0o1000;
+    pub const ECHOPRT: u32 = 0o2000;
+    pub const ECHOKE: u32 = 0o4000;
+    pub const FLUSHO: u32 = 0o10000;
+    pub const PENDIN: u32 = 0o40000;
+    pub const IEXTEN: u32 = 0o100000;
+    pub const EXTPROC: u32 = 0o200000;
+    // c_cc indices
+    pub const VINTR: usize = 0;
+    pub const VQUIT: usize = 1;
+    pub const VERASE: usize = 2;
+    pub const VKILL: usize = 3;
+    pub const VEOF: usize = 4;
+    pub const VTIME: usize = 5;
+    pub const VMIN: usize = 6;
+    pub const VSTART: usize = 8;
+    pub const VSTOP: usize = 9;
+    pub const VSUSP: usize = 10;
+    pub const VEOL: usize = 11;
+    pub const VREPRINT: usize = 12;
+    pub const VWERASE: usize = 14;
+    pub const VLNEXT: usize = 15;
+    pub const VEOL2: usize = 16;
+    /// A control character set to this is disabled.
+    pub const VDISABLE: u8 = 0;
+    // tcflush and tcflow arguments
+    pub const TCIFLUSH: u64 = 0;
+    pub const TCOFLUSH: u64 = 1;
+    pub const TCIOFLUSH: u64 = 2;
+    pub const TCOOFF: u64 = 0;
+    pub const TCOON: u64 = 1;
+    pub const TCIOFF: u64 = 2;
+    pub const TCION: u64 = 3;
 }
 
 /// `arch_prctl` codes (x86_64).

@@ -106,6 +106,20 @@ abi_struct! {
     } size 36;
 }
 
+abi_struct! {
+    /// `struct termios2` (TCGETS2): `struct termios` with the line speeds.
+    pub struct Termios2 {
+        pub c_iflag: u32,
+        pub c_oflag: u32,
+        pub c_cflag: u32,
+        pub c_lflag: u32,
+        pub c_line: u8,
+        pub c_cc: [u8; 19],
+        pub c_ispeed: u32,
+        pub c_ospeed: u32,
+    } size 44;
+}
+
 /// `struct utsname`: six fields of 65 bytes.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]

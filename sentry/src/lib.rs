@@ -106,7 +106,7 @@ pub enum MountKind {
     Proc,
     /// A read-only sysfs with the CPU topology files.
     Sysfs,
-    /// devpts: an empty directory for now (no pseudo-terminals yet).
+    /// devpts: the sandbox's pseudo-terminals.
     Devpts,
     /// The POSIX message-queue filesystem: the sandbox's queues.
     Mqueue,
@@ -177,8 +177,9 @@ fn new_platform(name: &str, mf: &MemoryFile) -> Result<Box<dyn Platform>, BootEr
 }
 
 /// The mounts of a sandbox that asks for none: a tmpfs at /tmp and at
-/// /dev/shm, and the message-queue filesystem at /dev/mqueue (and, added by
-/// [`with_system_mounts`], /dev, /proc and /sys).
+/// /dev/shm, devpts at /dev/pts, and the message-queue filesystem at
+/// /dev/mqueue (and, added by [`with_system_mounts`], /dev, /proc and
+/// /sys).
 pub fn default_mounts() -> Vec<MountSpec> {
     let tmpfs = |d: &str| MountSpec {
         destination: d.as_bytes().to_vec(),
@@ -186,7 +187,8 @@ pub fn default_mounts() -> Vec<MountSpec> {
         readonly: false,
     };
     let mqueue = MountSpec { destination: b"/dev/mqueue".to_vec(), kind: MountKind::Mqueue, readonly: false };
-    vec![tmpfs("/tmp"), tmpfs("/dev/shm"), mqueue]
+    let devpts = MountSpec { destination: b"/dev/pts".to_vec(), kind: MountKind::Devpts, readonly: false };
+    vec![tmpfs("/tmp"), tmpfs("/dev/shm"), devpts, mqueue]
 }
 
 /// The paths the Sentry always covers with its own filesystems, whatever
@@ -513,13 +515,12 @@ fn apply_mounts(kernel: &Kernel, specs: &[MountSpec]) -> Result<Vec<Arc<ProcFs>>
             MountKind::Sysfs => {
                 (vfs::sysfs::new(sandbox_cpus()), "sysfs", "sysfs", "ro,nosuid,nodev,noexec,relatime".into())
             }
-            MountKind::Devpts => {
-                static ONCE: std::sync::Once = std::sync::Once::new();
-                ONCE.call_once(|| {
-                    log::info!("devpts is an empty directory: pseudo-terminals (ptmx) are not served yet")
-                });
-                (mem(FsKind::Tmpfs, 0o755), "devpts", "devpts", format!("{rw},nosuid,noexec,relatime"))
-            }
+            MountKind::Devpts => (
+                vfs::devpts::new_root(kernel.ptys.clone()),
+                "devpts",
+                "devpts",
+                format!("{rw},nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=666"),
+            ),
             MountKind::Mqueue => (
                 vfs::mqueue::new_root(kernel.ipc.mqueue.clone()),
                 "mqueue",
@@ -635,7 +636,7 @@ mod tests {
     #[test]
     fn dev_proc_and_sys_are_always_the_sentrys_own() {
         let all = with_system_mounts(default_mounts()).unwrap();
-        assert_eq!(destinations(&all), ["/dev", "/proc", "/sys", "/tmp", "/dev/shm", "/dev/mqueue"]);
+        assert_eq!(destinations(&all), ["/dev", "/proc", "/sys", "/tmp", "/dev/shm", "/dev/pts", "/dev/mqueue"]);
         assert_eq!(all[1].kind, MountKind::Proc);
         assert!(all[2].readonly, "sysfs is read-only");
         // A list that mounts them keeps its own, in its order.

@@ -5,7 +5,10 @@
 
 use std::os::fd::RawFd;
 
-use abi::flags::ioctl::{FIONREAD, TCFLSH, TCGETS, TCSETS, TCSETSF, TCSETSW, TCXONC, TIOCGWINSZ, TIOCOUTQ, TIOCSWINSZ};
+use abi::flags::ioctl::{
+    FIONREAD, TCFLSH, TCGETS, TCGETS2, TCSETS, TCSETS2, TCSETSF, TCSETSF2, TCSETSW, TCSETSW2, TCXONC, TIOCGWINSZ,
+    TIOCOUTQ, TIOCSWINSZ,
+};
 use abi::Errno;
 use gofer::FileAttr;
 
@@ -69,6 +72,7 @@ pub fn lseek(fd: RawFd, offset: i64, whence: u32) -> SysResult<u64> {
 pub fn tty_ioctl(fd: RawFd, cmd: u32, arg: &mut [u8]) -> SysResult<u64> {
     let need = match cmd {
         TCGETS | TCSETS | TCSETSW | TCSETSF => std::mem::size_of::<abi::types::Termios>(),
+        TCGETS2 | TCSETS2 | TCSETSW2 | TCSETSF2 => std::mem::size_of::<abi::types::Termios2>(),
         TIOCGWINSZ | TIOCSWINSZ => std::mem::size_of::<abi::types::Winsize>(),
         FIONREAD | TIOCOUTQ => 4,
         _ => return Err(Errno::ENOTTY),

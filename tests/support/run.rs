@@ -282,8 +282,9 @@ impl Case {
 ///   overlay at SCRATCH/root whose lower layer is ROOT: the program sees
 ///   ROOT, but its writes land in the tmpfs;
 /// - mounts a tmpfs at /tmp (mode 1777) and one at /dev holding null,
-///   zero, full, random and urandom (the host's devices, bind-mounted)
-///   and a /dev/shm directory (mode 1777), as Husk does in the sandbox;
+///   zero, full, random and urandom (the host's devices, bind-mounted),
+///   a /dev/shm directory (mode 1777), and /dev/pts with a /dev/ptmx
+///   link into it, as Husk does in the sandbox;
 /// - mounts procfs at /proc and sysfs (read-only) at /sys, which the
 ///   sandbox always has ([`NATIVE_SYSTEM_MOUNTS`]);
 /// - execs COMMAND, which is `env -i K=V... chroot SCRATCH/root PROG
@@ -314,19 +315,26 @@ for dev in null zero full random urandom; do
     : >"$new/dev/$dev" && mount --bind "/dev/$dev" "$new/dev/$dev" || fail "/dev/$dev"
 done
 mkdir -m 1777 "$new/dev/shm" || fail "/dev/shm"
+mkdir "$new/dev/pts" && ln -s pts/ptmx "$new/dev/ptmx" || fail "/dev/pts"
 system_mounts "$new"
 exec "$@"
 "#;
 
 /// The part of the native scripts that mounts procfs at ROOT/proc and a
 /// read-only sysfs at ROOT/sys (making the directories if the root lacks
-/// them), as the sandbox always has its own there. Defines the shell
+/// them), as the sandbox always has its own there, and a new devpts
+/// instance at ROOT/dev/pts where the root has that directory. Defines the shell
 /// function `system_mounts ROOT`; the caller defines `fail`.
 pub const NATIVE_SYSTEM_MOUNTS: &str = r#"
 system_mounts() {
     mkdir -p "$1/proc" "$1/sys" || fail "mkdir /proc /sys"
     mount -t proc husk-native "$1/proc" || fail "procfs at /proc"
     mount -t sysfs -o ro husk-native "$1/sys" || fail "sysfs at /sys"
+    # Pseudo-terminals of the run's own (the root's /dev/ptmx should be a
+    # link to pts/ptmx), as the sandbox has.
+    if [ -d "$1/dev/pts" ]; then
+        mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 husk-native "$1/dev/pts" || fail "devpts"
+    fi
     # The new network namespace's loopback starts down; a sandbox's is up.
     ip link set lo up || fail "loopback up (iproute2's ip)"
 }

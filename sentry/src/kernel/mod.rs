@@ -13,7 +13,9 @@
 pub mod fd_table;
 pub mod futex;
 pub mod ipc;
+pub mod ldisc;
 pub mod process;
+pub mod pty;
 pub mod signal;
 pub mod task;
 pub mod timer;
@@ -81,6 +83,8 @@ pub struct Kernel {
     pub ipc: ipc::IpcNamespace,
     /// The filesystem memfd_create's files live on (in no directory).
     pub memfd_fs: Arc<crate::vfs::tmpfs::MemFs>,
+    /// The sandbox's pseudo-terminals (its one devpts instance).
+    pub ptys: Arc<pty::PtyRegistry>,
     /// Which unimplemented syscalls were logged already.
     enosys_logged: Box<[AtomicBool]>,
     /// The same, for numbers past `enosys_logged`.
@@ -100,6 +104,7 @@ impl Kernel {
             platform,
             ipc: ipc::IpcNamespace::new(memfile.clone()),
             memfd_fs: crate::vfs::tmpfs::MemFs::new(crate::vfs::tmpfs::FsKind::Tmpfs, memfile.clone()),
+            ptys: pty::PtyRegistry::new(),
             memfile,
             vfs,
             uts: Mutex::new(UtsNames { hostname: hostname.into_bytes(), domainname: b"(none)".to_vec() }),

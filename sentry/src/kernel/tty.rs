@@ -1,7 +1,9 @@
 //! Terminals: the console the app gets when `husk run`'s stdio is a host
-//! terminal, its controlling-terminal state, and job control, after Linux's
-//! `drivers/tty/tty_jobctrl.c`.
+//! terminal, the replicas of the sandbox's pseudo-terminals
+//! ([`super::pty`]), their controlling-terminal state, and job control,
+//! after Linux's `drivers/tty/tty_jobctrl.c`.
 //!
+//! For the console:
 //! The host terminal (a pty replica, usually) keeps the line discipline:
 //! echo, canonical mode, and turning typed ^C, ^\ and ^Z into signals for
 //! the *host's* foreground process group, which is the Sentry's (stubs and
@@ -17,17 +19,21 @@
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use zerocopy::{FromBytes, IntoBytes};
+
 use abi::flags::ioctl::*;
 use abi::flags::open::{O_ACCMODE, O_LARGEFILE, O_RDONLY, O_RDWR, O_WRONLY};
 use abi::flags::signal::{SIGCONT, SIGHUP};
-use abi::types::{Termios, Winsize};
+use abi::types::{Termios, Termios2, Winsize};
 use abi::Errno;
 use gofer::FileAttr;
 
 use super::process::{Process, ProcessTable};
+use super::pty::Pty;
 use super::signal::{bit, SIG_IGN};
-use super::task::exit::kernel_signal_group;
+use super::task::exit::{kernel_signal_group, kernel_signal_process};
 use super::task::Task;
+use super::waiter::WaitQueue;
 use super::Kernel;
 use crate::mm::{Chunk, MemoryFile, SysResult};
 use crate::vfs::file::{File, FileOps, HostStdio, POLLIN, POLLOUT};
@@ -38,14 +44,25 @@ const SIGTTOU: u32 = 22;
 const SIGWINCH: u32 = 28;
 const TERMIOS_SIZE: usize = std::mem::size_of::<Termios>();
 const WINSIZE_SIZE: usize = std::mem::size_of::<Winsize>();
+const TERMIOS2_SIZE: usize = std::mem::size_of::<Termios2>();
 
-/// One host terminal, as the Sentry serves it to the app.
+/// One terminal, as the Sentry serves it to the app.
 pub struct Tty {
-    /// The host fd for reads and for the terminal's state.
-    io: OwnedFd,
-    /// A host fd for writes, when `io` was opened read-only.
-    wr: Option<OwnedFd>,
+    dev: TtyDev,
     ctl: Mutex<Ctl>,
+}
+
+/// What is behind a terminal.
+enum TtyDev {
+    /// A host terminal.
+    Host {
+        /// The host fd for reads and for the terminal's state.
+        io: OwnedFd,
+        /// A host fd for writes, when `io` was opened read-only.
+        wr: Option<OwnedFd>,
+    },
+    /// The replica of one of the sandbox's pseudo-terminals.
+    Pty(Box<Pty>),
 }
 
 /// Which session the terminal controls and its foreground group (0: none),
@@ -60,19 +77,59 @@ impl Tty {
     fn new(io: OwnedFd, wr: Option<OwnedFd>) -> Arc<Tty> {
         let mut winsize = [0u8; WINSIZE_SIZE];
         let _ = crate::sys::tty_ioctl(io.as_raw_fd(), TIOCGWINSZ, &mut winsize);
-        Arc::new(Tty { io, wr, ctl: Mutex::new(Ctl { session: 0, pgrp: 0, winsize }) })
+        Arc::new(Tty { dev: TtyDev::Host { io, wr }, ctl: Mutex::new(Ctl { session: 0, pgrp: 0, winsize }) })
+    }
+
+    /// The replica terminal of the pseudo-terminal pair `pty`.
+    pub fn new_pty(pty: Pty) -> Arc<Tty> {
+        let ctl = Ctl { session: 0, pgrp: 0, winsize: [0; WINSIZE_SIZE] };
+        Arc::new(Tty { dev: TtyDev::Pty(Box::new(pty)), ctl: Mutex::new(ctl) })
     }
 
     fn ctl(&self) -> MutexGuard<'_, Ctl> {
         self.ctl.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn fd(&self) -> RawFd {
-        self.io.as_raw_fd()
+    /// Its pseudo-terminal pair, for a pty's replica.
+    pub fn pty(&self) -> Option<&Pty> {
+        match &self.dev {
+            TtyDev::Pty(p) => Some(p),
+            TtyDev::Host { .. } => None,
+        }
     }
 
-    fn write_fd(&self) -> RawFd {
-        self.wr.as_ref().unwrap_or(&self.io).as_raw_fd()
+    /// The host terminal's fd (reads and state), for the console.
+    fn host_fd(&self) -> Option<RawFd> {
+        match &self.dev {
+            TtyDev::Host { io, .. } => Some(io.as_raw_fd()),
+            TtyDev::Pty(_) => None,
+        }
+    }
+
+    /// Its foreground process group (0: none).
+    pub fn foreground(&self) -> i32 {
+        self.ctl().pgrp
+    }
+
+    /// Its device number, as /proc/PID/stat's `tty_nr` shows it: a pty's
+    /// replica's own, /dev/console's for the console.
+    pub fn device(&self) -> u64 {
+        match &self.dev {
+            TtyDev::Pty(p) => p.node_attr().rdev,
+            TtyDev::Host { .. } => crate::vfs::devfs::makedev(5, 1),
+        }
+    }
+
+    /// Its termios.
+    fn termios(&self) -> SysResult<Termios> {
+        match &self.dev {
+            TtyDev::Host { io, .. } => {
+                let mut b = [0u8; TERMIOS_SIZE];
+                crate::sys::tty_ioctl(io.as_raw_fd(), TCGETS, &mut b)?;
+                Termios::read_from_bytes(&b).map_err(|_| Errno::EIO)
+            }
+            TtyDev::Pty(p) => Ok(p.termios()),
+        }
     }
 
     /// Makes this the controlling terminal of session `sid`, with `pgrp` in
@@ -88,11 +145,31 @@ fn host_io(r: std::io::Result<usize>) -> SysResult<usize> {
     r.map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))
 }
 
-/// An open terminal: one of the stdio fds, or `/dev/tty` (whose dentry
-/// then gives its attributes, as Linux's `/dev/tty` inode does).
+/// An open terminal: one of the stdio fds, `/dev/tty` (whose dentry then
+/// gives its attributes, as Linux's `/dev/tty` inode does), or a pty's
+/// replica.
 pub struct TtyFile {
     tty: Arc<Tty>,
     dentry: Option<Arc<Dentry>>,
+}
+
+impl TtyFile {
+    /// Opens `tty` again (through `dentry`, if by a path): for a pty's
+    /// replica, EIO while it is locked or hung up.
+    pub fn open(tty: Arc<Tty>, dentry: Option<Arc<Dentry>>) -> SysResult<TtyFile> {
+        if let Some(p) = tty.pty() {
+            p.open_replica()?;
+        }
+        Ok(TtyFile { tty, dentry })
+    }
+}
+
+impl Drop for TtyFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.tty.pty() {
+            p.close_replica();
+        }
+    }
 }
 
 impl FileOps for TtyFile {
@@ -101,12 +178,16 @@ impl FileOps for TtyFile {
     }
 
     fn read(&self, mf: &MemoryFile, dst: &[Chunk], _offset: Option<u64>) -> SysResult<usize> {
+        let (io, _) = match &self.tty.dev {
+            TtyDev::Pty(p) => return p.replica_read(&self.tty, mf, dst),
+            TtyDev::Host { io, wr } => (io.as_raw_fd(), wr),
+        };
         // Never sleep in the host: the caller waits (interruptibly) instead.
-        if crate::sys::poll_one(self.tty.fd(), POLLIN, 0) == 0 {
+        if crate::sys::poll_one(io, POLLIN, 0) == 0 {
             return Err(Errno::EAGAIN);
         }
         loop {
-            match mf.read_from_fd(self.tty.fd(), dst, None) {
+            match mf.read_from_fd(io, dst, None) {
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
                 r => return host_io(r),
             }
@@ -114,7 +195,10 @@ impl FileOps for TtyFile {
     }
 
     fn write(&self, mf: &MemoryFile, src: &[Chunk], _offset: Option<u64>) -> SysResult<usize> {
-        let fd = self.tty.write_fd();
+        let fd = match &self.tty.dev {
+            TtyDev::Pty(p) => return p.replica_write(mf, src),
+            TtyDev::Host { io, wr } => wr.as_ref().unwrap_or(io).as_raw_fd(),
+        };
         if crate::sys::poll_one(fd, POLLOUT, 0) == 0 {
             return Err(Errno::EAGAIN);
         }
@@ -127,18 +211,34 @@ impl FileOps for TtyFile {
     }
 
     fn readiness(&self) -> u32 {
-        crate::sys::poll_one(self.tty.fd(), POLLIN | POLLOUT, 0)
+        match &self.tty.dev {
+            TtyDev::Pty(p) => p.replica_readiness(),
+            TtyDev::Host { io, .. } => crate::sys::poll_one(io.as_raw_fd(), POLLIN | POLLOUT, 0),
+        }
     }
 
     fn host_fd(&self) -> Option<RawFd> {
-        Some(self.tty.fd())
+        self.tty.host_fd()
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        self.tty.pty().map(Pty::queue)
+    }
+
+    fn read_timeout(&self) -> Option<std::time::Duration> {
+        self.tty.pty().and_then(Pty::read_timeout)
     }
 
     fn stat(&self) -> SysResult<FileAttr> {
-        match &self.dentry {
-            Some(d) => Ok(d.attr()),
-            None => crate::sys::fstat(self.tty.fd()),
+        match (&self.dentry, &self.tty.dev) {
+            (Some(d), _) => Ok(d.attr()),
+            (None, TtyDev::Pty(p)) => Ok(p.node_attr()),
+            (None, TtyDev::Host { io, .. }) => crate::sys::fstat(io.as_raw_fd()),
         }
+    }
+
+    fn fd_link(&self) -> Option<Vec<u8>> {
+        self.tty.pty().map(|p| format!("/dev/pts/{}", p.index()).into_bytes())
     }
 
     fn seek(&self, _offset: i64, _whence: u32) -> SysResult<u64> {
@@ -218,7 +318,7 @@ pub fn ctty_of(t: &Task) -> Option<Arc<Tty>> {
 /// Opens `/dev/tty`: the caller's controlling terminal, ENXIO without one.
 pub fn open_ctty(t: &Task, dentry: &Arc<Dentry>) -> SysResult<Box<dyn FileOps>> {
     let tty = ctty_of(t).ok_or(Errno::ENXIO)?;
-    Ok(Box::new(TtyFile { tty, dentry: Some(dentry.clone()) }))
+    Ok(Box::new(TtyFile::open(tty, Some(dentry.clone()))?))
 }
 
 /// Opens `/dev/console` (the node `dentry`): the sandbox's console, ENXIO
@@ -288,11 +388,7 @@ pub fn check_write(t: &Task, tty: &Arc<Tty>) -> SysResult<()> {
     if tty.ctl().session == 0 {
         return Ok(());
     }
-    let mut tio = [0u8; TERMIOS_SIZE];
-    if crate::sys::tty_ioctl(tty.fd(), TCGETS, &mut tio).is_err() {
-        return Ok(());
-    }
-    if u32::from_le_bytes([tio[12], tio[13], tio[14], tio[15]]) & TOSTOP == 0 {
+    if tty.termios().map_or(true, |tio| tio.c_lflag & TOSTOP == 0) {
         return Ok(());
     }
     check_change(t, tty, SIGTTOU)
@@ -301,10 +397,13 @@ pub fn check_write(t: &Task, tty: &Arc<Tty>) -> SysResult<()> {
 /// Waits (interruptibly) until the terminal's output queue is empty, as
 /// tcdrain and TCSETSW do; the host is asked every few milliseconds, so
 /// the task never sleeps in the host.
+/// A pty's replica has nothing to drain: its output is in the master's
+/// queue once written, as in Linux.
 fn drain(t: &mut Task, tty: &Tty) -> SysResult<()> {
+    let Some(fd) = tty.host_fd() else { return Ok(()) };
     loop {
         let mut q = [0u8; 4];
-        crate::sys::tty_ioctl(tty.fd(), TIOCOUTQ, &mut q)?;
+        crate::sys::tty_ioctl(fd, TIOCOUTQ, &mut q)?;
         if i32::from_le_bytes(q) <= 0 {
             return Ok(());
         }
@@ -327,8 +426,8 @@ fn resize(kernel: &Kernel, tty: &Tty, ws: &mut [u8; WINSIZE_SIZE], set: bool) ->
         if c.winsize == *ws {
             return Ok(());
         }
-        if set {
-            crate::sys::tty_ioctl(tty.fd(), TIOCSWINSZ, ws)?;
+        if let Some(fd) = tty.host_fd().filter(|_| set) {
+            crate::sys::tty_ioctl(fd, TIOCSWINSZ, ws)?;
         }
         c.winsize = *ws;
         c.pgrp
@@ -346,7 +445,7 @@ pub fn signal_foreground(kernel: &Kernel, tty: &Tty, sig: u32) {
         // The host signals every resize, the app's own TIOCSWINSZ included,
         // which already told the app: pass on only news.
         let mut ws = [0u8; WINSIZE_SIZE];
-        if crate::sys::tty_ioctl(tty.fd(), TIOCGWINSZ, &mut ws).is_ok() {
+        if tty.host_fd().is_some_and(|fd| crate::sys::tty_ioctl(fd, TIOCGWINSZ, &mut ws).is_ok()) {
             let _ = resize(kernel, tty, &mut ws, false);
         }
         return;
@@ -397,26 +496,56 @@ fn log_unknown(cmd: u32) {
 }
 
 /// An ioctl on the terminal `tty`, opened as `file`; `arg` is the raw
-/// argument (a pointer for most requests).
-pub fn ioctl(t: &mut Task, file: &File, tty: &Arc<Tty>, cmd: u32, arg: u64) -> SysResult<u64> {
-    let fd = tty.fd();
+/// argument (a pointer for most requests). `via_master` when it came
+/// through a pty's master, which may ask for the foreground group and
+/// session of a terminal that is not its caller's.
+pub fn ioctl(t: &mut Task, file: &File, tty: &Arc<Tty>, cmd: u32, arg: u64, via_master: bool) -> SysResult<u64> {
+    // A hung-up replica answers nothing, as Linux's hung_up_tty_ioctl.
+    if !via_master && tty.pty().is_some_and(Pty::hung_up) {
+        return Err(if cmd == TIOCSPGRP { Errno::ENOTTY } else { Errno::EIO });
+    }
     match cmd {
         TCGETS => {
-            let mut b = [0u8; TERMIOS_SIZE];
-            crate::sys::tty_ioctl(fd, TCGETS, &mut b)?;
+            let tio = tty.termios()?;
+            t.mm().write_val(arg, &tio)?;
+            Ok(0)
+        }
+        TCGETS2 => {
+            let mut b = [0u8; TERMIOS2_SIZE];
+            match (&tty.dev, tty.host_fd()) {
+                (TtyDev::Pty(p), _) => {
+                    let tio = p.termios();
+                    let (ispeed, ospeed) = p.speeds();
+                    b.copy_from_slice(termios2(tio, ispeed, ospeed).as_bytes());
+                }
+                (_, Some(fd)) => {
+                    crate::sys::tty_ioctl(fd, TCGETS2, &mut b)?;
+                }
+                (_, None) => return Err(Errno::ENOTTY),
+            }
             t.mm().copy_out(arg, &b)?;
             Ok(0)
         }
-        TCSETS | TCSETSW | TCSETSF => {
+        TCSETS | TCSETSW | TCSETSF | TCSETS2 | TCSETSW2 | TCSETSF2 => {
             check_change(t, tty, SIGTTOU)?;
-            let mut b = [0u8; TERMIOS_SIZE];
+            let two = matches!(cmd, TCSETS2 | TCSETSW2 | TCSETSF2);
+            let mut b = vec![0u8; if two { TERMIOS2_SIZE } else { TERMIOS_SIZE }];
             t.mm().copy_in(arg, &mut b)?;
-            if cmd != TCSETS {
+            if !matches!(cmd, TCSETS | TCSETS2) {
                 // The host would wait for the output to drain, uninterruptibly:
                 // wait here first, so the host finds nothing to wait for.
                 drain(t, tty)?;
             }
-            crate::sys::tty_ioctl(fd, cmd, &mut b)
+            match &tty.dev {
+                TtyDev::Pty(p) => {
+                    let tio = Termios::read_from_prefix(&b).map_err(|_| Errno::EFAULT)?.0;
+                    let speeds =
+                        two.then(|| Termios2::read_from_bytes(&b).ok().map(|t2| (t2.c_ispeed, t2.c_ospeed))).flatten();
+                    p.set_termios(tty, tio, speeds, matches!(cmd, TCSETSF | TCSETSF2));
+                    Ok(0)
+                }
+                TtyDev::Host { io, .. } => crate::sys::tty_ioctl(io.as_raw_fd(), cmd, &mut b),
+            }
         }
         TCSBRK => {
             check_change(t, tty, SIGTTOU)?;
@@ -426,11 +555,20 @@ pub fn ioctl(t: &mut Task, file: &File, tty: &Arc<Tty>, cmd: u32, arg: u64) -> S
         }
         TCFLSH | TCXONC => {
             check_change(t, tty, SIGTTOU)?;
-            crate::sys::tty_ioctl_int(fd, cmd, arg)
+            match &tty.dev {
+                TtyDev::Pty(p) if cmd == TCFLSH => p.flush(arg, false).map(|_| 0),
+                TtyDev::Pty(p) => p.flow(arg).map(|_| 0),
+                TtyDev::Host { io, .. } => crate::sys::tty_ioctl_int(io.as_raw_fd(), cmd, arg),
+            }
         }
         TIOCGWINSZ => {
             let mut b = [0u8; WINSIZE_SIZE];
-            crate::sys::tty_ioctl(fd, TIOCGWINSZ, &mut b)?;
+            match tty.host_fd() {
+                Some(fd) => {
+                    crate::sys::tty_ioctl(fd, TIOCGWINSZ, &mut b)?;
+                }
+                None => b = tty.ctl().winsize,
+            }
             t.mm().copy_out(arg, &b)?;
             Ok(0)
         }
@@ -442,14 +580,23 @@ pub fn ioctl(t: &mut Task, file: &File, tty: &Arc<Tty>, cmd: u32, arg: u64) -> S
         }
         FIONREAD | TIOCOUTQ => {
             let mut b = [0u8; 4];
-            crate::sys::tty_ioctl(fd, cmd, &mut b)?;
+            match (&tty.dev, tty.host_fd()) {
+                (TtyDev::Pty(p), _) => {
+                    let n = if cmd == FIONREAD { p.input_len() as i32 } else { 0 };
+                    b = n.to_le_bytes();
+                }
+                (_, Some(fd)) => {
+                    crate::sys::tty_ioctl(fd, cmd, &mut b)?;
+                }
+                (_, None) => return Err(Errno::ENOTTY),
+            }
             t.mm().copy_out(arg, &b)?;
             Ok(0)
         }
         TIOCGPGRP | TIOCGSID => {
             let v = {
                 let procs = t.kernel.procs();
-                if !procs.procs.get(&t.pid).is_some_and(|p| is_ctty(p, tty)) {
+                if !via_master && !procs.procs.get(&t.pid).is_some_and(|p| is_ctty(p, tty)) {
                     return Err(Errno::ENOTTY);
                 }
                 let c = tty.ctl();
@@ -481,11 +628,90 @@ pub fn ioctl(t: &mut Task, file: &File, tty: &Arc<Tty>, cmd: u32, arg: u64) -> S
             }
             Ok(0)
         }
+        // Only a pty's master has a number (and a lock).
+        TIOCGPTN | TIOCSPTLCK | TIOCGPTLCK | TIOCGPTPEER => Err(Errno::ENOTTY),
         _ => {
             log_unknown(cmd);
             Err(Errno::ENOTTY)
         }
     }
+}
+
+/// `tio` with line speeds, as TCGETS2 gives it.
+fn termios2(tio: Termios, c_ispeed: u32, c_ospeed: u32) -> Termios2 {
+    Termios2 {
+        c_iflag: tio.c_iflag,
+        c_oflag: tio.c_oflag,
+        c_cflag: tio.c_cflag,
+        c_lflag: tio.c_lflag,
+        c_line: tio.c_line,
+        c_cc: tio.c_cc,
+        c_ispeed,
+        c_ospeed,
+    }
+}
+
+/// A pty's master closed: its replica `tty` hangs up, as Linux's
+/// tty_signal_session_leader: no process keeps it as its controlling
+/// terminal, and the session's leader gets SIGHUP and SIGCONT. The caller
+/// may hold nothing, or anything but the process tree, whose lock is
+/// taken here (or, when another thread has it, on a thread of its own,
+/// since a file may be closed with it held).
+pub fn hangup(kernel: &Arc<Kernel>, tty: &Arc<Tty>) {
+    let sid = {
+        let mut c = tty.ctl();
+        let sid = c.session;
+        c.session = 0;
+        c.pgrp = 0;
+        sid
+    };
+    if sid == 0 {
+        return;
+    }
+    let work = move |kernel: &Kernel, procs: &mut ProcessTable, tty: &Arc<Tty>| {
+        let mut leaders = Vec::new();
+        for (pid, p) in procs.procs.iter_mut().filter(|(_, p)| p.sid == sid) {
+            if is_ctty(p, tty) {
+                p.ctty = None;
+            }
+            if *pid == sid {
+                leaders.push(*pid);
+            }
+        }
+        for pid in leaders {
+            kernel_signal_process(kernel, procs, pid, SIGHUP);
+            kernel_signal_process(kernel, procs, pid, SIGCONT);
+        }
+    };
+    match kernel.procs.try_lock() {
+        Ok(mut procs) => work(kernel, &mut procs, tty),
+        Err(std::sync::TryLockError::Poisoned(e)) => work(kernel, &mut e.into_inner(), tty),
+        Err(std::sync::TryLockError::WouldBlock) => {
+            let (kernel, tty) = (kernel.clone(), tty.clone());
+            std::thread::spawn(move || work(&kernel, &mut kernel.procs(), &tty));
+        }
+    }
+}
+
+/// An open of the terminal `tty` without O_NOCTTY (`noctty` false) makes
+/// it the caller's controlling terminal if the caller leads a session that
+/// has none and no session has it, as Linux's tty_open_proc_set_tty.
+pub fn open_may_take_ctty(t: &Task, tty: &Arc<Tty>, noctty: bool) {
+    if noctty {
+        return;
+    }
+    let mut procs = t.kernel.procs();
+    let Some(me) = procs.procs.get_mut(&t.pid) else { return };
+    if me.sid != t.pid || me.ctty.is_some() {
+        return;
+    }
+    let mut c = tty.ctl();
+    if c.session != 0 {
+        return;
+    }
+    c.session = me.sid;
+    c.pgrp = me.pgid;
+    me.ctty = Some(tty.clone());
 }
 
 /// TIOCSPGRP, as Linux's tiocspgrp: the group must exist (ESRCH) and be

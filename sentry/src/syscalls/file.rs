@@ -124,6 +124,7 @@ fn transfer_data(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, d
     let mf = t.kernel.memfile.clone();
     let total: u64 = bufs.iter().map(|&(_, l)| l).sum();
     let mut done = 0u64;
+    let deadline = if dir == Dir::Read { f.ops.read_timeout().map(|d| std::time::Instant::now() + d) } else { None };
     loop {
         // The buffers are found afresh for each attempt, and pinned while
         // the data moves: after a wait, another thread may have forked,
@@ -162,11 +163,12 @@ fn transfer_data(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, d
                     return Ok(done);
                 }
             }
-            Err(Errno::EAGAIN) if f.flags() & O_NONBLOCK == 0 => {
-                if let Err(e) = wait_ready(t, &f, dir) {
-                    return if done > 0 { Ok(done) } else { Err(e) };
-                }
-            }
+            Err(Errno::EAGAIN) if f.flags() & O_NONBLOCK == 0 => match wait_ready(t, &f, dir, deadline) {
+                Ok(()) => {}
+                // A terminal's VTIME ran out: the read finds nothing.
+                Err(Errno::ETIMEDOUT) => return Ok(done),
+                Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
+            },
             Err(Errno::EPIPE) if dir == Dir::Write => {
                 sigpipe(t);
                 return if done > 0 { Ok(done) } else { Err(Errno::EPIPE) };
@@ -197,11 +199,12 @@ fn io_once(f: &File, mf: &MemoryFile, chunks: &[Chunk], off: Option<u64>, dir: D
 /// How long one host poll waits before the task checks for signals again.
 const HOST_POLL_SLICE_MS: i32 = 50;
 
-/// Sleeps until `f` may be ready for `dir`, or a signal arrives.
-fn wait_ready(t: &mut Task, f: &Arc<File>, dir: Dir) -> SysResult<()> {
+/// Sleeps until `f` may be ready for `dir`, or a signal arrives, or
+/// (ETIMEDOUT) `deadline` passes.
+fn wait_ready(t: &mut Task, f: &Arc<File>, dir: Dir, deadline: Option<std::time::Instant>) -> SysResult<()> {
     let want = if dir == Dir::Read { POLLIN | POLLHUP | POLLERR } else { POLLOUT | POLLERR };
     if let Some(q) = f.ops.wait_queue() {
-        return t.block(&[q], None, |_| Ok((f.ops.readiness() & want != 0).then_some(())));
+        return t.block(&[q], deadline, |_| Ok((f.ops.readiness() & want != 0).then_some(())));
     }
     if let Some(fd) = f.ops.host_fd() {
         loop {
@@ -347,14 +350,22 @@ fn open_fifo(t: &mut Task, d: &Arc<Dentry>, pipe: &Arc<Pipe>, flags: u32) -> Sys
 }
 
 /// Opens a device node: one of the Sentry's devices, for `/dev/tty` the
-/// caller's controlling terminal, for `/dev/console` the sandbox's console.
-fn open_device(t: &Task, d: &Arc<Dentry>) -> SysResult<Box<dyn FileOps>> {
+/// caller's controlling terminal, for `/dev/console` the sandbox's console,
+/// for `/dev/ptmx` a new pseudo-terminal, for `/dev/pts/N` its replica
+/// (which becomes the caller's controlling terminal, unless O_NOCTTY, if
+/// the caller leads a session without one).
+fn open_device(t: &Task, d: &Arc<Dentry>, flags: u32) -> SysResult<Box<dyn FileOps>> {
     match devfs::device_of(d) {
-        Some(devfs::Device::Tty) => return crate::kernel::tty::open_ctty(t, d),
-        Some(devfs::Device::Console) => return crate::kernel::tty::open_console(t, d),
-        _ => {}
+        Some(devfs::Device::Tty) => crate::kernel::tty::open_ctty(t, d),
+        Some(devfs::Device::Console) => crate::kernel::tty::open_console(t, d),
+        Some(devfs::Device::Ptmx) => crate::kernel::pty::open_master(t, d),
+        Some(devfs::Device::Pts(index)) => {
+            let (ops, tty) = crate::kernel::pty::open_replica(t, index, d)?;
+            crate::kernel::tty::open_may_take_ctty(t, &tty, flags & O_NOCTTY != 0);
+            Ok(ops)
+        }
+        _ => devfs::open(d),
     }
-    devfs::open(d)
 }
 
 /// O_TMPFILE: an unnamed regular file in the directory `path`.
@@ -528,7 +539,7 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
                 }
                 // Device nodes of the rootfs open the Sentry's device of
                 // that number, never the host's.
-                S_IFCHR => open_device(t, &d)?,
+                S_IFCHR => open_device(t, &d, flags)?,
                 _ => return Err(Errno::ENXIO),
             },
             Node::Mem(inode) => match &inode.kind {
@@ -538,7 +549,7 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
                     }
                     Box::new(tmpfs::RegFile::new(inode.clone()))
                 }
-                InodeKind::Device => open_device(t, &d)?,
+                InodeKind::Device => open_device(t, &d, flags)?,
                 InodeKind::Fifo(pipe) => {
                     let pipe = pipe.clone();
                     open_fifo(t, &d, &pipe, flags)?
@@ -547,6 +558,7 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
             },
             Node::Synth(n) => match &n.kind {
                 SynthKind::Object(open) => open()?,
+                SynthKind::Device => open_device(t, &d, flags)?,
                 _ => Box::new(SynthFile::open(n)?),
             },
         };
@@ -774,7 +786,10 @@ pub fn ioctl(t: &mut Task, a: &Args) -> SysResult<u64> {
         FIONBIO => {}
         _ => {
             if let Some(tty) = f.ops.tty() {
-                return crate::kernel::tty::ioctl(t, &f, tty, cmd, a.u64(2));
+                return crate::kernel::tty::ioctl(t, &f, tty, cmd, a.u64(2), false);
+            }
+            if let Some(tty) = f.ops.pty_master() {
+                return crate::kernel::pty::master_ioctl(t, &f, tty, cmd, a.u64(2));
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The device filesystem at /dev: a tmpfs holding the memory devices (null,
 //! zero, full, random, urandom), `tty` (the opener's controlling terminal),
+//! `ptmx` (a new pseudo-terminal) and the `pts` directory devpts is mounted on,
 //! the fd and stdio symlinks into /proc, and the shm directory (over which a
 //! tmpfs is mounted).
 //!
@@ -54,6 +55,11 @@ pub enum Device {
     /// /dev/console: the sandbox's console, the terminal the runtime gave
     /// init (a container's `terminal: true`), whoever opens it.
     Console,
+    /// /dev/ptmx (and /dev/pts/ptmx): opening it makes a pseudo-terminal
+    /// pair (see `kernel::pty`).
+    Ptmx,
+    /// /dev/pts/N: the replica of pseudo-terminal N.
+    Pts(u32),
 }
 
 /// Every device, with its name and (major, minor).
@@ -65,11 +71,17 @@ pub const DEVICES: &[(Device, &str, u32, u32)] = &[
     (Device::Urandom, "urandom", 1, 9),
     (Device::Tty, "tty", 5, 0),
     (Device::Console, "console", 5, 1),
+    (Device::Ptmx, "ptmx", 5, 2),
 ];
 
 impl Device {
     /// The character device with number `rdev`, if the Sentry has it.
     pub fn from_rdev(rdev: u64) -> Option<Device> {
+        let pts = crate::kernel::pty::PTS_MAJOR;
+        let (ma, mi) = (major(rdev), minor(rdev));
+        if (pts..pts + 8).contains(&ma) && mi < 256 {
+            return Some(Device::Pts((ma - pts) * 256 + mi));
+        }
         DEVICES.iter().find(|&&(_, _, ma, mi)| makedev(ma, mi) == rdev).map(|&(d, ..)| d)
     }
 }
@@ -95,6 +107,7 @@ pub fn new(mf: Arc<MemoryFile>) -> SysResult<Arc<Dentry>> {
         tmpfs::create(&root, name.as_bytes(), NewKind::Symlink(target.as_bytes().to_vec()), 0o777, &creds)?;
     }
     tmpfs::mkdir(&root, b"shm", 0o1777, &creds)?;
+    tmpfs::mkdir(&root, b"pts", 0o755, &creds)?;
     Ok(root)
 }
 
@@ -107,11 +120,11 @@ pub fn device_of(dentry: &Dentry) -> Option<Device> {
     Device::from_rdev(attr.rdev)
 }
 
-/// Opens the device node `dentry` (of any filesystem). `/dev/tty` is not
-/// opened here: it depends on the opener.
+/// Opens the device node `dentry` (of any filesystem). The terminals are
+/// not opened here: what they open depends on the opener.
 pub fn open(dentry: &Arc<Dentry>) -> SysResult<Box<dyn FileOps>> {
     match device_of(dentry) {
-        None | Some(Device::Tty | Device::Console) => Err(Errno::ENXIO),
+        None | Some(Device::Tty | Device::Console | Device::Ptmx | Device::Pts(_)) => Err(Errno::ENXIO),
         Some(dev) => Ok(Box::new(DevFile { dev, dentry: dentry.clone() })),
     }
 }
@@ -174,7 +187,7 @@ impl FileOps for DevFile {
             Device::Null => Ok(0),
             Device::Zero | Device::Full => Ok(fill_zero(mf, dst)),
             Device::Random | Device::Urandom => fill_random(mf, dst),
-            Device::Tty | Device::Console => Err(Errno::ENXIO),
+            Device::Tty | Device::Console | Device::Ptmx | Device::Pts(_) => Err(Errno::ENXIO),
         }
     }
 

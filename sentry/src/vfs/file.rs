@@ -187,6 +187,18 @@ pub trait FileOps: Send + Sync {
         None
     }
 
+    /// For a pseudo-terminal's master: the replica terminal of its pair.
+    fn pty_master(&self) -> Option<&Arc<crate::kernel::tty::Tty>> {
+        None
+    }
+
+    /// How long a blocking read waits for data before it returns 0 (a
+    /// terminal in non-canonical mode with VMIN 0 and VTIME set); None:
+    /// as long as it takes.
+    fn read_timeout(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// The POSIX message queue this file is, for the mq_* calls (EBADF
     /// otherwise).
     fn mqueue(&self) -> Option<&Arc<crate::kernel::ipc::mqueue::Mq>> {

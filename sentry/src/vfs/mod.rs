@@ -27,6 +27,7 @@
 //! only the namespace-lock holder ever holds two child maps.
 
 pub mod devfs;
+pub mod devpts;
 pub mod epoll;
 pub mod eventfd;
 pub mod file;

@@ -88,6 +88,9 @@ struct Snap {
     sid: i32,
     state: char,
     nthreads: usize,
+    /// The controlling terminal's device number (0: none) and its
+    /// foreground group (-1: none).
+    tty: (u64, i32),
     handle: Arc<TaskHandle>,
     view: TaskView,
 }
@@ -114,9 +117,11 @@ fn snap(k: &Kernel, tgid: i32, tid: Option<i32>) -> SysResult<Snap> {
         ProcState::Running => 'S',
     };
     let (ppid, pgid, sid, nthreads) = (p.parent, p.pgid, p.sid, p.threads.len().max(1));
+    let ctty = p.ctty.clone();
     drop(procs);
+    let tty = ctty.map_or((0, -1), |t| (t.device(), Some(t.foreground()).filter(|&g| g != 0).unwrap_or(-1)));
     let view = handle.view().ok_or(Errno::ESRCH)?;
-    Ok(Snap { tgid, tid: handle.tid, ppid, pgid, sid, state, nthreads, handle, view })
+    Ok(Snap { tgid, tid: handle.tid, ppid, pgid, sid, state, nthreads, tty, handle, view })
 }
 
 fn comm(view: &TaskView) -> String {
@@ -185,13 +190,15 @@ fn stat(s: &Snap, k: &Kernel) -> String {
     let blocked = s.handle.blocked.load(std::sync::atomic::Ordering::Relaxed);
     let exit_signal = if s.tid == s.tgid { 17 } else { -1 };
     format!(
-        "{} ({}) {} {} {} {} 0 -1 4194304 0 0 0 0 0 0 0 0 {} {} {} 0 {} {} 0 18446744073709551615 0 0 0 0 0 {} {} {} {} 0 0 0 {} 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+        "{} ({}) {} {} {} {} {} {} 4194304 0 0 0 0 0 0 0 0 {} {} {} 0 {} {} 0 18446744073709551615 0 0 0 0 0 {} {} {} {} 0 0 0 {} 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
         s.tid,
         comm(&s.view),
         s.state,
         s.ppid,
         s.pgid,
         s.sid,
+        s.tty.0,
+        s.tty.1,
         20 + nice,
         nice,
         s.nthreads,

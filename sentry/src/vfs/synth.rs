@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use abi::flags::mode::{dtype, DT_DIR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
+use abi::flags::mode::{dtype, DT_DIR, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use abi::Errno;
 use gofer::{DirEntry, FileAttr};
 
@@ -94,6 +94,9 @@ pub enum SynthKind {
     /// A file that is an object of its own (a message queue): opening it
     /// gives that object's file, readable and writable as it allows.
     Object(Opener),
+    /// A character device node (devpts's): opening it opens the Sentry's
+    /// device of its number, as for a device node anywhere.
+    Device,
 }
 
 /// Opens a [`SynthKind::Object`] node.
@@ -116,6 +119,8 @@ pub struct SynthNode {
     pub ino: u64,
     /// The size stat reports (0 for generated files, as in Linux's procfs).
     pub size: u64,
+    /// A device node's number.
+    pub rdev: u64,
     /// For /proc/PID/fd/N: the open file the link stands for. Opening the
     /// link opens that file again (Linux's magic links), whatever its
     /// textual target says.
@@ -135,66 +140,39 @@ pub fn child_ino(parent: u64, name: &[u8]) -> u64 {
 }
 
 impl SynthNode {
+    fn new(fs: &Arc<SynthFs>, kind: SynthKind, mode: u32, ino: u64, size: u64) -> SynthNode {
+        SynthNode { fs: fs.clone(), kind, mode, uid: 0, gid: 0, ino, size, rdev: 0, file: None }
+    }
+
     /// A directory.
     pub fn dir(fs: &Arc<SynthFs>, ino: u64, perm: u32, d: Arc<dyn SynthDir>) -> SynthNode {
-        SynthNode {
-            fs: fs.clone(),
-            kind: SynthKind::Dir(d),
-            mode: S_IFDIR | perm,
-            uid: 0,
-            gid: 0,
-            ino,
-            size: 0,
-            file: None,
-        }
+        SynthNode::new(fs, SynthKind::Dir(d), S_IFDIR | perm, ino, 0)
     }
 
     /// A read-only regular file.
     pub fn file(fs: &Arc<SynthFs>, ino: u64, perm: u32, g: Generator) -> SynthNode {
-        SynthNode {
-            fs: fs.clone(),
-            kind: SynthKind::File(g),
-            mode: S_IFREG | perm,
-            uid: 0,
-            gid: 0,
-            ino,
-            size: 0,
-            file: None,
-        }
+        SynthNode::new(fs, SynthKind::File(g), S_IFREG | perm, ino, 0)
     }
 
     /// A symlink.
     pub fn link(fs: &Arc<SynthFs>, ino: u64, g: Generator) -> SynthNode {
-        SynthNode {
-            fs: fs.clone(),
-            kind: SynthKind::Link(g),
-            mode: S_IFLNK | 0o777,
-            uid: 0,
-            gid: 0,
-            ino,
-            size: 0,
-            file: None,
-        }
+        SynthNode::new(fs, SynthKind::Link(g), S_IFLNK | 0o777, ino, 0)
     }
 
     /// A regular file that is an object of its own, of `size` bytes.
     pub fn object(fs: &Arc<SynthFs>, ino: u64, perm: u32, size: u64, open: Opener) -> SynthNode {
-        SynthNode {
-            fs: fs.clone(),
-            kind: SynthKind::Object(open),
-            mode: S_IFREG | perm,
-            uid: 0,
-            gid: 0,
-            ino,
-            size,
-            file: None,
-        }
+        SynthNode::new(fs, SynthKind::Object(open), S_IFREG | perm, ino, size)
+    }
+
+    /// A character device node, opened as the Sentry's device `rdev`.
+    pub fn device(fs: &Arc<SynthFs>, ino: u64, perm: u32, rdev: u64) -> SynthNode {
+        SynthNode { rdev, ..SynthNode::new(fs, SynthKind::Device, S_IFCHR | perm, ino, 0) }
     }
 
     /// Whether opening it for writing is for the object to decide, not
     /// refused as for every other synthetic file.
     pub fn is_object(&self) -> bool {
-        matches!(self.kind, SynthKind::Object(_))
+        matches!(self.kind, SynthKind::Object(_) | SynthKind::Device)
     }
 
     /// The same node, owned by `uid`:`gid`.
@@ -224,7 +202,7 @@ impl SynthNode {
             ctime_nsec: t.1,
             ino: self.ino,
             dev: self.fs.dev,
-            rdev: 0,
+            rdev: self.rdev,
         }
     }
 }
@@ -307,7 +285,7 @@ impl SynthFile {
             SynthKind::File(g) => Ok(SynthFile { gen: g.clone(), data: std::sync::OnceLock::new(), attr: node.attr() }),
             SynthKind::Dir(_) => Err(Errno::EISDIR),
             SynthKind::Link(_) => Err(Errno::ELOOP),
-            SynthKind::Object(_) => Err(Errno::ENXIO),
+            SynthKind::Object(_) | SynthKind::Device => Err(Errno::ENXIO),
         }
     }
 

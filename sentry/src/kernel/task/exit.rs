@@ -496,10 +496,25 @@ fn deliver_to_group(
 /// Linux's `kill_pgrp(pgrp, sig, 1)`: no permission check, and init drops
 /// those it neither handles nor blocks. The caller holds the process tree.
 pub fn kernel_signal_group(kernel: &Kernel, procs: &mut ProcessTable, pgid: i32, sig: u32) {
+    kernel_signal_where(kernel, procs, |_, p| p.pgid == pgid, sig);
+}
+
+/// [`kernel_signal_group`] for the one process `pid` (a hung-up
+/// terminal's session leader).
+pub fn kernel_signal_process(kernel: &Kernel, procs: &mut ProcessTable, pid: i32, sig: u32) {
+    kernel_signal_where(kernel, procs, |p_pid, _| p_pid == pid, sig);
+}
+
+fn kernel_signal_where(
+    kernel: &Kernel,
+    procs: &mut ProcessTable,
+    which: impl Fn(i32, &crate::kernel::process::Process) -> bool,
+    sig: u32,
+) {
     let targets: Vec<(i32, Arc<ThreadGroup>, Vec<Arc<TaskHandle>>)> = procs
         .procs
         .iter()
-        .filter(|(_, p)| p.pgid == pgid && !matches!(p.state, ProcState::Zombie(_)))
+        .filter(|(pid, p)| which(**pid, p) && !matches!(p.state, ProcState::Zombie(_)))
         .map(|(pid, p)| (*pid, p.tg.clone(), p.threads.clone()))
         .collect();
     for (pid, tg, threads) in targets {
