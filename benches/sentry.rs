@@ -188,7 +188,7 @@ fn path_walk(c: &mut Criterion) {
     let (sentry_end, gofer_end) = gofer::socketpair().expect("socketpair");
     let served = rootfs.clone();
     let server = std::thread::spawn(move || gofer::serve(&served, gofer_end));
-    let vfs = Vfs::new(Arc::new(gofer::GoferClient::new(sentry_end))).expect("attach to the gofer");
+    let vfs = Vfs::new(Arc::new(gofer::GoferClient::new(sentry_end)), None).expect("attach to the gofer");
     let mf = memory_file();
     vfs.mount_at(b"/tmp", MemFs::new(FsKind::Tmpfs, mf).new_root(0o1777, 0, 0)).expect("mount /tmp");
     let root = vfs.root().clone();

@@ -174,7 +174,8 @@ husk_test! {
     /// bind-mounted file beneath it (as a debootstrap chroot often has).
     /// The Gofer never crosses those mount points: each is an empty
     /// directory (or file), /proc and /sys are the sandbox's own, nothing
-    /// of the host shows, and writes change nothing on the host.
+    /// of the host shows, and writes change nothing on the host: they land
+    /// in the root's overlay, in the sandbox's memory.
     fn escape_host_mounts_beneath_the_root(platform) {
         let s = setup();
         let r = &s.rootfs;
@@ -220,7 +221,8 @@ echo done
                  /bound-file: regular empty file 0 []\n\
                  3\n\
                  pid 1: /bin/sh -c ".to_owned() + script + " \n\
-                 hostname: 1 line\n1\n1\n1\ndone\n",
+                 hostname: 1 line\n1\n1\n1\n\
+                 wrote /bound/new\nwrote /mnt/t/new\nwrote /bound-file\nwrote /hostproc/sysrq-trigger\ndone\n",
             )
             .check(no_marker(&s.marker));
         let host = host_hostname();
@@ -233,6 +235,7 @@ echo done
         let entries: Vec<_> = std::fs::read_dir(&hostdir).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(entries, ["secret"]);
         assert_eq!(std::fs::read_to_string(hostdir.join("secret")).unwrap(), format!("{}\n", s.marker));
+        assert_eq!(std::fs::read_to_string(&marker_file).unwrap(), format!("{}\n", s.marker));
         assert_eq!(host_hostname(), host);
     }
 }

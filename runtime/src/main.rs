@@ -230,6 +230,12 @@ struct RunArgs {
     /// Local mode: mount an empty tmpfs at DEST (repeatable).
     #[arg(long = "tmpfs", value_name = "DEST")]
     tmpfs: Vec<String>,
+    /// Local mode: a read-only root (writes fail with EROFS), as `docker
+    /// run --read-only`. Without it the root is an overlay: the app may
+    /// change anything, the changes stay in the sandbox's memory, and the
+    /// rootfs directory is never written.
+    #[arg(long)]
+    read_only: bool,
     /// Local mode: kept for old command lines; the sandbox's own procfs is
     /// always at /proc.
     #[arg(long, hide = true)]
@@ -504,7 +510,7 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         strace: g.strace,
         platform: g.platform_name(),
         mounts: mounts.specs,
-        readonly_root: true,
+        readonly_root: args.read_only,
     };
     let result = sentry::Sandbox::boot(cfg, sentry_sock);
     let code = match result {

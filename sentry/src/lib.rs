@@ -70,9 +70,9 @@ pub struct SandboxConfig {
     /// the Sentry's own device filesystem, procfs and sysfs cover /dev,
     /// /proc and /sys ([`with_system_mounts`]).
     pub mounts: Option<Vec<MountSpec>>,
-    /// The OCI `root.readonly`. The Gofer serves the rootfs read-only
-    /// whatever this says, so today it changes nothing; it is kept so that
-    /// a writable rootfs can honour it.
+    /// The root refuses writes (EROFS), as OCI's `root.readonly`; else it
+    /// is an overlay whose changes the Sentry holds in memory
+    /// (`vfs::overlay`), and the Gofer still serves the rootfs read-only.
     pub readonly_root: bool,
 }
 
@@ -581,12 +581,19 @@ impl Sandbox {
     pub fn boot(cfg: SandboxConfig, gofer: OwnedFd) -> Result<Sandbox, BootError> {
         let mf = Arc::new(MemoryFile::new(MEMORY_FILE_SIZE).map_err(BootError::MemoryFile)?);
         let platform = new_platform(&cfg.platform, &mf)?;
-        let vfs = Vfs::new(Arc::new(gofer::GoferClient::new(gofer))).map_err(BootError::Rootfs)?;
-        vfs.record_mount(MountRecord {
-            source: "none".into(),
-            point: b"/".to_vec(),
-            fstype: "9p",
-            options: "ro,relatime".into(),
+        // The root is an overlay unless it is to be read-only: changes stay
+        // in the sandbox's memory, and the host's directory is never written.
+        let upper = (!cfg.readonly_root).then(|| mf.clone());
+        let vfs = Vfs::new(Arc::new(gofer::GoferClient::new(gofer)), upper).map_err(BootError::Rootfs)?;
+        vfs.record_mount(if cfg.readonly_root {
+            MountRecord { source: "none".into(), point: b"/".to_vec(), fstype: "9p", options: "ro,relatime".into() }
+        } else {
+            MountRecord {
+                source: "overlay".into(),
+                point: b"/".to_vec(),
+                fstype: "overlay",
+                options: "rw,relatime".into(),
+            }
         });
         let specs = with_system_mounts(cfg.mounts.clone().unwrap_or_else(default_mounts))?;
         let kernel = Arc::new(Kernel::new(platform, mf, vfs, cfg.hostname, cfg.strace));

@@ -211,8 +211,8 @@ pub fn plan(bundle: &Path, spec: &Spec) -> anyhow::Result<Plan> {
     }
     if !root.readonly().unwrap_or(false) {
         log_once(
-            "root.readonly is false, but the rootfs is served read-only: writes to it fail with EROFS \
-             (mount a tmpfs or a volume where the app writes)",
+            "root.readonly is false: the root is an overlay whose changes stay in the sandbox's memory; \
+             they do not reach the bundle's rootfs",
         );
     }
     if spec.hooks().is_some() {

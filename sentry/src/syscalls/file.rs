@@ -500,7 +500,7 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
             return Err(Errno::EISDIR);
         }
         ops::check_perm(&creds, &d.attr(), MAY_READ)?;
-        if d.inode().is_some() {
+        if d.inode().is_some() && d.lower_fid().is_none() {
             File::new(Box::new(tmpfs::DirFile::new(d.clone())), status, Some(d))
         } else if let Some(n) = d.synth() {
             File::new(Box::new(SynthDirFile::open(&d, n)?), status, Some(d))
@@ -526,6 +526,10 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
                 return Err(Errno::EROFS);
             }
             ops::check_perm(&creds, &d.attr(), want)?;
+        }
+        // A change to a lower file of an overlay root goes to its copy.
+        if writes && d.is_regular() && d.is_rootfs() && d.overlay().is_some() {
+            crate::vfs::overlay::copy_up(&d)?;
         }
         let ops: Box<dyn FileOps> = match d.node() {
             Node::Gofer { fid, attr, .. } => match attr.mode & S_IFMT {

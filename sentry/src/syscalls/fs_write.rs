@@ -35,6 +35,7 @@ const UTIME_NOW: i64 = (1 << 30) - 1;
 const UTIME_OMIT: i64 = (1 << 30) - 2;
 /// statfs magic numbers.
 const V9FS_MAGIC: i64 = 0x0102_1997;
+const OVERLAYFS_MAGIC: i64 = 0x794c_7630;
 const PIPEFS_MAGIC: i64 = 0x5049_5045;
 /// statfs `f_flags`.
 const ST_RDONLY: i64 = 1;
@@ -161,9 +162,9 @@ fn do_unlink(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> SysResult<u64>
     let path = read_path(t, path_addr)?;
     let pp = parent_at(t, dirfd, &path)?;
     if flags & AT_REMOVEDIR != 0 {
-        ops::rmdir(&pp, &t.creds())?;
+        ops::rmdir(&t.kernel.vfs, &pp, &t.creds())?;
     } else {
-        ops::unlink(&pp, &t.creds())?;
+        ops::unlink(&t.kernel.vfs, &pp, &t.creds())?;
     }
     Ok(0)
 }
@@ -195,7 +196,7 @@ fn do_rename(t: &Task, olddirfd: i32, old_addr: u64, newdirfd: i32, new_addr: u6
     let new = read_path(t, new_addr)?;
     let opp = parent_at(t, olddirfd, &old)?;
     let npp = parent_at(t, newdirfd, &new)?;
-    ops::rename(&opp, &npp, flags & RENAME_NOREPLACE != 0, flags & RENAME_EXCHANGE != 0, &t.creds())?;
+    ops::rename(&t.kernel.vfs, &opp, &npp, flags & RENAME_NOREPLACE != 0, flags & RENAME_EXCHANGE != 0, &t.creds())?;
     Ok(0)
 }
 
@@ -484,6 +485,22 @@ const _: () = assert!(std::mem::size_of::<Statfs>() == 120);
 
 fn statfs_of(d: Option<&Dentry>) -> Statfs {
     let base = Statfs { f_bsize: 4096, f_frsize: 4096, f_namelen: 255, ..Statfs::default() };
+    // An overlay root reports its upper layer's space, as overlayfs does.
+    if let Some(ov) = d.and_then(|d| d.overlay()) {
+        let (blocks, used) = (ov.fs.pages_max(), ov.fs.pages_used());
+        let files = blocks.max(1 << 16);
+        return Statfs {
+            f_type: OVERLAYFS_MAGIC,
+            f_blocks: blocks,
+            f_bfree: blocks.saturating_sub(used),
+            f_bavail: blocks.saturating_sub(used),
+            f_files: files,
+            f_ffree: files.saturating_sub(ov.fs.inodes_used()),
+            f_fsid: [ov.fs.id() as i32, 0],
+            f_flags: ST_VALID | ST_RELATIME,
+            ..base
+        };
+    }
     match d.map(|d| d.node()) {
         Some(Node::Mem(i)) => {
             let blocks = i.fs.pages_max();

@@ -8,7 +8,7 @@ use abi::flags::mode::{dtype, DT_DIR};
 use abi::Errno;
 use gofer::{DirEntry, FileAttr};
 
-use super::{gofer_errno, Dentry, Node};
+use super::{gofer_errno, Dentry};
 use crate::kernel::waiter::WaitQueue;
 use crate::mm::{Chunk, MemoryFile, PageSource, SysResult};
 
@@ -433,28 +433,17 @@ impl FileOps for DirFile {
         if let Some(e) = self.entries.get() {
             return Ok(e);
         }
-        let fid = self.dentry.fid().ok_or(Errno::ENOTDIR)?;
+        let fid = self.dentry.lower_fid().ok_or(Errno::ENOTDIR)?;
         let ino = self.dentry.attr().ino;
         let mut list = vec![
             DirEntry { name: b".".to_vec(), ino, dtype: DT_DIR },
             DirEntry { name: b"..".to_vec(), ino: self.dentry.parent().map_or(ino, |p| p.attr().ino), dtype: DT_DIR },
         ];
-        list.extend(self.vfs_gofer.getdents(fid).map_err(gofer_errno)?);
-        // Mount points the rootfs lacks were synthesised in the child map.
-        let kids = self.dentry.children();
-        let mut synth: Vec<DirEntry> = kids
-            .map
-            .iter()
-            .filter_map(|(name, d)| match d.as_ref().map(|d| (d.node(), d.file_type())) {
-                Some((Node::Mem(i), fmt)) if !list.iter().any(|e| &e.name == name) => {
-                    Some(DirEntry { name: name.clone(), ino: i.ino, dtype: dtype(fmt) })
-                }
-                _ => None,
-            })
-            .collect();
-        drop(kids);
-        synth.sort_by(|a, b| a.name.cmp(&b.name));
-        list.extend(synth);
+        // The lower directory's entries, as the child map changes them:
+        // whiteouts, copies, new names (for a read-only root, only mount
+        // points the rootfs lacks, synthesised in the map).
+        let lower = self.vfs_gofer.getdents(fid).map_err(gofer_errno)?;
+        list.extend(super::overlay::merged_entries(&self.dentry, lower));
         Ok(self.entries.get_or_init(|| list))
     }
 

@@ -36,6 +36,7 @@ pub mod inotify;
 pub mod memfd;
 pub mod mqueue;
 pub mod ops;
+pub mod overlay;
 pub mod pidfd;
 pub mod pipe;
 pub mod procfs;
@@ -125,7 +126,14 @@ pub(crate) const FIRST_POS: u64 = 2;
 pub struct Dentry {
     id: u64,
     place: Mutex<Place>,
+    /// What the name was made for: for the overlay root, the lower file.
     node: Node,
+    /// The overlay root's copy of the lower file, once it was changed
+    /// (copied up); then it is what the name is.
+    upper: OnceLock<Node>,
+    /// For the rootfs's dentries, when the root is an overlay: where
+    /// copies go.
+    overlay: Option<Arc<overlay::Overlay>>,
     /// The `S_IFMT` bits, which never change.
     fmt: u32,
     children: Mutex<Children>,
@@ -135,6 +143,10 @@ pub struct Dentry {
 
 impl Dentry {
     fn make(name: &[u8], parent: Weak<Dentry>, node: Node) -> Arc<Dentry> {
+        Dentry::make_in(name, parent, node, None)
+    }
+
+    fn make_in(name: &[u8], parent: Weak<Dentry>, node: Node, overlay: Option<Arc<overlay::Overlay>>) -> Arc<Dentry> {
         let fmt = match &node {
             Node::Gofer { attr, .. } => attr.mode & S_IFMT,
             Node::Mem(i) => i.mode() & S_IFMT,
@@ -144,6 +156,8 @@ impl Dentry {
             id: NEXT_DENTRY_ID.fetch_add(1, Ordering::Relaxed),
             place: Mutex::new(Place { name: name.to_vec(), parent, pos: 0 }),
             node,
+            upper: OnceLock::new(),
+            overlay,
             fmt,
             children: Mutex::new(Children {
                 map: HashMap::new(),
@@ -170,20 +184,30 @@ impl Dentry {
 
     /// The file's attributes, as they are now.
     pub fn attr(&self) -> FileAttr {
-        match &self.node {
+        match self.node() {
             Node::Gofer { attr, .. } => *attr,
             Node::Mem(i) => i.attr(),
             Node::Synth(n) => n.attr(),
         }
     }
 
-    /// What backs this name.
+    /// What backs this name: the overlay's copy once there is one.
     pub fn node(&self) -> &Node {
-        &self.node
+        self.upper.get().unwrap_or(&self.node)
     }
 
-    /// The Gofer fid behind this dentry, for rootfs files.
+    /// The Gofer fid behind this dentry, for rootfs files not copied up.
     pub fn fid(&self) -> Option<Fid> {
+        match self.node() {
+            Node::Gofer { fid, .. } => Some(*fid),
+            Node::Mem(_) | Node::Synth(_) => None,
+        }
+    }
+
+    /// The Gofer directory beneath this one, whose names show through
+    /// where this directory's own do not say otherwise: a rootfs directory,
+    /// copied up or not.
+    pub fn lower_fid(&self) -> Option<Fid> {
         match &self.node {
             Node::Gofer { fid, .. } => Some(*fid),
             Node::Mem(_) | Node::Synth(_) => None,
@@ -192,40 +216,50 @@ impl Dentry {
 
     /// The in-Sentry inode behind this dentry.
     pub fn inode(&self) -> Option<&Arc<Inode>> {
-        match &self.node {
+        match self.node() {
             Node::Mem(i) => Some(i),
             Node::Gofer { .. } | Node::Synth(_) => None,
         }
     }
 
-    /// Whether the file is served by the Gofer (the rootfs or a bind mount).
+    /// Whether the file is served by the Gofer (the rootfs or a bind mount)
+    /// and not copied up.
     pub fn is_rootfs(&self) -> bool {
-        matches!(self.node, Node::Gofer { .. })
+        matches!(self.node(), Node::Gofer { .. })
     }
 
-    /// Whether the file is on a read-only mount: the Gofer's trees, a
-    /// filesystem mounted read-only, or a synthetic one (whose own answers,
-    /// EACCES mostly, come first where Linux gives them).
+    /// The overlay this dentry belongs to, if the root is one.
+    pub fn overlay(&self) -> Option<&Arc<overlay::Overlay>> {
+        self.overlay.as_ref()
+    }
+
+    /// Whether the file is on a read-only mount: the Gofer's trees (but
+    /// for an overlay root), a filesystem mounted read-only, or a synthetic
+    /// one (whose own answers, EACCES mostly, come first where Linux gives
+    /// them).
     pub fn is_readonly(&self) -> bool {
-        match &self.node {
-            Node::Gofer { .. } | Node::Synth(_) => true,
+        match self.node() {
+            Node::Gofer { .. } => self.overlay.is_none(),
+            Node::Synth(_) => true,
             Node::Mem(i) => i.fs.readonly(),
         }
     }
 
     /// The synthetic node behind this dentry.
     pub fn synth(&self) -> Option<&synth::SynthNode> {
-        match &self.node {
+        match self.node() {
             Node::Synth(n) => Some(n),
             _ => None,
         }
     }
 
-    /// Which filesystem the file is on: 0 for the rootfs, else the in-Sentry
-    /// filesystem's id (rename and link do not cross filesystems).
+    /// Which filesystem the file is on: 0 for the Gofer's read-only trees,
+    /// else the in-Sentry filesystem's id (an overlay root's files, copied
+    /// up or not, are its upper layer's) (rename and link do not cross
+    /// filesystems).
     pub fn fs_id(&self) -> u64 {
-        match &self.node {
-            Node::Gofer { .. } => 0,
+        match self.node() {
+            Node::Gofer { .. } => self.overlay.as_ref().map_or(0, |o| o.fs.id()),
             Node::Mem(i) => i.fs.id(),
             Node::Synth(n) => n.fs.dev(),
         }
@@ -300,10 +334,18 @@ impl Dentry {
     }
 
     /// Takes `name` out of this (in-Sentry) directory's child map `kids`.
-    pub(crate) fn detach(kids: &mut Children, name: &[u8]) -> Option<Arc<Dentry>> {
-        let child = kids.map.remove(name).flatten()?;
+    /// Over a lower directory the name stays, as a negative entry: a
+    /// whiteout, so that the lower file does not show through.
+    pub(crate) fn detach(&self, kids: &mut Children, name: &[u8]) -> Option<Arc<Dentry>> {
+        let child = if self.lower_fid().is_some() {
+            kids.map.insert(name.to_vec(), None).flatten()?
+        } else {
+            kids.map.remove(name).flatten()?
+        };
         let pos = child.place().pos;
-        kids.order.remove(&pos);
+        if kids.order.get(&pos).is_some_and(|c| Arc::ptr_eq(c, &child)) {
+            kids.order.remove(&pos);
+        }
         Some(child)
     }
 }
@@ -370,10 +412,13 @@ pub enum Follow {
 }
 
 impl Vfs {
-    /// Attaches to the Gofer's rootfs.
-    pub fn new(gofer: Arc<GoferClient>) -> SysResult<Vfs> {
+    /// Attaches to the Gofer's rootfs: read-only, or with `upper` an
+    /// overlay whose changes are held in `upper`'s pages (see
+    /// [`overlay`]).
+    pub fn new(gofer: Arc<GoferClient>, upper: Option<Arc<crate::mm::MemoryFile>>) -> SysResult<Vfs> {
         let (fid, attr) = gofer.attach().map_err(gofer_errno)?;
-        let root = Dentry::make(b"", Weak::new(), Node::Gofer { fid, attr, link_target: OnceLock::new() });
+        let overlay = upper.map(|mf| overlay::Overlay::new(mf, gofer.clone(), attr.dev));
+        let root = Dentry::make_in(b"", Weak::new(), Node::Gofer { fid, attr, link_target: OnceLock::new() }, overlay);
         Ok(Vfs { gofer: Some(gofer), root, mounts: RwLock::new(MountTable::default()), records: Mutex::default() })
     }
 
@@ -474,7 +519,7 @@ impl Vfs {
         if !dir.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        match dir.node() {
+        match &dir.node {
             Node::Mem(_) => {
                 let creds = Credentials::new(0, 0);
                 if dir_kind {
@@ -531,7 +576,7 @@ impl Vfs {
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        if let Node::Synth(n) = &dir.node {
+        if let Node::Synth(n) = dir.node() {
             let synth::SynthKind::Dir(d) = &n.kind else { return Err(Errno::ENOTDIR) };
             let child = d.lookup(name).ok_or(Errno::ENOENT)?;
             return Ok(Dentry::make(name, Arc::downgrade(dir), Node::Synth(child)));
@@ -540,16 +585,16 @@ impl Vfs {
         if let Some(cached) = children.map.get(name) {
             return cached.clone().ok_or(Errno::ENOENT);
         }
-        let dir_fid = match &dir.node {
-            Node::Mem(_) | Node::Synth(_) => return Err(Errno::ENOENT),
-            Node::Gofer { fid, .. } => *fid,
-        };
+        let Some(dir_fid) = dir.lower_fid() else { return Err(Errno::ENOENT) };
+        if children.dead {
+            return Err(Errno::ENOENT);
+        }
         let gofer = self.gofer.as_ref().ok_or(Errno::EIO)?;
         let walked = gofer.walk(dir_fid, &[name]).map_err(gofer_errno)?;
         match (walked.steps.first(), walked.error) {
             (Some(&(fid, attr)), _) => {
-                let d =
-                    Dentry::make(name, Arc::downgrade(dir), Node::Gofer { fid, attr, link_target: OnceLock::new() });
+                let node = Node::Gofer { fid, attr, link_target: OnceLock::new() };
+                let d = Dentry::make_in(name, Arc::downgrade(dir), node, dir.overlay.clone());
                 children.map.insert(name.to_vec(), Some(d.clone()));
                 Ok(d)
             }
@@ -576,7 +621,7 @@ impl Vfs {
         if !d.is_symlink() {
             return Err(Errno::EINVAL);
         }
-        match &d.node {
+        match d.node() {
             Node::Mem(i) => i.symlink_target().ok_or(Errno::EINVAL),
             Node::Synth(n) => match &n.kind {
                 synth::SynthKind::Link(g) => g(),
@@ -596,7 +641,7 @@ impl Vfs {
     /// Opens a regular file read-only as a host fd, for the loader: the
     /// Gofer donates rootfs files; in-Sentry files are copied into a memfd.
     pub fn open_host(&self, d: &Dentry) -> SysResult<OwnedFd> {
-        match &d.node {
+        match d.node() {
             Node::Gofer { fid, .. } => {
                 let gofer = self.gofer.as_ref().ok_or(Errno::EIO)?;
                 gofer.open(*fid, abi::flags::open::O_RDONLY).map_err(gofer_errno)

@@ -1,10 +1,12 @@
 //! Operations that change the tree or a file's attributes, with Linux's
 //! permission checks and errno precedence.
 //!
-//! On the read-only rootfs they fail as Linux fails on a read-only mount:
+//! On a read-only rootfs they fail as Linux fails on a read-only mount:
 //! resolution errors (ENOENT, ENOTDIR) first, then EEXIST for an existing
 //! target of a call that creates a name (mkdir, symlink, link, mknod), then
-//! EROFS. On in-Sentry filesystems they are carried out by [`tmpfs`].
+//! EROFS. On in-Sentry filesystems they are carried out by [`tmpfs`], and
+//! so on an overlay root, once what they change is copied up
+//! ([`overlay::copy_up`]).
 
 use std::sync::Arc;
 
@@ -13,6 +15,7 @@ use abi::Errno;
 use gofer::FileAttr;
 
 use super::inotify;
+use super::overlay::{self, copy_up};
 use super::tmpfs::{self, in_group, NewKind, TimeSet, S_ISGID, S_ISUID, S_ISVTX};
 use super::{Dentry, Last, ParentPath, Vfs};
 use crate::kernel::process::Credentials;
@@ -108,6 +111,7 @@ pub fn make_node(vfs: &Vfs, pp: &ParentPath, kind: NewKind, perm: u32, creds: &C
         }
     }
     check_writable(&pp.dir)?;
+    copy_up(&pp.dir)?;
     let isdir = if matches!(kind, NewKind::Dir) { inotify::IN_ISDIR } else { 0 };
     let d = tmpfs::create(&pp.dir, name, kind, perm, creds)?;
     inotify::notify_entry(&pp.dir, name, inotify::IN_CREATE | isdir, 0);
@@ -115,7 +119,7 @@ pub fn make_node(vfs: &Vfs, pp: &ParentPath, kind: NewKind, perm: u32, creds: &C
 }
 
 /// unlink(2) of the last component of `pp`.
-pub fn unlink(pp: &ParentPath, creds: &Credentials) -> SysResult<()> {
+pub fn unlink(vfs: &Vfs, pp: &ParentPath, creds: &Credentials) -> SysResult<()> {
     let Last::Name(name) = &pp.last else { return Err(Errno::EISDIR) };
     if let Some(super::synth::SynthNode { kind: super::synth::SynthKind::Dir(d), .. }) = pp.dir.synth() {
         if let Some(done) = d.unlink(name, creds) {
@@ -123,6 +127,7 @@ pub fn unlink(pp: &ParentPath, creds: &Credentials) -> SysResult<()> {
         }
     }
     check_writable(&pp.dir)?;
+    overlay_prepare(vfs, &pp.dir, name)?;
     let victim = child_of(&pp.dir, name);
     tmpfs::unlink(&pp.dir, name, pp.trailing_slash, creds)?;
     if let Some(v) = victim {
@@ -138,6 +143,18 @@ pub fn unlink(pp: &ParentPath, creds: &Credentials) -> SysResult<()> {
     Ok(())
 }
 
+/// Before a change to `name` in `dir` on an overlay root: the directory is
+/// copied up, and the name looked up, so that the child map, which the
+/// change acts on, says whether the lower directory has it.
+fn overlay_prepare(vfs: &Vfs, dir: &Arc<Dentry>, name: &[u8]) -> SysResult<Option<Arc<Dentry>>> {
+    if dir.lower_fid().is_none() || dir.overlay().is_none() {
+        return Ok(None);
+    }
+    let child = vfs.lookup_child(dir, name)?;
+    copy_up(dir)?;
+    Ok(child)
+}
+
 /// The child `name` of an in-Sentry directory, as cached.
 fn child_of(dir: &Dentry, name: &[u8]) -> Option<Arc<Dentry>> {
     if !inotify::active() {
@@ -147,7 +164,7 @@ fn child_of(dir: &Dentry, name: &[u8]) -> Option<Arc<Dentry>> {
 }
 
 /// rmdir(2) of the last component of `pp`.
-pub fn rmdir(pp: &ParentPath, creds: &Credentials) -> SysResult<()> {
+pub fn rmdir(vfs: &Vfs, pp: &ParentPath, creds: &Credentials) -> SysResult<()> {
     let name = match &pp.last {
         Last::Name(n) => n,
         Last::Dot => return Err(Errno::EINVAL),
@@ -155,6 +172,9 @@ pub fn rmdir(pp: &ParentPath, creds: &Credentials) -> SysResult<()> {
         Last::Root => return Err(Errno::EBUSY),
     };
     check_writable(&pp.dir)?;
+    if let Some(v) = overlay_prepare(vfs, &pp.dir, name)? {
+        check_merged_empty(vfs, &v)?;
+    }
     let victim = child_of(&pp.dir, name);
     tmpfs::rmdir(&pp.dir, name, creds)?;
     if let Some(v) = victim {
@@ -164,9 +184,24 @@ pub fn rmdir(pp: &ParentPath, creds: &Credentials) -> SysResult<()> {
     Ok(())
 }
 
+/// An overlay directory about to be removed (or replaced) must be empty
+/// as the overlay shows it, its lower entries included.
+fn check_merged_empty(vfs: &Vfs, d: &Dentry) -> SysResult<()> {
+    if !overlay::has_lower_dir(d) {
+        return Ok(());
+    }
+    let gofer = vfs.gofer().ok_or(Errno::EIO)?;
+    if overlay::is_empty(d, gofer)? {
+        Ok(())
+    } else {
+        Err(Errno::ENOTEMPTY)
+    }
+}
+
 /// rename(2) from `old` to `new`. `noreplace`: RENAME_NOREPLACE;
 /// `exchange`: RENAME_EXCHANGE.
 pub fn rename(
+    vfs: &Vfs,
     old: &ParentPath,
     new: &ParentPath,
     noreplace: bool,
@@ -181,6 +216,21 @@ pub fn rename(
         return Err(if noreplace { Errno::EEXIST } else { Errno::EBUSY });
     };
     check_writable(&old.dir)?;
+    check_writable(&new.dir)?;
+    let moved = overlay_prepare(vfs, &old.dir, oname)?;
+    let replaced = overlay_prepare(vfs, &new.dir, nname)?;
+    // overlayfs without redirect_dir: a directory with a lower one stays
+    // where it is (mv copies it instead).
+    if moved.as_ref().is_some_and(|m| overlay::has_lower_dir(m))
+        || (exchange && replaced.as_ref().is_some_and(|r| overlay::has_lower_dir(r)))
+    {
+        return Err(Errno::EXDEV);
+    }
+    if let Some(r) = replaced.as_ref().filter(|r| r.is_dir() && moved.as_ref().is_some_and(|m| m.is_dir())) {
+        if !noreplace && !exchange {
+            check_merged_empty(vfs, r)?;
+        }
+    }
     if exchange {
         return tmpfs::exchange(&old.dir, oname, &new.dir, nname, old.trailing_slash, new.trailing_slash, creds);
     }
@@ -220,6 +270,10 @@ pub fn link(vfs: &Vfs, target: &Arc<Dentry>, new: &ParentPath, creds: &Credentia
         return Err(Errno::EXDEV);
     }
     may_link(target, creds)?;
+    if !target.is_dir() {
+        copy_up(target)?;
+    }
+    copy_up(&new.dir)?;
     tmpfs::link(&new.dir, name, target, creds)?;
     inotify::notify_self(&target.attr(), inotify::IN_ATTRIB, false);
     inotify::notify_entry(&new.dir, name, inotify::IN_CREATE, 0);
@@ -241,11 +295,11 @@ fn may_link(target: &Dentry, creds: &Credentials) -> SysResult<()> {
     Err(Errno::EPERM)
 }
 
-/// chmod(2).
-pub fn chmod(d: &Dentry, perm: u32, creds: &Credentials) -> SysResult<()> {
+/// chmod(2). The checks come before a copy-up, so that a refused change
+/// copies nothing (the same for the calls below).
+pub fn chmod(d: &Arc<Dentry>, perm: u32, creds: &Credentials) -> SysResult<()> {
     check_writable(d)?;
-    let i = d.inode().ok_or(Errno::EROFS)?;
-    let a = i.attr();
+    let a = d.attr();
     if creds.fsuid != 0 && creds.fsuid != a.uid {
         return Err(Errno::EPERM);
     }
@@ -253,17 +307,17 @@ pub fn chmod(d: &Dentry, perm: u32, creds: &Credentials) -> SysResult<()> {
     if creds.fsuid != 0 && !in_group(creds, a.gid) {
         perm &= !S_ISGID;
     }
-    i.set_mode(perm);
+    copy_up(d)?;
+    d.inode().ok_or(Errno::EROFS)?.set_mode(perm);
     inotify::notify_dentry(d, inotify::IN_ATTRIB);
     Ok(())
 }
 
 /// chown(2); `None` leaves that id alone. Only root may give a file away;
 /// an owner may change its group to one of their own groups.
-pub fn chown(d: &Dentry, uid: Option<u32>, gid: Option<u32>, creds: &Credentials) -> SysResult<()> {
+pub fn chown(d: &Arc<Dentry>, uid: Option<u32>, gid: Option<u32>, creds: &Credentials) -> SysResult<()> {
     check_writable(d)?;
-    let i = d.inode().ok_or(Errno::EROFS)?;
-    let a = i.attr();
+    let a = d.attr();
     if creds.fsuid != 0 {
         let owner = creds.fsuid == a.uid;
         if uid.is_some_and(|u| !(owner && u == a.uid)) {
@@ -273,19 +327,19 @@ pub fn chown(d: &Dentry, uid: Option<u32>, gid: Option<u32>, creds: &Credentials
             return Err(Errno::EPERM);
         }
     }
-    i.set_owner(uid, gid);
+    copy_up(d)?;
+    d.inode().ok_or(Errno::EROFS)?.set_owner(uid, gid);
     inotify::notify_dentry(d, inotify::IN_ATTRIB);
     Ok(())
 }
 
 /// utimensat(2) and friends on a resolved file.
-pub fn utimes(d: &Dentry, atime: TimeSet, mtime: TimeSet, creds: &Credentials) -> SysResult<()> {
+pub fn utimes(d: &Arc<Dentry>, atime: TimeSet, mtime: TimeSet, creds: &Credentials) -> SysResult<()> {
     if atime == TimeSet::Omit && mtime == TimeSet::Omit {
         return Ok(());
     }
     check_writable(d)?;
-    let i = d.inode().ok_or(Errno::EROFS)?;
-    let a = i.attr();
+    let a = d.attr();
     if creds.fsuid != 0 && creds.fsuid != a.uid {
         let explicit = matches!(atime, TimeSet::At(..)) || matches!(mtime, TimeSet::At(..));
         if explicit {
@@ -293,13 +347,14 @@ pub fn utimes(d: &Dentry, atime: TimeSet, mtime: TimeSet, creds: &Credentials) -
         }
         check_perm(creds, &a, MAY_WRITE)?;
     }
-    i.set_times(atime, mtime);
+    copy_up(d)?;
+    d.inode().ok_or(Errno::EROFS)?.set_times(atime, mtime);
     inotify::notify_dentry(d, inotify::IN_ATTRIB);
     Ok(())
 }
 
 /// truncate(2) on a resolved file.
-pub fn truncate(d: &Dentry, size: u64, creds: &Credentials) -> SysResult<()> {
+pub fn truncate(d: &Arc<Dentry>, size: u64, creds: &Credentials) -> SysResult<()> {
     if d.is_dir() {
         return Err(Errno::EISDIR);
     }
@@ -307,9 +362,9 @@ pub fn truncate(d: &Dentry, size: u64, creds: &Credentials) -> SysResult<()> {
         return Err(Errno::EINVAL);
     }
     check_writable(d)?;
-    let i = d.inode().ok_or(Errno::EROFS)?;
-    check_perm(creds, &i.attr(), MAY_WRITE)?;
-    i.truncate(size)?;
+    check_perm(creds, &d.attr(), MAY_WRITE)?;
+    copy_up(d)?;
+    d.inode().ok_or(Errno::EROFS)?.truncate(size)?;
     inotify::notify_dentry(d, inotify::IN_MODIFY);
     Ok(())
 }

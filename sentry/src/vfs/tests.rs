@@ -109,13 +109,13 @@ fn create_resolve_and_remove() {
     assert_eq!(w.make("/a/b", NewKind::Dir, &root_creds()).err(), Some(Errno::EEXIST));
     assert_eq!(w.make("/a/b/f/x", NewKind::Dir, &root_creds()).err(), Some(Errno::ENOTDIR));
     assert_eq!(w.make("/a/new/", NewKind::Regular, &root_creds()).err(), Some(Errno::ENOENT));
-    assert_eq!(ops::rmdir(&w.parent("/a/b").unwrap(), &root_creds()), Err(Errno::ENOTEMPTY));
-    assert_eq!(ops::unlink(&w.parent("/a/b").unwrap(), &root_creds()), Err(Errno::EISDIR));
-    assert_eq!(ops::unlink(&w.parent("/a/b/f/").unwrap(), &root_creds()), Err(Errno::ENOTDIR));
-    assert_eq!(ops::rmdir(&w.parent("/a/b/f").unwrap(), &root_creds()), Err(Errno::ENOTDIR));
-    assert_eq!(ops::rmdir(&w.parent("/a/.").unwrap(), &root_creds()), Err(Errno::EINVAL));
-    ops::unlink(&w.parent("/a/b/f").unwrap(), &root_creds()).unwrap();
-    ops::rmdir(&w.parent("/a/b").unwrap(), &root_creds()).unwrap();
+    assert_eq!(ops::rmdir(&w.vfs, &w.parent("/a/b").unwrap(), &root_creds()), Err(Errno::ENOTEMPTY));
+    assert_eq!(ops::unlink(&w.vfs, &w.parent("/a/b").unwrap(), &root_creds()), Err(Errno::EISDIR));
+    assert_eq!(ops::unlink(&w.vfs, &w.parent("/a/b/f/").unwrap(), &root_creds()), Err(Errno::ENOTDIR));
+    assert_eq!(ops::rmdir(&w.vfs, &w.parent("/a/b/f").unwrap(), &root_creds()), Err(Errno::ENOTDIR));
+    assert_eq!(ops::rmdir(&w.vfs, &w.parent("/a/.").unwrap(), &root_creds()), Err(Errno::EINVAL));
+    ops::unlink(&w.vfs, &w.parent("/a/b/f").unwrap(), &root_creds()).unwrap();
+    ops::rmdir(&w.vfs, &w.parent("/a/b").unwrap(), &root_creds()).unwrap();
     assert_eq!(w.resolve("/a").unwrap().attr().nlink, 2);
     assert_eq!(w.names("/a"), [".", ".."]);
 }
@@ -162,11 +162,11 @@ fn mounts_are_crossed_both_ways() {
     let up2 = w.vfs.resolve(&r, &oroot, b"../mnt/..", Follow::Yes).unwrap();
     assert!(Arc::ptr_eq(&up2, &r));
     // Mount points cannot be removed; names do not move across mounts.
-    assert_eq!(ops::rmdir(&w.parent("/mnt/deep").unwrap(), &root_creds()), Err(Errno::EBUSY));
-    assert_eq!(ops::rmdir(&w.parent("/mnt").unwrap(), &root_creds()), Err(Errno::EBUSY));
+    assert_eq!(ops::rmdir(&w.vfs, &w.parent("/mnt/deep").unwrap(), &root_creds()), Err(Errno::EBUSY));
+    assert_eq!(ops::rmdir(&w.vfs, &w.parent("/mnt").unwrap(), &root_creds()), Err(Errno::EBUSY));
     w.file("/f", b"1");
     let to = w.parent("/mnt/f").unwrap();
-    assert_eq!(ops::rename(&w.parent("/f").unwrap(), &to, false, false, &root_creds()), Err(Errno::EXDEV));
+    assert_eq!(ops::rename(&w.vfs, &w.parent("/f").unwrap(), &to, false, false, &root_creds()), Err(Errno::EXDEV));
     assert_eq!(ops::link(&w.vfs, &w.resolve("/f").unwrap(), &to, &root_creds()), Err(Errno::EXDEV));
 }
 
@@ -180,7 +180,7 @@ fn rename_semantics() {
     w.file("/a/f", b"first");
     w.file("/b/g", b"second");
     let rn = |from: &str, to: &str, noreplace: bool| {
-        ops::rename(&w.parent(from).unwrap(), &w.parent(to).unwrap(), noreplace, false, &c)
+        ops::rename(&w.vfs, &w.parent(from).unwrap(), &w.parent(to).unwrap(), noreplace, false, &c)
     };
     // Replacing a file: the target's inode loses its name.
     let g = w.resolve("/b/g").unwrap();
@@ -205,9 +205,9 @@ fn rename_semantics() {
     rn("/b/g", "/b/g2", false).unwrap();
     assert_eq!(w.resolve("/b/g").unwrap().attr().nlink, 2);
     // Exchange swaps a file and a directory across parents.
-    ops::rename(&w.parent("/b/sub").unwrap(), &w.parent("/a/x").unwrap(), false, false, &c).unwrap();
+    ops::rename(&w.vfs, &w.parent("/b/sub").unwrap(), &w.parent("/a/x").unwrap(), false, false, &c).unwrap();
     w.file("/b/file", b"");
-    ops::rename(&w.parent("/a/x").unwrap(), &w.parent("/b/file").unwrap(), false, true, &c).unwrap();
+    ops::rename(&w.vfs, &w.parent("/a/x").unwrap(), &w.parent("/b/file").unwrap(), false, true, &c).unwrap();
     assert!(w.resolve("/a/x").unwrap().is_regular());
     assert!(w.resolve("/b/file").unwrap().is_dir());
     assert_eq!((w.resolve("/a").unwrap().attr().nlink, w.resolve("/b").unwrap().attr().nlink), (2, 3));
@@ -221,7 +221,7 @@ fn unlinked_open_files_keep_their_data_until_closed() {
     assert_eq!(w.fs.pages_used(), 4);
     let f = RegFile::new(d.inode().unwrap().clone());
     drop(d);
-    ops::unlink(&w.parent("/d/f").unwrap(), &root_creds()).unwrap();
+    ops::unlink(&w.vfs, &w.parent("/d/f").unwrap(), &root_creds()).unwrap();
     assert_eq!(f.stat().unwrap().nlink, 0);
     assert_eq!(w.read(&f, 4, 3 * PAGE_SIZE), [7, 7, 7, 7]);
     w.write(&f, b"again", 0);
@@ -295,7 +295,7 @@ fn readdir_offsets_survive_removals() {
     assert_eq!(first[..2], [b".".to_vec(), b"..".to_vec()]);
     // Remove what was read and one entry not yet read, add a new one.
     for n in ["f0", "f1", "f2", "f5"] {
-        ops::unlink(&w.parent(&format!("/d/{n}")).unwrap(), &root_creds()).unwrap();
+        ops::unlink(&w.vfs, &w.parent(&format!("/d/{n}")).unwrap(), &root_creds()).unwrap();
     }
     w.file("/d/new", b"");
     let mut rest = Vec::new();
@@ -316,8 +316,8 @@ fn permissions_and_the_sticky_bit() {
     let bob = Credentials::new(1001, 1001);
     let a = ops::make_node(&w.vfs, &w.parent("/tmp/a").unwrap(), NewKind::Regular, 0o644, &alice).unwrap();
     assert_eq!((a.attr().uid, a.attr().gid), (1000, 1000));
-    assert_eq!(ops::unlink(&w.parent("/tmp/a").unwrap(), &bob), Err(Errno::EPERM));
-    let rn = ops::rename(&w.parent("/tmp/a").unwrap(), &w.parent("/tmp/b").unwrap(), false, false, &bob);
+    assert_eq!(ops::unlink(&w.vfs, &w.parent("/tmp/a").unwrap(), &bob), Err(Errno::EPERM));
+    let rn = ops::rename(&w.vfs, &w.parent("/tmp/a").unwrap(), &w.parent("/tmp/b").unwrap(), false, false, &bob);
     assert_eq!(rn, Err(Errno::EPERM));
     assert_eq!(ops::chmod(&a, 0o777, &bob), Err(Errno::EPERM));
     assert_eq!(ops::chown(&a, Some(1001), None, &alice), Err(Errno::EPERM));
@@ -334,7 +334,7 @@ fn permissions_and_the_sticky_bit() {
         ops::make_node(&w.vfs, &w.parent("/x").unwrap(), NewKind::Regular, 0o644, &bob).err(),
         Some(Errno::EACCES)
     );
-    ops::unlink(&w.parent("/tmp/a").unwrap(), &alice).unwrap();
+    ops::unlink(&w.vfs, &w.parent("/tmp/a").unwrap(), &alice).unwrap();
 }
 
 #[test]
@@ -406,7 +406,7 @@ fn mmap_shares_tmpfs_pages_across_fork() {
     drop(f);
     drop(inode);
     drop(d);
-    ops::unlink(&w.parent("/shm").unwrap(), &root_creds()).unwrap();
+    ops::unlink(&w.vfs, &w.parent("/shm").unwrap(), &root_creds()).unwrap();
     assert_eq!(w.fs.pages_used(), 0);
 }
 

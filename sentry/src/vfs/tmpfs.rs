@@ -48,6 +48,8 @@ pub const S_ISVTX: u32 = 0o1000;
 
 static ZEROS: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
 static NEXT_ANON_DEV: AtomicU64 = AtomicU64::new(0x30);
+/// The first inode number of an overlay's new files.
+const UPPER_FIRST_INO: u64 = 1 << 40;
 
 /// The current wall-clock time.
 pub(crate) fn now() -> (i64, i64) {
@@ -69,6 +71,8 @@ pub struct MemFs {
     kind: FsKind,
     mf: Arc<MemoryFile>,
     next_ino: AtomicU64,
+    /// The first inode number it hands out.
+    first_ino: u64,
     /// Pages the files of this filesystem hold.
     pages: AtomicU64,
     /// The size limit, in pages: like Linux's default for tmpfs, half of
@@ -88,11 +92,49 @@ impl MemFs {
             kind,
             mf,
             next_ino: AtomicU64::new(1),
+            first_ino: 1,
             pages: AtomicU64::new(0),
             max_pages: (crate::sys::host_memory().0 / 2 / PAGE_SIZE).max(1024),
             ns_lock: Mutex::new(()),
             readonly: AtomicBool::new(false),
         })
+    }
+
+    /// The upper layer of an overlay root whose lower layer is on device
+    /// `dev`: its files report that device, so the root is one filesystem
+    /// to stat, and new files take inode numbers from high up, clear of
+    /// the lower files' numbers that copies keep.
+    pub fn new_upper(mf: Arc<MemoryFile>, dev: u64) -> Arc<MemFs> {
+        Arc::new(MemFs {
+            dev,
+            kind: FsKind::Tmpfs,
+            mf,
+            next_ino: AtomicU64::new(UPPER_FIRST_INO),
+            first_ino: UPPER_FIRST_INO,
+            pages: AtomicU64::new(0),
+            max_pages: (crate::sys::host_memory().0 / 2 / PAGE_SIZE).max(1024),
+            ns_lock: Mutex::new(()),
+            readonly: AtomicBool::new(false),
+        })
+    }
+
+    /// A copy of a lower file (an overlay's copy-up): `kind` with the
+    /// lower file's attributes (mode, owner, times, inode number; a
+    /// regular file's size comes with its pages).
+    pub(crate) fn copy_inode(self: &Arc<Self>, kind: InodeKind, a: &FileAttr) -> Arc<Inode> {
+        let is_dir = a.mode & S_IFMT == S_IFDIR;
+        let meta = Meta {
+            mode: a.mode,
+            uid: a.uid,
+            gid: a.gid,
+            nlink: if is_dir { a.nlink.max(2) } else { 1 },
+            rdev: a.rdev,
+            size: if is_dir { a.size } else { 0 },
+            atime: (a.atime_sec, a.atime_nsec),
+            mtime: (a.mtime_sec, a.mtime_nsec),
+            ctime: (a.ctime_sec, a.ctime_nsec),
+        };
+        Arc::new(Inode { fs: self.clone(), ino: a.ino, meta: Mutex::new(meta), kind, linkable: AtomicBool::new(false) })
     }
 
     /// Whether the filesystem is mounted read-only.
@@ -136,7 +178,7 @@ impl MemFs {
 
     /// Inodes handed out so far.
     pub fn inodes_used(&self) -> u64 {
-        self.next_ino.load(Ordering::Relaxed) - 1
+        self.next_ino.load(Ordering::Relaxed) - self.first_ino
     }
 
     pub(crate) fn ns_lock(&self) -> MutexGuard<'_, ()> {
@@ -477,6 +519,53 @@ impl Pages {
         self.size
     }
 
+    /// The first `size` bytes of the host file `fd` (fewer if it ends
+    /// sooner), in new pages of `fs`: ENOSPC when they do not fit.
+    pub(crate) fn from_fd(fs: &MemFs, fd: std::os::fd::RawFd, size: u64) -> SysResult<Pages> {
+        let mut p = Pages::default();
+        if let Err(e) = p.fill_from_fd(fs, fd, size) {
+            p.truncate(fs, 0);
+            return Err(e);
+        }
+        Ok(p)
+    }
+
+    fn fill_from_fd(&mut self, fs: &MemFs, fd: std::os::fd::RawFd, size: u64) -> SysResult<()> {
+        let end = size.min(MAX_FILE_SIZE);
+        self.ensure(fs, 0, end.div_ceil(PAGE_SIZE))?;
+        // The pages in runs contiguous in the memory file, read a run at a
+        // time.
+        let mut runs: Vec<Chunk> = Vec::new();
+        for &m in self.map.values() {
+            match runs.last_mut() {
+                Some(r) if r.off + r.len == m => r.len += PAGE_SIZE,
+                _ => runs.push(Chunk { off: m, len: PAGE_SIZE }),
+            }
+        }
+        let mut pos = 0u64;
+        'runs: for run in runs {
+            let mut done = 0;
+            while done < run.len && pos < end {
+                let want = (run.len - done).min(end - pos);
+                let chunk = Chunk { off: run.off + done, len: want };
+                let n = match fs.mf.read_from_fd(fd, &[chunk], Some(pos)) {
+                    Ok(0) => break 'runs,
+                    Ok(n) => n as u64,
+                    Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                    Err(e) => return Err(Errno(e.raw_os_error().unwrap_or(libc::EIO))),
+                };
+                done += n;
+                pos += n;
+            }
+        }
+        // A file that ended sooner keeps only the pages it reached.
+        self.size = end;
+        if pos < end {
+            self.truncate(fs, pos);
+        }
+        Ok(())
+    }
+
     /// Allocates the missing pages among `[first, last)`, in runs, so that
     /// consecutive pages written together are contiguous in the memory file.
     /// Only the holes are visited, so a huge sparse range costs nothing.
@@ -770,7 +859,7 @@ pub fn unlink(dir: &Arc<Dentry>, name: &[u8], trailing_slash: bool, creds: &Cred
     if victim.is_mount_point() {
         return Err(Errno::EBUSY);
     }
-    Dentry::detach(&mut kids, name);
+    dir.detach(&mut kids, name);
     if let Some(vi) = victim.inode() {
         vi.add_links(-1);
     }
@@ -800,7 +889,7 @@ pub fn rmdir(dir: &Arc<Dentry>, name: &[u8], creds: &Credentials) -> SysResult<(
         }
         vk.dead = true;
     }
-    Dentry::detach(&mut kids, name);
+    dir.detach(&mut kids, name);
     if let Some(vi) = victim.inode() {
         vi.set_nlink(0);
         vi.touch(false, false, true);
@@ -881,11 +970,11 @@ pub fn rename(
     }
     // Commit: the old name goes, then the new name is replaced in one step
     // under its directory's lock, so lookups see the old file or the new.
-    Dentry::detach(&mut odir.children(), oname);
+    odir.detach(&mut odir.children(), oname);
     {
         let mut nk = ndir.children();
         if let Some(t) = &target {
-            Dentry::detach(&mut nk, nname);
+            ndir.detach(&mut nk, nname);
             if t.is_dir() {
                 t.children().dead = true;
                 if let Some(ti) = t.inode() {
@@ -957,17 +1046,17 @@ pub fn exchange(
     }
     if Arc::ptr_eq(odir, ndir) {
         let mut k = odir.children();
-        Dentry::detach(&mut k, oname);
-        Dentry::detach(&mut k, nname);
+        odir.detach(&mut k, oname);
+        odir.detach(&mut k, nname);
         odir.attach(&mut k, nname, &old);
         odir.attach(&mut k, oname, &new);
         drop(k);
         odi.dir_changed(0, 0);
     } else {
-        Dentry::detach(&mut odir.children(), oname);
+        odir.detach(&mut odir.children(), oname);
         {
             let mut nk = ndir.children();
-            Dentry::detach(&mut nk, nname);
+            ndir.detach(&mut nk, nname);
             ndir.attach(&mut nk, nname, &old);
         }
         odir.attach(&mut odir.children(), oname, &new);
