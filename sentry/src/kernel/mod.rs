@@ -14,6 +14,7 @@ pub mod fd_table;
 pub mod futex;
 pub mod ipc;
 pub mod ldisc;
+pub mod locks;
 pub mod process;
 pub mod pty;
 pub mod signal;

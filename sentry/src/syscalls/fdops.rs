@@ -24,12 +24,17 @@ pub fn close_range(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     let mut fds = t.fds();
     let targets: Vec<i32> = fds.fds().filter(|&fd| (first..=last).contains(&(fd as u32))).collect();
+    let mut closed = Vec::new();
     for fd in targets {
         if flags & CLOSE_RANGE_CLOEXEC != 0 {
             fds.set_cloexec(fd, true)?;
-        } else {
-            let _ = fds.remove(fd);
+        } else if let Ok(f) = fds.remove(fd) {
+            closed.push(f);
         }
+    }
+    drop(fds);
+    for f in &closed {
+        super::locks::closed(t, f);
     }
     Ok(0)
 }

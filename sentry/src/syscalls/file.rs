@@ -590,7 +590,9 @@ pub fn creat(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub fn close(t: &mut Task, a: &Args) -> SysResult<u64> {
-    t.fds().remove(a.fd(0)).map(|_| 0)
+    let f = t.fds().remove(a.fd(0))?;
+    super::locks::closed(t, &f);
+    Ok(0)
 }
 
 pub fn lseek(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -670,7 +672,10 @@ pub fn dup(t: &mut Task, a: &Args) -> SysResult<u64> {
 fn do_dup3(t: &mut Task, old: i32, new: i32, cloexec: bool) -> SysResult<u64> {
     let f = t.fds().get(old)?.clone();
     let limit = t.nofile_limit();
-    t.fds().insert_at(new, f, cloexec, limit)?;
+    let replaced = t.fds().insert_at(new, f, cloexec, limit)?;
+    if let Some(r) = replaced {
+        super::locks::closed(t, &r);
+    }
     Ok(new as u64)
 }
 
@@ -718,6 +723,12 @@ pub fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
             memfd.add_seals(a.u32(2)).map(|_| 0)
         }
         F_GET_SEALS => Ok(u64::from(f.ops.memfd().ok_or(Errno::EINVAL)?.seals())),
+        cmd @ (super::locks::F_GETLK
+        | super::locks::F_SETLK
+        | super::locks::F_SETLKW
+        | super::locks::F_OFD_GETLK
+        | super::locks::F_OFD_SETLK
+        | super::locks::F_OFD_SETLKW) => super::locks::fcntl_lock(t, &f, cmd, a.u64(2)),
         F_SETPIPE_SZ => {
             let pipe = f.ops.pipe().ok_or(Errno::EBADF)?;
             // Past 2^31 there is no such size; past /proc/sys/fs/pipe-max-size

@@ -14,6 +14,7 @@ mod fs_write;
 mod futex;
 mod identity;
 mod ipc;
+mod locks;
 mod mm;
 mod pidfd;
 mod poll;

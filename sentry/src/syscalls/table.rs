@@ -10,8 +10,8 @@ use abi::SYSCALL_COUNT;
 
 use super::strace::Fmt::{self, *};
 use super::{
-    event, fdops, file, fs, fs_write, futex, identity, ipc, mm, pidfd, poll, process, sched, signal, socket, splice,
-    sys, thread, time, xattr, Handler,
+    event, fdops, file, fs, fs_write, futex, identity, ipc, locks, mm, pidfd, poll, process, sched, signal, socket,
+    splice, sys, thread, time, xattr, Handler,
 };
 
 /// How completely a syscall is implemented.
@@ -225,7 +225,8 @@ syscall_table! {
     GETPID => identity::getpid, Support::Full, [];
     EXIT => process::exit, Support::Full, [Int];
     UNAME => sys::uname, Support::Full, [Ptr];
-    FCNTL => file::fcntl, Support::Partial("F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL"), [Fd, Int, Hex];
+    FCNTL => file::fcntl, Support::Partial("F_DUPFD[_CLOEXEC], F_[GS]ETFD, F_[GS]ETFL, F_[GS]ETPIPE_SZ, F_ADD_SEALS, F_GET_SEALS, F_GETLK, F_SETLK[W], F_OFD_GETLK, F_OFD_SETLK[W]"), [Fd, Int, Hex];
+    FLOCK => locks::flock, Support::Full, [Fd, Hex];
     GETDENTS64 => file::getdents64, Support::Full, [Fd, Ptr, Int];
     GETCWD => fs::getcwd, Support::Full, [Ptr, Int];
     CHDIR => fs::chdir, Support::Full, [Path];

@@ -244,13 +244,19 @@ pub struct File {
     pub offset: Mutex<u64>,
     /// Where the file sits in the tree, if it has a name.
     pub dentry: Option<Arc<Dentry>>,
+    /// It took a flock or OFD lock once: its last reference lets its locks
+    /// go.
+    locked: std::sync::atomic::AtomicBool,
 }
 
 /// inotify's IN_CLOSE_WRITE or IN_CLOSE_NOWRITE when the last reference
-/// to an open file with a name goes.
+/// to an open file with a name goes, and its locks go.
 impl Drop for File {
     fn drop(&mut self) {
         use abi::flags::open::{O_ACCMODE, O_PATH, O_RDONLY};
+        if self.locked.load(Ordering::Relaxed) {
+            crate::kernel::locks::LOCKS.release_file(self as *const File as usize);
+        }
         let Some(d) = &self.dentry else { return };
         let flags = self.flags();
         if flags & O_PATH == 0 && super::inotify::active() {
@@ -267,7 +273,19 @@ impl Drop for File {
 impl File {
     /// A new open file.
     pub fn new(ops: Box<dyn FileOps>, flags: u32, dentry: Option<Arc<Dentry>>) -> Arc<File> {
-        Arc::new(File { ops, flags: AtomicU32::new(flags), offset: Mutex::new(0), dentry })
+        Arc::new(File {
+            ops,
+            flags: AtomicU32::new(flags),
+            offset: Mutex::new(0),
+            dentry,
+            locked: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// Notes that this open file description holds (or held) a flock or
+    /// OFD lock, to let go of when it closes.
+    pub fn note_locks(&self) {
+        self.locked.store(true, Ordering::Relaxed);
     }
 
     /// The status flags.

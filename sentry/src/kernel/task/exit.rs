@@ -139,6 +139,8 @@ impl Task {
         // The process is over: its semaphore adjustments are undone before
         // its parent can hear of it.
         kernel.ipc.sem.exit(pid);
+        // Its record locks go, as its files did.
+        crate::kernel::locks::LOCKS.release_process(pid);
         handle.tg.begin_exit(status);
         p.state = ProcState::Zombie(status);
         handle.tg.exited.store(true, Ordering::SeqCst);

@@ -1,0 +1,38 @@
+//! The rest of the file API (issue 9): advisory locks, flock(2) and
+//! fcntl's POSIX and OFD record locks, one self-checking C program from
+//! `tests/progs/` compared with its native run.
+
+use std::time::Duration;
+
+use husk_suite::{differential, differential_test, prog_rootfs, self_checking_case};
+
+differential_test! {
+    /// `tests/progs/locks.c`: flock per open file description (dup and
+    /// fork share it), conversions, blocking and EINTR; record locks
+    /// between processes with F_GETLK's report, splitting, SEEK_CUR,
+    /// SEEK_END and negative lengths, the access-mode rule, release on any
+    /// close and at exit, F_SETLKW and EDEADLK; OFD locks and their
+    /// conflicts with POSIX ones.
+    fn locks(platform, link) {
+        let (rootfs, prog) = prog_rootfs("locks", link);
+        let case = self_checking_case(&rootfs, &prog, Duration::from_secs(60)).expect_lines(&[
+            "child F_GETLK [5,6): write [0, +10) by the holder",
+            "after the split, [0,10): write [0, +3) by the holder",
+            "[15,20), a negative length: read [15, +5) by the holder",
+            "[1000, ...), to the end: write [1000, +0) by the holder",
+            "write lock on an O_RDONLY fd: EBADF",
+            "after the parent closed another fd: unlocked",
+            "parent F_SETLKW [1,2), which the waiting child holds: EDEADLK",
+            "its lock went with it: ok",
+            "F_SETLKW interrupted: EINTR",
+            "flock interrupted: EINTR",
+            "F_OFD_GETLK on the other: write [0, +10) by -1",
+            "a POSIX lock of the same process over it: EAGAIN",
+            "child flock LOCK_EX|LOCK_NB on the inherited fd: ok",
+            "converting to exclusive with another shared: EAGAIN",
+            "child got it after the unlock: 1",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
