@@ -2,10 +2,10 @@
 //! a debootstrapped bookworm root (see `husk_suite::debian`), run the
 //! same under Husk as natively under `chroot`.
 //!
-//! The root is cached and shared, and Husk serves it read-only; the
-//! native side runs on a throwaway overlay of it with a tmpfs /tmp and
-//! the sandbox's /dev ([`Case::scratch_mounts`]), so nothing a case does
-//! reaches the cache. There is no /proc on either side.
+//! The root is cached and shared. Under Husk it is the sandbox's overlay
+//! root, whose changes stay in the sandbox; the native side runs on a
+//! throwaway overlayfs of it with a tmpfs /tmp and the sandbox's /dev
+//! ([`Case::scratch_mounts`]), so nothing a case does reaches the cache.
 //!
 //! Under Husk the program started is the sandbox's pid 1, which (as the
 //! init of a Linux pid namespace) ignores signals it has no handler for
@@ -1165,5 +1165,93 @@ differential_test! {
         let case = cpython_tests("test_pty test_os test_asyncio.test_events")
             .expect_stdout("== Tests result: SUCCESS ==\nAll 3 tests OK.\nstatus 0\n");
         differential(platform, &case);
+    }
+}
+
+// ------------------------------------------- the overlay root and real tools
+
+differential_test! {
+    /// `dpkg -i` of a .deb built on the spot, into the overlay root: dpkg
+    /// takes its fcntl locks, writes its database and unpacks, and the
+    /// program it installed runs, then goes with `dpkg -r`.
+    fn debian_dpkg_install(platform) {
+        let case = bash(
+            "set -e; cd /tmp; mkdir -p pkg/DEBIAN pkg/usr/local/bin; \
+             printf 'Package: hello-husk\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: t <t@t>\\nDescription: t\\n' \
+               > pkg/DEBIAN/control; \
+             printf '#!/bin/sh\\necho hello from the deb\\n' > pkg/usr/local/bin/hello-husk; \
+             chmod 755 pkg/usr/local/bin/hello-husk; dpkg-deb --build pkg /tmp/h.deb >/dev/null; \
+             dpkg -i /tmp/h.deb >/dev/null; dpkg -s hello-husk | grep Status; hello-husk; \
+             dpkg -r hello-husk >/dev/null 2>&1; test -e /usr/local/bin/hello-husk || echo removed",
+        )
+        .expect_stdout("Status: install ok installed\nhello from the deb\nremoved\n");
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// git in the root: init, add, commit, log and status in /root.
+    fn debian_git_commit(platform) {
+        let case = bash(
+            "set -e; cd /root; git init -q repo; cd repo; git config user.email t@t; git config user.name t; \
+             echo hi > f; mkdir d; echo there > d/g; git add .; git commit -qm first; \
+             echo more >> f; git commit -qam second; git log --format=%s; git status --short | wc -l; \
+             git ls-files; git show HEAD:f",
+        )
+        .expect_stdout("second\nfirst\n0\nd/g\nf\nhi\nmore\n");
+        differential(platform, &case);
+    }
+}
+
+/// Makes /tmp/huskdemo-1.0-py3-none-any.whl, a wheel of one module.
+const MAKE_WHEEL: &str = "import zipfile
+with zipfile.ZipFile('/tmp/huskdemo-1.0-py3-none-any.whl', 'w') as z:
+    z.writestr('huskdemo.py', 'ANSWER = 42\\n')
+    z.writestr('huskdemo-1.0.dist-info/METADATA', 'Metadata-Version: 2.1\\nName: huskdemo\\nVersion: 1.0\\n')
+    z.writestr('huskdemo-1.0.dist-info/WHEEL',
+               'Wheel-Version: 1.0\\nGenerator: t\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n')
+    z.writestr('huskdemo-1.0.dist-info/RECORD', '')
+";
+
+differential_test! {
+    /// pip installs a wheel built on the spot (no index) into the root,
+    /// and python imports it.
+    fn debian_pip_install_wheel(platform) {
+        let case = bash(&format!(
+            "set -e; python3 -c \"{MAKE_WHEEL}\"; cd /tmp; \
+             pip3 install -q --no-index --no-cache-dir --root-user-action=ignore --break-system-packages \
+               ./huskdemo-1.0-py3-none-any.whl 2>/dev/null; \
+             cd / && python3 -c 'import huskdemo; print(huskdemo.ANSWER)'; pip3 list 2>/dev/null | grep -c huskdemo"
+        ))
+        .expect_stdout("42\n1\n");
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// flock(1) serialises two shells: each holds the lock across a
+    /// sleep, so their lines never interleave; `tail -f` sees a line
+    /// appended by another process.
+    fn debian_flock_and_tail_f(platform) {
+        let case = bash(
+            "for i in 1 2; do flock /tmp/l -c 'echo start; sleep 0.3; echo end' & done; wait; \
+             echo a > /tmp/f; (sleep 0.5; echo b >> /tmp/f) & timeout 2 tail -f /tmp/f; echo \"tail: $?\"",
+        )
+        .expect_stdout("start\nend\nstart\nend\na\nb\ntail: 124\n");
+        differential(platform, &case);
+    }
+}
+
+husk_test! {
+    /// procps and util-linux see the sandbox: `ps` its processes, `free`
+    /// its memory, `df` and `mount` its overlay root.
+    fn debian_procps_df_mount(platform) {
+        let case = bash(
+            "ps -eo pid,comm | head -2 | tr -s ' '; free | grep -c '^Mem:'; df -h / | tail -1 | cut -d' ' -f1; \
+             mount | head -1",
+        )
+        .expect_stdout(" PID COMMAND\n 1 bash\n1\noverlay\noverlay on / type overlay (rw,relatime)\n");
+        let out = run_husk(platform, &case);
+        case.verify(&format!("husk --platform {platform}"), &out);
     }
 }

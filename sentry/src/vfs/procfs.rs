@@ -317,6 +317,49 @@ fn maps(s: &Snap) -> String {
     o
 }
 
+/// /proc/PID/mountinfo, as `show_mountinfo` prints it: a mount id (the
+/// root's is 1 past the outer one it hides), its parent's (the mount whose
+/// point is the nearest above), the device, the root within the
+/// filesystem (always /), the point, the per-mount options, no optional
+/// fields, then the type, source and the filesystem's options.
+fn mountinfo(k: &Kernel) -> String {
+    const FIRST_ID: usize = 21;
+    const PER_MOUNT: [&str; 7] = ["rw", "ro", "nosuid", "nodev", "noexec", "relatime", "noatime"];
+    let records = k.vfs.mount_records();
+    let root = k.vfs.root().clone();
+    let mut o = String::new();
+    for (i, r) in records.iter().enumerate() {
+        let parent = records[..i]
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| {
+                let pp = p.point.strip_suffix(b"/").unwrap_or(&p.point);
+                r.point.starts_with(pp) && r.point.get(pp.len()) == Some(&b'/')
+            })
+            .max_by_key(|(_, p)| p.point.len())
+            .map_or(FIRST_ID - 1, |(j, _)| FIRST_ID + j);
+        let dev = k.vfs.resolve(&root, &root, &r.point, super::Follow::Yes).map(|d| d.attr().dev).unwrap_or(0);
+        let opts: Vec<&str> = r.options.split(',').collect();
+        let per_mount: Vec<&str> = opts.iter().copied().filter(|o| PER_MOUNT.contains(o)).collect();
+        let mut fs_opts: Vec<&str> = opts.iter().copied().filter(|o| !PER_MOUNT.contains(o)).collect();
+        fs_opts.insert(0, if opts.contains(&"ro") { "ro" } else { "rw" });
+        let _ = writeln!(
+            o,
+            "{} {} {}:{} / {} {} - {} {} {}",
+            FIRST_ID + i,
+            parent,
+            super::devfs::major(dev),
+            super::devfs::minor(dev),
+            String::from_utf8_lossy(&r.point),
+            per_mount.join(","),
+            r.fstype,
+            r.source,
+            fs_opts.join(","),
+        );
+    }
+    o
+}
+
 /// /proc/PID/mounts (and /proc/mounts), as `show_vfsmnt` prints it.
 fn mounts(k: &Kernel) -> String {
     let mut o = String::new();
@@ -471,6 +514,7 @@ impl SynthDir for PidDir {
         v.push((b"fd".to_vec(), SynthNode::dir(fs, fd_ino, 0o500, Arc::new(fd_dir)).owned(self.uid, self.gid)));
         v.push(self.file("maps", 0o444, self.gen(|s, _| Ok(maps(s).into_bytes()))));
         v.push(self.file("mounts", 0o444, self.gen(|_, k| Ok(mounts(k).into_bytes()))));
+        v.push(self.file("mountinfo", 0o444, self.gen(|_, k| Ok(mountinfo(k).into_bytes()))));
         v.push(self.link(
             "root",
             self.gen(|s, k| {
