@@ -25,6 +25,8 @@ if ((${#modules[@]} == 0)); then
         test_asyncio.test_subprocess test_asyncio.test_streams test_asyncio.test_sock_lowlevel
         test_signal test_threading test_concurrent_futures
         test_multiprocessing_forkserver test_multiprocessing_spawn test_os test_subprocess
+        test_pty test_shutil test_tempfile test_glob test_fileio test_stat test_pathlib
+        test_tarfile test_zipfile test_mmap test_fcntl test_posix test_io
     )
 fi
 read -r -a platforms <<<"${PLATFORMS:-systrap ptrace}"

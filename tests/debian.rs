@@ -1255,3 +1255,17 @@ husk_test! {
         case.verify(&format!("husk --platform {platform}"), &out);
     }
 }
+
+differential_test! {
+    /// CPython's file-system modules that run in seconds (the rest of
+    /// issue 9's list, test_io, test_zipfile and test_mmap among them, runs
+    /// in tests/cpython.sh): files, paths, directories, modes, locks and
+    /// vectored I/O on the overlay root and tmpfs. (test_shutil's
+    /// disk_usage and two of test_fileio's cases fail natively on the
+    /// native side's tmpfs-backed overlayfs, so they run in cpython.sh.)
+    fn debian_cpython_files(platform) {
+        let case = cpython_tests("test_posix test_stat test_glob test_tempfile test_pathlib")
+            .expect_stdout("== Tests result: SUCCESS ==\nAll 5 tests OK.\nstatus 0\n");
+        differential(platform, &case);
+    }
+}

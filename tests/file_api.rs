@@ -1,6 +1,7 @@
-//! The rest of the file API (issue 9): advisory locks, flock(2) and
-//! fcntl's POSIX and OFD record locks, one self-checking C program from
-//! `tests/progs/` compared with its native run.
+//! The rest of the file API (issue 9): advisory locks (flock(2) and
+//! fcntl's POSIX and OFD record locks) and vectored I/O at a position, one
+//! self-checking C program from `tests/progs/` per area, compared with its
+//! native run.
 
 use std::time::Duration;
 
@@ -31,6 +32,23 @@ differential_test! {
             "child flock LOCK_EX|LOCK_NB on the inherited fd: ok",
             "converting to exclusive with another shared: EAGAIN",
             "child got it after the unlock: 1",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// `tests/progs/rw_vectored.c`: preadv, pwritev, preadv2 (position -1
+    /// is the offset) and pwritev2 (RWF_APPEND), and their errors.
+    fn rw_vectored(platform, link) {
+        let (rootfs, prog) = prog_rootfs("rw_vectored", link);
+        let case = self_checking_case(&rootfs, &prog, Duration::from_secs(60)).expect_lines(&[
+            "preadv at 4: 5 [45|678]",
+            "the offset stays: 2",
+            "file: 01234567abcdeab",
+            "preadv2 with an unknown flag: EOPNOTSUPP",
+            "preadv on a pipe: ESPIPE",
             "done",
         ]);
         differential(platform, &case);

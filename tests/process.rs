@@ -693,7 +693,9 @@ husk_test! {
 
 differential_test! {
     /// umask, prctl (names, no_new_privs, dumpable, pdeathsig), getrusage,
-    /// times, sched_yield and affinity, priorities, mremap, msync, mincore.
+    /// times, sched_yield and affinity, scheduling policies (set, read
+    /// back, inherited, SCHED_RESET_ON_FORK, the priority ranges, the RR
+    /// slice), priorities, mremap, msync, mincore.
     fn sysmisc(platform, link) {
         let (rootfs, prog) = prog_rootfs("sysmisc", link);
         let case = case(&rootfs, &prog).expect_lines(&[
@@ -704,6 +706,11 @@ differential_test! {
             "after PR_SET_PDEATHSIG SIGUSR1: 10",
             "a reaped child's CPU time counts in RUSAGE_CHILDREN: ok",
             "sched_getaffinity: 0, at least one CPU: ok",
+            "a fork child: policy 1, priority 20",
+            "SCHED_OTHER priority 5: EINVAL",
+            "sched_getaffinity(-1): ESRCH",
+            "a fork child after SCHED_RESET_ON_FORK: policy 3",
+            "SCHED_RR slice: 100 ms",
             "setpriority 5: 0, getpriority: 5 0",
             "mremap grow to 64 pages: ok, data kept: ok, new pages zero: ok",
             "mremap MREMAP_FIXED: ok, data kept: ok",

@@ -25,6 +25,26 @@ pub fn isatty(fd: RawFd) -> bool {
 }
 
 /// fstat of a host fd, as a FileAttr.
+/// Space on the host filesystem holding `fd`: (block size, blocks, free
+/// blocks, blocks free to unprivileged users, inodes, free inodes).
+pub fn fstatfs(fd: RawFd) -> SysResult<(u64, u64, u64, u64, u64, u64)> {
+    // SAFETY: all-zero is a valid `struct statfs`.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid out-pointer.
+    if unsafe { libc::fstatfs(fd, &mut st) } != 0 {
+        return Err(last_errno());
+    }
+    #[allow(clippy::unnecessary_cast)]
+    Ok((
+        st.f_bsize as u64,
+        st.f_blocks as u64,
+        st.f_bfree as u64,
+        st.f_bavail as u64,
+        st.f_files as u64,
+        st.f_ffree as u64,
+    ))
+}
+
 pub fn fstat(fd: RawFd) -> SysResult<FileAttr> {
     // SAFETY: all-zero is a valid `struct stat`.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };

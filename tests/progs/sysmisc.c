@@ -209,6 +209,56 @@ static void sched(void)
 	printf("sched_getparam: %d, priority %d\n", sched_getparam(0, &sp), sp.sched_priority);
 	printf("priority range for SCHED_OTHER: %d..%d\n", sched_get_priority_min(SCHED_OTHER),
 	       sched_get_priority_max(SCHED_OTHER));
+	/* Policies: recorded and reported; a fork child inherits them unless
+	 * SCHED_RESET_ON_FORK. */
+	struct sched_param rt = { .sched_priority = 10 };
+	report("sched_setscheduler SCHED_FIFO 10", sched_setscheduler(0, SCHED_FIFO, &rt));
+	sched_getparam(0, &sp);
+	printf("now: policy %d, priority %d\n", sched_getscheduler(0), sp.sched_priority);
+	rt.sched_priority = 20;
+	report("sched_setparam 20", sched_setparam(0, &rt));
+	sched_getparam(0, &sp);
+	printf("priority %d\n", sp.sched_priority);
+	pid_t c = fork();
+	if (c == 0) {
+		sched_getparam(0, &sp);
+		printf("a fork child: policy %d, priority %d\n", sched_getscheduler(0), sp.sched_priority);
+		fflush(stdout);
+		_exit(0);
+	}
+	waitpid(c, NULL, 0);
+	rt.sched_priority = 0;
+	report("SCHED_FIFO priority 0", sched_setscheduler(0, SCHED_FIFO, &rt));
+	report("SCHED_OTHER priority 0", sched_setscheduler(0, SCHED_OTHER, &rt));
+	rt.sched_priority = 5;
+	report("SCHED_OTHER priority 5", sched_setscheduler(0, SCHED_OTHER, &rt));
+	report("policy 77", sched_setscheduler(0, 77, &rt));
+	report("policy -1", sched_setscheduler(0, -1, &rt));
+	report("a NULL param", sched_setscheduler(0, SCHED_OTHER, NULL));
+	report("pid -1", sched_setscheduler(-1, SCHED_OTHER, &rt));
+	report("sched_getscheduler(-1)", sched_getscheduler(-1));
+	report("sched_getaffinity(-1)", sched_getaffinity(-1, sizeof set, &set));
+	rt.sched_priority = 0;
+	report("SCHED_BATCH|SCHED_RESET_ON_FORK", sched_setscheduler(0, SCHED_BATCH | SCHED_RESET_ON_FORK, &rt));
+	printf("policy %#x\n", sched_getscheduler(0));
+	c = fork();
+	if (c == 0) {
+		printf("a fork child after SCHED_RESET_ON_FORK: policy %d\n", sched_getscheduler(0));
+		fflush(stdout);
+		_exit(0);
+	}
+	waitpid(c, NULL, 0);
+	struct timespec slice;
+	rt.sched_priority = 1;
+	sched_setscheduler(0, SCHED_RR, &rt);
+	sched_rr_get_interval(0, &slice);
+	printf("SCHED_RR slice: %ld ms\n", slice.tv_nsec / 1000000);
+	sched_setscheduler(0, SCHED_FIFO, &rt);
+	sched_rr_get_interval(0, &slice);
+	printf("SCHED_FIFO slice: %ld\n", slice.tv_nsec);
+	report("sched_rr_get_interval(-1)", sched_rr_get_interval(-1, &slice));
+	rt.sched_priority = 0;
+	sched_setscheduler(0, SCHED_OTHER, &rt);
 
 	/* Priorities: root may raise and lower its nice value. */
 	r = setpriority(PRIO_PROCESS, 0, 5);

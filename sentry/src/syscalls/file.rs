@@ -271,6 +271,53 @@ pub fn writev(t: &mut Task, a: &Args) -> SysResult<u64> {
     transfer(t, a.fd(0), &bufs, None, Dir::Write)
 }
 
+/// preadv2/pwritev2's flags that change nothing here: RWF_HIPRI (polling
+/// I/O), RWF_DSYNC and RWF_SYNC (writes are in memory or donated fds).
+const RWF_HIPRI: u32 = 0x1;
+const RWF_DSYNC: u32 = 0x2;
+const RWF_SYNC: u32 = 0x4;
+const RWF_NOWAIT: u32 = 0x8;
+const RWF_APPEND: u32 = 0x10;
+
+/// preadv, pwritev, preadv2 and pwritev2 (with their `flags`): the
+/// iovecs at `iov`, at `pos` (for the v2 calls, -1 is the file offset, as
+/// readv and writev).
+fn vectored_at(t: &mut Task, a: &Args, dir: Dir, flags: Option<u32>) -> SysResult<u64> {
+    let v2 = flags.unwrap_or(0);
+    if v2 & !(RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND) != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let f = t.fds().get(a.fd(0))?.clone();
+    let bufs = iovecs(t, a.addr(1), a.u64(2))?;
+    let pos = a.i64(3);
+    if pos == -1 && flags.is_some() {
+        return transfer(t, a.fd(0), &bufs, None, dir);
+    }
+    let pos = position(pos)?;
+    // RWF_APPEND writes at the end, whatever the position says.
+    if dir == Dir::Write && v2 & RWF_APPEND != 0 {
+        let end = f.ops.stat()?.size;
+        return transfer(t, a.fd(0), &bufs, Some(end), dir);
+    }
+    transfer(t, a.fd(0), &bufs, Some(pos), dir)
+}
+
+pub fn preadv(t: &mut Task, a: &Args) -> SysResult<u64> {
+    vectored_at(t, a, Dir::Read, None)
+}
+
+pub fn pwritev(t: &mut Task, a: &Args) -> SysResult<u64> {
+    vectored_at(t, a, Dir::Write, None)
+}
+
+pub fn preadv2(t: &mut Task, a: &Args) -> SysResult<u64> {
+    vectored_at(t, a, Dir::Read, Some(a.u32(5)))
+}
+
+pub fn pwritev2(t: &mut Task, a: &Args) -> SysResult<u64> {
+    vectored_at(t, a, Dir::Write, Some(a.u32(5)))
+}
+
 /// Follows at most this many symlinks while creating through them.
 const MAX_CREATE_LINKS: usize = 40;
 

@@ -485,17 +485,19 @@ const _: () = assert!(std::mem::size_of::<Statfs>() == 120);
 
 fn statfs_of(d: Option<&Dentry>) -> Statfs {
     let base = Statfs { f_bsize: 4096, f_frsize: 4096, f_namelen: 255, ..Statfs::default() };
-    // An overlay root reports its upper layer's space, as overlayfs does.
+    // An overlay root reports the space of the disk beneath it.
     if let Some(ov) = d.and_then(|d| d.overlay()) {
-        let (blocks, used) = (ov.fs.pages_max(), ov.fs.pages_used());
-        let files = blocks.max(1 << 16);
+        let (bsize, blocks, bfree, bavail, files, ffree) = ov.space();
+        let bsize = if bsize == 0 { 4096 } else { bsize as i64 };
         return Statfs {
             f_type: OVERLAYFS_MAGIC,
+            f_bsize: bsize,
+            f_frsize: bsize,
             f_blocks: blocks,
-            f_bfree: blocks.saturating_sub(used),
-            f_bavail: blocks.saturating_sub(used),
+            f_bfree: bfree,
+            f_bavail: bavail,
             f_files: files,
-            f_ffree: files.saturating_sub(ov.fs.inodes_used()),
+            f_ffree: ffree,
             f_fsid: [ov.fs.id() as i32, 0],
             f_flags: ST_VALID | ST_RELATIME,
             ..base

@@ -17,9 +17,11 @@ fn ncpus() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(1024)
 }
 
+/// The affinity calls' pid: ESRCH for none (a negative one included, as
+/// Linux's find_process_by_pid finds none).
 fn check_pid(t: &Task, pid: i32) -> SysResult<()> {
     if pid < 0 {
-        return Err(Errno::EINVAL);
+        return Err(Errno::ESRCH);
     }
     if pid != 0 && !t.kernel.procs().threads.contains_key(&pid) {
         return Err(Errno::ESRCH);
@@ -94,18 +96,92 @@ pub fn setpriority(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(0)
 }
 
-pub fn sched_getscheduler(_t: &mut Task, a: &Args) -> SysResult<u64> {
-    if a.i32(0) < 0 {
+const SCHED_RESET_ON_FORK: u32 = 0x4000_0000;
+
+/// The thread `pid` (0: the caller) names: EINVAL for a negative pid,
+/// ESRCH for none.
+fn sched_target(t: &Task, pid: i32) -> SysResult<std::sync::Arc<crate::kernel::task::TaskHandle>> {
+    if pid < 0 {
         return Err(Errno::EINVAL);
     }
-    Ok(0)
+    if pid == 0 || pid == t.tid {
+        return Ok(t.handle.clone());
+    }
+    t.kernel.procs().threads.get(&pid).cloned().ok_or(Errno::ESRCH)
+}
+
+/// A thread's (policy with SCHED_RESET_ON_FORK, priority).
+fn sched_of(h: &crate::kernel::task::TaskHandle) -> (u32, i32) {
+    let s = h.sched.load(std::sync::atomic::Ordering::Relaxed);
+    (s as u32, (s >> 32) as i32)
+}
+
+pub fn sched_getscheduler(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let h = sched_target(t, a.i32(0))?;
+    Ok(u64::from(sched_of(&h).0))
 }
 
 pub fn sched_getparam(t: &mut Task, a: &Args) -> SysResult<u64> {
-    if a.i32(0) < 0 {
+    if a.addr(1) == 0 {
         return Err(Errno::EINVAL);
     }
-    t.mm().write_val(a.addr(1), &0i32)?;
+    let h = sched_target(t, a.i32(0))?;
+    t.mm().write_val(a.addr(1), &sched_of(&h).1)?;
+    Ok(0)
+}
+
+/// Sets `pid`'s policy (None: keeps it) and the priority at `param`, as
+/// Linux's sched_setscheduler and sched_setparam check them: the priority
+/// must be in the policy's range, and only root may choose a real-time
+/// policy. Recorded; the host's scheduling is not changed.
+fn set_sched(t: &mut Task, pid: i32, policy: Option<i32>, param: u64) -> SysResult<u64> {
+    if pid < 0 || param == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let prio: i32 = t.mm().read_val(param)?;
+    let h = sched_target(t, pid)?;
+    let (old, _) = sched_of(&h);
+    let policy = policy.map_or(old, |p| p as u32);
+    let base = policy & !SCHED_RESET_ON_FORK;
+    // SCHED_DEADLINE needs sched_setattr's runtime and period.
+    const SCHED_DEADLINE: u32 = 6;
+    if base == SCHED_DEADLINE {
+        return Err(Errno::EINVAL);
+    }
+    let (lo, hi) = priority_range(base as i32)?;
+    if prio < lo as i32 || prio > hi as i32 {
+        return Err(Errno::EINVAL);
+    }
+    if hi > 0 && !t.creds().is_root() {
+        return Err(Errno::EPERM);
+    }
+    h.sched.store(u64::from(policy) | (u64::from(prio as u32) << 32), std::sync::atomic::Ordering::Relaxed);
+    Ok(0)
+}
+
+pub fn sched_setscheduler(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let policy = a.i32(1);
+    if policy < 0 {
+        return Err(Errno::EINVAL);
+    }
+    set_sched(t, a.i32(0), Some(policy), a.addr(2))
+}
+
+pub fn sched_setparam(t: &mut Task, a: &Args) -> SysResult<u64> {
+    set_sched(t, a.i32(0), None, a.addr(1))
+}
+
+/// sched_rr_get_interval: a SCHED_RR thread's time slice (Linux's default,
+/// 100 ms), 0 for SCHED_FIFO, and for the others the slice Linux's fair
+/// scheduler gives a lone thread (its minimum granularity, 3 ms).
+pub fn sched_rr_get_interval(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let h = sched_target(t, a.i32(0))?;
+    let nanos: i64 = match sched_of(&h).0 & !SCHED_RESET_ON_FORK {
+        1 => 0,
+        2 => 100_000_000,
+        _ => 3_000_000,
+    };
+    t.mm().write_val(a.addr(1), &abi::types::Timespec { tv_sec: 0, tv_nsec: nanos })?;
     Ok(0)
 }
 

@@ -203,8 +203,11 @@ syscall_table! {
     SCHED_YIELD => sched::sched_yield, Support::Full, [];
     SCHED_GETAFFINITY => sched::sched_getaffinity, Support::Partial("every CPU of the host"), [Int, Int, Ptr];
     SCHED_SETAFFINITY => sched::sched_setaffinity, Support::Partial("recorded and reported, not applied on the host"), [Int, Int, Ptr];
-    SCHED_GETSCHEDULER => sched::sched_getscheduler, Support::Partial("always SCHED_OTHER"), [Int];
-    SCHED_GETPARAM => sched::sched_getparam, Support::Partial("always priority 0"), [Int, Ptr];
+    SCHED_GETSCHEDULER => sched::sched_getscheduler, Support::Full, [Int];
+    SCHED_GETPARAM => sched::sched_getparam, Support::Full, [Int, Ptr];
+    SCHED_SETSCHEDULER => sched::sched_setscheduler, Support::Partial("recorded and reported, not applied on the host"), [Int, Int, Ptr];
+    SCHED_SETPARAM => sched::sched_setparam, Support::Partial("recorded and reported, not applied on the host"), [Int, Ptr];
+    SCHED_RR_GET_INTERVAL => sched::sched_rr_get_interval, Support::Full, [Int, Ptr];
     SCHED_GET_PRIORITY_MAX => sched::sched_get_priority_max, Support::Full, [Int];
     SCHED_GET_PRIORITY_MIN => sched::sched_get_priority_min, Support::Full, [Int];
     GETPRIORITY => sched::getpriority, Support::Partial("the recorded nice value of the caller's process"), [Int, Int];
@@ -217,6 +220,10 @@ syscall_table! {
     PWRITE64 => file::pwrite64, Support::Full, [Fd, Buf(2), Int, Int];
     READV => file::readv, Support::Full, [Fd, Ptr, Int];
     WRITEV => file::writev, Support::Full, [Fd, Ptr, Int];
+    PREADV => file::preadv, Support::Full, [Fd, Ptr, Int, Int];
+    PWRITEV => file::pwritev, Support::Full, [Fd, Ptr, Int, Int];
+    PREADV2 => file::preadv2, Support::Partial("RWF_NOWAIT is not honoured"), [Fd, Ptr, Int, Int, Int, Hex];
+    PWRITEV2 => file::pwritev2, Support::Partial("RWF_NOWAIT is not honoured"), [Fd, Ptr, Int, Int, Int, Hex];
     ACCESS => fs::access, Support::Full, [Path, Oct];
     MADVISE => mm::madvise, Support::Partial("MADV_DONTNEED drops pages; other advice is accepted and ignored"), [Ptr, Int, Int];
     DUP => file::dup, Support::Full, [Fd];

@@ -417,7 +417,7 @@ impl Vfs {
     /// [`overlay`]).
     pub fn new(gofer: Arc<GoferClient>, upper: Option<Arc<crate::mm::MemoryFile>>) -> SysResult<Vfs> {
         let (fid, attr) = gofer.attach().map_err(gofer_errno)?;
-        let overlay = upper.map(|mf| overlay::Overlay::new(mf, gofer.clone(), attr.dev));
+        let overlay = upper.map(|mf| overlay::Overlay::new(mf, gofer.clone(), fid, attr.dev));
         let root = Dentry::make_in(b"", Weak::new(), Node::Gofer { fid, attr, link_target: OnceLock::new() }, overlay);
         Ok(Vfs { gofer: Some(gofer), root, mounts: RwLock::new(MountTable::default()), records: Mutex::default() })
     }

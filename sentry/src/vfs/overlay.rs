@@ -17,12 +17,12 @@
 //! lower file are made to its copy. Files opened before their copy-up go on
 //! reading the lower file.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
 use abi::flags::mode::{S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK};
 use abi::Errno;
-use gofer::{DirEntry, GoferClient};
+use gofer::{DirEntry, Fid, GoferClient};
 
 use super::pipe::Pipe;
 use super::tmpfs::{InodeKind, MemFs, Pages};
@@ -34,15 +34,26 @@ pub struct Overlay {
     /// The upper layer: copies of changed files, and new files.
     pub fs: Arc<MemFs>,
     gofer: Arc<GoferClient>,
+    /// The lower root, opened (a donated fd), for statfs.
+    lower_root: Option<OwnedFd>,
     /// One copy-up at a time, so that a file is copied once.
     copying: Mutex<()>,
 }
 
 impl Overlay {
-    /// An overlay whose copies live in `mf`, over the Gofer's rootfs on
-    /// device `dev`.
-    pub fn new(mf: Arc<MemoryFile>, gofer: Arc<GoferClient>, dev: u64) -> Arc<Overlay> {
-        Arc::new(Overlay { fs: MemFs::new_upper(mf, dev), gofer, copying: Mutex::new(()) })
+    /// An overlay whose copies live in `mf`, over the Gofer's root `root`
+    /// (on device `dev`).
+    pub fn new(mf: Arc<MemoryFile>, gofer: Arc<GoferClient>, root: Fid, dev: u64) -> Arc<Overlay> {
+        let lower_root = gofer.open(root, abi::flags::open::O_RDONLY).ok();
+        Arc::new(Overlay { fs: MemFs::new_upper(mf, dev), gofer, lower_root, copying: Mutex::new(()) })
+    }
+
+    /// statfs's space figures for the overlay: the lower filesystem's, as
+    /// Docker's overlay root reports the host disk it lives on (the upper
+    /// layer here is memory, counted in the tmpfs limit). Zero when the
+    /// lower root could not be opened.
+    pub fn space(&self) -> (u64, u64, u64, u64, u64, u64) {
+        self.lower_root.as_ref().and_then(|fd| crate::sys::fstatfs(fd.as_raw_fd()).ok()).unwrap_or_default()
     }
 }
 

@@ -110,6 +110,7 @@ impl Task {
             let tid = procs.alloc_id().ok_or(Errno::EAGAIN)?;
             if f & CLONE_THREAD != 0 {
                 let h = TaskHandle::new(tid, self.handle.tg.clone(), self.sigmask);
+                h.sched.store(inherited_sched(&self.handle), std::sync::atomic::Ordering::Relaxed);
                 let p = procs.procs.get_mut(&self.pid).ok_or(Errno::ESRCH)?;
                 p.threads.push(h.clone());
                 procs.threads.insert(tid, h.clone());
@@ -124,6 +125,7 @@ impl Task {
                     .nice
                     .store(tg.nice.load(std::sync::atomic::Ordering::Relaxed), std::sync::atomic::Ordering::Relaxed);
                 let h = TaskHandle::new(tid, new_tg.clone(), self.sigmask);
+                h.sched.store(inherited_sched(&self.handle), std::sync::atomic::Ordering::Relaxed);
                 let me = procs.procs.get(&self.pid).ok_or(Errno::ESRCH)?;
                 let parent = if f & CLONE_PARENT != 0 { me.parent } else { self.pid };
                 let (pgid, sid, ctty) = (me.pgid, me.sid, me.ctty.clone());
@@ -201,5 +203,24 @@ impl Task {
             v.wait();
         }
         Ok(tid as u64)
+    }
+}
+
+/// The scheduling policy and priority a new thread gets from `parent`:
+/// the same, but where the parent set SCHED_RESET_ON_FORK the flag goes,
+/// and a real-time policy becomes SCHED_OTHER (Linux's sched_fork).
+fn inherited_sched(parent: &TaskHandle) -> u64 {
+    const SCHED_RESET_ON_FORK: u64 = 0x4000_0000;
+    const SCHED_FIFO: u64 = 1;
+    const SCHED_RR: u64 = 2;
+    let s = parent.sched.load(std::sync::atomic::Ordering::Relaxed);
+    if s & SCHED_RESET_ON_FORK == 0 {
+        return s;
+    }
+    let policy = s & 0xffff_ffff & !SCHED_RESET_ON_FORK;
+    if policy == SCHED_FIFO || policy == SCHED_RR {
+        0
+    } else {
+        policy
     }
 }

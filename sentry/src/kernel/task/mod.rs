@@ -114,6 +114,10 @@ pub struct TaskHandle {
     pub sentry_clock: AtomicU32,
     /// PR_SET_NO_NEW_PRIVS, here so /proc can show it.
     pub no_new_privs: AtomicBool,
+    /// The scheduling policy the thread asked for (low 32 bits; with
+    /// SCHED_RESET_ON_FORK) and its priority (high 32): recorded and
+    /// reported, as the host schedules the thread.
+    pub sched: AtomicU64,
     view: Mutex<Option<TaskView>>,
 }
 
@@ -132,6 +136,7 @@ impl TaskHandle {
             stub_pid: AtomicI32::new(0),
             sentry_clock: AtomicU32::new(NO_CLOCK),
             no_new_privs: AtomicBool::new(false),
+            sched: AtomicU64::new(0),
             view: Mutex::new(None),
         })
     }
