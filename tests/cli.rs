@@ -229,3 +229,50 @@ husk_test! {
         assert!(husk_bin().is_file());
     }
 }
+
+husk_test! {
+    /// `husk run` with no `--rootfs` runs on the host's own system: its
+    /// /usr, /etc and library directories (or the links to them) beneath
+    /// overlays, /etc without its secrets, empty /root, /home and /var,
+    /// docker run's usual environment (which --env overrides), writes that
+    /// never reach the host, and no directory left behind in the state
+    /// directory.
+    fn cli_host_system_root(platform) {
+        let _serial = serial();
+        let state = tempfile::tempdir().expect("a state directory");
+        let marker = format!("husk-cli-{}", std::process::id());
+        let script = format!(
+            "ls / | tr '\\n' ' '; echo; test -e /etc/shadow || echo no shadow; test -r /etc/passwd && echo passwd; \
+             ls /etc | grep -cx 'shadow'; ls -A /root /home /var | tr -s '\\n' ' '; echo; echo $HOME $HOSTNAME $PATH $FOO; \
+             echo hi > /root/x && cat /root/x; touch /usr/local/{marker} && echo wrote; \
+             grep -c ' /usr overlay ' /proc/self/mounts"
+        );
+        let out = run(
+            husk(&[
+                "--root", state.path().to_str().unwrap(), "run", "--platform", platform, "--hostname", "box",
+                "--env", "FOO=bar", "--", "/bin/sh", "-c", &script,
+            ]),
+            None,
+        );
+        let mut root: Vec<String> = ["dev", "home", "media", "mnt", "opt", "proc", "root", "run", "srv", "sys", "tmp", "var"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for d in ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc"] {
+            if std::fs::symlink_metadata(format!("/{d}")).is_ok() {
+                root.push(d.to_string());
+            }
+        }
+        root.sort();
+        let expected = format!(
+            "{} \nno shadow\npasswd\n0\n/home: /root: /var: \n/root box \
+             /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin bar\nhi\nwrote\n1\n",
+            root.join(" ")
+        );
+        assert_eq!(out.stdout_str(), expected, "{}", out.describe());
+        assert_eq!(out.status, 0, "{}", out.describe());
+        assert!(!std::path::Path::new("/usr/local").join(&marker).exists(), "a write reached the host's /usr");
+        let left: Vec<_> = std::fs::read_dir(state.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(left.is_empty(), "left in the state directory: {left:?}");
+    }
+}

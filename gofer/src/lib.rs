@@ -142,17 +142,35 @@ pub fn serve(rootfs: &Path, sock: OwnedFd) -> Result<(), GoferError> {
 ///
 /// A root on a kernel pseudo-filesystem is refused ([`check_root`]), here
 /// on the very file opened, whatever the runtime checked before.
-pub fn serve_roots(rootfs: &Path, extra: &[std::path::PathBuf], sock: OwnedFd) -> Result<(), GoferError> {
+pub fn serve_roots(rootfs: &Path, extra: &[ExtraRoot], sock: OwnedFd) -> Result<(), GoferError> {
     let rootfs_root = server::Root::new(server::open_root(rootfs)?);
     refuse_pseudo_filesystem(&rootfs_root, rootfs)?;
     let mut roots = vec![rootfs_root];
-    for path in extra {
+    for ExtraRoot { path, hide } in extra {
         let root = server::open_extra_root(path).map_err(|source| GoferError::Source { path: path.clone(), source })?;
         refuse_pseudo_filesystem(&root, path)?;
-        roots.push(root);
+        roots.push(root.hiding(server::Hidden::new(hide)));
     }
     log::debug!("gofer: serving {} and {} extra roots", rootfs.display(), extra.len());
     server::Server::with_roots(roots, MAX_FIDS).run(sock.as_fd())
+}
+
+/// A tree served besides the rootfs: a bind-mount source, or one of the
+/// host's system directories.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExtraRoot {
+    /// The directory or file.
+    pub path: std::path::PathBuf,
+    /// Paths beneath it never served, as if they did not exist (secrets in
+    /// the host's /etc): each relative to it, its last component perhaps
+    /// ending in `*` to match a prefix.
+    pub hide: Vec<String>,
+}
+
+impl From<std::path::PathBuf> for ExtraRoot {
+    fn from(path: std::path::PathBuf) -> Self {
+        ExtraRoot { path, hide: Vec::new() }
+    }
 }
 
 /// Checks that `path`, to be served as a root (the rootfs or a volume

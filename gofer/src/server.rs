@@ -153,6 +153,9 @@ struct HostNode {
     mode: u32,
     dev: u64,
     ino: u64,
+    /// In a root with hidden paths: those, and this file's path relative
+    /// to the root.
+    place: Option<(Arc<Hidden>, Vec<u8>)>,
 }
 
 /// One tree the gofer serves: the rootfs, or an extra root (a bind-mount
@@ -163,12 +166,53 @@ pub(crate) struct Root {
     /// For a single-file root: its directory and name, to reopen it by (a
     /// directory root is reopened as "." of `fd`).
     parent: Option<(Arc<OwnedFd>, CString)>,
+    /// Paths beneath the root that are never served.
+    hide: Option<Arc<Hidden>>,
+}
+
+/// Paths beneath a root the Gofer never serves, as if they did not exist:
+/// each a path relative to the root (`shadow`, `ssh/ssh_host_ed25519_key`),
+/// whose last component may end in `*` to match every name with that
+/// prefix (`ssh/ssh_host_*`).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Hidden(Vec<Vec<u8>>);
+
+impl Hidden {
+    /// Rules from their text; `None` when there are none.
+    pub(crate) fn new(rules: &[String]) -> Option<Arc<Hidden>> {
+        let rules: Vec<Vec<u8>> =
+            rules.iter().map(|r| r.trim_matches('/').as_bytes().to_vec()).filter(|r| !r.is_empty()).collect();
+        (!rules.is_empty()).then(|| Arc::new(Hidden(rules)))
+    }
+
+    /// Whether the path `rel` (relative to the root) is hidden.
+    pub(crate) fn hides(&self, rel: &[u8]) -> bool {
+        self.0.iter().any(|r| match r.strip_suffix(b"*") {
+            Some(prefix) => rel.starts_with(prefix) && !rel[prefix.len()..].contains(&b'/'),
+            None => r == rel,
+        })
+    }
+}
+
+/// `name` beneath the root-relative directory `dir`.
+fn child_path(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    if dir.is_empty() {
+        name.to_vec()
+    } else {
+        [dir, b"/", name].concat()
+    }
 }
 
 impl Root {
     /// A directory root from its `O_PATH` fd.
     pub(crate) fn new(fd: OwnedFd) -> Root {
-        Root { fd: Arc::new(fd), parent: None }
+        Root { fd: Arc::new(fd), parent: None, hide: None }
+    }
+
+    /// The same root, never serving the paths `hide` names.
+    pub(crate) fn hiding(mut self, hide: Option<Arc<Hidden>>) -> Root {
+        self.hide = hide;
+        self
     }
 
     /// The kernel pseudo-filesystem the root is on, if it is on one.
@@ -285,6 +329,7 @@ impl Server {
             mode: st.st_mode,
             dev: st.st_dev,
             ino: st.st_ino,
+            place: root.hide.clone().map(|h| (h, Vec::new())),
         });
         let fid = self.insert(node)?;
         Ok((fid, FileAttr::from_stat(&st)))
@@ -293,9 +338,9 @@ impl Server {
     fn walk(&mut self, dir: Fid, names: &[Vec<u8>]) -> Result<Response, i32> {
         // The directory walked from: `None` for a mount point seen from
         // below, which is empty.
-        let mut parent = match self.node(dir)? {
-            Node::Host(h) => Some(Arc::clone(&h.fd)),
-            Node::Covered(_) => None,
+        let (mut parent, mut place) = match self.node(dir)? {
+            Node::Host(h) => (Some(Arc::clone(&h.fd)), h.place.clone()),
+            Node::Covered(_) => (None, None),
         };
         if names.len() > MAX_WALK_NAMES {
             return Err(libc::EINVAL);
@@ -303,9 +348,12 @@ impl Server {
         let mut steps = Vec::with_capacity(names.len());
         let mut error = None;
         for name in names {
-            let step = match &parent {
-                Some(dir) => self.walk_one(dir, name),
-                None => check_name(name).and(Err(libc::ENOENT)),
+            let here = place.as_ref().map(|(h, rel)| (Arc::clone(h), child_path(rel, name)));
+            let step = match (&parent, &here) {
+                // A hidden path is not there, whatever the host holds.
+                (Some(_), Some((h, rel))) if h.hides(rel) => check_name(name).and(Err(libc::ENOENT)),
+                (Some(dir), _) => self.walk_one(dir, name, here.clone()),
+                (None, _) => check_name(name).and(Err(libc::ENOENT)),
             };
             match step {
                 Ok((fid, attr, fd)) => {
@@ -314,6 +362,7 @@ impl Server {
                         break;
                     }
                     parent = fd;
+                    place = here;
                 }
                 Err(e) => {
                     error = Some(e);
@@ -326,7 +375,12 @@ impl Server {
 
     /// Walks one name in `parent`: its new fid, its attributes, and its fd
     /// (`None` for a mount point, which is served as seen from below).
-    fn walk_one(&mut self, parent: &Arc<OwnedFd>, name: &[u8]) -> Result<(Fid, FileAttr, Option<Arc<OwnedFd>>), i32> {
+    fn walk_one(
+        &mut self,
+        parent: &Arc<OwnedFd>,
+        name: &[u8],
+        place: Option<(Arc<Hidden>, Vec<u8>)>,
+    ) -> Result<(Fid, FileAttr, Option<Arc<OwnedFd>>), i32> {
         let cname = check_name(name)?;
         if self.fids.len() >= self.max_fids {
             return Err(libc::EMFILE);
@@ -353,6 +407,7 @@ impl Server {
             mode: st.st_mode,
             dev: st.st_dev,
             ino: st.st_ino,
+            place,
         });
         let fid = self.insert(node)?;
         Ok((fid, FileAttr::from_stat(&st), Some(fd)))
@@ -470,7 +525,8 @@ impl Server {
             }
             for raw in parse_dirents(&buf[..n]) {
                 let raw = raw?;
-                if raw.name != b"." && raw.name != b".." {
+                let hidden = node.place.as_ref().is_some_and(|(h, rel)| h.hides(&child_path(rel, raw.name)));
+                if raw.name != b"." && raw.name != b".." && !hidden {
                     let cost = protocol::dirent_encoded_len(raw.name.len());
                     if used + cost > DIRENTS_PAGE_BUDGET {
                         return Ok(Response::Dirents { entries, next, eof: false });
@@ -618,7 +674,7 @@ pub(crate) fn open_root(rootfs: &Path) -> io::Result<OwnedFd> {
 pub(crate) fn open_extra_root(path: &Path) -> io::Result<Root> {
     let path = std::fs::canonicalize(path)?;
     if std::fs::metadata(&path)?.is_dir() {
-        return Ok(Root { fd: Arc::new(open_root(&path)?), parent: None });
+        return Ok(Root::new(open_root(&path)?));
     }
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
@@ -631,7 +687,7 @@ pub(crate) fn open_extra_root(path: &Path) -> io::Result<Root> {
     if file_type(st.st_mode) != libc::S_IFREG {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
-    Ok(Root { fd: Arc::new(fd), parent: Some((dir, name)) })
+    Ok(Root { fd: Arc::new(fd), parent: Some((dir, name)), hide: None })
 }
 
 #[cfg(test)]
@@ -690,6 +746,40 @@ mod tests {
         // Fids are never reused.
         assert!(steps.iter().all(|&(f, _)| f != again[0].0));
         assert_ne!(again[0].0, root);
+    }
+
+    #[test]
+    fn hidden_paths_are_neither_walked_nor_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("ssh")).unwrap();
+        for f in ["shadow", "passwd", "ssh/ssh_host_rsa_key", "ssh/ssh_config", "ssh_host_x"] {
+            fs::write(dir.path().join(f), b"x").unwrap();
+        }
+        let hide = Hidden::new(&["shadow".into(), "/ssh/ssh_host_*".into()]);
+        let root = Root::new(open_root(dir.path()).unwrap()).hiding(hide);
+        let mut s = Server::with_roots(vec![root], 32);
+        let (r, _) = s.attach(0).unwrap();
+        let walked = |s: &mut Server, path: &[&[u8]]| match s.walk(r, &names(path)) {
+            Ok(Response::Walk { steps, error }) => (steps.len(), error),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(walked(&mut s, &[b"shadow"]), (0, Some(libc::ENOENT)));
+        assert_eq!(walked(&mut s, &[b"passwd"]), (1, None));
+        assert_eq!(walked(&mut s, &[b"ssh", b"ssh_host_rsa_key"]), (1, Some(libc::ENOENT)));
+        assert_eq!(walked(&mut s, &[b"ssh", b"ssh_config"]), (2, None));
+        // The pattern is for ssh/, not the root.
+        assert_eq!(walked(&mut s, &[b"ssh_host_x"]), (1, None));
+        let listed = |s: &mut Server, fid: Fid| match s.getdents(fid, 0) {
+            Ok(Response::Dirents { entries, .. }) => {
+                let mut n: Vec<_> = entries.into_iter().map(|e| String::from_utf8(e.name).unwrap()).collect();
+                n.sort();
+                n
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(listed(&mut s, r), ["passwd", "ssh", "ssh_host_x"]);
+        let Ok(Response::Walk { steps, .. }) = s.walk(r, &names(&[b"ssh"])) else { panic!() };
+        assert_eq!(listed(&mut s, steps[0].0), ["ssh_config"]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! process, runs the program to completion and exits with its status.
 //! `husk gofer` is the Gofer's own entry point, which `husk run` execs.
 
+mod hostroot;
 mod logging;
 mod mounts;
 mod oci;
@@ -189,7 +190,9 @@ enum Cmd {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// The root filesystem directory (local mode).
+    /// The root filesystem directory (local mode). Without it, the app
+    /// runs on the host's own /usr, /etc (less its secrets) and library
+    /// directories, beneath overlays, with an empty /root, /home and /var.
     #[arg(long)]
     rootfs: Option<PathBuf>,
     /// Set an environment variable for the app (repeatable); the app gets no
@@ -294,14 +297,16 @@ fn command_name(c: &Cmd) -> &'static str {
 /// The Gofer's arguments, read without clap: the Gofer is started for every
 /// sandbox, and building the whole command line's parser costs it more than
 /// its own start-up (page faults in a nested VM are dear).
-fn gofer_fast_path(args: &[std::ffi::OsString]) -> Option<(PathBuf, i32, Vec<PathBuf>)> {
+fn gofer_fast_path(args: &[std::ffi::OsString]) -> Option<(PathBuf, i32, Vec<gofer::ExtraRoot>)> {
     let mut it = args.iter();
-    let (mut rootfs, mut sock_fd, mut mounts) = (None, None, Vec::new());
+    let (mut rootfs, mut sock_fd, mut mounts) = (None, None, Vec::<gofer::ExtraRoot>::new());
     while let Some(a) = it.next() {
         match a.to_str()? {
             "--rootfs" => rootfs = Some(PathBuf::from(it.next()?)),
             "--sock-fd" => sock_fd = Some(it.next()?.to_str()?.parse().ok()?),
-            "--mount" => mounts.push(PathBuf::from(it.next()?)),
+            "--mount" => mounts.push(PathBuf::from(it.next()?).into()),
+            // A path beneath the last --mount never to serve.
+            "--hide" => mounts.last_mut()?.hide.push(it.next()?.to_str()?.to_owned()),
             _ => return None,
         }
     }
@@ -374,7 +379,7 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&oci::features()).unwrap_or_default());
             ExitCode::SUCCESS
         }
-        Cmd::Gofer { rootfs, sock_fd, mounts } => match serve_gofer(&rootfs, sock_fd, &mounts) {
+        Cmd::Gofer { rootfs, sock_fd, mounts } => match serve_gofer(&rootfs, sock_fd, &extra_roots(&mounts)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("husk: gofer: {e:#}");
@@ -399,6 +404,14 @@ fn run_either(g: &Globals, args: RunArgs) -> ExitCode {
             eprintln!("husk: run --rootfs needs a program after -- (see 'husk --help')");
             ExitCode::from(2)
         }
+        // No rootfs: the host's own system, beneath overlays.
+        (None, None) if !args.program.is_empty() => match run(g, args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("husk: {e:#}");
+                ExitCode::from(EXIT_SANDBOX_ERROR)
+            }
+        },
         (None, Some(id)) => {
             let create = oci::CreateArgs {
                 bundle: args.bundle.clone().unwrap_or_else(|| PathBuf::from(".")),
@@ -418,7 +431,7 @@ fn run_either(g: &Globals, args: RunArgs) -> ExitCode {
             }
         }
         _ => {
-            eprintln!("husk: run needs either --rootfs DIR -- PROG, or a container id (see 'husk --help')");
+            eprintln!("husk: run needs a program (-- PROG, with --rootfs DIR or on the host's system), or a container id (see 'husk --help')");
             ExitCode::from(2)
         }
     }
@@ -451,12 +464,15 @@ impl Drop for Gofer {
 /// Starts a Gofer for `rootfs` and the bind-mount sources `mounts`; returns
 /// it and the Sentry's end of its socket. The Gofer also dies with the
 /// thread that started it.
-pub fn spawn_gofer(rootfs: &Path, mounts: &[PathBuf]) -> anyhow::Result<(Gofer, OwnedFd)> {
+pub fn spawn_gofer(rootfs: &Path, mounts: &[gofer::ExtraRoot]) -> anyhow::Result<(Gofer, OwnedFd)> {
     let (sentry_sock, gofer_sock) = gofer::socketpair().context("creating the gofer socket")?;
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg("gofer").arg("--rootfs").arg(rootfs).arg("--sock-fd").arg(GOFER_SOCK_FD.to_string());
     for src in mounts {
-        cmd.arg("--mount").arg(src);
+        cmd.arg("--mount").arg(&src.path);
+        for h in &src.hide {
+            cmd.arg("--hide").arg(h);
+        }
     }
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
     // Out of this process's group, so that a terminal's ^C never reaches it.
@@ -466,33 +482,65 @@ pub fn spawn_gofer(rootfs: &Path, mounts: &[PathBuf]) -> anyhow::Result<(Gofer, 
     Ok((Gofer(child), sentry_sock))
 }
 
-fn serve_gofer(rootfs: &std::path::Path, sock_fd: i32, mounts: &[PathBuf]) -> anyhow::Result<()> {
+/// Bind-mount sources as the Gofer's extra roots (nothing hidden).
+pub fn extra_roots(sources: &[PathBuf]) -> Vec<gofer::ExtraRoot> {
+    sources.iter().cloned().map(gofer::ExtraRoot::from).collect()
+}
+
+fn serve_gofer(rootfs: &std::path::Path, sock_fd: i32, mounts: &[gofer::ExtraRoot]) -> anyhow::Result<()> {
     let sock = sys::adopt_fd(sock_fd).context("gofer socket")?;
     gofer::serve_roots(rootfs, mounts, sock)?;
     Ok(())
 }
 
-fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let rootfs = args.rootfs.clone().context("no --rootfs")?;
-    let meta = std::fs::metadata(&rootfs).with_context(|| format!("rootfs {}", rootfs.display()))?;
-    if !meta.is_dir() {
-        bail!("rootfs {}: not a directory", rootfs.display());
+/// The app's environment: `--env`'s variables, over `base`'s (in order;
+/// a later K= replaces an earlier one).
+fn app_env(base: Vec<(String, String)>, asked: &[String]) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut env = base;
+    for kv in asked {
+        let Some((k, v)) = kv.split_once('=') else { bail!("--env {kv:?}: expected K=V") };
+        match env.iter_mut().find(|(ek, _)| ek == k) {
+            Some(e) => e.1 = v.to_owned(),
+            None => env.push((k.to_owned(), v.to_owned())),
+        }
     }
-    let envp = args
-        .env
-        .iter()
-        .map(|kv| if kv.contains('=') { Ok(kv.clone().into_bytes()) } else { bail!("--env {kv:?}: expected K=V") })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let stdio = oci::sandbox::stdio()?;
+    Ok(env.into_iter().map(|(k, v)| format!("{k}={v}").into_bytes()).collect())
+}
+
+fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
     let mounts = mounts::parse(&args.volume, &args.tmpfs)?;
+    // With a rootfs, the app sees only --env; on the host's system it
+    // starts with docker run's usual variables.
+    let (rootfs, _host_root, extra, specs, base_env) = match &args.rootfs {
+        Some(rootfs) => {
+            let meta = std::fs::metadata(rootfs).with_context(|| format!("rootfs {}", rootfs.display()))?;
+            if !meta.is_dir() {
+                bail!("rootfs {}: not a directory", rootfs.display());
+            }
+            (rootfs.clone(), None, extra_roots(&mounts.sources), mounts.specs, Vec::new())
+        }
+        None => {
+            let host = hostroot::build(&g.root, mounts.sources.len())?;
+            let mut extra = extra_roots(&mounts.sources);
+            extra.extend(host.sources);
+            let mut specs = sentry::default_mounts();
+            specs.extend(host.specs);
+            specs.extend(mounts.asked);
+            let terminal = std::io::IsTerminal::is_terminal(&std::io::stdin());
+            let env = hostroot::default_env(&args.hostname, args.user.map_or(0, |u| u.0), terminal);
+            (host.root.path().to_owned(), Some(host.root), extra, Some(specs), env)
+        }
+    };
+    let envp = app_env(base_env, &args.env)?;
+    let stdio = oci::sandbox::stdio()?;
     // A root on a kernel pseudo-filesystem (procfs, sysfs, devtmpfs, ...)
     // is refused before anything starts (the OCI path does it when it
     // reads the bundle; the Gofer checks again on what it opens).
     gofer::check_root(&rootfs).context("rootfs")?;
-    for src in &mounts.sources {
-        gofer::check_root(src).context("volume")?;
+    for src in &extra {
+        gofer::check_root(&src.path).context("volume")?;
     }
-    let (gofer, sentry_sock) = spawn_gofer(&rootfs, &mounts.sources)?;
+    let (gofer, sentry_sock) = spawn_gofer(&rootfs, &extra)?;
 
     let cfg = sentry::SandboxConfig {
         init: sentry::ProcessConfig {
@@ -509,7 +557,7 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         hostname: args.hostname,
         strace: g.strace,
         platform: g.platform_name(),
-        mounts: mounts.specs,
+        mounts: specs,
         readonly_root: args.read_only,
     };
     let result = sentry::Sandbox::boot(cfg, sentry_sock);

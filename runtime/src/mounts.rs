@@ -12,6 +12,8 @@ pub struct RunMounts {
     pub sources: Vec<PathBuf>,
     /// The Sentry's mounts; `None` keeps its defaults.
     pub specs: Option<Vec<MountSpec>>,
+    /// The mounts asked for, without the defaults.
+    pub asked: Vec<MountSpec>,
 }
 
 fn dest(s: &str, what: &str) -> anyhow::Result<Vec<u8>> {
@@ -27,7 +29,7 @@ fn dest(s: &str, what: &str) -> anyhow::Result<Vec<u8>> {
 /// whatever their flag says.
 pub fn parse(volumes: &[String], tmpfs: &[String]) -> anyhow::Result<RunMounts> {
     if volumes.is_empty() && tmpfs.is_empty() {
-        return Ok(RunMounts { sources: Vec::new(), specs: None });
+        return Ok(RunMounts { sources: Vec::new(), specs: None, asked: Vec::new() });
     }
     let mut specs = sentry::default_mounts();
     let mut sources = Vec::new();
@@ -57,5 +59,6 @@ pub fn parse(volumes: &[String], tmpfs: &[String]) -> anyhow::Result<RunMounts> 
             readonly: false,
         });
     }
-    Ok(RunMounts { sources, specs: Some(specs) })
+    let asked = specs[sentry::default_mounts().len()..].to_vec();
+    Ok(RunMounts { sources, specs: Some(specs), asked })
 }

@@ -97,6 +97,14 @@ pub enum MountKind {
         /// Index 0 is the first `--mount` the Gofer was started with.
         source: usize,
     },
+    /// A host directory served by the Gofer (the index into its extra
+    /// roots, as for `Bind`) as the read-only lower layer of an overlay of
+    /// its own: the app may change it, the changes stay in the sandbox's
+    /// memory. The host's system directories, for a sandbox with no rootfs.
+    HostSystem {
+        /// Index 0 is the first `--mount` the Gofer was started with.
+        source: usize,
+    },
     /// An empty tmpfs whose root has this mode (permission bits).
     Tmpfs {
         /// The root directory's mode, e.g. 0o1777.
@@ -505,6 +513,13 @@ fn apply_mounts(kernel: &Kernel, specs: &[MountSpec]) -> Result<Vec<Arc<ProcFs>>
                 let index =
                     u32::try_from(*source).ok().and_then(|s| s.checked_add(1)).ok_or_else(|| fail(Errno::ENOENT))?;
                 (vfs.attach_gofer_root(index).map_err(fail)?, "none", "9p", "ro,relatime".to_string())
+            }
+            MountKind::HostSystem { source } => {
+                let index =
+                    u32::try_from(*source).ok().and_then(|s| s.checked_add(1)).ok_or_else(|| fail(Errno::ENOENT))?;
+                let upper = (!spec.readonly).then(|| mf.clone());
+                let root = vfs.attach_gofer_root_with(index, upper).map_err(fail)?;
+                (root, "overlay", "overlay", format!("{rw},relatime"))
             }
             MountKind::Tmpfs { mode } => (mem(FsKind::Tmpfs, *mode), "tmpfs", "tmpfs", format!("{rw},relatime")),
             MountKind::Proc => {

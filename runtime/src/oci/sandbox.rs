@@ -160,7 +160,7 @@ fn boot(g: &Globals, args: &SandboxArgs) -> anyhow::Result<(sentry::Sandbox, Gof
     let plan = bundle::load(&args.bundle)?;
     enter_netns(&plan.netns)?;
     let (sources, mounts) = mount_specs(&plan.mounts)?;
-    let (gofer, sentry_sock) = spawn_gofer(&plan.rootfs, &sources)?;
+    let (gofer, sentry_sock) = spawn_gofer(&plan.rootfs, &crate::extra_roots(&sources))?;
     let mut cfg = sandbox_config(g, &plan, stdio()?)?;
     cfg.mounts = Some(mounts);
     let sandbox = sentry::Sandbox::boot(cfg, sentry_sock).map_err(|e| match &e {

@@ -440,9 +440,21 @@ impl Vfs {
     /// The root of served tree `index` of the Gofer (0: the rootfs; 1..:
     /// bind-mount sources), as a dentry to mount.
     pub fn attach_gofer_root(&self, index: u32) -> SysResult<Arc<Dentry>> {
+        self.attach_gofer_root_with(index, None)
+    }
+
+    /// [`Vfs::attach_gofer_root`], with `upper` the tree is the lower
+    /// layer of an overlay of its own, whose changes are held in `upper`'s
+    /// pages (a host system directory served to a sandbox with no rootfs).
+    pub fn attach_gofer_root_with(
+        &self,
+        index: u32,
+        upper: Option<Arc<crate::mm::MemoryFile>>,
+    ) -> SysResult<Arc<Dentry>> {
         let gofer = self.gofer.as_ref().ok_or(Errno::ENOENT)?;
         let (fid, attr) = gofer.attach_root(index).map_err(gofer_errno)?;
-        Ok(Dentry::make(b"", Weak::new(), Node::Gofer { fid, attr, link_target: OnceLock::new() }))
+        let overlay = upper.map(|mf| overlay::Overlay::new(mf, gofer.clone(), fid, attr.dev));
+        Ok(Dentry::make_in(b"", Weak::new(), Node::Gofer { fid, attr, link_target: OnceLock::new() }, overlay))
     }
 
     /// The sandbox's root directory.
