@@ -1,5 +1,6 @@
 //! The rest of the file API (issue 9): advisory locks (flock(2) and
-//! fcntl's POSIX and OFD record locks) and vectored I/O at a position, one
+//! fcntl's POSIX and OFD record locks), vectored I/O at a position, and
+//! moving data between files (splice, tee, vmsplice, copy_file_range), one
 //! self-checking C program from `tests/progs/` per area, compared with its
 //! native run.
 
@@ -49,6 +50,28 @@ differential_test! {
             "file: 01234567abcdeab",
             "preadv2 with an unknown flag: EOPNOTSUPP",
             "preadv on a pipe: ESPIPE",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// `tests/progs/splice.c`: splice between files and pipes (offsets,
+    /// waiting, SPLICE_F_NONBLOCK, EPIPE), tee, vmsplice, copy_file_range,
+    /// and the errors of each; fchmodat2, readahead and sync_file_range.
+    fn splice(platform, link) {
+        let (rootfs, prog) = prog_rootfs("splice", link);
+        let case = self_checking_case(&rootfs, &prog, Duration::from_secs(60)).expect_lines(&[
+            "file at 3 to pipe, 4 bytes: 4, offset now 7, file offset 0",
+            "pipe to file at 2: 3, offset 5",
+            "a blocking splice waits for data: 4",
+            "to a pipe without readers: EPIPE",
+            "the original, all still there: \"duplicate\"",
+            "vmsplice out of it: 8 [vms|plice]",
+            "copy_file_range 5 at 2 to 1: 5, offsets 7 6",
+            "overlapping ranges of one file: EINVAL",
+            "fchmodat2 AT_SYMLINK_NOFOLLOW on a symlink: EOPNOTSUPP",
             "done",
         ]);
         differential(platform, &case);

@@ -269,13 +269,17 @@ static void raw_mode(void)
 	tcsetattr(s, TCSANOW, &t);
 	write(m, "fix\n", 4);
 	show_read("back to canonical: a line", s, 100);
-	/* Input flushed by TCSAFLUSH and tcflush. */
+	/* Input flushed by TCSAFLUSH and tcflush (once the line discipline
+	 * has it: Linux takes input in asynchronously). */
+	struct pollfd in = { s, POLLIN, 0 };
 	write(m, "gone\n", 5);
+	poll(&in, 1, 1000);
 	tcsetattr(s, TCSAFLUSH, &t);
 	int avail = -1;
 	ioctl(s, FIONREAD, &avail);
 	printf("TCSAFLUSH: FIONREAD %d\n", avail);
 	write(m, "gone too\n", 9);
+	poll(&in, 1, 1000);
 	tcflush(s, TCIFLUSH);
 	ioctl(s, FIONREAD, &avail);
 	printf("tcflush: FIONREAD %d\n", avail);

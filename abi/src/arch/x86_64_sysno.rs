@@ -364,10 +364,12 @@ pub mod nr {
     pub const PROCESS_MRELEASE: u64 = 448;
     pub const FUTEX_WAITV: u64 = 449;
     pub const SET_MEMPOLICY_HOME_NODE: u64 = 450;
+    pub const CACHESTAT: u64 = 451;
+    pub const FCHMODAT2: u64 = 452;
 }
 
 /// One past the highest syscall number this table knows.
-pub const SYSCALL_COUNT: usize = 451;
+pub const SYSCALL_COUNT: usize = 453;
 
 /// Syscall names indexed by number; `""` where no syscall has the number.
 pub static SYSCALL_NAMES: [&str; SYSCALL_COUNT] = [
@@ -822,4 +824,6 @@ pub static SYSCALL_NAMES: [&str; SYSCALL_COUNT] = [
     "process_mrelease",
     "futex_waitv",
     "set_mempolicy_home_node",
+    "cachestat",
+    "fchmodat2",
 ];

@@ -87,7 +87,7 @@ fn check_access(f: &File, dir: Dir) -> SysResult<()> {
 /// The core of every read and write: `pos` is Some for pread/pwrite.
 /// Streams that would block put the task to sleep (interruptibly) unless the
 /// file is O_NONBLOCK; a blocking write keeps going until all is written.
-fn transfer(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, dir: Dir) -> SysResult<u64> {
+pub(super) fn transfer(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, dir: Dir) -> SysResult<u64> {
     let n = transfer_data(t, fd, bufs, pos, dir)?;
     // inotify: IN_ACCESS for data read, IN_MODIFY for data written.
     if n > 0 && crate::vfs::inotify::active() {
@@ -201,7 +201,7 @@ const HOST_POLL_SLICE_MS: i32 = 50;
 
 /// Sleeps until `f` may be ready for `dir`, or a signal arrives, or
 /// (ETIMEDOUT) `deadline` passes.
-fn wait_ready(t: &mut Task, f: &Arc<File>, dir: Dir, deadline: Option<std::time::Instant>) -> SysResult<()> {
+pub(super) fn wait_ready(t: &mut Task, f: &Arc<File>, dir: Dir, deadline: Option<std::time::Instant>) -> SysResult<()> {
     let want = if dir == Dir::Read { POLLIN | POLLHUP | POLLERR } else { POLLOUT | POLLERR };
     if let Some(q) = f.ops.wait_queue() {
         return t.block(&[q], deadline, |_| Ok((f.ops.readiness() & want != 0).then_some(())));

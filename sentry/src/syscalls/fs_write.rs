@@ -250,6 +250,24 @@ pub fn fchmodat(t: &mut Task, a: &Args) -> SysResult<u64> {
     chmod_at(t, a.fd(0), a.addr(1), a.u32(2))
 }
 
+/// fchmodat2: fchmodat with flags. AT_EMPTY_PATH changes the file `dirfd`
+/// is; with AT_SYMLINK_NOFOLLOW a symlink's own mode cannot change
+/// (EOPNOTSUPP, as on Linux's filesystems).
+pub fn fchmodat2(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let flags = a.u32(3);
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = read_path(t, a.addr(1))?;
+    if let Some(d) = target_at(t, a.fd(0), &path, flags)? {
+        if d.is_symlink() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        ops::chmod(&d, a.u32(2), &t.creds())?;
+    }
+    Ok(0)
+}
+
 pub fn fchmod(t: &mut Task, a: &Args) -> SysResult<u64> {
     if let Some(d) = open_target(t, a.fd(0))? {
         ops::chmod(&d, a.u32(1), &t.creds())?;

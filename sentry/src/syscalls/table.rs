@@ -63,6 +63,13 @@ syscall_table! {
     POLL => poll::poll, Support::Full, [Ptr, Int, Int];
     CLOSE_RANGE => fdops::close_range, Support::Full, [Int, Int, Hex];
     SENDFILE => splice::sendfile, Support::Partial("copies through the Sentry"), [Fd, Fd, Ptr, Int];
+    SPLICE => splice::splice, Support::Partial("copies through the Sentry"), [Fd, Ptr, Fd, Ptr, Int, Hex];
+    TEE => splice::tee, Support::Partial("copies through the Sentry"), [Fd, Fd, Int, Hex];
+    VMSPLICE => splice::vmsplice, Support::Partial("copies, as readv and writev"), [Fd, Ptr, Int, Hex];
+    COPY_FILE_RANGE => splice::copy_file_range, Support::Full, [Fd, Ptr, Fd, Ptr, Int, Hex];
+    READAHEAD => splice::readahead, Support::Partial("arguments checked; nothing to read ahead"), [Fd, Int, Int];
+    SYNC_FILE_RANGE => splice::sync_file_range, Support::Partial("arguments checked; nothing to write back"), [Fd, Int, Int, Hex];
+    FCHMODAT2 => fs_write::fchmodat2, Support::Full, [Fd, Path, Oct, Hex];
     FADVISE64 => splice::fadvise64, Support::Partial("advice is validated and ignored"), [Fd, Int, Int, Int];
     GETXATTR => xattr::getxattr, Support::Refused("ENODATA: no filesystem here has extended attributes"), [Path, Path, Ptr, Int];
     LGETXATTR => xattr::lgetxattr, Support::Refused("ENODATA: no filesystem here has extended attributes"), [Path, Path, Ptr, Int];

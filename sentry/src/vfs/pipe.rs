@@ -132,6 +132,35 @@ impl Pipe {
         &self.queue
     }
 
+    /// Bytes it can take now.
+    pub fn room(&self) -> usize {
+        let st = self.state();
+        st.capacity.saturating_sub(st.buf.len())
+    }
+
+    /// Copies up to `dst`'s length of what it holds into `dst`, leaving it
+    /// there (tee): Ok(n), or EAGAIN when it is empty with writers (Ok(0)
+    /// without).
+    pub fn peek(&self, mf: &MemoryFile, dst: &[Chunk]) -> SysResult<usize> {
+        let st = self.state();
+        if st.buf.is_empty() {
+            return if st.writers == 0 { Ok(0) } else { Err(Errno::EAGAIN) };
+        }
+        let mut done = 0;
+        let (a, b) = st.buf.as_slices();
+        let mut from = a.iter().chain(b.iter()).copied();
+        for c in dst {
+            let n = (c.len as usize).min(st.buf.len() - done);
+            if n == 0 {
+                break;
+            }
+            let bytes: Vec<u8> = from.by_ref().take(n).collect();
+            mf.write(c.off, &bytes);
+            done += n;
+        }
+        Ok(done)
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
