@@ -229,3 +229,31 @@ husk_test! {
         }
     }
 }
+
+husk_test! {
+    /// What procps, lsof and language runtimes read: /proc/self/statm (a
+    /// resident size), limits (the open-files limit as ulimit -n says),
+    /// cgroup (the sandbox is its cgroup's root), fdinfo (an fd's position
+    /// and flags), and /sys/fs/cgroup's limits (none, for husk run).
+    fn mounts_proc_memory_limits_cgroup(platform) {
+        let r = rootfs();
+        let script = "set -- $(cat /proc/self/statm); [ \"$2\" -gt 0 ] && [ \"$1\" -ge \"$2\" ] && echo resident; \
+                      grep '^Max open files' /proc/self/limits | tr -s ' ' | cut -d' ' -f4; ulimit -n; \
+                      cat /proc/self/cgroup; exec 5</etc/passwd; head -c 3 <&5 >/dev/null; \
+                      grep -E '^(pos|flags):' /proc/self/fdinfo/5 | tr '\\t' ' '; \
+                      grep -c '^VmRSS:' /proc/self/status; \
+                      cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max /sys/fs/cgroup/pids.max";
+        let case = sh(&r, script, &[]).check(|out| {
+            let s = out.stdout_str();
+            let lines: Vec<&str> = s.lines().collect();
+            assert_eq!(lines[0], "resident", "{s}");
+            assert_eq!(lines[1], lines[2], "limits and ulimit -n agree: {s}");
+            assert_eq!(
+                &lines[3..],
+                ["0::/", "pos: 3", "flags: 0100000", "1", "max", "max 100000", "max"],
+                "{s}"
+            );
+        });
+        check(platform, case);
+    }
+}

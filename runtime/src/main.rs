@@ -559,6 +559,7 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         platform: g.platform_name(),
         mounts: specs,
         readonly_root: args.read_only,
+        limits: sentry::CgroupLimits::default(),
     };
     let result = sentry::Sandbox::boot(cfg, sentry_sock);
     let code = match result {

@@ -74,7 +74,12 @@ pub struct SandboxConfig {
     /// is an overlay whose changes the Sentry holds in memory
     /// (`vfs::overlay`), and the Gofer still serves the rootfs read-only.
     pub readonly_root: bool,
+    /// The sandbox's resource limits, as its cgroup v2 view at
+    /// /sys/fs/cgroup shows them (the runtime enforces them on the host).
+    pub limits: CgroupLimits,
 }
+
+pub use vfs::sysfs::CgroupLimits;
 
 /// One filesystem to mount in the sandbox (an OCI `mounts` entry).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -485,7 +490,7 @@ fn mount_reason(spec: &MountSpec, e: Errno) -> String {
 
 /// Mounts `specs` in order; the first that fails fails the boot. Returns
 /// the procfs instances made, to be connected to the kernel.
-fn apply_mounts(kernel: &Kernel, specs: &[MountSpec]) -> Result<Vec<Arc<ProcFs>>, BootError> {
+fn apply_mounts(kernel: &Kernel, specs: &[MountSpec], limits: &CgroupLimits) -> Result<Vec<Arc<ProcFs>>, BootError> {
     use vfs::tmpfs::{FsKind, MemFs};
     let (vfs, mf) = (&kernel.vfs, &kernel.memfile);
     // Stand-ins for missing mount points and the directories on their way
@@ -528,7 +533,7 @@ fn apply_mounts(kernel: &Kernel, specs: &[MountSpec]) -> Result<Vec<Arc<ProcFs>>
                 (p.root(), "proc", "proc", "rw,nosuid,nodev,noexec,relatime".into())
             }
             MountKind::Sysfs => {
-                (vfs::sysfs::new(sandbox_cpus()), "sysfs", "sysfs", "ro,nosuid,nodev,noexec,relatime".into())
+                (vfs::sysfs::new(sandbox_cpus(), limits), "sysfs", "sysfs", "ro,nosuid,nodev,noexec,relatime".into())
             }
             MountKind::Devpts => (
                 vfs::devpts::new_root(kernel.ptys.clone()),
@@ -612,7 +617,7 @@ impl Sandbox {
         });
         let specs = with_system_mounts(cfg.mounts.clone().unwrap_or_else(default_mounts))?;
         let kernel = Arc::new(Kernel::new(platform, mf, vfs, cfg.hostname, cfg.strace));
-        let procfs = apply_mounts(&kernel, &specs)?;
+        let procfs = apply_mounts(&kernel, &specs, &cfg.limits)?;
         for p in &procfs {
             p.set_kernel(&kernel);
         }

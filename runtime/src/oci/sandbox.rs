@@ -209,7 +209,21 @@ fn sandbox_config(g: &Globals, plan: &Plan, stdio: Vec<OwnedFd>) -> anyhow::Resu
         platform: g.platform_name(),
         mounts: None,
         readonly_root: plan.readonly_root,
+        limits: cgroup_limits(&plan.resources),
     })
+}
+
+/// The limits the sandbox's cgroup view shows: config.json's resources,
+/// which the runtime's host cgroup enforces. cpu.weight from cgroup v1
+/// shares as runc converts them.
+fn cgroup_limits(r: &super::bundle::Resources) -> sentry::CgroupLimits {
+    let positive = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok()).filter(|&v| v > 0);
+    sentry::CgroupLimits {
+        memory_max: positive(r.memory),
+        pids_max: positive(r.pids),
+        cpu_max: positive(r.cpu_quota).map(|q| (q, r.cpu_period.unwrap_or(100_000))),
+        cpu_weight: r.cpu_shares.map(|s| 1 + (s.clamp(2, 262_144) - 2) * 9999 / 262_142),
+    }
 }
 
 /// The Sentry's mounts for config.json's, and the host sources of its bind
@@ -379,5 +393,27 @@ fn terminates_by_default(sig: i32) -> bool {
         Ok(SIGCHLD | SIGURG | SIGWINCH | SIGCONT | SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU) => false,
         Ok(_) => true,
         Err(_) => sig >= libc::SIGRTMIN(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_become_the_cgroup_view() {
+        let r = super::super::bundle::Resources {
+            memory: Some(268_435_456),
+            pids: Some(0),
+            cpu_shares: Some(1024),
+            cpu_quota: Some(50_000),
+            cpu_period: None,
+        };
+        let l = cgroup_limits(&r);
+        assert_eq!(l.memory_max, Some(268_435_456));
+        assert_eq!(l.pids_max, None, "0 is no limit");
+        assert_eq!(l.cpu_max, Some((50_000, 100_000)));
+        assert_eq!(l.cpu_weight, Some(39), "runc's conversion of 1024 shares");
+        assert_eq!(cgroup_limits(&Default::default()), sentry::CgroupLimits::default());
     }
 }

@@ -91,6 +91,8 @@ struct Snap {
     /// The controlling terminal's device number (0: none) and its
     /// foreground group (-1: none).
     tty: (u64, i32),
+    /// CPU time: the thread's, or the whole process's for /proc/PID.
+    cpu: crate::kernel::usage::CpuTime,
     handle: Arc<TaskHandle>,
     view: TaskView,
 }
@@ -118,10 +120,11 @@ fn snap(k: &Kernel, tgid: i32, tid: Option<i32>) -> SysResult<Snap> {
     };
     let (ppid, pgid, sid, nthreads) = (p.parent, p.pgid, p.sid, p.threads.len().max(1));
     let ctty = p.ctty.clone();
+    let cpu = if tid.is_some() { handle.cpu_time() } else { p.cpu_time() };
     drop(procs);
     let tty = ctty.map_or((0, -1), |t| (t.device(), Some(t.foreground()).filter(|&g| g != 0).unwrap_or(-1)));
     let view = handle.view().ok_or(Errno::ESRCH)?;
-    Ok(Snap { tgid, tid: handle.tid, ppid, pgid, sid, state, nthreads, tty, handle, view })
+    Ok(Snap { tgid, tid: handle.tid, ppid, pgid, sid, state, nthreads, tty, cpu, handle, view })
 }
 
 fn comm(view: &TaskView) -> String {
@@ -139,18 +142,31 @@ fn state_name(c: char) -> &'static str {
 }
 
 /// Virtual size, and the [heap] and [stack] ranges, of an address space.
+#[derive(Default)]
 struct MemSummary {
     vsize: u64,
     data: u64,
     stack: u64,
     exec: u64,
+    /// Resident bytes: private anonymous memory, private copies of files,
+    /// and shared mappings (Linux's RssAnon, RssFile, RssShmem).
+    rss_anon: u64,
+    rss_file: u64,
+    rss_shmem: u64,
+}
+
+impl MemSummary {
+    fn rss(&self) -> u64 {
+        self.rss_anon + self.rss_file + self.rss_shmem
+    }
 }
 
 fn mem_summary(view: &TaskView) -> MemSummary {
+    use crate::mm::Backing;
     use abi::flags::mm::{PROT_EXEC, PROT_WRITE};
     let mm = view.mm.lock().unwrap_or_else(|e| e.into_inner());
     let top = mm.stack_top();
-    let mut s = MemSummary { vsize: 0, data: 0, stack: 0, exec: 0 };
+    let mut s = MemSummary::default();
     for (start, v) in mm.vmas() {
         let len = v.end - start;
         s.vsize += len;
@@ -161,9 +177,20 @@ fn mem_summary(view: &TaskView) -> MemSummary {
         } else if v.prot & PROT_WRITE != 0 && !v.shared {
             s.data += len;
         }
+        // A page is resident once the memory file has it.
+        let resident = mm.memfile().residency(v.mem_off, len).iter().filter(|&&b| b != 0).count() as u64 * PAGE;
+        if v.shared {
+            s.rss_shmem += resident;
+        } else if matches!(v.backing, Backing::Anon) {
+            s.rss_anon += resident;
+        } else {
+            s.rss_file += resident;
+        }
     }
     s
 }
+
+const PAGE: u64 = abi::PAGE_SIZE;
 
 fn sig_sets(tg: &ThreadGroup) -> (u64, u64) {
     use crate::kernel::signal::{SIG_DFL, SIG_IGN};
@@ -190,7 +217,7 @@ fn stat(s: &Snap, k: &Kernel) -> String {
     let blocked = s.handle.blocked.load(std::sync::atomic::Ordering::Relaxed);
     let exit_signal = if s.tid == s.tgid { 17 } else { -1 };
     format!(
-        "{} ({}) {} {} {} {} {} {} 4194304 0 0 0 0 0 0 0 0 {} {} {} 0 {} {} 0 18446744073709551615 0 0 0 0 0 {} {} {} {} 0 0 0 {} 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+        "{} ({}) {} {} {} {} {} {} 4194304 0 0 0 0 {} {} 0 0 {} {} {} 0 {} {} {} 18446744073709551615 0 0 0 0 0 {} {} {} {} 0 0 0 {} 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
         s.tid,
         comm(&s.view),
         s.state,
@@ -199,17 +226,69 @@ fn stat(s: &Snap, k: &Kernel) -> String {
         s.sid,
         s.tty.0,
         s.tty.1,
+        ticks(s.cpu.user),
+        ticks(s.cpu.system),
         20 + nice,
         nice,
         s.nthreads,
         start,
         m.vsize,
+        m.rss() / PAGE,
         pending,
         blocked,
         ign,
         cgt,
         exit_signal,
     )
+}
+
+/// A CPU time in clock ticks (USER_HZ).
+fn ticks(d: std::time::Duration) -> u64 {
+    (d.as_millis() as u64) * HZ / 1000
+}
+
+/// /proc/PID/statm, in pages: size, resident, shared (file and shared
+/// mappings), text, lib (0), data (with the stack), dt (0).
+fn statm(s: &Snap) -> String {
+    let m = mem_summary(&s.view);
+    format!(
+        "{} {} {} {} 0 {} 0\n",
+        m.vsize / PAGE,
+        m.rss() / PAGE,
+        (m.rss_file + m.rss_shmem) / PAGE,
+        m.exec / PAGE,
+        (m.data + m.stack) / PAGE
+    )
+}
+
+/// /proc/PID/limits, as `proc_pid_limits` prints it.
+fn limits(s: &Snap) -> String {
+    const NAMES: [(&str, &str); 16] = [
+        ("Max cpu time", "seconds"),
+        ("Max file size", "bytes"),
+        ("Max data size", "bytes"),
+        ("Max stack size", "bytes"),
+        ("Max core file size", "bytes"),
+        ("Max resident set", "bytes"),
+        ("Max processes", "processes"),
+        ("Max open files", "files"),
+        ("Max locked memory", "bytes"),
+        ("Max address space", "bytes"),
+        ("Max file locks", "locks"),
+        ("Max pending signals", "signals"),
+        ("Max msgqueue size", "bytes"),
+        ("Max nice priority", ""),
+        ("Max realtime priority", ""),
+        ("Max realtime timeout", "us"),
+    ];
+    let lims = *s.tg().rlimits.lock().unwrap_or_else(|e| e.into_inner());
+    let mut o = format!("{:<25} {:<20} {:<20} {:<10}\n", "Limit", "Soft Limit", "Hard Limit", "Units");
+    let show = |v: u64| if v == u64::MAX { "unlimited".to_string() } else { v.to_string() };
+    for (i, (name, unit)) in NAMES.iter().enumerate() {
+        let l = lims[i];
+        let _ = writeln!(o, "{:<25} {:<20} {:<20} {:<10}", name, show(l.cur), show(l.max), unit);
+    }
+    o
 }
 
 fn kb(bytes: u64) -> String {
@@ -243,11 +322,11 @@ fn status(s: &Snap) -> String {
         ("VmSize", m.vsize),
         ("VmLck", 0),
         ("VmPin", 0),
-        ("VmHWM", 0),
-        ("VmRSS", 0),
-        ("RssAnon", 0),
-        ("RssFile", 0),
-        ("RssShmem", 0),
+        ("VmHWM", m.rss()),
+        ("VmRSS", m.rss()),
+        ("RssAnon", m.rss_anon),
+        ("RssFile", m.rss_file),
+        ("RssShmem", m.rss_shmem),
         ("VmData", m.data),
         ("VmStk", m.stack),
         ("VmExe", m.exec),
@@ -449,6 +528,53 @@ impl SynthDir for FdDir {
     }
 }
 
+/// /proc/PID/fdinfo: one file per open fd, as `seq_show` prints it (the
+/// position, the status flags with close-on-exec, the mount id, the inode).
+struct FdInfoDir {
+    proc: Arc<ProcFs>,
+    tgid: i32,
+    ino: u64,
+}
+
+impl FdInfoDir {
+    fn node(&self, fd: i32) -> (Vec<u8>, SynthNode) {
+        let (me, tgid) = (self.proc.clone(), self.tgid);
+        let g: Generator = Arc::new(move || {
+            let k = me.kernel()?;
+            let s = snap(&k, tgid, None)?;
+            let fds = s.view.fds.lock().unwrap_or_else(|e| e.into_inner());
+            let file = fds.get(fd).map_err(|_| Errno::ENOENT)?.clone();
+            let cloexec = fds.cloexec(fd).unwrap_or(false);
+            drop(fds);
+            let pos = *file.offset.lock().unwrap_or_else(|e| e.into_inner());
+            let flags = file.flags() | if cloexec { abi::flags::open::O_CLOEXEC } else { 0 };
+            let ino = file.ops.stat().map(|a| a.ino).unwrap_or(0);
+            Ok(format!("pos:\t{pos}\nflags:\t0{flags:o}\nmnt_id:\t21\nino:\t{ino}\n").into_bytes())
+        });
+        self.proc.file(self.ino, &fd.to_string(), 0o400, g)
+    }
+}
+
+impl SynthDir for FdInfoDir {
+    fn entries(&self) -> Vec<(Vec<u8>, SynthNode)> {
+        let Ok(k) = self.proc.kernel() else { return Vec::new() };
+        let Ok(s) = snap(&k, self.tgid, None) else { return Vec::new() };
+        let fds: Vec<i32> = s.view.fds.lock().unwrap_or_else(|e| e.into_inner()).fds().collect();
+        fds.into_iter().map(|fd| self.node(fd)).collect()
+    }
+
+    fn lookup(&self, name: &[u8]) -> Option<SynthNode> {
+        if name.starts_with(b"0") && name.len() > 1 || name.starts_with(b"+") {
+            return None;
+        }
+        let fd: i32 = std::str::from_utf8(name).ok()?.parse().ok()?;
+        let k = self.proc.kernel().ok()?;
+        let s = snap(&k, self.tgid, None).ok()?;
+        s.view.fds.lock().unwrap_or_else(|e| e.into_inner()).get(fd).ok()?;
+        Some(self.node(fd).1)
+    }
+}
+
 /// /proc/PID and /proc/PID/task/TID.
 struct PidDir {
     proc: Arc<ProcFs>,
@@ -513,6 +639,15 @@ impl SynthDir for PidDir {
         let fd_dir = FdDir { proc: self.proc.clone(), tgid: self.tgid, ino: fd_ino };
         v.push((b"fd".to_vec(), SynthNode::dir(fs, fd_ino, 0o500, Arc::new(fd_dir)).owned(self.uid, self.gid)));
         v.push(self.file("maps", 0o444, self.gen(|s, _| Ok(maps(s).into_bytes()))));
+        v.push(self.file("statm", 0o444, self.gen(|s, _| Ok(statm(s).into_bytes()))));
+        v.push(self.file("limits", 0o444, self.gen(|s, _| Ok(limits(s).into_bytes()))));
+        // One cgroup v2 hierarchy, whose root the sandbox is.
+        v.push(self.file("cgroup", 0o444, self.gen(|_, _| Ok(b"0::/\n".to_vec()))));
+        v.push(self.file("oom_score", 0o444, self.gen(|_, _| Ok(b"0\n".to_vec()))));
+        v.push(self.file("oom_score_adj", 0o644, self.gen(|_, _| Ok(b"0\n".to_vec()))));
+        let fdinfo_ino = child_ino(self.ino, b"fdinfo");
+        let fdinfo = FdInfoDir { proc: self.proc.clone(), tgid: self.tgid, ino: fdinfo_ino };
+        v.push((b"fdinfo".to_vec(), SynthNode::dir(fs, fdinfo_ino, 0o500, Arc::new(fdinfo)).owned(self.uid, self.gid)));
         v.push(self.file("mounts", 0o444, self.gen(|_, k| Ok(mounts(k).into_bytes()))));
         v.push(self.file("mountinfo", 0o444, self.gen(|_, k| Ok(mountinfo(k).into_bytes()))));
         v.push(self.link(
