@@ -77,3 +77,22 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// `tests/progs/dnotify.c`: fcntl(F_NOTIFY) raises SIGIO for the
+    /// events asked (once, or with DN_MULTISHOT), ends with 0 or with any
+    /// close of the directory's fd; ENOTDIR for a file.
+    fn dnotify(platform, link) {
+        let (rootfs, prog) = prog_rootfs("dnotify", link);
+        let case = self_checking_case(&rootfs, &prog, Duration::from_secs(60)).expect_lines(&[
+            "after a create: 1",
+            "a second create, one shot: 1",
+            "two creates and a delete: 4",
+            "a rename: 7",
+            "still through a dup: 7",
+            "F_NOTIFY on a file: ENOTDIR",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}

@@ -33,6 +33,8 @@ const IOV_MAX: u64 = 1024;
 const F_SETPIPE_SZ: u32 = 1031;
 const F_GETPIPE_SZ: u32 = 1032;
 const F_ADD_SEALS: u32 = 1033;
+/// dnotify: signal the caller when the directory changes.
+const F_NOTIFY: u32 = 1026;
 const F_GET_SEALS: u32 = 1034;
 /// /proc/sys/fs/pipe-max-size.
 const PIPE_MAX_SIZE: usize = 1 << 20;
@@ -770,6 +772,15 @@ pub fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
             memfd.add_seals(a.u32(2)).map(|_| 0)
         }
         F_GET_SEALS => Ok(u64::from(f.ops.memfd().ok_or(Errno::EINVAL)?.seals())),
+        F_NOTIFY => {
+            let attr = f.ops.stat()?;
+            if attr.mode & S_IFMT != abi::flags::mode::S_IFDIR {
+                return Err(Errno::ENOTDIR);
+            }
+            let id = Arc::as_ptr(&f) as usize;
+            crate::vfs::inotify::dnotify_set(&attr, id, a.u32(2), t.pid, &t.kernel);
+            Ok(0)
+        }
         cmd @ (super::locks::F_GETLK
         | super::locks::F_SETLK
         | super::locks::F_SETLKW

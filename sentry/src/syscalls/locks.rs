@@ -157,9 +157,11 @@ pub fn fcntl_lock(t: &mut Task, f: &Arc<File>, cmd: u32, arg: u64) -> SysResult<
 }
 
 /// The caller closed an fd of `f`: its process's record locks on the file
-/// go, whichever fd took them (POSIX's rule).
+/// go, whichever fd took them (POSIX's rule), and so does what it asked
+/// F_NOTIFY of through `f`.
 pub fn closed(t: &Task, f: &File) {
     if let Ok(key) = key_of(f) {
         LOCKS.release_on_close(t.pid, key);
     }
+    crate::vfs::inotify::dnotify_release(f as *const File as usize, Some(t.pid));
 }

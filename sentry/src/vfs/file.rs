@@ -257,6 +257,7 @@ impl Drop for File {
         if self.locked.load(Ordering::Relaxed) {
             crate::kernel::locks::LOCKS.release_file(self as *const File as usize);
         }
+        super::inotify::dnotify_release(self as *const File as usize, None);
         let Some(d) = &self.dentry else { return };
         let flags = self.flags();
         if flags & O_PATH == 0 && super::inotify::active() {

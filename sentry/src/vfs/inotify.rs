@@ -255,6 +255,9 @@ impl Drop for Inotify {
 /// about a directory's entry); `ends` ends those watches (the file is
 /// gone).
 fn notify_key(key: Key, mask: u32, cookie: u32, name: &[u8], ends: bool) {
+    if !name.is_empty() {
+        dnotify_event(key, mask);
+    }
     let targets: Vec<(Arc<Inotify>, i32)> = {
         let reg = registry();
         match reg.get(&key) {
@@ -269,7 +272,99 @@ fn notify_key(key: Key, mask: u32, cookie: u32, name: &[u8], ends: bool) {
 
 /// Whether any watch exists (the VFS skips its calls otherwise).
 pub fn active() -> bool {
-    WATCHES.load(Ordering::Relaxed) > 0
+    WATCHES.load(Ordering::Relaxed) > 0 || DNOTIFY_COUNT.load(Ordering::Relaxed) > 0
+}
+
+// ----- dnotify (fcntl F_NOTIFY), the old interface, on the same events
+
+/// dnotify's event bits.
+pub const DN_ACCESS: u32 = 0x1;
+pub const DN_MODIFY: u32 = 0x2;
+pub const DN_CREATE: u32 = 0x4;
+pub const DN_DELETE: u32 = 0x8;
+pub const DN_RENAME: u32 = 0x10;
+pub const DN_ATTRIB: u32 = 0x20;
+pub const DN_MULTISHOT: u32 = 0x8000_0000;
+const SIGIO: u32 = 29;
+
+/// One directory a process asked F_NOTIFY of, through one open file.
+struct DirNotify {
+    dir: Key,
+    /// The open file description (its address), whose close ends it.
+    file: usize,
+    mask: u32,
+    /// Who gets SIGIO: the process that asked (Linux's __f_setown).
+    owner: i32,
+    kernel: std::sync::Weak<crate::kernel::Kernel>,
+}
+
+static DNOTIFY: std::sync::Mutex<Vec<DirNotify>> = std::sync::Mutex::new(Vec::new());
+static DNOTIFY_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+fn dnotify_list() -> std::sync::MutexGuard<'static, Vec<DirNotify>> {
+    DNOTIFY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// fcntl(F_NOTIFY): the directory `dir`, through the open file `file`,
+/// raises SIGIO in `owner` for the events of `arg` (DN_*), once or, with
+/// DN_MULTISHOT, until changed; no event bits ends it.
+pub fn dnotify_set(dir: &FileAttr, file: usize, arg: u32, owner: i32, kernel: &Arc<crate::kernel::Kernel>) {
+    let mut list = dnotify_list();
+    list.retain(|n| n.file != file);
+    let mask = arg & (DN_ACCESS | DN_MODIFY | DN_CREATE | DN_DELETE | DN_RENAME | DN_ATTRIB | DN_MULTISHOT);
+    if mask & !DN_MULTISHOT != 0 {
+        list.push(DirNotify { dir: key_of(dir), file, mask, owner, kernel: Arc::downgrade(kernel) });
+    }
+    DNOTIFY_COUNT.store(list.len(), Ordering::Relaxed);
+}
+
+/// The open file `file` is gone, or (with `owner`) that process closed an
+/// fd of it: its F_NOTIFY goes, as Linux's dnotify_flush on every close.
+pub fn dnotify_release(file: usize, owner: Option<i32>) {
+    if DNOTIFY_COUNT.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let mut list = dnotify_list();
+    list.retain(|n| n.file != file || owner.is_some_and(|o| o != n.owner));
+    DNOTIFY_COUNT.store(list.len(), Ordering::Relaxed);
+}
+
+/// An inotify event about an entry of the directory `dir`, for dnotify.
+fn dnotify_event(dir: Key, mask: u32) {
+    if DNOTIFY_COUNT.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let mut dn = 0;
+    for (i, d) in [
+        (IN_ACCESS, DN_ACCESS),
+        (IN_MODIFY, DN_MODIFY),
+        (IN_ATTRIB, DN_ATTRIB),
+        (IN_CREATE, DN_CREATE),
+        (IN_DELETE, DN_DELETE),
+        (IN_MOVED_FROM | IN_MOVED_TO, DN_RENAME),
+    ] {
+        if mask & i != 0 {
+            dn |= d;
+        }
+    }
+    let mut targets = Vec::new();
+    {
+        let mut list = dnotify_list();
+        list.retain(|n| {
+            if n.dir != dir || n.mask & dn == 0 {
+                return true;
+            }
+            targets.push((n.kernel.clone(), n.owner));
+            n.mask & DN_MULTISHOT != 0
+        });
+        DNOTIFY_COUNT.store(list.len(), Ordering::Relaxed);
+    }
+    for (kernel, owner) in targets {
+        if let Some(k) = kernel.upgrade() {
+            let info = crate::kernel::signal::SigInfo::new(SIGIO, crate::kernel::signal::code::SI_KERNEL);
+            let _ = crate::kernel::task::exit::send_to_process(&k, owner, info, None);
+        }
+    }
 }
 
 /// An event on the file `d`: told to its own watches, and to its
