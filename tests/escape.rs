@@ -285,3 +285,36 @@ husk_test! {
         assert!(out.stderr_str().contains("rootfs: /proc is on procfs"), "{}", out.describe());
     }
 }
+
+husk_test! {
+    /// The Gofer is confined by its seccomp filter (issue 11) before it
+    /// serves: /proc/PID/status of the running Gofer says seccomp mode 2
+    /// (filter) and no_new_privs, while the sandbox runs normally on it.
+    fn escape_gofer_is_confined(platform) {
+        let s = setup();
+        // setup() gives busybox's cat; sh and sleep are its applets too.
+        s.rootfs.busybox(&["sh", "sleep"]);
+        let case = Case::new(&s.rootfs, "/bin/sh").args(["-c", "cat /etc/passwd >/dev/null; sleep 3"]);
+        let mut cmd = husk_command(platform, &case);
+        let mut child = cmd.stdout(std::process::Stdio::null()).spawn().expect("start husk");
+        let husk_pid = child.id();
+        // The Gofer: husk's child whose command line is `husk gofer ...`.
+        let gofer = (0..100).find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+                let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                let ppid: u32 = stat[stat.rfind(')')? + 2..].split(' ').nth(1)?.parse().ok()?;
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                let gofer = cmdline.split(|&b| b == 0).nth(1) == Some(b"gofer".as_slice());
+                (ppid == husk_pid && gofer).then_some(pid)
+            })
+        });
+        let status = gofer.and_then(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok());
+        let out = child.wait().expect("wait for husk");
+        let status = status.expect("the Gofer was found running");
+        assert!(status.lines().any(|l| l == "Seccomp:\t2"), "the Gofer runs under a seccomp filter:\n{status}");
+        assert!(status.lines().any(|l| l == "NoNewPrivs:\t1"), "with no_new_privs:\n{status}");
+        assert!(out.success(), "the sandbox ran on the confined Gofer: {out:?}");
+    }
+}

@@ -90,6 +90,10 @@ pub enum GoferError {
     Protocol(String),
     #[error("gofer I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// The Gofer's seccomp filter could not be built or installed: it
+    /// does not serve unconfined.
+    #[error("gofer confinement: {0}")]
+    Confine(#[from] seccomp::Error),
     /// A root is on a kernel pseudo-filesystem, which is never served.
     #[error(
         "{path} is on {fs}, a kernel pseudo-filesystem: Husk serves no rootfs or volume from it \
@@ -121,7 +125,8 @@ impl GoferError {
             GoferError::Protocol(_)
             | GoferError::Io(_)
             | GoferError::Source { .. }
-            | GoferError::PseudoFilesystem { .. } => libc::EIO,
+            | GoferError::PseudoFilesystem { .. }
+            | GoferError::Confine(_) => libc::EIO,
         }
     }
 }
@@ -152,7 +157,11 @@ pub fn serve_roots(rootfs: &Path, extra: &[ExtraRoot], sock: OwnedFd) -> Result<
         roots.push(root.hiding(server::Hidden::new(hide)));
     }
     log::debug!("gofer: serving {} and {} extra roots", rootfs.display(), extra.len());
-    server::Server::with_roots(roots, MAX_FIDS).run(sock.as_fd())
+    let mut server = server::Server::with_roots(roots, MAX_FIDS);
+    // Confined before the first request: from here on the Gofer can only
+    // walk beneath the roots it holds and answer on its socket.
+    seccomp::install(&seccomp::gofer()?)?;
+    server.run(sock.as_fd())
 }
 
 /// A tree served besides the rootfs: a bind-mount source, or one of the
