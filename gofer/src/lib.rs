@@ -148,6 +148,18 @@ pub fn serve(rootfs: &Path, sock: OwnedFd) -> Result<(), GoferError> {
 /// A root on a kernel pseudo-filesystem is refused ([`check_root`]), here
 /// on the very file opened, whatever the runtime checked before.
 pub fn serve_roots(rootfs: &Path, extra: &[ExtraRoot], sock: OwnedFd) -> Result<(), GoferError> {
+    serve_with(rootfs, extra, sock, false)
+}
+
+/// [`serve_roots`] for the Gofer process itself: confined by its seccomp
+/// filter once its roots are open, before the first request. The filter
+/// covers every thread of the process, so only a process that does
+/// nothing else may call this (not a test harness).
+pub fn serve_roots_confined(rootfs: &Path, extra: &[ExtraRoot], sock: OwnedFd) -> Result<(), GoferError> {
+    serve_with(rootfs, extra, sock, true)
+}
+
+fn serve_with(rootfs: &Path, extra: &[ExtraRoot], sock: OwnedFd, confine: bool) -> Result<(), GoferError> {
     let rootfs_root = server::Root::new(server::open_root(rootfs)?);
     refuse_pseudo_filesystem(&rootfs_root, rootfs)?;
     let mut roots = vec![rootfs_root];
@@ -160,7 +172,9 @@ pub fn serve_roots(rootfs: &Path, extra: &[ExtraRoot], sock: OwnedFd) -> Result<
     let mut server = server::Server::with_roots(roots, MAX_FIDS);
     // Confined before the first request: from here on the Gofer can only
     // walk beneath the roots it holds and answer on its socket.
-    seccomp::install(&seccomp::gofer()?)?;
+    if confine {
+        seccomp::install(&seccomp::gofer()?)?;
+    }
     server.run(sock.as_fd())
 }
 

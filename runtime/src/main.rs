@@ -489,7 +489,7 @@ pub fn extra_roots(sources: &[PathBuf]) -> Vec<gofer::ExtraRoot> {
 
 fn serve_gofer(rootfs: &std::path::Path, sock_fd: i32, mounts: &[gofer::ExtraRoot]) -> anyhow::Result<()> {
     let sock = sys::adopt_fd(sock_fd).context("gofer socket")?;
-    gofer::serve_roots(rootfs, mounts, sock)?;
+    gofer::serve_roots_confined(rootfs, mounts, sock)?;
     Ok(())
 }
 

@@ -524,6 +524,9 @@ fn apply_mounts(kernel: &Kernel, specs: &[MountSpec], limits: &CgroupLimits) -> 
                     u32::try_from(*source).ok().and_then(|s| s.checked_add(1)).ok_or_else(|| fail(Errno::ENOENT))?;
                 let upper = (!spec.readonly).then(|| mf.clone());
                 let root = vfs.attach_gofer_root_with(index, upper).map_err(fail)?;
+                if let (Some(ov), Some(max)) = (root.overlay(), limits.memory_max) {
+                    ov.fs.limit_to(max);
+                }
                 (root, "overlay", "overlay", format!("{rw},relatime"))
             }
             MountKind::Tmpfs { mode } => (mem(FsKind::Tmpfs, *mode), "tmpfs", "tmpfs", format!("{rw},relatime")),
@@ -615,6 +618,11 @@ impl Sandbox {
                 options: "rw,relatime".into(),
             }
         });
+        // An overlay's upper layer is memory: within the sandbox's limit it
+        // fills with ENOSPC, before the host's OOM killer would step in.
+        if let (Some(ov), Some(max)) = (vfs.root().overlay(), cfg.limits.memory_max) {
+            ov.fs.limit_to(max);
+        }
         let specs = with_system_mounts(cfg.mounts.clone().unwrap_or_else(default_mounts))?;
         let kernel = Arc::new(Kernel::new(platform, mf, vfs, cfg.hostname, cfg.strace));
         let procfs = apply_mounts(&kernel, &specs, &cfg.limits)?;

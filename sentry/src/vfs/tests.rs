@@ -440,3 +440,19 @@ fn huge_sparse_ranges_are_cheap_and_bounded() {
     f.truncate(0).unwrap();
     assert_eq!(w.fs.pages_used(), 0);
 }
+
+#[test]
+fn a_limited_filesystem_fills_with_enospc() {
+    let w = world();
+    w.fs.limit_to(3 * abi::PAGE_SIZE);
+    assert_eq!(w.fs.pages_max(), 3);
+    let d = w.file("/f", b"");
+    let f = RegFile::new(d.inode().unwrap().clone());
+    w.write(&f, &[7u8; 3 * 4096], 0);
+    assert_eq!(f.write(&w.mf, &[Chunk { off: 0, len: 1 }], Some(3 * 4096)), Err(Errno::ENOSPC));
+    // A larger limit later does not raise it.
+    w.fs.limit_to(1 << 30);
+    assert_eq!(w.fs.pages_max(), 3);
+    f.truncate(4096).unwrap();
+    assert_eq!(f.write(&w.mf, &[Chunk { off: 0, len: 1 }], Some(8192)), Ok(1));
+}

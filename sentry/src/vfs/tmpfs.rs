@@ -77,7 +77,7 @@ pub struct MemFs {
     pages: AtomicU64,
     /// The size limit, in pages: like Linux's default for tmpfs, half of
     /// the host's memory.
-    max_pages: u64,
+    max_pages: AtomicU64,
     /// Serialises changes to the namespace.
     ns_lock: Mutex<()>,
     /// Mounted read-only: every change fails with EROFS.
@@ -94,7 +94,7 @@ impl MemFs {
             next_ino: AtomicU64::new(1),
             first_ino: 1,
             pages: AtomicU64::new(0),
-            max_pages: (crate::sys::host_memory().0 / 2 / PAGE_SIZE).max(1024),
+            max_pages: AtomicU64::new((crate::sys::host_memory().0 / 2 / PAGE_SIZE).max(1024)),
             ns_lock: Mutex::new(()),
             readonly: AtomicBool::new(false),
         })
@@ -112,7 +112,7 @@ impl MemFs {
             next_ino: AtomicU64::new(UPPER_FIRST_INO),
             first_ino: UPPER_FIRST_INO,
             pages: AtomicU64::new(0),
-            max_pages: (crate::sys::host_memory().0 / 2 / PAGE_SIZE).max(1024),
+            max_pages: AtomicU64::new((crate::sys::host_memory().0 / 2 / PAGE_SIZE).max(1024)),
             ns_lock: Mutex::new(()),
             readonly: AtomicBool::new(false),
         })
@@ -135,6 +135,13 @@ impl MemFs {
             ctime: (a.ctime_sec, a.ctime_nsec),
         };
         Arc::new(Inode { fs: self.clone(), ino: a.ino, meta: Mutex::new(meta), kind, linkable: AtomicBool::new(false) })
+    }
+
+    /// Holds at most `bytes` of file data from now on (an overlay's upper
+    /// layer within the sandbox's memory limit): writes past it get ENOSPC.
+    pub fn limit_to(&self, bytes: u64) {
+        let pages = (bytes / PAGE_SIZE).max(1);
+        self.max_pages.fetch_min(pages, Ordering::Relaxed);
     }
 
     /// Whether the filesystem is mounted read-only.
@@ -164,14 +171,14 @@ impl MemFs {
 
     /// The most pages of file data the filesystem may hold.
     pub fn pages_max(&self) -> u64 {
-        self.max_pages
+        self.max_pages.load(Ordering::Relaxed)
     }
 
     /// Counts `n` more pages of file data, or ENOSPC if that would pass the
     /// size limit.
     fn reserve(&self, n: u64) -> SysResult<()> {
         let ok = self.pages.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
-            used.checked_add(n).filter(|&total| total <= self.max_pages)
+            used.checked_add(n).filter(|&total| total <= self.max_pages.load(Ordering::Relaxed))
         });
         ok.map(|_| ()).map_err(|_| Errno::ENOSPC)
     }
