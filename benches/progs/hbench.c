@@ -9,6 +9,8 @@
  *   hbench forkexec N PATH   N fork, execve(PATH) in the child, waitpid
  *   hbench file MB DIR       write MB MiB to DIR/hbench.dat in 1 MiB writes,
  *                            fsync-free, then read it back; unlinks it
+ *   hbench smallfiles N DIR  create, write 100 bytes to and close N files in
+ *                            a new directory under DIR; removes them untimed
  *   hbench pipe MB           a child writes MB MiB into a pipe in 64 KiB
  *                            writes, the parent reads them all
  *   hbench unix MB           the same through an AF_UNIX SOCK_STREAM
@@ -207,6 +209,29 @@ int main(int argc, char **argv) {
         b = now_ns();
         unlink(file);
         per_op = 0;
+    } else if (!strcmp(w, "smallfiles")) {
+        /* Create, write 100 bytes to and close n files in a fresh
+         * directory under path; ns per file. They are removed afterwards,
+         * outside the timing. */
+        char dir[4096], file[4200], data[100];
+        memset(data, 'x', sizeof data);
+        snprintf(dir, sizeof dir, "%s/hbench-files-%d", path, (int)getpid());
+        if (mkdir(dir, 0755) != 0)
+            die("mkdir");
+        a = now_ns();
+        for (long i = 0; i < n; i++) {
+            snprintf(file, sizeof file, "%s/f%ld", dir, i);
+            int fd = open(file, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+            if (fd < 0 || write(fd, data, sizeof data) != (ssize_t)sizeof data)
+                die("create and write");
+            close(fd);
+        }
+        b = now_ns();
+        for (long i = 0; i < n; i++) {
+            snprintf(file, sizeof file, "%s/f%ld", dir, i);
+            unlink(file);
+        }
+        rmdir(dir);
     } else if (!strcmp(w, "pipe")) {
         size_t chunk = 64 << 10;
         long total = n << 20;
