@@ -257,3 +257,23 @@ husk_test! {
         check(platform, case);
     }
 }
+
+husk_test! {
+    /// /proc/PID/io counts read and write calls and bytes (the shell's, once
+    /// it read a line); smaps gives each
+    /// mapping's sizes and flags, smaps_rollup their sums; the boot id is
+    /// one for the sandbox, a uuid new at each read; fs/file-max and nr_open
+    /// are there.
+    fn mounts_proc_io_smaps_sys(platform) {
+        let r = rootfs();
+        let script = "read x < /etc/passwd; grep -c '^rchar: [1-9]' /proc/$$/io; grep -c '^syscw: ' /proc/self/io; \
+                      grep -c '^VmFlags: rd' /proc/self/smaps | grep -vx 0 >/dev/null && echo flags; \
+                      grep -c '^Rss: *[1-9][0-9]* kB' /proc/self/smaps_rollup; \
+                      grep -c rollup /proc/self/smaps_rollup; \
+                      [ \"$(cat /proc/sys/kernel/random/boot_id)\" = \"$(cat /proc/sys/kernel/random/boot_id)\" ] && echo same-boot; \
+                      [ \"$(cat /proc/sys/kernel/random/uuid)\" != \"$(cat /proc/sys/kernel/random/uuid)\" ] && echo new-uuid; \
+                      cat /proc/sys/fs/nr_open";
+        let case = sh(&r, script, &[]).expect_stdout("1\n1\nflags\n1\n1\nsame-boot\nnew-uuid\n1048576\n");
+        check(platform, case);
+    }
+}

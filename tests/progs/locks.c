@@ -186,7 +186,10 @@ static void waiting_and_deadlock(void)
 	report("its lock went with it", lk(fd, F_SETLK, F_WRLCK, SEEK_SET, 0, 0));
 	lk(fd, F_SETLK, F_UNLCK, SEEK_SET, 0, 0);
 
-	/* EINTR. */
+	/* EINTR: the locks are held before the child starts waiting. */
+	lk(fd, F_SETLK, F_WRLCK, SEEK_SET, 0, 1);
+	int fl = open(PATH, O_RDONLY);
+	flock(fl, LOCK_EX);
 	c = fork();
 	if (c == 0) {
 		int f = open(PATH, O_RDWR);
@@ -198,9 +201,6 @@ static void waiting_and_deadlock(void)
 		report("flock interrupted", flock(f, LOCK_EX));
 		_exit(0);
 	}
-	lk(fd, F_SETLK, F_WRLCK, SEEK_SET, 0, 1);
-	int fl = open(PATH, O_RDONLY);
-	flock(fl, LOCK_EX);
 	waitpid(c, &st, 0);
 	printf("interrupted child: %s\n", status_str(st));
 	close(fl);

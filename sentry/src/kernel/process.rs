@@ -104,6 +104,22 @@ pub struct ThreadGroup {
     pub signal_queue: super::waiter::WaitQueue,
     /// POSIX timers (timer_create): deleted at execve, none in a fork child.
     pub posix_timers: Mutex<super::timer::PosixTimers>,
+    /// /proc/PID/io's counters: bytes read and written through read- and
+    /// write-family calls, and how many such calls.
+    pub io: IoCounters,
+}
+
+/// Counts of a process's I/O, as /proc/PID/io shows them.
+#[derive(Default)]
+pub struct IoCounters {
+    /// Bytes read (rchar).
+    pub rchar: AtomicU64,
+    /// Bytes written (wchar).
+    pub wchar: AtomicU64,
+    /// Read calls (syscr).
+    pub syscr: AtomicU64,
+    /// Write calls (syscw).
+    pub syscw: AtomicU64,
 }
 
 impl ThreadGroup {
@@ -131,6 +147,7 @@ impl ThreadGroup {
             exit_queue: super::waiter::WaitQueue::default(),
             signal_queue: super::waiter::WaitQueue::default(),
             posix_timers: Mutex::new(super::timer::PosixTimers::default()),
+            io: IoCounters::default(),
         })
     }
 

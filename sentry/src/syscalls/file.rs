@@ -90,7 +90,13 @@ fn check_access(f: &File, dir: Dir) -> SysResult<()> {
 /// Streams that would block put the task to sleep (interruptibly) unless the
 /// file is O_NONBLOCK; a blocking write keeps going until all is written.
 pub(super) fn transfer(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, dir: Dir) -> SysResult<u64> {
-    let n = transfer_data(t, fd, bufs, pos, dir)?;
+    let r = transfer_data(t, fd, bufs, pos, dir);
+    // /proc/PID/io counts every call, and the bytes it moved.
+    let io = &t.handle.tg.io;
+    let (bytes, calls) = if dir == Dir::Read { (&io.rchar, &io.syscr) } else { (&io.wchar, &io.syscw) };
+    calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let n = r?;
+    bytes.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     // inotify: IN_ACCESS for data read, IN_MODIFY for data written.
     if n > 0 && crate::vfs::inotify::active() {
         if let Some(d) = t.fds().get(fd).ok().and_then(|f| f.dentry.clone()) {

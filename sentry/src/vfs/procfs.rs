@@ -261,6 +261,125 @@ fn statm(s: &Snap) -> String {
     )
 }
 
+/// A random (version 4) UUID, as /proc/sys/kernel/random/uuid gives.
+fn random_uuid() -> String {
+    let mut b = [0u8; 16];
+    let _ = crate::sys::getrandom(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", h[..4].concat(), h[4..6].concat(), h[6..8].concat(), h[8..10].concat(), h[10..].concat())
+}
+
+/// The sandbox's boot id: one UUID for its life (one sandbox per Sentry).
+fn boot_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(random_uuid)
+}
+
+/// /proc/PID/io: the process's read- and write-call counts and bytes; no
+/// storage I/O (read_bytes, write_bytes) is its own, as the sandbox has no
+/// block device.
+fn io(s: &Snap) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let io = &s.tg().io;
+    format!(
+        "rchar: {}\nwchar: {}\nsyscr: {}\nsyscw: {}\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n",
+        io.rchar.load(Relaxed),
+        io.wchar.load(Relaxed),
+        io.syscr.load(Relaxed),
+        io.syscw.load(Relaxed)
+    )
+}
+
+/// /proc/PID/smaps: each mapping's maps line, then its sizes as
+/// `show_smap` prints them (resident pages from the memory file; one
+/// address space's pages count wholly in its Pss), and `smaps_rollup`, the
+/// sums under one line.
+fn smaps(s: &Snap, rollup: bool) -> String {
+    use crate::mm::Backing;
+    let lines = maps(s);
+    let mm = s.view.mm.lock().unwrap_or_else(|e| e.into_inner());
+    let mut o = String::new();
+    let mut total = [0u64; 4]; // size, rss, anonymous, shared
+    let (mut first, mut last) = (u64::MAX, 0);
+    for ((start, v), line) in mm.vmas().zip(lines.lines()) {
+        let len = v.end - start;
+        let rss = mm.memfile().residency(v.mem_off, len).iter().filter(|&&b| b != 0).count() as u64 * PAGE;
+        let anon = if matches!(v.backing, Backing::Anon) && !v.shared { rss } else { 0 };
+        let shared = if v.shared { rss } else { 0 };
+        (first, last) = (first.min(start), last.max(v.end));
+        for (t, x) in total.iter_mut().zip([len, rss, anon, shared]) {
+            *t += x;
+        }
+        if !rollup {
+            o.push_str(line);
+            o.push('\n');
+            smaps_sizes(&mut o, len, rss, anon, shared);
+            let _ = writeln!(o, "VmFlags: {}", vm_flags(v));
+        }
+    }
+    if rollup {
+        let _ = writeln!(o, "{:08x}-{:08x} ---p 00000000 00:00 0{:>28}[rollup]", first.min(last), last, "");
+        let [_, rss, anon, shared] = total;
+        smaps_sizes(&mut o, 0, rss, anon, shared);
+        // The rollup has no Size, KernelPageSize or MMUPageSize lines.
+        o = o.lines().filter(|l| !l.starts_with("Size:") && !l.contains("PageSize:")).collect::<Vec<_>>().join("\n");
+        o.push('\n');
+    }
+    o
+}
+
+fn smaps_sizes(o: &mut String, size: u64, rss: u64, anon: u64, shared: u64) {
+    let private = rss - shared;
+    for (name, v) in [
+        ("Size", size),
+        ("KernelPageSize", PAGE),
+        ("MMUPageSize", PAGE),
+        ("Rss", rss),
+        ("Pss", rss),
+        ("Pss_Dirty", anon),
+        ("Shared_Clean", 0),
+        ("Shared_Dirty", shared),
+        ("Private_Clean", 0),
+        ("Private_Dirty", private),
+        ("Referenced", rss),
+        ("Anonymous", anon),
+        ("KSM", 0),
+        ("LazyFree", 0),
+        ("AnonHugePages", 0),
+        ("ShmemPmdMapped", 0),
+        ("FilePmdMapped", 0),
+        ("Shared_Hugetlb", 0),
+        ("Private_Hugetlb", 0),
+        ("Swap", 0),
+        ("SwapPss", 0),
+        ("Locked", 0),
+    ] {
+        let _ = writeln!(o, "{:<16}{:>8} kB", format!("{name}:"), v / 1024);
+    }
+    let _ = writeln!(o, "THPeligible:    0");
+}
+
+/// A mapping's VmFlags, as `show_smap_vma_flags` names them.
+fn vm_flags(v: &crate::mm::Vma) -> String {
+    use abi::flags::mm::{PROT_EXEC, PROT_READ, PROT_WRITE};
+    let mut f = Vec::new();
+    for (bit, name) in [(PROT_READ, "rd"), (PROT_WRITE, "wr"), (PROT_EXEC, "ex")] {
+        if v.prot & bit != 0 {
+            f.push(name);
+        }
+    }
+    if v.shared {
+        f.push("sh");
+    }
+    f.extend(["mr", "mw", "me"]);
+    if v.shared {
+        f.push("ms");
+    }
+    f.join(" ")
+}
+
 /// /proc/PID/limits, as `proc_pid_limits` prints it.
 fn limits(s: &Snap) -> String {
     const NAMES: [(&str, &str); 16] = [
@@ -640,6 +759,9 @@ impl SynthDir for PidDir {
         v.push((b"fd".to_vec(), SynthNode::dir(fs, fd_ino, 0o500, Arc::new(fd_dir)).owned(self.uid, self.gid)));
         v.push(self.file("maps", 0o444, self.gen(|s, _| Ok(maps(s).into_bytes()))));
         v.push(self.file("statm", 0o444, self.gen(|s, _| Ok(statm(s).into_bytes()))));
+        v.push(self.file("smaps", 0o444, self.gen(|s, _| Ok(smaps(s, false).into_bytes()))));
+        v.push(self.file("smaps_rollup", 0o444, self.gen(|s, _| Ok(smaps(s, true).into_bytes()))));
+        v.push(self.file("io", 0o400, self.gen(|s, _| Ok(io(s).into_bytes()))));
         v.push(self.file("limits", 0o444, self.gen(|s, _| Ok(limits(s).into_bytes()))));
         // One cgroup v2 hierarchy, whose root the sandbox is.
         v.push(self.file("cgroup", 0o444, self.gen(|_, _| Ok(b"0::/\n".to_vec()))));
@@ -780,6 +902,11 @@ impl RootDir {
                 ("fs/mqueue/msgsize_max", format!("{}\n", ipc::mqueue::MSGSIZE_MAX).into_bytes()),
                 ("fs/mqueue/queues_max", format!("{}\n", ipc::mqueue::QUEUES_MAX).into_bytes()),
                 ("vm/overcommit_memory", b"0\n".to_vec()),
+                ("kernel/random/boot_id", format!("{}\n", boot_id()).into_bytes()),
+                // A new one at each open, as Linux gives one at each read.
+                ("kernel/random/uuid", format!("{}\n", random_uuid()).into_bytes()),
+                ("fs/file-max", b"9223372036854775807\n".to_vec()),
+                ("fs/nr_open", b"1048576\n".to_vec()),
             ],
             &[],
         );
