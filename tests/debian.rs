@@ -1243,14 +1243,18 @@ differential_test! {
 }
 
 husk_test! {
-    /// procps and util-linux see the sandbox: `ps` its processes, `free`
-    /// its memory, `df` and `mount` its overlay root.
+    /// procps, util-linux and lsof see the sandbox: `ps` its processes
+    /// (and their memory), `pgrep` and `top` too, `free` its memory, `df`
+    /// and `mount` its overlay root, `lsof` a shell's open files.
     fn debian_procps_df_mount(platform) {
         let case = bash(
             "ps -eo pid,comm | head -2 | tr -s ' '; free | grep -c '^Mem:'; df -h / | tail -1 | cut -d' ' -f1; \
-             mount | head -1",
+             mount | head -1; ps -o rss= -p 1 | grep -cv '^ *0$'; pgrep -x bash; top -bn1 | grep -c '^Tasks:'; \
+             exec 7</etc/hostname; lsof -p $$ -a -d 7 -Fn | grep '^n'",
         )
-        .expect_stdout(" PID COMMAND\n 1 bash\n1\noverlay\noverlay on / type overlay (rw,relatime)\n");
+        .expect_stdout(
+            " PID COMMAND\n 1 bash\n1\noverlay\noverlay on / type overlay (rw,relatime)\n1\n1\n1\nn/etc/hostname\n",
+        );
         let out = run_husk(platform, &case);
         case.verify(&format!("husk --platform {platform}"), &out);
     }

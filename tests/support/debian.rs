@@ -52,10 +52,19 @@ pub const VARIANT: &str = "minbase";
 /// multiprocessing, concurrent, ctypes (and libffi);
 /// `libpython3.11-testsuite` is CPython's own regression suite
 /// (`python3 -m test`), the external conformance suite; `nodejs` is
-/// Debian's Node.js, for the event-loop tests; `git`, `python3-pip` and
-/// `procps` (ps, free) are the real tools the filesystem tests run.
-pub const PACKAGES: &[&str] =
-    &["python3-minimal", "libpython3-stdlib", "libpython3.11-testsuite", "nodejs", "git", "python3-pip", "procps"];
+/// Debian's Node.js, for the event-loop tests; `git`, `python3-pip`,
+/// `procps` (ps, free, top, pgrep) and `lsof` are the real tools the
+/// filesystem tests run.
+pub const PACKAGES: &[&str] = &[
+    "python3-minimal",
+    "libpython3-stdlib",
+    "libpython3.11-testsuite",
+    "nodejs",
+    "git",
+    "python3-pip",
+    "procps",
+    "lsof",
+];
 
 /// The root's /etc/hosts (debootstrap writes none): Docker's lines for the
 /// loopback.
