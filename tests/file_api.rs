@@ -24,6 +24,8 @@ differential_test! {
             "[1000, ...), to the end: write [1000, +0) by the holder",
             "write lock on an O_RDONLY fd: EBADF",
             "after the parent closed another fd: unlocked",
+            "before the child's exec: write [0, +1) by the holder",
+            "after it: unlocked",
             "parent F_SETLKW [1,2), which the waiting child holds: EDEADLK",
             "its lock went with it: ok",
             "F_SETLKW interrupted: EINTR",

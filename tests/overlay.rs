@@ -53,6 +53,7 @@ fn overlay_rootfs(link: Link) -> (Rootfs, String) {
         .file("/data/dir/b", "b\n")
         .file("/data/sub/deep/x", "x\n")
         .dir("/data/empty")
+        .file("/data/full/a", "a\n")
         .symlink("/data/link", "file");
     chown(rootfs.host_path("/data/file"), Some(1000), Some(1000)).expect("chown the fixture (tests run as root)");
     fs::set_permissions(rootfs.host_path("/data/sub"), fs::Permissions::from_mode(0o750)).expect("chmod");
@@ -80,6 +81,7 @@ differential_test! {
             "rename a lower directory: EXDEV",
             "rename a new directory: ok",
             "rmdir a directory of whiteouts only: ok",
+            "rename a new directory over a full lower one: ENOTEMPTY",
             "through the other name: shared|",
             "1 MiB written: size 1048576, block 100 is 'w'",
             "statvfs /: read-only 0",

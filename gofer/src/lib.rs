@@ -170,8 +170,10 @@ fn serve_with(rootfs: &Path, extra: &[ExtraRoot], sock: OwnedFd, confine: bool) 
     }
     log::debug!("gofer: serving {} and {} extra roots", rootfs.display(), extra.len());
     let mut server = server::Server::with_roots(roots, MAX_FIDS);
-    // Confined before the first request: from here on the Gofer can only
-    // walk beneath the roots it holds and answer on its socket.
+    // Confined before the first request: from here on the Gofer has only
+    // the syscalls its serving needs. (The filter cannot look at paths: a
+    // compromised Gofer could still open any path openat2 reaches, which
+    // an empty mount namespace or Landlock is to take away.)
     if confine {
         seccomp::install(&seccomp::gofer()?)?;
     }
@@ -195,6 +197,9 @@ impl From<std::path::PathBuf> for ExtraRoot {
         ExtraRoot { path, hide: Vec::new() }
     }
 }
+
+/// The hiding rule for every path beneath a root that others may not read.
+pub use server::UNREADABLE;
 
 /// Checks that `path`, to be served as a root (the rootfs or a volume
 /// source), is not on a kernel pseudo-filesystem: procfs, sysfs, devtmpfs,

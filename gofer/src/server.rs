@@ -174,20 +174,40 @@ pub(crate) struct Root {
 /// each a path relative to the root (`shadow`, `ssh/ssh_host_ed25519_key`),
 /// whose last component may end in `*` to match every name with that
 /// prefix (`ssh/ssh_host_*`).
+///
+/// The rule [`UNREADABLE`] hides, besides, every file and directory that
+/// others may not read (no `o+r` bit): on the host's /etc, that is where
+/// secrets are, whatever their names.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Hidden(Vec<Vec<u8>>);
+pub(crate) struct Hidden {
+    rules: Vec<Vec<u8>>,
+    unreadable: bool,
+}
+
+/// The hiding rule for every path others may not read.
+pub const UNREADABLE: &str = "!unreadable";
 
 impl Hidden {
     /// Rules from their text; `None` when there are none.
     pub(crate) fn new(rules: &[String]) -> Option<Arc<Hidden>> {
-        let rules: Vec<Vec<u8>> =
-            rules.iter().map(|r| r.trim_matches('/').as_bytes().to_vec()).filter(|r| !r.is_empty()).collect();
-        (!rules.is_empty()).then(|| Arc::new(Hidden(rules)))
+        let unreadable = rules.iter().any(|r| r == UNREADABLE);
+        let rules: Vec<Vec<u8>> = rules
+            .iter()
+            .filter(|r| *r != UNREADABLE)
+            .map(|r| r.trim_matches('/').as_bytes().to_vec())
+            .filter(|r| !r.is_empty())
+            .collect();
+        (!rules.is_empty() || unreadable).then(|| Arc::new(Hidden { rules, unreadable }))
+    }
+
+    /// Whether a file of mode `mode` is hidden for its mode alone.
+    pub(crate) fn hides_mode(&self, mode: u32) -> bool {
+        self.unreadable && file_type(mode) != libc::S_IFLNK && mode & 0o004 == 0
     }
 
     /// Whether the path `rel` (relative to the root) is hidden.
     pub(crate) fn hides(&self, rel: &[u8]) -> bool {
-        self.0.iter().any(|r| match r.strip_suffix(b"*") {
+        self.rules.iter().any(|r| match r.strip_suffix(b"*") {
             Some(prefix) => rel.starts_with(prefix) && !rel[prefix.len()..].contains(&b'/'),
             None => r == rel,
         })
@@ -399,6 +419,9 @@ impl Server {
             Err(e) => return Err(errno_of(&e)),
         };
         let st = sys::fstat(fd.as_fd()).map_err(|e| errno_of(&e))?;
+        if place.as_ref().is_some_and(|(h, _)| h.hides_mode(st.st_mode)) {
+            return Err(libc::ENOENT);
+        }
         let fd = Arc::new(fd);
         let node = Node::Host(HostNode {
             fd: Arc::clone(&fd),
@@ -525,7 +548,14 @@ impl Server {
             }
             for raw in parse_dirents(&buf[..n]) {
                 let raw = raw?;
-                let hidden = node.place.as_ref().is_some_and(|(h, rel)| h.hides(&child_path(rel, raw.name)));
+                let hidden = node.place.as_ref().is_some_and(|(h, rel)| {
+                    h.hides(&child_path(rel, raw.name))
+                        || (h.unreadable
+                            && CString::new(raw.name)
+                                .ok()
+                                .and_then(|n| sys::stat_at(dir.as_fd(), &n).ok())
+                                .is_some_and(|st| h.hides_mode(st.st_mode)))
+                });
                 if raw.name != b"." && raw.name != b".." && !hidden {
                     let cost = protocol::dirent_encoded_len(raw.name.len());
                     if used + cost > DIRENTS_PAGE_BUDGET {
@@ -755,7 +785,10 @@ mod tests {
         for f in ["shadow", "passwd", "ssh/ssh_host_rsa_key", "ssh/ssh_config", "ssh_host_x"] {
             fs::write(dir.path().join(f), b"x").unwrap();
         }
-        let hide = Hidden::new(&["shadow".into(), "/ssh/ssh_host_*".into()]);
+        fs::write(dir.path().join("private.cnf"), b"x").unwrap();
+        fs::set_permissions(dir.path().join("private.cnf"), std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+        let hide = Hidden::new(&["shadow".into(), "/ssh/ssh_host_*".into(), UNREADABLE.into()]);
         let root = Root::new(open_root(dir.path()).unwrap()).hiding(hide);
         let mut s = Server::with_roots(vec![root], 32);
         let (r, _) = s.attach(0).unwrap();
@@ -765,6 +798,7 @@ mod tests {
         };
         assert_eq!(walked(&mut s, &[b"shadow"]), (0, Some(libc::ENOENT)));
         assert_eq!(walked(&mut s, &[b"passwd"]), (1, None));
+        assert_eq!(walked(&mut s, &[b"private.cnf"]), (0, Some(libc::ENOENT)));
         assert_eq!(walked(&mut s, &[b"ssh", b"ssh_host_rsa_key"]), (1, Some(libc::ENOENT)));
         assert_eq!(walked(&mut s, &[b"ssh", b"ssh_config"]), (2, None));
         // The pattern is for ssh/, not the root.

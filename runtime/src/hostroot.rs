@@ -28,8 +28,9 @@ pub const SYSTEM_DIRS: &[&str] = &["usr", "bin", "sbin", "lib", "lib32", "lib64"
 
 /// Paths in the host's /etc that are secrets, never served: password and
 /// group shadows (and their backups), sudo's rules, SSH host keys, TLS
-/// private keys, Kerberos keytabs, saved Wi-Fi and VPN credentials, and
-/// old passwords.
+/// private keys, Kerberos keytabs, saved Wi-Fi and VPN credentials, old
+/// passwords, and every file or directory others may not read (where the
+/// rest of a host's secrets are, under any name).
 pub const ETC_HIDDEN: &[&str] = &[
     "shadow",
     "shadow-",
@@ -43,6 +44,14 @@ pub const ETC_HIDDEN: &[&str] = &[
     "NetworkManager/system-connections",
     "wpa_supplicant",
     "security/opasswd",
+    "wireguard",
+    "ipsec.secrets",
+    "ppp/chap-secrets",
+    "ppp/pap-secrets",
+    "mysql/debian.cnf",
+    "sssd/sssd.conf",
+    // And whatever else others may not read, whatever its name.
+    gofer::UNREADABLE,
 ];
 
 /// Empty directories of the sandbox's root, with their modes.

@@ -285,10 +285,53 @@ static void flocks(void)
 	close(third);
 }
 
-int main(void)
+/* A process's record locks go when exec closes a close-on-exec fd of the
+ * file: the child locks through one, execs this program as "probe", and
+ * the parent looks before and after. */
+static void exec_releases(char *self)
+{
+	int p[2], q[2];
+	pipe(p);
+	pipe(q);
+	pid_t c = fork();
+	if (c == 0) {
+		dup2(p[1], 10);
+		dup2(q[0], 11);
+		int fd = open(PATH, O_RDWR | O_CLOEXEC);
+		lk(fd, F_SETLK, F_WRLCK, SEEK_SET, 0, 1);
+		write(10, "l", 1);
+		/* Exec only once the parent has looked. */
+		char go;
+		read(11, &go, 1);
+		char *argv[] = { self, "probe", NULL };
+		execv("/proc/self/exe", argv);
+		_exit(9);
+	}
+	int fd = open(PATH, O_RDWR);
+	char b;
+	read(p[0], &b, 1);
+	show_getlk("before the child's exec", fd, F_GETLK, 0, 1, c);
+	write(q[1], "g", 1);
+	read(p[0], &b, 1);
+	show_getlk("after it", fd, F_GETLK, 0, 1, c);
+	write(q[1], "x", 1);
+	int st;
+	waitpid(c, &st, 0);
+	printf("the exec'd child: %s\n", status_str(st));
+	close(fd);
+}
+
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (argc > 1 && !strcmp(argv[1], "probe")) {
+		char b;
+		write(10, "e", 1);
+		read(11, &b, 1);
+		return 0;
+	}
 	posix_locks();
+	exec_releases(argv[0]);
 	waiting_and_deadlock();
 	ofd_locks();
 	flocks();

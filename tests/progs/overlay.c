@@ -3,7 +3,8 @@
  *
  * Needs the fixture tests/overlay.rs makes under /data: file ("lower\n",
  * mode 0640, owner 1000:1000), other ("other\n"), big (64 KiB of 'b'),
- * link -> file, dir/{a,b}, sub (mode 0750)/deep/x ("x\n"), empty/.
+ * link -> file, dir/{a,b}, sub (mode 0750)/deep/x ("x\n"), empty/,
+ * full/a.
  *
  * Copy-up of each kind of change (write, append, O_TRUNC, chmod, chown,
  * utimensat, truncate, link), whiteouts (unlink, rmdir, rename), opaque
@@ -136,6 +137,11 @@ int main(void)
 	report("rename a new directory", rename("/data/newdir", "/data/newdir2"));
 	printf("its file: %s\n", slurp("/data/newdir2/f"));
 	report("rmdir a directory of whiteouts only", (unlink("/data/dir/b"), rmdir("/data/dir")));
+	/* A new directory over a lower one that still has entries. */
+	mkdir("/data/src", 0755);
+	mkdir("/data/src/x", 0755);
+	report("rename a new directory over a full lower one", rename("/data/src/x", "/data/full"));
+	report("and over an empty new one", (mkdir("/data/src/y", 0755), rename("/data/src/x", "/data/src/y")));
 	list("/data", "/data");
 
 	/* Links. */

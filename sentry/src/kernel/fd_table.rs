@@ -83,13 +83,18 @@ impl FdTable {
 }
 
 impl FdTable {
-    /// Closes every fd marked close-on-exec.
-    pub fn close_on_exec(&mut self) {
+    /// Closes every fd marked close-on-exec; returns their files, for what
+    /// a close lets go of (a process's record locks on the file).
+    pub fn close_on_exec(&mut self) -> Vec<Arc<File>> {
+        let mut closed = Vec::new();
         for s in self.slots.iter_mut() {
             if s.as_ref().is_some_and(|s| s.cloexec) {
-                *s = None;
+                if let Some(slot) = s.take() {
+                    closed.push(slot.file);
+                }
             }
         }
+        closed
     }
 
     /// The open fds, lowest first.

@@ -517,8 +517,12 @@ impl LineDiscipline {
 
     // ----- output processing -----
 
+    /// Output for the master. Past OUTPUT_MAX bytes are dropped: only
+    /// echo gets there (a replica's write waits for room first), and Linux
+    /// drops echo its buffer has no room for.
     fn push_out(&mut self, bytes: &[u8]) {
-        self.out.extend(bytes);
+        let room = OUTPUT_MAX.saturating_sub(self.out.len());
+        self.out.extend(&bytes[..bytes.len().min(room)]);
     }
 
     /// Echoes input byte `c`: control characters as `^X` with ECHOCTL
@@ -539,7 +543,7 @@ impl LineDiscipline {
     /// set.
     fn output_char(&mut self, c: u8) {
         if !self.oflag(OPOST) {
-            self.out.push_back(c);
+            self.push_out(&[c]);
             return;
         }
         match c {
@@ -552,7 +556,7 @@ impl LineDiscipline {
                     self.push_out(b"\r\n");
                     return;
                 }
-                self.out.push_back(c);
+                self.push_out(&[c]);
             }
             b'\r' => {
                 if self.oflag(ONOCR) && self.column == 0 {
@@ -562,24 +566,24 @@ impl LineDiscipline {
                     if self.oflag(ONLRET) {
                         self.column = 0;
                     }
-                    self.out.push_back(b'\n');
+                    self.push_out(b"\n");
                     return;
                 }
                 self.column = 0;
-                self.out.push_back(c);
+                self.push_out(&[c]);
             }
             b'\t' => {
                 let spaces = 8 - (self.column & 7);
                 self.column += spaces;
                 if self.termios.c_oflag & TABDLY == XTABS {
-                    self.out.extend(std::iter::repeat_n(b' ', spaces));
+                    self.push_out(&[b' '; 8][..spaces]);
                 } else {
-                    self.out.push_back(c);
+                    self.push_out(&[c]);
                 }
             }
             8 => {
                 self.column = self.column.saturating_sub(1);
-                self.out.push_back(c);
+                self.push_out(&[c]);
             }
             _ => {
                 let mut c = c;
@@ -592,7 +596,7 @@ impl LineDiscipline {
                         self.column += 1;
                     }
                 }
-                self.out.push_back(c);
+                self.push_out(&[c]);
             }
         }
     }
@@ -701,6 +705,16 @@ mod tests {
         ld.set_termios(t);
         ld.replica_write(b"\n");
         assert_eq!(shown(&mut ld), b"\n");
+    }
+
+    #[test]
+    fn echo_is_bounded() {
+        let mut ld = LineDiscipline::default();
+        // ^R reprints the line: unread echo must not grow without end.
+        for _ in 0..100 {
+            typed(&mut ld, &[0o22; 1000]);
+        }
+        assert!(ld.output_len() <= OUTPUT_MAX);
     }
 
     #[test]

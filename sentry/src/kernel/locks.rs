@@ -78,6 +78,17 @@ struct State {
     files: HashMap<FileKey, FileLocks>,
     /// Processes blocked in F_SETLKW, and the process they wait for.
     waiting: HashMap<i32, i32>,
+    /// Record locks held, all owners.
+    records: usize,
+}
+
+/// The most record locks the Sentry holds at once; past it F_SETLK fails
+/// with ENOLCK, as Linux's does when it cannot allocate one.
+pub const MAX_RECORD_LOCKS: usize = 1 << 16;
+
+/// How many of `locks` a process owns.
+fn process_owned(locks: &[RecordLock]) -> usize {
+    locks.iter().filter(|l| matches!(l.owner, Owner::Process(_))).count()
 }
 
 /// The lock table.
@@ -97,6 +108,15 @@ pub static LOCKS: LazyLock<LockTable> = LazyLock::new(|| LockTable {
     process_locks: AtomicUsize::new(0),
 });
 
+/// Why a record lock was not set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetError {
+    /// This lock is in the way.
+    Conflict(RecordLock),
+    /// The table is full (ENOLCK).
+    NoLocks,
+}
+
 /// What flock(2) asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FlockOp {
@@ -113,9 +133,15 @@ impl LockTable {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn recount(&self, st: &State) {
-        let n = st.files.values().flat_map(|f| &f.records).filter(|l| matches!(l.owner, Owner::Process(_))).count();
-        self.process_locks.store(n, Ordering::Relaxed);
+    /// Accounts for a file's records going from `before` to `after`.
+    fn account(&self, st: &mut State, before: &[RecordLock], after: &[RecordLock]) {
+        st.records = (st.records + after.len()).saturating_sub(before.len());
+        let (b, a) = (process_owned(before), process_owned(after));
+        if a >= b {
+            self.process_locks.fetch_add(a - b, Ordering::Relaxed);
+        } else {
+            self.process_locks.fetch_sub(b - a, Ordering::Relaxed);
+        }
     }
 
     /// flock on `key` for the open file description `file`: Ok(true) when
@@ -160,8 +186,13 @@ impl LockTable {
     /// the way when it conflicts. The owner's own locks over the range are
     /// replaced, split where they reach past it, and merged with adjacent
     /// ones of the same type, as Linux keeps them.
-    pub fn set_record(&self, key: FileKey, req: RecordLock, unlock: bool) -> Result<(), RecordLock> {
-        let mut st = self.state();
+    pub fn set_record(&self, key: FileKey, req: RecordLock, unlock: bool) -> Result<(), SetError> {
+        let mut guard = self.state();
+        let st = &mut *guard;
+        // A new lock may split one in two: room for two more.
+        if !unlock && st.records + 2 > MAX_RECORD_LOCKS {
+            return Err(SetError::NoLocks);
+        }
         let locks = st.files.entry(key).or_default();
         if !unlock {
             if let Some(c) = locks.records.iter().find(|l| l.conflicts(&req)) {
@@ -169,9 +200,10 @@ impl LockTable {
                 if locks.is_empty() {
                     st.files.remove(&key);
                 }
-                return Err(c);
+                return Err(SetError::Conflict(c));
             }
         }
+        let before = locks.records.clone();
         let mut next = Vec::with_capacity(locks.records.len() + 2);
         let mut changed = false;
         for l in locks.records.drain(..) {
@@ -203,11 +235,12 @@ impl LockTable {
         }
         next.sort_by_key(|l| l.start);
         locks.records = next;
+        let after = locks.records.clone();
         if locks.is_empty() {
             st.files.remove(&key);
         }
-        self.recount(&st);
-        drop(st);
+        self.account(st, &before, &after);
+        drop(guard);
         if changed || unlock {
             self.queue.notify();
         }
@@ -268,19 +301,29 @@ impl LockTable {
     }
 
     fn release(&self, gone: impl Fn(FileKey, &RecordLock) -> bool, flocks_of: Option<usize>) {
-        let mut st = self.state();
+        let mut guard = self.state();
+        let st = &mut *guard;
         let mut changed = false;
+        let (mut removed, mut removed_process) = (0, 0);
         st.files.retain(|&key, locks| {
             let before = (locks.records.len(), locks.flocks.len());
-            locks.records.retain(|l| !gone(key, l));
+            locks.records.retain(|l| {
+                let g = gone(key, l);
+                if g {
+                    removed += 1;
+                    removed_process += usize::from(matches!(l.owner, Owner::Process(_)));
+                }
+                !g
+            });
             if let Some(f) = flocks_of {
                 locks.flocks.retain(|&(g, _)| g != f);
             }
             changed |= before != (locks.records.len(), locks.flocks.len());
             !locks.is_empty()
         });
-        self.recount(&st);
-        drop(st);
+        st.records -= removed.min(st.records);
+        self.process_locks.fetch_sub(removed_process, Ordering::Relaxed);
+        drop(guard);
         if changed {
             self.queue.notify();
         }

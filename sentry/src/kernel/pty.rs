@@ -502,9 +502,13 @@ pub fn master_ioctl(t: &mut Task, file: &File, tty: &Arc<Tty>, cmd: u32, arg: u6
             Ok(0)
         }
         TCFLSH => pty.flush(arg, true).map(|_| 0),
+        // As the keyboard would: only the line discipline's signals (Linux's
+        // pty_signal), never one a user could not send otherwise.
         TIOCSIG => {
+            use abi::flags::signal::{SIGINT, SIGQUIT};
+            const SIGTSTP: u32 = 20;
             let sig = arg as u32;
-            if sig == 0 || sig > super::signal::NSIG {
+            if sig != SIGINT && sig != SIGQUIT && sig != SIGTSTP {
                 return Err(Errno::EINVAL);
             }
             pty.deliver(tty, vec![sig]);

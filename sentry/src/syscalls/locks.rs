@@ -7,7 +7,7 @@ use abi::flags::open::{O_ACCMODE, O_PATH, O_RDONLY, O_WRONLY};
 use abi::Errno;
 
 use super::Args;
-use crate::kernel::locks::{range, FileKey, FlockOp, Owner, RecordLock, LOCKS};
+use crate::kernel::locks::{range, FileKey, FlockOp, Owner, RecordLock, SetError, LOCKS};
 use crate::kernel::task::Task;
 use crate::mm::SysResult;
 use crate::vfs::file::File;
@@ -136,14 +136,16 @@ pub fn fcntl_lock(t: &mut Task, f: &Arc<File>, cmd: u32, arg: u64) -> SysResult<
     }
     match LOCKS.set_record(key, req, unlock) {
         Ok(()) => return Ok(0),
+        Err(SetError::NoLocks) => return Err(Errno::ENOLCK),
         Err(_) if matches!(cmd, F_SETLK | F_OFD_SETLK) => return Err(Errno::EAGAIN),
         Err(_) => {}
     }
     let me = t.pid;
     let r = t.block(&[&LOCKS.queue], None, |_| match LOCKS.set_record(key, req, unlock) {
         Ok(()) => Ok(Some(0)),
-        Err(c) if !ofd && LOCKS.would_deadlock(me, c.owner) => Err(Errno::EDEADLK),
-        Err(c) => {
+        Err(SetError::NoLocks) => Err(Errno::ENOLCK),
+        Err(SetError::Conflict(c)) if !ofd && LOCKS.would_deadlock(me, c.owner) => Err(Errno::EDEADLK),
+        Err(SetError::Conflict(c)) => {
             if !ofd {
                 LOCKS.set_waiting(me, Some(c.owner));
             }

@@ -35,6 +35,12 @@ use abi::Errno;
 use crate::kernel::task::Task;
 use crate::mm::SysResult;
 
+/// What a close lets go of, for the kernel's own closes (close-on-exec):
+/// see `locks::closed`.
+pub fn file_closed(t: &Task, f: &crate::vfs::file::File) {
+    locks::closed(t, f);
+}
+
 /// The six raw syscall arguments, with typed accessors.
 #[derive(Clone, Copy, Debug)]
 pub struct Args(pub [u64; 6]);

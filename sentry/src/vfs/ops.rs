@@ -217,8 +217,12 @@ pub fn rename(
     };
     check_writable(&old.dir)?;
     check_writable(&new.dir)?;
-    let moved = overlay_prepare(vfs, &old.dir, oname)?;
-    let replaced = overlay_prepare(vfs, &new.dir, nname)?;
+    overlay_prepare(vfs, &old.dir, oname)?;
+    overlay_prepare(vfs, &new.dir, nname)?;
+    // Both names, whatever layer their directories are on: a directory
+    // with a lower one may be the target even when the source is new.
+    let moved = vfs.lookup_child(&old.dir, oname)?;
+    let replaced = vfs.lookup_child(&new.dir, nname)?;
     // overlayfs without redirect_dir: a directory with a lower one stays
     // where it is (mv copies it instead).
     if moved.as_ref().is_some_and(|m| overlay::has_lower_dir(m))
@@ -270,9 +274,12 @@ pub fn link(vfs: &Vfs, target: &Arc<Dentry>, new: &ParentPath, creds: &Credentia
         return Err(Errno::EXDEV);
     }
     may_link(target, creds)?;
-    if !target.is_dir() {
-        copy_up(target)?;
+    // The checks tmpfs would make come before a copy-up of the file's data.
+    may_create(&new.dir.attr(), creds)?;
+    if target.is_dir() {
+        return Err(Errno::EPERM);
     }
+    copy_up(target)?;
     copy_up(&new.dir)?;
     tmpfs::link(&new.dir, name, target, creds)?;
     inotify::notify_self(&target.attr(), inotify::IN_ATTRIB, false);

@@ -50,6 +50,8 @@ static ZEROS: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
 static NEXT_ANON_DEV: AtomicU64 = AtomicU64::new(0x30);
 /// The first inode number of an overlay's new files.
 const UPPER_FIRST_INO: u64 = 1 << 40;
+/// How many inode numbers each overlay's upper layer has.
+const UPPER_INO_RANGE: u64 = 1 << 32;
 
 /// The current wall-clock time.
 pub(crate) fn now() -> (i64, i64) {
@@ -105,12 +107,17 @@ impl MemFs {
     /// to stat, and new files take inode numbers from high up, clear of
     /// the lower files' numbers that copies keep.
     pub fn new_upper(mf: Arc<MemoryFile>, dev: u64) -> Arc<MemFs> {
+        // Each upper layer has a range of its own: two overlays over one
+        // host filesystem (/usr and /etc on the host's system) report the
+        // same device, so their new files must not share numbers.
+        static NEXT_RANGE: AtomicU64 = AtomicU64::new(0);
+        let first = UPPER_FIRST_INO + NEXT_RANGE.fetch_add(1, Ordering::Relaxed) * UPPER_INO_RANGE;
         Arc::new(MemFs {
             dev,
             kind: FsKind::Tmpfs,
             mf,
-            next_ino: AtomicU64::new(UPPER_FIRST_INO),
-            first_ino: UPPER_FIRST_INO,
+            next_ino: AtomicU64::new(first),
+            first_ino: first,
             pages: AtomicU64::new(0),
             max_pages: AtomicU64::new((crate::sys::host_memory().0 / 2 / PAGE_SIZE).max(1024)),
             ns_lock: Mutex::new(()),

@@ -37,7 +37,10 @@ impl Task {
             let fds = self.fds().clone();
             self.fds = Arc::new(Mutex::new(fds));
         }
-        self.fds().close_on_exec();
+        let closed = self.fds().close_on_exec();
+        for f in closed {
+            crate::syscalls::file_closed(self, &f);
+        }
         self.handle.tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).reset_for_exec();
         self.handle.tg.posix_timers.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.altstack = Default::default();
