@@ -82,6 +82,24 @@ fn wait(t: &mut Task, f: &Arc<File>, dir: Dir, nonblock: bool) -> SysResult<()> 
     super::file::wait_ready(t, f, dir, None)
 }
 
+/// Waits until the pipe `p` (the file `out`) has room, and says how much:
+/// EPIPE (and SIGPIPE) once it has no reader, EAGAIN without waiting when
+/// `nonblock`.
+fn room_in(t: &mut Task, out: &Arc<File>, p: &Pipe, nonblock: bool) -> SysResult<u64> {
+    loop {
+        let room = p.room() as u64;
+        if room > 0 {
+            return Ok(room);
+        }
+        let ((readers, _), _) = p.ends();
+        if readers == 0 {
+            super::file::sigpipe(t);
+            return Err(Errno::EPIPE);
+        }
+        wait(t, out, Dir::Write, nonblock)?;
+    }
+}
+
 /// An offset argument of splice or copy_file_range: the value at `addr`
 /// (EINVAL if negative), or None for a null pointer.
 fn offset_arg(t: &Task, addr: u64) -> SysResult<Option<u64>> {
@@ -208,19 +226,7 @@ pub fn splice(t: &mut Task, a: &Args) -> SysResult<u64> {
     // Room in the output pipe first, so that nothing read is left over.
     let mut want = len.min(STEP);
     if let Some(p) = &out_pipe {
-        loop {
-            let room = p.room() as u64;
-            if room > 0 {
-                want = want.min(room);
-                break;
-            }
-            let ((readers, _), _) = p.ends();
-            if readers == 0 {
-                super::file::sigpipe(t);
-                return Err(Errno::EPIPE);
-            }
-            wait(t, &out, Dir::Write, nonblock)?;
-        }
+        want = want.min(room_in(t, &out, p, nonblock)?);
     }
     let scratch = mf.allocate(STEP)?;
     let r = (|| {
@@ -280,18 +286,7 @@ pub fn tee(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     let nonblock = flags & SPLICE_F_NONBLOCK != 0;
     let mf = t.kernel.memfile.clone();
-    let want = loop {
-        let room = out_pipe.room() as u64;
-        if room > 0 {
-            break len.min(STEP).min(room);
-        }
-        let ((readers, _), _) = out_pipe.ends();
-        if readers == 0 {
-            super::file::sigpipe(t);
-            return Err(Errno::EPIPE);
-        }
-        wait(t, &out, Dir::Write, nonblock)?;
-    };
+    let want = len.min(STEP).min(room_in(t, &out, &out_pipe, nonblock)?);
     let scratch = mf.allocate(STEP)?;
     let r = (|| {
         let got = loop {
