@@ -133,14 +133,14 @@ impl LockTable {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Accounts for a file's records going from `before` to `after`.
-    fn account(&self, st: &mut State, before: &[RecordLock], after: &[RecordLock]) {
-        st.records = (st.records + after.len()).saturating_sub(before.len());
-        let (b, a) = (process_owned(before), process_owned(after));
-        if a >= b {
-            self.process_locks.fetch_add(a - b, Ordering::Relaxed);
+    /// Accounts for a file's records going from `before` to `after`, each
+    /// (all records, process-owned ones).
+    fn account(&self, st: &mut State, before: (usize, usize), after: (usize, usize)) {
+        st.records = (st.records + after.0).saturating_sub(before.0);
+        if after.1 >= before.1 {
+            self.process_locks.fetch_add(after.1 - before.1, Ordering::Relaxed);
         } else {
-            self.process_locks.fetch_sub(b - a, Ordering::Relaxed);
+            self.process_locks.fetch_sub(before.1 - after.1, Ordering::Relaxed);
         }
     }
 
@@ -203,7 +203,7 @@ impl LockTable {
                 return Err(SetError::Conflict(c));
             }
         }
-        let before = locks.records.clone();
+        let before = (locks.records.len(), process_owned(&locks.records));
         let mut next = Vec::with_capacity(locks.records.len() + 2);
         let mut changed = false;
         for l in locks.records.drain(..) {
@@ -235,11 +235,11 @@ impl LockTable {
         }
         next.sort_by_key(|l| l.start);
         locks.records = next;
-        let after = locks.records.clone();
+        let after = (locks.records.len(), process_owned(&locks.records));
         if locks.is_empty() {
             st.files.remove(&key);
         }
-        self.account(st, &before, &after);
+        self.account(st, before, after);
         drop(guard);
         if changed || unlock {
             self.queue.notify();

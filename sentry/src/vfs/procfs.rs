@@ -178,7 +178,7 @@ fn mem_summary(view: &TaskView) -> MemSummary {
             s.data += len;
         }
         // A page is resident once the memory file has it.
-        let resident = mm.memfile().residency(v.mem_off, len).iter().filter(|&&b| b != 0).count() as u64 * PAGE;
+        let resident = resident_bytes(&mm, v.mem_off, len);
         if v.shared {
             s.rss_shmem += resident;
         } else if matches!(v.backing, Backing::Anon) {
@@ -191,6 +191,12 @@ fn mem_summary(view: &TaskView) -> MemSummary {
 }
 
 const PAGE: u64 = abi::PAGE_SIZE;
+
+/// Bytes of a mapping (`len` bytes at memory-file offset `off`) that the
+/// memory file holds.
+fn resident_bytes(mm: &crate::mm::MemoryManager, off: u64, len: u64) -> u64 {
+    mm.memfile().residency(off, len).iter().filter(|&&b| b != 0).count() as u64 * PAGE
+}
 
 fn sig_sets(tg: &ThreadGroup) -> (u64, u64) {
     use crate::kernel::signal::{SIG_DFL, SIG_IGN};
@@ -305,7 +311,7 @@ fn smaps(s: &Snap, rollup: bool) -> String {
     let (mut first, mut last) = (u64::MAX, 0);
     for ((start, v), line) in mm.vmas().zip(lines.lines()) {
         let len = v.end - start;
-        let rss = mm.memfile().residency(v.mem_off, len).iter().filter(|&&b| b != 0).count() as u64 * PAGE;
+        let rss = resident_bytes(&mm, v.mem_off, len);
         let anon = if matches!(v.backing, Backing::Anon) && !v.shared { rss } else { 0 };
         let shared = if v.shared { rss } else { 0 };
         (first, last) = (first.min(start), last.max(v.end));
