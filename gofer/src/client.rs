@@ -7,8 +7,11 @@ use std::sync::{Mutex, PoisonError};
 
 use log::warn;
 
-use crate::protocol::{self, Request, Response, Tagged, MAX_MESSAGE, MAX_WALK_NAMES, NAME_MAX};
-use crate::{sys, DirEntry, Fid, FileAttr, GoferError, Walked};
+use crate::protocol::{
+    self, Request, Response, Tagged, MAX_MESSAGE, MAX_SYMLINK_TARGET, MAX_WALK_NAMES, MAX_XATTR, NAME_MAX,
+    XATTR_NAME_MAX,
+};
+use crate::{sys, DirEntry, Fid, FileAttr, FsStat, GoferError, NewNode, SetAttr, Walked};
 
 /// The connection state behind the client's mutex.
 struct Conn {
@@ -44,9 +47,11 @@ impl Conn {
             return Err(GoferError::Protocol(format!("response tag {} does not match request tag {tag}", resp.tag)));
         }
         let fd = fds.pop();
+        let carries_fd = matches!(resp.msg, Response::Open | Response::Created { .. });
         match (&resp.msg, &fd) {
-            (Response::Open, None) => Err(GoferError::Protocol("open response without an fd".into())),
-            (Response::Open, Some(_)) | (_, None) => Ok((resp.msg, fd)),
+            (_, None) if carries_fd => Err(GoferError::Protocol("open response without an fd".into())),
+            (_, Some(_)) if carries_fd => Ok((resp.msg, fd)),
+            (_, None) => Ok((resp.msg, fd)),
             (_, Some(_)) => Err(GoferError::Protocol("fd attached to a non-open response".into())),
         }
     }
@@ -75,6 +80,12 @@ fn errno(e: i32) -> Result<i32, GoferError> {
 
 fn unexpected(resp: &Response) -> GoferError {
     GoferError::Protocol(format!("unexpected response {resp:?}"))
+}
+
+/// A name as sent: cut to [`NAME_MAX`] + 1 bytes, still refused with
+/// ENAMETOOLONG by the gofer, but the request stays bounded.
+fn wire_name(name: &[u8]) -> Vec<u8> {
+    name[..name.len().min(NAME_MAX + 1)].to_vec()
 }
 
 fn is_symlink(attr: &FileAttr) -> bool {
@@ -219,6 +230,122 @@ impl GoferClient {
                 return Err(GoferError::Protocol("getdents made no progress".into()));
             }
             offset = next;
+        }
+    }
+
+    /// Creates the regular file `name` in `dir` (it must not exist:
+    /// EEXIST) with permission bits `mode` exactly, owned by `owner`, and
+    /// opens it with the access mode of `flags`: a fid for it, its
+    /// attributes, and the donated fd. EROFS unless the root is writable.
+    pub fn create(
+        &self,
+        dir: Fid,
+        name: &[u8],
+        flags: u32,
+        mode: u32,
+        owner: (u32, u32),
+    ) -> Result<(Fid, FileAttr, OwnedFd), GoferError> {
+        let (uid, gid) = owner;
+        let req = Request::Create { dir, name: wire_name(name), flags, mode, uid, gid };
+        match self.call(req)? {
+            (Response::Created { fid, attr }, Some(fd)) => Ok((fid, attr, fd)),
+            (other, _) => Err(unexpected(&other)),
+        }
+    }
+
+    /// Makes `name` in `dir` (a directory, FIFO, socket, empty file or
+    /// symlink) with permission bits `mode` exactly, owned by `owner`: a
+    /// fid for it and its attributes.
+    pub fn mknod(
+        &self,
+        dir: Fid,
+        name: &[u8],
+        node: NewNode,
+        mode: u32,
+        owner: (u32, u32),
+    ) -> Result<(Fid, FileAttr), GoferError> {
+        if matches!(&node, NewNode::Symlink(t) if t.len() > MAX_SYMLINK_TARGET) {
+            return Err(GoferError::Errno(libc::ENAMETOOLONG));
+        }
+        let (uid, gid) = owner;
+        match self.call(Request::Mknod { dir, name: wire_name(name), node, mode, uid, gid })? {
+            (Response::Made { fid, attr }, _) => Ok((fid, attr)),
+            (other, _) => Err(unexpected(&other)),
+        }
+    }
+
+    /// Gives `file` the further name `name` in `dir`: a fid for it and the
+    /// file's attributes.
+    pub fn link(&self, file: Fid, dir: Fid, name: &[u8]) -> Result<(Fid, FileAttr), GoferError> {
+        match self.call(Request::Link { file, dir, name: wire_name(name) })? {
+            (Response::Made { fid, attr }, _) => Ok((fid, attr)),
+            (other, _) => Err(unexpected(&other)),
+        }
+    }
+
+    /// Removes `name` from `dir`: a directory (rmdir) if `dir_flag`.
+    pub fn unlink(&self, dir: Fid, name: &[u8], dir_flag: bool) -> Result<(), GoferError> {
+        self.done(Request::Unlink { dir, name: wire_name(name), dir_flag })
+    }
+
+    /// renameat2 within one root (`flags`: RENAME_NOREPLACE or
+    /// RENAME_EXCHANGE).
+    pub fn rename(&self, odir: Fid, oname: &[u8], ndir: Fid, nname: &[u8], flags: u32) -> Result<(), GoferError> {
+        self.done(Request::Rename { odir, oname: wire_name(oname), ndir, nname: wire_name(nname), flags })
+    }
+
+    /// Changes the owner, mode or times of `fid`; the attributes after.
+    pub fn setattr(&self, fid: Fid, set: SetAttr) -> Result<FileAttr, GoferError> {
+        match self.call(Request::Setattr { fid, set })? {
+            (Response::Stat(attr), _) => Ok(attr),
+            (other, _) => Err(unexpected(&other)),
+        }
+    }
+
+    /// The figures of the filesystem `fid` is on.
+    pub fn statfs(&self, fid: Fid) -> Result<FsStat, GoferError> {
+        match self.call(Request::Statfs { fid })? {
+            (Response::Statfs(st), _) => Ok(st),
+            (other, _) => Err(unexpected(&other)),
+        }
+    }
+
+    /// The value of `fid`'s extended attribute `name` (`user.` only).
+    pub fn getxattr(&self, fid: Fid, name: &[u8]) -> Result<Vec<u8>, GoferError> {
+        self.xattr(Request::Getxattr { fid, name: name[..name.len().min(XATTR_NAME_MAX + 1)].to_vec() })
+    }
+
+    /// The names of `fid`'s `user.` extended attributes, each ending in NUL.
+    pub fn listxattr(&self, fid: Fid) -> Result<Vec<u8>, GoferError> {
+        self.xattr(Request::Listxattr { fid })
+    }
+
+    /// Sets a `user.` extended attribute; a value over [`MAX_XATTR`] bytes
+    /// is E2BIG.
+    pub fn setxattr(&self, fid: Fid, name: &[u8], value: &[u8], flags: u32) -> Result<(), GoferError> {
+        if value.len() > MAX_XATTR {
+            return Err(GoferError::Errno(libc::E2BIG));
+        }
+        let name = name[..name.len().min(XATTR_NAME_MAX + 1)].to_vec();
+        self.done(Request::Setxattr { fid, name, value: value.to_vec(), flags })
+    }
+
+    /// Removes a `user.` extended attribute.
+    pub fn removexattr(&self, fid: Fid, name: &[u8]) -> Result<(), GoferError> {
+        self.done(Request::Removexattr { fid, name: name[..name.len().min(XATTR_NAME_MAX + 1)].to_vec() })
+    }
+
+    fn done(&self, req: Request) -> Result<(), GoferError> {
+        match self.call(req)? {
+            (Response::Done, _) => Ok(()),
+            (other, _) => Err(unexpected(&other)),
+        }
+    }
+
+    fn xattr(&self, req: Request) -> Result<Vec<u8>, GoferError> {
+        match self.call(req)? {
+            (Response::Xattr(v), _) => Ok(v),
+            (other, _) => Err(unexpected(&other)),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The Husk gofer: the only Husk process that opens host paths.
 //!
 //! The gofer runs as a separate process and serves the sandbox's rootfs
-//! (read-only in this version) to the Sentry over an `AF_UNIX`
+//! and volumes (read-only, or writable where the user asked) to the Sentry over an `AF_UNIX`
 //! `SOCK_SEQPACKET` socketpair created by the runtime. The Sentry does all
 //! path resolution itself (mounts, `..`, symlinks, its dentry cache) and
 //! calls the gofer through [`GoferClient`] to walk single components, stat,
@@ -32,6 +32,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use client::GoferClient;
+pub use protocol::{MAX_XATTR, XATTR_NAME_MAX};
 pub use server::{check_name, MAX_FIDS};
 
 /// Names a file held open by the gofer for one connection. Never reused
@@ -68,6 +69,50 @@ pub struct DirEntry {
     pub ino: u64,
     /// A `DT_*` value (may be `DT_UNKNOWN` on some host filesystems).
     pub dtype: u8,
+}
+
+/// What [`GoferClient::mknod`] makes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NewNode {
+    Dir,
+    Fifo,
+    Socket,
+    Regular,
+    /// A symlink with this target (at most 4095 bytes, no NUL).
+    Symlink(Vec<u8>),
+}
+
+/// A time for [`SetAttr`]: seconds and nanoseconds, or "now" (the host's
+/// clock, Linux's `UTIME_NOW`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Time {
+    Now,
+    At(i64, i64),
+}
+
+/// The attributes [`GoferClient::setattr`] changes; `None` leaves one
+/// alone. Owner first, then mode, as chown clears set-id bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetAttr {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub atime: Option<Time>,
+    pub mtime: Option<Time>,
+}
+
+/// A filesystem's figures, as `struct statfs` gives them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FsStat {
+    pub fs_type: u64,
+    pub bsize: u64,
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub namelen: u64,
+    pub frsize: u64,
 }
 
 /// Result of a multi-component walk.
@@ -148,34 +193,55 @@ pub fn serve(rootfs: &Path, sock: OwnedFd) -> Result<(), GoferError> {
 /// A root on a kernel pseudo-filesystem is refused ([`check_root`]), here
 /// on the very file opened, whatever the runtime checked before.
 pub fn serve_roots(rootfs: &Path, extra: &[ExtraRoot], sock: OwnedFd) -> Result<(), GoferError> {
-    serve_with(rootfs, extra, sock, false)
+    let mut roots = vec![ExtraRoot::from(rootfs.to_path_buf())];
+    roots.extend_from_slice(extra);
+    serve_with(&roots, sock, false)
 }
 
-/// [`serve_roots`] for the Gofer process itself: confined by its seccomp
+/// Serves `roots`: the rootfs first, then the extra roots (attachable as
+/// 1, 2, ...), each read-only or, if asked, writable.
+pub fn serve_all(roots: &[ExtraRoot], sock: OwnedFd) -> Result<(), GoferError> {
+    serve_with(roots, sock, false)
+}
+
+/// [`serve_all`] for the Gofer process itself: confined by its seccomp
 /// filter once its roots are open, before the first request. The filter
 /// covers every thread of the process, so only a process that does
-/// nothing else may call this (not a test harness).
-pub fn serve_roots_confined(rootfs: &Path, extra: &[ExtraRoot], sock: OwnedFd) -> Result<(), GoferError> {
-    serve_with(rootfs, extra, sock, true)
+/// nothing else may call this (not a test harness). A Gofer with no
+/// writable root gets the smaller filter, with no call that changes a
+/// tree.
+pub fn serve_all_confined(roots: &[ExtraRoot], sock: OwnedFd) -> Result<(), GoferError> {
+    serve_with(roots, sock, true)
 }
 
-fn serve_with(rootfs: &Path, extra: &[ExtraRoot], sock: OwnedFd, confine: bool) -> Result<(), GoferError> {
-    let rootfs_root = server::Root::new(server::open_root(rootfs)?);
-    refuse_pseudo_filesystem(&rootfs_root, rootfs)?;
-    let mut roots = vec![rootfs_root];
-    for ExtraRoot { path, hide } in extra {
-        let root = server::open_extra_root(path).map_err(|source| GoferError::Source { path: path.clone(), source })?;
+fn serve_with(roots: &[ExtraRoot], sock: OwnedFd, confine: bool) -> Result<(), GoferError> {
+    let Some(rootfs) = roots.first() else {
+        return Err(GoferError::Protocol("no rootfs to serve".into()));
+    };
+    let mut opened = Vec::with_capacity(roots.len());
+    for (i, ExtraRoot { path, hide, writable }) in roots.iter().enumerate() {
+        let root = if i == 0 {
+            server::Root::new(
+                server::open_root(path).map_err(|source| GoferError::Source { path: path.clone(), source })?,
+            )
+        } else {
+            server::open_extra_root(path).map_err(|source| GoferError::Source { path: path.clone(), source })?
+        };
         refuse_pseudo_filesystem(&root, path)?;
-        roots.push(root.hiding(server::Hidden::new(hide)));
+        if *writable && !hide.is_empty() {
+            return Err(GoferError::Protocol(format!("{}: a writable root hides nothing", path.display())));
+        }
+        opened.push(root.hiding(server::Hidden::new(hide)).writable(*writable));
     }
-    log::debug!("gofer: serving {} and {} extra roots", rootfs.display(), extra.len());
-    let mut server = server::Server::with_roots(roots, MAX_FIDS);
+    let any_writable = roots.iter().any(|r| r.writable);
+    log::debug!("gofer: serving {} and {} extra roots", rootfs.path.display(), roots.len() - 1);
+    let mut server = server::Server::with_roots(opened, MAX_FIDS);
     // Confined before the first request: from here on the Gofer has only
     // the syscalls its serving needs. (The filter cannot look at paths: a
     // compromised Gofer could still open any path openat2 reaches, which
     // an empty mount namespace or Landlock is to take away.)
     if confine {
-        seccomp::install(&seccomp::gofer()?)?;
+        seccomp::install(&seccomp::gofer(any_writable)?)?;
     }
     server.run(sock.as_fd())
 }
@@ -190,11 +256,15 @@ pub struct ExtraRoot {
     /// the host's /etc): each relative to it, its last component perhaps
     /// ending in `*` to match a prefix.
     pub hide: Vec<String>,
+    /// The app may change it (a read-write volume, `--root-writes
+    /// host`): the Gofer takes the calls that change a tree, and opens
+    /// its files for writing.
+    pub writable: bool,
 }
 
 impl From<std::path::PathBuf> for ExtraRoot {
     fn from(path: std::path::PathBuf) -> Self {
-        ExtraRoot { path, hide: Vec::new() }
+        ExtraRoot { path, hide: Vec::new(), writable: false }
     }
 }
 

@@ -12,7 +12,7 @@
 use bincode::Options;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::{DirEntry, Fid, FileAttr};
+use crate::{DirEntry, Fid, FileAttr, FsStat, NewNode, SetAttr};
 
 /// Largest encoded message, in either direction. Well under the default
 /// socket send buffer (about 208 KiB), which bounds a seqpacket datagram.
@@ -33,6 +33,14 @@ pub const MAX_SYMLINK_TARGET: usize = 4095;
 /// Bytes of [`Response::Dirents`] entries per page; leaves room for the
 /// envelope so the whole response stays under [`MAX_MESSAGE`].
 pub const DIRENTS_PAGE_BUDGET: usize = MAX_MESSAGE - 1024;
+
+/// Longest extended attribute value (and list of names) carried: Linux's
+/// own limit is 64 KiB, less room here for the envelope. Host filesystems
+/// mostly allow far less (ext4: a block).
+pub const MAX_XATTR: usize = MAX_MESSAGE - 2048;
+
+/// Longest extended attribute name, as Linux's `XATTR_NAME_MAX`.
+pub const XATTR_NAME_MAX: usize = 255;
 
 /// A message with the tag that pairs a response with its request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +74,46 @@ pub enum Request {
     Getdents { fid: Fid, offset: i64 },
     /// Release `fid`. Answer: [`Response::Clunk`].
     Clunk { fid: Fid },
+
+    // The calls below change a tree, and only a root served writable
+    // accepts them (EROFS otherwise). The Sentry has made Linux's
+    // permission checks for the app; the Gofer confines each call beneath
+    // its root, names one component, and makes no device nodes.
+    /// Create the regular file `name` in `dir` (`O_CREAT | O_EXCL` on the
+    /// host) with permission bits `mode`, owned by `uid`:`gid`, and open it
+    /// with the access mode of `flags`. Answer: [`Response::Created`] with
+    /// the fd attached.
+    Create { dir: Fid, name: Vec<u8>, flags: u32, mode: u32, uid: u32, gid: u32 },
+    /// Make `name` in `dir`: a directory, FIFO, socket, empty regular file
+    /// or symlink, with permission bits `mode`, owned by `uid`:`gid`.
+    /// Answer: [`Response::Made`].
+    Mknod { dir: Fid, name: Vec<u8>, node: NewNode, mode: u32, uid: u32, gid: u32 },
+    /// Give the file `file` the further name `name` in `dir`. Answer:
+    /// [`Response::Made`], a fid for the new name.
+    Link { file: Fid, dir: Fid, name: Vec<u8> },
+    /// Remove `name` from `dir`: a directory if `dir_flag`, else anything
+    /// else. Answer: [`Response::Done`].
+    Unlink { dir: Fid, name: Vec<u8>, dir_flag: bool },
+    /// renameat2 of `oname` in `odir` to `nname` in `ndir`, both in one
+    /// root; `flags` may hold RENAME_NOREPLACE or RENAME_EXCHANGE. Answer:
+    /// [`Response::Done`].
+    Rename { odir: Fid, oname: Vec<u8>, ndir: Fid, nname: Vec<u8>, flags: u32 },
+    /// Change owner, mode and times of `fid`. Answer: [`Response::Stat`],
+    /// the attributes after.
+    Setattr { fid: Fid, set: SetAttr },
+    /// The filesystem `fid` is on. Answer: [`Response::Statfs`].
+    Statfs { fid: Fid },
+    /// The value of the `user.` extended attribute `name` of `fid`.
+    /// Answer: [`Response::Xattr`].
+    Getxattr { fid: Fid, name: Vec<u8> },
+    /// The names of `fid`'s `user.` extended attributes, each ending in
+    /// NUL. Answer: [`Response::Xattr`].
+    Listxattr { fid: Fid },
+    /// Set a `user.` extended attribute (`flags`: XATTR_CREATE or
+    /// XATTR_REPLACE). Answer: [`Response::Done`].
+    Setxattr { fid: Fid, name: Vec<u8>, value: Vec<u8>, flags: u32 },
+    /// Remove a `user.` extended attribute. Answer: [`Response::Done`].
+    Removexattr { fid: Fid, name: Vec<u8> },
 }
 
 /// A response from the gofer.
@@ -88,6 +136,17 @@ pub enum Response {
     Dirents { entries: Vec<DirEntry>, next: i64, eof: bool },
     /// The fid was released.
     Clunk,
+    /// A regular file made and opened: a fid for it and its attributes;
+    /// the fd is attached as `SCM_RIGHTS`.
+    Created { fid: Fid, attr: FileAttr },
+    /// A name made: a fid for it and its attributes.
+    Made { fid: Fid, attr: FileAttr },
+    /// The change was made.
+    Done,
+    /// The filesystem's figures.
+    Statfs(FsStat),
+    /// An extended attribute's value, or a list of names.
+    Xattr(Vec<u8>),
 }
 
 /// Errors while encoding or decoding a message.

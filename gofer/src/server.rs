@@ -31,6 +31,8 @@ use crate::protocol::{
 };
 use crate::{sys, DirEntry, Fid, FileAttr, GoferError};
 
+mod write;
+
 /// Most live fids per connection; attaching or walking beyond gives EMFILE.
 pub const MAX_FIDS: usize = 65536;
 
@@ -145,6 +147,9 @@ struct HostNode {
     /// The parent's fd and this file's name in it, used to reopen the file
     /// for reading. `None` for the root, which is reopened as "." of `fd`.
     parent: Option<(Arc<OwnedFd>, CString)>,
+    /// The parent's device and inode number (a rename moves the names
+    /// in a directory, whichever fid the directory was walked as).
+    parent_id: (u64, u64),
     /// The `resolve` flags to reopen it with: [`RESOLVE_ROOT_FILE`] for a
     /// single-file root, else [`RESOLVE`].
     resolve: u64,
@@ -156,6 +161,9 @@ struct HostNode {
     /// In a root with hidden paths: those, and this file's path relative
     /// to the root.
     place: Option<(Arc<Hidden>, Vec<u8>)>,
+    /// Which root the file is beneath, and whether that root is writable.
+    root: u32,
+    writable: bool,
 }
 
 /// One tree the gofer serves: the rootfs, or an extra root (a bind-mount
@@ -168,6 +176,8 @@ pub(crate) struct Root {
     parent: Option<(Arc<OwnedFd>, CString)>,
     /// Paths beneath the root that are never served.
     hide: Option<Arc<Hidden>>,
+    /// The root takes calls that change it.
+    writable: bool,
 }
 
 /// Paths beneath a root the Gofer never serves, as if they did not exist:
@@ -226,7 +236,13 @@ fn child_path(dir: &[u8], name: &[u8]) -> Vec<u8> {
 impl Root {
     /// A directory root from its `O_PATH` fd.
     pub(crate) fn new(fd: OwnedFd) -> Root {
-        Root { fd: Arc::new(fd), parent: None, hide: None }
+        Root { fd: Arc::new(fd), parent: None, hide: None, writable: false }
+    }
+
+    /// The same root, writable or not.
+    pub(crate) fn writable(mut self, writable: bool) -> Root {
+        self.writable = writable;
+        self
     }
 
     /// The same root, never serving the paths `hide` names.
@@ -316,6 +332,30 @@ impl Server {
             Request::Readlink { fid } => self.readlink(fid).map(Response::Readlink),
             Request::Getdents { fid, offset } => self.getdents(fid, offset),
             Request::Clunk { fid } => self.clunk(fid).map(|()| Response::Clunk),
+            Request::Create { dir, name, flags, mode, uid, gid } => {
+                return match self.create(dir, &name, flags, mode, (uid, gid)) {
+                    Ok((fid, attr, fd)) => (Response::Created { fid, attr }, Some(fd)),
+                    Err(e) => (Response::Error(e), None),
+                }
+            }
+            Request::Mknod { dir, name, node, mode, uid, gid } => {
+                self.mknod(dir, &name, &node, mode, (uid, gid)).map(|(fid, attr)| Response::Made { fid, attr })
+            }
+            Request::Link { file, dir, name } => {
+                self.link(file, dir, &name).map(|(fid, attr)| Response::Made { fid, attr })
+            }
+            Request::Unlink { dir, name, dir_flag } => self.unlink(dir, &name, dir_flag).map(|()| Response::Done),
+            Request::Rename { odir, oname, ndir, nname, flags } => {
+                self.rename(odir, &oname, ndir, &nname, flags).map(|()| Response::Done)
+            }
+            Request::Setattr { fid, set } => self.setattr(fid, &set).map(Response::Stat),
+            Request::Statfs { fid } => self.statfs(fid).map(Response::Statfs),
+            Request::Getxattr { fid, name } => self.getxattr(fid, &name).map(Response::Xattr),
+            Request::Listxattr { fid } => self.listxattr(fid).map(Response::Xattr),
+            Request::Setxattr { fid, name, value, flags } => {
+                self.setxattr(fid, &name, &value, flags).map(|()| Response::Done)
+            }
+            Request::Removexattr { fid, name } => self.removexattr(fid, &name).map(|()| Response::Done),
         };
         (result.unwrap_or_else(Response::Error), None)
     }
@@ -335,8 +375,8 @@ impl Server {
         Ok(fid)
     }
 
-    fn attach(&mut self, root: u32) -> Result<(Fid, FileAttr), i32> {
-        let root = usize::try_from(root).ok().and_then(|i| self.roots.get(i)).ok_or(libc::ENOENT)?;
+    fn attach(&mut self, index: u32) -> Result<(Fid, FileAttr), i32> {
+        let root = usize::try_from(index).ok().and_then(|i| self.roots.get(i)).ok_or(libc::ENOENT)?;
         if self.fids.len() >= self.max_fids {
             return Err(libc::EMFILE);
         }
@@ -345,11 +385,14 @@ impl Server {
         let node = Node::Host(HostNode {
             fd: Arc::clone(&root.fd),
             parent: root.parent.clone(),
+            parent_id: (0, 0),
             resolve,
             mode: st.st_mode,
             dev: st.st_dev,
             ino: st.st_ino,
             place: root.hide.clone().map(|h| (h, Vec::new())),
+            root: index,
+            writable: root.writable,
         });
         let fid = self.insert(node)?;
         Ok((fid, FileAttr::from_stat(&st)))
@@ -358,9 +401,9 @@ impl Server {
     fn walk(&mut self, dir: Fid, names: &[Vec<u8>]) -> Result<Response, i32> {
         // The directory walked from: `None` for a mount point seen from
         // below, which is empty.
-        let (mut parent, mut place) = match self.node(dir)? {
-            Node::Host(h) => (Some(Arc::clone(&h.fd)), h.place.clone()),
-            Node::Covered(_) => (None, None),
+        let (mut parent, mut place, within, mut parent_id) = match self.node(dir)? {
+            Node::Host(h) => (Some(Arc::clone(&h.fd)), h.place.clone(), (h.root, h.writable), (h.dev, h.ino)),
+            Node::Covered(_) => (None, None, (0, false), (0, 0)),
         };
         if names.len() > MAX_WALK_NAMES {
             return Err(libc::EINVAL);
@@ -372,7 +415,7 @@ impl Server {
             let step = match (&parent, &here) {
                 // A hidden path is not there, whatever the host holds.
                 (Some(_), Some((h, rel))) if h.hides(rel) => check_name(name).and(Err(libc::ENOENT)),
-                (Some(dir), _) => self.walk_one(dir, name, here.clone()),
+                (Some(dir), _) => self.walk_one(dir, parent_id, name, here.clone(), within),
                 (None, _) => check_name(name).and(Err(libc::ENOENT)),
             };
             match step {
@@ -383,6 +426,7 @@ impl Server {
                     }
                     parent = fd;
                     place = here;
+                    parent_id = (attr.dev, attr.ino);
                 }
                 Err(e) => {
                     error = Some(e);
@@ -398,8 +442,10 @@ impl Server {
     fn walk_one(
         &mut self,
         parent: &Arc<OwnedFd>,
+        parent_id: (u64, u64),
         name: &[u8],
         place: Option<(Arc<Hidden>, Vec<u8>)>,
+        (root, writable): (u32, bool),
     ) -> Result<(Fid, FileAttr, Option<Arc<OwnedFd>>), i32> {
         let cname = check_name(name)?;
         if self.fids.len() >= self.max_fids {
@@ -426,11 +472,14 @@ impl Server {
         let node = Node::Host(HostNode {
             fd: Arc::clone(&fd),
             parent: Some((Arc::clone(parent), cname)),
+            parent_id,
             resolve: RESOLVE,
             mode: st.st_mode,
             dev: st.st_dev,
             ino: st.st_ino,
             place,
+            root,
+            writable,
         });
         let fid = self.insert(node)?;
         Ok((fid, FileAttr::from_stat(&st), Some(fd)))
@@ -452,8 +501,14 @@ impl Server {
         // Reinterpret the app's flag bits as the host's `int` flags.
         let flags = i32::from_ne_bytes(flags.to_ne_bytes());
         let tmpfile_bit = libc::O_TMPFILE & !libc::O_DIRECTORY;
-        if flags & libc::O_ACCMODE != libc::O_RDONLY || flags & (libc::O_CREAT | libc::O_TRUNC | tmpfile_bit) != 0 {
+        let access = flags & libc::O_ACCMODE;
+        let writes = access != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+        let writable = matches!(node, Node::Host(h) if h.writable);
+        if (writes && !writable) || flags & (libc::O_CREAT | tmpfile_bit) != 0 {
             return Err(libc::EROFS);
+        }
+        if access == libc::O_ACCMODE {
+            return Err(libc::EINVAL);
         }
         let mode = match node {
             Node::Host(h) => h.mode,
@@ -463,8 +518,13 @@ impl Server {
         if flags & libc::O_DIRECTORY != 0 && ftype != libc::S_IFDIR {
             return Err(if ftype == libc::S_IFLNK { libc::ELOOP } else { libc::ENOTDIR });
         }
+        if writes && ftype == libc::S_IFDIR {
+            return Err(libc::EISDIR);
+        }
         match node {
-            Node::Host(h) => self.reopen(h),
+            // O_TRUNC is the Sentry's to carry out, on the fd: truncating
+            // here, before the identity check, could cut another file.
+            Node::Host(h) => self.reopen_as(h, access),
             // An empty file's contents; a directory is read with getdents.
             Node::Covered(_) if ftype == libc::S_IFREG => sys::empty_sealed_memfd().map_err(|e| errno_of(&e)),
             Node::Covered(_) => Err(libc::EPERM),
@@ -478,8 +538,13 @@ impl Server {
     /// a socket ENXIO (as Linux), and FIFOs and device nodes EPERM, since
     /// opening them on the host could block the gofer or reach host devices.
     fn reopen(&self, node: &HostNode) -> Result<OwnedFd, i32> {
+        self.reopen_as(node, libc::O_RDONLY)
+    }
+
+    /// [`Server::reopen`] with the access mode `access`.
+    fn reopen_as(&self, node: &HostNode, access: libc::c_int) -> Result<OwnedFd, i32> {
         let ftype = file_type(node.mode);
-        let mut flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NOCTTY;
+        let mut flags = access | libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NOCTTY;
         match ftype {
             libc::S_IFREG => {}
             libc::S_IFDIR => flags |= libc::O_DIRECTORY,
@@ -717,7 +782,7 @@ pub(crate) fn open_extra_root(path: &Path) -> io::Result<Root> {
     if file_type(st.st_mode) != libc::S_IFREG {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
-    Ok(Root { fd: Arc::new(fd), parent: Some((dir, name)), hide: None })
+    Ok(Root { fd: Arc::new(fd), parent: Some((dir, name)), hide: None, writable: false })
 }
 
 #[cfg(test)]

@@ -41,8 +41,19 @@ fn check_size(ret: libc::ssize_t) -> io::Result<usize> {
 /// `openat2(dir, name, {flags, 0, resolve})`. Retries on EINTR and (a bounded
 /// number of times) on EAGAIN.
 pub(crate) fn openat2(dir: BorrowedFd<'_>, name: &CStr, flags: libc::c_int, resolve: u64) -> io::Result<OwnedFd> {
+    openat2_mode(dir, name, flags, 0, resolve)
+}
+
+/// [`openat2`] with a `mode` for a file that `O_CREAT` makes.
+pub(crate) fn openat2_mode(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    flags: libc::c_int,
+    mode: u32,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
     // `flags` is a bit set; reinterpret its bits rather than sign-extend.
-    let how = OpenHow { flags: u64::from(u32::from_ne_bytes(flags.to_ne_bytes())), mode: 0, resolve };
+    let how = OpenHow { flags: u64::from(u32::from_ne_bytes(flags.to_ne_bytes())), mode: u64::from(mode), resolve };
     let mut eagain = 0;
     loop {
         // SAFETY: `dir` is a live fd borrowed for the call; `name` is a
@@ -337,4 +348,119 @@ pub(crate) fn recv(sock: BorrowedFd<'_>, buf: &mut [u8], accept_fds: bool) -> io
         truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
         control_truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
     })
+}
+
+/// Retries `f` while it fails with EINTR.
+fn retry(mut f: impl FnMut() -> libc::c_int) -> io::Result<()> {
+    loop {
+        match check(f()) {
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            r => return r.map(drop),
+        }
+    }
+}
+
+/// `mkdirat(dir, name, mode)`.
+pub(crate) fn mkdirat(dir: BorrowedFd<'_>, name: &CStr, mode: u32) -> io::Result<()> {
+    // SAFETY: `dir` is live and `name` NUL-terminated for the call.
+    retry(|| unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), mode) })
+}
+
+/// `mknodat(dir, name, mode, 0)`: a FIFO, socket or regular file (never a
+/// device: the caller checks the type).
+pub(crate) fn mknodat(dir: BorrowedFd<'_>, name: &CStr, mode: u32) -> io::Result<()> {
+    // SAFETY: `dir` is live and `name` NUL-terminated for the call.
+    retry(|| unsafe { libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode, 0) })
+}
+
+/// `symlinkat(target, dir, name)`.
+pub(crate) fn symlinkat(target: &CStr, dir: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
+    // SAFETY: both strings are NUL-terminated and `dir` live for the call.
+    retry(|| unsafe { libc::symlinkat(target.as_ptr(), dir.as_raw_fd(), name.as_ptr()) })
+}
+
+/// `linkat(file, "", dir, name, AT_EMPTY_PATH)`: another name for the very
+/// file `file` (an `O_PATH` fd) refers to, whatever its names are now.
+pub(crate) fn link_fd(file: BorrowedFd<'_>, dir: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
+    // SAFETY: both fds are live and both strings NUL-terminated.
+    retry(|| unsafe {
+        libc::linkat(file.as_raw_fd(), c"".as_ptr(), dir.as_raw_fd(), name.as_ptr(), libc::AT_EMPTY_PATH)
+    })
+}
+
+/// `unlinkat(dir, name, flags)` (`AT_REMOVEDIR` for a directory).
+pub(crate) fn unlinkat(dir: BorrowedFd<'_>, name: &CStr, flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: `dir` is live and `name` NUL-terminated for the call.
+    retry(|| unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), flags) })
+}
+
+/// `renameat2(odir, oname, ndir, nname, flags)`.
+pub(crate) fn renameat2(
+    odir: BorrowedFd<'_>,
+    oname: &CStr,
+    ndir: BorrowedFd<'_>,
+    nname: &CStr,
+    flags: u32,
+) -> io::Result<()> {
+    // SAFETY: both fds are live and both names NUL-terminated for the call.
+    retry(|| unsafe {
+        libc::syscall(libc::SYS_renameat2, odir.as_raw_fd(), oname.as_ptr(), ndir.as_raw_fd(), nname.as_ptr(), flags)
+            as libc::c_int
+    })
+}
+
+/// `fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)` on the
+/// file an `O_PATH` fd refers to; `u32::MAX` leaves an id alone.
+pub(crate) fn chown_fd(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: `fd` is live; the path is a static empty C string.
+    retry(|| unsafe {
+        libc::fchownat(fd.as_raw_fd(), c"".as_ptr(), uid, gid, libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW)
+    })
+}
+
+/// `fchmodat2(fd, "", mode, AT_EMPTY_PATH)` on the file an `O_PATH` fd
+/// refers to (Linux 6.6 and later).
+pub(crate) fn chmod_fd(fd: BorrowedFd<'_>, mode: u32) -> io::Result<()> {
+    const SYS_FCHMODAT2: libc::c_long = 452;
+    // SAFETY: `fd` is live; the path is a static empty C string.
+    retry(|| unsafe {
+        libc::syscall(SYS_FCHMODAT2, fd.as_raw_fd(), c"".as_ptr(), mode, libc::AT_EMPTY_PATH) as libc::c_int
+    })
+}
+
+/// `utimensat(fd, "", times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)` on the
+/// file an `O_PATH` fd refers to.
+pub(crate) fn utimens_fd(fd: BorrowedFd<'_>, times: &[libc::timespec; 2]) -> io::Result<()> {
+    // SAFETY: `fd` is live; the path is a static empty C string; `times`
+    // points to two initialised timespecs the kernel only reads.
+    retry(|| unsafe {
+        libc::utimensat(fd.as_raw_fd(), c"".as_ptr(), times.as_ptr(), libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW)
+    })
+}
+
+/// `fgetxattr(fd, name, buf)`; an empty `buf` asks for the size.
+pub(crate) fn fgetxattr(fd: BorrowedFd<'_>, name: &CStr, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `fd` is live, `name` NUL-terminated, and the kernel writes at
+    // most `buf.len()` bytes into `buf`.
+    check_size(unsafe { libc::fgetxattr(fd.as_raw_fd(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) })
+}
+
+/// `fsetxattr(fd, name, value, flags)`.
+pub(crate) fn fsetxattr(fd: BorrowedFd<'_>, name: &CStr, value: &[u8], flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: `fd` is live, `name` NUL-terminated, `value` readable for its
+    // length.
+    check(unsafe { libc::fsetxattr(fd.as_raw_fd(), name.as_ptr(), value.as_ptr().cast(), value.len(), flags) })
+        .map(drop)
+}
+
+/// `flistxattr(fd, buf)`; an empty `buf` asks for the size.
+pub(crate) fn flistxattr(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `fd` is live; the kernel writes at most `buf.len()` bytes.
+    check_size(unsafe { libc::flistxattr(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })
+}
+
+/// `fremovexattr(fd, name)`.
+pub(crate) fn fremovexattr(fd: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
+    // SAFETY: `fd` is live and `name` NUL-terminated.
+    check(unsafe { libc::fremovexattr(fd.as_raw_fd(), name.as_ptr()) }).map(drop)
 }

@@ -145,7 +145,7 @@ pub fn build(state_dir: &Path, first_index: usize) -> anyhow::Result<HostMounts>
                 kind: MountKind::HostSystem { source: first_index + sources.len() },
                 readonly: false,
             });
-            sources.push(gofer::ExtraRoot { path: host, hide });
+            sources.push(gofer::ExtraRoot { path: host, hide, writable: false });
         }
     }
     Ok(HostMounts { root, sources, specs })

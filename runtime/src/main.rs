@@ -12,7 +12,7 @@ mod sys;
 
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{bail, Context};
@@ -182,6 +182,9 @@ enum Cmd {
         /// An extra root to serve (a bind-mount source), repeatable.
         #[arg(long = "mount", value_name = "SRC")]
         mounts: Vec<PathBuf>,
+        /// Serve the rootfs writable.
+        #[arg(long)]
+        writable: bool,
     },
     /// A container's sandbox process (started by `husk create`).
     #[command(hide = true)]
@@ -227,7 +230,8 @@ struct RunArgs {
     /// OCI mode: the container id.
     id: Option<String>,
     /// Local mode: bind-mount a host directory or file at DEST
-    /// (repeatable); served read-only by the Gofer.
+    /// (repeatable): read-write, its changes reaching HOST through the
+    /// Gofer, unless `:ro` is given (then writes fail with EROFS).
     #[arg(long = "volume", value_name = "HOST:DEST[:ro]")]
     volume: Vec<String>,
     /// Local mode: mount an empty tmpfs at DEST (repeatable).
@@ -237,8 +241,14 @@ struct RunArgs {
     /// run --read-only`. Without it the root is an overlay: the app may
     /// change anything, the changes stay in the sandbox's memory, and the
     /// rootfs directory is never written.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "root_writes")]
     read_only: bool,
+    /// Local mode: where the app's writes to the root go. `overlay` (the
+    /// default): an overlay in the sandbox's memory, the rootfs never
+    /// written. `host`: into the --rootfs directory itself, through the
+    /// Gofer (weaker: the sandbox changes a host directory).
+    #[arg(long, value_name = "overlay|host", value_parser = ["overlay", "host"])]
+    root_writes: Option<String>,
     /// Local mode: kept for old command lines; the sandbox's own procfs is
     /// always at /proc.
     #[arg(long, hide = true)]
@@ -297,28 +307,37 @@ fn command_name(c: &Cmd) -> &'static str {
 /// The Gofer's arguments, read without clap: the Gofer is started for every
 /// sandbox, and building the whole command line's parser costs it more than
 /// its own start-up (page faults in a nested VM are dear).
-fn gofer_fast_path(args: &[std::ffi::OsString]) -> Option<(PathBuf, i32, Vec<gofer::ExtraRoot>)> {
+/// Its roots come back in the Gofer's order: the rootfs, then each
+/// `--mount`.
+fn gofer_fast_path(args: &[std::ffi::OsString]) -> Option<(i32, Vec<gofer::ExtraRoot>)> {
     let mut it = args.iter();
-    let (mut rootfs, mut sock_fd, mut mounts) = (None, None, Vec::<gofer::ExtraRoot>::new());
+    let (mut rootfs, mut sock_fd, mut mounts) = (None::<gofer::ExtraRoot>, None, Vec::<gofer::ExtraRoot>::new());
     while let Some(a) = it.next() {
         match a.to_str()? {
-            "--rootfs" => rootfs = Some(PathBuf::from(it.next()?)),
+            "--rootfs" => rootfs = Some(PathBuf::from(it.next()?).into()),
             "--sock-fd" => sock_fd = Some(it.next()?.to_str()?.parse().ok()?),
             "--mount" => mounts.push(PathBuf::from(it.next()?).into()),
             // A path beneath the last --mount never to serve.
             "--hide" => mounts.last_mut()?.hide.push(it.next()?.to_str()?.to_owned()),
+            // The last root named (the rootfs, or a --mount) is writable.
+            "--writable" => match mounts.last_mut() {
+                Some(m) => m.writable = true,
+                None => rootfs.as_mut()?.writable = true,
+            },
             _ => return None,
         }
     }
-    Some((rootfs?, sock_fd?, mounts))
+    let mut roots = vec![rootfs?];
+    roots.extend(mounts);
+    Some((sock_fd?, roots))
 }
 
 fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if argv.get(1).is_some_and(|a| a == "gofer") {
         // Anything unusual falls through to clap, for its error message.
-        if let Some((rootfs, sock_fd, mounts)) = gofer_fast_path(&argv[2..]) {
-            return match serve_gofer(&rootfs, sock_fd, &mounts) {
+        if let Some((sock_fd, roots)) = gofer_fast_path(&argv[2..]) {
+            return match serve_gofer(sock_fd, &roots) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("husk: gofer: {e:#}");
@@ -379,7 +398,11 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&oci::features()).unwrap_or_default());
             ExitCode::SUCCESS
         }
-        Cmd::Gofer { rootfs, sock_fd, mounts } => match serve_gofer(&rootfs, sock_fd, &extra_roots(&mounts)) {
+        Cmd::Gofer { rootfs, sock_fd, mounts, writable } => match serve_gofer(sock_fd, &{
+            let mut roots = vec![gofer::ExtraRoot { path: rootfs, hide: Vec::new(), writable }];
+            roots.extend(mounts.into_iter().map(gofer::ExtraRoot::from));
+            roots
+        }) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("husk: gofer: {e:#}");
@@ -461,15 +484,22 @@ impl Drop for Gofer {
     }
 }
 
-/// Starts a Gofer for `rootfs` and the bind-mount sources `mounts`; returns
-/// it and the Sentry's end of its socket. The Gofer also dies with the
-/// thread that started it.
-pub fn spawn_gofer(rootfs: &Path, mounts: &[gofer::ExtraRoot]) -> anyhow::Result<(Gofer, OwnedFd)> {
+/// Starts a Gofer for `roots` (the rootfs first, then the bind-mount
+/// sources); returns it and the Sentry's end of its socket. The Gofer
+/// also dies with the thread that started it.
+pub fn spawn_gofer(roots: &[gofer::ExtraRoot]) -> anyhow::Result<(Gofer, OwnedFd)> {
+    let (rootfs, mounts) = roots.split_first().context("no rootfs to serve")?;
     let (sentry_sock, gofer_sock) = gofer::socketpair().context("creating the gofer socket")?;
     let mut cmd = Command::new("/proc/self/exe");
-    cmd.arg("gofer").arg("--rootfs").arg(rootfs).arg("--sock-fd").arg(GOFER_SOCK_FD.to_string());
+    cmd.arg("gofer").arg("--rootfs").arg(&rootfs.path).arg("--sock-fd").arg(GOFER_SOCK_FD.to_string());
+    if rootfs.writable {
+        cmd.arg("--writable");
+    }
     for src in mounts {
         cmd.arg("--mount").arg(&src.path);
+        if src.writable {
+            cmd.arg("--writable");
+        }
         for h in &src.hide {
             cmd.arg("--hide").arg(h);
         }
@@ -482,14 +512,9 @@ pub fn spawn_gofer(rootfs: &Path, mounts: &[gofer::ExtraRoot]) -> anyhow::Result
     Ok((Gofer(child), sentry_sock))
 }
 
-/// Bind-mount sources as the Gofer's extra roots (nothing hidden).
-pub fn extra_roots(sources: &[PathBuf]) -> Vec<gofer::ExtraRoot> {
-    sources.iter().cloned().map(gofer::ExtraRoot::from).collect()
-}
-
-fn serve_gofer(rootfs: &std::path::Path, sock_fd: i32, mounts: &[gofer::ExtraRoot]) -> anyhow::Result<()> {
+fn serve_gofer(sock_fd: i32, roots: &[gofer::ExtraRoot]) -> anyhow::Result<()> {
     let sock = sys::adopt_fd(sock_fd).context("gofer socket")?;
-    gofer::serve_roots_confined(rootfs, mounts, sock)?;
+    gofer::serve_all_confined(roots, sock)?;
     Ok(())
 }
 
@@ -509,6 +534,7 @@ fn app_env(base: Vec<(String, String)>, asked: &[String]) -> anyhow::Result<Vec<
 
 fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
     let mounts = mounts::parse(&args.volume, &args.tmpfs)?;
+    let host_writes = args.root_writes.as_deref() == Some("host");
     // With a rootfs, the app sees only --env; on the host's system it
     // starts with docker run's usual variables.
     let (rootfs, _host_root, extra, specs, base_env) = match &args.rootfs {
@@ -517,11 +543,14 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
             if !meta.is_dir() {
                 bail!("rootfs {}: not a directory", rootfs.display());
             }
-            (rootfs.clone(), None, extra_roots(&mounts.sources), mounts.specs, Vec::new())
+            (rootfs.clone(), None, mounts.sources, mounts.specs, Vec::new())
         }
         None => {
+            if host_writes {
+                bail!("--root-writes host needs --rootfs: the host's own system directories are never written");
+            }
             let host = hostroot::build(&g.root, mounts.sources.len())?;
-            let mut extra = extra_roots(&mounts.sources);
+            let mut extra = mounts.sources;
             extra.extend(host.sources);
             let mut specs = sentry::default_mounts();
             specs.extend(host.specs);
@@ -540,7 +569,9 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
     for src in &extra {
         gofer::check_root(&src.path).context("volume")?;
     }
-    let (gofer, sentry_sock) = spawn_gofer(&rootfs, &extra)?;
+    let mut roots = vec![gofer::ExtraRoot { path: rootfs, hide: Vec::new(), writable: host_writes }];
+    roots.extend(extra);
+    let (gofer, sentry_sock) = spawn_gofer(&roots)?;
 
     let cfg = sentry::SandboxConfig {
         init: sentry::ProcessConfig {
@@ -558,7 +589,11 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         strace: g.strace,
         platform: g.platform_name(),
         mounts: specs,
-        readonly_root: args.read_only,
+        root: match (args.read_only, host_writes) {
+            (true, _) => sentry::RootWrites::ReadOnly,
+            (false, true) => sentry::RootWrites::Host,
+            (false, false) => sentry::RootWrites::Overlay,
+        },
         limits: sentry::CgroupLimits::default(),
     };
     let result = sentry::Sandbox::boot(cfg, sentry_sock);

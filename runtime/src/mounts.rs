@@ -8,8 +8,9 @@ use sentry::{MountKind, MountSpec};
 
 /// What `husk run` asked to mount.
 pub struct RunMounts {
-    /// Host paths the Gofer serves as extra roots, in index order.
-    pub sources: Vec<PathBuf>,
+    /// Host paths the Gofer serves as extra roots, in index order
+    /// (writable for a read-write volume).
+    pub sources: Vec<gofer::ExtraRoot>,
     /// The Sentry's mounts; `None` keeps its defaults.
     pub specs: Option<Vec<MountSpec>>,
     /// The mounts asked for, without the defaults.
@@ -25,8 +26,9 @@ fn dest(s: &str, what: &str) -> anyhow::Result<Vec<u8>> {
 
 /// Parses `--volume HOST:DEST[:ro]` and `--tmpfs DEST` into mounts over
 /// the defaults (/tmp and /dev/shm; the Sentry adds its own /dev, /proc and
-/// /sys), in the order given. Volumes are served read-only by the Gofer
-/// whatever their flag says.
+/// /sys), in the order given. A volume is read-write, as Docker's, unless
+/// `:ro` is given: its writes reach the host directory through the Gofer,
+/// and outlive the sandbox.
 pub fn parse(volumes: &[String], tmpfs: &[String]) -> anyhow::Result<RunMounts> {
     if volumes.is_empty() && tmpfs.is_empty() {
         return Ok(RunMounts { sources: Vec::new(), specs: None, asked: Vec::new() });
@@ -50,7 +52,7 @@ pub fn parse(volumes: &[String], tmpfs: &[String]) -> anyhow::Result<RunMounts> 
             kind: MountKind::Bind { source: sources.len() },
             readonly,
         });
-        sources.push(host);
+        sources.push(gofer::ExtraRoot { path: host, hide: Vec::new(), writable: !readonly });
     }
     for t in tmpfs {
         specs.push(MountSpec {

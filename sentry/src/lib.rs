@@ -70,16 +70,30 @@ pub struct SandboxConfig {
     /// the Sentry's own device filesystem, procfs and sysfs cover /dev,
     /// /proc and /sys ([`with_system_mounts`]).
     pub mounts: Option<Vec<MountSpec>>,
-    /// The root refuses writes (EROFS), as OCI's `root.readonly`; else it
-    /// is an overlay whose changes the Sentry holds in memory
-    /// (`vfs::overlay`), and the Gofer still serves the rootfs read-only.
-    pub readonly_root: bool,
+    /// What becomes of the app's writes to the root.
+    pub root: RootWrites,
     /// The sandbox's resource limits, as its cgroup v2 view at
     /// /sys/fs/cgroup shows them (the runtime enforces them on the host).
     pub limits: CgroupLimits,
 }
 
 pub use vfs::sysfs::CgroupLimits;
+
+/// What becomes of the app's writes to its root.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RootWrites {
+    /// The root is an overlay whose changes the Sentry holds in memory
+    /// (`vfs::overlay`); the Gofer serves the rootfs read-only, and the
+    /// host's directory is never written.
+    #[default]
+    Overlay,
+    /// The root refuses writes (EROFS), as OCI's `root.readonly`.
+    ReadOnly,
+    /// Writes go through the Gofer into the rootfs directory itself
+    /// (`--root-writes host`, and OCI's `root.readonly=false` as runc
+    /// does it); the Gofer must serve the rootfs writable.
+    Host,
+}
 
 /// One filesystem to mount in the sandbox (an OCI `mounts` entry).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,7 +111,10 @@ pub struct MountSpec {
 /// The kinds of filesystem a [`MountSpec`] can mount.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MountKind {
-    /// A host directory or file served by the Gofer: the index into the Gofer's list of extra roots.
+    /// A host directory or file served by the Gofer: the index into the
+    /// Gofer's list of extra roots. Read-only, or (unless the spec says
+    /// `readonly`) changed on the host through the Gofer, which then must
+    /// serve that root writable.
     Bind {
         /// Index 0 is the first `--mount` the Gofer was started with.
         source: usize,
@@ -517,7 +534,15 @@ fn apply_mounts(kernel: &Kernel, specs: &[MountSpec], limits: &CgroupLimits) -> 
             MountKind::Bind { source } => {
                 let index =
                     u32::try_from(*source).ok().and_then(|s| s.checked_add(1)).ok_or_else(|| fail(Errno::ENOENT))?;
-                (vfs.attach_gofer_root(index).map_err(fail)?, "none", "9p", "ro,relatime".to_string())
+                // A read-only bind is cached as a tree that never changes;
+                // a writable one is the host's, changed through the Gofer
+                // (which must serve it writable).
+                let root = if spec.readonly {
+                    vfs.attach_gofer_root(index).map_err(fail)?
+                } else {
+                    vfs.attach_host_root(index).map_err(fail)?
+                };
+                (root, "none", "9p", format!("{rw},relatime"))
             }
             MountKind::HostSystem { source } => {
                 let index =
@@ -606,18 +631,19 @@ impl Sandbox {
         let platform = new_platform(&cfg.platform, &mf)?;
         // The root is an overlay unless it is to be read-only: changes stay
         // in the sandbox's memory, and the host's directory is never written.
-        let upper = (!cfg.readonly_root).then(|| mf.clone());
-        let vfs = Vfs::new(Arc::new(gofer::GoferClient::new(gofer)), upper).map_err(BootError::Rootfs)?;
-        vfs.record_mount(if cfg.readonly_root {
-            MountRecord { source: "none".into(), point: b"/".to_vec(), fstype: "9p", options: "ro,relatime".into() }
-        } else {
-            MountRecord {
-                source: "overlay".into(),
-                point: b"/".to_vec(),
-                fstype: "overlay",
-                options: "rw,relatime".into(),
-            }
-        });
+        let gofer = Arc::new(gofer::GoferClient::new(gofer));
+        let vfs = match cfg.root {
+            RootWrites::Overlay => Vfs::new(gofer, Some(mf.clone())),
+            RootWrites::ReadOnly => Vfs::new(gofer, None),
+            RootWrites::Host => Vfs::new_host(gofer),
+        }
+        .map_err(BootError::Rootfs)?;
+        let (source, fstype, options) = match cfg.root {
+            RootWrites::Overlay => ("overlay", "overlay", "rw,relatime"),
+            RootWrites::ReadOnly => ("none", "9p", "ro,relatime"),
+            RootWrites::Host => ("none", "9p", "rw,relatime"),
+        };
+        vfs.record_mount(MountRecord { source: source.into(), point: b"/".to_vec(), fstype, options: options.into() });
         // An overlay's upper layer is memory: within the sandbox's limit it
         // fills with ENOSPC, before the host's OOM killer would step in.
         if let (Some(ov), Some(max)) = (vfs.root().overlay(), cfg.limits.memory_max) {

@@ -242,3 +242,44 @@ pub fn poll_one(fd: RawFd, events: u32, timeout_ms: i32) -> u32 {
     }
     rev
 }
+
+/// Retries a host call while it fails with EINTR; its errno otherwise.
+fn retry_eintr(mut f: impl FnMut() -> libc::c_int) -> SysResult<()> {
+    loop {
+        if f() == 0 {
+            return Ok(());
+        }
+        let e = last_errno();
+        if e != Errno::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// `ftruncate(fd, len)` on a file the Gofer donated for writing.
+pub fn ftruncate(fd: RawFd, len: u64) -> SysResult<()> {
+    let len = i64::try_from(len).map_err(|_| Errno::EFBIG)?;
+    // SAFETY: plain values, no pointers.
+    retry_eintr(|| unsafe { libc::ftruncate(fd, len) })
+}
+
+/// `fallocate(fd, mode, offset, len)` on a file the Gofer donated for
+/// writing.
+pub fn fallocate(fd: RawFd, mode: i32, offset: u64, len: u64) -> SysResult<()> {
+    let (offset, len) =
+        (i64::try_from(offset).map_err(|_| Errno::EFBIG)?, i64::try_from(len).map_err(|_| Errno::EFBIG)?);
+    // SAFETY: plain values, no pointers.
+    retry_eintr(|| unsafe { libc::fallocate(fd, mode, offset, len) })
+}
+
+/// `fsync(fd)`, or `fdatasync(fd)` when `data_only`.
+pub fn fsync(fd: RawFd, data_only: bool) -> SysResult<()> {
+    // SAFETY: plain values, no pointers.
+    retry_eintr(|| unsafe {
+        if data_only {
+            libc::fdatasync(fd)
+        } else {
+            libc::fsync(fd)
+        }
+    })
+}

@@ -209,12 +209,6 @@ pub fn plan(bundle: &Path, spec: &Spec) -> anyhow::Result<Plan> {
             log_once("linux.seccomp: the app's syscalls never reach the host; the profile is not applied");
         }
     }
-    if !root.readonly().unwrap_or(false) {
-        log_once(
-            "root.readonly is false: the root is an overlay whose changes stay in the sandbox's memory; \
-             they do not reach the bundle's rootfs",
-        );
-    }
     if spec.hooks().is_some() {
         log_once("hooks are not supported and are not run");
     }

@@ -160,7 +160,12 @@ fn boot(g: &Globals, args: &SandboxArgs) -> anyhow::Result<(sentry::Sandbox, Gof
     let plan = bundle::load(&args.bundle)?;
     enter_netns(&plan.netns)?;
     let (sources, mounts) = mount_specs(&plan.mounts)?;
-    let (gofer, sentry_sock) = spawn_gofer(&plan.rootfs, &crate::extra_roots(&sources))?;
+    // The rootfs is written through the Gofer unless root.readonly, as
+    // runc writes it: the changes land in containerd's snapshot.
+    let rootfs = gofer::ExtraRoot { path: plan.rootfs.clone(), hide: Vec::new(), writable: !plan.readonly_root };
+    let mut roots = vec![rootfs];
+    roots.extend(sources);
+    let (gofer, sentry_sock) = spawn_gofer(&roots)?;
     let mut cfg = sandbox_config(g, &plan, stdio()?)?;
     cfg.mounts = Some(mounts);
     let sandbox = sentry::Sandbox::boot(cfg, sentry_sock).map_err(|e| match &e {
@@ -208,7 +213,7 @@ fn sandbox_config(g: &Globals, plan: &Plan, stdio: Vec<OwnedFd>) -> anyhow::Resu
         strace: g.strace,
         platform: g.platform_name(),
         mounts: None,
-        readonly_root: plan.readonly_root,
+        root: if plan.readonly_root { sentry::RootWrites::ReadOnly } else { sentry::RootWrites::Host },
         limits: cgroup_limits(&plan.resources),
     })
 }
@@ -227,11 +232,13 @@ fn cgroup_limits(r: &super::bundle::Resources) -> sentry::CgroupLimits {
 }
 
 /// The Sentry's mounts for config.json's, and the host sources of its bind
-/// mounts (served by the Gofer, in this order). Where the config mounts
-/// nothing at /tmp or /dev/shm, Husk mounts a tmpfs there, since the Gofer
-/// serves the rootfs read-only; /dev, /proc and /sys are always the
-/// Sentry's own (`sentry::with_system_mounts`).
-pub fn mount_specs(mounts: &[bundle::MountPlan]) -> anyhow::Result<(Vec<PathBuf>, Vec<sentry::MountSpec>)> {
+/// mounts (served by the Gofer, in this order; writable unless the mount
+/// has the `ro` option). Where the config mounts nothing at /tmp or
+/// /dev/shm, Husk mounts a tmpfs there (runc's containers get them from
+/// the image or the config; Husk keeps scratch files off the host's
+/// disk); /dev, /proc and /sys are always the Sentry's own
+/// (`sentry::with_system_mounts`).
+pub fn mount_specs(mounts: &[bundle::MountPlan]) -> anyhow::Result<(Vec<gofer::ExtraRoot>, Vec<sentry::MountSpec>)> {
     use sentry::{MountKind, MountSpec};
     let mut sources = Vec::new();
     let mut specs = Vec::new();
@@ -256,7 +263,7 @@ pub fn mount_specs(mounts: &[bundle::MountPlan]) -> anyhow::Result<(Vec<PathBuf>
             "tmpfs" => MountKind::Tmpfs { mode: m.mode.unwrap_or(0o1777) },
             "bind" => {
                 let src = m.source.clone().with_context(|| format!("bind mount at {dest} has no source"))?;
-                sources.push(src);
+                sources.push(gofer::ExtraRoot { path: src, hide: Vec::new(), writable: !m.readonly });
                 MountKind::Bind { source: sources.len() - 1 }
             }
             "cgroup" | "cgroup2" => {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use abi::flags::at::AT_FDCWD;
 use abi::flags::fcntl::*;
 use abi::flags::ioctl::{FIOCLEX, FIONBIO, FIONCLEX};
-use abi::flags::mode::{S_IFCHR, S_IFMT, S_IFREG};
+use abi::flags::mode::{S_IFCHR, S_IFIFO, S_IFMT, S_IFREG};
 use abi::flags::open::*;
 use abi::flags::seek::*;
 use abi::types::Iovec;
@@ -341,7 +341,7 @@ fn open_create(
     flags: u32,
     perm: u32,
     creds: &Credentials,
-) -> SysResult<(Arc<Dentry>, bool)> {
+) -> SysResult<(Arc<Dentry>, bool, Option<std::os::fd::OwnedFd>)> {
     let mut start = start.clone();
     let mut path = path.to_vec();
     for _ in 0..=MAX_CREATE_LINKS {
@@ -360,9 +360,22 @@ fn open_create(
                 start = pp.dir.clone();
                 path = target;
             }
-            Some(d) => return Ok((vfs.cross(d), false)),
+            Some(d) => return Ok((vfs.cross(d), false, None)),
+            // In a writable host tree, the Gofer makes and opens the file
+            // in one call.
+            None if pp.dir.host().is_some() => {
+                ops::check_writable(&pp.dir)?;
+                match crate::vfs::hostfs::create_file(&pp.dir, name, flags, perm, creds) {
+                    Ok((d, fd)) => {
+                        crate::vfs::inotify::notify_entry(&pp.dir, name, crate::vfs::inotify::IN_CREATE, 0);
+                        return Ok((d, true, Some(fd)));
+                    }
+                    Err(Errno::EEXIST) if flags & O_EXCL == 0 => {}
+                    Err(e) => return Err(e),
+                }
+            }
             None => match ops::make_node(vfs, &pp, NewKind::Regular, perm, creds) {
-                Ok(d) => return Ok((d, true)),
+                Ok(d) => return Ok((d, true, None)),
                 // Someone else made it meanwhile: open theirs.
                 Err(Errno::EEXIST) if flags & O_EXCL == 0 => {}
                 Err(e) => return Err(e),
@@ -434,6 +447,10 @@ fn open_tmpfile(t: &mut Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) ->
         return Err(Errno::ENOTDIR);
     }
     ops::check_writable(&dir)?;
+    // As a host filesystem without O_TMPFILE support answers.
+    if dir.host().is_some() {
+        return Err(Errno::EOPNOTSUPP);
+    }
     let perm = mode & 0o7777 & !t.fs().umask;
     let d = tmpfs::tmpfile(&dir, perm, flags & O_EXCL == 0, &t.creds())?;
     let inode = d.inode().ok_or(Errno::EIO)?.clone();
@@ -522,9 +539,9 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
     let resolved = if flags & O_CREAT != 0 && flags & O_PATH == 0 {
         open_create(vfs, &root, &start, &path, flags, mode & 0o7777 & !umask, &creds)
     } else {
-        vfs.resolve_as(&root, &start, &path, follow, &creds).map(|d| (d, false))
+        vfs.resolve_as(&root, &start, &path, follow, &creds).map(|d| (d, false, None))
     };
-    let (d, created) = match resolved {
+    let (d, created, mut made_fd) = match resolved {
         // A /proc/PID/fd link whose text names nothing (a pipe, a deleted
         // file) still opens its file.
         Err(Errno::ENOENT) if follow == Follow::Yes => {
@@ -534,7 +551,7 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
                     let limit = t.nofile_limit();
                     return t.fds().insert(file, flags & O_CLOEXEC != 0, 0, limit).map(|fd| fd as u64);
                 }
-                Reopened::Name(d) => (d, false),
+                Reopened::Name(d) => (d, false, None),
             }
         }
         r => r?,
@@ -599,6 +616,21 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
                 // Device nodes of the rootfs open the Sentry's device of
                 // that number, never the host's.
                 S_IFCHR => open_device(t, &d, flags)?,
+                _ => return Err(Errno::ENXIO),
+            },
+            Node::Host(_) => match d.file_type() {
+                S_IFREG => {
+                    let fd = match made_fd.take() {
+                        Some(fd) => fd,
+                        None => crate::vfs::hostfs::open(&d, flags)?,
+                    };
+                    Box::new(HostFile::new_live(fd))
+                }
+                S_IFCHR => open_device(t, &d, flags)?,
+                S_IFIFO => {
+                    let pipe = crate::vfs::hostfs::fifo(&d);
+                    open_fifo(t, &d, &pipe, flags)?
+                }
                 _ => return Err(Errno::ENXIO),
             },
             Node::Mem(inode) => match &inode.kind {

@@ -70,7 +70,7 @@ enum Target {
 impl Target {
     fn attr(&self) -> SysResult<FileAttr> {
         match self {
-            Target::Name(d) => Ok(d.attr()),
+            Target::Name(d) => d.fresh_attr(),
             Target::Open(f) => f.ops.stat(),
         }
     }

@@ -456,21 +456,29 @@ pub fn fallocate(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(0)
 }
 
-/// fsync and fdatasync: data is always where it belongs; only the fd is
-/// checked (files and directories sync, streams do not).
+/// fsync and fdatasync: files and directories sync (a writable host
+/// tree's files on the host; in-Sentry data is already where it
+/// belongs), streams do not.
 pub fn fsync(t: &mut Task, a: &Args) -> SysResult<u64> {
     let f = t.fds().get(a.fd(0))?.clone();
     if f.flags() & O_PATH != 0 {
         return Err(Errno::EBADF);
     }
     match f.ops.stat()?.mode & S_IFMT {
-        S_IFREG | S_IFDIR => Ok(0),
+        S_IFREG | S_IFDIR => f.ops.sync(false).map(|()| 0),
         _ => Err(Errno::EINVAL),
     }
 }
 
 pub fn fdatasync(t: &mut Task, a: &Args) -> SysResult<u64> {
-    fsync(t, a)
+    let f = t.fds().get(a.fd(0))?.clone();
+    if f.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    match f.ops.stat()?.mode & S_IFMT {
+        S_IFREG | S_IFDIR => f.ops.sync(true).map(|()| 0),
+        _ => Err(Errno::EINVAL),
+    }
 }
 
 pub fn syncfs(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -546,6 +554,24 @@ fn statfs_of(d: Option<&Dentry>) -> Statfs {
             }
         }
         Some(Node::Gofer { .. }) => Statfs { f_type: V9FS_MAGIC, f_flags: ST_VALID | ST_RDONLY, ..base },
+        // A writable host tree: the host filesystem's own figures.
+        Some(Node::Host(h)) => match d.map(crate::vfs::hostfs::statfs) {
+            Some(Ok(fs)) => Statfs {
+                f_type: fs.fs_type as i64,
+                f_bsize: fs.bsize as i64,
+                f_blocks: fs.blocks,
+                f_bfree: fs.bfree,
+                f_bavail: fs.bavail,
+                f_files: fs.files,
+                f_ffree: fs.ffree,
+                f_fsid: [h.mount.id() as i32, 0],
+                f_namelen: fs.namelen as i64,
+                f_frsize: fs.frsize as i64,
+                f_flags: ST_VALID | ST_RELATIME,
+                ..base
+            },
+            _ => Statfs { f_type: V9FS_MAGIC, f_flags: ST_VALID, ..base },
+        },
         Some(Node::Synth(n)) => Statfs {
             f_type: n.fs.magic,
             f_fsid: [n.fs.dev() as i32, 0],

@@ -1,70 +1,132 @@
-//! Extended attributes. No filesystem of the sandbox has any: reads find
-//! none and writes are refused, with the errnos Linux gives for a filesystem
-//! without xattr support.
+//! Extended attributes: the system calls, by path (following the last
+//! symlink or not) and by fd. The rules are [`crate::vfs::xattr`]'s.
 
+use std::sync::Arc;
+
+use abi::flags::at::AT_FDCWD;
+use abi::flags::open::O_PATH;
 use abi::Errno;
 
 use super::fs::{read_path, resolve_at};
 use super::Args;
 use crate::kernel::task::Task;
 use crate::mm::SysResult;
-use crate::vfs::Follow;
+use crate::vfs::xattr::{self, XATTR_NAME_MAX, XATTR_SIZE_MAX};
+use crate::vfs::{Dentry, Follow};
 
-fn check_path(t: &Task, addr: u64, follow: Follow) -> SysResult<()> {
-    let path = read_path(t, addr)?;
-    resolve_at(t, abi::flags::at::AT_FDCWD, &path, follow).map(|_| ())
+/// The file a call names: by path, or by fd (which must have a name; an
+/// O_PATH fd is EBADF, as in Linux).
+fn target(t: &Task, by_fd: bool, arg: &Args, follow: Follow) -> SysResult<Arc<Dentry>> {
+    if by_fd {
+        let f = t.fds().get(arg.fd(0))?.clone();
+        if f.flags() & O_PATH != 0 {
+            return Err(Errno::EBADF);
+        }
+        return f.dentry.clone().ok_or(Errno::EOPNOTSUPP);
+    }
+    let path = read_path(t, arg.addr(0))?;
+    resolve_at(t, AT_FDCWD, &path, follow)
 }
 
-/// getxattr/lgetxattr: the name does not exist.
+/// An attribute name argument: 1 to 255 bytes (ERANGE otherwise).
+fn read_name(t: &Task, addr: u64) -> SysResult<Vec<u8>> {
+    match t.mm().read_cstr(addr, XATTR_NAME_MAX + 1) {
+        Ok(n) if n.is_empty() => Err(Errno::ERANGE),
+        Err(Errno::ENAMETOOLONG) => Err(Errno::ERANGE),
+        r => r,
+    }
+}
+
+/// Copies `bytes` out to a buffer of `size` bytes: with size 0, only the
+/// length; ERANGE if they do not fit.
+fn give(t: &Task, buf: u64, size: usize, bytes: &[u8]) -> SysResult<u64> {
+    if size == 0 {
+        return Ok(bytes.len() as u64);
+    }
+    if bytes.len() > size {
+        return Err(Errno::ERANGE);
+    }
+    t.mm().copy_out(buf, bytes)?;
+    Ok(bytes.len() as u64)
+}
+
+fn do_get(t: &mut Task, a: &Args, by_fd: bool, follow: Follow) -> SysResult<u64> {
+    let name = read_name(t, a.addr(1))?;
+    let d = target(t, by_fd, a, follow)?;
+    let value = xattr::get(&t.kernel.vfs, &d, &name, &t.creds())?;
+    give(t, a.addr(2), (a.u64(3) as usize).min(XATTR_SIZE_MAX), &value)
+}
+
+fn do_list(t: &mut Task, a: &Args, by_fd: bool, follow: Follow) -> SysResult<u64> {
+    let d = target(t, by_fd, a, follow)?;
+    let names = xattr::list(&t.kernel.vfs, &d, &t.creds())?;
+    give(t, a.addr(1), (a.u64(2) as usize).min(XATTR_SIZE_MAX), &names)
+}
+
+fn do_set(t: &mut Task, a: &Args, by_fd: bool, follow: Follow) -> SysResult<u64> {
+    let name = read_name(t, a.addr(1))?;
+    let (size, flags) = (a.u64(3) as usize, a.u32(4));
+    if size > XATTR_SIZE_MAX {
+        return Err(Errno::E2BIG);
+    }
+    let mut value = vec![0u8; size];
+    t.mm().copy_in(a.addr(2), &mut value)?;
+    let d = target(t, by_fd, a, follow)?;
+    xattr::change(&t.kernel.vfs, &d, &name, Some(&value), flags, &t.creds())?;
+    Ok(0)
+}
+
+fn do_remove(t: &mut Task, a: &Args, by_fd: bool, follow: Follow) -> SysResult<u64> {
+    let name = read_name(t, a.addr(1))?;
+    let d = target(t, by_fd, a, follow)?;
+    xattr::change(&t.kernel.vfs, &d, &name, None, 0, &t.creds())?;
+    Ok(0)
+}
+
 pub fn getxattr(t: &mut Task, a: &Args) -> SysResult<u64> {
-    check_path(t, a.addr(0), Follow::Yes)?;
-    Err(Errno::ENODATA)
+    do_get(t, a, false, Follow::Yes)
 }
 
-/// lgetxattr.
 pub fn lgetxattr(t: &mut Task, a: &Args) -> SysResult<u64> {
-    check_path(t, a.addr(0), Follow::No)?;
-    Err(Errno::ENODATA)
+    do_get(t, a, false, Follow::No)
 }
 
-/// fgetxattr.
 pub fn fgetxattr(t: &mut Task, a: &Args) -> SysResult<u64> {
-    t.fds().get(a.fd(0))?;
-    Err(Errno::ENODATA)
+    do_get(t, a, true, Follow::Yes)
 }
 
-/// listxattr: an empty list.
 pub fn listxattr(t: &mut Task, a: &Args) -> SysResult<u64> {
-    check_path(t, a.addr(0), Follow::Yes)?;
-    Ok(0)
+    do_list(t, a, false, Follow::Yes)
 }
 
-/// llistxattr.
 pub fn llistxattr(t: &mut Task, a: &Args) -> SysResult<u64> {
-    check_path(t, a.addr(0), Follow::No)?;
-    Ok(0)
+    do_list(t, a, false, Follow::No)
 }
 
-/// flistxattr.
 pub fn flistxattr(t: &mut Task, a: &Args) -> SysResult<u64> {
-    t.fds().get(a.fd(0))?;
-    Ok(0)
+    do_list(t, a, true, Follow::Yes)
 }
 
-/// set/remove: not supported by these filesystems.
 pub fn setxattr(t: &mut Task, a: &Args) -> SysResult<u64> {
-    check_path(t, a.addr(0), Follow::Yes)?;
-    Err(Errno::EOPNOTSUPP)
+    do_set(t, a, false, Follow::Yes)
 }
 
-/// lsetxattr/lremovexattr.
 pub fn lsetxattr(t: &mut Task, a: &Args) -> SysResult<u64> {
-    check_path(t, a.addr(0), Follow::No)?;
-    Err(Errno::EOPNOTSUPP)
+    do_set(t, a, false, Follow::No)
 }
 
-/// fsetxattr/fremovexattr.
 pub fn fsetxattr(t: &mut Task, a: &Args) -> SysResult<u64> {
-    t.fds().get(a.fd(0))?;
-    Err(Errno::EOPNOTSUPP)
+    do_set(t, a, true, Follow::Yes)
+}
+
+pub fn removexattr(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_remove(t, a, false, Follow::Yes)
+}
+
+pub fn lremovexattr(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_remove(t, a, false, Follow::No)
+}
+
+pub fn fremovexattr(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_remove(t, a, true, Follow::Yes)
 }

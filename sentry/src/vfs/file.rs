@@ -58,6 +58,12 @@ pub trait FileOps: Send + Sync {
         Err(Errno::ENODEV)
     }
 
+    /// fsync (fdatasync with `data_only`): files whose data the host
+    /// holds write it out; in-Sentry files have nowhere further to go.
+    fn sync(&self, _data_only: bool) -> SysResult<()> {
+        Ok(())
+    }
+
     /// lseek for files that keep their own position.
     fn seek(&self, _offset: i64, _whence: u32) -> SysResult<u64> {
         Err(Errno::ESPIPE)
@@ -300,17 +306,30 @@ impl File {
     }
 }
 
-/// A regular file of the rootfs, read through the host fd the Gofer donated.
+/// A regular file served by the Gofer, read (and in a writable host tree,
+/// written) through the host fd it donated.
 pub struct HostFile {
     /// The donated fd; shared with mappings of the file.
     pub fd: Arc<OwnedFd>,
-    attr: FileAttr,
+    /// The attributes of a read-only tree's file, which never change;
+    /// `None`: the host's, asked at each stat (a writable tree's file).
+    attr: Option<FileAttr>,
 }
 
+/// Appends to host files one at a time: finding the end and writing there
+/// is one step for the sandbox's writers (the host fd is never opened
+/// O_APPEND, whose writes would ignore pwrite's offset).
+static HOST_APPEND: Mutex<()> = Mutex::new(());
+
 impl HostFile {
-    /// Wraps a donated fd.
+    /// Wraps a donated fd of a read-only tree's file.
     pub fn new(fd: OwnedFd, attr: FileAttr) -> HostFile {
-        HostFile { fd: Arc::new(fd), attr }
+        HostFile { fd: Arc::new(fd), attr: Some(attr) }
+    }
+
+    /// Wraps a donated fd of a writable host tree's file.
+    pub fn new_live(fd: OwnedFd) -> HostFile {
+        HostFile { fd: Arc::new(fd), attr: None }
     }
 }
 
@@ -327,17 +346,50 @@ impl FileOps for HostFile {
         host_io(mf.read_from_fd(self.fd.as_raw_fd(), dst, offset))
     }
 
-    fn write(&self, _mf: &MemoryFile, _src: &[Chunk], _offset: Option<u64>) -> SysResult<usize> {
-        // Opened read-only: the rootfs is read-only.
-        Err(Errno::EBADF)
+    fn write(&self, mf: &MemoryFile, src: &[Chunk], offset: Option<u64>) -> SysResult<usize> {
+        // A read-only tree's fd is read-only (EBADF from the host too).
+        if self.attr.is_some() {
+            return Err(Errno::EBADF);
+        }
+        host_io(mf.write_to_fd(self.fd.as_raw_fd(), src, offset))
+    }
+
+    fn write_append(&self, mf: &MemoryFile, src: &[Chunk]) -> SysResult<(usize, u64)> {
+        let _one = HOST_APPEND.lock().unwrap_or_else(|e| e.into_inner());
+        let end = self.stat()?.size;
+        let n = self.write(mf, src, Some(end))?;
+        Ok((n, end + n as u64))
     }
 
     fn stat(&self) -> SysResult<FileAttr> {
-        Ok(self.attr)
+        match self.attr {
+            Some(a) => Ok(a),
+            None => crate::sys::fstat(self.fd.as_raw_fd()),
+        }
+    }
+
+    fn truncate(&self, size: u64) -> SysResult<()> {
+        crate::sys::ftruncate(self.fd.as_raw_fd(), size)
+    }
+
+    fn allocate(&self, offset: u64, len: u64, keep_size: bool, punch: bool) -> SysResult<()> {
+        let mut mode = 0;
+        if keep_size {
+            mode |= libc::FALLOC_FL_KEEP_SIZE;
+        }
+        if punch {
+            mode |= libc::FALLOC_FL_PUNCH_HOLE;
+        }
+        crate::sys::fallocate(self.fd.as_raw_fd(), mode, offset, len)
+    }
+
+    fn sync(&self, data_only: bool) -> SysResult<()> {
+        crate::sys::fsync(self.fd.as_raw_fd(), data_only)
     }
 
     fn mappable(&self) -> Option<Mappable> {
-        Some(Mappable::Host(self.fd.clone(), self.attr.size))
+        let size = self.stat().map_or(0, |a| a.size);
+        Some(Mappable::Host(self.fd.clone(), size))
     }
 }
 
@@ -445,7 +497,7 @@ impl FileOps for DirFile {
     }
 
     fn stat(&self) -> SysResult<FileAttr> {
-        Ok(self.dentry.attr())
+        self.dentry.fresh_attr()
     }
 
     fn entries(&self) -> SysResult<&[DirEntry]> {

@@ -31,6 +31,7 @@ pub mod devpts;
 pub mod epoll;
 pub mod eventfd;
 pub mod file;
+pub mod hostfs;
 pub mod inet;
 pub mod inotify;
 pub mod memfd;
@@ -46,6 +47,7 @@ pub mod sysfs;
 pub mod timerfd;
 pub mod tmpfs;
 pub mod unix;
+pub mod xattr;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::os::fd::OwnedFd;
@@ -91,6 +93,9 @@ pub enum Node {
         /// A symlink's target, read once.
         link_target: OnceLock<Vec<u8>>,
     },
+    /// A file of a host tree the app may change (a read-write volume),
+    /// served by the Gofer.
+    Host(hostfs::HostNode),
     /// A file of an in-Sentry filesystem (tmpfs, devfs).
     Mem(Arc<Inode>),
     /// A file of a synthetic filesystem (procfs, sysfs), made afresh on
@@ -142,13 +147,14 @@ pub struct Dentry {
 }
 
 impl Dentry {
-    fn make(name: &[u8], parent: Weak<Dentry>, node: Node) -> Arc<Dentry> {
+    pub(crate) fn make(name: &[u8], parent: Weak<Dentry>, node: Node) -> Arc<Dentry> {
         Dentry::make_in(name, parent, node, None)
     }
 
     fn make_in(name: &[u8], parent: Weak<Dentry>, node: Node, overlay: Option<Arc<overlay::Overlay>>) -> Arc<Dentry> {
         let fmt = match &node {
             Node::Gofer { attr, .. } => attr.mode & S_IFMT,
+            Node::Host(h) => h.attr().mode & S_IFMT,
             Node::Mem(i) => i.mode() & S_IFMT,
             Node::Synth(n) => n.mode & S_IFMT,
         };
@@ -186,8 +192,18 @@ impl Dentry {
     pub fn attr(&self) -> FileAttr {
         match self.node() {
             Node::Gofer { attr, .. } => *attr,
+            Node::Host(h) => h.attr(),
             Node::Mem(i) => i.attr(),
             Node::Synth(n) => n.attr(),
+        }
+    }
+
+    /// The file's attributes, asked of the host again where it may have
+    /// changed them (a writable host tree), for stat.
+    pub fn fresh_attr(&self) -> SysResult<FileAttr> {
+        match self.node() {
+            Node::Host(_) => hostfs::revalidate(self),
+            _ => Ok(self.attr()),
         }
     }
 
@@ -200,16 +216,18 @@ impl Dentry {
     pub fn fid(&self) -> Option<Fid> {
         match self.node() {
             Node::Gofer { fid, .. } => Some(*fid),
+            Node::Host(h) => Some(h.fid),
             Node::Mem(_) | Node::Synth(_) => None,
         }
     }
 
     /// The Gofer directory beneath this one, whose names show through
     /// where this directory's own do not say otherwise: a rootfs directory,
-    /// copied up or not.
+    /// copied up or not, or a directory of a writable host tree.
     pub fn lower_fid(&self) -> Option<Fid> {
         match &self.node {
             Node::Gofer { fid, .. } => Some(*fid),
+            Node::Host(h) => Some(h.fid),
             Node::Mem(_) | Node::Synth(_) => None,
         }
     }
@@ -218,7 +236,15 @@ impl Dentry {
     pub fn inode(&self) -> Option<&Arc<Inode>> {
         match self.node() {
             Node::Mem(i) => Some(i),
-            Node::Gofer { .. } | Node::Synth(_) => None,
+            Node::Gofer { .. } | Node::Host(_) | Node::Synth(_) => None,
+        }
+    }
+
+    /// The writable host tree this file is in.
+    pub fn host(&self) -> Option<&hostfs::HostNode> {
+        match self.node() {
+            Node::Host(h) => Some(h),
+            _ => None,
         }
     }
 
@@ -240,6 +266,7 @@ impl Dentry {
     pub fn is_readonly(&self) -> bool {
         match self.node() {
             Node::Gofer { .. } => self.overlay.is_none(),
+            Node::Host(_) => false,
             Node::Synth(_) => true,
             Node::Mem(i) => i.fs.readonly(),
         }
@@ -260,6 +287,7 @@ impl Dentry {
     pub fn fs_id(&self) -> u64 {
         match self.node() {
             Node::Gofer { .. } => self.overlay.as_ref().map_or(0, |o| o.fs.id()),
+            Node::Host(h) => h.mount.id(),
             Node::Mem(i) => i.fs.id(),
             Node::Synth(n) => n.fs.dev(),
         }
@@ -337,7 +365,9 @@ impl Dentry {
     /// Over a lower directory the name stays, as a negative entry: a
     /// whiteout, so that the lower file does not show through.
     pub(crate) fn detach(&self, kids: &mut Children, name: &[u8]) -> Option<Arc<Dentry>> {
-        let child = if self.lower_fid().is_some() {
+        // (A host tree has no whiteouts: the host's own directory is the
+        // truth.)
+        let child = if self.lower_fid().is_some() && self.host().is_none() {
             kids.map.insert(name.to_vec(), None).flatten()?
         } else {
             kids.map.remove(name).flatten()?
@@ -420,6 +450,20 @@ impl Vfs {
         let overlay = upper.map(|mf| overlay::Overlay::new(mf, gofer.clone(), fid, attr.dev));
         let root = Dentry::make_in(b"", Weak::new(), Node::Gofer { fid, attr, link_target: OnceLock::new() }, overlay);
         Ok(Vfs { gofer: Some(gofer), root, mounts: RwLock::new(MountTable::default()), records: Mutex::default() })
+    }
+
+    /// Attaches to the Gofer's rootfs as a writable host tree: the app's
+    /// changes go through the Gofer into the rootfs directory.
+    pub fn new_host(gofer: Arc<GoferClient>) -> SysResult<Vfs> {
+        let root = hostfs::attach(&gofer, 0)?;
+        Ok(Vfs { gofer: Some(gofer), root, mounts: RwLock::new(MountTable::default()), records: Mutex::default() })
+    }
+
+    /// The root of served tree `index` of the Gofer as a writable host
+    /// tree (a read-write volume).
+    pub fn attach_host_root(&self, index: u32) -> SysResult<Arc<Dentry>> {
+        let gofer = self.gofer.as_ref().ok_or(Errno::ENOENT)?;
+        hostfs::attach(gofer, index)
     }
 
     /// A tree whose root is an in-Sentry directory (no Gofer; for tests).
@@ -540,8 +584,10 @@ impl Vfs {
                     tmpfs::create(dir, name, tmpfs::NewKind::Regular, 0o644, &creds)
                 }
             }
-            Node::Gofer { .. } => {
-                // An empty directory or file standing in for the missing one.
+            Node::Gofer { .. } | Node::Host(_) => {
+                // An empty directory or file standing in for the missing one
+                // (in a writable host tree too: the host's directory is not
+                // changed for a mount).
                 let stand_in = if dir_kind { spare.new_root(0o755, 0, 0) } else { spare.new_file(0o644) };
                 let mut kids = dir.children();
                 let pos = kids.next_pos;
@@ -592,6 +638,9 @@ impl Vfs {
             let synth::SynthKind::Dir(d) = &n.kind else { return Err(Errno::ENOTDIR) };
             let child = d.lookup(name).ok_or(Errno::ENOENT)?;
             return Ok(Dentry::make(name, Arc::downgrade(dir), Node::Synth(child)));
+        }
+        if let Node::Host(h) = dir.node() {
+            return hostfs::lookup(dir, h, name);
         }
         let mut children = dir.children();
         if let Some(cached) = children.map.get(name) {
@@ -647,6 +696,13 @@ impl Vfs {
                 let t = gofer.readlink(*fid).map_err(gofer_errno)?;
                 Ok(link_target.get_or_init(|| t).clone())
             }
+            Node::Host(h) => {
+                if let Some(t) = h.link_target.get() {
+                    return Ok(t.clone());
+                }
+                let t = h.mount.gofer().readlink(h.fid).map_err(gofer_errno)?;
+                Ok(h.link_target.get_or_init(|| t).clone())
+            }
         }
     }
 
@@ -658,6 +714,7 @@ impl Vfs {
                 let gofer = self.gofer.as_ref().ok_or(Errno::EIO)?;
                 gofer.open(*fid, abi::flags::open::O_RDONLY).map_err(gofer_errno)
             }
+            Node::Host(h) => h.mount.gofer().open(h.fid, abi::flags::open::O_RDONLY).map_err(gofer_errno),
             Node::Mem(i) => i.snapshot_to_memfd(),
             Node::Synth(_) => Err(Errno::EACCES),
         }

@@ -14,6 +14,7 @@ use abi::flags::mode::{S_IFDIR, S_IFMT};
 use abi::Errno;
 use gofer::FileAttr;
 
+use super::hostfs;
 use super::inotify;
 use super::overlay::{self, copy_up};
 use super::tmpfs::{self, in_group, NewKind, TimeSet, S_ISGID, S_ISUID, S_ISVTX};
@@ -113,7 +114,11 @@ pub fn make_node(vfs: &Vfs, pp: &ParentPath, kind: NewKind, perm: u32, creds: &C
     check_writable(&pp.dir)?;
     copy_up(&pp.dir)?;
     let isdir = if matches!(kind, NewKind::Dir) { inotify::IN_ISDIR } else { 0 };
-    let d = tmpfs::create(&pp.dir, name, kind, perm, creds)?;
+    let d = if pp.dir.host().is_some() {
+        hostfs::create(&pp.dir, name, kind, perm, creds)?
+    } else {
+        tmpfs::create(&pp.dir, name, kind, perm, creds)?
+    };
     inotify::notify_entry(&pp.dir, name, inotify::IN_CREATE | isdir, 0);
     Ok(d)
 }
@@ -128,8 +133,13 @@ pub fn unlink(vfs: &Vfs, pp: &ParentPath, creds: &Credentials) -> SysResult<()> 
     }
     check_writable(&pp.dir)?;
     overlay_prepare(vfs, &pp.dir, name)?;
-    let victim = child_of(&pp.dir, name);
-    tmpfs::unlink(&pp.dir, name, pp.trailing_slash, creds)?;
+    let victim = if pp.dir.host().is_some() {
+        Some(hostfs::remove(&pp.dir, name, false, pp.trailing_slash, creds)?).filter(|_| inotify::active())
+    } else {
+        let victim = child_of(&pp.dir, name);
+        tmpfs::unlink(&pp.dir, name, pp.trailing_slash, creds)?;
+        victim
+    };
     if let Some(v) = victim {
         // Linux's order: the link count's change, the file's end if that
         // was its last name, then the directory's entry.
@@ -175,8 +185,13 @@ pub fn rmdir(vfs: &Vfs, pp: &ParentPath, creds: &Credentials) -> SysResult<()> {
     if let Some(v) = overlay_prepare(vfs, &pp.dir, name)? {
         check_merged_empty(vfs, &v)?;
     }
-    let victim = child_of(&pp.dir, name);
-    tmpfs::rmdir(&pp.dir, name, creds)?;
+    let victim = if pp.dir.host().is_some() {
+        Some(hostfs::remove(&pp.dir, name, true, false, creds)?).filter(|_| inotify::active())
+    } else {
+        let victim = child_of(&pp.dir, name);
+        tmpfs::rmdir(&pp.dir, name, creds)?;
+        victim
+    };
     if let Some(v) = victim {
         inotify::notify_self(&v.attr(), inotify::IN_DELETE_SELF, true);
     }
@@ -235,19 +250,42 @@ pub fn rename(
             check_merged_empty(vfs, r)?;
         }
     }
+    let slash = old.trailing_slash || new.trailing_slash;
+    if old.dir.host().is_some() {
+        let (moved, replaced) = hostfs::rename(&old.dir, oname, &new.dir, nname, noreplace, exchange, slash, creds)?;
+        if exchange || Arc::ptr_eq(&old.dir, &new.dir) && oname == nname {
+            return Ok(());
+        }
+        notify_rename(&old.dir, oname, &new.dir, nname, Some(moved), replaced);
+        return Ok(());
+    }
     if exchange {
         return tmpfs::exchange(&old.dir, oname, &new.dir, nname, old.trailing_slash, new.trailing_slash, creds);
     }
-    let slash = old.trailing_slash || new.trailing_slash;
     let (moved, replaced) = (child_of(&old.dir, oname), child_of(&new.dir, nname));
     tmpfs::rename(&old.dir, oname, &new.dir, nname, noreplace, slash, creds)?;
+    notify_rename(&old.dir, oname, &new.dir, nname, moved, replaced);
+    Ok(())
+}
+
+/// inotify's events for a rename of `oname` in `odir` to `nname` in
+/// `ndir`: `moved` the file moved, `replaced` the one it replaced.
+fn notify_rename(
+    odir: &Dentry,
+    oname: &[u8],
+    ndir: &Dentry,
+    nname: &[u8],
+    moved: Option<Arc<Dentry>>,
+    replaced: Option<Arc<Dentry>>,
+) {
+    let (old, new) = (odir, ndir);
     if let Some(m) = moved {
         // Linux's fsnotify_move: the two entries (one cookie), the
         // replaced file's link count, then the moved file itself.
         let isdir = if m.is_dir() { inotify::IN_ISDIR } else { 0 };
         let cookie = inotify::move_cookie();
-        inotify::notify_entry(&old.dir, oname, inotify::IN_MOVED_FROM | isdir, cookie);
-        inotify::notify_entry(&new.dir, nname, inotify::IN_MOVED_TO | isdir, cookie);
+        inotify::notify_entry(old, oname, inotify::IN_MOVED_FROM | isdir, cookie);
+        inotify::notify_entry(new, nname, inotify::IN_MOVED_TO | isdir, cookie);
         if let Some(r) = replaced.filter(|r| !Arc::ptr_eq(r, &m)) {
             let attr = r.attr();
             inotify::notify_self(&attr, inotify::IN_ATTRIB, false);
@@ -257,7 +295,6 @@ pub fn rename(
         }
         inotify::notify_self(&m.attr(), inotify::IN_MOVE_SELF, false);
     }
-    Ok(())
 }
 
 /// link(2): `new` becomes another name of `target`.
@@ -279,9 +316,13 @@ pub fn link(vfs: &Vfs, target: &Arc<Dentry>, new: &ParentPath, creds: &Credentia
     if target.is_dir() {
         return Err(Errno::EPERM);
     }
-    copy_up(target)?;
-    copy_up(&new.dir)?;
-    tmpfs::link(&new.dir, name, target, creds)?;
+    if new.dir.host().is_some() {
+        hostfs::link(&new.dir, name, target, creds)?;
+    } else {
+        copy_up(target)?;
+        copy_up(&new.dir)?;
+        tmpfs::link(&new.dir, name, target, creds)?;
+    }
     inotify::notify_self(&target.attr(), inotify::IN_ATTRIB, false);
     inotify::notify_entry(&new.dir, name, inotify::IN_CREATE, 0);
     Ok(())
@@ -314,6 +355,11 @@ pub fn chmod(d: &Arc<Dentry>, perm: u32, creds: &Credentials) -> SysResult<()> {
     if creds.fsuid != 0 && !in_group(creds, a.gid) {
         perm &= !S_ISGID;
     }
+    if d.host().is_some() {
+        hostfs::setattr(d, Some(perm), (None, None), (TimeSet::Omit, TimeSet::Omit))?;
+        inotify::notify_dentry(d, inotify::IN_ATTRIB);
+        return Ok(());
+    }
     copy_up(d)?;
     d.inode().ok_or(Errno::EROFS)?.set_mode(perm);
     inotify::notify_dentry(d, inotify::IN_ATTRIB);
@@ -333,6 +379,11 @@ pub fn chown(d: &Arc<Dentry>, uid: Option<u32>, gid: Option<u32>, creds: &Creden
         if gid.is_some_and(|g| !(owner && (g == a.gid || in_group(creds, g)))) {
             return Err(Errno::EPERM);
         }
+    }
+    if d.host().is_some() {
+        hostfs::setattr(d, None, (uid, gid), (TimeSet::Omit, TimeSet::Omit))?;
+        inotify::notify_dentry(d, inotify::IN_ATTRIB);
+        return Ok(());
     }
     copy_up(d)?;
     d.inode().ok_or(Errno::EROFS)?.set_owner(uid, gid);
@@ -354,6 +405,11 @@ pub fn utimes(d: &Arc<Dentry>, atime: TimeSet, mtime: TimeSet, creds: &Credentia
         }
         check_perm(creds, &a, MAY_WRITE)?;
     }
+    if d.host().is_some() {
+        hostfs::setattr(d, None, (None, None), (atime, mtime))?;
+        inotify::notify_dentry(d, inotify::IN_ATTRIB);
+        return Ok(());
+    }
     copy_up(d)?;
     d.inode().ok_or(Errno::EROFS)?.set_times(atime, mtime);
     inotify::notify_dentry(d, inotify::IN_ATTRIB);
@@ -370,8 +426,12 @@ pub fn truncate(d: &Arc<Dentry>, size: u64, creds: &Credentials) -> SysResult<()
     }
     check_writable(d)?;
     check_perm(creds, &d.attr(), MAY_WRITE)?;
-    copy_up(d)?;
-    d.inode().ok_or(Errno::EROFS)?.truncate(size)?;
+    if d.host().is_some() {
+        hostfs::truncate(d, size)?;
+    } else {
+        copy_up(d)?;
+        d.inode().ok_or(Errno::EROFS)?.truncate(size)?;
+    }
     inotify::notify_dentry(d, inotify::IN_MODIFY);
     Ok(())
 }

@@ -92,6 +92,11 @@ pub fn copy_up(d: &Arc<Dentry>) -> SysResult<()> {
         _ => InodeKind::Device,
     };
     let inode = ov.fs.copy_inode(kind, attr);
+    // The user. attributes come along (regular files and directories have
+    // them).
+    if matches!(attr.mode & S_IFMT, S_IFREG | S_IFDIR) {
+        *inode.xattrs.lock().unwrap_or_else(|e| e.into_inner()) = super::xattr::lower_user_xattrs(&ov.gofer, *fid);
+    }
     let _ = d.upper.set(Node::Mem(inode));
     Ok(())
 }

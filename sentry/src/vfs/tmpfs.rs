@@ -141,7 +141,14 @@ impl MemFs {
             mtime: (a.mtime_sec, a.mtime_nsec),
             ctime: (a.ctime_sec, a.ctime_nsec),
         };
-        Arc::new(Inode { fs: self.clone(), ino: a.ino, meta: Mutex::new(meta), kind, linkable: AtomicBool::new(false) })
+        Arc::new(Inode {
+            fs: self.clone(),
+            ino: a.ino,
+            meta: Mutex::new(meta),
+            kind,
+            linkable: AtomicBool::new(false),
+            xattrs: Mutex::default(),
+        })
     }
 
     /// Holds at most `bytes` of file data from now on (an overlay's upper
@@ -210,6 +217,7 @@ impl MemFs {
             meta: Mutex::new(Meta { mode, uid, gid, nlink, rdev, size, atime: t, mtime: t, ctime: t }),
             kind,
             linkable: AtomicBool::new(false),
+            xattrs: Mutex::default(),
         })
     }
 
@@ -269,6 +277,8 @@ pub struct Inode {
     pub kind: InodeKind,
     /// An O_TMPFILE file (no links) that linkat may still give a name.
     linkable: AtomicBool,
+    /// Extended attributes, name → value (see [`super::xattr`]).
+    pub(crate) xattrs: Mutex<super::xattr::Xattrs>,
 }
 
 /// How a timestamp changes (utimensat).

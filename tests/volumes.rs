@@ -1,0 +1,130 @@
+//! Writes that reach the host, where the user asked for them (issue 9): a
+//! read-write `--volume`, and `--root-writes host`. Every change goes
+//! through the Gofer's write calls, with Linux's permission checks made by
+//! the Sentry, so `tests/progs/hostwrite.c` must print the same natively
+//! (in a chroot, on the same kind of directory) as under Husk. Then: what
+//! the sandbox wrote is on the host afterwards, a `:ro` volume gives EROFS,
+//! and the default overlay root never writes the rootfs.
+
+use std::fs;
+use std::time::Duration;
+
+use husk_suite::{differential, differential_test, husk_test, run_husk, self_checking_case, Case, Link, Rootfs};
+
+/// What `hostwrite.c` prints in both places (and natively).
+const HOSTWRITE_LINES: &[&str] = &[
+    "umask 022 applied: 644, size 0",
+    "create again with O_EXCL: EEXIST",
+    "pread at 6: world",
+    "size after fallocate: 8192",
+    "appended: hello!",
+    "stat size after truncate: 2, content he",
+    "after O_TRUNC: 0",
+    "open a directory for writing: EISDIR",
+    "rmdir non-empty: ENOTEMPTY",
+    "rename a dir over a non-empty dir: ENOTEMPTY",
+    "rename a dir into itself: EINVAL",
+    "renameat2 NOREPLACE over a file: EEXIST",
+    "after exchange b=F f=A",
+    "b now: A, a: (ENOENT)",
+    "read through the fd opened before: F",
+    "nlink 2",
+    "link a directory: EPERM",
+    "made its target: yes",
+    "owner 1234:5678 mode 751 (chown clears set-user-id)",
+    "atime 1000000.500 mtime 2000000.700",
+    "fifo: through the fifo",
+    "user creates in root's 0755 dir: EACCES",
+    "user reads root's 0600 file: EACCES",
+    "user chmods root's file: EPERM",
+    "user sets times of root's 0666 file, explicitly: EPERM",
+    "user sets times of root's 0666 file, to now: ok",
+    "user unlinks another user's file in a sticky dir: EPERM",
+    "user unlinks their own file in a sticky dir: ok",
+    "user 1000: exited 0",
+    "root's file in a setgid dir: gid 50",
+    "umask 077: file 600, dir 700",
+    "done",
+];
+
+fn hostwrite_root(link: Link) -> (Rootfs, String) {
+    let rootfs = Rootfs::new();
+    let prog = rootfs.prog("hostwrite", link);
+    rootfs.dir_mode("/tmp", 0o1777).dir("/dev").dir("/proc").dir("/sys").dir("/work").dir("/vol");
+    (rootfs, prog)
+}
+
+differential_test! {
+    /// `hostwrite.c` in a read-write volume: natively the same directory
+    /// inside the chroot.
+    fn hostwrite_volume(platform, link) {
+        let (rootfs, prog) = hostwrite_root(link);
+        let volume = format!("{}:/vol", rootfs.host_path("/vol").display());
+        let case = self_checking_case(&rootfs, &prog, Duration::from_secs(60))
+            .args(["/vol"])
+            .husk_flags(["--volume", &volume])
+            .expect_lines(HOSTWRITE_LINES);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// `hostwrite.c` in the root itself, written through
+    /// (`--root-writes host`).
+    fn hostwrite_root_writes_host(platform, link) {
+        let (rootfs, prog) = hostwrite_root(link);
+        let case = self_checking_case(&rootfs, &prog, Duration::from_secs(60))
+            .args(["/work"])
+            .husk_flags(["--root-writes", "host"])
+            .expect_lines(HOSTWRITE_LINES);
+        differential(platform, &case);
+    }
+}
+
+husk_test! {
+    /// What the sandbox writes to a volume is on the host afterwards; a
+    /// `:ro` volume refuses writes with EROFS and shows `ro` in
+    /// /proc/mounts; the overlay root (the default) leaves the rootfs
+    /// directory alone while `--root-writes host` changes it.
+    fn volumes_persist_and_ro_refuses(platform) {
+        let rootfs = Rootfs::new();
+        rootfs.busybox(&["sh", "echo", "cat", "mkdir", "grep", "mv", "rm", "touch"]).dir("/rw").dir("/ro");
+        let outside = rootfs.outside();
+        let (rw, ro) = (outside.join("rw"), outside.join("ro"));
+        fs::create_dir_all(&rw).unwrap();
+        fs::create_dir_all(&ro).unwrap();
+        fs::write(ro.join("keep"), "kept\n").unwrap();
+        fs::write(rw.join("old"), "old\n").unwrap();
+        let script = "echo one > /rw/new && mkdir /rw/d && echo two > /rw/d/f && mv /rw/old /rw/d/renamed \
+                      && touch /ro/x; echo \"ro touch: $?\"; rm /ro/keep; echo \"ro rm: $?\"; \
+                      cat /ro/keep; grep -c ' /ro 9p ro,' /proc/mounts; grep -c ' /rw 9p rw,' /proc/mounts; \
+                      echo root > /written";
+        let case = Case::new(&rootfs, "/bin/sh")
+            .args(["-c", script])
+            .husk_flags([
+                "--volume".to_string(),
+                format!("{}:/rw", rw.display()),
+                "--volume".to_string(),
+                format!("{}:/ro:ro", ro.display()),
+            ])
+            .expect_stdout("ro touch: 1\nro rm: 1\nkept\n1\n1\n");
+        let out = run_husk(platform, &case);
+        case.verify(&format!("husk --platform {platform}"), &out);
+        assert!(out.stderr_str().contains("Read-only file system"), "{}", out.describe());
+        assert_eq!(fs::read_to_string(rw.join("new")).unwrap(), "one\n");
+        assert_eq!(fs::read_to_string(rw.join("d/f")).unwrap(), "two\n");
+        assert_eq!(fs::read_to_string(rw.join("d/renamed")).unwrap(), "old\n");
+        assert!(!rw.join("old").exists());
+        assert_eq!(fs::read_dir(&ro).unwrap().count(), 1, "the :ro volume changed");
+        assert!(!rootfs.host_path("/written").exists(), "the overlay root wrote the rootfs");
+
+        // The same script's last line, with the root written through.
+        let case = Case::new(&rootfs, "/bin/sh")
+            .args(["-c", "echo root > /written && grep ' / ' /proc/mounts"])
+            .husk_flags(["--root-writes", "host"])
+            .expect_stdout("none / 9p rw,relatime 0 0\n");
+        let out = run_husk(platform, &case);
+        case.verify(&format!("husk --platform {platform}"), &out);
+        assert_eq!(fs::read_to_string(rootfs.host_path("/written")).unwrap(), "root\n");
+    }
+}
