@@ -264,3 +264,26 @@ fn ctr_runtime_root_is_where_the_shim_says() {
         assert!(seen.contains(kind), "the leftover check sees no {kind}of a running container:\n{seen}");
     }
 }
+
+runtime_test! {
+    /// A file written to / by the container is in its snapshot afterwards
+    /// (root.readonly is false: the rootfs is written through, as runc
+    /// writes it), where containerd's snapshotter keeps the container's
+    /// changes.
+    fn ctr_writes_land_in_the_snapshot(rt) {
+        let _s = serial();
+        let id = unique_id("snap", rt);
+        let _c = Cleanup::new(&id);
+        let out = ctr_run(rt, &[], &id, &["sh", "-c", "echo from-the-container > /written && cat /written"]);
+        assert_eq!((out.status, out.stdout_str().as_str()), (0, "from-the-container\n"), "{}", out.describe());
+        // The snapshot's mount: an overlay whose upper directory holds the
+        // container's changes.
+        let mounts = ctr_ok(&["snapshots", "mounts", "/nonexistent", &id]).stdout_str();
+        let upper = mounts
+            .split([',', ' '])
+            .find_map(|o| o.strip_prefix("upperdir="))
+            .unwrap_or_else(|| panic!("no upperdir in the snapshot's mount: {mounts}"));
+        let written = std::path::Path::new(upper).join("written");
+        assert_eq!(std::fs::read_to_string(&written).ok().as_deref(), Some("from-the-container\n"), "{mounts}");
+    }
+}

@@ -1203,6 +1203,36 @@ differential_test! {
     }
 }
 
+husk_test! {
+    /// git in a read-write volume: init, add, commit and log; the
+    /// repository is on the host afterwards, and a second sandbox with the
+    /// same volume finds the commits there.
+    fn debian_git_in_a_volume(platform) {
+        let parent = husk_suite::paths::work_dir().join("tmp");
+        std::fs::create_dir_all(&parent).expect("create target/husk-test/tmp");
+        let host = tempfile::Builder::new().prefix("git-volume-").tempdir_in(&parent).expect("the volume");
+        let volume = format!("{}:/repo", host.path().display());
+        let case = bash(
+            "set -e; cd /repo; git init -q .; git config user.email t@t; git config user.name t; \
+             echo hi > f; mkdir d; echo there > d/g; git add .; git commit -qm first; \
+             echo more >> f; git commit -qam second; git log --format=%s; git status --short | wc -l",
+        )
+        .husk_flags(["--volume", &volume])
+        .expect_stdout("second\nfirst\n0\n");
+        let out = run_husk(platform, &case);
+        case.verify(&format!("husk --platform {platform}"), &out);
+        let head = std::fs::read_to_string(host.path().join(".git/HEAD")).expect("the repository is on the host");
+        let branch = head.trim().strip_prefix("ref: ").expect("HEAD names a branch");
+        assert!(host.path().join(".git").join(branch).is_file(), "no {branch} on the host");
+        assert_eq!(std::fs::read_to_string(host.path().join("f")).expect("f"), "hi\nmore\n");
+        let again = bash("cd /repo && git log --format=%s && git show HEAD:d/g")
+            .husk_flags(["--volume", &volume])
+            .expect_stdout("second\nfirst\nthere\n");
+        let out = run_husk(platform, &again);
+        again.verify(&format!("husk --platform {platform}"), &out);
+    }
+}
+
 /// Makes /tmp/huskdemo-1.0-py3-none-any.whl, a wheel of one module.
 const MAKE_WHEEL: &str = "import zipfile
 with zipfile.ZipFile('/tmp/huskdemo-1.0-py3-none-any.whl', 'w') as z:

@@ -628,3 +628,40 @@ fn oci_helpers_hold_only_their_own_sockets() {
     ctx.ok(&["delete", &ctx.id]);
     ctx.assert_clean();
 }
+
+runtime_test! {
+    /// Writes as runc makes them: root.readonly=false writes into the
+    /// bundle's rootfs; root.readonly=true gives EROFS (as does a bind
+    /// mount with the `ro` option); a bind mount without it writes into
+    /// its source.
+    fn oci_root_and_bind_writes(rt) {
+        let script = "echo root > /written; echo \"root: $?\"; echo vol > /rw/written; echo \"rw bind: $?\"; \
+                      echo no > /ro/written; echo \"ro bind: $?\"";
+        let ctx = Ctx::new(rt, "writes", &["sh", "-c", script]);
+        let (rw, ro) = (ctx.path("rw-src"), ctx.path("ro-src"));
+        fs::create_dir_all(&rw).expect("mkdir");
+        fs::create_dir_all(&ro).expect("mkdir");
+        ctx.rootfs.dir("/rw").dir("/ro");
+        let binds = |mut cfg: Value, root_ro: bool| {
+            cfg["root"]["readonly"] = json!(root_ro);
+            let mounts = cfg["mounts"].as_array_mut().expect("mounts");
+            mounts.push(json!({"destination": "/rw", "type": "bind", "source": rw, "options": ["rbind", "rw"]}));
+            mounts.push(json!({"destination": "/ro", "type": "bind", "source": ro, "options": ["rbind", "ro"]}));
+            cfg
+        };
+        for root_ro in [false, true] {
+            let _ = fs::remove_file(ctx.rootfs.host_path("/written"));
+            ctx.write_config(&binds(config(&ctx.id, &["sh", "-c", script]), root_ro));
+            let mut cmd = ctx.cmd(&["run", "--bundle"]);
+            cmd.arg(ctx.bundle()).arg(&ctx.id);
+            let out = run_command(cmd, None, DEFAULT_TIMEOUT, rt.name());
+            let root = if root_ro { 1 } else { 0 };
+            assert_eq!(out.stdout_str(), format!("root: {root}\nrw bind: 0\nro bind: 1\n"), "{}", out.describe());
+            assert!(out.stderr_str().contains("Read-only file system"), "{}", out.describe());
+            assert_eq!(ctx.rootfs.host_path("/written").exists(), !root_ro, "readonly {root_ro}");
+            assert_eq!(fs::read_to_string(rw.join("written")).expect("the rw bind's file"), "vol\n");
+            assert!(!ro.join("written").exists());
+            ctx.assert_clean();
+        }
+    }
+}

@@ -57,6 +57,10 @@ fn overlay_rootfs(link: Link) -> (Rootfs, String) {
         .symlink("/data/link", "file");
     chown(rootfs.host_path("/data/file"), Some(1000), Some(1000)).expect("chown the fixture (tests run as root)");
     fs::set_permissions(rootfs.host_path("/data/sub"), fs::Permissions::from_mode(0o750)).expect("chmod");
+    for f in ["/data/file", "/data/other"] {
+        rustix::fs::setxattr(rootfs.host_path(f), "user.origin", b"lower", rustix::fs::XattrFlags::empty())
+            .expect("set a user xattr on the fixture (the test directory's filesystem must have them)");
+    }
     (rootfs, prog)
 }
 
@@ -69,6 +73,9 @@ differential_test! {
         let case = self_checking_case(&rootfs, &prog, Duration::from_secs(60)).scratch_mounts().expect_lines(&[
             "after an append: lower|more|",
             "its mode 640, owner 1000:1000",
+            "its user.origin, copied up: lower",
+            "its user attributes: user.origin,user.added",
+            "a lower file's user.origin, not copied up: lower",
             "its grandparent, copied up, mode 750",
             "mode now 600, contents other|",
             "mtime now 1234567890.500",

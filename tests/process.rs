@@ -549,6 +549,12 @@ differential_test! {
             "4 MiB file: wrote 4194304, read 4194304, same: ok",
             "write through the mapping reaches the file: ok",
             "read beyond EOF: SIGBUS, BUS_ADRERR: ok",
+            "setxattr XATTR_CREATE over one: EEXIST",
+            "setxattr XATTR_REPLACE of none: ENODATA",
+            "getxattr user.a: 3 uno",
+            "getxattr into 2 bytes: ERANGE",
+            "listxattr: 17 bytes, 1 user, 1 trusted",
+            "fgetxattr: 1",
             "rmdir /tmp/husk-tmp-test: ok",
             "done",
         ]);

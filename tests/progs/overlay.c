@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 
 static const char *slurp(const char *path)
 {
@@ -86,6 +87,18 @@ int main(void)
 	printf("after an append: %s\n", slurp("/data/file"));
 	stat("/data/file", &st);
 	printf("its mode %o, owner %d:%d\n", st.st_mode & 07777, st.st_uid, st.st_gid);
+	char xv[32] = { 0 };
+	ssize_t xn = getxattr("/data/file", "user.origin", xv, sizeof xv - 1);
+	printf("its user.origin, copied up: %s\n", xn < 0 ? errname(errno) : xv);
+	report("setxattr on the copy", setxattr("/data/file", "user.added", "new", 3, 0));
+	char xl[64] = { 0 };
+	xn = listxattr("/data/file", xl, sizeof xl);
+	for (ssize_t i = 0; i + 1 < xn; i++)
+		if (!xl[i])
+			xl[i] = ',';
+	printf("its user attributes: %s\n", xn < 0 ? errname(errno) : xl);
+	xn = getxattr("/data/other", "user.origin", xv, sizeof xv - 1);
+	printf("a lower file's user.origin, not copied up: %s\n", xn < 0 ? errname(errno) : (xv[xn] = 0, xv));
 	stat("/data/sub", &st);
 	printf("/data/sub mode %o\n", st.st_mode & 07777);
 	write_str("/data/sub/deep/x", O_WRONLY | O_TRUNC, "new x\n");

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #define D "/tmp/husk-tmp-test"
 
@@ -209,6 +210,46 @@ int main(void)
 	printf("the rest of the first page reads as zero: %s\n", m[1] == 0 && m[4095] == 0 ? "ok" : "bad");
 	munmap(m, 8192);
 	close(fd);
+
+	/* Extended attributes: user. and (as root) trusted. */
+	int xf = open(D "/x", O_WRONLY | O_CREAT, 0644);
+	close(xf);
+	report("setxattr user.a", setxattr(D "/x", "user.a", "one", 3, 0));
+	report("setxattr trusted.t", setxattr(D "/x", "trusted.t", "two", 3, 0));
+	report("setxattr XATTR_CREATE over one", setxattr(D "/x", "user.a", "x", 1, XATTR_CREATE));
+	report("setxattr XATTR_REPLACE of none", setxattr(D "/x", "user.b", "x", 1, XATTR_REPLACE));
+	report("setxattr XATTR_REPLACE", setxattr(D "/x", "user.a", "uno", 3, XATTR_REPLACE));
+	report("setxattr both flags", setxattr(D "/x", "user.a", "x", 1, 3));
+	report("setxattr an empty name", setxattr(D "/x", "", "x", 1, 0));
+	report("setxattr no namespace", setxattr(D "/x", "plain", "x", 1, 0));
+	report("setxattr user. alone", setxattr(D "/x", "user.", "x", 1, 0));
+	char longname[300];
+	memset(longname, 'n', sizeof longname);
+	memcpy(longname, "user.", 5);
+	longname[299] = 0;
+	report("setxattr a 299-byte name", setxattr(D "/x", longname, "x", 1, 0));
+	report("lsetxattr user. on a symlink", lsetxattr(D "/s", "user.a", "x", 1, 0));
+	char xv[16] = { 0 };
+	printf("getxattr user.a: %zd %s\n", getxattr(D "/x", "user.a", xv, sizeof xv), xv);
+	printf("getxattr size only: %zd\n", getxattr(D "/x", "user.a", NULL, 0));
+	report("getxattr into 2 bytes", getxattr(D "/x", "user.a", xv, 2));
+	report("getxattr a missing name", getxattr(D "/x", "user.none", xv, sizeof xv));
+	char xl[64];
+	ssize_t xn = listxattr(D "/x", xl, sizeof xl);
+	int users = 0, trusted = 0;
+	for (ssize_t i = 0; i < xn; i += strlen(xl + i) + 1) {
+		users += !strncmp(xl + i, "user.", 5);
+		trusted += !strncmp(xl + i, "trusted.", 8);
+	}
+	printf("listxattr: %zd bytes, %d user, %d trusted\n", xn, users, trusted);
+	report("listxattr into 3 bytes", listxattr(D "/x", xl, 3));
+	report("removexattr user.a", removexattr(D "/x", "user.a"));
+	report("removexattr user.a again", removexattr(D "/x", "user.a"));
+	xf = open(D "/x", O_RDONLY);
+	report("fsetxattr on an O_RDONLY fd", fsetxattr(xf, "user.f", "v", 1, 0));
+	printf("fgetxattr: %zd\n", fgetxattr(xf, "user.f", xv, sizeof xv));
+	close(xf);
+	unlink(D "/x");
 
 	/* Clean up. */
 	unlink(D "/big");

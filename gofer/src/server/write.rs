@@ -32,14 +32,17 @@ fn host<T>(r: std::io::Result<T>) -> Result<T, i32> {
 }
 
 /// Checks an extended attribute's name: `user.` and something, at most
-/// [`XATTR_NAME_MAX`] bytes (ERANGE beyond, as Linux), no NUL; anything
-/// else is not served (EOPNOTSUPP).
+/// [`XATTR_NAME_MAX`] bytes (ERANGE beyond, as Linux), no NUL, not the
+/// bare prefix (EINVAL); anything else is not served (EOPNOTSUPP).
 fn user_xattr_name(name: &[u8]) -> Result<CString, i32> {
     if name.len() > XATTR_NAME_MAX {
         return Err(libc::ERANGE);
     }
-    if !name.starts_with(USER_XATTR_PREFIX) || name.len() == USER_XATTR_PREFIX.len() {
+    if !name.starts_with(USER_XATTR_PREFIX) {
         return Err(libc::EOPNOTSUPP);
+    }
+    if name.len() == USER_XATTR_PREFIX.len() {
+        return Err(libc::EINVAL);
     }
     CString::new(name).map_err(|_| libc::EINVAL)
 }

@@ -48,10 +48,11 @@ impl Xattrs {
 
     fn set(&mut self, name: &[u8], value: &[u8], flags: u32) -> SysResult<()> {
         let at = self.entries.iter().position(|(n, _)| n == name);
-        match (at, flags) {
-            (Some(_), XATTR_CREATE) => return Err(Errno::EEXIST),
-            (None, XATTR_REPLACE) => return Err(Errno::ENODATA),
-            _ => {}
+        if at.is_some() && flags & XATTR_CREATE != 0 {
+            return Err(Errno::EEXIST);
+        }
+        if at.is_none() && flags & XATTR_REPLACE != 0 {
+            return Err(Errno::ENODATA);
         }
         let old = at.map_or(0, |i| name.len() + self.entries[i].1.len());
         let bytes = self.bytes - old + name.len() + value.len();
@@ -84,21 +85,25 @@ enum Space {
 }
 
 /// The namespace of `name`, which must be 1 to 255 bytes (ERANGE) with a
-/// known prefix and something after it (EOPNOTSUPP).
+/// known prefix (EOPNOTSUPP) and something after it (EINVAL).
 fn space(name: &[u8]) -> SysResult<Space> {
     if name.is_empty() || name.len() > XATTR_NAME_MAX {
         return Err(Errno::ERANGE);
     }
-    let rest = |p: &[u8]| name.strip_prefix(p).filter(|r| !r.is_empty());
-    if rest(b"user.").is_some() {
-        Ok(Space::User)
-    } else if rest(b"trusted.").is_some() {
-        Ok(Space::Trusted)
-    } else if rest(b"security.").is_some() || rest(b"system.").is_some() {
-        Ok(Space::Unsupported)
+    let space = if name.starts_with(b"user.") {
+        Space::User
+    } else if name.starts_with(b"trusted.") {
+        Space::Trusted
+    } else if name.starts_with(b"security.") || name.starts_with(b"system.") {
+        Space::Unsupported
     } else {
-        Err(Errno::EOPNOTSUPP)
+        return Err(Errno::EOPNOTSUPP);
+    };
+    // A prefix with nothing after it names no attribute.
+    if name.ends_with(b".") && name.iter().filter(|&&b| b == b'.').count() == 1 {
+        return Err(Errno::EINVAL);
     }
+    Ok(space)
 }
 
 /// Linux's `xattr_permission`: `write` for set and remove.
