@@ -24,7 +24,10 @@ and is skipped, with a note, when containerd, ctr or runc is missing.
 The busybox-style rootfs (hbench, a static `true`, busybox) is made under
 /dev/shm, so that its /tmp is a tmpfs natively too; python3 and tar+gzip run
 from the cached Debian rootfs (/var/cache/husk-test/debian-*), which nothing
-writes into. Must run as root (chroot, runsc).
+writes into; the git and pip workloads work in a fixture directory of the
+harness's own, mounted read-write at /mnt (a private bind mount natively,
+`--volume` under Husk, a bind mount in runsc's bundle). Must run as root
+(chroot, mounts, runsc).
 
 Output: a markdown table on stdout (median, min, max and ratio to native per
 contender; a contender that cannot run, or a workload that fails, gets a note
@@ -231,6 +234,7 @@ class Workload:
     scale: float = 1.0  # printed ns -> unit
     reps: int = 5
     timeout: float = 120.0
+    volume: str | None = None  # a fixture of Env.volume, mounted read-write at /mnt
 
 
 def workloads(quick: bool) -> list[Workload]:
@@ -271,6 +275,18 @@ def workloads(quick: bool) -> list[Workload]:
         Workload(f"tar+gzip of /usr/{tree}", "ms", "debian",
                  ["/bin/sh", "-c", f"tar -cf - -C /usr {tree} | gzip > /dev/null"], "wall",
                  reps=1 if q else 3, timeout=300),
+        # Timed inside the sandbox (date +%s%N around the command), on a
+        # read-write volume at /mnt: a bind mount natively, a Gofer-served
+        # host directory under Husk and runsc.
+        Workload("git status, 10k-file repo in a volume", "ms", "debian",
+                 ["/bin/sh", "-c", "cd /mnt && s=$(date +%s%N) && git status --porcelain >/dev/null "
+                  "&& e=$(date +%s%N) && echo $((e - s))"], "printed", 1e-6,
+                 reps=reps, timeout=300, volume="gitrepo"),
+        Workload("pip install of a local wheel, into a volume", "ms", "debian",
+                 ["/bin/sh", "-c", "rm -rf /mnt/t && s=$(date +%s%N) && pip3 install -q --no-index --no-deps "
+                  "--no-cache-dir --target /mnt/t /mnt/huskdemo-1.0-py3-none-any.whl 2>/dev/null "
+                  "&& e=$(date +%s%N) && rm -rf /mnt/t && echo $((e - s))"], "printed", 1e-6,
+                 reps=reps, timeout=300, volume="wheel"),
         Workload("peak RSS, sleeping app", "MiB", "small",
                  ["/bin/hbench", "sleep", "1000" if q else "2000"], "rss", reps=1 if q else 3),
     ]
@@ -294,6 +310,39 @@ class Env:
     counter: int = 0
     notes: dict[str, str] = field(default_factory=dict)  # contender -> why skipped
 
+    def volume(self, name: str) -> Path:
+        """The fixture directory `name` under the work directory, made on
+        first use: "gitrepo", a git repository of 10,000 committed files in
+        100 directories (made by the Debian root's git, natively); "wheel",
+        a directory holding a wheel of one module."""
+        path = self.work / f"volume-{name}"
+        if path.exists():
+            return path
+        path.mkdir()
+        if name == "wheel":
+            import zipfile
+            with zipfile.ZipFile(path / "huskdemo-1.0-py3-none-any.whl", "w") as z:
+                z.writestr("huskdemo.py", "ANSWER = 42\n")
+                z.writestr("huskdemo-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: huskdemo\nVersion: 1.0\n")
+                z.writestr("huskdemo-1.0.dist-info/WHEEL",
+                           "Wheel-Version: 1.0\nGenerator: t\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+                z.writestr("huskdemo-1.0.dist-info/RECORD", "")
+            return path
+        if name != "gitrepo":
+            raise ValueError(name)
+        for d in range(100):
+            (path / f"d{d:02}").mkdir()
+            for f in range(100):
+                (path / f"d{d:02}" / f"f{f:02}.txt").write_text(f"file {d} {f}\n")
+        script = ("cd /mnt && git init -q . && git add . && git -c user.email=b@b -c user.name=b commit -qm tree "
+                  "&& git status --porcelain | wc -l")
+        argv, enter, _ = command(self, "native", self.rootfs("debian"), ["/bin/sh", "-c", script], path)
+        p = subprocess.run(argv, preexec_fn=enter, env=ENV, capture_output=True, text=True, timeout=600)
+        if p.returncode != 0 or p.stdout.strip() != "0":
+            shutil.rmtree(path, ignore_errors=True)
+            raise Failure(f"making the git fixture failed: {p.stderr.strip()[-160:]}")
+        return path
+
     def rootfs(self, which: str) -> Path:
         if which == "debian":
             if self.debian is None:
@@ -302,7 +351,7 @@ class Env:
         return self.small
 
 
-def runsc_bundle(env: Env, rootfs: Path, argv: list[str]) -> Path:
+def runsc_bundle(env: Env, rootfs: Path, argv: list[str], volume: Path | None = None) -> Path:
     env.counter += 1
     bundle = env.work / f"bundle{env.counter}"
     bundle.mkdir()
@@ -320,27 +369,47 @@ def runsc_bundle(env: Env, rootfs: Path, argv: list[str]) -> Path:
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
             {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"},
-        ],
+        ] + ([{"destination": "/mnt", "type": "bind", "source": str(volume), "options": ["rbind", "rw"]}]
+             if volume else []),
         "linux": {"namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network")]},
     }
     (bundle / "config.json").write_text(json.dumps(config))
     return bundle
 
 
-def command(env: Env, contender: str, rootfs: Path, argv: list[str]):
-    """(argv, preexec_fn, cleanup) to run argv inside rootfs as contender."""
+def bind_mount_private(source: Path, target: Path) -> None:
+    """In a new mount namespace of the calling process (a child about to
+    exec), bind-mounts source on target, out of the host's sight."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    clone_newns, ms_rec, ms_private, ms_bind = 0x00020000, 0x4000, 1 << 18, 0x1000
+    if libc.unshare(clone_newns) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
+    if libc.mount(None, b"/", None, ms_rec | ms_private, None) != 0:
+        raise OSError(ctypes.get_errno(), "mount --make-rprivate /")
+    if libc.mount(bytes(source), bytes(target), None, ms_bind | ms_rec, None) != 0:
+        raise OSError(ctypes.get_errno(), f"bind mount {source} on {target}")
+
+
+def command(env: Env, contender: str, rootfs: Path, argv: list[str], volume: Path | None = None):
+    """(argv, preexec_fn, cleanup) to run argv inside rootfs as contender,
+    with volume (if any) mounted read-write at /mnt."""
     if contender == "native":
         def enter():
+            if volume is not None:
+                bind_mount_private(volume, rootfs / "mnt")
             os.chroot(rootfs)
             os.chdir("/")
         return argv, enter, None
     if contender.startswith("husk-"):
         cmd = [str(env.husk), "run", "--rootfs", str(rootfs), "--platform", contender[5:]]
+        if volume is not None:
+            cmd += ["--volume", f"{volume}:/mnt"]
         for k, v in ENV.items():
             cmd += ["--env", f"{k}={v}"]
         return cmd + ["--"] + argv, None, None
     if contender.startswith("runsc-"):
-        bundle = runsc_bundle(env, rootfs, argv)
+        bundle = runsc_bundle(env, rootfs, argv, volume)
         cid = f"husk-bench-{os.getpid()}-{env.counter}"
         root = env.work / "runsc-root"
         base = [env.runsc, f"--platform={contender[6:]}", "--network=none", "--root", str(root)]
@@ -400,7 +469,8 @@ def wait_exact(p: subprocess.Popen, start: float, timeout: float) -> tuple[int, 
 def run_once(env: Env, contender: str, w: Workload) -> float:
     """One sample of w under contender, in w's unit; raises Failure."""
     rootfs = env.rootfs(w.rootfs)
-    argv, preexec, cleanup = command(env, contender, rootfs, w.argv)
+    volume = env.volume(w.volume) if w.volume else None
+    argv, preexec, cleanup = command(env, contender, rootfs, w.argv, volume)
     out = tempfile.TemporaryFile(dir=env.work)  # runsc's stdout on a pipe may be lost
     err = tempfile.TemporaryFile(dir=env.work)
     peak = 0

@@ -128,3 +128,34 @@ husk_test! {
         assert_eq!(fs::read_to_string(rootfs.host_path("/written")).unwrap(), "root\n");
     }
 }
+
+husk_test! {
+    /// A volume of 3,000 files, each stat'ed (`ls -l`), by a Husk started
+    /// with the usual soft limit of 1,024 open files: the Gofer holds an fd
+    /// per file walked, and raises its own limit rather than fail with
+    /// EMFILE.
+    fn volume_bigger_than_the_fd_limit(platform) {
+        let rootfs = Rootfs::new();
+        rootfs.busybox(&["sh", "ls", "wc"]).dir("/vol");
+        let vol = rootfs.outside().join("many");
+        fs::create_dir_all(&vol).unwrap();
+        for i in 0..3000 {
+            fs::write(vol.join(format!("f{i}")), "x").unwrap();
+        }
+        let case = Case::new(&rootfs, "/bin/sh")
+            .args(["-c", "ls -l /vol | wc -l"])
+            .husk_flags(["--volume".to_string(), format!("{}:/vol", vol.display())])
+            .expect_stdout("3001\n");
+        let mut cmd = husk_suite::run::husk_command(platform, &case);
+        // SAFETY: setrlimit only, in the child before exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                let hard = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum;
+                let lim = rustix::process::Rlimit { current: Some(1024), maximum: hard };
+                rustix::process::setrlimit(rustix::process::Resource::Nofile, lim).map_err(std::io::Error::from)
+            });
+        }
+        let out = husk_suite::run::run_command(cmd, None, Duration::from_secs(120), "husk").split_husk_log();
+        case.verify(&format!("husk --platform {platform}"), &out);
+    }
+}

@@ -234,6 +234,10 @@ fn serve_with(roots: &[ExtraRoot], sock: OwnedFd, confine: bool) -> Result<(), G
         opened.push(root.hiding(server::Hidden::new(hide)).writable(*writable));
     }
     let any_writable = roots.iter().any(|r| r.writable);
+    // One fd per live fid (and a few besides).
+    if let Err(e) = sys::raise_nofile(MAX_FIDS as u64 + 64) {
+        log::warn!("gofer: cannot raise RLIMIT_NOFILE: {e}");
+    }
     log::debug!("gofer: serving {} and {} extra roots", rootfs.path.display(), roots.len() - 1);
     let mut server = server::Server::with_roots(opened, MAX_FIDS);
     // Confined before the first request: from here on the Gofer has only

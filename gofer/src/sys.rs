@@ -464,3 +464,21 @@ pub(crate) fn fremovexattr(fd: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
     // SAFETY: `fd` is live and `name` NUL-terminated.
     check(unsafe { libc::fremovexattr(fd.as_raw_fd(), name.as_ptr()) }).map(drop)
 }
+
+/// Raises the soft RLIMIT_NOFILE towards `want` (as far as the hard limit
+/// allows): every live fid holds an fd, and a shell's usual soft limit of
+/// 1024 would fail walks of a big tree with EMFILE.
+pub(crate) fn raise_nofile(want: u64) -> io::Result<()> {
+    // SAFETY: `rlimit` is plain old data; all-zero is valid.
+    let mut lim: libc::rlimit = unsafe { mem::zeroed() };
+    // SAFETY: a valid out-pointer to our own struct.
+    check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, ptr::from_mut(&mut lim)) })?;
+    #[allow(clippy::useless_conversion)] // rlim_t's width differs by architecture
+    let target = want.min(u64::from(lim.rlim_max)).max(u64::from(lim.rlim_cur));
+    #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
+    {
+        lim.rlim_cur = target as libc::rlim_t;
+    }
+    // SAFETY: a valid pointer to our own struct, read only.
+    check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, ptr::from_ref(&lim)) }).map(drop)
+}

@@ -56,6 +56,10 @@ pub struct HostNode {
     /// The Gofer's handle.
     pub fid: Fid,
     attr: Mutex<FileAttr>,
+    /// `attr` came with the walk (or the change) that made the node and
+    /// no stat has used it yet: the first stat needs no second round trip
+    /// (a path walk and a stat are the one lstat of `git status`).
+    fresh: std::sync::atomic::AtomicBool,
     /// A symlink's target, read once (a symlink's target never changes).
     pub(crate) link_target: OnceLock<Vec<u8>>,
     /// The tree it is in.
@@ -88,7 +92,13 @@ pub fn attach(gofer: &Arc<GoferClient>, index: u32) -> SysResult<Arc<Dentry>> {
 }
 
 fn new_dentry(name: &[u8], parent: Weak<Dentry>, fid: Fid, attr: FileAttr, mount: Arc<HostMount>) -> Arc<Dentry> {
-    let node = HostNode { fid, attr: Mutex::new(attr), link_target: OnceLock::new(), mount };
+    let node = HostNode {
+        fid,
+        attr: Mutex::new(attr),
+        fresh: std::sync::atomic::AtomicBool::new(true),
+        link_target: OnceLock::new(),
+        mount,
+    };
     Dentry::make(name, parent, Node::Host(node))
 }
 
@@ -125,6 +135,9 @@ pub(super) fn lookup(dir: &Arc<Dentry>, h: &HostNode, name: &[u8]) -> SysResult<
 /// The attributes of `d` as the host has them now, remembered.
 pub fn revalidate(d: &Dentry) -> SysResult<FileAttr> {
     let h = host_node(d)?;
+    if h.fresh.swap(false, Ordering::Relaxed) {
+        return Ok(h.attr());
+    }
     let attr = h.mount.gofer.stat(h.fid).map_err(gofer_errno)?;
     h.set_attr(attr);
     Ok(attr)
