@@ -34,6 +34,12 @@ const HOSTWRITE_LINES: &[&str] = &[
     "owner 1234:5678 mode 751 (chown clears set-user-id)",
     "atime 1000000.500 mtime 2000000.700",
     "fifo: through the fifo",
+    "read sees the mapping's store: through the map",
+    "the mapping sees write(): WRITE",
+    "another process's mapping: through the map",
+    "the child's store, seen here: child",
+    "after munmap, the file: through the map",
+    "MAP_SHARED, PROT_WRITE of an O_RDONLY fd: EACCES",
     "user creates in root's 0755 dir: EACCES",
     "user reads root's 0600 file: EACCES",
     "user chmods root's file: EPERM",
@@ -65,6 +71,9 @@ differential_test! {
             .husk_flags(["--volume", &volume])
             .expect_lines(HOSTWRITE_LINES);
         differential(platform, &case);
+        // What the mappings stored is in the host's file.
+        let mapped = fs::read(rootfs.host_path("/vol/mapped")).expect("the mapped file");
+        assert_eq!((&mapped[..15], &mapped[100..105], &mapped[4096..4101]), (&b"through the map"[..], &b"child"[..], &b"WRITE"[..]));
     }
 }
 

@@ -17,6 +17,7 @@
 #include <ftw.h>
 #include <grp.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/xattr.h>
@@ -274,6 +275,41 @@ int main(int argc, char **argv)
 	waitpid(pid, NULL, 0);
 	close(r);
 	printf("fifo: %s\n", buf);
+
+	/* Shared mappings: coherent with read and write, seen by another
+	 * process's mapping, and written back. */
+	fd = open("mapped", O_RDWR | O_CREAT, 0644);
+	ftruncate(fd, 8192);
+	char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK("mmap MAP_SHARED of a file", m != MAP_FAILED);
+	memcpy(m, "through the map", 15);
+	memset(buf, 0, sizeof buf);
+	pread(fd, buf, 15, 0);
+	printf("read sees the mapping's store: %s\n", buf);
+	pwrite(fd, "WRITE", 5, 4096);
+	printf("the mapping sees write(): %.5s\n", m + 4096);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int cfd = open("mapped", O_RDWR);
+		char *cm = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, 0);
+		printf("another process's mapping: %.15s\n", cm);
+		memcpy(cm + 100, "child", 5);
+		munmap(cm, 8192);
+		fflush(stdout);
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+	printf("the child's store, seen here: %.5s\n", m + 100);
+	report("msync", msync(m, 8192, MS_SYNC));
+	munmap(m, 8192);
+	close(fd);
+	memset(buf, 0, sizeof buf);
+	fd = open("mapped", O_RDONLY);
+	pread(fd, buf, 15, 0);
+	printf("after munmap, the file: %s\n", buf);
+	report("MAP_SHARED, PROT_WRITE of an O_RDONLY fd", mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED ? -1 : 0);
+	close(fd);
 
 	/* Extended attributes (user.). */
 	report("setxattr", setxattr("moved", "user.k", "v1", 2, 0));

@@ -99,6 +99,11 @@ pub trait PageSource: Send + Sync {
     fn map_name(&self) -> Option<String> {
         None
     }
+
+    /// A shared mapping of `[offset, offset + len)` of the file is synced
+    /// or goes: a file whose data is elsewhere (a host file's cache)
+    /// writes that range back.
+    fn write_back(&self, _offset: u64, _len: u64) {}
 }
 
 /// What a mapping is backed by, beyond its memory-file pages.
@@ -783,6 +788,7 @@ impl MemoryManager {
         let doomed: Vec<u64> = self.vmas.range(start..end).map(|(s, _)| *s).collect();
         for s in doomed {
             if let Some(v) = self.vmas.remove(&s) {
+                write_back(&v, s, s, v.end);
                 self.release_later(v.mem_off, v.end - s);
             }
         }
@@ -1360,9 +1366,10 @@ impl MemoryManager {
         Ok(())
     }
 
-    /// msync(2): memory and files are always in sync here (rootfs mappings
-    /// are private copies, and shared tmpfs mappings map the file's pages),
-    /// so only the arguments and the range are checked.
+    /// msync(2): shared mappings of host files write the range back (their
+    /// pages are a cache, `vfs::hostcache`); the rest is always in sync
+    /// (rootfs mappings are private copies, and shared tmpfs mappings map
+    /// the file's pages).
     pub fn msync(&self, addr: u64, len: u64, flags: u32) -> SysResult<()> {
         const MS_ASYNC: u32 = 1;
         const MS_INVALIDATE: u32 = 2;
@@ -1373,7 +1380,14 @@ impl MemoryManager {
         {
             return Err(Errno::EINVAL);
         }
-        self.check_mapped(addr, page_up(len).ok_or(Errno::ENOMEM)?)
+        let len = page_up(len).ok_or(Errno::ENOMEM)?;
+        self.check_mapped(addr, len)?;
+        let end = addr + len;
+        for (&s, v) in self.vmas.range(..end).filter(|(_, v)| v.end > addr) {
+            let (from, to) = (s.max(addr), v.end.min(end));
+            write_back(v, s, from, to);
+        }
+        Ok(())
     }
 
     /// mincore(2): a page is resident once its memory-file page holds data.
@@ -1393,10 +1407,19 @@ impl MemoryManager {
     }
 }
 
+/// Writes back the part `[from, to)` of the shared mapping `v`, which
+/// starts at `start`, if its file's data lives elsewhere (a host file).
+fn write_back(v: &Vma, start: u64, from: u64, to: u64) {
+    if let (true, Backing::Pages { source, offset }) = (v.shared, &v.backing) {
+        source.write_back(offset + (from - start), to - from);
+    }
+}
+
 impl Drop for MemoryManager {
     fn drop(&mut self) {
         // Every stub of this address space is gone or about to be replaced.
         for (s, v) in std::mem::take(&mut self.vmas) {
+            write_back(&v, s, s, v.end);
             self.mf.release(v.mem_off, v.end - s);
         }
         for (_, off, len) in std::mem::take(&mut self.log.deferred) {

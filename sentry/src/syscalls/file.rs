@@ -624,7 +624,7 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
                         Some(fd) => fd,
                         None => crate::vfs::hostfs::open(&d, flags)?,
                     };
-                    Box::new(HostFile::new_live(fd))
+                    Box::new(HostFile::new_live(fd, flags, t.kernel.memfile.clone())?)
                 }
                 S_IFCHR => open_device(t, &d, flags)?,
                 S_IFIFO => {

@@ -22,8 +22,16 @@ pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
         if acc == O_WRONLY {
             return Err(Errno::EACCES);
         }
-        let shared_write = flags & MAP_TYPE != MAP_PRIVATE && prot & PROT_WRITE != 0;
-        match f.ops.mappable().ok_or(Errno::ENODEV)? {
+        let shared = flags & MAP_TYPE != MAP_PRIVATE;
+        let shared_write = shared && prot & PROT_WRITE != 0;
+        // A shared mapping of a volume's file maps its cache, which is
+        // written back to the host.
+        let volume_pages = if shared { f.ops.shared_pages(shared_write) } else { None };
+        let mappable = match volume_pages {
+            Some(pages) => Mappable::Pages(pages?, f.ops.stat()?.size),
+            None => f.ops.mappable().ok_or(Errno::ENODEV)?,
+        };
+        match mappable {
             // The rootfs is read-only: a writable shared mapping of its files
             // is refused as Linux refuses it for a file opened read-only.
             Mappable::Host(host_fd, size) => {

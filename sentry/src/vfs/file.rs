@@ -102,6 +102,13 @@ pub trait FileOps: Send + Sync {
         None
     }
 
+    /// For a host file that may be written (a volume's): the pages a
+    /// shared mapping maps, a cache written back to the host (`write`:
+    /// the mapping may write). `None` for other files.
+    fn shared_pages(&self, _write: bool) -> Option<SysResult<Arc<dyn PageSource>>> {
+        None
+    }
+
     /// Readiness: the `POLL*` events that would not block now. Files that
     /// never block are always readable and writable.
     fn readiness(&self) -> u32 {
@@ -314,6 +321,16 @@ pub struct HostFile {
     /// The attributes of a read-only tree's file, which never change;
     /// `None`: the host's, asked at each stat (a writable tree's file).
     attr: Option<FileAttr>,
+    /// A writable tree's file: its identity (the key of its cache while
+    /// shared mappings of it live, `super::hostcache`), whether the fd
+    /// may write, and the memory file a cache would live in.
+    live: Option<LiveHost>,
+}
+
+struct LiveHost {
+    key: (u64, u64),
+    writable: bool,
+    mf: Arc<MemoryFile>,
 }
 
 /// Appends to host files one at a time: finding the end and writing there
@@ -324,12 +341,21 @@ static HOST_APPEND: Mutex<()> = Mutex::new(());
 impl HostFile {
     /// Wraps a donated fd of a read-only tree's file.
     pub fn new(fd: OwnedFd, attr: FileAttr) -> HostFile {
-        HostFile { fd: Arc::new(fd), attr: Some(attr) }
+        HostFile { fd: Arc::new(fd), attr: Some(attr), live: None }
     }
 
-    /// Wraps a donated fd of a writable host tree's file.
-    pub fn new_live(fd: OwnedFd) -> HostFile {
-        HostFile { fd: Arc::new(fd), attr: None }
+    /// Wraps a donated fd of a writable host tree's file, open with the
+    /// app's `flags`.
+    pub fn new_live(fd: OwnedFd, flags: u32, mf: Arc<MemoryFile>) -> SysResult<HostFile> {
+        use abi::flags::open::{O_ACCMODE, O_RDONLY};
+        let a = crate::sys::fstat(fd.as_raw_fd())?;
+        let live = LiveHost { key: (a.dev, a.ino), writable: flags & O_ACCMODE != O_RDONLY, mf };
+        Ok(HostFile { fd: Arc::new(fd), attr: None, live: Some(live) })
+    }
+
+    /// The cache of the file, while shared mappings of it live.
+    fn cache(&self) -> Option<Arc<super::hostcache::HostCache>> {
+        super::hostcache::lookup(self.live.as_ref()?.key)
     }
 }
 
@@ -343,6 +369,10 @@ impl FileOps for HostFile {
     }
 
     fn read(&self, mf: &MemoryFile, dst: &[Chunk], offset: Option<u64>) -> SysResult<usize> {
+        // While shared mappings of it live, the file is its cache.
+        if let (Some(cache), Some(off)) = (self.cache(), offset) {
+            return Ok(cache.read(mf, dst, off));
+        }
         host_io(mf.read_from_fd(self.fd.as_raw_fd(), dst, offset))
     }
 
@@ -351,7 +381,20 @@ impl FileOps for HostFile {
         if self.attr.is_some() {
             return Err(Errno::EBADF);
         }
-        host_io(mf.write_to_fd(self.fd.as_raw_fd(), src, offset))
+        let n = host_io(mf.write_to_fd(self.fd.as_raw_fd(), src, offset))?;
+        if let (Some(cache), Some(off)) = (self.cache(), offset) {
+            let mut left = n as u64;
+            let done: Vec<Chunk> = src
+                .iter()
+                .map_while(|c| {
+                    let take = c.len.min(left);
+                    left -= take;
+                    (take > 0).then_some(Chunk { off: c.off, len: take })
+                })
+                .collect();
+            cache.wrote(&done, off)?;
+        }
+        Ok(n)
     }
 
     fn write_append(&self, mf: &MemoryFile, src: &[Chunk]) -> SysResult<(usize, u64)> {
@@ -369,7 +412,11 @@ impl FileOps for HostFile {
     }
 
     fn truncate(&self, size: u64) -> SysResult<()> {
-        crate::sys::ftruncate(self.fd.as_raw_fd(), size)
+        crate::sys::ftruncate(self.fd.as_raw_fd(), size)?;
+        if let Some(cache) = self.cache() {
+            cache.truncated(size);
+        }
+        Ok(())
     }
 
     fn allocate(&self, offset: u64, len: u64, keep_size: bool, punch: bool) -> SysResult<()> {
@@ -389,7 +436,17 @@ impl FileOps for HostFile {
 
     fn mappable(&self) -> Option<Mappable> {
         let size = self.stat().map_or(0, |a| a.size);
-        Some(Mappable::Host(self.fd.clone(), size))
+        // A private mapping copies the file, from its cache if it has one.
+        match self.cache() {
+            Some(cache) => Some(Mappable::Pages(cache, size)),
+            None => Some(Mappable::Host(self.fd.clone(), size)),
+        }
+    }
+
+    fn shared_pages(&self, write: bool) -> Option<SysResult<Arc<dyn PageSource>>> {
+        let live = self.live.as_ref()?;
+        let cache = super::hostcache::get_or_create(live.key, &self.fd, write && live.writable, &live.mf);
+        Some(cache.map(|c| c as Arc<dyn PageSource>))
     }
 }
 

@@ -31,6 +31,7 @@ pub mod devpts;
 pub mod epoll;
 pub mod eventfd;
 pub mod file;
+pub mod hostcache;
 pub mod hostfs;
 pub mod inet;
 pub mod inotify;

@@ -87,6 +87,11 @@ pub struct MemFs {
 }
 
 impl MemFs {
+    /// The memory file its data lives in.
+    pub(crate) fn mf(&self) -> &Arc<MemoryFile> {
+        &self.mf
+    }
+
     /// A new, empty filesystem whose file data lives in `mf`.
     pub fn new(kind: FsKind, mf: Arc<MemoryFile>) -> Arc<MemFs> {
         Arc::new(MemFs {
@@ -624,7 +629,7 @@ impl Pages {
 
     /// Copies up to `dst`'s length from `offset` (stopping at the end of the
     /// file) into `dst`; holes read as zeros. Returns the bytes copied.
-    fn read(&self, mf: &MemoryFile, dst: &[Chunk], offset: u64) -> usize {
+    pub(crate) fn read(&self, mf: &MemoryFile, dst: &[Chunk], offset: u64) -> usize {
         if offset >= self.size {
             return 0;
         }
@@ -653,7 +658,7 @@ impl Pages {
     }
 
     /// Writes `src` at `offset`, growing the file as needed.
-    fn write(&mut self, fs: &MemFs, src: &[Chunk], offset: u64) -> SysResult<usize> {
+    pub(crate) fn write(&mut self, fs: &MemFs, src: &[Chunk], offset: u64) -> SysResult<usize> {
         let len: u64 = src.iter().map(|c| c.len).sum();
         let end = offset.checked_add(len).filter(|&e| e <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)?;
         self.ensure(fs, offset / PAGE_SIZE, end.div_ceil(PAGE_SIZE))?;
@@ -675,7 +680,7 @@ impl Pages {
         Ok(len as usize)
     }
 
-    fn truncate(&mut self, fs: &MemFs, size: u64) {
+    pub(crate) fn truncate(&mut self, fs: &MemFs, size: u64) {
         if size < self.size || size == 0 {
             let keep = size.div_ceil(PAGE_SIZE);
             let gone = self.map.split_off(&keep);
@@ -690,6 +695,27 @@ impl Pages {
             }
         }
         self.size = size;
+    }
+
+    /// The pages holding `[offset, offset + len)` of the file (as far as
+    /// it reaches), as `(file offset, memory-file run)` in order, runs
+    /// merged where both are contiguous; holes are left out.
+    pub(crate) fn file_runs(&self, offset: u64, len: u64) -> Vec<(u64, Chunk)> {
+        let end = offset.saturating_add(len).min(self.size);
+        let mut runs: Vec<(u64, Chunk)> = Vec::new();
+        if offset >= end {
+            return runs;
+        }
+        for (&page, &m) in self.map.range(offset / PAGE_SIZE..end.div_ceil(PAGE_SIZE)) {
+            let from = (page * PAGE_SIZE).max(offset);
+            let to = ((page + 1) * PAGE_SIZE).min(end);
+            let mem = m + from % PAGE_SIZE;
+            match runs.last_mut() {
+                Some((f, c)) if *f + c.len == from && c.off + c.len == mem => c.len += to - from,
+                _ => runs.push((from, Chunk { off: mem, len: to - from })),
+            }
+        }
+        runs
     }
 
     /// Frees the whole pages of `[start, end)` and zeroes the partial ones.
@@ -719,7 +745,7 @@ impl Pages {
     /// The pages behind `[offset, offset + len)` (page-aligned), as far as
     /// the file reaches, allocated if they were holes, each with a reference
     /// taken for the caller.
-    fn share(&mut self, fs: &MemFs, offset: u64, len: u64) -> SysResult<Vec<Chunk>> {
+    pub(crate) fn share(&mut self, fs: &MemFs, offset: u64, len: u64) -> SysResult<Vec<Chunk>> {
         let first = offset / PAGE_SIZE;
         let last = (first + len / PAGE_SIZE).min(self.size.div_ceil(PAGE_SIZE));
         if first >= last {
