@@ -1233,6 +1233,30 @@ husk_test! {
     }
 }
 
+husk_test! {
+    /// htop, on a terminal, draws the sandbox's processes, CPUs, memory and
+    /// load (all from its /proc and /sys), and quits on `q`.
+    fn debian_htop(platform) {
+        let steps = [
+            husk_suite::pty::Step::Expect("Load average"),
+            husk_suite::pty::Step::Expect("htop"),
+            husk_suite::pty::Step::Send("q"),
+        ];
+        let out = husk_suite::pty::husk_on_pty(
+            platform,
+            &debian_rootfs(),
+            "/usr/bin/env",
+            &["TERM=xterm", "HOME=/root", "PATH=/usr/bin:/bin", "htop", "-d", "5"],
+            &steps,
+        );
+        assert_eq!((out.status, out.failed.as_deref()), (0, None), "{}", out.describe());
+        let text = out.text();
+        for want in ["Tasks:", "Mem", "Swp", "Load average:", "Uptime:", "htop -d 5"] {
+            assert!(text.contains(want), "htop drew no {want:?}:\n{}", out.describe());
+        }
+    }
+}
+
 /// Makes /tmp/huskdemo-1.0-py3-none-any.whl, a wheel of one module.
 const MAKE_WHEEL: &str = "import zipfile
 with zipfile.ZipFile('/tmp/huskdemo-1.0-py3-none-any.whl', 'w') as z:

@@ -53,8 +53,8 @@ pub const VARIANT: &str = "minbase";
 /// `libpython3.11-testsuite` is CPython's own regression suite
 /// (`python3 -m test`), the external conformance suite; `nodejs` is
 /// Debian's Node.js, for the event-loop tests; `git`, `python3-pip`,
-/// `procps` (ps, free, top, pgrep) and `lsof` are the real tools the
-/// filesystem tests run.
+/// `procps` (ps, free, top, pgrep), `lsof` and `htop` are the real tools
+/// the filesystem tests run.
 pub const PACKAGES: &[&str] = &[
     "python3-minimal",
     "libpython3-stdlib",
@@ -64,6 +64,7 @@ pub const PACKAGES: &[&str] = &[
     "python3-pip",
     "procps",
     "lsof",
+    "htop",
 ];
 
 /// The root's /etc/hosts (debootstrap writes none): Docker's lines for the
