@@ -276,3 +276,34 @@ husk_test! {
         assert!(left.is_empty(), "left in the state directory: {left:?}");
     }
 }
+
+husk_test! {
+    /// Bad write-mode flags: a clear one-line error each, and nothing left
+    /// behind (no overlay store made under the directory named).
+    fn cli_bad_write_modes() {
+        let _serial = serial();
+        let rootfs = hello_rootfs();
+        let root = root_arg(&rootfs);
+        let store = rootfs.outside().join("store");
+        std::fs::create_dir_all(&store).expect("mkdir");
+        let disk = format!("disk:{}", store.display());
+        for (args, mention) in [
+            (vec!["--overlay", "nvme"], "nvme"),
+            (vec!["--overlay", "disk:"], "disk:"),
+            (vec!["--overlay", "disk:/proc"], "procfs"),
+            (vec!["--overlay", &disk, "--read-only"], "--read-only"),
+            (vec!["--overlay", &disk, "--root-writes", "host"], "--root-writes host"),
+            (vec!["--root-writes", "elsewhere"], "elsewhere"),
+            (vec!["--volume", "/nonexistent-husk-volume:/v"], "/nonexistent-husk-volume"),
+            (vec!["--volume", "/tmp:/v:rx"], "rx"),
+        ] {
+            let mut argv = vec!["run", "--rootfs", root];
+            argv.extend(&args);
+            argv.extend(["--", "/progs/hello"]);
+            let out = run(husk(&argv), None);
+            assert_one_line_error(&out, mention);
+            assert_eq!(std::fs::read_dir(&store).expect("store").count(), 0, "{args:?} left something");
+        }
+        assert_no_leftovers("bad write modes");
+    }
+}

@@ -85,8 +85,9 @@ pub fn default_env(hostname: &str, uid: u32, terminal: bool) -> Vec<(String, Str
     env
 }
 
-/// The sandbox's root directory on the host: empty directories and the
-/// links merged-/usr systems have. Removed when dropped.
+/// A directory of the sandbox's on the host (its root: empty directories
+/// and the links merged-/usr systems have; or its overlays' disk store).
+/// Removed when dropped.
 pub struct HostRoot {
     dir: PathBuf,
 }
@@ -114,15 +115,22 @@ impl HostRoot {
     }
 }
 
+/// A new directory `PREFIX-PID-NANOS` of mode `mode` in `parent`,
+/// removed (with what it holds) when dropped.
+pub fn private_dir(parent: &Path, prefix: &str, mode: u32) -> anyhow::Result<HostRoot> {
+    use std::os::unix::fs::DirBuilderExt;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let dir = parent.join(format!("{prefix}-{}-{nanos}", std::process::id()));
+    std::fs::DirBuilder::new().mode(mode).create(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(HostRoot { dir })
+}
+
 /// Makes the root directory under `state_dir` and the mounts of the host's
 /// system directories, whose Gofer roots come after `first_index` others.
 pub fn build(state_dir: &Path, first_index: usize) -> anyhow::Result<HostMounts> {
     use std::os::unix::fs::{symlink, DirBuilderExt};
     std::fs::create_dir_all(state_dir).with_context(|| format!("state directory {}", state_dir.display()))?;
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    let dir = state_dir.join(format!("hostroot-{}-{nanos}", std::process::id()));
-    std::fs::DirBuilder::new().mode(0o755).create(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let root = HostRoot { dir };
+    let root = private_dir(state_dir, "hostroot", 0o755)?;
     for &(name, mode) in EMPTY_DIRS {
         let p = root.dir.join(name);
         std::fs::DirBuilder::new().mode(mode).create(&p).with_context(|| format!("creating {}", p.display()))?;

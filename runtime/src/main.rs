@@ -12,7 +12,7 @@ mod sys;
 
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{bail, Context};
@@ -249,6 +249,12 @@ struct RunArgs {
     /// Gofer (weaker: the sandbox changes a host directory).
     #[arg(long, value_name = "overlay|host", value_parser = ["overlay", "host"])]
     root_writes: Option<String>,
+    /// Local mode: where the overlays keep what the app changes. `memory`
+    /// (the default): the sandbox's memory, counted against its limit.
+    /// `disk:DIR`: files' data in a private directory made under DIR
+    /// (removed at exit), so that big writes do not use RAM.
+    #[arg(long, value_name = "memory|disk:DIR")]
+    overlay: Option<String>,
     /// Local mode: kept for old command lines; the sandbox's own procfs is
     /// always at /proc.
     #[arg(long, hide = true)]
@@ -569,8 +575,30 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
     for src in &extra {
         gofer::check_root(&src.path).context("volume")?;
     }
+    // The overlays' disk store: a private directory under DIR, gone with
+    // the sandbox (its files are unlinked as soon as they are made).
+    let overlay_dir = match args.overlay.as_deref() {
+        None | Some("memory") => None,
+        Some(o) => {
+            let Some(dir) = o.strip_prefix("disk:").filter(|d| !d.is_empty()) else {
+                bail!("--overlay {o:?}: expected memory or disk:DIR");
+            };
+            if args.read_only || host_writes {
+                bail!("--overlay {o}: the root is no overlay with --read-only or --root-writes host");
+            }
+            gofer::check_root(Path::new(dir)).with_context(|| format!("--overlay {o}"))?;
+            Some(
+                hostroot::private_dir(Path::new(dir), "husk-overlay", 0o700)
+                    .with_context(|| format!("--overlay {o}"))?,
+            )
+        }
+    };
     let mut roots = vec![gofer::ExtraRoot { path: rootfs, hide: Vec::new(), writable: host_writes }];
     roots.extend(extra);
+    let overlay_disk = overlay_dir.as_ref().map(|d| {
+        roots.push(gofer::ExtraRoot { path: d.path().to_owned(), hide: Vec::new(), writable: true });
+        roots.len() - 2
+    });
     let (gofer, sentry_sock) = spawn_gofer(&roots)?;
 
     let cfg = sentry::SandboxConfig {
@@ -594,6 +622,7 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
             (false, true) => sentry::RootWrites::Host,
             (false, false) => sentry::RootWrites::Overlay,
         },
+        overlay_disk,
         limits: sentry::CgroupLimits::default(),
     };
     let result = sentry::Sandbox::boot(cfg, sentry_sock);
@@ -613,5 +642,6 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     drop(gofer);
+    drop(overlay_dir);
     Ok(code)
 }

@@ -72,6 +72,10 @@ pub struct SandboxConfig {
     pub mounts: Option<Vec<MountSpec>>,
     /// What becomes of the app's writes to the root.
     pub root: RootWrites,
+    /// The overlays' upper layers keep their files' data on disk, in this
+    /// served tree of the Gofer (the index into its extra roots: a private
+    /// directory it serves writable); `None`: in the memory file.
+    pub overlay_disk: Option<usize>,
     /// The sandbox's resource limits, as its cgroup v2 view at
     /// /sys/fs/cgroup shows them (the runtime enforces them on the host).
     pub limits: CgroupLimits,
@@ -507,7 +511,12 @@ fn mount_reason(spec: &MountSpec, e: Errno) -> String {
 
 /// Mounts `specs` in order; the first that fails fails the boot. Returns
 /// the procfs instances made, to be connected to the kernel.
-fn apply_mounts(kernel: &Kernel, specs: &[MountSpec], limits: &CgroupLimits) -> Result<Vec<Arc<ProcFs>>, BootError> {
+fn apply_mounts(
+    kernel: &Kernel,
+    specs: &[MountSpec],
+    limits: &CgroupLimits,
+    disk: Option<&Arc<vfs::diskstore::DiskStore>>,
+) -> Result<Vec<Arc<ProcFs>>, BootError> {
     use vfs::tmpfs::{FsKind, MemFs};
     let (vfs, mf) = (&kernel.vfs, &kernel.memfile);
     // Stand-ins for missing mount points and the directories on their way
@@ -551,6 +560,9 @@ fn apply_mounts(kernel: &Kernel, specs: &[MountSpec], limits: &CgroupLimits) -> 
                 let root = vfs.attach_gofer_root_with(index, upper).map_err(fail)?;
                 if let (Some(ov), Some(max)) = (root.overlay(), limits.memory_max) {
                     ov.fs.limit_to(max);
+                }
+                if let (Some(ov), Some(store)) = (root.overlay(), disk) {
+                    ov.fs.set_disk_store(store.clone());
                 }
                 (root, "overlay", "overlay", format!("{rw},relatime"))
             }
@@ -649,9 +661,21 @@ impl Sandbox {
         if let (Some(ov), Some(max)) = (vfs.root().overlay(), cfg.limits.memory_max) {
             ov.fs.limit_to(max);
         }
+        // Or its files' data is on disk.
+        let disk = match (cfg.overlay_disk, vfs.gofer()) {
+            (Some(index), Some(gofer)) => {
+                let index =
+                    u32::try_from(index).ok().and_then(|i| i.checked_add(1)).ok_or(BootError::Rootfs(Errno::EINVAL))?;
+                Some(vfs::diskstore::DiskStore::attach(gofer, index, mf.clone()).map_err(BootError::Rootfs)?)
+            }
+            _ => None,
+        };
+        if let (Some(ov), Some(store)) = (vfs.root().overlay(), &disk) {
+            ov.fs.set_disk_store(store.clone());
+        }
         let specs = with_system_mounts(cfg.mounts.clone().unwrap_or_else(default_mounts))?;
         let kernel = Arc::new(Kernel::new(platform, mf, vfs, cfg.hostname, cfg.strace));
-        let procfs = apply_mounts(&kernel, &specs, &cfg.limits)?;
+        let procfs = apply_mounts(&kernel, &specs, &cfg.limits, disk.as_ref())?;
         for p in &procfs {
             p.set_kernel(&kernel);
         }

@@ -263,9 +263,17 @@ pub fn ftruncate(fd: RawFd, len: u64) -> SysResult<()> {
     retry_eintr(|| unsafe { libc::ftruncate(fd, len) })
 }
 
-/// `fallocate(fd, mode, offset, len)` on a file the Gofer donated for
-/// writing.
-pub fn fallocate(fd: RawFd, mode: i32, offset: u64, len: u64) -> SysResult<()> {
+/// `fallocate(fd, mode, offset, len)` on a host file the Sentry holds for
+/// writing: `keep_size` (FALLOC_FL_KEEP_SIZE) leaves its size alone,
+/// `punch` (FALLOC_FL_PUNCH_HOLE) frees the range.
+pub fn fallocate(fd: RawFd, offset: u64, len: u64, keep_size: bool, punch: bool) -> SysResult<()> {
+    let mut mode = 0;
+    if keep_size {
+        mode |= libc::FALLOC_FL_KEEP_SIZE;
+    }
+    if punch {
+        mode |= libc::FALLOC_FL_PUNCH_HOLE;
+    }
     let (offset, len) =
         (i64::try_from(offset).map_err(|_| Errno::EFBIG)?, i64::try_from(len).map_err(|_| Errno::EFBIG)?);
     // SAFETY: plain values, no pointers.
@@ -282,4 +290,26 @@ pub fn fsync(fd: RawFd, data_only: bool) -> SysResult<()> {
             libc::fsync(fd)
         }
     })
+}
+
+/// Writes all of `buf` to `fd` at `off` (pwrite, retried on a short
+/// write or EINTR); ENOSPC if the host writes nothing.
+pub fn pwrite_all(fd: RawFd, buf: &[u8], off: u64) -> SysResult<()> {
+    let mut done = 0usize;
+    while done < buf.len() {
+        let at = i64::try_from(off + done as u64).map_err(|_| Errno::EFBIG)?;
+        // SAFETY: `buf[done..]` is valid for reads of its length.
+        let w = unsafe { libc::pwrite(fd, buf[done..].as_ptr().cast(), buf.len() - done, at) };
+        match w {
+            0 => return Err(Errno::ENOSPC),
+            w if w < 0 => {
+                let e = last_errno();
+                if e != Errno::EINTR {
+                    return Err(e);
+                }
+            }
+            w => done += w as usize,
+        }
+    }
+    Ok(())
 }

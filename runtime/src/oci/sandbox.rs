@@ -214,6 +214,7 @@ fn sandbox_config(g: &Globals, plan: &Plan, stdio: Vec<OwnedFd>) -> anyhow::Resu
         platform: g.platform_name(),
         mounts: None,
         root: if plan.readonly_root { sentry::RootWrites::ReadOnly } else { sentry::RootWrites::Host },
+        overlay_disk: None,
         limits: cgroup_limits(&plan.resources),
     })
 }

@@ -634,7 +634,7 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
                 _ => return Err(Errno::ENXIO),
             },
             Node::Mem(inode) => match &inode.kind {
-                InodeKind::Regular(_) => {
+                InodeKind::Regular(_) | InodeKind::Disk(_) => {
                     if flags & O_TRUNC != 0 && !created {
                         inode.truncate(0)?;
                     }

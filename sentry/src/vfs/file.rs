@@ -420,14 +420,7 @@ impl FileOps for HostFile {
     }
 
     fn allocate(&self, offset: u64, len: u64, keep_size: bool, punch: bool) -> SysResult<()> {
-        let mut mode = 0;
-        if keep_size {
-            mode |= libc::FALLOC_FL_KEEP_SIZE;
-        }
-        if punch {
-            mode |= libc::FALLOC_FL_PUNCH_HOLE;
-        }
-        crate::sys::fallocate(self.fd.as_raw_fd(), mode, offset, len)
+        crate::sys::fallocate(self.fd.as_raw_fd(), offset, len, keep_size, punch)
     }
 
     fn sync(&self, data_only: bool) -> SysResult<()> {

@@ -28,6 +28,7 @@
 
 pub mod devfs;
 pub mod devpts;
+pub mod diskstore;
 pub mod epoll;
 pub mod eventfd;
 pub mod file;

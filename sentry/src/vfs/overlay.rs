@@ -78,7 +78,14 @@ pub fn copy_up(d: &Arc<Dentry>) -> SysResult<()> {
         S_IFDIR => InodeKind::Dir,
         S_IFREG => {
             let fd = ov.gofer.open(*fid, abi::flags::open::O_RDONLY).map_err(gofer_errno)?;
-            InodeKind::Regular(Mutex::new(Pages::from_fd(&ov.fs, fd.as_raw_fd(), attr.size)?))
+            match ov.fs.on_disk() {
+                Some(store) => {
+                    let data = store.new_file()?;
+                    data.fill_from(fd.as_raw_fd(), attr.size)?;
+                    InodeKind::Disk(data)
+                }
+                None => InodeKind::Regular(Mutex::new(Pages::from_fd(&ov.fs, fd.as_raw_fd(), attr.size)?)),
+            }
         }
         S_IFLNK => {
             let target = match link_target.get() {

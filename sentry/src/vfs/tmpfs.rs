@@ -84,9 +84,31 @@ pub struct MemFs {
     ns_lock: Mutex<()>,
     /// Mounted read-only: every change fails with EROFS.
     readonly: AtomicBool,
+    /// An overlay upper layer on disk: where its regular files' data goes.
+    disk: std::sync::OnceLock<Arc<super::diskstore::DiskStore>>,
 }
 
 impl MemFs {
+    /// Keeps the data of regular files made from now on in `store`, on
+    /// disk (an overlay's upper layer, `--overlay disk:DIR`).
+    pub fn set_disk_store(&self, store: Arc<super::diskstore::DiskStore>) {
+        let _ = self.disk.set(store);
+    }
+
+    /// A new regular file's data: pages of the memory file, or a file of
+    /// the disk store.
+    pub(crate) fn new_regular(&self) -> SysResult<InodeKind> {
+        match self.disk.get() {
+            Some(store) => Ok(InodeKind::Disk(store.new_file()?)),
+            None => Ok(InodeKind::Regular(Mutex::new(Pages::default()))),
+        }
+    }
+
+    /// Whether regular files' data goes to disk.
+    pub(crate) fn on_disk(&self) -> Option<&Arc<super::diskstore::DiskStore>> {
+        self.disk.get()
+    }
+
     /// The memory file its data lives in.
     pub(crate) fn mf(&self) -> &Arc<MemoryFile> {
         &self.mf
@@ -104,6 +126,7 @@ impl MemFs {
             max_pages: AtomicU64::new((crate::sys::host_memory().0 / 2 / PAGE_SIZE).max(1024)),
             ns_lock: Mutex::new(()),
             readonly: AtomicBool::new(false),
+            disk: std::sync::OnceLock::new(),
         })
     }
 
@@ -127,6 +150,7 @@ impl MemFs {
             max_pages: AtomicU64::new((crate::sys::host_memory().0 / 2 / PAGE_SIZE).max(1024)),
             ns_lock: Mutex::new(()),
             readonly: AtomicBool::new(false),
+            disk: std::sync::OnceLock::new(),
         })
     }
 
@@ -261,6 +285,9 @@ pub enum InodeKind {
     Dir,
     /// A regular file and its pages.
     Regular(Mutex<Pages>),
+    /// A regular file whose data is a host file (an overlay's upper layer
+    /// on disk).
+    Disk(super::diskstore::DiskData),
     /// A symlink and its target.
     Symlink(Vec<u8>),
     /// A character or block device (its number is `rdev`).
@@ -315,6 +342,7 @@ impl Inode {
                 let p = p.lock().unwrap_or_else(|e| e.into_inner());
                 (p.size, p.map.len() as u64 * (PAGE_SIZE / 512))
             }
+            InodeKind::Disk(d) => d.size_and_blocks(),
             InodeKind::Symlink(t) => (t.len() as u64, 0),
             _ => (m.size, 0),
         };
@@ -451,7 +479,10 @@ impl Inode {
         if size > MAX_FILE_SIZE {
             return Err(Errno::EFBIG);
         }
-        self.pages()?.truncate(&self.fs, size);
+        match &self.kind {
+            InodeKind::Disk(d) => d.truncate(size)?,
+            _ => self.pages()?.truncate(&self.fs, size),
+        }
         self.touch(false, true, true);
         Ok(())
     }
@@ -459,6 +490,11 @@ impl Inode {
     /// fallocate: `keep_size` leaves the size alone; `punch` frees the range.
     pub fn allocate(&self, offset: u64, len: u64, keep_size: bool, punch: bool) -> SysResult<()> {
         let end = offset.checked_add(len).filter(|&e| e <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)?;
+        if let InodeKind::Disk(d) = &self.kind {
+            d.allocate(offset, len, keep_size, punch)?;
+            self.touch(false, true, true);
+            return Ok(());
+        }
         let mut p = self.pages()?;
         if punch {
             p.punch(&self.fs, offset, end);
@@ -477,6 +513,9 @@ impl Inode {
     /// and maps programs through host fds).
     pub fn snapshot_to_memfd(&self) -> SysResult<OwnedFd> {
         use std::os::unix::fs::FileExt;
+        if let InodeKind::Disk(d) = &self.kind {
+            return d.reopen();
+        }
         let p = self.pages()?;
         let file = std::fs::File::from(crate::sys::memfd_create()?);
         let io = |e: std::io::Error| Errno(e.raw_os_error().unwrap_or(libc::EIO));
@@ -782,13 +821,13 @@ pub enum NewKind {
     Device(u32, u64),
 }
 
-fn new_inode_for(fs: &Arc<MemFs>, dir: &Inode, kind: NewKind, perm: u32, creds: &Credentials) -> Arc<Inode> {
+fn new_inode_for(fs: &Arc<MemFs>, dir: &Inode, kind: NewKind, perm: u32, creds: &Credentials) -> SysResult<Arc<Inode>> {
     let dmeta = *dir.meta();
     // BSD group semantics under a set-group-id directory.
     let gid = if dmeta.mode & S_ISGID != 0 { dmeta.gid } else { creds.fsgid };
     let mut perm = perm & 0o7777;
     let (ik, fmt, rdev) = match kind {
-        NewKind::Regular => (InodeKind::Regular(Mutex::new(Pages::default())), S_IFREG, 0),
+        NewKind::Regular => (fs.new_regular()?, S_IFREG, 0),
         NewKind::Dir => {
             if dmeta.mode & S_ISGID != 0 {
                 perm |= S_ISGID;
@@ -807,7 +846,7 @@ fn new_inode_for(fs: &Arc<MemFs>, dir: &Inode, kind: NewKind, perm: u32, creds: 
     if fmt != S_IFDIR && perm & S_ISGID != 0 && creds.fsuid != 0 && !in_group(creds, gid) {
         perm &= !S_ISGID;
     }
-    fs.new_inode(ik, fmt | perm, creds.fsuid, gid, rdev)
+    Ok(fs.new_inode(ik, fmt | perm, creds.fsuid, gid, rdev))
 }
 
 /// Whether `gid` is the caller's filesystem group or a supplementary one.
@@ -838,7 +877,7 @@ pub fn create(dir: &Arc<Dentry>, name: &[u8], kind: NewKind, perm: u32, creds: &
     }
     may_create(&di.attr(), creds)?;
     let is_dir = matches!(kind, NewKind::Dir);
-    let inode = new_inode_for(&fs, di, kind, perm, creds);
+    let inode = new_inode_for(&fs, di, kind, perm, creds)?;
     let d = Dentry::new_mem(name, inode);
     dir.attach(&mut kids, name, &d);
     di.dir_changed(1, i64::from(is_dir));
@@ -853,7 +892,7 @@ pub fn tmpfile(dir: &Arc<Dentry>, perm: u32, linkable: bool, creds: &Credentials
         return Err(Errno::ENOENT);
     }
     may_create(&di.attr(), creds)?;
-    let inode = new_inode_for(&di.fs, di, NewKind::Regular, perm, creds);
+    let inode = new_inode_for(&di.fs, di, NewKind::Regular, perm, creds)?;
     inode.set_nlink(0);
     inode.linkable.store(linkable, Ordering::Release);
     Ok(Dentry::new_mem(b"", inode))
@@ -1140,18 +1179,33 @@ impl FileOps for RegFile {
     }
 
     fn read(&self, mf: &MemoryFile, dst: &[Chunk], offset: Option<u64>) -> SysResult<usize> {
-        let n = self.inode.pages()?.read(mf, dst, offset.unwrap_or(0));
+        let n = match &self.inode.kind {
+            InodeKind::Disk(d) => d.read(mf, dst, offset.unwrap_or(0))?,
+            _ => self.inode.pages()?.read(mf, dst, offset.unwrap_or(0)),
+        };
         self.inode.accessed();
         Ok(n)
     }
 
-    fn write(&self, _mf: &MemoryFile, src: &[Chunk], offset: Option<u64>) -> SysResult<usize> {
-        let n = self.inode.pages()?.write(&self.inode.fs, src, offset.unwrap_or(0))?;
+    fn write(&self, mf: &MemoryFile, src: &[Chunk], offset: Option<u64>) -> SysResult<usize> {
+        let n = match &self.inode.kind {
+            InodeKind::Disk(d) => d.write(mf, src, offset.unwrap_or(0))?,
+            _ => self.inode.pages()?.write(&self.inode.fs, src, offset.unwrap_or(0))?,
+        };
         self.inode.touch(false, true, true);
         Ok(n)
     }
 
-    fn write_append(&self, _mf: &MemoryFile, src: &[Chunk]) -> SysResult<(usize, u64)> {
+    fn write_append(&self, mf: &MemoryFile, src: &[Chunk]) -> SysResult<(usize, u64)> {
+        if let InodeKind::Disk(d) = &self.inode.kind {
+            // One appender at a time: the end is found and written at once.
+            let _ns = self.inode.fs.ns_lock();
+            let at = d.size_and_blocks().0;
+            let n = d.write(mf, src, at)?;
+            drop(_ns);
+            self.inode.touch(false, true, true);
+            return Ok((n, at + n as u64));
+        }
         let mut p = self.inode.pages()?;
         let at = p.size;
         let n = p.write(&self.inode.fs, src, at)?;
@@ -1175,7 +1229,11 @@ impl FileOps for RegFile {
 
     fn mappable(&self) -> Option<super::file::Mappable> {
         let size = self.inode.attr().size;
-        Some(super::file::Mappable::Pages(self.inode.clone(), size))
+        match &self.inode.kind {
+            // Its cache's pages, written back to the disk file.
+            InodeKind::Disk(d) => d.pages().ok().map(|c| super::file::Mappable::Pages(c, size)),
+            _ => Some(super::file::Mappable::Pages(self.inode.clone(), size)),
+        }
     }
 }
 

@@ -1,0 +1,158 @@
+//! An overlay's upper layer on disk (`husk run --overlay disk:DIR`): the
+//! data of its regular files lives in host files, so that big writes do
+//! not take the sandbox's memory.
+//!
+//! The runtime makes a private directory under DIR and has the Gofer serve
+//! it writable; each upper-layer regular file is a host file made there
+//! (and unlinked at once: only its donated fd keeps it, so nothing is left
+//! when the sandbox goes). Names, directories, attributes and whiteouts
+//! stay in the Sentry, as in the memory upper layer. A file's reads and
+//! writes go to its fd, and a mapping maps its cache (`super::hostcache`),
+//! written back to the fd.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use abi::Errno;
+use gofer::{Fid, GoferClient};
+
+use super::gofer_errno;
+use super::hostcache::{self, HostCache};
+use crate::mm::{Chunk, MemoryFile, SysResult};
+
+/// Where an overlay's file data goes on disk.
+pub struct DiskStore {
+    gofer: Arc<GoferClient>,
+    dir: Fid,
+    next: AtomicU64,
+    mf: Arc<MemoryFile>,
+}
+
+impl DiskStore {
+    /// The store in the Gofer's served tree `index` (a directory served
+    /// writable, of this sandbox's own).
+    pub fn attach(gofer: &Arc<GoferClient>, index: u32, mf: Arc<MemoryFile>) -> SysResult<Arc<DiskStore>> {
+        let (dir, _) = gofer.attach_root(index).map_err(gofer_errno)?;
+        Ok(Arc::new(DiskStore { gofer: gofer.clone(), dir, next: AtomicU64::new(1), mf }))
+    }
+
+    /// A new, empty file of the store.
+    pub fn new_file(&self) -> SysResult<DiskData> {
+        let name = format!("f{}", self.next.fetch_add(1, Ordering::Relaxed));
+        let (fid, _, fd) = self
+            .gofer
+            .create(self.dir, name.as_bytes(), abi::flags::open::O_RDWR, 0o600, (0, 0))
+            .map_err(gofer_errno)?;
+        // Only the fd keeps it: nothing is left behind.
+        let unlinked = self.gofer.unlink(self.dir, name.as_bytes(), false);
+        let _ = self.gofer.clunk(fid);
+        unlinked.map_err(gofer_errno)?;
+        let a = crate::sys::fstat(fd.as_raw_fd())?;
+        Ok(DiskData { fd: Arc::new(fd), key: (a.dev, a.ino), mf: self.mf.clone() })
+    }
+}
+
+/// One upper-layer file's data, in a host file.
+pub struct DiskData {
+    fd: Arc<OwnedFd>,
+    key: (u64, u64),
+    mf: Arc<MemoryFile>,
+}
+
+fn io(r: std::io::Result<usize>) -> SysResult<usize> {
+    r.map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))
+}
+
+impl DiskData {
+    /// The file's size and 512-byte blocks.
+    pub fn size_and_blocks(&self) -> (u64, u64) {
+        crate::sys::fstat(self.fd.as_raw_fd()).map_or((0, 0), |a| (a.size, a.blocks))
+    }
+
+    /// The cache, while mappings of the file live.
+    fn cache(&self) -> Option<Arc<HostCache>> {
+        hostcache::lookup(self.key)
+    }
+
+    /// Reads into `dst` from `offset`.
+    pub fn read(&self, mf: &MemoryFile, dst: &[Chunk], offset: u64) -> SysResult<usize> {
+        match self.cache() {
+            Some(c) => Ok(c.read(mf, dst, offset)),
+            None => io(mf.read_from_fd(self.fd.as_raw_fd(), dst, Some(offset))),
+        }
+    }
+
+    /// Writes `src` at `offset`.
+    pub fn write(&self, mf: &MemoryFile, src: &[Chunk], offset: u64) -> SysResult<usize> {
+        let mut done = 0usize;
+        let total: u64 = src.iter().map(|c| c.len).sum();
+        // All of it: a short host write is retried from where it stopped.
+        while (done as u64) < total {
+            let rest = skip(src, done as u64);
+            let n = io(mf.write_to_fd(self.fd.as_raw_fd(), &rest, Some(offset + done as u64)))?;
+            if n == 0 {
+                return Err(Errno::ENOSPC);
+            }
+            done += n;
+        }
+        if let Some(c) = self.cache() {
+            c.wrote(src, offset)?;
+        }
+        Ok(done)
+    }
+
+    /// Truncates or extends the file.
+    pub fn truncate(&self, size: u64) -> SysResult<()> {
+        crate::sys::ftruncate(self.fd.as_raw_fd(), size)?;
+        if let Some(c) = self.cache() {
+            c.truncated(size);
+        }
+        Ok(())
+    }
+
+    /// fallocate on the host file.
+    pub fn allocate(&self, offset: u64, len: u64, keep_size: bool, punch: bool) -> SysResult<()> {
+        crate::sys::fallocate(self.fd.as_raw_fd(), offset, len, keep_size, punch)
+    }
+
+    /// What a mapping maps: the file's cache, written back to it.
+    pub fn pages(&self) -> SysResult<Arc<HostCache>> {
+        hostcache::get_or_create(self.key, &self.fd, true, &self.mf)
+    }
+
+    /// A copy of the fd, for the loader to read and map a program from.
+    pub fn reopen(&self) -> SysResult<OwnedFd> {
+        self.fd.try_clone().map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))
+    }
+
+    /// Fills the file with `size` bytes read from the host fd `from`.
+    pub fn fill_from(&self, from: std::os::fd::RawFd, size: u64) -> SysResult<()> {
+        let mut buf = vec![0u8; 1 << 16];
+        let mut at = 0u64;
+        while at < size {
+            let want = buf.len().min((size - at) as usize);
+            let n = crate::sys::pread(from, &mut buf[..want], at)?;
+            if n == 0 {
+                break;
+            }
+            crate::sys::pwrite_all(self.fd.as_raw_fd(), &buf[..n], at)?;
+            at += n as u64;
+        }
+        Ok(())
+    }
+}
+
+/// `src` less its first `n` bytes.
+fn skip(src: &[Chunk], mut n: u64) -> Vec<Chunk> {
+    let mut out = Vec::with_capacity(src.len());
+    for c in src {
+        if n >= c.len {
+            n -= c.len;
+            continue;
+        }
+        out.push(Chunk { off: c.off + n, len: c.len - n });
+        n = 0;
+    }
+    out
+}
