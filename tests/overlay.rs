@@ -72,6 +72,7 @@ differential_test! {
         let before = snapshot(rootfs.path());
         let case = self_checking_case(&rootfs, &prog, Duration::from_secs(60)).scratch_mounts().expect_lines(&[
             "after an append: lower|more|",
+            "an fd opened before the copy-up reads: lower|more| (size 11)",
             "its mode 640, owner 1000:1000",
             "its user.origin, copied up: lower",
             "its user attributes: user.origin,user.added",

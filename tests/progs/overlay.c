@@ -83,7 +83,19 @@ int main(void)
 	struct stat st;
 
 	printf("lower file: %s\n", slurp("/data/file"));
+	/* Opened before its copy-up, a file still reads what the overlay
+	 * shows: the copy, once there is one (Linux 4.19 and later). */
+	int early = open("/data/file", O_RDONLY);
 	write_str("/data/file", O_WRONLY | O_APPEND, "more\n");
+	char eb[32] = { 0 };
+	pread(early, eb, sizeof eb - 1, 0);
+	for (char *p = eb; *p; p++)
+		if (*p == '\n')
+			*p = '|';
+	struct stat est;
+	fstat(early, &est);
+	printf("an fd opened before the copy-up reads: %s (size %lld)\n", eb, (long long)est.st_size);
+	close(early);
 	printf("after an append: %s\n", slurp("/data/file"));
 	stat("/data/file", &st);
 	printf("its mode %o, owner %d:%d\n", st.st_mode & 07777, st.st_uid, st.st_gid);

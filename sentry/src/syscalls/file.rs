@@ -611,7 +611,11 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
                     }
                     let host_flags = flags & !(O_CLOEXEC | O_CREAT | O_EXCL);
                     let host = vfs.gofer().ok_or(Errno::EIO)?.open(*fid, host_flags).map_err(gofer_errno)?;
-                    Box::new(HostFile::new(host, *attr))
+                    if d.overlay().is_some() {
+                        Box::new(HostFile::new_lower(host, *attr, d.clone()))
+                    } else {
+                        Box::new(HostFile::new(host, *attr))
+                    }
                 }
                 // Device nodes of the rootfs open the Sentry's device of
                 // that number, never the host's.

@@ -325,6 +325,9 @@ pub struct HostFile {
     /// shared mappings of it live, `super::hostcache`), whether the fd
     /// may write, and the memory file a cache would live in.
     live: Option<LiveHost>,
+    /// A lower file of an overlay: its dentry, whose copy (once the file is
+    /// copied up) this open file reads from then on, as overlayfs does.
+    lower_of: Option<Arc<Dentry>>,
 }
 
 struct LiveHost {
@@ -341,7 +344,18 @@ static HOST_APPEND: Mutex<()> = Mutex::new(());
 impl HostFile {
     /// Wraps a donated fd of a read-only tree's file.
     pub fn new(fd: OwnedFd, attr: FileAttr) -> HostFile {
-        HostFile { fd: Arc::new(fd), attr: Some(attr), live: None }
+        HostFile { fd: Arc::new(fd), attr: Some(attr), live: None, lower_of: None }
+    }
+
+    /// Wraps a donated fd of an overlay's lower file `d`.
+    pub fn new_lower(fd: OwnedFd, attr: FileAttr, d: Arc<Dentry>) -> HostFile {
+        HostFile { fd: Arc::new(fd), attr: Some(attr), live: None, lower_of: Some(d) }
+    }
+
+    /// The copy of the overlay's lower file this opened, once there is one.
+    fn copy(&self) -> Option<super::tmpfs::RegFile> {
+        let inode = self.lower_of.as_ref()?.inode()?;
+        Some(super::tmpfs::RegFile::new(inode.clone()))
     }
 
     /// Wraps a donated fd of a writable host tree's file, open with the
@@ -350,7 +364,7 @@ impl HostFile {
         use abi::flags::open::{O_ACCMODE, O_RDONLY};
         let a = crate::sys::fstat(fd.as_raw_fd())?;
         let live = LiveHost { key: (a.dev, a.ino), writable: flags & O_ACCMODE != O_RDONLY, mf };
-        Ok(HostFile { fd: Arc::new(fd), attr: None, live: Some(live) })
+        Ok(HostFile { fd: Arc::new(fd), attr: None, live: Some(live), lower_of: None })
     }
 
     /// The cache of the file, while shared mappings of it live.
@@ -369,6 +383,9 @@ impl FileOps for HostFile {
     }
 
     fn read(&self, mf: &MemoryFile, dst: &[Chunk], offset: Option<u64>) -> SysResult<usize> {
+        if let Some(copy) = self.copy() {
+            return copy.read(mf, dst, offset);
+        }
         // While shared mappings of it live, the file is its cache.
         if let (Some(cache), Some(off)) = (self.cache(), offset) {
             return Ok(cache.read(mf, dst, off));
@@ -405,6 +422,9 @@ impl FileOps for HostFile {
     }
 
     fn stat(&self) -> SysResult<FileAttr> {
+        if let Some(copy) = self.copy() {
+            return copy.stat();
+        }
         match self.attr {
             Some(a) => Ok(a),
             None => crate::sys::fstat(self.fd.as_raw_fd()),
@@ -428,6 +448,9 @@ impl FileOps for HostFile {
     }
 
     fn mappable(&self) -> Option<Mappable> {
+        if let Some(copy) = self.copy() {
+            return copy.mappable();
+        }
         let size = self.stat().map_or(0, |a| a.size);
         // A private mapping copies the file, from its cache if it has one.
         match self.cache() {
