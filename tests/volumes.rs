@@ -97,7 +97,7 @@ husk_test! {
     /// directory alone while `--root-writes host` changes it.
     fn volumes_persist_and_ro_refuses(platform) {
         let rootfs = Rootfs::new();
-        rootfs.busybox(&["sh", "echo", "cat", "mkdir", "grep", "mv", "rm", "touch"]).dir("/rw").dir("/ro");
+        rootfs.busybox(&["sh", "echo", "cat", "mkdir", "grep", "mv", "rm", "touch", "stat", "test"]).dir("/rw").dir("/ro");
         let outside = rootfs.outside();
         let (rw, ro) = (outside.join("rw"), outside.join("ro"));
         fs::create_dir_all(&rw).unwrap();
@@ -107,6 +107,7 @@ husk_test! {
         let script = "echo one > /rw/new && mkdir /rw/d && echo two > /rw/d/f && mv /rw/old /rw/d/renamed \
                       && touch /ro/x; echo \"ro touch: $?\"; rm /ro/keep; echo \"ro rm: $?\"; \
                       cat /ro/keep; grep -c ' /ro 9p ro,' /proc/mounts; grep -c ' /rw 9p rw,' /proc/mounts; \
+                      test \"$(stat -f -c %b /ro)\" -gt 0 && test \"$(stat -f -c %b /rw)\" -gt 0 && echo 'df sees disks'; \
                       echo root > /written";
         let case = Case::new(&rootfs, "/bin/sh")
             .args(["-c", script])
@@ -116,7 +117,7 @@ husk_test! {
                 "--volume".to_string(),
                 format!("{}:/ro:ro", ro.display()),
             ])
-            .expect_stdout("ro touch: 1\nro rm: 1\nkept\n1\n1\n");
+            .expect_stdout("ro touch: 1\nro rm: 1\nkept\n1\n1\ndf sees disks\n");
         let out = run_husk(platform, &case);
         case.verify(&format!("husk --platform {platform}"), &out);
         assert!(out.stderr_str().contains("Read-only file system"), "{}", out.describe());

@@ -509,7 +509,25 @@ struct Statfs {
 }
 const _: () = assert!(std::mem::size_of::<Statfs>() == 120);
 
-fn statfs_of(d: Option<&Dentry>) -> Statfs {
+/// A host filesystem's figures, as a mount of the sandbox reports them.
+fn host_statfs(fs: gofer::FsStat, fsid: u64, readonly: bool) -> Statfs {
+    Statfs {
+        f_type: fs.fs_type as i64,
+        f_bsize: fs.bsize as i64,
+        f_blocks: fs.blocks,
+        f_bfree: fs.bfree,
+        f_bavail: fs.bavail,
+        f_files: fs.files,
+        f_ffree: fs.ffree,
+        f_fsid: [fsid as i32, 0],
+        f_namelen: fs.namelen as i64,
+        f_frsize: fs.frsize as i64,
+        f_flags: ST_VALID | ST_RELATIME | if readonly { ST_RDONLY } else { 0 },
+        ..Statfs::default()
+    }
+}
+
+fn statfs_of(d: Option<&Dentry>, gofer: Option<&gofer::GoferClient>) -> Statfs {
     let base = Statfs { f_bsize: 4096, f_frsize: 4096, f_namelen: 255, ..Statfs::default() };
     // An overlay root reports the space of the disk beneath it.
     if let Some(ov) = d.and_then(|d| d.overlay()) {
@@ -553,23 +571,14 @@ fn statfs_of(d: Option<&Dentry>) -> Statfs {
                 ..base
             }
         }
-        Some(Node::Gofer { .. }) => Statfs { f_type: V9FS_MAGIC, f_flags: ST_VALID | ST_RDONLY, ..base },
-        // A writable host tree: the host filesystem's own figures.
+        // The Gofer's trees: the host filesystem's own figures (df of a
+        // volume shows its disk), read-only or not.
+        Some(Node::Gofer { fid, .. }) => match gofer.map(|g| g.statfs(*fid)) {
+            Some(Ok(fs)) => host_statfs(fs, 0, true),
+            _ => Statfs { f_type: V9FS_MAGIC, f_flags: ST_VALID | ST_RDONLY, ..base },
+        },
         Some(Node::Host(h)) => match d.map(crate::vfs::hostfs::statfs) {
-            Some(Ok(fs)) => Statfs {
-                f_type: fs.fs_type as i64,
-                f_bsize: fs.bsize as i64,
-                f_blocks: fs.blocks,
-                f_bfree: fs.bfree,
-                f_bavail: fs.bavail,
-                f_files: fs.files,
-                f_ffree: fs.ffree,
-                f_fsid: [h.mount.id() as i32, 0],
-                f_namelen: fs.namelen as i64,
-                f_frsize: fs.frsize as i64,
-                f_flags: ST_VALID | ST_RELATIME,
-                ..base
-            },
+            Some(Ok(fs)) => host_statfs(fs, h.mount.id(), false),
             _ => Statfs { f_type: V9FS_MAGIC, f_flags: ST_VALID, ..base },
         },
         Some(Node::Synth(n)) => Statfs {
@@ -585,12 +594,14 @@ fn statfs_of(d: Option<&Dentry>) -> Statfs {
 pub fn statfs(t: &mut Task, a: &Args) -> SysResult<u64> {
     let path = read_path(t, a.addr(0))?;
     let d = resolve_at(t, AT_FDCWD, &path, Follow::Yes)?;
-    t.mm().write_val(a.addr(1), &statfs_of(Some(&d)))?;
+    let st = statfs_of(Some(&d), t.kernel.vfs.gofer().map(|g| &**g));
+    t.mm().write_val(a.addr(1), &st)?;
     Ok(0)
 }
 
 pub fn fstatfs(t: &mut Task, a: &Args) -> SysResult<u64> {
     let f = t.fds().get(a.fd(0))?.clone();
-    t.mm().write_val(a.addr(1), &statfs_of(f.dentry.as_deref()))?;
+    let st = statfs_of(f.dentry.as_deref(), t.kernel.vfs.gofer().map(|g| &**g));
+    t.mm().write_val(a.addr(1), &st)?;
     Ok(0)
 }
