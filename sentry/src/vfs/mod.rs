@@ -73,10 +73,17 @@ pub const PATH_MAX: usize = 4096;
 
 /// Maps a Gofer failure to the errno the app sees.
 pub fn gofer_errno(e: GoferError) -> Errno {
+    static SAID: AtomicBool = AtomicBool::new(false);
     match e {
         GoferError::Errno(n) => Errno(n),
+        // Once the connection is gone every call fails the same way: say
+        // it once.
+        other if SAID.swap(true, Ordering::Relaxed) => {
+            log::debug!("gofer: {other}");
+            Errno::EIO
+        }
         other => {
-            log::error!("gofer: {other}");
+            log::error!("gofer: {other}; the app gets EIO for files not yet open");
             Errno::EIO
         }
     }

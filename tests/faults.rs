@@ -1,0 +1,152 @@
+//! Faults (issue 11): each ends in a clean error for the app or a sandbox
+//! that is gone, with nothing of it left on the host.
+//!
+//! - the Gofer killed mid-run: the app's next file access fails with EIO;
+//! - `husk` itself killed with SIGKILL: no stub or Gofer survives it;
+//! - the overlay's disk store full: ENOSPC for the app, the sandbox goes on;
+//! - stdout closed early: the app gets SIGPIPE (EPIPE where it ignores it),
+//!   as natively.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use husk_suite::run::{husk_command, run_command};
+use husk_suite::{husk_test, paths, procs, Case, Rootfs};
+
+fn busybox_root() -> Rootfs {
+    let rootfs = Rootfs::new();
+    rootfs.busybox(&["sh", "cat", "echo", "sleep", "dd", "yes", "read", "true"]);
+    rootfs.file("/a", "first\nfrom the open fd\n").file("/b", "second\n");
+    rootfs
+}
+
+/// Starts `case` under husk with its stdin and stdout piped.
+fn spawn(platform: &str, case: &Case) -> (Child, BufReader<ChildStdout>) {
+    let mut child = husk_command(platform, case)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start husk");
+    let out = BufReader::new(child.stdout.take().expect("stdout"));
+    (child, out)
+}
+
+fn line(out: &mut BufReader<ChildStdout>) -> String {
+    let mut s = String::new();
+    out.read_line(&mut s).expect("read a line");
+    s
+}
+
+/// Waits up to 10 s for every pid in `pids` to be gone (or a zombie).
+fn all_gone(pids: &[i32]) -> bool {
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let live: Vec<i32> =
+            procs::all().iter().filter(|p| pids.contains(&p.pid) && !p.is_zombie()).map(|p| p.pid).collect();
+        if live.is_empty() {
+            return true;
+        }
+        if Instant::now() > until {
+            eprintln!("still alive: {live:?}");
+            return false;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+husk_test! {
+    /// The Gofer killed while the app runs: a file the Sentry had not yet
+    /// looked up fails with EIO, what it holds open keeps working, and
+    /// husk ends with the app's status, leaving no process behind.
+    fn fault_gofer_killed(platform) {
+        let rootfs = busybox_root();
+        let case = Case::new(&rootfs, "/bin/sh").args([
+            "-c",
+            "exec 3</a; read l <&3; echo $l; echo ready; read x; read l </b; echo \"read: $?\"; \
+             read l <&3; echo $l; echo done",
+        ]);
+        let (mut child, mut out) = spawn(platform, &case);
+        assert_eq!(line(&mut out), "first\n");
+        assert_eq!(line(&mut out), "ready\n");
+        let tree = procs::descendants(child.id() as i32);
+        let gofer: Vec<i32> = tree.iter().filter(|p| p.cmdline.contains(" gofer ")).map(|p| p.pid).collect();
+        assert_eq!(gofer.len(), 1, "one Gofer among {tree:?}");
+        rustix::process::kill_process(rustix::process::Pid::from_raw(gofer[0]).expect("pid"), rustix::process::Signal::KILL)
+            .expect("kill the Gofer");
+        assert!(all_gone(&gofer));
+        child.stdin.take().expect("stdin").write_all(b"\n").expect("go on");
+        let mut rest = String::new();
+        out.read_to_string(&mut rest).expect("the rest");
+        let status = child.wait().expect("wait");
+        let mut err = String::new();
+        child.stderr.take().expect("stderr").read_to_string(&mut err).expect("stderr");
+        assert_eq!(rest, "read: 1\nfrom the open fd\ndone\n", "stderr: {err}");
+        assert!(err.contains("can't open /b: Input/output error"), "the app saw EIO: {err}");
+        assert_eq!(status.code(), Some(0), "{status:?}");
+        assert!(all_gone(&tree.iter().map(|p| p.pid).collect::<Vec<_>>()), "processes left behind");
+    }
+}
+
+husk_test! {
+    /// husk killed with SIGKILL: its stubs and its Gofer die with it.
+    fn fault_husk_killed(platform) {
+        let rootfs = busybox_root();
+        let case = Case::new(&rootfs, "/bin/sh").args(["-c", "sleep 100 & sleep 100 & echo ready; wait"]);
+        let (mut child, mut out) = spawn(platform, &case);
+        assert_eq!(line(&mut out), "ready\n");
+        // The app's two children have stubs of their own by now.
+        thread::sleep(Duration::from_millis(200));
+        let tree: Vec<i32> = procs::descendants(child.id() as i32).iter().map(|p| p.pid).collect();
+        assert!(tree.len() >= 2, "a Gofer and stubs: {tree:?}");
+        child.kill().expect("SIGKILL husk");
+        let status = child.wait().expect("wait");
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(libc::SIGKILL));
+        assert!(all_gone(&tree), "processes outlived husk");
+    }
+}
+
+husk_test! {
+    /// `--overlay disk:DIR` on a full disk (a 2 MiB tmpfs): the app's
+    /// write fails with ENOSPC, and the sandbox goes on and ends cleanly.
+    fn fault_overlay_disk_full(platform) {
+        let rootfs = busybox_root();
+        let store = rootfs.outside().join("small-disk");
+        std::fs::create_dir_all(&store).expect("mkdir");
+        let case = Case::new(&rootfs, "/bin/sh")
+            .args(["-c", "dd if=/dev/zero of=/big bs=1M count=8 2>/dev/null; echo \"dd: $?\"; echo fine > /small; cat /small"])
+            .husk_flags(["--overlay".to_string(), format!("disk:{}", store.display())]);
+        let husk = husk_command(platform, &case);
+        let mut cmd = Command::new(paths::unshare_bin());
+        cmd.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"])
+            .arg(format!("set -e; mount -t tmpfs -o size=2m husk-test {}; exec \"$@\"", store.display()))
+            .arg("sh")
+            .arg(husk.get_program())
+            .args(husk.get_args());
+        let out = run_command(cmd, None, Duration::from_secs(120), "husk on a full disk").split_husk_log();
+        // The 2 MiB are full of the failed file's data, so the small write
+        // may fail too; what must hold is the ENOSPC and a clean end.
+        assert!(out.stdout_str().starts_with("dd: 1\n"), "{}", out.describe());
+        assert_eq!(out.status, 0, "{}", out.describe());
+    }
+}
+
+husk_test! {
+    /// stdout closed after one line: `yes`, a child of the shell, dies of
+    /// SIGPIPE (the shell's status 141, as natively), and nothing is left.
+    /// (As pid 1 it would get EPIPE instead: a pid namespace's init
+    /// ignores the kernel's SIGPIPE, in Husk as in Linux.)
+    fn fault_stdout_closed(platform) {
+        let rootfs = busybox_root();
+        let case = Case::new(&rootfs, "/bin/sh").args(["-c", "yes; exit $?"]);
+        let (mut child, mut out) = spawn(platform, &case);
+        assert_eq!(line(&mut out), "y\n");
+        let tree: Vec<i32> = procs::descendants(child.id() as i32).iter().map(|p| p.pid).collect();
+        drop(out);
+        let status = child.wait().expect("wait");
+        assert_eq!(status.code(), Some(141), "{status:?}");
+        assert!(all_gone(&tree), "processes left behind");
+    }
+}
