@@ -150,3 +150,50 @@ husk_test! {
         assert!(all_gone(&tree), "processes left behind");
     }
 }
+
+husk_test! {
+    /// `--pids N`: a fork bomb stops with EAGAIN at N tasks (the app's
+    /// view of /sys/fs/cgroup/pids.max says N), the sandbox goes on, and
+    /// its cgroup is gone afterwards; `--cpus` shows in cpu.max.
+    fn limits_pids_and_cpus(platform) {
+        let rootfs = busybox_root();
+        let prog = rootfs.prog("forkbomb", husk_suite::Link::Static);
+        let case = Case::new(&rootfs, "/bin/sh")
+            .args(["-c", &format!("cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max; {prog} 500")])
+            .husk_flags(["--pids", "30", "--cpus", "1.5"])
+            .expect_stdout(
+                "30\n150000 100000\nfork stopped: EAGAIN\nchildren: some\nall reaped: yes\na fork afterwards: exited 7\n",
+            );
+        let out = husk_suite::run_husk(platform, &case);
+        case.verify(&format!("husk --platform {platform}"), &out);
+        let left: Vec<_> = std::fs::read_dir("/sys/fs/cgroup/husk")
+            .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().starts_with("run-")).count())
+            .into_iter()
+            .collect();
+        assert!(left.iter().all(|&n| n == 0), "a husk/run-* cgroup was left behind");
+    }
+}
+
+husk_test! {
+    /// `--memory 64m`: an app that fills its memory is killed with the
+    /// whole sandbox; husk says why and exits 137. A run within the limit
+    /// is unaffected.
+    fn limits_memory(platform) {
+        let rootfs = busybox_root();
+        rootfs.dir_mode("/dev/shm", 0o1777);
+        let hog = Case::new(&rootfs, "/bin/sh")
+            .args(["-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=512 2>/dev/null; echo survived"])
+            .husk_flags(["--memory", "64m"])
+            .expect_status(137);
+        let out = husk_suite::run_husk(platform, &hog);
+        hog.verify(&format!("husk --platform {platform}"), &out);
+        assert!(out.stderr_str().contains("memory limit"), "{}", out.describe());
+        assert!(!out.stdout_str().contains("survived"), "{}", out.describe());
+        let fine = Case::new(&rootfs, "/bin/sh")
+            .args(["-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=8 2>/dev/null; echo fine"])
+            .husk_flags(["--memory", "64m"])
+            .expect_stdout("fine\n");
+        let out = husk_suite::run_husk(platform, &fine);
+        fine.verify(&format!("husk --platform {platform}"), &out);
+    }
+}

@@ -5,6 +5,7 @@
 //! `husk gofer` is the Gofer's own entry point, which `husk run` execs.
 
 mod hostroot;
+mod limits;
 mod logging;
 mod mounts;
 mod oci;
@@ -255,6 +256,18 @@ struct RunArgs {
     /// (removed at exit), so that big writes do not use RAM.
     #[arg(long, value_name = "memory|disk:DIR")]
     overlay: Option<String>,
+    /// Local mode: the most memory the sandbox's host processes may use
+    /// (bytes, or with k, m or g); past it the sandbox is killed (exit 137).
+    #[arg(long, value_name = "SIZE")]
+    memory: Option<String>,
+    /// Local mode: the most tasks (processes and threads) the app may have;
+    /// a fork or clone past it fails with EAGAIN.
+    #[arg(long, value_name = "N")]
+    pids: Option<u64>,
+    /// Local mode: the CPU time the sandbox may use, in CPUs (0.5: half of
+    /// one).
+    #[arg(long, value_name = "N")]
+    cpus: Option<f64>,
     /// Local mode: kept for old command lines; the sandbox's own procfs is
     /// always at /proc.
     #[arg(long, hide = true)]
@@ -539,6 +552,12 @@ fn app_env(base: Vec<(String, String)>, asked: &[String]) -> anyhow::Result<Vec<
 }
 
 fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let limits = limits::RunLimits::new(args.memory.as_deref(), args.pids, args.cpus)?;
+    // With limits, this process supervises a second `husk run` in a
+    // cgroup of its own.
+    if limits.any() && std::env::var_os(limits::INNER_ENV).is_none() {
+        return limits::supervise(&limits);
+    }
     let mounts = mounts::parse(&args.volume, &args.tmpfs)?;
     let host_writes = args.root_writes.as_deref() == Some("host");
     // With a rootfs, the app sees only --env; on the host's system it
@@ -623,7 +642,7 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
             (false, false) => sentry::RootWrites::Overlay,
         },
         overlay_disk,
-        limits: sentry::CgroupLimits::default(),
+        limits: limits.sentry_limits(),
     };
     let result = sentry::Sandbox::boot(cfg, sentry_sock);
     let code = match result {

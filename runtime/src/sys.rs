@@ -193,3 +193,25 @@ pub fn forward_signals_to(ch: std::sync::Arc<crate::oci::control::Channel>) {
         log::warn!("cannot forward signals to the exec'd process: {e}");
     }
 }
+
+/// For `husk run`'s supervisor: blocks the [`FORWARDED`] signals and
+/// passes each that arrives on to process `pid` (the sandbox's `husk
+/// run`), from a thread of its own. When stdin is a terminal, those a
+/// terminal sends are left to it: the sandbox is in the terminal's
+/// foreground process group and gets them itself.
+pub fn forward_signals_to_pid(pid: i32) {
+    // SAFETY: isatty takes a plain fd.
+    let terminal = unsafe { libc::isatty(libc::STDIN_FILENO) } == 1;
+    let set = block_signals(&FORWARDED);
+    let spawned = std::thread::Builder::new().name("signals".into()).spawn(move || loop {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: `set` is a valid signal set and `sig` a valid out-pointer.
+        if unsafe { libc::sigwait(&set, &mut sig) } == 0 && !(terminal && FROM_TERMINAL.contains(&sig)) {
+            // SAFETY: kill with plain values.
+            unsafe { libc::kill(pid, sig) };
+        }
+    });
+    if let Err(e) = spawned {
+        log::warn!("cannot forward signals to the sandbox: {e}");
+    }
+}

@@ -675,6 +675,7 @@ impl Sandbox {
         }
         let specs = with_system_mounts(cfg.mounts.clone().unwrap_or_else(default_mounts))?;
         let kernel = Arc::new(Kernel::new(platform, mf, vfs, cfg.hostname, cfg.strace));
+        kernel.procs().task_limit = cfg.limits.pids_max.and_then(|n| usize::try_from(n).ok());
         let procfs = apply_mounts(&kernel, &specs, &cfg.limits, disk.as_ref())?;
         for p in &procfs {
             p.set_kernel(&kernel);

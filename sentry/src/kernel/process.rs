@@ -276,6 +276,10 @@ pub struct ProcessTable {
     /// tid → thread, for tkill and friends.
     pub threads: BTreeMap<i32, Arc<TaskHandle>>,
     next_id: i32,
+    /// The most tasks (threads) the sandbox may have: its pids.max. A
+    /// fork or clone past it fails with EAGAIN, as the pids controller
+    /// makes it fail.
+    pub task_limit: Option<usize>,
 }
 
 /// The highest pid the sandbox hands out before wrapping.

@@ -107,6 +107,9 @@ impl Task {
         let kernel = self.kernel.clone();
         let (handle, pid) = {
             let mut procs = kernel.procs();
+            if procs.task_limit.is_some_and(|max| procs.threads.len() >= max) {
+                return Err(Errno::EAGAIN);
+            }
             let tid = procs.alloc_id().ok_or(Errno::EAGAIN)?;
             if f & CLONE_THREAD != 0 {
                 let h = TaskHandle::new(tid, self.handle.tg.clone(), self.sigmask);
