@@ -307,3 +307,21 @@ husk_test! {
         assert_no_leftovers("bad write modes");
     }
 }
+
+husk_test! {
+    /// `husk debug seccomp` lists each filter's syscalls for review; each
+    /// is within its budget (40 for the Gofer).
+    fn cli_debug_seccomp() {
+        let out = run(husk(&["debug", "seccomp"]), None);
+        assert_eq!(out.status, 0, "{}", out.describe());
+        let text = out.stdout_str();
+        let mut filters = 0;
+        for line in text.lines().filter(|l| l.starts_with("gofer")) {
+            filters += 1;
+            let n: usize = line.split(": ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).expect("a count");
+            assert!(n <= 40, "{line}");
+        }
+        assert_eq!(filters, 2, "{text}");
+        assert!(text.contains("  openat2\n") && text.contains("  renameat2\n"), "{text}");
+    }
+}

@@ -171,6 +171,11 @@ enum Cmd {
     },
     /// Print the OCI features JSON.
     Features,
+    /// Husk's own diagnostics.
+    Debug {
+        #[command(subcommand)]
+        what: DebugCmd,
+    },
     /// Serve a rootfs to a Sentry (started by husk itself).
     #[command(hide = true)]
     Gofer {
@@ -190,6 +195,12 @@ enum Cmd {
     /// A container's sandbox process (started by `husk create`).
     #[command(hide = true)]
     Sandbox(oci::sandbox::SandboxArgs),
+}
+
+#[derive(clap::Subcommand)]
+enum DebugCmd {
+    /// Print each seccomp filter's syscalls, for review.
+    Seccomp,
 }
 
 #[derive(clap::Args)]
@@ -318,6 +329,7 @@ fn command_name(c: &Cmd) -> &'static str {
         Cmd::Delete { .. } => "delete",
         Cmd::Spec { .. } => "spec",
         Cmd::Features => "features",
+        Cmd::Debug { .. } => "debug",
         Cmd::Gofer { .. } => "gofer",
         Cmd::Sandbox(_) => "sandbox",
     }
@@ -415,6 +427,16 @@ fn main() -> ExitCode {
         Cmd::Spec { bundle, .. } => oci::run_command(|| oci::spec(&bundle)),
         Cmd::Features => {
             println!("{}", serde_json::to_string_pretty(&oci::features()).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Cmd::Debug { what: DebugCmd::Seccomp } => {
+            for (filter, syscalls) in seccomp::describe() {
+                println!("{filter}: {} syscalls", syscalls.len());
+                for s in syscalls {
+                    println!("  {s}");
+                }
+            }
+            println!("sentry: no filter yet (its stubs must first be made outside it; see docs/security.md)");
             ExitCode::SUCCESS
         }
         Cmd::Gofer { rootfs, sock_fd, mounts, writable } => match serve_gofer(sock_fd, &{

@@ -38,6 +38,8 @@ const ARCH: TargetArch = TargetArch::aarch64;
 pub struct Allowed {
     /// The syscall number.
     pub nr: i64,
+    /// Its name, for review (`husk debug seccomp`).
+    pub name: &'static str,
     /// Alternative conditions; empty allows every call.
     pub rules: Vec<SeccompRule>,
 }
@@ -57,8 +59,8 @@ fn one(cond: SeccompCondition) -> SeccompRule {
     SeccompRule::new(vec![cond]).expect("a rule with one condition")
 }
 
-fn always(nr: i64) -> Allowed {
-    Allowed { nr, rules: Vec::new() }
+fn always(nr: i64, name: &'static str) -> Allowed {
+    Allowed { nr, name, rules: Vec::new() }
 }
 
 /// The Gofer, serving its roots: every host path it opens is beneath a root
@@ -70,19 +72,19 @@ pub fn gofer_syscalls(writable: bool) -> Vec<Allowed> {
     if writable {
         list.extend([
             // One name in a directory fd it holds.
-            always(libc::SYS_mkdirat),
-            always(libc::SYS_mknodat),
-            always(libc::SYS_symlinkat),
-            always(libc::SYS_linkat),
-            always(libc::SYS_unlinkat),
-            always(libc::SYS_renameat2),
+            always(libc::SYS_mkdirat, "mkdirat"),
+            always(libc::SYS_mknodat, "mknodat"),
+            always(libc::SYS_symlinkat, "symlinkat"),
+            always(libc::SYS_linkat, "linkat"),
+            always(libc::SYS_unlinkat, "unlinkat"),
+            always(libc::SYS_renameat2, "renameat2"),
             // Attributes, through the O_PATH fd of the file itself.
-            always(libc::SYS_fchownat),
-            always(SYS_FCHMODAT2),
-            always(libc::SYS_utimensat),
+            always(libc::SYS_fchownat, "fchownat"),
+            always(SYS_FCHMODAT2, "fchmodat2"),
+            always(libc::SYS_utimensat, "utimensat"),
             // user. extended attributes, on files it opened.
-            always(libc::SYS_fsetxattr),
-            always(libc::SYS_fremovexattr),
+            always(libc::SYS_fsetxattr, "fsetxattr"),
+            always(libc::SYS_fremovexattr, "fremovexattr"),
         ]);
     }
     list
@@ -97,43 +99,47 @@ fn gofer_read_syscalls() -> Vec<Allowed> {
     let fcntl_cmds = [libc::F_GETFL, libc::F_SETFL, libc::F_GETFD, libc::F_SETFD, libc::F_ADD_SEALS];
     vec![
         // Requests in, answers (and donated fds) out, on its one socket.
-        always(libc::SYS_recvmsg),
-        always(libc::SYS_sendmsg),
+        always(libc::SYS_recvmsg, "recvmsg"),
+        always(libc::SYS_sendmsg, "sendmsg"),
         // Walking and opening beneath a root, one component at a time.
-        always(libc::SYS_openat2),
-        always(libc::SYS_newfstatat),
+        always(libc::SYS_openat2, "openat2"),
+        always(libc::SYS_newfstatat, "newfstatat"),
         // statfs: pseudo-filesystems refused, and a volume's figures.
-        always(libc::SYS_fstatfs),
-        always(libc::SYS_readlinkat),
-        always(libc::SYS_getdents64),
-        always(libc::SYS_lseek),
-        always(libc::SYS_close),
+        always(libc::SYS_fstatfs, "fstatfs"),
+        always(libc::SYS_readlinkat, "readlinkat"),
+        always(libc::SYS_getdents64, "getdents64"),
+        always(libc::SYS_lseek, "lseek"),
+        always(libc::SYS_close, "close"),
         // user. extended attributes, which an overlay's copies keep.
-        always(libc::SYS_fgetxattr),
-        always(libc::SYS_flistxattr),
+        always(libc::SYS_fgetxattr, "fgetxattr"),
+        always(libc::SYS_flistxattr, "flistxattr"),
         // The sealed, empty file that stands for a covered mount point.
-        always(libc::SYS_memfd_create),
-        Allowed { nr: libc::SYS_fcntl, rules: fcntl_cmds.iter().map(|&c| one(arg_eq(1, c as u64))).collect() },
+        always(libc::SYS_memfd_create, "memfd_create"),
+        Allowed {
+            nr: libc::SYS_fcntl,
+            name: "fcntl",
+            rules: fcntl_cmds.iter().map(|&c| one(arg_eq(1, c as u64))).collect(),
+        },
         // Memory, never executable.
-        Allowed { nr: libc::SYS_mmap, rules: no_exec() },
-        Allowed { nr: libc::SYS_mprotect, rules: no_exec() },
-        always(libc::SYS_munmap),
-        always(libc::SYS_mremap),
-        always(libc::SYS_madvise),
-        always(libc::SYS_brk),
-        always(libc::SYS_futex),
+        Allowed { nr: libc::SYS_mmap, name: "mmap", rules: no_exec() },
+        Allowed { nr: libc::SYS_mprotect, name: "mprotect", rules: no_exec() },
+        always(libc::SYS_munmap, "munmap"),
+        always(libc::SYS_mremap, "mremap"),
+        always(libc::SYS_madvise, "madvise"),
+        always(libc::SYS_brk, "brk"),
+        always(libc::SYS_futex, "futex"),
         // Errors to stderr, and the end: exit, or abort on a panic.
-        always(libc::SYS_write),
-        always(libc::SYS_exit),
-        always(libc::SYS_exit_group),
-        always(libc::SYS_rt_sigreturn),
-        always(libc::SYS_rt_sigprocmask),
+        always(libc::SYS_write, "write"),
+        always(libc::SYS_exit, "exit"),
+        always(libc::SYS_exit_group, "exit_group"),
+        always(libc::SYS_rt_sigreturn, "rt_sigreturn"),
+        always(libc::SYS_rt_sigprocmask, "rt_sigprocmask"),
         // Rust's stack-overflow guard lets its alternate stack go at exit.
         // (A panic's abort is killed by the filter itself: no tgkill.)
-        always(libc::SYS_sigaltstack),
+        always(libc::SYS_sigaltstack, "sigaltstack"),
         // Hash tables' keys, and clocks where the vDSO cannot serve.
-        always(libc::SYS_getrandom),
-        always(libc::SYS_clock_gettime),
+        always(libc::SYS_getrandom, "getrandom"),
+        always(libc::SYS_clock_gettime, "clock_gettime"),
     ]
 }
 
@@ -150,6 +156,21 @@ pub fn build(allowed: Vec<Allowed>) -> Result<BpfProgram, Error> {
 /// serves is `writable`.
 pub fn gofer(writable: bool) -> Result<BpfProgram, Error> {
     build(gofer_syscalls(writable))
+}
+
+/// The filters, for review: each one's name and its syscalls, with the
+/// argument rules noted (`husk debug seccomp`).
+pub fn describe() -> Vec<(&'static str, Vec<String>)> {
+    let list = |allowed: Vec<Allowed>| {
+        allowed
+            .into_iter()
+            .map(|a| if a.rules.is_empty() { a.name.to_string() } else { format!("{} (argument rules)", a.name) })
+            .collect()
+    };
+    vec![
+        ("gofer (every root read-only)", list(gofer_syscalls(false))),
+        ("gofer (a root writable)", list(gofer_syscalls(true))),
+    ]
 }
 
 /// Installs `prog` on every thread of the calling process, after
