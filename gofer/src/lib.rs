@@ -199,7 +199,9 @@ pub fn serve_roots(rootfs: &Path, extra: &[ExtraRoot], sock: OwnedFd) -> Result<
 }
 
 /// Serves `roots`: the rootfs first, then the extra roots (attachable as
-/// 1, 2, ...), each read-only or, if asked, writable.
+/// 1, 2, ...), each read-only or, if asked, writable. Clears the process's
+/// umask (the modes the Sentry asks for are exact) and raises its soft
+/// RLIMIT_NOFILE.
 pub fn serve_all(roots: &[ExtraRoot], sock: OwnedFd) -> Result<(), GoferError> {
     serve_with(roots, sock, false)
 }
@@ -234,6 +236,8 @@ fn serve_with(roots: &[ExtraRoot], sock: OwnedFd, confine: bool) -> Result<(), G
         opened.push(root.hiding(server::Hidden::new(hide)).writable(*writable));
     }
     let any_writable = roots.iter().any(|r| r.writable);
+    // The modes the Sentry asks for are exact.
+    sys::clear_umask();
     // One fd per live fid (and a few besides).
     if let Err(e) = sys::raise_nofile(MAX_FIDS as u64 + 64) {
         log::warn!("gofer: cannot raise RLIMIT_NOFILE: {e}");

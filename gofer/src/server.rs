@@ -552,6 +552,17 @@ impl Server {
             libc::S_IFSOCK => return Err(libc::ENXIO),
             _ => return Err(libc::EPERM),
         }
+        // The name must still be the file walked before anything opens it:
+        // an open has effects of its own (a device's, a FIFO's), and a
+        // writable root's names may have been renamed over since. (This
+        // process is single-threaded: only the host could change the name
+        // between here and the open, which the check after it catches.)
+        if let Some((parent, name)) = &node.parent {
+            let st = sys::stat_at(parent.as_fd(), name).map_err(|e| errno_of(&e))?;
+            if st.st_dev != node.dev || st.st_ino != node.ino || file_type(st.st_mode) != ftype {
+                return Err(libc::ESTALE);
+            }
+        }
         // O_NONBLOCK so that, should the name now be a FIFO, the open cannot
         // block; it is cleared again below once the type is checked.
         let fd = match &node.parent {

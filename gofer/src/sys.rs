@@ -482,3 +482,16 @@ pub(crate) fn raise_nofile(want: u64) -> io::Result<()> {
     // SAFETY: a valid pointer to our own struct, read only.
     check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, ptr::from_ref(&lim)) }).map(drop)
 }
+
+/// `fchmod(fd, mode)` on a file opened for reading or writing (not
+/// `O_PATH`): the exact mode, on every kernel.
+pub(crate) fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> io::Result<()> {
+    // SAFETY: `fd` is live; plain values.
+    retry(|| unsafe { libc::fchmod(fd.as_raw_fd(), mode) })
+}
+
+/// Clears this process's umask: the modes the Sentry asks for are exact.
+pub(crate) fn clear_umask() {
+    // SAFETY: umask takes and returns plain values.
+    unsafe { libc::umask(0) };
+}

@@ -65,7 +65,7 @@ fn always(nr: i64, name: &'static str) -> Allowed {
 
 /// The Gofer, serving its roots: every host path it opens is beneath a root
 /// fd it holds (openat2 with RESOLVE_BENEATH), and it talks only on the
-/// socket it was given. 28 syscalls, and 11 more (39) that change a tree
+/// socket it was given. 28 syscalls, and 12 more (40) that change a tree
 /// when a root is `writable`.
 pub fn gofer_syscalls(writable: bool) -> Vec<Allowed> {
     let mut list = gofer_read_syscalls();
@@ -81,6 +81,8 @@ pub fn gofer_syscalls(writable: bool) -> Vec<Allowed> {
             // Attributes, through the O_PATH fd of the file itself.
             always(libc::SYS_fchownat, "fchownat"),
             always(SYS_FCHMODAT2, "fchmodat2"),
+            // A new file's mode, and chmod before Linux 6.6.
+            always(libc::SYS_fchmod, "fchmod"),
             always(libc::SYS_utimensat, "utimensat"),
             // user. extended attributes, on files it opened.
             always(libc::SYS_fsetxattr, "fsetxattr"),

@@ -639,6 +639,7 @@ impl Sandbox {
     /// Builds the kernel, attaches the rootfs through the Gofer connection
     /// `gofer`, and loads the program into the first task.
     pub fn boot(cfg: SandboxConfig, gofer: OwnedFd) -> Result<Sandbox, BootError> {
+        crate::sys::raise_nofile();
         let mf = Arc::new(MemoryFile::new(MEMORY_FILE_SIZE).map_err(BootError::MemoryFile)?);
         let platform = new_platform(&cfg.platform, &mf)?;
         // The root is an overlay unless it is to be read-only: changes stay

@@ -309,7 +309,23 @@ int main(int argc, char **argv)
 	pread(fd, buf, 15, 0);
 	printf("after munmap, the file: %s\n", buf);
 	report("MAP_SHARED, PROT_WRITE of an O_RDONLY fd", mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED ? -1 : 0);
+	char *ro = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	report("mprotect PROT_WRITE of it, mapped read-only", mprotect(ro, 4096, PROT_READ | PROT_WRITE));
+	munmap(ro, 4096);
 	close(fd);
+	/* An O_RDWR fd mapped read-only, made writable: its stores reach the
+	 * file. */
+	fd = open("mapped", O_RDWR);
+	char *rw = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	report("mprotect PROT_WRITE of an O_RDWR fd's read-only map", mprotect(rw, 4096, PROT_READ | PROT_WRITE));
+	memcpy(rw + 200, "later", 5);
+	munmap(rw, 4096);
+	close(fd);
+	memset(buf, 0, sizeof buf);
+	fd = open("mapped", O_RDONLY);
+	pread(fd, buf, 5, 200);
+	close(fd);
+	printf("stored after mprotect: %s\n", buf);
 
 	/* Extended attributes (user.). */
 	report("setxattr", setxattr("moved", "user.k", "v1", 2, 0));

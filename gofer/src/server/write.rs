@@ -108,7 +108,7 @@ impl Server {
     /// set-group-id directory have had their say in the Sentry; the host's
     /// umask has none). Only root may give files away: a Gofer that is not
     /// root leaves its own ids on them.
-    fn own(fd: BorrowedFd<'_>, (uid, gid): (u32, u32), mode: Option<u32>) -> Result<(), i32> {
+    fn own(fd: BorrowedFd<'_>, (uid, gid): (u32, u32)) -> Result<(), i32> {
         let st = host(sys::fstat(fd))?;
         if st.st_uid != uid || st.st_gid != gid {
             match sys::chown_fd(fd, uid, gid) {
@@ -118,10 +118,15 @@ impl Server {
                 r => host(r)?,
             }
         }
-        if let Some(mode) = mode {
-            host(sys::chmod_fd(fd, mode & 0o7777))?;
-        }
         Ok(())
+    }
+
+    /// Takes back a name just made, after a failure to finish it (if it is
+    /// still the file made).
+    fn unmake(dir: &Arc<OwnedFd>, name: &std::ffi::CStr, made: (u64, u64), dir_flag: bool) {
+        if sys::stat_at(dir.as_fd(), name).is_ok_and(|st| (st.st_dev, st.st_ino) == made) {
+            let _ = sys::unlinkat(dir.as_fd(), name, if dir_flag { libc::AT_REMOVEDIR } else { 0 });
+        }
     }
 
     pub(super) fn create(
@@ -141,16 +146,26 @@ impl Server {
         if access == libc::O_ACCMODE {
             return Err(libc::EINVAL);
         }
+        // Made private first: its set-id bits and final mode come only
+        // once it has its owner (chown would clear them anyway).
         let open = access | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY;
-        let fd = host(sys::openat2_mode(dfd.as_fd(), &cname, open, mode & 0o7777, RESOLVE))?;
-        Self::own(fd.as_fd(), owner, Some(mode))?;
-        let (fid, attr, _) = self.walk_made(&dfd, id, name, root)?;
+        let fd = host(sys::openat2_mode(dfd.as_fd(), &cname, open, 0o600, RESOLVE))?;
         let st = host(sys::fstat(fd.as_fd()))?;
-        if (st.st_dev, st.st_ino) != (attr.dev, attr.ino) {
-            self.fids.remove(&fid);
-            return Err(libc::ESTALE);
+        let made = (st.st_dev, st.st_ino);
+        let finished = Self::own(fd.as_fd(), owner)
+            .and_then(|()| host(sys::fchmod(fd.as_fd(), mode & 0o7777)))
+            .and_then(|()| self.walk_made(&dfd, id, name, root));
+        match finished {
+            Ok((fid, attr, _)) if (attr.dev, attr.ino) == made => Ok((fid, attr, fd)),
+            Ok((fid, _, _)) => {
+                self.fids.remove(&fid);
+                Err(libc::ESTALE)
+            }
+            Err(e) => {
+                Self::unmake(&dfd, &cname, made, false);
+                Err(e)
+            }
         }
-        Ok((fid, attr, fd))
     }
 
     pub(super) fn mknod(
@@ -183,10 +198,12 @@ impl Server {
                 host(sys::symlinkat(&target, dfd.as_fd(), &cname))?;
             }
         }
-        let (fid, _, fd) = self.walk_made(&dfd, id, name, root)?;
-        let symlink = matches!(node, NewNode::Symlink(_));
-        if let Err(e) = Self::own(fd.as_fd(), owner, (!symlink).then_some(perm)) {
+        // The mode is exact (the Gofer's umask is 0); only the owner is
+        // left to give.
+        let (fid, attr, fd) = self.walk_made(&dfd, id, name, root)?;
+        if let Err(e) = Self::own(fd.as_fd(), owner) {
             self.fids.remove(&fid);
+            Self::unmake(&dfd, &cname, (attr.dev, attr.ino), matches!(node, NewNode::Dir));
             return Err(e);
         }
         Ok((fid, FileAttr::from_stat(&host(sys::fstat(fd.as_fd()))?)))
@@ -252,7 +269,15 @@ impl Server {
             host(sys::chown_fd(fd, set.uid.unwrap_or(u32::MAX), set.gid.unwrap_or(u32::MAX)))?;
         }
         if let Some(mode) = set.mode {
-            host(sys::chmod_fd(fd, mode & 0o7777))?;
+            match sys::chmod_fd(fd, mode & 0o7777) {
+                // Before Linux 6.6 (no fchmodat2): through an open fd, for
+                // the files one can open (FIFOs and sockets are not).
+                Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => match file_type(node.mode) {
+                    libc::S_IFREG | libc::S_IFDIR => host(sys::fchmod(self.reopen(node)?.as_fd(), mode & 0o7777))?,
+                    _ => return Err(libc::EOPNOTSUPP),
+                },
+                r => host(r)?,
+            }
         }
         if set.atime.is_some() || set.mtime.is_some() {
             host(sys::utimens_fd(fd, &[timespec(set.atime), timespec(set.mtime)]))?;

@@ -87,7 +87,12 @@ fn map_image(mm: &mut MemoryManager, exe: &Executable, img: &ElfImage, bias: u64
                 len: map_end - start,
                 prot: seg.prot,
                 flags: MAP_PRIVATE | MAP_FIXED,
-                file: Some(MapFile { source: FileSource::Host(exe.fd.clone()), offset: file_off, size: exe.attr.size }),
+                file: Some(MapFile {
+                    source: FileSource::Host(exe.fd.clone()),
+                    offset: file_off,
+                    size: exe.attr.size,
+                    may_write: false,
+                }),
             })?;
         }
         if seg.memsz > seg.filesz {

@@ -101,9 +101,11 @@ pub trait PageSource: Send + Sync {
     }
 
     /// A shared mapping of `[offset, offset + len)` of the file is synced
-    /// or goes: a file whose data is elsewhere (a host file's cache)
-    /// writes that range back.
-    fn write_back(&self, _offset: u64, _len: u64) {}
+    /// (`sync`: to stable storage, msync's MS_SYNC) or goes: a file whose
+    /// data is elsewhere (a host file's cache) writes that range back.
+    fn write_back(&self, _offset: u64, _len: u64, _sync: bool) -> SysResult<()> {
+        Ok(())
+    }
 }
 
 /// What a mapping is backed by, beyond its memory-file pages.
@@ -143,6 +145,9 @@ pub struct Vma {
     /// The pages may be shared with another address space after fork: they
     /// are mapped read-only and copied on the first write.
     pub cow: bool,
+    /// Whether mprotect may make it writable: not a shared mapping of a
+    /// file opened without write access (Linux's VM_MAYWRITE).
+    pub may_write: bool,
     /// Memory-file offset of the VMA's first byte.
     pub mem_off: u64,
     /// What fills the pages.
@@ -165,6 +170,9 @@ pub struct MapFile {
     pub offset: u64,
     /// The file's size, beyond which pages are zero.
     pub size: u64,
+    /// The file is open for writing (a shared mapping of it may be made
+    /// writable).
+    pub may_write: bool,
 }
 
 /// An mmap request, validated by [`MemoryManager::mmap`].
@@ -788,7 +796,7 @@ impl MemoryManager {
         let doomed: Vec<u64> = self.vmas.range(start..end).map(|(s, _)| *s).collect();
         for s in doomed {
             if let Some(v) = self.vmas.remove(&s) {
-                write_back(&v, s, s, v.end);
+                let _ = write_back(&v, s, s, v.end, false);
                 self.release_later(v.mem_off, v.end - s);
             }
         }
@@ -805,7 +813,8 @@ impl MemoryManager {
 
     fn map_anon_fixed(&mut self, start: u64, len: u64, prot: u32) -> SysResult<()> {
         let mem_off = self.mf.allocate(len)?;
-        let vma = Vma { end: start + len, prot, shared: false, cow: false, mem_off, backing: Backing::Anon };
+        let vma =
+            Vma { end: start + len, prot, shared: false, cow: false, may_write: true, mem_off, backing: Backing::Anon };
         self.insert(start, vma)
     }
 
@@ -852,10 +861,11 @@ impl MemoryManager {
             }
         };
         let shared = map_type != MAP_PRIVATE;
-        if let Some(MapFile { source: FileSource::Pages(source), offset, .. }) = &req.file {
-            self.map_file_pages(start, start + len, req.prot, source, *offset, shared)?;
+        if let Some(MapFile { source: FileSource::Pages(source), offset, may_write, .. }) = &req.file {
+            self.map_file_pages(start, start + len, req.prot, source, *offset, shared, !shared || *may_write)?;
             return Ok(start);
         }
+        let may_write = !shared || req.file.as_ref().is_none_or(|f| f.may_write);
         let mem_off = self.mf.allocate(len)?;
         let backing = match req.file {
             None => Backing::Anon,
@@ -877,7 +887,7 @@ impl MemoryManager {
                 }
             }
         };
-        let vma = Vma { end: start + len, prot: req.prot, shared, cow: false, mem_off, backing };
+        let vma = Vma { end: start + len, prot: req.prot, shared, cow: false, may_write, mem_off, backing };
         self.insert(start, vma)?;
         Ok(start)
     }
@@ -895,6 +905,7 @@ impl MemoryManager {
         source: &Arc<dyn PageSource>,
         offset: u64,
         shared: bool,
+        may_write: bool,
     ) -> SysResult<()> {
         let runs = source.share(offset, end - start)?;
         let covered: u64 = runs.iter().map(|r| r.len).sum();
@@ -914,11 +925,11 @@ impl MemoryManager {
         let mut at = start;
         for r in runs {
             let backing = Backing::Pages { source: source.clone(), offset: offset + (at - start) };
-            self.insert(at, Vma { end: at + r.len, prot, shared, cow: !shared, mem_off: r.off, backing })?;
+            self.insert(at, Vma { end: at + r.len, prot, shared, cow: !shared, may_write, mem_off: r.off, backing })?;
             at += r.len;
         }
         if let Some(mem_off) = tail {
-            self.insert(at, Vma { end, prot, shared, cow: false, mem_off, backing: Backing::PastEof })?;
+            self.insert(at, Vma { end, prot, shared, cow: false, may_write, mem_off, backing: Backing::PastEof })?;
         }
         Ok(())
     }
@@ -987,6 +998,10 @@ impl MemoryManager {
             return Err(Errno::ENOMEM);
         }
         let prot = prot & !(PROT_GROWSDOWN | PROT_GROWSUP);
+        // A shared mapping of a file opened read-only never becomes writable.
+        if prot & PROT_WRITE != 0 && self.vmas.range(..end).any(|(_, v)| v.end > addr && !v.may_write) {
+            return Err(Errno::EACCES);
+        }
         self.split_at(addr);
         self.split_at(end);
         let mut ops = Vec::new();
@@ -1333,7 +1348,7 @@ impl MemoryManager {
     fn extend_like(&mut self, v: &Vma, vs: u64, from: u64, to: u64) -> SysResult<()> {
         let len = to - from;
         if let Backing::Pages { source, offset } = &v.backing {
-            return self.map_file_pages(from, to, v.prot, source, offset + (v.end - vs), v.shared);
+            return self.map_file_pages(from, to, v.prot, source, offset + (v.end - vs), v.shared, v.may_write);
         }
         let mem_off = self.mf.allocate(len)?;
         let backing = match &v.backing {
@@ -1350,7 +1365,7 @@ impl MemoryManager {
                 return Err(Errno::EINVAL);
             }
         };
-        let vma = Vma { end: to, prot: v.prot, shared: v.shared, cow: false, mem_off, backing };
+        let vma = Vma { end: to, prot: v.prot, shared: v.shared, cow: false, may_write: v.may_write, mem_off, backing };
         self.insert(from, vma)
     }
 
@@ -1385,7 +1400,7 @@ impl MemoryManager {
         let end = addr + len;
         for (&s, v) in self.vmas.range(..end).filter(|(_, v)| v.end > addr) {
             let (from, to) = (s.max(addr), v.end.min(end));
-            write_back(v, s, from, to);
+            write_back(v, s, from, to, flags & MS_SYNC != 0)?;
         }
         Ok(())
     }
@@ -1409,9 +1424,10 @@ impl MemoryManager {
 
 /// Writes back the part `[from, to)` of the shared mapping `v`, which
 /// starts at `start`, if its file's data lives elsewhere (a host file).
-fn write_back(v: &Vma, start: u64, from: u64, to: u64) {
-    if let (true, Backing::Pages { source, offset }) = (v.shared, &v.backing) {
-        source.write_back(offset + (from - start), to - from);
+fn write_back(v: &Vma, start: u64, from: u64, to: u64, sync: bool) -> SysResult<()> {
+    match (v.shared, &v.backing) {
+        (true, Backing::Pages { source, offset }) => source.write_back(offset + (from - start), to - from, sync),
+        _ => Ok(()),
     }
 }
 
@@ -1419,7 +1435,7 @@ impl Drop for MemoryManager {
     fn drop(&mut self) {
         // Every stub of this address space is gone or about to be replaced.
         for (s, v) in std::mem::take(&mut self.vmas) {
-            write_back(&v, s, s, v.end);
+            let _ = write_back(&v, s, s, v.end, false);
             self.mf.release(v.mem_off, v.end - s);
         }
         for (_, off, len) in std::mem::take(&mut self.log.deferred) {

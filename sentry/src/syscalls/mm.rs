@@ -26,7 +26,10 @@ pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
         let shared_write = shared && prot & PROT_WRITE != 0;
         // A shared mapping of a volume's file maps its cache, which is
         // written back to the host.
-        let volume_pages = if shared { f.ops.shared_pages(shared_write) } else { None };
+        // A file open for writing registers its fd for writeback even when
+        // mapped read-only: mprotect may make the mapping writable.
+        let volume_pages =
+            if shared && !(shared_write && acc != O_RDWR) { f.ops.shared_pages(acc == O_RDWR) } else { None };
         let mappable = match volume_pages {
             Some(pages) => Mappable::Pages(pages?, f.ops.stat()?.size),
             None => f.ops.mappable().ok_or(Errno::ENODEV)?,
@@ -38,7 +41,7 @@ pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
                 if shared_write {
                     return Err(Errno::EACCES);
                 }
-                Some(MapFile { source: FileSource::Host(host_fd), offset, size })
+                Some(MapFile { source: FileSource::Host(host_fd), offset, size, may_write: acc == O_RDWR })
             }
             Mappable::Pages(source, size) => {
                 if shared_write && acc != O_RDWR {
@@ -47,7 +50,7 @@ pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
                 if shared_write && f.ops.write_sealed() {
                     return Err(Errno::EPERM);
                 }
-                Some(MapFile { source: FileSource::Pages(source), offset, size })
+                Some(MapFile { source: FileSource::Pages(source), offset, size, may_write: acc == O_RDWR })
             }
             // /dev/zero: anonymous memory (shared or private).
             Mappable::Anon => {

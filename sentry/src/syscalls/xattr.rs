@@ -64,8 +64,12 @@ fn do_list(t: &mut Task, a: &Args, by_fd: bool, follow: Follow) -> SysResult<u64
 }
 
 fn do_set(t: &mut Task, a: &Args, by_fd: bool, follow: Follow) -> SysResult<u64> {
-    let name = read_name(t, a.addr(1))?;
     let (size, flags) = (a.u64(3) as usize, a.u32(4));
+    // As Linux: the flags before anything else.
+    if flags & !(xattr::XATTR_CREATE | xattr::XATTR_REPLACE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let name = read_name(t, a.addr(1))?;
     if size > XATTR_SIZE_MAX {
         return Err(Errno::E2BIG);
     }

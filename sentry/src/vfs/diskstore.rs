@@ -113,12 +113,26 @@ impl DiskData {
 
     /// fallocate on the host file.
     pub fn allocate(&self, offset: u64, len: u64, keep_size: bool, punch: bool) -> SysResult<()> {
-        crate::sys::fallocate(self.fd.as_raw_fd(), offset, len, keep_size, punch)
+        crate::sys::fallocate(self.fd.as_raw_fd(), offset, len, keep_size, punch)?;
+        if let Some(c) = self.cache() {
+            c.allocated(offset, len, punch, self.size_and_blocks().0);
+        }
+        Ok(())
     }
 
-    /// What a mapping maps: the file's cache, written back to it.
+    /// What a shared mapping maps: the file's cache, written back to it.
     pub fn pages(&self) -> SysResult<Arc<HostCache>> {
         hostcache::get_or_create(self.key, &self.fd, true, &self.mf)
+    }
+
+    /// What a private mapping maps: the cache, if a shared mapping made
+    /// one; else copies from the file.
+    pub fn mappable(&self) -> super::file::Mappable {
+        let size = self.size_and_blocks().0;
+        match self.cache() {
+            Some(c) => super::file::Mappable::Pages(c, size),
+            None => super::file::Mappable::Host(self.fd.clone(), size),
+        }
     }
 
     /// A copy of the fd, for the loader to read and map a program from.

@@ -440,7 +440,11 @@ impl FileOps for HostFile {
     }
 
     fn allocate(&self, offset: u64, len: u64, keep_size: bool, punch: bool) -> SysResult<()> {
-        crate::sys::fallocate(self.fd.as_raw_fd(), offset, len, keep_size, punch)
+        crate::sys::fallocate(self.fd.as_raw_fd(), offset, len, keep_size, punch)?;
+        if let Some(cache) = self.cache() {
+            cache.allocated(offset, len, punch, crate::sys::fstat(self.fd.as_raw_fd())?.size);
+        }
+        Ok(())
     }
 
     fn sync(&self, data_only: bool) -> SysResult<()> {

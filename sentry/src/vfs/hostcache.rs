@@ -25,7 +25,10 @@ pub struct HostCache {
     key: (u64, u64),
     fs: Arc<MemFs>,
     pages: Mutex<Pages>,
-    /// An fd open for writing, once a writable shared mapping was made:
+    /// The file, held open: while the cache lives its inode cannot go and
+    /// its number be another file's.
+    _file: Arc<OwnedFd>,
+    /// An fd open for writing, once a mapping that may write was made:
     /// where writeback goes.
     writer: Mutex<Option<Arc<OwnedFd>>>,
 }
@@ -63,13 +66,25 @@ pub fn get_or_create(
     let cache = match map.get(&key).and_then(Weak::upgrade) {
         Some(c) => c,
         None => {
-            let size = crate::sys::fstat(fd.as_raw_fd())?.size;
-            let fs = MemFs::new(FsKind::Tmpfs, mf.clone());
-            let pages = Pages::from_fd(&fs, fd.as_raw_fd(), size)?;
-            let c = Arc::new(HostCache { key, fs, pages: Mutex::new(pages), writer: Mutex::new(None) });
+            // Counted before it is filled: a write meanwhile waits for this
+            // lock (in `lookup`) rather than miss the cache.
+            LIVE.fetch_add(1, Ordering::AcqRel);
+            let filled = crate::sys::fstat(fd.as_raw_fd()).and_then(|a| {
+                let fs = MemFs::new(FsKind::Tmpfs, mf.clone());
+                let pages = Pages::from_fd(&fs, fd.as_raw_fd(), a.size)?;
+                Ok((fs, pages))
+            });
+            let (fs, pages) = match filled {
+                Ok(f) => f,
+                Err(e) => {
+                    LIVE.fetch_sub(1, Ordering::AcqRel);
+                    return Err(e);
+                }
+            };
+            let c =
+                Arc::new(HostCache { key, fs, pages: Mutex::new(pages), _file: fd.clone(), writer: Mutex::new(None) });
             map.retain(|_, w| w.strong_count() > 0);
             map.insert(key, Arc::downgrade(&c));
-            LIVE.fetch_add(1, Ordering::AcqRel);
             c
         }
     };
@@ -98,6 +113,17 @@ impl HostCache {
     /// After the host file was truncated to `size`.
     pub fn truncated(&self, size: u64) {
         self.pages().truncate(&self.fs, size);
+    }
+
+    /// After fallocate on the host file: a hole punched in
+    /// `[offset, offset + len)`, or the file grown to `size`.
+    pub fn allocated(&self, offset: u64, len: u64, punch: bool, size: u64) {
+        let mut p = self.pages();
+        if punch {
+            p.punch(&self.fs, offset, offset.saturating_add(len));
+        } else if size > p.size() {
+            p.truncate(&self.fs, size);
+        }
     }
 
     /// Writes `[offset, offset + len)` of the cache to the host file (if a
@@ -133,8 +159,12 @@ impl PageSource for HostCache {
         self.pages().share(&self.fs, offset, len)
     }
 
-    fn write_back(&self, offset: u64, len: u64) {
-        let _ = self.flush(offset, len);
+    fn write_back(&self, offset: u64, len: u64, sync: bool) -> SysResult<()> {
+        self.flush(offset, len)?;
+        match self.writer.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            Some(fd) if sync => crate::sys::fsync(fd.as_raw_fd(), true),
+            _ => Ok(()),
+        }
     }
 }
 

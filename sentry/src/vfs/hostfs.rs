@@ -66,6 +66,13 @@ pub struct HostNode {
     pub mount: Arc<HostMount>,
 }
 
+/// The Gofer's fid goes with the node (each holds a host fd there).
+impl Drop for HostNode {
+    fn drop(&mut self) {
+        let _ = self.mount.gofer.clunk(self.fid);
+    }
+}
+
 impl HostNode {
     /// The attributes as last seen.
     pub fn attr(&self) -> FileAttr {
@@ -287,7 +294,10 @@ pub fn rename(
         if noreplace {
             return Err(Errno::EEXIST);
         }
-        if Arc::ptr_eq(t, &old) {
+        // Two names of one file (the same dentry, or hard links): nothing
+        // to do, as in Linux.
+        let (ta, oa) = (t.attr(), old.attr());
+        if Arc::ptr_eq(t, &old) || (!exchange && (ta.dev, ta.ino) == (oa.dev, oa.ino)) {
             return Ok((old, None));
         }
     }
@@ -402,8 +412,17 @@ pub fn open(d: &Dentry, flags: u32) -> SysResult<OwnedFd> {
     let fd = h.mount.gofer.open(h.fid, access | (flags & abi::flags::open::O_DIRECTORY)).map_err(gofer_errno)?;
     if trunc && d.file_type() == abi::flags::mode::S_IFREG {
         crate::sys::ftruncate(fd.as_raw_fd(), 0)?;
+        truncated(d, 0);
     }
     Ok(fd)
+}
+
+/// After the host file of `d` was truncated to `size`: its cache too.
+fn truncated(d: &Dentry, size: u64) {
+    let a = d.attr();
+    if let Some(cache) = super::hostcache::lookup((a.dev, a.ino)) {
+        cache.truncated(size);
+    }
 }
 
 /// truncate(2) of a host file by name: through an fd the Gofer opens for
@@ -411,6 +430,7 @@ pub fn open(d: &Dentry, flags: u32) -> SysResult<OwnedFd> {
 pub fn truncate(d: &Dentry, size: u64) -> SysResult<()> {
     let fd = open(d, abi::flags::open::O_WRONLY)?;
     crate::sys::ftruncate(fd.as_raw_fd(), size)?;
+    truncated(d, size);
     revalidate(d).map(drop)
 }
 

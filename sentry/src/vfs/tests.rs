@@ -381,7 +381,12 @@ fn mmap_shares_tmpfs_pages_across_fork() {
         len,
         prot: PROT_READ | PROT_WRITE,
         flags,
-        file: Some(MapFile { source: FileSource::Pages(inode.clone()), offset: 0, size: 2 * PAGE_SIZE }),
+        file: Some(MapFile {
+            source: FileSource::Pages(inode.clone()),
+            offset: 0,
+            size: 2 * PAGE_SIZE,
+            may_write: true,
+        }),
     };
     let shared = mm.mmap(req(MAP_SHARED, 3 * PAGE_SIZE)).unwrap();
     let private = mm.mmap(req(MAP_PRIVATE, PAGE_SIZE)).unwrap();

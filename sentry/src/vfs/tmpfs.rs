@@ -758,7 +758,7 @@ impl Pages {
     }
 
     /// Frees the whole pages of `[start, end)` and zeroes the partial ones.
-    fn punch(&mut self, fs: &MemFs, start: u64, end: u64) {
+    pub(crate) fn punch(&mut self, fs: &MemFs, start: u64, end: u64) {
         let (first_full, last_full) = (start.div_ceil(PAGE_SIZE), end / PAGE_SIZE);
         let zero = |from: u64, to: u64| {
             if from < to {
@@ -1230,9 +1230,16 @@ impl FileOps for RegFile {
     fn mappable(&self) -> Option<super::file::Mappable> {
         let size = self.inode.attr().size;
         match &self.inode.kind {
-            // Its cache's pages, written back to the disk file.
-            InodeKind::Disk(d) => d.pages().ok().map(|c| super::file::Mappable::Pages(c, size)),
+            InodeKind::Disk(d) => Some(d.mappable()),
             _ => Some(super::file::Mappable::Pages(self.inode.clone(), size)),
+        }
+    }
+
+    fn shared_pages(&self, _write: bool) -> Option<SysResult<Arc<dyn crate::mm::PageSource>>> {
+        match &self.inode.kind {
+            // Its cache's pages, written back to the disk file.
+            InodeKind::Disk(d) => Some(d.pages().map(|c| c as Arc<dyn crate::mm::PageSource>)),
+            _ => None,
         }
     }
 }

@@ -82,6 +82,8 @@ enum Space {
     Trusted,
     /// security. and system.: none here.
     Unsupported,
+    /// An unknown prefix (EOPNOTSUPP, once the permission check passed).
+    Other,
 }
 
 /// The namespace of `name`, which must be 1 to 255 bytes (ERANGE) with a
@@ -112,6 +114,7 @@ fn permission(d: &Dentry, space: Space, write: bool, creds: &Credentials) -> Sys
     match space {
         Space::Trusted if creds.fsuid != 0 => Err(if write { Errno::EPERM } else { Errno::ENODATA }),
         Space::Trusted | Space::Unsupported => Ok(()),
+        Space::Other => check_perm(creds, &a, if write { MAY_WRITE } else { MAY_READ }),
         Space::User => {
             let fmt = a.mode & S_IFMT;
             if fmt != S_IFREG && fmt != S_IFDIR {
@@ -145,9 +148,24 @@ fn store<'a>(vfs: &'a Vfs, d: &'a Dentry) -> Store<'a> {
 }
 
 /// getxattr: the value of `name`.
+/// The namespace of `name` for the permission check, and the error (if
+/// any) to give once it passed, as Linux resolves the name's handler only
+/// after `xattr_permission`.
+fn space_then(name: &[u8]) -> (Space, SysResult<Space>) {
+    match space(name) {
+        Ok(s) => (s, Ok(s)),
+        Err(Errno::ERANGE) => (Space::Other, Err(Errno::ERANGE)),
+        Err(e) => (if name.starts_with(b"user.") { Space::User } else { Space::Other }, Err(e)),
+    }
+}
+
 pub fn get(vfs: &Vfs, d: &Dentry, name: &[u8], creds: &Credentials) -> SysResult<Vec<u8>> {
-    let space = space(name)?;
-    permission(d, space, false, creds)?;
+    let (checked, space) = space_then(name);
+    if space == Err(Errno::ERANGE) {
+        return Err(Errno::ERANGE);
+    }
+    permission(d, checked, false, creds)?;
+    let space = space?;
     match (store(vfs, d), space) {
         (Store::Mem(i), Space::User | Space::Trusted) => {
             let x = i.xattrs.lock().unwrap_or_else(|e| e.into_inner());
@@ -195,7 +213,10 @@ pub fn change(
     if flags & !(XATTR_CREATE | XATTR_REPLACE) != 0 {
         return Err(Errno::EINVAL);
     }
-    let space = space(name)?;
+    let (checked, space) = space_then(name);
+    if space == Err(Errno::ERANGE) {
+        return Err(Errno::ERANGE);
+    }
     if value.is_some_and(|v| v.len() > XATTR_SIZE_MAX) {
         return Err(Errno::E2BIG);
     }
@@ -203,7 +224,8 @@ pub fn change(
         return Err(Errno::EOPNOTSUPP);
     }
     super::ops::check_writable(d)?;
-    permission(d, space, true, creds)?;
+    permission(d, checked, true, creds)?;
+    let space = space?;
     if space == Space::Unsupported {
         return Err(Errno::EOPNOTSUPP);
     }
