@@ -897,6 +897,7 @@ impl MemoryManager {
     /// and an inaccessible VMA for whatever lies past the file's end. A
     /// private mapping maps them copy-on-write, so it sees the file until it
     /// first writes a page, as in Linux.
+    #[allow(clippy::too_many_arguments)]
     fn map_file_pages(
         &mut self,
         start: u64,
