@@ -172,3 +172,44 @@ husk_test! {
         case.verify(&format!("husk --platform {platform}"), &out);
     }
 }
+
+husk_test! {
+    /// A volume changed on the host while the sandbox runs: a file saved
+    /// over (written aside, then renamed onto its name, as editors save),
+    /// one removed and one added are all seen by the app (a name it knows
+    /// is checked with the host again after half a second).
+    fn volume_sees_host_changes(platform) {
+        use std::io::{BufRead, Read, Write};
+        let rootfs = Rootfs::new();
+        rootfs.busybox(&["sh", "cat", "ls", "echo", "sleep", "read"]).dir("/vol");
+        let vol = rootfs.outside().join("shared");
+        fs::create_dir_all(&vol).unwrap();
+        fs::write(vol.join("f"), "original\n").unwrap();
+        fs::write(vol.join("gone"), "soon gone\n").unwrap();
+        let script = "cat /vol/f /vol/gone; echo ready; read x; sleep 1; cat /vol/f; cat /vol/gone 2>/dev/null || echo 'gone: no'; \
+                      cat /vol/added; ls /vol";
+        let case = Case::new(&rootfs, "/bin/sh")
+            .args(["-c", script])
+            .husk_flags(["--volume".to_string(), format!("{}:/vol", vol.display())]);
+        let mut child = husk_suite::run::husk_command(platform, &case)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start husk");
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut first = String::new();
+        for _ in 0..3 {
+            out.read_line(&mut first).expect("read");
+        }
+        assert_eq!(first, "original\nsoon gone\nready\n");
+        fs::write(vol.join("f.tmp"), "edited on the host\n").unwrap();
+        fs::rename(vol.join("f.tmp"), vol.join("f")).unwrap();
+        fs::remove_file(vol.join("gone")).unwrap();
+        fs::write(vol.join("added"), "added on the host\n").unwrap();
+        child.stdin.take().expect("stdin").write_all(b"\n").expect("go on");
+        let mut rest = String::new();
+        out.read_to_string(&mut rest).expect("the rest");
+        assert!(child.wait().expect("wait").success());
+        assert_eq!(rest, "edited on the host\ngone: no\nadded on the host\nadded\nf\n");
+    }
+}

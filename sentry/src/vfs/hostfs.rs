@@ -60,6 +60,8 @@ pub struct HostNode {
     /// no stat has used it yet: the first stat needs no second round trip
     /// (a path walk and a stat are the one lstat of `git status`).
     fresh: std::sync::atomic::AtomicBool,
+    /// When the host last confirmed the name (ms of [`now_ms`]).
+    seen: AtomicU64,
     /// A symlink's target, read once (a symlink's target never changes).
     pub(crate) link_target: OnceLock<Vec<u8>>,
     /// The tree it is in.
@@ -103,6 +105,7 @@ fn new_dentry(name: &[u8], parent: Weak<Dentry>, fid: Fid, attr: FileAttr, mount
         fid,
         attr: Mutex::new(attr),
         fresh: std::sync::atomic::AtomicBool::new(true),
+        seen: AtomicU64::new(now_ms()),
         link_target: OnceLock::new(),
         mount,
     };
@@ -116,13 +119,60 @@ fn host_node(d: &Dentry) -> SysResult<&HostNode> {
     }
 }
 
+/// How long a name the sandbox knows is taken as the host still has it;
+/// past that, a lookup asks the host again (a file replaced or removed on
+/// the host, by an editor's save, say).
+const REVALIDATE_AFTER_MS: u64 = 500;
+
+/// Milliseconds on a monotonic clock of the Sentry's own.
+fn now_ms() -> u64 {
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64
+}
+
 /// Looks `name` up in the host directory `dir` (its node `h`): from the
 /// cache of names the sandbox knows, or through the Gofer. Nothing
-/// negative is cached: the host may make the name at any time.
+/// negative is cached: the host may make the name at any time; and a
+/// cached name is checked with the host again once it is older than
+/// [`REVALIDATE_AFTER_MS`].
 pub(super) fn lookup(dir: &Arc<Dentry>, h: &HostNode, name: &[u8]) -> SysResult<Arc<Dentry>> {
     let mut kids = dir.children();
     if let Some(Some(cached)) = kids.map.get(name) {
-        return Ok(cached.clone());
+        let cached = cached.clone();
+        let stale = match cached.node() {
+            Node::Host(c) => now_ms().saturating_sub(c.seen.load(Ordering::Relaxed)) > REVALIDATE_AFTER_MS,
+            _ => false,
+        };
+        if !stale || cached.is_mount_point() {
+            return Ok(cached);
+        }
+        let walked = h.mount.gofer.walk(h.fid, &[name]).map_err(gofer_errno)?;
+        let Node::Host(c) = cached.node() else { return Ok(cached) };
+        let old = c.attr();
+        return match (walked.steps.first(), walked.error) {
+            // Still the same file: the name holds, with fresh attributes.
+            (Some(&(fid, attr)), _)
+                if (attr.dev, attr.ino, attr.mode & libc::S_IFMT) == (old.dev, old.ino, old.mode & libc::S_IFMT) =>
+            {
+                c.set_attr(attr);
+                c.seen.store(now_ms(), Ordering::Relaxed);
+                let _ = h.mount.gofer.clunk(fid);
+                Ok(cached)
+            }
+            // Another file now has the name.
+            (Some(&(fid, attr)), _) => {
+                dir.detach(&mut kids, name);
+                let d = new_dentry(name, Arc::downgrade(dir), fid, attr, h.mount.clone());
+                kids.map.insert(name.to_vec(), Some(d.clone()));
+                Ok(d)
+            }
+            (None, Some(libc::ENOENT)) => {
+                dir.detach(&mut kids, name);
+                Err(Errno::ENOENT)
+            }
+            (None, Some(e)) => Err(Errno(e)),
+            (None, None) => Err(Errno::EIO),
+        };
     }
     if kids.dead {
         return Err(Errno::ENOENT);
