@@ -9,7 +9,7 @@
 //! with 137, as Docker does; otherwise it exits with the sandbox's status.
 //! Either way it removes the cgroup, with anything left in it.
 
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
@@ -130,20 +130,8 @@ fn run_inside(cg: &Cgroups, limits: &RunLimits) -> anyhow::Result<ExitCode> {
     let fds: Vec<i32> = procs.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
     let mut cmd = Command::new("/proc/self/exe");
     cmd.args(std::env::args_os().skip(1)).env(INNER_ENV, "1");
-    // SAFETY: only prctl and write(2) on fds opened above, between fork
-    // and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            // The sandbox does not outlive its supervisor.
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            for &fd in &fds {
-                if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
+    // The sandbox does not outlive its supervisor, and is born in its cgroup.
+    crate::sys::join_cgroup_at_exec(&mut cmd, fds);
     let mut child = cmd.spawn().context("starting the sandbox in its cgroup")?;
     drop(procs);
     crate::sys::forward_signals_to_pid(child.id() as i32);

@@ -215,3 +215,22 @@ pub fn forward_signals_to_pid(pid: i32) {
         log::warn!("cannot forward signals to the sandbox: {e}");
     }
 }
+
+/// Makes the process `cmd` starts die with this thread (PR_SET_PDEATHSIG)
+/// and move itself into the cgroups whose `cgroup.procs` files are open as
+/// `procs`, between its fork and its exec.
+pub fn join_cgroup_at_exec(cmd: &mut Command, procs: Vec<RawFd>) {
+    // SAFETY: only prctl and write(2) of a static buffer to fds the parent
+    // holds open, between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            for &fd in &procs {
+                if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
