@@ -89,7 +89,7 @@ impl DiskData {
         let total: u64 = src.iter().map(|c| c.len).sum();
         // All of it: a short host write is retried from where it stopped.
         while (done as u64) < total {
-            let rest = skip(src, done as u64);
+            let rest = crate::mm::sub_chunks(src, done as u64);
             let n = io(mf.write_to_fd(self.fd.as_raw_fd(), &rest, Some(offset + done as u64)))?;
             if n == 0 {
                 return Err(Errno::ENOSPC);
@@ -155,18 +155,4 @@ impl DiskData {
         }
         Ok(())
     }
-}
-
-/// `src` less its first `n` bytes.
-fn skip(src: &[Chunk], mut n: u64) -> Vec<Chunk> {
-    let mut out = Vec::with_capacity(src.len());
-    for c in src {
-        if n >= c.len {
-            n -= c.len;
-            continue;
-        }
-        out.push(Chunk { off: c.off + n, len: c.len - n });
-        n = 0;
-    }
-    out
 }
