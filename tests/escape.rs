@@ -318,3 +318,65 @@ husk_test! {
         assert!(out.success(), "the sandbox ran on the confined Gofer: {out:?}");
     }
 }
+
+husk_test! {
+    /// `tests/progs/escape_calls.c`: mounts, pivot_root, namespaces,
+    /// reboot, kexec, modules, bpf, perf, keys, userfaultfd, port I/O, the
+    /// kernel log, raw and packet sockets, the clock, other processes,
+    /// ioctls on each kind of fd, fd guessing, huge mappings and a deep
+    /// path. Each fails with a Linux errno or stays inside the sandbox
+    /// (its hostname is its own); and the host is unchanged: its hostname,
+    /// its clock and its mount table.
+    fn escape_system_calls(platform) {
+        let rootfs = Rootfs::new();
+        let prog = rootfs.prog("escape_calls", Link::Static);
+        rootfs.dir_mode("/tmp", 0o1777).dir("/mnt").dir("/dev");
+        let mounts_before = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo").lines().count();
+        let (name_before, clock_before) = (host_hostname(), std::time::SystemTime::now());
+        let case = Case::new(&rootfs, prog).expect_lines(&[
+            "mount a tmpfs: ENOSYS",
+            "pivot_root: ENOSYS",
+            "open_by_handle_at (shocker): ENOSYS",
+            "unshare(CLONE_NEWUSER): ENOSYS",
+            "setns: ENOSYS",
+            "reboot: ENOSYS",
+            "kexec_load: ENOSYS",
+            "finit_module: ENOSYS",
+            "bpf: ENOSYS",
+            "perf_event_open: ENOSYS",
+            "keyctl: ENOSYS",
+            "userfaultfd: ENOSYS",
+            "iopl: ENOSYS",
+            "syslog (read the kernel log): ENOSYS",
+            "mknod /dev/sda-like (8:0): EPERM",
+            "open /dev/mem: ENOENT",
+            "settimeofday: ENOSYS",
+            "clock_settime: ENOSYS",
+            "sethostname: ok",
+            "ptrace(PTRACE_ATTACH) of a pid outside: ENOSYS",
+            "kill of a pid outside: ESRCH",
+            "process_vm_readv of a pid outside: ENOSYS",
+            "socket(AF_PACKET, SOCK_RAW): EAFNOSUPPORT",
+            "socket(AF_INET, SOCK_RAW): ESOCKTNOSUPPORT",
+            "socket(AF_NETLINK): EAFNOSUPPORT",
+            "ioctl(TIOCSTI) on a pipe: ENOTTY",
+            "ioctl(0xdeadbeef) on a file: ENOTTY",
+            "ioctl(SIOCGIFCONF-like 0x8912) on a socket: ENOTTY",
+            "fds open: 7",
+            "mmap 64 TiB: ENOMEM",
+            "brk to 64 TiB: ENOMEM",
+            "directories made deep: 2000",
+            "stat of a 6000-byte path: ENAMETOOLONG",
+            "done",
+        ]);
+        let out = run_husk(platform, &case);
+        case.verify(&format!("husk --platform {platform}"), &out);
+        assert_eq!(host_hostname(), name_before, "the host's hostname changed");
+        // (The app tried to set it to 2001: any step of that size shows.)
+        let now = std::time::SystemTime::now();
+        let drift = now.duration_since(clock_before).or_else(|e| Ok::<_, ()>(e.duration())).unwrap_or_default();
+        assert!(drift < std::time::Duration::from_secs(3600), "the host's clock jumped: {drift:?}");
+        let mounts_after = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo").lines().count();
+        assert_eq!(mounts_after, mounts_before, "the host's mount table changed");
+    }
+}
