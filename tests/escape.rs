@@ -380,3 +380,37 @@ husk_test! {
         assert_eq!(mounts_after, mounts_before, "the host's mount table changed");
     }
 }
+
+husk_test! {
+    /// The sandbox's host processes (husk, its stubs, its Gofer) are in
+    /// network, IPC and UTS namespaces of their own, not the host's.
+    fn escape_host_processes_in_namespaces_of_their_own(platform) {
+        use std::io::BufRead;
+        let rootfs = Rootfs::new();
+        rootfs.busybox(&["sh", "sleep", "echo"]);
+        let case = Case::new(&rootfs, "/bin/sh").args(["-c", "echo ready; sleep 30"]);
+        let mut child = husk_suite::run::husk_command(platform, &case)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start husk");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
+        assert_eq!(line, "ready\n");
+        let ns = |pid: i32, kind: &str| std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).ok();
+        let mut pids = vec![child.id() as i32];
+        pids.extend(husk_suite::procs::descendants(child.id() as i32).iter().map(|p| p.pid));
+        let mut checked = Vec::new();
+        for kind in ["net", "ipc", "uts"] {
+            let host = ns(std::process::id() as i32, kind).expect("this process's namespace");
+            for &pid in &pids {
+                if let Some(theirs) = ns(pid, kind) {
+                    assert_ne!(theirs, host, "process {pid} is in the host's {kind} namespace");
+                    checked.push(pid);
+                }
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(checked.len() >= 6, "husk, its Gofer and a stub, three namespaces each: {checked:?}");
+    }
+}

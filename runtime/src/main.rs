@@ -582,6 +582,7 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let mounts = mounts::parse(&args.volume, &args.tmpfs)?;
     let host_writes = args.root_writes.as_deref() == Some("host");
+    sys::isolate_namespaces();
     // With a rootfs, the app sees only --env; on the host's system it
     // starts with docker run's usual variables.
     let (rootfs, _host_root, extra, specs, base_env) = match &args.rootfs {
