@@ -213,3 +213,39 @@ husk_test! {
         assert_eq!(rest, "edited on the host\ngone: no\nadded on the host\nadded\nf\n");
     }
 }
+
+husk_test! {
+    /// More files than the host lets the Gofer hold open (a hard fd limit
+    /// of 1,024, and 6,000 files in 60 directories, in the root and in a
+    /// volume): `du` of each tree sees every file. The Sentry's cache of
+    /// Gofer-backed names stays within half the limit, letting the oldest
+    /// unused names (and their fids) go.
+    fn trees_bigger_than_the_hard_fd_limit(platform) {
+        let rootfs = Rootfs::new();
+        rootfs.busybox(&["sh", "du", "wc"]).dir("/vol");
+        let vol = rootfs.outside().join("many");
+        for tree in [rootfs.host_path("/big"), vol.clone()] {
+            for d in 0..60 {
+                let dir = tree.join(format!("d{d:02}"));
+                fs::create_dir_all(&dir).unwrap();
+                for f in 0..100 {
+                    fs::write(dir.join(format!("f{f:03}")), "x").unwrap();
+                }
+            }
+        }
+        let case = Case::new(&rootfs, "/bin/sh")
+            .args(["-c", "du -a /big | wc -l; du -a /vol | wc -l; du -a /big | wc -l"])
+            .husk_flags(["--volume".to_string(), format!("{}:/vol", vol.display())])
+            .expect_stdout("6061\n6061\n6061\n");
+        let mut cmd = husk_suite::run::husk_command(platform, &case);
+        // SAFETY: setrlimit only, in the child before exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                let lim = rustix::process::Rlimit { current: Some(1024), maximum: Some(1024) };
+                rustix::process::setrlimit(rustix::process::Resource::Nofile, lim).map_err(std::io::Error::from)
+            });
+        }
+        let out = husk_suite::run::run_command(cmd, None, Duration::from_secs(300), "husk").split_husk_log();
+        case.verify(&format!("husk --platform {platform}"), &out);
+    }
+}

@@ -639,7 +639,9 @@ impl Sandbox {
     /// Builds the kernel, attaches the rootfs through the Gofer connection
     /// `gofer`, and loads the program into the first task.
     pub fn boot(cfg: SandboxConfig, gofer: OwnedFd) -> Result<Sandbox, BootError> {
-        crate::sys::raise_nofile();
+        // The Gofer, started with the same limit, holds an fd per name the
+        // Sentry caches: the cache stays well within it.
+        vfs::set_cache_limit(crate::sys::raise_nofile());
         let mf = Arc::new(MemoryFile::new(MEMORY_FILE_SIZE).map_err(BootError::MemoryFile)?);
         let platform = new_platform(&cfg.platform, &mf)?;
         // The root is an overlay unless it is to be read-only: changes stay

@@ -316,13 +316,19 @@ pub fn pwrite_all(fd: RawFd, buf: &[u8], off: u64) -> SysResult<()> {
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit: the Sentry holds a
 /// host fd for each open host file (and each file of an overlay on disk).
-pub fn raise_nofile() {
+/// Returns the limit.
+pub fn raise_nofile() -> u64 {
     // SAFETY: `rlimit` is plain old data; valid pointers to a local.
     unsafe {
         let mut lim: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 1024;
+        }
+        if lim.rlim_cur < lim.rlim_max {
             lim.rlim_cur = lim.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
+        #[allow(clippy::useless_conversion)]
+        u64::from(lim.rlim_max)
     }
 }

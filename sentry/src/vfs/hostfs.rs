@@ -109,7 +109,9 @@ fn new_dentry(name: &[u8], parent: Weak<Dentry>, fid: Fid, attr: FileAttr, mount
         link_target: OnceLock::new(),
         mount,
     };
-    Dentry::make(name, parent, Node::Host(node))
+    let d = Dentry::make(name, parent, Node::Host(node));
+    super::evict::note(&d);
+    d
 }
 
 fn host_node(d: &Dentry) -> SysResult<&HostNode> {

@@ -31,6 +31,7 @@ pub mod devpts;
 pub mod diskstore;
 pub mod epoll;
 pub mod eventfd;
+mod evict;
 pub mod file;
 pub mod hostcache;
 pub mod hostfs;
@@ -70,6 +71,8 @@ const MAX_SYMLINKS: u32 = 40;
 pub const NAME_MAX: usize = 255;
 /// Longest path, including its NUL.
 pub const PATH_MAX: usize = 4096;
+
+pub use evict::set_limit as set_cache_limit;
 
 /// Maps a Gofer failure to the errno the app sees.
 pub fn gofer_errno(e: GoferError) -> Errno {
@@ -648,6 +651,8 @@ impl Vfs {
             let child = d.lookup(name).ok_or(Errno::ENOENT)?;
             return Ok(Dentry::make(name, Arc::downgrade(dir), Node::Synth(child)));
         }
+        // Before any lock is taken: files cached past the bound go.
+        evict::maybe_evict(self.gofer.as_ref());
         if let Node::Host(h) = dir.node() {
             return hostfs::lookup(dir, h, name);
         }
@@ -666,6 +671,7 @@ impl Vfs {
                 let node = Node::Gofer { fid, attr, link_target: OnceLock::new() };
                 let d = Dentry::make_in(name, Arc::downgrade(dir), node, dir.overlay.clone());
                 children.map.insert(name.to_vec(), Some(d.clone()));
+                evict::note(&d);
                 Ok(d)
             }
             (None, Some(libc::ENOENT)) => {
