@@ -1,10 +1,16 @@
 //! The seccomp filters that confine Husk's own processes, as data, built
 //! with seccompiler. A process installs its filter once it has set itself
 //! up and before it reads any input the app controls; a syscall outside
-//! the filter kills the whole process (SECCOMP_RET_KILL_PROCESS).
+//! the filter ends the whole process.
 //!
-//! Today: the Gofer's filter ([`gofer`]). The Sentry's, and the stubs'
-//! (now in `platform`), are to follow.
+//! - The Gofer's filter ([`gofer`]) kills (SECCOMP_RET_KILL_PROCESS).
+//! - The Sentry's ([`sentry`]) traps (SECCOMP_RET_TRAP): the Sentry has no
+//!   handler for SIGSYS but a reporter that names the call and then dies of
+//!   it, and the filter is inherited by every stub the Sentry forks, where a
+//!   kill would outrank the stub's own trap of each app syscall. A trap
+//!   never runs the call, whatever a handler then does.
+//! - The stubs' own filters are built in `platform`, next to the stub code
+//!   whose instruction addresses they check.
 //!
 //! Each allowed syscall is listed with why it is needed; syscalls that are
 //! dangerous in general but needed in one form carry argument rules
@@ -145,11 +151,250 @@ fn gofer_read_syscalls() -> Vec<Allowed> {
     ]
 }
 
+/// The fds the Sentry's filter names in its argument rules.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SentryFds {
+    /// The memory file: the only file a stub may map executable.
+    pub memfd: i32,
+}
+
+/// What a filter's argument rule compares: the flags `clone` may take.
+/// A new thread, as glibc's pthread_create asks for one.
+const CLONE_THREAD_FLAGS: u64 = (libc::CLONE_VM
+    | libc::CLONE_FS
+    | libc::CLONE_FILES
+    | libc::CLONE_SIGHAND
+    | libc::CLONE_THREAD
+    | libc::CLONE_SYSVSEM
+    | libc::CLONE_SETTLS
+    | libc::CLONE_PARENT_SETTID
+    | libc::CLONE_CHILD_CLEARTID) as u64;
+/// A new process, as glibc's fork asks for one (a stub).
+const CLONE_FORK_FLAGS: u64 = (libc::CLONE_CHILD_SETTID | libc::CLONE_CHILD_CLEARTID | libc::SIGCHLD) as u64;
+
+/// The Sentry, once it has booted: it serves the app from its memory file,
+/// the stdio and Gofer fds it was given and the stubs it forks. It opens
+/// no host path, makes no socket and execs nothing.
+///
+/// The stubs it forks inherit this filter, so it also allows what a stub
+/// does before its own filter (set-up in the forked child) and after it
+/// (map the memory file, executable too; futex; rt_sigreturn).
+pub fn sentry_syscalls(fds: SentryFds) -> Vec<Allowed> {
+    let ioctls = [
+        libc::TCGETS,
+        libc::TCSETS,
+        libc::TCSETSW,
+        libc::TCSETSF,
+        TCGETS2,
+        TCSETS2,
+        TCSETSW2,
+        TCSETSF2,
+        libc::TIOCGWINSZ,
+        libc::TIOCSWINSZ,
+        libc::FIONREAD,
+        libc::TIOCOUTQ,
+        libc::TCFLSH,
+        libc::TCXONC,
+        libc::FIONBIO,
+        libc::FIOCLEX,
+    ];
+    let fcntl_cmds = [
+        libc::F_GETFL,
+        libc::F_SETFL,
+        libc::F_GETFD,
+        libc::F_SETFD,
+        libc::F_DUPFD_CLOEXEC,
+        libc::F_ADD_SEALS,
+        libc::F_GET_SEALS,
+    ];
+    let prctls = [libc::PR_SET_NAME, libc::PR_GET_NAME, libc::PR_SET_PDEATHSIG, libc::PR_SET_NO_NEW_PRIVS];
+    let mmap_rules = vec![
+        // Anything not executable,
+        one(arg_without(2, libc::PROT_EXEC as u64)),
+        // or the memory file, shared and fixed, as a stub maps app code.
+        SeccompRule::new(vec![
+            arg_eq(3, (libc::MAP_SHARED | libc::MAP_FIXED) as u64),
+            arg_eq(4, fds.memfd as u32 as u64),
+        ])
+        .expect("a rule"),
+    ];
+    let each = |arg: u8, values: &[u64]| -> Vec<SeccompRule> { values.iter().map(|&v| one(arg_eq(arg, v))).collect() };
+    let qword_each = |arg: u8, values: &[u64]| -> Vec<SeccompRule> {
+        values
+            .iter()
+            .map(|&v| {
+                one(SeccompCondition::new(arg, SeccompCmpArgLen::Qword, SeccompCmpOp::Eq, v).expect("a valid argument"))
+            })
+            .collect()
+    };
+    vec![
+        // The memory file and the app's address spaces.
+        Allowed { nr: libc::SYS_mmap, name: "mmap", rules: mmap_rules },
+        // A stub makes app pages executable; the Sentry its stub code page.
+        always(libc::SYS_mprotect, "mprotect"),
+        always(libc::SYS_munmap, "munmap"),
+        always(libc::SYS_mremap, "mremap"),
+        always(libc::SYS_madvise, "madvise"),
+        always(libc::SYS_brk, "brk"),
+        // Freeing the memory file's pages, and residency for /proc.
+        always(libc::SYS_fallocate, "fallocate"),
+        always(libc::SYS_mincore, "mincore"),
+        // Each stub's control page is a memfd of its own.
+        always(libc::SYS_memfd_create, "memfd_create"),
+        always(libc::SYS_ftruncate, "ftruncate"),
+        // Threads and stubs; clone3 answers ENOSYS (see `sentry`), so
+        // these flags are checked.
+        Allowed { nr: libc::SYS_clone, name: "clone", rules: qword_each(0, &[CLONE_THREAD_FLAGS, CLONE_FORK_FLAGS]) },
+        always(libc::SYS_futex, "futex"),
+        always(libc::SYS_set_robust_list, "set_robust_list"),
+        always(libc::SYS_rseq, "rseq"),
+        always(libc::SYS_sched_yield, "sched_yield"),
+        always(libc::SYS_sched_getaffinity, "sched_getaffinity"),
+        always(libc::SYS_sched_setaffinity, "sched_setaffinity"),
+        always(libc::SYS_exit, "exit"),
+        always(libc::SYS_exit_group, "exit_group"),
+        always(libc::SYS_getpid, "getpid"),
+        always(libc::SYS_gettid, "gettid"),
+        // A stub checks that its parent is still the Sentry.
+        always(libc::SYS_getppid, "getppid"),
+        // Signals: interrupts of app threads, stubs ended, signals
+        // forwarded from the host.
+        always(libc::SYS_rt_sigaction, "rt_sigaction"),
+        always(libc::SYS_rt_sigprocmask, "rt_sigprocmask"),
+        always(libc::SYS_rt_sigreturn, "rt_sigreturn"),
+        // A sleep interrupted by a signal handler goes on through it.
+        always(libc::SYS_restart_syscall, "restart_syscall"),
+        always(libc::SYS_rt_sigtimedwait, "rt_sigtimedwait"),
+        always(libc::SYS_sigaltstack, "sigaltstack"),
+        always(libc::SYS_tgkill, "tgkill"),
+        always(libc::SYS_pidfd_open, "pidfd_open"),
+        always(libc::SYS_pidfd_send_signal, "pidfd_send_signal"),
+        always(libc::SYS_wait4, "wait4"),
+        // The ptrace platform's stubs.
+        always(libc::SYS_ptrace, "ptrace"),
+        // A stub's set-up: its own session, thread name, parent-death
+        // signal, no_new_privs and filter, TLS bases, and every other fd
+        // closed.
+        Allowed { nr: libc::SYS_prctl, name: "prctl", rules: each(0, &prctls.map(|c| c as u64)) },
+        always(libc::SYS_setsid, "setsid"),
+        Allowed { nr: libc::SYS_seccomp, name: "seccomp", rules: each(0, &[SECCOMP_SET_MODE_FILTER]) },
+        Allowed { nr: libc::SYS_arch_prctl, name: "arch_prctl", rules: each(0, &[ARCH_SET_GS, ARCH_SET_FS]) },
+        always(libc::SYS_close_range, "close_range"),
+        // I/O on the fds it holds: stdio, the Gofer's socket and the
+        // files it donates, the console.
+        always(libc::SYS_read, "read"),
+        always(libc::SYS_write, "write"),
+        // Reads and writes at an offset, or at the fd's position (offset
+        // -1: readv and writev); also straight into the memory file's pages.
+        always(libc::SYS_preadv2, "preadv2"),
+        always(libc::SYS_pwritev2, "pwritev2"),
+        always(libc::SYS_lseek, "lseek"),
+        always(libc::SYS_close, "close"),
+        always(libc::SYS_recvmsg, "recvmsg"),
+        // An OCI sandbox's control socket (made before boot): a new
+        // connection, and its end when an exec'd process is gone.
+        always(libc::SYS_accept4, "accept4"),
+        always(libc::SYS_shutdown, "shutdown"),
+        always(libc::SYS_sendmsg, "sendmsg"),
+        always(libc::SYS_poll, "poll"),
+        // fstat, as glibc makes it (newfstatat with AT_EMPTY_PATH).
+        Allowed { nr: libc::SYS_newfstatat, name: "newfstatat", rules: each(3, &[libc::AT_EMPTY_PATH as u64]) },
+        always(libc::SYS_fsync, "fsync"),
+        // A volume's free space, for the app's statfs.
+        always(libc::SYS_fstatfs, "fstatfs"),
+        Allowed { nr: libc::SYS_fcntl, name: "fcntl", rules: each(1, &fcntl_cmds.map(|c| c as u64)) },
+        // (`Ioctl` is u64 on glibc targets, but an int on others.)
+        #[allow(clippy::unnecessary_cast)]
+        Allowed { nr: libc::SYS_ioctl, name: "ioctl", rules: each(1, &ioctls.map(|c| c as u64)) },
+        // Clocks where the vDSO cannot serve, sleeps, and randomness.
+        always(libc::SYS_clock_gettime, "clock_gettime"),
+        always(libc::SYS_clock_nanosleep, "clock_nanosleep"),
+        always(libc::SYS_getrandom, "getrandom"),
+        // The host's memory figures behind the app's sysinfo.
+        always(libc::SYS_sysinfo, "sysinfo"),
+        // The stubs' CPU times and peak memory, from the host's /proc.
+        always(libc::SYS_openat, "openat"),
+    ]
+}
+
+/// SECCOMP_SET_MODE_FILTER, for a stub installing its own filter.
+const SECCOMP_SET_MODE_FILTER: u64 = 1;
+const ARCH_SET_GS: u64 = 0x1001;
+const ARCH_SET_FS: u64 = 0x1002;
+// The termios2 requests, which libc does not name on every target.
+const TCGETS2: libc::Ioctl = 0x802c_542a;
+const TCSETS2: libc::Ioctl = 0x402c_542b;
+const TCSETSW2: libc::Ioctl = 0x402c_542c;
+const TCSETSF2: libc::Ioctl = 0x402c_542d;
+
+/// The Sentry's filter: the list of [`sentry_syscalls`] with `deny` for the
+/// rest, and clone3 answered with ENOSYS, so that threads are made with
+/// clone, whose flags the list can check (glibc falls back to clone when
+/// clone3 is missing, as gVisor's filter also makes it do).
+pub fn sentry(fds: SentryFds, deny: Deny) -> Result<BpfProgram, Error> {
+    Ok(answer_enosys(build_with(sentry_syscalls(fds), deny)?, libc::SYS_clone3))
+}
+
+/// `prog` preceded by a check that answers syscall `nr` with ENOSYS.
+fn answer_enosys(prog: BpfProgram, nr: i64) -> BpfProgram {
+    use seccompiler::sock_filter;
+    const LD_W_ABS: u16 = 0x20;
+    const JEQ_K: u16 = 0x15;
+    const RET_K: u16 = 0x06;
+    const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
+    let ins = |code, jt, jf, k| sock_filter { code, jt, jf, k };
+    let mut out = vec![
+        // seccomp_data: nr at 0, arch at 4. Another architecture goes on
+        // to `prog`, which refuses it.
+        ins(LD_W_ABS, 0, 0, 4),
+        ins(JEQ_K, 0, 3, AUDIT_ARCH),
+        ins(LD_W_ABS, 0, 0, 0),
+        ins(JEQ_K, 0, 1, nr as u32),
+        ins(RET_K, 0, 0, SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
+    ];
+    out.extend(prog);
+    out
+}
+
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 0xc000_003e;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 0xc000_00b7;
+
+/// What a filter does with a syscall outside its list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deny {
+    /// Kill the whole process (SECCOMP_RET_KILL_PROCESS).
+    Kill,
+    /// Skip the call and raise SIGSYS (SECCOMP_RET_TRAP), which ends a
+    /// process that does not handle it.
+    Trap,
+    /// Run the call and log it (SECCOMP_RET_LOG): only for measuring what a
+    /// filter lacks (`HUSK_SECCOMP=log`), never a confinement.
+    Log,
+}
+
+impl Deny {
+    fn action(self) -> SeccompAction {
+        match self {
+            Deny::Kill => SeccompAction::KillProcess,
+            Deny::Trap => SeccompAction::Trap,
+            Deny::Log => SeccompAction::Log,
+        }
+    }
+}
+
 /// Builds the filter that allows `allowed` and kills the process on
 /// anything else.
 pub fn build(allowed: Vec<Allowed>) -> Result<BpfProgram, Error> {
+    build_with(allowed, Deny::Kill)
+}
+
+/// Builds the filter that allows `allowed` and does `deny` to anything
+/// else.
+pub fn build_with(allowed: Vec<Allowed>, deny: Deny) -> Result<BpfProgram, Error> {
     let rules: BTreeMap<i64, Vec<SeccompRule>> = allowed.into_iter().map(|a| (a.nr, a.rules)).collect();
-    let filter = SeccompFilter::new(rules, SeccompAction::KillProcess, SeccompAction::Allow, ARCH)
+    let filter = SeccompFilter::new(rules, deny.action(), SeccompAction::Allow, ARCH)
         .map_err(|e| Error::Build(e.to_string()))?;
     filter.try_into().map_err(|e: seccompiler::BackendError| Error::Build(e.to_string()))
 }
@@ -170,6 +415,7 @@ pub fn describe() -> Vec<(&'static str, Vec<String>)> {
             .collect()
     };
     vec![
+        ("sentry", list(sentry_syscalls(SentryFds::default()))),
         ("gofer (every root read-only)", list(gofer_syscalls(false))),
         ("gofer (a root writable)", list(gofer_syscalls(true))),
     ]
@@ -201,6 +447,94 @@ mod tests {
         let ro: Vec<i64> = gofer_syscalls(false).iter().map(|a| a.nr).collect();
         for nr in [libc::SYS_unlinkat, libc::SYS_renameat2, libc::SYS_mkdirat, libc::SYS_fchownat] {
             assert!(!ro.contains(&nr));
+        }
+    }
+
+    #[test]
+    fn the_sentry_filter_is_within_budget_and_builds() {
+        let list = sentry_syscalls(SentryFds { memfd: 5 });
+        let n = list.len();
+        assert!(n <= 60, "the Sentry may use at most 60 host syscalls; it has {n}");
+        let mut nrs: Vec<i64> = list.iter().map(|a| a.nr).collect();
+        nrs.sort();
+        nrs.dedup();
+        assert_eq!(nrs.len(), n, "each syscall listed once");
+        // Nothing that reaches a host path but the read of /proc, no new
+        // sockets, no exec, no mounts or namespaces.
+        for nr in [
+            libc::SYS_execve,
+            libc::SYS_execveat,
+            libc::SYS_socket,
+            libc::SYS_connect,
+            libc::SYS_mount,
+            libc::SYS_unshare,
+            libc::SYS_setns,
+            libc::SYS_unlinkat,
+            libc::SYS_openat2,
+            libc::SYS_clone3,
+            libc::SYS_process_vm_writev,
+        ] {
+            assert!(!nrs.contains(&nr), "syscall {nr} must not be in the Sentry's filter");
+        }
+        assert!(!sentry(SentryFds { memfd: 5 }, Deny::Trap).unwrap().is_empty());
+    }
+
+    /// Runs this test binary again as a child with `CHILD=what` and
+    /// returns how it ended.
+    fn in_child(test: &str, what: &str) -> std::process::Output {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", test, "--nocapture", "--test-threads=1"])
+            .env(CHILD, what)
+            .output()
+            .unwrap()
+    }
+
+    const CHILD: &str = "HUSK_SECCOMP_TEST_CHILD";
+
+    /// In a child, installs the Sentry's filter: allowed calls work, clone3
+    /// says ENOSYS, and a socket, an executable anonymous mapping or an
+    /// exec end the process with SIGSYS.
+    #[test]
+    fn a_syscall_outside_the_sentry_filter_kills() {
+        use std::os::unix::process::ExitStatusExt;
+        const TEST: &str = "tests::a_syscall_outside_the_sentry_filter_kills";
+        if let Ok(what) = std::env::var(CHILD) {
+            install(&sentry(SentryFds { memfd: 1000 }, Deny::Trap).unwrap()).unwrap();
+            // SAFETY: plain syscalls with no memory passed but a static
+            // buffer, a null clone3 argument (refused before it is read)
+            // and a fresh anonymous mapping that nothing uses.
+            unsafe {
+                libc::write(2, b"installed\n".as_ptr().cast(), 10);
+                let r = libc::syscall(libc::SYS_clone3, 0usize, 0usize);
+                if r != -1 || *libc::__errno_location() != libc::ENOSYS {
+                    std::process::exit(3);
+                }
+                let rw = libc::PROT_READ | libc::PROT_WRITE;
+                let anon = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+                if libc::mmap(std::ptr::null_mut(), 4096, rw, anon, -1, 0) == libc::MAP_FAILED {
+                    std::process::exit(4);
+                }
+                match what.as_str() {
+                    "socket" => {
+                        libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+                    }
+                    "exec-map" => {
+                        libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_EXEC, anon, -1, 0);
+                    }
+                    "execve" => {
+                        libc::syscall(libc::SYS_execve, c"/bin/true".as_ptr(), 0usize, 0usize);
+                    }
+                    _ => {}
+                }
+            }
+            std::process::exit(7);
+        }
+        let inside = in_child(TEST, "inside");
+        assert_eq!(inside.status.code(), Some(7), "{inside:?}");
+        for what in ["socket", "exec-map", "execve"] {
+            let out = in_child(TEST, what);
+            assert_eq!(out.status.signal(), Some(libc::SIGSYS), "{what}: {out:?}");
+            assert!(String::from_utf8_lossy(&out.stderr).contains("installed"), "{out:?}");
         }
     }
 

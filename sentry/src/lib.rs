@@ -182,6 +182,9 @@ pub enum BootError {
         /// Why, in words.
         reason: String,
     },
+    /// The Sentry's seccomp filter could not be installed.
+    #[error("confining the Sentry: {0}")]
+    Seccomp(#[from] seccomp::Error),
     /// The program could not be loaded.
     #[error("{path}: {reason}", reason = exec_reason(*errno))]
     Exec {
@@ -208,6 +211,29 @@ fn new_platform(name: &str, mf: &MemoryFile) -> Result<Box<dyn Platform>, BootEr
         "systrap" => Ok(Box::new(platform::systrap::SystrapPlatform::new(mf.fd())?)),
         other => Err(BootError::UnknownPlatform(other.to_string())),
     }
+}
+
+/// Confines this process, and the stubs it forks from now on, to the
+/// Sentry's seccomp filter (`seccomp::sentry`). A syscall outside it is
+/// skipped and raises SIGSYS, which the reporter installed here names on
+/// stderr before the Sentry dies of it. `HUSK_SECCOMP=log` instead logs
+/// such calls to the kernel log and lets them run: only for finding what
+/// the filter lacks.
+fn confine(mf: &MemoryFile) -> Result<(), BootError> {
+    use std::os::fd::AsRawFd;
+    let deny = match std::env::var("HUSK_SECCOMP").as_deref() {
+        Ok("log") => {
+            log::warn!("HUSK_SECCOMP=log: the Sentry's filter only logs; it confines nothing");
+            seccomp::Deny::Log
+        }
+        _ => seccomp::Deny::Trap,
+    };
+    sandbox_cpus();
+    let fds = seccomp::SentryFds { memfd: mf.fd().as_raw_fd() };
+    let prog = seccomp::sentry(fds, deny)?;
+    sys::report_seccomp_traps();
+    seccomp::install(&prog)?;
+    Ok(())
 }
 
 /// The mounts of a sandbox that asks for none: a tmpfs at /tmp and at
@@ -488,9 +514,12 @@ impl Controller {
     }
 }
 
-/// The CPUs the sandbox shows (as sched_getaffinity reports them).
-fn sandbox_cpus() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(1024)
+/// The CPUs the sandbox shows (as sched_getaffinity reports them), read
+/// once: the host's figure comes from cgroup files and stat calls that the
+/// Sentry's seccomp filter forbids, so [`confine`] reads it first.
+pub(crate) fn sandbox_cpus() -> usize {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(1024))
 }
 
 /// Why a mount failed, in words.
@@ -644,6 +673,9 @@ impl Sandbox {
         vfs::set_cache_limit(crate::sys::raise_nofile());
         let mf = Arc::new(MemoryFile::new(MEMORY_FILE_SIZE).map_err(BootError::MemoryFile)?);
         let platform = new_platform(&cfg.platform, &mf)?;
+        // Everything after this reads what the app controls (its rootfs, its
+        // program), so the host calls the Sentry may make end here.
+        confine(&mf)?;
         // The root is an overlay unless it is to be read-only: changes stay
         // in the sandbox's memory, and the host's directory is never written.
         let gofer = Arc::new(gofer::GoferClient::new(gofer));

@@ -70,7 +70,7 @@ const USER_HZ: u64 = 100;
 /// The usage of the stub process `pid`: its CPU times from /proc/PID/stat
 /// and its VmHWM from /proc/PID/status. None if it is gone.
 pub fn of_stub(pid: i32) -> Option<Usage> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = read_proc(&format!("/proc/{pid}/stat"))?;
     // Fields after the parenthesised command: state is field 3, utime 14,
     // stime 15 (1-based).
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -80,8 +80,7 @@ pub fn of_stub(pid: i32) -> Option<Usage> {
     let (mut utime, mut stime) = (to_dur(ticks(14)), to_dur(ticks(15)));
     // /proc/PID/schedstat has the CPU time in nanoseconds; the stat ticks
     // (1/100 s) only say how it splits between user and system time.
-    let precise = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
-        .ok()
+    let precise = read_proc(&format!("/proc/{pid}/schedstat"))
         .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
         .map(Duration::from_nanos);
     if let Some(total) = precise {
@@ -94,7 +93,7 @@ pub fn of_stub(pid: i32) -> Option<Usage> {
             stime = total.saturating_sub(utime);
         }
     }
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let status = read_proc(&format!("/proc/{pid}/status")).unwrap_or_default();
     let hwm = status
         .lines()
         .find(|l| l.starts_with("VmHWM:"))
@@ -102,6 +101,24 @@ pub fn of_stub(pid: i32) -> Option<Usage> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     Some(Usage { utime, stime, maxrss_kb: hwm })
+}
+
+/// A host /proc file's text, read with open and read alone (the Sentry's
+/// seccomp filter has no stat calls, which `std::fs::read_to_string` makes).
+pub(crate) fn read_proc(path: &str) -> Option<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut text = Vec::with_capacity(2048);
+    let mut buf = [0u8; 2048];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => text.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    String::from_utf8(text).ok()
 }
 
 #[cfg(test)]

@@ -439,8 +439,9 @@ impl MemoryFile {
             .collect()
     }
 
-    /// Reads from a host fd straight into the file's pages: `preadv` at
-    /// `offset`, or `readv` when `offset` is `None`.
+    /// Reads from a host fd straight into the file's pages: at `offset`, or
+    /// at the fd's own position when `offset` is `None` (`preadv2` with
+    /// offset -1, which is `readv`: one syscall for the Sentry's filter).
     pub fn read_from_fd(&self, fd: RawFd, chunks: &[Chunk], offset: Option<u64>) -> io::Result<usize> {
         let iov = self.iovecs(chunks);
         let n = iov.len().min(1024) as i32;
@@ -448,8 +449,8 @@ impl MemoryFile {
         // the host writes at most their total length.
         let r = unsafe {
             match offset {
-                Some(o) => libc::preadv(fd, iov.as_ptr(), n, o as i64),
-                None => libc::readv(fd, iov.as_ptr(), n),
+                Some(o) => libc::preadv2(fd, iov.as_ptr(), n, o as i64, 0),
+                None => libc::preadv2(fd, iov.as_ptr(), n, -1, 0),
             }
         };
         if r < 0 {
@@ -459,16 +460,16 @@ impl MemoryFile {
         }
     }
 
-    /// Writes the file's pages to a host fd: `pwritev` at `offset`, or
-    /// `writev` when `offset` is `None`.
+    /// Writes the file's pages to a host fd: at `offset`, or at the fd's
+    /// own position when `offset` is `None` (`pwritev2`, as above).
     pub fn write_to_fd(&self, fd: RawFd, chunks: &[Chunk], offset: Option<u64>) -> io::Result<usize> {
         let iov = self.iovecs(chunks);
         let n = iov.len().min(1024) as i32;
         // SAFETY: as in `read_from_fd`; the host only reads the buffers.
         let r = unsafe {
             match offset {
-                Some(o) => libc::pwritev(fd, iov.as_ptr(), n, o as i64),
-                None => libc::writev(fd, iov.as_ptr(), n),
+                Some(o) => libc::pwritev2(fd, iov.as_ptr(), n, o as i64, 0),
+                None => libc::pwritev2(fd, iov.as_ptr(), n, -1, 0),
             }
         };
         if r < 0 {

@@ -14,7 +14,7 @@ pub fn sched_yield(_t: &mut Task, _a: &Args) -> SysResult<u64> {
 
 /// The number of CPUs the sandbox reports.
 fn ncpus() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(1024)
+    crate::sandbox_cpus()
 }
 
 /// The affinity calls' pid: ESRCH for none (a negative one included, as

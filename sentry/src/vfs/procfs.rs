@@ -945,7 +945,7 @@ const FILESYSTEMS: &str =
 /// the sandbox's CPUs.
 fn cpuinfo(ncpus: usize) -> String {
     static HOST: OnceLock<String> = OnceLock::new();
-    let host = HOST.get_or_init(|| std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default());
+    let host = HOST.get_or_init(|| crate::kernel::usage::read_proc("/proc/cpuinfo").unwrap_or_default());
     let blocks: Vec<&str> = host.split("\n\n").filter(|b| !b.trim().is_empty()).take(ncpus).collect();
     let mut o = String::new();
     for b in blocks {

@@ -512,7 +512,6 @@ impl Inode {
     /// Copies a regular file into a new memfd (for the loader, which reads
     /// and maps programs through host fds).
     pub fn snapshot_to_memfd(&self) -> SysResult<OwnedFd> {
-        use std::os::unix::fs::FileExt;
         if let InodeKind::Disk(d) = &self.kind {
             return d.reopen();
         }
@@ -528,7 +527,7 @@ impl Inode {
             }
             let n = (p.size - at).min(PAGE_SIZE) as usize;
             self.fs.mf.read(moff, &mut buf[..n]);
-            file.write_all_at(&buf[..n], at).map_err(io)?;
+            crate::sys::pwrite_all(std::os::fd::AsRawFd::as_raw_fd(&file), &buf[..n], at)?;
         }
         Ok(OwnedFd::from(file))
     }
