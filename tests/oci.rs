@@ -604,7 +604,8 @@ runtime_test! {
 
 /// The sandbox's helper processes hold no more than they need: the Gofer
 /// only its own socket to the Sentry (not the control socket, not the
-/// ready pipe), and the stubs no socket at all.
+/// ready pipe), and the stubs no socket at all. (The sandbox process and
+/// its Sentry, its one child, hold the control socket.)
 #[test]
 fn oci_helpers_hold_only_their_own_sockets() {
     let ctx = Ctx::new(Runtime::Husk, "fds", &["sleep", "1000"]);
@@ -613,7 +614,12 @@ fn oci_helpers_hold_only_their_own_sockets() {
     let out = ctx.ok(&["ps", "--format", "json", &ctx.id]);
     let pids: Vec<i32> = serde_json::from_slice(&out.stdout).expect("ps JSON");
     assert!(pids.len() >= 3, "sandbox, gofer and a stub: {pids:?}");
-    for pid in pids.into_iter().filter(|&p| p != c.pid) {
+    let ppid = |p: i32| {
+        fs::read_to_string(format!("/proc/{p}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<i32>().ok()))
+    };
+    for pid in pids.into_iter().filter(|&p| p != c.pid && ppid(p) != Some(c.pid)) {
         let sockets = fs::read_dir(format!("/proc/{pid}/fd"))
             .map(|d| {
                 d.flatten()

@@ -136,7 +136,10 @@ fn run_inside(cg: &Cgroups, limits: &RunLimits) -> anyhow::Result<ExitCode> {
     drop(procs);
     crate::sys::forward_signals_to_pid(child.id() as i32);
     let status = child.wait().context("waiting for the sandbox")?;
-    if status.signal() == Some(libc::SIGKILL) && oom_killed(cg) {
+    // Killed itself, or (when the OOM killer took only its Sentry) passing
+    // on its Sentry's SIGKILL.
+    let killed = status.signal() == Some(libc::SIGKILL) || status.code() == Some(128 + libc::SIGKILL);
+    if killed && oom_killed(cg) {
         let m = limits.memory.unwrap_or(0);
         eprintln!("husk: the sandbox went over its memory limit (--memory {m} bytes) and was killed");
         return Ok(ExitCode::from(137));

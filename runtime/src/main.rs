@@ -5,6 +5,7 @@
 //! `husk gofer` is the Gofer's own entry point, which `husk run` execs.
 
 mod hostroot;
+mod isolation;
 mod limits;
 mod logging;
 mod mounts;
@@ -436,7 +437,9 @@ fn main() -> ExitCode {
                     println!("  {s}");
                 }
             }
-            println!("sentry: no filter yet (its stubs must first be made outside it; see docs/security.md)");
+            println!(
+                "(sentry: clone3 is answered ENOSYS; a call outside the list raises SIGSYS, which ends the Sentry)"
+            );
             ExitCode::SUCCESS
         }
         Cmd::Gofer { rootfs, sock_fd, mounts, writable } => match serve_gofer(sock_fd, &{
@@ -529,8 +532,13 @@ impl Drop for Gofer {
 /// sources); returns it and the Sentry's end of its socket. The Gofer
 /// also dies with the thread that started it.
 pub fn spawn_gofer(roots: &[gofer::ExtraRoot]) -> anyhow::Result<(Gofer, OwnedFd)> {
-    let (rootfs, mounts) = roots.split_first().context("no rootfs to serve")?;
     let (sentry_sock, gofer_sock) = gofer::socketpair().context("creating the gofer socket")?;
+    Ok((spawn_gofer_on(roots, gofer_sock)?, sentry_sock))
+}
+
+/// Starts a Gofer for `roots` serving on `gofer_sock`.
+pub fn spawn_gofer_on(roots: &[gofer::ExtraRoot], gofer_sock: OwnedFd) -> anyhow::Result<Gofer> {
+    let (rootfs, mounts) = roots.split_first().context("no rootfs to serve")?;
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg("gofer").arg("--rootfs").arg(&rootfs.path).arg("--sock-fd").arg(GOFER_SOCK_FD.to_string());
     if rootfs.writable {
@@ -550,7 +558,7 @@ pub fn spawn_gofer(roots: &[gofer::ExtraRoot]) -> anyhow::Result<(Gofer, OwnedFd
     cmd.process_group(0);
     sys::pass_fd_and_tie_lifetime(&mut cmd, &gofer_sock, GOFER_SOCK_FD);
     let child = cmd.spawn().context("starting the gofer")?;
-    Ok((Gofer(child), sentry_sock))
+    Ok(Gofer(child))
 }
 
 fn serve_gofer(sock_fd: i32, roots: &[gofer::ExtraRoot]) -> anyhow::Result<()> {
@@ -641,8 +649,7 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         roots.push(gofer::ExtraRoot { path: d.path().to_owned(), hide: Vec::new(), writable: true });
         roots.len() - 2
     });
-    let (gofer, sentry_sock) = spawn_gofer(&roots)?;
-
+    let (sentry_sock, gofer_sock) = gofer::socketpair().context("creating the gofer socket")?;
     let cfg = sentry::SandboxConfig {
         init: sentry::ProcessConfig {
             program: args.program[0].clone().into_bytes(),
@@ -657,7 +664,9 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         },
         hostname: args.hostname,
         strace: g.strace,
-        platform: g.platform_name(),
+        // Chosen in the Sentry's process: probing the host's best platform
+        // starts a thread, and this one must have none when it forks.
+        platform: g.platform.clone().unwrap_or_default(),
         mounts: specs,
         root: match (args.read_only, host_writes) {
             (true, _) => sentry::RootWrites::ReadOnly,
@@ -667,23 +676,56 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         overlay_disk,
         limits: limits.sentry_limits(),
     };
-    let result = sentry::Sandbox::boot(cfg, sentry_sock);
-    let code = match result {
+    // The Sentry is a process of its own: the first of a new pid namespace
+    // where root may make one, confined before it boots. This one stays
+    // outside, unconfined, to start the Gofer (into that namespace too),
+    // pass signals on and clean up after the sandbox.
+    sys::new_pid_namespace();
+    let sentry_pid = match sys::fork_sentry().context("starting the Sentry")? {
+        sys::Forked::Sentry => {
+            drop(gofer_sock);
+            std::process::exit(sentry_main(cfg, sentry_sock));
+        }
+        sys::Forked::Parent(pid) => pid,
+    };
+    drop(sentry_sock);
+    let gofer = match spawn_gofer_on(&roots, gofer_sock) {
+        Ok(g) => g,
+        Err(e) => {
+            sys::kill_and_reap(sentry_pid);
+            return Err(e);
+        }
+    };
+    sys::forward_signals_to_pid(sentry_pid);
+    let status = sys::wait_for_child(sentry_pid).context("waiting for the Sentry")?;
+    drop(gofer);
+    drop(overlay_dir);
+    Ok(ExitCode::from(shell_status(status) as u8))
+}
+
+/// The Sentry process of `husk run`: confines itself, boots the sandbox
+/// on the Gofer connection `gofer`, runs it and returns the exit status.
+fn sentry_main(mut cfg: sentry::SandboxConfig, gofer: OwnedFd) -> i32 {
+    if cfg.platform.is_empty() {
+        cfg.platform = sentry::default_platform().to_string();
+    }
+    if std::process::id() == 1 {
+        sys::receive_forwarded_signals_as_namespace_init();
+    }
+    isolation::confine_sentry();
+    match sentry::Sandbox::boot(cfg, gofer) {
         Ok(sandbox) => {
             sys::forward_signals(sandbox.signaller());
             let status = sandbox.run();
-            ExitCode::from(status.code() as u8)
+            i32::from(status.code() as u8)
         }
         Err(e) => {
             eprintln!("husk: {e}");
-            match &e {
-                sentry::BootError::Exec { errno, .. } if *errno == abi::Errno::ENOENT => ExitCode::from(EXIT_NOT_FOUND),
-                sentry::BootError::Exec { .. } => ExitCode::from(EXIT_CANNOT_EXECUTE),
-                _ => ExitCode::from(EXIT_SANDBOX_ERROR),
-            }
+            i32::from(match &e {
+                sentry::BootError::Exec { errno, .. } if *errno == abi::Errno::ENOENT => EXIT_NOT_FOUND,
+                sentry::BootError::Exec { .. } => EXIT_CANNOT_EXECUTE,
+                _ => EXIT_SANDBOX_ERROR,
+            })
         }
-    };
-    drop(gofer);
-    drop(overlay_dir);
-    Ok(code)
+    }
 }

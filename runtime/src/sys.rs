@@ -248,3 +248,146 @@ pub fn isolate_namespaces() {
         log::debug!("cannot make namespaces for the sandbox: {}", std::io::Error::last_os_error());
     }
 }
+
+/// Which side of [`fork_sentry`] a process is on.
+pub enum Forked {
+    /// The new process, which becomes the Sentry.
+    Sentry,
+    /// The process that forked it, with the Sentry's pid.
+    Parent(i32),
+}
+
+/// Forks the process that becomes the Sentry, which dies (SIGKILL) with
+/// the thread that forked it. Refused unless this process has one thread:
+/// the child goes on running Rust code, which a fork of a threaded process
+/// could find with a lock held forever.
+pub fn fork_sentry() -> std::io::Result<Forked> {
+    let threads = std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0);
+    if threads != 1 {
+        return Err(std::io::Error::other(format!("forking the Sentry from a process of {threads} threads")));
+    }
+    // SAFETY: getpid takes nothing.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: this process has a single thread (checked above), so the
+    // child's copy of every lock and of the allocator is consistent.
+    let pid = unsafe { libc::fork() };
+    match pid {
+        p if p < 0 => Err(std::io::Error::last_os_error()),
+        0 => {
+            // SAFETY: prctl, getpid, getppid and _exit with plain values.
+            unsafe {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                    libc::_exit(125);
+                }
+                // The first process of a new pid namespace sees no parent;
+                // otherwise the parent must still be the one that forked.
+                if libc::getpid() != 1 && libc::getppid() != parent {
+                    libc::_exit(125);
+                }
+            }
+            Ok(Forked::Sentry)
+        }
+        p => Ok(Forked::Parent(p)),
+    }
+}
+
+/// Waits for child `pid` to end and returns how it ended, reaping any
+/// other child that ends first: the Gofer, in the Sentry's pid namespace,
+/// must be reaped by this process before the Sentry, that namespace's
+/// first process, can finish exiting.
+pub fn wait_for_child(pid: i32) -> std::io::Result<std::process::ExitStatus> {
+    use std::os::unix::process::ExitStatusExt;
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid with a valid out-pointer to a local.
+        let r = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if r == pid {
+            return Ok(std::process::ExitStatus::from_raw(status));
+        }
+        if r < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Makes the processes this one forks from now on the first ones of a new
+/// pid namespace. Only root may; returns whether it happened.
+pub fn new_pid_namespace() -> bool {
+    // SAFETY: unshare takes plain flags.
+    unsafe { libc::unshare(libc::CLONE_NEWPID) == 0 }
+}
+
+/// Gives the forwarded signals a handler that does nothing. They stay
+/// blocked and are taken by `sigwait`; but the kernel drops a signal whose
+/// action is the default one before it can wait, when it is sent to the
+/// first process of a pid namespace (as the Sentry is), so that process
+/// needs a handler to receive them at all.
+pub fn receive_forwarded_signals_as_namespace_init() {
+    extern "C" fn ignore(_sig: libc::c_int) {}
+    let handler: extern "C" fn(libc::c_int) = ignore;
+    for sig in FORWARDED {
+        // SAFETY: a zeroed sigaction with a handler that does nothing.
+        unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = handler as usize;
+            act.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut act.sa_mask);
+            libc::sigaction(sig, &act, std::ptr::null_mut());
+        }
+    }
+}
+
+/// The highest capability number to drop from the bounding set (Linux 6.x
+/// has 41; unknown higher ones give EINVAL and end the loop).
+const LAST_CAP: libc::c_ulong = 63;
+
+/// Drops every capability this process has, for good: the bounding set
+/// (where it may), the ambient set, and the effective, permitted and
+/// inheritable sets; and sets no_new_privs, so that nothing it runs can
+/// gain one back.
+pub fn drop_all_capabilities() -> std::io::Result<()> {
+    #[repr(C)]
+    struct CapHeader {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct CapData {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    // SAFETY: prctl with plain values, and capset with pointers to locals
+    // of the kernel's layout (version 3: two data structs).
+    unsafe {
+        for cap in 0..=LAST_CAP {
+            if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL)
+            {
+                break;
+            }
+        }
+        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        let mut header = CapHeader { version: CAPABILITY_VERSION_3, pid: 0 };
+        let data = [CapData { effective: 0, permitted: 0, inheritable: 0 }; 2];
+        if libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Kills child `pid` and waits for it.
+pub fn kill_and_reap(pid: i32) {
+    // SAFETY: kill with plain values.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let _ = wait_for_child(pid);
+}

@@ -116,12 +116,55 @@ pub fn main(g: &Globals, args: SandboxArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let (sandbox, gofer) = match boot(g, &args) {
+    // First, so the Sentry, the Gofer and the stubs are born in the
+    // cgroups too.
+    if let Err(e) = (super::cgroup::Cgroups { dirs: args.cgroups.clone() }.join(std::process::id() as i32)) {
+        let mut ready = ready;
+        let _ = ready.write_all(format!("{e:#}").as_bytes());
+        return ExitCode::from(1);
+    }
+    // The Sentry is a process of its own: the first of a new pid namespace
+    // where root may make one, confined before it boots. This one, the
+    // pid containerd knows, stays outside to pass signals on and report
+    // how the sandbox ended.
+    crate::sys::new_pid_namespace();
+    match crate::sys::fork_sentry() {
+        Ok(crate::sys::Forked::Sentry) => {
+            let code = sentry_main(g, &args, ready, listener);
+            std::process::exit(i32::from(code));
+        }
+        Ok(crate::sys::Forked::Parent(pid)) => {
+            drop(ready);
+            drop(listener);
+            crate::sys::forward_signals_to_pid(pid);
+            match crate::sys::wait_for_child(pid) {
+                Ok(status) => ExitCode::from(crate::shell_status(status) as u8),
+                Err(e) => {
+                    log::error!("sandbox: waiting for the Sentry: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Err(e) => {
+            let mut ready = ready;
+            let _ = ready.write_all(format!("starting the Sentry: {e}").as_bytes());
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The sandbox's Sentry process: boots, answers the control socket, runs
+/// the container once started, and returns its exit code.
+fn sentry_main(g: &Globals, args: &SandboxArgs, ready: std::fs::File, listener: OwnedFd) -> u8 {
+    if std::process::id() == 1 {
+        crate::sys::receive_forwarded_signals_as_namespace_init();
+    }
+    let (sandbox, gofer) = match boot(g, args) {
         Ok(s) => s,
         Err(e) => {
             let mut ready = ready;
             let _ = ready.write_all(format!("{e:#}").as_bytes());
-            return ExitCode::from(1);
+            return 1;
         }
     };
     let controller = sandbox.controller();
@@ -130,33 +173,34 @@ pub fn main(g: &Globals, args: SandboxArgs) -> ExitCode {
     if let Err(e) = serving {
         let mut ready = ready;
         let _ = ready.write_all(format!("starting the control thread: {e}").as_bytes());
-        return ExitCode::from(1);
+        return 1;
     }
     {
         let mut ready = ready;
         if ready.write_all(b"ok").is_err() {
             // create is gone: nobody will start or delete this container
             // through us, so end rather than linger.
-            return ExitCode::from(1);
+            return 1;
         }
     }
     let code = match rx.recv() {
         Ok(Event::Start) => {
             crate::sys::forward_signals(sandbox.signaller());
             let status = sandbox.run();
-            ExitCode::from(status.code() as u8)
+            status.code() as u8
         }
-        Ok(Event::KilledBeforeStart(sig)) => ExitCode::from((128 + sig) as u8),
-        Err(_) => ExitCode::from(1),
+        Ok(Event::KilledBeforeStart(sig)) => (128 + sig) as u8,
+        Err(_) => 1,
     };
-    drop(gofer);
+    // The Gofer is not killed here: the Sentry's filter has no kill(2).
+    // It is this process's child in its pid namespace, which ends with it
+    // (or, without one, it dies with the thread that started it).
+    std::mem::forget(gofer);
     Answering::wait_idle();
     code
 }
 
 fn boot(g: &Globals, args: &SandboxArgs) -> anyhow::Result<(sentry::Sandbox, Gofer)> {
-    // First, so the Gofer and the stubs are born in the cgroups too.
-    super::cgroup::Cgroups { dirs: args.cgroups.clone() }.join(std::process::id() as i32)?;
     let plan = bundle::load(&args.bundle)?;
     enter_netns(&plan.netns)?;
     let (sources, mounts) = mount_specs(&plan.mounts)?;
@@ -166,6 +210,8 @@ fn boot(g: &Globals, args: &SandboxArgs) -> anyhow::Result<(sentry::Sandbox, Gof
     let mut roots = vec![rootfs];
     roots.extend(sources);
     let (gofer, sentry_sock) = spawn_gofer(&roots)?;
+    // With the Gofer started, no host path is needed any more.
+    crate::isolation::confine_sentry();
     let mut cfg = sandbox_config(g, &plan, stdio()?)?;
     cfg.mounts = Some(mounts);
     let sandbox = sentry::Sandbox::boot(cfg, sentry_sock).map_err(|e| match &e {

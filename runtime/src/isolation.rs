@@ -1,0 +1,54 @@
+//! The Sentry's own confinement on the host, made in the process that
+//! becomes the Sentry, before it boots and before it reads anything the app
+//! controls:
+//! - it is the first process of a new pid namespace (made by its parent),
+//!   so that it, its stubs and the Gofer see and can signal no host
+//!   process;
+//! - it has a mount namespace of its own, whose root is an empty,
+//!   read-only tmpfs holding only a read-only procfs of that pid namespace
+//!   (the stubs' CPU times and memory are read there), as gVisor's Sentry
+//!   has;
+//! - it holds no capability, with no_new_privs;
+//! - then `sentry::Sandbox::boot` installs its seccomp filter.
+//!
+//! Each step needs root (CAP_SYS_ADMIN); where one is refused, the Sentry
+//! goes on without it and says so in the log.
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::unistd::{chdir, pivot_root};
+
+/// Moves this process into a new mount namespace whose root is empty but
+/// for a read-only /proc. Every host path is then out of its reach.
+pub fn enter_empty_root() -> anyhow::Result<()> {
+    use anyhow::Context;
+    unshare(CloneFlags::CLONE_NEWNS).context("a new mount namespace")?;
+    let none = None::<&str>;
+    // Nothing done here reaches the host's mount table.
+    mount(none, "/", none, MsFlags::MS_PRIVATE | MsFlags::MS_REC, none).context("making mounts private")?;
+    // The new root is a small tmpfs over /proc: a directory every host has.
+    let locked = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount(Some("husk-sentry"), "/proc", Some("tmpfs"), locked, Some("mode=0755,size=64k"))
+        .context("mounting the empty root")?;
+    std::fs::create_dir("/proc/proc").context("making /proc in the empty root")?;
+    mount(Some("proc"), "/proc/proc", Some("proc"), locked | MsFlags::MS_RDONLY, none).context("mounting /proc")?;
+    chdir("/proc").context("entering the empty root")?;
+    // The old root ends up stacked on the new one at "/", and goes.
+    pivot_root(".", ".").context("pivot_root")?;
+    umount2(".", MntFlags::MNT_DETACH).context("detaching the host's root")?;
+    chdir("/").context("chdir /")?;
+    mount(none, "/", none, MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | locked, none)
+        .context("making the empty root read-only")?;
+    Ok(())
+}
+
+/// All of the Sentry's confinement before boot: the empty root (where
+/// allowed), then every capability dropped.
+pub fn confine_sentry() {
+    if let Err(e) = enter_empty_root() {
+        log::info!("the Sentry keeps the host's mount namespace: {e:#}");
+    }
+    if let Err(e) = crate::sys::drop_all_capabilities() {
+        log::warn!("the Sentry could not drop its capabilities: {e}");
+    }
+}
