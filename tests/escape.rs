@@ -5,6 +5,10 @@
 //! it, `host-marker.txt` with a unique string. Symlinks in the root point
 //! at the marker every way we can think of; the sandbox must never print
 //! the marker, and must behave exactly as the native `chroot` run does.
+//!
+//! `escape_suite` runs issue 11's escape suite: the programs of
+//! `tests/escape/`, each an escape attempt checked from inside, and then
+//! checks the host from outside.
 
 use std::sync::Arc;
 
@@ -319,65 +323,462 @@ husk_test! {
     }
 }
 
+// ------------------------------------------------------- the escape suite
+
+/// Programs of `tests/escape/` that need more than the common flags.
+fn escape_flags(name: &str) -> &'static [&'static str] {
+    match name {
+        // Bounded: the bombs stop at 32 tasks.
+        "fork_bomb" | "thread_bomb" => &["--pids", "32"],
+        "write_ro_root" => &["--read-only"],
+        _ => &[],
+    }
+}
+
+/// Programs run with a host pty as their stdio rather than pipes.
+const ESCAPE_ON_PTY: &[&str] = &["ioctl_host_tty"];
+
+/// The letters `ioctl_host_tty.c` pushes with TIOCSTI, one at a time: seen
+/// together on its terminal, they would have been typed into the host's.
+const PUSHED_LETTERS: &str = "QZJX";
+
+/// The fewest programs the suite must have (issue 11 asks for 50).
+const ESCAPE_MIN_PROGRAMS: usize = 55;
+
+/// `tests/escape/`.
+fn escape_src_dir() -> std::path::PathBuf {
+    paths::manifest_dir().join("tests").join("escape")
+}
+
+/// Compiles every `tests/escape/*.c` (once per test process, two at a
+/// time, each reused until its source, a header or this file is newer)
+/// into `target/husk-test/escape/`; returns (name, binary), by name.
+fn escape_programs() -> &'static [(String, std::path::PathBuf)] {
+    static BUILT: std::sync::OnceLock<Vec<(String, std::path::PathBuf)>> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let src = escape_src_dir();
+        let mut names: Vec<String> = std::fs::read_dir(&src)
+            .expect("read tests/escape/")
+            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".c").map(str::to_owned))
+            .collect();
+        names.sort();
+        let out_dir = paths::work_dir().join("escape");
+        std::fs::create_dir_all(&out_dir).expect("create target/husk-test/escape");
+        let mtime = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let shared = [
+            src.join("escape.h"),
+            paths::progs_src_dir().join("common.h"),
+            paths::manifest_dir().join("tests").join("escape.rs"),
+        ];
+        let build = |name: &String| {
+            let source = src.join(format!("{name}.c"));
+            let out = out_dir.join(name);
+            let newest = shared.iter().chain([&source]).filter_map(|p| mtime(p)).max();
+            if let (Some(built), Some(newest)) = (mtime(&out), newest) {
+                if built >= newest {
+                    return (name.clone(), out);
+                }
+            }
+            let tmp = out_dir.join(format!(".{name}.{}.tmp", std::process::id()));
+            let cc = Command::new("cc")
+                .args(["-O1", "-g", "-Wall", "-Wextra", "-static", "-no-pie", "-pthread", "-o"])
+                .arg(&tmp)
+                .arg(&source)
+                .output()
+                .unwrap_or_else(|e| panic!("running cc (is gcc installed?): {e}"));
+            assert!(cc.status.success(), "cc {} failed:\n{}", source.display(), String::from_utf8_lossy(&cc.stderr));
+            std::fs::rename(&tmp, &out).expect("rename the compiled program into place");
+            (name.clone(), out)
+        };
+        let (evens, odds): (Vec<_>, Vec<_>) = names.iter().enumerate().partition(|(i, _)| i % 2 == 0);
+        let mut built: Vec<_> = std::thread::scope(|s| {
+            let other = s.spawn(|| odds.iter().map(|&(_, n)| build(n)).collect::<Vec<_>>());
+            let mut mine: Vec<_> = evens.iter().map(|&(_, n)| build(n)).collect();
+            mine.extend(other.join().expect("a compiler thread panicked"));
+            mine
+        });
+        built.sort();
+        built
+    })
+}
+
+/// What a tree holds: each entry's type, mode, owner, size, mtime, and a
+/// file's contents' hash or a link's target, by path. (Not the link
+/// count: the programs are hard links that the other platform's run
+/// links too.)
+fn tree_snapshot(root: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, String> {
+    use std::hash::{Hash, Hasher};
+    use std::os::unix::fs::MetadataExt;
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let m = std::fs::symlink_metadata(&path).unwrap_or_else(|e| panic!("lstat {}: {e}", path.display()));
+        let what = if m.is_dir() {
+            for e in std::fs::read_dir(&path).expect("readdir") {
+                stack.push(e.expect("dir entry").path());
+            }
+            "dir".to_owned()
+        } else if m.file_type().is_symlink() {
+            format!("link to {:?}", std::fs::read_link(&path).expect("readlink"))
+        } else {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())).hash(&mut h);
+            format!("file {:x}", h.finish())
+        };
+        let rel = path.strip_prefix(root).expect("beneath the root").to_path_buf();
+        out.insert(
+            rel,
+            format!(
+                "{what} mode {:o} owner {}:{} size {} mtime {}.{}",
+                m.mode(),
+                m.uid(),
+                m.gid(),
+                m.size(),
+                m.mtime(),
+                m.mtime_nsec()
+            ),
+        );
+    }
+    out
+}
+
+/// The host's mounts as (mount point, type, source), from mountinfo.
+fn host_mounts() -> std::collections::BTreeSet<(String, String, String)> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .expect("read mountinfo")
+        .lines()
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split(' ').collect();
+            let dash = fields.iter().position(|f| *f == "-")?;
+            Some((fields.get(4)?.to_string(), fields.get(dash + 1)?.to_string(), fields.get(dash + 2)?.to_string()))
+        })
+        .collect()
+}
+
+/// Host state the escape programs try to change, and that nothing else in
+/// the test suite changes: the kernel's names and knobs that the programs
+/// write from inside, the modules, swaps and mounts, and the host paths
+/// the programs create inside the sandbox.
+#[derive(Debug, PartialEq, Eq)]
+struct HostState {
+    files: Vec<(&'static str, Option<String>)>,
+    modules: std::collections::BTreeSet<String>,
+    paths: Vec<(String, bool)>,
+}
+
+/// Host paths named by the programs (as paths inside the sandbox): none
+/// may appear on the host, and none that was there may change.
+const HOST_PATHS: &[&str] = &[
+    "/tmp/husk-escape.ko",
+    "/tmp/swapfile",
+    "/tmp/acct",
+    "/tmp/jail",
+    "/tmp/cwd-dir",
+    "/tmp/fd-dir",
+    "/tmp/c-moved",
+    "/tmp/to-marker",
+    "/tmp/create-through",
+    "/tmp/abs-marker",
+    "/tmp/abs-rootfs",
+    "/tmp/p1root",
+    "/tmp/chain1",
+    "/tmp/sda",
+    "/tmp/kvm",
+    "/tmp/pwn",
+    "/tmp/ioctl-file",
+    "/tmp/vol",
+    "/tmp/taken",
+    "/tmp/new",
+    "/c-moved",
+    "/new",
+    "/new-file",
+    "/new-dir",
+    "/renamed",
+    "/etc-link",
+    "/sandbox-marker",
+    "/progs",
+    "/ro",
+    "/vol",
+    "/vol2",
+    "/husk",
+];
+
+fn host_state() -> HostState {
+    const FILES: &[&str] = &[
+        "/proc/sys/kernel/hostname",
+        "/proc/sys/kernel/domainname",
+        "/proc/sys/kernel/ctrl-alt-del",
+        "/proc/sys/kernel/core_pattern",
+        "/proc/sys/kernel/modprobe",
+        "/sys/kernel/kexec_loaded",
+        "/sys/kernel/uevent_helper",
+        "/proc/swaps",
+        "/sys/class/net/lo/flags",
+    ];
+    let modules = std::fs::read_to_string("/proc/modules")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').next().map(str::to_owned))
+        .collect();
+    let paths = HOST_PATHS.iter().map(|p| (p.to_string(), std::fs::symlink_metadata(p).is_ok())).collect();
+    HostState { files: FILES.iter().map(|f| (*f, std::fs::read_to_string(f).ok())).collect(), modules, paths }
+}
+
+/// The processes a run may have left: any whose command line names the
+/// run's case directory (husk, its Gofer), or orphans reparented to this
+/// test process (the subreaper) with no command line (a stub).
+fn leftovers(case_dir: &str) -> Vec<husk_suite::procs::Proc> {
+    let me = std::process::id() as i32;
+    husk_suite::procs::all()
+        .into_iter()
+        .filter(|p| !p.is_zombie() && (p.cmdline.contains(case_dir) || (p.ppid == me && p.cmdline.is_empty())))
+        .collect()
+}
+
 husk_test! {
-    /// `tests/progs/escape_calls.c`: mounts, pivot_root, namespaces,
-    /// reboot, kexec, modules, bpf, perf, keys, userfaultfd, port I/O, the
-    /// kernel log, raw and packet sockets, the clock, other processes,
-    /// ioctls on each kind of fd, fd guessing, huge mappings and a deep
-    /// path. Each fails with a Linux errno or stays inside the sandbox
-    /// (its hostname is its own); and the host is unchanged: its hostname,
-    /// its clock and its mount table.
-    fn escape_system_calls(platform) {
+    /// Issue 11's escape suite: each program in `tests/escape/` makes one
+    /// escape attempt (or one family of the same attempt) from inside the
+    /// sandbox and says, one line per check, whether it failed with
+    /// Linux's errno (or Husk's ENOSYS for a call it does not offer) or
+    /// stayed inside; it exits 0 only if every check held. Each program
+    /// runs in its own sandbox, on the same root, with a `:ro` volume and a
+    /// read-write one, and knows (from ESCAPE_* variables) the host paths,
+    /// pid, ports and socket it aims at. Afterwards the host is checked
+    /// from outside: its hostname, kernel knobs, modules, swaps, keys,
+    /// mounts and clock; no host process was signalled or left behind; the
+    /// rootfs, the `:ro` volume, the marker beside the root and Husk's own
+    /// binary are unchanged; the read-write volume holds exactly what the
+    /// programs made in it; the host's listeners got no connection.
+    fn escape_suite(platform) {
+        use std::io::Read as _;
+        use std::os::linux::net::SocketAddrExt as _;
+        use std::os::unix::fs::MetadataExt as _;
+
+        static SUBREAPER: std::sync::Once = std::sync::Once::new();
+        SUBREAPER.call_once(husk_suite::procs::become_subreaper);
+        let programs = escape_programs();
+        assert!(
+            programs.len() >= ESCAPE_MIN_PROGRAMS,
+            "the escape suite has {} programs, fewer than {ESCAPE_MIN_PROGRAMS}",
+            programs.len()
+        );
+
+        // The root, the volumes and the marker beside the root.
         let rootfs = Rootfs::new();
-        let prog = rootfs.prog("escape_calls", Link::Static);
-        rootfs.dir_mode("/tmp", 0o1777).dir("/mnt").dir("/dev");
-        let mounts_before = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo").lines().count();
-        let (name_before, clock_before) = (host_hostname(), std::time::SystemTime::now());
-        let case = Case::new(&rootfs, prog).expect_lines(&[
-            "mount a tmpfs: ENOSYS",
-            "pivot_root: ENOSYS",
-            "open_by_handle_at (shocker): ENOSYS",
-            "unshare(CLONE_NEWUSER): ENOSYS",
-            "setns: ENOSYS",
-            "reboot: ENOSYS",
-            "kexec_load: ENOSYS",
-            "finit_module: ENOSYS",
-            "bpf: ENOSYS",
-            "perf_event_open: ENOSYS",
-            "keyctl: ENOSYS",
-            "userfaultfd: ENOSYS",
-            "iopl: ENOSYS",
-            "syslog (read the kernel log): ENOSYS",
-            "mknod /dev/sda-like (8:0): EPERM",
-            "open /dev/mem: ENOENT",
-            "settimeofday: ENOSYS",
-            "clock_settime: ENOSYS",
-            "sethostname: ok",
-            "ptrace(PTRACE_ATTACH) of a pid outside: ENOSYS",
-            "kill of a pid outside: ESRCH",
-            "process_vm_readv of a pid outside: ENOSYS",
-            "socket(AF_PACKET, SOCK_RAW): EAFNOSUPPORT",
-            "socket(AF_INET, SOCK_RAW): ESOCKTNOSUPPORT",
-            "socket(AF_NETLINK): EAFNOSUPPORT",
-            "ioctl(TIOCSTI) on a pipe: ENOTTY",
-            "ioctl(0xdeadbeef) on a file: ENOTTY",
-            "ioctl(SIOCGIFCONF-like 0x8912) on a socket: ENOTTY",
-            "fds open: 7",
-            "mmap 64 TiB: ENOMEM",
-            "brk to 64 TiB: ENOMEM",
-            "directories made deep: 2000",
-            "stat of a 6000-byte path: ENAMETOOLONG",
-            "done",
-        ]);
-        let out = run_husk(platform, &case);
-        case.verify(&format!("husk --platform {platform}"), &out);
-        assert_eq!(host_hostname(), name_before, "the host's hostname changed");
-        // (The app tried to set it to 2001: any step of that size shows.)
-        let now = std::time::SystemTime::now();
-        let drift = now.duration_since(clock_before).or_else(|e| Ok::<_, ()>(e.duration())).unwrap_or_default();
-        assert!(drift < std::time::Duration::from_secs(3600), "the host's clock jumped: {drift:?}");
-        let mounts_after = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo").lines().count();
-        assert_eq!(mounts_after, mounts_before, "the host's mount table changed");
+        rootfs.dir_mode("/tmp", 0o1777).dir("/dev").dir("/mnt").dir("/ro").dir("/vol");
+        rootfs.file("/sandbox-marker", "sandbox-root\n");
+        for (name, built) in programs {
+            let inner = rootfs.host_path(&format!("/progs/{name}"));
+            std::fs::create_dir_all(inner.parent().unwrap()).unwrap();
+            if std::fs::hard_link(built, &inner).is_err() {
+                std::fs::copy(built, &inner).expect("copy an escape program");
+            }
+        }
+        let outside = rootfs.outside().to_path_buf();
+        let case_dir = outside.to_str().expect("utf-8 path").to_owned();
+        let tag = format!("husk-escape-{}-{platform}", std::process::id());
+        let marker = format!("{tag}-marker-{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+        let marker_path = outside.join("host-marker.txt");
+        std::fs::write(&marker_path, format!("{marker}\n")).unwrap();
+        let (ro, rw) = (outside.join("ro"), outside.join("rw"));
+        std::fs::create_dir_all(ro.join("ro-dir/inner")).unwrap();
+        std::fs::write(ro.join("ro-file"), "read-only volume\n").unwrap();
+        std::fs::create_dir(&rw).unwrap();
+
+        // The host's listeners the programs aim at.
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("a host TCP listener");
+        tcp.set_nonblocking(true).unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port)).expect("a host UDP socket on the same port");
+        udp.set_nonblocking(true).unwrap();
+        let abstract_name = format!("{tag}-abstract");
+        let unix = std::os::unix::net::UnixListener::bind_addr(
+            &std::os::unix::net::SocketAddr::from_abstract_name(abstract_name.as_bytes()).unwrap(),
+        )
+        .expect("a host abstract Unix socket");
+        unix.set_nonblocking(true).unwrap();
+
+        let husk_bin = std::fs::metadata(paths::husk_bin()).expect("stat husk");
+        let rootfs_before = tree_snapshot(rootfs.path());
+        let ro_before = tree_snapshot(&ro);
+        let host_before = host_state();
+        let mounts_before = host_mounts();
+        let (wall_before, mono_before) = (std::time::SystemTime::now(), std::time::Instant::now());
+
+        let mut failures = Vec::new();
+        let (mut checks, mut slowest) = (0usize, (std::time::Duration::ZERO, String::new()));
+        for (name, _) in programs {
+            let mut case = Case::new(&rootfs, format!("/progs/{name}"))
+                .husk_flags(["--volume", &format!("{}:/ro:ro", ro.display()), "--volume", &format!("{}:/vol", rw.display())])
+                .husk_flags(escape_flags(name).iter().copied())
+                .timeout(std::time::Duration::from_secs(30));
+            for (k, v) in [
+                ("ESCAPE_TAG", tag.clone()),
+                ("ESCAPE_MARKER_PATH", marker_path.display().to_string()),
+                ("ESCAPE_MARKER", marker.clone()),
+                ("ESCAPE_ROOTFS", rootfs.path().display().to_string()),
+                ("ESCAPE_HOST_PID", std::process::id().to_string()),
+                ("ESCAPE_HOST_PORT", port.to_string()),
+                ("ESCAPE_HOST_ABSTRACT", abstract_name.clone()),
+            ] {
+                case = case.env(k, &v);
+            }
+            let start = std::time::Instant::now();
+            let (status, output) = if ESCAPE_ON_PTY.contains(&name.as_str()) {
+                let cmd = husk_command(platform, &case);
+                let mut argv = vec![cmd.get_program().to_owned()];
+                argv.extend(cmd.get_args().map(ToOwned::to_owned));
+                let out = husk_suite::pty::run_on_pty(&argv, &[]);
+                if out.text().contains(PUSHED_LETTERS) {
+                    failures.push(format!("{name}: the letters it pushed reached the host's terminal:\n{}", out.describe()));
+                }
+                (out.status, out.text())
+            } else {
+                let out = run_husk(platform, &case);
+                (out.status, format!("{}{}", out.stdout_str(), out.stderr_str()))
+            };
+            let took = start.elapsed();
+            if took > slowest.0 {
+                slowest = (took, name.clone());
+            }
+            let held = output.lines().find_map(|l| l.strip_prefix("escape: ")?.strip_suffix(" checks held")?.parse::<usize>().ok());
+            let bad: Vec<&str> = output.lines().filter(|l| l.contains(": bad (")).collect();
+            match held {
+                Some(n) if status == 0 && bad.is_empty() => checks += n,
+                _ => failures.push(format!("{name} (exit status {status}):\n{}", output.trim_end())),
+            }
+            if output.contains(&marker) {
+                failures.push(format!("{name}: THE HOST MARKER LEAKED INTO THE SANDBOX"));
+            }
+            // Nothing of the run is left: husk, its Gofer, its stubs.
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            let mut left = leftovers(&case_dir);
+            while !left.is_empty() && std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                left = leftovers(&case_dir);
+            }
+            if !left.is_empty() {
+                failures.push(format!("{name}: processes left behind: {left:?}"));
+                for p in &left {
+                    husk_suite::procs::kill(p.pid);
+                }
+            }
+        }
+        let elapsed = mono_before.elapsed();
+        eprintln!(
+            "escape suite on {platform}: {} programs, {checks} checks held, {:.1} s (slowest: {} {:.1} s)",
+            programs.len(),
+            elapsed.as_secs_f64(),
+            slowest.1,
+            slowest.0.as_secs_f64()
+        );
+
+        // The host, from outside.
+        let mut host = Vec::new();
+        let after = host_state();
+        for ((file, before), (_, now)) in host_before.files.iter().zip(&after.files) {
+            if before != now {
+                host.push(format!("{file} changed: {before:?} -> {now:?}"));
+            }
+        }
+        if after.modules != host_before.modules {
+            host.push(format!(
+                "the host's modules changed: {:?} / {:?}",
+                after.modules.difference(&host_before.modules).collect::<Vec<_>>(),
+                host_before.modules.difference(&after.modules).collect::<Vec<_>>()
+            ));
+        }
+        for ((path, was), (_, is)) in host_before.paths.iter().zip(&after.paths) {
+            if was != is {
+                host.push(format!("the host's {path} {}", if *is { "appeared" } else { "went" }));
+            }
+        }
+        let created = format!("{}-created", marker_path.display());
+        if std::path::Path::new(&created).exists() {
+            host.push(format!("{created} was made on the host"));
+        }
+        if std::fs::read_to_string("/proc/keys").unwrap_or_default().contains(&tag) {
+            host.push("a key named by the sandbox is in the host's /proc/keys".to_owned());
+        }
+        // Mounts: none new of the programs' (source "husk-escape", or
+        // beneath the case directory), and none at the places they tried
+        // to mount on or unmount added or gone. (Other host mounts may come
+        // and go while the suite runs: other tests, other users.)
+        let mounts_after = host_mounts();
+        let watched = ["/", "/mnt", "/proc", "/sys", "/dev", "/tmp", "/sys/fs/cgroup", "/run"];
+        for m in mounts_after.symmetric_difference(&mounts_before) {
+            let (point, _, source) = m;
+            if source.contains("husk-escape") || point.starts_with(&case_dir) || watched.contains(&point.as_str()) {
+                let how = if mounts_after.contains(m) { "appeared" } else { "went" };
+                host.push(format!("a host mount {how}: {m:?}"));
+            }
+        }
+        // The clock went on (the programs tried to set it to 2001).
+        let wall = std::time::SystemTime::now().duration_since(wall_before);
+        let mono = mono_before.elapsed();
+        match wall {
+            Ok(w) if w <= mono + std::time::Duration::from_secs(60) => {}
+            _ => host.push(format!("the host's clock jumped: {wall:?} of wall time in {mono:?}")),
+        }
+        // The trees the sandbox saw, and what is beside them.
+        if tree_snapshot(rootfs.path()) != rootfs_before {
+            host.push("the rootfs directory changed".to_owned());
+        }
+        if tree_snapshot(&ro) != ro_before {
+            host.push("the :ro volume changed".to_owned());
+        }
+        if std::fs::read_to_string(&marker_path).ok().as_deref() != Some(&format!("{marker}\n")) {
+            host.push("the host marker changed".to_owned());
+        }
+        let mut beside: Vec<_> =
+            std::fs::read_dir(&outside).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        beside.sort();
+        if beside != ["host-marker.txt", "ro", "rootfs", "rw"] {
+            host.push(format!("beside the root: {beside:?}"));
+        }
+        let now_bin = std::fs::metadata(paths::husk_bin()).expect("stat husk");
+        if (now_bin.len(), now_bin.mtime(), now_bin.mtime_nsec(), now_bin.ino())
+            != (husk_bin.len(), husk_bin.mtime(), husk_bin.mtime_nsec(), husk_bin.ino())
+        {
+            host.push("Husk's binary changed".to_owned());
+        }
+        // The read-write volume: what the programs made, and the 4 GiB
+        // sparse file, as big on the host and as sparse.
+        let mut vol: Vec<_> =
+            std::fs::read_dir(&rw).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        vol.sort();
+        if vol != ["abs", "dotdot", "ioctl-file", "sparse-4gib", "up"] {
+            host.push(format!("the read-write volume holds {vol:?}"));
+        }
+        if let Ok(m) = std::fs::metadata(rw.join("sparse-4gib")) {
+            if m.len() != (4 << 30) + 1 || m.blocks() > 2048 {
+                host.push(format!("the sparse file is {} bytes in {} blocks on the host", m.len(), m.blocks()));
+            }
+            let _ = std::fs::remove_file(rw.join("sparse-4gib"));
+        }
+        // The host's listeners: nothing came.
+        if tcp.accept().is_ok() {
+            host.push("the host's TCP listener got a connection".to_owned());
+        }
+        if udp.recv_from(&mut [0u8; 64]).is_ok() {
+            host.push("the host's UDP socket got a datagram".to_owned());
+        }
+        if let Ok((mut s, _)) = unix.accept() {
+            let mut buf = Vec::new();
+            let _ = s.read_to_end(&mut buf);
+            host.push("the host's abstract Unix socket got a connection".to_owned());
+        }
+        if !host.is_empty() {
+            failures.push(format!("the host changed:\n  {}", host.join("\n  ")));
+        }
+        assert!(
+            failures.is_empty(),
+            "escape suite on {platform}: {} of {} programs failed (rootfs {}; HUSK_TEST_KEEP=1 keeps it):\n\n{}",
+            failures.len(),
+            programs.len(),
+            rootfs.path().display(),
+            failures.join("\n\n")
+        );
     }
 }
 
