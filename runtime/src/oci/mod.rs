@@ -78,13 +78,14 @@ pub struct ExecArgs {
     /// Additional groups.
     #[arg(long = "additional-gids", short = 'g')]
     pub additional_gids: Vec<u32>,
-    /// Accepted for runc compatibility.
+    /// Set no_new_privs for the process.
     #[arg(long)]
     pub no_new_privs: bool,
     /// Accepted for runc compatibility.
     #[arg(long)]
     pub preserve_fds: Option<u32>,
-    /// Accepted for runc compatibility.
+    /// Add a capability to the process's bounding, effective and permitted
+    /// sets (repeatable), as runc does.
     #[arg(long)]
     pub cap: Vec<String>,
     /// Accepted for runc compatibility.
@@ -557,6 +558,12 @@ fn exec_plan(args: &ExecArgs, base: Option<bundle::ProcessPlan>) -> anyhow::Resu
         p.groups = args.additional_gids.clone();
     }
     p.terminal = args.tty;
+    p.no_new_privileges |= args.no_new_privs;
+    if !args.cap.is_empty() {
+        let mut caps = p.caps.unwrap_or_else(|| crate::caps::unspecified(p.uid));
+        crate::caps::add_exec_caps(&mut caps, &args.cap).context("--cap")?;
+        p.caps = Some(caps);
+    }
     Ok(p)
 }
 
