@@ -1132,8 +1132,13 @@ differential_test! {
 husk_test! {
     /// sethostname and setdomainname change the sandbox's own names (its
     /// UTS namespace), which uname and /proc/sys/kernel show; not the
-    /// host's, which is why this runs under Husk only.
+    /// host's, which is why this runs under Husk only. They need
+    /// CAP_SYS_ADMIN, which Docker's default set (husk run's) lacks.
     fn debian_sethostname(platform) {
+        let denied = python("import socket\ntry: socket.sethostname('renamed')\nexcept OSError as e: print(e.errno)\n")
+            .expect_stdout("1\n");
+        let out = run_husk(platform, &denied);
+        denied.verify(&format!("husk --platform {platform}"), &out);
         let case = python(
             "import socket, os\n\
              socket.sethostname('renamed')\n\
@@ -1144,6 +1149,7 @@ husk_test! {
              try: socket.sethostname('x' * 65)\n\
              except OSError as e: print('65 bytes:', e.errno)\n",
         )
+        .husk_flags(["--cap-add", "SYS_ADMIN"])
         .expect_stdout("renamed renamed renamed\n0 example\n65 bytes: 22\n");
         let out = run_husk(platform, &case);
         case.verify(&format!("husk --platform {platform}"), &out);
