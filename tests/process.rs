@@ -722,6 +722,7 @@ differential_test! {
             "  both raised: eff=full prm=full inh=KILL+NET_BIND_SERVICE bnd=full amb=KILL+NET_BIND_SERVICE",
             "  KILL no longer permitted: eff=full-KILL prm=full-KILL inh=KILL bnd=full amb=0",
             "  PR_SET_KEEPCAPS 0 when locked: -1 EPERM",
+            "  now: uid 1000/1000/1000 fsuid 1000 dumpable 0 pdeathsig 0",
             "  now: eff=0 prm=0 inh=KILL bnd=full amb=0",
             "  now: eff=0 prm=full inh=KILL bnd=full amb=0",
             "  with DAC_OVERRIDE raised: ok",
@@ -739,17 +740,18 @@ differential_test! {
             "  without SETUID: setuid(1000): EPERM",
             "  without SYS_NICE: setpriority -5: EACCES",
             "  without IPC_OWNER: msgsnd to a mode 0000 queue: EACCES",
-            "  root, NET_RAW not permitted, KEEPCAPS: uid 0/0/0 gid 0/0/0 eff=full prm=full inh=0 bnd=full amb=0 keepcaps=0 \
-             securebits=0x0 secure=0, /proc/self/status agrees: ok",
-            "  root, NET_RAW not permitted, no_new_privs: uid 0/0/0 gid 0/0/0 eff=full-NET_RAW prm=full-NET_RAW inh=0 bnd=full \
-             amb=0 keepcaps=0 securebits=0x0 secure=0, /proc/self/status agrees: ok",
-            "  uid 1000, ambient NET_BIND_SERVICE: uid 1000/1000/1000 gid 0/0/0 eff=NET_BIND_SERVICE prm=NET_BIND_SERVICE \
-             inh=KILL+NET_BIND_SERVICE bnd=full amb=NET_BIND_SERVICE keepcaps=0 securebits=0x0 secure=0, \
-             /proc/self/status agrees: ok",
-            "  uid 1000, euid 0: uid 1000/0/0 gid 0/0/0 eff=full prm=full inh=0 bnd=full amb=0 keepcaps=0 securebits=0x0 \
-             secure=1, /proc/self/status agrees: ok",
+            "  root, NET_RAW not permitted, KEEPCAPS: uid 0/0/0 gid 0/0/0 eff=full prm=full inh=0 bnd=full amb=0 \
+             keepcaps=0 securebits=0x0 secure=0 dumpable=0 pdeathsig=0, /proc/self/status agrees: ok",
+            "  root, NET_RAW not permitted, no_new_privs: uid 0/0/0 gid 0/0/0 eff=full-NET_RAW prm=full-NET_RAW \
+             inh=0 bnd=full amb=0 keepcaps=0 securebits=0x0 secure=0 dumpable=1 pdeathsig=0, /proc/self/status \
+             agrees: ok",
+            "  uid 1000, ambient NET_BIND_SERVICE: uid 1000/1000/1000 gid 0/0/0 eff=NET_BIND_SERVICE \
+             prm=NET_BIND_SERVICE inh=KILL+NET_BIND_SERVICE bnd=full amb=NET_BIND_SERVICE keepcaps=0 \
+             securebits=0x0 secure=0 dumpable=1 pdeathsig=0, /proc/self/status agrees: ok",
+            "  uid 1000, euid 0: uid 1000/0/0 gid 0/0/0 eff=full prm=full inh=0 bnd=full amb=0 keepcaps=0 \
+             securebits=0x0 secure=1 dumpable=0 pdeathsig=0, /proc/self/status agrees: ok",
             "  egid 50, fsgid 0, ambient KILL: uid 0/0/0 gid 0/50/50 eff=full prm=full inh=KILL bnd=full amb=0 \
-             keepcaps=0 securebits=0x0 secure=1, /proc/self/status agrees: ok",
+             keepcaps=0 securebits=0x0 secure=1 dumpable=0 pdeathsig=0, /proc/self/status agrees: ok",
             "done",
         ]);
         differential(platform, &case);

@@ -449,17 +449,24 @@ static void securebits(void)
 
 /* ---- set*id ---------------------------------------------------------- */
 
+/* The ids, and what a change of them does to dumpability and the
+ * parent-death signal. */
 static void ids(const char *label)
 {
 	uid_t r, e, s;
 	getresuid(&r, &e, &s);
-	printf("  %s: uid %d/%d/%d fsuid %d\n", label, r, e, s, setfsuid(-1));
+	int pdeathsig = -1;
+	prctl(PR_GET_PDEATHSIG, &pdeathsig, 0, 0, 0);
+	printf("  %s: uid %d/%d/%d fsuid %d dumpable %d pdeathsig %d\n", label, r, e, s, setfsuid(-1),
+	       (int)prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), pdeathsig);
 }
 
+/* Also sets a parent-death signal, which a change of ids clears. */
 static void with_ambient_kill(void)
 {
 	set_inh(BIT(CAP_KILL));
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_KILL, 0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGUSR1, 0, 0, 0);
 }
 
 static void setuid_plain(void)
@@ -704,15 +711,18 @@ static void show(const char *label)
 	getresuid(&r, &e, &su);
 	gid_t gr, ge, gs;
 	getresgid(&gr, &ge, &gs);
-	printf("  %s: uid %d/%d/%d gid %d/%d/%d eff=%s prm=%s inh=%s bnd=%s amb=%s keepcaps=%d securebits=0x%x secure=%lu, "
-	       "/proc/self/status agrees: %s\n",
+	int pdeathsig = -1;
+	prctl(PR_GET_PDEATHSIG, &pdeathsig, 0, 0, 0);
+	printf("  %s: uid %d/%d/%d gid %d/%d/%d eff=%s prm=%s inh=%s bnd=%s amb=%s keepcaps=%d securebits=0x%x secure=%lu "
+	       "dumpable=%d pdeathsig=%d, /proc/self/status agrees: %s\n",
 	       label, r, e, su, gr, ge, gs, desc(s.eff), desc(s.prm), desc(s.inh), desc(bounding()), desc(ambient()),
-	       prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0), prctl(PR_GET_SECUREBITS, 0, 0, 0, 0), getauxval(AT_SECURE),
-	       agrees ? "ok" : "bad");
+	       (int)prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0), (int)prctl(PR_GET_SECUREBITS, 0, 0, 0, 0), getauxval(AT_SECURE),
+	       (int)prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), pdeathsig, agrees ? "ok" : "bad");
 }
 
 static void exec_root(void)
 {
+	prctl(PR_SET_PDEATHSIG, SIGUSR1, 0, 0, 0);
 	exec_show("root");
 }
 
@@ -720,6 +730,7 @@ static void exec_root_fewer(void)
 {
 	lower(0, BIT(CAP_NET_RAW));
 	prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGUSR1, 0, 0, 0);
 	exec_show("root, NET_RAW not permitted, KEEPCAPS");
 }
 

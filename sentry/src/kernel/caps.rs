@@ -140,6 +140,18 @@ pub fn fix_setfsuid(old: &Credentials, new: &mut Credentials) {
     }
 }
 
+/// Whether the change from `old` to `new` makes the process one its
+/// former self may no longer trust (Linux's `commit_creds`): a new
+/// effective or filesystem id, or permitted capabilities it did not have.
+/// Such a process stops being dumpable and loses its parent-death signal.
+pub fn changes_trust(old: &Credentials, new: &Credentials) -> bool {
+    old.euid != new.euid
+        || old.egid != new.egid
+        || old.fsuid != new.fsuid
+        || old.fsgid != new.fsgid
+        || new.caps.permitted & !old.caps.permitted != 0
+}
+
 /// The credentials access(2) checks with: the real ids as filesystem ids,
 /// and (unless SECBIT_NO_SETUID_FIXUP) no capabilities for a non-root
 /// real uid, all permitted ones for root.
@@ -527,6 +539,20 @@ mod tests {
         c.egid = 50;
         exec(&mut c, true);
         assert_eq!((c.egid, c.sgid, c.fsgid), (0, 0, 0));
+    }
+
+    #[test]
+    fn new_ids_or_more_permitted_capabilities_change_trust() {
+        let c = root();
+        assert!(!changes_trust(&c, &c));
+        assert!(changes_trust(&c, &setresuid(&c, 0, 1000, 0)));
+        let mut fewer = c.clone();
+        fewer.caps.permitted &= !bit(CAP_KILL);
+        assert!(!changes_trust(&c, &fewer));
+        assert!(changes_trust(&fewer, &c));
+        let mut fs = c.clone();
+        fs.fsgid = 5;
+        assert!(changes_trust(&c, &fs));
     }
 
     #[test]

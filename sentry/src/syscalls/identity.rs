@@ -43,16 +43,24 @@ pub fn getegid(t: &mut Task, _: &Args) -> SysResult<u64> {
     Ok(u64::from(t.creds().egid))
 }
 
-fn update(t: &Task, f: impl FnOnce(&mut Credentials) -> SysResult<()>) -> SysResult<u64> {
-    let mut c = t.handle.tg.creds.lock().unwrap_or_else(|e| e.into_inner());
-    let mut new = c.clone();
-    f(&mut new)?;
-    *c = new;
+fn update(t: &mut Task, f: impl FnOnce(&mut Credentials) -> SysResult<()>) -> SysResult<u64> {
+    let lost_trust = {
+        let mut c = t.handle.tg.creds.lock().unwrap_or_else(|e| e.into_inner());
+        let mut new = c.clone();
+        f(&mut new)?;
+        let lost_trust = caps::changes_trust(&c, &new);
+        *c = new;
+        lost_trust
+    };
+    if lost_trust {
+        t.dumpable = false;
+        t.handle.tg.pdeathsig.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
     Ok(0)
 }
 
 /// [`update`] for a change of user ids: the capability sets follow it.
-fn update_uids(t: &Task, f: impl FnOnce(&mut Credentials) -> SysResult<()>) -> SysResult<u64> {
+fn update_uids(t: &mut Task, f: impl FnOnce(&mut Credentials) -> SysResult<()>) -> SysResult<u64> {
     update(t, |c| {
         let old = c.clone();
         f(c)?;

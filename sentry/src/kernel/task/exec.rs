@@ -36,7 +36,20 @@ impl Task {
 
         // The point of no return.
         self.end_other_threads();
-        *self.handle.tg.creds.lock().unwrap_or_else(|e| e.into_inner()) = creds;
+        let (ids_apart, lost_trust) = {
+            let mut c = self.handle.tg.creds.lock().unwrap_or_else(|e| e.into_inner());
+            let ids_apart = c.euid != c.uid || c.egid != c.gid;
+            let lost_trust = crate::kernel::caps::changes_trust(&c, &creds);
+            *c = creds;
+            (ids_apart, lost_trust)
+        };
+        if lost_trust {
+            self.handle.tg.pdeathsig.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+        // As Linux's begin_new_exec: a program run with its caller's ids
+        // apart, or with ids or capabilities its caller lacked, is not
+        // dumpable (suid_dumpable 0).
+        self.dumpable = !ids_apart && !lost_trust;
         self.switch_mm(Arc::new(Mutex::new(mm)));
         {
             let fds = self.fds().clone();
