@@ -635,7 +635,7 @@ pub fn features() -> serde_json::Value {
         "mountOptions": ["bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "mode"],
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
-            "capabilities": [],
+            "capabilities": abi::flags::capability::NAMES.as_slice(),
             "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false },
             "seccomp": { "enabled": false },
             "apparmor": { "enabled": false },
@@ -679,6 +679,7 @@ mod tests {
         let f = features();
         assert_eq!(f["ociVersionMin"], "1.0.0");
         assert!(f["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n == "network"));
+        assert!(f["linux"]["capabilities"].as_array().unwrap().iter().any(|n| n == "CAP_SYS_ADMIN"));
     }
 
     #[test]
