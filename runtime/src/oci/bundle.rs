@@ -326,6 +326,11 @@ mod tests {
         assert_eq!(p.process.args, ["sh", "-c", "exit 7"]);
         assert_eq!((p.process.uid, p.process.gid, p.process.groups.clone()), (1000, 100, vec![10]));
         assert!(p.process.no_new_privileges);
+        // No process.capabilities: what runc would leave uid 1000 (the
+        // bounding set only).
+        assert_eq!(p.process.caps, None);
+        let caps = p.process.to_sentry(Vec::new()).unwrap().caps;
+        assert_eq!(caps, sentry::CapSets { bounding: (1 << 41) - 1, ..sentry::CapSets::default() });
         assert!(p.process.terminal);
         assert_eq!(p.process.console_size, Some((30, 100)));
         assert_eq!(p.process.rlimits, vec![(7, 512, 1024)]);
