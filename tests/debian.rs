@@ -723,6 +723,39 @@ print("child", os.waitstatus_to_exitcode(status), "handler got", got)
     }
 }
 
+differential_test! {
+    /// util-linux's setpriv as root: to uid 1000 without groups or
+    /// inheritable capabilities (PR_SET_KEEPCAPS, capset, setresuid), an
+    /// empty or a one-capability bounding set (PR_CAPBSET_DROP), ambient
+    /// capabilities kept across execve by a non-root user, securebits, and
+    /// `setpriv -d`'s report of it all (capget, PR_CAPBSET_READ,
+    /// PR_CAP_AMBIENT, PR_GET_SECUREBITS).
+    fn debian_setpriv(platform) {
+        let script = "\
+            setpriv --reuid=1000 --regid=1000 --clear-groups --inh-caps=-all id; echo status $?
+            setpriv --bounding-set=-all grep Cap /proc/self/status; echo status $?
+            setpriv --reuid=1000 --regid=1000 --clear-groups --inh-caps=-all grep Cap /proc/self/status
+            setpriv --reuid=1000 --regid=1000 --clear-groups --inh-caps=+net_bind_service \
+                --ambient-caps=+net_bind_service grep Cap /proc/self/status
+            setpriv -d
+            setpriv --bounding-set=-all,+kill --inh-caps=-all setpriv -d
+            setpriv --securebits=+noroot,+keep_caps_locked setpriv -d
+            setpriv --no-new-privs --reuid=1000 --regid=1000 --clear-groups setpriv -d; echo status $?
+            setpriv --reuid=1000 --regid=1000 --clear-groups cat /etc/shadow; echo status $?";
+        let case = bash(script).compare_stderr().expect_lines(&[
+            "uid=1000 gid=1000 groups=1000",
+            "status 0",
+            "CapBnd:\t0000000000000000",
+            "CapAmb:\t0000000000000400",
+            "Capability bounding set: kill",
+            "Securebits: noroot,keep_caps_locked",
+            "no_new_privs: 1",
+            "status 1",
+        ]);
+        differential(platform, &case);
+    }
+}
+
 // ------------------------------------------------------------ Husk-only
 
 husk_test! {
@@ -1099,8 +1132,13 @@ differential_test! {
 husk_test! {
     /// sethostname and setdomainname change the sandbox's own names (its
     /// UTS namespace), which uname and /proc/sys/kernel show; not the
-    /// host's, which is why this runs under Husk only.
+    /// host's, which is why this runs under Husk only. They need
+    /// CAP_SYS_ADMIN, which Docker's default set (husk run's) lacks.
     fn debian_sethostname(platform) {
+        let denied = python("import socket\ntry: socket.sethostname('renamed')\nexcept OSError as e: print(e.errno)\n")
+            .expect_stdout("1\n");
+        let out = run_husk(platform, &denied);
+        denied.verify(&format!("husk --platform {platform}"), &out);
         let case = python(
             "import socket, os\n\
              socket.sethostname('renamed')\n\
@@ -1111,6 +1149,7 @@ husk_test! {
              try: socket.sethostname('x' * 65)\n\
              except OSError as e: print('65 bytes:', e.errno)\n",
         )
+        .husk_flags(["--cap-add", "SYS_ADMIN"])
         .expect_stdout("renamed renamed renamed\n0 example\n65 bytes: 22\n");
         let out = run_husk(platform, &case);
         case.verify(&format!("husk --platform {platform}"), &out);

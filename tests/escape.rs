@@ -611,6 +611,8 @@ husk_test! {
             let mut case = Case::new(&rootfs, format!("/progs/{name}"))
                 .husk_flags(["--volume", &format!("{}:/ro:ro", ro.display()), "--volume", &format!("{}:/vol", rw.display())])
                 .husk_flags(escape_flags(name).iter().copied())
+                // The strongest app: root inside with every capability.
+                .husk_flags(["--cap-add", "ALL"])
                 .timeout(std::time::Duration::from_secs(30));
             for (k, v) in [
                 ("ESCAPE_TAG", tag.clone()),

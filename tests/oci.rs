@@ -331,6 +331,65 @@ runtime_test! {
     }
 }
 
+/// The Cap* lines of /proc/self/status as `cat` sees them in a container
+/// of the test config changed by `edit` (the container is run and
+/// deleted).
+fn container_caps(rt: Runtime, case: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let ctx = Ctx::new(rt, case, &["cat", "/proc/self/status"]);
+    let mut config = config(&ctx.id, &["cat", "/proc/self/status"]);
+    edit(&mut config);
+    ctx.write_config(&config);
+    let mut cmd = ctx.cmd(&["run", "--bundle"]);
+    cmd.arg(ctx.bundle()).arg(&ctx.id);
+    let out = run_command(cmd, None, DEFAULT_TIMEOUT, rt.name());
+    assert_eq!(out.status, 0, "{}", out.describe());
+    out.stdout_str().lines().filter(|l| l.starts_with("Cap")).map(|l| format!("{l}\n")).collect()
+}
+
+runtime_test! {
+    /// `process.capabilities`, as runc applies them before it executes
+    /// the program and execve then changes them: root ends up with its
+    /// bounding set as permitted and effective; an ambient capability is
+    /// kept only where it is permitted and inheritable; a non-root user
+    /// keeps only its ambient set; and `exec --cap` adds one.
+    fn oci_capabilities(rt) {
+        // The default config: AUDIT_WRITE, KILL and NET_BIND_SERVICE in
+        // every set but the inheritable one.
+        let root = container_caps(rt, "caps-root", |_| {});
+        assert_eq!(
+            root,
+            "CapInh:\t0000000000000000\nCapPrm:\t0000000020000420\nCapEff:\t0000000020000420\n\
+             CapBnd:\t0000000020000420\nCapAmb:\t0000000000000000\n"
+        );
+        let user = container_caps(rt, "caps-user", |c| {
+            c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+            c["process"]["capabilities"] = json!({
+                "bounding": ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_CHOWN"],
+                "effective": ["CAP_KILL"],
+                "permitted": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "inheritable": ["CAP_NET_BIND_SERVICE"],
+                "ambient": ["CAP_NET_BIND_SERVICE"]
+            });
+        });
+        assert_eq!(
+            user,
+            "CapInh:\t0000000000000400\nCapPrm:\t0000000000000400\nCapEff:\t0000000000000400\n\
+             CapBnd:\t0000000000000421\nCapAmb:\t0000000000000400\n"
+        );
+
+        let ctx = Ctx::new(rt, "caps-exec", &["sleep", "1000"]);
+        let _c = ctx.create();
+        ctx.ok(&["start", &ctx.id]);
+        let out = ctx.ok(&["exec", "--cap", "CAP_SYS_ADMIN", &ctx.id, "cat", "/proc/self/status"]);
+        let caps: String = out.stdout_str().lines().filter(|l| l.starts_with("Cap")).map(|l| format!("{l}\n")).collect();
+        assert_eq!(
+            caps,
+            "CapInh:\t0000000000000000\nCapPrm:\t0000000020200420\nCapEff:\t0000000020200420\n\
+             CapBnd:\t0000000020200420\nCapAmb:\t0000000000000000\n"
+        );
+    }
+}
+
 runtime_test! {
     /// `kill ID TERM` to a pid 1 without a handler changes nothing;
     /// `kill ID KILL` stops it (137), and delete cleans up.

@@ -698,6 +698,152 @@ husk_test! {
 }
 
 differential_test! {
+    /// Capabilities: capget/capset (v1, v2, v3 headers, the version
+    /// written back, other pids), the bounding and ambient sets,
+    /// securebits and KEEPCAPS, what set*id calls do to the sets, the
+    /// permission checks that consult them rather than uid 0, and
+    /// execve's transformation (each exec'd program prints its sets, and
+    /// checks /proc/self/status agrees). Root on both sides, with the test
+    /// process's capabilities (see `native_cap_flags`).
+    fn caps(platform, link) {
+        let (rootfs, prog) = prog_rootfs("caps", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "start: uid 0, effective is permitted: yes, bounding is permitted: yes, inheritable 0, ambient 0",
+            "  capget version 0, NULL data: 0, version now 0x20080522",
+            "  capset version 0x12345678: -1 EINVAL, version now 0x20080522",
+            "  capget v1: 0, low words: ok, second struct untouched",
+            "  capget v3: 0, low words: ok, second struct written (ok)",
+            "  capget of no such pid: ESRCH",
+            "  capset of another pid: EPERM",
+            "  effective beyond permitted: EPERM",
+            "  inheritable SYS_TIME (not permitted, no SETPCAP): EPERM",
+            "  the child's sets: eff=full-CHOWN-NET_RAW prm=full-NET_RAW",
+            "  PR_CAPBSET_DROP KILL without SETPCAP: -1 EPERM",
+            "  both raised: eff=full prm=full inh=KILL+NET_BIND_SERVICE bnd=full amb=KILL+NET_BIND_SERVICE",
+            "  KILL no longer permitted: eff=full-KILL prm=full-KILL inh=KILL bnd=full amb=0",
+            "  PR_SET_KEEPCAPS 0 when locked: -1 EPERM",
+            "  now: uid 1000/1000/1000 fsuid 1000 dumpable 0 pdeathsig 0",
+            "  now: eff=0 prm=0 inh=KILL bnd=full amb=0",
+            "  now: eff=0 prm=full inh=KILL bnd=full amb=0",
+            "  with DAC_OVERRIDE raised: ok",
+            "  now: eff=full-CHOWN-DAC_OVERRIDE-DAC_READ_SEARCH-FOWNER-FSETID-LINUX_IMMUTABLE-MKNOD-MAC_OVERRIDE \
+             prm=full inh=0 bnd=full amb=0",
+            "  without DAC_OVERRIDE: read a 0000 file: ok",
+            "  without DAC_READ_SEARCH too: read a 0000 file: EACCES",
+            "  access(W_OK) (real ids: the permitted set): ok",
+            "  without CHOWN: chown a file of uid 1000 to 0: EPERM",
+            "  without FOWNER: chmod a file of uid 1000: EPERM",
+            "  unlink it from a sticky directory: EPERM",
+            "  mode now 0755",
+            "  mode now 2755",
+            "  without KILL: kill(uid 1000's process, 0): EPERM",
+            "  without SETUID: setuid(1000): EPERM",
+            "  without SYS_NICE: setpriority -5: EACCES",
+            "  without IPC_OWNER: msgsnd to a mode 0000 queue: EACCES",
+            "  root, NET_RAW not permitted, KEEPCAPS: uid 0/0/0 gid 0/0/0 eff=full prm=full inh=0 bnd=full amb=0 \
+             keepcaps=0 securebits=0x0 secure=0 dumpable=0 pdeathsig=0, /proc/self/status agrees: ok",
+            "  root, NET_RAW not permitted, no_new_privs: uid 0/0/0 gid 0/0/0 eff=full-NET_RAW prm=full-NET_RAW \
+             inh=0 bnd=full amb=0 keepcaps=0 securebits=0x0 secure=0 dumpable=1 pdeathsig=0, /proc/self/status \
+             agrees: ok",
+            "  uid 1000, ambient NET_BIND_SERVICE: uid 1000/1000/1000 gid 0/0/0 eff=NET_BIND_SERVICE \
+             prm=NET_BIND_SERVICE inh=KILL+NET_BIND_SERVICE bnd=full amb=NET_BIND_SERVICE keepcaps=0 \
+             securebits=0x0 secure=0 dumpable=1 pdeathsig=0, /proc/self/status agrees: ok",
+            "  uid 1000, euid 0: uid 1000/0/0 gid 0/0/0 eff=full prm=full inh=0 bnd=full amb=0 keepcaps=0 \
+             securebits=0x0 secure=1 dumpable=0 pdeathsig=0, /proc/self/status agrees: ok",
+            "  egid 50, fsgid 0, ambient KILL: uid 0/0/0 gid 0/50/50 eff=full prm=full inh=KILL bnd=full amb=0 \
+             keepcaps=0 securebits=0x0 secure=1 dumpable=0 pdeathsig=0, /proc/self/status agrees: ok",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+/// `caps default`'s first lines for a process with sets `eff`, `prm`
+/// and `bnd` (inheritable and ambient empty), in capget's and
+/// /proc/self/status's words.
+fn caps_default_lines(uid: u32, eff: u64, prm: u64, bnd: u64) -> [String; 2] {
+    [
+        format!("uid {uid} eff {eff:016x} prm {prm:016x} inh {:016x} bnd {bnd:016x} amb {:016x}", 0, 0),
+        format!("status inh {:016x} prm {prm:016x} eff {eff:016x} bnd {bnd:016x} amb {:016x}", 0, 0),
+    ]
+}
+
+/// Docker's default capabilities: CHOWN, DAC_OVERRIDE, FOWNER, FSETID,
+/// KILL, SETGID, SETUID, SETPCAP, NET_BIND_SERVICE, NET_RAW, SYS_CHROOT,
+/// MKNOD, AUDIT_WRITE, SETFCAP.
+const DOCKER_DEFAULT_CAPS: u64 = 0xa80425fb;
+
+husk_test! {
+    /// `husk run` gives root Docker's default capabilities: DAC_OVERRIDE
+    /// but not SYS_NICE or SYS_RESOURCE.
+    fn caps_docker_default(platform) {
+        let (rootfs, prog) = prog_rootfs("caps", Link::Static);
+        let d = DOCKER_DEFAULT_CAPS;
+        let [first, status] = caps_default_lines(0, d, d, d);
+        let case = Case::new(&rootfs, prog).args(["default"]).expect_lines(&[
+            &first,
+            &status,
+            "  read a 0000 file: ok",
+            "  setpriority -5: EACCES",
+            "  raise the hard RLIMIT_NOFILE: EPERM",
+            "  setuid(1234): ok",
+        ]);
+        let out = run_husk(platform, &case);
+        case.verify(&format!("husk --platform {platform}"), &out);
+    }
+}
+
+husk_test! {
+    /// `husk run --user 1000`: Docker's default set as the bounding set
+    /// only, so nothing effective.
+    fn caps_docker_default_user(platform) {
+        let (rootfs, prog) = prog_rootfs("caps", Link::Static);
+        let [first, status] = caps_default_lines(1000, 0, 0, DOCKER_DEFAULT_CAPS);
+        let case = Case::new(&rootfs, prog)
+            .args(["default"])
+            .husk_flags(["--user", "1000"])
+            .expect_lines(&[&first, &status, "  setuid(1234): EPERM"]);
+        let out = run_husk(platform, &case);
+        case.verify(&format!("husk --platform {platform}"), &out);
+    }
+}
+
+husk_test! {
+    /// `husk run --cap-add`/`--cap-drop`, as docker run's: a capability
+    /// added (by any spelling), one dropped, and ALL.
+    fn caps_add_drop_flags(platform) {
+        let (rootfs, prog) = prog_rootfs("caps", Link::Static);
+        let (sys_nice, sys_resource, dac_override) = (1 << 23, 1 << 24, 1 << 1);
+        let set = (DOCKER_DEFAULT_CAPS | sys_nice | sys_resource) & !dac_override;
+        let [first, status] = caps_default_lines(0, set, set, set);
+        let case = Case::new(&rootfs, prog.clone())
+            .args(["default"])
+            .husk_flags(["--cap-add", "sys_nice", "--cap-add", "CAP_SYS_RESOURCE", "--cap-drop", "DAC_OVERRIDE"])
+            .expect_lines(&[
+                &first,
+                &status,
+                "  read a 0000 file: EACCES",
+                "  setpriority -5: ok",
+                "  raise the hard RLIMIT_NOFILE: ok",
+            ]);
+        let out = run_husk(platform, &case);
+        case.verify(&format!("husk --platform {platform}"), &out);
+        let all = (1u64 << 41) - 1;
+        let [first, _] = caps_default_lines(0, all & !sys_nice, all & !sys_nice, all & !sys_nice);
+        let case = Case::new(&rootfs, prog.clone())
+            .args(["default"])
+            .husk_flags(["--cap-add", "ALL", "--cap-drop", "SYS_NICE"])
+            .expect_lines(&[&first, "  setpriority -5: EACCES"]);
+        let out = run_husk(platform, &case);
+        case.verify(&format!("husk --platform {platform}"), &out);
+        let bad = Case::new(&rootfs, prog.clone()).husk_flags(["--cap-add", "NOT_A_CAP"]).expect_status(125);
+        let out = run_husk(platform, &bad);
+        bad.verify(&format!("husk --platform {platform}"), &out);
+        assert!(out.stderr_str().contains("NOT_A_CAP"), "{}", out.describe());
+    }
+}
+
+differential_test! {
     /// umask, prctl (names, no_new_privs, dumpable, pdeathsig), getrusage,
     /// times, sched_yield and affinity, scheduling policies (set, read
     /// back, inherited, SCHED_RESET_ON_FORK, the priority ranges, the RR

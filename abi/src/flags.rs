@@ -344,6 +344,168 @@ pub mod arch_prctl {
     pub const ARCH_SET_CPUID: u32 = 0x1012;
 }
 
+/// Capabilities (capabilities(7)): their numbers, the `capget`/`capset`
+/// header versions and the securebits.
+pub mod capability {
+    pub const CAP_CHOWN: u32 = 0;
+    pub const CAP_DAC_OVERRIDE: u32 = 1;
+    pub const CAP_DAC_READ_SEARCH: u32 = 2;
+    pub const CAP_FOWNER: u32 = 3;
+    pub const CAP_FSETID: u32 = 4;
+    pub const CAP_KILL: u32 = 5;
+    pub const CAP_SETGID: u32 = 6;
+    pub const CAP_SETUID: u32 = 7;
+    pub const CAP_SETPCAP: u32 = 8;
+    pub const CAP_LINUX_IMMUTABLE: u32 = 9;
+    pub const CAP_NET_BIND_SERVICE: u32 = 10;
+    pub const CAP_NET_BROADCAST: u32 = 11;
+    pub const CAP_NET_ADMIN: u32 = 12;
+    pub const CAP_NET_RAW: u32 = 13;
+    pub const CAP_IPC_LOCK: u32 = 14;
+    pub const CAP_IPC_OWNER: u32 = 15;
+    pub const CAP_SYS_MODULE: u32 = 16;
+    pub const CAP_SYS_RAWIO: u32 = 17;
+    pub const CAP_SYS_CHROOT: u32 = 18;
+    pub const CAP_SYS_PTRACE: u32 = 19;
+    pub const CAP_SYS_PACCT: u32 = 20;
+    pub const CAP_SYS_ADMIN: u32 = 21;
+    pub const CAP_SYS_BOOT: u32 = 22;
+    pub const CAP_SYS_NICE: u32 = 23;
+    pub const CAP_SYS_RESOURCE: u32 = 24;
+    pub const CAP_SYS_TIME: u32 = 25;
+    pub const CAP_SYS_TTY_CONFIG: u32 = 26;
+    pub const CAP_MKNOD: u32 = 27;
+    pub const CAP_LEASE: u32 = 28;
+    pub const CAP_AUDIT_WRITE: u32 = 29;
+    pub const CAP_AUDIT_CONTROL: u32 = 30;
+    pub const CAP_SETFCAP: u32 = 31;
+    pub const CAP_MAC_OVERRIDE: u32 = 32;
+    pub const CAP_MAC_ADMIN: u32 = 33;
+    pub const CAP_SYSLOG: u32 = 34;
+    pub const CAP_WAKE_ALARM: u32 = 35;
+    pub const CAP_BLOCK_SUSPEND: u32 = 36;
+    pub const CAP_AUDIT_READ: u32 = 37;
+    pub const CAP_PERFMON: u32 = 38;
+    pub const CAP_BPF: u32 = 39;
+    pub const CAP_CHECKPOINT_RESTORE: u32 = 40;
+    /// The highest capability number (/proc/sys/kernel/cap_last_cap).
+    pub const CAP_LAST_CAP: u32 = CAP_CHECKPOINT_RESTORE;
+    /// Every capability, one bit each.
+    pub const CAP_VALID_MASK: u64 = (1 << (CAP_LAST_CAP + 1)) - 1;
+
+    /// The capabilities' names, by number, as capabilities(7) spells them.
+    pub const NAMES: [&str; CAP_LAST_CAP as usize + 1] = [
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETPCAP",
+        "CAP_LINUX_IMMUTABLE",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST",
+        "CAP_NET_ADMIN",
+        "CAP_NET_RAW",
+        "CAP_IPC_LOCK",
+        "CAP_IPC_OWNER",
+        "CAP_SYS_MODULE",
+        "CAP_SYS_RAWIO",
+        "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_PACCT",
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_BOOT",
+        "CAP_SYS_NICE",
+        "CAP_SYS_RESOURCE",
+        "CAP_SYS_TIME",
+        "CAP_SYS_TTY_CONFIG",
+        "CAP_MKNOD",
+        "CAP_LEASE",
+        "CAP_AUDIT_WRITE",
+        "CAP_AUDIT_CONTROL",
+        "CAP_SETFCAP",
+        "CAP_MAC_OVERRIDE",
+        "CAP_MAC_ADMIN",
+        "CAP_SYSLOG",
+        "CAP_WAKE_ALARM",
+        "CAP_BLOCK_SUSPEND",
+        "CAP_AUDIT_READ",
+        "CAP_PERFMON",
+        "CAP_BPF",
+        "CAP_CHECKPOINT_RESTORE",
+    ];
+
+    /// The number of the capability called `name`: `CAP_CHOWN`, `chown`
+    /// or `Chown` alike (Docker and OCI configs write them either way).
+    pub fn by_name(name: &str) -> Option<u32> {
+        let upper = name.to_ascii_uppercase();
+        let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
+        NAMES.iter().position(|n| n.strip_prefix("CAP_") == Some(bare)).map(|i| i as u32)
+    }
+
+    /// `capget`/`capset` header versions: v1 carries 32 bits per set, v2
+    /// and v3 64 (two `__user_cap_data_struct`s).
+    pub const LINUX_CAPABILITY_VERSION_1: u32 = 0x1998_0330;
+    pub const LINUX_CAPABILITY_VERSION_2: u32 = 0x2007_1026;
+    pub const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+    /// Securebits (PR_SET_SECUREBITS): each setting, and above it the bit
+    /// that locks it.
+    pub const SECBIT_NOROOT: u32 = 1 << 0;
+    pub const SECBIT_NOROOT_LOCKED: u32 = 1 << 1;
+    pub const SECBIT_NO_SETUID_FIXUP: u32 = 1 << 2;
+    pub const SECBIT_NO_SETUID_FIXUP_LOCKED: u32 = 1 << 3;
+    pub const SECBIT_KEEP_CAPS: u32 = 1 << 4;
+    pub const SECBIT_KEEP_CAPS_LOCKED: u32 = 1 << 5;
+    pub const SECBIT_NO_CAP_AMBIENT_RAISE: u32 = 1 << 6;
+    pub const SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED: u32 = 1 << 7;
+    pub const SECBIT_EXEC_RESTRICT_FILE: u32 = 1 << 8;
+    pub const SECBIT_EXEC_RESTRICT_FILE_LOCKED: u32 = 1 << 9;
+    pub const SECBIT_EXEC_DENY_INTERACTIVE: u32 = 1 << 10;
+    pub const SECBIT_EXEC_DENY_INTERACTIVE_LOCKED: u32 = 1 << 11;
+    /// Every setting.
+    pub const SECURE_ALL_BITS: u32 = SECBIT_NOROOT
+        | SECBIT_NO_SETUID_FIXUP
+        | SECBIT_KEEP_CAPS
+        | SECBIT_NO_CAP_AMBIENT_RAISE
+        | SECBIT_EXEC_RESTRICT_FILE
+        | SECBIT_EXEC_DENY_INTERACTIVE;
+    /// Every lock.
+    pub const SECURE_ALL_LOCKS: u32 = SECURE_ALL_BITS << 1;
+    /// The settings a process without CAP_SETPCAP may change (Linux 6.14:
+    /// restrictions user space enforces on itself).
+    pub const SECURE_ALL_UNPRIVILEGED: u32 = SECBIT_EXEC_RESTRICT_FILE | SECBIT_EXEC_DENY_INTERACTIVE;
+}
+
+/// `prctl` options.
+pub mod prctl {
+    pub const PR_SET_PDEATHSIG: u32 = 1;
+    pub const PR_GET_PDEATHSIG: u32 = 2;
+    pub const PR_GET_DUMPABLE: u32 = 3;
+    pub const PR_SET_DUMPABLE: u32 = 4;
+    pub const PR_GET_KEEPCAPS: u32 = 7;
+    pub const PR_SET_KEEPCAPS: u32 = 8;
+    pub const PR_SET_NAME: u32 = 15;
+    pub const PR_GET_NAME: u32 = 16;
+    pub const PR_CAPBSET_READ: u32 = 23;
+    pub const PR_CAPBSET_DROP: u32 = 24;
+    pub const PR_GET_SECUREBITS: u32 = 27;
+    pub const PR_SET_SECUREBITS: u32 = 28;
+    pub const PR_SET_CHILD_SUBREAPER: u32 = 36;
+    pub const PR_GET_CHILD_SUBREAPER: u32 = 37;
+    pub const PR_SET_NO_NEW_PRIVS: u32 = 38;
+    pub const PR_GET_NO_NEW_PRIVS: u32 = 39;
+    pub const PR_CAP_AMBIENT: u32 = 47;
+    /// PR_CAP_AMBIENT's operations.
+    pub const PR_CAP_AMBIENT_IS_SET: u64 = 1;
+    pub const PR_CAP_AMBIENT_RAISE: u64 = 2;
+    pub const PR_CAP_AMBIENT_LOWER: u64 = 3;
+    pub const PR_CAP_AMBIENT_CLEAR_ALL: u64 = 4;
+}
+
 /// System V IPC: flags and commands shared by the shm, sem and msg calls,
 /// and each family's own.
 pub mod ipc {

@@ -120,6 +120,17 @@ abi_struct! {
     } size 44;
 }
 
+abi_struct! {
+    /// `struct __user_cap_header_struct` (capget, capset).
+    pub struct CapUserHeader { pub version: u32, pub pid: i32 } size 8;
+}
+
+abi_struct! {
+    /// `struct __user_cap_data_struct`: 32 bits of each set; v2 and v3
+    /// headers take two, the low bits first.
+    pub struct CapUserData { pub effective: u32, pub permitted: u32, pub inheritable: u32 } size 12;
+}
+
 /// `struct utsname`: six fields of 65 bytes.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]

@@ -4,6 +4,7 @@
 //! process, runs the program to completion and exits with its status.
 //! `husk gofer` is the Gofer's own entry point, which `husk run` execs.
 
+mod caps;
 mod hostroot;
 mod isolation;
 mod limits;
@@ -225,6 +226,15 @@ struct RunArgs {
     /// sandbox.
     #[arg(long, value_name = "UID[:GID]", value_parser = parse_user)]
     user: Option<(u32, u32)>,
+    /// Add a Linux capability to the app's set (repeatable; ALL for every
+    /// one), as `docker run --cap-add`. The set starts as Docker's
+    /// default; a non-root --user gets it only as its bounding set.
+    #[arg(long = "cap-add", value_name = "CAP")]
+    cap_add: Vec<String>,
+    /// Take a capability out of the app's set (repeatable; ALL for every
+    /// one), as `docker run --cap-drop`.
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    cap_drop: Vec<String>,
     /// OCI mode: the bundle directory.
     #[arg(long, short = 'b')]
     bundle: Option<PathBuf>,
@@ -661,6 +671,7 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
             stdio,
             rlimits: Vec::new(),
             no_new_privs: false,
+            caps: caps::for_husk_run(&args.cap_add, &args.cap_drop, args.user.map_or(0, |u| u.0))?,
         },
         hostname: args.hostname,
         strace: g.strace,

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use abi::Errno;
 use platform::{Platform, PlatformError};
 
+pub use kernel::caps::CapSets;
 use kernel::fd_table::FdTable;
 use kernel::process::{Credentials, ProcState, Process, ThreadGroup};
 use kernel::signal::SigHandlers;
@@ -317,6 +318,11 @@ pub struct ProcessConfig {
     pub rlimits: Vec<(u32, u64, u64)>,
     /// Start with PR_SET_NO_NEW_PRIVS set.
     pub no_new_privs: bool,
+    /// Its capability sets as the runtime leaves them when it executes the
+    /// program (as runc applies an OCI config's `process.capabilities`);
+    /// the program then gets them through execve's rules (root regains
+    /// the bounding set, others keep the ambient set).
+    pub caps: CapSets,
 }
 
 /// The PATH a process without one searches (runc's default).
@@ -384,7 +390,9 @@ fn new_process(kernel: &Arc<Kernel>, cfg: ProcessConfig, init: bool) -> Result<T
     }
     let mut creds = Credentials::new(cfg.user.0, cfg.user.1);
     creds.groups = cfg.groups;
-    let args = loader::ExecArgs { argv: &argv, envp: &cfg.envp, execfn: &cfg.program, creds: creds.clone() };
+    creds.caps = cfg.caps.normalized();
+    let secure = kernel::caps::exec(&mut creds, cfg.no_new_privs);
+    let args = loader::ExecArgs { argv: &argv, envp: &cfg.envp, execfn: &cfg.program, creds: creds.clone(), secure };
     let loaded = loader::load(&mut mm, vfs, &root, &exe, &args).map_err(exec_err)?;
 
     let (pid, handle) = {

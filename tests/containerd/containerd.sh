@@ -37,6 +37,20 @@ ctr_() {
     ctr --address "$ADDRESS" --namespace "$NAMESPACE" "$@"
 }
 
+# Closes every fd above 2 this shell holds: what a long-lived child
+# inherits it holds for good, locks included (the script's own on fd 9, or
+# a build lock the test runner took with flock(1), which every process
+# started under it inherits).
+close_inherited_fds() {
+    local fd
+    for fd in /proc/$BASHPID/fd/*; do
+        fd=${fd##*/}
+        if [ "$fd" -gt 2 ]; then
+            eval "exec $fd>&-" 2>/dev/null || true
+        fi
+    done
+}
+
 answers() {
     [ -S "$ADDRESS" ] && timeout 5 ctr --address "$ADDRESS" version >/dev/null 2>&1
 }
@@ -92,8 +106,11 @@ EOF
     # A stale socket from a killed containerd would make it fail to listen.
     rm -f "$ADDRESS" "$STATE/containerd.sock.ttrpc" "$STATE/debug.sock"
     # setsid: it must outlive the shell (and the test) that started it.
-    # 9>&-: it must not inherit (and hold forever) the lock.
-    setsid containerd --config "$CONFIG" >>"$LOG" 2>&1 </dev/null 9>&- &
+    # It must not inherit (and hold forever) a lock: only stdio is left.
+    (
+        close_inherited_fds
+        exec setsid containerd --config "$CONFIG" >>"$LOG" 2>&1 </dev/null
+    ) &
     echo $! >"$PIDFILE"
     local i
     for i in $(seq 1 100); do

@@ -421,8 +421,13 @@ pub fn run_native(case: &Case) -> Outcome {
 
 /// The `husk run` command for `case` on `platform`, not yet started.
 pub fn husk_command(platform: &str, case: &Case) -> Command {
+    husk_command_with(platform, case, &[])
+}
+
+/// [`husk_command`] with `extra` flags for `husk run` before the case's.
+fn husk_command_with(platform: &str, case: &Case, extra: &[String]) -> Command {
     let mut cmd = Command::new(paths::husk_bin());
-    cmd.arg("run").arg("--rootfs").arg(&case.root).arg("--platform").arg(platform).args(&case.husk_flags);
+    cmd.arg("run").arg("--rootfs").arg(&case.root).arg("--platform").arg(platform).args(extra).args(&case.husk_flags);
     for (key, value) in &case.env {
         cmd.arg("--env").arg(format!("{key}={value}"));
     }
@@ -431,11 +436,16 @@ pub fn husk_command(platform: &str, case: &Case) -> Command {
 }
 
 /// Runs `case` under `husk run` on `platform`; Husk's log lines are
-/// split from the app's stderr ([`Outcome::split_husk_log`]).
+/// split from the app's stderr ([`Outcome::split_husk_log`]). The app has
+/// `husk run`'s default capabilities (Docker's).
 pub fn run_husk(platform: &str, case: &Case) -> Outcome {
+    run_husk_with(platform, case, &[])
+}
+
+fn run_husk_with(platform: &str, case: &Case, extra: &[String]) -> Outcome {
     assert_ne!(platform, NATIVE, "run_husk needs a Husk platform");
     run_command(
-        husk_command(platform, case),
+        husk_command_with(platform, case, extra),
         case.stdin.as_deref(),
         case.timeout,
         &format!("husk --platform {platform}"),
@@ -443,17 +453,43 @@ pub fn run_husk(platform: &str, case: &Case) -> Outcome {
     .split_husk_log()
 }
 
+/// `husk run` flags that give the app the capabilities a native run's
+/// program has. Natively it runs as root, so execve gives it this test
+/// process's bounding set (every capability but those the host's
+/// container runtime withheld) as its permitted and effective sets.
+pub fn native_cap_flags() -> Vec<String> {
+    static FLAGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    FLAGS
+        .get_or_init(|| {
+            let status = fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+            let bounding = status
+                .lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+                .expect("a CapBnd line in /proc/self/status");
+            let mut flags = vec!["--cap-add".to_owned(), "ALL".to_owned()];
+            for (cap, name) in abi::flags::capability::NAMES.iter().enumerate() {
+                if bounding & (1 << cap) == 0 {
+                    flags.extend(["--cap-drop".to_owned(), (*name).to_owned()]);
+                }
+            }
+            flags
+        })
+        .clone()
+}
+
 /// Runs `case` natively and checks its expectations there (so a wrong
 /// case is reported as such); unless `platform` is [`NATIVE`], then runs
-/// it under Husk and asserts the same exit status and stdout (and stderr
-/// if asked), printing both sides on a mismatch.
+/// it under Husk, with the capabilities the native run has
+/// ([`native_cap_flags`]), and asserts the same exit status and stdout
+/// (and stderr if asked), printing both sides on a mismatch.
 pub fn differential(platform: &str, case: &Case) {
     let native = run_native(case);
     case.verify("native (the test case itself is wrong, not Husk)", &native);
     if platform == NATIVE {
         return;
     }
-    let husk = run_husk(platform, case);
+    let husk = run_husk_with(platform, case, &native_cap_flags());
     let mut diffs = Vec::new();
     if native.status != husk.status {
         diffs.push(format!("exit status: native {}, husk {}", native.status, husk.status));

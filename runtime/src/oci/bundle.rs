@@ -35,6 +35,11 @@ pub struct ProcessPlan {
     pub rlimits: Vec<(u32, u64, u64)>,
     /// Whether PR_SET_NO_NEW_PRIVS is set.
     pub no_new_privileges: bool,
+    /// `process.capabilities`; None when the config has none (the
+    /// process then has what runc would leave it: see
+    /// [`crate::caps::unspecified`]).
+    #[serde(default)]
+    pub caps: Option<crate::caps::CapsPlan>,
 }
 
 /// A mount from config.json.
@@ -118,6 +123,7 @@ impl ProcessPlan {
             stdio,
             rlimits: self.rlimits.clone(),
             no_new_privs: self.no_new_privileges,
+            caps: self.caps.unwrap_or_else(|| crate::caps::unspecified(self.uid)).into(),
         })
     }
 }
@@ -256,6 +262,7 @@ pub fn process_plan(p: &Process) -> anyhow::Result<ProcessPlan> {
             .map(|b| (u16::try_from(b.height()).unwrap_or(u16::MAX), u16::try_from(b.width()).unwrap_or(u16::MAX))),
         rlimits,
         no_new_privileges: p.no_new_privileges().unwrap_or(false),
+        caps: p.capabilities().as_ref().map(crate::caps::from_oci).transpose().context("process.capabilities")?,
     })
 }
 
@@ -319,6 +326,11 @@ mod tests {
         assert_eq!(p.process.args, ["sh", "-c", "exit 7"]);
         assert_eq!((p.process.uid, p.process.gid, p.process.groups.clone()), (1000, 100, vec![10]));
         assert!(p.process.no_new_privileges);
+        // No process.capabilities: what runc would leave uid 1000 (the
+        // bounding set only).
+        assert_eq!(p.process.caps, None);
+        let caps = p.process.to_sentry(Vec::new()).unwrap().caps;
+        assert_eq!(caps, sentry::CapSets { bounding: (1 << 41) - 1, ..sentry::CapSets::default() });
         assert!(p.process.terminal);
         assert_eq!(p.process.console_size, Some((30, 100)));
         assert_eq!(p.process.rlimits, vec![(7, 512, 1024)]);

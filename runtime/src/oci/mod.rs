@@ -78,13 +78,14 @@ pub struct ExecArgs {
     /// Additional groups.
     #[arg(long = "additional-gids", short = 'g')]
     pub additional_gids: Vec<u32>,
-    /// Accepted for runc compatibility.
+    /// Set no_new_privs for the process.
     #[arg(long)]
     pub no_new_privs: bool,
     /// Accepted for runc compatibility.
     #[arg(long)]
     pub preserve_fds: Option<u32>,
-    /// Accepted for runc compatibility.
+    /// Add a capability to the process's bounding, effective and permitted
+    /// sets (repeatable), as runc does.
     #[arg(long)]
     pub cap: Vec<String>,
     /// Accepted for runc compatibility.
@@ -557,6 +558,12 @@ fn exec_plan(args: &ExecArgs, base: Option<bundle::ProcessPlan>) -> anyhow::Resu
         p.groups = args.additional_gids.clone();
     }
     p.terminal = args.tty;
+    p.no_new_privileges |= args.no_new_privs;
+    if !args.cap.is_empty() {
+        let mut caps = p.caps.unwrap_or_else(|| crate::caps::unspecified(p.uid));
+        crate::caps::add_exec_caps(&mut caps, &args.cap).context("--cap")?;
+        p.caps = Some(caps);
+    }
     Ok(p)
 }
 
@@ -628,7 +635,7 @@ pub fn features() -> serde_json::Value {
         "mountOptions": ["bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "mode"],
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
-            "capabilities": [],
+            "capabilities": abi::flags::capability::NAMES.as_slice(),
             "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false },
             "seccomp": { "enabled": false },
             "apparmor": { "enabled": false },
@@ -672,6 +679,7 @@ mod tests {
         let f = features();
         assert_eq!(f["ociVersionMin"], "1.0.0");
         assert!(f["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n == "network"));
+        assert!(f["linux"]["capabilities"].as_array().unwrap().iter().any(|n| n == "CAP_SYS_ADMIN"));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! map is held across the Gofer lookup that fills it; nothing else is held
 //! during a Gofer call or while a task sleeps.
 
+pub mod caps;
 pub mod fd_table;
 pub mod futex;
 pub mod ipc;

@@ -12,12 +12,13 @@ use std::sync::{Arc, Condvar, Mutex};
 use abi::flags::rlimit::RLIM_NLIMITS;
 use abi::types::Rlimit;
 
+use super::caps::CapSets;
 use super::signal::{SigHandlers, SigInfo, SigPending, SigSet};
 use super::task::TaskHandle;
 use super::usage::Usage;
 use super::ExitStatus;
 
-/// User and group ids.
+/// User and group ids, and the capabilities that go with them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Credentials {
     /// Real, effective and saved user ids.
@@ -38,18 +39,36 @@ pub struct Credentials {
     pub fsgid: u32,
     /// Supplementary groups.
     pub groups: Vec<u32>,
+    /// The capability sets (see [`super::caps`]).
+    pub caps: CapSets,
+    /// PR_SET_SECUREBITS's bits (`SECBIT_*`).
+    pub securebits: u32,
 }
 
 impl Credentials {
-    /// Everything set to `uid` and `gid`.
+    /// Every id set to `uid` and `gid`, with the capabilities such a
+    /// process has on a Linux host: all of them for root, none (but the
+    /// bounding set) for others.
     pub fn new(uid: u32, gid: u32) -> Credentials {
-        Credentials { uid, euid: uid, suid: uid, fsuid: uid, gid, egid: gid, sgid: gid, fsgid: gid, groups: Vec::new() }
+        Credentials {
+            uid,
+            euid: uid,
+            suid: uid,
+            fsuid: uid,
+            gid,
+            egid: gid,
+            sgid: gid,
+            fsgid: gid,
+            groups: Vec::new(),
+            caps: CapSets::for_uid(uid),
+            securebits: 0,
+        }
     }
 
-    /// Whether the effective user is root (the sandbox grants root all
-    /// capabilities inside the sandbox, and nothing outside it).
-    pub fn is_root(&self) -> bool {
-        self.euid == 0
+    /// Whether capability `cap` is in the effective set: Linux's
+    /// `capable()` (inside the sandbox only; it grants nothing outside).
+    pub fn has_cap(&self, cap: u32) -> bool {
+        self.caps.effective & super::caps::bit(cap) != 0
     }
 }
 

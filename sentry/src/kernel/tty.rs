@@ -749,10 +749,10 @@ fn set_pgrp(t: &mut Task, tty: &Arc<Tty>, arg: u64) -> SysResult<u64> {
 }
 
 /// TIOCSCTTY, as Linux's tiocsctty: a session leader without a terminal
-/// takes this one, unless it controls another session, which only root
-/// asking with `arg` 1 may steal it from.
+/// takes this one, unless it controls another session, which only
+/// CAP_SYS_ADMIN asking with `arg` 1 may steal it from.
 fn set_ctty(t: &mut Task, file: &File, tty: &Arc<Tty>, arg: u64) -> SysResult<u64> {
-    let root = t.creds().is_root();
+    let admin = t.creds().has_cap(abi::flags::capability::CAP_SYS_ADMIN);
     let mut procs = t.kernel.procs();
     let me = procs.procs.get(&t.pid).ok_or(Errno::ESRCH)?;
     let (sid, pgid, leader) = (me.sid, me.pgid, me.sid == t.pid);
@@ -764,13 +764,13 @@ fn set_ctty(t: &mut Task, file: &File, tty: &Arc<Tty>, arg: u64) -> SysResult<u6
         return Err(Errno::EPERM);
     }
     if owner != 0 {
-        if arg as i32 != 1 || !root {
+        if arg as i32 != 1 || !admin {
             return Err(Errno::EPERM);
         }
         clear_session(&mut procs, owner);
     }
     let acc = file.flags() & O_ACCMODE;
-    if acc != O_RDONLY && acc != O_RDWR && !root {
+    if acc != O_RDONLY && acc != O_RDWR && !admin {
         return Err(Errno::EPERM);
     }
     tty.set_session(sid, pgid);

@@ -71,6 +71,9 @@ pub struct ExecArgs<'a> {
     pub execfn: &'a [u8],
     /// The ids for AT_UID and friends.
     pub creds: Credentials,
+    /// AT_SECURE: the program runs with privilege its caller may not
+    /// have (see [`crate::kernel::caps::exec`]).
+    pub secure: bool,
 }
 
 fn map_image(mm: &mut MemoryManager, exe: &Executable, img: &ElfImage, bias: u64) -> SysResult<u64> {
@@ -176,7 +179,7 @@ pub fn load(
         (AT_EUID, u64::from(args.creds.euid)),
         (AT_GID, u64::from(args.creds.gid)),
         (AT_EGID, u64::from(args.creds.egid)),
-        (AT_SECURE, 0),
+        (AT_SECURE, u64::from(args.secure)),
         (AT_CLKTCK, 100),
         (AT_HWCAP, hwcap()),
         (AT_HWCAP2, 0),

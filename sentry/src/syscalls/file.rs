@@ -832,9 +832,9 @@ pub fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
         F_SETPIPE_SZ => {
             let pipe = f.ops.pipe().ok_or(Errno::EBADF)?;
             // Past 2^31 there is no such size; past /proc/sys/fs/pipe-max-size
-            // only root (CAP_SYS_RESOURCE) may go.
+            // only CAP_SYS_RESOURCE may go.
             let size = usize::try_from(a.u64(2)).ok().filter(|&s| s <= 1 << 31).ok_or(Errno::EINVAL)?;
-            if size > PIPE_MAX_SIZE && t.creds().euid != 0 {
+            if size > PIPE_MAX_SIZE && !t.creds().has_cap(abi::flags::capability::CAP_SYS_RESOURCE) {
                 return Err(Errno::EPERM);
             }
             pipe.set_capacity(size).map(|c| c as u64)

@@ -197,14 +197,9 @@ fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> Sys
     if flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    // access(2) checks, path walk included, with the real ids unless
-    // AT_EACCESS.
-    let mut creds = t.creds();
-    if flags & AT_EACCESS != 0 {
-        (creds.fsuid, creds.fsgid) = (creds.euid, creds.egid);
-    } else {
-        (creds.fsuid, creds.fsgid) = (creds.uid, creds.gid);
-    }
+    // access(2) checks, path walk included, with the real ids (and the
+    // capabilities that go with them) unless AT_EACCESS.
+    let creds = if flags & AT_EACCESS != 0 { t.creds() } else { crate::kernel::caps::access_creds(&t.creds()) };
     let target = stat_target_as(t, dirfd, path_addr, flags, &creds)?;
     let attr = target.attr()?;
     if mode == F_OK {

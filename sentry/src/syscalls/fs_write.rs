@@ -134,7 +134,8 @@ fn do_link(t: &Task, olddirfd: i32, old_addr: u64, newdirfd: i32, new_addr: u64,
     let old = read_path(t, old_addr)?;
     let new = read_path(t, new_addr)?;
     let target = if old.is_empty() && flags & AT_EMPTY_PATH != 0 {
-        if !t.creds().is_root() {
+        // flink() of an open file needs CAP_DAC_READ_SEARCH.
+        if !t.creds().has_cap(abi::flags::capability::CAP_DAC_READ_SEARCH) {
             return Err(Errno::ENOENT);
         }
         t.fds().get(olddirfd)?.dentry.clone().ok_or(Errno::ENOENT)?

@@ -192,7 +192,11 @@ pub fn shmctl(t: &mut Task, a: &Args) -> SysResult<u64> {
         SHM_LOCK | SHM_UNLOCK => {
             let seg = shm.segs.get(id)?;
             let mut perm = seg.perm();
-            perm.check_owner(&t.creds())?;
+            // The owner or creator, or CAP_IPC_LOCK (not CAP_SYS_ADMIN).
+            let c = t.creds();
+            if c.euid != perm.uid && c.euid != perm.cuid && !c.has_cap(abi::flags::capability::CAP_IPC_LOCK) {
+                return Err(Errno::EPERM);
+            }
             if cmd == SHM_LOCK {
                 perm.mode |= SHM_LOCKED;
             } else {

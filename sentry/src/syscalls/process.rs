@@ -271,16 +271,16 @@ pub fn setsid(t: &mut Task, _a: &Args) -> SysResult<u64> {
 }
 
 pub fn prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
-    const PR_SET_PDEATHSIG: u32 = 1;
-    const PR_GET_PDEATHSIG: u32 = 2;
-    const PR_GET_DUMPABLE: u32 = 3;
-    const PR_SET_DUMPABLE: u32 = 4;
-    const PR_SET_NAME: u32 = 15;
-    const PR_GET_NAME: u32 = 16;
-    const PR_SET_NO_NEW_PRIVS: u32 = 38;
-    const PR_GET_NO_NEW_PRIVS: u32 = 39;
-    const PR_SET_CHILD_SUBREAPER: u32 = 36;
-    const PR_GET_CHILD_SUBREAPER: u32 = 37;
+    use abi::flags::prctl::*;
+    // The capability options (keepcaps, the bounding and ambient sets,
+    // securebits) come first, as Linux's security hook does.
+    {
+        let mut creds = t.handle.tg.creds.lock().unwrap_or_else(|e| e.into_inner());
+        let args = [a.u64(1), a.u64(2), a.u64(3), a.u64(4)];
+        if let Some(done) = crate::kernel::caps::prctl(&mut creds, a.u32(0), args) {
+            return done;
+        }
+    }
     match a.u32(0) {
         PR_SET_PDEATHSIG => {
             let sig = a.u32(1);

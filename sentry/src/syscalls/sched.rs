@@ -1,6 +1,7 @@
 //! Scheduling: yield, affinity and priorities. The host schedules the app's
 //! threads; these calls record and report what the app asked for.
 
+use abi::flags::capability::CAP_SYS_NICE;
 use abi::Errno;
 
 use super::Args;
@@ -89,7 +90,7 @@ pub fn setpriority(t: &mut Task, a: &Args) -> SysResult<u64> {
     priority_target(t, a)?;
     let nice = a.i32(2).clamp(-20, 19);
     let cur = t.handle.tg.nice.load(std::sync::atomic::Ordering::Relaxed);
-    if nice < cur && !t.creds().is_root() {
+    if nice < cur && !t.creds().has_cap(CAP_SYS_NICE) {
         return Err(Errno::EACCES);
     }
     t.handle.tg.nice.store(nice, std::sync::atomic::Ordering::Relaxed);
@@ -132,7 +133,7 @@ pub fn sched_getparam(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 /// Sets `pid`'s policy (None: keeps it) and the priority at `param`, as
 /// Linux's sched_setscheduler and sched_setparam check them: the priority
-/// must be in the policy's range, and only root may choose a real-time
+/// must be in the policy's range, and only CAP_SYS_NICE may choose a real-time
 /// policy. Recorded; the host's scheduling is not changed.
 fn set_sched(t: &mut Task, pid: i32, policy: Option<i32>, param: u64) -> SysResult<u64> {
     if pid < 0 || param == 0 {
@@ -152,7 +153,7 @@ fn set_sched(t: &mut Task, pid: i32, policy: Option<i32>, param: u64) -> SysResu
     if prio < lo as i32 || prio > hi as i32 {
         return Err(Errno::EINVAL);
     }
-    if hi > 0 && !t.creds().is_root() {
+    if hi > 0 && !t.creds().has_cap(CAP_SYS_NICE) {
         return Err(Errno::EPERM);
     }
     h.sched.store(u64::from(policy) | (u64::from(prio as u32) << 32), std::sync::atomic::Ordering::Relaxed);

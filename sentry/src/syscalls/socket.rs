@@ -756,7 +756,7 @@ fn read_msghdr(t: &Task, addr: u64) -> SysResult<(MsgHdr, u32)> {
 
 /// Parses sendmsg's control messages: SCM_RIGHTS files (EBADF for a bad
 /// fd, EINVAL past SCM_MAX_FD) and SCM_CREDENTIALS, which must be the
-/// sender's own unless it is root.
+/// sender's own unless it has the capabilities to say otherwise.
 fn parse_control(t: &Task, h: &MsgHdr, family: u32) -> SysResult<Option<Control>> {
     if h.controllen == 0 {
         return Ok(None);
@@ -802,11 +802,15 @@ fn parse_control(t: &Task, h: &MsgHdr, family: u32) -> SysResult<Option<Control>
                     }
                     let word = |i: usize| u32::from_ne_bytes(data[i..i + 4].try_into().unwrap_or([0; 4]));
                     let given = Ucred { pid: word(0) as i32, uid: word(4), gid: word(8) };
+                    // scm_check_creds: each may be the sender's own, or
+                    // another with CAP_SYS_ADMIN (the pid), CAP_SETUID
+                    // (the uid) or CAP_SETGID (the gid).
+                    use abi::flags::capability::{CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN};
                     let c = t.creds();
-                    let own = given.pid == t.pid
-                        && [c.uid, c.euid, c.suid].contains(&given.uid)
-                        && [c.gid, c.egid, c.sgid].contains(&given.gid);
-                    if !own && c.euid != 0 {
+                    let pid_ok = given.pid == t.pid || c.has_cap(CAP_SYS_ADMIN);
+                    let uid_ok = [c.uid, c.euid, c.suid].contains(&given.uid) || c.has_cap(CAP_SETUID);
+                    let gid_ok = [c.gid, c.egid, c.sgid].contains(&given.gid) || c.has_cap(CAP_SETGID);
+                    if !(pid_ok && uid_ok && gid_ok) {
                         return Err(Errno::EPERM);
                     }
                     control.creds = Some(given);

@@ -52,8 +52,8 @@ fn set_limit(t: &mut Task, r: usize, new: Rlimit) -> SysResult<()> {
     if new.cur > new.max {
         return Err(Errno::EINVAL);
     }
-    // Raising the hard limit needs CAP_SYS_RESOURCE, which only root has here.
-    if new.max > t.rlimits()[r].max && t.creds().euid != 0 {
+    // Raising the hard limit needs CAP_SYS_RESOURCE.
+    if new.max > t.rlimits()[r].max && !t.creds().has_cap(abi::flags::capability::CAP_SYS_RESOURCE) {
         return Err(Errno::EPERM);
     }
     t.rlimits()[r] = new;
@@ -124,15 +124,15 @@ pub fn sysinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
 /// The longest host or domain name (`__NEW_UTS_LEN`).
 const NEW_UTS_LEN: usize = 64;
 
-/// sethostname and setdomainname: root only (CAP_SYS_ADMIN in the
-/// sandbox's UTS namespace); EINVAL past 64 bytes.
+/// sethostname and setdomainname: CAP_SYS_ADMIN (in the sandbox's UTS
+/// namespace); EINVAL past 64 bytes.
 fn set_uts_name(
     t: &Task,
     addr: u64,
     len: u64,
     set: impl FnOnce(&mut crate::kernel::UtsNames, Vec<u8>),
 ) -> SysResult<u64> {
-    if t.creds().euid != 0 {
+    if !t.creds().has_cap(abi::flags::capability::CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
     let len = usize::try_from(len).ok().filter(|&l| l <= NEW_UTS_LEN).ok_or(Errno::EINVAL)?;

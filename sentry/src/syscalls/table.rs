@@ -190,7 +190,9 @@ syscall_table! {
     GETPGRP => process::getpgrp, Support::Full, [];
     SETSID => process::setsid, Support::Full, [];
     GETSID => process::getsid, Support::Full, [Int];
-    PRCTL => process::prctl, Support::Partial("PDEATHSIG, NAME, DUMPABLE, NO_NEW_PRIVS"), [Int, Hex, Hex, Hex, Hex];
+    PRCTL => process::prctl, Support::Partial("PDEATHSIG, NAME, DUMPABLE, NO_NEW_PRIVS, KEEPCAPS, CAPBSET_*, SECUREBITS, CAP_AMBIENT"), [Int, Hex, Hex, Hex, Hex];
+    CAPGET => identity::capget, Support::Full, [Ptr, Ptr];
+    CAPSET => identity::capset, Support::Partial("the sets are the process's, not each thread's"), [Ptr, Ptr];
     GETRUSAGE => process::getrusage, Support::Partial("CPU times and maxrss of the app's stubs; other fields zero"), [Int, Ptr];
     TIMES => process::times, Support::Full, [Ptr];
     UMASK => process::umask, Support::Full, [Oct];

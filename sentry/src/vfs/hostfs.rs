@@ -205,7 +205,7 @@ pub fn revalidate(d: &Dentry) -> SysResult<FileAttr> {
 /// The owner and exact permission bits of a new file in `dir`, as Linux
 /// gives them: the caller's filesystem ids, or the directory's group under
 /// a set-group-id directory (whose subdirectories inherit the bit); a
-/// non-member's set-group-id bit is dropped. `perm` has the umask applied.
+/// non-member's set-group-id bit is dropped (unless CAP_FSETID). `perm` has the umask applied.
 fn new_owner_and_mode(dir: &FileAttr, is_dir: bool, perm: u32, creds: &Credentials) -> ((u32, u32), u32) {
     let setgid_dir = dir.mode & S_ISGID != 0;
     let gid = if setgid_dir { dir.gid } else { creds.fsgid };
@@ -213,7 +213,7 @@ fn new_owner_and_mode(dir: &FileAttr, is_dir: bool, perm: u32, creds: &Credentia
     if is_dir && setgid_dir {
         perm |= S_ISGID;
     }
-    if !is_dir && perm & S_ISGID != 0 && creds.fsuid != 0 && !in_group(creds, gid) {
+    if !is_dir && perm & S_ISGID != 0 && !in_group(creds, gid) && !creds.has_cap(abi::flags::capability::CAP_FSETID) {
         perm &= !S_ISGID;
     }
     ((creds.fsuid, gid), perm)

@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use abi::flags::capability::{CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID};
 use abi::flags::mode::{S_IFDIR, S_IFMT};
 use abi::Errno;
 use gofer::FileAttr;
@@ -43,12 +44,11 @@ pub fn check_writable(d: &Dentry) -> SysResult<()> {
 }
 
 /// Whether `creds` may access a file with attributes `attr` as `want`
-/// (`MAY_*` bits). Root may read and write anything, search any directory,
-/// and execute a file that has at least one execute bit.
+/// (`MAY_*` bits), as Linux's `generic_permission`: the owner's, group's
+/// or others' mode bits; failing them, CAP_DAC_READ_SEARCH may read any
+/// file and read and search any directory, and CAP_DAC_OVERRIDE may do
+/// anything but execute a file without an execute bit.
 pub fn permits(creds: &Credentials, attr: &FileAttr, want: u32) -> bool {
-    if creds.fsuid == 0 {
-        return want & MAY_EXEC == 0 || attr.mode & S_IFMT == S_IFDIR || attr.mode & 0o111 != 0;
-    }
     let bits = if creds.fsuid == attr.uid {
         (attr.mode >> 6) & 7
     } else if in_group(creds, attr.gid) {
@@ -56,7 +56,16 @@ pub fn permits(creds: &Credentials, attr: &FileAttr, want: u32) -> bool {
     } else {
         attr.mode & 7
     };
-    bits & want == want
+    if bits & want == want {
+        return true;
+    }
+    if attr.mode & S_IFMT == S_IFDIR {
+        return (want & MAY_WRITE == 0 && creds.has_cap(CAP_DAC_READ_SEARCH)) || creds.has_cap(CAP_DAC_OVERRIDE);
+    }
+    if want == MAY_READ && creds.has_cap(CAP_DAC_READ_SEARCH) {
+        return true;
+    }
+    (want & MAY_EXEC == 0 || attr.mode & 0o111 != 0) && creds.has_cap(CAP_DAC_OVERRIDE)
 }
 
 /// [`permits`], as EACCES.
@@ -79,7 +88,7 @@ pub fn may_create(dir: &FileAttr, creds: &Credentials) -> SysResult<()> {
 /// directory).
 pub fn may_delete(dir: &FileAttr, victim: &Dentry, isdir: bool, creds: &Credentials) -> SysResult<()> {
     check_perm(creds, dir, MAY_WRITE | MAY_EXEC)?;
-    if dir.mode & S_ISVTX != 0 && creds.fsuid != 0 {
+    if dir.mode & S_ISVTX != 0 && !creds.has_cap(CAP_FOWNER) {
         let owner = victim.attr().uid;
         if owner != creds.fsuid && dir.uid != creds.fsuid {
             return Err(Errno::EPERM);
@@ -329,11 +338,11 @@ pub fn link(vfs: &Vfs, target: &Arc<Dentry>, new: &ParentPath, creds: &Credentia
 }
 
 /// Linux's protected hardlinks (on by default in distributions): only the
-/// owner (or root) may link a file, unless it is a regular file without
-/// set-id bits that the caller may read and write.
+/// owner (or CAP_FOWNER) may link a file, unless it is a regular file
+/// without set-id bits that the caller may read and write.
 fn may_link(target: &Dentry, creds: &Credentials) -> SysResult<()> {
     let a = target.attr();
-    if creds.fsuid == 0 || a.uid == creds.fsuid {
+    if a.uid == creds.fsuid || creds.has_cap(CAP_FOWNER) {
         return Ok(());
     }
     let setid = a.mode & S_ISUID != 0 || a.mode & (S_ISGID | 0o010) == (S_ISGID | 0o010);
@@ -348,11 +357,11 @@ fn may_link(target: &Dentry, creds: &Credentials) -> SysResult<()> {
 pub fn chmod(d: &Arc<Dentry>, perm: u32, creds: &Credentials) -> SysResult<()> {
     check_writable(d)?;
     let a = d.attr();
-    if creds.fsuid != 0 && creds.fsuid != a.uid {
+    if creds.fsuid != a.uid && !creds.has_cap(CAP_FOWNER) {
         return Err(Errno::EPERM);
     }
     let mut perm = perm & 0o7777;
-    if creds.fsuid != 0 && !in_group(creds, a.gid) {
+    if !in_group(creds, a.gid) && !creds.has_cap(CAP_FSETID) {
         perm &= !S_ISGID;
     }
     if d.host().is_some() {
@@ -366,12 +375,12 @@ pub fn chmod(d: &Arc<Dentry>, perm: u32, creds: &Credentials) -> SysResult<()> {
     Ok(())
 }
 
-/// chown(2); `None` leaves that id alone. Only root may give a file away;
-/// an owner may change its group to one of their own groups.
+/// chown(2); `None` leaves that id alone. Only CAP_CHOWN may give a file
+/// away; an owner may change its group to one of their own groups.
 pub fn chown(d: &Arc<Dentry>, uid: Option<u32>, gid: Option<u32>, creds: &Credentials) -> SysResult<()> {
     check_writable(d)?;
     let a = d.attr();
-    if creds.fsuid != 0 {
+    if !creds.has_cap(CAP_CHOWN) {
         let owner = creds.fsuid == a.uid;
         if uid.is_some_and(|u| !(owner && u == a.uid)) {
             return Err(Errno::EPERM);
@@ -398,7 +407,7 @@ pub fn utimes(d: &Arc<Dentry>, atime: TimeSet, mtime: TimeSet, creds: &Credentia
     }
     check_writable(d)?;
     let a = d.attr();
-    if creds.fsuid != 0 && creds.fsuid != a.uid {
+    if creds.fsuid != a.uid && !creds.has_cap(CAP_FOWNER) {
         let explicit = matches!(atime, TimeSet::At(..)) || matches!(mtime, TimeSet::At(..));
         if explicit {
             return Err(Errno::EPERM);

@@ -27,8 +27,6 @@ use crate::mm::SysResult;
 pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 /// Clock ticks per second, as `sysconf(_SC_CLK_TCK)` reports.
 const HZ: u64 = 100;
-/// All capabilities up to CAP_CHECKPOINT_RESTORE (40).
-const CAP_FULL: u64 = (1 << 41) - 1;
 
 /// A procfs instance's shared state.
 pub struct ProcFs {
@@ -430,7 +428,6 @@ fn status(s: &Snap) -> String {
     };
     let m = mem_summary(&s.view);
     let (ign, cgt) = sig_sets(s.tg());
-    let caps = if creds.euid == 0 { CAP_FULL } else { 0 };
     let mut o = String::new();
     let _ = writeln!(o, "Name:\t{}", comm(&s.view));
     let _ = writeln!(o, "Umask:\t{umask:04o}");
@@ -469,8 +466,10 @@ fn status(s: &Snap) -> String {
     let _ = writeln!(o, "ShdPnd:\t{:016x}", s.tg().pending_bits.load(std::sync::atomic::Ordering::Relaxed));
     let _ = writeln!(o, "SigBlk:\t{:016x}", s.handle.blocked.load(std::sync::atomic::Ordering::Relaxed));
     let _ = writeln!(o, "SigIgn:\t{ign:016x}\nSigCgt:\t{cgt:016x}");
-    let _ = writeln!(o, "CapInh:\t{:016x}\nCapPrm:\t{caps:016x}\nCapEff:\t{caps:016x}", 0);
-    let _ = writeln!(o, "CapBnd:\t{CAP_FULL:016x}\nCapAmb:\t{:016x}", 0);
+    let c = &creds.caps;
+    let _ =
+        writeln!(o, "CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}", c.inheritable, c.permitted, c.effective);
+    let _ = writeln!(o, "CapBnd:\t{:016x}\nCapAmb:\t{:016x}", c.bounding, c.ambient);
     let nnp = u8::from(s.handle.no_new_privs.load(std::sync::atomic::Ordering::Relaxed));
     let _ = writeln!(o, "NoNewPrivs:\t{nnp}\nSeccomp:\t0\nSeccomp_filters:\t0");
     let _ = writeln!(o, "Speculation_Store_Bypass:\tthread vulnerable");
@@ -891,6 +890,7 @@ impl RootDir {
             &[
                 ("kernel/hostname", format!("{hostname}\n").into_bytes()),
                 ("kernel/domainname", format!("{domainname}\n").into_bytes()),
+                ("kernel/cap_last_cap", format!("{}\n", abi::flags::capability::CAP_LAST_CAP).into_bytes()),
                 ("kernel/ngroups_max", b"65536\n".to_vec()),
                 ("kernel/osrelease", format!("{}\n", crate::kernel::UTS_RELEASE).into_bytes()),
                 ("kernel/ostype", b"Linux\n".to_vec()),

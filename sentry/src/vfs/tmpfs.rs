@@ -841,8 +841,13 @@ fn new_inode_for(fs: &Arc<MemFs>, dir: &Inode, kind: NewKind, perm: u32, creds: 
         NewKind::Socket => (InodeKind::Socket, S_IFSOCK, 0),
         NewKind::Device(fmt, rdev) => (InodeKind::Device, fmt, rdev),
     };
-    // A non-member creating a set-group-id file loses the bit, as in Linux.
-    if fmt != S_IFDIR && perm & S_ISGID != 0 && creds.fsuid != 0 && !in_group(creds, gid) {
+    // A non-member creating a set-group-id file loses the bit, as in
+    // Linux, unless it has CAP_FSETID.
+    if fmt != S_IFDIR
+        && perm & S_ISGID != 0
+        && !in_group(creds, gid)
+        && !creds.has_cap(abi::flags::capability::CAP_FSETID)
+    {
         perm &= !S_ISGID;
     }
     Ok(fs.new_inode(ik, fmt | perm, creds.fsuid, gid, rdev))

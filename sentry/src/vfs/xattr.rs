@@ -5,12 +5,13 @@
 //!   and directories. Held in memory by the Sentry's own filesystems (and
 //!   an overlay's copies, which keep the lower file's), and on the host by
 //!   the Gofer for its trees.
-//! - `trusted.`: root only, in the Sentry's filesystems.
+//! - `trusted.`: CAP_SYS_ADMIN only, in the Sentry's filesystems.
 //! - `security.` and `system.` (ACLs, capabilities): none exist, and none
 //!   can be set (EOPNOTSUPP), as on a filesystem without them.
 
 use std::sync::Arc;
 
+use abi::flags::capability::{CAP_FOWNER, CAP_SYS_ADMIN};
 use abi::flags::mode::{S_IFDIR, S_IFMT, S_IFREG};
 use abi::Errno;
 use gofer::GoferClient;
@@ -112,7 +113,7 @@ fn space(name: &[u8]) -> SysResult<Space> {
 fn permission(d: &Dentry, space: Space, write: bool, creds: &Credentials) -> SysResult<()> {
     let a = d.attr();
     match space {
-        Space::Trusted if creds.fsuid != 0 => Err(if write { Errno::EPERM } else { Errno::ENODATA }),
+        Space::Trusted if !creds.has_cap(CAP_SYS_ADMIN) => Err(if write { Errno::EPERM } else { Errno::ENODATA }),
         Space::Trusted | Space::Unsupported => Ok(()),
         Space::Other => check_perm(creds, &a, if write { MAY_WRITE } else { MAY_READ }),
         Space::User => {
@@ -120,7 +121,8 @@ fn permission(d: &Dentry, space: Space, write: bool, creds: &Credentials) -> Sys
             if fmt != S_IFREG && fmt != S_IFDIR {
                 return Err(if write { Errno::EPERM } else { Errno::ENODATA });
             }
-            if fmt == S_IFDIR && a.mode & S_ISVTX != 0 && write && creds.fsuid != 0 && creds.fsuid != a.uid {
+            let owner = creds.fsuid == a.uid || creds.has_cap(CAP_FOWNER);
+            if fmt == S_IFDIR && a.mode & S_ISVTX != 0 && write && !owner {
                 return Err(Errno::EPERM);
             }
             check_perm(creds, &a, if write { MAY_WRITE } else { MAY_READ })
@@ -183,8 +185,8 @@ pub fn list(vfs: &Vfs, d: &Dentry, creds: &Credentials) -> SysResult<Vec<u8>> {
         Store::Mem(i) => {
             let x = i.xattrs.lock().unwrap_or_else(|e| e.into_inner());
             for (n, _) in &x.entries {
-                // trusted. names are root's to see.
-                if creds.fsuid == 0 || n.starts_with(b"user.") {
+                // trusted. names are CAP_SYS_ADMIN's to see.
+                if creds.has_cap(CAP_SYS_ADMIN) || n.starts_with(b"user.") {
                     out.extend_from_slice(n);
                     out.push(0);
                 }

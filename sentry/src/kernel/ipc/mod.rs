@@ -68,8 +68,16 @@ impl Perm {
 
     /// `ipcperms`: whether `creds` may do what `flag`'s permission bits
     /// ask (any of the user, group or other bits count), else EACCES.
-    /// Root (CAP_IPC_OWNER) may do anything.
+    /// CAP_IPC_OWNER may do anything.
     pub fn check(&self, creds: &Credentials, flag: u32) -> SysResult<()> {
+        if self.check_bits(creds, flag).is_err() && !creds.has_cap(abi::flags::capability::CAP_IPC_OWNER) {
+            return Err(Errno::EACCES);
+        }
+        Ok(())
+    }
+
+    /// [`Perm::check`] by the permission bits alone.
+    pub fn check_bits(&self, creds: &Credentials, flag: u32) -> SysResult<()> {
         let requested = ((flag >> 6) | (flag >> 3) | flag) & 0o7;
         let mut granted = self.mode;
         if creds.euid == self.cuid || creds.euid == self.uid {
@@ -77,16 +85,16 @@ impl Perm {
         } else if in_group(creds, self.cgid) || in_group(creds, self.gid) {
             granted >>= 3;
         }
-        if requested & !granted & 0o7 != 0 && creds.euid != 0 {
+        if requested & !granted & 0o7 != 0 {
             return Err(Errno::EACCES);
         }
         Ok(())
     }
 
     /// Whether `creds` may remove or change the object: its owner, its
-    /// creator, or root (CAP_SYS_ADMIN); else EPERM.
+    /// creator, or CAP_SYS_ADMIN; else EPERM.
     pub fn check_owner(&self, creds: &Credentials) -> SysResult<()> {
-        if creds.euid == 0 || creds.euid == self.uid || creds.euid == self.cuid {
+        if creds.euid == self.uid || creds.euid == self.cuid || creds.has_cap(abi::flags::capability::CAP_SYS_ADMIN) {
             Ok(())
         } else {
             Err(Errno::EPERM)

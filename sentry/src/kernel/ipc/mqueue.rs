@@ -189,11 +189,18 @@ impl Mq {
         format!("QSIZE:{:<10} NOTIFY:{kind:<5} SIGNO:{signo:<5} NOTIFY_PID:{pid:<6}\n", st.bytes)
     }
 
-    /// Whether `creds` may open it for `access` (MAY_READ, MAY_WRITE).
+    /// Whether `creds` may open it for `access` (MAY_READ, MAY_WRITE):
+    /// its mode bits, or, as for any file, CAP_DAC_OVERRIDE, or
+    /// CAP_DAC_READ_SEARCH to read.
     fn may_open(&self, creds: &Credentials, access: u32) -> SysResult<()> {
+        use abi::flags::capability::{CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH};
         let m = self.meta();
         let perm = super::Perm { key: 0, uid: m.uid, gid: m.gid, cuid: m.uid, cgid: m.gid, mode: m.mode, seq: 0 };
-        perm.check(creds, access)
+        let overridden = creds.has_cap(CAP_DAC_OVERRIDE) || (access == MAY_READ && creds.has_cap(CAP_DAC_READ_SEARCH));
+        if overridden {
+            return Ok(());
+        }
+        perm.check_bits(creds, access)
     }
 }
 
@@ -285,7 +292,8 @@ impl MqNamespace {
         if !req.create {
             return Err(Errno::ENOENT);
         }
-        let root = req.creds.euid == 0;
+        // Past the sysctl limits only CAP_SYS_RESOURCE may go.
+        let root = req.creds.has_cap(abi::flags::capability::CAP_SYS_RESOURCE);
         let (maxmsg, msgsize) = match req.attr {
             None => (MSG_DEFAULT.min(MSG_MAX), MSGSIZE_DEFAULT.min(MSGSIZE_MAX)),
             Some((maxmsg, msgsize)) => {
@@ -334,13 +342,13 @@ impl MqNamespace {
     }
 
     /// mq_unlink (and unlink in /dev/mqueue): the name goes; the queue
-    /// lives on while open. Only its owner or root may remove it, as the
-    /// directory is sticky.
+    /// lives on while open. Only its owner (or CAP_FOWNER) may remove it,
+    /// as the directory is sticky.
     pub fn unlink(&self, name: &[u8], creds: &Credentials) -> SysResult<()> {
         check_name(name)?;
         let mut names = self.names();
         let q = names.get(name).ok_or(Errno::ENOENT)?;
-        if creds.euid != 0 && creds.euid != q.meta().uid {
+        if creds.euid != q.meta().uid && !creds.has_cap(abi::flags::capability::CAP_FOWNER) {
             return Err(Errno::EPERM);
         }
         names.remove(name);

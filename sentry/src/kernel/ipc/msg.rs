@@ -183,9 +183,9 @@ impl MsgQueue {
     }
 
     /// IPC_SET: new owner, mode and byte limit. A limit past MSGMNB needs
-    /// root (EPERM).
+    /// CAP_SYS_RESOURCE (EPERM).
     pub fn set(&self, from: &MsqidDs, creds: &crate::kernel::process::Credentials) -> SysResult<()> {
-        if from.msg_qbytes > MSGMNB && creds.euid != 0 {
+        if from.msg_qbytes > MSGMNB && !creds.has_cap(abi::flags::capability::CAP_SYS_RESOURCE) {
             return Err(Errno::EPERM);
         }
         let mut st = self.state();

@@ -27,11 +27,29 @@ impl Task {
         let platform = &self.kernel.platform;
         let mut mm =
             MemoryManager::new(self.kernel.memfile.clone(), platform.min_user_address(), platform.max_user_address());
-        let args = ExecArgs { argv: &argv, envp: &envp, execfn: &path, creds: self.creds() };
+        // The credentials the program runs with (capabilities, saved ids).
+        let mut creds = self.creds();
+        let no_new_privs = self.handle.no_new_privs.load(std::sync::atomic::Ordering::Relaxed);
+        let secure = crate::kernel::caps::exec(&mut creds, no_new_privs);
+        let args = ExecArgs { argv: &argv, envp: &envp, execfn: &path, creds: creds.clone(), secure };
         let loaded = loader::load(&mut mm, vfs, &root, &exe, &args)?;
 
         // The point of no return.
         self.end_other_threads();
+        let (ids_apart, lost_trust) = {
+            let mut c = self.handle.tg.creds.lock().unwrap_or_else(|e| e.into_inner());
+            let ids_apart = c.euid != c.uid || c.egid != c.gid;
+            let lost_trust = crate::kernel::caps::changes_trust(&c, &creds);
+            *c = creds;
+            (ids_apart, lost_trust)
+        };
+        if lost_trust {
+            self.handle.tg.pdeathsig.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+        // As Linux's begin_new_exec: a program run with its caller's ids
+        // apart, or with ids or capabilities its caller lacked, is not
+        // dumpable (suid_dumpable 0).
+        self.dumpable = !ids_apart && !lost_trust;
         self.switch_mm(Arc::new(Mutex::new(mm)));
         {
             let fds = self.fds().clone();

@@ -407,10 +407,10 @@ fn init_accepts(tg: &ThreadGroup, threads: &[Arc<TaskHandle>], sig: u32, from_ou
 }
 
 /// Whether a process with `sender`'s ids may signal `target` (Linux's
-/// kill_ok_by_cred: root, or a real or effective uid matching the target's
-/// real or saved uid).
+/// kill_ok_by_cred: CAP_KILL, or a real or effective uid matching the
+/// target's real or saved uid).
 fn may_signal(sender: &Credentials, target: &ThreadGroup) -> bool {
-    if sender.is_root() {
+    if sender.has_cap(abi::flags::capability::CAP_KILL) {
         return true;
     }
     let t = target.creds.lock().unwrap_or_else(|e| e.into_inner());
