@@ -97,6 +97,10 @@ impl SigInfo {
     }
 }
 
+/// The most signals one queue holds, whatever the senders' limits: the
+/// Sentry's memory for them stays bounded (128 bytes each).
+pub const MAX_QUEUED: usize = 1 << 18;
+
 /// Pending signals of a task or a thread group.
 #[derive(Default, Debug)]
 pub struct SigPending {
@@ -121,10 +125,25 @@ impl SigPending {
         self.set = self.queue.iter().fold(0, |set, s| set | bit(s.signo()));
     }
 
-    /// Queues a signal: standard signals coalesce, real-time ones queue.
+    /// How many signals are queued.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Queues a signal: standard signals coalesce, real-time ones queue, at
+    /// most [`MAX_QUEUED`] of them (more are dropped: the senders that
+    /// RLIMIT_SIGPENDING limits are refused with EAGAIN before this).
     pub fn push(&mut self, info: SigInfo) {
         let sig = info.signo();
         if sig < SIGRTMIN && self.set & bit(sig) != 0 {
+            return;
+        }
+        if self.queue.len() >= MAX_QUEUED {
             return;
         }
         self.set |= bit(sig);

@@ -263,5 +263,28 @@ pub fn rt_sigqueueinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EPERM);
     }
     info.set_signo(sig);
+    check_queue_room(t, pid, sig)?;
     send_to_process(&t.kernel.clone(), pid, info, Some(&t.creds())).map(|_| 0)
+}
+
+/// EAGAIN when a real-time signal queued by sigqueue would pass the
+/// sender's RLIMIT_SIGPENDING, as Linux refuses it. (Linux counts the
+/// signals pending for the sender's user everywhere; this counts those
+/// pending for the receiving process, which bounds the same flood.)
+fn check_queue_room(t: &Task, pid: i32, sig: u32) -> SysResult<()> {
+    if sig < signal::SIGRTMIN {
+        return Ok(());
+    }
+    let limit = t.rlimits()[abi::flags::rlimit::RLIMIT_SIGPENDING as usize].cur;
+    let queued = {
+        let procs = t.kernel.procs();
+        match procs.procs.get(&pid) {
+            Some(p) => p.tg.pending.lock().unwrap_or_else(|e| e.into_inner()).len(),
+            None => return Ok(()),
+        }
+    };
+    if queued as u64 >= limit {
+        return Err(Errno::EAGAIN);
+    }
+    Ok(())
 }

@@ -48,9 +48,16 @@ pub fn getrlimit(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(0)
 }
 
+/// fs.nr_open, as /proc/sys shows it: the highest RLIMIT_NOFILE.
+const NR_OPEN: u64 = 1 << 20;
+
 fn set_limit(t: &mut Task, r: usize, new: Rlimit) -> SysResult<()> {
     if new.cur > new.max {
         return Err(Errno::EINVAL);
+    }
+    // No fd table grows past fs.nr_open, whatever the privilege.
+    if r == abi::flags::rlimit::RLIMIT_NOFILE as usize && new.max > NR_OPEN {
+        return Err(Errno::EPERM);
     }
     // Raising the hard limit needs CAP_SYS_RESOURCE.
     if new.max > t.rlimits()[r].max && !t.creds().has_cap(abi::flags::capability::CAP_SYS_RESOURCE) {

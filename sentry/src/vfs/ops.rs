@@ -247,6 +247,10 @@ pub fn rename(
     // with a lower one may be the target even when the source is new.
     let moved = vfs.lookup_child(&old.dir, oname)?;
     let replaced = vfs.lookup_child(&new.dir, nname)?;
+    // A mount point neither moves nor is replaced (Linux's vfs_rename).
+    if moved.iter().chain(replaced.iter()).any(|d| d.is_mount_point()) {
+        return Err(Errno::EBUSY);
+    }
     // overlayfs without redirect_dir: a directory with a lower one stays
     // where it is (mv copies it instead).
     if moved.as_ref().is_some_and(|m| overlay::has_lower_dir(m))
