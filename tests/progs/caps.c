@@ -825,6 +825,11 @@ static void default_set(void)
 	attempt("setpriority -5", setpriority(PRIO_PROCESS, 0, -5));
 	struct rlimit rl;
 	getrlimit(RLIMIT_NOFILE, &rl);
+	/* Below fs.nr_open first: no one may raise it past that. */
+	rl.rlim_max -= 2;
+	if (rl.rlim_cur > rl.rlim_max)
+		rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
 	rl.rlim_max++;
 	attempt("raise the hard RLIMIT_NOFILE", setrlimit(RLIMIT_NOFILE, &rl));
 	attempt("setuid(1234)", setuid(1234));
