@@ -784,36 +784,89 @@ husk_test! {
     }
 }
 
-husk_test! {
-    /// The sandbox's host processes (husk, its stubs, its Gofer) are in
-    /// network, IPC and UTS namespaces of their own, not the host's.
-    fn escape_host_processes_in_namespaces_of_their_own(platform) {
-        use std::io::BufRead;
-        let rootfs = Rootfs::new();
-        rootfs.busybox(&["sh", "sleep", "echo"]);
-        let case = Case::new(&rootfs, "/bin/sh").args(["-c", "echo ready; sleep 30"]);
-        let mut child = husk_suite::run::husk_command(platform, &case)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("start husk");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
-        assert_eq!(line, "ready\n");
-        let ns = |pid: i32, kind: &str| std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).ok();
-        let mut pids = vec![child.id() as i32];
-        pids.extend(husk_suite::procs::descendants(child.id() as i32).iter().map(|p| p.pid));
-        let mut checked = Vec::new();
-        for kind in ["net", "ipc", "uts"] {
-            let host = ns(std::process::id() as i32, kind).expect("this process's namespace");
-            for &pid in &pids {
-                if let Some(theirs) = ns(pid, kind) {
-                    assert_ne!(theirs, host, "process {pid} is in the host's {kind} namespace");
-                    checked.push(pid);
-                }
-            }
+/// Starts `sh -c 'echo ready; sleep 30'` in a sandbox (as host user
+/// `user`, or root), and checks its host processes from the host's side:
+/// - every one (the Sentry, its stubs, the Gofer) is in network, IPC, UTS,
+///   cgroup and pid namespaces other than the host's, and in a user
+///   namespace of its own when rootless;
+/// - the Sentry (husk's one child) and its stubs are under seccomp with
+///   no_new_privs and hold no capability, and the Sentry's root is empty
+///   but for /proc, in a mount namespace of its own;
+/// - the Gofer is under seccomp too.
+fn check_host_processes_confined(platform: &str, user: Option<u32>) {
+    use std::io::BufRead;
+    let rootfs = Rootfs::new();
+    rootfs.busybox(&["sh", "sleep", "echo"]);
+    let mut case = Case::new(&rootfs, "/bin/sh").args(["-c", "echo ready; sleep 30"]);
+    if let Some(uid) = user {
+        case = case.as_host_user(uid);
+    }
+    let mut child = husk_command(platform, &case).stdout(std::process::Stdio::piped()).spawn().expect("start husk");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
+    assert_eq!(line, "ready\n");
+    let ns = |pid: i32, kind: &str| std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).ok();
+    let status = |pid: i32, key: &str| -> String {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        text.lines().find_map(|l| l.strip_prefix(key)).map(|v| v.trim().to_owned()).unwrap_or_default()
+    };
+    // With setpriv, husk is setpriv's child (it execs, so the same pid).
+    let husk = child.id() as i32;
+    let procs = husk_suite::procs::descendants(husk);
+    let sentry = procs.iter().find(|p| p.ppid == husk && !p.cmdline.contains(" gofer ")).map(|p| p.pid);
+    let sentry = sentry.unwrap_or_else(|| panic!("no Sentry process below husk {husk}: {procs:?}"));
+    let gofer = procs.iter().find(|p| p.cmdline.contains(" gofer ")).map(|p| p.pid).expect("a Gofer");
+    let stubs: Vec<i32> = procs.iter().filter(|p| p.ppid == sentry).map(|p| p.pid).collect();
+    assert!(!stubs.is_empty(), "no stub below the Sentry: {procs:?}");
+    let me = std::process::id() as i32;
+    let mut kinds = vec!["net", "ipc", "uts", "cgroup", "pid"];
+    if user.is_some() {
+        kinds.push("user");
+    }
+    for kind in kinds {
+        let host = ns(me, kind).expect("this process's namespace");
+        for &pid in stubs.iter().chain([&sentry, &gofer]) {
+            // (pid: the namespace its children are born in, for husk's.)
+            let theirs = ns(pid, kind).unwrap_or_else(|| panic!("no {kind} namespace for {pid}"));
+            assert_ne!(theirs, host, "process {pid} is in the host's {kind} namespace");
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        assert!(checked.len() >= 6, "husk, its Gofer and a stub, three namespaces each: {checked:?}");
+    }
+    assert_ne!(ns(sentry, "mnt"), ns(me, "mnt"), "the Sentry is in the host's mount namespace");
+    for &pid in stubs.iter().chain([&sentry]) {
+        assert_eq!(status(pid, "Seccomp:"), "2", "process {pid} has no seccomp filter");
+        assert_eq!(status(pid, "NoNewPrivs:"), "1", "process {pid} may gain privileges");
+        assert_eq!(status(pid, "CapEff:"), "0000000000000000", "process {pid} holds capabilities");
+        assert_eq!(status(pid, "CapPrm:"), "0000000000000000", "process {pid} holds capabilities");
+    }
+    assert_eq!(status(sentry, "CapBnd:"), "0000000000000000", "the Sentry could regain capabilities");
+    assert_eq!(status(gofer, "Seccomp:"), "2", "the Gofer has no seccomp filter");
+    let mut root: Vec<String> = std::fs::read_dir(format!("/proc/{sentry}/root"))
+        .expect("the Sentry's root")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    root.sort();
+    assert_eq!(root, ["proc"], "the Sentry's root holds only its /proc");
+    if let Some(uid) = user {
+        let uids = status(sentry, "Uid:");
+        assert!(uids.split_whitespace().all(|u| u == uid.to_string()), "the Sentry runs as {uids}, not {uid}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+husk_test! {
+    /// The sandbox's host processes, started by root, in namespaces of
+    /// their own and confined (see [`check_host_processes_confined`]).
+    fn escape_host_processes_confined(platform) {
+        check_host_processes_confined(platform, None);
+    }
+}
+
+husk_test! {
+    /// The same, started by an unprivileged host user (rootless mode):
+    /// the same namespaces, within a user namespace of their own.
+    fn escape_host_processes_confined_rootless(platform) {
+        check_host_processes_confined(platform, Some(65534));
     }
 }

@@ -600,6 +600,13 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let mounts = mounts::parse(&args.volume, &args.tmpfs)?;
     let host_writes = args.root_writes.as_deref() == Some("host");
+    // Started by another user than root: the rootless mode, in a user
+    // namespace of its own where that user is root, so that every other
+    // namespace and the Sentry's confinement can still be made.
+    sentry::sandbox_cpus();
+    if !nix::unistd::geteuid().is_root() {
+        isolation::enter_user_namespace().context("rootless mode needs user namespaces (or run husk as root)")?;
+    }
     sys::isolate_namespaces();
     // With a rootfs, the app sees only --env; on the host's system it
     // starts with docker run's usual variables.

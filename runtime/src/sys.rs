@@ -238,12 +238,14 @@ pub fn join_cgroup_at_exec(cmd: &mut Command, procs: Vec<RawFd>) {
 /// Puts this process, and the threads and processes it makes from now on
 /// (the Sentry's, its stubs, the Gofer), in new network, IPC and UTS
 /// namespaces: the sandbox reaches no host network, no host System V
-/// object and no host hostname even through a bug of the Sentry's. Only
-/// root may (rootless mode is to come); others go on as they are.
+/// object and no host hostname even through a bug of the Sentry's; and a
+/// new cgroup namespace, so that its own cgroup is its root. Only root, or
+/// the root of a user namespace (rootless mode), may.
 /// Call before any thread starts: namespaces are per thread.
 pub fn isolate_namespaces() {
+    let flags = libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWCGROUP;
     // SAFETY: unshare takes plain flags.
-    let r = unsafe { libc::unshare(libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS) };
+    let r = unsafe { libc::unshare(flags) };
     if r != 0 {
         log::debug!("cannot make namespaces for the sandbox: {}", std::io::Error::last_os_error());
     }

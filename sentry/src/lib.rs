@@ -524,8 +524,10 @@ impl Controller {
 
 /// The CPUs the sandbox shows (as sched_getaffinity reports them), read
 /// once: the host's figure comes from cgroup files and stat calls that the
-/// Sentry's seccomp filter forbids, so [`confine`] reads it first.
-pub(crate) fn sandbox_cpus() -> usize {
+/// Sentry's seccomp filter forbids, so [`confine`] reads it first, and the
+/// runtime earlier still, before a new cgroup or mount namespace hides the
+/// sandbox's cgroup (its CPU quota) from it.
+pub fn sandbox_cpus() -> usize {
     static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CPUS.get_or_init(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(1024))
 }

@@ -42,6 +42,9 @@ impl Rootfs {
         if std::env::var_os("HUSK_TEST_KEEP").is_some() {
             dir.disable_cleanup(true);
         }
+        // Open to every user: a rootless `husk run` (another host user)
+        // reads the root too.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod the case directory");
         let root = dir.path().join("rootfs");
         fs::create_dir(&root).expect("create rootfs/");
         fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).expect("chmod rootfs/");

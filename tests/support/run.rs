@@ -119,6 +119,7 @@ pub struct Case {
     husk_flags: Vec<String>,
     timeout: Duration,
     scratch_mounts: bool,
+    host_user: Option<u32>,
 }
 
 impl Case {
@@ -147,6 +148,7 @@ impl Case {
             husk_flags: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             scratch_mounts: false,
+            host_user: None,
         }
     }
 
@@ -229,6 +231,12 @@ impl Case {
     }
 
     /// Replaces [`DEFAULT_TIMEOUT`].
+    /// Runs `husk run` as host user `uid` (not root): the rootless mode.
+    pub fn as_host_user(mut self, uid: u32) -> Self {
+        self.host_user = Some(uid);
+        self
+    }
+
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -424,9 +432,25 @@ pub fn husk_command(platform: &str, case: &Case) -> Command {
     husk_command_with(platform, case, &[])
 }
 
+/// The host user a case's `husk run` runs as: [`Case::as_host_user`], or
+/// `HUSK_TEST_AS_USER` for a whole run (rootless mode: `HUSK_TEST_AS_USER=65534
+/// cargo test --test progs_diff`).
+fn host_user(case: &Case) -> Option<u32> {
+    case.host_user.or_else(|| std::env::var("HUSK_TEST_AS_USER").ok()?.parse().ok())
+}
+
 /// [`husk_command`] with `extra` flags for `husk run` before the case's.
 fn husk_command_with(platform: &str, case: &Case, extra: &[String]) -> Command {
-    let mut cmd = Command::new(paths::husk_bin());
+    let mut cmd = match host_user(case) {
+        // Rootless: started by that user, with no capability.
+        Some(uid) => {
+            let mut c = Command::new("setpriv");
+            let id = uid.to_string();
+            c.args(["--reuid", &id, "--regid", &id, "--clear-groups", "--inh-caps=-all", "--"]).arg(paths::husk_bin());
+            c
+        }
+        None => Command::new(paths::husk_bin()),
+    };
     cmd.arg("run").arg("--rootfs").arg(&case.root).arg("--platform").arg(platform).args(extra).args(&case.husk_flags);
     for (key, value) in &case.env {
         cmd.arg("--env").arg(format!("{key}={value}"));

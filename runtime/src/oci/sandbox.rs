@@ -117,7 +117,7 @@ pub fn main(g: &Globals, args: SandboxArgs) -> ExitCode {
         }
     };
     // First, so the Sentry, the Gofer and the stubs are born in the
-    // cgroups too.
+    // cgroups too (and the CPU count is read within them).
     if let Err(e) = (super::cgroup::Cgroups { dirs: args.cgroups.clone() }.join(std::process::id() as i32)) {
         let mut ready = ready;
         let _ = ready.write_all(format!("{e:#}").as_bytes());
