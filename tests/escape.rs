@@ -792,7 +792,8 @@ husk_test! {
 /// - the Sentry (husk's one child) and its stubs are under seccomp with
 ///   no_new_privs and hold no capability, and the Sentry's root is empty
 ///   but for /proc, in a mount namespace of its own;
-/// - the Gofer is under seccomp too.
+/// - the Gofer is under seccomp too, with an empty root in a mount
+///   namespace of its own.
 fn check_host_processes_confined(platform: &str, user: Option<u32>) {
     use std::io::BufRead;
     let rootfs = Rootfs::new();
@@ -847,6 +848,11 @@ fn check_host_processes_confined(platform: &str, user: Option<u32>) {
         .collect();
     root.sort();
     assert_eq!(root, ["proc"], "the Sentry's root holds only its /proc");
+    // The Gofer's mount namespace holds nothing but an empty root; its
+    // roots are reached only through the fds it holds.
+    assert_ne!(ns(gofer, "mnt"), ns(me, "mnt"), "the Gofer is in the host's mount namespace");
+    let gofer_root = std::fs::read_dir(format!("/proc/{gofer}/root")).expect("the Gofer's root").count();
+    assert_eq!(gofer_root, 0, "the Gofer's root is not empty");
     if let Some(uid) = user {
         let uids = status(sentry, "Uid:");
         assert!(uids.split_whitespace().all(|u| u == uid.to_string()), "the Sentry runs as {uids}, not {uid}");

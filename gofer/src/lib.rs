@@ -244,11 +244,13 @@ fn serve_with(roots: &[ExtraRoot], sock: OwnedFd, confine: bool) -> Result<(), G
     }
     log::debug!("gofer: serving {} and {} extra roots", rootfs.path.display(), roots.len() - 1);
     let mut server = server::Server::with_roots(opened, MAX_FIDS);
-    // Confined before the first request: from here on the Gofer has only
-    // the syscalls its serving needs. (The filter cannot look at paths: a
-    // compromised Gofer could still open any path openat2 reaches, which
-    // an empty mount namespace or Landlock is to take away.)
+    // Confined before the first request: its roots open, the Gofer keeps
+    // no other way to the host's tree (an empty mount namespace, where it
+    // may make one), and from here on only the syscalls its serving needs.
     if confine {
+        if let Err(e) = sys::enter_empty_mount_namespace() {
+            log::info!("gofer: keeps the host's mount namespace: {e}");
+        }
         seccomp::install(&seccomp::gofer(any_writable)?)?;
     }
     server.run(sock.as_fd())

@@ -495,3 +495,34 @@ pub(crate) fn clear_umask() {
     // SAFETY: umask takes and returns plain values.
     unsafe { libc::umask(0) };
 }
+
+/// Moves this process into a mount namespace of its own whose root is an
+/// empty, read-only tmpfs (over /tmp, which every host has), with the host's
+/// tree detached from it: from then on the Gofer reaches no host path but
+/// through the root fds it already holds, which keep their mounts alive.
+/// Needs CAP_SYS_ADMIN (root's, or a user namespace's).
+pub(crate) fn enter_empty_mount_namespace() -> io::Result<()> {
+    let none: *const libc::c_char = ptr::null();
+    let locked = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    // SAFETY: unshare, mount, chdir, pivot_root and umount2 with plain
+    // flags and pointers to static C strings (or null where the kernel
+    // takes none).
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWNS))?;
+        check(libc::mount(none, c"/".as_ptr(), none, libc::MS_REC | libc::MS_PRIVATE, ptr::null()))?;
+        check(libc::mount(
+            c"husk-gofer".as_ptr(),
+            c"/tmp".as_ptr(),
+            c"tmpfs".as_ptr(),
+            locked,
+            c"mode=0555,size=4k".as_ptr().cast(),
+        ))?;
+        check(libc::chdir(c"/tmp".as_ptr()))?;
+        check(libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) as libc::c_int)?;
+        check(libc::umount2(c".".as_ptr(), libc::MNT_DETACH))?;
+        check(libc::chdir(c"/".as_ptr()))?;
+        let ro = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | locked;
+        check(libc::mount(none, c"/".as_ptr(), none, ro, ptr::null()))?;
+    }
+    Ok(())
+}
