@@ -16,6 +16,8 @@
 //! dangerous in general but needed in one form carry argument rules
 //! (`fcntl`'s commands, `mmap` and `mprotect` never executable).
 
+mod search;
+
 use std::collections::BTreeMap;
 
 use seccompiler::{
@@ -330,30 +332,10 @@ const TCSETSF2: libc::Ioctl = 0x402c_542d;
 /// The Sentry's filter: the list of [`sentry_syscalls`] with `deny` for the
 /// rest, and clone3 answered with ENOSYS, so that threads are made with
 /// clone, whose flags the list can check (glibc falls back to clone when
-/// clone3 is missing, as gVisor's filter also makes it do).
+/// clone3 is missing, as gVisor's filter also makes it do). Every stub
+/// inherits it, so it finds the syscall by binary search (`search.rs`).
 pub fn sentry(fds: SentryFds, deny: Deny) -> Result<BpfProgram, Error> {
-    Ok(answer_enosys(build_with(sentry_syscalls(fds), deny)?, libc::SYS_clone3))
-}
-
-/// `prog` preceded by a check that answers syscall `nr` with ENOSYS.
-fn answer_enosys(prog: BpfProgram, nr: i64) -> BpfProgram {
-    use seccompiler::sock_filter;
-    const LD_W_ABS: u16 = 0x20;
-    const JEQ_K: u16 = 0x15;
-    const RET_K: u16 = 0x06;
-    const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
-    let ins = |code, jt, jf, k| sock_filter { code, jt, jf, k };
-    let mut out = vec![
-        // seccomp_data: nr at 0, arch at 4. Another architecture goes on
-        // to `prog`, which refuses it.
-        ins(LD_W_ABS, 0, 0, 4),
-        ins(JEQ_K, 0, 3, AUDIT_ARCH),
-        ins(LD_W_ABS, 0, 0, 0),
-        ins(JEQ_K, 0, 1, nr as u32),
-        ins(RET_K, 0, 0, SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
-    ];
-    out.extend(prog);
-    out
+    search::build_searched(sentry_syscalls(fds), deny, &[libc::SYS_clone3])
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -477,6 +459,90 @@ mod tests {
             assert!(!nrs.contains(&nr), "syscall {nr} must not be in the Sentry's filter");
         }
         assert!(!sentry(SentryFds { memfd: 5 }, Deny::Trap).unwrap().is_empty());
+    }
+
+    /// A classic-BPF interpreter for what seccompiler and `search.rs`
+    /// emit, over one seccomp_data.
+    fn run_bpf(prog: &[seccompiler::sock_filter], nr: u32, arch: u32, args: [u64; 6]) -> u32 {
+        let mut data = Vec::with_capacity(64);
+        data.extend_from_slice(&nr.to_le_bytes());
+        data.extend_from_slice(&arch.to_le_bytes());
+        data.extend_from_slice(&0x7000_1234u64.to_le_bytes());
+        for a in args {
+            data.extend_from_slice(&a.to_le_bytes());
+        }
+        let (mut pc, mut acc) = (0usize, 0u32);
+        loop {
+            let i = &prog[pc];
+            pc += 1;
+            let jump = |cond: bool| usize::from(if cond { i.jt } else { i.jf });
+            match i.code {
+                0x20 => {
+                    let k = i.k as usize;
+                    acc = u32::from_le_bytes(data[k..k + 4].try_into().unwrap());
+                }
+                0x54 => acc &= i.k,
+                0x15 => pc += jump(acc == i.k),
+                0x35 => pc += jump(acc >= i.k),
+                0x25 => pc += jump(acc > i.k),
+                0x45 => pc += jump(acc & i.k != 0),
+                0x05 => pc += i.k as usize,
+                0x06 => return i.k,
+                other => panic!("unexpected BPF opcode {other:#x}"),
+            }
+        }
+    }
+
+    /// The searched filter decides every call as seccompiler's plain chain
+    /// of the same list does (clone3 aside, which it answers ENOSYS), for
+    /// every syscall number and the argument values the rules name.
+    #[test]
+    fn the_searched_sentry_filter_decides_as_the_plain_one() {
+        let fds = SentryFds { memfd: 9 };
+        let searched = sentry(fds, Deny::Trap).unwrap();
+        let plain = build_with(sentry_syscalls(fds), Deny::Trap).unwrap();
+        assert!(searched.len() < 400, "{} instructions", searched.len());
+        let x86 = AUDIT_ARCH;
+        let mut values: Vec<u64> = vec![0, 1, 2, 3, 4, 5, 7, 9, 0x1000, u64::MAX, 1 << 32, 9 | (1 << 32)];
+        values.extend([
+            libc::PROT_EXEC as u64,
+            (libc::MAP_SHARED | libc::MAP_FIXED) as u64,
+            libc::AT_EMPTY_PATH as u64,
+        ]);
+        values.extend([CLONE_THREAD_FLAGS, CLONE_FORK_FLAGS, SECCOMP_SET_MODE_FILTER, ARCH_SET_FS, ARCH_SET_GS]);
+        values.extend([libc::TCGETS as u64, libc::TIOCGWINSZ as u64, libc::F_GETFL as u64, libc::PR_SET_NAME as u64]);
+        let mut checked = 0;
+        for nr in (0..=470u32).chain([0x4000_0000, 0x4000_0027, u32::MAX]) {
+            for (i, &v) in values.iter().enumerate() {
+                let w = values[(i * 7 + 3) % values.len()];
+                for args in [[v, v, v, v, v, v], [w, v, v, v, v, v], [v, w, v, w, v, w], [0, 0x1000, v, w, 9, 0]] {
+                    let got = run_bpf(&searched, nr, x86, args);
+                    let want = if i64::from(nr) == libc::SYS_clone3 {
+                        0x0005_0000 | libc::ENOSYS as u32
+                    } else {
+                        run_bpf(&plain, nr, x86, args)
+                    };
+                    assert_eq!(got, want, "syscall {nr} with {args:x?}");
+                    checked += 1;
+                }
+            }
+            // Another architecture is refused by both.
+            assert_eq!(run_bpf(&searched, nr, 0x4000_0003, [0; 6]), run_bpf(&plain, nr, 0x4000_0003, [0; 6]));
+        }
+        assert!(checked > 20_000);
+        // And the decisions themselves.
+        let (allow, trap) = (0x7fff_0000, 0x0003_0000);
+        let decide = |nr: i64, args| run_bpf(&searched, nr as u32, x86, args);
+        assert_eq!(decide(libc::SYS_getpid, [0; 6]), allow);
+        assert_eq!(decide(libc::SYS_socket, [2, 1, 0, 0, 0, 0]), trap);
+        let exec = libc::PROT_EXEC as u64;
+        let anon = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
+        let shared_fixed = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        assert_eq!(decide(libc::SYS_mmap, [0, 4096, exec, anon, u64::MAX, 0]), trap);
+        assert_eq!(decide(libc::SYS_mmap, [0x1000, 4096, exec, shared_fixed, 9, 0]), allow);
+        assert_eq!(decide(libc::SYS_mmap, [0, 4096, 3, anon, u64::MAX, 0]), allow);
+        assert_eq!(decide(libc::SYS_clone, [CLONE_THREAD_FLAGS, 0, 0, 0, 0, 0]), allow);
+        assert_eq!(decide(libc::SYS_clone, [CLONE_THREAD_FLAGS | libc::CLONE_NEWUSER as u64, 0, 0, 0, 0, 0]), trap);
     }
 
     /// Runs this test binary again as a child with `CHILD=what` and
