@@ -295,11 +295,17 @@ pub struct ProcessTable {
     /// tid → thread, for tkill and friends.
     pub threads: BTreeMap<i32, Arc<TaskHandle>>,
     next_id: i32,
-    /// The most tasks (threads) the sandbox may have: its pids.max. A
-    /// fork or clone past it fails with EAGAIN, as the pids controller
-    /// makes it fail.
+    /// The most tasks (threads) the sandbox may have: its pids.max (without
+    /// one, [`DEFAULT_TASK_LIMIT`]). A fork or clone past it fails with
+    /// EAGAIN, as the pids controller makes it fail.
     pub task_limit: Option<usize>,
 }
+
+/// The most tasks a sandbox without a pids limit may have: each is a host
+/// thread of the Sentry (and each process a stub), so the Sentry bounds
+/// them itself, at Linux's smallest default pid_max, well below what the
+/// host could hold.
+pub const DEFAULT_TASK_LIMIT: usize = 32_768;
 
 /// The highest pid the sandbox hands out before wrapping.
 const PID_MAX: i32 = 4_194_304;

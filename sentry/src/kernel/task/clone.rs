@@ -107,7 +107,7 @@ impl Task {
         let kernel = self.kernel.clone();
         let (handle, pid) = {
             let mut procs = kernel.procs();
-            if procs.task_limit.is_some_and(|max| procs.threads.len() >= max) {
+            if procs.threads.len() >= procs.task_limit.unwrap_or(crate::kernel::process::DEFAULT_TASK_LIMIT) {
                 return Err(Errno::EAGAIN);
             }
             let tid = procs.alloc_id().ok_or(Errno::EAGAIN)?;
