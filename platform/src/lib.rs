@@ -22,7 +22,7 @@
 //! this crate.
 
 pub mod arch;
-mod bpf;
+
 pub mod ptrace;
 pub mod systrap;
 

@@ -9,14 +9,17 @@
 //!   it, and the filter is inherited by every stub the Sentry forks, where a
 //!   kill would outrank the stub's own trap of each app syscall. A trap
 //!   never runs the call, whatever a handler then does.
-//! - The stubs' own filters are built in `platform`, next to the stub code
-//!   whose instruction addresses they check.
+//! - The stubs' own filters ([`stub`]) kill, and check where each call
+//!   comes from: only the stub's code page may make the few calls they
+//!   allow.
 //!
 //! Each allowed syscall is listed with why it is needed; syscalls that are
 //! dangerous in general but needed in one form carry argument rules
 //! (`fcntl`'s commands, `mmap` and `mprotect` never executable).
 
+pub mod bpf;
 mod search;
+pub mod stub;
 
 use std::collections::BTreeMap;
 
@@ -396,8 +399,24 @@ pub fn describe() -> Vec<(&'static str, Vec<String>)> {
             .map(|a| if a.rules.is_empty() { a.name.to_string() } else { format!("{} (argument rules)", a.name) })
             .collect()
     };
+    let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     vec![
         ("sentry", list(sentry_syscalls(SentryFds::default()))),
+        (
+            "stub, systrap (from its code page only; every app syscall traps to the Sentry)",
+            names(&[
+                "rt_sigreturn",
+                "futex (argument rules)",
+                "mmap (argument rules)",
+                "munmap",
+                "mprotect",
+                "arch_prctl (argument rules)",
+            ]),
+        ),
+        (
+            "stub, ptrace (from its code page only; app syscalls stop before seccomp)",
+            names(&["mmap", "munmap", "mprotect"]),
+        ),
         ("gofer (every root read-only)", list(gofer_syscalls(false))),
         ("gofer (a root writable)", list(gofer_syscalls(true))),
     ]

@@ -21,7 +21,6 @@ use std::os::fd::RawFd;
 use std::sync::OnceLock;
 
 use crate::arch::TASK_SIZE;
-use crate::bpf::*;
 use crate::PlatformError;
 
 const PAGE: u64 = 4096;
@@ -122,45 +121,11 @@ fn map_stub_page() -> io::Result<StubPage> {
     Err(io::Error::from_raw_os_error(libc::ENOMEM))
 }
 
-/// The stub's filter: allow mmap, munmap and mprotect from the stub page, kill
-/// the process on anything else. App syscalls never reach it, since
-/// PTRACE_SYSEMU stops and skips them before seccomp runs; it is the backstop
-/// that makes "the app never executes a host syscall" hold even if the Sentry
-/// resumed the app wrongly.
-pub fn stub_filter(page: StubPage) -> Vec<libc::sock_filter> {
-    let lo = (page.base & 0xffff_ffff) as u32;
-    let hi = (page.base >> 32) as u32;
-    let allowed = [libc::SYS_mmap as u32, libc::SYS_munmap as u32, libc::SYS_mprotect as u32];
-    let mut f = vec![
-        stmt(BPF_LD_W_ABS, OFF_ARCH),
-        jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
-        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
-        stmt(BPF_LD_W_ABS, OFF_IP_HI),
-        jump(BPF_JEQ_K, hi, 1, 0),
-        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
-        stmt(BPF_LD_W_ABS, OFF_IP_LO),
-        // ip < lo → kill; ip >= lo + PAGE → kill.
-        jump(BPF_JGE_K, lo, 1, 0),
-        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
-        jump(BPF_JGE_K, lo.wrapping_add(PAGE as u32), 0, 1),
-        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
-        stmt(BPF_LD_W_ABS, OFF_NR),
-    ];
-    for (i, nr) in allowed.iter().enumerate() {
-        // Jump to the ALLOW after the final KILL when equal.
-        let to_allow = (allowed.len() - i) as u8;
-        f.push(jump(BPF_JEQ_K, *nr, to_allow, 0));
-    }
-    f.push(stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS));
-    f.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
-    f
-}
-
 /// Forks a new stub traced by the calling thread and returns its pid once it
 /// has reached its first stop, with nothing mapped but the stub page.
 pub fn spawn(memfd: RawFd, page: StubPage) -> Result<i32, PlatformError> {
     // Built before the fork: the child must not allocate.
-    let filter = stub_filter(page);
+    let filter = seccomp::stub::ptrace(page.base);
     let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr().cast_mut() };
     // SAFETY: fork in a possibly multithreaded process; the child only makes
     // raw syscalls (async-signal-safe) and then jumps to the stub page, never

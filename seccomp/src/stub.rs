@@ -1,0 +1,237 @@
+//! The stubs' own seccomp filters, one per platform, hand-assembled: each
+//! compares the instruction pointer with the stub's code page (at `base`,
+//! one page, in every stub at the same address), which seccompiler's rules
+//! cannot express. The platform installs them in each stub it forks.
+
+use std::os::fd::RawFd;
+
+use crate::bpf::*;
+
+/// The stub's code page's length.
+const PAGE: u64 = 4096;
+
+// Stub-specific constants for the filter.
+const ARCH_SET_GS: u32 = 0x1001;
+const ARCH_SET_FS: u32 = 0x1002;
+
+/// A jump target while the filter is being built.
+#[derive(Clone, Copy)]
+enum To {
+    Next,
+    Allow,
+    Trap,
+    Kill,
+    Label(u8),
+}
+
+/// A tiny assembler for the filter: forward jumps to labels and to the three
+/// final returns, resolved at the end.
+#[derive(Default)]
+struct Bpf {
+    insns: Vec<(libc::sock_filter, To, To)>,
+    labels: Vec<(u8, usize)>,
+}
+
+impl Bpf {
+    fn ld(&mut self, off: u32) {
+        self.insns.push((stmt(BPF_LD_W_ABS, off), To::Next, To::Next));
+    }
+    fn jeq(&mut self, k: u32, t: To, f: To) {
+        self.insns.push((jump(BPF_JEQ_K, k, 0, 0), t, f));
+    }
+    fn jge(&mut self, k: u32, t: To, f: To) {
+        self.insns.push((jump(BPF_JGE_K, k, 0, 0), t, f));
+    }
+    fn ret(&mut self, k: u32) {
+        self.insns.push((stmt(BPF_RET_K, k), To::Next, To::Next));
+    }
+    fn label(&mut self, l: u8) {
+        self.labels.push((l, self.insns.len()));
+    }
+    fn finish(mut self) -> Vec<libc::sock_filter> {
+        let allow = self.insns.len();
+        self.ret(SECCOMP_RET_ALLOW);
+        self.ret(SECCOMP_RET_TRAP);
+        self.ret(SECCOMP_RET_KILL_PROCESS);
+        let labels = self.labels;
+        let target = |to: To, at: usize| -> u8 {
+            let dest = match to {
+                To::Next => at + 1,
+                To::Allow => allow,
+                To::Trap => allow + 1,
+                To::Kill => allow + 2,
+                To::Label(l) => labels.iter().find(|(n, _)| *n == l).expect("label").1,
+            };
+            u8::try_from(dest - at - 1).expect("BPF jump too far")
+        };
+        let n = self.insns.len();
+        let mut out = Vec::with_capacity(n);
+        for (i, (mut ins, t, f)) in self.insns.into_iter().enumerate() {
+            if ins.code == BPF_JEQ_K || ins.code == BPF_JGE_K {
+                ins.jt = target(t, i);
+                ins.jf = target(f, i);
+            }
+            out.push(ins);
+        }
+        out
+    }
+}
+
+/// The stub's filter.
+///
+/// - A syscall whose instruction pointer is outside the code page traps
+///   (SIGSYS): that is every app syscall.
+/// - From the code page: rt_sigreturn; futex WAIT and WAKE only; mmap only of
+///   the memory file with exactly MAP_SHARED|MAP_FIXED; munmap; mprotect;
+///   arch_prctl ARCH_SET_FS and ARCH_SET_GS only.
+/// - Anything else, or a non-x86_64 syscall (int 0x80), kills the process.
+pub fn systrap(base: u64, memfd: RawFd) -> Vec<libc::sock_filter> {
+    const FUTEX: u8 = 1;
+    const MMAP: u8 = 2;
+    const ARCH_PRCTL: u8 = 3;
+    let lo = (base & 0xffff_ffff) as u32;
+    let hi = (base >> 32) as u32;
+    let mut b = Bpf::default();
+    b.ld(OFF_ARCH);
+    b.jeq(AUDIT_ARCH_X86_64, To::Next, To::Kill);
+    b.ld(OFF_IP_HI);
+    b.jeq(hi, To::Next, To::Trap);
+    b.ld(OFF_IP_LO);
+    b.jge(lo, To::Next, To::Trap);
+    b.jge(lo + PAGE as u32, To::Trap, To::Next);
+    b.ld(OFF_NR);
+    b.jeq(libc::SYS_rt_sigreturn as u32, To::Allow, To::Next);
+    b.jeq(libc::SYS_futex as u32, To::Label(FUTEX), To::Next);
+    b.jeq(libc::SYS_mmap as u32, To::Label(MMAP), To::Next);
+    b.jeq(libc::SYS_munmap as u32, To::Allow, To::Next);
+    b.jeq(libc::SYS_mprotect as u32, To::Allow, To::Next);
+    b.jeq(libc::SYS_arch_prctl as u32, To::Label(ARCH_PRCTL), To::Kill);
+    b.label(FUTEX);
+    b.ld(off_arg_lo(1));
+    b.jeq(libc::FUTEX_WAIT as u32, To::Allow, To::Next);
+    b.jeq(libc::FUTEX_WAKE as u32, To::Allow, To::Kill);
+    b.label(MMAP);
+    b.ld(off_arg_lo(3));
+    b.jeq((libc::MAP_SHARED | libc::MAP_FIXED) as u32, To::Next, To::Kill);
+    b.ld(off_arg_hi(3));
+    b.jeq(0, To::Next, To::Kill);
+    b.ld(off_arg_lo(4));
+    b.jeq(memfd as u32, To::Next, To::Kill);
+    b.ld(off_arg_hi(4));
+    b.jeq(0, To::Allow, To::Kill);
+    b.label(ARCH_PRCTL);
+    b.ld(off_arg_hi(0));
+    b.jeq(0, To::Next, To::Kill);
+    b.ld(off_arg_lo(0));
+    b.jeq(ARCH_SET_FS, To::Allow, To::Next);
+    b.jeq(ARCH_SET_GS, To::Allow, To::Kill);
+    b.finish()
+}
+
+/// The stub's filter: allow mmap, munmap and mprotect from the stub page, kill
+/// the process on anything else. App syscalls never reach it, since
+/// PTRACE_SYSEMU stops and skips them before seccomp runs; it is the backstop
+/// that makes "the app never executes a host syscall" hold even if the Sentry
+/// resumed the app wrongly.
+pub fn ptrace(base: u64) -> Vec<libc::sock_filter> {
+    let lo = (base & 0xffff_ffff) as u32;
+    let hi = (base >> 32) as u32;
+    let allowed = [libc::SYS_mmap as u32, libc::SYS_munmap as u32, libc::SYS_mprotect as u32];
+    let mut f = vec![
+        stmt(BPF_LD_W_ABS, OFF_ARCH),
+        jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
+        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
+        stmt(BPF_LD_W_ABS, OFF_IP_HI),
+        jump(BPF_JEQ_K, hi, 1, 0),
+        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
+        stmt(BPF_LD_W_ABS, OFF_IP_LO),
+        // ip < lo → kill; ip >= lo + PAGE → kill.
+        jump(BPF_JGE_K, lo, 1, 0),
+        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
+        jump(BPF_JGE_K, lo.wrapping_add(PAGE as u32), 0, 1),
+        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
+        stmt(BPF_LD_W_ABS, OFF_NR),
+    ];
+    for (i, nr) in allowed.iter().enumerate() {
+        // Jump to the ALLOW after the final KILL when equal.
+        let to_allow = (allowed.len() - i) as u8;
+        f.push(jump(BPF_JEQ_K, *nr, to_allow, 0));
+    }
+    f.push(stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS));
+    f.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the classic-BPF subset the filter uses over one seccomp_data.
+    fn run(filter: &[libc::sock_filter], nr: i64, arch: u32, ip: u64, args: [u64; 6]) -> u32 {
+        let mut data = Vec::with_capacity(64);
+        data.extend_from_slice(&(nr as i32).to_le_bytes());
+        data.extend_from_slice(&arch.to_le_bytes());
+        data.extend_from_slice(&ip.to_le_bytes());
+        for a in args {
+            data.extend_from_slice(&a.to_le_bytes());
+        }
+        let (mut pc, mut acc) = (0usize, 0u32);
+        loop {
+            let i = filter[pc];
+            pc += 1;
+            match i.code {
+                BPF_LD_W_ABS => {
+                    let k = i.k as usize;
+                    acc = u32::from_le_bytes(data[k..k + 4].try_into().unwrap());
+                }
+                BPF_JEQ_K => pc += usize::from(if acc == i.k { i.jt } else { i.jf }),
+                BPF_JGE_K => pc += usize::from(if acc >= i.k { i.jt } else { i.jf }),
+                BPF_RET_K => return i.k,
+                other => panic!("unexpected BPF opcode {other:#x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn filter_traps_the_app_and_confines_the_stub() {
+        let base: u64 = 0x7ffe_0000_0000;
+        let f = systrap(base, 7);
+        let x86 = AUDIT_ARCH_X86_64;
+        let stub_ip = base + 0x40;
+        let app_ip = 0x40_0007;
+        let shared_fixed = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        // Every app syscall traps, whatever it is.
+        for nr in [libc::SYS_getpid, libc::SYS_mmap, libc::SYS_rt_sigreturn, libc::SYS_exit_group, 0x4000_0000] {
+            assert_eq!(run(&f, nr, x86, app_ip, [0; 6]), SECCOMP_RET_TRAP, "nr {nr}");
+        }
+        // Just outside the code page is the app's, too.
+        assert_eq!(run(&f, libc::SYS_futex, x86, base + PAGE as u64, [0; 6]), SECCOMP_RET_TRAP);
+        assert_eq!(run(&f, libc::SYS_futex, x86, base - 1, [0; 6]), SECCOMP_RET_TRAP);
+        assert_eq!(run(&f, libc::SYS_futex, x86, stub_ip + (1 << 32), [0; 6]), SECCOMP_RET_TRAP);
+        // What the handler needs, from the code page.
+        let allow = |nr, args| run(&f, nr, x86, stub_ip, args);
+        assert_eq!(allow(libc::SYS_rt_sigreturn, [0; 6]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_futex, [0, 0, 2, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_futex, [0, 1, 1, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_mmap, [0x1000, 0x1000, 3, shared_fixed, 7, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_munmap, [0x1000, 0x1000, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_mprotect, [0x1000, 0x1000, 1, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_arch_prctl, [ARCH_SET_FS.into(), 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_arch_prctl, [ARCH_SET_GS.into(), 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        // Nothing else, and nothing with other arguments.
+        let kill = SECCOMP_RET_KILL_PROCESS;
+        assert_eq!(allow(libc::SYS_getpid, [0; 6]), kill);
+        assert_eq!(allow(libc::SYS_futex, [0, 9, 0, 0, 0, 0]), kill, "FUTEX_WAIT_BITSET");
+        assert_eq!(allow(libc::SYS_futex, [0, 128, 0, 0, 0, 0]), kill, "private futex");
+        assert_eq!(allow(libc::SYS_mmap, [0, 0x1000, 3, shared_fixed, 8, 0]), kill, "another fd");
+        assert_eq!(allow(libc::SYS_mmap, [0, 0x1000, 3, shared_fixed, 7 | (1 << 32), 0]), kill);
+        let private_fixed = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
+        assert_eq!(allow(libc::SYS_mmap, [0, 0x1000, 3, private_fixed, 7, 0]), kill, "private");
+        let anon = shared_fixed | libc::MAP_ANONYMOUS as u64;
+        assert_eq!(allow(libc::SYS_mmap, [0, 0x1000, 3, anon, 7, 0]), kill, "anonymous");
+        assert_eq!(allow(libc::SYS_arch_prctl, [0x1003, 0, 0, 0, 0, 0]), kill, "ARCH_GET_FS");
+        assert_eq!(allow(libc::SYS_arch_prctl, [u64::from(ARCH_SET_FS) | (1 << 32), 0, 0, 0, 0, 0]), kill);
+        // A 32-bit syscall (int 0x80) kills wherever it comes from.
+        assert_eq!(run(&f, 20, 0x4000_0003, app_ip, [0; 6]), kill);
+    }
+}
