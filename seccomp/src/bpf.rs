@@ -8,6 +8,8 @@ pub const BPF_LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u1
 pub const BPF_JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
 /// `BPF_JMP | BPF_JGE | BPF_K`.
 pub const BPF_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+/// `BPF_JMP | BPF_JA`: jump always, by `k`.
+pub const BPF_JA: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
 /// `BPF_RET | BPF_K`.
 pub const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 
@@ -15,6 +17,8 @@ pub const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 pub const SECCOMP_RET_KILL_PROCESS: u32 = libc::SECCOMP_RET_KILL_PROCESS;
 /// Deliver SIGSYS.
 pub const SECCOMP_RET_TRAP: u32 = libc::SECCOMP_RET_TRAP;
+/// Fail the syscall with the errno in the low 16 bits.
+pub const SECCOMP_RET_ERRNO: u32 = libc::SECCOMP_RET_ERRNO;
 /// Let the syscall run.
 pub const SECCOMP_RET_ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
 /// `AUDIT_ARCH_X86_64` (linux/audit.h; not in libc).

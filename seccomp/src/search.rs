@@ -12,18 +12,12 @@ use std::collections::BTreeMap;
 
 use seccompiler::{sock_filter, BpfProgram, SeccompAction, SeccompFilter, SeccompRule};
 
+use crate::bpf::{
+    BPF_JA as JA, BPF_JEQ_K as JEQ_K, BPF_JGE_K as JGE_K, BPF_LD_W_ABS as LD_W_ABS, BPF_RET_K as RET_K, OFF_ARCH,
+    OFF_NR, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO,
+};
 use crate::{Allowed, Deny, Error, ARCH, AUDIT_ARCH};
 
-const LD_W_ABS: u16 = 0x20;
-const JEQ_K: u16 = 0x15;
-const JGE_K: u16 = 0x35;
-const JA: u16 = 0x05;
-const RET_K: u16 = 0x06;
-const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
-const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
-/// seccomp_data: the syscall number at 0, the architecture at 4.
-const OFF_NR: u32 = 0;
-const OFF_ARCH: u32 = 4;
 /// Leaves of the tree compare this many numbers one by one.
 const LEAF: usize = 4;
 
