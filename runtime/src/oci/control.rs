@@ -31,7 +31,9 @@ pub enum Request {
     Start,
     /// Send a signal to init, or to every process (`husk kill [--all]`).
     Kill {
-        /// The signal number.
+        /// The signal number: 0 to 64, else the message is malformed (the
+        /// Sentry indexes its signal tables with it).
+        #[serde(deserialize_with = "signal_number")]
         signal: i32,
         /// Every process, not only init.
         all: bool,
@@ -41,6 +43,15 @@ pub enum Request {
     Exec(super::bundle::ProcessPlan),
     /// The sandbox's process ids (`husk ps`).
     Pids,
+}
+
+/// A signal number as `Request::Kill` carries it: 0 (a check only) to 64.
+fn signal_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+    let n = i32::deserialize(d)?;
+    if !(0..=64).contains(&n) {
+        return Err(serde::de::Error::custom(format!("signal {n} is out of range (0 to 64)")));
+    }
+    Ok(n)
 }
 
 /// The sandbox's answers.
@@ -143,6 +154,29 @@ impl Channel {
             Some((Response::Error(msg), _)) => bail!("{msg}"),
             Some((r, _)) => Ok(r),
             None => bail!("the sandbox closed the control connection"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kill_with_a_signal_out_of_range_is_malformed() {
+        // Signal 100 reached the Sentry's 64-entry signal table: an index
+        // out of bounds that ended the container.
+        for bad in [
+            r#"{"Kill":{"signal":100,"all":false}}"#,
+            r#"{"Kill":{"signal":-1,"all":true}}"#,
+            r#"{"Kill":{"signal":65,"all":false}}"#,
+        ] {
+            let err = serde_json::from_str::<Request>(bad).unwrap_err().to_string();
+            assert!(err.contains("out of range"), "{bad}: {err}");
+        }
+        for ok in [0, 9, 64] {
+            let json = format!(r#"{{"Kill":{{"signal":{ok},"all":false}}}}"#);
+            assert!(matches!(serde_json::from_str::<Request>(&json), Ok(Request::Kill { signal, .. }) if signal == ok));
         }
     }
 }

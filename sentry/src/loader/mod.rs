@@ -26,6 +26,27 @@ use elf::ElfImage;
 const PIE_BASE: u64 = 0x5555_5555_4000;
 /// Most bytes of argv plus envp strings (Linux's limit with an 8 MiB stack).
 const MAX_ARG_BYTES: usize = 2 << 20;
+/// The top of user space (Linux's TASK_SIZE_MAX on x86_64).
+const TASK_SIZE: u64 = (1 << 47) - PAGE_SIZE;
+
+/// Where address `vaddr` of an image goes when the image is loaded at
+/// `bias`. A position-independent image whose segments sit above where it
+/// is loaded has a "negative" bias: the sum wraps, as Linux's
+/// `load_bias + vaddr` does.
+fn biased(vaddr: u64, bias: u64) -> u64 {
+    vaddr.wrapping_add(bias)
+}
+
+/// The first instruction of an image whose entry is `entry`, loaded at
+/// `bias`: EINVAL outside user space, as Linux's `BAD_ADDR` check. The
+/// entry is the image's own say, unchecked by the parser.
+fn entry_point(entry: u64, bias: u64) -> SysResult<u64> {
+    let at = biased(entry, bias);
+    if at >= TASK_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    Ok(at)
+}
 
 /// What the task needs to start running a loaded program.
 #[derive(Debug)]
@@ -79,10 +100,13 @@ pub struct ExecArgs<'a> {
 fn map_image(mm: &mut MemoryManager, exe: &Executable, img: &ElfImage, bias: u64) -> SysResult<u64> {
     let mut brk = 0;
     for seg in &img.loads {
-        let start = page_down(bias + seg.vaddr);
+        // Below 2^48: the parser keeps vaddr + memsz within 2^47, and a
+        // bias puts the lowest segment at an address mmap gave.
+        let at = biased(seg.vaddr, bias);
+        let start = page_down(at);
         let file_off = page_down(seg.offset);
-        let file_end = bias + seg.vaddr + seg.filesz;
-        let mem_end = bias + seg.vaddr + seg.memsz;
+        let file_end = at + seg.filesz;
+        let mem_end = at + seg.memsz;
         let map_end = page_up(file_end).ok_or(Errno::ENOEXEC)?;
         if map_end > start {
             mm.mmap(MmapRequest {
@@ -132,7 +156,8 @@ fn choose_bias(mm: &mut MemoryManager, img: &ElfImage, preferred: Option<u64>) -
     let hint = preferred.unwrap_or(0);
     let base =
         mm.mmap(MmapRequest { addr: hint, len: span, prot: 0, flags: MAP_PRIVATE | MAP_ANONYMOUS, file: None })?;
-    Ok(base - page_down(img.min_vaddr))
+    // Wraps when the segments sit above `base` (see `biased`).
+    Ok(base.wrapping_sub(page_down(img.min_vaddr)))
 }
 
 /// Loads `exe` (and its interpreter) into the empty `mm` and builds the stack.
@@ -147,10 +172,10 @@ pub fn load(
     let bias = choose_bias(mm, &img, Some(PIE_BASE))?;
     let brk = map_image(mm, exe, &img, bias)?;
     mm.set_brk_base(page_up(brk).ok_or(Errno::ENOEXEC)?);
-    let phdr = img.phdr_vaddr.map(|v| v + bias).unwrap_or(0);
+    let phdr = img.phdr_vaddr.map(|v| biased(v, bias)).unwrap_or(0);
 
     let (entry, interp_base) = match &img.interp {
-        None => (img.entry + bias, 0),
+        None => (entry_point(img.entry, bias)?, 0),
         Some(path) => {
             let interp = open_executable(vfs, root, root, path).map_err(|e| match e {
                 Errno::EACCES => Errno::ELIBBAD,
@@ -162,7 +187,7 @@ pub fn load(
             }
             let ibias = choose_bias(mm, &iimg, None)?;
             map_image(mm, &interp, &iimg, ibias)?;
-            (iimg.entry + ibias, ibias + page_down(iimg.min_vaddr))
+            (entry_point(iimg.entry, ibias)?, biased(page_down(iimg.min_vaddr), ibias))
         }
     };
 
@@ -174,7 +199,7 @@ pub fn load(
         (AT_PAGESZ, PAGE_SIZE),
         (AT_BASE, interp_base),
         (AT_FLAGS, 0),
-        (AT_ENTRY, img.entry + bias),
+        (AT_ENTRY, biased(img.entry, bias)),
         (AT_UID, u64::from(args.creds.uid)),
         (AT_EUID, u64::from(args.creds.euid)),
         (AT_GID, u64::from(args.creds.gid)),
@@ -256,4 +281,31 @@ fn build_stack(mm: &mut MemoryManager, top: u64, args: &ExecArgs<'_>, auxv: &[(u
     let sp = (sp - bytes.len() as u64) & !15;
     mm.poke(sp, &bytes)?;
     Ok(sp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_wraps_as_on_linux_and_outside_user_space_is_einval() {
+        // A PIE's e_entry is app input: u64::MAX plus the bias used to
+        // panic with an overflow (debug builds). As Linux's, the sum wraps.
+        assert_eq!(entry_point(u64::MAX, PIE_BASE), Ok(PIE_BASE - 1));
+        assert_eq!(entry_point(TASK_SIZE - PIE_BASE, PIE_BASE), Err(Errno::EINVAL));
+        assert_eq!(entry_point(u64::MAX - 0x1000, 0), Err(Errno::EINVAL));
+        assert_eq!(entry_point(TASK_SIZE, 0), Err(Errno::EINVAL));
+        assert_eq!(entry_point(0x1040, PIE_BASE), Ok(PIE_BASE + 0x1040));
+        assert_eq!(entry_point(0x40_1000, 0), Ok(0x40_1000));
+    }
+
+    #[test]
+    fn a_negative_bias_wraps_to_where_the_image_was_loaded() {
+        // Segments at 0x6000_0000_0000, loaded at PIE_BASE (below them).
+        let min = 0x6000_0000_0000u64;
+        let bias = PIE_BASE.wrapping_sub(min);
+        assert_eq!(biased(min, bias), PIE_BASE);
+        assert_eq!(biased(min + 0x1234, bias), PIE_BASE + 0x1234);
+        assert_eq!(entry_point(min + 0x10, bias), Ok(PIE_BASE + 0x10));
+    }
 }
