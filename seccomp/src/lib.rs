@@ -313,6 +313,8 @@ pub fn sentry_syscalls(fds: SentryFds) -> Vec<Allowed> {
         Allowed { nr: libc::SYS_ioctl, name: "ioctl", rules: each(1, &ioctls.map(|c| c as u64)) },
         // Clocks where the vDSO cannot serve, sleeps, and randomness.
         always(libc::SYS_clock_gettime, "clock_gettime"),
+        // The resolution of clocks the vDSO does not serve (the alarm ones).
+        always(libc::SYS_clock_getres, "clock_getres"),
         always(libc::SYS_clock_nanosleep, "clock_nanosleep"),
         always(libc::SYS_getrandom, "getrandom"),
         // The host's memory figures behind the app's sysinfo.

@@ -1277,21 +1277,11 @@ static void after_call(uint64_t nr, uint64_t *a, long ret)
  *   6.13) reaches the host kernel, which kills the caller with SIGILL;
  *   ptrace and Linux give ENOSYS for a call not made from a uretprobe
  *   trampoline (platform/src/systrap).
- * KNOWN_BUG(seccomp-clock-getres): clock_getres of CLOCK_REALTIME_ALARM
- *   or CLOCK_BOOTTIME_ALARM (8, 9) makes the Sentry call the host's
- *   clock_getres, which the Sentry's own seccomp filter refuses: the
- *   Sentry ends (husk exits 159) (sentry/src/syscalls/time.rs and the
- *   filter in seccomp/).
  * KNOWN_BUG(mmap-growsdown-prot): mmap with PROT_GROWSDOWN (or
  *   PROT_GROWSUP) in prot, which Linux's mmap ignores, keeps the bit in
  *   the mapping's protection; once a fork write-protects the mapping, the
  *   stub's mprotect with the bit fails with EINVAL and the task is killed
  *   (sentry/src/mm/mod.rs, mmap: mprotect strips the bits, mmap does not).
- * KNOWN_BUG(robust-list-overflow): set_robust_list with a head within 24
- *   bytes of the top of the address space: at the thread's exit the
- *   Sentry computes head + 8 with an overflow, and panics in debug builds
- *   (sentry/src/kernel/task/exit.rs, exit_robust_list; Linux's get_user
- *   just fails).
  * KNOWN_BUG(mremap-same-pages): mremap to a length of the same number of
  *   pages (new_len <= old_len) unmaps a zero-length range: the stub's
  *   munmap fails with EINVAL and the task is killed (sentry/src/mm/mod.rs,
@@ -1354,16 +1344,8 @@ static void avoid_known_bugs(uint64_t *nrp, uint64_t *a)
 		if (is_eventfd(a[1]))
 			a[1] = (uint64_t)-1;
 		break;
-	case SYS_set_robust_list: /* robust-list-overflow */
-		if (a[0] > UINT64_MAX - 24)
-			a[0] = 0xffffffff81000000UL;
-		break;
 	case SYS_mmap: /* mmap-growsdown-prot */
 		a[2] &= ~(uint64_t)(PROT_GROWSDOWN | PROT_GROWSUP);
-		break;
-	case SYS_clock_getres: /* seccomp-clock-getres */
-		if ((int)a[0] == 8 || (int)a[0] == 9)
-			a[0] = 0;
 		break;
 	case SYS_mremap: /* mremap-same-pages */
 		if (((a[1] + PAGE - 1) & ~(PAGE - 1)) == ((a[2] + PAGE - 1) & ~(PAGE - 1)))

@@ -307,7 +307,7 @@ impl Task {
         }
         let read = |t: &Task, addr: u64| -> Option<u64> { t.mm().read_val::<u64>(addr).ok() };
         let (Some(mut entry), Some(offset), Some(pending)) =
-            (read(self, head), read(self, head + 8), read(self, head + 16))
+            (read(self, head), read(self, head.wrapping_add(8)), read(self, head.wrapping_add(16)))
         else {
             return;
         };
