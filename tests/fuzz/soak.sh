@@ -11,7 +11,8 @@
 #
 # (a hang: a batch that stopped making calls for seconds and was killed;
 # counted, not a failure). The summary also goes to
-# target/husk-test/fuzz-soak/summary.txt, beside the logs of failed runs.
+# target/husk-test/fuzz-soak/summary.txt, beside the logs of failed runs
+# and of runs with hangs.
 #
 # Environment: SOAK_RUN_SECONDS; HUSK_FUZZ_KNOWN_BUGS=1 to fuzz into the
 # known bugs too (see KNOWN_BUG in sysfuzz.c); SOAK_TEST_BIN, the test
@@ -81,7 +82,11 @@ while [ $(($(date +%s) - start)) -lt "$total" ]; do
             h=$(echo "$result" | sed -n 's/.*hangs \([0-9]*\);.*/\1/p')
             calls=$((calls + ${n:-0}))
             hangs=$((hangs + ${h:-0}))
-            rm -f "$log"
+            if [ "${h:-0}" -gt 0 ]; then
+                mv "$log" "$out/hang-$platform-$seed.log"
+            else
+                rm -f "$log"
+            fi
             continue
         fi
         kind=$(grep -a -o 'fuzz failure \[[a-z-]*\]' "$log" | head -1 | sed 's/.*\[\(.*\)\]/\1/' || true)
