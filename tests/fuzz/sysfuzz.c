@@ -1294,6 +1294,11 @@ static void after_call(uint64_t nr, uint64_t *a, long ret)
  *   sandbox's memory (past --memory, the sandbox is killed), for an
  *   EFAULT that Linux gives at once (sentry/src/mm/mod.rs). Avoided by
  *   keeping the heap and mappings under 256 MiB.
+ * KNOWN_BUG(mremap-past-top): mremap with MREMAP_FIXED to a new range
+ *   that ends past the top of user space (new_addr 0x7ffffffff000, say)
+ *   succeeds; the stub's mmap there fails with ENOMEM and the task is
+ *   killed (sentry/src/mm/mod.rs, mremap: Linux's mremap_to refuses it
+ *   with EINVAL).
  * KNOWN_BUG(mremap-same-pages): mremap to a length of the same number of
  *   pages (new_len <= old_len) unmaps a zero-length range: the stub's
  *   munmap fails with EINVAL and the task is killed (sentry/src/mm/mod.rs,
@@ -1370,6 +1375,8 @@ static void avoid_known_bugs(uint64_t *nrp, uint64_t *a)
 			a[2] = a[1] + PAGE;
 		if (a[2] > BIG_MAP && a[2] <= (64UL << 30))
 			a[2] = BIG_MAP;
+		if (a[3] & MREMAP_FIXED && a[4] + ((a[2] + PAGE - 1) & ~(PAGE - 1)) > 0x7ffffffff000UL) /* mremap-past-top */
+			a[4] |= 1;
 		break;
 	}
 }
@@ -1747,10 +1754,12 @@ static void add_counts(uint64_t asked)
 		tot.ok[i] += st->ok[i];
 		tot.nosys[i] += st->nosys[i];
 	}
-	tot.elf_runs += st->elf_runs;
-	tot.elf_exec_failed += st->elf_exec_failed;
-	tot.elf_ran += st->elf_ran;
-	tot.elf_killed += st->elf_killed;
+	if (st->elf_runs <= asked && st->elf_exec_failed + st->elf_ran + st->elf_killed <= st->elf_runs) {
+		tot.elf_runs += st->elf_runs;
+		tot.elf_exec_failed += st->elf_exec_failed;
+		tot.elf_ran += st->elf_ran;
+		tot.elf_killed += st->elf_killed;
+	}
 }
 
 static void run_one(uint64_t seed, uint64_t batch, uint64_t calls)

@@ -48,18 +48,30 @@ pub fn clone3(t: &mut Task, a: &Args) -> SysResult<u64> {
         // Chosen tids are not offered.
         return Err(Errno::EINVAL);
     }
-    if exit_signal > 64 || (stack == 0) != (stack_size == 0) {
+    if exit_signal > 64 {
         return Err(Errno::EINVAL);
     }
     t.clone_task(CloneArgs {
         flags,
         exit_signal: exit_signal as u32,
-        stack: if stack != 0 { stack + stack_size } else { 0 },
+        stack: clone3_stack_top(stack, stack_size)?,
         parent_tid,
         child_tid,
         tls,
         pidfd: if flags & CLONE_PIDFD != 0 { pidfd } else { 0 },
     })
+}
+
+/// The child's stack pointer from clone3's `stack` and `stack_size`: both
+/// or neither, and a stack within user space (Linux's clone3_stack_valid,
+/// whose access_ok also refuses a sum that wraps).
+fn clone3_stack_top(stack: u64, stack_size: u64) -> SysResult<u64> {
+    const TASK_SIZE: u64 = (1 << 47) - 4096;
+    match (stack, stack_size) {
+        (0, 0) => Ok(0),
+        (0, _) | (_, 0) => Err(Errno::EINVAL),
+        _ => stack.checked_add(stack_size).filter(|&top| top <= TASK_SIZE).ok_or(Errno::EINVAL),
+    }
 }
 
 pub fn fork(t: &mut Task, _a: &Args) -> SysResult<u64> {
@@ -373,4 +385,20 @@ pub fn umask(t: &mut Task, a: &Args) -> SysResult<u64> {
     let old = fs.umask;
     fs.umask = a.u32(0) & 0o777;
     Ok(u64::from(old))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clone3_stack_past_user_space_is_einval_not_an_overflow() {
+        // stack + stack_size overflowed: a Sentry panic in debug builds.
+        assert_eq!(clone3_stack_top(u64::MAX - 8, 0x1000), Err(Errno::EINVAL));
+        assert_eq!(clone3_stack_top(0x7fff_ffff_0000, 0x10_0000), Err(Errno::EINVAL));
+        assert_eq!(clone3_stack_top(0, 0x1000), Err(Errno::EINVAL));
+        assert_eq!(clone3_stack_top(0x1000, 0), Err(Errno::EINVAL));
+        assert_eq!(clone3_stack_top(0, 0), Ok(0));
+        assert_eq!(clone3_stack_top(0x7f00_0000_0000, 0x2000), Ok(0x7f00_0000_2000));
+    }
 }
