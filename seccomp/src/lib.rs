@@ -631,7 +631,7 @@ mod tests {
     #[test]
     fn a_syscall_outside_the_gofer_filter_kills() {
         use std::os::unix::process::ExitStatusExt;
-        const CHILD: &str = "HUSK_SECCOMP_TEST_CHILD";
+        const TEST: &str = "tests::a_syscall_outside_the_gofer_filter_kills";
         if let Ok(what) = std::env::var(CHILD) {
             let prog = gofer(false).unwrap();
             install(&prog).unwrap();
@@ -644,16 +644,9 @@ mod tests {
             }
             std::process::exit(7);
         }
-        let run = |what: &str| {
-            std::process::Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "tests::a_syscall_outside_the_gofer_filter_kills", "--nocapture", "--test-threads=1"])
-                .env(CHILD, what)
-                .output()
-                .unwrap()
-        };
-        let inside = run("inside");
+        let inside = in_child(TEST, "inside");
         assert_eq!(inside.status.code(), Some(7), "{inside:?}");
-        let outside = run("outside");
+        let outside = in_child(TEST, "outside");
         assert_eq!(outside.status.signal(), Some(libc::SIGSYS), "{outside:?}");
         assert!(String::from_utf8_lossy(&outside.stderr).contains("installed"), "{outside:?}");
     }
