@@ -531,7 +531,7 @@ mod tests {
             libc::AT_EMPTY_PATH as u64,
         ]);
         values.extend([CLONE_THREAD_FLAGS, CLONE_FORK_FLAGS, SECCOMP_SET_MODE_FILTER, ARCH_SET_FS, ARCH_SET_GS]);
-        values.extend([libc::TCGETS as u64, libc::TIOCGWINSZ as u64, libc::F_GETFL as u64, libc::PR_SET_NAME as u64]);
+        values.extend([libc::TCGETS, libc::TIOCGWINSZ, libc::F_GETFL as u64, libc::PR_SET_NAME as u64]);
         let mut checked = 0;
         for nr in (0..=470u32).chain([0x4000_0000, 0x4000_0027, u32::MAX]) {
             for (i, &v) in values.iter().enumerate() {

@@ -205,7 +205,7 @@ mod tests {
             assert_eq!(run(&f, nr, x86, app_ip, [0; 6]), SECCOMP_RET_TRAP, "nr {nr}");
         }
         // Just outside the code page is the app's, too.
-        assert_eq!(run(&f, libc::SYS_futex, x86, base + PAGE as u64, [0; 6]), SECCOMP_RET_TRAP);
+        assert_eq!(run(&f, libc::SYS_futex, x86, base + PAGE, [0; 6]), SECCOMP_RET_TRAP);
         assert_eq!(run(&f, libc::SYS_futex, x86, base - 1, [0; 6]), SECCOMP_RET_TRAP);
         assert_eq!(run(&f, libc::SYS_futex, x86, stub_ip + (1 << 32), [0; 6]), SECCOMP_RET_TRAP);
         // What the handler needs, from the code page.
