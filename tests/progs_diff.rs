@@ -169,10 +169,65 @@ husk_test! {
             let (rootfs, prog) = rootfs_with("enosys", link);
             let case = Case::new(&rootfs, prog)
                 .args(["unimplemented"])
-                .expect_stdout("io_uring_setup: ret=-1 errno=ENOSYS\nstill running\n");
+                .expect_stdout(
+                    "io_uring_setup: ret=-1 errno=ENOSYS\n\
+                     uretprobe: ret=-1 errno=ENOSYS\n\
+                     still running\n",
+                );
             let out = run_husk(platform, &case);
             case.verify(&format!("husk --platform {platform} ({link:?})"), &out);
         }
+    }
+}
+
+differential_test! {
+    /// The bugs the syscall fuzzer found, each done as Linux does it:
+    /// eventfd writes past the maximum, clone's faulting stores, bad TLS and
+    /// CLONE_PARENT's exit signal, mmap's unknown prot bits, mremap at the
+    /// same page count and past user space, and writes of nothing into
+    /// copy-on-write pages.
+    fn fuzz_finds(platform, link) {
+        let (rootfs, prog) = rootfs_with("fuzz_finds", link);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_lines(&[
+            "eventfd 16-byte write: EINVAL",
+            "eventfd writev of two values and a short one: 16, then a 16-byte read: 8, count 12",
+            "eventfd non-blocking write past the maximum: EAGAIN",
+            "eventfd blocking write past the maximum, interrupted: EINTR",
+            "eventfd blocking write once a reader makes room: ok",
+            "splice from a pipe into an eventfd: EINVAL",
+            "  and its child: exited 3",
+            "clone with a bad pidfd pointer: EFAULT",
+            "  and then wait: ECHILD",
+            "clone with a TLS base past user space: EPERM",
+            "CLONE_PARENT sibling: exited 7",
+            "mmap with PROT_GROWSDOWN: ok",
+            "after a fork: parent sees 2, child saw exited 1",
+            "mremap to the same page count: same address",
+            "mremap across the top of user space: EINVAL",
+            "the mapping then: 9 1 2",
+            "still running",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+husk_test! {
+    /// A read into an unmapped page, with a count that reaches over a 1 GiB
+    /// mapping shared copy-on-write with a child, fails with EFAULT without
+    /// first copying the mapping: under a 256 MiB limit, such a copy would
+    /// end the sandbox.
+    fn fuzz_finds_no_copy_before_efault(platform) {
+        let (rootfs, prog) = rootfs_with("fuzz_finds", Link::Static);
+        let case = Case::new(&rootfs, prog)
+            .args(["bigcow"])
+            .husk_flags(["--memory", "256m"])
+            .expect_status(0)
+            .expect_stdout(
+                "read into an unmapped page before a 1 GiB copy-on-write mapping: EFAULT\n\
+                 child: exited 0\n",
+            );
+        let out = run_husk(platform, &case);
+        case.verify(&format!("husk --platform {platform}"), &out);
     }
 }
 

@@ -448,7 +448,7 @@ fn main() -> ExitCode {
                 }
             }
             println!(
-                "(sentry: clone3 is answered ENOSYS; a call outside the list raises SIGSYS, which ends the Sentry)"
+                "(sentry: clone3 and getcwd are answered ENOSYS; a call outside the list raises SIGSYS, which ends the Sentry)"
             );
             ExitCode::SUCCESS
         }

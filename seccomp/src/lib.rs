@@ -335,13 +335,20 @@ const TCSETSW2: libc::Ioctl = 0x402c_542c;
 const TCSETSF2: libc::Ioctl = 0x402c_542d;
 
 /// The Sentry's filter: the list of [`sentry_syscalls`] with `deny` for the
-/// rest, and clone3 answered with ENOSYS, so that threads are made with
-/// clone, whose flags the list can check (glibc falls back to clone when
-/// clone3 is missing, as gVisor's filter also makes it do). Every stub
-/// inherits it, so it finds the syscall by binary search (`search.rs`).
+/// rest, and [`SENTRY_ENOSYS`] answered with ENOSYS. Every stub inherits
+/// it, so it finds the syscall by binary search (`search.rs`).
 pub fn sentry(fds: SentryFds, deny: Deny) -> Result<BpfProgram, Error> {
-    search::build_searched(sentry_syscalls(fds), deny, &[libc::SYS_clone3])
+    search::build_searched(sentry_syscalls(fds), deny, SENTRY_ENOSYS)
 }
+
+/// The calls the Sentry's filter answers with ENOSYS rather than trap:
+/// - clone3, so that threads are made with clone, whose flags the list can
+///   check (glibc falls back to clone when clone3 is missing, as gVisor's
+///   filter also makes it do);
+/// - getcwd, which only the standard library's backtrace printer makes (to
+///   shorten paths): a panicking Sentry then prints its backtrace with full
+///   paths instead of dying of SIGSYS before it has printed anything.
+pub const SENTRY_ENOSYS: &[i64] = &[libc::SYS_clone3, libc::SYS_getcwd];
 
 #[cfg(target_arch = "x86_64")]
 const AUDIT_ARCH: u32 = 0xc000_003e;
@@ -515,7 +522,7 @@ mod tests {
     }
 
     /// The searched filter decides every call as seccompiler's plain chain
-    /// of the same list does (clone3 aside, which it answers ENOSYS), for
+    /// of the same list does (those it answers ENOSYS aside), for
     /// every syscall number and the argument values the rules name.
     #[test]
     fn the_searched_sentry_filter_decides_as_the_plain_one() {
@@ -538,7 +545,7 @@ mod tests {
                 let w = values[(i * 7 + 3) % values.len()];
                 for args in [[v, v, v, v, v, v], [w, v, v, v, v, v], [v, w, v, w, v, w], [0, 0x1000, v, w, 9, 0]] {
                     let got = run_bpf(&searched, nr, x86, args);
-                    let want = if i64::from(nr) == libc::SYS_clone3 {
+                    let want = if SENTRY_ENOSYS.contains(&i64::from(nr)) {
                         0x0005_0000 | libc::ENOSYS as u32
                     } else {
                         run_bpf(&plain, nr, x86, args)
@@ -579,7 +586,7 @@ mod tests {
     const CHILD: &str = "HUSK_SECCOMP_TEST_CHILD";
 
     /// In a child, installs the Sentry's filter: allowed calls work, clone3
-    /// says ENOSYS, and a socket, an executable anonymous mapping or an
+    /// and getcwd say ENOSYS, and a socket, an executable anonymous mapping or an
     /// exec end the process with SIGSYS.
     #[test]
     fn a_syscall_outside_the_sentry_filter_kills() {
@@ -595,6 +602,10 @@ mod tests {
                 let r = libc::syscall(libc::SYS_clone3, 0usize, 0usize);
                 if r != -1 || *libc::__errno_location() != libc::ENOSYS {
                     std::process::exit(3);
+                }
+                // What a panic's backtrace asks: ENOSYS, not SIGSYS.
+                if std::env::current_dir().map_err(|e| e.raw_os_error()) != Err(Some(libc::ENOSYS)) {
+                    std::process::exit(5);
                 }
                 let rw = libc::PROT_READ | libc::PROT_WRITE;
                 let anon = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;

@@ -217,30 +217,8 @@ static int avoid_known;
 static uint64_t skip[64];
 static int nskip;
 
-/* The eventfds of the batch, by inode (a dup has the same). */
-static uint64_t eventfd_inos[64];
-static int neventfds;
-
-static void note_eventfd(long fd)
-{
-	struct stat sb;
-	if (fd >= 0 && neventfds < 64 && sc2(SYS_fstat, fd, &sb) == 0)
-		eventfd_inos[neventfds++] = sb.st_ino;
-}
-
-/* The largest mapping or heap growth with -k (cow-break-whole-range). */
+/* The largest mapping or heap growth with -k (cow-break-requested-range). */
 #define BIG_MAP (256UL << 20)
-
-static int is_eventfd(uint64_t fd)
-{
-	struct stat sb;
-	if (sc2(SYS_fstat, fd, &sb) != 0)
-		return 0;
-	for (int i = 0; i < neventfds; i++)
-		if (eventfd_inos[i] == sb.st_ino && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))
-			return 1;
-	return 0;
-}
 
 /* Structures in the scratch pages: addresses of each, for 'p'. */
 #define MAX_SLOTS 96
@@ -900,7 +878,6 @@ static void setup_fds(void)
 {
 	int p[2], sv[2];
 	nfds = 0;
-	neventfds = 0;
 	add_fd(0);
 	add_fd(1);
 	add_fd(2);
@@ -946,9 +923,7 @@ static void setup_fds(void)
 	add_fd(t);
 	add_fd(socket(AF_INET, SOCK_DGRAM, 0));
 	add_fd(socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0));
-	int efd = eventfd(below(3), chance(2) ? EFD_NONBLOCK : 0);
-	note_eventfd(efd);
-	add_fd(efd);
+	add_fd(eventfd(below(3), chance(2) ? EFD_NONBLOCK : 0));
 	int ep = epoll_create1(0);
 	add_fd(ep);
 	add_fd(timerfd_create(CLOCK_MONOTONIC, 0));
@@ -1209,9 +1184,6 @@ static void after_call(uint64_t nr, uint64_t *a, long ret)
 		if (ret > 0)
 			last_child = ret;
 		break;
-	case SYS_eventfd: case SYS_eventfd2:
-		note_eventfd(ret);
-		break;
 	case SYS_brk:
 		if (ret > 0 && (uint64_t)ret > brk_hi)
 			brk_hi = (uint64_t)ret;
@@ -1238,145 +1210,33 @@ static void after_call(uint64_t nr, uint64_t *a, long ret)
 
 /* The Husk bugs found by this fuzzer and not fixed yet: with -k the
  * calls that reach them are changed into nearby ones that do not, so that
- * a run can go on to find others. Remove an entry once its bug is fixed.
+ * a run can go on to find others. Remove an entry once its bug is fixed;
+ * the ones fixed so far are kept fixed by tests/progs/fuzz_finds.c.
  *
- * KNOWN_BUG(clone-settid): clone with CLONE_PARENT_SETTID or
- *   CLONE_CHILD_SETTID and an unmapped tid pointer (or CLONE_PIDFD and a
- *   bad pidfd pointer) fails with EFAULT after the child was registered:
- *   the child never runs, and neither SIGKILL nor wait ever ends it
- *   (sentry/src/kernel/task/clone.rs, clone_task). Linux ignores the
- *   faults of the tid stores and checks the pidfd store before commit.
- * KNOWN_BUG(cow-zero-write): a write of zero bytes at a page-aligned
- *   address in a copy-on-write mapping (getgroups with an empty group
- *   list, listxattr of a file with none, after a fork) breaks
- *   copy-on-write over a zero-length range: the stub is asked to map 0
- *   bytes, fails with EINVAL, and the task is killed; the whole rest of
- *   the mapping has meanwhile lost its copy-on-write mark
- *   (sentry/src/mm/mod.rs, prepare_write and break_cow). select with
- *   nfds 0 and a page-aligned set in the heap after a fork does it too.
- *   Avoided by moving page-aligned pointers into the scratch pages, the
- *   last mapping and the heap 8 bytes on, in all calls but the address
- *   arguments of the memory-management ones.
- * KNOWN_BUG(clone-parent-signal): clone with CLONE_PARENT gives the new
- *   process the exit signal asked for, where Linux gives it the caller's
- *   own: a child of init's child can so make init get, say, SIGILL when
- *   it exits, and init (which ignores signals it has no handler for)
- *   dies of it, ending the sandbox (sentry/src/kernel/task/clone.rs).
- * KNOWN_BUG(eventfd-spin): a write to an eventfd of a value that would
- *   take the count past its maximum spins in the Sentry (the write says
- *   EAGAIN, the eventfd says it is writable, and transfer_data in
- *   sentry/src/syscalls/file.rs retries at once, for ever, without
- *   looking at signals): the task can be neither interrupted nor killed,
- *   and the sandbox never ends. A write of 16 bytes also adds both
- *   values and returns 16, where Linux adds the first and returns 8.
- * KNOWN_BUG(clone-settls): clone with CLONE_SETTLS and a TLS address
- *   outside user space (>= 0x7ffffffff000) succeeds, and the child is
- *   killed at its first switch with "platform failure" (ptrace SETREGS:
- *   EIO; systrap: fs base outside user space) logged as an error; Linux
- *   refuses the clone with EPERM, as Husk's arch_prctl(ARCH_SET_FS) does
- *   (sentry/src/kernel/task/clone.rs).
- * KNOWN_BUG(uretprobe-335): on systrap, system call 335 (uretprobe on
- *   Linux 6.11 and later, which seccomp lets through unfiltered since
- *   6.13) reaches the host kernel, which kills the caller with SIGILL;
- *   ptrace and Linux give ENOSYS for a call not made from a uretprobe
- *   trampoline (platform/src/systrap).
- * KNOWN_BUG(mmap-growsdown-prot): mmap with PROT_GROWSDOWN (or
- *   PROT_GROWSUP) in prot, which Linux's mmap ignores, keeps the bit in
- *   the mapping's protection; once a fork write-protects the mapping, the
- *   stub's mprotect with the bit fails with EINVAL and the task is killed
- *   (sentry/src/mm/mod.rs, mmap: mprotect strips the bits, mmap does not).
- * KNOWN_BUG(cow-break-whole-range): a read into a buffer that is not
- *   mapped, with a count spanning a large private mapping shared
- *   copy-on-write with a fork (a heap grown by 2 GiB, say), breaks
- *   copy-on-write over the whole range first (MemoryManager::chunks ->
- *   prepare_write -> break_cow: a new copy of the entire mapping) before
- *   finding the buffer unmapped: seconds of copying, gigabytes of the
- *   sandbox's memory (past --memory, the sandbox is killed), for an
- *   EFAULT that Linux gives at once (sentry/src/mm/mod.rs). Avoided by
- *   keeping the heap and mappings under 256 MiB.
- * KNOWN_BUG(mremap-past-top): mremap with MREMAP_FIXED to a new range
- *   that ends past the top of user space (new_addr 0x7ffffffff000, say)
- *   succeeds; the stub's mmap there fails with ENOMEM and the task is
- *   killed (sentry/src/mm/mod.rs, mremap: Linux's mremap_to refuses it
- *   with EINVAL).
- * KNOWN_BUG(mremap-same-pages): mremap to a length of the same number of
- *   pages (new_len <= old_len) unmaps a zero-length range: the stub's
- *   munmap fails with EINVAL and the task is killed (sentry/src/mm/mod.rs,
- *   mremap and unmap_range). */
+ * KNOWN_BUG(cow-break-requested-range): a read into a private mapping
+ *   shared copy-on-write with a fork breaks copy-on-write over the whole
+ *   count asked for (as far as the buffer is mapped and writable), not
+ *   only over the pages the read fills: a read of a few bytes with a count
+ *   of 2 GiB into a 2 GiB heap copies the heap (seconds, gigabytes of the
+ *   sandbox's memory; past --memory the sandbox is killed), where Linux
+ *   copies the pages it writes (sentry/src/mm/mod.rs, prepare_write, and
+ *   transfer_data in sentry/src/syscalls/file.rs, which pins the whole
+ *   buffer before the read). Avoided by keeping the heap and mappings
+ *   under 256 MiB. */
 static void avoid_known_bugs(uint64_t *nrp, uint64_t *a)
 {
-	uint64_t nr = *nrp;
-	if (nr == 335) /* uretprobe-335 */
-		*nrp = nr = SYS_getpid;
-	const uint64_t settid = CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_PIDFD;
-	/* cow-zero-write */
-	for (int j = 0; j < 6; j++) {
-		int mm_addr = j == 0 && (nr == SYS_mmap || nr == SYS_munmap || nr == SYS_mprotect ||
-					 nr == SYS_mremap || nr == SYS_madvise || nr == SYS_msync ||
-					 nr == SYS_mincore || nr == SYS_mlock || nr == SYS_munlock ||
-					 nr == SYS_mlock2 || nr == SYS_brk || nr == SYS_shmdt ||
-					 nr == SYS_remap_file_pages || nr == SYS_pkey_mprotect || nr == SYS_mbind ||
-					 nr == SYS_set_mempolicy_home_node || nr == 453 /* map_shadow_stack */);
-		mm_addr |= (j == 4 && nr == SYS_mremap) || (j == 1 && nr == SYS_shmat);
-		int ours = (a[j] >= SCRATCH_ADDR && a[j] < UNMAPPED_ADDR) ||
-			   (last_map && a[j] >= last_map && a[j] < last_map + last_map_len) ||
-			   (a[j] >= brk_lo && a[j] < brk_hi);
-		if (!mm_addr && ours && !(a[j] & (PAGE - 1)))
-			a[j] += 8;
-	}
-	switch (nr) {
-	case SYS_clone: /* clone-settid, clone-parent-signal */
-		if (a[0] & settid) {
-			a[2] = SCRATCH_DATA + 64;
-			a[3] = SCRATCH_DATA + 128;
-		}
-		if (a[0] & CLONE_PARENT)
-			a[0] = (a[0] & ~0xffUL) | SIGCHLD;
-		if (a[0] & CLONE_SETTLS && a[4] >= 0x7ffffffff000UL) /* clone-settls */
-			a[4] = SCRATCH_DATA;
-		break;
-	case SYS_clone3: /* clone-settid, clone-parent-signal */
-		if (a[0] < SCRATCH_ADDR || a[0] + 64 > RO_ADDR)
-			a[0] = SCRATCH_DATA + 256;
-		{
-			uint64_t *ca = (uint64_t *)a[0];
-			if (ca[0] & settid)
-				ca[1] = ca[2] = ca[3] = SCRATCH_DATA + 64 + 8 * below(4);
-			if (ca[0] & CLONE_PARENT)
-				ca[4] = SIGCHLD;
-			if (ca[0] & CLONE_SETTLS && ca[7] >= 0x7ffffffff000UL) /* clone-settls */
-				ca[7] = SCRATCH_DATA;
-		}
-		break;
-	case SYS_write: case SYS_pwrite64: case SYS_writev: case SYS_pwritev: case SYS_pwritev2:
-	case SYS_sendfile: /* eventfd-spin */
-		if (is_eventfd(a[0]))
-			a[0] = (uint64_t)-1;
-		break;
-	case SYS_splice: case SYS_copy_file_range: /* eventfd-spin */
-		if (is_eventfd(a[2]))
-			a[2] = (uint64_t)-1;
-		break;
-	case SYS_tee: /* eventfd-spin */
-		if (is_eventfd(a[1]))
-			a[1] = (uint64_t)-1;
-		break;
-	case SYS_mmap: /* mmap-growsdown-prot, cow-break-whole-range */
-		a[2] &= ~(uint64_t)(PROT_GROWSDOWN | PROT_GROWSUP);
+	switch (*nrp) {
+	case SYS_mmap: /* cow-break-requested-range */
 		if (a[1] > BIG_MAP && a[1] <= (64UL << 30))
 			a[1] = BIG_MAP;
 		break;
-	case SYS_brk: /* cow-break-whole-range */
+	case SYS_brk: /* cow-break-requested-range */
 		if (a[0] > brk_lo + BIG_MAP && a[0] < (1UL << 47))
 			a[0] = brk_lo + BIG_MAP;
 		break;
-	case SYS_mremap: /* mremap-same-pages, cow-break-whole-range */
-		if (((a[1] + PAGE - 1) & ~(PAGE - 1)) == ((a[2] + PAGE - 1) & ~(PAGE - 1)))
-			a[2] = a[1] + PAGE;
+	case SYS_mremap: /* cow-break-requested-range */
 		if (a[2] > BIG_MAP && a[2] <= (64UL << 30))
 			a[2] = BIG_MAP;
-		if (a[3] & MREMAP_FIXED && a[4] + ((a[2] + PAGE - 1) & ~(PAGE - 1)) > 0x7ffffffff000UL) /* mremap-past-top */
-			a[4] |= 1;
 		break;
 	}
 }

@@ -19,6 +19,10 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "unimplemented") == 0) {
 		try("io_uring_setup", SYS_io_uring_setup, 0, 0);
+		/* uretprobe: a SIGILL natively on Linux 6.11 and later, and
+		 * beyond any seccomp filter on 6.13 and later (systrap's stub
+		 * sees that SIGILL, and the Sentry answers the call). */
+		try("uretprobe", 335, 0, 0);
 		printf("still running\n");
 		return 0;
 	}

@@ -346,6 +346,17 @@ impl SystrapAddressSpace {
                 regs.rax = (-libc::ENOSYS) as i64 as u64;
                 Ok(SwitchOutcome::Syscall)
             }
+            libc::SIGILL if (c.siginfo()[1] & 0xffff_ffff) as u32 as i32 == libc::SI_KERNEL => {
+                // Only the host kernel raises SIGILL with SI_KERNEL here: the
+                // uretprobe syscall (335, Linux 6.11+) made outside a uretprobe
+                // trampoline, which seccomp lets through unfiltered since 6.13
+                // and which forces SIGILL. It is the app's syscall 335 all
+                // the same, with rip after it: the Sentry answers it, as it
+                // does under ptrace, rather than the host.
+                regs.orig_rax = URETPROBE_SYSCALL;
+                regs.rax = (-libc::ENOSYS) as i64 as u64;
+                Ok(SwitchOutcome::Syscall)
+            }
             libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP => {
                 regs.orig_rax = u64::MAX;
                 let info = c.siginfo();
@@ -371,6 +382,9 @@ impl SystrapAddressSpace {
         }
     }
 }
+
+/// x86_64's uretprobe syscall number, which no seccomp filter can trap.
+const URETPROBE_SYSCALL: u64 = 335;
 
 impl AddressSpace for SystrapAddressSpace {
     fn host_pid(&self) -> Option<i32> {

@@ -323,6 +323,21 @@ impl ProcessTable {
         None
     }
 
+    /// Takes back the task `tid` (of process `pid`) that a clone registered
+    /// and then failed to start: it never ran, so nothing waits for it.
+    pub fn forget_unstarted(&mut self, tid: i32, pid: i32) {
+        self.threads.remove(&tid);
+        if tid == pid {
+            if let Some(p) = self.procs.remove(&tid) {
+                if let Some(parent) = self.procs.get_mut(&p.parent) {
+                    parent.children.remove(&tid);
+                }
+            }
+        } else if let Some(p) = self.procs.get_mut(&pid) {
+            p.threads.retain(|h| h.tid != tid);
+        }
+    }
+
     fn is_group_id(&self, id: i32) -> bool {
         self.procs.values().any(|p| p.pgid == id || p.sid == id)
     }

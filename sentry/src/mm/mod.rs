@@ -684,18 +684,30 @@ impl MemoryManager {
         Ok(())
     }
 
-    /// Breaks copy-on-write sharing for every writable page in
-    /// `[addr, addr + len)`, before the Sentry writes there for the app.
+    /// Breaks copy-on-write sharing for the pages of `[addr, addr + len)`
+    /// that a write there can reach, before the Sentry writes there for the
+    /// app: those of the writable mappings from `addr` up to the first hole
+    /// or unwritable page, where the write stops with EFAULT. Nothing is
+    /// copied for a write of nothing, nor past where the write would stop,
+    /// however long the range asked for.
     fn prepare_write(&mut self, addr: u64, len: u64) -> SysResult<()> {
+        if len == 0 {
+            return Ok(());
+        }
         let end = addr.saturating_add(len);
-        let targets: Vec<(u64, u64)> = self
-            .vmas
-            .range(..end)
-            .rev()
-            .take_while(|(_, v)| v.end > addr)
-            .filter(|(_, v)| v.cow && v.prot & PROT_WRITE != 0)
-            .map(|(&s, v)| (s.max(page_down(addr)), v.end.min(page_up(end).unwrap_or(end))))
-            .collect();
+        let last = page_up(end).unwrap_or(end);
+        let mut targets: SmallVec<[(u64, u64); 4]> = SmallVec::new();
+        let mut cur = addr;
+        while cur < end {
+            let Some((&s, v)) = self.vmas.range(..=cur).next_back() else { break };
+            if v.end <= cur || v.prot & PROT_WRITE == 0 || matches!(v.backing, Backing::PastEof) {
+                break;
+            }
+            if v.cow {
+                targets.push((s.max(page_down(cur)), v.end.min(last)));
+            }
+            cur = v.end;
+        }
         for (s, e) in targets {
             self.break_cow(s, e)?;
         }
@@ -788,7 +800,7 @@ impl MemoryManager {
 
     /// Removes every mapping in `[start, end)`, returning their pages.
     fn unmap_range(&mut self, start: u64, end: u64) -> SysResult<()> {
-        if !self.overlaps(start, end) {
+        if start >= end || !self.overlaps(start, end) {
             return Ok(());
         }
         self.split_at(start);
@@ -821,9 +833,12 @@ impl MemoryManager {
     /// mmap(2).
     pub fn mmap(&mut self, req: MmapRequest) -> SysResult<u64> {
         let map_type = req.flags & MAP_TYPE;
-        if req.len == 0 || !prot_valid(req.prot) {
+        if req.len == 0 {
             return Err(Errno::EINVAL);
         }
+        // Linux's mmap takes only these bits of prot and ignores the rest
+        // (PROT_GROWSDOWN too, which only mprotect acts on).
+        let prot = req.prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
         if !matches!(map_type, MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDATE) {
             return Err(Errno::EINVAL);
         }
@@ -862,7 +877,7 @@ impl MemoryManager {
         };
         let shared = map_type != MAP_PRIVATE;
         if let Some(MapFile { source: FileSource::Pages(source), offset, may_write, .. }) = &req.file {
-            self.map_file_pages(start, start + len, req.prot, source, *offset, shared, !shared || *may_write)?;
+            self.map_file_pages(start, start + len, prot, source, *offset, shared, !shared || *may_write)?;
             return Ok(start);
         }
         let may_write = !shared || req.file.as_ref().is_none_or(|f| f.may_write);
@@ -887,7 +902,7 @@ impl MemoryManager {
                 }
             }
         };
-        let vma = Vma { end: start + len, prot: req.prot, shared, cow: false, may_write, mem_off, backing };
+        let vma = Vma { end: start + len, prot, shared, cow: false, may_write, mem_off, backing };
         self.insert(start, vma)?;
         Ok(start)
     }
@@ -1297,6 +1312,7 @@ impl MemoryManager {
         let (vs, v) = self.vmas.range(..old_end).next_back().map(|(s, v)| (*s, v.clone())).ok_or(Errno::EFAULT)?;
         if flags & MREMAP_FIXED == 0 {
             if new_len <= old_len {
+                // Shrinking by less than a page changes nothing.
                 self.unmap_range(old + new_len, old_end)?;
                 return Ok(old);
             }
@@ -1313,7 +1329,12 @@ impl MemoryManager {
             if !new_addr.is_multiple_of(PAGE_SIZE) {
                 return Err(Errno::EINVAL);
             }
-            let e = new_addr.checked_add(new_len).ok_or(Errno::EINVAL)?;
+            // The new range must lie in user space (Linux's mremap_to:
+            // EINVAL past TASK_SIZE).
+            let e = new_addr.checked_add(new_len).filter(|&e| e <= self.max_addr).ok_or(Errno::EINVAL)?;
+            if new_addr < self.min_addr {
+                return Err(Errno::EPERM);
+            }
             if new_addr < old_end && e > old {
                 return Err(Errno::EINVAL);
             }

@@ -416,6 +416,37 @@ pub(super) fn signalfd_read(t: &mut Task, file: &Arc<File>, bufs: &[(u64, u64)])
     }
 }
 
+/// A write to an eventfd (Linux's eventfd_write, through `->write`, so that
+/// a vectored write is one write per buffer): each buffer must hold exactly
+/// one 8-byte value (EINVAL otherwise, as Linux 6.8 and later check), which
+/// is added to the count; a blocking write waits until the count has room
+/// for it. Says 8 for each value added, or the first buffer's error.
+pub(super) fn eventfd_write(t: &mut Task, file: &Arc<File>, bufs: &[(u64, u64)]) -> SysResult<u64> {
+    let efd = file.ops.eventfd().ok_or(Errno::EINVAL)?;
+    let mut done = 0u64;
+    for &(addr, len) in bufs {
+        let added = (|| {
+            if len != 8 {
+                return Err(Errno::EINVAL);
+            }
+            let value: u64 = t.mm().read_val(addr)?;
+            loop {
+                match efd.add(value) {
+                    Err(Errno::EAGAIN) if file.flags() & O_NONBLOCK == 0 => {
+                        t.block(&[efd.queue()], None, |_| Ok(efd.has_room_for(value).then_some(())))?;
+                    }
+                    r => return r,
+                }
+            }
+        })();
+        match added {
+            Ok(()) => done += 8,
+            Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
+        }
+    }
+    Ok(done)
+}
+
 // ------------------------------------------------------------ POSIX timers
 
 const SIGEV_SIGNAL: i32 = 0;

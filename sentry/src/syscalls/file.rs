@@ -117,6 +117,10 @@ fn transfer_data(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, d
     if dir == Dir::Read && f.ops.signalfd().is_some() && pos.is_none() {
         return super::event::signalfd_read(t, &f, bufs);
     }
+    // An eventfd's write takes one value, and waits for room for it.
+    if dir == Dir::Write && f.ops.eventfd().is_some() && pos.is_none() {
+        return super::event::eventfd_write(t, &f, bufs);
+    }
     if pos.is_some() && !f.ops.positional() {
         return Err(Errno::ESPIPE);
     }

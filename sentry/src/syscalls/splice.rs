@@ -27,7 +27,7 @@ pub fn sendfile(t: &mut Task, a: &Args) -> SysResult<u64> {
     if inp.flags() & O_ACCMODE == O_WRONLY || out.flags() & O_ACCMODE == O_RDONLY {
         return Err(Errno::EBADF);
     }
-    if !inp.ops.seekable() {
+    if !inp.ops.seekable() || !spliceable(&out) {
         return Err(Errno::EINVAL);
     }
     let mut pos: u64 = if off_addr != 0 {
@@ -66,6 +66,13 @@ const SPLICE_F_NONBLOCK: u32 = 2;
 const SPLICE_F_MORE: u32 = 4;
 const SPLICE_F_GIFT: u32 = 8;
 const SPLICE_FLAGS: u32 = SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT;
+
+/// Whether data can be spliced into or out of `f`: not for the anonymous
+/// files (eventfd, timerfd, signalfd, epoll, inotify, pidfd), which have no
+/// splice_read or splice_write in Linux and so give EINVAL.
+fn spliceable(f: &File) -> bool {
+    f.ops.anon_name().is_none()
+}
 
 /// The pipe behind `f`, if it is one.
 fn pipe_of(f: &File) -> Option<&Arc<Pipe>> {
@@ -202,7 +209,7 @@ pub fn splice(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EINVAL);
     }
     let (in_pipe, out_pipe) = (pipe_of(&inp).cloned(), pipe_of(&out).cloned());
-    if in_pipe.is_none() && out_pipe.is_none() {
+    if (in_pipe.is_none() && out_pipe.is_none()) || !spliceable(&inp) || !spliceable(&out) {
         return Err(Errno::EINVAL);
     }
     if (in_pipe.is_some() && in_off_addr != 0) || (out_pipe.is_some() && out_off_addr != 0) {

@@ -39,6 +39,37 @@ impl EventFd {
     fn count(&self) -> std::sync::MutexGuard<'_, u64> {
         self.count.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Adds `value` to the count: EINVAL for u64::MAX, EAGAIN while the sum
+    /// would pass the maximum (see [`EventFd::has_room_for`]).
+    pub fn add(&self, value: u64) -> SysResult<()> {
+        if value == u64::MAX {
+            return Err(Errno::EINVAL);
+        }
+        {
+            let mut count = self.count();
+            if MAX_COUNT - *count < value {
+                return Err(Errno::EAGAIN);
+            }
+            *count += value;
+        }
+        if value > 0 {
+            self.queue.notify_events(POLLIN | POLLRDNORM);
+        }
+        Ok(())
+    }
+
+    /// Whether `value` can be added now. A blocked write waits for this,
+    /// not for POLLOUT, which only says that the count is below its
+    /// maximum (as in Linux's eventfd_write).
+    pub fn has_room_for(&self, value: u64) -> bool {
+        MAX_COUNT - *self.count() >= value
+    }
+
+    /// The queue that reads and writes notify.
+    pub fn queue(&self) -> &WaitQueue {
+        &self.queue
+    }
 }
 
 fn total(chunks: &[Chunk]) -> u64 {
@@ -71,27 +102,15 @@ impl FileOps for EventFd {
     }
 
     /// Adds an 8-byte value; EAGAIN while the sum would pass the maximum,
-    /// EINVAL for u64::MAX or a buffer under 8 bytes.
+    /// EINVAL for u64::MAX or a buffer of any length but 8 (Linux 6.8 and
+    /// later).
     fn write(&self, mf: &MemoryFile, src: &[Chunk], _offset: Option<u64>) -> SysResult<usize> {
-        if total(src) < 8 {
+        if total(src) != 8 {
             return Err(Errno::EINVAL);
         }
         let mut raw = [0u8; 8];
         get_bytes(mf, src, &mut raw);
-        let value = u64::from_ne_bytes(raw);
-        if value == u64::MAX {
-            return Err(Errno::EINVAL);
-        }
-        {
-            let mut count = self.count();
-            if MAX_COUNT - *count < value {
-                return Err(Errno::EAGAIN);
-            }
-            *count += value;
-        }
-        if value > 0 {
-            self.queue.notify_events(POLLIN | POLLRDNORM);
-        }
+        self.add(u64::from_ne_bytes(raw))?;
         Ok(8)
     }
 
@@ -122,5 +141,9 @@ impl FileOps for EventFd {
 
     fn anon_name(&self) -> Option<&'static str> {
         Some("[eventfd]")
+    }
+
+    fn eventfd(&self) -> Option<&EventFd> {
+        Some(self)
     }
 }

@@ -162,6 +162,12 @@ pub trait FileOps: Send + Sync {
         None
     }
 
+    /// The eventfd this file is: its writes wait for room for their value,
+    /// not for the file to be writable.
+    fn eventfd(&self) -> Option<&super::eventfd::EventFd> {
+        None
+    }
+
     /// The process this file stands for (a pidfd).
     fn pidfd(&self) -> Option<&super::pidfd::PidFd> {
         None

@@ -80,6 +80,21 @@ impl Task {
         if a.exit_signal > crate::kernel::signal::NSIG {
             return Err(Errno::EINVAL);
         }
+        // The sandbox's init has no parent to share (Linux: its
+        // SIGNAL_UNKILLABLE init may not use CLONE_PARENT).
+        if f & CLONE_PARENT != 0 && self.pid == 1 {
+            return Err(Errno::EINVAL);
+        }
+        // A TLS base outside user space: EPERM, as arch_prctl(ARCH_SET_FS)
+        // gives, before any child exists.
+        if f & CLONE_SETTLS != 0 && a.tls >= self.kernel.platform.max_user_address() {
+            return Err(Errno::EPERM);
+        }
+        // Linux stores the pidfd before the child is committed: a bad
+        // pointer fails the clone with no child made.
+        if f & CLONE_PIDFD != 0 {
+            self.mm().write_val(a.pidfd, &-1i32)?;
+        }
         let mm = if f & CLONE_VM != 0 {
             self.mm.clone()
         } else {
@@ -131,6 +146,9 @@ impl Task {
                 h.sched.store(inherited_sched(&self.handle), std::sync::atomic::Ordering::Relaxed);
                 let me = procs.procs.get(&self.pid).ok_or(Errno::ESRCH)?;
                 let parent = if f & CLONE_PARENT != 0 { me.parent } else { self.pid };
+                // A CLONE_PARENT child is its parent's sibling, and tells the
+                // shared parent of its end with the caller's own exit signal.
+                let exit_signal = if f & CLONE_PARENT != 0 { me.exit_signal } else { a.exit_signal };
                 let (pgid, sid, ctty) = (me.pgid, me.sid, me.ctty.clone());
                 procs.procs.insert(
                     tid,
@@ -143,7 +161,7 @@ impl Task {
                         sid,
                         state: ProcState::Running,
                         continued: false,
-                        exit_signal: a.exit_signal,
+                        exit_signal,
                         did_exec: false,
                         ctty,
                     },
@@ -178,11 +196,13 @@ impl Task {
                 child.inherited_fp = Some(fp);
             }
         }
+        // The tid stores may fault without failing the clone: Linux ignores
+        // their put_user results.
         if f & CLONE_PARENT_SETTID != 0 {
-            self.mm().write_val(a.parent_tid, &tid)?;
+            let _ = self.mm().write_val(a.parent_tid, &tid);
         }
         if f & CLONE_CHILD_SETTID != 0 {
-            child.mm().write_val(a.child_tid, &tid)?;
+            let _ = child.mm().write_val(a.child_tid, &tid);
         }
         if f & CLONE_CHILD_CLEARTID != 0 {
             child.clear_child_tid = a.child_tid;
@@ -191,8 +211,16 @@ impl Task {
             let file =
                 crate::vfs::pidfd::PidFd::open_file(tid, child.handle.tg.clone(), Arc::downgrade(&self.kernel), false);
             let limit = self.nofile_limit();
-            let fd = self.fds().insert(file, true, 0, limit)?;
-            self.mm().write_val(a.pidfd, &fd)?;
+            let inserted = self.fds().insert(file, true, 0, limit);
+            let stored = inserted.and_then(|fd| {
+                self.mm().write_val(a.pidfd, &fd).inspect_err(|_| {
+                    let _ = self.fds().remove(fd);
+                })
+            });
+            if let Err(e) = stored {
+                self.kernel.procs().forget_unstarted(tid, pid);
+                return Err(e);
+            }
         }
         let vfork = if f & CLONE_VFORK != 0 {
             let v = Arc::new(VforkDone::default());
@@ -201,7 +229,10 @@ impl Task {
         } else {
             None
         };
-        child.start()?;
+        if let Err(e) = child.start() {
+            self.kernel.procs().forget_unstarted(tid, pid);
+            return Err(e);
+        }
         if let Some(v) = vfork {
             v.wait();
         }
