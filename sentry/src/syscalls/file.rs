@@ -74,6 +74,30 @@ pub(super) fn skip_bytes(bufs: &[(u64, u64)], mut skip: u64) -> SmallVec<[(u64, 
     out
 }
 
+/// The first `max` bytes of `bufs`.
+fn take_bytes(bufs: &[(u64, u64)], mut max: u64) -> SmallVec<[(u64, u64); 4]> {
+    let mut out = SmallVec::new();
+    for &(addr, len) in bufs {
+        if max == 0 {
+            break;
+        }
+        out.push((addr, len.min(max)));
+        max -= len.min(max);
+    }
+    out
+}
+
+/// The most of a read's buffers pinned for one attempt. Pinning for a read
+/// breaks copy-on-write over what it pins, so a read with a huge count into
+/// a forked heap would otherwise copy the heap ahead of data that may never
+/// come (Linux copies only the pages it fills).
+/// - A seekable file is read a piece at a time, on to the next piece while
+///   each comes back full: the same bytes as one read.
+/// - A stream's read returns what is there, and no pipe or socket buffer
+///   holds more than this, so one piece is what one read could return.
+const READ_PIECE_SEEKABLE: u64 = 1 << 20;
+const READ_PIECE_STREAM: u64 = 64 << 20;
+
 fn check_access(f: &File, dir: Dir) -> SysResult<()> {
     let mode = f.flags() & O_ACCMODE;
     let ok = match dir {
@@ -137,11 +161,18 @@ fn transfer_data(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, d
     let total: u64 = bufs.iter().map(|&(_, l)| l).sum();
     let mut done = 0u64;
     let deadline = if dir == Dir::Read { f.ops.read_timeout().map(|d| std::time::Instant::now() + d) } else { None };
+    let piece = match dir {
+        Dir::Read if f.ops.seekable() => READ_PIECE_SEEKABLE,
+        Dir::Read => READ_PIECE_STREAM,
+        Dir::Write => u64::MAX,
+    };
     loop {
         // The buffers are found afresh for each attempt, and pinned while
         // the data moves: after a wait, another thread may have forked,
         // unmapped or written them, which moves their pages.
-        let pin = match pin_buffers(t, &skip_bytes(bufs, done), dir) {
+        let want = take_bytes(&skip_bytes(bufs, done), piece);
+        let asked: u64 = want.iter().map(|&(_, l)| l).sum();
+        let pin = match pin_buffers(t, &want, dir) {
             Ok(pin) => pin,
             Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
         };
@@ -170,17 +201,25 @@ fn transfer_data(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, d
         match r {
             Ok(n) => {
                 done += n as u64;
+                // A seekable file's read goes on to its next piece while
+                // each comes back full.
+                if dir == Dir::Read && f.ops.seekable() && n as u64 == asked && done < total {
+                    continue;
+                }
                 // Reads return what there is; blocking stream writes go on.
                 if dir == Dir::Read || n == 0 || done >= total || f.ops.seekable() || f.flags() & O_NONBLOCK != 0 {
                     return Ok(done);
                 }
             }
-            Err(Errno::EAGAIN) if f.flags() & O_NONBLOCK == 0 => match wait_ready(t, &f, dir, deadline) {
-                Ok(()) => {}
-                // A terminal's VTIME ran out: the read finds nothing.
-                Err(Errno::ETIMEDOUT) => return Ok(done),
-                Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
-            },
+            // (A read that has data returns it rather than wait for more.)
+            Err(Errno::EAGAIN) if f.flags() & O_NONBLOCK == 0 && !(dir == Dir::Read && done > 0) => {
+                match wait_ready(t, &f, dir, deadline) {
+                    Ok(()) => {}
+                    // A terminal's VTIME ran out: the read finds nothing.
+                    Err(Errno::ETIMEDOUT) => return Ok(done),
+                    Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
+                }
+            }
             Err(Errno::EPIPE) if dir == Dir::Write => {
                 sigpipe(t);
                 return if done > 0 { Ok(done) } else { Err(Errno::EPIPE) };
