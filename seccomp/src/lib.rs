@@ -661,4 +661,119 @@ mod tests {
         assert_eq!(outside.status.signal(), Some(libc::SIGSYS), "{outside:?}");
         assert!(String::from_utf8_lossy(&outside.stderr).contains("installed"), "{outside:?}");
     }
+
+    /// What a stub-filter child writes for its parent, by plain stores into
+    /// a shared mapping of a file (no syscall is left to it): the syscall
+    /// number its SIGSYS handler saw, plus 1 (0 if it never ran); and
+    /// [`NOTE_ALLOWED_WORKED`] and [`NOTE_SURVIVED`].
+    static NOTE: std::sync::atomic::AtomicPtr<u64> = std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+    const NOTE_ALLOWED_WORKED: u64 = 1;
+    const NOTE_SURVIVED: u64 = 2;
+
+    extern "C" fn note_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+        // SAFETY: `si_syscall` is the int at byte 24 of a SIGSYS siginfo,
+        // which the kernel passes in full; NOTE is a live shared mapping of
+        // two words.
+        unsafe {
+            let nr = info.cast::<u8>().add(24).cast::<i32>().read_unaligned();
+            NOTE.load(std::sync::atomic::Ordering::SeqCst).write_volatile(nr as u64 + 1);
+        }
+    }
+
+    /// The stub-filter child: maps a code page of its own (`mov rax, rdi;
+    /// mov rdi, rsi; mov rsi, rdx; mov rdx, rcx; syscall; ret`, a function
+    /// that makes any syscall from that page), installs the platform's stub
+    /// filter over it, and makes the call `what` asks for.
+    fn stub_filter_child(spec: &str) -> ! {
+        use std::os::fd::AsRawFd;
+        let mut parts = spec.splitn(3, ':');
+        let (platform, what, note) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+        let file = std::fs::OpenOptions::new().read(true).write(true).open(note).unwrap();
+        const CODE: [u8; 15] =
+            [0x48, 0x89, 0xf8, 0x48, 0x89, 0xf7, 0x48, 0x89, 0xd6, 0x48, 0x89, 0xca, 0x0f, 0x05, 0xc3];
+        let rw = libc::PROT_READ | libc::PROT_WRITE;
+        let anon = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+        // SAFETY: fresh mappings of our own (the code page where nothing is
+        // mapped, by MAP_FIXED_NOREPLACE), filled and made executable before
+        // any call into them; the SIGSYS handler only stores into the note;
+        // the filter program outlives the prctl that copies it.
+        unsafe {
+            let rlim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            libc::setrlimit(libc::RLIMIT_CORE, &rlim);
+            let m = libc::mmap(std::ptr::null_mut(), 16, rw, libc::MAP_SHARED, file.as_raw_fd(), 0);
+            assert_ne!(m, libc::MAP_FAILED);
+            NOTE.store(m.cast(), std::sync::atomic::Ordering::SeqCst);
+            let survived = m.cast::<u64>().add(1);
+            // 4 GiB-aligned, so that the page does not straddle a 4 GiB line
+            // (the filters compare the halves of the instruction pointer).
+            let mut base: u64 = 0x7ff0_0000_0000;
+            while libc::mmap(base as *mut libc::c_void, 4096, rw, anon | libc::MAP_FIXED_NOREPLACE, -1, 0) as u64
+                != base
+            {
+                base -= 1 << 32;
+                assert!(base > 0x7f00_0000_0000, "no free 4 GiB-aligned page");
+            }
+            std::ptr::copy_nonoverlapping(CODE.as_ptr(), base as *mut u8, CODE.len());
+            assert_eq!(libc::mprotect(base as *mut libc::c_void, 4096, libc::PROT_READ | libc::PROT_EXEC), 0);
+            let scratch = libc::mmap(std::ptr::null_mut(), 4096, rw, anon, -1, 0) as u64;
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = note_sigsys as *const () as usize;
+            act.sa_flags = libc::SA_SIGINFO;
+            libc::sigaction(libc::SIGSYS, &act, std::ptr::null_mut());
+            let filter = if platform == "systrap" { stub::systrap(base, 1000) } else { stub::ptrace(base) };
+            let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr().cast_mut() };
+            assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+            assert_eq!(libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &prog), 0);
+            let from_page: extern "C" fn(i64, u64, u64, u64) -> i64 = std::mem::transmute(base as usize);
+            match what {
+                "allowed" => {
+                    if from_page(libc::SYS_munmap, scratch, 4096, 0) == 0 {
+                        survived.write_volatile(NOTE_ALLOWED_WORKED);
+                    }
+                    from_page(libc::SYS_getpid, 0, 0, 0);
+                }
+                "page-getpid" => {
+                    from_page(libc::SYS_getpid, 0, 0, 0);
+                }
+                _ => {
+                    libc::syscall(libc::SYS_getpid);
+                }
+            }
+            survived.write_volatile(survived.read_volatile() | NOTE_SURVIVED);
+            libc::_exit(9)
+        }
+    }
+
+    /// Each stub filter in the kernel, in a child process: a listed call
+    /// from the stub's code page works, an unlisted one from there kills
+    /// the process outright (no handler runs), and a call from anywhere
+    /// else traps to the SIGSYS handler on systrap (how the app's syscalls
+    /// reach the Sentry) and kills outright on ptrace (whose app syscalls
+    /// never reach the filter).
+    #[test]
+    fn a_syscall_outside_a_stub_filter_kills() {
+        use std::os::unix::process::ExitStatusExt;
+        const TEST: &str = "tests::a_syscall_outside_a_stub_filter_kills";
+        if let Ok(spec) = std::env::var(CHILD) {
+            stub_filter_child(&spec);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for platform in ["systrap", "ptrace"] {
+            for what in ["allowed", "page-getpid", "outside-getpid"] {
+                let note = dir.path().join(format!("{platform}-{what}"));
+                std::fs::write(&note, [0u8; 16]).unwrap();
+                let out = in_child(TEST, &format!("{platform}:{what}:{}", note.display()));
+                let words = std::fs::read(&note).unwrap();
+                let word = |i: usize| u64::from_le_bytes(words[i * 8..i * 8 + 8].try_into().unwrap());
+                let (handled, flags) = (word(0), word(1));
+                let case = format!("{platform} {what}: {out:?}, handler saw {handled}, flags {flags}");
+                assert_eq!(out.status.signal(), Some(libc::SIGSYS), "{case}");
+                assert_eq!(flags & NOTE_SURVIVED, 0, "{case}");
+                assert_eq!(flags & NOTE_ALLOWED_WORKED != 0, what == "allowed", "{case}");
+                let trapped = platform == "systrap" && what == "outside-getpid";
+                let want = if trapped { libc::SYS_getpid as u64 + 1 } else { 0 };
+                assert_eq!(handled, want, "{case}");
+            }
+        }
+    }
 }
