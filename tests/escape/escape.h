@@ -77,6 +77,19 @@ static inline void esc_expect_ok(const char *label, long ret)
 #define EXPECT_ERR(label, call, want) esc_expect_err((label), (long)(call), (want))
 #define EXPECT_OK(label, call) esc_expect_ok((label), (long)(call))
 
+/* Checks that the sandbox still serves the program after an attempt: a
+ * syscall works, and so does a fork. */
+static inline void esc_still_works(void)
+{
+	EXPECT_OK("a syscall afterwards", getppid());
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(42);
+	int st;
+	waitpid(pid, &st, 0);
+	esc_check("and a fork", WIFEXITED(st) && WEXITSTATUS(st) == 42, "%s", status_str(st));
+}
+
 /* The program's verdict: its exit status. */
 static inline int esc_finish(void)
 {
