@@ -166,11 +166,105 @@ husk_test! {
             );
         let out = husk_suite::run_husk(platform, &case);
         case.verify(&format!("husk --platform {platform}"), &out);
-        let left: Vec<_> = std::fs::read_dir("/sys/fs/cgroup/husk")
-            .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().starts_with("run-")).count())
-            .into_iter()
-            .collect();
-        assert!(left.iter().all(|&n| n == 0), "a husk/run-* cgroup was left behind");
+        let husk_dirs: Vec<_> = cgroup_hierarchies().into_iter().map(|h| h.join("husk")).collect();
+        assert_eq!(runs_left(&husk_dirs), 0, "a husk/run-* cgroup was left behind");
+    }
+}
+
+/// Each cgroup hierarchy's root: the unified one on cgroup v2, else each
+/// v1 controller's that Husk uses.
+fn cgroup_hierarchies() -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    if root.join("cgroup.controllers").exists() {
+        return vec![root.to_path_buf()];
+    }
+    ["memory", "pids", "cpu", "cpuacct", "freezer"]
+        .iter()
+        .map(|c| root.join(c))
+        .filter(|h| h.join("cgroup.procs").exists())
+        .collect()
+}
+
+/// How many `run-PID` cgroups under `dirs` outlived their supervisor
+/// (`husk run` as PID): left behind. (Other tests' sandboxes may be running
+/// at the same time, with cgroups of their own there.)
+fn runs_left(dirs: &[std::path::PathBuf]) -> usize {
+    dirs.iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flat_map(|d| d.flatten())
+        .filter_map(|e| e.file_name().to_string_lossy().strip_prefix("run-")?.parse::<u32>().ok())
+        .filter(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+        .count()
+}
+
+/// A cgroup delegated to a user under every hierarchy, as an administrator
+/// (or systemd's Delegate=) gives one: the directory and the files that
+/// move processes are the user's. Removed when dropped.
+struct DelegatedCgroup {
+    name: String,
+    dirs: Vec<std::path::PathBuf>,
+}
+
+impl DelegatedCgroup {
+    fn new(uid: u32, tag: &str) -> DelegatedCgroup {
+        let name = format!("husk-test-delegated-{tag}-{}", std::process::id());
+        let dirs: Vec<_> = cgroup_hierarchies().into_iter().map(|h| h.join(&name)).collect();
+        assert!(!dirs.is_empty(), "no cgroup hierarchy");
+        for d in &dirs {
+            std::fs::create_dir(d).unwrap_or_else(|e| panic!("mkdir {}: {e}", d.display()));
+            for f in ["", "cgroup.procs", "tasks", "cgroup.subtree_control", "cgroup.threads"] {
+                let p = d.join(f);
+                if p.exists() {
+                    std::os::unix::fs::chown(&p, Some(uid), Some(uid)).expect("chown the delegated cgroup");
+                }
+            }
+        }
+        DelegatedCgroup { name, dirs }
+    }
+}
+
+impl Drop for DelegatedCgroup {
+    fn drop(&mut self) {
+        for d in &self.dirs {
+            for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+                let _ = std::fs::remove_dir(e.path());
+            }
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+husk_test! {
+    /// Rootless limits (husk started by user 65534): with `--cgroup-parent`
+    /// naming a cgroup delegated to that user, `--pids` stops a fork bomb
+    /// and `--memory` ends a memory hog with exit 137, as for root, and the
+    /// sandbox's cgroup goes afterwards; without it, a clear error.
+    fn limits_rootless(platform) {
+        const NOBODY: u32 = 65534;
+        let rootfs = busybox_root();
+        rootfs.dir_mode("/dev/shm", 0o1777);
+        let prog = rootfs.prog("forkbomb", husk_suite::Link::Static);
+        let cg = DelegatedCgroup::new(NOBODY, platform);
+        let bomb = Case::new(&rootfs, "/bin/sh")
+            .args(["-c", &format!("cat /sys/fs/cgroup/pids.max; {prog} 500")])
+            .as_host_user(NOBODY)
+            .husk_flags(["--cgroup-parent", cg.name.as_str(), "--pids", "30"])
+            .expect_stdout("30\nfork stopped: EAGAIN\nchildren: some\nall reaped: yes\na fork afterwards: exited 7\n");
+        let out = husk_suite::run_husk(platform, &bomb);
+        bomb.verify(&format!("husk --platform {platform} (rootless)"), &out);
+        let hog = Case::new(&rootfs, "/bin/sh")
+            .args(["-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=512 2>/dev/null; echo survived"])
+            .as_host_user(NOBODY)
+            .husk_flags(["--cgroup-parent", cg.name.as_str(), "--memory", "64m"])
+            .expect_status(137);
+        let out = husk_suite::run_husk(platform, &hog);
+        hog.verify(&format!("husk --platform {platform} (rootless)"), &out);
+        assert!(out.stderr_str().contains("memory limit"), "{}", out.describe());
+        assert_eq!(runs_left(&cg.dirs), 0, "a run-* cgroup was left behind");
+        let refused = Case::new(&rootfs, "/bin/true").as_host_user(NOBODY).husk_flags(["--pids", "30"]).expect_status(125);
+        let out = husk_suite::run_husk(platform, &refused);
+        refused.verify(&format!("husk --platform {platform} (rootless, no parent)"), &out);
+        assert!(out.stderr_str().contains("--cgroup-parent"), "{}", out.describe());
     }
 }
 

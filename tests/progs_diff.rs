@@ -149,6 +149,8 @@ husk_test! {
     fn enosys_logged_once(platform) {
         let (rootfs, prog) = rootfs_with("enosys", Link::Static);
         let log = tempfile::NamedTempFile::new().expect("temp log");
+        // Writable by a rootless husk too (HUSK_TEST_AS_USER).
+        std::fs::set_permissions(log.path(), std::os::unix::fs::PermissionsExt::from_mode(0o666)).expect("chmod the log");
         let log_path = log.path().to_str().expect("utf-8 path").to_string();
         let case = Case::new(&rootfs, prog).husk_flags(["--log", log_path.as_str()]).expect_status(0);
         let out = run_husk(platform, &case);

@@ -10,7 +10,7 @@
 //! Either way it removes the cgroup, with anything left in it.
 
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context};
@@ -102,15 +102,51 @@ impl RunLimits {
     }
 }
 
-/// Runs this same `husk run` again inside a new cgroup with `limits`, and
-/// waits for it.
-pub fn supervise(limits: &RunLimits) -> anyhow::Result<ExitCode> {
-    let relative = PathBuf::from(format!("husk/run-{}", std::process::id()));
-    let cg = Cgroups::create(&relative, &limits.resources()).context("making the sandbox's cgroup")?;
+/// Runs this same `husk run` again inside a new cgroup with `limits`, made
+/// under `parent` (`husk` by default), and waits for it.
+///
+/// Rootless, the parent must be a cgroup delegated to this user (owned by
+/// it in each hierarchy): the user namespace comes later, so the cgroup is
+/// made, joined and removed with the user's own rights, and limits the
+/// whole sandbox as it does for root.
+pub fn supervise(limits: &RunLimits, parent: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let rootless = !nix::unistd::geteuid().is_root();
+    let parent = match parent {
+        Some(p) => cgroup_parent(p)?,
+        None if rootless => bail!(
+            "--memory, --pids and --cpus need a cgroup when run by a user other than root: pass --cgroup-parent \
+             PATH, a cgroup delegated to uid {} (owned by it under each cgroup hierarchy)",
+            nix::unistd::geteuid()
+        ),
+        None => PathBuf::from("husk"),
+    };
+    let relative = parent.join(format!("run-{}", std::process::id()));
+    let cg = Cgroups::create(&relative, &limits.resources()).with_context(|| {
+        format!("making the sandbox's cgroup {}", relative.display())
+            + if rootless { " (is --cgroup-parent delegated to this user?)" } else { "" }
+    })?;
     let result = run_inside(&cg, limits);
     cg.kill_all();
     cg.remove();
     result
+}
+
+/// `--cgroup-parent` as a path relative to each hierarchy's root: leading
+/// slashes go; `..` and empty paths are refused.
+fn cgroup_parent(p: &Path) -> anyhow::Result<PathBuf> {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::RootDir | Component::CurDir => {}
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir | Component::Prefix(_) => bail!("--cgroup-parent {}: no `..`", p.display()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        bail!("--cgroup-parent {}: a cgroup below the root is needed", p.display());
+    }
+    Ok(out)
 }
 
 fn run_inside(cg: &Cgroups, limits: &RunLimits) -> anyhow::Result<ExitCode> {
@@ -162,6 +198,15 @@ fn oom_killed(cg: &Cgroups) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cgroup_parents() {
+        assert_eq!(cgroup_parent(Path::new("/user.slice/me")).unwrap(), PathBuf::from("user.slice/me"));
+        assert_eq!(cgroup_parent(Path::new("a/./b")).unwrap(), PathBuf::from("a/b"));
+        assert!(cgroup_parent(Path::new("a/../../etc")).is_err());
+        assert!(cgroup_parent(Path::new("/")).is_err());
+        assert!(cgroup_parent(Path::new("")).is_err());
+    }
 
     #[test]
     fn sizes_and_limits() {

@@ -290,6 +290,12 @@ struct RunArgs {
     /// one).
     #[arg(long, value_name = "N")]
     cpus: Option<f64>,
+    /// Local mode: the cgroup (a path under each cgroup hierarchy, as
+    /// `docker run --cgroup-parent` takes it) under which a sandbox with
+    /// limits gets its own; `husk` by default. Rootless, with limits: one
+    /// that this user may write (delegated to it), which must be named.
+    #[arg(long, value_name = "PATH")]
+    cgroup_parent: Option<PathBuf>,
     /// Local mode: kept for old command lines; the sandbox's own procfs is
     /// always at /proc.
     #[arg(long, hide = true)]
@@ -596,7 +602,7 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
     // With limits, this process supervises a second `husk run` in a
     // cgroup of its own.
     if limits.any() && std::env::var_os(limits::INNER_ENV).is_none() {
-        return limits::supervise(&limits);
+        return limits::supervise(&limits, args.cgroup_parent.as_deref());
     }
     let mounts = mounts::parse(&args.volume, &args.tmpfs)?;
     let host_writes = args.root_writes.as_deref() == Some("host");
