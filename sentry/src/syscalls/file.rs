@@ -764,6 +764,29 @@ pub fn lseek(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub fn getdents64(t: &mut Task, a: &Args) -> SysResult<u64> {
+    read_dirents(t, a, DirentFormat::Dirent64)
+}
+
+/// The legacy getdents(2) (x86_64's syscall 78), still used by old
+/// binaries and test suites.
+pub fn getdents(t: &mut Task, a: &Args) -> SysResult<u64> {
+    read_dirents(t, a, DirentFormat::Legacy)
+}
+
+/// The record formats of getdents64 and the legacy getdents.
+#[derive(Clone, Copy, PartialEq)]
+enum DirentFormat {
+    /// `struct linux_dirent64`: ino, off, reclen, type, name.
+    Dirent64,
+    /// `struct linux_dirent`: ino, off, reclen, name, and the type in the
+    /// record's last byte.
+    Legacy,
+}
+
+/// Where `struct linux_dirent`'s name starts.
+const LEGACY_DIRENT_NAME_OFFSET: usize = 18;
+
+fn read_dirents(t: &mut Task, a: &Args, format: DirentFormat) -> SysResult<u64> {
     let f = t.fds().get(a.fd(0))?.clone();
     if f.flags() & O_PATH != 0 {
         return Err(Errno::EBADF);
@@ -774,7 +797,12 @@ pub fn getdents64(t: &mut Task, a: &Args) -> SysResult<u64> {
     let mut next = *pos;
     let mut too_small = false;
     f.ops.readdir(*pos, &mut |e, after| {
-        let reclen = (abi::types::DIRENT64_NAME_OFFSET + e.name.len() + 1).next_multiple_of(8);
+        let reclen = match format {
+            DirentFormat::Dirent64 => abi::types::DIRENT64_NAME_OFFSET + e.name.len() + 1,
+            // The name's NUL and the type byte after it.
+            DirentFormat::Legacy => LEGACY_DIRENT_NAME_OFFSET + e.name.len() + 2,
+        }
+        .next_multiple_of(8);
         if buf.len() + reclen > count {
             too_small = buf.is_empty();
             return false;
@@ -783,9 +811,14 @@ pub fn getdents64(t: &mut Task, a: &Args) -> SysResult<u64> {
         buf.extend_from_slice(&e.ino.to_le_bytes());
         buf.extend_from_slice(&(after as i64).to_le_bytes());
         buf.extend_from_slice(&(reclen as u16).to_le_bytes());
-        buf.push(e.dtype);
+        if format == DirentFormat::Dirent64 {
+            buf.push(e.dtype);
+        }
         buf.extend_from_slice(&e.name);
         buf.resize(start + reclen, 0);
+        if format == DirentFormat::Legacy {
+            buf[start + reclen - 1] = e.dtype;
+        }
         next = after;
         true
     })?;

@@ -244,6 +244,7 @@ syscall_table! {
     FCNTL => file::fcntl, Support::Partial("F_DUPFD[_CLOEXEC], F_[GS]ETFD, F_[GS]ETFL, F_[GS]ETPIPE_SZ, F_ADD_SEALS, F_GET_SEALS, F_GETLK, F_SETLK[W], F_OFD_GETLK, F_OFD_SETLK[W]"), [Fd, Int, Hex];
     FLOCK => locks::flock, Support::Full, [Fd, Hex];
     GETDENTS64 => file::getdents64, Support::Full, [Fd, Ptr, Int];
+    GETDENTS => file::getdents, Support::Full, [Fd, Ptr, Int];
     GETCWD => fs::getcwd, Support::Full, [Ptr, Int];
     CHDIR => fs::chdir, Support::Full, [Path];
     FCHDIR => fs::fchdir, Support::Full, [Fd];
@@ -264,6 +265,8 @@ syscall_table! {
     RESTART_SYSCALL => signal::restart_syscall, Support::Full, [];
     CLOCK_GETTIME => time::clock_gettime, Support::Full, [Int, Ptr];
     CLOCK_GETRES => time::clock_getres, Support::Full, [Int, Ptr];
+    CLOCK_SETTIME => time::clock_settime, Support::Refused("EPERM: the sandbox never sets the host's clock"), [Int, Ptr];
+    SETTIMEOFDAY => time::settimeofday, Support::Refused("EPERM: the sandbox never sets the host's clock"), [Ptr, Ptr];
     CLOCK_NANOSLEEP => time::clock_nanosleep, Support::Full, [Int, Hex, Ptr, Ptr];
     EXIT_GROUP => process::exit_group, Support::Full, [Int];
     OPENAT => file::openat, Support::Partial("writes on the read-only rootfs give EROFS"), [Fd, Path, Hex, Oct];

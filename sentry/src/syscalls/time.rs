@@ -105,6 +105,44 @@ pub fn clock_getres(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(0)
 }
 
+/// The latest second Linux lets the wall clock be set to
+/// (`TIME_SETTOD_SEC_MAX`: KTIME_SEC_MAX less 30 years of uptime).
+const SETTOD_SEC_MAX: i64 = i64::MAX / 1_000_000_000 - 30 * 365 * 24 * 3600;
+
+/// clock_settime(2): the sandbox never sets the host's clock, so a valid
+/// request for the wall clock is EPERM, as without CAP_SYS_TIME (and as
+/// gVisor answers it). Linux's other errors come first: EINVAL for any
+/// other clock (none can be set, CPU-time clocks included) or a bad time,
+/// EFAULT for a bad pointer.
+pub fn clock_settime(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a.u32(0) != CLOCK_REALTIME {
+        return Err(Errno::EINVAL);
+    }
+    let ts: Timespec = t.mm().read_val(a.addr(1))?;
+    if !(0..=SETTOD_SEC_MAX).contains(&ts.tv_sec) || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Err(Errno::EPERM)
+}
+
+/// settimeofday(2): as clock_settime, after Linux's checks of both
+/// arguments (a time zone's minutes must lie within a day either way).
+pub fn settimeofday(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if a.addr(0) != 0 {
+        let tv: Timeval = t.mm().read_val(a.addr(0))?;
+        if !(0..=SETTOD_SEC_MAX).contains(&tv.tv_sec) || !(0..1_000_000).contains(&tv.tv_usec) {
+            return Err(Errno::EINVAL);
+        }
+    }
+    if a.addr(1) != 0 {
+        let [minuteswest, _dsttime]: [i32; 2] = t.mm().read_val(a.addr(1))?;
+        if !(-15 * 60..=15 * 60).contains(&minuteswest) {
+            return Err(Errno::EINVAL);
+        }
+    }
+    Err(Errno::EPERM)
+}
+
 pub fn gettimeofday(t: &mut Task, a: &Args) -> SysResult<u64> {
     if a.addr(0) != 0 {
         let (tv_sec, nsec) = sys::clock_gettime(CLOCK_REALTIME)?;
