@@ -327,3 +327,27 @@ husk_test! {
         assert!(text.contains("  openat2\n") && text.contains("  renameat2\n"), "{text}");
     }
 }
+
+husk_test! {
+    /// Stdio redirected to and from host files (`husk run ... <in >out`):
+    /// every process of the sandbox reads and writes where the host file's
+    /// position is, as natively, even through copy_file_range (what
+    /// coreutils' cat copies with) from a file and from the input file.
+    fn cli_stdio_host_files(platform) {
+        let _serial = serial();
+        let rootfs = Rootfs::new();
+        rootfs.file("/etc/version", "12.5\n");
+        let prog = rootfs.prog("copy_stdio", Link::Static);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+        std::fs::write(&input, "one\ntwo\nthree\n").expect("write the input");
+        let case = Case::new(&rootfs, prog);
+        let mut cmd = husk_command(platform, &case);
+        cmd.stdin(std::fs::File::open(&input).expect("open the input"));
+        cmd.stdout(std::fs::File::create(&output).expect("create the output"));
+        let status = cmd.status().expect("run husk");
+        assert!(status.success(), "husk: {status}");
+        let got = std::fs::read_to_string(&output).expect("read the output");
+        assert_eq!(got, "read one\n12.5\ntwo\nthree\nend\n");
+    }
+}

@@ -38,7 +38,7 @@ pub fn sendfile(t: &mut Task, a: &Args) -> SysResult<u64> {
     };
     let count = count.min(0x7fff_f000);
     let mf = t.kernel.memfile.clone();
-    let (done, result) = copy_through(&mf, &inp, &mut pos, &out, None, count)?;
+    let (done, result) = copy_through(&mf, &inp, Some(&mut pos), &out, None, count)?;
     if off_addr != 0 {
         t.mm().write_val(off_addr, &(pos as i64))?;
     } else {
@@ -144,14 +144,15 @@ fn write_to(f: &File, mf: &MemoryFile, chunk: Chunk, at: Option<&mut u64>) -> Sy
     }
 }
 
-/// Copies up to `len` bytes from `inp` at `*in_pos` to `out` (at
+/// Copies up to `len` bytes from `inp` at `in_at` (or, without one, where
+/// the file itself is: a host fd that keeps its own position) to `out` (at
 /// `out_at`, or as [`write_to`] writes), through a scratch run of the
 /// memory file, until the input ends or a write falls short. Returns the
 /// bytes copied and the error that stopped the copy, if one did.
 fn copy_through(
     mf: &MemoryFile,
     inp: &File,
-    in_pos: &mut u64,
+    mut in_at: Option<&mut u64>,
     out: &File,
     mut out_at: Option<&mut u64>,
     len: u64,
@@ -161,7 +162,7 @@ fn copy_through(
     let mut result = Ok(());
     'copy: while done < len {
         let want = (len - done).min(STEP);
-        let got = match inp.ops.read(mf, &[Chunk { off: scratch, len: want }], Some(*in_pos)) {
+        let got = match inp.ops.read(mf, &[Chunk { off: scratch, len: want }], in_at.as_deref().copied()) {
             Ok(0) => break,
             Ok(n) => n as u64,
             Err(e) => {
@@ -181,7 +182,9 @@ fn copy_through(
                 }
             }
         }
-        *in_pos += written;
+        if let Some(p) = in_at.as_deref_mut() {
+            *p += written;
+        }
         done += written;
         if result.is_err() || written < got {
             break 'copy;
@@ -378,7 +381,12 @@ pub fn copy_file_range(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EINVAL);
     }
     let mf = t.kernel.memfile.clone();
-    let (done, result) = copy_through(&mf, &inp, &mut in_pos, &out, Some(&mut out_pos), len)?;
+    // A file whose position the Sentry does not keep (the app's stdio when
+    // it is a host file) is read and written where the host fd is, unless
+    // an offset is given.
+    let in_at = (in_off.is_some() || inp.ops.seekable()).then_some(&mut in_pos);
+    let out_at = (out_off.is_some() || out.ops.seekable()).then_some(&mut out_pos);
+    let (done, result) = copy_through(&mf, &inp, in_at, &out, out_at, len)?;
     if let Err(e) = result {
         if done == 0 {
             return Err(e);
@@ -386,11 +394,13 @@ pub fn copy_file_range(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     match in_off {
         Some(_) => t.mm().write_val(in_off_addr, &(in_pos as i64))?,
-        None => *inp.offset.lock().unwrap_or_else(|e| e.into_inner()) = in_pos,
+        None if inp.ops.seekable() => *inp.offset.lock().unwrap_or_else(|e| e.into_inner()) = in_pos,
+        None => {}
     }
     match out_off {
         Some(_) => t.mm().write_val(out_off_addr, &(out_pos as i64))?,
-        None => *out.offset.lock().unwrap_or_else(|e| e.into_inner()) = out_pos,
+        None if out.ops.seekable() => *out.offset.lock().unwrap_or_else(|e| e.into_inner()) = out_pos,
+        None => {}
     }
     Ok(done)
 }
