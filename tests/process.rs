@@ -847,7 +847,7 @@ differential_test! {
     /// umask, prctl (names, no_new_privs, dumpable, pdeathsig), getrusage,
     /// times, sched_yield and affinity, scheduling policies (set, read
     /// back, inherited, SCHED_RESET_ON_FORK, the priority ranges, the RR
-    /// slice), priorities, mremap, msync, mincore.
+    /// slice), priorities, mremap, msync, mincore, oom_score_adj.
     fn sysmisc(platform, link) {
         let (rootfs, prog) = prog_rootfs("sysmisc", link);
         let case = case(&rootfs, &prog).expect_lines(&[
@@ -868,6 +868,12 @@ differential_test! {
             "mremap MREMAP_FIXED: ok, data kept: ok",
             "msync MS_SYNC | MS_ASYNC: -1 EINVAL",
             "mincore: 0, residency 1 0 1 0 0 0 0 1",
+            "oom_score_adj write 500: ok",
+            "oom_score_adj reads 500",
+            "oom_score_adj write 1001: EINVAL",
+            "oom_score_adj write x: EINVAL",
+            "a child's oom_score_adj: inherited",
+            "oom_score_adj back to 0: ok",
             "done",
         ]);
         differential(platform, &case);

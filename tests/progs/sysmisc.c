@@ -1,12 +1,13 @@
 /* The rest of process life: umask, prctl (names, no_new_privs,
  * dumpable, pdeathsig), getrusage, times, sched_yield, CPU affinity,
- * priorities, mremap, msync and mincore.
+ * priorities, mremap, msync and mincore, and /proc/self/oom_score_adj.
  *
  * Values that depend on the host (CPU count, times, the runner's nice
  * value and umask) are never printed: the program sets what it checks
  * first, or prints only that a value is sane. */
 #include "common.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -381,10 +382,49 @@ static void memory(void)
 	printf("mincore unmapped: %ld %s\n", r, errname(errno));
 }
 
+/* /proc/self/oom_score_adj: raised, read back, lowered back to where it
+ * was, inherited by a child; out of range is EINVAL. (Below where it was
+ * needs CAP_SYS_RESOURCE, which the runner may or may not have: not here.) */
+static int oom_write(const char *value)
+{
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY);
+	long r = write(fd, value, strlen(value));
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r < 0 ? -1 : 0;
+}
+
+static void oom_score(void)
+{
+	report("oom_score_adj write 500", oom_write("500\n"));
+	char buf[16] = {0};
+	int fd = open("/proc/self/oom_score_adj", O_RDONLY);
+	read(fd, buf, sizeof buf - 1);
+	close(fd);
+	printf("oom_score_adj reads %s", buf);
+	report("oom_score_adj write 1001", oom_write("1001"));
+	report("oom_score_adj write x", oom_write("x"));
+	report("oom_score_adj write 300", oom_write("300"));
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char child[16] = {0};
+		int cfd = open("/proc/self/oom_score_adj", O_RDONLY);
+		read(cfd, child, sizeof child - 1);
+		_exit(strcmp(child, "300\n") == 0 ? 0 : 1);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	printf("a child's oom_score_adj: %s\n", WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "inherited" : "other");
+	report("oom_score_adj back to 0", oom_write("0"));
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	umasks();
+	oom_score();
 	prctls();
 	usage();
 	sched();

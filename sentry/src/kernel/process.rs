@@ -103,6 +103,12 @@ pub struct ThreadGroup {
     pub pdeathsig: AtomicU32,
     /// The nice value (setpriority).
     pub nice: AtomicI32,
+    /// /proc/PID/oom_score_adj: shown and kept, and inherited by children;
+    /// the Sentry does no OOM killing of its own to weigh it.
+    pub oom_score_adj: AtomicI32,
+    /// The lowest oom_score_adj the process may set without
+    /// CAP_SYS_RESOURCE (Linux's `oom_score_adj_min`).
+    pub oom_score_adj_min: AtomicI32,
     /// Usage of this process's threads that have exited.
     pub exited_usage: Mutex<Usage>,
     /// Usage of reaped children and their reaped descendants.
@@ -158,6 +164,8 @@ impl ThreadGroup {
             stop_cv: Condvar::new(),
             pdeathsig: AtomicU32::new(0),
             nice: AtomicI32::new(0),
+            oom_score_adj: AtomicI32::new(0),
+            oom_score_adj_min: AtomicI32::new(0),
             exited_usage: Mutex::new(Usage::default()),
             children_usage: Mutex::new(Usage::default()),
             itimers: Default::default(),

@@ -279,7 +279,9 @@ impl Dentry {
         match self.node() {
             Node::Gofer { .. } => self.overlay.is_none(),
             Node::Host(_) => false,
-            Node::Synth(_) => true,
+            // Objects (a message queue, /proc/PID/oom_score_adj) decide
+            // for themselves.
+            Node::Synth(n) => !n.is_object(),
             Node::Mem(i) => i.fs.readonly(),
         }
     }

@@ -737,6 +737,69 @@ impl PidDir {
         let (n, node) = self.proc.link(self.ino, name, g);
         (n, node.owned(self.uid, self.gid))
     }
+
+    /// /proc/PID/oom_score_adj, which a write sets (LTP's library lowers
+    /// it for every test).
+    fn oom_score_adj(&self) -> (Vec<u8>, SynthNode) {
+        let name = b"oom_score_adj";
+        let (me, tgid, tid, ino) = (self.proc.clone(), self.tgid, self.tid, child_ino(self.ino, name));
+        let open: super::synth::Opener = Arc::new(move || {
+            let k = me.kernel()?;
+            let tg = snap(&k, tgid, tid)?.tg().clone();
+            Ok(Box::new(OomScoreAdj { proc: me.clone(), tg, ino }) as Box<dyn super::file::FileOps>)
+        });
+        let node = SynthNode::object(&self.proc.fs, ino, 0o644, 0, open);
+        (name.to_vec(), node.owned(self.uid, self.gid))
+    }
+}
+
+/// An open /proc/PID/oom_score_adj: reads the value, and a write of an
+/// integer in [-1000, 1000] sets it (EINVAL otherwise), as Linux's
+/// `__set_oom_adj`: below the process's floor only with CAP_SYS_RESOURCE
+/// (EACCES), which also moves the floor.
+struct OomScoreAdj {
+    proc: Arc<ProcFs>,
+    tg: Arc<ThreadGroup>,
+    ino: u64,
+}
+
+impl super::file::FileOps for OomScoreAdj {
+    fn seekable(&self) -> bool {
+        true
+    }
+
+    fn read(&self, mf: &crate::mm::MemoryFile, dst: &[crate::mm::Chunk], offset: Option<u64>) -> SysResult<usize> {
+        let text = format!("{}\n", self.tg.oom_score_adj.load(std::sync::atomic::Ordering::Relaxed));
+        let start = usize::try_from(offset.unwrap_or(0)).unwrap_or(usize::MAX).min(text.len());
+        Ok(super::file::put_bytes(mf, dst, &text.as_bytes()[start..]))
+    }
+
+    fn write(&self, mf: &crate::mm::MemoryFile, src: &[crate::mm::Chunk], _offset: Option<u64>) -> SysResult<usize> {
+        let len = src.iter().map(|c| c.len).sum::<u64>().min(64) as usize;
+        let mut buf = vec![0u8; len];
+        super::file::get_bytes(mf, src, &mut buf);
+        let value: i32 = std::str::from_utf8(&buf).ok().and_then(|t| t.trim().parse().ok()).ok_or(Errno::EINVAL)?;
+        if !(-1000..=1000).contains(&value) {
+            return Err(Errno::EINVAL);
+        }
+        use std::sync::atomic::Ordering::Relaxed;
+        let k = self.proc.kernel()?;
+        let writer = k.procs().threads.get(&current_tid()).map(|h| h.tg.clone()).ok_or(Errno::ESRCH)?;
+        let privileged =
+            writer.creds.lock().unwrap_or_else(|e| e.into_inner()).has_cap(abi::flags::capability::CAP_SYS_RESOURCE);
+        if value < self.tg.oom_score_adj_min.load(Relaxed) && !privileged {
+            return Err(Errno::EACCES);
+        }
+        self.tg.oom_score_adj.store(value, Relaxed);
+        if privileged {
+            self.tg.oom_score_adj_min.store(value, Relaxed);
+        }
+        Ok(src.iter().map(|c| c.len).sum::<u64>() as usize)
+    }
+
+    fn stat(&self) -> SysResult<gofer::FileAttr> {
+        Ok(gofer::FileAttr { mode: abi::flags::mode::S_IFREG | 0o644, ino: self.ino, nlink: 1, ..Default::default() })
+    }
 }
 
 impl SynthDir for PidDir {
@@ -771,7 +834,7 @@ impl SynthDir for PidDir {
         // One cgroup v2 hierarchy, whose root the sandbox is.
         v.push(self.file("cgroup", 0o444, self.gen(|_, _| Ok(b"0::/\n".to_vec()))));
         v.push(self.file("oom_score", 0o444, self.gen(|_, _| Ok(b"0\n".to_vec()))));
-        v.push(self.file("oom_score_adj", 0o644, self.gen(|_, _| Ok(b"0\n".to_vec()))));
+        v.push(self.oom_score_adj());
         let fdinfo_ino = child_ino(self.ino, b"fdinfo");
         let fdinfo = FdInfoDir { proc: self.proc.clone(), tgid: self.tgid, ino: fdinfo_ino };
         v.push((b"fdinfo".to_vec(), SynthNode::dir(fs, fdinfo_ino, 0o500, Arc::new(fdinfo)).owned(self.uid, self.gid)));

@@ -142,6 +142,11 @@ impl Task {
                 new_tg
                     .nice
                     .store(tg.nice.load(std::sync::atomic::Ordering::Relaxed), std::sync::atomic::Ordering::Relaxed);
+                for (to, from) in
+                    [(&new_tg.oom_score_adj, &tg.oom_score_adj), (&new_tg.oom_score_adj_min, &tg.oom_score_adj_min)]
+                {
+                    to.store(from.load(std::sync::atomic::Ordering::Relaxed), std::sync::atomic::Ordering::Relaxed);
+                }
                 let h = TaskHandle::new(tid, new_tg.clone(), self.sigmask);
                 h.sched.store(inherited_sched(&self.handle), std::sync::atomic::Ordering::Relaxed);
                 let me = procs.procs.get(&self.pid).ok_or(Errno::ESRCH)?;
