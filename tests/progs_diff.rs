@@ -233,6 +233,28 @@ differential_test! {
     }
 }
 
+differential_test! {
+    /// chroot: Linux's errors in order, the new root for absolute paths and
+    /// "..", the cwd left outside it, and a child inheriting it.
+    fn chroot(platform, link) {
+        let (rootfs, prog) = rootfs_with("chroot", link);
+        rootfs.dir_mode("/tmp", 0o1777);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_lines(&[
+            "chroot(a file): ENOTDIR",
+            "chroot as uid 65534: EPERM",
+            "chroot of a closed directory as uid 65534: EACCES",
+            "chroot(/tmp/jail): ok",
+            "getcwd with the cwd outside the root: ENOENT",
+            "/inside: in the jail",
+            "/tmp/outside: ENOENT",
+            "getcwd: /",
+            "../../inside: in the jail",
+            "a child's /inside: in the jail",
+        ]);
+        differential(platform, &case);
+    }
+}
+
 husk_test! {
     /// A read into an unmapped page, with a count that reaches over a 1 GiB
     /// mapping shared copy-on-write with a child, fails with EFAULT without

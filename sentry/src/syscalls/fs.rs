@@ -251,11 +251,18 @@ pub fn readlinkat(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub fn getcwd(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let cwd = t.fs().cwd.clone();
+    let (root, cwd) = {
+        let fs = t.fs();
+        (fs.root.clone(), fs.cwd.clone())
+    };
     if cwd.is_dead() {
         return Err(Errno::ENOENT);
     }
-    let mut path = t.kernel.vfs.path_of(&cwd);
+    // A cwd outside a chroot'ed root is "(unreachable)/...", as in Linux.
+    let (mut path, reachable) = t.kernel.vfs.path_from(&root, &cwd);
+    if !reachable {
+        path.splice(0..0, b"(unreachable)".iter().copied());
+    }
     path.push(0);
     if (a.u64(1) as usize) < path.len() {
         return Err(Errno::ERANGE);
@@ -274,6 +281,29 @@ pub fn chdir(t: &mut Task, a: &Args) -> SysResult<u64> {
         check_perm(&t.creds(), &d.attr(), crate::vfs::ops::MAY_EXEC)?;
     }
     t.fs().cwd = d;
+    Ok(0)
+}
+
+/// chroot(2): the task's (and its process's, through the shared context)
+/// root becomes the directory, with Linux's checks in its order: the
+/// path, search permission, then CAP_SYS_CHROOT. The cwd stays where it
+/// is, as in Linux; ".." from it stops at the sandbox's own root whatever
+/// happens, so a chroot break-out only ever reaches the sandbox's root.
+pub fn chroot(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let path = read_path(t, a.addr(0))?;
+    let d = resolve_at(t, AT_FDCWD, &path, Follow::Yes)?;
+    if !d.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    let creds = t.creds();
+    // (As chdir: the root's own tree is searched as its owner allows.)
+    if !d.is_rootfs() {
+        check_perm(&creds, &d.attr(), crate::vfs::ops::MAY_EXEC)?;
+    }
+    if !creds.has_cap(abi::flags::capability::CAP_SYS_CHROOT) {
+        return Err(Errno::EPERM);
+    }
+    t.fs().root = d;
     Ok(0)
 }
 

@@ -159,6 +159,10 @@ fn cmsg_align(n: usize) -> usize {
 /// The socket behind `fd`: EBADF, or ENOTSOCK for another kind of file.
 fn socket_of(t: &Task, fd: i32) -> SysResult<(Arc<File>, Arc<Endpoint>)> {
     let f = t.fds().get(fd)?.clone();
+    // An O_PATH fd is no file to these calls (Linux's fdget skips it).
+    if f.flags() & abi::flags::open::O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
     let ep = f.ops.unix_socket().ok_or(Errno::ENOTSOCK)?.endpoint().clone();
     Ok((f, ep))
 }

@@ -245,6 +245,7 @@ syscall_table! {
     FLOCK => locks::flock, Support::Full, [Fd, Hex];
     GETDENTS64 => file::getdents64, Support::Full, [Fd, Ptr, Int];
     GETDENTS => file::getdents, Support::Full, [Fd, Ptr, Int];
+    CHROOT => fs::chroot, Support::Full, [Path];
     GETCWD => fs::getcwd, Support::Full, [Ptr, Int];
     CHDIR => fs::chdir, Support::Full, [Path];
     FCHDIR => fs::fchdir, Support::Full, [Fd];

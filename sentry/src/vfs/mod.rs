@@ -908,10 +908,23 @@ impl Vfs {
 
     /// The absolute path of `d` within the sandbox.
     pub fn path_of(&self, d: &Arc<Dentry>) -> Vec<u8> {
+        self.path_from(&self.root, d).0
+    }
+
+    /// The path of `d` as seen from `root` (a task's root after chroot),
+    /// and whether `root` is above it at all: if not, the path is the one
+    /// from the sandbox's root, as Linux's getcwd then reports it (with
+    /// "(unreachable)" before it).
+    pub fn path_from(&self, root: &Arc<Dentry>, d: &Arc<Dentry>) -> (Vec<u8>, bool) {
         let mut parts = Vec::new();
         let mut cur = d.clone();
+        let mut reached = false;
         // Bounded: a tree deeper than PATH_MAX components cannot be named.
         for _ in 0..PATH_MAX {
+            if Arc::ptr_eq(&cur, root) {
+                reached = true;
+                break;
+            }
             if Arc::ptr_eq(&cur, &self.root) {
                 break;
             }
@@ -927,14 +940,14 @@ impl Vfs {
             }
         }
         if parts.is_empty() {
-            return b"/".to_vec();
+            return (b"/".to_vec(), reached);
         }
         let mut out = Vec::new();
         for p in parts.iter().rev() {
             out.push(b'/');
             out.extend_from_slice(p);
         }
-        out
+        (out, reached)
     }
 }
 
