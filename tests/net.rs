@@ -23,6 +23,7 @@ differential_test! {
     fn inet_loopback(platform, link) {
         let (rootfs, prog) = prog_rootfs("inet_loopback", link);
         let case = case(&rootfs, &prog).expect_lines(&[
+            "udp: accept: EOPNOTSUPP",
             "tcp: accepted from AF_INET 127.0.0.1 (len 16)",
             "tcp: client got 6 'world!'",
             "tcp: after the client's SHUT_WR the server reads 0",

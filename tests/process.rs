@@ -847,7 +847,8 @@ differential_test! {
     /// umask, prctl (names, no_new_privs, dumpable, pdeathsig), getrusage,
     /// times, sched_yield and affinity, scheduling policies (set, read
     /// back, inherited, SCHED_RESET_ON_FORK, the priority ranges, the RR
-    /// slice), priorities, mremap, msync, mincore, oom_score_adj.
+    /// slice), priorities, mremap, msync, mincore, oom_score_adj, CPUID
+    /// faulting as /proc/cpuinfo shows it.
     fn sysmisc(platform, link) {
         let (rootfs, prog) = prog_rootfs("sysmisc", link);
         let case = case(&rootfs, &prog).expect_lines(&[
@@ -874,6 +875,8 @@ differential_test! {
             "oom_score_adj write x: EINVAL",
             "a child's oom_score_adj: inherited",
             "oom_score_adj back to 0: ok",
+            "ARCH_SET_CPUID agrees with /proc/cpuinfo: yes",
+            "ARCH_GET_CPUID: 1",
             "done",
         ]);
         differential(platform, &case);

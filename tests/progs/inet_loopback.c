@@ -229,6 +229,7 @@ static void udp(void)
 	struct sockaddr_in a = v4("127.0.0.1", 0);
 	bind(r, (struct sockaddr *)&a, sizeof a);
 	int port = port_of(r);
+	report("udp: accept", accept(r, NULL, NULL));
 	int s = socket(AF_INET, SOCK_DGRAM, 0);
 	a = v4("127.0.0.1", port);
 	ssize_t n = sendto(s, "ping", 4, 0, (struct sockaddr *)&a, sizeof a);

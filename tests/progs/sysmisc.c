@@ -420,11 +420,33 @@ static void oom_score(void)
 	report("oom_score_adj back to 0", oom_write("0"));
 }
 
+/* arch_prctl's CPUID faulting agrees with /proc/cpuinfo's cpuid_fault:
+ * offered (ARCH_SET_CPUID works) only where the flag is shown, ENODEV
+ * where it is not, and ARCH_GET_CPUID says cpuid runs. */
+static void cpuid_faulting(void)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[4096];
+	int shown = 0;
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, "flags", 5) == 0) {
+			shown = strstr(line, " cpuid_fault ") || strstr(line, " cpuid_fault\n");
+			break;
+		}
+	if (f)
+		fclose(f);
+	long r = syscall(SYS_arch_prctl, 0x1012 /* ARCH_SET_CPUID */, 1);
+	int agrees = shown ? r == 0 : (r == -1 && errno == ENODEV);
+	printf("ARCH_SET_CPUID agrees with /proc/cpuinfo: %s\n", agrees ? "yes" : "no");
+	printf("ARCH_GET_CPUID: %ld\n", syscall(SYS_arch_prctl, 0x1011 /* ARCH_GET_CPUID */, 0));
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	umasks();
 	oom_score();
+	cpuid_faulting();
 	prctls();
 	usage();
 	sched();

@@ -531,6 +531,10 @@ fn do_accept(t: &mut Task, fd: i32, addr: u64, lenp: u64, flags: u32) -> SysResu
         return Err(Errno::EINVAL);
     }
     let (file, ep) = socket_of(t, fd)?;
+    // Datagram sockets have no connections to take (sock_no_accept).
+    if ep.kind() == SOCK_DGRAM {
+        return Err(Errno::EOPNOTSUPP);
+    }
     let nonblock = file.flags() & O_NONBLOCK != 0;
     let sock = loop {
         match ep.accept() {

@@ -34,8 +34,10 @@ pub fn arch_prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             t.mm().write_val(a.addr(1), &v)?;
             Ok(0)
         }
-        // CPUID faulting is not offered: cpuid always runs natively.
+        // CPUID faulting is not offered (nor shown in /proc/cpuinfo): cpuid
+        // always runs, as on a CPU without the feature.
         ARCH_GET_CPUID => Ok(1),
+        ARCH_SET_CPUID => Err(Errno::ENODEV),
         _ => Err(Errno::EINVAL),
     }
 }

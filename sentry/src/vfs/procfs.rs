@@ -1005,15 +1005,27 @@ const FILESYSTEMS: &str =
     "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\tdevpts\nnodev\tmqueue\nnodev\t9p\n";
 
 /// The host's /proc/cpuinfo (harmless, and what programs parse), cut to
-/// the sandbox's CPUs.
+/// the sandbox's CPUs, without the features the sandbox does not pass on
+/// ([`HIDDEN_CPU_FLAGS`]).
 fn cpuinfo(ncpus: usize) -> String {
     static HOST: OnceLock<String> = OnceLock::new();
     let host = HOST.get_or_init(|| crate::kernel::usage::read_proc("/proc/cpuinfo").unwrap_or_default());
     let blocks: Vec<&str> = host.split("\n\n").filter(|b| !b.trim().is_empty()).take(ncpus).collect();
     let mut o = String::new();
     for b in blocks {
-        o.push_str(b.trim_end_matches('\n'));
-        o.push_str("\n\n");
+        for line in b.trim_end_matches('\n').lines() {
+            match line.split_once(':') {
+                Some((key, flags)) if key.trim_end() == "flags" => {
+                    let kept: Vec<&str> = flags.split_whitespace().filter(|f| !HIDDEN_CPU_FLAGS.contains(f)).collect();
+                    let _ = writeln!(o, "{key}: {}", kept.join(" "));
+                }
+                _ => {
+                    o.push_str(line);
+                    o.push('\n');
+                }
+            }
+        }
+        o.push('\n');
     }
     if o.is_empty() {
         for i in 0..ncpus {
@@ -1022,6 +1034,11 @@ fn cpuinfo(ncpus: usize) -> String {
     }
     o
 }
+
+/// CPU features a sandboxed task cannot use as the host's flags say:
+/// CPUID faulting (arch_prctl's ARCH_SET_CPUID), which the Sentry does not
+/// offer.
+const HIDDEN_CPU_FLAGS: &[&str] = &["cpuid_fault"];
 
 fn meminfo() -> String {
     let (total, free) = crate::sys::host_memory();
