@@ -255,6 +255,28 @@ differential_test! {
     }
 }
 
+differential_test! {
+    /// unshare of the fd table and the fs context (a thread's own), the
+    /// implied flags and the errors; clone's and clone3's argument checks
+    /// that come before permissions (flag combinations, clone3's size).
+    fn unshare(platform, link) {
+        let (rootfs, prog) = rootfs_with("unshare", link);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_lines(&[
+            "unshare(CLONE_PTRACE): EINVAL",
+            "unshare(CLONE_VM), one thread: ok",
+            "the thread's new fd, here: EBADF",
+            "cwd here: /",
+            "unshare(CLONE_SIGHAND) beside another thread: EINVAL",
+            "clone(CLONE_NEWNS | CLONE_FS): EINVAL",
+            "clone(CLONE_THREAD | CLONE_NEWPID): EINVAL",
+            "clone3 of 96 bytes, the rest zero: ok",
+            "clone3 of 104 bytes, a field it does not know set: E2BIG",
+            "clone3 of 4097 bytes: E2BIG",
+        ]);
+        differential(platform, &case);
+    }
+}
+
 husk_test! {
     /// A read into an unmapped page, with a count that reaches over a 1 GiB
     /// mapping shared copy-on-write with a child, fails with EFAULT without

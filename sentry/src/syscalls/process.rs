@@ -1,6 +1,8 @@
 //! Process life: clone and fork, execve, wait, exit, process groups and
 //! sessions, prctl, and resource usage.
 
+use std::sync::{Arc, Mutex};
+
 use abi::flags::signal::SIGCHLD;
 use abi::Errno;
 
@@ -33,14 +35,29 @@ pub fn clone(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub fn clone3(t: &mut Task, a: &Args) -> SysResult<u64> {
     const CLONE_ARGS_SIZE_VER0: u64 = 64;
+    /// The `struct clone_args` this kernel knows (up to `cgroup`).
+    const KNOWN: u64 = 88;
     let size = a.u64(1);
-    if !(CLONE_ARGS_SIZE_VER0..=4096).contains(&size) {
+    // Linux's copy_struct_from_user: past a page is E2BIG, under the first
+    // version EINVAL, and a newer caller's fields past the ones known here
+    // must be zero (E2BIG otherwise).
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    if size < CLONE_ARGS_SIZE_VER0 {
         return Err(Errno::EINVAL);
     }
     let mut raw = [0u64; 11];
-    let n = (size.min(88) / 8) as usize;
+    let n = (size.min(KNOWN) / 8) as usize;
     for (i, w) in raw.iter_mut().enumerate().take(n) {
         *w = t.mm().read_val(a.addr(0) + i as u64 * 8)?;
+    }
+    if size > KNOWN {
+        let mut rest = vec![0u8; (size - KNOWN) as usize];
+        t.mm().copy_in(a.addr(0) + KNOWN, &mut rest)?;
+        if rest.iter().any(|&b| b != 0) {
+            return Err(Errno::E2BIG);
+        }
     }
     let [flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, _cgroup] =
         raw;
@@ -72,6 +89,61 @@ fn clone3_stack_top(stack: u64, stack_size: u64) -> SysResult<u64> {
         (0, _) | (_, 0) => Err(Errno::EINVAL),
         _ => stack.checked_add(stack_size).filter(|&top| top <= TASK_SIZE).ok_or(Errno::EINVAL),
     }
+}
+
+/// unshare(2), as Linux's ksys_unshare: unknown flags are EINVAL; the flags
+/// each implies are added (a new user namespace a private fs context and
+/// thread, CLONE_VM CLONE_SIGHAND, CLONE_SIGHAND CLONE_THREAD, a new mount
+/// namespace CLONE_FS); the thread, handler and memory flags are EINVAL in
+/// a process with other threads; a new namespace is EPERM (namespaces are
+/// the sandbox's own business, as clone's); then the fd table and the fs
+/// context become the caller's own copies.
+pub fn unshare(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const CLONE_SYSVSEM: u64 = 0x0004_0000;
+    const CLONE_NEWTIME: u64 = 0x80;
+    let allowed = CLONE_THREAD
+        | CLONE_FS
+        | CLONE_SIGHAND
+        | CLONE_VM
+        | CLONE_FILES
+        | CLONE_SYSVSEM
+        | CLONE_NAMESPACES
+        | CLONE_NEWTIME;
+    let mut flags = a.u64(0);
+    if flags & !allowed != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_NEWUSER != 0 {
+        flags |= CLONE_THREAD | CLONE_FS;
+    }
+    if flags & CLONE_VM != 0 {
+        flags |= CLONE_SIGHAND;
+    }
+    if flags & CLONE_SIGHAND != 0 {
+        flags |= CLONE_THREAD;
+    }
+    if flags & CLONE_NEWNS != 0 {
+        flags |= CLONE_FS;
+    }
+    if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM) != 0 {
+        let others = t.kernel.procs().procs.get(&t.pid).is_some_and(|p| p.threads.len() > 1);
+        if others {
+            return Err(Errno::EINVAL);
+        }
+    }
+    if flags & (CLONE_NAMESPACES | CLONE_NEWTIME) != 0 {
+        return Err(Errno::EPERM);
+    }
+    if flags & CLONE_FILES != 0 {
+        let own = t.fds().clone();
+        t.fds = Arc::new(Mutex::new(own));
+    }
+    if flags & CLONE_FS != 0 {
+        let own = t.fs().clone();
+        t.fs = Arc::new(Mutex::new(own));
+    }
+    t.publish_view();
+    Ok(0)
 }
 
 pub fn fork(t: &mut Task, _a: &Args) -> SysResult<u64> {

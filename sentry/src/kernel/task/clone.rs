@@ -73,9 +73,12 @@ impl Task {
         if f & CLONE_SIGHAND != 0 && f & CLONE_VM == 0 {
             return Err(Errno::EINVAL);
         }
-        if f & CLONE_NAMESPACES != 0 {
-            // Namespaces are the sandbox's own business.
-            return Err(Errno::EPERM);
+        // Combinations Linux's copy_process refuses before anything else.
+        if f & (CLONE_NEWNS | CLONE_FS) == CLONE_NEWNS | CLONE_FS
+            || f & (CLONE_NEWUSER | CLONE_FS) == CLONE_NEWUSER | CLONE_FS
+            || (f & CLONE_THREAD != 0 && f & (CLONE_NEWUSER | CLONE_NEWPID) != 0)
+        {
+            return Err(Errno::EINVAL);
         }
         if a.exit_signal > crate::kernel::signal::NSIG {
             return Err(Errno::EINVAL);
@@ -84,6 +87,10 @@ impl Task {
         // SIGNAL_UNKILLABLE init may not use CLONE_PARENT).
         if f & CLONE_PARENT != 0 && self.pid == 1 {
             return Err(Errno::EINVAL);
+        }
+        if f & CLONE_NAMESPACES != 0 {
+            // Namespaces are the sandbox's own business.
+            return Err(Errno::EPERM);
         }
         // A TLS base outside user space: EPERM, as arch_prctl(ARCH_SET_FS)
         // gives, before any child exists.
