@@ -186,8 +186,8 @@ differential_test! {
     /// The bugs the syscall fuzzer found, each done as Linux does it:
     /// eventfd writes past the maximum, clone's faulting stores, bad TLS and
     /// CLONE_PARENT's exit signal, mmap's unknown prot bits, mremap at the
-    /// same page count and past user space, and writes of nothing into
-    /// copy-on-write pages.
+    /// same page count and past user space, and writes of (and advice on)
+    /// nothing in copy-on-write pages.
     fn fuzz_finds(platform, link) {
         let (rootfs, prog) = rootfs_with("fuzz_finds", link);
         let case = Case::new(&rootfs, prog).compare_stderr().expect_lines(&[
@@ -206,6 +206,8 @@ differential_test! {
             "after a fork: parent sees 2, child saw exited 1",
             "mremap to the same page count: same address",
             "mremap across the top of user space: EINVAL",
+            "madvise(MADV_DONTNEED) of nothing in it: ok",
+            "madvise of nothing with unknown advice: EINVAL",
             "the mapping then: 9 1 2",
             "still running",
         ]);

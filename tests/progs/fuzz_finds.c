@@ -173,7 +173,8 @@ static void mmap_cases(void)
 }
 
 /* Writes of nothing at a page-aligned address of a copy-on-write mapping
- * (a select with no fds, say) change nothing. */
+ * (a select with no fds, say), and advice on nothing there, change
+ * nothing. */
 static void zero_write_cases(void)
 {
 	char *p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -184,6 +185,8 @@ static void zero_write_cases(void)
 		_exit(0);
 	struct timeval tv = {0, 0};
 	report("select of no fds into a copy-on-write page", select(0, (fd_set *)(p + PAGE), NULL, NULL, &tv));
+	report("madvise(MADV_DONTNEED) of nothing in it", madvise(p + PAGE, 0, MADV_DONTNEED));
+	report("madvise of nothing with unknown advice", madvise(p + PAGE, 0, 12345));
 	int fd = open("/proc/self/stat", O_RDONLY);
 	report("read of nothing into it", read(fd, p + 2 * PAGE, 0));
 	close(fd);

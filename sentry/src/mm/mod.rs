@@ -413,6 +413,25 @@ fn prot_valid(prot: u32) -> bool {
     prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) == 0
 }
 
+/// The madvise advice Husk takes: MADV_DONTNEED, which it acts on, and
+/// the hints it may ignore.
+const MADVICES: [u32; 14] = [
+    MADV_DONTNEED,
+    MADV_NORMAL,
+    MADV_RANDOM,
+    MADV_SEQUENTIAL,
+    MADV_WILLNEED,
+    MADV_FREE,
+    MADV_DONTFORK,
+    MADV_DOFORK,
+    MADV_MERGEABLE,
+    MADV_UNMERGEABLE,
+    MADV_HUGEPAGE,
+    MADV_NOHUGEPAGE,
+    MADV_DONTDUMP,
+    MADV_DODUMP,
+];
+
 impl MemoryManager {
     /// An empty address space whose app range is `[min_addr, max_addr)`.
     pub fn new(mf: Arc<MemoryFile>, min_addr: u64, max_addr: u64) -> Self {
@@ -655,6 +674,9 @@ impl MemoryManager {
     /// Gives the pages of `[start, end)` (inside one VMA) to this address
     /// space alone, copying them if anyone else still holds them.
     fn break_cow(&mut self, start: u64, end: u64) -> SysResult<()> {
+        if start >= end {
+            return Ok(());
+        }
         self.split_at(start);
         self.split_at(end);
         let Some(v) = self.vmas.get(&start) else { return Ok(()) };
@@ -1072,6 +1094,10 @@ impl MemoryManager {
         }
         let len = page_up(len).ok_or(Errno::EINVAL)?;
         let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+        // Advice on nothing is done at once, once the advice is known.
+        if len == 0 {
+            return if MADVICES.contains(&advice) { Ok(()) } else { Err(Errno::EINVAL) };
+        }
         match advice {
             MADV_DONTNEED => {
                 let mut cursor = addr;
@@ -1108,10 +1134,7 @@ impl MemoryManager {
                 }
                 Ok(())
             }
-            MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_WILLNEED | MADV_FREE | MADV_DONTFORK | MADV_DOFORK
-            | MADV_MERGEABLE | MADV_UNMERGEABLE | MADV_HUGEPAGE | MADV_NOHUGEPAGE | MADV_DONTDUMP | MADV_DODUMP => {
-                Ok(())
-            }
+            a if MADVICES.contains(&a) => Ok(()),
             _ => Err(Errno::EINVAL),
         }
     }
