@@ -214,7 +214,8 @@ differential_test! {
     /// eventfd (counts, semaphore mode, limits, blocking across fork) and
     /// epoll: level-triggered, edge-triggered and one-shot entries,
     /// EPOLLOUT/HUP/ERR, entries that live as long as their open file,
-    /// nested sets and ELOOP, turns under a small maxevents, wake-ups from
+    /// nested sets, ELOOP for a loop or past 4 levels through the new link
+    /// (below it and above), turns under a small maxevents, wake-ups from
     /// another thread, timeouts, signals, and every error of epoll_ctl and
     /// epoll_wait in Linux's order.
     fn epoll(platform, link) {
@@ -234,6 +235,10 @@ differential_test! {
             "file closed: gone from the set: ok",
             "turns: 10 11 12 10",
             "nested: a loop: ELOOP",
+            "nested: set 5 holding the one below: ok",
+            "nested: set 6 holding the one below: ELOOP",
+            "nested: a set 2 levels deep into one 2 levels down: ELOOP",
+            "nested: a set 1 level deep into it: ok",
             "a blocked wait wakes for another thread's write: ok",
             "epoll_wait: a handler with SA_RESTART: EINTR",
             "epoll_pwait: a signal let through by its mask: EINTR",

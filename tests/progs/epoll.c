@@ -328,6 +328,29 @@ static void epoll_nesting_and_waking(void)
 	n = peek(inner, ev);
 	CHECK("nested: and reports its file", n == 1 && ev[0].data.u64 == 20);
 	report("nested: a loop", add(inner, outer, EPOLLIN, 22));
+	/* Linux's limit: at most 4 sets nested below a set, counted through
+	 * the new link, both below it and above the set it goes in. */
+	int chain[7];
+	chain[0] = efd_new(0, EFD_NONBLOCK);
+	for (int i = 1; i < 7; i++) {
+		chain[i] = epoll_create1(0);
+		int r = add(chain[i], chain[i - 1], EPOLLIN, (uint64_t)i);
+		printf("nested: set %d holding the one below: %s\n", i, r == 0 ? "ok" : errname(errno));
+	}
+	/* mid sits two sets down (in top, in high): a set with 2 levels of
+	 * sets below it is one too many there, one with 1 level fits. */
+	int high = epoll_create1(0), top = epoll_create1(0), mid = epoll_create1(0);
+	add(high, top, EPOLLIN, 1);
+	add(top, mid, EPOLLIN, 2);
+	int two = epoll_create1(0), one = epoll_create1(0);
+	add(two, chain[2], EPOLLIN, 3);
+	add(one, chain[1], EPOLLIN, 4);
+	printf("nested: a set 2 levels deep into one 2 levels down: %s\n",
+	       add(mid, two, EPOLLIN, 5) == 0 ? "ok" : errname(errno));
+	printf("nested: a set 1 level deep into it: %s\n", add(mid, one, EPOLLIN, 6) == 0 ? "ok" : errname(errno));
+	close(high), close(top), close(mid), close(two), close(one);
+	for (int i = 0; i < 7; i++)
+		close(chain[i]);
 	struct pollfd p = { .fd = outer, .events = POLLIN };
 	CHECK("poll on a set", poll(&p, 1, 0) == 1 && p.revents == POLLIN);
 	efd_read(efd);

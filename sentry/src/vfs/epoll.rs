@@ -153,6 +153,9 @@ pub struct Epoll {
     /// cannot grow the set without bound.
     sweep_at: AtomicUsize,
     ino: u64,
+    /// The sets this one was added to (some may have dropped it since):
+    /// how far up it nests, for ADD's nesting limit.
+    holders: Mutex<Vec<Weak<Epoll>>>,
 }
 
 /// The smallest `sweep_at`.
@@ -168,6 +171,7 @@ impl Epoll {
             host_entries: AtomicUsize::new(0),
             sweep_at: AtomicUsize::new(SWEEP_MIN),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+            holders: Mutex::new(Vec::new()),
         })
     }
 
@@ -194,20 +198,40 @@ impl Epoll {
         self.entries().values().filter_map(|e| e.file.upgrade()).filter_map(|f| f.ops.epoll().cloned()).collect()
     }
 
-    /// How deep sets nest inside `self` (1: none), or ELOOP if `target` is
-    /// among them or they nest too deep.
-    fn nesting_below(&self, target: &Epoll, depth: usize) -> SysResult<usize> {
-        if depth > MAX_NESTS {
-            return Err(Errno::ELOOP);
-        }
-        let mut deepest = 1;
+    /// How many levels of sets nest inside `self` (0: none), or ELOOP if
+    /// `target` is among them or they nest past the limit (Linux's
+    /// ep_loop_check_proc).
+    fn depth_below(&self, target: &Epoll, depth: usize) -> SysResult<usize> {
+        let mut deepest = 0;
         for inner in self.inner_sets() {
-            if std::ptr::eq(Arc::as_ptr(&inner), target) {
+            if std::ptr::eq(Arc::as_ptr(&inner), target) || depth > MAX_NESTS {
                 return Err(Errno::ELOOP);
             }
-            deepest = deepest.max(1 + inner.nesting_below(target, depth + 1)?);
+            deepest = deepest.max(1 + inner.depth_below(target, depth + 1)?);
+            if deepest > MAX_NESTS {
+                return Err(Errno::ELOOP);
+            }
         }
         Ok(deepest)
+    }
+
+    /// How many levels of sets `self` is nested in (0: none), as Linux's
+    /// ep_get_upwards_depth_proc; only holders that still hold it count.
+    fn depth_above(self: &Arc<Self>, depth: usize) -> usize {
+        if depth > MAX_NESTS {
+            return depth;
+        }
+        let holders: Vec<Arc<Epoll>> = {
+            let mut h = self.holders.lock().unwrap_or_else(|e| e.into_inner());
+            h.retain(|w| w.strong_count() > 0);
+            h.iter().filter_map(Weak::upgrade).collect()
+        };
+        holders
+            .iter()
+            .filter(|h| h.inner_sets().iter().any(|i| Arc::ptr_eq(i, self)))
+            .map(|h| 1 + h.depth_above(depth + 1))
+            .max()
+            .unwrap_or(0)
     }
 
     /// epoll_ctl's operation `op` on `file` as added by `fd`. `event` is
@@ -218,9 +242,18 @@ impl Epoll {
         match op {
             EPOLL_CTL_ADD => {
                 let (events, data) = event.ok_or(Errno::EINVAL)?;
+                // No loop, and no path of sets deeper than the limit through
+                // the new link (Linux's ep_loop_check).
                 if let Some(inner) = file.ops.epoll() {
-                    if inner.nesting_below(self, 1)? >= MAX_NESTS {
+                    if std::ptr::eq(Arc::as_ptr(inner), Arc::as_ptr(self))
+                        || inner.depth_below(self, 0)? + 1 + self.depth_above(0) > MAX_NESTS
+                    {
                         return Err(Errno::ELOOP);
+                    }
+                    let mut holders = inner.holders.lock().unwrap_or_else(|e| e.into_inner());
+                    holders.retain(|w| w.strong_count() > 0);
+                    if !holders.iter().any(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(self))) {
+                        holders.push(Arc::downgrade(self));
                     }
                 }
                 let host = file.ops.wait_queue().is_none();
