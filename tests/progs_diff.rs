@@ -279,6 +279,26 @@ differential_test! {
     }
 }
 
+differential_test! {
+    /// execve's and fchdir's permission checks as uid 65534, an empty argv
+    /// (argc 1, argv[0] ""), execveat's AT_SYMLINK_NOFOLLOW, and an empty
+    /// path failing before its dirfd is looked at.
+    fn exec_perms(platform, link) {
+        let (rootfs, prog) = rootfs_with("exec_perms", link);
+        rootfs.dir("/proc");
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_lines(&[
+            "execve of a 0700 root file as uid 65534: EACCES",
+            "fchdir into a 0700 root directory as uid 65534: EACCES",
+            "exec'd with argc 1, argv[0] \"\"",
+            "execveat(AT_SYMLINK_NOFOLLOW) of a symlink: ELOOP",
+            "fchmodat(a file's fd, \"\"): ENOENT",
+            "openat(-1, \"\"): ENOENT",
+            "openat(a file's fd, \"x\"): ENOTDIR",
+        ]);
+        differential(platform, &case);
+    }
+}
+
 husk_test! {
     /// A read into an unmapped page, with a count that reaches over a 1 GiB
     /// mapping shared copy-on-write with a child, fails with EFAULT without

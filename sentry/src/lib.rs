@@ -374,7 +374,7 @@ fn new_process(kernel: &Arc<Kernel>, cfg: ProcessConfig, init: bool) -> Result<T
     let exec_err = |errno: Errno| BootError::Exec { path: String::from_utf8_lossy(&cfg.program).into(), errno };
     let program = search_path(vfs, &root, &cwd, &cfg.program, &cfg.envp);
     let (exe, argv, _) =
-        kernel::task::exec::resolve_program(vfs, &root, &cwd, &program, cfg.argv.clone()).map_err(exec_err)?;
+        kernel::task::exec::resolve_program(vfs, &root, &cwd, &program, cfg.argv.clone(), None).map_err(exec_err)?;
 
     let (min, max) = (kernel.platform.min_user_address(), kernel.platform.max_user_address());
     let mut mm = MemoryManager::new(kernel.memfile.clone(), min, max);

@@ -28,6 +28,11 @@ pub(super) fn read_path(t: &Task, addr: u64) -> SysResult<Vec<u8>> {
 /// The directory a relative path starts from: the cwd for AT_FDCWD, else the
 /// directory open at `dirfd`.
 pub(super) fn start_dir(t: &Task, dirfd: i32, path: &[u8]) -> SysResult<Arc<Dentry>> {
+    // An empty path is ENOENT before the dirfd is looked at (Linux's
+    // getname); the AT_EMPTY_PATH cases never come here.
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
     if path.first() == Some(&b'/') {
         return Ok(t.fs().root.clone());
     }
@@ -311,6 +316,10 @@ pub fn fchdir(t: &mut Task, a: &Args) -> SysResult<u64> {
     let f = t.fds().get(a.fd(0))?.clone();
     match &f.dentry {
         Some(d) if d.is_dir() => {
+            // Search permission, as chdir asks (an O_PATH fd included).
+            if !d.is_rootfs() {
+                check_perm(&t.creds(), &d.attr(), crate::vfs::ops::MAY_EXEC)?;
+            }
             t.fs().cwd = d.clone();
             Ok(0)
         }

@@ -197,14 +197,23 @@ pub fn execveat(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EINVAL);
     }
     let mut path = read_path(t, a.addr(1))?;
+    // AT_SYMLINK_NOFOLLOW: a symlink as the last component is ELOOP.
+    if flags & AT_SYMLINK_NOFOLLOW != 0 && !path.is_empty() {
+        let d = super::fs::resolve_at(t, dirfd, &path, crate::vfs::Follow::No)?;
+        if d.is_symlink() {
+            return Err(Errno::ELOOP);
+        }
+    }
+    // Paths from the task's own root (after a chroot, not the sandbox's).
+    let root = t.fs().root.clone();
     if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
         let f = t.fds().get(dirfd)?.clone();
         let d = f.dentry.clone().ok_or(Errno::ENOENT)?;
-        path = t.kernel.vfs.path_of(&d);
+        path = t.kernel.vfs.path_from(&root, &d).0;
     } else if path.first() != Some(&b'/') && dirfd != abi::flags::at::AT_FDCWD {
         let f = t.fds().get(dirfd)?.clone();
         let d = f.dentry.clone().ok_or(Errno::ENOTDIR)?;
-        let mut full = t.kernel.vfs.path_of(&d);
+        let mut full = t.kernel.vfs.path_from(&root, &d).0;
         full.push(b'/');
         full.extend_from_slice(&path);
         path = full;

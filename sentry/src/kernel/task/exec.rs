@@ -22,7 +22,10 @@ impl Task {
             (fs.root.clone(), fs.cwd.clone())
         };
         let vfs = &self.kernel.vfs;
-        let (exe, argv, target) = resolve_program(vfs, &root, &cwd, &path, argv)?;
+        // An empty argv gets an empty argv[0], so that argc is never 0
+        // (Linux 5.18 and later).
+        let argv = if argv.is_empty() { vec![Vec::new()] } else { argv };
+        let (exe, argv, target) = resolve_program(vfs, &root, &cwd, &path, argv, Some(&self.creds()))?;
 
         let platform = &self.kernel.platform;
         let mut mm =
@@ -93,16 +96,19 @@ impl Task {
 
 /// Opens `path` for execution, following `#!` lines to their interpreters
 /// as Linux's binfmt_script does: returns the ELF file to load, the argv to
-/// give it, and the path of that file.
+/// give it, and the path of that file. With `creds`, each file must be
+/// executable by them.
 pub fn resolve_program(
     vfs: &crate::vfs::Vfs,
     root: &Arc<crate::vfs::Dentry>,
     cwd: &Arc<crate::vfs::Dentry>,
     path: &[u8],
     mut argv: Vec<Vec<u8>>,
+    creds: Option<&crate::kernel::process::Credentials>,
 ) -> SysResult<(loader::Executable, Vec<Vec<u8>>, Vec<u8>)> {
     let mut target = path.to_vec();
     let mut exe = loader::open_executable(vfs, root, cwd, &target)?;
+    may_execute(&exe, creds)?;
     for depth in 0.. {
         let mut head = [0u8; BINPRM_BUF_SIZE];
         let n = crate::sys::pread(std::os::fd::AsRawFd::as_raw_fd(exe.fd.as_ref()), &mut head, 0)?;
@@ -132,8 +138,20 @@ pub fn resolve_program(
         argv = new_argv;
         target = interp.to_vec();
         exe = loader::open_executable(vfs, root, cwd, &target)?;
+        may_execute(&exe, creds)?;
     }
     Ok((exe, argv, target))
+}
+
+/// Whether `creds` may execute `exe`: the execute bit of their class
+/// (owner, group, others), or any execute bit with CAP_DAC_OVERRIDE, as
+/// Linux's generic_permission (EACCES). Files of the root filesystem keep
+/// the "any execute bit" rule alone, as chdir does for its directories.
+fn may_execute(exe: &loader::Executable, creds: Option<&crate::kernel::process::Credentials>) -> SysResult<()> {
+    match creds {
+        Some(c) if !exe.dentry.is_rootfs() => crate::vfs::ops::check_perm(c, &exe.attr, crate::vfs::ops::MAY_EXEC),
+        _ => Ok(()),
+    }
 }
 
 fn trim(s: &[u8]) -> &[u8] {
