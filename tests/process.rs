@@ -78,6 +78,7 @@ differential_test! {
             "F_SETPIPE_SZ 5000: 8192",
             "it fills at 8192 bytes",
             "F_SETPIPE_SZ 4096 while it holds 8192: EBUSY",
+            "F_SETPIPE_SZ to /proc/sys/fs/pipe-max-size: ok",
             "filled with 65536 bytes, then: EAGAIN",
             "write 12288 into 8192 bytes of room: 8192",
             "read after the writer closed: 0",

@@ -100,6 +100,17 @@ static void nonblocking(void)
 	report("F_SETPIPE_SZ 4096 while it holds 8192", fcntl(p[1], F_SETPIPE_SZ, 4096));
 	report("F_SETPIPE_SZ 0 (one page) while it holds 8192", fcntl(p[0], F_SETPIPE_SZ, 0));
 	report("F_SETPIPE_SZ -1", fcntl(p[1], F_SETPIPE_SZ, -1));
+	/* Up to /proc/sys/fs/pipe-max-size needs no privilege. */
+	FILE *m = fopen("/proc/sys/fs/pipe-max-size", "r");
+	long max = 0;
+	if (m && fscanf(m, "%ld", &max) == 1 && max >= 4096) {
+		int got = fcntl(p[0], F_SETPIPE_SZ, (int)max);
+		CHECK("F_SETPIPE_SZ to /proc/sys/fs/pipe-max-size", got >= max && fcntl(p[0], F_GETPIPE_SZ) == got);
+	} else {
+		printf("/proc/sys/fs/pipe-max-size: unreadable\n");
+	}
+	if (m)
+		fclose(m);
 	int null = open("/dev/null", O_RDONLY);
 	report("F_GETPIPE_SZ of /dev/null", fcntl(null, F_GETPIPE_SZ));
 	close(null);

@@ -36,8 +36,7 @@ const F_ADD_SEALS: u32 = 1033;
 /// dnotify: signal the caller when the directory changes.
 const F_NOTIFY: u32 = 1026;
 const F_GET_SEALS: u32 = 1034;
-/// /proc/sys/fs/pipe-max-size.
-const PIPE_MAX_SIZE: usize = 1 << 20;
+use crate::vfs::pipe::PIPE_MAX_SIZE;
 /// Status flags F_SETFL may change.
 const SETFL_MASK: u32 = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
 /// Status flags an open file keeps.

@@ -17,6 +17,9 @@ use crate::mm::{Chunk, MemoryFile, SysResult};
 pub const PIPE_BUF: usize = 4096;
 /// The default pipe capacity (16 pages).
 pub const PIPE_CAPACITY: usize = 65536;
+/// The most F_SETPIPE_SZ gives without CAP_SYS_RESOURCE
+/// (/proc/sys/fs/pipe-max-size).
+pub const PIPE_MAX_SIZE: usize = 1 << 20;
 
 struct State {
     buf: VecDeque<u8>,

@@ -976,6 +976,7 @@ impl RootDir {
                 ("kernel/random/uuid", format!("{}\n", random_uuid()).into_bytes()),
                 ("fs/file-max", b"9223372036854775807\n".to_vec()),
                 ("fs/nr_open", b"1048576\n".to_vec()),
+                ("fs/pipe-max-size", format!("{}\n", super::pipe::PIPE_MAX_SIZE).into_bytes()),
             ],
             &[],
         );
