@@ -883,6 +883,8 @@ differential_test! {
             "oom_score_adj back to 0: ok",
             "ARCH_SET_CPUID agrees with /proc/cpuinfo: yes",
             "ARCH_GET_CPUID: 1",
+            "getcpu when pinned: 0, the pinned CPU: yes, node 0: yes",
+            "getcpu into a bad pointer: -1 EFAULT",
             "done",
         ]);
         differential(platform, &case);

@@ -199,6 +199,13 @@ static void sched(void)
 	CPU_ZERO(&now);
 	sched_getaffinity(0, sizeof now, &now);
 	printf("sched_setaffinity to one CPU: %ld, reads back: %s\n", r, CPU_EQUAL(&now, &one) ? "ok" : "bad");
+	unsigned cpu = 99, node = 99;
+	long g = syscall(SYS_getcpu, &cpu, &node, NULL);
+	printf("getcpu when pinned: %ld, the pinned CPU: %s, node 0: %s\n", g, (int)cpu == first ? "yes" : "no",
+	       node == 0 ? "yes" : "no");
+	errno = 0;
+	g = syscall(SYS_getcpu, (void *)8, NULL, NULL);
+	printf("getcpu into a bad pointer: %ld %s\n", g, errname(errno));
 	printf("restore: %d\n", sched_setaffinity(0, sizeof all, &all));
 	CPU_ZERO(&one);
 	errno = 0;

@@ -53,6 +53,23 @@ pub fn sched_getaffinity(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(need as u64)
 }
 
+/// getcpu(2): the CPU the task runs on, as far as the app can tell: the
+/// lowest of the sandbox's CPUs its affinity allows (a task pinned to one
+/// CPU sees that one), and NUMA node 0. Either pointer may be null.
+pub fn getcpu(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let n = ncpus();
+    let cpu = (0..n)
+        .find(|&c| t.affinity.as_ref().is_none_or(|m| m.get(c / 8).is_some_and(|b| b & (1 << (c % 8)) != 0)))
+        .unwrap_or(0) as u32;
+    if a.addr(0) != 0 {
+        t.mm().write_val(a.addr(0), &cpu)?;
+    }
+    if a.addr(1) != 0 {
+        t.mm().write_val(a.addr(1), &0u32)?;
+    }
+    Ok(0)
+}
+
 pub fn sched_setaffinity(t: &mut Task, a: &Args) -> SysResult<u64> {
     check_pid(t, a.i32(0))?;
     let len = (a.u64(1) as usize).min(128);

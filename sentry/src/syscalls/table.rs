@@ -246,6 +246,7 @@ syscall_table! {
     GETDENTS64 => file::getdents64, Support::Full, [Fd, Ptr, Int];
     GETDENTS => file::getdents, Support::Full, [Fd, Ptr, Int];
     CHROOT => fs::chroot, Support::Full, [Path];
+    GETCPU => sched::getcpu, Support::Full, [Ptr, Ptr, Ptr];
     UNSHARE => process::unshare, Support::Partial("new namespaces are EPERM"), [Hex];
     GETCWD => fs::getcwd, Support::Full, [Ptr, Int];
     CHDIR => fs::chdir, Support::Full, [Path];
