@@ -884,6 +884,10 @@ differential_test! {
             "ARCH_SET_CPUID agrees with /proc/cpuinfo: yes",
             "ARCH_GET_CPUID: 1",
             "getcpu when pinned: 0, the pinned CPU: yes, node 0: yes",
+            "getpriority of process group -1: -1 ESRCH",
+            "getpriority of user -1: -1 ESRCH",
+            "setpriority of a child: 0, its getpriority: 7",
+            "the group's (the highest of its members'): 0",
             "getcpu into a bad pointer: -1 EFAULT",
             "done",
         ]);
@@ -924,6 +928,8 @@ differential_test! {
     fn inotify(platform, link) {
         let (rootfs, prog) = prog_rootfs("inotify", link);
         let case = case(&rootfs, &prog).expect_lines(&[
+            "/proc/sys/fs/inotify/max_queued_events: a positive number",
+            "/proc/sys/fs/inotify/max_user_watches: a positive number",
             "  dir: wd 1 CREATE 'f'",
             "  dir: wd 1 CLOSE_WRITE 'f'",
             "  dir: the move's cookie pairs: ok",

@@ -69,6 +69,15 @@ int main(void)
 	mkdir("/tmp/w", 0755);
 	int dir = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	CHECK("inotify_init1", dir >= 0 && fcntl(dir, F_GETFD) == FD_CLOEXEC);
+	/* The limits are where programs (and LTP) look for them. */
+	for (int i = 0; i < 2; i++) {
+		const char *name = i ? "/proc/sys/fs/inotify/max_user_watches" : "/proc/sys/fs/inotify/max_queued_events";
+		FILE *f = fopen(name, "r");
+		long v = 0;
+		printf("%s: %s\n", name, f && fscanf(f, "%ld", &v) == 1 && v > 0 ? "a positive number" : "missing");
+		if (f)
+			fclose(f);
+	}
 	int dwd = inotify_add_watch(dir, "/tmp/w", IN_ALL_EVENTS);
 	printf("watch on the directory: wd %d\n", dwd);
 

@@ -293,6 +293,29 @@ static void sched(void)
 	errno = 0;
 	r = getpriority(PRIO_PROCESS, 1 << 22);
 	printf("getpriority of a missing pid: %ld %s\n", r, errname(errno));
+	errno = 0;
+	r = getpriority(PRIO_PGRP, -1);
+	printf("getpriority of process group -1: %ld %s\n", r, errname(errno));
+	errno = 0;
+	r = getpriority(PRIO_USER, -1);
+	printf("getpriority of user -1: %ld %s\n", r, errname(errno));
+	/* Another process's, by pid; and the whole process group's. */
+	int gate[2];
+	pipe(gate);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		char c;
+		read(gate[0], &c, 1);
+		_exit(0);
+	}
+	r = setpriority(PRIO_PROCESS, pid, 7);
+	printf("setpriority of a child: %ld, its getpriority: %d\n", r, getpriority(PRIO_PROCESS, pid));
+	printf("the group's (the highest of its members'): %d\n", getpriority(PRIO_PGRP, 0));
+	write(gate[1], "x", 1);
+	waitpid(pid, &st, 0);
+	close(gate[0]);
+	close(gate[1]);
 }
 
 #define PAGE 4096UL

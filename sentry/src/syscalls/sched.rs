@@ -5,6 +5,9 @@ use abi::flags::capability::CAP_SYS_NICE;
 use abi::Errno;
 
 use super::Args;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::kernel::process::ThreadGroup;
 use crate::kernel::task::Task;
 use crate::mm::SysResult;
 
@@ -86,32 +89,80 @@ pub fn sched_setaffinity(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 /// The process a priority call names: PRIO_PROCESS with 0 or our pid.
-fn priority_target(t: &Task, a: &Args) -> SysResult<()> {
+/// The processes getpriority and setpriority act on: `which` is
+/// PRIO_PROCESS (a pid), PRIO_PGRP (a process group) or PRIO_USER (a real
+/// uid), `who` 0 meaning the caller's own. EINVAL for another `which`,
+/// ESRCH when nothing matches (a negative or unknown id included).
+fn priority_targets(t: &Task, which: u32, who: i32) -> SysResult<Vec<std::sync::Arc<ThreadGroup>>> {
     const PRIO_PROCESS: u32 = 0;
-    if a.u32(0) > 2 {
-        return Err(Errno::EINVAL);
-    }
-    if a.u32(0) == PRIO_PROCESS && a.i32(1) != 0 && a.i32(1) != t.pid {
+    const PRIO_PGRP: u32 = 1;
+    const PRIO_USER: u32 = 2;
+    let procs = t.kernel.procs();
+    let live = |p: &&crate::kernel::process::Process| !matches!(p.state, crate::kernel::process::ProcState::Zombie(_));
+    let found: Vec<_> = match which {
+        PRIO_PROCESS => {
+            let pid = if who == 0 { t.pid } else { who };
+            procs.procs.get(&pid).filter(live).map(|p| p.tg.clone()).into_iter().collect()
+        }
+        PRIO_PGRP => {
+            let pgid = if who == 0 { procs.procs.get(&t.pid).map_or(0, |p| p.pgid) } else { who };
+            procs.procs.values().filter(live).filter(|p| p.pgid == pgid).map(|p| p.tg.clone()).collect()
+        }
+        PRIO_USER => {
+            let uid = if who == 0 { t.creds().uid } else { who as u32 };
+            if uid == u32::MAX {
+                return Err(Errno::ESRCH);
+            }
+            procs
+                .procs
+                .values()
+                .filter(live)
+                .filter(|p| p.tg.creds.lock().unwrap_or_else(|e| e.into_inner()).uid == uid)
+                .map(|p| p.tg.clone())
+                .collect()
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    if found.is_empty() {
         return Err(Errno::ESRCH);
     }
-    Ok(())
+    Ok(found)
 }
 
+/// getpriority(2): the highest priority (lowest nice) among the targets,
+/// as 20 - nice so that it is never negative.
 pub fn getpriority(t: &mut Task, a: &Args) -> SysResult<u64> {
-    priority_target(t, a)?;
-    // The syscall returns 20 - nice, so that it is never negative.
-    Ok((20 - t.handle.tg.nice.load(std::sync::atomic::Ordering::Relaxed)) as u64)
+    let targets = priority_targets(t, a.u32(0), a.i32(1))?;
+    let nice = targets.iter().map(|tg| tg.nice.load(Relaxed)).min().unwrap_or(0);
+    Ok((20 - nice) as u64)
 }
 
+/// setpriority(2), as Linux's set_one_prio for each target: EPERM for
+/// another user's process without CAP_SYS_NICE, EACCES for a lower nice
+/// than RLIMIT_NICE allows without it.
 pub fn setpriority(t: &mut Task, a: &Args) -> SysResult<u64> {
-    priority_target(t, a)?;
+    let targets = priority_targets(t, a.u32(0), a.i32(1))?;
     let nice = a.i32(2).clamp(-20, 19);
-    let cur = t.handle.tg.nice.load(std::sync::atomic::Ordering::Relaxed);
-    if nice < cur && !t.creds().has_cap(CAP_SYS_NICE) {
-        return Err(Errno::EACCES);
+    let creds = t.creds();
+    let privileged = creds.has_cap(CAP_SYS_NICE);
+    let nice_rlimit = t.rlimits()[abi::flags::rlimit::RLIMIT_NICE as usize].cur;
+    let mut result = Ok(0);
+    for tg in targets {
+        let (uid, euid) = {
+            let c = tg.creds.lock().unwrap_or_else(|e| e.into_inner());
+            (c.uid, c.euid)
+        };
+        if creds.euid != uid && creds.euid != euid && !privileged {
+            result = Err(Errno::EPERM);
+            continue;
+        }
+        if nice < tg.nice.load(Relaxed) && (20 - nice) as u64 > nice_rlimit && !privileged {
+            result = Err(Errno::EACCES);
+            continue;
+        }
+        tg.nice.store(nice, Relaxed);
     }
-    t.handle.tg.nice.store(nice, std::sync::atomic::Ordering::Relaxed);
-    Ok(0)
+    result
 }
 
 const SCHED_RESET_ON_FORK: u32 = 0x4000_0000;

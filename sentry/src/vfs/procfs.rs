@@ -977,6 +977,8 @@ impl RootDir {
                 ("fs/file-max", b"9223372036854775807\n".to_vec()),
                 ("fs/nr_open", b"1048576\n".to_vec()),
                 ("fs/pipe-max-size", format!("{}\n", super::pipe::PIPE_MAX_SIZE).into_bytes()),
+                ("fs/inotify/max_queued_events", format!("{}\n", super::inotify::MAX_QUEUED_EVENTS).into_bytes()),
+                ("fs/inotify/max_user_watches", format!("{}\n", super::inotify::MAX_WATCHES).into_bytes()),
             ],
             &[],
         );
