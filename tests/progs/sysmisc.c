@@ -471,10 +471,37 @@ static void cpuid_faulting(void)
 	printf("ARCH_GET_CPUID: %ld\n", syscall(SYS_arch_prctl, 0x1011 /* ARCH_GET_CPUID */, 0));
 }
 
+/* get_robust_list: the head glibc registered for this thread, another
+ * thread's, none for a missing tid, and EPERM for another user's. */
+static void robust_lists(void)
+{
+	void *head = NULL;
+	size_t len = 0;
+	long r = syscall(SYS_get_robust_list, 0, &head, &len);
+	printf("get_robust_list(0): %ld, len %zu, a head: %s\n", r, len, head ? "yes" : "no");
+	errno = 0;
+	r = syscall(SYS_get_robust_list, 1 << 22, &head, &len);
+	printf("get_robust_list of a missing tid: %ld %s\n", r, errname(errno));
+	pid_t parent = getpid();
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(2);
+		errno = 0;
+		long rr = syscall(SYS_get_robust_list, parent, &head, &len);
+		printf("get_robust_list of root's process as uid 65534: %ld %s\n", rr, errname(errno));
+		fflush(stdout);
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	umasks();
+	robust_lists();
 	oom_score();
 	cpuid_faulting();
 	prctls();

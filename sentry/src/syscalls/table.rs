@@ -277,6 +277,7 @@ syscall_table! {
     READLINKAT => fs::readlinkat, Support::Full, [Fd, Path, Ptr, Int];
     FACCESSAT => fs::faccessat, Support::Full, [Fd, Path, Oct];
     SET_ROBUST_LIST => thread::set_robust_list, Support::Full, [Ptr, Int];
+    GET_ROBUST_LIST => thread::get_robust_list, Support::Full, [Int, Ptr, Ptr];
     DUP3 => file::dup3, Support::Full, [Fd, Fd, Hex];
     PRLIMIT64 => sys::prlimit64, Support::Partial("limits are recorded, not enforced"), [Int, Int, Ptr, Ptr];
     GETRANDOM => sys::getrandom, Support::Full, [Ptr, Int, Hex];

@@ -118,6 +118,8 @@ pub struct TaskHandle {
     /// SCHED_RESET_ON_FORK) and its priority (high 32): recorded and
     /// reported, as the host schedules the thread.
     pub sched: AtomicU64,
+    /// set_robust_list's head, for get_robust_list from other threads.
+    pub robust_head: AtomicU64,
     view: Mutex<Option<TaskView>>,
 }
 
@@ -137,6 +139,7 @@ impl TaskHandle {
             sentry_clock: AtomicU32::new(NO_CLOCK),
             no_new_privs: AtomicBool::new(false),
             sched: AtomicU64::new(0),
+            robust_head: AtomicU64::new(0),
             view: Mutex::new(None),
         })
     }
