@@ -23,6 +23,11 @@ differential_test! {
     fn inet_loopback(platform, link) {
         let (rootfs, prog) = prog_rootfs("inet_loopback", link);
         let case = case(&rootfs, &prog).expect_lines(&[
+            "tcp: getsockopt at level 500: EOPNOTSUPP",
+            "tcp: getsockopt at IPPROTO_UDP: EOPNOTSUPP",
+            "tcp: setsockopt at level 500: ENOPROTOOPT",
+            "tcp: getsockopt of IP option -1: ENOPROTOOPT",
+            "tcp: setsockopt of TCP option -1: ENOPROTOOPT",
             "udp: accept: EOPNOTSUPP",
             "tcp: accepted from AF_INET 127.0.0.1 (len 16)",
             "tcp: client got 6 'world!'",

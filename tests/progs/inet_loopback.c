@@ -110,6 +110,13 @@ static void tcp(void)
 	printf("tcp: SO_DOMAIN %d\n", val);
 	getsockopt(c, IPPROTO_IP, IP_TTL, &val, &vlen);
 	printf("tcp: IP_TTL %d\n", val);
+	/* Levels TCP does not handle go down to IP, which refuses them:
+	 * differently for get and set. Unknown names are ENOPROTOOPT. */
+	report("tcp: getsockopt at level 500", getsockopt(c, 500, 1, &val, &vlen));
+	report("tcp: getsockopt at IPPROTO_UDP", getsockopt(c, IPPROTO_UDP, 1, &val, &vlen));
+	report("tcp: setsockopt at level 500", setsockopt(c, 500, 1, &one, sizeof one));
+	report("tcp: getsockopt of IP option -1", getsockopt(c, IPPROTO_IP, -1, &val, &vlen));
+	report("tcp: setsockopt of TCP option -1", setsockopt(c, IPPROTO_TCP, -1, &one, sizeof one));
 
 	shutdown(c, SHUT_WR);
 	n = recv(s, buf, sizeof buf, 0);

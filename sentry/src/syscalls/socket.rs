@@ -117,17 +117,25 @@ const SOL_TCP: i32 = 6;
 const SOL_IPV6: i32 = 41;
 
 /// The kept IP/IPv6/TCP option `name` at `level` for `ep`: (boolean,
-/// default), or ENOPROTOOPT where the socket has no such option.
-fn inet_option(ep: &Endpoint, level: i32, name: i32) -> SysResult<(bool, u32)> {
-    let applies = match level {
+/// default). A level the socket's protocols do not handle is passed down
+/// to IP, which refuses it: `bad_level` (Linux's ip_getsockopt says
+/// EOPNOTSUPP, ip_setsockopt ENOPROTOOPT); a name the level does not
+/// have is ENOPROTOOPT.
+fn inet_option(ep: &Endpoint, level: i32, name: i32, bad_level: Errno) -> SysResult<(bool, u32)> {
+    const SOL_UDP: i32 = 17;
+    let handled = match level {
+        SOL_IP => true,
         SOL_TCP => ep.kind() == SOCK_STREAM,
+        SOL_UDP => ep.kind() == SOCK_DGRAM,
         SOL_IPV6 => ep.family() == AF_INET6,
-        _ => true,
+        _ => false,
     };
+    if !handled {
+        return Err(bad_level);
+    }
     INET_OPTIONS
         .iter()
         .find(|(l, n, _, _)| *l == level && *n == name)
-        .filter(|_| applies)
         .map(|&(_, _, boolean, default)| (boolean, default))
         .ok_or(Errno::ENOPROTOOPT)
 }
@@ -1026,7 +1034,7 @@ pub fn getsockopt(t: &mut Task, a: &Args) -> SysResult<u64> {
     } else if ep.family() == AF_UNIX {
         return Err(Errno::EOPNOTSUPP);
     } else {
-        let (_, default) = inet_option(&ep, level, name)?;
+        let (_, default) = inet_option(&ep, level, name, Errno::EOPNOTSUPP)?;
         int(ep.kept_option(inet_key(level, name)).map_or(default, |v| v as u32))
     };
     let len: i32 = t.mm().read_val(lenp)?;
@@ -1087,7 +1095,7 @@ pub fn setsockopt(t: &mut Task, a: &Args) -> SysResult<u64> {
         if ep.family() == AF_UNIX {
             return Err(Errno::EOPNOTSUPP);
         }
-        let (boolean, _) = inet_option(&ep, level, name)?;
+        let (boolean, _) = inet_option(&ep, level, name, Errno::ENOPROTOOPT)?;
         let v = read_int(t)?;
         ep.keep_option(inet_key(level, name), u64::from(if boolean { u32::from(v != 0) } else { v }));
         return Ok(0);
