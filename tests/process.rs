@@ -857,7 +857,7 @@ differential_test! {
     /// faulting as /proc/cpuinfo shows it.
     fn sysmisc(platform, link) {
         let (rootfs, prog) = prog_rootfs("sysmisc", link);
-        let case = case(&rootfs, &prog).expect_lines(&[
+        let case = case(&rootfs, &prog).scratch_mounts().expect_lines(&[
             "initial name (the executable's basename): sysmisc",
             "a long name is cut to 15 bytes: a-name-longer-t",
             "the thread renamed itself: worker",
@@ -885,6 +885,18 @@ differential_test! {
             "ARCH_GET_CPUID: 1",
             "getcpu when pinned: 0, the pinned CPU: yes, node 0: yes",
             "get_robust_list(0): 0, len 24, a head: yes",
+            "mlock of a page: ok",
+            "mlock over an unmapped page: ENOMEM",
+            "munlock over an unmapped page: ENOMEM",
+            "mlock2 with an unknown flag: EINVAL",
+            "mlockall(0): EINVAL",
+            "mlockall(MCL_ONFAULT): EINVAL",
+            "mlockall(MCL_FUTURE): ok",
+            "MAP_SHARED_VALIDATE of anonymous memory: EINVAL",
+            "MAP_SHARED_VALIDATE of a file with an unknown flag: EOPNOTSUPP",
+            "MAP_SHARED_VALIDATE of a file: ok",
+            "mprotect(PROT_WRITE) of /dev/zero mapped shared read-only: EACCES",
+            "a writable shared mapping of it: EACCES",
             "get_robust_list of a missing tid: -1 ESRCH",
             "get_robust_list of root's process as uid 65534: -1 EPERM",
             "getpriority of process group -1: -1 ESRCH",

@@ -497,10 +497,47 @@ static void robust_lists(void)
 	waitpid(pid, NULL, 0);
 }
 
+/* mlock and friends, as far as they do not depend on the caller's
+ * capabilities; MAP_SHARED_VALIDATE's unknown flags; a shared mapping of
+ * /dev/zero opened read-only never becomes writable. */
+static void memory_locks(void)
+{
+	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	report("mlock of a page", mlock(p, 4096));
+	report("munlock of it", munlock(p, 4096));
+	munmap(p + 4096, 4096);
+	report("mlock over an unmapped page", mlock(p, 8192));
+	report("munlock over an unmapped page", munlock(p, 8192));
+	report("mlock2 with an unknown flag", syscall(SYS_mlock2, p, 4096, 2));
+	report("mlockall(0)", mlockall(0));
+	report("mlockall(MCL_ONFAULT)", mlockall(4));
+	report("mlockall(MCL_FUTURE)", mlockall(MCL_FUTURE));
+	report("munlockall", munlockall());
+	void *v = mmap(NULL, 4096, PROT_READ, MAP_SHARED_VALIDATE | MAP_ANONYMOUS, -1, 0);
+	printf("MAP_SHARED_VALIDATE of anonymous memory: %s\n", v == MAP_FAILED ? errname(errno) : "ok");
+	int mfd = memfd_create("validate", 0);
+	ftruncate(mfd, 4096);
+	v = mmap(NULL, 4096, PROT_READ, MAP_SHARED_VALIDATE | 0x800000, mfd, 0);
+	printf("MAP_SHARED_VALIDATE of a file with an unknown flag: %s\n", v == MAP_FAILED ? errname(errno) : "ok");
+	v = mmap(NULL, 4096, PROT_READ, MAP_SHARED_VALIDATE, mfd, 0);
+	printf("MAP_SHARED_VALIDATE of a file: %s\n", v == MAP_FAILED ? errname(errno) : "ok");
+	close(mfd);
+	int zero = open("/dev/zero", O_RDONLY);
+	if (zero >= 0) {
+		void *z = mmap(NULL, 4096, PROT_READ, MAP_SHARED, zero, 0);
+		report("mprotect(PROT_WRITE) of /dev/zero mapped shared read-only", mprotect(z, 4096, PROT_WRITE));
+		void *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, zero, 0);
+		printf("a writable shared mapping of it: %s\n", w == MAP_FAILED ? errname(errno) : "ok");
+		close(zero);
+	}
+	munmap(p, 4096);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	umasks();
+	memory_locks();
 	robust_lists();
 	oom_score();
 	cpuid_faulting();

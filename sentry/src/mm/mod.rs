@@ -413,6 +413,27 @@ fn prot_valid(prot: u32) -> bool {
     prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) == 0
 }
 
+/// The flags MAP_SHARED_VALIDATE accepts: Linux's LEGACY_MAP_MASK (with
+/// its two huge-page sizes) and MAP_FIXED_NOREPLACE.
+const VALIDATED_MAP_FLAGS: u32 = 0x01
+    | 0x02
+    | 0x10
+    | 0x20
+    | 0x40
+    | 0x100
+    | 0x800
+    | 0x1000
+    | 0x2000
+    | 0x4000
+    | 0x8000
+    | 0x1_0000
+    | 0x2_0000
+    | 0x4_0000
+    | 0x10_0000
+    | 0x400_0000
+    | (21 << 26)
+    | (30 << 26);
+
 /// The madvise advice Husk takes: MADV_DONTNEED, which it acts on, and
 /// the hints it may ignore.
 const MADVICES: [u32; 14] = [
@@ -852,6 +873,16 @@ impl MemoryManager {
         self.insert(start, vma)
     }
 
+    /// Marks the mappings of `[start, start + len)` as never writable (a
+    /// shared mapping of a device opened read-only): mprotect then refuses
+    /// PROT_WRITE with EACCES.
+    pub fn deny_write(&mut self, start: u64, len: u64) {
+        let end = start.saturating_add(page_up(len).unwrap_or(len));
+        for (_, v) in self.vmas.range_mut(start..end) {
+            v.may_write = false;
+        }
+    }
+
     /// mmap(2).
     pub fn mmap(&mut self, req: MmapRequest) -> SysResult<u64> {
         let map_type = req.flags & MAP_TYPE;
@@ -863,6 +894,11 @@ impl MemoryManager {
         let prot = req.prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
         if !matches!(map_type, MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDATE) {
             return Err(Errno::EINVAL);
+        }
+        // MAP_SHARED_VALIDATE: a flag Linux does not know, or one it cannot
+        // honour here (MAP_SYNC: no DAX), is EOPNOTSUPP rather than ignored.
+        if map_type == MAP_SHARED_VALIDATE && req.flags & !VALIDATED_MAP_FLAGS != 0 {
+            return Err(Errno::EOPNOTSUPP);
         }
         let len = page_up(req.len).ok_or(Errno::ENOMEM)?;
         if let Some(f) = &req.file {
@@ -1414,7 +1450,8 @@ impl MemoryManager {
         self.insert(from, vma)
     }
 
-    fn check_mapped(&self, addr: u64, len: u64) -> SysResult<()> {
+    /// ENOMEM unless `[addr, addr + len)` is mapped throughout.
+    pub fn check_mapped(&self, addr: u64, len: u64) -> SysResult<()> {
         let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
         let mut cur = addr;
         while cur < end {

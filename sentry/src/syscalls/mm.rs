@@ -1,6 +1,6 @@
 //! Memory syscalls: mmap, munmap, mprotect, brk, madvise.
 
-use abi::flags::mm::{MAP_ANONYMOUS, MAP_PRIVATE, MAP_TYPE, PROT_WRITE};
+use abi::flags::mm::{MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_WRITE};
 use abi::flags::open::{O_ACCMODE, O_PATH, O_RDWR, O_WRONLY};
 use abi::Errno;
 
@@ -11,6 +11,12 @@ use crate::vfs::file::Mappable;
 
 pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (addr, len, prot, mut flags, fd, offset) = (a.addr(0), a.u64(1), a.u32(2), a.u32(3), a.fd(4), a.u64(5));
+    let mut read_only_shared = false;
+    // Linux validates the flags of file mappings only: anonymous memory
+    // knows MAP_SHARED and MAP_PRIVATE alone.
+    if flags & MAP_ANONYMOUS != 0 && flags & MAP_TYPE == MAP_SHARED_VALIDATE {
+        return Err(Errno::EINVAL);
+    }
     let file = if flags & MAP_ANONYMOUS != 0 {
         None
     } else {
@@ -52,14 +58,25 @@ pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
                 }
                 Some(MapFile { source: FileSource::Pages(source), offset, size, may_write: acc == O_RDWR })
             }
-            // /dev/zero: anonymous memory (shared or private).
+            // /dev/zero: anonymous memory (shared or private); shared, it
+            // may be written only through an fd open for writing.
             Mappable::Anon => {
+                if shared_write && acc != O_RDWR {
+                    return Err(Errno::EACCES);
+                }
                 flags |= MAP_ANONYMOUS;
+                read_only_shared = shared && acc != O_RDWR;
                 None
             }
         }
     };
-    t.mm().mmap(MmapRequest { addr, len, prot, flags, file })
+    let mut mm = t.mm();
+    let start = mm.mmap(MmapRequest { addr, len, prot, flags, file })?;
+    if read_only_shared {
+        // mprotect may not make it writable either (EACCES).
+        mm.deny_write(start, len);
+    }
+    Ok(start)
 }
 
 pub fn munmap(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -89,5 +106,86 @@ pub fn msync(t: &mut Task, a: &Args) -> SysResult<u64> {
 pub fn mincore(t: &mut Task, a: &Args) -> SysResult<u64> {
     let v = t.mm().mincore(a.addr(0), a.u64(1))?;
     t.mm().copy_out(a.addr(2), &v)?;
+    Ok(0)
+}
+
+/// The page-aligned range `[addr, addr + len)` covers, for the mlock calls
+/// (EINVAL when it wraps).
+fn lock_range(addr: u64, len: u64) -> SysResult<(u64, u64)> {
+    let start = abi::page_down(addr);
+    let end = addr.checked_add(len).and_then(abi::page_up).ok_or(Errno::EINVAL)?;
+    Ok((start, end - start))
+}
+
+/// Whether `t` may lock `bytes` more of memory, as Linux's can_do_mlock and
+/// its RLIMIT_MEMLOCK check: EPERM with a zero limit, ENOMEM past it,
+/// unless CAP_IPC_LOCK.
+fn may_lock(t: &Task, bytes: u64) -> SysResult<()> {
+    if t.creds().has_cap(abi::flags::capability::CAP_IPC_LOCK) {
+        return Ok(());
+    }
+    let limit = t.rlimits()[abi::flags::rlimit::RLIMIT_MEMLOCK as usize].cur;
+    if limit == 0 {
+        return Err(Errno::EPERM);
+    }
+    if bytes > limit {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(())
+}
+
+/// mlock(2) and mlock2(2). The app's memory is the memory file's, which
+/// the Sentry never lets the host swap on the app's behalf: locking keeps
+/// no extra state. The checks are Linux's: flags (mlock2), the memlock
+/// limit for this range (not counting earlier locks), and a range that is
+/// mapped throughout (ENOMEM).
+pub fn mlock(t: &mut Task, a: &Args) -> SysResult<u64> {
+    do_mlock(t, a.addr(0), a.u64(1), 0)
+}
+
+pub fn mlock2(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const MLOCK_ONFAULT: u32 = 1;
+    if a.u32(2) & !MLOCK_ONFAULT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    do_mlock(t, a.addr(0), a.u64(1), a.u32(2))
+}
+
+fn do_mlock(t: &mut Task, addr: u64, len: u64, _flags: u32) -> SysResult<u64> {
+    let (start, len) = lock_range(addr, len)?;
+    if len == 0 {
+        return Ok(0);
+    }
+    may_lock(t, len)?;
+    t.mm().check_mapped(start, len)?;
+    Ok(0)
+}
+
+/// munlock(2): ENOMEM for a range not mapped throughout.
+pub fn munlock(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (start, len) = lock_range(a.addr(0), a.u64(1))?;
+    if len > 0 {
+        t.mm().check_mapped(start, len)?;
+    }
+    Ok(0)
+}
+
+/// mlockall(2): EINVAL for no flag, an unknown one or MCL_ONFAULT alone;
+/// then the memlock limit against what is mapped now (MCL_CURRENT).
+pub fn mlockall(t: &mut Task, a: &Args) -> SysResult<u64> {
+    const MCL_CURRENT: u32 = 1;
+    const MCL_FUTURE: u32 = 2;
+    const MCL_ONFAULT: u32 = 4;
+    let flags = a.u32(0);
+    if flags == 0 || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags == MCL_ONFAULT {
+        return Err(Errno::EINVAL);
+    }
+    let mapped = if flags & MCL_CURRENT != 0 { t.mm().vmas().map(|(s, v)| v.end - s).sum() } else { 0 };
+    may_lock(t, mapped)?;
+    Ok(0)
+}
+
+/// munlockall(2).
+pub fn munlockall(_t: &mut Task, _a: &Args) -> SysResult<u64> {
     Ok(0)
 }

@@ -247,6 +247,11 @@ syscall_table! {
     GETDENTS => file::getdents, Support::Full, [Fd, Ptr, Int];
     CHROOT => fs::chroot, Support::Full, [Path];
     GETCPU => sched::getcpu, Support::Full, [Ptr, Ptr, Ptr];
+    MLOCK => mm::mlock, Support::Partial("locked pages are not counted in VmLck"), [Ptr, Int];
+    MLOCK2 => mm::mlock2, Support::Partial("locked pages are not counted in VmLck"), [Ptr, Int, Hex];
+    MUNLOCK => mm::munlock, Support::Full, [Ptr, Int];
+    MLOCKALL => mm::mlockall, Support::Full, [Hex];
+    MUNLOCKALL => mm::munlockall, Support::Full, [];
     UNSHARE => process::unshare, Support::Partial("new namespaces are EPERM"), [Hex];
     GETCWD => fs::getcwd, Support::Full, [Ptr, Int];
     CHDIR => fs::chdir, Support::Full, [Path];
