@@ -533,10 +533,44 @@ static void memory_locks(void)
 	munmap(p, 4096);
 }
 
+/* RLIMIT_FSIZE: writes stop at the limit, past it EFBIG (with SIGXFSZ,
+ * ignored here), truncates past it too; pipes are not limited; and the
+ * signal's default action ends the process. */
+static void file_size_limit(void)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		signal(SIGXFSZ, SIG_IGN);
+		struct rlimit rl = {10, 10};
+		setrlimit(RLIMIT_FSIZE, &rl);
+		int fd = memfd_create("fsize", 0);
+		printf("RLIMIT_FSIZE 10: a 20-byte write: %zd\n", write(fd, "0123456789abcdefghij", 20));
+		errno = 0;
+		ssize_t again = write(fd, "x", 1);
+		printf("and another: %zd %s\n", again, errname(errno));
+		printf("pwrite of 8 at 5: %zd\n", pwrite(fd, "ABCDEFGH", 8, 5));
+		report("ftruncate to 20", ftruncate(fd, 20));
+		report("ftruncate to 5", ftruncate(fd, 5));
+		int p[2];
+		pipe(p);
+		printf("a pipe takes 20: %zd\n", write(p[1], "0123456789abcdefghij", 20));
+		fflush(stdout);
+		signal(SIGXFSZ, SIG_DFL);
+		lseek(fd, 10, SEEK_SET);
+		write(fd, "x", 1);
+		_exit(0);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	printf("past the limit with SIGXFSZ's default action: %s\n", status_str(st));
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	umasks();
+	file_size_limit();
 	memory_locks();
 	robust_lists();
 	oom_score();

@@ -156,6 +156,19 @@ fn transfer_data(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, d
     // O_APPEND writes go to the end, found atomically with the write (for
     // pwrite too, as in Linux).
     let append = dir == Dir::Write && f.flags() & O_APPEND != 0 && f.ops.seekable();
+    // RLIMIT_FSIZE: a regular file's write stops at the limit.
+    let capped;
+    let bufs = if dir == Dir::Write && f.ops.seekable() {
+        let start = if append {
+            None
+        } else {
+            Some(pos.unwrap_or_else(|| *f.offset.lock().unwrap_or_else(|e| e.into_inner())))
+        };
+        capped = take_bytes(bufs, room_under_fsize_limit(t, &f, start)?);
+        &capped[..]
+    } else {
+        bufs
+    };
     let mf = t.kernel.memfile.clone();
     let total: u64 = bufs.iter().map(|&(_, l)| l).sum();
     let mut done = 0u64;
@@ -226,6 +239,36 @@ fn transfer_data(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, d
             Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
         }
     }
+}
+
+/// How many bytes a write to the regular file `f` at `start` (None: its
+/// end) may put in under RLIMIT_FSIZE: u64::MAX without a limit; at or
+/// past the limit, SIGXFSZ and EFBIG (Linux's generic_write_check_limits).
+pub(super) fn room_under_fsize_limit(t: &Task, f: &File, start: Option<u64>) -> SysResult<u64> {
+    let limit = t.rlimits()[abi::flags::rlimit::RLIMIT_FSIZE as usize].cur;
+    if limit == abi::flags::rlimit::RLIM_INFINITY {
+        return Ok(u64::MAX);
+    }
+    let attr = f.ops.stat()?;
+    if attr.mode & abi::flags::mode::S_IFMT != abi::flags::mode::S_IFREG {
+        return Ok(u64::MAX);
+    }
+    let start = start.unwrap_or(attr.size);
+    if start >= limit {
+        signal_xfsz(t);
+        return Err(Errno::EFBIG);
+    }
+    Ok(limit - start)
+}
+
+/// SIGXFSZ for a write or truncate past RLIMIT_FSIZE.
+pub(super) fn signal_xfsz(t: &Task) {
+    t.handle.push_signal(crate::kernel::signal::SigInfo::from_sender(
+        abi::flags::signal::SIGXFSZ,
+        crate::kernel::signal::code::SI_USER,
+        t.pid,
+        t.creds().uid,
+    ));
 }
 
 /// Sends the writer SIGPIPE, as a write to a pipe or socket with no

@@ -409,8 +409,19 @@ pub fn truncate(t: &mut Task, a: &Args) -> SysResult<u64> {
     let path = read_path(t, a.addr(0))?;
     let len = u64::try_from(a.i64(1)).map_err(|_| Errno::EINVAL)?;
     let d = resolve_at(t, AT_FDCWD, &path, Follow::Yes)?;
+    check_fsize_limit(t, len)?;
     ops::truncate(&d, len, &t.creds())?;
     Ok(0)
+}
+
+/// A truncate to `len` past RLIMIT_FSIZE: SIGXFSZ and EFBIG.
+fn check_fsize_limit(t: &Task, len: u64) -> SysResult<()> {
+    let limit = t.rlimits()[abi::flags::rlimit::RLIMIT_FSIZE as usize].cur;
+    if len > limit {
+        super::file::signal_xfsz(t);
+        return Err(Errno::EFBIG);
+    }
+    Ok(())
 }
 
 pub fn ftruncate(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -422,6 +433,7 @@ pub fn ftruncate(t: &mut Task, a: &Args) -> SysResult<u64> {
     if f.flags() & O_ACCMODE == O_RDONLY {
         return Err(Errno::EINVAL);
     }
+    check_fsize_limit(t, len)?;
     f.ops.truncate(len)?;
     if let Some(d) = &f.dentry {
         crate::vfs::inotify::notify_dentry(d, crate::vfs::inotify::IN_MODIFY);
