@@ -9,11 +9,10 @@
 #
 # Prints one line per module and contender (the verdict and the counts of
 # failures and errors), and exits non-zero if a module that passes natively
-# does not pass under Husk. Natively each module runs in a chroot of the
-# root with an overlay over it (nothing is written into the cache), a tmpfs
-# /tmp, procfs and sysfs, in new mount and network namespaces with the
-# loopback up, and a /dev of the usual nodes, as the differential tests run
-# programs. Must run as root.
+# does not pass under Husk. Natively each module runs in a throwaway chroot
+# of the root (tests/support/native_root.sh: an overlay, tmpfs /tmp,
+# procfs, sysfs, a /dev of the usual nodes, new namespaces with the
+# loopback up), as the differential tests run programs. Must run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,30 +44,9 @@ suite() {
 }
 
 native() {
-    local scratch
-    scratch=$(mktemp -d /tmp/husk-cpython-XXXXXX)
     # A bound: natively, test_socket's AF_VSOCK test waits forever on a VM
     # host whose vsock nobody connects to.
-    timeout 1800 unshare --mount --net --propagation private -- /bin/sh -c '
-        set -e
-        root=$1 scratch=$2 cmd=$3
-        mount -t tmpfs none "$scratch"
-        mkdir "$scratch/u" "$scratch/w" "$scratch/r"
-        mount -t overlay none -o "lowerdir=$root,upperdir=$scratch/u,workdir=$scratch/w" "$scratch/r"
-        mount -t tmpfs -o mode=1777 none "$scratch/r/tmp"
-        mount -t proc none "$scratch/r/proc"
-        mount -t sysfs -o ro none "$scratch/r/sys"
-        mount -t tmpfs -o mode=0755 none "$scratch/r/dev"
-        for dev in null zero full random urandom; do
-            : >"$scratch/r/dev/$dev" && mount --bind "/dev/$dev" "$scratch/r/dev/$dev"
-        done
-        mkdir -m 1777 "$scratch/r/dev/shm"
-        mkdir "$scratch/r/dev/pts" && ln -s pts/ptmx "$scratch/r/dev/ptmx"
-        mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 none "$scratch/r/dev/pts"
-        ip link set lo up
-        exec chroot "$scratch/r" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root LC_ALL=C /bin/bash -c "$cmd"
-    ' sh "$root" "$scratch" "$(suite "$1")" || true
-    rmdir "$scratch" 2>/dev/null || true
+    timeout 1800 bash tests/support/native_root.sh "$root" "$(suite "$1")" -- "${env[@]}" || true
 }
 
 under_husk() {
