@@ -329,6 +329,30 @@ husk_test! {
 }
 
 husk_test! {
+    /// `husk debug syscalls` lists every syscall with its support level and
+    /// note, and a summary whose counts add up to the rows.
+    fn cli_debug_syscalls() {
+        let out = run(husk(&["debug", "syscalls"]), None);
+        assert_eq!(out.status, 0, "{}", out.describe());
+        let text = out.stdout_str();
+        let lines: Vec<&str> = text.lines().collect();
+        let (summary, rows) = lines.split_last().expect("some output");
+        let level = |name: &str| {
+            rows.iter()
+                .find(|r| r.split_whitespace().nth(1) == Some(name))
+                .and_then(|r| r.split_whitespace().nth(2))
+                .unwrap_or("missing")
+                .to_string()
+        };
+        assert_eq!(level("getpid"), "full", "{text}");
+        assert_eq!(level("io_uring_setup"), "refused", "{text}");
+        assert_eq!(level("kexec_load"), "none", "{text}");
+        let total: usize = summary.split(' ').next().and_then(|n| n.parse().ok()).expect("a total");
+        assert_eq!(total, rows.len(), "{summary}");
+    }
+}
+
+husk_test! {
     /// Stdio redirected to and from host files (`husk run ... <in >out`):
     /// every process of the sandbox reads and writes where the host file's
     /// position is, as natively, even through copy_file_range (what

@@ -203,6 +203,9 @@ enum Cmd {
 enum DebugCmd {
     /// Print each seccomp filter's syscalls, for review.
     Seccomp,
+    /// Print every syscall the app may make, with how fully Husk serves it
+    /// (full, partial, refused, or not at all: ENOSYS) and why.
+    Syscalls,
 }
 
 #[derive(clap::Args)]
@@ -455,6 +458,30 @@ fn main() -> ExitCode {
             }
             println!(
                 "(sentry: clone3 and getcwd are answered ENOSYS; a call outside the list raises SIGSYS, which ends the Sentry)"
+            );
+            ExitCode::SUCCESS
+        }
+        Cmd::Debug { what: DebugCmd::Syscalls } => {
+            use sentry::syscalls::table::{listing, Support};
+            let rows = listing();
+            let mut counts = [0usize; 4];
+            for (nr, name, support) in &rows {
+                let (i, level, note) = match support {
+                    Support::Full => (0, "full", ""),
+                    Support::Partial(n) => (1, "partial", *n),
+                    Support::Refused(n) => (2, "refused", *n),
+                    Support::None => (3, "none", "ENOSYS"),
+                };
+                counts[i] += 1;
+                println!("{nr:>4} {name:<24} {level:<8} {note}");
+            }
+            println!(
+                "{} syscalls: {} full, {} partial, {} refused, {} not implemented (ENOSYS)",
+                rows.len(),
+                counts[0],
+                counts[1],
+                counts[2],
+                counts[3]
             );
             ExitCode::SUCCESS
         }

@@ -337,6 +337,17 @@ pub fn entry(nr: u64) -> Option<&'static Entry> {
     TABLE.get(nr as usize).filter(|e| e.handler.is_some())
 }
 
+/// Every syscall number this architecture names, with its support level
+/// (`husk debug syscalls`): the table as data, as gVisor documents its own.
+pub fn listing() -> Vec<(u64, &'static str, Support)> {
+    abi::SYSCALL_NAMES
+        .iter()
+        .enumerate()
+        .filter(|(_, name)| !name.is_empty())
+        .map(|(nr, name)| (nr as u64, *name, TABLE[nr].support))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
