@@ -23,6 +23,7 @@ differential_test! {
     fn inet_loopback(platform, link) {
         let (rootfs, prog) = prog_rootfs("inet_loopback", link);
         let case = case(&rootfs, &prog).expect_lines(&[
+            "tcp: recv(MSG_OOB) with no urgent data: EINVAL",
             "tcp: getsockopt at level 500: EOPNOTSUPP",
             "tcp: getsockopt at IPPROTO_UDP: EOPNOTSUPP",
             "tcp: setsockopt at level 500: ENOPROTOOPT",

@@ -112,6 +112,7 @@ static void tcp(void)
 	printf("tcp: IP_TTL %d\n", val);
 	/* Levels TCP does not handle go down to IP, which refuses them:
 	 * differently for get and set. Unknown names are ENOPROTOOPT. */
+	report("tcp: recv(MSG_OOB) with no urgent data", recv(c, buf, sizeof buf, MSG_OOB | MSG_DONTWAIT));
 	report("tcp: getsockopt at level 500", getsockopt(c, 500, 1, &val, &vlen));
 	report("tcp: getsockopt at IPPROTO_UDP", getsockopt(c, IPPROTO_UDP, 1, &val, &vlen));
 	report("tcp: setsockopt at level 500", setsockopt(c, 500, 1, &one, sizeof one));

@@ -651,8 +651,11 @@ fn do_send(
 /// buffers are full, EOF, files, or a signal.
 fn do_recv(t: &mut Task, fd: i32, bufs: &[(u64, u64)], flags: u32) -> SysResult<(Received, u32)> {
     let (file, ep) = socket_of(t, fd)?;
+    // Urgent data: TCP has the notion (and here never any such data, so
+    // EINVAL, as Linux's tcp_recv_urg with none); other sockets have not.
     if flags & MSG_OOB != 0 {
-        return Err(Errno::EOPNOTSUPP);
+        let tcp = ep.family() != AF_UNIX && ep.kind() == SOCK_STREAM;
+        return Err(if tcp { Errno::EINVAL } else { Errno::EOPNOTSUPP });
     }
     let nonblock = file.flags() & O_NONBLOCK != 0 || flags & MSG_DONTWAIT != 0;
     let peek = flags & MSG_PEEK != 0;
