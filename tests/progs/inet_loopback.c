@@ -238,6 +238,17 @@ static void udp(void)
 	bind(r, (struct sockaddr *)&a, sizeof a);
 	int port = port_of(r);
 	report("udp: accept", accept(r, NULL, NULL));
+	{
+		static char big[65508];
+		struct sockaddr_in to = v4("127.0.0.1", port);
+		report("udp: a 65508-byte datagram", sendto(r, big, sizeof big, 0, (struct sockaddr *)&to, sizeof to));
+		report("udp: a 65507-byte one", sendto(r, big, sizeof big - 1, 0, (struct sockaddr *)&to, sizeof to));
+		char tmp[8];
+		while (recv(r, tmp, sizeof tmp, MSG_DONTWAIT) > 0)
+			;
+		struct sockaddr_in nobody = v4("127.0.0.1", 9);
+		report("udp: a bad buffer to a port nobody has", sendto(r, (void *)8, 16, 0, (struct sockaddr *)&nobody, sizeof nobody));
+	}
 	int s = socket(AF_INET, SOCK_DGRAM, 0);
 	a = v4("127.0.0.1", port);
 	ssize_t n = sendto(s, "ping", 4, 0, (struct sockaddr *)&a, sizeof a);

@@ -587,6 +587,18 @@ fn do_send(
         return Err(Errno::EOPNOTSUPP);
     }
     let inet_dgram = ep.family() != AF_UNIX && ep.kind() == SOCK_DGRAM;
+    // A UDP datagram is at most what an IP packet holds (EMSGSIZE).
+    if inet_dgram {
+        let max: u64 = if ep.family() == AF_INET6 { 65_527 } else { 65_507 };
+        if bufs.iter().map(|&(_, l)| l).sum::<u64>() > max {
+            return Err(Errno::EMSGSIZE);
+        }
+    }
+    // A datagram is copied in before it is known to go nowhere: a bad
+    // buffer is EFAULT even then.
+    if inet_dgram && !matches!(dest, Dest::To(_)) && bufs.iter().any(|&(_, l)| l > 0) {
+        pin_buffers(t, bufs, Dir::Write)?;
+    }
     let to = match dest {
         // A UDP socket connected to a port nobody has: the datagram is
         // lost, and the port unreachable that comes back is the next
