@@ -623,6 +623,8 @@ differential_test! {
             "FUTEX_WAIT with a 30 ms timeout: -1 ETIMEDOUT, waited at least 30 ms: ok",
             "FUTEX_WAIT_BITSET, absolute CLOCK_MONOTONIC deadline 30 ms ahead: -1 ETIMEDOUT, waited: ok",
             "FUTEX_WAKE_BITSET with a disjoint bitset: 0",
+            "FUTEX_CMP_REQUEUE waking -1: -1 EINVAL",
+            "FUTEX_CMP_REQUEUE moving -1: -1 EINVAL",
             "FUTEX_CMP_REQUEUE moved the 4 sleepers from a to b: 4",
             "then a wakes 1 and b wakes 2",
             "FUTEX_WAKE_OP woke the sleeper on a: 1, b now 1",

@@ -194,6 +194,12 @@ static void requeue(void)
 	errno = 0;
 	long r = futex(&a, FUTEX_CMP_REQUEUE_PRIVATE, 0, (void *)(long)INT_MAX, &b, 1);
 	printf("FUTEX_CMP_REQUEUE with a mismatched value: %ld %s\n", r, errname(errno));
+	errno = 0;
+	r = futex(&a, FUTEX_CMP_REQUEUE_PRIVATE, -1, (void *)1L, &b, a);
+	printf("FUTEX_CMP_REQUEUE waking -1: %ld %s\n", r, errname(errno));
+	errno = 0;
+	r = futex(&a, FUTEX_CMP_REQUEUE_PRIVATE, 1, (void *)-1L, &b, a);
+	printf("FUTEX_CMP_REQUEUE moving -1: %ld %s\n", r, errname(errno));
 
 	/* Move all 4 sleepers from a to b, none woken. A requeued thread
 	 * stays on b until woken, so each is counted once. */

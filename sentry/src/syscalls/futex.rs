@@ -162,8 +162,12 @@ pub fn futex(t: &mut Task, a: &Args) -> SysResult<u64> {
             Ok(u64::from(wake_locked(&mut q, k, val, bitset)))
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
+            // Both counts are ints: negative ones are EINVAL, before all else.
+            if (val as i32) < 0 || a.i32(3) < 0 {
+                return Err(Errno::EINVAL);
+            }
             let (k1, k2) = (key(t, addr)?, key(t, a.addr(4))?);
-            let nr_requeue = a.u64(3).min(u64::from(u32::MAX)) as u32;
+            let nr_requeue = a.u32(3);
             let kernel = t.kernel.clone();
             let mut q = kernel.futexes.lock();
             if cmd == FUTEX_CMP_REQUEUE {
