@@ -156,9 +156,11 @@ fn transfer_data(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, d
     // O_APPEND writes go to the end, found atomically with the write (for
     // pwrite too, as in Linux).
     let append = dir == Dir::Write && f.flags() & O_APPEND != 0 && f.ops.seekable();
-    // RLIMIT_FSIZE: a regular file's write stops at the limit.
+    // RLIMIT_FSIZE: a regular file's write stops at the limit (looked at
+    // only when there is one: writes are a hot path).
     let capped;
-    let bufs = if dir == Dir::Write && f.ops.seekable() {
+    let fsize_limited = t.rlimits()[abi::flags::rlimit::RLIMIT_FSIZE as usize].cur != abi::flags::rlimit::RLIM_INFINITY;
+    let bufs = if dir == Dir::Write && fsize_limited && f.ops.seekable() {
         let start = if append {
             None
         } else {
