@@ -317,6 +317,9 @@ static void job_control(void)
 		setsid();
 		int s = open(name, O_RDWR);
 		signal(SIGWINCH, on_winch);
+		/* ^C must end it whatever the runner's SIGINT disposition (a
+		 * shell's background job inherits it ignored). */
+		signal(SIGINT, SIG_DFL);
 		/* /proc/self/stat's tty_nr and tpgid (fields 7 and 8). */
 		char stat[512] = "";
 		int sf = open("/proc/self/stat", O_RDONLY);
