@@ -594,22 +594,26 @@ fn do_send(
             return Err(Errno::EMSGSIZE);
         }
     }
-    // A datagram is copied in before it is known to go nowhere: a bad
-    // buffer is EFAULT even then.
-    if inet_dgram && !matches!(dest, Dest::To(_)) && bufs.iter().any(|&(_, l)| l > 0) {
-        pin_buffers(t, bufs, Dir::Write)?;
-    }
+    // A datagram that goes nowhere is still copied in first: a bad buffer
+    // is EFAULT even then.
+    let lost = |t: &Task| -> SysResult<u64> {
+        if bufs.iter().any(|&(_, l)| l > 0) {
+            pin_buffers(t, bufs, Dir::Write)?;
+        }
+        Ok(bufs.iter().map(|&(_, l)| l).sum())
+    };
     let to = match dest {
         // A UDP socket connected to a port nobody has: the datagram is
         // lost, and the port unreachable that comes back is the next
         // call's error, as on Linux.
         Dest::Peer if inet_dgram && ep.peer_name().is_ok() && !ep.has_live_peer() => {
+            let sent = lost(t)?;
             ep.set_error(Errno::ECONNREFUSED);
-            return Ok(bufs.iter().map(|&(_, l)| l).sum());
+            return Ok(sent);
         }
         Dest::Peer => None,
         Dest::To(ep) => Some(ep),
-        Dest::Nowhere => return Ok(bufs.iter().map(|&(_, l)| l).sum()),
+        Dest::Nowhere => return lost(t),
     };
     if inet_dgram && to.is_none() && ep.name().is_none() {
         autobind_inet(t, &ep, None)?;
