@@ -265,19 +265,20 @@ pub(super) fn room_under_fsize_limit(t: &Task, f: &File, start: Option<u64>) -> 
 
 /// SIGXFSZ for a write or truncate past RLIMIT_FSIZE.
 pub(super) fn signal_xfsz(t: &Task) {
-    t.handle.push_signal(crate::kernel::signal::SigInfo::from_sender(
-        abi::flags::signal::SIGXFSZ,
-        crate::kernel::signal::code::SI_USER,
-        t.pid,
-        t.creds().uid,
-    ));
+    raise(t, abi::flags::signal::SIGXFSZ);
 }
 
 /// Sends the writer SIGPIPE, as a write to a pipe or socket with no
 /// reader does.
 pub(super) fn sigpipe(t: &Task) {
+    raise(t, abi::flags::signal::SIGPIPE);
+}
+
+/// A signal to the calling thread from itself, as Linux's send_sig from
+/// a write path.
+fn raise(t: &Task, signo: u32) {
     t.handle.push_signal(crate::kernel::signal::SigInfo::from_sender(
-        abi::flags::signal::SIGPIPE,
+        signo,
         crate::kernel::signal::code::SI_USER,
         t.pid,
         t.creds().uid,
