@@ -32,6 +32,12 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use client::GoferClient;
+
+/// Messages with fds attached (`SCM_RIGHTS`) on a seqpacket socket, for
+/// Husk's other fd-donating process, the network relay.
+pub mod fdpass {
+    pub use crate::sys::{recv, send, seqpacket_pair, Received};
+}
 pub use protocol::{MAX_XATTR, XATTR_NAME_MAX};
 pub use server::{check_name, MAX_FIDS};
 

@@ -200,7 +200,7 @@ pub(crate) fn clear_nonblock(fd: BorrowedFd<'_>) -> io::Result<()> {
 }
 
 /// Creates a connected `AF_UNIX` `SOCK_SEQPACKET` pair, both ends close-on-exec.
-pub(crate) fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds: [libc::c_int; 2] = [-1; 2];
     // SAFETY: `fds` is a writable array of two ints, as socketpair requires.
     check(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) })?;
@@ -218,7 +218,7 @@ const CMSG_BUF_WORDS: usize = 8;
 /// Sends one message (`bytes`) on the seqpacket socket `sock`, with `fd`
 /// attached as `SCM_RIGHTS` if given. Uses `MSG_NOSIGNAL` so a closed peer
 /// gives EPIPE rather than SIGPIPE. Retries on EINTR.
-pub(crate) fn send(sock: BorrowedFd<'_>, bytes: &[u8], fd: Option<BorrowedFd<'_>>) -> io::Result<()> {
+pub fn send(sock: BorrowedFd<'_>, bytes: &[u8], fd: Option<BorrowedFd<'_>>) -> io::Result<()> {
     let mut iov = libc::iovec { iov_base: bytes.as_ptr().cast_mut().cast(), iov_len: bytes.len() };
     let mut cmsg_buf = [0u64; CMSG_BUF_WORDS];
     // SAFETY: `msghdr` is plain old data; all-zero is a valid (empty) value.
@@ -270,7 +270,7 @@ pub(crate) fn send(sock: BorrowedFd<'_>, bytes: &[u8], fd: Option<BorrowedFd<'_>
 
 /// One message received by [`recv`].
 #[derive(Debug)]
-pub(crate) struct Received {
+pub struct Received {
     /// Bytes of payload placed in the buffer.
     pub len: usize,
     /// Fds that arrived with the message (now owned by us, close-on-exec).
@@ -286,7 +286,7 @@ pub(crate) struct Received {
 /// `accept_fds` is false no control buffer is supplied, so any fds the peer
 /// attached are closed by the kernel and reported as `control_truncated`.
 /// A `len` of 0 means the peer closed the connection. Retries on EINTR.
-pub(crate) fn recv(sock: BorrowedFd<'_>, buf: &mut [u8], accept_fds: bool) -> io::Result<Received> {
+pub fn recv(sock: BorrowedFd<'_>, buf: &mut [u8], accept_fds: bool) -> io::Result<Received> {
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     let mut cmsg_buf = [0u64; CMSG_BUF_WORDS];
     // SAFETY: `msghdr` is plain old data; all-zero is a valid (empty) value.

@@ -11,6 +11,7 @@ mod limits;
 mod logging;
 mod mounts;
 mod oci;
+mod relay;
 mod sys;
 
 use std::os::fd::OwnedFd;
@@ -98,7 +99,7 @@ impl Globals {
 enum Cmd {
     /// Run PROG from a rootfs in a sandbox (`--rootfs DIR -- PROG`), or
     /// create, start and wait for an OCI container (`[--bundle B] ID`).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Create a container from an OCI bundle; it waits for `start`.
     Create(oci::CreateArgs),
     /// Start a created container.
@@ -153,7 +154,7 @@ enum Cmd {
         id: String,
     },
     /// Run a new process in a running container.
-    Exec(oci::ExecArgs),
+    Exec(Box<oci::ExecArgs>),
     /// Delete a container (--force: even a running one).
     Delete {
         /// Kill it first if it runs.
@@ -197,6 +198,9 @@ enum Cmd {
     /// A container's sandbox process (started by `husk create`).
     #[command(hide = true)]
     Sandbox(oci::sandbox::SandboxArgs),
+    /// A sandbox's network relay (started by husk itself).
+    #[command(hide = true)]
+    Relay(relay::RelayArgs),
 }
 
 #[derive(clap::Subcommand)]
@@ -299,6 +303,23 @@ struct RunArgs {
     /// that this user may write (delegated to it), which must be named.
     #[arg(long, value_name = "PATH")]
     cgroup_parent: Option<PathBuf>,
+    /// Local mode: the sandbox's network. `nat` (the default): its own
+    /// loopback, and outside addresses through user-mode NAT, as far as
+    /// --allow-egress allows (nothing, unless it names them); DNS through
+    /// the forwarder at 10.0.2.3. `none`: the loopback only.
+    #[arg(long, value_name = "nat|none", default_value = "nat", value_parser = ["nat", "none"])]
+    network: String,
+    /// Local mode, `--network nat`: let the app reach DEST (repeatable):
+    /// `all`, a CIDR (10.1.0.0/16), an address, ADDR:PORT, a hostname
+    /// (resolved at start), or HOST:PORT. Anything else is refused
+    /// (ECONNREFUSED) and logged as a JSON audit line.
+    #[arg(long = "allow-egress", value_name = "DEST")]
+    allow_egress: Vec<String>,
+    /// Local mode, `--network nat`: the nameserver the sandbox's DNS
+    /// forwarder asks (repeatable); by default the host's own, from its
+    /// /etc/resolv.conf.
+    #[arg(long = "dns", value_name = "IP")]
+    dns: Vec<std::net::IpAddr>,
     /// Local mode: kept for old command lines; the sandbox's own procfs is
     /// always at /proc.
     #[arg(long, hide = true)]
@@ -352,6 +373,7 @@ fn command_name(c: &Cmd) -> &'static str {
         Cmd::Debug { .. } => "debug",
         Cmd::Gofer { .. } => "gofer",
         Cmd::Sandbox(_) => "sandbox",
+        Cmd::Relay(_) => "relay",
     }
 }
 
@@ -427,7 +449,7 @@ fn main() -> ExitCode {
         log::warn!("--systemd-cgroup: systemd cgroup paths are not supported; cgroupfs paths are used");
     }
     match cli.command {
-        Cmd::Run(args) => run_either(&g, args),
+        Cmd::Run(args) => run_either(&g, *args),
         Cmd::Create(args) => oci::run_command(|| oci::create(&g, &args)),
         Cmd::Start { id } => oci::run_command(|| oci::start(&g, &id)),
         Cmd::State { id } => oci::run_command(|| oci::state(&g, &id)),
@@ -497,6 +519,7 @@ fn main() -> ExitCode {
             }
         },
         Cmd::Sandbox(args) => oci::sandbox::main(&g, args),
+        Cmd::Relay(args) => relay::main(&g, args),
     }
 }
 
@@ -636,10 +659,25 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
     // Started by another user than root: the rootless mode, in a user
     // namespace of its own where that user is root, so that every other
     // namespace and the Sentry's confinement can still be made.
+    let nat = args.network == "nat";
+    if !nat && (!args.allow_egress.is_empty() || !args.dns.is_empty()) {
+        bail!("--allow-egress and --dns need --network nat");
+    }
+    let dns = if args.dns.is_empty() { relay::host_nameservers() } else { args.dns.clone() };
+    if nat {
+        relay::check_rules(&args.allow_egress, &dns)?;
+    }
     sentry::sandbox_cpus();
     if !nix::unistd::geteuid().is_root() {
         isolation::enter_user_namespace().context("rootless mode needs user namespaces (or run husk as root)")?;
     }
+    // The relay stays in the host's network namespace: it starts first.
+    let (relay, relay_sock) = if nat {
+        let (r, s) = relay::start(g, &format!("run-{}", std::process::id()), &args.allow_egress, &dns)?;
+        (Some(r), Some(s))
+    } else {
+        (None, None)
+    };
     sys::isolate_namespaces();
     // With a rootfs, the app sees only --env; on the host's system it
     // starts with docker run's usual variables.
@@ -664,6 +702,21 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
             let terminal = std::io::IsTerminal::is_terminal(&std::io::stdin());
             let env = hostroot::default_env(&args.hostname, args.user.map_or(0, |u| u.0), terminal);
             (host.root.path().to_owned(), Some(host.root), extra, Some(specs), env)
+        }
+    };
+    // Under NAT the sandbox asks its own DNS forwarder, as Docker's
+    // containers get a resolv.conf of their own.
+    let specs = match specs {
+        _ if !nat => specs,
+        _ if args.rootfs.is_some() && !rootfs.join("etc").is_dir() => specs,
+        specs => {
+            let mut specs = specs.unwrap_or_else(sentry::default_mounts);
+            specs.push(sentry::MountSpec {
+                destination: b"/etc/resolv.conf".to_vec(),
+                kind: sentry::MountKind::File { contents: relay::sandbox_resolv_conf() },
+                readonly: true,
+            });
+            Some(specs)
         }
     };
     let envp = app_env(base_env, &args.env)?;
@@ -726,6 +779,7 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         },
         overlay_disk,
         limits: limits.sentry_limits(),
+        relay: relay_sock,
     };
     // The Sentry is a process of its own: the first of a new pid namespace
     // where root may make one, confined before it boots. This one stays
@@ -740,6 +794,9 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         sys::Forked::Parent(pid) => pid,
     };
     drop(sentry_sock);
+    // The Sentry's end of the relay's socket is the Sentry's alone, so
+    // that the relay sees it close when the Sentry ends.
+    drop(cfg);
     let gofer = match spawn_gofer_on(&roots, gofer_sock) {
         Ok(g) => g,
         Err(e) => {
@@ -750,6 +807,7 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
     sys::forward_signals_to_pid(sentry_pid);
     let status = sys::wait_for_child(sentry_pid).context("waiting for the Sentry")?;
     drop(gofer);
+    drop(relay);
     drop(overlay_dir);
     Ok(ExitCode::from(shell_status(status) as u8))
 }

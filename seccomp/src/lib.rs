@@ -108,9 +108,8 @@ pub fn gofer_syscalls(writable: bool) -> Vec<Allowed> {
 const SYS_FCHMODAT2: i64 = 452;
 
 fn gofer_read_syscalls() -> Vec<Allowed> {
-    let no_exec = || vec![one(arg_without(2, libc::PROT_EXEC as u64))];
     let fcntl_cmds = [libc::F_GETFL, libc::F_SETFL, libc::F_GETFD, libc::F_SETFD, libc::F_ADD_SEALS];
-    vec![
+    let mut list = vec![
         // Requests in, answers (and donated fds) out, on its one socket.
         always(libc::SYS_recvmsg, "recvmsg"),
         always(libc::SYS_sendmsg, "sendmsg"),
@@ -133,7 +132,19 @@ fn gofer_read_syscalls() -> Vec<Allowed> {
             name: "fcntl",
             rules: fcntl_cmds.iter().map(|&c| one(arg_eq(1, c as u64))).collect(),
         },
-        // Memory, never executable.
+        // Hash tables' keys.
+        always(libc::SYS_getrandom, "getrandom"),
+    ];
+    list.extend(helper_process_basics());
+    list
+}
+
+/// What every confined helper process (the Gofer, the relay) needs to be
+/// a Rust program at all: memory (never executable), its log lines, clocks
+/// where the vDSO cannot serve, and the end.
+fn helper_process_basics() -> Vec<Allowed> {
+    let no_exec = || vec![one(arg_without(2, libc::PROT_EXEC as u64))];
+    vec![
         Allowed { nr: libc::SYS_mmap, name: "mmap", rules: no_exec() },
         Allowed { nr: libc::SYS_mprotect, name: "mprotect", rules: no_exec() },
         always(libc::SYS_munmap, "munmap"),
@@ -141,8 +152,9 @@ fn gofer_read_syscalls() -> Vec<Allowed> {
         always(libc::SYS_madvise, "madvise"),
         always(libc::SYS_brk, "brk"),
         always(libc::SYS_futex, "futex"),
-        // Errors to stderr, and the end: exit, or abort on a panic.
+        // Errors and audit lines, and the end: exit, or abort on a panic.
         always(libc::SYS_write, "write"),
+        always(libc::SYS_clock_gettime, "clock_gettime"),
         always(libc::SYS_exit, "exit"),
         always(libc::SYS_exit_group, "exit_group"),
         always(libc::SYS_rt_sigreturn, "rt_sigreturn"),
@@ -150,10 +162,52 @@ fn gofer_read_syscalls() -> Vec<Allowed> {
         // Rust's stack-overflow guard lets its alternate stack go at exit.
         // (A panic's abort is killed by the filter itself: no tgkill.)
         always(libc::SYS_sigaltstack, "sigaltstack"),
-        // Hash tables' keys, and clocks where the vDSO cannot serve.
-        always(libc::SYS_getrandom, "getrandom"),
-        always(libc::SYS_clock_gettime, "clock_gettime"),
     ]
+}
+
+/// The NAT relay (`netrelay`), once it has read its policy: requests in
+/// and connected sockets out on its one socket, and host sockets of
+/// Internet families only. It opens no path and execs nothing.
+pub fn relay_syscalls() -> Vec<Allowed> {
+    let families = [libc::AF_INET, libc::AF_INET6].map(|f| one(arg_eq(0, f as u64))).to_vec();
+    let mut list = vec![
+        // Requests in, replies (and donated sockets) out.
+        always(libc::SYS_recvmsg, "recvmsg"),
+        always(libc::SYS_sendmsg, "sendmsg"),
+        // A socket for each flow the policy allows: TCP or UDP (the
+        // family is checked here, the type by the relay).
+        Allowed { nr: libc::SYS_socket, name: "socket", rules: families },
+        always(libc::SYS_connect, "connect"),
+        always(libc::SYS_close, "close"),
+        // Asking the nameservers again for an allowed hostname whose TTL
+        // ran out: a query and its reply, with a receive timeout.
+        always(libc::SYS_sendto, "sendto"),
+        always(libc::SYS_recvfrom, "recvfrom"),
+        Allowed {
+            nr: libc::SYS_setsockopt,
+            name: "setsockopt",
+            rules: vec![SeccompRule::new(vec![
+                arg_eq(1, libc::SOL_SOCKET as u64),
+                arg_eq(2, libc::SO_RCVTIMEO as u64),
+            ])
+            .expect("a rule")],
+        },
+        // The socket library sets close-on-exec and non-blocking anew.
+        Allowed {
+            nr: libc::SYS_fcntl,
+            name: "fcntl",
+            rules: [libc::F_GETFD, libc::F_SETFD, libc::F_GETFL, libc::F_SETFL]
+                .map(|c| one(arg_eq(1, c as u64)))
+                .to_vec(),
+        },
+    ];
+    list.extend(helper_process_basics());
+    list
+}
+
+/// The relay's filter.
+pub fn relay() -> Result<BpfProgram, Error> {
+    build(relay_syscalls())
 }
 
 /// The fds the Sentry's filter names in its argument rules.
@@ -428,6 +482,7 @@ pub fn describe() -> Vec<(&'static str, Vec<String>)> {
         ),
         ("gofer (every root read-only)", list(gofer_syscalls(false))),
         ("gofer (a root writable)", list(gofer_syscalls(true))),
+        ("relay (--network nat)", list(relay_syscalls())),
     ]
 }
 
@@ -458,6 +513,19 @@ mod tests {
         for nr in [libc::SYS_unlinkat, libc::SYS_renameat2, libc::SYS_mkdirat, libc::SYS_fchownat] {
             assert!(!ro.contains(&nr));
         }
+    }
+
+    #[test]
+    fn the_relay_filter_is_small_and_makes_internet_sockets_only() {
+        let list = relay_syscalls();
+        assert!(list.len() <= 24, "the relay may use at most 24 host syscalls");
+        assert!(!relay().unwrap().is_empty());
+        let nrs: Vec<i64> = list.iter().map(|a| a.nr).collect();
+        for nr in [libc::SYS_openat, libc::SYS_open, libc::SYS_bind, libc::SYS_listen, libc::SYS_execve] {
+            assert!(!nrs.contains(&nr));
+        }
+        let socket = list.iter().find(|a| a.nr == libc::SYS_socket).unwrap();
+        assert_eq!(socket.rules.len(), 2, "AF_INET and AF_INET6 only");
     }
 
     #[test]

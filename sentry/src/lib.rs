@@ -56,6 +56,9 @@ pub fn default_platform() -> &'static str {
     })
 }
 
+/// statfs's `f_type` of a tmpfs.
+const TMPFS_MAGIC: i64 = 0x0102_1994;
+
 /// What to run and how.
 pub struct SandboxConfig {
     /// The first process, pid 1.
@@ -80,6 +83,10 @@ pub struct SandboxConfig {
     /// The sandbox's resource limits, as its cgroup v2 view at
     /// /sys/fs/cgroup shows them (the runtime enforces them on the host).
     pub limits: CgroupLimits,
+    /// `--network nat`: the Sentry's end of the relay's socket
+    /// (`netrelay`), through which the app reaches outside addresses that
+    /// the egress policy allows. `None`: the loopback only.
+    pub relay: Option<OwnedFd>,
 }
 
 pub use vfs::sysfs::CgroupLimits;
@@ -147,6 +154,13 @@ pub enum MountKind {
     Mqueue,
     /// Husk's device filesystem (null, zero, full, random, urandom, tty, ...): used for an OCI "/dev" tmpfs.
     Devfs,
+    /// A read-only file of these bytes, over a file of the rootfs: the
+    /// sandbox's own /etc/resolv.conf under `--network nat`, as Docker
+    /// mounts its own.
+    File {
+        /// The file's contents.
+        contents: Vec<u8>,
+    },
 }
 
 /// Why a sandbox could not start.
@@ -161,6 +175,9 @@ pub enum BootError {
     /// `--platform` named something unknown.
     #[error("unknown platform {0:?} (known: {known})", known = PLATFORMS.join(", "))]
     UnknownPlatform(String),
+    /// The network could not be set up.
+    #[error("network: {0}")]
+    Network(Errno),
     /// The rootfs could not be attached through the Gofer.
     #[error("attaching the rootfs: {0}")]
     Rootfs(Errno),
@@ -626,6 +643,11 @@ fn apply_mounts(
                 "mqueue",
                 format!("{rw},nosuid,nodev,noexec,relatime"),
             ),
+            MountKind::File { contents } => {
+                let fs = vfs::synth::SynthFs::new(TMPFS_MAGIC);
+                let node = vfs::synth::SynthNode::fixed(&fs, 1, 0o644, contents.clone());
+                (vfs::synth::new_root(node), "tmpfs", "tmpfs", "ro,relatime".to_string())
+            }
             MountKind::Devfs => {
                 let root = vfs::devfs::new(mf.clone()).map_err(fail)?;
                 if let Some(i) = root.inode().filter(|_| spec.readonly) {
@@ -683,6 +705,11 @@ impl Sandbox {
         vfs::set_cache_limit(crate::sys::raise_nofile());
         let mf = Arc::new(MemoryFile::new(MEMORY_FILE_SIZE).map_err(BootError::MemoryFile)?);
         let platform = new_platform(&cfg.platform, &mf)?;
+        // The network's poller thread and its pipe come before the filter.
+        let nat = match cfg.relay {
+            Some(relay) => Some(kernel::nat::Nat::new(relay).map_err(BootError::Network)?),
+            None => None,
+        };
         // Everything after this reads what the app controls (its rootfs, its
         // program), so the host calls the Sentry may make end here.
         confine(&mf)?;
@@ -721,6 +748,9 @@ impl Sandbox {
         let specs = with_system_mounts(cfg.mounts.clone().unwrap_or_else(default_mounts))?;
         let kernel = Arc::new(Kernel::new(platform, mf, vfs, cfg.hostname, cfg.strace));
         kernel.procs().task_limit = cfg.limits.pids_max.and_then(|n| usize::try_from(n).ok());
+        if let Some(nat) = nat {
+            let _ = kernel.nat.set(nat);
+        }
         let procfs = apply_mounts(&kernel, &specs, &cfg.limits, disk.as_ref())?;
         for p in &procfs {
             p.set_kernel(&kernel);

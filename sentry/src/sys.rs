@@ -386,3 +386,87 @@ extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mu
         libc::raise(libc::SIGSYS);
     }
 }
+
+/// A non-blocking, close-on-exec pipe: (read end, write end). Made at
+/// boot (the Sentry's filter has no pipe2).
+pub fn pipe_nonblock() -> SysResult<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [-1; 2];
+    // SAFETY: `fds` is a writable array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: pipe2 made both fds, which nothing else owns.
+    Ok(unsafe { (std::os::fd::OwnedFd::from_raw_fd(fds[0]), std::os::fd::OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// poll(2) on many host fds, retried on EINTR; how many are ready.
+pub fn poll_many(fds: &mut [libc::pollfd], timeout_ms: i32) -> usize {
+    loop {
+        // SAFETY: `fds` is a valid array of pollfds for the call.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if r >= 0 {
+            return r as usize;
+        }
+        if last_errno() != Errno::EINTR {
+            return 0;
+        }
+    }
+}
+
+/// read(2) of a few bytes, not retried; the count or the errno.
+pub fn read_bytes(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
+    // SAFETY: `buf` is valid for writes of its length.
+    let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    if r < 0 {
+        Err(last_errno())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// write(2) of a few bytes, not retried.
+pub fn write_bytes(fd: RawFd, buf: &[u8]) -> SysResult<usize> {
+    // SAFETY: `buf` is valid for reads of its length.
+    let r = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+    if r < 0 {
+        Err(last_errno())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// shutdown(2) of a host socket.
+pub fn shutdown(fd: RawFd, how: u32) -> SysResult<()> {
+    // SAFETY: shutdown takes plain values.
+    retry_eintr(|| unsafe { libc::shutdown(fd, how as libc::c_int) })
+}
+
+/// FIONREAD on a host socket: its readable bytes.
+pub fn fionread(fd: RawFd) -> SysResult<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int to `n`.
+    if unsafe { libc::ioctl(fd, FIONREAD as _, &mut n) } < 0 {
+        return Err(last_errno());
+    }
+    Ok(n.max(0) as usize)
+}
+
+/// The pending error of a host socket, as a receive reports and clears it
+/// (a one-byte peek that does not wait); `None` if there is none.
+pub fn recv_peek_error(fd: RawFd) -> Option<Errno> {
+    let mut b = [0u8; 1];
+    let mut iov = libc::iovec { iov_base: b.as_mut_ptr().cast(), iov_len: 1 };
+    // SAFETY: all-zero is a valid (empty) msghdr.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    // SAFETY: one iovec over `b`; recvmsg (not recv, which glibc makes as
+    // recvfrom, outside the Sentry's filter) writes at most one byte.
+    let r = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
+    if r >= 0 {
+        return None;
+    }
+    let e = last_errno();
+    (e != Errno::EAGAIN).then_some(e)
+}

@@ -262,6 +262,7 @@ fn sandbox_config(g: &Globals, plan: &Plan, stdio: Vec<OwnedFd>) -> anyhow::Resu
         root: if plan.readonly_root { sentry::RootWrites::ReadOnly } else { sentry::RootWrites::Host },
         overlay_disk: None,
         limits: cgroup_limits(&plan.resources),
+        relay: None,
     })
 }
 

@@ -16,6 +16,7 @@ pub mod futex;
 pub mod ipc;
 pub mod ldisc;
 pub mod locks;
+pub mod nat;
 pub mod process;
 pub mod pty;
 pub mod signal;
@@ -78,6 +79,9 @@ pub struct Kernel {
     external: Mutex<HashMap<i32, mpsc::Sender<ExitStatus>>>,
     /// The names Unix sockets are bound to.
     pub unix_names: crate::vfs::unix::Namespace,
+    /// The network outside the loopback (`--network nat`); unset: the
+    /// loopback is all there is.
+    pub nat: OnceLock<Arc<nat::Nat>>,
     /// The timer thread's deadlines (timerfd, setitimer, alarm).
     pub timers: timer::Timers,
     /// System V IPC objects and POSIX message queues: the sandbox's own
@@ -120,6 +124,7 @@ impl Kernel {
             threads: Mutex::new(Vec::new()),
             external: Mutex::new(HashMap::new()),
             unix_names: crate::vfs::unix::Namespace::default(),
+            nat: OnceLock::new(),
             timers: timer::Timers::default(),
             enosys_logged: (0..SYSCALL_COUNT.max(1024)).map(|_| AtomicBool::new(false)).collect(),
             enosys_wild: Mutex::new(std::collections::BTreeSet::new()),

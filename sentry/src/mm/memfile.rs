@@ -480,6 +480,44 @@ impl MemoryFile {
     }
 }
 
+impl MemoryFile {
+    /// Receives from a host socket straight into the file's pages, with
+    /// recvmsg's `flags` (MSG_PEEK, MSG_TRUNC, MSG_DONTWAIT, ...); returns
+    /// the length recvmsg gives and its msg_flags.
+    pub fn recv_from_socket(&self, fd: RawFd, chunks: &[Chunk], flags: i32) -> io::Result<(usize, i32)> {
+        let mut iov = self.iovecs(chunks);
+        // SAFETY: all-zero is a valid (empty) msghdr.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = iov.as_mut_ptr();
+        msg.msg_iovlen = iov.len().min(1024);
+        // SAFETY: every iovec spans memory inside our mapping (`ptr`
+        // checks); the host writes at most their total length, and no
+        // name or control buffer is given.
+        let r = unsafe { libc::recvmsg(fd, &mut msg, flags) };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok((r as usize, msg.msg_flags))
+        }
+    }
+
+    /// Sends the file's pages on a host socket with sendmsg's `flags`.
+    pub fn send_to_socket(&self, fd: RawFd, chunks: &[Chunk], flags: i32) -> io::Result<usize> {
+        let mut iov = self.iovecs(chunks);
+        // SAFETY: all-zero is a valid (empty) msghdr.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = iov.as_mut_ptr();
+        msg.msg_iovlen = iov.len().min(1024);
+        // SAFETY: as in `recv_from_socket`; the host only reads the buffers.
+        let r = unsafe { libc::sendmsg(fd, &msg, flags) };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(r as usize)
+        }
+    }
+}
+
 /// The whole pages under a chunk, as `(start, end)`; `None` for an empty one.
 fn page_run(c: &Chunk) -> Option<(u64, u64)> {
     let end = abi::page_up(c.off.checked_add(c.len)?)?;

@@ -384,6 +384,22 @@ fn destination(t: &Task, ep: &Arc<Endpoint>, addr: u64, len: u32) -> SysResult<D
             return Ok(Dest::Peer);
         }
         let dst = read_inet(t, ep.family(), addr, len)?;
+        if let Some(nat) = outside(t, dst) {
+            return match ep.flow() {
+                Some(f) if f.peer == dst => Ok(Dest::Peer),
+                // One outside destination per UDP socket: a datagram to
+                // another is lost (logged once).
+                Some(_) => {
+                    warn_once_udp_destinations();
+                    Ok(Dest::Nowhere)
+                }
+                None if ep.peer_name().is_ok() => Ok(Dest::Nowhere),
+                None => {
+                    ep.set_flow(Some(nat.connect(ep, SOCK_DGRAM, dst, true)?));
+                    Ok(Dest::Peer)
+                }
+            };
+        }
         let to = find_inet(t, ep, dst)?;
         autobind_inet(t, ep, Some(dst.ip()))?;
         return Ok(to.map_or(Dest::Nowhere, Dest::To));
@@ -394,6 +410,78 @@ fn destination(t: &Task, ep: &Arc<Endpoint>, addr: u64, len: u32) -> SysResult<D
         _ => {
             let name = read_sockaddr(t, addr, len)?.ok_or(Errno::EINVAL)?;
             Ok(Dest::To(lookup(t, &name, ep.kind())?))
+        }
+    }
+}
+
+/// The outside network, when `dst` is outside the sandbox and the sandbox
+/// has one (`--network nat`, IPv4). Otherwise the loopback's rules hold
+/// (ENETUNREACH off it).
+fn outside(t: &Task, dst: std::net::SocketAddr) -> Option<Arc<crate::kernel::nat::Nat>> {
+    let ip = inet::canonical(dst.ip());
+    if inet::is_local(ip) || !ip.is_ipv4() {
+        return None;
+    }
+    t.kernel.nat.get().cloned()
+}
+
+fn warn_once_udp_destinations() {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        log::warn!("nat: a UDP socket sends to a second outside address; such datagrams are dropped");
+    }
+}
+
+/// connect(2) to an address outside the sandbox, through the relay.
+fn connect_outside(
+    t: &mut Task,
+    file: &Arc<File>,
+    ep: &Arc<Endpoint>,
+    nat: &crate::kernel::nat::Nat,
+    dst: std::net::SocketAddr,
+) -> SysResult<u64> {
+    use crate::kernel::nat::ConnectState;
+    if ep.kind() == SOCK_STREAM && (ep.is_listening() || ep.peer_name().is_ok()) {
+        return Err(if ep.is_listening() { Errno::EINVAL } else { Errno::EISCONN });
+    }
+    let flow = nat.connect(ep, ep.kind(), dst, false)?;
+    ep.set_flow(Some(flow.clone()));
+    if ep.kind() == SOCK_DGRAM {
+        return Ok(0);
+    }
+    if file.flags() & O_NONBLOCK != 0 {
+        return Err(Errno::EINPROGRESS);
+    }
+    let until = deadline(ep.opts().sndtimeo);
+    let state = t.block(&[ep.queue()], until, |_| {
+        let s = flow.connect_state();
+        Ok((s != ConnectState::Pending).then_some(s))
+    });
+    match state {
+        Ok(ConnectState::Failed(e)) => {
+            ep.set_flow(None);
+            Err(e)
+        }
+        Ok(_) => {
+            flow.report_connected();
+            Ok(0)
+        }
+        Err(Errno::ETIMEDOUT) => Err(Errno::EINPROGRESS),
+        Err(e) => Err(e),
+    }
+}
+
+/// connect(2) again on a socket whose connection outside the sandbox is
+/// made or under way: Linux's answers for a TCP socket in each state.
+fn connect_again(ep: &Endpoint, flow: &crate::kernel::nat::Flow) -> SysResult<u64> {
+    use crate::kernel::nat::ConnectState;
+    match flow.connect_state() {
+        ConnectState::Pending => Err(Errno::EALREADY),
+        ConnectState::Done if flow.report_connected() => Err(Errno::EISCONN),
+        ConnectState::Done => Ok(0),
+        ConnectState::Failed(e) => {
+            ep.set_flow(None);
+            Err(e)
         }
     }
 }
@@ -464,9 +552,17 @@ pub fn connect(t: &mut Task, a: &Args) -> SysResult<u64> {
     if ep.kind() == SOCK_DGRAM && len >= 2 {
         let family: u16 = t.mm().read_val(addr)?;
         if family == 0 {
+            ep.set_flow(None);
             ep.set_default_peer(None)?;
             return Ok(0);
         }
+    }
+    if let Some(f) = ep.flow() {
+        if ep.kind() == SOCK_STREAM {
+            return connect_again(&ep, &f);
+        }
+        // A UDP socket connects anew.
+        ep.set_flow(None);
     }
     // The first connect after a non-blocking one finished reports its
     // success (Linux's socket is still SS_CONNECTING); later ones EISCONN.
@@ -479,6 +575,9 @@ pub fn connect(t: &mut Task, a: &Args) -> SysResult<u64> {
         (lookup(t, &name, ep.kind())?, None)
     } else {
         let dst = read_inet(t, ep.family(), addr, len)?;
+        if let Some(nat) = outside(t, dst) {
+            return connect_outside(t, &file, &ep, &nat, dst);
+        }
         let found = find_inet(t, &ep, dst)?;
         autobind_inet(t, &ep, Some(dst.ip()))?;
         let Some(target) = found else {
@@ -606,7 +705,7 @@ fn do_send(
         // A UDP socket connected to a port nobody has: the datagram is
         // lost, and the port unreachable that comes back is the next
         // call's error, as on Linux.
-        Dest::Peer if inet_dgram && ep.peer_name().is_ok() && !ep.has_live_peer() => {
+        Dest::Peer if inet_dgram && ep.flow().is_none() && ep.peer_name().is_ok() && !ep.has_live_peer() => {
             let sent = lost(t)?;
             ep.set_error(Errno::ECONNREFUSED);
             return Ok(sent);
@@ -615,7 +714,7 @@ fn do_send(
         Dest::To(ep) => Some(ep),
         Dest::Nowhere => return lost(t),
     };
-    if inet_dgram && to.is_none() && ep.name().is_none() {
+    if inet_dgram && to.is_none() && ep.name().is_none() && ep.flow().is_none() {
         autobind_inet(t, &ep, None)?;
     }
     let nonblock = file.flags() & O_NONBLOCK != 0 || flags & MSG_DONTWAIT != 0;
@@ -1026,7 +1125,12 @@ pub fn shutdown(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub fn getsockname(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (_, ep) = socket_of(t, a.fd(0))?;
-    write_name(t, a.addr(1), a.addr(2), ep.name().as_ref(), ep.family())?;
+    // A connection outside the sandbox is from the sandbox's address.
+    let name = match ep.flow() {
+        Some(f) => Some(SockName::Inet(f.local)),
+        None => ep.name(),
+    };
+    write_name(t, a.addr(1), a.addr(2), name.as_ref(), ep.family())?;
     Ok(0)
 }
 

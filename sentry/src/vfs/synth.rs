@@ -154,6 +154,13 @@ impl SynthNode {
         SynthNode::new(fs, SynthKind::File(g), S_IFREG | perm, ino, 0)
     }
 
+    /// A read-only regular file of fixed contents, whose size stat shows.
+    pub fn fixed(fs: &Arc<SynthFs>, ino: u64, perm: u32, contents: Vec<u8>) -> SynthNode {
+        let size = contents.len() as u64;
+        let contents = Arc::new(contents);
+        SynthNode::new(fs, SynthKind::File(Arc::new(move || Ok(contents.to_vec()))), S_IFREG | perm, ino, size)
+    }
+
     /// A symlink.
     pub fn link(fs: &Arc<SynthFs>, ino: u64, g: Generator) -> SynthNode {
         SynthNode::new(fs, SynthKind::Link(g), S_IFLNK | 0o777, ino, 0)

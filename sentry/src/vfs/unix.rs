@@ -28,6 +28,7 @@ use abi::Errno;
 use gofer::FileAttr;
 
 use super::file::{get_bytes, put_bytes, File, FileOps, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
+use crate::kernel::nat::Flow;
 use crate::kernel::waiter::{WaitQueue, ALL_EVENTS};
 use crate::mm::{Chunk, MemoryFile, SysResult};
 
@@ -275,6 +276,10 @@ pub struct Endpoint {
     /// Generic SOL_SOCKET options kept for getsockopt (SO_REUSEADDR,
     /// SO_KEEPALIVE, SO_LINGER, ...): Linux takes them on any socket.
     kept: Mutex<std::collections::BTreeMap<i32, u64>>,
+    /// An Internet socket's connection outside the sandbox
+    /// (`kernel::nat`): then every transfer, readiness and shutdown is
+    /// the host socket's.
+    flow: Mutex<Option<Arc<Flow>>>,
     ino: u64,
 }
 
@@ -307,6 +312,7 @@ impl Endpoint {
             dead: AtomicBool::new(false),
             error: AtomicI32::new(0),
             kept: Mutex::new(std::collections::BTreeMap::new()),
+            flow: Mutex::new(None),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
         })
     }
@@ -326,6 +332,18 @@ impl Endpoint {
 
     fn is_connected(&self) -> bool {
         matches!(*self.state(), State::Connected)
+    }
+
+    /// The connection outside the sandbox, if this socket has one.
+    pub fn flow(&self) -> Option<Arc<Flow>> {
+        self.flow.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Makes `flow` this socket's connection (None: drops it, as a failed
+    /// connect does).
+    pub fn set_flow(&self, flow: Option<Arc<Flow>>) {
+        *self.flow.lock().unwrap_or_else(|e| e.into_inner()) = flow;
+        self.queue.notify_events(ALL_EVENTS);
     }
 
     /// Whether the socket listens.
@@ -351,6 +369,9 @@ impl Endpoint {
     /// The connected peer's name (getpeername): ENOTCONN when there is
     /// no peer; `None` for an unnamed one.
     pub fn peer_name(&self) -> SysResult<Option<SockName>> {
+        if let Some(f) = self.flow().filter(|f| !f.implicit) {
+            return Ok(Some(SockName::Inet(f.peer)));
+        }
         if !self.is_connected() {
             return Err(Errno::ENOTCONN);
         }
@@ -488,6 +509,8 @@ impl Endpoint {
     /// ended the same way.
     fn close(&self, names: Option<&Namespace>, never_accepted: bool) {
         self.dead.store(true, Ordering::SeqCst);
+        // The host socket closes with it.
+        self.flow.lock().unwrap_or_else(|e| e.into_inner()).take();
         self.shutdown.store(SHUTDOWN_MASK, Ordering::SeqCst);
         // Files in flight to this end are dropped with its queue.
         let msgs = std::mem::take(&mut self.rx().msgs);
@@ -557,6 +580,9 @@ impl Endpoint {
 
     /// The `POLL*` events that would not block now.
     pub fn readiness(&self) -> u32 {
+        if let Some(f) = self.flow() {
+            return f.readiness();
+        }
         match &*self.state() {
             State::Listening { pending, .. } => return if pending.is_empty() { 0 } else { POLLIN | POLLRDNORM },
             // A connection-based socket not connected: Linux's TCP_CLOSE.
@@ -596,6 +622,12 @@ impl Endpoint {
         sender: Ucred,
         to: Option<&Arc<Endpoint>>,
     ) -> SysResult<usize> {
+        if let Some(f) = self.flow() {
+            if self.shutdown.load(Ordering::SeqCst) & SEND_SHUTDOWN != 0 {
+                return Err(Errno::EPIPE);
+            }
+            return f.send(mf, src);
+        }
         let len: usize = src.iter().map(|c| c.len as usize).sum();
         if self.connection_based() && !self.is_connected() {
             return Err(Errno::ENOTCONN);
@@ -663,6 +695,14 @@ impl Endpoint {
     /// `peek` leaves the data queued. EAGAIN when there is nothing and the
     /// peer may still send; a stream end at EOF reads 0.
     pub fn recv(&self, mf: &MemoryFile, dst: &[Chunk], peek: bool) -> SysResult<Received> {
+        if let Some(f) = self.flow() {
+            if self.shutdown.load(Ordering::SeqCst) & RCV_SHUTDOWN != 0 && f.pending_bytes() == 0 {
+                return Ok(Received { copied: 0, full: 0, control: Control::default(), creds: None, from: None });
+            }
+            let (copied, full) = f.recv(mf, dst, peek)?;
+            let from = Some(SockName::Inet(f.peer));
+            return Ok(Received { copied, full, control: Control::default(), creds: None, from });
+        }
         let len: usize = dst.iter().map(|c| c.len as usize).sum();
         if self.connection_based() && !self.is_connected() {
             return Err(Errno::EINVAL);
@@ -752,6 +792,9 @@ impl Endpoint {
     /// whole message; 1 for a stream) fit now, or the connection changed
     /// so that the send fails instead.
     pub fn send_may_go_on(&self, need: usize) -> bool {
+        if let Some(f) = self.flow() {
+            return f.may_go_on(POLLOUT);
+        }
         if self.shutdown.load(Ordering::SeqCst) & SEND_SHUTDOWN != 0 {
             return true;
         }
@@ -765,6 +808,9 @@ impl Endpoint {
 
     /// Whether a receive waiting for data should try again.
     pub fn recv_may_go_on(&self) -> bool {
+        if let Some(f) = self.flow() {
+            return f.may_go_on(POLLIN);
+        }
         (self.connection_based() && !self.is_connected())
             || !self.rx().msgs.is_empty()
             || self.shutdown.load(Ordering::SeqCst) & RCV_SHUTDOWN != 0
@@ -779,6 +825,9 @@ impl Endpoint {
             2 => SHUTDOWN_MASK,
             _ => return Err(Errno::EINVAL),
         };
+        if let Some(f) = self.flow() {
+            f.shutdown(how)?;
+        }
         self.shutdown.fetch_or(mode, Ordering::SeqCst);
         let peer = self.peer.lock().unwrap_or_else(|e| e.into_inner()).upgrade();
         if let Some(peer) = peer.filter(|_| self.connection_based()) {
@@ -795,6 +844,9 @@ impl Endpoint {
 
     /// FIONREAD: a stream's readable bytes, or the next datagram's size.
     pub fn pending_bytes(&self) -> usize {
+        if let Some(f) = self.flow() {
+            return f.pending_bytes();
+        }
         let rx = self.rx();
         if self.kind == SOCK_STREAM {
             rx.msgs.iter().map(Message::left).sum()
@@ -823,6 +875,12 @@ impl Endpoint {
 
     /// Takes the pending error (SO_ERROR), 0 if none.
     pub fn take_error(&self) -> i32 {
+        if let Some(f) = self.flow() {
+            let e = f.take_error();
+            if e != 0 {
+                return e;
+            }
+        }
         self.error.swap(0, Ordering::SeqCst)
     }
 }

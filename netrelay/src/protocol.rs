@@ -1,0 +1,107 @@
+//! The wire format between the Sentry and the relay: one fixed-size
+//! request per seqpacket message, one fixed-size reply, with the connected
+//! socket attached to a successful reply.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// `IPPROTO_TCP`.
+pub const TCP: u8 = 6;
+/// `IPPROTO_UDP`.
+pub const UDP: u8 = 17;
+
+/// The only operation: open a socket of `proto` connected to `dst`.
+const OP_CONNECT: u8 = 1;
+
+/// A request's size on the wire.
+pub const REQUEST_LEN: usize = 24;
+/// A reply's size on the wire.
+pub const REPLY_LEN: usize = 4;
+
+/// A connect request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// [`TCP`] or [`UDP`].
+    pub proto: u8,
+    /// Where to.
+    pub dst: SocketAddr,
+}
+
+impl Request {
+    /// The bytes on the wire: op, proto, family (4 or 6), 0, port (big
+    /// endian), 2 bytes of 0, then 16 address bytes (IPv4 in the first 4).
+    pub fn encode(&self) -> [u8; REQUEST_LEN] {
+        let mut b = [0u8; REQUEST_LEN];
+        b[0] = OP_CONNECT;
+        b[1] = self.proto;
+        b[4..6].copy_from_slice(&self.dst.port().to_be_bytes());
+        match self.dst.ip() {
+            IpAddr::V4(v4) => {
+                b[2] = 4;
+                b[8..12].copy_from_slice(&v4.octets());
+            }
+            IpAddr::V6(v6) => {
+                b[2] = 6;
+                b[8..24].copy_from_slice(&v6.octets());
+            }
+        }
+        b
+    }
+
+    /// Parses a request; `None` for anything malformed (wrong length, an
+    /// unknown operation, protocol or family, or stray bytes).
+    pub fn decode(b: &[u8]) -> Option<Request> {
+        if b.len() != REQUEST_LEN || b[0] != OP_CONNECT || b[3] != 0 || b[6..8] != [0, 0] {
+            return None;
+        }
+        if b[1] != TCP && b[1] != UDP {
+            return None;
+        }
+        let port = u16::from_be_bytes([b[4], b[5]]);
+        let ip = match b[2] {
+            4 if b[12..24].iter().all(|&x| x == 0) => IpAddr::V4(Ipv4Addr::new(b[8], b[9], b[10], b[11])),
+            6 => {
+                let mut o = [0u8; 16];
+                o.copy_from_slice(&b[8..24]);
+                IpAddr::V6(Ipv6Addr::from(o))
+            }
+            _ => return None,
+        };
+        Some(Request { proto: b[1], dst: SocketAddr::new(ip, port) })
+    }
+}
+
+/// A reply: 0 with the socket attached, or the errno the app's connect
+/// gets.
+pub fn encode_reply(errno: i32) -> [u8; REPLY_LEN] {
+    errno.to_le_bytes()
+}
+
+/// The errno of a reply; `None` if malformed.
+pub fn decode_reply(b: &[u8]) -> Option<i32> {
+    let b: [u8; REPLY_LEN] = b.try_into().ok()?;
+    let e = i32::from_le_bytes(b);
+    (e >= 0).then_some(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_and_junk_is_refused() {
+        for dst in ["10.1.2.3:80", "[2001:db8::1]:443", "0.0.0.0:0"] {
+            let r = Request { proto: TCP, dst: dst.parse().unwrap() };
+            assert_eq!(Request::decode(&r.encode()), Some(r));
+        }
+        let good = Request { proto: UDP, dst: "1.2.3.4:53".parse().unwrap() }.encode();
+        assert!(Request::decode(&good[..REQUEST_LEN - 1]).is_none());
+        for (i, v) in [(0, 2), (1, 1), (2, 5), (3, 1), (7, 1), (20, 1)] {
+            let mut bad = good;
+            bad[i] = v;
+            assert!(Request::decode(&bad).is_none(), "byte {i} = {v} accepted");
+        }
+        assert_eq!(decode_reply(&encode_reply(111)), Some(111));
+        assert_eq!(decode_reply(&[1, 2, 3]), None);
+        assert_eq!(decode_reply(&(-1i32).to_le_bytes()), None);
+    }
+}
