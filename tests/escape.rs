@@ -793,7 +793,9 @@ husk_test! {
 ///   no_new_privs and hold no capability, and the Sentry's root is empty
 ///   but for /proc, in a mount namespace of its own;
 /// - the Gofer is under seccomp too, with an empty root in a mount
-///   namespace of its own.
+///   namespace of its own;
+/// - the NAT relay is in the host's network namespace only, under seccomp,
+///   with no capability and an empty root (not even /proc).
 fn check_host_processes_confined(platform: &str, user: Option<u32>) {
     use std::io::BufRead;
     let rootfs = Rootfs::new();
@@ -814,7 +816,8 @@ fn check_host_processes_confined(platform: &str, user: Option<u32>) {
     // With setpriv, husk is setpriv's child (it execs, so the same pid).
     let husk = child.id() as i32;
     let procs = husk_suite::procs::descendants(husk);
-    let sentry = procs.iter().find(|p| p.ppid == husk && !p.cmdline.contains(" gofer ")).map(|p| p.pid);
+    let helper = |p: &husk_suite::procs::Proc| p.cmdline.contains(" gofer ") || p.cmdline.contains(" relay ");
+    let sentry = procs.iter().find(|p| p.ppid == husk && !helper(p)).map(|p| p.pid);
     let sentry = sentry.unwrap_or_else(|| panic!("no Sentry process below husk {husk}: {procs:?}"));
     let gofer = procs.iter().find(|p| p.cmdline.contains(" gofer ")).map(|p| p.pid).expect("a Gofer");
     let stubs: Vec<i32> = procs.iter().filter(|p| p.ppid == sentry).map(|p| p.pid).collect();
@@ -853,6 +856,22 @@ fn check_host_processes_confined(platform: &str, user: Option<u32>) {
     assert_ne!(ns(gofer, "mnt"), ns(me, "mnt"), "the Gofer is in the host's mount namespace");
     let gofer_root = std::fs::read_dir(format!("/proc/{gofer}/root")).expect("the Gofer's root").count();
     assert_eq!(gofer_root, 0, "the Gofer's root is not empty");
+    // The NAT relay stays in the host's network namespace (it is the way
+    // out), and in nothing else of the host's: no path, no capability.
+    let relay = procs.iter().find(|p| p.cmdline.contains(" relay ")).map(|p| p.pid).expect("a relay");
+    assert_eq!(ns(relay, "net"), ns(me, "net"), "the relay is not in the host's network namespace");
+    for kind in ["mnt", "ipc", "uts", "cgroup"] {
+        assert_ne!(ns(relay, kind), ns(me, kind), "the relay is in the host's {kind} namespace");
+    }
+    assert_eq!(status(relay, "Seccomp:"), "2", "the relay has no seccomp filter");
+    assert_eq!(status(relay, "NoNewPrivs:"), "1", "the relay may gain privileges");
+    assert_eq!(status(relay, "CapEff:"), "0000000000000000", "the relay holds capabilities");
+    let relay_root: Vec<String> = std::fs::read_dir(format!("/proc/{relay}/root"))
+        .expect("the relay's root")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(relay_root.is_empty(), "the relay's root is not empty: {relay_root:?}");
     if let Some(uid) = user {
         let uids = status(sentry, "Uid:");
         assert!(uids.split_whitespace().all(|u| u == uid.to_string()), "the Sentry runs as {uids}, not {uid}");

@@ -23,8 +23,9 @@ use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{chdir, pivot_root};
 
 /// Moves this process into a new mount namespace whose root is empty but
-/// for a read-only /proc. Every host path is then out of its reach.
-pub fn enter_empty_root() -> anyhow::Result<()> {
+/// for a read-only /proc (of this process's pid namespace) when
+/// `with_proc`. Every host path is then out of its reach.
+pub fn enter_empty_root(with_proc: bool) -> anyhow::Result<()> {
     use anyhow::Context;
     unshare(CloneFlags::CLONE_NEWNS).context("a new mount namespace")?;
     let none = None::<&str>;
@@ -34,12 +35,16 @@ pub fn enter_empty_root() -> anyhow::Result<()> {
     // A procfs of this pid namespace, first over the host's /proc: in a
     // user namespace (rootless), a new procfs may only be mounted while
     // the host's is in full view.
-    mount(Some("proc"), "/proc", Some("proc"), locked | MsFlags::MS_RDONLY, none).context("mounting /proc")?;
+    if with_proc {
+        mount(Some("proc"), "/proc", Some("proc"), locked | MsFlags::MS_RDONLY, none).context("mounting /proc")?;
+    }
     // The new root is a small tmpfs over /tmp, which every host has.
     mount(Some("husk-sentry"), "/tmp", Some("tmpfs"), locked, Some("mode=0755,size=64k"))
         .context("mounting the empty root")?;
-    std::fs::create_dir("/tmp/proc").context("making /proc in the empty root")?;
-    mount(Some("/proc"), "/tmp/proc", none, MsFlags::MS_MOVE, none).context("moving /proc into the empty root")?;
+    if with_proc {
+        std::fs::create_dir("/tmp/proc").context("making /proc in the empty root")?;
+        mount(Some("/proc"), "/tmp/proc", none, MsFlags::MS_MOVE, none).context("moving /proc into the empty root")?;
+    }
     chdir("/tmp").context("entering the empty root")?;
     // The old root ends up stacked on the new one at "/", and goes.
     pivot_root(".", ".").context("pivot_root")?;
@@ -71,7 +76,7 @@ pub fn enter_user_namespace() -> anyhow::Result<()> {
 pub fn confine_sentry() {
     // Read while the sandbox's cgroup is still in view.
     sentry::sandbox_cpus();
-    if let Err(e) = enter_empty_root() {
+    if let Err(e) = enter_empty_root(true) {
         log::info!("the Sentry keeps the host's mount namespace: {e:#}");
     }
     if let Err(e) = crate::sys::drop_all_capabilities() {

@@ -115,8 +115,13 @@ fn serve(g: &Globals, args: RelayArgs) -> anyhow::Result<()> {
         Some(p) => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(p).context("log file")?),
         None => Box::new(std::io::stderr()),
     };
-    // Confined from here on: no path, no capability, the relay's filter.
-    if let Err(e) = crate::isolation::enter_empty_root() {
+    // Confined from here on: namespaces of its own but the network's, no
+    // path, no capability, the relay's filter.
+    use nix::sched::{unshare, CloneFlags};
+    if let Err(e) = unshare(CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWCGROUP) {
+        log::info!("the relay keeps the host's IPC, UTS and cgroup namespaces: {e}");
+    }
+    if let Err(e) = crate::isolation::enter_empty_root(false) {
         log::info!("the relay keeps the host's mount namespace: {e:#}");
     }
     sys::drop_all_capabilities().context("dropping capabilities")?;

@@ -26,8 +26,16 @@ int main(void)
 	EXPECT_OK("connect to it: the sandbox's own listener", connect(c, (struct sockaddr *)&a, sizeof a));
 	struct sockaddr_in any = a;
 	any.sin_addr.s_addr = htonl(0x0a000001); /* 10.0.0.1 */
-	int o = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	EXPECT_ERR("TCP connect to 10.0.0.1 (no route: the sandbox has no host interface)",
-		   connect(o, (struct sockaddr *)&any, sizeof any), ENETUNREACH);
+	int o = socket(AF_INET, SOCK_STREAM, 0);
+	EXPECT_ERR("TCP connect to 10.0.0.1 (default-deny egress: refused)",
+		   connect(o, (struct sockaddr *)&any, sizeof any), ECONNREFUSED);
+	/* The NAT gateway is the host: never reached through the relay. */
+	any.sin_addr.s_addr = htonl(0x0a000202); /* 10.0.2.2 */
+	int g = socket(AF_INET, SOCK_STREAM, 0);
+	EXPECT_ERR("TCP connect to the NAT gateway 10.0.2.2:PORT",
+		   connect(g, (struct sockaddr *)&any, sizeof any), ENETUNREACH);
+	int gu = socket(AF_INET, SOCK_DGRAM, 0);
+	EXPECT_ERR("UDP connect to the NAT gateway 10.0.2.2:PORT",
+		   connect(gu, (struct sockaddr *)&any, sizeof any), ENETUNREACH);
 	return esc_finish();
 }

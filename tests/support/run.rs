@@ -513,7 +513,13 @@ pub fn differential(platform: &str, case: &Case) {
     if platform == NATIVE {
         return;
     }
-    let husk = run_husk_with(platform, case, &native_cap_flags());
+    // The native run has a network namespace of its own with only a
+    // loopback: so does the sandbox, unless the case asks for a network.
+    let mut flags = native_cap_flags();
+    if !case.husk_flags.iter().any(|f| f == "--network") {
+        flags.extend(["--network".to_owned(), "none".to_owned()]);
+    }
+    let husk = run_husk_with(platform, case, &flags);
     let mut diffs = Vec::new();
     if native.status != husk.status {
         diffs.push(format!("exit status: native {}, husk {}", native.status, husk.status));

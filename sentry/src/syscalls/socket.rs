@@ -394,10 +394,16 @@ fn destination(t: &Task, ep: &Arc<Endpoint>, addr: u64, len: u32) -> SysResult<D
                     Ok(Dest::Nowhere)
                 }
                 None if ep.peer_name().is_ok() => Ok(Dest::Nowhere),
-                None => {
-                    ep.set_flow(Some(nat.connect(ep, SOCK_DGRAM, dst, true)?));
-                    Ok(Dest::Peer)
-                }
+                None => match nat.connect(ep, SOCK_DGRAM, dst, true) {
+                    Ok(f) => {
+                        ep.set_flow(Some(f));
+                        Ok(Dest::Peer)
+                    }
+                    // Denied by the egress policy: dropped, as a firewall
+                    // drops it (the relay logged it).
+                    Err(Errno::ECONNREFUSED) => Ok(Dest::Nowhere),
+                    Err(e) => Err(e),
+                },
             };
         }
         let to = find_inet(t, ep, dst)?;
@@ -444,12 +450,29 @@ fn connect_outside(
     if ep.kind() == SOCK_STREAM && (ep.is_listening() || ep.peer_name().is_ok()) {
         return Err(if ep.is_listening() { Errno::EINVAL } else { Errno::EISCONN });
     }
-    let flow = nat.connect(ep, ep.kind(), dst, false)?;
+    // A connect that was refused without waiting says so to the next one.
+    if ep.kind() == SOCK_STREAM {
+        let e = ep.take_error();
+        if e != 0 {
+            return Err(Errno(e));
+        }
+    }
+    let nonblock = file.flags() & O_NONBLOCK != 0;
+    let flow = match nat.connect(ep, ep.kind(), dst, false) {
+        Ok(f) => f,
+        // A refusal comes back as a refused TCP connect does on Linux:
+        // later, for a connect that does not wait.
+        Err(Errno::ECONNREFUSED) if nonblock && ep.kind() == SOCK_STREAM => {
+            ep.set_error(Errno::ECONNREFUSED);
+            return Err(Errno::EINPROGRESS);
+        }
+        Err(e) => return Err(e),
+    };
     ep.set_flow(Some(flow.clone()));
     if ep.kind() == SOCK_DGRAM {
         return Ok(0);
     }
-    if file.flags() & O_NONBLOCK != 0 {
+    if nonblock {
         return Err(Errno::EINPROGRESS);
     }
     let until = deadline(ep.opts().sndtimeo);

@@ -587,7 +587,8 @@ impl Endpoint {
             State::Listening { pending, .. } => return if pending.is_empty() { 0 } else { POLLIN | POLLRDNORM },
             // A connection-based socket not connected: Linux's TCP_CLOSE.
             State::Unconnected if self.connection_based() => {
-                return POLLOUT | POLLWRNORM | POLLWRBAND | POLLHUP;
+                let err = if self.error.load(Ordering::SeqCst) != 0 { POLLERR } else { 0 };
+                return POLLOUT | POLLWRNORM | POLLWRBAND | POLLHUP | err;
             }
             _ => {}
         }

@@ -1,0 +1,204 @@
+//! `--network nat`: the app's connections outside the sandbox, through the
+//! relay, to servers in a network namespace each test makes for itself
+//! (joined to the host's by a veth pair; no other address is ever used).
+//! The socket API is compared with the same program run natively on the
+//! host against the same servers; the egress policy, its audit lines and
+//! the DNS forwarder are checked on their own.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use husk_suite::debian::debian_rootfs;
+use husk_suite::{husk_test, prog_rootfs, progs, run_husk, Case, Link, Outcome};
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+/// The name the test's DNS server answers.
+const NAME: &str = "pkg.husk.test";
+
+/// A network namespace with a veth pair into the host's, and the servers
+/// of `tests/nat/servers.py` on its side; all gone when dropped.
+struct TestNet {
+    ns: String,
+    /// The servers' address (the namespace's end of the veth).
+    server: String,
+    servers: Child,
+    _www: tempfile::TempDir,
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+}
+
+impl TestNet {
+    fn new() -> TestNet {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let id = std::process::id() % 100_000;
+        // Names fit IFNAMSIZ; the subnet is one of 10.211.1-250.0/30.
+        let (ns, host_if, ns_if) = (format!("husknat{id}-{n}"), format!("hn{id}h{n}"), format!("hn{id}n{n}"));
+        let net = (id * 8 + n) % 250 + 1;
+        let (host_ip, server) = (format!("10.211.{net}.1"), format!("10.211.{net}.2"));
+        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+        ip(&["netns", "add", &ns]);
+        ip(&["link", "add", &host_if, "type", "veth", "peer", "name", &ns_if]);
+        ip(&["link", "set", &ns_if, "netns", &ns]);
+        ip(&["addr", "add", &format!("{host_ip}/30"), "dev", &host_if]);
+        ip(&["link", "set", &host_if, "up"]);
+        ip(&["-n", &ns, "addr", "add", &format!("{server}/30"), "dev", &ns_if]);
+        ip(&["-n", &ns, "link", "set", &ns_if, "up"]);
+        ip(&["-n", &ns, "link", "set", "lo", "up"]);
+        let www = tempfile::tempdir().expect("a web root");
+        std::fs::write(www.path().join("index.html"), "hello from the test namespace\n").expect("write index.html");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/nat/servers.py");
+        let mut servers = Command::new("ip")
+            .args(["netns", "exec", &ns, "python3"])
+            .arg(&script)
+            .args([&server, &www.path().display().to_string(), NAME])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the servers");
+        let mut line = String::new();
+        BufReader::new(servers.stdout.take().expect("servers' stdout")).read_line(&mut line).expect("read");
+        assert_eq!(line.trim(), "ready", "the test servers did not start");
+        TestNet { ns, server, servers, _www: www }
+    }
+}
+
+impl Drop for TestNet {
+    fn drop(&mut self) {
+        let _ = self.servers.kill();
+        let _ = self.servers.wait();
+        // The veth pair goes with the namespace.
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
+    }
+}
+
+fn allow(rules: &[String]) -> Vec<String> {
+    rules.iter().flat_map(|r| ["--allow-egress".to_owned(), r.clone()]).collect()
+}
+
+husk_test! {
+    /// The socket API to outside servers, as Linux gives it: blocking and
+    /// non-blocking connect (EINPROGRESS, POLLOUT, SO_ERROR, a connect
+    /// again), names, MSG_PEEK, MSG_WAITALL, MSG_DONTWAIT, FIONREAD,
+    /// shutdown and EOF, a refused port, a megabyte each way through one
+    /// non-blocking socket, edge-triggered epoll, connected and
+    /// unconnected UDP with MSG_TRUNC. The same program natively on the
+    /// host gives the same output.
+    fn nat_socket_api_matches_native(platform) {
+        let net = TestNet::new();
+        let native_prog = progs::build("nat_client", Link::Static);
+        let native = Command::new(&native_prog).env("NAT_SERVER", &net.server).output().expect("run natively");
+        let native_out = String::from_utf8_lossy(&native.stdout).into_owned();
+        assert!(native_out.ends_with("done\n") && !native_out.contains(": bad"), "native run:\n{native_out}");
+        let (rootfs, prog) = prog_rootfs("nat_client", Link::Static);
+        let case = Case::new(&rootfs, &prog)
+            .timeout(TIMEOUT)
+            .env("NAT_SERVER", &net.server)
+            .husk_flags(allow(&[format!("{}:9000", net.server), format!("{}:9001", net.server)]));
+        let husk = run_husk(platform, &case);
+        assert_eq!(husk.stdout_str(), native_out, "husk --platform {platform} differs from native; stderr:\n{}", husk.stderr_str());
+    }
+}
+
+/// `nat_client connect PORT` under `husk run` with `flags`.
+fn connect_once(platform: &str, net: &TestNet, port: u16, flags: &[String]) -> Outcome {
+    let (rootfs, prog) = prog_rootfs("nat_client", Link::Static);
+    let case = Case::new(&rootfs, &prog)
+        .timeout(TIMEOUT)
+        .env("NAT_SERVER", &net.server)
+        .args(["connect".to_owned(), port.to_string()])
+        .husk_flags(flags.iter().cloned());
+    run_husk(platform, &case)
+}
+
+husk_test! {
+    /// Nothing outside is reachable unless --allow-egress names it: a
+    /// denied connect is refused as Linux refuses one, and leaves one JSON
+    /// audit line (time, sandbox, protocol, destination, verdict) in the
+    /// log. `--network none` has no way out at all; --allow-egress without
+    /// NAT, and a rule that is not one, are refused before anything starts.
+    fn nat_egress_is_denied_by_default_and_audited(platform) {
+        let net = TestNet::new();
+        let log = tempfile::NamedTempFile::new().expect("a log file");
+        let log_flag = ["--log".to_owned(), log.path().display().to_string()];
+        // `--log` is a global flag: before `run`.
+        let (rootfs, prog) = prog_rootfs("nat_client", Link::Static);
+        let mut cmd = Command::new(husk_suite::paths::husk_bin());
+        cmd.args(&log_flag).args(["run", "--rootfs"]).arg(rootfs.path()).args(["--platform", platform]);
+        cmd.args(["--env", &format!("NAT_SERVER={}", net.server), "--", &prog, "connect", "9000"]);
+        let out = cmd.output().expect("run husk");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "connect to 9000: ECONNREFUSED\n");
+        let text = std::fs::read_to_string(log.path()).expect("read the log");
+        let audits: Vec<serde_json::Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["audit"] == "egress")
+            .collect();
+        assert_eq!(audits.len(), 1, "one audit line; the log:\n{text}");
+        let a = &audits[0];
+        assert_eq!(a["destination"], format!("{}:9000", net.server));
+        assert_eq!(a["verdict"], "deny");
+        assert_eq!(a["protocol"], "tcp");
+        assert!(a["sandbox"].as_str().is_some_and(|s| s.starts_with("run-")), "{a}");
+        assert!(a["time"].as_str().is_some_and(|t| t.starts_with("20")), "{a}");
+
+        // Allowed by address and port: the same connect goes through; the
+        // next port stays refused.
+        let ok = connect_once(platform, &net, 9000, &allow(&[format!("{}:9000", net.server)]));
+        assert_eq!(ok.stdout_str(), "connect to 9000: ok\n", "{}", ok.stderr_str());
+        let cidr = allow(&[format!("{}/30", net.server)]);
+        assert_eq!(connect_once(platform, &net, 9000, &cidr).stdout_str(), "connect to 9000: ok\n");
+        let port_only = allow(&[format!("{}:9000", net.server)]);
+        assert_eq!(connect_once(platform, &net, 8080, &port_only).stdout_str(), "connect to 8080: ECONNREFUSED\n");
+        // No network but the loopback.
+        let none = ["--network".to_owned(), "none".to_owned()];
+        assert_eq!(connect_once(platform, &net, 9000, &none).stdout_str(), "connect to 9000: ENETUNREACH\n");
+        // Bad command lines.
+        for bad in [vec!["--network", "none", "--allow-egress", "all"], vec!["--allow-egress", "10.0.0.0/99"]] {
+            let bad: Vec<String> = bad.into_iter().map(str::to_owned).collect();
+            let out = connect_once(platform, &net, 9000, &bad);
+            assert_eq!(out.status, 125, "{bad:?} accepted: {}", out.stderr_str());
+            assert!(out.stdout.is_empty());
+        }
+    }
+}
+
+husk_test! {
+    /// DNS through the forwarder at 10.0.2.3 (the sandbox's own
+    /// /etc/resolv.conf names it; --dns points it at the test's
+    /// nameserver), an allowlist by hostname, and HTTP with Python's
+    /// urllib from the Debian root; an unknown name fails as it does
+    /// natively, and an unlisted port is refused.
+    fn nat_dns_and_http_by_hostname(platform) {
+        let net = TestNet::new();
+        let program = format!(
+            "import socket, urllib.request\n\
+             print(open('/etc/resolv.conf').read().split()[-1])\n\
+             print(socket.gethostbyname('{NAME}') == '{server}')\n\
+             print(urllib.request.urlopen('http://{NAME}:8080/index.html', timeout=20).read().decode(), end='')\n\
+             try:\n    socket.getaddrinfo('nowhere.husk.test', 80)\n\
+             except socket.gaierror as e:\n    print('unknown name:', e.errno == socket.EAI_NONAME)\n\
+             try:\n    socket.create_connection(('{NAME}', 9000), timeout=20)\n\
+             except OSError as e:\n    print('port 9000:', e.errno == 111)\n",
+            server = net.server
+        );
+        let case = Case::in_root(debian_rootfs(), "/usr/bin/python3")
+            .args(["-c".to_owned(), program])
+            .timeout(Duration::from_secs(300))
+            .husk_flags(["--dns".to_owned(), net.server.clone()])
+            .husk_flags(allow(&[format!("{NAME}:8080")]));
+        let out = run_husk(platform, &case);
+        assert_eq!(
+            out.stdout_str(),
+            "10.0.2.3\nTrue\nhello from the test namespace\nunknown name: True\nport 9000: True\n",
+            "stderr:\n{}",
+            out.stderr_str()
+        );
+    }
+}
