@@ -56,12 +56,14 @@ husk_test! {
     /// A bound directory and a bound single file show their contents; `..`
     /// out of the bind mount is the sandbox's /mnt, never the host's parent
     /// (which holds `hosts` and `rootfs`); an absolute symlink inside the
-    /// bind mount resolves in the sandbox.
+    /// bind mount resolves in the sandbox. (`/etc/resolv.conf` is the
+    /// sandbox's own, mounted under NAT as Docker mounts its own.)
     fn mounts_bind_dir_and_file(platform) {
         let r = rootfs();
         let script = "cat /mnt/vol/sub/f /etc/hosts /mnt/vol/pw; ls /mnt/vol/..; cd /mnt/vol/sub && ls ../../../etc";
-        let case = sh(&r, script, &volumes(&r, false))
-            .expect_stdout("in the volume\n127.0.0.1 sandbox\nroot:x:0:0:sandbox:/root:/bin/sh\nvol\nhosts\npasswd\n");
+        let case = sh(&r, script, &volumes(&r, false)).expect_stdout(
+            "in the volume\n127.0.0.1 sandbox\nroot:x:0:0:sandbox:/root:/bin/sh\nvol\nhosts\npasswd\nresolv.conf\n",
+        );
         check(platform, case);
     }
 }

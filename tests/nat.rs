@@ -202,3 +202,75 @@ husk_test! {
         );
     }
 }
+
+/// A free TCP port of the host's loopback (for a moment).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// GET `path` from the host's 127.0.0.1:`port`; the response's body.
+fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    Ok(text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default())
+}
+
+husk_test! {
+    /// `python3 -m http.server` in the sandbox answers a client inside it
+    /// (urllib on the loopback) and, published with `-p`, one on the host;
+    /// the app sees that one come from the gateway. A published port in
+    /// use on the host fails `husk run` before anything starts.
+    fn nat_publish_port(platform) {
+        let port = free_port();
+        let program = "import http.server, threading, urllib.request, sys\n\
+             class H(http.server.SimpleHTTPRequestHandler):\n\
+             \x20   def log_message(self, fmt, *args):\n\
+             \x20       print('client', self.client_address[0], flush=True)\n\
+             srv = http.server.ThreadingHTTPServer(('', 8000), lambda *a: H(*a, directory='/etc'))\n\
+             threading.Thread(target=srv.serve_forever, daemon=True).start()\n\
+             body = urllib.request.urlopen('http://127.0.0.1:8000/hostname', timeout=20).read().decode().strip()\n\
+             print('inside:', body, flush=True)\n\
+             print('ready', flush=True)\n\
+             sys.stdin.read()\n";
+        let case = Case::in_root(debian_rootfs(), "/usr/bin/python3")
+            .args(["-c", program])
+            .husk_flags(["-p".to_owned(), format!("127.0.0.1:{port}:8000")]);
+        let mut child = husk_suite::run::husk_command(platform, &case)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start husk");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut lines = Vec::new();
+        for _ in 0..3 {
+            let mut l = String::new();
+            out.read_line(&mut l).expect("read");
+            lines.push(l.trim().to_owned());
+            if l.trim() == "ready" {
+                break;
+            }
+        }
+        // (The Debian root's own /etc/hostname.)
+        assert_eq!(lines, ["client 127.0.0.1", "inside: husk-debian", "ready"]);
+        let body = http_get(port, "/hostname");
+        let mut l = String::new();
+        out.read_line(&mut l).expect("read");
+        // The port is taken while the sandbox runs.
+        let again = Command::new(husk_suite::paths::husk_bin())
+            .args(["run", "--rootfs", "/", "-p", &format!("127.0.0.1:{port}:80"), "--", "/bin/true"])
+            .output()
+            .expect("run husk");
+        drop(child.stdin.take());
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(body.expect("GET from the host"), "husk-debian\n");
+        assert_eq!(l.trim(), "client 10.0.2.2", "the host's client as the app sees it");
+        assert_eq!(again.status.code(), Some(125), "{}", String::from_utf8_lossy(&again.stderr));
+        assert!(String::from_utf8_lossy(&again.stderr).contains(&format!("listening on 127.0.0.1:{port}")));
+    }
+}

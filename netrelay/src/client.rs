@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use gofer::fdpass;
 
-use crate::protocol::{decode_reply, Request, REPLY_LEN};
+use crate::protocol::{decode_reply, Incoming, Request, INCOMING_LEN, REPLY_LEN};
 
 /// A connection to the relay. One request is in flight at a time (the
 /// relay answers each at once: its connects do not wait).
@@ -40,4 +40,21 @@ impl Client {
             (_, Some(_), _) => Err(RELAY_LOST),
         }
     }
+}
+
+/// Takes one connection to a published port off the relay's second
+/// socket `ingress` (call when it is readable): `Ok(None)` for a message
+/// that is not one (its fds are closed), `Err` when the relay is gone.
+pub fn receive_incoming(ingress: &OwnedFd) -> std::io::Result<Option<(Incoming, OwnedFd)>> {
+    let mut buf = [0u8; INCOMING_LEN + 1];
+    let got = fdpass::recv(ingress.as_fd(), &mut buf, true)?;
+    if got.len == 0 {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    let inc = Incoming::decode(&buf[..got.len]).filter(|_| !got.truncated);
+    let mut fds = got.fds.into_iter();
+    Ok(match (inc, fds.next(), fds.next()) {
+        (Some(inc), Some(fd), None) => Some((inc, fd)),
+        _ => None,
+    })
 }

@@ -27,9 +27,9 @@ mod server;
 
 use std::net::Ipv4Addr;
 
-pub use client::Client;
+pub use client::{receive_incoming, Client};
 pub use policy::{Policy, PolicyError};
-pub use server::{serve, Audit, ServeConfig};
+pub use server::{listen_on, serve, Audit, Published, ServeConfig};
 
 /// The sandbox's address on its NAT interface.
 pub const SANDBOX_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 15);

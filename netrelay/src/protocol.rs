@@ -70,6 +70,38 @@ impl Request {
     }
 }
 
+/// A connection from outside to a published port (`-p`), pushed by the
+/// relay on its second socket with the accepted host socket attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Incoming {
+    /// The sandbox's port it is for.
+    pub port: u16,
+    /// The client, as the host saw it.
+    pub from: SocketAddr,
+}
+
+/// An incoming connection's size on the wire.
+pub const INCOMING_LEN: usize = 24;
+
+impl Incoming {
+    /// The bytes: the sandbox's port (big endian), then the client as a
+    /// request encodes its destination (from byte 2 on).
+    pub fn encode(&self) -> [u8; INCOMING_LEN] {
+        let mut b = Request { proto: TCP, dst: self.from }.encode();
+        b[0..2].copy_from_slice(&self.port.to_be_bytes());
+        b
+    }
+
+    /// Parses one; `None` if malformed.
+    pub fn decode(b: &[u8]) -> Option<Incoming> {
+        let mut r: [u8; REQUEST_LEN] = b.try_into().ok()?;
+        let port = u16::from_be_bytes([r[0], r[1]]);
+        r[0] = OP_CONNECT;
+        r[1] = TCP;
+        Some(Incoming { port, from: Request::decode(&r)?.dst })
+    }
+}
+
 /// A reply: 0 with the socket attached, or the errno the app's connect
 /// gets.
 pub fn encode_reply(errno: i32) -> [u8; REPLY_LEN] {
@@ -101,6 +133,9 @@ mod tests {
             assert!(Request::decode(&bad).is_none(), "byte {i} = {v} accepted");
         }
         assert_eq!(decode_reply(&encode_reply(111)), Some(111));
+        let inc = Incoming { port: 8000, from: "192.0.2.9:40000".parse().unwrap() };
+        assert_eq!(Incoming::decode(&inc.encode()), Some(inc));
+        assert!(Incoming::decode(&inc.encode()[..INCOMING_LEN - 1]).is_none());
         assert_eq!(decode_reply(&[1, 2, 3]), None);
         assert_eq!(decode_reply(&(-1i32).to_le_bytes()), None);
     }

@@ -2,12 +2,12 @@
 //! Sentry's end closes.
 
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use gofer::fdpass;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::protocol::{encode_reply, Request, REQUEST_LEN, TCP};
+use crate::protocol::{encode_reply, Incoming, Request, REQUEST_LEN, TCP};
 use crate::{in_sandbox_subnet, Policy, DNS_ADDR};
 
 /// What the relay serves.
@@ -17,6 +17,43 @@ pub struct ServeConfig {
     /// Where the DNS forwarder sends the sandbox's queries (the host's
     /// nameservers); empty: DNS is refused too.
     pub dns: Vec<SocketAddr>,
+    /// Published ports (`-p`): host listeners, each with the sandbox port
+    /// its connections go to.
+    pub published: Vec<Published>,
+}
+
+/// A host port published into the sandbox.
+pub struct Published {
+    /// The host's listening socket (non-blocking).
+    pub listener: Socket,
+    /// The sandbox's port.
+    pub port: u16,
+}
+
+/// A non-blocking TCP listener on `addr`, for a published port (made
+/// before the relay's filter, which has no bind or listen).
+pub fn listen_on(addr: SocketAddr) -> std::io::Result<Socket> {
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking().cloexec(), Some(Protocol::TCP))?;
+    s.set_reuse_address(true)?;
+    s.bind(&addr.into())?;
+    s.listen(128)?;
+    Ok(s)
+}
+
+/// poll(2), retried on EINTR.
+#[allow(unsafe_code)]
+fn poll_all(fds: &mut [libc::pollfd]) -> std::io::Result<()> {
+    loop {
+        // SAFETY: `fds` is a valid array of pollfds for the call.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if r >= 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
 }
 
 /// One decision, for the audit log.
@@ -47,9 +84,37 @@ fn never_relayed(dst: SocketAddr) -> bool {
 
 /// Serves requests on `sock` until the Sentry's end closes; `audit` hears
 /// of every decision the policy made.
-pub fn serve(sock: OwnedFd, mut cfg: ServeConfig, mut audit: impl FnMut(Audit)) -> std::io::Result<()> {
+///
+/// Connections to published ports go to the Sentry on `ingress`, each as
+/// an [`Incoming`] with its socket attached.
+pub fn serve(
+    sock: OwnedFd,
+    ingress: Option<OwnedFd>,
+    mut cfg: ServeConfig,
+    mut audit: impl FnMut(Audit),
+) -> std::io::Result<()> {
     let mut buf = [0u8; REQUEST_LEN + 1];
     loop {
+        let mut fds = vec![libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+        fds.extend(cfg.published.iter().map(|p| libc::pollfd {
+            fd: p.listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }));
+        poll_all(&mut fds)?;
+        for (p, fd) in cfg.published.iter().zip(&fds[1..]) {
+            if fd.revents == 0 {
+                continue;
+            }
+            while let Ok((conn, from)) = p.listener.accept() {
+                let (Some(to), Some(from)) = (ingress.as_ref(), from.as_socket()) else { continue };
+                let msg = Incoming { port: p.port, from }.encode();
+                fdpass::send(to.as_fd(), &msg, Some(conn.as_fd()))?;
+            }
+        }
+        if fds[0].revents == 0 {
+            continue;
+        }
         let got = fdpass::recv(sock.as_fd(), &mut buf, false)?;
         if got.len == 0 {
             return Ok(());
@@ -105,7 +170,7 @@ mod tests {
     use crate::protocol::UDP;
 
     fn decide_one(dst: &str, policy: Policy) -> (Result<SocketAddr, i32>, Vec<Audit>) {
-        let cfg = ServeConfig { policy, dns: vec!["192.0.2.53:53".parse().unwrap()] };
+        let cfg = ServeConfig { policy, dns: vec!["192.0.2.53:53".parse().unwrap()], published: Vec::new() };
         let mut seen = Vec::new();
         let r = decide(&Request { proto: TCP, dst: dst.parse().unwrap() }, &cfg, &mut |a| seen.push(a));
         (r, seen)
@@ -131,7 +196,11 @@ mod tests {
         }
         // The DNS forwarder goes to the host's nameserver, policy or not.
         let dns = Request { proto: UDP, dst: "10.0.2.3:53".parse().unwrap() };
-        let cfg = ServeConfig { policy: Policy::deny_all(), dns: vec!["192.0.2.53:53".parse().unwrap()] };
+        let cfg = ServeConfig {
+            policy: Policy::deny_all(),
+            dns: vec!["192.0.2.53:53".parse().unwrap()],
+            published: Vec::new(),
+        };
         assert_eq!(decide(&dns, &cfg, &mut |_| {}), Ok("192.0.2.53:53".parse().unwrap()));
     }
 }

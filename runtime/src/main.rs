@@ -320,6 +320,12 @@ struct RunArgs {
     /// /etc/resolv.conf.
     #[arg(long = "dns", value_name = "IP")]
     dns: Vec<std::net::IpAddr>,
+    /// Local mode, `--network nat`: publish the sandbox's TCP PORT on the
+    /// host's HOSTPORT (of HOSTIP, or of every address), as `docker run
+    /// -p` (repeatable). The app sees such connections come from the
+    /// gateway, 10.0.2.2.
+    #[arg(long = "publish", short = 'p', value_name = "[HOSTIP:]HOSTPORT:PORT")]
+    publish: Vec<String>,
     /// Local mode: kept for old command lines; the sandbox's own procfs is
     /// always at /proc.
     #[arg(long, hide = true)]
@@ -660,9 +666,10 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
     // namespace of its own where that user is root, so that every other
     // namespace and the Sentry's confinement can still be made.
     let nat = args.network == "nat";
-    if !nat && (!args.allow_egress.is_empty() || !args.dns.is_empty()) {
-        bail!("--allow-egress and --dns need --network nat");
+    if !nat && (!args.allow_egress.is_empty() || !args.dns.is_empty() || !args.publish.is_empty()) {
+        bail!("--allow-egress, --dns and -p need --network nat");
     }
+    let published = args.publish.iter().map(|p| relay::parse_publish(p)).collect::<anyhow::Result<Vec<_>>>()?;
     let dns = if args.dns.is_empty() { relay::host_nameservers() } else { args.dns.clone() };
     if nat {
         relay::check_rules(&args.allow_egress, &dns)?;
@@ -673,7 +680,7 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     // The relay stays in the host's network namespace: it starts first.
     let (relay, relay_sock) = if nat {
-        let (r, s) = relay::start(g, &format!("run-{}", std::process::id()), &args.allow_egress, &dns)?;
+        let (r, s) = relay::start(g, &format!("run-{}", std::process::id()), &args.allow_egress, &dns, &published)?;
         (Some(r), Some(s))
     } else {
         (None, None)
@@ -753,6 +760,10 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         roots.len() - 2
     });
     let (sentry_sock, gofer_sock) = gofer::socketpair().context("creating the gofer socket")?;
+    let (relay_requests, relay_ingress) = match relay_sock {
+        Some(ends) => (Some(ends.requests), Some(ends.ingress)),
+        None => (None, None),
+    };
     let cfg = sentry::SandboxConfig {
         init: sentry::ProcessConfig {
             program: args.program[0].clone().into_bytes(),
@@ -779,7 +790,8 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         },
         overlay_disk,
         limits: limits.sentry_limits(),
-        relay: relay_sock,
+        relay: relay_requests,
+        relay_ingress,
     };
     // The Sentry is a process of its own: the first of a new pid namespace
     // where root may make one, confined before it boots. This one stays

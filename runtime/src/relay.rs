@@ -19,8 +19,43 @@ use anyhow::Context;
 
 use crate::{sys, Globals};
 
-/// The fd number the relay's socket gets in the relay process.
+/// The fd numbers the relay's sockets get in the relay process: its
+/// requests, its pushes of incoming connections, then one listener per
+/// published port.
 const RELAY_SOCK_FD: i32 = 3;
+const RELAY_INGRESS_FD: i32 = 4;
+const FIRST_LISTENER_FD: i32 = 5;
+/// Most ports one sandbox may publish.
+const MAX_PUBLISHED: usize = 8;
+
+/// A published port (`-p [HOSTIP:]HOSTPORT:PORT[/tcp]`): the host address
+/// the relay listens on, and the sandbox's port its connections go to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Publish {
+    /// Where on the host (0.0.0.0 unless HOSTIP is given, as Docker).
+    pub host: SocketAddr,
+    /// The sandbox's port.
+    pub port: u16,
+}
+
+/// Parses `-p`'s value.
+pub fn parse_publish(spec: &str) -> anyhow::Result<Publish> {
+    let bad = || anyhow::anyhow!("-p {spec:?}: expected [HOSTIP:]HOSTPORT:PORT[/tcp]");
+    let body = match spec.rsplit_once('/') {
+        Some((b, "tcp")) => b,
+        Some((_, "udp")) => anyhow::bail!("-p {spec:?}: UDP ports cannot be published yet"),
+        Some(_) => return Err(bad()),
+        None => spec,
+    };
+    let (rest, port) = body.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().ok().filter(|&p| p != 0).ok_or_else(bad)?;
+    let (ip, host_port) = match rest.rsplit_once(':') {
+        Some((ip, hp)) => (ip.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().map_err(|_| bad())?, hp),
+        None => (IpAddr::from([0, 0, 0, 0]), rest),
+    };
+    let host_port: u16 = host_port.parse().ok().filter(|&p| p != 0).ok_or_else(bad)?;
+    Ok(Publish { host: SocketAddr::new(ip, host_port), port })
+}
 
 /// `husk relay`'s arguments.
 #[derive(clap::Args)]
@@ -37,6 +72,13 @@ pub struct RelayArgs {
     /// A nameserver for the DNS forwarder (repeatable; the first is used).
     #[arg(long)]
     dns: Vec<IpAddr>,
+    /// The socket on which connections to published ports go to the Sentry.
+    #[arg(long)]
+    ingress_fd: Option<i32>,
+    /// A published port: FD=PORT, a listening socket passed in as FD whose
+    /// connections go to the sandbox's PORT (repeatable).
+    #[arg(long = "published")]
+    published: Vec<String>,
 }
 
 /// A running relay, killed and reaped when dropped.
@@ -74,25 +116,55 @@ fn nameservers(dns: &[IpAddr]) -> Vec<SocketAddr> {
     dns.iter().map(|&ip| SocketAddr::new(ip, 53)).collect()
 }
 
-/// Starts the relay for `sandbox`; returns it and the Sentry's end of its
-/// socket.
-pub fn start(g: &Globals, sandbox: &str, rules: &[String], dns: &[IpAddr]) -> anyhow::Result<(Relay, OwnedFd)> {
+/// The Sentry's ends of a relay's two sockets.
+pub struct RelayEnds {
+    /// Requests and replies.
+    pub requests: OwnedFd,
+    /// Connections to published ports.
+    pub ingress: OwnedFd,
+}
+
+/// Starts the relay for `sandbox`, with the host's listeners for
+/// `published` made here first (so that a port in use fails `husk run`
+/// with a clear message); returns it and the Sentry's ends of its sockets.
+pub fn start(
+    g: &Globals,
+    sandbox: &str,
+    rules: &[String],
+    dns: &[IpAddr],
+    published: &[Publish],
+) -> anyhow::Result<(Relay, RelayEnds)> {
+    if published.len() > MAX_PUBLISHED {
+        anyhow::bail!("-p: at most {MAX_PUBLISHED} ports");
+    }
+    let listeners: Vec<OwnedFd> = published
+        .iter()
+        .map(|p| netrelay::listen_on(p.host).map(OwnedFd::from).with_context(|| format!("-p: listening on {}", p.host)))
+        .collect::<anyhow::Result<_>>()?;
     let (sentry_end, relay_end) = gofer::fdpass::seqpacket_pair().context("creating the relay socket")?;
+    let (sentry_ingress, relay_ingress) = gofer::fdpass::seqpacket_pair().context("creating the relay socket")?;
     let mut cmd = Command::new("/proc/self/exe");
     cmd.args(g.forwarded_flags());
     cmd.arg("relay").arg("--sock-fd").arg(RELAY_SOCK_FD.to_string()).arg("--sandbox").arg(sandbox);
+    cmd.arg("--ingress-fd").arg(RELAY_INGRESS_FD.to_string());
     for r in rules {
         cmd.arg("--allow-egress").arg(r);
     }
     for d in dns {
         cmd.arg("--dns").arg(d.to_string());
     }
+    let mut fds = vec![(&relay_end, RELAY_SOCK_FD), (&relay_ingress, RELAY_INGRESS_FD)];
+    for (i, (p, l)) in published.iter().zip(&listeners).enumerate() {
+        let fd = FIRST_LISTENER_FD + i as i32;
+        cmd.arg("--published").arg(format!("{fd}={}", p.port));
+        fds.push((l, fd));
+    }
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
     // Out of this process's group, so that a terminal's ^C never reaches it.
     cmd.process_group(0);
-    sys::pass_fd_and_tie_lifetime(&mut cmd, &relay_end, RELAY_SOCK_FD);
+    sys::pass_fds_and_tie_lifetime(&mut cmd, &fds);
     let child = cmd.spawn().context("starting the network relay")?;
-    Ok((Relay(child), sentry_end))
+    Ok((Relay(child), RelayEnds { requests: sentry_end, ingress: sentry_ingress }))
 }
 
 /// `husk relay`: serves the Sentry until its end closes.
@@ -108,9 +180,16 @@ pub fn main(g: &Globals, args: RelayArgs) -> ExitCode {
 
 fn serve(g: &Globals, args: RelayArgs) -> anyhow::Result<()> {
     let sock = sys::adopt_fd(args.sock_fd).context("relay socket")?;
+    let ingress = args.ingress_fd.map(sys::adopt_fd).transpose().context("relay ingress socket")?;
+    let mut published = Vec::new();
+    for p in &args.published {
+        let (fd, port) = p.split_once('=').context("--published FD=PORT")?;
+        let fd = sys::adopt_fd(fd.parse().context("--published FD=PORT")?).context("a published port's listener")?;
+        published.push(netrelay::Published { listener: fd.into(), port: port.parse().context("--published FD=PORT")? });
+    }
     let dns = nameservers(&args.dns);
     let policy = netrelay::Policy::parse(&args.allow_egress, &dns)?;
-    let cfg = netrelay::ServeConfig { policy, dns };
+    let cfg = netrelay::ServeConfig { policy, dns, published };
     let mut audit_out: Box<dyn Write> = match &g.log {
         Some(p) => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(p).context("log file")?),
         None => Box::new(std::io::stderr()),
@@ -127,7 +206,7 @@ fn serve(g: &Globals, args: RelayArgs) -> anyhow::Result<()> {
     sys::drop_all_capabilities().context("dropping capabilities")?;
     seccomp::install(&seccomp::relay()?)?;
     let sandbox = args.sandbox;
-    netrelay::serve(sock, cfg, |a| {
+    netrelay::serve(sock, ingress, cfg, |a| {
         if a.allowed {
             log::info!("relay: {} {} allowed", a.proto, a.dst);
             return;
@@ -158,6 +237,17 @@ pub fn audit_line(sandbox: &str, a: &netrelay::Audit, time: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn publish_specs_parse_as_docker_writes_them() {
+        let p = |s: &str| parse_publish(s).map(|p| (p.host.to_string(), p.port));
+        assert_eq!(p("8080:80").unwrap(), ("0.0.0.0:8080".into(), 80));
+        assert_eq!(p("127.0.0.1:8080:80/tcp").unwrap(), ("127.0.0.1:8080".into(), 80));
+        assert_eq!(p("[::1]:8080:80").unwrap(), ("[::1]:8080".into(), 80));
+        for bad in ["80", "x:80", "8080:0", "0:80", "8080:80/sctp", "1.2.3:8080:80", "8080:80/udp"] {
+            assert!(parse_publish(bad).is_err(), "{bad} accepted");
+        }
+    }
 
     #[test]
     fn audit_lines_are_one_json_object_each() {

@@ -8,16 +8,31 @@ use std::process::Command;
 /// Makes `cmd`'s child get `fd` as fd `target` (without close-on-exec), and
 /// die with SIGKILL when the thread that spawned it exits.
 pub fn pass_fd_and_tie_lifetime(cmd: &mut Command, fd: &OwnedFd, target: RawFd) {
-    let raw = fd.as_raw_fd();
+    pass_fds_and_tie_lifetime(cmd, &[(fd, target)]);
+}
+
+/// [`pass_fd_and_tie_lifetime`] for several fds: each `(fd, target)`.
+pub fn pass_fds_and_tie_lifetime(cmd: &mut Command, fds: &[(&OwnedFd, RawFd)]) {
+    let pairs: Vec<(RawFd, RawFd)> = fds.iter().map(|(fd, t)| (fd.as_raw_fd(), *t)).collect();
     // SAFETY: the closure runs in the forked child before exec and only makes
-    // async-signal-safe calls (dup2, fcntl, prctl) with plain values.
+    // async-signal-safe calls (dup2, fcntl, prctl) with plain values; it
+    // does not allocate (it iterates a vector made before the fork).
     unsafe {
         cmd.pre_exec(move || {
-            if raw == target {
-                let flags = libc::fcntl(raw, libc::F_GETFD);
-                libc::fcntl(raw, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-            } else if libc::dup2(raw, target) < 0 {
-                return Err(std::io::Error::last_os_error());
+            // Each source first goes above every target, so that no dup2
+            // below overwrites a source not yet moved.
+            let mut moved = [-1 as RawFd; 16];
+            for (i, &(raw, _)) in pairs.iter().enumerate().take(moved.len()) {
+                moved[i] = libc::fcntl(raw, libc::F_DUPFD, 64);
+                if moved[i] < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            for (i, &(_, target)) in pairs.iter().enumerate().take(moved.len()) {
+                if libc::dup2(moved[i], target) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(moved[i]);
             }
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
                 return Err(std::io::Error::last_os_error());

@@ -87,6 +87,9 @@ pub struct SandboxConfig {
     /// (`netrelay`), through which the app reaches outside addresses that
     /// the egress policy allows. `None`: the loopback only.
     pub relay: Option<OwnedFd>,
+    /// With `relay`: the relay's second socket, on which connections to
+    /// published ports (`-p`) arrive.
+    pub relay_ingress: Option<OwnedFd>,
 }
 
 pub use vfs::sysfs::CgroupLimits;
@@ -707,7 +710,7 @@ impl Sandbox {
         let platform = new_platform(&cfg.platform, &mf)?;
         // The network's poller thread and its pipe come before the filter.
         let nat = match cfg.relay {
-            Some(relay) => Some(kernel::nat::Nat::new(relay).map_err(BootError::Network)?),
+            Some(relay) => Some(kernel::nat::Nat::new(relay, cfg.relay_ingress).map_err(BootError::Network)?),
             None => None,
         };
         // Everything after this reads what the app controls (its rootfs, its
@@ -749,6 +752,12 @@ impl Sandbox {
         let kernel = Arc::new(Kernel::new(platform, mf, vfs, cfg.hostname, cfg.strace));
         kernel.procs().task_limit = cfg.limits.pids_max.and_then(|n| usize::try_from(n).ok());
         if let Some(nat) = nat {
+            let weak = Arc::downgrade(&kernel);
+            nat.on_incoming(Box::new(move |inc, conn| {
+                if let Some(k) = weak.upgrade() {
+                    kernel::nat::deliver_incoming(&k, inc, conn);
+                }
+            }));
             let _ = kernel.nat.set(nat);
         }
         let procfs = apply_mounts(&kernel, &specs, &cfg.limits, disk.as_ref())?;

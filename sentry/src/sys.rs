@@ -470,3 +470,15 @@ pub fn recv_peek_error(fd: RawFd) -> Option<Errno> {
     let e = last_errno();
     (e != Errno::EAGAIN).then_some(e)
 }
+
+/// Blocks every signal in the calling thread: for the Sentry's own
+/// service threads, started at boot before the runtime blocks the signals
+/// it forwards, so that none of them takes a signal meant for the sandbox.
+pub fn block_all_signals_in_this_thread() {
+    // SAFETY: a full set built in a local, installed as this thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}

@@ -263,6 +263,7 @@ fn sandbox_config(g: &Globals, plan: &Plan, stdio: Vec<OwnedFd>) -> anyhow::Resu
         overlay_disk: None,
         limits: cgroup_limits(&plan.resources),
         relay: None,
+        relay_ingress: None,
     })
 }
 

@@ -42,14 +42,55 @@ const MAX_FLOWS: usize = 1 << 16;
 const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
 
 impl Nat {
-    /// The network over the relay connection `relay`. Starts the poller
-    /// thread: call before the Sentry's filter (it makes a pipe).
-    pub fn new(relay: OwnedFd) -> SysResult<Arc<Nat>> {
+    /// The network over the relay connection `relay`, with connections
+    /// to published ports arriving on `ingress`. Starts the poller thread:
+    /// call before the Sentry's filter (it makes a pipe).
+    pub fn new(relay: OwnedFd, ingress: Option<OwnedFd>) -> SysResult<Arc<Nat>> {
         let (wake_r, wake_w) = crate::sys::pipe_nonblock()?;
-        let poller = Arc::new(Poller { wake_r, wake_w, flows: Mutex::new(Vec::new()) });
+        let poller = Arc::new(Poller {
+            wake_r,
+            wake_w,
+            flows: Mutex::new(Vec::new()),
+            ingress: Mutex::new(ingress),
+            on_incoming: std::sync::OnceLock::new(),
+        });
         let p = poller.clone();
         std::thread::Builder::new().name("husk-netpoll".into()).spawn(move || p.run()).map_err(|_| Errno::EAGAIN)?;
         Ok(Arc::new(Nat { relay: netrelay::Client::new(relay), poller, next_port: AtomicU16::new(*EPHEMERAL.start()) }))
+    }
+
+    /// Says what becomes of connections to published ports: `deliver`
+    /// gets each with its host socket (set once the kernel exists).
+    pub fn on_incoming(&self, deliver: Box<dyn Fn(netrelay::protocol::Incoming, OwnedFd) + Send + Sync>) {
+        let _ = self.poller.on_incoming.set(deliver);
+        let _ = crate::sys::write_bytes(self.poller.wake_w.as_raw_fd(), &[1]);
+    }
+
+    /// An accepted connection from outside, from `from` (as the sandbox
+    /// sees it: the gateway) to `local`, for the new endpoint `ep`.
+    pub fn adopt(&self, ep: &Arc<Endpoint>, fd: OwnedFd, from: SocketAddr, local: SocketAddr) -> SysResult<Arc<Flow>> {
+        self.register(Flow {
+            fd,
+            stream: true,
+            peer: from,
+            local,
+            implicit: false,
+            armed: AtomicU32::new(0),
+            poller: self.poller.clone(),
+            ep: Arc::downgrade(ep),
+            connect_reported: AtomicBool::new(true),
+        })
+    }
+
+    fn register(&self, flow: Flow) -> SysResult<Arc<Flow>> {
+        let flow = Arc::new(flow);
+        let mut flows = self.poller.flows.lock().unwrap_or_else(|e| e.into_inner());
+        flows.retain(|w| w.strong_count() > 0);
+        if flows.len() >= MAX_FLOWS {
+            return Err(Errno::ENOBUFS);
+        }
+        flows.push(Arc::downgrade(&flow));
+        Ok(flow)
     }
 
     /// A flow of `kind` (SOCK_STREAM or SOCK_DGRAM) from `ep` to `dst`,
@@ -66,7 +107,7 @@ impl Nat {
             SocketAddr::V4(_) => SocketAddr::new(netrelay::SANDBOX_ADDR.into(), port),
             SocketAddr::V6(_) => SocketAddr::new(netrelay::SANDBOX_ADDR.to_ipv6_mapped().into(), port),
         };
-        let flow = Arc::new(Flow {
+        self.register(Flow {
             fd,
             stream: kind == crate::vfs::unix::SOCK_STREAM,
             peer: dst,
@@ -76,16 +117,7 @@ impl Nat {
             poller: self.poller.clone(),
             ep: Arc::downgrade(ep),
             connect_reported: AtomicBool::new(false),
-        });
-        {
-            let mut flows = self.poller.flows.lock().unwrap_or_else(|e| e.into_inner());
-            flows.retain(|w| w.strong_count() > 0);
-            if flows.len() >= MAX_FLOWS {
-                return Err(Errno::ENOBUFS);
-            }
-            flows.push(Arc::downgrade(&flow));
-        }
-        Ok(flow)
+        })
     }
 
     fn ephemeral_port(&self) -> u16 {
@@ -258,23 +290,37 @@ impl Flow {
     }
 }
 
-/// The thread that watches armed flows.
+/// What the poller hands connections to published ports to.
+type Deliver = Box<dyn Fn(netrelay::protocol::Incoming, OwnedFd) + Send + Sync>;
+
+/// The thread that watches armed flows, and the relay's pushes of
+/// connections to published ports.
 struct Poller {
     wake_r: OwnedFd,
     wake_w: OwnedFd,
     flows: Mutex<Vec<Weak<Flow>>>,
+    /// The relay's second socket; gone once the relay closed it.
+    ingress: Mutex<Option<OwnedFd>>,
+    on_incoming: std::sync::OnceLock<Deliver>,
 }
 
 impl Poller {
     fn run(&self) {
+        crate::sys::block_all_signals_in_this_thread();
         loop {
             let armed: Vec<Arc<Flow>> = {
                 let mut flows = self.flows.lock().unwrap_or_else(|e| e.into_inner());
                 flows.retain(|w| w.strong_count() > 0);
                 flows.iter().filter_map(Weak::upgrade).filter(|f| f.armed.load(Ordering::SeqCst) != 0).collect()
             };
-            let mut fds = Vec::with_capacity(armed.len() + 1);
+            let mut fds = Vec::with_capacity(armed.len() + 2);
             fds.push(libc::pollfd { fd: self.wake_r.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+            // (-1, ignored by poll, until there is somewhere to deliver.)
+            let ingress = match (&*self.ingress.lock().unwrap_or_else(|e| e.into_inner()), self.on_incoming.get()) {
+                (Some(fd), Some(_)) => fd.as_raw_fd(),
+                _ => -1,
+            };
+            fds.push(libc::pollfd { fd: ingress, events: libc::POLLIN, revents: 0 });
             fds.extend(armed.iter().map(|f| libc::pollfd {
                 fd: f.host(),
                 events: f.armed.load(Ordering::SeqCst) as i16,
@@ -285,7 +331,10 @@ impl Poller {
                 let mut junk = [0u8; 256];
                 while matches!(crate::sys::read_bytes(self.wake_r.as_raw_fd(), &mut junk), Ok(n) if n > 0) {}
             }
-            for (f, p) in armed.iter().zip(&fds[1..]) {
+            if fds[1].revents != 0 {
+                self.take_incoming();
+            }
+            for (f, p) in armed.iter().zip(&fds[2..]) {
                 let rev = p.revents as u32;
                 if rev == 0 {
                     continue;
@@ -297,5 +346,61 @@ impl Poller {
                 }
             }
         }
+    }
+}
+
+impl Poller {
+    /// Takes one connection the relay pushed, and delivers it.
+    fn take_incoming(&self) {
+        let mut ingress = self.ingress.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(fd) = ingress.as_ref() else { return };
+        match netrelay::receive_incoming(fd) {
+            Ok(Some((inc, conn))) => {
+                drop(ingress);
+                if let Some(deliver) = self.on_incoming.get() {
+                    deliver(inc, conn);
+                }
+            }
+            Ok(None) => log::warn!("nat: a malformed message from the relay"),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // The relay is gone: no more incoming connections.
+            Err(_) => *ingress = None,
+        }
+    }
+}
+
+/// Delivers a connection to a published port to the sandbox socket that
+/// listens on that port (of the sandbox's address, or of any address), as
+/// a connection from the gateway; with no such socket, or a full backlog,
+/// it is closed (the client sees the connection end).
+pub fn deliver_incoming(kernel: &crate::kernel::Kernel, inc: netrelay::protocol::Incoming, conn: OwnedFd) {
+    let Some(nat) = kernel.nat.get() else { return };
+    let local = SocketAddr::new(netrelay::SANDBOX_ADDR.into(), inc.port);
+    let listener =
+        kernel.unix_names.inet.lock().unwrap_or_else(|e| e.into_inner()).find(crate::vfs::unix::SOCK_STREAM, local);
+    let Some(listener) = listener else {
+        log::info!("nat: a connection to port {} that nothing listens on", inc.port);
+        return;
+    };
+    let from = SocketAddr::new(netrelay::GATEWAY_ADDR.into(), inc.from.port());
+    let family = listener.family();
+    let (from, local) = if family == crate::vfs::inet::AF_INET6 {
+        let mapped = |a: SocketAddr| match a {
+            SocketAddr::V4(v4) => SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port()),
+            v6 => v6,
+        };
+        (mapped(from), mapped(local))
+    } else {
+        (from, local)
+    };
+    let ep = Endpoint::new_in(family, crate::vfs::unix::SOCK_STREAM, listener.creds_of_creator());
+    match nat.adopt(&ep, conn, from, local) {
+        Ok(flow) => {
+            ep.set_flow(Some(flow));
+            if listener.enqueue_accepted(ep).is_err() {
+                log::info!("nat: port {}'s backlog is full; a connection is dropped", inc.port);
+            }
+        }
+        Err(e) => log::warn!("nat: an incoming connection dropped: {e}"),
     }
 }

@@ -412,25 +412,48 @@ impl Endpoint {
         }
         let accepted = Endpoint::new_in(server.family, self.kind, server.creds);
         *accepted.name.lock().unwrap_or_else(|e| e.into_inner()) = local.or_else(|| server.name());
+        let me = Arc::downgrade(self);
+        let them = Arc::downgrade(&accepted);
+        server.enqueue(accepted, |accepted| {
+            *accepted.peer.lock().unwrap_or_else(|e| e.into_inner()) = me;
+            *self.peer.lock().unwrap_or_else(|e| e.into_inner()) = them;
+            *self.state() = State::Connected;
+        })?;
+        self.queue.notify_events(POLLOUT | POLLWRNORM);
+        Ok(())
+    }
+
+    /// Queues `accepted` (a connection made elsewhere: from outside the
+    /// sandbox) on this listening socket: ECONNREFUSED if it does not
+    /// listen, EAGAIN if its backlog is full.
+    pub fn enqueue_accepted(&self, accepted: Arc<Endpoint>) -> SysResult<()> {
+        self.enqueue(accepted, |_| {})
+    }
+
+    /// Queues a connected `accepted` on this listening socket, calling
+    /// `link` under the queue's lock once it is sure to fit.
+    fn enqueue(&self, accepted: Arc<Endpoint>, link: impl FnOnce(&Endpoint)) -> SysResult<()> {
         *accepted.state() = State::Connected;
-        *accepted.opts() = *server.opts();
+        *accepted.opts() = *self.opts();
         {
-            let mut st = server.state();
+            let mut st = self.state();
             let State::Listening { backlog, pending } = &mut *st else { return Err(Errno::ECONNREFUSED) };
-            if server.dead.load(Ordering::SeqCst) {
+            if self.dead.load(Ordering::SeqCst) {
                 return Err(Errno::ECONNREFUSED);
             }
             if pending.len() > *backlog {
                 return Err(Errno::EAGAIN);
             }
-            *accepted.peer.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(self);
-            *self.peer.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(&accepted);
-            *self.state() = State::Connected;
+            link(&accepted);
             pending.push_back(accepted);
         }
-        server.queue.notify_events(POLLIN | POLLRDNORM);
-        self.queue.notify_events(POLLOUT | POLLWRNORM);
+        self.queue.notify_events(POLLIN | POLLRDNORM);
         Ok(())
+    }
+
+    /// The credentials of the socket's creator.
+    pub fn creds_of_creator(&self) -> Ucred {
+        self.creds
     }
 
     /// Whether a connect waiting on a full backlog should try again.
