@@ -274,3 +274,34 @@ husk_test! {
         assert!(String::from_utf8_lossy(&again.stderr).contains(&format!("listening on 127.0.0.1:{port}")));
     }
 }
+
+husk_test! {
+    /// Under NAT the sandbox has eth0 (10.0.2.15/24) with a default route
+    /// through 10.0.2.2, as busybox's ip and ifconfig (netlink and the
+    /// SIOCGIF* ioctls) and /proc/net show it, and none of it can be
+    /// changed; a listening socket shows in /proc/net/tcp.
+    fn nat_interfaces_as_tools_show_them(platform) {
+        let rootfs = husk_suite::Rootfs::new();
+        rootfs.busybox(&["sh", "ip", "ifconfig", "cat", "grep", "nc", "sleep"]).dir_mode("/tmp", 0o1777).dir("/dev");
+        let script = "ip -4 addr show eth0 | grep inet; ip route; ifconfig eth0 | grep 'inet addr'; \
+             ip addr add 192.0.2.1/24 dev lo 2>&1; ifconfig lo down 2>&1; \
+             cat /proc/net/route | grep eth0; \
+             nc -l -p 8080 & sleep 1; grep -h ' 0A ' /proc/net/tcp /proc/net/tcp6 | grep -c ':1F90 '; kill $!";
+        let case = Case::new(&rootfs, "/bin/sh").args(["-c", script]).timeout(TIMEOUT);
+        let out = run_husk(platform, &case);
+        assert_eq!(
+            out.stdout_str(),
+            "    inet 10.0.2.15/24 brd 10.0.2.255 scope global eth0\n\
+             default via 10.0.2.2 dev eth0 \n\
+             10.0.2.0/24 dev eth0 scope link  src 10.0.2.15 \n\
+             \x20         inet addr:10.0.2.15  Bcast:10.0.2.255  Mask:255.255.255.0\n\
+             ip: RTNETLINK answers: Operation not permitted\n\
+             ifconfig: SIOCSIFFLAGS: Operation not permitted\n\
+             eth0\t00000000\t0202000A\t0003\t0\t0\t0\t00000000\t0\t0\t0                                                                            \n\
+             eth0\t0002000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0                                                                            \n\
+             1\n",
+            "stderr:\n{}",
+            out.stderr_str()
+        );
+    }
+}

@@ -55,3 +55,24 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// NETLINK_ROUTE and the interface view: getifaddrs, if_nameindex, the
+    /// dumps of links, addresses and routes ip(8) makes, a netlink
+    /// socket's name and errors; against a native network namespace whose
+    /// only interface is its loopback, up.
+    fn netlink_route(platform, link) {
+        let (rootfs, prog) = prog_rootfs("netlink_route", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "getifaddrs: lo AF_INET 127.0.0.1/255.0.0.0 up 1 loopback 1 running 1",
+            "if_nameindex: 1 lo",
+            "name: len 12 family 16 pid is ours 1",
+            "link: 1 lo type 772 mtu 65536 up 1 loopback 1",
+            "addr: AF_INET 127.0.0.1/8 index 1 scope 254",
+            "a short bind: EINVAL",
+            "protocol 31: EPROTONOSUPPORT",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}

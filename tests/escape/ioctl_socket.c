@@ -1,12 +1,15 @@
 /* Network ioctls on sockets (TCP, UDP, Unix): listing the interfaces
- * (SIOCGIFCONF), taking lo down (SIOCSIFFLAGS), changing an address
- * (SIOCSIFADDR), adding a route (SIOCADDRT), making a bridge
- * (SIOCBRADDBR), ethtool, and 0xdeadbeef. Husk's sockets answer none of
- * them: ENOTTY (so nothing of the host's network is seen or changed: the
- * test checks the host's lo is still up); FIONREAD is served. */
+ * (SIOCGIFCONF: the sandbox's own, never the host's), taking lo down
+ * (SIOCSIFFLAGS), changing an address or the MTU (SIOCSIFADDR,
+ * SIOCSIFMTU), adding a route (SIOCADDRT): EPERM, the sandbox's network
+ * is fixed; making a bridge (SIOCBRADDBR), ethtool, and 0xdeadbeef:
+ * ENOTTY. (The test checks the host's lo is still up.) FIONREAD is
+ * served. */
 #include "escape.h"
 
+#include <arpa/inet.h>
 #include <linux/sockios.h>
+#include <netinet/in.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -22,16 +25,26 @@ static void on(const char *what, int s)
 		const char *name;
 		unsigned long cmd;
 		void *arg;
+		int want;
 	} cmds[] = {
-		{ "SIOCGIFCONF", SIOCGIFCONF, &ifc }, { "SIOCSIFFLAGS", SIOCSIFFLAGS, &ifr },
-		{ "SIOCSIFADDR", SIOCSIFADDR, &ifr }, { "SIOCADDRT", SIOCADDRT, buf },
-		{ "SIOCBRADDBR", SIOCBRADDBR, "husk0" }, { "SIOCETHTOOL", SIOCETHTOOL, &ifr },
-		{ "SIOCSIFMTU", SIOCSIFMTU, &ifr },   { "0xdeadbeef", 0xdeadbeef, buf },
+		{ "SIOCSIFFLAGS", SIOCSIFFLAGS, &ifr, EPERM },	 { "SIOCSIFADDR", SIOCSIFADDR, &ifr, EPERM },
+		{ "SIOCADDRT", SIOCADDRT, buf, EPERM },		 { "SIOCSIFMTU", SIOCSIFMTU, &ifr, EPERM },
+		{ "SIOCBRADDBR", SIOCBRADDBR, "husk0", ENOTTY }, { "SIOCETHTOOL", SIOCETHTOOL, &ifr, ENOTTY },
+		{ "0xdeadbeef", 0xdeadbeef, buf, ENOTTY },
 	};
 	for (unsigned i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
 		snprintf(label, sizeof label, "%s: %s", what, cmds[i].name);
-		EXPECT_ERR(label, ioctl(s, cmds[i].cmd, cmds[i].arg), ENOTTY);
+		EXPECT_ERR(label, ioctl(s, cmds[i].cmd, cmds[i].arg), cmds[i].want);
 	}
+	/* Only the sandbox's addresses: 127.0.0.1, and 10.0.2.15 under NAT. */
+	snprintf(label, sizeof label, "%s: SIOCGIFCONF", what);
+	int r = ioctl(s, SIOCGIFCONF, &ifc), sandbox_only = r == 0;
+	for (int i = 0; r == 0 && i < ifc.ifc_len / (int)sizeof(struct ifreq); i++) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ifc.ifc_req[i].ifr_addr;
+		unsigned ip = ntohl(a->sin_addr.s_addr);
+		sandbox_only &= ip == 0x7f000001 || ip == 0x0a00020f;
+	}
+	esc_check(label, sandbox_only, "%d interfaces, all the sandbox's: %d", r == 0 ? ifc.ifc_len / (int)sizeof(struct ifreq) : -1, sandbox_only);
 	int n;
 	snprintf(label, sizeof label, "%s: FIONREAD", what);
 	EXPECT_OK(label, ioctl(s, FIONREAD, &n));

@@ -16,6 +16,7 @@ use crate::kernel::task::Task;
 use crate::mm::SysResult;
 use crate::vfs::file::File;
 use crate::vfs::inet::{self, IPPROTO_TCP, IPPROTO_UDP};
+use crate::vfs::netlink;
 use crate::vfs::unix::{
     self, Control, Endpoint, Received, SockName, Ucred, UnixSocket, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM,
 };
@@ -220,10 +221,31 @@ pub fn socket(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (kind, flags) = match domain {
         AF_UNIX => socket_type(ty, protocol)?,
         AF_INET | AF_INET6 => inet_socket_type(ty, protocol)?,
+        netlink::AF_NETLINK => netlink_socket_type(ty, protocol)?,
         _ => return Err(Errno::EAFNOSUPPORT),
     };
     let ep = Endpoint::new_in(domain, kind, sender_creds(t));
     Ok(install(t, UnixSocket::new(ep), flags)? as u64)
+}
+
+/// The kind and flags of a netlink socket: raw or datagram (the same
+/// thing in netlink), of NETLINK_ROUTE, the one protocol served.
+fn netlink_socket_type(ty: u32, protocol: u32) -> SysResult<(u32, u32)> {
+    let flags = ty & (SOCK_NONBLOCK | SOCK_CLOEXEC);
+    let kind = ty & !(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if kind != SOCK_RAW && kind != SOCK_DGRAM {
+        return Err(Errno::ESOCKTNOSUPPORT);
+    }
+    if protocol != netlink::NETLINK_ROUTE {
+        return Err(Errno::EPROTONOSUPPORT);
+    }
+    Ok((SOCK_DGRAM, flags))
+}
+
+/// A netlink socket's name: as bound, or the port id Linux gives it at
+/// its first use (its creator's pid).
+fn netlink_name(ep: &Endpoint) -> SockName {
+    ep.name().unwrap_or(SockName::Netlink { pid: ep.creds_of_creator().pid as u32, groups: 0 })
 }
 
 /// The kind and flags of an Internet socket: TCP streams and UDP
@@ -357,7 +379,7 @@ fn lookup(t: &Task, name: &SockName, kind: u32) -> SysResult<Arc<Endpoint>> {
             Ok(ep)
         }
         // read_sockaddr makes Unix names only.
-        SockName::Inet(_) => Err(Errno::EINVAL),
+        SockName::Inet(_) | SockName::Netlink { .. } => Err(Errno::EINVAL),
     }
 }
 
@@ -376,7 +398,7 @@ enum Dest {
 /// datagram socket; a Unix stream socket refuses an address (EISCONN, or
 /// EOPNOTSUPP unconnected), and a seqpacket one or a TCP one ignores it.
 fn destination(t: &Task, ep: &Arc<Endpoint>, addr: u64, len: u32) -> SysResult<Dest> {
-    if addr == 0 || len == 0 {
+    if addr == 0 || len == 0 || ep.family() == netlink::AF_NETLINK {
         return Ok(Dest::Peer);
     }
     if ep.family() != AF_UNIX {
@@ -513,6 +535,23 @@ static NEXT_AUTOBIND: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU3
 
 pub fn bind(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (_, ep) = socket_of(t, a.fd(0))?;
+    if ep.family() == netlink::AF_NETLINK {
+        let len = a.u32(2) as usize;
+        if len < netlink::SOCKADDR_NL_LEN {
+            return Err(Errno::EINVAL);
+        }
+        let mut raw = [0u8; netlink::SOCKADDR_NL_LEN];
+        t.mm().copy_in(a.addr(1), &mut raw)?;
+        if u32::from(u16::from_ne_bytes([raw[0], raw[1]])) != netlink::AF_NETLINK {
+            return Err(Errno::EINVAL);
+        }
+        let pid = u32::from_ne_bytes([raw[4], raw[5], raw[6], raw[7]]);
+        let groups = u32::from_ne_bytes([raw[8], raw[9], raw[10], raw[11]]);
+        let pid = if pid == 0 { t.pid as u32 } else { pid };
+        // (Multicast groups are taken; no event is ever sent to them.)
+        ep.set_name(SockName::Netlink { pid, groups })?;
+        return Ok(0);
+    }
     if ep.family() != AF_UNIX {
         let addr = read_inet(t, ep.family(), a.addr(1), a.u32(2))?;
         return bind_inet(t, &ep, addr).map(|_| 0);
@@ -553,7 +592,7 @@ pub fn bind(t: &mut Task, a: &Args) -> SysResult<u64> {
             names.bind_path((attr.dev, attr.ino), &ep)?;
             ep.set_name(SockName::Path(p))?;
         }
-        Some(SockName::Inet(_)) => return Err(Errno::EINVAL),
+        Some(SockName::Inet(_) | SockName::Netlink { .. }) => return Err(Errno::EINVAL),
     }
     Ok(0)
 }
@@ -571,6 +610,10 @@ pub fn listen(t: &mut Task, a: &Args) -> SysResult<u64> {
 pub fn connect(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (file, ep) = socket_of(t, a.fd(0))?;
     let (addr, len) = (a.addr(1), a.u32(2));
+    // A netlink socket talks to the kernel whatever it connects to.
+    if ep.family() == netlink::AF_NETLINK {
+        return if (len as usize) < netlink::SOCKADDR_NL_LEN { Err(Errno::EINVAL) } else { Ok(0) };
+    }
     // A datagram socket disconnects with AF_UNSPEC.
     if ep.kind() == SOCK_DGRAM && len >= 2 {
         let family: u16 = t.mm().read_val(addr)?;
@@ -708,6 +751,9 @@ fn do_send(
     if flags & MSG_OOB != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
+    if ep.family() == netlink::AF_NETLINK {
+        return netlink_send(t, &ep, bufs);
+    }
     let inet_dgram = ep.family() != AF_UNIX && ep.kind() == SOCK_DGRAM;
     // A UDP datagram is at most what an IP packet holds (EMSGSIZE).
     if inet_dgram {
@@ -782,6 +828,22 @@ fn do_send(
             Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
         }
     }
+}
+
+/// A netlink request: answered at once, the answers queued on the socket.
+fn netlink_send(t: &Task, ep: &Endpoint, bufs: &[(u64, u64)]) -> SysResult<u64> {
+    let total: u64 = bufs.iter().map(|&(_, l)| l).sum();
+    if total > netlink::MAX_REQUEST as u64 {
+        return Err(Errno::EMSGSIZE);
+    }
+    let mut req = Vec::with_capacity(total as usize);
+    for &(addr, len) in bufs {
+        let mut part = vec![0u8; len as usize];
+        t.mm().copy_in(addr, &mut part)?;
+        req.extend(part);
+    }
+    netlink::respond(ep, &req, t.kernel.nat.get().is_some());
+    Ok(total)
 }
 
 /// The receive of every receive call into `bufs`; returns what was
@@ -1151,6 +1213,7 @@ pub fn getsockname(t: &mut Task, a: &Args) -> SysResult<u64> {
     // A connection outside the sandbox is from the sandbox's address.
     let name = match ep.flow() {
         Some(f) => Some(SockName::Inet(f.local)),
+        None if ep.family() == netlink::AF_NETLINK => Some(netlink_name(&ep)),
         None => ep.name(),
     };
     write_name(t, a.addr(1), a.addr(2), name.as_ref(), ep.family())?;
@@ -1299,5 +1362,135 @@ pub fn setsockopt(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     // A bigger buffer may let a waiting sender go on.
     ep.queue().notify();
+    Ok(0)
+}
+
+/// `sizeof(struct ifreq)`.
+const IFREQ_LEN: usize = 40;
+
+/// The interface ioctls (SIOCGIF*) on any socket, as ifconfig, busybox ip
+/// and if_nametoindex use them: the sandbox's interfaces, read-only (a
+/// change is EPERM; an unknown name ENODEV).
+pub fn interface_ioctl(t: &Task, cmd: u32, arg: u64) -> SysResult<u64> {
+    const SIOCGIFNAME: u32 = 0x8910;
+    const SIOCGIFCONF: u32 = 0x8912;
+    const SIOCGIFFLAGS: u32 = 0x8913;
+    const SIOCGIFADDR: u32 = 0x8915;
+    const SIOCGIFBRDADDR: u32 = 0x8919;
+    const SIOCGIFNETMASK: u32 = 0x891b;
+    const SIOCGIFMETRIC: u32 = 0x891d;
+    const SIOCGIFMTU: u32 = 0x8921;
+    const SIOCGIFHWADDR: u32 = 0x8927;
+    const SIOCGIFINDEX: u32 = 0x8933;
+    const SIOCGIFTXQLEN: u32 = 0x8942;
+    const GETS: [u32; 10] = [
+        SIOCGIFNAME,
+        SIOCGIFFLAGS,
+        SIOCGIFADDR,
+        SIOCGIFBRDADDR,
+        SIOCGIFNETMASK,
+        SIOCGIFMETRIC,
+        SIOCGIFMTU,
+        SIOCGIFHWADDR,
+        SIOCGIFINDEX,
+        SIOCGIFTXQLEN,
+    ];
+    match cmd {
+        SIOCGIFCONF => {}
+        c if GETS.contains(&c) => {}
+        // The SIOCS* calls, SIOCADDRT and SIOCDELRT: the sandbox's network
+        // is fixed.
+        0x890b | 0x890c | 0x8914 | 0x8916..=0x891a | 0x891c | 0x891e..=0x8920 | 0x8922..=0x8926 => {
+            return Err(Errno::EPERM)
+        }
+        _ => return Err(Errno::ENOTTY),
+    }
+    let view = netlink::NetView::new(t.kernel.nat.get().is_some());
+    if cmd == SIOCGIFCONF {
+        return interface_conf(t, &view, arg);
+    }
+    let mut req = [0u8; IFREQ_LEN];
+    t.mm().copy_in(arg, &mut req)?;
+    let iface = if cmd == SIOCGIFNAME {
+        let index = i32::from_ne_bytes([req[16], req[17], req[18], req[19]]);
+        view.interfaces.iter().find(|i| i.index as i32 == index).ok_or(Errno::ENODEV)?
+    } else {
+        let name = req[..16].split(|&c| c == 0).next().unwrap_or(&[]);
+        view.interfaces.iter().find(|i| i.name.as_bytes() == name).ok_or(Errno::ENODEV)?
+    };
+    let v4 = iface.addrs.iter().find_map(|&(ip, prefix)| match ip {
+        std::net::IpAddr::V4(v4) => Some((v4, prefix)),
+        _ => None,
+    });
+    let sockaddr_in = |ip: std::net::Ipv4Addr| {
+        let mut b = [0u8; 16];
+        b[..2].copy_from_slice(&(AF_INET as u16).to_ne_bytes());
+        b[4..8].copy_from_slice(&ip.octets());
+        b
+    };
+    let out = &mut req[16..];
+    match cmd {
+        SIOCGIFNAME => {
+            req[..16].fill(0);
+            req[..iface.name.len()].copy_from_slice(iface.name.as_bytes());
+        }
+        SIOCGIFFLAGS => {
+            // IFF_UP | IFF_RUNNING, and IFF_LOOPBACK or IFF_BROADCAST | IFF_MULTICAST.
+            let flags: u16 = if iface.loopback { 0x1 | 0x8 | 0x40 } else { 0x1 | 0x2 | 0x40 | 0x1000 };
+            out[..2].copy_from_slice(&flags.to_ne_bytes());
+        }
+        SIOCGIFADDR | SIOCGIFNETMASK | SIOCGIFBRDADDR => {
+            let (ip, prefix) = v4.ok_or(Errno::EADDRNOTAVAIL)?;
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            let value = match cmd {
+                SIOCGIFADDR => ip,
+                SIOCGIFNETMASK => mask.into(),
+                _ if iface.loopback => std::net::Ipv4Addr::UNSPECIFIED,
+                _ => (u32::from(ip) | !mask).into(),
+            };
+            out[..16].copy_from_slice(&sockaddr_in(value));
+        }
+        SIOCGIFMETRIC => out[..4].copy_from_slice(&0i32.to_ne_bytes()),
+        SIOCGIFMTU => out[..4].copy_from_slice(&(iface.mtu as i32).to_ne_bytes()),
+        SIOCGIFTXQLEN => out[..4].copy_from_slice(&1000i32.to_ne_bytes()),
+        SIOCGIFINDEX => out[..4].copy_from_slice(&(iface.index as i32).to_ne_bytes()),
+        SIOCGIFHWADDR => {
+            // ARPHRD_LOOPBACK or ARPHRD_ETHER, then the address.
+            let ty: u16 = if iface.loopback { 772 } else { 1 };
+            out[..2].copy_from_slice(&ty.to_ne_bytes());
+            out[2..8].copy_from_slice(&iface.mac);
+        }
+        _ => return Err(Errno::ENOTTY),
+    }
+    t.mm().copy_out(arg, &req)?;
+    Ok(0)
+}
+
+/// SIOCGIFCONF: an ifreq per interface with an IPv4 address, into the
+/// caller's buffer (or, with none, the length it needs).
+fn interface_conf(t: &Task, view: &netlink::NetView, arg: u64) -> SysResult<u64> {
+    let mut conf = [0u8; 16];
+    t.mm().copy_in(arg, &mut conf)?;
+    let room = i32::from_ne_bytes([conf[0], conf[1], conf[2], conf[3]]).max(0) as usize;
+    let buf = u64::from_ne_bytes(conf[8..16].try_into().unwrap_or([0; 8]));
+    let mut entries = Vec::new();
+    for i in &view.interfaces {
+        for &(ip, _) in &i.addrs {
+            let std::net::IpAddr::V4(v4) = ip else { continue };
+            let mut r = [0u8; IFREQ_LEN];
+            r[..i.name.len()].copy_from_slice(i.name.as_bytes());
+            r[16..18].copy_from_slice(&(AF_INET as u16).to_ne_bytes());
+            r[20..24].copy_from_slice(&v4.octets());
+            entries.push(r);
+        }
+    }
+    let len = if buf == 0 {
+        entries.len() * IFREQ_LEN
+    } else {
+        let fit = (room / IFREQ_LEN).min(entries.len());
+        t.mm().copy_out(buf, &entries[..fit].concat())?;
+        fit * IFREQ_LEN
+    };
+    t.mm().copy_out(arg, &(len as i32).to_ne_bytes())?;
     Ok(0)
 }

@@ -188,6 +188,13 @@ impl Ports {
         list.iter().filter_map(Weak::upgrade).collect()
     }
 
+    /// Every live socket of `kind` bound to a port, by port.
+    pub fn sockets(&mut self, kind: u32) -> Vec<Arc<Endpoint>> {
+        let mut ports: Vec<u16> = self.bound.keys().filter(|(k, _)| *k == kind).map(|&(_, p)| p).collect();
+        ports.sort_unstable();
+        ports.into_iter().flat_map(|p| self.live(kind, p)).collect()
+    }
+
     /// Whether `ep` may bind `addr` beside the sockets already on its port.
     fn may_bind(&mut self, ep: &Endpoint, addr: SocketAddr) -> bool {
         let reuse = |e: &Endpoint, o: i32| e.kept_option(o).unwrap_or(0) != 0;

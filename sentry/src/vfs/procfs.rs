@@ -938,7 +938,25 @@ impl RootDir {
             p.file(1, "version", 0o444, p.gen(|_, _| Ok(version()))),
         ];
         v.push((b"sys".to_vec(), self.sys()));
+        v.push((b"net".to_vec(), self.net()));
         v
+    }
+
+    /// /proc/net: the sandbox's interfaces, routes and sockets (a
+    /// directory here, where Linux has a link to self/net).
+    fn net(&self) -> SynthNode {
+        use super::procnet;
+        let p = &self.0;
+        let ino = child_ino(1, b"net");
+        let mut files = vec![
+            p.file(ino, "dev", 0o444, p.gen(|_, k| Ok(procnet::dev(&procnet::view(k))))),
+            p.file(ino, "route", 0o444, p.gen(|_, k| Ok(procnet::route(&procnet::view(k))))),
+            p.file(ino, "if_inet6", 0o444, p.gen(|_, k| Ok(procnet::if_inet6(&procnet::view(k))))),
+        ];
+        for (name, kind, v6) in procnet::KINDS {
+            files.push(p.file(ino, name, 0o444, p.gen(move |_, k| Ok(procnet::sockets(k, kind, v6)))));
+        }
+        SynthNode::dir(&p.fs, ino, 0o555, Arc::new(super::synth::StaticDir(files)))
     }
 
     fn sys(&self) -> SynthNode {

@@ -152,6 +152,14 @@ pub enum SockName {
     Path(Vec<u8>),
     /// An Internet socket's address and port (see `vfs::inet`).
     Inet(std::net::SocketAddr),
+    /// A netlink socket's port id and multicast groups (see
+    /// `vfs::netlink`); port id 0 is the kernel.
+    Netlink {
+        /// `nl_pid`.
+        pid: u32,
+        /// `nl_groups`.
+        groups: u32,
+    },
 }
 
 impl SockName {
@@ -162,6 +170,13 @@ impl SockName {
         let mut out = (AF_UNIX as u16).to_ne_bytes().to_vec();
         match self {
             SockName::Inet(a) => return super::inet::to_sockaddr(a, family),
+            SockName::Netlink { pid, groups } => {
+                let mut nl = (super::netlink::AF_NETLINK as u16).to_ne_bytes().to_vec();
+                nl.extend_from_slice(&[0, 0]);
+                nl.extend_from_slice(&pid.to_ne_bytes());
+                nl.extend_from_slice(&groups.to_ne_bytes());
+                return nl;
+            }
             SockName::Abstract(n) => {
                 out.push(0);
                 out.extend_from_slice(n);
@@ -451,9 +466,36 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Queues a datagram from the kernel on this socket (a netlink
+    /// socket's answers); dropped past the receive buffer, as Linux drops
+    /// (ENOBUFS) what does not fit.
+    pub fn deliver_from_kernel(&self, data: Vec<u8>, from: SockName) {
+        {
+            let mut rx = self.rx();
+            let cost = data.len() + MESSAGE_OVERHEAD;
+            if rx.cost + cost > (self.opts().rcvbuf as usize).max(1 << 20) {
+                return;
+            }
+            rx.cost += cost;
+            let sender = Ucred { pid: 0, uid: 0, gid: 0 };
+            rx.msgs.push_back(Message { from: Some(from), data, taken: 0, control: Control::default(), sender });
+        }
+        self.queue.notify_events(POLLIN | POLLRDNORM);
+    }
+
     /// The credentials of the socket's creator.
     pub fn creds_of_creator(&self) -> Ucred {
         self.creds
+    }
+
+    /// Its creator's uid, as /proc/net shows it.
+    pub fn creator_uid(&self) -> u32 {
+        self.creds.uid
+    }
+
+    /// Its inode number (`socket:[N]`).
+    pub fn inode_number(&self) -> u64 {
+        self.ino
     }
 
     /// Whether a connect waiting on a full backlog should try again.
@@ -962,6 +1004,17 @@ impl FileOps for UnixSocket {
 
     /// write(2): a send without flags.
     fn write(&self, mf: &MemoryFile, src: &[Chunk], _offset: Option<u64>) -> SysResult<usize> {
+        if self.0.family == super::netlink::AF_NETLINK {
+            let len = src.iter().map(|c| c.len as usize).sum::<usize>();
+            if len > super::netlink::MAX_REQUEST {
+                return Err(Errno::EMSGSIZE);
+            }
+            let mut req = vec![0u8; len];
+            get_bytes(mf, src, &mut req);
+            let nat = self.1.as_ref().and_then(Weak::upgrade).is_some_and(|k| k.nat.get().is_some());
+            super::netlink::respond(&self.0, &req, nat);
+            return Ok(len);
+        }
         self.0.send(mf, src, &mut None, self.0.creds, None)
     }
 
