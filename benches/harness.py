@@ -235,6 +235,36 @@ class Workload:
     reps: int = 5
     timeout: float = 120.0
     volume: str | None = None  # a fixture of Env.volume, mounted read-write at /mnt
+    outside: bool = False  # talks to Env.sink() ({SINK_IP} {SINK_PORT} in argv), outside the sandbox
+
+
+# The HTTP row: a threading http.server on the loopback answering a fixed
+# body, and N GETs from http.client, each on a new connection (HTTP/1.0);
+# prints the mean ns per request.
+HTTP_LOOP = """
+import http.client, http.server, sys, threading, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "5")
+        self.end_headers()
+        self.wfile.write(b"hello")
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+threading.Thread(target=srv.serve_forever, daemon=True).start()
+port, n = srv.server_address[1], int(sys.argv[1])
+def get():
+    c = http.client.HTTPConnection("127.0.0.1", port)
+    c.request("GET", "/")
+    assert c.getresponse().read() == b"hello"
+    c.close()
+get()
+t = time.perf_counter_ns()
+for _ in range(n):
+    get()
+print((time.perf_counter_ns() - t) / n)
+"""
 
 
 def workloads(quick: bool) -> list[Workload]:
@@ -268,6 +298,21 @@ def workloads(quick: bool) -> list[Workload]:
                  ["/bin/hbench", "epollpp", "5000" if q else "20000"], "printed", 1e-3, reps=reps),
         Workload("eventfd wake-ups (2 threads)", "µs/round trip", "small",
                  ["/bin/hbench", "eventfd", "5000" if q else "20000"], "printed", 1e-3, reps=reps),
+        Workload("TCP %s, loopback" % ("256 MiB" if q else "1 GiB"), "ms", "small",
+                 ["/bin/hbench", "tcp", "256" if q else "1024"], "printed", 1e-6, reps=reps),
+        Workload("TCP connect+close, loopback", "µs/op", "small",
+                 ["/bin/hbench", "tcpconn", "500" if q else "2000"], "printed", 1e-3, reps=reps),
+        # To a sink in a network namespace of the harness's own, over a veth:
+        # natively from the host's namespace, under Husk through --network
+        # nat (--allow-egress naming the sink).
+        Workload("TCP %s to a server outside (NAT)" % ("256 MiB" if q else "1 GiB"), "ms", "small",
+                 ["/bin/hbench", "tcp", "256" if q else "1024", "{SINK_IP}", "{SINK_PORT}"], "printed", 1e-6,
+                 reps=reps, outside=True),
+        Workload("TCP connect+close to a server outside (NAT)", "µs/op", "small",
+                 ["/bin/hbench", "tcpconn", "200" if q else "1000", "{SINK_IP}", "{SINK_PORT}"], "printed", 1e-3,
+                 reps=reps, outside=True),
+        Workload("HTTP request loop (http.server + http.client, loopback)", "µs/request", "debian",
+                 ["/usr/bin/python3", "-c", HTTP_LOOP, "200" if q else "1000"], "printed", 1e-3, reps=reps),
         Workload("first touch 1 GiB", "ms", "small",
                  ["/bin/hbench", "fault", "1024"], "printed", 1e-6, reps=1 if q else 3),
         Workload("python3 -c pass", "ms", "debian", ["/usr/bin/python3", "-c", "pass"], "wall",
@@ -309,6 +354,49 @@ class Env:
     runsc: str | None
     counter: int = 0
     notes: dict[str, str] = field(default_factory=dict)  # contender -> why skipped
+    sink_server: subprocess.Popen | None = None
+
+    SINK_NS = "husk-bench-sink"
+    SINK_HOST, SINK_IP, SINK_PORT = "10.212.0.1", "10.212.0.2", 9100
+
+    def sink(self) -> tuple[str, int]:
+        """A TCP sink outside any sandbox, made on first use: a network
+        namespace joined to the host's by a veth pair, with a server that
+        reads each connection to EOF and then closes it."""
+        if self.sink_server is not None:
+            return self.SINK_IP, self.SINK_PORT
+        ns = self.SINK_NS
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        for cmd in (["ip", "netns", "add", ns],
+                    ["ip", "link", "add", "hbsink0", "type", "veth", "peer", "name", "hbsink1"],
+                    ["ip", "link", "set", "hbsink1", "netns", ns],
+                    ["ip", "addr", "add", f"{self.SINK_HOST}/30", "dev", "hbsink0"],
+                    ["ip", "link", "set", "hbsink0", "up"],
+                    ["ip", "-n", ns, "addr", "add", f"{self.SINK_IP}/30", "dev", "hbsink1"],
+                    ["ip", "-n", ns, "link", "set", "hbsink1", "up"],
+                    ["ip", "-n", ns, "link", "set", "lo", "up"]):
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            if p.returncode != 0:
+                raise Failure(f"{' '.join(cmd)}: {p.stderr.strip()}")
+        server = ("import socket, threading\n"
+                  "l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                  f"l.bind(('{self.SINK_IP}', {self.SINK_PORT})); l.listen(1024); print('ready', flush=True)\n"
+                  "def serve(c):\n"
+                  "    while c.recv(1 << 16): pass\n"
+                  "    c.close()\n"
+                  "while True:\n"
+                  "    c, _ = l.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()\n")
+        self.sink_server = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", server],
+                                            stdout=subprocess.PIPE, text=True)
+        if self.sink_server.stdout is None or self.sink_server.stdout.readline().strip() != "ready":
+            raise Failure("the sink server did not start")
+        return self.SINK_IP, self.SINK_PORT
+
+    def close_sink(self) -> None:
+        if self.sink_server is not None:
+            self.sink_server.kill()
+            self.sink_server.wait()
+            subprocess.run(["ip", "netns", "del", self.SINK_NS], capture_output=True)
 
     def volume(self, name: str) -> Path:
         """The fixture directory `name` under the work directory, made on
@@ -391,9 +479,11 @@ def bind_mount_private(source: Path, target: Path) -> None:
         raise OSError(ctypes.get_errno(), f"bind mount {source} on {target}")
 
 
-def command(env: Env, contender: str, rootfs: Path, argv: list[str], volume: Path | None = None):
+def command(env: Env, contender: str, rootfs: Path, argv: list[str], volume: Path | None = None,
+            egress: str | None = None):
     """(argv, preexec_fn, cleanup) to run argv inside rootfs as contender,
-    with volume (if any) mounted read-write at /mnt."""
+    with volume (if any) mounted read-write at /mnt, and (Husk) egress
+    allowed to `egress` (ADDR:PORT)."""
     if contender == "native":
         def enter():
             if volume is not None:
@@ -405,10 +495,14 @@ def command(env: Env, contender: str, rootfs: Path, argv: list[str], volume: Pat
         cmd = [str(env.husk), "run", "--rootfs", str(rootfs), "--platform", contender[5:]]
         if volume is not None:
             cmd += ["--volume", f"{volume}:/mnt"]
+        if egress is not None:
+            cmd += ["--allow-egress", egress]
         for k, v in ENV.items():
             cmd += ["--env", f"{k}={v}"]
         return cmd + ["--"] + argv, None, None
     if contender.startswith("runsc-"):
+        if egress is not None:
+            raise Failure("runsc --network=none has no way out (its sandbox network needs a CNI set-up)")
         bundle = runsc_bundle(env, rootfs, argv, volume)
         cid = f"husk-bench-{os.getpid()}-{env.counter}"
         root = env.work / "runsc-root"
@@ -470,7 +564,12 @@ def run_once(env: Env, contender: str, w: Workload) -> float:
     """One sample of w under contender, in w's unit; raises Failure."""
     rootfs = env.rootfs(w.rootfs)
     volume = env.volume(w.volume) if w.volume else None
-    argv, preexec, cleanup = command(env, contender, rootfs, w.argv, volume)
+    wargv, egress = w.argv, None
+    if w.outside:
+        ip, port = env.sink()
+        wargv = [a.replace("{SINK_IP}", ip).replace("{SINK_PORT}", str(port)) for a in w.argv]
+        egress = f"{ip}:{port}"
+    argv, preexec, cleanup = command(env, contender, rootfs, wargv, volume, egress)
     out = tempfile.TemporaryFile(dir=env.work)  # runsc's stdout on a pipe may be lost
     err = tempfile.TemporaryFile(dir=env.work)
     peak = 0
@@ -782,6 +881,8 @@ def main(argv: list[str] | None = None) -> int:
             p.write_text(update_docs(p.read_text() if p.exists() else "", section))
         return 0
     finally:
+        if "env" in locals():
+            env.close_sink()
         shutil.rmtree(work, ignore_errors=True)
 
 

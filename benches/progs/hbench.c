@@ -20,11 +20,17 @@
  *                            side waiting in epoll_wait on its end
  *   hbench eventfd N         N round trips between two threads over two
  *                            eventfds (blocking read and write)
+ *   hbench tcp MB [IP PORT]  send MB MiB over one TCP connection in 64 KiB
+ *                            writes: to a child reading it all on the
+ *                            loopback, or to a sink at IP:PORT (which reads
+ *                            to EOF and then closes); timed to the end
+ *   hbench tcpconn N [IP PORT]  N TCP connect+close: to a child accepting
+ *                            on the loopback, or to IP:PORT
  *   hbench fault MB          mmap MB MiB anonymous, store to each 4 KiB page
  *   hbench sleep MS          sleep MS milliseconds
  *
  * Prints one number: the mean ns per operation (round trip) for the loops, the
- * total ns of the timed part for file, pipe, unix and fault (nothing for
+ * total ns of the timed part for file, pipe, unix, tcp and fault (nothing for
  * sleep). Exits nonzero on any failure. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,6 +43,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -116,6 +125,47 @@ static void *eventfd_echo(void *arg) {
             die("eventfd write (thread)");
     }
     return NULL;
+}
+
+/* The sink for tcp and tcpconn on the loopback: a child that accepts
+ * connections on `l` and reads each to EOF, until it has served `conns`. */
+static pid_t loopback_sink(int l, long conns) {
+    pid_t c = fork();
+    if (c < 0)
+        die("fork");
+    if (c == 0) {
+        static char buf[64 << 10];
+        for (long i = 0; i < conns; i++) {
+            int s = accept(l, NULL, NULL);
+            if (s < 0)
+                _exit(1);
+            while (read(s, buf, sizeof buf) > 0)
+                ;
+            close(s);
+        }
+        _exit(0);
+    }
+    return c;
+}
+
+/* The address to connect to: argv's IP PORT, or a new loopback listener
+ * (in *l) on an ephemeral port. */
+static struct sockaddr_in tcp_target(int argc, char **argv, int *l) {
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    *l = -1;
+    if (argc > 4) {
+        if (inet_pton(AF_INET, argv[3], &a.sin_addr) != 1)
+            die("bad IP");
+        a.sin_port = htons(atoi(argv[4]));
+        return a;
+    }
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    *l = socket(AF_INET, SOCK_STREAM, 0);
+    if (*l < 0 || bind(*l, (struct sockaddr *)&a, sizeof a) != 0 || listen(*l, 4096) != 0 ||
+        getsockname(*l, (struct sockaddr *)&a, &len) != 0)
+        die("listen");
+    return a;
 }
 
 int main(int argc, char **argv) {
@@ -297,6 +347,54 @@ int main(int argc, char **argv) {
         if (r < 0 || got != total)
             die("unix short");
         per_op = 0;
+    } else if (!strcmp(w, "tcp")) {
+        size_t chunk = 64 << 10;
+        long total = n << 20;
+        char *buf = malloc(chunk);
+        memset(buf, 't', chunk);
+        int l;
+        struct sockaddr_in to = tcp_target(argc, argv, &l);
+        a = now_ns();
+        pid_t c = l >= 0 ? loopback_sink(l, 1) : -1;
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        if (s < 0 || connect(s, (struct sockaddr *)&to, sizeof to) != 0)
+            die("connect");
+        for (long done = 0; done < total; done += chunk)
+            for (size_t off = 0; off < chunk;) {
+                ssize_t r = write(s, buf + off, chunk - off);
+                if (r <= 0)
+                    die("tcp write");
+                off += r;
+            }
+        /* The sink has it all once it closes after our EOF. */
+        shutdown(s, SHUT_WR);
+        while (read(s, buf, chunk) > 0)
+            ;
+        close(s);
+        if (c > 0) {
+            int st;
+            if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                die("tcp sink failed");
+        }
+        b = now_ns();
+        per_op = 0;
+    } else if (!strcmp(w, "tcpconn")) {
+        int l;
+        struct sockaddr_in to = tcp_target(argc, argv, &l);
+        pid_t c = l >= 0 ? loopback_sink(l, n) : -1;
+        a = now_ns();
+        for (long i = 0; i < n; i++) {
+            int s = socket(AF_INET, SOCK_STREAM, 0);
+            if (s < 0 || connect(s, (struct sockaddr *)&to, sizeof to) != 0)
+                die("connect");
+            close(s);
+        }
+        if (c > 0) {
+            int st;
+            if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                die("tcpconn sink failed");
+        }
+        b = now_ns();
     } else if (!strcmp(w, "epollpp")) {
         int sv[2];
         char c = 'p';
