@@ -53,6 +53,7 @@ impl TestNet {
         ip(&["-n", &ns, "link", "set", "lo", "up"]);
         let www = tempfile::tempdir().expect("a web root");
         std::fs::write(www.path().join("index.html"), "hello from the test namespace\n").expect("write index.html");
+        write_package_index(www.path());
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/nat/servers.py");
         let mut servers = Command::new("ip")
             .args(["netns", "exec", &ns, "python3"])
@@ -76,6 +77,29 @@ impl Drop for TestNet {
         // The veth pair goes with the namespace.
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
     }
+}
+
+/// A PEP 503 package index under `www/simple`: one project, `huskdemo`,
+/// with one pure-Python wheel.
+fn write_package_index(www: &std::path::Path) {
+    let dir = www.join("simple/huskdemo");
+    std::fs::create_dir_all(&dir).expect("mkdir simple/huskdemo");
+    let wheel = "huskdemo-1.0-py3-none-any.whl";
+    let script = format!(
+        "import zipfile\n\
+         with zipfile.ZipFile('{}', 'w') as z:\n\
+         \x20   z.writestr('huskdemo.py', 'ANSWER = 42\\n')\n\
+         \x20   z.writestr('huskdemo-1.0.dist-info/METADATA', 'Metadata-Version: 2.1\\nName: huskdemo\\nVersion: 1.0\\n')\n\
+         \x20   z.writestr('huskdemo-1.0.dist-info/WHEEL', 'Wheel-Version: 1.0\\nGenerator: t\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n')\n\
+         \x20   z.writestr('huskdemo-1.0.dist-info/RECORD', '')\n",
+        dir.join(wheel).display()
+    );
+    let made = Command::new("python3").args(["-c", &script]).status().expect("run python3");
+    assert!(made.success(), "making the test wheel");
+    std::fs::write(dir.join("index.html"), format!("<html><body><a href=\"{wheel}\">{wheel}</a></body></html>\n"))
+        .expect("write the project page");
+    std::fs::write(www.join("simple/index.html"), "<html><body><a href=\"huskdemo/\">huskdemo</a></body></html>\n")
+        .expect("write the index page");
 }
 
 fn allow(rules: &[String]) -> Vec<String> {
@@ -302,6 +326,41 @@ husk_test! {
              1\n",
             "stderr:\n{}",
             out.stderr_str()
+        );
+    }
+}
+
+husk_test! {
+    /// `pip install --index-url` from a package index in the test's
+    /// namespace: it works when --allow-egress names the index, and is
+    /// refused, with an audit line, when it does not.
+    fn nat_pip_install_from_a_local_index(platform) {
+        let net = TestNet::new();
+        let server = &net.server;
+        let index = format!("http://{server}:8080/simple");
+        let script = format!(
+            "pip3 install -q --root-user-action=ignore --no-cache-dir --disable-pip-version-check --retries 0 --timeout 20 \
+             --trusted-host {server} --index-url {index} --target /tmp/t huskdemo 2>&1 | tail -1; \
+             PYTHONPATH=/tmp/t python3 -c 'import huskdemo; print(huskdemo.ANSWER)' 2>&1 | tail -1"
+        );
+        let case = |rules: &[String]| {
+            Case::in_root(debian_rootfs(), "/bin/sh")
+                .args(["-c".to_owned(), script.clone()])
+                .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+                .env("HOME", "/root")
+                .timeout(Duration::from_secs(300))
+                .husk_flags(allow(rules))
+        };
+        let ok = run_husk(platform, &case(&[format!("{}:8080", net.server)]));
+        assert_eq!(ok.stdout_str(), "42\n", "stderr:\n{}", ok.stderr_str());
+        let denied = run_husk(platform, &case(&[]));
+        let out = denied.stdout_str();
+        assert!(out.ends_with("ModuleNotFoundError: No module named 'huskdemo'\n"), "{out}");
+        let audit = format!("\"destination\":\"{}:8080\"", net.server);
+        assert!(
+            denied.stderr_str().lines().any(|l| l.contains(&audit) && l.contains("\"verdict\":\"deny\"")),
+            "no audit line for the index in:\n{}",
+            denied.stderr_str()
         );
     }
 }
