@@ -364,3 +364,66 @@ husk_test! {
         );
     }
 }
+
+/// `husk run --bundle` of `nat_client connect 9000` in a bundle whose
+/// network namespace is this process's (joined to the test's by the veth)
+/// and whose annotations are `annotations`: (status, stdout, stderr).
+fn oci_connect(net: &TestNet, annotations: serde_json::Value) -> (i32, String, String) {
+    let (rootfs, prog) = prog_rootfs("nat_client", Link::Static);
+    rootfs.dir("/proc").dir("/etc");
+    let config = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "user": {"uid": 0, "gid": 0},
+            "args": [prog, "connect", "9000"],
+            "env": ["PATH=/bin", format!("NAT_SERVER={}", net.server)],
+            "cwd": "/"
+        },
+        "root": {"path": "rootfs", "readonly": true},
+        "annotations": annotations,
+        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+        "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"},
+                                 {"type": "network", "path": "/proc/self/ns/net"}]}
+    });
+    // The bundle is the rootfs's parent.
+    let bundle = rootfs.outside();
+    std::fs::write(bundle.join("config.json"), serde_json::to_vec(&config).expect("JSON")).expect("config.json");
+    let state = tempfile::tempdir().expect("a state root");
+    let id = format!("nat-oci-{}-{}", std::process::id(), NEXT_OCI.fetch_add(1, Ordering::Relaxed));
+    let out = Command::new(husk_suite::paths::husk_bin())
+        .arg("--root")
+        .arg(state.path())
+        .args(["run", "--bundle"])
+        .arg(bundle)
+        .arg(&id)
+        .output()
+        .expect("run husk");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+static NEXT_OCI: AtomicU32 = AtomicU32::new(0);
+
+/// OCI containers (containerd, `husk run --bundle`): the annotation
+/// `dev.husk.network=nat` gives the container NAT through a relay in its
+/// network namespace, under `dev.husk.network.allow-egress`'s rules;
+/// without the annotation, the loopback only; a bad one fails the create.
+#[test]
+fn nat_oci_annotations() {
+    if husk_suite::blocklist::skip("nat_oci_annotations") {
+        return;
+    }
+    let net = TestNet::new();
+    let nat = |rules: &str| serde_json::json!({"dev.husk.network": "nat", "dev.husk.network.allow-egress": rules});
+    let (status, out, err) = oci_connect(&net, nat(&format!("{}:9000", net.server)));
+    assert_eq!((status, out.as_str()), (0, "connect to 9000: ok\n"), "{err}");
+    let (_, out, _) = oci_connect(&net, nat(&format!("{}:8080", net.server)));
+    assert_eq!(out, "connect to 9000: ECONNREFUSED\n");
+    let (_, out, _) = oci_connect(&net, serde_json::json!({}));
+    assert_eq!(out, "connect to 9000: ENETUNREACH\n");
+    let (status, out, err) = oci_connect(&net, serde_json::json!({"dev.husk.network": "bridge"}));
+    assert!(status != 0 && out.is_empty() && err.contains("dev.husk.network"), "{status} {out} {err}");
+}

@@ -159,7 +159,7 @@ fn sentry_main(g: &Globals, args: &SandboxArgs, ready: std::fs::File, listener: 
     if std::process::id() == 1 {
         crate::sys::receive_forwarded_signals_as_namespace_init();
     }
-    let (sandbox, gofer) = match boot(g, args) {
+    let (sandbox, gofer, relay) = match boot(g, args) {
         Ok(s) => s,
         Err(e) => {
             let mut ready = ready;
@@ -196,13 +196,50 @@ fn sentry_main(g: &Globals, args: &SandboxArgs, ready: std::fs::File, listener: 
     // It is this process's child in its pid namespace, which ends with it
     // (or, without one, it dies with the thread that started it).
     std::mem::forget(gofer);
+    // Nor the relay: it ends when the Sentry's end of its socket closes.
+    std::mem::forget(relay);
     Answering::wait_idle();
     code
 }
 
-fn boot(g: &Globals, args: &SandboxArgs) -> anyhow::Result<(sentry::Sandbox, Gofer)> {
+/// The annotation that picks the container's network (`nat` or `none`).
+pub const NETWORK_ANNOTATION: &str = "dev.husk.network";
+/// The annotation listing `--allow-egress` rules, comma-separated.
+pub const ALLOW_EGRESS_ANNOTATION: &str = "dev.husk.network.allow-egress";
+
+/// The egress rules a bundle's annotations ask for under NAT, or `None`
+/// for the loopback only (no `dev.husk.network`, or `none`).
+pub fn nat_rules(annotations: &std::collections::BTreeMap<String, String>) -> anyhow::Result<Option<Vec<String>>> {
+    let rules = || -> Vec<String> {
+        annotations
+            .get(ALLOW_EGRESS_ANNOTATION)
+            .map(|r| r.split(',').map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
+    match annotations.get(NETWORK_ANNOTATION).map(String::as_str) {
+        None | Some("none") if annotations.contains_key(ALLOW_EGRESS_ANNOTATION) => {
+            anyhow::bail!("annotation {ALLOW_EGRESS_ANNOTATION} needs {NETWORK_ANNOTATION}=nat")
+        }
+        None | Some("none") => Ok(None),
+        Some("nat") => Ok(Some(rules())),
+        Some(other) => anyhow::bail!("annotation {NETWORK_ANNOTATION}={other:?}: expected nat or none"),
+    }
+}
+
+fn boot(g: &Globals, args: &SandboxArgs) -> anyhow::Result<(sentry::Sandbox, Gofer, Option<crate::relay::Relay>)> {
     let plan = bundle::load(&args.bundle)?;
     enter_netns(&plan.netns)?;
+    // Under NAT the relay opens its sockets in the container's network
+    // namespace (the one CNI set up), subject to the annotations' policy.
+    let (relay, relay_ends) = match nat_rules(&plan.annotations)? {
+        Some(rules) => {
+            let dns = crate::relay::host_nameservers();
+            crate::relay::check_rules(&rules, &dns)?;
+            let (r, ends) = crate::relay::start(g, &args.id, &rules, &dns, &[])?;
+            (Some(r), Some(ends))
+        }
+        None => (None, None),
+    };
     let (sources, mounts) = mount_specs(&plan.mounts)?;
     // The rootfs is written through the Gofer unless root.readonly, as
     // runc writes it: the changes land in containerd's snapshot.
@@ -213,12 +250,25 @@ fn boot(g: &Globals, args: &SandboxArgs) -> anyhow::Result<(sentry::Sandbox, Gof
     // With the Gofer started, no host path is needed any more.
     crate::isolation::confine_sentry();
     let mut cfg = sandbox_config(g, &plan, stdio()?)?;
+    let mut mounts = mounts;
+    if let Some(ends) = relay_ends {
+        cfg.relay = Some(ends.requests);
+        cfg.relay_ingress = Some(ends.ingress);
+        // The DNS forwarder, unless the bundle brings a resolv.conf.
+        if !mounts.iter().any(|m| m.destination == b"/etc/resolv.conf") && plan.rootfs.join("etc").is_dir() {
+            mounts.push(sentry::MountSpec {
+                destination: b"/etc/resolv.conf".to_vec(),
+                kind: sentry::MountKind::File { contents: crate::relay::sandbox_resolv_conf() },
+                readonly: true,
+            });
+        }
+    }
     cfg.mounts = Some(mounts);
     let sandbox = sentry::Sandbox::boot(cfg, sentry_sock).map_err(|e| match &e {
         sentry::BootError::Exec { .. } => anyhow::anyhow!("exec: {e}"),
         _ => anyhow::anyhow!("{e}"),
     })?;
-    Ok((sandbox, gofer))
+    Ok((sandbox, gofer, relay))
 }
 
 fn enter_netns(ns: &NetNs) -> anyhow::Result<()> {
