@@ -52,7 +52,10 @@ native() {
 under_husk() {
     local args=()
     for e in "${env[@]}"; do args+=(--env "$e"); done
-    timeout 1800 "$husk" run --platform "$2" --rootfs "$root" "${args[@]}" -- /bin/bash -c "$(suite "$1")" || true
+    # The native side's network namespace has only its loopback: so does
+    # the sandbox (NETWORK=nat to run with Husk's default network).
+    timeout 1800 "$husk" run --platform "$2" --network "${NETWORK:-none}" --rootfs "$root" "${args[@]}" \
+        -- /bin/bash -c "$(suite "$1")" || true
 }
 
 verdict() {

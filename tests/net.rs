@@ -49,6 +49,8 @@ differential_test! {
             "udp: then recv: ECONNREFUSED",
             "ipv6: accepted from AF_INET6 ::ffff:127.0.0.1 (len 28)",
             "ipv6: IPv4 connect to a V6ONLY listener: ECONNREFUSED",
+            "udplite: coverage 20, SO_PROTOCOL 136",
+            "udplite: received 4 'lite'",
             "fork server: exited 0",
             "done",
         ]);

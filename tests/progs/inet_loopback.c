@@ -333,6 +333,31 @@ static void ipv6(void)
 }
 
 /* A child process serves one connection: the usual fork server. */
+/* UDP-Lite (IPPROTO_UDPLITE): datagrams as UDP's, its protocol number,
+ * and its checksum-coverage options. */
+static void udplite(void)
+{
+	int a = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE), b = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE);
+	report("udplite: socket", a);
+	struct sockaddr_in any = v4("127.0.0.1", 0);
+	bind(b, (struct sockaddr *)&any, sizeof any);
+	struct sockaddr_in to = v4("127.0.0.1", port_of(b));
+	int cov = 20, got = -1, proto = -1;
+	socklen_t len = sizeof got;
+	report("udplite: UDPLITE_SEND_CSCOV", setsockopt(a, IPPROTO_UDPLITE, 10, &cov, sizeof cov));
+	getsockopt(a, IPPROTO_UDPLITE, 10, &got, &len);
+	len = sizeof proto;
+	getsockopt(a, SOL_SOCKET, SO_PROTOCOL, &proto, &len);
+	printf("udplite: coverage %d, SO_PROTOCOL %d\n", got, proto);
+	sendto(a, "lite", 4, 0, (struct sockaddr *)&to, sizeof to);
+	char buf[8];
+	long n = recv(b, buf, sizeof buf, 0);
+	printf("udplite: received %ld '%.*s'\n", n, (int)(n > 0 ? n : 0), buf);
+	report("udplite: a UDPLITE option on UDP", setsockopt(socket(AF_INET, SOCK_DGRAM, 0), IPPROTO_UDPLITE, 10, &cov, sizeof cov));
+	close(a);
+	close(b);
+}
+
 static void across_fork(void)
 {
 	int l = listener4();
@@ -366,6 +391,7 @@ int main(void)
 	tcp();
 	udp();
 	ipv6();
+	udplite();
 	across_fork();
 	printf("done\n");
 	return 0;

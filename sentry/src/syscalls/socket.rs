@@ -81,7 +81,7 @@ const KEPT_OPTIONS: &[(i32, bool, u32)] = &[
 /// IP_RECVTOS, IP_FREEBIND, IP_BIND_ADDRESS_NO_PORT, IP_MULTICAST_TTL,
 /// IP_MULTICAST_LOOP; IPV6_UNICAST_HOPS, IPV6_MULTICAST_HOPS,
 /// IPV6_MULTICAST_LOOP, IPV6_MTU_DISCOVER, IPV6_RECVERR, IPV6_V6ONLY,
-/// IPV6_RECVPKTINFO, IPV6_TCLASS.
+/// IPV6_RECVPKTINFO, IPV6_TCLASS; UDPLITE_SEND_CSCOV, UDPLITE_RECV_CSCOV.
 const INET_OPTIONS: &[(i32, i32, bool, u32)] = &[
     (SOL_TCP, 1, true, 0),
     (SOL_TCP, 2, false, 536),
@@ -112,10 +112,13 @@ const INET_OPTIONS: &[(i32, i32, bool, u32)] = &[
     (SOL_IPV6, 26, true, 0),
     (SOL_IPV6, 49, true, 0),
     (SOL_IPV6, 67, false, 0),
+    (SOL_UDPLITE, 10, false, 0),
+    (SOL_UDPLITE, 11, false, 0),
 ];
 const SOL_IP: i32 = 0;
 const SOL_TCP: i32 = 6;
 const SOL_IPV6: i32 = 41;
+const SOL_UDPLITE: i32 = IPPROTO_UDPLITE as i32;
 
 /// The kept IP/IPv6/TCP option `name` at `level` for `ep`: (boolean,
 /// default). A level the socket's protocols do not handle is passed down
@@ -128,6 +131,7 @@ fn inet_option(ep: &Endpoint, level: i32, name: i32, bad_level: Errno) -> SysRes
         SOL_IP => true,
         SOL_TCP => ep.kind() == SOCK_STREAM,
         SOL_UDP => ep.kind() == SOCK_DGRAM,
+        SOL_UDPLITE => is_udplite(ep),
         SOL_IPV6 => ep.family() == AF_INET6,
         _ => false,
     };
@@ -225,7 +229,21 @@ pub fn socket(t: &mut Task, a: &Args) -> SysResult<u64> {
         _ => return Err(Errno::EAFNOSUPPORT),
     };
     let ep = Endpoint::new_in(domain, kind, sender_creds(t));
+    if matches!(domain, AF_INET | AF_INET6) && protocol == IPPROTO_UDPLITE {
+        ep.keep_option(UDPLITE_KEY, 1);
+    }
     Ok(install(t, UnixSocket::new(ep), flags)? as u64)
+}
+
+/// `IPPROTO_UDPLITE` (also the `SOL_UDPLITE` option level): UDP-Lite, on
+/// the loopback the same datagrams as UDP, with its checksum-coverage
+/// options kept.
+const IPPROTO_UDPLITE: u32 = 136;
+/// Kept on a UDP-Lite socket (no option has this number).
+const UDPLITE_KEY: i32 = -2;
+
+fn is_udplite(ep: &Endpoint) -> bool {
+    ep.kept_option(UDPLITE_KEY) == Some(1)
 }
 
 /// The kind and flags of a netlink socket: raw or datagram (the same
@@ -255,7 +273,7 @@ fn inet_socket_type(ty: u32, protocol: u32) -> SysResult<(u32, u32)> {
     let flags = ty & (SOCK_NONBLOCK | SOCK_CLOEXEC);
     let kind = ty & !(SOCK_NONBLOCK | SOCK_CLOEXEC);
     match (kind, protocol) {
-        (SOCK_STREAM, 0 | IPPROTO_TCP) | (SOCK_DGRAM, 0 | IPPROTO_UDP) => Ok((kind, flags)),
+        (SOCK_STREAM, 0 | IPPROTO_TCP) | (SOCK_DGRAM, 0 | IPPROTO_UDP | IPPROTO_UDPLITE) => Ok((kind, flags)),
         (SOCK_STREAM | SOCK_DGRAM, _) => Err(Errno::EPROTONOSUPPORT),
         _ => Err(Errno::ESOCKTNOSUPPORT),
     }
@@ -1263,6 +1281,7 @@ fn socket_level_option(ep: &Endpoint, name: i32) -> SysResult<Vec<u8>> {
     let protocol = match (ep.family(), ep.kind()) {
         (AF_UNIX, _) => 0,
         (_, SOCK_STREAM) => IPPROTO_TCP,
+        _ if is_udplite(ep) => IPPROTO_UDPLITE,
         _ => IPPROTO_UDP,
     };
     Ok(match name {
