@@ -25,6 +25,9 @@ use crate::vfs::Follow;
 const AF_UNIX: u32 = 1;
 use inet::{AF_INET, AF_INET6};
 const SOCK_RAW: u32 = 3;
+const SOCK_PACKET: u32 = 10;
+/// `AF_PACKET`.
+const AF_PACKET: u32 = 17;
 /// One past the largest socket type (`SOCK_MAX`).
 const SOCK_MAX: u32 = 11;
 const SOCK_NONBLOCK: u32 = O_NONBLOCK;
@@ -226,6 +229,9 @@ pub fn socket(t: &mut Task, a: &Args) -> SysResult<u64> {
         AF_UNIX => socket_type(ty, protocol)?,
         AF_INET | AF_INET6 => inet_socket_type(ty, protocol)?,
         netlink::AF_NETLINK => netlink_socket_type(ty, protocol)?,
+        // Packet sockets (every frame of an interface): never, whatever
+        // the app's capabilities.
+        AF_PACKET => return Err(Errno::EPERM),
         _ => return Err(Errno::EAFNOSUPPORT),
     };
     let ep = Endpoint::new_in(domain, kind, sender_creds(t));
@@ -274,6 +280,9 @@ fn inet_socket_type(ty: u32, protocol: u32) -> SysResult<(u32, u32)> {
     let kind = ty & !(SOCK_NONBLOCK | SOCK_CLOEXEC);
     match (kind, protocol) {
         (SOCK_STREAM, 0 | IPPROTO_TCP) | (SOCK_DGRAM, 0 | IPPROTO_UDP | IPPROTO_UDPLITE) => Ok((kind, flags)),
+        // Raw IP (forged packets, sniffing) and the old SOCK_PACKET (a
+        // packet socket): never, whatever the app's capabilities.
+        (SOCK_RAW | SOCK_PACKET, _) => Err(Errno::EPERM),
         (SOCK_STREAM | SOCK_DGRAM, _) => Err(Errno::EPROTONOSUPPORT),
         _ => Err(Errno::ESOCKTNOSUPPORT),
     }
