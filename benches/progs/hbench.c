@@ -148,6 +148,13 @@ static pid_t loopback_sink(int l, long conns) {
     return c;
 }
 
+/* Waits for a loopback sink (none if c <= 0), which must succeed. */
+static void reap_sink(pid_t c) {
+    int st;
+    if (c > 0 && (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0))
+        die("the tcp sink failed");
+}
+
 /* The address to connect to: argv's IP PORT, or a new loopback listener
  * (in *l) on an ephemeral port. */
 static struct sockaddr_in tcp_target(int argc, char **argv, int *l) {
@@ -371,11 +378,7 @@ int main(int argc, char **argv) {
         while (read(s, buf, chunk) > 0)
             ;
         close(s);
-        if (c > 0) {
-            int st;
-            if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-                die("tcp sink failed");
-        }
+        reap_sink(c);
         b = now_ns();
         per_op = 0;
     } else if (!strcmp(w, "tcpconn")) {
@@ -389,11 +392,7 @@ int main(int argc, char **argv) {
                 die("connect");
             close(s);
         }
-        if (c > 0) {
-            int st;
-            if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-                die("tcpconn sink failed");
-        }
+        reap_sink(c);
         b = now_ns();
     } else if (!strcmp(w, "epollpp")) {
         int sv[2];

@@ -295,6 +295,9 @@ pub struct Endpoint {
     /// (`kernel::nat`): then every transfer, readiness and shutdown is
     /// the host socket's.
     flow: Mutex<Option<Arc<Flow>>>,
+    /// Whether `flow` may be set: every send, receive and readiness check
+    /// of every socket asks, and almost none has a flow.
+    has_flow: AtomicBool,
     ino: u64,
 }
 
@@ -328,6 +331,7 @@ impl Endpoint {
             error: AtomicI32::new(0),
             kept: Mutex::new(std::collections::BTreeMap::new()),
             flow: Mutex::new(None),
+            has_flow: AtomicBool::new(false),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
         })
     }
@@ -351,13 +355,19 @@ impl Endpoint {
 
     /// The connection outside the sandbox, if this socket has one.
     pub fn flow(&self) -> Option<Arc<Flow>> {
+        if !self.has_flow.load(Ordering::Acquire) {
+            return None;
+        }
         self.flow.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Makes `flow` this socket's connection (None: drops it, as a failed
     /// connect does).
     pub fn set_flow(&self, flow: Option<Arc<Flow>>) {
-        *self.flow.lock().unwrap_or_else(|e| e.into_inner()) = flow;
+        let mut slot = self.flow.lock().unwrap_or_else(|e| e.into_inner());
+        self.has_flow.store(flow.is_some(), Ordering::Release);
+        *slot = flow;
+        drop(slot);
         self.queue.notify_events(ALL_EVENTS);
     }
 
