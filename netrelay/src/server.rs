@@ -70,10 +70,7 @@ pub struct Audit {
 /// Why a destination is refused before the policy is asked: never a
 /// destination the host would route back into itself or nowhere.
 fn never_relayed(dst: SocketAddr) -> bool {
-    let ip = match dst.ip() {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
-    };
+    let ip = crate::policy::canonical(dst.ip());
     dst.port() == 0
         || ip.is_unspecified()
         || ip.is_loopback()

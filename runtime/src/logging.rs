@@ -68,7 +68,8 @@ impl Log for Logger {
     }
 }
 
-fn chrono_now() -> String {
+/// Now, as log and audit lines write it (RFC 3339, UTC, nanoseconds).
+pub fn chrono_now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 

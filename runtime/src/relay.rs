@@ -211,13 +211,9 @@ fn serve(g: &Globals, args: RelayArgs) -> anyhow::Result<()> {
             log::info!("relay: {} {} allowed", a.proto, a.dst);
             return;
         }
-        let _ = audit_out.write_all(audit_line(&sandbox, &a, &chrono_now()).as_bytes());
+        let _ = audit_out.write_all(audit_line(&sandbox, &a, &crate::logging::chrono_now()).as_bytes());
     })
     .context("serving the Sentry")
-}
-
-fn chrono_now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 /// One audit record, a JSON line: time, sandbox, protocol, destination

@@ -266,12 +266,6 @@ fn netlink_socket_type(ty: u32, protocol: u32) -> SysResult<(u32, u32)> {
     Ok((SOCK_DGRAM, flags))
 }
 
-/// A netlink socket's name: as bound, or the port id Linux gives it at
-/// its first use (its creator's pid).
-fn netlink_name(ep: &Endpoint) -> SockName {
-    ep.name().unwrap_or(SockName::Netlink { pid: ep.creds_of_creator().pid as u32, groups: 0 })
-}
-
 /// The kind and flags of an Internet socket: TCP streams and UDP
 /// datagrams (protocol 0 picks them); raw and other sockets are not
 /// served (ESOCKTNOSUPPORT, EPROTONOSUPPORT).
@@ -1240,7 +1234,7 @@ pub fn getsockname(t: &mut Task, a: &Args) -> SysResult<u64> {
     // A connection outside the sandbox is from the sandbox's address.
     let name = match ep.flow() {
         Some(f) => Some(SockName::Inet(f.local)),
-        None if ep.family() == netlink::AF_NETLINK => Some(netlink_name(&ep)),
+        None if ep.family() == netlink::AF_NETLINK => Some(netlink::name_of(&ep)),
         None => ep.name(),
     };
     write_name(t, a.addr(1), a.addr(2), name.as_ref(), ep.family())?;
@@ -1433,7 +1427,7 @@ pub fn interface_ioctl(t: &Task, cmd: u32, arg: u64) -> SysResult<u64> {
         }
         _ => return Err(Errno::ENOTTY),
     }
-    let view = netlink::NetView::new(t.kernel.nat.get().is_some());
+    let view = crate::vfs::procnet::view(&t.kernel);
     if cmd == SIOCGIFCONF {
         return interface_conf(t, &view, arg);
     }

@@ -275,15 +275,17 @@ fn find_attr(mut attrs: &[u8], want: u16) -> Option<&[u8]> {
 /// Most bytes of requests one send takes.
 pub const MAX_REQUEST: usize = 64 * 1024;
 
+/// A netlink socket's name: as bound, or, not bound, the port id Linux
+/// gives it at its first use (its creator's pid).
+pub fn name_of(ep: &super::unix::Endpoint) -> super::unix::SockName {
+    ep.name().unwrap_or(super::unix::SockName::Netlink { pid: ep.creds_of_creator().pid as u32, groups: 0 })
+}
+
 /// Serves one send of `req` on the netlink socket `ep` (of a sandbox with
 /// or without `nat`): the answers are queued on it, from the kernel.
 pub fn respond(ep: &super::unix::Endpoint, req: &[u8], nat: bool) {
     use super::unix::SockName;
-    let pid = match ep.name() {
-        Some(SockName::Netlink { pid, .. }) => pid,
-        // Not bound: the port id Linux would give it, its creator's pid.
-        _ => ep.creds_of_creator().pid as u32,
-    };
+    let SockName::Netlink { pid, .. } = name_of(ep) else { return };
     for a in answer(req, &NetView::new(nat), pid) {
         ep.deliver_from_kernel(a, SockName::Netlink { pid: 0, groups: 0 });
     }
