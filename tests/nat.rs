@@ -6,10 +6,12 @@
 //! the DNS forwarder are checked on their own.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+
+#[path = "nat/common.rs"]
+mod common;
 
 use husk_suite::debian::debian_rootfs;
 use husk_suite::{husk_test, prog_rootfs, progs, run_husk, Case, Link, Outcome};
@@ -54,18 +56,7 @@ impl TestNet {
         let www = tempfile::tempdir().expect("a web root");
         std::fs::write(www.path().join("index.html"), "hello from the test namespace\n").expect("write index.html");
         write_package_index(www.path());
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/nat/servers.py");
-        let mut servers = Command::new("ip")
-            .args(["netns", "exec", &ns, "python3"])
-            .arg(&script)
-            .args([&server, &www.path().display().to_string(), NAME])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the servers");
-        let mut line = String::new();
-        BufReader::new(servers.stdout.take().expect("servers' stdout")).read_line(&mut line).expect("read");
-        assert_eq!(line.trim(), "ready", "the test servers did not start");
+        let servers = common::start_servers(&ns, &server, www.path(), NAME);
         TestNet { ns, server, servers, _www: www }
     }
 }
@@ -159,11 +150,7 @@ husk_test! {
         let out = cmd.output().expect("run husk");
         assert_eq!(String::from_utf8_lossy(&out.stdout), "connect to 9000: ECONNREFUSED\n");
         let text = std::fs::read_to_string(log.path()).expect("read the log");
-        let audits: Vec<serde_json::Value> = text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|v| v["audit"] == "egress")
-            .collect();
+        let audits = common::egress_audits(&text);
         assert_eq!(audits.len(), 1, "one audit line; the log:\n{text}");
         let a = &audits[0];
         assert_eq!(a["destination"], format!("{}:9000", net.server));

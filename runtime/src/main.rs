@@ -10,6 +10,7 @@ mod isolation;
 mod limits;
 mod logging;
 mod mounts;
+mod netsandbox;
 mod oci;
 mod relay;
 mod sys;
@@ -306,10 +307,14 @@ struct RunArgs {
     /// Local mode: the sandbox's network. `nat` (the default): its own
     /// loopback, and outside addresses through user-mode NAT, as far as
     /// --allow-egress allows (nothing, unless it names them); DNS through
-    /// the forwarder at 10.0.2.3. `none`: the loopback only.
-    #[arg(long, value_name = "nat|none", default_value = "nat", value_parser = ["nat", "none"])]
+    /// the forwarder at 10.0.2.3. `sandbox`: the network namespace's own
+    /// interface (say, a veth), taken for the sandbox's TCP/IP stack, with
+    /// its addresses and default routes (root only; --allow-egress
+    /// applies; the addresses return to the interface when the sandbox
+    /// ends). `none`: the loopback only.
+    #[arg(long, value_name = "nat|sandbox|none", default_value = "nat", value_parser = ["nat", "sandbox", "none"])]
     network: String,
-    /// Local mode, `--network nat`: let the app reach DEST (repeatable):
+    /// Local mode, `--network nat` or `sandbox`: let the app reach DEST (repeatable):
     /// `all`, a CIDR (10.1.0.0/16), an address, ADDR:PORT, a hostname
     /// (resolved at start), or HOST:PORT. Anything else is refused
     /// (ECONNREFUSED) and logged as a JSON audit line.
@@ -666,8 +671,12 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
     // namespace of its own where that user is root, so that every other
     // namespace and the Sentry's confinement can still be made.
     let nat = args.network == "nat";
-    if !nat && (!args.allow_egress.is_empty() || !args.dns.is_empty() || !args.publish.is_empty()) {
-        bail!("--allow-egress, --dns and -p need --network nat");
+    let on_interface = args.network == "sandbox";
+    if !nat && (!args.dns.is_empty() || !args.publish.is_empty()) {
+        bail!("--dns and -p need --network nat");
+    }
+    if !nat && !on_interface && !args.allow_egress.is_empty() {
+        bail!("--allow-egress needs --network nat or sandbox");
     }
     let published = args.publish.iter().map(|p| relay::parse_publish(p)).collect::<anyhow::Result<Vec<_>>>()?;
     let dns = if args.dns.is_empty() { relay::host_nameservers() } else { args.dns.clone() };
@@ -678,6 +687,12 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
     if !nix::unistd::geteuid().is_root() {
         isolation::enter_user_namespace().context("rootless mode needs user namespaces (or run husk as root)")?;
     }
+    // The interface is taken before the namespaces are left.
+    let network_stack = if on_interface {
+        netsandbox::take(g, &format!("run-{}", std::process::id()), &args.allow_egress, &dns, true)?
+    } else {
+        None
+    };
     // The relay stays in the host's network namespace: it starts first.
     let (relay, relay_sock) = if nat {
         let (r, s) = relay::start(g, &format!("run-{}", std::process::id()), &args.allow_egress, &dns, &published)?;
@@ -792,6 +807,7 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         limits: limits.sentry_limits(),
         relay: relay_requests,
         relay_ingress,
+        network_stack,
     };
     // The Sentry is a process of its own: the first of a new pid namespace
     // where root may make one, confined before it boots. This one stays

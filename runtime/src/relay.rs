@@ -190,10 +190,7 @@ fn serve(g: &Globals, args: RelayArgs) -> anyhow::Result<()> {
     let dns = nameservers(&args.dns);
     let policy = netrelay::Policy::parse(&args.allow_egress, &dns)?;
     let cfg = netrelay::ServeConfig { policy, dns, published };
-    let mut audit_out: Box<dyn Write> = match &g.log {
-        Some(p) => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(p).context("log file")?),
-        None => Box::new(std::io::stderr()),
-    };
+    let mut audit_out = crate::netsandbox::audit_sink(g)?;
     // Confined from here on: namespaces of its own but the network's, no
     // path, no capability, the relay's filter.
     use nix::sched::{unshare, CloneFlags};

@@ -90,8 +90,25 @@ pub struct SandboxConfig {
     /// With `relay`: the relay's second socket, on which connections to
     /// published ports (`-p`) arrive.
     pub relay_ingress: Option<OwnedFd>,
+    /// `--network sandbox`: the namespace's interface, taken for the
+    /// Sentry's own TCP/IP stack (`netstack`). Exclusive with `relay`.
+    pub network_stack: Option<NetworkStack>,
 }
 
+/// The interface a `--network sandbox` sandbox's stack sits on, and what
+/// it may reach.
+pub struct NetworkStack {
+    /// A packet socket bound to the interface (`netstack::capture`).
+    pub fd: OwnedFd,
+    /// The interface, as it was in the namespace.
+    pub config: netstack::Config,
+    /// The egress policy (its hostnames resolved).
+    pub policy: netrelay::Policy,
+    /// Hears of each destination the policy denies.
+    pub audit: kernel::nat::AuditHook,
+}
+
+pub use kernel::nat::AuditHook;
 pub use vfs::sysfs::CgroupLimits;
 
 /// What becomes of the app's writes to its root.
@@ -709,9 +726,12 @@ impl Sandbox {
         let mf = Arc::new(MemoryFile::new(MEMORY_FILE_SIZE).map_err(BootError::MemoryFile)?);
         let platform = new_platform(&cfg.platform, &mf)?;
         // The network's poller thread and its pipe come before the filter.
-        let nat = match cfg.relay {
-            Some(relay) => Some(kernel::nat::Nat::new(relay, cfg.relay_ingress).map_err(BootError::Network)?),
-            None => None,
+        let nat = match (cfg.relay, cfg.network_stack) {
+            (Some(relay), _) => Some(kernel::nat::Nat::new(relay, cfg.relay_ingress).map_err(BootError::Network)?),
+            (None, Some(n)) => {
+                Some(kernel::nat::Nat::with_stack(n.fd, n.config, n.policy, n.audit).map_err(BootError::Network)?)
+            }
+            (None, None) => None,
         };
         // Everything after this reads what the app controls (its rootfs, its
         // program), so the host calls the Sentry may make end here.
@@ -758,6 +778,7 @@ impl Sandbox {
                     kernel::nat::deliver_incoming(&k, inc, conn);
                 }
             }));
+            nat.attach_listeners(&kernel);
             let _ = kernel.nat.set(nat);
         }
         let procfs = apply_mounts(&kernel, &specs, &cfg.limits, disk.as_ref())?;

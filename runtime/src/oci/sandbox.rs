@@ -202,14 +202,27 @@ fn sentry_main(g: &Globals, args: &SandboxArgs, ready: std::fs::File, listener: 
     code
 }
 
-/// The annotation that picks the container's network (`nat` or `none`).
+/// The annotation that picks the container's network (`sandbox`, `nat`
+/// or `none`).
 pub const NETWORK_ANNOTATION: &str = "dev.husk.network";
 /// The annotation listing `--allow-egress` rules, comma-separated.
 pub const ALLOW_EGRESS_ANNOTATION: &str = "dev.husk.network.allow-egress";
 
-/// The egress rules a bundle's annotations ask for under NAT, or `None`
-/// for the loopback only (no `dev.husk.network`, or `none`).
-pub fn nat_rules(annotations: &std::collections::BTreeMap<String, String>) -> anyhow::Result<Option<Vec<String>>> {
+/// The network a bundle's annotations ask for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum OciNetwork {
+    /// The loopback only (`none`).
+    Loopback,
+    /// User-mode NAT through a relay, under these egress rules (`nat`).
+    Nat(Vec<String>),
+    /// The namespace's own interface, under these egress rules (`sandbox`,
+    /// the default, as gVisor's).
+    Interface(Vec<String>),
+}
+
+/// The network a bundle's annotations ask for: `sandbox` without
+/// `dev.husk.network`.
+pub fn network_of(annotations: &std::collections::BTreeMap<String, String>) -> anyhow::Result<OciNetwork> {
     let rules = || -> Vec<String> {
         annotations
             .get(ALLOW_EGRESS_ANNOTATION)
@@ -217,12 +230,13 @@ pub fn nat_rules(annotations: &std::collections::BTreeMap<String, String>) -> an
             .unwrap_or_default()
     };
     match annotations.get(NETWORK_ANNOTATION).map(String::as_str) {
-        None | Some("none") if annotations.contains_key(ALLOW_EGRESS_ANNOTATION) => {
-            anyhow::bail!("annotation {ALLOW_EGRESS_ANNOTATION} needs {NETWORK_ANNOTATION}=nat")
+        Some("none") if annotations.contains_key(ALLOW_EGRESS_ANNOTATION) => {
+            anyhow::bail!("annotation {ALLOW_EGRESS_ANNOTATION} needs {NETWORK_ANNOTATION}=sandbox or nat")
         }
-        None | Some("none") => Ok(None),
-        Some("nat") => Ok(Some(rules())),
-        Some(other) => anyhow::bail!("annotation {NETWORK_ANNOTATION}={other:?}: expected nat or none"),
+        Some("none") => Ok(OciNetwork::Loopback),
+        Some("nat") => Ok(OciNetwork::Nat(rules())),
+        None | Some("sandbox") => Ok(OciNetwork::Interface(rules())),
+        Some(other) => anyhow::bail!("annotation {NETWORK_ANNOTATION}={other:?}: expected sandbox, nat or none"),
     }
 }
 
@@ -231,14 +245,30 @@ fn boot(g: &Globals, args: &SandboxArgs) -> anyhow::Result<(sentry::Sandbox, Gof
     enter_netns(&plan.netns)?;
     // Under NAT the relay opens its sockets in the container's network
     // namespace (the one CNI set up), subject to the annotations' policy.
-    let (relay, relay_ends) = match nat_rules(&plan.annotations)? {
-        Some(rules) => {
+    let network = network_of(&plan.annotations)?;
+    let (relay, relay_ends) = match &network {
+        OciNetwork::Nat(rules) => {
             let dns = crate::relay::host_nameservers();
-            crate::relay::check_rules(&rules, &dns)?;
-            let (r, ends) = crate::relay::start(g, &args.id, &rules, &dns, &[])?;
+            crate::relay::check_rules(rules, &dns)?;
+            let (r, ends) = crate::relay::start(g, &args.id, rules, &dns, &[])?;
             (Some(r), Some(ends))
         }
-        None => (None, None),
+        _ => (None, None),
+    };
+    // Or the Sentry's own stack takes the namespace's interface. A joined
+    // namespace is the container's (CNI's); a new one has no interface.
+    let network_stack = match &network {
+        OciNetwork::Interface(rules)
+            if !matches!(plan.netns, NetNs::Host) && !netstack::capture::in_host_namespace() =>
+        {
+            crate::netsandbox::take(g, &args.id, rules, &crate::relay::host_nameservers(), false)?
+        }
+        // The machine's own interfaces are never taken.
+        OciNetwork::Interface(_) => {
+            log::info!("network sandbox: the container is in the host's network namespace; loopback only");
+            None
+        }
+        _ => None,
     };
     let (sources, mounts) = mount_specs(&plan.mounts)?;
     // The rootfs is written through the Gofer unless root.readonly, as
@@ -250,6 +280,7 @@ fn boot(g: &Globals, args: &SandboxArgs) -> anyhow::Result<(sentry::Sandbox, Gof
     // With the Gofer started, no host path is needed any more.
     crate::isolation::confine_sentry();
     let mut cfg = sandbox_config(g, &plan, stdio()?)?;
+    cfg.network_stack = network_stack;
     let mut mounts = mounts;
     if let Some(ends) = relay_ends {
         cfg.relay = Some(ends.requests);
@@ -314,6 +345,7 @@ fn sandbox_config(g: &Globals, plan: &Plan, stdio: Vec<OwnedFd>) -> anyhow::Resu
         limits: cgroup_limits(&plan.resources),
         relay: None,
         relay_ingress: None,
+        network_stack: None,
     })
 }
 

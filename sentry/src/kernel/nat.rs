@@ -1,5 +1,12 @@
-//! The sandbox's way out in `--network nat`: Internet sockets connected
-//! to addresses outside the sandbox.
+//! The sandbox's way out: Internet sockets connected to addresses
+//! outside the sandbox, in `--network nat` (through the relay) or
+//! `--network sandbox` (through the Sentry's own TCP/IP stack on the
+//! namespace's interface, `netstack`).
+//!
+//! Under `sandbox`, the egress policy is applied here (the relay applies
+//! it under `nat`): a connect the policy denies fails as a refused one,
+//! and the runtime's audit hook hears of it. The stack's connections have
+//! wait queues of their own: its driver thread wakes the socket.
 //!
 //! The Sentry makes no host socket (its filter has no `socket` or
 //! `connect`). A connect to an outside address asks the relay
@@ -27,11 +34,21 @@ use crate::mm::{Chunk, MemoryFile, SysResult};
 use crate::vfs::file::{POLLERR, POLLHUP, POLLIN, POLLOUT};
 use crate::vfs::unix::Endpoint;
 
-/// The network a `--network nat` sandbox has outside its loopback.
+/// The network a sandbox has outside its loopback.
 pub struct Nat {
-    relay: netrelay::Client,
+    way: Way,
     poller: Arc<Poller>,
     next_port: AtomicU16,
+}
+
+/// What the runtime hears of each denied destination (`--network sandbox`).
+pub type AuditHook = Box<dyn Fn(netrelay::Audit) + Send + Sync>;
+
+enum Way {
+    /// `--network nat`: host sockets from the relay.
+    Relay(netrelay::Client),
+    /// `--network sandbox`: the Sentry's own stack, and the egress policy.
+    Stack { stack: Arc<netstack::Stack>, policy: netrelay::Policy, audit: AuditHook },
 }
 
 /// Most flows the poller watches at once (each is an fd of the app's, so
@@ -46,17 +63,90 @@ impl Nat {
     /// to published ports arriving on `ingress`. Starts the poller thread:
     /// call before the Sentry's filter (it makes a pipe).
     pub fn new(relay: OwnedFd, ingress: Option<OwnedFd>) -> SysResult<Arc<Nat>> {
-        let (wake_r, wake_w) = crate::sys::pipe_nonblock()?;
-        let poller = Arc::new(Poller {
-            wake_r,
-            wake_w,
-            flows: Mutex::new(Vec::new()),
-            ingress: Mutex::new(ingress),
-            on_incoming: std::sync::OnceLock::new(),
-        });
+        let poller = Poller::new(ingress)?;
         let p = poller.clone();
         std::thread::Builder::new().name("husk-netpoll".into()).spawn(move || p.run()).map_err(|_| Errno::EAGAIN)?;
-        Ok(Arc::new(Nat { relay: netrelay::Client::new(relay), poller, next_port: AtomicU16::new(*EPHEMERAL.start()) }))
+        Ok(Arc::new(Nat {
+            way: Way::Relay(netrelay::Client::new(relay)),
+            poller,
+            next_port: AtomicU16::new(*EPHEMERAL.start()),
+        }))
+    }
+
+    /// The network of `--network sandbox`: the stack on the interface
+    /// behind the packet socket `fd`, under `policy`. Starts the stack's
+    /// driver thread: call before the Sentry's filter.
+    pub fn with_stack(
+        fd: OwnedFd,
+        config: netstack::Config,
+        policy: netrelay::Policy,
+        audit: AuditHook,
+    ) -> SysResult<Arc<Nat>> {
+        let stack = netstack::Stack::new(fd, config).map_err(host_errno)?;
+        let driver = stack.clone();
+        std::thread::Builder::new()
+            .name("husk-netstack".into())
+            .spawn(move || {
+                crate::sys::block_all_signals_in_this_thread();
+                driver.run()
+            })
+            .map_err(|_| Errno::EAGAIN)?;
+        // (The stack's connections wake their sockets themselves: its
+        // poller never runs.)
+        Ok(Arc::new(Nat {
+            way: Way::Stack { stack, policy, audit },
+            poller: Poller::new(None)?,
+            next_port: AtomicU16::new(*EPHEMERAL.start()),
+        }))
+    }
+
+    /// The interface outside the loopback, as netlink, /proc/net and
+    /// /sys/class/net show it.
+    pub fn view(&self) -> crate::vfs::netlink::NetView {
+        match &self.way {
+            Way::Relay(_) => crate::vfs::netlink::NetView::new(true),
+            Way::Stack { stack, .. } => crate::vfs::netlink::NetView::of_interface(stack.config()),
+        }
+    }
+
+    /// Whether `ip` is the sandbox's own address on its interface.
+    pub fn owns(&self, ip: std::net::IpAddr) -> bool {
+        match &self.way {
+            Way::Relay(_) => ip == std::net::IpAddr::V4(netrelay::SANDBOX_ADDR),
+            Way::Stack { stack, .. } => stack.config().addrs.iter().any(|(a, _)| *a == ip),
+        }
+    }
+
+    /// Whether `ip` (not a loopback address) is reached this way.
+    pub fn reaches(&self, ip: std::net::IpAddr) -> bool {
+        match &self.way {
+            Way::Relay(_) => ip.is_ipv4(),
+            Way::Stack { stack, .. } => stack.config().addr(ip.is_ipv6()).is_some(),
+        }
+    }
+
+    /// Under `--network sandbox`: hands the stack the kernel's listening
+    /// sockets, for connections from outside.
+    pub fn attach_listeners(&self, kernel: &Arc<crate::kernel::Kernel>) {
+        let Way::Stack { stack, .. } = &self.way else { return };
+        let (k1, k2) = (Arc::downgrade(kernel), Arc::downgrade(kernel));
+        let addr4 = stack.config().addr(false);
+        let addr6 = stack.config().addr(true);
+        stack.set_hooks(netstack::Hooks {
+            listening: Box::new(move |port| {
+                let Some(k) = k1.upgrade() else { return false };
+                let mut ports = k.unix_names.inet.lock().unwrap_or_else(|e| e.into_inner());
+                [addr4, addr6]
+                    .into_iter()
+                    .flatten()
+                    .any(|a| ports.find(crate::vfs::unix::SOCK_STREAM, SocketAddr::new(a, port)).is_some())
+            }),
+            accepted: Box::new(move |conn| {
+                if let Some(k) = k2.upgrade() {
+                    accept_from_stack(&k, conn);
+                }
+            }),
+        });
     }
 
     /// Says what becomes of connections to published ports: `deliver`
@@ -70,13 +160,11 @@ impl Nat {
     /// sees it: the gateway) to `local`, for the new endpoint `ep`.
     pub fn adopt(&self, ep: &Arc<Endpoint>, fd: OwnedFd, from: SocketAddr, local: SocketAddr) -> SysResult<Arc<Flow>> {
         self.register(Flow {
-            fd,
+            io: FlowIo::Host { fd, armed: AtomicU32::new(0), poller: self.poller.clone() },
             stream: true,
             peer: from,
             local,
             implicit: false,
-            armed: AtomicU32::new(0),
-            poller: self.poller.clone(),
             ep: Arc::downgrade(ep),
             connect_reported: AtomicBool::new(true),
         })
@@ -84,6 +172,15 @@ impl Nat {
 
     fn register(&self, flow: Flow) -> SysResult<Arc<Flow>> {
         let flow = Arc::new(flow);
+        if let FlowIo::Stack(conn) = &flow.io {
+            let ep = flow.ep.clone();
+            conn.set_notify(Box::new(move || {
+                if let Some(ep) = ep.upgrade() {
+                    ep.queue().notify();
+                }
+            }));
+            return Ok(flow);
+        }
         let mut flows = self.poller.flows.lock().unwrap_or_else(|e| e.into_inner());
         flows.retain(|w| w.strong_count() > 0);
         if flows.len() >= MAX_FLOWS {
@@ -101,20 +198,38 @@ impl Nat {
         let proto =
             if kind == crate::vfs::unix::SOCK_STREAM { netrelay::protocol::TCP } else { netrelay::protocol::UDP };
         let to = SocketAddr::new(crate::vfs::inet::canonical(dst.ip()), dst.port());
-        let fd = self.relay.connect(proto, to).map_err(Errno)?;
-        let port = self.ephemeral_port();
-        let local = match dst {
-            SocketAddr::V4(_) => SocketAddr::new(netrelay::SANDBOX_ADDR.into(), port),
-            SocketAddr::V6(_) => SocketAddr::new(netrelay::SANDBOX_ADDR.to_ipv6_mapped().into(), port),
+        let stream = kind == crate::vfs::unix::SOCK_STREAM;
+        let (io, local) = match &self.way {
+            Way::Relay(relay) => {
+                let fd = relay.connect(proto, to).map_err(Errno)?;
+                let port = self.ephemeral_port();
+                let local = match dst {
+                    SocketAddr::V4(_) => SocketAddr::new(netrelay::SANDBOX_ADDR.into(), port),
+                    SocketAddr::V6(_) => SocketAddr::new(netrelay::SANDBOX_ADDR.to_ipv6_mapped().into(), port),
+                };
+                (FlowIo::Host { fd, armed: AtomicU32::new(0), poller: self.poller.clone() }, local)
+            }
+            Way::Stack { stack, policy, audit } => {
+                let allowed = policy.allows(to);
+                if !allowed {
+                    audit(netrelay::Audit { proto: if stream { "tcp" } else { "udp" }, dst: to, allowed });
+                    return Err(Errno::ECONNREFUSED);
+                }
+                let conn = stack.connect(stream, to)?;
+                // An IPv6 socket sees its IPv4 side as a mapped address.
+                let local = match (dst, conn.local) {
+                    (SocketAddr::V6(_), SocketAddr::V4(l)) => SocketAddr::new(l.ip().to_ipv6_mapped().into(), l.port()),
+                    (_, l) => l,
+                };
+                (FlowIo::Stack(conn), local)
+            }
         };
         self.register(Flow {
-            fd,
-            stream: kind == crate::vfs::unix::SOCK_STREAM,
+            io,
+            stream,
             peer: dst,
             local,
             implicit,
-            armed: AtomicU32::new(0),
-            poller: self.poller.clone(),
             ep: Arc::downgrade(ep),
             connect_reported: AtomicBool::new(false),
         })
@@ -145,7 +260,7 @@ pub enum ConnectState {
 /// An app socket's connection to an address outside the sandbox, over a
 /// host socket from the relay.
 pub struct Flow {
-    fd: OwnedFd,
+    io: FlowIo,
     stream: bool,
     /// The destination, as the app named it.
     pub peer: SocketAddr,
@@ -154,10 +269,16 @@ pub struct Flow {
     /// Made by a send to an address on an unconnected UDP socket: the
     /// socket is still not connected (getpeername says ENOTCONN).
     pub implicit: bool,
-    armed: AtomicU32,
-    poller: Arc<Poller>,
     ep: Weak<Endpoint>,
     connect_reported: AtomicBool,
+}
+
+/// What carries a flow's bytes.
+enum FlowIo {
+    /// A host socket from the relay, watched by the poller when armed.
+    Host { fd: OwnedFd, armed: AtomicU32, poller: Arc<Poller> },
+    /// A connection of the Sentry's stack.
+    Stack(Arc<netstack::Conn>),
 }
 
 /// The events a flow's poll can say: POLLHUP and POLLERR count as readable
@@ -169,25 +290,44 @@ fn host_errno(e: std::io::Error) -> Errno {
 }
 
 impl Flow {
+    /// The host socket, for a relay's flow (-1, which poll ignores, for
+    /// the stack's).
     fn host(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        match &self.io {
+            FlowIo::Host { fd, .. } => fd.as_raw_fd(),
+            FlowIo::Stack(_) => -1,
+        }
+    }
+
+    fn armed(&self) -> u32 {
+        match &self.io {
+            FlowIo::Host { armed, .. } => armed.load(Ordering::SeqCst),
+            FlowIo::Stack(_) => 0,
+        }
     }
 
     fn arm(&self, events: u32) {
-        let old = self.armed.fetch_or(events & WATCHED, Ordering::SeqCst);
+        let FlowIo::Host { armed, poller, .. } = &self.io else { return };
+        let old = armed.fetch_or(events & WATCHED, Ordering::SeqCst);
         if old & events & WATCHED != events & WATCHED {
-            let _ = crate::sys::write_bytes(self.poller.wake_w.as_raw_fd(), &[1]);
+            let _ = crate::sys::write_bytes(poller.wake_w.as_raw_fd(), &[1]);
         }
     }
 
     /// The `POLL*` events that would not block now; those that would are
     /// armed, so that the socket's queue hears when they come.
     pub fn readiness(&self) -> u32 {
-        let r = crate::sys::poll_one(self.host(), WATCHED | crate::vfs::unix::POLLRDHUP, 0);
-        let missing = WATCHED & !r;
-        if missing != 0 {
-            self.arm(missing);
-        }
+        let r = match &self.io {
+            FlowIo::Stack(conn) => conn.readiness(),
+            FlowIo::Host { .. } => {
+                let r = crate::sys::poll_one(self.host(), WATCHED | crate::vfs::unix::POLLRDHUP, 0);
+                let missing = WATCHED & !r;
+                if missing != 0 {
+                    self.arm(missing);
+                }
+                r
+            }
+        };
         let mut out = r;
         if r & POLLIN != 0 {
             out |= crate::vfs::file::POLLRDNORM;
@@ -207,6 +347,10 @@ impl Flow {
     /// Receives into `dst` with the app's MSG_PEEK; returns (copied,
     /// whole length): a datagram's whole length may be more than fits.
     pub fn recv(&self, mf: &MemoryFile, dst: &[Chunk], peek: bool) -> SysResult<(usize, usize)> {
+        let room: usize = dst.iter().map(|c| c.len as usize).sum();
+        if let FlowIo::Stack(conn) = &self.io {
+            return conn.recv(room, peek, &mut |off, bytes| put_at(mf, dst, off, bytes));
+        }
         let mut flags = libc::MSG_DONTWAIT;
         if peek {
             flags |= libc::MSG_PEEK;
@@ -214,7 +358,6 @@ impl Flow {
         if !self.stream {
             flags |= libc::MSG_TRUNC;
         }
-        let room: usize = dst.iter().map(|c| c.len as usize).sum();
         match mf.recv_from_socket(self.host(), dst, flags) {
             Ok((n, _)) => Ok((n.min(room), n)),
             Err(e) => {
@@ -230,6 +373,10 @@ impl Flow {
     /// Sends from `src`; EPIPE when the connection is gone (the caller
     /// raises SIGPIPE as the app's flags say).
     pub fn send(&self, mf: &MemoryFile, src: &[Chunk]) -> SysResult<usize> {
+        if let FlowIo::Stack(conn) = &self.io {
+            let len: usize = src.iter().map(|c| c.len as usize).sum();
+            return conn.send(len, &mut |off, buf| get_at(mf, src, off, buf));
+        }
         match mf.send_to_socket(self.host(), src, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) {
             Ok(n) => Ok(n),
             Err(e) => {
@@ -242,14 +389,20 @@ impl Flow {
         }
     }
 
-    /// shutdown(2) of the host socket.
+    /// shutdown(2) of the connection.
     pub fn shutdown(&self, how: u32) -> SysResult<()> {
-        crate::sys::shutdown(self.host(), how)
+        match &self.io {
+            FlowIo::Stack(conn) => conn.shutdown(how),
+            FlowIo::Host { .. } => crate::sys::shutdown(self.host(), how),
+        }
     }
 
     /// The pending error (SO_ERROR), taken: a failed connect's, or a
     /// reset's; 0 if none.
     pub fn take_error(&self) -> i32 {
+        if let FlowIo::Stack(conn) = &self.io {
+            return conn.take_error();
+        }
         if crate::sys::poll_one(self.host(), 0, 0) & POLLERR == 0 {
             return 0;
         }
@@ -265,6 +418,13 @@ impl Flow {
     pub fn connect_state(&self) -> ConnectState {
         if !self.stream {
             return ConnectState::Done;
+        }
+        if let FlowIo::Stack(conn) = &self.io {
+            return match conn.connect_state() {
+                netstack::ConnectState::Pending => ConnectState::Pending,
+                netstack::ConnectState::Done => ConnectState::Done,
+                netstack::ConnectState::Failed(e) => ConnectState::Failed(e),
+            };
         }
         let r = crate::sys::poll_one(self.host(), POLLOUT, 0);
         if r & POLLERR != 0 {
@@ -286,7 +446,35 @@ impl Flow {
 
     /// FIONREAD: readable bytes.
     pub fn pending_bytes(&self) -> usize {
-        crate::sys::fionread(self.host()).unwrap_or(0)
+        match &self.io {
+            FlowIo::Stack(conn) => conn.pending_bytes(),
+            FlowIo::Host { .. } => crate::sys::fionread(self.host()).unwrap_or(0),
+        }
+    }
+}
+
+/// Copies `bytes` into the memory-file runs `dst`, from `off` bytes in.
+fn put_at(mf: &MemoryFile, dst: &[Chunk], off: usize, mut bytes: &[u8]) {
+    for c in crate::mm::sub_chunks(dst, off as u64) {
+        if bytes.is_empty() {
+            break;
+        }
+        let n = bytes.len().min(c.len as usize);
+        mf.write(c.off, &bytes[..n]);
+        bytes = &bytes[n..];
+    }
+}
+
+/// Fills `buf` from the memory-file runs `src`, from `off` bytes in.
+fn get_at(mf: &MemoryFile, src: &[Chunk], off: usize, buf: &mut [u8]) {
+    let mut done = 0;
+    for c in crate::mm::sub_chunks(src, off as u64) {
+        if done == buf.len() {
+            break;
+        }
+        let n = (buf.len() - done).min(c.len as usize);
+        mf.read(c.off, &mut buf[done..done + n]);
+        done += n;
     }
 }
 
@@ -305,13 +493,24 @@ struct Poller {
 }
 
 impl Poller {
+    fn new(ingress: Option<OwnedFd>) -> SysResult<Arc<Poller>> {
+        let (wake_r, wake_w) = crate::sys::pipe_nonblock()?;
+        Ok(Arc::new(Poller {
+            wake_r,
+            wake_w,
+            flows: Mutex::new(Vec::new()),
+            ingress: Mutex::new(ingress),
+            on_incoming: std::sync::OnceLock::new(),
+        }))
+    }
+
     fn run(&self) {
         crate::sys::block_all_signals_in_this_thread();
         loop {
             let armed: Vec<Arc<Flow>> = {
                 let mut flows = self.flows.lock().unwrap_or_else(|e| e.into_inner());
                 flows.retain(|w| w.strong_count() > 0);
-                flows.iter().filter_map(Weak::upgrade).filter(|f| f.armed.load(Ordering::SeqCst) != 0).collect()
+                flows.iter().filter_map(Weak::upgrade).filter(|f| f.armed() != 0).collect()
             };
             let mut fds = Vec::with_capacity(armed.len() + 2);
             fds.push(libc::pollfd { fd: self.wake_r.as_raw_fd(), events: libc::POLLIN, revents: 0 });
@@ -321,11 +520,7 @@ impl Poller {
                 _ => -1,
             };
             fds.push(libc::pollfd { fd: ingress, events: libc::POLLIN, revents: 0 });
-            fds.extend(armed.iter().map(|f| libc::pollfd {
-                fd: f.host(),
-                events: f.armed.load(Ordering::SeqCst) as i16,
-                revents: 0,
-            }));
+            fds.extend(armed.iter().map(|f| libc::pollfd { fd: f.host(), events: f.armed() as i16, revents: 0 }));
             crate::sys::poll_many(&mut fds, -1);
             if fds[0].revents != 0 {
                 let mut junk = [0u8; 256];
@@ -340,7 +535,9 @@ impl Poller {
                     continue;
                 }
                 let done = if rev & (POLLERR | POLLHUP) != 0 { WATCHED } else { rev & WATCHED };
-                f.armed.fetch_and(!done, Ordering::SeqCst);
+                if let FlowIo::Host { armed, .. } = &f.io {
+                    armed.fetch_and(!done, Ordering::SeqCst);
+                }
                 if let Some(ep) = f.ep.upgrade() {
                     ep.queue().notify();
                 }
@@ -402,5 +599,48 @@ pub fn deliver_incoming(kernel: &crate::kernel::Kernel, inc: netrelay::protocol:
             }
         }
         Err(e) => log::warn!("nat: an incoming connection dropped: {e}"),
+    }
+}
+
+/// Hands a connection the stack accepted to the sandbox socket listening
+/// on its address and port; with none, or a full backlog, it is dropped
+/// (and closed).
+fn accept_from_stack(kernel: &crate::kernel::Kernel, conn: Arc<netstack::Conn>) {
+    let Some(nat) = kernel.nat.get() else { return };
+    let listener = kernel
+        .unix_names
+        .inet
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .find(crate::vfs::unix::SOCK_STREAM, conn.local);
+    let Some(listener) = listener else {
+        log::info!("netstack: a connection to {} that nothing listens on", conn.local);
+        return;
+    };
+    let mapped = |a: SocketAddr| match a {
+        SocketAddr::V4(v4) if listener.family() == crate::vfs::inet::AF_INET6 => {
+            SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port())
+        }
+        a => a,
+    };
+    let (from, local) = (mapped(conn.peer), mapped(conn.local));
+    let ep = Endpoint::new_in(listener.family(), crate::vfs::unix::SOCK_STREAM, listener.creds_of_creator());
+    let flow = Flow {
+        io: FlowIo::Stack(conn),
+        stream: true,
+        peer: from,
+        local,
+        implicit: false,
+        ep: Arc::downgrade(&ep),
+        connect_reported: AtomicBool::new(true),
+    };
+    match nat.register(flow) {
+        Ok(flow) => {
+            ep.set_flow(Some(flow));
+            if listener.enqueue_accepted(ep).is_err() {
+                log::info!("netstack: port {}'s backlog is full; a connection is dropped", local.port());
+            }
+        }
+        Err(e) => log::warn!("netstack: an incoming connection dropped: {e}"),
     }
 }

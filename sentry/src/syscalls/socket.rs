@@ -297,7 +297,7 @@ fn bind_inet(t: &Task, ep: &Arc<Endpoint>, addr: std::net::SocketAddr) -> SysRes
     if ep.name().is_some() {
         return Err(Errno::EINVAL);
     }
-    inet::check_bind(addr, t.creds().euid)?;
+    inet::check_bind(addr, t.creds().euid, is_own(t, addr.ip()))?;
     let bound = t.kernel.unix_names.inet.lock().unwrap_or_else(|e| e.into_inner()).bind(ep, addr)?;
     ep.set_name(SockName::Inet(bound))
 }
@@ -318,8 +318,14 @@ fn autobind_inet(t: &Task, ep: &Arc<Endpoint>, dst: Option<std::net::IpAddr>) ->
 
 /// The socket a send or connect to `dst` reaches: ENETUNREACH off the
 /// sandbox (default-deny egress); None where nothing is bound.
+/// Whether `ip` is an address of the sandbox's interface outside its
+/// loopback: it reaches the sandbox itself, as on Linux.
+fn is_own(t: &Task, ip: std::net::IpAddr) -> bool {
+    t.kernel.nat.get().is_some_and(|n| n.owns(inet::canonical(ip)))
+}
+
 fn find_inet(t: &Task, ep: &Endpoint, dst: std::net::SocketAddr) -> SysResult<Option<Arc<Endpoint>>> {
-    if !inet::is_local(dst.ip()) {
+    if !inet::is_local(dst.ip()) && !is_own(t, dst.ip()) {
         return Err(Errno::ENETUNREACH);
     }
     let dst = inet::reached(ep.family(), dst);
@@ -468,10 +474,10 @@ fn destination(t: &Task, ep: &Arc<Endpoint>, addr: u64, len: u32) -> SysResult<D
 /// (ENETUNREACH off it).
 fn outside(t: &Task, dst: std::net::SocketAddr) -> Option<Arc<crate::kernel::nat::Nat>> {
     let ip = inet::canonical(dst.ip());
-    if inet::is_local(ip) || !ip.is_ipv4() {
+    if inet::is_local(ip) || is_own(t, ip) {
         return None;
     }
-    t.kernel.nat.get().cloned()
+    t.kernel.nat.get().filter(|n| n.reaches(ip)).cloned()
 }
 
 fn warn_once_udp_destinations() {
@@ -863,7 +869,7 @@ fn netlink_send(t: &Task, ep: &Endpoint, bufs: &[(u64, u64)]) -> SysResult<u64> 
         t.mm().copy_in(addr, &mut part)?;
         req.extend(part);
     }
-    netlink::respond(ep, &req, t.kernel.nat.get().is_some());
+    netlink::respond(ep, &req, &crate::vfs::procnet::view(&t.kernel));
     Ok(total)
 }
 

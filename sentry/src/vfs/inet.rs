@@ -260,10 +260,11 @@ impl Ports {
 }
 
 /// Checks a bind of `addr` by a caller with effective uid `euid`:
-/// EADDRNOTAVAIL for an address that is not the sandbox's, EACCES for a
-/// privileged port without root.
-pub fn check_bind(addr: SocketAddr, euid: u32) -> SysResult<()> {
-    if !is_local(addr.ip()) {
+/// EADDRNOTAVAIL for an address that is not the sandbox's (`own` says
+/// whether it is one of its interface's), EACCES for a privileged port
+/// without root.
+pub fn check_bind(addr: SocketAddr, euid: u32, own: bool) -> SysResult<()> {
+    if !is_local(addr.ip()) && !own {
         return Err(Errno::EADDRNOTAVAIL);
     }
     if addr.port() != 0 && addr.port() < PRIVILEGED_PORTS && euid != 0 {
@@ -306,7 +307,7 @@ mod tests {
         assert!(is_local("::1".parse().unwrap()));
         assert!(is_local("0.0.0.0".parse().unwrap()));
         assert!(!is_local("10.0.0.1".parse().unwrap()));
-        assert_eq!(check_bind("10.0.0.1:80".parse().unwrap(), 0), Err(Errno::EADDRNOTAVAIL));
-        assert_eq!(check_bind("127.0.0.1:80".parse().unwrap(), 1000), Err(Errno::EACCES));
+        assert_eq!(check_bind("10.0.0.1:80".parse().unwrap(), 0, false), Err(Errno::EADDRNOTAVAIL));
+        assert_eq!(check_bind("127.0.0.1:80".parse().unwrap(), 1000, false), Err(Errno::EACCES));
     }
 }

@@ -73,7 +73,7 @@ pub struct Interface {
     /// Its index (1 for the loopback).
     pub index: u32,
     /// `lo`, `eth0`.
-    pub name: &'static str,
+    pub name: String,
     /// Whether it is the loopback.
     pub loopback: bool,
     /// Its hardware address.
@@ -100,7 +100,7 @@ impl NetView {
     pub fn new(nat: bool) -> NetView {
         let mut interfaces = vec![Interface {
             index: 1,
-            name: "lo",
+            name: "lo".into(),
             loopback: true,
             mac: [0; 6],
             mtu: 65536,
@@ -110,7 +110,7 @@ impl NetView {
         if nat {
             interfaces.push(Interface {
                 index: 2,
-                name: "eth0",
+                name: "eth0".into(),
                 loopback: false,
                 // A locally administered address, as slirp's guests have.
                 mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
@@ -120,6 +120,22 @@ impl NetView {
             gateway = Some((netrelay::GATEWAY_ADDR, 2));
         }
         NetView { interfaces, gateway }
+    }
+
+    /// The view of a sandbox on the namespace's interface `cfg`
+    /// (`--network sandbox`): the loopback, and that interface as it was.
+    pub fn of_interface(cfg: &netstack::Config) -> NetView {
+        let mut view = NetView::new(false);
+        view.interfaces.push(Interface {
+            index: 2,
+            name: cfg.name.clone(),
+            loopback: false,
+            mac: cfg.mac,
+            mtu: cfg.mtu,
+            addrs: cfg.addrs.clone(),
+        });
+        view.gateway = cfg.gateway4.map(|g| (g, 2));
+        view
     }
 }
 
@@ -281,12 +297,12 @@ pub fn name_of(ep: &super::unix::Endpoint) -> super::unix::SockName {
     ep.name().unwrap_or(super::unix::SockName::Netlink { pid: ep.creds_of_creator().pid as u32, groups: 0 })
 }
 
-/// Serves one send of `req` on the netlink socket `ep` (of a sandbox with
-/// or without `nat`): the answers are queued on it, from the kernel.
-pub fn respond(ep: &super::unix::Endpoint, req: &[u8], nat: bool) {
+/// Serves one send of `req` on the netlink socket `ep` (of a sandbox whose
+/// network is `view`): the answers are queued on it, from the kernel.
+pub fn respond(ep: &super::unix::Endpoint, req: &[u8], view: &NetView) {
     use super::unix::SockName;
     let SockName::Netlink { pid, .. } = name_of(ep) else { return };
-    for a in answer(req, &NetView::new(nat), pid) {
+    for a in answer(req, view, pid) {
         ep.deliver_from_kernel(a, SockName::Netlink { pid: 0, groups: 0 });
     }
 }

@@ -12,7 +12,7 @@ use crate::kernel::Kernel;
 
 /// The sandbox's view of its network.
 pub fn view(k: &Kernel) -> NetView {
-    NetView::new(k.nat.get().is_some())
+    k.nat.get().map_or_else(|| NetView::new(false), |n| n.view())
 }
 
 /// /proc/net/dev: every interface, with no traffic counted.
@@ -51,14 +51,14 @@ pub fn route(view: &NetView) -> String {
     const RTF_GATEWAY: u32 = 2;
     let any = std::net::Ipv4Addr::UNSPECIFIED;
     if let Some((gw, oif)) = view.gateway {
-        let name = view.interfaces.iter().find(|i| i.index == oif).map_or("?", |i| i.name);
+        let name = view.interfaces.iter().find(|i| i.index == oif).map_or("?", |i| i.name.as_str());
         line(&mut s, name, any, gw, RTF_UP | RTF_GATEWAY, any);
     }
     for i in view.interfaces.iter().filter(|i| !i.loopback) {
         for &(ip, prefix) in &i.addrs {
             let IpAddr::V4(v4) = ip else { continue };
             let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            line(&mut s, i.name, (u32::from(v4) & mask).into(), any, RTF_UP, mask.into());
+            line(&mut s, &i.name, (u32::from(v4) & mask).into(), any, RTF_UP, mask.into());
         }
     }
     s

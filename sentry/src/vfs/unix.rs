@@ -1021,8 +1021,11 @@ impl FileOps for UnixSocket {
             }
             let mut req = vec![0u8; len];
             get_bytes(mf, src, &mut req);
-            let nat = self.1.as_ref().and_then(Weak::upgrade).is_some_and(|k| k.nat.get().is_some());
-            super::netlink::respond(&self.0, &req, nat);
+            let view = match self.1.as_ref().and_then(Weak::upgrade) {
+                Some(k) => super::procnet::view(&k),
+                None => super::netlink::NetView::new(false),
+            };
+            super::netlink::respond(&self.0, &req, &view);
             return Ok(len);
         }
         self.0.send(mf, src, &mut None, self.0.creds, None)

@@ -1,0 +1,290 @@
+//! `--network sandbox`: the Sentry's own TCP/IP stack (`netstack`, on
+//! smoltcp) on the network namespace's interface. Each test makes two
+//! namespaces of its own, joined by a veth pair: the sandbox's, where
+//! `husk run` starts (as a CNI plugin would leave a container's), and the
+//! servers' (`tests/nat/servers.py`). No other address is ever used.
+//!
+//! The socket API is compared with the same program run natively in the
+//! sandbox's namespace against the same servers; the egress policy, the
+//! interface the app sees, connections from outside, and the addresses
+//! given back to the interface afterwards are checked on their own.
+
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+#[path = "nat/common.rs"]
+mod common;
+
+use husk_suite::run::run_command;
+use husk_suite::{husk_test, prog_rootfs, progs, Case, Link, Outcome};
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Two namespaces joined by a veth pair: the sandbox's end has
+/// `sandbox`/24 with a default route via `server`, which the servers'
+/// namespace holds.
+struct Pair {
+    /// The sandbox's namespace.
+    ns: String,
+    /// The servers' namespace.
+    server_ns: String,
+    /// The sandbox's interface, in `ns`.
+    ifname: String,
+    sandbox: String,
+    server: String,
+    servers: Child,
+    _www: tempfile::TempDir,
+}
+
+fn ip(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Pair {
+    fn new() -> Pair {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let id = std::process::id() % 100_000;
+        let (ns, server_ns) = (format!("hsb{id}-{n}a"), format!("hsb{id}-{n}s"));
+        let (ifname, peer) = (format!("hs{id}a{n}"), format!("hs{id}s{n}"));
+        let net = (id * 8 + n) % 250 + 1;
+        let (sandbox, server) = (format!("10.212.{net}.2"), format!("10.212.{net}.1"));
+        for ns in [&ns, &server_ns] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+            ip(&["netns", "add", ns]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        ip(&["link", "add", &ifname, "type", "veth", "peer", "name", &peer]);
+        ip(&["link", "set", &ifname, "netns", &ns]);
+        ip(&["link", "set", &peer, "netns", &server_ns]);
+        ip(&["-n", &ns, "addr", "add", &format!("{sandbox}/24"), "dev", &ifname]);
+        ip(&["-n", &ns, "link", "set", &ifname, "up"]);
+        ip(&["-n", &ns, "route", "add", "default", "via", &server]);
+        ip(&["-n", &server_ns, "addr", "add", &format!("{server}/24"), "dev", &peer]);
+        ip(&["-n", &server_ns, "link", "set", &peer, "up"]);
+        let www = tempfile::tempdir().expect("a web root");
+        std::fs::write(www.path().join("index.html"), "hello from the servers' namespace\n").expect("write");
+        let servers = common::start_servers(&server_ns, &server, www.path(), "pkg.husk.test");
+        Pair { ns, server_ns, ifname, sandbox, server, servers, _www: www }
+    }
+
+    /// `husk run --network sandbox` of `case` in the sandbox's namespace,
+    /// with global flags `global` (before `run`).
+    fn husk(&self, platform: &str, case: &Case, global: &[String]) -> Outcome {
+        let inner = husk_suite::run::husk_command(platform, case);
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns]).arg(inner.get_program()).args(global);
+        cmd.args(inner.get_args());
+        run_command(cmd, None, TIMEOUT, &format!("husk --platform {platform} in {}", self.ns)).split_husk_log()
+    }
+
+    /// The sandbox's namespace's view of its interface's IPv4 addresses
+    /// and routes.
+    fn host_side(&self) -> (String, String) {
+        (ip(&["-n", &self.ns, "-4", "-o", "addr", "show", "dev", &self.ifname]), ip(&["-n", &self.ns, "route"]))
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        let _ = self.servers.kill();
+        let _ = self.servers.wait();
+        // The veth pair goes with the namespaces.
+        for ns in [&self.ns, &self.server_ns] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
+
+fn sandbox_flags(rules: &[String]) -> Vec<String> {
+    let mut v = vec!["--network".to_owned(), "sandbox".to_owned()];
+    v.extend(rules.iter().flat_map(|r| ["--allow-egress".to_owned(), r.clone()]));
+    v
+}
+
+husk_test! {
+    /// The socket API through the Sentry's own stack, as Linux gives it
+    /// on the same interface: blocking and non-blocking connect, names,
+    /// MSG_PEEK, MSG_WAITALL, MSG_DONTWAIT, FIONREAD, shutdown and EOF, a
+    /// refused port, a megabyte each way, edge-triggered epoll, connected
+    /// and unconnected UDP with MSG_TRUNC. Afterwards the interface has
+    /// its addresses and routes back.
+    fn sandbox_socket_api_matches_native(platform) {
+        let net = Pair::new();
+        let before = net.host_side();
+        let native_prog = progs::build("nat_client", Link::Static);
+        let native = Command::new("ip")
+            .args(["netns", "exec", &net.ns])
+            .arg(&native_prog)
+            .env("NAT_SERVER", &net.server)
+            .output()
+            .expect("run natively");
+        let native_out = String::from_utf8_lossy(&native.stdout).into_owned();
+        assert!(native_out.ends_with("done\n") && !native_out.contains(": bad"), "native run:\n{native_out}");
+        let (rootfs, prog) = prog_rootfs("nat_client", Link::Static);
+        let case = Case::new(&rootfs, &prog)
+            .env("NAT_SERVER", &net.server)
+            .husk_flags(sandbox_flags(&[format!("{}:9000", net.server), format!("{}:9001", net.server)]));
+        let husk = net.husk(platform, &case, &[]);
+        assert_eq!(husk.stdout_str(), native_out, "husk --platform {platform} differs from native; stderr:\n{}", husk.stderr_str());
+        // The watcher gives the addresses back just after husk exits.
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while net.host_side() != before && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(net.host_side(), before, "the interface's addresses and routes are not back");
+    }
+}
+
+husk_test! {
+    /// Nothing outside is reachable unless --allow-egress names it: a
+    /// denied connect is refused as Linux refuses one and leaves one JSON
+    /// audit line in the log; DNS over UDP to an allowed server works.
+    fn sandbox_egress_is_denied_by_default_and_audited(platform) {
+        let net = Pair::new();
+        let log = tempfile::NamedTempFile::new().expect("a log file");
+        let global = ["--log".to_owned(), log.path().display().to_string()];
+        let (rootfs, prog) = prog_rootfs("nat_client", Link::Static);
+        let connect = |port: u16, rules: &[String]| {
+            let case = Case::new(&rootfs, &prog)
+                .env("NAT_SERVER", &net.server)
+                .args(["connect".to_owned(), port.to_string()])
+                .husk_flags(sandbox_flags(rules));
+            net.husk(platform, &case, &global)
+        };
+        let denied = connect(9000, &[]);
+        assert_eq!(denied.stdout_str(), "connect to 9000: ECONNREFUSED\n", "{}", denied.stderr_str());
+        let text = std::fs::read_to_string(log.path()).expect("read the log");
+        let audits = common::egress_audits(&text);
+        assert_eq!(audits.len(), 1, "one audit line; the log:\n{text}");
+        assert_eq!(audits[0]["destination"], format!("{}:9000", net.server));
+        assert_eq!(audits[0]["verdict"], "deny");
+        assert_eq!(audits[0]["protocol"], "tcp");
+        assert!(audits[0]["sandbox"].as_str().is_some_and(|s| s.starts_with("run-")), "{}", audits[0]);
+
+        let allowed = connect(9000, &[format!("{}:9000", net.server)]);
+        assert_eq!(allowed.stdout_str(), "connect to 9000: ok\n", "{}", allowed.stderr_str());
+        let other_port = connect(8080, &[format!("{}:9000", net.server)]);
+        assert_eq!(other_port.stdout_str(), "connect to 8080: ECONNREFUSED\n");
+        let subnet = connect(9000, &[format!("{}/24", net.server)]);
+        assert_eq!(subnet.stdout_str(), "connect to 9000: ok\n");
+
+        // UDP: a DNS question to the servers' nameserver.
+        let bb = husk_suite::Rootfs::new();
+        bb.busybox(&["nslookup"]).dir("/etc");
+        let dns = Case::new(&bb, "/bin/nslookup")
+            .args(["pkg.husk.test", &net.server])
+            .husk_flags(sandbox_flags(&[format!("{}:53", net.server)]));
+        let out = net.husk(platform, &dns, &[]);
+        assert!(out.stdout_str().contains(&format!("Address: {}", net.server)), "{}", out.describe());
+    }
+}
+
+husk_test! {
+    /// The app sees the namespace's interface as it was (name, hardware
+    /// address, address, default route), through netlink and /proc/net,
+    /// and cannot change it; the host side no longer holds the address
+    /// while the sandbox does.
+    fn sandbox_interface_as_tools_show_it(platform) {
+        let net = Pair::new();
+        let link = ip(&["-n", &net.ns, "-o", "link", "show", "dev", &net.ifname]);
+        let mac = link.split_whitespace().skip_while(|w| *w != "link/ether").nth(1).expect("a MAC").to_owned();
+        let rootfs = husk_suite::Rootfs::new();
+        rootfs.busybox(&["sh", "ip", "cat", "grep", "sleep"]).dir_mode("/tmp", 0o1777).dir("/dev");
+        let script = format!(
+            "ip -4 addr show {0} | grep inet; ip link show {0} | grep -o 'link/ether [0-9a-f:]*'; ip route; \
+             ip addr add 192.0.2.1/24 dev {0} 2>&1; grep -c {0} /proc/net/dev; sleep 1",
+            net.ifname
+        );
+        let case = Case::new(&rootfs, "/bin/sh").args(["-c", &script]).husk_flags(sandbox_flags(&[]));
+        let out = net.husk(platform, &case, &[]);
+        let n = &net.ifname;
+        let subnet = net.sandbox.rsplit_once('.').map_or("", |(a, _)| a);
+        let want = format!(
+            "    inet {sb}/24 brd {subnet}.255 scope global {n}\n\
+             link/ether {mac}\n\
+             default via {srv} dev {n} \n\
+             {subnet}.0/24 dev {n} scope link  src {sb} \n\
+             ip: RTNETLINK answers: Operation not permitted\n\
+             1\n",
+            sb = net.sandbox,
+            srv = net.server,
+        );
+        assert_eq!(out.stdout_str(), want, "stderr:\n{}", out.stderr_str());
+    }
+}
+
+husk_test! {
+    /// A server in the sandbox answers clients in the servers' namespace
+    /// (and the sandbox itself, on its own address); a port nothing
+    /// listens on is refused.
+    fn sandbox_serves_its_namespace(platform) {
+        let net = Pair::new();
+        let rootfs = husk_suite::Rootfs::new();
+        rootfs.busybox(&["sh", "httpd", "wget", "sleep", "cat"]).dir_mode("/tmp", 0o1777).dir("/dev").dir("/www");
+        std::fs::write(rootfs.path().join("www/index.html"), "served from the sandbox\n").expect("write");
+        let script = format!(
+            "httpd -p 8000 -h /www; sleep 1; wget -q -O- http://{}:8000/; sleep 4",
+            net.sandbox
+        );
+        let case = Case::new(&rootfs, "/bin/sh").args(["-c", &script]).husk_flags(sandbox_flags(&[]));
+        let sandbox = &net.sandbox;
+        let (husk, ok, refused) = std::thread::scope(|s| {
+            let h = s.spawn(|| net.husk(platform, &case, &[]));
+            std::thread::sleep(Duration::from_secs(2));
+            let get = |port: u16| {
+                Command::new("ip")
+                    .args(["netns", "exec", &net.server_ns, "python3", "-c"])
+                    .arg(format!(
+                        "import urllib.request,sys\n\
+                         try: print(urllib.request.urlopen('http://{sandbox}:{port}/', timeout=10).read().decode(), end='')\n\
+                         except Exception as e: print(type(e).__name__, getattr(e, 'reason', e))"
+                    ))
+                    .output()
+                    .expect("python3")
+            };
+            let ok = get(8000);
+            let refused = get(8001);
+            (h.join().expect("husk"), ok, refused)
+        });
+        assert_eq!(String::from_utf8_lossy(&ok.stdout), "served from the sandbox\n", "{}", husk.describe());
+        assert_eq!(String::from_utf8_lossy(&refused.stdout), "URLError [Errno 111] Connection refused\n");
+        assert_eq!(husk.stdout_str(), "served from the sandbox\n", "{}", husk.describe());
+    }
+}
+
+husk_test! {
+    /// Without an interface in the namespace the sandbox has its loopback
+    /// only; rules need a network with a way out; the host's own network
+    /// namespace is never taken (its addresses stay where they are).
+    fn sandbox_without_an_interface_is_loopback_only(platform) {
+        let ns = format!("hsb{}-empty", std::process::id() % 100_000);
+        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+        ip(&["netns", "add", &ns]);
+        let (rootfs, prog) = prog_rootfs("nat_client", Link::Static);
+        let case = Case::new(&rootfs, &prog)
+            .env("NAT_SERVER", "10.212.0.1")
+            .args(["connect", "9000"])
+            .husk_flags(sandbox_flags(&["10.212.0.1".to_owned()]));
+        let inner = husk_suite::run::husk_command(platform, &case);
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &ns]).arg(inner.get_program()).args(inner.get_args());
+        let out = run_command(cmd, None, TIMEOUT, "husk").split_husk_log();
+        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+        assert_eq!(out.stdout_str(), "connect to 9000: ENETUNREACH\n", "{}", out.describe());
+        let bad = Case::new(&rootfs, &prog)
+            .args(["connect", "9000"])
+            .husk_flags(["--network", "none", "--allow-egress", "all"]);
+        let out = husk_suite::run_husk(platform, &bad);
+        assert_eq!(out.status, 125, "{}", out.describe());
+        let host_before = ip(&["-o", "addr"]);
+        let in_host = Case::new(&rootfs, &prog).args(["connect", "9000"]).husk_flags(sandbox_flags(&[]));
+        let out = husk_suite::run_husk(platform, &in_host);
+        assert_eq!(out.status, 125, "{}", out.describe());
+        assert!(out.stderr_str().contains("host's own network namespace"), "{}", out.describe());
+        assert_eq!(ip(&["-o", "addr"]), host_before);
+    }
+}
