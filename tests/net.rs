@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use husk_suite::{differential, differential_test, prog_rootfs, self_checking_case, Case, Rootfs};
+use husk_suite::{differential, differential_test, husk_test, prog_rootfs, run_husk, self_checking_case, Case, Rootfs};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -76,5 +76,80 @@ differential_test! {
             "done",
         ]);
         differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// /proc/net/unix: its header, and the line of each kind of Unix
+    /// socket (a path listener, a connection it has not yet accepted,
+    /// then accepted, bound and connected datagram sockets, an abstract
+    /// seqpacket listener whose name holds a NUL, a socketpair) with
+    /// Linux's reference counts, flags, types, states, inodes and paths.
+    fn proc_net_unix(platform, link) {
+        let (rootfs, prog) = prog_rootfs("proc_net_unix", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "header: Num       RefCount Protocol Flags    Type St Inode Path",
+            "pointers are 16 hex digits: ok",
+            "lines: 8",
+            "listener: refs 2 proto 0 flags 00010000 type 0001 st 01 path '/tmp/x.sock'",
+            "client: refs 3 proto 0 flags 00000000 type 0001 st 03 path ''",
+            "datagram: refs 3 proto 0 flags 00000000 type 0002 st 03 path '/tmp/d.sock'",
+            "connected datagram: refs 2 proto 0 flags 00000000 type 0002 st 03 path ''",
+            "seqpacket: refs 2 proto 0 flags 00010000 type 0005 st 01 path '@husk-proc@x'",
+            "pair 0: refs 3 proto 0 flags 00000000 type 0001 st 03 path ''",
+            "not yet accepted (inode 0): refs 3 proto 0 flags 00000000 type 0001 st 02 path '/tmp/x.sock'",
+            "accepted: refs 3 proto 0 flags 00000000 type 0001 st 03 path '/tmp/x.sock'",
+            "lines at /tmp/x.sock: 2",
+            "after closing the listeners, lines: 6, at /tmp/x.sock: 1, at @husk-proc@x: 0",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+/// A root with busybox's shell and the applets the /sys/class/net cases
+/// use.
+fn sysfs_rootfs() -> Rootfs {
+    let rootfs = Rootfs::new();
+    rootfs.busybox(&["sh", "ls", "cat", "readlink", "ip", "grep"]).dir_mode("/tmp", 0o1777).dir("/dev");
+    rootfs
+}
+
+differential_test! {
+    /// /sys/class/net with the loopback only: a link into
+    /// /sys/devices/virtual/net, and the attributes of an interface that
+    /// is up, read through the link and back through `subsystem`.
+    fn sys_class_net_loopback(platform) {
+        let rootfs = sysfs_rootfs();
+        let script = "ls /sys/class/net; readlink /sys/class/net/lo; cd /sys/class/net/lo || exit 1; \
+             for f in address addr_len broadcast carrier dev_id flags ifindex iflink mtu operstate tx_queue_len type; \
+             do echo \"$f=$(cat $f)\"; done; cat uevent; cat subsystem/lo/ifindex";
+        let case = Case::new(&rootfs, "/bin/sh").args(["-c", script]).timeout(TIMEOUT).expect_stdout(
+            "lo\n../../devices/virtual/net/lo\naddress=00:00:00:00:00:00\naddr_len=6\n\
+             broadcast=00:00:00:00:00:00\ncarrier=1\ndev_id=0x0\nflags=0x9\nifindex=1\niflink=1\nmtu=65536\n\
+             operstate=unknown\ntx_queue_len=1000\ntype=772\nINTERFACE=lo\nIFINDEX=1\n1\n",
+        );
+        differential(platform, &case);
+    }
+}
+
+husk_test! {
+    /// Under NAT /sys/class/net has eth0 too, with the hardware address,
+    /// index and MTU netlink gives `ip link`.
+    fn sys_class_net_under_nat(platform) {
+        let rootfs = sysfs_rootfs();
+        let script = "ls /sys/class/net; cd /sys/class/net/eth0 || exit 1; \
+             for f in address broadcast flags ifindex mtu operstate type carrier; do echo \"$f=$(cat $f)\"; done; \
+             ip link show eth0 | grep -c \"link/ether $(cat address) brd $(cat broadcast)\"; \
+             ip link show eth0 | grep -c \"^$(cat ifindex): eth0: .* mtu $(cat mtu) \"";
+        let case = Case::new(&rootfs, "/bin/sh").args(["-c", script]).timeout(TIMEOUT).husk_flags(["--network", "nat"]);
+        let out = run_husk(platform, &case);
+        assert_eq!(
+            out.stdout_str(),
+            "eth0\nlo\naddress=52:54:00:12:34:56\nbroadcast=ff:ff:ff:ff:ff:ff\nflags=0x1003\nifindex=2\nmtu=1500\n\
+             operstate=up\ntype=1\ncarrier=1\n1\n1\n",
+            "stderr:\n{}",
+            out.stderr_str()
+        );
     }
 }

@@ -648,9 +648,12 @@ fn apply_mounts(
                 procs.push(p.clone());
                 (p.root(), "proc", "proc", "rw,nosuid,nodev,noexec,relatime".into())
             }
-            MountKind::Sysfs => {
-                (vfs::sysfs::new(sandbox_cpus(), limits), "sysfs", "sysfs", "ro,nosuid,nodev,noexec,relatime".into())
-            }
+            MountKind::Sysfs => (
+                vfs::sysfs::new(sandbox_cpus(), limits, &vfs::procnet::view(kernel)),
+                "sysfs",
+                "sysfs",
+                "ro,nosuid,nodev,noexec,relatime".into(),
+            ),
             MountKind::Devpts => (
                 vfs::devpts::new_root(kernel.ptys.clone()),
                 "devpts",

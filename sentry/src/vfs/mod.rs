@@ -158,6 +158,10 @@ pub struct Dentry {
     children: Mutex<Children>,
     /// Something is mounted here.
     mounted: AtomicBool,
+    /// A synthetic file's directory: its dentries are made afresh at each
+    /// lookup, never cached in the parent, so each keeps its parent alive
+    /// for `..` (a relative link such as /sys/class/net/lo's target).
+    _pinned_parent: Option<Arc<Dentry>>,
 }
 
 impl Dentry {
@@ -166,13 +170,17 @@ impl Dentry {
     }
 
     fn make_in(name: &[u8], parent: Weak<Dentry>, node: Node, overlay: Option<Arc<overlay::Overlay>>) -> Arc<Dentry> {
+        Arc::new(Dentry::unshared(name, parent, node, overlay))
+    }
+
+    fn unshared(name: &[u8], parent: Weak<Dentry>, node: Node, overlay: Option<Arc<overlay::Overlay>>) -> Dentry {
         let fmt = match &node {
             Node::Gofer { attr, .. } => attr.mode & S_IFMT,
             Node::Host(h) => h.attr().mode & S_IFMT,
             Node::Mem(i) => i.mode() & S_IFMT,
             Node::Synth(n) => n.mode & S_IFMT,
         };
-        Arc::new(Dentry {
+        Dentry {
             id: NEXT_DENTRY_ID.fetch_add(1, Ordering::Relaxed),
             place: Mutex::new(Place { name: name.to_vec(), parent, pos: 0 }),
             node,
@@ -186,7 +194,15 @@ impl Dentry {
                 dead: false,
             }),
             mounted: AtomicBool::new(false),
-        })
+            _pinned_parent: None,
+        }
+    }
+
+    /// A dentry for the synthetic node `node`, called `name` in `parent`,
+    /// which it keeps alive (see `Dentry::_pinned_parent`).
+    fn make_synth_child(name: &[u8], parent: &Arc<Dentry>, node: synth::SynthNode) -> Arc<Dentry> {
+        let d = Dentry::unshared(name, Arc::downgrade(parent), Node::Synth(node), None);
+        Arc::new(Dentry { _pinned_parent: Some(parent.clone()), ..d })
     }
 
     /// A dentry for an in-Sentry inode, not yet in any directory.
@@ -653,7 +669,7 @@ impl Vfs {
         if let Node::Synth(n) = dir.node() {
             let synth::SynthKind::Dir(d) = &n.kind else { return Err(Errno::ENOTDIR) };
             let child = d.lookup(name).ok_or(Errno::ENOENT)?;
-            return Ok(Dentry::make(name, Arc::downgrade(dir), Node::Synth(child)));
+            return Ok(Dentry::make_synth_child(name, dir, child));
         }
         // Before any lock is taken: files cached past the bound go.
         evict::maybe_evict(self.gofer.as_ref());

@@ -956,6 +956,8 @@ impl RootDir {
         for (name, kind, v6) in procnet::KINDS {
             files.push(p.file(ino, name, 0o444, p.gen(move |_, k| Ok(procnet::sockets(k, kind, v6)))));
         }
+        let me = p.clone();
+        files.push(p.file(ino, "unix", 0o444, Arc::new(move || Ok(procnet::unix(&*me.kernel()?)))));
         SynthNode::dir(&p.fs, ino, 0o555, Arc::new(super::synth::StaticDir(files)))
     }
 

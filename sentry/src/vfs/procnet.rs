@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
 use super::netlink::NetView;
-use super::unix::{Endpoint, SockName, SOCK_DGRAM, SOCK_STREAM};
+use super::unix::{Endpoint, SockName, AF_UNIX, SOCK_DGRAM, SOCK_STREAM};
 use crate::kernel::Kernel;
 
 /// The sandbox's view of its network.
@@ -141,6 +141,99 @@ pub fn sockets(k: &Kernel, kind: u32, v6: bool) -> String {
     s
 }
 
+/// Most sockets /proc/net/unix lists: one open of it never builds more
+/// than a few megabytes, whatever the app made.
+const MAX_UNIX_LINES: usize = 65536;
+
+/// /proc/net/unix: the sandbox's Unix sockets, as Linux's `unix_seq_show`
+/// prints them. Those open in some process's fd table, those bound to a
+/// name (even if their only fd is in flight), and the connections waiting
+/// on a listener; a socket whose only fd rides in an SCM_RIGHTS message,
+/// unnamed, is not listed (nothing else holds it).
+pub fn unix(k: &Kernel) -> Vec<u8> {
+    let handles: Vec<_> = k.procs().procs.values().flat_map(|p| p.threads.iter().cloned()).collect();
+    let mut tables: Vec<_> = handles.iter().filter_map(|h| h.view()).map(|v| v.fds).collect();
+    tables.sort_by_key(|t| std::sync::Arc::as_ptr(t) as usize);
+    tables.dedup_by_key(|t| std::sync::Arc::as_ptr(t) as usize);
+    let mut eps = k.unix_names.named();
+    for t in &tables {
+        let fds = t.lock().unwrap_or_else(|e| e.into_inner());
+        for fd in fds.fds() {
+            if eps.len() >= MAX_UNIX_LINES {
+                break;
+            }
+            if let Some(u) = fds.get(fd).ok().and_then(|f| f.ops.unix_socket()) {
+                eps.push(u.endpoint().clone());
+            }
+        }
+    }
+    unix_table(eps)
+}
+
+/// The text of /proc/net/unix for `sockets` (in any order, repeats
+/// allowed) and the connections waiting on those that listen, ordered by
+/// inode. Pointers print as zeros, as with `kptr_restrict`.
+fn unix_table(sockets: Vec<std::sync::Arc<Endpoint>>) -> Vec<u8> {
+    /// `__SO_ACCEPTCON`: the socket listens.
+    const SO_ACCEPTCON: u32 = 1 << 16;
+    /// `SS_UNCONNECTED`, `SS_CONNECTING`, `SS_CONNECTED`.
+    const SS_UNCONNECTED: u8 = 1;
+    const SS_CONNECTING: u8 = 2;
+    const SS_CONNECTED: u8 = 3;
+    let mut list: Vec<(std::sync::Arc<Endpoint>, bool)> = Vec::new();
+    for ep in sockets.into_iter().filter(|e| e.family() == AF_UNIX && !e.is_dead()) {
+        if list.len() >= MAX_UNIX_LINES {
+            break;
+        }
+        // Connections not yet accepted have no socket (no inode) yet.
+        let waiting = ep.pending();
+        list.push((ep, false));
+        list.extend(waiting.into_iter().map(|e| (e, true)));
+    }
+    list.sort_by_key(|(e, _)| e.inode_number());
+    list.dedup_by_key(|(e, _)| e.inode_number());
+    list.truncate(MAX_UNIX_LINES);
+    // Linux's reference counts: the socket's own two, and one for each
+    // socket whose peer it is. A datagram socket another connected to is
+    // TCP_ESTABLISHED too (`unix_dgram_connect` sets both).
+    let mut peered: std::collections::HashMap<u64, (u32, bool)> = std::collections::HashMap::new();
+    for (ep, _) in &list {
+        if let Some(p) = ep.peer() {
+            let e = peered.entry(p.inode_number()).or_default();
+            e.0 += 1;
+            e.1 |= ep.kind() == SOCK_DGRAM;
+        }
+    }
+    let mut out = b"Num       RefCount Protocol Flags    Type St Inode Path\n".to_vec();
+    for (ep, embryo) in list {
+        let (peers, dgram_peer) = peered.get(&ep.inode_number()).copied().unwrap_or_default();
+        let connected = ep.is_connected() || dgram_peer;
+        let (st, ino) = match (embryo, connected) {
+            (true, _) => (SS_CONNECTING, 0),
+            (false, true) => (SS_CONNECTED, ep.inode_number()),
+            (false, false) => (SS_UNCONNECTED, ep.inode_number()),
+        };
+        let refs = 2 + peers;
+        let flags = if ep.is_listening() { SO_ACCEPTCON } else { 0 };
+        let line = format!("0000000000000000: {refs:08X} {:08X} {flags:08X} {:04X} {st:02X} {ino:5}", 0, ep.kind());
+        out.extend_from_slice(line.as_bytes());
+        match ep.name() {
+            Some(SockName::Path(p)) => {
+                out.push(b' ');
+                out.extend_from_slice(&p);
+            }
+            // Abstract names start with '@', and show their NULs as '@'.
+            Some(SockName::Abstract(n)) => {
+                out.extend_from_slice(b" @");
+                out.extend(n.iter().map(|&b| if b == 0 { b'@' } else { b }));
+            }
+            _ => {}
+        }
+        out.push(b'\n');
+    }
+    out
+}
+
 /// The kinds /proc/net lists.
 pub const KINDS: [(&str, u32, bool); 4] =
     [("tcp", SOCK_STREAM, false), ("tcp6", SOCK_STREAM, true), ("udp", SOCK_DGRAM, false), ("udp6", SOCK_DGRAM, true)];
@@ -163,5 +256,45 @@ mod tests {
         assert!(d.lines().nth(3).unwrap().trim_start().starts_with("eth0:"));
         assert_eq!(if_inet6(&nat), "00000000000000000000000000000001 01 80 10 80       lo\n");
         assert_eq!(hex_addr(&"127.0.0.1:8080".parse().unwrap(), false), "0100007F:1F90");
+    }
+
+    #[test]
+    fn unix_sockets_print_as_linux_does() {
+        use super::super::unix::{Namespace, Ucred, SOCK_SEQPACKET};
+        let names = Namespace::default();
+        let creds = Ucred::default();
+        let listener = Endpoint::new(SOCK_STREAM, creds);
+        listener.set_name(SockName::Path(b"/tmp/x.sock".to_vec())).unwrap();
+        names.bind_path((1, 2), &listener).unwrap();
+        listener.listen(5).unwrap();
+        let client = Endpoint::new(SOCK_STREAM, creds);
+        client.connect_to(&listener, None).unwrap();
+        let dgram = Endpoint::new(SOCK_DGRAM, creds);
+        dgram.set_name(SockName::Abstract(b"a\0b".to_vec())).unwrap();
+        names.bind_abstract(b"a\0b", &dgram).unwrap();
+        let seq = Endpoint::new(SOCK_SEQPACKET, creds);
+        seq.set_name(SockName::Abstract(b"seq".to_vec())).unwrap();
+        names.bind_abstract(b"seq", &seq).unwrap();
+        seq.listen(1).unwrap();
+        let tcp = Endpoint::new_in(super::super::inet::AF_INET, SOCK_STREAM, creds);
+        // Repeats (a socket both named and open) are listed once.
+        let mut all = names.named();
+        all.extend([client.clone(), listener.clone(), tcp]);
+        let text = String::from_utf8(unix_table(all)).unwrap();
+        let embryo = listener.pending().pop().unwrap();
+        let ino = |e: &Endpoint| e.inode_number();
+        let want = [
+            "Num       RefCount Protocol Flags    Type St Inode Path".to_string(),
+            format!("0000000000000000: 00000002 00000000 00010000 0001 01 {:5} /tmp/x.sock", ino(&listener)),
+            format!("0000000000000000: 00000003 00000000 00000000 0001 03 {:5}", ino(&client)),
+            "0000000000000000: 00000003 00000000 00000000 0001 02     0 /tmp/x.sock".to_string(),
+            format!("0000000000000000: 00000002 00000000 00000000 0002 01 {:5} @a@b", ino(&dgram)),
+            format!("0000000000000000: 00000002 00000000 00010000 0005 01 {:5} @seq", ino(&seq)),
+        ];
+        let mut order: Vec<(u64, &String)> =
+            [0, ino(&listener), ino(&client), ino(&embryo), ino(&dgram), ino(&seq)].into_iter().zip(&want).collect();
+        order.sort();
+        let want: Vec<&str> = order.iter().map(|(_, l)| l.as_str()).collect();
+        assert_eq!(text.lines().collect::<Vec<_>>(), want);
     }
 }

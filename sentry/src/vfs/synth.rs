@@ -237,10 +237,21 @@ impl SynthDir for StaticDir {
 /// pairs; directories on the way are made as needed, mode 0555, and
 /// `dirs` adds empty ones.
 pub fn static_tree(fs: &Arc<SynthFs>, files: &[(&str, Vec<u8>)], dirs: &[&str]) -> SynthNode {
+    static_tree_with_links(fs, files, &[], dirs)
+}
+
+/// [`static_tree`] with symlinks too: `links` are (path, target) pairs.
+pub fn static_tree_with_links(
+    fs: &Arc<SynthFs>,
+    files: &[(&str, Vec<u8>)],
+    links: &[(&str, &str)],
+    dirs: &[&str],
+) -> SynthNode {
     #[derive(Default)]
     struct Tree {
         dirs: std::collections::BTreeMap<Vec<u8>, Tree>,
         files: Vec<(Vec<u8>, Vec<u8>)>,
+        links: Vec<(Vec<u8>, Vec<u8>)>,
     }
     fn place<'a>(t: &'a mut Tree, path: &str) -> (&'a mut Tree, Vec<u8>) {
         let mut parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
@@ -262,6 +273,11 @@ pub fn static_tree(fs: &Arc<SynthFs>, files: &[(&str, Vec<u8>)], dirs: &[&str]) 
             let g: Generator = Arc::new(move || Ok(data.to_vec()));
             list.push((name.clone(), SynthNode::file(fs, child_ino(ino, &name), 0o444, g)));
         }
+        for (name, target) in t.links {
+            let target = Arc::new(target);
+            let g: Generator = Arc::new(move || Ok(target.to_vec()));
+            list.push((name.clone(), SynthNode::link(fs, child_ino(ino, &name), g)));
+        }
         SynthNode::dir(fs, ino, 0o555, Arc::new(StaticDir(list)))
     }
     let mut root = Tree::default();
@@ -272,6 +288,10 @@ pub fn static_tree(fs: &Arc<SynthFs>, files: &[(&str, Vec<u8>)], dirs: &[&str]) 
     for (path, data) in files {
         let (parent, name) = place(&mut root, path);
         parent.files.push((name, data.clone()));
+    }
+    for (path, target) in links {
+        let (parent, name) = place(&mut root, path);
+        parent.links.push((name, target.as_bytes().to_vec()));
     }
     build(fs, root, 1)
 }

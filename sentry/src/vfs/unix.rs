@@ -260,6 +260,16 @@ impl Namespace {
         map.get(&key).and_then(Weak::upgrade).filter(|e| !e.dead.load(Ordering::SeqCst))
     }
 
+    /// The live sockets bound to a name, abstract or path (/proc/net/unix);
+    /// at most [`MAX_NAMES`] of each, as the tables hold.
+    pub fn named(&self) -> Vec<Arc<Endpoint>> {
+        let live = |w: &Weak<Endpoint>| w.upgrade().filter(|e| !e.dead.load(Ordering::SeqCst));
+        let mut all: Vec<Arc<Endpoint>> =
+            self.abstract_names.lock().unwrap_or_else(|e| e.into_inner()).values().filter_map(live).collect();
+        all.extend(self.paths.lock().unwrap_or_else(|e| e.into_inner()).values().filter_map(live));
+        all
+    }
+
     /// Frees an abstract name when its socket closes.
     fn release_abstract(&self, name: &[u8], ep: &Endpoint) {
         let mut map = self.abstract_names.lock().unwrap_or_else(|e| e.into_inner());
@@ -349,8 +359,18 @@ impl Endpoint {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn is_connected(&self) -> bool {
+    /// Whether it is connected (a datagram socket: has a default peer).
+    pub fn is_connected(&self) -> bool {
         matches!(*self.state(), State::Connected)
+    }
+
+    /// A listener's connections not yet accepted (at most its backlog
+    /// plus one); none for any other socket.
+    pub fn pending(&self) -> Vec<Arc<Endpoint>> {
+        match &*self.state() {
+            State::Listening { pending, .. } => pending.iter().cloned().collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// The connection outside the sandbox, if this socket has one.
@@ -619,7 +639,7 @@ impl Endpoint {
     }
 
     /// The other end, while it is open.
-    fn peer(&self) -> Option<Arc<Endpoint>> {
+    pub fn peer(&self) -> Option<Arc<Endpoint>> {
         self.peer.lock().unwrap_or_else(|e| e.into_inner()).upgrade().filter(|p| !p.dead.load(Ordering::SeqCst))
     }
 
