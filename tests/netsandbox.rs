@@ -280,11 +280,11 @@ husk_test! {
             .husk_flags(["--network", "none", "--allow-egress", "all"]);
         let out = husk_suite::run_husk(platform, &bad);
         assert_eq!(out.status, 125, "{}", out.describe());
-        let host_before = ip(&["-o", "addr"]);
+        let host_before = ip(&["-4", "-o", "addr"]);
         let in_host = Case::new(&rootfs, &prog).args(["connect", "9000"]).husk_flags(sandbox_flags(&[]));
         let out = husk_suite::run_husk(platform, &in_host);
         assert_eq!(out.status, 125, "{}", out.describe());
         assert!(out.stderr_str().contains("host's own network namespace"), "{}", out.describe());
-        assert_eq!(ip(&["-o", "addr"]), host_before);
+        assert_eq!(ip(&["-4", "-o", "addr"]), host_before);
     }
 }
