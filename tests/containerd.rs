@@ -16,6 +16,9 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+#[path = "nat/common.rs"]
+mod common;
+
 use husk_suite::oci::{containerd, leftovers, leftovers_now, unique_id, Containerd, Runtime};
 use husk_suite::pty::{run_on_pty, Step};
 use husk_suite::run::{run_command, DEFAULT_TIMEOUT};
@@ -285,5 +288,41 @@ runtime_test! {
             .unwrap_or_else(|| panic!("no upperdir in the snapshot's mount: {mounts}"));
         let written = std::path::Path::new(upper).join("written");
         assert_eq!(std::fs::read_to_string(&written).ok().as_deref(), Some("from-the-container\n"), "{mounts}");
+    }
+}
+
+runtime_test! {
+    /// A container in a network namespace with a veth (as CNI leaves
+    /// one): `ip addr` inside shows the veth's address, and the container
+    /// reaches a server in another test namespace. Under Husk that is the
+    /// default network, `sandbox` (the Sentry's own stack on the veth),
+    /// with the server named by `dev.husk.network.allow-egress`; a port it
+    /// does not name stays refused.
+    fn ctr_veth_network(rt) {
+        let _s = serial();
+        let net = common::Pair::new(214);
+        let id = unique_id("veth", rt);
+        let _c = Cleanup::new(&id);
+        let netns = format!("network:/var/run/netns/{}", net.ns);
+        let allow = format!("dev.husk.network.allow-egress={}:8080", net.server);
+        let script = format!(
+            "/bin/busybox ip -4 -o addr show dev {ifname} | /bin/busybox grep -o 'inet [0-9./]*'; \
+             /bin/busybox wget -q -O- http://{server}:8080/; \
+             echo ping | /bin/busybox nc -w 3 {server} 9000 2>/dev/null || echo refused",
+            ifname = net.ifname,
+            server = net.server
+        );
+        let out = ctr_run(rt, &["--rm", "--with-ns", &netns, "--annotation", &allow], &id, &["sh", "-c", &script]);
+        // runc has no egress policy: the echo server answers.
+        let last = match rt {
+            husk_suite::oci::Runtime::Runc => "ping",
+            husk_suite::oci::Runtime::Husk => "refused",
+        };
+        assert_eq!(
+            (out.status, out.stdout_str()),
+            (0, format!("inet {}/24\nhello from the servers' namespace\n{last}\n", net.sandbox)),
+            "{}",
+            out.describe()
+        );
     }
 }

@@ -9,8 +9,7 @@
 //! interface the app sees, connections from outside, and the addresses
 //! given back to the interface afterwards are checked on their own.
 
-use std::process::{Child, Command};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::Command;
 use std::time::Duration;
 
 #[path = "nat/common.rs"]
@@ -21,82 +20,16 @@ use husk_suite::{husk_test, prog_rootfs, progs, Case, Link, Outcome};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Two namespaces joined by a veth pair: the sandbox's end has
-/// `sandbox`/24 with a default route via `server`, which the servers'
-/// namespace holds.
-struct Pair {
-    /// The sandbox's namespace.
-    ns: String,
-    /// The servers' namespace.
-    server_ns: String,
-    /// The sandbox's interface, in `ns`.
-    ifname: String,
-    sandbox: String,
-    server: String,
-    servers: Child,
-    _www: tempfile::TempDir,
-}
+use common::{ip, Pair};
 
-fn ip(args: &[&str]) -> String {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-impl Pair {
-    fn new() -> Pair {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let id = std::process::id() % 100_000;
-        let (ns, server_ns) = (format!("hsb{id}-{n}a"), format!("hsb{id}-{n}s"));
-        let (ifname, peer) = (format!("hs{id}a{n}"), format!("hs{id}s{n}"));
-        let net = (id * 8 + n) % 250 + 1;
-        let (sandbox, server) = (format!("10.212.{net}.2"), format!("10.212.{net}.1"));
-        for ns in [&ns, &server_ns] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-            ip(&["netns", "add", ns]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-        }
-        ip(&["link", "add", &ifname, "type", "veth", "peer", "name", &peer]);
-        ip(&["link", "set", &ifname, "netns", &ns]);
-        ip(&["link", "set", &peer, "netns", &server_ns]);
-        ip(&["-n", &ns, "addr", "add", &format!("{sandbox}/24"), "dev", &ifname]);
-        ip(&["-n", &ns, "link", "set", &ifname, "up"]);
-        ip(&["-n", &ns, "route", "add", "default", "via", &server]);
-        ip(&["-n", &server_ns, "addr", "add", &format!("{server}/24"), "dev", &peer]);
-        ip(&["-n", &server_ns, "link", "set", &peer, "up"]);
-        let www = tempfile::tempdir().expect("a web root");
-        std::fs::write(www.path().join("index.html"), "hello from the servers' namespace\n").expect("write");
-        let servers = common::start_servers(&server_ns, &server, www.path(), "pkg.husk.test");
-        Pair { ns, server_ns, ifname, sandbox, server, servers, _www: www }
-    }
-
-    /// `husk run --network sandbox` of `case` in the sandbox's namespace,
-    /// with global flags `global` (before `run`).
-    fn husk(&self, platform: &str, case: &Case, global: &[String]) -> Outcome {
-        let inner = husk_suite::run::husk_command(platform, case);
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns]).arg(inner.get_program()).args(global);
-        cmd.args(inner.get_args());
-        run_command(cmd, None, TIMEOUT, &format!("husk --platform {platform} in {}", self.ns)).split_husk_log()
-    }
-
-    /// The sandbox's namespace's view of its interface's IPv4 addresses
-    /// and routes.
-    fn host_side(&self) -> (String, String) {
-        (ip(&["-n", &self.ns, "-4", "-o", "addr", "show", "dev", &self.ifname]), ip(&["-n", &self.ns, "route"]))
-    }
-}
-
-impl Drop for Pair {
-    fn drop(&mut self) {
-        let _ = self.servers.kill();
-        let _ = self.servers.wait();
-        // The veth pair goes with the namespaces.
-        for ns in [&self.ns, &self.server_ns] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
-    }
+/// `husk run --network sandbox` of `case` in the sandbox's namespace of
+/// `net`, with global flags `global` (before `run`).
+fn husk_in(net: &Pair, platform: &str, case: &Case, global: &[String]) -> Outcome {
+    let inner = husk_suite::run::husk_command(platform, case);
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &net.ns]).arg(inner.get_program()).args(global);
+    cmd.args(inner.get_args());
+    run_command(cmd, None, TIMEOUT, &format!("husk --platform {platform} in {}", net.ns)).split_husk_log()
 }
 
 fn sandbox_flags(rules: &[String]) -> Vec<String> {
@@ -113,7 +46,7 @@ husk_test! {
     /// and unconnected UDP with MSG_TRUNC. Afterwards the interface has
     /// its addresses and routes back.
     fn sandbox_socket_api_matches_native(platform) {
-        let net = Pair::new();
+        let net = Pair::new(212);
         let before = net.host_side();
         let native_prog = progs::build("nat_client", Link::Static);
         let native = Command::new("ip")
@@ -128,7 +61,7 @@ husk_test! {
         let case = Case::new(&rootfs, &prog)
             .env("NAT_SERVER", &net.server)
             .husk_flags(sandbox_flags(&[format!("{}:9000", net.server), format!("{}:9001", net.server)]));
-        let husk = net.husk(platform, &case, &[]);
+        let husk = husk_in(&net, platform, &case, &[]);
         assert_eq!(husk.stdout_str(), native_out, "husk --platform {platform} differs from native; stderr:\n{}", husk.stderr_str());
         // The watcher gives the addresses back just after husk exits.
         let until = std::time::Instant::now() + Duration::from_secs(5);
@@ -144,7 +77,7 @@ husk_test! {
     /// denied connect is refused as Linux refuses one and leaves one JSON
     /// audit line in the log; DNS over UDP to an allowed server works.
     fn sandbox_egress_is_denied_by_default_and_audited(platform) {
-        let net = Pair::new();
+        let net = Pair::new(212);
         let log = tempfile::NamedTempFile::new().expect("a log file");
         let global = ["--log".to_owned(), log.path().display().to_string()];
         let (rootfs, prog) = prog_rootfs("nat_client", Link::Static);
@@ -153,7 +86,7 @@ husk_test! {
                 .env("NAT_SERVER", &net.server)
                 .args(["connect".to_owned(), port.to_string()])
                 .husk_flags(sandbox_flags(rules));
-            net.husk(platform, &case, &global)
+            husk_in(&net, platform, &case, &global)
         };
         let denied = connect(9000, &[]);
         assert_eq!(denied.stdout_str(), "connect to 9000: ECONNREFUSED\n", "{}", denied.stderr_str());
@@ -178,7 +111,7 @@ husk_test! {
         let dns = Case::new(&bb, "/bin/nslookup")
             .args(["pkg.husk.test", &net.server])
             .husk_flags(sandbox_flags(&[format!("{}:53", net.server)]));
-        let out = net.husk(platform, &dns, &[]);
+        let out = husk_in(&net, platform, &dns, &[]);
         assert!(out.stdout_str().contains(&format!("Address: {}", net.server)), "{}", out.describe());
     }
 }
@@ -189,7 +122,7 @@ husk_test! {
     /// and cannot change it; the host side no longer holds the address
     /// while the sandbox does.
     fn sandbox_interface_as_tools_show_it(platform) {
-        let net = Pair::new();
+        let net = Pair::new(212);
         let link = ip(&["-n", &net.ns, "-o", "link", "show", "dev", &net.ifname]);
         let mac = link.split_whitespace().skip_while(|w| *w != "link/ether").nth(1).expect("a MAC").to_owned();
         let rootfs = husk_suite::Rootfs::new();
@@ -200,7 +133,7 @@ husk_test! {
             net.ifname
         );
         let case = Case::new(&rootfs, "/bin/sh").args(["-c", &script]).husk_flags(sandbox_flags(&[]));
-        let out = net.husk(platform, &case, &[]);
+        let out = husk_in(&net, platform, &case, &[]);
         let n = &net.ifname;
         let subnet = net.sandbox.rsplit_once('.').map_or("", |(a, _)| a);
         let want = format!(
@@ -222,7 +155,7 @@ husk_test! {
     /// (and the sandbox itself, on its own address); a port nothing
     /// listens on is refused.
     fn sandbox_serves_its_namespace(platform) {
-        let net = Pair::new();
+        let net = Pair::new(212);
         let rootfs = husk_suite::Rootfs::new();
         rootfs.busybox(&["sh", "httpd", "wget", "sleep", "cat"]).dir_mode("/tmp", 0o1777).dir("/dev").dir("/www");
         std::fs::write(rootfs.path().join("www/index.html"), "served from the sandbox\n").expect("write");
@@ -233,7 +166,7 @@ husk_test! {
         let case = Case::new(&rootfs, "/bin/sh").args(["-c", &script]).husk_flags(sandbox_flags(&[]));
         let sandbox = &net.sandbox;
         let (husk, ok, refused) = std::thread::scope(|s| {
-            let h = s.spawn(|| net.husk(platform, &case, &[]));
+            let h = s.spawn(|| husk_in(&net, platform, &case, &[]));
             std::thread::sleep(Duration::from_secs(2));
             let get = |port: u16| {
                 Command::new("ip")
@@ -261,7 +194,7 @@ husk_test! {
     /// only; rules need a network with a way out; the host's own network
     /// namespace is never taken (its addresses stay where they are).
     fn sandbox_without_an_interface_is_loopback_only(platform) {
-        let ns = format!("hsb{}-empty", std::process::id() % 100_000);
+        let ns = format!("hsb{}-empty-{platform}", std::process::id() % 100_000);
         let _ = Command::new("ip").args(["netns", "del", &ns]).output();
         ip(&["netns", "add", &ns]);
         let (rootfs, prog) = prog_rootfs("nat_client", Link::Static);
