@@ -246,6 +246,7 @@ fn default_gateway6(table: &str, name: &str) -> Option<Ipv6Addr> {
 }
 
 const PACKET_IGNORE_OUTGOING: i32 = 23;
+const PACKET_VNET_HDR: i32 = 15;
 
 fn setsockopt_int(fd: &OwnedFd, level: i32, opt: i32, value: i32) -> i32 {
     use std::os::fd::AsRawFd;
@@ -275,6 +276,11 @@ fn packet_socket(index: u32) -> Result<OwnedFd, CaptureError> {
     };
     if r != 0 {
         return Err(last("binding the packet socket"));
+    }
+    // Frames come and go after a virtio-net header (for GSO; see the
+    // device).
+    if setsockopt_int(&fd, libc::SOL_PACKET, PACKET_VNET_HDR, 1) != 0 {
+        return Err(last("PACKET_VNET_HDR"));
     }
     // Its own frames would come back to it otherwise.
     if setsockopt_int(&fd, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, 1) != 0 {

@@ -4,10 +4,11 @@ use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, Ipv
 
 use crate::stack::Config;
 
-/// The destination port of `frame` when it opens a TCP connection (a SYN
+/// The destination port of `frame` (as read: after its virtio-net header)
+/// when it opens a TCP connection (a SYN
 /// without ACK) to one of the interface's addresses.
 pub(crate) fn syn_port(frame: &[u8], config: &Config) -> Option<u16> {
-    let eth = EthernetFrame::new_checked(frame).ok()?;
+    let eth = EthernetFrame::new_checked(frame.get(crate::device::VNET_HDR..)?).ok()?;
     let (dst, proto, payload) = match eth.ethertype() {
         EthernetProtocol::Ipv4 => {
             let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
