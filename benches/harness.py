@@ -39,6 +39,7 @@ written into FILE between the harness markers (appended if they are absent).
 from __future__ import annotations
 
 import argparse
+import ctypes
 import datetime as _dt
 import glob
 import json
@@ -236,6 +237,9 @@ class Workload:
     timeout: float = 120.0
     volume: str | None = None  # a fixture of Env.volume, mounted read-write at /mnt
     outside: bool = False  # talks to Env.sink() ({SINK_IP} {SINK_PORT} in argv), outside the sandbox
+    # With outside: runs in a network namespace of its own whose veth leads
+    # to the sink's (Env.sandbox_ns()); Husk with --network sandbox.
+    on_interface: bool = False
 
 
 # The HTTP row: a threading http.server on the loopback answering a fixed
@@ -311,6 +315,15 @@ def workloads(quick: bool) -> list[Workload]:
         Workload("TCP connect+close to a server outside (NAT)", "µs/op", "small",
                  ["/bin/hbench", "tcpconn", "200" if q else "1000", "{SINK_IP}", "{SINK_PORT}"], "printed", 1e-3,
                  reps=reps, outside=True),
+        # The same, from a namespace whose veth leads to the sink's, as CNI
+        # leaves a container's: natively there, under Husk with --network
+        # sandbox (the Sentry's own TCP/IP stack on that veth).
+        Workload("TCP %s over a veth (--network sandbox)" % ("256 MiB" if q else "1 GiB"), "ms", "small",
+                 ["/bin/hbench", "tcp", "256" if q else "1024", "{SINK_IP}", "{SINK_PORT}"], "printed", 1e-6,
+                 reps=reps, outside=True, on_interface=True),
+        Workload("TCP connect+close over a veth (--network sandbox)", "µs/op", "small",
+                 ["/bin/hbench", "tcpconn", "200" if q else "1000", "{SINK_IP}", "{SINK_PORT}"], "printed", 1e-3,
+                 reps=reps, outside=True, on_interface=True),
         Workload("HTTP request loop (http.server + http.client, loopback)", "µs/request", "debian",
                  ["/usr/bin/python3", "-c", HTTP_LOOP, "200" if q else "1000"], "printed", 1e-3, reps=reps),
         Workload("first touch 1 GiB", "ms", "small",
@@ -392,10 +405,36 @@ class Env:
             raise Failure("the sink server did not start")
         return self.SINK_IP, self.SINK_PORT
 
+    SANDBOX_NS = "husk-bench-sbx"
+    SBX_IP, SBX_GW = "10.212.1.2", "10.212.1.1"
+
+    def sandbox_ns(self) -> str:
+        """A network namespace whose veth (SBX_IP, default route via the
+        sink's namespace) leads to the sink, made on first use."""
+        self.sink()
+        ns = self.SANDBOX_NS
+        if Path(f"/var/run/netns/{ns}").exists():
+            return ns
+        for cmd in (["ip", "netns", "add", ns],
+                    ["ip", "link", "add", "hbsbx0", "type", "veth", "peer", "name", "hbsbx1"],
+                    ["ip", "link", "set", "hbsbx0", "netns", ns],
+                    ["ip", "link", "set", "hbsbx1", "netns", self.SINK_NS],
+                    ["ip", "-n", ns, "addr", "add", f"{self.SBX_IP}/24", "dev", "hbsbx0"],
+                    ["ip", "-n", ns, "link", "set", "hbsbx0", "up"],
+                    ["ip", "-n", ns, "link", "set", "lo", "up"],
+                    ["ip", "-n", ns, "route", "add", "default", "via", self.SBX_GW],
+                    ["ip", "-n", self.SINK_NS, "addr", "add", f"{self.SBX_GW}/24", "dev", "hbsbx1"],
+                    ["ip", "-n", self.SINK_NS, "link", "set", "hbsbx1", "up"]):
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            if p.returncode != 0:
+                raise Failure(f"{' '.join(cmd)}: {p.stderr.strip()}")
+        return ns
+
     def close_sink(self) -> None:
         if self.sink_server is not None:
             self.sink_server.kill()
             self.sink_server.wait()
+            subprocess.run(["ip", "netns", "del", self.SANDBOX_NS], capture_output=True)
             subprocess.run(["ip", "netns", "del", self.SINK_NS], capture_output=True)
 
     def volume(self, name: str) -> Path:
@@ -479,13 +518,24 @@ def bind_mount_private(source: Path, target: Path) -> None:
         raise OSError(ctypes.get_errno(), f"bind mount {source} on {target}")
 
 
+def enter_netns(name: str) -> None:
+    """setns(2) into the named network namespace (os.setns is 3.12's)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    with open(f"/var/run/netns/{name}") as f:
+        if libc.setns(f.fileno(), 0x40000000) != 0:  # CLONE_NEWNET
+            raise OSError(ctypes.get_errno(), f"setns {name}")
+
+
 def command(env: Env, contender: str, rootfs: Path, argv: list[str], volume: Path | None = None,
-            egress: str | None = None):
+            egress: str | None = None, netns: str | None = None):
     """(argv, preexec_fn, cleanup) to run argv inside rootfs as contender,
     with volume (if any) mounted read-write at /mnt, and (Husk) egress
-    allowed to `egress` (ADDR:PORT)."""
+    allowed to `egress` (ADDR:PORT); in network namespace `netns` if
+    given (Husk with --network sandbox there)."""
     if contender == "native":
         def enter():
+            if netns is not None:
+                enter_netns(netns)
             if volume is not None:
                 bind_mount_private(volume, rootfs / "mnt")
             os.chroot(rootfs)
@@ -497,6 +547,8 @@ def command(env: Env, contender: str, rootfs: Path, argv: list[str], volume: Pat
             cmd += ["--volume", f"{volume}:/mnt"]
         if egress is not None:
             cmd += ["--allow-egress", egress]
+        if netns is not None:
+            cmd = ["ip", "netns", "exec", netns] + cmd + ["--network", "sandbox"]
         for k, v in ENV.items():
             cmd += ["--env", f"{k}={v}"]
         return cmd + ["--"] + argv, None, None
@@ -564,12 +616,14 @@ def run_once(env: Env, contender: str, w: Workload) -> float:
     """One sample of w under contender, in w's unit; raises Failure."""
     rootfs = env.rootfs(w.rootfs)
     volume = env.volume(w.volume) if w.volume else None
-    wargv, egress = w.argv, None
+    wargv, egress, netns = w.argv, None, None
     if w.outside:
         ip, port = env.sink()
         wargv = [a.replace("{SINK_IP}", ip).replace("{SINK_PORT}", str(port)) for a in w.argv]
         egress = f"{ip}:{port}"
-    argv, preexec, cleanup = command(env, contender, rootfs, wargv, volume, egress)
+    if w.on_interface:
+        netns = env.sandbox_ns()
+    argv, preexec, cleanup = command(env, contender, rootfs, wargv, volume, egress, netns)
     out = tempfile.TemporaryFile(dir=env.work)  # runsc's stdout on a pipe may be lost
     err = tempfile.TemporaryFile(dir=env.work)
     peak = 0

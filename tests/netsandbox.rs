@@ -104,6 +104,14 @@ husk_test! {
         assert_eq!(other_port.stdout_str(), "connect to 8080: ECONNREFUSED\n");
         let subnet = connect(9000, &[format!("{}/24", net.server)]);
         assert_eq!(subnet.stdout_str(), "connect to 9000: ok\n");
+        // Connections made and dropped at once, many times: a close that
+        // races the stack's driver must neither hang nor be lost.
+        let churn = Case::new(&rootfs, &prog)
+            .env("NAT_SERVER", &net.server)
+            .args(["churn", "9000", "500"])
+            .husk_flags(sandbox_flags(&[format!("{}:9000", net.server)]));
+        let out = husk_in(&net, platform, &churn, &[]);
+        assert_eq!(out.stdout_str(), "churn: 500 connections\n", "{}", out.describe());
 
         // UDP: a DNS question to the servers' nameserver.
         let bb = husk_suite::Rootfs::new();

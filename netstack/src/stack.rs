@@ -6,7 +6,9 @@
 //! send, so that segments leave without waiting for the driver); the
 //! driver takes it to feed frames in and run timers. Nothing the Sentry
 //! gives (notify closures, hooks) is called with it held, since those
-//! take the Sentry's own locks.
+//! take the Sentry's own locks. A [`Conn`] dropped anywhere (even where
+//! the lock is held: the driver holds connections while it looks at them)
+//! only queues its close; whoever takes the lock next carries it out.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -126,6 +128,8 @@ struct Inner {
 /// A TCP/IP stack on one interface.
 pub struct Stack {
     inner: Mutex<Inner>,
+    /// Connections dropped and not yet closed: (socket, is TCP).
+    dropped: Mutex<Vec<(SocketHandle, bool)>>,
     packet_fd: RawFd,
     wake_r: OwnedFd,
     wake_w: OwnedFd,
@@ -194,6 +198,7 @@ impl Stack {
         };
         Ok(Arc::new(Stack {
             inner: Mutex::new(inner),
+            dropped: Mutex::new(Vec::new()),
             packet_fd,
             wake_r,
             wake_w,
@@ -219,8 +224,14 @@ impl Stack {
         Instant::from_micros(self.epoch.elapsed().as_micros() as i64)
     }
 
+    /// The stack, locked, with the closes of dropped connections done.
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let dropped = std::mem::take(&mut *self.dropped.lock().unwrap_or_else(|e| e.into_inner()));
+        for (handle, tcp) in dropped {
+            inner.close_conn(handle, tcp);
+        }
+        inner
     }
 
     fn wake(&self) {
@@ -461,6 +472,24 @@ impl Stack {
 }
 
 impl Inner {
+    /// Closes a connection the app let go of: a UDP socket at once, a TCP
+    /// one with a FIN (a reset if data it never read is left, as on
+    /// Linux), kept until its goodbye is over.
+    fn close_conn(&mut self, handle: SocketHandle, tcp: bool) {
+        self.meta.remove(&handle);
+        if !tcp {
+            self.sockets.remove(handle);
+            return;
+        }
+        let s = self.sockets.get_mut::<tcp::Socket>(handle);
+        if s.recv_queue() > 0 {
+            s.abort();
+        } else {
+            s.close();
+        }
+        self.closing.push(handle);
+    }
+
     fn count(&self) -> usize {
         self.meta.len() + self.listening.len() + self.closing.len()
     }
@@ -809,22 +838,52 @@ fn tcp_recv(s: &mut tcp::Socket<'_>, room: usize, peek: bool, sink: Sink<'_>) ->
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        let mut inner = self.stack.lock();
-        inner.meta.remove(&self.handle);
-        if !self.tcp {
-            inner.sockets.remove(self.handle);
-            return;
-        }
-        let s = inner.sockets.get_mut::<tcp::Socket>(self.handle);
-        // Unread data makes a close a reset, as on Linux.
-        if s.recv_queue() > 0 {
-            s.abort();
-        } else {
-            s.close();
-        }
-        inner.closing.push(self.handle);
-        self.stack.poll_now(&mut inner);
-        drop(inner);
+        self.stack.dropped.lock().unwrap_or_else(|e| e.into_inner()).push((self.handle, self.tcp));
+        // The driver carries it out (and sends the FIN) at once.
         self.stack.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixDatagram;
+
+    /// A stack whose "interface" is one end of a datagram socket pair.
+    fn stack() -> (Arc<Stack>, UnixDatagram) {
+        let (ours, wire) = UnixDatagram::pair().expect("socketpair");
+        ours.set_nonblocking(true).expect("nonblocking");
+        let config = Config {
+            name: "eth0".into(),
+            mac: [2, 0, 0, 0, 0, 2],
+            mtu: 1500,
+            addrs: vec![("10.0.0.2".parse().expect("ip"), 24)],
+            gateway4: None,
+            gateway6: None,
+        };
+        (Stack::new(OwnedFd::from(ours), config).expect("stack"), wire)
+    }
+
+    #[test]
+    fn a_connection_dropped_under_the_lock_is_closed_by_the_next_locker() {
+        let (stack, _wire) = stack();
+        let conn = stack.connect(true, "10.0.0.1:80".parse().expect("addr")).expect("connect");
+        let handle = conn.handle;
+        {
+            // The driver holds the lock while it holds connections: the
+            // last one going must not take the lock again.
+            let _inner = stack.lock();
+            drop(conn);
+        }
+        let inner = stack.lock();
+        assert!(!inner.meta.contains_key(&handle));
+        assert!(inner.closing.contains(&handle));
+    }
+
+    #[test]
+    fn connects_without_an_address_of_the_family_are_unreachable() {
+        let (stack, _wire) = stack();
+        let e = stack.connect(true, "[2001:db8::1]:80".parse().expect("addr")).err();
+        assert_eq!(e, Some(Errno::ENETUNREACH));
     }
 }

@@ -218,6 +218,23 @@ int main(int argc, char **argv)
 			printf("connect to %s: ok\n", argv[2]);
 		return 0;
 	}
+	/* "churn PORT N": N connections made and closed at once, one after
+	 * another (each echoes one byte first on every 10th). */
+	if (argc == 4 && strcmp(argv[1], "churn") == 0) {
+		int n = atoi(argv[3]), ok = 0;
+		for (int i = 0; i < n; i++) {
+			int s = tcp_to(atoi(argv[2]), 0);
+			if (s < 0)
+				return 1;
+			char c = 'x';
+			if (i % 10 == 0 && (write(s, &c, 1) != 1 || read(s, &c, 1) != 1 || c != 'x'))
+				return 1;
+			close(s);
+			ok++;
+		}
+		printf("churn: %d connections\n", ok);
+		return 0;
+	}
 	tcp_basics();
 	tcp_nonblocking();
 	refused();
