@@ -204,7 +204,7 @@ impl Stack {
             wake_w,
             hooks: OnceLock::new(),
             config,
-            next_port: AtomicU16::new(*EPHEMERAL.start()),
+            next_port: AtomicU16::new((random_seed() % 65536) as u16),
             epoch,
         }))
     }
@@ -240,10 +240,24 @@ impl Stack {
         let _ = unsafe { libc::write(self.wake_w.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
     }
 
-    fn ephemeral_port(&self) -> u16 {
+    /// The next ephemeral port no socket of the stack holds (a closing
+    /// connection's included, so that no two share their four-tuple's
+    /// local half). The sequence starts at a random place, as Linux's
+    /// does: a sandbox started again does not reuse the ports the peer
+    /// may still hold for its last run.
+    fn ephemeral_port(&self, inner: &Inner) -> Option<u16> {
         let span = EPHEMERAL.end() - EPHEMERAL.start() + 1;
-        let n = self.next_port.fetch_add(1, Ordering::Relaxed);
-        EPHEMERAL.start() + (n.wrapping_sub(*EPHEMERAL.start()) % span)
+        let in_use = |port: u16| {
+            inner.sockets.iter().any(|(_, s)| match s {
+                smoltcp::socket::Socket::Tcp(t) => t.local_endpoint().is_some_and(|e| e.port == port),
+                smoltcp::socket::Socket::Udp(u) => u.endpoint().port == port,
+                _ => false,
+            })
+        };
+        (0..64)
+            .map(|_| self.next_port.fetch_add(1, Ordering::Relaxed))
+            .map(|n| EPHEMERAL.start() + n % span)
+            .find(|p| !in_use(*p))
     }
 
     /// A connection (`tcp`) or a UDP socket from the interface's address
@@ -251,11 +265,11 @@ impl Stack {
     /// [`Conn::connect_state`].
     pub fn connect(self: &Arc<Self>, tcp: bool, dst: SocketAddr) -> Result<Arc<Conn>, Errno> {
         let src = self.config.addr(dst.is_ipv6()).ok_or(Errno::ENETUNREACH)?;
-        let local = SocketAddr::new(src, self.ephemeral_port());
         let mut inner = self.lock();
         if inner.meta.len() + inner.listening.len() + inner.closing.len() >= MAX_SOCKETS {
             return Err(Errno::ENOBUFS);
         }
+        let local = SocketAddr::new(src, self.ephemeral_port(&inner).ok_or(Errno::EADDRNOTAVAIL)?);
         let now = self.now();
         let handle = if tcp {
             let mut s = tcp_socket();
