@@ -4,9 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
-const ALLOWED: &[&str] =
-    &["platform/", "sentry/src/mm/memfile.rs", "sentry/src/sys.rs", "gofer/src/sys.rs", "runtime/src/sys.rs"];
-const CRATES: &[&str] = &["abi", "platform", "sentry", "gofer", "runtime"];
+const ALLOWED: &[&str] = &[
+    "platform/",
+    "sentry/src/mm/memfile.rs",
+    "sentry/src/sys.rs",
+    "gofer/src/sys.rs",
+    "runtime/src/sys.rs",
+    "netstack/src/sys.rs",
+];
+const CRATES: &[&str] = &["abi", "platform", "sentry", "gofer", "runtime", "netstack"];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };

@@ -10,7 +10,9 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
+
+use crate::sys;
 
 use crate::stack::Config;
 
@@ -27,10 +29,6 @@ pub enum CaptureError {
          (run in a network namespace of the sandbox's, as CNI or `ip netns exec` gives one)"
     )]
     HostNamespace,
-}
-
-fn last(what: &'static str) -> CaptureError {
-    CaptureError::Host(what, std::io::Error::last_os_error())
 }
 
 /// The interface, taken: its packet socket and what the stack needs.
@@ -115,23 +113,6 @@ pub fn in_host_namespace() -> bool {
     std::fs::metadata("/proc/1/ns/net").is_ok_and(|init| init.ino() == me.ino() && init.dev() == me.dev())
 }
 
-fn prefix_of(mask: *const libc::sockaddr) -> u8 {
-    if mask.is_null() {
-        return 0;
-    }
-    // SAFETY: getifaddrs gives netmasks as sockaddrs of the entry's family,
-    // which is checked before reading the longer IPv6 form.
-    unsafe {
-        match i32::from((*mask).sa_family) {
-            libc::AF_INET => u32::from_be((*mask.cast::<libc::sockaddr_in>()).sin_addr.s_addr).count_ones() as u8,
-            libc::AF_INET6 => {
-                (*mask.cast::<libc::sockaddr_in6>()).sin6_addr.s6_addr.iter().map(|b| b.count_ones() as u8).sum()
-            }
-            _ => 0,
-        }
-    }
-}
-
 fn is_link_local(ip: &IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_link_local(),
@@ -142,78 +123,30 @@ fn is_link_local(ip: &IpAddr) -> bool {
 /// The namespace's interfaces by name, as getifaddrs lists them (link-local
 /// addresses left out: the host keeps those).
 fn interfaces() -> Result<BTreeMap<String, Found>, CaptureError> {
-    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs fills `list`, freed below.
-    if unsafe { libc::getifaddrs(&mut list) } != 0 {
-        return Err(last("getifaddrs"));
-    }
+    let entries = sys::getifaddrs().map_err(|e| CaptureError::Host("getifaddrs", e))?;
     let mut out: BTreeMap<String, Found> = BTreeMap::new();
-    let mut cur = list;
-    while !cur.is_null() {
-        // SAFETY: `cur` is a live entry of the list getifaddrs made; its
-        // name is a C string and its address (if any) a sockaddr of the
-        // family it names.
-        unsafe {
-            let e = &*cur;
-            cur = e.ifa_next;
-            let name = std::ffi::CStr::from_ptr(e.ifa_name).to_string_lossy().into_owned();
-            let f = out.entry(name).or_default();
-            f.up = e.ifa_flags & libc::IFF_UP as u32 != 0;
-            f.loopback = e.ifa_flags & libc::IFF_LOOPBACK as u32 != 0;
-            if e.ifa_addr.is_null() {
-                continue;
+    for e in entries {
+        let f = out.entry(e.name).or_default();
+        f.up = e.flags & libc::IFF_UP as u32 != 0;
+        f.loopback = e.flags & libc::IFF_LOOPBACK as u32 != 0;
+        match e.addr {
+            sys::IfAddr::Link { index, mac } => {
+                f.index = index;
+                if let Some(mac) = mac {
+                    f.mac = mac;
+                }
             }
-            let addr = match i32::from((*e.ifa_addr).sa_family) {
-                libc::AF_PACKET => {
-                    let ll = &*e.ifa_addr.cast::<libc::sockaddr_ll>();
-                    f.index = ll.sll_ifindex as u32;
-                    if ll.sll_halen == 6 {
-                        f.mac.copy_from_slice(&ll.sll_addr[..6]);
-                    }
-                    continue;
-                }
-                libc::AF_INET => {
-                    IpAddr::V4(Ipv4Addr::from(u32::from_be((*e.ifa_addr.cast::<libc::sockaddr_in>()).sin_addr.s_addr)))
-                }
-                libc::AF_INET6 => {
-                    IpAddr::V6(Ipv6Addr::from((*e.ifa_addr.cast::<libc::sockaddr_in6>()).sin6_addr.s6_addr))
-                }
-                _ => continue,
-            };
-            if !is_link_local(&addr) && f.addrs.len() < 4 {
-                f.addrs.push((addr, prefix_of(e.ifa_netmask)));
+            sys::IfAddr::Ip(addr, prefix) if !is_link_local(&addr) && f.addrs.len() < 4 => {
+                f.addrs.push((addr, prefix));
             }
+            _ => {}
         }
     }
-    // SAFETY: `list` came from getifaddrs and is freed once.
-    unsafe { libc::freeifaddrs(list) };
     Ok(out)
 }
 
-fn socket(domain: i32, ty: i32, proto: i32) -> std::io::Result<OwnedFd> {
-    // SAFETY: plain socket(2); the fd is owned at once.
-    let fd = unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, proto) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a new fd nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 fn mtu_of(name: &str) -> Result<u32, CaptureError> {
-    use std::os::fd::AsRawFd;
-    let s = socket(libc::AF_INET, libc::SOCK_DGRAM, 0).map_err(|e| CaptureError::Host("socket", e))?;
-    // SAFETY: an all-zero ifreq is valid.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, b) in req.ifr_name.iter_mut().zip(name.bytes().take(libc::IFNAMSIZ - 1)) {
-        *d = b as libc::c_char;
-    }
-    // SAFETY: SIOCGIFMTU reads the name and writes the MTU into `req`.
-    if unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCGIFMTU, &mut req) } != 0 {
-        return Err(last("SIOCGIFMTU"));
-    }
-    // SAFETY: SIOCGIFMTU filled the union's MTU member.
-    Ok(unsafe { req.ifr_ifru.ifru_mtu } as u32)
+    sys::if_mtu(name).map_err(|e| CaptureError::Host("SIOCGIFMTU", e))
 }
 
 /// The default gateways through `name`, from /proc/net (this namespace's).
@@ -248,47 +181,21 @@ fn default_gateway6(table: &str, name: &str) -> Option<Ipv6Addr> {
 const PACKET_IGNORE_OUTGOING: i32 = 23;
 const PACKET_VNET_HDR: i32 = 15;
 
-fn setsockopt_int(fd: &OwnedFd, level: i32, opt: i32, value: i32) -> i32 {
-    use std::os::fd::AsRawFd;
-    // SAFETY: the option value is an int that lives across the call.
-    unsafe {
-        libc::setsockopt(fd.as_raw_fd(), level, opt, (&value as *const i32).cast(), std::mem::size_of::<i32>() as u32)
-    }
-}
-
 fn packet_socket(index: u32) -> Result<OwnedFd, CaptureError> {
-    use std::os::fd::AsRawFd;
     let proto = (libc::ETH_P_ALL as u16).to_be();
-    let fd = socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_NONBLOCK, i32::from(proto))
+    let fd = sys::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_NONBLOCK, i32::from(proto))
         .map_err(|e| CaptureError::Host("AF_PACKET socket", e))?;
-    // SAFETY: an all-zero sockaddr_ll is valid; the fields are set below.
-    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    sll.sll_family = libc::AF_PACKET as u16;
-    sll.sll_protocol = proto;
-    sll.sll_ifindex = index as i32;
-    // SAFETY: `sll` is a sockaddr_ll of the size given.
-    let r = unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&sll as *const libc::sockaddr_ll).cast(),
-            std::mem::size_of::<libc::sockaddr_ll>() as u32,
-        )
-    };
-    if r != 0 {
-        return Err(last("binding the packet socket"));
-    }
+    sys::bind_packet(&fd, index, proto).map_err(|e| CaptureError::Host("binding the packet socket", e))?;
     // Frames come and go after a virtio-net header (for GSO; see the
     // device).
-    if setsockopt_int(&fd, libc::SOL_PACKET, PACKET_VNET_HDR, 1) != 0 {
-        return Err(last("PACKET_VNET_HDR"));
-    }
+    sys::setsockopt_int(&fd, libc::SOL_PACKET, PACKET_VNET_HDR, 1)
+        .map_err(|e| CaptureError::Host("PACKET_VNET_HDR", e))?;
     // Its own frames would come back to it otherwise.
-    if setsockopt_int(&fd, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, 1) != 0 {
-        return Err(last("PACKET_IGNORE_OUTGOING"));
-    }
+    sys::setsockopt_int(&fd, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+        .map_err(|e| CaptureError::Host("PACKET_IGNORE_OUTGOING", e))?;
     // Room for bursts while the driver is busy; best effort.
-    setsockopt_int(&fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, 4 << 20);
-    setsockopt_int(&fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, 4 << 20);
+    let _ = sys::setsockopt_int(&fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, 4 << 20);
+    let _ = sys::setsockopt_int(&fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, 4 << 20);
     Ok(fd)
 }
 
@@ -337,8 +244,7 @@ fn rtnl_default_route(index: u32, gw: IpAddr) -> std::io::Result<()> {
 
 /// Sends one rtnetlink request and reads its acknowledgement.
 fn rtnl(ty: u16, flags: u16, body: &[u8]) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let s = socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE)?;
+    let s = sys::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE)?;
     let mut msg = Vec::with_capacity(16 + body.len());
     msg.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
     msg.extend_from_slice(&ty.to_ne_bytes());
@@ -346,15 +252,10 @@ fn rtnl(ty: u16, flags: u16, body: &[u8]) -> std::io::Result<()> {
     msg.extend_from_slice(&1u32.to_ne_bytes());
     msg.extend_from_slice(&0u32.to_ne_bytes());
     msg.extend_from_slice(body);
-    // SAFETY: `msg` is readable for its length.
-    if unsafe { libc::send(s.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    sys::send(&s, &msg)?;
     let mut reply = [0u8; 1024];
-    // SAFETY: `reply` is writable for its length.
-    let n = unsafe { libc::recv(s.as_raw_fd(), reply.as_mut_ptr().cast(), reply.len(), 0) };
-    if n < 20 {
-        return Err(std::io::Error::last_os_error());
+    if sys::recv(&s, &mut reply)? < 20 {
+        return Err(std::io::Error::from_raw_os_error(libc::EPROTO));
     }
     // An NLMSG_ERROR message; its error field is 0 for an acknowledgement.
     let err = i32::from_ne_bytes([reply[16], reply[17], reply[18], reply[19]]);

@@ -49,16 +49,13 @@ impl PacketDevice {
 /// Reads one frame from the packet socket `fd` into `buf`: its length, or
 /// None when none is waiting (or the read failed).
 pub(crate) fn read_frame(fd: RawFd, buf: &mut [u8]) -> Option<usize> {
-    // SAFETY: `buf` is writable for its length; the kernel writes at most
-    // that many bytes.
-    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-    (n > 0).then_some(n as usize)
+    crate::sys::read(fd, buf)
 }
 
+/// A frame the socket cannot take now (ENOBUFS, EAGAIN) is lost, as on a
+/// wire; TCP sends again.
 fn write_frame(fd: RawFd, frame: &[u8]) {
-    // SAFETY: `frame` is readable for its length. A frame the socket cannot
-    // take now (ENOBUFS, EAGAIN) is lost, as on a wire; TCP sends again.
-    let _ = unsafe { libc::write(fd, frame.as_ptr().cast(), frame.len()) };
+    crate::sys::write(fd, frame)
 }
 
 impl phy::Device for PacketDevice {

@@ -24,6 +24,7 @@
 pub mod capture;
 mod device;
 mod stack;
+mod sys;
 mod wire;
 
 pub use stack::{Config, Conn, ConnectState, Fill, Hooks, Sink, Stack, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP};

@@ -139,24 +139,6 @@ pub struct Stack {
     epoch: std::time::Instant,
 }
 
-fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    use std::os::fd::FromRawFd;
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: pipe2 made both, and nothing else owns them.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-fn random_seed() -> u64 {
-    let mut seed = [0u8; 8];
-    // SAFETY: `seed` is writable for its length.
-    unsafe { libc::getrandom(seed.as_mut_ptr().cast(), seed.len(), 0) };
-    u64::from_ne_bytes(seed)
-}
-
 pub(crate) fn to_std(e: IpEndpoint) -> SocketAddr {
     let ip = match e.addr {
         IpAddress::Ipv4(a) => IpAddr::V4(a),
@@ -169,11 +151,11 @@ impl Stack {
     /// A stack on the interface behind the packet socket `fd` (bound to
     /// it, non-blocking), as `config` describes it.
     pub fn new(fd: OwnedFd, config: Config) -> std::io::Result<Arc<Stack>> {
-        let (wake_r, wake_w) = pipe()?;
+        let (wake_r, wake_w) = crate::sys::pipe_nonblock()?;
         let packet_fd = fd.as_raw_fd();
         let mut device = PacketDevice::new(fd, config.mtu as usize);
         let mut cfg = smoltcp::iface::Config::new(HardwareAddress::Ethernet(EthernetAddress(config.mac)));
-        cfg.random_seed = random_seed();
+        cfg.random_seed = crate::sys::random_u64();
         let epoch = std::time::Instant::now();
         let mut iface = Interface::new(cfg, &mut device, Instant::ZERO);
         iface.update_ip_addrs(|addrs| {
@@ -204,7 +186,7 @@ impl Stack {
             wake_w,
             hooks: OnceLock::new(),
             config,
-            next_port: AtomicU16::new((random_seed() % 65536) as u16),
+            next_port: AtomicU16::new((crate::sys::random_u64() % 65536) as u16),
             epoch,
         }))
     }
@@ -235,9 +217,8 @@ impl Stack {
     }
 
     fn wake(&self) {
-        // SAFETY: a one-byte write from a live buffer; a full pipe already
-        // holds a wake-up.
-        let _ = unsafe { libc::write(self.wake_w.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+        // A full pipe already holds a wake-up.
+        crate::sys::write(self.wake_w.as_raw_fd(), &[1]);
     }
 
     /// The next ephemeral port no socket of the stack holds (a closing
@@ -380,12 +361,10 @@ impl Stack {
                 libc::pollfd { fd: self.packet_fd, events: libc::POLLIN, revents: 0 },
                 libc::pollfd { fd: self.wake_r.as_raw_fd(), events: libc::POLLIN, revents: 0 },
             ];
-            // SAFETY: `fds` is an array of two initialised pollfds.
-            unsafe { libc::poll(fds.as_mut_ptr(), 2, delay.max(0)) };
+            crate::sys::poll(&mut fds, delay.max(0));
             if fds[1].revents != 0 {
                 let mut junk = [0u8; 64];
-                // SAFETY: `junk` is writable for its length.
-                while unsafe { libc::read(self.wake_r.as_raw_fd(), junk.as_mut_ptr().cast(), junk.len()) } > 0 {}
+                while crate::sys::read(self.wake_r.as_raw_fd(), &mut junk).is_some() {}
             }
             let mut frames = Vec::new();
             while frames.len() < RX_QUEUE {

@@ -10,11 +10,9 @@
 //! an OCI container's namespace goes with the container.
 
 use std::io::Write;
-use std::os::fd::OwnedFd;
 use std::sync::Mutex;
 
 use anyhow::Context;
-use nix::sys::signal::{SigHandler, Signal};
 
 use crate::Globals;
 
@@ -71,45 +69,9 @@ fn dup_captured(c: &netstack::capture::Captured) -> anyhow::Result<netstack::cap
     c.try_clone().context("duplicating the packet socket")
 }
 
-/// Forks a watcher that waits for this process to end, then gives the
-/// interface its addresses and routes back.
+/// Leaves a watcher that gives the interface its addresses and routes
+/// back once this process is gone.
 fn watch_and_restore(captured: &netstack::capture::Captured) -> anyhow::Result<()> {
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
-    // SAFETY: the runtime has started no thread yet (the Sentry's come
-    // with boot); the child only waits, then makes host calls and exits.
-    match unsafe { nix::unistd::fork() }.context("fork")? {
-        nix::unistd::ForkResult::Child => {
-            drop(w);
-            let _ = nix::sys::prctl::set_pdeathsig(None);
-            // Out of the caller's process group and deaf to the signals
-            // sent to it (a ^C, timeout(1)'s SIGTERM): it must outlive it.
-            let _ = nix::unistd::setsid();
-            for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT] {
-                // SAFETY: SIG_IGN installs no handler.
-                let _ = unsafe { nix::sys::signal::signal(sig, SigHandler::SigIgn) };
-            }
-            // Holds none of the caller's pipes open but this one.
-            if let Ok(null) = std::fs::File::open("/dev/null") {
-                use std::os::fd::AsRawFd;
-                // SAFETY: dup2 onto fds 0 and 1, which the watcher no
-                // longer uses as anything else.
-                unsafe {
-                    libc::dup2(null.as_raw_fd(), 0);
-                    libc::dup2(null.as_raw_fd(), 1);
-                }
-            }
-            let mut buf = [0u8; 1];
-            // Returns at EOF: when the parent (and whatever it left the
-            // write end to) is gone.
-            let _ = nix::unistd::read(&r, &mut buf);
-            captured.restore();
-            std::process::exit(0);
-        }
-        nix::unistd::ForkResult::Parent { .. } => {
-            drop(r);
-            // Kept open for the rest of this process (and its forks).
-            std::mem::forget::<OwnedFd>(w);
-            Ok(())
-        }
-    }
+    let captured = captured.try_clone().context("duplicating the packet socket")?;
+    crate::sys::fork_watcher(move || captured.restore()).context("starting the network watcher")
 }

@@ -274,6 +274,53 @@ pub enum Forked {
     Parent(i32),
 }
 
+/// Forks a watcher that waits for this process (and every fork of it) to
+/// end, then runs `then` and exits: out of the caller's process group and
+/// session, deaf to SIGINT, SIGTERM, SIGHUP and SIGQUIT (a ^C or
+/// timeout(1)'s SIGTERM to the group must not end it first), stdin and
+/// stdout on /dev/null. Refused unless this process has one thread.
+pub fn fork_watcher(then: impl FnOnce()) -> std::io::Result<()> {
+    let threads = std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0);
+    if threads != 1 {
+        return Err(std::io::Error::other(format!("forking a watcher from a process of {threads} threads")));
+    }
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    // SAFETY: this process has a single thread (checked above), so the
+    // child's copy of every lock and of the allocator is consistent.
+    match unsafe { libc::fork() } {
+        p if p < 0 => Err(std::io::Error::last_os_error()),
+        0 => {
+            drop(w);
+            // SAFETY: setsid, signal with SIG_IGN (no handler), open and
+            // dup2 onto fds 0 and 1, which the watcher uses as nothing else.
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, 0 as libc::c_ulong);
+                libc::setsid();
+                for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+                    libc::signal(sig, libc::SIG_IGN);
+                }
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+                if null >= 0 {
+                    libc::dup2(null, 0);
+                    libc::dup2(null, 1);
+                }
+            }
+            // Returns at EOF: when the caller (and whatever it left the
+            // write end to) is gone.
+            let mut buf = [0u8; 1];
+            let _ = nix::unistd::read(&r, &mut buf);
+            then();
+            std::process::exit(0);
+        }
+        _ => {
+            drop(r);
+            // Kept open for the rest of this process (and its forks).
+            std::mem::forget(w);
+            Ok(())
+        }
+    }
+}
+
 /// Forks the process that becomes the Sentry, which dies (SIGKILL) with
 /// the thread that forked it. Refused unless this process has one thread:
 /// the child goes on running Rust code, which a fork of a threaded process
