@@ -13,6 +13,33 @@ fn case(rootfs: &Rootfs, prog: &str) -> Case {
 }
 
 differential_test! {
+    /// Unprivileged ICMP echo sockets on the loopback, IPv4 and IPv6: the
+    /// reply's type, sequence, payload, identifier, source and checksum;
+    /// EINVAL for a request that is no echo or too short, EDESTADDRREQ
+    /// without an address, EPROTONOSUPPORT for the other family's ICMP.
+    fn ping_socket(platform, link) {
+        let (rootfs, prog) = prog_rootfs("ping_socket", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "v4: SO_PROTOCOL 1, SO_TYPE dgram",
+            "v4: sendto 12",
+            "v4: reply 12 bytes, type 0 code 0, seq 7, payload husk, ident set 1, from the loopback 1, checksum ok 1",
+            "v4: not an echo: EINVAL",
+            "v4: 4 bytes: EINVAL",
+            "v4: no address: EDESTADDRREQ",
+            "v6: SO_PROTOCOL 58, SO_TYPE dgram",
+            "v6: sendto 12",
+            "v6: reply 12 bytes, type 129 code 0, seq 7, payload husk, ident set 1, from the loopback 1",
+            "v6: not an echo: EINVAL",
+            "v6: 4 bytes: EINVAL",
+            "v6: no address: EDESTADDRREQ",
+            "AF_INET with ICMPv6: EPROTONOSUPPORT",
+            "AF_INET6 with ICMP: EPROTONOSUPPORT",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// TCP on the loopback: ephemeral ports, listen, connect (blocking and
     /// not, EINPROGRESS then EISCONN's one success), accept4 and the
     /// names each side sees, data, peeking, shutdown and EOF, a send in

@@ -109,6 +109,17 @@ impl Nat {
         }
     }
 
+    /// Audits a destination the sandbox cannot reach by `proto` ("icmp"),
+    /// when the policy (`--network sandbox`'s, applied here) denies it.
+    pub fn audit_denied(&self, proto: &'static str, dst: SocketAddr) {
+        if let Way::Stack { policy, audit, .. } = &self.way {
+            let dst = SocketAddr::new(crate::vfs::inet::canonical(dst.ip()), dst.port());
+            if !policy.allows(dst) {
+                audit(netrelay::Audit { proto, dst, allowed: false });
+            }
+        }
+    }
+
     /// Whether `ip` is the sandbox's own address on its interface.
     pub fn owns(&self, ip: std::net::IpAddr) -> bool {
         match &self.way {

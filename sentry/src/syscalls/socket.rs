@@ -227,6 +227,12 @@ pub fn socket(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     let (kind, flags) = match domain {
         AF_UNIX => socket_type(ty, protocol)?,
+        // ICMP of the other family: not a protocol of this one.
+        AF_INET | AF_INET6
+            if matches!(protocol, IPPROTO_ICMP | IPPROTO_ICMPV6) && ping_protocol(domain) != Some(protocol) =>
+        {
+            return Err(Errno::EPROTONOSUPPORT)
+        }
         AF_INET | AF_INET6 => inet_socket_type(ty, protocol)?,
         netlink::AF_NETLINK => netlink_socket_type(ty, protocol)?,
         // Packet sockets (every frame of an interface): never, whatever
@@ -238,7 +244,85 @@ pub fn socket(t: &mut Task, a: &Args) -> SysResult<u64> {
     if matches!(domain, AF_INET | AF_INET6) && protocol == IPPROTO_UDPLITE {
         ep.keep_option(UDPLITE_KEY, 1);
     }
+    if kind == SOCK_DGRAM && ping_protocol(domain) == Some(protocol) {
+        ep.keep_option(PING_KEY, 1);
+    }
     Ok(install(t, UnixSocket::new(ep), flags)? as u64)
+}
+
+/// Unprivileged ICMP echo ("ping") sockets: `socket(AF_INET, SOCK_DGRAM,
+/// IPPROTO_ICMP)` and `(AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6)`, open to
+/// every group (`ping_group_range` 0 to 2147483647, Docker's setting).
+/// A send is an echo request (type 8, or 128, code 0; else EINVAL) whose
+/// identifier the socket sets; to the sandbox's own addresses the reply
+/// is queued at once, as the kernel's own answer. Nothing else answers:
+/// outside the sandbox is EHOSTUNREACH (an audit line where a policy
+/// denies it).
+const IPPROTO_ICMP: u32 = 1;
+const IPPROTO_ICMPV6: u32 = 58;
+/// Kept on a ping socket.
+const PING_KEY: i32 = -3;
+/// Kept on a ping socket: its echo identifier, once it has one.
+const PING_IDENT_KEY: i32 = -4;
+
+fn ping_protocol(domain: u32) -> Option<u32> {
+    match domain {
+        AF_INET => Some(IPPROTO_ICMP),
+        AF_INET6 => Some(IPPROTO_ICMPV6),
+        _ => None,
+    }
+}
+
+fn is_ping(ep: &Endpoint) -> bool {
+    ep.kept_option(PING_KEY) == Some(1)
+}
+
+static NEXT_PING_IDENT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+
+/// One echo request from a ping socket to `dst`.
+fn ping_send(t: &Task, ep: &Arc<Endpoint>, bufs: &[(u64, u64)], dst: Option<std::net::SocketAddr>) -> SysResult<u64> {
+    let dst = dst.ok_or(Errno::EDESTADDRREQ)?;
+    let total: u64 = bufs.iter().map(|&(_, l)| l).sum();
+    if total > 65_507 {
+        return Err(Errno::EMSGSIZE);
+    }
+    let mut msg = Vec::with_capacity(total as usize);
+    for &(addr, len) in bufs {
+        let at = msg.len();
+        msg.resize(at + len as usize, 0);
+        t.mm().copy_in(addr, &mut msg[at..])?;
+    }
+    let v6 = ep.family() == AF_INET6 && !dst.ip().is_ipv4() && inet::canonical(dst.ip()).is_ipv6();
+    let (request, reply) = if v6 { (128u8, 129u8) } else { (8, 0) };
+    if msg.len() < 8 || msg[0] != request || msg[1] != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let ip = inet::canonical(dst.ip());
+    if !inet::is_local(ip) && !is_own(t, ip) {
+        if let Some(nat) = t.kernel.nat.get() {
+            nat.audit_denied("icmp", dst);
+        }
+        return Err(Errno::EHOSTUNREACH);
+    }
+    let ident = match ep.kept_option(PING_IDENT_KEY) {
+        Some(i) => i as u16,
+        None => {
+            let i = (NEXT_PING_IDENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 65535 + 1) as u16;
+            ep.keep_option(PING_IDENT_KEY, u64::from(i));
+            i
+        }
+    };
+    msg[0] = reply;
+    msg[4..6].copy_from_slice(&ident.to_be_bytes());
+    msg[2..4].copy_from_slice(&[0, 0]);
+    // ICMPv6's checksum covers a pseudo-header; a ping socket's reader
+    // gets it as the kernel left it, and checks none.
+    let sum = inet::internet_checksum(&msg);
+    msg[2..4].copy_from_slice(&sum.to_be_bytes());
+    // The any address is this host: the reply comes from the loopback.
+    let from = if ip.is_unspecified() { inet::loopback_for(ep.family(), ip) } else { dst.ip() };
+    ep.deliver_from_kernel(msg, SockName::Inet(std::net::SocketAddr::new(from, 0)));
+    Ok(total)
 }
 
 /// `IPPROTO_UDPLITE` (also the `SOL_UDPLITE` option level): UDP-Lite, on
@@ -274,6 +358,8 @@ fn inet_socket_type(ty: u32, protocol: u32) -> SysResult<(u32, u32)> {
     let kind = ty & !(SOCK_NONBLOCK | SOCK_CLOEXEC);
     match (kind, protocol) {
         (SOCK_STREAM, 0 | IPPROTO_TCP) | (SOCK_DGRAM, 0 | IPPROTO_UDP | IPPROTO_UDPLITE) => Ok((kind, flags)),
+        // Ping sockets (the family's own ICMP is checked by the caller).
+        (SOCK_DGRAM, IPPROTO_ICMP | IPPROTO_ICMPV6) => Ok((kind, flags)),
         // Raw IP (forged packets, sniffing) and the old SOCK_PACKET (a
         // packet socket): never, whatever the app's capabilities.
         (SOCK_RAW | SOCK_PACKET, _) => Err(Errno::EPERM),
@@ -316,14 +402,14 @@ fn autobind_inet(t: &Task, ep: &Arc<Endpoint>, dst: Option<std::net::IpAddr>) ->
     bind_inet(t, ep, std::net::SocketAddr::new(ip, 0))
 }
 
-/// The socket a send or connect to `dst` reaches: ENETUNREACH off the
-/// sandbox (default-deny egress); None where nothing is bound.
 /// Whether `ip` is an address of the sandbox's interface outside its
 /// loopback: it reaches the sandbox itself, as on Linux.
 fn is_own(t: &Task, ip: std::net::IpAddr) -> bool {
     t.kernel.nat.get().is_some_and(|n| n.owns(inet::canonical(ip)))
 }
 
+/// The socket a send or connect to `dst` reaches: ENETUNREACH off the
+/// sandbox (default-deny egress); None where nothing is bound.
 fn find_inet(t: &Task, ep: &Endpoint, dst: std::net::SocketAddr) -> SysResult<Option<Arc<Endpoint>>> {
     if !inet::is_local(dst.ip()) && !is_own(t, dst.ip()) {
         return Err(Errno::ENETUNREACH);
@@ -419,6 +505,8 @@ enum Dest {
     /// A UDP address nothing is bound to: the datagram is lost, as on a
     /// network.
     Nowhere,
+    /// A ping socket's echo request to this address.
+    Echo(std::net::SocketAddr),
 }
 
 /// Where a send with a destination address goes: the named socket for a
@@ -431,6 +519,9 @@ fn destination(t: &Task, ep: &Arc<Endpoint>, addr: u64, len: u32) -> SysResult<D
     if ep.family() != AF_UNIX {
         if ep.kind() == SOCK_STREAM {
             return Ok(Dest::Peer);
+        }
+        if is_ping(ep) {
+            return Ok(Dest::Echo(read_inet(t, ep.family(), addr, len)?));
         }
         let dst = read_inet(t, ep.family(), addr, len)?;
         if let Some(nat) = outside(t, dst) {
@@ -781,6 +872,9 @@ fn do_send(
     if ep.family() == netlink::AF_NETLINK {
         return netlink_send(t, &ep, bufs);
     }
+    if is_ping(&ep) {
+        return ping_send(t, &ep, bufs, if let Dest::Echo(to) = dest { Some(to) } else { None });
+    }
     let inet_dgram = ep.family() != AF_UNIX && ep.kind() == SOCK_DGRAM;
     // A UDP datagram is at most what an IP packet holds (EMSGSIZE).
     if inet_dgram {
@@ -808,7 +902,7 @@ fn do_send(
         }
         Dest::Peer => None,
         Dest::To(ep) => Some(ep),
-        Dest::Nowhere => return lost(t),
+        Dest::Nowhere | Dest::Echo(_) => return lost(t),
     };
     if inet_dgram && to.is_none() && ep.name().is_none() && ep.flow().is_none() {
         autobind_inet(t, &ep, None)?;
@@ -1291,6 +1385,7 @@ fn socket_level_option(ep: &Endpoint, name: i32) -> SysResult<Vec<u8>> {
         (AF_UNIX, _) => 0,
         (_, SOCK_STREAM) => IPPROTO_TCP,
         _ if is_udplite(ep) => IPPROTO_UDPLITE,
+        _ if is_ping(ep) => ping_protocol(ep.family()).unwrap_or(IPPROTO_ICMP),
         _ => IPPROTO_UDP,
     };
     Ok(match name {

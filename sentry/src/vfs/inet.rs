@@ -259,6 +259,16 @@ impl Ports {
     }
 }
 
+/// The Internet checksum (RFC 1071) of `data`: the one's complement of
+/// the one's-complement sum of its 16-bit big-endian words.
+pub fn internet_checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = data.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
 /// Checks a bind of `addr` by a caller with effective uid `euid`:
 /// EADDRNOTAVAIL for an address that is not the sandbox's (`own` says
 /// whether it is one of its interface's), EACCES for a privileged port
@@ -276,6 +286,16 @@ pub fn check_bind(addr: SocketAddr, euid: u32, own: bool) -> SysResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checksums_are_rfc_1071s() {
+        // RFC 1071's example words, and a message that sums to zero.
+        assert_eq!(internet_checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), !0xddf2);
+        let mut m = vec![8, 0, 0, 0, 0, 1, 0, 1, b'h'];
+        let c = internet_checksum(&m);
+        m[2..4].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(internet_checksum(&m), 0);
+    }
 
     #[test]
     fn sockaddr_round_trips() {
