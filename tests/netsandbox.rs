@@ -113,6 +113,19 @@ husk_test! {
         let out = husk_in(&net, platform, &churn, &[]);
         assert_eq!(out.stdout_str(), "churn: 500 connections\n", "{}", out.describe());
 
+        // A hostname rule is asked again, through the sandbox's own stack,
+        // once its TTL runs out: `moving.pkg.husk.test` first resolves to
+        // an address of no use, then to the server.
+        let (rootfs2, prog2) = prog_rootfs("nat_client", Link::Static);
+        rootfs2.busybox(&["sh", "sleep"]);
+        let twice = Case::new(&rootfs2, "/bin/sh")
+            .env("NAT_SERVER", &net.server)
+            .args(["-c", &format!("{prog2} connect 9000; sleep 6; {prog2} connect 9000")])
+            .husk_flags(sandbox_flags(&["moving.pkg.husk.test:9000".to_owned()]))
+            .husk_flags(["--dns", net.server.as_str()]);
+        let out = husk_in(&net, platform, &twice, &[]);
+        assert_eq!(out.stdout_str(), "connect to 9000: ECONNREFUSED\nconnect to 9000: ok\n", "{}", out.describe());
+
         // UDP: a DNS question to the servers' nameserver.
         let bb = husk_suite::Rootfs::new();
         bb.busybox(&["nslookup"]).dir("/etc");

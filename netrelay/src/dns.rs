@@ -110,18 +110,41 @@ fn ask(name: &str, server: SocketAddr, id: u16, timeout: Duration) -> Option<Ans
     let s = Socket::new(Domain::for_address(server), Type::DGRAM.cloexec(), Some(Protocol::UDP)).ok()?;
     s.connect(&server.into()).ok()?;
     let s: std::net::UdpSocket = s.into();
+    ask_over(
+        name,
+        id,
+        timeout,
+        |q| s.send(q).is_ok(),
+        |buf, left| {
+            s.set_read_timeout(Some(left.max(Duration::from_millis(1)))).ok()?;
+            s.recv(buf).ok()
+        },
+    )
+}
+
+/// Asks for `name`'s A and AAAA records with ids `id` and `id + 1` over
+/// any datagram transport to one nameserver: `send` sends a query,
+/// `recv` waits at most the time given for one reply. `None` if no
+/// answer came within `timeout`, or the name has no address.
+pub fn ask_over(
+    name: &str,
+    id: u16,
+    timeout: Duration,
+    mut send: impl FnMut(&[u8]) -> bool,
+    mut recv: impl FnMut(&mut [u8], Duration) -> Option<usize>,
+) -> Option<Answer> {
     let ids = [id, id.wrapping_add(1)];
-    s.send(&query(ids[0], name, TYPE_A)?).ok()?;
-    s.send(&query(ids[1], name, TYPE_AAAA)?).ok()?;
+    if !send(&query(ids[0], name, TYPE_A)?) || !send(&query(ids[1], name, TYPE_AAAA)?) {
+        return None;
+    }
     let deadline = Instant::now() + timeout;
     let mut got: [Option<Vec<(IpAddr, u32)>>; 2] = [None, None];
     let mut buf = [0u8; MAX_REPLY];
     while got.iter().any(Option::is_none) {
         let left = deadline.checked_duration_since(Instant::now())?;
-        s.set_read_timeout(Some(left.max(Duration::from_millis(1)))).ok()?;
-        let n = s.recv(&mut buf).ok()?;
+        let n = recv(&mut buf, left)?;
         for (k, &want) in ids.iter().enumerate() {
-            if let Some(recs) = parse_reply(&buf[..n], want) {
+            if let Some(recs) = parse_reply(&buf[..n.min(buf.len())], want) {
                 got[k] = Some(recs);
             }
         }

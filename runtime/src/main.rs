@@ -322,7 +322,8 @@ struct RunArgs {
     allow_egress: Vec<String>,
     /// Local mode, `--network nat`: the nameserver the sandbox's DNS
     /// forwarder asks (repeatable); by default the host's own, from its
-    /// /etc/resolv.conf.
+    /// /etc/resolv.conf. Under `sandbox`: the nameserver asked for the
+    /// hostnames of --allow-egress.
     #[arg(long = "dns", value_name = "IP")]
     dns: Vec<std::net::IpAddr>,
     /// Local mode, `--network nat`: publish the sandbox's TCP PORT on the
@@ -672,8 +673,11 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
     // namespace and the Sentry's confinement can still be made.
     let nat = args.network == "nat";
     let on_interface = args.network == "sandbox";
-    if !nat && (!args.dns.is_empty() || !args.publish.is_empty()) {
-        bail!("--dns and -p need --network nat");
+    if !nat && !args.publish.is_empty() {
+        bail!("-p needs --network nat");
+    }
+    if !nat && !on_interface && !args.dns.is_empty() {
+        bail!("--dns needs --network nat or sandbox");
     }
     if !nat && !on_interface && !args.allow_egress.is_empty() {
         bail!("--allow-egress needs --network nat or sandbox");

@@ -62,7 +62,7 @@ pub fn take(
         let _ = out.lock().unwrap_or_else(|e| e.into_inner()).write_all(line.as_bytes());
     });
     let netstack::capture::Captured { fd, config, .. } = dup_captured(&captured)?;
-    Ok(Some(sentry::NetworkStack { fd, config, policy, audit }))
+    Ok(Some(sentry::NetworkStack { fd, config, policy, nameservers, audit }))
 }
 
 fn dup_captured(c: &netstack::capture::Captured) -> anyhow::Result<netstack::capture::Captured> {

@@ -104,6 +104,9 @@ pub struct NetworkStack {
     pub config: netstack::Config,
     /// The egress policy (its hostnames resolved).
     pub policy: netrelay::Policy,
+    /// Whom to ask again for the policy's hostnames when their TTL runs
+    /// out (port 53 of the namespace's nameservers), through the stack.
+    pub nameservers: Vec<std::net::SocketAddr>,
     /// Hears of each destination the policy denies.
     pub audit: kernel::nat::AuditHook,
 }
@@ -731,9 +734,10 @@ impl Sandbox {
         // The network's poller thread and its pipe come before the filter.
         let nat = match (cfg.relay, cfg.network_stack) {
             (Some(relay), _) => Some(kernel::nat::Nat::new(relay, cfg.relay_ingress).map_err(BootError::Network)?),
-            (None, Some(n)) => {
-                Some(kernel::nat::Nat::with_stack(n.fd, n.config, n.policy, n.audit).map_err(BootError::Network)?)
-            }
+            (None, Some(n)) => Some(
+                kernel::nat::Nat::with_stack(n.fd, n.config, n.policy, n.nameservers, n.audit)
+                    .map_err(BootError::Network)?,
+            ),
             (None, None) => None,
         };
         // Everything after this reads what the app controls (its rootfs, its

@@ -3,8 +3,10 @@
 - 9000: TCP echo, closing after the client's EOF;
 - 9001: UDP echo;
 - 8080: HTTP, serving DIR;
-- 53 (UDP): DNS, answering NAME with ADDRESS (A records, TTL 60) and
-  NXDOMAIN for any other name.
+- 53 (UDP): DNS, answering NAME with ADDRESS (A records, TTL 60),
+  moving.NAME with 192.0.2.1 (TEST-NET-1: never a destination, only an
+  answer) the first time and ADDRESS after, with TTL 1, and NXDOMAIN for
+  any other name.
 
 Usage: servers.py ADDRESS DIR NAME. Prints "ready" once all listen."""
 
@@ -45,6 +47,7 @@ def udp_echo(sock):
 
 
 def dns(sock):
+    moving_asked = 0
     while True:
         q, peer = sock.recvfrom(512)
         if len(q) < 17:
@@ -59,6 +62,13 @@ def dns(sock):
         if qname == name and qtype == 1:
             answer = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + socket.inet_aton(ip)
             header = struct.pack("!HHHHHH", tid, 0x8180, 1, 1, 0, 0)
+        elif qname == "moving." + name and qtype == 1:
+            where = "192.0.2.1" if moving_asked == 0 else ip
+            moving_asked += 1
+            answer = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 1, 4) + socket.inet_aton(where)
+            header = struct.pack("!HHHHHH", tid, 0x8180, 1, 1, 0, 0)
+        elif qname == "moving." + name:
+            answer, header = b"", struct.pack("!HHHHHH", tid, 0x8180, 1, 0, 0, 0)
         elif qname == name:
             answer, header = b"", struct.pack("!HHHHHH", tid, 0x8180, 1, 0, 0, 0)
         else:

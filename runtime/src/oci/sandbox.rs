@@ -242,7 +242,12 @@ pub fn network_of(annotations: &std::collections::BTreeMap<String, String>) -> a
 
 fn boot(g: &Globals, args: &SandboxArgs) -> anyhow::Result<(sentry::Sandbox, Gofer, Option<crate::relay::Relay>)> {
     let plan = bundle::load(&args.bundle)?;
+    let callers_netns = netns_inode();
     enter_netns(&plan.netns)?;
+    // A bundle that joins the namespace its runtime was started in (the
+    // shim's: the host's, as `ctr run --net-host` gives) shares the host's
+    // network; its interfaces are not the container's to take.
+    let shares_callers = netns_inode().is_some() && netns_inode() == callers_netns;
     // Under NAT the relay opens its sockets in the container's network
     // namespace (the one CNI set up), subject to the annotations' policy.
     let network = network_of(&plan.annotations)?;
@@ -259,7 +264,7 @@ fn boot(g: &Globals, args: &SandboxArgs) -> anyhow::Result<(sentry::Sandbox, Gof
     // namespace is the container's (CNI's); a new one has no interface.
     let network_stack = match &network {
         OciNetwork::Interface(rules)
-            if !matches!(plan.netns, NetNs::Host) && !netstack::capture::in_host_namespace() =>
+            if !matches!(plan.netns, NetNs::Host) && !shares_callers && !netstack::capture::in_host_namespace() =>
         {
             crate::netsandbox::take(g, &args.id, rules, &crate::relay::host_nameservers(), false)?
         }
@@ -300,6 +305,12 @@ fn boot(g: &Globals, args: &SandboxArgs) -> anyhow::Result<(sentry::Sandbox, Gof
         _ => anyhow::anyhow!("{e}"),
     })?;
     Ok((sandbox, gofer, relay))
+}
+
+/// This process's network namespace (its nsfs inode).
+fn netns_inode() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/net").ok().map(|m| m.ino())
 }
 
 fn enter_netns(ns: &NetNs) -> anyhow::Result<()> {

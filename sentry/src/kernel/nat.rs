@@ -47,8 +47,15 @@ pub type AuditHook = Box<dyn Fn(netrelay::Audit) + Send + Sync>;
 enum Way {
     /// `--network nat`: host sockets from the relay.
     Relay(netrelay::Client),
-    /// `--network sandbox`: the Sentry's own stack, and the egress policy.
-    Stack { stack: Arc<netstack::Stack>, policy: netrelay::Policy, audit: AuditHook },
+    /// `--network sandbox`: the Sentry's own stack, and the egress policy
+    /// (its hostnames asked again of `nameservers`, through the stack,
+    /// when their TTL runs out).
+    Stack {
+        stack: Arc<netstack::Stack>,
+        policy: Mutex<netrelay::Policy>,
+        nameservers: Vec<SocketAddr>,
+        audit: AuditHook,
+    },
 }
 
 /// Most flows the poller watches at once (each is an fd of the app's, so
@@ -80,6 +87,7 @@ impl Nat {
         fd: OwnedFd,
         config: netstack::Config,
         policy: netrelay::Policy,
+        nameservers: Vec<SocketAddr>,
         audit: AuditHook,
     ) -> SysResult<Arc<Nat>> {
         let stack = netstack::Stack::new(fd, config).map_err(host_errno)?;
@@ -94,7 +102,7 @@ impl Nat {
         // (The stack's connections wake their sockets themselves: its
         // poller never runs.)
         Ok(Arc::new(Nat {
-            way: Way::Stack { stack, policy, audit },
+            way: Way::Stack { stack, policy: Mutex::new(policy), nameservers, audit },
             poller: Poller::new(None)?,
             next_port: AtomicU16::new(*EPHEMERAL.start()),
         }))
@@ -114,7 +122,7 @@ impl Nat {
     pub fn audit_denied(&self, proto: &'static str, dst: SocketAddr) {
         if let Way::Stack { policy, audit, .. } = &self.way {
             let dst = SocketAddr::new(crate::vfs::inet::canonical(dst.ip()), dst.port());
-            if !policy.allows(dst) {
+            if !policy.lock().unwrap_or_else(|e| e.into_inner()).allows(dst) {
                 audit(netrelay::Audit { proto, dst, allowed: false });
             }
         }
@@ -220,8 +228,12 @@ impl Nat {
                 };
                 (FlowIo::Host { fd, armed: AtomicU32::new(0), poller: self.poller.clone() }, local)
             }
-            Way::Stack { stack, policy, audit } => {
-                let allowed = policy.allows(to);
+            Way::Stack { stack, policy, nameservers, audit } => {
+                let allowed = {
+                    let mut policy = policy.lock().unwrap_or_else(|e| e.into_inner());
+                    policy.refresh(std::time::Instant::now(), |name| resolve_via(stack, nameservers, name));
+                    policy.allows(to)
+                };
                 if !allowed {
                     audit(netrelay::Audit { proto: if stream { "tcp" } else { "udp" }, dst: to, allowed });
                     return Err(Errno::ECONNREFUSED);
@@ -611,6 +623,42 @@ pub fn deliver_incoming(kernel: &crate::kernel::Kernel, inc: netrelay::protocol:
         }
         Err(e) => log::warn!("nat: an incoming connection dropped: {e}"),
     }
+}
+
+/// How long one nameserver has to answer a re-resolution.
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Resolves `name` (an egress rule's hostname whose TTL ran out) with the
+/// first of `nameservers` that answers, over the sandbox's own stack.
+fn resolve_via(stack: &Arc<netstack::Stack>, nameservers: &[SocketAddr], name: &str) -> Option<netrelay::dns::Answer> {
+    static NEXT_ID: AtomicU16 = AtomicU16::new(0x4855);
+    for ns in nameservers {
+        let Ok(conn) = stack.connect(false, *ns) else { continue };
+        let id = NEXT_ID.fetch_add(2, Ordering::Relaxed);
+        let answer = netrelay::dns::ask_over(
+            name,
+            id,
+            RESOLVE_TIMEOUT,
+            |q| conn.send(q.len(), &mut |off, buf| buf.copy_from_slice(&q[off..off + buf.len()])).is_ok(),
+            |buf, left| {
+                let until = std::time::Instant::now() + left;
+                loop {
+                    let room = buf.len();
+                    match conn.recv(room, false, &mut |off, bytes| buf[off..off + bytes.len()].copy_from_slice(bytes)) {
+                        Ok((n, _)) => return Some(n),
+                        Err(Errno::EAGAIN) if std::time::Instant::now() < until => {
+                            std::thread::sleep(std::time::Duration::from_millis(2))
+                        }
+                        Err(_) => return None,
+                    }
+                }
+            },
+        );
+        if answer.is_some() {
+            return answer;
+        }
+    }
+    None
 }
 
 /// Hands a connection the stack accepted to the sandbox socket listening
