@@ -43,6 +43,9 @@ const MAX_SOCKETS: usize = 4096;
 /// backlog).
 const MAX_HALF_OPEN: usize = 128;
 
+/// Most connections kept in TIME-WAIT; see `Inner::reap_closed`.
+const MAX_TIME_WAIT: usize = 128;
+
 /// A TCP connection's receive and send buffers. 256 KiB of receive window
 /// (scaled) keeps a veth busy; Linux starts at 128 KiB and grows.
 const TCP_RX: usize = 256 << 10;
@@ -366,15 +369,21 @@ impl Stack {
                 let mut junk = [0u8; 64];
                 while crate::sys::read(self.wake_r.as_raw_fd(), &mut junk).is_some() {}
             }
-            let mut frames = Vec::new();
-            while frames.len() < RX_QUEUE {
-                match read_frame(self.packet_fd, &mut buf) {
-                    Some(n) => frames.push(buf[..n].to_vec()),
-                    None => break,
-                }
-            }
+            let frames = self.read_frames(&mut buf);
             self.step(frames);
         }
+    }
+
+    /// The frames the packet socket holds now (at most [`RX_QUEUE`]).
+    fn read_frames(&self, buf: &mut [u8]) -> Vec<Vec<u8>> {
+        let mut frames = Vec::new();
+        while frames.len() < RX_QUEUE {
+            match read_frame(self.packet_fd, buf) {
+                Some(n) => frames.push(buf[..n].to_vec()),
+                None => break,
+            }
+        }
+        frames
     }
 
     /// One round of the driver over the frames just read.
@@ -521,11 +530,20 @@ impl Inner {
     }
 
     /// Frees the closed connections whose goodbye is over.
+    /// Beyond [`MAX_TIME_WAIT`] connections in TIME-WAIT, the oldest go
+    /// at once (as Linux's `tcp_max_tw_buckets`): smoltcp looks at every
+    /// socket on each poll, so thousands of them would make every packet
+    /// cost thousands of looks.
     fn reap_closed(&mut self) {
         let sockets = &mut self.sockets;
+        let waiting =
+            self.closing.iter().filter(|h| sockets.get::<tcp::Socket>(**h).state() == tcp::State::TimeWait).count();
+        let mut excess = waiting.saturating_sub(MAX_TIME_WAIT);
         self.closing.retain(|h| {
-            let s = sockets.get::<tcp::Socket>(*h);
-            if s.state() == tcp::State::Closed {
+            let state = sockets.get::<tcp::Socket>(*h).state();
+            let drop_waiting = state == tcp::State::TimeWait && excess > 0;
+            if state == tcp::State::Closed || drop_waiting {
+                excess -= usize::from(drop_waiting);
                 sockets.remove(*h);
                 false
             } else {
@@ -871,6 +889,75 @@ mod tests {
         let inner = stack.lock();
         assert!(!inner.meta.contains_key(&handle));
         assert!(inner.closing.contains(&handle));
+    }
+
+    /// Two stacks wired back to back (frames copied between their
+    /// socket pairs by `pump`); `b` accepts on port 80.
+    fn pair() -> (Arc<Stack>, Arc<Stack>, impl Fn()) {
+        let make = |mac: u8, ip: &str| {
+            let (ours, wire) = UnixDatagram::pair().expect("socketpair");
+            ours.set_nonblocking(true).expect("nonblocking");
+            wire.set_nonblocking(true).expect("nonblocking");
+            let config = Config {
+                name: "eth0".into(),
+                mac: [2, 0, 0, 0, 0, mac],
+                mtu: 1500,
+                addrs: vec![(ip.parse().expect("ip"), 24)],
+                gateway4: None,
+                gateway6: None,
+            };
+            (Stack::new(OwnedFd::from(ours), config).expect("stack"), wire)
+        };
+        let (a, wa) = make(1, "10.0.0.1");
+        let (b, wb) = make(2, "10.0.0.2");
+        let accepted: Arc<Mutex<Vec<Arc<Conn>>>> = Arc::default();
+        let keep = accepted.clone();
+        b.set_hooks(Hooks {
+            listening: Box::new(|port| port == 80),
+            accepted: Box::new(move |c| keep.lock().unwrap().push(c)),
+        });
+        let (a2, b2) = (a.clone(), b.clone());
+        let pump = move || {
+            let mut buf = vec![0u8; FRAME_MAX];
+            for _ in 0..20 {
+                while let Ok(n) = wa.recv(&mut buf) {
+                    let _ = wb.send(&buf[..n]);
+                }
+                while let Ok(n) = wb.recv(&mut buf) {
+                    let _ = wa.send(&buf[..n]);
+                }
+                let fa = a2.read_frames(&mut buf);
+                a2.step(fa);
+                let fb = b2.read_frames(&mut buf);
+                b2.step(fb);
+                // The server's side closes what it accepted.
+                accepted.lock().unwrap().clear();
+            }
+        };
+        (a, b, pump)
+    }
+
+    #[test]
+    fn connections_close_through_time_wait_and_time_wait_is_bounded() {
+        // The server's side closes first (as soon as it accepted): its
+        // connections are the ones that wait in TIME-WAIT.
+        let (a, b, pump) = pair();
+        for _ in 0..MAX_TIME_WAIT + 20 {
+            let conn = a.connect(true, "10.0.0.2:80".parse().expect("addr")).expect("connect");
+            pump();
+            assert_eq!(conn.connect_state(), ConnectState::Done);
+            drop(conn);
+            pump();
+        }
+        assert!(a.lock().meta.is_empty());
+        let inner = b.lock();
+        let waiting = inner
+            .closing
+            .iter()
+            .filter(|h| inner.sockets.get::<tcp::Socket>(**h).state() == tcp::State::TimeWait)
+            .count();
+        assert!(waiting > 0, "closed connections go through TIME-WAIT");
+        assert!(waiting <= MAX_TIME_WAIT, "{waiting} in TIME-WAIT");
     }
 
     #[test]
