@@ -221,11 +221,8 @@ impl Nat {
         let (io, local) = match &self.way {
             Way::Relay(relay) => {
                 let fd = relay.connect(proto, to).map_err(Errno)?;
-                let port = self.ephemeral_port();
-                let local = match dst {
-                    SocketAddr::V4(_) => SocketAddr::new(netrelay::SANDBOX_ADDR.into(), port),
-                    SocketAddr::V6(_) => SocketAddr::new(netrelay::SANDBOX_ADDR.to_ipv6_mapped().into(), port),
-                };
+                let local = SocketAddr::new(netrelay::SANDBOX_ADDR.into(), self.ephemeral_port());
+                let local = if dst.is_ipv6() { v4_mapped(local) } else { local };
                 (FlowIo::Host { fd, armed: AtomicU32::new(0), poller: self.poller.clone() }, local)
             }
             Way::Stack { stack, policy, nameservers, audit } => {
@@ -240,10 +237,7 @@ impl Nat {
                 }
                 let conn = stack.connect(stream, to)?;
                 // An IPv6 socket sees its IPv4 side as a mapped address.
-                let local = match (dst, conn.local) {
-                    (SocketAddr::V6(_), SocketAddr::V4(l)) => SocketAddr::new(l.ip().to_ipv6_mapped().into(), l.port()),
-                    (_, l) => l,
-                };
+                let local = if dst.is_ipv6() { v4_mapped(conn.local) } else { conn.local };
                 (FlowIo::Stack(conn), local)
             }
         };
@@ -604,15 +598,8 @@ pub fn deliver_incoming(kernel: &crate::kernel::Kernel, inc: netrelay::protocol:
     };
     let from = SocketAddr::new(netrelay::GATEWAY_ADDR.into(), inc.from.port());
     let family = listener.family();
-    let (from, local) = if family == crate::vfs::inet::AF_INET6 {
-        let mapped = |a: SocketAddr| match a {
-            SocketAddr::V4(v4) => SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port()),
-            v6 => v6,
-        };
-        (mapped(from), mapped(local))
-    } else {
-        (from, local)
-    };
+    let (from, local) =
+        if family == crate::vfs::inet::AF_INET6 { (v4_mapped(from), v4_mapped(local)) } else { (from, local) };
     let ep = Endpoint::new_in(family, crate::vfs::unix::SOCK_STREAM, listener.creds_of_creator());
     match nat.adopt(&ep, conn, from, local) {
         Ok(flow) => {
@@ -622,6 +609,15 @@ pub fn deliver_incoming(kernel: &crate::kernel::Kernel, inc: netrelay::protocol:
             }
         }
         Err(e) => log::warn!("nat: an incoming connection dropped: {e}"),
+    }
+}
+
+/// An IPv4 address as an IPv6 socket sees it (mapped); IPv6 ones as
+/// they are.
+fn v4_mapped(a: SocketAddr) -> SocketAddr {
+    match a {
+        SocketAddr::V4(v4) => SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port()),
+        v6 => v6,
     }
 }
 
@@ -676,13 +672,11 @@ fn accept_from_stack(kernel: &crate::kernel::Kernel, conn: Arc<netstack::Conn>) 
         log::info!("netstack: a connection to {} that nothing listens on", conn.local);
         return;
     };
-    let mapped = |a: SocketAddr| match a {
-        SocketAddr::V4(v4) if listener.family() == crate::vfs::inet::AF_INET6 => {
-            SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port())
-        }
-        a => a,
+    let (from, local) = if listener.family() == crate::vfs::inet::AF_INET6 {
+        (v4_mapped(conn.peer), v4_mapped(conn.local))
+    } else {
+        (conn.peer, conn.local)
     };
-    let (from, local) = (mapped(conn.peer), mapped(conn.local));
     let ep = Endpoint::new_in(listener.family(), crate::vfs::unix::SOCK_STREAM, listener.creds_of_creator());
     let flow = Flow {
         io: FlowIo::Stack(conn),

@@ -292,7 +292,7 @@ fn ping_send(t: &Task, ep: &Arc<Endpoint>, bufs: &[(u64, u64)], dst: Option<std:
         msg.resize(at + len as usize, 0);
         t.mm().copy_in(addr, &mut msg[at..])?;
     }
-    let v6 = ep.family() == AF_INET6 && !dst.ip().is_ipv4() && inet::canonical(dst.ip()).is_ipv6();
+    let v6 = ep.family() == AF_INET6 && inet::canonical(dst.ip()).is_ipv6();
     let (request, reply) = if v6 { (128u8, 129u8) } else { (8, 0) };
     if msg.len() < 8 || msg[0] != request || msg[1] != 0 {
         return Err(Errno::EINVAL);
