@@ -151,6 +151,24 @@ static void tcp(void)
 	printf("tcp: recv after the peer closed with data unread: %s\n", n < 0 ? errname(errno) : "data");
 	close(c);
 
+	/* SO_LINGER on with 0 s: close resets at once. The peer is no longer
+	 * connected (getpeername), yet reads what arrived, then ECONNRESET. */
+	c = connect4(port);
+	s = accept(l, NULL, NULL);
+	struct linger zero = { 1, 0 };
+	setsockopt(c, SOL_SOCKET, SO_LINGER, &zero, sizeof zero);
+	send(c, "DATA", 4, 0);
+	sleep_ms(20);
+	close(c);
+	sleep_ms(20);
+	struct sockaddr_in gone;
+	socklen_t gl = sizeof gone;
+	report("tcp: getpeername after a linger-0 close", getpeername(s, (struct sockaddr *)&gone, &gl));
+	n = recv(s, buf, sizeof buf, 0);
+	printf("tcp: then recv %zd\n", n);
+	report("tcp: and recv again", recv(s, buf, sizeof buf, 0));
+	close(s);
+
 	/* Non-blocking accept, then epoll sees the connection. */
 	fcntl(l, F_SETFL, O_NONBLOCK);
 	report("tcp: non-blocking accept with none waiting", accept(l, NULL, NULL));

@@ -308,6 +308,8 @@ pub struct Endpoint {
     /// Whether `flow` may be set: every send, receive and readiness check
     /// of every socket asks, and almost none has a flow.
     has_flow: AtomicBool,
+    /// A TCP connection its peer reset: getpeername says ENOTCONN.
+    was_reset: AtomicBool,
     ino: u64,
 }
 
@@ -342,6 +344,7 @@ impl Endpoint {
             kept: Mutex::new(std::collections::BTreeMap::new()),
             flow: Mutex::new(None),
             has_flow: AtomicBool::new(false),
+            was_reset: AtomicBool::new(false),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
         })
     }
@@ -417,7 +420,7 @@ impl Endpoint {
         if let Some(f) = self.flow().filter(|f| !f.implicit) {
             return Ok(Some(SockName::Inet(f.peer)));
         }
-        if !self.is_connected() {
+        if !self.is_connected() || (self.is_tcp() && self.was_reset.load(Ordering::SeqCst)) {
             return Err(Errno::ENOTCONN);
         }
         Ok(self.peer.lock().unwrap_or_else(|e| e.into_inner()).upgrade().and_then(|p| p.name()))
@@ -589,6 +592,14 @@ impl Endpoint {
         self.family != AF_UNIX && self.kind == SOCK_STREAM
     }
 
+    /// Whether SO_LINGER is on with 0 seconds: a TCP close is then a reset.
+    fn lingers_zero(&self) -> bool {
+        /// SO_LINGER's number, under which socket.rs keeps `l_onoff |
+        /// l_linger << 32`.
+        const SO_LINGER: i32 = 13;
+        self.is_tcp() && self.kept_option(SO_LINGER) == Some(1)
+    }
+
     /// The address family (AF_UNIX, AF_INET, AF_INET6).
     pub fn family(&self) -> u32 {
         self.family
@@ -623,7 +634,7 @@ impl Endpoint {
         }
         if let Some(peer) = self.peer.lock().unwrap_or_else(|e| e.into_inner()).upgrade() {
             if self.connection_based() {
-                let reset = unread || never_accepted;
+                let reset = unread || never_accepted || self.lingers_zero();
                 // A TCP close is a FIN: the peer reads EOF and may still
                 // send (CLOSE_WAIT) until it learns the socket is gone. A
                 // reset, and a Unix close, end both directions at once.
@@ -631,6 +642,9 @@ impl Endpoint {
                 peer.shutdown.fetch_or(bits, Ordering::SeqCst);
                 if reset {
                     peer.error.store(Errno::ECONNRESET.0, Ordering::SeqCst);
+                    // A TCP reset ends the connection (TCP_CLOSE): what
+                    // arrived can still be read, but it has no peer.
+                    peer.was_reset.store(true, Ordering::SeqCst);
                 }
             }
             peer.queue.notify_events(ALL_EVENTS);
