@@ -397,7 +397,9 @@ static NEXT_OCI: AtomicU32 = AtomicU32::new(0);
 /// OCI containers (containerd, `husk run --bundle`): the annotation
 /// `dev.husk.network=nat` gives the container NAT through a relay in its
 /// network namespace, under `dev.husk.network.allow-egress`'s rules;
-/// without the annotation, the loopback only; a bad one fails the create.
+/// without the annotation, the default `sandbox` network, which in the
+/// host's own namespace (this bundle's) is the loopback only; a bad one
+/// fails the create.
 #[test]
 fn nat_oci_annotations() {
     if husk_suite::blocklist::skip("nat_oci_annotations") {
