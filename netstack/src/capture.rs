@@ -73,12 +73,6 @@ pub fn capture() -> Result<Option<Captured>, CaptureError> {
 }
 
 impl Captured {
-    /// Another handle on the same interface (the packet socket
-    /// duplicated).
-    pub fn try_clone(&self) -> std::io::Result<Captured> {
-        Ok(Captured { fd: self.fd.try_clone()?, config: self.config.clone(), index: self.index })
-    }
-
     /// Gives the interface its addresses and default routes back (when the
     /// sandbox is over); failures are logged.
     pub fn restore(&self) {

@@ -250,7 +250,7 @@ impl Stack {
     pub fn connect(self: &Arc<Self>, tcp: bool, dst: SocketAddr) -> Result<Arc<Conn>, Errno> {
         let src = self.config.addr(dst.is_ipv6()).ok_or(Errno::ENETUNREACH)?;
         let mut inner = self.lock();
-        if inner.meta.len() + inner.listening.len() + inner.closing.len() >= MAX_SOCKETS {
+        if inner.count() >= MAX_SOCKETS {
             return Err(Errno::ENOBUFS);
         }
         let local = SocketAddr::new(src, self.ephemeral_port(&inner).ok_or(Errno::EADDRNOTAVAIL)?);
@@ -416,6 +416,7 @@ impl Stack {
             let sweep = if now >= inner.next_sweep {
                 inner.next_sweep = now + SWEEP.into();
                 let mut ports: Vec<u16> = inner.listening.iter().map(|(_, p)| *p).collect();
+                ports.sort_unstable();
                 ports.dedup();
                 ports
             } else {

@@ -61,17 +61,13 @@ pub fn take(
         let line = crate::relay::audit_line(&sandbox, &a, &crate::logging::chrono_now());
         let _ = out.lock().unwrap_or_else(|e| e.into_inner()).write_all(line.as_bytes());
     });
-    let netstack::capture::Captured { fd, config, .. } = dup_captured(&captured)?;
+    let netstack::capture::Captured { fd, config, .. } = captured;
     Ok(Some(sentry::NetworkStack { fd, config, policy, nameservers, audit }))
-}
-
-fn dup_captured(c: &netstack::capture::Captured) -> anyhow::Result<netstack::capture::Captured> {
-    c.try_clone().context("duplicating the packet socket")
 }
 
 /// Leaves a watcher that gives the interface its addresses and routes
 /// back once this process is gone.
 fn watch_and_restore(captured: &netstack::capture::Captured) -> anyhow::Result<()> {
-    let captured = captured.try_clone().context("duplicating the packet socket")?;
-    crate::sys::fork_watcher(move || captured.restore()).context("starting the network watcher")
+    // The child runs on its own copy of `captured`.
+    crate::sys::fork_watcher(|| captured.restore()).context("starting the network watcher")
 }

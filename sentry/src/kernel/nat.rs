@@ -37,7 +37,6 @@ use crate::vfs::unix::Endpoint;
 /// The network a sandbox has outside its loopback.
 pub struct Nat {
     way: Way,
-    poller: Arc<Poller>,
     next_port: AtomicU16,
 }
 
@@ -45,8 +44,8 @@ pub struct Nat {
 pub type AuditHook = Box<dyn Fn(netrelay::Audit) + Send + Sync>;
 
 enum Way {
-    /// `--network nat`: host sockets from the relay.
-    Relay(netrelay::Client),
+    /// `--network nat`: host sockets from the relay, watched by the poller.
+    Relay { client: netrelay::Client, poller: Arc<Poller> },
     /// `--network sandbox`: the Sentry's own stack, and the egress policy
     /// (its hostnames asked again of `nameservers`, through the stack,
     /// when their TTL runs out).
@@ -74,8 +73,7 @@ impl Nat {
         let p = poller.clone();
         std::thread::Builder::new().name("husk-netpoll".into()).spawn(move || p.run()).map_err(|_| Errno::EAGAIN)?;
         Ok(Arc::new(Nat {
-            way: Way::Relay(netrelay::Client::new(relay)),
-            poller,
+            way: Way::Relay { client: netrelay::Client::new(relay), poller },
             next_port: AtomicU16::new(*EPHEMERAL.start()),
         }))
     }
@@ -99,11 +97,8 @@ impl Nat {
                 driver.run()
             })
             .map_err(|_| Errno::EAGAIN)?;
-        // (The stack's connections wake their sockets themselves: its
-        // poller never runs.)
         Ok(Arc::new(Nat {
             way: Way::Stack { stack, policy: Mutex::new(policy), nameservers, audit },
-            poller: Poller::new(None)?,
             next_port: AtomicU16::new(*EPHEMERAL.start()),
         }))
     }
@@ -112,7 +107,7 @@ impl Nat {
     /// /sys/class/net show it.
     pub fn view(&self) -> crate::vfs::netlink::NetView {
         match &self.way {
-            Way::Relay(_) => crate::vfs::netlink::NetView::new(true),
+            Way::Relay { .. } => crate::vfs::netlink::NetView::new(true),
             Way::Stack { stack, .. } => crate::vfs::netlink::NetView::of_interface(stack.config()),
         }
     }
@@ -131,7 +126,7 @@ impl Nat {
     /// Whether `ip` is the sandbox's own address on its interface.
     pub fn owns(&self, ip: std::net::IpAddr) -> bool {
         match &self.way {
-            Way::Relay(_) => ip == std::net::IpAddr::V4(netrelay::SANDBOX_ADDR),
+            Way::Relay { .. } => ip == std::net::IpAddr::V4(netrelay::SANDBOX_ADDR),
             Way::Stack { stack, .. } => stack.config().addrs.iter().any(|(a, _)| *a == ip),
         }
     }
@@ -139,7 +134,7 @@ impl Nat {
     /// Whether `ip` (not a loopback address) is reached this way.
     pub fn reaches(&self, ip: std::net::IpAddr) -> bool {
         match &self.way {
-            Way::Relay(_) => ip.is_ipv4(),
+            Way::Relay { .. } => ip.is_ipv4(),
             Way::Stack { stack, .. } => stack.config().addr(ip.is_ipv6()).is_some(),
         }
     }
@@ -171,36 +166,27 @@ impl Nat {
     /// Says what becomes of connections to published ports: `deliver`
     /// gets each with its host socket (set once the kernel exists).
     pub fn on_incoming(&self, deliver: Box<dyn Fn(netrelay::protocol::Incoming, OwnedFd) + Send + Sync>) {
-        let _ = self.poller.on_incoming.set(deliver);
-        let _ = crate::sys::write_bytes(self.poller.wake_w.as_raw_fd(), &[1]);
-    }
-
-    /// An accepted connection from outside, from `from` (as the sandbox
-    /// sees it: the gateway) to `local`, for the new endpoint `ep`.
-    pub fn adopt(&self, ep: &Arc<Endpoint>, fd: OwnedFd, from: SocketAddr, local: SocketAddr) -> SysResult<Arc<Flow>> {
-        self.register(Flow {
-            io: FlowIo::Host { fd, armed: AtomicU32::new(0), poller: self.poller.clone() },
-            stream: true,
-            peer: from,
-            local,
-            implicit: false,
-            ep: Arc::downgrade(ep),
-            connect_reported: AtomicBool::new(true),
-        })
-    }
-
-    fn register(&self, flow: Flow) -> SysResult<Arc<Flow>> {
-        let flow = Arc::new(flow);
-        if let FlowIo::Stack(conn) = &flow.io {
-            let ep = flow.ep.clone();
-            conn.set_notify(Box::new(move || {
-                if let Some(ep) = ep.upgrade() {
-                    ep.queue().notify();
-                }
-            }));
-            return Ok(flow);
+        if let Way::Relay { poller, .. } = &self.way {
+            let _ = poller.on_incoming.set(deliver);
+            let _ = crate::sys::write_bytes(poller.wake_w.as_raw_fd(), &[1]);
         }
-        let mut flows = self.poller.flows.lock().unwrap_or_else(|e| e.into_inner());
+    }
+
+    fn register(flow: Flow) -> SysResult<Arc<Flow>> {
+        let flow = Arc::new(flow);
+        let poller = match &flow.io {
+            FlowIo::Host { poller, .. } => poller.clone(),
+            FlowIo::Stack(conn) => {
+                let ep = flow.ep.clone();
+                conn.set_notify(Box::new(move || {
+                    if let Some(ep) = ep.upgrade() {
+                        ep.queue().notify();
+                    }
+                }));
+                return Ok(flow);
+            }
+        };
+        let mut flows = poller.flows.lock().unwrap_or_else(|e| e.into_inner());
         flows.retain(|w| w.strong_count() > 0);
         if flows.len() >= MAX_FLOWS {
             return Err(Errno::ENOBUFS);
@@ -219,11 +205,11 @@ impl Nat {
         let to = SocketAddr::new(crate::vfs::inet::canonical(dst.ip()), dst.port());
         let stream = kind == crate::vfs::unix::SOCK_STREAM;
         let (io, local) = match &self.way {
-            Way::Relay(relay) => {
-                let fd = relay.connect(proto, to).map_err(Errno)?;
+            Way::Relay { client, poller } => {
+                let fd = client.connect(proto, to).map_err(Errno)?;
                 let local = SocketAddr::new(netrelay::SANDBOX_ADDR.into(), self.ephemeral_port());
                 let local = if dst.is_ipv6() { v4_mapped(local) } else { local };
-                (FlowIo::Host { fd, armed: AtomicU32::new(0), poller: self.poller.clone() }, local)
+                (FlowIo::Host { fd, armed: AtomicU32::new(0), poller: poller.clone() }, local)
             }
             Way::Stack { stack, policy, nameservers, audit } => {
                 let allowed = {
@@ -241,7 +227,7 @@ impl Nat {
                 (FlowIo::Stack(conn), local)
             }
         };
-        self.register(Flow {
+        Nat::register(Flow {
             io,
             stream,
             peer: dst,
@@ -588,27 +574,53 @@ impl Poller {
 /// a connection from the gateway; with no such socket, or a full backlog,
 /// it is closed (the client sees the connection end).
 pub fn deliver_incoming(kernel: &crate::kernel::Kernel, inc: netrelay::protocol::Incoming, conn: OwnedFd) {
-    let Some(nat) = kernel.nat.get() else { return };
     let local = SocketAddr::new(netrelay::SANDBOX_ADDR.into(), inc.port);
+    let from = SocketAddr::new(netrelay::GATEWAY_ADDR.into(), inc.from.port());
+    hand_to_listener(kernel, local, from, |nat| match &nat.way {
+        Way::Relay { poller, .. } => Some(FlowIo::Host { fd: conn, armed: AtomicU32::new(0), poller: poller.clone() }),
+        Way::Stack { .. } => None,
+    });
+}
+
+/// Queues a connection from outside, from `from` to `local`, carried by
+/// `io`, on the sandbox socket that listens there (on that address or the
+/// any address) as a new endpoint, with the addresses as its family shows
+/// them; with no such socket, or a full backlog, it is dropped (closed).
+fn hand_to_listener(
+    kernel: &crate::kernel::Kernel,
+    local: SocketAddr,
+    from: SocketAddr,
+    io: impl FnOnce(&Nat) -> Option<FlowIo>,
+) {
+    let Some(nat) = kernel.nat.get() else { return };
+    let Some(io) = io(nat) else { return };
     let listener =
         kernel.unix_names.inet.lock().unwrap_or_else(|e| e.into_inner()).find(crate::vfs::unix::SOCK_STREAM, local);
     let Some(listener) = listener else {
-        log::info!("nat: a connection to port {} that nothing listens on", inc.port);
+        log::info!("network: a connection to {local} that nothing listens on");
         return;
     };
-    let from = SocketAddr::new(netrelay::GATEWAY_ADDR.into(), inc.from.port());
     let family = listener.family();
     let (from, local) =
         if family == crate::vfs::inet::AF_INET6 { (v4_mapped(from), v4_mapped(local)) } else { (from, local) };
     let ep = Endpoint::new_in(family, crate::vfs::unix::SOCK_STREAM, listener.creds_of_creator());
-    match nat.adopt(&ep, conn, from, local) {
+    let flow = Flow {
+        io,
+        stream: true,
+        peer: from,
+        local,
+        implicit: false,
+        ep: Arc::downgrade(&ep),
+        connect_reported: AtomicBool::new(true),
+    };
+    match Nat::register(flow) {
         Ok(flow) => {
             ep.set_flow(Some(flow));
             if listener.enqueue_accepted(ep).is_err() {
-                log::info!("nat: port {}'s backlog is full; a connection is dropped", inc.port);
+                log::info!("network: port {}'s backlog is full; a connection is dropped", local.port());
             }
         }
-        Err(e) => log::warn!("nat: an incoming connection dropped: {e}"),
+        Err(e) => log::warn!("network: an incoming connection dropped: {e}"),
     }
 }
 
@@ -661,39 +673,6 @@ fn resolve_via(stack: &Arc<netstack::Stack>, nameservers: &[SocketAddr], name: &
 /// on its address and port; with none, or a full backlog, it is dropped
 /// (and closed).
 fn accept_from_stack(kernel: &crate::kernel::Kernel, conn: Arc<netstack::Conn>) {
-    let Some(nat) = kernel.nat.get() else { return };
-    let listener = kernel
-        .unix_names
-        .inet
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .find(crate::vfs::unix::SOCK_STREAM, conn.local);
-    let Some(listener) = listener else {
-        log::info!("netstack: a connection to {} that nothing listens on", conn.local);
-        return;
-    };
-    let (from, local) = if listener.family() == crate::vfs::inet::AF_INET6 {
-        (v4_mapped(conn.peer), v4_mapped(conn.local))
-    } else {
-        (conn.peer, conn.local)
-    };
-    let ep = Endpoint::new_in(listener.family(), crate::vfs::unix::SOCK_STREAM, listener.creds_of_creator());
-    let flow = Flow {
-        io: FlowIo::Stack(conn),
-        stream: true,
-        peer: from,
-        local,
-        implicit: false,
-        ep: Arc::downgrade(&ep),
-        connect_reported: AtomicBool::new(true),
-    };
-    match nat.register(flow) {
-        Ok(flow) => {
-            ep.set_flow(Some(flow));
-            if listener.enqueue_accepted(ep).is_err() {
-                log::info!("netstack: port {}'s backlog is full; a connection is dropped", local.port());
-            }
-        }
-        Err(e) => log::warn!("netstack: an incoming connection dropped: {e}"),
-    }
+    let (local, from) = (conn.local, conn.peer);
+    hand_to_listener(kernel, local, from, |_| Some(FlowIo::Stack(conn)));
 }
