@@ -287,6 +287,60 @@ husk_test! {
 }
 
 husk_test! {
+    /// `-p HOSTPORT:PORT/udp`: datagrams from two host clients reach the
+    /// sandbox's UDP socket (an IPv4 one, then an IPv6 one), from the
+    /// gateway and a port standing for each client (its own while no
+    /// other client has it), and the app's replies reach each client from
+    /// the published port. A datagram to a gateway port that stands for
+    /// no client goes nowhere.
+    fn nat_publish_udp_port(platform) {
+        let (rootfs, prog) = prog_rootfs("udp_echo", Link::Static);
+        for family in ["4", "6"] {
+            let port = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+            let case = Case::new(&rootfs, &prog)
+                .args([family, "5353", "3"])
+                .husk_flags(["-p".to_owned(), format!("127.0.0.1:{port}:5353/udp")]);
+            let mut child = husk_suite::run::husk_command(platform, &case)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start husk");
+            let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+            let mut l = String::new();
+            out.read_line(&mut l).expect("read");
+            assert_eq!(l, "ready\n");
+            let client = || {
+                let c = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+                c.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+                c
+            };
+            let (a, b) = (client(), client());
+            let mut heard = Vec::new();
+            for (c, msg) in [(&a, "one"), (&b, "two"), (&a, "three")] {
+                c.send_to(msg.as_bytes(), ("127.0.0.1", port)).expect("send");
+                let mut buf = [0u8; 64];
+                let (n, from) = c.recv_from(&mut buf).expect("the sandbox's reply");
+                assert_eq!(&buf[..n], format!("echo:{msg}").as_bytes());
+                assert_eq!(from.to_string(), format!("127.0.0.1:{port}"), "replies come from the published port");
+                heard.push(c.local_addr().expect("addr").port());
+            }
+            let mut rest = String::new();
+            std::io::Read::read_to_string(&mut out, &mut rest).expect("read");
+            let status = child.wait().expect("wait");
+            let gw = if family == "6" { "::ffff:10.0.2.2" } else { "10.0.2.2" };
+            let want: String = heard
+                .iter()
+                .zip(["one", "two", "three"])
+                .map(|(p, m)| format!("from {gw} {p}: {m}\n"))
+                .chain([format!("done {}\n", if family == "6" { 0 } else { 1 })])
+                .collect();
+            assert_eq!(rest, want, "IPv{family}");
+            assert!(status.success(), "IPv{family}: {status}");
+        }
+    }
+}
+
+husk_test! {
     /// Under NAT the sandbox has eth0 (10.0.2.15/24) with a default route
     /// through 10.0.2.2, as busybox's ip and ifconfig (netlink and the
     /// SIOCGIF* ioctls) and /proc/net show it, and none of it can be

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use gofer::fdpass;
 
-use crate::protocol::{decode_reply, Incoming, Request, INCOMING_LEN, REPLY_LEN};
+use crate::protocol::{decode_reply, Datagram, Incoming, Request, DATAGRAM_HEADER_LEN, MAX_DATAGRAM, REPLY_LEN};
 
 /// A connection to the relay. One request is in flight at a time (the
 /// relay answers each at once: its connects do not wait).
@@ -42,19 +42,46 @@ impl Client {
     }
 }
 
-/// Takes one connection to a published port off the relay's second
-/// socket `ingress` (call when it is readable): `Ok(None)` for a message
-/// that is not one (its fds are closed), `Err` when the relay is gone.
-pub fn receive_incoming(ingress: &OwnedFd) -> std::io::Result<Option<(Incoming, OwnedFd)>> {
-    let mut buf = [0u8; INCOMING_LEN + 1];
-    let got = fdpass::recv(ingress.as_fd(), &mut buf, true)?;
+/// What the relay pushes on its second socket.
+pub enum Ingress<'a> {
+    /// A connection to a published TCP port, with its host socket.
+    Connection(Incoming, OwnedFd),
+    /// A datagram to a published UDP port, and its payload.
+    Datagram(Datagram, &'a [u8]),
+}
+
+/// The buffer [`receive_ingress`] needs: a datagram message's largest.
+pub const INGRESS_BUF_LEN: usize = DATAGRAM_HEADER_LEN + MAX_DATAGRAM;
+
+/// Takes one message off the relay's second socket `ingress` (call when
+/// it is readable) into `buf` ([`INGRESS_BUF_LEN`] bytes): `Ok(None)` for
+/// a malformed one (its fds are closed), `Err` when the relay is gone.
+pub fn receive_ingress<'a>(ingress: &OwnedFd, buf: &'a mut [u8]) -> std::io::Result<Option<Ingress<'a>>> {
+    let got = fdpass::recv(ingress.as_fd(), buf, true)?;
     if got.len == 0 {
         return Err(std::io::ErrorKind::UnexpectedEof.into());
     }
-    let inc = Incoming::decode(&buf[..got.len]).filter(|_| !got.truncated);
+    if got.truncated {
+        return Ok(None);
+    }
+    let msg = &buf[..got.len];
     let mut fds = got.fds.into_iter();
-    Ok(match (inc, fds.next(), fds.next()) {
-        (Some(inc), Some(fd), None) => Some((inc, fd)),
+    Ok(match (Incoming::decode(msg), fds.next(), fds.next()) {
+        (Some(inc), Some(fd), None) => Some(Ingress::Connection(inc, fd)),
+        (None, None, _) => Datagram::decode(msg).map(|(d, payload)| Ingress::Datagram(d, payload)),
         _ => None,
     })
+}
+
+/// Sends a datagram message on the relay's second socket (either end):
+/// dropped, as UDP may be, when the other end's queue is full.
+pub fn send_datagram(ingress: &OwnedFd, d: Datagram, payload: &[u8]) -> std::io::Result<()> {
+    let msg = d.encode(payload);
+    // (sendmsg: the Sentry's filter has no sendto.)
+    let iov = [std::io::IoSlice::new(&msg)];
+    match socket2::SockRef::from(ingress).send_vectored_with_flags(&iov, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
+        Err(e) => Err(e),
+    }
 }

@@ -27,9 +27,9 @@ mod server;
 
 use std::net::Ipv4Addr;
 
-pub use client::{receive_incoming, Client};
+pub use client::{receive_ingress, send_datagram, Client, Ingress, INGRESS_BUF_LEN};
 pub use policy::{Policy, PolicyError};
-pub use server::{listen_on, serve, Audit, Published, ServeConfig};
+pub use server::{bind_udp, listen_on, serve, Audit, Published, ServeConfig};
 
 /// The sandbox's address on its NAT interface.
 pub const SANDBOX_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 15);

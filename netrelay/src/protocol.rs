@@ -102,6 +102,48 @@ impl Incoming {
     }
 }
 
+/// A datagram between an outside client and a published UDP port
+/// (`-p .../udp`), on the relay's second socket, either way: from the
+/// relay, one that `peer` sent to the host port published as the
+/// sandbox's `port`; from the Sentry, the sandbox's reply to `peer`, to
+/// leave by the host socket published as `port`. The payload follows
+/// the header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Datagram {
+    /// The sandbox's port the host port is published as.
+    pub port: u16,
+    /// The outside client.
+    pub peer: SocketAddr,
+}
+
+/// A datagram message's header length; the payload follows.
+pub const DATAGRAM_HEADER_LEN: usize = INCOMING_LEN;
+/// The largest payload a datagram message carries (a UDP datagram's).
+pub const MAX_DATAGRAM: usize = 65_535;
+
+impl Datagram {
+    /// The message: an [`Incoming`]'s bytes with byte 6 set to [`UDP`]
+    /// (which an `Incoming` never has), then `payload`.
+    pub fn encode(&self, payload: &[u8]) -> Vec<u8> {
+        let mut b = Vec::with_capacity(DATAGRAM_HEADER_LEN + payload.len());
+        b.extend_from_slice(&Incoming { port: self.port, from: self.peer }.encode());
+        b[6] = UDP;
+        b.extend_from_slice(payload);
+        b
+    }
+
+    /// Parses one into its header and payload; `None` if malformed.
+    pub fn decode(b: &[u8]) -> Option<(Datagram, &[u8])> {
+        if b.len() < DATAGRAM_HEADER_LEN || b.len() > DATAGRAM_HEADER_LEN + MAX_DATAGRAM || b[6] != UDP {
+            return None;
+        }
+        let mut head: [u8; DATAGRAM_HEADER_LEN] = b[..DATAGRAM_HEADER_LEN].try_into().ok()?;
+        head[6] = 0;
+        let inc = Incoming::decode(&head)?;
+        Some((Datagram { port: inc.port, peer: inc.from }, &b[DATAGRAM_HEADER_LEN..]))
+    }
+}
+
 /// A reply: 0 with the socket attached, or the errno the app's connect
 /// gets.
 pub fn encode_reply(errno: i32) -> [u8; REPLY_LEN] {
@@ -137,6 +179,15 @@ mod tests {
         assert_eq!(Incoming::decode(&inc.encode()), Some(inc));
         assert!(Incoming::decode(&inc.encode()[..INCOMING_LEN - 1]).is_none());
         assert_eq!(decode_reply(&[1, 2, 3]), None);
+        let d = Datagram { port: 5353, peer: "[2001:db8::7]:40000".parse().unwrap() };
+        let msg = d.encode(b"hello");
+        assert_eq!(Datagram::decode(&msg), Some((d, &b"hello"[..])));
+        assert_eq!(Datagram::decode(&d.encode(b"")), Some((d, &b""[..])));
+        // The two kinds of message on the second socket never mistake
+        // each other.
+        assert!(Incoming::decode(&msg[..INCOMING_LEN]).is_none());
+        assert!(Datagram::decode(&inc.encode()).is_none());
+        assert!(Datagram::decode(&msg[..DATAGRAM_HEADER_LEN - 1]).is_none());
         assert_eq!(decode_reply(&(-1i32).to_le_bytes()), None);
     }
 }

@@ -7,8 +7,8 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use gofer::fdpass;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::protocol::{encode_reply, Incoming, Request, REQUEST_LEN, TCP};
-use crate::{in_sandbox_subnet, Policy, DNS_ADDR};
+use crate::protocol::{encode_reply, Datagram, Incoming, Request, DATAGRAM_HEADER_LEN, MAX_DATAGRAM, REQUEST_LEN, TCP};
+use crate::{in_sandbox_subnet, send_datagram, Policy, DNS_ADDR};
 
 /// What the relay serves.
 pub struct ServeConfig {
@@ -24,10 +24,45 @@ pub struct ServeConfig {
 
 /// A host port published into the sandbox.
 pub struct Published {
-    /// The host's listening socket (non-blocking).
-    pub listener: Socket,
+    socket: PublishedSocket,
     /// The sandbox's port.
     pub port: u16,
+}
+
+/// A published port's host socket (non-blocking).
+enum PublishedSocket {
+    /// A listener.
+    Tcp(Socket),
+    /// A bound UDP socket, and the clients heard from, newest last: the
+    /// sandbox may answer these only.
+    Udp(std::net::UdpSocket, std::collections::VecDeque<SocketAddr>),
+}
+
+/// Most clients of one published UDP port that the sandbox may answer
+/// (the oldest are forgotten beyond).
+const MAX_UDP_CLIENTS: usize = 1024;
+
+impl Published {
+    /// A TCP port: `listener`'s connections go to the sandbox's `port`.
+    pub fn tcp(listener: Socket, port: u16) -> Published {
+        Published { socket: PublishedSocket::Tcp(listener), port }
+    }
+
+    /// A UDP port: datagrams to `socket` go to the sandbox's `port`, and
+    /// the sandbox's answers to their senders leave by it.
+    pub fn udp(socket: Socket, port: u16) -> Published {
+        Published { socket: PublishedSocket::Udp(socket.into(), std::collections::VecDeque::new()), port }
+    }
+
+    /// Remembers `client` as one the sandbox may answer.
+    fn heard_from(clients: &mut std::collections::VecDeque<SocketAddr>, client: SocketAddr) {
+        if let Some(i) = clients.iter().position(|&c| c == client) {
+            clients.remove(i);
+        } else if clients.len() >= MAX_UDP_CLIENTS {
+            clients.pop_front();
+        }
+        clients.push_back(client);
+    }
 }
 
 /// A non-blocking TCP listener on `addr`, for a published port (made
@@ -37,6 +72,13 @@ pub fn listen_on(addr: SocketAddr) -> std::io::Result<Socket> {
     s.set_reuse_address(true)?;
     s.bind(&addr.into())?;
     s.listen(128)?;
+    Ok(s)
+}
+
+/// A non-blocking UDP socket bound to `addr`, for a published UDP port.
+pub fn bind_udp(addr: SocketAddr) -> std::io::Result<Socket> {
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM.nonblocking().cloexec(), Some(Protocol::UDP))?;
+    s.bind(&addr.into())?;
     Ok(s)
 }
 
@@ -91,22 +133,51 @@ pub fn serve(
     mut audit: impl FnMut(Audit),
 ) -> std::io::Result<()> {
     let mut buf = [0u8; REQUEST_LEN + 1];
+    let mut datagram = vec![0u8; DATAGRAM_HEADER_LEN + MAX_DATAGRAM];
+    // The Sentry's replies to published UDP ports come back on `ingress`.
+    let any_udp = cfg.published.iter().any(|p| matches!(p.socket, PublishedSocket::Udp(..)));
+    let mut replies = ingress.as_ref().map(|fd| fd.as_raw_fd()).filter(|_| any_udp);
     loop {
-        let mut fds = vec![libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+        let mut fds = vec![
+            libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: replies.unwrap_or(-1), events: libc::POLLIN, revents: 0 },
+        ];
         fds.extend(cfg.published.iter().map(|p| libc::pollfd {
-            fd: p.listener.as_raw_fd(),
+            fd: match &p.socket {
+                PublishedSocket::Tcp(s) => s.as_raw_fd(),
+                PublishedSocket::Udp(s, _) => s.as_raw_fd(),
+            },
             events: libc::POLLIN,
             revents: 0,
         }));
         poll_all(&mut fds)?;
-        for (p, fd) in cfg.published.iter().zip(&fds[1..]) {
+        for (p, fd) in cfg.published.iter_mut().zip(&fds[2..]) {
             if fd.revents == 0 {
                 continue;
             }
-            while let Ok((conn, from)) = p.listener.accept() {
-                let (Some(to), Some(from)) = (ingress.as_ref(), from.as_socket()) else { continue };
-                let msg = Incoming { port: p.port, from }.encode();
-                fdpass::send(to.as_fd(), &msg, Some(conn.as_fd()))?;
+            match &mut p.socket {
+                PublishedSocket::Tcp(listener) => {
+                    while let Ok((conn, from)) = listener.accept() {
+                        let (Some(to), Some(from)) = (ingress.as_ref(), from.as_socket()) else { continue };
+                        let msg = Incoming { port: p.port, from }.encode();
+                        fdpass::send(to.as_fd(), &msg, Some(conn.as_fd()))?;
+                    }
+                }
+                PublishedSocket::Udp(socket, clients) => {
+                    let room = &mut datagram[DATAGRAM_HEADER_LEN..];
+                    while let Ok((n, from)) = socket.recv_from(room) {
+                        let Some(to) = ingress.as_ref() else { continue };
+                        Published::heard_from(clients, from);
+                        send_datagram(to, Datagram { port: p.port, peer: from }, &room[..n])?;
+                    }
+                }
+            }
+        }
+        if fds[1].revents != 0 {
+            match ingress.as_ref().map(|fd| fdpass::recv(fd.as_fd(), &mut datagram, false)) {
+                Some(Ok(got)) if got.len > 0 && !got.truncated => send_reply(&cfg, &datagram[..got.len]),
+                Some(Ok(got)) if got.len > 0 => log::warn!("relay: an oversized datagram from the Sentry"),
+                _ => replies = None,
             }
         }
         if fds[0].revents == 0 {
@@ -126,6 +197,26 @@ pub fn serve(
             Ok(fd) => fdpass::send(sock.as_fd(), &encode_reply(0), Some(fd.as_fd()))?,
             Err(e) => fdpass::send(sock.as_fd(), &encode_reply(e), None)?,
         }
+    }
+}
+
+/// Sends the sandbox's reply to a published UDP port's client, if the
+/// message names a client that port has heard from (a compromised
+/// Sentry reaches nobody else this way); otherwise it is dropped.
+fn send_reply(cfg: &ServeConfig, msg: &[u8]) {
+    let Some((d, payload)) = Datagram::decode(msg) else {
+        log::warn!("relay: a malformed datagram from the Sentry");
+        return;
+    };
+    let socket = cfg.published.iter().find_map(|p| match &p.socket {
+        PublishedSocket::Udp(s, clients) if p.port == d.port && clients.contains(&d.peer) => Some(s),
+        _ => None,
+    });
+    match socket {
+        Some(s) => {
+            let _ = s.send_to(payload, d.peer);
+        }
+        None => log::info!("relay: a datagram to {} that port {} never heard from; dropped", d.peer, d.port),
     }
 }
 
@@ -182,6 +273,27 @@ mod tests {
         let (r, seen) = decide_one("203.0.113.9:80", allow);
         assert_eq!(r, Ok("203.0.113.9:80".parse().unwrap()));
         assert!(seen[0].allowed);
+    }
+
+    #[test]
+    fn udp_replies_reach_only_clients_the_port_heard_from() {
+        let port = bind_udp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut cfg =
+            ServeConfig { policy: Policy::deny_all(), dns: Vec::new(), published: vec![Published::udp(port, 53)] };
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        client.set_read_timeout(Some(std::time::Duration::from_millis(300))).unwrap();
+        let peer = client.local_addr().unwrap();
+        let mut buf = [0u8; 16];
+        // Never heard from: the Sentry's datagram goes nowhere.
+        send_reply(&cfg, &Datagram { port: 53, peer }.encode(b"no"));
+        assert!(client.recv_from(&mut buf).is_err());
+        let PublishedSocket::Udp(_, clients) = &mut cfg.published[0].socket else { unreachable!() };
+        Published::heard_from(clients, peer);
+        // Not by another published port's number, either.
+        send_reply(&cfg, &Datagram { port: 54, peer }.encode(b"no"));
+        send_reply(&cfg, &Datagram { port: 53, peer }.encode(b"yes"));
+        let (n, _) = client.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"yes");
     }
 
     #[test]

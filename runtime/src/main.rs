@@ -326,11 +326,13 @@ struct RunArgs {
     /// hostnames of --allow-egress.
     #[arg(long = "dns", value_name = "IP")]
     dns: Vec<std::net::IpAddr>,
-    /// Local mode, `--network nat`: publish the sandbox's TCP PORT on the
-    /// host's HOSTPORT (of HOSTIP, or of every address), as `docker run
-    /// -p` (repeatable). The app sees such connections come from the
-    /// gateway, 10.0.2.2.
-    #[arg(long = "publish", short = 'p', value_name = "[HOSTIP:]HOSTPORT:PORT")]
+    /// Local mode, `--network nat`: publish the sandbox's TCP (or, with
+    /// `/udp`, UDP) PORT on the host's HOSTPORT (of HOSTIP, or of every
+    /// address), as `docker run -p` (repeatable). The app sees such
+    /// connections and datagrams come from the gateway, 10.0.2.2 (a UDP
+    /// client as a port of the gateway's own, which the app's replies go
+    /// back to).
+    #[arg(long = "publish", short = 'p', value_name = "[HOSTIP:]HOSTPORT:PORT[/udp]")]
     publish: Vec<String>,
     /// Local mode: kept for old command lines; the sandbox's own procfs is
     /// always at /proc.

@@ -28,24 +28,27 @@ const FIRST_LISTENER_FD: i32 = 5;
 /// Most ports one sandbox may publish.
 const MAX_PUBLISHED: usize = 8;
 
-/// A published port (`-p [HOSTIP:]HOSTPORT:PORT[/tcp]`): the host address
-/// the relay listens on, and the sandbox's port its connections go to.
+/// A published port (`-p [HOSTIP:]HOSTPORT:PORT[/tcp|/udp]`): the host
+/// address the relay listens on, and the sandbox's port its connections
+/// (or datagrams) go to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Publish {
     /// Where on the host (0.0.0.0 unless HOSTIP is given, as Docker).
     pub host: SocketAddr,
     /// The sandbox's port.
     pub port: u16,
+    /// UDP rather than TCP.
+    pub udp: bool,
 }
 
 /// Parses `-p`'s value.
 pub fn parse_publish(spec: &str) -> anyhow::Result<Publish> {
-    let bad = || anyhow::anyhow!("-p {spec:?}: expected [HOSTIP:]HOSTPORT:PORT[/tcp]");
-    let body = match spec.rsplit_once('/') {
-        Some((b, "tcp")) => b,
-        Some((_, "udp")) => anyhow::bail!("-p {spec:?}: UDP ports cannot be published yet"),
+    let bad = || anyhow::anyhow!("-p {spec:?}: expected [HOSTIP:]HOSTPORT:PORT[/tcp|/udp]");
+    let (body, udp) = match spec.rsplit_once('/') {
+        Some((b, "tcp")) => (b, false),
+        Some((b, "udp")) => (b, true),
         Some(_) => return Err(bad()),
-        None => spec,
+        None => (spec, false),
     };
     let (rest, port) = body.rsplit_once(':').ok_or_else(bad)?;
     let port: u16 = port.parse().ok().filter(|&p| p != 0).ok_or_else(bad)?;
@@ -54,7 +57,7 @@ pub fn parse_publish(spec: &str) -> anyhow::Result<Publish> {
         None => (IpAddr::from([0, 0, 0, 0]), rest),
     };
     let host_port: u16 = host_port.parse().ok().filter(|&p| p != 0).ok_or_else(bad)?;
-    Ok(Publish { host: SocketAddr::new(ip, host_port), port })
+    Ok(Publish { host: SocketAddr::new(ip, host_port), port, udp })
 }
 
 /// `husk relay`'s arguments.
@@ -75,8 +78,9 @@ pub struct RelayArgs {
     /// The socket on which connections to published ports go to the Sentry.
     #[arg(long)]
     ingress_fd: Option<i32>,
-    /// A published port: FD=PORT, a listening socket passed in as FD whose
-    /// connections go to the sandbox's PORT (repeatable).
+    /// A published port: FD=PORT/tcp, a listening socket passed in as FD
+    /// whose connections go to the sandbox's PORT, or FD=PORT/udp, a bound
+    /// UDP socket whose datagrams go there (repeatable).
     #[arg(long = "published")]
     published: Vec<String>,
 }
@@ -139,7 +143,14 @@ pub fn start(
     }
     let listeners: Vec<OwnedFd> = published
         .iter()
-        .map(|p| netrelay::listen_on(p.host).map(OwnedFd::from).with_context(|| format!("-p: listening on {}", p.host)))
+        .map(|p| {
+            let (socket, what) = if p.udp {
+                (netrelay::bind_udp(p.host), "binding UDP")
+            } else {
+                (netrelay::listen_on(p.host), "listening on")
+            };
+            socket.map(OwnedFd::from).with_context(|| format!("-p: {what} {}", p.host))
+        })
         .collect::<anyhow::Result<_>>()?;
     let (sentry_end, relay_end) = gofer::fdpass::seqpacket_pair().context("creating the relay socket")?;
     let (sentry_ingress, relay_ingress) = gofer::fdpass::seqpacket_pair().context("creating the relay socket")?;
@@ -156,7 +167,8 @@ pub fn start(
     let mut fds = vec![(&relay_end, RELAY_SOCK_FD), (&relay_ingress, RELAY_INGRESS_FD)];
     for (i, (p, l)) in published.iter().zip(&listeners).enumerate() {
         let fd = FIRST_LISTENER_FD + i as i32;
-        cmd.arg("--published").arg(format!("{fd}={}", p.port));
+        let proto = if p.udp { "udp" } else { "tcp" };
+        cmd.arg("--published").arg(format!("{fd}={}/{proto}", p.port));
         fds.push((l, fd));
     }
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
@@ -183,9 +195,16 @@ fn serve(g: &Globals, args: RelayArgs) -> anyhow::Result<()> {
     let ingress = args.ingress_fd.map(sys::adopt_fd).transpose().context("relay ingress socket")?;
     let mut published = Vec::new();
     for p in &args.published {
-        let (fd, port) = p.split_once('=').context("--published FD=PORT")?;
-        let fd = sys::adopt_fd(fd.parse().context("--published FD=PORT")?).context("a published port's listener")?;
-        published.push(netrelay::Published { listener: fd.into(), port: port.parse().context("--published FD=PORT")? });
+        let bad = || anyhow::anyhow!("--published {p:?}: expected FD=PORT/tcp or FD=PORT/udp");
+        let (fd, rest) = p.split_once('=').ok_or_else(bad)?;
+        let (port, proto) = rest.split_once('/').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        let fd = sys::adopt_fd(fd.parse().map_err(|_| bad())?).context("a published port's socket")?;
+        published.push(match proto {
+            "tcp" => netrelay::Published::tcp(fd.into(), port),
+            "udp" => netrelay::Published::udp(fd.into(), port),
+            _ => return Err(bad()),
+        });
     }
     let dns = nameservers(&args.dns);
     let policy = netrelay::Policy::parse(&args.allow_egress, &dns)?;
@@ -233,11 +252,12 @@ mod tests {
 
     #[test]
     fn publish_specs_parse_as_docker_writes_them() {
-        let p = |s: &str| parse_publish(s).map(|p| (p.host.to_string(), p.port));
-        assert_eq!(p("8080:80").unwrap(), ("0.0.0.0:8080".into(), 80));
-        assert_eq!(p("127.0.0.1:8080:80/tcp").unwrap(), ("127.0.0.1:8080".into(), 80));
-        assert_eq!(p("[::1]:8080:80").unwrap(), ("[::1]:8080".into(), 80));
-        for bad in ["80", "x:80", "8080:0", "0:80", "8080:80/sctp", "1.2.3:8080:80", "8080:80/udp"] {
+        let p = |s: &str| parse_publish(s).map(|p| (p.host.to_string(), p.port, p.udp));
+        assert_eq!(p("8080:80").unwrap(), ("0.0.0.0:8080".into(), 80, false));
+        assert_eq!(p("127.0.0.1:8080:80/tcp").unwrap(), ("127.0.0.1:8080".into(), 80, false));
+        assert_eq!(p("[::1]:8080:80").unwrap(), ("[::1]:8080".into(), 80, false));
+        assert_eq!(p("127.0.0.1:5353:53/udp").unwrap(), ("127.0.0.1:5353".into(), 53, true));
+        for bad in ["80", "x:80", "8080:0", "0:80", "8080:80/sctp", "1.2.3:8080:80", "8080:80/"] {
             assert!(parse_publish(bad).is_err(), "{bad} accepted");
         }
     }

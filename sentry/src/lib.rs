@@ -780,9 +780,9 @@ impl Sandbox {
         kernel.procs().task_limit = cfg.limits.pids_max.and_then(|n| usize::try_from(n).ok());
         if let Some(nat) = nat {
             let weak = Arc::downgrade(&kernel);
-            nat.on_incoming(Box::new(move |inc, conn| {
+            nat.on_incoming(Box::new(move |ingress| {
                 if let Some(k) = weak.upgrade() {
-                    kernel::nat::deliver_incoming(&k, inc, conn);
+                    kernel::nat::deliver_incoming(&k, ingress);
                 }
             }));
             nat.attach_listeners(&kernel);

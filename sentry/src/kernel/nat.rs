@@ -44,8 +44,9 @@ pub struct Nat {
 pub type AuditHook = Box<dyn Fn(netrelay::Audit) + Send + Sync>;
 
 enum Way {
-    /// `--network nat`: host sockets from the relay, watched by the poller.
-    Relay { client: netrelay::Client, poller: Arc<Poller> },
+    /// `--network nat`: host sockets from the relay, watched by the
+    /// poller, and the clients of published UDP ports.
+    Relay { client: netrelay::Client, poller: Arc<Poller>, udp_peers: Mutex<UdpPeers> },
     /// `--network sandbox`: the Sentry's own stack, and the egress policy
     /// (its hostnames asked again of `nameservers`, through the stack,
     /// when their TTL runs out).
@@ -73,7 +74,7 @@ impl Nat {
         let p = poller.clone();
         std::thread::Builder::new().name("husk-netpoll".into()).spawn(move || p.run()).map_err(|_| Errno::EAGAIN)?;
         Ok(Arc::new(Nat {
-            way: Way::Relay { client: netrelay::Client::new(relay), poller },
+            way: Way::Relay { client: netrelay::Client::new(relay), poller, udp_peers: Mutex::default() },
             next_port: AtomicU16::new(*EPHEMERAL.start()),
         }))
     }
@@ -163,13 +164,39 @@ impl Nat {
         });
     }
 
-    /// Says what becomes of connections to published ports: `deliver`
-    /// gets each with its host socket (set once the kernel exists).
-    pub fn on_incoming(&self, deliver: Box<dyn Fn(netrelay::protocol::Incoming, OwnedFd) + Send + Sync>) {
+    /// Says what becomes of connections and datagrams to published ports
+    /// (set once the kernel exists).
+    pub fn on_incoming(&self, deliver: Deliver) {
         if let Way::Relay { poller, .. } = &self.way {
             let _ = poller.on_incoming.set(deliver);
             let _ = crate::sys::write_bytes(poller.wake_w.as_raw_fd(), &[1]);
         }
+    }
+
+    /// For a datagram to `dst` under NAT: `None` unless `dst` is the
+    /// gateway; whether an outside client of a published UDP port stands
+    /// there (the gateway's port standing for it) otherwise.
+    pub fn udp_to_gateway(&self, dst: SocketAddr) -> Option<bool> {
+        let Way::Relay { udp_peers, .. } = &self.way else { return None };
+        if crate::vfs::inet::canonical(dst.ip()) != std::net::IpAddr::V4(netrelay::GATEWAY_ADDR) {
+            return None;
+        }
+        Some(udp_peers.lock().unwrap_or_else(|e| e.into_inner()).client_of(dst.port()).is_some())
+    }
+
+    /// Sends the app's datagram `payload` to the outside client that
+    /// `dst` stands for, by the published port it came to; lost if that
+    /// client is forgotten, or the relay's queue is full.
+    pub fn send_to_udp_client(&self, dst: SocketAddr, payload: &[u8]) -> SysResult<()> {
+        let Way::Relay { udp_peers, poller, .. } = &self.way else { return Ok(()) };
+        let Some((peer, port)) = udp_peers.lock().unwrap_or_else(|e| e.into_inner()).client_of(dst.port()) else {
+            return Ok(());
+        };
+        let ingress = poller.ingress.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(fd) = ingress.as_ref() {
+            netrelay::send_datagram(fd, netrelay::protocol::Datagram { port, peer }, payload).map_err(host_errno)?;
+        }
+        Ok(())
     }
 
     fn register(flow: Flow) -> SysResult<Arc<Flow>> {
@@ -205,7 +232,7 @@ impl Nat {
         let to = SocketAddr::new(crate::vfs::inet::canonical(dst.ip()), dst.port());
         let stream = kind == crate::vfs::unix::SOCK_STREAM;
         let (io, local) = match &self.way {
-            Way::Relay { client, poller } => {
+            Way::Relay { client, poller, .. } => {
                 let fd = client.connect(proto, to).map_err(Errno)?;
                 let local = SocketAddr::new(netrelay::SANDBOX_ADDR.into(), self.ephemeral_port());
                 let local = if dst.is_ipv6() { v4_mapped(local) } else { local };
@@ -481,8 +508,8 @@ fn get_at(mf: &MemoryFile, src: &[Chunk], off: usize, buf: &mut [u8]) {
     }
 }
 
-/// What the poller hands connections to published ports to.
-type Deliver = Box<dyn Fn(netrelay::protocol::Incoming, OwnedFd) + Send + Sync>;
+/// What the poller hands connections and datagrams to published ports to.
+pub type Deliver = Box<dyn Fn(netrelay::Ingress<'_>) + Send + Sync>;
 
 /// The thread that watches armed flows, and the relay's pushes of
 /// connections to published ports.
@@ -509,6 +536,7 @@ impl Poller {
 
     fn run(&self) {
         crate::sys::block_all_signals_in_this_thread();
+        let mut buf = vec![0u8; netrelay::INGRESS_BUF_LEN];
         loop {
             let armed: Vec<Arc<Flow>> = {
                 let mut flows = self.flows.lock().unwrap_or_else(|e| e.into_inner());
@@ -530,7 +558,7 @@ impl Poller {
                 while matches!(crate::sys::read_bytes(self.wake_r.as_raw_fd(), &mut junk), Ok(n) if n > 0) {}
             }
             if fds[1].revents != 0 {
-                self.take_incoming();
+                self.take_incoming(&mut buf);
             }
             for (f, p) in armed.iter().zip(&fds[2..]) {
                 let rev = p.revents as u32;
@@ -550,15 +578,15 @@ impl Poller {
 }
 
 impl Poller {
-    /// Takes one connection the relay pushed, and delivers it.
-    fn take_incoming(&self) {
+    /// Takes one connection or datagram the relay pushed, and delivers it.
+    fn take_incoming(&self, buf: &mut [u8]) {
         let mut ingress = self.ingress.lock().unwrap_or_else(|e| e.into_inner());
         let Some(fd) = ingress.as_ref() else { return };
-        match netrelay::receive_incoming(fd) {
-            Ok(Some((inc, conn))) => {
+        match netrelay::receive_ingress(fd, buf) {
+            Ok(Some(msg)) => {
                 drop(ingress);
                 if let Some(deliver) = self.on_incoming.get() {
-                    deliver(inc, conn);
+                    deliver(msg);
                 }
             }
             Ok(None) => log::warn!("nat: a malformed message from the relay"),
@@ -572,14 +600,77 @@ impl Poller {
 /// Delivers a connection to a published port to the sandbox socket that
 /// listens on that port (of the sandbox's address, or of any address), as
 /// a connection from the gateway; with no such socket, or a full backlog,
-/// it is closed (the client sees the connection end).
-pub fn deliver_incoming(kernel: &crate::kernel::Kernel, inc: netrelay::protocol::Incoming, conn: OwnedFd) {
+/// it is closed (the client sees the connection end). A datagram goes to
+/// the UDP socket bound there, from the gateway and the port that stands
+/// for its client (see [`UdpPeers`]); with none, it is lost.
+pub fn deliver_incoming(kernel: &crate::kernel::Kernel, ingress: netrelay::Ingress<'_>) {
+    let (inc, conn) = match ingress {
+        netrelay::Ingress::Connection(inc, conn) => (inc, conn),
+        netrelay::Ingress::Datagram(d, payload) => return deliver_datagram(kernel, d, payload),
+    };
     let local = SocketAddr::new(netrelay::SANDBOX_ADDR.into(), inc.port);
     let from = SocketAddr::new(netrelay::GATEWAY_ADDR.into(), inc.from.port());
     hand_to_listener(kernel, local, from, |nat| match &nat.way {
         Way::Relay { poller, .. } => Some(FlowIo::Host { fd: conn, armed: AtomicU32::new(0), poller: poller.clone() }),
         Way::Stack { .. } => None,
     });
+}
+
+fn deliver_datagram(kernel: &crate::kernel::Kernel, d: netrelay::protocol::Datagram, payload: &[u8]) {
+    let Some(Way::Relay { udp_peers, .. }) = kernel.nat.get().map(|n| &n.way) else { return };
+    let local = SocketAddr::new(netrelay::SANDBOX_ADDR.into(), d.port);
+    let to = kernel.unix_names.inet.lock().unwrap_or_else(|e| e.into_inner()).find(crate::vfs::unix::SOCK_DGRAM, local);
+    let Some(to) = to else {
+        log::info!("network: a datagram to {local} that no socket is bound to");
+        return;
+    };
+    let port = udp_peers.lock().unwrap_or_else(|e| e.into_inner()).port_for(d.peer, d.port);
+    let from = SocketAddr::new(netrelay::GATEWAY_ADDR.into(), port);
+    let from = if to.family() == crate::vfs::inet::AF_INET6 { v4_mapped(from) } else { from };
+    to.deliver_from_kernel(payload.to_vec(), crate::vfs::unix::SockName::Inet(from));
+}
+
+/// The outside clients of published UDP ports (`-p .../udp`), as the
+/// sandbox sees them: each is the gateway with a port of its own (its
+/// real port while no other client has it), so that the app's replies,
+/// sent to that address, find their way back through the relay. Bounded:
+/// the least recently heard from are forgotten first.
+#[derive(Default)]
+pub struct UdpPeers {
+    /// (the gateway's port, the client, the sandbox's published port),
+    /// least recently used first.
+    peers: std::collections::VecDeque<(u16, SocketAddr, u16)>,
+}
+
+/// Most clients of published UDP ports the sandbox may answer at once.
+const MAX_UDP_PEERS: usize = 1024;
+
+impl UdpPeers {
+    /// The gateway's port that stands for `client` of the published
+    /// `port`.
+    fn port_for(&mut self, client: SocketAddr, port: u16) -> u16 {
+        if let Some(i) = self.peers.iter().position(|&(_, c, p)| c == client && p == port) {
+            if let Some(e) = self.peers.remove(i) {
+                self.peers.push_back(e);
+                return e.0;
+            }
+        }
+        if self.peers.len() >= MAX_UDP_PEERS {
+            self.peers.pop_front();
+        }
+        let taken = |v: u16| self.peers.iter().any(|&(g, _, _)| g == v);
+        let mut v = client.port().max(1);
+        while taken(v) {
+            v = v.checked_add(1).unwrap_or(1);
+        }
+        self.peers.push_back((v, client, port));
+        v
+    }
+
+    /// The client and published port the gateway's `port` stands for.
+    fn client_of(&self, port: u16) -> Option<(SocketAddr, u16)> {
+        self.peers.iter().find(|&&(g, _, _)| g == port).map(|&(_, c, p)| (c, p))
+    }
 }
 
 /// Queues a connection from outside, from `from` to `local`, carried by

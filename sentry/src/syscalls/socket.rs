@@ -286,12 +286,7 @@ fn ping_send(t: &Task, ep: &Arc<Endpoint>, bufs: &[(u64, u64)], dst: Option<std:
     if total > 65_507 {
         return Err(Errno::EMSGSIZE);
     }
-    let mut msg = Vec::with_capacity(total as usize);
-    for &(addr, len) in bufs {
-        let at = msg.len();
-        msg.resize(at + len as usize, 0);
-        t.mm().copy_in(addr, &mut msg[at..])?;
-    }
+    let mut msg = copy_in_all(t, bufs)?;
     let v6 = ep.family() == AF_INET6 && inet::canonical(dst.ip()).is_ipv6();
     let (request, reply) = if v6 { (128u8, 129u8) } else { (8, 0) };
     if msg.len() < 8 || msg[0] != request || msg[1] != 0 {
@@ -323,6 +318,18 @@ fn ping_send(t: &Task, ep: &Arc<Endpoint>, bufs: &[(u64, u64)], dst: Option<std:
     let from = if ip.is_unspecified() { inet::loopback_for(ep.family(), ip) } else { dst.ip() };
     ep.deliver_from_kernel(msg, SockName::Inet(std::net::SocketAddr::new(from, 0)));
     Ok(total)
+}
+
+/// The bytes of the app's buffers `bufs`, one after another.
+fn copy_in_all(t: &Task, bufs: &[(u64, u64)]) -> SysResult<Vec<u8>> {
+    let total: u64 = bufs.iter().map(|&(_, l)| l).sum();
+    let mut msg = Vec::with_capacity(total as usize);
+    for &(addr, len) in bufs {
+        let at = msg.len();
+        msg.resize(at + len as usize, 0);
+        t.mm().copy_in(addr, &mut msg[at..])?;
+    }
+    Ok(msg)
 }
 
 /// `IPPROTO_UDPLITE` (also the `SOL_UDPLITE` option level): UDP-Lite, on
@@ -507,6 +514,9 @@ enum Dest {
     Nowhere,
     /// A ping socket's echo request to this address.
     Echo(std::net::SocketAddr),
+    /// An outside client of a published UDP port (`-p .../udp`), as the
+    /// sandbox sees it: the gateway, and a port standing for the client.
+    UdpClient(std::net::SocketAddr),
 }
 
 /// Where a send with a destination address goes: the named socket for a
@@ -524,6 +534,13 @@ fn destination(t: &Task, ep: &Arc<Endpoint>, addr: u64, len: u32) -> SysResult<D
             return Ok(Dest::Echo(read_inet(t, ep.family(), addr, len)?));
         }
         let dst = read_inet(t, ep.family(), addr, len)?;
+        // The gateway: a published UDP port's client, or (being the host,
+        // which the relay never reaches) nobody.
+        match t.kernel.nat.get().and_then(|n| n.udp_to_gateway(dst)) {
+            Some(true) => return Ok(Dest::UdpClient(dst)),
+            Some(false) => return Ok(Dest::Nowhere),
+            None => {}
+        }
         if let Some(nat) = outside(t, dst) {
             return match ep.flow() {
                 Some(f) if f.peer == dst => Ok(Dest::Peer),
@@ -903,6 +920,13 @@ fn do_send(
         Dest::Peer => None,
         Dest::To(ep) => Some(ep),
         Dest::Nowhere | Dest::Echo(_) => return lost(t),
+        Dest::UdpClient(dst) => {
+            let payload = copy_in_all(t, bufs)?;
+            if let Some(nat) = t.kernel.nat.get() {
+                nat.send_to_udp_client(dst, &payload)?;
+            }
+            return Ok(payload.len() as u64);
+        }
     };
     if inet_dgram && to.is_none() && ep.name().is_none() && ep.flow().is_none() {
         autobind_inet(t, &ep, None)?;
