@@ -118,6 +118,24 @@ husk_test! {
             .husk_flags(allow(&[format!("{}:9000", net.server), format!("{}:9001", net.server)]));
         let husk = run_husk(platform, &case);
         assert_eq!(husk.stdout_str(), native_out, "husk --platform {platform} differs from native; stderr:\n{}", husk.stderr_str());
+        // `--network host` (the namespace's own sockets, no policy): the
+        // same, from this namespace as natively.
+        // (Not run_husk: its `--network host` runs in a namespace of its
+        // own, and this one must be the test's, which reaches the server.)
+        let husk = Command::new(husk_suite::paths::husk_bin())
+            .args(["run", "--platform", platform, "--network", "host", "--rootfs"])
+            .arg(rootfs.path())
+            .arg("--env")
+            .arg(format!("NAT_SERVER={}", net.server))
+            .args(["--", &prog])
+            .output()
+            .expect("run husk");
+        assert_eq!(
+            String::from_utf8_lossy(&husk.stdout),
+            native_out,
+            "--network host differs from native; stderr:\n{}",
+            String::from_utf8_lossy(&husk.stderr)
+        );
     }
 }
 
@@ -452,8 +470,8 @@ static NEXT_OCI: AtomicU32 = AtomicU32::new(0);
 /// `dev.husk.network=nat` gives the container NAT through a relay in its
 /// network namespace, under `dev.husk.network.allow-egress`'s rules;
 /// without the annotation, the default `sandbox` network, which in the
-/// host's own namespace (this bundle's) is the loopback only; a bad one
-/// fails the create.
+/// host's own namespace (this bundle's) is the loopback only; `host`
+/// gives it that namespace's sockets; a bad one fails the create.
 #[test]
 fn nat_oci_annotations() {
     if husk_suite::blocklist::skip("nat_oci_annotations") {
@@ -467,6 +485,9 @@ fn nat_oci_annotations() {
     assert_eq!(out, "connect to 9000: ECONNREFUSED\n");
     let (_, out, _) = oci_connect(&net, serde_json::json!({}));
     assert_eq!(out, "connect to 9000: ENETUNREACH\n");
+    // `host`: the namespace's own sockets, with no policy.
+    let (status, out, err) = oci_connect(&net, serde_json::json!({"dev.husk.network": "host"}));
+    assert_eq!((status, out.as_str()), (0, "connect to 9000: ok\n"), "{err}");
     let (status, out, err) = oci_connect(&net, serde_json::json!({"dev.husk.network": "bridge"}));
     assert!(status != 0 && out.is_empty() && err.contains("dev.husk.network"), "{status} {out} {err}");
 }

@@ -82,6 +82,11 @@ differential_test! {
             "done",
         ]);
         differential(platform, &case);
+        // The same program on host sockets (`--network host`), in a fresh
+        // namespace whose only interface is its loopback, as natively.
+        if platform != husk_suite::NATIVE {
+            differential(platform, &case.husk_flags(["--network", "host"]));
+        }
     }
 }
 
@@ -103,6 +108,11 @@ differential_test! {
             "done",
         ]);
         differential(platform, &case);
+        // `--network host` shows the namespace's interfaces: here, as
+        // natively, its loopback alone.
+        if platform != husk_suite::NATIVE {
+            differential(platform, &case.husk_flags(["--network", "host"]));
+        }
     }
 }
 

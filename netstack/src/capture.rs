@@ -57,19 +57,32 @@ pub fn capture() -> Result<Option<Captured>, CaptureError> {
     if in_host_namespace() {
         return Err(CaptureError::HostNamespace);
     }
+    let Some((config, index)) = first_interface()? else { return Ok(None) };
+    let fd = packet_socket(index)?;
+    for (addr, prefix) in &config.addrs {
+        rtnl_addr(libc::RTM_DELADDR, 0, index, *addr, *prefix)
+            .map_err(|e| CaptureError::Host("removing the interface's address", e))?;
+    }
+    Ok(Some(Captured { fd, config, index }))
+}
+
+/// The namespace's first interface (other than the loopback) that is up
+/// and has an address, as [`capture`] would take it, but only looked at:
+/// `--network host` shows it to the sandbox as it is.
+pub fn look() -> Result<Option<Config>, CaptureError> {
+    Ok(first_interface()?.map(|(config, _)| config))
+}
+
+/// The first interface other than the loopback that is up and has an
+/// address, and its index.
+fn first_interface() -> Result<Option<(Config, u32)>, CaptureError> {
     let found = interfaces()?;
     let Some((name, iface)) = found.into_iter().find(|(_, f)| f.up && !f.loopback && !f.addrs.is_empty()) else {
         return Ok(None);
     };
     let mtu = mtu_of(&name)?;
     let (gateway4, gateway6) = gateways(&name);
-    let fd = packet_socket(iface.index)?;
-    let config = Config { name, mac: iface.mac, mtu, addrs: iface.addrs, gateway4, gateway6 };
-    for (addr, prefix) in &config.addrs {
-        rtnl_addr(libc::RTM_DELADDR, 0, iface.index, *addr, *prefix)
-            .map_err(|e| CaptureError::Host("removing the interface's address", e))?;
-    }
-    Ok(Some(Captured { fd, config, index: iface.index }))
+    Ok(Some((Config { name, mac: iface.mac, mtu, addrs: iface.addrs, gateway4, gateway6 }, iface.index)))
 }
 
 impl Captured {

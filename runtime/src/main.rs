@@ -311,8 +311,10 @@ struct RunArgs {
     /// interface (say, a veth), taken for the sandbox's TCP/IP stack, with
     /// its addresses and default routes (root only; --allow-egress
     /// applies; the addresses return to the interface when the sandbox
-    /// ends). `none`: the loopback only.
-    #[arg(long, value_name = "nat|sandbox|none", default_value = "nat", value_parser = ["nat", "sandbox", "none"])]
+    /// ends). `host` (weaker isolation): the app's Internet sockets are
+    /// host sockets of this network namespace, with no egress policy, as
+    /// `docker run --network host`. `none`: the loopback only.
+    #[arg(long, value_name = "nat|sandbox|host|none", default_value = "nat", value_parser = ["nat", "sandbox", "host", "none"])]
     network: String,
     /// Local mode, `--network nat` or `sandbox`: let the app reach DEST (repeatable):
     /// `all`, a CIDR (10.1.0.0/16), an address, ADDR:PORT, a hostname
@@ -675,6 +677,10 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
     // namespace and the Sentry's confinement can still be made.
     let nat = args.network == "nat";
     let on_interface = args.network == "sandbox";
+    let host_network = args.network == "host";
+    if host_network {
+        log::info!("--network host: the app's sockets are the host's (weaker isolation)");
+    }
     if !nat && !args.publish.is_empty() {
         bail!("-p needs --network nat");
     }
@@ -706,7 +712,7 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         (None, None)
     };
-    sys::isolate_namespaces();
+    sys::isolate_namespaces(!host_network);
     // With a rootfs, the app sees only --env; on the host's system it
     // starts with docker run's usual variables.
     let (rootfs, _host_root, extra, specs, base_env) = match &args.rootfs {
@@ -814,6 +820,7 @@ fn run(g: &Globals, args: RunArgs) -> anyhow::Result<ExitCode> {
         relay: relay_requests,
         relay_ingress,
         network_stack,
+        host_network,
     };
     // The Sentry is a process of its own: the first of a new pid namespace
     // where root may make one, confined before it boots. This one stays

@@ -255,10 +255,14 @@ pub fn join_cgroup_at_exec(cmd: &mut Command, procs: Vec<RawFd>) {
 /// namespaces: the sandbox reaches no host network, no host System V
 /// object and no host hostname even through a bug of the Sentry's; and a
 /// new cgroup namespace, so that its own cgroup is its root. Only root, or
-/// the root of a user namespace (rootless mode), may.
+/// the root of a user namespace (rootless mode), may. `network` false
+/// (`--network host`) keeps this network namespace.
 /// Call before any thread starts: namespaces are per thread.
-pub fn isolate_namespaces() {
-    let flags = libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWCGROUP;
+pub fn isolate_namespaces(network: bool) {
+    let mut flags = libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWCGROUP;
+    if network {
+        flags |= libc::CLONE_NEWNET;
+    }
     // SAFETY: unshare takes plain flags.
     let r = unsafe { libc::unshare(flags) };
     if r != 0 {

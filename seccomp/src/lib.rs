@@ -219,6 +219,9 @@ pub fn relay() -> Result<BpfProgram, Error> {
 pub struct SentryFds {
     /// The memory file: the only file a stub may map executable.
     pub memfd: i32,
+    /// `--network host`: the app's Internet sockets are host sockets the
+    /// Sentry makes and drives (a weaker mode, asked for by name).
+    pub host_network: bool,
 }
 
 /// What a filter's argument rule compares: the flags `clone` may take.
@@ -290,7 +293,7 @@ pub fn sentry_syscalls(fds: SentryFds) -> Vec<Allowed> {
             })
             .collect()
     };
-    vec![
+    let mut list = vec![
         // The memory file and the app's address spaces.
         Allowed { nr: libc::SYS_mmap, name: "mmap", rules: mmap_rules },
         // A stub makes app pages executable; the Sentry its stub code page.
@@ -379,6 +382,28 @@ pub fn sentry_syscalls(fds: SentryFds) -> Vec<Allowed> {
         always(libc::SYS_sysinfo, "sysinfo"),
         // The stubs' CPU times and peak memory, from the host's /proc.
         always(libc::SYS_openat, "openat"),
+    ];
+    if fds.host_network {
+        list.extend(host_network_syscalls());
+    }
+    list
+}
+
+/// What `--network host` adds to the Sentry's filter: host sockets of the
+/// Internet families (the type is checked by the Sentry), and what an
+/// app does with them; recvmsg, sendmsg, accept4, shutdown, poll and
+/// FIONREAD are the Sentry's anyway.
+fn host_network_syscalls() -> Vec<Allowed> {
+    let families = [libc::AF_INET, libc::AF_INET6].map(|f| one(arg_eq(0, f as u64))).to_vec();
+    vec![
+        Allowed { nr: libc::SYS_socket, name: "socket", rules: families },
+        always(libc::SYS_bind, "bind"),
+        always(libc::SYS_listen, "listen"),
+        always(libc::SYS_connect, "connect"),
+        always(libc::SYS_getsockname, "getsockname"),
+        always(libc::SYS_getpeername, "getpeername"),
+        always(libc::SYS_getsockopt, "getsockopt"),
+        always(libc::SYS_setsockopt, "setsockopt"),
     ]
 }
 
@@ -534,7 +559,7 @@ mod tests {
 
     #[test]
     fn the_sentry_filter_is_within_budget_and_builds() {
-        let list = sentry_syscalls(SentryFds { memfd: 5 });
+        let list = sentry_syscalls(SentryFds { memfd: 5, ..Default::default() });
         let n = list.len();
         assert!(n <= 60, "the Sentry may use at most 60 host syscalls; it has {n}");
         let mut nrs: Vec<i64> = list.iter().map(|a| a.nr).collect();
@@ -558,7 +583,7 @@ mod tests {
         ] {
             assert!(!nrs.contains(&nr), "syscall {nr} must not be in the Sentry's filter");
         }
-        assert!(!sentry(SentryFds { memfd: 5 }, Deny::Trap).unwrap().is_empty());
+        assert!(!sentry(SentryFds { memfd: 5, ..Default::default() }, Deny::Trap).unwrap().is_empty());
     }
 
     /// A classic-BPF interpreter for what seccompiler and `search.rs`
@@ -598,7 +623,7 @@ mod tests {
     /// every syscall number and the argument values the rules name.
     #[test]
     fn the_searched_sentry_filter_decides_as_the_plain_one() {
-        let fds = SentryFds { memfd: 9 };
+        let fds = SentryFds { memfd: 9, ..Default::default() };
         let searched = sentry(fds, Deny::Trap).unwrap();
         let plain = build_with(sentry_syscalls(fds), Deny::Trap).unwrap();
         assert!(searched.len() < 400, "{} instructions", searched.len());
@@ -665,7 +690,7 @@ mod tests {
         use std::os::unix::process::ExitStatusExt;
         const TEST: &str = "tests::a_syscall_outside_the_sentry_filter_kills";
         if let Ok(what) = std::env::var(CHILD) {
-            install(&sentry(SentryFds { memfd: 1000 }, Deny::Trap).unwrap()).unwrap();
+            install(&sentry(SentryFds { memfd: 1000, ..Default::default() }, Deny::Trap).unwrap()).unwrap();
             // SAFETY: plain syscalls with no memory passed but a static
             // buffer, a null clone3 argument (refused before it is read)
             // and a fresh anonymous mapping that nothing uses.

@@ -93,6 +93,11 @@ pub struct SandboxConfig {
     /// `--network sandbox`: the namespace's interface, taken for the
     /// Sentry's own TCP/IP stack (`netstack`). Exclusive with `relay`.
     pub network_stack: Option<NetworkStack>,
+    /// `--network host` (weaker isolation): the app's Internet sockets
+    /// are host sockets of the namespace the Sentry runs in, and the
+    /// Sentry's filter allows the socket calls. Exclusive with the two
+    /// above.
+    pub host_network: bool,
 }
 
 /// The interface a `--network sandbox` sandbox's stack sits on, and what
@@ -260,7 +265,7 @@ fn new_platform(name: &str, mf: &MemoryFile) -> Result<Box<dyn Platform>, BootEr
 /// stderr before the Sentry dies of it. `HUSK_SECCOMP=log` instead logs
 /// such calls to the kernel log and lets them run: only for finding what
 /// the filter lacks.
-fn confine(mf: &MemoryFile) -> Result<(), BootError> {
+fn confine(mf: &MemoryFile, host_network: bool) -> Result<(), BootError> {
     use std::os::fd::AsRawFd;
     let deny = match std::env::var("HUSK_SECCOMP").as_deref() {
         Ok("log") => {
@@ -270,11 +275,26 @@ fn confine(mf: &MemoryFile) -> Result<(), BootError> {
         _ => seccomp::Deny::Trap,
     };
     sandbox_cpus();
-    let fds = seccomp::SentryFds { memfd: mf.fd().as_raw_fd() };
+    let fds = seccomp::SentryFds { memfd: mf.fd().as_raw_fd(), host_network };
     let prog = seccomp::sentry(fds, deny)?;
     sys::report_seccomp_traps();
     seccomp::install(&prog)?;
     Ok(())
+}
+
+/// `--network host`'s view of the interfaces: the loopback and the
+/// namespace's first other interface, as they are at boot.
+fn host_view() -> vfs::netlink::NetView {
+    match netstack::capture::look() {
+        Ok(Some(cfg)) => vfs::netlink::NetView::of_interface(&cfg),
+        Ok(None) => vfs::netlink::NetView::new(false),
+        Err(e) => {
+            log::warn!(
+                "--network host: the host's interfaces cannot be read ({e}); the sandbox sees its loopback only"
+            );
+            vfs::netlink::NetView::new(false)
+        }
+    }
 }
 
 /// The mounts of a sandbox that asks for none: a tmpfs at /tmp and at
@@ -733,6 +753,7 @@ impl Sandbox {
         let platform = new_platform(&cfg.platform, &mf)?;
         // The network's poller thread and its pipe come before the filter.
         let nat = match (cfg.relay, cfg.network_stack) {
+            _ if cfg.host_network => Some(kernel::nat::Nat::host(host_view()).map_err(BootError::Network)?),
             (Some(relay), _) => Some(kernel::nat::Nat::new(relay, cfg.relay_ingress).map_err(BootError::Network)?),
             (None, Some(n)) => Some(
                 kernel::nat::Nat::with_stack(n.fd, n.config, n.policy, n.nameservers, n.audit)
@@ -742,7 +763,7 @@ impl Sandbox {
         };
         // Everything after this reads what the app controls (its rootfs, its
         // program), so the host calls the Sentry may make end here.
-        confine(&mf)?;
+        confine(&mf, cfg.host_network)?;
         // The root is an overlay unless it is to be read-only: changes stay
         // in the sandbox's memory, and the host's directory is never written.
         let gofer = Arc::new(gofer::GoferClient::new(gofer));

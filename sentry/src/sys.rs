@@ -452,6 +452,16 @@ pub fn fionread(fd: RawFd) -> SysResult<usize> {
     Ok(n.max(0) as usize)
 }
 
+/// SIOCOUTQ on a host socket: its bytes not yet sent (or acknowledged).
+pub fn outq(fd: RawFd) -> SysResult<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (TIOCOUTQ's number) writes one int to `n`.
+    if unsafe { libc::ioctl(fd, TIOCOUTQ as _, &mut n) } < 0 {
+        return Err(last_errno());
+    }
+    Ok(n.max(0) as usize)
+}
+
 /// The pending error of a host socket, as a receive reports and clears it
 /// (a one-byte peek that does not wait); `None` if there is none.
 pub fn recv_peek_error(fd: RawFd) -> Option<Errno> {
@@ -481,4 +491,99 @@ pub fn block_all_signals_in_this_thread() {
         libc::sigfillset(&mut set);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
+}
+
+/// Room for any socket address (`sizeof(struct sockaddr_storage)`).
+pub const SOCKADDR_MAX: usize = 128;
+
+/// A new host socket (`--network host`), non-blocking and close-on-exec.
+pub fn socket(domain: u32, kind: u32, protocol: u32) -> SysResult<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let ty = kind as libc::c_int | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: socket takes plain values.
+    let fd = unsafe { libc::socket(domain as libc::c_int, ty, protocol as libc::c_int) };
+    if fd < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: `fd` was just made and is owned by nobody else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// bind(2) of a host socket to the raw address `addr`.
+pub fn bind(fd: RawFd, addr: &[u8]) -> SysResult<()> {
+    // SAFETY: `addr` is valid for reads of its length, which is passed.
+    retry_eintr(|| unsafe { libc::bind(fd, addr.as_ptr().cast(), addr.len() as libc::socklen_t) })
+}
+
+/// connect(2) of a non-blocking host socket to the raw address `addr`.
+pub fn connect(fd: RawFd, addr: &[u8]) -> SysResult<()> {
+    // SAFETY: as in `bind`.
+    let r = unsafe { libc::connect(fd, addr.as_ptr().cast(), addr.len() as libc::socklen_t) };
+    if r < 0 {
+        return Err(last_errno());
+    }
+    Ok(())
+}
+
+/// listen(2) on a host socket.
+pub fn listen(fd: RawFd, backlog: i32) -> SysResult<()> {
+    // SAFETY: listen takes plain values.
+    retry_eintr(|| unsafe { libc::listen(fd, backlog) })
+}
+
+/// accept4(2) on a non-blocking host listener: the new socket
+/// (non-blocking, close-on-exec) and its peer's raw address.
+pub fn accept(fd: RawFd) -> SysResult<(std::os::fd::OwnedFd, Vec<u8>)> {
+    use std::os::fd::FromRawFd;
+    let mut addr = [0u8; SOCKADDR_MAX];
+    let mut len = SOCKADDR_MAX as libc::socklen_t;
+    // SAFETY: `addr` has room for `len` bytes, and `len` is a valid
+    // socklen_t the host updates.
+    let r = unsafe { libc::accept4(fd, addr.as_mut_ptr().cast(), &mut len, libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) };
+    if r < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: `r` was just made and is owned by nobody else.
+    let sock = unsafe { std::os::fd::OwnedFd::from_raw_fd(r) };
+    Ok((sock, addr[..(len as usize).min(SOCKADDR_MAX)].to_vec()))
+}
+
+/// getsockname(2) (`peer`: getpeername(2)) of a host socket: its raw
+/// address.
+pub fn socket_name(fd: RawFd, peer: bool) -> SysResult<Vec<u8>> {
+    let mut addr = [0u8; SOCKADDR_MAX];
+    let mut len = SOCKADDR_MAX as libc::socklen_t;
+    // SAFETY: `addr` has room for `len` bytes, and `len` is a valid
+    // socklen_t the host updates.
+    let r = unsafe {
+        if peer {
+            libc::getpeername(fd, addr.as_mut_ptr().cast(), &mut len)
+        } else {
+            libc::getsockname(fd, addr.as_mut_ptr().cast(), &mut len)
+        }
+    };
+    if r < 0 {
+        return Err(last_errno());
+    }
+    Ok(addr[..(len as usize).min(SOCKADDR_MAX)].to_vec())
+}
+
+/// getsockopt(2) of a host socket into `val`; the length the host gave.
+pub fn getsockopt(fd: RawFd, level: i32, name: i32, val: &mut [u8]) -> SysResult<usize> {
+    let mut len = val.len() as libc::socklen_t;
+    // SAFETY: `val` has room for `len` bytes, and `len` is a valid
+    // socklen_t the host updates.
+    if unsafe { libc::getsockopt(fd, level, name, val.as_mut_ptr().cast(), &mut len) } < 0 {
+        return Err(last_errno());
+    }
+    Ok((len as usize).min(val.len()))
+}
+
+/// setsockopt(2) of a host socket.
+pub fn setsockopt(fd: RawFd, level: i32, name: i32, val: &[u8]) -> SysResult<()> {
+    // SAFETY: `val` is valid for reads of its length, which is passed.
+    if unsafe { libc::setsockopt(fd, level, name, val.as_ptr().cast(), val.len() as libc::socklen_t) } < 0 {
+        return Err(last_errno());
+    }
+    Ok(())
 }

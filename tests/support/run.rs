@@ -441,7 +441,16 @@ fn host_user(case: &Case) -> Option<u32> {
 
 /// [`husk_command`] with `extra` flags for `husk run` before the case's.
 fn husk_command_with(platform: &str, case: &Case, extra: &[String]) -> Command {
+    // `--network host` uses the network namespace husk runs in: a fresh
+    // one with its loopback up, as the native runs have, never the
+    // machine's.
+    let host_network = case.husk_flags.windows(2).any(|w| w[0] == "--network" && w[1] == "host");
     let mut cmd = match host_user(case) {
+        _ if host_network => {
+            let mut c = Command::new("unshare");
+            c.args(["--net", "--", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""]).arg(paths::husk_bin());
+            c
+        }
         // Rootless: started by that user, with no capability.
         Some(uid) => {
             let mut c = Command::new("setpriv");

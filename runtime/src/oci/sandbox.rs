@@ -213,6 +213,9 @@ pub const ALLOW_EGRESS_ANNOTATION: &str = "dev.husk.network.allow-egress";
 pub enum OciNetwork {
     /// The loopback only (`none`).
     Loopback,
+    /// Host sockets of the container's network namespace (`host`,
+    /// weaker isolation, as runsc's `--network=host`).
+    Host,
     /// User-mode NAT through a relay, under these egress rules (`nat`).
     Nat(Vec<String>),
     /// The namespace's own interface, under these egress rules (`sandbox`,
@@ -235,8 +238,9 @@ pub fn network_of(annotations: &std::collections::BTreeMap<String, String>) -> a
         }
         Some("none") => Ok(OciNetwork::Loopback),
         Some("nat") => Ok(OciNetwork::Nat(rules())),
+        Some("host") => Ok(OciNetwork::Host),
         None | Some("sandbox") => Ok(OciNetwork::Interface(rules())),
-        Some(other) => anyhow::bail!("annotation {NETWORK_ANNOTATION}={other:?}: expected sandbox, nat or none"),
+        Some(other) => anyhow::bail!("annotation {NETWORK_ANNOTATION}={other:?}: expected sandbox, nat, host or none"),
     }
 }
 
@@ -286,6 +290,7 @@ fn boot(g: &Globals, args: &SandboxArgs) -> anyhow::Result<(sentry::Sandbox, Gof
     crate::isolation::confine_sentry();
     let mut cfg = sandbox_config(g, &plan, stdio()?)?;
     cfg.network_stack = network_stack;
+    cfg.host_network = matches!(network, OciNetwork::Host);
     let mut mounts = mounts;
     if let Some(ends) = relay_ends {
         cfg.relay = Some(ends.requests);
@@ -357,6 +362,7 @@ fn sandbox_config(g: &Globals, plan: &Plan, stdio: Vec<OwnedFd>) -> anyhow::Resu
         relay: None,
         relay_ingress: None,
         network_stack: None,
+        host_network: false,
     })
 }
 

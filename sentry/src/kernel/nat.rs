@@ -47,6 +47,9 @@ enum Way {
     /// `--network nat`: host sockets from the relay, watched by the
     /// poller, and the clients of published UDP ports.
     Relay { client: netrelay::Client, poller: Arc<Poller>, udp_peers: Mutex<UdpPeers> },
+    /// `--network host`: the app's Internet sockets are host sockets
+    /// (`vfs::hostinet`), watched by the poller.
+    Host { poller: Arc<Poller>, view: crate::vfs::netlink::NetView },
     /// `--network sandbox`: the Sentry's own stack, and the egress policy
     /// (its hostnames asked again of `nameservers`, through the stack,
     /// when their TTL runs out).
@@ -70,13 +73,26 @@ impl Nat {
     /// to published ports arriving on `ingress`. Starts the poller thread:
     /// call before the Sentry's filter (it makes a pipe).
     pub fn new(relay: OwnedFd, ingress: Option<OwnedFd>) -> SysResult<Arc<Nat>> {
-        let poller = Poller::new(ingress)?;
-        let p = poller.clone();
-        std::thread::Builder::new().name("husk-netpoll".into()).spawn(move || p.run()).map_err(|_| Errno::EAGAIN)?;
+        let poller = Poller::start(ingress)?;
         Ok(Arc::new(Nat {
             way: Way::Relay { client: netrelay::Client::new(relay), poller, udp_peers: Mutex::default() },
             next_port: AtomicU16::new(*EPHEMERAL.start()),
         }))
+    }
+
+    /// The network of `--network host`, the host's own as `view` shows it.
+    /// Starts the poller thread: call before the Sentry's filter.
+    pub fn host(view: crate::vfs::netlink::NetView) -> SysResult<Arc<Nat>> {
+        let poller = Poller::start(None)?;
+        Ok(Arc::new(Nat { way: Way::Host { poller, view }, next_port: AtomicU16::new(*EPHEMERAL.start()) }))
+    }
+
+    /// Under `--network host`, the poller that host sockets arm.
+    pub fn host_poller(&self) -> Option<&Arc<Poller>> {
+        match &self.way {
+            Way::Host { poller, .. } => Some(poller),
+            _ => None,
+        }
     }
 
     /// The network of `--network sandbox`: the stack on the interface
@@ -109,6 +125,7 @@ impl Nat {
     pub fn view(&self) -> crate::vfs::netlink::NetView {
         match &self.way {
             Way::Relay { .. } => crate::vfs::netlink::NetView::new(true),
+            Way::Host { view, .. } => view.clone(),
             Way::Stack { stack, .. } => crate::vfs::netlink::NetView::of_interface(stack.config()),
         }
     }
@@ -128,6 +145,7 @@ impl Nat {
     pub fn owns(&self, ip: std::net::IpAddr) -> bool {
         match &self.way {
             Way::Relay { .. } => ip == std::net::IpAddr::V4(netrelay::SANDBOX_ADDR),
+            Way::Host { .. } => false,
             Way::Stack { stack, .. } => stack.config().addrs.iter().any(|(a, _)| *a == ip),
         }
     }
@@ -136,6 +154,7 @@ impl Nat {
     pub fn reaches(&self, ip: std::net::IpAddr) -> bool {
         match &self.way {
             Way::Relay { .. } => ip.is_ipv4(),
+            Way::Host { .. } => false,
             Way::Stack { stack, .. } => stack.config().addr(ip.is_ipv6()).is_some(),
         }
     }
@@ -169,7 +188,7 @@ impl Nat {
     pub fn on_incoming(&self, deliver: Deliver) {
         if let Way::Relay { poller, .. } = &self.way {
             let _ = poller.on_incoming.set(deliver);
-            let _ = crate::sys::write_bytes(poller.wake_w.as_raw_fd(), &[1]);
+            poller.wake();
         }
     }
 
@@ -213,12 +232,8 @@ impl Nat {
                 return Ok(flow);
             }
         };
-        let mut flows = poller.flows.lock().unwrap_or_else(|e| e.into_inner());
-        flows.retain(|w| w.strong_count() > 0);
-        if flows.len() >= MAX_FLOWS {
-            return Err(Errno::ENOBUFS);
-        }
-        flows.push(Arc::downgrade(&flow));
+        let watched: Weak<dyn Watched> = Arc::downgrade(&flow) as Weak<dyn Watched>;
+        poller.watch(watched)?;
         Ok(flow)
     }
 
@@ -238,6 +253,7 @@ impl Nat {
                 let local = if dst.is_ipv6() { v4_mapped(local) } else { local };
                 (FlowIo::Host { fd, armed: AtomicU32::new(0), poller: poller.clone() }, local)
             }
+            Way::Host { .. } => return Err(Errno::ENETUNREACH),
             Way::Stack { stack, policy, nameservers, audit } => {
                 let allowed = {
                     let mut policy = policy.lock().unwrap_or_else(|e| e.into_inner());
@@ -313,13 +329,13 @@ enum FlowIo {
 
 /// The events a flow's poll can say: POLLHUP and POLLERR count as readable
 /// and writable (the app would then see EOF or an error).
-const WATCHED: u32 = POLLIN | POLLOUT;
+pub const WATCHED: u32 = POLLIN | POLLOUT;
 
 fn host_errno(e: std::io::Error) -> Errno {
     Errno(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
-impl Flow {
+impl Watched for Flow {
     /// The host socket, for a relay's flow (-1, which poll ignores, for
     /// the stack's).
     fn host(&self) -> RawFd {
@@ -336,11 +352,42 @@ impl Flow {
         }
     }
 
+    fn disarm(&self, events: u32) {
+        if let FlowIo::Host { armed, .. } = &self.io {
+            armed.fetch_and(!events, Ordering::SeqCst);
+        }
+    }
+
+    fn notify(&self) {
+        if let Some(ep) = self.ep.upgrade() {
+            ep.queue().notify();
+        }
+    }
+}
+
+impl Drop for Flow {
+    fn drop(&mut self) {
+        if let FlowIo::Host { armed, poller, .. } = &self.io {
+            if armed.load(Ordering::SeqCst) != 0 {
+                poller.wake();
+            }
+        }
+    }
+}
+
+/// Arms `events` (of [`WATCHED`]) in `armed`, waking `poller` if any is
+/// new.
+pub fn arm(armed: &AtomicU32, poller: &Poller, events: u32) {
+    let old = armed.fetch_or(events & WATCHED, Ordering::SeqCst);
+    if old & events & WATCHED != events & WATCHED {
+        poller.wake();
+    }
+}
+
+impl Flow {
     fn arm(&self, events: u32) {
-        let FlowIo::Host { armed, poller, .. } = &self.io else { return };
-        let old = armed.fetch_or(events & WATCHED, Ordering::SeqCst);
-        if old & events & WATCHED != events & WATCHED {
-            let _ = crate::sys::write_bytes(poller.wake_w.as_raw_fd(), &[1]);
+        if let FlowIo::Host { armed, poller, .. } = &self.io {
+            arm(armed, poller, events);
         }
     }
 
@@ -511,37 +558,83 @@ fn get_at(mf: &MemoryFile, src: &[Chunk], off: usize, buf: &mut [u8]) {
 /// What the poller hands connections and datagrams to published ports to.
 pub type Deliver = Box<dyn Fn(netrelay::Ingress<'_>) + Send + Sync>;
 
-/// The thread that watches armed flows, and the relay's pushes of
-/// connections to published ports.
-struct Poller {
+/// A host socket the poller watches for someone: its fd, the events it
+/// is armed for, and whom to tell when they come.
+pub trait Watched: Send + Sync {
+    /// The host socket.
+    fn host(&self) -> RawFd;
+    /// The events it is armed for.
+    fn armed(&self) -> u32;
+    /// Clears `events` from the armed ones (they came).
+    fn disarm(&self, events: u32);
+    /// Wakes whoever waits on it.
+    fn notify(&self);
+}
+
+/// The thread that watches armed host sockets (flows, and `--network
+/// host`'s sockets), and the relay's pushes of connections to published
+/// ports.
+pub struct Poller {
     wake_r: OwnedFd,
     wake_w: OwnedFd,
-    flows: Mutex<Vec<Weak<Flow>>>,
+    flows: Mutex<Vec<Weak<dyn Watched>>>,
     /// The relay's second socket; gone once the relay closed it.
     ingress: Mutex<Option<OwnedFd>>,
     on_incoming: std::sync::OnceLock<Deliver>,
 }
 
 impl Poller {
-    fn new(ingress: Option<OwnedFd>) -> SysResult<Arc<Poller>> {
+    /// A poller, and its thread (`husk-netpoll`).
+    fn start(ingress: Option<OwnedFd>) -> SysResult<Arc<Poller>> {
         let (wake_r, wake_w) = crate::sys::pipe_nonblock()?;
-        Ok(Arc::new(Poller {
+        let poller = Arc::new(Poller {
             wake_r,
             wake_w,
             flows: Mutex::new(Vec::new()),
             ingress: Mutex::new(ingress),
             on_incoming: std::sync::OnceLock::new(),
-        }))
+        });
+        let p = poller.clone();
+        std::thread::Builder::new().name("husk-netpoll".into()).spawn(move || p.run()).map_err(|_| Errno::EAGAIN)?;
+        Ok(poller)
+    }
+
+    /// Watches `w` from now on (while it lives); ENOBUFS past
+    /// [`MAX_FLOWS`].
+    pub fn watch(&self, w: Weak<dyn Watched>) -> SysResult<()> {
+        let mut flows = self.flows.lock().unwrap_or_else(|e| e.into_inner());
+        flows.retain(|w| w.strong_count() > 0);
+        if flows.len() >= MAX_FLOWS {
+            return Err(Errno::ENOBUFS);
+        }
+        flows.push(w);
+        Ok(())
+    }
+
+    /// Makes the thread look at the armed sockets again: call after
+    /// arming new events.
+    pub fn wake(&self) {
+        let _ = crate::sys::write_bytes(self.wake_w.as_raw_fd(), &[1]);
     }
 
     fn run(&self) {
         crate::sys::block_all_signals_in_this_thread();
         let mut buf = vec![0u8; netrelay::INGRESS_BUF_LEN];
         loop {
-            let armed: Vec<Arc<Flow>> = {
+            // Only weak references across the poll: a socket the app closes
+            // meanwhile goes at once (its Drop wakes this thread, whose
+            // poll holds the host file until it returns).
+            let armed: Vec<(Weak<dyn Watched>, RawFd, u32)> = {
                 let mut flows = self.flows.lock().unwrap_or_else(|e| e.into_inner());
                 flows.retain(|w| w.strong_count() > 0);
-                flows.iter().filter_map(Weak::upgrade).filter(|f| f.armed() != 0).collect()
+                flows
+                    .iter()
+                    .filter_map(|w| {
+                        let f = w.upgrade()?;
+                        let events = f.armed();
+                        (events != 0).then(|| (w.clone(), f.host(), events))
+                    })
+                    .collect()
             };
             let mut fds = Vec::with_capacity(armed.len() + 2);
             fds.push(libc::pollfd { fd: self.wake_r.as_raw_fd(), events: libc::POLLIN, revents: 0 });
@@ -551,7 +644,7 @@ impl Poller {
                 _ => -1,
             };
             fds.push(libc::pollfd { fd: ingress, events: libc::POLLIN, revents: 0 });
-            fds.extend(armed.iter().map(|f| libc::pollfd { fd: f.host(), events: f.armed() as i16, revents: 0 }));
+            fds.extend(armed.iter().map(|&(_, fd, events)| libc::pollfd { fd, events: events as i16, revents: 0 }));
             crate::sys::poll_many(&mut fds, -1);
             if fds[0].revents != 0 {
                 let mut junk = [0u8; 256];
@@ -560,18 +653,12 @@ impl Poller {
             if fds[1].revents != 0 {
                 self.take_incoming(&mut buf);
             }
-            for (f, p) in armed.iter().zip(&fds[2..]) {
+            for ((w, _, _), p) in armed.iter().zip(&fds[2..]) {
                 let rev = p.revents as u32;
-                if rev == 0 {
-                    continue;
-                }
+                let Some(f) = w.upgrade().filter(|_| rev != 0) else { continue };
                 let done = if rev & (POLLERR | POLLHUP) != 0 { WATCHED } else { rev & WATCHED };
-                if let FlowIo::Host { armed, .. } = &f.io {
-                    armed.fetch_and(!done, Ordering::SeqCst);
-                }
-                if let Some(ep) = f.ep.upgrade() {
-                    ep.queue().notify();
-                }
+                f.disarm(done);
+                f.notify();
             }
         }
     }
@@ -612,7 +699,7 @@ pub fn deliver_incoming(kernel: &crate::kernel::Kernel, ingress: netrelay::Ingre
     let from = SocketAddr::new(netrelay::GATEWAY_ADDR.into(), inc.from.port());
     hand_to_listener(kernel, local, from, |nat| match &nat.way {
         Way::Relay { poller, .. } => Some(FlowIo::Host { fd: conn, armed: AtomicU32::new(0), poller: poller.clone() }),
-        Way::Stack { .. } => None,
+        Way::Stack { .. } | Way::Host { .. } => None,
     });
 }
 

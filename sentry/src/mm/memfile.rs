@@ -485,30 +485,57 @@ impl MemoryFile {
     /// recvmsg's `flags` (MSG_PEEK, MSG_TRUNC, MSG_DONTWAIT, ...); returns
     /// the length recvmsg gives and its msg_flags.
     pub fn recv_from_socket(&self, fd: RawFd, chunks: &[Chunk], flags: i32) -> io::Result<(usize, i32)> {
+        self.recv_from_socket_named(fd, chunks, flags, &mut []).map(|(n, f, _)| (n, f))
+    }
+
+    /// As [`Self::recv_from_socket`], with the sender's address put in
+    /// `name` (cut to its length); also returns the address's length.
+    pub fn recv_from_socket_named(
+        &self,
+        fd: RawFd,
+        chunks: &[Chunk],
+        flags: i32,
+        name: &mut [u8],
+    ) -> io::Result<(usize, i32, usize)> {
         let mut iov = self.iovecs(chunks);
         // SAFETY: all-zero is a valid (empty) msghdr.
         let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
         msg.msg_iov = iov.as_mut_ptr();
         msg.msg_iovlen = iov.len().min(1024);
+        if !name.is_empty() {
+            msg.msg_name = name.as_mut_ptr().cast();
+            msg.msg_namelen = name.len() as libc::socklen_t;
+        }
         // SAFETY: every iovec spans memory inside our mapping (`ptr`
-        // checks); the host writes at most their total length, and no
-        // name or control buffer is given.
+        // checks); the host writes at most their total length, and at
+        // most `msg_namelen` bytes of `name`; no control buffer is given.
         let r = unsafe { libc::recvmsg(fd, &mut msg, flags) };
         if r < 0 {
             Err(io::Error::last_os_error())
         } else {
-            Ok((r as usize, msg.msg_flags))
+            Ok((r as usize, msg.msg_flags, msg.msg_namelen as usize))
         }
     }
 
     /// Sends the file's pages on a host socket with sendmsg's `flags`.
     pub fn send_to_socket(&self, fd: RawFd, chunks: &[Chunk], flags: i32) -> io::Result<usize> {
+        self.send_to_socket_named(fd, chunks, flags, &[])
+    }
+
+    /// As [`Self::send_to_socket`], to the raw address `name` (none if
+    /// empty).
+    pub fn send_to_socket_named(&self, fd: RawFd, chunks: &[Chunk], flags: i32, name: &[u8]) -> io::Result<usize> {
         let mut iov = self.iovecs(chunks);
         // SAFETY: all-zero is a valid (empty) msghdr.
         let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
         msg.msg_iov = iov.as_mut_ptr();
         msg.msg_iovlen = iov.len().min(1024);
-        // SAFETY: as in `recv_from_socket`; the host only reads the buffers.
+        if !name.is_empty() {
+            msg.msg_name = name.as_ptr().cast_mut().cast();
+            msg.msg_namelen = name.len() as libc::socklen_t;
+        }
+        // SAFETY: as in `recv_from_socket_named`; the host only reads the
+        // buffers and the name.
         let r = unsafe { libc::sendmsg(fd, &msg, flags) };
         if r < 0 {
             Err(io::Error::last_os_error())

@@ -1029,7 +1029,7 @@ pub fn ioctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             }
         }
     }
-    if (0x8900..0x8a00).contains(&cmd) && f.ops.unix_socket().is_some() {
+    if (0x8900..0x8a00).contains(&cmd) && (f.ops.unix_socket().is_some() || f.ops.host_socket().is_some()) {
         return super::socket::interface_ioctl(t, cmd, a.addr(2));
     }
     match cmd {

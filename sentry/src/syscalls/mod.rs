@@ -12,6 +12,7 @@ mod file;
 mod fs;
 mod fs_write;
 mod futex;
+mod hostsock;
 mod identity;
 mod ipc;
 mod locks;

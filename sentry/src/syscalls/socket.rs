@@ -11,7 +11,7 @@ use abi::flags::open::{O_CLOEXEC, O_NONBLOCK, O_RDWR};
 use abi::Errno;
 
 use super::file::{iovecs, pin_buffers, sigpipe, skip_bytes, Dir};
-use super::Args;
+use super::{hostsock, Args};
 use crate::kernel::task::Task;
 use crate::mm::SysResult;
 use crate::vfs::file::File;
@@ -232,6 +232,10 @@ pub fn socket(t: &mut Task, a: &Args) -> SysResult<u64> {
             if matches!(protocol, IPPROTO_ICMP | IPPROTO_ICMPV6) && ping_protocol(domain) != Some(protocol) =>
         {
             return Err(Errno::EPROTONOSUPPORT)
+        }
+        AF_INET | AF_INET6 if protocol != IPPROTO_ICMP && protocol != IPPROTO_ICMPV6 && hostsock::enabled(t) => {
+            let (kind, flags) = inet_socket_type(ty, protocol)?;
+            return hostsock::socket(t, domain, kind, protocol, flags);
         }
         AF_INET | AF_INET6 => inet_socket_type(ty, protocol)?,
         netlink::AF_NETLINK => netlink_socket_type(ty, protocol)?,
@@ -669,6 +673,9 @@ fn connect_again(ep: &Endpoint, flow: &crate::kernel::nat::Flow) -> SysResult<u6
 static NEXT_AUTOBIND: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 pub fn bind(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if let Some((_, h)) = hostsock::of(t, a.fd(0)) {
+        return hostsock::bind(t, &h, a.addr(1), a.u32(2));
+    }
     let (_, ep) = socket_of(t, a.fd(0))?;
     if ep.family() == netlink::AF_NETLINK {
         let len = a.u32(2) as usize;
@@ -733,6 +740,9 @@ pub fn bind(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub fn listen(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if let Some((_, h)) = hostsock::of(t, a.fd(0)) {
+        return hostsock::listen(&h, a.i32(1));
+    }
     let (_, ep) = socket_of(t, a.fd(0))?;
     // An unbound TCP socket listens on an ephemeral port of every address.
     if ep.family() != AF_UNIX && ep.kind() == SOCK_STREAM {
@@ -743,6 +753,9 @@ pub fn listen(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub fn connect(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if let Some((f, h)) = hostsock::of(t, a.fd(0)) {
+        return hostsock::connect(t, &f, &h, a.addr(1), a.u32(2));
+    }
     let (file, ep) = socket_of(t, a.fd(0))?;
     let (addr, len) = (a.addr(1), a.u32(2));
     // A netlink socket talks to the kernel whatever it connects to.
@@ -835,6 +848,9 @@ fn write_name(t: &Task, addr: u64, lenp: u64, name: Option<&SockName>, family: u
 }
 
 fn do_accept(t: &mut Task, fd: i32, addr: u64, lenp: u64, flags: u32) -> SysResult<u64> {
+    if let Some((f, h)) = hostsock::of(t, fd) {
+        return hostsock::accept(t, &f, &h, addr, lenp, flags);
+    }
     if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -1083,6 +1099,10 @@ fn sender_name(t: &Task, addr: u64, lenp: u64, from: Option<&SockName>, family: 
 
 pub fn sendto(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (fd, buf, len, flags) = (a.fd(0), a.addr(1), a.u64(2), a.u32(3));
+    if let Some((f, h)) = hostsock::of(t, fd) {
+        let to = if a.addr(4) == 0 { Vec::new() } else { hostsock::read_addr(t, a.addr(4), a.u32(5))? };
+        return hostsock::send(t, &f, &h, &[(buf, len.min(i32::MAX as u64))], flags, &to);
+    }
     let (_, ep) = socket_of(t, fd)?;
     let to = destination(t, &ep, a.addr(4), a.u32(5))?;
     do_send(t, fd, &[(buf, len.min(i32::MAX as u64))], flags, None, to)
@@ -1090,6 +1110,13 @@ pub fn sendto(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub fn recvfrom(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (fd, buf, len, flags) = (a.fd(0), a.addr(1), a.u64(2), a.u32(3));
+    if let Some((f, h)) = hostsock::of(t, fd) {
+        let got = hostsock::recv(t, &f, &h, &[(buf, len.min(i32::MAX as u64))], flags, a.addr(4) != 0)?;
+        if a.addr(4) != 0 {
+            hostsock::write_addr(t, a.addr(4), a.addr(5), &got.from)?;
+        }
+        return Ok(got.n);
+    }
     let (r, _) = do_recv(t, fd, &[(buf, len.min(i32::MAX as u64))], flags)?;
     let (_, ep) = socket_of(t, fd)?;
     let n = recv_result(&r, flags, ep.kind());
@@ -1194,6 +1221,12 @@ pub fn sendmsg(t: &mut Task, a: &Args) -> SysResult<u64> {
 /// sendmsg of the `struct msghdr` at `addr`.
 fn send_one(t: &mut Task, fd: i32, addr: u64, flags: u32) -> SysResult<u64> {
     let (h, namelen) = read_msghdr(t, addr)?;
+    if let Some((f, host)) = hostsock::of(t, fd) {
+        // (Control messages are not carried to host sockets.)
+        let bufs = iovecs(t, h.iov, h.iovlen)?;
+        let to = if h.name == 0 { Vec::new() } else { hostsock::read_addr(t, h.name, namelen)? };
+        return hostsock::send(t, &f, &host, &bufs, flags, &to);
+    }
     let (_, ep) = socket_of(t, fd)?;
     let bufs = iovecs(t, h.iov, h.iovlen)?;
     let to = destination(t, &ep, h.name, namelen)?;
@@ -1263,6 +1296,19 @@ pub fn recvmsg(t: &mut Task, a: &Args) -> SysResult<u64> {
 /// recvmsg into the `struct msghdr` at `addr`.
 fn recv_one(t: &mut Task, fd: i32, addr: u64, flags: u32) -> SysResult<u64> {
     let (h, namelen) = read_msghdr(t, addr)?;
+    if let Some((f, host)) = hostsock::of(t, fd) {
+        let bufs = iovecs(t, h.iov, h.iovlen)?;
+        let got = hostsock::recv(t, &f, &host, &bufs, flags, h.name != 0)?;
+        if h.name != 0 {
+            let n = (namelen as usize).min(got.from.len());
+            t.mm().copy_out(h.name, &got.from[..n])?;
+            t.mm().write_val(addr + 8, &(got.from.len() as u32))?;
+        }
+        // msg_controllen (no control messages) and msg_flags.
+        t.mm().write_val(addr + 40, &0u64)?;
+        t.mm().write_val(addr + 48, &got.msg_flags)?;
+        return Ok(got.n);
+    }
     let (_, ep) = socket_of(t, fd)?;
     let bufs = iovecs(t, h.iov, h.iovlen)?;
     let (r, mut msg_flags) = do_recv(t, fd, &bufs, flags)?;
@@ -1299,7 +1345,9 @@ const MSG_WAITFORONE: u32 = 0x10000;
 /// call only if it came first.
 pub fn sendmmsg(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (fd, vec, vlen, flags) = (a.fd(0), a.addr(1), a.u32(2).min(MAX_MMSG), a.u32(3));
-    socket_of(t, fd)?;
+    if hostsock::of(t, fd).is_none() {
+        socket_of(t, fd)?;
+    }
     let mut sent = 0u32;
     while sent < vlen {
         let at = vec + u64::from(sent) * MMSGHDR_SIZE;
@@ -1318,7 +1366,9 @@ pub fn sendmmsg(t: &mut Task, a: &Args) -> SysResult<u64> {
 /// message, as Linux does (it does not cut a wait short).
 pub fn recvmmsg(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (fd, vec, vlen, mut flags, tsp) = (a.fd(0), a.addr(1), a.u32(2).min(MAX_MMSG), a.u32(3), a.addr(4));
-    socket_of(t, fd)?;
+    if hostsock::of(t, fd).is_none() {
+        socket_of(t, fd)?;
+    }
     let deadline = if tsp == 0 {
         None
     } else {
@@ -1348,12 +1398,18 @@ pub fn recvmmsg(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub fn shutdown(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if let Some((_, h)) = hostsock::of(t, a.fd(0)) {
+        return hostsock::shutdown(&h, a.u32(1));
+    }
     let (_, ep) = socket_of(t, a.fd(0))?;
     ep.shutdown(a.u32(1))?;
     Ok(0)
 }
 
 pub fn getsockname(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if let Some((_, h)) = hostsock::of(t, a.fd(0)) {
+        return hostsock::name(t, &h, a.addr(1), a.addr(2), false);
+    }
     let (_, ep) = socket_of(t, a.fd(0))?;
     // A connection outside the sandbox is from the sandbox's address.
     let name = match ep.flow() {
@@ -1366,6 +1422,9 @@ pub fn getsockname(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub fn getpeername(t: &mut Task, a: &Args) -> SysResult<u64> {
+    if let Some((_, h)) = hostsock::of(t, a.fd(0)) {
+        return hostsock::name(t, &h, a.addr(1), a.addr(2), true);
+    }
     let (_, ep) = socket_of(t, a.fd(0))?;
     let name = ep.peer_name()?;
     write_name(t, a.addr(1), a.addr(2), name.as_ref(), ep.family())?;
@@ -1381,6 +1440,9 @@ fn timeval_bytes(d: Duration) -> [u8; 16] {
 
 pub fn getsockopt(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (fd, level, name, val, lenp) = (a.fd(0), a.i32(1), a.i32(2), a.addr(3), a.addr(4));
+    if let Some((_, h)) = hostsock::of(t, fd) {
+        return hostsock::getsockopt(t, &h, level, name, val, lenp);
+    }
     let (_, ep) = socket_of(t, fd)?;
     let int = |v: u32| v.to_ne_bytes().to_vec();
     let value: Vec<u8> = if level == SOL_SOCKET {
@@ -1440,6 +1502,9 @@ fn socket_level_option(ep: &Endpoint, name: i32) -> SysResult<Vec<u8>> {
 
 pub fn setsockopt(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (fd, level, name, val, len) = (a.fd(0), a.i32(1), a.i32(2), a.addr(3), a.u32(4));
+    if let Some((_, h)) = hostsock::of(t, fd) {
+        return hostsock::setsockopt(t, &h, level, name, val, len);
+    }
     let (_, ep) = socket_of(t, fd)?;
     let read_int = |t: &Task| -> SysResult<u32> {
         if len < 4 {

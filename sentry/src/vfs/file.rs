@@ -178,6 +178,12 @@ pub trait FileOps: Send + Sync {
         None
     }
 
+    /// The host socket this file is (`--network host`), for the socket
+    /// calls.
+    fn host_socket(&self) -> Option<&std::sync::Arc<super::hostinet::HostSocket>> {
+        None
+    }
+
     /// The Unix socket this file is, for the socket calls (ENOTSOCK
     /// otherwise).
     fn unix_socket(&self) -> Option<&super::unix::UnixSocket> {

@@ -35,6 +35,7 @@ mod evict;
 pub mod file;
 pub mod hostcache;
 pub mod hostfs;
+pub mod hostinet;
 pub mod inet;
 pub mod inotify;
 pub mod memfd;
