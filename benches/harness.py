@@ -478,7 +478,10 @@ class Env:
         return self.small
 
 
-def runsc_bundle(env: Env, rootfs: Path, argv: list[str], volume: Path | None = None) -> Path:
+def runsc_bundle(env: Env, rootfs: Path, argv: list[str], volume: Path | None = None,
+                 netns: str | None = "") -> Path:
+    """An OCI bundle for runsc: in a new network namespace (netns ""), the
+    named one (as CNI leaves a container's), or (None) runsc's own."""
     env.counter += 1
     bundle = env.work / f"bundle{env.counter}"
     bundle.mkdir()
@@ -498,7 +501,9 @@ def runsc_bundle(env: Env, rootfs: Path, argv: list[str], volume: Path | None = 
             {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"},
         ] + ([{"destination": "/mnt", "type": "bind", "source": str(volume), "options": ["rbind", "rw"]}]
              if volume else []),
-        "linux": {"namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network")]},
+        "linux": {"namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
+                  + ([{"type": "network"}] if netns == "" else [])
+                  + ([{"type": "network", "path": f"/run/netns/{netns}"}] if netns else [])},
     }
     (bundle / "config.json").write_text(json.dumps(config))
     return bundle
@@ -553,12 +558,19 @@ def command(env: Env, contender: str, rootfs: Path, argv: list[str], volume: Pat
             cmd += ["--env", f"{k}={v}"]
         return cmd + ["--"] + argv, None, None
     if contender.startswith("runsc-"):
-        if egress is not None:
-            raise Failure("runsc --network=none has no way out (its sandbox network needs a CNI set-up)")
-        bundle = runsc_bundle(env, rootfs, argv, volume)
+        # runsc has no NAT: to a sink outside, its fastest way out, its
+        # host sockets (--network=host); on a veth, its own netstack on
+        # the namespace's interface (--network=sandbox), as Husk's.
+        network = "none"
+        if netns is not None:
+            network = "sandbox"
+        elif egress is not None:
+            network = "host"
+        bundle = runsc_bundle(env, rootfs, argv, volume,
+                              netns={"none": "", "host": None, "sandbox": netns}[network])
         cid = f"husk-bench-{os.getpid()}-{env.counter}"
         root = env.work / "runsc-root"
-        base = [env.runsc, f"--platform={contender[6:]}", "--network=none", "--root", str(root)]
+        base = [env.runsc, f"--platform={contender[6:]}", f"--network={network}", "--root", str(root)]
 
         def cleanup():
             subprocess.run(base + ["delete", "--force", cid], capture_output=True, timeout=30)
