@@ -91,6 +91,34 @@ differential_test! {
 }
 
 differential_test! {
+    /// UDP's ancillary data on the loopback (RFC 3542, and IPv4's
+    /// equivalents): the hop limit, traffic class and packet info
+    /// (IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS, IPV6_RECVPKTINFO; IP_RECVTTL,
+    /// IP_RECVTOS, IP_PKTINFO) that the sender's options or its sendmsg's
+    /// control messages give; dual stack; control buffers of every size
+    /// up to what fits (cut messages and MSG_CTRUNC); and the EINVAL,
+    /// ENODEV and ignored levels of bad control messages and values.
+    fn inet_ancillary(platform, link) {
+        let (rootfs, prog) = prog_rootfs("inet_ancillary", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "v6 defaults: 4 bytes, controllen 48; 41/52 len 20: 40000000; 41/67 len 20: 00000000",
+            "v6 cmsgs (hop limit 2, tclass -1): 4 bytes, controllen 48; 41/52 len 20: 02000000; 41/67 len 20: ff000000",
+            "v6 room 17: 4 bytes, controllen 17, MSG_CTRUNC; 41/50 len 17: 00",
+            "v6 hop limit 256: EINVAL",
+            "v6 hop limit of 5 bytes: EINVAL",
+            "v6 pktinfo on interface 999: ENODEV",
+            "v4 cmsgs (ttl 3, tos 0x20 as a byte): 4 bytes, controllen 80; \
+             0/8 len 28: 01000000 7f000002 7f000002; 0/2 len 20: 03000000; 0/1 len 17: 20",
+            "v4 ttl 0: EINVAL",
+            "dual from IPv4: 4 bytes, controllen 64; \
+             41/50 len 36: 00000000 00000000 0000ffff 7f000001 01000000; 0/2 len 20: 0b000000",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// NETLINK_ROUTE and the interface view: getifaddrs, if_nameindex, the
     /// dumps of links, addresses and routes ip(8) makes, a netlink
     /// socket's name and errors; against a native network namespace whose

@@ -15,7 +15,7 @@ use super::{hostsock, Args};
 use crate::kernel::task::Task;
 use crate::mm::SysResult;
 use crate::vfs::file::File;
-use crate::vfs::inet::{self, IPPROTO_TCP, IPPROTO_UDP};
+use crate::vfs::inet::{self, IpHeader, IPPROTO_TCP, IPPROTO_UDP, SOL_IP, SOL_IPV6};
 use crate::vfs::netlink;
 use crate::vfs::unix::{
     self, Control, Endpoint, Received, SockName, Ucred, UnixSocket, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM,
@@ -84,7 +84,11 @@ const KEPT_OPTIONS: &[(i32, bool, u32)] = &[
 /// IP_RECVTOS, IP_FREEBIND, IP_BIND_ADDRESS_NO_PORT, IP_MULTICAST_TTL,
 /// IP_MULTICAST_LOOP; IPV6_UNICAST_HOPS, IPV6_MULTICAST_HOPS,
 /// IPV6_MULTICAST_LOOP, IPV6_MTU_DISCOVER, IPV6_RECVERR, IPV6_V6ONLY,
-/// IPV6_RECVPKTINFO, IPV6_TCLASS; UDPLITE_SEND_CSCOV, UDPLITE_RECV_CSCOV.
+/// IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS, IPV6_TCLASS;
+/// UDPLITE_SEND_CSCOV, UDPLITE_RECV_CSCOV. A datagram's TTL, TOS, hop
+/// limit and traffic class come from some of them, and IP_PKTINFO,
+/// IP_RECVTTL, IP_RECVTOS and the IPV6_RECV* ones ask for control
+/// messages (see `received_ip_control`).
 const INET_OPTIONS: &[(i32, i32, bool, u32)] = &[
     (SOL_TCP, 1, true, 0),
     (SOL_TCP, 2, false, 536),
@@ -114,13 +118,14 @@ const INET_OPTIONS: &[(i32, i32, bool, u32)] = &[
     (SOL_IPV6, 25, true, 0),
     (SOL_IPV6, 26, true, 0),
     (SOL_IPV6, 49, true, 0),
+    (SOL_IPV6, 51, true, 0),
+    (SOL_IPV6, 66, true, 0),
     (SOL_IPV6, 67, false, 0),
     (SOL_UDPLITE, 10, false, 0),
     (SOL_UDPLITE, 11, false, 0),
 ];
-const SOL_IP: i32 = 0;
 const SOL_TCP: i32 = 6;
-const SOL_IPV6: i32 = 41;
+const SOL_UDP: i32 = 17;
 const SOL_UDPLITE: i32 = IPPROTO_UDPLITE as i32;
 
 /// The kept IP/IPv6/TCP option `name` at `level` for `ep`: (boolean,
@@ -129,7 +134,6 @@ const SOL_UDPLITE: i32 = IPPROTO_UDPLITE as i32;
 /// EOPNOTSUPP, ip_setsockopt ENOPROTOOPT); a name the level does not
 /// have is ENOPROTOOPT.
 fn inet_option(ep: &Endpoint, level: i32, name: i32, bad_level: Errno) -> SysResult<(bool, u32)> {
-    const SOL_UDP: i32 = 17;
     let handled = match level {
         SOL_IP => true,
         SOL_TCP => ep.kind() == SOCK_STREAM,
@@ -152,9 +156,27 @@ fn inet_option(ep: &Endpoint, level: i32, name: i32, bad_level: Errno) -> SysRes
 /// was not asked about since (no option has this number).
 const CONNECT_UNDER_WAY: i32 = -1;
 
-/// Where an IP/IPv6/TCP option is kept among the endpoint's options.
-fn inet_key(level: i32, name: i32) -> i32 {
-    (level << 16) | name
+/// The value Linux keeps for the IP/IPv6 option `name` set to `v` on
+/// `ep`: the TTL and hop limits take -1 for their default and the
+/// traffic class -1 for 0, with anything else out of their range EINVAL;
+/// a TOS or traffic class is a byte, its ECN bits not the app's on TCP.
+fn inet_value(ep: &Endpoint, level: i32, name: i32, v: u32) -> SysResult<u32> {
+    const IP_MULTICAST_TTL: i32 = 33;
+    const IPV6_MULTICAST_HOPS: i32 = 18;
+    let ranged = |default: u8, low: i32| match v as i32 {
+        -1 => Ok(u32::from(default)),
+        i if (low..=255).contains(&i) => Ok(v),
+        _ => Err(Errno::EINVAL),
+    };
+    let ecn = if ep.kind() == SOCK_STREAM { 0xfc } else { 0xff };
+    match (level, name) {
+        (SOL_IP, inet::IP_TTL) => ranged(inet::DEFAULT_HOP_LIMIT, 1),
+        (SOL_IP, IP_MULTICAST_TTL) | (SOL_IPV6, IPV6_MULTICAST_HOPS) => ranged(1, 0),
+        (SOL_IPV6, inet::IPV6_UNICAST_HOPS) => ranged(inet::DEFAULT_HOP_LIMIT, 0),
+        (SOL_IPV6, inet::IPV6_TCLASS) => ranged(0, 0).map(|c| c & ecn),
+        (SOL_IP, inet::IP_TOS) => Ok(v & ecn),
+        _ => Ok(v),
+    }
 }
 
 const SCM_RIGHTS: i32 = 1;
@@ -578,6 +600,22 @@ fn destination(t: &Task, ep: &Arc<Endpoint>, addr: u64, len: u32) -> SysResult<D
             let name = read_sockaddr(t, addr, len)?.ok_or(Errno::EINVAL)?;
             Ok(Dest::To(lookup(t, &name, ep.kind())?))
         }
+    }
+}
+
+/// Where an Internet datagram sent with the address at `addr` goes, as
+/// its IP header says: that address, else the connected peer's (None for
+/// another socket, or where neither is known).
+fn datagram_dst(t: &Task, ep: &Endpoint, addr: u64, len: u32) -> Option<std::net::IpAddr> {
+    if !matches!(ep.family(), AF_INET | AF_INET6) || ep.kind() != SOCK_DGRAM {
+        return None;
+    }
+    if addr != 0 && len != 0 {
+        return read_inet(t, ep.family(), addr, len).ok().map(|a| a.ip());
+    }
+    match ep.peer_name() {
+        Ok(Some(SockName::Inet(a))) => Some(a.ip()),
+        _ => None,
     }
 }
 
@@ -1105,7 +1143,8 @@ pub fn sendto(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     let (_, ep) = socket_of(t, fd)?;
     let to = destination(t, &ep, a.addr(4), a.u32(5))?;
-    do_send(t, fd, &[(buf, len.min(i32::MAX as u64))], flags, None, to)
+    let control = parse_control(t, 0, 0, &ep, datagram_dst(t, &ep, a.addr(4), a.u32(5)))?;
+    do_send(t, fd, &[(buf, len.min(i32::MAX as u64))], flags, control, to)
 }
 
 pub fn recvfrom(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -1145,36 +1184,66 @@ fn read_msghdr(t: &Task, addr: u64) -> SysResult<(MsgHdr, u32)> {
     Ok((MsgHdr { name: word(0), iov: word(16), iovlen: word(24), control: word(32), controllen: word(40) }, namelen))
 }
 
-/// Parses sendmsg's control messages: SCM_RIGHTS files (EBADF for a bad
-/// fd, EINVAL past SCM_MAX_FD) and SCM_CREDENTIALS, which must be the
-/// sender's own unless it has the capabilities to say otherwise.
-fn parse_control(t: &Task, h: &MsgHdr, family: u32) -> SysResult<Option<Control>> {
-    if h.controllen == 0 {
-        return Ok(None);
-    }
-    if h.controllen > MAX_CONTROL {
-        return Err(Errno::ENOBUFS);
-    }
-    if h.controllen < CMSG_HDR as u64 {
-        return Err(Errno::EINVAL);
-    }
-    let mut raw = vec![0u8; h.controllen as usize];
-    t.mm().copy_in(h.control, &mut raw)?;
-    let mut control = Control::default();
+/// The control messages of a sendmsg's control data, as Linux's
+/// `for_each_cmsghdr` walks them: (level, type, data), or EINVAL for one
+/// whose length is out of bounds (`CMSG_OK`), which ends the walk.
+fn cmsgs(raw: &[u8]) -> impl Iterator<Item = SysResult<(i32, i32, &[u8])>> + '_ {
     let mut at = 0usize;
-    while at + CMSG_HDR <= raw.len() {
+    std::iter::from_fn(move || {
+        if at + CMSG_HDR > raw.len() {
+            return None;
+        }
         let len = u64::from_ne_bytes(raw[at..at + 8].try_into().unwrap_or([0; 8])) as usize;
         let level = i32::from_ne_bytes(raw[at + 8..at + 12].try_into().unwrap_or([0; 4]));
         let ty = i32::from_ne_bytes(raw[at + 12..at + 16].try_into().unwrap_or([0; 4]));
         if len < CMSG_HDR || len > raw.len() - at {
-            return Err(Errno::EINVAL);
+            at = raw.len();
+            return Some(Err(Errno::EINVAL));
         }
         let data = &raw[at + CMSG_HDR..at + len];
-        // Files and credentials travel only between Unix sockets.
+        at += cmsg_align(len);
+        Some(Ok((level, ty, data)))
+    })
+}
+
+/// Parses the control data a send gives (`control`, `controllen`; none for
+/// send and sendto). A Unix socket takes SCM_RIGHTS files (EBADF for a
+/// bad fd, EINVAL past SCM_MAX_FD) and SCM_CREDENTIALS, which must be the
+/// sender's own unless it has the capabilities to say otherwise. An
+/// Internet datagram to `dst` gets its IP header (see `ip_control`).
+fn parse_control(
+    t: &Task,
+    control: u64,
+    controllen: u64,
+    ep: &Endpoint,
+    dst: Option<std::net::IpAddr>,
+) -> SysResult<Option<Control>> {
+    let family = ep.family();
+    if controllen > MAX_CONTROL {
+        return Err(Errno::ENOBUFS);
+    }
+    if family == AF_UNIX && controllen > 0 && controllen < CMSG_HDR as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![0u8; controllen as usize];
+    if controllen > 0 {
+        t.mm().copy_in(control, &mut raw)?;
+    }
+    if matches!(family, AF_INET | AF_INET6) && ep.kind() == SOCK_DGRAM {
+        let dst = dst.unwrap_or_else(|| inet::unbound(family).ip());
+        let v4 = family == AF_INET || inet::canonical(dst).is_ipv4();
+        let given = ip_control(t, &raw, family, v4)?;
+        return Ok(Some(Control { ip: Some(inet::header(ep, dst, given)), ..Control::default() }));
+    }
+    if controllen == 0 {
+        return Ok(None);
+    }
+    let mut control = Control::default();
+    for c in cmsgs(&raw) {
+        let (level, ty, data) = c?;
         if level == SOL_SOCKET && family != AF_UNIX {
-            return Err(Errno::EINVAL);
-        }
-        if level == SOL_SOCKET {
+            socket_level_cmsg(t, ty, data)?;
+        } else if level == SOL_SOCKET {
             match ty {
                 SCM_RIGHTS => {
                     let fds = data.len() / 4;
@@ -1209,9 +1278,139 @@ fn parse_control(t: &Task, h: &MsgHdr, family: u32) -> SysResult<Option<Control>
                 _ => return Err(Errno::EINVAL),
             }
         }
-        at += cmsg_align(len);
     }
     Ok(Some(control))
+}
+
+/// A SOL_SOCKET control message to a socket other than a Unix one, as
+/// Linux's __sock_cmsg_send: files and credentials travel only between
+/// Unix sockets and are ignored; SO_MARK (a routing mark, nothing on the
+/// loopback) needs CAP_NET_RAW or CAP_NET_ADMIN; the others (timestamping
+/// and the like) are not modelled, EINVAL.
+fn socket_level_cmsg(t: &Task, ty: i32, data: &[u8]) -> SysResult<()> {
+    const SO_MARK: i32 = 36;
+    use abi::flags::capability::{CAP_NET_ADMIN, CAP_NET_RAW};
+    match ty {
+        SCM_RIGHTS | SCM_CREDENTIALS => Ok(()),
+        SO_MARK if !(t.creds().has_cap(CAP_NET_RAW) || t.creds().has_cap(CAP_NET_ADMIN)) => Err(Errno::EPERM),
+        SO_MARK if data.len() == 4 => Ok(()),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+const IP_PKTINFO: i32 = 8;
+const IP_RECVTTL: i32 = 12;
+const IP_RECVTOS: i32 = 13;
+const IP_PROTOCOL: i32 = 52;
+const IPV6_2292PKTINFO: i32 = 2;
+const IPV6_2292HOPLIMIT: i32 = 8;
+const IPV6_FLOWINFO: i32 = 11;
+const IPV6_RECVPKTINFO: i32 = 49;
+const IPV6_PKTINFO: i32 = 50;
+const IPV6_RECVHOPLIMIT: i32 = 51;
+const IPV6_HOPLIMIT: i32 = 52;
+const IPV6_DONTFRAG: i32 = 62;
+const IPV6_RECVTCLASS: i32 = 66;
+/// `sizeof(struct in_pktinfo)` and `sizeof(struct in6_pktinfo)`.
+const IN_PKTINFO_LEN: usize = 12;
+const IN6_PKTINFO_LEN: usize = 20;
+
+/// The TTL or hop limit and TOS or traffic class a sendmsg's control
+/// messages give an Internet datagram (`v4`: one that goes as IPv4), as
+/// Linux takes them: for IPv4 (ip_cmsg_send) the SOL_IP level, and an
+/// IPv6 socket's IPV6_PKTINFO with a v4-mapped address; for IPv6
+/// (ip6_datagram_send_ctl) the SOL_IPV6 level. Other levels are ignored;
+/// a bad length, value or type of the level is EINVAL, a packet info of
+/// an interface the sandbox has not ENODEV. (A packet info's source
+/// address is checked, not used: the datagram is from the socket's.)
+fn ip_control(t: &Task, raw: &[u8], family: u32, v4: bool) -> SysResult<inet::Given> {
+    let int = |d: &[u8]| -> SysResult<i32> { Ok(i32::from_ne_bytes(d.try_into().map_err(|_| Errno::EINVAL)?)) };
+    // A hop limit, TTL, TOS or traffic class: -1 (where `low` is) for
+    // the socket's own, else within range.
+    let byte = |v: i32, low: i32| -> SysResult<Option<u8>> {
+        match v {
+            -1 if low == -1 => Ok(None),
+            v if (low.max(0)..=255).contains(&v) => Ok(Some(v as u8)),
+            _ => Err(Errno::EINVAL),
+        }
+    };
+    let pktinfo = |index: i32, src: std::net::IpAddr| -> SysResult<()> {
+        let view = crate::vfs::procnet::view(&t.kernel);
+        if index != 0 && !view.interfaces.iter().any(|i| i.index as i32 == index) {
+            return Err(Errno::ENODEV);
+        }
+        // (The any address, no source asked for, is local too.)
+        if !(inet::is_local(src) || is_own(t, src)) {
+            return Err(Errno::EINVAL);
+        }
+        Ok(())
+    };
+    let mut given = inet::Given::default();
+    for c in cmsgs(raw) {
+        let (level, ty, data) = c?;
+        let word = |i: usize| data.get(i..i + 4).map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+        match (level, ty) {
+            (SOL_SOCKET, _) => socket_level_cmsg(t, ty, data)?,
+            // UDP_SEGMENT (segmentation offload): not modelled.
+            (SOL_UDP, _) => return Err(Errno::EINVAL),
+            (SOL_IPV6, IPV6_PKTINFO) if v4 && family == AF_INET6 => {
+                if data.len() < IN6_PKTINFO_LEN {
+                    return Err(Errno::EINVAL);
+                }
+                let mut a = [0u8; 16];
+                a.copy_from_slice(&data[..16]);
+                let mapped = std::net::Ipv6Addr::from(a).to_ipv4_mapped().ok_or(Errno::EINVAL)?;
+                pktinfo(word(16), std::net::IpAddr::V4(mapped))?;
+            }
+            (SOL_IP, _) if v4 => match ty {
+                IP_PKTINFO if data.len() == IN_PKTINFO_LEN => {
+                    let spec = std::net::Ipv4Addr::new(data[4], data[5], data[6], data[7]);
+                    pktinfo(word(0), std::net::IpAddr::V4(spec))?;
+                }
+                inet::IP_TTL => given.hop_limit = byte(int(data)?, 1)?,
+                inet::IP_TOS if data.len() == 1 => given.tclass = Some(data[0]),
+                inet::IP_TOS => given.tclass = byte(int(data)?, 0)?,
+                IP_PROTOCOL => {
+                    byte(int(data)?, 1)?;
+                }
+                // IP options (IP_RETOPTS): not modelled.
+                _ => return Err(Errno::EINVAL),
+            },
+            (SOL_IPV6, _) if !v4 => match ty {
+                IPV6_PKTINFO | IPV6_2292PKTINFO => {
+                    if data.len() < IN6_PKTINFO_LEN {
+                        return Err(Errno::EINVAL);
+                    }
+                    let mut a = [0u8; 16];
+                    a.copy_from_slice(&data[..16]);
+                    let src = std::net::Ipv6Addr::from(a);
+                    // A v4-mapped source is no address of an IPv6 interface.
+                    if src.to_ipv4_mapped().is_some() {
+                        return Err(Errno::EINVAL);
+                    }
+                    pktinfo(word(16), std::net::IpAddr::V6(src))?;
+                }
+                IPV6_HOPLIMIT | IPV6_2292HOPLIMIT => given.hop_limit = byte(int(data)?, -1)?,
+                // -1 is not the socket's traffic class, as the man page
+                // says, but 255: Linux keeps the -1 and sends its low byte.
+                inet::IPV6_TCLASS => given.tclass = Some(byte(int(data)?, -1)?.unwrap_or(0xff)),
+                IPV6_DONTFRAG => {
+                    if !(0..=1).contains(&int(data)?) {
+                        return Err(Errno::EINVAL);
+                    }
+                }
+                // A flow label needs a lease (IPV6_FLOWLABEL_MGR), which
+                // the loopback does not give; the traffic class bits of
+                // the flow information are not the app's to set here.
+                IPV6_FLOWINFO if data.len() >= 4 && word(0) & 0x000f_ffff_u32.to_be() as i32 == 0 => {}
+                // Extension headers (IPV6_HOPOPTS and the like): not
+                // modelled.
+                _ => return Err(Errno::EINVAL),
+            },
+            _ => {}
+        }
+    }
+    Ok(given)
 }
 
 pub fn sendmsg(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -1230,37 +1429,108 @@ fn send_one(t: &mut Task, fd: i32, addr: u64, flags: u32) -> SysResult<u64> {
     let (_, ep) = socket_of(t, fd)?;
     let bufs = iovecs(t, h.iov, h.iovlen)?;
     let to = destination(t, &ep, h.name, namelen)?;
-    let control = parse_control(t, &h, ep.family())?;
+    let dst = datagram_dst(t, &ep, h.name, namelen);
+    let control = parse_control(t, h.control, h.controllen, &ep, dst)?;
     do_send(t, fd, &bufs, flags, control, to)
 }
 
-/// Writes recvmsg's control messages (credentials, then files) into the
-/// app's control buffer, as far as they fit: files that do not are
-/// closed, and MSG_CTRUNC tells. Returns the bytes written and the flags.
-fn write_control(t: &mut Task, h: &MsgHdr, r: Received, cloexec: bool) -> SysResult<(u64, u32)> {
-    let room = h.controllen.min(MAX_CONTROL) as usize;
+/// Appends a control message to `out`, in a control buffer of `room`
+/// bytes, as Linux's put_cmsg: one that does not fit whole is cut short,
+/// its cmsg_len saying how much is there; one whose header does not fit
+/// is left out. Returns MSG_CTRUNC for either, else 0.
+fn put_cmsg(out: &mut Vec<u8>, room: usize, level: i32, ty: i32, data: &[u8]) -> u32 {
+    let start = out.len();
+    let left = room.saturating_sub(start);
+    if left < CMSG_HDR {
+        return MSG_CTRUNC;
+    }
+    let full = CMSG_HDR + data.len();
+    let len = full.min(left);
+    out.extend_from_slice(&(len as u64).to_ne_bytes());
+    out.extend_from_slice(&level.to_ne_bytes());
+    out.extend_from_slice(&ty.to_ne_bytes());
+    out.extend_from_slice(&data[..len - CMSG_HDR]);
+    // The padding counts when another message follows; it is written
+    // only where there is room.
+    out.resize(start + cmsg_align(full).min(left), 0);
+    if len < full {
+        MSG_CTRUNC
+    } else {
+        0
+    }
+}
+
+/// The control messages a datagram with the header `hdr` brings a
+/// receiver `ep` that asked for them, in the order of Linux's
+/// udpv6_recvmsg and ip_cmsg_recv_offset: an IPv6 socket's IPV6_PKTINFO
+/// (for either header), then an IPv6 header's hop limit and traffic
+/// class, or an IPv4 one's IP_PKTINFO, TTL and TOS.
+fn received_ip_control(ep: &Endpoint, hdr: &IpHeader) -> Vec<(i32, i32, Vec<u8>)> {
+    let on = |level, name| ep.kept_option(inet::option_key(level, name)).unwrap_or(0) != 0;
+    let int = |v: u8| i32::from(v).to_ne_bytes().to_vec();
+    let mut out = Vec::new();
+    if ep.family() == AF_INET6 {
+        if on(SOL_IPV6, IPV6_RECVPKTINFO) {
+            let addr = match hdr.dst {
+                std::net::IpAddr::V4(a) => a.to_ipv6_mapped(),
+                std::net::IpAddr::V6(a) => a,
+            };
+            let mut info = addr.octets().to_vec();
+            info.extend_from_slice(&inet::LOOPBACK_INDEX.to_ne_bytes());
+            out.push((SOL_IPV6, IPV6_PKTINFO, info));
+        }
+        if !hdr.v4 {
+            if on(SOL_IPV6, IPV6_RECVHOPLIMIT) {
+                out.push((SOL_IPV6, IPV6_HOPLIMIT, int(hdr.hop_limit)));
+            }
+            if on(SOL_IPV6, IPV6_RECVTCLASS) {
+                out.push((SOL_IPV6, inet::IPV6_TCLASS, int(hdr.tclass)));
+            }
+            return out;
+        }
+    }
+    if on(SOL_IP, IP_PKTINFO) {
+        // The interface, the local address the datagram was for, and its
+        // destination: on the loopback the same.
+        let dst = match inet::canonical(hdr.dst) {
+            std::net::IpAddr::V4(a) => a,
+            std::net::IpAddr::V6(_) => std::net::Ipv4Addr::UNSPECIFIED,
+        };
+        let mut info = inet::LOOPBACK_INDEX.to_ne_bytes().to_vec();
+        info.extend_from_slice(&dst.octets());
+        info.extend_from_slice(&dst.octets());
+        out.push((SOL_IP, IP_PKTINFO, info));
+    }
+    if on(SOL_IP, IP_RECVTTL) {
+        out.push((SOL_IP, inet::IP_TTL, int(hdr.hop_limit)));
+    }
+    // The TOS is a byte here, where the other values are ints.
+    if on(SOL_IP, IP_RECVTOS) {
+        out.push((SOL_IP, inet::IP_TOS, vec![hdr.tclass]));
+    }
+    out
+}
+
+/// Writes recvmsg's control messages (an Internet datagram's IP ones, or
+/// credentials, then files) into the app's control buffer, as far as they
+/// fit: files that do not are closed, and MSG_CTRUNC tells. Returns the
+/// bytes written and the flags.
+fn write_control(t: &mut Task, h: &MsgHdr, ep: &Endpoint, r: Received, cloexec: bool) -> SysResult<(u64, u32)> {
+    // No buffer is no room, whatever its length says.
+    let room = if h.control == 0 { 0 } else { h.controllen.min(MAX_CONTROL) as usize };
     let mut out = Vec::new();
     let mut flags = 0;
-    let cmsg = |out: &mut Vec<u8>, ty: i32, data: &[u8]| {
-        let len = CMSG_HDR + data.len();
-        out.extend_from_slice(&(len as u64).to_ne_bytes());
-        out.extend_from_slice(&SOL_SOCKET.to_ne_bytes());
-        out.extend_from_slice(&ty.to_ne_bytes());
-        out.extend_from_slice(data);
-        // The padding counts when another message follows; it is written
-        // only where there is room.
-        out.resize(cmsg_align(out.len()).min(room.max(out.len())), 0);
-    };
-    if let Some(c) = r.creds {
-        if room >= CMSG_HDR + 12 {
-            let mut data = Vec::with_capacity(12);
-            data.extend_from_slice(&c.pid.to_ne_bytes());
-            data.extend_from_slice(&c.uid.to_ne_bytes());
-            data.extend_from_slice(&c.gid.to_ne_bytes());
-            cmsg(&mut out, SCM_CREDENTIALS, &data);
-        } else {
-            flags |= MSG_CTRUNC;
+    if let Some(hdr) = r.control.ip {
+        for (level, ty, data) in received_ip_control(ep, &hdr) {
+            flags |= put_cmsg(&mut out, room, level, ty, &data);
         }
+    }
+    if let Some(c) = r.creds {
+        let mut data = Vec::with_capacity(12);
+        data.extend_from_slice(&c.pid.to_ne_bytes());
+        data.extend_from_slice(&c.uid.to_ne_bytes());
+        data.extend_from_slice(&c.gid.to_ne_bytes());
+        flags |= put_cmsg(&mut out, room, SOL_SOCKET, SCM_CREDENTIALS, &data);
     }
     if !r.control.files.is_empty() {
         let space = room.saturating_sub(out.len());
@@ -1280,7 +1550,7 @@ fn write_control(t: &mut Task, h: &MsgHdr, r: Received, cloexec: bool) -> SysRes
             }
         }
         if !data.is_empty() {
-            cmsg(&mut out, SCM_RIGHTS, &data);
+            flags |= put_cmsg(&mut out, room, SOL_SOCKET, SCM_RIGHTS, &data);
         }
     }
     if !out.is_empty() {
@@ -1314,7 +1584,7 @@ fn recv_one(t: &mut Task, fd: i32, addr: u64, flags: u32) -> SysResult<u64> {
     let (r, mut msg_flags) = do_recv(t, fd, &bufs, flags)?;
     let n = recv_result(&r, flags, ep.kind());
     let from = r.from.clone();
-    let (controllen, ctrl_flags) = write_control(t, &h, r, flags & MSG_CMSG_CLOEXEC != 0)?;
+    let (controllen, ctrl_flags) = write_control(t, &h, &ep, r, flags & MSG_CMSG_CLOEXEC != 0)?;
     msg_flags |= ctrl_flags | (flags & MSG_CMSG_CLOEXEC);
     // msg_name and msg_namelen (0: no name), msg_controllen and msg_flags.
     if h.name != 0 {
@@ -1451,7 +1721,7 @@ pub fn getsockopt(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EOPNOTSUPP);
     } else {
         let (_, default) = inet_option(&ep, level, name, Errno::EOPNOTSUPP)?;
-        int(ep.kept_option(inet_key(level, name)).map_or(default, |v| v as u32))
+        int(ep.kept_option(inet::option_key(level, name)).map_or(default, |v| v as u32))
     };
     let len: i32 = t.mm().read_val(lenp)?;
     if len < 0 {
@@ -1518,7 +1788,8 @@ pub fn setsockopt(t: &mut Task, a: &Args) -> SysResult<u64> {
         }
         let (boolean, _) = inet_option(&ep, level, name, Errno::ENOPROTOOPT)?;
         let v = read_int(t)?;
-        ep.keep_option(inet_key(level, name), u64::from(if boolean { u32::from(v != 0) } else { v }));
+        let v = if boolean { u32::from(v != 0) } else { inet_value(&ep, level, name, v)? };
+        ep.keep_option(inet::option_key(level, name), u64::from(v));
         return Ok(0);
     }
     let read_timeval = |t: &Task| -> SysResult<Duration> {

@@ -44,7 +44,69 @@ const PRIVILEGED_PORTS: u16 = 1024;
 const SO_REUSEADDR: i32 = 2;
 const SO_REUSEPORT: i32 = 15;
 /// The key an endpoint keeps IPV6_V6ONLY under (level 41, option 26).
-pub const V6ONLY_KEY: i32 = (41 << 16) | 26;
+pub const V6ONLY_KEY: i32 = option_key(SOL_IPV6, 26);
+/// The IP and IPv6 option levels.
+pub const SOL_IP: i32 = 0;
+pub const SOL_IPV6: i32 = 41;
+/// `IP_TOS` and `IP_TTL`: options, and the control messages that carry
+/// a datagram's TOS and TTL.
+pub const IP_TOS: i32 = 1;
+pub const IP_TTL: i32 = 2;
+/// `IPV6_UNICAST_HOPS` and `IPV6_TCLASS`.
+pub const IPV6_UNICAST_HOPS: i32 = 16;
+pub const IPV6_TCLASS: i32 = 67;
+/// The TTL and hop limit of a socket that sets none (Linux's
+/// `ip_default_ttl` and the loopback's `hop_limit`).
+pub const DEFAULT_HOP_LIMIT: u8 = 64;
+/// The loopback's interface index, which every datagram on the sandbox's
+/// own addresses arrives on (as on Linux, where they go through `lo`).
+pub const LOOPBACK_INDEX: i32 = 1;
+
+/// Where an endpoint keeps the IP, IPv6 or TCP option `name` of `level`.
+pub const fn option_key(level: i32, name: i32) -> i32 {
+    (level << 16) | name
+}
+
+/// What an Internet datagram's IP header says that its receiver may ask
+/// for in control messages (IP_RECVTTL, IPV6_RECVHOPLIMIT and the like).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpHeader {
+    /// Sent as IPv4: by an AF_INET socket, or to a v4-mapped address.
+    pub v4: bool,
+    /// The TTL or hop limit.
+    pub hop_limit: u8,
+    /// The TOS or traffic class.
+    pub tclass: u8,
+    /// The destination address (as IPv4 when `v4`).
+    pub dst: IpAddr,
+}
+
+/// A sendmsg's own TTL or hop limit and TOS or traffic class, from its
+/// control messages; `None` takes the socket's.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Given {
+    pub hop_limit: Option<u8>,
+    pub tclass: Option<u8>,
+}
+
+/// The header of a datagram `ep` sends to `dst`: IPv4 from an AF_INET
+/// socket or to a v4-mapped address, else IPv6, with what `given` says or
+/// else the socket's options (IP_TTL and IP_TOS for IPv4,
+/// IPV6_UNICAST_HOPS and IPV6_TCLASS for IPv6), as Linux's udp_sendmsg
+/// and udpv6_sendmsg choose them.
+pub fn header(ep: &Endpoint, dst: IpAddr, given: Given) -> IpHeader {
+    let dst = canonical(dst);
+    let v4 = ep.family() == AF_INET || dst.is_ipv4();
+    let (level, hops, class) = if v4 { (SOL_IP, IP_TTL, IP_TOS) } else { (SOL_IPV6, IPV6_UNICAST_HOPS, IPV6_TCLASS) };
+    let kept = |name| ep.kept_option(option_key(level, name)).map(|v| v as u8);
+    IpHeader {
+        v4,
+        hop_limit: given.hop_limit.or_else(|| kept(hops)).unwrap_or(DEFAULT_HOP_LIMIT),
+        tclass: given.tclass.or_else(|| kept(class)).unwrap_or(0),
+        // The any address is this host: the loopback.
+        dst: if dst.is_unspecified() { canonical(loopback_for(ep.family(), dst)) } else { dst },
+    }
+}
 
 /// An address as the app gave it, for a socket of `family`: EINVAL for a
 /// short one, EAFNOSUPPORT for another family (AF_UNSPEC with the any

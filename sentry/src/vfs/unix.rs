@@ -28,6 +28,7 @@ use abi::Errno;
 use gofer::FileAttr;
 
 use super::file::{get_bytes, put_bytes, File, FileOps, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
+use super::inet;
 use crate::kernel::nat::Flow;
 use crate::kernel::waiter::{WaitQueue, ALL_EVENTS};
 use crate::mm::{Chunk, MemoryFile, SysResult};
@@ -83,6 +84,8 @@ pub struct Control {
     pub files: Vec<Arc<File>>,
     /// SCM_CREDENTIALS the sender gave explicitly.
     pub creds: Option<Ucred>,
+    /// An Internet datagram's IP header.
+    pub ip: Option<inet::IpHeader>,
 }
 
 struct Message {
@@ -787,8 +790,16 @@ impl Endpoint {
             }
             let mut data = vec![0u8; n];
             get_bytes(mf, src, &mut data);
-            let msg =
-                Message { from: self.name(), data, taken: 0, control: control.take().unwrap_or_default(), sender };
+            let mut control = control.take().unwrap_or_default();
+            // A UDP datagram sent without saying where (write(2)) has the
+            // header the socket's options make for its peer.
+            if self.kind == SOCK_DGRAM && matches!(self.family, inet::AF_INET | inet::AF_INET6) && control.ip.is_none()
+            {
+                if let Some(SockName::Inet(a)) = peer.name() {
+                    control.ip = Some(inet::header(self, a.ip(), inet::Given::default()));
+                }
+            }
+            let msg = Message { from: self.name(), data, taken: 0, control, sender };
             if self.kind == SOCK_STREAM && n == 0 && msg.control.files.is_empty() && msg.control.creds.is_none() {
                 return Ok(0);
             }
@@ -842,6 +853,7 @@ impl Endpoint {
             if peek {
                 // Peeked files are installed too, as Linux does.
                 out.control.files = m.control.files.clone();
+                out.control.ip = m.control.ip;
             } else if let Some(m) = rx.msgs.pop_front() {
                 freed = m.cost();
                 out.control = m.control;
