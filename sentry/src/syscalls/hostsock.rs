@@ -72,8 +72,9 @@ pub(super) fn read_addr(t: &Task, addr: u64, len: u32) -> SysResult<Vec<u8>> {
     Ok(raw)
 }
 
-/// Writes a host address to the app's buffer at `addr`, truncated to the
-/// length at `lenp`, the whole length reported there.
+/// Writes a socket address to the app's buffer at `addr`, truncated to
+/// the length at `lenp`, the whole length reported there (Linux's
+/// `move_addr_to_user`).
 pub(super) fn write_addr(t: &Task, addr: u64, lenp: u64, bytes: &[u8]) -> SysResult<()> {
     let len: i32 = t.mm().read_val(lenp)?;
     if len < 0 {

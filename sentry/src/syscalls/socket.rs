@@ -868,21 +868,12 @@ pub fn connect(t: &mut Task, a: &Args) -> SysResult<u64> {
 /// Writes a name to an address buffer with its length: truncated to the
 /// buffer, with the whole length reported, as Linux's `move_addr_to_user`.
 fn write_name(t: &Task, addr: u64, lenp: u64, name: Option<&SockName>, family: u32) -> SysResult<()> {
-    let len: i32 = t.mm().read_val(lenp)?;
-    if len < 0 {
-        return Err(Errno::EINVAL);
-    }
     let bytes = match name {
         Some(n) => n.to_sockaddr(family),
         None if family == AF_UNIX => (AF_UNIX as u16).to_ne_bytes().to_vec(),
         None => inet::to_sockaddr(&inet::unbound(family), family),
     };
-    let n = (len as usize).min(bytes.len());
-    if n > 0 {
-        t.mm().copy_out(addr, &bytes[..n])?;
-    }
-    t.mm().write_val(lenp, &(bytes.len() as u32))?;
-    Ok(())
+    hostsock::write_addr(t, addr, lenp, &bytes)
 }
 
 fn do_accept(t: &mut Task, fd: i32, addr: u64, lenp: u64, flags: u32) -> SysResult<u64> {

@@ -26,7 +26,9 @@ use crate::mm::{Chunk, MemoryFile, SysResult};
 
 /// One host socket of the app's.
 pub struct HostSocket {
-    fd: OwnedFd,
+    /// Taken (closed) when the app's last fd for it goes, whoever else
+    /// still holds the socket for a moment (the poller thread).
+    fd: Mutex<Option<OwnedFd>>,
     /// AF_INET or AF_INET6.
     pub family: u32,
     /// SOCK_STREAM or SOCK_DGRAM.
@@ -47,7 +49,7 @@ impl HostSocket {
     /// Wraps the host socket `fd`, watched by `poller`.
     pub fn new(fd: OwnedFd, family: u32, kind: u32, poller: &Arc<Poller>) -> SysResult<Arc<HostSocket>> {
         let s = Arc::new(HostSocket {
-            fd,
+            fd: Mutex::new(Some(fd)),
             family,
             kind,
             armed: AtomicU32::new(0),
@@ -60,9 +62,18 @@ impl HostSocket {
         Ok(s)
     }
 
-    /// The host socket.
+    /// The host socket (-1 once released).
     pub fn fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.fd.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map_or(-1, |fd| fd.as_raw_fd())
+    }
+
+    /// Closes the host socket: the app's last fd for it is gone. (Linux's
+    /// final fput: a listener stops listening, a linger-0 close resets,
+    /// at once.) The poller, whose poll may hold the host file, is woken.
+    fn release(&self) {
+        let fd = self.fd.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(fd);
+        self.poller.wake();
     }
 
     /// The socket's wait queue.
@@ -145,19 +156,14 @@ impl Watched for HostSocket {
     }
 }
 
-impl Drop for HostSocket {
-    /// The poller's poll holds the host socket while it waits: wake it,
-    /// so that the socket really closes now (a linger-0 close's reset
-    /// goes at once).
-    fn drop(&mut self) {
-        if self.armed() != 0 {
-            self.poller.wake();
-        }
-    }
-}
-
 /// A host socket as an open file.
 pub struct HostSocketFile(pub Arc<HostSocket>);
+
+impl Drop for HostSocketFile {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
 
 impl FileOps for HostSocketFile {
     fn seekable(&self) -> bool {
