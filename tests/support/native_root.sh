@@ -8,8 +8,8 @@
 # The command runs under /bin/sh -c in a chroot of ROOT with an overlay
 # over it (nothing is written into ROOT), in new mount, pid, network, IPC
 # and UTS namespaces with the loopback up, with a tmpfs /tmp, procfs (its
-# /proc/sys read-only), a read-only sysfs, a /dev of the usual nodes only
-# and its own devpts. Each HOST_DIR is bound read-only at DEST. The
+# /proc/sys read-only), a read-only sysfs, a /dev of the usual nodes and links
+# only and its own devpts. Each HOST_DIR is bound read-only at DEST. The
 # environment is only the VAR=VALUE given. It exits with the command's
 # status.
 set -euo pipefail
@@ -42,6 +42,12 @@ unshare --mount --pid --fork --net --ipc --uts --propagation private -- /bin/sh 
     done
     mkdir -m 1777 "$scratch/r/dev/shm"
     mkdir "$scratch/r/dev/pts" && ln -s pts/ptmx "$scratch/r/dev/ptmx"
+    # The links runc puts in a container /dev, as the devfs of Husk has
+    # them (without them test_asyncio test_devstdin_input fails here).
+    ln -s /proc/self/fd "$scratch/r/dev/fd"
+    for fd in 0:stdin 1:stdout 2:stderr; do
+        ln -s "/proc/self/fd/${fd%%:*}" "$scratch/r/dev/${fd#*:}"
+    done
     mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 none "$scratch/r/dev/pts"
     while [ "$nbinds" -gt 0 ]; do
         src=${1%%:*} dest=${1#*:}
