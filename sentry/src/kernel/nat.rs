@@ -221,7 +221,7 @@ impl Nat {
     fn register(flow: Flow) -> SysResult<Arc<Flow>> {
         let flow = Arc::new(flow);
         let poller = match &flow.io {
-            FlowIo::Host { poller, .. } => poller.clone(),
+            FlowIo::Host { watch, .. } => watch.poller.clone(),
             FlowIo::Stack(conn) => {
                 let ep = flow.ep.clone();
                 conn.set_notify(Box::new(move || {
@@ -251,7 +251,7 @@ impl Nat {
                 let fd = client.connect(proto, to).map_err(Errno)?;
                 let local = SocketAddr::new(netrelay::SANDBOX_ADDR.into(), self.ephemeral_port());
                 let local = if dst.is_ipv6() { v4_mapped(local) } else { local };
-                (FlowIo::Host { fd, armed: AtomicU32::new(0), poller: poller.clone() }, local)
+                (FlowIo::Host { fd, watch: HostWatch::new(poller) }, local)
             }
             Way::Host { .. } => return Err(Errno::ENETUNREACH),
             Way::Stack { stack, policy, nameservers, audit } => {
@@ -322,7 +322,7 @@ pub struct Flow {
 /// What carries a flow's bytes.
 enum FlowIo {
     /// A host socket from the relay, watched by the poller when armed.
-    Host { fd: OwnedFd, armed: AtomicU32, poller: Arc<Poller> },
+    Host { fd: OwnedFd, watch: HostWatch },
     /// A connection of the Sentry's stack.
     Stack(Arc<netstack::Conn>),
 }
@@ -347,14 +347,14 @@ impl Watched for Flow {
 
     fn armed(&self) -> u32 {
         match &self.io {
-            FlowIo::Host { armed, .. } => armed.load(Ordering::SeqCst),
+            FlowIo::Host { watch, .. } => watch.armed(),
             FlowIo::Stack(_) => 0,
         }
     }
 
     fn disarm(&self, events: u32) {
-        if let FlowIo::Host { armed, .. } = &self.io {
-            armed.fetch_and(!events, Ordering::SeqCst);
+        if let FlowIo::Host { watch, .. } = &self.io {
+            watch.disarm(events);
         }
     }
 
@@ -367,52 +367,105 @@ impl Watched for Flow {
 
 impl Drop for Flow {
     fn drop(&mut self) {
-        if let FlowIo::Host { armed, poller, .. } = &self.io {
-            if armed.load(Ordering::SeqCst) != 0 {
-                poller.wake();
-            }
+        if let FlowIo::Host { watch, .. } = &self.io {
+            watch.wake_if_armed();
         }
     }
 }
 
-/// Arms `events` (of [`WATCHED`]) in `armed`, waking `poller` if any is
-/// new.
-pub fn arm(armed: &AtomicU32, poller: &Poller, events: u32) {
-    let old = armed.fetch_or(events & WATCHED, Ordering::SeqCst);
-    if old & events & WATCHED != events & WATCHED {
-        poller.wake();
+/// The events a host socket is armed for, and the poller that watches
+/// them: shared by NAT's flows and `--network host`'s sockets.
+pub struct HostWatch {
+    armed: AtomicU32,
+    poller: Arc<Poller>,
+}
+
+impl HostWatch {
+    /// Nothing armed yet, for `poller`.
+    pub fn new(poller: &Arc<Poller>) -> HostWatch {
+        HostWatch { armed: AtomicU32::new(0), poller: poller.clone() }
     }
+
+    /// Arms `events` (of [`WATCHED`]), waking the poller if any is new.
+    pub fn arm(&self, events: u32) {
+        let old = self.armed.fetch_or(events & WATCHED, Ordering::SeqCst);
+        if old & events & WATCHED != events & WATCHED {
+            self.poller.wake();
+        }
+    }
+
+    /// The events armed.
+    pub fn armed(&self) -> u32 {
+        self.armed.load(Ordering::SeqCst)
+    }
+
+    /// Clears `events` (they came).
+    pub fn disarm(&self, events: u32) {
+        self.armed.fetch_and(!events, Ordering::SeqCst);
+    }
+
+    /// Wakes the poller (its poll holds the host socket while it waits).
+    pub fn wake(&self) {
+        self.poller.wake();
+    }
+
+    /// Wakes the poller if anything is armed: a socket going away.
+    pub fn wake_if_armed(&self) {
+        if self.armed() != 0 {
+            self.wake();
+        }
+    }
+
+    /// The `POLL*` events of the host socket `fd` that would not block
+    /// now; those that would are armed.
+    pub fn readiness(&self, fd: RawFd) -> u32 {
+        let r = crate::sys::poll_one(fd, WATCHED | crate::vfs::unix::POLLRDHUP, 0);
+        let missing = WATCHED & !r;
+        if missing != 0 {
+            self.arm(missing);
+        }
+        with_norm(r)
+    }
+
+    /// A host call's result as the app's: EAGAIN arms `dir` (POLLIN or
+    /// POLLOUT).
+    pub fn after_io<T>(&self, r: std::io::Result<T>, dir: u32) -> SysResult<T> {
+        r.map_err(|e| {
+            let e = host_errno(e);
+            if e == Errno::EAGAIN {
+                self.arm(dir);
+            }
+            e
+        })
+    }
+}
+
+/// `r` with POLLRDNORM and POLLWRNORM where POLLIN and POLLOUT are.
+fn with_norm(r: u32) -> u32 {
+    let mut out = r;
+    if r & POLLIN != 0 {
+        out |= crate::vfs::file::POLLRDNORM;
+    }
+    if r & POLLOUT != 0 {
+        out |= crate::vfs::file::POLLWRNORM;
+    }
+    out
 }
 
 impl Flow {
     fn arm(&self, events: u32) {
-        if let FlowIo::Host { armed, poller, .. } = &self.io {
-            arm(armed, poller, events);
+        if let FlowIo::Host { watch, .. } = &self.io {
+            watch.arm(events);
         }
     }
 
     /// The `POLL*` events that would not block now; those that would are
     /// armed, so that the socket's queue hears when they come.
     pub fn readiness(&self) -> u32 {
-        let r = match &self.io {
-            FlowIo::Stack(conn) => conn.readiness(),
-            FlowIo::Host { .. } => {
-                let r = crate::sys::poll_one(self.host(), WATCHED | crate::vfs::unix::POLLRDHUP, 0);
-                let missing = WATCHED & !r;
-                if missing != 0 {
-                    self.arm(missing);
-                }
-                r
-            }
-        };
-        let mut out = r;
-        if r & POLLIN != 0 {
-            out |= crate::vfs::file::POLLRDNORM;
+        match &self.io {
+            FlowIo::Stack(conn) => with_norm(conn.readiness()),
+            FlowIo::Host { fd, watch } => watch.readiness(fd.as_raw_fd()),
         }
-        if r & POLLOUT != 0 {
-            out |= crate::vfs::file::POLLWRNORM;
-        }
-        out
     }
 
     /// Whether a waiting receive (`POLLIN`) or send (`POLLOUT`) should try
@@ -435,16 +488,9 @@ impl Flow {
         if !self.stream {
             flags |= libc::MSG_TRUNC;
         }
-        match mf.recv_from_socket(self.host(), dst, flags) {
-            Ok((n, _)) => Ok((n.min(room), n)),
-            Err(e) => {
-                let e = host_errno(e);
-                if e == Errno::EAGAIN {
-                    self.arm(POLLIN);
-                }
-                Err(e)
-            }
-        }
+        let FlowIo::Host { fd, watch } = &self.io else { return Err(Errno::EBADF) };
+        let (n, _) = watch.after_io(mf.recv_from_socket(fd.as_raw_fd(), dst, flags), POLLIN)?;
+        Ok((n.min(room), n))
     }
 
     /// Sends from `src`; EPIPE when the connection is gone (the caller
@@ -454,16 +500,8 @@ impl Flow {
             let len: usize = src.iter().map(|c| c.len as usize).sum();
             return conn.send(len, &mut |off, buf| get_at(mf, src, off, buf));
         }
-        match mf.send_to_socket(self.host(), src, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) {
-            Ok(n) => Ok(n),
-            Err(e) => {
-                let e = host_errno(e);
-                if e == Errno::EAGAIN {
-                    self.arm(POLLOUT);
-                }
-                Err(e)
-            }
-        }
+        let FlowIo::Host { fd, watch } = &self.io else { return Err(Errno::EBADF) };
+        watch.after_io(mf.send_to_socket(fd.as_raw_fd(), src, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL), POLLOUT)
     }
 
     /// shutdown(2) of the connection.
@@ -698,7 +736,7 @@ pub fn deliver_incoming(kernel: &crate::kernel::Kernel, ingress: netrelay::Ingre
     let local = SocketAddr::new(netrelay::SANDBOX_ADDR.into(), inc.port);
     let from = SocketAddr::new(netrelay::GATEWAY_ADDR.into(), inc.from.port());
     hand_to_listener(kernel, local, from, |nat| match &nat.way {
-        Way::Relay { poller, .. } => Some(FlowIo::Host { fd: conn, armed: AtomicU32::new(0), poller: poller.clone() }),
+        Way::Relay { poller, .. } => Some(FlowIo::Host { fd: conn, watch: HostWatch::new(poller) }),
         Way::Stack { .. } | Way::Host { .. } => None,
     });
 }

@@ -12,15 +12,14 @@
 //! the Sentry's filter allows the socket calls.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use abi::Errno;
 use gofer::FileAttr;
 
-use super::file::{FileOps, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
-use crate::kernel::nat::{Poller, Watched, WATCHED};
+use super::file::{FileOps, POLLIN, POLLOUT};
+use crate::kernel::nat::{HostWatch, Poller, Watched};
 use crate::kernel::waiter::WaitQueue;
 use crate::mm::{Chunk, MemoryFile, SysResult};
 
@@ -33,16 +32,11 @@ pub struct HostSocket {
     pub family: u32,
     /// SOCK_STREAM or SOCK_DGRAM.
     pub kind: u32,
-    armed: AtomicU32,
-    poller: Arc<Poller>,
+    watch: HostWatch,
     queue: WaitQueue,
     /// SO_RCVTIMEO and SO_SNDTIMEO, which the Sentry applies (the host
     /// socket never blocks).
     pub timeouts: Mutex<(Duration, Duration)>,
-}
-
-fn host_errno(e: std::io::Error) -> Errno {
-    Errno(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 impl HostSocket {
@@ -52,8 +46,7 @@ impl HostSocket {
             fd: Mutex::new(Some(fd)),
             family,
             kind,
-            armed: AtomicU32::new(0),
-            poller: poller.clone(),
+            watch: HostWatch::new(poller),
             queue: WaitQueue::default(),
             timeouts: Mutex::new((Duration::ZERO, Duration::ZERO)),
         });
@@ -73,7 +66,7 @@ impl HostSocket {
     fn release(&self) {
         let fd = self.fd.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(fd);
-        self.poller.wake();
+        self.watch.wake();
     }
 
     /// The socket's wait queue.
@@ -83,25 +76,13 @@ impl HostSocket {
 
     /// Arms `events`: the queue hears when they come.
     pub fn arm(&self, events: u32) {
-        crate::kernel::nat::arm(&self.armed, &self.poller, events);
+        self.watch.arm(events);
     }
 
     /// The `POLL*` events that would not block now; those that would are
     /// armed.
     pub fn readiness(&self) -> u32 {
-        let r = crate::sys::poll_one(self.fd(), WATCHED | super::unix::POLLRDHUP, 0);
-        let missing = WATCHED & !r;
-        if missing != 0 {
-            self.arm(missing);
-        }
-        let mut out = r;
-        if r & POLLIN != 0 {
-            out |= POLLRDNORM;
-        }
-        if r & POLLOUT != 0 {
-            out |= POLLWRNORM;
-        }
-        out
+        self.watch.readiness(self.fd())
     }
 
     /// One non-blocking receive into `dst` with the app's recvmsg `flags`
@@ -109,32 +90,16 @@ impl HostSocket {
     /// recvmsg gives, msg_flags, the address's length). EAGAIN arms
     /// POLLIN.
     pub fn recv(&self, mf: &MemoryFile, dst: &[Chunk], flags: i32, name: &mut [u8]) -> SysResult<(usize, i32, usize)> {
-        match mf.recv_from_socket_named(self.fd(), dst, flags | libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC, name) {
-            Ok(r) => Ok(r),
-            Err(e) => {
-                let e = host_errno(e);
-                if e == Errno::EAGAIN {
-                    self.arm(POLLIN);
-                }
-                Err(e)
-            }
-        }
+        let flags = flags | libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC;
+        self.watch.after_io(mf.recv_from_socket_named(self.fd(), dst, flags, name), POLLIN)
     }
 
     /// One non-blocking send from `src` to `name` (none if empty) with
     /// the app's flags (SIGPIPE is the caller's to raise). EAGAIN arms
     /// POLLOUT.
     pub fn send(&self, mf: &MemoryFile, src: &[Chunk], flags: i32, name: &[u8]) -> SysResult<usize> {
-        match mf.send_to_socket_named(self.fd(), src, flags | libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL, name) {
-            Ok(n) => Ok(n),
-            Err(e) => {
-                let e = host_errno(e);
-                if e == Errno::EAGAIN {
-                    self.arm(POLLOUT);
-                }
-                Err(e)
-            }
-        }
+        let flags = flags | libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+        self.watch.after_io(mf.send_to_socket_named(self.fd(), src, flags, name), POLLOUT)
     }
 }
 
@@ -144,11 +109,11 @@ impl Watched for HostSocket {
     }
 
     fn armed(&self) -> u32 {
-        self.armed.load(Ordering::SeqCst)
+        self.watch.armed()
     }
 
     fn disarm(&self, events: u32) {
-        self.armed.fetch_and(!events, Ordering::SeqCst);
+        self.watch.disarm(events);
     }
 
     fn notify(&self) {
