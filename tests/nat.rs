@@ -103,8 +103,9 @@ husk_test! {
     /// again), names, MSG_PEEK, MSG_WAITALL, MSG_DONTWAIT, FIONREAD,
     /// shutdown and EOF, a refused port, a megabyte each way through one
     /// non-blocking socket, edge-triggered epoll, connected and
-    /// unconnected UDP with MSG_TRUNC. The same program natively on the
-    /// host gives the same output.
+    /// unconnected UDP with MSG_TRUNC, one unconnected UDP socket talking
+    /// to two outside peers, then connected to one of them. The same
+    /// program natively on the host gives the same output.
     fn nat_socket_api_matches_native(platform) {
         let net = TestNet::new();
         let native_prog = progs::build("nat_client", Link::Static);
@@ -115,7 +116,11 @@ husk_test! {
         let case = Case::new(&rootfs, &prog)
             .timeout(TIMEOUT)
             .env("NAT_SERVER", &net.server)
-            .husk_flags(allow(&[format!("{}:9000", net.server), format!("{}:9001", net.server)]));
+            .husk_flags(allow(&[
+                format!("{}:9000", net.server),
+                format!("{}:9001", net.server),
+                format!("{}:53", net.server),
+            ]));
         let husk = run_husk(platform, &case);
         assert_eq!(husk.stdout_str(), native_out, "husk --platform {platform} differs from native; stderr:\n{}", husk.stderr_str());
         // `--network host` (the namespace's own sockets, no policy): the
@@ -195,6 +200,58 @@ husk_test! {
             assert_eq!(out.status, 125, "{bad:?} accepted: {}", out.stderr_str());
             assert!(out.stdout.is_empty());
         }
+    }
+}
+
+husk_test! {
+    /// Pings to an outside address under NAT, by the relay's host ping
+    /// socket, from husk run in a namespace of the test's (whose default
+    /// route leads to the servers' namespace):
+    /// - while that namespace's net.ipv4.ping_group_range admits nobody
+    ///   (a new namespace's default), the host refuses the relay a ping
+    ///   socket: the echo is unreachable, and the log says why;
+    /// - once it admits everyone (as Docker sets it), three echoes and
+    ///   their replies, then one socket pinging outside and the loopback,
+    ///   the same as natively from that namespace;
+    /// - a destination no rule without a port names is unreachable, and
+    ///   audited as ICMP.
+    fn nat_ping_outside(platform) {
+        let net = common::Pair::new(213);
+        let (rootfs, prog) = prog_rootfs("ping_outside", Link::Static);
+        let ping = |rules: &[String], args: &[&str]| -> (String, String) {
+            let log = tempfile::NamedTempFile::new().expect("a log file");
+            let mut cmd = Command::new("ip");
+            cmd.args(["netns", "exec", &net.ns]).arg(husk_suite::paths::husk_bin());
+            cmd.arg("--log").arg(log.path()).args(["run", "--rootfs"]).arg(rootfs.path());
+            cmd.args(["--platform", platform]).args(allow(rules)).args(["--", &prog]).args(args);
+            let out = cmd.output().expect("run husk");
+            let text = std::fs::read_to_string(log.path()).expect("read the log");
+            (String::from_utf8_lossy(&out.stdout).into_owned(), text)
+        };
+        let (out, log) = ping(std::slice::from_ref(&net.server), &["once", &net.server]);
+        assert_eq!(out, "once: sendto: EHOSTUNREACH\n", "log:\n{log}");
+        assert!(log.contains("ping_group_range"), "the log does not say why:\n{log}");
+
+        ip(&["netns", "exec", &net.ns, "sysctl", "-q", "-w", "net.ipv4.ping_group_range=0 2147483647"]);
+        let native_prog = progs::build("ping_outside", Link::Static);
+        let native = Command::new("ip")
+            .args(["netns", "exec", &net.ns])
+            .arg(&native_prog)
+            .arg(&net.server)
+            .output()
+            .expect("run natively");
+        let native_out = String::from_utf8_lossy(&native.stdout).into_owned();
+        assert!(native_out.contains("echo 3: 24 bytes, type 0 code 0, seq 3"), "native run:\n{native_out}");
+        let (out, log) = ping(&[format!("{}/24", net.server)], &[&net.server]);
+        assert_eq!(out, native_out, "husk --platform {platform} differs from native; log:\n{log}");
+
+        let (out, log) = ping(&[format!("{}:9000", net.server)], &["once", &net.server]);
+        assert_eq!(out, "once: sendto: EHOSTUNREACH\n", "log:\n{log}");
+        let audits = common::egress_audits(&log);
+        assert_eq!(audits.len(), 1, "one audit line; the log:\n{log}");
+        assert_eq!(audits[0]["protocol"], "icmp");
+        assert_eq!(audits[0]["destination"], format!("{}:0", net.server));
+        assert_eq!(audits[0]["verdict"], "deny");
     }
 }
 

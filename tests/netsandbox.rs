@@ -43,7 +43,8 @@ husk_test! {
     /// on the same interface: blocking and non-blocking connect, names,
     /// MSG_PEEK, MSG_WAITALL, MSG_DONTWAIT, FIONREAD, shutdown and EOF, a
     /// refused port, a megabyte each way, edge-triggered epoll, connected
-    /// and unconnected UDP with MSG_TRUNC. Afterwards the interface has
+    /// and unconnected UDP with MSG_TRUNC, one UDP socket talking to two
+    /// outside peers. Afterwards the interface has
     /// its addresses and routes back.
     fn sandbox_socket_api_matches_native(platform) {
         let net = Pair::new(212);
@@ -60,7 +61,11 @@ husk_test! {
         let (rootfs, prog) = prog_rootfs("nat_client", Link::Static);
         let case = Case::new(&rootfs, &prog)
             .env("NAT_SERVER", &net.server)
-            .husk_flags(sandbox_flags(&[format!("{}:9000", net.server), format!("{}:9001", net.server)]));
+            .husk_flags(sandbox_flags(&[
+                format!("{}:9000", net.server),
+                format!("{}:9001", net.server),
+                format!("{}:53", net.server),
+            ]));
         let husk = husk_in(&net, platform, &case, &[]);
         assert_eq!(husk.stdout_str(), native_out, "husk --platform {platform} differs from native; stderr:\n{}", husk.stderr_str());
         // The watcher gives the addresses back just after husk exits.

@@ -8,6 +8,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 pub const TCP: u8 = 6;
 /// `IPPROTO_UDP`.
 pub const UDP: u8 = 17;
+/// `IPPROTO_ICMP`: an echo (ping) socket to an IPv4 address.
+pub const ICMP: u8 = 1;
+/// `IPPROTO_ICMPV6`: an echo (ping) socket to an IPv6 address.
+pub const ICMPV6: u8 = 58;
 
 /// The only operation: open a socket of `proto` connected to `dst`.
 const OP_CONNECT: u8 = 1;
@@ -20,7 +24,7 @@ pub const REPLY_LEN: usize = 4;
 /// A connect request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Request {
-    /// [`TCP`] or [`UDP`].
+    /// [`TCP`], [`UDP`], [`ICMP`] or [`ICMPV6`] (port 0).
     pub proto: u8,
     /// Where to.
     pub dst: SocketAddr,
@@ -53,7 +57,7 @@ impl Request {
         if b.len() != REQUEST_LEN || b[0] != OP_CONNECT || b[3] != 0 || b[6..8] != [0, 0] {
             return None;
         }
-        if b[1] != TCP && b[1] != UDP {
+        if ![TCP, UDP, ICMP, ICMPV6].contains(&b[1]) {
             return None;
         }
         let port = u16::from_be_bytes([b[4], b[5]]);
@@ -167,9 +171,11 @@ mod tests {
             let r = Request { proto: TCP, dst: dst.parse().unwrap() };
             assert_eq!(Request::decode(&r.encode()), Some(r));
         }
+        let ping = Request { proto: ICMP, dst: "192.0.2.1:0".parse().unwrap() };
+        assert_eq!(Request::decode(&ping.encode()), Some(ping));
         let good = Request { proto: UDP, dst: "1.2.3.4:53".parse().unwrap() }.encode();
         assert!(Request::decode(&good[..REQUEST_LEN - 1]).is_none());
-        for (i, v) in [(0, 2), (1, 1), (2, 5), (3, 1), (7, 1), (20, 1)] {
+        for (i, v) in [(0, 2), (1, 2), (2, 5), (3, 1), (7, 1), (20, 1)] {
             let mut bad = good;
             bad[i] = v;
             assert!(Request::decode(&bad).is_none(), "byte {i} = {v} accepted");

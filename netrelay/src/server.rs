@@ -7,7 +7,9 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use gofer::fdpass;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::protocol::{encode_reply, Datagram, Incoming, Request, DATAGRAM_HEADER_LEN, MAX_DATAGRAM, REQUEST_LEN, TCP};
+use crate::protocol::{
+    encode_reply, Datagram, Incoming, Request, DATAGRAM_HEADER_LEN, ICMP, ICMPV6, MAX_DATAGRAM, REQUEST_LEN, TCP, UDP,
+};
 use crate::{in_sandbox_subnet, send_datagram, Policy, DNS_ADDR};
 
 /// What the relay serves.
@@ -101,7 +103,7 @@ fn poll_all(fds: &mut [libc::pollfd]) -> std::io::Result<()> {
 /// One decision, for the audit log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Audit {
-    /// `tcp` or `udp`.
+    /// `tcp`, `udp` or `icmp`.
     pub proto: &'static str,
     /// Where the app asked to go.
     pub dst: SocketAddr,
@@ -110,10 +112,11 @@ pub struct Audit {
 }
 
 /// Why a destination is refused before the policy is asked: never a
-/// destination the host would route back into itself or nowhere.
-fn never_relayed(dst: SocketAddr) -> bool {
+/// destination the host would route back into itself or nowhere (nor
+/// port 0, but for an echo, which has no port).
+fn never_relayed(proto: u8, dst: SocketAddr) -> bool {
     let ip = crate::policy::canonical(dst.ip());
-    dst.port() == 0
+    (dst.port() == 0 && is_tcp_or_udp(proto))
         || ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
@@ -222,27 +225,49 @@ fn send_reply(cfg: &ServeConfig, msg: &[u8]) {
 
 /// Where the request may go (the DNS forwarder's address becomes the
 /// host's nameserver), or the errno it gets.
+///
+/// A denied echo is EHOSTUNREACH (as a firewall's ICMP "administratively
+/// prohibited" makes it on Linux); a denied connection ECONNREFUSED. An
+/// echo is allowed by the rules that name no port.
 fn decide(req: &Request, cfg: &ServeConfig, audit: &mut impl FnMut(Audit)) -> Result<SocketAddr, i32> {
-    let proto = if req.proto == TCP { "tcp" } else { "udp" };
-    if req.dst == SocketAddr::new(DNS_ADDR.into(), 53) {
+    let (proto, denied) = match req.proto {
+        TCP => ("tcp", libc::ECONNREFUSED),
+        UDP => ("udp", libc::ECONNREFUSED),
+        _ => ("icmp", libc::EHOSTUNREACH),
+    };
+    if req.dst == SocketAddr::new(DNS_ADDR.into(), 53) && is_tcp_or_udp(req.proto) {
         return cfg.dns.first().copied().ok_or(libc::ECONNREFUSED);
     }
-    if never_relayed(req.dst) {
+    if never_relayed(req.proto, req.dst) {
         return Err(libc::ENETUNREACH);
     }
-    let allowed = cfg.policy.allows(req.dst);
-    audit(Audit { proto, dst: req.dst, allowed });
+    let dst = if is_tcp_or_udp(req.proto) { req.dst } else { SocketAddr::new(req.dst.ip(), 0) };
+    let allowed = cfg.policy.allows(dst);
+    audit(Audit { proto, dst, allowed });
     if allowed {
-        Ok(req.dst)
+        Ok(dst)
     } else {
-        Err(libc::ECONNREFUSED)
+        Err(denied)
     }
 }
 
-/// A host socket connected (or, for TCP, connecting) to `dst`.
+fn is_tcp_or_udp(proto: u8) -> bool {
+    proto == TCP || proto == UDP
+}
+
+/// A host socket connected (or, for TCP, connecting) to `dst`. An echo
+/// socket is the host's unprivileged ping socket: the host's
+/// `net.ipv4.ping_group_range` must name the relay's group (EACCES if
+/// not).
 fn open(proto: u8, dst: SocketAddr) -> Result<OwnedFd, i32> {
     let errno = |e: std::io::Error| e.raw_os_error().unwrap_or(libc::EIO);
-    let (ty, p) = if proto == TCP { (Type::STREAM, Protocol::TCP) } else { (Type::DGRAM, Protocol::UDP) };
+    let (ty, p) = match proto {
+        TCP => (Type::STREAM, Protocol::TCP),
+        UDP => (Type::DGRAM, Protocol::UDP),
+        ICMP if dst.is_ipv4() => (Type::DGRAM, Protocol::ICMPV4),
+        ICMPV6 if dst.is_ipv6() => (Type::DGRAM, Protocol::ICMPV6),
+        _ => return Err(libc::EAFNOSUPPORT),
+    };
     let s = Socket::new(Domain::for_address(dst), ty.nonblocking().cloexec(), Some(p)).map_err(errno)?;
     match s.connect(&dst.into()) {
         Ok(()) => {}
@@ -255,7 +280,6 @@ fn open(proto: u8, dst: SocketAddr) -> Result<OwnedFd, i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::UDP;
 
     fn decide_one(dst: &str, policy: Policy) -> (Result<SocketAddr, i32>, Vec<Audit>) {
         let cfg = ServeConfig { policy, dns: vec!["192.0.2.53:53".parse().unwrap()], published: Vec::new() };
@@ -273,6 +297,27 @@ mod tests {
         let (r, seen) = decide_one("203.0.113.9:80", allow);
         assert_eq!(r, Ok("203.0.113.9:80".parse().unwrap()));
         assert!(seen[0].allowed);
+    }
+
+    #[test]
+    fn echoes_need_a_rule_without_a_port_and_are_unreachable_when_denied() {
+        let ask = |dst: &str, rules: &[&str]| {
+            let rules: Vec<String> = rules.iter().map(|r| r.to_string()).collect();
+            let cfg =
+                ServeConfig { policy: Policy::parse(&rules, &[]).unwrap(), dns: Vec::new(), published: Vec::new() };
+            let mut seen = Vec::new();
+            let r = decide(&Request { proto: ICMP, dst: dst.parse().unwrap() }, &cfg, &mut |a| seen.push(a));
+            (r, seen)
+        };
+        let (r, seen) = ask("203.0.113.9:0", &[]);
+        assert_eq!(r, Err(libc::EHOSTUNREACH));
+        assert_eq!(seen, vec![Audit { proto: "icmp", dst: "203.0.113.9:0".parse().unwrap(), allowed: false }]);
+        assert_eq!(ask("203.0.113.9:0", &["203.0.113.9:443"]).0, Err(libc::EHOSTUNREACH));
+        assert_eq!(ask("203.0.113.9:0", &["203.0.113.0/24"]).0, Ok("203.0.113.9:0".parse().unwrap()));
+        assert_eq!(ask("203.0.113.9:0", &["all"]).0, Ok("203.0.113.9:0".parse().unwrap()));
+        // Never the host, even for an echo, nor the DNS forwarder's host.
+        assert_eq!(ask("127.0.0.1:0", &["all"]).0, Err(libc::ENETUNREACH));
+        assert_eq!(ask("10.0.2.3:0", &["all"]).0, Err(libc::ENETUNREACH));
     }
 
     #[test]

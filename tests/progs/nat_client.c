@@ -2,7 +2,7 @@
  * natively from the host and under Husk against the same servers in a
  * test network namespace, and compared. NAT_SERVER names the server's
  * address; it runs a TCP echo server on port 9000, a UDP echo server on
- * 9001, and nothing on 9002 (natively refused; under Husk the egress
+ * 9001, a DNS server on 53 (UDP), and nothing on 9002 (natively refused; under Husk the egress
  * policy does not name it, so it is refused there too). Addresses on the
  * client's side differ (the host's veth, or the sandbox's 10.0.2.15), so
  * only their family and whether the port is set are printed.
@@ -209,6 +209,65 @@ static void udp(void)
 	close(u);
 }
 
+/* A DNS query (id 0x4b21) for NAME's A record, as the test's DNS server
+ * on port 53 answers it; its length. */
+static int dns_query(unsigned char *q)
+{
+	static const unsigned char head[12] = { 0x4b, 0x21, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0 };
+	static const char name[] = "\3pkg\4husk\4test";
+	memcpy(q, head, sizeof head);
+	memcpy(q + 12, name, sizeof name);
+	int n = 12 + sizeof name;
+	q[n++] = 0, q[n++] = 1, q[n++] = 0, q[n++] = 1;
+	return n;
+}
+
+/* One unconnected UDP socket talking to two outside peers (the echo
+ * server and the DNS server), then connected to one: Linux still sends
+ * to the other by address, but hears only the connected peer. */
+static void udp_peers(void)
+{
+	struct sockaddr_in echo = server(9001), dns = server(53);
+	unsigned char q[64], buf[512];
+	int qn = dns_query(q);
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	report("udp peers: sendto echo", sendto(u, "one", 3, 0, (struct sockaddr *)&echo, sizeof echo));
+	report("udp peers: sendto dns", sendto(u, q, qn, 0, (struct sockaddr *)&dns, sizeof dns));
+	struct sockaddr_in me;
+	socklen_t ml = sizeof me;
+	getsockname(u, (struct sockaddr *)&me, &ml);
+	printf("udp peers: local port set %d, any address %d\n", me.sin_port != 0, me.sin_addr.s_addr == htonl(INADDR_ANY));
+	/* Two replies, in either order: printed by their sender. */
+	int heard_echo = 0, heard_dns = 0;
+	for (int i = 0; i < 2; i++) {
+		struct pollfd p = { .fd = u, .events = POLLIN };
+		if (poll(&p, 1, 10000) != 1) {
+			printf("udp peers: a reply missing\n");
+			break;
+		}
+		struct sockaddr_in from;
+		socklen_t fl = sizeof from;
+		int n = recvfrom(u, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+		if (from.sin_addr.s_addr != echo.sin_addr.s_addr)
+			printf("udp peers: a reply from elsewhere\n");
+		else if (ntohs(from.sin_port) == 9001)
+			heard_echo = n == 3 && memcmp(buf, "one", 3) == 0;
+		else if (ntohs(from.sin_port) == 53)
+			heard_dns = n > 12 && buf[0] == 0x4b && buf[1] == 0x21 && ((buf[6] << 8) | buf[7]) >= 1;
+	}
+	printf("udp peers: the echo %d, the DNS answer %d\n", heard_echo, heard_dns);
+	report("udp peers: connect to the echo", connect(u, (struct sockaddr *)&echo, sizeof echo));
+	report("udp peers: sendto dns while connected", sendto(u, q, qn, 0, (struct sockaddr *)&dns, sizeof dns));
+	report("udp peers: send two", send(u, "two", 3, 0));
+	struct pollfd p = { .fd = u, .events = POLLIN };
+	poll(&p, 1, 10000);
+	int n = recv(u, buf, sizeof buf, 0);
+	printf("udp peers: connected, got %d '%.*s'\n", n, n == 3 ? 3 : 0, buf);
+	/* The DNS answer to the connected socket is not for it. */
+	printf("udp peers: anything more in 500 ms %d\n", poll(&p, 1, 500));
+	close(u);
+}
+
 int main(int argc, char **argv)
 {
 	/* "connect PORT": one blocking TCP connect, and its result. */
@@ -241,6 +300,7 @@ int main(int argc, char **argv)
 	bulk();
 	epoll_edges();
 	udp();
+	udp_peers();
 	printf("done\n");
 	return 0;
 }

@@ -241,7 +241,7 @@ impl Nat {
     /// outside the sandbox: the relay's errno if it refuses (ECONNREFUSED
     /// for a destination the policy denies). A TCP flow is still
     /// connecting; see [`Flow::connect_state`].
-    pub fn connect(&self, ep: &Arc<Endpoint>, kind: u32, dst: SocketAddr, implicit: bool) -> SysResult<Arc<Flow>> {
+    pub fn connect(&self, ep: &Arc<Endpoint>, kind: u32, dst: SocketAddr) -> SysResult<Arc<Flow>> {
         let proto =
             if kind == crate::vfs::unix::SOCK_STREAM { netrelay::protocol::TCP } else { netrelay::protocol::UDP };
         let to = SocketAddr::new(crate::vfs::inet::canonical(dst.ip()), dst.port());
@@ -254,14 +254,8 @@ impl Nat {
                 (FlowIo::Host { fd, watch: HostWatch::new(poller) }, local)
             }
             Way::Host { .. } => return Err(Errno::ENETUNREACH),
-            Way::Stack { stack, policy, nameservers, audit } => {
-                let allowed = {
-                    let mut policy = policy.lock().unwrap_or_else(|e| e.into_inner());
-                    policy.refresh(std::time::Instant::now(), |name| resolve_via(stack, nameservers, name));
-                    policy.allows(to)
-                };
-                if !allowed {
-                    audit(netrelay::Audit { proto: if stream { "tcp" } else { "udp" }, dst: to, allowed });
+            Way::Stack { stack, .. } => {
+                if !self.stack_allows(if stream { "tcp" } else { "udp" }, to) {
                     return Err(Errno::ECONNREFUSED);
                 }
                 let conn = stack.connect(stream, to)?;
@@ -275,10 +269,83 @@ impl Nat {
             stream,
             peer: dst,
             local,
-            implicit,
             ep: Arc::downgrade(ep),
             connect_reported: AtomicBool::new(false),
         })
+    }
+
+    /// Under `--network sandbox`: whether the policy lets `proto`
+    /// ("tcp", "udp" or "icmp") reach `to` (hostnames asked again when
+    /// their TTL ran out); a denial is audited. True in the other modes
+    /// (the relay decides under `nat`).
+    fn stack_allows(&self, proto: &'static str, to: SocketAddr) -> bool {
+        let Way::Stack { stack, policy, nameservers, audit } = &self.way else { return true };
+        let allowed = {
+            let mut policy = policy.lock().unwrap_or_else(|e| e.into_inner());
+            policy.refresh(std::time::Instant::now(), |name| resolve_via(stack, nameservers, name));
+            policy.allows(to)
+        };
+        if !allowed {
+            audit(netrelay::Audit { proto, dst: to, allowed });
+        }
+        allowed
+    }
+
+    /// A way for `ep`, an unconnected datagram socket, to send datagrams
+    /// of `kind` to `dst` outside the sandbox, and to hear back from it:
+    /// ECONNREFUSED for UDP the policy denies, EHOSTUNREACH for an echo.
+    ///
+    /// Echoes go out only through the relay, by the host's unprivileged
+    /// ping socket; the sandbox's own stack has no ICMP sockets yet.
+    pub fn datagram_peer(&self, ep: &Arc<Endpoint>, kind: PeerKind, dst: SocketAddr) -> SysResult<Arc<DatagramPeer>> {
+        let to = SocketAddr::new(crate::vfs::inet::canonical(dst.ip()), dst.port());
+        let echo = matches!(kind, PeerKind::Echo { .. });
+        let io = match &self.way {
+            Way::Relay { client, poller, .. } => {
+                let proto = match kind {
+                    PeerKind::Udp => netrelay::protocol::UDP,
+                    PeerKind::Echo { .. } if to.is_ipv4() => netrelay::protocol::ICMP,
+                    PeerKind::Echo { .. } => netrelay::protocol::ICMPV6,
+                };
+                let fd = client.connect(proto, to).map_err(|e| match e {
+                    libc::EACCES if echo => {
+                        warn_once_no_ping_sockets();
+                        Errno::EHOSTUNREACH
+                    }
+                    e => Errno(e),
+                })?;
+                FlowIo::Host { fd, watch: HostWatch::new(poller) }
+            }
+            Way::Host { .. } => return Err(Errno::ENETUNREACH),
+            Way::Stack { stack, .. } => {
+                if echo {
+                    self.stack_allows("icmp", SocketAddr::new(to.ip(), 0));
+                    return Err(Errno::EHOSTUNREACH);
+                }
+                if !self.stack_allows("udp", to) {
+                    return Err(Errno::ECONNREFUSED);
+                }
+                FlowIo::Stack(stack.connect(false, to)?)
+            }
+        };
+        let peer = Arc::new(DatagramPeer { io, peer: dst, kind, ep: Arc::downgrade(ep) });
+        let weak = Arc::downgrade(&peer);
+        match &peer.io {
+            FlowIo::Host { watch, .. } => {
+                watch.poller.watch(weak as Weak<dyn Watched>)?;
+                // Always armed: whatever arrives is queued on the socket.
+                watch.arm(POLLIN);
+            }
+            FlowIo::Stack(conn) => {
+                conn.set_notify(Box::new(move || {
+                    if let Some(p) = weak.upgrade() {
+                        p.take_arrivals();
+                    }
+                }));
+                conn.readiness();
+            }
+        }
+        Ok(peer)
     }
 
     fn ephemeral_port(&self) -> u16 {
@@ -312,9 +379,6 @@ pub struct Flow {
     pub peer: SocketAddr,
     /// The sandbox's side, as getsockname shows it.
     pub local: SocketAddr,
-    /// Made by a send to an address on an unconnected UDP socket: the
-    /// socket is still not connected (getpeername says ENOTCONN).
-    pub implicit: bool,
     ep: Weak<Endpoint>,
     connect_reported: AtomicBool,
 }
@@ -335,21 +399,32 @@ fn host_errno(e: std::io::Error) -> Errno {
     Errno(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
-impl Watched for Flow {
-    /// The host socket, for a relay's flow (-1, which poll ignores, for
-    /// the stack's).
+impl FlowIo {
+    /// The host socket (-1, which poll ignores, for the stack's).
     fn host(&self) -> RawFd {
-        match &self.io {
+        match self {
             FlowIo::Host { fd, .. } => fd.as_raw_fd(),
             FlowIo::Stack(_) => -1,
         }
     }
 
+    /// The events the poller watches for (none for the stack's, whose
+    /// driver says).
     fn armed(&self) -> u32 {
-        match &self.io {
+        match self {
             FlowIo::Host { watch, .. } => watch.armed(),
             FlowIo::Stack(_) => 0,
         }
+    }
+}
+
+impl Watched for Flow {
+    fn host(&self) -> RawFd {
+        self.io.host()
+    }
+
+    fn armed(&self) -> u32 {
+        self.io.armed()
     }
 
     fn disarm(&self, events: u32) {
@@ -370,6 +445,127 @@ impl Drop for Flow {
         if let FlowIo::Host { watch, .. } = &self.io {
             watch.wake_if_armed();
         }
+    }
+}
+
+/// What an outside peer of an unconnected datagram socket carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerKind {
+    /// UDP datagrams.
+    Udp,
+    /// A ping socket's echoes: each reply carries `ident`, the sandbox
+    /// socket's echo identifier, in place of the host socket's.
+    Echo { ident: u16 },
+}
+
+/// One outside address that an unconnected datagram socket (UDP, or a
+/// ping socket) sends to: a host socket from the relay, or a stack
+/// socket, connected there. Whatever comes back is queued on the app's
+/// socket as it arrives, from that address, so one socket may talk to
+/// many peers (a connected UDP socket has a [`Flow`] instead). The socket
+/// holds its peers (`Endpoint::outside_peer`).
+pub struct DatagramPeer {
+    io: FlowIo,
+    /// The address, as the app named it.
+    pub peer: SocketAddr,
+    kind: PeerKind,
+    ep: Weak<Endpoint>,
+}
+
+/// Most datagrams taken off one peer at one wake-up (the others wait for
+/// the next round).
+const ARRIVALS_PER_ROUND: usize = 64;
+
+/// The largest datagram a peer takes.
+const MAX_DATAGRAM: usize = 65_536;
+
+impl DatagramPeer {
+    /// Sends one datagram (an echo request as the app wrote it: the host
+    /// puts in its own identifier). It is lost, as a datagram may be,
+    /// when the buffers on the way are full, or when an earlier one's
+    /// error comes back (an unconnected socket hears of none).
+    pub fn send(&self, payload: &[u8]) -> SysResult<()> {
+        let once = || match &self.io {
+            FlowIo::Host { fd, .. } => crate::sys::write_bytes(fd.as_raw_fd(), payload).map(drop),
+            FlowIo::Stack(conn) => {
+                conn.send(payload.len(), &mut |off, buf| buf.copy_from_slice(&payload[off..off + buf.len()])).map(drop)
+            }
+        };
+        // A pending error (a port unreachable an earlier datagram brought
+        // back) fails the first try without sending.
+        match once().or_else(|e| if e == Errno::EAGAIN { Err(e) } else { once() }) {
+            Ok(())
+            | Err(Errno::EAGAIN | Errno::ENOBUFS | Errno::ECONNREFUSED | Errno::EHOSTUNREACH | Errno::ENETUNREACH) => {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Queues what arrived on the app's socket, unless the socket is
+    /// connected now (it then hears only its peer, as on Linux).
+    fn take_arrivals(&self) {
+        let Some(ep) = self.ep.upgrade() else { return };
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        for _ in 0..ARRIVALS_PER_ROUND {
+            let got = match &self.io {
+                FlowIo::Host { fd, .. } => crate::sys::read_bytes(fd.as_raw_fd(), &mut buf),
+                FlowIo::Stack(conn) => conn
+                    .recv(MAX_DATAGRAM, false, &mut |off, b| buf[off..off + b.len()].copy_from_slice(b))
+                    .map(|(n, _)| n),
+            };
+            let n = match got {
+                Ok(n) => n.min(MAX_DATAGRAM),
+                Err(Errno::EAGAIN) => break,
+                // An error an earlier datagram brought back, now taken.
+                Err(_) => continue,
+            };
+            if ep.peer_name().is_ok() {
+                continue;
+            }
+            let mut data = buf[..n].to_vec();
+            if let PeerKind::Echo { ident } = self.kind {
+                if data.len() >= 8 {
+                    data[4..6].copy_from_slice(&ident.to_be_bytes());
+                }
+            }
+            ep.deliver_from_kernel(data, crate::vfs::unix::SockName::Inet(self.peer));
+        }
+    }
+}
+
+impl Watched for DatagramPeer {
+    fn host(&self) -> RawFd {
+        self.io.host()
+    }
+
+    fn armed(&self) -> u32 {
+        self.io.armed()
+    }
+
+    /// Stays armed for as long as it lives.
+    fn disarm(&self, _events: u32) {}
+
+    fn notify(&self) {
+        self.take_arrivals();
+    }
+}
+
+impl Drop for DatagramPeer {
+    fn drop(&mut self) {
+        if let FlowIo::Host { watch, .. } = &self.io {
+            watch.wake();
+        }
+    }
+}
+
+fn warn_once_no_ping_sockets() {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        log::warn!(
+            "nat: the host refuses the relay a ping socket, so pings to outside addresses are unreachable \
+             (the host's net.ipv4.ping_group_range must include the relay's group)"
+        );
     }
 }
 
@@ -820,15 +1016,8 @@ fn hand_to_listener(
     let (from, local) =
         if family == crate::vfs::inet::AF_INET6 { (v4_mapped(from), v4_mapped(local)) } else { (from, local) };
     let ep = Endpoint::new_in(family, crate::vfs::unix::SOCK_STREAM, listener.creds_of_creator());
-    let flow = Flow {
-        io,
-        stream: true,
-        peer: from,
-        local,
-        implicit: false,
-        ep: Arc::downgrade(&ep),
-        connect_reported: AtomicBool::new(true),
-    };
+    let flow =
+        Flow { io, stream: true, peer: from, local, ep: Arc::downgrade(&ep), connect_reported: AtomicBool::new(true) };
     match Nat::register(flow) {
         Ok(flow) => {
             ep.set_flow(Some(flow));

@@ -12,6 +12,7 @@ use abi::Errno;
 
 use super::file::{iovecs, pin_buffers, sigpipe, skip_bytes, Dir};
 use super::{hostsock, Args};
+use crate::kernel::nat::PeerKind;
 use crate::kernel::task::Task;
 use crate::mm::SysResult;
 use crate::vfs::file::File;
@@ -319,12 +320,6 @@ fn ping_send(t: &Task, ep: &Arc<Endpoint>, bufs: &[(u64, u64)], dst: Option<std:
         return Err(Errno::EINVAL);
     }
     let ip = inet::canonical(dst.ip());
-    if !inet::is_local(ip) && !is_own(t, ip) {
-        if let Some(nat) = t.kernel.nat.get() {
-            nat.audit_denied("icmp", dst);
-        }
-        return Err(Errno::EHOSTUNREACH);
-    }
     let ident = match ep.kept_option(PING_IDENT_KEY) {
         Some(i) => i as u16,
         None => {
@@ -333,6 +328,19 @@ fn ping_send(t: &Task, ep: &Arc<Endpoint>, bufs: &[(u64, u64)], dst: Option<std:
             i
         }
     };
+    if !inet::is_local(ip) && !is_own(t, ip) {
+        // Outside: by the relay's host ping socket to `dst` (its replies
+        // queued on this socket as they come), where there is a way out.
+        let Some(nat) = outside(t, dst) else {
+            if let Some(nat) = t.kernel.nat.get() {
+                nat.audit_denied("icmp", dst);
+            }
+            return Err(Errno::EHOSTUNREACH);
+        };
+        let peer = ep.outside_peer(dst, || nat.datagram_peer(ep, PeerKind::Echo { ident }, dst))?;
+        peer.send(&msg)?;
+        return Ok(total);
+    }
     msg[0] = reply;
     msg[4..6].copy_from_slice(&ident.to_be_bytes());
     msg[2..4].copy_from_slice(&[0, 0]);
@@ -543,6 +551,8 @@ enum Dest {
     /// An outside client of a published UDP port (`-p .../udp`), as the
     /// sandbox sees it: the gateway, and a port standing for the client.
     UdpClient(std::net::SocketAddr),
+    /// An outside address, by the socket's own peer for it.
+    Outside(Arc<crate::kernel::nat::DatagramPeer>),
 }
 
 /// Where a send with a destination address goes: the named socket for a
@@ -568,25 +578,15 @@ fn destination(t: &Task, ep: &Arc<Endpoint>, addr: u64, len: u32) -> SysResult<D
             None => {}
         }
         if let Some(nat) = outside(t, dst) {
-            return match ep.flow() {
-                Some(f) if f.peer == dst => Ok(Dest::Peer),
-                // One outside destination per UDP socket: a datagram to
-                // another is lost (logged once).
-                Some(_) => {
-                    warn_once_udp_destinations();
-                    Ok(Dest::Nowhere)
-                }
-                None if ep.peer_name().is_ok() => Ok(Dest::Nowhere),
-                None => match nat.connect(ep, SOCK_DGRAM, dst, true) {
-                    Ok(f) => {
-                        ep.set_flow(Some(f));
-                        Ok(Dest::Peer)
-                    }
-                    // Denied by the egress policy: dropped, as a firewall
-                    // drops it (the relay logged it).
-                    Err(Errno::ECONNREFUSED) => Ok(Dest::Nowhere),
-                    Err(e) => Err(e),
-                },
+            if ep.flow().is_some_and(|f| f.peer == dst) {
+                return Ok(Dest::Peer);
+            }
+            return match ep.outside_peer(dst, || nat.datagram_peer(ep, PeerKind::Udp, dst)) {
+                Ok(p) => Ok(Dest::Outside(p)),
+                // Denied by the egress policy: dropped, as a firewall
+                // drops it (and audited).
+                Err(Errno::ECONNREFUSED) => Ok(Dest::Nowhere),
+                Err(e) => Err(e),
             };
         }
         let to = find_inet(t, ep, dst)?;
@@ -630,13 +630,6 @@ fn outside(t: &Task, dst: std::net::SocketAddr) -> Option<Arc<crate::kernel::nat
     t.kernel.nat.get().filter(|n| n.reaches(ip)).cloned()
 }
 
-fn warn_once_udp_destinations() {
-    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-        log::warn!("nat: a UDP socket sends to a second outside address; such datagrams are dropped");
-    }
-}
-
 /// connect(2) to an address outside the sandbox, through the relay.
 fn connect_outside(
     t: &mut Task,
@@ -657,7 +650,7 @@ fn connect_outside(
         }
     }
     let nonblock = file.flags() & O_NONBLOCK != 0;
-    let flow = match nat.connect(ep, ep.kind(), dst, false) {
+    let flow = match nat.connect(ep, ep.kind(), dst) {
         Ok(f) => f,
         // A refusal comes back as a refused TCP connect does on Linux:
         // later, for a connect that does not wait.
@@ -970,6 +963,12 @@ fn do_send(
             if let Some(nat) = t.kernel.nat.get() {
                 nat.send_to_udp_client(dst, &payload)?;
             }
+            return Ok(payload.len() as u64);
+        }
+        Dest::Outside(peer) => {
+            let payload = copy_in_all(t, bufs)?;
+            autobind_inet(t, &ep, None)?;
+            peer.send(&payload)?;
             return Ok(payload.len() as u64);
         }
     };

@@ -29,7 +29,7 @@ use gofer::FileAttr;
 
 use super::file::{get_bytes, put_bytes, File, FileOps, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
 use super::inet;
-use crate::kernel::nat::Flow;
+use crate::kernel::nat::{DatagramPeer, Flow};
 use crate::kernel::waiter::{WaitQueue, ALL_EVENTS};
 use crate::mm::{Chunk, MemoryFile, SysResult};
 
@@ -313,8 +313,16 @@ pub struct Endpoint {
     has_flow: AtomicBool,
     /// A TCP connection its peer reset: getpeername says ENOTCONN.
     was_reset: AtomicBool,
+    /// A datagram socket's outside peers (`kernel::nat`), least recently
+    /// made first: those it sent to by address.
+    outside: Mutex<Vec<Arc<DatagramPeer>>>,
     ino: u64,
 }
+
+/// Most outside peers one datagram socket keeps (each is a host socket);
+/// beyond, the oldest is forgotten, and what it would have brought back
+/// is lost.
+const MAX_OUTSIDE_PEERS: usize = 64;
 
 impl Endpoint {
     /// A new, unconnected Unix socket of type `kind`, made by `creds`.
@@ -348,6 +356,7 @@ impl Endpoint {
             flow: Mutex::new(None),
             has_flow: AtomicBool::new(false),
             was_reset: AtomicBool::new(false),
+            outside: Mutex::new(Vec::new()),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
         })
     }
@@ -387,6 +396,25 @@ impl Endpoint {
         self.flow.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// The outside peer this datagram socket has for `dst`, or a new one
+    /// from `make` (the oldest forgotten beyond [`MAX_OUTSIDE_PEERS`]).
+    pub fn outside_peer(
+        &self,
+        dst: std::net::SocketAddr,
+        make: impl FnOnce() -> SysResult<Arc<DatagramPeer>>,
+    ) -> SysResult<Arc<DatagramPeer>> {
+        let mut peers = self.outside.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = peers.iter().find(|p| p.peer == dst) {
+            return Ok(p.clone());
+        }
+        let p = make()?;
+        if peers.len() >= MAX_OUTSIDE_PEERS {
+            peers.remove(0);
+        }
+        peers.push(p.clone());
+        Ok(p)
+    }
+
     /// Makes `flow` this socket's connection (None: drops it, as a failed
     /// connect does).
     pub fn set_flow(&self, flow: Option<Arc<Flow>>) {
@@ -420,7 +448,7 @@ impl Endpoint {
     /// The connected peer's name (getpeername): ENOTCONN when there is
     /// no peer; `None` for an unnamed one.
     pub fn peer_name(&self) -> SysResult<Option<SockName>> {
-        if let Some(f) = self.flow().filter(|f| !f.implicit) {
+        if let Some(f) = self.flow() {
             return Ok(Some(SockName::Inet(f.peer)));
         }
         if !self.is_connected() || (self.is_tcp() && self.was_reset.load(Ordering::SeqCst)) {
