@@ -39,6 +39,42 @@ fn sandbox_flags(rules: &[String]) -> Vec<String> {
 }
 
 husk_test! {
+    /// Pings to an outside address through the stack's echo sockets: three
+    /// echoes and their replies, then one socket pinging outside and the
+    /// loopback, the same as natively from the sandbox's namespace; a
+    /// destination no rule without a port names is unreachable, and
+    /// audited as ICMP.
+    fn sandbox_ping_outside(platform) {
+        let net = Pair::new(212);
+        // Natively, the namespace's default range admits nobody.
+        ip(&["netns", "exec", &net.ns, "sysctl", "-q", "-w", "net.ipv4.ping_group_range=0 2147483647"]);
+        let native_prog = progs::build("ping_outside", Link::Static);
+        let native =
+            Command::new("ip").args(["netns", "exec", &net.ns]).arg(&native_prog).arg(&net.server).output().expect("run natively");
+        let native_out = String::from_utf8_lossy(&native.stdout).into_owned();
+        assert!(native_out.contains("echo 3: 24 bytes, type 0 code 0, seq 3"), "native run:\n{native_out}");
+        let (rootfs, prog) = prog_rootfs("ping_outside", Link::Static);
+        let case = Case::new(&rootfs, &prog).args([net.server.clone()]).husk_flags(sandbox_flags(&[format!("{}/24", net.server)]));
+        let husk = husk_in(&net, platform, &case, &[]);
+        assert_eq!(husk.stdout_str(), native_out, "husk --platform {platform} differs from native; stderr:\n{}", husk.stderr_str());
+
+        let log = tempfile::NamedTempFile::new().expect("a log file");
+        let global = ["--log".to_owned(), log.path().display().to_string()];
+        let case = Case::new(&rootfs, &prog)
+            .args(["once".to_owned(), net.server.clone()])
+            .husk_flags(sandbox_flags(&[format!("{}:9000", net.server)]));
+        let denied = husk_in(&net, platform, &case, &global);
+        assert_eq!(denied.stdout_str(), "once: sendto: EHOSTUNREACH\n", "{}", denied.stderr_str());
+        let text = std::fs::read_to_string(log.path()).expect("read the log");
+        let audits = common::egress_audits(&text);
+        assert_eq!(audits.len(), 1, "one audit line; the log:\n{text}");
+        assert_eq!(audits[0]["protocol"], "icmp");
+        assert_eq!(audits[0]["destination"], format!("{}:0", net.server));
+        assert_eq!(audits[0]["verdict"], "deny");
+    }
+}
+
+husk_test! {
     /// The socket API through the Sentry's own stack, as Linux gives it
     /// on the same interface: blocking and non-blocking connect, names,
     /// MSG_PEEK, MSG_WAITALL, MSG_DONTWAIT, FIONREAD, shutdown and EOF, a

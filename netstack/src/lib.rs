@@ -27,4 +27,6 @@ mod stack;
 mod sys;
 mod wire;
 
-pub use stack::{Config, Conn, ConnectState, Fill, Hooks, Sink, Stack, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP};
+pub use stack::{
+    Config, Conn, ConnectState, Fill, Hooks, Kind, Sink, Stack, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP,
+};

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use abi::Errno;
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
-use smoltcp::socket::{tcp, udp};
+use smoltcp::socket::{icmp, tcp, udp};
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint};
 
@@ -102,6 +102,17 @@ pub enum ConnectState {
     Done,
     /// Failed with this errno.
     Failed(Errno),
+}
+
+/// What a [`Conn`] carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A TCP connection.
+    Tcp,
+    /// UDP datagrams to and from one peer.
+    Udp,
+    /// ICMP echoes to one peer, and their replies (a ping socket's).
+    Echo,
 }
 
 /// The smoltcp side of one socket, as the stack tracks it.
@@ -236,7 +247,10 @@ impl Stack {
                 smoltcp::socket::Socket::Tcp(t) => t.local_endpoint().is_some_and(|e| e.port == port),
                 smoltcp::socket::Socket::Udp(u) => u.endpoint().port == port,
                 _ => false,
-            })
+            }) || inner
+                .meta
+                .values()
+                .any(|m| m.conn.upgrade().is_some_and(|c| c.kind == Kind::Echo && c.local.port() == port))
         };
         (0..64)
             .map(|_| self.next_port.fetch_add(1, Ordering::Relaxed))
@@ -248,27 +262,48 @@ impl Stack {
     /// of `dst`'s family to `dst`. A TCP one is still connecting; see
     /// [`Conn::connect_state`].
     pub fn connect(self: &Arc<Self>, tcp: bool, dst: SocketAddr) -> Result<Arc<Conn>, Errno> {
+        self.open(if tcp { Kind::Tcp } else { Kind::Udp }, dst)
+    }
+
+    /// An echo (ping) socket to `dst`'s address: what it sends are ICMP
+    /// echo requests, with its own identifier put in; it receives the
+    /// replies to them.
+    pub fn ping(self: &Arc<Self>, dst: IpAddr) -> Result<Arc<Conn>, Errno> {
+        self.open(Kind::Echo, SocketAddr::new(dst, 0))
+    }
+
+    fn open(self: &Arc<Self>, kind: Kind, dst: SocketAddr) -> Result<Arc<Conn>, Errno> {
         let src = self.config.addr(dst.is_ipv6()).ok_or(Errno::ENETUNREACH)?;
         let mut inner = self.lock();
         if inner.count() >= MAX_SOCKETS {
             return Err(Errno::ENOBUFS);
         }
+        // An echo socket's "port" is its identifier, from the same range.
         let local = SocketAddr::new(src, self.ephemeral_port(&inner).ok_or(Errno::EADDRNOTAVAIL)?);
         let now = self.now();
-        let handle = if tcp {
-            let mut s = tcp_socket();
-            let Inner { iface, .. } = &mut *inner;
-            s.connect(iface.context(), dst, local).map_err(|_| Errno::EADDRNOTAVAIL)?;
-            inner.sockets.add(s)
-        } else {
-            let mut s = udp_socket();
-            s.bind(local).map_err(|_| Errno::EADDRINUSE)?;
-            inner.sockets.add(s)
+        let handle = match kind {
+            Kind::Tcp => {
+                let mut s = tcp_socket();
+                let Inner { iface, .. } = &mut *inner;
+                s.connect(iface.context(), dst, local).map_err(|_| Errno::EADDRNOTAVAIL)?;
+                inner.sockets.add(s)
+            }
+            Kind::Udp => {
+                let mut s = udp_socket();
+                s.bind(local).map_err(|_| Errno::EADDRINUSE)?;
+                inner.sockets.add(s)
+            }
+            Kind::Echo => {
+                let mut s = echo_socket();
+                s.bind(icmp::Endpoint::Ident(local.port())).map_err(|_| Errno::EADDRINUSE)?;
+                inner.sockets.add(s)
+            }
         };
+        let tcp = kind == Kind::Tcp;
         let conn = Arc::new(Conn {
             stack: self.clone(),
             handle,
-            tcp,
+            kind,
             peer: dst,
             local,
             armed: AtomicU32::new(0),
@@ -306,7 +341,7 @@ impl Stack {
         let Inner { sockets, meta, .. } = inner;
         for (handle, m) in meta.iter_mut() {
             let Some(conn) = m.conn.upgrade() else { continue };
-            if conn.tcp {
+            if conn.kind == Kind::Tcp {
                 let s = sockets.get_mut::<tcp::Socket>(*handle);
                 let state = s.state();
                 if state != m.last {
@@ -335,7 +370,7 @@ impl Stack {
             }
             let armed = conn.armed.load(Ordering::SeqCst);
             if collect && armed != 0 {
-                let r = readiness_of(sockets, *handle, conn.tcp, m.error, conn.rd_shut.load(Ordering::SeqCst));
+                let r = readiness_of(sockets, *handle, conn.kind, m.error, conn.rd_shut.load(Ordering::SeqCst));
                 let done = if r & (POLLERR | POLLHUP) != 0 { armed } else { armed & r };
                 if done != 0 {
                     conn.armed.fetch_and(!done, Ordering::SeqCst);
@@ -460,7 +495,7 @@ impl Stack {
             let conn = Arc::new(Conn {
                 stack: self.clone(),
                 handle,
-                tcp: true,
+                kind: Kind::Tcp,
                 peer: to_std(remote),
                 local: to_std(local),
                 armed: AtomicU32::new(0),
@@ -566,15 +601,30 @@ fn udp_socket() -> udp::Socket<'static> {
     udp::Socket::new(buf(), buf())
 }
 
+fn echo_socket() -> icmp::Socket<'static> {
+    let buf = || icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; UDP_SLOTS], vec![0; UDP_BYTES]);
+    icmp::Socket::new(buf(), buf())
+}
+
 /// The `POLL*` events of a socket now.
-fn readiness_of(sockets: &SocketSet<'_>, handle: SocketHandle, tcp: bool, error: i32, rd_shut: bool) -> u32 {
+fn readiness_of(sockets: &SocketSet<'_>, handle: SocketHandle, kind: Kind, error: i32, rd_shut: bool) -> u32 {
     let mut r = if error != 0 { POLLERR } else { 0 };
-    if !tcp {
-        let s = sockets.get::<udp::Socket>(handle);
-        if s.can_recv() {
+    let (can_recv, can_send) = match kind {
+        Kind::Tcp => (false, false),
+        Kind::Udp => {
+            let s = sockets.get::<udp::Socket>(handle);
+            (s.can_recv(), s.can_send())
+        }
+        Kind::Echo => {
+            let s = sockets.get::<icmp::Socket>(handle);
+            (s.can_recv(), s.can_send())
+        }
+    };
+    if kind != Kind::Tcp {
+        if can_recv {
             r |= POLLIN;
         }
-        if s.can_send() {
+        if can_send {
             r |= POLLOUT;
         }
         return r;
@@ -604,8 +654,8 @@ fn readiness_of(sockets: &SocketSet<'_>, handle: SocketHandle, tcp: bool, error:
 pub struct Conn {
     stack: Arc<Stack>,
     handle: SocketHandle,
-    /// TCP, or UDP.
-    pub tcp: bool,
+    /// What it carries.
+    pub kind: Kind,
     /// The other end.
     pub peer: SocketAddr,
     /// This end, as getsockname shows it.
@@ -650,7 +700,7 @@ impl Conn {
     pub fn readiness(&self) -> u32 {
         let r = self.with(|inner| {
             let err = inner.meta.get(&self.handle).map_or(0, |m| m.error);
-            readiness_of(&inner.sockets, self.handle, self.tcp, err, self.rd_shut.load(Ordering::SeqCst))
+            readiness_of(&inner.sockets, self.handle, self.kind, err, self.rd_shut.load(Ordering::SeqCst))
         });
         let missing = (POLLIN | POLLOUT) & !r;
         if missing != 0 && r & (POLLERR | POLLHUP) == 0 {
@@ -669,7 +719,7 @@ impl Conn {
                     return Err(Errno(std::mem::take(&mut m.error)));
                 }
             }
-            if self.tcp {
+            if self.kind == Kind::Tcp {
                 if self.rd_shut.load(Ordering::SeqCst) {
                     return Ok((0, 0));
                 }
@@ -680,6 +730,20 @@ impl Conn {
                     self.stack.poll_now(inner);
                 }
                 Ok((n, n))
+            } else if self.kind == Kind::Echo {
+                // (smoltcp cannot peek at one: nobody asks.)
+                let s = inner.sockets.get_mut::<icmp::Socket>(self.handle);
+                if peek {
+                    return Err(if s.can_recv() { Errno::EOPNOTSUPP } else { Errno::EAGAIN });
+                }
+                match s.recv() {
+                    Ok((data, _from)) => {
+                        let n = data.len().min(room);
+                        sink(0, &data[..n]);
+                        Ok((n, data.len()))
+                    }
+                    Err(_) => Err(Errno::EAGAIN),
+                }
             } else {
                 let s = inner.sockets.get_mut::<udp::Socket>(self.handle);
                 let got =
@@ -709,7 +773,7 @@ impl Conn {
                     return Err(Errno(std::mem::take(&mut m.error)));
                 }
             }
-            let n = if self.tcp {
+            let n = if self.kind == Kind::Tcp {
                 let s = inner.sockets.get_mut::<tcp::Socket>(self.handle);
                 if !s.may_send() {
                     return Err(if s.state() == tcp::State::SynSent { Errno::EAGAIN } else { Errno::EPIPE });
@@ -732,6 +796,22 @@ impl Conn {
                     return Err(Errno::EAGAIN);
                 }
                 done
+            } else if self.kind == Kind::Echo {
+                // An echo request of at least its 8-byte header, with this
+                // socket's identifier put in (replies carry it back).
+                if len < 8 {
+                    return Err(Errno::EINVAL);
+                }
+                let s = inner.sockets.get_mut::<icmp::Socket>(self.handle);
+                match s.send(len, IpAddress::from(self.peer.ip())) {
+                    Ok(buf) => {
+                        fill(0, buf);
+                        buf[4..6].copy_from_slice(&self.local.port().to_be_bytes());
+                    }
+                    Err(icmp::SendError::BufferFull) => return Err(Errno::EAGAIN),
+                    Err(icmp::SendError::Unaddressable) => return Err(Errno::EDESTADDRREQ),
+                }
+                len
             } else {
                 if len > 65507 {
                     return Err(Errno::EMSGSIZE);
@@ -755,7 +835,7 @@ impl Conn {
 
     /// shutdown(2): SHUT_RD (0), SHUT_WR (1) or SHUT_RDWR (2).
     pub fn shutdown(&self, how: u32) -> Result<(), Errno> {
-        if !self.tcp {
+        if self.kind != Kind::Tcp {
             return Ok(());
         }
         self.with(|inner| {
@@ -785,7 +865,7 @@ impl Conn {
 
     /// Where a TCP connect stands.
     pub fn connect_state(&self) -> ConnectState {
-        if !self.tcp {
+        if self.kind != Kind::Tcp {
             return ConnectState::Done;
         }
         let st = self.with(|inner| {
@@ -806,12 +886,10 @@ impl Conn {
 
     /// FIONREAD: readable bytes (the next datagram's, for UDP).
     pub fn pending_bytes(&self) -> usize {
-        self.with(|inner| {
-            if self.tcp {
-                inner.sockets.get::<tcp::Socket>(self.handle).recv_queue()
-            } else {
-                inner.sockets.get_mut::<udp::Socket>(self.handle).peek().map_or(0, |(d, _)| d.len())
-            }
+        self.with(|inner| match self.kind {
+            Kind::Tcp => inner.sockets.get::<tcp::Socket>(self.handle).recv_queue(),
+            Kind::Udp => inner.sockets.get_mut::<udp::Socket>(self.handle).peek().map_or(0, |(d, _)| d.len()),
+            Kind::Echo => inner.sockets.get::<icmp::Socket>(self.handle).recv_queue(),
         })
     }
 }
@@ -850,7 +928,7 @@ fn tcp_recv(s: &mut tcp::Socket<'_>, room: usize, peek: bool, sink: Sink<'_>) ->
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        self.stack.dropped.lock().unwrap_or_else(|e| e.into_inner()).push((self.handle, self.tcp));
+        self.stack.dropped.lock().unwrap_or_else(|e| e.into_inner()).push((self.handle, self.kind == Kind::Tcp));
         // The driver carries it out (and sends the FIN) at once.
         self.stack.wake();
     }
@@ -959,6 +1037,30 @@ mod tests {
             .count();
         assert!(waiting > 0, "closed connections go through TIME-WAIT");
         assert!(waiting <= MAX_TIME_WAIT, "{waiting} in TIME-WAIT");
+    }
+
+    #[test]
+    fn echo_sockets_get_their_replies_with_distinct_identifiers() {
+        // `b` answers echoes itself (smoltcp's automatic reply).
+        let (a, _b, pump) = pair();
+        let first = a.ping("10.0.0.2".parse().expect("ip")).expect("ping socket");
+        let second = a.ping("10.0.0.2".parse().expect("ip")).expect("ping socket");
+        assert_ne!(first.local.port(), second.local.port(), "each has an identifier of its own");
+        assert_eq!(first.send(4, &mut |_, _| {}), Err(Errno::EINVAL), "shorter than an echo header");
+        // Type 8 (request), code 0, a checksum and identifier the stack
+        // fills in, sequence 7, then the payload.
+        let request = [8u8, 0, 0, 0, 0, 0, 0, 7, b'h', b'u', b's', b'k'];
+        let fill = |off: usize, buf: &mut [u8]| buf.copy_from_slice(&request[off..off + buf.len()]);
+        assert_eq!(first.send(request.len(), &mut { fill }), Ok(request.len()));
+        pump();
+        let mut reply = Vec::new();
+        let got = first.recv(64, false, &mut |_, b| reply.extend_from_slice(b));
+        assert_eq!(got, Ok((request.len(), request.len())));
+        assert_eq!(reply[0], 0, "an echo reply");
+        assert_eq!(u16::from_be_bytes([reply[4], reply[5]]), first.local.port());
+        assert_eq!(&reply[6..], &request[6..], "the sequence and payload come back");
+        assert_eq!(second.recv(64, false, &mut |_, _| {}), Err(Errno::EAGAIN), "not the other socket's");
+        assert_eq!(first.recv(64, true, &mut |_, _| {}), Err(Errno::EAGAIN));
     }
 
     #[test]

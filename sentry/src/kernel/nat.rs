@@ -295,8 +295,8 @@ impl Nat {
     /// of `kind` to `dst` outside the sandbox, and to hear back from it:
     /// ECONNREFUSED for UDP the policy denies, EHOSTUNREACH for an echo.
     ///
-    /// Echoes go out only through the relay, by the host's unprivileged
-    /// ping socket; the sandbox's own stack has no ICMP sockets yet.
+    /// Under NAT, echoes go out by the relay's host ping socket; under
+    /// `--network sandbox`, by an echo socket of the stack.
     pub fn datagram_peer(&self, ep: &Arc<Endpoint>, kind: PeerKind, dst: SocketAddr) -> SysResult<Arc<DatagramPeer>> {
         let to = SocketAddr::new(crate::vfs::inet::canonical(dst.ip()), dst.port());
         let echo = matches!(kind, PeerKind::Echo { .. });
@@ -317,11 +317,13 @@ impl Nat {
                 FlowIo::Host { fd, watch: HostWatch::new(poller) }
             }
             Way::Host { .. } => return Err(Errno::ENETUNREACH),
-            Way::Stack { stack, .. } => {
-                if echo {
-                    self.stack_allows("icmp", SocketAddr::new(to.ip(), 0));
+            Way::Stack { stack, .. } if echo => {
+                if !self.stack_allows("icmp", SocketAddr::new(to.ip(), 0)) {
                     return Err(Errno::EHOSTUNREACH);
                 }
+                FlowIo::Stack(stack.ping(to.ip())?)
+            }
+            Way::Stack { stack, .. } => {
                 if !self.stack_allows("udp", to) {
                     return Err(Errno::ECONNREFUSED);
                 }
