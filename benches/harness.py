@@ -278,6 +278,8 @@ def workloads(quick: bool) -> list[Workload]:
     return [
         Workload("getpid ×%s" % ("1e5" if q else "1e6"), "ns/op", "small",
                  ["/bin/hbench", "getpid", "100000" if q else "1000000"], "printed", reps=1 if q else 3),
+        Workload("clock_gettime(MONOTONIC) ×%s" % ("1e5" if q else "1e6"), "ns/op", "small",
+                 ["/bin/hbench", "clock", "100000" if q else "1000000"], "printed", reps=1 if q else 3),
         Workload("read 1 B /dev/zero", "ns/op", "small",
                  ["/bin/hbench", "read", "20000" if q else "100000"], "printed", reps=reps),
         Workload("open+close", "ns/op", "small",

@@ -395,3 +395,22 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// The vDSO: present (AT_SYSINFO_EHDR, [vdso] above [vvar]), exporting
+    /// Linux's LINUX_2.6 names; the clocks it serves never go back and
+    /// agree with the syscalls', clock_getres and the time zone are the
+    /// syscalls', the parameter page cannot be made writable.
+    fn vdso(platform, link) {
+        let (rootfs, prog) = rootfs_with("vdso", link);
+        rootfs.dir("/proc");
+        let case = Case::new(&rootfs, prog).expect_no_bad_checks().expect_lines(&[
+            "AT_SYSINFO_EHDR set: 1",
+            "names __vdso_clock_gettime: 1",
+            "names LINUX_2.6: 1",
+            "MONOTONIC: never back 1, the syscall's within 5 ms 1",
+            "mprotect [vvar] writable: EACCES",
+        ]);
+        differential(platform, &case);
+    }
+}

@@ -2,6 +2,9 @@
  * binary runs natively, under husk and under runsc:
  *
  *   hbench getpid N          N syscall(SYS_getpid)
+ *   hbench clock N           N clock_gettime(CLOCK_MONOTONIC), through the
+ *                            vDSO where there is one (after a 200 ms wait:
+ *                            Husk's timekeeper calibrates in its first 50)
  *   hbench read N            N 1-byte reads from /dev/zero
  *   hbench openclose N PATH  N open(PATH)+close
  *   hbench stat N PATH       N stat(PATH)
@@ -186,7 +189,14 @@ int main(int argc, char **argv) {
     double a, b;
     int per_op = 1;
 
-    if (!strcmp(w, "getpid")) {
+    if (!strcmp(w, "clock")) {
+        struct timespec ts;
+        usleep(200000);
+        a = now_ns();
+        for (long i = 0; i < n; i++)
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+        b = now_ns();
+    } else if (!strcmp(w, "getpid")) {
         syscall(SYS_getpid);
         a = now_ns();
         for (long i = 0; i < n; i++)

@@ -452,7 +452,14 @@ fn new_process(kernel: &Arc<Kernel>, cfg: ProcessConfig, init: bool) -> Result<T
     creds.groups = cfg.groups;
     creds.caps = cfg.caps.normalized();
     let secure = kernel::caps::exec(&mut creds, cfg.no_new_privs);
-    let args = loader::ExecArgs { argv: &argv, envp: &cfg.envp, execfn: &cfg.program, creds: creds.clone(), secure };
+    let args = loader::ExecArgs {
+        argv: &argv,
+        envp: &cfg.envp,
+        execfn: &cfg.program,
+        creds: creds.clone(),
+        secure,
+        vdso: kernel.vdso.as_ref(),
+    };
     let loaded = loader::load(&mut mm, vfs, &root, &exe, &args).map_err(exec_err)?;
 
     let (pid, handle) = {
@@ -799,6 +806,12 @@ impl Sandbox {
         let specs = with_system_mounts(cfg.mounts.clone().unwrap_or_else(default_mounts))?;
         let kernel = Arc::new(Kernel::new(platform, mf, vfs, cfg.hostname, cfg.strace));
         kernel.procs().task_limit = cfg.limits.pids_max.and_then(|n| usize::try_from(n).ok());
+        if let Some(vdso) = &kernel.vdso {
+            // Without it the page never becomes ready: the vDSO makes syscalls.
+            if let Err(e) = vdso.start_timekeeper() {
+                log::warn!("vdso: no timekeeper thread ({e}); clocks are read by syscall");
+            }
+        }
         if let Some(nat) = nat {
             let weak = Arc::downgrade(&kernel);
             nat.on_incoming(Box::new(move |ingress| {

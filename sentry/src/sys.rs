@@ -587,3 +587,15 @@ pub fn setsockopt(fd: RawFd, level: i32, name: i32, val: &[u8]) -> SysResult<()>
     }
     Ok(())
 }
+
+/// The time-stamp counter, not read before the loads ahead of it (as
+/// Linux's `rdtsc_ordered`); for the vDSO's timekeeper.
+#[cfg(target_arch = "x86_64")]
+pub fn rdtsc() -> u64 {
+    // SAFETY: lfence and rdtsc read no memory and exist on every x86_64
+    // CPU this runs on (the TSC is checked usable before it is relied on).
+    unsafe {
+        std::arch::x86_64::_mm_lfence();
+        std::arch::x86_64::_rdtsc()
+    }
+}

@@ -24,6 +24,7 @@ pub mod task;
 pub mod timer;
 pub mod tty;
 pub mod usage;
+pub mod vdso;
 pub mod waiter;
 
 use std::collections::HashMap;
@@ -54,6 +55,9 @@ pub struct Kernel {
     pub platform: Box<dyn Platform>,
     /// The pages behind all app memory.
     pub memfile: Arc<MemoryFile>,
+    /// The vDSO every process gets (none where this build has no image,
+    /// or its pages could not be had).
+    pub vdso: Option<Arc<vdso::Vdso>>,
     /// The filesystem tree.
     pub vfs: Vfs,
     /// The sandbox's host and domain names (its own UTS namespace).
@@ -111,6 +115,10 @@ impl Kernel {
             ipc: ipc::IpcNamespace::new(memfile.clone()),
             memfd_fs: crate::vfs::tmpfs::MemFs::new(crate::vfs::tmpfs::FsKind::Tmpfs, memfile.clone()),
             ptys: pty::PtyRegistry::new(),
+            vdso: vdso::Vdso::new(&memfile).unwrap_or_else(|e| {
+                log::warn!("vdso: no pages for it ({e}); clocks are read by syscall");
+                None
+            }),
             memfile,
             vfs,
             uts: Mutex::new(UtsNames { hostname: hostname.into_bytes(), domainname: b"(none)".to_vec() }),

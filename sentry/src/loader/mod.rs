@@ -95,6 +95,8 @@ pub struct ExecArgs<'a> {
     /// AT_SECURE: the program runs with privilege its caller may not
     /// have (see [`crate::kernel::caps::exec`]).
     pub secure: bool,
+    /// The vDSO to map (AT_SYSINFO_EHDR), if there is one.
+    pub vdso: Option<&'a std::sync::Arc<crate::kernel::vdso::Vdso>>,
 }
 
 fn map_image(mm: &mut MemoryManager, exe: &Executable, img: &ElfImage, bias: u64) -> SysResult<u64> {
@@ -192,6 +194,10 @@ pub fn load(
     };
 
     let stack_top = mm.map_stack()?;
+    let vdso = match args.vdso {
+        Some(v) => Some((AT_SYSINFO_EHDR, v.map_into(mm)?)),
+        None => None,
+    };
     let auxv = [
         (AT_PHDR, phdr),
         (AT_PHENT, std::mem::size_of::<abi::elf::Elf64Phdr>() as u64),
@@ -210,6 +216,8 @@ pub fn load(
         (AT_HWCAP2, 0),
         (AT_MINSIGSTKSZ, min_sigstack_size()),
     ];
+    // Linux puts AT_SYSINFO_EHDR first.
+    let auxv: Vec<(u64, u64)> = vdso.into_iter().chain(auxv).collect();
     let sp = build_stack(mm, stack_top, args, &auxv)?;
     Ok(Loaded { entry, sp })
 }

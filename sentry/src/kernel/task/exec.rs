@@ -34,7 +34,14 @@ impl Task {
         let mut creds = self.creds();
         let no_new_privs = self.handle.no_new_privs.load(std::sync::atomic::Ordering::Relaxed);
         let secure = crate::kernel::caps::exec(&mut creds, no_new_privs);
-        let args = ExecArgs { argv: &argv, envp: &envp, execfn: &path, creds: creds.clone(), secure };
+        let args = ExecArgs {
+            argv: &argv,
+            envp: &envp,
+            execfn: &path,
+            creds: creds.clone(),
+            secure,
+            vdso: self.kernel.vdso.as_ref(),
+        };
         let loaded = loader::load(&mut mm, vfs, &root, &exe, &args)?;
 
         // The point of no return.
