@@ -106,6 +106,8 @@ pub struct Plan {
     pub resources: Resources,
     /// `linux.cgroupsPath`.
     pub cgroups_path: Option<String>,
+    /// The hooks to run (see `oci::hooks`).
+    pub hooks: super::hooks::Hooks,
 }
 
 impl ProcessPlan {
@@ -215,9 +217,6 @@ pub fn plan(bundle: &Path, spec: &Spec) -> anyhow::Result<Plan> {
             log_once("linux.seccomp: the app's syscalls never reach the host; the profile is not applied");
         }
     }
-    if spec.hooks().is_some() {
-        log_once("hooks are not supported and are not run");
-    }
     Ok(Plan {
         bundle: bundle.to_path_buf(),
         rootfs,
@@ -229,6 +228,7 @@ pub fn plan(bundle: &Path, spec: &Spec) -> anyhow::Result<Plan> {
         netns,
         resources,
         cgroups_path,
+        hooks: super::hooks::Hooks::of(spec.hooks().as_ref()),
     })
 }
 

@@ -8,6 +8,7 @@
 pub mod bundle;
 pub mod cgroup;
 pub mod control;
+pub mod hooks;
 pub mod sandbox;
 pub mod state;
 
@@ -162,10 +163,24 @@ fn create_sandbox(g: &Globals, args: &CreateArgs) -> anyhow::Result<std::process
             None
         };
         let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
+        // With hooks to run before the Sentry boots: the sandbox process says
+        // when its network namespace is there, and waits for them.
+        let hook_pipes = if plan.hooks.create_runtime.is_empty() {
+            None
+        } else {
+            let there = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
+            let go = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
+            Some((there, go))
+        };
         let mut cmd = Command::new("/proc/self/exe");
         cmd.args(g.forwarded_flags()).arg("sandbox");
         cmd.arg("--id").arg(&args.id).arg("--bundle").arg(&plan.bundle);
         cmd.arg("--ready-fd").arg("3").arg("--control-fd").arg("4");
+        let mut fds = vec![(ready_w.as_raw_fd(), 3), (listener.as_raw_fd(), 4)];
+        if let Some(((_, there_w), (go_r, _))) = &hook_pipes {
+            cmd.arg("--hooks-fd").arg("5").arg("--go-fd").arg("6");
+            fds.extend([(there_w.as_raw_fd(), 5), (go_r.as_raw_fd(), 6)]);
+        }
         for d in &cgroups.dirs {
             cmd.arg("--cgroup").arg(d);
         }
@@ -177,16 +192,22 @@ fn create_sandbox(g: &Globals, args: &CreateArgs) -> anyhow::Result<std::process
         }
         crate::sys::prepare_child(
             &mut cmd,
-            crate::sys::ChildSetup {
-                fds: vec![(ready_w.as_raw_fd(), 3), (listener.as_raw_fd(), 4)],
-                new_session: true,
-                controlling_tty: console.is_some(),
-            },
+            crate::sys::ChildSetup { fds, new_session: true, controlling_tty: console.is_some() },
         );
         let c = child.insert(cmd.spawn().context("starting the sandbox process")?);
         let pid = c.id() as i32;
         drop(ready_w);
         drop(console);
+        if let Some(((there_r, there_w), (go_r, go_w))) = hook_pipes {
+            drop((there_w, go_r));
+            let mut there = [0u8; 1];
+            // EOF: the sandbox process failed first; its report says why.
+            if std::fs::File::from(there_r).read(&mut there).unwrap_or(0) == 1 {
+                let state = hooks::state_json(&args.id, "creating", pid, &plan.bundle, &plan.annotations);
+                hooks::run_all("prestart/createRuntime", &plan.hooks.create_runtime, &state)?;
+                std::io::Write::write_all(&mut std::fs::File::from(go_w), b"g").context("resuming the sandbox")?;
+            }
+        }
         let mut report = String::new();
         std::fs::File::from(ready_r).read_to_string(&mut report).context("waiting for the sandbox")?;
         if report != "ok" {
@@ -263,7 +284,12 @@ pub fn start(g: &Globals, id: &str) -> anyhow::Result<()> {
     }
     control::connect_at(dir.dir_fd())?.call(&Request::Start, &[])?;
     st.status = Status::Running;
-    dir.save(&st)
+    dir.save(&st)?;
+    if let Ok(plan) = bundle::load(&st.bundle) {
+        let state = hooks::state_json(&st.id, "running", st.pid, &st.bundle, &st.annotations);
+        hooks::run_all_warning("poststart", &plan.hooks.poststart, &state);
+    }
+    Ok(())
 }
 
 /// `husk run` with a bundle: create, start, wait, delete.
@@ -471,7 +497,13 @@ pub fn delete(g: &Globals, id: &str, force: bool) -> anyhow::Result<()> {
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
     cg.remove();
-    dir.remove()
+    dir.remove()?;
+    // The bundle may be gone by now: then there is nothing to run.
+    if let Ok(plan) = bundle::load(&st.bundle) {
+        let state = hooks::state_json(&st.id, "stopped", 0, &st.bundle, &st.annotations);
+        hooks::run_all_warning("poststop", &plan.hooks.poststop, &state);
+    }
+    Ok(())
 }
 
 // ---- exec -------------------------------------------------------------------

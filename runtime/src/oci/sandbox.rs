@@ -41,6 +41,13 @@ pub struct SandboxArgs {
     /// Cgroup directories to join first.
     #[arg(long = "cgroup")]
     pub cgroups: Vec<PathBuf>,
+    /// With hooks to run: the fd to say the network namespace is there on
+    /// (`create` then runs them) ...
+    #[arg(long)]
+    pub hooks_fd: Option<i32>,
+    /// ... and the fd to wait on before booting.
+    #[arg(long)]
+    pub go_fd: Option<i32>,
 }
 
 /// The control connections being answered. The sandbox process waits for
@@ -123,6 +130,23 @@ pub fn main(g: &Globals, args: SandboxArgs) -> ExitCode {
         let _ = ready.write_all(format!("{e:#}").as_bytes());
         return ExitCode::from(1);
     }
+    // The container's network namespace, entered here, so that this
+    // process (whose pid the hooks and the shim get) is in it, and hooks
+    // that give it an interface (Docker's) run before the Sentry looks.
+    let shares_callers = match enter_container_netns(&args) {
+        Ok(shares) => shares,
+        Err(e) => {
+            let mut ready = ready;
+            let _ = ready.write_all(format!("{e:#}").as_bytes());
+            return ExitCode::from(1);
+        }
+    };
+    if let (Some(there), Some(go)) = (args.hooks_fd, args.go_fd) {
+        if !hooks_ran(there, go) {
+            // create's report says why (or create is gone).
+            return ExitCode::from(1);
+        }
+    }
     // The Sentry is a process of its own: the first of a new pid namespace
     // where root may make one, confined before it boots. This one, the
     // pid containerd knows, stays outside to pass signals on and report
@@ -130,7 +154,7 @@ pub fn main(g: &Globals, args: SandboxArgs) -> ExitCode {
     crate::sys::new_pid_namespace();
     match crate::sys::fork_sentry() {
         Ok(crate::sys::Forked::Sentry) => {
-            let code = sentry_main(g, &args, ready, listener);
+            let code = sentry_main(g, &args, ready, listener, shares_callers);
             std::process::exit(i32::from(code));
         }
         Ok(crate::sys::Forked::Parent(pid)) => {
@@ -155,11 +179,11 @@ pub fn main(g: &Globals, args: SandboxArgs) -> ExitCode {
 
 /// The sandbox's Sentry process: boots, answers the control socket, runs
 /// the container once started, and returns its exit code.
-fn sentry_main(g: &Globals, args: &SandboxArgs, ready: std::fs::File, listener: OwnedFd) -> u8 {
+fn sentry_main(g: &Globals, args: &SandboxArgs, ready: std::fs::File, listener: OwnedFd, shares_callers: bool) -> u8 {
     if std::process::id() == 1 {
         crate::sys::receive_forwarded_signals_as_namespace_init();
     }
-    let (sandbox, gofer, relay) = match boot(g, args) {
+    let (sandbox, gofer, relay) = match boot(g, args, shares_callers) {
         Ok(s) => s,
         Err(e) => {
             let mut ready = ready;
@@ -244,14 +268,36 @@ pub fn network_of(annotations: &std::collections::BTreeMap<String, String>) -> a
     }
 }
 
-fn boot(g: &Globals, args: &SandboxArgs) -> anyhow::Result<(sentry::Sandbox, Gofer, Option<crate::relay::Relay>)> {
+/// Enters the bundle's network namespace; whether it is the one this
+/// process was started in.
+fn enter_container_netns(args: &SandboxArgs) -> anyhow::Result<bool> {
     let plan = bundle::load(&args.bundle)?;
     let callers_netns = netns_inode();
     enter_netns(&plan.netns)?;
     // A bundle that joins the namespace its runtime was started in (the
     // shim's: the host's, as `ctr run --net-host` gives) shares the host's
     // network; its interfaces are not the container's to take.
-    let shares_callers = netns_inode().is_some() && netns_inode() == callers_netns;
+    Ok(netns_inode().is_some() && netns_inode() == callers_netns)
+}
+
+/// Says the namespace is there on `there`, and waits on `go` while
+/// `create` runs the hooks; false if it will not say go.
+fn hooks_ran(there: i32, go: i32) -> bool {
+    use std::io::Read;
+    let (Ok(there), Ok(go)) = (crate::sys::adopt_fd(there), crate::sys::adopt_fd(go)) else { return false };
+    if std::fs::File::from(there).write_all(b"n").is_err() {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    matches!(std::fs::File::from(go).read(&mut byte), Ok(1))
+}
+
+fn boot(
+    g: &Globals,
+    args: &SandboxArgs,
+    shares_callers: bool,
+) -> anyhow::Result<(sentry::Sandbox, Gofer, Option<crate::relay::Relay>)> {
+    let plan = bundle::load(&args.bundle)?;
     // Under NAT the relay opens its sockets in the container's network
     // namespace (the one CNI set up), subject to the annotations' policy.
     let network = network_of(&plan.annotations)?;
