@@ -812,3 +812,37 @@ runtime_test! {
         ctx.assert_clean();
     }
 }
+
+runtime_test! {
+    /// A tmpfs mount's `size=` (Docker's /dev/shm is 64 MiB, `--tmpfs
+    /// /x:size=...`) is its size: df says it, and a write past it fails
+    /// with ENOSPC; a bad size fails the create, leaving nothing behind.
+    fn oci_tmpfs_size(rt) {
+        let script = "df -k /dev/shm | tail -1 | awk '{print $2}'; \
+                      dd if=/dev/zero of=/dev/shm/big bs=1024 count=70000 2>&1 | grep -o 'No space left on device'";
+        let ctx = Ctx::new(rt, "shm", &["sh", "-c", script]);
+        ctx.rootfs.busybox(&["df", "tail", "awk", "dd", "grep"]);
+        ctx.rootfs.dir("/dev/shm");
+        let mut cfg = config(&ctx.id, &["sh", "-c", script]);
+        let mounts = cfg["mounts"].as_array_mut().expect("mounts");
+        mounts.push(json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                           "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}));
+        ctx.write_config(&cfg);
+        let mut cmd = ctx.cmd(&["run", "--bundle"]);
+        cmd.arg(ctx.bundle()).arg(&ctx.id);
+        let out = run_command(cmd, None, DEFAULT_TIMEOUT, rt.name());
+        assert_eq!(out.stdout_str(), "65536\nNo space left on device\n", "{}", out.describe());
+
+        let ctx = Ctx::new(rt, "shmbad", &["true"]);
+        let mut cfg = config(&ctx.id, &["true"]);
+        cfg["mounts"].as_array_mut().expect("mounts").push(
+            json!({"destination": "/tmp/x", "type": "tmpfs", "source": "tmpfs", "options": ["size=lots"]}),
+        );
+        ctx.write_config(&cfg);
+        let mut cmd = ctx.cmd(&["create", "--bundle"]);
+        cmd.arg(ctx.bundle()).arg("--pid-file").arg(ctx.path("init.pid")).arg(&ctx.id);
+        let out = run_command(cmd, None, DEFAULT_TIMEOUT, rt.name());
+        assert_ne!(out.status, 0, "a bad size fails the create:\n{}", out.describe());
+        ctx.assert_clean();
+    }
+}

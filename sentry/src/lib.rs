@@ -171,6 +171,9 @@ pub enum MountKind {
     Tmpfs {
         /// The root directory's mode, e.g. 0o1777.
         mode: u32,
+        /// Most bytes of file data it holds (`size=`); half of the host's
+        /// memory without.
+        size: Option<u64>,
     },
     /// procfs, over the sandbox's own processes.
     Proc,
@@ -304,7 +307,7 @@ fn host_view() -> vfs::netlink::NetView {
 pub fn default_mounts() -> Vec<MountSpec> {
     let tmpfs = |d: &str| MountSpec {
         destination: d.as_bytes().to_vec(),
-        kind: MountKind::Tmpfs { mode: 0o1777 },
+        kind: MountKind::Tmpfs { mode: 0o1777, size: None },
         readonly: false,
     };
     let mqueue = MountSpec { destination: b"/dev/mqueue".to_vec(), kind: MountKind::Mqueue, readonly: false };
@@ -637,10 +640,13 @@ fn apply_mounts(
         if spec.destination.first() != Some(&b'/') {
             return Err(BootError::Mount { destination: dest, reason: "not an absolute path".into() });
         }
-        let mem = |kind: FsKind, mode: u32| {
+        let mem = |kind: FsKind, mode: u32, size: Option<u64>| {
             let fs = MemFs::new(kind, mf.clone());
             if spec.readonly {
                 fs.set_readonly();
+            }
+            if let Some(size) = size {
+                fs.limit_to(size);
             }
             fs.new_root(mode & 0o7777, 0, 0)
         };
@@ -672,7 +678,13 @@ fn apply_mounts(
                 }
                 (root, "overlay", "overlay", format!("{rw},relatime"))
             }
-            MountKind::Tmpfs { mode } => (mem(FsKind::Tmpfs, *mode), "tmpfs", "tmpfs", format!("{rw},relatime")),
+            MountKind::Tmpfs { mode, size } => {
+                let opts = match size {
+                    Some(size) => format!("{rw},relatime,size={}k", size.div_ceil(1024)),
+                    None => format!("{rw},relatime"),
+                };
+                (mem(FsKind::Tmpfs, *mode, *size), "tmpfs", "tmpfs", opts)
+            }
             MountKind::Proc => {
                 let p = ProcFs::new(sandbox_cpus());
                 procs.push(p.clone());
@@ -878,12 +890,12 @@ mod tests {
         // Anything else exactly there is refused; beneath is fine.
         for (d, kind) in [
             ("/proc", MountKind::Bind { source: 0 }),
-            ("/sys/", MountKind::Tmpfs { mode: 0o755 }),
+            ("/sys/", MountKind::Tmpfs { mode: 0o755, size: None }),
             ("/dev", MountKind::Proc),
         ] {
             let err = with_system_mounts(vec![spec(d, kind)]).unwrap_err().to_string();
             assert!(err.contains("is always the sandbox's own"), "{d}: {err}");
         }
-        assert!(with_system_mounts(vec![spec("/sys/fs/cgroup", MountKind::Tmpfs { mode: 0o555 })]).is_ok());
+        assert!(with_system_mounts(vec![spec("/sys/fs/cgroup", MountKind::Tmpfs { mode: 0o555, size: None })]).is_ok());
     }
 }

@@ -55,6 +55,8 @@ pub struct MountPlan {
     pub readonly: bool,
     /// The mode of a tmpfs's root, from `mode=`.
     pub mode: Option<u32>,
+    /// A tmpfs's size limit in bytes, from `size=`.
+    pub size: Option<u64>,
 }
 
 /// Network namespace handling.
@@ -155,6 +157,10 @@ pub fn plan(bundle: &Path, spec: &Spec) -> anyhow::Result<Plan> {
         let bind = options.iter().any(|o| *o == "bind" || *o == "rbind");
         let kind = if bind { "bind".to_string() } else { m.typ().clone().unwrap_or_default() };
         let mode = options.iter().find_map(|o| o.strip_prefix("mode=")).and_then(|m| u32::from_str_radix(m, 8).ok());
+        let size = match options.iter().find_map(|o| o.strip_prefix("size=")) {
+            Some(s) => Some(tmpfs_size(s).with_context(|| format!("mount at {}", m.destination().display()))?),
+            None => None,
+        };
         let source = m.source().as_ref().map(|s| if s.is_absolute() { s.clone() } else { bundle.join(s) });
         if let (true, Some(src)) = (bind, &source) {
             gofer::check_root(src).with_context(|| format!("bind mount at {}", m.destination().display()))?;
@@ -165,6 +171,7 @@ pub fn plan(bundle: &Path, spec: &Spec) -> anyhow::Result<Plan> {
             source,
             readonly: options.contains(&"ro"),
             mode,
+            size,
         });
     }
     let mut netns = NetNs::Host;
@@ -232,6 +239,30 @@ pub fn plan(bundle: &Path, spec: &Spec) -> anyhow::Result<Plan> {
     })
 }
 
+/// A tmpfs `size=` option in bytes, as Linux reads it: a number with an
+/// optional k, m or g (binary), or a percentage of the host's memory;
+/// rounded up to pages.
+fn tmpfs_size(s: &str) -> anyhow::Result<u64> {
+    let bad = || anyhow::anyhow!("invalid tmpfs size {s:?}");
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, ""),
+    };
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let bytes = match unit.to_ascii_lowercase().as_str() {
+        "" => Some(n),
+        "k" => n.checked_mul(1 << 10),
+        "m" => n.checked_mul(1 << 20),
+        "g" => n.checked_mul(1 << 30),
+        "%" => {
+            let total = nix::sys::sysinfo::sysinfo().map_err(|_| bad())?.ram_total();
+            n.checked_mul(total).map(|b| b / 100)
+        }
+        _ => None,
+    };
+    bytes.map(|b| b.div_ceil(4096) * 4096).ok_or_else(bad)
+}
+
 /// Reduces an OCI process (config.json's, or `exec --process`'s).
 pub fn process_plan(p: &Process) -> anyhow::Result<ProcessPlan> {
     let args = p.args().clone().unwrap_or_default();
@@ -277,6 +308,18 @@ pub fn log_once(msg: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tmpfs_sizes_read_as_linux_reads_them() {
+        assert_eq!(tmpfs_size("65536k").unwrap(), 64 << 20);
+        assert_eq!(tmpfs_size("64m").unwrap(), 64 << 20);
+        assert_eq!(tmpfs_size("1G").unwrap(), 1 << 30);
+        assert_eq!(tmpfs_size("100").unwrap(), 4096, "rounded up to a page");
+        assert!(tmpfs_size("50%").unwrap() > 0);
+        for bad in ["", "lots", "10x", "k", "99999999999999999999g"] {
+            assert!(tmpfs_size(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 
     fn spec(json: &str) -> Spec {
         serde_json::from_str(json).unwrap()

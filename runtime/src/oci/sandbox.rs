@@ -439,10 +439,10 @@ pub fn mount_specs(mounts: &[bundle::MountPlan]) -> anyhow::Result<(Vec<gofer::E
     let covers = |dest: &str| mounts.iter().any(|m| m.destination.trim_end_matches('/') == dest);
     let mut defaults = Vec::new();
     if !covers("/dev/shm") {
-        defaults.push(("/dev/shm", MountKind::Tmpfs { mode: 0o1777 }));
+        defaults.push(("/dev/shm", MountKind::Tmpfs { mode: 0o1777, size: None }));
     }
     if !covers("/tmp") {
-        defaults.push(("/tmp", MountKind::Tmpfs { mode: 0o1777 }));
+        defaults.push(("/tmp", MountKind::Tmpfs { mode: 0o1777, size: None }));
     }
     for m in mounts {
         let dest = m.destination.trim_end_matches('/');
@@ -454,7 +454,7 @@ pub fn mount_specs(mounts: &[bundle::MountPlan]) -> anyhow::Result<(Vec<gofer::E
             // The device nodes runc would make in a /dev tmpfs come from
             // Husk's own device filesystem.
             "tmpfs" if dest == "/dev" => MountKind::Devfs,
-            "tmpfs" => MountKind::Tmpfs { mode: m.mode.unwrap_or(0o1777) },
+            "tmpfs" => MountKind::Tmpfs { mode: m.mode.unwrap_or(0o1777), size: m.size },
             "bind" => {
                 let src = m.source.clone().with_context(|| format!("bind mount at {dest} has no source"))?;
                 sources.push(gofer::ExtraRoot { path: src, hide: Vec::new(), writable: !m.readonly });
@@ -466,7 +466,7 @@ pub fn mount_specs(mounts: &[bundle::MountPlan]) -> anyhow::Result<(Vec<gofer::E
                 ));
                 specs.push(MountSpec {
                     destination: dest.as_bytes().to_vec(),
-                    kind: MountKind::Tmpfs { mode: 0o555 },
+                    kind: MountKind::Tmpfs { mode: 0o555, size: None },
                     readonly: true,
                 });
                 continue;
