@@ -60,6 +60,16 @@ pub struct Globals {
     /// Print one line per syscall to stderr.
     #[arg(long, global = true)]
     pub strace: bool,
+    /// OCI containers: the network of a bundle without the
+    /// dev.husk.network annotation (sandbox, nat, host or none), as
+    /// Docker's runtimeArgs give it.
+    #[arg(long, global = true, value_name = "MODE")]
+    pub default_network: Option<String>,
+    /// OCI containers: an egress rule for a bundle without the
+    /// dev.husk.network.allow-egress annotation (repeatable; as
+    /// --allow-egress takes them).
+    #[arg(long = "default-allow-egress", global = true, value_name = "RULE")]
+    pub default_allow_egress: Vec<String>,
     /// Accepted for runc compatibility: systemd cgroup paths are refused.
     #[arg(long, global = true, hide = true)]
     pub systemd_cgroup: bool,
@@ -91,6 +101,12 @@ impl Globals {
         }
         if self.strace {
             v.push("--strace".into());
+        }
+        if let Some(n) = &self.default_network {
+            v.extend(["--default-network".into(), n.into()]);
+        }
+        for r in &self.default_allow_egress {
+            v.extend(["--default-allow-egress".into(), r.into()]);
         }
         v
     }

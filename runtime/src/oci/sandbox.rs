@@ -247,9 +247,17 @@ pub enum OciNetwork {
     Interface(Vec<String>),
 }
 
-/// The network a bundle's annotations ask for: `sandbox` without
-/// `dev.husk.network`.
-pub fn network_of(annotations: &std::collections::BTreeMap<String, String>) -> anyhow::Result<OciNetwork> {
+/// The network a bundle's annotations ask for, where they do not, what
+/// `--default-network` and `--default-allow-egress` say (Docker's
+/// runtimeArgs), and `sandbox` without either.
+pub fn network_of(annotations: &std::collections::BTreeMap<String, String>, g: &Globals) -> anyhow::Result<OciNetwork> {
+    let mut annotations = annotations.clone();
+    if let (false, Some(n)) = (annotations.contains_key(NETWORK_ANNOTATION), &g.default_network) {
+        annotations.insert(NETWORK_ANNOTATION.into(), n.clone());
+    }
+    if !annotations.contains_key(ALLOW_EGRESS_ANNOTATION) && !g.default_allow_egress.is_empty() {
+        annotations.insert(ALLOW_EGRESS_ANNOTATION.into(), g.default_allow_egress.join(","));
+    }
     let rules = || -> Vec<String> {
         annotations
             .get(ALLOW_EGRESS_ANNOTATION)
@@ -300,7 +308,7 @@ fn boot(
     let plan = bundle::load(&args.bundle)?;
     // Under NAT the relay opens its sockets in the container's network
     // namespace (the one CNI set up), subject to the annotations' policy.
-    let network = network_of(&plan.annotations)?;
+    let network = network_of(&plan.annotations, g)?;
     let (relay, relay_ends) = match &network {
         OciNetwork::Nat(rules) => {
             let dns = crate::relay::host_nameservers();
@@ -600,6 +608,34 @@ fn terminates_by_default(sig: i32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runtime_args_give_the_network_of_bundles_without_annotations() {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            g: Globals,
+        }
+        let flags =
+            |args: &[&str]| <Flags as clap::Parser>::parse_from(std::iter::once("husk").chain(args.iter().copied())).g;
+        let none = std::collections::BTreeMap::new();
+        assert_eq!(network_of(&none, &flags(&[])).unwrap(), OciNetwork::Interface(Vec::new()));
+        let nat = flags(&[
+            "--default-network",
+            "nat",
+            "--default-allow-egress",
+            "10.0.0.0/8",
+            "--default-allow-egress",
+            "all",
+        ]);
+        assert_eq!(network_of(&none, &nat).unwrap(), OciNetwork::Nat(vec!["10.0.0.0/8".into(), "all".into()]));
+        // The bundle's annotations come first.
+        let annotated: std::collections::BTreeMap<String, String> =
+            [(NETWORK_ANNOTATION.to_owned(), "none".to_owned())].into_iter().collect();
+        assert!(network_of(&annotated, &nat).is_err(), "none with egress rules (the flag's) is refused");
+        assert_eq!(network_of(&annotated, &flags(&["--default-network", "nat"])).unwrap(), OciNetwork::Loopback);
+        assert!(network_of(&none, &flags(&["--default-network", "bogus"])).is_err());
+    }
 
     #[test]
     fn resources_become_the_cgroup_view() {
