@@ -44,8 +44,6 @@ struct timezone {
 
 #define CLOCK_REALTIME 0
 #define CLOCK_MONOTONIC 1
-#define CLOCK_REALTIME_COARSE 5
-#define CLOCK_MONOTONIC_COARSE 6
 #define CLOCK_BOOTTIME 7
 
 #define SYS_gettimeofday 96
@@ -92,7 +90,6 @@ static inline u64 page_time(int clock)
 			return 0;
 		switch (clock) {
 		case CLOCK_REALTIME:
-		case CLOCK_REALTIME_COARSE:
 			base = p->real_ns;
 			break;
 		case CLOCK_BOOTTIME:
@@ -116,10 +113,12 @@ static inline u64 page_time(int clock)
 	}
 }
 
+/* Not the coarse clocks: the Sentry reads the host's, which lag the fine
+ * ones by up to a tick, and a fine reading here followed by a coarse one
+ * there would go back in time. */
 static inline int served(long clock)
 {
-	return clock == CLOCK_REALTIME || clock == CLOCK_MONOTONIC || clock == CLOCK_REALTIME_COARSE ||
-	       clock == CLOCK_MONOTONIC_COARSE || clock == CLOCK_BOOTTIME;
+	return clock == CLOCK_REALTIME || clock == CLOCK_MONOTONIC || clock == CLOCK_BOOTTIME;
 }
 
 int __vdso_clock_gettime(long clock, struct timespec *ts)
