@@ -1119,10 +1119,11 @@ setTimeout(() => fs.writeFileSync(dir + '/f', 'x'), 20);
 differential_test! {
     /// coreutils' `tail -f` sees the lines another process appends: by
     /// inotify, since polling (every 10 s, `-s 10`) would see none in time.
+    /// (A file of its own: other cases share the native run's /tmp.)
     fn debian_tail_follow(platform) {
         let case = bash(
-            "cd /tmp && : > log && (for i in 1 2 3; do sleep 0.2; echo line $i >> log; done) & \
-             timeout 1.5 tail -s 10 -f /tmp/log; echo \"tail: $?\"",
+            "log=$(mktemp); (for i in 1 2 3; do sleep 0.2; echo line $i >> $log; done) & \
+             timeout 1.5 tail -s 10 -f $log; echo \"tail: $?\"",
         )
         .expect_stdout("line 1\nline 2\nline 3\ntail: 124\n");
         differential(platform, &case);
