@@ -280,6 +280,43 @@ differential_test! {
 }
 
 differential_test! {
+    /// The legacy calls: sysfs(2) in /proc/filesystems' order and its
+    /// errors, ustat(2) of mounted filesystems (EINVAL for other devices),
+    /// personality(2) (fork keeps it, execve drops READ_IMPLIES_EXEC, which
+    /// makes readable mappings executable; STICKY_TIMEOUTS keeps select's,
+    /// pselect6's and ppoll's timeouts and ends a stopped select with
+    /// EINTR), and vhangup(2) of a pty that is the caller's controlling
+    /// terminal (the session leader's SIGHUP, its files hung up, new opens
+    /// fine). The root has /dev/pts and /dev/ptmx for the native run.
+    fn legacy(platform, link) {
+        let (rootfs, prog) = rootfs_with("legacy", link);
+        rootfs.dir("/proc").dir_mode("/tmp", 0o1777).dir("/dev/pts").symlink("/dev/ptmx", "pts/ptmx");
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "sysfs(3) counts /proc/filesystems' types: ok",
+            "sysfs(1, \"\"): ENOENT",
+            "sysfs(1, a bad address): EFAULT",
+            "sysfs(2, past the last): EINVAL",
+            "ustat of /proc's device: ok",
+            "ustat of device -1: EINVAL",
+            "ustat of /'s device into a bad address: EFAULT",
+            "a fork child's: 0x6",
+            "READ_IMPLIES_EXEC: a PROT_READ mapping is r-xp",
+            "after execve: 0x6",
+            "select's timeout after it, STICKY_TIMEOUTS: 0.010000",
+            "STICKY_TIMEOUTS select, stopped and continued: EINTR",
+            "vhangup as uid 65534: EPERM",
+            "SIGHUPs to the session leader: 1",
+            "read of the hung-up fd: 0",
+            "tcgetattr on it: EIO",
+            "poll: 0x1d",
+            "tcgetsid of it: ENOTTY",
+            "write through the new fd: ok",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// execve's and fchdir's permission checks as uid 65534, an empty argv
     /// (argc 1, argv[0] ""), execveat's AT_SYMLINK_NOFOLLOW, and an empty
     /// path failing before its dirfd is looked at.

@@ -1021,6 +1021,10 @@ pub fn ioctl(t: &mut Task, a: &Args) -> SysResult<u64> {
         FIONCLEX => return t.fds().set_cloexec(fd, false).map(|_| 0),
         FIONBIO => {}
         _ => {
+            if f.ops.hung_up() {
+                // Linux's hung_up_tty_ioctl.
+                return Err(if cmd == abi::flags::ioctl::TIOCSPGRP { Errno::ENOTTY } else { Errno::EIO });
+            }
             if let Some(tty) = f.ops.tty() {
                 return crate::kernel::tty::ioctl(t, &f, tty, cmd, a.u64(2), false);
             }

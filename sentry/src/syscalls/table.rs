@@ -323,6 +323,10 @@ syscall_table! {
     SYNC => fs_write::sync, Support::Full, [];
     STATFS => fs_write::statfs, Support::Partial("the rootfs reports no block counts"), [Path, Ptr];
     FSTATFS => fs_write::fstatfs, Support::Partial("the rootfs reports no block counts"), [Fd, Ptr];
+    SYSFS => fs_write::sysfs, Support::Full, [Int, Hex, Ptr];
+    USTAT => fs_write::ustat, Support::Full, [Hex, Ptr];
+    VHANGUP => process::vhangup, Support::Partial("the console's input queued in the host is not flushed"), [];
+    PERSONALITY => process::personality, Support::Partial("STICKY_TIMEOUTS and READ_IMPLIES_EXEC act; the layout flags (ADDR_NO_RANDOMIZE, MMAP_PAGE_ZERO, ADDR_LIMIT_3GB, ...) are kept, not applied"), [Hex];
     RSEQ => thread::rseq, Support::Refused("ENOSYS: restartable sequences are not offered; libc falls back"), [Ptr, Int, Hex, Hex];
 }
 

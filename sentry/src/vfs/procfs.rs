@@ -909,7 +909,7 @@ impl RootDir {
         let p = &self.0;
         let mut v = vec![
             p.file(1, "cpuinfo", 0o444, p.gen(|p, _| Ok(cpuinfo(p.ncpus)))),
-            p.file(1, "filesystems", 0o444, p.gen(|_, _| Ok(FILESYSTEMS.to_string()))),
+            p.file(1, "filesystems", 0o444, p.gen(|_, _| Ok(filesystems()))),
             p.file(1, "loadavg", 0o444, p.gen(|_, k| Ok(loadavg(k)))),
             p.file(1, "meminfo", 0o444, p.gen(|_, _| Ok(meminfo()))),
             p.link(1, "mounts", Arc::new(|| Ok(b"self/mounts".to_vec()))),
@@ -1024,8 +1024,10 @@ impl SynthDir for RootDir {
     }
 }
 
-const FILESYSTEMS: &str =
-    "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\tdevpts\nnodev\tmqueue\nnodev\t9p\n";
+/// /proc/filesystems: every type the kernel knows, none with a device.
+fn filesystems() -> String {
+    super::FILESYSTEMS.iter().map(|fs| format!("nodev\t{fs}\n")).collect()
+}
 
 /// The host's /proc/cpuinfo (harmless, and what programs parse), cut to
 /// the sandbox's CPUs, without the features the sandbox does not pass on

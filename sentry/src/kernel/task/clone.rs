@@ -195,6 +195,7 @@ impl Task {
         let nnp = self.handle.no_new_privs.load(std::sync::atomic::Ordering::Relaxed);
         child.handle.no_new_privs.store(nnp, std::sync::atomic::Ordering::Relaxed);
         child.affinity = self.affinity.clone();
+        child.personality = self.personality;
         // A thread sharing memory starts without the alternate stack; a
         // copied address space keeps it, as Linux does.
         if f & CLONE_VM == 0 || f & CLONE_VFORK != 0 {
