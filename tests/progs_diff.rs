@@ -317,6 +317,36 @@ differential_test! {
 }
 
 differential_test! {
+    /// kcmp: files across dup and fork, the address space, fd table, fs
+    /// context and signal handlers of threads, forks and CLONE_VM|CLONE_FS|
+    /// CLONE_FILES children, System V undo lists (a pthread_create makes
+    /// one), an epoll set's targets, and the errors in Linux's order.
+    fn kcmp(platform, link) {
+        let (rootfs, prog) = rootfs_with("kcmp", link);
+        rootfs.dir_mode("/tmp", 0o1777);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_lines(&[
+            "an fd and its dup: same",
+            "two opens of one file: different",
+            "a thread: KCMP_SIGHAND: same",
+            "CLONE_VM|CLONE_FS|CLONE_FILES child: KCMP_FILES: same",
+            "CLONE_VM|CLONE_FS|CLONE_FILES child: KCMP_SIGHAND: different",
+            "an inherited fd, parent and child: same",
+            "a fork child: KCMP_VM: different",
+            "a fork child: KCMP_SYSVSEM, neither with undo: different",
+            "type KCMP_TYPES: EINVAL",
+            "a reaped child: ESRCH",
+            "uid 65534 and root's process: EPERM",
+            "KCMP_EPOLL_TFD, its dup: same",
+            "KCMP_EPOLL_TFD, toff 1: ENOENT",
+            "KCMP_EPOLL_TFD, efd not an epoll set: EINVAL",
+            "KCMP_EPOLL_TFD, a bad slot: EFAULT",
+            "KCMP_EPOLL_TFD, its file gone: ENOENT",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// execve's and fchdir's permission checks as uid 65534, an empty argv
     /// (argc 1, argv[0] ""), execveat's AT_SYMLINK_NOFOLLOW, and an empty
     /// path failing before its dirfd is looked at.

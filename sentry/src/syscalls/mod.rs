@@ -14,6 +14,7 @@ mod fs_write;
 mod futex;
 mod hostsock;
 mod identity;
+mod inspect;
 mod ipc;
 mod locks;
 mod mm;

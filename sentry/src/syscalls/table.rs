@@ -10,8 +10,8 @@ use abi::SYSCALL_COUNT;
 
 use super::strace::Fmt::{self, *};
 use super::{
-    event, fdops, file, fs, fs_write, futex, identity, ipc, locks, mm, pidfd, poll, process, sched, signal, socket,
-    splice, sys, thread, time, xattr, Handler,
+    event, fdops, file, fs, fs_write, futex, identity, inspect, ipc, locks, mm, pidfd, poll, process, sched, signal,
+    socket, splice, sys, thread, time, xattr, Handler,
 };
 
 /// How completely a syscall is implemented.
@@ -327,6 +327,7 @@ syscall_table! {
     USTAT => fs_write::ustat, Support::Full, [Hex, Ptr];
     VHANGUP => process::vhangup, Support::Partial("the console's input queued in the host is not flushed"), [];
     PERSONALITY => process::personality, Support::Partial("STICKY_TIMEOUTS and READ_IMPLIES_EXEC act; the layout flags (ADDR_NO_RANDOMIZE, MMAP_PAGE_ZERO, ADDR_LIMIT_3GB, ...) are kept, not applied"), [Hex];
+    KCMP => inspect::kcmp, Support::Partial("signal handlers and semaphore undo lists are each process's (CLONE_SIGHAND without CLONE_THREAD copies the handlers); no task has an I/O context"), [Int, Int, Int, Hex, Hex];
     RSEQ => thread::rseq, Support::Refused("ENOSYS: restartable sequences are not offered; libc falls back"), [Ptr, Int, Hex, Hex];
 }
 
