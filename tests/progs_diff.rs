@@ -347,6 +347,32 @@ differential_test! {
 }
 
 differential_test! {
+    /// process_vm_readv and process_vm_writev: a fork child's own
+    /// (copy-on-write) memory read and written through scattered iovecs,
+    /// partial copies where either side stops being accessible, a write
+    /// seen by a thread of the child that spins without syscalls, and the
+    /// errors in Linux's order.
+    fn process_vm(platform, link) {
+        let (rootfs, prog) = rootfs_with("process_vm", link);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "readv 10 bytes, 2 local and 3 remote iovecs: 10",
+            "read: abcm nopqrs",
+            "readv, the second remote iovec PROT_NONE: 100",
+            "readv into a local buffer that runs into PROT_NONE: 50",
+            "writev to a read-only remote page: EFAULT",
+            "the parent's data is its own: pppppppp",
+            "a local buffer past user space: EFAULT",
+            "nothing to copy, pid -1: 0",
+            "pid -1: ESRCH",
+            "uid 65534 reading root's process: EPERM",
+            "child's data after the writes: WRITTEN! scatter!",
+            "the spinning thread saw the write: ok",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// execve's and fchdir's permission checks as uid 65534, an empty argv
     /// (argc 1, argv[0] ""), execveat's AT_SYMLINK_NOFOLLOW, and an empty
     /// path failing before its dirfd is looked at.

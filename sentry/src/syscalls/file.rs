@@ -11,6 +11,7 @@ use abi::flags::open::*;
 use abi::flags::seek::*;
 use abi::types::Iovec;
 use abi::Errno;
+use zerocopy::IntoBytes;
 
 use super::fs::{read_path, start_dir};
 use super::Args;
@@ -74,7 +75,7 @@ pub(super) fn skip_bytes(bufs: &[(u64, u64)], mut skip: u64) -> SmallVec<[(u64, 
 }
 
 /// The first `max` bytes of `bufs`.
-fn take_bytes(bufs: &[(u64, u64)], mut max: u64) -> SmallVec<[(u64, u64); 4]> {
+pub(super) fn take_bytes(bufs: &[(u64, u64)], mut max: u64) -> SmallVec<[(u64, u64); 4]> {
     let mut out = SmallVec::new();
     for &(addr, len) in bufs {
         if max == 0 {
@@ -315,22 +316,37 @@ pub(super) fn wait_ready(t: &mut Task, f: &Arc<File>, dir: Dir, deadline: Option
     Err(Errno::EAGAIN)
 }
 
-pub(super) fn iovecs(t: &Task, addr: u64, count: u64) -> SysResult<Vec<(u64, u64)>> {
+/// An iovec array's (base, length) pairs as Linux's iovec_from_user reads
+/// them: at most IOV_MAX (EINVAL), all readable (EFAULT), no negative
+/// length (EINVAL).
+pub(super) fn read_iovecs(t: &Task, addr: u64, count: u64) -> SysResult<Vec<(u64, u64)>> {
     if count > IOV_MAX {
         return Err(Errno::EINVAL);
     }
-    let mut out = Vec::with_capacity(count as usize);
-    let mut total = 0u64;
-    for i in 0..count {
-        let iov: Iovec = t.mm().read_val(addr + i * 16)?;
-        if iov.len > i64::MAX as u64 {
-            return Err(Errno::EINVAL);
-        }
-        let len = iov.len.min(MAX_RW_COUNT - total);
-        total += len;
-        out.push((iov.base, len));
+    let mut raw = vec![Iovec::default(); count as usize];
+    t.mm().copy_in(addr, raw.as_mut_bytes())?;
+    if raw.iter().any(|v| v.len > i64::MAX as u64) {
+        return Err(Errno::EINVAL);
     }
-    Ok(out)
+    Ok(raw.iter().map(|v| (v.base, v.len)).collect())
+}
+
+/// The buffers of an iovec array, cut to MAX_RW_COUNT bytes in all, as
+/// Linux's import_iovec (whose access_ok is left to the copies: a buffer
+/// outside user space faults when it is used).
+pub(super) fn iovecs(t: &Task, addr: u64, count: u64) -> SysResult<Vec<(u64, u64)>> {
+    let mut bufs = read_iovecs(t, addr, count)?;
+    cap_rw_count(&mut bufs);
+    Ok(bufs)
+}
+
+/// Cuts buffers to MAX_RW_COUNT bytes in all, as import_iovec does.
+pub(super) fn cap_rw_count(bufs: &mut [(u64, u64)]) {
+    let mut total = 0u64;
+    for (_, len) in bufs {
+        *len = (*len).min(MAX_RW_COUNT - total);
+        total += *len;
+    }
 }
 
 pub fn read(t: &mut Task, a: &Args) -> SysResult<u64> {

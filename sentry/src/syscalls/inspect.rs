@@ -1,4 +1,5 @@
-//! Calls that look into other processes of the sandbox: kcmp.
+//! Calls that look into other processes of the sandbox: kcmp,
+//! process_vm_readv and process_vm_writev.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
@@ -121,4 +122,79 @@ pub fn kcmp(t: &mut Task, a: &Args) -> SysResult<u64> {
         _ => return Err(Errno::EINVAL),
     };
     Ok(order(kind as usize, a1, a2))
+}
+
+/// The end of user space, as Linux's access_ok sees it (x86-64, 4-level
+/// page tables: TASK_SIZE_MAX).
+const USER_END: u64 = (1 << 47) - 4096;
+
+/// Linux's access_ok: whether `[addr, addr + len)` lies in user space.
+fn access_ok(addr: u64, len: u64) -> bool {
+    addr.checked_add(len).is_some_and(|end| end <= USER_END)
+}
+
+/// process_vm_readv and process_vm_writev (`write`): copies between the
+/// caller's buffers and another process's, through the two memory
+/// managers (each locked in turn, never both: the buffers are pinned and
+/// the memory file copied between the pins), as Linux's process_vm_rw.
+/// Returns the bytes copied, as far as both sides' buffers are accessible
+/// from their start (EFAULT if not at all).
+fn process_vm(t: &mut Task, a: &Args, write: bool) -> SysResult<u64> {
+    let (pid, flags) = (a.i32(0), a.u64(5));
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // Linux's import_iovec: the caller's buffers must lie in user space,
+    // with their lengths as given; then they are cut to MAX_RW_COUNT.
+    let mut local = super::file::read_iovecs(t, a.addr(1), a.u64(2))?;
+    if local.iter().any(|&(addr, len)| !access_ok(addr, len)) {
+        return Err(Errno::EFAULT);
+    }
+    super::file::cap_rw_count(&mut local);
+    let total: u64 = local.iter().map(|&(_, len)| len).sum();
+    if total == 0 {
+        return Ok(0);
+    }
+    let remote = super::file::read_iovecs(t, a.addr(3), a.u64(4))?;
+    if remote.iter().all(|&(_, len)| len == 0) {
+        return Ok(0);
+    }
+    let target = t.kernel.procs().threads.get(&pid).cloned().ok_or(Errno::ESRCH)?;
+    let view = target.view().ok_or(Errno::ESRCH)?;
+    // Linux's mm_access: the caller's own address space, or a process it
+    // may attach to (EPERM).
+    if !Arc::ptr_eq(&view.mm, &t.mm) && target.tg.tgid != t.pid {
+        let them = target.tg.creds.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if !crate::kernel::caps::ptrace_may_access(&t.creds(), &them) {
+            return Err(Errno::EPERM);
+        }
+    }
+    let remote = super::file::take_bytes(&remote, total);
+    // Data goes into the caller's buffers on a read, into the other
+    // process's on a write.
+    let local_pin = t.mm().pin_buffers(&local, !write);
+    let remote_pin = view.mm.lock().unwrap_or_else(|e| e.into_inner()).pin_buffers(&remote, write);
+    let done = if write { remote_pin.copy_from(&local_pin, total) } else { local_pin.copy_from(&remote_pin, total) };
+    drop((local_pin, remote_pin));
+    if write && !Arc::ptr_eq(&view.mm, &t.mm) {
+        // The write may have broken copy-on-write sharing in the other
+        // address space: its threads running app code must stop using the
+        // old pages before the call returns, as after a TLB shootdown.
+        let sd = view.mm.lock().unwrap_or_else(|e| e.into_inner()).shootdown(&crate::mm::SpaceCursor::new());
+        if let Some(sd) = sd {
+            crate::mm::await_shootdown(&view.mm, sd);
+        }
+    }
+    if done == 0 {
+        return Err(Errno::EFAULT);
+    }
+    Ok(done)
+}
+
+pub fn process_vm_readv(t: &mut Task, a: &Args) -> SysResult<u64> {
+    process_vm(t, a, false)
+}
+
+pub fn process_vm_writev(t: &mut Task, a: &Args) -> SysResult<u64> {
+    process_vm(t, a, true)
 }

@@ -328,6 +328,8 @@ syscall_table! {
     VHANGUP => process::vhangup, Support::Partial("the console's input queued in the host is not flushed"), [];
     PERSONALITY => process::personality, Support::Partial("STICKY_TIMEOUTS and READ_IMPLIES_EXEC act; the layout flags (ADDR_NO_RANDOMIZE, MMAP_PAGE_ZERO, ADDR_LIMIT_3GB, ...) are kept, not applied"), [Hex];
     KCMP => inspect::kcmp, Support::Partial("signal handlers and semaphore undo lists are each process's (CLONE_SIGHAND without CLONE_THREAD copies the handlers); no task has an I/O context"), [Int, Int, Int, Hex, Hex];
+    PROCESS_VM_READV => inspect::process_vm_readv, Support::Full, [Int, Ptr, Int, Ptr, Int, Hex];
+    PROCESS_VM_WRITEV => inspect::process_vm_writev, Support::Full, [Int, Ptr, Int, Ptr, Int, Hex];
     RSEQ => thread::rseq, Support::Refused("ENOSYS: restartable sequences are not offered; libc falls back"), [Ptr, Int, Hex, Hex];
 }
 
