@@ -373,6 +373,31 @@ differential_test! {
 }
 
 differential_test! {
+    /// futex_waitv: the argument checks in Linux's order, EAGAIN, absolute
+    /// timeouts on both clocks, the index a wake returns (a word listed
+    /// twice: the first for one wake, the last for two), a requeued wait,
+    /// shared words across fork, and EINTR.
+    fn futex_waitv(platform, link) {
+        let (rootfs, prog) = rootfs_with("futex_waitv", link);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_lines(&[
+            "129 futexes: EINVAL",
+            "... and a bad timeout (checked first): EFAULT",
+            "an entry's reserved field set: EINVAL",
+            "the second entry NULL: EFAULT",
+            "the third word not as expected: EAGAIN",
+            "a 50 ms CLOCK_REALTIME timeout: ETIMEDOUT",
+            "10 futexes, the sixth woken: returns 5, the wake woke 1",
+            "the first word also last, one woken: returns 0, the wake woke 1",
+            "the first word also last, all woken: returns 9, the wake woke 2",
+            "the fourth requeued and woken: 3",
+            "a fork child on shared words, the second woken: 1",
+            "a SIGALRM handler runs: EINTR",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// execve's and fchdir's permission checks as uid 65534, an empty argv
     /// (argc 1, argv[0] ""), execveat's AT_SYMLINK_NOFOLLOW, and an empty
     /// path failing before its dirfd is looked at.

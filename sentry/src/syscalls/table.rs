@@ -330,6 +330,7 @@ syscall_table! {
     KCMP => inspect::kcmp, Support::Partial("signal handlers and semaphore undo lists are each process's (CLONE_SIGHAND without CLONE_THREAD copies the handlers); no task has an I/O context"), [Int, Int, Int, Hex, Hex];
     PROCESS_VM_READV => inspect::process_vm_readv, Support::Full, [Int, Ptr, Int, Ptr, Int, Hex];
     PROCESS_VM_WRITEV => inspect::process_vm_writev, Support::Full, [Int, Ptr, Int, Ptr, Int, Hex];
+    FUTEX_WAITV => futex::futex_waitv, Support::Partial("32-bit futexes; FUTEX2_NUMA and FUTEX2_MPOL give EINVAL"), [Ptr, Int, Hex, Ptr, Int];
     RSEQ => thread::rseq, Support::Refused("ENOSYS: restartable sequences are not offered; libc falls back"), [Ptr, Int, Hex, Hex];
 }
 
