@@ -398,6 +398,36 @@ differential_test! {
 }
 
 differential_test! {
+    /// Linux AIO by its raw syscalls: io_setup's ring (the header, events
+    /// reaped from user space), reads and writes (vectored too) done at
+    /// submit, fsync, results that are the I/O's errors (-EFAULT, -EAGAIN
+    /// with RWF_NOWAIT, as preadv2's, -EPIPE), IOCB_FLAG_RESFD's eventfd, a full ring,
+    /// io_getevents's waits and io_pgetevents's mask, io_cancel,
+    /// io_destroy, a fork child, /proc/sys/fs/aio-nr, and the errors.
+    fn aio(platform, link) {
+        let (rootfs, prog) = rootfs_with("aio", link);
+        rootfs.dir("/proc").dir_mode("/tmp", 0o1777);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "io_setup(aio-max-nr + 1): EAGAIN",
+            "ring: id 0 head 0 tail 0 magic 0xa10a10a1 compat 1 incompat 0 header 32",
+            "preadv: event res 8, obj the iocb, data 0",
+            "ring event: data 2 res 2",
+            "RWF_NOWAIT read of an empty pipe: event res -EAGAIN, obj the iocb, data 0",
+            "preadv2(RWF_NOWAIT) of an empty pipe: EAGAIN",
+            "the eventfd counted 2",
+            "an unknown RWF flag: EOPNOTSUPP",
+            "io_submit, the second iocb NULL: 1",
+            "io_getevents into NULL: EFAULT",
+            "io_pgetevents, SIGALRM comes: EINTR",
+            "io_cancel of a completed request: EINVAL",
+            "the child: io_submit: EINVAL",
+            "mincore of the ring after: ENOMEM",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// execve's and fchdir's permission checks as uid 65534, an empty argv
     /// (argc 1, argv[0] ""), execveat's AT_SYMLINK_NOFOLLOW, and an empty
     /// path failing before its dirfd is looked at.

@@ -10,6 +10,7 @@
 //! map is held across the Gofer lookup that fills it; nothing else is held
 //! during a Gofer call or while a task sleeps.
 
+pub mod aio;
 pub mod caps;
 pub mod fd_table;
 pub mod futex;
@@ -91,6 +92,8 @@ pub struct Kernel {
     pub memfd_fs: Arc<crate::vfs::tmpfs::MemFs>,
     /// The sandbox's pseudo-terminals (its one devpts instance).
     pub ptys: Arc<pty::PtyRegistry>,
+    /// Linux AIO contexts (io_setup).
+    pub aio: aio::AioRegistry,
     /// Which unimplemented syscalls were logged already.
     enosys_logged: Box<[AtomicBool]>,
     /// The same, for numbers past `enosys_logged`.
@@ -111,6 +114,7 @@ impl Kernel {
             ipc: ipc::IpcNamespace::new(memfile.clone()),
             memfd_fs: crate::vfs::tmpfs::MemFs::new(crate::vfs::tmpfs::FsKind::Tmpfs, memfile.clone()),
             ptys: pty::PtyRegistry::new(),
+            aio: aio::AioRegistry::default(),
             memfile,
             vfs,
             uts: Mutex::new(UtsNames { hostname: hostname.into_bytes(), domainname: b"(none)".to_vec() }),

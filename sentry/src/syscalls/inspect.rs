@@ -124,15 +124,6 @@ pub fn kcmp(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(order(kind as usize, a1, a2))
 }
 
-/// The end of user space, as Linux's access_ok sees it (x86-64, 4-level
-/// page tables: TASK_SIZE_MAX).
-const USER_END: u64 = (1 << 47) - 4096;
-
-/// Linux's access_ok: whether `[addr, addr + len)` lies in user space.
-fn access_ok(addr: u64, len: u64) -> bool {
-    addr.checked_add(len).is_some_and(|end| end <= USER_END)
-}
-
 /// process_vm_readv and process_vm_writev (`write`): copies between the
 /// caller's buffers and another process's, through the two memory
 /// managers (each locked in turn, never both: the buffers are pinned and
@@ -144,13 +135,7 @@ fn process_vm(t: &mut Task, a: &Args, write: bool) -> SysResult<u64> {
     if flags != 0 {
         return Err(Errno::EINVAL);
     }
-    // Linux's import_iovec: the caller's buffers must lie in user space,
-    // with their lengths as given; then they are cut to MAX_RW_COUNT.
-    let mut local = super::file::read_iovecs(t, a.addr(1), a.u64(2))?;
-    if local.iter().any(|&(addr, len)| !access_ok(addr, len)) {
-        return Err(Errno::EFAULT);
-    }
-    super::file::cap_rw_count(&mut local);
+    let local = super::file::import_iovecs(t, a.addr(1), a.u64(2))?;
     let total: u64 = local.iter().map(|&(_, len)| len).sum();
     if total == 0 {
         return Ok(0);

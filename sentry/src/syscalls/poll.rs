@@ -108,6 +108,23 @@ fn do_poll(t: &mut Task, addr: u64, nfds: u64, deadline: Option<Instant>) -> Sys
     Ok(n as u64)
 }
 
+/// pselect6's and io_pgetevents's signal mask argument: a pointer to a
+/// mask and its size (none if either pointer is 0; EINVAL for a size but
+/// 8, EFAULT), as Linux's set_user_sigmask reads it.
+pub(super) fn read_sigset_arg(t: &Task, addr: u64) -> SysResult<Option<SigSet>> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let [mask, size]: [u64; 2] = t.mm().read_val(addr)?;
+    if mask == 0 {
+        return Ok(None);
+    }
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(t.mm().read_val::<u64>(mask)?))
+}
+
 /// Runs `f` with the signal mask `mask` in force, as ppoll and pselect6 do;
 /// the old mask comes back when the call returns, or after a handler runs.
 pub(super) fn with_mask<T>(
@@ -278,19 +295,7 @@ pub fn select(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub fn pselect6(t: &mut Task, a: &Args) -> SysResult<u64> {
     let deadline = read_timespec_deadline(t, a.addr(4))?;
-    let mask = if a.addr(5) != 0 {
-        let sig: [u64; 2] = t.mm().read_val(a.addr(5))?;
-        if sig[0] != 0 {
-            if sig[1] != 8 {
-                return Err(Errno::EINVAL);
-            }
-            Some(t.mm().read_val::<u64>(sig[0])?)
-        } else {
-            None
-        }
-    } else {
-        None
-    };
+    let mask = read_sigset_arg(t, a.addr(5))?;
     let (nfds, sets) = (a.i32(0), [a.addr(1), a.addr(2), a.addr(3)]);
     let r = with_mask(t, mask, |t| do_select(t, nfds, sets, deadline));
     // Like select, pselect6 writes back the time left (glibc's select is

@@ -964,6 +964,7 @@ impl RootDir {
     fn sys(&self) -> SynthNode {
         use crate::kernel::ipc;
         let k = self.0.kernel();
+        let aio_nr = k.as_ref().map_or(0, |k| k.aio.nr());
         let names = k.map(|k| k.uts_names()).ok();
         let hostname = names.as_ref().map(|n| String::from_utf8_lossy(&n.hostname).into_owned()).unwrap_or_default();
         let domainname =
@@ -997,6 +998,8 @@ impl RootDir {
                 ("fs/file-max", b"9223372036854775807\n".to_vec()),
                 ("fs/nr_open", b"1048576\n".to_vec()),
                 ("fs/pipe-max-size", format!("{}\n", super::pipe::PIPE_MAX_SIZE).into_bytes()),
+                ("fs/aio-max-nr", format!("{}\n", crate::kernel::aio::AIO_MAX_NR).into_bytes()),
+                ("fs/aio-nr", format!("{aio_nr}\n").into_bytes()),
                 ("fs/inotify/max_queued_events", format!("{}\n", super::inotify::MAX_QUEUED_EVENTS).into_bytes()),
                 ("fs/inotify/max_user_watches", format!("{}\n", super::inotify::MAX_WATCHES).into_bytes()),
             ],
