@@ -402,7 +402,8 @@ differential_test! {
     /// reaped from user space), reads and writes (vectored too) done at
     /// submit, fsync, results that are the I/O's errors (-EFAULT, -EAGAIN
     /// with RWF_NOWAIT, as preadv2's, -EPIPE), IOCB_FLAG_RESFD's eventfd, a full ring,
-    /// io_getevents's waits and io_pgetevents's mask, io_cancel,
+    /// poll requests (at once, later, cancelled: EINPROGRESS), io_getevents's
+    /// waits and io_pgetevents's mask, io_cancel,
     /// io_destroy, a fork child, /proc/sys/fs/aio-nr, and the errors.
     fn aio(platform, link) {
         let (rootfs, prog) = rootfs_with("aio", link);
@@ -420,6 +421,9 @@ differential_test! {
             "io_getevents into NULL: EFAULT",
             "io_pgetevents, SIGALRM comes: EINTR",
             "io_cancel of a completed request: EINVAL",
+            "poll of the pipe, written 100 ms later: event res 65, obj the iocb, data 0",
+            "io_cancel of it: EINPROGRESS",
+            "the cancelled poll: event res 0, obj the iocb, data 0",
             "the child: io_submit: EINVAL",
             "mincore of the ring after: ENOMEM",
         ]);

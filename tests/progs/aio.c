@@ -1,7 +1,8 @@
 /* Linux AIO through the raw syscalls: io_setup's ring (its header, events
  * reaped from user space), reads and writes (vectored too), fsync,
  * completions' results (-EFAULT, -EAGAIN with RWF_NOWAIT, -EPIPE), the
- * eventfd of IOCB_FLAG_RESFD, a full ring (EAGAIN), io_getevents's
+ * eventfd of IOCB_FLAG_RESFD, a full ring (EAGAIN), poll requests (at
+ * once, later, cancelled), io_getevents's
  * waits, io_pgetevents's mask, io_cancel, io_destroy (the ring goes), a
  * fork child, /proc/sys/fs/aio-max-nr and aio-nr, and the errors in
  * Linux's order. */
@@ -9,6 +10,7 @@
 
 #include <fcntl.h>
 #include <linux/aio_abi.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -319,6 +321,47 @@ int main(void)
 	sigemptyset(&set);
 	setitimer(ITIMER_REAL, &it, NULL);
 	result("io_pgetevents, SIGALRM comes", syscall(SYS_io_pgetevents, ctx, 1, 1, evs, &s5, &usig));
+
+	/* IOCB_CMD_POLL: at once if the file is ready, else when it is. */
+	int pp[2];
+	pipe(pp);
+	write(pp[1], "x", 1);
+	struct iocb pl = prep(pp[0], IOCB_CMD_POLL, (void *)(uintptr_t)POLLIN, 0, 0);
+	submit1("poll of a pipe with data", ctx, &pl);
+	reap1("poll of a pipe with data", ctx, &pl);
+	read(pp[0], rbuf, 1);
+	pl.aio_flags = IOCB_FLAG_RESFD;
+	pl.aio_resfd = efd;
+	submit1("poll of an empty pipe", ctx, &pl);
+	result("io_getevents at once", io_getevents(ctx, 0, 1, evs, &zero));
+	pid_t writer = fork();
+	if (writer == 0) {
+		sleep_ms(100);
+		write(pp[1], "y", 1);
+		_exit(0);
+	}
+	reap1("poll of the pipe, written 100 ms later", ctx, &pl);
+	waitpid(writer, NULL, 0);
+	count = 0;
+	read(efd, &count, 8);
+	printf("its eventfd counted %llu\n", (unsigned long long)count);
+	read(pp[0], rbuf, 1);
+	pl.aio_flags = 0;
+	submit1("poll of the empty pipe again", ctx, &pl);
+	result("io_cancel of it", syscall(SYS_io_cancel, ctx, &pl, evs));
+	reap1("the cancelled poll", ctx, &pl);
+	result("io_cancel of it again", syscall(SYS_io_cancel, ctx, &pl, evs));
+	struct iocb pout = prep(pp[1], IOCB_CMD_POLL, (void *)(uintptr_t)(POLLOUT | POLLIN), 0, 0);
+	submit1("poll for POLLOUT | POLLIN of a pipe's write end", ctx, &pout);
+	reap1("poll of a pipe's write end", ctx, &pout);
+	close(pp[1]);
+	submit1("poll of a pipe whose writer is gone", ctx, &pl);
+	reap1("poll of a pipe whose writer is gone", ctx, &pl);
+	bad = prep(pp[0], IOCB_CMD_POLL, (void *)0x10000, 0, 0);
+	submit1("poll for events past 16 bits", ctx, &bad);
+	bad = prep(pp[0], IOCB_CMD_POLL, (void *)(uintptr_t)POLLIN, 1, 0);
+	submit1("poll with a length", ctx, &bad);
+	close(pp[0]);
 
 	/* io_cancel. */
 	struct io_event cres;

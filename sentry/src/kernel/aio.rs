@@ -4,8 +4,11 @@
 //! with a header (`struct aio_ring`) that the app may read, and whose head
 //! it may move, to reap events without a syscall (as libaio does).
 //!
-//! Requests complete at submit time (Linux's buffered I/O does too), so an
-//! event is in the ring when io_submit returns; nothing is ever in flight.
+//! Reads, writes and fsyncs complete at submit time (Linux's buffered I/O
+//! does too), so their event is in the ring when io_submit returns. A poll
+//! request (IOCB_CMD_POLL) whose file is not ready waits in its context
+//! until io_getevents, io_pgetevents or io_submit next look at it, or
+//! io_cancel ends it: only then does its event reach the ring.
 //! The contexts of an address space go with it (exit, execve): the
 //! registry holds it weakly, and forgets its contexts, giving their events
 //! back to `aio-max-nr`, the next time it looks.
@@ -22,6 +25,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 use super::waiter::WaitQueue;
 use crate::mm::{MemoryManager, MmapRequest, SysResult};
+use crate::vfs::file::File;
 
 /// `/proc/sys/fs/aio-max-nr`: the most events all contexts may ask for.
 pub const AIO_MAX_NR: u64 = 65536;
@@ -72,6 +76,18 @@ struct RingState {
     dead: bool,
 }
 
+/// An IOCB_CMD_POLL waiting for its file to be ready.
+pub struct PendingPoll {
+    /// The file polled.
+    pub file: Arc<File>,
+    /// The events it waits for (with POLLERR and POLLHUP).
+    pub events: u32,
+    /// Its event, but for the result.
+    pub event: IoEvent,
+    /// IOCB_FLAG_RESFD's eventfd, signalled when it completes.
+    pub eventfd: Option<Arc<File>>,
+}
+
 /// One AIO context.
 pub struct AioContext {
     /// The ring's address, which is the context's id.
@@ -86,6 +102,8 @@ pub struct AioContext {
     max_reqs: u64,
     /// Held while events go into or out of the ring.
     ring: Mutex<RingState>,
+    /// Poll requests in flight.
+    pending: Mutex<Vec<PendingPoll>>,
     /// Tasks in io_getevents.
     pub queue: WaitQueue,
 }
@@ -115,10 +133,66 @@ impl AioContext {
     /// Whether a request may be submitted: the ring has room for its event
     /// besides those not reaped yet (Linux keeps one slot free).
     pub fn has_room(&self, mm: &MemoryManager) -> bool {
+        let in_flight = self.pending().len() as u32;
         let ring = self.ring();
         let head = self.index_at(mm, HEAD_AT);
         let queued = (ring.tail + self.nr_events - head) % self.nr_events;
-        queued + 1 < self.nr_events
+        queued + in_flight + 1 < self.nr_events
+    }
+
+    fn pending(&self) -> MutexGuard<'_, Vec<PendingPoll>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Puts a poll request in flight (io_submit has made room for it).
+    pub fn add_poll(&self, p: PendingPoll) {
+        self.pending().push(p);
+    }
+
+    /// The files of the poll requests in flight, for a wait on them.
+    pub fn polled_files(&self) -> Vec<Arc<File>> {
+        self.pending().iter().map(|p| p.file.clone()).collect()
+    }
+
+    /// Completes the poll requests in flight whose file `ready` says is
+    /// ready (the events it reports, 0 if none), in the order they came.
+    pub fn complete_polls(&self, mm: &mut MemoryManager, ready: impl Fn(&File, u32) -> u32) {
+        let done: Vec<(PendingPoll, u32)> = {
+            let mut pending = self.pending();
+            let mut done = Vec::new();
+            let mut i = 0;
+            while i < pending.len() {
+                let mask = ready(&pending[i].file, pending[i].events);
+                if mask != 0 {
+                    done.push((pending.remove(i), mask));
+                } else {
+                    i += 1;
+                }
+            }
+            done
+        };
+        for (p, mask) in done {
+            self.finish_poll(mm, p, mask);
+        }
+    }
+
+    /// io_cancel of the poll request at `obj`: it completes at once with
+    /// the events its file reports now (maybe none), as Linux's
+    /// aio_poll_cancel. False if no such request is in flight.
+    pub fn cancel_poll(&self, mm: &mut MemoryManager, obj: u64, ready: impl Fn(&File, u32) -> u32) -> bool {
+        let found = {
+            let mut pending = self.pending();
+            pending.iter().position(|p| p.event.obj == obj).map(|i| pending.remove(i))
+        };
+        let Some(p) = found else { return false };
+        let mask = ready(&p.file, p.events);
+        self.finish_poll(mm, p, mask);
+        true
+    }
+
+    fn finish_poll(&self, mm: &mut MemoryManager, p: PendingPoll, mask: u32) {
+        self.complete(mm, IoEvent { res: i64::from(mask), ..p.event });
+        signal_eventfd(p.eventfd.as_deref());
     }
 
     /// Puts a completion in the ring, written as the kernel writes it,
@@ -154,6 +228,14 @@ impl AioContext {
         mm.copy_out(dst, events.as_bytes())?;
         let _ = mm.poke(self.id + HEAD_AT, &head.to_ne_bytes());
         Ok(events.len() as u64)
+    }
+}
+
+/// IOCB_FLAG_RESFD: a completion adds 1 to the eventfd (Linux's
+/// eventfd_signal saturates rather than fail).
+pub fn signal_eventfd(f: Option<&File>) {
+    if let Some(e) = f.and_then(|f| f.ops.eventfd()) {
+        let _ = e.add(1);
     }
 }
 
@@ -253,6 +335,7 @@ impl AioRegistry {
                 nr_events,
                 max_reqs,
                 ring: Mutex::default(),
+                pending: Mutex::default(),
                 queue: WaitQueue::default(),
             });
             if slot == space.table.len() {
@@ -302,6 +385,7 @@ impl AioRegistry {
             c.nr -= ctx.max_reqs;
         }
         ctx.ring().dead = true;
+        ctx.pending().clear();
         ctx.queue.notify();
         Ok(())
     }

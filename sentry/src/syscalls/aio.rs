@@ -1,10 +1,12 @@
 //! Linux AIO: io_setup, io_destroy, io_submit, io_cancel, io_getevents and
 //! io_pgetevents, over the contexts of [`crate::kernel::aio`].
 //!
-//! A request is done at submit time, as Linux does buffered I/O (a read of
-//! an empty pipe waits in io_submit there too), and its event is in the
-//! ring when io_submit returns. The checks Linux makes before the I/O fail
-//! io_submit; the I/O's own errors are the event's result.
+//! A read, write or fsync is done at submit time, as Linux does buffered
+//! I/O (a read of an empty pipe waits in io_submit there too), and its
+//! event is in the ring when io_submit returns. The checks Linux makes
+//! before the I/O fail io_submit; the I/O's own errors are the event's
+//! result. A poll request whose file is not ready waits in the context
+//! (see [`crate::kernel::aio`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,16 +18,17 @@ use abi::Errno;
 
 use super::file::{check_access, import_buf, import_iovecs, transfer_rwf, Dir, RWF_KNOWN};
 use super::Args;
-use crate::kernel::aio::{AioContext, IoEvent};
+use crate::kernel::aio::{signal_eventfd, AioContext, IoEvent, PendingPoll};
 use crate::kernel::task::Task;
 use crate::mm::SysResult;
-use crate::vfs::file::File;
+use crate::vfs::file::{File, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
 
 /// `iocb.aio_lio_opcode`.
 const IOCB_CMD_PREAD: u16 = 0;
 const IOCB_CMD_PWRITE: u16 = 1;
 const IOCB_CMD_FSYNC: u16 = 2;
 const IOCB_CMD_FDSYNC: u16 = 3;
+const IOCB_CMD_POLL: u16 = 5;
 const IOCB_CMD_PREADV: u16 = 7;
 const IOCB_CMD_PWRITEV: u16 = 8;
 /// `iocb.aio_flags`: signal the eventfd `aio_resfd` at completion; take
@@ -99,6 +102,7 @@ pub fn io_submit(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EINVAL);
     }
     let ctx = context(t, a.addr(0)).ok_or(Errno::EINVAL)?;
+    ctx.complete_polls(&mut t.mm(), woken);
     let nr = (nr as u64).min(u64::from(ctx.capacity()));
     let mut done = 0;
     while done < nr {
@@ -136,6 +140,7 @@ fn submit_one(t: &mut Task, ctx: &AioContext, uiocb: u64) -> SysResult<()> {
         None
     };
     t.mm().write_val(uiocb + KEY_AT, &0u32)?;
+    let event = IoEvent { data: cb.aio_data, obj: uiocb, res: 0, res2: 0 };
     let res = match cb.aio_lio_opcode {
         IOCB_CMD_PREAD => read_write(t, &f, &cb, Dir::Read, false)?,
         IOCB_CMD_PWRITE => read_write(t, &f, &cb, Dir::Write, false)?,
@@ -143,14 +148,49 @@ fn submit_one(t: &mut Task, ctx: &AioContext, uiocb: u64) -> SysResult<()> {
         IOCB_CMD_PWRITEV => read_write(t, &f, &cb, Dir::Write, true)?,
         IOCB_CMD_FSYNC => fsync(&f, &cb, false)?,
         IOCB_CMD_FDSYNC => fsync(&f, &cb, true)?,
+        IOCB_CMD_POLL => {
+            // Linux's aio_poll: the events fit 16 bits; nothing else is set.
+            if cb.aio_buf > u64::from(u16::MAX) || cb.aio_offset != 0 || cb.aio_nbytes != 0 || cb.aio_rw_flags != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let events = cb.aio_buf as u32 | POLLERR | POLLHUP;
+            match ready(&f, events) {
+                0 => {
+                    ctx.add_poll(PendingPoll { file: f, events, event, eventfd });
+                    return Ok(());
+                }
+                mask => i64::from(mask),
+            }
+        }
         _ => return Err(Errno::EINVAL),
     };
-    ctx.complete(&mut t.mm(), IoEvent { data: cb.aio_data, obj: uiocb, res, res2: 0 });
-    if let Some(e) = eventfd.as_ref().and_then(|e| e.ops.eventfd()) {
-        // Linux's eventfd_signal saturates rather than fail.
-        let _ = e.add(1);
-    }
+    ctx.complete(&mut t.mm(), IoEvent { res, ..event });
+    signal_eventfd(eventfd.as_deref());
     Ok(())
+}
+
+/// The events of `events` the file reports now (0: not ready), as a poll
+/// request's result at submit.
+fn ready(f: &File, events: u32) -> u32 {
+    super::poll::revents(f, events)
+}
+
+/// A poll request's result when it completes later: Linux gives the events
+/// the file's wake-up named, which carry the POLLRDNORM and POLLWRNORM
+/// twins of POLLIN and POLLOUT (a pipe's writer wakes its readers with
+/// POLLIN | POLLRDNORM).
+fn woken(f: &File, events: u32) -> u32 {
+    if ready(f, events) == 0 {
+        return 0;
+    }
+    let mut twins = events;
+    if events & POLLIN != 0 {
+        twins |= POLLRDNORM;
+    }
+    if events & POLLOUT != 0 {
+        twins |= POLLWRNORM;
+    }
+    ready(f, twins)
 }
 
 /// An I/O's outcome as an event's result: the bytes moved, or -errno (an
@@ -219,16 +259,23 @@ fn fsync(f: &File, cb: &Iocb, data_only: bool) -> SysResult<i64> {
     }
 }
 
-/// io_cancel: only requests in flight can be cancelled, and none ever is
-/// (they complete at submit), so a request the caller names is EINVAL, as
-/// Linux's for a request that completed; EFAULT if its iocb is not
-/// readable, EINVAL if its key is not the kernel's.
+/// io_cancel: only poll requests in flight can be cancelled: the request
+/// completes with the events its file reports now, and the call says
+/// EINPROGRESS (the event is in the ring, not in `result`); any other is
+/// EINVAL, as Linux's for a request that completed. EFAULT if the iocb is
+/// not readable, EINVAL if its key is not the kernel's.
 pub fn io_cancel(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let key: u32 = t.mm().read_val(a.addr(1) + KEY_AT)?;
+    let iocb = a.addr(1);
+    let key: u32 = t.mm().read_val(iocb + KEY_AT)?;
     if key != 0 {
         return Err(Errno::EINVAL);
     }
-    context(t, a.addr(0)).ok_or(Errno::EINVAL)?;
+    let ctx = context(t, a.addr(0)).ok_or(Errno::EINVAL)?;
+    // One whose file is ready has completed already.
+    ctx.complete_polls(&mut t.mm(), woken);
+    if ctx.cancel_poll(&mut t.mm(), iocb, ready) {
+        return Err(Errno::EINPROGRESS);
+    }
     Err(Errno::EINVAL)
 }
 
@@ -248,6 +295,7 @@ fn read_deadline(t: &Task, addr: u64) -> SysResult<Option<Instant>> {
 /// after the `got` already taken; the result once there are `min_nr`, or
 /// on an error (the count, if some were taken), or the context ended.
 fn take(t: &mut Task, ctx: &AioContext, min_nr: u64, nr: u64, events: u64, got: &mut u64) -> Option<SysResult<u64>> {
+    ctx.complete_polls(&mut t.mm(), woken);
     let taken = ctx.take_events(&mut t.mm(), events + *got * EVENT_SIZE, nr - *got);
     if let Ok(n) = taken {
         *got += n;
@@ -274,11 +322,24 @@ fn getevents(t: &mut Task, a: &Args, deadline: Option<Instant>) -> SysResult<u64
     if let Some(r) = take(t, &ctx, min_nr, nr, events, &mut got) {
         return r;
     }
-    let queue = ctx.clone();
-    match t.block(&[&queue.queue], deadline, |t| Ok(take(t, &ctx, min_nr, nr, events, &mut got))) {
-        Ok(r) => r,
-        Err(Errno::ETIMEDOUT | Errno::ERESTARTSYS) => Ok(got),
-        Err(e) => Err(e),
+    // The wait is on the context and on the files of its poll requests;
+    // those without a queue (host streams) are looked at every few ms.
+    loop {
+        let files = ctx.polled_files();
+        let mut queues = vec![&ctx.queue];
+        queues.extend(files.iter().filter_map(|f| f.ops.wait_queue()));
+        let sliced = files.iter().any(|f| f.ops.wait_queue().is_none());
+        let until = if sliced { Some(Instant::now() + super::poll::HOST_POLL_SLICE) } else { deadline };
+        let until = match (until, deadline) {
+            (Some(u), Some(d)) => Some(u.min(d)),
+            (u, _) => u,
+        };
+        match t.block(&queues, until, |t| Ok(take(t, &ctx, min_nr, nr, events, &mut got))) {
+            Ok(r) => return r,
+            Err(Errno::ETIMEDOUT) if deadline.is_none_or(|d| Instant::now() < d) => continue,
+            Err(Errno::ETIMEDOUT | Errno::ERESTARTSYS) => return Ok(got),
+            Err(e) => return Err(e),
+        }
     }
 }
 

@@ -22,7 +22,7 @@ pub(super) const HOST_POLL_SLICE: Duration = Duration::from_millis(10);
 const MAX_POLL_FDS: u64 = 1 << 20;
 
 /// The events a file reports for `events`.
-fn revents(f: &File, events: u32) -> u32 {
+pub(super) fn revents(f: &File, events: u32) -> u32 {
     let mut r = f.ops.readiness();
     if r & POLLIN != 0 {
         r |= POLLRDNORM;

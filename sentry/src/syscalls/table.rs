@@ -333,7 +333,7 @@ syscall_table! {
     FUTEX_WAITV => futex::futex_waitv, Support::Partial("32-bit futexes; FUTEX2_NUMA and FUTEX2_MPOL give EINVAL"), [Ptr, Int, Hex, Ptr, Int];
     IO_SETUP => aio::io_setup, Support::Full, [Int, Ptr];
     IO_DESTROY => aio::io_destroy, Support::Full, [Hex];
-    IO_SUBMIT => aio::io_submit, Support::Partial("reads, writes and fsyncs, done at submit as Linux's buffered I/O; IOCB_CMD_POLL gives EINVAL"), [Hex, Int, Ptr];
+    IO_SUBMIT => aio::io_submit, Support::Partial("reads, writes and fsyncs are done at submit, as Linux's buffered I/O; a poll not ready at submit completes when io_getevents, io_pgetevents or io_submit next looks"), [Hex, Int, Ptr];
     IO_CANCEL => aio::io_cancel, Support::Full, [Hex, Ptr, Ptr];
     IO_GETEVENTS => aio::io_getevents, Support::Full, [Hex, Int, Int, Ptr, Ptr];
     IO_PGETEVENTS => aio::io_pgetevents, Support::Full, [Hex, Int, Int, Ptr, Ptr, Ptr];
