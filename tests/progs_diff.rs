@@ -280,6 +280,158 @@ differential_test! {
 }
 
 differential_test! {
+    /// The legacy calls: sysfs(2) in /proc/filesystems' order and its
+    /// errors, ustat(2) of mounted filesystems (EINVAL for other devices),
+    /// personality(2) (fork keeps it, execve drops READ_IMPLIES_EXEC, which
+    /// makes readable mappings executable; STICKY_TIMEOUTS keeps select's,
+    /// pselect6's and ppoll's timeouts and ends a stopped select with
+    /// EINTR), and vhangup(2) of a pty that is the caller's controlling
+    /// terminal (the session leader's SIGHUP, its files hung up, new opens
+    /// fine). The root has /dev/pts and /dev/ptmx for the native run.
+    fn legacy(platform, link) {
+        let (rootfs, prog) = rootfs_with("legacy", link);
+        rootfs.dir("/proc").dir_mode("/tmp", 0o1777).dir("/dev/pts").symlink("/dev/ptmx", "pts/ptmx");
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "sysfs(3) counts /proc/filesystems' types: ok",
+            "sysfs(1, \"\"): ENOENT",
+            "sysfs(1, a bad address): EFAULT",
+            "sysfs(2, past the last): EINVAL",
+            "ustat of /proc's device: ok",
+            "ustat of device -1: EINVAL",
+            "ustat of /'s device into a bad address: EFAULT",
+            "a fork child's: 0x6",
+            "READ_IMPLIES_EXEC: a PROT_READ mapping is r-xp",
+            "after execve: 0x6",
+            "select's timeout after it, STICKY_TIMEOUTS: 0.010000",
+            "STICKY_TIMEOUTS select, stopped and continued: EINTR",
+            "vhangup as uid 65534: EPERM",
+            "SIGHUPs to the session leader: 1",
+            "read of the hung-up fd: 0",
+            "tcgetattr on it: EIO",
+            "poll: 0x1d",
+            "tcgetsid of it: ENOTTY",
+            "write through the new fd: ok",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// kcmp: files across dup and fork, the address space, fd table, fs
+    /// context and signal handlers of threads, forks and CLONE_VM|CLONE_FS|
+    /// CLONE_FILES children, System V undo lists (a pthread_create makes
+    /// one), an epoll set's targets, and the errors in Linux's order.
+    fn kcmp(platform, link) {
+        let (rootfs, prog) = rootfs_with("kcmp", link);
+        rootfs.dir_mode("/tmp", 0o1777);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_lines(&[
+            "an fd and its dup: same",
+            "two opens of one file: different",
+            "a thread: KCMP_SIGHAND: same",
+            "CLONE_VM|CLONE_FS|CLONE_FILES child: KCMP_FILES: same",
+            "CLONE_VM|CLONE_FS|CLONE_FILES child: KCMP_SIGHAND: different",
+            "an inherited fd, parent and child: same",
+            "a fork child: KCMP_VM: different",
+            "a fork child: KCMP_SYSVSEM, neither with undo: different",
+            "type KCMP_TYPES: EINVAL",
+            "a reaped child: ESRCH",
+            "uid 65534 and root's process: EPERM",
+            "KCMP_EPOLL_TFD, its dup: same",
+            "KCMP_EPOLL_TFD, toff 1: ENOENT",
+            "KCMP_EPOLL_TFD, efd not an epoll set: EINVAL",
+            "KCMP_EPOLL_TFD, a bad slot: EFAULT",
+            "KCMP_EPOLL_TFD, its file gone: ENOENT",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// process_vm_readv and process_vm_writev: a fork child's own
+    /// (copy-on-write) memory read and written through scattered iovecs,
+    /// partial copies where either side stops being accessible, a write
+    /// seen by a thread of the child that spins without syscalls, and the
+    /// errors in Linux's order.
+    fn process_vm(platform, link) {
+        let (rootfs, prog) = rootfs_with("process_vm", link);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "readv 10 bytes, 2 local and 3 remote iovecs: 10",
+            "read: abcm nopqrs",
+            "readv, the second remote iovec PROT_NONE: 100",
+            "readv into a local buffer that runs into PROT_NONE: 50",
+            "writev to a read-only remote page: EFAULT",
+            "the parent's data is its own: pppppppp",
+            "a local buffer past user space: EFAULT",
+            "nothing to copy, pid -1: 0",
+            "pid -1: ESRCH",
+            "uid 65534 reading root's process: EPERM",
+            "child's data after the writes: WRITTEN! scatter!",
+            "the spinning thread saw the write: ok",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// futex_waitv: the argument checks in Linux's order, EAGAIN, absolute
+    /// timeouts on both clocks, the index a wake returns (a word listed
+    /// twice: the first for one wake, the last for two), a requeued wait,
+    /// shared words across fork, and EINTR.
+    fn futex_waitv(platform, link) {
+        let (rootfs, prog) = rootfs_with("futex_waitv", link);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_lines(&[
+            "129 futexes: EINVAL",
+            "... and a bad timeout (checked first): EFAULT",
+            "an entry's reserved field set: EINVAL",
+            "the second entry NULL: EFAULT",
+            "the third word not as expected: EAGAIN",
+            "a 50 ms CLOCK_REALTIME timeout: ETIMEDOUT",
+            "10 futexes, the sixth woken: returns 5, the wake woke 1",
+            "the first word also last, one woken: returns 0, the wake woke 1",
+            "the first word also last, all woken: returns 9, the wake woke 2",
+            "the fourth requeued and woken: 3",
+            "a fork child on shared words, the second woken: 1",
+            "a SIGALRM handler runs: EINTR",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// Linux AIO by its raw syscalls: io_setup's ring (the header, events
+    /// reaped from user space), reads and writes (vectored too) done at
+    /// submit, fsync, results that are the I/O's errors (-EFAULT, -EAGAIN
+    /// with RWF_NOWAIT, as preadv2's, -EPIPE), IOCB_FLAG_RESFD's eventfd, a full ring,
+    /// poll requests (at once, later, cancelled: EINPROGRESS), io_getevents's
+    /// waits and io_pgetevents's mask, io_cancel,
+    /// io_destroy, a fork child, /proc/sys/fs/aio-nr, and the errors.
+    fn aio(platform, link) {
+        let (rootfs, prog) = rootfs_with("aio", link);
+        rootfs.dir("/proc").dir_mode("/tmp", 0o1777);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "io_setup(aio-max-nr + 1): EAGAIN",
+            "ring: id 0 head 0 tail 0 magic 0xa10a10a1 compat 1 incompat 0 header 32",
+            "preadv: event res 8, obj the iocb, data 0",
+            "ring event: data 2 res 2",
+            "RWF_NOWAIT read of an empty pipe: event res -EAGAIN, obj the iocb, data 0",
+            "preadv2(RWF_NOWAIT) of an empty pipe: EAGAIN",
+            "the eventfd counted 2",
+            "an unknown RWF flag: EOPNOTSUPP",
+            "io_submit, the second iocb NULL: 1",
+            "io_getevents into NULL: EFAULT",
+            "io_pgetevents, SIGALRM comes: EINTR",
+            "io_cancel of a completed request: EINVAL",
+            "poll of the pipe, written 100 ms later: event res 65, obj the iocb, data 0",
+            "io_cancel of it: EINPROGRESS",
+            "the cancelled poll: event res 0, obj the iocb, data 0",
+            "the child: io_submit: EINVAL",
+            "mincore of the ring after: ENOMEM",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// execve's and fchdir's permission checks as uid 65534, an empty argv
     /// (argc 1, argv[0] ""), execveat's AT_SYMLINK_NOFOLLOW, and an empty
     /// path failing before its dirfd is looked at.

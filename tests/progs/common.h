@@ -71,6 +71,18 @@ static inline void sleep_ms(long ms)
 		;
 }
 
+/* An absolute time on `clock`, ms milliseconds from now (the timeouts
+ * of mq_timedsend, futex_waitv and the like). */
+static inline struct timespec abs_time_in(long ms, clockid_t clock)
+{
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	return ts;
+}
+
 /* Stops child `pid` 200 ms from now and continues it a second later: the
  * tests that a stopped and continued wait keeps (or not) its deadline. */
 static inline void stop_then_continue(pid_t pid)

@@ -86,12 +86,7 @@ static long send_str(mqd_t q, const char *s, unsigned prio)
 /* An absolute CLOCK_REALTIME time ms from now, as mq_timed* want. */
 static struct timespec in_ms(long ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000L;
-	ts.tv_nsec %= 1000000000L;
-	return ts;
+	return abs_time_in(ms, CLOCK_REALTIME);
 }
 
 static short revents(int fd)

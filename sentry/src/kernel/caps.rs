@@ -152,6 +152,21 @@ pub fn changes_trust(old: &Credentials, new: &Credentials) -> bool {
         || new.caps.permitted & !old.caps.permitted != 0
 }
 
+/// Whether a process with credentials `me` may look into or act on another
+/// with `them`, as Linux's ptrace_may_access on real ids (kcmp,
+/// process_vm_readv and writev, pidfd_getfd, get_robust_list): its real
+/// ids are all of the target's, or it has CAP_SYS_PTRACE; and its
+/// permitted set covers the target's, or it has CAP_SYS_PTRACE (commoncap).
+/// The caller's own process may always; the caller checks that. Not
+/// modelled: the target's dumpability and Yama's ptrace scope.
+pub fn ptrace_may_access(me: &Credentials, them: &Credentials) -> bool {
+    let same_ids = [them.uid, them.euid, them.suid].iter().all(|&u| u == me.uid)
+        && [them.gid, them.egid, them.sgid].iter().all(|&g| g == me.gid);
+    let covers_caps = them.caps.permitted & !me.caps.permitted == 0;
+    let ptrace = me.has_cap(CAP_SYS_PTRACE);
+    ptrace || (same_ids && covers_caps)
+}
+
 /// The credentials access(2) checks with: the real ids as filesystem ids,
 /// and (unless SECBIT_NO_SETUID_FIXUP) no capabilities for a non-root
 /// real uid, all permitted ones for root.
@@ -325,6 +340,27 @@ mod tests {
 
     fn root() -> Credentials {
         Credentials::new(0, 0)
+    }
+
+    #[test]
+    fn ptrace_access_needs_the_same_ids_and_caps_or_cap_sys_ptrace() {
+        let user = Credentials::new(1000, 1000);
+        assert!(ptrace_may_access(&user, &user));
+        assert!(ptrace_may_access(&root(), &user));
+        assert!(!ptrace_may_access(&user, &root()));
+        let mut setuid = user.clone();
+        setuid.suid = 0;
+        assert!(!ptrace_may_access(&user, &setuid));
+        let mut other_group = user.clone();
+        other_group.egid = 5;
+        assert!(!ptrace_may_access(&user, &other_group));
+        // Same ids, but the target holds a capability the caller lacks.
+        let mut capable = user.clone();
+        capable.caps.permitted = bit(CAP_KILL);
+        assert!(!ptrace_may_access(&user, &capable));
+        let mut tracer = user.clone();
+        tracer.caps.effective = bit(CAP_SYS_PTRACE);
+        assert!(ptrace_may_access(&tracer, &root()));
     }
 
     /// Root with CAP_KILL inheritable and ambient.

@@ -57,6 +57,18 @@ impl FutexTable {
     }
 }
 
+impl FutexTable {
+    /// Removes the waiters of `ws` still queued (a futex_waitv that
+    /// ended), in one pass over the table.
+    pub fn cancel_all(&self, ws: &[Arc<FutexWaiter>]) {
+        let mut q = self.lock();
+        for list in q.values_mut() {
+            list.retain(|x| !ws.iter().any(|w| Arc::ptr_eq(x, w)));
+        }
+        q.retain(|_, l| !l.is_empty());
+    }
+}
+
 /// Wakes up to `n` waiters on `key` whose bitset meets `bitset`.
 pub fn wake_locked(q: &mut FutexQueues<'_>, key: FutexKey, n: u32, bitset: u32) -> u32 {
     let Some(list) = q.get_mut(&key) else { return 0 };

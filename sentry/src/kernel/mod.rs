@@ -10,6 +10,7 @@
 //! map is held across the Gofer lookup that fills it; nothing else is held
 //! during a Gofer call or while a task sleeps.
 
+pub mod aio;
 pub mod caps;
 pub mod fd_table;
 pub mod futex;
@@ -95,6 +96,8 @@ pub struct Kernel {
     pub memfd_fs: Arc<crate::vfs::tmpfs::MemFs>,
     /// The sandbox's pseudo-terminals (its one devpts instance).
     pub ptys: Arc<pty::PtyRegistry>,
+    /// Linux AIO contexts (io_setup).
+    pub aio: aio::AioRegistry,
     /// Which unimplemented syscalls were logged already.
     enosys_logged: Box<[AtomicBool]>,
     /// The same, for numbers past `enosys_logged`.
@@ -119,6 +122,7 @@ impl Kernel {
                 log::warn!("vdso: no pages for it ({e}); clocks are read by syscall");
                 None
             }),
+            aio: aio::AioRegistry::default(),
             memfile,
             vfs,
             uts: Mutex::new(UtsNames { hostname: hostname.into_bytes(), domainname: b"(none)".to_vec() }),

@@ -132,6 +132,10 @@ pub struct ThreadGroup {
     /// /proc/PID/io's counters: bytes read and written through read- and
     /// write-family calls, and how many such calls.
     pub io: IoCounters,
+    /// Which System V semaphore undo list the process has, as kcmp's
+    /// KCMP_SYSVSEM compares them (0: none yet): see
+    /// [`ThreadGroup::sem_undo_list`].
+    pub sem_undo: AtomicI32,
 }
 
 /// Counts of a process's I/O, as /proc/PID/io shows them.
@@ -175,7 +179,19 @@ impl ThreadGroup {
             signal_queue: super::waiter::WaitQueue::default(),
             posix_timers: Mutex::new(super::timer::PosixTimers::default()),
             io: IoCounters::default(),
+            sem_undo: AtomicI32::new(0),
         })
+    }
+
+    /// The process's System V semaphore undo list, made now if it has none,
+    /// as Linux makes one at the first SEM_UNDO semop or a clone with
+    /// CLONE_SYSVSEM (whose child shares it). Only its identity is kept
+    /// here: the adjustments themselves are kept by process (`ipc::sem`).
+    pub fn sem_undo_list(&self) -> i32 {
+        match self.sem_undo.compare_exchange(0, self.tgid, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => self.tgid,
+            Err(id) => id,
+        }
     }
 
     /// Starts a group exit with `status`, unless one is already under way.

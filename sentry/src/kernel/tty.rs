@@ -17,6 +17,7 @@
 //! with either held.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use zerocopy::{FromBytes, IntoBytes};
@@ -36,7 +37,7 @@ use super::task::Task;
 use super::waiter::WaitQueue;
 use super::Kernel;
 use crate::mm::{Chunk, MemoryFile, SysResult};
-use crate::vfs::file::{File, FileOps, HostStdio, POLLIN, POLLOUT};
+use crate::vfs::file::{File, FileOps, HostStdio, POLLERR, POLLHUP, POLLIN, POLLOUT};
 use crate::vfs::Dentry;
 
 const SIGTTIN: u32 = 21;
@@ -50,6 +51,9 @@ const TERMIOS2_SIZE: usize = std::mem::size_of::<Termios2>();
 pub struct Tty {
     dev: TtyDev,
     ctl: Mutex<Ctl>,
+    /// How many times vhangup hung it up: a file opened before the last
+    /// one is hung up (Linux swaps its file operations for hung_up_tty_fops).
+    hangups: AtomicU64,
 }
 
 /// What is behind a terminal.
@@ -77,13 +81,14 @@ impl Tty {
     fn new(io: OwnedFd, wr: Option<OwnedFd>) -> Arc<Tty> {
         let mut winsize = [0u8; WINSIZE_SIZE];
         let _ = crate::sys::tty_ioctl(io.as_raw_fd(), TIOCGWINSZ, &mut winsize);
-        Arc::new(Tty { dev: TtyDev::Host { io, wr }, ctl: Mutex::new(Ctl { session: 0, pgrp: 0, winsize }) })
+        let ctl = Mutex::new(Ctl { session: 0, pgrp: 0, winsize });
+        Arc::new(Tty { dev: TtyDev::Host { io, wr }, ctl, hangups: AtomicU64::new(0) })
     }
 
     /// The replica terminal of the pseudo-terminal pair `pty`.
     pub fn new_pty(pty: Pty) -> Arc<Tty> {
         let ctl = Ctl { session: 0, pgrp: 0, winsize: [0; WINSIZE_SIZE] };
-        Arc::new(Tty { dev: TtyDev::Pty(Box::new(pty)), ctl: Mutex::new(ctl) })
+        Arc::new(Tty { dev: TtyDev::Pty(Box::new(pty)), ctl: Mutex::new(ctl), hangups: AtomicU64::new(0) })
     }
 
     fn ctl(&self) -> MutexGuard<'_, Ctl> {
@@ -151,6 +156,8 @@ fn host_io(r: std::io::Result<usize>) -> SysResult<usize> {
 pub struct TtyFile {
     tty: Arc<Tty>,
     dentry: Option<Arc<Dentry>>,
+    /// The terminal's hangup count at the open.
+    hangups: u64,
 }
 
 impl TtyFile {
@@ -160,7 +167,18 @@ impl TtyFile {
         if let Some(p) = tty.pty() {
             p.open_replica()?;
         }
-        Ok(TtyFile { tty, dentry })
+        Ok(TtyFile::of(tty, dentry))
+    }
+
+    fn of(tty: Arc<Tty>, dentry: Option<Arc<Dentry>>) -> TtyFile {
+        let hangups = tty.hangups.load(Ordering::Acquire);
+        TtyFile { tty, dentry, hangups }
+    }
+
+    /// Whether vhangup hung the terminal up since this file was opened:
+    /// then reads give 0, and writes and ioctls EIO, for good.
+    fn hung(&self) -> bool {
+        self.tty.hangups.load(Ordering::Acquire) != self.hangups
     }
 }
 
@@ -178,6 +196,9 @@ impl FileOps for TtyFile {
     }
 
     fn read(&self, mf: &MemoryFile, dst: &[Chunk], _offset: Option<u64>) -> SysResult<usize> {
+        if self.hung() {
+            return Ok(0);
+        }
         let (io, _) = match &self.tty.dev {
             TtyDev::Pty(p) => return p.replica_read(&self.tty, mf, dst),
             TtyDev::Host { io, wr } => (io.as_raw_fd(), wr),
@@ -195,6 +216,9 @@ impl FileOps for TtyFile {
     }
 
     fn write(&self, mf: &MemoryFile, src: &[Chunk], _offset: Option<u64>) -> SysResult<usize> {
+        if self.hung() {
+            return Err(Errno::EIO);
+        }
         let fd = match &self.tty.dev {
             TtyDev::Pty(p) => return p.replica_write(mf, src),
             TtyDev::Host { io, wr } => wr.as_ref().unwrap_or(io).as_raw_fd(),
@@ -211,6 +235,9 @@ impl FileOps for TtyFile {
     }
 
     fn readiness(&self) -> u32 {
+        if self.hung() {
+            return POLLIN | POLLOUT | POLLERR | POLLHUP;
+        }
         match &self.tty.dev {
             TtyDev::Pty(p) => p.replica_readiness(),
             TtyDev::Host { io, .. } => crate::sys::poll_one(io.as_raw_fd(), POLLIN | POLLOUT, 0),
@@ -246,7 +273,13 @@ impl FileOps for TtyFile {
     }
 
     fn tty(&self) -> Option<&Arc<Tty>> {
-        Some(&self.tty)
+        // A hung-up file is no terminal any more: no job control, and its
+        // ioctls fail (see `hung_up`).
+        (!self.hung()).then_some(&self.tty)
+    }
+
+    fn hung_up(&self) -> bool {
+        self.hung()
     }
 }
 
@@ -298,7 +331,7 @@ pub fn stdio_files(stdio: Vec<OwnedFd>, console_node: Option<Arc<Dentry>>) -> St
         // The console is `/dev/console`: fstat on it matches a stat of that
         // node, as ttyname(3) checks.
         let dentry = if console.is_none() { console_node.clone() } else { None };
-        let file = File::new(Box::new(TtyFile { tty: tty.clone(), dentry }), mode | O_LARGEFILE, None);
+        let file = File::new(Box::new(TtyFile::of(tty.clone(), dentry)), mode | O_LARGEFILE, None);
         for n in numbers {
             out.push((n, file.clone()));
         }
@@ -325,7 +358,7 @@ pub fn open_ctty(t: &Task, dentry: &Arc<Dentry>) -> SysResult<Box<dyn FileOps>> 
 /// without one.
 pub fn open_console(t: &Task, dentry: &Arc<Dentry>) -> SysResult<Box<dyn FileOps>> {
     let tty = t.kernel.console.get().cloned().ok_or(Errno::ENXIO)?;
-    Ok(Box::new(TtyFile { tty, dentry: Some(dentry.clone()) }))
+    Ok(Box::new(TtyFile::of(tty, Some(dentry.clone()))))
 }
 
 fn is_ctty(p: &Process, tty: &Arc<Tty>) -> bool {
@@ -691,6 +724,17 @@ pub fn hangup(kernel: &Arc<Kernel>, tty: &Arc<Tty>) {
             std::thread::spawn(move || work(&kernel, &mut kernel.procs(), &tty));
         }
     }
+}
+
+/// vhangup(2) of the controlling terminal `tty`: the files open on it hang
+/// up, a pty replica's unread input goes, and its session loses it (see
+/// [`hangup`]), as Linux's tty_vhangup. New opens work as before.
+pub fn vhangup(kernel: &Arc<Kernel>, tty: &Arc<Tty>) {
+    tty.hangups.fetch_add(1, Ordering::AcqRel);
+    if let Some(p) = tty.pty() {
+        let _ = p.flush(abi::flags::termios::TCIFLUSH, false);
+    }
+    hangup(kernel, tty);
 }
 
 /// An open of the terminal `tty` without O_NOCTTY (`noctty` false) makes

@@ -391,6 +391,37 @@ impl PinnedIo {
     pub fn is_empty(&self) -> bool {
         self.chunks.is_empty()
     }
+
+    /// Copies the first `len` bytes of `src`'s runs into this pin's, as
+    /// far as both reach (process_vm_readv and writev, between address
+    /// spaces): returns how many bytes it copied.
+    pub fn copy_from(&self, src: &PinnedIo, len: u64) -> u64 {
+        // The address spaces of one sandbox share its memory file.
+        if !Arc::ptr_eq(&self.mf, &src.mf) {
+            return 0;
+        }
+        let len = len.min(self.len()).min(src.len());
+        let (mut d, mut s) = (self.chunks.iter().copied(), src.chunks.iter().copied());
+        let (mut dc, mut sc) = (Chunk { off: 0, len: 0 }, Chunk { off: 0, len: 0 });
+        let mut done = 0;
+        while done < len {
+            if dc.len == 0 {
+                dc = d.next().unwrap_or(Chunk { off: 0, len: 0 });
+            }
+            if sc.len == 0 {
+                sc = s.next().unwrap_or(Chunk { off: 0, len: 0 });
+            }
+            let n = dc.len.min(sc.len).min(len - done);
+            if n == 0 {
+                break;
+            }
+            self.mf.copy(dc.off, sc.off, n);
+            dc = Chunk { off: dc.off + n, len: dc.len - n };
+            sc = Chunk { off: sc.off + n, len: sc.len - n };
+            done += n;
+        }
+        done
+    }
 }
 
 impl Drop for PinnedIo {

@@ -11,6 +11,7 @@ use abi::flags::open::*;
 use abi::flags::seek::*;
 use abi::types::Iovec;
 use abi::Errno;
+use zerocopy::IntoBytes;
 
 use super::fs::{read_path, start_dir};
 use super::Args;
@@ -74,7 +75,7 @@ pub(super) fn skip_bytes(bufs: &[(u64, u64)], mut skip: u64) -> SmallVec<[(u64, 
 }
 
 /// The first `max` bytes of `bufs`.
-fn take_bytes(bufs: &[(u64, u64)], mut max: u64) -> SmallVec<[(u64, u64); 4]> {
+pub(super) fn take_bytes(bufs: &[(u64, u64)], mut max: u64) -> SmallVec<[(u64, u64); 4]> {
     let mut out = SmallVec::new();
     for &(addr, len) in bufs {
         if max == 0 {
@@ -97,7 +98,7 @@ fn take_bytes(bufs: &[(u64, u64)], mut max: u64) -> SmallVec<[(u64, u64); 4]> {
 const READ_PIECE_SEEKABLE: u64 = 1 << 20;
 const READ_PIECE_STREAM: u64 = 64 << 20;
 
-fn check_access(f: &File, dir: Dir) -> SysResult<()> {
+pub(super) fn check_access(f: &File, dir: Dir) -> SysResult<()> {
     let mode = f.flags() & O_ACCMODE;
     let ok = match dir {
         Dir::Read => mode == O_RDONLY || mode == O_RDWR,
@@ -113,7 +114,23 @@ fn check_access(f: &File, dir: Dir) -> SysResult<()> {
 /// Streams that would block put the task to sleep (interruptibly) unless the
 /// file is O_NONBLOCK; a blocking write keeps going until all is written.
 pub(super) fn transfer(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, dir: Dir) -> SysResult<u64> {
-    let r = transfer_data(t, fd, bufs, pos, dir);
+    transfer_opts(t, fd, bufs, Way { pos, dir, nowait: false })
+}
+
+/// How a transfer goes: at `pos` (None: the file's offset), in `dir`, and
+/// with `nowait` (RWF_NOWAIT) giving EAGAIN where it would wait, as
+/// O_NONBLOCK does.
+#[derive(Clone, Copy)]
+struct Way {
+    pos: Option<u64>,
+    dir: Dir,
+    nowait: bool,
+}
+
+/// [`transfer`], the way `way` says.
+fn transfer_opts(t: &mut Task, fd: i32, bufs: &[(u64, u64)], way: Way) -> SysResult<u64> {
+    let dir = way.dir;
+    let r = transfer_data(t, fd, bufs, way);
     // /proc/PID/io counts every call, and the bytes it moved.
     let io = &t.handle.tg.io;
     let (bytes, calls) = if dir == Dir::Read { (&io.rchar, &io.syscr) } else { (&io.wchar, &io.syscw) };
@@ -130,7 +147,8 @@ pub(super) fn transfer(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u
     Ok(n)
 }
 
-fn transfer_data(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, dir: Dir) -> SysResult<u64> {
+fn transfer_data(t: &mut Task, fd: i32, bufs: &[(u64, u64)], way: Way) -> SysResult<u64> {
+    let Way { pos, dir, nowait } = way;
     let f = t.fds().get(fd)?.clone();
     check_access(&f, dir)?;
     if bufs.iter().all(|&(_, l)| l == 0) {
@@ -172,6 +190,7 @@ fn transfer_data(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, d
         bufs
     };
     let mf = t.kernel.memfile.clone();
+    let nonblock = nowait || f.flags() & O_NONBLOCK != 0;
     let total: u64 = bufs.iter().map(|&(_, l)| l).sum();
     let mut done = 0u64;
     let deadline = if dir == Dir::Read { f.ops.read_timeout().map(|d| std::time::Instant::now() + d) } else { None };
@@ -221,12 +240,12 @@ fn transfer_data(t: &mut Task, fd: i32, bufs: &[(u64, u64)], pos: Option<u64>, d
                     continue;
                 }
                 // Reads return what there is; blocking stream writes go on.
-                if dir == Dir::Read || n == 0 || done >= total || f.ops.seekable() || f.flags() & O_NONBLOCK != 0 {
+                if dir == Dir::Read || n == 0 || done >= total || f.ops.seekable() || nonblock {
                     return Ok(done);
                 }
             }
             // (A read that has data returns it rather than wait for more.)
-            Err(Errno::EAGAIN) if f.flags() & O_NONBLOCK == 0 && !(dir == Dir::Read && done > 0) => {
+            Err(Errno::EAGAIN) if !(nonblock || dir == Dir::Read && done > 0) => {
                 match wait_ready(t, &f, dir, deadline) {
                     Ok(()) => {}
                     // A terminal's VTIME ran out: the read finds nothing.
@@ -315,22 +334,67 @@ pub(super) fn wait_ready(t: &mut Task, f: &Arc<File>, dir: Dir, deadline: Option
     Err(Errno::EAGAIN)
 }
 
-pub(super) fn iovecs(t: &Task, addr: u64, count: u64) -> SysResult<Vec<(u64, u64)>> {
+/// An iovec array's (base, length) pairs as Linux's iovec_from_user reads
+/// them: at most IOV_MAX (EINVAL), all readable (EFAULT), no negative
+/// length (EINVAL).
+pub(super) fn read_iovecs(t: &Task, addr: u64, count: u64) -> SysResult<Vec<(u64, u64)>> {
     if count > IOV_MAX {
         return Err(Errno::EINVAL);
     }
-    let mut out = Vec::with_capacity(count as usize);
-    let mut total = 0u64;
-    for i in 0..count {
-        let iov: Iovec = t.mm().read_val(addr + i * 16)?;
-        if iov.len > i64::MAX as u64 {
-            return Err(Errno::EINVAL);
-        }
-        let len = iov.len.min(MAX_RW_COUNT - total);
-        total += len;
-        out.push((iov.base, len));
+    let mut raw = vec![Iovec::default(); count as usize];
+    t.mm().copy_in(addr, raw.as_mut_bytes())?;
+    if raw.iter().any(|v| v.len > i64::MAX as u64) {
+        return Err(Errno::EINVAL);
     }
-    Ok(out)
+    Ok(raw.iter().map(|v| (v.base, v.len)).collect())
+}
+
+/// The buffers of an iovec array, cut to MAX_RW_COUNT bytes in all, as
+/// Linux's import_iovec (whose access_ok is left to the copies: a buffer
+/// outside user space faults when it is used).
+pub(super) fn iovecs(t: &Task, addr: u64, count: u64) -> SysResult<Vec<(u64, u64)>> {
+    let mut bufs = read_iovecs(t, addr, count)?;
+    cap_rw_count(&mut bufs);
+    Ok(bufs)
+}
+
+/// The end of user space, as Linux's access_ok sees it (x86-64, 4-level
+/// page tables: TASK_SIZE_MAX).
+const USER_END: u64 = (1 << 47) - 4096;
+
+/// Linux's access_ok: whether `[addr, addr + len)` lies in user space.
+pub(super) fn access_ok(addr: u64, len: u64) -> bool {
+    addr.checked_add(len).is_some_and(|end| end <= USER_END)
+}
+
+/// An iovec array as Linux's import_iovec takes it: [`read_iovecs`], then
+/// each buffer in user space (EFAULT), then cut to MAX_RW_COUNT bytes.
+pub(super) fn import_iovecs(t: &Task, addr: u64, count: u64) -> SysResult<Vec<(u64, u64)>> {
+    let mut bufs = read_iovecs(t, addr, count)?;
+    if bufs.iter().any(|&(addr, len)| !access_ok(addr, len)) {
+        return Err(Errno::EFAULT);
+    }
+    cap_rw_count(&mut bufs);
+    Ok(bufs)
+}
+
+/// One buffer as Linux's import_ubuf takes it: cut to MAX_RW_COUNT, then
+/// in user space (EFAULT).
+pub(super) fn import_buf(addr: u64, len: u64) -> SysResult<(u64, u64)> {
+    let len = len.min(MAX_RW_COUNT);
+    if !access_ok(addr, len) {
+        return Err(Errno::EFAULT);
+    }
+    Ok((addr, len))
+}
+
+/// Cuts buffers to MAX_RW_COUNT bytes in all, as import_iovec does.
+fn cap_rw_count(bufs: &mut [(u64, u64)]) {
+    let mut total = 0u64;
+    for (_, len) in bufs {
+        *len = (*len).min(MAX_RW_COUNT - total);
+        total += *len;
+    }
 }
 
 pub fn read(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -374,28 +438,43 @@ const RWF_DSYNC: u32 = 0x2;
 const RWF_SYNC: u32 = 0x4;
 const RWF_NOWAIT: u32 = 0x8;
 const RWF_APPEND: u32 = 0x10;
+/// The RWF_* flags Husk takes (others are EOPNOTSUPP).
+pub(super) const RWF_KNOWN: u32 = RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND;
+
+/// A read or write with preadv2's RWF_* `flags` (already checked against
+/// [`RWF_KNOWN`]), at `pos` or, without one, at the file's offset:
+/// RWF_APPEND writes at the end, whatever the position says; RWF_NOWAIT
+/// gives EAGAIN where it would wait.
+pub(super) fn transfer_rwf(
+    t: &mut Task,
+    fd: i32,
+    bufs: &[(u64, u64)],
+    pos: Option<u64>,
+    dir: Dir,
+    flags: u32,
+) -> SysResult<u64> {
+    let pos = match pos {
+        Some(_) if dir == Dir::Write && flags & RWF_APPEND != 0 => Some(t.fds().get(fd)?.ops.stat()?.size),
+        pos => pos,
+    };
+    transfer_opts(t, fd, bufs, Way { pos, dir, nowait: flags & RWF_NOWAIT != 0 })
+}
 
 /// preadv, pwritev, preadv2 and pwritev2 (with their `flags`): the
 /// iovecs at `iov`, at `pos` (for the v2 calls, -1 is the file offset, as
 /// readv and writev).
 fn vectored_at(t: &mut Task, a: &Args, dir: Dir, flags: Option<u32>) -> SysResult<u64> {
     let v2 = flags.unwrap_or(0);
-    if v2 & !(RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND) != 0 {
+    if v2 & !RWF_KNOWN != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
-    let f = t.fds().get(a.fd(0))?.clone();
+    t.fds().get(a.fd(0))?;
     let bufs = iovecs(t, a.addr(1), a.u64(2))?;
-    let pos = a.i64(3);
-    if pos == -1 && flags.is_some() {
-        return transfer(t, a.fd(0), &bufs, None, dir);
-    }
-    let pos = position(pos)?;
-    // RWF_APPEND writes at the end, whatever the position says.
-    if dir == Dir::Write && v2 & RWF_APPEND != 0 {
-        let end = f.ops.stat()?.size;
-        return transfer(t, a.fd(0), &bufs, Some(end), dir);
-    }
-    transfer(t, a.fd(0), &bufs, Some(pos), dir)
+    let pos = match a.i64(3) {
+        -1 if flags.is_some() => None,
+        pos => Some(position(pos)?),
+    };
+    transfer_rwf(t, a.fd(0), &bufs, pos, dir, v2)
 }
 
 pub fn preadv(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -1021,6 +1100,10 @@ pub fn ioctl(t: &mut Task, a: &Args) -> SysResult<u64> {
         FIONCLEX => return t.fds().set_cloexec(fd, false).map(|_| 0),
         FIONBIO => {}
         _ => {
+            if f.ops.hung_up() {
+                // Linux's hung_up_tty_ioctl.
+                return Err(if cmd == abi::flags::ioctl::TIOCSPGRP { Errno::ENOTTY } else { Errno::EIO });
+            }
             if let Some(tty) = f.ops.tty() {
                 return crate::kernel::tty::ioctl(t, &f, tty, cmd, a.u64(2), false);
             }

@@ -1,6 +1,7 @@
 //! Filesystem syscalls that change names or attributes: mkdir, mknod,
 //! symlink, link, unlink, rmdir and rename in their variants; chmod, chown
-//! and the utime family; truncate and fallocate; the sync family; statfs.
+//! and the utime family; truncate and fallocate; the sync family; statfs,
+//! ustat and sysfs(2).
 //!
 //! They act on the in-Sentry filesystems (tmpfs, devfs) and fail on the
 //! read-only rootfs with Linux's errno precedence (see `vfs::ops`).
@@ -616,5 +617,57 @@ pub fn fstatfs(t: &mut Task, a: &Args) -> SysResult<u64> {
     let f = t.fds().get(a.fd(0))?.clone();
     let st = statfs_of(f.dentry.as_deref(), t.kernel.vfs.gofer().map(|g| &**g));
     t.mm().write_val(a.addr(1), &st)?;
+    Ok(0)
+}
+
+/// sysfs(2), the System V call that numbers the filesystem types: option 1
+/// gives a name's index, 2 the name at an index, 3 how many there are.
+pub fn sysfs(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let types = crate::vfs::FILESYSTEMS;
+    match a.i32(0) {
+        1 => {
+            let name = read_path(t, a.addr(1))?;
+            // Linux's getname: an empty name is ENOENT.
+            if name.is_empty() {
+                return Err(Errno::ENOENT);
+            }
+            types.iter().position(|fs| fs.as_bytes() == name).map(|i| i as u64).ok_or(Errno::EINVAL)
+        }
+        2 => {
+            // The index is an unsigned int.
+            let name = types.get(a.u32(1) as usize).ok_or(Errno::EINVAL)?;
+            let mut buf = name.as_bytes().to_vec();
+            buf.push(0);
+            t.mm().copy_out(a.addr(2), &buf)?;
+            Ok(0)
+        }
+        3 => Ok(types.len() as u64),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// `struct ustat` (x86-64).
+#[repr(C)]
+#[derive(Clone, Copy, Default, IntoBytes, Immutable)]
+struct Ustat {
+    f_tfree: i32,
+    pad: u32,
+    f_tinode: u64,
+    f_fname: [u8; 6],
+    f_fpack: [u8; 6],
+    pad2: u32,
+}
+const _: () = assert!(std::mem::size_of::<Ustat>() == 32);
+
+/// ustat(2): the free blocks and inodes of the mounted filesystem whose
+/// device is `dev` (as stat's `st_dev` gives it); EINVAL if none is.
+pub fn ustat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let dev = u64::from(a.u32(0));
+    let roots = t.kernel.vfs.mount_roots();
+    let root = roots.iter().find(|d| d.attr().dev == dev).ok_or(Errno::EINVAL)?;
+    let st = statfs_of(Some(root), t.kernel.vfs.gofer().map(|g| &**g));
+    // Linux copies the block count into the int as it is.
+    let u = Ustat { f_tfree: st.f_bfree as i32, f_tinode: st.f_ffree, ..Ustat::default() };
+    t.mm().write_val(a.addr(1), &u)?;
     Ok(0)
 }

@@ -1,4 +1,5 @@
-//! futex(2), emulated by the Sentry over its own waiter table.
+//! futex(2) and futex_waitv(2), emulated by the Sentry over its own waiter
+//! table.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -200,4 +201,86 @@ pub fn futex(t: &mut Task, a: &Args) -> SysResult<u64> {
         }
         _ => Err(Errno::ENOSYS),
     }
+}
+
+/// futex_waitv's most futexes.
+const FUTEX_WAITV_MAX: u32 = 128;
+/// futex2 flags: the word's size (only 32 bits is implemented, as on
+/// Linux), NUMA and memory-policy placement, and a private futex.
+const FUTEX2_SIZE_MASK: u32 = 3;
+const FUTEX2_SIZE_U32: u32 = 2;
+const FUTEX2_NUMA: u32 = 4;
+const FUTEX2_MPOL: u32 = 8;
+const FUTEX2_PRIVATE: u32 = 128;
+
+/// `struct futex_waitv`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, zerocopy::FromBytes, zerocopy::IntoBytes, zerocopy::Immutable)]
+struct FutexWaitv {
+    val: u64,
+    uaddr: u64,
+    flags: u32,
+    reserved: u32,
+}
+
+/// futex_waitv(2): waits on up to 128 futexes at once, until one is woken
+/// (its index is returned: the last one woken, if several were), a word
+/// is not its expected value (EAGAIN), the absolute timeout on `clockid`
+/// passes, or a signal comes. As Linux's: the arguments, the timeout,
+/// then each entry are checked; the words are compared and the waits
+/// queued atomically, under the futex table's lock.
+pub fn futex_waitv(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (addr, nr, flags, timeout, clockid) = (a.addr(0), a.u32(1), a.u32(2), a.addr(3), a.u32(4));
+    if flags != 0 || nr == 0 || nr > FUTEX_WAITV_MAX || addr == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let deadline = match timeout {
+        0 => None,
+        _ if clockid != CLOCK_REALTIME && clockid != CLOCK_MONOTONIC => return Err(Errno::EINVAL),
+        _ => read_timeout(t, timeout, Some(clockid))?,
+    };
+    let mut entries = Vec::with_capacity(nr as usize);
+    for i in 0..u64::from(nr) {
+        let w: FutexWaitv = t.mm().read_val(addr + i * std::mem::size_of::<FutexWaitv>() as u64)?;
+        let valid = FUTEX2_SIZE_MASK | FUTEX2_NUMA | FUTEX2_MPOL | FUTEX2_PRIVATE;
+        if w.flags & !valid != 0 || w.reserved != 0 || w.flags & FUTEX2_SIZE_MASK != FUTEX2_SIZE_U32 {
+            return Err(Errno::EINVAL);
+        }
+        // NUMA-placed futexes (Linux 6.16) are not offered.
+        if w.flags & (FUTEX2_NUMA | FUTEX2_MPOL) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        // The expected value must fit the word.
+        let val = u32::try_from(w.val).map_err(|_| Errno::EINVAL)?;
+        entries.push((w.uaddr, val));
+    }
+    let keys = entries.iter().map(|&(uaddr, _)| key(t, uaddr)).collect::<SysResult<Vec<_>>>()?;
+    let waiters: Vec<Arc<FutexWaiter>> = keys
+        .iter()
+        .map(|_| {
+            Arc::new(FutexWaiter {
+                waker: t.handle.waker.clone(),
+                bitset: FUTEX_BITSET_MATCH_ANY,
+                woken: Default::default(),
+            })
+        })
+        .collect();
+    {
+        let kernel = t.kernel.clone();
+        let mut q = kernel.futexes.lock();
+        for &(uaddr, val) in &entries {
+            let cur: u32 = t.mm().read_val(uaddr)?;
+            if cur != val {
+                return Err(Errno::EAGAIN);
+            }
+        }
+        for (k, w) in keys.iter().zip(&waiters) {
+            q.entry(*k).or_default().push_back(w.clone());
+        }
+    }
+    let woken = |ws: &[Arc<FutexWaiter>]| ws.iter().rposition(|w| w.woken.load(Ordering::Acquire));
+    let r = t.block(&[], deadline, |_| Ok(woken(&waiters)));
+    t.kernel.futexes.cancel_all(&waiters);
+    // A wake that came as the wait ended still counts.
+    woken(&waiters).map_or(r, Ok).map(|i| i as u64)
 }

@@ -246,6 +246,7 @@ fn do_semop(t: &mut Task, id: i32, addr: u64, nsops: u64, timeout: u64) -> SysRe
     set.perm().check(&t.creds(), if alter { MAY_WRITE } else { MAY_READ })?;
     if undo {
         t.kernel.ipc.sem.note_undo(t.pid);
+        t.handle.tg.sem_undo_list();
     }
     let pid = t.pid;
     let counted: Cell<Option<crate::kernel::ipc::sem::Blocked>> = Cell::new(None);

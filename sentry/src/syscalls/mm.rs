@@ -1,16 +1,27 @@
 //! Memory syscalls: mmap, munmap, mprotect, brk, madvise.
 
-use abi::flags::mm::{MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_WRITE};
+use abi::flags::mm::{MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE};
 use abi::flags::open::{O_ACCMODE, O_PATH, O_RDWR, O_WRONLY};
 use abi::Errno;
 
 use super::Args;
-use crate::kernel::task::Task;
+use crate::kernel::task::{Task, READ_IMPLIES_EXEC};
 use crate::mm::{FileSource, MapFile, MmapRequest, SysResult};
 use crate::vfs::file::Mappable;
 
+/// `prot` as mmap and mprotect apply it: under the READ_IMPLIES_EXEC
+/// personality, readable is executable too.
+fn effective_prot(t: &Task, prot: u32) -> u32 {
+    if prot & PROT_READ != 0 && t.personality & READ_IMPLIES_EXEC != 0 {
+        prot | PROT_EXEC
+    } else {
+        prot
+    }
+}
+
 pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let (addr, len, prot, mut flags, fd, offset) = (a.addr(0), a.u64(1), a.u32(2), a.u32(3), a.fd(4), a.u64(5));
+    let (addr, len, mut flags, fd, offset) = (a.addr(0), a.u64(1), a.u32(3), a.fd(4), a.u64(5));
+    let prot = effective_prot(t, a.u32(2));
     let mut read_only_shared = false;
     // Linux validates the flags of file mappings only: anonymous memory
     // knows MAP_SHARED and MAP_PRIVATE alone.
@@ -84,7 +95,8 @@ pub fn munmap(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub fn mprotect(t: &mut Task, a: &Args) -> SysResult<u64> {
-    t.mm().mprotect(a.addr(0), a.u64(1), a.u32(2)).map(|_| 0)
+    let prot = effective_prot(t, a.u32(2));
+    t.mm().mprotect(a.addr(0), a.u64(1), prot).map(|_| 0)
 }
 
 pub fn brk(t: &mut Task, a: &Args) -> SysResult<u64> {

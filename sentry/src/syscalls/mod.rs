@@ -6,6 +6,7 @@
 //! dispatcher turns an `Err(errno)` into `-errno` in the return register; it
 //! is the only place that does.
 
+mod aio;
 mod event;
 mod fdops;
 mod file;
@@ -14,6 +15,7 @@ mod fs_write;
 mod futex;
 mod hostsock;
 mod identity;
+mod inspect;
 mod ipc;
 mod locks;
 mod mm;

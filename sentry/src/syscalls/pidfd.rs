@@ -120,14 +120,9 @@ pub fn pidfd_getfd(t: &mut Task, a: &Args) -> SysResult<u64> {
         let p = procs.procs.get(&pid).ok_or(Errno::ESRCH)?;
         (p.tg.clone(), p.threads.first().and_then(|h| h.view()))
     };
-    // As ptrace's PTRACE_MODE_ATTACH_REALCREDS: the same user, holding
-    // at least the target's permitted capabilities; or CAP_SYS_PTRACE.
-    let me = t.creds();
+    // As ptrace's PTRACE_MODE_ATTACH_REALCREDS.
     let them = group.creds.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let same_user = me.uid == them.uid && me.uid == them.euid && me.uid == them.suid;
-    let covers_caps = them.caps.permitted & !me.caps.permitted == 0;
-    let allowed = (same_user && covers_caps) || me.has_cap(abi::flags::capability::CAP_SYS_PTRACE);
-    if !allowed {
+    if group.tgid != t.pid && !crate::kernel::caps::ptrace_may_access(&t.creds(), &them) {
         return Err(Errno::EPERM);
     }
     let view = view.ok_or(Errno::ESRCH)?;

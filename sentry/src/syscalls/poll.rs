@@ -12,7 +12,7 @@ use abi::Errno;
 
 use super::Args;
 use crate::kernel::signal::SigSet;
-use crate::kernel::task::{RestartBlock, Task};
+use crate::kernel::task::{RestartBlock, Task, STICKY_TIMEOUTS};
 use crate::mm::SysResult;
 use crate::vfs::file::{File, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM};
 
@@ -22,7 +22,7 @@ pub(super) const HOST_POLL_SLICE: Duration = Duration::from_millis(10);
 const MAX_POLL_FDS: u64 = 1 << 20;
 
 /// The events a file reports for `events`.
-fn revents(f: &File, events: u32) -> u32 {
+pub(super) fn revents(f: &File, events: u32) -> u32 {
     let mut r = f.ops.readiness();
     if r & POLLIN != 0 {
         r |= POLLRDNORM;
@@ -108,6 +108,23 @@ fn do_poll(t: &mut Task, addr: u64, nfds: u64, deadline: Option<Instant>) -> Sys
     Ok(n as u64)
 }
 
+/// pselect6's and io_pgetevents's signal mask argument: a pointer to a
+/// mask and its size (none if either pointer is 0; EINVAL for a size but
+/// 8, EFAULT), as Linux's set_user_sigmask reads it.
+pub(super) fn read_sigset_arg(t: &Task, addr: u64) -> SysResult<Option<SigSet>> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let [mask, size]: [u64; 2] = t.mm().read_val(addr)?;
+    if mask == 0 {
+        return Ok(None);
+    }
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(t.mm().read_val::<u64>(mask)?))
+}
+
 /// Runs `f` with the signal mask `mask` in force, as ppoll and pselect6 do;
 /// the old mask comes back when the call returns, or after a handler runs.
 pub(super) fn with_mask<T>(
@@ -158,10 +175,29 @@ pub fn ppoll(t: &mut Task, a: &Args) -> SysResult<u64> {
     };
     let (addr, n) = (a.addr(0), a.u64(1));
     let r = with_mask(t, mask, |t| do_poll(t, addr, n, deadline));
-    if let Some(d) = deadline {
-        // Linux writes back the time left, so a restart goes on for it.
-        write_time_left(t, a.addr(2), d);
+    // Linux writes back the time left, so a restart goes on for it.
+    finish(t, r, deadline, |t, d| write_time_left(t, a.addr(2), d))
+}
+
+/// Linux's poll_select_finish for ppoll, select and pselect6: `write` puts
+/// the time left until the deadline back into the app's timeout, unless
+/// the personality has STICKY_TIMEOUTS, which leaves it as given, and
+/// then an interrupted call is not restarted (EINTR). Nothing of this
+/// without a timeout.
+fn finish(
+    t: &Task,
+    r: SysResult<u64>,
+    deadline: Option<Instant>,
+    write: impl FnOnce(&Task, Instant),
+) -> SysResult<u64> {
+    let Some(d) = deadline else { return r };
+    if t.personality & STICKY_TIMEOUTS != 0 {
+        return match r {
+            Err(Errno::ERESTARTNOHAND) => Err(Errno::EINTR),
+            r => r,
+        };
     }
+    write(t, d);
     r
 }
 
@@ -249,36 +285,20 @@ pub fn select(t: &mut Task, a: &Args) -> SysResult<u64> {
         None
     };
     let r = do_select(t, a.i32(0), [a.addr(1), a.addr(2), a.addr(3)], deadline);
-    if let (Some(d), true) = (deadline, tv_addr != 0) {
-        // Linux writes back the time left.
+    // Linux writes back the time left.
+    finish(t, r, deadline, |t, d| {
         let left = d.saturating_duration_since(Instant::now());
         let tv = Timeval { tv_sec: left.as_secs() as i64, tv_usec: i64::from(left.subsec_micros()) };
         let _ = t.mm().write_val(tv_addr, &tv);
-    }
-    r
+    })
 }
 
 pub fn pselect6(t: &mut Task, a: &Args) -> SysResult<u64> {
     let deadline = read_timespec_deadline(t, a.addr(4))?;
-    let mask = if a.addr(5) != 0 {
-        let sig: [u64; 2] = t.mm().read_val(a.addr(5))?;
-        if sig[0] != 0 {
-            if sig[1] != 8 {
-                return Err(Errno::EINVAL);
-            }
-            Some(t.mm().read_val::<u64>(sig[0])?)
-        } else {
-            None
-        }
-    } else {
-        None
-    };
+    let mask = read_sigset_arg(t, a.addr(5))?;
     let (nfds, sets) = (a.i32(0), [a.addr(1), a.addr(2), a.addr(3)]);
     let r = with_mask(t, mask, |t| do_select(t, nfds, sets, deadline));
-    if let Some(d) = deadline {
-        // Like select, pselect6 writes back the time left (glibc's select
-        // is built on it).
-        write_time_left(t, a.addr(4), d);
-    }
-    r
+    // Like select, pselect6 writes back the time left (glibc's select is
+    // built on it).
+    finish(t, r, deadline, |t, d| write_time_left(t, a.addr(4), d))
 }

@@ -1,5 +1,6 @@
 //! Process life: clone and fork, execve, wait, exit, process groups and
-//! sessions, prctl, and resource usage.
+//! sessions (and vhangup of their terminal), prctl, personality, and
+//! resource usage.
 
 use std::sync::{Arc, Mutex};
 
@@ -361,6 +362,28 @@ pub fn setsid(t: &mut Task, _a: &Args) -> SysResult<u64> {
     // A new session starts without a controlling terminal.
     p.ctty = None;
     Ok(t.pid as u64)
+}
+
+/// personality(2): sets the thread's execution domain and flags (any
+/// value: Linux checks none; 0xffffffff only asks) and returns the old.
+pub fn personality(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let old = t.personality;
+    if a.u32(0) != u32::MAX {
+        t.personality = a.u32(0);
+    }
+    Ok(u64::from(old))
+}
+
+/// vhangup(2): CAP_SYS_TTY_CONFIG hangs up the caller's controlling
+/// terminal, if it has one.
+pub fn vhangup(t: &mut Task, _a: &Args) -> SysResult<u64> {
+    if !t.creds().has_cap(abi::flags::capability::CAP_SYS_TTY_CONFIG) {
+        return Err(Errno::EPERM);
+    }
+    if let Some(tty) = crate::kernel::tty::ctty_of(t) {
+        crate::kernel::tty::vhangup(&t.kernel, &tty);
+    }
+    Ok(0)
 }
 
 pub fn prctl(t: &mut Task, a: &Args) -> SysResult<u64> {

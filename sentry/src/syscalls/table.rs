@@ -10,8 +10,8 @@ use abi::SYSCALL_COUNT;
 
 use super::strace::Fmt::{self, *};
 use super::{
-    event, fdops, file, fs, fs_write, futex, identity, ipc, locks, mm, pidfd, poll, process, sched, signal, socket,
-    splice, sys, thread, time, xattr, Handler,
+    aio, event, fdops, file, fs, fs_write, futex, identity, inspect, ipc, locks, mm, pidfd, poll, process, sched,
+    signal, socket, splice, sys, thread, time, xattr, Handler,
 };
 
 /// How completely a syscall is implemented.
@@ -231,8 +231,8 @@ syscall_table! {
     WRITEV => file::writev, Support::Full, [Fd, Ptr, Int];
     PREADV => file::preadv, Support::Full, [Fd, Ptr, Int, Int];
     PWRITEV => file::pwritev, Support::Full, [Fd, Ptr, Int, Int];
-    PREADV2 => file::preadv2, Support::Partial("RWF_NOWAIT is not honoured"), [Fd, Ptr, Int, Int, Int, Hex];
-    PWRITEV2 => file::pwritev2, Support::Partial("RWF_NOWAIT is not honoured"), [Fd, Ptr, Int, Int, Int, Hex];
+    PREADV2 => file::preadv2, Support::Partial("RWF_NOWAIT gives EAGAIN only where a stream would wait"), [Fd, Ptr, Int, Int, Int, Hex];
+    PWRITEV2 => file::pwritev2, Support::Partial("RWF_NOWAIT gives EAGAIN only where a stream would wait"), [Fd, Ptr, Int, Int, Int, Hex];
     ACCESS => fs::access, Support::Full, [Path, Oct];
     MADVISE => mm::madvise, Support::Partial("MADV_DONTNEED drops pages; other advice is accepted and ignored"), [Ptr, Int, Int];
     DUP => file::dup, Support::Full, [Fd];
@@ -323,6 +323,20 @@ syscall_table! {
     SYNC => fs_write::sync, Support::Full, [];
     STATFS => fs_write::statfs, Support::Partial("the rootfs reports no block counts"), [Path, Ptr];
     FSTATFS => fs_write::fstatfs, Support::Partial("the rootfs reports no block counts"), [Fd, Ptr];
+    SYSFS => fs_write::sysfs, Support::Full, [Int, Hex, Ptr];
+    USTAT => fs_write::ustat, Support::Full, [Hex, Ptr];
+    VHANGUP => process::vhangup, Support::Partial("the console's input queued in the host is not flushed"), [];
+    PERSONALITY => process::personality, Support::Partial("STICKY_TIMEOUTS and READ_IMPLIES_EXEC act; the layout flags (ADDR_NO_RANDOMIZE, MMAP_PAGE_ZERO, ADDR_LIMIT_3GB, ...) are kept, not applied"), [Hex];
+    KCMP => inspect::kcmp, Support::Partial("signal handlers and semaphore undo lists are each process's (CLONE_SIGHAND without CLONE_THREAD copies the handlers); no task has an I/O context"), [Int, Int, Int, Hex, Hex];
+    PROCESS_VM_READV => inspect::process_vm_readv, Support::Full, [Int, Ptr, Int, Ptr, Int, Hex];
+    PROCESS_VM_WRITEV => inspect::process_vm_writev, Support::Full, [Int, Ptr, Int, Ptr, Int, Hex];
+    FUTEX_WAITV => futex::futex_waitv, Support::Partial("32-bit futexes; FUTEX2_NUMA and FUTEX2_MPOL give EINVAL"), [Ptr, Int, Hex, Ptr, Int];
+    IO_SETUP => aio::io_setup, Support::Full, [Int, Ptr];
+    IO_DESTROY => aio::io_destroy, Support::Full, [Hex];
+    IO_SUBMIT => aio::io_submit, Support::Partial("reads, writes and fsyncs are done at submit, as Linux's buffered I/O; a poll not ready at submit completes when io_getevents, io_pgetevents or io_submit next looks"), [Hex, Int, Ptr];
+    IO_CANCEL => aio::io_cancel, Support::Full, [Hex, Ptr, Ptr];
+    IO_GETEVENTS => aio::io_getevents, Support::Full, [Hex, Int, Int, Ptr, Ptr];
+    IO_PGETEVENTS => aio::io_pgetevents, Support::Full, [Hex, Int, Int, Ptr, Ptr, Ptr];
     RSEQ => thread::rseq, Support::Refused("ENOSYS: restartable sequences are not offered; libc falls back"), [Ptr, Int, Hex, Hex];
 }
 

@@ -60,19 +60,16 @@ pub fn set_robust_list(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 /// get_robust_list(2): the head a thread (0: the caller) registered, and
-/// its size. Another user's thread needs CAP_SYS_PTRACE (EPERM), as
-/// ptrace_may_access's read check on real ids; ESRCH for no such thread.
+/// its size. Another process's thread needs ptrace_may_access (EPERM);
+/// ESRCH for no such thread.
 pub fn get_robust_list(t: &mut Task, a: &Args) -> SysResult<u64> {
     let tid = a.i32(0);
     let head = if tid == 0 || tid == t.tid {
         t.robust_list.0
     } else {
         let target = t.kernel.procs().threads.get(&tid).cloned().ok_or(Errno::ESRCH)?;
-        let me = t.creds();
         let them = target.tg.creds.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let same_ids = [them.uid, them.euid, them.suid].iter().all(|&u| u == me.uid)
-            && [them.gid, them.egid, them.sgid].iter().all(|&g| g == me.gid);
-        if !same_ids && !me.has_cap(abi::flags::capability::CAP_SYS_PTRACE) {
+        if target.tg.tgid != t.pid && !crate::kernel::caps::ptrace_may_access(&t.creds(), &them) {
             return Err(Errno::EPERM);
         }
         target.robust_head.load(std::sync::atomic::Ordering::Relaxed)

@@ -315,6 +315,15 @@ impl Epoll {
         }
     }
 
+    /// The file of the `nth` (from 0) entry the set holds that was added by
+    /// fd `fd`, in the set's order, as Linux's get_epoll_tfile_raw_ptr
+    /// finds it for kcmp's KCMP_EPOLL_TFD; entries of files that are gone
+    /// do not count.
+    pub fn target(&self, fd: i32, nth: u64) -> Option<Arc<File>> {
+        let nth = usize::try_from(nth).ok()?;
+        self.entries().iter().filter(|((_, f), _)| *f == fd).filter_map(|(_, e)| e.file.upgrade()).nth(nth)
+    }
+
     /// Takes `entry` (of `file`) out of its file's queue.
     fn forget(&self, entry: &Arc<Entry>, file: &File) {
         entry.removed.store(true, Ordering::SeqCst);

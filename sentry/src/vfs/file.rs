@@ -97,6 +97,12 @@ pub trait FileOps: Send + Sync {
         None
     }
 
+    /// Whether this is a terminal file that vhangup hung up: its ioctls
+    /// fail with EIO (TIOCSPGRP with ENOTTY).
+    fn hung_up(&self) -> bool {
+        false
+    }
+
     /// What backs a mapping of this file, for files that can be mapped.
     fn mappable(&self) -> Option<Mappable> {
         None

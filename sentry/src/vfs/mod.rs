@@ -74,6 +74,10 @@ const MAX_SYMLINKS: u32 = 40;
 pub const NAME_MAX: usize = 255;
 /// Longest path, including its NUL.
 pub const PATH_MAX: usize = 4096;
+/// The filesystem types the sandbox's kernel knows, in registration order,
+/// all without a block device: `/proc/filesystems` lists them and sysfs(2)
+/// numbers them from 0.
+pub const FILESYSTEMS: &[&str] = &["sysfs", "tmpfs", "proc", "devtmpfs", "devpts", "mqueue", "9p"];
 
 pub use evict::set_limit as set_cache_limit;
 
@@ -532,6 +536,14 @@ impl Vfs {
         let (fid, attr) = gofer.attach_root(index).map_err(gofer_errno)?;
         let overlay = upper.map(|mf| overlay::Overlay::new(mf, gofer.clone(), fid, attr.dev));
         Ok(Dentry::make_in(b"", Weak::new(), Node::Gofer { fid, attr, link_target: OnceLock::new() }, overlay))
+    }
+
+    /// The roots of the mounted filesystems, the sandbox's root first
+    /// (ustat looks a device up among them, as Linux among superblocks).
+    pub fn mount_roots(&self) -> Vec<Arc<Dentry>> {
+        let mut roots = vec![self.root.clone()];
+        roots.extend(self.mounts().covered.values().cloned());
+        roots
     }
 
     /// The sandbox's root directory.

@@ -909,7 +909,7 @@ impl RootDir {
         let p = &self.0;
         let mut v = vec![
             p.file(1, "cpuinfo", 0o444, p.gen(|p, _| Ok(cpuinfo(p.ncpus)))),
-            p.file(1, "filesystems", 0o444, p.gen(|_, _| Ok(FILESYSTEMS.to_string()))),
+            p.file(1, "filesystems", 0o444, p.gen(|_, _| Ok(filesystems()))),
             p.file(1, "loadavg", 0o444, p.gen(|_, k| Ok(loadavg(k)))),
             p.file(1, "meminfo", 0o444, p.gen(|_, _| Ok(meminfo()))),
             p.link(1, "mounts", Arc::new(|| Ok(b"self/mounts".to_vec()))),
@@ -964,6 +964,7 @@ impl RootDir {
     fn sys(&self) -> SynthNode {
         use crate::kernel::ipc;
         let k = self.0.kernel();
+        let aio_nr = k.as_ref().map_or(0, |k| k.aio.nr());
         let names = k.map(|k| k.uts_names()).ok();
         let hostname = names.as_ref().map(|n| String::from_utf8_lossy(&n.hostname).into_owned()).unwrap_or_default();
         let domainname =
@@ -997,6 +998,8 @@ impl RootDir {
                 ("fs/file-max", b"9223372036854775807\n".to_vec()),
                 ("fs/nr_open", b"1048576\n".to_vec()),
                 ("fs/pipe-max-size", format!("{}\n", super::pipe::PIPE_MAX_SIZE).into_bytes()),
+                ("fs/aio-max-nr", format!("{}\n", crate::kernel::aio::AIO_MAX_NR).into_bytes()),
+                ("fs/aio-nr", format!("{aio_nr}\n").into_bytes()),
                 ("fs/inotify/max_queued_events", format!("{}\n", super::inotify::MAX_QUEUED_EVENTS).into_bytes()),
                 ("fs/inotify/max_user_watches", format!("{}\n", super::inotify::MAX_WATCHES).into_bytes()),
             ],
@@ -1024,8 +1027,10 @@ impl SynthDir for RootDir {
     }
 }
 
-const FILESYSTEMS: &str =
-    "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\tdevpts\nnodev\tmqueue\nnodev\t9p\n";
+/// /proc/filesystems: every type the kernel knows, none with a device.
+fn filesystems() -> String {
+    super::FILESYSTEMS.iter().map(|fs| format!("nodev\t{fs}\n")).collect()
+}
 
 /// The host's /proc/cpuinfo (harmless, and what programs parse), cut to
 /// the sandbox's CPUs, without the features the sandbox does not pass on

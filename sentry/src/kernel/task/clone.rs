@@ -126,6 +126,8 @@ impl Task {
             regs.fs_base = a.tls;
         }
 
+        // CLONE_SYSVSEM shares the undo list, made now if there is none.
+        let sem_undo = if f & CLONE_SYSVSEM != 0 { self.handle.tg.sem_undo_list() } else { 0 };
         let kernel = self.kernel.clone();
         let (handle, pid) = {
             let mut procs = kernel.procs();
@@ -146,6 +148,7 @@ impl Task {
                 let creds = self.creds();
                 let rlimits = *self.rlimits();
                 let new_tg = ThreadGroup::new(tid, sighand, creds, rlimits);
+                new_tg.sem_undo.store(sem_undo, std::sync::atomic::Ordering::Relaxed);
                 new_tg
                     .nice
                     .store(tg.nice.load(std::sync::atomic::Ordering::Relaxed), std::sync::atomic::Ordering::Relaxed);
@@ -195,6 +198,7 @@ impl Task {
         let nnp = self.handle.no_new_privs.load(std::sync::atomic::Ordering::Relaxed);
         child.handle.no_new_privs.store(nnp, std::sync::atomic::Ordering::Relaxed);
         child.affinity = self.affinity.clone();
+        child.personality = self.personality;
         // A thread sharing memory starts without the alternate stack; a
         // copied address space keeps it, as Linux does.
         if f & CLONE_VM == 0 || f & CLONE_VFORK != 0 {

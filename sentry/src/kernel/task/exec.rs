@@ -72,6 +72,8 @@ impl Task {
         self.handle.tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).reset_for_exec();
         self.handle.tg.posix_timers.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.altstack = Default::default();
+        // x86-64's SET_PERSONALITY for a 64-bit program.
+        self.personality &= !crate::kernel::task::READ_IMPLIES_EXEC;
         self.clear_child_tid = 0;
         self.robust_list = (0, 0);
         let name = target.rsplit(|&b| b == b'/').next().unwrap_or(&target).to_vec();

@@ -269,6 +269,11 @@ pub enum RestartBlock {
     Poll { addr: u64, nfds: u64, deadline: Instant },
 }
 
+/// personality(2)'s flag that makes readable mappings executable.
+pub const READ_IMPLIES_EXEC: u32 = 0x0040_0000;
+/// personality(2)'s flag that keeps select's and ppoll's timeouts as given.
+pub const STICKY_TIMEOUTS: u32 = 0x0400_0000;
+
 /// `sigaltstack` state.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AltStack {
@@ -328,6 +333,8 @@ pub struct Task {
     pub in_syscall: bool,
     /// sched_setaffinity's mask, as the app set it (None: every CPU).
     pub affinity: Option<Vec<u8>>,
+    /// personality(2)'s execution domain and flags (0: PER_LINUX).
+    pub personality: u32,
     space: Option<Box<dyn AddressSpace>>,
     cursor: SpaceCursor,
     ctx: Box<dyn Context>,
@@ -405,6 +412,7 @@ impl Task {
             started: Instant::now(),
             in_syscall: false,
             affinity: None,
+            personality: 0,
             space: None,
             cursor: SpaceCursor::new(),
             ctx,
