@@ -5,6 +5,10 @@ gVisor's runsc (ptrace), alternating within each repetition.
     python3 benches/harness.py            # full run, about 5 to 10 minutes
     python3 benches/harness.py --quick    # fewer and smaller runs, < 2 minutes
 
+It prints a markdown table, the geometric mean of each contender's ratios to
+native, and writes RESULTS/latest.png, a plot of the ratios (with matplotlib:
+/usr/bin/python3 with Debian's python3-matplotlib; without, a note says why not).
+
 Every workload runs the same static program (benches/progs/hbench.c, built
 here with `cc -static`) or the same real program from the same rootfs under
 every contender:
@@ -43,6 +47,7 @@ import ctypes
 import datetime as _dt
 import glob
 import json
+import math
 import os
 import platform as _platform
 import shutil
@@ -174,6 +179,58 @@ def markdown_table(results: list[dict], contenders: list[str], baseline: str = "
     return "\n".join(out) + "\n"
 
 
+def geometric_means(results: list[dict], contenders: list[str], baseline: str = "native") -> dict[str, float]:
+    """Per contender, the geometric mean of its ratios to the baseline's
+    median, over the workloads where both have one (lower is faster)."""
+    means = {}
+    for c in contenders:
+        logs = []
+        for w in results:
+            r = ratio(w["contenders"].get(c, {}).get("median"), w["contenders"].get(baseline, {}).get("median"))
+            if r is not None and r > 0:
+                logs.append(math.log(r))
+        if logs:
+            means[c] = math.exp(sum(logs) / len(logs))
+    return means
+
+
+def geometric_mean_line(results: list[dict], contenders: list[str], baseline: str = "native") -> str:
+    means = geometric_means(results, contenders, baseline)
+    parts = [f"{c} {fmt_ratio(m)}" for c, m in means.items() if c != baseline]
+    return f"Geometric mean of the ratios to {baseline}: " + ", ".join(parts) + "\n" if parts else ""
+
+
+def plot(results: list[dict], contenders: list[str], path: Path, baseline: str = "native") -> str | None:
+    """A PNG at path: each workload's ratio to the baseline per contender
+    (log scale); None when written, else why not."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "no matplotlib (apt-get install python3-matplotlib)"
+    others = [c for c in contenders if c != baseline]
+    names = [w["name"] for w in results]
+    fig, ax = plt.subplots(figsize=(10, 0.32 * len(names) * max(1, len(others)) / 2 + 1.5))
+    height = 0.8 / max(1, len(others))
+    for i, c in enumerate(others):
+        vals = [ratio(w["contenders"].get(c, {}).get("median"), w["contenders"].get(baseline, {}).get("median"))
+                for w in results]
+        ys = [j + i * height for j in range(len(names))]
+        ax.barh(ys, [v if v else 0 for v in vals], height=height, label=c)
+    ax.set_yticks([j + 0.4 - height / 2 for j in range(len(names))])
+    ax.set_yticklabels(names, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_xlabel(f"time relative to {baseline} (log scale; lower is faster)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None
+
+
 def update_docs(text: str, section: str) -> str:
     """text with what lies between the harness markers replaced by section, or
     with the markers and section appended when the markers are absent."""
@@ -240,6 +297,22 @@ class Workload:
     # With outside: runs in a network namespace of its own whose veth leads
     # to the sink's (Env.sandbox_ns()); Husk with --network sandbox.
     on_interface: bool = False
+
+
+# The sqlite3 row: N single-row INSERTs in one transaction into a new
+# database file in /tmp, committed; prints the ns they took.
+SQLITE_INSERTS = """
+import os, sqlite3, sys, tempfile, time
+n = int(sys.argv[1])
+path = os.path.join(tempfile.mkdtemp(), "bench.db")
+db = sqlite3.connect(path)
+db.execute("create table t (id integer primary key, name text, value real)")
+t = time.perf_counter_ns()
+with db:
+    for i in range(n):
+        db.execute("insert into t (name, value) values (?, ?)", ("row %d" % i, i * 0.5))
+print(time.perf_counter_ns() - t)
+"""
 
 
 # The HTTP row: a threading http.server on the loopback answering a fixed
@@ -331,6 +404,19 @@ def workloads(quick: bool) -> list[Workload]:
         Workload("first touch 1 GiB", "ms", "small",
                  ["/bin/hbench", "fault", "1024"], "printed", 1e-6, reps=1 if q else 3),
         Workload("python3 -c pass", "ms", "debian", ["/usr/bin/python3", "-c", "pass"], "wall",
+                 reps=3 if q else 7),
+        # Real workloads (issue 15): import-heavy start-up, a database, many
+        # small processes, another runtime's start-up.
+        Workload("python3 import asyncio, json, email, http.client", "ms", "debian",
+                 ["/usr/bin/python3", "-c", "import asyncio, json, email, http.client"], "wall",
+                 reps=3 if q else 7),
+        Workload("sqlite3: insert %s rows (python3, a file in /tmp)" % ("20k" if q else "100k"), "ms", "debian",
+                 ["/usr/bin/python3", "-c", SQLITE_INSERTS, "20000" if q else "100000"], "printed", 1e-6,
+                 reps=3 if q else 5),
+        Workload("shell loop of %s /bin/true" % ("200" if q else "1,000"), "ms", "debian",
+                 ["/bin/bash", "-c", "for ((i = 0; i < %s; i++)); do /bin/true; done" % ("200" if q else "1000")],
+                 "wall", reps=3 if q else 5, timeout=300),
+        Workload("node -e 0 (start-up)", "ms", "debian", ["/usr/bin/node", "-e", "0"], "wall",
                  reps=3 if q else 7),
         Workload(f"tar+gzip of /usr/{tree}", "ms", "debian",
                  ["/bin/sh", "-c", f"tar -cf - -C /usr {tree} | gzip > /dev/null"], "wall",
@@ -680,6 +766,12 @@ def run_once(env: Env, contender: str, w: Workload) -> float:
                 pass
 
 
+def selected(only: str, name: str) -> bool:
+    """Whether --only (comma-separated parts of names; empty: all) picks name."""
+    parts = [p for p in only.split(",") if p]
+    return not parts or any(p in name for p in parts)
+
+
 def probe(env: Env, contender: str) -> str | None:
     """None if contender runs the static `true`, else why not."""
     try:
@@ -838,7 +930,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-build", action="store_true", help="do not run cargo build --release -p runtime")
     ap.add_argument("--no-install", action="store_true", help="do not apt-get install a missing runsc")
     ap.add_argument("--contenders", default=",".join(CONTENDERS), help="comma-separated subset")
-    ap.add_argument("--only", default="", help="run only workloads whose name contains this")
+    ap.add_argument("--only", default="",
+                    help="run only workloads whose name contains this (several: separated by commas)")
     ap.add_argument("--results", default=str(RESULTS), help="directory for the JSON results")
     ap.add_argument("--docs", default="", help="write the table into this markdown file")
     ap.add_argument("--no-ctr", action="store_true", help=f"skip the containerd workload ({CTR_WORKLOAD})")
@@ -876,7 +969,7 @@ def main(argv: list[str] | None = None) -> int:
 
         results = []
         for w in workloads(args.quick):
-            if args.only and args.only not in w.name:
+            if not selected(args.only, w.name):
                 continue
             samples: dict[str, list[float]] = {c: [] for c in contenders}
             errors: dict[str, list[str]] = {c: [] for c in contenders}
@@ -908,7 +1001,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{time.time() - t0:5.0f}s] {w.name} ({w.unit}): {line}", file=sys.stderr)
 
         ctr_results = []
-        if not args.no_ctr and (not args.only or args.only in CTR_WORKLOAD):
+        if not args.no_ctr and selected(args.only, CTR_WORKLOAD):
             row = ctr_row(husk, args.quick)
             ctr_results.append(row)
             line = "  ".join(f"{c}={fmt_value(row['contenders'][c]['median']) or '-'}" for c in CTR_CONTENDERS)
@@ -927,6 +1020,7 @@ def main(argv: list[str] | None = None) -> int:
             "workloads": results + ctr_results,
         }
         table = markdown_table(results, contenders)
+        table += "\n" + geometric_mean_line(results, contenders)
         if ctr_results:
             table += "\nThrough containerd 1.6 (`ctr run --rm --runc-binary R`, the busybox image):\n\n"
             table += markdown_table(ctr_results, CTR_CONTENDERS, baseline="ctr-runc")
@@ -936,7 +1030,10 @@ def main(argv: list[str] | None = None) -> int:
         (rdir / f"{stamp}{'-quick' if args.quick else ''}.json").write_text(json.dumps(record, indent=1) + "\n")
         append_history(rdir / "history.jsonl", record)
         (rdir / "latest.md").write_text(table)
+        png = rdir / "latest.png"
+        why_not = plot(results, contenders, png)
         print(table)
+        print(f"plot: {png}" if why_not is None else f"plot: none ({why_not})")
         if args.docs:
             m = record["machine"]
             section = (

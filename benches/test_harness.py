@@ -229,3 +229,21 @@ class WaitExactTest(unittest.TestCase):
         self.assertTrue(timed_out)
         self.assertLess(wall, 2)
         self.assertEqual(rc, -9)
+
+
+class SelectionAndMeans(unittest.TestCase):
+    def test_only_takes_comma_separated_parts(self):
+        self.assertTrue(harness.selected("", "getpid"))
+        self.assertTrue(harness.selected("fork,sqlite3", "sqlite3: insert"))
+        self.assertFalse(harness.selected("fork,sqlite3", "getpid"))
+
+    def test_geometric_mean_of_ratios(self):
+        rows = [
+            {"contenders": {"native": {"median": 1.0}, "husk": {"median": 2.0}}},
+            {"contenders": {"native": {"median": 10.0}, "husk": {"median": 80.0}}},
+            {"contenders": {"native": {"median": 5.0}}},
+        ]
+        means = harness.geometric_means(rows, ["native", "husk"])
+        self.assertAlmostEqual(means["husk"], 4.0)
+        self.assertAlmostEqual(means["native"], 1.0)
+        self.assertIn("husk 4.00×", harness.geometric_mean_line(rows, ["native", "husk"]))
