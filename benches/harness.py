@@ -46,6 +46,7 @@ import argparse
 import ctypes
 import datetime as _dt
 import glob
+import hashlib
 import json
 import math
 import os
@@ -286,7 +287,7 @@ def ctr_run_argv(ctd: dict[str, str], runtime: str, cid: str, argv: list[str]) -
 class Workload:
     name: str
     unit: str
-    rootfs: str  # "small" or "debian"
+    rootfs: str  # "small", "debian" or "build" (a compiler root)
     argv: list[str]  # inside the rootfs
     measure: str  # "printed" (the program's number), "wall" or "rss"
     scale: float = 1.0  # printed ns -> unit
@@ -418,6 +419,14 @@ def workloads(quick: bool) -> list[Workload]:
                  "wall", reps=3 if q else 5, timeout=300),
         Workload("node -e 0 (start-up)", "ms", "debian", ["/usr/bin/node", "-e", "0"], "wall",
                  reps=3 if q else 7),
+        Workload("gcc -O2 of a 2,000-line C file", "ms", "build",
+                 ["/bin/sh", "-c", "printf '%s' \"$0\" > /tmp/big.c && s=$(date +%s%N) && "
+                  "gcc -O2 -c -o /tmp/big.o /tmp/big.c && e=$(date +%s%N) && echo $((e - s))",
+                  c_source(200, 99)],  # about 2,000 lines
+                 "printed", 1e-6, reps=3 if q else 5, timeout=300),
+        Workload("make -j2 of a small C project (9 files)", "ms", "build",
+                 ["/bin/sh", "-c", "s=$(date +%s%N) && make -s -B -j2 -C /mnt >/dev/null && e=$(date +%s%N) "
+                  "&& echo $((e - s))"], "printed", 1e-6, reps=3 if q else 5, timeout=300, volume="cproject"),
         Workload(f"tar+gzip of /usr/{tree}", "ms", "debian",
                  ["/bin/sh", "-c", f"tar -cf - -C /usr {tree} | gzip > /dev/null"], "wall",
                  reps=1 if q else 3, timeout=300),
@@ -543,6 +552,9 @@ class Env:
                            "Wheel-Version: 1.0\nGenerator: t\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
                 z.writestr("huskdemo-1.0.dist-info/RECORD", "")
             return path
+        if name == "cproject":
+            write_c_project(path)
+            return path
         if name != "gitrepo":
             raise ValueError(name)
         for d in range(100):
@@ -563,7 +575,69 @@ class Env:
             if self.debian is None:
                 raise Failure("no Debian rootfs under /var/cache/husk-test (run the Debian tests once)")
             return self.debian
+        if which == "build":
+            return build_root()
         return self.small
+
+
+# The compiler root: Debian's minbase with gcc and make, made once by
+# debootstrap (network needed the first time) and cached by its recipe.
+BUILD_SUITE, BUILD_PACKAGES = "bookworm", ["gcc", "make", "libc6-dev"]
+BUILD_RECIPE = f"suite={BUILD_SUITE} variant=minbase packages={','.join(BUILD_PACKAGES)} v1"
+
+
+def build_root() -> Path:
+    """The cached compiler root, made on first use."""
+    key = hashlib.sha256(BUILD_RECIPE.encode()).hexdigest()[:16]
+    root = Path("/var/cache/husk-test") / f"debian-build-{key}"
+    if (root / ".complete").exists():
+        return root
+    if shutil.which("debootstrap") is None:
+        raise Failure("no compiler root, and no debootstrap to make one (apt-get install debootstrap)")
+    shutil.rmtree(root, ignore_errors=True)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    p = subprocess.run(["debootstrap", "--variant=minbase", f"--include={','.join(BUILD_PACKAGES)}", BUILD_SUITE,
+                        str(root), "http://deb.debian.org/debian"], capture_output=True, text=True, timeout=1800)
+    if p.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
+        raise Failure(f"debootstrap of the compiler root failed: {p.stderr.strip()[-200:]}")
+    shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
+    (root / ".complete").write_text(BUILD_RECIPE + "\n")
+    return root
+
+
+def c_source(functions: int, seed: int) -> str:
+    """A C file of `functions` small functions (about 10 lines each), some
+    loops and arithmetic for the optimiser, and a main calling them all."""
+    out = ["#include <stdio.h>", "#include <string.h>", ""]
+    for i in range(functions):
+        out += [f"static unsigned long f{seed}_{i}(unsigned long x) {{",
+                "    unsigned long acc = x;",
+                f"    for (int i = 0; i < {i % 7 + 3}; i++) {{",
+                f"        acc = acc * {2 * i + 3} + (acc >> {i % 5 + 1});",
+                f"        if (acc % {i % 11 + 2} == 0) acc ^= {i * 2654435761 % 1000003}UL;",
+                "    }",
+                f"    char buf[{16 + i % 48}];",
+                "    memset(buf, (int)(acc & 0x7f), sizeof buf);",
+                "    return acc + (unsigned long)buf[acc % sizeof buf];",
+                "}"]
+    out += [f"unsigned long run{seed}(unsigned long x) {{", "    unsigned long s = x;"]
+    out += [f"    s += f{seed}_{i}(s);" for i in range(functions)]
+    out += ["    return s;", "}"]
+    return "\n".join(out) + "\n"
+
+
+def write_c_project(path: Path) -> None:
+    """/mnt's C project for the make row: 8 files of 25 functions and a
+    Makefile that builds them into one program."""
+    for n in range(8):
+        (path / f"part{n}.c").write_text(c_source(25, n))
+    calls = "".join(f"    s += run{n}(s);\n" for n in range(8))
+    decls = "".join(f"unsigned long run{n}(unsigned long);\n" for n in range(8))
+    (path / "main.c").write_text(f"#include <stdio.h>\n{decls}int main(void) {{\n    unsigned long s = 1;\n"
+                                 f"{calls}    printf(\"%lu\\n\", s);\n    return 0;\n}}\n")
+    objs = " ".join(f"part{n}.o" for n in range(8)) + " main.o"
+    (path / "Makefile").write_text(f"prog: {objs}\n\tgcc -o $@ $^\n%.o: %.c\n\tgcc -O2 -c -o $@ $<\n")
 
 
 def runsc_bundle(env: Env, rootfs: Path, argv: list[str], volume: Path | None = None,
