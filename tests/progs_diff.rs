@@ -280,6 +280,70 @@ differential_test! {
 }
 
 differential_test! {
+    /// Extended attributes on tmpfs by namespace (security., trusted.,
+    /// system.) with and without CAP_SYS_ADMIN and CAP_SETFCAP, the size
+    /// limits, listing order, and device nodes (CAP_MKNOD).
+    fn xattrs(platform, link) {
+        let (rootfs, prog) = rootfs_with("xattrs", link);
+        let case = Case::new(&rootfs, prog).scratch_mounts().compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "set security.a: ok",
+            "list: user.u trusted.t security.a",
+            "set security.b without CAP_SYS_ADMIN: EPERM",
+            "get security.a without CAP_SYS_ADMIN: 3 'sec'",
+            "get trusted.t without CAP_SYS_ADMIN: ENODATA",
+            "list without CAP_SYS_ADMIN: user.u security.a",
+            "set security.capability without CAP_SETFCAP: EPERM",
+            "get security.a of a 0600 root file as uid 65534: 3 'sec'",
+            "set security.capability revision 2 in 24 bytes: EINVAL",
+            "get security.capability: 20",
+            "get system.foo: EOPNOTSUPP",
+            "get system.posix_acl_access: ENODATA",
+            "set a value of 65537 bytes: E2BIG",
+            "get it into 65535 bytes: ERANGE",
+            "listxattr one byte short: ERANGE",
+            "remove security.a again: ENODATA",
+            "write to it: 3",
+            "set user.x on a device: EPERM",
+            "get trusted.x of a device: 3 'dev'",
+            "its type and number: block 7:200",
+            "mknod a char device without CAP_MKNOD: EPERM",
+            "mknod a whiteout without CAP_MKNOD: ok",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// Inode flags on tmpfs (chattr): which tmpfs keeps, who sets them,
+    /// what immutable and append-only files and directories refuse.
+    fn chattr(platform, link) {
+        let (rootfs, prog) = rootfs_with("chattr", link);
+        let case = Case::new(&rootfs, prog).scratch_mounts().compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "set FS_SYNC_FL: EOPNOTSUPP",
+            "flags now: 0xc0",
+            "FS_IOC_GETFLAGS on a pipe: ENOTTY",
+            "set FS_IMMUTABLE_FL without CAP_LINUX_IMMUTABLE: EPERM",
+            "set FS_NODUMP_FL on another's file: EPERM",
+            "statx of the immutable file: mask has all three, attributes 0x10",
+            "open it O_RDONLY|O_TRUNC: EPERM",
+            "access(W_OK): EPERM",
+            "link: EPERM",
+            "unlink in it: EPERM",
+            "write to a file in it: ok",
+            "unlink it then: ok",
+            "open it O_WRONLY|O_APPEND: ok",
+            "F_SETFL without O_APPEND: EPERM",
+            "fallocate: ok",
+            "fallocate(PUNCH_HOLE): EPERM",
+            "utimes(NULL): ok",
+            "utimensat(NOW, OMIT): EPERM",
+            "a new file in a nodump, noatime directory: 0xc0",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// execve's and fchdir's permission checks as uid 65534, an empty argv
     /// (argc 1, argv[0] ""), execveat's AT_SYMLINK_NOFOLLOW, and an empty
     /// path failing before its dirfd is looked at.

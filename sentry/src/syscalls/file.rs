@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use abi::flags::at::AT_FDCWD;
 use abi::flags::fcntl::*;
-use abi::flags::ioctl::{FIOCLEX, FIONBIO, FIONCLEX};
+use abi::flags::ioctl::{FIOCLEX, FIONBIO, FIONCLEX, FS_IOC_GETFLAGS, FS_IOC_SETFLAGS};
 use abi::flags::mode::{S_IFCHR, S_IFIFO, S_IFMT, S_IFREG};
 use abi::flags::open::*;
 use abi::flags::seek::*;
@@ -685,7 +685,12 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
             if writes && d.is_readonly() && d.is_regular() {
                 return Err(Errno::EROFS);
             }
-            ops::check_perm(&creds, &d.attr(), want)?;
+            ops::inode_permission(&creds, &d.attr(), d.fsflags(), want)?;
+            // Linux's may_open: an append-only file is written in append
+            // mode only, and never truncated.
+            if d.is_append_only() && ((acc != O_RDONLY && flags & O_APPEND == 0) || flags & O_TRUNC != 0) {
+                return Err(Errno::EPERM);
+            }
         }
         // A change to a lower file of an overlay root goes to its copy.
         if writes && d.is_regular() && d.is_rootfs() && d.overlay().is_some() {
@@ -965,6 +970,10 @@ pub fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
                 return Err(Errno::EBADF);
             }
             let new = (f.flags() & !SETFL_MASK) | (a.u32(2) & SETFL_MASK);
+            // O_APPEND stays on an append-only file.
+            if (new ^ f.flags()) & O_APPEND != 0 && f.dentry.as_ref().is_some_and(|d| d.is_append_only()) {
+                return Err(Errno::EPERM);
+            }
             f.set_flags(new);
             Ok(0)
         }
@@ -1037,6 +1046,17 @@ pub fn ioctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             let mut buf = [0u8; 4];
             f.ops.ioctl(abi::flags::ioctl::FIONREAD, &mut buf)?;
             t.mm().copy_out(a.addr(2), &buf)?;
+            Ok(0)
+        }
+        FS_IOC_GETFLAGS => {
+            let flags = ops::get_fsflags(f.dentry.as_ref().ok_or(Errno::ENOTTY)?)?;
+            t.mm().write_val(a.addr(2), &(flags as i32))?;
+            Ok(0)
+        }
+        FS_IOC_SETFLAGS => {
+            let d = f.dentry.as_ref().ok_or(Errno::ENOTTY)?;
+            let flags: i32 = t.mm().read_val(a.addr(2))?;
+            ops::set_fsflags(d, flags as u32, &t.creds())?;
             Ok(0)
         }
         FIONBIO => {
