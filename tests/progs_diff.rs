@@ -344,6 +344,70 @@ differential_test! {
 }
 
 differential_test! {
+    /// A file's owner and signal-driven I/O (F_SETOWN and the rest,
+    /// O_ASYNC on pipes, sockets and a terminal, F_SETSIG's siginfo, the
+    /// owner's permission, thread owners) and dnotify's signals.
+    fn fasync(platform, link) {
+        let (rootfs, prog) = rootfs_with("fasync", link);
+        let case = Case::new(&rootfs, prog).scratch_mounts().compare_stderr().expect_lines(&[
+            "F_GETOWN_EX of a new pipe: type 0 pid 0",
+            "F_SETOWN of no such process: ESRCH",
+            "F_SETOWN_EX of type 3: EINVAL",
+            "F_SETSIG 65: EINVAL",
+            "F_GETOWN after F_SETOWN(-pgrp) is -pgrp: yes",
+            "SIGIO after a write: 1",
+            "SIGIO after reading (the read end's owner): 2",
+            "write with F_SETSIG: 1 signal(s), signo SIGRTMIN+1, code POLL_IN, si_fd the fd, band 0x41",
+            "a read, for the write end: 1 signal(s), signo SIGRTMIN+1, code POLL_OUT, si_fd the fd, band 0x304",
+            "F_SETSIG SIGSEGV: 1 signal(s), signo SEGV, code SI_SIGIO, si_fd the fd, band 0x41",
+            "SIGIO after O_ASYNC is off: 0 more",
+            "a regular file's F_GETFL has O_ASYNC: no",
+            "FIOASYNC on a regular file: ENOTTY",
+            "data on a socket: 1 signal(s), signo SIGRTMIN+1, code POLL_IN, si_fd the fd, band 0x41",
+            "a line typed on the terminal: 1 signal(s), signo SIGRTMIN+1, code POLL_IN, si_fd the fd, band 0x41",
+            "sigtimedwait: SIGRTMIN+1, code POLL_IN, si_fd the fd",
+            "owner set by uid 65534, the target root: no signal",
+            "DN_RENAME, rename within: 1 signal(s), signo SIGRTMIN+1, code POLL_MSG, si_fd the fd, band 0x441",
+            "DN_RENAME, move into a subdirectory: no signal",
+            "DN_ATTRIB on the directory itself: 1 signal(s), signo SIGRTMIN+1, code POLL_MSG, si_fd the fd, band 0x441",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// File leases: who may take which, their errors, and their breaking by
+    /// conflicting opens and truncate (the holder's signal, the downgrade,
+    /// the waiting breaker, EWOULDBLOCK, the end by F_UNLCK or close).
+    fn leases(platform, link) {
+        let (rootfs, prog) = rootfs_with("leases", link);
+        let case = Case::new(&rootfs, prog).scratch_mounts().compare_stderr().expect_lines(&[
+            "F_RDLCK on an O_RDWR file: EAGAIN",
+            "F_WRLCK on an O_RDWR file, the only open: ok",
+            "F_UNLCK without a lease: EAGAIN",
+            "F_WRLCK with another open file: EAGAIN",
+            "a write open beside read leases, O_NONBLOCK: EAGAIN",
+            "F_RDLCK again while broken: EAGAIN",
+            "F_RDLCK on a pipe: EINVAL",
+            "F_RDLCK on another's file as uid 65534: EACCES",
+            "a reader's open, O_NONBLOCK: EAGAIN",
+            "the holder: SIGRTMIN+1, code POLL_MSG, si_fd the lease's fd",
+            "F_GETLEASE while a reader breaks it: F_RDLCK",
+            "the reader waits: yes",
+            "the reader is through: yes",
+            "F_GETLEASE while a writer breaks it: F_UNLCK",
+            "F_RDLCK while a writer waits: EAGAIN",
+            "the writer is through: yes",
+            "F_GETOWN after the lease went: 0, F_GETSIG: 0",
+            "truncate waits: yes",
+            "truncate is through once the holder closes: yes",
+            "lease-break-time: 45",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// execve's and fchdir's permission checks as uid 65534, an empty argv
     /// (argc 1, argv[0] ""), execveat's AT_SYMLINK_NOFOLLOW, and an empty
     /// path failing before its dirfd is looked at.

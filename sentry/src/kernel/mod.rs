@@ -11,10 +11,12 @@
 //! during a Gofer call or while a task sleeps.
 
 pub mod caps;
+pub mod fasync;
 pub mod fd_table;
 pub mod futex;
 pub mod ipc;
 pub mod ldisc;
+pub mod lease;
 pub mod locks;
 pub mod nat;
 pub mod process;
@@ -47,6 +49,40 @@ pub const UTS_VERSION: &str = "#1 SMP Husk";
 /// How many distinct syscall numbers past the table are logged as
 /// unimplemented; after that, they are not logged at all.
 const MAX_WILD_LOGGED: usize = 64;
+
+thread_local! {
+    /// How many guards of the process tree this host thread holds.
+    static PROCS_HELD: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// The process tree, locked ([`Kernel::procs`]): its thread knows it holds
+/// it ([`procs_held`]).
+pub struct ProcsGuard<'a>(std::sync::MutexGuard<'a, ProcessTable>);
+
+impl std::ops::Deref for ProcsGuard<'_> {
+    type Target = ProcessTable;
+    fn deref(&self) -> &ProcessTable {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ProcsGuard<'_> {
+    fn deref_mut(&mut self) -> &mut ProcessTable {
+        &mut self.0
+    }
+}
+
+impl Drop for ProcsGuard<'_> {
+    fn drop(&mut self) {
+        PROCS_HELD.with(|h| h.set(h.get().saturating_sub(1)));
+    }
+}
+
+/// Whether this host thread holds the process tree: what it does must not
+/// take it again (a file closed as a process exits cannot signal then).
+pub fn procs_held() -> bool {
+    PROCS_HELD.with(|h| h.get() > 0)
+}
 
 /// What the whole sandbox shares.
 pub struct Kernel {
@@ -91,6 +127,8 @@ pub struct Kernel {
     pub memfd_fs: Arc<crate::vfs::tmpfs::MemFs>,
     /// The sandbox's pseudo-terminals (its one devpts instance).
     pub ptys: Arc<pty::PtyRegistry>,
+    /// File owners' signals waiting for the timer thread.
+    pub sigio: Arc<fasync::Deferred>,
     /// Which unimplemented syscalls were logged already.
     enosys_logged: Box<[AtomicBool]>,
     /// The same, for numbers past `enosys_logged`.
@@ -111,6 +149,7 @@ impl Kernel {
             ipc: ipc::IpcNamespace::new(memfile.clone()),
             memfd_fs: crate::vfs::tmpfs::MemFs::new(crate::vfs::tmpfs::FsKind::Tmpfs, memfile.clone()),
             ptys: pty::PtyRegistry::new(),
+            sigio: fasync::Deferred::new(),
             memfile,
             vfs,
             uts: Mutex::new(UtsNames { hostname: hostname.into_bytes(), domainname: b"(none)".to_vec() }),
@@ -150,8 +189,10 @@ impl Kernel {
     }
 
     /// The process tree, locked.
-    pub fn procs(&self) -> std::sync::MutexGuard<'_, ProcessTable> {
-        self.procs.lock().unwrap_or_else(|e| e.into_inner())
+    pub fn procs(&self) -> ProcsGuard<'_> {
+        let guard = self.procs.lock().unwrap_or_else(|e| e.into_inner());
+        PROCS_HELD.with(|h| h.set(h.get() + 1));
+        ProcsGuard(guard)
     }
 
     /// Records a task's host thread, to be joined at the end.

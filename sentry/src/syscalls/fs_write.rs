@@ -402,6 +402,9 @@ pub fn truncate(t: &mut Task, a: &Args) -> SysResult<u64> {
     let path = read_path(t, a.addr(0))?;
     let len = u64::try_from(a.i64(1)).map_err(|_| Errno::EINVAL)?;
     let d = resolve_at(t, AT_FDCWD, &path, Follow::Yes)?;
+    // A truncation breaks leases as an open for writing does.
+    ops::may_truncate(&d, &t.creds())?;
+    super::locks::break_leases(t, &d, abi::flags::open::O_WRONLY)?;
     check_fsize_limit(t, len)?;
     ops::truncate(&d, len, &t.creds())?;
     Ok(0)

@@ -7,6 +7,7 @@
 //! is the only place that does.
 
 mod event;
+mod fasync;
 mod fdops;
 mod file;
 mod fs;

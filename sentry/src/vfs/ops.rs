@@ -316,6 +316,10 @@ fn notify_rename(
         // replaced file's link count, then the moved file itself.
         let isdir = if m.is_dir() { inotify::IN_ISDIR } else { 0 };
         let cookie = inotify::move_cookie();
+        let (oa, na) = (old.attr(), new.attr());
+        if (oa.dev, oa.ino) == (na.dev, na.ino) {
+            inotify::dnotify_rename(old);
+        }
         inotify::notify_entry(old, oname, inotify::IN_MOVED_FROM | isdir, cookie);
         inotify::notify_entry(new, nname, inotify::IN_MOVED_TO | isdir, cookie);
         if let Some(r) = replaced.filter(|r| !Arc::ptr_eq(r, &m)) {
@@ -504,8 +508,8 @@ pub fn utimes(d: &Arc<Dentry>, atime: TimeSet, mtime: TimeSet, creds: &Credentia
     Ok(())
 }
 
-/// truncate(2) on a resolved file.
-pub fn truncate(d: &Arc<Dentry>, size: u64, creds: &Credentials) -> SysResult<()> {
+/// The checks of truncate(2) on a resolved file, in Linux's order.
+pub fn may_truncate(d: &Dentry, creds: &Credentials) -> SysResult<()> {
     if d.is_dir() {
         return Err(Errno::EISDIR);
     }
@@ -517,6 +521,12 @@ pub fn truncate(d: &Arc<Dentry>, size: u64, creds: &Credentials) -> SysResult<()
     if d.is_append_only() {
         return Err(Errno::EPERM);
     }
+    Ok(())
+}
+
+/// truncate(2) on a resolved file.
+pub fn truncate(d: &Arc<Dentry>, size: u64, creds: &Credentials) -> SysResult<()> {
+    may_truncate(d, creds)?;
     if d.host().is_some() {
         hostfs::truncate(d, size)?;
     } else {

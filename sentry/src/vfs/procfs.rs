@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use abi::flags::mode::{S_IFIFO, S_IFMT, S_IFSOCK};
 use abi::Errno;
 
-use super::synth::{child_ino, static_tree, Generator, SynthDir, SynthFs, SynthNode};
+use super::synth::{child_ino, Generator, SynthDir, SynthFs, SynthNode};
 use super::Dentry;
 use crate::kernel::process::{ProcState, ThreadGroup};
 use crate::kernel::task::{current_tid, TaskHandle, TaskView};
@@ -769,16 +769,12 @@ impl super::file::FileOps for OomScoreAdj {
     }
 
     fn read(&self, mf: &crate::mm::MemoryFile, dst: &[crate::mm::Chunk], offset: Option<u64>) -> SysResult<usize> {
-        let text = format!("{}\n", self.tg.oom_score_adj.load(std::sync::atomic::Ordering::Relaxed));
-        let start = usize::try_from(offset.unwrap_or(0)).unwrap_or(usize::MAX).min(text.len());
-        Ok(super::file::put_bytes(mf, dst, &text.as_bytes()[start..]))
+        let value = self.tg.oom_score_adj.load(std::sync::atomic::Ordering::Relaxed);
+        Ok(read_number(mf, dst, offset, i64::from(value)))
     }
 
     fn write(&self, mf: &crate::mm::MemoryFile, src: &[crate::mm::Chunk], _offset: Option<u64>) -> SysResult<usize> {
-        let len = src.iter().map(|c| c.len).sum::<u64>().min(64) as usize;
-        let mut buf = vec![0u8; len];
-        super::file::get_bytes(mf, src, &mut buf);
-        let value: i32 = std::str::from_utf8(&buf).ok().and_then(|t| t.trim().parse().ok()).ok_or(Errno::EINVAL)?;
+        let value = i32::try_from(written_number(mf, src)?).map_err(|_| Errno::EINVAL)?;
         if !(-1000..=1000).contains(&value) {
             return Err(Errno::EINVAL);
         }
@@ -794,6 +790,65 @@ impl super::file::FileOps for OomScoreAdj {
         if privileged {
             self.tg.oom_score_adj_min.store(value, Relaxed);
         }
+        Ok(src.iter().map(|c| c.len).sum::<u64>() as usize)
+    }
+
+    fn stat(&self) -> SysResult<gofer::FileAttr> {
+        Ok(gofer::FileAttr { mode: abi::flags::mode::S_IFREG | 0o644, ino: self.ino, nlink: 1, ..Default::default() })
+    }
+}
+
+/// A read of a file whose text is `value` and a newline, from `offset`.
+fn read_number(mf: &crate::mm::MemoryFile, dst: &[crate::mm::Chunk], offset: Option<u64>, value: i64) -> usize {
+    let text = format!("{value}\n");
+    let start = usize::try_from(offset.unwrap_or(0)).unwrap_or(usize::MAX).min(text.len());
+    super::file::put_bytes(mf, dst, &text.as_bytes()[start..])
+}
+
+/// The integer a write gives (blanks around it allowed); EINVAL for
+/// anything else.
+fn written_number(mf: &crate::mm::MemoryFile, src: &[crate::mm::Chunk]) -> SysResult<i64> {
+    let len = src.iter().map(|c| c.len).sum::<u64>().min(64) as usize;
+    let mut buf = vec![0u8; len];
+    super::file::get_bytes(mf, src, &mut buf);
+    std::str::from_utf8(&buf).ok().and_then(|t| t.trim().parse().ok()).ok_or(Errno::EINVAL)
+}
+
+/// A writable integer sysctl of /proc/sys (mode 0644): reads `get()`; a
+/// write of an integer calls `set` with it (EINVAL for anything else, or
+/// whatever `set` refuses), as Linux's proc_dointvec.
+pub struct SysctlInt {
+    pub get: fn() -> i64,
+    pub set: fn(i64) -> SysResult<()>,
+    pub ino: u64,
+}
+
+impl SysctlInt {
+    /// The opener of a /proc/sys file `path` (under /proc/sys) with these
+    /// accessors, for [`super::synth::static_tree_with_objects`].
+    pub fn node(
+        path: &'static str,
+        get: fn() -> i64,
+        set: fn(i64) -> SysResult<()>,
+    ) -> (&'static str, u32, super::synth::Opener) {
+        let ino = child_ino(child_ino(1, b"sys"), path.as_bytes());
+        let open: super::synth::Opener =
+            Arc::new(move || Ok(Box::new(SysctlInt { get, set, ino }) as Box<dyn super::file::FileOps>));
+        (path, 0o644, open)
+    }
+}
+
+impl super::file::FileOps for SysctlInt {
+    fn seekable(&self) -> bool {
+        true
+    }
+
+    fn read(&self, mf: &crate::mm::MemoryFile, dst: &[crate::mm::Chunk], offset: Option<u64>) -> SysResult<usize> {
+        Ok(read_number(mf, dst, offset, (self.get)()))
+    }
+
+    fn write(&self, mf: &crate::mm::MemoryFile, src: &[crate::mm::Chunk], _offset: Option<u64>) -> SysResult<usize> {
+        (self.set)(written_number(mf, src)?)?;
         Ok(src.iter().map(|c| c.len).sum::<u64>() as usize)
     }
 
@@ -968,7 +1023,7 @@ impl RootDir {
         let hostname = names.as_ref().map(|n| String::from_utf8_lossy(&n.hostname).into_owned()).unwrap_or_default();
         let domainname =
             names.as_ref().map(|n| String::from_utf8_lossy(&n.domainname).into_owned()).unwrap_or_default();
-        let mut sys = static_tree(
+        let mut sys = super::synth::static_tree_with_objects(
             &self.0.fs,
             &[
                 ("kernel/hostname", format!("{hostname}\n").into_bytes()),
@@ -999,12 +1054,25 @@ impl RootDir {
                 ("fs/pipe-max-size", format!("{}\n", super::pipe::PIPE_MAX_SIZE).into_bytes()),
                 ("fs/inotify/max_queued_events", format!("{}\n", super::inotify::MAX_QUEUED_EVENTS).into_bytes()),
                 ("fs/inotify/max_user_watches", format!("{}\n", super::inotify::MAX_WATCHES).into_bytes()),
+                ("fs/leases-enable", b"1\n".to_vec()),
             ],
+            &[],
+            &[SysctlInt::node("fs/lease-break-time", lease_break_time, set_lease_break_time)],
             &[],
         );
         sys.ino = child_ino(1, b"sys");
         sys
     }
+}
+
+fn lease_break_time() -> i64 {
+    crate::kernel::lease::LEASES.break_time()
+}
+
+fn set_lease_break_time(secs: i64) -> SysResult<()> {
+    i32::try_from(secs).map_err(|_| Errno::EINVAL)?;
+    crate::kernel::lease::LEASES.set_break_time(secs);
+    Ok(())
 }
 
 impl SynthDir for RootDir {
