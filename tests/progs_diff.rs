@@ -408,6 +408,40 @@ differential_test! {
 }
 
 differential_test! {
+    /// Kernel keys in a session keyring of the program's own: add_key,
+    /// request_key (no upcall) and keyctl's operations, permissions and
+    /// possession, revocation, expiry, and the thread, process and session
+    /// keyrings across threads and fork, with Linux's errors.
+    fn keys(platform, link) {
+        let (rootfs, prog) = rootfs_with("keys", link);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "describe the session keyring: 26 'keyring;0;0;3f030000;_ses'",
+            "read k1 into 2 bytes: 5, buffer untouched: yes",
+            "describe k1: 21 'user;0;0;3f010000;k1'",
+            "add_key of type nosuch: ENODEV",
+            "add_key user from a NULL payload: EFAULT",
+            "read the logon key: EOPNOTSUPP",
+            "read ring into 4 bytes: 8, nothing copied: yes",
+            "link ring into ring2: EDEADLK",
+            "move a second ring2 to the session, excl: EEXIST",
+            "request_key of k3 again: ENOKEY",
+            "request_key of a keyring with callout info: EPERM",
+            "read k2: EKEYREVOKED",
+            "read k4 after 2 s: EKEYEXPIRED",
+            "read it (possessed): 4 'five'",
+            "read it (not possessed): EACCES",
+            "uid 65534 reads k1 through the session: 5 'again'",
+            "adding keys until one fails: EDQUOT",
+            "another thread's GET_KEYRING_ID(thread, no create): ok",
+            "read the negative key: ENOKEY",
+            "GET_KEYRING_ID(reqkey auth): ENOKEY",
+            "INSTANTIATE without authority: EPERM",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// execve's and fchdir's permission checks as uid 65534, an empty argv
     /// (argc 1, argv[0] ""), execveat's AT_SYMLINK_NOFOLLOW, and an empty
     /// path failing before its dirfd is looked at.

@@ -15,6 +15,7 @@ pub mod fasync;
 pub mod fd_table;
 pub mod futex;
 pub mod ipc;
+pub mod keys;
 pub mod ldisc;
 pub mod lease;
 pub mod locks;
@@ -129,6 +130,8 @@ pub struct Kernel {
     pub ptys: Arc<pty::PtyRegistry>,
     /// File owners' signals waiting for the timer thread.
     pub sigio: Arc<fasync::Deferred>,
+    /// The sandbox's keys and keyrings (add_key, keyctl).
+    pub keys: Arc<keys::KeyTable>,
     /// Which unimplemented syscalls were logged already.
     enosys_logged: Box<[AtomicBool]>,
     /// The same, for numbers past `enosys_logged`.
@@ -150,6 +153,7 @@ impl Kernel {
             memfd_fs: crate::vfs::tmpfs::MemFs::new(crate::vfs::tmpfs::FsKind::Tmpfs, memfile.clone()),
             ptys: pty::PtyRegistry::new(),
             sigio: fasync::Deferred::new(),
+            keys: keys::KeyTable::new(),
             memfile,
             vfs,
             uts: Mutex::new(UtsNames { hostname: hostname.into_bytes(), domainname: b"(none)".to_vec() }),

@@ -132,6 +132,8 @@ pub struct ThreadGroup {
     /// /proc/PID/io's counters: bytes read and written through read- and
     /// write-family calls, and how many such calls.
     pub io: IoCounters,
+    /// The process and session keyrings (fork passes the session one on).
+    pub keys: Mutex<super::keys::ProcessKeys>,
 }
 
 /// Counts of a process's I/O, as /proc/PID/io shows them.
@@ -175,6 +177,7 @@ impl ThreadGroup {
             signal_queue: super::waiter::WaitQueue::default(),
             posix_timers: Mutex::new(super::timer::PosixTimers::default()),
             io: IoCounters::default(),
+            keys: Mutex::default(),
         })
     }
 

@@ -16,6 +16,7 @@ mod futex;
 mod hostsock;
 mod identity;
 mod ipc;
+mod keys;
 mod locks;
 mod mm;
 mod pidfd;

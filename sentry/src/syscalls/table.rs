@@ -10,8 +10,8 @@ use abi::SYSCALL_COUNT;
 
 use super::strace::Fmt::{self, *};
 use super::{
-    event, fdops, file, fs, fs_write, futex, identity, ipc, locks, mm, pidfd, poll, process, sched, signal, socket,
-    splice, sys, thread, time, xattr, Handler,
+    event, fdops, file, fs, fs_write, futex, identity, ipc, keys, locks, mm, pidfd, poll, process, sched, signal,
+    socket, splice, sys, thread, time, xattr, Handler,
 };
 
 /// How completely a syscall is implemented.
@@ -323,6 +323,9 @@ syscall_table! {
     SYNC => fs_write::sync, Support::Full, [];
     STATFS => fs_write::statfs, Support::Partial("the rootfs reports no block counts"), [Path, Ptr];
     FSTATFS => fs_write::fstatfs, Support::Partial("the rootfs reports no block counts"), [Fd, Ptr];
+    ADD_KEY => keys::add_key, Support::Partial("key types keyring, user, logon and big_key"), [Path, Path, Ptr, Int, Int];
+    REQUEST_KEY => keys::request_key, Support::Partial("no upcall: a key not found is not constructed (ENOENT, a negative key left)"), [Path, Path, Path, Int];
+    KEYCTL => keys::keyctl, Support::Partial("no persistent keyrings, Diffie-Hellman, public keys, restrictions or notifications (EOPNOTSUPP); instantiation needs an upcall's authority (EPERM)"), [Int, Int, Hex, Hex, Hex];
     RSEQ => thread::rseq, Support::Refused("ENOSYS: restartable sequences are not offered; libc falls back"), [Ptr, Int, Hex, Hex];
 }
 

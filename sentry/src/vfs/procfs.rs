@@ -814,26 +814,29 @@ fn written_number(mf: &crate::mm::MemoryFile, src: &[crate::mm::Chunk]) -> SysRe
     std::str::from_utf8(&buf).ok().and_then(|t| t.trim().parse().ok()).ok_or(Errno::EINVAL)
 }
 
+/// A sysctl's value, read.
+pub type SysctlGet = Arc<dyn Fn() -> SysResult<i64> + Send + Sync>;
+/// A sysctl's value, written.
+pub type SysctlSet = Arc<dyn Fn(i64) -> SysResult<()> + Send + Sync>;
+
 /// A writable integer sysctl of /proc/sys (mode 0644): reads `get()`; a
 /// write of an integer calls `set` with it (EINVAL for anything else, or
 /// whatever `set` refuses), as Linux's proc_dointvec.
 pub struct SysctlInt {
-    pub get: fn() -> i64,
-    pub set: fn(i64) -> SysResult<()>,
-    pub ino: u64,
+    get: SysctlGet,
+    set: SysctlSet,
+    ino: u64,
 }
 
 impl SysctlInt {
     /// The opener of a /proc/sys file `path` (under /proc/sys) with these
     /// accessors, for [`super::synth::static_tree_with_objects`].
-    pub fn node(
-        path: &'static str,
-        get: fn() -> i64,
-        set: fn(i64) -> SysResult<()>,
-    ) -> (&'static str, u32, super::synth::Opener) {
+    pub fn node(path: &'static str, get: SysctlGet, set: SysctlSet) -> (&'static str, u32, super::synth::Opener) {
         let ino = child_ino(child_ino(1, b"sys"), path.as_bytes());
-        let open: super::synth::Opener =
-            Arc::new(move || Ok(Box::new(SysctlInt { get, set, ino }) as Box<dyn super::file::FileOps>));
+        let open: super::synth::Opener = Arc::new(move || {
+            let (get, set) = (get.clone(), set.clone());
+            Ok(Box::new(SysctlInt { get, set, ino }) as Box<dyn super::file::FileOps>)
+        });
         (path, 0o644, open)
     }
 }
@@ -844,7 +847,7 @@ impl super::file::FileOps for SysctlInt {
     }
 
     fn read(&self, mf: &crate::mm::MemoryFile, dst: &[crate::mm::Chunk], offset: Option<u64>) -> SysResult<usize> {
-        Ok(read_number(mf, dst, offset, (self.get)()))
+        Ok(read_number(mf, dst, offset, (self.get)()?))
     }
 
     fn write(&self, mf: &crate::mm::MemoryFile, src: &[crate::mm::Chunk], _offset: Option<u64>) -> SysResult<usize> {
@@ -965,6 +968,7 @@ impl RootDir {
         let mut v = vec![
             p.file(1, "cpuinfo", 0o444, p.gen(|p, _| Ok(cpuinfo(p.ncpus)))),
             p.file(1, "filesystems", 0o444, p.gen(|_, _| Ok(FILESYSTEMS.to_string()))),
+            p.file(1, "key-users", 0o444, p.gen(|_, k| Ok(k.keys.key_users()))),
             p.file(1, "loadavg", 0o444, p.gen(|_, k| Ok(loadavg(k)))),
             p.file(1, "meminfo", 0o444, p.gen(|_, _| Ok(meminfo()))),
             p.link(1, "mounts", Arc::new(|| Ok(b"self/mounts".to_vec()))),
@@ -1057,7 +1061,7 @@ impl RootDir {
                 ("fs/leases-enable", b"1\n".to_vec()),
             ],
             &[],
-            &[SysctlInt::node("fs/lease-break-time", lease_break_time, set_lease_break_time)],
+            &self.writable_sysctls(),
             &[],
         );
         sys.ino = child_ino(1, b"sys");
@@ -1065,14 +1069,43 @@ impl RootDir {
     }
 }
 
-fn lease_break_time() -> i64 {
-    crate::kernel::lease::LEASES.break_time()
-}
-
-fn set_lease_break_time(secs: i64) -> SysResult<()> {
-    i32::try_from(secs).map_err(|_| Errno::EINVAL)?;
-    crate::kernel::lease::LEASES.set_break_time(secs);
-    Ok(())
+impl RootDir {
+    /// The sysctls a write changes: lease-break-time, and the key
+    /// quotas and garbage collection delay (`kernel/keys/`), which take
+    /// 0 to INT_MAX (EINVAL otherwise).
+    fn writable_sysctls(&self) -> Vec<(&'static str, u32, super::synth::Opener)> {
+        use crate::kernel::keys::Limits;
+        let lease_get: SysctlGet = Arc::new(|| Ok(crate::kernel::lease::LEASES.break_time()));
+        let lease_set: SysctlSet = Arc::new(|secs| {
+            i32::try_from(secs).map_err(|_| Errno::EINVAL)?;
+            crate::kernel::lease::LEASES.set_break_time(secs);
+            Ok(())
+        });
+        let mut v = vec![SysctlInt::node("fs/lease-break-time", lease_get, lease_set)];
+        type Field = fn(&Limits) -> &std::sync::atomic::AtomicI64;
+        let keys: [(&'static str, Field); 6] = [
+            ("kernel/keys/maxkeys", |l| &l.maxkeys),
+            ("kernel/keys/maxbytes", |l| &l.maxbytes),
+            ("kernel/keys/root_maxkeys", |l| &l.root_maxkeys),
+            ("kernel/keys/root_maxbytes", |l| &l.root_maxbytes),
+            ("kernel/keys/gc_delay", |l| &l.gc_delay),
+            ("kernel/keys/persistent_keyring_expiry", |l| &l.persistent_keyring_expiry),
+        ];
+        for (path, field) in keys {
+            use std::sync::atomic::Ordering::Relaxed;
+            let (p1, p2) = (self.0.clone(), self.0.clone());
+            let get: SysctlGet = Arc::new(move || Ok(field(&p1.kernel()?.keys.limits).load(Relaxed)));
+            let set: SysctlSet = Arc::new(move |n| {
+                if !(0..=i64::from(i32::MAX)).contains(&n) {
+                    return Err(Errno::EINVAL);
+                }
+                field(&p2.kernel()?.keys.limits).store(n, Relaxed);
+                Ok(())
+            });
+            v.push(SysctlInt::node(path, get, set));
+        }
+        v
+    }
 }
 
 impl SynthDir for RootDir {

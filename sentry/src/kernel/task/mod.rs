@@ -333,6 +333,8 @@ pub struct Task {
     pub in_syscall: bool,
     /// sched_setaffinity's mask, as the app set it (None: every CPU).
     pub affinity: Option<Vec<u8>>,
+    /// The thread keyring, and request_key's default keyring.
+    pub keys: crate::kernel::keys::ThreadKeys,
     space: Option<Box<dyn AddressSpace>>,
     cursor: SpaceCursor,
     ctx: Box<dyn Context>,
@@ -410,6 +412,7 @@ impl Task {
             started: Instant::now(),
             in_syscall: false,
             affinity: None,
+            keys: Default::default(),
             space: None,
             cursor: SpaceCursor::new(),
             ctx,
