@@ -63,9 +63,12 @@ const MAX_DEPTH: usize = 6;
 const NEGATIVE_TIMEOUT: i64 = 60;
 /// The most keys one keyring links to (ENFILE past it).
 const MAX_LINKS: usize = 1 << 16;
+/// What a keyring's link counts toward [`MAX_BYTES`].
+const LINK_COST: usize = 16;
 /// The most keys the sandbox holds, whatever the quotas say.
 pub const MAX_KEYS: usize = 1 << 18;
-/// The most bytes of descriptions and payloads the sandbox holds.
+/// The most bytes of descriptions, payloads and links the sandbox holds
+/// (EDQUOT past it).
 pub const MAX_BYTES: usize = 128 << 20;
 
 /// The key types the sandbox has.
@@ -191,8 +194,10 @@ struct Key {
 }
 
 impl Key {
+    /// The bytes it holds for the sandbox's bound: description, payload
+    /// and a keyring's links.
     fn mem(&self) -> usize {
-        self.desc.len() + self.payload.len()
+        self.desc.len() + self.payload.len() + self.links.len() * LINK_COST
     }
 
     /// Linux's key_validate.
@@ -502,6 +507,9 @@ impl State {
         if same.is_none() && r.links.len() >= MAX_LINKS {
             return Err(Errno::ENFILE);
         }
+        if same.is_none() && self.bytes + LINK_COST > MAX_BYTES {
+            return Err(Errno::EDQUOT);
+        }
         let old = match same {
             Some(i) => {
                 let r = self.key_mut(keyring)?;
@@ -509,6 +517,7 @@ impl State {
             }
             None => {
                 self.key_mut(keyring)?.links.push(key);
+                self.bytes += LINK_COST;
                 0
             }
         };
@@ -551,6 +560,7 @@ impl State {
         }
         let i = r.links.iter().position(|&l| l == key).ok_or(Errno::ENOENT)?;
         r.links.remove(i);
+        self.bytes = self.bytes.saturating_sub(LINK_COST);
         self.put(key);
         Ok(())
     }
@@ -562,10 +572,16 @@ impl State {
             return Err(Errno::ENOTDIR);
         }
         let links = std::mem::take(&mut r.links);
+        self.drop_links(links);
+        Ok(())
+    }
+
+    /// Lets go of links a keyring no longer has.
+    fn drop_links(&mut self, links: Vec<i32>) {
+        self.bytes = self.bytes.saturating_sub(links.len() * LINK_COST);
         for l in links {
             self.put(l);
         }
-        Ok(())
     }
 
     /// Every keyring lets go of `key`.
@@ -575,9 +591,8 @@ impl State {
             let Some(r) = self.keys.get_mut(&h) else { continue };
             let n = r.links.len();
             r.links.retain(|&l| l != key);
-            for _ in r.links.len()..n {
-                self.put(key);
-            }
+            let gone = vec![key; n - r.links.len()];
+            self.drop_links(gone);
         }
     }
 
@@ -939,9 +954,7 @@ impl KeyTable {
             k.revoked = true;
             std::mem::take(&mut k.links)
         };
-        for l in links {
-            st.put(l);
-        }
+        st.drop_links(links);
         // The payload goes (Linux's revoke methods reserve 0 bytes).
         let _ = st.reserve(&self.limits, serial, desc_len + 1, desc_len);
         st.key_mut(serial)?.payload = Vec::new();

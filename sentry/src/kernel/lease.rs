@@ -113,6 +113,11 @@ impl LeaseTable {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether any lease exists (opens skip the table otherwise).
+    pub fn any(&self) -> bool {
+        self.count.load(Ordering::Relaxed) > 0
+    }
+
     /// lease-break-time, in seconds.
     pub fn break_time(&self) -> i64 {
         self.break_time.load(Ordering::Relaxed)

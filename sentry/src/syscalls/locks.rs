@@ -239,6 +239,9 @@ pub fn get_lease(f: &File) -> u64 {
 /// breaks the leases it conflicts with and waits until they are given up
 /// or taken away (EWOULDBLOCK with O_NONBLOCK).
 pub fn break_leases(t: &mut Task, d: &Dentry, flags: u32) -> SysResult<()> {
+    if !LEASES.any() {
+        return Ok(());
+    }
     let a = d.attr();
     let key = (a.dev, a.ino);
     let write = flags & O_ACCMODE != O_RDONLY;
