@@ -566,3 +566,165 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// Extended attributes on tmpfs by namespace (security., trusted.,
+    /// system.) with and without CAP_SYS_ADMIN and CAP_SETFCAP, the size
+    /// limits, listing order, and device nodes (CAP_MKNOD).
+    fn xattrs(platform, link) {
+        let (rootfs, prog) = rootfs_with("xattrs", link);
+        let case = Case::new(&rootfs, prog).scratch_mounts().compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "set security.a: ok",
+            "list: user.u trusted.t security.a",
+            "set security.b without CAP_SYS_ADMIN: EPERM",
+            "get security.a without CAP_SYS_ADMIN: 3 'sec'",
+            "get trusted.t without CAP_SYS_ADMIN: ENODATA",
+            "list without CAP_SYS_ADMIN: user.u security.a",
+            "set security.capability without CAP_SETFCAP: EPERM",
+            "get security.a of a 0600 root file as uid 65534: 3 'sec'",
+            "set security.capability revision 2 in 24 bytes: EINVAL",
+            "get security.capability: 20",
+            "get system.foo: EOPNOTSUPP",
+            "get system.posix_acl_access: ENODATA",
+            "set a value of 65537 bytes: E2BIG",
+            "get it into 65535 bytes: ERANGE",
+            "listxattr one byte short: ERANGE",
+            "remove security.a again: ENODATA",
+            "write to it: 3",
+            "set user.x on a device: EPERM",
+            "get trusted.x of a device: 3 'dev'",
+            "its type and number: block 7:200",
+            "mknod a char device without CAP_MKNOD: EPERM",
+            "mknod a whiteout without CAP_MKNOD: ok",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// Inode flags on tmpfs (chattr): which tmpfs keeps, who sets them,
+    /// what immutable and append-only files and directories refuse.
+    fn chattr(platform, link) {
+        let (rootfs, prog) = rootfs_with("chattr", link);
+        let case = Case::new(&rootfs, prog).scratch_mounts().compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "set FS_SYNC_FL: EOPNOTSUPP",
+            "flags now: 0xc0",
+            "FS_IOC_GETFLAGS on a pipe: ENOTTY",
+            "set FS_IMMUTABLE_FL without CAP_LINUX_IMMUTABLE: EPERM",
+            "set FS_NODUMP_FL on another's file: EPERM",
+            "statx of the immutable file: mask has all three, attributes 0x10",
+            "open it O_RDONLY|O_TRUNC: EPERM",
+            "access(W_OK): EPERM",
+            "link: EPERM",
+            "unlink in it: EPERM",
+            "write to a file in it: ok",
+            "unlink it then: ok",
+            "open it O_WRONLY|O_APPEND: ok",
+            "F_SETFL without O_APPEND: EPERM",
+            "fallocate: ok",
+            "fallocate(PUNCH_HOLE): EPERM",
+            "utimes(NULL): ok",
+            "utimensat(NOW, OMIT): EPERM",
+            "a new file in a nodump, noatime directory: 0xc0",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// A file's owner and signal-driven I/O (F_SETOWN and the rest,
+    /// O_ASYNC on pipes, sockets and a terminal, F_SETSIG's siginfo, the
+    /// owner's permission, thread owners) and dnotify's signals.
+    fn fasync(platform, link) {
+        let (rootfs, prog) = rootfs_with("fasync", link);
+        let case = Case::new(&rootfs, prog).scratch_mounts().compare_stderr().expect_lines(&[
+            "F_GETOWN_EX of a new pipe: type 0 pid 0",
+            "F_SETOWN of no such process: ESRCH",
+            "F_SETOWN_EX of type 3: EINVAL",
+            "F_SETSIG 65: EINVAL",
+            "F_GETOWN after F_SETOWN(-pgrp) is -pgrp: yes",
+            "SIGIO after a write: 1",
+            "SIGIO after reading (the read end's owner): 2",
+            "write with F_SETSIG: 1 signal(s), signo SIGRTMIN+1, code POLL_IN, si_fd the fd, band 0x41",
+            "a read, for the write end: 1 signal(s), signo SIGRTMIN+1, code POLL_OUT, si_fd the fd, band 0x304",
+            "F_SETSIG SIGSEGV: 1 signal(s), signo SEGV, code SI_SIGIO, si_fd the fd, band 0x41",
+            "SIGIO after O_ASYNC is off: 0 more",
+            "a regular file's F_GETFL has O_ASYNC: no",
+            "FIOASYNC on a regular file: ENOTTY",
+            "data on a socket: 1 signal(s), signo SIGRTMIN+1, code POLL_IN, si_fd the fd, band 0x41",
+            "a line typed on the terminal: 1 signal(s), signo SIGRTMIN+1, code POLL_IN, si_fd the fd, band 0x41",
+            "sigtimedwait: SIGRTMIN+1, code POLL_IN, si_fd the fd",
+            "owner set by uid 65534, the target root: no signal",
+            "DN_RENAME, rename within: 1 signal(s), signo SIGRTMIN+1, code POLL_MSG, si_fd the fd, band 0x441",
+            "DN_RENAME, move into a subdirectory: no signal",
+            "DN_ATTRIB on the directory itself: 1 signal(s), signo SIGRTMIN+1, code POLL_MSG, si_fd the fd, band 0x441",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// File leases: who may take which, their errors, and their breaking by
+    /// conflicting opens and truncate (the holder's signal, the downgrade,
+    /// the waiting breaker, EWOULDBLOCK, the end by F_UNLCK or close).
+    fn leases(platform, link) {
+        let (rootfs, prog) = rootfs_with("leases", link);
+        let case = Case::new(&rootfs, prog).scratch_mounts().compare_stderr().expect_lines(&[
+            "F_RDLCK on an O_RDWR file: EAGAIN",
+            "F_WRLCK on an O_RDWR file, the only open: ok",
+            "F_UNLCK without a lease: EAGAIN",
+            "F_WRLCK with another open file: EAGAIN",
+            "a write open beside read leases, O_NONBLOCK: EAGAIN",
+            "F_RDLCK again while broken: EAGAIN",
+            "F_RDLCK on a pipe: EINVAL",
+            "F_RDLCK on another's file as uid 65534: EACCES",
+            "a reader's open, O_NONBLOCK: EAGAIN",
+            "the holder: SIGRTMIN+1, code POLL_MSG, si_fd the lease's fd",
+            "F_GETLEASE while a reader breaks it: F_RDLCK",
+            "the reader waits: yes",
+            "the reader is through: yes",
+            "F_GETLEASE while a writer breaks it: F_UNLCK",
+            "F_RDLCK while a writer waits: EAGAIN",
+            "the writer is through: yes",
+            "F_GETOWN after the lease went: 0, F_GETSIG: 0",
+            "truncate waits: yes",
+            "truncate is through once the holder closes: yes",
+            "lease-break-time: 45",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// Kernel keys in a session keyring of the program's own: add_key,
+    /// request_key (no upcall) and keyctl's operations, permissions and
+    /// possession, revocation, expiry, and the thread, process and session
+    /// keyrings across threads and fork, with Linux's errors.
+    fn keys(platform, link) {
+        let (rootfs, prog) = rootfs_with("keys", link);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "describe the session keyring: 26 'keyring;0;0;3f030000;_ses'",
+            "read k1 into 2 bytes: 5, buffer untouched: yes",
+            "describe k1: 21 'user;0;0;3f010000;k1'",
+            "add_key of type nosuch: ENODEV",
+            "add_key user from a NULL payload: EFAULT",
+            "read the logon key: EOPNOTSUPP",
+            "read ring into 4 bytes: 8, nothing copied: yes",
+            "link ring into ring2: EDEADLK",
+            "move a second ring2 to the session, excl: EEXIST",
+            "request_key of k3 again: ENOKEY",
+            "request_key of a keyring with callout info: EPERM",
+            "read k2: EKEYREVOKED",
+            "read k4 after 2 s: EKEYEXPIRED",
+            "read it (possessed): 4 'five'",
+            "read it (not possessed): EACCES",
+            "uid 65534 reads k1 through the session: 5 'again'",
+            "adding keys until one fails: EDQUOT",
+            "another thread's GET_KEYRING_ID(thread, no create): ok",
+            "read the negative key: ENOKEY",
+            "GET_KEYRING_ID(reqkey auth): ENOKEY",
+            "INSTANTIATE without authority: EPERM",
+        ]);
+        differential(platform, &case);
+    }
+}

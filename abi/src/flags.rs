@@ -261,6 +261,21 @@ pub mod ioctl {
     pub const TOSTOP: u32 = 0o400;
     pub const FIOCLEX: u32 = 0x5451;
     pub const FIONCLEX: u32 = 0x5450;
+    /// Inode flags (`chattr`): get and set, an `int` (Linux's `_IOR('f', 1, long)`).
+    pub const FS_IOC_GETFLAGS: u32 = 0x8008_6601;
+    pub const FS_IOC_SETFLAGS: u32 = 0x4008_6602;
+}
+
+/// Inode flags of FS_IOC_GETFLAGS and FS_IOC_SETFLAGS (`linux/fs.h`).
+pub mod fsflags {
+    pub const FS_IMMUTABLE_FL: u32 = 0x10;
+    pub const FS_APPEND_FL: u32 = 0x20;
+    pub const FS_NODUMP_FL: u32 = 0x40;
+    pub const FS_NOATIME_FL: u32 = 0x80;
+    /// statx's `stx_attributes` bits for them.
+    pub const STATX_ATTR_IMMUTABLE: u64 = 0x10;
+    pub const STATX_ATTR_APPEND: u64 = 0x20;
+    pub const STATX_ATTR_NODUMP: u64 = 0x40;
 }
 
 /// `struct termios` flags and control-character indices (asm-generic).

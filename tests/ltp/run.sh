@@ -9,7 +9,8 @@
 #
 # Needs the build of tests/ltp/build.sh (LTP_TAG picks the release) and
 # the Debian test root (built once by the Debian tests). Must run as root.
-# HUSK_BIN runs another husk than target/debug/husk.
+# HUSK_BIN runs another husk than target/debug/husk (CARGO_TARGET_DIR/debug/husk
+# when CARGO_TARGET_DIR is set).
 #
 # A verdict is LTP's exit status: pass (0), conf (32: the test does not
 # apply, TCONF), fail (any other status: TFAIL, TBROK, TWARN), or timeout;
@@ -56,7 +57,7 @@ skipped() {
 }
 
 flock /tmp/husk-build.lock cargo build --workspace --quiet
-husk=${HUSK_BIN:-$PWD/target/debug/husk}
+husk=${HUSK_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/husk}
 root=$(ls -dt "$cache"/debian-*/ 2>/dev/null | head -1)
 root=${root%/}
 [ -n "$root" ] || {

@@ -12,10 +12,13 @@
 
 pub mod aio;
 pub mod caps;
+pub mod fasync;
 pub mod fd_table;
 pub mod futex;
 pub mod ipc;
+pub mod keys;
 pub mod ldisc;
+pub mod lease;
 pub mod locks;
 pub mod nat;
 pub mod process;
@@ -49,6 +52,40 @@ pub const UTS_VERSION: &str = "#1 SMP Husk";
 /// How many distinct syscall numbers past the table are logged as
 /// unimplemented; after that, they are not logged at all.
 const MAX_WILD_LOGGED: usize = 64;
+
+thread_local! {
+    /// How many guards of the process tree this host thread holds.
+    static PROCS_HELD: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// The process tree, locked ([`Kernel::procs`]): its thread knows it holds
+/// it ([`procs_held`]).
+pub struct ProcsGuard<'a>(std::sync::MutexGuard<'a, ProcessTable>);
+
+impl std::ops::Deref for ProcsGuard<'_> {
+    type Target = ProcessTable;
+    fn deref(&self) -> &ProcessTable {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ProcsGuard<'_> {
+    fn deref_mut(&mut self) -> &mut ProcessTable {
+        &mut self.0
+    }
+}
+
+impl Drop for ProcsGuard<'_> {
+    fn drop(&mut self) {
+        PROCS_HELD.with(|h| h.set(h.get().saturating_sub(1)));
+    }
+}
+
+/// Whether this host thread holds the process tree: what it does must not
+/// take it again (a file closed as a process exits cannot signal then).
+pub fn procs_held() -> bool {
+    PROCS_HELD.with(|h| h.get() > 0)
+}
 
 /// What the whole sandbox shares.
 pub struct Kernel {
@@ -98,6 +135,10 @@ pub struct Kernel {
     pub ptys: Arc<pty::PtyRegistry>,
     /// Linux AIO contexts (io_setup).
     pub aio: aio::AioRegistry,
+    /// File owners' signals waiting for the timer thread.
+    pub sigio: Arc<fasync::Deferred>,
+    /// The sandbox's keys and keyrings (add_key, keyctl).
+    pub keys: Arc<keys::KeyTable>,
     /// Which unimplemented syscalls were logged already.
     enosys_logged: Box<[AtomicBool]>,
     /// The same, for numbers past `enosys_logged`.
@@ -123,6 +164,8 @@ impl Kernel {
                 None
             }),
             aio: aio::AioRegistry::default(),
+            sigio: fasync::Deferred::new(),
+            keys: keys::KeyTable::new(),
             memfile,
             vfs,
             uts: Mutex::new(UtsNames { hostname: hostname.into_bytes(), domainname: b"(none)".to_vec() }),
@@ -162,8 +205,10 @@ impl Kernel {
     }
 
     /// The process tree, locked.
-    pub fn procs(&self) -> std::sync::MutexGuard<'_, ProcessTable> {
-        self.procs.lock().unwrap_or_else(|e| e.into_inner())
+    pub fn procs(&self) -> ProcsGuard<'_> {
+        let guard = self.procs.lock().unwrap_or_else(|e| e.into_inner());
+        PROCS_HELD.with(|h| h.set(h.get() + 1));
+        ProcsGuard(guard)
     }
 
     /// Records a task's host thread, to be joined at the end.

@@ -136,6 +136,8 @@ pub struct ThreadGroup {
     /// KCMP_SYSVSEM compares them (0: none yet): see
     /// [`ThreadGroup::sem_undo_list`].
     pub sem_undo: AtomicI32,
+    /// The process and session keyrings (fork passes the session one on).
+    pub keys: Mutex<super::keys::ProcessKeys>,
 }
 
 /// Counts of a process's I/O, as /proc/PID/io shows them.
@@ -180,6 +182,7 @@ impl ThreadGroup {
             posix_timers: Mutex::new(super::timer::PosixTimers::default()),
             io: IoCounters::default(),
             sem_undo: AtomicI32::new(0),
+            keys: Mutex::default(),
         })
     }
 

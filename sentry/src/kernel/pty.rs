@@ -459,6 +459,10 @@ impl FileOps for PtyMaster {
         self.pty().ok().map(Pty::queue)
     }
 
+    fn fasync(&self) -> bool {
+        true
+    }
+
     fn stat(&self) -> SysResult<FileAttr> {
         Ok(self.dentry.attr())
     }

@@ -252,6 +252,10 @@ impl FileOps for TtyFile {
         self.tty.pty().map(Pty::queue)
     }
 
+    fn fasync(&self) -> bool {
+        true
+    }
+
     fn read_timeout(&self) -> Option<std::time::Duration> {
         self.tty.pty().and_then(Pty::read_timeout)
     }

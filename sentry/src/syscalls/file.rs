@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use abi::flags::at::AT_FDCWD;
 use abi::flags::fcntl::*;
-use abi::flags::ioctl::{FIOCLEX, FIONBIO, FIONCLEX};
+use abi::flags::ioctl::{FIOCLEX, FIONBIO, FIONCLEX, FS_IOC_GETFLAGS, FS_IOC_SETFLAGS};
 use abi::flags::mode::{S_IFCHR, S_IFIFO, S_IFMT, S_IFREG};
 use abi::flags::open::*;
 use abi::flags::seek::*;
@@ -36,6 +36,9 @@ const F_GETPIPE_SZ: u32 = 1032;
 const F_ADD_SEALS: u32 = 1033;
 /// dnotify: signal the caller when the directory changes.
 const F_NOTIFY: u32 = 1026;
+/// File leases.
+const F_SETLEASE: u32 = 1024;
+const F_GETLEASE: u32 = 1025;
 const F_GET_SEALS: u32 = 1034;
 use crate::vfs::pipe::PIPE_MAX_SIZE;
 /// Status flags F_SETFL may change.
@@ -764,7 +767,15 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
             if writes && d.is_readonly() && d.is_regular() {
                 return Err(Errno::EROFS);
             }
-            ops::check_perm(&creds, &d.attr(), want)?;
+            ops::inode_permission(&creds, &d.attr(), d.fsflags(), want)?;
+            // Linux's may_open: an append-only file is written in append
+            // mode only, and never truncated.
+            if d.is_append_only() && ((acc != O_RDONLY && flags & O_APPEND == 0) || flags & O_TRUNC != 0) {
+                return Err(Errno::EPERM);
+            }
+            if d.is_regular() {
+                super::locks::break_leases(t, &d, flags)?;
+            }
         }
         // A change to a lower file of an overlay root goes to its copy.
         if writes && d.is_regular() && d.is_rootfs() && d.overlay().is_some() {
@@ -1019,8 +1030,11 @@ pub fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
             if attr.mode & S_IFMT != abi::flags::mode::S_IFDIR {
                 return Err(Errno::ENOTDIR);
             }
-            let id = Arc::as_ptr(&f) as usize;
-            crate::vfs::inotify::dnotify_set(&attr, id, a.u32(2), t.pid, &t.kernel);
+            // The caller hears of the events: the file's owner, unless one
+            // is set already.
+            let kind = crate::kernel::fasync::OwnerKind::Process;
+            f.owner.set(kind, t.pid, &t.creds(), &t.kernel, false);
+            crate::vfs::inotify::dnotify_set(&attr, &f, fd, a.u32(2), t.pid);
             Ok(0)
         }
         cmd @ (super::locks::F_GETLK
@@ -1043,10 +1057,32 @@ pub fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
             if f.flags() & O_PATH != 0 {
                 return Err(Errno::EBADF);
             }
-            let new = (f.flags() & !SETFL_MASK) | (a.u32(2) & SETFL_MASK);
+            let mut new = (f.flags() & !SETFL_MASK) | (a.u32(2) & SETFL_MASK);
+            // O_APPEND stays on an append-only file.
+            if (new ^ f.flags()) & O_APPEND != 0 && f.dentry.as_ref().is_some_and(|d| d.is_append_only()) {
+                return Err(Errno::EPERM);
+            }
+            // O_ASYNC is the file's fasync's to set.
+            if (new ^ f.flags()) & O_ASYNC != 0 && !super::fasync::set_async(&f, fd, new & O_ASYNC != 0) {
+                new = (new & !O_ASYNC) | (f.flags() & O_ASYNC);
+            }
             f.set_flags(new);
             Ok(0)
         }
+        cmd @ (super::fasync::F_SETOWN
+        | super::fasync::F_GETOWN
+        | super::fasync::F_SETOWN_EX
+        | super::fasync::F_GETOWN_EX
+        | super::fasync::F_SETSIG
+        | super::fasync::F_GETSIG) => {
+            if f.flags() & O_PATH != 0 {
+                return Err(Errno::EBADF);
+            }
+            super::fasync::fcntl(t, &f, cmd, a.u64(2))
+        }
+        F_SETLEASE | F_GETLEASE if f.flags() & O_PATH != 0 => Err(Errno::EBADF),
+        F_SETLEASE => super::locks::set_lease(t, &f, fd, a.u64(2)),
+        F_GETLEASE => Ok(super::locks::get_lease(&f)),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -1095,6 +1131,9 @@ pub fn ioctl(t: &mut Task, a: &Args) -> SysResult<u64> {
     let fd = a.fd(0);
     let f = t.fds().get(fd)?.clone();
     let cmd = a.u32(1);
+    if let Some(r) = super::fasync::ioctl(t, &f, fd, cmd, a.addr(2)) {
+        return r;
+    }
     match cmd {
         FIOCLEX => return t.fds().set_cloexec(fd, true).map(|_| 0),
         FIONCLEX => return t.fds().set_cloexec(fd, false).map(|_| 0),
@@ -1120,6 +1159,17 @@ pub fn ioctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             let mut buf = [0u8; 4];
             f.ops.ioctl(abi::flags::ioctl::FIONREAD, &mut buf)?;
             t.mm().copy_out(a.addr(2), &buf)?;
+            Ok(0)
+        }
+        FS_IOC_GETFLAGS => {
+            let flags = ops::get_fsflags(f.dentry.as_ref().ok_or(Errno::ENOTTY)?)?;
+            t.mm().write_val(a.addr(2), &(flags as i32))?;
+            Ok(0)
+        }
+        FS_IOC_SETFLAGS => {
+            let d = f.dentry.as_ref().ok_or(Errno::ENOTTY)?;
+            let flags: i32 = t.mm().read_val(a.addr(2))?;
+            ops::set_fsflags(d, flags as u32, &t.creds())?;
             Ok(0)
         }
         FIONBIO => {

@@ -79,6 +79,19 @@ impl Target {
             Target::Open(f) => f.ops.stat(),
         }
     }
+
+    /// The file's name, if it has one.
+    fn dentry(&self) -> Option<&Arc<Dentry>> {
+        match self {
+            Target::Name(d) => Some(d),
+            Target::Open(f) => f.dentry.as_ref(),
+        }
+    }
+
+    /// The file's inode flags (chattr's).
+    fn fsflags(&self) -> u32 {
+        self.dentry().map_or(0, |d| d.fsflags())
+    }
 }
 
 fn stat_target(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> SysResult<Target> {
@@ -191,8 +204,27 @@ pub fn statx(t: &mut Task, a: &Args) -> SysResult<u64> {
         stx_dev_minor: minor(at.dev),
         ..Statx::default()
     };
+    // tmpfs reports its inode flags (Linux's shmem_getattr).
+    let sx = match target.dentry().filter(|d| d.inode().is_some()) {
+        Some(d) => with_fsflags(sx, d.fsflags()),
+        None => sx,
+    };
     t.mm().write_val(a.addr(4), &sx)?;
     Ok(0)
+}
+
+/// statx's attributes for a tmpfs file with inode flags `fsflags`.
+fn with_fsflags(mut sx: Statx, fsflags: u32) -> Statx {
+    use abi::flags::fsflags::*;
+    for (fl, attr) in
+        [(FS_APPEND_FL, STATX_ATTR_APPEND), (FS_IMMUTABLE_FL, STATX_ATTR_IMMUTABLE), (FS_NODUMP_FL, STATX_ATTR_NODUMP)]
+    {
+        sx.stx_attributes_mask |= attr;
+        if fsflags & fl != 0 {
+            sx.stx_attributes |= attr;
+        }
+    }
+    sx
 }
 
 fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> SysResult<u64> {
@@ -219,7 +251,7 @@ fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> Sys
     if mode & W_OK != 0 && matches!(kind, S_IFREG | S_IFDIR | S_IFLNK) && on_rootfs {
         return Err(Errno::EROFS);
     }
-    check_perm(&creds, &attr, mode)?;
+    crate::vfs::ops::inode_permission(&creds, &attr, target.fsflags(), mode)?;
     Ok(0)
 }
 

@@ -22,7 +22,7 @@ use crate::mm::SysResult;
 use crate::vfs::file::File;
 use crate::vfs::ops;
 use crate::vfs::tmpfs::{FsKind, NewKind, TimeSet, TMPFS_MAGIC};
-use crate::vfs::{Dentry, Follow, Last, Node, ParentPath};
+use crate::vfs::{Dentry, Follow, Node, ParentPath};
 
 /// renameat2 flags.
 const RENAME_NOREPLACE: u32 = 1;
@@ -88,16 +88,9 @@ fn do_mknod(t: &Task, dirfd: i32, path_addr: u64, mode: u32, dev: u64) -> SysRes
         _ => return Err(Errno::EINVAL),
     };
     let pp = parent_at(t, dirfd, &path)?;
-    let vfs = &t.kernel.vfs;
-    if matches!(kind, NewKind::Device(..)) {
-        // No device nodes: the name is checked, then the call refused.
-        let Last::Name(name) = &pp.last else { return Err(Errno::EEXIST) };
-        if vfs.lookup_child(&pp.dir, name)?.is_some() {
-            return Err(Errno::EEXIST);
-        }
-        return Err(Errno::EPERM);
-    }
-    ops::make_node(vfs, &pp, kind, mode & 0o7777 & !umask(t), &t.creds())?;
+    // A device node (CAP_MKNOD's) opens the Sentry's device of its number,
+    // never the host's; the Gofer's trees refuse them (EPERM).
+    ops::make_node(&t.kernel.vfs, &pp, kind, mode & 0o7777 & !umask(t), &t.creds())?;
     Ok(0)
 }
 
@@ -410,6 +403,9 @@ pub fn truncate(t: &mut Task, a: &Args) -> SysResult<u64> {
     let path = read_path(t, a.addr(0))?;
     let len = u64::try_from(a.i64(1)).map_err(|_| Errno::EINVAL)?;
     let d = resolve_at(t, AT_FDCWD, &path, Follow::Yes)?;
+    // A truncation breaks leases as an open for writing does.
+    ops::may_truncate(&d, &t.creds())?;
+    super::locks::break_leases(t, &d, abi::flags::open::O_WRONLY)?;
     check_fsize_limit(t, len)?;
     ops::truncate(&d, len, &t.creds())?;
     Ok(0)
@@ -434,6 +430,9 @@ pub fn ftruncate(t: &mut Task, a: &Args) -> SysResult<u64> {
     if f.flags() & O_ACCMODE == O_RDONLY {
         return Err(Errno::EINVAL);
     }
+    if f.dentry.as_ref().is_some_and(|d| d.is_append_only()) {
+        return Err(Errno::EPERM);
+    }
     check_fsize_limit(t, len)?;
     f.ops.truncate(len)?;
     if let Some(d) = &f.dentry {
@@ -456,6 +455,13 @@ pub fn fallocate(t: &mut Task, a: &Args) -> SysResult<u64> {
     let f = t.fds().get(fd)?.clone();
     if f.flags() & O_PATH != 0 || f.flags() & O_ACCMODE == O_RDONLY {
         return Err(Errno::EBADF);
+    }
+    // Linux's vfs_fallocate: only preallocation on an append-only file,
+    // nothing on an immutable one.
+    if let Some(d) = &f.dentry {
+        if (mode & !FALLOC_FL_KEEP_SIZE != 0 && d.is_append_only()) || d.is_immutable() {
+            return Err(Errno::EPERM);
+        }
     }
     match f.ops.stat()?.mode & S_IFMT {
         S_IFIFO => return Err(Errno::ESPIPE),

@@ -3,14 +3,17 @@
 
 use std::sync::Arc;
 
-use abi::flags::open::{O_ACCMODE, O_PATH, O_RDONLY, O_WRONLY};
+use abi::flags::open::{O_ACCMODE, O_NONBLOCK, O_PATH, O_RDONLY, O_WRONLY};
 use abi::Errno;
 
 use super::Args;
+use crate::kernel::fasync::OwnerKind;
+use crate::kernel::lease::{self, LEASES};
 use crate::kernel::locks::{range, FileKey, FlockOp, Owner, RecordLock, SetError, LOCKS};
 use crate::kernel::task::Task;
 use crate::mm::SysResult;
 use crate::vfs::file::File;
+use crate::vfs::Dentry;
 
 const LOCK_SH: u32 = 1;
 const LOCK_EX: u32 = 2;
@@ -166,4 +169,96 @@ pub fn closed(t: &Task, f: &File) {
         LOCKS.release_on_close(t.pid, key);
     }
     crate::vfs::inotify::dnotify_release(f as *const File as usize, Some(t.pid));
+}
+
+/// The key leases know a file by: its name's device and inode numbers
+/// (None for a file that is no regular file with a name).
+fn lease_key(f: &File) -> Option<FileKey> {
+    let d = f.dentry.as_ref().filter(|d| d.is_regular())?;
+    let a = d.attr();
+    Some((a.dev, a.ino))
+}
+
+/// How many open file descriptions of `key` the sandbox's fd tables hold:
+/// (for reading only, for writing).
+fn open_counts(t: &Task, key: FileKey) -> (usize, usize) {
+    let handles: Vec<_> = t.kernel.procs().threads.values().cloned().collect();
+    let mut seen = std::collections::HashSet::new();
+    let (mut readers, mut writers) = (0, 0);
+    let mut tables = std::collections::HashSet::new();
+    for h in handles {
+        let Some(view) = h.view() else { continue };
+        if !tables.insert(Arc::as_ptr(&view.fds) as usize) {
+            continue;
+        }
+        let fds = view.fds.lock().unwrap_or_else(|e| e.into_inner());
+        for fd in fds.fds() {
+            let Ok(f) = fds.get(fd) else { continue };
+            if f.flags() & O_PATH != 0 || !seen.insert(Arc::as_ptr(f) as usize) || lease_key(f) != Some(key) {
+                continue;
+            }
+            if f.flags() & O_ACCMODE == O_RDONLY {
+                readers += 1;
+            } else {
+                writers += 1;
+            }
+        }
+    }
+    (readers, writers)
+}
+
+/// fcntl's F_SETLEASE (`arg` F_RDLCK, F_WRLCK or F_UNLCK) on `f`, fd `fd`.
+pub fn set_lease(t: &mut Task, f: &Arc<File>, fd: i32, arg: u64) -> SysResult<u64> {
+    let arg = u32::try_from(arg).ok().filter(|&a| a <= lease::F_UNLCK).ok_or(Errno::EINVAL)?;
+    let d = f.dentry.as_ref();
+    let uid = match d {
+        Some(d) => d.attr().uid,
+        None => f.ops.stat()?.uid,
+    };
+    let creds = t.creds();
+    if uid != creds.fsuid && !creds.has_cap(abi::flags::capability::CAP_LEASE) {
+        return Err(Errno::EACCES);
+    }
+    let key = lease_key(f).ok_or(Errno::EINVAL)?;
+    if arg == lease::F_UNLCK {
+        return LEASES.unlock(key, f).map(|()| 0);
+    }
+    let opens = open_counts(t, key);
+    LEASES.set(key, f, fd, arg == lease::F_WRLCK, opens)?;
+    // The lease's holder hears of breaks: its owner, unless one is set.
+    f.owner.set(OwnerKind::Process, t.pid, &creds, &t.kernel, false);
+    Ok(0)
+}
+
+/// fcntl's F_GETLEASE on `f`.
+pub fn get_lease(f: &File) -> u64 {
+    u64::from(lease_key(f).map_or(lease::F_UNLCK, |key| LEASES.get(key, f)))
+}
+
+/// An open of the regular file `d` with `flags`, or a truncate (O_WRONLY),
+/// breaks the leases it conflicts with and waits until they are given up
+/// or taken away (EWOULDBLOCK with O_NONBLOCK).
+pub fn break_leases(t: &mut Task, d: &Dentry, flags: u32) -> SysResult<()> {
+    if !LEASES.any() {
+        return Ok(());
+    }
+    let a = d.attr();
+    let key = (a.dev, a.ino);
+    let write = flags & O_ACCMODE != O_RDONLY;
+    let nonblock = flags & O_NONBLOCK != 0;
+    let Some(mut deadline) = LEASES.break_for(key, write, nonblock) else { return Ok(()) };
+    if nonblock {
+        return Err(Errno::EWOULDBLOCK);
+    }
+    let r = loop {
+        match t.block(&[&LEASES.queue], deadline, |_| Ok(LEASES.still_blocked(key, write).is_none().then_some(()))) {
+            Err(Errno::ETIMEDOUT) => match LEASES.still_blocked(key, write) {
+                None => break Ok(()),
+                Some(next) => deadline = next,
+            },
+            r => break r,
+        }
+    };
+    LEASES.done_waiting(key, write);
+    r
 }

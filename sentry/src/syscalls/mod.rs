@@ -8,6 +8,7 @@
 
 mod aio;
 mod event;
+mod fasync;
 mod fdops;
 mod file;
 mod fs;
@@ -17,6 +18,7 @@ mod hostsock;
 mod identity;
 mod inspect;
 mod ipc;
+mod keys;
 mod locks;
 mod mm;
 mod pidfd;

@@ -192,9 +192,11 @@ pub fn rt_sigtimedwait(t: &mut Task, a: &Args) -> SysResult<u64> {
     };
     // The awaited signals count as unblocked while we wait for them.
     let saved = t.sigmask;
+    t.handle.real_blocked.store(saved, std::sync::atomic::Ordering::Release);
     t.set_sigmask(saved & !set);
     let r = t.block(&[], deadline, |t| Ok(t.take_signal_in(set)));
     t.set_sigmask(saved);
+    t.handle.real_blocked.store(0, std::sync::atomic::Ordering::Release);
     let info = match r {
         Ok(i) => i,
         Err(Errno::ETIMEDOUT) => return Err(Errno::EAGAIN),

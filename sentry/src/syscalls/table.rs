@@ -10,7 +10,7 @@ use abi::SYSCALL_COUNT;
 
 use super::strace::Fmt::{self, *};
 use super::{
-    aio, event, fdops, file, fs, fs_write, futex, identity, inspect, ipc, locks, mm, pidfd, poll, process, sched,
+    aio, event, fdops, file, fs, fs_write, futex, identity, inspect, ipc, keys, locks, mm, pidfd, poll, process, sched,
     signal, socket, splice, sys, thread, time, xattr, Handler,
 };
 
@@ -71,15 +71,15 @@ syscall_table! {
     SYNC_FILE_RANGE => splice::sync_file_range, Support::Partial("arguments checked; nothing to write back"), [Fd, Int, Int, Hex];
     FCHMODAT2 => fs_write::fchmodat2, Support::Full, [Fd, Path, Oct, Hex];
     FADVISE64 => splice::fadvise64, Support::Partial("advice is validated and ignored"), [Fd, Int, Int, Int];
-    GETXATTR => xattr::getxattr, Support::Partial("user. and trusted.; no security. or system. attributes"), [Path, Path, Ptr, Int];
-    LGETXATTR => xattr::lgetxattr, Support::Partial("user. and trusted.; no security. or system. attributes"), [Path, Path, Ptr, Int];
-    FGETXATTR => xattr::fgetxattr, Support::Partial("user. and trusted.; no security. or system. attributes"), [Fd, Path, Ptr, Int];
+    GETXATTR => xattr::getxattr, Support::Partial("user., trusted. and security. (the host's trees: user.); no ACLs in system."), [Path, Path, Ptr, Int];
+    LGETXATTR => xattr::lgetxattr, Support::Partial("user., trusted. and security. (the host's trees: user.); no ACLs in system."), [Path, Path, Ptr, Int];
+    FGETXATTR => xattr::fgetxattr, Support::Partial("user., trusted. and security. (the host's trees: user.); no ACLs in system."), [Fd, Path, Ptr, Int];
     LISTXATTR => xattr::listxattr, Support::Full, [Path, Ptr, Int];
     LLISTXATTR => xattr::llistxattr, Support::Full, [Path, Ptr, Int];
     FLISTXATTR => xattr::flistxattr, Support::Full, [Fd, Ptr, Int];
-    SETXATTR => xattr::setxattr, Support::Partial("user. and trusted. (the host's trees: user.)"), [Path, Path, Ptr, Int, Hex];
-    LSETXATTR => xattr::lsetxattr, Support::Partial("user. and trusted. (the host's trees: user.)"), [Path, Path, Ptr, Int, Hex];
-    FSETXATTR => xattr::fsetxattr, Support::Partial("user. and trusted. (the host's trees: user.)"), [Fd, Path, Ptr, Int, Hex];
+    SETXATTR => xattr::setxattr, Support::Partial("user., trusted. and security. (the host's trees: user.); no ACLs in system."), [Path, Path, Ptr, Int, Hex];
+    LSETXATTR => xattr::lsetxattr, Support::Partial("user., trusted. and security. (the host's trees: user.); no ACLs in system."), [Path, Path, Ptr, Int, Hex];
+    FSETXATTR => xattr::fsetxattr, Support::Partial("user., trusted. and security. (the host's trees: user.); no ACLs in system."), [Fd, Path, Ptr, Int, Hex];
     REMOVEXATTR => xattr::removexattr, Support::Full, [Path, Path];
     LREMOVEXATTR => xattr::lremovexattr, Support::Full, [Path, Path];
     FREMOVEXATTR => xattr::fremovexattr, Support::Full, [Fd, Path];
@@ -224,7 +224,7 @@ syscall_table! {
     MREMAP => mm::mremap, Support::Partial("no MREMAP_DONTUNMAP"), [Ptr, Int, Int, Hex, Ptr];
     MSYNC => mm::msync, Support::Full, [Ptr, Int, Hex];
     MINCORE => mm::mincore, Support::Full, [Ptr, Int, Ptr];
-    IOCTL => file::ioctl, Support::Partial("terminals: TCGETS, TCSETS[WF], TCSBRK, TCFLSH, TCXONC, TIOC[GS]WINSZ, TIOC[GS]PGRP, TIOCGSID, TIOCSCTTY, TIOCNOTTY, TIOCOUTQ; FIOCLEX, FIONCLEX, FIONREAD, FIONBIO"), [Fd, Hex, Ptr];
+    IOCTL => file::ioctl, Support::Partial("terminals: TCGETS, TCSETS[WF], TCSBRK, TCFLSH, TCXONC, TIOC[GS]WINSZ, TIOC[GS]PGRP, TIOCGSID, TIOCSCTTY, TIOCNOTTY, TIOCOUTQ; FIOCLEX, FIONCLEX, FIONREAD, FIONBIO, FIOASYNC; sockets' FIO[GS]ETOWN, SIOC[GS]PGRP; FS_IOC_[GS]ETFLAGS on tmpfs"), [Fd, Hex, Ptr];
     PREAD64 => file::pread64, Support::Full, [Fd, Buf(2), Int, Int];
     PWRITE64 => file::pwrite64, Support::Full, [Fd, Buf(2), Int, Int];
     READV => file::readv, Support::Full, [Fd, Ptr, Int];
@@ -241,7 +241,7 @@ syscall_table! {
     GETPID => identity::getpid, Support::Full, [];
     EXIT => process::exit, Support::Full, [Int];
     UNAME => sys::uname, Support::Full, [Ptr];
-    FCNTL => file::fcntl, Support::Partial("F_DUPFD[_CLOEXEC], F_[GS]ETFD, F_[GS]ETFL, F_[GS]ETPIPE_SZ, F_ADD_SEALS, F_GET_SEALS, F_GETLK, F_SETLK[W], F_OFD_GETLK, F_OFD_SETLK[W]"), [Fd, Int, Hex];
+    FCNTL => file::fcntl, Support::Partial("F_DUPFD[_CLOEXEC], F_[GS]ETFD, F_[GS]ETFL (O_ASYNC on pipes, sockets, terminals, inotify), F_[GS]ETOWN[_EX], F_[GS]ETSIG, F_[GS]ETLEASE, F_NOTIFY, F_[GS]ETPIPE_SZ, F_ADD_SEALS, F_GET_SEALS, F_GETLK, F_SETLK[W], F_OFD_GETLK, F_OFD_SETLK[W]"), [Fd, Int, Hex];
     FLOCK => locks::flock, Support::Full, [Fd, Hex];
     GETDENTS64 => file::getdents64, Support::Full, [Fd, Ptr, Int];
     GETDENTS => file::getdents, Support::Full, [Fd, Ptr, Int];
@@ -301,8 +301,8 @@ syscall_table! {
     LINKAT => fs_write::linkat, Support::Full, [Fd, Path, Fd, Path, Hex];
     SYMLINK => fs_write::symlink, Support::Full, [Path, Path];
     SYMLINKAT => fs_write::symlinkat, Support::Full, [Path, Fd, Path];
-    MKNOD => fs_write::mknod, Support::Partial("regular files, FIFOs and sockets; device nodes give EPERM"), [Path, Oct, Hex];
-    MKNODAT => fs_write::mknodat, Support::Partial("regular files, FIFOs and sockets; device nodes give EPERM"), [Fd, Path, Oct, Hex];
+    MKNOD => fs_write::mknod, Support::Partial("device nodes (CAP_MKNOD) in the Sentry's filesystems only; they open the Sentry's devices"), [Path, Oct, Hex];
+    MKNODAT => fs_write::mknodat, Support::Partial("device nodes (CAP_MKNOD) in the Sentry's filesystems only; they open the Sentry's devices"), [Fd, Path, Oct, Hex];
     CHMOD => fs_write::chmod, Support::Full, [Path, Oct];
     FCHMOD => fs_write::fchmod, Support::Full, [Fd, Oct];
     FCHMODAT => fs_write::fchmodat, Support::Full, [Fd, Path, Oct];
@@ -337,6 +337,9 @@ syscall_table! {
     IO_CANCEL => aio::io_cancel, Support::Full, [Hex, Ptr, Ptr];
     IO_GETEVENTS => aio::io_getevents, Support::Full, [Hex, Int, Int, Ptr, Ptr];
     IO_PGETEVENTS => aio::io_pgetevents, Support::Full, [Hex, Int, Int, Ptr, Ptr, Ptr];
+    ADD_KEY => keys::add_key, Support::Partial("key types keyring, user, logon and big_key"), [Path, Path, Ptr, Int, Int];
+    REQUEST_KEY => keys::request_key, Support::Partial("no upcall: a key not found is not constructed (ENOENT, a negative key left)"), [Path, Path, Path, Int];
+    KEYCTL => keys::keyctl, Support::Partial("no persistent keyrings, Diffie-Hellman, public keys, restrictions or notifications (EOPNOTSUPP); instantiation needs an upcall's authority (EPERM)"), [Int, Int, Hex, Hex, Hex];
     RSEQ => thread::rseq, Support::Refused("ENOSYS: restartable sequences are not offered; libc falls back"), [Ptr, Int, Hex, Hex];
 }
 

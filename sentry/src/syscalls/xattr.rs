@@ -11,7 +11,7 @@ use super::fs::{read_path, resolve_at};
 use super::Args;
 use crate::kernel::task::Task;
 use crate::mm::SysResult;
-use crate::vfs::xattr::{self, XATTR_NAME_MAX, XATTR_SIZE_MAX};
+use crate::vfs::xattr::{self, XATTR_LIST_MAX, XATTR_NAME_MAX, XATTR_SIZE_MAX};
 use crate::vfs::{Dentry, Follow};
 
 /// The file a call names: by path, or by fd (which must have a name; an
@@ -38,13 +38,14 @@ fn read_name(t: &Task, addr: u64) -> SysResult<Vec<u8>> {
 }
 
 /// Copies `bytes` out to a buffer of `size` bytes: with size 0, only the
-/// length; ERANGE if they do not fit.
-fn give(t: &Task, buf: u64, size: usize, bytes: &[u8]) -> SysResult<u64> {
+/// length; ERANGE if they do not fit, or E2BIG if even a buffer of the
+/// largest size (`max`, which the kernel's buffer never passes) would not.
+fn give(t: &Task, buf: u64, size: usize, bytes: &[u8], max: usize) -> SysResult<u64> {
     if size == 0 {
         return Ok(bytes.len() as u64);
     }
-    if bytes.len() > size {
-        return Err(Errno::ERANGE);
+    if bytes.len() > size.min(max) {
+        return Err(if size >= max { Errno::E2BIG } else { Errno::ERANGE });
     }
     t.mm().copy_out(buf, bytes)?;
     Ok(bytes.len() as u64)
@@ -54,13 +55,13 @@ fn do_get(t: &mut Task, a: &Args, by_fd: bool, follow: Follow) -> SysResult<u64>
     let name = read_name(t, a.addr(1))?;
     let d = target(t, by_fd, a, follow)?;
     let value = xattr::get(&t.kernel.vfs, &d, &name, &t.creds())?;
-    give(t, a.addr(2), (a.u64(3) as usize).min(XATTR_SIZE_MAX), &value)
+    give(t, a.addr(2), a.u64(3) as usize, &value, XATTR_SIZE_MAX)
 }
 
 fn do_list(t: &mut Task, a: &Args, by_fd: bool, follow: Follow) -> SysResult<u64> {
     let d = target(t, by_fd, a, follow)?;
     let names = xattr::list(&t.kernel.vfs, &d, &t.creds())?;
-    give(t, a.addr(1), (a.u64(2) as usize).min(XATTR_SIZE_MAX), &names)
+    give(t, a.addr(1), a.u64(2) as usize, &names, XATTR_LIST_MAX)
 }
 
 fn do_set(t: &mut Task, a: &Args, by_fd: bool, follow: Follow) -> SysResult<u64> {

@@ -138,6 +138,13 @@ pub trait FileOps: Send + Sync {
         None
     }
 
+    /// Whether O_ASYNC works on this file (Linux's `fasync`): a signal to
+    /// its owner at each event of its wait queue. Pipes, sockets,
+    /// terminals and inotify have it; files without keep no O_ASYNC.
+    fn fasync(&self) -> bool {
+        false
+    }
+
     /// A host fd whose readiness is this file's, for files that are host
     /// streams: the Sentry waits for them with the host's poll.
     fn host_fd(&self) -> Option<RawFd> {
@@ -278,6 +285,8 @@ pub struct File {
     /// It took a flock or OFD lock once: its last reference lets its locks
     /// go.
     locked: std::sync::atomic::AtomicBool,
+    /// Who hears of its events (F_SETOWN, F_SETSIG, O_ASYNC).
+    pub owner: crate::kernel::fasync::FileOwner,
 }
 
 /// inotify's IN_CLOSE_WRITE or IN_CLOSE_NOWRITE when the last reference
@@ -289,6 +298,8 @@ impl Drop for File {
             crate::kernel::locks::LOCKS.release_file(self as *const File as usize);
         }
         super::inotify::dnotify_release(self as *const File as usize, None);
+        self.owner.release(self);
+        crate::kernel::lease::LEASES.release_file(self as *const File as usize);
         let Some(d) = &self.dentry else { return };
         let flags = self.flags();
         if flags & O_PATH == 0 && super::inotify::active() {
@@ -311,6 +322,7 @@ impl File {
             offset: Mutex::new(0),
             dentry,
             locked: std::sync::atomic::AtomicBool::new(false),
+            owner: crate::kernel::fasync::FileOwner::default(),
         })
     }
 

@@ -237,7 +237,7 @@ fn may_make_in<'a>(dir: &'a Dentry, creds: &Credentials) -> SysResult<(&'a HostN
         return Err(Errno::ENOENT);
     }
     let dattr = h.attr();
-    may_create(&dattr, creds)?;
+    may_create(&dattr, 0, creds)?;
     Ok((h, ns, dattr))
 }
 
@@ -289,7 +289,7 @@ pub fn remove(
     if trailing_slash && !rmdir {
         return Err(if victim.is_dir() { Errno::EISDIR } else { Errno::ENOTDIR });
     }
-    may_delete(&h.attr(), &victim, rmdir, creds)?;
+    may_delete(&h.attr(), 0, &victim, rmdir, creds)?;
     if victim.is_mount_point() {
         return Err(Errno::EBUSY);
     }
@@ -353,14 +353,14 @@ pub fn rename(
             return Ok((old, None));
         }
     }
-    may_delete(&oh.attr(), &old, is_dir, creds)?;
+    may_delete(&oh.attr(), 0, &old, is_dir, creds)?;
     match &target {
-        Some(t) => may_delete(&nh.attr(), t, if exchange { t.is_dir() } else { is_dir }, creds)?,
+        Some(t) => may_delete(&nh.attr(), 0, t, if exchange { t.is_dir() } else { is_dir }, creds)?,
         None => {
             if ndir.is_dead() {
                 return Err(Errno::ENOENT);
             }
-            may_create(&nh.attr(), creds)?;
+            may_create(&nh.attr(), 0, creds)?;
         }
     }
     if !Arc::ptr_eq(odir, ndir) {
@@ -419,7 +419,7 @@ pub fn link(dir: &Arc<Dentry>, name: &[u8], target: &Arc<Dentry>, creds: &Creden
     if dir.is_dead() {
         return Err(Errno::ENOENT);
     }
-    may_create(&h.attr(), creds)?;
+    may_create(&h.attr(), 0, creds)?;
     if target.is_dir() {
         return Err(Errno::EPERM);
     }

@@ -162,6 +162,10 @@ impl FileOps for HostSocketFile {
         Some(&self.0.queue)
     }
 
+    fn fasync(&self) -> bool {
+        true
+    }
+
     fn read_timeout(&self) -> Option<Duration> {
         let t = self.0.timeouts.lock().unwrap_or_else(|e| e.into_inner()).0;
         (!t.is_zero()).then_some(t)

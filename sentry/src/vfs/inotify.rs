@@ -255,8 +255,9 @@ impl Drop for Inotify {
 /// about a directory's entry); `ends` ends those watches (the file is
 /// gone).
 fn notify_key(key: Key, mask: u32, cookie: u32, name: &[u8], ends: bool) {
-    if !name.is_empty() {
-        dnotify_event(key, mask);
+    // dnotify hears of a directory's entries, and of the directory itself.
+    if !name.is_empty() || mask & IN_ISDIR != 0 {
+        dnotify_event(key, dnotify_mask(mask));
     }
     let targets: Vec<(Arc<Inotify>, i32)> = {
         let reg = registry();
@@ -285,17 +286,19 @@ pub const DN_DELETE: u32 = 0x8;
 pub const DN_RENAME: u32 = 0x10;
 pub const DN_ATTRIB: u32 = 0x20;
 pub const DN_MULTISHOT: u32 = 0x8000_0000;
-const SIGIO: u32 = 29;
 
 /// One directory a process asked F_NOTIFY of, through one open file.
 struct DirNotify {
     dir: Key,
     /// The open file description (its address), whose close ends it.
     file: usize,
+    /// The file, whose owner gets the signal (SIGIO, or F_SETSIG's).
+    target: std::sync::Weak<super::file::File>,
+    /// The fd F_NOTIFY came through (the signal's `si_fd`).
+    fd: i32,
     mask: u32,
-    /// Who gets SIGIO: the process that asked (Linux's __f_setown).
+    /// The process that asked: its closing any fd of the file ends it.
     owner: i32,
-    kernel: std::sync::Weak<crate::kernel::Kernel>,
 }
 
 static DNOTIFY: std::sync::Mutex<Vec<DirNotify>> = std::sync::Mutex::new(Vec::new());
@@ -305,15 +308,17 @@ fn dnotify_list() -> std::sync::MutexGuard<'static, Vec<DirNotify>> {
     DNOTIFY.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// fcntl(F_NOTIFY): the directory `dir`, through the open file `file`,
-/// raises SIGIO in `owner` for the events of `arg` (DN_*), once or, with
-/// DN_MULTISHOT, until changed; no event bits ends it.
-pub fn dnotify_set(dir: &FileAttr, file: usize, arg: u32, owner: i32, kernel: &Arc<crate::kernel::Kernel>) {
+/// fcntl(F_NOTIFY) by process `owner`: the directory `dir`, through the
+/// open file `file` (fd `fd`), signals the file's owner for the events of
+/// `arg` (DN_*), once or, with DN_MULTISHOT, until changed; no event bits
+/// ends it.
+pub fn dnotify_set(dir: &FileAttr, file: &Arc<super::file::File>, fd: i32, arg: u32, owner: i32) {
+    let id = Arc::as_ptr(file) as usize;
     let mut list = dnotify_list();
-    list.retain(|n| n.file != file);
+    list.retain(|n| n.file != id);
     let mask = arg & (DN_ACCESS | DN_MODIFY | DN_CREATE | DN_DELETE | DN_RENAME | DN_ATTRIB | DN_MULTISHOT);
     if mask & !DN_MULTISHOT != 0 {
-        list.push(DirNotify { dir: key_of(dir), file, mask, owner, kernel: Arc::downgrade(kernel) });
+        list.push(DirNotify { dir: key_of(dir), file: id, target: Arc::downgrade(file), fd, mask, owner });
     }
     DNOTIFY_COUNT.store(list.len(), Ordering::Relaxed);
 }
@@ -329,23 +334,37 @@ pub fn dnotify_release(file: usize, owner: Option<i32>) {
     DNOTIFY_COUNT.store(list.len(), Ordering::Relaxed);
 }
 
-/// An inotify event about an entry of the directory `dir`, for dnotify.
-fn dnotify_event(dir: Key, mask: u32) {
-    if DNOTIFY_COUNT.load(Ordering::Relaxed) == 0 {
-        return;
-    }
+/// The dnotify events of an inotify event, as Linux's dnotify maps them:
+/// a move out is a deletion and a move in a creation (DN_RENAME is a
+/// rename within the directory: [`dnotify_rename`]).
+fn dnotify_mask(mask: u32) -> u32 {
     let mut dn = 0;
     for (i, d) in [
         (IN_ACCESS, DN_ACCESS),
         (IN_MODIFY, DN_MODIFY),
         (IN_ATTRIB, DN_ATTRIB),
-        (IN_CREATE, DN_CREATE),
-        (IN_DELETE, DN_DELETE),
-        (IN_MOVED_FROM | IN_MOVED_TO, DN_RENAME),
+        (IN_CREATE | IN_MOVED_TO, DN_CREATE),
+        (IN_DELETE | IN_MOVED_FROM, DN_DELETE),
     ] {
         if mask & i != 0 {
             dn |= d;
         }
+    }
+    dn
+}
+
+/// A rename of an entry of `dir` to another name in it: DN_RENAME (Linux
+/// reports none to dnotify for a move between directories).
+pub fn dnotify_rename(dir: &Dentry) {
+    if DNOTIFY_COUNT.load(Ordering::Relaxed) > 0 {
+        dnotify_event(key_of(&dir.attr()), DN_RENAME);
+    }
+}
+
+/// The dnotify events `dn` on the directory `dir` (its entries or itself).
+fn dnotify_event(dir: Key, dn: u32) {
+    if DNOTIFY_COUNT.load(Ordering::Relaxed) == 0 || dn == 0 {
+        return;
     }
     let mut targets = Vec::new();
     {
@@ -354,15 +373,14 @@ fn dnotify_event(dir: Key, mask: u32) {
             if n.dir != dir || n.mask & dn == 0 {
                 return true;
             }
-            targets.push((n.kernel.clone(), n.owner));
+            targets.push((n.target.clone(), n.fd));
             n.mask & DN_MULTISHOT != 0
         });
         DNOTIFY_COUNT.store(list.len(), Ordering::Relaxed);
     }
-    for (kernel, owner) in targets {
-        if let Some(k) = kernel.upgrade() {
-            let info = crate::kernel::signal::SigInfo::new(SIGIO, crate::kernel::signal::code::SI_KERNEL);
-            let _ = crate::kernel::task::exit::send_to_process(&k, owner, info, None);
+    for (file, fd) in targets {
+        if let Some(f) = file.upgrade() {
+            f.owner.send(fd, crate::kernel::fasync::POLL_MSG);
         }
     }
 }
@@ -450,6 +468,10 @@ impl FileOps for InotifyFile {
 
     fn wait_queue(&self) -> Option<&WaitQueue> {
         Some(&self.0.queue)
+    }
+
+    fn fasync(&self) -> bool {
+        true
     }
 
     fn anon_name(&self) -> Option<&'static str> {

@@ -275,6 +275,22 @@ impl Dentry {
         }
     }
 
+    /// The inode flags (`FS_*_FL`, chattr's): an in-Sentry file's; none
+    /// for the others.
+    pub fn fsflags(&self) -> u32 {
+        self.inode().map_or(0, |i| i.fsflags())
+    }
+
+    /// Linux's `IS_IMMUTABLE`.
+    pub fn is_immutable(&self) -> bool {
+        self.fsflags() & abi::flags::fsflags::FS_IMMUTABLE_FL != 0
+    }
+
+    /// Linux's `IS_APPEND`.
+    pub fn is_append_only(&self) -> bool {
+        self.fsflags() & abi::flags::fsflags::FS_APPEND_FL != 0
+    }
+
     /// The writable host tree this file is in.
     pub fn host(&self) -> Option<&hostfs::HostNode> {
         match self.node() {

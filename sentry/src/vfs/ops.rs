@@ -10,8 +10,11 @@
 
 use std::sync::Arc;
 
-use abi::flags::capability::{CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID};
-use abi::flags::mode::{S_IFDIR, S_IFMT};
+use abi::flags::capability::{
+    CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CAP_LINUX_IMMUTABLE,
+};
+use abi::flags::fsflags::{FS_APPEND_FL, FS_IMMUTABLE_FL};
+use abi::flags::mode::{S_IFDIR, S_IFMT, S_IFREG};
 use abi::Errno;
 use gofer::FileAttr;
 
@@ -77,22 +80,38 @@ pub fn check_perm(creds: &Credentials, attr: &FileAttr, want: u32) -> SysResult<
     }
 }
 
-/// Whether a name may be added to the directory with attributes `dir`.
-pub fn may_create(dir: &FileAttr, creds: &Credentials) -> SysResult<()> {
-    check_perm(creds, dir, MAY_WRITE | MAY_EXEC)
+/// Linux's `inode_permission` for a file with attributes `attr` and inode
+/// flags `fsflags`: nobody writes to an immutable file (EPERM), then
+/// [`check_perm`].
+pub fn inode_permission(creds: &Credentials, attr: &FileAttr, fsflags: u32, want: u32) -> SysResult<()> {
+    if want & MAY_WRITE != 0 && fsflags & FS_IMMUTABLE_FL != 0 {
+        return Err(Errno::EPERM);
+    }
+    check_perm(creds, attr, want)
+}
+
+/// Whether a name may be added to the directory with attributes `dir` and
+/// inode flags `dir_flags`.
+pub fn may_create(dir: &FileAttr, dir_flags: u32, creds: &Credentials) -> SysResult<()> {
+    inode_permission(creds, dir, dir_flags, MAY_WRITE | MAY_EXEC)
 }
 
 /// Whether `victim` may be removed from (or renamed out of) the directory
-/// with attributes `dir`: write and search permission on the directory, the
-/// sticky-bit rule, and the right type (`isdir`: rmdir, or renaming a
-/// directory).
-pub fn may_delete(dir: &FileAttr, victim: &Dentry, isdir: bool, creds: &Credentials) -> SysResult<()> {
-    check_perm(creds, dir, MAY_WRITE | MAY_EXEC)?;
-    if dir.mode & S_ISVTX != 0 && !creds.has_cap(CAP_FOWNER) {
+/// with attributes `dir` and inode flags `dir_flags`: write and search
+/// permission on the directory, neither it append-only nor the victim
+/// append-only or immutable, the sticky-bit rule, and the right type
+/// (`isdir`: rmdir, or renaming a directory).
+pub fn may_delete(dir: &FileAttr, dir_flags: u32, victim: &Dentry, isdir: bool, creds: &Credentials) -> SysResult<()> {
+    inode_permission(creds, dir, dir_flags, MAY_WRITE | MAY_EXEC)?;
+    if dir_flags & FS_APPEND_FL != 0 {
+        return Err(Errno::EPERM);
+    }
+    let sticky = dir.mode & S_ISVTX != 0 && !creds.has_cap(CAP_FOWNER) && {
         let owner = victim.attr().uid;
-        if owner != creds.fsuid && dir.uid != creds.fsuid {
-            return Err(Errno::EPERM);
-        }
+        owner != creds.fsuid && dir.uid != creds.fsuid
+    };
+    if sticky || victim.is_immutable() || victim.is_append_only() {
+        return Err(Errno::EPERM);
     }
     if isdir {
         if !victim.is_dir() {
@@ -297,6 +316,10 @@ fn notify_rename(
         // replaced file's link count, then the moved file itself.
         let isdir = if m.is_dir() { inotify::IN_ISDIR } else { 0 };
         let cookie = inotify::move_cookie();
+        let (oa, na) = (old.attr(), new.attr());
+        if (oa.dev, oa.ino) == (na.dev, na.ino) {
+            inotify::dnotify_rename(old);
+        }
         inotify::notify_entry(old, oname, inotify::IN_MOVED_FROM | isdir, cookie);
         inotify::notify_entry(new, nname, inotify::IN_MOVED_TO | isdir, cookie);
         if let Some(r) = replaced.filter(|r| !Arc::ptr_eq(r, &m)) {
@@ -325,7 +348,10 @@ pub fn link(vfs: &Vfs, target: &Arc<Dentry>, new: &ParentPath, creds: &Credentia
     }
     may_link(target, creds)?;
     // The checks tmpfs would make come before a copy-up of the file's data.
-    may_create(&new.dir.attr(), creds)?;
+    may_create(&new.dir.attr(), new.dir.fsflags(), creds)?;
+    if target.is_append_only() || target.is_immutable() {
+        return Err(Errno::EPERM);
+    }
     if target.is_dir() {
         return Err(Errno::EPERM);
     }
@@ -356,10 +382,54 @@ fn may_link(target: &Dentry, creds: &Credentials) -> SysResult<()> {
     Err(Errno::EPERM)
 }
 
+/// Linux's `may_setattr` for a change of mode, owner or times: none to an
+/// immutable or append-only file.
+fn may_setattr(d: &Dentry) -> SysResult<()> {
+    if d.is_immutable() || d.is_append_only() {
+        Err(Errno::EPERM)
+    } else {
+        Ok(())
+    }
+}
+
+/// FS_IOC_GETFLAGS: the inode flags of a regular file or directory of the
+/// Sentry's filesystems or the overlay root (a lower file has none);
+/// ENOTTY for others, which have no such flags.
+pub fn get_fsflags(d: &Dentry) -> SysResult<u32> {
+    let kind = d.file_type();
+    let ours = d.inode().is_some() || (d.is_rootfs() && d.overlay().is_some());
+    if ours && (kind == S_IFREG || kind == S_IFDIR) {
+        Ok(d.fsflags())
+    } else {
+        Err(Errno::ENOTTY)
+    }
+}
+
+/// FS_IOC_SETFLAGS, as Linux's tmpfs: the owner's (or CAP_FOWNER's);
+/// CAP_LINUX_IMMUTABLE's to change the immutable or append-only flag;
+/// EOPNOTSUPP for flags tmpfs does not keep.
+pub fn set_fsflags(d: &Arc<Dentry>, flags: u32, creds: &Credentials) -> SysResult<()> {
+    let old = get_fsflags(d)?;
+    check_writable(d)?;
+    if creds.fsuid != d.attr().uid && !creds.has_cap(CAP_FOWNER) {
+        return Err(Errno::EPERM);
+    }
+    if (old ^ flags) & (FS_APPEND_FL | FS_IMMUTABLE_FL) != 0 && !creds.has_cap(CAP_LINUX_IMMUTABLE) {
+        return Err(Errno::EPERM);
+    }
+    if flags & !tmpfs::FSFLAGS_SETTABLE != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    copy_up(d)?;
+    d.inode().ok_or(Errno::ENOTTY)?.set_fsflags(flags);
+    Ok(())
+}
+
 /// chmod(2). The checks come before a copy-up, so that a refused change
 /// copies nothing (the same for the calls below).
 pub fn chmod(d: &Arc<Dentry>, perm: u32, creds: &Credentials) -> SysResult<()> {
     check_writable(d)?;
+    may_setattr(d)?;
     let a = d.attr();
     if creds.fsuid != a.uid && !creds.has_cap(CAP_FOWNER) {
         return Err(Errno::EPERM);
@@ -383,6 +453,7 @@ pub fn chmod(d: &Arc<Dentry>, perm: u32, creds: &Credentials) -> SysResult<()> {
 /// away; an owner may change its group to one of their own groups.
 pub fn chown(d: &Arc<Dentry>, uid: Option<u32>, gid: Option<u32>, creds: &Credentials) -> SysResult<()> {
     check_writable(d)?;
+    may_setattr(d)?;
     let a = d.attr();
     if !creds.has_cap(CAP_CHOWN) {
         let owner = creds.fsuid == a.uid;
@@ -410,10 +481,18 @@ pub fn utimes(d: &Arc<Dentry>, atime: TimeSet, mtime: TimeSet, creds: &Credentia
         return Ok(());
     }
     check_writable(d)?;
+    // Linux's may_setattr: times given (even UTIME_NOW beside another) are
+    // the attribute change an immutable or append-only file refuses; the
+    // current time (both now) is a write an append-only file allows.
+    let touch = atime == TimeSet::Now && mtime == TimeSet::Now;
+    if if touch { d.is_immutable() } else { d.is_immutable() || d.is_append_only() } {
+        return Err(Errno::EPERM);
+    }
     let a = d.attr();
     if creds.fsuid != a.uid && !creds.has_cap(CAP_FOWNER) {
-        let explicit = matches!(atime, TimeSet::At(..)) || matches!(mtime, TimeSet::At(..));
-        if explicit {
+        // Times given (UTIME_NOW beside UTIME_OMIT too) are the owner's to
+        // set; the current time, anyone's who may write.
+        if !touch {
             return Err(Errno::EPERM);
         }
         check_perm(creds, &a, MAY_WRITE)?;
@@ -429,8 +508,8 @@ pub fn utimes(d: &Arc<Dentry>, atime: TimeSet, mtime: TimeSet, creds: &Credentia
     Ok(())
 }
 
-/// truncate(2) on a resolved file.
-pub fn truncate(d: &Arc<Dentry>, size: u64, creds: &Credentials) -> SysResult<()> {
+/// The checks of truncate(2) on a resolved file, in Linux's order.
+pub fn may_truncate(d: &Dentry, creds: &Credentials) -> SysResult<()> {
     if d.is_dir() {
         return Err(Errno::EISDIR);
     }
@@ -438,7 +517,16 @@ pub fn truncate(d: &Arc<Dentry>, size: u64, creds: &Credentials) -> SysResult<()
         return Err(Errno::EINVAL);
     }
     check_writable(d)?;
-    check_perm(creds, &d.attr(), MAY_WRITE)?;
+    inode_permission(creds, &d.attr(), d.fsflags(), MAY_WRITE)?;
+    if d.is_append_only() {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
+}
+
+/// truncate(2) on a resolved file.
+pub fn truncate(d: &Arc<Dentry>, size: u64, creds: &Credentials) -> SysResult<()> {
+    may_truncate(d, creds)?;
     if d.host().is_some() {
         hostfs::truncate(d, size)?;
     } else {

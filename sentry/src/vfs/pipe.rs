@@ -264,6 +264,10 @@ impl FileOps for PipeReader {
         Some(&self.0.queue)
     }
 
+    fn fasync(&self) -> bool {
+        true
+    }
+
     fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> SysResult<u64> {
         fionread(&self.0, cmd, arg)
     }
@@ -336,6 +340,10 @@ impl FileOps for PipeWriter {
         Some(&self.0.queue)
     }
 
+    fn fasync(&self) -> bool {
+        true
+    }
+
     fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> SysResult<u64> {
         fionread(&self.0, cmd, arg)
     }
@@ -393,6 +401,10 @@ impl FileOps for FifoFile {
             (_, Some(w)) => Some(&w.0.queue),
             _ => None,
         }
+    }
+
+    fn fasync(&self) -> bool {
+        true
     }
 
     fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> SysResult<u64> {

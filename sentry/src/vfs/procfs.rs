@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use abi::flags::mode::{S_IFIFO, S_IFMT, S_IFSOCK};
 use abi::Errno;
 
-use super::synth::{child_ino, static_tree, Generator, SynthDir, SynthFs, SynthNode};
+use super::synth::{child_ino, Generator, SynthDir, SynthFs, SynthNode};
 use super::Dentry;
 use crate::kernel::process::{ProcState, ThreadGroup};
 use crate::kernel::task::{current_tid, TaskHandle, TaskView};
@@ -769,16 +769,12 @@ impl super::file::FileOps for OomScoreAdj {
     }
 
     fn read(&self, mf: &crate::mm::MemoryFile, dst: &[crate::mm::Chunk], offset: Option<u64>) -> SysResult<usize> {
-        let text = format!("{}\n", self.tg.oom_score_adj.load(std::sync::atomic::Ordering::Relaxed));
-        let start = usize::try_from(offset.unwrap_or(0)).unwrap_or(usize::MAX).min(text.len());
-        Ok(super::file::put_bytes(mf, dst, &text.as_bytes()[start..]))
+        let value = self.tg.oom_score_adj.load(std::sync::atomic::Ordering::Relaxed);
+        Ok(read_number(mf, dst, offset, i64::from(value)))
     }
 
     fn write(&self, mf: &crate::mm::MemoryFile, src: &[crate::mm::Chunk], _offset: Option<u64>) -> SysResult<usize> {
-        let len = src.iter().map(|c| c.len).sum::<u64>().min(64) as usize;
-        let mut buf = vec![0u8; len];
-        super::file::get_bytes(mf, src, &mut buf);
-        let value: i32 = std::str::from_utf8(&buf).ok().and_then(|t| t.trim().parse().ok()).ok_or(Errno::EINVAL)?;
+        let value = i32::try_from(written_number(mf, src)?).map_err(|_| Errno::EINVAL)?;
         if !(-1000..=1000).contains(&value) {
             return Err(Errno::EINVAL);
         }
@@ -794,6 +790,68 @@ impl super::file::FileOps for OomScoreAdj {
         if privileged {
             self.tg.oom_score_adj_min.store(value, Relaxed);
         }
+        Ok(src.iter().map(|c| c.len).sum::<u64>() as usize)
+    }
+
+    fn stat(&self) -> SysResult<gofer::FileAttr> {
+        Ok(gofer::FileAttr { mode: abi::flags::mode::S_IFREG | 0o644, ino: self.ino, nlink: 1, ..Default::default() })
+    }
+}
+
+/// A read of a file whose text is `value` and a newline, from `offset`.
+fn read_number(mf: &crate::mm::MemoryFile, dst: &[crate::mm::Chunk], offset: Option<u64>, value: i64) -> usize {
+    let text = format!("{value}\n");
+    let start = usize::try_from(offset.unwrap_or(0)).unwrap_or(usize::MAX).min(text.len());
+    super::file::put_bytes(mf, dst, &text.as_bytes()[start..])
+}
+
+/// The integer a write gives (blanks around it allowed); EINVAL for
+/// anything else.
+fn written_number(mf: &crate::mm::MemoryFile, src: &[crate::mm::Chunk]) -> SysResult<i64> {
+    let len = src.iter().map(|c| c.len).sum::<u64>().min(64) as usize;
+    let mut buf = vec![0u8; len];
+    super::file::get_bytes(mf, src, &mut buf);
+    std::str::from_utf8(&buf).ok().and_then(|t| t.trim().parse().ok()).ok_or(Errno::EINVAL)
+}
+
+/// A sysctl's value, read.
+pub type SysctlGet = Arc<dyn Fn() -> SysResult<i64> + Send + Sync>;
+/// A sysctl's value, written.
+pub type SysctlSet = Arc<dyn Fn(i64) -> SysResult<()> + Send + Sync>;
+
+/// A writable integer sysctl of /proc/sys (mode 0644): reads `get()`; a
+/// write of an integer calls `set` with it (EINVAL for anything else, or
+/// whatever `set` refuses), as Linux's proc_dointvec.
+pub struct SysctlInt {
+    get: SysctlGet,
+    set: SysctlSet,
+    ino: u64,
+}
+
+impl SysctlInt {
+    /// The opener of a /proc/sys file `path` (under /proc/sys) with these
+    /// accessors, for [`super::synth::static_tree_with_objects`].
+    pub fn node(path: &'static str, get: SysctlGet, set: SysctlSet) -> (&'static str, u32, super::synth::Opener) {
+        let ino = child_ino(child_ino(1, b"sys"), path.as_bytes());
+        let open: super::synth::Opener = Arc::new(move || {
+            let (get, set) = (get.clone(), set.clone());
+            Ok(Box::new(SysctlInt { get, set, ino }) as Box<dyn super::file::FileOps>)
+        });
+        (path, 0o644, open)
+    }
+}
+
+impl super::file::FileOps for SysctlInt {
+    fn seekable(&self) -> bool {
+        true
+    }
+
+    fn read(&self, mf: &crate::mm::MemoryFile, dst: &[crate::mm::Chunk], offset: Option<u64>) -> SysResult<usize> {
+        Ok(read_number(mf, dst, offset, (self.get)()?))
+    }
+
+    fn write(&self, mf: &crate::mm::MemoryFile, src: &[crate::mm::Chunk], _offset: Option<u64>) -> SysResult<usize> {
+        (self.set)(written_number(mf, src)?)?;
         Ok(src.iter().map(|c| c.len).sum::<u64>() as usize)
     }
 
@@ -910,6 +968,7 @@ impl RootDir {
         let mut v = vec![
             p.file(1, "cpuinfo", 0o444, p.gen(|p, _| Ok(cpuinfo(p.ncpus)))),
             p.file(1, "filesystems", 0o444, p.gen(|_, _| Ok(filesystems()))),
+            p.file(1, "key-users", 0o444, p.gen(|_, k| Ok(k.keys.key_users()))),
             p.file(1, "loadavg", 0o444, p.gen(|_, k| Ok(loadavg(k)))),
             p.file(1, "meminfo", 0o444, p.gen(|_, _| Ok(meminfo()))),
             p.link(1, "mounts", Arc::new(|| Ok(b"self/mounts".to_vec()))),
@@ -969,7 +1028,7 @@ impl RootDir {
         let hostname = names.as_ref().map(|n| String::from_utf8_lossy(&n.hostname).into_owned()).unwrap_or_default();
         let domainname =
             names.as_ref().map(|n| String::from_utf8_lossy(&n.domainname).into_owned()).unwrap_or_default();
-        let mut sys = static_tree(
+        let mut sys = super::synth::static_tree_with_objects(
             &self.0.fs,
             &[
                 ("kernel/hostname", format!("{hostname}\n").into_bytes()),
@@ -1002,11 +1061,53 @@ impl RootDir {
                 ("fs/aio-nr", format!("{aio_nr}\n").into_bytes()),
                 ("fs/inotify/max_queued_events", format!("{}\n", super::inotify::MAX_QUEUED_EVENTS).into_bytes()),
                 ("fs/inotify/max_user_watches", format!("{}\n", super::inotify::MAX_WATCHES).into_bytes()),
+                ("fs/leases-enable", b"1\n".to_vec()),
             ],
+            &[],
+            &self.writable_sysctls(),
             &[],
         );
         sys.ino = child_ino(1, b"sys");
         sys
+    }
+}
+
+impl RootDir {
+    /// The sysctls a write changes: lease-break-time, and the key
+    /// quotas and garbage collection delay (`kernel/keys/`), which take
+    /// 0 to INT_MAX (EINVAL otherwise).
+    fn writable_sysctls(&self) -> Vec<(&'static str, u32, super::synth::Opener)> {
+        use crate::kernel::keys::Limits;
+        let lease_get: SysctlGet = Arc::new(|| Ok(crate::kernel::lease::LEASES.break_time()));
+        let lease_set: SysctlSet = Arc::new(|secs| {
+            i32::try_from(secs).map_err(|_| Errno::EINVAL)?;
+            crate::kernel::lease::LEASES.set_break_time(secs);
+            Ok(())
+        });
+        let mut v = vec![SysctlInt::node("fs/lease-break-time", lease_get, lease_set)];
+        type Field = fn(&Limits) -> &std::sync::atomic::AtomicI64;
+        let keys: [(&'static str, Field); 6] = [
+            ("kernel/keys/maxkeys", |l| &l.maxkeys),
+            ("kernel/keys/maxbytes", |l| &l.maxbytes),
+            ("kernel/keys/root_maxkeys", |l| &l.root_maxkeys),
+            ("kernel/keys/root_maxbytes", |l| &l.root_maxbytes),
+            ("kernel/keys/gc_delay", |l| &l.gc_delay),
+            ("kernel/keys/persistent_keyring_expiry", |l| &l.persistent_keyring_expiry),
+        ];
+        for (path, field) in keys {
+            use std::sync::atomic::Ordering::Relaxed;
+            let (p1, p2) = (self.0.clone(), self.0.clone());
+            let get: SysctlGet = Arc::new(move || Ok(field(&p1.kernel()?.keys.limits).load(Relaxed)));
+            let set: SysctlSet = Arc::new(move |n| {
+                if !(0..=i64::from(i32::MAX)).contains(&n) {
+                    return Err(Errno::EINVAL);
+                }
+                field(&p2.kernel()?.keys.limits).store(n, Relaxed);
+                Ok(())
+            });
+            v.push(SysctlInt::node(path, get, set));
+        }
+        v
     }
 }
 

@@ -247,11 +247,25 @@ pub fn static_tree_with_links(
     links: &[(&str, &str)],
     dirs: &[&str],
 ) -> SynthNode {
+    static_tree_with_objects(fs, files, links, &[], dirs)
+}
+
+/// [`static_tree_with_links`] with objects too: `objects` are (path,
+/// permission bits, opener) triples, files whose opener decides what they
+/// read and whether they may be written (a writable sysctl).
+pub fn static_tree_with_objects(
+    fs: &Arc<SynthFs>,
+    files: &[(&str, Vec<u8>)],
+    links: &[(&str, &str)],
+    objects: &[(&str, u32, Opener)],
+    dirs: &[&str],
+) -> SynthNode {
     #[derive(Default)]
     struct Tree {
         dirs: std::collections::BTreeMap<Vec<u8>, Tree>,
         files: Vec<(Vec<u8>, Vec<u8>)>,
         links: Vec<(Vec<u8>, Vec<u8>)>,
+        objects: Vec<(Vec<u8>, u32, Opener)>,
     }
     fn place<'a>(t: &'a mut Tree, path: &str) -> (&'a mut Tree, Vec<u8>) {
         let mut parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
@@ -278,6 +292,9 @@ pub fn static_tree_with_links(
             let g: Generator = Arc::new(move || Ok(target.to_vec()));
             list.push((name.clone(), SynthNode::link(fs, child_ino(ino, &name), g)));
         }
+        for (name, perm, open) in t.objects {
+            list.push((name.clone(), SynthNode::object(fs, child_ino(ino, &name), perm, 0, open)));
+        }
         SynthNode::dir(fs, ino, 0o555, Arc::new(StaticDir(list)))
     }
     let mut root = Tree::default();
@@ -292,6 +309,10 @@ pub fn static_tree_with_links(
     for (path, target) in links {
         let (parent, name) = place(&mut root, path);
         parent.links.push((name, target.as_bytes().to_vec()));
+    }
+    for (path, perm, open) in objects {
+        let (parent, name) = place(&mut root, path);
+        parent.objects.push((name, *perm, open.clone()));
     }
     build(fs, root, 1)
 }

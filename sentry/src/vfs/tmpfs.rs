@@ -19,9 +19,10 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use abi::flags::fsflags::{FS_APPEND_FL, FS_IMMUTABLE_FL, FS_NOATIME_FL, FS_NODUMP_FL};
 use abi::flags::mode::{S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK};
 use abi::{Errno, PAGE_SIZE};
 use gofer::{DirEntry, FileAttr};
@@ -177,6 +178,7 @@ impl MemFs {
             kind,
             linkable: AtomicBool::new(false),
             xattrs: Mutex::default(),
+            fsflags: AtomicU32::new(0),
         })
     }
 
@@ -247,6 +249,7 @@ impl MemFs {
             kind,
             linkable: AtomicBool::new(false),
             xattrs: Mutex::default(),
+            fsflags: AtomicU32::new(0),
         })
     }
 
@@ -311,7 +314,15 @@ pub struct Inode {
     linkable: AtomicBool,
     /// Extended attributes, name → value (see [`super::xattr`]).
     pub(crate) xattrs: Mutex<super::xattr::Xattrs>,
+    /// Inode flags (`FS_*_FL`, FS_IOC_SETFLAGS): those of [`FSFLAGS_SETTABLE`].
+    fsflags: AtomicU32,
 }
+
+/// The inode flags a tmpfs file may have, as Linux's tmpfs
+/// (`TMPFS_FL_USER_MODIFIABLE`, less case folding, which needs an encoding).
+pub const FSFLAGS_SETTABLE: u32 = FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL | FS_NOATIME_FL;
+/// Those a new file takes from its directory.
+const FSFLAGS_INHERITED: u32 = FS_NODUMP_FL | FS_NOATIME_FL;
 
 /// How a timestamp changes (utimensat).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -392,11 +403,25 @@ impl Inode {
     /// Marks a read: atime, relatime-style (only if it is not newer than
     /// mtime or ctime, or is a day old).
     fn accessed(&self) {
+        if self.fsflags() & FS_NOATIME_FL != 0 {
+            return;
+        }
         let t = now();
         let mut m = self.meta();
         if m.atime <= m.mtime || m.atime <= m.ctime || t.0 - m.atime.0 >= 24 * 3600 {
             m.atime = t;
         }
+    }
+
+    /// The inode flags (`FS_*_FL`).
+    pub fn fsflags(&self) -> u32 {
+        self.fsflags.load(Ordering::Relaxed)
+    }
+
+    /// Sets the inode flags (of [`FSFLAGS_SETTABLE`]), and ctime.
+    pub fn set_fsflags(&self, flags: u32) {
+        self.fsflags.store(flags & FSFLAGS_SETTABLE, Ordering::Relaxed);
+        self.touch(false, false, true);
     }
 
     /// Sets the permission bits (and ctime).
@@ -839,7 +864,14 @@ fn new_inode_for(fs: &Arc<MemFs>, dir: &Inode, kind: NewKind, perm: u32, creds: 
         }
         NewKind::Fifo => (InodeKind::Fifo(Pipe::new_fifo()), S_IFIFO, 0),
         NewKind::Socket => (InodeKind::Socket, S_IFSOCK, 0),
-        NewKind::Device(fmt, rdev) => (InodeKind::Device, fmt, rdev),
+        NewKind::Device(fmt, rdev) => {
+            // Linux's vfs_mknod: CAP_MKNOD, but for a whiteout (0:0).
+            let whiteout = fmt == abi::flags::mode::S_IFCHR && rdev == 0;
+            if !whiteout && !creds.has_cap(abi::flags::capability::CAP_MKNOD) {
+                return Err(Errno::EPERM);
+            }
+            (InodeKind::Device, fmt, rdev)
+        }
     };
     // A non-member creating a set-group-id file loses the bit, as in
     // Linux, unless it has CAP_FSETID.
@@ -850,7 +882,9 @@ fn new_inode_for(fs: &Arc<MemFs>, dir: &Inode, kind: NewKind, perm: u32, creds: 
     {
         perm &= !S_ISGID;
     }
-    Ok(fs.new_inode(ik, fmt | perm, creds.fsuid, gid, rdev))
+    let inode = fs.new_inode(ik, fmt | perm, creds.fsuid, gid, rdev);
+    inode.fsflags.store(dir.fsflags() & FSFLAGS_INHERITED, Ordering::Relaxed);
+    Ok(inode)
 }
 
 /// Whether `gid` is the caller's filesystem group or a supplementary one.
@@ -879,7 +913,7 @@ pub fn create(dir: &Arc<Dentry>, name: &[u8], kind: NewKind, perm: u32, creds: &
     if kids.map.get(name).is_some_and(|c| c.is_some()) {
         return Err(Errno::EEXIST);
     }
-    may_create(&di.attr(), creds)?;
+    may_create(&di.attr(), di.fsflags(), creds)?;
     let is_dir = matches!(kind, NewKind::Dir);
     let inode = new_inode_for(&fs, di, kind, perm, creds)?;
     let d = Dentry::new_mem(name, inode);
@@ -895,7 +929,7 @@ pub fn tmpfile(dir: &Arc<Dentry>, perm: u32, linkable: bool, creds: &Credentials
     if dir.is_dead() {
         return Err(Errno::ENOENT);
     }
-    may_create(&di.attr(), creds)?;
+    may_create(&di.attr(), di.fsflags(), creds)?;
     let inode = new_inode_for(&di.fs, di, NewKind::Regular, perm, creds)?;
     inode.set_nlink(0);
     inode.linkable.store(linkable, Ordering::Release);
@@ -923,7 +957,7 @@ pub fn link(dir: &Arc<Dentry>, name: &[u8], target: &Arc<Dentry>, creds: &Creden
     if kids.map.get(name).is_some_and(|c| c.is_some()) {
         return Err(Errno::EEXIST);
     }
-    may_create(&di.attr(), creds)?;
+    may_create(&di.attr(), di.fsflags(), creds)?;
     if target.is_dir() {
         return Err(Errno::EPERM);
     }
@@ -948,7 +982,7 @@ pub fn unlink(dir: &Arc<Dentry>, name: &[u8], trailing_slash: bool, creds: &Cred
     if trailing_slash {
         return Err(if victim.is_dir() { Errno::EISDIR } else { Errno::ENOTDIR });
     }
-    may_delete(&di.attr(), &victim, false, creds)?;
+    may_delete(&di.attr(), di.fsflags(), &victim, false, creds)?;
     if victim.is_mount_point() {
         return Err(Errno::EBUSY);
     }
@@ -971,7 +1005,7 @@ pub fn rmdir(dir: &Arc<Dentry>, name: &[u8], creds: &Credentials) -> SysResult<(
     let _ns = fs.ns_lock();
     let mut kids = dir.children();
     let victim = kids.map.get(name).cloned().flatten().ok_or(Errno::ENOENT)?;
-    may_delete(&di.attr(), &victim, true, creds)?;
+    may_delete(&di.attr(), di.fsflags(), &victim, true, creds)?;
     if victim.is_mount_point() {
         return Err(Errno::EBUSY);
     }
@@ -1034,14 +1068,14 @@ pub fn rename(
             }
         }
     }
-    may_delete(&odi.attr(), &old, is_dir, creds)?;
+    may_delete(&odi.attr(), odi.fsflags(), &old, is_dir, creds)?;
     match &target {
-        Some(t) => may_delete(&ndi.attr(), t, is_dir, creds)?,
+        Some(t) => may_delete(&ndi.attr(), ndi.fsflags(), t, is_dir, creds)?,
         None => {
             if ndead {
                 return Err(Errno::ENOENT);
             }
-            may_create(&ndi.attr(), creds)?;
+            may_create(&ndi.attr(), ndi.fsflags(), creds)?;
         }
     }
     if is_dir && !Arc::ptr_eq(odir, ndir) {
@@ -1125,8 +1159,8 @@ pub fn exchange(
             return Ok(());
         }
     }
-    may_delete(&odi.attr(), &old, old_is_dir, creds)?;
-    may_delete(&ndi.attr(), &new, new_is_dir, creds)?;
+    may_delete(&odi.attr(), odi.fsflags(), &old, old_is_dir, creds)?;
+    may_delete(&ndi.attr(), ndi.fsflags(), &new, new_is_dir, creds)?;
     if !Arc::ptr_eq(odir, ndir) {
         for (d, is_dir) in [(&old, old_is_dir), (&new, new_is_dir)] {
             if let (true, Some(i)) = (is_dir, d.inode()) {

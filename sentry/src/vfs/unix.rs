@@ -1124,6 +1124,10 @@ impl FileOps for UnixSocket {
         Some(&self.0.queue)
     }
 
+    fn fasync(&self) -> bool {
+        true
+    }
+
     fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> SysResult<u64> {
         const SIOCOUTQ: u32 = 0x5411;
         let n = match cmd {

@@ -6,12 +6,17 @@
 //!   an overlay's copies, which keep the lower file's), and on the host by
 //!   the Gofer for its trees.
 //! - `trusted.`: CAP_SYS_ADMIN only, in the Sentry's filesystems.
-//! - `security.` and `system.` (ACLs, capabilities): none exist, and none
-//!   can be set (EOPNOTSUPP), as on a filesystem without them.
+//! - `security.`: anyone reads them; changing one is CAP_SYS_ADMIN's
+//!   (security.capability: CAP_SETFCAP's, with a valid value), as Linux's
+//!   capability module has it with no other security module. In the
+//!   Sentry's filesystems (the host's labels are never shown).
+//! - `system.` (ACLs): none exist, and none can be set (EOPNOTSUPP).
+//!
+//! An immutable or append-only file's attributes do not change (EPERM).
 
 use std::sync::Arc;
 
-use abi::flags::capability::{CAP_FOWNER, CAP_SYS_ADMIN};
+use abi::flags::capability::{CAP_FOWNER, CAP_SETFCAP, CAP_SYS_ADMIN};
 use abi::flags::mode::{S_IFDIR, S_IFMT, S_IFREG};
 use abi::Errno;
 use gofer::GoferClient;
@@ -25,6 +30,8 @@ use crate::mm::SysResult;
 
 /// Linux's `XATTR_SIZE_MAX`: the largest value.
 pub const XATTR_SIZE_MAX: usize = 65536;
+/// Linux's `XATTR_LIST_MAX`: the longest list of names.
+pub const XATTR_LIST_MAX: usize = 65536;
 /// Linux's `XATTR_NAME_MAX`.
 pub const XATTR_NAME_MAX: usize = 255;
 /// setxattr: fail if the attribute exists.
@@ -38,17 +45,25 @@ const PER_FILE_MAX: usize = 128 * 1024;
 /// The attributes of one in-Sentry file.
 #[derive(Clone, Debug, Default)]
 pub struct Xattrs {
+    /// By name, in descending byte order: the order Linux's tmpfs lists
+    /// them in.
     entries: Vec<(Vec<u8>, Vec<u8>)>,
     bytes: usize,
 }
 
 impl Xattrs {
+    /// Where `name` is (Ok) or would go (Err).
+    fn find(&self, name: &[u8]) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(n, _)| name.cmp(n))
+    }
+
     fn get(&self, name: &[u8]) -> Option<&[u8]> {
-        self.entries.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+        self.find(name).ok().map(|i| self.entries[i].1.as_slice())
     }
 
     fn set(&mut self, name: &[u8], value: &[u8], flags: u32) -> SysResult<()> {
-        let at = self.entries.iter().position(|(n, _)| n == name);
+        let found = self.find(name);
+        let at = found.ok();
         if at.is_some() && flags & XATTR_CREATE != 0 {
             return Err(Errno::EEXIST);
         }
@@ -61,60 +76,75 @@ impl Xattrs {
             return Err(Errno::ENOSPC);
         }
         self.bytes = bytes;
-        match at {
-            Some(i) => self.entries[i].1 = value.to_vec(),
-            None => self.entries.push((name.to_vec(), value.to_vec())),
+        match found {
+            Ok(i) => self.entries[i].1 = value.to_vec(),
+            Err(i) => self.entries.insert(i, (name.to_vec(), value.to_vec())),
         }
         Ok(())
     }
 
     fn remove(&mut self, name: &[u8]) -> SysResult<()> {
-        let i = self.entries.iter().position(|(n, _)| n == name).ok_or(Errno::ENODATA)?;
+        let i = self.find(name).map_err(|_| Errno::ENODATA)?;
         let (n, v) = self.entries.remove(i);
         self.bytes -= n.len() + v.len();
         Ok(())
     }
 }
 
-/// The namespaces.
+/// The namespaces, by prefix.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Space {
     User,
     Trusted,
-    /// security. and system.: none here.
-    Unsupported,
+    Security,
+    /// ACLs: none here.
+    System,
     /// An unknown prefix (EOPNOTSUPP, once the permission check passed).
     Other,
 }
 
-/// The namespace of `name`, which must be 1 to 255 bytes (ERANGE) with a
-/// known prefix (EOPNOTSUPP) and something after it (EINVAL).
-fn space(name: &[u8]) -> SysResult<Space> {
-    if name.is_empty() || name.len() > XATTR_NAME_MAX {
-        return Err(Errno::ERANGE);
-    }
-    let space = if name.starts_with(b"user.") {
+/// The namespace whose rules apply to `name`, by its prefix alone (Linux's
+/// `xattr_permission` compares prefixes only).
+fn space(name: &[u8]) -> Space {
+    if name.starts_with(b"user.") {
         Space::User
     } else if name.starts_with(b"trusted.") {
         Space::Trusted
-    } else if name.starts_with(b"security.") || name.starts_with(b"system.") {
-        Space::Unsupported
+    } else if name.starts_with(b"security.") {
+        Space::Security
+    } else if name.starts_with(b"system.") {
+        Space::System
     } else {
+        Space::Other
+    }
+}
+
+/// Linux's `xattr_resolve_name`, after the permission check: a known
+/// prefix with something after it (EINVAL for the bare prefix,
+/// EOPNOTSUPP for an unknown one).
+fn resolve(name: &[u8], space: Space) -> SysResult<()> {
+    if space == Space::Other {
         return Err(Errno::EOPNOTSUPP);
-    };
+    }
     // A prefix with nothing after it names no attribute.
     if name.ends_with(b".") && name.iter().filter(|&&b| b == b'.').count() == 1 {
         return Err(Errno::EINVAL);
     }
-    Ok(space)
+    Ok(())
 }
 
-/// Linux's `xattr_permission`: `write` for set and remove.
+/// Linux's `xattr_permission` (with `may_write_xattr`): `write` for set
+/// and remove.
 fn permission(d: &Dentry, space: Space, write: bool, creds: &Credentials) -> SysResult<()> {
+    if write && (d.is_immutable() || d.is_append_only()) {
+        return Err(Errno::EPERM);
+    }
     let a = d.attr();
     match space {
+        // No check here: the security module's and the filesystem's.
+        Space::Security | Space::System => Ok(()),
         Space::Trusted if !creds.has_cap(CAP_SYS_ADMIN) => Err(if write { Errno::EPERM } else { Errno::ENODATA }),
-        Space::Trusted | Space::Unsupported => Ok(()),
+        Space::Trusted => Ok(()),
         Space::Other => check_perm(creds, &a, if write { MAY_WRITE } else { MAY_READ }),
         Space::User => {
             let fmt = a.mode & S_IFMT;
@@ -128,6 +158,55 @@ fn permission(d: &Dentry, space: Space, write: bool, creds: &Credentials) -> Sys
             check_perm(creds, &a, if write { MAY_WRITE } else { MAY_READ })
         }
     }
+}
+
+/// The file capabilities' attribute.
+const XATTR_NAME_CAPS: &[u8] = b"security.capability";
+/// Its two layouts (`struct vfs_cap_data`, `vfs_ns_cap_data`): sizes, and
+/// the revision in the top byte of their first word.
+const XATTR_CAPS_SZ_2: usize = 20;
+const XATTR_CAPS_SZ_3: usize = 24;
+const VFS_CAP_REVISION_MASK: u32 = 0xff00_0000;
+const VFS_CAP_REVISION_2: u32 = 0x0200_0000;
+const VFS_CAP_REVISION_3: u32 = 0x0300_0000;
+
+/// Linux's `cap_convert_nscap`, before any other check of a setxattr of
+/// security.capability with a value: a version 2 or 3 header of the right
+/// size (EINVAL), and CAP_SETFCAP (EPERM). The sandbox is one user
+/// namespace, so the value is kept as it is.
+fn check_file_caps(value: &[u8], creds: &Credentials) -> SysResult<()> {
+    let magic = value.get(..4).map_or(0, |m| u32::from_le_bytes([m[0], m[1], m[2], m[3]]));
+    let valid = match magic & VFS_CAP_REVISION_MASK {
+        VFS_CAP_REVISION_2 => value.len() == XATTR_CAPS_SZ_2,
+        VFS_CAP_REVISION_3 => value.len() == XATTR_CAPS_SZ_3,
+        _ => false,
+    };
+    if !valid {
+        return Err(Errno::EINVAL);
+    }
+    if !creds.has_cap(CAP_SETFCAP) {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
+}
+
+/// The capability module's rule for changing a `security.` attribute
+/// (`cap_inode_setxattr`, `cap_inode_removexattr`): CAP_SYS_ADMIN, but for
+/// security.capability, which setting checked already and removing needs
+/// CAP_SETFCAP.
+fn security_change(name: &[u8], removing: bool, creds: &Credentials) -> SysResult<()> {
+    let allowed =
+        if name == XATTR_NAME_CAPS { !removing || creds.has_cap(CAP_SETFCAP) } else { creds.has_cap(CAP_SYS_ADMIN) };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
+/// The ACL attributes (tmpfs has a handler for each; no ACL is ever set).
+fn is_acl(name: &[u8]) -> bool {
+    name == b"system.posix_acl_access" || name == b"system.posix_acl_default"
 }
 
 /// Where a file's attributes are: in the Sentry, or with the Gofer.
@@ -149,27 +228,24 @@ fn store<'a>(vfs: &'a Vfs, d: &'a Dentry) -> Store<'a> {
     }
 }
 
-/// getxattr: the value of `name`.
-/// The namespace of `name` for the permission check, and the error (if
-/// any) to give once it passed, as Linux resolves the name's handler only
-/// after `xattr_permission`.
-fn space_then(name: &[u8]) -> (Space, SysResult<Space>) {
-    match space(name) {
-        Ok(s) => (s, Ok(s)),
-        Err(Errno::ERANGE) => (Space::Other, Err(Errno::ERANGE)),
-        Err(e) => (if name.starts_with(b"user.") { Space::User } else { Space::Other }, Err(e)),
+/// A name's length: 1 to 255 bytes (ERANGE).
+fn check_len(name: &[u8]) -> SysResult<()> {
+    if name.is_empty() || name.len() > XATTR_NAME_MAX {
+        Err(Errno::ERANGE)
+    } else {
+        Ok(())
     }
 }
 
+/// getxattr: the value of `name`.
 pub fn get(vfs: &Vfs, d: &Dentry, name: &[u8], creds: &Credentials) -> SysResult<Vec<u8>> {
-    let (checked, space) = space_then(name);
-    if space == Err(Errno::ERANGE) {
-        return Err(Errno::ERANGE);
-    }
-    permission(d, checked, false, creds)?;
-    let space = space?;
+    check_len(name)?;
+    let space = space(name);
+    permission(d, space, false, creds)?;
+    resolve(name, space)?;
     match (store(vfs, d), space) {
-        (Store::Mem(i), Space::User | Space::Trusted) => {
+        (_, Space::System) if !is_acl(name) => Err(Errno::EOPNOTSUPP),
+        (Store::Mem(i), Space::User | Space::Trusted | Space::Security) => {
             let x = i.xattrs.lock().unwrap_or_else(|e| e.into_inner());
             x.get(name).map(<[u8]>::to_vec).ok_or(Errno::ENODATA)
         }
@@ -178,15 +254,16 @@ pub fn get(vfs: &Vfs, d: &Dentry, name: &[u8], creds: &Credentials) -> SysResult
     }
 }
 
-/// listxattr: the names the caller may see, each ending in NUL.
+/// listxattr: the names the caller may see, each ending in NUL: all of an
+/// in-Sentry file's but `trusted.` ones, which are CAP_SYS_ADMIN's to see
+/// (Linux's `simple_xattr_list`).
 pub fn list(vfs: &Vfs, d: &Dentry, creds: &Credentials) -> SysResult<Vec<u8>> {
     let mut out = Vec::new();
     match store(vfs, d) {
         Store::Mem(i) => {
             let x = i.xattrs.lock().unwrap_or_else(|e| e.into_inner());
             for (n, _) in &x.entries {
-                // trusted. names are CAP_SYS_ADMIN's to see.
-                if creds.has_cap(CAP_SYS_ADMIN) || n.starts_with(b"user.") {
+                if creds.has_cap(CAP_SYS_ADMIN) || space(n) != Space::Trusted {
                     out.extend_from_slice(n);
                     out.push(0);
                 }
@@ -215,10 +292,7 @@ pub fn change(
     if flags & !(XATTR_CREATE | XATTR_REPLACE) != 0 {
         return Err(Errno::EINVAL);
     }
-    let (checked, space) = space_then(name);
-    if space == Err(Errno::ERANGE) {
-        return Err(Errno::ERANGE);
-    }
+    check_len(name)?;
     if value.is_some_and(|v| v.len() > XATTR_SIZE_MAX) {
         return Err(Errno::E2BIG);
     }
@@ -226,9 +300,16 @@ pub fn change(
         return Err(Errno::EOPNOTSUPP);
     }
     super::ops::check_writable(d)?;
-    permission(d, checked, true, creds)?;
-    let space = space?;
-    if space == Space::Unsupported {
+    if let Some(v) = value.filter(|v| !v.is_empty() && name == XATTR_NAME_CAPS) {
+        check_file_caps(v, creds)?;
+    }
+    let space = space(name);
+    permission(d, space, true, creds)?;
+    if space == Space::Security {
+        security_change(name, value.is_none(), creds)?;
+    }
+    resolve(name, space)?;
+    if space == Space::System {
         return Err(Errno::EOPNOTSUPP);
     }
     // A change to a lower file of an overlay goes to its copy.

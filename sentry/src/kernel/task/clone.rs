@@ -157,6 +157,10 @@ impl Task {
                 {
                     to.store(from.load(std::sync::atomic::Ordering::Relaxed), std::sync::atomic::Ordering::Relaxed);
                 }
+                // The session keyring goes to the child; the process
+                // keyring does not.
+                let session = tg.keys.lock().unwrap_or_else(|e| e.into_inner()).session.clone();
+                new_tg.keys.lock().unwrap_or_else(|e| e.into_inner()).session = session;
                 let h = TaskHandle::new(tid, new_tg.clone(), self.sigmask);
                 h.sched.store(inherited_sched(&self.handle), std::sync::atomic::Ordering::Relaxed);
                 let me = procs.procs.get(&self.pid).ok_or(Errno::ESRCH)?;
@@ -199,6 +203,15 @@ impl Task {
         child.handle.no_new_privs.store(nnp, std::sync::atomic::Ordering::Relaxed);
         child.affinity = self.affinity.clone();
         child.personality = self.personality;
+        child.keys.reqkey_default = self.keys.reqkey_default;
+        // A new thread of a thread with a thread keyring gets one of its
+        // own (Linux's copy_creds); a new process gets none.
+        if f & CLONE_THREAD != 0 && self.keys.thread.is_some() {
+            let creds = self.creds();
+            if let Ok(k) = self.kernel.keys.new_thread_keyring(creds.uid, creds.gid) {
+                child.keys.thread = Some(Arc::new(k));
+            }
+        }
         // A thread sharing memory starts without the alternate stack; a
         // copied address space keeps it, as Linux does.
         if f & CLONE_VM == 0 || f & CLONE_VFORK != 0 {

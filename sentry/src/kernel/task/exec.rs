@@ -71,6 +71,11 @@ impl Task {
         }
         self.handle.tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).reset_for_exec();
         self.handle.tg.posix_timers.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        // A new program gets no thread keyring and a new process keyring
+        // when it asks; it keeps the session keyring.
+        self.keys.thread = None;
+        let old_process = self.handle.tg.keys.lock().unwrap_or_else(|e| e.into_inner()).process.take();
+        drop(old_process);
         self.altstack = Default::default();
         // x86-64's SET_PERSONALITY for a 64-bit program.
         self.personality &= !crate::kernel::task::READ_IMPLIES_EXEC;

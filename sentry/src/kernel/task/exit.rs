@@ -394,7 +394,8 @@ fn notify_parent(procs: &mut ProcessTable, parent: i32, info: SigInfo, is_stop: 
 
 /// Whether a signal from `from_outside` (the runtime, not an app process)
 /// reaches `tg`: init ignores signals whose action is the default, as Linux
-/// does for a pid namespace's init, unless they are blocked (then they stay
+/// does for a pid namespace's init, unless they are blocked (or were, before
+/// rt_sigtimedwait waited for them; then they stay
 /// pending, in case a handler is installed before they are unblocked); from
 /// outside, SIGKILL and SIGSTOP always get through.
 fn init_accepts(tg: &ThreadGroup, threads: &[Arc<TaskHandle>], sig: u32, from_outside: bool) -> bool {
@@ -402,7 +403,9 @@ fn init_accepts(tg: &ThreadGroup, threads: &[Arc<TaskHandle>], sig: u32, from_ou
         return true;
     }
     let a = tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).get(sig);
-    let blocked = threads.iter().any(|t| t.blocked.load(Ordering::Acquire) & bit(sig) != 0);
+    let blocked = threads
+        .iter()
+        .any(|t| (t.blocked.load(Ordering::Acquire) | t.real_blocked.load(Ordering::Acquire)) & bit(sig) != 0);
     a.handler != SIG_DFL || blocked || (from_outside && (sig == SIGKILL || sig == SIGSTOP))
 }
 
@@ -498,21 +501,27 @@ fn deliver_to_group(
 /// Linux's `kill_pgrp(pgrp, sig, 1)`: no permission check, and init drops
 /// those it neither handles nor blocks. The caller holds the process tree.
 pub fn kernel_signal_group(kernel: &Kernel, procs: &mut ProcessTable, pgid: i32, sig: u32) {
-    kernel_signal_where(kernel, procs, |_, p| p.pgid == pgid, sig);
+    kernel_send_where(kernel, procs, |_, p| p.pgid == pgid, |_| true, SigInfo::new(sig, code::SI_KERNEL));
 }
 
 /// [`kernel_signal_group`] for the one process `pid` (a hung-up
 /// terminal's session leader).
 pub fn kernel_signal_process(kernel: &Kernel, procs: &mut ProcessTable, pid: i32, sig: u32) {
-    kernel_signal_where(kernel, procs, |p_pid, _| p_pid == pid, sig);
+    kernel_send_where(kernel, procs, |p_pid, _| p_pid == pid, |_| true, SigInfo::new(sig, code::SI_KERNEL));
 }
 
-fn kernel_signal_where(
+/// Sends `info`, which the kernel generates, to every live process that
+/// `which` picks and `may` lets have it (a file owner's SIGIO: Linux's
+/// sigio_perm); init drops those it neither handles nor blocks. The
+/// caller holds the process tree.
+pub fn kernel_send_where(
     kernel: &Kernel,
     procs: &mut ProcessTable,
     which: impl Fn(i32, &crate::kernel::process::Process) -> bool,
-    sig: u32,
+    may: impl Fn(&ThreadGroup) -> bool,
+    info: SigInfo,
 ) {
+    let sig = info.signo();
     let targets: Vec<(i32, Arc<ThreadGroup>, Vec<Arc<TaskHandle>>)> = procs
         .procs
         .iter()
@@ -520,10 +529,32 @@ fn kernel_signal_where(
         .map(|(pid, p)| (*pid, p.tg.clone(), p.threads.clone()))
         .collect();
     for (pid, tg, threads) in targets {
-        if init_accepts(&tg, &threads, sig, false) {
-            deliver_to_group(kernel, Some(procs), pid, &tg, &threads, SigInfo::new(sig, code::SI_KERNEL));
+        if may(&tg) && init_accepts(&tg, &threads, sig, false) {
+            deliver_to_group(kernel, Some(procs), pid, &tg, &threads, info);
         }
     }
+}
+
+/// [`kernel_send_where`] for the one thread `tid`: a thread-directed
+/// signal (but for those that act on the whole process).
+pub fn kernel_send_thread(
+    kernel: &Kernel,
+    procs: &mut ProcessTable,
+    tid: i32,
+    may: impl Fn(&ThreadGroup) -> bool,
+    info: SigInfo,
+) {
+    let Some(h) = procs.threads.get(&tid).cloned() else { return };
+    let sig = info.signo();
+    if !may(&h.tg) || !init_accepts(&h.tg, std::slice::from_ref(&h), sig, false) {
+        return;
+    }
+    if sig == SIGKILL || sig == SIGCONT || is_stop(sig) {
+        let threads = procs.procs.get(&h.tg.tgid).map(|p| p.threads.clone()).unwrap_or_default();
+        deliver_to_group(kernel, Some(procs), h.tg.tgid, &h.tg, &threads, info);
+        return;
+    }
+    h.push_signal(info);
 }
 
 /// Sends to each of `pids`: Ok if any send succeeded, else the last error.

@@ -104,6 +104,10 @@ pub struct TaskHandle {
     pending_bits: AtomicU64,
     /// The task's signal mask, mirrored for senders.
     pub blocked: AtomicU64,
+    /// The mask before rt_sigtimedwait unblocked the signals it waits for
+    /// (Linux's `real_blocked`; 0 otherwise): init takes a signal blocked
+    /// there as blocked.
+    pub real_blocked: AtomicU64,
     interrupter: Mutex<Option<Arc<dyn Interrupter>>>,
     /// Set when another thread's execve ends this one.
     pub exit_requested: AtomicBool,
@@ -133,6 +137,7 @@ impl TaskHandle {
             pending: Mutex::new(SigPending::default()),
             pending_bits: AtomicU64::new(0),
             blocked: AtomicU64::new(blocked),
+            real_blocked: AtomicU64::new(0),
             interrupter: Mutex::new(None),
             exit_requested: AtomicBool::new(false),
             stub_pid: AtomicI32::new(0),
@@ -335,6 +340,8 @@ pub struct Task {
     pub affinity: Option<Vec<u8>>,
     /// personality(2)'s execution domain and flags (0: PER_LINUX).
     pub personality: u32,
+    /// The thread keyring, and request_key's default keyring.
+    pub keys: crate::kernel::keys::ThreadKeys,
     space: Option<Box<dyn AddressSpace>>,
     cursor: SpaceCursor,
     ctx: Box<dyn Context>,
@@ -413,6 +420,7 @@ impl Task {
             in_syscall: false,
             affinity: None,
             personality: 0,
+            keys: Default::default(),
             space: None,
             cursor: SpaceCursor::new(),
             ctx,
