@@ -948,7 +948,20 @@ impl RootDir {
         ];
         v.push((b"sys".to_vec(), self.sys()));
         v.push((b"net".to_vec(), self.net()));
+        v.push((b"sysvipc".to_vec(), self.sysvipc()));
         v
+    }
+
+    /// /proc/sysvipc: the System V objects, one line each.
+    fn sysvipc(&self) -> SynthNode {
+        let p = &self.0;
+        let ino = child_ino(1, b"sysvipc");
+        let files = vec![
+            p.file(ino, "msg", 0o444, p.gen(|_, k| Ok(k.ipc.proc_msg()))),
+            p.file(ino, "sem", 0o444, p.gen(|_, k| Ok(k.ipc.proc_sem()))),
+            p.file(ino, "shm", 0o444, p.gen(|_, k| Ok(k.ipc.proc_shm()))),
+        ];
+        SynthNode::dir(&p.fs, ino, 0o555, Arc::new(super::synth::StaticDir(files)))
     }
 
     /// /proc/net: the sandbox's interfaces, routes and sockets (a
