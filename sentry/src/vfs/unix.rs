@@ -771,7 +771,9 @@ impl Endpoint {
         }
         let len: usize = src.iter().map(|c| c.len as usize).sum();
         if self.connection_based() && !self.is_connected() {
-            return Err(Errno::ENOTCONN);
+            // TCP never connected (or listening): EPIPE, and SIGPIPE, as
+            // Linux's sk_stream_wait_connect; a Unix stream: ENOTCONN.
+            return Err(if self.is_tcp() { Errno::EPIPE } else { Errno::ENOTCONN });
         }
         if self.shutdown.load(Ordering::SeqCst) & SEND_SHUTDOWN != 0 {
             return Err(Errno::EPIPE);
@@ -975,6 +977,11 @@ impl Endpoint {
             2 => SHUTDOWN_MASK,
             _ => return Err(Errno::EINVAL),
         };
+        // An Internet socket in TCP's CLOSE state (neither connected nor
+        // listening: TCP before connect, UDP unconnected) is ENOTCONN,
+        // though Linux's inet_shutdown still marks it shut; a Unix socket
+        // never is.
+        let closed = self.family != AF_UNIX && !self.is_connected() && !self.is_listening() && self.flow().is_none();
         if let Some(f) = self.flow() {
             f.shutdown(how)?;
         }
@@ -989,6 +996,9 @@ impl Endpoint {
             peer.queue.notify_events(ALL_EVENTS);
         }
         self.queue.notify_events(ALL_EVENTS);
+        if closed {
+            return Err(Errno::ENOTCONN);
+        }
         Ok(())
     }
 
