@@ -12,6 +12,8 @@
  * - recvfrom on TCP names no sender: the length comes back 0 and the
  *   buffer is not touched (a bad one is fine); a negative length is EINVAL;
  * - sendmsg and recvmsg with more than UIO_MAXIOV pieces: EMSGSIZE;
+ * - MSG_MORE (send02) holds TCP and UDP data back until a send without
+ *   it, which sends it all as one; a TCP close sends what was held;
  * - SIOCATMARK: 0 on a TCP stream (a listener too), EFAULT for a bad
  *   pointer, ENOTTY on UDP; SIOCSIFFLAGS with a bad ifreq: EFAULT.
  * Each check prints its result or the errno name. */
@@ -135,6 +137,40 @@ static void receives(void)
 	close(l);
 }
 
+static void corked(void)
+{
+	char buf[64];
+	int c, d, l = tcp_pair(&c, &d);
+	send(c, "0123456789abcdef", 16, MSG_MORE);
+	sleep_ms(50);
+	report("TCP: recv after 16 bytes with MSG_MORE", recv(d, buf, sizeof buf, MSG_DONTWAIT));
+	send(c, "!", 1, 0);
+	sleep_ms(50);
+	printf("TCP: recv after 1 more without it: %ld bytes\n", (long)recv(d, buf, sizeof buf, MSG_DONTWAIT));
+	send(c, "tail", 4, MSG_MORE);
+	close(c);
+	sleep_ms(50);
+	long n = recv(d, buf, sizeof buf, MSG_DONTWAIT);
+	printf("TCP: after 4 bytes with MSG_MORE and a close: %ld bytes, then %ld\n", n,
+	       (long)recv(d, buf, sizeof buf, MSG_DONTWAIT));
+	close(d);
+	close(l);
+
+	int u = socket(AF_INET, SOCK_DGRAM, 0), v = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof a;
+	bind(v, (struct sockaddr *)&a, sizeof a);
+	getsockname(v, (struct sockaddr *)&a, &len);
+	connect(u, (struct sockaddr *)&a, sizeof a);
+	send(u, "abc", 3, MSG_MORE);
+	report("UDP: recv after 3 bytes with MSG_MORE", recv(v, buf, sizeof buf, MSG_DONTWAIT));
+	send(u, "de", 2, 0);
+	printf("UDP: recv after 2 more without it: %ld bytes\n", (long)recv(v, buf, sizeof buf, MSG_DONTWAIT));
+	report("UDP: then", recv(v, buf, sizeof buf, MSG_DONTWAIT));
+	close(u);
+	close(v);
+}
+
 static void ioctls(void)
 {
 	int c, d, l = tcp_pair(&c, &d);
@@ -163,6 +199,7 @@ int main(void)
 	unconnected_sends();
 	shutdowns();
 	receives();
+	corked();
 	ioctls();
 	printf("done\n");
 	return 0;

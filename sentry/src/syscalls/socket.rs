@@ -35,6 +35,8 @@ const SOCK_NONBLOCK: u32 = O_NONBLOCK;
 const SOCK_CLOEXEC: u32 = O_CLOEXEC;
 
 const MSG_OOB: u32 = 0x1;
+/// send's flag: more data follows (corked).
+const MSG_MORE: u32 = 0x8000;
 /// recv's flag for the error queue.
 const MSG_ERRQUEUE: u32 = 0x2000;
 const MSG_PEEK: u32 = 0x2;
@@ -997,13 +999,13 @@ fn do_send(
     let mut done = 0u64;
     loop {
         let result = if total == 0 {
-            ep.send(&mf, &[], &mut control, sender, to.as_ref())
+            ep.send(&mf, &[], &mut control, sender, to.as_ref(), flags & MSG_MORE != 0)
         } else {
             let pin = match pin_buffers(t, &skip_bytes(bufs, done), Dir::Write) {
                 Ok(pin) => pin,
                 Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
             };
-            ep.send(&mf, pin.chunks(), &mut control, sender, to.as_ref())
+            ep.send(&mf, pin.chunks(), &mut control, sender, to.as_ref(), flags & MSG_MORE != 0)
         };
         match result {
             Ok(n) => {

@@ -120,7 +120,7 @@ syscall_table! {
     CONNECT => socket::connect, Support::Partial("Internet: the loopback only (ENETUNREACH elsewhere)"), [Fd, Ptr, Int];
     ACCEPT => socket::accept, Support::Full, [Fd, Ptr, Ptr];
     ACCEPT4 => socket::accept4, Support::Full, [Fd, Ptr, Ptr, Hex];
-    SENDTO => socket::sendto, Support::Partial("no MSG_OOB"), [Fd, Buf(2), Int, Hex, Ptr, Int];
+    SENDTO => socket::sendto, Support::Partial("no MSG_OOB; MSG_MORE corks the sandbox's own TCP and UDP"), [Fd, Buf(2), Int, Hex, Ptr, Int];
     RECVFROM => socket::recvfrom, Support::Partial("no MSG_OOB; MSG_ERRQUEUE finds an empty error queue (EAGAIN)"), [Fd, Ptr, Int, Hex, Ptr, Ptr];
     INOTIFY_INIT => event::inotify_init, Support::Full, [];
     INOTIFY_INIT1 => event::inotify_init1, Support::Full, [Hex];
