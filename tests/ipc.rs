@@ -90,6 +90,28 @@ differential_test! {
 }
 
 differential_test! {
+    /// /proc/sysvipc/{shm,sem,msg}: the header, an object's line (key,
+    /// mode, sizes, pids, owners, rss) as it changes, and gone once
+    /// removed; the *_STAT_ANY commands given an id.
+    fn sysv_proc(platform, link) {
+        let (rootfs, prog) = prog_rootfs("sysv_proc", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "shm line: 16 fields, key ok 1, mode 640, size 10000, cpid ok 1, nattch 0, uid 0, cuid 0, rss 0",
+            "after touching pages 0 and 2 of an attach: nattch 1, lpid ok 1, rss of 2 or 3 pages 1",
+            "SHM_STAT_ANY given the id: the id",
+            "sem line: 10 fields, key ok 1, mode 600, nsems 3, uid 0, cgid 0, otime 0",
+            "SEM_STAT_ANY given the id: the id",
+            "msg line: 14 fields, key ok 1, mode 620, cbytes 8, qnum 2, lspid ok 1, lrpid 0, uid 0",
+            "after a receive: cbytes 3, qnum 1, lrpid ok 1, rtime set 1",
+            "MSG_STAT_ANY given the id: the id",
+            "after IPC_RMID: line gone",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// msgget's rules, msgrcv's msgtyp kinds (0, > 0, < 0, MSG_EXCEPT),
     /// MSG_NOERROR against E2BIG, IPC_NOWAIT, blocked receives and sends
     /// woken by a child, msg_qbytes limiting bytes and message count,

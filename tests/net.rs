@@ -218,3 +218,39 @@ husk_test! {
         );
     }
 }
+
+differential_test! {
+    /// Socket edge cases LTP checks: raw IP without a protocol, socketpair
+    /// of Internet families, sends on never-connected TCP (EPIPE and
+    /// SIGPIPE) and Unix streams (ENOTCONN), shutdown's ENOTCONN,
+    /// MSG_ERRQUEUE, TCP's nameless recvfrom, UIO_MAXIOV in messages,
+    /// MSG_MORE's cork on TCP and UDP, SIOCATMARK and a bad ifreq.
+    fn sock_edges(platform, link) {
+        let (rootfs, prog) = prog_rootfs("sock_edges", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "socket(AF_INET, SOCK_RAW, 0): EPROTONOSUPPORT",
+            "socketpair(AF_INET, SOCK_DGRAM, IPPROTO_TCP): EPROTONOSUPPORT",
+            "socketpair(AF_INET, SOCK_STREAM, 0): EOPNOTSUPP",
+            "send on a new TCP socket: EPIPE",
+            "SIGPIPEs: 1",
+            "send on a new Unix stream: ENOTCONN",
+            "shutdown of a bound TCP socket: ENOTCONN",
+            "shutdown of an unconnected UDP socket: ENOTCONN",
+            "shutdown of an unconnected Unix stream: ok",
+            "MSG_ERRQUEUE on TCP, blocking: EAGAIN",
+            "recvfrom on TCP: 2 bytes, length 0, buffer untouched 1",
+            "recvfrom on TCP with a negative length: EINVAL",
+            "recvmsg with 1025 pieces: EMSGSIZE",
+            "TCP: recv after 16 bytes with MSG_MORE: EAGAIN",
+            "TCP: recv after 1 more without it: 17 bytes",
+            "TCP: after 4 bytes with MSG_MORE and a close: 4 bytes, then 0",
+            "UDP: recv after 3 bytes with MSG_MORE: EAGAIN",
+            "UDP: recv after 2 more without it: 5 bytes",
+            "SIOCATMARK on TCP: 0",
+            "SIOCATMARK on TCP, NULL: EFAULT",
+            "SIOCSIFFLAGS, NULL: EFAULT",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}

@@ -986,3 +986,25 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// /proc/PID/stat's state: R for the reader and a spinning child, S
+    /// for a child asleep in read, nanosleep or semop, Z (with its comm
+    /// and parent) for an unreaped one, and ENOENT once reaped.
+    fn proc_state(platform, link) {
+        let (rootfs, prog) = prog_rootfs("proc_state", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "self: R",
+            "child in read on an empty pipe: S came",
+            "child spinning: R came",
+            "child in nanosleep: S came",
+            "child in semop: S came",
+            "child exited, not reaped: Z came",
+            "its stat: Z, comm zombie-to-be, parent is me 1",
+            "its status: State:\tZ (zombie)",
+            "reaped (status 3): /proc/PID/stat ENOENT",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}

@@ -502,6 +502,7 @@ fn new_process(kernel: &Arc<Kernel>, cfg: ProcessConfig, init: bool) -> Result<T
                 exit_signal: 0,
                 did_exec: true,
                 ctty: console,
+                remains: None,
             },
         );
         (pid, handle)

@@ -287,6 +287,9 @@ pub struct Process {
     pub did_exec: bool,
     /// Its controlling terminal (inherited by fork, dropped by setsid).
     pub ctty: Option<Arc<super::tty::Tty>>,
+    /// A zombie's last thread, whose view /proc/PID shows until the
+    /// process is reaped.
+    pub remains: Option<Arc<super::task::TaskHandle>>,
 }
 
 impl Process {

@@ -9,6 +9,7 @@
 //! and a file tells its queue which events may have come true, which an
 //! epoll entry compares with the events it watches (Linux's wake-up keys).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
@@ -17,6 +18,8 @@ use std::time::Instant;
 pub struct Waker {
     woken: Mutex<bool>,
     cv: Condvar,
+    /// Set while the task sleeps here (its state in /proc: S, not R).
+    sleeping: AtomicBool,
 }
 
 impl Waker {
@@ -35,19 +38,28 @@ impl Waker {
     /// Sleeps until woken or `deadline`. Returns false on timeout.
     pub fn sleep(&self, deadline: Option<Instant>) -> bool {
         let mut w = self.woken.lock().unwrap_or_else(|e| e.into_inner());
+        self.sleeping.store(true, Ordering::Release);
+        let mut woken = true;
         while !*w {
             match deadline {
                 None => w = self.cv.wait(w).unwrap_or_else(|e| e.into_inner()),
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
-                        return false;
+                        woken = false;
+                        break;
                     }
                     w = self.cv.wait_timeout(w, d - now).unwrap_or_else(|e| e.into_inner()).0;
                 }
             }
         }
-        true
+        self.sleeping.store(false, Ordering::Release);
+        woken
+    }
+
+    /// Whether the task sleeps here now.
+    pub fn is_sleeping(&self) -> bool {
+        self.sleeping.load(Ordering::Acquire)
     }
 }
 

@@ -1151,6 +1151,10 @@ pub fn ioctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             }
         }
     }
+    const SIOCATMARK: u32 = 0x8905;
+    if cmd == SIOCATMARK && f.ops.unix_socket().is_some() {
+        return super::socket::atmark(t, &f, a.addr(2));
+    }
     if (0x8900..0x8a00).contains(&cmd) && (f.ops.unix_socket().is_some() || f.ops.host_socket().is_some()) {
         return super::socket::interface_ioctl(t, cmd, a.addr(2));
     }

@@ -315,7 +315,7 @@ pub fn semctl(t: &mut Task, a: &Args) -> SysResult<u64> {
         }
         IPC_RMID => {
             let creds = t.creds();
-            sem.sets.remove(id, |s| s.perm().check_owner(&creds)).map(|_| 0)
+            sem.remove(id, |s| s.perm().check_owner(&creds)).map(|_| 0)
         }
         GETVAL | GETPID | GETNCNT | GETZCNT => {
             let set = sem.sets.get(id)?;

@@ -35,6 +35,10 @@ const SOCK_NONBLOCK: u32 = O_NONBLOCK;
 const SOCK_CLOEXEC: u32 = O_CLOEXEC;
 
 const MSG_OOB: u32 = 0x1;
+/// send's flag: more data follows (corked).
+const MSG_MORE: u32 = 0x8000;
+/// recv's flag for the error queue.
+const MSG_ERRQUEUE: u32 = 0x2000;
 const MSG_PEEK: u32 = 0x2;
 const MSG_CTRUNC: u32 = 0x8;
 const MSG_TRUNC: u32 = 0x20;
@@ -401,6 +405,9 @@ fn inet_socket_type(ty: u32, protocol: u32) -> SysResult<(u32, u32)> {
         (SOCK_STREAM, 0 | IPPROTO_TCP) | (SOCK_DGRAM, 0 | IPPROTO_UDP | IPPROTO_UDPLITE) => Ok((kind, flags)),
         // Ping sockets (the family's own ICMP is checked by the caller).
         (SOCK_DGRAM, IPPROTO_ICMP | IPPROTO_ICMPV6) => Ok((kind, flags)),
+        // Raw IP names its protocol: IPPROTO_IP matches no raw entry of
+        // Linux's inetsw, whatever the capabilities.
+        (SOCK_RAW, 0) => Err(Errno::EPROTONOSUPPORT),
         // Raw IP (forged packets, sniffing) and the old SOCK_PACKET (a
         // packet socket): never, whatever the app's capabilities.
         (SOCK_RAW | SOCK_PACKET, _) => Err(Errno::EPERM),
@@ -467,7 +474,15 @@ pub fn socketpair(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     match domain {
         AF_UNIX => {}
-        AF_INET | AF_INET6 => return Err(Errno::EOPNOTSUPP),
+        // Linux makes the socket first (its errors come first), then the
+        // protocol has no pairs.
+        AF_INET | AF_INET6 => {
+            if matches!(protocol, IPPROTO_ICMP | IPPROTO_ICMPV6) && ping_protocol(domain) != Some(protocol) {
+                return Err(Errno::EPROTONOSUPPORT);
+            }
+            inet_socket_type(ty, protocol)?;
+            return Err(Errno::EOPNOTSUPP);
+        }
         _ => return Err(Errno::EAFNOSUPPORT),
     }
     let (kind, flags) = socket_type(ty, protocol)?;
@@ -984,13 +999,13 @@ fn do_send(
     let mut done = 0u64;
     loop {
         let result = if total == 0 {
-            ep.send(&mf, &[], &mut control, sender, to.as_ref())
+            ep.send(&mf, &[], &mut control, sender, to.as_ref(), flags & MSG_MORE != 0)
         } else {
             let pin = match pin_buffers(t, &skip_bytes(bufs, done), Dir::Write) {
                 Ok(pin) => pin,
                 Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
             };
-            ep.send(&mf, pin.chunks(), &mut control, sender, to.as_ref())
+            ep.send(&mf, pin.chunks(), &mut control, sender, to.as_ref(), flags & MSG_MORE != 0)
         };
         match result {
             Ok(n) => {
@@ -1046,6 +1061,11 @@ fn do_recv(t: &mut Task, fd: i32, bufs: &[(u64, u64)], flags: u32) -> SysResult<
         let tcp = ep.family() != AF_UNIX && ep.kind() == SOCK_STREAM;
         return Err(if tcp { Errno::EINVAL } else { Errno::EOPNOTSUPP });
     }
+    // An Internet socket's error queue (IP_RECVERR, timestamps): never
+    // anything on it here, so EAGAIN, as Linux's ip_recv_error with none.
+    if flags & MSG_ERRQUEUE != 0 && ep.family() != AF_UNIX {
+        return Err(Errno::EAGAIN);
+    }
     let nonblock = file.flags() & O_NONBLOCK != 0 || flags & MSG_DONTWAIT != 0;
     let peek = flags & MSG_PEEK != 0;
     let total: u64 = bufs.iter().map(|&(_, l)| l).sum();
@@ -1063,7 +1083,7 @@ fn do_recv(t: &mut Task, fd: i32, bufs: &[(u64, u64)], flags: u32) -> SysResult<
         match result {
             Ok(r) => {
                 let eof_or_files = r.copied == 0 || !r.control.files.is_empty();
-                let acc = match got.take() {
+                let mut acc = match got.take() {
                     None => r,
                     Some(mut g) => {
                         g.copied += r.copied;
@@ -1078,6 +1098,11 @@ fn do_recv(t: &mut Task, fd: i32, bufs: &[(u64, u64)], flags: u32) -> SysResult<
                     && (acc.copied as u64) < total
                     && !eof_or_files;
                 if !want_more {
+                    // TCP names no sender (tcp_recvmsg leaves msg_name
+                    // alone: the length comes back 0).
+                    if ep.family() != AF_UNIX && ep.kind() == SOCK_STREAM {
+                        acc.from = None;
+                    }
                     let mut msg_flags = 0;
                     if ep.kind() != SOCK_STREAM && acc.full > acc.copied {
                         msg_flags |= MSG_TRUNC;
@@ -1120,7 +1145,15 @@ fn recv_result(r: &Received, flags: u32, kind: u32) -> u64 {
 fn sender_name(t: &Task, addr: u64, lenp: u64, from: Option<&SockName>, family: u32) -> SysResult<()> {
     match from {
         Some(name) => write_name(t, addr, lenp, Some(name), family),
-        None if lenp != 0 => t.mm().write_val(lenp, &0u32),
+        // The caller's length is still read and checked (a negative one
+        // is EINVAL), as Linux's move_addr_to_user does.
+        None if lenp != 0 => {
+            let len: i32 = t.mm().read_val(lenp)?;
+            if len < 0 {
+                return Err(Errno::EINVAL);
+            }
+            t.mm().write_val(lenp, &0u32)
+        }
         None => Ok(()),
     }
 }
@@ -1171,6 +1204,11 @@ fn read_msghdr(t: &Task, addr: u64) -> SysResult<(MsgHdr, u32)> {
     t.mm().copy_in(addr, &mut raw)?;
     let word = |at: usize| u64::from_ne_bytes(raw[at..at + 8].try_into().unwrap_or([0; 8]));
     let namelen = u32::from_ne_bytes(raw[8..12].try_into().unwrap_or([0; 4]));
+    // Linux's __copy_msghdr: more than UIO_MAXIOV pieces is EMSGSIZE
+    // (readv's EINVAL is not for messages).
+    if word(24) > u64::from(MAX_MMSG) {
+        return Err(Errno::EMSGSIZE);
+    }
     Ok((MsgHdr { name: word(0), iov: word(16), iovlen: word(24), control: word(32), controllen: word(40) }, namelen))
 }
 
@@ -1838,6 +1876,19 @@ pub fn setsockopt(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(0)
 }
 
+/// SIOCATMARK: whether the stream's next byte is at the urgent mark.
+/// Husk's streams never carry urgent data, so the answer is 0 (a
+/// listener's too); a datagram socket has no such ioctl (ENOTTY), as on
+/// Linux.
+pub fn atmark(t: &Task, file: &File, arg: u64) -> SysResult<u64> {
+    let ep = file.ops.unix_socket().ok_or(Errno::ENOTTY)?.endpoint().clone();
+    if ep.kind() != SOCK_STREAM {
+        return Err(Errno::ENOTTY);
+    }
+    t.mm().write_val(arg, &0i32)?;
+    Ok(0)
+}
+
 /// `sizeof(struct ifreq)`.
 const IFREQ_LEN: usize = 40;
 
@@ -1873,8 +1924,12 @@ pub fn interface_ioctl(t: &Task, cmd: u32, arg: u64) -> SysResult<u64> {
         c if GETS.contains(&c) => {}
         // The SIOCS* calls, SIOCADDRT and SIOCDELRT: the sandbox's network
         // is fixed.
-        0x890b | 0x890c | 0x8914 | 0x8916..=0x891a | 0x891c | 0x891e..=0x8920 | 0x8922..=0x8926 => {
-            return Err(Errno::EPERM)
+        0x890b | 0x890c => return Err(Errno::EPERM),
+        // The ifreq is read first (EFAULT), as Linux's get_user_ifreq.
+        0x8914 | 0x8916..=0x891a | 0x891c | 0x891e..=0x8920 | 0x8922..=0x8926 => {
+            let mut req = [0u8; IFREQ_LEN];
+            t.mm().copy_in(arg, &mut req)?;
+            return Err(Errno::EPERM);
         }
         _ => return Err(Errno::ENOTTY),
     }

@@ -120,8 +120,8 @@ syscall_table! {
     CONNECT => socket::connect, Support::Partial("Internet: the loopback only (ENETUNREACH elsewhere)"), [Fd, Ptr, Int];
     ACCEPT => socket::accept, Support::Full, [Fd, Ptr, Ptr];
     ACCEPT4 => socket::accept4, Support::Full, [Fd, Ptr, Ptr, Hex];
-    SENDTO => socket::sendto, Support::Partial("no MSG_OOB"), [Fd, Buf(2), Int, Hex, Ptr, Int];
-    RECVFROM => socket::recvfrom, Support::Partial("no MSG_OOB"), [Fd, Ptr, Int, Hex, Ptr, Ptr];
+    SENDTO => socket::sendto, Support::Partial("no MSG_OOB; MSG_MORE corks the sandbox's own TCP and UDP"), [Fd, Buf(2), Int, Hex, Ptr, Int];
+    RECVFROM => socket::recvfrom, Support::Partial("no MSG_OOB; MSG_ERRQUEUE finds an empty error queue (EAGAIN)"), [Fd, Ptr, Int, Hex, Ptr, Ptr];
     INOTIFY_INIT => event::inotify_init, Support::Full, [];
     INOTIFY_INIT1 => event::inotify_init1, Support::Full, [Hex];
     INOTIFY_ADD_WATCH => event::inotify_add_watch, Support::Partial("events for changes made inside the sandbox; no IN_UNMOUNT"), [Fd, Path, Hex];
@@ -148,7 +148,7 @@ syscall_table! {
     MQ_NOTIFY => ipc::mq_notify, Support::Partial("SIGEV_SIGNAL and SIGEV_NONE; SIGEV_THREAD gives EINVAL"), [Fd, Ptr];
     MQ_GETSETATTR => ipc::mq_getsetattr, Support::Full, [Fd, Ptr, Ptr];
     SENDMSG => socket::sendmsg, Support::Partial("SCM_RIGHTS and SCM_CREDENTIALS; no IP control messages"), [Fd, Ptr, Hex];
-    RECVMSG => socket::recvmsg, Support::Partial("SCM_RIGHTS and SCM_CREDENTIALS; no IP control messages"), [Fd, Ptr, Hex];
+    RECVMSG => socket::recvmsg, Support::Partial("SCM_RIGHTS and SCM_CREDENTIALS; no IP control messages; MSG_ERRQUEUE finds an empty error queue (EAGAIN)"), [Fd, Ptr, Hex];
     SENDMMSG => socket::sendmmsg, Support::Full, [Fd, Ptr, Int, Hex];
     RECVMMSG => socket::recvmmsg, Support::Full, [Fd, Ptr, Int, Hex, Ptr];
     SHUTDOWN => socket::shutdown, Support::Full, [Fd, Int];
@@ -224,7 +224,7 @@ syscall_table! {
     MREMAP => mm::mremap, Support::Partial("no MREMAP_DONTUNMAP"), [Ptr, Int, Int, Hex, Ptr];
     MSYNC => mm::msync, Support::Full, [Ptr, Int, Hex];
     MINCORE => mm::mincore, Support::Full, [Ptr, Int, Ptr];
-    IOCTL => file::ioctl, Support::Partial("terminals: TCGETS, TCSETS[WF], TCSBRK, TCFLSH, TCXONC, TIOC[GS]WINSZ, TIOC[GS]PGRP, TIOCGSID, TIOCSCTTY, TIOCNOTTY, TIOCOUTQ; FIOCLEX, FIONCLEX, FIONREAD, FIONBIO, FIOASYNC; sockets' FIO[GS]ETOWN, SIOC[GS]PGRP; FS_IOC_[GS]ETFLAGS on tmpfs"), [Fd, Hex, Ptr];
+    IOCTL => file::ioctl, Support::Partial("terminals: TCGETS, TCSETS[WF], TCSBRK, TCFLSH, TCXONC, TIOC[GS]WINSZ, TIOC[GS]PGRP, TIOCGSID, TIOCSCTTY, TIOCNOTTY, TIOCOUTQ; FIOCLEX, FIONCLEX, FIONREAD, FIONBIO, FIOASYNC; sockets' FIO[GS]ETOWN, SIOC[GS]PGRP, SIOCATMARK (never at a mark), SIOCGIF* (SIOCSIF* EPERM); FS_IOC_[GS]ETFLAGS on tmpfs"), [Fd, Hex, Ptr];
     PREAD64 => file::pread64, Support::Full, [Fd, Buf(2), Int, Int];
     PWRITE64 => file::pwrite64, Support::Full, [Fd, Buf(2), Int, Int];
     READV => file::readv, Support::Full, [Fd, Ptr, Int];

@@ -107,14 +107,23 @@ fn snap(k: &Kernel, tgid: i32, tid: Option<i32>) -> SysResult<Snap> {
     let p = procs.procs.get(&tgid).ok_or(Errno::ESRCH)?;
     let handle = match tid {
         Some(t) => p.threads.iter().find(|h| h.tid == t).cloned().ok_or(Errno::ESRCH)?,
-        None => p.threads.iter().find(|h| h.tid == tgid).or(p.threads.first()).cloned().ok_or(Errno::ESRCH)?,
+        None => p
+            .threads
+            .iter()
+            .find(|h| h.tid == tgid)
+            .or(p.threads.first())
+            .or(p.remains.as_ref())
+            .cloned()
+            .ok_or(Errno::ESRCH)?,
     };
-    let me = current_tid();
+    // The thread's own state: S while it sleeps in a wait (semop,
+    // nanosleep, read on an empty pipe, ...), else R (running the app or
+    // a syscall).
     let state = match p.state {
         ProcState::Zombie(_) => 'Z',
         ProcState::Stopped { .. } => 'T',
-        ProcState::Running if p.threads.iter().any(|h| h.tid == me) => 'R',
-        ProcState::Running => 'S',
+        ProcState::Running if handle.waker.is_sleeping() => 'S',
+        ProcState::Running => 'R',
     };
     let (ppid, pgid, sid, nthreads) = (p.parent, p.pgid, p.sid, p.threads.len().max(1));
     let ctty = p.ctty.clone();
@@ -998,7 +1007,20 @@ impl RootDir {
         ];
         v.push((b"sys".to_vec(), self.sys()));
         v.push((b"net".to_vec(), self.net()));
+        v.push((b"sysvipc".to_vec(), self.sysvipc()));
         v
+    }
+
+    /// /proc/sysvipc: the System V objects, one line each.
+    fn sysvipc(&self) -> SynthNode {
+        let p = &self.0;
+        let ino = child_ino(1, b"sysvipc");
+        let files = vec![
+            p.file(ino, "msg", 0o444, p.gen(|_, k| Ok(k.ipc.proc_msg()))),
+            p.file(ino, "sem", 0o444, p.gen(|_, k| Ok(k.ipc.proc_sem()))),
+            p.file(ino, "shm", 0o444, p.gen(|_, k| Ok(k.ipc.proc_shm()))),
+        ];
+        SynthNode::dir(&p.fs, ino, 0o555, Arc::new(super::synth::StaticDir(files)))
     }
 
     /// /proc/net: the sandbox's interfaces, routes and sockets (a

@@ -316,6 +316,10 @@ pub struct Endpoint {
     /// A datagram socket's outside peers (`kernel::nat`), least recently
     /// made first: those it sent to by address.
     outside: Mutex<Vec<Arc<DatagramPeer>>>,
+    /// An Internet socket's data sent with MSG_MORE, held until a send
+    /// without it (or a shutdown or close) sends it all at once: one UDP
+    /// datagram, one TCP write.
+    corked: Mutex<Vec<u8>>,
     ino: u64,
 }
 
@@ -323,6 +327,9 @@ pub struct Endpoint {
 /// beyond, the oldest is forgotten, and what it would have brought back
 /// is lost.
 const MAX_OUTSIDE_PEERS: usize = 64;
+/// The most bytes MSG_MORE holds back (a UDP datagram's largest payload);
+/// past it a send goes out with what was held.
+const MAX_CORKED: usize = 65507;
 
 impl Endpoint {
     /// A new, unconnected Unix socket of type `kind`, made by `creds`.
@@ -357,6 +364,7 @@ impl Endpoint {
             has_flow: AtomicBool::new(false),
             was_reset: AtomicBool::new(false),
             outside: Mutex::new(Vec::new()),
+            corked: Mutex::new(Vec::new()),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
         })
     }
@@ -644,7 +652,25 @@ impl Endpoint {
     /// Ends this end: its shutdown bits set, a connection-based peer's
     /// too, its name freed, and connections that were never accepted
     /// ended the same way.
+    /// Sends what MSG_MORE held back on a TCP socket, whatever the room (a
+    /// shutdown or close ends the cork); UDP drops it, as Linux's
+    /// udp_flush_pending_frames.
+    fn flush_corked(&self) {
+        let data = std::mem::take(&mut *self.corked.lock().unwrap_or_else(|e| e.into_inner()));
+        if data.is_empty() || !self.is_tcp() {
+            return;
+        }
+        let Some(peer) = self.peer() else { return };
+        let msg = Message { from: self.name(), data, taken: 0, control: Control::default(), sender: self.creds };
+        let mut rx = peer.rx();
+        rx.cost += msg.cost();
+        rx.msgs.push_back(msg);
+        drop(rx);
+        peer.queue.notify_events(POLLIN | POLLRDNORM);
+    }
+
     fn close(&self, names: Option<&Namespace>, never_accepted: bool) {
+        self.flush_corked();
         self.dead.store(true, Ordering::SeqCst);
         // The host socket closes with it.
         self.flow.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -762,6 +788,7 @@ impl Endpoint {
         control: &mut Option<Control>,
         sender: Ucred,
         to: Option<&Arc<Endpoint>>,
+        more: bool,
     ) -> SysResult<usize> {
         if let Some(f) = self.flow() {
             if self.shutdown.load(Ordering::SeqCst) & SEND_SHUTDOWN != 0 {
@@ -771,7 +798,9 @@ impl Endpoint {
         }
         let len: usize = src.iter().map(|c| c.len as usize).sum();
         if self.connection_based() && !self.is_connected() {
-            return Err(Errno::ENOTCONN);
+            // TCP never connected (or listening): EPIPE, and SIGPIPE, as
+            // Linux's sk_stream_wait_connect; a Unix stream: ENOTCONN.
+            return Err(if self.is_tcp() { Errno::EPIPE } else { Errno::ENOTCONN });
         }
         if self.shutdown.load(Ordering::SeqCst) & SEND_SHUTDOWN != 0 {
             return Err(Errno::EPIPE);
@@ -818,6 +847,18 @@ impl Endpoint {
             }
             let mut data = vec![0u8; n];
             get_bytes(mf, src, &mut data);
+            if self.family != AF_UNIX {
+                let mut corked = self.corked.lock().unwrap_or_else(|e| e.into_inner());
+                if more && corked.len() + n <= MAX_CORKED {
+                    corked.extend_from_slice(&data);
+                    return Ok(n);
+                }
+                if !corked.is_empty() {
+                    let mut all = std::mem::take(&mut *corked);
+                    all.extend_from_slice(&data);
+                    data = all;
+                }
+            }
             let mut control = control.take().unwrap_or_default();
             // A UDP datagram sent without saying where (write(2)) has the
             // header the socket's options make for its peer.
@@ -975,6 +1016,14 @@ impl Endpoint {
             2 => SHUTDOWN_MASK,
             _ => return Err(Errno::EINVAL),
         };
+        // An Internet socket in TCP's CLOSE state (neither connected nor
+        // listening: TCP before connect, UDP unconnected) is ENOTCONN,
+        // though Linux's inet_shutdown still marks it shut; a Unix socket
+        // never is.
+        let closed = self.family != AF_UNIX && !self.is_connected() && !self.is_listening() && self.flow().is_none();
+        if mode & SEND_SHUTDOWN != 0 {
+            self.flush_corked();
+        }
         if let Some(f) = self.flow() {
             f.shutdown(how)?;
         }
@@ -989,6 +1038,9 @@ impl Endpoint {
             peer.queue.notify_events(ALL_EVENTS);
         }
         self.queue.notify_events(ALL_EVENTS);
+        if closed {
+            return Err(Errno::ENOTCONN);
+        }
         Ok(())
     }
 
@@ -1102,7 +1154,7 @@ impl FileOps for UnixSocket {
             super::netlink::respond(&self.0, &req, &view);
             return Ok(len);
         }
-        self.0.send(mf, src, &mut None, self.0.creds, None)
+        self.0.send(mf, src, &mut None, self.0.creds, None, false)
     }
 
     fn stat(&self) -> SysResult<FileAttr> {

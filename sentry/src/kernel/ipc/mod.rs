@@ -23,6 +23,7 @@ pub mod sem;
 pub mod shm;
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use abi::flags::ipc::{IPC_CREAT, IPC_EXCL, IPC_PRIVATE};
@@ -237,7 +238,10 @@ impl<T: IpcObject> Registry<T> {
     }
 
     /// The object at table index `index` and its id (the *_STAT commands).
+    /// Linux takes the index bits of whatever it is given
+    /// (`ipcid_to_idx`), so an id names its own object here too.
     pub fn at_index(&self, index: i32) -> SysResult<(Arc<T>, i32)> {
+        let index = index & (IDS_PER_SEQ - 1);
         let t = self.table();
         let obj = t.by_index.get(&index).ok_or(Errno::EINVAL)?;
         let id = make_id(index, obj.perm().seq);
@@ -299,6 +303,11 @@ impl<T: IpcObject> Registry<T> {
     pub fn all(&self) -> Vec<Arc<T>> {
         self.table().by_index.values().cloned().collect()
     }
+
+    /// Every object with its id, by index (/proc/sysvipc).
+    pub fn entries(&self) -> Vec<(i32, Arc<T>)> {
+        self.table().by_index.iter().map(|(&index, obj)| (make_id(index, obj.perm().seq), obj.clone())).collect()
+    }
 }
 
 fn make_id(index: i32, seq: u16) -> i32 {
@@ -333,6 +342,86 @@ impl IpcNamespace {
             msg: Registry::new(msg::MSGMNI),
             mqueue: Arc::default(),
         }
+    }
+}
+
+impl IpcNamespace {
+    /// /proc/sysvipc/shm, in Linux's columns (`sysvipc_shm_proc_show`).
+    pub fn proc_shm(&self) -> String {
+        let mut o = String::from(
+            "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n",
+        );
+        for (id, seg) in self.shm.segs.entries() {
+            let s = seg.stat();
+            let p = &s.shm_perm;
+            let _ = writeln!(
+                o,
+                "{:10} {:10}  {:4o} {:21} {:5} {:5}  {:5} {:5} {:5} {:5} {:5} {:10} {:10} {:10} {:21} {:21}",
+                p.key,
+                id,
+                p.mode,
+                s.shm_segsz,
+                s.shm_cpid,
+                s.shm_lpid,
+                s.shm_nattch,
+                p.uid,
+                p.gid,
+                p.cuid,
+                p.cgid,
+                s.shm_atime,
+                s.shm_dtime,
+                s.shm_ctime,
+                seg.rss(),
+                0
+            );
+        }
+        o
+    }
+
+    /// /proc/sysvipc/sem (`sysvipc_sem_proc_show`).
+    pub fn proc_sem(&self) -> String {
+        let mut o =
+            String::from("       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n");
+        for (id, set) in self.sem.sets.entries() {
+            let s = set.stat();
+            let p = &s.sem_perm;
+            let _ = writeln!(
+                o,
+                "{:10} {:10}  {:4o} {:10} {:5} {:5} {:5} {:5} {:10} {:10}",
+                p.key, id, p.mode, s.sem_nsems, p.uid, p.gid, p.cuid, p.cgid, s.sem_otime, s.sem_ctime
+            );
+        }
+        o
+    }
+
+    /// /proc/sysvipc/msg (`sysvipc_msg_proc_show`).
+    pub fn proc_msg(&self) -> String {
+        let mut o = String::from(
+            "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n",
+        );
+        for (id, q) in self.msg.entries() {
+            let s = q.stat();
+            let p = &s.msg_perm;
+            let _ = writeln!(
+                o,
+                "{:10} {:10}  {:4o}  {:10} {:10} {:5} {:5} {:5} {:5} {:5} {:5} {:10} {:10} {:10}",
+                p.key,
+                id,
+                p.mode,
+                s.msg_cbytes,
+                s.msg_qnum,
+                s.msg_lspid,
+                s.msg_lrpid,
+                p.uid,
+                p.gid,
+                p.cuid,
+                p.cgid,
+                s.msg_stime,
+                s.msg_rtime,
+                s.msg_ctime
+            );
+        }
+        o
     }
 }
 

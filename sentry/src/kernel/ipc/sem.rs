@@ -10,6 +10,7 @@
 //! (clamped to the semaphore's range) when the process exits.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use abi::flags::ipc::{IPC_NOWAIT, SEM_UNDO};
@@ -290,11 +291,14 @@ pub struct SemRegistry {
     pub sets: Registry<SemSet>,
     /// Processes that hold undo adjustments somewhere.
     undoers: Mutex<HashSet<i32>>,
+    /// Semaphores in all sets (kept, not counted at each semget: a loop
+    /// that fills SEMMNI sets would be quadratic).
+    total: AtomicUsize,
 }
 
 impl Default for SemRegistry {
     fn default() -> Self {
-        SemRegistry { sets: Registry::new(SEMMNI), undoers: Mutex::new(HashSet::new()) }
+        SemRegistry { sets: Registry::new(SEMMNI), undoers: Mutex::new(HashSet::new()), total: AtomicUsize::new(0) }
     }
 }
 
@@ -304,8 +308,6 @@ impl SemRegistry {
         if nsems < 0 || nsems as usize > SEMMSL {
             return Err(Errno::EINVAL);
         }
-        // Counted before the registry's lock is taken; the limit is loose.
-        let total = self.total_sems();
         self.sets.get_or_create(
             req,
             |set| if nsems as usize > set.len() { Err(Errno::EINVAL) } else { Ok(()) },
@@ -313,9 +315,11 @@ impl SemRegistry {
                 if nsems == 0 {
                     return Err(Errno::EINVAL);
                 }
-                if total + nsems as usize > SEMMNS {
+                // Under the registry's lock, as every change of the total.
+                if self.total_sems() + nsems as usize > SEMMNS {
                     return Err(Errno::ENOSPC);
                 }
+                self.total.fetch_add(nsems as usize, Ordering::Relaxed);
                 Ok(SemSet {
                     perm: Mutex::new(perm),
                     state: Mutex::new(SemState {
@@ -346,8 +350,15 @@ impl SemRegistry {
         }
     }
 
+    /// IPC_RMID, if `may` agrees.
+    pub fn remove(&self, id: i32, may: impl FnOnce(&SemSet) -> SysResult<()>) -> SysResult<()> {
+        let set = self.sets.remove(id, may)?;
+        self.total.fetch_sub(set.len(), Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Semaphores in all sets (SEM_INFO's semaem).
     pub fn total_sems(&self) -> usize {
-        self.sets.all().iter().map(|s| s.len()).sum()
+        self.total.load(Ordering::Relaxed)
     }
 }

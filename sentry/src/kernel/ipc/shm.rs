@@ -78,6 +78,11 @@ impl ShmSeg {
         self.times.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Bytes of its pages in memory (/proc/sysvipc/shm's rss).
+    pub fn rss(&self) -> u64 {
+        self.file.attr().blocks * 512
+    }
+
     /// The segment's size in bytes, as created.
     pub fn size(&self) -> u64 {
         self.size

@@ -183,6 +183,7 @@ impl Task {
                         exit_signal,
                         did_exec: false,
                         ctty,
+                        remains: None,
                     },
                 );
                 if let Some(pp) = procs.procs.get_mut(&parent) {

@@ -143,6 +143,7 @@ impl Task {
         crate::kernel::locks::LOCKS.release_process(pid);
         handle.tg.begin_exit(status);
         p.state = ProcState::Zombie(status);
+        p.remains = Some(handle.clone());
         handle.tg.exited.store(true, Ordering::SeqCst);
         handle.tg.exit_queue.notify();
         let parent = p.parent;
