@@ -524,28 +524,44 @@ pub fn exec(g: &Globals, args: &ExecArgs) -> anyhow::Result<ExitCode> {
         drop(dir);
         return exec_detached(g, args);
     }
-    let ch = control::connect_at(dir.dir_fd())?;
-    // The lock is only for the state: the process may run for long.
-    drop(dir);
-    let stdio = if plan.terminal {
-        let sock =
-            args.console_socket.as_deref().context("a terminal was asked for but there is no --console-socket")?;
-        let tty = new_console(sock, plan.console_size)?;
-        vec![tty.try_clone()?, tty.try_clone()?, tty]
-    } else {
-        sandbox::stdio()?
+    let mut ready = match args.ready_fd {
+        Some(fd) => Some(std::fs::File::from(crate::sys::adopt_fd(fd)?)),
+        None => None,
     };
-    let raw: Vec<i32> = stdio.iter().map(|f| f.as_raw_fd()).collect();
-    let req = Request::Exec(plan);
-    match ch.call(&req, &raw)? {
-        Response::Started(_) => {}
-        other => bail!("unexpected answer from the sandbox: {other:?}"),
-    }
-    drop(stdio);
-    if let Some(fd) = args.ready_fd {
-        let mut ready = std::fs::File::from(crate::sys::adopt_fd(fd)?);
-        let _ = std::io::Write::write_all(&mut ready, b"ok");
-    }
+    let started = (|| {
+        let ch = control::connect_at(dir.dir_fd())?;
+        // The lock is only for the state: the process may run for long.
+        drop(dir);
+        let stdio = if plan.terminal {
+            let sock =
+                args.console_socket.as_deref().context("a terminal was asked for but there is no --console-socket")?;
+            let tty = new_console(sock, plan.console_size)?;
+            vec![tty.try_clone()?, tty.try_clone()?, tty]
+        } else {
+            sandbox::stdio()?
+        };
+        let raw: Vec<i32> = stdio.iter().map(|f| f.as_raw_fd()).collect();
+        let req = Request::Exec(plan);
+        match ch.call(&req, &raw)? {
+            Response::Started(_) => Ok(ch),
+            other => bail!("unexpected answer from the sandbox: {other:?}"),
+        }
+    })();
+    // The detached exec that started this proxy waits for a word: "ok",
+    // or why the process did not start, which it reports as its own error.
+    let ch = match (started, ready.as_mut()) {
+        (Ok(ch), Some(r)) => {
+            let _ = std::io::Write::write_all(r, b"ok");
+            ch
+        }
+        (Ok(ch), None) => ch,
+        (Err(e), Some(r)) => {
+            let _ = std::io::Write::write_all(r, format!("{e:#}").as_bytes());
+            return Err(e);
+        }
+        (Err(e), None) => return Err(e),
+    };
+    drop(ready);
     let ch = std::sync::Arc::new(ch);
     crate::sys::forward_signals_to(ch.clone());
     loop {
@@ -633,7 +649,10 @@ fn exec_detached(g: &Globals, args: &ExecArgs) -> anyhow::Result<ExitCode> {
     std::fs::File::from(ready_r).read_to_string(&mut report)?;
     if report != "ok" {
         let status = child.wait()?;
-        bail!("exec failed ({status}); see the log for why");
+        if report.is_empty() {
+            bail!("exec failed ({status}); see the log for why");
+        }
+        bail!("{report}");
     }
     if let Some(p) = &args.pid_file {
         write_pid_file(p, child.id() as i32)?;

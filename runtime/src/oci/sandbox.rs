@@ -360,7 +360,7 @@ fn boot(
     }
     cfg.mounts = Some(mounts);
     let sandbox = sentry::Sandbox::boot(cfg, sentry_sock).map_err(|e| match &e {
-        sentry::BootError::Exec { .. } => anyhow::anyhow!("exec: {e}"),
+        sentry::BootError::Exec { path, errno } => anyhow::anyhow!(exec_error(path, *errno)),
         _ => anyhow::anyhow!("{e}"),
     })?;
     Ok((sandbox, gofer, relay))
@@ -561,7 +561,10 @@ fn exec(
         anyhow::bail!("exec needs three stdio fds, got {}", fds.len());
     }
     let cfg = p.to_sentry(fds)?;
-    let started = controller.exec(cfg).map_err(|e| anyhow::anyhow!("exec: {e}"))?;
+    let started = controller.exec(cfg).map_err(|e| match &e {
+        sentry::BootError::Exec { path, errno } => anyhow::anyhow!(exec_error(path, *errno)),
+        _ => anyhow::anyhow!("exec: {e}"),
+    })?;
     let pid = started.pid;
     ch.send(&Response::Started(pid), &[])?;
     // From here the connection lasts as long as the process.
@@ -595,6 +598,20 @@ fn exec(
     })
 }
 
+/// Why the container's process could not be started, in runc's words
+/// (`exec: "PROG": ...`): Docker picks `docker run`'s exit status from
+/// them (127 for a program that is not there, 126 for one that cannot be
+/// executed, else 125), as do other runc callers.
+pub fn exec_error(path: &str, errno: abi::Errno) -> String {
+    use abi::Errno;
+    match errno {
+        Errno::ENOENT if !path.contains('/') => format!("exec: {path:?}: executable file not found in $PATH"),
+        Errno::ENOENT => format!("exec: {path:?}: stat {path}: no such file or directory"),
+        Errno::EACCES => format!("exec: {path:?}: permission denied"),
+        e => format!("exec: {}", sentry::BootError::Exec { path: path.to_owned(), errno: e }),
+    }
+}
+
 /// Whether `sig`'s default action ends a process.
 fn terminates_by_default(sig: i32) -> bool {
     use nix::sys::signal::Signal::*;
@@ -608,6 +625,19 @@ fn terminates_by_default(sig: i32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exec_errors_have_runcs_words() {
+        use abi::Errno;
+        assert_eq!(exec_error("nosuch", Errno::ENOENT), "exec: \"nosuch\": executable file not found in $PATH");
+        assert_eq!(
+            exec_error("/no/prog", Errno::ENOENT),
+            "exec: \"/no/prog\": stat /no/prog: no such file or directory"
+        );
+        assert_eq!(exec_error("/etc/passwd", Errno::EACCES), "exec: \"/etc/passwd\": permission denied");
+        let other = exec_error("/bin/x", Errno::ENOEXEC);
+        assert!(other.starts_with("exec: /bin/x: "), "{other}");
+    }
 
     #[test]
     fn runtime_args_give_the_network_of_bundles_without_annotations() {
