@@ -410,6 +410,37 @@ runtime_test! {
 }
 
 runtime_test! {
+    /// An init that blocks SIGTERM and waits for it with sigtimedwait, as
+    /// tini does (Docker's `--init`, `/sbin/docker-init`), gets `kill ID
+    /// TERM`: a blocked signal is never dropped, even for a pid 1 with no
+    /// handler. tini passes it to its child, `sleep`, which dies of it, and
+    /// exits with 143.
+    fn oci_kill_init_that_waits_for_signals(rt) {
+        let tini = Path::new("/usr/bin/tini-static");
+        assert!(tini.is_file(), "tini is missing (apt-get install tini; docker.io depends on it)");
+        let ctx = Ctx::new(rt, "killtini", &["/sbin/tini", "--", "sleep", "1000"]);
+        ctx.rootfs.dir("/sbin").copy("/sbin/tini", tini);
+        let c = ctx.create();
+        ctx.ok(&["start", &ctx.id]);
+        // tini blocks its signals before it starts its child.
+        let find_sleep = "for f in /proc/[0-9]*/comm; do read c < $f; [ \"$c\" = sleep ] && echo found; done; true";
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = ctx.run(&["exec", &ctx.id, "sh", "-c", find_sleep]);
+            if out.stdout_str() == "found\n" {
+                break;
+            }
+            assert!(Instant::now() < until, "tini's child is not running after 10 s:\n{}", out.describe());
+            thread::sleep(Duration::from_millis(50));
+        }
+        ctx.ok(&["kill", &ctx.id, "TERM"]);
+        assert_eq!(c.wait(), 143, "tini passes SIGTERM to sleep and exits 128+15");
+        ctx.ok(&["delete", &ctx.id]);
+        ctx.assert_clean();
+    }
+}
+
+runtime_test! {
     /// `delete` refuses a running container; `delete --force` kills it
     /// and removes everything.
     fn oci_delete_force(rt) {
