@@ -23,6 +23,7 @@
 
 pub mod blocklist;
 pub mod debian;
+pub mod docker;
 pub mod oci;
 pub mod paths;
 pub mod procs;
