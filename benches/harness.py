@@ -24,6 +24,11 @@ One more workload runs through a real containerd 1.6: "ctr run --rm of true"
 `ctr run --runc-binary`, in a table of its own whose ratio is to runc. It uses
 the private containerd of tests/containerd/containerd.sh (started if needed)
 and is skipped, with a note, when containerd, ctr or runc is missing.
+Likewise through Docker 20.10, in a third table: "docker run --rm busybox
+true" and "docker run --rm debian python3 -c pass" (the Debian root imported
+as an image), with `--runtime=runc` and `--runtime=husk`, under the private
+dockerd of tests/docker/dockerd.sh (started if needed, with this husk as its
+runtime), skipped with a note when Docker is missing.
 
 The busybox-style rootfs (hbench, a static `true`, busybox) is made under
 /dev/shm, so that its /tmp is a tmpfs natively too; python3 and tar+gzip run
@@ -925,33 +930,25 @@ def ctr_run_once(ctd: dict[str, str], runtime: str, cid: str) -> float:
     return wall * 1e3
 
 
-def ctr_row(husk: Path, quick: bool) -> dict:
-    """The ctr workload's row: runc and husk as --runc-binary, alternating."""
-    reps = 5 if quick else 15
-    row = {"name": CTR_WORKLOAD, "unit": "ms", "argv": ["true"], "rootfs": "busybox image",
-           "measure": "wall", "contenders": {}}
-    ctd, why = containerd_env()
-    # Absolute: the shim runs the binary from the container's bundle directory.
-    runtimes = {"ctr-runc": shutil.which("runc", path=ENV["PATH"]), "ctr-husk": str(husk.resolve())}
-    notes = {}
-    for c, binary in runtimes.items():
-        if ctd is None:
-            notes[c] = f"skipped: {why}"
-        elif binary is None or not Path(binary).exists():
-            notes[c] = f"skipped: {binary or 'runc'} does not exist"
-    samples: dict[str, list[float]] = {c: [] for c in CTR_CONTENDERS}
-    errors: dict[str, list[str]] = {c: [] for c in CTR_CONTENDERS}
-    for i in range(reps + 1):  # the first round warms up caches and is dropped
-        for c in CTR_CONTENDERS:
+def alternating_row(name: str, argv: list[str], rootfs: str, contenders: list[str], notes: dict[str, str],
+                    run_one, reps: int, baseline: str) -> dict:
+    """A row of wall times in ms: run_one(contender, i) for each contender not
+    in notes, alternating within each of reps + 1 rounds (the first warms up
+    caches and is dropped); ratios to baseline's median."""
+    row = {"name": name, "unit": "ms", "argv": argv, "rootfs": rootfs, "measure": "wall", "contenders": {}}
+    samples: dict[str, list[float]] = {c: [] for c in contenders}
+    errors: dict[str, list[str]] = {c: [] for c in contenders}
+    for i in range(reps + 1):
+        for c in contenders:
             if c in notes:
                 continue
             try:
-                ms = ctr_run_once(ctd, runtimes[c], f"husk-bench-{os.getpid()}-{c}-{i}")
+                ms = run_one(c, i)
                 if i > 0:
                     samples[c].append(ms)
             except Exception as e:  # noqa: BLE001 - a failure must not stop the rest
                 errors[c].append(str(e))
-    for c in CTR_CONTENDERS:
+    for c in contenders:
         cell = summarize(samples[c])
         cell["samples"] = samples[c]
         if c in notes:
@@ -961,10 +958,117 @@ def ctr_row(husk: Path, quick: bool) -> dict:
             cell["note"] = (f"failed: {errors[c][0]}" if not samples[c]
                             else f"{len(errors[c])} of {reps + 1} runs failed: {errors[c][0]}")
         row["contenders"][c] = cell
-    base = row["contenders"]["ctr-runc"]["median"]
+    base = row["contenders"][baseline]["median"]
     for cell in row["contenders"].values():
         cell["ratio"] = ratio(cell["median"], base)
     return row
+
+
+def ctr_row(husk: Path, quick: bool) -> dict:
+    """The ctr workload's row: runc and husk as --runc-binary, alternating."""
+    ctd, why = containerd_env()
+    # Absolute: the shim runs the binary from the container's bundle directory.
+    runtimes = {"ctr-runc": shutil.which("runc", path=ENV["PATH"]), "ctr-husk": str(husk.resolve())}
+    notes = {}
+    for c, binary in runtimes.items():
+        if ctd is None:
+            notes[c] = f"skipped: {why}"
+        elif binary is None or not Path(binary).exists():
+            notes[c] = f"skipped: {binary or 'runc'} does not exist"
+    return alternating_row(CTR_WORKLOAD, ["true"], "busybox image", CTR_CONTENDERS, notes,
+                           lambda c, i: ctr_run_once(ctd, runtimes[c], f"husk-bench-{os.getpid()}-{c}-{i}"),
+                           5 if quick else 15, "ctr-runc")
+
+
+DOCKER_CONTENDERS = ["docker-runc", "docker-husk"]
+DOCKERD_SH = REPO / "tests" / "docker" / "dockerd.sh"
+DOCKER_CLI = "/usr/bin/docker"
+# (name, image: "busybox" or "debian", argv in the image)
+DOCKER_WORKLOADS = [
+    ("docker run --rm busybox true", "busybox", ["true"]),
+    ("docker run --rm debian python3 -c pass", "debian", ["python3", "-c", "pass"]),
+]
+
+
+def docker_env(husk: Path, debian: Path | None) -> tuple[dict[str, str] | None, str]:
+    """The private dockerd of tests/docker/dockerd.sh (started if needed, with
+    husk as its runtime `husk`) and its images, as a dict with HOST,
+    DOCKER_CONFIG, BUSYBOX and DEBIAN (absent without a Debian root), or None
+    and why not."""
+    if not (Path(DOCKER_CLI).exists() and Path("/usr/sbin/dockerd").exists()):
+        return None, "docker is not installed (apt-get install docker.io)"
+    if not husk.exists():
+        return None, f"{husk} does not exist"
+    steps = [["start", str(husk.resolve())], ["env"], ["busybox"]]
+    if debian is not None:
+        steps.append(["debian", str(debian)])
+    outs = []
+    for step in steps:
+        try:
+            p = subprocess.run(["bash", str(DOCKERD_SH)] + step, capture_output=True, text=True, timeout=300)
+        except subprocess.TimeoutExpired:
+            return None, f"dockerd.sh {step[0]} timed out"
+        if p.returncode != 0:
+            return None, f"dockerd.sh {step[0]} failed: {(p.stderr.strip().splitlines() or [''])[-1][:160]}"
+        outs.append(p.stdout)
+    try:
+        env = parse_env(outs[1])
+    except ValueError as e:
+        return None, f"dockerd.sh env: {e}"
+    env["BUSYBOX"] = outs[2].strip()
+    if debian is not None:
+        env["DEBIAN"] = outs[3].strip()
+    return env, ""
+
+
+def docker_run_argv(denv: dict[str, str], runtime: str, name: str, image: str, argv: list[str]) -> list[str]:
+    """`docker run --rm --runtime=RUNTIME --name NAME IMAGE ARGV...` against the
+    dockerd described by denv (dockerd.sh env's HOST and DOCKER_CONFIG)."""
+    return ([DOCKER_CLI, "--config", denv["DOCKER_CONFIG"], "--host", denv["HOST"], "run", "--rm",
+             f"--runtime={runtime}", "--name", name, image] + argv)
+
+
+def docker_run_once(denv: dict[str, str], runtime: str, name: str, image: str, argv: list[str]) -> float:
+    """Wall time in ms of one `docker run --rm`; raises Failure."""
+    try:
+        start = time.perf_counter()
+        p = subprocess.run(docker_run_argv(denv, runtime, name, image, argv), capture_output=True, text=True,
+                           timeout=60, stdin=subprocess.DEVNULL)
+        wall = time.perf_counter() - start
+    except subprocess.TimeoutExpired:
+        raise Failure("timed out after 60 s") from None
+    finally:
+        # Only needed after a failure; --rm removed it otherwise.
+        subprocess.run([DOCKER_CLI, "--config", denv["DOCKER_CONFIG"], "--host", denv["HOST"], "rm", "-f", name],
+                       capture_output=True, timeout=30)
+    if p.returncode != 0:
+        last = p.stderr.strip().splitlines()[-1:] or [""]
+        raise Failure(f"exit status {p.returncode}: {last[0][:160]}")
+    return wall * 1e3
+
+
+def docker_rows(husk: Path, quick: bool, debian: Path | None, only: str) -> list[dict]:
+    """The Docker workloads' rows: `docker run --runtime=runc` and `=husk`, alternating."""
+    work = [w for w in DOCKER_WORKLOADS if not only or only in w[0]]
+    if not work:
+        return []
+    denv, why = docker_env(husk, debian)
+    rows = []
+    for name, image, argv in work:
+        notes = {}
+        if denv is None:
+            notes = {c: f"skipped: {why}" for c in DOCKER_CONTENDERS}
+        elif image == "debian" and "DEBIAN" not in denv:
+            notes = {c: "skipped: no Debian root in /var/cache/husk-test" for c in DOCKER_CONTENDERS}
+        img = denv.get(image.upper(), "") if denv else ""
+
+        def one(c: str, i: int, img=img, argv=argv) -> float:
+            runtime = c.removeprefix("docker-")
+            return docker_run_once(denv, runtime, f"husk-bench-{os.getpid()}-{c}-{i}", img, argv)
+
+        rows.append(alternating_row(name, argv, f"{image} image", DOCKER_CONTENDERS, notes, one,
+                                    5 if quick else 15, "docker-runc"))
+    return rows
 
 
 def machine() -> dict:
@@ -1009,6 +1113,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", default=str(RESULTS), help="directory for the JSON results")
     ap.add_argument("--docs", default="", help="write the table into this markdown file")
     ap.add_argument("--no-ctr", action="store_true", help=f"skip the containerd workload ({CTR_WORKLOAD})")
+    ap.add_argument("--no-docker", action="store_true", help="skip the Docker workloads (docker run --rm)")
     args = ap.parse_args(argv)
 
     if os.geteuid() != 0:
@@ -1081,6 +1186,14 @@ def main(argv: list[str] | None = None) -> int:
             line = "  ".join(f"{c}={fmt_value(row['contenders'][c]['median']) or '-'}" for c in CTR_CONTENDERS)
             print(f"[{time.time() - t0:5.0f}s] {CTR_WORKLOAD} (ms): {line}", file=sys.stderr)
 
+        docker_results = []
+        if not args.no_docker:
+            for row in docker_rows(husk, args.quick, env.debian, args.only):
+                docker_results.append(row)
+                line = "  ".join(f"{c}={fmt_value(row['contenders'][c]['median']) or '-'}"
+                                 for c in DOCKER_CONTENDERS)
+                print(f"[{time.time() - t0:5.0f}s] {row['name']} (ms): {line}", file=sys.stderr)
+
         cmd = " ".join(["python3", "benches/harness.py"] + (sys.argv[1:] if argv is None else argv))
         record = {
             "started": started.isoformat(timespec="seconds"),
@@ -1091,13 +1204,17 @@ def main(argv: list[str] | None = None) -> int:
             "versions": versions(env),
             "contenders": contenders,
             "skipped": env.notes,
-            "workloads": results + ctr_results,
+            "workloads": results + ctr_results + docker_results,
         }
         table = markdown_table(results, contenders)
         table += "\n" + geometric_mean_line(results, contenders)
         if ctr_results:
             table += "\nThrough containerd 1.6 (`ctr run --rm --runc-binary R`, the busybox image):\n\n"
             table += markdown_table(ctr_results, CTR_CONTENDERS, baseline="ctr-runc")
+        if docker_results:
+            table += ("\nThrough Docker 20.10 (`docker run --rm --runtime=R`, a private dockerd, "
+                      "images imported offline):\n\n")
+            table += markdown_table(docker_results, DOCKER_CONTENDERS, baseline="docker-runc")
         rdir = Path(args.results)
         rdir.mkdir(parents=True, exist_ok=True)
         stamp = started.strftime("%Y%m%dT%H%M%SZ")

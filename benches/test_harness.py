@@ -197,6 +197,43 @@ class Containerd(unittest.TestCase):
                                 "--namespace", "husk-test", "run", "--rm", "--runc-binary",
                                 "/usr/local/bin/husk", "docker.io/husk-test/busybox:latest", "c1", "true"])
 
+    def test_docker_run_argv(self):
+        env = {"HOST": "unix:///run/husk-test-docker/docker.sock", "DOCKER_CONFIG": "/run/husk-test-docker/cli"}
+        argv = harness.docker_run_argv(env, "husk", "b1", "husk-test/busybox:latest", ["true"])
+        self.assertEqual(argv, ["/usr/bin/docker", "--config", "/run/husk-test-docker/cli", "--host",
+                                "unix:///run/husk-test-docker/docker.sock", "run", "--rm", "--runtime=husk",
+                                "--name", "b1", "husk-test/busybox:latest", "true"])
+
+    def test_docker_rows_are_skipped_with_a_note_without_docker(self):
+        saved = harness.DOCKER_CLI
+        harness.DOCKER_CLI = "/nonexistent/docker"
+        try:
+            rows = harness.docker_rows(Path("/nonexistent/husk"), True, None, "")
+        finally:
+            harness.DOCKER_CLI = saved
+        self.assertEqual([r["name"] for r in rows], [w[0] for w in harness.DOCKER_WORKLOADS])
+        for row in rows:
+            for c in harness.DOCKER_CONTENDERS:
+                self.assertEqual(row["contenders"][c]["note"],
+                                 "skipped: docker is not installed (apt-get install docker.io)")
+                self.assertEqual(row["contenders"][c]["samples"], [])
+
+    def test_alternating_row_drops_the_warm_up_and_notes_skips(self):
+        calls = []
+
+        def one(c, i):
+            calls.append((c, i))
+            if c == "b":
+                raise harness.Failure("boom")
+            return 10.0 * (i + 1)
+
+        row = harness.alternating_row("w", ["true"], "img", ["a", "b", "c"], {"c": "skipped: no c"}, one, 2, "a")
+        self.assertEqual(calls, [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("b", 2)])
+        self.assertEqual(row["contenders"]["a"]["samples"], [20.0, 30.0])
+        self.assertEqual(row["contenders"]["a"]["ratio"], 1.0)
+        self.assertEqual(row["contenders"]["b"]["note"], "failed: boom")
+        self.assertEqual(row["contenders"]["c"]["note"], "skipped: no c")
+
     def test_ctr_table_is_relative_to_runc(self):
         row = result(harness.CTR_WORKLOAD, {
             "ctr-runc": harness.summarize([100.0, 140.0, 120.0]),
