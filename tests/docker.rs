@@ -431,8 +431,9 @@ runtime_test! {
 
 runtime_test! {
     /// /tmp differs by design (docs/docker.md): runc's is the image's
-    /// directory, so a file there outlives `docker restart`; Husk mounts a
-    /// tmpfs there (as gVisor does), which starts empty each time.
+    /// directory, so a file there outlives `docker restart`; over the
+    /// image's empty /tmp Husk mounts a tmpfs (as gVisor does), which
+    /// starts empty each time.
     fn docker_tmp_across_restart(rt) {
         let c = Container::new("tmp", rt);
         c.detach(&[], &["sleep", "1000"]);
@@ -446,6 +447,24 @@ runtime_test! {
             Runtime::Husk => ("tmpfs /tmp tmpfs\n", ""),
         };
         assert_eq!((mount.as_str(), out.stdout_str().as_str()), (want_mount, want_ls), "{}", out.describe());
+    }
+}
+
+runtime_test! {
+    /// An image whose /tmp holds files keeps them: Husk mounts its tmpfs
+    /// over /tmp only when the image's is empty (gVisor's rule), so they
+    /// are there, as under runc, and /tmp is written through to the root.
+    fn docker_image_tmp_is_kept(rt) {
+        // The image: busybox with /tmp/from-image, committed under runc.
+        let maker = Container::new("tmpimg", Runtime::Runc);
+        let out = maker.bb(&[], &["sh", "-c", "echo image > /tmp/from-image"]);
+        assert_eq!(out.status, 0, "{}", out.describe());
+        let image = format!("husk-test/{}", maker.name);
+        d_ok(&["commit", &maker.name, &image]);
+        let c = Container::new("tmpimg", rt);
+        let out = c.run(&["--rm"], &image, &["sh", "-c", "cat /tmp/from-image; grep -c ' /tmp ' /proc/mounts"]);
+        let _ = d(&["rmi", &image]);
+        assert_eq!(out.stdout_str(), "image\n0\n", "{}", out.describe());
     }
 }
 

@@ -333,7 +333,7 @@ fn boot(
         }
         _ => None,
     };
-    let (sources, mounts) = mount_specs(&plan.mounts)?;
+    let (sources, mounts) = mount_specs(&plan.mounts, image_tmp_is_empty(&plan.rootfs))?;
     // The rootfs is written through the Gofer unless root.readonly, as
     // runc writes it: the changes land in containerd's snapshot.
     let rootfs = gofer::ExtraRoot { path: plan.rootfs.clone(), hide: Vec::new(), writable: !plan.readonly_root };
@@ -433,14 +433,29 @@ fn cgroup_limits(r: &super::bundle::Resources) -> sentry::CgroupLimits {
     }
 }
 
+/// Whether the rootfs's /tmp is an empty directory, or not there (so that a
+/// tmpfs over it hides nothing of the image). A symlink counts as not
+/// empty: it is the image's, and is not followed on the host.
+fn image_tmp_is_empty(rootfs: &std::path::Path) -> bool {
+    let tmp = rootfs.join("tmp");
+    match std::fs::symlink_metadata(&tmp) {
+        Ok(m) if m.is_dir() => std::fs::read_dir(&tmp).is_ok_and(|mut d| d.next().is_none()),
+        Ok(_) => false,
+        Err(_) => true,
+    }
+}
+
 /// The Sentry's mounts for config.json's, and the host sources of its bind
 /// mounts (served by the Gofer, in this order; writable unless the mount
-/// has the `ro` option). Where the config mounts nothing at /tmp or
-/// /dev/shm, Husk mounts a tmpfs there (runc's containers get them from
-/// the image or the config; Husk keeps scratch files off the host's
-/// disk); /dev, /proc and /sys are always the Sentry's own
-/// (`sentry::with_system_mounts`).
-pub fn mount_specs(mounts: &[bundle::MountPlan]) -> anyhow::Result<(Vec<gofer::ExtraRoot>, Vec<sentry::MountSpec>)> {
+/// has the `ro` option). Where the config mounts nothing at /dev/shm, and
+/// at /tmp when the image's /tmp is empty (`tmp_is_empty`; as gVisor does),
+/// Husk mounts a tmpfs there (runc's containers get them from the image or
+/// the config; Husk keeps scratch files off the host's disk); /dev, /proc
+/// and /sys are always the Sentry's own (`sentry::with_system_mounts`).
+pub fn mount_specs(
+    mounts: &[bundle::MountPlan],
+    tmp_is_empty: bool,
+) -> anyhow::Result<(Vec<gofer::ExtraRoot>, Vec<sentry::MountSpec>)> {
     use sentry::{MountKind, MountSpec};
     let mut sources = Vec::new();
     let mut specs = Vec::new();
@@ -449,7 +464,7 @@ pub fn mount_specs(mounts: &[bundle::MountPlan]) -> anyhow::Result<(Vec<gofer::E
     if !covers("/dev/shm") {
         defaults.push(("/dev/shm", MountKind::Tmpfs { mode: 0o1777, size: None }));
     }
-    if !covers("/tmp") {
+    if !covers("/tmp") && tmp_is_empty {
         defaults.push(("/tmp", MountKind::Tmpfs { mode: 0o1777, size: None }));
     }
     for m in mounts {
@@ -625,6 +640,24 @@ fn terminates_by_default(sig: i32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tmp_is_mounted_over_an_empty_image_tmp_only() {
+        let root = tempfile::tempdir().unwrap();
+        assert!(image_tmp_is_empty(root.path()), "no /tmp");
+        std::fs::create_dir(root.path().join("tmp")).unwrap();
+        assert!(image_tmp_is_empty(root.path()), "an empty /tmp");
+        std::fs::write(root.path().join("tmp/f"), "image").unwrap();
+        assert!(!image_tmp_is_empty(root.path()), "a /tmp with a file");
+        let other = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/", other.path().join("tmp")).unwrap();
+        assert!(!image_tmp_is_empty(other.path()), "a symlink is the image's, not followed");
+        let tmp_dests = |empty| {
+            let (_, specs) = mount_specs(&[], empty).unwrap();
+            specs.iter().filter(|m| m.destination == b"/tmp").count()
+        };
+        assert_eq!((tmp_dests(true), tmp_dests(false)), (1, 0));
+    }
 
     #[test]
     fn exec_errors_have_runcs_words() {
