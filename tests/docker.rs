@@ -658,18 +658,37 @@ runtime_test! {
 
 runtime_test! {
     /// Docker's tmpfs mounts (`--tmpfs`, /dev/shm) are nosuid, nodev and
-    /// noexec. runc's kernel refuses to execute a program there (EACCES);
-    /// Husk's tmpfs does not take those options yet (docs/docker.md, "What
-    /// differs"): the copy runs, and /proc/mounts does not claim them.
+    /// noexec, as /proc/mounts says: a program copied there cannot be
+    /// executed (EACCES).
     fn docker_tmpfs_noexec(rt) {
         let c = Container::new("noexec", rt);
-        let out = c.bb(&["--rm", "--tmpfs", "/scratch"], &["sh", "-c", "cp /bin/busybox /scratch/echo; /scratch/echo ran; grep ' /scratch ' /proc/mounts | cut -d' ' -f4"]);
-        let (stdout, err) = match rt {
-            Runtime::Runc => ("rw,nosuid,nodev,noexec,relatime\n", "/scratch/echo: Permission denied"),
-            Runtime::Husk => ("ran\nrw,relatime\n", ""),
-        };
-        assert_eq!((out.status, out.stdout_str().as_str()), (0, stdout), "{}", out.describe());
-        assert!(out.stderr_str().contains(err), "{}", out.describe());
+        let script = "cp /bin/busybox /scratch/echo; /scratch/echo ran; \
+                      grep -E ' /(scratch|dev/shm) ' /proc/mounts | cut -d' ' -f2-4";
+        let out = c.bb(&["--rm", "--tmpfs", "/scratch"], &["sh", "-c", script]);
+        let want = "/dev/shm tmpfs rw,nosuid,nodev,noexec,relatime,size=65536k\n/scratch tmpfs rw,nosuid,nodev,noexec,relatime\n";
+        assert_eq!((out.status, out.stdout_str().as_str()), (0, want), "{}", out.describe());
+        assert!(out.stderr_str().contains("/scratch/echo: Permission denied"), "{}", out.describe());
+    }
+}
+
+runtime_test! {
+    /// A file on a noexec tmpfs is not mapped executable either: mmap
+    /// with PROT_EXEC is EPERM, and mprotect adding PROT_EXEC to a mapping
+    /// of it EACCES (python3's mmap and ctypes, in the Debian image).
+    fn docker_tmpfs_noexec_mappings(rt) {
+        let c = Container::new("noexec-map", rt);
+        let script = "import ctypes, mmap, os\n\
+                      open('/scratch/f', 'wb').write(b'x' * 4096)\n\
+                      fd = os.open('/scratch/f', os.O_RDWR)\n\
+                      try:\n    mmap.mmap(fd, 4096, prot=mmap.PROT_READ | mmap.PROT_EXEC); print('mapped')\n\
+                      except OSError as e:\n    print('mmap', e.errno)\n\
+                      m = mmap.mmap(fd, 4096, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE)\n\
+                      addr = ctypes.addressof(ctypes.c_char.from_buffer(m))\n\
+                      libc = ctypes.CDLL(None, use_errno=True)\n\
+                      r = libc.mprotect(ctypes.c_void_p(addr), 4096, mmap.PROT_READ | mmap.PROT_EXEC)\n\
+                      print('mprotect', r, ctypes.get_errno())\n";
+        let out = c.run(&["--rm", "--tmpfs", "/scratch"], debian_image(), &["python3", "-c", script]);
+        assert_eq!((out.status, out.stdout_str().as_str()), (0, "mmap 1\nmprotect -1 13\n"), "{}", out.describe());
     }
 }
 

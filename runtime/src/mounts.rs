@@ -57,7 +57,7 @@ pub fn parse(volumes: &[String], tmpfs: &[String]) -> anyhow::Result<RunMounts> 
     for t in tmpfs {
         specs.push(MountSpec {
             destination: dest(t, "--tmpfs")?,
-            kind: MountKind::Tmpfs { mode: 0o1777, size: None },
+            kind: MountKind::Tmpfs { mode: 0o1777, size: None, flags: Default::default() },
             readonly: false,
         });
     }

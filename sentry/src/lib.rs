@@ -148,6 +148,34 @@ pub struct MountSpec {
     pub readonly: bool,
 }
 
+/// A tmpfs mount's nosuid, nodev and noexec options (an OCI mount's, such
+/// as Docker's /dev/shm and `--tmpfs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MountFlags {
+    /// nosuid: shown in /proc/mounts; it holds everywhere, since the
+    /// Sentry runs no set-id program with its owner's ids.
+    pub nosuid: bool,
+    /// nodev: shown in /proc/mounts; it holds on every tmpfs, where the
+    /// app can make no device node (mknod of one is EPERM).
+    pub nodev: bool,
+    /// noexec: its files cannot be executed (execve: EACCES) nor mapped
+    /// executable (mmap: EPERM; mprotect: EACCES).
+    pub noexec: bool,
+}
+
+impl MountFlags {
+    /// The options as /proc/mounts lists them after rw or ro.
+    fn options(self) -> String {
+        let mut o = String::new();
+        for (on, name) in [(self.nosuid, ",nosuid"), (self.nodev, ",nodev"), (self.noexec, ",noexec")] {
+            if on {
+                o.push_str(name);
+            }
+        }
+        o
+    }
+}
+
 /// The kinds of filesystem a [`MountSpec`] can mount.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MountKind {
@@ -174,6 +202,8 @@ pub enum MountKind {
         /// Most bytes of file data it holds (`size=`); half of the host's
         /// memory without.
         size: Option<u64>,
+        /// nosuid, nodev, noexec.
+        flags: MountFlags,
     },
     /// procfs, over the sandbox's own processes.
     Proc,
@@ -307,7 +337,7 @@ fn host_view() -> vfs::netlink::NetView {
 pub fn default_mounts() -> Vec<MountSpec> {
     let tmpfs = |d: &str| MountSpec {
         destination: d.as_bytes().to_vec(),
-        kind: MountKind::Tmpfs { mode: 0o1777, size: None },
+        kind: MountKind::Tmpfs { mode: 0o1777, size: None, flags: MountFlags::default() },
         readonly: false,
     };
     let mqueue = MountSpec { destination: b"/dev/mqueue".to_vec(), kind: MountKind::Mqueue, readonly: false };
@@ -679,12 +709,17 @@ fn apply_mounts(
                 }
                 (root, "overlay", "overlay", format!("{rw},relatime"))
             }
-            MountKind::Tmpfs { mode, size } => {
+            MountKind::Tmpfs { mode, size, flags } => {
+                let f = flags.options();
                 let opts = match size {
-                    Some(size) => format!("{rw},relatime,size={}k", size.div_ceil(1024)),
-                    None => format!("{rw},relatime"),
+                    Some(size) => format!("{rw}{f},relatime,size={}k", size.div_ceil(1024)),
+                    None => format!("{rw}{f},relatime"),
                 };
-                (mem(FsKind::Tmpfs, *mode, *size), "tmpfs", "tmpfs", opts)
+                let root = mem(FsKind::Tmpfs, *mode, *size);
+                if let Some(i) = root.inode().filter(|_| flags.noexec) {
+                    i.fs.set_noexec();
+                }
+                (root, "tmpfs", "tmpfs", opts)
             }
             MountKind::Proc => {
                 let p = ProcFs::new(sandbox_cpus());
@@ -868,6 +903,14 @@ impl Sandbox {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mount_flags_are_listed_in_linuxs_order() {
+        assert_eq!(super::MountFlags::default().options(), "");
+        let all = super::MountFlags { nosuid: true, nodev: true, noexec: true };
+        assert_eq!(all.options(), ",nosuid,nodev,noexec");
+        assert_eq!(super::MountFlags { noexec: true, ..Default::default() }.options(), ",noexec");
+    }
+
     use super::*;
 
     fn spec(d: &str, kind: MountKind) -> MountSpec {
@@ -891,12 +934,16 @@ mod tests {
         // Anything else exactly there is refused; beneath is fine.
         for (d, kind) in [
             ("/proc", MountKind::Bind { source: 0 }),
-            ("/sys/", MountKind::Tmpfs { mode: 0o755, size: None }),
+            ("/sys/", MountKind::Tmpfs { mode: 0o755, size: None, flags: MountFlags::default() }),
             ("/dev", MountKind::Proc),
         ] {
             let err = with_system_mounts(vec![spec(d, kind)]).unwrap_err().to_string();
             assert!(err.contains("is always the sandbox's own"), "{d}: {err}");
         }
-        assert!(with_system_mounts(vec![spec("/sys/fs/cgroup", MountKind::Tmpfs { mode: 0o555, size: None })]).is_ok());
+        assert!(with_system_mounts(vec![spec(
+            "/sys/fs/cgroup",
+            MountKind::Tmpfs { mode: 0o555, size: None, flags: MountFlags::default() }
+        )])
+        .is_ok());
     }
 }

@@ -57,6 +57,8 @@ pub struct MountPlan {
     pub mode: Option<u32>,
     /// A tmpfs's size limit in bytes, from `size=`.
     pub size: Option<u64>,
+    /// A tmpfs's `nosuid`, `nodev` and `noexec` options.
+    pub flags: sentry::MountFlags,
 }
 
 /// Network namespace handling.
@@ -172,6 +174,11 @@ pub fn plan(bundle: &Path, spec: &Spec) -> anyhow::Result<Plan> {
             readonly: options.contains(&"ro"),
             mode,
             size,
+            flags: sentry::MountFlags {
+                nosuid: options.contains(&"nosuid"),
+                nodev: options.contains(&"nodev"),
+                noexec: options.contains(&"noexec"),
+            },
         });
     }
     let mut netns = NetNs::Host;

@@ -462,10 +462,10 @@ pub fn mount_specs(
     let covers = |dest: &str| mounts.iter().any(|m| m.destination.trim_end_matches('/') == dest);
     let mut defaults = Vec::new();
     if !covers("/dev/shm") {
-        defaults.push(("/dev/shm", MountKind::Tmpfs { mode: 0o1777, size: None }));
+        defaults.push(("/dev/shm", MountKind::Tmpfs { mode: 0o1777, size: None, flags: Default::default() }));
     }
     if !covers("/tmp") && tmp_is_empty {
-        defaults.push(("/tmp", MountKind::Tmpfs { mode: 0o1777, size: None }));
+        defaults.push(("/tmp", MountKind::Tmpfs { mode: 0o1777, size: None, flags: Default::default() }));
     }
     for m in mounts {
         let dest = m.destination.trim_end_matches('/');
@@ -477,7 +477,7 @@ pub fn mount_specs(
             // The device nodes runc would make in a /dev tmpfs come from
             // Husk's own device filesystem.
             "tmpfs" if dest == "/dev" => MountKind::Devfs,
-            "tmpfs" => MountKind::Tmpfs { mode: m.mode.unwrap_or(0o1777), size: m.size },
+            "tmpfs" => MountKind::Tmpfs { mode: m.mode.unwrap_or(0o1777), size: m.size, flags: m.flags },
             "bind" => {
                 let src = m.source.clone().with_context(|| format!("bind mount at {dest} has no source"))?;
                 sources.push(gofer::ExtraRoot { path: src, hide: Vec::new(), writable: !m.readonly });
@@ -489,7 +489,7 @@ pub fn mount_specs(
                 ));
                 specs.push(MountSpec {
                     destination: dest.as_bytes().to_vec(),
-                    kind: MountKind::Tmpfs { mode: 0o555, size: None },
+                    kind: MountKind::Tmpfs { mode: 0o555, size: None, flags: Default::default() },
                     readonly: true,
                 });
                 continue;

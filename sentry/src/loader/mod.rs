@@ -68,10 +68,15 @@ pub struct Executable {
     pub dentry: Arc<Dentry>,
 }
 
+/// Whether `d` is on a noexec mount (a tmpfs mounted so).
+pub fn on_noexec_mount(d: &Dentry) -> bool {
+    d.inode().is_some_and(|i| i.fs.noexec())
+}
+
 /// Resolves and opens `path` for execution, with execve's checks.
 pub fn open_executable(vfs: &Vfs, root: &Arc<Dentry>, cwd: &Arc<Dentry>, path: &[u8]) -> SysResult<Executable> {
     let d = vfs.resolve(root, cwd, path, Follow::Yes)?;
-    if !d.is_regular() {
+    if !d.is_regular() || on_noexec_mount(&d) {
         return Err(Errno::EACCES);
     }
     let attr = d.attr();

@@ -148,6 +148,9 @@ pub struct Vma {
     /// Whether mprotect may make it writable: not a shared mapping of a
     /// file opened without write access (Linux's VM_MAYWRITE).
     pub may_write: bool,
+    /// Whether it may be executable: not a mapping of a file on a noexec
+    /// mount (Linux's VM_MAYEXEC).
+    pub may_exec: bool,
     /// Memory-file offset of the VMA's first byte.
     pub mem_off: u64,
     /// What fills the pages.
@@ -899,8 +902,16 @@ impl MemoryManager {
 
     fn map_anon_fixed(&mut self, start: u64, len: u64, prot: u32) -> SysResult<()> {
         let mem_off = self.mf.allocate(len)?;
-        let vma =
-            Vma { end: start + len, prot, shared: false, cow: false, may_write: true, mem_off, backing: Backing::Anon };
+        let vma = Vma {
+            end: start + len,
+            prot,
+            shared: false,
+            cow: false,
+            may_write: true,
+            may_exec: true,
+            mem_off,
+            backing: Backing::Anon,
+        };
         self.insert(start, vma)
     }
 
@@ -911,6 +922,15 @@ impl MemoryManager {
         let end = start.saturating_add(page_up(len).unwrap_or(len));
         for (_, v) in self.vmas.range_mut(start..end) {
             v.may_write = false;
+        }
+    }
+
+    /// Marks the VMAs in `[start, start+len)` as never executable: mprotect
+    /// refuses PROT_EXEC there (a mapping of a file on a noexec mount).
+    pub fn deny_exec(&mut self, start: u64, len: u64) {
+        let end = start.saturating_add(page_up(len).unwrap_or(len));
+        for (_, v) in self.vmas.range_mut(start..end) {
+            v.may_exec = false;
         }
     }
 
@@ -991,7 +1011,7 @@ impl MemoryManager {
                 }
             }
         };
-        let vma = Vma { end: start + len, prot, shared, cow: false, may_write, mem_off, backing };
+        let vma = Vma { end: start + len, prot, shared, cow: false, may_write, may_exec: true, mem_off, backing };
         self.insert(start, vma)?;
         Ok(start)
     }
@@ -1030,11 +1050,17 @@ impl MemoryManager {
         let mut at = start;
         for r in runs {
             let backing = Backing::Pages { source: source.clone(), offset: offset + (at - start) };
-            self.insert(at, Vma { end: at + r.len, prot, shared, cow: !shared, may_write, mem_off: r.off, backing })?;
+            self.insert(
+                at,
+                Vma { end: at + r.len, prot, shared, cow: !shared, may_write, may_exec: true, mem_off: r.off, backing },
+            )?;
             at += r.len;
         }
         if let Some(mem_off) = tail {
-            self.insert(at, Vma { end, prot, shared, cow: false, may_write, mem_off, backing: Backing::PastEof })?;
+            self.insert(
+                at,
+                Vma { end, prot, shared, cow: false, may_write, may_exec: true, mem_off, backing: Backing::PastEof },
+            )?;
         }
         Ok(())
     }
@@ -1105,6 +1131,10 @@ impl MemoryManager {
         let prot = prot & !(PROT_GROWSDOWN | PROT_GROWSUP);
         // A shared mapping of a file opened read-only never becomes writable.
         if prot & PROT_WRITE != 0 && self.vmas.range(..end).any(|(_, v)| v.end > addr && !v.may_write) {
+            return Err(Errno::EACCES);
+        }
+        // Nor does a mapping of a file on a noexec mount become executable.
+        if prot & PROT_EXEC != 0 && self.vmas.range(..end).any(|(_, v)| v.end > addr && !v.may_exec) {
             return Err(Errno::EACCES);
         }
         self.split_at(addr);
@@ -1460,7 +1490,11 @@ impl MemoryManager {
     fn extend_like(&mut self, v: &Vma, vs: u64, from: u64, to: u64) -> SysResult<()> {
         let len = to - from;
         if let Backing::Pages { source, offset } = &v.backing {
-            return self.map_file_pages(from, to, v.prot, source, offset + (v.end - vs), v.shared, v.may_write);
+            self.map_file_pages(from, to, v.prot, source, offset + (v.end - vs), v.shared, v.may_write)?;
+            if !v.may_exec {
+                self.deny_exec(from, len);
+            }
+            return Ok(());
         }
         let mem_off = self.mf.allocate(len)?;
         let backing = match &v.backing {
@@ -1477,7 +1511,16 @@ impl MemoryManager {
                 return Err(Errno::EINVAL);
             }
         };
-        let vma = Vma { end: to, prot: v.prot, shared: v.shared, cow: false, may_write: v.may_write, mem_off, backing };
+        let vma = Vma {
+            end: to,
+            prot: v.prot,
+            shared: v.shared,
+            cow: false,
+            may_write: v.may_write,
+            may_exec: v.may_exec,
+            mem_off,
+            backing,
+        };
         self.insert(from, vma)
     }
 

@@ -21,8 +21,9 @@ fn effective_prot(t: &Task, prot: u32) -> u32 {
 
 pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (addr, len, mut flags, fd, offset) = (a.addr(0), a.u64(1), a.u32(3), a.fd(4), a.u64(5));
-    let prot = effective_prot(t, a.u32(2));
+    let mut prot = effective_prot(t, a.u32(2));
     let mut read_only_shared = false;
+    let mut noexec = false;
     // Linux validates the flags of file mappings only: anonymous memory
     // knows MAP_SHARED and MAP_PRIVATE alone.
     if flags & MAP_ANONYMOUS != 0 && flags & MAP_TYPE == MAP_SHARED_VALIDATE {
@@ -38,6 +39,15 @@ pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
         let acc = f.flags() & O_ACCMODE;
         if acc == O_WRONLY {
             return Err(Errno::EACCES);
+        }
+        // A file on a noexec mount is never mapped executable, nor made so
+        // by READ_IMPLIES_EXEC.
+        noexec = f.dentry.as_deref().is_some_and(crate::loader::on_noexec_mount);
+        if noexec {
+            if a.u32(2) & PROT_EXEC != 0 {
+                return Err(Errno::EPERM);
+            }
+            prot = a.u32(2);
         }
         let shared = flags & MAP_TYPE != MAP_PRIVATE;
         let shared_write = shared && prot & PROT_WRITE != 0;
@@ -86,6 +96,9 @@ pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
     if read_only_shared {
         // mprotect may not make it writable either (EACCES).
         mm.deny_write(start, len);
+    }
+    if noexec {
+        mm.deny_exec(start, len);
     }
     Ok(start)
 }

@@ -85,6 +85,8 @@ pub struct MemFs {
     ns_lock: Mutex<()>,
     /// Mounted read-only: every change fails with EROFS.
     readonly: AtomicBool,
+    /// Mounted noexec: its files cannot be executed or mapped executable.
+    noexec: AtomicBool,
     /// An overlay upper layer on disk: where its regular files' data goes.
     disk: std::sync::OnceLock<Arc<super::diskstore::DiskStore>>,
 }
@@ -127,6 +129,7 @@ impl MemFs {
             max_pages: AtomicU64::new((crate::sys::host_memory().0 / 2 / PAGE_SIZE).max(1024)),
             ns_lock: Mutex::new(()),
             readonly: AtomicBool::new(false),
+            noexec: AtomicBool::new(false),
             disk: std::sync::OnceLock::new(),
         })
     }
@@ -151,6 +154,7 @@ impl MemFs {
             max_pages: AtomicU64::new((crate::sys::host_memory().0 / 2 / PAGE_SIZE).max(1024)),
             ns_lock: Mutex::new(()),
             readonly: AtomicBool::new(false),
+            noexec: AtomicBool::new(false),
             disk: std::sync::OnceLock::new(),
         })
     }
@@ -197,6 +201,16 @@ impl MemFs {
     /// Makes the filesystem read-only (a read-only mount of it).
     pub fn set_readonly(&self) {
         self.readonly.store(true, Ordering::Relaxed);
+    }
+
+    /// Makes its files never executable (a noexec mount of it).
+    pub fn set_noexec(&self) {
+        self.noexec.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether its files may not be executed (noexec).
+    pub fn noexec(&self) -> bool {
+        self.noexec.load(Ordering::Relaxed)
     }
 
     /// A number unique to this filesystem (its device number).
