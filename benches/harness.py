@@ -1049,7 +1049,7 @@ def docker_run_once(denv: dict[str, str], runtime: str, name: str, image: str, a
 
 def docker_rows(husk: Path, quick: bool, debian: Path | None, only: str) -> list[dict]:
     """The Docker workloads' rows: `docker run --runtime=runc` and `=husk`, alternating."""
-    work = [w for w in DOCKER_WORKLOADS if not only or only in w[0]]
+    work = [w for w in DOCKER_WORKLOADS if selected(only, w[0])]
     if not work:
         return []
     denv, why = docker_env(husk, debian)
