@@ -266,7 +266,7 @@ fn fsync(f: &File, cb: &Iocb, data_only: bool) -> SysResult<i64> {
 /// not readable, EINVAL if its key is not the kernel's.
 pub fn io_cancel(t: &mut Task, a: &Args) -> SysResult<u64> {
     let iocb = a.addr(1);
-    let key: u32 = t.mm().read_val(iocb + KEY_AT)?;
+    let key: u32 = t.mm().read_val(iocb.checked_add(KEY_AT).ok_or(Errno::EFAULT)?)?;
     if key != 0 {
         return Err(Errno::EINVAL);
     }
@@ -296,7 +296,9 @@ fn read_deadline(t: &Task, addr: u64) -> SysResult<Option<Instant>> {
 /// on an error (the count, if some were taken), or the context ended.
 fn take(t: &mut Task, ctx: &AioContext, min_nr: u64, nr: u64, events: u64, got: &mut u64) -> Option<SysResult<u64>> {
     ctx.complete_polls(&mut t.mm(), woken);
-    let taken = ctx.take_events(&mut t.mm(), events + *got * EVENT_SIZE, nr - *got);
+    // (A wild array address wraps, and its writes fail: EFAULT.)
+    let at = events.wrapping_add(got.wrapping_mul(EVENT_SIZE));
+    let taken = ctx.take_events(&mut t.mm(), at, nr.saturating_sub(*got));
     if let Ok(n) = taken {
         *got += n;
     }
