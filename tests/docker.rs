@@ -305,7 +305,9 @@ runtime_test! {
         assert!(out.stderr_str().contains("can't fork: Resource temporarily unavailable"), "{}", out.describe());
 
         let c = Container::new("bomb", rt);
-        c.detach(&["--pids-limit", "30"], &["sh", "-c", "bomb() { bomb | bomb & }; bomb; sleep 1000"]);
+        // (The shell then execs its sleep: once the bomb reaches the limit, a
+        // fork of it would fail and end the container, under runc too.)
+        c.detach(&["--pids-limit", "30"], &["sh", "-c", "bomb() { bomb | bomb & }; bomb; exec sleep 1000"]);
         thread::sleep(Duration::from_secs(2));
         assert_eq!(c.inspect("{{.State.Status}}"), "running");
         let id = c.id().expect("the cid file");
