@@ -320,6 +320,9 @@ pub struct Endpoint {
     /// without it (or a shutdown or close) sends it all at once: one UDP
     /// datagram, one TCP write.
     corked: Mutex<Vec<u8>>,
+    /// Whether `corked` may hold anything: every send of every Internet
+    /// socket asks, and almost none ever uses MSG_MORE.
+    has_corked: AtomicBool,
     ino: u64,
 }
 
@@ -365,6 +368,7 @@ impl Endpoint {
             was_reset: AtomicBool::new(false),
             outside: Mutex::new(Vec::new()),
             corked: Mutex::new(Vec::new()),
+            has_corked: AtomicBool::new(false),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
         })
     }
@@ -656,6 +660,9 @@ impl Endpoint {
     /// shutdown or close ends the cork); UDP drops it, as Linux's
     /// udp_flush_pending_frames.
     fn flush_corked(&self) {
+        if !self.has_corked.swap(false, Ordering::AcqRel) {
+            return;
+        }
         let data = std::mem::take(&mut *self.corked.lock().unwrap_or_else(|e| e.into_inner()));
         if data.is_empty() || !self.is_tcp() {
             return;
@@ -847,10 +854,11 @@ impl Endpoint {
             }
             let mut data = vec![0u8; n];
             get_bytes(mf, src, &mut data);
-            if self.family != AF_UNIX {
+            if self.family != AF_UNIX && (more || self.has_corked.load(Ordering::Acquire)) {
                 let mut corked = self.corked.lock().unwrap_or_else(|e| e.into_inner());
                 if more && corked.len() + n <= MAX_CORKED {
                     corked.extend_from_slice(&data);
+                    self.has_corked.store(true, Ordering::Release);
                     return Ok(n);
                 }
                 if !corked.is_empty() {
@@ -858,6 +866,7 @@ impl Endpoint {
                     all.extend_from_slice(&data);
                     data = all;
                 }
+                self.has_corked.store(false, Ordering::Release);
             }
             let mut control = control.take().unwrap_or_default();
             // A UDP datagram sent without saying where (write(2)) has the
