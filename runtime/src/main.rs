@@ -172,6 +172,11 @@ enum Cmd {
     },
     /// Run a new process in a running container.
     Exec(Box<oci::ExecArgs>),
+    /// Write a running container to a checkpoint image (and end it, unless
+    /// --leave-running).
+    Checkpoint(Box<oci::checkpoint::CheckpointArgs>),
+    /// Bring a container back from a checkpoint image.
+    Restore(Box<oci::checkpoint::RestoreArgs>),
     /// Delete a container (--force: even a running one).
     Delete {
         /// Kill it first if it runs.
@@ -399,6 +404,8 @@ fn command_name(c: &Cmd) -> &'static str {
         Cmd::Pause { .. } => "pause",
         Cmd::Resume { .. } => "resume",
         Cmd::Exec(_) => "exec",
+        Cmd::Checkpoint(_) => "checkpoint",
+        Cmd::Restore(_) => "restore",
         Cmd::Delete { .. } => "delete",
         Cmd::Spec { .. } => "spec",
         Cmd::Features => "features",
@@ -497,6 +504,14 @@ fn main() -> ExitCode {
                 ExitCode::from(255)
             }
         },
+        Cmd::Checkpoint(args) => oci::run_command(|| oci::checkpoint::checkpoint(&g, &args)),
+        Cmd::Restore(args) => match oci::checkpoint::restore(&g, &args) {
+            Ok(code) => code,
+            Err(e) => {
+                report_error(&e);
+                ExitCode::from(1)
+            }
+        },
         Cmd::Delete { force, id } => oci::run_command(|| oci::delete(&g, &id, force)),
         Cmd::Spec { bundle, .. } => oci::run_command(|| oci::spec(&bundle)),
         Cmd::Features => {
@@ -586,6 +601,7 @@ fn run_either(g: &Globals, args: RunArgs) -> ExitCode {
                 no_new_keyring: false,
                 preserve_fds: 0,
                 id: id.clone(),
+                restore_image: None,
             };
             match oci::run(g, &create, args.detach) {
                 Ok(code) => code,

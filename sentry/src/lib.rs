@@ -12,6 +12,7 @@
 //! The runtime calls [`Sandbox::boot`] and then [`Sandbox::run`].
 #![deny(unsafe_code)]
 
+pub mod checkpoint;
 pub mod kernel;
 pub mod loader;
 pub mod mm;
@@ -253,6 +254,9 @@ pub enum BootError {
     /// The sandbox's init has already exited.
     #[error("the sandbox has ended")]
     Ended,
+    /// The checkpoint image cannot be restored.
+    #[error("{0}")]
+    Restore(#[from] checkpoint::RestoreError),
     /// A mount could not be made.
     #[error("mount at {destination}: {reason}")]
     Mount {
@@ -616,6 +620,17 @@ impl Controller {
         Ok(Started { pid, exit: rx })
     }
 
+    /// Checkpoints the sandbox into `state` and `pages` (the image's two
+    /// files, opened by the runtime), and ends it unless `leave_running`.
+    pub fn checkpoint(
+        &self,
+        state: OwnedFd,
+        pages: OwnedFd,
+        leave_running: bool,
+    ) -> Result<checkpoint::save::Written, checkpoint::CheckpointError> {
+        checkpoint::checkpoint(&self.0, state, pages, leave_running)
+    }
+
     /// The pids of the sandbox's live processes.
     pub fn pids(&self) -> Vec<i32> {
         let procs = self.0.procs();
@@ -764,10 +779,33 @@ fn apply_mounts(
     Ok(procs)
 }
 
-/// A booted sandbox, ready to run its first task.
+/// A booted sandbox, ready to run its first task (or, restored, the tasks
+/// of its checkpoint).
 pub struct Sandbox {
     kernel: Arc<Kernel>,
-    init: Task,
+    tasks: Vec<Task>,
+}
+
+/// The files of a checkpoint image to restore from, opened by the runtime
+/// (the Sentry opens no host path).
+pub struct RestoreFrom {
+    /// The state file ([`checkpoint::image::STATE_FILE`]).
+    pub state: OwnedFd,
+    /// The pages file ([`checkpoint::image::PAGES_FILE`]).
+    pub pages: OwnedFd,
+}
+
+/// Reads the state file of an image: at most [`checkpoint::image::MAX_STATE`]
+/// bytes and its header.
+fn read_state(fd: OwnedFd) -> Result<checkpoint::Image, checkpoint::RestoreError> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let limit = checkpoint::image::MAX_STATE + 4096;
+    std::fs::File::from(fd)
+        .take(limit)
+        .read_to_end(&mut bytes)
+        .map_err(|e| checkpoint::RestoreError::Io(e.to_string()))?;
+    Ok(checkpoint::image::decode(&bytes)?)
 }
 
 /// Sends signals from outside the sandbox into it.
@@ -801,6 +839,17 @@ impl Sandbox {
     /// Builds the kernel, attaches the rootfs through the Gofer connection
     /// `gofer`, and loads the program into the first task.
     pub fn boot(cfg: SandboxConfig, gofer: OwnedFd) -> Result<Sandbox, BootError> {
+        Sandbox::boot_or_restore(cfg, gofer, None)
+    }
+
+    /// Boots a sandbox over `cfg` (the checkpointed sandbox's bundle: its
+    /// rootfs, mounts and limits) and brings the checkpoint's processes
+    /// back in it, where they stopped; `cfg.init`'s stdio becomes theirs.
+    pub fn restore(cfg: SandboxConfig, gofer: OwnedFd, from: RestoreFrom) -> Result<Sandbox, BootError> {
+        Sandbox::boot_or_restore(cfg, gofer, Some(from))
+    }
+
+    fn boot_or_restore(cfg: SandboxConfig, gofer: OwnedFd, restore: Option<RestoreFrom>) -> Result<Sandbox, BootError> {
         // The Gofer, started with the same limit, holds an fd per name the
         // Sentry caches: the cache stays well within it.
         vfs::set_cache_limit(crate::sys::raise_nofile());
@@ -817,8 +866,19 @@ impl Sandbox {
             (None, None) => None,
         };
         // Everything after this reads what the app controls (its rootfs, its
-        // program), so the host calls the Sentry may make end here.
+        // program, a checkpoint image), so the host calls the Sentry may
+        // make end here.
         confine(&mf, cfg.host_network)?;
+        // A checkpoint's memory comes back first, at its own offsets, before
+        // anything allocates from the memory file.
+        let restore = match restore {
+            Some(from) => {
+                let image = read_state(from.state)?;
+                checkpoint::load::load_memory(&mf, &image.memory, &from.pages)?;
+                Some(image)
+            }
+            None => None,
+        };
         // The root is an overlay unless it is to be read-only: changes stay
         // in the sandbox's memory, and the host's directory is never written.
         let gofer = Arc::new(gofer::GoferClient::new(gofer));
@@ -874,8 +934,12 @@ impl Sandbox {
         for p in &procfs {
             p.set_kernel(&kernel);
         }
-        let init = new_process(&kernel, cfg.init, true)?;
-        Ok(Sandbox { kernel, init })
+        kernel.vfs.mark_memory_baseline();
+        let tasks = match restore {
+            None => vec![new_process(&kernel, cfg.init, true)?],
+            Some(image) => checkpoint::restore_tasks(&kernel, image, cfg.init.stdio)?,
+        };
+        Ok(Sandbox { kernel, tasks })
     }
 
     /// A handle to reach into the sandbox from outside once it runs:
@@ -893,9 +957,15 @@ impl Sandbox {
     /// process; returns init's status.
     pub fn run(self) -> ExitStatus {
         let kernel = self.kernel.clone();
-        if let Err(e) = self.init.start() {
-            log::error!("cannot start the init task: {e}");
-            return ExitStatus::Signaled(abi::flags::signal::SIGKILL);
+        for task in self.tasks {
+            let tid = task.tid;
+            if let Err(e) = task.start() {
+                log::error!("cannot start task {tid}: {e}");
+                kernel.end_all(ExitStatus::Signaled(abi::flags::signal::SIGKILL));
+                if tid == 1 {
+                    return ExitStatus::Signaled(abi::flags::signal::SIGKILL);
+                }
+            }
         }
         kernel.wait_for_end()
     }

@@ -42,12 +42,64 @@ const USER_CS: u64 = 0x33;
 const USER_DS: u64 = 0x2b;
 /// Interrupts enabled; every other flag clear, as at execve.
 const INITIAL_EFLAGS: u64 = 0x202;
+/// The flags a user thread may set: CF, PF, AF, ZF, SF, TF, DF, OF, RF
+/// and AC (sigreturn's FIX_EFLAGS).
+const USER_EFLAGS: u64 = 0x40000 | 0x800 | 0x400 | 0x100 | 0x80 | 0x40 | 0x10 | 0x4 | 0x1 | 0x10000;
 
 impl Regs {
     /// The state a new program starts in: every register zero but the
     /// instruction and stack pointers, as Linux's `start_thread` leaves it.
     pub fn for_entry(entry: u64, stack: u64) -> Regs {
         Regs { rip: entry, rsp: stack, cs: USER_CS, ss: USER_DS, eflags: INITIAL_EFLAGS, ..Regs::default() }
+    }
+
+    /// The registers as words, in the struct's order (for a checkpoint).
+    pub fn to_words(&self) -> [u64; 27] {
+        let r = self;
+        [
+            r.r15, r.r14, r.r13, r.r12, r.rbp, r.rbx, r.r11, r.r10, r.r9, r.r8, r.rax, r.rcx, r.rdx, r.rsi, r.rdi,
+            r.orig_rax, r.rip, r.cs, r.eflags, r.rsp, r.ss, r.fs_base, r.gs_base, r.ds, r.es, r.fs, r.gs,
+        ]
+    }
+
+    /// Registers from [`Regs::to_words`]'s words, made safe to load for a
+    /// user thread whatever the words say: the user code and stack
+    /// selectors, the flags a user may set (as sigreturn takes them) with
+    /// interrupts on, data selectors the user's or null, and canonical
+    /// user TLS bases. `None` if there are not 27 words.
+    pub fn from_words(w: &[u64]) -> Option<Regs> {
+        let w: &[u64; 27] = w.try_into().ok()?;
+        let selector = |s: u64| if s == USER_DS { USER_DS } else { 0 };
+        let base = |b: u64| if b < TASK_SIZE { b } else { 0 };
+        Some(Regs {
+            r15: w[0],
+            r14: w[1],
+            r13: w[2],
+            r12: w[3],
+            rbp: w[4],
+            rbx: w[5],
+            r11: w[6],
+            r10: w[7],
+            r9: w[8],
+            r8: w[9],
+            rax: w[10],
+            rcx: w[11],
+            rdx: w[12],
+            rsi: w[13],
+            rdi: w[14],
+            orig_rax: w[15],
+            rip: w[16],
+            cs: USER_CS,
+            eflags: (w[18] & USER_EFLAGS) | INITIAL_EFLAGS,
+            rsp: w[19],
+            ss: USER_DS,
+            fs_base: base(w[21]),
+            gs_base: base(w[22]),
+            ds: selector(w[23]),
+            es: selector(w[24]),
+            fs: selector(w[25]),
+            gs: selector(w[26]),
+        })
     }
 
     /// The syscall number of a syscall stop.
@@ -319,6 +371,22 @@ fn host_mxcsr_mask() -> u32 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn registers_from_words_are_made_safe_for_user_mode() {
+        let r = Regs { rip: 0x401000, rsp: 0x7ffd_0000, rax: 7, fs_base: 0x7f00_0000_1000, ..Regs::for_entry(0, 0) };
+        assert_eq!(Regs::from_words(&r.to_words()), Some(r));
+        let mut w = r.to_words();
+        w[17] = 0x10; // a kernel code selector
+        w[18] = 0x3000 | 0x200 | 0x1; // IOPL 3, IF, CF
+        w[21] = 0xffff_8000_0000_0000; // a kernel address as the TLS base
+        w[23] = 0x18;
+        let safe = Regs::from_words(&w).expect("27 words");
+        assert_eq!((safe.cs, safe.ss), (USER_CS, USER_DS));
+        assert_eq!(safe.eflags, 0x202 | 0x1, "no IOPL; interrupts on");
+        assert_eq!((safe.fs_base, safe.ds), (0, 0));
+        assert_eq!(Regs::from_words(&w[..26]), None);
+    }
+
     use super::*;
 
     #[test]

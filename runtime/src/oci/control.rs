@@ -43,6 +43,13 @@ pub enum Request {
     Exec(super::bundle::ProcessPlan),
     /// The sandbox's process ids (`husk ps`).
     Pids,
+    /// Write a checkpoint image into the two files that come as fds (the
+    /// state file, then the pages file); end the sandbox afterwards unless
+    /// `leave_running` (`husk checkpoint`).
+    Checkpoint {
+        /// Keep the sandbox running.
+        leave_running: bool,
+    },
 }
 
 /// A signal number as `Request::Kill` carries it: 0 (a check only) to 64.
@@ -67,6 +74,18 @@ pub enum Response {
     Exited(i32),
     /// Process ids inside the sandbox.
     Pids(Vec<i32>),
+    /// A checkpoint was written: processes, threads, and the bytes of the
+    /// state and of the memory.
+    Checkpointed {
+        /// Processes.
+        processes: usize,
+        /// Threads.
+        threads: usize,
+        /// The state file's size.
+        state_bytes: u64,
+        /// The memory written.
+        page_bytes: u64,
+    },
 }
 
 /// The socket's address for the container directory open as `dir_fd`.

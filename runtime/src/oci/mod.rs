@@ -7,6 +7,7 @@
 
 pub mod bundle;
 pub mod cgroup;
+pub mod checkpoint;
 pub mod control;
 pub mod hooks;
 pub mod sandbox;
@@ -47,6 +48,10 @@ pub struct CreateArgs {
     pub preserve_fds: u32,
     /// The container id.
     pub id: String,
+    /// Restore from this checkpoint image instead of running the bundle's
+    /// process (`husk restore`).
+    #[arg(skip)]
+    pub restore_image: Option<PathBuf>,
 }
 
 /// `husk exec`.
@@ -181,6 +186,11 @@ fn create_sandbox(g: &Globals, args: &CreateArgs) -> anyhow::Result<std::process
             cmd.arg("--hooks-fd").arg("5").arg("--go-fd").arg("6");
             fds.extend([(there_w.as_raw_fd(), 5), (go_r.as_raw_fd(), 6)]);
         }
+        let image = args.restore_image.as_deref().map(checkpoint::open_image).transpose()?;
+        if let Some((state, pages)) = &image {
+            cmd.arg("--restore-state-fd").arg("7").arg("--restore-pages-fd").arg("8");
+            fds.extend([(state.as_raw_fd(), 7), (pages.as_raw_fd(), 8)]);
+        }
         for d in &cgroups.dirs {
             cmd.arg("--cgroup").arg(d);
         }
@@ -197,6 +207,7 @@ fn create_sandbox(g: &Globals, args: &CreateArgs) -> anyhow::Result<std::process
         let c = child.insert(cmd.spawn().context("starting the sandbox process")?);
         let pid = c.id() as i32;
         drop(ready_w);
+        drop(image);
         drop(console);
         if let Some(((there_r, there_w), (go_r, go_w))) = hook_pipes {
             drop((there_w, go_r));

@@ -48,6 +48,12 @@ pub struct SandboxArgs {
     /// ... and the fd to wait on before booting.
     #[arg(long)]
     pub go_fd: Option<i32>,
+    /// Restore: the checkpoint image's state file ...
+    #[arg(long, requires = "restore_pages_fd")]
+    pub restore_state_fd: Option<i32>,
+    /// ... and its pages file.
+    #[arg(long, requires = "restore_state_fd")]
+    pub restore_pages_fd: Option<i32>,
 }
 
 /// The control connections being answered. The sandbox process waits for
@@ -123,6 +129,18 @@ pub fn main(g: &Globals, args: SandboxArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // A restore's image, adopted as early, for the same reason.
+    let restore = match (args.restore_state_fd, args.restore_pages_fd) {
+        (Some(state), Some(pages)) => match (crate::sys::adopt_fd(state), crate::sys::adopt_fd(pages)) {
+            (Ok(state), Ok(pages)) => Some(sentry::RestoreFrom { state, pages }),
+            (Err(e), _) | (_, Err(e)) => {
+                let mut ready = ready;
+                let _ = ready.write_all(format!("the checkpoint image's files: {e}").as_bytes());
+                return ExitCode::from(1);
+            }
+        },
+        _ => None,
+    };
     // First, so the Sentry, the Gofer and the stubs are born in the
     // cgroups too (and the CPU count is read within them).
     if let Err(e) = (super::cgroup::Cgroups { dirs: args.cgroups.clone() }.join(std::process::id() as i32)) {
@@ -154,7 +172,7 @@ pub fn main(g: &Globals, args: SandboxArgs) -> ExitCode {
     crate::sys::new_pid_namespace();
     match crate::sys::fork_sentry() {
         Ok(crate::sys::Forked::Sentry) => {
-            let code = sentry_main(g, &args, ready, listener, shares_callers);
+            let code = sentry_main(g, &args, ready, listener, shares_callers, restore);
             std::process::exit(i32::from(code));
         }
         Ok(crate::sys::Forked::Parent(pid)) => {
@@ -179,11 +197,18 @@ pub fn main(g: &Globals, args: SandboxArgs) -> ExitCode {
 
 /// The sandbox's Sentry process: boots, answers the control socket, runs
 /// the container once started, and returns its exit code.
-fn sentry_main(g: &Globals, args: &SandboxArgs, ready: std::fs::File, listener: OwnedFd, shares_callers: bool) -> u8 {
+fn sentry_main(
+    g: &Globals,
+    args: &SandboxArgs,
+    ready: std::fs::File,
+    listener: OwnedFd,
+    shares_callers: bool,
+    restore: Option<sentry::RestoreFrom>,
+) -> u8 {
     if std::process::id() == 1 {
         crate::sys::receive_forwarded_signals_as_namespace_init();
     }
-    let (sandbox, gofer, relay) = match boot(g, args, shares_callers) {
+    let (sandbox, gofer, relay) = match boot(g, args, shares_callers, restore) {
         Ok(s) => s,
         Err(e) => {
             let mut ready = ready;
@@ -304,6 +329,7 @@ fn boot(
     g: &Globals,
     args: &SandboxArgs,
     shares_callers: bool,
+    restore: Option<sentry::RestoreFrom>,
 ) -> anyhow::Result<(sentry::Sandbox, Gofer, Option<crate::relay::Relay>)> {
     let plan = bundle::load(&args.bundle)?;
     // Under NAT the relay opens its sockets in the container's network
@@ -359,7 +385,11 @@ fn boot(
         }
     }
     cfg.mounts = Some(mounts);
-    let sandbox = sentry::Sandbox::boot(cfg, sentry_sock).map_err(|e| match &e {
+    let booted = match restore {
+        Some(from) => sentry::Sandbox::restore(cfg, sentry_sock, from),
+        None => sentry::Sandbox::boot(cfg, sentry_sock),
+    };
+    let sandbox = booted.map_err(|e| match &e {
         sentry::BootError::Exec { path, errno } => anyhow::anyhow!(exec_error(path, *errno)),
         _ => anyhow::anyhow!("{e}"),
     })?;
@@ -561,6 +591,25 @@ fn serve_one(
             ch.send(&Response::Ok, &[])
         }
         Request::Pids => ch.send(&Response::Pids(controller.pids()), &[]),
+        Request::Checkpoint { leave_running } => {
+            if !started.load(Ordering::SeqCst) {
+                anyhow::bail!("the container has not started: there is nothing to checkpoint");
+            }
+            let mut fds = fds.into_iter();
+            let (Some(state), Some(pages), None) = (fds.next(), fds.next(), fds.next()) else {
+                anyhow::bail!("a checkpoint request needs the state and the pages files, and nothing else");
+            };
+            let w = controller.checkpoint(state, pages, leave_running)?;
+            ch.send(
+                &Response::Checkpointed {
+                    processes: w.processes,
+                    threads: w.threads,
+                    state_bytes: w.state_bytes,
+                    page_bytes: w.page_bytes,
+                },
+                &[],
+            )
+        }
         Request::Exec(p) => exec(ch, controller, p, fds, answering),
     }
 }

@@ -260,6 +260,11 @@ pub struct AioRegistry {
 }
 
 impl AioRegistry {
+    /// Whether any context exists.
+    pub fn in_use(&self) -> bool {
+        !self.inner.lock().unwrap_or_else(|e| e.into_inner()).spaces.is_empty()
+    }
+
     fn lock(&self) -> MutexGuard<'_, Contexts> {
         let mut c = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         // Address spaces that are gone give their contexts' events back.

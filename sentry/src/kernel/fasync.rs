@@ -81,6 +81,12 @@ pub struct FileOwner {
 }
 
 impl FileOwner {
+    /// Whether an owner or O_ASYNC was ever set.
+    pub fn is_set(&self) -> bool {
+        self.owner.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+            || self.fasync.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+
     /// F_SETOWN, F_SETOWN_EX (`force`), and the owner a lease or dnotify
     /// sets when there is none (not `force`). `id` 0 clears it.
     pub fn set(&self, kind: OwnerKind, id: i32, creds: &Credentials, kernel: &Arc<Kernel>, force: bool) {

@@ -139,6 +139,8 @@ pub struct Kernel {
     pub sigio: Arc<fasync::Deferred>,
     /// The sandbox's keys and keyrings (add_key, keyctl).
     pub keys: Arc<keys::KeyTable>,
+    /// Stops every task for a checkpoint.
+    pub freezer: crate::checkpoint::Freezer,
     /// Which unimplemented syscalls were logged already.
     enosys_logged: Box<[AtomicBool]>,
     /// The same, for numbers past `enosys_logged`.
@@ -181,6 +183,7 @@ impl Kernel {
             unix_names: crate::vfs::unix::Namespace::default(),
             nat: OnceLock::new(),
             timers: timer::Timers::default(),
+            freezer: Default::default(),
             enosys_logged: (0..SYSCALL_COUNT.max(1024)).map(|_| AtomicBool::new(false)).collect(),
             enosys_wild: Mutex::new(std::collections::BTreeSet::new()),
         }
@@ -222,9 +225,15 @@ impl Kernel {
     pub fn init_exited(&self, status: ExitStatus) {
         *self.init_exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
         self.init_exit_cv.notify_all();
+        self.end_all(ExitStatus::Signaled(abi::flags::signal::SIGKILL));
+    }
+
+    /// Ends every process with `status`, as SIGKILL does (a checkpoint
+    /// that does not leave the sandbox running, and init's end).
+    pub fn end_all(&self, status: ExitStatus) {
         let procs = self.procs();
         for p in procs.procs.values() {
-            p.tg.begin_exit(ExitStatus::Signaled(abi::flags::signal::SIGKILL));
+            p.tg.begin_exit(status);
             for t in &p.threads {
                 t.kick();
             }

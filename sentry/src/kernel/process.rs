@@ -341,6 +341,16 @@ pub const DEFAULT_TASK_LIMIT: usize = 32_768;
 const PID_MAX: i32 = 4_194_304;
 
 impl ProcessTable {
+    /// The last id handed out (for a checkpoint).
+    pub fn last_id(&self) -> i32 {
+        self.next_id
+    }
+
+    /// Goes on handing out ids after `id` (a restore).
+    pub fn set_last_id(&mut self, id: i32) {
+        self.next_id = id.clamp(0, PID_MAX);
+    }
+
     /// A free id for a new thread or process.
     pub fn alloc_id(&mut self) -> Option<i32> {
         for _ in 0..PID_MAX {

@@ -125,6 +125,11 @@ impl SigPending {
         self.set = self.queue.iter().fold(0, |set, s| set | bit(s.signo()));
     }
 
+    /// The queued signals, oldest first.
+    pub fn queued(&self) -> impl Iterator<Item = &SigInfo> {
+        self.queue.iter()
+    }
+
     /// How many signals are queued.
     pub fn len(&self) -> usize {
         self.queue.len()

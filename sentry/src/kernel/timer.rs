@@ -532,6 +532,11 @@ pub struct PosixTimers {
 }
 
 impl PosixTimers {
+    /// Whether the process has no timer.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     /// A free id: EAGAIN past [`MAX_POSIX_TIMERS`].
     pub fn next_id(&mut self) -> Option<i32> {
         if self.map.len() >= MAX_POSIX_TIMERS {

@@ -307,7 +307,7 @@ pub fn stdio_files(stdio: Vec<OwnedFd>, console_node: Option<Arc<Dentry>>) -> St
         let ident = crate::sys::isatty(raw).then(|| crate::sys::fstat(raw).ok()).flatten().map(|a| (a.dev, a.ino));
         let Some(ident) = ident else {
             let flags = if n == 0 { O_RDONLY } else { O_WRONLY } | O_LARGEFILE;
-            out.push((n, File::new(Box::new(HostStdio::new(fd)), flags, None)));
+            out.push((n, File::new(Box::new(HostStdio::new(fd, i as u8)), flags, None)));
             continue;
         };
         let mode = crate::sys::getfl(raw).map_or(O_RDWR, |f| f & O_ACCMODE);

@@ -112,6 +112,18 @@ impl Vdso {
         Ok(Some(Arc::new(Vdso { mf: mf.clone(), params, image, image_len })))
     }
 
+    /// The memory-file runs it owns, (offset, length) each: the parameter
+    /// page and the image.
+    pub fn runs(&self) -> [(u64, u64); 2] {
+        [(self.params, PAGE_SIZE), (self.image, self.image_len)]
+    }
+
+    /// What a mapping of its image (`image`) or its parameter page maps,
+    /// for a restored address space.
+    pub fn source(self: &Arc<Self>, image: bool) -> Arc<dyn PageSource> {
+        Arc::new(Mapping { vdso: self.clone(), part: if image { Part::Image } else { Part::Params } })
+    }
+
     /// Maps the parameter page and the image into `mm` (an exec's new
     /// address space), one just below the other; the image's address,
     /// for AT_SYSINFO_EHDR.
@@ -126,6 +138,7 @@ impl Vdso {
             offset: 0,
             size,
             may_write: part == Part::Image,
+            name: None,
         };
         mm.mmap(MmapRequest {
             addr: at,

@@ -126,6 +126,7 @@ fn map_image(mm: &mut MemoryManager, exe: &Executable, img: &ElfImage, bias: u64
                     offset: file_off,
                     size: exe.attr.size,
                     may_write: false,
+                    name: Some(exe.dentry.clone()),
                 }),
             })?;
         }

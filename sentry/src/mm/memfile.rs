@@ -480,6 +480,100 @@ impl MemoryFile {
     }
 }
 
+/// The allocator's state, as a checkpoint keeps it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AllocatorState {
+    /// Free runs below the tail: (offset, length).
+    pub free: Vec<(u64, u64)>,
+    /// Where never-allocated space starts.
+    pub tail: u64,
+    /// Runs with more than one owner: (start, end, owners).
+    pub shared: Vec<(u64, u64, u32)>,
+}
+
+impl MemoryFile {
+    /// The allocator's state (for a checkpoint, with every user frozen).
+    pub fn allocator_state(&self) -> AllocatorState {
+        let free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        let shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        AllocatorState {
+            free: free.ranges.iter().map(|(&o, &l)| (o, l)).collect(),
+            tail: free.tail,
+            shared: shared.map.iter().map(|(&s, &(e, n))| (s, e, n)).collect(),
+        }
+    }
+
+    /// Takes a checkpoint's allocator state, in a memory file nothing has
+    /// allocated from yet. Refuses runs outside the file, overlapping or
+    /// out of order.
+    pub fn restore_allocator(&self, state: &AllocatorState) -> Result<(), Errno> {
+        fn ordered(runs: impl Iterator<Item = (u64, u64)>, limit: u64) -> bool {
+            let mut last = 0;
+            let page = |a: u64| a.is_multiple_of(PAGE_SIZE);
+            runs.into_iter().all(|(s, e)| {
+                let ok = s >= last && e > s && e <= limit && page(s) && page(e);
+                last = e;
+                ok
+            })
+        }
+        let tail = state.tail;
+        if tail > self.capacity
+            || !ordered(state.free.iter().map(|&(o, l)| (o, o.saturating_add(l))), tail)
+            || !ordered(state.shared.iter().map(|&(s, e, _)| (s, e)), tail)
+            || state.shared.iter().any(|&(_, _, n)| n < 2)
+        {
+            return Err(Errno::EINVAL);
+        }
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        if free.tail != 0 {
+            return Err(Errno::EBUSY);
+        }
+        free.ranges = state.free.iter().copied().collect();
+        free.tail = tail;
+        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        shared.map = state.shared.iter().map(|&(s, e, n)| (s, (e, n))).collect();
+        Ok(())
+    }
+
+    /// The runs of `[0, end)` that hold data, as the host's sparse file
+    /// knows them (SEEK_DATA and SEEK_HOLE): a checkpoint writes only these.
+    pub fn data_extents(&self, end: u64) -> Result<Vec<(u64, u64)>, Errno> {
+        let fd = self.fd.as_raw_fd();
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < end {
+            let start = match crate::sys::lseek(fd, at as i64, libc::SEEK_DATA as u32) {
+                Ok(s) => s,
+                Err(Errno::ENXIO) => break,
+                Err(e) => return Err(e),
+            };
+            if start >= end {
+                break;
+            }
+            let stop = crate::sys::lseek(fd, start as i64, libc::SEEK_HOLE as u32)?.min(end);
+            out.push((start, stop - start));
+            at = stop;
+        }
+        Ok(out)
+    }
+
+    /// Feeds `[off, off + len)` to `f` in pieces, without copying it.
+    pub fn for_each_piece(&self, off: u64, len: u64, mut f: impl FnMut(&[u8])) {
+        const PIECE: u64 = 1 << 20;
+        let mut at = off;
+        while at < off + len {
+            let n = PIECE.min(off + len - at) as usize;
+            let p = self.ptr(at, n);
+            // SAFETY: `p..p+n` lies inside our mapping (checked by `ptr`),
+            // which lives as long as `self`. Its bytes may change under an
+            // app thread's hand; a checkpoint reads them with every task
+            // frozen, and a byte slice of u8 has no invalid values.
+            f(unsafe { std::slice::from_raw_parts(p, n) });
+            at += n as u64;
+        }
+    }
+}
+
 impl MemoryFile {
     /// Receives from a host socket straight into the file's pages, with
     /// recvmsg's `flags` (MSG_PEEK, MSG_TRUNC, MSG_DONTWAIT, ...); returns
@@ -636,5 +730,40 @@ mod tests {
         assert_eq!(buf, [0; 6], "freed once unpinned");
         let rest = m.allocate(3 * PAGE_SIZE).unwrap();
         assert_eq!(rest, a + PAGE_SIZE, "and reused after");
+    }
+
+    #[test]
+    fn an_allocator_state_comes_back_with_its_data_and_bad_states_are_refused() {
+        let m = MemoryFile::new(1 << 30).unwrap();
+        let a = m.allocate(4 * PAGE_SIZE).unwrap();
+        let b = m.allocate(2 * PAGE_SIZE).unwrap();
+        m.incref(b, PAGE_SIZE);
+        m.release(a, PAGE_SIZE);
+        m.write(a + 2 * PAGE_SIZE, b"kept");
+        let state = m.allocator_state();
+        assert_eq!(state.tail, 6 * PAGE_SIZE);
+        assert_eq!(state.free, vec![(a, PAGE_SIZE)]);
+        assert_eq!(state.shared, vec![(b, b + PAGE_SIZE, 2)]);
+        // Only the written page holds data.
+        assert_eq!(m.data_extents(state.tail).unwrap(), vec![(a + 2 * PAGE_SIZE, PAGE_SIZE)]);
+        let n = MemoryFile::new(1 << 30).unwrap();
+        n.restore_allocator(&state).unwrap();
+        assert_eq!(n.allocator_state(), state);
+        assert_eq!(n.allocate(PAGE_SIZE).unwrap(), a, "the free run is reused first");
+        assert_eq!(n.restore_allocator(&state), Err(Errno::EBUSY), "only into an unused file");
+        let fresh = || MemoryFile::new(1 << 30).unwrap();
+        let bad = |s: AllocatorState| fresh().restore_allocator(&s);
+        let past = AllocatorState { tail: 2 << 30, ..AllocatorState::default() };
+        assert_eq!(bad(past), Err(Errno::EINVAL));
+        let overlapping = AllocatorState {
+            free: vec![(0, 2 * PAGE_SIZE), (PAGE_SIZE, PAGE_SIZE)],
+            tail: 4 * PAGE_SIZE,
+            ..Default::default()
+        };
+        assert_eq!(bad(overlapping), Err(Errno::EINVAL));
+        let one_owner = AllocatorState { shared: vec![(0, PAGE_SIZE, 1)], tail: PAGE_SIZE, ..Default::default() };
+        assert_eq!(bad(one_owner), Err(Errno::EINVAL));
+        let unaligned = AllocatorState { free: vec![(1, PAGE_SIZE)], tail: 4 * PAGE_SIZE, ..Default::default() };
+        assert_eq!(bad(unaligned), Err(Errno::EINVAL));
     }
 }

@@ -119,6 +119,8 @@ pub enum Backing {
         fd: Arc<OwnedFd>,
         /// File offset of the VMA's first byte.
         offset: u64,
+        /// The file's name, by which a restore opens it again.
+        name: Option<Arc<crate::vfs::Dentry>>,
     },
     /// A file of memory-file pages: the pages themselves (shared mappings)
     /// or a private copy of them.
@@ -176,6 +178,9 @@ pub struct MapFile {
     /// The file is open for writing (a shared mapping of it may be made
     /// writable).
     pub may_write: bool,
+    /// The file's name, if it has one (kept by a private mapping of a host
+    /// file, for a restore).
+    pub name: Option<Arc<crate::vfs::Dentry>>,
 }
 
 /// An mmap request, validated by [`MemoryManager::mmap`].
@@ -514,6 +519,35 @@ impl MemoryManager {
     /// A number unique to this address space (futex keys).
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The program break's base and end, and where mmap's top-down search
+    /// starts (for a checkpoint).
+    pub fn layout(&self) -> (u64, u64, u64) {
+        (self.brk_base, self.brk, self.mmap_top)
+    }
+
+    /// An address space as a checkpoint left it: its VMAs, each holding
+    /// the memory-file references it held then (the memory file is
+    /// restored as it was), and its layout ([`MemoryManager::layout`]).
+    /// Its first stub maps everything anew.
+    pub fn restored(
+        mf: Arc<MemoryFile>,
+        (min_addr, max_addr): (u64, u64),
+        (brk_base, brk, mmap_top): (u64, u64, u64),
+        vmas: Vec<(u64, Vma)>,
+    ) -> SysResult<Self> {
+        let mut mm = MemoryManager::new(mf, min_addr, max_addr);
+        (mm.brk_base, mm.brk, mm.mmap_top) = (brk_base, brk, mmap_top);
+        let mut last_end = min_addr;
+        for (start, vma) in vmas {
+            if start < last_end || vma.end <= start || vma.end > max_addr || !start.is_multiple_of(PAGE_SIZE) {
+                return Err(Errno::EINVAL);
+            }
+            last_end = vma.end;
+            mm.vmas.insert(start, vma);
+        }
+        Ok(mm)
     }
 
     /// The memory-file offset behind an app address, if it is mapped.
@@ -1006,7 +1040,7 @@ impl MemoryManager {
                     return Err(e);
                 }
                 match f.source {
-                    FileSource::Host(fd) => Backing::File { fd, offset: f.offset },
+                    FileSource::Host(fd) => Backing::File { fd, offset: f.offset, name: f.name },
                     FileSource::Pages(source) => Backing::Pages { source, offset: f.offset },
                 }
             }
@@ -1216,7 +1250,7 @@ impl MemoryManager {
                     let off = self.translate(from).ok_or(Errno::ENOMEM)?;
                     self.mf.punch_hole(off, to - from);
                     match &v.backing {
-                        Backing::File { fd, offset } => {
+                        Backing::File { fd, offset, .. } => {
                             self.fill_from_file(fd, &[Chunk { off, len: to - from }], offset + (from - s))?;
                         }
                         Backing::Pages { source, offset } => {
@@ -1500,10 +1534,10 @@ impl MemoryManager {
         let backing = match &v.backing {
             Backing::Anon => Backing::Anon,
             Backing::PastEof => Backing::PastEof,
-            Backing::File { fd, offset } => {
+            Backing::File { fd, offset, name } => {
                 let at = offset + (v.end - vs);
                 self.fill_from_file(fd, &[Chunk { off: mem_off, len }], at)?;
-                Backing::File { fd: fd.clone(), offset: at }
+                Backing::File { fd: fd.clone(), offset: at, name: name.clone() }
             }
             Backing::Pages { .. } => {
                 // Handled above; never here.

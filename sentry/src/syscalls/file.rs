@@ -1,6 +1,7 @@
 //! Syscalls on open files: open, creat, close, read and write in their
 //! variants, lseek, getdents64, the dup family, fcntl and ioctl.
 
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use abi::flags::at::AT_FDCWD;
@@ -690,43 +691,22 @@ fn reopen(target: &Arc<File>, flags: u32) -> SysResult<Reopened> {
     Ok(Reopened::File(File::new(ops, status, None)))
 }
 
-pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> SysResult<u64> {
-    let path = read_path(t, path_addr)?;
-    if flags & O_TMPFILE == O_TMPFILE {
-        return open_tmpfile(t, dirfd, &path, flags, mode);
-    }
-    let start = start_dir(t, dirfd, &path)?;
-    let (root, umask) = {
-        let fs = t.fs();
-        (fs.root.clone(), fs.umask)
-    };
-    let creds = t.creds();
+/// Opens `d`, found already, with openat's `flags` on behalf of `creds`:
+/// what openat does once it has the file (`created`: it made it; `made_fd`:
+/// the host fd that making it in a host tree gave). A restore reopens the
+/// checkpoint's named files through it.
+pub(crate) fn open_resolved(
+    t: &mut Task,
+    d: Arc<Dentry>,
+    flags: u32,
+    creds: &Credentials,
+    created: bool,
+    mut made_fd: Option<OwnedFd>,
+) -> SysResult<Arc<File>> {
     let kernel = t.kernel.clone();
     let vfs = &kernel.vfs;
     let acc = flags & O_ACCMODE;
     let writes = acc != O_RDONLY || flags & O_TRUNC != 0;
-    let follow = if flags & O_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
-    let resolved = if flags & O_CREAT != 0 && flags & O_PATH == 0 {
-        open_create(vfs, &root, &start, &path, flags, mode & 0o7777 & !umask, &creds)
-    } else {
-        vfs.resolve_as(&root, &start, &path, follow, &creds).map(|d| (d, false, None))
-    };
-    let (d, created, mut made_fd) = match resolved {
-        // A /proc/PID/fd link whose text names nothing (a pipe, a deleted
-        // file) still opens its file.
-        Err(Errno::ENOENT) if follow == Follow::Yes => {
-            let target = magic_link_target(vfs, &root, &start, &path, &creds)?.ok_or(Errno::ENOENT)?;
-            match reopen(&target, flags)? {
-                Reopened::File(file) => {
-                    let limit = t.nofile_limit();
-                    return t.fds().insert(file, flags & O_CLOEXEC != 0, 0, limit).map(|fd| fd as u64);
-                }
-                Reopened::Name(d) => (d, false, None),
-            }
-        }
-        r => r?,
-    };
-    let cloexec = flags & O_CLOEXEC != 0;
     let status = (flags & STATUS_MASK) | O_LARGEFILE;
     let file = if flags & O_PATH != 0 {
         if flags & O_DIRECTORY != 0 && !d.is_dir() {
@@ -741,7 +721,7 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
         if writes || flags & O_CREAT != 0 {
             return Err(Errno::EISDIR);
         }
-        ops::check_perm(&creds, &d.attr(), MAY_READ)?;
+        ops::check_perm(creds, &d.attr(), MAY_READ)?;
         if d.inode().is_some() && d.lower_fid().is_none() {
             File::new(Box::new(tmpfs::DirFile::new(d.clone())), status, Some(d))
         } else if let Some(n) = d.synth() {
@@ -767,7 +747,7 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
             if writes && d.is_readonly() && d.is_regular() {
                 return Err(Errno::EROFS);
             }
-            ops::inode_permission(&creds, &d.attr(), d.fsflags(), want)?;
+            ops::inode_permission(creds, &d.attr(), d.fsflags(), want)?;
             // Linux's may_open: an append-only file is written in append
             // mode only, and never truncated.
             if d.is_append_only() && ((acc != O_RDONLY && flags & O_APPEND == 0) || flags & O_TRUNC != 0) {
@@ -837,6 +817,45 @@ pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode
         };
         File::new(ops, status, Some(d))
     };
+    Ok(file)
+}
+
+pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> SysResult<u64> {
+    let path = read_path(t, path_addr)?;
+    if flags & O_TMPFILE == O_TMPFILE {
+        return open_tmpfile(t, dirfd, &path, flags, mode);
+    }
+    let start = start_dir(t, dirfd, &path)?;
+    let (root, umask) = {
+        let fs = t.fs();
+        (fs.root.clone(), fs.umask)
+    };
+    let creds = t.creds();
+    let kernel = t.kernel.clone();
+    let vfs = &kernel.vfs;
+    let follow = if flags & O_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
+    let resolved = if flags & O_CREAT != 0 && flags & O_PATH == 0 {
+        open_create(vfs, &root, &start, &path, flags, mode & 0o7777 & !umask, &creds)
+    } else {
+        vfs.resolve_as(&root, &start, &path, follow, &creds).map(|d| (d, false, None))
+    };
+    let (d, created, made_fd) = match resolved {
+        // A /proc/PID/fd link whose text names nothing (a pipe, a deleted
+        // file) still opens its file.
+        Err(Errno::ENOENT) if follow == Follow::Yes => {
+            let target = magic_link_target(vfs, &root, &start, &path, &creds)?.ok_or(Errno::ENOENT)?;
+            match reopen(&target, flags)? {
+                Reopened::File(file) => {
+                    let limit = t.nofile_limit();
+                    return t.fds().insert(file, flags & O_CLOEXEC != 0, 0, limit).map(|fd| fd as u64);
+                }
+                Reopened::Name(d) => (d, false, None),
+            }
+        }
+        r => r?,
+    };
+    let cloexec = flags & O_CLOEXEC != 0;
+    let file = open_resolved(t, d, flags, &creds, created, made_fd)?;
     if flags & O_PATH == 0 {
         if let Some(d) = &file.dentry {
             crate::vfs::inotify::notify_dentry(d, crate::vfs::inotify::IN_OPEN);

@@ -114,7 +114,7 @@ pub fn shmat(t: &mut Task, a: &Args) -> SysResult<u64> {
         }
     }
     let map = seg.attach(t.pid);
-    let file = MapFile { source: FileSource::Pages(map), offset: 0, size, may_write: true };
+    let file = MapFile { source: FileSource::Pages(map), offset: 0, size, may_write: true, name: None };
     mm.mmap(MmapRequest { addr, len, prot, flags: map_flags, file: Some(file) })
 }
 

@@ -68,7 +68,13 @@ pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
                 if shared_write {
                     return Err(Errno::EACCES);
                 }
-                Some(MapFile { source: FileSource::Host(host_fd), offset, size, may_write: acc == O_RDWR })
+                Some(MapFile {
+                    source: FileSource::Host(host_fd),
+                    offset,
+                    size,
+                    may_write: acc == O_RDWR,
+                    name: f.dentry.clone(),
+                })
             }
             Mappable::Pages(source, size) => {
                 if shared_write && acc != O_RDWR {
@@ -77,7 +83,7 @@ pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
                 if shared_write && f.ops.write_sealed() {
                     return Err(Errno::EPERM);
                 }
-                Some(MapFile { source: FileSource::Pages(source), offset, size, may_write: acc == O_RDWR })
+                Some(MapFile { source: FileSource::Pages(source), offset, size, may_write: acc == O_RDWR, name: None })
             }
             // /dev/zero: anonymous memory (shared or private); shared, it
             // may be written only through an fd open for writing.

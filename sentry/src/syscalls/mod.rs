@@ -10,7 +10,7 @@ mod aio;
 mod event;
 mod fasync;
 mod fdops;
-mod file;
+pub(crate) mod file;
 mod fs;
 mod fs_write;
 mod futex;

@@ -237,6 +237,12 @@ pub trait FileOps: Send + Sync {
         None
     }
 
+    /// Which of the sandbox's stdio fds from the runtime this is (a
+    /// restore gives the new sandbox's in its place).
+    fn stdio_index(&self) -> Option<u8> {
+        None
+    }
+
     /// The POSIX message queue this file is, for the mq_* calls (EBADF
     /// otherwise).
     fn mqueue(&self) -> Option<&Arc<crate::kernel::ipc::mqueue::Mq>> {
@@ -635,18 +641,25 @@ impl FileOps for DirFile {
 /// or a file of the caller's choosing.
 pub struct HostStdio {
     fd: OwnedFd,
+    /// Which of the runtime's stdio fds it is (0, 1 or 2), for a restore
+    /// to give the new sandbox's.
+    index: u8,
 }
 
 impl HostStdio {
-    /// Wraps an inherited host fd.
-    pub fn new(fd: OwnedFd) -> HostStdio {
-        HostStdio { fd }
+    /// Wraps the inherited host fd that is the sandbox's stdio fd `index`.
+    pub fn new(fd: OwnedFd, index: u8) -> HostStdio {
+        HostStdio { fd, index }
     }
 }
 
 impl FileOps for HostStdio {
     fn seekable(&self) -> bool {
         false
+    }
+
+    fn stdio_index(&self) -> Option<u8> {
+        Some(self.index)
     }
 
     fn read(&self, mf: &MemoryFile, dst: &[Chunk], offset: Option<u64>) -> SysResult<usize> {

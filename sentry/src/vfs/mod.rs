@@ -562,6 +562,38 @@ impl Vfs {
         roots
     }
 
+    /// The in-memory filesystems of the mounts (tmpfs, devfs, and
+    /// overlays' upper layers), each with its mount's root.
+    fn memory_filesystems(&self) -> Vec<(Arc<Dentry>, Arc<tmpfs::MemFs>)> {
+        let roots = self.mount_roots();
+        roots
+            .into_iter()
+            .filter_map(|r| {
+                let fs = match (r.overlay(), r.inode()) {
+                    (Some(ov), _) => ov.fs.clone(),
+                    (None, Some(i)) => i.fs.clone(),
+                    _ => return None,
+                };
+                Some((r, fs))
+            })
+            .collect()
+    }
+
+    /// Notes the in-memory filesystems' contents as they are at the end of
+    /// the boot (see [`Vfs::memory_written`]).
+    pub fn mark_memory_baseline(&self) {
+        for (_, fs) in self.memory_filesystems() {
+            fs.mark_baseline();
+        }
+    }
+
+    /// The mount point of an in-memory filesystem written to since the
+    /// boot, if there is one: a checkpoint does not keep their contents yet.
+    pub fn memory_written(&self) -> Option<String> {
+        let written = self.memory_filesystems().into_iter().find(|(_, fs)| fs.changed_since_baseline())?;
+        Some(String::from_utf8_lossy(&self.path_of(&written.0)).into_owned())
+    }
+
     /// The sandbox's root directory.
     pub fn root(&self) -> &Arc<Dentry> {
         &self.root

@@ -76,6 +76,25 @@ impl Pipe {
         })
     }
 
+    /// What it holds and its capacity (for a checkpoint).
+    pub fn contents(&self) -> (Vec<u8>, usize) {
+        let st = self.state();
+        (st.buf.iter().copied().collect(), st.capacity)
+    }
+
+    /// A pipe as a checkpoint left it, with no ends open yet: each end
+    /// restored is opened with [`Pipe::open_reader`] or
+    /// [`Pipe::open_writer`].
+    pub fn restored(data: Vec<u8>, capacity: usize) -> Arc<Pipe> {
+        let p = Pipe::new_fifo();
+        {
+            let mut st = p.state();
+            st.capacity = capacity.clamp(PAGE_SIZE as usize, i32::MAX as usize).max(data.len());
+            st.buf = data.into();
+        }
+        p
+    }
+
     /// Its capacity in bytes (F_GETPIPE_SZ).
     pub fn capacity(&self) -> usize {
         self.state().capacity

@@ -386,6 +386,7 @@ fn mmap_shares_tmpfs_pages_across_fork() {
             offset: 0,
             size: 2 * PAGE_SIZE,
             may_write: true,
+            name: None,
         }),
     };
     let shared = mm.mmap(req(MAP_SHARED, 3 * PAGE_SIZE)).unwrap();

@@ -89,6 +89,8 @@ pub struct MemFs {
     noexec: AtomicBool,
     /// An overlay upper layer on disk: where its regular files' data goes.
     disk: std::sync::OnceLock<Arc<super::diskstore::DiskStore>>,
+    /// [`MemFs::inodes_used`] when the sandbox finished booting.
+    baseline: AtomicU64,
 }
 
 impl MemFs {
@@ -131,6 +133,7 @@ impl MemFs {
             readonly: AtomicBool::new(false),
             noexec: AtomicBool::new(false),
             disk: std::sync::OnceLock::new(),
+            baseline: AtomicU64::new(0),
         })
     }
 
@@ -156,6 +159,7 @@ impl MemFs {
             readonly: AtomicBool::new(false),
             noexec: AtomicBool::new(false),
             disk: std::sync::OnceLock::new(),
+            baseline: AtomicU64::new(0),
         })
     }
 
@@ -240,6 +244,19 @@ impl MemFs {
             used.checked_add(n).filter(|&total| total <= self.max_pages.load(Ordering::Relaxed))
         });
         ok.map(|_| ()).map_err(|_| Errno::ENOSPC)
+    }
+
+    /// Notes what it holds now as its state at boot.
+    pub fn mark_baseline(&self) {
+        self.baseline.store(self.inodes_used(), Ordering::Relaxed);
+    }
+
+    /// Whether files were made in it since [`MemFs::mark_baseline`]: every
+    /// change to a tmpfs made empty at boot, or to an overlay's upper layer
+    /// (a copy-up, which each change to the lower tree begins with), makes
+    /// an inode.
+    pub fn changed_since_baseline(&self) -> bool {
+        self.inodes_used() > self.baseline.load(Ordering::Relaxed)
     }
 
     /// Inodes handed out so far.

@@ -167,6 +167,11 @@ pub struct GetRequest<'a> {
 }
 
 impl<T: IpcObject> Registry<T> {
+    /// Whether it holds no object.
+    pub fn is_empty(&self) -> bool {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).by_index.is_empty()
+    }
+
     /// An empty registry of at most `limit` objects.
     pub fn new(limit: usize) -> Registry<T> {
         Registry {
@@ -334,6 +339,11 @@ pub struct IpcNamespace {
 }
 
 impl IpcNamespace {
+    /// Whether any object exists: a segment, a set, a queue.
+    pub fn in_use(&self) -> bool {
+        !(self.shm.segs.is_empty() && self.sem.sets.is_empty() && self.msg.is_empty() && self.mqueue.is_empty())
+    }
+
     /// An empty namespace whose segments live in `memfile`.
     pub fn new(memfile: Arc<crate::mm::MemoryFile>) -> IpcNamespace {
         IpcNamespace {

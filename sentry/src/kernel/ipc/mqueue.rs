@@ -274,6 +274,11 @@ pub fn check_name(name: &[u8]) -> SysResult<()> {
 }
 
 impl MqNamespace {
+    /// Whether no queue exists.
+    pub fn is_empty(&self) -> bool {
+        self.names.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+    }
+
     fn names(&self) -> MutexGuard<'_, BTreeMap<Vec<u8>, Arc<Mq>>> {
         self.names.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -181,6 +181,11 @@ impl TaskHandle {
         self.pending_bits.store(p.set(), Ordering::Release);
     }
 
+    /// The thread-directed signals queued, oldest first (for a checkpoint).
+    pub fn pending_queue(&self) -> Vec<SigInfo> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).queued().cloned().collect()
+    }
+
     /// Queues a thread-directed signal and wakes the task.
     pub fn push_signal(&self, info: SigInfo) {
         {
@@ -469,9 +474,11 @@ impl Task {
     }
 
     /// Whether a blocking call should give up: a signal the task does not
-    /// block is pending, or the task is being ended.
+    /// block is pending, the task is being ended, or a checkpoint is
+    /// freezing the sandbox (the call is then restarted, as for a signal
+    /// with no handler).
     pub fn interrupted(&self) -> bool {
-        self.handle.pending_set() & !self.sigmask != 0 || self.must_exit()
+        self.handle.pending_set() & !self.sigmask != 0 || self.must_exit() || self.kernel.freezer.requested()
     }
 
     /// Whether the thread must stop running app code and exit.

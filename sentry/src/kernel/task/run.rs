@@ -90,6 +90,10 @@ impl Task {
                 return;
             }
             self.wait_while_stopped();
+            if self.kernel.freezer.requested() {
+                self.park();
+                continue;
+            }
             self.deliver_signals();
             if self.must_exit() {
                 return;
@@ -143,6 +147,25 @@ impl Task {
         }
     }
 
+    /// Leaves this thread's state for a checkpoint and sleeps until the
+    /// sandbox thaws ([`crate::checkpoint::Freezer`]).
+    fn park(&mut self) {
+        let fp = self.space.as_deref_mut().and_then(|space| {
+            let mut fp = Box::<FpState>::default();
+            self.ctx.get_fp_state(space, &mut fp).ok().filter(|&got| got).map(|_| fp)
+        });
+        let parked = crate::checkpoint::Parked {
+            regs: self.regs,
+            fp,
+            image: crate::checkpoint::thread_image(self),
+            in_syscall: self.in_syscall,
+            mm: self.mm.clone(),
+            fds: self.fds.clone(),
+            fs: self.fs.clone(),
+        };
+        self.kernel.freezer.park(self.tid, parked);
+    }
+
     /// Sleeps while the process is stopped by a stop signal.
     fn wait_while_stopped(&self) {
         let tg = &self.handle.tg;
@@ -150,7 +173,7 @@ impl Task {
             return;
         }
         let mut stopped = tg.stopped.lock().unwrap_or_else(|e| e.into_inner());
-        while *stopped && !self.must_exit() {
+        while *stopped && !self.must_exit() && !self.kernel.freezer.requested() {
             stopped = tg.stop_cv.wait(stopped).unwrap_or_else(|e| e.into_inner());
         }
     }

@@ -1,0 +1,244 @@
+//! `husk checkpoint` and `husk restore`, with runc's flags: the Sentry
+//! writes the image (it opens no host path, so the files are opened here
+//! and passed to it), and a restore is a create and a start whose sandbox
+//! boots from the image instead of running the bundle's process.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+
+use super::control::{self, Request, Response};
+use super::state::{ContainerDir, Status};
+use super::CreateArgs;
+use crate::Globals;
+
+/// The image's files.
+const STATE_FILE: &str = sentry::checkpoint::image::STATE_FILE;
+const PAGES_FILE: &str = sentry::checkpoint::image::PAGES_FILE;
+
+/// `husk checkpoint`.
+#[derive(clap::Args, Debug)]
+pub struct CheckpointArgs {
+    /// Where to write the image (made if missing).
+    #[arg(long, default_value = "checkpoint")]
+    pub image_path: PathBuf,
+    /// Accepted for runc compatibility (Husk writes no work files).
+    #[arg(long)]
+    pub work_path: Option<PathBuf>,
+    /// Leave the container running after the checkpoint.
+    #[arg(long)]
+    pub leave_running: bool,
+    /// Not supported (incremental images): refused.
+    #[arg(long)]
+    pub pre_dump: bool,
+    /// Not supported (incremental images): refused.
+    #[arg(long)]
+    pub parent_path: Option<PathBuf>,
+    /// Not supported: refused.
+    #[arg(long)]
+    pub page_server: Option<String>,
+    /// Not supported: refused.
+    #[arg(long)]
+    pub lazy_pages: bool,
+    /// Accepted for runc compatibility (CRIU's options, which do not apply:
+    /// the Sentry owns every object it saves).
+    #[arg(long)]
+    pub tcp_established: bool,
+    /// As above.
+    #[arg(long)]
+    pub ext_unix_sk: bool,
+    /// As above.
+    #[arg(long)]
+    pub shell_job: bool,
+    /// As above.
+    #[arg(long)]
+    pub file_locks: bool,
+    /// As above.
+    #[arg(long)]
+    pub auto_dedup: bool,
+    /// As above.
+    #[arg(long)]
+    pub manage_cgroups_mode: Option<String>,
+    /// As above.
+    #[arg(long)]
+    pub empty_ns: Vec<String>,
+    /// As above.
+    #[arg(long)]
+    pub status_fd: Option<i32>,
+    /// The container id.
+    pub id: String,
+}
+
+/// `husk restore`.
+#[derive(clap::Args, Debug)]
+pub struct RestoreArgs {
+    /// The image to restore from.
+    #[arg(long, default_value = "checkpoint")]
+    pub image_path: PathBuf,
+    /// Accepted for runc compatibility.
+    #[arg(long)]
+    pub work_path: Option<PathBuf>,
+    /// The bundle the checkpointed container ran (its rootfs and mounts).
+    #[arg(long, short = 'b', default_value = ".")]
+    pub bundle: PathBuf,
+    /// A unix socket to send a terminal's master fd to.
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    /// Return once the container runs again.
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+    /// Write the sandbox process's pid here.
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// Not supported: refused.
+    #[arg(long)]
+    pub lazy_pages: bool,
+    /// Accepted for runc compatibility.
+    #[arg(long)]
+    pub no_subreaper: bool,
+    /// As above.
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// As above.
+    #[arg(long)]
+    pub tcp_established: bool,
+    /// As above.
+    #[arg(long)]
+    pub ext_unix_sk: bool,
+    /// As above.
+    #[arg(long)]
+    pub shell_job: bool,
+    /// As above.
+    #[arg(long)]
+    pub file_locks: bool,
+    /// As above.
+    #[arg(long)]
+    pub auto_dedup: bool,
+    /// As above.
+    #[arg(long)]
+    pub manage_cgroups_mode: Option<String>,
+    /// As above.
+    #[arg(long)]
+    pub empty_ns: Vec<String>,
+    /// As above.
+    #[arg(long)]
+    pub lsm_profile: Option<String>,
+    /// As above.
+    #[arg(long)]
+    pub lsm_mount_context: Option<String>,
+    /// The container id.
+    pub id: String,
+}
+
+/// Creates (or truncates) one of the image's files.
+fn create_file(dir: &Path, name: &str) -> anyhow::Result<OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(name);
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    Ok(f.into())
+}
+
+/// `husk checkpoint`: the image goes to `--image-path`; without
+/// `--leave-running` the container then ends and is deleted, as runc's
+/// checkpoint leaves it.
+pub fn checkpoint(g: &Globals, args: &CheckpointArgs) -> anyhow::Result<()> {
+    if args.pre_dump || args.parent_path.is_some() {
+        bail!("incremental checkpoints (--pre-dump, --parent-path) are not supported");
+    }
+    if args.page_server.is_some() || args.lazy_pages {
+        bail!("--page-server and --lazy-pages are not supported");
+    }
+    let dir = ContainerDir::open(&g.root, &args.id)?;
+    let st = dir.load()?;
+    match st.current_status() {
+        Status::Running => {}
+        s => bail!("cannot checkpoint container {} that is {s}", args.id),
+    }
+    let made = !args.image_path.exists();
+    std::fs::create_dir_all(&args.image_path)
+        .with_context(|| format!("creating the image directory {}", args.image_path.display()))?;
+    let written = (|| {
+        let state = create_file(&args.image_path, STATE_FILE)?;
+        let pages = create_file(&args.image_path, PAGES_FILE)?;
+        let req = Request::Checkpoint { leave_running: args.leave_running };
+        control::connect_at(dir.dir_fd())?.call(&req, &[state.as_raw_fd(), pages.as_raw_fd()])
+    })();
+    let cleanup = || {
+        let _ = std::fs::remove_file(args.image_path.join(STATE_FILE));
+        let _ = std::fs::remove_file(args.image_path.join(PAGES_FILE));
+        if made {
+            let _ = std::fs::remove_dir(&args.image_path);
+        }
+    };
+    match written {
+        Ok(Response::Checkpointed { processes, threads, state_bytes, page_bytes }) => {
+            log::info!(
+                "checkpoint of {}: {processes} processes, {threads} threads, {state_bytes} bytes of state, \
+                 {page_bytes} bytes of memory",
+                args.id
+            );
+        }
+        Ok(Response::Error(e)) => {
+            cleanup();
+            bail!("{e}");
+        }
+        Ok(other) => {
+            cleanup();
+            bail!("unexpected answer from the sandbox: {other:?}");
+        }
+        Err(e) => {
+            cleanup();
+            return Err(e);
+        }
+    }
+    if !args.leave_running {
+        // delete takes the container's lock, which `dir` holds.
+        drop(dir);
+        super::delete(g, &args.id, true)?;
+    }
+    Ok(())
+}
+
+use std::os::fd::AsRawFd;
+
+/// Opens an image's two files for a restore, with a clear error for a
+/// directory that holds no image.
+pub fn open_image(dir: &Path) -> anyhow::Result<(OwnedFd, OwnedFd)> {
+    let open = |name: &str| -> anyhow::Result<OwnedFd> {
+        let path = dir.join(name);
+        std::fs::File::open(&path)
+            .map(OwnedFd::from)
+            .with_context(|| format!("{} holds no Husk checkpoint image ({name})", dir.display()))
+    };
+    Ok((open(STATE_FILE)?, open(PAGES_FILE)?))
+}
+
+/// `husk restore`: a create and a start of container `id` from `--bundle`,
+/// whose processes come from the image; waits for it unless `--detach`.
+pub fn restore(g: &Globals, args: &RestoreArgs) -> anyhow::Result<ExitCode> {
+    if args.lazy_pages {
+        bail!("--lazy-pages is not supported");
+    }
+    // Checked before anything is made, so that a bad path leaves nothing.
+    open_image(&args.image_path)?;
+    let create = CreateArgs {
+        bundle: args.bundle.clone(),
+        pid_file: args.pid_file.clone(),
+        console_socket: args.console_socket.clone(),
+        no_pivot: args.no_pivot,
+        no_new_keyring: false,
+        preserve_fds: 0,
+        id: args.id.clone(),
+        restore_image: Some(args.image_path.clone()),
+    };
+    super::run(g, &create, args.detach)
+}

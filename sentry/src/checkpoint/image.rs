@@ -1,0 +1,509 @@
+//! The checkpoint image: plain data, and its encoding on disk.
+//!
+//! An image is two files in the image directory:
+//! - [`STATE_FILE`]: a header (magic, format version, Husk's version, the
+//!   body's length and CRC-32), then the body, [`Image`] encoded with
+//!   bincode;
+//! - [`PAGES_FILE`]: the memory file's pages at their own offsets, holes
+//!   left as holes, so that its size on disk is what the sandbox used.
+//!
+//! Nothing in here refers to live objects: shared objects (an address
+//! space, an fd table, an open file) appear once, in a list, and are
+//! referred to by their index in it.
+
+use serde::{Deserialize, Serialize};
+
+/// The state file's name in the image directory.
+pub const STATE_FILE: &str = "husk-state.img";
+/// The memory file's pages.
+pub const PAGES_FILE: &str = "husk-pages.img";
+
+/// The state file's first bytes.
+const MAGIC: &[u8; 8] = b"HUSKCKPT";
+/// Bumped whenever [`Image`] changes shape: an image of another format is
+/// refused, never misread.
+pub const FORMAT_VERSION: u32 = 1;
+/// The Husk that wrote the image. Restore refuses another's: the kernel
+/// objects' meaning may differ between versions even where their shape
+/// does not.
+pub const HUSK_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The largest state body restore reads (the pages are in their own file).
+pub const MAX_STATE: u64 = 256 << 20;
+
+/// Why an image cannot be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ImageError {
+    /// Not a Husk checkpoint at all.
+    #[error("not a Husk checkpoint image (bad magic)")]
+    Foreign,
+    /// Shorter than its header says.
+    #[error("the image is truncated ({have} of {want} bytes)")]
+    Truncated {
+        /// Bytes present.
+        have: u64,
+        /// Bytes the header promises.
+        want: u64,
+    },
+    /// Another format or another Husk.
+    #[error(
+        "the image was written by Husk {husk} (format {format}); this is Husk {HUSK_VERSION} (format {FORMAT_VERSION})"
+    )]
+    Version {
+        /// The writer's format version.
+        format: u32,
+        /// The writer's Husk version.
+        husk: String,
+    },
+    /// The body does not match its checksum.
+    #[error("the image is corrupt (checksum mismatch)")]
+    Checksum,
+    /// The body does not decode, or is beyond the bounds restore accepts.
+    #[error("the image is corrupt ({0})")]
+    Malformed(String),
+}
+
+/// The whole sandbox, as restore needs it.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Image {
+    /// The memory file's allocator and the extents of [`PAGES_FILE`].
+    pub memory: MemoryImage,
+    /// hostname and domainname.
+    pub uts: (Vec<u8>, Vec<u8>),
+    /// The pid allocator's last id.
+    pub last_pid: i32,
+    /// Address spaces.
+    pub mms: Vec<MmImage>,
+    /// Open file descriptions.
+    pub files: Vec<FileImage>,
+    /// Pipes (anonymous or named), by the files' `Pipe` entries.
+    pub pipes: Vec<PipeImage>,
+    /// fd tables: (fd, file index, close-on-exec).
+    pub fd_tables: Vec<Vec<(i32, usize, bool)>>,
+    /// Root, working directory and umask, shared by CLONE_FS threads.
+    pub fs_contexts: Vec<FsImage>,
+    /// Every process, live or zombie, by pid.
+    pub processes: Vec<ProcessImage>,
+}
+
+/// The memory file: its allocator as it was, and where data is.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MemoryImage {
+    /// Free runs below the tail: (offset, length).
+    pub free: Vec<(u64, u64)>,
+    /// Where never-allocated space starts.
+    pub tail: u64,
+    /// Runs with more than one owner: (start, end, owners).
+    pub shared: Vec<(u64, u64, u32)>,
+    /// The runs of [`PAGES_FILE`] that hold data: (offset, length).
+    pub extents: Vec<(u64, u64)>,
+    /// The pages of the checkpointed Sentry's vDSO, which the restored
+    /// one replaces with its own: (offset, length) each.
+    pub vdso: Vec<(u64, u64)>,
+    /// CRC-32 of the data extents, in order.
+    pub crc: u32,
+}
+
+/// An address space.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MmImage {
+    /// The mappings, by start address.
+    pub vmas: Vec<VmaImage>,
+    /// The program break's base and current end.
+    pub brk: (u64, u64),
+    /// Where mmap's top-down search starts.
+    pub mmap_top: u64,
+}
+
+/// One mapping.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VmaImage {
+    /// First address.
+    pub start: u64,
+    /// One past the last.
+    pub end: u64,
+    /// PROT_* bits.
+    pub prot: u32,
+    /// MAP_SHARED.
+    pub shared: bool,
+    /// Copy-on-write after a fork.
+    pub cow: bool,
+    /// VM_MAYWRITE.
+    pub may_write: bool,
+    /// VM_MAYEXEC.
+    pub may_exec: bool,
+    /// Memory-file offset of the first byte.
+    pub mem_off: u64,
+    /// What fills it.
+    pub backing: BackingImage,
+}
+
+/// What a mapping is backed by.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum BackingImage {
+    /// Anonymous memory.
+    Anon,
+    /// A private copy of a file served by the Gofer, reopened by path.
+    File {
+        /// The file, as restore finds it again.
+        file: NamedFile,
+        /// File offset of the first byte.
+        offset: u64,
+    },
+    /// The vDSO's data page (`vvar`) or its image.
+    Vdso {
+        /// The image (true) or the data page.
+        image: bool,
+        /// Offset within the part.
+        offset: u64,
+    },
+    /// Past a shared file mapping's end.
+    PastEof,
+}
+
+/// A file restore opens again by its path, and checks as unchanged.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, Clone)]
+pub struct NamedFile {
+    /// Its absolute path in the sandbox.
+    pub path: Vec<u8>,
+    /// Its size and modification time (seconds, nanoseconds) then.
+    pub size: u64,
+    /// mtime.
+    pub mtime: (i64, i64),
+}
+
+/// An open file description.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileImage {
+    /// Status flags (O_APPEND, O_NONBLOCK, the access mode, O_PATH...).
+    pub flags: u32,
+    /// The position.
+    pub offset: u64,
+    /// What it is.
+    pub kind: FileKind,
+}
+
+/// The kinds of open file a checkpoint covers.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum FileKind {
+    /// A file with a name, opened again by it: a regular file, a directory,
+    /// a device node, a file of the Sentry's own filesystems.
+    Named(NamedFile),
+    /// One of the sandbox's stdio fds as the runtime gave them (0, 1, 2):
+    /// restore gives the new sandbox's.
+    Stdio(u8),
+    /// The read end of pipe N.
+    PipeRead(usize),
+    /// The write end of pipe N.
+    PipeWrite(usize),
+}
+
+/// A pipe and what it holds.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PipeImage {
+    /// The bytes written and not yet read.
+    pub data: Vec<u8>,
+    /// Its capacity (F_SETPIPE_SZ).
+    pub capacity: u64,
+}
+
+/// Root, working directory, umask.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FsImage {
+    /// The root's path.
+    pub root: Vec<u8>,
+    /// The working directory's path.
+    pub cwd: Vec<u8>,
+    /// The file-creation mask.
+    pub umask: u32,
+}
+
+/// A process (thread group) and its place in the tree.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProcessImage {
+    /// Its pid.
+    pub pid: i32,
+    /// Its parent's pid (0: none in the sandbox).
+    pub parent: i32,
+    /// Its children's pids.
+    pub children: Vec<i32>,
+    /// Process group and session.
+    pub pgid: i32,
+    /// Session.
+    pub sid: i32,
+    /// Running (None), stopped by this signal (and whether the parent
+    /// heard), or a zombie with this status.
+    pub state: ProcStateImage,
+    /// It was continued and its parent has not heard yet.
+    pub continued: bool,
+    /// The signal its parent gets when it ends.
+    pub exit_signal: u32,
+    /// It has called execve.
+    pub did_exec: bool,
+    /// Signal actions: (handler, flags, restorer, mask) per signal.
+    pub actions: Vec<(u64, u64, u64, u64)>,
+    /// Process-directed pending signals (siginfo each).
+    pub pending: Vec<Vec<u8>>,
+    /// Credentials.
+    pub creds: CredsImage,
+    /// Resource limits (soft, hard).
+    pub rlimits: Vec<(u64, u64)>,
+    /// PR_SET_PDEATHSIG.
+    pub pdeathsig: u32,
+    /// The nice value.
+    pub nice: i32,
+    /// oom_score_adj and its floor.
+    pub oom_score_adj: (i32, i32),
+    /// The group's stop state is in force (SIGSTOP'd).
+    pub stopped: bool,
+    /// Its threads (none for a zombie).
+    pub threads: Vec<ThreadImage>,
+    /// /proc/PID/exe's path, argv and the environment as execve got them.
+    pub exe: Option<Vec<u8>>,
+    /// argv, each NUL-terminated.
+    pub cmdline: Vec<u8>,
+    /// envp, each NUL-terminated.
+    pub environ: Vec<u8>,
+}
+
+/// A process's state in the tree.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ProcStateImage {
+    /// Running.
+    #[default]
+    Running,
+    /// Stopped by `sig`; `reported` once its parent heard.
+    Stopped {
+        /// The stop signal.
+        sig: u32,
+        /// wait has reported it.
+        reported: bool,
+    },
+    /// A zombie with its wait status (exit code, or signal and core).
+    Zombie(ExitImage),
+}
+
+/// How a process ended.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, Clone, Copy)]
+pub enum ExitImage {
+    /// exit(N).
+    Exited(u8),
+    /// Killed by a signal.
+    Signaled(u32),
+    /// Killed by a signal, with a core.
+    Dumped(u32),
+}
+
+/// Credentials.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CredsImage {
+    /// uid, euid, suid, fsuid.
+    pub uids: [u32; 4],
+    /// gid, egid, sgid, fsgid.
+    pub gids: [u32; 4],
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+    /// effective, permitted, inheritable, bounding, ambient.
+    pub caps: [u64; 5],
+    /// securebits.
+    pub securebits: u32,
+}
+
+/// One thread: everything the Sentry holds of it while it is frozen.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ThreadImage {
+    /// Its tid.
+    pub tid: i32,
+    /// The general registers, in the platform's `Regs` order.
+    pub regs: Vec<u64>,
+    /// The FPU state (the XSAVE area), if the platform gave one.
+    pub fp: Option<Vec<u8>>,
+    /// Its last switch stopped at a syscall whose result has not been
+    /// through signal delivery (which restarts it or not) yet.
+    pub in_syscall: bool,
+    /// Blocked signals.
+    pub sigmask: u64,
+    /// The mask sigsuspend-like calls restore.
+    pub saved_mask: Option<u64>,
+    /// Thread-directed pending signals.
+    pub pending: Vec<Vec<u8>>,
+    /// sigaltstack: (sp, size, flags).
+    pub altstack: (u64, u64, u32),
+    /// What restart_syscall resumes.
+    pub restart: Option<RestartImage>,
+    /// set_tid_address.
+    pub clear_child_tid: u64,
+    /// set_robust_list: (head, length).
+    pub robust_list: (u64, u64),
+    /// PR_SET_NAME.
+    pub comm: Vec<u8>,
+    /// PR_SET_DUMPABLE.
+    pub dumpable: bool,
+    /// personality(2).
+    pub personality: u32,
+    /// sched_setaffinity's mask.
+    pub affinity: Option<Vec<u8>>,
+    /// PR_SET_NO_NEW_PRIVS.
+    pub no_new_privs: bool,
+    /// The scheduling policy and priority as recorded.
+    pub sched: u64,
+    /// Indexes of its address space, fd table and filesystem context.
+    pub mm: usize,
+    /// fd table index.
+    pub fds: usize,
+    /// Filesystem context index.
+    pub fs: usize,
+}
+
+/// A restart block, its deadlines as time left.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, Clone, Copy)]
+pub enum RestartImage {
+    /// A relative sleep: nanoseconds left (None: none), where to write
+    /// what is left.
+    Sleep {
+        /// Time left.
+        left_ns: Option<u64>,
+        /// `rem`.
+        rem: u64,
+    },
+    /// A futex wait with a timeout.
+    FutexWait {
+        /// The word.
+        addr: u64,
+        /// Its expected value.
+        val: u32,
+        /// The bitset.
+        bitset: u32,
+        /// Time left.
+        left_ns: u64,
+    },
+    /// A poll with a timeout.
+    Poll {
+        /// The array.
+        addr: u64,
+        /// Its length.
+        nfds: u64,
+        /// Time left.
+        left_ns: u64,
+    },
+}
+
+/// Encodes `image` as the state file's bytes: header, then body.
+pub fn encode(image: &Image) -> Result<Vec<u8>, ImageError> {
+    let body = bincode::serialize(image).map_err(|e| ImageError::Malformed(e.to_string()))?;
+    let mut out = Vec::with_capacity(body.len() + 64);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    let husk = HUSK_VERSION.as_bytes();
+    out.extend_from_slice(&(husk.len() as u32).to_le_bytes());
+    out.extend_from_slice(husk);
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// Reads `n` bytes at `*at`, advancing it.
+fn take<'a>(bytes: &'a [u8], at: &mut usize, n: usize) -> Result<&'a [u8], ImageError> {
+    let end = at.checked_add(n).filter(|&e| e <= bytes.len());
+    let end =
+        end.ok_or(ImageError::Truncated { have: bytes.len() as u64, want: (*at as u64).saturating_add(n as u64) })?;
+    let s = &bytes[*at..end];
+    *at = end;
+    Ok(s)
+}
+
+fn le_u32(b: &[u8]) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&b[..4]);
+    u32::from_le_bytes(w)
+}
+
+/// Decodes a state file, checking its header and checksum first.
+pub fn decode(bytes: &[u8]) -> Result<Image, ImageError> {
+    let mut at = 0;
+    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+        return Err(ImageError::Foreign);
+    }
+    at += MAGIC.len();
+    let format = le_u32(take(bytes, &mut at, 4)?);
+    let husk_len = le_u32(take(bytes, &mut at, 4)?) as usize;
+    if husk_len > 64 {
+        return Err(ImageError::Malformed("a version string longer than 64 bytes".into()));
+    }
+    let husk = String::from_utf8_lossy(take(bytes, &mut at, husk_len)?).into_owned();
+    if format != FORMAT_VERSION || husk != HUSK_VERSION {
+        return Err(ImageError::Version { format, husk });
+    }
+    let mut len = [0u8; 8];
+    len.copy_from_slice(take(bytes, &mut at, 8)?);
+    let len = u64::from_le_bytes(len);
+    let crc = le_u32(take(bytes, &mut at, 4)?);
+    if len > MAX_STATE {
+        return Err(ImageError::Malformed(format!("a state of {len} bytes (at most {MAX_STATE})")));
+    }
+    let have = (bytes.len() - at) as u64;
+    if have < len {
+        return Err(ImageError::Truncated { have: at as u64 + have, want: at as u64 + len });
+    }
+    let body = &bytes[at..at + len as usize];
+    if crc32fast::hash(body) != crc {
+        return Err(ImageError::Checksum);
+    }
+    use bincode::Options;
+    // Bounded by the body: a length field inside cannot make decoding
+    // allocate more than the image holds.
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .allow_trailing_bytes()
+        .with_limit(len)
+        .deserialize(body)
+        .map_err(|e| ImageError::Malformed(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Image {
+        Image {
+            last_pid: 7,
+            uts: (b"box".to_vec(), b"(none)".to_vec()),
+            fd_tables: vec![vec![(0, 0, false)]],
+            files: vec![FileImage { flags: 2, offset: 5, kind: FileKind::Stdio(0) }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_image_reads_back_as_written() {
+        let bytes = encode(&sample()).expect("encodes");
+        assert_eq!(decode(&bytes).expect("decodes"), sample());
+    }
+
+    #[test]
+    fn foreign_truncated_corrupt_and_other_versions_are_refused() {
+        let bytes = encode(&sample()).expect("encodes");
+        assert_eq!(decode(b"ELF\0 not an image"), Err(ImageError::Foreign));
+        assert!(matches!(decode(&bytes[..bytes.len() - 3]), Err(ImageError::Truncated { .. })));
+        assert!(matches!(decode(&bytes[..10]), Err(ImageError::Truncated { .. })));
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0x40;
+        assert_eq!(decode(&flipped), Err(ImageError::Checksum));
+        let mut other = bytes.clone();
+        other[8] = 99;
+        assert!(matches!(decode(&other), Err(ImageError::Version { format: 99, .. })));
+        // A body whose length fields promise more than it holds.
+        let mut huge = bytes[..bytes.len()].to_vec();
+        let body_at = huge.len() - bincode::serialize(&sample()).expect("body").len();
+        huge.truncate(body_at);
+        let mut body = vec![0xffu8; 64];
+        body[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+        let crc = crc32fast::hash(&body);
+        let n = huge.len();
+        huge[n - 12..n - 4].copy_from_slice(&(body.len() as u64).to_le_bytes());
+        huge[n - 4..].copy_from_slice(&crc.to_le_bytes());
+        huge.extend_from_slice(&body);
+        assert!(matches!(decode(&huge), Err(ImageError::Malformed(_))));
+    }
+}

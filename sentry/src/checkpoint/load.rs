@@ -1,0 +1,432 @@
+//! Bringing a sandbox back from an [`Image`].
+
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use abi::flags::open::{O_CREAT, O_EXCL, O_NOCTTY, O_PATH, O_TRUNC};
+use abi::types::Rlimit;
+use abi::Errno;
+
+use super::image::*;
+use super::RestoreError;
+use crate::kernel::caps::CapSets;
+use crate::kernel::fd_table::FdTable;
+use crate::kernel::process::{Credentials, ProcState, Process, ThreadGroup};
+use crate::kernel::signal::{SigAction, SigHandlers, SigInfo};
+use crate::kernel::task::{AltStack, FsContext, RestartBlock, Task, TaskHandle, TaskParts};
+use crate::kernel::{ExitStatus, Kernel};
+use crate::mm::memfile::AllocatorState;
+use crate::mm::{Backing, Chunk, MemoryFile, MemoryManager, Vma};
+use crate::vfs::file::{File, HostStdio};
+use crate::vfs::{Dentry, Follow};
+
+/// The most supplementary groups a process has (Linux's NGROUPS_MAX).
+const NGROUPS_MAX: usize = 65536;
+
+/// Entry `i` of `list`, or why not.
+fn pick<T: Clone>(list: &[T], i: usize, tid: i32, what: &str) -> Result<T, RestoreError> {
+    list.get(i).cloned().ok_or_else(|| inconsistent(format!("thread {tid}'s {what}")))
+}
+
+fn inconsistent(what: impl Into<String>) -> RestoreError {
+    RestoreError::Inconsistent(what.into())
+}
+
+/// Loads the image's memory file: its allocator as it was, and its pages
+/// from `pages` at their own offsets, checked against the image's CRC.
+/// Comes first, before anything allocates from `mf`.
+pub fn load_memory(mf: &MemoryFile, memory: &MemoryImage, pages: &OwnedFd) -> Result<(), RestoreError> {
+    let state = AllocatorState { free: memory.free.clone(), tail: memory.tail, shared: memory.shared.clone() };
+    mf.restore_allocator(&state).map_err(|_| inconsistent("the memory file's allocator"))?;
+    let mut crc = crc32fast::Hasher::new();
+    let mut last = 0;
+    for &(off, len) in &memory.extents {
+        if off < last || off.checked_add(len).is_none_or(|e| e > memory.tail) {
+            return Err(inconsistent("a page extent out of order or past the memory file's end"));
+        }
+        last = off + len;
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(1 << 30);
+            let got = mf
+                .read_from_fd(pages.as_raw_fd(), &[Chunk { off: off + done, len: n }], Some(off + done))
+                .map_err(|e| RestoreError::Io(e.to_string()))?;
+            if got == 0 {
+                return Err(RestoreError::Image(ImageError::Truncated { have: off + done, want: off + len }));
+            }
+            done += got as u64;
+        }
+        mf.for_each_piece(off, len, |piece| crc.update(piece));
+    }
+    if crc.finalize() != memory.crc {
+        return Err(RestoreError::Image(ImageError::Checksum));
+    }
+    Ok(())
+}
+
+/// Opens named files again, each once per (path, flags).
+struct Opener<'k> {
+    kernel: &'k Arc<Kernel>,
+    /// Full credentials: a restore opens what the app had open, whatever
+    /// its credentials are now.
+    creds: Credentials,
+}
+
+impl Opener<'_> {
+    fn find(&self, f: &NamedFile, check: bool) -> Result<Arc<Dentry>, RestoreError> {
+        let path = String::from_utf8_lossy(&f.path).into_owned();
+        let vfs = &self.kernel.vfs;
+        let d = vfs
+            .resolve(vfs.root(), vfs.root(), &f.path, Follow::No)
+            .map_err(|errno| RestoreError::Reopen { path: path.clone(), errno })?;
+        if check && d.is_regular() {
+            let a = d.attr();
+            if a.size != f.size {
+                return Err(RestoreError::Changed { path, what: format!("size {} then, {} now", f.size, a.size) });
+            }
+            if (a.mtime_sec, a.mtime_nsec) != f.mtime {
+                return Err(RestoreError::Changed { path, what: "modification time".into() });
+            }
+        }
+        Ok(d)
+    }
+
+    fn open(&self, t: &mut Task, f: &NamedFile, flags: u32) -> Result<Arc<File>, RestoreError> {
+        let d = self.find(f, true)?;
+        // Nothing is made, truncated or taken as a controlling terminal
+        // again: the file is as the app left it.
+        let flags = flags & !(O_CREAT | O_EXCL | O_TRUNC) | O_NOCTTY;
+        crate::syscalls::file::open_resolved(t, d, flags, &self.creds, false, None)
+            .map_err(|errno| RestoreError::Reopen { path: String::from_utf8_lossy(&f.path).into_owned(), errno })
+    }
+}
+
+fn exit_status(e: ExitImage) -> ExitStatus {
+    match e {
+        ExitImage::Exited(c) => ExitStatus::Exited(c),
+        ExitImage::Signaled(s) => ExitStatus::Signaled(s),
+        ExitImage::Dumped(s) => ExitStatus::Dumped(s),
+    }
+}
+
+fn creds(c: &CredsImage) -> Credentials {
+    let [uid, euid, suid, fsuid] = c.uids;
+    let [gid, egid, sgid, fsgid] = c.gids;
+    let [effective, permitted, inheritable, bounding, ambient] = c.caps;
+    Credentials {
+        uid,
+        euid,
+        suid,
+        fsuid,
+        gid,
+        egid,
+        sgid,
+        fsgid,
+        groups: c.groups.iter().copied().take(NGROUPS_MAX).collect(),
+        caps: CapSets { effective, permitted, inheritable, bounding, ambient }.normalized(),
+        securebits: c.securebits,
+    }
+}
+
+fn siginfo(bytes: &[u8]) -> Result<SigInfo, RestoreError> {
+    let bytes: [u8; 128] = bytes.try_into().map_err(|_| inconsistent("a siginfo not of 128 bytes"))?;
+    let info = SigInfo(bytes);
+    if info.signo() == 0 || info.signo() > crate::kernel::signal::NSIG {
+        return Err(inconsistent("a pending signal out of range"));
+    }
+    Ok(info)
+}
+
+fn sighand(actions: &[(u64, u64, u64, u64)]) -> Result<SigHandlers, RestoreError> {
+    let mut h = SigHandlers::default();
+    if actions.len() != h.0.len() {
+        return Err(inconsistent("signal actions"));
+    }
+    for (slot, &(handler, flags, restorer, mask)) in h.0.iter_mut().zip(actions) {
+        *slot = SigAction { handler, flags, restorer, mask: mask & !crate::kernel::signal::UNBLOCKABLE };
+    }
+    Ok(h)
+}
+
+fn restart_block(r: RestartImage, now: Instant) -> RestartBlock {
+    let at = |ns: u64| now + Duration::from_nanos(ns);
+    match r {
+        RestartImage::Sleep { left_ns, rem } => RestartBlock::Sleep { deadline: left_ns.map(at), rem },
+        RestartImage::FutexWait { addr, val, bitset, left_ns } => {
+            RestartBlock::FutexWait { addr, val, bitset, deadline: at(left_ns) }
+        }
+        RestartImage::Poll { addr, nfds, left_ns } => RestartBlock::Poll { addr, nfds, deadline: at(left_ns) },
+    }
+}
+
+/// Rebuilds the image's processes in `kernel` (booted over the same bundle,
+/// its memory file loaded by [`load_memory`]) and returns their tasks,
+/// ready to start. `stdio` becomes the files that were the checkpointed
+/// sandbox's stdio.
+pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) -> Result<Vec<Task>, RestoreError> {
+    let mf = &kernel.memfile;
+    {
+        let mut uts = kernel.uts.lock().unwrap_or_else(|e| e.into_inner());
+        uts.hostname = image.uts.0.iter().copied().take(64).collect();
+        uts.domainname = image.uts.1.iter().copied().take(64).collect();
+    }
+    let opener = Opener { kernel, creds: Credentials::new(0, 0) };
+    // Address spaces.
+    let min_max = (kernel.platform.min_user_address(), kernel.platform.max_user_address());
+    let mut host_fds: HashMap<Vec<u8>, Arc<OwnedFd>> = HashMap::new();
+    let mut mms = Vec::new();
+    let mut old_vdso_refs = Vec::new();
+    for m in &image.mms {
+        let mut vmas = Vec::new();
+        for v in &m.vmas {
+            let len = v.end.checked_sub(v.start).ok_or_else(|| inconsistent("a mapping that ends before it starts"))?;
+            if v.mem_off.checked_add(len).is_none_or(|e| e > image.memory.tail) {
+                return Err(inconsistent("a mapping past the memory file's end"));
+            }
+            let mut mem_off = v.mem_off;
+            let backing = match &v.backing {
+                BackingImage::Anon => Backing::Anon,
+                BackingImage::PastEof => Backing::PastEof,
+                BackingImage::File { file, offset } => {
+                    let d = opener.find(file, true)?;
+                    let fd = match host_fds.get(&file.path) {
+                        Some(fd) => fd.clone(),
+                        None => {
+                            let fd = mappable_fd(kernel, &d).map_err(|errno| RestoreError::Reopen {
+                                path: String::from_utf8_lossy(&file.path).into_owned(),
+                                errno,
+                            })?;
+                            host_fds.insert(file.path.clone(), fd.clone());
+                            fd
+                        }
+                    };
+                    Backing::File { fd, offset: *offset, name: Some(d) }
+                }
+                BackingImage::Vdso { image: part, offset } => {
+                    let vdso = kernel.vdso.as_ref().ok_or_else(|| inconsistent("a vDSO mapping, and no vDSO"))?;
+                    let source = vdso.source(*part);
+                    // Pages still the vDSO's own (shared, or not yet
+                    // copied on write) become the new vDSO's.
+                    if v.shared || v.cow {
+                        let chunks = source.share(*offset, len).map_err(|_| inconsistent("a vDSO mapping"))?;
+                        match chunks.as_slice() {
+                            [c] if c.len == len => mem_off = c.off,
+                            _ => return Err(inconsistent("a vDSO mapping larger than the vDSO")),
+                        }
+                        old_vdso_refs.push((v.mem_off, len));
+                    }
+                    Backing::Pages { source, offset: *offset }
+                }
+            };
+            vmas.push((
+                v.start,
+                Vma {
+                    end: v.end,
+                    prot: v.prot,
+                    shared: v.shared,
+                    cow: v.cow,
+                    may_write: v.may_write,
+                    may_exec: v.may_exec,
+                    mem_off,
+                    backing,
+                },
+            ));
+        }
+        let (brk_base, brk) = m.brk;
+        let mm = MemoryManager::restored(mf.clone(), min_max, (brk_base, brk, m.mmap_top), vmas)
+            .map_err(|_| inconsistent("overlapping or misplaced mappings"))?;
+        mms.push(Arc::new(Mutex::new(mm)));
+    }
+    // The checkpointed vDSO's pages: the references its mappings held,
+    // and its own.
+    for (off, len) in old_vdso_refs.into_iter().chain(image.memory.vdso.iter().copied()) {
+        mf.release(off, len);
+    }
+    // Filesystem contexts.
+    let vfs = &kernel.vfs;
+    let dir = |path: &[u8]| -> Result<Arc<Dentry>, RestoreError> {
+        vfs.resolve(vfs.root(), vfs.root(), path, Follow::Yes).ok().filter(|d| d.is_dir()).ok_or_else(|| {
+            RestoreError::Reopen { path: String::from_utf8_lossy(path).into_owned(), errno: Errno::ENOTDIR }
+        })
+    };
+    let mut fs_contexts = Vec::new();
+    for f in &image.fs_contexts {
+        fs_contexts.push(Arc::new(Mutex::new(FsContext {
+            root: dir(&f.root)?,
+            cwd: dir(&f.cwd)?,
+            umask: f.umask & 0o777,
+        })));
+    }
+    let fd_tables: Vec<Arc<Mutex<FdTable>>> = image.fd_tables.iter().map(|_| Arc::default()).collect();
+    // Processes and their threads.
+    let now = Instant::now();
+    let mut tasks = Vec::new();
+    {
+        let mut procs = kernel.procs();
+        for p in &image.processes {
+            if p.pid <= 0 || procs.procs.contains_key(&p.pid) {
+                return Err(inconsistent(format!("process {}", p.pid)));
+            }
+            let mut rlimits = crate::kernel::task::default_rlimits();
+            if p.rlimits.len() != rlimits.len() {
+                return Err(inconsistent("resource limits"));
+            }
+            for (r, &(cur, max)) in rlimits.iter_mut().zip(&p.rlimits) {
+                *r = Rlimit { cur: cur.min(max), max };
+            }
+            let tg = ThreadGroup::new(p.pid, sighand(&p.actions)?, creds(&p.creds), rlimits);
+            for s in &p.pending {
+                tg.push_signal(siginfo(s)?);
+            }
+            use std::sync::atomic::Ordering::Relaxed;
+            tg.pdeathsig.store(p.pdeathsig.min(crate::kernel::signal::NSIG), Relaxed);
+            tg.nice.store(p.nice.clamp(-20, 19), Relaxed);
+            tg.oom_score_adj.store(p.oom_score_adj.0.clamp(-1000, 1000), Relaxed);
+            tg.oom_score_adj_min.store(p.oom_score_adj.1.clamp(-1000, 1000), Relaxed);
+            let state = match p.state {
+                ProcStateImage::Running => ProcState::Running,
+                ProcStateImage::Stopped { sig, reported } => ProcState::Stopped { sig, reported },
+                ProcStateImage::Zombie(e) => ProcState::Zombie(exit_status(e)),
+            };
+            let mut handles = Vec::new();
+            let mut remains = None;
+            if let ProcState::Zombie(status) = state {
+                if !p.threads.is_empty() {
+                    return Err(inconsistent(format!("zombie {} with threads", p.pid)));
+                }
+                tg.begin_exit(status);
+                tg.exited.store(true, std::sync::atomic::Ordering::SeqCst);
+                remains = Some(TaskHandle::new(p.pid, tg.clone(), 0));
+            } else if p.threads.is_empty() {
+                return Err(inconsistent(format!("process {} without threads", p.pid)));
+            }
+            if p.stopped {
+                tg.set_stopped(true);
+            }
+            for t in &p.threads {
+                if t.tid <= 0 || procs.threads.contains_key(&t.tid) {
+                    return Err(inconsistent(format!("thread {}", t.tid)));
+                }
+                let handle = TaskHandle::new(t.tid, tg.clone(), t.sigmask);
+                for s in &t.pending {
+                    handle.push_signal(siginfo(s)?);
+                }
+                handle.no_new_privs.store(t.no_new_privs, Relaxed);
+                handle.sched.store(t.sched, Relaxed);
+                handle.robust_head.store(t.robust_list.0, Relaxed);
+                procs.threads.insert(t.tid, handle.clone());
+                handles.push(handle.clone());
+                let regs = platform::Regs::from_words(&t.regs).ok_or_else(|| inconsistent("registers"))?;
+                let parts = TaskParts {
+                    handle,
+                    pid: p.pid,
+                    mm: pick(&mms, t.mm, t.tid, "address space")?,
+                    fds: pick(&fd_tables, t.fds, t.tid, "fd table")?,
+                    fs: pick(&fs_contexts, t.fs, t.tid, "filesystem context")?,
+                    regs,
+                    sigmask: t.sigmask,
+                };
+                let mut task = Task::new(kernel.clone(), parts);
+                task.set_sigmask(t.sigmask);
+                task.saved_mask = t.saved_mask;
+                let (sp, size, flags) = t.altstack;
+                task.altstack = AltStack { sp, size, flags };
+                task.restart_block = t.restart.map(|r| restart_block(r, now));
+                task.clear_child_tid = t.clear_child_tid;
+                task.robust_list = t.robust_list;
+                task.set_comm(&t.comm[..t.comm.len().min(15)]);
+                task.dumpable = t.dumpable;
+                task.personality = t.personality;
+                task.affinity = t.affinity.clone();
+                task.in_syscall = t.in_syscall;
+                task.inherited_fp = t.fp.as_ref().map(|bytes| {
+                    let mut fp = Box::<platform::FpState>::default();
+                    let n = bytes.len().min(fp.bytes.len());
+                    fp.bytes[..n].copy_from_slice(&bytes[..n]);
+                    fp
+                });
+                let exe = p.exe.as_ref().and_then(|path| vfs.resolve(vfs.root(), vfs.root(), path, Follow::Yes).ok());
+                task.publish_program(exe, Arc::new(p.cmdline.clone()), Arc::new(p.environ.clone()));
+                tasks.push(task);
+            }
+            procs.procs.insert(
+                p.pid,
+                Process {
+                    tg,
+                    parent: p.parent,
+                    children: p.children.iter().copied().collect(),
+                    threads: handles,
+                    pgid: p.pgid,
+                    sid: p.sid,
+                    state,
+                    continued: p.continued,
+                    exit_signal: p.exit_signal.min(crate::kernel::signal::NSIG),
+                    did_exec: p.did_exec,
+                    ctty: None,
+                    remains,
+                },
+            );
+        }
+        procs.set_last_id(image.last_pid);
+    }
+    // Open files, through one of the tasks (for the open path's sake).
+    let Some(opener_task) = tasks.first_mut() else { return Err(inconsistent("no task")) };
+    let stdio: Vec<Arc<OwnedFd>> = stdio.into_iter().map(Arc::new).collect();
+    let pipes: Vec<Arc<crate::vfs::pipe::Pipe>> = image
+        .pipes
+        .iter()
+        .map(|p| crate::vfs::pipe::Pipe::restored(p.data.clone(), p.capacity.min(usize::MAX as u64) as usize))
+        .collect();
+    let mut files = Vec::new();
+    for f in &image.files {
+        let file = match &f.kind {
+            FileKind::Named(n) => opener.open(opener_task, n, f.flags)?,
+            FileKind::Stdio(i) => {
+                let fd =
+                    stdio.get(usize::from(*i)).ok_or_else(|| inconsistent("a stdio fd the runtime did not give"))?;
+                let dup = fd.try_clone().map_err(|e| RestoreError::Io(e.to_string()))?;
+                File::new(Box::new(HostStdio::new(dup, *i)), f.flags, None)
+            }
+            FileKind::PipeRead(n) => {
+                let pipe = pipes.get(*n).ok_or_else(|| inconsistent("a pipe"))?;
+                File::new(Box::new(pipe.open_reader().0), f.flags, None)
+            }
+            FileKind::PipeWrite(n) => {
+                let pipe = pipes.get(*n).ok_or_else(|| inconsistent("a pipe"))?;
+                File::new(Box::new(pipe.open_writer().0), f.flags, None)
+            }
+        };
+        if f.flags & O_PATH == 0 {
+            file.set_flags(f.flags);
+        }
+        *file.offset.lock().unwrap_or_else(|e| e.into_inner()) = f.offset;
+        files.push(file);
+    }
+    for (table, entries) in fd_tables.iter().zip(&image.fd_tables) {
+        let mut table = table.lock().unwrap_or_else(|e| e.into_inner());
+        for &(fd, file, cloexec) in entries {
+            let file = files.get(file).ok_or_else(|| inconsistent("an fd's file"))?.clone();
+            table.insert_at(fd, file, cloexec, u64::MAX).map_err(|_| inconsistent(format!("fd {fd}")))?;
+        }
+    }
+    for t in &tasks {
+        t.publish_view();
+    }
+    Ok(tasks)
+}
+
+/// The host fd a private mapping of `d` copies from, as mmap gets it.
+fn mappable_fd(kernel: &Kernel, d: &Arc<Dentry>) -> Result<Arc<OwnedFd>, Errno> {
+    use crate::vfs::Node;
+    let fd = match d.node() {
+        Node::Gofer { fid, .. } => {
+            let gofer = kernel.vfs.gofer().ok_or(Errno::EIO)?;
+            gofer.open(*fid, abi::flags::open::O_RDONLY).map_err(crate::vfs::gofer_errno)?
+        }
+        Node::Host(_) => crate::vfs::hostfs::open(d, abi::flags::open::O_RDONLY)?,
+        _ => return Err(Errno::ENODEV),
+    };
+    Ok(Arc::new(fd))
+}

@@ -1,0 +1,392 @@
+//! Writing a frozen sandbox out as an [`Image`].
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::image::*;
+use super::{freeze, CheckpointError, Parked};
+use crate::kernel::process::{Credentials, ProcState};
+use crate::kernel::task::{RestartBlock, Task};
+use crate::kernel::{ExitStatus, Kernel};
+use crate::mm::{Backing, Chunk, MemoryManager};
+use crate::vfs::file::File;
+use crate::vfs::{Dentry, Follow};
+
+/// What a checkpoint wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// Processes (live and zombie).
+    pub processes: usize,
+    /// Threads.
+    pub threads: usize,
+    /// Bytes of the state file.
+    pub state_bytes: u64,
+    /// Bytes of memory written to the pages file.
+    pub page_bytes: u64,
+}
+
+/// A thread's private state, as its own task leaves it when it parks.
+pub fn thread_image(t: &Task) -> ThreadImage {
+    let now = Instant::now();
+    let left = |d: Instant| d.saturating_duration_since(now).as_nanos().min(u64::MAX as u128) as u64;
+    let restart = t.restart_block.map(|r| match r {
+        RestartBlock::Sleep { deadline, rem } => RestartImage::Sleep { left_ns: deadline.map(left), rem },
+        RestartBlock::FutexWait { addr, val, bitset, deadline } => {
+            RestartImage::FutexWait { addr, val, bitset, left_ns: left(deadline) }
+        }
+        RestartBlock::Poll { addr, nfds, deadline } => RestartImage::Poll { addr, nfds, left_ns: left(deadline) },
+    });
+    let h = &t.handle;
+    use std::sync::atomic::Ordering::Relaxed;
+    ThreadImage {
+        tid: t.tid,
+        sigmask: t.sigmask,
+        saved_mask: t.saved_mask,
+        altstack: (t.altstack.sp, t.altstack.size, t.altstack.flags),
+        restart,
+        clear_child_tid: t.clear_child_tid,
+        robust_list: t.robust_list,
+        comm: t.comm.to_vec(),
+        dumpable: t.dumpable,
+        personality: t.personality,
+        affinity: t.affinity.clone(),
+        no_new_privs: h.no_new_privs.load(Relaxed),
+        sched: h.sched.load(Relaxed),
+        ..Default::default()
+    }
+}
+
+/// Objects seen so far, by address, each with its index in the image.
+struct Seen<T: ?Sized> {
+    index: HashMap<usize, usize>,
+    items: Vec<Arc<T>>,
+}
+
+impl<T: ?Sized> Default for Seen<T> {
+    fn default() -> Self {
+        Seen { index: HashMap::new(), items: Vec::new() }
+    }
+}
+
+impl<T: ?Sized> Seen<T> {
+    fn add(&mut self, item: &Arc<T>) -> usize {
+        let key = Arc::as_ptr(item) as *const () as usize;
+        *self.index.entry(key).or_insert_with(|| {
+            self.items.push(item.clone());
+            self.items.len() - 1
+        })
+    }
+}
+
+fn unsupported(what: impl Into<String>) -> CheckpointError {
+    CheckpointError::Unsupported(what.into())
+}
+
+/// Checkpoints the sandbox: freezes it, writes the state to `state` and
+/// the memory to `pages`, and, unless `leave_running`, ends every process
+/// before the tasks thaw (they never run again), as runc's checkpoint
+/// does. A checkpoint that fails leaves the sandbox running as before.
+pub fn checkpoint(
+    kernel: &Kernel,
+    state: OwnedFd,
+    pages: OwnedFd,
+    leave_running: bool,
+) -> Result<Written, CheckpointError> {
+    let frozen = freeze(kernel)?;
+    let written = frozen.with_parked(|parked| {
+        let image = build(kernel, parked)?;
+        let processes = image.processes.len();
+        let threads = image.processes.iter().map(|p| p.threads.len()).sum();
+        let (state_bytes, page_bytes) = write(kernel, image, state, &pages)?;
+        Ok::<_, CheckpointError>(Written { processes, threads, state_bytes, page_bytes })
+    })?;
+    if !leave_running {
+        kernel.end_all(ExitStatus::Signaled(abi::flags::signal::SIGKILL));
+    }
+    drop(frozen);
+    Ok(written)
+}
+
+fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> Result<Image, CheckpointError> {
+    refuse_uncovered(kernel)?;
+    let mut mms: Seen<Mutex<MemoryManager>> = Seen::default();
+    let mut fd_tables: Seen<Mutex<crate::kernel::fd_table::FdTable>> = Seen::default();
+    let mut fs_contexts: Seen<Mutex<crate::kernel::task::FsContext>> = Seen::default();
+    let mut processes = Vec::new();
+    let last_pid;
+    {
+        let procs = kernel.procs();
+        last_pid = procs.last_id();
+        for (&pid, p) in &procs.procs {
+            let tg = &p.tg;
+            if !tg.posix_timers.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+                || tg.itimers.iter().any(|t| t.get().is_some_and(|t| t.get().0 > std::time::Duration::ZERO))
+            {
+                return Err(unsupported(format!("process {pid} has a timer armed (setitimer, alarm or timer_create)")));
+            }
+            let mut threads = Vec::new();
+            for h in &p.threads {
+                let park = parked.get(&h.tid).ok_or(CheckpointError::Busy(vec![h.tid]))?;
+                let mut t = ThreadImage {
+                    regs: regs_words(&park.regs),
+                    fp: park.fp.as_ref().map(|fp| fp.bytes[..platform::fp_layout().size.min(fp.bytes.len())].to_vec()),
+                    pending: h.pending_queue().iter().map(|s| s.0.to_vec()).collect(),
+                    mm: mms.add(&park.mm),
+                    fds: fd_tables.add(&park.fds),
+                    fs: fs_contexts.add(&park.fs),
+                    in_syscall: park.in_syscall,
+                    ..park.image.clone()
+                };
+                t.tid = h.tid;
+                threads.push(t);
+            }
+            let view = p.threads.first().and_then(|h| h.view());
+            let sighand = tg.sighand.lock().unwrap_or_else(|e| e.into_inner());
+            processes.push(ProcessImage {
+                pid,
+                parent: p.parent,
+                children: p.children.iter().copied().collect(),
+                pgid: p.pgid,
+                sid: p.sid,
+                state: match p.state {
+                    ProcState::Running => ProcStateImage::Running,
+                    ProcState::Stopped { sig, reported } => ProcStateImage::Stopped { sig, reported },
+                    ProcState::Zombie(s) => ProcStateImage::Zombie(exit_image(s)),
+                },
+                continued: p.continued,
+                exit_signal: p.exit_signal,
+                did_exec: p.did_exec,
+                actions: sighand.0.iter().map(|a| (a.handler, a.flags, a.restorer, a.mask)).collect(),
+                pending: {
+                    let pend = tg.pending.lock().unwrap_or_else(|e| e.into_inner());
+                    pend.queued().map(|s| s.0.to_vec()).collect()
+                },
+                creds: creds_image(&tg.creds.lock().unwrap_or_else(|e| e.into_inner())),
+                rlimits: tg.rlimits.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|r| (r.cur, r.max)).collect(),
+                pdeathsig: tg.pdeathsig.load(std::sync::atomic::Ordering::Relaxed),
+                nice: tg.nice.load(std::sync::atomic::Ordering::Relaxed),
+                oom_score_adj: (
+                    tg.oom_score_adj.load(std::sync::atomic::Ordering::Relaxed),
+                    tg.oom_score_adj_min.load(std::sync::atomic::Ordering::Relaxed),
+                ),
+                stopped: tg.stopped_flag.load(std::sync::atomic::Ordering::Acquire),
+                threads,
+                exe: view.as_ref().and_then(|v| v.exe.as_ref()).map(|d| kernel.vfs.path_of(d)),
+                cmdline: view.as_ref().map(|v| v.cmdline.to_vec()).unwrap_or_default(),
+                environ: view.as_ref().map(|v| v.environ.to_vec()).unwrap_or_default(),
+            });
+        }
+    }
+    let mut files: Seen<File> = Seen::default();
+    let mut tables = Vec::new();
+    for table in &fd_tables.items {
+        let table = table.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = Vec::new();
+        for fd in table.fds() {
+            let (Ok(file), Ok(cloexec)) = (table.get(fd), table.cloexec(fd)) else { continue };
+            entries.push((fd, files.add(file), cloexec));
+        }
+        tables.push(entries);
+    }
+    let mut pipes: Seen<crate::vfs::pipe::Pipe> = Seen::default();
+    let files = files.items.iter().map(|f| file_image(kernel, f, &mut pipes)).collect::<Result<Vec<_>, _>>()?;
+    let pipes = pipes
+        .items
+        .iter()
+        .map(|p| {
+            let (data, capacity) = p.contents();
+            PipeImage { data, capacity: capacity as u64 }
+        })
+        .collect();
+    let fs_contexts = fs_contexts
+        .items
+        .iter()
+        .map(|fs| {
+            let fs = fs.lock().unwrap_or_else(|e| e.into_inner());
+            FsImage { root: kernel.vfs.path_of(&fs.root), cwd: kernel.vfs.path_of(&fs.cwd), umask: fs.umask }
+        })
+        .collect();
+    let mms = mms
+        .items
+        .iter()
+        .map(|mm| mm_image(kernel, &mm.lock().unwrap_or_else(|e| e.into_inner())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let uts = kernel.uts_names();
+    let alloc = kernel.memfile.allocator_state();
+    let memory = MemoryImage {
+        extents: kernel.memfile.data_extents(alloc.tail).map_err(|e| CheckpointError::Io(e.to_string()))?,
+        free: alloc.free,
+        tail: alloc.tail,
+        shared: alloc.shared,
+        vdso: kernel.vdso.as_ref().map(|v| v.runs().to_vec()).unwrap_or_default(),
+        crc: 0,
+    };
+    Ok(Image {
+        memory,
+        uts: (uts.hostname, uts.domainname),
+        last_pid,
+        mms,
+        files,
+        pipes,
+        fd_tables: tables,
+        fs_contexts,
+        processes,
+    })
+}
+
+/// Refuses the kernel objects a checkpoint does not cover yet, where no
+/// open file shows them: System V IPC objects, message queues, keys beyond
+/// the defaults, AIO contexts, and files written to the sandbox's
+/// memory filesystems (tmpfs, the root's overlay).
+fn refuse_uncovered(kernel: &Kernel) -> Result<(), CheckpointError> {
+    if kernel.ipc.in_use() {
+        return Err(unsupported("System V IPC objects or POSIX message queues exist"));
+    }
+    if kernel.aio.in_use() {
+        return Err(unsupported("Linux AIO contexts exist (io_setup)"));
+    }
+    if let Some(place) = kernel.vfs.memory_written() {
+        return Err(unsupported(format!("files were written in the sandbox's memory ({place})")));
+    }
+    Ok(())
+}
+
+/// The registers as a list of words, in `Regs`' order.
+fn regs_words(r: &platform::Regs) -> Vec<u64> {
+    r.to_words().to_vec()
+}
+
+fn exit_image(s: ExitStatus) -> ExitImage {
+    match s {
+        ExitStatus::Exited(c) => ExitImage::Exited(c),
+        ExitStatus::Signaled(s) => ExitImage::Signaled(s),
+        ExitStatus::Dumped(s) => ExitImage::Dumped(s),
+    }
+}
+
+fn creds_image(c: &Credentials) -> CredsImage {
+    CredsImage {
+        uids: [c.uid, c.euid, c.suid, c.fsuid],
+        gids: [c.gid, c.egid, c.sgid, c.fsgid],
+        groups: c.groups.clone(),
+        caps: [c.caps.effective, c.caps.permitted, c.caps.inheritable, c.caps.bounding, c.caps.ambient],
+        securebits: c.securebits,
+    }
+}
+
+/// A named file as restore will find it: its path must lead back to it.
+fn named(kernel: &Kernel, d: &Arc<Dentry>) -> Result<NamedFile, CheckpointError> {
+    let path = kernel.vfs.path_of(d);
+    let root = kernel.vfs.root();
+    let found = kernel.vfs.resolve(root, root, &path, Follow::No);
+    if !found.is_ok_and(|f| Arc::ptr_eq(&f, d)) {
+        return Err(unsupported(format!(
+            "an open file no path leads to ({}: deleted, O_TMPFILE, a memfd, or outside the root)",
+            String::from_utf8_lossy(&path)
+        )));
+    }
+    let a = d.attr();
+    Ok(NamedFile { path, size: a.size, mtime: (a.mtime_sec, a.mtime_nsec) })
+}
+
+fn file_image(
+    kernel: &Kernel,
+    f: &Arc<File>,
+    pipes: &mut Seen<crate::vfs::pipe::Pipe>,
+) -> Result<FileImage, CheckpointError> {
+    use abi::flags::open::{O_ACCMODE, O_WRONLY};
+    let ops = &f.ops;
+    let flags = f.flags();
+    let offset = *f.offset.lock().unwrap_or_else(|e| e.into_inner());
+    let kind = if let Some(i) = ops.stdio_index() {
+        FileKind::Stdio(i)
+    } else if ops.tty().is_some() || ops.pty_master().is_some() {
+        return Err(unsupported("a terminal is open (the console or a pseudo-terminal)"));
+    } else if ops.host_socket().is_some() || ops.unix_socket().is_some() {
+        return Err(unsupported("a socket is open"));
+    } else if ops.mqueue().is_some() {
+        return Err(unsupported("a POSIX message queue is open"));
+    } else if let Some(pipe) = ops.pipe() {
+        if f.dentry.is_some() {
+            return Err(unsupported("a named pipe (FIFO) is open"));
+        }
+        let n = pipes.add(pipe);
+        if flags & O_ACCMODE == O_WRONLY {
+            FileKind::PipeWrite(n)
+        } else {
+            FileKind::PipeRead(n)
+        }
+    } else if let Some(name) = ops.anon_name() {
+        return Err(unsupported(format!("an {name} file is open")));
+    } else if let Some(d) = &f.dentry {
+        if f.owner.is_set() {
+            return Err(unsupported("a file with an owner for SIGIO (F_SETOWN) is open"));
+        }
+        FileKind::Named(named(kernel, d)?)
+    } else {
+        return Err(unsupported("an anonymous file is open"));
+    };
+    Ok(FileImage { flags, offset, kind })
+}
+
+fn mm_image(kernel: &Kernel, mm: &MemoryManager) -> Result<MmImage, CheckpointError> {
+    let mut vmas = Vec::new();
+    for (start, v) in mm.vmas() {
+        let backing = match &v.backing {
+            Backing::Anon => BackingImage::Anon,
+            Backing::PastEof => BackingImage::PastEof,
+            Backing::File { offset, name, .. } => {
+                let d = name.as_ref().ok_or_else(|| unsupported("a private mapping of a file without a name"))?;
+                BackingImage::File { file: named(kernel, d)?, offset: *offset }
+            }
+            Backing::Pages { source, offset } => match source.map_name().as_deref() {
+                Some("[vdso]") => BackingImage::Vdso { image: true, offset: *offset },
+                Some("[vvar]") => BackingImage::Vdso { image: false, offset: *offset },
+                _ => return Err(unsupported("a mapping of a tmpfs file, a memfd or a System V segment")),
+            },
+        };
+        vmas.push(VmaImage {
+            start,
+            end: v.end,
+            prot: v.prot,
+            shared: v.shared,
+            cow: v.cow,
+            may_write: v.may_write,
+            may_exec: v.may_exec,
+            mem_off: v.mem_off,
+            backing,
+        });
+    }
+    let (brk_base, brk, mmap_top) = mm.layout();
+    Ok(MmImage { vmas, brk: (brk_base, brk), mmap_top })
+}
+
+/// Writes the pages, then the state (with the pages' checksum); returns
+/// the bytes of each.
+fn write(kernel: &Kernel, mut image: Image, state: OwnedFd, pages: &OwnedFd) -> Result<(u64, u64), CheckpointError> {
+    let io = |e: std::io::Error| CheckpointError::Io(e.to_string());
+    let mf = &kernel.memfile;
+    let mut crc = crc32fast::Hasher::new();
+    let mut page_bytes = 0;
+    for &(off, len) in &image.memory.extents {
+        mf.for_each_piece(off, len, |piece| crc.update(piece));
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(1 << 30);
+            let wrote = mf.write_to_fd(pages.as_raw_fd(), &[Chunk { off: off + done, len: n }], Some(off + done));
+            match wrote.map_err(io)? {
+                0 => return Err(CheckpointError::Io("the pages file took no more".into())),
+                w => done += w as u64,
+            }
+        }
+        page_bytes += len;
+    }
+    image.memory.crc = crc.finalize();
+    let bytes = encode(&image)?;
+    let mut out = std::fs::File::from(state);
+    out.write_all(&bytes).map_err(io)?;
+    Ok((bytes.len() as u64, page_bytes))
+}
