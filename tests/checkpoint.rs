@@ -1,0 +1,302 @@
+//! Checkpoint and restore (`husk checkpoint`, `husk restore`), on each
+//! platform: a process tree that spans the Sentry's kernel objects is
+//! checkpointed, the container ends, and it comes back from the image and
+//! finishes as it does natively with no checkpoint at all. Also: what a
+//! checkpoint does not cover is refused and the container runs on; a
+//! corrupt, truncated or foreign image, or a host file changed since the
+//! checkpoint, is refused with a clear error, leaving nothing behind.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use husk_suite::paths::{chroot_bin, husk_bin};
+use husk_suite::procs;
+use husk_suite::run::{run_command, DEFAULT_TIMEOUT};
+use husk_suite::{Link, Outcome, Rootfs};
+use serde_json::json;
+
+const PLATFORMS: [&str; 2] = ["systrap", "ptrace"];
+const DATA: &str = "0123456789abcdef";
+
+/// A bundle (a root with the test program and a data file), a private
+/// state root, and an image directory beside them.
+struct Ctx {
+    platform: &'static str,
+    id: String,
+    rootfs: Rootfs,
+    state_root: PathBuf,
+}
+
+impl Ctx {
+    fn new(platform: &'static str, case: &str, args: &[&str]) -> Ctx {
+        let rootfs = Rootfs::new();
+        rootfs.prog("ckpt", Link::Static);
+        rootfs.busybox(&["sh", "sleep", "echo"]);
+        rootfs.dir("/tmp").dir("/proc").dir("/dev");
+        rootfs.file("/data.txt", DATA);
+        let state_root = rootfs.outside().join("state");
+        let config = json!({
+            "ociVersion": "1.0.2",
+            "process": {
+                "terminal": false,
+                "user": {"uid": 0, "gid": 0},
+                "args": args,
+                "env": ["PATH=/bin"],
+                "cwd": "/"
+            },
+            "root": {"path": "rootfs", "readonly": true},
+            "hostname": "ckpt",
+            "annotations": {"dev.husk.network": "none"},
+            "mounts": [{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777"]}]
+        });
+        fs::write(rootfs.outside().join("config.json"), serde_json::to_vec_pretty(&config).expect("JSON"))
+            .expect("write config.json");
+        let id = format!("ckpt-{case}-{platform}-{}", std::process::id());
+        Ctx { platform, id, rootfs, state_root }
+    }
+
+    fn bundle(&self) -> &Path {
+        self.rootfs.outside()
+    }
+
+    fn image(&self, name: &str) -> PathBuf {
+        self.bundle().join(name)
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(husk_bin());
+        cmd.arg("--root").arg(&self.state_root).arg("--platform").arg(self.platform).args(args);
+        cmd.current_dir(self.bundle());
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Outcome {
+        run_command(self.cmd(args), None, DEFAULT_TIMEOUT, "husk")
+    }
+
+    fn ok(&self, args: &[&str]) -> Outcome {
+        let out = self.run(args);
+        assert_eq!(out.status, 0, "husk {args:?} failed:\n{}", out.describe());
+        out
+    }
+
+    /// `husk run -d`, its stdout into `out`; returns once the program has
+    /// said "ready".
+    fn run_detached(&self, out: &Path) {
+        // Files, not pipes: the container keeps its stdio after `run -d`
+        // returns, and a pipe would never reach its end.
+        let file = fs::File::create(out).expect("output file");
+        let err_path = out.with_extension("stderr");
+        let err = fs::File::create(&err_path).expect("stderr file");
+        let mut cmd = self.cmd(&["run", "-d", "--bundle"]);
+        cmd.arg(self.bundle()).arg(&self.id);
+        cmd.stdin(Stdio::null()).stdout(file).stderr(err);
+        let status = cmd.status().expect("husk run -d");
+        assert!(status.success(), "husk run -d: {}", fs::read_to_string(&err_path).unwrap_or_default());
+        wait_for(|| fs::read_to_string(out).is_ok_and(|s| s.contains("ready\n")), "the program to say ready");
+    }
+
+    fn listed(&self) -> bool {
+        self.ok(&["list", "-q"]).stdout_str().lines().any(|l| l == self.id)
+    }
+
+    fn status(&self) -> String {
+        let out = self.run(&["state", &self.id]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or(json!({}));
+        v["status"].as_str().unwrap_or("gone").to_owned()
+    }
+
+    /// No state, no process of the container left.
+    fn assert_nothing_left(&self) {
+        assert!(!self.listed(), "{} is still listed", self.id);
+        assert!(!self.state_root.join(&self.id).exists(), "its state directory is left");
+        let mine = procs::all().into_iter().filter(|p| p.cmdline.contains(&self.id)).count();
+        assert_eq!(mine, 0, "processes of {} are left", self.id);
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        let _ = self.run(&["delete", "--force", &self.id]);
+    }
+}
+
+fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits for `child` (up to 60 s), returning its status and stdout.
+fn finish(mut child: Child, what: &str) -> (i32, String) {
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + DEFAULT_TIMEOUT;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what} did not finish in time");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status.code().unwrap_or(-1), reader.join().expect("reader"))
+}
+
+/// The program run natively in its root: what it prints after "ready"
+/// once it gets SIGUSR1, and its exit status.
+fn native(ctx: &Ctx) -> (i32, String) {
+    let mut cmd = Command::new(chroot_bin());
+    cmd.arg(ctx.rootfs.path()).arg("/progs/ckpt").stdout(Stdio::piped()).stdin(Stdio::null());
+    let mut child = cmd.spawn().expect("chroot");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("ready line");
+    assert_eq!(line, "ready\n");
+    // The checkpoint tests pause about this long between the two.
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::USR1).expect("SIGUSR1");
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).expect("output");
+    let status = child.wait().expect("wait");
+    (status.code().unwrap_or(-1), rest)
+}
+
+#[test]
+fn a_process_tree_comes_back_from_its_checkpoint_and_finishes_as_natively() {
+    for platform in PLATFORMS {
+        let ctx = Ctx::new(platform, "tree", &["/progs/ckpt"]);
+        let expected = native(&ctx);
+        assert_eq!(expected.0, 0, "native run:\n{}", expected.1);
+        assert!(!expected.1.contains("bad"), "native run:\n{}", expected.1);
+        let first = ctx.image("first-output");
+        ctx.run_detached(&first);
+        let started = Instant::now();
+        ctx.ok(&["checkpoint", "--image-path", "image", &ctx.id]);
+        eprintln!("{platform}: checkpoint in {:?}", started.elapsed());
+        // As runc's: without --leave-running, the container is gone.
+        assert!(!ctx.listed(), "the container is still listed after its checkpoint");
+        assert!(ctx.image("image").join("husk-state.img").is_file());
+        let mut restore = ctx.cmd(&["restore", "--image-path", "image", "--bundle"]);
+        restore.arg(ctx.bundle()).arg(&ctx.id).stdout(Stdio::piped()).stdin(Stdio::null());
+        let started = Instant::now();
+        let child = restore.spawn().expect("husk restore");
+        wait_for(|| ctx.status() == "running", "the restored container to run");
+        eprintln!("{platform}: restored and running in {:?}", started.elapsed());
+        ctx.ok(&["kill", &ctx.id, "SIGUSR1"]);
+        let got = finish(child, "husk restore");
+        assert_eq!(
+            got, expected,
+            "{platform}: the restored program's output and status (left) differ from a native run's (right)"
+        );
+        assert_eq!(fs::read_to_string(&first).expect("first output"), "ready\n");
+        ctx.assert_nothing_left();
+    }
+}
+
+#[test]
+fn leave_running_keeps_the_container_and_a_second_checkpoint_restores_too() {
+    for platform in PLATFORMS {
+        let ctx = Ctx::new(platform, "leave", &["/progs/ckpt"]);
+        ctx.run_detached(&ctx.image("out"));
+        ctx.ok(&["checkpoint", "--leave-running", "--image-path", "one", &ctx.id]);
+        assert_eq!(ctx.status(), "running");
+        ctx.ok(&["checkpoint", "--leave-running", "--image-path", "two", &ctx.id]);
+        ctx.ok(&["kill", &ctx.id, "SIGUSR1"]);
+        wait_for(|| ctx.status() == "stopped", "the original to finish");
+        let out = fs::read_to_string(ctx.image("out")).expect("output");
+        assert!(out.contains("thread: 40") && !out.contains("bad"), "{out}");
+        ctx.ok(&["delete", &ctx.id]);
+        // The second image, taken from a sandbox that went on running.
+        let mut restore = ctx.cmd(&["restore", "--image-path", "two", "--bundle"]);
+        restore.arg(ctx.bundle()).arg(&ctx.id).stdout(Stdio::piped()).stdin(Stdio::null());
+        let child = restore.spawn().expect("husk restore");
+        wait_for(|| ctx.status() == "running", "the restored container to run");
+        ctx.ok(&["kill", &ctx.id, "SIGUSR1"]);
+        let (status, out) = finish(child, "husk restore");
+        assert_eq!(status, 0, "{out}");
+        assert!(out.contains("thread: 40") && !out.contains("bad"), "{out}");
+        ctx.assert_nothing_left();
+    }
+}
+
+#[test]
+fn what_a_checkpoint_does_not_cover_is_refused_and_the_container_runs_on() {
+    let ctx = Ctx::new("systrap", "refused", &["/bin/sh", "-c", "echo kept > /tmp/x; echo ready; exec sleep 60"]);
+    ctx.run_detached(&ctx.image("out"));
+    let out = ctx.run(&["checkpoint", "--image-path", "image", &ctx.id]);
+    assert_ne!(out.status, 0, "a checkpoint of a sandbox with files in its tmpfs succeeded");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not covered by checkpoints yet") && err.contains("/tmp"), "{err}");
+    assert!(!ctx.image("image").exists(), "a refused checkpoint left its image directory");
+    assert_eq!(ctx.status(), "running", "the container must run on");
+    ctx.ok(&["delete", "--force", &ctx.id]);
+    ctx.assert_nothing_left();
+}
+
+#[test]
+fn corrupt_truncated_foreign_or_stale_images_are_refused_leaving_nothing() {
+    let ctx = Ctx::new("systrap", "corrupt", &["/progs/ckpt"]);
+    ctx.run_detached(&ctx.image("out"));
+    ctx.ok(&["checkpoint", "--image-path", "good", &ctx.id]);
+    let good = ctx.image("good");
+    let variant = |name: &str, change: &dyn Fn(&Path)| -> PathBuf {
+        let dir = ctx.image(name);
+        fs::create_dir_all(&dir).expect("mkdir");
+        for f in ["husk-state.img", "husk-pages.img"] {
+            fs::copy(good.join(f), dir.join(f)).expect("copy the image");
+        }
+        change(&dir);
+        dir
+    };
+    let flip = |path: PathBuf, at_end: usize| {
+        let mut b = fs::read(&path).expect("read");
+        let i = b.len() - at_end;
+        b[i] ^= 0x5a;
+        fs::write(&path, b).expect("write");
+    };
+    let cases: Vec<(PathBuf, &str)> = vec![
+        (variant("flipped-state", &|d| flip(d.join("husk-state.img"), 10)), "corrupt"),
+        (
+            variant("truncated-state", &|d| {
+                let f = fs::OpenOptions::new().write(true).open(d.join("husk-state.img")).expect("open");
+                f.set_len(100).expect("truncate");
+            }),
+            "truncated",
+        ),
+        (
+            variant("foreign", &|d| fs::write(d.join("husk-state.img"), b"\x7fELF not an image").expect("write")),
+            "not a Husk checkpoint",
+        ),
+        (variant("flipped-pages", &|d| flip(d.join("husk-pages.img"), 1)), "corrupt"),
+        (ctx.image("missing"), "holds no Husk checkpoint image"),
+    ];
+    for (dir, why) in cases {
+        let mut cmd = ctx.cmd(&["restore", "--image-path"]);
+        cmd.arg(&dir).arg("--bundle").arg(ctx.bundle()).arg(&ctx.id);
+        let out = run_command(cmd, None, DEFAULT_TIMEOUT, "husk restore");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status, 0, "{}: restored", dir.display());
+        assert!(err.contains(why), "{}: expected {why:?} in:\n{err}", dir.display());
+        ctx.assert_nothing_left();
+    }
+    // A file the image has open, changed on the host since.
+    fs::write(ctx.rootfs.path().join("data.txt"), format!("{DATA}more")).expect("change data.txt");
+    let out = ctx.run(&["restore", "--image-path", "good", "--bundle", ctx.bundle().to_str().expect("utf-8"), &ctx.id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status, 0, "restored over a changed file");
+    assert!(err.contains("/data.txt changed since the checkpoint"), "{err}");
+    ctx.assert_nothing_left();
+}

@@ -1,0 +1,164 @@
+/* A process tree whose state spans the Sentry's kernel objects, for the
+ * checkpoint tests (tests/checkpoint.rs): it sets everything up, prints
+ * "ready", and waits for SIGUSR1; a checkpoint and a restore come in
+ * between under Husk. Then it checks that everything survived and says
+ * so. Natively the same runs with no checkpoint, for the comparison.
+ *
+ * Covered: heap memory, a shared anonymous page, a pipe holding data, a
+ * file of the root read part way, the working directory, a blocked and
+ * pending signal, a handler, a child blocked in read, a child asleep in
+ * nanosleep (a restart block), a zombie, a thread waiting on a condition
+ * variable (a futex), and an SSE register kept across the wait. */
+#include "common.h"
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+static volatile sig_atomic_t go;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	go = 1;
+}
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int released;
+
+static void *worker(void *arg)
+{
+	double acc = *(double *)arg;
+	pthread_mutex_lock(&mu);
+	while (!released)
+		pthread_cond_wait(&cv, &mu);
+	pthread_mutex_unlock(&mu);
+	acc = acc * 3.0 + 0.5;
+	return (void *)(intptr_t)acc;
+}
+
+/* pause(2), with `v` in xmm7 across it; returns what xmm7 then holds. A
+ * signal handler may clobber xmm7, but sigreturn gives it back. */
+static uint64_t pause_keeping_xmm7(uint64_t v)
+{
+	uint64_t out;
+	long ret;
+	__asm__ volatile("movq %[v], %%xmm7\n\t"
+			 "mov $34, %%eax\n\t"
+			 "syscall\n\t"
+			 "movq %%xmm7, %[o]\n\t"
+			 : "=&a"(ret), [o] "=r"(out)
+			 : [v] "r"(v)
+			 : "rcx", "r11", "xmm7", "memory");
+	(void)ret;
+	return out;
+}
+
+static unsigned char pattern(size_t i)
+{
+	return (unsigned char)(i * 7 + (i >> 12));
+}
+
+int main(void)
+{
+	size_t n = 8 << 20;
+	unsigned char *heap = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		heap[i] = pattern(i);
+	int *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	*shared = 41;
+
+	int p[2];
+	if (pipe(p) != 0 || write(p[1], "buffered in the pipe", 20) != 20)
+		return 10;
+	int fd = open("/data.txt", O_RDONLY);
+	char first[4] = { 0 };
+	if (fd < 0 || read(fd, first, 3) != 3)
+		return 11;
+	if (chdir("/bin") != 0)
+		return 12;
+
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	sigaction(SIGUSR1, &sa, NULL);
+	sigset_t usr2;
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &usr2, NULL);
+	raise(SIGUSR2);
+
+	int c[2];
+	if (pipe(c) != 0)
+		return 13;
+	pid_t reader = fork();
+	if (reader == 0) {
+		char x = 0;
+		while (read(c[0], &x, 1) == -1 && errno == EINTR)
+			;
+		*shared += 1;
+		_exit(x == 'k' ? 7 : 1);
+	}
+	pid_t sleeper = fork();
+	if (sleeper == 0) {
+		sleep_ms(1500);
+		_exit(5);
+	}
+	pid_t zombie = fork();
+	if (zombie == 0)
+		_exit(3);
+	siginfo_t si;
+	waitid(P_PID, zombie, &si, WEXITED | WNOWAIT);
+
+	/* The thread blocks every signal: SIGUSR1 is the main thread's to
+	 * take (a process-directed signal goes to any thread not blocking it). */
+	double seed = 13.25;
+	pthread_t th;
+	sigset_t all, mine;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &mine);
+	pthread_create(&th, NULL, worker, &seed);
+	pthread_sigmask(SIG_SETMASK, &mine, NULL);
+
+	printf("ready\n");
+	fflush(stdout);
+	const uint64_t kept = 0x1122334455667788ull;
+	uint64_t xmm = kept;
+	while (!go)
+		xmm = pause_keeping_xmm7(kept);
+
+	CHECK("sse register", xmm == kept);
+	int good = 1;
+	for (size_t i = 0; i < n; i++)
+		if (heap[i] != pattern(i))
+			good = 0;
+	CHECK("heap", good);
+	char buf[64] = { 0 };
+	ssize_t r = read(p[0], buf, sizeof buf);
+	CHECK("pipe data", r == 20 && memcmp(buf, "buffered in the pipe", 20) == 0);
+	char next[4] = { 0 };
+	CHECK("file offset", read(fd, next, 3) == 3 && strcmp(first, "012") == 0 && strcmp(next, "345") == 0);
+	char cwd[64] = { 0 };
+	printf("cwd: %s\n", getcwd(cwd, sizeof cwd) ? cwd : "?");
+	sigset_t pend;
+	sigpending(&pend);
+	CHECK("pending SIGUSR2", sigismember(&pend, SIGUSR2));
+	int st;
+	if (write(c[1], "k", 1) != 1)
+		return 14;
+	waitpid(reader, &st, 0);
+	printf("reader: %s\n", status_str(st));
+	CHECK("shared memory", *shared == 42);
+	waitpid(sleeper, &st, 0);
+	printf("sleeper: %s\n", status_str(st));
+	waitpid(zombie, &st, 0);
+	printf("zombie: %s\n", status_str(st));
+	pthread_mutex_lock(&mu);
+	released = 1;
+	pthread_cond_signal(&cv);
+	pthread_mutex_unlock(&mu);
+	void *ret;
+	pthread_join(th, &ret);
+	printf("thread: %ld\n", (long)(intptr_t)ret);
+	return 0;
+}
