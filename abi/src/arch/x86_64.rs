@@ -1,6 +1,9 @@
-//! The x86_64 ABI: syscall numbers, `struct stat` and the auxv platform string.
+//! The x86_64 ABI: syscall numbers, `struct stat`, `struct semid64_ds`, the
+//! `open` flags that differ by architecture, and the auxv platform string.
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+use crate::types::IpcPerm;
 
 #[path = "x86_64_sysno.rs"]
 mod sysno;
@@ -38,3 +41,28 @@ pub struct Stat {
 }
 
 const _: () = assert!(core::mem::size_of::<Stat>() == 144);
+
+abi_struct! {
+    /// `struct semid64_ds` (x86_64 layout: each time followed by a word of
+    /// padding).
+    pub struct SemidDs {
+        pub sem_perm: IpcPerm,
+        pub sem_otime: i64,
+        pub unused1: u64,
+        pub sem_ctime: i64,
+        pub unused2: u64,
+        pub sem_nsems: u64,
+        pub unused3: u64,
+        pub unused4: u64,
+    } size 104;
+}
+
+/// The `open` flags whose values differ by architecture (x86_64 has the
+/// generic ones of `asm-generic/fcntl.h`).
+pub mod open_flags {
+    #![allow(missing_docs)]
+    pub const O_DIRECT: u32 = 0o40000;
+    pub const O_LARGEFILE: u32 = 0o100000;
+    pub const O_DIRECTORY: u32 = 0o200000;
+    pub const O_NOFOLLOW: u32 = 0o400000;
+}
