@@ -88,6 +88,7 @@ fn map_stub_page() -> io::Result<StubPage> {
             if unsafe { libc::mprotect(p, PAGE as usize, libc::PROT_READ | libc::PROT_EXEC) } != 0 {
                 return Err(io::Error::last_os_error());
             }
+            super::arch::sync_icache(candidate, len);
             return Ok(StubPage { base: candidate, syscall_insn: candidate + (syscall - start) });
         }
         candidate -= 0x1_0000_0000;
@@ -157,7 +158,9 @@ pub(crate) unsafe fn seal_stub(memfd: RawFd, prog: &libc::sock_fprog) -> bool {
 /// Call only in the forked child, before the stub unmaps the Sentry's memory.
 unsafe fn unregister_rseq() {
     const RSEQ_FLAG_UNREGISTER: u64 = 1;
-    const RSEQ_SIG: u64 = 0x5305_3053;
+    // (The kernel refuses an unregistration whose signature is not the
+    // registered one, glibc's for the architecture.)
+    use super::arch::RSEQ_SIG;
     // SAFETY: reading glibc's exported rseq layout and the thread pointer;
     // the rseq syscall only compares the pointer with the registered one.
     unsafe {

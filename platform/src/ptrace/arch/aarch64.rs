@@ -38,6 +38,40 @@ std::arch::global_asm!(
 /// Bytes of the syscall instruction: the trap after it is this far on.
 pub(in crate::ptrace) const SYSCALL_INSN_LEN: u64 = 4;
 
+/// glibc's rseq signature on aarch64 (the encoding of `brk #0x45e0`).
+pub(in crate::ptrace) const RSEQ_SIG: u64 = 0xd428_bc00;
+
+/// Makes code just written at `start` (`len` bytes, ours) visible to
+/// instruction fetches, in this process and in those forked later: arm64's
+/// instruction cache is not coherent with data writes. The sequence of
+/// the Arm ARM (and of libgcc's `__clear_cache`): clean the data cache to
+/// the point of unification, invalidate the instruction cache, by line.
+pub(in crate::ptrace) fn sync_icache(start: u64, len: u64) {
+    let ctr: u64;
+    // SAFETY: CTR_EL0 is readable at EL0 on Linux (or emulated by it).
+    unsafe { std::arch::asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack, preserves_flags)) };
+    let dline = 4u64 << ((ctr >> 16) & 0xf);
+    let iline = 4u64 << (ctr & 0xf);
+    let end = start + len;
+    let mut a = start & !(dline - 1);
+    while a < end {
+        // SAFETY: cache maintenance of lines of our own mapped page; it
+        // changes no memory contents.
+        unsafe { std::arch::asm!("dc cvau, {}", in(reg) a, options(nostack, preserves_flags)) };
+        a += dline;
+    }
+    let mut a = start & !(iline - 1);
+    // SAFETY: barriers, then invalidation of our own lines, as above.
+    unsafe { std::arch::asm!("dsb ish", options(nostack, preserves_flags)) };
+    while a < end {
+        // SAFETY: as above.
+        unsafe { std::arch::asm!("ic ivau, {}", in(reg) a, options(nostack, preserves_flags)) };
+        a += iline;
+    }
+    // SAFETY: barriers only.
+    unsafe { std::arch::asm!("dsb ish", "isb", options(nostack, preserves_flags)) };
+}
+
 /// The thread pointer, `tpidr_el0`.
 pub(in crate::ptrace) fn thread_pointer() -> u64 {
     let tp: u64;

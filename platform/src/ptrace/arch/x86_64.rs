@@ -36,6 +36,13 @@ std::arch::global_asm!(
 /// Bytes of the syscall instruction: the trap after it is this far on.
 pub(in crate::ptrace) const SYSCALL_INSN_LEN: u64 = 2;
 
+/// glibc's rseq signature on x86_64.
+pub(in crate::ptrace) const RSEQ_SIG: u64 = 0x5305_3053;
+
+/// Makes code just written at `start` visible to instruction fetches:
+/// nothing to do, x86_64's caches are coherent.
+pub(in crate::ptrace) fn sync_icache(_start: u64, _len: u64) {}
+
 /// The thread pointer (fs:0 holds the TCB's own address on x86_64).
 pub(in crate::ptrace) fn thread_pointer() -> u64 {
     let tp: u64;
