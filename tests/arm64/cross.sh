@@ -56,7 +56,8 @@ say "clippy for $target"
 run "${cargo[@]}" clippy --target "$target" "${pflags[@]}" --all-targets -- -D warnings
 
 # Unit tests under qemu-user (.cargo/config.toml's runner). Left out, each
-# for a reason of qemu-user's, not Husk's; they run on an arm64 kernel:
+# for a reason of qemu-user's, not Husk's; tests/arm64/kernel.sh runs them
+# on an arm64 kernel under qemu-system-aarch64:
 # - platform's integration tests fork stubs and ptrace them, which
 #   qemu-user cannot do for an emulated process (only --lib runs);
 # - seccomp's a_syscall_outside_* tests re-exec the test binary (no binfmt
@@ -71,5 +72,6 @@ run "${cargo[@]}" test --target "$target" -p seccomp -- --skip tests::a_syscall_
 run "${cargo[@]}" test --target "$target" -p gofer --lib -- --skip server::tests
 
 say "OK in $((SECONDS - start))s: ${crates[*]} build, lint clean and pass their unit tests for $target"
+say "the tests left out above run on an arm64 kernel with: bash tests/arm64/kernel.sh"
 say "not built for $target yet (expected): sentry, runtime (the husk binary) and the whole-system tests;" \
     "the Sentry's per-architecture parts are still to come (docs/architecture.md, \"arm64\")"
