@@ -503,19 +503,21 @@ pub fn describe() -> Vec<(&'static str, Vec<String>)> {
             .collect()
     };
     let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    vec![
-        ("sentry", list(sentry_syscalls(SentryFds::default()))),
-        (
-            "stub, systrap (from its code page only; every app syscall traps to the Sentry)",
-            names(&[
-                "rt_sigreturn",
-                "futex (argument rules)",
-                "mmap (argument rules)",
-                "munmap",
-                "mprotect",
-                "arch_prctl (argument rules)",
-            ]),
-        ),
+    let mut filters = vec![("sentry", list(sentry_syscalls(SentryFds::default())))];
+    // (systrap's stub exists on x86_64 only so far.)
+    #[cfg(target_arch = "x86_64")]
+    filters.push((
+        "stub, systrap (from its code page only; every app syscall traps to the Sentry)",
+        names(&[
+            "rt_sigreturn",
+            "futex (argument rules)",
+            "mmap (argument rules)",
+            "munmap",
+            "mprotect",
+            "arch_prctl (argument rules)",
+        ]),
+    ));
+    filters.extend([
         (
             "stub, ptrace (from its code page only; app syscalls stop before seccomp)",
             names(&["mmap", "munmap", "mprotect"]),
@@ -523,7 +525,8 @@ pub fn describe() -> Vec<(&'static str, Vec<String>)> {
         ("gofer (every root read-only)", list(gofer_syscalls(false))),
         ("gofer (a root writable)", list(gofer_syscalls(true))),
         ("relay (--network nat)", list(relay_syscalls())),
-    ]
+    ]);
+    filters
 }
 
 /// Installs `prog` on every thread of the calling process, after
