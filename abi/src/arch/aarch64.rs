@@ -305,34 +305,11 @@ mod tests {
     //! run anything, so it works on any host). Skipped, with a message, where
     //! no arm64 compiler is installed; CI's `tests/arm64/cross.sh` installs one.
 
-    use std::fmt::Write as _;
     use std::mem::{offset_of, size_of};
 
     use super::*;
+    use crate::arch::header_check::Checks;
     use crate::types;
-
-    /// The compiler: `$HUSK_AARCH64_CC`, else Debian's cross gcc.
-    fn compiler() -> Option<String> {
-        let cc = std::env::var("HUSK_AARCH64_CC").unwrap_or_else(|_| "aarch64-linux-gnu-gcc".into());
-        let found = std::process::Command::new(&cc).arg("--version").output().is_ok_and(|o| o.status.success());
-        found.then_some(cc)
-    }
-
-    /// Static assertions, one per line.
-    #[derive(Default)]
-    struct Checks(String);
-
-    impl Checks {
-        fn eq(&mut self, c_expr: &str, v: impl std::fmt::Display) {
-            let _ = writeln!(self.0, "_Static_assert(({c_expr}) == {v}ULL, \"{}\");", c_expr.replace('"', "'"));
-        }
-        fn size(&mut self, c_type: &str, v: usize) {
-            self.eq(&format!("sizeof({c_type})"), v);
-        }
-        fn off(&mut self, c_type: &str, field: &str, v: usize) {
-            self.eq(&format!("__builtin_offsetof({c_type}, {field})"), v);
-        }
-    }
 
     const HEADERS: &str = "\
 #include <asm/unistd.h>
@@ -506,32 +483,13 @@ struct rt_sigframe { siginfo_t info; struct ucontext uc; };
         c.size("struct termios2", size_of::<types::Termios2>());
         c.size("struct winsize", size_of::<types::Winsize>());
 
-        // Every number of the table; a name the headers lack is newer than
-        // them, which only numbers past the headers' table may be.
-        for (n, name) in SYSCALL_NAMES.iter().enumerate().filter(|(_, s)| !s.is_empty()) {
-            let _ = writeln!(
-                c.0,
-                "#ifdef __NR_{name}\n_Static_assert(__NR_{name} == {n}, \"{name}\");\n\
-                 #elif {n} < __NR_syscalls\n#error \"{name} is missing from the headers\"\n#endif"
-            );
-        }
-        let _ = writeln!(c.0, "_Static_assert(__NR_syscalls <= {SYSCALL_COUNT}, \"headers know more syscalls\");");
+        c.syscalls(&SYSCALL_NAMES);
         c
     }
 
     #[test]
     fn layouts_match_the_arm64_headers() {
-        let Some(cc) = compiler() else {
-            eprintln!("skipped: no aarch64-linux-gnu-gcc (apt-get install gcc-aarch64-linux-gnu) to check against");
-            return;
-        };
-        let dir = std::env::temp_dir().join(format!("husk-abi-aarch64-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let src = dir.join("check.c");
-        std::fs::write(&src, format!("{HEADERS}{}", checks().0)).unwrap();
-        let out = std::process::Command::new(&cc).args(["-fsyntax-only", "-x", "c"]).arg(&src).output().unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
-        assert!(out.status.success(), "{cc} refused the layouts:\n{}", String::from_utf8_lossy(&out.stderr));
+        checks().compile("HUSK_AARCH64_CC", "aarch64-linux-gnu-gcc", HEADERS);
     }
 
     #[test]

@@ -5,6 +5,9 @@
 pub mod aarch64;
 pub mod x86_64;
 
+#[cfg(test)]
+mod header_check;
+
 #[cfg(target_arch = "aarch64")]
 pub use aarch64 as current;
 #[cfg(target_arch = "x86_64")]
