@@ -1,5 +1,6 @@
 //! Flag and constant values of the syscall ABI, grouped by the syscall family
-//! that takes them. Values are the generic Linux ones, which x86_64 uses.
+//! that takes them. Values are the generic Linux ones, which x86_64 and
+//! arm64 share; the few that differ come from [`crate::arch`].
 #![allow(missing_docs)]
 
 /// `open` flags.
@@ -16,15 +17,14 @@ pub mod open {
     pub const O_NONBLOCK: u32 = 0o4000;
     pub const O_DSYNC: u32 = 0o10000;
     pub const O_ASYNC: u32 = 0o20000;
-    pub const O_DIRECT: u32 = 0o40000;
-    pub const O_LARGEFILE: u32 = 0o100000;
-    pub const O_DIRECTORY: u32 = 0o200000;
-    pub const O_NOFOLLOW: u32 = 0o400000;
+    // (arm64 moves these four.)
+    pub use crate::arch::current::open_flags::*;
     pub const O_NOATIME: u32 = 0o1000000;
     pub const O_CLOEXEC: u32 = 0o2000000;
     pub const O_SYNC: u32 = 0o4010000;
     pub const O_PATH: u32 = 0o10000000;
-    pub const O_TMPFILE: u32 = 0o20200000;
+    /// `__O_TMPFILE | O_DIRECTORY`, so it too differs by architecture.
+    pub const O_TMPFILE: u32 = 0o20000000 | O_DIRECTORY;
 }
 
 /// `*at` flags and the special directory fd.
@@ -350,7 +350,8 @@ pub mod termios {
     pub const TCION: u64 = 3;
 }
 
-/// `arch_prctl` codes (x86_64).
+/// `arch_prctl` codes (x86_64 only: arm64 has no arch_prctl, its TLS
+/// register `tpidr_el0` is written by user code).
 pub mod arch_prctl {
     pub const ARCH_SET_GS: u32 = 0x1001;
     pub const ARCH_SET_FS: u32 = 0x1002;

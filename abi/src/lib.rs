@@ -7,6 +7,19 @@
 //! to and from app memory without `unsafe`.
 #![forbid(unsafe_code)]
 
+/// Declares a `#[repr(C)]` ABI struct with the zerocopy derives, and asserts
+/// its size against Linux's.
+macro_rules! abi_struct {
+    ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $f:ident : $t:ty),* $(,)? } size $size:expr;) => {
+        $(#[$m])*
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+        #[allow(missing_docs)]
+        pub struct $name { $($(#[$fm])* pub $f: $t),* }
+        const _: () = assert!(core::mem::size_of::<$name>() == $size);
+    };
+}
+
 pub mod arch;
 pub mod elf;
 mod errno;

@@ -3,17 +3,6 @@
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-macro_rules! abi_struct {
-    ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $f:ident : $t:ty),* $(,)? } size $size:expr;) => {
-        $(#[$m])*
-        #[repr(C)]
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-        #[allow(missing_docs)]
-        pub struct $name { $($(#[$fm])* pub $f: $t),* }
-        const _: () = assert!(core::mem::size_of::<$name>() == $size);
-    };
-}
-
 abi_struct! {
     /// `struct timespec`.
     pub struct Timespec { pub tv_sec: i64, pub tv_nsec: i64 } size 16;
@@ -201,19 +190,8 @@ abi_struct! {
     } size 48;
 }
 
-abi_struct! {
-    /// `struct semid64_ds` (x86_64 layout).
-    pub struct SemidDs {
-        pub sem_perm: IpcPerm,
-        pub sem_otime: i64,
-        pub unused1: u64,
-        pub sem_ctime: i64,
-        pub unused2: u64,
-        pub sem_nsems: u64,
-        pub unused3: u64,
-        pub unused4: u64,
-    } size 104;
-}
+/// `struct semid64_ds`, whose layout differs by architecture.
+pub use crate::arch::current::SemidDs;
 
 abi_struct! {
     /// `struct sembuf`: one operation of semop.

@@ -16,6 +16,9 @@
 //!   (the fast one, and the default where the host supports it);
 //! - [`ptrace`]: PTRACE_SYSEMU stops the stub at each syscall.
 //!
+//! Both run on x86_64; on aarch64 only ptrace does so far (systrap's stub
+//! and SIGSYS handler are x86_64 assembly, and its probe refuses there).
+//!
 //! A KVM platform would fit the same traits.
 //!
 //! All of Husk's ptrace and stub code, and the unsafe code it needs, lives in
@@ -24,14 +27,21 @@
 pub mod arch;
 
 pub mod ptrace;
+#[cfg(target_arch = "x86_64")]
+pub mod systrap;
+/// systrap's stand-in where its stub is not written yet: it refuses, so
+/// that ptrace is chosen.
+#[cfg(not(target_arch = "x86_64"))]
+#[path = "systrap_unsupported.rs"]
 pub mod systrap;
 
 use std::any::Any;
 
-pub use arch::{
-    fp_layout, FpLayout, FpState, Regs, FP_STATE_CAP, FP_XSTATE_MAGIC1, FP_XSTATE_MAGIC2, FX_SW_BYTES, XFEATURE_FPSSE,
-    XSAVE_HEADER, XSAVE_MIN,
-};
+#[cfg(target_arch = "aarch64")]
+pub use arch::{access_from_esr, access_from_insn};
+pub use arch::{fp_layout, FpLayout, FpState, Regs, FP_STATE_CAP};
+#[cfg(target_arch = "x86_64")]
+pub use arch::{FP_XSTATE_MAGIC1, FP_XSTATE_MAGIC2, FX_SW_BYTES, XFEATURE_FPSSE, XSAVE_HEADER, XSAVE_MIN};
 
 /// Page protections, as `PROT_*` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -2,6 +2,9 @@
 //! of app code that make syscalls and fault, and checks that each syscall
 //! stops in the platform (with the registers as ptrace would show them)
 //! instead of running on the host.
+//!
+//! x86_64 only, as the systrap stub is.
+#![cfg(target_arch = "x86_64")]
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 

@@ -23,6 +23,16 @@ pub const SECCOMP_RET_ERRNO: u32 = libc::SECCOMP_RET_ERRNO;
 pub const SECCOMP_RET_ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
 /// `AUDIT_ARCH_X86_64` (linux/audit.h; not in libc).
 pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+/// `AUDIT_ARCH_AARCH64`.
+pub const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
+/// The audit architecture of the build's syscalls: a filter kills calls of
+/// any other (x86_64's `int 0x80`, arm64's 32-bit mode), whose numbers mean
+/// other syscalls.
+#[cfg(target_arch = "x86_64")]
+pub const AUDIT_ARCH: u32 = AUDIT_ARCH_X86_64;
+/// The audit architecture of the build's syscalls.
+#[cfg(target_arch = "aarch64")]
+pub const AUDIT_ARCH: u32 = AUDIT_ARCH_AARCH64;
 
 /// `seccomp_data.nr`.
 pub const OFF_NR: u32 = 0;

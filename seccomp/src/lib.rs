@@ -182,7 +182,7 @@ pub fn relay_syscalls() -> Vec<Allowed> {
         // Published ports (`-p`): connections taken off the listeners it
         // made before its filter, while it waits for requests too.
         always(libc::SYS_accept4, "accept4"),
-        always(libc::SYS_poll, "poll"),
+        poll(),
         // Asking the nameservers again for an allowed hostname whose TTL
         // ran out: a query and its reply, with a receive timeout.
         always(libc::SYS_sendto, "sendto"),
@@ -344,6 +344,8 @@ pub fn sentry_syscalls(fds: SentryFds) -> Vec<Allowed> {
         Allowed { nr: libc::SYS_prctl, name: "prctl", rules: each(0, &prctls.map(|c| c as u64)) },
         always(libc::SYS_setsid, "setsid"),
         Allowed { nr: libc::SYS_seccomp, name: "seccomp", rules: each(0, &[SECCOMP_SET_MODE_FILTER]) },
+        // (x86_64 only: arm64's stubs write tpidr_el0, or ptrace does.)
+        #[cfg(target_arch = "x86_64")]
         Allowed { nr: libc::SYS_arch_prctl, name: "arch_prctl", rules: each(0, &[ARCH_SET_GS, ARCH_SET_FS]) },
         always(libc::SYS_close_range, "close_range"),
         // I/O on the fds it holds: stdio, the Gofer's socket and the
@@ -362,7 +364,7 @@ pub fn sentry_syscalls(fds: SentryFds) -> Vec<Allowed> {
         always(libc::SYS_accept4, "accept4"),
         always(libc::SYS_shutdown, "shutdown"),
         always(libc::SYS_sendmsg, "sendmsg"),
-        always(libc::SYS_poll, "poll"),
+        poll(),
         // fstat, as glibc makes it (newfstatat with AT_EMPTY_PATH).
         Allowed { nr: libc::SYS_newfstatat, name: "newfstatat", rules: each(3, &[libc::AT_EMPTY_PATH as u64]) },
         always(libc::SYS_fsync, "fsync"),
@@ -409,7 +411,19 @@ fn host_network_syscalls() -> Vec<Allowed> {
 
 /// SECCOMP_SET_MODE_FILTER, for a stub installing its own filter.
 const SECCOMP_SET_MODE_FILTER: u64 = 1;
+/// What libc's `poll` makes: poll itself on x86_64; arm64's generic table
+/// has only ppoll.
+#[cfg(target_arch = "x86_64")]
+fn poll() -> Allowed {
+    always(libc::SYS_poll, "poll")
+}
+#[cfg(target_arch = "aarch64")]
+fn poll() -> Allowed {
+    always(libc::SYS_ppoll, "ppoll")
+}
+#[cfg(target_arch = "x86_64")]
 const ARCH_SET_GS: u64 = 0x1001;
+#[cfg(target_arch = "x86_64")]
 const ARCH_SET_FS: u64 = 0x1002;
 // The termios2 requests, which libc does not name on every target.
 const TCGETS2: libc::Ioctl = 0x802c_542a;
@@ -433,10 +447,7 @@ pub fn sentry(fds: SentryFds, deny: Deny) -> Result<BpfProgram, Error> {
 ///   paths instead of dying of SIGSYS before it has printed anything.
 pub const SENTRY_ENOSYS: &[i64] = &[libc::SYS_clone3, libc::SYS_getcwd];
 
-#[cfg(target_arch = "x86_64")]
-const AUDIT_ARCH: u32 = 0xc000_003e;
-#[cfg(target_arch = "aarch64")]
-const AUDIT_ARCH: u32 = 0xc000_00b7;
+use bpf::AUDIT_ARCH;
 
 /// What a filter does with a syscall outside its list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -492,19 +503,21 @@ pub fn describe() -> Vec<(&'static str, Vec<String>)> {
             .collect()
     };
     let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    vec![
-        ("sentry", list(sentry_syscalls(SentryFds::default()))),
-        (
-            "stub, systrap (from its code page only; every app syscall traps to the Sentry)",
-            names(&[
-                "rt_sigreturn",
-                "futex (argument rules)",
-                "mmap (argument rules)",
-                "munmap",
-                "mprotect",
-                "arch_prctl (argument rules)",
-            ]),
-        ),
+    let mut filters = vec![("sentry", list(sentry_syscalls(SentryFds::default())))];
+    // (systrap's stub exists on x86_64 only so far.)
+    #[cfg(target_arch = "x86_64")]
+    filters.push((
+        "stub, systrap (from its code page only; every app syscall traps to the Sentry)",
+        names(&[
+            "rt_sigreturn",
+            "futex (argument rules)",
+            "mmap (argument rules)",
+            "munmap",
+            "mprotect",
+            "arch_prctl (argument rules)",
+        ]),
+    ));
+    filters.extend([
         (
             "stub, ptrace (from its code page only; app syscalls stop before seccomp)",
             names(&["mmap", "munmap", "mprotect"]),
@@ -512,7 +525,8 @@ pub fn describe() -> Vec<(&'static str, Vec<String>)> {
         ("gofer (every root read-only)", list(gofer_syscalls(false))),
         ("gofer (a root writable)", list(gofer_syscalls(true))),
         ("relay (--network nat)", list(relay_syscalls())),
-    ]
+    ]);
+    filters
 }
 
 /// Installs `prog` on every thread of the calling process, after
@@ -550,7 +564,14 @@ mod tests {
         assert!(list.len() <= 26, "the relay may use at most 26 host syscalls");
         assert!(!relay().unwrap().is_empty());
         let nrs: Vec<i64> = list.iter().map(|a| a.nr).collect();
-        for nr in [libc::SYS_openat, libc::SYS_open, libc::SYS_bind, libc::SYS_listen, libc::SYS_execve] {
+        for nr in [
+            libc::SYS_openat,
+            #[cfg(target_arch = "x86_64")]
+            libc::SYS_open,
+            libc::SYS_bind,
+            libc::SYS_listen,
+            libc::SYS_execve,
+        ] {
             assert!(!nrs.contains(&nr));
         }
         let socket = list.iter().find(|a| a.nr == libc::SYS_socket).unwrap();
@@ -634,7 +655,9 @@ mod tests {
             (libc::MAP_SHARED | libc::MAP_FIXED) as u64,
             libc::AT_EMPTY_PATH as u64,
         ]);
-        values.extend([CLONE_THREAD_FLAGS, CLONE_FORK_FLAGS, SECCOMP_SET_MODE_FILTER, ARCH_SET_FS, ARCH_SET_GS]);
+        values.extend([CLONE_THREAD_FLAGS, CLONE_FORK_FLAGS, SECCOMP_SET_MODE_FILTER]);
+        #[cfg(target_arch = "x86_64")]
+        values.extend([ARCH_SET_FS, ARCH_SET_GS]);
         values.extend([libc::TCGETS, libc::TIOCGWINSZ, libc::F_GETFL as u64, libc::PR_SET_NAME as u64]);
         let mut checked = 0;
         for nr in (0..=470u32).chain([0x4000_0000, 0x4000_0027, u32::MAX]) {
@@ -777,17 +800,43 @@ mod tests {
         }
     }
 
-    /// The stub-filter child: maps a code page of its own (`mov rax, rdi;
-    /// mov rdi, rsi; mov rsi, rdx; mov rdx, rcx; syscall; ret`, a function
-    /// that makes any syscall from that page), installs the platform's stub
-    /// filter over it, and makes the call `what` asks for.
+    /// A function that makes any syscall (number, then three arguments):
+    /// `mov rax, rdi; mov rdi, rsi; mov rsi, rdx; mov rdx, rcx; syscall; ret`.
+    #[cfg(target_arch = "x86_64")]
+    const SYSCALL_FN: &[u8] =
+        &[0x48, 0x89, 0xf8, 0x48, 0x89, 0xf7, 0x48, 0x89, 0xd6, 0x48, 0x89, 0xca, 0x0f, 0x05, 0xc3];
+    /// The same on arm64: `mov x8, x0; mov x0, x1; mov x1, x2; mov x2, x3;
+    /// svc #0; ret`.
+    #[cfg(target_arch = "aarch64")]
+    const SYSCALL_FN: &[u8] = &[
+        0xe8, 0x03, 0x00, 0xaa, 0xe0, 0x03, 0x01, 0xaa, 0xe1, 0x03, 0x02, 0xaa, 0xe2, 0x03, 0x03, 0xaa, 0x01, 0x00,
+        0x00, 0xd4, 0xc0, 0x03, 0x5f, 0xd6,
+    ];
+    /// The stub platforms whose filters exist on this architecture.
+    #[cfg(target_arch = "x86_64")]
+    const STUB_PLATFORMS: &[&str] = &["systrap", "ptrace"];
+    #[cfg(target_arch = "aarch64")]
+    const STUB_PLATFORMS: &[&str] = &["ptrace"];
+
+    /// `platform`'s stub filter for a code page at `base`.
+    fn stub_filter(platform: &str, base: u64) -> Vec<libc::sock_filter> {
+        #[cfg(target_arch = "x86_64")]
+        if platform == "systrap" {
+            return stub::systrap(base, 1000);
+        }
+        assert_eq!(platform, "ptrace");
+        stub::ptrace(base)
+    }
+
+    /// The stub-filter child: maps a code page of its own holding
+    /// [`SYSCALL_FN`] (a function that makes any syscall from that page),
+    /// installs the platform's stub filter over it, and makes the call
+    /// `what` asks for.
     fn stub_filter_child(spec: &str) -> ! {
         use std::os::fd::AsRawFd;
         let mut parts = spec.splitn(3, ':');
         let (platform, what, note) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
         let file = std::fs::OpenOptions::new().read(true).write(true).open(note).unwrap();
-        const CODE: [u8; 15] =
-            [0x48, 0x89, 0xf8, 0x48, 0x89, 0xf7, 0x48, 0x89, 0xd6, 0x48, 0x89, 0xca, 0x0f, 0x05, 0xc3];
         let rw = libc::PROT_READ | libc::PROT_WRITE;
         let anon = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
         // SAFETY: fresh mappings of our own (the code page where nothing is
@@ -810,14 +859,14 @@ mod tests {
                 base -= 1 << 32;
                 assert!(base > 0x7f00_0000_0000, "no free 4 GiB-aligned page");
             }
-            std::ptr::copy_nonoverlapping(CODE.as_ptr(), base as *mut u8, CODE.len());
+            std::ptr::copy_nonoverlapping(SYSCALL_FN.as_ptr(), base as *mut u8, SYSCALL_FN.len());
             assert_eq!(libc::mprotect(base as *mut libc::c_void, 4096, libc::PROT_READ | libc::PROT_EXEC), 0);
             let scratch = libc::mmap(std::ptr::null_mut(), 4096, rw, anon, -1, 0) as u64;
             let mut act: libc::sigaction = std::mem::zeroed();
             act.sa_sigaction = note_sigsys as *const () as usize;
             act.sa_flags = libc::SA_SIGINFO;
             libc::sigaction(libc::SIGSYS, &act, std::ptr::null_mut());
-            let filter = if platform == "systrap" { stub::systrap(base, 1000) } else { stub::ptrace(base) };
+            let filter = stub_filter(platform, base);
             let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr().cast_mut() };
             assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
             assert_eq!(libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &prog), 0);
@@ -855,7 +904,7 @@ mod tests {
             stub_filter_child(&spec);
         }
         let dir = tempfile::tempdir().unwrap();
-        for platform in ["systrap", "ptrace"] {
+        for &platform in STUB_PLATFORMS {
             for what in ["allowed", "page-getpid", "outside-getpid"] {
                 let note = dir.path().join(format!("{platform}-{what}"));
                 std::fs::write(&note, [0u8; 16]).unwrap();

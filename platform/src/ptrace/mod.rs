@@ -10,6 +10,7 @@
 //! address space and the contexts that run in it must be used from the thread
 //! that created the address space.
 
+mod arch;
 pub(crate) mod stub;
 mod sys;
 
@@ -18,10 +19,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
-use crate::{
-    fp_layout, Access, AddressSpace, Context, FpState, Interrupter, Platform, PlatformError, Prot, Regs, SwitchOutcome,
-    FX_SW_BYTES, XFEATURE_FPSSE, XSAVE_HEADER,
-};
+use crate::{AddressSpace, Context, FpState, Interrupter, Platform, PlatformError, Prot, Regs, SwitchOutcome};
 
 /// The ptrace platform.
 pub struct PtracePlatform {
@@ -49,7 +47,7 @@ impl Platform for PtracePlatform {
     fn new_address_space(&self) -> Result<Box<dyn AddressSpace>, PlatformError> {
         let pid = stub::spawn(self.memfd, self.page)?;
         let mut regs = Regs::default();
-        sys::get_regs(pid, &mut regs).map_err(|source| {
+        arch::get_regs(pid, &mut regs).map_err(|source| {
             sys::kill(pid);
             PlatformError::Ptrace { op: "GETREGS", pid, source }
         })?;
@@ -60,7 +58,7 @@ impl Platform for PtracePlatform {
         Box::new(PtraceContext {
             running: Arc::new(PtraceInterrupter { pid: AtomicI32::new(0) }),
             affinity: sys::Affinity::default(),
-            xstate: Xstate::Unknown,
+            fp: arch::FpRegs::new(),
         })
     }
 }
@@ -85,16 +83,25 @@ impl PtraceAddressSpace {
 
     /// Runs one syscall in the stub from the stub page and returns its raw
     /// result. The stub must be in a ptrace stop; it is left in one (after the
-    /// `int3`), and the next switch sets the app's registers again.
+    /// trap), and the next switch sets the app's registers again.
     fn inject(&mut self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<u64, PlatformError> {
         let pid = self.pid;
+        let mut r = self.scratch;
+        arch::set_injection(&mut r, self.page.syscall_insn, nr, args);
+        let out = self.run_to_trap(&r)?;
+        let ret = arch::injection_result(&out);
+        if ret > (-4096i64) as u64 {
+            return Err(PlatformError::AddressSpaceOp { op, pid, errno: -(ret as i64) as i32 });
+        }
+        Ok(ret)
+    }
+
+    /// Resumes the stub with `regs` until it reaches a trap of the stub page
+    /// and returns the registers there. The stub must be in a ptrace stop.
+    fn run_to_trap(&mut self, regs: &Regs) -> Result<Regs, PlatformError> {
+        let pid = self.pid;
         let ptrace_err = |op, source| PlatformError::Ptrace { op, pid, source };
-        let r = &mut self.scratch;
-        r.rip = self.page.syscall_insn;
-        r.rax = nr as u64;
-        r.orig_rax = u64::MAX;
-        [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9] = args;
-        sys::set_regs(pid, r).map_err(|e| ptrace_err("SETREGS", e))?;
+        arch::set_regs(pid, regs).map_err(|e| ptrace_err("SETREGS", e))?;
         let mut interrupted = false;
         loop {
             sys::ptrace_plain(libc::PTRACE_CONT, pid, 0, 0).map_err(|e| ptrace_err("CONT", e))?;
@@ -116,12 +123,27 @@ impl PtraceAddressSpace {
             sys::signal(pid, INTERRUPT_SIGNAL);
         }
         let mut out = Regs::default();
-        sys::get_regs(pid, &mut out).map_err(|e| ptrace_err("GETREGS", e))?;
-        let ret = out.rax;
-        if ret > (-4096i64) as u64 {
-            return Err(PlatformError::AddressSpaceOp { op, pid, errno: -(ret as i64) as i32 });
+        arch::get_regs(pid, &mut out).map_err(|e| ptrace_err("GETREGS", e))?;
+        Ok(out)
+    }
+
+    /// Reads the registers of a syscall stop into `regs`. Where the kernel
+    /// hides some there (arm64's x7), the stub first goes on to the trap
+    /// after the stub page's syscall instruction, with every register as it
+    /// is, and they are read at that stop instead, with the program counter
+    /// put back: the syscall itself was skipped, so nothing else changed.
+    fn syscall_regs(&mut self, regs: &mut Regs) -> Result<(), PlatformError> {
+        let pid = self.pid;
+        arch::get_regs(pid, regs).map_err(|source| PlatformError::Ptrace { op: "GETREGS", pid, source })?;
+        if arch::SYSCALL_STOP_HIDES_REGS {
+            let pc = regs.ip();
+            let mut bounce = *regs;
+            arch::set_pc(&mut bounce, self.page.syscall_insn + arch::SYSCALL_INSN_LEN);
+            *regs = self.run_to_trap(&bounce)?;
+            arch::set_pc(regs, pc);
         }
-        Ok(ret)
+        arch::at_syscall_stop(regs);
+        Ok(())
     }
 }
 
@@ -178,20 +200,7 @@ impl Interrupter for PtraceInterrupter {
 pub struct PtraceContext {
     running: Arc<PtraceInterrupter>,
     affinity: sys::Affinity,
-    xstate: Xstate,
-}
-
-/// Whether the host has the `NT_X86_XSTATE` regset, and a buffer of its
-/// exact size (SETREGSET takes only the whole regset, which covers every
-/// component the host supports, AMX tile data included).
-enum Xstate {
-    /// Not asked yet (the buffer is made at the first signal, off the
-    /// syscall path).
-    Unknown,
-    /// No XSAVE regset: FXSAVE only (`NT_PRFPREG`).
-    Unavailable,
-    /// The regset's size and a buffer that large.
-    Regset(Vec<u8>),
+    fp: arch::FpRegs,
 }
 
 fn ptrace_space(space: &mut dyn AddressSpace) -> Result<&mut PtraceAddressSpace, PlatformError> {
@@ -205,41 +214,13 @@ impl Context for PtraceContext {
 
     fn get_fp_state(&mut self, space: &mut dyn AddressSpace, fp: &mut FpState) -> Result<bool, PlatformError> {
         let pid = ptrace_space(space)?.pid;
-        let layout = fp_layout();
-        if let Some(buf) = self.xstate_buf(pid)? {
-            sys::get_xstate(pid, buf).map_err(|source| PlatformError::Ptrace { op: "GETREGSET", pid, source })?;
-            fp.bytes[..layout.size].copy_from_slice(&buf[..layout.size]);
-        } else {
-            let mut fx = [0u8; 512];
-            sys::get_fpregs(pid, &mut fx).map_err(|source| PlatformError::Ptrace { op: "GETREGSET", pid, source })?;
-            fp.bytes[..512].copy_from_slice(&fx);
-            if layout.xsave {
-                fp.bytes[XSAVE_HEADER..layout.size].fill(0);
-                fp.set_xstate_bv(XFEATURE_FPSSE);
-            }
-        }
-        // The kernel's regset marker is not state.
-        fp.bytes[FX_SW_BYTES..512].fill(0);
+        self.fp.get(pid, fp)?;
         Ok(true)
     }
 
     fn set_fp_state(&mut self, space: &mut dyn AddressSpace, fp: &FpState) -> Result<bool, PlatformError> {
         let pid = ptrace_space(space)?.pid;
-        let layout = fp_layout();
-        let ptrace_err = |source| PlatformError::Ptrace { op: "SETREGSET", pid, source };
-        let mut clean = fp.clone();
-        clean.sanitize(layout);
-        if let Some(buf) = self.xstate_buf(pid)? {
-            buf[..layout.size].copy_from_slice(&clean.bytes[..layout.size]);
-            // Components past ours (enabled on request) are absent from
-            // xstate_bv, so the kernel resets them.
-            buf[layout.size..].fill(0);
-            sys::set_xstate(pid, buf).map_err(ptrace_err)?;
-        } else {
-            let mut fx = [0u8; 512];
-            fx.copy_from_slice(&clean.bytes[..512]);
-            sys::set_fpregs(pid, &fx).map_err(ptrace_err)?;
-        }
+        self.fp.set(pid, fp)?;
         Ok(true)
     }
 
@@ -257,22 +238,23 @@ impl Context for PtraceContext {
             sys::pin(pid, cpu);
             space.cpu = cpu;
         }
-        sys::set_regs(pid, regs).map_err(|e| ptrace_err("SETREGS", e))?;
+        arch::set_regs(pid, regs).map_err(|e| ptrace_err("SETREGS", e))?;
         loop {
-            sys::ptrace_plain(libc::PTRACE_SYSEMU, pid, 0, 0).map_err(|e| ptrace_err("SYSEMU", e))?;
+            sys::ptrace_plain(sys::PTRACE_SYSEMU, pid, 0, 0).map_err(|e| ptrace_err("SYSEMU", e))?;
             let status = sys::wait(pid).map_err(|e| ptrace_err("wait", e))?;
             if !libc::WIFSTOPPED(status) {
                 return Err(PlatformError::StubDied { pid, status });
             }
             let sig = libc::WSTOPSIG(status);
             if sig == libc::SIGTRAP | 0x80 {
-                sys::get_regs(pid, regs).map_err(|e| ptrace_err("GETREGS", e))?;
+                space.syscall_regs(regs)?;
                 return Ok(SwitchOutcome::Syscall);
             }
             match sig {
                 libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP => {
                     let info = sys::get_siginfo(pid).map_err(|e| ptrace_err("GETSIGINFO", e))?;
-                    sys::get_regs(pid, regs).map_err(|e| ptrace_err("GETREGS", e))?;
+                    arch::get_regs(pid, regs).map_err(|e| ptrace_err("GETREGS", e))?;
+                    arch::at_other_stop(regs);
                     // SAFETY: for these synchronous signals the kernel fills
                     // the si_addr member of the union.
                     let addr = unsafe { info.si_addr() } as u64;
@@ -280,11 +262,12 @@ impl Context for PtraceContext {
                         signo: sig as u32,
                         code: info.si_code,
                         addr,
-                        access: fault_access(sig, regs, addr),
+                        access: arch::fault_access(pid, sig, regs, addr),
                     });
                 }
                 INTERRUPT_SIGNAL => {
-                    sys::get_regs(pid, regs).map_err(|e| ptrace_err("GETREGS", e))?;
+                    arch::get_regs(pid, regs).map_err(|e| ptrace_err("GETREGS", e))?;
+                    arch::at_other_stop(regs);
                     return Ok(SwitchOutcome::Interrupted);
                 }
                 // Anything else (a stray SIGSTOP, SIGWINCH, ...) came from the
@@ -293,43 +276,4 @@ impl Context for PtraceContext {
             }
         }
     }
-}
-
-impl PtraceContext {
-    /// The buffer for stub `pid`'s XSAVE regset, or `None` where the host
-    /// has none. The first call finds the regset's size by reading it.
-    fn xstate_buf(&mut self, pid: i32) -> Result<Option<&mut Vec<u8>>, PlatformError> {
-        let layout = fp_layout();
-        if !layout.xsave {
-            return Ok(None);
-        }
-        if matches!(self.xstate, Xstate::Unknown) {
-            let mut buf = vec![0u8; layout.max_size + 4096];
-            self.xstate = match sys::get_xstate(pid, &mut buf) {
-                Ok(n) if n >= layout.size => {
-                    buf.truncate(n);
-                    Xstate::Regset(buf)
-                }
-                Ok(n) => {
-                    log::warn!("ptrace: the XSAVE regset has {n} bytes, fewer than {}: using FXSAVE", layout.size);
-                    Xstate::Unavailable
-                }
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENODEV | libc::EIO)) => {
-                    log::warn!("ptrace: no XSAVE regset ({e}): using FXSAVE");
-                    Xstate::Unavailable
-                }
-                Err(source) => return Err(PlatformError::Ptrace { op: "GETREGSET", pid, source }),
-            };
-        }
-        match &mut self.xstate {
-            Xstate::Regset(buf) => Ok(Some(buf)),
-            _ => Ok(None),
-        }
-    }
-}
-
-/// ptrace does not report the page-fault error code; an instruction fetch is
-/// the one access we can still recognise.
-fn fault_access(sig: i32, regs: &Regs, addr: u64) -> Option<Access> {
-    (sig == libc::SIGSEGV && regs.rip == addr).then_some(Access::Exec)
 }

@@ -10,11 +10,13 @@
 //! - it installs a seccomp filter that kills the process on any syscall except
 //!   mmap, munmap and mprotect made from the stub page itself;
 //! - it jumps to the stub page, which unmaps everything below and above itself
-//!   and stops with `int3`.
+//!   and stops with a trap (`int3`, `brk #0`).
 //!
 //! From then on the Sentry drives it: PTRACE_SYSEMU runs app code and stops at
 //! each syscall without executing it; address-space changes are injected by
-//! pointing the thread at the stub's `syscall; int3` pair.
+//! pointing the thread at the stub's syscall instruction and the trap after
+//! it (`syscall; int3`, `svc #0; brk #0`). The code is each architecture's
+//! (`arch/`).
 
 use std::io;
 use std::os::fd::RawFd;
@@ -24,34 +26,6 @@ use crate::arch::TASK_SIZE;
 use crate::PlatformError;
 
 const PAGE: u64 = 4096;
-
-std::arch::global_asm!(
-    ".pushsection .text.husk_stub,\"ax\",@progbits",
-    ".globl husk_stub_start",
-    ".globl husk_stub_syscall",
-    ".globl husk_stub_end",
-    ".p2align 12",
-    "husk_stub_start:",
-    // rdi = this page, rsi = the end of this page, rdx = TASK_SIZE.
-    "mov r12, rsi",
-    "mov r13, rdx",
-    "mov rsi, rdi",
-    "xor edi, edi",
-    "mov eax, 11", // munmap(0, page)
-    "syscall",
-    "mov rdi, r12",
-    "mov rsi, r13",
-    "sub rsi, r12",
-    "mov eax, 11", // munmap(page end, TASK_SIZE - page end)
-    "syscall",
-    "int3",
-    "husk_stub_syscall:",
-    "syscall",
-    "int3",
-    "jmp husk_stub_syscall",
-    "husk_stub_end:",
-    ".popsection",
-);
 
 extern "C" {
     // glibc (2.35+) registers an rseq area for every thread; these say where
@@ -114,6 +88,7 @@ fn map_stub_page() -> io::Result<StubPage> {
             if unsafe { libc::mprotect(p, PAGE as usize, libc::PROT_READ | libc::PROT_EXEC) } != 0 {
                 return Err(io::Error::last_os_error());
             }
+            super::arch::sync_icache(candidate, len);
             return Ok(StubPage { base: candidate, syscall_insn: candidate + (syscall - start) });
         }
         candidate -= 0x1_0000_0000;
@@ -183,17 +158,17 @@ pub(crate) unsafe fn seal_stub(memfd: RawFd, prog: &libc::sock_fprog) -> bool {
 /// Call only in the forked child, before the stub unmaps the Sentry's memory.
 unsafe fn unregister_rseq() {
     const RSEQ_FLAG_UNREGISTER: u64 = 1;
-    const RSEQ_SIG: u64 = 0x5305_3053;
-    // SAFETY: reading glibc's exported rseq layout and the thread pointer
-    // (fs:0 holds the TCB's own address on x86_64); the rseq syscall only
-    // compares the pointer with the registered one.
+    // (The kernel refuses an unregistration whose signature is not the
+    // registered one, glibc's for the architecture.)
+    use super::arch::RSEQ_SIG;
+    // SAFETY: reading glibc's exported rseq layout and the thread pointer;
+    // the rseq syscall only compares the pointer with the registered one.
     unsafe {
         let size = u64::from(__rseq_size);
         if size == 0 {
             return;
         }
-        let tp: u64;
-        std::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly));
+        let tp = super::arch::thread_pointer();
         let area = tp.wrapping_add_signed(__rseq_offset as i64);
         // The registered length is 32 on every glibc so far, while newer
         // glibcs report the smaller feature size in __rseq_size.
@@ -235,13 +210,6 @@ unsafe fn child_main(memfd: RawFd, page: StubPage, prog: &libc::sock_fprog) -> !
         if !seal_stub(memfd, prog) {
             fail(103);
         }
-        std::arch::asm!(
-            "jmp {entry}",
-            entry = in(reg) page.base,
-            in("rdi") page.base,
-            in("rsi") page.base + PAGE,
-            in("rdx") TASK_SIZE,
-            options(noreturn),
-        );
+        super::arch::enter_stub(page.base, page.base + PAGE, TASK_SIZE);
     }
 }

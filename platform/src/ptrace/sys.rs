@@ -1,11 +1,10 @@
 //! Thin wrappers over the host calls the ptrace platform makes. Every unsafe
-//! block of the ptrace platform is here or in `stub.rs`.
+//! block of the ptrace platform is here, in `stub.rs` or in `arch/` (the
+//! register requests and stub code of each architecture).
 
 use std::io;
 
-use crate::Regs;
-
-fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+pub(super) fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
     if ret < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -18,35 +17,6 @@ pub fn ptrace_plain(req: libc::c_uint, pid: i32, addr: u64, data: u64) -> io::Re
     // SAFETY: the requests sent here (SYSEMU, CONT, SETOPTIONS, KILL) read no
     // memory of ours; addr and data are plain values.
     let r = unsafe { libc::ptrace(req, pid, addr as *mut libc::c_void, data as *mut libc::c_void) };
-    check(r).map(|_| ())
-}
-
-/// PTRACE_GETREGS.
-pub fn get_regs(pid: i32, regs: &mut Regs) -> io::Result<()> {
-    // SAFETY: `Regs` has the layout and size of `user_regs_struct` (asserted
-    // in arch), and the kernel writes exactly that many bytes into it.
-    let r = unsafe {
-        libc::ptrace(
-            libc::PTRACE_GETREGS,
-            pid,
-            std::ptr::null_mut::<libc::c_void>(),
-            (regs as *mut Regs).cast::<libc::c_void>(),
-        )
-    };
-    check(r).map(|_| ())
-}
-
-/// PTRACE_SETREGS.
-pub fn set_regs(pid: i32, regs: &Regs) -> io::Result<()> {
-    // SAFETY: as in `get_regs`; the kernel only reads from the pointer.
-    let r = unsafe {
-        libc::ptrace(
-            libc::PTRACE_SETREGS,
-            pid,
-            std::ptr::null_mut::<libc::c_void>(),
-            (regs as *const Regs).cast_mut().cast::<libc::c_void>(),
-        )
-    };
     check(r).map(|_| ())
 }
 
@@ -92,70 +62,29 @@ pub fn kill(pid: i32) {
     }
 }
 
-/// `NT_PRFPREG`: the FXSAVE area.
-const NT_PRFPREG: libc::c_int = 2;
-/// `NT_X86_XSTATE`: the XSAVE area in standard format.
-const NT_X86_XSTATE: libc::c_int = 0x202;
+/// `PTRACE_SYSEMU` (31 on x86_64 and on arm64, where it needs Linux 5.3;
+/// libc names it only for x86).
+pub const PTRACE_SYSEMU: libc::c_uint = 31;
 
-/// PTRACE_GETREGSET of the XSAVE area into `buf`; returns how many bytes
-/// the kernel wrote (the regset's whole size if `buf` is large enough).
-pub fn get_xstate(pid: i32, buf: &mut [u8]) -> io::Result<usize> {
+/// PTRACE_GETREGSET of regset `nt` into `buf`; returns how many bytes the
+/// kernel wrote (the regset's whole size if `buf` is large enough).
+pub fn get_regset(pid: i32, nt: libc::c_int, buf: &mut [u8]) -> io::Result<usize> {
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     // SAFETY: the kernel writes at most `iov_len` bytes at `iov_base`, which
     // is `buf`, ours; it updates `iov_len` in our local iovec.
     let r = unsafe {
-        libc::ptrace(
-            libc::PTRACE_GETREGSET,
-            pid,
-            NT_X86_XSTATE as usize as *mut libc::c_void,
-            &mut iov as *mut libc::iovec,
-        )
+        libc::ptrace(libc::PTRACE_GETREGSET, pid, nt as usize as *mut libc::c_void, &mut iov as *mut libc::iovec)
     };
     check(r).map(|_| iov.iov_len)
 }
 
-/// PTRACE_SETREGSET of the XSAVE area (`buf` must be the regset's whole
-/// size, as `get_xstate` reported it).
-pub fn set_xstate(pid: i32, buf: &[u8]) -> io::Result<()> {
+/// PTRACE_SETREGSET of regset `nt` from `buf` (the regset's whole size,
+/// or a prefix where the regset takes one).
+pub fn set_regset(pid: i32, nt: libc::c_int, buf: &[u8]) -> io::Result<()> {
     let mut iov = libc::iovec { iov_base: buf.as_ptr().cast_mut().cast(), iov_len: buf.len() };
     // SAFETY: the kernel only reads `iov_len` bytes at `iov_base`, `buf`.
     let r = unsafe {
-        libc::ptrace(
-            libc::PTRACE_SETREGSET,
-            pid,
-            NT_X86_XSTATE as usize as *mut libc::c_void,
-            &mut iov as *mut libc::iovec,
-        )
-    };
-    check(r).map(|_| ())
-}
-
-/// PTRACE_GETREGSET of the FXSAVE area (`NT_PRFPREG`), into `fx`.
-pub fn get_fpregs(pid: i32, fx: &mut [u8; 512]) -> io::Result<()> {
-    let mut iov = libc::iovec { iov_base: fx.as_mut_ptr().cast(), iov_len: fx.len() };
-    // SAFETY: as in `get_xstate`; the regset is exactly 512 bytes.
-    let r = unsafe {
-        libc::ptrace(
-            libc::PTRACE_GETREGSET,
-            pid,
-            NT_PRFPREG as usize as *mut libc::c_void,
-            &mut iov as *mut libc::iovec,
-        )
-    };
-    check(r).map(|_| ())
-}
-
-/// PTRACE_SETREGSET of the FXSAVE area.
-pub fn set_fpregs(pid: i32, fx: &[u8; 512]) -> io::Result<()> {
-    let mut iov = libc::iovec { iov_base: fx.as_ptr().cast_mut().cast(), iov_len: fx.len() };
-    // SAFETY: as in `set_xstate`.
-    let r = unsafe {
-        libc::ptrace(
-            libc::PTRACE_SETREGSET,
-            pid,
-            NT_PRFPREG as usize as *mut libc::c_void,
-            &mut iov as *mut libc::iovec,
-        )
+        libc::ptrace(libc::PTRACE_SETREGSET, pid, nt as usize as *mut libc::c_void, &mut iov as *mut libc::iovec)
     };
     check(r).map(|_| ())
 }

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Runs, on a real arm64 Linux kernel, the unit and platform tests that
+# qemu-user cannot run (tests/arm64/cross.sh names them): the ptrace
+# platform's stub tests, seccomp's filters installed in the kernel, and the
+# Gofer's tests that need openat2. The kernel is Debian's arm64 cloud
+# kernel, booted under qemu-system-aarch64 (-M virt -cpu max) with an
+# initramfs holding the cross-built test binaries, the cross toolchain's
+# libc and a small init (tests/arm64/init.c). About 40 seconds once the
+# kernel is cached (/var/cache/husk-test/arm64, with the last console log)
+# and the tests are built; run it after cross.sh. Not part of .ci/run,
+# to keep CI's arm64 share small; it skips, with a message, when offline.
+#
+# CARGO overrides the cargo command (e.g. CARGO="flock -o LOCK cargo").
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+target=aarch64-unknown-linux-gnu
+cache=${HUSK_ARM64_CACHE:-/var/cache/husk-test/arm64}
+read -r -a cargo <<<"${CARGO:-cargo}"
+say() { printf 'arm64 kernel: %s\n' "$*"; }
+skip() {
+    say "SKIPPED: $*"
+    exit 0
+}
+run() {
+    printf '+ %s\n' "$*"
+    "$@"
+}
+
+need=()
+command -v qemu-system-aarch64 >/dev/null || need+=(qemu-system-arm)
+command -v cpio >/dev/null || need+=(cpio)
+command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+if ((${#need[@]})); then
+    export DEBIAN_FRONTEND=noninteractive
+    run apt-get install -y -qq --no-install-recommends "${need[@]}" || skip "cannot install ${need[*]} (offline?)"
+fi
+
+# The kernel: the Image of the newest linux-image-*-cloud-arm64 (Debian's
+# metapackage names it), extracted once.
+mkdir -p "$cache"
+image=$(find "$cache" -maxdepth 1 -name 'vmlinuz-*-arm64' | sort -V | tail -n 1)
+if [ -z "$image" ]; then
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        run dpkg --add-architecture arm64
+    fi
+    run apt-get update -qq || skip "apt-get update failed (offline?)"
+    pkg=$(apt-cache depends linux-image-cloud-arm64:arm64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+    [ -n "$pkg" ] || skip "no arm64 cloud kernel package known to apt"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && run apt-get download "$pkg") || skip "cannot download $pkg (offline?)"
+    dpkg-deb -x "$tmp"/*.deb "$tmp/x"
+    cp "$tmp"/x/boot/vmlinuz-* "$cache/"
+    rm -rf "$tmp"
+    image=$(find "$cache" -maxdepth 1 -name 'vmlinuz-*-arm64' | sort -V | tail -n 1)
+fi
+say "kernel $(basename "$image")"
+
+# The test binaries, as cargo names them.
+build_log=$(mktemp)
+printf '+ %s\n' "${cargo[*]} test --target $target -p platform -p seccomp -p gofer --no-run"
+if ! "${cargo[@]}" test --target "$target" -p platform -p seccomp -p gofer --no-run >"$build_log" 2>&1; then
+    cat "$build_log"
+    exit 1
+fi
+lib_exe() { sed -n "s|.*Executable unittests src/lib.rs (\(.*/$1-[0-9a-f]*\))\$|\1|p" "$build_log"; }
+test_exe() { sed -n "s|.*Executable tests/$1.rs (\(.*\))\$|\1|p" "$build_log"; }
+declare -A bins=(
+    [platform_lib]=$(lib_exe platform)
+    [ptrace_stub]=$(test_exe ptrace_stub)
+    [seccomp_lib]=$(lib_exe seccomp)
+    [gofer_lib]=$(lib_exe gofer)
+    [gofer_it]=$(test_exe gofer)
+    [gofer_write]=$(test_exe write)
+)
+rm -f "$build_log"
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root/lib" "$root/t"
+run aarch64-linux-gnu-gcc -static -O2 -o "$root/init" tests/arm64/init.c
+sysroot=/usr/aarch64-linux-gnu/lib
+cp -L "$sysroot"/{ld-linux-aarch64.so.1,libc.so.6,libgcc_s.so.1,libm.so.6} "$root/lib/"
+for name in "${!bins[@]}"; do
+    [ -n "${bins[$name]}" ] || { say "no test binary for $name"; exit 1; }
+    cp "${bins[$name]}" "$root/t/$name"
+done
+# gofer's opening_by_type runs mkfifo, which this machine has not, and
+# getdents_pages_through_100k_entries takes minutes under emulation.
+cat >"$root/cmds" <<CMDS
+/t/platform_lib
+/t/ptrace_stub
+/t/seccomp_lib
+/t/gofer_lib
+/t/gofer_it --skip opening_by_type --skip getdents_pages_through_100k_entries
+/t/gofer_write
+CMDS
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1 >initrd.gz)
+
+log=${HUSK_ARM64_LOG:-$cache/console.log}
+say "booting under qemu-system-aarch64"
+start=$SECONDS
+timeout 600 qemu-system-aarch64 -M virt -cpu max -smp 2 -m 1024 -nographic -no-reboot -nic none \
+    -kernel "$image" -initrd "$root/initrd.gz" -append "console=ttyAMA0 panic=-1 quiet" >"$log" 2>&1 || true
+grep -E '^(test |test result|=== )' "$log" || true
+passed=$(grep -c '^=== exit .* status 0' "$log" || true)
+total=$(grep -c '^=== exit ' "$log" || true)
+say "$passed of ${#bins[@]} test binaries passed ($total ran) in $((SECONDS - start))s"
+if [ "$passed" -ne "${#bins[@]}" ]; then
+    say "FAILED; the console:"
+    tail -n 80 "$log"
+    exit 1
+fi
