@@ -34,7 +34,7 @@ impl Ctx {
     fn new(platform: &'static str, case: &str, args: &[&str]) -> Ctx {
         let rootfs = Rootfs::new();
         rootfs.prog("ckpt", Link::Static);
-        rootfs.busybox(&["sh", "sleep", "echo"]);
+        rootfs.busybox(&["sh", "sleep", "echo", "mkfifo"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
         rootfs.file("/data.txt", DATA);
         let state_root = rootfs.outside().join("state");
@@ -234,12 +234,13 @@ fn leave_running_keeps_the_container_and_a_second_checkpoint_restores_too() {
 
 #[test]
 fn what_a_checkpoint_does_not_cover_is_refused_and_the_container_runs_on() {
-    let ctx = Ctx::new("systrap", "refused", &["/bin/sh", "-c", "echo kept > /tmp/x; echo ready; exec sleep 60"]);
+    let ctx =
+        Ctx::new("systrap", "refused", &["/bin/sh", "-c", "mkfifo /tmp/f; exec 3<>/tmp/f; echo ready; exec sleep 60"]);
     ctx.run_detached(&ctx.image("out"));
     let out = ctx.run(&["checkpoint", "--image-path", "image", &ctx.id]);
     assert_ne!(out.status, 0, "a checkpoint of a sandbox with files in its tmpfs succeeded");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not covered by checkpoints yet") && err.contains("/tmp"), "{err}");
+    assert!(err.contains("not covered by checkpoints yet") && err.contains("named pipe"), "{err}");
     assert!(!ctx.image("image").exists(), "a refused checkpoint left its image directory");
     assert_eq!(ctx.status(), "running", "the container must run on");
     ctx.ok(&["delete", "--force", &ctx.id]);

@@ -8,13 +8,16 @@
  * file of the root read part way, the working directory, a blocked and
  * pending signal, a handler, a child blocked in read, a child asleep in
  * nanosleep (a restart block), a zombie, a thread waiting on a condition
- * variable (a futex), and an SSE register kept across the wait. */
+ * variable (a futex), an SSE register kept across the wait, and files in
+ * a tmpfs (/tmp): a directory, a file open at an offset, a hard link, a
+ * symlink, and a file of several pages. */
 #include "common.h"
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 static volatile sig_atomic_t go;
 
@@ -80,6 +83,23 @@ int main(void)
 	if (chdir("/bin") != 0)
 		return 12;
 
+	mkdir("/tmp/d", 0750);
+	int tf = open("/tmp/d/f", O_RDWR | O_CREAT | O_TRUNC, 0640);
+	if (tf < 0 || write(tf, "tmpfs data kept", 15) != 15 || lseek(tf, 6, SEEK_SET) != 6)
+		return 15;
+	unlink("/tmp/d/g");
+	unlink("/tmp/s");
+	link("/tmp/d/f", "/tmp/d/g");
+	symlink("d/f", "/tmp/s");
+	size_t big_len = 3 * 4096 + 100;
+	int bf = open("/tmp/big", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	for (size_t i = 0; i < big_len; i++) {
+		unsigned char b = pattern(i * 13);
+		if (write(bf, &b, 1) != 1)
+			return 16;
+	}
+	close(bf);
+
 	struct sigaction sa = { .sa_handler = on_usr1 };
 	sigaction(SIGUSR1, &sa, NULL);
 	sigset_t usr2;
@@ -138,6 +158,25 @@ int main(void)
 	CHECK("pipe data", r == 20 && memcmp(buf, "buffered in the pipe", 20) == 0);
 	char next[4] = { 0 };
 	CHECK("file offset", read(fd, next, 3) == 3 && strcmp(first, "012") == 0 && strcmp(next, "345") == 0);
+	char word[5] = { 0 };
+	CHECK("tmpfs file and offset", read(tf, word, 4) == 4 && strcmp(word, "data") == 0);
+	struct stat ts;
+	CHECK("tmpfs hard link", stat("/tmp/d/g", &ts) == 0 && ts.st_nlink == 2 && (ts.st_mode & 07777) == 0640);
+	CHECK("tmpfs directory", stat("/tmp/d", &ts) == 0 && S_ISDIR(ts.st_mode) && (ts.st_mode & 07777) == 0750);
+	char link_text[16] = { 0 };
+	CHECK("tmpfs symlink", readlink("/tmp/s", link_text, sizeof link_text) == 3 && strcmp(link_text, "d/f") == 0);
+	bf = open("/tmp/big", O_RDONLY);
+	int big_good = bf >= 0 && lseek(bf, 0, SEEK_END) == (off_t)big_len && lseek(bf, 0, SEEK_SET) == 0;
+	for (size_t i = 0; big_good && i < big_len; i++) {
+		unsigned char b;
+		big_good = read(bf, &b, 1) == 1 && b == pattern(i * 13);
+	}
+	CHECK("tmpfs pages", big_good);
+	unlink("/tmp/big");
+	unlink("/tmp/s");
+	unlink("/tmp/d/g");
+	unlink("/tmp/d/f");
+	rmdir("/tmp/d");
 	char cwd[64] = { 0 };
 	printf("cwd: %s\n", getcwd(cwd, sizeof cwd) ? cwd : "?");
 	sigset_t pend;

@@ -83,6 +83,59 @@ pub struct Image {
     pub fs_contexts: Vec<FsImage>,
     /// Every process, live or zombie, by pid.
     pub processes: Vec<ProcessImage>,
+    /// The tmpfs mounts' contents.
+    pub tmpfs: Vec<TmpfsImage>,
+}
+
+/// One tmpfs mount's files.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TmpfsImage {
+    /// Its mount point.
+    pub point: Vec<u8>,
+    /// Its inodes, the root's first.
+    pub inodes: Vec<InodeImage>,
+    /// Its names, each after its directory's.
+    pub entries: Vec<TmpfsEntry>,
+}
+
+/// A name in a tmpfs.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TmpfsEntry {
+    /// The entry of its directory (`u32::MAX`: the root).
+    pub parent: u32,
+    /// The name.
+    pub name: Vec<u8>,
+    /// Its inode, by index.
+    pub inode: usize,
+}
+
+/// A tmpfs inode.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InodeImage {
+    /// Inode number.
+    pub ino: u64,
+    /// Type and permission bits.
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Links.
+    pub nlink: u64,
+    /// Device number.
+    pub rdev: u64,
+    /// Size.
+    pub size: u64,
+    /// Access, modification and change times.
+    pub times: [(i64, i64); 3],
+    /// Inode flags.
+    pub fsflags: u32,
+    /// Extended attributes.
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// A regular file's pages: (page index, memory-file offset).
+    pub pages: Vec<(u64, u64)>,
+    /// A symlink's target.
+    pub target: Vec<u8>,
 }
 
 /// The memory file: its allocator as it was, and where data is.

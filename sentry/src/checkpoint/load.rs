@@ -172,6 +172,8 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
         uts.hostname = image.uts.0.iter().copied().take(64).collect();
         uts.domainname = image.uts.1.iter().copied().take(64).collect();
     }
+    // The tmpfs mounts' files first: open files and mappings name them.
+    super::memfs::restore(&kernel.vfs, &image.tmpfs)?;
     let opener = Opener { kernel, creds: Credentials::new(0, 0) };
     // Address spaces.
     let min_max = (kernel.platform.min_user_address(), kernel.platform.max_user_address());

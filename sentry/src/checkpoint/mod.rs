@@ -20,6 +20,7 @@
 
 pub mod image;
 pub mod load;
+mod memfs;
 pub mod save;
 
 use std::collections::BTreeMap;

@@ -224,7 +224,9 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         vdso: kernel.vdso.as_ref().map(|v| v.runs().to_vec()).unwrap_or_default(),
         crc: 0,
     };
+    let tmpfs = super::memfs::save(&kernel.vfs)?;
     Ok(Image {
+        tmpfs,
         memory,
         uts: (uts.hostname, uts.domainname),
         last_pid,

@@ -564,7 +564,7 @@ impl Vfs {
 
     /// The in-memory filesystems of the mounts (tmpfs, devfs, and
     /// overlays' upper layers), each with its mount's root.
-    fn memory_filesystems(&self) -> Vec<(Arc<Dentry>, Arc<tmpfs::MemFs>)> {
+    pub(crate) fn memory_filesystems(&self) -> Vec<(Arc<Dentry>, Arc<tmpfs::MemFs>)> {
         let roots = self.mount_roots();
         roots
             .into_iter()
@@ -587,10 +587,15 @@ impl Vfs {
         }
     }
 
-    /// The mount point of an in-memory filesystem written to since the
+    /// The mount point of an in-memory filesystem other than a tmpfs (the
+    /// device filesystem, an overlay's upper layer) written to since the
     /// boot, if there is one: a checkpoint does not keep their contents yet.
     pub fn memory_written(&self) -> Option<String> {
-        let written = self.memory_filesystems().into_iter().find(|(_, fs)| fs.changed_since_baseline())?;
+        let written = self
+            .memory_filesystems()
+            .into_iter()
+            .filter(|(root, fs)| root.overlay().is_some() || fs.kind() != tmpfs::FsKind::Tmpfs)
+            .find(|(_, fs)| fs.changed_since_baseline())?;
         Some(String::from_utf8_lossy(&self.path_of(&written.0)).into_owned())
     }
 

@@ -190,6 +190,51 @@ impl MemFs {
         })
     }
 
+    /// An inode as a checkpoint left it, its pages (memory-file
+    /// references the restored memory file still counts) its own again.
+    /// The next inode number handed out comes after it.
+    pub fn restore_inode(self: &Arc<Self>, s: &InodeState) -> Result<Arc<Inode>, Errno> {
+        let kind = match s.mode & S_IFMT {
+            S_IFDIR => InodeKind::Dir,
+            S_IFREG => {
+                let mut map = BTreeMap::new();
+                for &(page, off) in &s.pages {
+                    if !off.is_multiple_of(PAGE_SIZE) || map.insert(page, off).is_some() {
+                        return Err(Errno::EINVAL);
+                    }
+                }
+                self.pages.fetch_add(map.len() as u64, Ordering::Relaxed);
+                InodeKind::Regular(Mutex::new(Pages { size: s.size, map }))
+            }
+            S_IFLNK => InodeKind::Symlink(s.target.clone()),
+            S_IFIFO => InodeKind::Fifo(Pipe::new_fifo()),
+            S_IFSOCK => InodeKind::Socket,
+            abi::flags::mode::S_IFCHR | abi::flags::mode::S_IFBLK => InodeKind::Device,
+            _ => return Err(Errno::EINVAL),
+        };
+        let meta = Meta {
+            mode: s.mode,
+            uid: s.uid,
+            gid: s.gid,
+            nlink: s.nlink,
+            rdev: s.rdev,
+            size: if s.mode & S_IFMT == S_IFDIR { s.size } else { 0 },
+            atime: s.times[0],
+            mtime: s.times[1],
+            ctime: s.times[2],
+        };
+        self.next_ino.fetch_max(s.ino.saturating_add(1), Ordering::Relaxed);
+        Ok(Arc::new(Inode {
+            fs: self.clone(),
+            ino: s.ino,
+            meta: Mutex::new(meta),
+            kind,
+            linkable: AtomicBool::new(false),
+            xattrs: Mutex::new(super::xattr::Xattrs::from_entries(s.xattrs.clone())),
+            fsflags: AtomicU32::new(s.fsflags & FSFLAGS_SETTABLE),
+        }))
+    }
+
     /// Holds at most `bytes` of file data from now on (an overlay's upper
     /// layer within the sandbox's memory limit): writes past it get ENOSPC.
     pub fn limit_to(&self, bytes: u64) {
@@ -349,6 +394,35 @@ pub struct Inode {
     fsflags: AtomicU32,
 }
 
+/// What a checkpoint keeps of an inode.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InodeState {
+    /// Inode number.
+    pub ino: u64,
+    /// Type and permission bits.
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Links.
+    pub nlink: u64,
+    /// Device number.
+    pub rdev: u64,
+    /// A directory's size; a regular file's.
+    pub size: u64,
+    /// Times, (seconds, nanoseconds): access, modification, change.
+    pub times: [(i64, i64); 3],
+    /// `FS_*_FL`.
+    pub fsflags: u32,
+    /// Extended attributes.
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// A regular file's pages: (page index, memory-file offset).
+    pub pages: Vec<(u64, u64)>,
+    /// A symlink's target.
+    pub target: Vec<u8>,
+}
+
 /// The inode flags a tmpfs file may have, as Linux's tmpfs
 /// (`TMPFS_FL_USER_MODIFIABLE`, less case folding, which needs an encoding).
 pub const FSFLAGS_SETTABLE: u32 = FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL | FS_NOATIME_FL;
@@ -406,6 +480,49 @@ impl Inode {
             dev: self.fs.dev,
             rdev: m.rdev,
         }
+    }
+
+    /// What a checkpoint keeps of it; `Err` names what it cannot keep (a
+    /// file of an overlay's layer on disk).
+    pub fn checkpoint_state(&self) -> Result<InodeState, &'static str> {
+        let m = *self.meta();
+        let mut s = InodeState {
+            ino: self.ino,
+            mode: m.mode,
+            uid: m.uid,
+            gid: m.gid,
+            nlink: m.nlink,
+            rdev: m.rdev,
+            size: m.size,
+            times: [m.atime, m.mtime, m.ctime],
+            fsflags: self.fsflags(),
+            xattrs: self.xattrs.lock().unwrap_or_else(|e| e.into_inner()).entries().to_vec(),
+            ..InodeState::default()
+        };
+        match &self.kind {
+            InodeKind::Regular(p) => {
+                let p = p.lock().unwrap_or_else(|e| e.into_inner());
+                s.size = p.size;
+                s.pages = p.map.iter().map(|(&i, &o)| (i, o)).collect();
+            }
+            InodeKind::Symlink(t) => s.target = t.clone(),
+            InodeKind::Disk(_) => return Err("a file of an overlay's upper layer on disk"),
+            InodeKind::Dir | InodeKind::Device | InodeKind::Fifo(_) | InodeKind::Socket => {}
+        }
+        Ok(s)
+    }
+
+    /// Takes a checkpoint's attributes (not its kind, nor its pages): for
+    /// a filesystem's root, made at boot.
+    pub fn restore_attributes(&self, s: &InodeState) {
+        {
+            let mut m = self.meta();
+            m.mode = (m.mode & S_IFMT) | (s.mode & 0o7777);
+            (m.uid, m.gid) = (s.uid, s.gid);
+            [m.atime, m.mtime, m.ctime] = s.times;
+        }
+        self.fsflags.store(s.fsflags & FSFLAGS_SETTABLE, Ordering::Relaxed);
+        *self.xattrs.lock().unwrap_or_else(|e| e.into_inner()) = super::xattr::Xattrs::from_entries(s.xattrs.clone());
     }
 
     /// A symlink's target.

@@ -52,6 +52,19 @@ pub struct Xattrs {
 }
 
 impl Xattrs {
+    /// Every attribute, (name, value) (for a checkpoint).
+    pub fn entries(&self) -> &[(Vec<u8>, Vec<u8>)] {
+        &self.entries
+    }
+
+    /// The attributes of a checkpoint, kept in the order Linux lists them.
+    pub fn from_entries(mut entries: Vec<(Vec<u8>, Vec<u8>)>) -> Xattrs {
+        entries.sort_by(|a, b| b.0.cmp(&a.0));
+        entries.dedup_by(|a, b| a.0 == b.0);
+        let bytes = entries.iter().map(|(n, v)| n.len() + v.len()).sum();
+        Xattrs { entries, bytes }
+    }
+
     /// Where `name` is (Ok) or would go (Err).
     fn find(&self, name: &[u8]) -> Result<usize, usize> {
         self.entries.binary_search_by(|(n, _)| name.cmp(n))
