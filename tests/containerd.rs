@@ -326,3 +326,45 @@ runtime_test! {
         );
     }
 }
+
+/// `ctr container checkpoint --task` and `ctr container restore --live`
+/// through the runc.v2 shim: containerd pauses the task, has the runtime
+/// write the image (`checkpoint --leave-running`), keeps it as an image of
+/// its own, and a restore (`restore --detach ... -no-subreaper`) brings the
+/// task back where it was. Husk only: runc needs CRIU, which this host
+/// does not have.
+#[test]
+fn ctr_checkpoint_and_restore_husk() {
+    let _s = serial();
+    let rt = Runtime::Husk;
+    let id = unique_id("ckpt", rt);
+    let image = format!("husk-test/{id}:checkpoint");
+    let _c = Cleanup::new(&id);
+    let count = |id: &str| -> u64 {
+        let out = ctr_ok(&["task", "exec", "--exec-id", "count", id, "cat", "/tmp/count"]);
+        out.stdout_str().trim().parse().unwrap_or_else(|_| panic!("a count: {}", out.describe()))
+    };
+    let script = "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done";
+    ctr_ok(
+        &run_args(containerd(), rt, &["-d"], &id, &["sh", "-c", script]).iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    wait_status(&id, "RUNNING");
+    thread::sleep(Duration::from_millis(800));
+    let before = count(&id);
+    assert!(before >= 3, "the loop runs: {before}");
+    ctr_ok(&["container", "checkpoint", "--task", &id, &image]);
+    ctr_ok(&["task", "kill", "-s", "SIGKILL", &id]);
+    wait_status(&id, "STOPPED");
+    ctr_ok(&["task", "delete", &id]);
+    ctr_ok(&["container", "delete", &id]);
+    // The container's writable layer goes with it: the count the restored
+    // task writes comes from its own memory, not from 1 again.
+    ctr_ok(&["container", "restore", "--live", &id, &image]);
+    wait_status(&id, "RUNNING");
+    thread::sleep(Duration::from_millis(300));
+    let restored = count(&id);
+    assert!(restored >= before, "the restored loop counts on from {before}, not afresh: {restored}");
+    thread::sleep(Duration::from_millis(400));
+    assert!(count(&id) > restored, "the restored task runs on");
+    let _ = ctr(&["image", "rm", &image]);
+}

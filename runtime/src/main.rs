@@ -444,6 +444,17 @@ fn gofer_fast_path(args: &[std::ffi::OsString]) -> Option<(i32, Vec<gofer::Extra
     Some((sock_fd?, roots))
 }
 
+/// runc's flag parser takes a long flag after a single dash too, and
+/// containerd's shim passes restore's `-no-subreaper` so: the long form
+/// clap knows.
+fn runc_spelling(arg: std::ffi::OsString) -> std::ffi::OsString {
+    if arg == "-no-subreaper" {
+        "--no-subreaper".into()
+    } else {
+        arg
+    }
+}
+
 fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if argv.get(1).is_some_and(|a| a == "gofer") {
@@ -458,7 +469,7 @@ fn main() -> ExitCode {
             };
         }
     }
-    let cli = match Cli::try_parse_from(argv) {
+    let cli = match Cli::try_parse_from(argv.into_iter().map(runc_spelling)) {
         Ok(c) => c,
         Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
             let _ = e.print();

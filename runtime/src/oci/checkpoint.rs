@@ -18,6 +18,36 @@ use crate::Globals;
 const STATE_FILE: &str = sentry::checkpoint::image::STATE_FILE;
 const PAGES_FILE: &str = sentry::checkpoint::image::PAGES_FILE;
 
+/// runc's options for CRIU, which `checkpoint` and `restore` take and Husk
+/// ignores: they do not apply when the Sentry owns every object it saves.
+#[derive(clap::Args, Debug, Default)]
+pub struct CriuOptions {
+    /// Allow established TCP connections (Husk resets outside ones).
+    #[arg(long)]
+    pub tcp_established: bool,
+    /// Allow external unix sockets.
+    #[arg(long)]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs.
+    #[arg(long)]
+    pub shell_job: bool,
+    /// Allow file locks.
+    #[arg(long)]
+    pub file_locks: bool,
+    /// CRIU's page deduplication.
+    #[arg(long)]
+    pub auto_dedup: bool,
+    /// CRIU's cgroup handling.
+    #[arg(long)]
+    pub manage_cgroups_mode: Option<String>,
+    /// Namespaces CRIU leaves out.
+    #[arg(long)]
+    pub empty_ns: Vec<String>,
+    /// CRIU's status fd (lazy pages).
+    #[arg(long)]
+    pub status_fd: Option<i32>,
+}
+
 /// `husk checkpoint`.
 #[derive(clap::Args, Debug)]
 pub struct CheckpointArgs {
@@ -42,31 +72,9 @@ pub struct CheckpointArgs {
     /// Not supported: refused.
     #[arg(long)]
     pub lazy_pages: bool,
-    /// Accepted for runc compatibility (CRIU's options, which do not apply:
-    /// the Sentry owns every object it saves).
-    #[arg(long)]
-    pub tcp_established: bool,
-    /// As above.
-    #[arg(long)]
-    pub ext_unix_sk: bool,
-    /// As above.
-    #[arg(long)]
-    pub shell_job: bool,
-    /// As above.
-    #[arg(long)]
-    pub file_locks: bool,
-    /// As above.
-    #[arg(long)]
-    pub auto_dedup: bool,
-    /// As above.
-    #[arg(long)]
-    pub manage_cgroups_mode: Option<String>,
-    /// As above.
-    #[arg(long)]
-    pub empty_ns: Vec<String>,
-    /// As above.
-    #[arg(long)]
-    pub status_fd: Option<i32>,
+    /// CRIU's options, accepted and ignored.
+    #[command(flatten)]
+    pub criu: CriuOptions,
     /// The container id.
     pub id: String,
 }
@@ -101,27 +109,9 @@ pub struct RestoreArgs {
     /// As above.
     #[arg(long)]
     pub no_pivot: bool,
-    /// As above.
-    #[arg(long)]
-    pub tcp_established: bool,
-    /// As above.
-    #[arg(long)]
-    pub ext_unix_sk: bool,
-    /// As above.
-    #[arg(long)]
-    pub shell_job: bool,
-    /// As above.
-    #[arg(long)]
-    pub file_locks: bool,
-    /// As above.
-    #[arg(long)]
-    pub auto_dedup: bool,
-    /// As above.
-    #[arg(long)]
-    pub manage_cgroups_mode: Option<String>,
-    /// As above.
-    #[arg(long)]
-    pub empty_ns: Vec<String>,
+    /// CRIU's options, accepted and ignored.
+    #[command(flatten)]
+    pub criu: CriuOptions,
     /// As above.
     #[arg(long)]
     pub lsm_profile: Option<String>,
@@ -159,10 +149,35 @@ pub fn checkpoint(g: &Globals, args: &CheckpointArgs) -> anyhow::Result<()> {
     }
     let dir = ContainerDir::open(&g.root, &args.id)?;
     let st = dir.load()?;
-    match st.current_status() {
-        Status::Running => {}
+    // containerd pauses a container before it checkpoints it. A paused
+    // sandbox cannot answer, so it is thawed for the checkpoint, whose own
+    // freezer then stops its tasks (they may run a few milliseconds in
+    // between), and paused again after it if it is left running.
+    let paused = match st.current_status() {
+        Status::Running => false,
+        Status::Paused => true,
         s => bail!("cannot checkpoint container {} that is {s}", args.id),
+    };
+    let cgroups = super::cgroup::Cgroups { dirs: st.cgroups.clone() };
+    if paused {
+        cgroups.set_frozen(false)?;
     }
+    let result = write_image(args, &dir);
+    if paused && (result.is_err() || args.leave_running) {
+        cgroups.set_frozen(true)?;
+    }
+    result?;
+    if !args.leave_running {
+        // delete takes the container's lock, which `dir` holds.
+        drop(dir);
+        super::delete(g, &args.id, true)?;
+    }
+    Ok(())
+}
+
+/// Has the sandbox write its image into `--image-path`; removes what it
+/// made there if that fails.
+fn write_image(args: &CheckpointArgs, dir: &ContainerDir) -> anyhow::Result<()> {
     let made = !args.image_path.exists();
     std::fs::create_dir_all(&args.image_path)
         .with_context(|| format!("creating the image directory {}", args.image_path.display()))?;
@@ -199,11 +214,6 @@ pub fn checkpoint(g: &Globals, args: &CheckpointArgs) -> anyhow::Result<()> {
             cleanup();
             return Err(e);
         }
-    }
-    if !args.leave_running {
-        // delete takes the container's lock, which `dir` holds.
-        drop(dir);
-        super::delete(g, &args.id, true)?;
     }
     Ok(())
 }

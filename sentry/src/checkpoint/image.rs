@@ -109,34 +109,8 @@ pub struct TmpfsEntry {
     pub inode: usize,
 }
 
-/// A tmpfs inode.
-#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct InodeImage {
-    /// Inode number.
-    pub ino: u64,
-    /// Type and permission bits.
-    pub mode: u32,
-    /// Owner.
-    pub uid: u32,
-    /// Group.
-    pub gid: u32,
-    /// Links.
-    pub nlink: u64,
-    /// Device number.
-    pub rdev: u64,
-    /// Size.
-    pub size: u64,
-    /// Access, modification and change times.
-    pub times: [(i64, i64); 3],
-    /// Inode flags.
-    pub fsflags: u32,
-    /// Extended attributes.
-    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
-    /// A regular file's pages: (page index, memory-file offset).
-    pub pages: Vec<(u64, u64)>,
-    /// A symlink's target.
-    pub target: Vec<u8>,
-}
+/// A tmpfs inode (the tmpfs's own record of what a checkpoint keeps).
+pub use crate::vfs::tmpfs::InodeState as InodeImage;
 
 /// The memory file: its allocator as it was, and where data is.
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]

@@ -6,47 +6,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::image::{InodeImage, TmpfsEntry, TmpfsImage};
+use super::image::{TmpfsEntry, TmpfsImage};
 use super::{CheckpointError, RestoreError};
-use crate::vfs::tmpfs::{FsKind, InodeState, MemFs};
+use crate::vfs::tmpfs::{FsKind, MemFs};
 use crate::vfs::{Dentry, Follow, Vfs};
 
 /// The most entries one tmpfs may bring back.
 const MAX_ENTRIES: usize = 1 << 22;
-
-fn image_of(s: InodeState) -> InodeImage {
-    InodeImage {
-        ino: s.ino,
-        mode: s.mode,
-        uid: s.uid,
-        gid: s.gid,
-        nlink: s.nlink,
-        rdev: s.rdev,
-        size: s.size,
-        times: s.times,
-        fsflags: s.fsflags,
-        xattrs: s.xattrs,
-        pages: s.pages,
-        target: s.target,
-    }
-}
-
-fn state_of(i: &InodeImage) -> InodeState {
-    InodeState {
-        ino: i.ino,
-        mode: i.mode,
-        uid: i.uid,
-        gid: i.gid,
-        nlink: i.nlink,
-        rdev: i.rdev,
-        size: i.size,
-        times: i.times,
-        fsflags: i.fsflags,
-        xattrs: i.xattrs.clone(),
-        pages: i.pages.clone(),
-        target: i.target.clone(),
-    }
-}
 
 /// Every tmpfs mount's contents.
 pub fn save(vfs: &Vfs) -> Result<Vec<TmpfsImage>, CheckpointError> {
@@ -57,7 +23,7 @@ pub fn save(vfs: &Vfs) -> Result<Vec<TmpfsImage>, CheckpointError> {
         }
         let unsupported = |what: &str| CheckpointError::Unsupported(what.to_owned());
         let root_inode = root.inode().ok_or_else(|| unsupported("a tmpfs without a root inode"))?;
-        let mut inodes = vec![image_of(root_inode.checkpoint_state().map_err(unsupported)?)];
+        let mut inodes = vec![root_inode.checkpoint_state().map_err(unsupported)?];
         let mut seen: HashMap<u64, usize> = HashMap::new();
         let mut entries = Vec::new();
         // Breadth first, each directory's entries in their getdents order.
@@ -69,7 +35,7 @@ pub fn save(vfs: &Vfs) -> Result<Vec<TmpfsImage>, CheckpointError> {
                 let index = match seen.get(&inode.ino) {
                     Some(&i) => i,
                     None => {
-                        inodes.push(image_of(inode.checkpoint_state().map_err(unsupported)?));
+                        inodes.push(inode.checkpoint_state().map_err(unsupported)?);
                         seen.insert(inode.ino, inodes.len() - 1);
                         inodes.len() - 1
                     }
@@ -102,7 +68,7 @@ pub fn restore(vfs: &Vfs, images: &[TmpfsImage]) -> Result<(), RestoreError> {
         }
         let root_state = img.inodes.first().ok_or_else(|| bad(format!("{point}: no root inode")))?;
         if let Some(i) = root.inode() {
-            i.restore_attributes(&state_of(root_state));
+            i.restore_attributes(root_state);
         }
         let mut made: HashMap<usize, Arc<crate::vfs::tmpfs::Inode>> = HashMap::new();
         let mut dentries: Vec<Arc<Dentry>> = Vec::with_capacity(img.entries.len());
@@ -123,7 +89,7 @@ pub fn restore(vfs: &Vfs, images: &[TmpfsImage]) -> Result<(), RestoreError> {
                 Some(i) => i.clone(),
                 None => {
                     let s = img.inodes.get(e.inode).ok_or_else(|| bad(format!("{point}: an inode")))?;
-                    let i = fs.restore_inode(&state_of(s)).map_err(|_| bad(format!("{point}: inode {}", s.ino)))?;
+                    let i = fs.restore_inode(s).map_err(|_| bad(format!("{point}: inode {}", s.ino)))?;
                     made.insert(e.inode, i.clone());
                     i
                 }

@@ -395,7 +395,7 @@ pub struct Inode {
 }
 
 /// What a checkpoint keeps of an inode.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InodeState {
     /// Inode number.
     pub ino: u64,
