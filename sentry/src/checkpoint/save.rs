@@ -247,6 +247,12 @@ fn refuse_uncovered(kernel: &Kernel) -> Result<(), CheckpointError> {
     if kernel.ipc.in_use() {
         return Err(unsupported("System V IPC objects or POSIX message queues exist"));
     }
+    if crate::kernel::locks::LOCKS.any() || crate::kernel::lease::LEASES.any() {
+        return Err(unsupported("file locks or leases are held (flock, fcntl F_SETLK, F_SETLEASE)"));
+    }
+    if !kernel.keys.is_empty() {
+        return Err(unsupported("keys or keyrings exist (add_key, keyctl)"));
+    }
     if kernel.aio.in_use() {
         return Err(unsupported("Linux AIO contexts exist (io_setup)"));
     }

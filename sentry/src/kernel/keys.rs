@@ -746,6 +746,11 @@ impl KeyTable {
         Arc::new_cyclic(|me| KeyTable { state: Mutex::default(), limits: Limits::default(), me: me.clone() })
     }
 
+    /// Whether it holds no key (nor keyring).
+    pub fn is_empty(&self) -> bool {
+        self.state().keys.is_empty()
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let gc = now();

@@ -129,6 +129,11 @@ pub enum FlockOp {
 }
 
 impl LockTable {
+    /// Whether any flock or record lock is held.
+    pub fn any(&self) -> bool {
+        self.state().files.values().any(|f| !f.is_empty())
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
