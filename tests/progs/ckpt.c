@@ -10,14 +10,19 @@
  * nanosleep (a restart block), a zombie, a thread waiting on a condition
  * variable (a futex), an SSE register kept across the wait, and files in
  * a tmpfs (/tmp): a directory, a file open at an offset, a hard link, a
- * symlink, and a file of several pages. */
+ * symlink, and a file of several pages; an eventfd, a timerfd, a
+ * signalfd and an epoll set watching two of them. */
 #include "common.h"
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 
 static volatile sig_atomic_t go;
 
@@ -108,6 +113,19 @@ int main(void)
 	sigprocmask(SIG_BLOCK, &usr2, NULL);
 	raise(SIGUSR2);
 
+	int efd = eventfd(5, EFD_NONBLOCK);
+	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+	struct itimerspec its = { .it_interval = { 0, 10000000 }, .it_value = { 0, 10000000 } };
+	int sfd = signalfd(-1, &usr2, SFD_NONBLOCK);
+	int ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 77 };
+	if (efd < 0 || tfd < 0 || sfd < 0 || ep < 0 || timerfd_settime(tfd, 0, &its, NULL) != 0
+	    || epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) != 0)
+		return 17;
+	ev.data.u64 = 88;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) != 0)
+		return 18;
+
 	int c[2];
 	if (pipe(c) != 0)
 		return 13;
@@ -148,6 +166,18 @@ int main(void)
 		xmm = pause_keeping_xmm7(kept);
 
 	CHECK("sse register", xmm == kept);
+	struct epoll_event got[4];
+	int ready = epoll_wait(ep, got, 4, 1000);
+	uint64_t tags = 0;
+	for (int i = 0; i < ready; i++)
+		tags += got[i].data.u64;
+	printf("epoll: %d ready, tags %llu\n", ready, (unsigned long long)tags);
+	uint64_t count = 0;
+	CHECK("eventfd", read(efd, &count, 8) == 8 && count == 5);
+	uint64_t ticks = 0;
+	CHECK("timerfd", read(tfd, &ticks, 8) == 8 && ticks >= 1);
+	struct itimerspec now;
+	CHECK("timerfd interval", timerfd_gettime(tfd, &now) == 0 && now.it_interval.tv_nsec == 10000000);
 	int good = 1;
 	for (size_t i = 0; i < n; i++)
 		if (heap[i] != pattern(i))
@@ -182,6 +212,8 @@ int main(void)
 	sigset_t pend;
 	sigpending(&pend);
 	CHECK("pending SIGUSR2", sigismember(&pend, SIGUSR2));
+	struct signalfd_siginfo ssi;
+	CHECK("signalfd", read(sfd, &ssi, sizeof ssi) == sizeof ssi && ssi.ssi_signo == SIGUSR2);
 	int st;
 	if (write(c[1], "k", 1) != 1)
 		return 14;

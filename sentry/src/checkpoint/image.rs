@@ -222,6 +222,34 @@ pub enum FileKind {
     PipeRead(usize),
     /// The write end of pipe N.
     PipeWrite(usize),
+    /// An eventfd.
+    EventFd {
+        /// Its counter.
+        count: u64,
+        /// EFD_SEMAPHORE.
+        semaphore: bool,
+    },
+    /// A timerfd.
+    TimerFd {
+        /// Its clock.
+        clock: u32,
+        /// Time to its next expiry (0: not armed).
+        left_ns: u64,
+        /// Its interval.
+        interval_ns: u64,
+        /// Expirations not yet read.
+        ticks: u64,
+    },
+    /// A signalfd of process `pid`'s signals in `mask`.
+    SignalFd {
+        /// The signals.
+        mask: u64,
+        /// The process.
+        pid: i32,
+    },
+    /// An epoll set: (file, the fd it was added with, events, data, a
+    /// one-shot entry that fired) for each entry.
+    Epoll(Vec<(usize, i32, u32, u64, bool)>),
 }
 
 /// A pipe and what it holds.

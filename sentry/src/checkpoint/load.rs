@@ -399,12 +399,35 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
                 let pipe = pipes.get(*n).ok_or_else(|| inconsistent("a pipe"))?;
                 File::new(Box::new(pipe.open_writer().0), f.flags, None)
             }
+            FileKind::EventFd { count, semaphore } => {
+                File::new(Box::new(crate::vfs::eventfd::EventFd::restored(*count, *semaphore)), f.flags, None)
+            }
+            FileKind::TimerFd { clock, left_ns, interval_ns, ticks } => {
+                let when = (Duration::from_nanos(*left_ns), Duration::from_nanos(*interval_ns));
+                let t = crate::vfs::timerfd::TimerFd::restored(*clock, &kernel.timers, when, *ticks);
+                File::new(Box::new(crate::vfs::timerfd::TimerFdFile(t)), f.flags, None)
+            }
+            FileKind::SignalFd { mask, pid } => {
+                let tg = kernel.procs().procs.get(pid).map(|p| p.tg.clone());
+                let tg = tg.ok_or_else(|| inconsistent(format!("a signalfd of process {pid}, which is gone")))?;
+                File::new(Box::new(crate::vfs::signalfd::SignalFd::new(*mask, tg)), f.flags, None)
+            }
+            // Its entries once every file exists.
+            FileKind::Epoll(_) => File::new(Box::new(crate::vfs::epoll::EpollFile::new()), f.flags, None),
         };
         if f.flags & O_PATH == 0 {
             file.set_flags(f.flags);
         }
         *file.offset.lock().unwrap_or_else(|e| e.into_inner()) = f.offset;
         files.push(file);
+    }
+    for (f, file) in image.files.iter().zip(&files) {
+        let (FileKind::Epoll(entries), Some(set)) = (&f.kind, file.ops.epoll()) else { continue };
+        for &(target, fd, events, data, fired) in entries {
+            let target = files.get(target).ok_or_else(|| inconsistent("an epoll entry's file"))?;
+            set.restore_interest(target, fd, events, data, fired)
+                .map_err(|e| inconsistent(format!("an epoll entry for fd {fd}: {e}")))?;
+        }
     }
     for (table, entries) in fd_tables.iter().zip(&image.fd_tables) {
         let mut table = table.lock().unwrap_or_else(|e| e.into_inner());

@@ -192,7 +192,14 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         tables.push(entries);
     }
     let mut pipes: Seen<crate::vfs::pipe::Pipe> = Seen::default();
-    let files = files.items.iter().map(|f| file_image(kernel, f, &mut pipes)).collect::<Result<Vec<_>, _>>()?;
+    // By index: an epoll set's entries may add files no fd table holds.
+    let mut images = Vec::new();
+    let mut i = 0;
+    while let Some(f) = files.items.get(i).cloned() {
+        images.push(file_image(kernel, &f, &mut files, &mut pipes)?);
+        i += 1;
+    }
+    let files = images;
     let pipes = pipes
         .items
         .iter()
@@ -303,6 +310,7 @@ fn named(kernel: &Kernel, d: &Arc<Dentry>) -> Result<NamedFile, CheckpointError>
 fn file_image(
     kernel: &Kernel,
     f: &Arc<File>,
+    files: &mut Seen<File>,
     pipes: &mut Seen<crate::vfs::pipe::Pipe>,
 ) -> Result<FileImage, CheckpointError> {
     use abi::flags::open::{O_ACCMODE, O_WRONLY};
@@ -327,6 +335,20 @@ fn file_image(
         } else {
             FileKind::PipeRead(n)
         }
+    } else if let Some(e) = ops.eventfd() {
+        let (count, semaphore) = e.state();
+        FileKind::EventFd { count, semaphore }
+    } else if let Some(t) = ops.timerfd() {
+        let (left, interval) = t.get();
+        let ns = |d: std::time::Duration| d.as_nanos().min(u64::MAX as u128) as u64;
+        FileKind::TimerFd { clock: t.clock(), left_ns: ns(left), interval_ns: ns(interval), ticks: t.ticks() }
+    } else if let Some(s) = ops.signalfd() {
+        FileKind::SignalFd { mask: s.mask(), pid: s.group().tgid }
+    } else if let Some(ep) = ops.epoll() {
+        let entries = ep.interests();
+        FileKind::Epoll(
+            entries.iter().map(|(file, fd, events, data, fired)| (files.add(file), *fd, *events, *data, *fired)).collect(),
+        )
     } else if let Some(name) = ops.anon_name() {
         return Err(unsupported(format!("an {name} file is open")));
     } else if let Some(d) = &f.dentry {

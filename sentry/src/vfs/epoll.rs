@@ -162,6 +162,40 @@ pub struct Epoll {
 const SWEEP_MIN: usize = 64;
 
 impl Epoll {
+    /// The set's entries whose files are open: (file, fd it was added
+    /// with, events, data, one-shot fired), for a checkpoint.
+    pub fn interests(&self) -> Vec<(Arc<File>, i32, u32, u64, bool)> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .iter()
+            .filter(|(_, e)| !e.removed.load(Ordering::Acquire))
+            .filter_map(|(&(_, fd), e)| {
+                let file = e.file.upgrade()?;
+                let i = e.interest.lock().unwrap_or_else(|p| p.into_inner());
+                Some((file, fd, i.events, i.data, i.disabled))
+            })
+            .collect()
+    }
+
+    /// Adds an entry as a checkpoint left it (`disabled`: a one-shot
+    /// entry that fired).
+    pub fn restore_interest(
+        self: &Arc<Self>,
+        file: &Arc<File>,
+        fd: i32,
+        events: u32,
+        data: u64,
+        disabled: bool,
+    ) -> SysResult<()> {
+        self.ctl(EPOLL_CTL_ADD, fd, file, Some((events, data)))?;
+        if disabled {
+            if let Some(e) = self.entries.lock().unwrap_or_else(|p| p.into_inner()).get(&key_of(file, fd)) {
+                e.interest.lock().unwrap_or_else(|p| p.into_inner()).disabled = true;
+            }
+        }
+        Ok(())
+    }
+
     /// An empty set.
     pub fn new() -> Arc<Epoll> {
         Arc::new(Epoll {

@@ -36,6 +36,19 @@ impl EventFd {
         }
     }
 
+    /// Its counter and whether it is a semaphore (for a checkpoint).
+    pub fn state(&self) -> (u64, bool) {
+        (*self.count(), self.semaphore)
+    }
+
+    /// An eventfd as a checkpoint left it (the counter is at most
+    /// `u64::MAX - 1`, as writes keep it).
+    pub fn restored(count: u64, semaphore: bool) -> EventFd {
+        let e = EventFd::new(0, semaphore);
+        *e.count() = count.min(u64::MAX - 1);
+        e
+    }
+
     fn count(&self) -> std::sync::MutexGuard<'_, u64> {
         self.count.lock().unwrap_or_else(|e| e.into_inner())
     }

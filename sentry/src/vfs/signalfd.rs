@@ -36,6 +36,11 @@ impl SignalFd {
         SignalFd { mask: AtomicU64::new(mask), group, ino: NEXT_INO.fetch_add(1, Ordering::Relaxed) }
     }
 
+    /// The process whose signals it reads.
+    pub fn group(&self) -> &Arc<ThreadGroup> {
+        &self.group
+    }
+
     /// The signals it reads.
     pub fn mask(&self) -> SigSet {
         self.mask.load(Ordering::SeqCst)

@@ -61,6 +61,22 @@ impl TimerFd {
         timers.set(&mut st.sched, value, interval, target)
     }
 
+    /// Expirations not yet read (for a checkpoint).
+    pub fn ticks(&self) -> u64 {
+        self.state().ticks
+    }
+
+    /// A timer as a checkpoint left it: armed for `value` from now (zero:
+    /// not armed) with `interval`, `ticks` expirations unread.
+    pub fn restored(clock: u32, timers: &Timers, (value, interval): (Duration, Duration), ticks: u64) -> Arc<TimerFd> {
+        let t = TimerFd::new(clock);
+        if !value.is_zero() {
+            t.set(timers, value, interval);
+        }
+        t.state().ticks = ticks;
+        t
+    }
+
     /// timerfd_gettime: (time left, interval).
     pub fn get(&self) -> (Duration, Duration) {
         self.state().sched.remaining(Instant::now())
