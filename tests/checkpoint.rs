@@ -34,6 +34,7 @@ impl Ctx {
     fn new(platform: &'static str, case: &str, args: &[&str]) -> Ctx {
         let rootfs = Rootfs::new();
         rootfs.prog("ckpt", Link::Static);
+        rootfs.prog("ckpt_busy", Link::Static);
         rootfs.busybox(&["sh", "sleep", "echo", "mkfifo"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
         rootfs.file("/data.txt", DATA);
@@ -99,14 +100,30 @@ impl Ctx {
         wait_for(|| fs::read_to_string(out).is_ok_and(|s| s.contains("ready\n")), "the program to say ready");
     }
 
+    /// `husk restore -d` of `image` as container `id`, its stdout into
+    /// `out`.
+    fn restore_detached(&self, image: &str, id: &str, out: &Path) {
+        let file = fs::File::create(out).expect("output file");
+        let err_path = out.with_extension("stderr");
+        let err = fs::File::create(&err_path).expect("stderr file");
+        let mut cmd = self.cmd(&["restore", "-d", "--image-path", image, "--bundle"]);
+        cmd.arg(self.bundle()).arg(id).stdin(Stdio::null()).stdout(file).stderr(err);
+        let status = cmd.status().expect("husk restore -d");
+        assert!(status.success(), "husk restore -d: {}", fs::read_to_string(&err_path).unwrap_or_default());
+    }
+
+    fn status_of(&self, id: &str) -> String {
+        let out = self.run(&["state", id]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or(json!({}));
+        v["status"].as_str().unwrap_or("gone").to_owned()
+    }
+
     fn listed(&self) -> bool {
         self.ok(&["list", "-q"]).stdout_str().lines().any(|l| l == self.id)
     }
 
     fn status(&self) -> String {
-        let out = self.run(&["state", &self.id]);
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or(json!({}));
-        v["status"].as_str().unwrap_or("gone").to_owned()
+        self.status_of(&self.id)
     }
 
     /// No state, no process of the container left.
@@ -152,6 +169,14 @@ fn finish(mut child: Child, what: &str) -> (i32, String) {
         std::thread::sleep(Duration::from_millis(20));
     };
     (status.code().unwrap_or(-1), reader.join().expect("reader"))
+}
+
+/// `prog` run natively in the root to its end: its output.
+fn native_output(ctx: &Ctx, prog: &str) -> String {
+    let out =
+        Command::new(chroot_bin()).arg(ctx.rootfs.path()).arg(prog).stdin(Stdio::null()).output().expect("chroot");
+    assert!(out.status.success(), "{prog} natively: {:?}", out.status);
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The program run natively in its root: what it prints after "ready"
@@ -299,5 +324,58 @@ fn corrupt_truncated_foreign_or_stale_images_are_refused_leaving_nothing() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status, 0, "restored over a changed file");
     assert!(err.contains("/data.txt changed since the checkpoint"), "{err}");
+    ctx.assert_nothing_left();
+}
+
+#[test]
+fn a_busy_program_checkpointed_at_several_points_prints_what_an_uninterrupted_run_does() {
+    for platform in PLATFORMS {
+        let ctx = Ctx::new(platform, "busy", &["/progs/ckpt_busy"]);
+        let expected = native_output(&ctx, "/progs/ckpt_busy");
+        let outs = [ctx.image("out0"), ctx.image("out1"), ctx.image("out2")];
+        // Started, checkpointed mid-run; restored, checkpointed again;
+        // restored and run to its end.
+        let file = fs::File::create(&outs[0]).expect("output file");
+        let mut run = ctx.cmd(&["run", "-d", "--bundle"]);
+        run.arg(ctx.bundle()).arg(&ctx.id).stdin(Stdio::null()).stdout(file).stderr(Stdio::null());
+        assert!(run.status().expect("husk run -d").success());
+        std::thread::sleep(Duration::from_millis(300));
+        ctx.ok(&["checkpoint", "--image-path", "one", &ctx.id]);
+        ctx.restore_detached("one", &ctx.id, &outs[1]);
+        std::thread::sleep(Duration::from_millis(300));
+        ctx.ok(&["checkpoint", "--image-path", "two", &ctx.id]);
+        let mut restore = ctx.cmd(&["restore", "--image-path", "two", "--bundle"]);
+        restore.arg(ctx.bundle()).arg(&ctx.id).stdin(Stdio::null()).stdout(fs::File::create(&outs[2]).expect("out"));
+        let status = restore.status().expect("husk restore");
+        let got: String = outs.iter().map(|o| fs::read_to_string(o).expect("output")).collect();
+        assert!(status.success(), "{platform}: the restored run failed: {status:?}\n{got}");
+        assert!(
+            !fs::read_to_string(&outs[1]).expect("out1").is_empty() || got == expected,
+            "{platform}: no output between the two checkpoints"
+        );
+        assert_eq!(got, expected, "{platform}: checkpointed twice (left), uninterrupted (right)");
+        ctx.assert_nothing_left();
+    }
+}
+
+#[test]
+fn one_image_restores_as_two_independent_sandboxes() {
+    let ctx = Ctx::new("systrap", "twice", &["/progs/ckpt"]);
+    let expected = native(&ctx);
+    ctx.run_detached(&ctx.image("out"));
+    ctx.ok(&["checkpoint", "--image-path", "image", &ctx.id]);
+    let ids = [format!("{}-a", ctx.id), format!("{}-b", ctx.id)];
+    for id in &ids {
+        ctx.restore_detached("image", id, &ctx.image(id));
+    }
+    for id in &ids {
+        wait_for(|| ctx.status_of(id) == "running", "a restored copy to run");
+        ctx.ok(&["kill", id, "SIGUSR1"]);
+    }
+    for id in &ids {
+        wait_for(|| ctx.status_of(id) == "stopped", "a restored copy to finish");
+        assert_eq!(fs::read_to_string(ctx.image(id)).expect("output"), expected.1, "{id}");
+        ctx.ok(&["delete", id]);
+    }
     ctx.assert_nothing_left();
 }

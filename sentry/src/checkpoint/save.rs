@@ -347,7 +347,10 @@ fn file_image(
     } else if let Some(ep) = ops.epoll() {
         let entries = ep.interests();
         FileKind::Epoll(
-            entries.iter().map(|(file, fd, events, data, fired)| (files.add(file), *fd, *events, *data, *fired)).collect(),
+            entries
+                .iter()
+                .map(|(file, fd, events, data, fired)| (files.add(file), *fd, *events, *data, *fired))
+                .collect(),
         )
     } else if let Some(name) = ops.anon_name() {
         return Err(unsupported(format!("an {name} file is open")));

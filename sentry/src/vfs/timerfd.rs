@@ -70,6 +70,9 @@ impl TimerFd {
     /// not armed) with `interval`, `ticks` expirations unread.
     pub fn restored(clock: u32, timers: &Timers, (value, interval): (Duration, Duration), ticks: u64) -> Arc<TimerFd> {
         let t = TimerFd::new(clock);
+        // A periodic timer due as the checkpoint was taken has no time
+        // left, and is armed all the same.
+        let value = if value.is_zero() && !interval.is_zero() { Duration::from_nanos(1) } else { value };
         if !value.is_zero() {
             t.set(timers, value, interval);
         }
