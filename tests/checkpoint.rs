@@ -112,6 +112,30 @@ impl Ctx {
         assert!(status.success(), "husk restore -d: {}", fs::read_to_string(&err_path).unwrap_or_default());
     }
 
+    /// `husk restore` of `image` in the foreground, its stdout piped, its
+    /// stderr in a file beside the bundle.
+    fn spawn_restore(&self, image: &str) -> Child {
+        let err = fs::File::create(self.image("restore.stderr")).expect("stderr file");
+        let mut cmd = self.cmd(&["restore", "--image-path", image, "--bundle"]);
+        cmd.arg(self.bundle()).arg(&self.id).stdout(Stdio::piped()).stdin(Stdio::null()).stderr(err);
+        cmd.spawn().expect("husk restore")
+    }
+
+    /// Waits for the restored container to run; says why if `restore`
+    /// ended first.
+    fn wait_running(&self, restore: &mut Child) {
+        wait_for(
+            || {
+                if let Ok(Some(st)) = restore.try_wait() {
+                    let err = fs::read_to_string(self.image("restore.stderr")).unwrap_or_default();
+                    panic!("husk restore ended ({st}) before the container ran:\n{err}");
+                }
+                self.status() == "running"
+            },
+            "the restored container to run",
+        );
+    }
+
     fn status_of(&self, id: &str) -> String {
         let out = self.run(&["state", id]);
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or(json!({}));
@@ -214,11 +238,9 @@ fn a_process_tree_comes_back_from_its_checkpoint_and_finishes_as_natively() {
         // As runc's: without --leave-running, the container is gone.
         assert!(!ctx.listed(), "the container is still listed after its checkpoint");
         assert!(ctx.image("image").join("husk-state.img").is_file());
-        let mut restore = ctx.cmd(&["restore", "--image-path", "image", "--bundle"]);
-        restore.arg(ctx.bundle()).arg(&ctx.id).stdout(Stdio::piped()).stdin(Stdio::null());
         let started = Instant::now();
-        let child = restore.spawn().expect("husk restore");
-        wait_for(|| ctx.status() == "running", "the restored container to run");
+        let mut child = ctx.spawn_restore("image");
+        ctx.wait_running(&mut child);
         eprintln!("{platform}: restored and running in {:?}", started.elapsed());
         ctx.ok(&["kill", &ctx.id, "SIGUSR1"]);
         let got = finish(child, "husk restore");
@@ -245,10 +267,8 @@ fn leave_running_keeps_the_container_and_a_second_checkpoint_restores_too() {
         assert!(out.contains("thread: 40") && !out.contains("bad"), "{out}");
         ctx.ok(&["delete", &ctx.id]);
         // The second image, taken from a sandbox that went on running.
-        let mut restore = ctx.cmd(&["restore", "--image-path", "two", "--bundle"]);
-        restore.arg(ctx.bundle()).arg(&ctx.id).stdout(Stdio::piped()).stdin(Stdio::null());
-        let child = restore.spawn().expect("husk restore");
-        wait_for(|| ctx.status() == "running", "the restored container to run");
+        let mut child = ctx.spawn_restore("two");
+        ctx.wait_running(&mut child);
         ctx.ok(&["kill", &ctx.id, "SIGUSR1"]);
         let (status, out) = finish(child, "husk restore");
         assert_eq!(status, 0, "{out}");

@@ -11,7 +11,8 @@
  * variable (a futex), an SSE register kept across the wait, and files in
  * a tmpfs (/tmp): a directory, a file open at an offset, a hard link, a
  * symlink, and a file of several pages; an eventfd, a timerfd, a
- * signalfd and an epoll set watching two of them. */
+ * signalfd and an epoll set watching two of them; an interval timer
+ * (ITIMER_REAL) and a POSIX timer, both periodic, with handlers. */
 #include "common.h"
 #include <fcntl.h>
 #include <pthread.h>
@@ -22,7 +23,9 @@
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/timerfd.h>
+#include <time.h>
 
 static volatile sig_atomic_t go;
 
@@ -30,6 +33,20 @@ static void on_usr1(int sig)
 {
 	(void)sig;
 	go = 1;
+}
+
+static volatile sig_atomic_t alarms, rt_ticks;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+static void on_rt(int sig)
+{
+	(void)sig;
+	rt_ticks++;
 }
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -158,6 +175,20 @@ int main(void)
 	pthread_create(&th, NULL, worker, &seed);
 	pthread_sigmask(SIG_SETMASK, &mine, NULL);
 
+	/* Both timers tick every 20 ms; the handlers restart what they
+	 * interrupt. */
+	struct sigaction ta = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
+	sigaction(SIGALRM, &ta, NULL);
+	ta.sa_handler = on_rt;
+	sigaction(SIGRTMIN, &ta, NULL);
+	struct itimerval iv = { { 0, 20000 }, { 0, 20000 } };
+	timer_t ptimer;
+	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGRTMIN };
+	struct itimerspec pts = { { 0, 20000000 }, { 0, 20000000 } };
+	if (setitimer(ITIMER_REAL, &iv, NULL) != 0 || timer_create(CLOCK_MONOTONIC, &sev, &ptimer) != 0
+	    || timer_settime(ptimer, 0, &pts, NULL) != 0)
+		return 19;
+
 	printf("ready\n");
 	fflush(stdout);
 	const uint64_t kept = 0x1122334455667788ull;
@@ -166,6 +197,18 @@ int main(void)
 		xmm = pause_keeping_xmm7(kept);
 
 	CHECK("sse register", xmm == kept);
+	/* The timers go on ticking after the restore. */
+	alarms = 0;
+	rt_ticks = 0;
+	sleep_ms(200);
+	struct itimerspec pnow;
+	struct itimerval inow;
+	CHECK("itimer ticks", alarms > 0 && getitimer(ITIMER_REAL, &inow) == 0 && inow.it_interval.tv_usec == 20000);
+	CHECK("posix timer ticks",
+	      rt_ticks > 0 && timer_gettime(ptimer, &pnow) == 0 && pnow.it_interval.tv_nsec == 20000000);
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, &off, NULL);
+	timer_delete(ptimer);
 	struct epoll_event got[4];
 	int ready = epoll_wait(ep, got, 4, 1000);
 	uint64_t tags = 0;

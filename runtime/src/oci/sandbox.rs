@@ -389,11 +389,19 @@ fn boot(
         Some(from) => sentry::Sandbox::restore(cfg, sentry_sock, from),
         None => sentry::Sandbox::boot(cfg, sentry_sock),
     };
-    let sandbox = booted.map_err(|e| match &e {
-        sentry::BootError::Exec { path, errno } => anyhow::anyhow!(exec_error(path, *errno)),
-        _ => anyhow::anyhow!("{e}"),
-    })?;
-    Ok((sandbox, gofer, relay))
+    match booted {
+        Ok(sandbox) => Ok((sandbox, gofer, relay)),
+        Err(e) => {
+            // The Sentry is confined now: it may not kill the Gofer, which
+            // ends with this process's pid namespace (or the thread that
+            // started it) instead.
+            std::mem::forget(gofer);
+            Err(match &e {
+                sentry::BootError::Exec { path, errno } => anyhow::anyhow!(exec_error(path, *errno)),
+                _ => anyhow::anyhow!("{e}"),
+            })
+        }
+    }
 }
 
 /// This process's network namespace (its nsfs inode).

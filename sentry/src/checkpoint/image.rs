@@ -312,12 +312,33 @@ pub struct ProcessImage {
     pub stopped: bool,
     /// Its threads (none for a zombie).
     pub threads: Vec<ThreadImage>,
+    /// ITIMER_REAL (and alarm): (ns left, interval ns), if armed.
+    pub itimer_real: Option<(u64, u64)>,
+    /// Its POSIX timers, and the next id timer_create tries.
+    pub posix_timers: (Vec<PosixTimerImage>, i32),
     /// /proc/PID/exe's path, argv and the environment as execve got them.
     pub exe: Option<Vec<u8>>,
     /// argv, each NUL-terminated.
     pub cmdline: Vec<u8>,
     /// envp, each NUL-terminated.
     pub environ: Vec<u8>,
+}
+
+/// A POSIX timer on a wall clock.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PosixTimerImage {
+    /// Its id.
+    pub id: i32,
+    /// Its clock.
+    pub clock: u32,
+    /// Whom it tells: 0 none, 1 the process, 2 thread `tid`.
+    pub notify: (u8, i32),
+    /// The signal and `sigev_value`.
+    pub signo: u32,
+    /// `sigev_value`.
+    pub value: u64,
+    /// Time left and interval, in nanoseconds (0 left: disarmed).
+    pub when: (u64, u64),
 }
 
 /// A process's state in the tree.

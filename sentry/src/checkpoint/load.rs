@@ -279,6 +279,9 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
                 *r = Rlimit { cur: cur.min(max), max };
             }
             let tg = ThreadGroup::new(p.pid, sighand(&p.actions)?, creds(&p.creds), rlimits);
+            // Before the pending signals: arming a timer drops a signal of
+            // its old setting that is still queued.
+            restore_timers(kernel, &tg, p)?;
             for s in &p.pending {
                 tg.push_signal(siginfo(s)?);
             }
@@ -440,6 +443,54 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
         t.publish_view();
     }
     Ok(tasks)
+}
+
+/// A due timer with an interval stays armed (it fires at once).
+fn when((left, interval): (u64, u64)) -> (Duration, Duration) {
+    let interval = Duration::from_nanos(interval);
+    let left = if left == 0 && !interval.is_zero() { Duration::from_nanos(1) } else { Duration::from_nanos(left) };
+    (left, interval)
+}
+
+/// A process's ITIMER_REAL and POSIX timers, armed for the time they had
+/// left.
+fn restore_timers(kernel: &Arc<Kernel>, tg: &Arc<ThreadGroup>, p: &ProcessImage) -> Result<(), RestoreError> {
+    use crate::kernel::timer::{Notify, PosixTimer, RealTimer, SigEvent, TimerOwner, MAX_POSIX_TIMERS};
+    let owner = || TimerOwner::new(Arc::downgrade(kernel), Arc::downgrade(tg), p.pid);
+    if let Some(real) = p.itimer_real {
+        // ITIMER_REAL is the first of the three.
+        let slot = &tg.itimers[0];
+        let t = slot.get_or_init(|| Arc::new(RealTimer::new(owner(), abi::flags::signal::SIGALRM)));
+        let (left, interval) = when(real);
+        t.set(&kernel.timers, left, interval);
+    }
+    let (list, next_id) = &p.posix_timers;
+    if list.len() > MAX_POSIX_TIMERS {
+        return Err(inconsistent("too many POSIX timers"));
+    }
+    let mut timers = tg.posix_timers.lock().unwrap_or_else(|e| e.into_inner());
+    timers.set_next_id(*next_id);
+    for t in list {
+        use abi::flags::clock::{CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME};
+        let notify = match t.notify {
+            (0, _) => Notify::None,
+            (1, _) => Notify::Process,
+            (2, tid) => Notify::Thread(tid),
+            _ => return Err(inconsistent("a POSIX timer's notification")),
+        };
+        let wall = [CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME].contains(&t.clock);
+        if t.id < 0 || !wall || t.signo > crate::kernel::signal::NSIG || timers.get(t.id).is_some() {
+            return Err(inconsistent(format!("POSIX timer {}", t.id)));
+        }
+        let event = SigEvent { notify, signo: t.signo, value: t.value };
+        let timer = Arc::new(PosixTimer::new(owner(), t.id, t.clock, event));
+        let (left, interval) = when(t.when);
+        if !left.is_zero() {
+            timer.set(&kernel.timers, left, interval);
+        }
+        timers.insert(timer);
+    }
+    Ok(())
 }
 
 /// The host fd a private mapping of `d` copies from, as mmap gets it.

@@ -122,11 +122,7 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         last_pid = procs.last_id();
         for (&pid, p) in &procs.procs {
             let tg = &p.tg;
-            if !tg.posix_timers.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
-                || tg.itimers.iter().any(|t| t.get().is_some_and(|t| t.get().0 > std::time::Duration::ZERO))
-            {
-                return Err(unsupported(format!("process {pid} has a timer armed (setitimer, alarm or timer_create)")));
-            }
+            let (itimer_real, posix_timers) = timers_image(pid, tg)?;
             let mut threads = Vec::new();
             for h in &p.threads {
                 let park = parked.get(&h.tid).ok_or(CheckpointError::Busy(vec![h.tid]))?;
@@ -174,6 +170,8 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
                 ),
                 stopped: tg.stopped_flag.load(std::sync::atomic::Ordering::Acquire),
                 threads,
+                itimer_real,
+                posix_timers,
                 exe: view.as_ref().and_then(|v| v.exe.as_ref()).map(|d| kernel.vfs.path_of(d)),
                 cmdline: view.as_ref().map(|v| v.cmdline.to_vec()).unwrap_or_default(),
                 environ: view.as_ref().map(|v| v.environ.to_vec()).unwrap_or_default(),
@@ -223,12 +221,16 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         .collect::<Result<Vec<_>, _>>()?;
     let uts = kernel.uts_names();
     let alloc = kernel.memfile.allocator_state();
+    let vdso: Vec<(u64, u64)> = kernel.vdso.as_ref().map(|v| v.runs().to_vec()).unwrap_or_default();
+    let extents = kernel.memfile.data_extents(alloc.tail).map_err(|e| CheckpointError::Io(e.to_string()))?;
     let memory = MemoryImage {
-        extents: kernel.memfile.data_extents(alloc.tail).map_err(|e| CheckpointError::Io(e.to_string()))?,
+        // Not the vDSO's pages: the restored Sentry brings its own, and its
+        // time-keeping thread writes the data page even now.
+        extents: without(&extents, &vdso),
         free: alloc.free,
         tail: alloc.tail,
         shared: alloc.shared,
-        vdso: kernel.vdso.as_ref().map(|v| v.runs().to_vec()).unwrap_or_default(),
+        vdso,
         crc: 0,
     };
     let tmpfs = super::memfs::save(&kernel.vfs)?;
@@ -244,6 +246,74 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         fs_contexts,
         processes,
     })
+}
+
+/// `runs` less the parts in `holes`, both (offset, length) lists.
+fn without(runs: &[(u64, u64)], holes: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut out = runs.to_vec();
+    for &(h, hl) in holes {
+        let he = h + hl;
+        out = out
+            .into_iter()
+            .flat_map(|(s, l)| {
+                let e = s + l;
+                let before = (s < h).then(|| (s, e.min(h) - s));
+                let after = (e > he).then(|| (s.max(he), e - s.max(he)));
+                if e <= h || s >= he {
+                    vec![(s, l)]
+                } else {
+                    before.into_iter().chain(after).collect()
+                }
+            })
+            .collect();
+    }
+    out
+}
+
+fn nanos(d: std::time::Duration) -> u64 {
+    d.as_nanos().min(u64::MAX as u128) as u64
+}
+
+type TimersImage = (Option<(u64, u64)>, (Vec<PosixTimerImage>, i32));
+
+/// A process's ITIMER_REAL and POSIX timers; timers on CPU-time clocks
+/// (ITIMER_VIRTUAL, ITIMER_PROF, a CPU clock's timer_create) are refused.
+fn timers_image(pid: i32, tg: &crate::kernel::process::ThreadGroup) -> Result<TimersImage, CheckpointError> {
+    use crate::kernel::timer::Notify;
+    let mut real = None;
+    for t in tg.itimers.iter().filter_map(|t| t.get()) {
+        let (left, interval) = t.get();
+        if left.is_zero() && interval.is_zero() {
+            continue;
+        }
+        if t.signo() != abi::flags::signal::SIGALRM {
+            return Err(unsupported(format!("process {pid} has ITIMER_VIRTUAL or ITIMER_PROF armed")));
+        }
+        real = Some((nanos(left), nanos(interval)));
+    }
+    let (timers, next_id) = tg.posix_timers.lock().unwrap_or_else(|e| e.into_inner()).all();
+    let mut posix = Vec::new();
+    for t in timers {
+        if t.on_cpu_clock() {
+            return Err(unsupported(format!("process {pid} has a POSIX timer on a CPU-time clock")));
+        }
+        let ev = t.event();
+        let notify = match ev.notify {
+            Notify::None => (0, 0),
+            Notify::Process => (1, 0),
+            Notify::Thread(tid) => (2, tid),
+        };
+        let (left, interval) = t.get();
+        posix.push(PosixTimerImage {
+            id: t.id(),
+            clock: t.clock(),
+            notify,
+            signo: ev.signo,
+            value: ev.value,
+            when: (nanos(left), nanos(interval)),
+        });
+    }
+    Ok((real, (posix, next_id)))
 }
 
 /// Refuses the kernel objects a checkpoint does not cover yet, where no
@@ -422,4 +492,14 @@ fn write(kernel: &Kernel, mut image: Image, state: OwnedFd, pages: &OwnedFd) -> 
     let mut out = std::fs::File::from(state);
     out.write_all(&bytes).map_err(io)?;
     Ok((bytes.len() as u64, page_bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn holes_are_cut_out_of_runs() {
+        let runs = [(0, 100), (200, 50), (300, 10)];
+        assert_eq!(super::without(&runs, &[(40, 20), (190, 20), (300, 10)]), vec![(0, 40), (60, 40), (210, 40)]);
+        assert_eq!(super::without(&runs, &[]), runs.to_vec());
+    }
 }

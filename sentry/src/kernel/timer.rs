@@ -346,6 +346,12 @@ pub struct RealTimer {
 }
 
 impl RealTimer {
+    /// The signal it sends (SIGALRM: ITIMER_REAL; the others run on CPU
+    /// time).
+    pub fn signo(&self) -> u32 {
+        self.signo
+    }
+
     /// The timer of `owner`'s process, sending `signo`.
     pub fn new(owner: TimerOwner, signo: u32) -> RealTimer {
         RealTimer { owner, signo }
@@ -439,6 +445,21 @@ impl PosixTimer {
     /// timer_gettime.
     pub fn get(&self) -> (Duration, Duration) {
         self.owner.get()
+    }
+
+    /// Its id.
+    pub fn id(&self) -> i32 {
+        self.id
+    }
+
+    /// What it sends, and to whom.
+    pub fn event(&self) -> SigEvent {
+        self.event
+    }
+
+    /// Whether it runs on a CPU-time clock.
+    pub fn on_cpu_clock(&self) -> bool {
+        self.owner.cpu.is_some()
     }
 
     /// timer_getoverrun.
@@ -549,6 +570,16 @@ impl PosixTimers {
                 return Some(id);
             }
         }
+    }
+
+    /// Every timer, by id, and the next id to try (for a checkpoint).
+    pub fn all(&self) -> (Vec<Arc<PosixTimer>>, i32) {
+        (self.map.values().cloned().collect(), self.next_id)
+    }
+
+    /// Goes on handing out ids from `id` (a restore).
+    pub fn set_next_id(&mut self, id: i32) {
+        self.next_id = id.max(0);
     }
 
     /// Adds a timer under its id.
