@@ -173,6 +173,21 @@ fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
     }
 }
 
+/// Waits for `child` to end (up to 60 s; killed after).
+fn wait_child(child: &mut Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + DEFAULT_TIMEOUT;
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            return st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what} did not finish in time");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Waits for `child` (up to 60 s), returning its status and stdout.
 fn finish(mut child: Child, what: &str) -> (i32, String) {
     let mut stdout = child.stdout.take().expect("stdout");
@@ -181,17 +196,7 @@ fn finish(mut child: Child, what: &str) -> (i32, String) {
         let _ = stdout.read_to_string(&mut s);
         s
     });
-    let deadline = Instant::now() + DEFAULT_TIMEOUT;
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{what} did not finish in time");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_child(&mut child, what);
     (status.code().unwrap_or(-1), reader.join().expect("reader"))
 }
 
@@ -217,9 +222,13 @@ fn native(ctx: &Ctx) -> (i32, String) {
     std::thread::sleep(Duration::from_millis(300));
     let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a pid");
     rustix::process::kill_process(pid, rustix::process::Signal::USR1).expect("SIGUSR1");
-    let mut rest = String::new();
-    out.read_to_string(&mut rest).expect("output");
-    let status = child.wait().expect("wait");
+    let reader = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = out.read_to_string(&mut rest);
+        rest
+    });
+    let status = wait_child(&mut child, "the native run");
+    let rest = reader.join().expect("reader");
     (status.code().unwrap_or(-1), rest)
 }
 

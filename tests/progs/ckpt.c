@@ -12,7 +12,8 @@
  * a tmpfs (/tmp): a directory, a file open at an offset, a hard link, a
  * symlink, and a file of several pages; an eventfd, a timerfd, a
  * signalfd and an epoll set watching two of them; an interval timer
- * (ITIMER_REAL) and a POSIX timer, both periodic, with handlers. */
+ * (ITIMER_REAL) and a POSIX timer, both periodic, with handlers; Unix
+ * socket pairs holding data (a stream, each way, and datagrams). */
 #include "common.h"
 #include <fcntl.h>
 #include <pthread.h>
@@ -22,6 +23,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/timerfd.h>
@@ -143,6 +145,13 @@ int main(void)
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) != 0)
 		return 18;
 
+	int us[2], ud[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, us) != 0 || socketpair(AF_UNIX, SOCK_DGRAM, 0, ud) != 0)
+		return 20;
+	if (write(us[0], "to one", 6) != 6 || write(us[1], "back to zero", 12) != 12
+	    || send(ud[0], "first", 5, 0) != 5 || send(ud[0], "second!", 7, 0) != 7)
+		return 21;
+
 	int c[2];
 	if (pipe(c) != 0)
 		return 13;
@@ -231,6 +240,12 @@ int main(void)
 	CHECK("pipe data", r == 20 && memcmp(buf, "buffered in the pipe", 20) == 0);
 	char next[4] = { 0 };
 	CHECK("file offset", read(fd, next, 3) == 3 && strcmp(first, "012") == 0 && strcmp(next, "345") == 0);
+	char sbuf[32] = { 0 };
+	CHECK("unix stream", read(us[1], sbuf, sizeof sbuf) == 6 && memcmp(sbuf, "to one", 6) == 0);
+	CHECK("unix stream back", read(us[0], sbuf, sizeof sbuf) == 12 && memcmp(sbuf, "back to zero", 12) == 0);
+	ssize_t d1 = recv(ud[1], sbuf, sizeof sbuf, 0);
+	ssize_t d2 = recv(ud[1], sbuf + 8, sizeof sbuf - 8, 0);
+	CHECK("unix datagrams", d1 == 5 && d2 == 7 && memcmp(sbuf, "first", 5) == 0 && memcmp(sbuf + 8, "second!", 7) == 0);
 	char word[5] = { 0 };
 	CHECK("tmpfs file and offset", read(tf, word, 4) == 4 && strcmp(word, "data") == 0);
 	struct stat ts;

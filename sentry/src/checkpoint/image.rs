@@ -85,6 +85,8 @@ pub struct Image {
     pub processes: Vec<ProcessImage>,
     /// The tmpfs mounts' contents.
     pub tmpfs: Vec<TmpfsImage>,
+    /// Unnamed Unix sockets, each with its peer's index.
+    pub unix: Vec<(crate::vfs::unix::EndpointState, Option<usize>)>,
 }
 
 /// One tmpfs mount's files.
@@ -250,6 +252,8 @@ pub enum FileKind {
     /// An epoll set: (file, the fd it was added with, events, data, a
     /// one-shot entry that fired) for each entry.
     Epoll(Vec<(usize, i32, u32, u64, bool)>),
+    /// Unix socket N of [`Image::unix`].
+    Unix(usize),
 }
 
 /// A pipe and what it holds.

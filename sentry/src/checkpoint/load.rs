@@ -384,6 +384,13 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
         .iter()
         .map(|p| crate::vfs::pipe::Pipe::restored(p.data.clone(), p.capacity.min(usize::MAX as u64) as usize))
         .collect();
+    let sockets: Vec<Arc<crate::vfs::unix::Endpoint>> =
+        image.unix.iter().map(|(s, _)| crate::vfs::unix::Endpoint::restored(s)).collect();
+    for ((_, peer), ep) in image.unix.iter().zip(&sockets) {
+        if let Some(p) = peer {
+            ep.restore_peer(sockets.get(*p).ok_or_else(|| inconsistent("a socket's peer"))?);
+        }
+    }
     let mut files = Vec::new();
     for f in &image.files {
         let file = match &f.kind {
@@ -414,6 +421,11 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
                 let tg = kernel.procs().procs.get(pid).map(|p| p.tg.clone());
                 let tg = tg.ok_or_else(|| inconsistent(format!("a signalfd of process {pid}, which is gone")))?;
                 File::new(Box::new(crate::vfs::signalfd::SignalFd::new(*mask, tg)), f.flags, None)
+            }
+            FileKind::Unix(n) => {
+                let ep = sockets.get(*n).ok_or_else(|| inconsistent("a socket"))?.clone();
+                let sock = crate::vfs::unix::UnixSocket::new(ep).in_kernel(Arc::downgrade(kernel));
+                File::new(Box::new(sock), f.flags, None)
             }
             // Its entries once every file exists.
             FileKind::Epoll(_) => File::new(Box::new(crate::vfs::epoll::EpollFile::new()), f.flags, None),

@@ -18,7 +18,9 @@ const MAX_ENTRIES: usize = 1 << 22;
 pub fn save(vfs: &Vfs) -> Result<Vec<TmpfsImage>, CheckpointError> {
     let mut out = Vec::new();
     for (root, fs) in vfs.memory_filesystems() {
-        if root.overlay().is_some() || fs.kind() != FsKind::Tmpfs {
+        // One the app has not written to is as the boot made it (empty,
+        // or a view the Sentry fills itself), and comes back as such.
+        if root.overlay().is_some() || fs.kind() != FsKind::Tmpfs || !fs.changed_since_baseline() {
             continue;
         }
         let unsupported = |what: &str| CheckpointError::Unsupported(what.to_owned());

@@ -190,11 +190,12 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         tables.push(entries);
     }
     let mut pipes: Seen<crate::vfs::pipe::Pipe> = Seen::default();
+    let mut sockets: Seen<crate::vfs::unix::Endpoint> = Seen::default();
     // By index: an epoll set's entries may add files no fd table holds.
     let mut images = Vec::new();
     let mut i = 0;
     while let Some(f) = files.items.get(i).cloned() {
-        images.push(file_image(kernel, &f, &mut files, &mut pipes)?);
+        images.push(file_image(kernel, &f, &mut files, &mut pipes, &mut sockets)?);
         i += 1;
     }
     let files = images;
@@ -234,7 +235,17 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         crc: 0,
     };
     let tmpfs = super::memfs::save(&kernel.vfs)?;
+    // Each socket with its peer, which is one of them or gone.
+    let mut unix = Vec::new();
+    let mut i = 0;
+    while let Some(ep) = sockets.items.get(i).cloned() {
+        let state = ep.checkpoint_state().map_err(unsupported)?;
+        let peer = ep.peer_endpoint().map(|p| sockets.add(&p));
+        unix.push((state, peer));
+        i += 1;
+    }
     Ok(Image {
+        unix,
         tmpfs,
         memory,
         uts: (uts.hostname, uts.domainname),
@@ -382,6 +393,7 @@ fn file_image(
     f: &Arc<File>,
     files: &mut Seen<File>,
     pipes: &mut Seen<crate::vfs::pipe::Pipe>,
+    sockets: &mut Seen<crate::vfs::unix::Endpoint>,
 ) -> Result<FileImage, CheckpointError> {
     use abi::flags::open::{O_ACCMODE, O_WRONLY};
     let ops = &f.ops;
@@ -391,8 +403,10 @@ fn file_image(
         FileKind::Stdio(i)
     } else if ops.tty().is_some() || ops.pty_master().is_some() {
         return Err(unsupported("a terminal is open (the console or a pseudo-terminal)"));
-    } else if ops.host_socket().is_some() || ops.unix_socket().is_some() {
-        return Err(unsupported("a socket is open"));
+    } else if let Some(u) = ops.unix_socket() {
+        FileKind::Unix(sockets.add(u.endpoint()))
+    } else if ops.host_socket().is_some() {
+        return Err(unsupported("a host socket is open (--network host)"));
     } else if ops.mqueue().is_some() {
         return Err(unsupported("a POSIX message queue is open"));
     } else if let Some(pipe) = ops.pipe() {

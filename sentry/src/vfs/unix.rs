@@ -1096,6 +1096,125 @@ impl Endpoint {
     }
 }
 
+/// A queued message as a checkpoint keeps it: its bytes, how many a
+/// stream reader took, the sender's (pid, uid, gid), and explicit
+/// SCM_CREDENTIALS.
+pub type QueuedMessage = (Vec<u8>, u64, (i32, u32, u32), Option<(i32, u32, u32)>);
+
+/// What a checkpoint keeps of an unnamed Unix socket.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EndpointState {
+    /// SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET.
+    pub kind: u32,
+    /// Connected (its peer may since have closed).
+    pub connected: bool,
+    /// Queued messages: (data, bytes a stream reader took, sender's
+    /// (pid, uid, gid), explicit SCM_CREDENTIALS).
+    pub msgs: Vec<QueuedMessage>,
+    /// SHUT_* bits.
+    pub shutdown: u32,
+    /// SO_PASSCRED, SO_SNDBUF, SO_RCVBUF.
+    pub opts: (bool, u32, u32),
+    /// SO_RCVTIMEO and SO_SNDTIMEO, in nanoseconds.
+    pub timeouts: (u64, u64),
+    /// The creator's (pid, uid, gid).
+    pub creds: (i32, u32, u32),
+    /// The pending error.
+    pub error: i32,
+    /// Generic options kept for getsockopt.
+    pub kept: Vec<(i32, u64)>,
+}
+
+fn ucred_tuple(c: Ucred) -> (i32, u32, u32) {
+    (c.pid, c.uid, c.gid)
+}
+
+fn ucred_of((pid, uid, gid): (i32, u32, u32)) -> Ucred {
+    Ucred { pid, uid, gid }
+}
+
+impl Endpoint {
+    /// What a checkpoint keeps of it; `Err` names what it cannot keep: an
+    /// Internet or netlink socket, a bound or listening one, files in
+    /// flight.
+    pub fn checkpoint_state(&self) -> Result<EndpointState, &'static str> {
+        if self.family != AF_UNIX {
+            return Err("an Internet or netlink socket");
+        }
+        if self.name.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+            return Err("a bound Unix socket");
+        }
+        let connected = match &*self.state() {
+            State::Listening { .. } => return Err("a listening Unix socket"),
+            State::Connected => true,
+            State::Unconnected => false,
+        };
+        let rx = self.rx();
+        let mut msgs = Vec::new();
+        for m in &rx.msgs {
+            if !m.control.files.is_empty() {
+                return Err("a Unix socket with files in flight (SCM_RIGHTS)");
+            }
+            if m.from.is_some() {
+                return Err("a Unix datagram from a bound socket");
+            }
+            msgs.push((m.data.clone(), m.taken as u64, ucred_tuple(m.sender), m.control.creds.map(ucred_tuple)));
+        }
+        let o = *self.opts.lock().unwrap_or_else(|e| e.into_inner());
+        let ns = |d: std::time::Duration| d.as_nanos().min(u64::MAX as u128) as u64;
+        Ok(EndpointState {
+            kind: self.kind,
+            connected,
+            msgs,
+            shutdown: self.shutdown.load(Ordering::SeqCst),
+            opts: (o.passcred, o.sndbuf, o.rcvbuf),
+            timeouts: (ns(o.rcvtimeo), ns(o.sndtimeo)),
+            creds: ucred_tuple(self.creds),
+            error: self.error.load(Ordering::SeqCst),
+            kept: self.kept.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|(&k, &v)| (k, v)).collect(),
+        })
+    }
+
+    /// Its peer, if it is still there.
+    pub fn peer_endpoint(&self) -> Option<Arc<Endpoint>> {
+        self.peer.lock().unwrap_or_else(|e| e.into_inner()).upgrade()
+    }
+
+    /// An unnamed Unix socket as a checkpoint left it, without its peer
+    /// ([`Endpoint::restore_peer`]).
+    pub fn restored(s: &EndpointState) -> Arc<Endpoint> {
+        let ep = Endpoint::new(s.kind, ucred_of(s.creds));
+        if s.connected {
+            *ep.state() = State::Connected;
+        }
+        {
+            let mut rx = ep.rx();
+            for (data, taken, sender, creds) in &s.msgs {
+                let taken = (*taken as usize).min(data.len());
+                let control = Control { creds: creds.map(ucred_of), ..Control::default() };
+                let m = Message { from: None, data: data.clone(), taken, control, sender: ucred_of(*sender) };
+                rx.cost += m.cost();
+                rx.msgs.push_back(m);
+            }
+        }
+        ep.shutdown.store(s.shutdown & 3, Ordering::SeqCst);
+        {
+            let mut o = ep.opts.lock().unwrap_or_else(|e| e.into_inner());
+            (o.passcred, o.sndbuf, o.rcvbuf) = s.opts;
+            o.rcvtimeo = std::time::Duration::from_nanos(s.timeouts.0);
+            o.sndtimeo = std::time::Duration::from_nanos(s.timeouts.1);
+        }
+        ep.error.store(s.error, Ordering::SeqCst);
+        *ep.kept.lock().unwrap_or_else(|e| e.into_inner()) = s.kept.iter().copied().collect();
+        ep
+    }
+
+    /// Connects it to `peer` again (a restore).
+    pub fn restore_peer(&self, peer: &Arc<Endpoint>) {
+        *self.peer.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(peer);
+    }
+}
+
 /// A pair of connected ends of type `kind`, made by `creds`.
 pub fn pair(kind: u32, creds: Ucred) -> (UnixSocket, UnixSocket) {
     let (a, b) = (Endpoint::new(kind, creds), Endpoint::new(kind, creds));
