@@ -728,3 +728,37 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// Timers', thread signals' and waits' edges that LTP found: CLOCK_TAI
+    /// and alarm-clock timers (EOPNOTSUPP without a real-time clock
+    /// device; EPERM without CAP_WAKE_ALARM), timer_settime's errors, an
+    /// absolute first expiry long past (overruns capped at INT_MAX, a
+    /// timerfd's missed intervals), rt_sigqueueinfo and kill to a thread's
+    /// id, rt_tgsigqueueinfo and its errors, RLIMIT_SIGPENDING for tgkill
+    /// and tkill, waitpid(INT_MIN), and
+    /// /proc/sys/kernel/tainted and core_pattern.
+    fn timer_edges(platform, link) {
+        let (rootfs, prog) = rootfs_with("timer_edges", link);
+        rootfs.dir("/proc");
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "timer_create(CLOCK_TAI): ok",
+            "timer_create(CLOCK_BOOTTIME_ALARM, a bad sigevent): EFAULT",
+            "timerfd_create(CLOCK_REALTIME_ALARM) without CAP_WAKE_ALARM: EPERM",
+            "timer_settime, no new value: EINVAL",
+            "its overrun count: INT_MAX",
+            "timerfd, absolute 100 ms ago, 10 ms interval: its first read counts 11 or more: ok",
+            "rt_sigqueueinfo to a thread's id: ok",
+            "the thread got it, with its value: ok",
+            "rt_tgsigqueueinfo, SI_USER to another thread: EPERM",
+            "rt_tgsigqueueinfo, another process's tgid: ESRCH",
+            "RLIMIT_SIGPENDING 0: tgkill(SIGRTMIN): EAGAIN",
+            "RLIMIT_SIGPENDING 0: kill(SIGRTMIN): ok",
+            "SIGRTMIN queued: 1",
+            "waitpid(INT_MIN): ESRCH",
+            "/proc/sys/kernel/tainted: readable",
+            "/proc/sys/kernel/core_pattern: readable",
+        ]);
+        differential(platform, &case);
+    }
+}

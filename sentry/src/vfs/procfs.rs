@@ -1060,6 +1060,10 @@ impl RootDir {
                 ("kernel/osrelease", format!("{}\n", crate::kernel::UTS_RELEASE).into_bytes()),
                 ("kernel/ostype", b"Linux\n".to_vec()),
                 ("kernel/pid_max", b"4194304\n".to_vec()),
+                // The sandbox's kernel is never tainted; its core dumps
+                // (which it reports, but does not write) go nowhere else.
+                ("kernel/tainted", b"0\n".to_vec()),
+                ("kernel/core_pattern", b"core\n".to_vec()),
                 ("kernel/shmmax", format!("{}\n", ipc::shm::SHMMAX).into_bytes()),
                 ("kernel/shmall", format!("{}\n", ipc::shm::SHMALL).into_bytes()),
                 ("kernel/shmmni", format!("{}\n", ipc::shm::SHMMNI).into_bytes()),

@@ -421,14 +421,20 @@ fn may_signal(sender: &Credentials, target: &ThreadGroup) -> bool {
     sender.euid == t.suid || sender.euid == t.uid || sender.uid == t.suid || sender.uid == t.uid
 }
 
-/// Sends `info` to process `pid`. Signal 0 only checks that it exists and
-/// may be signalled. `sender` is None for the runtime outside the sandbox.
+/// Sends `info` to process `pid`, or to the process of thread `pid` (as
+/// Linux's kill_proc_info finds any task by its id, then signals its
+/// group). Signal 0 only checks that it exists and may be signalled.
+/// `sender` is None for the runtime outside the sandbox.
 pub fn send_to_process(kernel: &Kernel, pid: i32, info: SigInfo, sender: Option<&Credentials>) -> SysResult<()> {
     let from_outside = sender.is_none();
-    let (tg, threads) = {
+    let (pid, tg, threads) = {
         let procs = kernel.procs();
+        let pid = match procs.threads.get(&pid) {
+            Some(h) if !procs.procs.contains_key(&pid) => h.tg.tgid,
+            _ => pid,
+        };
         match procs.procs.get(&pid) {
-            Some(p) if !matches!(p.state, ProcState::Zombie(_)) => (p.tg.clone(), p.threads.clone()),
+            Some(p) if !matches!(p.state, ProcState::Zombie(_)) => (pid, p.tg.clone(), p.threads.clone()),
             Some(p) => {
                 return match sender {
                     Some(c) if !may_signal(c, &p.tg) => Err(Errno::EPERM),
