@@ -736,7 +736,8 @@ differential_test! {
     /// absolute first expiry long past (overruns capped at INT_MAX, a
     /// timerfd's missed intervals), rt_sigqueueinfo and kill to a thread's
     /// id, rt_tgsigqueueinfo and its errors, RLIMIT_SIGPENDING for tgkill
-    /// and tkill, waitpid(INT_MIN), and
+    /// and tkill, timeouts of i64::MAX seconds (which overflowed the
+    /// Sentry's deadlines), waitpid(INT_MIN), and
     /// /proc/sys/kernel/tainted and core_pattern.
     fn timer_edges(platform, link) {
         let (rootfs, prog) = rootfs_with("timer_edges", link);
@@ -755,6 +756,10 @@ differential_test! {
             "RLIMIT_SIGPENDING 0: tgkill(SIGRTMIN): EAGAIN",
             "RLIMIT_SIGPENDING 0: kill(SIGRTMIN): ok",
             "SIGRTMIN queued: 1",
+            "ppoll, a ready pipe, i64::MAX s: 1",
+            "futex wait, another value, i64::MAX s: EAGAIN",
+            "sigtimedwait, SIGUSR2 pending, i64::MAX s: SIGUSR2",
+            "timer_settime, i64::MAX s: ok",
             "waitpid(INT_MIN): ESRCH",
             "/proc/sys/kernel/tainted: readable",
             "/proc/sys/kernel/core_pattern: readable",

@@ -6,7 +6,9 @@
  * overrun count capped at INT_MAX; a timerfd's read counting them),
  * rt_sigqueueinfo and kill to a thread's id (its process gets it),
  * rt_tgsigqueueinfo to a thread and its errors, RLIMIT_SIGPENDING for
- * tgkill and tkill (EAGAIN), waitpid(INT_MIN) (ESRCH),
+ * tgkill and tkill (EAGAIN), timeouts and timer values of i64::MAX
+ * seconds (ppoll, pselect, epoll_pwait2, futex, sigtimedwait, timerfd,
+ * timer_settime), waitpid(INT_MIN) (ESRCH),
  * and /proc/sys/kernel/tainted and core_pattern. */
 #include "common.h"
 
@@ -14,7 +16,11 @@
 #include <linux/capability.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/timerfd.h>
 
 #ifndef CLOCK_TAI
@@ -230,6 +236,54 @@ static void test_sigpending_limit(void)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+/* Timeouts and timer values of i64::MAX seconds: Linux cuts them to its
+ * longest time; they must not overflow the kernel's deadline. */
+static void test_huge_times(void)
+{
+	struct timespec forever = { INT64_MAX, 0 };
+	int p[2];
+	if (pipe(p) != 0)
+		return;
+	if (write(p[1], "x", 1) != 1)
+		return;
+	struct pollfd pf = { p[0], POLLIN, 0 };
+	printf("ppoll, a ready pipe, i64::MAX s: %d\n", ppoll(&pf, 1, &forever, NULL));
+	fd_set rf;
+	FD_ZERO(&rf);
+	FD_SET(p[0], &rf);
+	printf("pselect, the same: %d\n", pselect(p[0] + 1, &rf, NULL, NULL, &forever, NULL));
+	int e = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN };
+	epoll_ctl(e, EPOLL_CTL_ADD, p[0], &ev);
+	printf("epoll_pwait2, the same: %ld\n", syscall(SYS_epoll_pwait2, e, &ev, 1, &forever, NULL, 8));
+	int word = 1;
+	report("futex wait, another value, i64::MAX s", syscall(SYS_futex, &word, FUTEX_WAIT, 0, &forever, NULL, 0));
+	sigset_t usr2;
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &usr2, NULL);
+	raise(SIGUSR2);
+	printf("sigtimedwait, SIGUSR2 pending, i64::MAX s: %s\n",
+	       sigtimedwait(&usr2, NULL, &forever) == SIGUSR2 ? "SIGUSR2" : errname(errno));
+	sigprocmask(SIG_UNBLOCK, &usr2, NULL);
+	struct itimerspec far = { { INT64_MAX, 999999999 }, { INT64_MAX, 0 } };
+	int fd = timerfd_create(CLOCK_MONOTONIC, 0);
+	report("timerfd_settime, i64::MAX s", timerfd_settime(fd, 0, &far, NULL));
+	report("timerfd_settime, absolute i64::MAX s", timerfd_settime(fd, TFD_TIMER_ABSTIME, &far, NULL));
+	struct itimerspec got;
+	timerfd_gettime(fd, &got);
+	CHECK("timerfd_gettime: armed, more than 290 years left", got.it_value.tv_sec > 290L * 365 * 24 * 3600);
+	struct sigevent none = { .sigev_notify = SIGEV_NONE };
+	int id;
+	sys_timer_create(CLOCK_MONOTONIC, &none, &id);
+	report("timer_settime, i64::MAX s", sys_timer_settime(id, 0, &far, NULL));
+	syscall(SYS_timer_delete, id);
+	close(fd);
+	close(e);
+	close(p[0]);
+	close(p[1]);
+}
+
 static void test_waits(void)
 {
 	report("waitpid(INT_MIN)", waitpid(INT_MIN, NULL, 0));
@@ -257,6 +311,7 @@ int main(void)
 	test_timerfd_missed();
 	test_thread_signals();
 	test_sigpending_limit();
+	test_huge_times();
 	test_waits();
 	test_sysctls();
 	return 0;

@@ -165,6 +165,18 @@ fn run(shared: &Weak<(Mutex<State>, Condvar)>) {
     }
 }
 
+/// The longest time a timer counts (Linux's KTIME_MAX, about 292 years):
+/// longer values and intervals are cut to it.
+pub const KTIME_MAX: Duration = Duration::from_nanos(i64::MAX as u64);
+
+/// The instant `d` from now, `d` cut to [`KTIME_MAX`]: an app's timeout
+/// may be as long as it likes (a `timespec` of i64::MAX seconds) without
+/// the sum overflowing.
+pub fn deadline_in(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d.min(KTIME_MAX)).unwrap_or(now + Duration::from_secs(1 << 32))
+}
+
 /// An interval timer's bookkeeping: the next deadline, the interval, and
 /// the generation that cancels old deadlines.
 #[derive(Clone, Copy, Debug, Default)]
@@ -180,10 +192,11 @@ pub struct Schedule {
 impl Schedule {
     /// Arms (or, with `value` zero, disarms) the schedule; returns the new
     /// generation and the deadline to give the timer thread, if any.
+    /// Both are cut to [`KTIME_MAX`], as Linux cuts them.
     pub fn set(&mut self, value: Duration, interval: Duration, now: Instant) -> (u64, Option<Instant>) {
         self.gen += 1;
-        self.interval = interval;
-        self.next = (!value.is_zero()).then(|| now + value);
+        self.interval = interval.min(KTIME_MAX);
+        self.next = (!value.is_zero()).then(|| now.checked_add(value.min(KTIME_MAX)).unwrap_or(now + KTIME_MAX / 2));
         (self.gen, self.next)
     }
 
@@ -211,9 +224,10 @@ impl Schedule {
         }
         let late = now.saturating_duration_since(next);
         let count = 1 + (late.as_nanos() / self.interval.as_nanos()) as u64;
-        let after = next + self.interval * u32::try_from(count).unwrap_or(u32::MAX);
-        self.next = Some(after);
-        (count, Some(after))
+        let after =
+            self.interval.checked_mul(u32::try_from(count).unwrap_or(u32::MAX)).and_then(|d| next.checked_add(d));
+        self.next = after;
+        (count, after)
     }
 }
 

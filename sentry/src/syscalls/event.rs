@@ -10,6 +10,7 @@ use abi::Errno;
 use super::poll::{with_mask, HOST_POLL_SLICE};
 use super::Args;
 use crate::kernel::task::Task;
+use crate::kernel::timer::deadline_in;
 use crate::mm::SysResult;
 use crate::vfs::epoll::*;
 use crate::vfs::eventfd::EventFd;
@@ -148,7 +149,7 @@ fn do_wait(t: &mut Task, epfd: i32, addr: u64, max: i32, deadline: Option<Instan
 }
 
 fn deadline_from_ms(ms: i32) -> Option<Instant> {
-    (ms >= 0).then(|| Instant::now() + Duration::from_millis(ms as u64))
+    (ms >= 0).then(|| deadline_in(Duration::from_millis(ms as u64)))
 }
 
 /// The signal mask argument of epoll_pwait and epoll_pwait2.
@@ -180,7 +181,7 @@ pub fn epoll_pwait2(t: &mut Task, a: &Args) -> SysResult<u64> {
         if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
             return Err(Errno::EINVAL);
         }
-        Some(Instant::now() + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+        Some(deadline_in(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)))
     };
     let mask = read_mask(t, a.addr(4), a.u64(5))?;
     let (epfd, addr, max) = (a.fd(0), a.addr(1), a.i32(2));

@@ -1,7 +1,7 @@
 //! Signal syscalls: actions, masks, sending, waiting and returning from
 //! handlers.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use abi::flags::signal::{SIGKILL, SIGSTOP};
 use abi::types::Timespec;
@@ -12,6 +12,7 @@ use super::Args;
 use crate::kernel::signal::{self, code, SigAction, SigInfo, SigSet, NSIG, UNBLOCKABLE};
 use crate::kernel::task::exit::{send_to_all, send_to_group, send_to_process, send_to_thread};
 use crate::kernel::task::{RestartBlock, Task};
+use crate::kernel::timer::deadline_in;
 use crate::mm::SysResult;
 
 /// The kernel's `struct sigaction` on x86_64.
@@ -186,7 +187,7 @@ pub fn rt_sigtimedwait(t: &mut Task, a: &Args) -> SysResult<u64> {
         if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
             return Err(Errno::EINVAL);
         }
-        Some(Instant::now() + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+        Some(deadline_in(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)))
     } else {
         None
     };
