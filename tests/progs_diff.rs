@@ -767,3 +767,25 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// mmap's and madvise's edges that LTP found: a zero length and an
+    /// unknown mapping type EINVAL before an O_WRONLY file's EACCES,
+    /// MADV_FREE on anything but private anonymous memory EINVAL, advice
+    /// over a hole ENOMEM, unknown advice EINVAL.
+    fn mm_edges(platform, link) {
+        let (rootfs, prog) = rootfs_with("mm_edges", link);
+        rootfs.dir_mode("/tmp", 0o1777);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "mmap, O_WRONLY fd, length 0: EINVAL",
+            "mmap, O_WRONLY fd, no MAP_SHARED or MAP_PRIVATE: EINVAL",
+            "mmap, O_WRONLY fd, MAP_PRIVATE: EACCES",
+            "MADV_FREE, private anonymous: ok",
+            "MADV_FREE, shared anonymous: EINVAL",
+            "MADV_FREE, a private file mapping: EINVAL",
+            "MADV_NORMAL over a hole: ENOMEM",
+            "MADV_SEQUENTIAL past the end: ENOMEM",
+        ]);
+        differential(platform, &case);
+    }
+}

@@ -235,7 +235,7 @@ syscall_table! {
     PREADV2 => file::preadv2, Support::Partial("RWF_NOWAIT gives EAGAIN only where a stream would wait"), [Fd, Ptr, Int, Int, Int, Hex];
     PWRITEV2 => file::pwritev2, Support::Partial("RWF_NOWAIT gives EAGAIN only where a stream would wait"), [Fd, Ptr, Int, Int, Int, Hex];
     ACCESS => fs::access, Support::Full, [Path, Oct];
-    MADVISE => mm::madvise, Support::Partial("MADV_DONTNEED drops pages; other advice is accepted and ignored"), [Ptr, Int, Int];
+    MADVISE => mm::madvise, Support::Partial("MADV_DONTNEED drops pages; other advice is checked as Linux checks it (ENOMEM over holes, MADV_FREE for private anonymous memory only) and ignored; no KSM (MADV_MERGEABLE is EINVAL), no MADV_WIPEONFORK (EINVAL), and mlocked pages may be dropped"), [Ptr, Int, Int];
     DUP => file::dup, Support::Full, [Fd];
     DUP2 => file::dup2, Support::Full, [Fd, Fd];
     NANOSLEEP => time::nanosleep, Support::Full, [Ptr, Ptr];
