@@ -789,3 +789,23 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// Scheduling and signal-action edges that LTP found: another user's
+    /// process is EPERM to sched_setparam and sched_setscheduler without
+    /// CAP_SYS_NICE; SA_RESETHAND resets the handler only (sigaction
+    /// still reports the flags and mask); /proc/sys/fs/pipe-user-pages-soft.
+    fn sched_edges(platform, link) {
+        let (rootfs, prog) = rootfs_with("sched_edges", link);
+        rootfs.dir("/proc");
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "SA_SIGINFO still set: ok",
+            "the mask kept: ok",
+            "uid 65534: sched_setparam(root's process): EPERM",
+            "uid 65534: sched_setparam(itself): ok",
+            "child: exited 0",
+            "pipe-user-pages-soft: a count",
+        ]);
+        differential(platform, &case);
+    }
+}
