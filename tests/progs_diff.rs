@@ -794,13 +794,15 @@ differential_test! {
     /// Scheduling and signal-action edges that LTP found: another user's
     /// process is EPERM to sched_setparam and sched_setscheduler without
     /// CAP_SYS_NICE; SA_RESETHAND resets the handler only (sigaction
-    /// still reports the flags and mask); /proc/sys/fs/pipe-user-pages-soft.
+    /// still reports the flags and mask); an ignored, unblocked signal
+    /// (SIG_IGN, SIGCHLD's default) ends no wait; /proc/sys/fs/pipe-user-pages-soft.
     fn sched_edges(platform, link) {
         let (rootfs, prog) = rootfs_with("sched_edges", link);
         rootfs.dir("/proc");
         let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
             "SA_SIGINFO still set: ok",
             "the mask kept: ok",
+            "sigtimedwait, SIGUSR2 ignored and the child's SIGCHLD: EAGAIN",
             "uid 65534: sched_setparam(root's process): EPERM",
             "uid 65534: sched_setparam(itself): ok",
             "child: exited 0",

@@ -1,7 +1,8 @@
 /* Edges LTP found in scheduling and signal actions: sched_setparam and
  * sched_setscheduler on another user's process without CAP_SYS_NICE
  * (EPERM), on one's own (allowed); SA_RESETHAND resets the handler only,
- * so sigaction still reports SA_SIGINFO and the mask after delivery; and
+ * so sigaction still reports SA_SIGINFO and the mask after delivery; an
+ * ignored signal, unblocked, ends no wait (it is dropped when sent); and
  * /proc/sys/fs/pipe-user-pages-soft. */
 #include "common.h"
 
@@ -32,6 +33,30 @@ static void test_resethand(void)
 	CHECK("the mask kept", sigismember(&now.sa_mask, SIGUSR2));
 }
 
+/* An ignored signal that no thread blocks is dropped when sent: it does
+ * not end a wait with EINTR (SIG_IGN, and SIGCHLD's default). */
+static void test_ignored_wakes_nothing(void)
+{
+	signal(SIGUSR2, SIG_IGN);
+	pid_t parent = getpid();
+	pid_t child = fork();
+	if (child == 0) {
+		for (int i = 0; i < 3; i++) {
+			sleep_ms(20);
+			kill(parent, SIGUSR2);
+		}
+		_exit(0);
+	}
+	sigset_t none;
+	sigemptyset(&none);
+	struct timespec ts = { 0, 300000000 };
+	int r = sigtimedwait(&none, NULL, &ts);
+	printf("sigtimedwait, SIGUSR2 ignored and the child's SIGCHLD: %s\n", r == -1 ? errname(errno) : "a signal");
+	int st;
+	waitpid(child, &st, 0);
+	signal(SIGUSR2, SIG_DFL);
+}
+
 static void test_sched_owner(void)
 {
 	pid_t parent = getpid();
@@ -58,6 +83,7 @@ int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	test_resethand();
+	test_ignored_wakes_nothing();
 	test_sched_owner();
 	FILE *f = fopen("/proc/sys/fs/pipe-user-pages-soft", "r");
 	int pages = 0;
