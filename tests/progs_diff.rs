@@ -728,3 +728,86 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// Timers', thread signals' and waits' edges that LTP found: CLOCK_TAI
+    /// and alarm-clock timers (EOPNOTSUPP without a real-time clock
+    /// device; EPERM without CAP_WAKE_ALARM), timer_settime's errors, an
+    /// absolute first expiry long past (overruns capped at INT_MAX, a
+    /// timerfd's missed intervals), rt_sigqueueinfo and kill to a thread's
+    /// id, rt_tgsigqueueinfo and its errors, RLIMIT_SIGPENDING for tgkill
+    /// and tkill, timeouts of i64::MAX seconds (which overflowed the
+    /// Sentry's deadlines), waitpid(INT_MIN), and
+    /// /proc/sys/kernel/tainted and core_pattern.
+    fn timer_edges(platform, link) {
+        let (rootfs, prog) = rootfs_with("timer_edges", link);
+        rootfs.dir("/proc");
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "timer_create(CLOCK_TAI): ok",
+            "timer_create(CLOCK_BOOTTIME_ALARM, a bad sigevent): EFAULT",
+            "timerfd_create(CLOCK_REALTIME_ALARM) without CAP_WAKE_ALARM: EPERM",
+            "timer_settime, no new value: EINVAL",
+            "its overrun count: INT_MAX",
+            "timerfd, absolute 100 ms ago, 10 ms interval: its first read counts 11 or more: ok",
+            "rt_sigqueueinfo to a thread's id: ok",
+            "the thread got it, with its value: ok",
+            "rt_tgsigqueueinfo, SI_USER to another thread: EPERM",
+            "rt_tgsigqueueinfo, another process's tgid: ESRCH",
+            "RLIMIT_SIGPENDING 0: tgkill(SIGRTMIN): EAGAIN",
+            "RLIMIT_SIGPENDING 0: kill(SIGRTMIN): ok",
+            "SIGRTMIN queued: 1",
+            "ppoll, a ready pipe, i64::MAX s: 1",
+            "futex wait, another value, i64::MAX s: EAGAIN",
+            "sigtimedwait, SIGUSR2 pending, i64::MAX s: SIGUSR2",
+            "timer_settime, i64::MAX s: ok",
+            "waitpid(INT_MIN): ESRCH",
+            "/proc/sys/kernel/tainted: readable",
+            "/proc/sys/kernel/core_pattern: readable",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// mmap's and madvise's edges that LTP found: a zero length and an
+    /// unknown mapping type EINVAL before an O_WRONLY file's EACCES,
+    /// MADV_FREE on anything but private anonymous memory EINVAL, advice
+    /// over a hole ENOMEM, unknown advice EINVAL.
+    fn mm_edges(platform, link) {
+        let (rootfs, prog) = rootfs_with("mm_edges", link);
+        rootfs.dir_mode("/tmp", 0o1777);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "mmap, O_WRONLY fd, length 0: EINVAL",
+            "mmap, O_WRONLY fd, no MAP_SHARED or MAP_PRIVATE: EINVAL",
+            "mmap, O_WRONLY fd, MAP_PRIVATE: EACCES",
+            "MADV_FREE, private anonymous: ok",
+            "MADV_FREE, shared anonymous: EINVAL",
+            "MADV_FREE, a private file mapping: EINVAL",
+            "MADV_NORMAL over a hole: ENOMEM",
+            "MADV_SEQUENTIAL past the end: ENOMEM",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// Scheduling and signal-action edges that LTP found: another user's
+    /// process is EPERM to sched_setparam and sched_setscheduler without
+    /// CAP_SYS_NICE; SA_RESETHAND resets the handler only (sigaction
+    /// still reports the flags and mask); an ignored, unblocked signal
+    /// (SIG_IGN, SIGCHLD's default) ends no wait; /proc/sys/fs/pipe-user-pages-soft.
+    fn sched_edges(platform, link) {
+        let (rootfs, prog) = rootfs_with("sched_edges", link);
+        rootfs.dir("/proc");
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "SA_SIGINFO still set: ok",
+            "the mask kept: ok",
+            "sigtimedwait, SIGUSR2 ignored and the child's SIGCHLD: EAGAIN",
+            "uid 65534: sched_setparam(root's process): EPERM",
+            "uid 65534: sched_setparam(itself): ok",
+            "child: exited 0",
+            "pipe-user-pages-soft: a count",
+        ]);
+        differential(platform, &case);
+    }
+}

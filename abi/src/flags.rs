@@ -200,6 +200,9 @@ pub mod clock {
     pub const CLOCK_REALTIME_COARSE: u32 = 5;
     pub const CLOCK_MONOTONIC_COARSE: u32 = 6;
     pub const CLOCK_BOOTTIME: u32 = 7;
+    pub const CLOCK_REALTIME_ALARM: u32 = 8;
+    pub const CLOCK_BOOTTIME_ALARM: u32 = 9;
+    pub const CLOCK_TAI: u32 = 11;
     pub const TIMER_ABSTIME: u32 = 1;
 }
 

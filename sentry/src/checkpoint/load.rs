@@ -498,7 +498,7 @@ fn restore_timers(kernel: &Arc<Kernel>, tg: &Arc<ThreadGroup>, p: &ProcessImage)
         let timer = Arc::new(PosixTimer::new(owner(), t.id, t.clock, event));
         let (left, interval) = when(t.when);
         if !left.is_zero() {
-            timer.set(&kernel.timers, left, interval);
+            timer.set(&kernel.timers, (left, interval, Duration::ZERO));
         }
         timers.insert(timer);
     }

@@ -165,6 +165,18 @@ fn run(shared: &Weak<(Mutex<State>, Condvar)>) {
     }
 }
 
+/// The longest time a timer counts (Linux's KTIME_MAX, about 292 years):
+/// longer values and intervals are cut to it.
+pub const KTIME_MAX: Duration = Duration::from_nanos(i64::MAX as u64);
+
+/// The instant `d` from now, `d` cut to [`KTIME_MAX`]: an app's timeout
+/// may be as long as it likes (a `timespec` of i64::MAX seconds) without
+/// the sum overflowing.
+pub fn deadline_in(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d.min(KTIME_MAX)).unwrap_or(now + Duration::from_secs(1 << 32))
+}
+
 /// An interval timer's bookkeeping: the next deadline, the interval, and
 /// the generation that cancels old deadlines.
 #[derive(Clone, Copy, Debug, Default)]
@@ -180,11 +192,20 @@ pub struct Schedule {
 impl Schedule {
     /// Arms (or, with `value` zero, disarms) the schedule; returns the new
     /// generation and the deadline to give the timer thread, if any.
+    /// Both are cut to [`KTIME_MAX`], as Linux cuts them.
     pub fn set(&mut self, value: Duration, interval: Duration, now: Instant) -> (u64, Option<Instant>) {
         self.gen += 1;
-        self.interval = interval;
-        self.next = (!value.is_zero()).then(|| now + value);
+        self.interval = interval.min(KTIME_MAX);
+        self.next = (!value.is_zero()).then(|| now.checked_add(value.min(KTIME_MAX)).unwrap_or(now + KTIME_MAX / 2));
         (self.gen, self.next)
+    }
+
+    /// Moves the armed deadline `late` into the past: an absolute first
+    /// expiry that had already passed when it was set, which fires at once
+    /// and, for an interval timer, counts the intervals missed since as
+    /// overruns, as Linux's hrtimer_forward does.
+    pub fn backdate(&mut self, late: Duration) {
+        self.next = self.next.map(|n| n.checked_sub(late).unwrap_or(n));
     }
 
     /// The time left and the interval, as getitimer and timerfd_gettime
@@ -203,9 +224,10 @@ impl Schedule {
         }
         let late = now.saturating_duration_since(next);
         let count = 1 + (late.as_nanos() / self.interval.as_nanos()) as u64;
-        let after = next + self.interval * u32::try_from(count).unwrap_or(u32::MAX);
-        self.next = Some(after);
-        (count, Some(after))
+        let after =
+            self.interval.checked_mul(u32::try_from(count).unwrap_or(u32::MAX)).and_then(|d| next.checked_add(d));
+        self.next = after;
+        (count, after)
     }
 }
 
@@ -299,16 +321,19 @@ impl TimerOwner {
         }
     }
 
-    /// Arms (or disarms) for `target`; returns the old (time left, interval).
+    /// Arms (or disarms) for `target`, the deadline `late` in the past
+    /// ([`Schedule::backdate`]); returns the old (time left, interval).
     fn set(
         &self,
         timers: &Timers,
         target: Weak<dyn Expiry>,
-        value: Duration,
-        interval: Duration,
+        (value, interval, late): (Duration, Duration, Duration),
     ) -> (Duration, Duration) {
         let Some(now) = self.now() else { return (Duration::ZERO, Duration::ZERO) };
-        timers.set_on_clock(&mut self.sched(), value, interval, target, now, |at| self.wall_deadline(at, now))
+        let mut sched = self.sched();
+        let old = timers.set_on_clock(&mut sched, value, interval, target, now, |at| self.wall_deadline(at, now));
+        sched.backdate(late);
+        old
     }
 
     /// (time left, interval).
@@ -360,7 +385,7 @@ impl RealTimer {
     /// setitimer: arms (or disarms) and returns the old (time left,
     /// interval).
     pub fn set(self: &Arc<Self>, timers: &Timers, value: Duration, interval: Duration) -> (Duration, Duration) {
-        self.owner.set(timers, Arc::downgrade(self) as Weak<dyn Expiry>, value, interval)
+        self.owner.set(timers, Arc::downgrade(self) as Weak<dyn Expiry>, (value, interval, Duration::ZERO))
     }
 
     /// getitimer: (time left, interval).
@@ -415,9 +440,20 @@ pub struct PosixTimer {
     /// The clock absolute times are read against.
     clock: u32,
     event: SigEvent,
-    /// Expirations beyond the one signalled, at the last signal
-    /// (timer_getoverrun).
-    overrun: std::sync::atomic::AtomicU64,
+    /// The expirations beyond the one signalled, for the last signal sent
+    /// and the one before it (timer_getoverrun).
+    overruns: Mutex<Overruns>,
+}
+
+/// A POSIX timer's overrun counts. Linux freezes a signal's count when the
+/// signal is delivered (and only then re-arms the timer); here the timer
+/// runs on, and a signal sent while the last one is still pending adds to
+/// its count, so the count of a signal already delivered is `current`
+/// until the next signal is sent, then `last`.
+#[derive(Default)]
+struct Overruns {
+    current: u64,
+    last: u64,
 }
 
 /// Most POSIX timers one process may hold.
@@ -426,15 +462,17 @@ pub const MAX_POSIX_TIMERS: usize = 4096;
 impl PosixTimer {
     /// A disarmed timer `id` of `owner`'s process, on `clock`.
     pub fn new(owner: TimerOwner, id: i32, clock: u32, event: SigEvent) -> PosixTimer {
-        PosixTimer { owner, id, clock, event, overrun: std::sync::atomic::AtomicU64::new(0) }
+        PosixTimer { owner, id, clock, event, overruns: Mutex::new(Overruns::default()) }
     }
 
-    /// timer_settime: (old time left, old interval). A signal of the old
+    /// timer_settime to fire after `value` (zero disarms), then every
+    /// `interval`, the first deadline `late` in the past (an absolute time
+    /// already passed): (old time left, old interval). A signal of the old
     /// setting still queued is dropped.
-    pub fn set(self: &Arc<Self>, timers: &Timers, value: Duration, interval: Duration) -> (Duration, Duration) {
+    pub fn set(self: &Arc<Self>, timers: &Timers, setting: (Duration, Duration, Duration)) -> (Duration, Duration) {
         self.drop_pending_signal();
-        self.overrun.store(0, std::sync::atomic::Ordering::SeqCst);
-        self.owner.set(timers, Arc::downgrade(self) as Weak<dyn Expiry>, value, interval)
+        *self.overruns() = Overruns::default();
+        self.owner.set(timers, Arc::downgrade(self) as Weak<dyn Expiry>, setting)
     }
 
     /// The clock it was made on.
@@ -462,9 +500,19 @@ impl PosixTimer {
         self.owner.cpu.is_some()
     }
 
-    /// timer_getoverrun.
-    pub fn overrun(&self) -> u64 {
-        self.overrun.load(std::sync::atomic::Ordering::SeqCst)
+    fn overruns(&self) -> std::sync::MutexGuard<'_, Overruns> {
+        self.overruns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// timer_getoverrun: the overruns of the signal last delivered (the
+    /// one before a signal still pending).
+    pub fn overrun(&self, kernel: &super::Kernel) -> u64 {
+        let o = self.overruns();
+        if self.signal_pending(kernel) {
+            o.last
+        } else {
+            o.current
+        }
     }
 
     /// timer_delete: no more expiries.
@@ -518,12 +566,14 @@ impl Expiry for PosixTimer {
             return next;
         }
         // At most one of its signals is pending at a time; the rest are
-        // overruns, as in Linux.
+        // overruns, as in Linux. The counts stay locked until the signal
+        // is queued, so that timer_getoverrun sees both or neither.
+        let mut overruns = self.overruns();
         if self.signal_pending(&kernel) {
-            self.overrun.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+            overruns.current = overruns.current.saturating_add(n);
             return next;
         }
-        self.overrun.store(n - 1, std::sync::atomic::Ordering::SeqCst);
+        overruns.last = std::mem::replace(&mut overruns.current, n - 1);
         let mut info = super::signal::SigInfo::new(self.event.signo, super::signal::code::SI_TIMER);
         info.0[16..20].copy_from_slice(&self.id.to_le_bytes());
         info.0[20..24].copy_from_slice(&((n - 1).min(i32::MAX as u64) as i32).to_le_bytes());
@@ -667,5 +717,16 @@ mod tests {
         assert_eq!(n, 3);
         assert_eq!(next, Some(t0 + Duration::from_millis(40)));
         assert_eq!(s.fire(gen + 1, t0), (0, None), "an old generation is ignored");
+    }
+
+    #[test]
+    fn a_backdated_first_expiry_counts_the_intervals_missed() {
+        let mut s = Schedule::default();
+        let t0 = Instant::now();
+        let (gen, at) = s.set(Duration::from_nanos(1), Duration::from_millis(10), t0);
+        assert_eq!(at, Some(t0 + Duration::from_nanos(1)));
+        s.backdate(Duration::from_millis(95));
+        let (n, _) = s.fire(gen, t0 + Duration::from_millis(1));
+        assert_eq!(n, 10, "the deadline 95 ms ago, then 9 intervals since");
     }
 }

@@ -475,7 +475,7 @@ const VALIDATED_MAP_FLAGS: u32 = 0x01
 
 /// The madvise advice Husk takes: MADV_DONTNEED, which it acts on, and
 /// the hints it may ignore.
-const MADVICES: [u32; 14] = [
+const MADVICES: [u32; 12] = [
     MADV_DONTNEED,
     MADV_NORMAL,
     MADV_RANDOM,
@@ -484,8 +484,8 @@ const MADVICES: [u32; 14] = [
     MADV_FREE,
     MADV_DONTFORK,
     MADV_DOFORK,
-    MADV_MERGEABLE,
-    MADV_UNMERGEABLE,
+    // MADV_MERGEABLE and MADV_UNMERGEABLE are EINVAL, as on a Linux
+    // without KSM: the sandbox merges no pages.
     MADV_HUGEPAGE,
     MADV_NOHUGEPAGE,
     MADV_DONTDUMP,
@@ -1265,7 +1265,24 @@ impl MemoryManager {
                 }
                 Ok(())
             }
-            a if MADVICES.contains(&a) => Ok(()),
+            // The rest change nothing here, but Linux's checks: MADV_FREE
+            // is for private anonymous memory only (EINVAL), and a range
+            // with holes is ENOMEM.
+            a if MADVICES.contains(&a) => {
+                let mut cursor = addr;
+                let mut hole = false;
+                for (s, v) in self.vmas.range(..end).filter(|(_, v)| v.end > addr) {
+                    hole |= *s > cursor;
+                    if a == MADV_FREE && (v.shared || !matches!(v.backing, Backing::Anon)) {
+                        return Err(Errno::EINVAL);
+                    }
+                    cursor = v.end;
+                }
+                if hole || cursor < end {
+                    return Err(Errno::ENOMEM);
+                }
+                Ok(())
+            }
             _ => Err(Errno::EINVAL),
         }
     }

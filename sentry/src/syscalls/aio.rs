@@ -288,7 +288,7 @@ fn read_deadline(t: &Task, addr: u64) -> SysResult<Option<Instant>> {
     let ts: Timespec = t.mm().read_val(addr)?;
     let ns = i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec);
     let wait = Duration::from_nanos(u64::try_from(ns.max(0)).unwrap_or(u64::MAX));
-    Ok(Some(Instant::now().checked_add(wait).unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 40))))
+    Ok(Some(crate::kernel::timer::deadline_in(wait)))
 }
 
 /// Linux's aio_read_events: takes what events there are into the array,

@@ -10,6 +10,7 @@ use abi::Errno;
 use super::poll::{with_mask, HOST_POLL_SLICE};
 use super::Args;
 use crate::kernel::task::Task;
+use crate::kernel::timer::deadline_in;
 use crate::mm::SysResult;
 use crate::vfs::epoll::*;
 use crate::vfs::eventfd::EventFd;
@@ -148,7 +149,7 @@ fn do_wait(t: &mut Task, epfd: i32, addr: u64, max: i32, deadline: Option<Instan
 }
 
 fn deadline_from_ms(ms: i32) -> Option<Instant> {
-    (ms >= 0).then(|| Instant::now() + Duration::from_millis(ms as u64))
+    (ms >= 0).then(|| deadline_in(Duration::from_millis(ms as u64)))
 }
 
 /// The signal mask argument of epoll_pwait and epoll_pwait2.
@@ -180,7 +181,7 @@ pub fn epoll_pwait2(t: &mut Task, a: &Args) -> SysResult<u64> {
         if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
             return Err(Errno::EINVAL);
         }
-        Some(Instant::now() + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+        Some(deadline_in(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)))
     };
     let mask = read_mask(t, a.addr(4), a.u64(5))?;
     let (epfd, addr, max) = (a.fd(0), a.addr(1), a.i32(2));
@@ -189,15 +190,46 @@ pub fn epoll_pwait2(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 // ------------------------------------------------------------------ timers
 
-const CLOCK_REALTIME: u32 = 0;
-const CLOCK_MONOTONIC: u32 = 1;
-const CLOCK_BOOTTIME: u32 = 7;
-const CLOCK_REALTIME_ALARM: u32 = 8;
-const CLOCK_BOOTTIME_ALARM: u32 = 9;
+use abi::flags::clock::{
+    CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_REALTIME_ALARM, CLOCK_TAI,
+};
 const TFD_TIMER_ABSTIME: u32 = 1;
 /// Cancel a realtime timer when the clock is set: the sandbox cannot set
 /// the clock, so it is taken and never fires.
 const TFD_TIMER_CANCEL_ON_SET: u32 = 2;
+
+/// Checks that a timer may run on wall clock `clock` (EINVAL if not):
+/// CLOCK_REALTIME, MONOTONIC, BOOTTIME, and for timer_create (`posix`)
+/// CLOCK_TAI. The alarm clocks need CAP_WAKE_ALARM (EPERM); the sandbox
+/// has no real-time clock device to wake the machine with, so timer_create
+/// refuses them with EOPNOTSUPP first, as Linux does without one, and a
+/// timerfd on one runs on its base clock, as Linux's does.
+fn check_timer_clock(t: &Task, clock: u32, posix: bool) -> SysResult<()> {
+    match clock {
+        CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME => Ok(()),
+        CLOCK_TAI if posix => Ok(()),
+        CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM if posix => Err(Errno::EOPNOTSUPP),
+        CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM => {
+            if t.creds().has_cap(abi::flags::capability::CAP_WAKE_ALARM) {
+                Ok(())
+            } else {
+                Err(Errno::EPERM)
+            }
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// The clock a timer on `clock` reads absolute times against: an alarm
+/// clock's base clock (which Linux's alarm timers read without a
+/// real-time clock device), else `clock` itself.
+fn base_clock(clock: u32) -> u32 {
+    match clock {
+        CLOCK_REALTIME_ALARM => CLOCK_REALTIME,
+        CLOCK_BOOTTIME_ALARM => CLOCK_BOOTTIME,
+        c => c,
+    }
+}
 
 /// A `timespec` as a duration: EINVAL for a negative or out-of-range one.
 fn duration_of(sec: i64, nsec: i64) -> SysResult<Duration> {
@@ -207,18 +239,21 @@ fn duration_of(sec: i64, nsec: i64) -> SysResult<Duration> {
     Ok(Duration::new(sec as u64, nsec as u32))
 }
 
-/// A `struct itimerspec` from the app as (first expiry, interval), the
-/// expiry made relative: with `absolute`, a time on `clock`, where one
-/// already past fires at once (zero still disarms).
-fn read_itimerspec(t: &Task, addr: u64, clock: u32, absolute: bool) -> SysResult<(Duration, Duration)> {
+/// A `struct itimerspec` from the app as (first expiry, interval, late),
+/// the expiry made relative: with `absolute`, a time on `clock`, where one
+/// already past fires at once, `late` being how long ago it was (zero
+/// still disarms).
+fn read_itimerspec(t: &Task, addr: u64, clock: u32, absolute: bool) -> SysResult<(Duration, Duration, Duration)> {
     let spec: [i64; 4] = t.mm().read_val(addr)?;
     let interval = duration_of(spec[0], spec[1])?;
     let mut value = duration_of(spec[2], spec[3])?;
+    let mut late = Duration::ZERO;
     if absolute && !value.is_zero() {
-        let now = super::time::read_clock(t, clock)?;
+        let now = super::time::read_clock(t, base_clock(clock))?;
+        late = now.saturating_sub(value);
         value = value.saturating_sub(now).max(Duration::from_nanos(1));
     }
-    Ok((value, interval))
+    Ok((value, interval, late))
 }
 
 /// Two durations as a `struct itimerspec` (interval, then value).
@@ -236,11 +271,7 @@ pub fn timerfd_create(t: &mut Task, a: &Args) -> SysResult<u64> {
     if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
         return Err(Errno::EINVAL);
     }
-    match clock {
-        CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME => {}
-        CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM => return Err(Errno::EPERM),
-        _ => return Err(Errno::EINVAL),
-    }
+    check_timer_clock(t, clock, false)?;
     let file = crate::vfs::timerfd::TimerFdFile(crate::vfs::timerfd::TimerFd::new(clock));
     install(t, File::new(Box::new(file), O_RDWR | (flags & O_NONBLOCK), None), flags & O_CLOEXEC != 0)
 }
@@ -254,8 +285,8 @@ pub fn timerfd_settime(t: &mut Task, a: &Args) -> SysResult<u64> {
     let _: [i64; 4] = t.mm().read_val(new_addr)?;
     let file = t.fds().get(fd)?.clone();
     let timer = file.ops.timerfd().ok_or(Errno::EINVAL)?.clone();
-    let (value, interval) = read_itimerspec(t, new_addr, timer.clock(), flags & TFD_TIMER_ABSTIME != 0)?;
-    let old = timer.set(&t.kernel.timers, value, interval);
+    let setting = read_itimerspec(t, new_addr, timer.clock(), flags & TFD_TIMER_ABSTIME != 0)?;
+    let old = timer.set(&t.kernel.timers, setting);
     if old_addr != 0 {
         t.mm().write_val(old_addr, &itimerspec_bytes(old))?;
     }
@@ -464,14 +495,13 @@ fn posix_timer(t: &Task, id: i32) -> SysResult<Arc<crate::kernel::timer::PosixTi
 pub fn timer_create(t: &mut Task, a: &Args) -> SysResult<u64> {
     use crate::kernel::timer::{Notify, PosixTimer, SigEvent};
     let (clock, sevp, idp) = (a.u32(0), a.addr(1), a.addr(2));
-    let cpu = super::time::cpu_clock(t, clock)?;
-    match clock {
-        CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME => {}
-        CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM => return Err(Errno::EPERM),
-        _ if cpu.is_some() => {}
-        _ => return Err(Errno::EINVAL),
-    }
+    // Linux copies the sigevent in first: EFAULT comes before the clock's
+    // errors.
     let ev: Option<[u8; 64]> = if sevp == 0 { None } else { Some(t.mm().read_val(sevp)?) };
+    let cpu = super::time::cpu_clock(t, clock)?;
+    if cpu.is_none() {
+        check_timer_clock(t, clock, true)?;
+    }
     let mut timers = t.handle.tg.posix_timers.lock().unwrap_or_else(|e| e.into_inner());
     let id = timers.next_id().ok_or(Errno::EAGAIN)?;
     let (notify, signo, value) = match ev {
@@ -516,11 +546,15 @@ pub fn timer_create(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub fn timer_settime(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (id, flags, new_addr, old_addr) = (a.i32(0), a.u32(1), a.addr(2), a.addr(3));
-    // Linux copies the new value in first: EFAULT comes before EINVAL.
+    // No new value is EINVAL; Linux copies it in first: EFAULT comes
+    // before a bad timer's EINVAL.
+    if new_addr == 0 {
+        return Err(Errno::EINVAL);
+    }
     let _: [i64; 4] = t.mm().read_val(new_addr)?;
     let timer = posix_timer(t, id)?;
-    let (value, interval) = read_itimerspec(t, new_addr, timer.clock(), flags & TIMER_ABSTIME != 0)?;
-    let old = timer.set(&t.kernel.timers, value, interval);
+    let setting = read_itimerspec(t, new_addr, timer.clock(), flags & TIMER_ABSTIME != 0)?;
+    let old = timer.set(&t.kernel.timers, setting);
     if old_addr != 0 {
         t.mm().write_val(old_addr, &itimerspec_bytes(old))?;
     }
@@ -534,7 +568,7 @@ pub fn timer_gettime(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 pub fn timer_getoverrun(t: &mut Task, a: &Args) -> SysResult<u64> {
-    Ok(posix_timer(t, a.i32(0))?.overrun().min(i32::MAX as u64))
+    Ok(posix_timer(t, a.i32(0))?.overrun(&t.kernel).min(i32::MAX as u64))
 }
 
 pub fn timer_delete(t: &mut Task, a: &Args) -> SysResult<u64> {

@@ -197,7 +197,7 @@ fn transfer_data(t: &mut Task, fd: i32, bufs: &[(u64, u64)], way: Way) -> SysRes
     let nonblock = nowait || f.flags() & O_NONBLOCK != 0;
     let total: u64 = bufs.iter().map(|&(_, l)| l).sum();
     let mut done = 0u64;
-    let deadline = if dir == Dir::Read { f.ops.read_timeout().map(|d| std::time::Instant::now() + d) } else { None };
+    let deadline = if dir == Dir::Read { f.ops.read_timeout().map(crate::kernel::timer::deadline_in) } else { None };
     let piece = match dir {
         Dir::Read if f.ops.seekable() => READ_PIECE_SEEKABLE,
         Dir::Read => READ_PIECE_STREAM,

@@ -12,6 +12,7 @@ use abi::Errno;
 use super::Args;
 use crate::kernel::futex::{requeue_locked, wake_locked, FutexKey, FutexWaiter};
 use crate::kernel::task::{RestartBlock, Task};
+use crate::kernel::timer::deadline_in;
 use crate::mm::SysResult;
 
 const FUTEX_WAIT: u32 = 0;
@@ -53,7 +54,7 @@ pub(super) fn read_timeout(t: &Task, addr: u64, absolute: Option<u32>) -> SysRes
             d.saturating_sub(Duration::new(s.max(0) as u64, ns as u32))
         }
     };
-    Ok(Some(Instant::now() + rel))
+    Ok(Some(deadline_in(rel)))
 }
 
 /// A futex wait. Interrupted by a signal, a wait without a timeout

@@ -15,6 +15,7 @@ use abi::Errno;
 
 use super::file::{pin_buffers, sigpipe, skip_bytes, Dir};
 use crate::kernel::task::Task;
+use crate::kernel::timer::deadline_in;
 use crate::mm::SysResult;
 use crate::vfs::file::{File, POLLERR, POLLHUP, POLLIN, POLLOUT};
 use crate::vfs::hostinet::{HostSocket, HostSocketFile};
@@ -106,7 +107,7 @@ pub(super) fn listen(h: &HostSocket, backlog: i32) -> SysResult<u64> {
 
 /// A deadline from a timeout (zero: none).
 fn deadline(d: Duration) -> Option<Instant> {
-    (!d.is_zero()).then(|| Instant::now() + d)
+    (!d.is_zero()).then(|| deadline_in(d))
 }
 
 /// Waits until `h` has one of `events` (or an error, or a hang-up).

@@ -1,6 +1,8 @@
 //! Memory syscalls: mmap, munmap, mprotect, brk, madvise.
 
-use abi::flags::mm::{MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE};
+use abi::flags::mm::{
+    MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE,
+};
 use abi::flags::open::{O_ACCMODE, O_PATH, O_RDWR, O_WRONLY};
 use abi::Errno;
 
@@ -35,6 +37,11 @@ pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
         let f = t.fds().get(fd)?.clone();
         if f.flags() & O_PATH != 0 {
             return Err(Errno::EBADF);
+        }
+        // Linux's do_mmap: a zero length, then a mapping type it does not
+        // know, are EINVAL before the file's access mode is looked at.
+        if len == 0 || !matches!(flags & MAP_TYPE, MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDATE) {
+            return Err(Errno::EINVAL);
         }
         let acc = f.flags() & O_ACCMODE;
         if acc == O_WRONLY {

@@ -13,6 +13,7 @@ use abi::Errno;
 use super::Args;
 use crate::kernel::signal::SigSet;
 use crate::kernel::task::{RestartBlock, Task, STICKY_TIMEOUTS};
+use crate::kernel::timer::deadline_in;
 use crate::mm::SysResult;
 use crate::vfs::file::{File, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM};
 
@@ -76,7 +77,7 @@ fn wait_any(t: &mut Task, entries: &[(i32, u32)], deadline: Option<Instant>) -> 
 }
 
 fn deadline_from_ms(ms: i32) -> Option<Instant> {
-    (ms >= 0).then(|| Instant::now() + Duration::from_millis(ms as u64))
+    (ms >= 0).then(|| deadline_in(Duration::from_millis(ms as u64)))
 }
 
 fn read_timespec_deadline(t: &Task, addr: u64) -> SysResult<Option<Instant>> {
@@ -87,7 +88,7 @@ fn read_timespec_deadline(t: &Task, addr: u64) -> SysResult<Option<Instant>> {
     if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
         return Err(Errno::EINVAL);
     }
-    Ok(Some(Instant::now() + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)))
+    Ok(Some(deadline_in(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))))
 }
 
 fn do_poll(t: &mut Task, addr: u64, nfds: u64, deadline: Option<Instant>) -> SysResult<u64> {
@@ -280,7 +281,7 @@ pub fn select(t: &mut Task, a: &Args) -> SysResult<u64> {
         if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
             return Err(Errno::EINVAL);
         }
-        Some(Instant::now() + Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000))
+        Some(deadline_in(Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000)))
     } else {
         None
     };

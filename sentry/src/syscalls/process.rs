@@ -255,7 +255,8 @@ pub fn wait4(t: &mut Task, a: &Args) -> SysResult<u64> {
         -1 => WaitTarget::Any,
         0 => WaitTarget::Pgid(0),
         p if p > 0 => WaitTarget::Pid(p),
-        p => WaitTarget::Pgid(p.checked_neg().ok_or(Errno::ECHILD)?),
+        // -INT_MIN is no group: ESRCH, as Linux says.
+        p => WaitTarget::Pgid(p.checked_neg().ok_or(Errno::ESRCH)?),
     };
     let r = t.wait_child(target, options | WEXITED).map_err(restart_wait)?;
     let Some(WaitResult { pid, wstatus, usage, .. }) = r else { return Ok(0) };

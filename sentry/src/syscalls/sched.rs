@@ -148,11 +148,7 @@ pub fn setpriority(t: &mut Task, a: &Args) -> SysResult<u64> {
     let nice_rlimit = t.rlimits()[abi::flags::rlimit::RLIMIT_NICE as usize].cur;
     let mut result = Ok(0);
     for tg in targets {
-        let (uid, euid) = {
-            let c = tg.creds.lock().unwrap_or_else(|e| e.into_inner());
-            (c.uid, c.euid)
-        };
-        if creds.euid != uid && creds.euid != euid && !privileged {
+        if !owns(&creds, &tg) && !privileged {
             result = Err(Errno::EPERM);
             continue;
         }
@@ -163,6 +159,14 @@ pub fn setpriority(t: &mut Task, a: &Args) -> SysResult<u64> {
         tg.nice.store(nice, Relaxed);
     }
     result
+}
+
+/// Whether `creds` own process `tg`, as Linux's check_same_owner and
+/// set_one_prio ask: the caller's effective uid is the target's real or
+/// effective uid.
+fn owns(creds: &crate::kernel::process::Credentials, tg: &crate::kernel::process::ThreadGroup) -> bool {
+    let c = tg.creds.lock().unwrap_or_else(|e| e.into_inner());
+    creds.euid == c.uid || creds.euid == c.euid
 }
 
 const SCHED_RESET_ON_FORK: u32 = 0x4000_0000;
@@ -221,7 +225,10 @@ fn set_sched(t: &mut Task, pid: i32, policy: Option<i32>, param: u64) -> SysResu
     if prio < lo as i32 || prio > hi as i32 {
         return Err(Errno::EINVAL);
     }
-    if hi > 0 && !t.creds().has_cap(CAP_SYS_NICE) {
+    // Without CAP_SYS_NICE: no real-time policy, and another user's
+    // threads are not the caller's to change.
+    let creds = t.creds();
+    if !creds.has_cap(CAP_SYS_NICE) && (hi > 0 || !owns(&creds, &h.tg)) {
         return Err(Errno::EPERM);
     }
     h.sched.store(u64::from(policy) | (u64::from(prio as u32) << 32), std::sync::atomic::Ordering::Relaxed);

@@ -1,7 +1,7 @@
 //! Signal syscalls: actions, masks, sending, waiting and returning from
 //! handlers.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use abi::flags::signal::{SIGKILL, SIGSTOP};
 use abi::types::Timespec;
@@ -12,6 +12,7 @@ use super::Args;
 use crate::kernel::signal::{self, code, SigAction, SigInfo, SigSet, NSIG, UNBLOCKABLE};
 use crate::kernel::task::exit::{send_to_all, send_to_group, send_to_process, send_to_thread};
 use crate::kernel::task::{RestartBlock, Task};
+use crate::kernel::timer::deadline_in;
 use crate::mm::SysResult;
 
 /// The kernel's `struct sigaction` on x86_64.
@@ -186,7 +187,7 @@ pub fn rt_sigtimedwait(t: &mut Task, a: &Args) -> SysResult<u64> {
         if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
             return Err(Errno::EINVAL);
         }
-        Some(Instant::now() + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+        Some(deadline_in(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)))
     } else {
         None
     };
@@ -243,6 +244,7 @@ pub fn tkill(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EINVAL);
     }
     let info = sender_info(t, sig, code::SI_TKILL);
+    check_queue_room(t, tid, sig)?;
     send_to_thread(&t.kernel.clone(), None, tid, info, &t.creds()).map(|_| 0)
 }
 
@@ -252,38 +254,72 @@ pub fn tgkill(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EINVAL);
     }
     let info = sender_info(t, sig, code::SI_TKILL);
+    check_queue_room(t, tid, sig)?;
     send_to_thread(&t.kernel.clone(), Some(tgid), tid, info, &t.creds()).map(|_| 0)
 }
 
-pub fn rt_sigqueueinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let (pid, sig) = (a.i32(0), check_sig(a.u32(1))?);
+/// The siginfo of rt_sigqueueinfo and rt_tgsigqueueinfo, copied in at
+/// `addr` (first, as Linux does).
+fn read_siginfo(t: &Task, addr: u64) -> SysResult<SigInfo> {
     let mut info = SigInfo([0; 128]);
-    t.mm().copy_in(a.addr(2), &mut info.0)?;
+    t.mm().copy_in(addr, &mut info.0)?;
+    Ok(info)
+}
+
+/// `info` made ready to queue to (thread) `target` as signal `sig`: only
+/// the kernel may claim to be the kernel or tkill, but to the caller
+/// itself (Linux compares with the caller's thread id), then EINVAL for a
+/// bad signal.
+fn queued_info(t: &Task, mut info: SigInfo, target: i32, sig: u32) -> SysResult<SigInfo> {
     let code = i32::from_le_bytes([info.0[8], info.0[9], info.0[10], info.0[11]]);
-    // Only the kernel may claim to be the kernel or kill.
-    if (code >= 0 || code == code::SI_TKILL) && pid != t.pid {
+    if (code >= 0 || code == code::SI_TKILL) && target != t.tid {
         return Err(Errno::EPERM);
     }
-    info.set_signo(sig);
+    info.set_signo(check_sig(sig)?);
+    Ok(info)
+}
+
+pub fn rt_sigqueueinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (pid, sig) = (a.i32(0), a.u32(1));
+    let info = queued_info(t, read_siginfo(t, a.addr(2))?, pid, sig)?;
     check_queue_room(t, pid, sig)?;
     send_to_process(&t.kernel.clone(), pid, info, Some(&t.creds())).map(|_| 0)
 }
 
-/// EAGAIN when a real-time signal queued by sigqueue would pass the
-/// sender's RLIMIT_SIGPENDING, as Linux refuses it. (Linux counts the
-/// signals pending for the sender's user everywhere; this counts those
-/// pending for the receiving process, which bounds the same flood.)
-fn check_queue_room(t: &Task, pid: i32, sig: u32) -> SysResult<()> {
+/// rt_tgsigqueueinfo(2): rt_sigqueueinfo to thread `tid` of process
+/// `tgid` (EINVAL for ids not positive, ESRCH for a thread not of it).
+pub fn rt_tgsigqueueinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (tgid, tid, sig) = (a.i32(0), a.i32(1), a.u32(2));
+    let info = read_siginfo(t, a.addr(3))?;
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let info = queued_info(t, info, tid, sig)?;
+    check_queue_room(t, tid, sig)?;
+    send_to_thread(&t.kernel.clone(), Some(tgid), tid, info, &t.creds()).map(|_| 0)
+}
+
+/// EAGAIN when a real-time signal queued by sigqueue, tkill or tgkill
+/// would pass the sender's RLIMIT_SIGPENDING, as Linux refuses it.
+/// (Linux counts the signals pending for the sender's user everywhere;
+/// this counts those pending for the receiving process, or the process
+/// of the receiving thread `id`, which bounds the same flood.)
+fn check_queue_room(t: &Task, id: i32, sig: u32) -> SysResult<()> {
     if sig < signal::SIGRTMIN {
         return Ok(());
     }
     let limit = t.rlimits()[abi::flags::rlimit::RLIMIT_SIGPENDING as usize].cur;
     let queued = {
         let procs = t.kernel.procs();
-        match procs.procs.get(&pid) {
-            Some(p) => p.tg.pending.lock().unwrap_or_else(|e| e.into_inner()).len(),
-            None => return Ok(()),
-        }
+        let tg = match procs.procs.get(&id) {
+            Some(p) => p.tg.clone(),
+            None => match procs.threads.get(&id) {
+                Some(h) => h.tg.clone(),
+                None => return Ok(()),
+            },
+        };
+        let n = tg.pending.lock().unwrap_or_else(|e| e.into_inner()).len();
+        n
     };
     if queued as u64 >= limit {
         return Err(Errno::EAGAIN);

@@ -14,6 +14,7 @@ use super::file::{iovecs, pin_buffers, sigpipe, skip_bytes, Dir};
 use super::{hostsock, Args};
 use crate::kernel::nat::PeerKind;
 use crate::kernel::task::Task;
+use crate::kernel::timer::deadline_in;
 use crate::mm::SysResult;
 use crate::vfs::file::File;
 use crate::vfs::inet::{self, IpHeader, IPPROTO_TCP, IPPROTO_UDP, SOL_IP, SOL_IPV6};
@@ -217,7 +218,7 @@ fn sender_creds(t: &Task) -> Ucred {
 
 /// A deadline from SO_RCVTIMEO or SO_SNDTIMEO (zero: none).
 fn deadline(timeo: Duration) -> Option<Instant> {
-    (!timeo.is_zero()).then(|| Instant::now() + timeo)
+    (!timeo.is_zero()).then(|| deadline_in(timeo))
 }
 
 /// The kind and flags of a socket type argument, as Linux's
@@ -1674,7 +1675,7 @@ pub fn recvmmsg(t: &mut Task, a: &Args) -> SysResult<u64> {
         if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
             return Err(Errno::EINVAL);
         }
-        Some(Instant::now() + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+        Some(deadline_in(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)))
     };
     let mut got = 0u32;
     while got < vlen {

@@ -88,7 +88,7 @@ syscall_table! {
     PSELECT6 => poll::pselect6, Support::Full, [Int, Ptr, Ptr, Ptr, Ptr, Ptr];
     EVENTFD => event::eventfd, Support::Full, [Int];
     EVENTFD2 => event::eventfd2, Support::Full, [Int, Hex];
-    TIMERFD_CREATE => event::timerfd_create, Support::Partial("CLOCK_REALTIME, MONOTONIC and BOOTTIME; the *_ALARM clocks give EPERM"), [Int, Hex];
+    TIMERFD_CREATE => event::timerfd_create, Support::Partial("the *_ALARM clocks run as their base clocks: no real-time clock device, no suspend to wake from"), [Int, Hex];
     TIMERFD_SETTIME => event::timerfd_settime, Support::Partial("TFD_TIMER_CANCEL_ON_SET is taken: the sandbox cannot set the clock"), [Fd, Hex, Ptr, Ptr];
     TIMERFD_GETTIME => event::timerfd_gettime, Support::Full, [Fd, Ptr];
     ALARM => event::alarm, Support::Full, [Int];
@@ -102,7 +102,7 @@ syscall_table! {
     IO_URING_REGISTER => event::io_uring_refused, Support::Refused("ENOSYS: io_uring is refused"), [Fd, Int, Ptr, Int];
     SIGNALFD => event::signalfd, Support::Full, [Fd, Ptr, Int];
     SIGNALFD4 => event::signalfd4, Support::Partial("poll and epoll see the process's signals, not the polling thread's own"), [Fd, Ptr, Int, Hex];
-    TIMER_CREATE => event::timer_create, Support::Partial("no alarm clocks (EPERM), no CLOCK_TAI"), [Int, Ptr, Ptr];
+    TIMER_CREATE => event::timer_create, Support::Partial("the *_ALARM clocks are EOPNOTSUPP, as on Linux without a real-time clock device"), [Int, Ptr, Ptr];
     TIMER_SETTIME => event::timer_settime, Support::Full, [Int, Hex, Ptr, Ptr];
     TIMER_GETTIME => event::timer_gettime, Support::Full, [Int, Ptr];
     TIMER_GETOVERRUN => event::timer_getoverrun, Support::Partial("the expirations beyond the last one signalled"), [Int];
@@ -171,6 +171,7 @@ syscall_table! {
     RT_SIGPENDING => signal::rt_sigpending, Support::Full, [Ptr, Int];
     RT_SIGTIMEDWAIT => signal::rt_sigtimedwait, Support::Full, [Ptr, Ptr, Ptr, Int];
     RT_SIGQUEUEINFO => signal::rt_sigqueueinfo, Support::Full, [Int, Int, Ptr];
+    RT_TGSIGQUEUEINFO => signal::rt_tgsigqueueinfo, Support::Full, [Int, Int, Int, Ptr];
     RT_SIGSUSPEND => signal::rt_sigsuspend, Support::Full, [Ptr, Int];
     SIGALTSTACK => signal::sigaltstack, Support::Full, [Ptr, Ptr];
     PAUSE => signal::pause, Support::Full, [];
@@ -234,7 +235,7 @@ syscall_table! {
     PREADV2 => file::preadv2, Support::Partial("RWF_NOWAIT gives EAGAIN only where a stream would wait"), [Fd, Ptr, Int, Int, Int, Hex];
     PWRITEV2 => file::pwritev2, Support::Partial("RWF_NOWAIT gives EAGAIN only where a stream would wait"), [Fd, Ptr, Int, Int, Int, Hex];
     ACCESS => fs::access, Support::Full, [Path, Oct];
-    MADVISE => mm::madvise, Support::Partial("MADV_DONTNEED drops pages; other advice is accepted and ignored"), [Ptr, Int, Int];
+    MADVISE => mm::madvise, Support::Partial("MADV_DONTNEED drops pages; other advice is checked as Linux checks it (ENOMEM over holes, MADV_FREE for private anonymous memory only) and ignored; no KSM (MADV_MERGEABLE is EINVAL), no MADV_WIPEONFORK (EINVAL), and mlocked pages may be dropped"), [Ptr, Int, Int];
     DUP => file::dup, Support::Full, [Fd];
     DUP2 => file::dup2, Support::Full, [Fd, Fd];
     NANOSLEEP => time::nanosleep, Support::Full, [Ptr, Ptr];

@@ -27,9 +27,10 @@ fn valid_clock(id: u32) -> SysResult<u32> {
         | CLOCK_MONOTONIC_RAW
         | CLOCK_REALTIME_COARSE
         | CLOCK_MONOTONIC_COARSE
-        | CLOCK_BOOTTIME => Ok(id),
-        // CLOCK_REALTIME_ALARM, CLOCK_BOOTTIME_ALARM, CLOCK_TAI.
-        8 | 9 | 11 => Ok(id),
+        | CLOCK_BOOTTIME
+        | CLOCK_REALTIME_ALARM
+        | CLOCK_BOOTTIME_ALARM
+        | CLOCK_TAI => Ok(id),
         _ => Err(Errno::EINVAL),
     }
 }

@@ -1060,6 +1060,10 @@ impl RootDir {
                 ("kernel/osrelease", format!("{}\n", crate::kernel::UTS_RELEASE).into_bytes()),
                 ("kernel/ostype", b"Linux\n".to_vec()),
                 ("kernel/pid_max", b"4194304\n".to_vec()),
+                // The sandbox's kernel is never tainted; its core dumps
+                // (which it reports, but does not write) go nowhere else.
+                ("kernel/tainted", b"0\n".to_vec()),
+                ("kernel/core_pattern", b"core\n".to_vec()),
                 ("kernel/shmmax", format!("{}\n", ipc::shm::SHMMAX).into_bytes()),
                 ("kernel/shmall", format!("{}\n", ipc::shm::SHMALL).into_bytes()),
                 ("kernel/shmmni", format!("{}\n", ipc::shm::SHMMNI).into_bytes()),
@@ -1079,6 +1083,10 @@ impl RootDir {
                 ("fs/file-max", b"9223372036854775807\n".to_vec()),
                 ("fs/nr_open", b"1048576\n".to_vec()),
                 ("fs/pipe-max-size", format!("{}\n", super::pipe::PIPE_MAX_SIZE).into_bytes()),
+                // Linux's defaults; the sandbox counts no pipe pages per
+                // user, so no pipe is ever cut to the soft limit's size.
+                ("fs/pipe-user-pages-soft", b"16384\n".to_vec()),
+                ("fs/pipe-user-pages-hard", b"0\n".to_vec()),
                 ("fs/aio-max-nr", format!("{}\n", crate::kernel::aio::AIO_MAX_NR).into_bytes()),
                 ("fs/aio-nr", format!("{aio_nr}\n").into_bytes()),
                 ("fs/inotify/max_queued_events", format!("{}\n", super::inotify::MAX_QUEUED_EVENTS).into_bytes()),

@@ -52,13 +52,21 @@ impl TimerFd {
     }
 
     /// timerfd_settime with a relative first expiry `value` (zero
-    /// disarms) and `interval`; returns the old (time left, interval).
-    /// The count of expirations not yet read starts again at 0.
-    pub fn set(self: &Arc<Self>, timers: &Timers, value: Duration, interval: Duration) -> (Duration, Duration) {
+    /// disarms) and `interval`, the first deadline `late` in the past (an
+    /// absolute time already passed, whose missed intervals count as
+    /// expirations); returns the old (time left, interval). The count of
+    /// expirations not yet read starts again at 0.
+    pub fn set(
+        self: &Arc<Self>,
+        timers: &Timers,
+        (value, interval, late): (Duration, Duration, Duration),
+    ) -> (Duration, Duration) {
         let target: Weak<dyn Expiry> = Arc::downgrade(self) as Weak<dyn Expiry>;
         let mut st = self.state();
         st.ticks = 0;
-        timers.set(&mut st.sched, value, interval, target)
+        let old = timers.set(&mut st.sched, value, interval, target);
+        st.sched.backdate(late);
+        old
     }
 
     /// Expirations not yet read (for a checkpoint).
@@ -74,7 +82,7 @@ impl TimerFd {
         // left, and is armed all the same.
         let value = if value.is_zero() && !interval.is_zero() { Duration::from_nanos(1) } else { value };
         if !value.is_zero() {
-            t.set(timers, value, interval);
+            t.set(timers, (value, interval, Duration::ZERO));
         }
         t.state().ticks = ticks;
         t

@@ -385,7 +385,9 @@ fn reparent(procs: &mut ProcessTable, child: i32) {
 fn notify_parent(procs: &mut ProcessTable, parent: i32, info: SigInfo, is_stop: bool) {
     let Some(pp) = procs.procs.get(&parent) else { return };
     let act = pp.tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).get(SIGCHLD);
-    if !(is_stop && act.flags & SA_NOCLDSTOP != 0) {
+    // Queued unless SA_NOCLDSTOP spares it, or the parent ignores it
+    // (SIG_IGN, or the default) without blocking it.
+    if !(is_stop && act.flags & SA_NOCLDSTOP != 0) && init_accepts(&pp.tg, &pp.threads, SIGCHLD, false) {
         pp.tg.push_signal(info);
     }
     for t in &pp.threads {
@@ -394,20 +396,29 @@ fn notify_parent(procs: &mut ProcessTable, parent: i32, info: SigInfo, is_stop: 
 }
 
 /// Whether a signal from `from_outside` (the runtime, not an app process)
-/// reaches `tg`: init ignores signals whose action is the default, as Linux
-/// does for a pid namespace's init, unless they are blocked (or were, before
-/// rt_sigtimedwait waited for them; then they stay
-/// pending, in case a handler is installed before they are unblocked); from
-/// outside, SIGKILL and SIGSTOP always get through.
+/// reaches `tg`, as Linux's prepare_signal decides: one the process ignores
+/// (SIG_IGN, or SIG_DFL where that is to ignore it; SIGCONT aside, whose
+/// effect comes first) is dropped unless a thread blocks it (or did, before
+/// rt_sigtimedwait waited for it), so that it interrupts no wait; and init
+/// ignores signals whose action is the default, as Linux does for a pid
+/// namespace's init, unless they are blocked (then they stay pending, in
+/// case a handler is installed before they are unblocked); from outside,
+/// SIGKILL and SIGSTOP always get through.
 fn init_accepts(tg: &ThreadGroup, threads: &[Arc<TaskHandle>], sig: u32, from_outside: bool) -> bool {
+    let a = tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).get(sig);
+    let blocked = || {
+        threads
+            .iter()
+            .any(|t| (t.blocked.load(Ordering::Acquire) | t.real_blocked.load(Ordering::Acquire)) & bit(sig) != 0)
+    };
+    let ignored = a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore);
+    if ignored && sig != SIGCONT && !blocked() {
+        return false;
+    }
     if tg.tgid != 1 {
         return true;
     }
-    let a = tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).get(sig);
-    let blocked = threads
-        .iter()
-        .any(|t| (t.blocked.load(Ordering::Acquire) | t.real_blocked.load(Ordering::Acquire)) & bit(sig) != 0);
-    a.handler != SIG_DFL || blocked || (from_outside && (sig == SIGKILL || sig == SIGSTOP))
+    a.handler != SIG_DFL || blocked() || (from_outside && (sig == SIGKILL || sig == SIGSTOP))
 }
 
 /// Whether a process with `sender`'s ids may signal `target` (Linux's
@@ -421,14 +432,20 @@ fn may_signal(sender: &Credentials, target: &ThreadGroup) -> bool {
     sender.euid == t.suid || sender.euid == t.uid || sender.uid == t.suid || sender.uid == t.uid
 }
 
-/// Sends `info` to process `pid`. Signal 0 only checks that it exists and
-/// may be signalled. `sender` is None for the runtime outside the sandbox.
+/// Sends `info` to process `pid`, or to the process of thread `pid` (as
+/// Linux's kill_proc_info finds any task by its id, then signals its
+/// group). Signal 0 only checks that it exists and may be signalled.
+/// `sender` is None for the runtime outside the sandbox.
 pub fn send_to_process(kernel: &Kernel, pid: i32, info: SigInfo, sender: Option<&Credentials>) -> SysResult<()> {
     let from_outside = sender.is_none();
-    let (tg, threads) = {
+    let (pid, tg, threads) = {
         let procs = kernel.procs();
+        let pid = match procs.threads.get(&pid) {
+            Some(h) if !procs.procs.contains_key(&pid) => h.tg.tgid,
+            _ => pid,
+        };
         match procs.procs.get(&pid) {
-            Some(p) if !matches!(p.state, ProcState::Zombie(_)) => (p.tg.clone(), p.threads.clone()),
+            Some(p) if !matches!(p.state, ProcState::Zombie(_)) => (pid, p.tg.clone(), p.threads.clone()),
             Some(p) => {
                 return match sender {
                     Some(c) if !may_signal(c, &p.tg) => Err(Errno::EPERM),

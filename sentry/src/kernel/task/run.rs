@@ -265,7 +265,10 @@ impl Task {
                 return;
             }
             if act.flags & SA_RESETHAND != 0 {
-                self.handle.tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).set(sig, SigAction::default());
+                // Linux resets the handler only: the flags and mask stay
+                // for sigaction to report.
+                let reset = SigAction { handler: crate::kernel::signal::SIG_DFL, ..act };
+                self.handle.tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).set(sig, reset);
             }
             let mut mask = self.sigmask | act.mask;
             if act.flags & SA_NODEFER == 0 {
