@@ -2,8 +2,9 @@
  * program the host runs as root: a container escape), modprobe (the same
  * through module loading), sysrq-trigger, drop_caches, hostname. /proc is
  * the sandbox's own: the knobs that are not there give ENOENT, and
- * /proc/sys/kernel/hostname is the sandbox's; the test checks the host's
- * files. */
+ * /proc/sys/kernel/hostname and core_pattern (shown for the programs that
+ * read it, such as LTP's) are the sandbox's, read-only; the test checks
+ * the host's files. */
 #include "escape.h"
 
 static long write_file(const char *path, const char *text)
@@ -20,7 +21,8 @@ static long write_file(const char *path, const char *text)
 
 int main(void)
 {
-	EXPECT_ERR("/proc/sys/kernel/core_pattern", write_file("/proc/sys/kernel/core_pattern", "|/tmp/pwn %p"), ENOENT);
+	EXPECT_ERR("/proc/sys/kernel/core_pattern (read-only file)",
+		   write_file("/proc/sys/kernel/core_pattern", "|/tmp/pwn %p"), EACCES);
 	EXPECT_ERR("/proc/sys/kernel/modprobe", write_file("/proc/sys/kernel/modprobe", "/tmp/pwn"), ENOENT);
 	EXPECT_ERR("/proc/sysrq-trigger", write_file("/proc/sysrq-trigger", "b"), ENOENT);
 	EXPECT_ERR("/proc/sys/vm/drop_caches", write_file("/proc/sys/vm/drop_caches", "3"), ENOENT);
