@@ -22,6 +22,10 @@ use crate::mm::{Backing, Chunk, MemoryFile, MemoryManager, Vma};
 use crate::vfs::file::{File, HostStdio};
 use crate::vfs::{Dentry, Follow};
 
+/// The highest fd number a restored table takes, plus one (fs.nr_open's
+/// default).
+const MAX_FD: u64 = 1 << 20;
+
 /// The most supplementary groups a process has (Linux's NGROUPS_MAX).
 const NGROUPS_MAX: usize = 65536;
 
@@ -173,7 +177,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
         uts.domainname = image.uts.1.iter().copied().take(64).collect();
     }
     // The tmpfs mounts' files first: open files and mappings name them.
-    super::memfs::restore(&kernel.vfs, &image.tmpfs)?;
+    super::memfs::restore(&kernel.vfs, &image.tmpfs, image.memory.tail)?;
     let opener = Opener { kernel, creds: Credentials::new(0, 0) };
     // Address spaces.
     let min_max = (kernel.platform.min_user_address(), kernel.platform.max_user_address());
@@ -186,6 +190,9 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
             let len = v.end.checked_sub(v.start).ok_or_else(|| inconsistent("a mapping that ends before it starts"))?;
             if v.mem_off.checked_add(len).is_none_or(|e| e > image.memory.tail) {
                 return Err(inconsistent("a mapping past the memory file's end"));
+            }
+            if !v.mem_off.is_multiple_of(abi::PAGE_SIZE) || !len.is_multiple_of(abi::PAGE_SIZE) {
+                return Err(inconsistent("a mapping not of whole pages"));
             }
             let mut mem_off = v.mem_off;
             let backing = match &v.backing {
@@ -242,7 +249,16 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
         mms.push(Arc::new(Mutex::new(mm)));
     }
     // The checkpointed vDSO's pages: the references its mappings held,
-    // and its own.
+    // and its own (whole pages of the memory file, or the image lies).
+    let page_run = |&(off, len): &(u64, u64)| {
+        len > 0
+            && off.is_multiple_of(abi::PAGE_SIZE)
+            && len.is_multiple_of(abi::PAGE_SIZE)
+            && off.checked_add(len).is_some_and(|e| e <= image.memory.tail)
+    };
+    if !image.memory.vdso.iter().all(page_run) {
+        return Err(inconsistent("the vDSO's pages"));
+    }
     for (off, len) in old_vdso_refs.into_iter().chain(image.memory.vdso.iter().copied()) {
         mf.release(off, len);
     }
@@ -448,7 +464,9 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
         let mut table = table.lock().unwrap_or_else(|e| e.into_inner());
         for &(fd, file, cloexec) in entries {
             let file = files.get(file).ok_or_else(|| inconsistent("an fd's file"))?.clone();
-            table.insert_at(fd, file, cloexec, u64::MAX).map_err(|_| inconsistent(format!("fd {fd}")))?;
+            // Bounded as RLIMIT_NOFILE's largest default: an fd number
+            // past it would make the table that long.
+            table.insert_at(fd, file, cloexec, MAX_FD).map_err(|_| inconsistent(format!("fd {fd}")))?;
         }
     }
     for t in &tasks {

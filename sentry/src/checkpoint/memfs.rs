@@ -53,8 +53,9 @@ pub fn save(vfs: &Vfs) -> Result<Vec<TmpfsImage>, CheckpointError> {
     Ok(out)
 }
 
-/// Fills the freshly booted tmpfs mounts again.
-pub fn restore(vfs: &Vfs, images: &[TmpfsImage]) -> Result<(), RestoreError> {
+/// Fills the freshly booted tmpfs mounts again; every page must lie below
+/// `tail`, the memory file's end.
+pub fn restore(vfs: &Vfs, images: &[TmpfsImage], tail: u64) -> Result<(), RestoreError> {
     let bad = |what: String| RestoreError::Inconsistent(what);
     for img in images {
         let point = String::from_utf8_lossy(&img.point).into_owned();
@@ -91,6 +92,9 @@ pub fn restore(vfs: &Vfs, images: &[TmpfsImage]) -> Result<(), RestoreError> {
                 Some(i) => i.clone(),
                 None => {
                     let s = img.inodes.get(e.inode).ok_or_else(|| bad(format!("{point}: an inode")))?;
+                    if s.pages.iter().any(|&(_, off)| off.checked_add(abi::PAGE_SIZE).is_none_or(|e| e > tail)) {
+                        return Err(bad(format!("{point}: a page past the memory file's end")));
+                    }
                     let i = fs.restore_inode(s).map_err(|_| bad(format!("{point}: inode {}", s.ino)))?;
                     made.insert(e.inode, i.clone());
                     i
