@@ -373,6 +373,28 @@ pub enum ExitImage {
     Dumped(u32),
 }
 
+impl From<crate::kernel::ExitStatus> for ExitImage {
+    fn from(s: crate::kernel::ExitStatus) -> ExitImage {
+        use crate::kernel::ExitStatus::*;
+        match s {
+            Exited(c) => ExitImage::Exited(c),
+            Signaled(s) => ExitImage::Signaled(s),
+            Dumped(s) => ExitImage::Dumped(s),
+        }
+    }
+}
+
+impl From<ExitImage> for crate::kernel::ExitStatus {
+    fn from(e: ExitImage) -> crate::kernel::ExitStatus {
+        use crate::kernel::ExitStatus::*;
+        match e {
+            ExitImage::Exited(c) => Exited(c),
+            ExitImage::Signaled(s) => Signaled(s),
+            ExitImage::Dumped(s) => Dumped(s),
+        }
+    }
+}
+
 /// Credentials.
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CredsImage {

@@ -16,7 +16,7 @@ use crate::kernel::fd_table::FdTable;
 use crate::kernel::process::{Credentials, ProcState, Process, ThreadGroup};
 use crate::kernel::signal::{SigAction, SigHandlers, SigInfo};
 use crate::kernel::task::{AltStack, FsContext, RestartBlock, Task, TaskHandle, TaskParts};
-use crate::kernel::{ExitStatus, Kernel};
+use crate::kernel::Kernel;
 use crate::mm::memfile::AllocatorState;
 use crate::mm::{Backing, Chunk, MemoryFile, MemoryManager, Vma};
 use crate::vfs::file::{File, HostStdio};
@@ -104,14 +104,6 @@ impl Opener<'_> {
         let flags = flags & !(O_CREAT | O_EXCL | O_TRUNC) | O_NOCTTY;
         crate::syscalls::file::open_resolved(t, d, flags, &self.creds, false, None)
             .map_err(|errno| RestoreError::Reopen { path: String::from_utf8_lossy(&f.path).into_owned(), errno })
-    }
-}
-
-fn exit_status(e: ExitImage) -> ExitStatus {
-    match e {
-        ExitImage::Exited(c) => ExitStatus::Exited(c),
-        ExitImage::Signaled(s) => ExitStatus::Signaled(s),
-        ExitImage::Dumped(s) => ExitStatus::Dumped(s),
     }
 }
 
@@ -309,7 +301,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
             let state = match p.state {
                 ProcStateImage::Running => ProcState::Running,
                 ProcStateImage::Stopped { sig, reported } => ProcState::Stopped { sig, reported },
-                ProcStateImage::Zombie(e) => ProcState::Zombie(exit_status(e)),
+                ProcStateImage::Zombie(e) => ProcState::Zombie(e.into()),
             };
             let mut handles = Vec::new();
             let mut remains = None;

@@ -150,7 +150,7 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
                 state: match p.state {
                     ProcState::Running => ProcStateImage::Running,
                     ProcState::Stopped { sig, reported } => ProcStateImage::Stopped { sig, reported },
-                    ProcState::Zombie(s) => ProcStateImage::Zombie(exit_image(s)),
+                    ProcState::Zombie(s) => ProcStateImage::Zombie(s.into()),
                 },
                 continued: p.continued,
                 exit_signal: p.exit_signal,
@@ -353,14 +353,6 @@ fn refuse_uncovered(kernel: &Kernel) -> Result<(), CheckpointError> {
 /// The registers as a list of words, in `Regs`' order.
 fn regs_words(r: &platform::Regs) -> Vec<u64> {
     r.to_words().to_vec()
-}
-
-fn exit_image(s: ExitStatus) -> ExitImage {
-    match s {
-        ExitStatus::Exited(c) => ExitImage::Exited(c),
-        ExitStatus::Signaled(s) => ExitImage::Signaled(s),
-        ExitStatus::Dumped(s) => ExitImage::Dumped(s),
-    }
 }
 
 fn creds_image(c: &Credentials) -> CredsImage {
