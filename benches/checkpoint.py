@@ -10,7 +10,10 @@ says "ready", then times:
   container running again.
 
 It also reports the image's size on disk and the program's resident memory
-before the checkpoint. The workloads are:
+before the checkpoint and a second after the restore. Husk is measured
+twice: with its default page loading (pages read as they are touched, the
+rest by a background thread) and with `--page-loading on-demand` (only as
+they are touched). The workloads are:
 - an idle busybox `sleep`;
 - an idle `python3` (the Debian test root that tests/support/debian.rs
   builds, cached under /var/cache/husk-test);
@@ -91,8 +94,9 @@ def bundle(work: Path, name: str, rootfs: Path, argv: list[str]) -> Path:
 
 
 class Runtime:
-    def __init__(self, name: str, argv: list[str], root: Path):
+    def __init__(self, name: str, argv: list[str], root: Path, restore_args: list[str] | None = None):
         self.name, self.argv, self.root = name, argv, root
+        self.restore_args = restore_args or []
 
     def cmd(self, *args: str) -> list[str]:
         return self.argv + ["--root", str(self.root)] + list(args)
@@ -169,10 +173,15 @@ def one(rt: Runtime, work: Path, b: Path, touch: bool) -> dict:
         rt.delete(cid)
         with open(out2, "w") as f:
             t = time.monotonic()
-            rt.run("restore", "--image-path", str(image), "--bundle", str(b), "--detach", cid,
+            rt.run("restore", "--image-path", str(image), *rt.restore_args, "--bundle", str(b), "--detach", cid,
                    stdout=f, stderr=subprocess.DEVNULL)
             restore = (time.monotonic() - t) * 1000
-        r = {"checkpoint": checkpoint, "restore": restore, "image": disk_kib(image), "rss": rss}
+        # The memory the restored container holds a second later (Husk's
+        # background loading has read a 1 GiB image by then; on demand
+        # reads only what is touched).
+        time.sleep(1)
+        after = rss_kib(rt.host_pids(cid))
+        r = {"checkpoint": checkpoint, "restore": restore, "image": disk_kib(image), "rss": rss, "after": after}
         if touch:
             rt.run("kill", cid, "SIGUSR1")
             wait_for_line(out2, "touched")
@@ -191,7 +200,9 @@ def main() -> int:
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ckbench-"))
     try:
-        runtimes = [Runtime("husk-systrap", [a.husk, "--platform", "systrap"], work / "husk-root")]
+        runtimes = [Runtime("husk-systrap", [a.husk, "--platform", "systrap"], work / "husk-root"),
+                    Runtime("husk-systrap, on demand", [a.husk, "--platform", "systrap"], work / "husk-root",
+                            ["--page-loading", "on-demand"])]
         if not a.no_runsc and shutil.which("runsc"):
             runtimes.append(Runtime("runsc-ptrace", ["runsc", "--platform=ptrace", "--network=none"],
                                     work / "runsc-root"))
@@ -202,8 +213,9 @@ def main() -> int:
             workloads.append(("python3, 1 GiB resident", deb, ["/usr/bin/python3", "-c", BIG_PY], True))
         else:
             print("no cached Debian root (tests/support/debian.rs makes it): python3 rows left out", file=sys.stderr)
-        print("| workload | runtime | checkpoint | restore -d to running | image on disk | memory before (PSS) | touch 1 GiB after |")
-        print("|---|---|---|---|---|---|---|")
+        print("| workload | runtime | checkpoint | restore -d to running | image on disk | memory before (PSS) "
+              "| memory 1 s after restore | touch 1 GiB after |")
+        print("|---|---|---|---|---|---|---|---|")
         for name, rootfs, argv, touch in workloads:
             b = bundle(work, name.split(",")[0].replace(" ", "-") + str(len(argv[-1])), rootfs, argv)
             for rt in runtimes:
@@ -214,12 +226,13 @@ def main() -> int:
                     except (subprocess.CalledProcessError, TimeoutError) as e:
                         print(f"{name} / {rt.name}: {e}", file=sys.stderr)
                 if not runs:
-                    print(f"| {name} | {rt.name} | failed | | | | |")
+                    print(f"| {name} | {rt.name} | failed | | | | | |")
                     continue
                 med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
                 touch_cell = f"{med['touch']:.0f} ms" if "touch" in med else "-"
                 print(f"| {name} | {rt.name} | {med['checkpoint']:.0f} ms | {med['restore']:.0f} ms | "
-                      f"{med['image'] / 1024:.1f} MiB | {med['rss'] / 1024:.1f} MiB | {touch_cell} |", flush=True)
+                      f"{med['image'] / 1024:.1f} MiB | {med['rss'] / 1024:.1f} MiB | {med['after'] / 1024:.1f} MiB "
+                      f"| {touch_cell} |", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

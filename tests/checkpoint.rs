@@ -35,9 +35,12 @@ impl Ctx {
         let rootfs = Rootfs::new();
         rootfs.prog("ckpt", Link::Static);
         rootfs.prog("ckpt_busy", Link::Static);
-        rootfs.busybox(&["sh", "sleep", "echo", "mkfifo"]);
+        rootfs.busybox(&["sh", "sleep", "echo", "mkfifo", "cat", "ls", "mkdir", "rm", "mv", "ln", "stat", "chmod"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
         rootfs.file("/data.txt", DATA);
+        // Lower files for the overlay case to change.
+        rootfs.file("/gone.txt", "gone").file("/moved-src.txt", "moved").file("/sub/lower.txt", "lower");
+        rootfs.file("/sub/other.txt", "other");
         let state_root = rootfs.outside().join("state");
         let config = json!({
             "ociVersion": "1.0.2",
@@ -57,6 +60,17 @@ impl Ctx {
             .expect("write config.json");
         let id = format!("ckpt-{case}-{platform}-{}", std::process::id());
         Ctx { platform, id, rootfs, state_root }
+    }
+
+    /// The root an overlay in the sandbox's memory (the bundle's rootfs
+    /// is never written), not read-only.
+    fn overlay_root(self) -> Ctx {
+        let path = self.bundle().join("config.json");
+        let mut config: serde_json::Value = serde_json::from_slice(&fs::read(&path).expect("config")).expect("JSON");
+        config["root"]["readonly"] = json!(false);
+        config["annotations"]["dev.husk.root-writes"] = json!("overlay");
+        fs::write(&path, serde_json::to_vec_pretty(&config).expect("JSON")).expect("write config.json");
+        self
     }
 
     fn bundle(&self) -> &Path {
@@ -102,22 +116,28 @@ impl Ctx {
 
     /// `husk restore -d` of `image` as container `id`, its stdout into
     /// `out`.
-    fn restore_detached(&self, image: &str, id: &str, out: &Path) {
+    fn restore_detached(&self, image: &str, id: &str, out: &Path, extra: &[&str]) {
         let file = fs::File::create(out).expect("output file");
         let err_path = out.with_extension("stderr");
         let err = fs::File::create(&err_path).expect("stderr file");
-        let mut cmd = self.cmd(&["restore", "-d", "--image-path", image, "--bundle"]);
-        cmd.arg(self.bundle()).arg(id).stdin(Stdio::null()).stdout(file).stderr(err);
+        let mut cmd = self.cmd(&["restore", "-d", "--image-path", image]);
+        cmd.args(extra).arg("--bundle").arg(self.bundle()).arg(id).stdin(Stdio::null()).stdout(file).stderr(err);
         let status = cmd.status().expect("husk restore -d");
         assert!(status.success(), "husk restore -d: {}", fs::read_to_string(&err_path).unwrap_or_default());
     }
 
     /// `husk restore` of `image` in the foreground, its stdout piped, its
     /// stderr in a file beside the bundle.
-    fn spawn_restore(&self, image: &str) -> Child {
+    fn spawn_restore(&self, image: &str, extra: &[&str]) -> Child {
         let err = fs::File::create(self.image("restore.stderr")).expect("stderr file");
-        let mut cmd = self.cmd(&["restore", "--image-path", image, "--bundle"]);
-        cmd.arg(self.bundle()).arg(&self.id).stdout(Stdio::piped()).stdin(Stdio::null()).stderr(err);
+        let mut cmd = self.cmd(&["restore", "--image-path", image]);
+        cmd.args(extra)
+            .arg("--bundle")
+            .arg(self.bundle())
+            .arg(&self.id)
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .stderr(err);
         cmd.spawn().expect("husk restore")
     }
 
@@ -248,7 +268,9 @@ fn a_process_tree_comes_back_from_its_checkpoint_and_finishes_as_natively() {
         assert!(!ctx.listed(), "the container is still listed after its checkpoint");
         assert!(ctx.image("image").join("husk-state.img").is_file());
         let started = Instant::now();
-        let mut child = ctx.spawn_restore("image");
+        // Memory read only as it is touched: every page the program uses
+        // again comes in through a fault or the Sentry's own access.
+        let mut child = ctx.spawn_restore("image", &["--page-loading", "on-demand"]);
         ctx.wait_running(&mut child);
         eprintln!("{platform}: restored and running in {:?}", started.elapsed());
         ctx.ok(&["kill", &ctx.id, "SIGUSR1"]);
@@ -276,7 +298,7 @@ fn leave_running_keeps_the_container_and_a_second_checkpoint_restores_too() {
         assert!(out.contains("thread: 40") && !out.contains("bad"), "{out}");
         ctx.ok(&["delete", &ctx.id]);
         // The second image, taken from a sandbox that went on running.
-        let mut child = ctx.spawn_restore("two");
+        let mut child = ctx.spawn_restore("two", &[]);
         ctx.wait_running(&mut child);
         ctx.ok(&["kill", &ctx.id, "SIGUSR1"]);
         let (status, out) = finish(child, "husk restore");
@@ -370,7 +392,9 @@ fn a_busy_program_checkpointed_at_several_points_prints_what_an_uninterrupted_ru
         assert!(run.status().expect("husk run -d").success());
         std::thread::sleep(Duration::from_millis(300));
         ctx.ok(&["checkpoint", "--image-path", "one", &ctx.id]);
-        ctx.restore_detached("one", &ctx.id, &outs[1]);
+        // Read on demand, then checkpointed again: the second image must
+        // hold the pages nothing touched in between, read for it.
+        ctx.restore_detached("one", &ctx.id, &outs[1], &["--page-loading", "on-demand"]);
         std::thread::sleep(Duration::from_millis(300));
         ctx.ok(&["checkpoint", "--image-path", "two", &ctx.id]);
         let mut restore = ctx.cmd(&["restore", "--image-path", "two", "--bundle"]);
@@ -395,7 +419,7 @@ fn one_image_restores_as_two_independent_sandboxes() {
     ctx.ok(&["checkpoint", "--image-path", "image", &ctx.id]);
     let ids = [format!("{}-a", ctx.id), format!("{}-b", ctx.id)];
     for id in &ids {
-        ctx.restore_detached("image", id, &ctx.image(id));
+        ctx.restore_detached("image", id, &ctx.image(id), &[]);
     }
     for id in &ids {
         wait_for(|| ctx.status_of(id) == "running", "a restored copy to run");
@@ -407,4 +431,64 @@ fn one_image_restores_as_two_independent_sandboxes() {
         ctx.ok(&["delete", id]);
     }
     ctx.assert_nothing_left();
+}
+
+/// Changes the overlay root in three phases, printing the files' state
+/// after each; the next phase waits for a SIGUSR1.
+const OVERLAY_SCRIPT: &str = r#"
+dump() {
+  echo "-- $1"
+  cat /data.txt /hard /new/dir/f /moved.txt /sub/lower.txt /sub/inner/x 2>&1
+  ls /sub /new /new/dir
+  for f in /gone.txt /moved-src.txt /sub/other.txt; do [ -e $f ] && echo "$f is back"; done
+  stat -c '%n %h %a %s' /data.txt /hard /new /sub /sub/inner
+}
+phase=0
+trap 'phase=$((phase+1))' USR1
+echo changed > /data.txt; ln /data.txt /hard; mkdir -p /new/dir; echo n > /new/dir/f
+rm /gone.txt; mv /moved-src.txt /moved.txt; mkdir /sub/inner
+dump one; echo ready
+while [ $phase -lt 1 ]; do sleep 0.05; done
+echo x > /sub/inner/x; rm /sub/other.txt; chmod 700 /new; echo more >> /hard
+dump two; echo again
+while [ $phase -lt 2 ]; do sleep 0.05; done
+dump three
+"#;
+
+#[test]
+fn overlay_root_changes_survive_two_checkpoints_as_an_uninterrupted_run_sees_them() {
+    for platform in PLATFORMS {
+        // Uninterrupted: both signals to the one container.
+        let plain = Ctx::new(platform, "overlay-plain", &["/bin/sh", "-c", OVERLAY_SCRIPT]).overlay_root();
+        let out = plain.image("plain-out");
+        plain.run_detached(&out);
+        plain.ok(&["kill", &plain.id, "SIGUSR1"]);
+        wait_for(|| fs::read_to_string(&out).is_ok_and(|s| s.contains("again\n")), "phase two");
+        plain.ok(&["kill", &plain.id, "SIGUSR1"]);
+        wait_for(|| plain.status() == "stopped", "the uninterrupted run to end");
+        let expected = fs::read_to_string(&out).expect("output");
+        let expected = expected.split("-- three\n").nth(1).expect("a third dump").to_owned();
+        assert!(expected.contains("changed\nmore\n") && expected.contains("/hard 2 "), "{expected}");
+        plain.ok(&["delete", &plain.id]);
+
+        // Checkpointed after each phase, and restored each time.
+        let ctx = Ctx::new(platform, "overlay", &["/bin/sh", "-c", OVERLAY_SCRIPT]).overlay_root();
+        ctx.run_detached(&ctx.image("out1"));
+        ctx.ok(&["checkpoint", "--image-path", "one", &ctx.id]);
+        let out2 = ctx.image("out2");
+        ctx.restore_detached("one", &ctx.id, &out2, &["--page-loading", "on-demand"]);
+        ctx.ok(&["kill", &ctx.id, "SIGUSR1"]);
+        wait_for(|| fs::read_to_string(&out2).is_ok_and(|s| s.contains("again\n")), "phase two after a restore");
+        ctx.ok(&["checkpoint", "--image-path", "two", &ctx.id]);
+        let mut child = ctx.spawn_restore("two", &[]);
+        ctx.wait_running(&mut child);
+        ctx.ok(&["kill", &ctx.id, "SIGUSR1"]);
+        let (status, got) = finish(child, "husk restore");
+        assert_eq!(status, 0, "{platform}: {got}");
+        let got = got.split("-- three\n").nth(1).unwrap_or_default();
+        assert_eq!(got, expected, "{platform}: the overlay after two restores (left) and uninterrupted (right)");
+        assert_eq!(fs::read_to_string(ctx.rootfs.path().join("data.txt")).expect("host file"), DATA);
+        assert!(ctx.rootfs.path().join("gone.txt").exists(), "the host's rootfs was changed");
+        ctx.assert_nothing_left();
+    }
 }

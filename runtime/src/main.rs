@@ -613,6 +613,7 @@ fn run_either(g: &Globals, args: RunArgs) -> ExitCode {
                 preserve_fds: 0,
                 id: id.clone(),
                 restore_image: None,
+                pages_on_demand: false,
             };
             match oci::run(g, &create, args.detach) {
                 Ok(code) => code,

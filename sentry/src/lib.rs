@@ -784,6 +784,9 @@ fn apply_mounts(
 pub struct Sandbox {
     kernel: Arc<Kernel>,
     tasks: Vec<Task>,
+    /// A restore's pages not touched yet are loaded by a thread once the
+    /// tasks run.
+    load_in_background: bool,
 }
 
 /// The files of a checkpoint image to restore from, opened by the runtime
@@ -793,6 +796,8 @@ pub struct RestoreFrom {
     pub state: OwnedFd,
     /// The pages file ([`checkpoint::image::PAGES_FILE`]).
     pub pages: OwnedFd,
+    /// Read pages only as they are touched, with no background loading.
+    pub pages_on_demand: bool,
 }
 
 /// Reads the state file of an image: at most [`checkpoint::image::MAX_STATE`]
@@ -874,8 +879,8 @@ impl Sandbox {
         let restore = match restore {
             Some(from) => {
                 let image = read_state(from.state)?;
-                checkpoint::load::load_memory(&mf, &image.memory, &from.pages)?;
-                Some(image)
+                checkpoint::load::load_memory(&mf, &image.memory, from.pages)?;
+                Some((image, !from.pages_on_demand))
             }
             None => None,
         };
@@ -935,11 +940,25 @@ impl Sandbox {
             p.set_kernel(&kernel);
         }
         kernel.vfs.mark_memory_baseline();
+        let load_in_background = restore.as_ref().is_some_and(|(_, background)| *background);
         let tasks = match restore {
             None => vec![new_process(&kernel, cfg.init, true)?],
-            Some(image) => checkpoint::restore_tasks(&kernel, image, cfg.init.stdio)?,
+            Some((image, _)) => {
+                let tasks = checkpoint::restore_tasks(&kernel, image, cfg.init.stdio)?;
+                // A block of the image's pages that turns out corrupt (or
+                // cannot be read) as it loads ends the sandbox: the app
+                // must not run on.
+                let weak = Arc::downgrade(&kernel);
+                kernel.memfile.on_load_failure(Box::new(move |e| {
+                    log::error!("cannot restore: {e}; the sandbox ends");
+                    if let Some(k) = weak.upgrade() {
+                        k.end_all(ExitStatus::Signaled(abi::flags::signal::SIGKILL));
+                    }
+                }));
+                tasks
+            }
         };
-        Ok(Sandbox { kernel, tasks })
+        Ok(Sandbox { kernel, tasks, load_in_background })
     }
 
     /// A handle to reach into the sandbox from outside once it runs:
@@ -966,6 +985,9 @@ impl Sandbox {
                     return ExitStatus::Signaled(abi::flags::signal::SIGKILL);
                 }
             }
+        }
+        if self.load_in_background {
+            checkpoint::load::load_rest_in_background(&kernel.memfile);
         }
         kernel.wait_for_end()
     }

@@ -231,13 +231,17 @@ pub fn plan(bundle: &Path, spec: &Spec) -> anyhow::Result<Plan> {
             log_once("linux.seccomp: the app's syscalls never reach the host; the profile is not applied");
         }
     }
+    let readonly_root = root.readonly().unwrap_or(false);
+    let annotations: BTreeMap<String, String> = spec.annotations().clone().unwrap_or_default().into_iter().collect();
+    // Checked here, so that create refuses it before anything is made.
+    super::sandbox::root_writes_of(readonly_root, &annotations)?;
     Ok(Plan {
         bundle: bundle.to_path_buf(),
         rootfs,
-        readonly_root: root.readonly().unwrap_or(false),
+        readonly_root,
         process,
         hostname: spec.hostname().clone(),
-        annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        annotations,
         mounts,
         netns,
         resources,

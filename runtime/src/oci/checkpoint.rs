@@ -80,6 +80,15 @@ pub struct CheckpointArgs {
 }
 
 /// `husk restore`.
+/// When a restored container's memory is read from its image.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageLoading {
+    /// As it is touched, and the rest in the background.
+    Background,
+    /// Only as it is touched.
+    OnDemand,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct RestoreArgs {
     /// The image to restore from.
@@ -103,6 +112,14 @@ pub struct RestoreArgs {
     /// Not supported: refused.
     #[arg(long)]
     pub lazy_pages: bool,
+    /// How the image's memory comes back. Either way the container runs
+    /// before its memory is read, and a page is read when first touched;
+    /// `background` (the default) also reads the rest in a thread of the
+    /// sandbox's own, so that the image is let go of soon; `on-demand`
+    /// reads only what is touched, keeping the rest on disk (and the image
+    /// in use) for as long as the container runs.
+    #[arg(long, value_enum, default_value_t = PageLoading::Background)]
+    pub page_loading: PageLoading,
     /// Accepted for runc compatibility.
     #[arg(long)]
     pub no_subreaper: bool,
@@ -249,6 +266,7 @@ pub fn restore(g: &Globals, args: &RestoreArgs) -> anyhow::Result<ExitCode> {
         preserve_fds: 0,
         id: args.id.clone(),
         restore_image: Some(args.image_path.clone()),
+        pages_on_demand: args.page_loading == PageLoading::OnDemand,
     };
     super::run(g, &create, args.detach)
 }

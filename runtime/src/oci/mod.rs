@@ -52,6 +52,10 @@ pub struct CreateArgs {
     /// process (`husk restore`).
     #[arg(skip)]
     pub restore_image: Option<PathBuf>,
+    /// A restore reads pages only as they are touched (`--page-loading
+    /// on-demand`).
+    #[arg(skip)]
+    pub pages_on_demand: bool,
 }
 
 /// `husk exec`.
@@ -189,6 +193,9 @@ fn create_sandbox(g: &Globals, args: &CreateArgs) -> anyhow::Result<std::process
         let image = args.restore_image.as_deref().map(checkpoint::open_image).transpose()?;
         if let Some((state, pages)) = &image {
             cmd.arg("--restore-state-fd").arg("7").arg("--restore-pages-fd").arg("8");
+            if args.pages_on_demand {
+                cmd.arg("--restore-pages-on-demand");
+            }
             fds.extend([(state.as_raw_fd(), 7), (pages.as_raw_fd(), 8)]);
         }
         for d in &cgroups.dirs {

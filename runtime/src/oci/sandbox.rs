@@ -54,6 +54,9 @@ pub struct SandboxArgs {
     /// ... and its pages file.
     #[arg(long, requires = "restore_state_fd")]
     pub restore_pages_fd: Option<i32>,
+    /// ... read only as the pages are touched.
+    #[arg(long, requires = "restore_pages_fd")]
+    pub restore_pages_on_demand: bool,
 }
 
 /// The control connections being answered. The sandbox process waits for
@@ -132,7 +135,9 @@ pub fn main(g: &Globals, args: SandboxArgs) -> ExitCode {
     // A restore's image, adopted as early, for the same reason.
     let restore = match (args.restore_state_fd, args.restore_pages_fd) {
         (Some(state), Some(pages)) => match (crate::sys::adopt_fd(state), crate::sys::adopt_fd(pages)) {
-            (Ok(state), Ok(pages)) => Some(sentry::RestoreFrom { state, pages }),
+            (Ok(state), Ok(pages)) => {
+                Some(sentry::RestoreFrom { state, pages, pages_on_demand: args.restore_pages_on_demand })
+            }
             (Err(e), _) | (_, Err(e)) => {
                 let mut ready = ready;
                 let _ = ready.write_all(format!("the checkpoint image's files: {e}").as_bytes());
@@ -251,6 +256,29 @@ fn sentry_main(
     code
 }
 
+/// The annotation that says where the app's writes to a writable root go:
+/// `host` (the default, as runc: the bundle's rootfs) or `overlay` (an
+/// overlay in the sandbox's memory, as runsc's `--overlay2=root:memory`:
+/// the rootfs is never written, and the changes go with the sandbox).
+pub const ROOT_WRITES_ANNOTATION: &str = "dev.husk.root-writes";
+
+/// Where the app's writes to the root go, from config.json's
+/// `root.readonly` and [`ROOT_WRITES_ANNOTATION`].
+pub fn root_writes_of(
+    readonly: bool,
+    annotations: &std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<sentry::RootWrites> {
+    match (readonly, annotations.get(ROOT_WRITES_ANNOTATION).map(String::as_str)) {
+        (true, None) => Ok(sentry::RootWrites::ReadOnly),
+        (true, Some(_)) => anyhow::bail!("annotation {ROOT_WRITES_ANNOTATION} is for a root that is not read-only"),
+        (false, None | Some("host")) => Ok(sentry::RootWrites::Host),
+        (false, Some("overlay")) => Ok(sentry::RootWrites::Overlay),
+        (false, Some(other)) => {
+            anyhow::bail!("annotation {ROOT_WRITES_ANNOTATION}={other:?}: expected host or overlay")
+        }
+    }
+}
+
 /// The annotation that picks the container's network (`sandbox`, `nat`
 /// or `none`).
 pub const NETWORK_ANNOTATION: &str = "dev.husk.network";
@@ -361,8 +389,10 @@ fn boot(
     };
     let (sources, mounts) = mount_specs(&plan.mounts, image_tmp_is_empty(&plan.rootfs))?;
     // The rootfs is written through the Gofer unless root.readonly, as
-    // runc writes it: the changes land in containerd's snapshot.
-    let rootfs = gofer::ExtraRoot { path: plan.rootfs.clone(), hide: Vec::new(), writable: !plan.readonly_root };
+    // runc writes it: the changes land in containerd's snapshot. Under an
+    // overlay the Gofer serves it read-only.
+    let writable = root_writes_of(plan.readonly_root, &plan.annotations)? == sentry::RootWrites::Host;
+    let rootfs = gofer::ExtraRoot { path: plan.rootfs.clone(), hide: Vec::new(), writable };
     let mut roots = vec![rootfs];
     roots.extend(sources);
     let (gofer, sentry_sock) = spawn_gofer(&roots)?;
@@ -448,7 +478,7 @@ fn sandbox_config(g: &Globals, plan: &Plan, stdio: Vec<OwnedFd>) -> anyhow::Resu
         strace: g.strace,
         platform: g.platform_name(),
         mounts: None,
-        root: if plan.readonly_root { sentry::RootWrites::ReadOnly } else { sentry::RootWrites::Host },
+        root: root_writes_of(plan.readonly_root, &plan.annotations)?,
         overlay_disk: None,
         limits: cgroup_limits(&plan.resources),
         relay: None,
@@ -727,6 +757,21 @@ mod tests {
         assert_eq!(exec_error("/etc/passwd", Errno::EACCES), "exec: \"/etc/passwd\": permission denied");
         let other = exec_error("/bin/x", Errno::ENOEXEC);
         assert!(other.starts_with("exec: /bin/x: "), "{other}");
+    }
+
+    #[test]
+    fn root_writes_go_to_the_host_unless_an_overlay_is_asked_for() {
+        use sentry::RootWrites;
+        let with = |v: &str| -> std::collections::BTreeMap<String, String> {
+            [(ROOT_WRITES_ANNOTATION.to_owned(), v.to_owned())].into_iter().collect()
+        };
+        let none = std::collections::BTreeMap::new();
+        assert_eq!(root_writes_of(false, &none).unwrap(), RootWrites::Host);
+        assert_eq!(root_writes_of(true, &none).unwrap(), RootWrites::ReadOnly);
+        assert_eq!(root_writes_of(false, &with("overlay")).unwrap(), RootWrites::Overlay);
+        assert_eq!(root_writes_of(false, &with("host")).unwrap(), RootWrites::Host);
+        assert!(root_writes_of(false, &with("tmpfs")).is_err());
+        assert!(root_writes_of(true, &with("overlay")).is_err(), "a read-only root takes no writes anywhere");
     }
 
     #[test]

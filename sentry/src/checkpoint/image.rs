@@ -22,7 +22,7 @@ pub const PAGES_FILE: &str = "husk-pages.img";
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -89,26 +89,45 @@ pub struct Image {
     pub unix: Vec<(crate::vfs::unix::EndpointState, Option<usize>)>,
 }
 
-/// One tmpfs mount's files.
+/// One tmpfs mount's files, or what an overlay's upper layer holds.
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TmpfsImage {
     /// Its mount point.
     pub point: Vec<u8>,
+    /// An overlay's upper layer (the root's copy first), not a tmpfs.
+    pub overlay: bool,
     /// Its inodes, the root's first.
     pub inodes: Vec<InodeImage>,
     /// Its names, each after its directory's.
     pub entries: Vec<TmpfsEntry>,
 }
 
-/// A name in a tmpfs.
+/// A name in a tmpfs or an overlay.
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TmpfsEntry {
     /// The entry of its directory (`u32::MAX`: the root).
     pub parent: u32,
     /// The name.
     pub name: Vec<u8>,
-    /// Its inode, by index.
+    /// Its inode, by index (none for a whiteout).
     pub inode: usize,
+    /// What the name is.
+    pub kind: EntryKind,
+}
+
+/// What a name of a tmpfs or an overlay is.
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A file of the sandbox's own (every name of a tmpfs; in an overlay,
+    /// a file made or changed there, which the lower file no longer shows
+    /// through).
+    #[default]
+    Own,
+    /// An overlay's lower directory of this name, copied up: its lower
+    /// names show through where the directory's own do not say otherwise.
+    CopiedDir,
+    /// An overlay's whiteout: the lower file of this name is gone.
+    Whiteout,
 }
 
 /// A tmpfs inode (the tmpfs's own record of what a checkpoint keeps).
@@ -128,8 +147,10 @@ pub struct MemoryImage {
     /// The pages of the checkpointed Sentry's vDSO, which the restored
     /// one replaces with its own: (offset, length) each.
     pub vdso: Vec<(u64, u64)>,
-    /// CRC-32 of the data extents, in order.
-    pub crc: u32,
+    /// CRC-32 of each block of the memory file with data (its data, in
+    /// order; [`crate::mm::lazy::LOAD_BLOCK`] bytes a block), in order: a
+    /// restore checks each block as it loads it.
+    pub crcs: Vec<u32>,
 }
 
 /// An address space.

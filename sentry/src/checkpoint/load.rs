@@ -1,7 +1,7 @@
 //! Bringing a sandbox back from an [`Image`].
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,8 +17,9 @@ use crate::kernel::process::{Credentials, ProcState, Process, ThreadGroup};
 use crate::kernel::signal::{SigAction, SigHandlers, SigInfo};
 use crate::kernel::task::{AltStack, FsContext, RestartBlock, Task, TaskHandle, TaskParts};
 use crate::kernel::Kernel;
+use crate::mm::lazy::LazyPages;
 use crate::mm::memfile::AllocatorState;
-use crate::mm::{Backing, Chunk, MemoryFile, MemoryManager, Vma};
+use crate::mm::{Backing, MemoryFile, MemoryManager, Vma};
 use crate::vfs::file::{File, HostStdio};
 use crate::vfs::{Dentry, Follow};
 
@@ -39,35 +40,32 @@ fn inconsistent(what: impl Into<String>) -> RestoreError {
 }
 
 /// Loads the image's memory file: its allocator as it was, and its pages
-/// from `pages` at their own offsets, checked against the image's CRC.
-/// Comes first, before anything allocates from `mf`.
-pub fn load_memory(mf: &MemoryFile, memory: &MemoryImage, pages: &OwnedFd) -> Result<(), RestoreError> {
+/// from `pages` at their own offsets, each block checked against its CRC
+/// as it loads ([`crate::mm::lazy`]): here only what the file's length can
+/// show is checked. Comes first, before anything allocates from `mf`.
+pub fn load_memory(mf: &MemoryFile, memory: &MemoryImage, pages: OwnedFd) -> Result<(), RestoreError> {
     let state = AllocatorState { free: memory.free.clone(), tail: memory.tail, shared: memory.shared.clone() };
     mf.restore_allocator(&state).map_err(|_| inconsistent("the memory file's allocator"))?;
-    let mut crc = crc32fast::Hasher::new();
-    let mut last = 0;
-    for &(off, len) in &memory.extents {
-        if off < last || off.checked_add(len).is_none_or(|e| e > memory.tail) {
-            return Err(inconsistent("a page extent out of order or past the memory file's end"));
-        }
-        last = off + len;
-        let mut done = 0;
-        while done < len {
-            let n = (len - done).min(1 << 30);
-            let got = mf
-                .read_from_fd(pages.as_raw_fd(), &[Chunk { off: off + done, len: n }], Some(off + done))
-                .map_err(|e| RestoreError::Io(e.to_string()))?;
-            if got == 0 {
-                return Err(RestoreError::Image(ImageError::Truncated { have: off + done, want: off + len }));
-            }
-            done += got as u64;
-        }
-        mf.for_each_piece(off, len, |piece| crc.update(piece));
-    }
-    if crc.finalize() != memory.crc {
-        return Err(RestoreError::Image(ImageError::Checksum));
-    }
+    let lazy = LazyPages::new(pages, memory.extents.clone(), &memory.crcs, memory.tail)?;
+    mf.load_lazily(lazy).map_err(|_| inconsistent("a memory file restored twice"))?;
     Ok(())
+}
+
+/// Loads what nothing touched yet of a restore's pages in a thread of its
+/// own. Started once the tasks run, so that it does not slow the restore
+/// itself down; without the thread, pages still load as they are touched.
+pub fn load_rest_in_background(mf: &Arc<MemoryFile>) {
+    if !mf.loading() {
+        return;
+    }
+    let loader = mf.clone();
+    let spawned = std::thread::Builder::new().name("husk-pageload".into()).spawn(move || {
+        // A failure is reported to the kernel's handler.
+        let _ = loader.load_all();
+    });
+    if let Err(e) = spawned {
+        log::warn!("restore: no background page loading ({e}); pages load as they are touched");
+    }
 }
 
 /// Opens named files again, each once per (path, flags).
@@ -232,6 +230,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
                     may_exec: v.may_exec,
                     mem_off,
                     backing,
+                    lazy: false,
                 },
             ));
         }

@@ -1,60 +1,171 @@
-//! The contents of the sandbox's tmpfs mounts in a checkpoint: each
-//! mount's tree of names over its inodes (hard links once), and each
-//! inode's attributes and pages, which the memory file, restored at the
-//! same offsets, still holds.
+//! The contents of the sandbox's memory filesystems in a checkpoint: each
+//! tmpfs mount's tree of names over its inodes (hard links once), and what
+//! each overlay's upper layer holds (its copied-up directories, the files
+//! made or changed there, its whiteouts). Each inode keeps its attributes
+//! and pages, which the memory file, restored at the same offsets, still
+//! holds.
+//!
+//! An overlay's changed file comes back as a file of the upper layer alone,
+//! not over its lower file: it no longer shows the lower file's bytes, and
+//! a copy made by a rename has no lower file of its name anyway. A copied-up
+//! directory comes back over the lower directory of its name, which must
+//! still be there (overlayfs does not rename directories with lower ones).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::image::{TmpfsEntry, TmpfsImage};
+use super::image::{EntryKind, InodeImage, TmpfsEntry, TmpfsImage};
 use super::{CheckpointError, RestoreError};
-use crate::vfs::tmpfs::{FsKind, MemFs};
+use crate::vfs::overlay;
+use crate::vfs::tmpfs::{FsKind, Inode, MemFs};
 use crate::vfs::{Dentry, Follow, Vfs};
 
 /// The most entries one tmpfs may bring back.
 const MAX_ENTRIES: usize = 1 << 22;
 
-/// Every tmpfs mount's contents.
-pub fn save(vfs: &Vfs) -> Result<Vec<TmpfsImage>, CheckpointError> {
-    let mut out = Vec::new();
-    for (root, fs) in vfs.memory_filesystems() {
-        // One the app has not written to is as the boot made it (empty,
-        // or a view the Sentry fills itself), and comes back as such.
-        if root.overlay().is_some() || fs.kind() != FsKind::Tmpfs || !fs.changed_since_baseline() {
-            continue;
+fn unsupported(what: &str) -> CheckpointError {
+    CheckpointError::Unsupported(what.to_owned())
+}
+
+/// One filesystem's tree as it is written: inodes once each, names in an
+/// order where each directory comes before its names.
+#[derive(Default)]
+struct Tree {
+    inodes: Vec<InodeImage>,
+    seen: HashMap<u64, usize>,
+    entries: Vec<TmpfsEntry>,
+}
+
+impl Tree {
+    /// The index of `inode`'s state, written once.
+    fn inode(&mut self, inode: &Inode) -> Result<usize, CheckpointError> {
+        if let Some(&i) = self.seen.get(&inode.ino) {
+            return Ok(i);
         }
-        let unsupported = |what: &str| CheckpointError::Unsupported(what.to_owned());
-        let root_inode = root.inode().ok_or_else(|| unsupported("a tmpfs without a root inode"))?;
-        let mut inodes = vec![root_inode.checkpoint_state().map_err(unsupported)?];
-        let mut seen: HashMap<u64, usize> = HashMap::new();
-        let mut entries = Vec::new();
-        // Breadth first, each directory's entries in their getdents order.
-        let mut dirs: Vec<(u32, Arc<Dentry>)> = vec![(u32::MAX, root.clone())];
+        self.inodes.push(inode.checkpoint_state().map_err(unsupported)?);
+        self.seen.insert(inode.ino, self.inodes.len() - 1);
+        Ok(self.inodes.len() - 1)
+    }
+
+    /// Adds a name; returns its entry's index.
+    fn entry(&mut self, parent: u32, name: Vec<u8>, inode: usize, kind: EntryKind) -> u32 {
+        self.entries.push(TmpfsEntry { parent, name, inode, kind });
+        self.entries.len() as u32 - 1
+    }
+
+    /// Adds the names beneath `dir`, a directory of in-Sentry files whose
+    /// entry is `parent`, in their getdents order.
+    fn own_subtree(&mut self, parent: u32, dir: Arc<Dentry>) -> Result<(), CheckpointError> {
+        let mut dirs = vec![(parent, dir)];
         while let Some((parent, dir)) = dirs.pop() {
             let kids: Vec<Arc<Dentry>> = dir.children().order.values().cloned().collect();
             for child in kids {
                 let inode = child.inode().ok_or_else(|| unsupported("a tmpfs entry without an inode"))?;
-                let index = match seen.get(&inode.ino) {
-                    Some(&i) => i,
-                    None => {
-                        inodes.push(inode.checkpoint_state().map_err(unsupported)?);
-                        seen.insert(inode.ino, inodes.len() - 1);
-                        inodes.len() - 1
-                    }
-                };
-                entries.push(TmpfsEntry { parent, name: child.name(), inode: index });
+                let index = self.inode(inode)?;
+                let at = self.entry(parent, child.name(), index, EntryKind::Own);
                 if child.is_dir() {
-                    dirs.push((entries.len() as u32 - 1, child));
+                    dirs.push((at, child));
                 }
             }
         }
-        out.push(TmpfsImage { point: vfs.path_of(&root), inodes, entries });
+        Ok(())
+    }
+
+    fn image(self, point: Vec<u8>, overlay: bool) -> TmpfsImage {
+        TmpfsImage { point, overlay, inodes: self.inodes, entries: self.entries }
+    }
+}
+
+/// Every tmpfs mount's contents, and every overlay's changes.
+pub fn save(vfs: &Vfs) -> Result<Vec<TmpfsImage>, CheckpointError> {
+    let mut out = Vec::new();
+    for (root, fs) in vfs.memory_filesystems() {
+        if root.overlay().is_some() {
+            if let Some(image) = save_overlay(vfs, &root)? {
+                out.push(image);
+            }
+            continue;
+        }
+        // One the app has not written to is as the boot made it (empty,
+        // or a view the Sentry fills itself), and comes back as such.
+        if fs.kind() != FsKind::Tmpfs || !fs.changed_since_baseline() {
+            continue;
+        }
+        let root_inode = root.inode().ok_or_else(|| unsupported("a tmpfs without a root inode"))?;
+        let mut tree = Tree::default();
+        tree.inode(root_inode)?;
+        tree.own_subtree(u32::MAX, root.clone())?;
+        out.push(tree.image(vfs.path_of(&root), false));
     }
     Ok(out)
 }
 
-/// Fills the freshly booted tmpfs mounts again; every page must lie below
-/// `tail`, the memory file's end.
+/// What the upper layer of the overlay rooted at `root` holds; `None` if
+/// nothing was changed (every change copies the root up first).
+fn save_overlay(vfs: &Vfs, root: &Arc<Dentry>) -> Result<Option<TmpfsImage>, CheckpointError> {
+    let Some(root_copy) = overlay::copy_of(root) else { return Ok(None) };
+    let mut tree = Tree::default();
+    tree.inode(root_copy)?;
+    let mut dirs = vec![(u32::MAX, root.clone())];
+    while let Some((parent, dir)) = dirs.pop() {
+        let kids: Vec<(Vec<u8>, Option<Arc<Dentry>>)> = {
+            let k = dir.children();
+            let mut v: Vec<_> = k.map.iter().map(|(n, c)| (n.clone(), c.clone())).collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        };
+        // The lower names and their inodes, to tell a whiteout from a name
+        // looked up and not found, and a lower file from one moved here.
+        let mut lower: Option<HashMap<Vec<u8>, u64>> = None;
+        for (name, child) in kids {
+            let names = match &mut lower {
+                Some(n) => n,
+                None => lower.insert(lower_names(vfs, &dir)?),
+            };
+            let Some(child) = child else {
+                if names.contains_key(&name) {
+                    tree.entry(parent, name, 0, EntryKind::Whiteout);
+                }
+                continue;
+            };
+            if child.is_rootfs() && !child.is_dir() && names.get(&name) != Some(&child.attr().ino) {
+                // A lower file renamed (a rename moves it uncopied): the
+                // restore would not find it by this name, so it is copied
+                // up now, which the app cannot tell.
+                crate::vfs::overlay::copy_up(&child)
+                    .map_err(|e| CheckpointError::Io(format!("copying up a renamed rootfs file: {e}")))?;
+            }
+            if let Some(copy) = overlay::copy_of(&child) {
+                let index = tree.inode(copy)?;
+                if child.is_dir() {
+                    let at = tree.entry(parent, name, index, EntryKind::CopiedDir);
+                    dirs.push((at, child));
+                } else {
+                    tree.entry(parent, name, index, EntryKind::Own);
+                }
+            } else if overlay::made_here(&child) {
+                let inode = child.inode().ok_or_else(|| unsupported("an overlay entry without an inode"))?;
+                let index = tree.inode(inode)?;
+                let at = tree.entry(parent, name, index, EntryKind::Own);
+                if child.is_dir() {
+                    tree.own_subtree(at, child)?;
+                }
+            }
+            // Else a lower file as it is, which the restore finds again.
+        }
+    }
+    Ok(Some(tree.image(vfs.path_of(root), true)))
+}
+
+/// The names in `dir`'s lower directory, with their inode numbers.
+fn lower_names(vfs: &Vfs, dir: &Dentry) -> Result<HashMap<Vec<u8>, u64>, CheckpointError> {
+    let (Some(fid), Some(gofer)) = (dir.lower_fid(), vfs.gofer()) else { return Ok(HashMap::new()) };
+    let entries = gofer.getdents(fid).map_err(|e| CheckpointError::Io(format!("listing a lower directory: {e}")))?;
+    Ok(entries.into_iter().map(|e| (e.name, e.ino)).collect())
+}
+
+/// Fills the freshly booted tmpfs mounts and overlays again; every page
+/// must lie below `tail`, the memory file's end.
 pub fn restore(vfs: &Vfs, images: &[TmpfsImage], tail: u64) -> Result<(), RestoreError> {
     let bad = |what: String| RestoreError::Inconsistent(what);
     for img in images {
@@ -62,28 +173,70 @@ pub fn restore(vfs: &Vfs, images: &[TmpfsImage], tail: u64) -> Result<(), Restor
         let root = vfs
             .resolve(vfs.root(), vfs.root(), &img.point, Follow::Yes)
             .map_err(|errno| RestoreError::Reopen { path: point.clone(), errno })?;
-        let fs: Arc<MemFs> = match root.inode() {
-            Some(i) if i.fs.kind() == FsKind::Tmpfs && i.fs.inodes_used() == 1 => i.fs.clone(),
-            _ => return Err(bad(format!("{point} is not a fresh tmpfs in the bundle's mounts"))),
-        };
         if img.entries.len() > MAX_ENTRIES {
             return Err(bad(format!("{point}: too many entries")));
         }
         let root_state = img.inodes.first().ok_or_else(|| bad(format!("{point}: no root inode")))?;
-        if let Some(i) = root.inode() {
-            i.restore_attributes(root_state);
-        }
-        let mut made: HashMap<usize, Arc<crate::vfs::tmpfs::Inode>> = HashMap::new();
+        let fs: Arc<MemFs> = if img.overlay {
+            let ov = root.overlay().ok_or_else(|| bad(format!("{point} is not an overlay in the bundle's mounts")))?;
+            let fs = ov.fs.clone();
+            let copy = restore_inode(&fs, root_state, tail, &point)?;
+            if !root.is_dir() || !overlay::restore_copy(&root, copy) {
+                return Err(bad(format!("{point}: the overlay's root changed already")));
+            }
+            fs
+        } else {
+            match root.inode() {
+                Some(i) if i.fs.kind() == FsKind::Tmpfs && i.fs.inodes_used() == 1 && root.overlay().is_none() => {
+                    i.restore_attributes(root_state);
+                    i.fs.clone()
+                }
+                _ => return Err(bad(format!("{point} is not a fresh tmpfs in the bundle's mounts"))),
+            }
+        };
+        let mut made: HashMap<usize, Arc<Inode>> = HashMap::new();
+        // Each entry's dentry (a whiteout's: its directory's, unused).
         let mut dentries: Vec<Arc<Dentry>> = Vec::with_capacity(img.entries.len());
         for (n, e) in img.entries.iter().enumerate() {
             let parent = match e.parent {
                 u32::MAX => root.clone(),
-                p if (p as usize) < n => dentries[p as usize].clone(),
+                p if (p as usize) < n && img.entries[p as usize].kind != EntryKind::Whiteout => {
+                    dentries[p as usize].clone()
+                }
                 _ => return Err(bad(format!("{point}: an entry before its directory"))),
             };
             let valid_name = !e.name.is_empty() && !e.name.contains(&b'/') && e.name != b"." && e.name != b"..";
-            if !parent.is_dir() || !valid_name || e.inode == 0 {
+            let in_overlay = img.overlay && parent.lower_fid().is_some();
+            if !parent.is_dir() || !valid_name || (e.inode == 0 && e.kind != EntryKind::Whiteout) {
                 return Err(bad(format!("{point}: a misplaced entry")));
+            }
+            let path = || format!("{}/{}", point.trim_end_matches('/'), String::from_utf8_lossy(&e.name));
+            match e.kind {
+                EntryKind::Whiteout if in_overlay => {
+                    overlay::restore_whiteout(&parent, &e.name);
+                    dentries.push(parent);
+                    continue;
+                }
+                EntryKind::CopiedDir if in_overlay => {
+                    let state = img.inodes.get(e.inode).ok_or_else(|| bad(format!("{point}: an inode")))?;
+                    let gone = || RestoreError::Changed {
+                        path: path(),
+                        what: "the rootfs directory under the sandbox's changes is gone".into(),
+                    };
+                    let d = vfs.lookup(&parent, &e.name).map_err(|_| gone())?;
+                    if !d.is_dir() || made.contains_key(&e.inode) {
+                        return Err(gone());
+                    }
+                    let copy = restore_inode(&fs, state, tail, &point)?;
+                    made.insert(e.inode, copy.clone());
+                    if !overlay::restore_copy(&d, copy) {
+                        return Err(bad(format!("{point}: a directory copied up twice")));
+                    }
+                    dentries.push(d);
+                    continue;
+                }
+                EntryKind::Own => {}
+                _ => return Err(bad(format!("{point}: an overlay's entry in a tmpfs"))),
             }
             let inode = match made.get(&e.inode) {
                 Some(i) if i.attr().mode & abi::flags::mode::S_IFMT == abi::flags::mode::S_IFDIR => {
@@ -92,23 +245,27 @@ pub fn restore(vfs: &Vfs, images: &[TmpfsImage], tail: u64) -> Result<(), Restor
                 Some(i) => i.clone(),
                 None => {
                     let s = img.inodes.get(e.inode).ok_or_else(|| bad(format!("{point}: an inode")))?;
-                    if s.pages.iter().any(|&(_, off)| off.checked_add(abi::PAGE_SIZE).is_none_or(|e| e > tail)) {
-                        return Err(bad(format!("{point}: a page past the memory file's end")));
-                    }
-                    let i = fs.restore_inode(s).map_err(|_| bad(format!("{point}: inode {}", s.ino)))?;
+                    let i = restore_inode(&fs, s, tail, &point)?;
                     made.insert(e.inode, i.clone());
                     i
                 }
             };
             let d = Dentry::new_mem(&e.name, inode);
-            let mut kids = parent.children();
-            if kids.map.get(&e.name).is_some_and(|c| c.is_some()) {
+            if !img.overlay && parent.children().map.get(&e.name).is_some_and(|c| c.is_some()) {
                 return Err(bad(format!("{point}: a name twice in one directory")));
             }
-            parent.attach(&mut kids, &e.name, &d);
-            drop(kids);
+            overlay::restore_entry(&parent, &e.name, &d);
             dentries.push(d);
         }
     }
     Ok(())
+}
+
+/// An inode of `fs` from its state, its pages below `tail`.
+fn restore_inode(fs: &Arc<MemFs>, s: &InodeImage, tail: u64, point: &str) -> Result<Arc<Inode>, RestoreError> {
+    let bad = |what: String| RestoreError::Inconsistent(what);
+    if s.pages.iter().any(|&(_, off)| off.checked_add(abi::PAGE_SIZE).is_none_or(|e| e > tail)) {
+        return Err(bad(format!("{point}: a page past the memory file's end")));
+    }
+    fs.restore_inode(s).map_err(|_| bad(format!("{point}: inode {}", s.ino)))
 }

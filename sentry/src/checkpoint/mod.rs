@@ -93,6 +93,9 @@ pub enum RestoreError {
     /// Reading the pages failed.
     #[error("cannot restore: reading the pages: {0}")]
     Io(String),
+    /// The pages file does not fit its extents and checksums.
+    #[error("cannot restore: {0}")]
+    Pages(#[from] crate::mm::lazy::LoadError),
 }
 
 /// What a parked task left for the checkpoint: its private state, and the

@@ -221,6 +221,9 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         .map(|mm| mm_image(kernel, &mm.lock().unwrap_or_else(|e| e.into_inner())))
         .collect::<Result<Vec<_>, _>>()?;
     let uts = kernel.uts_names();
+    // Before the memory file is taken: saving an overlay may copy up a
+    // renamed rootfs file, which allocates.
+    let tmpfs = super::memfs::save(&kernel.vfs)?;
     let alloc = kernel.memfile.allocator_state();
     let vdso: Vec<(u64, u64)> = kernel.vdso.as_ref().map(|v| v.runs().to_vec()).unwrap_or_default();
     let extents = kernel.memfile.data_extents(alloc.tail).map_err(|e| CheckpointError::Io(e.to_string()))?;
@@ -232,9 +235,8 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         tail: alloc.tail,
         shared: alloc.shared,
         vdso,
-        crc: 0,
+        crcs: Vec::new(),
     };
-    let tmpfs = super::memfs::save(&kernel.vfs)?;
     // Each socket with its peer, which is one of them or gone.
     let mut unix = Vec::new();
     let mut i = 0;
@@ -478,10 +480,8 @@ fn mm_image(kernel: &Kernel, mm: &MemoryManager) -> Result<MmImage, CheckpointEr
 fn write(kernel: &Kernel, mut image: Image, state: OwnedFd, pages: &OwnedFd) -> Result<(u64, u64), CheckpointError> {
     let io = |e: std::io::Error| CheckpointError::Io(e.to_string());
     let mf = &kernel.memfile;
-    let mut crc = crc32fast::Hasher::new();
     let mut page_bytes = 0;
     for &(off, len) in &image.memory.extents {
-        mf.for_each_piece(off, len, |piece| crc.update(piece));
         let mut done = 0;
         while done < len {
             let n = (len - done).min(1 << 30);
@@ -493,7 +493,9 @@ fn write(kernel: &Kernel, mut image: Image, state: OwnedFd, pages: &OwnedFd) -> 
         }
         page_bytes += len;
     }
-    image.memory.crc = crc.finalize();
+    image.memory.crcs = crate::mm::lazy::block_checksums(&image.memory.extents, |off, len, h| {
+        mf.for_each_piece(off, len, |piece| h.update(piece))
+    });
     let bytes = encode(&image)?;
     let mut out = std::fs::File::from(state);
     out.write_all(&bytes).map_err(io)?;

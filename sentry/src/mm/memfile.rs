@@ -15,10 +15,12 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use abi::{Errno, PAGE_SIZE};
 
+use super::lazy::{FailureHandler, LazyPages, LoadError};
 use super::Chunk;
 
 /// The Sentry's memory file and its allocator.
@@ -32,6 +34,11 @@ pub struct MemoryFile {
     shared: Mutex<SharedRanges>,
     /// Pages pinned by I/O in flight ([`MemoryFile::pin`]).
     pins: Mutex<Pins>,
+    /// A restore's pages, loaded as they are needed.
+    lazy: OnceLock<LazyPages>,
+    /// Set while some of `lazy` is still to load: the one check every access
+    /// pays.
+    loading: AtomicBool,
 }
 
 /// The page runs that I/O in flight has pinned, and pages that lost their
@@ -216,6 +223,8 @@ impl MemoryFile {
             free: Mutex::new(FreeList { ranges: BTreeMap::new(), tail: 0 }),
             shared: Mutex::new(SharedRanges::default()),
             pins: Mutex::new(Pins::default()),
+            lazy: OnceLock::new(),
+            loading: AtomicBool::new(false),
         })
     }
 
@@ -349,6 +358,8 @@ impl MemoryFile {
 
     /// Zeroes `[off, off + len)` by giving its pages back to the host.
     pub fn punch_hole(&self, off: u64, len: u64) {
+        // A restore's bytes must not land in the hole afterwards.
+        self.settle(off, len);
         // SAFETY: plain call on our own fd; only the file's contents change.
         unsafe {
             libc::fallocate(
@@ -360,7 +371,15 @@ impl MemoryFile {
         }
     }
 
+    /// The address of `[off, off + len)` in the Sentry's window, with any
+    /// of a restore's pages there loaded first.
     fn ptr(&self, off: u64, len: usize) -> *mut u8 {
+        self.settle(off, len as u64);
+        self.ptr_unsettled(off, len)
+    }
+
+    /// As [`Self::ptr`], as the bytes are: for loading them.
+    fn ptr_unsettled(&self, off: u64, len: usize) -> *mut u8 {
         assert!(off.checked_add(len as u64).is_some_and(|e| e <= self.capacity));
         // SAFETY: the assertion keeps the result inside the mapping.
         unsafe { self.base.add(off as usize) }
@@ -411,7 +430,8 @@ impl MemoryFile {
     pub fn residency(&self, off: u64, len: u64) -> Vec<u8> {
         let pages = len.div_ceil(PAGE_SIZE) as usize;
         let mut vec = vec![0u8; pages];
-        let p = self.ptr(off, len as usize);
+        // Pages a restore has not loaded yet are not resident.
+        let p = self.ptr_unsettled(off, len as usize);
         // SAFETY: `p..p+len` lies inside our mapping (checked by `ptr`), and
         // `vec` has one byte per page of it, as mincore writes.
         let r = unsafe { libc::mincore(p.cast(), len as usize, vec.as_mut_ptr()) };
@@ -538,6 +558,11 @@ impl MemoryFile {
     /// The runs of `[0, end)` that hold data, as the host's sparse file
     /// knows them (SEEK_DATA and SEEK_HOLE): a checkpoint writes only these.
     pub fn data_extents(&self, end: u64) -> Result<Vec<(u64, u64)>, Errno> {
+        // What a restore has not loaded yet is data too.
+        self.load_all().map_err(|e| {
+            log::error!("checkpoint: {e}");
+            Errno::EIO
+        })?;
         let fd = self.fd.as_raw_fd();
         let mut out = Vec::new();
         let mut at = 0;
@@ -571,6 +596,108 @@ impl MemoryFile {
             f(unsafe { std::slice::from_raw_parts(p, n) });
             at += n as u64;
         }
+    }
+}
+
+impl MemoryFile {
+    /// Takes a restore's pages, to be loaded as they are needed ([`LazyPages`]).
+    pub fn load_lazily(&self, pages: LazyPages) -> Result<(), Errno> {
+        let done = pages.done();
+        self.lazy.set(pages).map_err(|_| Errno::EBUSY)?;
+        if !done {
+            self.loading.store(true, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Whether some of a restore's pages are still to load.
+    pub fn loading(&self) -> bool {
+        self.loading.load(Ordering::Acquire)
+    }
+
+    /// Whether some of `[off, off + len)` is still to load.
+    pub fn pending(&self, off: u64, len: u64) -> bool {
+        self.loading() && self.lazy.get().is_some_and(|l| l.pending(off, len))
+    }
+
+    /// Loads what of `[off, off + len)` is still to load.
+    pub fn load(&self, off: u64, len: u64) -> Result<(), LoadError> {
+        match self.lazy.get() {
+            Some(l) if self.loading() => l.load(self, off, len),
+            _ => Ok(()),
+        }
+    }
+
+    /// Loads every page still to load (the background loader; a checkpoint).
+    pub fn load_all(&self) -> Result<(), LoadError> {
+        match self.lazy.get() {
+            Some(l) if self.loading() => l.load_all(self),
+            _ => Ok(()),
+        }
+    }
+
+    /// Has a failure to load reported to `report` (at once if one happened).
+    pub fn on_load_failure(&self, report: FailureHandler) {
+        if let Some(l) = self.lazy.get() {
+            l.on_failure(report);
+        }
+    }
+
+    /// Loads what of `[off, off + len)` is still to load, before an access.
+    /// A failure has been reported to the handler, which ends the sandbox;
+    /// the access goes on over bytes that are then never used.
+    #[inline]
+    fn settle(&self, off: u64, len: u64) {
+        if self.loading.load(Ordering::Acquire) {
+            let _ = self.load(off, len);
+        }
+    }
+
+    /// Called by [`LazyPages`] once every page is in.
+    pub(super) fn all_loaded(&self) {
+        self.loading.store(false, Ordering::Release);
+    }
+
+    /// Reads `len` bytes at `off` of `fd` into the file at `off`, as they
+    /// are (for [`LazyPages`]).
+    pub(super) fn fill_unsettled(&self, fd: RawFd, off: u64, len: u64) -> io::Result<()> {
+        // The pages allocated and mapped in one call, not one fault each
+        // (MADV_POPULATE_WRITE, Linux 5.14; without it the copy faults them).
+        const MADV_POPULATE_WRITE: i32 = 23;
+        let p = self.ptr_unsettled(off, len as usize);
+        // SAFETY: advice on part of our own mapping (checked by
+        // `ptr_unsettled`); populating changes no byte.
+        unsafe { libc::madvise(p.cast(), len as usize, MADV_POPULATE_WRITE) };
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(1 << 30) as usize;
+            let p = self.ptr_unsettled(off + done, n);
+            let iov = libc::iovec { iov_base: p.cast(), iov_len: n };
+            // SAFETY: `p..p+n` lies inside our mapping (checked by
+            // `ptr_unsettled`); the host writes at most `n` bytes there.
+            // preadv2, as in `read_from_fd`: the one read the filter allows.
+            let r = unsafe { libc::preadv2(fd, &iov, 1, (off + done) as i64, 0) };
+            match r {
+                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                r if r < 0 => {
+                    let e = io::Error::last_os_error();
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        return Err(e);
+                    }
+                }
+                r => done += r as u64,
+            }
+        }
+        Ok(())
+    }
+
+    /// Feeds `[off, off + len)` to `hasher`, as it is (for [`LazyPages`]).
+    pub(super) fn hash_unsettled(&self, off: u64, len: u64, hasher: &mut crc32fast::Hasher) {
+        let p = self.ptr_unsettled(off, len as usize);
+        // SAFETY: `p..p+len` lies inside our mapping (checked by
+        // `ptr_unsettled`), which lives as long as `self`; the block being
+        // loaded is mapped by no stub yet, and u8 has no invalid values.
+        hasher.update(unsafe { std::slice::from_raw_parts(p, len as usize) });
     }
 }
 

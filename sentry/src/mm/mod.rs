@@ -41,6 +41,7 @@
 //! Lock order: the MemoryManager is owned by its task; the memory file's
 //! allocator lock is taken inside it and never the other way round.
 
+pub mod lazy;
 pub mod memfile;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -157,6 +158,17 @@ pub struct Vma {
     pub mem_off: u64,
     /// What fills the pages.
     pub backing: Backing,
+    /// Some of its pages are a restore's, not loaded yet: stubs map it with
+    /// no access, and a fault loads a window of it ([`lazy`]).
+    pub lazy: bool,
+}
+
+impl Vma {
+    /// A new mapping up to `end` (not copy-on-write, executable if its
+    /// protection says so, its pages in the memory file as they are).
+    fn fresh(end: u64, prot: u32, shared: bool, may_write: bool, mem_off: u64, backing: Backing) -> Vma {
+        Vma { end, prot, shared, cow: false, may_write, may_exec: true, mem_off, backing, lazy: false }
+    }
 }
 
 /// Where a mapped file's bytes come from.
@@ -207,6 +219,10 @@ const MMAP_GAP: u64 = 1 << 30;
 /// How many pages one copy-on-write fault copies at most: fewer faults, and
 /// fewer VMA splits, for programs that write whole buffers after fork.
 const COW_BLOCK: u64 = 16 * PAGE_SIZE;
+
+/// How much of a restore's pages one fault loads: a few load blocks, so
+/// that touching a large heap again takes hundreds of faults, not millions.
+const LAZY_WINDOW: u64 = 4 * lazy::LOAD_BLOCK;
 
 /// One change to apply to every stub of an address space.
 #[derive(Clone, Copy, Debug)]
@@ -439,7 +455,7 @@ impl Drop for PinnedIo {
 }
 
 fn effective_prot(v: &Vma) -> u32 {
-    if matches!(v.backing, Backing::PastEof) {
+    if v.lazy || matches!(v.backing, Backing::PastEof) {
         PROT_NONE
     } else if v.cow {
         v.prot & !PROT_WRITE
@@ -545,7 +561,8 @@ impl MemoryManager {
                 return Err(Errno::EINVAL);
             }
             last_end = vma.end;
-            mm.vmas.insert(start, vma);
+            let lazy = mm.mf.pending(vma.mem_off, vma.end - start);
+            mm.vmas.insert(start, Vma { lazy, ..vma });
         }
         Ok(mm)
     }
@@ -700,10 +717,12 @@ impl MemoryManager {
             }
             self.mf.incref(v.mem_off, v.end - start);
             if !v.shared {
-                if !v.cow && v.prot & PROT_WRITE != 0 {
-                    protects.push(SpaceOp::Protect { addr: start, len: v.end - start, prot: v.prot & !PROT_WRITE });
-                }
+                let before = effective_prot(v);
                 v.cow = true;
+                let after = effective_prot(v);
+                if after != before {
+                    protects.push(SpaceOp::Protect { addr: start, len: v.end - start, prot: after });
+                }
             }
         }
         for op in protects {
@@ -773,6 +792,9 @@ impl MemoryManager {
             return Ok(());
         }
         let (old, len, prot) = (v.mem_off, end - start, v.prot);
+        // The pages keep their bytes (or are copied): a restore's come in
+        // first, and the piece is no longer reached by faults.
+        self.mf.load(old, len).map_err(|_| Errno::EFAULT)?;
         let new = if self.mf.any_shared(old, len) {
             let new = self.mf.allocate(len)?;
             self.mf.copy(new, old, len);
@@ -784,6 +806,7 @@ impl MemoryManager {
         if let Some(v) = self.vmas.get_mut(&start) {
             v.mem_off = new;
             v.cow = false;
+            v.lazy = false;
         }
         let op = SpaceOp::Map { addr: start, len, off: new, prot };
         if new == old {
@@ -927,7 +950,10 @@ impl MemoryManager {
         Ok(())
     }
 
-    fn insert(&mut self, start: u64, vma: Vma) -> SysResult<()> {
+    fn insert(&mut self, start: u64, mut vma: Vma) -> SysResult<()> {
+        // Pages of a restore that are still to load (a shared mapping of a
+        // restored tmpfs file, a move by mremap) are reached by faults.
+        vma.lazy |= self.mf.pending(vma.mem_off, vma.end - start);
         let op = SpaceOp::Map { addr: start, len: vma.end - start, off: vma.mem_off, prot: effective_prot(&vma) };
         self.vmas.insert(start, vma);
         self.push(op);
@@ -936,16 +962,7 @@ impl MemoryManager {
 
     fn map_anon_fixed(&mut self, start: u64, len: u64, prot: u32) -> SysResult<()> {
         let mem_off = self.mf.allocate(len)?;
-        let vma = Vma {
-            end: start + len,
-            prot,
-            shared: false,
-            cow: false,
-            may_write: true,
-            may_exec: true,
-            mem_off,
-            backing: Backing::Anon,
-        };
+        let vma = Vma::fresh(start + len, prot, false, true, mem_off, Backing::Anon);
         self.insert(start, vma)
     }
 
@@ -1045,7 +1062,7 @@ impl MemoryManager {
                 }
             }
         };
-        let vma = Vma { end: start + len, prot, shared, cow: false, may_write, may_exec: true, mem_off, backing };
+        let vma = Vma::fresh(start + len, prot, shared, may_write, mem_off, backing);
         self.insert(start, vma)?;
         Ok(start)
     }
@@ -1086,15 +1103,22 @@ impl MemoryManager {
             let backing = Backing::Pages { source: source.clone(), offset: offset + (at - start) };
             self.insert(
                 at,
-                Vma { end: at + r.len, prot, shared, cow: !shared, may_write, may_exec: true, mem_off: r.off, backing },
+                Vma {
+                    end: at + r.len,
+                    prot,
+                    shared,
+                    cow: !shared,
+                    may_write,
+                    may_exec: true,
+                    mem_off: r.off,
+                    backing,
+                    lazy: false,
+                },
             )?;
             at += r.len;
         }
         if let Some(mem_off) = tail {
-            self.insert(
-                at,
-                Vma { end, prot, shared, cow: false, may_write, may_exec: true, mem_off, backing: Backing::PastEof },
-            )?;
+            self.insert(at, Vma::fresh(end, prot, shared, may_write, mem_off, Backing::PastEof))?;
         }
         Ok(())
     }
@@ -1435,6 +1459,9 @@ impl MemoryManager {
         if v.end <= addr || matches!(v.backing, Backing::PastEof) {
             return false;
         }
+        if v.lazy {
+            return self.load_window(addr, access);
+        }
         if v.cow && v.prot & PROT_WRITE != 0 {
             let block = addr & !(COW_BLOCK - 1);
             let (from, to) = (block.max(s), (block + COW_BLOCK).min(v.end));
@@ -1447,6 +1474,46 @@ impl MemoryManager {
         };
         let stale = cursor.seq.is_none_or(|seq| seq < self.log.end());
         stale && effective_prot(v) & needed != 0
+    }
+
+    /// A fault in a mapping with a restore's pages still to load: loads the
+    /// [`LAZY_WINDOW`] around `addr` and gives it the mapping's rights back
+    /// (or every mapping's, once everything is in). False for an access the
+    /// mapping does not allow, or pages that could not be loaded.
+    fn load_window(&mut self, addr: u64, access: Option<Access>) -> bool {
+        let Some((&s, v)) = self.vmas.range(..=addr).next_back() else { return false };
+        let needed = match access {
+            Some(Access::Read) | None => PROT_READ,
+            Some(Access::Write) => PROT_WRITE,
+            Some(Access::Exec) => PROT_EXEC,
+        };
+        if v.prot & needed == 0 {
+            return false;
+        }
+        if !self.mf.loading() {
+            let mut ops = Vec::new();
+            for (&start, v) in self.vmas.iter_mut().filter(|(_, v)| v.lazy) {
+                v.lazy = false;
+                ops.push(SpaceOp::Protect { addr: start, len: v.end - start, prot: effective_prot(v) });
+            }
+            for op in ops {
+                self.push(op);
+            }
+            return true;
+        }
+        let window = addr & !(LAZY_WINDOW - 1);
+        let (from, to) = (window.max(s), (window + LAZY_WINDOW).min(v.end));
+        self.split_at(from);
+        self.split_at(to);
+        let Some(v) = self.vmas.get_mut(&from) else { return false };
+        if self.mf.load(v.mem_off, to - from).is_err() {
+            return false;
+        }
+        v.lazy = false;
+        let op = SpaceOp::Protect { addr: from, len: to - from, prot: effective_prot(v) };
+        // Only rights are added: the others take them at their next fault.
+        self.push(op);
+        true
     }
 
     /// mremap(2).
@@ -1571,6 +1638,7 @@ impl MemoryManager {
             may_exec: v.may_exec,
             mem_off,
             backing,
+            lazy: false,
         };
         self.insert(from, vma)
     }

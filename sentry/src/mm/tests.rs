@@ -244,3 +244,109 @@ fn a_pin_of_buffers_stops_at_the_first_hole() {
     assert!(mm.pin_buffers(&[(ro, 8)], true).is_empty(), "no write into read-only memory");
     assert_eq!(mm.pin_buffers(&[(ro, 8)], false).len(), 8);
 }
+
+/// A pages file in the test's temporary directory holding `data` at `off`,
+/// and the extents and checksums a checkpoint would record for it.
+fn pages_file(name: &str, off: u64, data: &[u8]) -> (OwnedFd, Vec<(u64, u64)>, Vec<u32>) {
+    use std::os::unix::fs::FileExt;
+    let path = std::env::temp_dir().join(format!("husk-lazy-{}-{name}", std::process::id()));
+    let file = std::fs::File::options().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    file.write_all_at(data, off).unwrap();
+    let extents = vec![(off, data.len() as u64)];
+    let crcs = lazy::block_checksums(&extents, |o, l, h| h.update(&data[(o - off) as usize..(o - off + l) as usize]));
+    (file.into(), extents, crcs)
+}
+
+/// An address space restored over `len` bytes of lazily loaded pages, each
+/// byte `i % 251`, mapped with `prot` at 0x4000_0000.
+fn restored_lazily(name: &str, len: u64, prot: u32) -> (MemoryManager, Vec<u8>) {
+    let mf = Arc::new(MemoryFile::new(1 << 30).unwrap());
+    let off = mf.allocate(len).unwrap();
+    let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    let (fd, extents, crcs) = pages_file(name, off, &data);
+    mf.load_lazily(lazy::LazyPages::new(fd, extents, &crcs, off + len).unwrap()).unwrap();
+    let vma = Vma {
+        end: 0x4000_0000 + len,
+        prot,
+        shared: false,
+        cow: false,
+        may_write: true,
+        may_exec: true,
+        mem_off: off,
+        backing: Backing::Anon,
+        lazy: false,
+    };
+    let mm =
+        MemoryManager::restored(mf, (0x10000, 0x7fff_ffff_f000), (0, 0, 0x7000_0000_0000), vec![(0x4000_0000, vma)])
+            .unwrap();
+    (mm, data)
+}
+
+#[test]
+fn a_fault_loads_a_window_of_restored_pages_and_gives_it_its_rights() {
+    let len = 4 * LAZY_WINDOW;
+    let (mut mm, data) = restored_lazily("fault", len, PROT_READ | PROT_WRITE);
+    let base = 0x4000_0000;
+    let (cursor, _) = thread();
+    let v = &mm.vmas[&base];
+    assert!(v.lazy && effective_prot(v) == PROT_NONE, "a restored mapping is reached by faults first");
+    let at = base + LAZY_WINDOW + 123;
+    assert!(mm.handle_fault(at, Some(Access::Write), &cursor));
+    let piece = &mm.vmas[&(base + LAZY_WINDOW)];
+    assert!(!piece.lazy && piece.end == base + 2 * LAZY_WINDOW && effective_prot(piece) == PROT_READ | PROT_WRITE);
+    assert!(mm.vmas[&base].lazy, "the rest waits");
+    let off = mm.translate(base).unwrap();
+    assert!(!mm.mf.pending(off + LAZY_WINDOW, LAZY_WINDOW) && mm.mf.pending(off, LAZY_WINDOW));
+    // The Sentry's own reads load what they touch.
+    let mut got = vec![0u8; 10];
+    mm.mf.read(off + 3 * LAZY_WINDOW + 7, &mut got);
+    let i = (3 * LAZY_WINDOW + 7) as usize;
+    assert_eq!(got, data[i..i + 10]);
+    mm.mf.load_all().unwrap();
+    assert!(!mm.mf.loading());
+    let mut all = vec![0u8; len as usize];
+    mm.mf.read(off, &mut all);
+    assert!(all == data, "every byte came back");
+    // Once everything is in, one fault gives every mapping its rights.
+    assert!(mm.handle_fault(base, Some(Access::Read), &cursor));
+    assert!(mm.vmas.values().all(|v| !v.lazy));
+}
+
+#[test]
+fn a_fault_the_mapping_does_not_allow_is_not_a_load() {
+    let (mut mm, _) = restored_lazily("denied", LAZY_WINDOW, PROT_READ);
+    let (cursor, _) = thread();
+    assert!(!mm.handle_fault(0x4000_0000, Some(Access::Write), &cursor));
+    assert!(mm.mf.pending(mm.translate(0x4000_0000).unwrap(), PAGE_SIZE));
+}
+
+#[test]
+fn a_corrupt_block_is_never_used_and_is_reported_once() {
+    use std::os::unix::fs::FileExt;
+    let mf = Arc::new(MemoryFile::new(1 << 30).unwrap());
+    let off = mf.allocate(2 * lazy::LOAD_BLOCK).unwrap();
+    let data = vec![7u8; 2 * lazy::LOAD_BLOCK as usize];
+    let (fd, extents, crcs) = pages_file("corrupt", off, &data);
+    std::fs::File::from(fd.try_clone().unwrap()).write_all_at(b"x", off + lazy::LOAD_BLOCK + 5).unwrap();
+    mf.load_lazily(lazy::LazyPages::new(fd, extents, &crcs, off + 2 * lazy::LOAD_BLOCK).unwrap()).unwrap();
+    assert_eq!(mf.load(off, 10), Ok(()), "the first block is sound");
+    let reports = Arc::new(AtomicUsize::new(0));
+    let r = reports.clone();
+    mf.on_load_failure(Box::new(move |e| {
+        assert!(e.to_string().contains("corrupt"), "{e}");
+        r.fetch_add(1, Ordering::SeqCst);
+    }));
+    let offset = off + lazy::LOAD_BLOCK;
+    assert_eq!(mf.load_all(), Err(lazy::LoadError::Corrupt { offset }));
+    assert_eq!(mf.load(offset, 10), Err(lazy::LoadError::Corrupt { offset }));
+    assert!(mf.pending(offset, 1), "a corrupt block stays unloaded");
+    assert_eq!(reports.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_truncated_pages_file_is_refused_before_anything_runs() {
+    let (fd, _, crcs) = pages_file("short", 0, &[1u8; 4096]);
+    let e = lazy::LazyPages::new(fd, vec![(0, 8192)], &crcs, 8192).err();
+    assert_eq!(e, Some(lazy::LoadError::Truncated { have: 4096, want: 8192 }));
+}

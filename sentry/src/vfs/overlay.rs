@@ -158,3 +158,46 @@ pub fn is_empty(d: &Dentry, gofer: &GoferClient) -> SysResult<bool> {
     let lower: Vec<DirEntry> = lower.into_iter().filter(|e| e.name != b"." && e.name != b"..").collect();
     Ok(merged_entries(d, lower).is_empty())
 }
+
+/// The overlay's copy of `d`, once it was copied up (for a checkpoint).
+pub fn copy_of(d: &Dentry) -> Option<&Arc<super::tmpfs::Inode>> {
+    match d.upper.get() {
+        Some(Node::Mem(i)) => Some(i),
+        _ => None,
+    }
+}
+
+/// Whether `d` was made in the overlay itself, over no lower file.
+pub fn made_here(d: &Dentry) -> bool {
+    matches!(d.node, Node::Mem(_))
+}
+
+/// Gives `d`, a lower file found again by a restore, its copy; false if it
+/// has one already.
+pub fn restore_copy(d: &Dentry, inode: Arc<super::tmpfs::Inode>) -> bool {
+    d.upper.set(Node::Mem(inode)).is_ok()
+}
+
+/// Puts `child` in `dir` as `name` (a restore), over whatever name the
+/// boot cached there.
+pub fn restore_entry(dir: &Arc<Dentry>, name: &[u8], child: &Arc<Dentry>) {
+    let mut kids = dir.children();
+    forget_cached(&mut kids, name);
+    dir.attach(&mut kids, name, child);
+}
+
+/// Hides the lower file `name` of `dir` (a restored whiteout).
+pub fn restore_whiteout(dir: &Dentry, name: &[u8]) {
+    let mut kids = dir.children();
+    forget_cached(&mut kids, name);
+    kids.map.insert(name.to_vec(), None);
+}
+
+fn forget_cached(kids: &mut super::Children, name: &[u8]) {
+    if let Some(Some(old)) = kids.map.remove(name) {
+        let pos = old.place().pos;
+        if kids.order.get(&pos).is_some_and(|c| Arc::ptr_eq(c, &old)) {
+            kids.order.remove(&pos);
+        }
+    }
+}
