@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use husk_suite::paths::{chroot_bin, husk_bin};
 use husk_suite::procs;
+use husk_suite::pty::{run_on_pty, Step};
 use husk_suite::run::{run_command, DEFAULT_TIMEOUT};
 use husk_suite::{Link, Outcome, Rootfs};
 use serde_json::json;
@@ -35,6 +36,8 @@ impl Ctx {
         let rootfs = Rootfs::new();
         rootfs.prog("ckpt", Link::Static);
         rootfs.prog("ckpt_busy", Link::Static);
+        rootfs.prog("ckpt_pty", Link::Static);
+        rootfs.prog("ckpt_tty", Link::Static);
         rootfs.busybox(&["sh", "sleep", "echo", "mkfifo", "cat", "ls", "mkdir", "rm", "mv", "ln", "stat", "chmod"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
         rootfs.file("/data.txt", DATA);
@@ -54,7 +57,10 @@ impl Ctx {
             "root": {"path": "rootfs", "readonly": true},
             "hostname": "ckpt",
             "annotations": {"dev.husk.network": "none"},
-            "mounts": [{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777"]}]
+            "mounts": [
+                {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777"]},
+                {"destination": "/dev/pts", "type": "devpts", "source": "devpts"}
+            ]
         });
         fs::write(rootfs.outside().join("config.json"), serde_json::to_vec_pretty(&config).expect("JSON"))
             .expect("write config.json");
@@ -232,8 +238,15 @@ fn native_output(ctx: &Ctx, prog: &str) -> String {
 /// once it gets SIGUSR1, and its exit status.
 fn native(ctx: &Ctx) -> (i32, String) {
     let mut cmd = Command::new(chroot_bin());
-    cmd.arg(ctx.rootfs.path()).arg("/progs/ckpt").stdout(Stdio::piped()).stdin(Stdio::null());
-    let mut child = cmd.spawn().expect("chroot");
+    cmd.arg(ctx.rootfs.path()).arg("/progs/ckpt");
+    native_until_ready(cmd)
+}
+
+/// `cmd` run to its end natively: what it prints after "ready" once it
+/// gets SIGUSR1, and its exit status.
+fn native_until_ready(mut cmd: Command) -> (i32, String) {
+    cmd.stdout(Stdio::piped()).stdin(Stdio::null());
+    let mut child = cmd.spawn().expect("the native run");
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
     out.read_line(&mut line).expect("ready line");
@@ -489,6 +502,66 @@ fn overlay_root_changes_survive_two_checkpoints_as_an_uninterrupted_run_sees_the
         assert_eq!(got, expected, "{platform}: the overlay after two restores (left) and uninterrupted (right)");
         assert_eq!(fs::read_to_string(ctx.rootfs.path().join("data.txt")).expect("host file"), DATA);
         assert!(ctx.rootfs.path().join("gone.txt").exists(), "the host's rootfs was changed");
+        ctx.assert_nothing_left();
+    }
+}
+
+#[test]
+fn a_pseudo_terminal_and_its_session_come_back_as_they_were() {
+    for platform in PLATFORMS {
+        let ctx = Ctx::new(platform, "pty", &["/progs/ckpt_pty"]);
+        // Natively outside the root: its /dev has no ptmx.
+        let expected = native_until_ready(Command::new(ctx.rootfs.path().join("progs/ckpt_pty")));
+        assert_eq!(expected.0, 0, "native run:\n{}", expected.1);
+        ctx.run_detached(&ctx.image("first"));
+        ctx.ok(&["checkpoint", "--image-path", "image", &ctx.id]);
+        let mut child = ctx.spawn_restore("image", &[]);
+        ctx.wait_running(&mut child);
+        ctx.ok(&["kill", &ctx.id, "SIGUSR1"]);
+        let got = finish(child, "husk restore");
+        assert_eq!(got, expected, "{platform}: after a restore (left) and natively (right)");
+        assert!(got.1.contains("child read: typed line"), "{}", got.1);
+        ctx.assert_nothing_left();
+    }
+}
+
+#[test]
+fn the_console_comes_back_on_the_restores_terminal_with_its_settings() {
+    for platform in PLATFORMS {
+        let ctx = Ctx::new(platform, "console", &["/progs/ckpt_tty"]);
+        let husk = |args: &[&str]| -> Vec<std::ffi::OsString> {
+            let mut v: Vec<std::ffi::OsString> =
+                vec![husk_bin().into(), "--root".into(), ctx.state_root.clone().into()];
+            v.extend(["--platform", platform].iter().map(Into::into));
+            v.extend(args.iter().map(Into::into));
+            v
+        };
+        let bundle = ctx.bundle().to_str().expect("utf-8").to_owned();
+        // The first run in the foreground on a terminal of its own, which
+        // becomes the sandbox's console; it ends with the checkpoint.
+        let first = {
+            let argv = husk(&["run", "--bundle", &bundle, &ctx.id]);
+            std::thread::spawn(move || run_on_pty(&argv, &[Step::Expect("ready")]))
+        };
+        wait_for(|| ctx.run(&["exec", &ctx.id, "/bin/cat", "/tmp/ready"]).status == 0, "the console set up");
+        let image = ctx.image("image");
+        ctx.ok(&["checkpoint", "--image-path", image.to_str().expect("utf-8"), &ctx.id]);
+        let first = first.join().expect("the first run");
+        assert!(first.failed.is_none(), "{platform}: {}", first.describe());
+        // Without a terminal to give it: refused, nothing left.
+        let out = ctx.run(&["restore", "--image-path", image.to_str().expect("utf-8"), "--bundle", &bundle, &ctx.id]);
+        assert_ne!(out.status, 0, "{platform}: restored with no terminal");
+        assert!(out.stderr_str().contains("had a terminal"), "{platform}: {}", out.describe());
+        ctx.assert_nothing_left();
+        // Restored on a new terminal: one key, read at once and not echoed.
+        let argv = husk(&["restore", "--image-path", image.to_str().expect("utf-8"), "--bundle", &bundle, &ctx.id]);
+        let out = run_on_pty(&argv, &[Step::Send("x"), Step::Expect("got x")]);
+        assert_eq!(out.status, 0, "{platform}: {}", out.describe());
+        assert!(
+            out.text().contains("got x, canonical off, echo off, foreground mine"),
+            "{platform}: {}",
+            out.describe()
+        );
         ctx.assert_nothing_left();
     }
 }

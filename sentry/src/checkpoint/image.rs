@@ -87,6 +87,18 @@ pub struct Image {
     pub tmpfs: Vec<TmpfsImage>,
     /// Unnamed Unix sockets, each with its peer's index.
     pub unix: Vec<(crate::vfs::unix::EndpointState, Option<usize>)>,
+    /// Terminals: the console, and pseudo-terminal pairs.
+    pub ttys: Vec<TtyImage>,
+}
+
+/// A terminal: the console (a host terminal, which a restore's new one
+/// replaces) or a pseudo-terminal pair of the sandbox's.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TtyImage {
+    /// The terminal's own state (its session, its termios...).
+    pub tty: crate::kernel::tty::TtySnapshot,
+    /// The pair, for a pty (none: the console).
+    pub pty: Option<crate::kernel::pty::PtySnapshot>,
 }
 
 /// One tmpfs mount's files, or what an overlay's upper layer holds.
@@ -275,6 +287,25 @@ pub enum FileKind {
     Epoll(Vec<(usize, i32, u32, u64, bool)>),
     /// Unix socket N of [`Image::unix`].
     Unix(usize),
+    /// A file of terminal N of [`Image::ttys`] (the console, or a pty's
+    /// replica), opened by `path` (if by a path) when the terminal's hangup
+    /// count was `hangups`.
+    Terminal {
+        /// The terminal.
+        tty: usize,
+        /// The node it was opened by (/dev/console, /dev/tty, /dev/pts/N).
+        path: Option<Vec<u8>>,
+        /// The hangup count at its open.
+        hangups: u64,
+    },
+    /// The master of pty N of [`Image::ttys`], opened by the ptmx node
+    /// `path`.
+    PtyMaster {
+        /// The pair.
+        tty: usize,
+        /// The ptmx node.
+        path: Vec<u8>,
+    },
 }
 
 /// A pipe and what it holds.
@@ -335,6 +366,8 @@ pub struct ProcessImage {
     pub oom_score_adj: (i32, i32),
     /// The group's stop state is in force (SIGSTOP'd).
     pub stopped: bool,
+    /// Its controlling terminal, by index in [`Image::ttys`].
+    pub ctty: Option<usize>,
     /// Its threads (none for a zombie).
     pub threads: Vec<ThreadImage>,
     /// ITIMER_REAL (and alarm): (ns left, interval ns), if armed.

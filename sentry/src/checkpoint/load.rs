@@ -68,6 +68,50 @@ pub fn load_rest_in_background(mf: &Arc<MemoryFile>) {
     }
 }
 
+/// The node at `path` (a terminal's: /dev/console, /dev/tty, /dev/pts/N,
+/// a ptmx).
+fn node(kernel: &Kernel, path: &[u8]) -> Result<Arc<Dentry>, RestoreError> {
+    let vfs = &kernel.vfs;
+    vfs.resolve(vfs.root(), vfs.root(), path, Follow::Yes)
+        .map_err(|errno| RestoreError::Reopen { path: String::from_utf8_lossy(path).into_owned(), errno })
+}
+
+/// The image's terminals: its pseudo-terminal pairs made again at their
+/// indexes, and its console, the terminal on the restore's stdio, which
+/// takes the old one's settings.
+fn restore_ttys(
+    kernel: &Arc<Kernel>,
+    images: &[TtyImage],
+    stdio: &[OwnedFd],
+) -> Result<Vec<Arc<crate::kernel::tty::Tty>>, RestoreError> {
+    let mut out = Vec::with_capacity(images.len());
+    for img in images {
+        let tty = match &img.pty {
+            Some(p) => kernel
+                .ptys
+                .restore(Arc::downgrade(kernel), p)
+                .ok_or_else(|| inconsistent(format!("pseudo-terminal {}", p.index)))?,
+            None => {
+                if kernel.console.get().is_some() {
+                    return Err(inconsistent("two consoles"));
+                }
+                let fds = stdio
+                    .iter()
+                    .map(|fd| fd.try_clone())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| RestoreError::Io(e.to_string()))?;
+                let (_, console) = crate::kernel::tty::stdio_files(fds, None);
+                let console = console.ok_or(RestoreError::NoTerminal)?;
+                let _ = kernel.console.set(console.clone());
+                console
+            }
+        };
+        tty.restore(&img.tty).map_err(|errno| RestoreError::Io(format!("a terminal's settings: {errno}")))?;
+        out.push(tty);
+    }
+    Ok(out)
+}
+
 /// Opens named files again, each once per (path, flags).
 struct Opener<'k> {
     kernel: &'k Arc<Kernel>,
@@ -168,6 +212,9 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
     }
     // The tmpfs mounts' files first: open files and mappings name them.
     super::memfs::restore(&kernel.vfs, &image.tmpfs, image.memory.tail)?;
+    // Terminals before the processes they control and the files open on
+    // them.
+    let ttys = restore_ttys(kernel, &image.ttys, &stdio)?;
     let opener = Opener { kernel, creds: Credentials::new(0, 0) };
     // Address spaces.
     let min_max = (kernel.platform.min_user_address(), kernel.platform.max_user_address());
@@ -376,7 +423,10 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
                     continued: p.continued,
                     exit_signal: p.exit_signal.min(crate::kernel::signal::NSIG),
                     did_exec: p.did_exec,
-                    ctty: None,
+                    ctty: p
+                        .ctty
+                        .map(|i| ttys.get(i).cloned().ok_or_else(|| inconsistent("a controlling terminal")))
+                        .transpose()?,
                     remains,
                 },
             );
@@ -436,6 +486,19 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
             }
             // Its entries once every file exists.
             FileKind::Epoll(_) => File::new(Box::new(crate::vfs::epoll::EpollFile::new()), f.flags, None),
+            FileKind::Terminal { tty, path, hangups } => {
+                let tty = ttys.get(*tty).ok_or_else(|| inconsistent("a terminal"))?.clone();
+                let dentry = path.as_ref().map(|p| node(kernel, p)).transpose()?;
+                let file = crate::kernel::tty::TtyFile::restored(tty, dentry.clone(), *hangups);
+                File::new(Box::new(file), f.flags, dentry)
+            }
+            FileKind::PtyMaster { tty, path } => {
+                let tty = ttys.get(*tty).ok_or_else(|| inconsistent("a pseudo-terminal"))?.clone();
+                let dentry = node(kernel, path)?;
+                let master = crate::kernel::pty::PtyMaster::restored(tty, dentry.clone())
+                    .ok_or_else(|| inconsistent("a pty master of the console"))?;
+                File::new(Box::new(master), f.flags, Some(dentry))
+            }
         };
         if f.flags & O_PATH == 0 {
             file.set_flags(f.flags);

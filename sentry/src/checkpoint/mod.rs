@@ -93,6 +93,10 @@ pub enum RestoreError {
     /// Reading the pages failed.
     #[error("cannot restore: reading the pages: {0}")]
     Io(String),
+    /// The checkpointed sandbox had a terminal, and the restore gives it
+    /// none.
+    #[error("cannot restore: the checkpointed sandbox had a terminal; restore it with one (process.terminal in config.json and --console-socket, or a terminal on husk restore's stdio)")]
+    NoTerminal,
     /// The pages file does not fit its extents and checksums.
     #[error("cannot restore: {0}")]
     Pages(#[from] crate::mm::lazy::LoadError),

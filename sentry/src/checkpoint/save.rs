@@ -115,6 +115,7 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
     let mut mms: Seen<Mutex<MemoryManager>> = Seen::default();
     let mut fd_tables: Seen<Mutex<crate::kernel::fd_table::FdTable>> = Seen::default();
     let mut fs_contexts: Seen<Mutex<crate::kernel::task::FsContext>> = Seen::default();
+    let mut ttys: Seen<crate::kernel::tty::Tty> = Seen::default();
     let mut processes = Vec::new();
     let last_pid;
     {
@@ -169,6 +170,7 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
                     tg.oom_score_adj_min.load(std::sync::atomic::Ordering::Relaxed),
                 ),
                 stopped: tg.stopped_flag.load(std::sync::atomic::Ordering::Acquire),
+                ctty: p.ctty.as_ref().map(|t| ttys.add(t)),
                 threads,
                 itimer_real,
                 posix_timers,
@@ -195,7 +197,7 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
     let mut images = Vec::new();
     let mut i = 0;
     while let Some(f) = files.items.get(i).cloned() {
-        images.push(file_image(kernel, &f, &mut files, &mut pipes, &mut sockets)?);
+        images.push(file_image(kernel, &f, &mut files, &mut pipes, &mut sockets, &mut ttys)?);
         i += 1;
     }
     let files = images;
@@ -246,7 +248,16 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         unix.push((state, peer));
         i += 1;
     }
+    let ttys = ttys
+        .items
+        .iter()
+        .map(|t| {
+            let tty = t.snapshot().map_err(|e| CheckpointError::Io(format!("reading a terminal's settings: {e}")))?;
+            Ok(TtyImage { tty, pty: t.pty().map(|p| p.snapshot()) })
+        })
+        .collect::<Result<Vec<_>, CheckpointError>>()?;
     Ok(Image {
+        ttys,
         unix,
         tmpfs,
         memory,
@@ -388,15 +399,20 @@ fn file_image(
     files: &mut Seen<File>,
     pipes: &mut Seen<crate::vfs::pipe::Pipe>,
     sockets: &mut Seen<crate::vfs::unix::Endpoint>,
+    ttys: &mut Seen<crate::kernel::tty::Tty>,
 ) -> Result<FileImage, CheckpointError> {
     use abi::flags::open::{O_ACCMODE, O_WRONLY};
     let ops = &f.ops;
     let flags = f.flags();
     let offset = *f.offset.lock().unwrap_or_else(|e| e.into_inner());
-    let kind = if let Some(i) = ops.stdio_index() {
+    let kind = if let Some(t) = ops.tty_file() {
+        let (tty, dentry, hangups) = t.parts();
+        FileKind::Terminal { tty: ttys.add(tty), path: dentry.map(|d| kernel.vfs.path_of(d)), hangups }
+    } else if let Some(m) = ops.pty_master_file() {
+        let tty = ops.pty_master().ok_or_else(|| unsupported("a pty master without its pair"))?;
+        FileKind::PtyMaster { tty: ttys.add(tty), path: kernel.vfs.path_of(m.dentry()) }
+    } else if let Some(i) = ops.stdio_index() {
         FileKind::Stdio(i)
-    } else if ops.tty().is_some() || ops.pty_master().is_some() {
-        return Err(unsupported("a terminal is open (the console or a pseudo-terminal)"));
     } else if let Some(u) = ops.unix_socket() {
         FileKind::Unix(sockets.add(u.endpoint()))
     } else if ops.host_socket().is_some() {

@@ -739,3 +739,75 @@ mod tests {
         assert!(n <= PENDING_MAX);
     }
 }
+
+/// A line discipline as a checkpoint keeps it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LdSnapshot {
+    /// The termios, as its bytes.
+    pub termios: Vec<u8>,
+    /// Written to the master, not yet taken in.
+    pub pending: Vec<u8>,
+    /// Input the replica may read.
+    pub ready: Vec<u8>,
+    /// The lengths of the complete lines in `ready`.
+    pub lines: Vec<u64>,
+    /// The line being typed.
+    pub canon: Vec<u8>,
+    /// VLNEXT was typed.
+    pub literal_next: bool,
+    /// Output for the master to read.
+    pub out: Vec<u8>,
+    /// The output column.
+    pub column: u64,
+    /// Output stopped.
+    pub stopped: bool,
+    /// Where held-back echo starts in `out`.
+    pub echo_mark: u64,
+}
+
+impl LineDiscipline {
+    /// Its state, for a checkpoint.
+    pub fn snapshot(&self) -> LdSnapshot {
+        use zerocopy::IntoBytes;
+        LdSnapshot {
+            termios: self.termios.as_bytes().to_vec(),
+            pending: self.pending.iter().copied().collect(),
+            ready: self.ready.iter().copied().collect(),
+            lines: self.lines.iter().map(|&n| n as u64).collect(),
+            canon: self.canon.clone(),
+            literal_next: self.literal_next,
+            out: self.out.iter().copied().collect(),
+            column: self.column as u64,
+            stopped: self.stopped,
+            echo_mark: self.echo_mark as u64,
+        }
+    }
+
+    /// A discipline in the state `s`; `None` if the state is not one a
+    /// discipline can be in (queues past their bounds, lines longer than
+    /// the input).
+    pub fn from_snapshot(s: &LdSnapshot) -> Option<LineDiscipline> {
+        use zerocopy::FromBytes;
+        let termios = Termios::read_from_bytes(&s.termios).ok()?;
+        let line_bytes = s.lines.iter().try_fold(0u64, |a, &n| a.checked_add(n))?;
+        let fits = s.pending.len() <= PENDING_MAX
+            && s.ready.len() + s.canon.len() <= INPUT_MAX
+            && s.out.len() <= OUTPUT_MAX * MAX_EXPANSION
+            && line_bytes <= s.ready.len() as u64
+            && s.lines.len() <= INPUT_MAX
+            && s.echo_mark <= s.out.len() as u64
+            && s.column <= OUTPUT_MAX as u64;
+        fits.then(|| LineDiscipline {
+            termios,
+            pending: s.pending.iter().copied().collect(),
+            ready: s.ready.iter().copied().collect(),
+            lines: s.lines.iter().map(|&n| n as usize).collect(),
+            canon: s.canon.clone(),
+            literal_next: s.literal_next,
+            out: s.out.iter().copied().collect(),
+            column: s.column as usize,
+            stopped: s.stopped,
+            echo_mark: s.echo_mark as usize,
+        })
+    }
+}

@@ -474,6 +474,109 @@ impl FileOps for PtyMaster {
     fn pty_master(&self) -> Option<&Arc<Tty>> {
         Some(&self.tty)
     }
+
+    fn pty_master_file(&self) -> Option<&PtyMaster> {
+        Some(self)
+    }
+}
+
+/// A pseudo-terminal pair as a checkpoint keeps it (its files and the
+/// replica's session are kept with the files and the processes).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PtySnapshot {
+    /// Its index (/dev/pts/N).
+    pub index: u32,
+    /// The line discipline and its queues.
+    pub ld: super::ldisc::LdSnapshot,
+    /// Opening the replica fails until unlockpt.
+    pub locked: bool,
+    /// The master is open.
+    pub master_open: bool,
+    /// A replica was opened once.
+    pub replica_opened: bool,
+    /// termios2's speeds.
+    pub speeds: (u32, u32),
+    /// The replica's owner.
+    pub uid: u32,
+    /// When the pair was made (the node's times).
+    pub created: (i64, i64),
+}
+
+impl Pty {
+    /// Its state, for a checkpoint.
+    pub fn snapshot(&self) -> PtySnapshot {
+        let st = self.state();
+        PtySnapshot {
+            index: self.index,
+            ld: st.ld.snapshot(),
+            locked: st.locked,
+            master_open: st.master_open,
+            replica_opened: st.replica_opened,
+            speeds: st.speeds,
+            uid: self.uid,
+            created: self.created,
+        }
+    }
+}
+
+impl PtyRegistry {
+    /// Makes the pair `s` again at its index, with no file open on either
+    /// side yet ([`PtyMaster::restored`] and [`TtyFile::open_restored`] open
+    /// them). `None` for a state no pair can be in, or an index in use.
+    pub fn restore(self: &Arc<Self>, kernel: Weak<Kernel>, s: &PtySnapshot) -> Option<Arc<Tty>> {
+        let ld = LineDiscipline::from_snapshot(&s.ld)?;
+        let index = s.index as usize;
+        let mut slots = self.slots();
+        if index >= MAX_PTYS {
+            return None;
+        }
+        if slots.len() <= index {
+            slots.resize(index + 1, None);
+        }
+        if slots[index].as_ref().is_some_and(|w| w.strong_count() > 0) {
+            return None;
+        }
+        let pty = Pty {
+            index: s.index,
+            state: Mutex::new(PtyState {
+                ld,
+                locked: s.locked,
+                master_open: s.master_open,
+                replicas: 0,
+                replica_opened: s.replica_opened,
+                speeds: s.speeds,
+            }),
+            queue: WaitQueue::default(),
+            registry: self.clone(),
+            kernel,
+            uid: s.uid,
+            created: s.created,
+        };
+        let tty = Tty::new_pty(pty);
+        slots[index] = Some(Arc::downgrade(&tty));
+        Some(tty)
+    }
+}
+
+impl PtyMaster {
+    /// The master of the restored pair `tty`, opened by `dentry` (a ptmx
+    /// node).
+    pub fn restored(tty: Arc<Tty>, dentry: Arc<Dentry>) -> Option<PtyMaster> {
+        tty.pty().is_some().then_some(PtyMaster { tty, dentry })
+    }
+
+    /// The ptmx node it was opened by.
+    pub fn dentry(&self) -> &Arc<Dentry> {
+        &self.dentry
+    }
+}
+
+impl Pty {
+    /// A replica file of a restored pair opens (whatever the lock: it was
+    /// open when the checkpoint was taken).
+    pub fn reopen_replica(&self) {
+        self.state().replicas += 1;
+    }
 }
 
 /// An ioctl on a master: the pty's own requests; the rest act on the

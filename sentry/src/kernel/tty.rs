@@ -146,6 +146,79 @@ impl Tty {
     }
 }
 
+/// A terminal's own state, as a checkpoint keeps it (a pty's pair is
+/// kept by [`super::pty::PtySnapshot`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TtySnapshot {
+    /// The session it controls (0: none).
+    pub session: i32,
+    /// Its foreground process group (0: none).
+    pub pgrp: i32,
+    /// The window size the foreground group was last told of.
+    pub winsize: Vec<u8>,
+    /// How many times vhangup hung it up.
+    pub hangups: u64,
+    /// The termios, as its bytes: the host terminal's, for the console.
+    pub termios: Vec<u8>,
+}
+
+impl Tty {
+    /// Its state, for a checkpoint.
+    pub fn snapshot(&self) -> SysResult<TtySnapshot> {
+        let termios = self.termios()?.as_bytes().to_vec();
+        let c = self.ctl();
+        Ok(TtySnapshot {
+            session: c.session,
+            pgrp: c.pgrp,
+            winsize: c.winsize.to_vec(),
+            hangups: self.hangups.load(Ordering::Acquire),
+            termios,
+        })
+    }
+
+    /// Takes back the state of `s` (the terminal's own): its session,
+    /// group, last window size and hangups, and, for the console, the
+    /// host terminal's termios (raw mode, echo...), which a restore's new
+    /// terminal does not have yet.
+    pub fn restore(&self, s: &TtySnapshot) -> SysResult<()> {
+        {
+            let mut c = self.ctl();
+            c.session = s.session;
+            c.pgrp = s.pgrp;
+            if let Ok(w) = <[u8; WINSIZE_SIZE]>::try_from(s.winsize.as_slice()) {
+                c.winsize = w;
+            }
+        }
+        self.hangups.store(s.hangups, Ordering::Release);
+        if let (Some(fd), Ok(mut t)) = (self.host_fd(), <[u8; TERMIOS_SIZE]>::try_from(s.termios.as_slice())) {
+            crate::sys::tty_ioctl(fd, TCSETS, &mut t)?;
+        }
+        Ok(())
+    }
+
+    /// Whether this is the console (a host terminal), not a pty's replica.
+    pub fn is_console(&self) -> bool {
+        matches!(self.dev, TtyDev::Host { .. })
+    }
+}
+
+impl TtyFile {
+    /// Its terminal, its dentry and the hangup count at its open, for a
+    /// checkpoint.
+    pub fn parts(&self) -> (&Arc<Tty>, Option<&Arc<Dentry>>, u64) {
+        (&self.tty, self.dentry.as_ref(), self.hangups)
+    }
+
+    /// A restored file of `tty` (one that was open at the checkpoint), by
+    /// `dentry`, opened when the hangup count was `hangups`.
+    pub fn restored(tty: Arc<Tty>, dentry: Option<Arc<Dentry>>, hangups: u64) -> TtyFile {
+        if let Some(p) = tty.pty() {
+            p.reopen_replica();
+        }
+        TtyFile { tty, dentry, hangups }
+    }
+}
+
 fn host_io(r: std::io::Result<usize>) -> SysResult<usize> {
     r.map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))
 }
@@ -280,6 +353,10 @@ impl FileOps for TtyFile {
         // A hung-up file is no terminal any more: no job control, and its
         // ioctls fail (see `hung_up`).
         (!self.hung()).then_some(&self.tty)
+    }
+
+    fn tty_file(&self) -> Option<&TtyFile> {
+        Some(self)
     }
 
     fn hung_up(&self) -> bool {

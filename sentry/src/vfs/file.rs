@@ -243,6 +243,17 @@ pub trait FileOps: Send + Sync {
         None
     }
 
+    /// The terminal file this is (a console's or a pty replica's), hung
+    /// up or not, for a checkpoint.
+    fn tty_file(&self) -> Option<&crate::kernel::tty::TtyFile> {
+        None
+    }
+
+    /// The pty master this is, for a checkpoint.
+    fn pty_master_file(&self) -> Option<&crate::kernel::pty::PtyMaster> {
+        None
+    }
+
     /// The POSIX message queue this file is, for the mq_* calls (EBADF
     /// otherwise).
     fn mqueue(&self) -> Option<&Arc<crate::kernel::ipc::mqueue::Mq>> {
