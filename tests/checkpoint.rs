@@ -38,6 +38,7 @@ impl Ctx {
         rootfs.prog("ckpt_busy", Link::Static);
         rootfs.prog("ckpt_pty", Link::Static);
         rootfs.prog("ckpt_tty", Link::Static);
+        rootfs.prog("ckpt_sock", Link::Static);
         rootfs.busybox(&["sh", "sleep", "echo", "mkfifo", "cat", "ls", "mkdir", "rm", "mv", "ln", "stat", "chmod"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
         rootfs.file("/data.txt", DATA);
@@ -562,6 +563,26 @@ fn the_console_comes_back_on_the_restores_terminal_with_its_settings() {
             "{platform}: {}",
             out.describe()
         );
+        ctx.assert_nothing_left();
+    }
+}
+
+#[test]
+fn loopback_and_unix_sockets_keep_their_names_connections_and_data() {
+    for platform in PLATFORMS {
+        let ctx = Ctx::new(platform, "sock", &["/progs/ckpt_sock"]);
+        let mut cmd = Command::new(chroot_bin());
+        cmd.arg(ctx.rootfs.path()).arg("/progs/ckpt_sock");
+        let expected = native_until_ready(cmd);
+        assert_eq!(expected.0, 0, "native run:\n{}", expected.1);
+        assert!(!expected.1.contains(": no") && !expected.1.contains("elsewhere"), "native run:\n{}", expected.1);
+        ctx.run_detached(&ctx.image("first"));
+        ctx.ok(&["checkpoint", "--image-path", "image", &ctx.id]);
+        let mut child = ctx.spawn_restore("image", &[]);
+        ctx.wait_running(&mut child);
+        ctx.ok(&["kill", &ctx.id, "SIGUSR1"]);
+        let got = finish(child, "husk restore");
+        assert_eq!(got, expected, "{platform}: after a restore (left) and natively (right)");
         ctx.assert_nothing_left();
     }
 }

@@ -548,3 +548,74 @@ fn nat_oci_annotations() {
     let (status, out, err) = oci_connect(&net, serde_json::json!({"dev.husk.network": "bridge"}));
     assert!(status != 0 && out.is_empty() && err.contains("dev.husk.network"), "{status} {out} {err}");
 }
+
+/// A checkpoint of a container with a TCP connection to a server outside
+/// it (through the relay): the restore brings the connection back reset,
+/// as gVisor's does (ECONNRESET, then EPIPE, no peer), and the restored
+/// container makes new connections out as before.
+#[test]
+fn a_restore_resets_connections_outside_the_sandbox() {
+    if husk_suite::blocklist::skip("a_restore_resets_connections_outside_the_sandbox") {
+        return;
+    }
+    let net = TestNet::new();
+    let (rootfs, prog) = prog_rootfs("ckpt_outside", Link::Static);
+    rootfs.dir("/proc").dir("/etc");
+    let config = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "user": {"uid": 0, "gid": 0},
+            "args": [prog],
+            "env": ["PATH=/bin", format!("NAT_SERVER={}", net.server)],
+            "cwd": "/"
+        },
+        "root": {"path": "rootfs", "readonly": true},
+        "annotations": {"dev.husk.network": "nat", "dev.husk.network.allow-egress": format!("{}:9000", net.server)},
+        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+        "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"},
+                                 {"type": "network", "path": "/proc/self/ns/net"}]}
+    });
+    let bundle = rootfs.outside();
+    std::fs::write(bundle.join("config.json"), serde_json::to_vec(&config).expect("JSON")).expect("config.json");
+    let state = tempfile::tempdir().expect("a state root");
+    let id = format!("nat-ckpt-{}", std::process::id());
+    let errors = state.path().join("stderr");
+    let husk = |args: &[&str], out: Option<&std::path::Path>| {
+        let mut cmd = Command::new(husk_suite::paths::husk_bin());
+        cmd.arg("--root").arg(state.path()).args(args).stdin(Stdio::null());
+        // Files, not pipes: a detached container keeps its stdio.
+        let stdout = match out {
+            Some(out) => std::fs::File::create(out).expect("output file"),
+            None => std::fs::File::create(state.path().join("stdout")).expect("stdout file"),
+        };
+        cmd.stdout(stdout).stderr(std::fs::File::create(&errors).expect("stderr file"));
+        let status = cmd.status().expect("run husk");
+        assert!(status.success(), "husk {args:?}: {}", std::fs::read_to_string(&errors).unwrap_or_default());
+    };
+    let wait_for = |path: &std::path::Path, text: &str| {
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        while !std::fs::read_to_string(path).is_ok_and(|s| s.contains(text)) {
+            assert!(std::time::Instant::now() < deadline, "{} never said {text:?}", path.display());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let bundle_arg = bundle.to_str().expect("utf-8");
+    let (first, second) = (bundle.join("first.out"), bundle.join("second.out"));
+    let image = bundle.join("image");
+    husk(&["run", "-d", "--bundle", bundle_arg, &id], Some(&first));
+    wait_for(&first, "ready\n");
+    assert_eq!(std::fs::read_to_string(&first).expect("output"), "before: echoed\nready\n");
+    husk(&["checkpoint", "--image-path", image.to_str().expect("utf-8"), &id], None);
+    husk(
+        &["restore", "-d", "--image-path", image.to_str().expect("utf-8"), "--bundle", bundle_arg, &id],
+        Some(&second),
+    );
+    husk(&["kill", &id, "SIGUSR1"], None);
+    wait_for(&second, "a new connection");
+    husk(&["delete", "--force", &id], None);
+    assert_eq!(
+        std::fs::read_to_string(&second).expect("output"),
+        "after: recv Connection reset by peer\nafter: send Broken pipe\n\
+         after: getpeername Transport endpoint is not connected\na new connection: echoed\n"
+    );
+}

@@ -21,6 +21,7 @@ use crate::mm::lazy::LazyPages;
 use crate::mm::memfile::AllocatorState;
 use crate::mm::{Backing, MemoryFile, MemoryManager, Vma};
 use crate::vfs::file::{File, HostStdio};
+use crate::vfs::unix::NameState;
 use crate::vfs::{Dentry, Follow};
 
 /// The highest fd number a restored table takes, plus one (fs.nr_open's
@@ -66,6 +67,39 @@ pub fn load_rest_in_background(mf: &Arc<MemoryFile>) {
     if let Err(e) = spawned {
         log::warn!("restore: no background page loading ({e}); pages load as they are touched");
     }
+}
+
+/// Gives a restored socket its name back in the sandbox's namespaces: an
+/// abstract name, a path's socket file (found by its path), a port.
+fn restore_socket_name(
+    kernel: &Kernel,
+    ep: &Arc<crate::vfs::unix::Endpoint>,
+    s: &crate::vfs::unix::EndpointState,
+) -> Result<(), RestoreError> {
+    let names = &kernel.unix_names;
+    let taken = |what: String| inconsistent(format!("{what}, bound twice"));
+    match &s.name {
+        Some(NameState::Abstract(n)) => {
+            names.bind_abstract(n, ep).map_err(|_| taken(format!("abstract socket {}", String::from_utf8_lossy(n))))?
+        }
+        Some(NameState::Path { file: Some(path), .. }) => {
+            let d = node(kernel, path)?;
+            let a = d.attr();
+            if a.mode & abi::flags::mode::S_IFMT != abi::flags::mode::S_IFSOCK {
+                return Err(RestoreError::Changed {
+                    path: String::from_utf8_lossy(path).into_owned(),
+                    what: "no longer a socket file".into(),
+                });
+            }
+            names.bind_path((a.dev, a.ino), ep).map_err(|_| taken(String::from_utf8_lossy(path).into_owned()))?;
+            ep.set_bound_file(d);
+        }
+        Some(NameState::Inet(a)) if s.holds_port => {
+            names.inet.lock().unwrap_or_else(|e| e.into_inner()).restore(ep).map_err(|_| taken(format!("port {a}")))?
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The node at `path` (a terminal's: /dev/console, /dev/tty, /dev/pts/N,
@@ -443,9 +477,17 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
         .collect();
     let sockets: Vec<Arc<crate::vfs::unix::Endpoint>> =
         image.unix.iter().map(|(s, _)| crate::vfs::unix::Endpoint::restored(s)).collect();
-    for ((_, peer), ep) in image.unix.iter().zip(&sockets) {
+    for ((state, peer), ep) in image.unix.iter().zip(&sockets) {
         if let Some(p) = peer {
             ep.restore_peer(sockets.get(*p).ok_or_else(|| inconsistent("a socket's peer"))?);
+        }
+        restore_socket_name(kernel, ep, state)?;
+        if let Some((backlog, pending)) = &state.listening {
+            let pending = pending
+                .iter()
+                .map(|&i| sockets.get(i).cloned().ok_or_else(|| inconsistent("a connection not yet accepted")))
+                .collect::<Result<Vec<_>, _>>()?;
+            ep.restore_listening(*backlog, pending);
         }
     }
     let mut files = Vec::new();

@@ -13,6 +13,7 @@ use crate::kernel::task::{RestartBlock, Task};
 use crate::kernel::{ExitStatus, Kernel};
 use crate::mm::{Backing, Chunk, MemoryManager};
 use crate::vfs::file::File;
+use crate::vfs::unix::NameState;
 use crate::vfs::{Dentry, Follow};
 
 /// What a checkpoint wrote.
@@ -243,7 +244,15 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
     let mut unix = Vec::new();
     let mut i = 0;
     while let Some(ep) = sockets.items.get(i).cloned() {
-        let state = ep.checkpoint_state().map_err(unsupported)?;
+        let saved = ep.checkpoint_state().map_err(unsupported)?;
+        let mut state = saved.state;
+        if let Some((_, indexes)) = &mut state.listening {
+            *indexes = saved.pending.iter().map(|p| sockets.add(p)).collect();
+        }
+        if let (Some(NameState::Path { file, .. }), Some(d)) = (&mut state.name, &saved.bound_file) {
+            *file = reachable_path(kernel, d);
+        }
+        state.holds_port = kernel.unix_names.inet.lock().unwrap_or_else(|e| e.into_inner()).holds(&ep);
         let peer = ep.peer_endpoint().map(|p| sockets.add(&p));
         unix.push((state, peer));
         i += 1;
@@ -378,17 +387,22 @@ fn creds_image(c: &Credentials) -> CredsImage {
     }
 }
 
-/// A named file as restore will find it: its path must lead back to it.
-fn named(kernel: &Kernel, d: &Arc<Dentry>) -> Result<NamedFile, CheckpointError> {
+/// The path that leads to `d`, if one still does.
+fn reachable_path(kernel: &Kernel, d: &Arc<Dentry>) -> Option<Vec<u8>> {
     let path = kernel.vfs.path_of(d);
     let root = kernel.vfs.root();
-    let found = kernel.vfs.resolve(root, root, &path, Follow::No);
-    if !found.is_ok_and(|f| Arc::ptr_eq(&f, d)) {
+    let found = kernel.vfs.resolve(root, root, &path, Follow::No).ok()?;
+    Arc::ptr_eq(&found, d).then_some(path)
+}
+
+/// A named file as restore will find it: its path must lead back to it.
+fn named(kernel: &Kernel, d: &Arc<Dentry>) -> Result<NamedFile, CheckpointError> {
+    let Some(path) = reachable_path(kernel, d) else {
         return Err(unsupported(format!(
             "an open file no path leads to ({}: deleted, O_TMPFILE, a memfd, or outside the root)",
-            String::from_utf8_lossy(&path)
+            String::from_utf8_lossy(&kernel.vfs.path_of(d))
         )));
-    }
+    };
     let a = d.attr();
     Ok(NamedFile { path, size: a.size, mtime: (a.mtime_sec, a.mtime_nsec) })
 }

@@ -780,6 +780,7 @@ pub fn bind(t: &mut Task, a: &Args) -> SysResult<u64> {
             let attr = d.attr();
             names.bind_path((attr.dev, attr.ino), &ep)?;
             ep.set_name(SockName::Path(p))?;
+            ep.set_bound_file(d);
         }
         Some(SockName::Inet(_) | SockName::Netlink { .. }) => return Err(Errno::EINVAL),
     }

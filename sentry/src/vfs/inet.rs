@@ -304,6 +304,25 @@ impl Ports {
         Ok(addr)
     }
 
+    /// Whether `ep` holds a port here (it was bound, or bound itself).
+    pub fn holds(&mut self, ep: &Arc<Endpoint>) -> bool {
+        let Some(SockName::Inet(a)) = ep.name() else { return false };
+        self.live(ep.kind(), a.port()).iter().any(|e| Arc::ptr_eq(e, ep))
+    }
+
+    /// Gives `ep` its port back, as a checkpoint left it bound (a restore,
+    /// which checks nothing the bind checked then). EADDRINUSE past the
+    /// bound on one port.
+    pub fn restore(&mut self, ep: &Arc<Endpoint>) -> SysResult<()> {
+        let Some(SockName::Inet(a)) = ep.name() else { return Err(Errno::EINVAL) };
+        let list = self.bound.entry((ep.kind(), a.port())).or_default();
+        if list.len() >= MAX_PER_PORT {
+            return Err(Errno::EADDRINUSE);
+        }
+        list.push(Arc::downgrade(ep));
+        Ok(())
+    }
+
     /// The socket of type `kind` that takes what is sent to `dst`: one
     /// bound to exactly its address before one bound to the any address;
     /// for a stream, a listening one.

@@ -323,6 +323,8 @@ pub struct Endpoint {
     /// Whether `corked` may hold anything: every send of every Internet
     /// socket asks, and almost none ever uses MSG_MORE.
     has_corked: AtomicBool,
+    /// The socket file a path bind made (for a checkpoint to find again).
+    bound_file: Mutex<Option<Arc<super::Dentry>>>,
     ino: u64,
 }
 
@@ -369,6 +371,7 @@ impl Endpoint {
             outside: Mutex::new(Vec::new()),
             corked: Mutex::new(Vec::new()),
             has_corked: AtomicBool::new(false),
+            bound_file: Mutex::new(None),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
         })
     }
@@ -1099,17 +1102,67 @@ impl Endpoint {
 /// A queued message as a checkpoint keeps it: its bytes, how many a
 /// stream reader took, the sender's (pid, uid, gid), and explicit
 /// SCM_CREDENTIALS.
-pub type QueuedMessage = (Vec<u8>, u64, (i32, u32, u32), Option<(i32, u32, u32)>);
+/// A queued message as a checkpoint keeps it: (data, bytes a stream
+/// reader took, the sender's (pid, uid, gid), explicit SCM_CREDENTIALS,
+/// the sender's name).
+pub type QueuedMessage = (Vec<u8>, u64, (i32, u32, u32), Option<(i32, u32, u32)>, Option<NameState>);
 
-/// What a checkpoint keeps of an unnamed Unix socket.
+/// A socket's name as a checkpoint keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum NameState {
+    /// An abstract Unix name.
+    Abstract(Vec<u8>),
+    /// A Unix path name as given to bind, and the absolute path of its
+    /// socket file while one leads to it.
+    Path {
+        /// The name, as getsockname gives it.
+        name: Vec<u8>,
+        /// Where the socket file is.
+        file: Option<Vec<u8>>,
+    },
+    /// An Internet address and port.
+    Inet(std::net::SocketAddr),
+}
+
+impl NameState {
+    fn of(n: &SockName) -> Result<NameState, &'static str> {
+        Ok(match n {
+            SockName::Abstract(a) => NameState::Abstract(a.clone()),
+            SockName::Path(p) => NameState::Path { name: p.clone(), file: None },
+            SockName::Inet(a) => NameState::Inet(*a),
+            SockName::Netlink { .. } => return Err("a netlink socket"),
+        })
+    }
+
+    /// The name it stands for.
+    pub fn name(&self) -> SockName {
+        match self {
+            NameState::Abstract(a) => SockName::Abstract(a.clone()),
+            NameState::Path { name, .. } => SockName::Path(name.clone()),
+            NameState::Inet(a) => SockName::Inet(*a),
+        }
+    }
+}
+
+/// What a checkpoint keeps of a Unix or Internet socket of the sandbox's
+/// own (loopback connections included).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EndpointState {
+    /// AF_UNIX, AF_INET or AF_INET6.
+    pub family: u32,
     /// SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET.
     pub kind: u32,
     /// Connected (its peer may since have closed).
     pub connected: bool,
-    /// Queued messages: (data, bytes a stream reader took, sender's
-    /// (pid, uid, gid), explicit SCM_CREDENTIALS).
+    /// Its name; for a path, the save fills in the socket file's path.
+    pub name: Option<NameState>,
+    /// An Internet socket holding its port (bound, not a connection's
+    /// accepted end); the save fills it in.
+    pub holds_port: bool,
+    /// Listening: the backlog and the connections not yet accepted, by
+    /// index among the image's sockets (the save fills them in).
+    pub listening: Option<(u64, Vec<usize>)>,
+    /// Queued messages.
     pub msgs: Vec<QueuedMessage>,
     /// SHUT_* bits.
     pub shutdown: u32,
@@ -1121,8 +1174,21 @@ pub struct EndpointState {
     pub creds: (i32, u32, u32),
     /// The pending error.
     pub error: i32,
+    /// A TCP connection its peer reset.
+    pub was_reset: bool,
     /// Generic options kept for getsockopt.
     pub kept: Vec<(i32, u64)>,
+}
+
+/// A socket as a checkpoint takes it: its state, and the objects the
+/// save names by index or path.
+pub struct SavedEndpoint {
+    /// Its state.
+    pub state: EndpointState,
+    /// A listener's connections not yet accepted, in order.
+    pub pending: Vec<Arc<Endpoint>>,
+    /// A path-bound socket's file.
+    pub bound_file: Option<Arc<super::Dentry>>,
 }
 
 fn ucred_tuple(c: Ucred) -> (i32, u32, u32) {
@@ -1134,20 +1200,24 @@ fn ucred_of((pid, uid, gid): (i32, u32, u32)) -> Ucred {
 }
 
 impl Endpoint {
-    /// What a checkpoint keeps of it; `Err` names what it cannot keep: an
-    /// Internet or netlink socket, a bound or listening one, files in
-    /// flight.
-    pub fn checkpoint_state(&self) -> Result<EndpointState, &'static str> {
-        if self.family != AF_UNIX {
-            return Err("an Internet or netlink socket");
+    /// What a checkpoint keeps of it; `Err` names what it cannot keep: a
+    /// netlink socket, files in flight, data held back by MSG_MORE. A
+    /// connection outside the sandbox is kept as reset (gVisor's rule):
+    /// the restored socket's next call sees ECONNRESET.
+    pub fn checkpoint_state(&self) -> Result<SavedEndpoint, &'static str> {
+        if self.family != AF_UNIX && self.family != inet::AF_INET && self.family != inet::AF_INET6 {
+            return Err("a netlink socket");
         }
-        if self.name.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
-            return Err("a bound Unix socket");
+        if !self.corked.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+            return Err("a socket holding data back (MSG_MORE)");
         }
-        let connected = match &*self.state() {
-            State::Listening { .. } => return Err("a listening Unix socket"),
-            State::Connected => true,
-            State::Unconnected => false,
+        let name = self.name().as_ref().map(NameState::of).transpose()?;
+        let (connected, listening, pending) = match &*self.state() {
+            State::Listening { backlog, pending } => {
+                (false, Some((*backlog as u64, Vec::new())), pending.iter().cloned().collect())
+            }
+            State::Connected => (true, None, Vec::new()),
+            State::Unconnected => (false, None, Vec::new()),
         };
         let rx = self.rx();
         let mut msgs = Vec::new();
@@ -1155,24 +1225,40 @@ impl Endpoint {
             if !m.control.files.is_empty() {
                 return Err("a Unix socket with files in flight (SCM_RIGHTS)");
             }
-            if m.from.is_some() {
-                return Err("a Unix datagram from a bound socket");
-            }
-            msgs.push((m.data.clone(), m.taken as u64, ucred_tuple(m.sender), m.control.creds.map(ucred_tuple)));
+            let from = m.from.as_ref().map(NameState::of).transpose()?;
+            msgs.push((m.data.clone(), m.taken as u64, ucred_tuple(m.sender), m.control.creds.map(ucred_tuple), from));
         }
+        drop(rx);
         let o = *self.opts.lock().unwrap_or_else(|e| e.into_inner());
         let ns = |d: std::time::Duration| d.as_nanos().min(u64::MAX as u128) as u64;
-        Ok(EndpointState {
+        let mut state = EndpointState {
+            family: self.family,
             kind: self.kind,
             connected,
+            name,
+            holds_port: false,
+            listening,
             msgs,
             shutdown: self.shutdown.load(Ordering::SeqCst),
             opts: (o.passcred, o.sndbuf, o.rcvbuf),
             timeouts: (ns(o.rcvtimeo), ns(o.sndtimeo)),
             creds: ucred_tuple(self.creds),
             error: self.error.load(Ordering::SeqCst),
+            was_reset: self.was_reset.load(Ordering::SeqCst),
             kept: self.kept.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|(&k, &v)| (k, v)).collect(),
-        })
+        };
+        if self.flow().is_some() && self.kind == SOCK_STREAM {
+            // A connection to outside: it cannot come back, so it comes
+            // back reset, both ways shut.
+            state.connected = true;
+            state.shutdown = SHUTDOWN_MASK;
+            state.was_reset = true;
+            if state.error == 0 {
+                state.error = Errno::ECONNRESET.0;
+            }
+        }
+        let bound_file = self.bound_file.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Ok(SavedEndpoint { state, pending, bound_file })
     }
 
     /// Its peer, if it is still there.
@@ -1180,19 +1266,23 @@ impl Endpoint {
         self.peer.lock().unwrap_or_else(|e| e.into_inner()).upgrade()
     }
 
-    /// An unnamed Unix socket as a checkpoint left it, without its peer
-    /// ([`Endpoint::restore_peer`]).
+    /// A socket as a checkpoint left it, named but not yet holding its
+    /// name, and without its peer or its pending connections
+    /// ([`Endpoint::restore_peer`], [`Endpoint::restore_listening`],
+    /// [`Namespace::bind_abstract`] and the like).
     pub fn restored(s: &EndpointState) -> Arc<Endpoint> {
-        let ep = Endpoint::new(s.kind, ucred_of(s.creds));
+        let ep = Endpoint::new_in(s.family, s.kind, ucred_of(s.creds));
         if s.connected {
             *ep.state() = State::Connected;
         }
+        *ep.name.lock().unwrap_or_else(|e| e.into_inner()) = s.name.as_ref().map(NameState::name);
         {
             let mut rx = ep.rx();
-            for (data, taken, sender, creds) in &s.msgs {
+            for (data, taken, sender, creds, from) in &s.msgs {
                 let taken = (*taken as usize).min(data.len());
                 let control = Control { creds: creds.map(ucred_of), ..Control::default() };
-                let m = Message { from: None, data: data.clone(), taken, control, sender: ucred_of(*sender) };
+                let from = from.as_ref().map(NameState::name);
+                let m = Message { from, data: data.clone(), taken, control, sender: ucred_of(*sender) };
                 rx.cost += m.cost();
                 rx.msgs.push_back(m);
             }
@@ -1205,6 +1295,7 @@ impl Endpoint {
             o.sndtimeo = std::time::Duration::from_nanos(s.timeouts.1);
         }
         ep.error.store(s.error, Ordering::SeqCst);
+        ep.was_reset.store(s.was_reset, Ordering::SeqCst);
         *ep.kept.lock().unwrap_or_else(|e| e.into_inner()) = s.kept.iter().copied().collect();
         ep
     }
@@ -1212,6 +1303,19 @@ impl Endpoint {
     /// Connects it to `peer` again (a restore).
     pub fn restore_peer(&self, peer: &Arc<Endpoint>) {
         *self.peer.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(peer);
+    }
+
+    /// Makes it listen again, with its connections not yet accepted (a
+    /// restore).
+    pub fn restore_listening(&self, backlog: u64, pending: Vec<Arc<Endpoint>>) {
+        let backlog = usize::try_from(backlog).unwrap_or(0).min(4096);
+        *self.state() = State::Listening { backlog, pending: pending.into() };
+    }
+
+    /// Records the socket file a path bind made, which a checkpoint finds
+    /// it by again.
+    pub fn set_bound_file(&self, d: Arc<super::Dentry>) {
+        *self.bound_file.lock().unwrap_or_else(|e| e.into_inner()) = Some(d);
     }
 }
 
