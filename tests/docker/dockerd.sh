@@ -107,7 +107,8 @@ write_config() {
   },
   "log-driver": "json-file",
   "storage-driver": "overlay2",
-  "features": {"buildkit": false}
+  "features": {"buildkit": false},
+  "experimental": true
 }
 EOF
     mv "$CONFIG.tmp" "$CONFIG"
@@ -123,6 +124,11 @@ start() {
     [ -x "$DOCKERD" ] && [ -x "$DOCKER" ] || die "Docker is not installed (apt-get install docker.io)"
     mkdir -p "$EXEC_ROOT" "$CLI_CONFIG"
     local pid
+    if pid=$(our_pid) && answers && ! docker_ info --format '{{.ExperimentalBuild}}' 2>/dev/null | grep -qx true; then
+        # One started before experimental mode (docker checkpoint) was in
+        # its config: that setting needs a new dockerd.
+        stop
+    fi
     if pid=$(our_pid) && answers; then
         if ! grep -qF "\"path\": \"$husk\"" "$CONFIG"; then
             # Runtimes are reloadable: dockerd rereads its config on SIGHUP.
@@ -146,8 +152,9 @@ start() {
     data=$(data_root)
     mkdir -p "$data"
     write_config "$husk"
-    # A stale socket or pid file from a killed dockerd.
-    rm -f "$SOCK" "$PIDFILE"
+    # A stale socket or pid file from a killed dockerd; containerd's, which
+    # a dockerd started at once after a stop takes for a running one.
+    rm -f "$SOCK" "$PIDFILE" "$EXEC_ROOT/containerd/containerd.pid"
     (
         close_inherited_fds
         exec setsid "$DOCKERD" --config-file "$CONFIG" --data-root "$data" --exec-root "$EXEC_ROOT" \
