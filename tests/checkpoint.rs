@@ -39,6 +39,7 @@ impl Ctx {
         rootfs.prog("ckpt_pty", Link::Static);
         rootfs.prog("ckpt_tty", Link::Static);
         rootfs.prog("ckpt_sock", Link::Static);
+        rootfs.prog("ckpt_shm", Link::Static);
         rootfs.busybox(&["sh", "sleep", "echo", "mkfifo", "cat", "ls", "mkdir", "rm", "mv", "ln", "stat", "chmod"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
         rootfs.file("/data.txt", DATA);
@@ -583,6 +584,26 @@ fn loopback_and_unix_sockets_keep_their_names_connections_and_data() {
         ctx.ok(&["kill", &ctx.id, "SIGUSR1"]);
         let got = finish(child, "husk restore");
         assert_eq!(got, expected, "{platform}: after a restore (left) and natively (right)");
+        ctx.assert_nothing_left();
+    }
+}
+
+#[test]
+fn a_shared_mapping_of_a_tmpfs_file_stays_shared_with_the_file() {
+    for platform in PLATFORMS {
+        let ctx = Ctx::new(platform, "shm", &["/progs/ckpt_shm"]);
+        let mut cmd = Command::new(chroot_bin());
+        cmd.arg(ctx.rootfs.path()).arg("/progs/ckpt_shm");
+        let expected = native_until_ready(cmd);
+        assert_eq!(expected.0, 0, "native run:\n{}", expected.1);
+        ctx.run_detached(&ctx.image("first"));
+        ctx.ok(&["checkpoint", "--image-path", "image", &ctx.id]);
+        let mut child = ctx.spawn_restore("image", &["--page-loading", "on-demand"]);
+        ctx.wait_running(&mut child);
+        ctx.ok(&["kill", &ctx.id, "SIGUSR1"]);
+        let got = finish(child, "husk restore");
+        assert_eq!(got, expected, "{platform}: after a restore (left) and natively (right)");
+        assert!(got.1.contains("a new mapping: written before, from the child"), "{}", got.1);
         ctx.assert_nothing_left();
     }
 }

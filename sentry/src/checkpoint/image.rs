@@ -220,6 +220,16 @@ pub enum BackingImage {
     },
     /// Past a shared file mapping's end.
     PastEof,
+    /// A file of a tmpfs or an overlay's upper layer (shared: its very
+    /// pages; private: a copy, refilled from it).
+    MemFile {
+        /// The filesystem, by index in [`Image::tmpfs`].
+        fs: usize,
+        /// The inode, by index in its image.
+        inode: usize,
+        /// File offset of the first byte.
+        offset: u64,
+    },
 }
 
 /// A file restore opens again by its path, and checks as unchanged.

@@ -245,7 +245,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
         uts.domainname = image.uts.1.iter().copied().take(64).collect();
     }
     // The tmpfs mounts' files first: open files and mappings name them.
-    super::memfs::restore(&kernel.vfs, &image.tmpfs, image.memory.tail)?;
+    let mem_inodes = super::memfs::restore(&kernel.vfs, &image.tmpfs, image.memory.tail)?;
     // Terminals before the processes they control and the files open on
     // them.
     let ttys = restore_ttys(kernel, &image.ttys, &stdio)?;
@@ -298,6 +298,11 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
                         old_vdso_refs.push((v.mem_off, len));
                     }
                     Backing::Pages { source, offset: *offset }
+                }
+                BackingImage::MemFile { fs, inode, offset } => {
+                    let inode = mem_inodes.get(*fs).and_then(|m| m.get(inode));
+                    let inode = inode.ok_or_else(|| inconsistent("a mapping of a tmpfs file"))?;
+                    Backing::Pages { source: inode.clone(), offset: *offset }
                 }
             };
             vmas.push((

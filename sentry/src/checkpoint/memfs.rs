@@ -34,16 +34,28 @@ struct Tree {
     inodes: Vec<InodeImage>,
     seen: HashMap<u64, usize>,
     entries: Vec<TmpfsEntry>,
+    /// Each inode's index, by its address (for mappings of it).
+    by_address: HashMap<usize, usize>,
+}
+
+/// The inodes a checkpoint wrote, by address: (filesystem, inode), as
+/// [`super::image::BackingImage::MemFile`] names them.
+pub type InodeIndex = HashMap<usize, (usize, usize)>;
+
+/// An inode's address, as [`InodeIndex`] keys it.
+pub fn address(p: *const ()) -> usize {
+    p as usize
 }
 
 impl Tree {
     /// The index of `inode`'s state, written once.
-    fn inode(&mut self, inode: &Inode) -> Result<usize, CheckpointError> {
+    fn inode(&mut self, inode: &Arc<Inode>) -> Result<usize, CheckpointError> {
         if let Some(&i) = self.seen.get(&inode.ino) {
             return Ok(i);
         }
         self.inodes.push(inode.checkpoint_state().map_err(unsupported)?);
         self.seen.insert(inode.ino, self.inodes.len() - 1);
+        self.by_address.insert(address(Arc::as_ptr(inode).cast()), self.inodes.len() - 1);
         Ok(self.inodes.len() - 1)
     }
 
@@ -76,13 +88,16 @@ impl Tree {
     }
 }
 
-/// Every tmpfs mount's contents, and every overlay's changes.
-pub fn save(vfs: &Vfs) -> Result<Vec<TmpfsImage>, CheckpointError> {
+/// Every tmpfs mount's contents, and every overlay's changes; with the
+/// index of the inodes written.
+pub fn save(vfs: &Vfs) -> Result<(Vec<TmpfsImage>, InodeIndex), CheckpointError> {
     let mut out = Vec::new();
+    let mut index = InodeIndex::new();
     for (root, fs) in vfs.memory_filesystems() {
         if root.overlay().is_some() {
-            if let Some(image) = save_overlay(vfs, &root)? {
-                out.push(image);
+            if let Some(tree) = save_overlay(vfs, &root)? {
+                index.extend(tree.by_address.iter().map(|(&a, &i)| (a, (out.len(), i))));
+                out.push(tree.image(vfs.path_of(&root), true));
             }
             continue;
         }
@@ -95,14 +110,15 @@ pub fn save(vfs: &Vfs) -> Result<Vec<TmpfsImage>, CheckpointError> {
         let mut tree = Tree::default();
         tree.inode(root_inode)?;
         tree.own_subtree(u32::MAX, root.clone())?;
+        index.extend(tree.by_address.iter().map(|(&a, &i)| (a, (out.len(), i))));
         out.push(tree.image(vfs.path_of(&root), false));
     }
-    Ok(out)
+    Ok((out, index))
 }
 
 /// What the upper layer of the overlay rooted at `root` holds; `None` if
 /// nothing was changed (every change copies the root up first).
-fn save_overlay(vfs: &Vfs, root: &Arc<Dentry>) -> Result<Option<TmpfsImage>, CheckpointError> {
+fn save_overlay(vfs: &Vfs, root: &Arc<Dentry>) -> Result<Option<Tree>, CheckpointError> {
     let Some(root_copy) = overlay::copy_of(root) else { return Ok(None) };
     let mut tree = Tree::default();
     tree.inode(root_copy)?;
@@ -154,7 +170,7 @@ fn save_overlay(vfs: &Vfs, root: &Arc<Dentry>) -> Result<Option<TmpfsImage>, Che
             // Else a lower file as it is, which the restore finds again.
         }
     }
-    Ok(Some(tree.image(vfs.path_of(root), true)))
+    Ok(Some(tree))
 }
 
 /// The names in `dir`'s lower directory, with their inode numbers.
@@ -165,9 +181,11 @@ fn lower_names(vfs: &Vfs, dir: &Dentry) -> Result<HashMap<Vec<u8>, u64>, Checkpo
 }
 
 /// Fills the freshly booted tmpfs mounts and overlays again; every page
-/// must lie below `tail`, the memory file's end.
-pub fn restore(vfs: &Vfs, images: &[TmpfsImage], tail: u64) -> Result<(), RestoreError> {
+/// must lie below `tail`, the memory file's end. Returns each image's
+/// inodes, by index, for the mappings of them.
+pub fn restore(vfs: &Vfs, images: &[TmpfsImage], tail: u64) -> Result<Vec<HashMap<usize, Arc<Inode>>>, RestoreError> {
     let bad = |what: String| RestoreError::Inconsistent(what);
+    let mut all = Vec::new();
     for img in images {
         let point = String::from_utf8_lossy(&img.point).into_owned();
         let root = vfs
@@ -257,8 +275,9 @@ pub fn restore(vfs: &Vfs, images: &[TmpfsImage], tail: u64) -> Result<(), Restor
             overlay::restore_entry(&parent, &e.name, &d);
             dentries.push(d);
         }
+        all.push(made);
     }
-    Ok(())
+    Ok(all)
 }
 
 /// An inode of `fs` from its state, its pages below `tail`.

@@ -218,15 +218,16 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
             FsImage { root: kernel.vfs.path_of(&fs.root), cwd: kernel.vfs.path_of(&fs.cwd), umask: fs.umask }
         })
         .collect();
+    // Before the memory file is taken: saving an overlay may copy up a
+    // renamed rootfs file, which allocates. Before the address spaces,
+    // whose mappings of files there name them.
+    let (tmpfs, inodes) = super::memfs::save(&kernel.vfs)?;
     let mms = mms
         .items
         .iter()
-        .map(|mm| mm_image(kernel, &mm.lock().unwrap_or_else(|e| e.into_inner())))
+        .map(|mm| mm_image(kernel, &mm.lock().unwrap_or_else(|e| e.into_inner()), &inodes))
         .collect::<Result<Vec<_>, _>>()?;
     let uts = kernel.uts_names();
-    // Before the memory file is taken: saving an overlay may copy up a
-    // renamed rootfs file, which allocates.
-    let tmpfs = super::memfs::save(&kernel.vfs)?;
     let alloc = kernel.memfile.allocator_state();
     let vdso: Vec<(u64, u64)> = kernel.vdso.as_ref().map(|v| v.runs().to_vec()).unwrap_or_default();
     let extents = kernel.memfile.data_extents(alloc.tail).map_err(|e| CheckpointError::Io(e.to_string()))?;
@@ -473,7 +474,11 @@ fn file_image(
     Ok(FileImage { flags, offset, kind })
 }
 
-fn mm_image(kernel: &Kernel, mm: &MemoryManager) -> Result<MmImage, CheckpointError> {
+fn mm_image(
+    kernel: &Kernel,
+    mm: &MemoryManager,
+    inodes: &super::memfs::InodeIndex,
+) -> Result<MmImage, CheckpointError> {
     let mut vmas = Vec::new();
     for (start, v) in mm.vmas() {
         let backing = match &v.backing {
@@ -486,7 +491,10 @@ fn mm_image(kernel: &Kernel, mm: &MemoryManager) -> Result<MmImage, CheckpointEr
             Backing::Pages { source, offset } => match source.map_name().as_deref() {
                 Some("[vdso]") => BackingImage::Vdso { image: true, offset: *offset },
                 Some("[vvar]") => BackingImage::Vdso { image: false, offset: *offset },
-                _ => return Err(unsupported("a mapping of a tmpfs file, a memfd or a System V segment")),
+                _ => match inodes.get(&super::memfs::address(Arc::as_ptr(source).cast())) {
+                    Some(&(fs, inode)) => BackingImage::MemFile { fs, inode, offset: *offset },
+                    None => return Err(unsupported("a mapping of a memfd, a System V segment or a host file shared")),
+                },
             },
         };
         vmas.push(VmaImage {
