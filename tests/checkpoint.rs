@@ -509,25 +509,6 @@ fn overlay_root_changes_survive_two_checkpoints_as_an_uninterrupted_run_sees_the
 }
 
 #[test]
-fn a_pseudo_terminal_and_its_session_come_back_as_they_were() {
-    for platform in PLATFORMS {
-        let ctx = Ctx::new(platform, "pty", &["/progs/ckpt_pty"]);
-        // Natively outside the root: its /dev has no ptmx.
-        let expected = native_until_ready(Command::new(ctx.rootfs.path().join("progs/ckpt_pty")));
-        assert_eq!(expected.0, 0, "native run:\n{}", expected.1);
-        ctx.run_detached(&ctx.image("first"));
-        ctx.ok(&["checkpoint", "--image-path", "image", &ctx.id]);
-        let mut child = ctx.spawn_restore("image", &[]);
-        ctx.wait_running(&mut child);
-        ctx.ok(&["kill", &ctx.id, "SIGUSR1"]);
-        let got = finish(child, "husk restore");
-        assert_eq!(got, expected, "{platform}: after a restore (left) and natively (right)");
-        assert!(got.1.contains("child read: typed line"), "{}", got.1);
-        ctx.assert_nothing_left();
-    }
-}
-
-#[test]
 fn the_console_comes_back_on_the_restores_terminal_with_its_settings() {
     for platform in PLATFORMS {
         let ctx = Ctx::new(platform, "console", &["/progs/ckpt_tty"]);
@@ -568,42 +549,60 @@ fn the_console_comes_back_on_the_restores_terminal_with_its_settings() {
     }
 }
 
-#[test]
-fn loopback_and_unix_sockets_keep_their_names_connections_and_data() {
+/// Where a program's native run happens.
+enum Native {
+    /// chroot into the test root.
+    Chroot,
+    /// The program straight from the host (a root without the /dev it
+    /// needs).
+    Host,
+}
+
+/// `/progs/PROG` checkpointed once it says "ready", restored (with
+/// `restore_args`) and sent SIGUSR1, on each platform: its output and
+/// status must be a native run's. Returns the native run's output.
+fn restores_as_natively(case: &str, prog: &str, native: Native, restore_args: &[&str]) -> String {
+    let inner = format!("/progs/{prog}");
+    let mut expected_out = String::new();
     for platform in PLATFORMS {
-        let ctx = Ctx::new(platform, "sock", &["/progs/ckpt_sock"]);
-        let mut cmd = Command::new(chroot_bin());
-        cmd.arg(ctx.rootfs.path()).arg("/progs/ckpt_sock");
+        let ctx = Ctx::new(platform, case, &[&inner]);
+        let cmd = match native {
+            Native::Chroot => {
+                let mut cmd = Command::new(chroot_bin());
+                cmd.arg(ctx.rootfs.path()).arg(&inner);
+                cmd
+            }
+            Native::Host => Command::new(ctx.rootfs.path().join("progs").join(prog)),
+        };
         let expected = native_until_ready(cmd);
         assert_eq!(expected.0, 0, "native run:\n{}", expected.1);
-        assert!(!expected.1.contains(": no") && !expected.1.contains("elsewhere"), "native run:\n{}", expected.1);
         ctx.run_detached(&ctx.image("first"));
         ctx.ok(&["checkpoint", "--image-path", "image", &ctx.id]);
-        let mut child = ctx.spawn_restore("image", &[]);
+        let mut child = ctx.spawn_restore("image", restore_args);
         ctx.wait_running(&mut child);
         ctx.ok(&["kill", &ctx.id, "SIGUSR1"]);
         let got = finish(child, "husk restore");
         assert_eq!(got, expected, "{platform}: after a restore (left) and natively (right)");
         ctx.assert_nothing_left();
+        expected_out = expected.1;
     }
+    expected_out
+}
+
+#[test]
+fn a_pseudo_terminal_and_its_session_come_back_as_they_were() {
+    let out = restores_as_natively("pty", "ckpt_pty", Native::Host, &[]);
+    assert!(out.contains("child read: typed line"), "{out}");
+}
+
+#[test]
+fn loopback_and_unix_sockets_keep_their_names_connections_and_data() {
+    let out = restores_as_natively("sock", "ckpt_sock", Native::Chroot, &[]);
+    assert!(!out.contains(": no") && !out.contains("elsewhere"), "{out}");
 }
 
 #[test]
 fn a_shared_mapping_of_a_tmpfs_file_stays_shared_with_the_file() {
-    for platform in PLATFORMS {
-        let ctx = Ctx::new(platform, "shm", &["/progs/ckpt_shm"]);
-        let mut cmd = Command::new(chroot_bin());
-        cmd.arg(ctx.rootfs.path()).arg("/progs/ckpt_shm");
-        let expected = native_until_ready(cmd);
-        assert_eq!(expected.0, 0, "native run:\n{}", expected.1);
-        ctx.run_detached(&ctx.image("first"));
-        ctx.ok(&["checkpoint", "--image-path", "image", &ctx.id]);
-        let mut child = ctx.spawn_restore("image", &["--page-loading", "on-demand"]);
-        ctx.wait_running(&mut child);
-        ctx.ok(&["kill", &ctx.id, "SIGUSR1"]);
-        let got = finish(child, "husk restore");
-        assert_eq!(got, expected, "{platform}: after a restore (left) and natively (right)");
-        assert!(got.1.contains("a new mapping: written before, from the child"), "{}", got.1);
-        ctx.assert_nothing_left();
-    }
+    let out = restores_as_natively("shm", "ckpt_shm", Native::Chroot, &["--page-loading", "on-demand"]);
+    assert!(out.contains("a new mapping: written before, from the child"), "{out}");
 }
