@@ -22,7 +22,7 @@ pub const PAGES_FILE: &str = "husk-pages.img";
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -154,7 +154,7 @@ pub struct MemoryImage {
     pub tail: u64,
     /// Runs with more than one owner: (start, end, owners).
     pub shared: Vec<(u64, u64, u32)>,
-    /// The runs of [`PAGES_FILE`] that hold data: (offset, length).
+    /// The runs of the memory file that hold data: (offset, length).
     pub extents: Vec<(u64, u64)>,
     /// The pages of the checkpointed Sentry's vDSO, which the restored
     /// one replaces with its own: (offset, length) each.
@@ -163,6 +163,8 @@ pub struct MemoryImage {
     /// order; [`crate::mm::lazy::LOAD_BLOCK`] bytes a block), in order: a
     /// restore checks each block as it loads it.
     pub crcs: Vec<u32>,
+    /// Where each of those blocks is in [`PAGES_FILE`].
+    pub blocks: Vec<crate::mm::lazy::StoredBlock>,
 }
 
 /// An address space.

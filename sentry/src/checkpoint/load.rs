@@ -47,7 +47,7 @@ fn inconsistent(what: impl Into<String>) -> RestoreError {
 pub fn load_memory(mf: &MemoryFile, memory: &MemoryImage, pages: OwnedFd) -> Result<(), RestoreError> {
     let state = AllocatorState { free: memory.free.clone(), tail: memory.tail, shared: memory.shared.clone() };
     mf.restore_allocator(&state).map_err(|_| inconsistent("the memory file's allocator"))?;
-    let lazy = LazyPages::new(pages, memory.extents.clone(), &memory.crcs, memory.tail)?;
+    let lazy = LazyPages::new(pages, memory.extents.clone(), &memory.crcs, &memory.blocks, memory.tail)?;
     mf.load_lazily(lazy).map_err(|_| inconsistent("a memory file restored twice"))?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use super::{freeze, CheckpointError, Parked};
 use crate::kernel::process::{Credentials, ProcState};
 use crate::kernel::task::{RestartBlock, Task};
 use crate::kernel::{ExitStatus, Kernel};
-use crate::mm::{Backing, Chunk, MemoryManager};
+use crate::mm::{Backing, MemoryManager};
 use crate::vfs::file::File;
 use crate::vfs::unix::NameState;
 use crate::vfs::{Dentry, Follow};
@@ -240,6 +240,7 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         shared: alloc.shared,
         vdso,
         crcs: Vec::new(),
+        blocks: Vec::new(),
     };
     // Each socket with its peer, which is one of them or gone.
     let mut unix = Vec::new();
@@ -513,27 +514,21 @@ fn mm_image(
     Ok(MmImage { vmas, brk: (brk_base, brk), mmap_top })
 }
 
-/// Writes the pages, then the state (with the pages' checksum); returns
-/// the bytes of each.
+/// Writes the pages (a block at a time, compressed where it pays), then
+/// the state (with where each block is and its checksum); returns the
+/// bytes of each.
 fn write(kernel: &Kernel, mut image: Image, state: OwnedFd, pages: &OwnedFd) -> Result<(u64, u64), CheckpointError> {
     let io = |e: std::io::Error| CheckpointError::Io(e.to_string());
     let mf = &kernel.memfile;
-    let mut page_bytes = 0;
-    for &(off, len) in &image.memory.extents {
-        let mut done = 0;
-        while done < len {
-            let n = (len - done).min(1 << 30);
-            let wrote = mf.write_to_fd(pages.as_raw_fd(), &[Chunk { off: off + done, len: n }], Some(off + done));
-            match wrote.map_err(io)? {
-                0 => return Err(CheckpointError::Io("the pages file took no more".into())),
-                w => done += w as u64,
-            }
-        }
-        page_bytes += len;
-    }
-    image.memory.crcs = crate::mm::lazy::block_checksums(&image.memory.extents, |off, len, h| {
-        mf.for_each_piece(off, len, |piece| h.update(piece))
-    });
+    let (crcs, blocks, page_bytes) = crate::mm::lazy::write_blocks(
+        &image.memory.extents,
+        |off, len, buf| mf.for_each_piece(off, len, |piece| buf.extend_from_slice(piece)),
+        |at, bytes| {
+            crate::sys::pwrite_all(pages.as_raw_fd(), bytes, at).map_err(|e| std::io::Error::from_raw_os_error(e.0))
+        },
+    )
+    .map_err(io)?;
+    (image.memory.crcs, image.memory.blocks) = (crcs, blocks);
     let bytes = encode(&image)?;
     let mut out = std::fs::File::from(state);
     out.write_all(&bytes).map_err(io)?;

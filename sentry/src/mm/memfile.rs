@@ -658,9 +658,9 @@ impl MemoryFile {
         self.loading.store(false, Ordering::Release);
     }
 
-    /// Reads `len` bytes at `off` of `fd` into the file at `off`, as they
+    /// Reads `len` bytes at `at` of `fd` into the file at `off`, as they
     /// are (for [`LazyPages`]).
-    pub(super) fn fill_unsettled(&self, fd: RawFd, off: u64, len: u64) -> io::Result<()> {
+    pub(super) fn fill_unsettled(&self, fd: RawFd, off: u64, len: u64, at: u64) -> io::Result<()> {
         // The pages allocated and mapped in one call, not one fault each
         // (MADV_POPULATE_WRITE, Linux 5.14; without it the copy faults them).
         const MADV_POPULATE_WRITE: i32 = 23;
@@ -676,7 +676,7 @@ impl MemoryFile {
             // SAFETY: `p..p+n` lies inside our mapping (checked by
             // `ptr_unsettled`); the host writes at most `n` bytes there.
             // preadv2, as in `read_from_fd`: the one read the filter allows.
-            let r = unsafe { libc::preadv2(fd, &iov, 1, (off + done) as i64, 0) };
+            let r = unsafe { libc::preadv2(fd, &iov, 1, (at + done) as i64, 0) };
             match r {
                 0 => return Err(io::ErrorKind::UnexpectedEof.into()),
                 r if r < 0 => {
@@ -689,6 +689,14 @@ impl MemoryFile {
             }
         }
         Ok(())
+    }
+
+    /// Copies `src` into the file at `off`, over what is there (for
+    /// [`LazyPages`]).
+    pub(super) fn write_unsettled(&self, off: u64, src: &[u8]) {
+        let dst = self.ptr_unsettled(off, src.len());
+        // SAFETY: as in `write`.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
     }
 
     /// Feeds `[off, off + len)` to `hasher`, as it is (for [`LazyPages`]).

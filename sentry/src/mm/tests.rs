@@ -245,17 +245,24 @@ fn a_pin_of_buffers_stops_at_the_first_hole() {
     assert_eq!(mm.pin_buffers(&[(ro, 8)], false).len(), 8);
 }
 
-/// A pages file in the test's temporary directory holding `data` at `off`,
-/// and the extents and checksums a checkpoint would record for it.
-fn pages_file(name: &str, off: u64, data: &[u8]) -> (OwnedFd, Vec<(u64, u64)>, Vec<u32>) {
+/// A pages file in the test's temporary directory holding `data`, which
+/// is the memory file's at `off`, as a checkpoint writes it; with the
+/// extents, checksums and stored blocks it records.
+type PagesFile = (OwnedFd, Vec<(u64, u64)>, Vec<u32>, Vec<lazy::StoredBlock>);
+
+fn pages_file(name: &str, off: u64, data: &[u8]) -> PagesFile {
     use std::os::unix::fs::FileExt;
     let path = std::env::temp_dir().join(format!("husk-lazy-{}-{name}", std::process::id()));
     let file = std::fs::File::options().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
-    file.write_all_at(data, off).unwrap();
     let extents = vec![(off, data.len() as u64)];
-    let crcs = lazy::block_checksums(&extents, |o, l, h| h.update(&data[(o - off) as usize..(o - off + l) as usize]));
-    (file.into(), extents, crcs)
+    let (crcs, stored, _) = lazy::write_blocks(
+        &extents,
+        |o, l, buf| buf.extend_from_slice(&data[(o - off) as usize..(o - off + l) as usize]),
+        |at, bytes| file.write_all_at(bytes, at),
+    )
+    .unwrap();
+    (file.into(), extents, crcs, stored)
 }
 
 /// An address space restored over `len` bytes of lazily loaded pages, each
@@ -264,8 +271,8 @@ fn restored_lazily(name: &str, len: u64, prot: u32) -> (MemoryManager, Vec<u8>) 
     let mf = Arc::new(MemoryFile::new(1 << 30).unwrap());
     let off = mf.allocate(len).unwrap();
     let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-    let (fd, extents, crcs) = pages_file(name, off, &data);
-    mf.load_lazily(lazy::LazyPages::new(fd, extents, &crcs, off + len).unwrap()).unwrap();
+    let (fd, extents, crcs, stored) = pages_file(name, off, &data);
+    mf.load_lazily(lazy::LazyPages::new(fd, extents, &crcs, &stored, off + len).unwrap()).unwrap();
     let vma = Vma {
         end: 0x4000_0000 + len,
         prot,
@@ -327,9 +334,10 @@ fn a_corrupt_block_is_never_used_and_is_reported_once() {
     let mf = Arc::new(MemoryFile::new(1 << 30).unwrap());
     let off = mf.allocate(2 * lazy::LOAD_BLOCK).unwrap();
     let data = vec![7u8; 2 * lazy::LOAD_BLOCK as usize];
-    let (fd, extents, crcs) = pages_file("corrupt", off, &data);
-    std::fs::File::from(fd.try_clone().unwrap()).write_all_at(b"x", off + lazy::LOAD_BLOCK + 5).unwrap();
-    mf.load_lazily(lazy::LazyPages::new(fd, extents, &crcs, off + 2 * lazy::LOAD_BLOCK).unwrap()).unwrap();
+    let (fd, extents, crcs, stored) = pages_file("corrupt", off, &data);
+    let last = stored[1].at + u64::from(stored[1].len) - 1;
+    std::fs::File::from(fd.try_clone().unwrap()).write_all_at(b"x", last).unwrap();
+    mf.load_lazily(lazy::LazyPages::new(fd, extents, &crcs, &stored, off + 2 * lazy::LOAD_BLOCK).unwrap()).unwrap();
     assert_eq!(mf.load(off, 10), Ok(()), "the first block is sound");
     let reports = Arc::new(AtomicUsize::new(0));
     let r = reports.clone();
@@ -346,7 +354,9 @@ fn a_corrupt_block_is_never_used_and_is_reported_once() {
 
 #[test]
 fn a_truncated_pages_file_is_refused_before_anything_runs() {
-    let (fd, _, crcs) = pages_file("short", 0, &[1u8; 4096]);
-    let e = lazy::LazyPages::new(fd, vec![(0, 8192)], &crcs, 8192).err();
-    assert_eq!(e, Some(lazy::LoadError::Truncated { have: 4096, want: 8192 }));
+    let (fd, _, crcs, _) = pages_file("short", 0, &[1u8; 4096]);
+    let have = std::fs::File::from(fd.try_clone().unwrap()).metadata().unwrap().len();
+    let stored = [lazy::StoredBlock { at: 0, len: 8192, compressed: false }];
+    let e = lazy::LazyPages::new(fd, vec![(0, 8192)], &crcs, &stored, 8192).err();
+    assert_eq!(e, Some(lazy::LoadError::Truncated { have, want: 8192 }));
 }
