@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static void on_usr1(int sig) { (void)sig; }
+#include "ckpt_wait.h"
 
 static int dial(void)
 {
@@ -41,12 +41,11 @@ static const char *echo(int s)
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
-	struct sigaction sa = { .sa_handler = on_usr1 };
-	sigaction(SIGUSR1, &sa, NULL);
+	ckpt_block_usr1();
 	int s = dial();
 	printf("before: %s\n", echo(s));
 	printf("ready\n");
-	pause();
+	ckpt_wait_usr1();
 	char buf[8];
 	ssize_t n = recv(s, buf, sizeof buf, MSG_DONTWAIT);
 	printf("after: recv %s\n", n < 0 ? strerror(errno) : "got data");

@@ -18,7 +18,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-static void on_usr1(int sig) { (void)sig; }
+#include "ckpt_wait.h"
 
 static void die(const char *what)
 {
@@ -66,8 +66,7 @@ static void child(const char *name, int ready)
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
-	struct sigaction sa = { .sa_handler = on_usr1 };
-	sigaction(SIGUSR1, &sa, NULL);
+	ckpt_block_usr1();
 	int m = posix_openpt(O_RDWR | O_NOCTTY);
 	if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0)
 		die("posix_openpt");
@@ -92,7 +91,7 @@ int main(void)
 	if (write(m, "typed ", 6) != 6)
 		die("type");
 	printf("ready\n");
-	pause();
+	ckpt_wait_usr1();
 	if (write(m, "line\n", 5) != 5)
 		die("type the rest");
 	int status;

@@ -12,13 +12,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void on_usr1(int sig) { (void)sig; }
+#include "ckpt_wait.h"
 
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
-	struct sigaction sa = { .sa_handler = on_usr1 };
-	sigaction(SIGUSR1, &sa, NULL);
+	ckpt_block_usr1();
 	int fd = open("/tmp/shared", O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0 || ftruncate(fd, 8192) < 0) {
 		perror("/tmp/shared");
@@ -42,7 +41,7 @@ int main(void)
 		_exit(0);
 	}
 	printf("ready\n");
-	pause();
+	ckpt_wait_usr1();
 	if (write(go[1], "g", 1) != 1)
 		return 2;
 	int status;

@@ -19,7 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static void on_usr1(int sig) { (void)sig; }
+#include "ckpt_wait.h"
 
 static void die(const char *what)
 {
@@ -65,8 +65,7 @@ static int port_of(int fd, int peer)
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
-	struct sigaction sa = { .sa_handler = on_usr1 };
-	sigaction(SIGUSR1, &sa, NULL);
+	ckpt_block_usr1();
 
 	/* TCP on the loopback. */
 	int lis = socket(AF_INET, SOCK_STREAM, 0);
@@ -115,7 +114,7 @@ int main(void)
 	int us_port = port_of(us, 0);
 
 	printf("ready\n");
-	pause();
+	ckpt_wait_usr1();
 
 	expect(srv, "tcp server reads", "hello");
 	expect(cli, "tcp client reads", "welcome");
