@@ -481,17 +481,19 @@ husk_test! {
     }
 }
 
-/// `husk run --bundle` of `nat_client connect 9000` in a bundle whose
-/// network namespace is this process's (joined to the test's by the veth)
-/// and whose annotations are `annotations`: (status, stdout, stderr).
-fn oci_connect(net: &TestNet, annotations: serde_json::Value) -> (i32, String, String) {
-    let (rootfs, prog) = prog_rootfs("nat_client", Link::Static);
+/// A bundle (the returned root's parent) running the test program `prog`
+/// with `args`, told the servers' address, in this process's network
+/// namespace (joined to the test's by the veth), with `annotations`.
+fn nat_bundle(net: &TestNet, prog: &str, args: &[&str], annotations: serde_json::Value) -> husk_suite::Rootfs {
+    let (rootfs, prog) = prog_rootfs(prog, Link::Static);
     rootfs.dir("/proc").dir("/etc");
+    let mut argv = vec![prog];
+    argv.extend(args.iter().map(|a| a.to_string()));
     let config = serde_json::json!({
         "ociVersion": "1.0.2",
         "process": {
             "user": {"uid": 0, "gid": 0},
-            "args": [prog, "connect", "9000"],
+            "args": argv,
             "env": ["PATH=/bin", format!("NAT_SERVER={}", net.server)],
             "cwd": "/"
         },
@@ -501,9 +503,17 @@ fn oci_connect(net: &TestNet, annotations: serde_json::Value) -> (i32, String, S
         "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"},
                                  {"type": "network", "path": "/proc/self/ns/net"}]}
     });
-    // The bundle is the rootfs's parent.
     let bundle = rootfs.outside();
     std::fs::write(bundle.join("config.json"), serde_json::to_vec(&config).expect("JSON")).expect("config.json");
+    rootfs
+}
+
+/// `husk run --bundle` of `nat_client connect 9000` in a bundle whose
+/// network namespace is this process's (joined to the test's by the veth)
+/// and whose annotations are `annotations`: (status, stdout, stderr).
+fn oci_connect(net: &TestNet, annotations: serde_json::Value) -> (i32, String, String) {
+    let rootfs = nat_bundle(net, "nat_client", &["connect", "9000"], annotations);
+    let bundle = rootfs.outside();
     let state = tempfile::tempdir().expect("a state root");
     let id = format!("nat-oci-{}-{}", std::process::id(), NEXT_OCI.fetch_add(1, Ordering::Relaxed));
     let out = Command::new(husk_suite::paths::husk_bin())
@@ -559,24 +569,10 @@ fn a_restore_resets_connections_outside_the_sandbox() {
         return;
     }
     let net = TestNet::new();
-    let (rootfs, prog) = prog_rootfs("ckpt_outside", Link::Static);
-    rootfs.dir("/proc").dir("/etc");
-    let config = serde_json::json!({
-        "ociVersion": "1.0.2",
-        "process": {
-            "user": {"uid": 0, "gid": 0},
-            "args": [prog],
-            "env": ["PATH=/bin", format!("NAT_SERVER={}", net.server)],
-            "cwd": "/"
-        },
-        "root": {"path": "rootfs", "readonly": true},
-        "annotations": {"dev.husk.network": "nat", "dev.husk.network.allow-egress": format!("{}:9000", net.server)},
-        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
-        "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"},
-                                 {"type": "network", "path": "/proc/self/ns/net"}]}
-    });
+    let annotations =
+        serde_json::json!({"dev.husk.network": "nat", "dev.husk.network.allow-egress": format!("{}:9000", net.server)});
+    let rootfs = nat_bundle(&net, "ckpt_outside", &[], annotations);
     let bundle = rootfs.outside();
-    std::fs::write(bundle.join("config.json"), serde_json::to_vec(&config).expect("JSON")).expect("config.json");
     let state = tempfile::tempdir().expect("a state root");
     let id = format!("nat-ckpt-{}", std::process::id());
     let errors = state.path().join("stderr");
