@@ -26,7 +26,7 @@
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 
 use abi::Errno;
 
@@ -607,6 +607,19 @@ impl HostWatch {
         self.poller.wake();
     }
 
+    /// Returns once the poller no longer holds the host socket, which the
+    /// caller has just closed: a poll in progress holds every file it
+    /// waits on (Linux's `__pollwait` takes a reference), so the host
+    /// socket would go on listening, or keep its port, until that poll
+    /// returned, and the app's next call could still reach it. Nothing to
+    /// wait for unless the socket was armed (only armed sockets are
+    /// polled), or on the poller's own thread.
+    pub fn let_go(&self) {
+        if self.armed() != 0 {
+            self.poller.wait_out_poll();
+        }
+    }
+
     /// Wakes the poller if anything is armed: a socket going away.
     pub fn wake_if_armed(&self) {
         if self.armed() != 0 {
@@ -817,7 +830,22 @@ pub struct Poller {
     /// The relay's second socket; gone once the relay closed it.
     ingress: Mutex<Option<OwnedFd>>,
     on_incoming: std::sync::OnceLock<Deliver>,
+    /// Polls begun and polls returned, for [`Poller::wait_out_poll`].
+    polls: Mutex<PollCount>,
+    poll_returned: Condvar,
+    thread: std::sync::OnceLock<std::thread::ThreadId>,
 }
+
+#[derive(Default)]
+struct PollCount {
+    begun: u64,
+    returned: u64,
+}
+
+/// Longest [`Poller::wait_out_poll`] waits: the poll it waits for returns
+/// as soon as its thread runs (it was woken), so this bounds only a
+/// stalled host.
+const LET_GO_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Poller {
     /// A poller, and its thread (`husk-netpoll`).
@@ -829,6 +857,9 @@ impl Poller {
             flows: Mutex::new(Vec::new()),
             ingress: Mutex::new(ingress),
             on_incoming: std::sync::OnceLock::new(),
+            polls: Mutex::new(PollCount::default()),
+            poll_returned: Condvar::new(),
+            thread: std::sync::OnceLock::new(),
         });
         let p = poller.clone();
         std::thread::Builder::new().name("husk-netpoll".into()).spawn(move || p.run()).map_err(|_| Errno::EAGAIN)?;
@@ -853,13 +884,41 @@ impl Poller {
         let _ = crate::sys::write_bytes(self.wake_w.as_raw_fd(), &[1]);
     }
 
+    /// Wakes the thread and waits until the poll it may be in (begun
+    /// before this call) has returned. Not on the thread itself.
+    fn wait_out_poll(&self) {
+        if self.thread.get() == Some(&std::thread::current().id()) {
+            return;
+        }
+        let polls = self.polls.lock().unwrap_or_else(|e| e.into_inner());
+        let begun = polls.begun;
+        self.wake();
+        let _ = self
+            .poll_returned
+            .wait_timeout_while(polls, LET_GO_WAIT, |p| p.returned < begun)
+            .unwrap_or_else(|e| e.into_inner());
+    }
+
+    fn count_poll(&self, begin: bool) {
+        let mut polls = self.polls.lock().unwrap_or_else(|e| e.into_inner());
+        if begin {
+            polls.begun += 1;
+        } else {
+            polls.returned = polls.begun;
+            self.poll_returned.notify_all();
+        }
+    }
+
     fn run(&self) {
         crate::sys::block_all_signals_in_this_thread();
+        let _ = self.thread.set(std::thread::current().id());
         let mut buf = vec![0u8; netrelay::INGRESS_BUF_LEN];
         loop {
             // Only weak references across the poll: a socket the app closes
-            // meanwhile goes at once (its Drop wakes this thread, whose
-            // poll holds the host file until it returns).
+            // meanwhile goes at once (its Drop waits this poll out, which
+            // holds the host file until it returns). Counted before the
+            // sockets are looked at, so that a close after the look waits.
+            self.count_poll(true);
             let armed: Vec<(Weak<dyn Watched>, RawFd, u32)> = {
                 let mut flows = self.flows.lock().unwrap_or_else(|e| e.into_inner());
                 flows.retain(|w| w.strong_count() > 0);
@@ -882,6 +941,7 @@ impl Poller {
             fds.push(libc::pollfd { fd: ingress, events: libc::POLLIN, revents: 0 });
             fds.extend(armed.iter().map(|&(_, fd, events)| libc::pollfd { fd, events: events as i16, revents: 0 }));
             crate::sys::poll_many(&mut fds, -1);
+            self.count_poll(false);
             if fds[0].revents != 0 {
                 let mut junk = [0u8; 256];
                 while matches!(crate::sys::read_bytes(self.wake_r.as_raw_fd(), &mut junk), Ok(n) if n > 0) {}

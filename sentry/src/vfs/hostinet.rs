@@ -62,11 +62,12 @@ impl HostSocket {
 
     /// Closes the host socket: the app's last fd for it is gone. (Linux's
     /// final fput: a listener stops listening, a linger-0 close resets,
-    /// at once.) The poller, whose poll may hold the host file, is woken.
+    /// at once.) Returns once the poller's poll, which may hold the host
+    /// file, has let it go, so the close is done when the app's close is.
     fn release(&self) {
         let fd = self.fd.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(fd);
-        self.watch.wake();
+        self.watch.let_go();
     }
 
     /// The socket's wait queue.
