@@ -109,6 +109,12 @@ impl Ctx {
     /// `husk run -d`, its stdout into `out`; returns once the program has
     /// said "ready".
     fn run_detached(&self, out: &Path) {
+        self.start_detached(out);
+        wait_for(|| fs::read_to_string(out).is_ok_and(|s| s.contains("ready\n")), "the program to say ready");
+    }
+
+    /// `husk run -d`, its stdout into `out`; returns as the command does.
+    fn start_detached(&self, out: &Path) {
         // Files, not pipes: the container keeps its stdio after `run -d`
         // returns, and a pipe would never reach its end.
         let file = fs::File::create(out).expect("output file");
@@ -119,7 +125,6 @@ impl Ctx {
         cmd.stdin(Stdio::null()).stdout(file).stderr(err);
         let status = cmd.status().expect("husk run -d");
         assert!(status.success(), "husk run -d: {}", fs::read_to_string(&err_path).unwrap_or_default());
-        wait_for(|| fs::read_to_string(out).is_ok_and(|s| s.contains("ready\n")), "the program to say ready");
     }
 
     /// `husk restore -d` of `image` as container `id`, its stdout into
@@ -269,34 +274,10 @@ fn native_until_ready(mut cmd: Command) -> (i32, String) {
 
 #[test]
 fn a_process_tree_comes_back_from_its_checkpoint_and_finishes_as_natively() {
-    for platform in PLATFORMS {
-        let ctx = Ctx::new(platform, "tree", &["/progs/ckpt"]);
-        let expected = native(&ctx);
-        assert_eq!(expected.0, 0, "native run:\n{}", expected.1);
-        assert!(!expected.1.contains("bad"), "native run:\n{}", expected.1);
-        let first = ctx.image("first-output");
-        ctx.run_detached(&first);
-        let started = Instant::now();
-        ctx.ok(&["checkpoint", "--image-path", "image", &ctx.id]);
-        eprintln!("{platform}: checkpoint in {:?}", started.elapsed());
-        // As runc's: without --leave-running, the container is gone.
-        assert!(!ctx.listed(), "the container is still listed after its checkpoint");
-        assert!(ctx.image("image").join("husk-state.img").is_file());
-        let started = Instant::now();
-        // Memory read only as it is touched: every page the program uses
-        // again comes in through a fault or the Sentry's own access.
-        let mut child = ctx.spawn_restore("image", &["--page-loading", "on-demand"]);
-        ctx.wait_running(&mut child);
-        eprintln!("{platform}: restored and running in {:?}", started.elapsed());
-        ctx.ok(&["kill", &ctx.id, "SIGUSR1"]);
-        let got = finish(child, "husk restore");
-        assert_eq!(
-            got, expected,
-            "{platform}: the restored program's output and status (left) differ from a native run's (right)"
-        );
-        assert_eq!(fs::read_to_string(&first).expect("first output"), "ready\n");
-        ctx.assert_nothing_left();
-    }
+    // Memory read only as it is touched: every page the program uses
+    // again comes in through a fault or the Sentry's own access.
+    let out = restores_as_natively("tree", "ckpt", Native::Chroot, &["--page-loading", "on-demand"]);
+    assert!(!out.contains("bad"), "{out}");
 }
 
 #[test]
@@ -558,9 +539,16 @@ enum Native {
     Host,
 }
 
-/// `/progs/PROG` checkpointed once it says "ready", restored (with
-/// `restore_args`) and sent SIGUSR1, on each platform: its output and
-/// status must be a native run's. Returns the native run's output.
+/// `/progs/PROG` checkpointed at three points and restored from each, on
+/// each platform; after its last restore it is sent SIGUSR1, and its
+/// output and status must be a native run's. The points:
+/// 1. at once after `run -d` returns, wherever the program then is in
+///    setting up its state (restored detached, to go on);
+/// 2. once it has said "ready", with `--leave-running`;
+/// 3. 150 ms later (timers have fired, sleepers slept), ending it.
+///
+/// The images of points 2 and 3 are both restored (with `restore_args`)
+/// and run to the end. Returns the native run's output.
 fn restores_as_natively(case: &str, prog: &str, native: Native, restore_args: &[&str]) -> String {
     let inner = format!("/progs/{prog}");
     let mut expected_out = String::new();
@@ -576,13 +564,29 @@ fn restores_as_natively(case: &str, prog: &str, native: Native, restore_args: &[
         };
         let expected = native_until_ready(cmd);
         assert_eq!(expected.0, 0, "native run:\n{}", expected.1);
-        ctx.run_detached(&ctx.image("first"));
-        ctx.ok(&["checkpoint", "--image-path", "image", &ctx.id]);
-        let mut child = ctx.spawn_restore("image", restore_args);
-        ctx.wait_running(&mut child);
-        ctx.ok(&["kill", &ctx.id, "SIGUSR1"]);
-        let got = finish(child, "husk restore");
-        assert_eq!(got, expected, "{platform}: after a restore (left) and natively (right)");
+        let (first, second) = (ctx.image("first"), ctx.image("second"));
+        ctx.start_detached(&first);
+        ctx.ok(&["checkpoint", "--image-path", "early", &ctx.id]);
+        ctx.restore_detached("early", &ctx.id, &second, restore_args);
+        let said = || {
+            format!(
+                "{}{}",
+                fs::read_to_string(&first).unwrap_or_default(),
+                fs::read_to_string(&second).unwrap_or_default()
+            )
+        };
+        wait_for(|| said().contains("ready\n"), "the program restored early to say ready");
+        assert_eq!(said(), "ready\n", "{platform}: the output up to ready, across the early checkpoint");
+        ctx.ok(&["checkpoint", "--leave-running", "--image-path", "ready", &ctx.id]);
+        std::thread::sleep(Duration::from_millis(150));
+        ctx.ok(&["checkpoint", "--image-path", "later", &ctx.id]);
+        for image in ["ready", "later"] {
+            let mut child = ctx.spawn_restore(image, restore_args);
+            ctx.wait_running(&mut child);
+            ctx.ok(&["kill", &ctx.id, "SIGUSR1"]);
+            let got = finish(child, "husk restore");
+            assert_eq!(got, expected, "{platform}: restored from \"{image}\" (left), natively (right)");
+        }
         ctx.assert_nothing_left();
         expected_out = expected.1;
     }

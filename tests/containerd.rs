@@ -340,9 +340,18 @@ fn ctr_checkpoint_and_restore_husk() {
     let id = unique_id("ckpt", rt);
     let image = format!("husk-test/{id}:checkpoint");
     let _c = Cleanup::new(&id);
+    // The loop's `>` truncates before it writes: a read in between finds
+    // the file empty, and is made again.
     let count = |id: &str| -> u64 {
-        let out = ctr_ok(&["task", "exec", "--exec-id", "count", id, "cat", "/tmp/count"]);
-        out.stdout_str().trim().parse().unwrap_or_else(|_| panic!("a count: {}", out.describe()))
+        let mut tries = 0;
+        loop {
+            let out = ctr_ok(&["task", "exec", "--exec-id", "count", id, "cat", "/tmp/count"]);
+            match out.stdout_str().trim().parse() {
+                Ok(n) => return n,
+                Err(_) if tries < 10 && out.stdout.is_empty() => tries += 1,
+                Err(_) => panic!("a count: {}", out.describe()),
+            }
+        }
     };
     let script = "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done";
     ctr_ok(
