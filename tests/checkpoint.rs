@@ -40,6 +40,7 @@ impl Ctx {
         rootfs.prog("ckpt_tty", Link::Static);
         rootfs.prog("ckpt_sock", Link::Static);
         rootfs.prog("ckpt_shm", Link::Static);
+        rootfs.prog("ckpt_lock", Link::Static);
         rootfs.busybox(&["sh", "sleep", "echo", "mkfifo", "cat", "ls", "mkdir", "rm", "mv", "ln", "stat", "chmod"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
         rootfs.file("/data.txt", DATA);
@@ -609,4 +610,13 @@ fn loopback_and_unix_sockets_keep_their_names_connections_and_data() {
 fn a_shared_mapping_of_a_tmpfs_file_stays_shared_with_the_file() {
     let out = restores_as_natively("shm", "ckpt_shm", Native::Chroot, &["--page-loading", "on-demand"]);
     assert!(out.contains("a new mapping: written before, from the child"), "{out}");
+}
+
+#[test]
+fn advisory_locks_stay_held_by_their_owners_and_go_as_they_let_go() {
+    let out = restores_as_natively("lock", "ckpt_lock", Native::Chroot, &[]);
+    assert!(out.contains("flock from elsewhere: EWOULDBLOCK"), "{out}");
+    assert!(out.contains("tmp byte 60: write at 50 len 0, the parent's"), "{out}");
+    assert!(out.contains("tmp bytes 10-11 after the OFD's close: none"), "{out}");
+    assert!(out.contains("root bytes 0-9 still: read at 2 len 4, the parent's"), "{out}");
 }

@@ -22,7 +22,7 @@ pub const PAGES_FILE: &str = "husk-pages.img";
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -89,6 +89,39 @@ pub struct Image {
     pub unix: Vec<(crate::vfs::unix::EndpointState, Option<usize>)>,
     /// Terminals: the console, and pseudo-terminal pairs.
     pub ttys: Vec<TtyImage>,
+    /// Advisory locks held (flock, fcntl and OFD record locks).
+    pub locks: Vec<FileLocksImage>,
+}
+
+/// One file's advisory locks. The file is named by an open file of the
+/// image on it (its key is that file's after the restore), and a lock's
+/// open file description by its index.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileLocksImage {
+    /// An open file (index) of the locked file.
+    pub file: usize,
+    /// flock locks: (the owning file's index, exclusive).
+    pub flocks: Vec<(usize, bool)>,
+    /// Record locks.
+    pub records: Vec<RecordLockImage>,
+}
+
+/// A byte-range lock: `end` exclusive, `u64::MAX` to the end of the file.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RecordLockImage {
+    /// A process's (F_SETLK) by pid, or else an open file description's
+    /// (F_OFD_SETLK) by file index.
+    pub owner: LockOwnerImage,
+    pub write: bool,
+    pub start: u64,
+    pub end: u64,
+}
+
+/// Who holds a record lock.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum LockOwnerImage {
+    Process(i32),
+    File(usize),
 }
 
 /// A terminal: the console (a host terminal, which a restore's new one

@@ -561,6 +561,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
                 .map_err(|e| inconsistent(format!("an epoll entry for fd {fd}: {e}")))?;
         }
     }
+    restore_locks(&image.locks, &files)?;
     for (table, entries) in fd_tables.iter().zip(&image.fd_tables) {
         let mut table = table.lock().unwrap_or_else(|e| e.into_inner());
         for &(fd, file, cloexec) in entries {
@@ -574,6 +575,39 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
         t.publish_view();
     }
     Ok(tasks)
+}
+
+/// The advisory locks, on the files of the restored open files, owned by
+/// the same processes or by the restored open file descriptions.
+fn restore_locks(locks: &[FileLocksImage], files: &[Arc<File>]) -> Result<(), RestoreError> {
+    use crate::kernel::locks::{key_of, Owner, RecordLock, LOCKS};
+    let file = |i: usize| files.get(i).ok_or_else(|| inconsistent("a lock's file"));
+    // An open file description that owns a lock lets it go when it closes.
+    let owner = |i: usize| {
+        let f = file(i)?;
+        f.note_locks();
+        Ok::<usize, RestoreError>(Arc::as_ptr(f) as usize)
+    };
+    for l in locks {
+        let key = key_of(file(l.file)?).map_err(|_| inconsistent("a locked file"))?;
+        let flocks = l.flocks.iter().map(|&(f, ex)| Ok((owner(f)?, ex))).collect::<Result<Vec<_>, RestoreError>>()?;
+        let records = l
+            .records
+            .iter()
+            .map(|r| {
+                let owner = match r.owner {
+                    LockOwnerImage::Process(pid) => Owner::Process(pid),
+                    LockOwnerImage::File(f) => Owner::File(owner(f)?),
+                };
+                if r.start >= r.end {
+                    return Err(inconsistent("an empty lock"));
+                }
+                Ok(RecordLock { owner, write: r.write, start: r.start, end: r.end })
+            })
+            .collect::<Result<Vec<_>, RestoreError>>()?;
+        LOCKS.restore(key, &flocks, &records).map_err(|_| inconsistent("too many locks"))?;
+    }
+    Ok(())
 }
 
 /// A due timer with an interval stays armed (it fires at once).

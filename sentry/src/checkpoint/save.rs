@@ -201,6 +201,7 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         images.push(file_image(kernel, &f, &mut files, &mut pipes, &mut sockets, &mut ttys)?);
         i += 1;
     }
+    let locks = locks_image(&files)?;
     let files = images;
     let pipes = pipes
         .items
@@ -268,6 +269,7 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         })
         .collect::<Result<Vec<_>, CheckpointError>>()?;
     Ok(Image {
+        locks,
         ttys,
         unix,
         tmpfs,
@@ -351,6 +353,40 @@ fn timers_image(pid: i32, tg: &crate::kernel::process::ThreadGroup) -> Result<Ti
     Ok((real, (posix, next_id)))
 }
 
+/// The advisory locks held, each file named by one of `files` open on it
+/// and each lock's open file description by its index there. A lock whose
+/// file or owner no saved file shows (it cannot happen: a lock goes with
+/// its owner's last fd of the file) is refused.
+fn locks_image(files: &Seen<File>) -> Result<Vec<FileLocksImage>, CheckpointError> {
+    use crate::kernel::locks::{key_of, Owner, LOCKS};
+    let mut by_key: HashMap<crate::kernel::locks::FileKey, usize> = HashMap::new();
+    for (i, f) in files.items.iter().enumerate() {
+        if let Ok(key) = key_of(f) {
+            by_key.entry(key).or_insert(i);
+        }
+    }
+    let owner = |addr: usize| files.index.get(&addr).copied().ok_or_else(|| unsupported("a lock of a file not open"));
+    let mut out = Vec::new();
+    for held in LOCKS.held() {
+        let file = *by_key.get(&held.key).ok_or_else(|| unsupported("a lock on a file no open file shows"))?;
+        let flocks =
+            held.flocks.iter().map(|&(f, ex)| Ok((owner(f)?, ex))).collect::<Result<Vec<_>, CheckpointError>>()?;
+        let records = held
+            .records
+            .iter()
+            .map(|l| {
+                let owner = match l.owner {
+                    Owner::Process(pid) => LockOwnerImage::Process(pid),
+                    Owner::File(f) => LockOwnerImage::File(owner(f)?),
+                };
+                Ok(RecordLockImage { owner, write: l.write, start: l.start, end: l.end })
+            })
+            .collect::<Result<Vec<_>, CheckpointError>>()?;
+        out.push(FileLocksImage { file, flocks, records });
+    }
+    Ok(out)
+}
+
 /// Refuses the kernel objects a checkpoint does not cover yet, where no
 /// open file shows them: System V IPC objects, message queues, keys beyond
 /// the defaults, AIO contexts, and files written to the sandbox's
@@ -359,8 +395,8 @@ fn refuse_uncovered(kernel: &Kernel) -> Result<(), CheckpointError> {
     if kernel.ipc.in_use() {
         return Err(unsupported("System V IPC objects or POSIX message queues exist"));
     }
-    if crate::kernel::locks::LOCKS.any() || crate::kernel::lease::LEASES.any() {
-        return Err(unsupported("file locks or leases are held (flock, fcntl F_SETLK, F_SETLEASE)"));
+    if crate::kernel::lease::LEASES.any() {
+        return Err(unsupported("file leases are held (F_SETLEASE)"));
     }
     if !kernel.keys.is_empty() {
         return Err(unsupported("keys or keyrings exist (add_key, keyctl)"));

@@ -27,6 +27,12 @@ use crate::mm::SysResult;
 /// A file, as locks know it: its device and inode numbers.
 pub type FileKey = (u64, u64);
 
+/// The key locks know `f`'s file by.
+pub fn key_of(f: &crate::vfs::file::File) -> SysResult<FileKey> {
+    let a = f.ops.stat()?;
+    Ok((a.dev, a.ino))
+}
+
 /// Who holds a record lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Owner {
@@ -91,6 +97,14 @@ fn process_owned(locks: &[RecordLock]) -> usize {
     locks.iter().filter(|l| matches!(l.owner, Owner::Process(_))).count()
 }
 
+/// One file's locks, as [`LockTable::held`] reports them.
+pub struct HeldLocks {
+    pub key: FileKey,
+    /// flock locks: (open file description, exclusive).
+    pub flocks: Vec<(usize, bool)>,
+    pub records: Vec<RecordLock>,
+}
+
 /// The lock table.
 pub struct LockTable {
     state: Mutex<State>,
@@ -147,6 +161,37 @@ impl LockTable {
         } else {
             self.process_locks.fetch_sub(before.1 - after.1, Ordering::Relaxed);
         }
+    }
+
+    /// Every file's locks, for a checkpoint.
+    pub fn held(&self) -> Vec<HeldLocks> {
+        let st = self.state();
+        let mut out: Vec<_> = st
+            .files
+            .iter()
+            .map(|(&key, l)| HeldLocks { key, flocks: l.flocks.clone(), records: l.records.clone() })
+            .collect();
+        out.sort_by_key(|h| h.key);
+        out
+    }
+
+    /// Gives `key` back the locks a checkpoint saved, as they were (a
+    /// restore into a fresh table: nothing is checked against what is
+    /// there, but the table's bound). ENOLCK past [`MAX_RECORD_LOCKS`].
+    pub fn restore(&self, key: FileKey, flocks: &[(usize, bool)], records: &[RecordLock]) -> SysResult<()> {
+        let mut guard = self.state();
+        let st = &mut *guard;
+        if st.records + records.len() > MAX_RECORD_LOCKS {
+            return Err(Errno::ENOLCK);
+        }
+        let locks = st.files.entry(key).or_default();
+        let before = (locks.records.len(), process_owned(&locks.records));
+        locks.flocks.extend_from_slice(flocks);
+        locks.records.extend_from_slice(records);
+        locks.records.sort_by_key(|l| l.start);
+        let after = (locks.records.len(), process_owned(&locks.records));
+        self.account(st, before, after);
+        Ok(())
     }
 
     /// flock on `key` for the open file description `file`: Ok(true) when

@@ -9,7 +9,7 @@ use abi::Errno;
 use super::Args;
 use crate::kernel::fasync::OwnerKind;
 use crate::kernel::lease::{self, LEASES};
-use crate::kernel::locks::{range, FileKey, FlockOp, Owner, RecordLock, SetError, LOCKS};
+use crate::kernel::locks::{key_of, range, FileKey, FlockOp, Owner, RecordLock, SetError, LOCKS};
 use crate::kernel::task::Task;
 use crate::mm::SysResult;
 use crate::vfs::file::File;
@@ -47,12 +47,6 @@ struct Flock {
     _pad2: u32,
 }
 const _: () = assert!(std::mem::size_of::<Flock>() == 32);
-
-/// The key locks know `f`'s file by.
-fn key_of(f: &File) -> SysResult<FileKey> {
-    let a = f.ops.stat()?;
-    Ok((a.dev, a.ino))
-}
 
 /// An open file description's identity, for the locks it owns.
 fn file_id(f: &Arc<File>) -> usize {
