@@ -41,6 +41,7 @@ impl Ctx {
         rootfs.prog("ckpt_sock", Link::Static);
         rootfs.prog("ckpt_shm", Link::Static);
         rootfs.prog("ckpt_lock", Link::Static);
+        rootfs.prog("ckpt_unlinked", Link::Static);
         rootfs.busybox(&["sh", "sleep", "echo", "mkfifo", "cat", "ls", "mkdir", "rm", "mv", "ln", "stat", "chmod"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
         rootfs.file("/data.txt", DATA);
@@ -619,4 +620,11 @@ fn advisory_locks_stay_held_by_their_owners_and_go_as_they_let_go() {
     assert!(out.contains("tmp byte 60: write at 50 len 0, the parent's"), "{out}");
     assert!(out.contains("tmp bytes 10-11 after the OFD's close: none"), "{out}");
     assert!(out.contains("root bytes 0-9 still: read at 2 len 4, the parent's"), "{out}");
+}
+
+#[test]
+fn files_no_name_leads_to_come_back_with_their_pages_and_mappings() {
+    let out = restores_as_natively("unlinked", "ckpt_unlinked", Native::Chroot, &["--page-loading", "on-demand"]);
+    assert!(out.contains("the child's write through the mapping reads back: the child"), "{out}");
+    assert!(out.contains("tmpfile: named, it reads \"kept in a nameless file\", links 1"), "{out}");
 }

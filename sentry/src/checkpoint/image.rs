@@ -145,6 +145,9 @@ pub struct TmpfsImage {
     pub inodes: Vec<InodeImage>,
     /// Its names, each after its directory's.
     pub entries: Vec<TmpfsEntry>,
+    /// Inodes no name leads to any more (unlinked, or O_TMPFILE) that open
+    /// files or mappings still hold.
+    pub unlinked: Vec<usize>,
 }
 
 /// A name in a tmpfs or an overlay.
@@ -332,6 +335,16 @@ pub enum FileKind {
     Epoll(Vec<(usize, i32, u32, u64, bool)>),
     /// Unix socket N of [`Image::unix`].
     Unix(usize),
+    /// A file of a tmpfs or an overlay that no name leads to any more
+    /// (unlinked while open, or made with O_TMPFILE): inode `inode` of
+    /// [`Image::tmpfs`] entry `fs`, which was at `path`.
+    Unlinked {
+        fs: usize,
+        inode: usize,
+        path: Vec<u8>,
+        /// An O_TMPFILE file that linkat may still give a name.
+        linkable: bool,
+    },
     /// A file of terminal N of [`Image::ttys`] (the console, or a pty's
     /// replica), opened by `path` (if by a path) when the terminal's hangup
     /// count was `hangups`.

@@ -499,6 +499,17 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
     for f in &image.files {
         let file = match &f.kind {
             FileKind::Named(n) => opener.open(opener_task, n, f.flags)?,
+            FileKind::Unlinked { fs, inode, path, linkable } => {
+                let inode = mem_inodes
+                    .get(*fs)
+                    .and_then(|m| m.get(inode))
+                    .filter(|i| i.attr().mode & abi::flags::mode::S_IFMT == abi::flags::mode::S_IFREG)
+                    .ok_or_else(|| inconsistent("a deleted file's inode"))?
+                    .clone();
+                inode.set_linkable(*linkable);
+                let d = unlinked_dentry(kernel, path, inode.clone());
+                File::new(Box::new(crate::vfs::tmpfs::RegFile::new(inode)), f.flags, Some(d))
+            }
             FileKind::Stdio(i) => {
                 let fd =
                     stdio.get(usize::from(*i)).ok_or_else(|| inconsistent("a stdio fd the runtime did not give"))?;
@@ -575,6 +586,20 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
         t.publish_view();
     }
     Ok(tasks)
+}
+
+/// The dentry of a restored file no name leads to: called as it was, in
+/// its directory if that is still there (so its path reads the same), but
+/// not one of the directory's names.
+fn unlinked_dentry(kernel: &Kernel, path: &[u8], inode: Arc<crate::vfs::tmpfs::Inode>) -> Arc<Dentry> {
+    let (dir, name) = match path.iter().rposition(|&b| b == b'/') {
+        Some(0) => (&b"/"[..], &path[1..]),
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => (&b"/"[..], path),
+    };
+    let root = kernel.vfs.root();
+    let parent = kernel.vfs.resolve(root, root, dir, Follow::Yes).ok().filter(|p| p.is_dir());
+    Dentry::unlinked_mem(name, parent.as_ref(), inode)
 }
 
 /// The advisory locks, on the files of the restored open files, owned by

@@ -36,6 +36,8 @@ struct Tree {
     entries: Vec<TmpfsEntry>,
     /// Each inode's index, by its address (for mappings of it).
     by_address: HashMap<usize, usize>,
+    /// Inodes with no name.
+    nameless: Vec<usize>,
 }
 
 /// The inodes a checkpoint wrote, by address: (filesystem, inode), as
@@ -83,19 +85,31 @@ impl Tree {
         Ok(())
     }
 
+    /// Adds the inodes of `unlinked` that are `fs`'s (no name leads to
+    /// them; open files or mappings hold them).
+    fn unlinked(&mut self, fs: &Arc<MemFs>, unlinked: &[Arc<Inode>]) -> Result<(), CheckpointError> {
+        for inode in unlinked.iter().filter(|i| Arc::ptr_eq(&i.fs, fs)) {
+            let index = self.inode(inode)?;
+            self.nameless.push(index);
+        }
+        Ok(())
+    }
+
     fn image(self, point: Vec<u8>, overlay: bool) -> TmpfsImage {
-        TmpfsImage { point, overlay, inodes: self.inodes, entries: self.entries }
+        TmpfsImage { point, overlay, inodes: self.inodes, entries: self.entries, unlinked: self.nameless }
     }
 }
 
-/// Every tmpfs mount's contents, and every overlay's changes; with the
-/// index of the inodes written.
-pub fn save(vfs: &Vfs) -> Result<(Vec<TmpfsImage>, InodeIndex), CheckpointError> {
+/// Every tmpfs mount's contents, and every overlay's changes, with the
+/// `unlinked` inodes of each (files no name leads to that open files
+/// hold); and the index of the inodes written.
+pub fn save(vfs: &Vfs, unlinked: &[Arc<Inode>]) -> Result<(Vec<TmpfsImage>, InodeIndex), CheckpointError> {
     let mut out = Vec::new();
     let mut index = InodeIndex::new();
     for (root, fs) in vfs.memory_filesystems() {
         if root.overlay().is_some() {
-            if let Some(tree) = save_overlay(vfs, &root)? {
+            if let Some(mut tree) = save_overlay(vfs, &root)? {
+                tree.unlinked(&fs, unlinked)?;
                 index.extend(tree.by_address.iter().map(|(&a, &i)| (a, (out.len(), i))));
                 out.push(tree.image(vfs.path_of(&root), true));
             }
@@ -110,6 +124,7 @@ pub fn save(vfs: &Vfs) -> Result<(Vec<TmpfsImage>, InodeIndex), CheckpointError>
         let mut tree = Tree::default();
         tree.inode(root_inode)?;
         tree.own_subtree(u32::MAX, root.clone())?;
+        tree.unlinked(&fs, unlinked)?;
         index.extend(tree.by_address.iter().map(|(&a, &i)| (a, (out.len(), i))));
         out.push(tree.image(vfs.path_of(&root), false));
     }
@@ -274,6 +289,13 @@ pub fn restore(vfs: &Vfs, images: &[TmpfsImage], tail: u64) -> Result<Vec<HashMa
             }
             overlay::restore_entry(&parent, &e.name, &d);
             dentries.push(d);
+        }
+        for &i in &img.unlinked {
+            let s = img.inodes.get(i).ok_or_else(|| bad(format!("{point}: an inode")))?;
+            if made.contains_key(&i) || s.nlink != 0 || i == 0 {
+                return Err(bad(format!("{point}: an unlinked inode with a name")));
+            }
+            made.insert(i, restore_inode(&fs, s, tail, &point)?);
         }
         all.push(made);
     }

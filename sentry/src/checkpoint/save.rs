@@ -13,6 +13,7 @@ use crate::kernel::task::{RestartBlock, Task};
 use crate::kernel::{ExitStatus, Kernel};
 use crate::mm::{Backing, MemoryManager};
 use crate::vfs::file::File;
+use crate::vfs::tmpfs::Inode;
 use crate::vfs::unix::NameState;
 use crate::vfs::{Dentry, Follow};
 
@@ -194,15 +195,16 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
     }
     let mut pipes: Seen<crate::vfs::pipe::Pipe> = Seen::default();
     let mut sockets: Seen<crate::vfs::unix::Endpoint> = Seen::default();
+    let mut unlinked: Seen<Inode> = Seen::default();
     // By index: an epoll set's entries may add files no fd table holds.
     let mut images = Vec::new();
     let mut i = 0;
     while let Some(f) = files.items.get(i).cloned() {
-        images.push(file_image(kernel, &f, &mut files, &mut pipes, &mut sockets, &mut ttys)?);
+        images.push(file_image(kernel, &f, &mut files, &mut pipes, &mut sockets, &mut ttys, &mut unlinked)?);
         i += 1;
     }
     let locks = locks_image(&files)?;
-    let files = images;
+    let mut files = images;
     let pipes = pipes
         .items
         .iter()
@@ -222,7 +224,15 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
     // Before the memory file is taken: saving an overlay may copy up a
     // renamed rootfs file, which allocates. Before the address spaces,
     // whose mappings of files there name them.
-    let (tmpfs, inodes) = super::memfs::save(&kernel.vfs)?;
+    let (tmpfs, inodes) = super::memfs::save(&kernel.vfs, &unlinked.items)?;
+    for f in &mut files {
+        if let FileKind::Unlinked { fs, inode, .. } = &mut f.kind {
+            let at = unlinked.items.get(*inode).map(|i| super::memfs::address(Arc::as_ptr(i).cast()));
+            (*fs, *inode) = at
+                .and_then(|a| inodes.get(&a).copied())
+                .ok_or_else(|| unsupported("a deleted file whose filesystem was not saved"))?;
+        }
+    }
     let mms = mms
         .items
         .iter()
@@ -437,7 +447,7 @@ fn reachable_path(kernel: &Kernel, d: &Arc<Dentry>) -> Option<Vec<u8>> {
 fn named(kernel: &Kernel, d: &Arc<Dentry>) -> Result<NamedFile, CheckpointError> {
     let Some(path) = reachable_path(kernel, d) else {
         return Err(unsupported(format!(
-            "an open file no path leads to ({}: deleted, O_TMPFILE, a memfd, or outside the root)",
+            "an open file no path leads to ({}: deleted from a host tree, or outside the root)",
             String::from_utf8_lossy(&kernel.vfs.path_of(d))
         )));
     };
@@ -452,6 +462,7 @@ fn file_image(
     pipes: &mut Seen<crate::vfs::pipe::Pipe>,
     sockets: &mut Seen<crate::vfs::unix::Endpoint>,
     ttys: &mut Seen<crate::kernel::tty::Tty>,
+    unlinked: &mut Seen<Inode>,
 ) -> Result<FileImage, CheckpointError> {
     use abi::flags::open::{O_ACCMODE, O_WRONLY};
     let ops = &f.ops;
@@ -504,7 +515,20 @@ fn file_image(
         if f.owner.is_set() {
             return Err(unsupported("a file with an owner for SIGIO (F_SETOWN) is open"));
         }
-        FileKind::Named(named(kernel, d)?)
+        let regular = |i: &Arc<Inode>| i.attr().mode & abi::flags::mode::S_IFMT == abi::flags::mode::S_IFREG;
+        let unnamed = |i: &Arc<Inode>| i.attr().nlink == 0 && reachable_path(kernel, d).is_none();
+        let path_only = flags & abi::flags::open::O_PATH != 0;
+        match d.inode().filter(|i| regular(i) && unnamed(i) && !path_only) {
+            // Its inode is saved with its filesystem's ([`super::memfs::save`]),
+            // which says where: `fs` and `inode` are filled in then.
+            Some(inode) => FileKind::Unlinked {
+                fs: usize::MAX,
+                inode: unlinked.add(inode),
+                path: kernel.vfs.path_of(d),
+                linkable: inode.linkable(),
+            },
+            None => FileKind::Named(named(kernel, d)?),
+        }
     } else {
         return Err(unsupported("an anonymous file is open"));
     };

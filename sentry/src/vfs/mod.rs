@@ -215,6 +215,13 @@ impl Dentry {
         Dentry::make(name, Weak::new(), Node::Mem(inode))
     }
 
+    /// A dentry for an in-Sentry inode that was `name` in `parent` and was
+    /// unlinked (a restored deleted file): its path still names where it
+    /// was, but no directory holds it.
+    pub(crate) fn unlinked_mem(name: &[u8], parent: Option<&Arc<Dentry>>, inode: Arc<Inode>) -> Arc<Dentry> {
+        Dentry::make(name, parent.map_or_else(Weak::new, Arc::downgrade), Node::Mem(inode))
+    }
+
     fn place(&self) -> MutexGuard<'_, Place> {
         self.place.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -512,6 +512,16 @@ impl Inode {
         Ok(s)
     }
 
+    /// Whether linkat may still give this nameless (O_TMPFILE) file a name.
+    pub fn linkable(&self) -> bool {
+        self.linkable.load(Ordering::Acquire)
+    }
+
+    /// Restores [`Inode::linkable`].
+    pub fn set_linkable(&self, linkable: bool) {
+        self.linkable.store(linkable, Ordering::Release);
+    }
+
     /// Takes a checkpoint's attributes (not its kind, nor its pages): for
     /// a filesystem's root, made at boot.
     pub fn restore_attributes(&self, s: &InodeState) {
