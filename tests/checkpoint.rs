@@ -42,6 +42,8 @@ impl Ctx {
         rootfs.prog("ckpt_shm", Link::Static);
         rootfs.prog("ckpt_lock", Link::Static);
         rootfs.prog("ckpt_unlinked", Link::Static);
+        rootfs.prog("ckpt_inotify", Link::Static);
+        rootfs.prog("ckpt_cputimer", Link::Static);
         rootfs.busybox(&["sh", "sleep", "echo", "mkfifo", "cat", "ls", "mkdir", "rm", "mv", "ln", "stat", "chmod"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
         rootfs.file("/data.txt", DATA);
@@ -627,4 +629,19 @@ fn files_no_name_leads_to_come_back_with_their_pages_and_mappings() {
     let out = restores_as_natively("unlinked", "ckpt_unlinked", Native::Chroot, &["--page-loading", "on-demand"]);
     assert!(out.contains("the child's write through the mapping reads back: the child"), "{out}");
     assert!(out.contains("tmpfile: named, it reads \"kept in a nameless file\", links 1"), "{out}");
+}
+
+#[test]
+fn inotify_watches_and_unread_events_survive_and_report_on() {
+    let out = restores_as_natively("inotify", "ckpt_inotify", Native::Chroot, &[]);
+    assert!(out.contains("queued before: wd 1 CREATE a"), "{out}");
+    assert!(out.contains("after: wd 3 CLOSE_NOWRITE -"), "{out}");
+    assert!(out.contains("a new watch: wd 4"), "{out}");
+}
+
+#[test]
+fn timers_on_cpu_time_keep_their_settings_and_tick_on() {
+    let out = restores_as_natively("cputimer", "ckpt_cputimer", Native::Chroot, &[]);
+    assert!(out.contains("ITIMER_PROF ticks on: yes"), "{out}");
+    assert!(out.contains("left within 499-500 s: yes"), "{out}");
 }

@@ -335,6 +335,10 @@ pub enum FileKind {
     Epoll(Vec<(usize, i32, u32, u64, bool)>),
     /// Unix socket N of [`Image::unix`].
     Unix(usize),
+    /// An inotify instance: its watches (descriptor, the watched file by
+    /// its path, the events watched for) and the events not yet read
+    /// (descriptor, mask, cookie, name).
+    Inotify { next_wd: i32, watches: Vec<(i32, NamedFile, u32)>, events: Vec<(i32, u32, u32, Vec<u8>)> },
     /// A file of a tmpfs or an overlay that no name leads to any more
     /// (unlinked while open, or made with O_TMPFILE): inode `inode` of
     /// [`Image::tmpfs`] entry `fs`, which was at `path`.
@@ -430,6 +434,9 @@ pub struct ProcessImage {
     pub threads: Vec<ThreadImage>,
     /// ITIMER_REAL (and alarm): (ns left, interval ns), if armed.
     pub itimer_real: Option<(u64, u64)>,
+    /// ITIMER_VIRTUAL and ITIMER_PROF: (ns of CPU time left, interval
+    /// ns), if armed.
+    pub itimer_cpu: [Option<(u64, u64)>; 2],
     /// Its POSIX timers, and the next id timer_create tries.
     pub posix_timers: (Vec<PosixTimerImage>, i32),
     /// /proc/PID/exe's path, argv and the environment as execve got them.
@@ -455,6 +462,9 @@ pub struct PosixTimerImage {
     pub value: u64,
     /// Time left and interval, in nanoseconds (0 left: disarmed).
     pub when: (u64, u64),
+    /// On a process's CPU-time clock: (pid, user time only); None on a
+    /// wall clock.
+    pub cpu: Option<(i32, bool)>,
 }
 
 /// A process's state in the tree.

@@ -358,6 +358,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
     // Processes and their threads.
     let now = Instant::now();
     let mut tasks = Vec::new();
+    let mut deferred_arms: Vec<DeferredArm> = Vec::new();
     {
         let mut procs = kernel.procs();
         for p in &image.processes {
@@ -374,7 +375,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
             let tg = ThreadGroup::new(p.pid, sighand(&p.actions)?, creds(&p.creds), rlimits);
             // Before the pending signals: arming a timer drops a signal of
             // its old setting that is still queued.
-            restore_timers(kernel, &tg, p)?;
+            restore_timers(kernel, &tg, p, &mut deferred_arms)?;
             for s in &p.pending {
                 tg.push_signal(siginfo(s)?);
             }
@@ -472,6 +473,9 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
         }
         procs.set_last_id(image.last_pid);
     }
+    for arm in deferred_arms {
+        arm();
+    }
     // Open files, through one of the tasks (for the open path's sake).
     let Some(opener_task) = tasks.first_mut() else { return Err(inconsistent("no task")) };
     let stdio: Vec<Arc<OwnedFd>> = stdio.into_iter().map(Arc::new).collect();
@@ -499,6 +503,17 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
     for f in &image.files {
         let file = match &f.kind {
             FileKind::Named(n) => opener.open(opener_task, n, f.flags)?,
+            FileKind::Inotify { next_wd, watches, events } => {
+                use crate::vfs::inotify::{Inotify, InotifyFile};
+                let ino = Inotify::restored(*next_wd, events).map_err(|_| inconsistent("an inotify queue"))?;
+                for (wd, file, mask) in watches {
+                    // Watched, not opened: a file changed since is watched
+                    // as it is now.
+                    let d = opener.find(file, false)?;
+                    ino.restore_watch(*wd, &d, *mask).map_err(|_| inconsistent(format!("inotify watch {wd}")))?;
+                }
+                File::new(Box::new(InotifyFile(ino)), f.flags, None)
+            }
             FileKind::Unlinked { fs, inode, path, linkable } => {
                 let inode = mem_inodes
                     .get(*fs)
@@ -642,17 +657,40 @@ fn when((left, interval): (u64, u64)) -> (Duration, Duration) {
     (left, interval)
 }
 
-/// A process's ITIMER_REAL and POSIX timers, armed for the time they had
-/// left.
-fn restore_timers(kernel: &Arc<Kernel>, tg: &Arc<ThreadGroup>, p: &ProcessImage) -> Result<(), RestoreError> {
-    use crate::kernel::timer::{Notify, PosixTimer, RealTimer, SigEvent, TimerOwner, MAX_POSIX_TIMERS};
+/// Arms a restored timer on a CPU-time clock, once the process table is
+/// free (arming reads the clock, which looks the process up).
+type DeferredArm = Box<dyn FnOnce()>;
+
+/// A process's interval and POSIX timers, armed for the time they had
+/// left: those on wall clocks now, those on CPU-time clocks by `deferred`.
+fn restore_timers(
+    kernel: &Arc<Kernel>,
+    tg: &Arc<ThreadGroup>,
+    p: &ProcessImage,
+    deferred: &mut Vec<DeferredArm>,
+) -> Result<(), RestoreError> {
+    use crate::kernel::timer::{CpuClock, Notify, PosixTimer, RealTimer, SigEvent, TimerOwner, MAX_POSIX_TIMERS};
+    use abi::flags::signal::{SIGALRM, SIGPROF, SIGVTALRM};
     let owner = || TimerOwner::new(Arc::downgrade(kernel), Arc::downgrade(tg), p.pid);
     if let Some(real) = p.itimer_real {
         // ITIMER_REAL is the first of the three.
         let slot = &tg.itimers[0];
-        let t = slot.get_or_init(|| Arc::new(RealTimer::new(owner(), abi::flags::signal::SIGALRM)));
+        let t = slot.get_or_init(|| Arc::new(RealTimer::new(owner(), SIGALRM)));
         let (left, interval) = when(real);
         t.set(&kernel.timers, left, interval);
+    }
+    // ITIMER_VIRTUAL (user time only, SIGVTALRM) and ITIMER_PROF.
+    for (i, (setting, user_only, signo)) in
+        [(p.itimer_cpu[0], true, SIGVTALRM), (p.itimer_cpu[1], false, SIGPROF)].into_iter().enumerate()
+    {
+        let Some(setting) = setting else { continue };
+        let clock = CpuClock::Process { pid: p.pid, user_only };
+        let t = tg.itimers[i + 1].get_or_init(|| Arc::new(RealTimer::new(owner().on_cpu_clock(clock), signo))).clone();
+        let (left, interval) = when(setting);
+        let kernel = kernel.clone();
+        deferred.push(Box::new(move || {
+            t.set(&kernel.timers, left, interval);
+        }));
     }
     let (list, next_id) = &p.posix_timers;
     if list.len() > MAX_POSIX_TIMERS {
@@ -669,14 +707,26 @@ fn restore_timers(kernel: &Arc<Kernel>, tg: &Arc<ThreadGroup>, p: &ProcessImage)
             _ => return Err(inconsistent("a POSIX timer's notification")),
         };
         let wall = [CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME].contains(&t.clock);
-        if t.id < 0 || !wall || t.signo > crate::kernel::signal::NSIG || timers.get(t.id).is_some() {
+        if t.id < 0 || (!wall && t.cpu.is_none()) || t.signo > crate::kernel::signal::NSIG || timers.get(t.id).is_some()
+        {
             return Err(inconsistent(format!("POSIX timer {}", t.id)));
         }
         let event = SigEvent { notify, signo: t.signo, value: t.value };
-        let timer = Arc::new(PosixTimer::new(owner(), t.id, t.clock, event));
+        let timer_owner = match t.cpu {
+            Some((pid, user_only)) => owner().on_cpu_clock(CpuClock::Process { pid, user_only }),
+            None => owner(),
+        };
+        let timer = Arc::new(PosixTimer::new(timer_owner, t.id, t.clock, event));
         let (left, interval) = when(t.when);
         if !left.is_zero() {
-            timer.set(&kernel.timers, (left, interval, Duration::ZERO));
+            if t.cpu.is_some() {
+                let (timer, kernel) = (timer.clone(), kernel.clone());
+                deferred.push(Box::new(move || {
+                    timer.set(&kernel.timers, (left, interval, Duration::ZERO));
+                }));
+            } else {
+                timer.set(&kernel.timers, (left, interval, Duration::ZERO));
+            }
         }
         timers.insert(timer);
     }

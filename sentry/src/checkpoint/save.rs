@@ -120,12 +120,21 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
     let mut ttys: Seen<crate::kernel::tty::Tty> = Seen::default();
     let mut processes = Vec::new();
     let last_pid;
+    // The timers first, without the process table: a timer on a CPU-time
+    // clock reads its clock, which looks the process up there.
+    let groups: Vec<(i32, Arc<crate::kernel::process::ThreadGroup>)> =
+        kernel.procs().procs.iter().map(|(&pid, p)| (pid, p.tg.clone())).collect();
+    let mut timers = HashMap::new();
+    for (pid, tg) in &groups {
+        timers.insert(*pid, timers_image(*pid, tg)?);
+    }
     {
         let procs = kernel.procs();
         last_pid = procs.last_id();
         for (&pid, p) in &procs.procs {
             let tg = &p.tg;
-            let (itimer_real, posix_timers) = timers_image(pid, tg)?;
+            let (itimer_real, itimer_cpu, posix_timers) =
+                timers.remove(&pid).ok_or(CheckpointError::Busy(vec![pid]))?;
             let mut threads = Vec::new();
             for h in &p.threads {
                 let park = parked.get(&h.tid).ok_or(CheckpointError::Busy(vec![h.tid]))?;
@@ -175,6 +184,7 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
                 ctty: p.ctty.as_ref().map(|t| ttys.add(t)),
                 threads,
                 itimer_real,
+                itimer_cpu,
                 posix_timers,
                 exe: view.as_ref().and_then(|v| v.exe.as_ref()).map(|d| kernel.vfs.path_of(d)),
                 cmdline: view.as_ref().map(|v| v.cmdline.to_vec()).unwrap_or_default(),
@@ -321,29 +331,33 @@ fn nanos(d: std::time::Duration) -> u64 {
     d.as_nanos().min(u64::MAX as u128) as u64
 }
 
-type TimersImage = (Option<(u64, u64)>, (Vec<PosixTimerImage>, i32));
+/// ITIMER_REAL, ITIMER_VIRTUAL and ITIMER_PROF, and the POSIX timers with
+/// the next id.
+type TimersImage = (Option<(u64, u64)>, [Option<(u64, u64)>; 2], (Vec<PosixTimerImage>, i32));
 
-/// A process's ITIMER_REAL and POSIX timers; timers on CPU-time clocks
-/// (ITIMER_VIRTUAL, ITIMER_PROF, a CPU clock's timer_create) are refused.
+/// A process's interval timers and POSIX timers, a CPU-time clock's by the
+/// CPU time they have left; POSIX timers on a thread's CPU-time clock are
+/// refused.
 fn timers_image(pid: i32, tg: &crate::kernel::process::ThreadGroup) -> Result<TimersImage, CheckpointError> {
-    use crate::kernel::timer::Notify;
-    let mut real = None;
-    for t in tg.itimers.iter().filter_map(|t| t.get()) {
+    use crate::kernel::timer::{CpuClock, Notify};
+    let mut itimers = [None; 3];
+    for (slot, t) in itimers.iter_mut().zip(&tg.itimers) {
+        let Some(t) = t.get() else { continue };
         let (left, interval) = t.get();
-        if left.is_zero() && interval.is_zero() {
-            continue;
+        if !(left.is_zero() && interval.is_zero()) {
+            *slot = Some((nanos(left), nanos(interval)));
         }
-        if t.signo() != abi::flags::signal::SIGALRM {
-            return Err(unsupported(format!("process {pid} has ITIMER_VIRTUAL or ITIMER_PROF armed")));
-        }
-        real = Some((nanos(left), nanos(interval)));
     }
     let (timers, next_id) = tg.posix_timers.lock().unwrap_or_else(|e| e.into_inner()).all();
     let mut posix = Vec::new();
     for t in timers {
-        if t.on_cpu_clock() {
-            return Err(unsupported(format!("process {pid} has a POSIX timer on a CPU-time clock")));
-        }
+        let cpu = match t.cpu_clock() {
+            None => None,
+            Some(CpuClock::Process { pid, user_only }) => Some((*pid, *user_only)),
+            Some(CpuClock::Thread(_)) => {
+                return Err(unsupported(format!("process {pid} has a POSIX timer on a thread's CPU-time clock")));
+            }
+        };
         let ev = t.event();
         let notify = match ev.notify {
             Notify::None => (0, 0),
@@ -358,9 +372,11 @@ fn timers_image(pid: i32, tg: &crate::kernel::process::ThreadGroup) -> Result<Ti
             signo: ev.signo,
             value: ev.value,
             when: (nanos(left), nanos(interval)),
+            cpu,
         });
     }
-    Ok((real, (posix, next_id)))
+    let [real, virt, prof] = itimers;
+    Ok((real, [virt, prof], (posix, next_id)))
 }
 
 /// The advisory locks held, each file named by one of `files` open on it
@@ -509,6 +525,14 @@ fn file_image(
                 .map(|(file, fd, events, data, fired)| (files.add(file), *fd, *events, *data, *fired))
                 .collect(),
         )
+    } else if let Some(ino) = ops.inotify() {
+        let st = ino.checkpoint_state();
+        let watches = st
+            .watches
+            .iter()
+            .map(|(wd, file, mask)| Ok((*wd, named(kernel, file)?, *mask)))
+            .collect::<Result<Vec<_>, CheckpointError>>()?;
+        FileKind::Inotify { next_wd: st.next_wd, watches, events: st.events }
     } else if let Some(name) = ops.anon_name() {
         return Err(unsupported(format!("an {name} file is open")));
     } else if let Some(d) = &f.dentry {

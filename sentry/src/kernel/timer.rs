@@ -500,6 +500,11 @@ impl PosixTimer {
         self.owner.cpu.is_some()
     }
 
+    /// The CPU-time clock it runs on, if it does.
+    pub fn cpu_clock(&self) -> Option<&CpuClock> {
+        self.owner.cpu.as_ref()
+    }
+
     fn overruns(&self) -> std::sync::MutexGuard<'_, Overruns> {
         self.overruns.lock().unwrap_or_else(|e| e.into_inner())
     }

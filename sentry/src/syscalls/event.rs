@@ -613,7 +613,7 @@ pub fn inotify_add_watch(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     let attr = d.attr();
     crate::vfs::ops::check_perm(&t.creds(), &attr, crate::vfs::ops::MAY_READ)?;
-    ino.add_watch(&attr, mask).map(|wd| wd as u64)
+    ino.add_watch(&d, &attr, mask).map(|wd| wd as u64)
 }
 
 pub fn inotify_rm_watch(t: &mut Task, a: &Args) -> SysResult<u64> {

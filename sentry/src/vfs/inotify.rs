@@ -110,6 +110,19 @@ impl Event {
 struct Watch {
     key: Key,
     mask: u32,
+    /// The watched file, kept (as Linux's watch keeps its inode): a
+    /// checkpoint names it by its path.
+    file: Arc<Dentry>,
+}
+
+/// What a checkpoint keeps of an inotify instance.
+pub struct InotifyState {
+    /// The next watch descriptor it hands out.
+    pub next_wd: i32,
+    /// (watch descriptor, the watched file, the events it watches for).
+    pub watches: Vec<(i32, Arc<Dentry>, u32)>,
+    /// Events not yet read: (wd, mask, cookie, name).
+    pub events: Vec<(i32, u32, u32, Vec<u8>)>,
 }
 
 #[derive(Default)]
@@ -141,11 +154,59 @@ impl Inotify {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// inotify_add_watch on the file with attributes `attr`: its watch
+    /// The instance as a checkpoint keeps it.
+    pub fn checkpoint_state(&self) -> InotifyState {
+        let st = self.state();
+        InotifyState {
+            next_wd: st.next_wd,
+            watches: st.watches.iter().map(|(&wd, w)| (wd, w.file.clone(), w.mask)).collect(),
+            events: st.events.iter().map(|e| (e.wd, e.mask, e.cookie, e.name.clone())).collect(),
+        }
+    }
+
+    /// An instance from a checkpoint, before its watches
+    /// ([`Inotify::restore_watch`]); EINVAL for more events than a queue
+    /// holds.
+    pub fn restored(next_wd: i32, events: &[(i32, u32, u32, Vec<u8>)]) -> SysResult<Arc<Inotify>> {
+        if events.len() > MAX_QUEUED_EVENTS + 1 || next_wd < 1 {
+            return Err(Errno::EINVAL);
+        }
+        let ino = Inotify::new();
+        {
+            let mut st = ino.state();
+            st.next_wd = next_wd;
+            st.events = events
+                .iter()
+                .map(|(wd, mask, cookie, name)| Event { wd: *wd, mask: *mask, cookie: *cookie, name: name.clone() })
+                .collect();
+        }
+        Ok(ino)
+    }
+
+    /// Watch `wd` of a checkpoint, on `file` again: EINVAL for a
+    /// descriptor or a file it watches already, or one past `next_wd`.
+    pub fn restore_watch(self: &Arc<Self>, wd: i32, file: &Arc<Dentry>, mask: u32) -> SysResult<()> {
+        let key = key_of(&file.attr());
+        let mut st = self.state();
+        if wd < 1 || wd >= st.next_wd || st.watches.contains_key(&wd) || st.by_key.contains_key(&key) {
+            return Err(Errno::EINVAL);
+        }
+        if st.watches.len() >= MAX_WATCHES {
+            return Err(Errno::ENOSPC);
+        }
+        st.watches.insert(wd, Watch { key, mask, file: file.clone() });
+        st.by_key.insert(key, wd);
+        drop(st);
+        registry().entry(key).or_default().push((Arc::downgrade(self), wd));
+        WATCHES.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// inotify_add_watch on `file`, whose attributes are `attr`: its watch
     /// descriptor (the same one again for the same file). Bits it does not
     /// know are ignored, as Linux ignores them; IN_EXCL_UNLINK is taken and
     /// has nothing to do (no events come from unlinked files' names).
-    pub fn add_watch(self: &Arc<Self>, attr: &FileAttr, mask: u32) -> SysResult<i32> {
+    pub fn add_watch(self: &Arc<Self>, file: &Arc<Dentry>, attr: &FileAttr, mask: u32) -> SysResult<i32> {
         if mask & IN_ALL_EVENTS == 0 || (mask & IN_MASK_ADD != 0 && mask & IN_MASK_CREATE != 0) {
             return Err(Errno::EINVAL);
         }
@@ -166,7 +227,7 @@ impl Inotify {
         }
         let wd = st.next_wd;
         st.next_wd = st.next_wd.checked_add(1).ok_or(Errno::ENOSPC)?;
-        st.watches.insert(wd, Watch { key, mask: events });
+        st.watches.insert(wd, Watch { key, mask: events, file: file.clone() });
         st.by_key.insert(key, wd);
         drop(st);
         registry().entry(key).or_default().push((Arc::downgrade(self), wd));
@@ -393,10 +454,12 @@ pub fn notify_dentry(d: &Dentry, mask: u32) {
     }
     let attr = d.attr();
     let mask = if d.is_dir() { mask | IN_ISDIR } else { mask };
-    notify_key(key_of(&attr), mask, 0, &[], false);
+    // The directory's watches first, then the file's own, as Linux's
+    // fsnotify_handle_event tells them.
     if let Some(parent) = d.parent() {
         notify_key(key_of(&parent.attr()), mask, 0, &d.name(), false);
     }
+    notify_key(key_of(&attr), mask, 0, &[], false);
 }
 
 /// An event about the entry `name` of directory `dir` (IN_CREATE,
