@@ -44,6 +44,7 @@ impl Ctx {
         rootfs.prog("ckpt_unlinked", Link::Static);
         rootfs.prog("ckpt_inotify", Link::Static);
         rootfs.prog("ckpt_cputimer", Link::Static);
+        rootfs.prog("ckpt_sigio", Link::Static);
         rootfs.busybox(&["sh", "sleep", "echo", "mkfifo", "cat", "ls", "mkdir", "rm", "mv", "ln", "stat", "chmod"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
         rootfs.file("/data.txt", DATA);
@@ -644,4 +645,11 @@ fn timers_on_cpu_time_keep_their_settings_and_tick_on() {
     let out = restores_as_natively("cputimer", "ckpt_cputimer", Native::Chroot, &[]);
     assert!(out.contains("ITIMER_PROF ticks on: yes"), "{out}");
     assert!(out.contains("left within 499-500 s: yes"), "{out}");
+}
+
+#[test]
+fn signal_driven_io_owners_and_signals_survive() {
+    let out = restores_as_natively("sigio", "ckpt_sigio", Native::Chroot, &[]);
+    assert!(out.contains("pipe: the signal came with its fd: yes, POLL_IN: yes"), "{out}");
+    assert!(out.contains("socket: SIGIO came: yes"), "{out}");
 }

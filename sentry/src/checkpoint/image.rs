@@ -290,6 +290,8 @@ pub struct FileImage {
     pub offset: u64,
     /// What it is.
     pub kind: FileKind,
+    /// F_SETOWN, F_SETSIG and O_ASYNC, if any was set.
+    pub owner: Option<crate::kernel::fasync::OwnerState>,
 }
 
 /// The kinds of open file a checkpoint covers.
@@ -693,7 +695,7 @@ mod tests {
             last_pid: 7,
             uts: (b"box".to_vec(), b"(none)".to_vec()),
             fd_tables: vec![vec![(0, 0, false)]],
-            files: vec![FileImage { flags: 2, offset: 5, kind: FileKind::Stdio(0) }],
+            files: vec![FileImage { flags: 2, offset: 5, kind: FileKind::Stdio(0), owner: None }],
             ..Default::default()
         }
     }

@@ -577,6 +577,11 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
             file.set_flags(f.flags);
         }
         *file.offset.lock().unwrap_or_else(|e| e.into_inner()) = f.offset;
+        if let Some(owner) = &f.owner {
+            if !crate::kernel::fasync::FileOwner::restore_state(&file, owner, kernel) {
+                return Err(inconsistent("a file's owner for SIGIO"));
+            }
+        }
         files.push(file);
     }
     for (f, file) in image.files.iter().zip(&files) {

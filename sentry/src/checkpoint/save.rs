@@ -421,6 +421,9 @@ fn refuse_uncovered(kernel: &Kernel) -> Result<(), CheckpointError> {
     if kernel.ipc.in_use() {
         return Err(unsupported("System V IPC objects or POSIX message queues exist"));
     }
+    if crate::vfs::inotify::dnotify_any() {
+        return Err(unsupported("directory notifications are set (fcntl F_NOTIFY)"));
+    }
     if crate::kernel::lease::LEASES.any() {
         return Err(unsupported("file leases are held (F_SETLEASE)"));
     }
@@ -536,9 +539,6 @@ fn file_image(
     } else if let Some(name) = ops.anon_name() {
         return Err(unsupported(format!("an {name} file is open")));
     } else if let Some(d) = &f.dentry {
-        if f.owner.is_set() {
-            return Err(unsupported("a file with an owner for SIGIO (F_SETOWN) is open"));
-        }
         let regular = |i: &Arc<Inode>| i.attr().mode & abi::flags::mode::S_IFMT == abi::flags::mode::S_IFREG;
         let unnamed = |i: &Arc<Inode>| i.attr().nlink == 0 && reachable_path(kernel, d).is_none();
         let path_only = flags & abi::flags::open::O_PATH != 0;
@@ -556,7 +556,7 @@ fn file_image(
     } else {
         return Err(unsupported("an anonymous file is open"));
     };
-    Ok(FileImage { flags, offset, kind })
+    Ok(FileImage { flags, offset, kind, owner: f.owner.checkpoint_state() })
 }
 
 fn mm_image(

@@ -69,6 +69,18 @@ struct Owner {
     kernel: Weak<Kernel>,
 }
 
+/// What a checkpoint keeps of a file's owner part.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OwnerState {
+    /// F_SETOWN's owner: (0 a thread, 1 a process, 2 a process group; its
+    /// id; the uid and euid of whoever named it).
+    pub owner: Option<(u8, i32, u32, u32)>,
+    /// F_SETSIG's signal.
+    pub signum: u32,
+    /// The fd O_ASYNC was turned on through, while it is on.
+    pub async_fd: Option<i32>,
+}
+
 /// The owner part of an open file (Linux's `fown_struct`), and its
 /// O_ASYNC registration.
 #[derive(Default)]
@@ -169,6 +181,43 @@ impl FileOwner {
             *slot = Some(w);
         }
         true
+    }
+
+    /// The owner part as a checkpoint keeps it; None if nothing was set.
+    pub fn checkpoint_state(&self) -> Option<OwnerState> {
+        let owner = self.owner.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|o| {
+            let kind = match o.kind {
+                OwnerKind::Thread => 0,
+                OwnerKind::Process => 1,
+                OwnerKind::Group => 2,
+            };
+            (kind, o.id, o.uid, o.euid)
+        });
+        let async_fd = self.fasync.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|f| f.fd);
+        let s = OwnerState { owner, signum: self.signal(), async_fd };
+        (s != OwnerState::default()).then_some(s)
+    }
+
+    /// Gives the restored `file` the owner part a checkpoint kept: false
+    /// for a state no F_SETOWN, F_SETSIG or O_ASYNC could have made.
+    pub fn restore_state(file: &Arc<File>, s: &OwnerState, kernel: &Arc<Kernel>) -> bool {
+        if let Some((kind, id, uid, euid)) = s.owner {
+            let kind = match kind {
+                0 => OwnerKind::Thread,
+                1 => OwnerKind::Process,
+                2 => OwnerKind::Group,
+                _ => return false,
+            };
+            *file.owner.owner.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(Owner { kind, id, uid, euid, kernel: Arc::downgrade(kernel) });
+        }
+        if !file.owner.set_signal(u64::from(s.signum)) {
+            return false;
+        }
+        match s.async_fd {
+            Some(fd) => fd >= 0 && FileOwner::set_async(file, fd, true),
+            None => true,
+        }
     }
 
     /// The open file goes: its O_ASYNC waiter leaves the queue.

@@ -365,6 +365,11 @@ struct DirNotify {
 static DNOTIFY: std::sync::Mutex<Vec<DirNotify>> = std::sync::Mutex::new(Vec::new());
 static DNOTIFY_COUNT: AtomicUsize = AtomicUsize::new(0);
 
+/// Whether any directory has F_NOTIFY set.
+pub fn dnotify_any() -> bool {
+    DNOTIFY_COUNT.load(Ordering::Relaxed) > 0
+}
+
 fn dnotify_list() -> std::sync::MutexGuard<'static, Vec<DirNotify>> {
     DNOTIFY.lock().unwrap_or_else(|e| e.into_inner())
 }
