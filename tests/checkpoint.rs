@@ -45,6 +45,7 @@ impl Ctx {
         rootfs.prog("ckpt_inotify", Link::Static);
         rootfs.prog("ckpt_cputimer", Link::Static);
         rootfs.prog("ckpt_sigio", Link::Static);
+        rootfs.prog("ckpt_pidfd", Link::Static);
         rootfs.busybox(&["sh", "sleep", "echo", "mkfifo", "cat", "ls", "mkdir", "rm", "mv", "ln", "stat", "chmod"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
         rootfs.file("/data.txt", DATA);
@@ -652,4 +653,11 @@ fn signal_driven_io_owners_and_signals_survive() {
     let out = restores_as_natively("sigio", "ckpt_sigio", Native::Chroot, &[]);
     assert!(out.contains("pipe: the signal came with its fd: yes, POLL_IN: yes"), "{out}");
     assert!(out.contains("socket: SIGIO came: yes"), "{out}");
+}
+
+#[test]
+fn pidfds_of_a_live_child_and_a_zombie_still_name_them() {
+    let out = restores_as_natively("pidfd", "ckpt_pidfd", Native::Chroot, &[]);
+    assert!(out.contains("waitid through it: pid matches yes, status 7"), "{out}");
+    assert!(out.contains("killed by SIGTERM"), "{out}");
 }

@@ -337,6 +337,9 @@ pub enum FileKind {
     Epoll(Vec<(usize, i32, u32, u64, bool)>),
     /// Unix socket N of [`Image::unix`].
     Unix(usize),
+    /// A pidfd of process `pid`, still in the process table (running or a
+    /// zombie).
+    PidFd { pid: i32 },
     /// An inotify instance: its watches (descriptor, the watched file by
     /// its path, the events watched for) and the events not yet read
     /// (descriptor, mask, cookie, name).

@@ -503,6 +503,12 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
     for f in &image.files {
         let file = match &f.kind {
             FileKind::Named(n) => opener.open(opener_task, n, f.flags)?,
+            FileKind::PidFd { pid } => {
+                let group = kernel.procs().procs.get(pid).map(|p| p.tg.clone());
+                let group =
+                    group.ok_or_else(|| inconsistent(format!("a pidfd of process {pid}, which is not here")))?;
+                crate::vfs::pidfd::PidFd::open_file(*pid, group, Arc::downgrade(kernel), false)
+            }
             FileKind::Inotify { next_wd, watches, events } => {
                 use crate::vfs::inotify::{Inotify, InotifyFile};
                 let ino = Inotify::restored(*next_wd, events).map_err(|_| inconsistent("an inotify queue"))?;

@@ -528,6 +528,11 @@ fn file_image(
                 .map(|(file, fd, events, data, fired)| (files.add(file), *fd, *events, *data, *fired))
                 .collect(),
         )
+    } else if let Some(p) = ops.pidfd() {
+        if !p.alive_in_table() {
+            return Err(unsupported(format!("a pidfd of process {}, which was reaped, is open", p.pid)));
+        }
+        FileKind::PidFd { pid: p.pid }
     } else if let Some(ino) = ops.inotify() {
         let st = ino.checkpoint_state();
         let watches = st
