@@ -544,10 +544,9 @@ fn file_image(
     } else if let Some(name) = ops.anon_name() {
         return Err(unsupported(format!("an {name} file is open")));
     } else if let Some(d) = &f.dentry {
-        let regular = |i: &Arc<Inode>| i.attr().mode & abi::flags::mode::S_IFMT == abi::flags::mode::S_IFREG;
         let unnamed = |i: &Arc<Inode>| i.attr().nlink == 0 && reachable_path(kernel, d).is_none();
         let path_only = flags & abi::flags::open::O_PATH != 0;
-        match d.inode().filter(|i| regular(i) && unnamed(i) && !path_only) {
+        match d.inode().filter(|i| d.is_regular() && unnamed(i) && !path_only) {
             // Its inode is saved with its filesystem's ([`super::memfs::save`]),
             // which says where: `fs` and `inode` are filled in then.
             Some(inode) => FileKind::Unlinked {
