@@ -540,7 +540,7 @@ pub fn exec(g: &Globals, args: &ExecArgs) -> anyhow::Result<ExitCode> {
     let plan = exec_plan(args, base)?;
     if args.detach {
         drop(dir);
-        return exec_detached(g, args);
+        return exec_detached(g, args, plan.terminal);
     }
     let mut ready = match args.ready_fd {
         Some(fd) => Some(std::fs::File::from(crate::sys::adopt_fd(fd)?)),
@@ -635,7 +635,7 @@ fn exec_plan(args: &ExecArgs, base: Option<bundle::ProcessPlan>) -> anyhow::Resu
 
 /// Runs this exec again without `--detach` as the process's proxy, waits
 /// for it to report the process started, and writes its pid file.
-fn exec_detached(g: &Globals, args: &ExecArgs) -> anyhow::Result<ExitCode> {
+fn exec_detached(g: &Globals, args: &ExecArgs, terminal: bool) -> anyhow::Result<ExitCode> {
     let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
     let mut cmd = Command::new("/proc/self/exe");
     cmd.args(g.forwarded_flags()).arg("exec").arg("--ready-fd").arg("3");
@@ -657,6 +657,13 @@ fn exec_detached(g: &Globals, args: &ExecArgs) -> anyhow::Result<ExitCode> {
         cmd.arg(a);
     }
     cmd.current_dir("/");
+    // With a terminal, the process's stdio is the new pty, and this
+    // command's own stdio is its caller's: containerd's shim reads it
+    // until every holder has closed it, so the proxy, which outlives this
+    // command, must not hold it (as runc's detached processes do not).
+    if terminal {
+        cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    }
     crate::sys::prepare_child(
         &mut cmd,
         crate::sys::ChildSetup { fds: vec![(ready_w.as_raw_fd(), 3)], new_session: true, controlling_tty: false },
