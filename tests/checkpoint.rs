@@ -528,7 +528,7 @@ fn the_console_comes_back_on_the_restores_terminal_with_its_settings() {
         let out = run_on_pty(&argv, &[Step::Send("x"), Step::Expect("got x")]);
         assert_eq!(out.status, 0, "{platform}: {}", out.describe());
         assert!(
-            out.text().contains("got x, canonical off, echo off, foreground mine"),
+            out.text().contains("got x, canonical off, echo off, foreground mine, on /dev/pts/0"),
             "{platform}: {}",
             out.describe()
         );

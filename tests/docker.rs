@@ -209,8 +209,8 @@ runtime_test! {
 runtime_test! {
     /// `docker run -it` on a pty: an interactive shell whose stdin is a
     /// terminal of the pty's size; what is typed runs, and `exit 5` is
-    /// the status. The terminal's name differs: Husk's is the sandbox's
-    /// console, runc's a pts.
+    /// the status. The terminal is a pts of the container's own for both
+    /// (Husk's the sandbox's pty, bridged to the console's).
     fn docker_run_it(rt) {
         let c = Container::new("it", rt);
         let mut argv = docker().cli_args();
@@ -228,13 +228,47 @@ runtime_test! {
         );
         assert_eq!((out.failed.as_deref(), out.status), (None, 5), "{}", out.describe());
         let lines: Vec<String> = out.text().lines().map(|l| l.trim().to_owned()).collect();
-        let tty = match rt {
-            Runtime::Runc => "/dev/pts/0",
-            Runtime::Husk => "/dev/console",
-        };
-        for want in [tty, "24 80", "is-a-terminal", "42"] {
+        for want in ["/dev/pts/0", "24 80", "is-a-terminal", "42"] {
             assert!(lines.iter().any(|l| l == want), "no line {want:?} on the terminal:\n{}", out.describe());
         }
+    }
+}
+
+runtime_test! {
+    /// `docker exec -it` into a running container with no terminal of its
+    /// own: the exec'd shell gets a pts of the container's (the first, as
+    /// under runc), ^C reaches its foreground program only, and the exec
+    /// ends with the shell's status as soon as it exits, while the
+    /// container runs on.
+    fn docker_exec_it(rt) {
+        let c = Container::new("execit", rt);
+        c.detach(&[], &["sleep", "1000"]);
+        let mut argv = docker().cli_args();
+        argv.extend(["exec", "-it", &c.name, "sh"].map(String::from));
+        let argv: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
+        let start = std::time::Instant::now();
+        let out = run_on_pty(
+            &argv,
+            &[
+                Step::Expect("# "),
+                // (The marker comes from the foreground job itself, so that
+                // ^C cannot reach the shell before the job is in the
+                // foreground.)
+                Step::Send("tty; [ -t 1 ] && echo is-a-terminal; sh -c 'echo sleeping-$((2+3)); exec sleep 100'\r"),
+                Step::Expect("sleeping-5"),
+                Step::Send("\u{3}"),
+                Step::Expect("# "),
+                Step::Send("echo $((6*7)); exit 3\r"),
+            ],
+        );
+        assert_eq!((out.failed.as_deref(), out.status), (None, 3), "{}", out.describe());
+        assert!(start.elapsed() < std::time::Duration::from_secs(60), "the exec lasted {:?}", start.elapsed());
+        let lines: Vec<String> = out.text().lines().map(|l| l.trim().to_owned()).collect();
+        for want in ["/dev/pts/0", "is-a-terminal", "42"] {
+            assert!(lines.iter().any(|l| l == want), "no line {want:?} on the terminal:\n{}", out.describe());
+        }
+        assert!(out.text().contains("^C"), "^C echoed:\n{}", out.describe());
+        assert_eq!(c.inspect("{{.State.Status}}"), "running");
     }
 }
 

@@ -481,7 +481,8 @@ fn new_process(kernel: &Arc<Kernel>, cfg: ProcessConfig, init: bool) -> Result<T
         .then(|| vfs.resolve(&root, &root, b"/dev/console", Follow::Yes).ok())
         .flatten()
         .filter(|d| vfs::devfs::device_of(d) == Some(vfs::devfs::Device::Console));
-    let (files, console) = kernel::tty::stdio_files(cfg.stdio, console_node);
+    let owner = kernel::tty::StdioOwner { uid: cfg.user.0, init, console_node };
+    let (files, console) = kernel::tty::stdio_files(kernel, cfg.stdio, &owner);
     for (n, file) in files {
         let _ = fds.insert_at(n, file, false, u64::MAX);
     }
@@ -989,7 +990,13 @@ impl Sandbox {
         if self.load_in_background {
             checkpoint::load::load_rest_in_background(&kernel.memfile);
         }
-        kernel.wait_for_end()
+        let status = kernel.wait_for_end();
+        // The host terminal gets its own settings back (under `husk run`,
+        // the user's shell's).
+        if let Some(b) = kernel.console.get().and_then(|t| t.pty()).and_then(|p| p.bridge()) {
+            b.end(true);
+        }
+        status
     }
 }
 

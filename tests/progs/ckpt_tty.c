@@ -3,7 +3,8 @@
  * says "ready" and blocks reading one key. A checkpoint and a restore on
  * a new terminal come in between: the key typed on the new one must reach
  * it at once (no line to wait for), not echoed, and the terminal must
- * still be its controlling one with its group in the foreground. */
+ * still be its controlling one with its group in the foreground, by the
+ * same name (/dev/pts/0: the sandbox's own pty, bridged to the terminal). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <termios.h>
@@ -35,7 +36,8 @@ int main(void)
 		perror("tcgetattr");
 		return 2;
 	}
-	printf("got %c, canonical %s, echo %s, foreground %s\n", c, t.c_lflag & ICANON ? "on" : "off",
-	       t.c_lflag & ECHO ? "on" : "off", tcgetpgrp(0) == getpgrp() ? "mine" : "other");
+	const char *name = ttyname(0);
+	printf("got %c, canonical %s, echo %s, foreground %s, on %s\n", c, t.c_lflag & ICANON ? "on" : "off",
+	       t.c_lflag & ECHO ? "on" : "off", tcgetpgrp(0) == getpgrp() ? "mine" : "other", name ? name : "?");
 	return 0;
 }

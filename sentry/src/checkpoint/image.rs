@@ -22,7 +22,7 @@ pub const PAGES_FILE: &str = "husk-pages.img";
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -124,14 +124,18 @@ pub enum LockOwnerImage {
     File(usize),
 }
 
-/// A terminal: the console (a host terminal, which a restore's new one
-/// replaces) or a pseudo-terminal pair of the sandbox's.
+/// A terminal: a host terminal (the console's, which a restore's new one
+/// replaces) or a pseudo-terminal pair of the sandbox's, which may be the
+/// console's, bridged to the host terminal.
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TtyImage {
     /// The terminal's own state (its session, its termios...).
     pub tty: crate::kernel::tty::TtySnapshot,
-    /// The pair, for a pty (none: the console).
+    /// The pair, for a pty (none: a host terminal, the console's).
     pub pty: Option<crate::kernel::pty::PtySnapshot>,
+    /// The pair is the console's, bridged to the host terminal, which the
+    /// restore's terminal replaces.
+    pub console: bool,
 }
 
 /// One tmpfs mount's files, or what an overlay's upper layer holds.

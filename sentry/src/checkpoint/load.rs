@@ -120,22 +120,26 @@ fn restore_ttys(
 ) -> Result<Vec<Arc<crate::kernel::tty::Tty>>, RestoreError> {
     let mut out = Vec::with_capacity(images.len());
     for img in images {
+        if (img.console || img.pty.is_none()) && kernel.console.get().is_some() {
+            return Err(inconsistent("two consoles"));
+        }
         let tty = match &img.pty {
-            Some(p) => kernel
-                .ptys
-                .restore(Arc::downgrade(kernel), p)
-                .ok_or_else(|| inconsistent(format!("pseudo-terminal {}", p.index)))?,
-            None => {
-                if kernel.console.get().is_some() {
-                    return Err(inconsistent("two consoles"));
+            Some(p) => {
+                let tty = kernel
+                    .ptys
+                    .restore(Arc::downgrade(kernel), p)
+                    .ok_or_else(|| inconsistent(format!("pseudo-terminal {}", p.index)))?;
+                if img.console {
+                    let host = stdio_terminal(stdio)?;
+                    crate::kernel::tty::rebridge(kernel, &tty, host)
+                        .map_err(|e| RestoreError::Io(format!("bridging the console to the terminal: {e}")))?;
+                    let _ = kernel.console.set(tty.clone());
                 }
-                let fds = stdio
-                    .iter()
-                    .map(|fd| fd.try_clone())
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| RestoreError::Io(e.to_string()))?;
-                let (_, console) = crate::kernel::tty::stdio_files(fds, None);
-                let console = console.ok_or(RestoreError::NoTerminal)?;
+                tty
+            }
+            None => {
+                let host = stdio_terminal(stdio)?;
+                let console = crate::kernel::tty::host_console(host);
                 let _ = kernel.console.set(console.clone());
                 console
             }
@@ -144,6 +148,13 @@ fn restore_ttys(
         out.push(tty);
     }
     Ok(out)
+}
+
+/// The host terminal on the restore's stdio (copies of its fds).
+fn stdio_terminal(stdio: &[OwnedFd]) -> Result<crate::kernel::tty::HostTerminal, RestoreError> {
+    let fds = stdio.iter().map(|fd| fd.try_clone()).collect::<Result<Vec<_>, _>>();
+    let fds = fds.map_err(|e| RestoreError::Io(e.to_string()))?;
+    crate::kernel::tty::stdio_terminal(fds).ok_or(RestoreError::NoTerminal)
 }
 
 /// Opens named files again, each once per (path, flags).

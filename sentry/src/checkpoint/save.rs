@@ -285,7 +285,17 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         .iter()
         .map(|t| {
             let tty = t.snapshot().map_err(|e| CheckpointError::Io(format!("reading a terminal's settings: {e}")))?;
-            Ok(TtyImage { tty, pty: t.pty().map(|p| p.snapshot()) })
+            let console = kernel.console.get().is_some_and(|c| Arc::ptr_eq(c, t));
+            let pty = t.pty().map(|p| {
+                let mut s = p.snapshot();
+                // A `husk exec` process's terminal does not come back: its
+                // pair comes back hung up, as if the host closed it.
+                if p.bridge().is_some() && !console {
+                    s.master_open = false;
+                }
+                s
+            });
+            Ok(TtyImage { tty, console: console && pty.is_some(), pty })
         })
         .collect::<Result<Vec<_>, CheckpointError>>()?;
     Ok(Image {

@@ -12,6 +12,7 @@
 
 pub mod aio;
 pub mod caps;
+pub mod console;
 pub mod fasync;
 pub mod fd_table;
 pub mod futex;

@@ -13,7 +13,7 @@
 //! taken, nor the reverse; signals for the foreground group are sent after
 //! `state` is let go.
 
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use abi::flags::ioctl::*;
 use abi::flags::open::{O_ACCMODE, O_CLOEXEC, O_LARGEFILE, O_NOCTTY, O_NONBLOCK};
@@ -22,6 +22,7 @@ use abi::types::Termios;
 use abi::Errno;
 use gofer::FileAttr;
 
+use super::console::Bridge;
 use super::ldisc::{LineDiscipline, ReplicaRead};
 use super::task::exit::kernel_signal_group;
 use super::task::Task;
@@ -99,6 +100,7 @@ impl PtyRegistry {
             kernel,
             uid,
             created: crate::vfs::tmpfs::now(),
+            bridge: OnceLock::new(),
         };
         let tty = Tty::new_pty(pty);
         slots[index] = Some(Arc::downgrade(&tty));
@@ -109,6 +111,25 @@ impl PtyRegistry {
     pub fn get(&self, index: u32) -> Option<Arc<Tty>> {
         let tty = self.slots().get(index as usize).and_then(|s| s.as_ref()?.upgrade());
         tty.filter(|t| t.pty().is_some_and(|p| p.state().master_open))
+    }
+
+    /// A new pair for a host terminal's [`Bridge`]: unlocked, its replica
+    /// owned by `uid`, with the host terminal's `termios` if known.
+    pub fn create_bridged(
+        self: &Arc<Self>,
+        kernel: Weak<Kernel>,
+        uid: u32,
+        termios: Option<Termios>,
+    ) -> SysResult<Arc<Tty>> {
+        let tty = self.create(kernel, uid)?;
+        if let Some(p) = tty.pty() {
+            let mut st = p.state();
+            st.locked = false;
+            if let Some(t) = termios {
+                let _ = st.ld.set_termios(t);
+            }
+        }
+        Ok(tty)
     }
 
     /// Every pty whose master is open, by index.
@@ -149,6 +170,8 @@ pub struct Pty {
     /// The replica's owner.
     uid: u32,
     created: (i64, i64),
+    /// The host terminal that is this pair's master side, if one is.
+    bridge: OnceLock<Arc<Bridge>>,
 }
 
 impl Drop for Pty {
@@ -235,6 +258,57 @@ impl Pty {
         self.queue.notify();
     }
 
+    /// Whether a replica file was open once and none is now.
+    pub fn replica_gone(&self) -> bool {
+        self.state().replica_gone()
+    }
+
+    /// The master side closes (its file, or the host terminal of its
+    /// bridge): the replica hangs up, as Linux's pty_close.
+    pub fn close_master(&self, tty: &Arc<Tty>) {
+        self.state().master_open = false;
+        self.queue.notify();
+        if let Some(kernel) = self.kernel.upgrade() {
+            super::tty::hangup(&kernel, tty);
+        }
+    }
+
+    /// Makes `bridge` this pair's master side; fails if one already is.
+    pub fn set_bridge(&self, bridge: Arc<Bridge>) -> Result<(), Arc<Bridge>> {
+        self.bridge.set(bridge)
+    }
+
+    /// The host terminal bridged to this pair, if one is.
+    pub fn bridge(&self) -> Option<&Arc<Bridge>> {
+        self.bridge.get()
+    }
+
+    /// With a bridge, moves the replica's output to the host terminal now.
+    pub fn drain_output(&self) {
+        let Some(b) = self.bridge.get() else { return };
+        let mut moved = false;
+        b.drain(|| {
+            let d = self.state().ld.master_read(IO_CHUNK);
+            moved |= !d.is_empty();
+            d
+        });
+        if moved {
+            self.queue.notify_events(POLLOUT | POLLWRNORM);
+        }
+    }
+
+    /// Input typed on the bridge's host terminal, as a master write:
+    /// returns how much the line discipline took (0: no room yet).
+    pub fn type_in(&self, tty: &Tty, data: &[u8]) -> usize {
+        let (n, signals) = self.state().ld.master_write(data);
+        if n > 0 {
+            self.queue.notify();
+        }
+        self.deliver(tty, signals);
+        self.drain_output();
+        n
+    }
+
     /// Whether the replica is hung up (its master closed).
     pub fn hung_up(&self) -> bool {
         !self.state().master_open
@@ -265,6 +339,7 @@ impl Pty {
         };
         self.queue.notify();
         self.deliver(tty, signals);
+        self.drain_output();
     }
 
     /// tcflush (`queue`) on the replica, or on the master (`master`). A
@@ -296,6 +371,7 @@ impl Pty {
             _ => return Err(Errno::EINVAL),
         }
         self.queue.notify();
+        self.drain_output();
         Ok(())
     }
 
@@ -321,6 +397,7 @@ impl Pty {
         };
         self.queue.notify();
         self.deliver(tty, signals);
+        self.drain_output();
         match r {
             ReplicaRead::Data(d) => Ok(put_bytes(mf, dst, &d)),
             ReplicaRead::Eof => Ok(0),
@@ -343,6 +420,7 @@ impl Pty {
             return Err(Errno::EAGAIN);
         }
         self.queue.notify_events(POLLIN | POLLRDNORM);
+        self.drain_output();
         Ok(n)
     }
 
@@ -397,11 +475,8 @@ impl PtyMaster {
 impl Drop for PtyMaster {
     /// The master closes: the replica hangs up, as Linux's pty_close.
     fn drop(&mut self) {
-        let Ok(pty) = self.pty() else { return };
-        pty.state().master_open = false;
-        pty.queue.notify();
-        if let Some(kernel) = pty.kernel.upgrade() {
-            super::tty::hangup(&kernel, &self.tty);
+        if let Ok(pty) = self.pty() {
+            pty.close_master(&self.tty);
         }
     }
 }
@@ -551,6 +626,7 @@ impl PtyRegistry {
             kernel,
             uid: s.uid,
             created: s.created,
+            bridge: OnceLock::new(),
         };
         let tty = Tty::new_pty(pty);
         slots[index] = Some(Arc::downgrade(&tty));

@@ -1,17 +1,15 @@
-//! Terminals: the console the app gets when `husk run`'s stdio is a host
-//! terminal, the replicas of the sandbox's pseudo-terminals
-//! ([`super::pty`]), their controlling-terminal state, and job control,
-//! after Linux's `drivers/tty/tty_jobctrl.c`.
+//! Terminals: the replicas of the sandbox's pseudo-terminals
+//! ([`super::pty`]), one of which is the console when `husk run`'s stdin is
+//! a host terminal (bridged to it by [`super::console`]), host terminals
+//! the app only writes to, their controlling-terminal state, and job
+//! control, after Linux's `drivers/tty/tty_jobctrl.c`.
 //!
-//! For the console:
-//! The host terminal (a pty replica, usually) keeps the line discipline:
-//! echo, canonical mode, and turning typed ^C, ^\ and ^Z into signals for
-//! the *host's* foreground process group, which is the Sentry's (stubs and
-//! the Gofer live in process groups of their own); the runtime hands those
-//! to [`crate::Signaller::send_to_foreground`]. What the host cannot know
-//! lives here: which app session the terminal controls, which app process
-//! group is in its foreground, and so the job-control checks on read,
-//! write and the ioctls that change the terminal.
+//! For a host terminal used as it is (the app's stdout on a terminal, its
+//! stdin not): the host keeps the line discipline (echo, canonical mode),
+//! and what the host cannot know lives here: which app session the
+//! terminal controls, which app process group is in its foreground, and so
+//! the job-control checks on read, write and the ioctls that change the
+//! terminal.
 //!
 //! Lock order: `Kernel::procs`, then a terminal's `ctl`. Nothing sleeps
 //! with either held.
@@ -29,6 +27,7 @@ use abi::types::{Termios, Termios2, Winsize};
 use abi::Errno;
 use gofer::FileAttr;
 
+use super::console::Bridge;
 use super::process::{Process, ProcessTable};
 use super::pty::Pty;
 use super::signal::{bit, SIG_IGN};
@@ -38,7 +37,7 @@ use super::waiter::WaitQueue;
 use super::Kernel;
 use crate::mm::{Chunk, MemoryFile, SysResult};
 use crate::vfs::file::{File, FileOps, HostStdio, POLLERR, POLLHUP, POLLIN, POLLOUT};
-use crate::vfs::Dentry;
+use crate::vfs::{Dentry, Follow};
 
 const SIGTTIN: u32 = 21;
 const SIGTTOU: u32 = 22;
@@ -370,13 +369,22 @@ pub type Stdio = (Vec<(i32, Arc<File>)>, Option<Arc<Tty>>);
 /// A host fd of a terminal: its stdio number, the fd, its access mode.
 type TerminalFd = (i32, OwnedFd, u32);
 
-/// The files for `husk run`'s stdio fds, by fd number: host terminals
-/// become terminals, one open file for all the fds that refer to the same
-/// one (as a shell's dup'ed stdio is); anything else is a [`HostStdio`].
-/// Also returns the console: the terminal of the lowest such fd.
-pub fn stdio_files(stdio: Vec<OwnedFd>, console_node: Option<Arc<Dentry>>) -> Stdio {
+/// A host terminal among the stdio fds: the fd numbers that refer to it,
+/// the fd to read it (and keep its state) by, one to write it by if that
+/// one is read-only, and the access mode the two give.
+pub struct HostTerminal {
+    numbers: Vec<i32>,
+    io: OwnedFd,
+    wr: Option<OwnedFd>,
+    mode: u32,
+}
+
+/// Splits stdio fds into files for those that are no terminal (each a
+/// [`HostStdio`]) and the host terminals, by identity (device and inode):
+/// one for all the fds that refer to the same one, as a shell's dup'ed
+/// stdio do, in the order of their lowest fd.
+fn split_stdio(stdio: Vec<OwnedFd>) -> (Vec<(i32, Arc<File>)>, Vec<HostTerminal>) {
     let mut out = Vec::new();
-    // Host terminals by identity (device and inode), each with its fds.
     let mut terminals: Vec<((u64, u64), Vec<TerminalFd>)> = Vec::new();
     for (i, fd) in stdio.into_iter().enumerate() {
         let n = i as i32;
@@ -393,26 +401,80 @@ pub fn stdio_files(stdio: Vec<OwnedFd>, console_node: Option<Arc<Dentry>>) -> St
             None => terminals.push((ident, vec![(n, fd, mode)])),
         }
     }
+    let terminals = terminals
+        .into_iter()
+        .map(|(_, mut fds)| {
+            let numbers: Vec<i32> = fds.iter().map(|f| f.0).collect();
+            let readable = |m: u32| m == O_RDONLY || m == O_RDWR;
+            let writable = |m: u32| m == O_WRONLY || m == O_RDWR;
+            // Prefer one fd that does both; else a readable one plus a writable one.
+            let io_at =
+                fds.iter().position(|f| f.2 == O_RDWR).or_else(|| fds.iter().position(|f| readable(f.2))).unwrap_or(0);
+            let (_, io, io_mode) = fds.swap_remove(io_at);
+            let wr = if writable(io_mode) { None } else { fds.into_iter().find(|f| writable(f.2)).map(|f| f.1) };
+            let mode = match (readable(io_mode), writable(io_mode) || wr.is_some()) {
+                (true, true) => O_RDWR,
+                (false, _) => O_WRONLY,
+                (true, false) => O_RDONLY,
+            };
+            HostTerminal { numbers, io, wr, mode }
+        })
+        .collect();
+    (out, terminals)
+}
+
+impl HostTerminal {
+    /// Whether the app reads it as its stdin, so that it can be the host
+    /// side of a [`Bridge`] (a terminal the app only writes to stays the
+    /// host's, line discipline and all: making it raw would take ^C from
+    /// whoever does read it).
+    fn is_input(&self) -> bool {
+        self.numbers.contains(&0) && self.mode != O_WRONLY
+    }
+
+    /// Joins it to `tty`, a pty made for it, by a [`Bridge`].
+    fn bridge_to(self, kernel: &Arc<Kernel>, tty: &Arc<Tty>, transient: bool) -> SysResult<()> {
+        Bridge::attach(kernel, tty, self.io, self.wr, transient)
+    }
+}
+
+/// Who the stdio's terminal is for.
+pub struct StdioOwner {
+    /// The process's uid: its pty's replica is its own.
+    pub uid: u32,
+    /// The sandbox's init (the terminal is the console, and lasts as long
+    /// as the sandbox), or a process `husk exec` started (its terminal ends
+    /// with its last file).
+    pub init: bool,
+    /// /dev/console, for init: the node of its terminal when that is the
+    /// host's own (fstat on it then matches a stat of the node, as
+    /// ttyname(3) checks).
+    pub console_node: Option<Arc<Dentry>>,
+}
+
+/// The files for `husk run`'s (or `husk exec`'s) stdio fds, by fd number.
+/// A host terminal the app reads becomes a pty of the sandbox's own,
+/// /dev/pts/N, bridged to it, as runc gives a container a pty of its own;
+/// a host terminal it only writes to is used as it is. Anything else is a
+/// [`HostStdio`]. Also returns the process's terminal: the one of its
+/// lowest fd.
+pub fn stdio_files(kernel: &Arc<Kernel>, stdio: Vec<OwnedFd>, owner: &StdioOwner) -> Stdio {
+    let (mut out, terminals) = split_stdio(stdio);
     let mut console = None;
-    for (_, mut fds) in terminals {
-        let numbers: Vec<i32> = fds.iter().map(|f| f.0).collect();
-        let readable = |m: u32| m == O_RDONLY || m == O_RDWR;
-        let writable = |m: u32| m == O_WRONLY || m == O_RDWR;
-        // Prefer one fd that does both; else a readable one plus a writable one.
-        let io_at =
-            fds.iter().position(|f| f.2 == O_RDWR).or_else(|| fds.iter().position(|f| readable(f.2))).unwrap_or(0);
-        let (_, io, io_mode) = fds.swap_remove(io_at);
-        let wr = if writable(io_mode) { None } else { fds.into_iter().find(|f| writable(f.2)).map(|f| f.1) };
-        let mode = match (readable(io_mode), writable(io_mode) || wr.is_some()) {
-            (true, true) => O_RDWR,
-            (false, _) => O_WRONLY,
-            (true, false) => O_RDONLY,
+    for host in terminals {
+        let (numbers, mode) = (host.numbers.clone(), host.mode);
+        let node = console.is_none().then(|| owner.console_node.clone()).flatten();
+        let (tty, file) = match console.is_none() && host.is_input() {
+            true => match bridged_pty(kernel, host, owner) {
+                Ok(pair) => pair,
+                Err((e, host)) => {
+                    log::warn!("cannot give the app a pty for its terminal ({e}); it gets the host's own");
+                    host_tty(host, node)
+                }
+            },
+            false => host_tty(host, node),
         };
-        let tty = Tty::new(io, wr);
-        // The console is `/dev/console`: fstat on it matches a stat of that
-        // node, as ttyname(3) checks.
-        let dentry = if console.is_none() { console_node.clone() } else { None };
-        let file = File::new(Box::new(TtyFile::of(tty.clone(), dentry)), mode | O_LARGEFILE, None);
+        let file = File::new(Box::new(file), mode | O_LARGEFILE, None);
         for n in numbers {
             out.push((n, file.clone()));
         }
@@ -422,6 +484,57 @@ pub fn stdio_files(stdio: Vec<OwnedFd>, console_node: Option<Arc<Dentry>>) -> St
     }
     out.sort_by_key(|(n, _)| *n);
     (out, console)
+}
+
+/// A host terminal used as it is.
+fn host_tty(host: HostTerminal, node: Option<Arc<Dentry>>) -> (Arc<Tty>, TtyFile) {
+    let tty = Tty::new(host.io, host.wr);
+    (tty.clone(), TtyFile::of(tty, node))
+}
+
+/// A new pty of the sandbox's for the host terminal `host`, with its
+/// settings and size, bridged to it, and a file of its replica by its
+/// /dev/pts node.
+fn bridged_pty(
+    kernel: &Arc<Kernel>,
+    host: HostTerminal,
+    owner: &StdioOwner,
+) -> Result<(Arc<Tty>, TtyFile), (Errno, HostTerminal)> {
+    let (termios, winsize) = super::console::host_settings(host.io.as_raw_fd());
+    let tty = match kernel.ptys.create_bridged(Arc::downgrade(kernel), owner.uid, termios) {
+        Ok(tty) => tty,
+        Err(e) => return Err((e, host)),
+    };
+    tty.ctl().winsize = winsize;
+    let index = tty.pty().map_or(0, |p| p.index());
+    let vfs = &kernel.vfs;
+    let node = vfs.resolve(vfs.root(), vfs.root(), format!("/dev/pts/{index}").as_bytes(), Follow::Yes).ok();
+    let file = match TtyFile::open(tty.clone(), node) {
+        Ok(f) => f,
+        Err(e) => return Err((e, host)),
+    };
+    // The bridge starts last: nothing can fail after the host terminal is
+    // made raw.
+    if let Err(e) = host.bridge_to(kernel, &tty, !owner.init) {
+        log::warn!("cannot bridge the app's terminal ({e})");
+    }
+    Ok((tty, file))
+}
+
+/// The host terminal of a restore's stdio, for the restored console.
+pub fn stdio_terminal(stdio: Vec<OwnedFd>) -> Option<HostTerminal> {
+    split_stdio(stdio).1.into_iter().next()
+}
+
+/// `host` as the console as it is (a restored console that was the
+/// host's own terminal).
+pub fn host_console(host: HostTerminal) -> Arc<Tty> {
+    Tty::new(host.io, host.wr)
+}
+
+/// Joins `host` to the restored console `tty`, a pty, by a new bridge.
+pub fn rebridge(kernel: &Arc<Kernel>, tty: &Arc<Tty>, host: HostTerminal) -> SysResult<()> {
+    host.bridge_to(kernel, tty, false)
 }
 
 /// The controlling terminal of the caller's process.
@@ -439,7 +552,7 @@ pub fn open_ctty(t: &Task, dentry: &Arc<Dentry>) -> SysResult<Box<dyn FileOps>> 
 /// without one.
 pub fn open_console(t: &Task, dentry: &Arc<Dentry>) -> SysResult<Box<dyn FileOps>> {
     let tty = t.kernel.console.get().cloned().ok_or(Errno::ENXIO)?;
-    Ok(Box::new(TtyFile::of(tty, Some(dentry.clone()))))
+    Ok(Box::new(TtyFile::open(tty, Some(dentry.clone()))?))
 }
 
 fn is_ctty(p: &Process, tty: &Arc<Tty>) -> bool {
@@ -543,6 +656,9 @@ fn resize(kernel: &Kernel, tty: &Tty, ws: &mut [u8; WINSIZE_SIZE], set: bool) ->
         if let Some(fd) = tty.host_fd().filter(|_| set) {
             crate::sys::tty_ioctl(fd, TIOCSWINSZ, ws)?;
         }
+        if let Some(b) = tty.pty().and_then(Pty::bridge).filter(|_| set) {
+            b.set_host_winsize(ws);
+        }
         c.winsize = *ws;
         c.pgrp
     };
@@ -559,7 +675,11 @@ pub fn signal_foreground(kernel: &Kernel, tty: &Tty, sig: u32) {
         // The host signals every resize, the app's own TIOCSWINSZ included,
         // which already told the app: pass on only news.
         let mut ws = [0u8; WINSIZE_SIZE];
-        if tty.host_fd().is_some_and(|fd| crate::sys::tty_ioctl(fd, TIOCGWINSZ, &mut ws).is_ok()) {
+        let known = match tty.pty().and_then(Pty::bridge) {
+            Some(b) => b.host_winsize().map(|w| ws = w).is_some(),
+            None => tty.host_fd().is_some_and(|fd| crate::sys::tty_ioctl(fd, TIOCGWINSZ, &mut ws).is_ok()),
+        };
+        if known {
             let _ = resize(kernel, tty, &mut ws, false);
         }
         return;
