@@ -46,6 +46,7 @@ impl Ctx {
         rootfs.prog("ckpt_cputimer", Link::Static);
         rootfs.prog("ckpt_sigio", Link::Static);
         rootfs.prog("ckpt_pidfd", Link::Static);
+        rootfs.prog("ckpt_memfd", Link::Static);
         rootfs.busybox(&["sh", "sleep", "echo", "mkfifo", "cat", "ls", "mkdir", "rm", "mv", "ln", "stat", "chmod"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
         rootfs.file("/data.txt", DATA);
@@ -660,4 +661,15 @@ fn pidfds_of_a_live_child_and_a_zombie_still_name_them() {
     let out = restores_as_natively("pidfd", "ckpt_pidfd", Native::Chroot, &[]);
     assert!(out.contains("waitid through it: pid matches yes, status 7"), "{out}");
     assert!(out.contains("killed by SIGTERM"), "{out}");
+}
+
+#[test]
+fn memfds_keep_their_pages_seals_and_shared_mappings() {
+    let out = restores_as_natively("memfd", "ckpt_memfd", Native::Host, &[]);
+    // The reopen through /proc/self/fd needs a /proc: the host's natively.
+    assert!(out.contains("a reopen's seals: 0x6"), "{out}");
+    assert!(out.contains("the parent's mapping says: the child wrote this after the restore"), "{out}");
+    assert!(out.contains("ftruncate past the seal: Operation not permitted"), "{out}");
+    assert!(out.contains("the plain memfd reads on: 6 [456789]"), "{out}");
+    assert!(out.contains("is /memfd:shared-pages (deleted)"), "{out}");
 }

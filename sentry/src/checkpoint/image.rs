@@ -22,7 +22,7 @@ pub const PAGES_FILE: &str = "husk-pages.img";
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -358,6 +358,10 @@ pub enum FileKind {
         /// An O_TMPFILE file that linkat may still give a name.
         linkable: bool,
     },
+    /// A memfd: inode `inode` of [`Image::tmpfs`] entry `fs` (the memfds'
+    /// filesystem), as /proc shows it (`/memfd:NAME (deleted)`), with its
+    /// seals (shared by every open of the one inode).
+    MemFd { fs: usize, inode: usize, link: Vec<u8>, seals: u32 },
     /// A file of terminal N of [`Image::ttys`] (the console, or a pty's
     /// replica), opened by `path` (if by a path) when the terminal's hangup
     /// count was `hangups`.

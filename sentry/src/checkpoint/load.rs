@@ -256,7 +256,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
         uts.domainname = image.uts.1.iter().copied().take(64).collect();
     }
     // The tmpfs mounts' files first: open files and mappings name them.
-    let mem_inodes = super::memfs::restore(&kernel.vfs, &image.tmpfs, image.memory.tail)?;
+    let mem_inodes = super::memfs::restore(&kernel.vfs, &kernel.memfd_fs, &image.tmpfs, image.memory.tail)?;
     // Terminals before the processes they control and the files open on
     // them.
     let ttys = restore_ttys(kernel, &image.ttys, &stdio)?;
@@ -511,6 +511,8 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
         }
     }
     let mut files = Vec::new();
+    // Each memfd inode's seals, which all its files share.
+    let mut memfd_seals: HashMap<(usize, usize), Arc<std::sync::atomic::AtomicU32>> = HashMap::new();
     for f in &image.files {
         let file = match &f.kind {
             FileKind::Named(n) => opener.open(opener_task, n, f.flags)?,
@@ -541,6 +543,16 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
                 inode.set_linkable(*linkable);
                 let d = unlinked_dentry(kernel, path, inode.clone());
                 File::new(Box::new(crate::vfs::tmpfs::RegFile::new(inode)), f.flags, Some(d))
+            }
+            FileKind::MemFd { fs, inode, link, seals } => {
+                let i = mem_inodes
+                    .get(*fs)
+                    .and_then(|m| m.get(inode))
+                    .filter(|i| Arc::ptr_eq(&i.fs, &kernel.memfd_fs))
+                    .ok_or_else(|| inconsistent("a memfd's inode"))?
+                    .clone();
+                let shared = memfd_seals.entry((*fs, *inode)).or_insert_with(|| Arc::new((*seals).into())).clone();
+                File::new(Box::new(crate::vfs::memfd::MemFd::restored(i, link.clone(), shared)), f.flags, None)
             }
             FileKind::Stdio(i) => {
                 let fd =

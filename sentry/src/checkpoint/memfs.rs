@@ -100,12 +100,29 @@ impl Tree {
     }
 }
 
+/// The mount point [`TmpfsImage`] gives the filesystem of memfds, which is
+/// mounted nowhere (no path is absolute without a slash).
+pub const MEMFD_POINT: &[u8] = b"memfd:";
+
 /// Every tmpfs mount's contents, and every overlay's changes, with the
 /// `unlinked` inodes of each (files no name leads to that open files
-/// hold); and the index of the inodes written.
-pub fn save(vfs: &Vfs, unlinked: &[Arc<Inode>]) -> Result<(Vec<TmpfsImage>, InodeIndex), CheckpointError> {
+/// hold), and the memfds of `memfd_fs` among `unlinked`; and the index of
+/// the inodes written.
+pub fn save(
+    vfs: &Vfs,
+    memfd_fs: &Arc<MemFs>,
+    unlinked: &[Arc<Inode>],
+) -> Result<(Vec<TmpfsImage>, InodeIndex), CheckpointError> {
     let mut out = Vec::new();
     let mut index = InodeIndex::new();
+    if unlinked.iter().any(|i| Arc::ptr_eq(&i.fs, memfd_fs)) {
+        // No root: index 0 stands for one, as every image's first inode.
+        let mut tree = Tree::default();
+        tree.inodes.push(InodeImage::default());
+        tree.unlinked(memfd_fs, unlinked)?;
+        index.extend(tree.by_address.iter().map(|(&a, &i)| (a, (out.len(), i))));
+        out.push(tree.image(MEMFD_POINT.to_vec(), false));
+    }
     for (root, fs) in vfs.memory_filesystems() {
         if root.overlay().is_some() {
             if let Some(mut tree) = save_overlay(vfs, &root)? {
@@ -195,14 +212,27 @@ fn lower_names(vfs: &Vfs, dir: &Dentry) -> Result<HashMap<Vec<u8>, u64>, Checkpo
     Ok(entries.into_iter().map(|e| (e.name, e.ino)).collect())
 }
 
-/// Fills the freshly booted tmpfs mounts and overlays again; every page
-/// must lie below `tail`, the memory file's end. Returns each image's
-/// inodes, by index, for the mappings of them.
-pub fn restore(vfs: &Vfs, images: &[TmpfsImage], tail: u64) -> Result<Vec<HashMap<usize, Arc<Inode>>>, RestoreError> {
+/// Fills the freshly booted tmpfs mounts and overlays again, and the
+/// memfds' filesystem `memfd_fs`; every page must lie below `tail`, the
+/// memory file's end. Returns each image's inodes, by index, for the files
+/// and mappings of them.
+pub fn restore(
+    vfs: &Vfs,
+    memfd_fs: &Arc<MemFs>,
+    images: &[TmpfsImage],
+    tail: u64,
+) -> Result<Vec<HashMap<usize, Arc<Inode>>>, RestoreError> {
     let bad = |what: String| RestoreError::Inconsistent(what);
     let mut all = Vec::new();
     for img in images {
         let point = String::from_utf8_lossy(&img.point).into_owned();
+        if img.point == MEMFD_POINT {
+            if !img.entries.is_empty() || img.overlay || memfd_fs.inodes_used() != 0 {
+                return Err(bad("the memfds' filesystem".into()));
+            }
+            all.push(restore_unlinked(img, memfd_fs, HashMap::new(), tail, &point)?);
+            continue;
+        }
         let root = vfs
             .resolve(vfs.root(), vfs.root(), &img.point, Follow::Yes)
             .map_err(|errno| RestoreError::Reopen { path: point.clone(), errno })?;
@@ -290,16 +320,29 @@ pub fn restore(vfs: &Vfs, images: &[TmpfsImage], tail: u64) -> Result<Vec<HashMa
             overlay::restore_entry(&parent, &e.name, &d);
             dentries.push(d);
         }
-        for &i in &img.unlinked {
-            let s = img.inodes.get(i).ok_or_else(|| bad(format!("{point}: an inode")))?;
-            if made.contains_key(&i) || s.nlink != 0 || i == 0 {
-                return Err(bad(format!("{point}: an unlinked inode with a name")));
-            }
-            made.insert(i, restore_inode(&fs, s, tail, &point)?);
-        }
-        all.push(made);
+        all.push(restore_unlinked(img, &fs, made, tail, &point)?);
     }
     Ok(all)
+}
+
+/// Adds the inodes no name leads to of `img` to `made`, the inodes of `fs`
+/// made so far.
+fn restore_unlinked(
+    img: &TmpfsImage,
+    fs: &Arc<MemFs>,
+    mut made: HashMap<usize, Arc<Inode>>,
+    tail: u64,
+    point: &str,
+) -> Result<HashMap<usize, Arc<Inode>>, RestoreError> {
+    let bad = |what: String| RestoreError::Inconsistent(what);
+    for &i in &img.unlinked {
+        let s = img.inodes.get(i).ok_or_else(|| bad(format!("{point}: an inode")))?;
+        if made.contains_key(&i) || s.nlink != 0 || i == 0 {
+            return Err(bad(format!("{point}: an unlinked inode with a name")));
+        }
+        made.insert(i, restore_inode(fs, s, tail, point)?);
+    }
+    Ok(made)
 }
 
 /// An inode of `fs` from its state, its pages below `tail`.

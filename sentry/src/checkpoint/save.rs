@@ -234,9 +234,9 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
     // Before the memory file is taken: saving an overlay may copy up a
     // renamed rootfs file, which allocates. Before the address spaces,
     // whose mappings of files there name them.
-    let (tmpfs, inodes) = super::memfs::save(&kernel.vfs, &unlinked.items)?;
+    let (tmpfs, inodes) = super::memfs::save(&kernel.vfs, &kernel.memfd_fs, &unlinked.items)?;
     for f in &mut files {
-        if let FileKind::Unlinked { fs, inode, .. } = &mut f.kind {
+        if let FileKind::Unlinked { fs, inode, .. } | FileKind::MemFd { fs, inode, .. } = &mut f.kind {
             let at = unlinked.items.get(*inode).map(|i| super::memfs::address(Arc::as_ptr(i).cast()));
             (*fs, *inode) = at
                 .and_then(|a| inodes.get(&a).copied())
@@ -551,6 +551,11 @@ fn file_image(
             .map(|(wd, file, mask)| Ok((*wd, named(kernel, file)?, *mask)))
             .collect::<Result<Vec<_>, CheckpointError>>()?;
         FileKind::Inotify { next_wd: st.next_wd, watches, events: st.events }
+    } else if let Some(m) = ops.memfd() {
+        // Its inode is saved with the memfds' filesystem, which says
+        // where: `fs` and `inode` are filled in then.
+        let (inode, link) = m.parts();
+        FileKind::MemFd { fs: usize::MAX, inode: unlinked.add(inode), link: link.to_vec(), seals: m.seals() }
     } else if let Some(name) = ops.anon_name() {
         return Err(unsupported(format!("an {name} file is open")));
     } else if let Some(d) = &f.dentry {
@@ -592,7 +597,7 @@ fn mm_image(
                 Some("[vvar]") => BackingImage::Vdso { image: false, offset: *offset },
                 _ => match inodes.get(&super::memfs::address(Arc::as_ptr(source).cast())) {
                     Some(&(fs, inode)) => BackingImage::MemFile { fs, inode, offset: *offset },
-                    None => return Err(unsupported("a mapping of a memfd, a System V segment or a host file shared")),
+                    None => return Err(unsupported("a mapping of a System V segment or a host file shared")),
                 },
             },
         };

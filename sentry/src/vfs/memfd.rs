@@ -56,6 +56,17 @@ impl MemFd {
         }
     }
 
+    /// A memfd a restore makes again: over `inode`, as /proc shows `link`,
+    /// with `seals`, shared with the other files of the same inode.
+    pub fn restored(inode: Arc<Inode>, link: Vec<u8>, seals: Arc<AtomicU32>) -> MemFd {
+        MemFd { file: RegFile::new(inode.clone()), inode, link, seals }
+    }
+
+    /// Its inode and /proc link, for a checkpoint.
+    pub fn parts(&self) -> (&Arc<Inode>, &[u8]) {
+        (&self.inode, &self.link)
+    }
+
     /// Another open of the same memfd (its /proc/PID/fd link opened).
     pub fn reopen(&self) -> MemFd {
         MemFd {
