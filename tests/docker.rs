@@ -772,6 +772,22 @@ runtime_test! {
     }
 }
 
+/// The default bridge's gateway: as its IPAM configuration says, or, where
+/// dockerd leaves that out (20.10 does when it made docker0 itself), the
+/// bridge interface's own address.
+fn bridge_gateway() -> String {
+    let said = d_ok(&["network", "inspect", "bridge", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}"]);
+    if !said.trim().is_empty() {
+        return said.trim().to_owned();
+    }
+    let name = d_ok(&["network", "inspect", "bridge", "-f", "{{index .Options \"com.docker.network.bridge.name\"}}"]);
+    let out = std::process::Command::new("ip").args(["-4", "-o", "addr", "show", "dev", name.trim()]).output().expect("ip addr");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "9: docker0    inet 172.17.0.1/16 brd ...": the address before the slash.
+    let cidr = text.split_whitespace().skip_while(|w| *w != "inet").nth(1).unwrap_or_default();
+    cidr.split('/').next().unwrap_or_default().to_owned()
+}
+
 /// A TCP server on the bridge's gateway address (the host's side of
 /// docker0), which greets each client; it stops when dropped.
 struct GatewayServer {
@@ -781,10 +797,7 @@ struct GatewayServer {
 
 impl GatewayServer {
     fn start() -> Self {
-        let gw: Ipv4Addr = d_ok(&["network", "inspect", "bridge", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}"])
-            .trim()
-            .parse()
-            .expect("the bridge's gateway address");
+        let gw: Ipv4Addr = bridge_gateway().parse().expect("the bridge's gateway address");
         let l = TcpListener::bind((gw, 0)).expect("bind on the bridge's gateway");
         l.set_nonblocking(true).expect("nonblocking");
         let addr = l.local_addr().expect("local address");
