@@ -134,7 +134,7 @@ fn do_wait(t: &mut Task, epfd: i32, addr: u64, max: i32, deadline: Option<Instan
             Ok(v) => break v,
             Err(Errno::ETIMEDOUT) if deadline.is_none_or(|d| Instant::now() < d) => continue,
             Err(Errno::ETIMEDOUT) => return Ok(0),
-            Err(Errno::ERESTARTSYS) => return Err(Errno::EINTR),
+            Err(Errno::ERESTARTSYS) => return Err(t.eintr()),
             Err(e) => return Err(e),
         }
     };

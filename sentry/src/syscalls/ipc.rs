@@ -225,7 +225,8 @@ pub fn semtimedop(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 /// semtimedop (semop has no timeout): EINTR when a signal comes, never
-/// restarted; EAGAIN when the time runs out.
+/// restarted (but for a checkpoint's freeze); EAGAIN when the time runs
+/// out.
 fn do_semop(t: &mut Task, id: i32, addr: u64, nsops: u64, timeout: u64) -> SysResult<u64> {
     if nsops < 1 || id < 0 {
         return Err(Errno::EINVAL);
@@ -269,7 +270,7 @@ fn do_semop(t: &mut Task, id: i32, addr: u64, nsops: u64, timeout: u64) -> SysRe
     match r {
         Ok(()) => Ok(0),
         Err(Errno::ETIMEDOUT) => Err(Errno::EAGAIN),
-        Err(Errno::ERESTARTSYS) => Err(if set.is_removed() { Errno::EIDRM } else { Errno::EINTR }),
+        Err(Errno::ERESTARTSYS) => Err(if set.is_removed() { Errno::EIDRM } else { t.eintr() }),
         Err(e) => Err(e),
     }
 }

@@ -201,7 +201,7 @@ pub fn rt_sigtimedwait(t: &mut Task, a: &Args) -> SysResult<u64> {
     let info = match r {
         Ok(i) => i,
         Err(Errno::ETIMEDOUT) => return Err(Errno::EAGAIN),
-        Err(Errno::ERESTARTSYS) => return Err(Errno::EINTR),
+        Err(Errno::ERESTARTSYS) => return Err(t.eintr()),
         Err(e) => return Err(e),
     };
     if a.addr(1) != 0 {

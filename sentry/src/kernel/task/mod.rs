@@ -481,6 +481,20 @@ impl Task {
         self.handle.pending_set() & !self.sigmask != 0 || self.must_exit() || self.kernel.freezer.requested()
     }
 
+    /// What a call Linux never restarts (semop, epoll_wait, sigtimedwait)
+    /// returns once [`Task::block`] was interrupted: EINTR, unless only a
+    /// checkpoint's freeze interrupted it. That must not show, so the call
+    /// restarts then, as after a signal with no handler (ERESTARTNOHAND:
+    /// a handler that comes meanwhile still makes it EINTR).
+    pub fn eintr(&self) -> Errno {
+        let signalled = self.handle.pending_set() & !self.sigmask != 0 || self.must_exit();
+        if self.kernel.freezer.requested() && !signalled {
+            Errno::ERESTARTNOHAND
+        } else {
+            Errno::EINTR
+        }
+    }
+
     /// Whether the thread must stop running app code and exit.
     pub fn must_exit(&self) -> bool {
         self.exit.is_some()
