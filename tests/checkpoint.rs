@@ -47,6 +47,10 @@ impl Ctx {
         rootfs.prog("ckpt_sigio", Link::Static);
         rootfs.prog("ckpt_pidfd", Link::Static);
         rootfs.prog("ckpt_memfd", Link::Static);
+        rootfs.prog("ckpt_fifo", Link::Static);
+        rootfs.prog("ckpt_sysv", Link::Static);
+        rootfs.prog("ckpt_mqueue", Link::Static);
+        rootfs.prog("ckpt_refused", Link::Static);
         rootfs.busybox(&["sh", "sleep", "echo", "mkfifo", "cat", "ls", "mkdir", "rm", "mv", "ln", "stat", "chmod"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
         rootfs.file("/data.txt", DATA);
@@ -313,13 +317,12 @@ fn leave_running_keeps_the_container_and_a_second_checkpoint_restores_too() {
 
 #[test]
 fn what_a_checkpoint_does_not_cover_is_refused_and_the_container_runs_on() {
-    let ctx =
-        Ctx::new("systrap", "refused", &["/bin/sh", "-c", "mkfifo /tmp/f; exec 3<>/tmp/f; echo ready; exec sleep 60"]);
+    let ctx = Ctx::new("systrap", "refused", &["/progs/ckpt_refused"]);
     ctx.run_detached(&ctx.image("out"));
     let out = ctx.run(&["checkpoint", "--image-path", "image", &ctx.id]);
-    assert_ne!(out.status, 0, "a checkpoint of a sandbox with files in its tmpfs succeeded");
+    assert_ne!(out.status, 0, "a checkpoint of a sandbox with a netlink socket succeeded");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not covered by checkpoints yet") && err.contains("named pipe"), "{err}");
+    assert!(err.contains("not covered by checkpoints yet") && err.contains("netlink"), "{err}");
     assert!(!ctx.image("image").exists(), "a refused checkpoint left its image directory");
     assert_eq!(ctx.status(), "running", "the container must run on");
     ctx.ok(&["delete", "--force", &ctx.id]);
@@ -672,4 +675,34 @@ fn memfds_keep_their_pages_seals_and_shared_mappings() {
     assert!(out.contains("ftruncate past the seal: Operation not permitted"), "{out}");
     assert!(out.contains("the plain memfd reads on: 6 [456789]"), "{out}");
     assert!(out.contains("is /memfd:shared-pages (deleted)"), "{out}");
+}
+
+#[test]
+fn named_pipes_keep_their_data_and_ends_and_their_paths_reach_them() {
+    let out = restores_as_natively("fifo", "ckpt_fifo", Native::Chroot, &[]);
+    assert!(out.contains("capacity: 8192"), "{out}");
+    assert!(out.contains("the reader: 26 [written before, then after]"), "{out}");
+    assert!(out.contains("the reader, writers gone: 0 [end of file]"), "{out}");
+    assert!(out.contains("child read 7 [wake up]"), "{out}");
+}
+
+#[test]
+fn system_v_objects_keep_their_ids_contents_attaches_and_undo() {
+    let out = restores_as_natively("sysv", "ckpt_sysv", Native::Chroot, &[]);
+    assert!(out.contains("same ids: yes yes yes yes"), "{out}");
+    assert!(out.contains("attaches: 4 (the parent and its three children), removed one 4, idle 0"), "{out}");
+    assert!(out.contains("the parent's attach says: the child wrote this after the restore"), "{out}");
+    assert!(out.contains("semaphore 0 after its holder's exit: 1"), "{out}");
+    assert!(out.contains("the waiter got semaphore 1: yes"), "{out}");
+    assert!(out.contains("message of type 3: 32 three"), "{out}");
+}
+
+#[test]
+fn message_queues_keep_their_messages_names_and_notifications() {
+    let out = restores_as_natively("mqueue", "ckpt_mqueue", Native::Chroot, &[]);
+    assert!(out.contains("attributes: maxmsg 5, msgsize 64, 3 queued"), "{out}");
+    assert!(out.contains("received 4 [high] at 5\nreceived 6 [middle] at 3\nreceived 3 [low] at 1"), "{out}");
+    assert!(out.contains("the unlinked queue: 14 [kept by its fd]"), "{out}");
+    assert!(out.contains("the notification's value: 42"), "{out}");
+    assert!(out.contains("the child received 13 [for the child] at 9"), "{out}");
 }

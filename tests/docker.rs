@@ -781,7 +781,10 @@ fn bridge_gateway() -> String {
         return said.trim().to_owned();
     }
     let name = d_ok(&["network", "inspect", "bridge", "-f", "{{index .Options \"com.docker.network.bridge.name\"}}"]);
-    let out = std::process::Command::new("ip").args(["-4", "-o", "addr", "show", "dev", name.trim()]).output().expect("ip addr");
+    let out = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "dev", name.trim()])
+        .output()
+        .expect("ip addr");
     let text = String::from_utf8_lossy(&out.stdout);
     // "9: docker0    inet 172.17.0.1/16 brd ...": the address before the slash.
     let cidr = text.split_whitespace().skip_while(|w| *w != "inet").nth(1).unwrap_or_default();

@@ -22,7 +22,7 @@ pub const PAGES_FILE: &str = "husk-pages.img";
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 6;
+pub const FORMAT_VERSION: u32 = 8;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -91,6 +91,11 @@ pub struct Image {
     pub ttys: Vec<TtyImage>,
     /// Advisory locks held (flock, fcntl and OFD record locks).
     pub locks: Vec<FileLocksImage>,
+    /// System V shared memory, semaphores and message queues.
+    pub sysv: crate::kernel::ipc::snapshot::SysvSnapshot,
+    /// POSIX message queues: those with names, and those only open files
+    /// hold.
+    pub mqueues: Vec<crate::kernel::ipc::mqueue::MqSnapshot>,
 }
 
 /// One file's advisory locks. The file is named by an open file of the
@@ -272,6 +277,8 @@ pub enum BackingImage {
         /// File offset of the first byte.
         offset: u64,
     },
+    /// A System V shared-memory segment, by its table index.
+    SysvShm { index: i32, offset: u64 },
 }
 
 /// A file restore opens again by its path, and checks as unchanged.
@@ -311,6 +318,11 @@ pub enum FileKind {
     PipeRead(usize),
     /// The write end of pipe N.
     PipeWrite(usize),
+    /// POSIX message queue N of [`Image::mqueues`].
+    MQueue(usize),
+    /// A named pipe (FIFO) open on `file`, whose pipe is pipe N: its ends
+    /// as the access mode says (O_RDWR: both).
+    Fifo { pipe: usize, file: NamedFile },
     /// An eventfd.
     EventFd {
         /// Its counter.

@@ -248,7 +248,7 @@ fn restart_block(r: RestartImage, now: Instant) -> RestartBlock {
 /// its memory file loaded by [`load_memory`]) and returns their tasks,
 /// ready to start. `stdio` becomes the files that were the checkpointed
 /// sandbox's stdio.
-pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) -> Result<Vec<Task>, RestoreError> {
+pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>) -> Result<Vec<Task>, RestoreError> {
     let mf = &kernel.memfile;
     {
         let mut uts = kernel.uts.lock().unwrap_or_else(|e| e.into_inner());
@@ -256,7 +256,13 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
         uts.domainname = image.uts.1.iter().copied().take(64).collect();
     }
     // The tmpfs mounts' files first: open files and mappings name them.
-    let mem_inodes = super::memfs::restore(&kernel.vfs, &kernel.memfd_fs, &image.tmpfs, image.memory.tail)?;
+    let nameless = [(super::memfs::MEMFD_POINT, &kernel.memfd_fs), (super::memfs::SYSV_SHM_POINT, kernel.ipc.shm.fs())];
+    let mem_inodes = super::memfs::restore(&kernel.vfs, &nameless, &image.tmpfs, image.memory.tail)?;
+    // System V objects before the address spaces that map segments.
+    let segments = crate::kernel::ipc::snapshot::restore(&kernel.ipc, std::mem::take(&mut image.sysv), |(fs, i)| {
+        mem_inodes.get(fs).and_then(|m| m.get(&i)).filter(|f| Arc::ptr_eq(&f.fs, kernel.ipc.shm.fs())).cloned()
+    })
+    .map_err(inconsistent)?;
     // Terminals before the processes they control and the files open on
     // them.
     let ttys = restore_ttys(kernel, &image.ttys, &stdio)?;
@@ -314,6 +320,10 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
                     let inode = mem_inodes.get(*fs).and_then(|m| m.get(inode));
                     let inode = inode.ok_or_else(|| inconsistent("a mapping of a tmpfs file"))?;
                     Backing::Pages { source: inode.clone(), offset: *offset }
+                }
+                BackingImage::SysvShm { index, offset } => {
+                    let seg = segments.get(index).ok_or_else(|| inconsistent("a mapping of a System V segment"))?;
+                    Backing::Pages { source: seg.mapping(), offset: *offset }
                 }
             };
             vmas.push((
@@ -490,11 +500,27 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
     // Open files, through one of the tasks (for the open path's sake).
     let Some(opener_task) = tasks.first_mut() else { return Err(inconsistent("no task")) };
     let stdio: Vec<Arc<OwnedFd>> = stdio.into_iter().map(Arc::new).collect();
-    let pipes: Vec<Arc<crate::vfs::pipe::Pipe>> = image
+    let mut pipes: Vec<Arc<crate::vfs::pipe::Pipe>> = image
         .pipes
         .iter()
         .map(|p| crate::vfs::pipe::Pipe::restored(p.data.clone(), p.capacity.min(usize::MAX as u64) as usize))
         .collect();
+    // A named pipe's data goes back into the FIFO's own pipe, which any
+    // later open of its path reaches.
+    for f in &image.files {
+        let FileKind::Fifo { pipe, file } = &f.kind else { continue };
+        let d = opener.find(file, false)?;
+        let path = || String::from_utf8_lossy(&file.path).into_owned();
+        let fifo = crate::vfs::pipe::fifo_of(&d)
+            .ok_or_else(|| RestoreError::Changed { path: path(), what: "no longer a named pipe".into() })?;
+        let (slot, saved) = pipes.get_mut(*pipe).zip(image.pipes.get(*pipe)).ok_or_else(|| inconsistent("a pipe"))?;
+        if !Arc::ptr_eq(slot, &fifo) {
+            if !fifo.refill(saved.data.clone(), saved.capacity.min(usize::MAX as u64) as usize) {
+                return Err(inconsistent(format!("named pipe {} of two pipes", path())));
+            }
+            *slot = fifo;
+        }
+    }
     let sockets: Vec<Arc<crate::vfs::unix::Endpoint>> =
         image.unix.iter().map(|(s, _)| crate::vfs::unix::Endpoint::restored(s)).collect();
     for ((state, peer), ep) in image.unix.iter().zip(&sockets) {
@@ -510,6 +536,10 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
             ep.restore_listening(*backlog, pending);
         }
     }
+    let mqueues = std::mem::take(&mut image.mqueues)
+        .into_iter()
+        .map(|q| kernel.ipc.mqueue.restore(q).map_err(inconsistent))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut files = Vec::new();
     // Each memfd inode's seals, which all its files share.
     let mut memfd_seals: HashMap<(usize, usize), Arc<std::sync::atomic::AtomicU32>> = HashMap::new();
@@ -567,6 +597,19 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, image: Image, stdio: Vec<OwnedFd>) ->
             FileKind::PipeWrite(n) => {
                 let pipe = pipes.get(*n).ok_or_else(|| inconsistent("a pipe"))?;
                 File::new(Box::new(pipe.open_writer().0), f.flags, None)
+            }
+            FileKind::MQueue(n) => {
+                let q = mqueues.get(*n).ok_or_else(|| inconsistent("a message queue"))?.clone();
+                File::new(Box::new(crate::vfs::mqueue::MqFile::new(q)), f.flags, None)
+            }
+            FileKind::Fifo { pipe, file } => {
+                use abi::flags::open::{O_ACCMODE, O_RDONLY, O_WRONLY};
+                let pipe = pipes.get(*pipe).ok_or_else(|| inconsistent("a pipe"))?;
+                let d = opener.find(file, false)?;
+                let acc = f.flags & O_ACCMODE;
+                let reader = (acc != O_WRONLY).then(|| pipe.open_reader().0);
+                let writer = (acc != O_RDONLY).then(|| pipe.open_writer().0);
+                File::new(Box::new(crate::vfs::pipe::FifoFile::new(reader, writer, d.clone())), f.flags, Some(d))
             }
             FileKind::EventFd { count, semaphore } => {
                 File::new(Box::new(crate::vfs::eventfd::EventFd::restored(*count, *semaphore)), f.flags, None)

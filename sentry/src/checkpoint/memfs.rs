@@ -101,27 +101,35 @@ impl Tree {
 }
 
 /// The mount point [`TmpfsImage`] gives the filesystem of memfds, which is
-/// mounted nowhere (no path is absolute without a slash).
+/// mounted nowhere (no path is absolute without a colon).
 pub const MEMFD_POINT: &[u8] = b"memfd:";
+/// The same for the filesystem of System V shared-memory segments.
+pub const SYSV_SHM_POINT: &[u8] = b"sysv-shm:";
+
+/// A filesystem mounted nowhere, whose files no name leads to (memfds,
+/// System V segments), and the mount point its image is given.
+pub type Nameless<'a> = (&'a [u8], &'a Arc<MemFs>);
 
 /// Every tmpfs mount's contents, and every overlay's changes, with the
 /// `unlinked` inodes of each (files no name leads to that open files
-/// hold), and the memfds of `memfd_fs` among `unlinked`; and the index of
-/// the inodes written.
+/// hold), and those of the `nameless` filesystems among `unlinked`; and
+/// the index of the inodes written.
 pub fn save(
     vfs: &Vfs,
-    memfd_fs: &Arc<MemFs>,
+    nameless: &[Nameless<'_>],
     unlinked: &[Arc<Inode>],
 ) -> Result<(Vec<TmpfsImage>, InodeIndex), CheckpointError> {
     let mut out = Vec::new();
     let mut index = InodeIndex::new();
-    if unlinked.iter().any(|i| Arc::ptr_eq(&i.fs, memfd_fs)) {
-        // No root: index 0 stands for one, as every image's first inode.
-        let mut tree = Tree::default();
-        tree.inodes.push(InodeImage::default());
-        tree.unlinked(memfd_fs, unlinked)?;
-        index.extend(tree.by_address.iter().map(|(&a, &i)| (a, (out.len(), i))));
-        out.push(tree.image(MEMFD_POINT.to_vec(), false));
+    for (point, fs) in nameless {
+        if unlinked.iter().any(|i| Arc::ptr_eq(&i.fs, fs)) {
+            // No root: index 0 stands for one, as every image's first inode.
+            let mut tree = Tree::default();
+            tree.inodes.push(InodeImage::default());
+            tree.unlinked(fs, unlinked)?;
+            index.extend(tree.by_address.iter().map(|(&a, &i)| (a, (out.len(), i))));
+            out.push(tree.image(point.to_vec(), false));
+        }
     }
     for (root, fs) in vfs.memory_filesystems() {
         if root.overlay().is_some() {
@@ -213,12 +221,12 @@ fn lower_names(vfs: &Vfs, dir: &Dentry) -> Result<HashMap<Vec<u8>, u64>, Checkpo
 }
 
 /// Fills the freshly booted tmpfs mounts and overlays again, and the
-/// memfds' filesystem `memfd_fs`; every page must lie below `tail`, the
-/// memory file's end. Returns each image's inodes, by index, for the files
-/// and mappings of them.
+/// `nameless` filesystems; every page must lie below `tail`, the memory
+/// file's end. Returns each image's inodes, by index, for the files and
+/// mappings of them.
 pub fn restore(
     vfs: &Vfs,
-    memfd_fs: &Arc<MemFs>,
+    nameless: &[Nameless<'_>],
     images: &[TmpfsImage],
     tail: u64,
 ) -> Result<Vec<HashMap<usize, Arc<Inode>>>, RestoreError> {
@@ -226,11 +234,11 @@ pub fn restore(
     let mut all = Vec::new();
     for img in images {
         let point = String::from_utf8_lossy(&img.point).into_owned();
-        if img.point == MEMFD_POINT {
-            if !img.entries.is_empty() || img.overlay || memfd_fs.inodes_used() != 0 {
-                return Err(bad("the memfds' filesystem".into()));
+        if let Some((_, fs)) = nameless.iter().find(|(p, _)| *p == img.point.as_slice()) {
+            if !img.entries.is_empty() || img.overlay || fs.inodes_used() != 0 {
+                return Err(bad(format!("the filesystem {point}")));
             }
-            all.push(restore_unlinked(img, memfd_fs, HashMap::new(), tail, &point)?);
+            all.push(restore_unlinked(img, fs, HashMap::new(), tail, &point)?);
             continue;
         }
         let root = vfs

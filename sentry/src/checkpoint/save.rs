@@ -214,6 +214,17 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         i += 1;
     }
     let locks = locks_image(&files)?;
+    // Message queues: the named ones, and those only open files hold.
+    let mut queues: Seen<crate::kernel::ipc::mqueue::Mq> = Seen::default();
+    for (_, q) in kernel.ipc.mqueue.list() {
+        queues.add(&q);
+    }
+    for (f, image) in files.items.iter().zip(&mut images) {
+        if let (FileKind::MQueue(n), Some(q)) = (&mut image.kind, f.ops.mqueue()) {
+            *n = queues.add(q);
+        }
+    }
+    let mqueues = queues.items.iter().map(|q| kernel.ipc.mqueue.snapshot(q)).collect();
     let mut files = images;
     let pipes = pipes
         .items
@@ -234,7 +245,24 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
     // Before the memory file is taken: saving an overlay may copy up a
     // renamed rootfs file, which allocates. Before the address spaces,
     // whose mappings of files there name them.
-    let (tmpfs, inodes) = super::memfs::save(&kernel.vfs, &kernel.memfd_fs, &unlinked.items)?;
+    use crate::kernel::ipc::snapshot as sysv;
+    for seg in sysv::segment_files(&kernel.ipc) {
+        unlinked.add(&seg);
+    }
+    let nameless = [(super::memfs::MEMFD_POINT, &kernel.memfd_fs), (super::memfs::SYSV_SHM_POINT, kernel.ipc.shm.fs())];
+    let (tmpfs, inodes) = super::memfs::save(&kernel.vfs, &nameless, &unlinked.items)?;
+    let sysv = sysv::save(&kernel.ipc, |f| inodes.get(&super::memfs::address(Arc::as_ptr(f).cast())).copied())
+        .map_err(|e| unsupported(format!("{e} (not saved)")))?;
+    // Each segment's table index, by the segment's address (as mappings
+    // name it).
+    let segments: HashMap<usize, i32> = kernel
+        .ipc
+        .shm
+        .segs
+        .entries()
+        .iter()
+        .map(|(id, seg)| (Arc::as_ptr(seg) as usize, id % crate::kernel::ipc::IDS_PER_SEQ))
+        .collect();
     for f in &mut files {
         if let FileKind::Unlinked { fs, inode, .. } | FileKind::MemFd { fs, inode, .. } = &mut f.kind {
             let at = unlinked.items.get(*inode).map(|i| super::memfs::address(Arc::as_ptr(i).cast()));
@@ -246,7 +274,7 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
     let mms = mms
         .items
         .iter()
-        .map(|mm| mm_image(kernel, &mm.lock().unwrap_or_else(|e| e.into_inner()), &inodes))
+        .map(|mm| mm_image(kernel, &mm.lock().unwrap_or_else(|e| e.into_inner()), &inodes, &segments))
         .collect::<Result<Vec<_>, _>>()?;
     let uts = kernel.uts_names();
     let alloc = kernel.memfile.allocator_state();
@@ -299,6 +327,8 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         })
         .collect::<Result<Vec<_>, CheckpointError>>()?;
     Ok(Image {
+        sysv,
+        mqueues,
         locks,
         ttys,
         unix,
@@ -424,13 +454,10 @@ fn locks_image(files: &Seen<File>) -> Result<Vec<FileLocksImage>, CheckpointErro
 }
 
 /// Refuses the kernel objects a checkpoint does not cover yet, where no
-/// open file shows them: System V IPC objects, message queues, keys beyond
+/// open file shows them: keys beyond
 /// the defaults, AIO contexts, and files written to the sandbox's
 /// memory filesystems (tmpfs, the root's overlay).
 fn refuse_uncovered(kernel: &Kernel) -> Result<(), CheckpointError> {
-    if kernel.ipc.in_use() {
-        return Err(unsupported("System V IPC objects or POSIX message queues exist"));
-    }
     if crate::vfs::inotify::dnotify_any() {
         return Err(unsupported("directory notifications are set (fcntl F_NOTIFY)"));
     }
@@ -510,13 +537,13 @@ fn file_image(
     } else if ops.host_socket().is_some() {
         return Err(unsupported("a host socket is open (--network host)"));
     } else if ops.mqueue().is_some() {
-        return Err(unsupported("a POSIX message queue is open"));
+        // Which queue: filled in once every file is seen.
+        FileKind::MQueue(usize::MAX)
     } else if let Some(pipe) = ops.pipe() {
-        if f.dentry.is_some() {
-            return Err(unsupported("a named pipe (FIFO) is open"));
-        }
         let n = pipes.add(pipe);
-        if flags & O_ACCMODE == O_WRONLY {
+        if let Some(d) = &f.dentry {
+            FileKind::Fifo { pipe: n, file: named(kernel, d)? }
+        } else if flags & O_ACCMODE == O_WRONLY {
             FileKind::PipeWrite(n)
         } else {
             FileKind::PipeRead(n)
@@ -582,6 +609,7 @@ fn mm_image(
     kernel: &Kernel,
     mm: &MemoryManager,
     inodes: &super::memfs::InodeIndex,
+    segments: &HashMap<usize, i32>,
 ) -> Result<MmImage, CheckpointError> {
     let mut vmas = Vec::new();
     for (start, v) in mm.vmas() {
@@ -597,7 +625,10 @@ fn mm_image(
                 Some("[vvar]") => BackingImage::Vdso { image: false, offset: *offset },
                 _ => match inodes.get(&super::memfs::address(Arc::as_ptr(source).cast())) {
                     Some(&(fs, inode)) => BackingImage::MemFile { fs, inode, offset: *offset },
-                    None => return Err(unsupported("a mapping of a System V segment or a host file shared")),
+                    None => match source.sysv_shm().and_then(|(seg, _)| segments.get(&seg)) {
+                        Some(&index) => BackingImage::SysvShm { index, offset: *offset },
+                        None => return Err(unsupported("a shared mapping of a host file")),
+                    },
                 },
             },
         };

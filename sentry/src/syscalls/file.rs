@@ -790,7 +790,7 @@ pub(crate) fn open_resolved(
                 }
                 S_IFCHR => open_device(t, &d, flags)?,
                 S_IFIFO => {
-                    let pipe = crate::vfs::hostfs::fifo(&d);
+                    let pipe = crate::vfs::pipe::fifo_of(&d).ok_or(Errno::ENXIO)?;
                     open_fifo(t, &d, &pipe, flags)?
                 }
                 _ => return Err(Errno::ENXIO),
@@ -803,8 +803,8 @@ pub(crate) fn open_resolved(
                     Box::new(tmpfs::RegFile::new(inode.clone()))
                 }
                 InodeKind::Device => open_device(t, &d, flags)?,
-                InodeKind::Fifo(pipe) => {
-                    let pipe = pipe.clone();
+                InodeKind::Fifo(_) => {
+                    let pipe = crate::vfs::pipe::fifo_of(&d).ok_or(Errno::ENXIO)?;
                     open_fifo(t, &d, &pipe, flags)?
                 }
                 _ => return Err(Errno::ENXIO),

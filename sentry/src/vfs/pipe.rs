@@ -87,12 +87,20 @@ impl Pipe {
     /// [`Pipe::open_writer`].
     pub fn restored(data: Vec<u8>, capacity: usize) -> Arc<Pipe> {
         let p = Pipe::new_fifo();
-        {
-            let mut st = p.state();
-            st.capacity = capacity.clamp(PAGE_SIZE as usize, i32::MAX as usize).max(data.len());
-            st.buf = data.into();
-        }
+        p.refill(data, capacity);
         p
+    }
+
+    /// Gives a named pipe's pipe what a checkpoint left in it, unless it
+    /// holds data or has an end open already (false).
+    pub fn refill(&self, data: Vec<u8>, capacity: usize) -> bool {
+        let mut st = self.state();
+        if !st.buf.is_empty() || st.readers != 0 || st.writers != 0 {
+            return false;
+        }
+        st.capacity = capacity.clamp(PAGE_SIZE as usize, i32::MAX as usize).max(data.len());
+        st.buf = data.into();
+        true
     }
 
     /// Its capacity in bytes (F_GETPIPE_SZ).
@@ -379,6 +387,20 @@ impl FifoFile {
     /// Wraps the ends opened on the FIFO `dentry`.
     pub fn new(reader: Option<PipeReader>, writer: Option<PipeWriter>, dentry: Arc<Dentry>) -> FifoFile {
         FifoFile { reader, writer, dentry }
+    }
+}
+
+/// The pipe behind `d` if it is a named pipe the sandbox can open: one of
+/// the Sentry's filesystems' or of a host tree's (the rootfs's own, which
+/// the Gofer serves, are not).
+pub fn fifo_of(d: &Dentry) -> Option<Arc<Pipe>> {
+    match d.node() {
+        super::Node::Host(_) if d.file_type() == abi::flags::mode::S_IFIFO => Some(super::hostfs::fifo(d)),
+        super::Node::Mem(inode) => match &inode.kind {
+            super::tmpfs::InodeKind::Fifo(p) => Some(p.clone()),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

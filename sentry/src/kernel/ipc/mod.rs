@@ -21,6 +21,7 @@ pub mod mqueue;
 pub mod msg;
 pub mod sem;
 pub mod shm;
+pub mod snapshot;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -34,7 +35,7 @@ use super::process::Credentials;
 use crate::mm::SysResult;
 
 /// Linux's IPCMNI: ids are `seq * IDS_PER_SEQ + index`.
-const IDS_PER_SEQ: i32 = 32768;
+pub const IDS_PER_SEQ: i32 = 32768;
 /// The largest sequence number before it wraps (INT_MAX >> 15).
 const SEQ_MAX: i32 = i32::MAX / IDS_PER_SEQ;
 
@@ -44,7 +45,7 @@ pub const MAY_READ: u32 = 0o444;
 pub const MAY_WRITE: u32 = 0o222;
 
 /// The owner and mode of one object (`struct kern_ipc_perm`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Perm {
     /// Its key, or IPC_PRIVATE (also once removed).
     pub key: i32,

@@ -61,7 +61,7 @@ pub struct Mq {
     pub queue: WaitQueue,
     /// Its inode number on /dev/mqueue.
     pub ino: u64,
-    _charge: Charge,
+    charge: Charge,
 }
 
 #[derive(Default)]
@@ -340,7 +340,7 @@ impl MqNamespace {
             }),
             queue: WaitQueue::default(),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
-            _charge: charge,
+            charge,
         });
         names.insert(req.name.to_vec(), q.clone());
         Ok(q)
@@ -379,5 +379,89 @@ pub fn access_of(accmode: u32) -> Option<u32> {
         1 => Some(MAY_WRITE),
         2 => Some(MAY_READ | MAY_WRITE),
         _ => None,
+    }
+}
+
+/// A queue in a checkpoint.
+#[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MqSnapshot {
+    pub name: Vec<u8>,
+    /// Whether its name still leads to it (it was not unlinked).
+    pub named: bool,
+    pub maxmsg: i64,
+    pub msgsize: i64,
+    /// Mode, owner and group.
+    pub owner: (u32, u32, u32),
+    /// atime, mtime, ctime.
+    pub times: [i64; 3],
+    /// (priority, text), the next out first.
+    pub msgs: Vec<(u32, Vec<u8>)>,
+    /// The mq_notify registration: the process, and SIGEV_SIGNAL's signal
+    /// and value.
+    pub notify: Option<(i32, Option<(u32, u64)>)>,
+    /// The user whose RLIMIT_MSGQUEUE it is charged to, and how much.
+    pub charge: (u32, u64),
+}
+
+impl MqNamespace {
+    /// `q` as a checkpoint keeps it. Receivers waiting are not kept: the
+    /// checkpoint makes their calls restart.
+    pub fn snapshot(&self, q: &Arc<Mq>) -> MqSnapshot {
+        let named = self.get(&q.name).is_some_and(|n| Arc::ptr_eq(&n, q));
+        let st = q.state();
+        let m = q.meta();
+        MqSnapshot {
+            name: q.name.clone(),
+            named,
+            maxmsg: q.maxmsg,
+            msgsize: q.msgsize,
+            owner: (m.mode, m.uid, m.gid),
+            times: [m.atime, m.mtime, m.ctime],
+            msgs: st.msgs.iter().map(|((key, _), text)| (MQ_PRIO_MAX - 1 - key, text.clone())).collect(),
+            notify: st.notify.map(|n| (n.pid, n.signal)),
+            charge: (q.charge.uid, q.charge.bytes),
+        }
+    }
+
+    /// Makes the queue `s` again, under its name if it had one (which must
+    /// be free), charged as it was.
+    pub fn restore(&self, s: MqSnapshot) -> Result<Arc<Mq>, String> {
+        let bad = || format!("message queue {}", String::from_utf8_lossy(&s.name));
+        let sizes_fit = (1..=HARD_MSGMAX).contains(&s.maxmsg)
+            && (1..=HARD_MSGSIZEMAX).contains(&s.msgsize)
+            && s.msgs.len() as i64 <= s.maxmsg
+            && s.msgs.iter().all(|(prio, text)| *prio < MQ_PRIO_MAX && text.len() as i64 <= s.msgsize);
+        if check_name(&s.name).is_err() || !sizes_fit || s.charge.1 != queue_cost(s.maxmsg, s.msgsize).unwrap_or(0) {
+            return Err(bad());
+        }
+        let mut names = self.names();
+        if s.named && names.contains_key(&s.name) {
+            return Err(bad());
+        }
+        let (uid, bytes) = s.charge;
+        *self.charged.lock().unwrap_or_else(|e| e.into_inner()).entry(uid).or_insert(0) += bytes;
+        let mut state = MqState::default();
+        for (prio, text) in s.msgs {
+            state.bytes += text.len() as u64;
+            state.msgs.insert((MQ_PRIO_MAX - 1 - prio, state.arrivals), text);
+            state.arrivals += 1;
+        }
+        state.notify = s.notify.map(|(pid, signal)| Notify { pid, signal });
+        let (mode, uid, gid) = s.owner;
+        let [atime, mtime, ctime] = s.times;
+        let q = Arc::new(Mq {
+            name: s.name,
+            maxmsg: s.maxmsg,
+            msgsize: s.msgsize,
+            state: Mutex::new(state),
+            meta: Mutex::new(MqMeta { mode: mode & 0o777, uid, gid, atime, mtime, ctime }),
+            queue: WaitQueue::default(),
+            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+            charge: Charge { ledger: self.charged.clone(), uid, bytes },
+        });
+        if s.named {
+            names.insert(q.name.clone(), q.clone());
+        }
+        Ok(q)
     }
 }

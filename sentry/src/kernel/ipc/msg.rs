@@ -25,22 +25,22 @@ pub const MSGMNI: usize = 32000;
 
 /// One message queue.
 pub struct MsgQueue {
-    perm: Mutex<Perm>,
-    state: Mutex<MsgState>,
+    pub(super) perm: Mutex<Perm>,
+    pub(super) state: Mutex<MsgState>,
     /// Senders and receivers waiting.
     pub queue: WaitQueue,
 }
 
-struct MsgState {
-    msgs: VecDeque<(i64, Vec<u8>)>,
-    cbytes: u64,
-    qbytes: u64,
-    lspid: i32,
-    lrpid: i32,
-    stime: i64,
-    rtime: i64,
-    ctime: i64,
-    removed: bool,
+pub(super) struct MsgState {
+    pub(super) msgs: VecDeque<(i64, Vec<u8>)>,
+    pub(super) cbytes: u64,
+    pub(super) qbytes: u64,
+    pub(super) lspid: i32,
+    pub(super) lrpid: i32,
+    pub(super) stime: i64,
+    pub(super) rtime: i64,
+    pub(super) ctime: i64,
+    pub(super) removed: bool,
 }
 
 impl IpcObject for MsgQueue {
@@ -129,7 +129,7 @@ impl MsgQueue {
         }
     }
 
-    fn state(&self) -> MutexGuard<'_, MsgState> {
+    pub(super) fn state(&self) -> MutexGuard<'_, MsgState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -41,30 +41,30 @@ pub fn proc_line() -> String {
 
 /// One semaphore set.
 pub struct SemSet {
-    perm: Mutex<Perm>,
-    state: Mutex<SemState>,
+    pub(super) perm: Mutex<Perm>,
+    pub(super) state: Mutex<SemState>,
     /// Tasks waiting in semop.
     pub queue: WaitQueue,
 }
 
-struct SemState {
-    sems: Vec<Sem>,
-    otime: i64,
-    ctime: i64,
-    removed: bool,
+pub(super) struct SemState {
+    pub(super) sems: Vec<Sem>,
+    pub(super) otime: i64,
+    pub(super) ctime: i64,
+    pub(super) removed: bool,
     /// SEM_UNDO adjustments, by process.
-    undo: HashMap<i32, Vec<i32>>,
+    pub(super) undo: HashMap<i32, Vec<i32>>,
 }
 
 #[derive(Clone, Copy, Default)]
-struct Sem {
-    val: i32,
+pub(super) struct Sem {
+    pub(super) val: i32,
     /// The last process to change it.
-    pid: i32,
+    pub(super) pid: i32,
     /// Tasks waiting for it to grow.
-    ncnt: u32,
+    pub(super) ncnt: u32,
     /// Tasks waiting for it to be zero.
-    zcnt: u32,
+    pub(super) zcnt: u32,
 }
 
 /// Which count a waiting semop stands in: the semaphore its first unmet
@@ -100,7 +100,7 @@ impl IpcObject for SemSet {
 }
 
 impl SemSet {
-    fn state(&self) -> MutexGuard<'_, SemState> {
+    pub(super) fn state(&self) -> MutexGuard<'_, SemState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -290,10 +290,10 @@ pub struct SemRegistry {
     /// The sets by id and key.
     pub sets: Registry<SemSet>,
     /// Processes that hold undo adjustments somewhere.
-    undoers: Mutex<HashSet<i32>>,
+    pub(super) undoers: Mutex<HashSet<i32>>,
     /// Semaphores in all sets (kept, not counted at each semget: a loop
     /// that fills SEMMNI sets would be quadratic).
-    total: AtomicUsize,
+    pub(super) total: AtomicUsize,
 }
 
 impl Default for SemRegistry {

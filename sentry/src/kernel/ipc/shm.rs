@@ -27,25 +27,25 @@ pub const SHMMNI: usize = 4096;
 
 /// One segment.
 pub struct ShmSeg {
-    perm: Mutex<Perm>,
-    times: Mutex<ShmTimes>,
-    size: u64,
+    pub(super) perm: Mutex<Perm>,
+    pub(super) times: Mutex<ShmTimes>,
+    pub(super) size: u64,
     /// The key it was made with (its file's name, even once removed).
-    key_at_creation: i32,
-    cpid: i32,
-    id: i32,
-    file: Arc<Inode>,
+    pub(super) key_at_creation: i32,
+    pub(super) cpid: i32,
+    pub(super) id: i32,
+    pub(super) file: Arc<Inode>,
     /// The mappings' shared handle, while any exists.
-    attached: Mutex<Weak<ShmMap>>,
-    registry: Weak<Registry<ShmSeg>>,
+    pub(super) attached: Mutex<Weak<ShmMap>>,
+    pub(super) registry: Weak<Registry<ShmSeg>>,
 }
 
 #[derive(Default)]
-struct ShmTimes {
-    atime: i64,
-    dtime: i64,
-    ctime: i64,
-    lpid: i32,
+pub(super) struct ShmTimes {
+    pub(super) atime: i64,
+    pub(super) dtime: i64,
+    pub(super) ctime: i64,
+    pub(super) lpid: i32,
 }
 
 impl IpcObject for ShmSeg {
@@ -74,7 +74,7 @@ impl IpcObject for ShmSeg {
 }
 
 impl ShmSeg {
-    fn times(&self) -> MutexGuard<'_, ShmTimes> {
+    pub(super) fn times(&self) -> MutexGuard<'_, ShmTimes> {
         self.times.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -95,16 +95,22 @@ impl ShmSeg {
 
     /// The handle a new attach maps, counting one more attach.
     pub fn attach(self: &Arc<Self>, pid: i32) -> Arc<ShmMap> {
-        let mut a = self.attached.lock().unwrap_or_else(|e| e.into_inner());
-        let map = a.upgrade().unwrap_or_else(|| {
-            let m = Arc::new(ShmMap { seg: self.clone() });
-            *a = Arc::downgrade(&m);
-            m
-        });
+        let map = self.mapping();
         let mut t = self.times();
         t.atime = now_secs();
         t.lpid = pid;
         map
+    }
+
+    /// The handle every mapping of it holds (a restored mapping's: no
+    /// attach is recorded).
+    pub fn mapping(self: &Arc<Self>) -> Arc<ShmMap> {
+        let mut a = self.attached.lock().unwrap_or_else(|e| e.into_inner());
+        a.upgrade().unwrap_or_else(|| {
+            let m = Arc::new(ShmMap { seg: self.clone() });
+            *a = Arc::downgrade(&m);
+            m
+        })
     }
 
     /// Records a shmdt by `pid`.
@@ -191,6 +197,8 @@ impl ShmRegistry {
                 }
                 let dentry = self.fs.new_file(perm.mode);
                 let file = dentry.inode().cloned().ok_or(Errno::ENOMEM)?;
+                // In no directory (a checkpoint saves it as such).
+                file.orphan();
                 file.truncate(size)?;
                 Ok(ShmSeg {
                     key_at_creation: perm.key,
@@ -218,6 +226,11 @@ impl ShmRegistry {
             self.segs.drop_entry(id, &seg);
         }
         Ok(())
+    }
+
+    /// The filesystem of the segments' files.
+    pub fn fs(&self) -> &Arc<MemFs> {
+        &self.fs
     }
 
     /// Pages the segments hold (SHM_INFO's shm_rss).

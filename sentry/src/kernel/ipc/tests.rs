@@ -184,3 +184,79 @@ fn mqueue_charges_the_creators_limit() {
     drop(queues);
     assert!(open(b"j").is_ok(), "a removed and closed queue gives its bytes back");
 }
+
+/// A namespace with a segment, a set holding an undo, a queue holding a
+/// message and a POSIX queue, saved, brought back into a fresh namespace
+/// and saved again, gives the same snapshot; damaged snapshots are refused.
+#[test]
+fn snapshots_round_trip_and_damage_is_refused() {
+    use super::snapshot;
+    let mf = Arc::new(crate::mm::MemoryFile::new(1 << 24).unwrap());
+    let ns = IpcNamespace::new(mf.clone());
+    let creds = root();
+    let req = |key| GetRequest { key, flags: IPC_CREAT | 0o640, creds: &creds };
+    let shm = ns.shm.get(req(7), 8192, 1).unwrap();
+    let sem = ns.sem.get(req(8), 3).unwrap();
+    let set = ns.sem.sets.get(sem).unwrap();
+    let up = Sembuf { sem_num: 1, sem_op: 2, sem_flg: SEM_UNDO };
+    assert_eq!(set.try_op(&[up], 5), Ok(Attempt::Done));
+    let msq = new_queue(&ns.msg, 9, IPC_CREAT | 0o600, &creds).unwrap();
+    assert_eq!(ns.msg.get(msq).unwrap().try_send(4, b"four", 1), Ok(true));
+
+    let files: Vec<_> = snapshot::segment_files(&ns);
+    let file_of = |f: &Arc<crate::vfs::tmpfs::Inode>| files.iter().position(|g| Arc::ptr_eq(f, g)).map(|i| (0, i));
+    let saved = snapshot::save(&ns, file_of).unwrap();
+
+    let fresh = IpcNamespace::new(mf.clone());
+    let segs =
+        snapshot::restore(&fresh, snapshot::save(&ns, file_of).unwrap(), |(_, i)| files.get(i).cloned()).unwrap();
+    assert_eq!(segs.len(), 1);
+    assert_eq!(snapshot::save(&fresh, file_of).unwrap(), saved, "a round trip changes nothing");
+    assert_eq!(fresh.shm.segs.get(shm).unwrap().size(), 8192, "the id finds the segment");
+    assert_eq!(fresh.sem.sets.get(sem).unwrap().get(1, SemField::Val), Ok(2));
+    fresh.sem.exit(5);
+    assert_eq!(fresh.sem.sets.get(sem).unwrap().get(1, SemField::Val), Ok(0), "the undo was kept");
+    let sel = Select { msgtyp: 0, flags: 0 };
+    assert_eq!(fresh.msg.get(msq).unwrap().try_receive(sel, 64, false, 2), Ok(Some((4, b"four".to_vec()))));
+    assert!(
+        snapshot::restore(&fresh, snapshot::save(&ns, file_of).unwrap(), |(_, i)| files.get(i).cloned()).is_err(),
+        "a namespace already holding the objects"
+    );
+
+    let damaged: [fn(&mut snapshot::SysvSnapshot); 5] = [
+        |s| s.sem.objects[0].2.undo[0].1.push(1),
+        |s| s.sem.objects[0].2.sems[0].0 = -1,
+        |s| s.msg.objects.push(s.msg.objects[0].clone()),
+        |s| s.shm.objects[0].0 = 1 << 20,
+        |s| s.msg.seq = -4,
+    ];
+    for (n, damage) in damaged.iter().enumerate() {
+        let mut s = snapshot::save(&ns, file_of).unwrap();
+        damage(&mut s);
+        let target = IpcNamespace::new(mf.clone());
+        assert!(snapshot::restore(&target, s, |(_, i)| files.get(i).cloned()).is_err(), "damage {n} was taken");
+    }
+
+    let mq = MqNamespace::default();
+    let q = mq
+        .open(OpenRequest {
+            name: b"q",
+            create: true,
+            exclusive: true,
+            access: Some(MAY_READ),
+            mode: 0o600,
+            attr: None,
+            creds: &creds,
+            rlimit: u64::MAX,
+        })
+        .unwrap();
+    assert!(q.try_send(b"hi", 3).0);
+    let snap = mq.snapshot(&q);
+    let back = MqNamespace::default();
+    let r = back.restore(mq.snapshot(&q)).unwrap();
+    assert_eq!(back.snapshot(&r), snap);
+    assert_eq!(r.try_receive(), Some((b"hi".to_vec(), 3)));
+    let mut bad = mq.snapshot(&q);
+    bad.msgs[0].0 = super::mqueue::MQ_PRIO_MAX;
+    assert!(MqNamespace::default().restore(bad).is_err(), "a priority past MQ_PRIO_MAX");
+}
