@@ -50,6 +50,9 @@ impl Ctx {
         rootfs.prog("ckpt_fifo", Link::Static);
         rootfs.prog("ckpt_sysv", Link::Static);
         rootfs.prog("ckpt_mqueue", Link::Static);
+        rootfs.prog("ckpt_scm", Link::Static);
+        rootfs.prog("ckpt_lease", Link::Static);
+        rootfs.prog("ckpt_aio", Link::Static);
         rootfs.prog("ckpt_refused", Link::Static);
         rootfs.busybox(&["sh", "sleep", "echo", "mkfifo", "cat", "ls", "mkdir", "rm", "mv", "ln", "stat", "chmod"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
@@ -320,9 +323,9 @@ fn what_a_checkpoint_does_not_cover_is_refused_and_the_container_runs_on() {
     let ctx = Ctx::new("systrap", "refused", &["/progs/ckpt_refused"]);
     ctx.run_detached(&ctx.image("out"));
     let out = ctx.run(&["checkpoint", "--image-path", "image", &ctx.id]);
-    assert_ne!(out.status, 0, "a checkpoint of a sandbox with a netlink socket succeeded");
+    assert_ne!(out.status, 0, "a checkpoint of a sandbox holding a key succeeded");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not covered by checkpoints yet") && err.contains("netlink"), "{err}");
+    assert!(err.contains("not covered by checkpoints yet") && err.contains("keys"), "{err}");
     assert!(!ctx.image("image").exists(), "a refused checkpoint left its image directory");
     assert_eq!(ctx.status(), "running", "the container must run on");
     ctx.ok(&["delete", "--force", &ctx.id]);
@@ -650,6 +653,8 @@ fn timers_on_cpu_time_keep_their_settings_and_tick_on() {
     let out = restores_as_natively("cputimer", "ckpt_cputimer", Native::Chroot, &[]);
     assert!(out.contains("ITIMER_PROF ticks on: yes"), "{out}");
     assert!(out.contains("left within 499-500 s: yes"), "{out}");
+    assert!(out.contains("the thread's CPU-time timer ticks on: yes"), "{out}");
+    assert!(out.contains("the thread's timer interval: 5000000 ns"), "{out}");
 }
 
 #[test]
@@ -660,10 +665,13 @@ fn signal_driven_io_owners_and_signals_survive() {
 }
 
 #[test]
-fn pidfds_of_a_live_child_and_a_zombie_still_name_them() {
+fn pidfds_of_a_live_child_a_zombie_and_a_reaped_child_come_back() {
     let out = restores_as_natively("pidfd", "ckpt_pidfd", Native::Chroot, &[]);
     assert!(out.contains("waitid through it: pid matches yes, status 7"), "{out}");
     assert!(out.contains("killed by SIGTERM"), "{out}");
+    assert!(out.contains("the reaped child's pidfd: readable, hung up"), "{out}");
+    assert!(out.contains("a signal through it: No such process"), "{out}");
+    assert!(out.contains("waitid through it: No child processes"), "{out}");
 }
 
 #[test]
@@ -705,4 +713,32 @@ fn message_queues_keep_their_messages_names_and_notifications() {
     assert!(out.contains("the unlinked queue: 14 [kept by its fd]"), "{out}");
     assert!(out.contains("the notification's value: 42"), "{out}");
     assert!(out.contains("the child received 13 [for the child] at 9"), "{out}");
+}
+
+#[test]
+fn files_in_flight_netlink_dumps_and_corked_datagrams_survive() {
+    let out = restores_as_natively("scm", "ckpt_scm", Native::Chroot, &[]);
+    assert!(out.contains("a pipe: 16 [through the pipe]"), "{out}");
+    assert!(out.contains("a socket, then a file on it: 4 [6789]"), "{out}");
+    assert!(out.contains("the netlink port id is the pid: yes"), "{out}");
+    assert!(out.contains("the link dump: links, done"), "{out}");
+    assert!(out.contains("one datagram: 9 [held back]"), "{out}");
+}
+
+#[test]
+fn leases_and_directory_notifications_hold_and_signal() {
+    let out = restores_as_natively("lease", "ckpt_lease", Native::Chroot, &[]);
+    assert!(out.contains("the lease: F_RDLCK\na writer's open: EWOULDBLOCK"), "{out}");
+    assert!(out.contains("the break's signal: with the lease's fd"), "{out}");
+    assert!(out.contains("a writer's open once let go: opened"), "{out}");
+    assert!(out.contains("the directory's signals: 2, with its fd: yes"), "{out}");
+}
+
+#[test]
+fn aio_contexts_keep_their_rings_and_polls_in_flight() {
+    let out = restores_as_natively("aio", "ckpt_aio", Native::Chroot, &[]);
+    assert!(out.contains("the ring: same size yes, magic 0xa10a10a1, 1 unreaped"), "{out}");
+    assert!(out.contains("reaped 1: data 1, result 14"), "{out}");
+    assert!(out.contains("then 1: data 2, POLLIN yes"), "{out}");
+    assert!(out.contains("the eventfd counts 1"), "{out}");
 }

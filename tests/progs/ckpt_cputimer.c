@@ -1,10 +1,12 @@
 /* Timers on CPU time across a checkpoint: ITIMER_PROF ticking every
- * 10 ms of CPU time, ITIMER_VIRTUAL armed far ahead, and a POSIX timer on
- * CLOCK_PROCESS_CPUTIME_ID. The program says "ready" and waits for
+ * 10 ms of CPU time, ITIMER_VIRTUAL armed far ahead, a POSIX timer on
+ * CLOCK_PROCESS_CPUTIME_ID, and one on the main thread's own CPU-time
+ * clock (pthread_getcpuclockid). The program says "ready" and waits for
  * SIGUSR1 (a checkpoint and a restore come in between), using no CPU
  * time. Then it spins until both ticking timers have fired a few times,
  * and prints their settings. */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/time.h>
@@ -12,7 +14,13 @@
 
 #include "ckpt_wait.h"
 
-static volatile sig_atomic_t prof_ticks, cpu_ticks;
+static volatile sig_atomic_t prof_ticks, cpu_ticks, thread_ticks;
+
+static void on_thread_cpu(int sig)
+{
+	(void)sig;
+	thread_ticks++;
+}
 
 static void on_prof(int sig)
 {
@@ -41,6 +49,17 @@ int main(void)
 	sigaction(SIGPROF, &sa, NULL);
 	sa.sa_handler = on_cpu;
 	sigaction(SIGRTMIN, &sa, NULL);
+	sa.sa_handler = on_thread_cpu;
+	sigaction(SIGRTMIN + 1, &sa, NULL);
+	clockid_t mine;
+	timer_t thread_timer;
+	struct sigevent tev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGRTMIN + 1 };
+	struct itimerspec every5 = { { 0, 5000000 }, { 0, 5000000 } };
+	if (pthread_getcpuclockid(pthread_self(), &mine) != 0 || timer_create(mine, &tev, &thread_timer) != 0
+	    || timer_settime(thread_timer, 0, &every5, NULL) != 0) {
+		perror("the thread's timer");
+		return 2;
+	}
 	struct itimerval prof = { { 0, 10000 }, { 0, 10000 } };
 	struct itimerval virt = { { 0, 20000 }, { 500, 0 } };
 	timer_t timer;
@@ -56,12 +75,14 @@ int main(void)
 
 	prof_ticks = 0;
 	cpu_ticks = 0;
+	thread_ticks = 0;
 	double until = wall() + 10;
 	volatile unsigned long spin = 0;
-	while ((prof_ticks < 3 || cpu_ticks < 3) && wall() < until)
+	while ((prof_ticks < 3 || cpu_ticks < 3 || thread_ticks < 3) && wall() < until)
 		spin++;
 	printf("ITIMER_PROF ticks on: %s\n", prof_ticks >= 3 ? "yes" : "no");
 	printf("the CPU-time POSIX timer ticks on: %s\n", cpu_ticks >= 3 ? "yes" : "no");
+	printf("the thread's CPU-time timer ticks on: %s\n", thread_ticks >= 3 ? "yes" : "no");
 	struct itimerval now;
 	getitimer(ITIMER_PROF, &now);
 	printf("ITIMER_PROF interval: %ld us\n", (long)now.it_interval.tv_usec);
@@ -71,5 +92,7 @@ int main(void)
 	struct itimerspec t;
 	timer_gettime(timer, &t);
 	printf("POSIX timer interval: %ld ns\n", t.it_interval.tv_nsec);
+	timer_gettime(thread_timer, &t);
+	printf("the thread's timer interval: %ld ns\n", t.it_interval.tv_nsec);
 	return 0;
 }

@@ -22,7 +22,7 @@ pub const PAGES_FILE: &str = "husk-pages.img";
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 8;
+pub const FORMAT_VERSION: u32 = 9;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -96,6 +96,12 @@ pub struct Image {
     /// POSIX message queues: those with names, and those only open files
     /// hold.
     pub mqueues: Vec<crate::kernel::ipc::mqueue::MqSnapshot>,
+    /// File leases, each on an open file by its index.
+    pub leases: Vec<crate::kernel::lease::LeaseSnapshot>,
+    /// F_NOTIFY on directories, each through an open file by its index.
+    pub dnotify: Vec<crate::vfs::inotify::DirNotifySnapshot>,
+    /// Linux AIO contexts.
+    pub aio: Vec<crate::kernel::aio::AioSnapshot>,
 }
 
 /// One file's advisory locks. The file is named by an open file of the
@@ -318,6 +324,9 @@ pub enum FileKind {
     PipeRead(usize),
     /// The write end of pipe N.
     PipeWrite(usize),
+    /// A pidfd of a process already reaped: it stays readable and hung up,
+    /// and names no process.
+    ReapedPidFd { pid: i32 },
     /// POSIX message queue N of [`Image::mqueues`].
     MQueue(usize),
     /// A named pipe (FIFO) open on `file`, whose pipe is pipe N: its ends
@@ -490,6 +499,9 @@ pub struct PosixTimerImage {
     /// On a process's CPU-time clock: (pid, user time only); None on a
     /// wall clock.
     pub cpu: Option<(i32, bool)>,
+    /// On a thread's CPU-time clock: the thread (0: it has exited, and
+    /// the timer never fires).
+    pub thread_cpu: Option<i32>,
 }
 
 /// A process's state in the tree.

@@ -541,6 +541,8 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
         .map(|q| kernel.ipc.mqueue.restore(q).map_err(inconsistent))
         .collect::<Result<Vec<_>, _>>()?;
     let mut files = Vec::new();
+    // The processes reaped whose pidfds are open, by pid.
+    let mut reaped: HashMap<i32, Arc<ThreadGroup>> = HashMap::new();
     // Each memfd inode's seals, which all its files share.
     let mut memfd_seals: HashMap<(usize, usize), Arc<std::sync::atomic::AtomicU32>> = HashMap::new();
     for f in &image.files {
@@ -551,6 +553,17 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                 let group =
                     group.ok_or_else(|| inconsistent(format!("a pidfd of process {pid}, which is not here")))?;
                 crate::vfs::pidfd::PidFd::open_file(*pid, group, Arc::downgrade(kernel), false)
+            }
+            FileKind::ReapedPidFd { pid } => {
+                // One gone process for every pidfd of it.
+                let group = reaped.entry(*pid).or_insert_with(|| {
+                    let creds = Credentials::new(0, 0);
+                    let rlimits = crate::kernel::task::default_rlimits();
+                    let tg = ThreadGroup::new(*pid, SigHandlers::default(), creds, rlimits);
+                    tg.exited.store(true, std::sync::atomic::Ordering::SeqCst);
+                    tg
+                });
+                crate::vfs::pidfd::PidFd::open_file(*pid, group.clone(), Arc::downgrade(kernel), false)
             }
             FileKind::Inotify { next_wd, watches, events } => {
                 use crate::vfs::inotify::{Inotify, InotifyFile};
@@ -664,7 +677,34 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                 .map_err(|e| inconsistent(format!("an epoll entry for fd {fd}: {e}")))?;
         }
     }
+    // Files in flight on the sockets' queues (SCM_RIGHTS), now that
+    // every file exists.
+    for ((state, _), ep) in image.unix.iter().zip(&sockets) {
+        for (msg, indexes) in &state.in_flight {
+            let fs = indexes
+                .iter()
+                .map(|&i| files.get(i).cloned().ok_or_else(|| inconsistent("a file in flight")))
+                .collect::<Result<Vec<_>, _>>()?;
+            if fs.len() > crate::vfs::unix::SCM_MAX_FD || !ep.restore_in_flight(*msg, fs) {
+                return Err(inconsistent("files in flight on a socket"));
+            }
+        }
+    }
     restore_locks(&image.locks, &files)?;
+    for ctx in &image.aio {
+        let mm = mms.get(ctx.mm).ok_or_else(|| inconsistent("an AIO context's address space"))?;
+        kernel.aio.restore(mm, ctx, |i| files.get(i).cloned()).map_err(inconsistent)?;
+    }
+    for l in &image.leases {
+        let file = files.get(l.file).ok_or_else(|| inconsistent("a lease's file"))?;
+        let key = crate::kernel::locks::key_of(file).map_err(|_| inconsistent("a lease's file"))?;
+        crate::kernel::lease::LEASES.restore(key, file, l);
+    }
+    for &(i, fd, mask, owner) in &image.dnotify {
+        let file = files.get(i).ok_or_else(|| inconsistent("F_NOTIFY's directory"))?;
+        let dir = file.dentry.as_ref().filter(|d| d.is_dir()).ok_or_else(|| inconsistent("F_NOTIFY's directory"))?;
+        crate::vfs::inotify::dnotify_set(&dir.attr(), file, fd, mask, owner);
+    }
     for (table, entries) in fd_tables.iter().zip(&image.fd_tables) {
         let mut table = table.lock().unwrap_or_else(|e| e.into_inner());
         for &(fd, file, cloexec) in entries {
@@ -775,6 +815,7 @@ fn restore_timers(
     }
     let mut timers = tg.posix_timers.lock().unwrap_or_else(|e| e.into_inner());
     timers.set_next_id(*next_id);
+    let mut ids = std::collections::HashSet::new();
     for t in list {
         use abi::flags::clock::{CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME};
         let notify = match t.notify {
@@ -784,11 +825,33 @@ fn restore_timers(
             _ => return Err(inconsistent("a POSIX timer's notification")),
         };
         let wall = [CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME].contains(&t.clock);
-        if t.id < 0 || (!wall && t.cpu.is_none()) || t.signo > crate::kernel::signal::NSIG || timers.get(t.id).is_some()
+        let cpu = t.cpu.is_some() || t.thread_cpu.is_some();
+        let thread_here = t.thread_cpu.is_none_or(|tid| tid == 0 || p.threads.iter().any(|th| th.tid == tid));
+        if t.id < 0
+            || wall == cpu
+            || (t.cpu.is_some() && t.thread_cpu.is_some())
+            || !thread_here
+            || t.signo > crate::kernel::signal::NSIG
+            || !ids.insert(t.id)
         {
             return Err(inconsistent(format!("POSIX timer {}", t.id)));
         }
         let event = SigEvent { notify, signo: t.signo, value: t.value };
+        if let Some(tid) = t.thread_cpu {
+            // Its clock is a thread's, whose handle exists once the process
+            // table is built: made, kept and armed then.
+            let (kernel, tg, owner, id, clock) = (kernel.clone(), tg.clone(), owner(), t.id, t.clock);
+            let (left, interval) = when(t.when);
+            deferred.push(Box::new(move || {
+                let handle = kernel.procs().threads.get(&tid).map(Arc::downgrade).unwrap_or_default();
+                let timer = Arc::new(PosixTimer::new(owner.on_cpu_clock(CpuClock::Thread(handle)), id, clock, event));
+                if !left.is_zero() {
+                    timer.set(&kernel.timers, (left, interval, Duration::ZERO));
+                }
+                tg.posix_timers.lock().unwrap_or_else(|e| e.into_inner()).insert(timer);
+            }));
+            continue;
+        }
         let timer_owner = match t.cpu {
             Some((pid, user_only)) => owner().on_cpu_clock(CpuClock::Process { pid, user_only }),
             None => owner(),

@@ -126,7 +126,7 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         kernel.procs().procs.iter().map(|(&pid, p)| (pid, p.tg.clone())).collect();
     let mut timers = HashMap::new();
     for (pid, tg) in &groups {
-        timers.insert(*pid, timers_image(*pid, tg)?);
+        timers.insert(*pid, timers_image(tg)?);
     }
     {
         let procs = kernel.procs();
@@ -207,11 +207,31 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
     let mut sockets: Seen<crate::vfs::unix::Endpoint> = Seen::default();
     let mut unlinked: Seen<Inode> = Seen::default();
     // By index: an epoll set's entries may add files no fd table holds.
+    // The files AIO polls in flight hold.
+    for f in kernel.aio.files() {
+        files.add(&f);
+    }
     let mut images = Vec::new();
-    let mut i = 0;
-    while let Some(f) = files.items.get(i).cloned() {
-        images.push(file_image(kernel, &f, &mut files, &mut pipes, &mut sockets, &mut ttys, &mut unlinked)?);
-        i += 1;
+    let (mut i, mut s) = (0, 0);
+    loop {
+        while let Some(f) = files.items.get(i).cloned() {
+            images.push(file_image(kernel, &f, &mut files, &mut pipes, &mut sockets, &mut ttys, &mut unlinked)?);
+            i += 1;
+        }
+        // Each socket brings its peer, its connections not yet accepted
+        // and the files in flight on it (SCM_RIGHTS), which may bring
+        // more of each.
+        let Some(ep) = sockets.items.get(s).cloned() else { break };
+        s += 1;
+        if let Some(peer) = ep.peer_endpoint() {
+            sockets.add(&peer);
+        }
+        for p in ep.pending() {
+            sockets.add(&p);
+        }
+        for f in ep.files_in_flight() {
+            files.add(&f);
+        }
     }
     let locks = locks_image(&files)?;
     // Message queues: the named ones, and those only open files hold.
@@ -225,6 +245,20 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         }
     }
     let mqueues = queues.items.iter().map(|q| kernel.ipc.mqueue.snapshot(q)).collect();
+    let seen_files = files;
+    let index_of = |file: usize, what: &str| {
+        seen_files.index.get(&file).copied().ok_or_else(|| unsupported(format!("{what} on a file no fd holds")))
+    };
+    // Leases and F_NOTIFY, by the open files that hold them.
+    let leases = crate::kernel::lease::LEASES
+        .snapshot()
+        .into_iter()
+        .map(|l| Ok(crate::kernel::lease::LeaseSnapshot { file: index_of(l.file, "a lease")?, ..l }))
+        .collect::<Result<Vec<_>, CheckpointError>>()?;
+    let dnotify = crate::vfs::inotify::dnotify_snapshot()
+        .into_iter()
+        .map(|(file, fd, mask, owner)| Ok((index_of(file, "F_NOTIFY")?, fd, mask, owner)))
+        .collect::<Result<Vec<_>, CheckpointError>>()?;
     let mut files = images;
     let pipes = pipes
         .items
@@ -271,6 +305,14 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
                 .ok_or_else(|| unsupported("a deleted file whose filesystem was not saved"))?;
         }
     }
+    let address = |p: *const ()| p as usize;
+    let aio = kernel
+        .aio
+        .snapshot(
+            |m| mms.index.get(&address(Arc::as_ptr(m).cast())).copied(),
+            |f| seen_files.index.get(&address(Arc::as_ptr(f).cast())).copied(),
+        )
+        .map_err(unsupported)?;
     let mms = mms
         .items
         .iter()
@@ -304,6 +346,17 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
             *file = reachable_path(kernel, d);
         }
         state.holds_port = kernel.unix_names.inet.lock().unwrap_or_else(|e| e.into_inner()).holds(&ep);
+        // Every file in flight has its image already (gathered above); a
+        // message's files are named by their indexes.
+        let index_of = |f: &Arc<File>| seen_files.index.get(&(Arc::as_ptr(f) as *const () as usize)).copied();
+        state.in_flight = saved
+            .in_flight
+            .iter()
+            .map(|(m, fs)| {
+                let indexes = fs.iter().map(index_of).collect::<Option<Vec<_>>>();
+                Ok((*m, indexes.ok_or_else(|| unsupported("a file in flight that was not saved"))?))
+            })
+            .collect::<Result<_, CheckpointError>>()?;
         let peer = ep.peer_endpoint().map(|p| sockets.add(&p));
         unix.push((state, peer));
         i += 1;
@@ -327,6 +380,9 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         })
         .collect::<Result<Vec<_>, CheckpointError>>()?;
     Ok(Image {
+        aio,
+        leases,
+        dnotify,
         sysv,
         mqueues,
         locks,
@@ -376,9 +432,8 @@ fn nanos(d: std::time::Duration) -> u64 {
 type TimersImage = (Option<(u64, u64)>, [Option<(u64, u64)>; 2], (Vec<PosixTimerImage>, i32));
 
 /// A process's interval timers and POSIX timers, a CPU-time clock's by the
-/// CPU time they have left; POSIX timers on a thread's CPU-time clock are
-/// refused.
-fn timers_image(pid: i32, tg: &crate::kernel::process::ThreadGroup) -> Result<TimersImage, CheckpointError> {
+/// CPU time they have left.
+fn timers_image(tg: &crate::kernel::process::ThreadGroup) -> Result<TimersImage, CheckpointError> {
     use crate::kernel::timer::{CpuClock, Notify};
     let mut itimers = [None; 3];
     for (slot, t) in itimers.iter_mut().zip(&tg.itimers) {
@@ -391,12 +446,10 @@ fn timers_image(pid: i32, tg: &crate::kernel::process::ThreadGroup) -> Result<Ti
     let (timers, next_id) = tg.posix_timers.lock().unwrap_or_else(|e| e.into_inner()).all();
     let mut posix = Vec::new();
     for t in timers {
-        let cpu = match t.cpu_clock() {
-            None => None,
-            Some(CpuClock::Process { pid, user_only }) => Some((*pid, *user_only)),
-            Some(CpuClock::Thread(_)) => {
-                return Err(unsupported(format!("process {pid} has a POSIX timer on a thread's CPU-time clock")));
-            }
+        let (cpu, thread_cpu) = match t.cpu_clock() {
+            None => (None, None),
+            Some(CpuClock::Process { pid, user_only }) => (Some((*pid, *user_only)), None),
+            Some(CpuClock::Thread(h)) => (None, Some(h.upgrade().map_or(0, |h| h.tid))),
         };
         let ev = t.event();
         let notify = match ev.notify {
@@ -413,6 +466,7 @@ fn timers_image(pid: i32, tg: &crate::kernel::process::ThreadGroup) -> Result<Ti
             value: ev.value,
             when: (nanos(left), nanos(interval)),
             cpu,
+            thread_cpu,
         });
     }
     let [real, virt, prof] = itimers;
@@ -454,21 +508,11 @@ fn locks_image(files: &Seen<File>) -> Result<Vec<FileLocksImage>, CheckpointErro
 }
 
 /// Refuses the kernel objects a checkpoint does not cover yet, where no
-/// open file shows them: keys beyond
-/// the defaults, AIO contexts, and files written to the sandbox's
-/// memory filesystems (tmpfs, the root's overlay).
+/// open file shows them: keys beyond the defaults, and files written to
+/// the devices filesystem.
 fn refuse_uncovered(kernel: &Kernel) -> Result<(), CheckpointError> {
-    if crate::vfs::inotify::dnotify_any() {
-        return Err(unsupported("directory notifications are set (fcntl F_NOTIFY)"));
-    }
-    if crate::kernel::lease::LEASES.any() {
-        return Err(unsupported("file leases are held (F_SETLEASE)"));
-    }
     if !kernel.keys.is_empty() {
         return Err(unsupported("keys or keyrings exist (add_key, keyctl)"));
-    }
-    if kernel.aio.in_use() {
-        return Err(unsupported("Linux AIO contexts exist (io_setup)"));
     }
     if let Some(place) = kernel.vfs.memory_written() {
         return Err(unsupported(format!("files were written in the sandbox's memory ({place})")));
@@ -566,10 +610,11 @@ fn file_image(
                 .collect(),
         )
     } else if let Some(p) = ops.pidfd() {
-        if !p.alive_in_table() {
-            return Err(unsupported(format!("a pidfd of process {}, which was reaped, is open", p.pid)));
+        if p.alive_in_table() {
+            FileKind::PidFd { pid: p.pid }
+        } else {
+            FileKind::ReapedPidFd { pid: p.pid }
         }
-        FileKind::PidFd { pid: p.pid }
     } else if let Some(ino) = ops.inotify() {
         let st = ino.checkpoint_state();
         let watches = st

@@ -396,6 +396,141 @@ impl AioRegistry {
     }
 }
 
+/// An AIO context as a checkpoint keeps it (its ring's pages are the
+/// address space's, saved with it).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AioSnapshot {
+    /// Its address space, by index among the image's.
+    pub mm: usize,
+    /// Its slot in the address space's table.
+    pub slot: u32,
+    /// The ring's address (the context's id) and length.
+    pub ring: (u64, u64),
+    pub nr_events: u32,
+    pub max_reqs: u64,
+    /// Where the next event goes.
+    pub tail: u32,
+    /// Polls in flight.
+    pub polls: Vec<PollSnapshot>,
+}
+
+/// A poll in flight in a checkpoint: the file (by index among the image's
+/// files), the events it waits for, its event's `data` and `obj`, and its
+/// eventfd.
+pub type PollSnapshot = (usize, u32, (u64, u64), Option<usize>);
+
+/// The most contexts one address space may bring back (Linux's table
+/// grows to what aio-max-nr allows; one event each at least).
+const MAX_SLOTS: u32 = AIO_MAX_NR as u32;
+
+impl AioRegistry {
+    /// Every file a live context's polls hold (the polled files and their
+    /// eventfds), for a checkpoint to save with the other open files.
+    pub fn files(&self) -> Vec<Arc<File>> {
+        let c = self.lock();
+        let mut out = Vec::new();
+        for ctx in c.spaces.values().flat_map(|s| s.table.iter().flatten()) {
+            for p in ctx.pending().iter() {
+                out.push(p.file.clone());
+                out.extend(p.eventfd.clone());
+            }
+        }
+        out
+    }
+
+    /// Every live context, its address space and files named by
+    /// `mm_index` and `file_index`; Err if one is not among them.
+    pub fn snapshot(
+        &self,
+        mm_index: impl Fn(&Arc<Mutex<MemoryManager>>) -> Option<usize>,
+        file_index: impl Fn(&Arc<File>) -> Option<usize>,
+    ) -> Result<Vec<AioSnapshot>, &'static str> {
+        let c = self.lock();
+        let mut out = Vec::new();
+        for space in c.spaces.values() {
+            let Some(mm) = space.mm.upgrade() else { continue };
+            let mm = mm_index(&mm).ok_or("an AIO context of an address space no task has")?;
+            for ctx in space.table.iter().flatten() {
+                let polls = ctx
+                    .pending()
+                    .iter()
+                    .map(|p| {
+                        let file = file_index(&p.file).ok_or("an AIO poll's file")?;
+                        let eventfd =
+                            p.eventfd.as_ref().map(|e| file_index(e).ok_or("an AIO poll's eventfd")).transpose()?;
+                        Ok((file, p.events, (p.event.data, p.event.obj), eventfd))
+                    })
+                    .collect::<Result<Vec<_>, &'static str>>()?;
+                out.push(AioSnapshot {
+                    mm,
+                    slot: ctx.slot,
+                    ring: (ctx.id, ctx.ring_len),
+                    nr_events: ctx.nr_events,
+                    max_reqs: ctx.max_reqs,
+                    tail: ctx.ring().tail,
+                    polls,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Brings context `s` back in address space `mm`, its polls on the
+    /// files `file_at` gives (a restore, into a registry that does not
+    /// hold its slot).
+    pub fn restore(
+        &self,
+        mm: &Arc<Mutex<MemoryManager>>,
+        s: &AioSnapshot,
+        file_at: impl Fn(usize) -> Option<Arc<File>>,
+    ) -> Result<(), &'static str> {
+        let bad = "an AIO context";
+        let (id, ring_len) = s.ring;
+        let fits = ring_len.is_multiple_of(PAGE)
+            && ring_len > RING_HEADER
+            && ring_len <= RING_HEADER + 0x1000_0000
+            && u64::from(s.nr_events) == (ring_len - RING_HEADER) / EVENT_SIZE
+            && s.tail < s.nr_events
+            && s.slot < MAX_SLOTS
+            && (1..=AIO_MAX_NR).contains(&s.max_reqs);
+        if !fits {
+            return Err(bad);
+        }
+        let mut pending = Vec::new();
+        for &(file, events, (data, obj), eventfd) in &s.polls {
+            let file = file_at(file).ok_or(bad)?;
+            let eventfd = eventfd.map(|e| file_at(e).ok_or(bad)).transpose()?;
+            pending.push(PendingPoll { file, events, event: IoEvent { data, obj, res: 0, res2: 0 }, eventfd });
+        }
+        let ctx = Arc::new(AioContext {
+            id,
+            ring_len,
+            slot: s.slot,
+            nr_events: s.nr_events,
+            max_reqs: s.max_reqs,
+            ring: Mutex::new(RingState { tail: s.tail, dead: false }),
+            pending: Mutex::new(pending),
+            queue: WaitQueue::default(),
+        });
+        let mm_id = mm.lock().unwrap_or_else(|e| e.into_inner()).id();
+        let mut c = self.lock();
+        if c.nr + s.max_reqs > AIO_MAX_NR {
+            return Err(bad);
+        }
+        let space = c.spaces.entry(mm_id).or_insert_with(|| Space { mm: Arc::downgrade(mm), table: Vec::new() });
+        let slot = s.slot as usize;
+        if space.table.len() <= slot {
+            space.table.resize(slot + 1, None);
+        }
+        if space.table[slot].is_some() {
+            return Err(bad);
+        }
+        space.table[slot] = Some(ctx);
+        c.nr += s.max_reqs;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -353,3 +353,57 @@ fn time_out(st: &mut State, key: FileKey) -> Vec<Arc<File>> {
     }
     gone
 }
+
+/// A lease as a checkpoint keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LeaseSnapshot {
+    /// The open file description holding it (its address when saved; its
+    /// index among the image's files once the checkpoint names it).
+    pub file: usize,
+    /// The fd F_SETLEASE came through.
+    pub fd: i32,
+    /// A write lease.
+    pub write: bool,
+    /// A break under way: to a read lease (`false`) or to none (`true`),
+    /// with the milliseconds left before it is forced (None: no limit).
+    pub breaking: Option<(bool, Option<u64>)>,
+}
+
+impl LeaseTable {
+    /// Every lease, for a checkpoint. Openers waiting for a break are not
+    /// kept: the checkpoint makes their opens restart, and they wait again.
+    pub fn snapshot(&self) -> Vec<LeaseSnapshot> {
+        let now = Instant::now();
+        let left = |d: Option<Instant>| d.map(|d| d.saturating_duration_since(now).as_millis() as u64);
+        let st = self.state();
+        st.files
+            .values()
+            .flatten()
+            .map(|l| LeaseSnapshot {
+                file: l.file,
+                fd: l.fd,
+                write: l.write,
+                breaking: match l.pending {
+                    Pending::None => None,
+                    Pending::Downgrade(d) => Some((false, left(d))),
+                    Pending::Unlock(d) => Some((true, left(d))),
+                },
+            })
+            .collect()
+    }
+
+    /// Puts a lease back on `file` (a restore, before any app code runs).
+    pub fn restore(&self, key: FileKey, file: &Arc<File>, s: &LeaseSnapshot) {
+        let deadline = |ms: Option<u64>| ms.map(|ms| Instant::now() + Duration::from_millis(ms));
+        let pending = match s.breaking {
+            None => Pending::None,
+            Some((false, ms)) => Pending::Downgrade(deadline(ms)),
+            Some((true, ms)) => Pending::Unlock(deadline(ms)),
+        };
+        let lease =
+            Lease { file: Arc::as_ptr(file) as usize, holder: Arc::downgrade(file), fd: s.fd, write: s.write, pending };
+        let mut st = self.state();
+        st.files.entry(key).or_default().push(lease);
+        self.recount(&st);
+    }
+}

@@ -389,6 +389,16 @@ pub fn dnotify_set(dir: &FileAttr, file: &Arc<super::file::File>, fd: i32, arg: 
     DNOTIFY_COUNT.store(list.len(), Ordering::Relaxed);
 }
 
+/// F_NOTIFY as a checkpoint keeps it: (the open file's address when saved,
+/// its index among the image's files once the checkpoint names it; the
+/// fd; the DN_* mask; the process that asked).
+pub type DirNotifySnapshot = (usize, i32, u32, i32);
+
+/// Every F_NOTIFY set, for a checkpoint.
+pub fn dnotify_snapshot() -> Vec<DirNotifySnapshot> {
+    dnotify_list().iter().map(|n| (n.file, n.fd, n.mask, n.owner)).collect()
+}
+
 /// The open file `file` is gone, or (with `owner`) that process closed an
 /// fd of it: its F_NOTIFY goes, as Linux's dnotify_flush on every close.
 pub fn dnotify_release(file: usize, owner: Option<i32>) {

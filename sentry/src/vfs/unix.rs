@@ -1099,9 +1099,6 @@ impl Endpoint {
     }
 }
 
-/// A queued message as a checkpoint keeps it: its bytes, how many a
-/// stream reader took, the sender's (pid, uid, gid), and explicit
-/// SCM_CREDENTIALS.
 /// A queued message as a checkpoint keeps it: (data, bytes a stream
 /// reader took, the sender's (pid, uid, gid), explicit SCM_CREDENTIALS,
 /// the sender's name).
@@ -1122,6 +1119,8 @@ pub enum NameState {
     },
     /// An Internet address and port.
     Inet(std::net::SocketAddr),
+    /// A netlink port id and multicast groups.
+    Netlink { pid: u32, groups: u32 },
 }
 
 impl NameState {
@@ -1130,7 +1129,7 @@ impl NameState {
             SockName::Abstract(a) => NameState::Abstract(a.clone()),
             SockName::Path(p) => NameState::Path { name: p.clone(), file: None },
             SockName::Inet(a) => NameState::Inet(*a),
-            SockName::Netlink { .. } => return Err("a netlink socket"),
+            SockName::Netlink { pid, groups } => NameState::Netlink { pid: *pid, groups: *groups },
         })
     }
 
@@ -1140,6 +1139,7 @@ impl NameState {
             NameState::Abstract(a) => SockName::Abstract(a.clone()),
             NameState::Path { name, .. } => SockName::Path(name.clone()),
             NameState::Inet(a) => SockName::Inet(*a),
+            NameState::Netlink { pid, groups } => SockName::Netlink { pid: *pid, groups: *groups },
         }
     }
 }
@@ -1178,6 +1178,12 @@ pub struct EndpointState {
     pub was_reset: bool,
     /// Generic options kept for getsockopt.
     pub kept: Vec<(i32, u64)>,
+    /// Data sent with MSG_MORE and held back.
+    pub corked: Vec<u8>,
+    /// The files in flight (SCM_RIGHTS) of each queued message that has
+    /// any: (message, the files' indexes among the image's files; the save
+    /// fills them in).
+    pub in_flight: Vec<(usize, Vec<usize>)>,
 }
 
 /// A socket as a checkpoint takes it: its state, and the objects the
@@ -1189,6 +1195,9 @@ pub struct SavedEndpoint {
     pub pending: Vec<Arc<Endpoint>>,
     /// A path-bound socket's file.
     pub bound_file: Option<Arc<super::Dentry>>,
+    /// The files in flight, by message, as `state.in_flight` will name
+    /// them.
+    pub in_flight: Vec<(usize, Vec<Arc<File>>)>,
 }
 
 fn ucred_tuple(c: Ucred) -> (i32, u32, u32) {
@@ -1200,17 +1209,15 @@ fn ucred_of((pid, uid, gid): (i32, u32, u32)) -> Ucred {
 }
 
 impl Endpoint {
-    /// What a checkpoint keeps of it; `Err` names what it cannot keep: a
-    /// netlink socket, files in flight, data held back by MSG_MORE. A
-    /// connection outside the sandbox is kept as reset (gVisor's rule):
-    /// the restored socket's next call sees ECONNRESET.
+    /// What a checkpoint keeps of it. A connection outside the sandbox
+    /// is kept as reset (gVisor's rule): the restored socket's next call
+    /// sees ECONNRESET.
     pub fn checkpoint_state(&self) -> Result<SavedEndpoint, &'static str> {
-        if self.family != AF_UNIX && self.family != inet::AF_INET && self.family != inet::AF_INET6 {
-            return Err("a netlink socket");
+        let known = [AF_UNIX, inet::AF_INET, inet::AF_INET6, super::netlink::AF_NETLINK];
+        if !known.contains(&self.family) {
+            return Err("a socket of another family");
         }
-        if !self.corked.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
-            return Err("a socket holding data back (MSG_MORE)");
-        }
+        let corked = self.corked.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let name = self.name().as_ref().map(NameState::of).transpose()?;
         let (connected, listening, pending) = match &*self.state() {
             State::Listening { backlog, pending } => {
@@ -1221,9 +1228,10 @@ impl Endpoint {
         };
         let rx = self.rx();
         let mut msgs = Vec::new();
-        for m in &rx.msgs {
+        let mut in_flight = Vec::new();
+        for (i, m) in rx.msgs.iter().enumerate() {
             if !m.control.files.is_empty() {
-                return Err("a Unix socket with files in flight (SCM_RIGHTS)");
+                in_flight.push((i, m.control.files.clone()));
             }
             let from = m.from.as_ref().map(NameState::of).transpose()?;
             msgs.push((m.data.clone(), m.taken as u64, ucred_tuple(m.sender), m.control.creds.map(ucred_tuple), from));
@@ -1246,6 +1254,8 @@ impl Endpoint {
             error: self.error.load(Ordering::SeqCst),
             was_reset: self.was_reset.load(Ordering::SeqCst),
             kept: self.kept.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|(&k, &v)| (k, v)).collect(),
+            corked,
+            in_flight: Vec::new(),
         };
         if self.flow().is_some() && self.kind == SOCK_STREAM {
             // A connection to outside: it cannot come back, so it comes
@@ -1258,7 +1268,7 @@ impl Endpoint {
             }
         }
         let bound_file = self.bound_file.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        Ok(SavedEndpoint { state, pending, bound_file })
+        Ok(SavedEndpoint { state, pending, bound_file, in_flight })
     }
 
     /// Its peer, if it is still there.
@@ -1297,7 +1307,26 @@ impl Endpoint {
         ep.error.store(s.error, Ordering::SeqCst);
         ep.was_reset.store(s.was_reset, Ordering::SeqCst);
         *ep.kept.lock().unwrap_or_else(|e| e.into_inner()) = s.kept.iter().copied().collect();
+        if !s.corked.is_empty() {
+            *ep.corked.lock().unwrap_or_else(|e| e.into_inner()) = s.corked.clone();
+            ep.has_corked.store(true, Ordering::SeqCst);
+        }
         ep
+    }
+
+    /// The files in flight on its queue (SCM_RIGHTS), for a checkpoint to
+    /// save with the other open files.
+    pub fn files_in_flight(&self) -> Vec<Arc<File>> {
+        self.rx().msgs.iter().flat_map(|m| m.control.files.iter().cloned()).collect()
+    }
+
+    /// Puts the files in flight back on queued message `msg` (a restore,
+    /// once every file exists); false if there is no such message.
+    pub fn restore_in_flight(&self, msg: usize, files: Vec<Arc<File>>) -> bool {
+        let mut rx = self.rx();
+        let Some(m) = rx.msgs.get_mut(msg) else { return false };
+        m.control.files = files;
+        true
     }
 
     /// Connects it to `peer` again (a restore).
