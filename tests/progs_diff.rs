@@ -791,6 +791,79 @@ differential_test! {
 }
 
 differential_test! {
+    /// mlock's state: VmLck, smaps' Locked and "lo", locked pages resident
+    /// (not with MLOCK_ONFAULT), MADV_DONTNEED (EINVAL) and MS_INVALIDATE
+    /// (EBUSY) refused on them, MAP_LOCKED, no locks in a fork child,
+    /// munlock, and mlockall(MCL_FUTURE) for later mappings.
+    fn mlock_state(platform, link) {
+        let (rootfs, prog) = rootfs_with("mlock_state", link);
+        rootfs.dir("/proc");
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "mlock 2 pages: ok, VmLck +8 kB, resident 2 of 8",
+            "smaps: Locked 8 kB, lo 1",
+            "mlock2 ONFAULT of pages 4-7: ok, VmLck +24 kB, resident 3 of 8",
+            "MADV_DONTNEED on a locked page: Invalid argument",
+            "msync MS_INVALIDATE on locked pages: Device or resource busy",
+            "child: VmLck +0 kB",
+            "MAP_LOCKED of 3 pages: VmLck +12 kB, resident 3 of 3",
+            "a later mapping: resident 2 of 2, Locked 8 kB, lo 1",
+            "a mapping after munlockall: resident 0 of 2",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// sched_setattr and sched_getattr: SCHED_DEADLINE's parameters kept,
+    /// checked and read back, fork refused from a deadline thread, FIFO
+    /// priorities, nice and SCHED_FLAG_RESET_ON_FORK, the KEEP flags, and
+    /// the size, flag, NULL and pid errors.
+    fn sched_attr(platform, link) {
+        let (rootfs, prog) = rootfs_with("sched_attr", link);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "deadline 10/30/30 ms: ok",
+            "deadline: ok, size 56, policy 6, flags 0, nice 0, priority 0, dl 10000000/30000000/30000000",
+            "fork from a deadline thread: Resource temporarily unavailable",
+            "runtime past the deadline: Invalid argument",
+            "period 0 (the deadline): ok",
+            "FIFO 50: ok",
+            "OTHER nice 5, reset on fork: ok",
+            "size 20: Argument list too long, size now 56",
+            "pid 4000000: No such process",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// prctl's process options: PR_SET_CHILD_SUBREAPER (orphans, a zombie
+    /// among them, come to the nearest subreaper; others' go to init),
+    /// PR_SET/GET_TIMERSLACK with /proc/self/timerslack_ns and a fork
+    /// child's default, PR_SET/GET_THP_DISABLE (checks, inherited by fork),
+    /// PR_GET_TID_ADDRESS, PR_GET_TSC, an unknown option's EINVAL.
+    fn prctl_reaper(platform, link) {
+        let (rootfs, prog) = rootfs_with("prctl_reaper", link);
+        rootfs.dir("/proc");
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "now: 1",
+            "the orphan's new parent is the subreaper: yes",
+            "the subreaper reaps it: yes, status 6",
+            "the orphaned zombie reaped at once: yes, status 5",
+            "the orphan's new parent is the middle process: no",
+            "PR_SET_TIMERSLACK 70000: ok, now 70000, /proc 70000",
+            "child: 70000, reset to 70000",
+            "reset: 50000",
+            "child after: THP disabled 1",
+            "PR_GET_THP_DISABLE with an argument: Invalid argument",
+            "PR_GET_TID_ADDRESS: ok, ours: yes",
+            "PR_GET_TSC: ok, 1",
+            "option 9999: Invalid argument",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// Scheduling and signal-action edges that LTP found: another user's
     /// process is EPERM to sched_setparam and sched_setscheduler without
     /// CAP_SYS_NICE; SA_RESETHAND resets the handler only (sigaction

@@ -514,6 +514,14 @@ pub mod prctl {
     pub const PR_CAPBSET_DROP: u32 = 24;
     pub const PR_GET_SECUREBITS: u32 = 27;
     pub const PR_SET_SECUREBITS: u32 = 28;
+    pub const PR_GET_TSC: u32 = 25;
+    /// PR_GET_TSC's answer: the time-stamp counter may be read.
+    pub const PR_TSC_ENABLE: i32 = 1;
+    pub const PR_GET_TIMERSLACK: u32 = 30;
+    pub const PR_SET_TIMERSLACK: u32 = 29;
+    pub const PR_GET_TID_ADDRESS: u32 = 40;
+    pub const PR_SET_THP_DISABLE: u32 = 41;
+    pub const PR_GET_THP_DISABLE: u32 = 42;
     pub const PR_SET_CHILD_SUBREAPER: u32 = 36;
     pub const PR_GET_CHILD_SUBREAPER: u32 = 37;
     pub const PR_SET_NO_NEW_PRIVS: u32 = 38;

@@ -22,6 +22,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -198,6 +199,15 @@ int main(void)
 	    || timer_settime(ptimer, 0, &pts, NULL) != 0)
 		return 19;
 
+	/* Process and thread attributes a checkpoint keeps, and a locked
+	 * page. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0 || prctl(PR_SET_TIMERSLACK, 70000) != 0 ||
+	    prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0)
+		return 20;
+	char *locked_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (locked_page == MAP_FAILED || mlock(locked_page, 4096) != 0)
+		return 21;
+
 	printf("ready\n");
 	fflush(stdout);
 	const uint64_t kept = 0x1122334455667788ull;
@@ -206,6 +216,11 @@ int main(void)
 		xmm = pause_keeping_xmm7(kept);
 
 	CHECK("sse register", xmm == kept);
+	int subreaper = 0;
+	CHECK("still a child subreaper", prctl(PR_GET_CHILD_SUBREAPER, &subreaper) == 0 && subreaper == 1);
+	CHECK("timer slack kept", prctl(PR_GET_TIMERSLACK) == 70000);
+	CHECK("THP still disabled", prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 1);
+	CHECK("the page still locked", madvise(locked_page, 4096, MADV_DONTNEED) == -1 && errno == EINVAL);
 	/* The timers go on ticking after the restore. */
 	alarms = 0;
 	rt_ticks = 0;

@@ -22,7 +22,7 @@ pub const PAGES_FILE: &str = "husk-pages.img";
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 9;
+pub const FORMAT_VERSION: u32 = 10;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -227,6 +227,8 @@ pub struct MmImage {
     pub brk: (u64, u64),
     /// Where mmap's top-down search starts.
     pub mmap_top: u64,
+    /// mlockall(MCL_FUTURE): Some(populate).
+    pub lock_future: Option<bool>,
 }
 
 /// One mapping.
@@ -250,6 +252,8 @@ pub struct VmaImage {
     pub mem_off: u64,
     /// What fills it.
     pub backing: BackingImage,
+    /// mlock'ed.
+    pub locked: bool,
 }
 
 /// What a mapping is backed by.
@@ -456,6 +460,8 @@ pub struct ProcessImage {
     pub rlimits: Vec<(u64, u64)>,
     /// PR_SET_PDEATHSIG.
     pub pdeathsig: u32,
+    /// PR_SET_CHILD_SUBREAPER and PR_SET_THP_DISABLE.
+    pub subreaper_thp: (bool, bool),
     /// The nice value.
     pub nice: i32,
     /// oom_score_adj and its floor.
@@ -607,6 +613,10 @@ pub struct ThreadImage {
     pub no_new_privs: bool,
     /// The scheduling policy and priority as recorded.
     pub sched: u64,
+    /// PR_SET_TIMERSLACK's value and the default it goes back to.
+    pub timer_slack: (u64, u64),
+    /// SCHED_DEADLINE's parameters.
+    pub deadline: crate::kernel::task::DeadlineParams,
     /// Indexes of its address space, fd table and filesystem context.
     pub mm: usize,
     /// fd table index.

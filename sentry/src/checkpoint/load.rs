@@ -338,12 +338,14 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                     mem_off,
                     backing,
                     lazy: false,
+                    locked: v.locked,
                 },
             ));
         }
         let (brk_base, brk) = m.brk;
-        let mm = MemoryManager::restored(mf.clone(), min_max, (brk_base, brk, m.mmap_top), vmas)
+        let mut mm = MemoryManager::restored(mf.clone(), min_max, (brk_base, brk, m.mmap_top), vmas)
             .map_err(|_| inconsistent("overlapping or misplaced mappings"))?;
+        mm.set_lock_future(m.lock_future);
         mms.push(Arc::new(Mutex::new(mm)));
     }
     // The checkpointed vDSO's pages: the references its mappings held,
@@ -402,6 +404,8 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
             }
             use std::sync::atomic::Ordering::Relaxed;
             tg.pdeathsig.store(p.pdeathsig.min(crate::kernel::signal::NSIG), Relaxed);
+            tg.child_subreaper.store(p.subreaper_thp.0, Relaxed);
+            tg.thp_disable.store(p.subreaper_thp.1, Relaxed);
             tg.nice.store(p.nice.clamp(-20, 19), Relaxed);
             tg.oom_score_adj.store(p.oom_score_adj.0.clamp(-1000, 1000), Relaxed);
             tg.oom_score_adj_min.store(p.oom_score_adj.1.clamp(-1000, 1000), Relaxed);
@@ -435,6 +439,9 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                 }
                 handle.no_new_privs.store(t.no_new_privs, Relaxed);
                 handle.sched.store(t.sched, Relaxed);
+                handle.timer_slack.store(t.timer_slack.0, Relaxed);
+                handle.default_timer_slack.store(t.timer_slack.1, Relaxed);
+                *handle.deadline.lock().unwrap_or_else(|e| e.into_inner()) = t.deadline;
                 handle.robust_head.store(t.robust_list.0, Relaxed);
                 procs.threads.insert(t.tid, handle.clone());
                 handles.push(handle.clone());

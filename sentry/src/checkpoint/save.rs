@@ -57,6 +57,8 @@ pub fn thread_image(t: &Task) -> ThreadImage {
         affinity: t.affinity.clone(),
         no_new_privs: h.no_new_privs.load(Relaxed),
         sched: h.sched.load(Relaxed),
+        timer_slack: (h.timer_slack.load(Relaxed), h.default_timer_slack.load(Relaxed)),
+        deadline: *h.deadline.lock().unwrap_or_else(|e| e.into_inner()),
         ..Default::default()
     }
 }
@@ -175,6 +177,10 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
                 creds: creds_image(&tg.creds.lock().unwrap_or_else(|e| e.into_inner())),
                 rlimits: tg.rlimits.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|r| (r.cur, r.max)).collect(),
                 pdeathsig: tg.pdeathsig.load(std::sync::atomic::Ordering::Relaxed),
+                subreaper_thp: (
+                    tg.child_subreaper.load(std::sync::atomic::Ordering::Relaxed),
+                    tg.thp_disable.load(std::sync::atomic::Ordering::Relaxed),
+                ),
                 nice: tg.nice.load(std::sync::atomic::Ordering::Relaxed),
                 oom_score_adj: (
                     tg.oom_score_adj.load(std::sync::atomic::Ordering::Relaxed),
@@ -687,10 +693,11 @@ fn mm_image(
             may_exec: v.may_exec,
             mem_off: v.mem_off,
             backing,
+            locked: v.locked,
         });
     }
     let (brk_base, brk, mmap_top) = mm.layout();
-    Ok(MmImage { vmas, brk: (brk_base, brk), mmap_top })
+    Ok(MmImage { vmas, brk: (brk_base, brk), mmap_top, lock_future: mm.lock_future() })
 }
 
 /// Writes the pages (a block at a time, compressed where it pays), then

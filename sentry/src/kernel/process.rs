@@ -101,6 +101,11 @@ pub struct ThreadGroup {
     pub stop_cv: Condvar,
     /// PR_SET_PDEATHSIG.
     pub pdeathsig: AtomicU32,
+    /// PR_SET_CHILD_SUBREAPER: orphaned descendants come to this process
+    /// rather than to init. Not inherited by fork.
+    pub child_subreaper: AtomicBool,
+    /// PR_SET_THP_DISABLE: inherited by fork, kept across execve.
+    pub thp_disable: AtomicBool,
     /// The nice value (setpriority).
     pub nice: AtomicI32,
     /// /proc/PID/oom_score_adj: shown and kept, and inherited by children;
@@ -169,6 +174,8 @@ impl ThreadGroup {
             stopped_flag: AtomicBool::new(false),
             stop_cv: Condvar::new(),
             pdeathsig: AtomicU32::new(0),
+            child_subreaper: AtomicBool::new(false),
+            thp_disable: AtomicBool::new(false),
             nice: AtomicI32::new(0),
             oom_score_adj: AtomicI32::new(0),
             oom_score_adj_min: AtomicI32::new(0),

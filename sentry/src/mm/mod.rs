@@ -161,13 +161,17 @@ pub struct Vma {
     /// Some of its pages are a restore's, not loaded yet: stubs map it with
     /// no access, and a fault loads a window of it ([`lazy`]).
     pub lazy: bool,
+    /// mlock'ed (Linux's VM_LOCKED): counted in VmLck, refused to
+    /// MADV_DONTNEED and msync's MS_INVALIDATE. The memory file is never
+    /// swapped for the app anyway, so this is all locking changes.
+    pub locked: bool,
 }
 
 impl Vma {
     /// A new mapping up to `end` (not copy-on-write, executable if its
     /// protection says so, its pages in the memory file as they are).
     fn fresh(end: u64, prot: u32, shared: bool, may_write: bool, mem_off: u64, backing: Backing) -> Vma {
-        Vma { end, prot, shared, cow: false, may_write, may_exec: true, mem_off, backing, lazy: false }
+        Vma { end, prot, shared, cow: false, may_write, may_exec: true, mem_off, backing, lazy: false, locked: false }
     }
 }
 
@@ -268,6 +272,9 @@ pub struct MemoryManager {
     brk_base: u64,
     brk: u64,
     log: SpaceLog,
+    /// mlockall(MCL_FUTURE): new mappings are locked, and populated unless
+    /// MCL_ONFAULT came with it (Some(populate)).
+    lock_future: Option<bool>,
 }
 
 /// A stub's position in its memory manager's operation log.
@@ -522,7 +529,78 @@ impl MemoryManager {
             brk_base: 0,
             brk: 0,
             log: SpaceLog::default(),
+            lock_future: None,
         }
+    }
+
+    /// mlockall(MCL_FUTURE)'s setting (for a checkpoint).
+    pub fn lock_future(&self) -> Option<bool> {
+        self.lock_future
+    }
+
+    /// Sets mlockall(MCL_FUTURE)'s setting (a restore).
+    pub fn set_lock_future(&mut self, future: Option<bool>) {
+        self.lock_future = future;
+    }
+
+    /// mlock (`lock`) or munlock of `[addr, addr + len)`, page-aligned:
+    /// ENOMEM unless it is mapped throughout. Locking populates anonymous
+    /// memory unless `on_fault` (MLOCK_ONFAULT), as Linux faults it in.
+    pub fn mlock(&mut self, addr: u64, len: u64, lock: bool, on_fault: bool) -> SysResult<()> {
+        self.check_mapped(addr, len)?;
+        let end = addr + len;
+        self.split_at(addr);
+        self.split_at(end);
+        let mut fill = Vec::new();
+        for (&s, v) in self.vmas.range_mut(addr..end) {
+            v.locked = lock;
+            if lock && !on_fault {
+                fill.push((s, v.end, v.mem_off, v.lazy, matches!(v.backing, Backing::Anon)));
+            }
+        }
+        for (s, e, mem_off, lazy, anon) in fill {
+            if anon && !lazy {
+                self.mf.populate(mem_off, e - s);
+            }
+        }
+        Ok(())
+    }
+
+    /// mlockall: locks every mapping now (`current`) and sets what new
+    /// ones get (`future`); `on_fault` is MCL_ONFAULT.
+    pub fn mlockall(&mut self, current: bool, future: bool, on_fault: bool) {
+        if future {
+            self.lock_future = Some(!on_fault);
+        }
+        if current {
+            let all: Vec<(u64, u64)> = self.vmas.iter().map(|(&s, v)| (s, v.end - s)).collect();
+            for (s, len) in all {
+                let _ = self.mlock(s, len, true, on_fault);
+            }
+        }
+    }
+
+    /// munlockall: no mapping stays locked, and new ones are not.
+    pub fn munlockall(&mut self) {
+        self.lock_future = None;
+        for v in self.vmas.values_mut() {
+            v.locked = false;
+        }
+    }
+
+    /// Bytes mapped locked (VmLck).
+    pub fn locked_bytes(&self) -> u64 {
+        self.vmas.iter().filter(|(_, v)| v.locked).map(|(&s, v)| v.end - s).sum()
+    }
+
+    /// Bytes of `[addr, addr + len)` already locked.
+    pub fn locked_in(&self, addr: u64, len: u64) -> u64 {
+        let end = addr.saturating_add(len);
+        self.vmas
+            .range(..end)
+            .filter(|(_, v)| v.locked && v.end > addr)
+            .map(|(&s, v)| v.end.min(end) - s.max(addr))
+            .sum()
     }
 
     /// For a futex word: whether its mapping is shared between processes,
@@ -729,6 +807,10 @@ impl MemoryManager {
             self.push_revoking(op);
         }
         child.vmas = self.vmas.clone();
+        // Locks are not inherited (Linux clears VM_LOCKED in dup_mmap).
+        for v in child.vmas.values_mut() {
+            v.locked = false;
+        }
         for (start, mem_off) in copies {
             if let Some(v) = child.vmas.get_mut(&start) {
                 v.mem_off = mem_off;
@@ -954,6 +1036,13 @@ impl MemoryManager {
         // Pages of a restore that are still to load (a shared mapping of a
         // restored tmpfs file, a move by mremap) are reached by faults.
         vma.lazy |= self.mf.pending(vma.mem_off, vma.end - start);
+        // After mlockall(MCL_FUTURE) every new mapping is locked.
+        if let Some(populate) = self.lock_future {
+            vma.locked = true;
+            if populate && !vma.lazy && matches!(vma.backing, Backing::Anon) {
+                self.mf.populate(vma.mem_off, vma.end - start);
+            }
+        }
         let op = SpaceOp::Map { addr: start, len: vma.end - start, off: vma.mem_off, prot: effective_prot(&vma) };
         self.vmas.insert(start, vma);
         self.push(op);
@@ -1113,6 +1202,7 @@ impl MemoryManager {
                     mem_off: r.off,
                     backing,
                     lazy: false,
+                    locked: false,
                 },
             )?;
             at += r.len;
@@ -1254,6 +1344,7 @@ impl MemoryManager {
             return if MADVICES.contains(&advice) { Ok(()) } else { Err(Errno::EINVAL) };
         }
         match advice {
+            MADV_DONTNEED if self.vmas.range(..end).any(|(_, v)| v.end > addr && v.locked) => Err(Errno::EINVAL),
             MADV_DONTNEED => {
                 let mut cursor = addr;
                 let parts: Vec<(u64, u64, Vma)> =
@@ -1297,7 +1388,7 @@ impl MemoryManager {
                 let mut hole = false;
                 for (s, v) in self.vmas.range(..end).filter(|(_, v)| v.end > addr) {
                     hole |= *s > cursor;
-                    if a == MADV_FREE && (v.shared || !matches!(v.backing, Backing::Anon)) {
+                    if a == MADV_FREE && (v.shared || v.locked || !matches!(v.backing, Backing::Anon)) {
                         return Err(Errno::EINVAL);
                     }
                     cursor = v.end;
@@ -1639,7 +1730,12 @@ impl MemoryManager {
             mem_off,
             backing,
             lazy: false,
+            // Growing a locked mapping locks (and fills) the new part.
+            locked: v.locked,
         };
+        if v.locked && matches!(vma.backing, Backing::Anon) {
+            self.mf.populate(mem_off, len);
+        }
         self.insert(from, vma)
     }
 
@@ -1673,6 +1769,10 @@ impl MemoryManager {
         let len = page_up(len).ok_or(Errno::ENOMEM)?;
         self.check_mapped(addr, len)?;
         let end = addr + len;
+        // Locked pages may not be invalidated.
+        if flags & MS_INVALIDATE != 0 && self.vmas.range(..end).any(|(_, v)| v.end > addr && v.locked) {
+            return Err(Errno::EBUSY);
+        }
         for (&s, v) in self.vmas.range(..end).filter(|(_, v)| v.end > addr) {
             let (from, to) = (s.max(addr), v.end.min(end));
             write_back(v, s, from, to, flags & MS_SYNC != 0)?;

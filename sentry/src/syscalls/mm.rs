@@ -1,7 +1,7 @@
 //! Memory syscalls: mmap, munmap, mprotect, brk, madvise.
 
 use abi::flags::mm::{
-    MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE,
+    MAP_ANONYMOUS, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_EXEC, PROT_READ, PROT_WRITE,
 };
 use abi::flags::open::{O_ACCMODE, O_PATH, O_RDWR, O_WRONLY};
 use abi::Errno;
@@ -104,8 +104,20 @@ pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
             }
         }
     };
+    // MAP_LOCKED: locked and filled as mlock would, within RLIMIT_MEMLOCK
+    // (EAGAIN past it, as Linux's mlock_future_ok).
+    let locked = flags & MAP_LOCKED != 0;
+    if locked {
+        let total = t.mm().locked_bytes();
+        let pages = abi::page_up(len).ok_or(Errno::ENOMEM)?;
+        may_lock(t, total + pages, pages).map_err(|e| if e == Errno::ENOMEM { Errno::EAGAIN } else { e })?;
+    }
     let mut mm = t.mm();
     let start = mm.mmap(MmapRequest { addr, len, prot, flags, file })?;
+    if locked {
+        let pages = abi::page_up(len).unwrap_or(len);
+        let _ = mm.mlock(start, pages, true, false);
+    }
     if read_only_shared {
         // mprotect may not make it writable either (EACCES).
         mm.deny_write(start, len);
@@ -155,10 +167,10 @@ fn lock_range(addr: u64, len: u64) -> SysResult<(u64, u64)> {
     Ok((start, end - start))
 }
 
-/// Whether `t` may lock `bytes` more of memory, as Linux's can_do_mlock and
-/// its RLIMIT_MEMLOCK check: EPERM with a zero limit, ENOMEM past it,
-/// unless CAP_IPC_LOCK.
-fn may_lock(t: &Task, bytes: u64) -> SysResult<()> {
+/// Whether `t` may have `bytes` of memory locked in all, `asked` of them
+/// by this call, as Linux's can_do_mlock and its RLIMIT_MEMLOCK check:
+/// EPERM with a zero limit, ENOMEM past it, unless CAP_IPC_LOCK.
+fn may_lock(t: &Task, bytes: u64, asked: u64) -> SysResult<()> {
     if t.creds().has_cap(abi::flags::capability::CAP_IPC_LOCK) {
         return Ok(());
     }
@@ -166,17 +178,18 @@ fn may_lock(t: &Task, bytes: u64) -> SysResult<()> {
     if limit == 0 {
         return Err(Errno::EPERM);
     }
-    if bytes > limit {
+    if bytes > limit || asked > limit {
         return Err(Errno::ENOMEM);
     }
     Ok(())
 }
 
 /// mlock(2) and mlock2(2). The app's memory is the memory file's, which
-/// the Sentry never lets the host swap on the app's behalf: locking keeps
-/// no extra state. The checks are Linux's: flags (mlock2), the memlock
-/// limit for this range (not counting earlier locks), and a range that is
-/// mapped throughout (ENOMEM).
+/// the Sentry never lets the host swap on the app's behalf: locking marks
+/// the mappings (VmLck, no MADV_DONTNEED or MS_INVALIDATE on them) and,
+/// but with MLOCK_ONFAULT, fills their anonymous pages. The checks are
+/// Linux's: flags (mlock2), the memlock limit for what is locked with this
+/// range, and a range that is mapped throughout (ENOMEM).
 pub fn mlock(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_mlock(t, a.addr(0), a.u64(1), 0)
 }
@@ -189,13 +202,20 @@ pub fn mlock2(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_mlock(t, a.addr(0), a.u64(1), a.u32(2))
 }
 
-fn do_mlock(t: &mut Task, addr: u64, len: u64, _flags: u32) -> SysResult<u64> {
+fn do_mlock(t: &mut Task, addr: u64, len: u64, flags: u32) -> SysResult<u64> {
+    const MLOCK_ONFAULT: u32 = 1;
     let (start, len) = lock_range(addr, len)?;
     if len == 0 {
         return Ok(0);
     }
-    may_lock(t, len)?;
-    t.mm().check_mapped(start, len)?;
+    // What is locked already counts, but not twice (Linux's
+    // count_mm_mlocked_page_nr).
+    let (total, again) = {
+        let mm = t.mm();
+        (mm.locked_bytes(), mm.locked_in(start, len))
+    };
+    may_lock(t, (total + len).saturating_sub(again), len)?;
+    t.mm().mlock(start, len, true, flags & MLOCK_ONFAULT != 0)?;
     Ok(0)
 }
 
@@ -203,7 +223,7 @@ fn do_mlock(t: &mut Task, addr: u64, len: u64, _flags: u32) -> SysResult<u64> {
 pub fn munlock(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (start, len) = lock_range(a.addr(0), a.u64(1))?;
     if len > 0 {
-        t.mm().check_mapped(start, len)?;
+        t.mm().mlock(start, len, false, false)?;
     }
     Ok(0)
 }
@@ -219,11 +239,13 @@ pub fn mlockall(t: &mut Task, a: &Args) -> SysResult<u64> {
         return Err(Errno::EINVAL);
     }
     let mapped = if flags & MCL_CURRENT != 0 { t.mm().vmas().map(|(s, v)| v.end - s).sum() } else { 0 };
-    may_lock(t, mapped)?;
+    may_lock(t, mapped, mapped)?;
+    t.mm().mlockall(flags & MCL_CURRENT != 0, flags & MCL_FUTURE != 0, flags & MCL_ONFAULT != 0);
     Ok(0)
 }
 
 /// munlockall(2).
-pub fn munlockall(_t: &mut Task, _a: &Args) -> SysResult<u64> {
+pub fn munlockall(t: &mut Task, _a: &Args) -> SysResult<u64> {
+    t.mm().munlockall();
     Ok(0)
 }

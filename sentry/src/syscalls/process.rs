@@ -447,7 +447,49 @@ pub fn prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             Ok(0)
         }
         PR_GET_NO_NEW_PRIVS => Ok(u64::from(t.handle.no_new_privs.load(std::sync::atomic::Ordering::Relaxed))),
-        PR_SET_CHILD_SUBREAPER | PR_GET_CHILD_SUBREAPER => Err(Errno::EINVAL),
+        PR_SET_CHILD_SUBREAPER => {
+            t.handle.tg.child_subreaper.store(a.u64(1) != 0, std::sync::atomic::Ordering::Relaxed);
+            Ok(0)
+        }
+        PR_GET_CHILD_SUBREAPER => {
+            let on = i32::from(t.handle.tg.child_subreaper.load(std::sync::atomic::Ordering::Relaxed));
+            t.mm().write_val(a.addr(1), &on)?;
+            Ok(0)
+        }
+        PR_SET_TIMERSLACK => {
+            use std::sync::atomic::Ordering::Relaxed;
+            let h = &t.handle;
+            let slack = match a.u64(1) {
+                0 => h.default_timer_slack.load(Relaxed),
+                n => n,
+            };
+            h.timer_slack.store(slack, Relaxed);
+            Ok(0)
+        }
+        PR_GET_TIMERSLACK => Ok(t.handle.timer_slack.load(std::sync::atomic::Ordering::Relaxed)),
+        PR_GET_TID_ADDRESS => {
+            t.mm().write_val(a.addr(1), &t.clear_child_tid)?;
+            Ok(0)
+        }
+        PR_SET_THP_DISABLE => {
+            if a.u64(2) != 0 || a.u64(3) != 0 || a.u64(4) != 0 {
+                return Err(Errno::EINVAL);
+            }
+            t.handle.tg.thp_disable.store(a.u64(1) != 0, std::sync::atomic::Ordering::Relaxed);
+            Ok(0)
+        }
+        PR_GET_THP_DISABLE => {
+            if a.u64(1) != 0 || a.u64(2) != 0 || a.u64(3) != 0 || a.u64(4) != 0 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(u64::from(t.handle.tg.thp_disable.load(std::sync::atomic::Ordering::Relaxed)))
+        }
+        // The app reads the time-stamp counter freely (PR_SET_TSC's
+        // trapping mode is not offered: EINVAL, as for an unknown option).
+        PR_GET_TSC => {
+            t.mm().write_val(a.addr(1), &PR_TSC_ENABLE)?;
+            Ok(0)
+        }
         _ => Err(Errno::EINVAL),
     }
 }

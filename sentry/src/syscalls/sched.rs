@@ -3,6 +3,7 @@
 
 use abi::flags::capability::CAP_SYS_NICE;
 use abi::Errno;
+use zerocopy::IntoBytes;
 
 use super::Args;
 use std::sync::atomic::Ordering::Relaxed;
@@ -283,4 +284,201 @@ pub fn sched_get_priority_max(_t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub fn sched_get_priority_min(_t: &mut Task, a: &Args) -> SysResult<u64> {
     priority_range(a.i32(0)).map(|r| r.0)
+}
+
+/// `struct sched_attr` as sched_setattr and sched_getattr know it
+/// (SCHED_ATTR_SIZE_VER1: with the utilization clamps).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, zerocopy::FromBytes, zerocopy::IntoBytes, zerocopy::Immutable)]
+struct SchedAttr {
+    size: u32,
+    policy: u32,
+    flags: u64,
+    nice: i32,
+    priority: u32,
+    runtime: u64,
+    deadline: u64,
+    period: u64,
+    util_min: u32,
+    util_max: u32,
+}
+/// The first version's size (no clamps).
+const SCHED_ATTR_SIZE_VER0: u32 = 48;
+const SCHED_ATTR_SIZE: u32 = std::mem::size_of::<SchedAttr>() as u32;
+const SCHED_FLAG_RESET_ON_FORK: u64 = 0x01;
+const SCHED_FLAG_RECLAIM: u64 = 0x02;
+const SCHED_FLAG_DL_OVERRUN: u64 = 0x04;
+const SCHED_FLAG_KEEP_POLICY: u64 = 0x08;
+const SCHED_FLAG_KEEP_PARAMS: u64 = 0x10;
+const SCHED_FLAG_UTIL_CLAMP: u64 = 0x20 | 0x40;
+const SCHED_FLAG_ALL: u64 = 0x7f;
+const SCHED_DEADLINE: u32 = 6;
+/// sched_deadline_period_min_us and _max_us, in ns.
+const DL_PERIOD_MIN: u64 = 100 * 1000;
+const DL_PERIOD_MAX: u64 = (1 << 22) * 1000;
+
+/// Linux's `__checkparam_dl`: runtime <= deadline <= period (a period of 0
+/// being the deadline), a runtime of at least 1024 ns, no top bits, and a
+/// period within the sysctl bounds.
+fn deadline_ok(a: &SchedAttr) -> bool {
+    let period = if a.period == 0 { a.deadline } else { a.period };
+    a.deadline != 0
+        && a.runtime >= 1 << 10
+        && a.deadline & (1 << 63) == 0
+        && a.period & (1 << 63) == 0
+        && period >= a.deadline
+        && a.deadline >= a.runtime
+        && (DL_PERIOD_MIN..=DL_PERIOD_MAX).contains(&period)
+}
+
+/// The sum of every SCHED_DEADLINE thread's bandwidth (runtime / period),
+/// in millionths of a CPU, but `except`'s.
+fn deadline_load(t: &Task, except: i32) -> u64 {
+    let threads: Vec<_> = t.kernel.procs().threads.iter().map(|(&tid, h)| (tid, h.clone())).collect();
+    threads
+        .iter()
+        .filter(|(tid, h)| *tid != except && sched_of(h).0 & !SCHED_RESET_ON_FORK == SCHED_DEADLINE)
+        .map(|(_, h)| {
+            let d = *h.deadline.lock().unwrap_or_else(|e| e.into_inner());
+            let period = if d.period == 0 { d.deadline } else { d.period };
+            d.runtime.saturating_mul(1_000_000) / period.max(1)
+        })
+        .sum()
+}
+
+/// sched_setattr(2), checked as Linux's `sched_setattr` and
+/// `__sched_setscheduler` check it, recorded as sched_setscheduler's
+/// policies are (the host schedules the thread). SCHED_DEADLINE keeps its
+/// parameters and is admitted while every deadline thread's bandwidth fits
+/// in 95% of the sandbox's CPUs (EBUSY past it); utilization clamps are
+/// not offered (EOPNOTSUPP, as a kernel without CONFIG_UCLAMP_TASK).
+pub fn sched_setattr(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (pid, addr) = (a.i32(0), a.addr(1));
+    if addr == 0 || pid < 0 || a.u32(2) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let size: u32 = t.mm().read_val(addr)?;
+    let size = if size == 0 { SCHED_ATTR_SIZE_VER0 } else { size };
+    if !(SCHED_ATTR_SIZE_VER0..=abi::PAGE_SIZE as u32).contains(&size) {
+        t.mm().write_val(addr, &SCHED_ATTR_SIZE)?;
+        return Err(Errno::E2BIG);
+    }
+    let mut attr = SchedAttr::default();
+    let known = size.min(SCHED_ATTR_SIZE) as usize;
+    t.mm().copy_in(addr, &mut attr.as_mut_bytes()[..known])?;
+    // A larger struct than this kernel knows: its tail must be zeros.
+    if size > SCHED_ATTR_SIZE {
+        let mut tail = vec![0u8; (size - SCHED_ATTR_SIZE) as usize];
+        t.mm().copy_in(addr + u64::from(SCHED_ATTR_SIZE), &mut tail)?;
+        if tail.iter().any(|&b| b != 0) {
+            t.mm().write_val(addr, &SCHED_ATTR_SIZE)?;
+            return Err(Errno::E2BIG);
+        }
+    }
+    if attr.flags & SCHED_FLAG_UTIL_CLAMP != 0 && size < SCHED_ATTR_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    attr.nice = attr.nice.clamp(-20, 19);
+    if (attr.policy as i32) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let h = sched_target(t, pid)?;
+    let (old_policy, old_prio) = sched_of(&h);
+    if attr.flags & SCHED_FLAG_KEEP_POLICY != 0 {
+        attr.policy = old_policy & !SCHED_RESET_ON_FORK;
+    }
+    if attr.flags & SCHED_FLAG_KEEP_PARAMS != 0 {
+        let d = *h.deadline.lock().unwrap_or_else(|e| e.into_inner());
+        (attr.runtime, attr.deadline, attr.period) = (d.runtime, d.deadline, d.period);
+        attr.priority = old_prio as u32;
+        attr.nice = h.tg.nice.load(Relaxed);
+    }
+    if attr.flags & !SCHED_FLAG_ALL != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (lo, hi) = priority_range(attr.policy as i32)?;
+    let realtime = hi > 0;
+    if attr.priority > 99
+        || (attr.policy == SCHED_DEADLINE && !deadline_ok(&attr))
+        || realtime != (attr.priority != 0)
+        || u64::from(attr.priority) < lo
+    {
+        return Err(Errno::EINVAL);
+    }
+    let creds = t.creds();
+    if !creds.has_cap(CAP_SYS_NICE) {
+        let lower_nice = !realtime && attr.policy != SCHED_DEADLINE && attr.nice < h.tg.nice.load(Relaxed);
+        let nice_rlimit = t.rlimits()[abi::flags::rlimit::RLIMIT_NICE as usize].cur;
+        let rtprio = t.rlimits()[abi::flags::rlimit::RLIMIT_RTPRIO as usize].cur;
+        let dropping_reset = old_policy & SCHED_RESET_ON_FORK != 0 && attr.flags & SCHED_FLAG_RESET_ON_FORK == 0;
+        if (lower_nice && (20 - attr.nice) as u64 > nice_rlimit)
+            || (realtime && u64::from(attr.priority) > rtprio)
+            || attr.policy == SCHED_DEADLINE
+            || !owns(&creds, &h.tg)
+            || dropping_reset
+        {
+            return Err(Errno::EPERM);
+        }
+    }
+    if attr.flags & SCHED_FLAG_UTIL_CLAMP != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if attr.policy == SCHED_DEADLINE {
+        let period = if attr.period == 0 { attr.deadline } else { attr.period };
+        let mine = attr.runtime.saturating_mul(1_000_000) / period;
+        let capacity = 950_000 * ncpus() as u64;
+        if deadline_load(t, h.tid).saturating_add(mine) > capacity {
+            return Err(Errno::EBUSY);
+        }
+    }
+    let mut policy = attr.policy;
+    if attr.flags & SCHED_FLAG_RESET_ON_FORK != 0 {
+        policy |= SCHED_RESET_ON_FORK;
+    }
+    *h.deadline.lock().unwrap_or_else(|e| e.into_inner()) = if attr.policy == SCHED_DEADLINE {
+        crate::kernel::task::DeadlineParams {
+            runtime: attr.runtime,
+            deadline: attr.deadline,
+            // A period of 0 is the deadline's, as Linux's __setparam_dl.
+            period: if attr.period == 0 { attr.deadline } else { attr.period },
+            flags: attr.flags & (SCHED_FLAG_RECLAIM | SCHED_FLAG_DL_OVERRUN),
+        }
+    } else {
+        crate::kernel::task::DeadlineParams::default()
+    };
+    if !realtime && attr.policy != SCHED_DEADLINE {
+        h.tg.nice.store(attr.nice, Relaxed);
+    }
+    h.sched.store(u64::from(policy) | (u64::from(attr.priority) << 32), Relaxed);
+    Ok(0)
+}
+
+/// sched_getattr(2): the thread's policy with its parameters (a deadline
+/// thread's runtime, deadline and period, a real-time one's priority, the
+/// others' nice value), cut to the caller's size.
+pub fn sched_getattr(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (pid, addr, size) = (a.i32(0), a.addr(1), a.u32(2));
+    if addr == 0 || pid < 0 || !(SCHED_ATTR_SIZE_VER0..=abi::PAGE_SIZE as u32).contains(&size) || a.u32(3) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let h = sched_target(t, pid)?;
+    let (policy, prio) = sched_of(&h);
+    let base = policy & !SCHED_RESET_ON_FORK;
+    let mut attr = SchedAttr { policy: base, ..SchedAttr::default() };
+    if policy & SCHED_RESET_ON_FORK != 0 {
+        attr.flags |= SCHED_FLAG_RESET_ON_FORK;
+    }
+    if base == SCHED_DEADLINE {
+        let d = *h.deadline.lock().unwrap_or_else(|e| e.into_inner());
+        (attr.runtime, attr.deadline, attr.period) = (d.runtime, d.deadline, d.period);
+        attr.flags |= d.flags;
+    } else if priority_range(base as i32).is_ok_and(|(_, hi)| hi > 0) {
+        attr.priority = prio as u32;
+    } else {
+        attr.nice = h.tg.nice.load(Relaxed);
+    }
+    let n = size.min(SCHED_ATTR_SIZE);
+    attr.size = n;
+    t.mm().copy_out(addr, &attr.as_bytes()[..n as usize])?;
+    Ok(0)
 }

@@ -191,7 +191,7 @@ syscall_table! {
     GETPGRP => process::getpgrp, Support::Full, [];
     SETSID => process::setsid, Support::Full, [];
     GETSID => process::getsid, Support::Full, [Int];
-    PRCTL => process::prctl, Support::Partial("PDEATHSIG, NAME, DUMPABLE, NO_NEW_PRIVS, KEEPCAPS, CAPBSET_*, SECUREBITS, CAP_AMBIENT"), [Int, Hex, Hex, Hex, Hex];
+    PRCTL => process::prctl, Support::Partial("PDEATHSIG, NAME, DUMPABLE, NO_NEW_PRIVS, KEEPCAPS, CAPBSET_*, SECUREBITS, CAP_AMBIENT, CHILD_SUBREAPER, TIMERSLACK, THP_DISABLE, GET_TID_ADDRESS, GET_TSC; no SECCOMP, SET_TSC, SET_MM, MCE_KILL, SPECULATION_CTRL, SET_VMA"), [Int, Hex, Hex, Hex, Hex];
     CAPGET => identity::capget, Support::Full, [Ptr, Ptr];
     CAPSET => identity::capset, Support::Partial("the sets are the process's, not each thread's"), [Ptr, Ptr];
     GETRUSAGE => process::getrusage, Support::Partial("CPU times and maxrss of the app's stubs; other fields zero"), [Int, Ptr];
@@ -218,6 +218,8 @@ syscall_table! {
     SCHED_SETSCHEDULER => sched::sched_setscheduler, Support::Partial("recorded and reported, not applied on the host"), [Int, Int, Ptr];
     SCHED_SETPARAM => sched::sched_setparam, Support::Partial("recorded and reported, not applied on the host"), [Int, Ptr];
     SCHED_RR_GET_INTERVAL => sched::sched_rr_get_interval, Support::Full, [Int, Ptr];
+    SCHED_SETATTR => sched::sched_setattr, Support::Partial("recorded and reported, not applied on the host; no utilization clamps"), [Int, Ptr, Hex];
+    SCHED_GETATTR => sched::sched_getattr, Support::Full, [Int, Ptr, Int, Hex];
     SCHED_GET_PRIORITY_MAX => sched::sched_get_priority_max, Support::Full, [Int];
     SCHED_GET_PRIORITY_MIN => sched::sched_get_priority_min, Support::Full, [Int];
     GETPRIORITY => sched::getpriority, Support::Partial("the recorded nice value of the caller's process"), [Int, Int];
@@ -248,8 +250,8 @@ syscall_table! {
     GETDENTS => file::getdents, Support::Full, [Fd, Ptr, Int];
     CHROOT => fs::chroot, Support::Full, [Path];
     GETCPU => sched::getcpu, Support::Full, [Ptr, Ptr, Ptr];
-    MLOCK => mm::mlock, Support::Partial("locked pages are not counted in VmLck"), [Ptr, Int];
-    MLOCK2 => mm::mlock2, Support::Partial("locked pages are not counted in VmLck"), [Ptr, Int, Hex];
+    MLOCK => mm::mlock, Support::Partial("locks are kept and reported (VmLck, filled pages, no MADV_DONTNEED or MS_INVALIDATE), but the host may swap the memory file"), [Ptr, Int];
+    MLOCK2 => mm::mlock2, Support::Partial("locks are kept and reported (VmLck, filled pages, no MADV_DONTNEED or MS_INVALIDATE), but the host may swap the memory file"), [Ptr, Int, Hex];
     MUNLOCK => mm::munlock, Support::Full, [Ptr, Int];
     MLOCKALL => mm::mlockall, Support::Full, [Hex];
     MUNLOCKALL => mm::munlockall, Support::Full, [];

@@ -160,6 +160,8 @@ struct MemSummary {
     rss_anon: u64,
     rss_file: u64,
     rss_shmem: u64,
+    /// Bytes mapped locked (mlock).
+    locked: u64,
 }
 
 impl MemSummary {
@@ -173,7 +175,7 @@ fn mem_summary(view: &TaskView) -> MemSummary {
     use abi::flags::mm::{PROT_EXEC, PROT_WRITE};
     let mm = view.mm.lock().unwrap_or_else(|e| e.into_inner());
     let top = mm.stack_top();
-    let mut s = MemSummary::default();
+    let mut s = MemSummary { locked: mm.locked_bytes(), ..MemSummary::default() };
     for (start, v) in mm.vmas() {
         let len = v.end - start;
         s.vsize += len;
@@ -315,6 +317,7 @@ fn smaps(s: &Snap, rollup: bool) -> String {
     let mm = s.view.mm.lock().unwrap_or_else(|e| e.into_inner());
     let mut o = String::new();
     let mut total = [0u64; 4]; // size, rss, anonymous, shared
+    let mut locked = 0;
     let (mut first, mut last) = (u64::MAX, 0);
     for ((start, v), line) in mm.vmas().zip(lines.lines()) {
         let len = v.end - start;
@@ -325,17 +328,20 @@ fn smaps(s: &Snap, rollup: bool) -> String {
         for (t, x) in total.iter_mut().zip([len, rss, anon, shared]) {
             *t += x;
         }
+        if v.locked {
+            locked += rss;
+        }
         if !rollup {
             o.push_str(line);
             o.push('\n');
-            smaps_sizes(&mut o, len, rss, anon, shared);
+            smaps_sizes(&mut o, len, rss, anon, shared, if v.locked { rss } else { 0 });
             let _ = writeln!(o, "VmFlags: {}", vm_flags(v));
         }
     }
     if rollup {
         let _ = writeln!(o, "{:08x}-{:08x} ---p 00000000 00:00 0{:>28}[rollup]", first.min(last), last, "");
         let [_, rss, anon, shared] = total;
-        smaps_sizes(&mut o, 0, rss, anon, shared);
+        smaps_sizes(&mut o, 0, rss, anon, shared, locked);
         // The rollup has no Size, KernelPageSize or MMUPageSize lines.
         o = o.lines().filter(|l| !l.starts_with("Size:") && !l.contains("PageSize:")).collect::<Vec<_>>().join("\n");
         o.push('\n');
@@ -343,7 +349,7 @@ fn smaps(s: &Snap, rollup: bool) -> String {
     o
 }
 
-fn smaps_sizes(o: &mut String, size: u64, rss: u64, anon: u64, shared: u64) {
+fn smaps_sizes(o: &mut String, size: u64, rss: u64, anon: u64, shared: u64, locked: u64) {
     let private = rss - shared;
     for (name, v) in [
         ("Size", size),
@@ -367,7 +373,7 @@ fn smaps_sizes(o: &mut String, size: u64, rss: u64, anon: u64, shared: u64) {
         ("Private_Hugetlb", 0),
         ("Swap", 0),
         ("SwapPss", 0),
-        ("Locked", 0),
+        ("Locked", locked),
     ] {
         let _ = writeln!(o, "{:<16}{:>8} kB", format!("{name}:"), v / 1024);
     }
@@ -389,6 +395,9 @@ fn vm_flags(v: &crate::mm::Vma) -> String {
     f.extend(["mr", "mw", "me"]);
     if v.shared {
         f.push("ms");
+    }
+    if v.locked {
+        f.push("lo");
     }
     f.join(" ")
 }
@@ -451,7 +460,7 @@ fn status(s: &Snap) -> String {
     for (name, v) in [
         ("VmPeak", m.vsize),
         ("VmSize", m.vsize),
-        ("VmLck", 0),
+        ("VmLck", m.locked),
         ("VmPin", 0),
         ("VmHWM", m.rss()),
         ("VmRSS", m.rss()),
@@ -902,6 +911,14 @@ impl SynthDir for PidDir {
         v.push(self.file("cgroup", 0o444, self.gen(|_, _| Ok(b"0::/\n".to_vec()))));
         v.push(self.file("oom_score", 0o444, self.gen(|_, _| Ok(b"0\n".to_vec()))));
         v.push(self.oom_score_adj());
+        v.push(self.file(
+            "timerslack_ns",
+            0o444,
+            self.gen(|s, _| {
+                let slack = s.handle.timer_slack.load(std::sync::atomic::Ordering::Relaxed);
+                Ok(format!("{slack}\n").into_bytes())
+            }),
+        ));
         let fdinfo_ino = child_ino(self.ino, b"fdinfo");
         let fdinfo = FdInfoDir { proc: self.proc.clone(), tgid: self.tgid, ino: fdinfo_ino };
         v.push((b"fdinfo".to_vec(), SynthNode::dir(fs, fdinfo_ino, 0o500, Arc::new(fdinfo)).owned(self.uid, self.gid)));

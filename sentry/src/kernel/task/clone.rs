@@ -126,6 +126,17 @@ impl Task {
             regs.fs_base = a.tls;
         }
 
+        // A SCHED_DEADLINE thread may not fork or make threads unless its
+        // children are to start over (SCHED_RESET_ON_FORK), as Linux's
+        // sched_fork refuses.
+        {
+            const SCHED_DEADLINE: u64 = 6;
+            const SCHED_RESET_ON_FORK: u64 = 0x4000_0000;
+            let s = self.handle.sched.load(std::sync::atomic::Ordering::Relaxed);
+            if s & 0xffff_ffff & !SCHED_RESET_ON_FORK == SCHED_DEADLINE && s & SCHED_RESET_ON_FORK == 0 {
+                return Err(Errno::EAGAIN);
+            }
+        }
         // CLONE_SYSVSEM shares the undo list, made now if there is none.
         let sem_undo = if f & CLONE_SYSVSEM != 0 { self.handle.tg.sem_undo_list() } else { 0 };
         let kernel = self.kernel.clone();
@@ -138,6 +149,7 @@ impl Task {
             if f & CLONE_THREAD != 0 {
                 let h = TaskHandle::new(tid, self.handle.tg.clone(), self.sigmask);
                 h.sched.store(inherited_sched(&self.handle), std::sync::atomic::Ordering::Relaxed);
+                h.inherit_timer_slack(&self.handle);
                 let p = procs.procs.get_mut(&self.pid).ok_or(Errno::ESRCH)?;
                 p.threads.push(h.clone());
                 procs.threads.insert(tid, h.clone());
@@ -157,12 +169,17 @@ impl Task {
                 {
                     to.store(from.load(std::sync::atomic::Ordering::Relaxed), std::sync::atomic::Ordering::Relaxed);
                 }
+                new_tg.thp_disable.store(
+                    tg.thp_disable.load(std::sync::atomic::Ordering::Relaxed),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
                 // The session keyring goes to the child; the process
                 // keyring does not.
                 let session = tg.keys.lock().unwrap_or_else(|e| e.into_inner()).session.clone();
                 new_tg.keys.lock().unwrap_or_else(|e| e.into_inner()).session = session;
                 let h = TaskHandle::new(tid, new_tg.clone(), self.sigmask);
                 h.sched.store(inherited_sched(&self.handle), std::sync::atomic::Ordering::Relaxed);
+                h.inherit_timer_slack(&self.handle);
                 let me = procs.procs.get(&self.pid).ok_or(Errno::ESRCH)?;
                 let parent = if f & CLONE_PARENT != 0 { me.parent } else { self.pid };
                 // A CLONE_PARENT child is its parent's sibling, and tells the
@@ -281,8 +298,9 @@ fn inherited_sched(parent: &TaskHandle) -> u64 {
     if s & SCHED_RESET_ON_FORK == 0 {
         return s;
     }
+    const SCHED_DEADLINE: u64 = 6;
     let policy = s & 0xffff_ffff & !SCHED_RESET_ON_FORK;
-    if policy == SCHED_FIFO || policy == SCHED_RR {
+    if policy == SCHED_FIFO || policy == SCHED_RR || policy == SCHED_DEADLINE {
         0
     } else {
         policy

@@ -149,8 +149,9 @@ impl Task {
         let parent = p.parent;
         let exit_signal = p.exit_signal;
         let children: Vec<i32> = std::mem::take(&mut p.children).into_iter().collect();
+        let reaper = find_reaper(&procs, pid);
         for c in &children {
-            reparent(&mut procs, *c);
+            reparent(&mut procs, *c, reaper);
         }
         // Children that asked for it (PR_SET_PDEATHSIG) hear of our death.
         let doomed: Vec<(Arc<ThreadGroup>, Vec<Arc<TaskHandle>>, u32)> = children
@@ -356,27 +357,49 @@ impl Task {
     }
 }
 
-/// Gives an orphan to init (pid 1), as Linux does inside a pid namespace.
-fn reparent(procs: &mut ProcessTable, child: i32) {
-    let zombie = match procs.procs.get_mut(&child) {
-        Some(c) => {
-            c.parent = 1;
-            matches!(c.state, ProcState::Zombie(_))
+/// Where the orphans of the process `dead` go, as Linux's
+/// `find_new_reaper` finds it: the nearest ancestor that asked to be a
+/// child subreaper (PR_SET_CHILD_SUBREAPER) and still has a live thread,
+/// else init (pid 1), as inside a pid namespace.
+fn find_reaper(procs: &ProcessTable, dead: i32) -> i32 {
+    let mut at = procs.procs.get(&dead).map_or(1, |p| p.parent);
+    // Bounded by the table: a parent chain never loops, but a bound costs
+    // nothing.
+    for _ in 0..procs.procs.len() {
+        if at <= 1 {
+            break;
         }
-        None => return,
-    };
-    // Children of init are reaped by init's wait; an orphan's exit signal
-    // becomes SIGCHLD.
-    if let Some(c) = procs.procs.get_mut(&child) {
-        c.exit_signal = SIGCHLD;
+        let Some(p) = procs.procs.get(&at) else { break };
+        let alive = !p.threads.is_empty()
+            && !matches!(p.state, ProcState::Zombie(_))
+            && !p.tg.exiting_flag.load(Ordering::Acquire);
+        if alive && p.tg.child_subreaper.load(Ordering::Relaxed) {
+            return at;
+        }
+        at = p.parent;
     }
-    if let Some(init) = procs.procs.get_mut(&1) {
-        init.children.insert(child);
-        if zombie {
-            for t in &init.threads {
-                t.kick();
-            }
+    1
+}
+
+/// Gives an orphan to `reaper`, a child subreaper or init. Its exit signal
+/// becomes SIGCHLD; a zombie is told of to its new parent at once, as
+/// Linux's `reparent_leader` does.
+fn reparent(procs: &mut ProcessTable, child: i32, reaper: i32) {
+    let Some(c) = procs.procs.get_mut(&child) else { return };
+    c.parent = reaper;
+    c.exit_signal = SIGCHLD;
+    let zombie = match c.state {
+        ProcState::Zombie(status) => {
+            let uid = c.tg.creds.lock().unwrap_or_else(|e| e.into_inner()).uid;
+            Some((status, uid))
         }
+        _ => None,
+    };
+    let Some(r) = procs.procs.get_mut(&reaper) else { return };
+    r.children.insert(child);
+    if let Some((status, uid)) = zombie {
+        let (code, st) = child_code(status);
+        notify_parent(procs, reaper, SigInfo::child(code, child, uid, st), false);
     }
 }
 

@@ -124,8 +124,30 @@ pub struct TaskHandle {
     pub sched: AtomicU64,
     /// set_robust_list's head, for get_robust_list from other threads.
     pub robust_head: AtomicU64,
+    /// SCHED_DEADLINE's runtime, deadline and period (ns) and its flags
+    /// (sched_setattr), recorded and reported as `sched` is.
+    pub deadline: Mutex<DeadlineParams>,
+    /// PR_SET_TIMERSLACK's value, in nanoseconds (kept and reported: the
+    /// host's timers do the sleeping).
+    pub timer_slack: AtomicU64,
+    /// What PR_SET_TIMERSLACK of 0 goes back to: the creator's value when
+    /// the thread was made.
+    pub default_timer_slack: AtomicU64,
     view: Mutex<Option<TaskView>>,
 }
+
+/// A SCHED_DEADLINE thread's parameters, as sched_setattr gave them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeadlineParams {
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+    /// SCHED_FLAG_RECLAIM and SCHED_FLAG_DL_OVERRUN.
+    pub flags: u64,
+}
+
+/// Linux's timer slack for a thread no one set one for.
+pub const DEFAULT_TIMER_SLACK_NS: u64 = 50_000;
 
 impl TaskHandle {
     /// A handle for a new thread.
@@ -145,8 +167,19 @@ impl TaskHandle {
             no_new_privs: AtomicBool::new(false),
             sched: AtomicU64::new(0),
             robust_head: AtomicU64::new(0),
+            deadline: Mutex::new(DeadlineParams::default()),
+            timer_slack: AtomicU64::new(DEFAULT_TIMER_SLACK_NS),
+            default_timer_slack: AtomicU64::new(DEFAULT_TIMER_SLACK_NS),
             view: Mutex::new(None),
         })
+    }
+
+    /// A new thread's timer slack, current and default both, is its
+    /// creator's current one.
+    pub fn inherit_timer_slack(&self, creator: &TaskHandle) {
+        let slack = creator.timer_slack.load(Ordering::Relaxed);
+        self.timer_slack.store(slack, Ordering::Relaxed);
+        self.default_timer_slack.store(slack, Ordering::Relaxed);
     }
 
     /// What procfs shows of the task (None before it is set up).
