@@ -5,6 +5,7 @@
  * munlock, and mlockall(MCL_FUTURE) locking later mappings. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,5 +121,17 @@ int main(void)
 	char *s = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	printf("a mapping after munlockall: resident %d of 2\n", resident(s, 2));
 	printf("mlock of a hole: %s\n", err(mlock((char *)0x1000, PG)));
+	/* A private mapping of a file never written: mlock fills its pages,
+	 * which another mapping of the file then sees resident. */
+	munlockall();
+	int fd = open("/tmp/mlock-file", O_CREAT | O_RDWR | O_TRUNC, 0600);
+	if (fd < 0 || ftruncate(fd, 3 * PG) != 0)
+		return 2;
+	char *f1 = mmap(NULL, 3 * PG, PROT_READ, MAP_PRIVATE, fd, 0);
+	char *f2 = mmap(NULL, 3 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	printf("a file's pages before: resident %d of 3\n", resident(f2, 3));
+	r = mlock(f1, 3 * PG);
+	printf("mlock of a private file mapping: %s, the file's pages resident %d of 3\n", err(r), resident(f2, 3));
+	unlink("/tmp/mlock-file");
 	return 0;
 }

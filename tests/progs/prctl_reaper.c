@@ -160,5 +160,6 @@ int main(void)
 	r = prctl(PR_GET_TSC, &tsc);
 	printf("PR_GET_TSC: %s, %d\n", err(r), tsc);
 	printf("option 9999: %s\n", err(prctl(9999, 0, 0, 0, 0)));
+	printf("PR_GET_NO_NEW_PRIVS with an argument: %s\n", err(prctl(PR_GET_NO_NEW_PRIVS, 1, 0, 0, 0)));
 	return 0;
 }

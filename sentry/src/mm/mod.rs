@@ -555,7 +555,7 @@ impl MemoryManager {
         for (&s, v) in self.vmas.range_mut(addr..end) {
             v.locked = lock;
             if lock && !on_fault {
-                fill.push((s, v.end, v.mem_off, v.lazy, matches!(v.backing, Backing::Anon)));
+                fill.push((s, v.end, v.mem_off, v.lazy, fills_in_memory(&v.backing)));
             }
         }
         for (s, e, mem_off, lazy, anon) in fill {
@@ -1039,7 +1039,7 @@ impl MemoryManager {
         // After mlockall(MCL_FUTURE) every new mapping is locked.
         if let Some(populate) = self.lock_future {
             vma.locked = true;
-            if populate && !vma.lazy && matches!(vma.backing, Backing::Anon) {
+            if populate && !vma.lazy && fills_in_memory(&vma.backing) {
                 self.mf.populate(vma.mem_off, vma.end - start);
             }
         }
@@ -1733,7 +1733,7 @@ impl MemoryManager {
             // Growing a locked mapping locks (and fills) the new part.
             locked: v.locked,
         };
-        if v.locked && matches!(vma.backing, Backing::Anon) {
+        if v.locked && fills_in_memory(&vma.backing) {
             self.mf.populate(mem_off, len);
         }
         self.insert(from, vma)
@@ -1795,6 +1795,13 @@ impl MemoryManager {
         }
         Ok(out)
     }
+}
+
+/// Whether the pages of a mapping backed by `b` are memory-file pages
+/// that a fault would give (anonymous memory, a tmpfs file's pages), which
+/// mlock fills at once; a host file's are copied in when it is mapped.
+fn fills_in_memory(b: &Backing) -> bool {
+    matches!(b, Backing::Anon | Backing::Pages { .. })
 }
 
 /// Writes back the part `[from, to)` of the shared mapping `v`, which

@@ -446,7 +446,12 @@ pub fn prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             t.handle.no_new_privs.store(true, std::sync::atomic::Ordering::Relaxed);
             Ok(0)
         }
-        PR_GET_NO_NEW_PRIVS => Ok(u64::from(t.handle.no_new_privs.load(std::sync::atomic::Ordering::Relaxed))),
+        PR_GET_NO_NEW_PRIVS => {
+            if a.u64(1) != 0 || a.u64(2) != 0 || a.u64(3) != 0 || a.u64(4) != 0 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(u64::from(t.handle.no_new_privs.load(std::sync::atomic::Ordering::Relaxed)))
+        }
         PR_SET_CHILD_SUBREAPER => {
             t.handle.tg.child_subreaper.store(a.u64(1) != 0, std::sync::atomic::Ordering::Relaxed);
             Ok(0)
