@@ -53,6 +53,7 @@ impl Ctx {
         rootfs.prog("ckpt_scm", Link::Static);
         rootfs.prog("ckpt_lease", Link::Static);
         rootfs.prog("ckpt_aio", Link::Static);
+        rootfs.prog("ckpt_ghost", Link::Static);
         rootfs.prog("ckpt_refused", Link::Static);
         rootfs.busybox(&["sh", "sleep", "echo", "mkfifo", "cat", "ls", "mkdir", "rm", "mv", "ln", "stat", "chmod"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
@@ -91,6 +92,17 @@ impl Ctx {
         let mut config: serde_json::Value = serde_json::from_slice(&fs::read(&path).expect("config")).expect("JSON");
         config["root"]["readonly"] = json!(false);
         config["annotations"]["dev.husk.root-writes"] = json!("overlay");
+        fs::write(&path, serde_json::to_vec_pretty(&config).expect("JSON")).expect("write config.json");
+        self
+    }
+
+    /// The root the bundle's rootfs itself, written through (the
+    /// `--root-writes host` of `husk run`): a host tree the app changes.
+    fn host_root(self) -> Ctx {
+        let path = self.bundle().join("config.json");
+        let mut config: serde_json::Value = serde_json::from_slice(&fs::read(&path).expect("config")).expect("JSON");
+        config["root"]["readonly"] = json!(false);
+        config["annotations"]["dev.husk.root-writes"] = json!("host");
         fs::write(&path, serde_json::to_vec_pretty(&config).expect("JSON")).expect("write config.json");
         self
     }
@@ -563,10 +575,21 @@ enum Native {
 /// The images of points 2 and 3 are both restored (with `restore_args`)
 /// and run to the end. Returns the native run's output.
 fn restores_as_natively(case: &str, prog: &str, native: Native, restore_args: &[&str]) -> String {
+    restores_as_natively_in(case, prog, native, restore_args, |ctx| ctx)
+}
+
+/// [`restores_as_natively`] in a sandbox `adjust` changes.
+fn restores_as_natively_in(
+    case: &str,
+    prog: &str,
+    native: Native,
+    restore_args: &[&str],
+    adjust: fn(Ctx) -> Ctx,
+) -> String {
     let inner = format!("/progs/{prog}");
     let mut expected_out = String::new();
     for platform in PLATFORMS {
-        let ctx = Ctx::new(platform, case, &[&inner]);
+        let ctx = adjust(Ctx::new(platform, case, &[&inner]));
         let cmd = match native {
             Native::Chroot => {
                 let mut cmd = Command::new(chroot_bin());
@@ -741,4 +764,14 @@ fn aio_contexts_keep_their_rings_and_polls_in_flight() {
     assert!(out.contains("reaped 1: data 1, result 14"), "{out}");
     assert!(out.contains("then 1: data 2, POLLIN yes"), "{out}");
     assert!(out.contains("the eventfd counts 1"), "{out}");
+}
+
+#[test]
+fn files_deleted_from_a_host_tree_while_open_or_mapped_come_back_as_copies() {
+    let out = restores_as_natively_in("ghost", "ckpt_ghost", Native::Chroot, &[], Ctx::host_root);
+    assert!(out.contains("the fd reads on: 4 [bbbb]"), "{out}");
+    assert!(out.contains("the read-only mapping: a b c"), "{out}");
+    assert!(out.contains("the written mapping: X a\nafter MADV_DONTNEED: a"), "{out}");
+    assert!(out.contains("links 0, size 12288"), "{out}");
+    assert!(out.contains("size now 12290"), "{out}");
 }

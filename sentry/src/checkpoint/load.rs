@@ -256,7 +256,14 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
         uts.domainname = image.uts.1.iter().copied().take(64).collect();
     }
     // The tmpfs mounts' files first: open files and mappings name them.
-    let nameless = [(super::memfs::MEMFD_POINT, &kernel.memfd_fs), (super::memfs::SYSV_SHM_POINT, kernel.ipc.shm.fs())];
+    // Copies of host files deleted while open come back as in-memory
+    // files, in the kernel's filesystem of them (a later checkpoint saves
+    // them from there again).
+    let nameless = [
+        (super::memfs::MEMFD_POINT, &kernel.memfd_fs),
+        (super::memfs::SYSV_SHM_POINT, kernel.ipc.shm.fs()),
+        (super::memfs::GHOST_POINT, &kernel.deleted_fs),
+    ];
     let mem_inodes = super::memfs::restore(&kernel.vfs, &nameless, &image.tmpfs, image.memory.tail)?;
     // System V objects before the address spaces that map segments.
     let segments = crate::kernel::ipc::snapshot::restore(&kernel.ipc, std::mem::take(&mut image.sysv), |(fs, i)| {

@@ -105,6 +105,8 @@ impl Tree {
 pub const MEMFD_POINT: &[u8] = b"memfd:";
 /// The same for the filesystem of System V shared-memory segments.
 pub const SYSV_SHM_POINT: &[u8] = b"sysv-shm:";
+/// The same for the copies of host files deleted while open or mapped.
+pub const GHOST_POINT: &[u8] = b"deleted:";
 
 /// A filesystem mounted nowhere, whose files no name leads to (memfds,
 /// System V segments), and the mount point its image is given.

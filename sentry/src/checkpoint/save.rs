@@ -101,7 +101,8 @@ pub fn checkpoint(
 ) -> Result<Written, CheckpointError> {
     let frozen = freeze(kernel)?;
     let written = frozen.with_parked(|parked| {
-        let image = build(kernel, parked)?;
+        // The copies of deleted files live until their pages are written.
+        let (image, _ghosts) = build(kernel, parked)?;
         let processes = image.processes.len();
         let threads = image.processes.iter().map(|p| p.threads.len()).sum();
         let (state_bytes, page_bytes) = write(kernel, image, state, &pages)?;
@@ -114,7 +115,10 @@ pub fn checkpoint(
     Ok(written)
 }
 
-fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> Result<Image, CheckpointError> {
+fn build(
+    kernel: &Kernel,
+    parked: &std::collections::BTreeMap<i32, Parked>,
+) -> Result<(Image, Ghosts), CheckpointError> {
     refuse_uncovered(kernel)?;
     let mut mms: Seen<Mutex<MemoryManager>> = Seen::default();
     let mut fd_tables: Seen<Mutex<crate::kernel::fd_table::FdTable>> = Seen::default();
@@ -213,6 +217,7 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
     let mut sockets: Seen<crate::vfs::unix::Endpoint> = Seen::default();
     let mut unlinked: Seen<Inode> = Seen::default();
     // By index: an epoll set's entries may add files no fd table holds.
+    let mut ghosts = Ghosts::new(kernel);
     // The files AIO polls in flight hold.
     for f in kernel.aio.files() {
         files.add(&f);
@@ -221,7 +226,16 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
     let (mut i, mut s) = (0, 0);
     loop {
         while let Some(f) = files.items.get(i).cloned() {
-            images.push(file_image(kernel, &f, &mut files, &mut pipes, &mut sockets, &mut ttys, &mut unlinked)?);
+            images.push(file_image(
+                kernel,
+                &f,
+                &mut files,
+                &mut pipes,
+                &mut sockets,
+                &mut ttys,
+                &mut unlinked,
+                &mut ghosts,
+            )?);
             i += 1;
         }
         // Each socket brings its peer, its connections not yet accepted
@@ -289,7 +303,26 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
     for seg in sysv::segment_files(&kernel.ipc) {
         unlinked.add(&seg);
     }
-    let nameless = [(super::memfs::MEMFD_POINT, &kernel.memfd_fs), (super::memfs::SYSV_SHM_POINT, kernel.ipc.shm.fs())];
+    // Private mappings of host files deleted since they were mapped: their
+    // copies too (a running program's own binary or libraries, replaced
+    // by an upgrade).
+    for mm in &mms.items {
+        let mm = mm.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, v) in mm.vmas() {
+            if let Backing::File { fd, name: Some(d), .. } = &v.backing {
+                if reachable_path(kernel, d).is_none() {
+                    if let Some(g) = ghosts.of(kernel, d, fd.as_raw_fd())? {
+                        unlinked.add(&g);
+                    }
+                }
+            }
+        }
+    }
+    let nameless = [
+        (super::memfs::MEMFD_POINT, &kernel.memfd_fs),
+        (super::memfs::SYSV_SHM_POINT, kernel.ipc.shm.fs()),
+        (super::memfs::GHOST_POINT, &ghosts.fs),
+    ];
     let (tmpfs, inodes) = super::memfs::save(&kernel.vfs, &nameless, &unlinked.items)?;
     let sysv = sysv::save(&kernel.ipc, |f| inodes.get(&super::memfs::address(Arc::as_ptr(f).cast())).copied())
         .map_err(|e| unsupported(format!("{e} (not saved)")))?;
@@ -322,7 +355,7 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
     let mms = mms
         .items
         .iter()
-        .map(|mm| mm_image(kernel, &mm.lock().unwrap_or_else(|e| e.into_inner()), &inodes, &segments))
+        .map(|mm| mm_image(kernel, &mm.lock().unwrap_or_else(|e| e.into_inner()), &inodes, &segments, &ghosts))
         .collect::<Result<Vec<_>, _>>()?;
     let uts = kernel.uts_names();
     let alloc = kernel.memfile.allocator_state();
@@ -385,7 +418,7 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
             Ok(TtyImage { tty, console: console && pty.is_some(), pty })
         })
         .collect::<Result<Vec<_>, CheckpointError>>()?;
-    Ok(Image {
+    let image = Image {
         aio,
         leases,
         dnotify,
@@ -404,7 +437,8 @@ fn build(kernel: &Kernel, parked: &std::collections::BTreeMap<i32, Parked>) -> R
         fd_tables: tables,
         fs_contexts,
         processes,
-    })
+    };
+    Ok((image, ghosts))
 }
 
 /// `runs` less the parts in `holes`, both (offset, length) lists.
@@ -561,6 +595,61 @@ fn named(kernel: &Kernel, d: &Arc<Dentry>) -> Result<NamedFile, CheckpointError>
     Ok(NamedFile { path, size: a.size, mtime: (a.mtime_sec, a.mtime_nsec) })
 }
 
+/// The largest file deleted from a host tree while open that a
+/// checkpoint copies.
+const GHOST_LIMIT: u64 = 64 << 20;
+
+/// Copies of host files deleted while open or mapped (CRIU's "ghost
+/// files"): the file is gone from the host tree, so its bytes go into the
+/// image, as an inode of a filesystem mounted nowhere; restored, it is an
+/// in-memory file no name leads to, at its old path, as a deleted tmpfs
+/// file is.
+struct Ghosts {
+    fs: Arc<crate::vfs::tmpfs::MemFs>,
+    by_key: HashMap<(u64, u64), Arc<Inode>>,
+}
+
+impl Ghosts {
+    /// The copies go in the kernel's filesystem of them, where a restore
+    /// also put the ones of an earlier checkpoint.
+    fn new(kernel: &Kernel) -> Ghosts {
+        Ghosts { fs: kernel.deleted_fs.clone(), by_key: HashMap::new() }
+    }
+
+    /// The copy of the host file `d` that no path leads to, read through
+    /// `fd`, if it was deleted (None: it is still linked somewhere, only
+    /// not reachable from the root).
+    fn of(
+        &mut self,
+        kernel: &Kernel,
+        d: &Arc<Dentry>,
+        fd: std::os::fd::RawFd,
+    ) -> Result<Option<Arc<Inode>>, CheckpointError> {
+        let a = crate::sys::fstat(fd).map_err(|e| CheckpointError::Io(format!("a deleted file: {e:?}")))?;
+        if a.nlink != 0 || !d.is_regular() {
+            return Ok(None);
+        }
+        if let Some(i) = self.by_key.get(&(a.dev, a.ino)) {
+            return Ok(Some(i.clone()));
+        }
+        if a.size > GHOST_LIMIT {
+            return Err(unsupported(format!(
+                "a file deleted from a host tree while open, of {} MiB (past {} MiB): {}",
+                a.size >> 20,
+                GHOST_LIMIT >> 20,
+                String::from_utf8_lossy(&kernel.vfs.path_of(d))
+            )));
+        }
+        let pages = crate::vfs::tmpfs::Pages::from_fd(&self.fs, fd, a.size)
+            .map_err(|e| CheckpointError::Io(format!("copying a deleted file: {e:?}")))?;
+        let inode = self.fs.copy_inode(crate::vfs::tmpfs::InodeKind::Regular(Mutex::new(pages)), &a);
+        inode.orphan();
+        self.by_key.insert((a.dev, a.ino), inode.clone());
+        Ok(Some(inode))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn file_image(
     kernel: &Kernel,
     f: &Arc<File>,
@@ -569,6 +658,7 @@ fn file_image(
     sockets: &mut Seen<crate::vfs::unix::Endpoint>,
     ttys: &mut Seen<crate::kernel::tty::Tty>,
     unlinked: &mut Seen<Inode>,
+    ghosts: &mut Ghosts,
 ) -> Result<FileImage, CheckpointError> {
     use abi::flags::open::{O_ACCMODE, O_WRONLY};
     let ops = &f.ops;
@@ -639,7 +729,16 @@ fn file_image(
     } else if let Some(d) = &f.dentry {
         let unnamed = |i: &Arc<Inode>| i.attr().nlink == 0 && reachable_path(kernel, d).is_none();
         let path_only = flags & abi::flags::open::O_PATH != 0;
-        match d.inode().filter(|i| d.is_regular() && unnamed(i) && !path_only) {
+        // A host file deleted while open: a copy of it. (A host tree's
+        // dentry may carry an inode of the Sentry's, which is not one of
+        // a memory filesystem's.)
+        let host_fd = ops.host_file_fd();
+        let ghost = match host_fd {
+            Some(fd) if !path_only && reachable_path(kernel, d).is_none() => ghosts.of(kernel, d, fd)?,
+            _ => None,
+        };
+        let mem = d.inode().filter(|i| host_fd.is_none() && d.is_regular() && unnamed(i) && !path_only);
+        match ghost.as_ref().or(mem) {
             // Its inode is saved with its filesystem's ([`super::memfs::save`]),
             // which says where: `fs` and `inode` are filled in then.
             Some(inode) => FileKind::Unlinked {
@@ -661,15 +760,26 @@ fn mm_image(
     mm: &MemoryManager,
     inodes: &super::memfs::InodeIndex,
     segments: &HashMap<usize, i32>,
+    ghosts: &Ghosts,
 ) -> Result<MmImage, CheckpointError> {
     let mut vmas = Vec::new();
     for (start, v) in mm.vmas() {
         let backing = match &v.backing {
             Backing::Anon => BackingImage::Anon,
             Backing::PastEof => BackingImage::PastEof,
-            Backing::File { offset, name, .. } => {
+            Backing::File { offset, name, fd } => {
                 let d = name.as_ref().ok_or_else(|| unsupported("a private mapping of a file without a name"))?;
-                BackingImage::File { file: named(kernel, d)?, offset: *offset }
+                // A deleted file's copy (see `Ghosts`): its pages come back
+                // as this mapping's, the copy refills them.
+                let ghost = crate::sys::fstat(fd.as_raw_fd())
+                    .ok()
+                    .and_then(|a| ghosts.by_key.get(&(a.dev, a.ino)))
+                    .filter(|_| reachable_path(kernel, d).is_none())
+                    .and_then(|g| inodes.get(&super::memfs::address(Arc::as_ptr(g).cast())));
+                match ghost {
+                    Some(&(fs, inode)) => BackingImage::MemFile { fs, inode, offset: *offset },
+                    None => BackingImage::File { file: named(kernel, d)?, offset: *offset },
+                }
             }
             Backing::Pages { source, offset } => match source.map_name().as_deref() {
                 Some("[vdso]") => BackingImage::Vdso { image: true, offset: *offset },

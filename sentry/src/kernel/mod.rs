@@ -132,6 +132,10 @@ pub struct Kernel {
     pub ipc: ipc::IpcNamespace,
     /// The filesystem memfd_create's files live on (in no directory).
     pub memfd_fs: Arc<crate::vfs::tmpfs::MemFs>,
+    /// The filesystem, mounted nowhere, of the copies a checkpoint makes
+    /// of host files deleted while open or mapped (and a restore brings
+    /// back as in-memory files).
+    pub deleted_fs: Arc<crate::vfs::tmpfs::MemFs>,
     /// The sandbox's pseudo-terminals (its one devpts instance).
     pub ptys: Arc<pty::PtyRegistry>,
     /// Linux AIO contexts (io_setup).
@@ -161,6 +165,7 @@ impl Kernel {
             platform,
             ipc: ipc::IpcNamespace::new(memfile.clone()),
             memfd_fs: crate::vfs::tmpfs::MemFs::new(crate::vfs::tmpfs::FsKind::Tmpfs, memfile.clone()),
+            deleted_fs: crate::vfs::tmpfs::MemFs::new(crate::vfs::tmpfs::FsKind::Tmpfs, memfile.clone()),
             ptys: pty::PtyRegistry::new(),
             vdso: vdso::Vdso::new(&memfile).unwrap_or_else(|e| {
                 log::warn!("vdso: no pages for it ({e}); clocks are read by syscall");

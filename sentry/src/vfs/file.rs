@@ -151,6 +151,12 @@ pub trait FileOps: Send + Sync {
         None
     }
 
+    /// The host fd of a host tree's regular file (a checkpoint copies one
+    /// deleted while open through it).
+    fn host_file_fd(&self) -> Option<RawFd> {
+        None
+    }
+
     /// Whether poll and epoll can wait for this file: it has a wait queue,
     /// or is a host stream. Linux's regular files, directories and most
     /// devices cannot be added to an epoll set (EPERM).
@@ -425,6 +431,10 @@ fn host_io(r: std::io::Result<usize>) -> SysResult<usize> {
 }
 
 impl FileOps for HostFile {
+    fn host_file_fd(&self) -> Option<RawFd> {
+        Some(self.fd.as_raw_fd())
+    }
+
     fn seekable(&self) -> bool {
         true
     }
