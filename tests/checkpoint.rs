@@ -88,21 +88,22 @@ impl Ctx {
     /// The root an overlay in the sandbox's memory (the bundle's rootfs
     /// is never written), not read-only.
     fn overlay_root(self) -> Ctx {
-        let path = self.bundle().join("config.json");
-        let mut config: serde_json::Value = serde_json::from_slice(&fs::read(&path).expect("config")).expect("JSON");
-        config["root"]["readonly"] = json!(false);
-        config["annotations"]["dev.husk.root-writes"] = json!("overlay");
-        fs::write(&path, serde_json::to_vec_pretty(&config).expect("JSON")).expect("write config.json");
-        self
+        self.writable_root("overlay")
     }
 
     /// The root the bundle's rootfs itself, written through (the
     /// `--root-writes host` of `husk run`): a host tree the app changes.
     fn host_root(self) -> Ctx {
+        self.writable_root("host")
+    }
+
+    /// A root the app may write, where `writes` (`dev.husk.root-writes`)
+    /// says.
+    fn writable_root(self, writes: &str) -> Ctx {
         let path = self.bundle().join("config.json");
         let mut config: serde_json::Value = serde_json::from_slice(&fs::read(&path).expect("config")).expect("JSON");
         config["root"]["readonly"] = json!(false);
-        config["annotations"]["dev.husk.root-writes"] = json!("host");
+        config["annotations"]["dev.husk.root-writes"] = json!(writes);
         fs::write(&path, serde_json::to_vec_pretty(&config).expect("JSON")).expect("write config.json");
         self
     }
