@@ -280,6 +280,25 @@ differential_test! {
 }
 
 differential_test! {
+    /// The old termio ioctls on a pty: TCGETA (termios' low halves and
+    /// first 8 control characters), TCSETA, TCSETAW and TCSETAF (the rest
+    /// of termios kept), EFAULT, and ENOTTY on a regular file.
+    fn termio(platform, link) {
+        let (rootfs, prog) = rootfs_with("termio", link);
+        rootfs.dir("/proc").dir_mode("/tmp", 0o1777).dir("/dev/pts").symlink("/dev/ptmx", "pts/ptmx");
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "TCGETA: ok",
+            "flags match termios' low halves: yes",
+            "c_cc matches: yes",
+            "ECHO now: off, VINTR X, VEOL2 kept Q",
+            "TCGETA to a bad address: Bad address",
+            "TCGETA on a regular file: Inappropriate ioctl for device",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// The legacy calls: sysfs(2) in /proc/filesystems' order and its
     /// errors, ustat(2) of mounted filesystems (EINVAL for other devices),
     /// personality(2) (fork keeps it, execve drops READ_IMPLIES_EXEC, which

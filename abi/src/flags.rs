@@ -234,6 +234,11 @@ pub mod ioctl {
     pub const TCSETS: u32 = 0x5402;
     pub const TCSETSW: u32 = 0x5403;
     pub const TCSETSF: u32 = 0x5404;
+    /// The old `struct termio` versions of TCGETS and TCSETS*.
+    pub const TCGETA: u32 = 0x5405;
+    pub const TCSETA: u32 = 0x5406;
+    pub const TCSETAW: u32 = 0x5407;
+    pub const TCSETAF: u32 = 0x5408;
     pub const TCSBRK: u32 = 0x5409;
     pub const TCXONC: u32 = 0x540a;
     pub const TCFLSH: u32 = 0x540b;

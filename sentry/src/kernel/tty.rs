@@ -729,6 +729,41 @@ fn log_unknown(cmd: u32) {
     }
 }
 
+/// `struct termio`'s size (its 17 bytes, as Linux copies them).
+const TERMIO_SIZE: usize = 17;
+
+/// The old `struct termio` of `tio`: the low 16 bits of each flag word,
+/// the line discipline and the first 8 control characters.
+fn termio_of(tio: &Termios) -> [u8; TERMIO_SIZE] {
+    let mut b = [0u8; TERMIO_SIZE];
+    for (i, flag) in [tio.c_iflag, tio.c_oflag, tio.c_cflag, tio.c_lflag].into_iter().enumerate() {
+        b[2 * i..2 * i + 2].copy_from_slice(&(flag as u16).to_ne_bytes());
+    }
+    b[8] = tio.c_line;
+    b[9..17].copy_from_slice(&tio.c_cc[..8]);
+    b
+}
+
+/// TCSETS, TCSETSW, TCSETSF and their termios2 forms, with `b` the
+/// structure they give.
+fn set_termios(t: &mut Task, tty: &Arc<Tty>, cmd: u32, mut b: Vec<u8>) -> SysResult<u64> {
+    let two = matches!(cmd, TCSETS2 | TCSETSW2 | TCSETSF2);
+    if !matches!(cmd, TCSETS | TCSETS2) {
+        // The host would wait for the output to drain, uninterruptibly:
+        // wait here first, so the host finds nothing to wait for.
+        drain(t, tty)?;
+    }
+    match &tty.dev {
+        TtyDev::Pty(p) => {
+            let tio = Termios::read_from_prefix(&b).map_err(|_| Errno::EFAULT)?.0;
+            let speeds = two.then(|| Termios2::read_from_bytes(&b).ok().map(|t2| (t2.c_ispeed, t2.c_ospeed))).flatten();
+            p.set_termios(tty, tio, speeds, matches!(cmd, TCSETSF | TCSETSF2));
+            Ok(0)
+        }
+        TtyDev::Host { io, .. } => crate::sys::tty_ioctl(io.as_raw_fd(), cmd, &mut b),
+    }
+}
+
 /// An ioctl on the terminal `tty`, opened as `file`; `arg` is the raw
 /// argument (a pointer for most requests). `via_master` when it came
 /// through a pty's master, which may ask for the foreground group and
@@ -760,26 +795,40 @@ pub fn ioctl(t: &mut Task, file: &File, tty: &Arc<Tty>, cmd: u32, arg: u64, via_
             t.mm().copy_out(arg, &b)?;
             Ok(0)
         }
+        TCGETA => {
+            let tio = tty.termios()?;
+            t.mm().copy_out(arg, &termio_of(&tio))?;
+            Ok(0)
+        }
+        // The old `struct termio`: its 16-bit flags replace the low half of
+        // each of termios' flags, and its 8 control characters the first 8,
+        // as Linux's user_termio_to_kernel_termios; then as TCSETS*.
+        TCSETA | TCSETAW | TCSETAF => {
+            check_change(t, tty, SIGTTOU)?;
+            let mut b = [0u8; TERMIO_SIZE];
+            t.mm().copy_in(arg, &mut b)?;
+            let mut tio = tty.termios()?;
+            let half = |i: usize| u32::from(u16::from_ne_bytes([b[2 * i], b[2 * i + 1]]));
+            for (i, flag) in
+                [&mut tio.c_iflag, &mut tio.c_oflag, &mut tio.c_cflag, &mut tio.c_lflag].into_iter().enumerate()
+            {
+                *flag = (*flag & 0xffff_0000) | half(i);
+            }
+            tio.c_line = b[8];
+            tio.c_cc[..8].copy_from_slice(&b[9..17]);
+            let cmd = match cmd {
+                TCSETA => TCSETS,
+                TCSETAW => TCSETSW,
+                _ => TCSETSF,
+            };
+            set_termios(t, tty, cmd, tio.as_bytes().to_vec())
+        }
         TCSETS | TCSETSW | TCSETSF | TCSETS2 | TCSETSW2 | TCSETSF2 => {
             check_change(t, tty, SIGTTOU)?;
             let two = matches!(cmd, TCSETS2 | TCSETSW2 | TCSETSF2);
             let mut b = vec![0u8; if two { TERMIOS2_SIZE } else { TERMIOS_SIZE }];
             t.mm().copy_in(arg, &mut b)?;
-            if !matches!(cmd, TCSETS | TCSETS2) {
-                // The host would wait for the output to drain, uninterruptibly:
-                // wait here first, so the host finds nothing to wait for.
-                drain(t, tty)?;
-            }
-            match &tty.dev {
-                TtyDev::Pty(p) => {
-                    let tio = Termios::read_from_prefix(&b).map_err(|_| Errno::EFAULT)?.0;
-                    let speeds =
-                        two.then(|| Termios2::read_from_bytes(&b).ok().map(|t2| (t2.c_ispeed, t2.c_ospeed))).flatten();
-                    p.set_termios(tty, tio, speeds, matches!(cmd, TCSETSF | TCSETSF2));
-                    Ok(0)
-                }
-                TtyDev::Host { io, .. } => crate::sys::tty_ioctl(io.as_raw_fd(), cmd, &mut b),
-            }
+            set_termios(t, tty, cmd, b)
         }
         TCSBRK => {
             check_change(t, tty, SIGTTOU)?;

@@ -1095,6 +1095,12 @@ impl RootDir {
                 ("fs/mqueue/queues_max", format!("{}\n", ipc::mqueue::QUEUES_MAX).into_bytes()),
                 ("vm/overcommit_memory", b"0\n".to_vec()),
                 ("kernel/random/boot_id", format!("{}\n", boot_id()).into_bytes()),
+                // Linux 5.18 and later: a ready pool always says 256 bits
+                // (as RNDGETENTCNT does on /dev/random).
+                ("kernel/random/entropy_avail", b"256\n".to_vec()),
+                ("kernel/random/poolsize", b"256\n".to_vec()),
+                ("kernel/random/urandom_min_reseed_secs", b"60\n".to_vec()),
+                ("kernel/random/write_wakeup_threshold", b"256\n".to_vec()),
                 // A new one at each open, as Linux gives one at each read.
                 ("kernel/random/uuid", format!("{}\n", random_uuid()).into_bytes()),
                 ("fs/file-max", b"9223372036854775807\n".to_vec()),
