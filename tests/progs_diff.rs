@@ -280,6 +280,22 @@ differential_test! {
 }
 
 differential_test! {
+    /// inotify's IN_EXCL_UNLINK (no events of an entry unlinked from the
+    /// watched directory, still open), and /proc/self/fdinfo's watch lines.
+    fn inotify_excl(platform, link) {
+        let (rootfs, prog) = rootfs_with("inotify_excl", link);
+        rootfs.dir("/proc").dir_mode("/tmp", 0o1777);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "plain: fdinfo line found, mask 0x2, wd 1",
+            "  IN_MODIFY events: 1, after the unlink: 1",
+            "IN_EXCL_UNLINK: fdinfo line found, mask 0x4000002, wd 1",
+            "  IN_MODIFY events: 1, after the unlink: 0",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// The old termio ioctls on a pty: TCGETA (termios' low halves and
     /// first 8 control characters), TCSETA, TCSETAW and TCSETAF (the rest
     /// of termios kept), EFAULT, and ENOTTY on a regular file.

@@ -42,6 +42,9 @@ const IN_Q_OVERFLOW: u32 = 0x4000;
 const IN_IGNORED: u32 = 0x8000;
 pub const IN_ONLYDIR: u32 = 0x0100_0000;
 pub const IN_DONT_FOLLOW: u32 = 0x0200_0000;
+/// A directory's watch hears nothing of entries unlinked from it (files
+/// still open).
+const IN_EXCL_UNLINK: u32 = 0x0400_0000;
 const IN_MASK_CREATE: u32 = 0x1000_0000;
 const IN_MASK_ADD: u32 = 0x2000_0000;
 pub const IN_ISDIR: u32 = 0x4000_0000;
@@ -204,8 +207,7 @@ impl Inotify {
 
     /// inotify_add_watch on `file`, whose attributes are `attr`: its watch
     /// descriptor (the same one again for the same file). Bits it does not
-    /// know are ignored, as Linux ignores them; IN_EXCL_UNLINK is taken and
-    /// has nothing to do (no events come from unlinked files' names).
+    /// know are ignored, as Linux ignores them.
     pub fn add_watch(self: &Arc<Self>, file: &Arc<Dentry>, attr: &FileAttr, mask: u32) -> SysResult<i32> {
         if mask & IN_ALL_EVENTS == 0 || (mask & IN_MASK_ADD != 0 && mask & IN_MASK_CREATE != 0) {
             return Err(Errno::EINVAL);
@@ -235,6 +237,20 @@ impl Inotify {
         Ok(wd)
     }
 
+    /// Its watches as /proc/PID/fdinfo shows them (`inotify_fdinfo`): the
+    /// descriptor, the file's inode and device, the mask.
+    pub fn fdinfo(&self) -> String {
+        use std::fmt::Write as _;
+        let st = self.state();
+        let mut o = String::new();
+        for (wd, w) in &st.watches {
+            let (dev, ino) = w.key;
+            let sdev = (u64::from(super::devfs::major(dev)) << 20) | u64::from(super::devfs::minor(dev));
+            let _ = writeln!(o, "inotify wd:{wd:x} ino:{ino:x} sdev:{sdev:x} mask:{:x} ignored_mask:0", w.mask);
+        }
+        o
+    }
+
     /// inotify_rm_watch: EINVAL for a watch descriptor it does not have.
     pub fn rm_watch(&self, wd: i32) -> SysResult<()> {
         let mut st = self.state();
@@ -248,10 +264,13 @@ impl Inotify {
     }
 
     /// An event for watch `wd`, if it watches for `mask`'s kind.
-    fn deliver(&self, wd: i32, mask: u32, cookie: u32, name: &[u8], ends_watch: bool) {
+    fn deliver(&self, wd: i32, mask: u32, cookie: u32, name: &[u8], ends_watch: bool, unlinked: bool) {
         let mut st = self.state();
         let Some(w) = st.watches.get(&wd) else { return };
         let (key, wanted) = (w.key, w.mask);
+        if unlinked && wanted & IN_EXCL_UNLINK != 0 {
+            return;
+        }
         let kind = mask & !IN_ISDIR;
         let oneshot = wanted & IN_ONESHOT != 0;
         let interested = wanted & kind != 0;
@@ -316,6 +335,12 @@ impl Drop for Inotify {
 /// about a directory's entry); `ends` ends those watches (the file is
 /// gone).
 fn notify_key(key: Key, mask: u32, cookie: u32, name: &[u8], ends: bool) {
+    notify_key_of(key, mask, cookie, name, ends, false);
+}
+
+/// [`notify_key`], for an event of an entry `unlinked` from the directory
+/// `key` names (which IN_EXCL_UNLINK watches do not hear).
+fn notify_key_of(key: Key, mask: u32, cookie: u32, name: &[u8], ends: bool, unlinked: bool) {
     // dnotify hears of a directory's entries, and of the directory itself.
     if !name.is_empty() || mask & IN_ISDIR != 0 {
         dnotify_event(key, dnotify_mask(mask));
@@ -328,7 +353,7 @@ fn notify_key(key: Key, mask: u32, cookie: u32, name: &[u8], ends: bool) {
         }
     };
     for (ino, wd) in targets {
-        ino.deliver(wd, mask, cookie, name, ends);
+        ino.deliver(wd, mask, cookie, name, ends, unlinked);
     }
 }
 
@@ -472,7 +497,10 @@ pub fn notify_dentry(d: &Dentry, mask: u32) {
     // The directory's watches first, then the file's own, as Linux's
     // fsnotify_handle_event tells them.
     if let Some(parent) = d.parent() {
-        notify_key(key_of(&parent.attr()), mask, 0, &d.name(), false);
+        let name = d.name();
+        let linked =
+            parent.children().map.get(&name).and_then(|c| c.as_ref()).is_some_and(|c| std::ptr::eq(Arc::as_ptr(c), d));
+        notify_key_of(key_of(&parent.attr()), mask, 0, &name, false, !linked);
     }
     notify_key(key_of(&attr), mask, 0, &[], false);
 }

@@ -691,7 +691,12 @@ impl FdInfoDir {
             let pos = *file.offset.lock().unwrap_or_else(|e| e.into_inner());
             let flags = file.flags() | if cloexec { abi::flags::open::O_CLOEXEC } else { 0 };
             let ino = file.ops.stat().map(|a| a.ino).unwrap_or(0);
-            Ok(format!("pos:\t{pos}\nflags:\t0{flags:o}\nmnt_id:\t21\nino:\t{ino}\n").into_bytes())
+            let mut text = format!("pos:\t{pos}\nflags:\t0{flags:o}\nmnt_id:\t21\nino:\t{ino}\n");
+            // What the file's kind adds (inotify's watches).
+            if let Some(i) = file.ops.inotify() {
+                text.push_str(&i.fdinfo());
+            }
+            Ok(text.into_bytes())
         });
         self.proc.file(self.ino, &fd.to_string(), 0o400, g)
     }
