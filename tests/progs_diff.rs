@@ -280,6 +280,26 @@ differential_test! {
 }
 
 differential_test! {
+    /// ioprio_get and ioprio_set: the default, each class, the argument
+    /// errors, inheritance by fork, a process group's best, and the
+    /// real-time class and another user's process refused without
+    /// CAP_SYS_NICE.
+    fn ioprio(platform, link) {
+        let (rootfs, prog) = rootfs_with("ioprio", link);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "at first: class 0 level 0",
+            "a fork child: class 2 level 3",
+            "NONE 0: ok",
+            "NONE 1: Invalid argument",
+            "the group's best: class 2 level 6",
+            "uid 65534, RT 1: Operation not permitted",
+            "uid 65534, root's process: Operation not permitted",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// inotify's IN_EXCL_UNLINK (no events of an entry unlinked from the
     /// watched directory, still open), and /proc/self/fdinfo's watch lines.
     fn inotify_excl(platform, link) {

@@ -23,6 +23,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -204,6 +205,8 @@ int main(void)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0 || prctl(PR_SET_TIMERSLACK, 70000) != 0 ||
 	    prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0)
 		return 20;
+	if (syscall(SYS_ioprio_set, 1, 0, (2 << 13) | 3) != 0)
+		return 22;
 	char *locked_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (locked_page == MAP_FAILED || mlock(locked_page, 4096) != 0)
 		return 21;
@@ -220,6 +223,7 @@ int main(void)
 	CHECK("still a child subreaper", prctl(PR_GET_CHILD_SUBREAPER, &subreaper) == 0 && subreaper == 1);
 	CHECK("timer slack kept", prctl(PR_GET_TIMERSLACK) == 70000);
 	CHECK("THP still disabled", prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 1);
+	CHECK("the I/O priority kept", syscall(SYS_ioprio_get, 1, 0) == ((2 << 13) | 3));
 	CHECK("the page still locked", madvise(locked_page, 4096, MADV_DONTNEED) == -1 && errno == EINVAL);
 	/* The timers go on ticking after the restore. */
 	alarms = 0;

@@ -22,7 +22,7 @@ pub const PAGES_FILE: &str = "husk-pages.img";
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 10;
+pub const FORMAT_VERSION: u32 = 11;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -617,6 +617,8 @@ pub struct ThreadImage {
     pub timer_slack: (u64, u64),
     /// SCHED_DEADLINE's parameters.
     pub deadline: crate::kernel::task::DeadlineParams,
+    /// ioprio_set's value.
+    pub ioprio: u32,
     /// Indexes of its address space, fd table and filesystem context.
     pub mm: usize,
     /// fd table index.

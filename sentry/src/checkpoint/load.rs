@@ -449,6 +449,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                 handle.timer_slack.store(t.timer_slack.0, Relaxed);
                 handle.default_timer_slack.store(t.timer_slack.1, Relaxed);
                 *handle.deadline.lock().unwrap_or_else(|e| e.into_inner()) = t.deadline;
+                handle.ioprio.store(t.ioprio & 0xffff, Relaxed);
                 handle.robust_head.store(t.robust_list.0, Relaxed);
                 procs.threads.insert(t.tid, handle.clone());
                 handles.push(handle.clone());

@@ -59,6 +59,7 @@ pub fn thread_image(t: &Task) -> ThreadImage {
         sched: h.sched.load(Relaxed),
         timer_slack: (h.timer_slack.load(Relaxed), h.default_timer_slack.load(Relaxed)),
         deadline: *h.deadline.lock().unwrap_or_else(|e| e.into_inner()),
+        ioprio: h.ioprio.load(Relaxed),
         ..Default::default()
     }
 }

@@ -482,3 +482,101 @@ pub fn sched_getattr(t: &mut Task, a: &Args) -> SysResult<u64> {
     t.mm().copy_out(addr, &attr.as_bytes()[..n as usize])?;
     Ok(0)
 }
+
+/// I/O priority classes (`IOPRIO_CLASS_*`), in the top 3 of 16 bits.
+const IOPRIO_CLASS_SHIFT: u32 = 13;
+const IOPRIO_CLASS_NONE: u32 = 0;
+const IOPRIO_CLASS_RT: u32 = 1;
+const IOPRIO_CLASS_BE: u32 = 2;
+const IOPRIO_CLASS_IDLE: u32 = 3;
+
+/// The threads ioprio_get and ioprio_set name: one thread
+/// (IOPRIO_WHO_PROCESS, 0 the caller), every thread of a process group
+/// (IOPRIO_WHO_PGRP, 0 the caller's), or of a user's processes
+/// (IOPRIO_WHO_USER, 0 the caller's); ESRCH for none, EINVAL for another
+/// `which`.
+fn ioprio_targets(t: &Task, which: i32, who: i32) -> SysResult<Vec<std::sync::Arc<crate::kernel::task::TaskHandle>>> {
+    const IOPRIO_WHO_PROCESS: i32 = 1;
+    const IOPRIO_WHO_PGRP: i32 = 2;
+    const IOPRIO_WHO_USER: i32 = 3;
+    let procs = t.kernel.procs();
+    let found: Vec<_> = match which {
+        IOPRIO_WHO_PROCESS => {
+            let tid = if who == 0 { t.tid } else { who };
+            procs.threads.get(&tid).cloned().into_iter().collect()
+        }
+        IOPRIO_WHO_PGRP => {
+            let pgid = if who == 0 { procs.procs.get(&t.pid).map_or(0, |p| p.pgid) } else { who };
+            procs.procs.values().filter(|p| p.pgid == pgid).flat_map(|p| p.threads.iter().cloned()).collect()
+        }
+        IOPRIO_WHO_USER => {
+            let uid = if who == 0 { t.creds().uid } else { who as u32 };
+            procs
+                .procs
+                .values()
+                .filter(|p| p.tg.creds.lock().unwrap_or_else(|e| e.into_inner()).uid == uid)
+                .flat_map(|p| p.threads.iter().cloned())
+                .collect()
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    if found.is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    Ok(found)
+}
+
+/// A thread's I/O priority as ioprio_get reports it: the one it was
+/// given, class NONE (0) before any, as Linux 6.18 reports it.
+fn effective_ioprio(h: &crate::kernel::task::TaskHandle) -> u32 {
+    h.ioprio.load(Relaxed)
+}
+
+/// ioprio_set(2), checked as Linux's `ioprio_check_cap` and
+/// `set_task_ioprio` check it (a real-time class needs CAP_SYS_NICE or
+/// CAP_SYS_ADMIN; another user's threads CAP_SYS_NICE). Recorded and
+/// reported: the sandbox has no block device to schedule.
+pub fn ioprio_set(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let ioprio = a.u32(2);
+    let class = (ioprio >> IOPRIO_CLASS_SHIFT) & 0x7;
+    let level = ioprio & 0x7;
+    let creds = t.creds();
+    match class {
+        IOPRIO_CLASS_RT if !creds.has_cap(CAP_SYS_NICE) && !creds.has_cap(abi::flags::capability::CAP_SYS_ADMIN) => {
+            return Err(Errno::EPERM)
+        }
+        IOPRIO_CLASS_RT | IOPRIO_CLASS_BE | IOPRIO_CLASS_IDLE => {}
+        IOPRIO_CLASS_NONE if level == 0 => {}
+        _ => return Err(Errno::EINVAL),
+    }
+    if ioprio > 0xffff {
+        return Err(Errno::EINVAL);
+    }
+    let targets = ioprio_targets(t, a.i32(0), a.i32(1))?;
+    let mut result = Ok(0);
+    for h in targets {
+        let owner = {
+            let c = h.tg.creds.lock().unwrap_or_else(|e| e.into_inner());
+            c.uid == creds.euid || c.uid == creds.uid
+        };
+        if !owner && !creds.has_cap(CAP_SYS_NICE) {
+            result = Err(Errno::EPERM);
+            continue;
+        }
+        h.ioprio.store(ioprio, Relaxed);
+    }
+    result
+}
+
+/// ioprio_get(2): the targets' best priority, as Linux's `ioprio_best`
+/// ranks them (a lower class first, NONE as best-effort; then a lower
+/// level).
+pub fn ioprio_get(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let targets = ioprio_targets(t, a.i32(0), a.i32(1))?;
+    let rank = |p: u32| {
+        let class = p >> IOPRIO_CLASS_SHIFT;
+        (if class == IOPRIO_CLASS_NONE { IOPRIO_CLASS_BE } else { class }, p)
+    };
+    let best = targets.iter().map(|h| effective_ioprio(h)).min_by_key(|&p| rank(p)).unwrap_or(0);
+    Ok(u64::from(best))
+}

@@ -220,6 +220,8 @@ syscall_table! {
     SCHED_RR_GET_INTERVAL => sched::sched_rr_get_interval, Support::Full, [Int, Ptr];
     SCHED_SETATTR => sched::sched_setattr, Support::Partial("recorded and reported, not applied on the host; no utilization clamps"), [Int, Ptr, Hex];
     SCHED_GETATTR => sched::sched_getattr, Support::Full, [Int, Ptr, Int, Hex];
+    IOPRIO_SET => sched::ioprio_set, Support::Partial("recorded and reported: the sandbox has no block device"), [Int, Int, Hex];
+    IOPRIO_GET => sched::ioprio_get, Support::Full, [Int, Int];
     SCHED_GET_PRIORITY_MAX => sched::sched_get_priority_max, Support::Full, [Int];
     SCHED_GET_PRIORITY_MIN => sched::sched_get_priority_min, Support::Full, [Int];
     GETPRIORITY => sched::getpriority, Support::Partial("the recorded nice value of the caller's process"), [Int, Int];

@@ -127,6 +127,9 @@ pub struct TaskHandle {
     /// SCHED_DEADLINE's runtime, deadline and period (ns) and its flags
     /// (sched_setattr), recorded and reported as `sched` is.
     pub deadline: Mutex<DeadlineParams>,
+    /// ioprio_set's value (0, class NONE, before any). Inherited by a new
+    /// thread or process.
+    pub ioprio: AtomicU32,
     /// PR_SET_TIMERSLACK's value, in nanoseconds (kept and reported: the
     /// host's timers do the sleeping).
     pub timer_slack: AtomicU64,
@@ -168,6 +171,7 @@ impl TaskHandle {
             sched: AtomicU64::new(0),
             robust_head: AtomicU64::new(0),
             deadline: Mutex::new(DeadlineParams::default()),
+            ioprio: AtomicU32::new(0),
             timer_slack: AtomicU64::new(DEFAULT_TIMER_SLACK_NS),
             default_timer_slack: AtomicU64::new(DEFAULT_TIMER_SLACK_NS),
             view: Mutex::new(None),
@@ -177,6 +181,8 @@ impl TaskHandle {
     /// A new thread's timer slack, current and default both, is its
     /// creator's current one.
     pub fn inherit_timer_slack(&self, creator: &TaskHandle) {
+        // The I/O priority comes along too (Linux's copy_io).
+        self.ioprio.store(creator.ioprio.load(Ordering::Relaxed), Ordering::Relaxed);
         let slack = creator.timer_slack.load(Ordering::Relaxed);
         self.timer_slack.store(slack, Ordering::Relaxed);
         self.default_timer_slack.store(slack, Ordering::Relaxed);
