@@ -280,6 +280,23 @@ differential_test! {
 }
 
 differential_test! {
+    /// O_NOATIME for the owner only (open, F_SETFL), ioctl on an O_PATH
+    /// fd (EBADF), and /proc/sys/kernel/version.
+    fn open_noatime(platform, link) {
+        let (rootfs, prog) = rootfs_with("open_noatime", link);
+        rootfs.dir("/proc").dir_mode("/tmp", 0o1777);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "O_NOATIME by the owner: ok",
+            "FIONREAD on an O_PATH fd: Bad file descriptor",
+            "FIOCLEX on an O_PATH fd: Bad file descriptor",
+            "O_NOATIME by another user: Operation not permitted",
+            "F_SETFL O_NOATIME by another user: Operation not permitted",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// ioprio_get and ioprio_set: the default, each class, the argument
     /// errors, inheritance by fork, a process group's best, and the
     /// real-time class and another user's process refused without

@@ -691,6 +691,15 @@ fn reopen(target: &Arc<File>, flags: u32) -> SysResult<Reopened> {
     Ok(Reopened::File(File::new(ops, status, None)))
 }
 
+/// O_NOATIME is for the file's owner (or CAP_FOWNER) only: EPERM
+/// otherwise, as Linux's may_open and F_SETFL check.
+fn may_noatime(creds: &Credentials, d: &Dentry, flags: u32) -> SysResult<()> {
+    if flags & O_NOATIME != 0 && creds.fsuid != d.attr().uid && !creds.has_cap(abi::flags::capability::CAP_FOWNER) {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
+}
+
 /// Opens `d`, found already, with openat's `flags` on behalf of `creds`:
 /// what openat does once it has the file (`created`: it made it; `made_fd`:
 /// the host fd that making it in a host tree gave). A restore reopens the
@@ -722,6 +731,7 @@ pub(crate) fn open_resolved(
             return Err(Errno::EISDIR);
         }
         ops::check_perm(creds, &d.attr(), MAY_READ)?;
+        may_noatime(creds, &d, flags)?;
         if d.inode().is_some() && d.lower_fid().is_none() {
             File::new(Box::new(tmpfs::DirFile::new(d.clone())), status, Some(d))
         } else if let Some(n) = d.synth() {
@@ -753,6 +763,7 @@ pub(crate) fn open_resolved(
             if d.is_append_only() && ((acc != O_RDONLY && flags & O_APPEND == 0) || flags & O_TRUNC != 0) {
                 return Err(Errno::EPERM);
             }
+            may_noatime(creds, &d, flags)?;
             if d.is_regular() {
                 super::locks::break_leases(t, &d, flags)?;
             }
@@ -1077,6 +1088,11 @@ pub fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
                 return Err(Errno::EBADF);
             }
             let mut new = (f.flags() & !SETFL_MASK) | (a.u32(2) & SETFL_MASK);
+            if new & O_NOATIME != 0 && f.flags() & O_NOATIME == 0 {
+                if let Some(d) = &f.dentry {
+                    may_noatime(&t.creds(), d, O_NOATIME)?;
+                }
+            }
             // O_APPEND stays on an append-only file.
             if (new ^ f.flags()) & O_APPEND != 0 && f.dentry.as_ref().is_some_and(|d| d.is_append_only()) {
                 return Err(Errno::EPERM);
@@ -1183,6 +1199,10 @@ fn random_ioctl(t: &mut Task, f: &File, cmd: u32, arg: u64) -> Option<SysResult<
 pub fn ioctl(t: &mut Task, a: &Args) -> SysResult<u64> {
     let fd = a.fd(0);
     let f = t.fds().get(fd)?.clone();
+    // An O_PATH fd takes no ioctl at all (Linux's fdget leaves it out).
+    if f.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
     let cmd = a.u32(1);
     if let Some(r) = super::fasync::ioctl(t, &f, fd, cmd, a.addr(2)) {
         return r;

@@ -1080,6 +1080,7 @@ impl RootDir {
                 ("kernel/cap_last_cap", format!("{}\n", abi::flags::capability::CAP_LAST_CAP).into_bytes()),
                 ("kernel/ngroups_max", b"65536\n".to_vec()),
                 ("kernel/osrelease", format!("{}\n", crate::kernel::UTS_RELEASE).into_bytes()),
+                ("kernel/version", format!("{}\n", crate::kernel::UTS_VERSION).into_bytes()),
                 ("kernel/ostype", b"Linux\n".to_vec()),
                 ("kernel/pid_max", b"4194304\n".to_vec()),
                 // The sandbox's kernel is never tainted; its core dumps
