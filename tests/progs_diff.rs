@@ -280,6 +280,21 @@ differential_test! {
 }
 
 differential_test! {
+    /// An O_TMPFILE file named through its /proc/self/fd link (linkat with
+    /// AT_SYMLINK_FOLLOW), and an O_EXCL one that may not be.
+    fn tmpfile_link(platform, link) {
+        let (rootfs, prog) = rootfs_with("tmpfile_link", link);
+        rootfs.dir("/proc").dir_mode("/tmp", 0o1777);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "linkat through /proc/self/fd: ok",
+            "the new name: ok, size 5, links 1",
+            "an O_EXCL one: No such file or directory",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// O_NOATIME for the owner only (open, F_SETFL), ioctl on an O_PATH
     /// fd (EBADF), and /proc/sys/kernel/version.
     fn open_noatime(platform, link) {

@@ -638,7 +638,7 @@ const MAX_MAGIC_LINKS: usize = 40;
 /// (directly, or through symlinks such as /dev/stdin), or None for any
 /// other path. Asked only when the path's ordinary resolution found
 /// nothing, so other opens pay nothing.
-fn magic_link_target(
+pub(super) fn magic_link_target(
     vfs: &Vfs,
     root: &Arc<Dentry>,
     start: &Arc<Dentry>,

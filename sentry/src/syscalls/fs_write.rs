@@ -133,9 +133,18 @@ fn do_link(t: &Task, olddirfd: i32, old_addr: u64, newdirfd: i32, new_addr: u64,
             return Err(Errno::ENOENT);
         }
         t.fds().get(olddirfd)?.dentry.clone().ok_or(Errno::ENOENT)?
+    } else if flags & AT_SYMLINK_FOLLOW != 0 {
+        // A /proc/PID/fd link leads to its open file's own name, deleted
+        // or not (an O_TMPFILE file given a name this way).
+        let start = super::fs::start_dir(t, olddirfd, &old)?;
+        let root = t.fs().root.clone();
+        let creds = t.creds();
+        match super::file::magic_link_target(&t.kernel.vfs, &root, &start, &old, &creds)? {
+            Some(file) => file.dentry.clone().ok_or(Errno::ENOENT)?,
+            None => resolve_at(t, olddirfd, &old, Follow::Yes)?,
+        }
     } else {
-        let follow = if flags & AT_SYMLINK_FOLLOW != 0 { Follow::Yes } else { Follow::No };
-        resolve_at(t, olddirfd, &old, follow)?
+        resolve_at(t, olddirfd, &old, Follow::No)?
     };
     let pp = parent_at(t, newdirfd, &new)?;
     ops::link(&t.kernel.vfs, &target, &pp, &t.creds())?;
