@@ -280,6 +280,25 @@ differential_test! {
 }
 
 differential_test! {
+    /// pwrite/pwritev2/pread on a pipe's wrong end (ESPIPE first),
+    /// readahead on O_PATH (EBADF), readlinkat of "" through an O_PATH fd,
+    /// and sched_setaffinity of another user's process (EPERM).
+    fn fd_edges(platform, link) {
+        let (rootfs, prog) = rootfs_with("fd_edges", link);
+        rootfs.dir_mode("/tmp", 0o1777);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "pwritev2 on a pipe's read end: Illegal seek",
+            "pwrite on it: Illegal seek",
+            "pread on the write end: Illegal seek",
+            "readlinkat(O_PATH fd, \"\"): ok [target-of-link]",
+            "readahead on an O_PATH fd: Bad file descriptor",
+            "sched_setaffinity of root's process as uid 65534: Operation not permitted",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// An O_TMPFILE file named through its /proc/self/fd link (linkat with
     /// AT_SYMLINK_FOLLOW), and an O_EXCL one that may not be.
     fn tmpfile_link(platform, link) {

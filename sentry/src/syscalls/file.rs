@@ -154,6 +154,12 @@ fn transfer_opts(t: &mut Task, fd: i32, bufs: &[(u64, u64)], way: Way) -> SysRes
 fn transfer_data(t: &mut Task, fd: i32, bufs: &[(u64, u64)], way: Way) -> SysResult<u64> {
     let Way { pos, dir, nowait } = way;
     let f = t.fds().get(fd)?.clone();
+    // pread and pwrite on what has no position: ESPIPE before the access
+    // mode matters (Linux checks FMODE_PREAD/PWRITE first), but after
+    // O_PATH's EBADF.
+    if pos.is_some() && !f.ops.positional() && f.flags() & O_PATH == 0 {
+        return Err(Errno::ESPIPE);
+    }
     check_access(&f, dir)?;
     if bufs.iter().all(|&(_, l)| l == 0) {
         return Ok(0);

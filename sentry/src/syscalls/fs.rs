@@ -272,7 +272,17 @@ fn do_readlink(t: &Task, dirfd: i32, path_addr: u64, buf: u64, size: i32) -> Sys
         return Err(Errno::EINVAL);
     }
     let path = read_path(t, path_addr)?;
-    let d = resolve_at(t, dirfd, &path, Follow::No)?;
+    // An empty path reads the link an fd (O_PATH | O_NOFOLLOW) holds;
+    // an fd of anything else is ENOENT, as Linux says for an empty name.
+    let d = if path.is_empty() && dirfd != AT_FDCWD {
+        let d = t.fds().get(dirfd)?.dentry.clone().ok_or(Errno::ENOENT)?;
+        if !d.is_symlink() {
+            return Err(Errno::ENOENT);
+        }
+        d
+    } else {
+        resolve_at(t, dirfd, &path, Follow::No)?
+    };
     let target = t.kernel.vfs.readlink(&d)?;
     let n = target.len().min(size as usize);
     t.mm().copy_out(buf, &target[..n])?;

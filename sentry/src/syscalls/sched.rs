@@ -79,6 +79,16 @@ pub fn sched_setaffinity(t: &mut Task, a: &Args) -> SysResult<u64> {
     let len = (a.u64(1) as usize).min(128);
     let mut mask = vec![0u8; len];
     t.mm().copy_in(a.addr(2), &mut mask)?;
+    // Another user's thread is not the caller's to move without
+    // CAP_SYS_NICE (Linux's check_same_owner).
+    let pid = a.i32(0);
+    if pid != 0 && pid != t.tid {
+        let target = t.kernel.procs().threads.get(&pid).map(|h| h.tg.clone());
+        let creds = t.creds();
+        if target.is_some_and(|tg| !owns(&creds, &tg)) && !creds.has_cap(CAP_SYS_NICE) {
+            return Err(Errno::EPERM);
+        }
+    }
     let n = ncpus();
     if !(0..n).any(|cpu| mask.get(cpu / 8).is_some_and(|b| b & (1 << (cpu % 8)) != 0)) {
         return Err(Errno::EINVAL);

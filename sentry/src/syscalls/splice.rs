@@ -409,7 +409,7 @@ pub fn copy_file_range(t: &mut Task, a: &Args) -> SysResult<u64> {
 /// host's, the rest are memory); checks its arguments as Linux does.
 pub fn readahead(t: &mut Task, a: &Args) -> SysResult<u64> {
     let f = t.fds().get(a.fd(0))?.clone();
-    if f.flags() & O_ACCMODE == O_WRONLY {
+    if f.flags() & O_ACCMODE == O_WRONLY || f.flags() & abi::flags::open::O_PATH != 0 {
         return Err(Errno::EBADF);
     }
     let fmt = f.ops.stat()?.mode & abi::flags::mode::S_IFMT;
