@@ -37,6 +37,8 @@ int main(void)
 	printf("readahead on an O_PATH fd: %s\n", err(readahead(o, 0, 4096)));
 	int f = open("/tmp", O_PATH | O_DIRECTORY);
 	printf("readlinkat(a directory's O_PATH fd, \"\"): %s\n", err(readlinkat(f, "", buf, sizeof(buf))));
+	int dir = open("/tmp", O_RDONLY | O_DIRECTORY);
+	printf("splice from a directory: %s\n", err(splice(dir, NULL, p[1], NULL, 16, 0)));
 	unlink("/tmp/lnk");
 	pid_t c = fork();
 	if (c == 0) {

@@ -71,7 +71,8 @@ const SPLICE_FLAGS: u32 = SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SP
 /// files (eventfd, timerfd, signalfd, epoll, inotify, pidfd), which have no
 /// splice_read or splice_write in Linux and so give EINVAL.
 fn spliceable(f: &File) -> bool {
-    f.ops.anon_name().is_none()
+    // A directory has no splice_read or splice_write either (EINVAL).
+    f.ops.anon_name().is_none() && !f.dentry.as_ref().is_some_and(|d| d.is_dir())
 }
 
 /// The pipe behind `f`, if it is one.
