@@ -935,6 +935,11 @@ differential_test! {
             "then F_ADD_SEALS F_SEAL_EXEC: EPERM",
             "MFD_NOEXEC_SEAL: mode 666, seals 0x20",
             "a 250-byte name: EINVAL",
+            "F_SEAL_WRITE with a shared mapping of an O_RDWR memfd: EBUSY",
+            "F_SEAL_WRITE with only a private one: ok",
+            "mprotect PROT_WRITE of a write-sealed memfd's mapping: EACCES",
+            "reopened with O_TRUNC: ok, size now 0",
+            "a file named as the link: none",
             "done",
         ]);
         differential(platform, &case);

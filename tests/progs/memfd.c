@@ -106,6 +106,29 @@ int main(void)
 	report("unknown flags", memfd("x", 0x100));
 	report("MFD_EXEC | MFD_NOEXEC_SEAL", memfd("x", MFD_EXEC | MFD_NOEXEC_SEAL));
 	report("a bad name pointer", memfd((const char *)8, 0));
+
+	/* A shared mapping that may write blocks F_SEAL_WRITE (EBUSY); a
+	 * private one does not, and a write-sealed memfd's read-only shared
+	 * mapping never becomes writable. A reopen with O_TRUNC through
+	 * /proc empties it (O_CREAT makes no file named as the link's text). */
+	int w = memfd("w", MFD_ALLOW_SEALING);
+	ftruncate(w, 4096);
+	char *shared = mmap(NULL, 4096, PROT_READ, MAP_SHARED, w, 0);
+	report("F_SEAL_WRITE with a shared mapping of an O_RDWR memfd", fcntl(w, F_ADD_SEALS, F_SEAL_WRITE));
+	munmap(shared, 4096);
+	char *priv = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, w, 0);
+	report("F_SEAL_WRITE with only a private one", fcntl(w, F_ADD_SEALS, F_SEAL_WRITE));
+	munmap(priv, 4096);
+	shared = mmap(NULL, 4096, PROT_READ, MAP_SHARED, w, 0);
+	report("mprotect PROT_WRITE of a write-sealed memfd's mapping", mprotect(shared, 4096, PROT_READ | PROT_WRITE));
+	int t = memfd("t", 0);
+	ftruncate(t, 8192);
+	snprintf(path, sizeof path, "/proc/self/fd/%d", t);
+	int again = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	struct stat tst;
+	fstat(t, &tst);
+	printf("reopened with O_TRUNC: %s, size now %lld\n", again < 0 ? strerror(errno) : "ok", (long long)tst.st_size);
+	printf("a file named as the link: %s\n", access("/memfd:t (deleted)", F_OK) == 0 ? "made" : "none");
 	printf("done\n");
 	return 0;
 }

@@ -529,6 +529,12 @@ fn open_create(
         }
         match vfs.lookup_child(&pp.dir, name)? {
             Some(_) if flags & O_EXCL != 0 => return Err(Errno::EEXIST),
+            // A /proc/PID/fd link leads to its open file itself, never to a
+            // new file named as its text (a memfd's "/memfd:NAME
+            // (deleted)"): the caller reopens the file (see `reopen`).
+            Some(d) if d.synth().is_some_and(|n| n.file.is_some()) && flags & O_NOFOLLOW == 0 => {
+                return Err(Errno::ENOENT);
+            }
             Some(d) if d.is_symlink() && flags & O_NOFOLLOW == 0 => {
                 let target = vfs.readlink(&d)?;
                 if target.is_empty() {
@@ -686,7 +692,13 @@ fn reopen(target: &Arc<File>, flags: u32) -> SysResult<Reopened> {
     }
     let status = (flags & STATUS_MASK) | O_LARGEFILE;
     if let Some(memfd) = target.ops.memfd() {
-        return Ok(Reopened::File(File::new(Box::new(memfd.reopen()), status, None)));
+        let again = memfd.reopen();
+        // O_TRUNC empties it, as an open of a tmpfs file would, the seals
+        // permitting (F_SEAL_SHRINK: EPERM).
+        if flags & O_TRUNC != 0 && flags & O_ACCMODE != O_RDONLY && again.stat()?.size != 0 {
+            again.truncate(0)?;
+        }
+        return Ok(Reopened::File(File::new(Box::new(again), status, None)));
     }
     let pipe = target.ops.pipe().ok_or(Errno::ENXIO)?;
     let ops: Box<dyn FileOps> = match flags & O_ACCMODE {
@@ -695,6 +707,32 @@ fn reopen(target: &Arc<File>, flags: u32) -> SysResult<Reopened> {
         _ => return Err(Errno::ENXIO),
     };
     Ok(Reopened::File(File::new(ops, status, None)))
+}
+
+/// Whether any address space of the sandbox has a shared mapping of
+/// `inode` that may write its pages (MAP_SHARED of a file open for
+/// writing: Linux's VM_SHARED | VM_MAYWRITE, what i_mmap_writable counts).
+fn mapped_writable(kernel: &crate::kernel::Kernel, inode: &Arc<crate::vfs::tmpfs::Inode>) -> bool {
+    use crate::mm::Backing;
+    let target = Arc::as_ptr(inode) as *const () as usize;
+    // The address spaces first, then each one's lock alone.
+    let mut mms: Vec<Arc<std::sync::Mutex<crate::mm::MemoryManager>>> = Vec::new();
+    for h in kernel.procs().threads.values() {
+        if let Some(v) = h.view() {
+            if !mms.iter().any(|m| Arc::ptr_eq(m, &v.mm)) {
+                mms.push(v.mm.clone());
+            }
+        }
+    }
+    mms.iter().any(|mm| {
+        let mm = mm.lock().unwrap_or_else(|e| e.into_inner());
+        let found = mm.vmas().any(|(_, v)| {
+            v.shared
+                && v.may_write
+                && matches!(&v.backing, Backing::Pages { source, .. } if Arc::as_ptr(source) as *const () as usize == target)
+        });
+        found
+    })
 }
 
 /// O_NOATIME is for the file's owner (or CAP_FOWNER) only: EPERM
@@ -1058,7 +1096,15 @@ pub fn fcntl(t: &mut Task, a: &Args) -> SysResult<u64> {
             if f.flags() & O_ACCMODE == O_RDONLY {
                 return Err(Errno::EPERM);
             }
-            memfd.add_seals(a.u32(2)).map(|_| 0)
+            let add = a.u32(2);
+            // F_SEAL_WRITE while a shared mapping may write the pages:
+            // EBUSY (Linux's mapping_deny_writable).
+            let sealing_write =
+                add & crate::vfs::memfd::F_SEAL_WRITE != 0 && memfd.seals() & crate::vfs::memfd::F_SEAL_WRITE == 0;
+            if sealing_write && mapped_writable(&t.kernel, memfd.parts().0) {
+                return Err(Errno::EBUSY);
+            }
+            memfd.add_seals(add).map(|_| 0)
         }
         F_GET_SEALS => Ok(u64::from(f.ops.memfd().ok_or(Errno::EINVAL)?.seals())),
         F_NOTIFY => {

@@ -90,6 +90,9 @@ pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
                 if shared_write && f.ops.write_sealed() {
                     return Err(Errno::EPERM);
                 }
+                // A write-sealed memfd's shared mapping never becomes
+                // writable either (Linux clears its VM_MAYWRITE).
+                read_only_shared = shared && f.ops.write_sealed();
                 Some(MapFile { source: FileSource::Pages(source), offset, size, may_write: acc == O_RDWR, name: None })
             }
             // /dev/zero: anonymous memory (shared or private); shared, it
