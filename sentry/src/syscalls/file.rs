@@ -1215,37 +1215,21 @@ pub fn memfd_create(t: &mut Task, a: &Args) -> SysResult<u64> {
 }
 
 /// The random devices' ioctls (drivers/char/random.c), if `f` is
-/// /dev/random or /dev/urandom: the entropy count Linux 5.18 and later
-/// always report once the pool is ready (256 bits), and the pool changes,
-/// which need CAP_SYS_ADMIN and then change nothing here (the sandbox's
-/// randomness is the host's). None for any other file.
+/// /dev/random or /dev/urandom: RNDGETENTCNT gives the entropy count Linux
+/// 5.18 and later always report once the pool is ready (256 bits). The
+/// pool-changing ones (RNDADDENTROPY and the rest) stay ENOTTY: the
+/// sandbox's randomness is the host's, which the app may never feed or
+/// drain (the escape suite checks it). None for any other file.
 fn random_ioctl(t: &mut Task, f: &File, cmd: u32, arg: u64) -> Option<SysResult<u64>> {
     const RNDGETENTCNT: u32 = 0x8004_5200;
-    const RNDADDTOENTCNT: u32 = 0x4004_5201;
-    const RNDADDENTROPY: u32 = 0x4008_5203;
-    const RNDZAPENTCNT: u32 = 0x5204;
-    const RNDCLEARPOOL: u32 = 0x5206;
-    const RNDRESEEDCRNG: u32 = 0x5207;
+    if cmd != RNDGETENTCNT {
+        return None;
+    }
     let a = f.ops.stat().ok()?;
     let random = a.mode & S_IFMT == S_IFCHR
         && crate::vfs::devfs::major(a.rdev) == 1
         && matches!(crate::vfs::devfs::minor(a.rdev), 8 | 9);
-    if !random {
-        return None;
-    }
-    let admin = t.creds().has_cap(abi::flags::capability::CAP_SYS_ADMIN);
-    Some(match cmd {
-        RNDGETENTCNT => t.mm().write_val(arg, &256i32).map(|_| 0),
-        RNDADDTOENTCNT | RNDADDENTROPY | RNDZAPENTCNT | RNDCLEARPOOL | RNDRESEEDCRNG if !admin => Err(Errno::EPERM),
-        RNDADDTOENTCNT => t.mm().read_val::<i32>(arg).and_then(|n| if n < 0 { Err(Errno::EINVAL) } else { Ok(0) }),
-        RNDADDENTROPY => {
-            t.mm()
-                .read_val::<[i32; 2]>(arg)
-                .and_then(|[count, size]| if count < 0 || size < 0 { Err(Errno::EINVAL) } else { Ok(0) })
-        }
-        RNDZAPENTCNT | RNDCLEARPOOL | RNDRESEEDCRNG => Ok(0),
-        _ => Err(Errno::ENOTTY),
-    })
+    random.then(|| t.mm().write_val(arg, &256i32).map(|_| 0))
 }
 
 pub fn ioctl(t: &mut Task, a: &Args) -> SysResult<u64> {
