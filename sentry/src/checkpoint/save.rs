@@ -772,8 +772,10 @@ fn mm_image(
                 let d = name.as_ref().ok_or_else(|| unsupported("a private mapping of a file without a name"))?;
                 // A deleted file's copy (see `Ghosts`): its pages come back
                 // as this mapping's, the copy refills them.
-                let ghost = crate::sys::fstat(fd.as_raw_fd())
-                    .ok()
+                // (No fstat per mapping unless some file was deleted.)
+                let ghost = (!ghosts.by_key.is_empty())
+                    .then(|| crate::sys::fstat(fd.as_raw_fd()).ok())
+                    .flatten()
                     .and_then(|a| ghosts.by_key.get(&(a.dev, a.ino)))
                     .filter(|_| reachable_path(kernel, d).is_none())
                     .and_then(|g| inodes.get(&super::memfs::address(Arc::as_ptr(g).cast())));
