@@ -536,12 +536,6 @@ fn ioprio_targets(t: &Task, which: i32, who: i32) -> SysResult<Vec<std::sync::Ar
     Ok(found)
 }
 
-/// A thread's I/O priority as ioprio_get reports it: the one it was
-/// given, class NONE (0) before any, as Linux 6.18 reports it.
-fn effective_ioprio(h: &crate::kernel::task::TaskHandle) -> u32 {
-    h.ioprio.load(Relaxed)
-}
-
 /// ioprio_set(2), checked as Linux's `ioprio_check_cap` and
 /// `set_task_ioprio` check it (a real-time class needs CAP_SYS_NICE or
 /// CAP_SYS_ADMIN; another user's threads CAP_SYS_NICE). Recorded and
@@ -587,6 +581,8 @@ pub fn ioprio_get(t: &mut Task, a: &Args) -> SysResult<u64> {
         let class = p >> IOPRIO_CLASS_SHIFT;
         (if class == IOPRIO_CLASS_NONE { IOPRIO_CLASS_BE } else { class }, p)
     };
-    let best = targets.iter().map(|h| effective_ioprio(h)).min_by_key(|&p| rank(p)).unwrap_or(0);
+    // Each thread's priority as given, class NONE (0) before any, as Linux
+    // 6.18 reports it.
+    let best = targets.iter().map(|h| h.ioprio.load(Relaxed)).min_by_key(|&p| rank(p)).unwrap_or(0);
     Ok(u64::from(best))
 }
