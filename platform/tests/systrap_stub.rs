@@ -448,3 +448,131 @@ fn a_sigsys_from_outside_is_ignored() {
     assert_eq!(regs.rip, 0x40_0007);
     assert_eq!(regs.rcx, 0x40_0007, "rcx counted down to 0, then syscall set it");
 }
+
+/// The host's view of process `pid`: (parent pid, fds open, session id).
+fn host_view(pid: i32) -> (i32, usize, i32) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let ppid = status.lines().find_map(|l| l.strip_prefix("PPid:")).unwrap().trim().parse().unwrap();
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // pid (comm) state ppid pgrp session
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let session = after.split(' ').nth(3).unwrap().parse().unwrap();
+    (ppid, fds, session)
+}
+
+/// Runs `getpid` once in `space` and answers it with `answer`, then the
+/// app stores the answer at 8, which faults: the stub works.
+fn round_trip(platform: &SystrapPlatform, space: &mut dyn platform::AddressSpace, answer: u64) {
+    space.map_file(0x40_0000, 4096, 0, RX).unwrap();
+    let mut ctx = platform.new_context();
+    let mut regs = Regs::for_entry(0x40_0000, 0);
+    assert_eq!(ctx.switch(space, &mut regs).unwrap(), SwitchOutcome::Syscall);
+    assert_eq!(regs.syscall_nr(), 39);
+    regs.set_return(answer);
+    assert!(matches!(ctx.switch(space, &mut regs).unwrap(), SwitchOutcome::Fault { addr: 8, .. }));
+    assert_eq!(regs.rax, answer);
+}
+
+/// mov eax, 39; syscall; mov qword ptr [8], rax
+const GETPID_THEN_FAULT: [u8; 15] =
+    [0xb8, 0x27, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x48, 0x89, 0x04, 0x25, 0x08, 0x00, 0x00, 0x00];
+
+#[test]
+fn the_factory_clones_stubs_as_forked_ones() {
+    let mem = memfd(4096);
+    pwrite(&mem, &GETPID_THEN_FAULT, 0);
+    let platform = SystrapPlatform::new(mem.as_fd()).unwrap();
+    // SAFETY: getpid takes nothing.
+    let me = unsafe { libc::getpid() };
+    // The first address space's stub is forked; the factory clones the rest.
+    let mut first = platform.new_address_space().unwrap();
+    assert_eq!(platform.factory_pid(), None);
+    let mut spaces: Vec<_> = (0..4).map(|_| platform.new_address_space().unwrap()).collect();
+    let factory = platform.factory_pid().expect("a factory after the second address space");
+    let (factory_parent, factory_fds, factory_session) = host_view(factory);
+    assert_eq!(factory_parent, me);
+    assert_eq!(factory_fds, 2, "the factory keeps the memory file and the control pool");
+    assert_eq!(factory_session, factory, "the factory leads a session of its own");
+    for (i, space) in spaces.iter_mut().enumerate() {
+        let pid = SystrapPlatform::downcast(space.as_mut()).unwrap().host_pid();
+        let (parent, fds, session) = host_view(pid);
+        assert_eq!(parent, me, "a cloned stub is the Sentry's child");
+        assert_eq!(fds, 1, "a cloned stub keeps only the memory file");
+        assert_eq!(session, factory, "a cloned stub is in the factory's session, not the Sentry's");
+        // Its own control region: each answers its own syscall.
+        round_trip(&platform, space.as_mut(), 1000 + i as u64);
+        let seccomp = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        assert!(seccomp.lines().any(|l| l.starts_with("Seccomp:") && l.ends_with('2')), "filtered");
+    }
+    round_trip(&platform, first.as_mut(), 7);
+    // Regions given back are reused, zeroed: a new stub works in them.
+    drop(spaces);
+    let mut again = platform.new_address_space().unwrap();
+    round_trip(&platform, again.as_mut(), 8);
+}
+
+#[test]
+fn stubs_are_forked_again_once_the_factory_dies() {
+    let mem = memfd(4096);
+    pwrite(&mem, &GETPID_THEN_FAULT, 0);
+    let platform = SystrapPlatform::new(mem.as_fd()).unwrap();
+    let _first = platform.new_address_space().unwrap();
+    let mut cloned = platform.new_address_space().unwrap();
+    let factory = platform.factory_pid().unwrap();
+    // SAFETY: plain kill of our own child.
+    unsafe { libc::kill(factory, libc::SIGKILL) };
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    // A stub lives on without its factory.
+    round_trip(&platform, cloned.as_mut(), 5);
+    // (The next may be the one cloned ahead before the factory died.)
+    for answer in 6..9 {
+        let mut space = platform.new_address_space().expect("a stub");
+        round_trip(&platform, space.as_mut(), answer);
+    }
+}
+
+#[test]
+fn queued_changes_beyond_one_batch_are_all_made_before_the_app_runs() {
+    // 200 pages, each mapped on its own (more than one control page of
+    // queued changes), then protected read-only but the first; the code
+    // loads a word of the last page, which holds 77.
+    let pages = 200u64;
+    let mem = memfd(pages * 4096);
+    // mov rax, [0x400000 + 199 * 4096]; mov eax, 39; ... as a syscall stop:
+    // mov rax, qword ptr [abs]; mov rdi, rax; mov eax, 39; syscall
+    let last = 0x40_0000 + (pages - 1) * 4096;
+    let mut code = vec![0x48, 0x8b, 0x04, 0x25];
+    code.extend_from_slice(&(last as u32).to_le_bytes());
+    code.extend_from_slice(&[0x48, 0x89, 0xc7, 0xb8, 0x27, 0x00, 0x00, 0x00, 0x0f, 0x05]);
+    pwrite(&mem, &code, 0);
+    pwrite(&mem, &77u64.to_le_bytes(), (pages - 1) * 4096);
+    let platform = SystrapPlatform::new(mem.as_fd()).unwrap();
+    let mut space = platform.new_address_space().unwrap();
+    for i in 0..pages {
+        space.map_file(0x40_0000 + i * 4096, 4096, i * 4096, Prot(Prot::READ | Prot::WRITE)).unwrap();
+    }
+    space.protect(0x40_0000, 4096, RX).unwrap();
+    space.protect(0x40_1000, (pages - 1) * 4096, Prot(Prot::READ)).unwrap();
+    let mut ctx = platform.new_context();
+    let mut regs = Regs::for_entry(0x40_0000, 0);
+    assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
+    assert_eq!(regs.rdi, 77);
+}
+
+#[test]
+fn a_failed_queued_change_is_an_error_at_the_switch() {
+    let mem = memfd(4096);
+    pwrite(&mem, &GETPID_THEN_FAULT, 0);
+    let platform = SystrapPlatform::new(mem.as_fd()).unwrap();
+    let mut space = platform.new_address_space().unwrap();
+    space.map_file(0x40_0000, 4096, 0, RX).unwrap();
+    // Not page-aligned: the stub's mmap fails with EINVAL.
+    space.map_file(0x50_0001, 4096, 0, RX).unwrap();
+    let mut ctx = platform.new_context();
+    let mut regs = Regs::for_entry(0x40_0000, 0);
+    let r = ctx.switch(space.as_mut(), &mut regs);
+    assert!(matches!(r, Err(PlatformError::AddressSpaceOp { op: "mmap", errno: libc::EINVAL, .. })), "{r:?}");
+    // The app did not run: its registers are as they were.
+    assert_eq!(regs.rip, 0x40_0000);
+}

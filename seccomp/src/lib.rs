@@ -237,6 +237,8 @@ const CLONE_THREAD_FLAGS: u64 = (libc::CLONE_VM
     | libc::CLONE_CHILD_CLEARTID) as u64;
 /// A new process, as glibc's fork asks for one (a stub).
 const CLONE_FORK_FLAGS: u64 = (libc::CLONE_CHILD_SETTID | libc::CLONE_CHILD_CLEARTID | libc::SIGCHLD) as u64;
+/// The systrap stub factory's clone of a new stub: a child of the Sentry.
+const CLONE_STUB_FLAGS: u64 = libc::CLONE_PARENT as u64;
 
 /// The Sentry, once it has booted: it serves the app from its memory file,
 /// the stdio and Gofer fds it was given and the stubs it forks. It opens
@@ -305,12 +307,17 @@ pub fn sentry_syscalls(fds: SentryFds) -> Vec<Allowed> {
         // Freeing the memory file's pages, and residency for /proc.
         always(libc::SYS_fallocate, "fallocate"),
         always(libc::SYS_mincore, "mincore"),
-        // Each stub's control page is a memfd of its own.
+        // The systrap control pool (a memfd) grows as stubs are made.
         always(libc::SYS_memfd_create, "memfd_create"),
         always(libc::SYS_ftruncate, "ftruncate"),
-        // Threads and stubs; clone3 answers ENOSYS (see `sentry`), so
-        // these flags are checked.
-        Allowed { nr: libc::SYS_clone, name: "clone", rules: qword_each(0, &[CLONE_THREAD_FLAGS, CLONE_FORK_FLAGS]) },
+        // Threads and stubs (forked, or cloned by the systrap stub
+        // factory, which inherits this filter); clone3 answers ENOSYS (see
+        // `sentry`), so these flags are checked.
+        Allowed {
+            nr: libc::SYS_clone,
+            name: "clone",
+            rules: qword_each(0, &[CLONE_THREAD_FLAGS, CLONE_FORK_FLAGS, CLONE_STUB_FLAGS]),
+        },
         always(libc::SYS_futex, "futex"),
         always(libc::SYS_set_robust_list, "set_robust_list"),
         always(libc::SYS_rseq, "rseq"),
@@ -655,7 +662,7 @@ mod tests {
             (libc::MAP_SHARED | libc::MAP_FIXED) as u64,
             libc::AT_EMPTY_PATH as u64,
         ]);
-        values.extend([CLONE_THREAD_FLAGS, CLONE_FORK_FLAGS, SECCOMP_SET_MODE_FILTER]);
+        values.extend([CLONE_THREAD_FLAGS, CLONE_FORK_FLAGS, CLONE_STUB_FLAGS, SECCOMP_SET_MODE_FILTER]);
         #[cfg(target_arch = "x86_64")]
         values.extend([ARCH_SET_FS, ARCH_SET_GS]);
         values.extend([libc::TCGETS, libc::TIOCGWINSZ, libc::F_GETFL as u64, libc::PR_SET_NAME as u64]);

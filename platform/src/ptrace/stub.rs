@@ -150,6 +150,31 @@ pub(crate) unsafe fn seal_stub(memfd: RawFd, prog: &libc::sock_fprog) -> bool {
     }
 }
 
+/// Seals the systrap stub factory (see `systrap::stub::Factory`) as
+/// [`seal_stub`] seals a stub, keeping `pool_fd` open too and installing no
+/// filter: the factory's clones install their own. Returns false if a step
+/// failed.
+///
+/// # Safety
+/// As for [`seal_stub`].
+#[cfg(target_arch = "x86_64")]
+pub(crate) unsafe fn seal_factory(memfd: RawFd, pool_fd: RawFd) -> bool {
+    // SAFETY: raw syscalls with plain values; the caller guarantees we are
+    // the forked child.
+    unsafe {
+        let (lo, hi) = (memfd.min(pool_fd) as libc::c_uint, memfd.max(pool_fd) as libc::c_uint);
+        if lo > 0 {
+            libc::syscall(libc::SYS_close_range, 0u32, lo - 1, 0u32);
+        }
+        if hi > lo + 1 {
+            libc::syscall(libc::SYS_close_range, lo + 1, hi - 1, 0u32);
+        }
+        libc::syscall(libc::SYS_close_range, hi + 1, u32::MAX, 0u32);
+        unregister_rseq();
+        libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+    }
+}
+
 /// The child inherits its parent thread's rseq registration, whose area lives
 /// in the thread's TLS. Once the stub unmaps that memory, the kernel's next
 /// rseq update would fault and kill the stub with SIGSEGV, so drop it first.

@@ -6,10 +6,12 @@
 //! handler, on an alternate stack in a region the Sentry shares, copies the
 //! registers and siginfo into the control page, gives the turn to the Sentry
 //! and waits for the reply; faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP)
-//! take the same path. The reply is either "resume with these registers" or
-//! "run this mmap/munmap/mprotect", which is how address-space changes are
-//! made. See `stub.rs` for the stub and `shared.rs` for the control page and
-//! the handoff protocol.
+//! take the same path. Address-space changes (mmap, munmap, mprotect) are
+//! queued in the control page; the reply either resumes the app with the
+//! registers given, after the stub has made the queued changes, or only has
+//! it make them. Stubs after the first are cloned by a stub factory. See
+//! `stub.rs` for the stub and the factory, `shared.rs` for the control page
+//! and the handoff protocol, and `pool.rs` for where control regions live.
 //!
 //! Unlike ptrace, nothing binds a stub to the Sentry thread that created it:
 //! any thread may switch to it, one at a time.
@@ -28,13 +30,14 @@
 //! file, changing its own mappings and TLS bases, futexes and rt_sigreturn,
 //! so a lying stub hurts only its own sandbox.
 
+mod pool;
 mod shared;
 mod stub;
 mod sys;
 
 use std::any::Any;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -57,6 +60,19 @@ const TRAP_PF: u64 = 14;
 pub struct SystrapPlatform {
     memfd: RawFd,
     region: stub::Region,
+    /// Every stub's control region.
+    pool: Arc<pool::CtrlPool>,
+    /// The stub factory, started with the second address space (a sandbox
+    /// whose app never forks needs none), or None if it could not start.
+    factory: OnceLock<Option<stub::Factory>>,
+    /// Set once the factory has died: stubs are forked from the Sentry again.
+    factory_gone: AtomicBool,
+    /// The control region of the stub the factory was last asked for, so
+    /// that the next address space finds it ready: the factory clones it
+    /// while the app runs.
+    ahead: Mutex<Option<(pool::PoolSlot, Ctrl)>>,
+    /// Address spaces made so far (saturating at 2).
+    spaces_made: AtomicU32,
     fsgsbase: bool,
     /// `pause` iterations in [`SPIN`], for the stub.
     stub_spin: u64,
@@ -70,6 +86,11 @@ impl SystrapPlatform {
         Ok(SystrapPlatform {
             memfd: memfile.as_raw_fd(),
             region: stub::region()?,
+            pool: pool::CtrlPool::new().map_err(PlatformError::StubCreate)?,
+            factory: OnceLock::new(),
+            factory_gone: AtomicBool::new(false),
+            ahead: Mutex::new(None),
+            spaces_made: AtomicU32::new(0),
             fsgsbase: sys::has_fsgsbase(),
             stub_spin: spin_iterations(),
         })
@@ -81,6 +102,88 @@ impl SystrapPlatform {
     pub fn without_fsgsbase(mut self) -> Self {
         self.fsgsbase = false;
         self
+    }
+
+    /// A new control region, set up for a stub's start.
+    fn new_ctrl(&self) -> std::io::Result<(pool::PoolSlot, Ctrl)> {
+        let slot = self.pool.alloc()?;
+        let ctrl = Ctrl::map(self.pool.fd(), slot.offset())?;
+        ctrl.state().store(S_APP, Ordering::SeqCst);
+        ctrl.set(shared::SPIN, self.stub_spin);
+        ctrl.set(shared::FSGS_MODE, u64::from(self.fsgsbase));
+        Ok((slot, ctrl))
+    }
+
+    /// Starts a stub, cloned by the factory or forked from the Sentry:
+    /// its control region and pid.
+    fn start_stub(&self) -> Result<(pool::PoolSlot, Ctrl, i32), PlatformError> {
+        if let Some(factory) = self.factory() {
+            let mut ahead = self.ahead.lock().unwrap_or_else(|e| e.into_inner());
+            match self.take_from_factory(factory, &mut ahead) {
+                Ok(stub) => return Ok(stub),
+                Err(stub::FactoryError::Clone(e)) => return Err(PlatformError::StubCreate(e)),
+                Err(stub::FactoryError::Gone) => {
+                    log::warn!("systrap: the stub factory died; stubs are forked from the Sentry from now on");
+                    self.factory_gone.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        let (slot, ctrl) = self.new_ctrl().map_err(PlatformError::StubCreate)?;
+        let pid = stub::spawn(self.memfd, self.pool.fd().as_raw_fd(), slot.offset(), self.region)?;
+        Ok((slot, ctrl, pid))
+    }
+
+    /// The stub asked for ahead (or, the first time, one asked for now),
+    /// and a request for the next.
+    fn take_from_factory(
+        &self,
+        factory: &stub::Factory,
+        ahead: &mut Option<(pool::PoolSlot, Ctrl)>,
+    ) -> Result<(pool::PoolSlot, Ctrl, i32), stub::FactoryError> {
+        let (slot, ctrl) = match ahead.take() {
+            Some(asked) => asked,
+            None => {
+                let region = self.new_ctrl().map_err(stub::FactoryError::Clone)?;
+                factory.request(region.0.offset());
+                region
+            }
+        };
+        let pid = factory.collect()?;
+        if let Ok(next) = self.new_ctrl() {
+            factory.request(next.0.offset());
+            *ahead = Some(next);
+        }
+        Ok((slot, ctrl, pid))
+    }
+
+    /// The stub factory, if it serves this address space: not the first
+    /// one, and not once it has died.
+    fn factory(&self) -> Option<&stub::Factory> {
+        if self.factory_gone.load(Ordering::Relaxed) {
+            return None;
+        }
+        let made = self.spaces_made.load(Ordering::Relaxed);
+        if made < 2 {
+            self.spaces_made.store(made + 1, Ordering::Relaxed);
+            if made == 0 {
+                return None;
+            }
+        }
+        self.factory
+            .get_or_init(|| match stub::Factory::start(self.memfd, self.pool.fd(), self.region) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    log::warn!("systrap: no stub factory ({e}); stubs are forked from the Sentry");
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    /// The stub factory's pid, once it has started (for tests).
+    #[doc(hidden)]
+    pub fn factory_pid(&self) -> Option<i32> {
+        self.factory.get().and_then(|f| f.as_ref()).map(stub::Factory::pid)
     }
 
     /// The systrap-specific address space behind `space`, if it is one.
@@ -141,6 +244,51 @@ pub fn probe() -> Result<(), PlatformError> {
     }
 }
 
+impl Drop for SystrapPlatform {
+    fn drop(&mut self) {
+        // The stub asked for ahead is the Sentry's child, not the factory's.
+        let asked = self.ahead.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        if let (Some(_region), Some(Some(factory))) = (asked, self.factory.get()) {
+            if let Ok(pid) = factory.collect() {
+                sys::kill(pid);
+                sys::reap(pid);
+            }
+        }
+    }
+}
+
+/// Stubs killed, for the reaper thread: each pid with its control region.
+type ReapQueue = Mutex<std::sync::mpsc::Sender<(i32, Option<pool::PoolSlot>)>>;
+
+/// Reaps a killed stub and then gives back its control region, on a thread
+/// of its own: the host tears the stub's address space down meanwhile, off
+/// the app's path (its exit, or its exec).
+fn reap_later(pid: i32, slot: Option<pool::PoolSlot>) {
+    static REAPER: OnceLock<Option<ReapQueue>> = OnceLock::new();
+    let queue = REAPER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<(i32, Option<pool::PoolSlot>)>();
+        std::thread::Builder::new()
+            .name("husk-systrap-reaper".into())
+            .spawn(move || {
+                stub::block_all_signals();
+                for (pid, slot) in rx {
+                    sys::reap(pid);
+                    drop(slot);
+                }
+            })
+            .ok()
+            .map(|_| Mutex::new(tx))
+    });
+    let unsent = match queue {
+        Some(tx) => tx.lock().unwrap_or_else(|e| e.into_inner()).send((pid, slot)).err().map(|e| e.0),
+        None => Some((pid, slot)),
+    };
+    if let Some((pid, slot)) = unsent {
+        sys::reap(pid);
+        drop(slot);
+    }
+}
+
 impl Platform for SystrapPlatform {
     fn name(&self) -> &'static str {
         "systrap"
@@ -151,13 +299,7 @@ impl Platform for SystrapPlatform {
     }
 
     fn new_address_space(&self) -> Result<Box<dyn AddressSpace>, PlatformError> {
-        let ctrl_fd = sys::memfd(c"husk-systrap-ctrl", shared::CTRL_LEN).map_err(PlatformError::StubCreate)?;
-        let ctrl = Ctrl::map(ctrl_fd.as_fd()).map_err(PlatformError::StubCreate)?;
-        ctrl.state().store(S_APP, std::sync::atomic::Ordering::SeqCst);
-        ctrl.set(shared::SPIN, self.stub_spin);
-        ctrl.set(shared::FSGS_MODE, u64::from(self.fsgsbase));
-        let pid = stub::spawn(self.memfd, ctrl_fd.as_raw_fd(), self.region)?;
-        drop(ctrl_fd);
+        let (slot, ctrl, pid) = self.start_stub()?;
         let mut space = SystrapAddressSpace {
             pid,
             ctrl,
@@ -170,6 +312,9 @@ impl Platform for SystrapPlatform {
             parked: false,
             dead: None,
             spin: SPIN,
+            slot: Some(slot),
+            queued: 0,
+            ops_nr: [0; shared::MAX_OPS],
         };
         // The stub gives the first turn once it is set up.
         space.wait_turn()?;
@@ -207,6 +352,13 @@ pub struct SystrapAddressSpace {
     /// The stub's wait status, once it has ended.
     dead: Option<i32>,
     spin: Duration,
+    /// The control region's slot in the pool, given back once the stub is
+    /// reaped.
+    slot: Option<pool::PoolSlot>,
+    /// How many address-space changes are queued in the control page.
+    queued: usize,
+    /// Their syscall numbers (the page itself is the app's to write).
+    ops_nr: [u16; shared::MAX_OPS],
 }
 
 impl SystrapAddressSpace {
@@ -269,24 +421,59 @@ impl SystrapAddressSpace {
         }
     }
 
-    /// Runs one syscall in the stub (from its code page) and returns its
-    /// result. The stub must be parked.
-    fn stub_syscall(&mut self, op: &'static str, nr: i64, args: [u64; 6]) -> Result<u64, PlatformError> {
+    /// Queues an address-space change (`nr` with `args`, run from the
+    /// stub's code page) for the stub's next turn, which makes it before any
+    /// app instruction runs: a fault's mapping and the resume after it cost
+    /// one round trip, and a new stub's whole address space one more or
+    /// less. The stub must be parked.
+    fn queue(&mut self, nr: i64, args: [u64; 6]) -> Result<(), PlatformError> {
         if !self.parked {
             return Err(self.died());
         }
-        self.ctrl.set(shared::NR, nr as u64);
-        for (i, a) in args.iter().enumerate() {
-            self.ctrl.set(shared::ARGS + 8 * i, *a);
+        if self.queued == shared::MAX_OPS {
+            self.flush()?;
         }
-        self.ctrl.set(shared::REQ, shared::REQ_SYSCALL);
+        let at = shared::OPS + self.queued * shared::OP_LEN;
+        self.ctrl.set(at, nr as u64);
+        for (i, a) in args.iter().enumerate() {
+            self.ctrl.set(at + 8 * (i + 1), *a);
+        }
+        self.queued += 1;
+        self.ops_nr[self.queued - 1] = nr as u16;
+        Ok(())
+    }
+
+    /// Has the stub make the queued changes now.
+    fn flush(&mut self) -> Result<(), PlatformError> {
+        if self.queued == 0 {
+            return Ok(());
+        }
+        self.ctrl.set(shared::OPS_N, self.queued as u64);
+        self.ctrl.set(shared::REQ, shared::REQ_OPS);
         self.give();
         self.wait_turn()?;
-        let ret = self.ctrl.get(shared::RESULT);
-        if ret > (-4096i64) as u64 {
-            return Err(PlatformError::AddressSpaceOp { op, pid: self.pid, errno: -(ret as i64) as i32 });
+        self.ops_done()
+    }
+
+    /// After the stub's turn: an error if a queued change failed.
+    fn ops_done(&mut self) -> Result<(), PlatformError> {
+        let queued = std::mem::take(&mut self.queued);
+        let left = self.ctrl.get(shared::OPS_N);
+        if left == 0 {
+            return Ok(());
         }
-        Ok(ret)
+        let nr = usize::try_from(left)
+            .ok()
+            .and_then(|left| queued.checked_sub(left))
+            .map_or(-1, |i| i64::from(self.ops_nr[i]));
+        let op = match nr {
+            libc::SYS_mmap => "mmap",
+            libc::SYS_munmap => "munmap",
+            libc::SYS_mprotect => "mprotect",
+            _ => return Err(PlatformError::Protocol { pid: self.pid, what: "bad count of queued operations left" }),
+        };
+        let errno = -(self.ctrl.get(shared::RESULT) as i64) as i32;
+        Err(PlatformError::AddressSpaceOp { op, pid: self.pid, errno })
     }
 
     /// Resumes the app with `regs` and waits for its next event.
@@ -316,9 +503,11 @@ impl SystrapAddressSpace {
         }
         self.fs_base = Some(regs.fs_base);
         self.gs_base = Some(regs.gs_base);
+        self.ctrl.set(shared::OPS_N, self.queued as u64);
         self.ctrl.set(shared::REQ, shared::REQ_RESUME);
         self.give();
         self.wait_turn()?;
+        self.ops_done()?;
         self.event(regs)
     }
 
@@ -394,15 +583,15 @@ impl AddressSpace for SystrapAddressSpace {
     fn map_file(&mut self, addr: u64, len: u64, file_offset: u64, prot: Prot) -> Result<(), PlatformError> {
         let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
         let args = [addr, len, u64::from(prot.0), flags, self.memfd as u64, file_offset];
-        self.stub_syscall("mmap", libc::SYS_mmap, args).map(|_| ())
+        self.queue(libc::SYS_mmap, args)
     }
 
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {
-        self.stub_syscall("munmap", libc::SYS_munmap, [addr, len, 0, 0, 0, 0]).map(|_| ())
+        self.queue(libc::SYS_munmap, [addr, len, 0, 0, 0, 0])
     }
 
     fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
-        self.stub_syscall("mprotect", libc::SYS_mprotect, [addr, len, u64::from(prot.0), 0, 0, 0]).map(|_| ())
+        self.queue(libc::SYS_mprotect, [addr, len, u64::from(prot.0), 0, 0, 0])
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
@@ -414,7 +603,7 @@ impl Drop for SystrapAddressSpace {
     fn drop(&mut self) {
         if self.dead.is_none() {
             sys::kill(self.pid);
-            sys::reap(self.pid);
+            reap_later(self.pid, self.slot.take());
         }
     }
 }

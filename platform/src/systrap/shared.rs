@@ -45,7 +45,7 @@ pub const CTRL_LEN: usize = PAGE + SIGSTACK_LEN;
 // registers'.
 /// The futex word (u32).
 pub const STATE: usize = 0x00;
-/// The Sentry's reply: [`REQ_RESUME`] or [`REQ_SYSCALL`].
+/// The Sentry's reply: [`REQ_RESUME`] or [`REQ_OPS`].
 pub const REQ: usize = 0x08;
 /// The signal number of the last event.
 pub const SIGNO: usize = 0x10;
@@ -68,12 +68,18 @@ pub const UCTX: usize = 0x50;
 /// The stub's address of an FPU area ([`SYNTH_FP_AREA`]) for the frame the
 /// first resume builds, or 0 for a clean FPU.
 pub const SYNTH_FP: usize = 0x58;
-/// [`REQ_SYSCALL`]: the syscall number.
-pub const NR: usize = 0x80;
-/// [`REQ_SYSCALL`]: six arguments.
-pub const ARGS: usize = 0x88;
-/// [`REQ_SYSCALL`]: the raw result.
+/// The raw result of the queued operation that failed.
 pub const RESULT: usize = 0xc0;
+/// How many address-space operations are queued at [`OPS`]; the stub runs
+/// them in order at its next turn, before anything else, and sets this to 0,
+/// or, when one fails, to how many were left (the failed one included).
+pub const OPS_N: usize = 0xc8;
+/// The queued operations: each a syscall number and six arguments.
+pub const OPS: usize = 0x300;
+/// One queued operation's size.
+pub const OP_LEN: usize = 7 * 8;
+/// How many operations fit in the control page.
+pub const MAX_OPS: usize = (PAGE - OPS) / OP_LEN;
 /// The event's general registers, as the kernel's `struct sigcontext` holds
 /// them: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags,
 /// cs/gs/fs/ss, err, trapno, oldmask, cr2 (23 words).
@@ -84,6 +90,7 @@ pub const GREGS_OUT: usize = 23;
 pub const GREGS_IN: usize = 18;
 /// The event's siginfo (128 bytes; not copied for SIGSYS).
 pub const SIGINFO: usize = 0x200;
+const _: () = assert!(SIGINFO + 128 <= OPS && GREGS + 8 * GREGS_OUT <= SIGINFO);
 /// Where the stub builds a signal frame of its own to start the app with
 /// (an offset in the control region, near the signal stack's top).
 pub const SYNTH_UCTX: usize = CTRL_LEN - 1024;
@@ -92,6 +99,34 @@ pub const SYNTH_UCTX: usize = CTRL_LEN - 1024;
 /// aligned, below [`SYNTH_UCTX`]: a thread inherits its parent's FPU.
 pub const SYNTH_FP_AREA: usize = (SYNTH_UCTX - crate::FP_STATE_CAP - 64) & !63;
 const _: () = assert!(SYNTH_FP_AREA >= PAGE && SYNTH_FP_AREA.is_multiple_of(64));
+
+// The factory page (see `stub.rs`): the first page of the control pool's
+// slot 0, which the stub factory maps at `FACTORY_PAGE` in its region.
+/// Where the factory page sits, as an offset from the region's start (after
+/// the code page and the control region, inside the reservation).
+pub const FACTORY_PAGE: usize = PAGE + CTRL_LEN;
+/// The factory's futex word (u32): [`F_IDLE`], [`F_REQUEST`] or [`F_DONE`].
+pub const F_STATE: usize = 0x00;
+/// A request: the offset in the control pool of the new stub's region.
+pub const F_SLOT: usize = 0x08;
+/// The reply: the new stub's pid, or a negated errno.
+pub const F_RESULT: usize = 0x10;
+/// The Sentry's pid, the new stub's parent (it checks, after asking to die
+/// with it, that it still has that parent).
+pub const F_SENTRY_PID: usize = 0x18;
+/// The control pool's fd in the factory.
+pub const F_POOL_FD: usize = 0x20;
+/// A `struct sock_fprog` for the stubs' seccomp filter (16 bytes).
+pub const F_PROG: usize = 0x28;
+/// The filter's instructions, to the end of the page.
+pub const F_FILTER: usize = 0x40;
+/// Nothing asked.
+pub const F_IDLE: u32 = 0;
+/// The Sentry asks for a stub.
+pub const F_REQUEST: u32 = 1;
+/// The factory answered in [`F_RESULT`].
+pub const F_DONE: u32 = 2;
+const _: () = assert!(FACTORY_PAGE + PAGE <= super::stub::REGION_LEN as usize);
 
 /// The stub's turn.
 pub const S_APP: u32 = 1;
@@ -102,10 +137,11 @@ pub const WAITING: u32 = 4;
 /// The bits that say whose turn it is.
 pub const TURN_MASK: u32 = 3;
 
-/// Reply: resume the app with the registers in [`GREGS`].
+/// Reply: run the queued operations, then resume the app with the
+/// registers in [`GREGS`].
 pub const REQ_RESUME: u64 = 1;
-/// Reply: run the syscall in [`NR`]/[`ARGS`] and report [`RESULT`].
-pub const REQ_SYSCALL: u64 = 2;
+/// Reply: run the queued operations and give the turn back.
+pub const REQ_OPS: u64 = 2;
 
 // Word indices into GREGS (glibc's REG_* numbering).
 const G_R8: usize = 0;
@@ -136,8 +172,9 @@ pub struct Ctrl {
 unsafe impl Send for Ctrl {}
 
 impl Ctrl {
-    /// Maps the control region of memfd `fd` (which must be `CTRL_LEN` long).
-    pub fn map(fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<Ctrl> {
+    /// Maps the control region at `offset` (page-aligned) in memfd `fd`,
+    /// which must hold `CTRL_LEN` bytes there.
+    pub fn map(fd: std::os::fd::BorrowedFd<'_>, offset: u64) -> std::io::Result<Ctrl> {
         use std::os::fd::AsRawFd;
         // SAFETY: a new shared mapping of our own fd at an address the host
         // chooses; the result is checked.
@@ -148,7 +185,7 @@ impl Ctrl {
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_SHARED,
                 fd.as_raw_fd(),
-                0,
+                libc::off_t::try_from(offset).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?,
             )
         };
         if p == libc::MAP_FAILED {

@@ -1,11 +1,13 @@
-//! The systrap stub: its code page, its seccomp filter and how it is forked.
+//! The systrap stub: its code page, its seccomp filter and how it is forked
+//! or cloned by the stub factory ([`Factory`]).
 //!
 //! The stub region sits high in the address space, above every address the app
 //! may map: the code page (copied from `husk_systrap_start` below), then the
-//! control region (the control page and the signal stack, mapped from a memfd
-//! the Sentry shares; see `shared.rs`). The rest of the region is reserved.
+//! control region (the control page and the signal stack, a slot of the
+//! control pool the Sentry shares; see `shared.rs` and `pool.rs`), then the
+//! factory page (in the factory only). The rest of the region is reserved.
 //!
-//! A stub is forked from a long-lived spawner thread of the Sentry (so that
+//! The first stub is forked from a long-lived spawner thread of the Sentry (so that
 //! `PR_SET_PDEATHSIG`, which fires when the forking *thread* exits, fires only
 //! when the Sentry dies). Before it runs a single app instruction the child:
 //! - asks to be killed when the Sentry dies and becomes its own session;
@@ -24,9 +26,9 @@
 //!
 //! The code page holds the signal handler, which copies the signal frame's
 //! registers and siginfo into the control page, gives the turn to the Sentry,
-//! waits for the reply (spinning briefly, then FUTEX_WAIT), and then either
-//! runs one syscall for the Sentry (an address-space change) and waits again,
-//! or copies the Sentry's registers into the frame and returns through
+//! waits for the reply (spinning briefly, then FUTEX_WAIT), makes the
+//! address-space changes the Sentry queued, and then either gives the turn
+//! back or copies the Sentry's registers into the frame and returns through
 //! `rt_sigreturn`. At startup there is no frame yet: the first resume builds
 //! one on the signal stack, so `rt_sigreturn` loads the full register set,
 //! and either the FPU state the Sentry left in the control region (a
@@ -34,6 +36,7 @@
 
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 
@@ -67,7 +70,8 @@ std::arch::global_asm!(
     "husk_systrap_start:",
     ".Lsys_start:",
     // Entry from the forked child: rdi = this page, rsi = the region's end,
-    // rdx = TASK_SIZE. Unmap everything outside the region.
+    // rdx = TASK_SIZE, r14 = 1 for the stub factory, 0 for a stub. Unmap
+    // everything outside the region.
     "mov r12, rsi",
     "mov r13, rdx",
     "mov rsi, rdi",
@@ -79,6 +83,8 @@ std::arch::global_asm!(
     "sub rsi, r12",
     "mov eax, 11", // munmap(region end, TASK_SIZE - region end)
     "syscall",
+    "test r14, r14",
+    "jnz .Lfactory",
     "lea r15, [rip + .Lsys_start + {PAGE}]",
     "xor r12d, r12d", // no signal frame yet
     "jmp .Lpost",
@@ -165,20 +171,41 @@ std::arch::global_asm!(
     "mov eax, 202",
     "syscall",
     "jmp .Lwait",
-    // Our turn: resume the app, or run one syscall for the Sentry.
+    // Our turn: run the address-space operations the Sentry queued (in
+    // order; the first failure gives the turn back at once), then resume
+    // the app or give the turn back. r13 says which.
     ".Lserve:",
+    "xor r13d, r13d",
     "cmp qword ptr [r15 + {REQ}], {REQ_RESUME}",
-    "je .Lresume",
-    "mov rax, [r15 + {NR}]",
-    "mov rdi, [r15 + {ARGS}]",
-    "mov rsi, [r15 + {ARGS} + 8]",
-    "mov rdx, [r15 + {ARGS} + 16]",
-    "mov r10, [r15 + {ARGS} + 24]",
-    "mov r8, [r15 + {ARGS} + 32]",
-    "mov r9, [r15 + {ARGS} + 40]",
+    "jne .Lops",
+    "mov r13d, 1",
+    ".Lops:",
+    "mov rbx, [r15 + {OPS_N}]",
+    "lea r14, [r15 + {OPS}]",
+    ".Lop:",
+    "test rbx, rbx",
+    "jz .Lops_done",
+    "mov rax, [r14]",
+    "mov rdi, [r14 + 8]",
+    "mov rsi, [r14 + 16]",
+    "mov rdx, [r14 + 24]",
+    "mov r10, [r14 + 32]",
+    "mov r8, [r14 + 40]",
+    "mov r9, [r14 + 48]",
     "syscall",
+    "cmp rax, -4095",
+    "jae .Lop_failed",
+    "add r14, {OP_LEN}",
+    "dec rbx",
+    "jmp .Lop",
+    ".Lop_failed:",
     "mov [r15 + {RESULT}], rax",
+    "mov [r15 + {OPS_N}], rbx",
     "jmp .Lpost",
+    ".Lops_done:",
+    "mov qword ptr [r15 + {OPS_N}], 0",
+    "test r13d, r13d",
+    "jz .Lpost",
     ".Lresume:",
     "test r12, r12",
     "jnz .Lhave_frame",
@@ -236,6 +263,89 @@ std::arch::global_asm!(
     "mov eax, 15",
     "syscall",
     "ud2",
+    // The stub factory, once it has unmapped all but the region (its
+    // factory page is mapped): serve requests, each a clone into a new stub
+    // (a child of the Sentry, CLONE_PARENT), which maps its control region
+    // from the pool, seals itself and starts as a forked stub does. Every
+    // signal stays blocked here, as in the stubs.
+    ".Lfactory:",
+    "lea r15, [rip + .Lsys_start + {FACTORY_PAGE}]",
+    ".Lf_wait:",
+    "mov eax, dword ptr [r15 + {F_STATE}]",
+    "cmp eax, {F_REQUEST}",
+    "je .Lf_clone",
+    "lea rdi, [r15 + {F_STATE}]",
+    "xor esi, esi", // FUTEX_WAIT while the word is what we read
+    "mov edx, eax",
+    "xor r10d, r10d",
+    "mov eax, 202",
+    "syscall",
+    "jmp .Lf_wait",
+    ".Lf_clone:",
+    // What the child needs, read before the clone: once the reply is posted
+    // the Sentry may rewrite the page for its next request.
+    "mov r13, [r15 + {F_SLOT}]",
+    "mov r14, [r15 + {F_POOL_FD}]",
+    "mov rbx, [r15 + {F_SENTRY_PID}]",
+    "mov edi, {CLONE_PARENT}",
+    "xor esi, esi",
+    "xor edx, edx",
+    "xor r10d, r10d",
+    "xor r8d, r8d",
+    "mov eax, 56", // clone
+    "syscall",
+    "test rax, rax",
+    "jz .Lf_child",
+    "mov [r15 + {F_RESULT}], rax",
+    "mov dword ptr [r15 + {F_STATE}], {F_DONE}",
+    "lea rdi, [r15 + {F_STATE}]",
+    "mov esi, 1", // FUTEX_WAKE
+    "mov edx, 1",
+    "mov eax, 202",
+    "syscall",
+    "jmp .Lf_wait",
+    ".Lf_child:",
+    "mov edi, 1", // prctl(PR_SET_PDEATHSIG, SIGKILL)
+    "mov esi, 9",
+    "mov eax, 157",
+    "syscall",
+    "mov eax, 110", // getppid: still the Sentry's child?
+    "syscall",
+    "cmp rax, rbx",
+    "jne .Lf_die",
+    "lea rdi, [rip + .Lsys_start + {PAGE}]",
+    "mov esi, {CTRL_LEN}",
+    "mov edx, 3", // PROT_READ | PROT_WRITE
+    "mov r10d, {SHARED_FIXED}",
+    "mov r8, r14",
+    "mov r9, r13",
+    "mov eax, 9", // mmap the control region
+    "syscall",
+    "lea rdi, [rip + .Lsys_start + {PAGE}]",
+    "cmp rax, rdi",
+    "jne .Lf_die",
+    "mov rdi, r14",
+    "mov eax, 3", // close the pool
+    "syscall",
+    "mov edi, 1", // seccomp(SECCOMP_SET_MODE_FILTER, 0, prog)
+    "xor esi, esi",
+    "lea rdx, [r15 + {F_PROG}]",
+    "mov eax, 317",
+    "syscall",
+    "test rax, rax",
+    "jnz .Lf_die",
+    "mov rdi, r15",
+    "mov esi, {PAGE}",
+    "mov eax, 11", // munmap the factory page
+    "syscall",
+    "lea r15, [rip + .Lsys_start + {PAGE}]",
+    "xor r12d, r12d", // no signal frame yet
+    "jmp .Lpost",
+    ".Lf_die:",
+    "mov edi, 110",
+    "mov eax, 231", // exit_group
+    "syscall",
+    "ud2",
     "husk_systrap_end:",
     ".popsection",
     PAGE = const PAGE,
@@ -258,8 +368,9 @@ std::arch::global_asm!(
     SIGSYS = const libc::SIGSYS,
     SYS_SECCOMP = const 1,
     REQ = const shared::REQ,
-    NR = const shared::NR,
-    ARGS = const shared::ARGS,
+    OPS_N = const shared::OPS_N,
+    OPS = const shared::OPS,
+    OP_LEN = const shared::OP_LEN,
     RESULT = const shared::RESULT,
     S_SENTRY = const shared::S_SENTRY,
     S_SENTRY_W = const shared::S_SENTRY | shared::WAITING,
@@ -272,6 +383,18 @@ std::arch::global_asm!(
     UCTX_QWORDS = const UCTX_QWORDS,
     SIGSTACK_LEN = const SIGSTACK_LEN,
     CSGSFS = const CSGSFS,
+    FACTORY_PAGE = const shared::FACTORY_PAGE,
+    F_STATE = const shared::F_STATE,
+    F_REQUEST = const shared::F_REQUEST,
+    F_DONE = const shared::F_DONE,
+    F_SLOT = const shared::F_SLOT,
+    F_POOL_FD = const shared::F_POOL_FD,
+    F_SENTRY_PID = const shared::F_SENTRY_PID,
+    F_RESULT = const shared::F_RESULT,
+    F_PROG = const shared::F_PROG,
+    CLONE_PARENT = const libc::CLONE_PARENT,
+    CTRL_LEN = const CTRL_LEN,
+    SHARED_FIXED = const libc::MAP_SHARED | libc::MAP_FIXED,
 );
 
 extern "C" {
@@ -300,6 +423,10 @@ impl Region {
     /// The signal stack's address in the stub.
     pub fn sigstack(&self) -> u64 {
         self.ctrl() + PAGE as u64
+    }
+    /// The factory page's address in the stub factory.
+    pub fn factory_page(&self) -> u64 {
+        self.base + shared::FACTORY_PAGE as u64
     }
 }
 
@@ -369,10 +496,21 @@ fn map_region() -> io::Result<Region> {
     Err(io::Error::from_raw_os_error(libc::ENOMEM))
 }
 
-/// What the spawner thread needs to fork one stub.
+/// What the spawner thread forks.
+#[derive(Clone, Copy)]
+enum Child {
+    /// A stub whose control region is `CTRL_LEN` bytes at `ctrl_off` in
+    /// `ctrl_fd`.
+    Stub { ctrl_fd: RawFd, ctrl_off: u64 },
+    /// The stub factory, which keeps `pool_fd` (the control pool) open and
+    /// maps the factory page from its start.
+    Factory { pool_fd: RawFd },
+}
+
+/// What the spawner thread needs to fork one child.
 struct SpawnRequest {
     memfd: RawFd,
-    ctrl_fd: RawFd,
+    child: Child,
     region: Region,
     reply: mpsc::Sender<io::Result<i32>>,
 }
@@ -383,7 +521,7 @@ static SPAWNER: OnceLock<Option<Mutex<mpsc::Sender<SpawnRequest>>>> = OnceLock::
 /// Blocks every signal in the calling thread. The spawner thread only forks;
 /// signals sent to the Sentry process must go to the threads that handle
 /// them, never to it.
-fn block_all_signals() {
+pub(super) fn block_all_signals() {
     // SAFETY: building a full sigset_t in a local and installing it as this
     // thread's mask; the pointers are to locals that outlive the calls.
     unsafe {
@@ -394,8 +532,19 @@ fn block_all_signals() {
 }
 
 /// Forks a stub from the spawner thread and returns its pid. The stub maps
-/// `ctrl_fd` (a control region) and keeps only `memfd` open.
-pub fn spawn(memfd: RawFd, ctrl_fd: RawFd, region: Region) -> Result<i32, PlatformError> {
+/// its control region (`CTRL_LEN` bytes at `ctrl_off` in `ctrl_fd`) and
+/// keeps only `memfd` open.
+pub fn spawn(memfd: RawFd, ctrl_fd: RawFd, ctrl_off: u64, region: Region) -> Result<i32, PlatformError> {
+    spawn_child(memfd, Child::Stub { ctrl_fd, ctrl_off }, region)
+}
+
+/// Forks the stub factory from the spawner thread and returns its pid; see
+/// [`Factory`].
+fn spawn_factory(memfd: RawFd, pool_fd: RawFd, region: Region) -> Result<i32, PlatformError> {
+    spawn_child(memfd, Child::Factory { pool_fd }, region)
+}
+
+fn spawn_child(memfd: RawFd, child: Child, region: Region) -> Result<i32, PlatformError> {
     let tx = SPAWNER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<SpawnRequest>();
         std::thread::Builder::new()
@@ -403,7 +552,7 @@ pub fn spawn(memfd: RawFd, ctrl_fd: RawFd, region: Region) -> Result<i32, Platfo
             .spawn(move || {
                 block_all_signals();
                 for req in rx {
-                    let r = fork_stub(req.memfd, req.ctrl_fd, req.region);
+                    let r = fork_child(req.memfd, req.child, req.region);
                     let _ = req.reply.send(r);
                 }
             })
@@ -413,12 +562,12 @@ pub fn spawn(memfd: RawFd, ctrl_fd: RawFd, region: Region) -> Result<i32, Platfo
     let gone = || PlatformError::StubCreate(io::Error::other("the stub spawner thread is gone"));
     let tx = tx.as_ref().ok_or_else(gone)?;
     let (reply, rx) = mpsc::channel();
-    let req = SpawnRequest { memfd, ctrl_fd, region, reply };
+    let req = SpawnRequest { memfd, child, region, reply };
     tx.lock().unwrap_or_else(|e| e.into_inner()).send(req).map_err(|_| gone())?;
     rx.recv().map_err(|_| gone())?.map_err(PlatformError::StubCreate)
 }
 
-fn fork_stub(memfd: RawFd, ctrl_fd: RawFd, region: Region) -> io::Result<i32> {
+fn fork_child(memfd: RawFd, child: Child, region: Region) -> io::Result<i32> {
     // Built before the fork: the child must not allocate.
     let filter = seccomp::stub::systrap(region.base, memfd);
     let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr().cast_mut() };
@@ -433,9 +582,119 @@ fn fork_stub(memfd: RawFd, ctrl_fd: RawFd, region: Region) -> io::Result<i32> {
     }
     if pid == 0 {
         // SAFETY: we are the freshly forked child; see `child_main`.
-        unsafe { child_main(memfd, ctrl_fd, region, parent, &prog) }
+        unsafe { child_main(memfd, child, region, parent, &prog) }
     }
     Ok(pid)
+}
+
+/// The stub factory: a small process forked from the Sentry once, with
+/// nothing mapped but the stub region, that clones new stubs on request.
+///
+/// Forking a stub from the Sentry copies the Sentry's page tables, makes
+/// every page it then writes take a copy-on-write fault, and leaves the
+/// stub to unmap all of it again (TLB shootdowns included): most of the
+/// cost of an app's fork. A clone of the factory costs only what a new
+/// process must. The factory is set up as a stub is (signal actions,
+/// alternate stack, every signal blocked, no fds but the memory file and
+/// the control pool, no rseq, no new privileges) but installs no filter;
+/// no app code ever runs in it. Each new stub is a child of the Sentry
+/// (`CLONE_PARENT`), asks to die with it as a forked stub does, maps its
+/// control region from the pool, closes the pool and installs the stub's
+/// filter, whose program the Sentry left in the factory page.
+pub struct Factory {
+    pid: i32,
+    /// The Sentry's mapping of the factory page (slot 0 of the pool); the
+    /// lock makes one request at a time.
+    page: Mutex<shared::Ctrl>,
+}
+
+/// How long the Sentry waits for the factory before it checks that the
+/// factory is alive.
+const FACTORY_PATIENCE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Why the factory gave no stub.
+#[derive(Debug)]
+pub enum FactoryError {
+    /// The factory process is gone.
+    Gone,
+    /// Its clone failed (as a fork would: a limit, memory).
+    Clone(io::Error),
+}
+
+impl Factory {
+    /// Starts a factory for stubs of `memfd` whose control regions are in
+    /// `pool` (slot 0 of which is the factory page).
+    pub fn start(memfd: RawFd, pool: std::os::fd::BorrowedFd<'_>, region: Region) -> Result<Self, PlatformError> {
+        use std::os::fd::AsRawFd;
+        let page = shared::Ctrl::map(pool, 0).map_err(PlatformError::StubCreate)?;
+        let filter = seccomp::stub::systrap(region.base, memfd);
+        let bytes: Vec<u8> = filter
+            .iter()
+            .flat_map(|f| {
+                let mut b = [0u8; 8];
+                b[..2].copy_from_slice(&f.code.to_ne_bytes());
+                b[2] = f.jt;
+                b[3] = f.jf;
+                b[4..].copy_from_slice(&f.k.to_ne_bytes());
+                b
+            })
+            .collect();
+        if shared::F_FILTER + bytes.len() > PAGE {
+            return Err(PlatformError::StubCreate(io::Error::other("the stub filter does not fit the factory page")));
+        }
+        page.write_bytes(shared::F_FILTER, &bytes);
+        page.set(shared::F_PROG, filter.len() as u64);
+        page.set(shared::F_PROG + 8, region.factory_page() + shared::F_FILTER as u64);
+        // SAFETY: getpid takes nothing.
+        page.set(shared::F_SENTRY_PID, unsafe { libc::getpid() } as u64);
+        page.set(shared::F_POOL_FD, pool.as_raw_fd() as u64);
+        page.state().store(shared::F_IDLE, Ordering::SeqCst);
+        let pid = spawn_factory(memfd, pool.as_raw_fd(), region)?;
+        Ok(Factory { pid, page: Mutex::new(page) })
+    }
+
+    /// The factory's pid.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Asks for a new stub whose control region is at `ctrl_off` in the
+    /// pool, without waiting: [`Factory::collect`] takes the answer. At most
+    /// one request is outstanding; the caller keeps that so.
+    pub fn request(&self, ctrl_off: u64) {
+        let page = self.page.lock().unwrap_or_else(|e| e.into_inner());
+        page.set(shared::F_SLOT, ctrl_off);
+        page.state().store(shared::F_REQUEST, Ordering::SeqCst);
+        super::sys::futex_wake(page.state_ptr());
+    }
+
+    /// Waits for the answer to the outstanding request: the new stub's pid.
+    pub fn collect(&self) -> Result<i32, FactoryError> {
+        let page = self.page.lock().unwrap_or_else(|e| e.into_inner());
+        let state = page.state();
+        while state.load(Ordering::SeqCst) != shared::F_DONE {
+            let woke = super::sys::futex_wait(page.state_ptr(), shared::F_REQUEST, FACTORY_PATIENCE);
+            if matches!(woke, super::sys::Wait::TimedOut)
+                && state.load(Ordering::SeqCst) != shared::F_DONE
+                && super::sys::try_wait(self.pid).is_some()
+            {
+                return Err(FactoryError::Gone);
+            }
+        }
+        let r = page.get(shared::F_RESULT) as i64;
+        state.store(shared::F_IDLE, Ordering::SeqCst);
+        if r < 0 {
+            return Err(FactoryError::Clone(io::Error::from_raw_os_error(-r as i32)));
+        }
+        i32::try_from(r).map_err(|_| FactoryError::Gone)
+    }
+}
+
+impl Drop for Factory {
+    fn drop(&mut self) {
+        super::sys::kill(self.pid);
+        super::sys::reap(self.pid);
+    }
 }
 
 /// `SA_RESTORER`: the handler returns through the stub's restorer.
@@ -450,17 +709,18 @@ struct KernelSigaction {
     mask: u64,
 }
 
-/// The forked child's whole life before the stub code runs.
+/// The forked child's whole life before the stub code (or the factory's)
+/// runs.
 ///
 /// # Safety
 /// Must be called only in the child of `fork`, with `prog` pointing at a
 /// filter that outlives the call. It never returns.
-unsafe fn child_main(memfd: RawFd, ctrl_fd: RawFd, region: Region, parent: i32, prog: &libc::sock_fprog) -> ! {
+unsafe fn child_main(memfd: RawFd, child: Child, region: Region, parent: i32, prog: &libc::sock_fprog) -> ! {
     // SAFETY: raw syscalls with plain values or pointers to live locals; on
-    // failure the child exits without unwinding. The control region is mapped
-    // over the Sentry's PROT_NONE reservation of it, which nothing else uses.
-    // The final jump goes to the stub page, which exists in the child
-    // (inherited from the Sentry) and does not return.
+    // failure the child exits without unwinding. The control region (or the
+    // factory page) is mapped over the Sentry's PROT_NONE reservation of it,
+    // which nothing else uses. The final jump goes to the stub page, which
+    // exists in the child (inherited from the Sentry) and does not return.
     unsafe {
         let fail = |code: i32| -> ! { libc::_exit(code) };
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
@@ -482,17 +742,22 @@ unsafe fn child_main(memfd: RawFd, ctrl_fd: RawFd, region: Region, parent: i32, 
                 libc::syscall(libc::SYS_rt_sigaction, sig, &dfl, 0usize, 8usize);
             }
         }
+        let (at, len, fd, off) = match child {
+            Child::Stub { ctrl_fd, ctrl_off } => (region.ctrl(), CTRL_LEN, ctrl_fd, ctrl_off),
+            Child::Factory { pool_fd } => (region.factory_page(), PAGE, pool_fd, 0),
+        };
         let p = libc::mmap(
-            region.ctrl() as *mut libc::c_void,
-            CTRL_LEN,
+            at as *mut libc::c_void,
+            len,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_SHARED | libc::MAP_FIXED,
-            ctrl_fd,
-            0,
+            fd,
+            off as libc::off_t,
         );
-        if p as u64 != region.ctrl() {
+        if p as u64 != at {
             fail(103);
         }
+        // (The factory's stubs map their control regions there.)
         let ss = libc::stack_t { ss_sp: region.sigstack() as *mut libc::c_void, ss_flags: 0, ss_size: SIGSTACK_LEN };
         if libc::syscall(libc::SYS_sigaltstack, &ss, 0usize) != 0 {
             fail(104);
@@ -516,12 +781,24 @@ unsafe fn child_main(memfd: RawFd, ctrl_fd: RawFd, region: Region, parent: i32, 
         // other frame carries the app's.
         let all: u64 = u64::MAX;
         libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &all, 0usize, 8usize);
-        if !crate::ptrace::stub::seal_stub(memfd, prog) {
-            fail(106);
-        }
+        let factory = match child {
+            Child::Stub { .. } => {
+                if !crate::ptrace::stub::seal_stub(memfd, prog) {
+                    fail(106);
+                }
+                0u64
+            }
+            Child::Factory { pool_fd } => {
+                if !crate::ptrace::stub::seal_factory(memfd, pool_fd) {
+                    fail(108);
+                }
+                1
+            }
+        };
         std::arch::asm!(
             "jmp {entry}",
             entry = in(reg) region.base,
+            in("r14") factory,
             in("rdi") region.base,
             in("rsi") region.base + REGION_LEN,
             in("rdx") TASK_SIZE,

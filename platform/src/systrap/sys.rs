@@ -143,3 +143,28 @@ pub fn seccomp_trap_available() -> io::Result<()> {
         Err(io::Error::last_os_error())
     }
 }
+
+/// `ftruncate(fd, len)`.
+pub fn set_len(fd: std::os::fd::BorrowedFd<'_>, len: u64) -> io::Result<()> {
+    let len = libc::off_t::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    // SAFETY: plain call on a borrowed fd.
+    if unsafe { libc::ftruncate(fd.as_raw_fd(), len) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Frees `len` bytes at `off` in `fd` (a memfd): they read as zeros again.
+pub fn punch_hole(fd: std::os::fd::BorrowedFd<'_>, off: u64, len: u64) -> io::Result<()> {
+    let (off, len) = match (libc::off_t::try_from(off), libc::off_t::try_from(len)) {
+        (Ok(o), Ok(l)) => (o, l),
+        _ => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
+    };
+    // SAFETY: plain call on a borrowed fd.
+    let r =
+        unsafe { libc::fallocate(fd.as_raw_fd(), libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE, off, len) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
