@@ -104,6 +104,27 @@ differential_test! {
 }
 
 differential_test! {
+    /// Many read-only opens of one rootfs file, which Husk serves from one
+    /// kept host fd: each its own offset and flags, each outliving the
+    /// others.
+    fn open_shared(platform, link) {
+        let (rootfs, prog) = rootfs_with("open_shared", link);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_lines(&[
+            "opened: 1",
+            "reads: 500 1000 500, same bytes 1",
+            "nonblock: 0 1",
+            "after F_SETFL on another: 0 1",
+            "same file: 1, size 100000",
+            "after close: pread 1000 same 1",
+            "reopened at 0",
+            "mapped after close: 1",
+            "300 opens: 1",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// brk, anonymous and file mappings, mprotect, madvise, mmap errnos.
     fn mmapbrk(platform, link) {
         let (rootfs, prog) = rootfs_with("mmapbrk", link);

@@ -817,13 +817,26 @@ pub(crate) fn open_resolved(
             crate::vfs::overlay::copy_up(&d)?;
         }
         let ops: Box<dyn FileOps> = match d.node() {
-            Node::Gofer { fid, attr, .. } => match attr.mode & S_IFMT {
+            Node::Gofer { fid, attr, reader, .. } => match attr.mode & S_IFMT {
                 S_IFREG => {
                     if writes {
                         return Err(Errno::EROFS);
                     }
                     let host_flags = flags & !(O_CLOEXEC | O_CREAT | O_EXCL);
-                    let host = vfs.gofer().ok_or(Errno::EIO)?.open(*fid, host_flags).map_err(gofer_errno)?;
+                    // Flags that change how the host fd reads need an open
+                    // of their own; a plain read-only open shares the kept one.
+                    let plain = host_flags & (O_DIRECT | O_NOATIME | O_NONBLOCK | O_DSYNC | O_ASYNC) == 0;
+                    let host = match reader.get().filter(|_| plain) {
+                        Some(fd) => fd,
+                        None => {
+                            let gofer = vfs.gofer().ok_or(Errno::EIO)?;
+                            let fd = Arc::new(gofer.open(*fid, host_flags).map_err(gofer_errno)?);
+                            if plain {
+                                reader.offer(&fd);
+                            }
+                            fd
+                        }
+                    };
                     if d.overlay().is_some() {
                         Box::new(HostFile::new_lower(host, *attr, d.clone()))
                     } else {

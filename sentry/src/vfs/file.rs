@@ -395,14 +395,16 @@ struct LiveHost {
 static HOST_APPEND: Mutex<()> = Mutex::new(());
 
 impl HostFile {
-    /// Wraps a donated fd of a read-only tree's file.
-    pub fn new(fd: OwnedFd, attr: FileAttr) -> HostFile {
-        HostFile { fd: Arc::new(fd), attr: Some(attr), live: None, lower_of: None }
+    /// Wraps a donated fd of a read-only tree's file (which other opens of
+    /// it may share: it is only read at offsets).
+    pub fn new(fd: Arc<OwnedFd>, attr: FileAttr) -> HostFile {
+        HostFile { fd, attr: Some(attr), live: None, lower_of: None }
     }
 
-    /// Wraps a donated fd of an overlay's lower file `d`.
-    pub fn new_lower(fd: OwnedFd, attr: FileAttr, d: Arc<Dentry>) -> HostFile {
-        HostFile { fd: Arc::new(fd), attr: Some(attr), live: None, lower_of: Some(d) }
+    /// Wraps a donated fd of an overlay's lower file `d` (shared as in
+    /// [`HostFile::new`]).
+    pub fn new_lower(fd: Arc<OwnedFd>, attr: FileAttr, d: Arc<Dentry>) -> HostFile {
+        HostFile { fd, attr: Some(attr), live: None, lower_of: Some(d) }
     }
 
     /// The copy of the overlay's lower file this opened, once there is one.

@@ -66,6 +66,9 @@ pub struct HostNode {
     pub(crate) link_target: OnceLock<Vec<u8>>,
     /// The tree it is in.
     pub mount: Arc<HostMount>,
+    /// A regular file's read-only open, kept so that the next ones are a
+    /// dup of it rather than a round trip to the Gofer.
+    reader: super::KeptReader,
 }
 
 /// The Gofer's fid goes with the node (each holds a host fd there).
@@ -108,6 +111,7 @@ fn new_dentry(name: &[u8], parent: Weak<Dentry>, fid: Fid, attr: FileAttr, mount
         seen: AtomicU64::new(now_ms()),
         link_target: OnceLock::new(),
         mount,
+        reader: super::KeptReader::default(),
     };
     let d = Dentry::make(name, parent, Node::Host(node));
     super::evict::note(&d);
@@ -461,7 +465,18 @@ pub fn open(d: &Dentry, flags: u32) -> SysResult<OwnedFd> {
     // O_TRUNC alone (with O_RDONLY) truncates too: Linux does, for a
     // caller who may write.
     let access = if trunc && flags & O_ACCMODE == O_RDONLY { abi::flags::open::O_RDWR } else { flags & O_ACCMODE };
+    // (The Gofer is asked for the access and O_DIRECTORY alone.)
+    let plain_read =
+        access == O_RDONLY && flags & abi::flags::open::O_DIRECTORY == 0 && d.file_type() == abi::flags::mode::S_IFREG;
+    if let Some(fd) = h.reader.get().filter(|_| plain_read).and_then(|r| r.try_clone().ok()) {
+        return Ok(fd);
+    }
     let fd = h.mount.gofer.open(h.fid, access | (flags & abi::flags::open::O_DIRECTORY)).map_err(gofer_errno)?;
+    if plain_read {
+        if let Ok(kept) = fd.try_clone() {
+            h.reader.offer(&Arc::new(kept));
+        }
+    }
     if trunc && d.file_type() == abi::flags::mode::S_IFREG {
         crate::sys::ftruncate(fd.as_raw_fd(), 0)?;
         truncated(d, 0);

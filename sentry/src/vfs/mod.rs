@@ -101,6 +101,47 @@ pub fn gofer_errno(e: GoferError) -> Errno {
 
 static NEXT_DENTRY_ID: AtomicU64 = AtomicU64::new(1);
 
+/// A read-only host fd of a regular file that its node keeps, so that the
+/// next read-only opens of the file share it (or a dup of it) rather than
+/// each being a round trip to the Gofer: the same host file, read at the
+/// Sentry's own offsets either way. At most [`KeptReader::MAX`] nodes keep
+/// one, well within the Sentry's fd limit; the fd goes with the node.
+#[derive(Default)]
+pub struct KeptReader(Mutex<Option<Arc<std::os::fd::OwnedFd>>>);
+
+/// How many nodes keep a reader.
+static KEPT_READERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl KeptReader {
+    /// At most this many nodes keep a reader.
+    pub const MAX: usize = 256;
+
+    /// The kept fd, if any.
+    pub fn get(&self) -> Option<Arc<std::os::fd::OwnedFd>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Keeps `fd` (a read-only open of the node's file, opened with no flag
+    /// that changes how it reads), unless one is kept or too many nodes
+    /// keep one.
+    pub fn offer(&self, fd: &Arc<std::os::fd::OwnedFd>) {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.is_none() && KEPT_READERS.fetch_add(1, Ordering::Relaxed) < Self::MAX {
+            *kept = Some(fd.clone());
+        } else if kept.is_none() {
+            KEPT_READERS.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for KeptReader {
+    fn drop(&mut self) {
+        if self.0.get_mut().unwrap_or_else(|e| e.into_inner()).take().is_some() {
+            KEPT_READERS.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// What a dentry names.
 pub enum Node {
     /// A file of the rootfs, held by the Gofer.
@@ -111,6 +152,8 @@ pub enum Node {
         attr: FileAttr,
         /// A symlink's target, read once.
         link_target: OnceLock<Vec<u8>>,
+        /// A regular file's read-only open, kept for the next ones.
+        reader: KeptReader,
     },
     /// A file of a host tree the app may change (a read-write volume),
     /// served by the Gofer.
@@ -508,7 +551,12 @@ impl Vfs {
     pub fn new(gofer: Arc<GoferClient>, upper: Option<Arc<crate::mm::MemoryFile>>) -> SysResult<Vfs> {
         let (fid, attr) = gofer.attach().map_err(gofer_errno)?;
         let overlay = upper.map(|mf| overlay::Overlay::new(mf, gofer.clone(), fid, attr.dev));
-        let root = Dentry::make_in(b"", Weak::new(), Node::Gofer { fid, attr, link_target: OnceLock::new() }, overlay);
+        let root = Dentry::make_in(
+            b"",
+            Weak::new(),
+            Node::Gofer { fid, attr, link_target: OnceLock::new(), reader: KeptReader::default() },
+            overlay,
+        );
         Ok(Vfs { gofer: Some(gofer), root, mounts: RwLock::new(MountTable::default()), records: Mutex::default() })
     }
 
@@ -558,7 +606,12 @@ impl Vfs {
         let gofer = self.gofer.as_ref().ok_or(Errno::ENOENT)?;
         let (fid, attr) = gofer.attach_root(index).map_err(gofer_errno)?;
         let overlay = upper.map(|mf| overlay::Overlay::new(mf, gofer.clone(), fid, attr.dev));
-        Ok(Dentry::make_in(b"", Weak::new(), Node::Gofer { fid, attr, link_target: OnceLock::new() }, overlay))
+        Ok(Dentry::make_in(
+            b"",
+            Weak::new(),
+            Node::Gofer { fid, attr, link_target: OnceLock::new(), reader: KeptReader::default() },
+            overlay,
+        ))
     }
 
     /// The roots of the mounted filesystems, the sandbox's root first
@@ -761,7 +814,7 @@ impl Vfs {
         let walked = gofer.walk(dir_fid, &[name]).map_err(gofer_errno)?;
         match (walked.steps.first(), walked.error) {
             (Some(&(fid, attr)), _) => {
-                let node = Node::Gofer { fid, attr, link_target: OnceLock::new() };
+                let node = Node::Gofer { fid, attr, link_target: OnceLock::new(), reader: KeptReader::default() };
                 let d = Dentry::make_in(name, Arc::downgrade(dir), node, dir.overlay.clone());
                 children.map.insert(name.to_vec(), Some(d.clone()));
                 evict::note(&d);

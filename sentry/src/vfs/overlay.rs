@@ -65,7 +65,7 @@ pub fn copy_up(d: &Arc<Dentry>) -> SysResult<()> {
     if d.upper.get().is_some() {
         return Ok(());
     }
-    let Node::Gofer { fid, attr, link_target } = &d.node else { return Ok(()) };
+    let Node::Gofer { fid, attr, link_target, .. } = &d.node else { return Ok(()) };
     let ov = d.overlay.as_ref().ok_or(Errno::EROFS)?;
     if let Some(parent) = d.parent() {
         copy_up(&parent)?;
