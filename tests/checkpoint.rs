@@ -44,6 +44,7 @@ impl Ctx {
         rootfs.prog("ckpt_unlinked", Link::Static);
         rootfs.prog("ckpt_inotify", Link::Static);
         rootfs.prog("ckpt_cputimer", Link::Static);
+        rootfs.prog("ckpt_rlimit_cpu", Link::Static);
         rootfs.prog("ckpt_sigio", Link::Static);
         rootfs.prog("ckpt_pidfd", Link::Static);
         rootfs.prog("ckpt_memfd", Link::Static);
@@ -679,6 +680,12 @@ fn timers_on_cpu_time_keep_their_settings_and_tick_on() {
     assert!(out.contains("left within 499-500 s: yes"), "{out}");
     assert!(out.contains("the thread's CPU-time timer ticks on: yes"), "{out}");
     assert!(out.contains("the thread's timer interval: 5000000 ns"), "{out}");
+}
+
+#[test]
+fn the_cpu_time_limit_is_watched_after_a_restore() {
+    let out = restores_as_natively("rlimit_cpu", "ckpt_rlimit_cpu", Native::Chroot, &[]);
+    assert!(out.contains("SIGXCPU after the restore: yes, the soft limit then 2"), "{out}");
 }
 
 #[test]

@@ -104,6 +104,39 @@ differential_test! {
 }
 
 differential_test! {
+    /// RLIMIT_CPU: SIGXCPU at the soft limit (which then rises by a
+    /// second), SIGKILL at the hard one, for a process spinning in its own
+    /// code.
+    fn rlimit_cpu(platform, link) {
+        let (rootfs, prog) = rootfs_with("rlimit_cpu", link);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_lines(&[
+            "child: killed by signal 9",
+            "SIGXCPU seen 1 times, the soft limit then 2",
+            "the parent's limit: infinite 1",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// openat2: the struct's size and flag checks, and the resolve flags
+    /// on a small tree and against /proc's links and mount.
+    fn openat2(platform, link) {
+        let (rootfs, prog) = rootfs_with("openat2", link);
+        rootfs.dir("/proc").dir_mode("/tmp", 0o1777);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_lines(&[
+            "size 23: EINVAL",
+            "size 32, nonzero tail: E2BIG",
+            "beneath: an absolute symlink: EXDEV",
+            "in root: an absolute symlink: ENOENT",
+            "no magic links: /proc/self/fd/N: ELOOP",
+            "no xdev: /proc/version: EXDEV",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// Many read-only opens of one rootfs file, which Husk serves from one
     /// kept host fd: each its own offset and flags, each outliving the
     /// others.

@@ -184,6 +184,7 @@ pub mod signal {
     pub const SIGCHLD: u32 = 17;
     pub const SIGCONT: u32 = 18;
     pub const SIGSTOP: u32 = 19;
+    pub const SIGXCPU: u32 = 24;
     pub const SIGXFSZ: u32 = 25;
     pub const SIGVTALRM: u32 = 26;
     pub const SIGPROF: u32 = 27;

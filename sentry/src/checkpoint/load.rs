@@ -824,6 +824,11 @@ fn restore_timers(
             t.set(&kernel.timers, left, interval);
         }));
     }
+    // RLIMIT_CPU (its soft limit as raised so far is in the limits).
+    {
+        let (kernel, tg, pid) = (kernel.clone(), tg.clone(), p.pid);
+        deferred.push(Box::new(move || crate::kernel::timer::watch_cpu_limit(&kernel, &tg, pid)));
+    }
     let (list, next_id) = &p.posix_timers;
     if list.len() > MAX_POSIX_TIMERS {
         return Err(inconsistent("too many POSIX timers"));

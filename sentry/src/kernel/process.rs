@@ -124,6 +124,8 @@ pub struct ThreadGroup {
     /// `which`, each made on first use; kept across execve, new in a fork
     /// child.
     pub itimers: [std::sync::OnceLock<Arc<super::timer::RealTimer>>; 3],
+    /// RLIMIT_CPU's watcher, made when the limit is first finite.
+    pub cpu_limit: std::sync::OnceLock<Arc<super::timer::CpuLimit>>,
     /// Set when the last thread has exited (the process is a zombie);
     /// `exit_queue` is told then, for pidfds.
     pub exited: AtomicBool,
@@ -182,6 +184,7 @@ impl ThreadGroup {
             exited_usage: Mutex::new(Usage::default()),
             children_usage: Mutex::new(Usage::default()),
             itimers: Default::default(),
+            cpu_limit: std::sync::OnceLock::new(),
             exited_cpu: Mutex::default(),
             exited: AtomicBool::new(false),
             exit_queue: super::waiter::WaitQueue::default(),

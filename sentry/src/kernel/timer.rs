@@ -410,6 +410,99 @@ impl Expiry for RealTimer {
     }
 }
 
+/// RLIMIT_CPU, watched on the process's CPU time as Linux's
+/// check_process_timers does: at the soft limit SIGXCPU, and again each
+/// second after while below the hard limit, the soft limit rising by a
+/// second each time (getrlimit shows it); at the hard limit SIGKILL.
+pub struct CpuLimit {
+    owner: TimerOwner,
+    clock: CpuClock,
+}
+
+impl CpuLimit {
+    /// The limit of `owner`'s process (a wall-clock owner: the CPU clock
+    /// is set here).
+    pub fn new(owner: TimerOwner, pid: i32) -> CpuLimit {
+        let clock = CpuClock::Process { pid, user_only: false };
+        CpuLimit { owner: owner.on_cpu_clock(clock.clone()), clock }
+    }
+
+    /// Arms for the process's limits now (`cur` and `max`, seconds of CPU
+    /// time), or disarms when there is no soft limit.
+    pub fn arm(self: &Arc<Self>, timers: &Timers, limit: abi::types::Rlimit) {
+        use abi::flags::rlimit::RLIM_INFINITY;
+        let target = Arc::downgrade(self) as Weak<dyn Expiry>;
+        if limit.cur == RLIM_INFINITY {
+            self.owner.set(timers, target, (Duration::ZERO, Duration::ZERO, Duration::ZERO));
+            return;
+        }
+        let Some(kernel) = self.owner.kernel.upgrade() else { return };
+        let used = self.clock.read(&kernel).unwrap_or_default();
+        // Already past it: at once (a zero value would disarm).
+        let left = Duration::from_secs(limit.cur).saturating_sub(used).max(Duration::from_nanos(1));
+        self.owner.set(timers, target, (left, Duration::from_secs(1), Duration::ZERO));
+    }
+
+    /// The limit reached: the signal it calls for, with the soft limit
+    /// raised as Linux raises it.
+    fn enforce(&self, kernel: &Arc<super::Kernel>) -> Option<u32> {
+        use abi::flags::rlimit::{RLIMIT_CPU, RLIM_INFINITY};
+        use abi::flags::signal::{SIGKILL, SIGXCPU};
+        let group = self.owner.group.upgrade()?;
+        let used = self.clock.read(kernel)?;
+        let mut limits = group.rlimits.lock().unwrap_or_else(|e| e.into_inner());
+        let limit = &mut limits[RLIMIT_CPU as usize];
+        if limit.max != RLIM_INFINITY && used >= Duration::from_secs(limit.max) {
+            return Some(SIGKILL);
+        }
+        if limit.cur != RLIM_INFINITY && used >= Duration::from_secs(limit.cur) {
+            if limit.cur < limit.max {
+                limit.cur += 1;
+            }
+            return Some(SIGXCPU);
+        }
+        None
+    }
+}
+
+impl Expiry for CpuLimit {
+    fn expire(&self, gen: u64, _now: Instant) -> Option<Instant> {
+        let (kernel, n, next) = self.owner.fire(gen)?;
+        if n > 0 {
+            if let Some(signo) = self.enforce(&kernel) {
+                let info = super::signal::SigInfo::new(signo, super::signal::code::SI_KERNEL);
+                super::task::exit::send_to_process(&kernel, self.owner.pid, info, None).ok()?;
+                if signo == abi::flags::signal::SIGKILL {
+                    return None;
+                }
+            }
+        }
+        next
+    }
+
+    fn is_current(&self, gen: u64) -> bool {
+        self.owner.is_current(gen)
+    }
+}
+
+/// Watches process `pid`'s RLIMIT_CPU from now on (made on first use):
+/// after setrlimit, in a fork child, at restore.
+pub fn watch_cpu_limit(kernel: &Arc<super::Kernel>, group: &Arc<super::process::ThreadGroup>, pid: i32) {
+    use abi::flags::rlimit::{RLIMIT_CPU, RLIM_INFINITY};
+    let limit = group.rlimits.lock().unwrap_or_else(|e| e.into_inner())[RLIMIT_CPU as usize];
+    if limit.cur == RLIM_INFINITY && group.cpu_limit.get().is_none() {
+        return;
+    }
+    let watcher = group
+        .cpu_limit
+        .get_or_init(|| {
+            let owner = TimerOwner::new(Arc::downgrade(kernel), Arc::downgrade(group), pid);
+            Arc::new(CpuLimit::new(owner, pid))
+        })
+        .clone();
+    watcher.arm(&kernel.timers, limit);
+}
+
 /// How a POSIX timer tells of its expiry (`struct sigevent`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Notify {

@@ -24,7 +24,7 @@ use crate::vfs::ops::{self, MAY_READ, MAY_WRITE};
 use crate::vfs::pipe::{FifoFile, Pipe};
 use crate::vfs::synth::{SynthDirFile, SynthFile, SynthKind};
 use crate::vfs::tmpfs::{self, InodeKind, NewKind};
-use crate::vfs::{devfs, gofer_errno, Dentry, Follow, Last, Node, Vfs};
+use crate::vfs::{devfs, gofer_errno, Dentry, Follow, Last, Node, Restrict, Vfs};
 use smallvec::SmallVec;
 
 /// Linux caps one read or write at this many bytes.
@@ -510,6 +510,7 @@ const MAX_CREATE_LINKS: usize = 40;
 /// symlink in the last component unless O_EXCL or O_NOFOLLOW), or a new
 /// regular file with permission bits `perm`. Returns it and whether it was
 /// created.
+#[allow(clippy::too_many_arguments)]
 fn open_create(
     vfs: &Vfs,
     root: &Arc<Dentry>,
@@ -518,11 +519,12 @@ fn open_create(
     flags: u32,
     perm: u32,
     creds: &Credentials,
+    r: Restrict,
 ) -> SysResult<(Arc<Dentry>, bool, Option<std::os::fd::OwnedFd>)> {
     let mut start = start.clone();
     let mut path = path.to_vec();
     for _ in 0..=MAX_CREATE_LINKS {
-        let pp = vfs.resolve_parent_as(root, &start, &path, creds)?;
+        let pp = vfs.resolve_parent_restricted(root, &start, &path, creds, r)?;
         let Last::Name(name) = &pp.last else { return Err(Errno::EISDIR) };
         if pp.trailing_slash {
             return Err(Errno::EISDIR);
@@ -533,9 +535,11 @@ fn open_create(
             // new file named as its text (a memfd's "/memfd:NAME
             // (deleted)"): the caller reopens the file (see `reopen`).
             Some(d) if d.synth().is_some_and(|n| n.file.is_some()) && flags & O_NOFOLLOW == 0 => {
+                r.may_follow(&d)?;
                 return Err(Errno::ENOENT);
             }
             Some(d) if d.is_symlink() && flags & O_NOFOLLOW == 0 => {
+                r.may_follow(&d)?;
                 let target = vfs.readlink(&d)?;
                 if target.is_empty() {
                     return Err(Errno::ENOENT);
@@ -889,28 +893,39 @@ pub(crate) fn open_resolved(
 }
 
 pub(super) fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> SysResult<u64> {
+    open_within(t, dirfd, path_addr, flags, mode, Restrict::default())
+}
+
+/// open(2) within the limits `r` (openat2's resolve flags): a scoped walk
+/// (`r.scoped`) has the starting directory as its root.
+fn open_within(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, r: Restrict) -> SysResult<u64> {
     let path = read_path(t, path_addr)?;
     if flags & O_TMPFILE == O_TMPFILE {
         return open_tmpfile(t, dirfd, &path, flags, mode);
     }
-    let start = start_dir(t, dirfd, &path)?;
+    let start = if r.scoped && path.first() == Some(&b'/') {
+        // (The dirfd still names the root of an absolute path.)
+        start_dir(t, dirfd, b".")?
+    } else {
+        start_dir(t, dirfd, &path)?
+    };
     let (root, umask) = {
         let fs = t.fs();
-        (fs.root.clone(), fs.umask)
+        (if r.scoped { start.clone() } else { fs.root.clone() }, fs.umask)
     };
     let creds = t.creds();
     let kernel = t.kernel.clone();
     let vfs = &kernel.vfs;
     let follow = if flags & O_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
     let resolved = if flags & O_CREAT != 0 && flags & O_PATH == 0 {
-        open_create(vfs, &root, &start, &path, flags, mode & 0o7777 & !umask, &creds)
+        open_create(vfs, &root, &start, &path, flags, mode & 0o7777 & !umask, &creds, r)
     } else {
-        vfs.resolve_as(&root, &start, &path, follow, &creds).map(|d| (d, false, None))
+        vfs.resolve_restricted(&root, &start, &path, follow, &creds, r).map(|d| (d, false, None))
     };
     let (d, created, made_fd) = match resolved {
         // A /proc/PID/fd link whose text names nothing (a pipe, a deleted
-        // file) still opens its file.
-        Err(Errno::ENOENT) if follow == Follow::Yes => {
+        // file) still opens its file (a walk with limits has checked it).
+        Err(Errno::ENOENT) if follow == Follow::Yes && r == Restrict::default() => {
             let target = magic_link_target(vfs, &root, &start, &path, &creds)?.ok_or(Errno::ENOENT)?;
             match reopen(&target, flags)? {
                 Reopened::File(file) => {
@@ -941,6 +956,92 @@ pub fn openat(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_open(t, a.fd(0), a.addr(1), a.u32(2), a.u32(3))
 }
 
+/// openat2's `struct open_how`: flags, mode, resolve.
+const OPEN_HOW_SIZE: u64 = 24;
+const RESOLVE_NO_XDEV: u64 = 0x01;
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_BENEATH: u64 = 0x08;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+const RESOLVE_CACHED: u64 = 0x20;
+/// Every flag open(2) knows (Linux's VALID_OPEN_FLAGS).
+const VALID_OPEN_FLAGS: u64 = (O_ACCMODE
+    | O_CREAT
+    | O_EXCL
+    | O_NOCTTY
+    | O_TRUNC
+    | O_APPEND
+    | O_NONBLOCK
+    | O_DSYNC
+    | O_ASYNC
+    | O_DIRECT
+    | O_LARGEFILE
+    | O_DIRECTORY
+    | O_NOFOLLOW
+    | O_NOATIME
+    | O_CLOEXEC
+    | O_SYNC
+    | O_PATH
+    | O_TMPFILE) as u64;
+
+/// openat2(2): openat with a versioned `struct open_how`, strict about
+/// its flags, and the resolve flags that limit the walk.
+pub fn openat2(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (dirfd, path_addr, how_addr, size) = (a.fd(0), a.addr(1), a.addr(2), a.u64(3));
+    if size < OPEN_HOW_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    // As copy_struct_from_user: a larger struct of a later ABI is fine if
+    // what this one does not know is zero.
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    let mut how = vec![0u8; size as usize];
+    t.mm().copy_in(how_addr, &mut how)?;
+    if how[OPEN_HOW_SIZE as usize..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let word = |i: usize| u64::from_le_bytes(how[8 * i..8 * i + 8].try_into().unwrap_or([0; 8]));
+    let (flags, mode, resolve) = (word(0), word(1), word(2));
+    if flags & !VALID_OPEN_FLAGS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let flags = flags as u32;
+    // A mode only where a file may be made, and only permission bits.
+    if mode & !0o7777 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if mode != 0 && flags & O_CREAT == 0 && flags & O_TMPFILE != O_TMPFILE {
+        return Err(Errno::EINVAL);
+    }
+    if flags & O_PATH != 0 && flags & !(O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let known = RESOLVE_NO_XDEV
+        | RESOLVE_NO_MAGICLINKS
+        | RESOLVE_NO_SYMLINKS
+        | RESOLVE_BENEATH
+        | RESOLVE_IN_ROOT
+        | RESOLVE_CACHED;
+    if resolve & !known != 0 || resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) == RESOLVE_BENEATH | RESOLVE_IN_ROOT {
+        return Err(Errno::EINVAL);
+    }
+    // A walk from the cache alone cannot make or truncate a file. (Every
+    // other walk is served from the Sentry's own dentries and the Gofer,
+    // without blocking on a disk: it is as cached as it gets.)
+    if resolve & RESOLVE_CACHED != 0 && (flags & (O_CREAT | O_TRUNC) != 0 || flags & O_TMPFILE == O_TMPFILE) {
+        return Err(Errno::EAGAIN);
+    }
+    let r = Restrict {
+        no_xdev: resolve & RESOLVE_NO_XDEV != 0,
+        no_symlinks: resolve & RESOLVE_NO_SYMLINKS != 0,
+        no_magiclinks: resolve & RESOLVE_NO_MAGICLINKS != 0,
+        beneath: resolve & RESOLVE_BENEATH != 0,
+        scoped: resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0,
+    };
+    open_within(t, dirfd, path_addr, flags, mode as u32, r)
+}
+
 pub fn creat(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_open(t, AT_FDCWD, a.addr(0), O_CREAT | O_WRONLY | O_TRUNC, a.u32(1))
 }
@@ -963,18 +1064,17 @@ pub fn lseek(t: &mut Task, a: &Args) -> SysResult<u64> {
         SEEK_SET => offset,
         SEEK_CUR => (*pos as i64).checked_add(offset).ok_or(Errno::EOVERFLOW)?,
         SEEK_END => size()?.checked_add(offset).ok_or(Errno::EOVERFLOW)?,
-        SEEK_DATA => {
-            if offset < 0 || offset >= size()? {
-                return Err(Errno::ENXIO);
-            }
-            offset
-        }
-        SEEK_HOLE => {
+        SEEK_DATA | SEEK_HOLE => {
             let s = size()?;
             if offset < 0 || offset >= s {
                 return Err(Errno::ENXIO);
             }
-            s
+            let hole = whence == SEEK_HOLE;
+            match f.ops.seek_data(offset as u64, hole) {
+                Some(at) => at? as i64,
+                None if hole => s,
+                None => offset,
+            }
         }
         _ => return Err(Errno::EINVAL),
     };

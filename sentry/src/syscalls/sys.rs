@@ -64,6 +64,9 @@ fn set_limit(t: &mut Task, r: usize, new: Rlimit) -> SysResult<()> {
         return Err(Errno::EPERM);
     }
     t.rlimits()[r] = new;
+    if r == abi::flags::rlimit::RLIMIT_CPU as usize {
+        crate::kernel::timer::watch_cpu_limit(&t.kernel, &t.handle.tg, t.pid);
+    }
     Ok(())
 }
 

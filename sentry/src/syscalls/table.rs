@@ -283,6 +283,7 @@ syscall_table! {
     CLOCK_NANOSLEEP => time::clock_nanosleep, Support::Full, [Int, Hex, Ptr, Ptr];
     EXIT_GROUP => process::exit_group, Support::Full, [Int];
     OPENAT => file::openat, Support::Partial("writes on the read-only rootfs give EROFS"), [Fd, Path, Hex, Oct];
+    OPENAT2 => file::openat2, Support::Partial("RESOLVE_CACHED walks as any other (the Sentry's walks never wait on a disk); O_CREAT/O_TRUNC with it give EAGAIN"), [Fd, Path, Ptr, Int];
     NEWFSTATAT => fs::newfstatat, Support::Full, [Fd, Path, Ptr, Hex];
     READLINKAT => fs::readlinkat, Support::Full, [Fd, Path, Ptr, Int];
     FACCESSAT => fs::faccessat, Support::Full, [Fd, Path, Oct];

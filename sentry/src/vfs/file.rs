@@ -69,6 +69,14 @@ pub trait FileOps: Send + Sync {
         Err(Errno::ESPIPE)
     }
 
+    /// SEEK_DATA (`hole` false) or SEEK_HOLE from `offset` (below the
+    /// size), for files that know their holes: where it lands, or ENXIO
+    /// (no data after `offset`). None: the whole file is data, with one
+    /// hole at its end, as Linux's generic_file_llseek has it.
+    fn seek_data(&self, _offset: u64, _hole: bool) -> Option<SysResult<u64>> {
+        None
+    }
+
     /// Directory entries, for getdents64, as one list.
     fn entries(&self) -> SysResult<&[DirEntry]> {
         Err(Errno::ENOTDIR)

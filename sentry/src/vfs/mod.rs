@@ -544,6 +544,45 @@ pub enum Follow {
     No,
 }
 
+/// Limits on a path walk: openat2's `RESOLVE_*` flags. The default limits
+/// nothing.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct Restrict {
+    /// `RESOLVE_NO_XDEV`: no mount point crossed, either way (EXDEV).
+    pub no_xdev: bool,
+    /// `RESOLVE_NO_SYMLINKS`: no symlink followed (ELOOP).
+    pub no_symlinks: bool,
+    /// `RESOLVE_NO_MAGICLINKS`: no /proc/PID magic link followed (ELOOP).
+    pub no_magiclinks: bool,
+    /// `RESOLVE_BENEATH`: the walk never leaves its root, which the caller
+    /// makes the starting directory: an absolute path or symlink, or `..`
+    /// at the root, gives EXDEV.
+    pub beneath: bool,
+    /// `RESOLVE_BENEATH` or `RESOLVE_IN_ROOT`: a magic link gives EXDEV, as
+    /// Linux does not follow them in a scoped walk.
+    pub scoped: bool,
+}
+
+impl Restrict {
+    /// Whether a walk within these limits may follow the symlink `link`:
+    /// ELOOP where symlinks (or magic links) are refused, EXDEV for a magic
+    /// link in a scoped walk.
+    pub fn may_follow(self, link: &Dentry) -> SysResult<()> {
+        if self.no_symlinks {
+            return Err(Errno::ELOOP);
+        }
+        if self != Restrict::default() && Vfs::is_magic_link(link) {
+            if self.no_magiclinks {
+                return Err(Errno::ELOOP);
+            }
+            if self.scoped {
+                return Err(Errno::EXDEV);
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Vfs {
     /// Attaches to the Gofer's rootfs: read-only, or with `upper` an
     /// overlay whose changes are held in `upper`'s pages (see
@@ -907,7 +946,7 @@ impl Vfs {
         path: &[u8],
         follow: Follow,
     ) -> SysResult<Arc<Dentry>> {
-        self.resolve_inner(root, start, path, follow, None)
+        self.resolve_inner(root, start, path, follow, None, Restrict::default())
     }
 
     /// [`Vfs::resolve`] on behalf of `creds`: every directory walked through
@@ -920,7 +959,20 @@ impl Vfs {
         follow: Follow,
         creds: &Credentials,
     ) -> SysResult<Arc<Dentry>> {
-        self.resolve_inner(root, start, path, follow, Some(creds))
+        self.resolve_inner(root, start, path, follow, Some(creds), Restrict::default())
+    }
+
+    /// [`Vfs::resolve_as`] within the limits `r` (openat2).
+    pub fn resolve_restricted(
+        &self,
+        root: &Arc<Dentry>,
+        start: &Arc<Dentry>,
+        path: &[u8],
+        follow: Follow,
+        creds: &Credentials,
+        r: Restrict,
+    ) -> SysResult<Arc<Dentry>> {
+        self.resolve_inner(root, start, path, follow, Some(creds), r)
     }
 
     fn resolve_inner(
@@ -930,6 +982,7 @@ impl Vfs {
         path: &[u8],
         follow: Follow,
         creds: Option<&Credentials>,
+        r: Restrict,
     ) -> SysResult<Arc<Dentry>> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
@@ -937,9 +990,50 @@ impl Vfs {
         if path.len() >= PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        let cur = if path[0] == b'/' { root.clone() } else { start.clone() };
+        let cur = if path[0] == b'/' { self.jump_to_root(root, start, r)? } else { start.clone() };
         let mut links = 0;
-        self.walk(root, cur, split(path), path.ends_with(b"/"), follow, &mut links, creds)
+        self.walk(root, cur, split(path), path.ends_with(b"/"), follow, &mut links, creds, r)
+    }
+
+    /// An absolute path or symlink target from `from`: the walk goes on at
+    /// `root`, unless `r` forbids it.
+    fn jump_to_root(&self, root: &Arc<Dentry>, from: &Arc<Dentry>, r: Restrict) -> SysResult<Arc<Dentry>> {
+        if r.beneath {
+            return Err(Errno::EXDEV);
+        }
+        if r.no_xdev && !self.same_mount(from, root) {
+            return Err(Errno::EXDEV);
+        }
+        Ok(root.clone())
+    }
+
+    /// The root of the mounted tree `d` is in.
+    fn mount_root_of(&self, d: &Arc<Dentry>) -> Arc<Dentry> {
+        let mut cur = d.clone();
+        // Bounded: no tree is deeper than PATH_MAX components.
+        for _ in 0..PATH_MAX {
+            if self.is_mount_root(&cur) {
+                break;
+            }
+            match cur.parent() {
+                Some(p) => cur = p,
+                None => break,
+            }
+        }
+        cur
+    }
+
+    /// Whether `a` and `b` are in the same mounted tree.
+    fn same_mount(&self, a: &Arc<Dentry>, b: &Arc<Dentry>) -> bool {
+        Arc::ptr_eq(&self.mount_root_of(a), &self.mount_root_of(b))
+    }
+
+    /// Whether `d` is a magic link of /proc (a process's `exe`, `cwd`,
+    /// `root`, `fd/N` and the like), not a plain symlink such as /proc/self.
+    pub fn is_magic_link(d: &Dentry) -> bool {
+        d.synth().is_some_and(|n| n.fs.magic == procfs::PROC_SUPER_MAGIC)
+            && d.is_symlink()
+            && d.parent().is_some_and(|p| p.parent().is_some())
     }
 
     /// Walks `rest` from `cur`; see [`Vfs::resolve`]. With `creds`, each
@@ -954,6 +1048,7 @@ impl Vfs {
         follow: Follow,
         links: &mut u32,
         creds: Option<&Credentials>,
+        r: Restrict,
     ) -> SysResult<Arc<Dentry>> {
         cur = self.cross(cur);
         while let Some(name) = rest.pop_front() {
@@ -966,11 +1061,19 @@ impl Vfs {
                 continue;
             }
             if name == b".." {
-                cur = self.dotdot(root, cur);
+                if r.beneath && Arc::ptr_eq(&cur, root) {
+                    return Err(Errno::EXDEV);
+                }
+                let up = self.dotdot(root, cur.clone());
+                if r.no_xdev && !self.same_mount(&cur, &up) {
+                    return Err(Errno::EXDEV);
+                }
+                cur = up;
                 continue;
             }
             let next = self.lookup(&cur, &name)?;
             if next.is_symlink() && (!last || follow == Follow::Yes || must_be_dir) {
+                r.may_follow(&next)?;
                 *links += 1;
                 if *links > MAX_SYMLINKS {
                     return Err(Errno::ELOOP);
@@ -980,7 +1083,7 @@ impl Vfs {
                     return Err(Errno::ENOENT);
                 }
                 if target[0] == b'/' {
-                    cur = self.cross(root.clone());
+                    cur = self.cross(self.jump_to_root(root, &cur, r)?);
                 }
                 if last && target.ends_with(b"/") {
                     must_be_dir = true;
@@ -989,6 +1092,9 @@ impl Vfs {
                     rest.insert(i, c);
                 }
                 continue;
+            }
+            if r.no_xdev && next.is_mount_point() {
+                return Err(Errno::EXDEV);
             }
             cur = self.cross(next);
         }
@@ -1001,7 +1107,7 @@ impl Vfs {
     /// Resolves all but the last component of `path` (which must then be a
     /// directory), for calls that create, remove or rename names.
     pub fn resolve_parent(&self, root: &Arc<Dentry>, start: &Arc<Dentry>, path: &[u8]) -> SysResult<ParentPath> {
-        self.resolve_parent_inner(root, start, path, None)
+        self.resolve_parent_inner(root, start, path, None, Restrict::default())
     }
 
     /// [`Vfs::resolve_parent`] on behalf of `creds` (search permission on
@@ -1013,7 +1119,19 @@ impl Vfs {
         path: &[u8],
         creds: &Credentials,
     ) -> SysResult<ParentPath> {
-        self.resolve_parent_inner(root, start, path, Some(creds))
+        self.resolve_parent_inner(root, start, path, Some(creds), Restrict::default())
+    }
+
+    /// [`Vfs::resolve_parent_as`] within the limits `r` (openat2).
+    pub fn resolve_parent_restricted(
+        &self,
+        root: &Arc<Dentry>,
+        start: &Arc<Dentry>,
+        path: &[u8],
+        creds: &Credentials,
+        r: Restrict,
+    ) -> SysResult<ParentPath> {
+        self.resolve_parent_inner(root, start, path, Some(creds), r)
     }
 
     fn resolve_parent_inner(
@@ -1022,6 +1140,7 @@ impl Vfs {
         start: &Arc<Dentry>,
         path: &[u8],
         creds: Option<&Credentials>,
+        r: Restrict,
     ) -> SysResult<ParentPath> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
@@ -1031,12 +1150,12 @@ impl Vfs {
         }
         let mut comps = split(path);
         let trailing_slash = path.ends_with(b"/");
-        let base = if path[0] == b'/' { root.clone() } else { start.clone() };
+        let base = if path[0] == b'/' { self.jump_to_root(root, start, r)? } else { start.clone() };
         let Some(last) = comps.pop_back() else {
             return Ok(ParentPath { dir: self.cross(base), last: Last::Root, trailing_slash });
         };
         let mut links = 0;
-        let dir = self.walk(root, base, comps, false, Follow::Yes, &mut links, creds)?;
+        let dir = self.walk(root, base, comps, false, Follow::Yes, &mut links, creds, r)?;
         if !dir.is_dir() {
             return Err(Errno::ENOTDIR);
         }

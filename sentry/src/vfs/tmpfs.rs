@@ -769,6 +769,34 @@ impl Pages {
         self.size
     }
 
+    /// SEEK_DATA (`hole` false) or SEEK_HOLE from `offset`, by the pages
+    /// held, as Linux's tmpfs: ENXIO from the size on, or for data when
+    /// only holes follow.
+    pub fn seek_data(&self, offset: u64, hole: bool) -> SysResult<u64> {
+        if offset >= self.size {
+            return Err(Errno::ENXIO);
+        }
+        let first = offset / PAGE_SIZE;
+        let at = if hole {
+            // The first page from `first` on that is not held.
+            let mut p = first;
+            for (&q, _) in self.map.range(first..) {
+                if q != p {
+                    break;
+                }
+                p += 1;
+            }
+            p.saturating_mul(PAGE_SIZE).max(offset).min(self.size)
+        } else {
+            let q = self.map.range(first..).next().map(|(&q, _)| q).ok_or(Errno::ENXIO)?;
+            q.saturating_mul(PAGE_SIZE).max(offset)
+        };
+        if !hole && at >= self.size {
+            return Err(Errno::ENXIO);
+        }
+        Ok(at)
+    }
+
     /// The first `size` bytes of the host file `fd` (fewer if it ends
     /// sooner), in new pages of `fs`: ENOSPC when they do not fit.
     pub(crate) fn from_fd(fs: &MemFs, fd: std::os::fd::RawFd, size: u64) -> SysResult<Pages> {
@@ -1372,6 +1400,13 @@ impl RegFile {
 impl FileOps for RegFile {
     fn seekable(&self) -> bool {
         true
+    }
+
+    fn seek_data(&self, offset: u64, hole: bool) -> Option<SysResult<u64>> {
+        match &self.inode.kind {
+            InodeKind::Disk(_) => None,
+            _ => Some(self.inode.pages().and_then(|p| p.seek_data(offset, hole))),
+        }
     }
 
     fn read(&self, mf: &MemoryFile, dst: &[Chunk], offset: Option<u64>) -> SysResult<usize> {

@@ -276,6 +276,10 @@ impl Task {
         } else {
             None
         };
+        // RLIMIT_CPU is inherited, and counts the child's own CPU time.
+        if f & CLONE_THREAD == 0 {
+            crate::kernel::timer::watch_cpu_limit(&self.kernel, &child.handle.tg, tid);
+        }
         if let Err(e) = child.start() {
             self.kernel.procs().forget_unstarted(tid, pid);
             return Err(e);
