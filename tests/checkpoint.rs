@@ -743,6 +743,7 @@ fn message_queues_keep_their_messages_names_and_notifications() {
     assert!(out.contains("received 4 [high] at 5\nreceived 6 [middle] at 3\nreceived 3 [low] at 1"), "{out}");
     assert!(out.contains("the unlinked queue: 14 [kept by its fd]"), "{out}");
     assert!(out.contains("the notification's value: 42"), "{out}");
+    assert!(out.contains("the thread notification's value: 7"), "{out}");
     assert!(out.contains("the child received 13 [for the child] at 9"), "{out}");
 }
 

@@ -176,6 +176,21 @@ differential_test! {
     }
 }
 
+differential_test! {
+    /// mq_notify with SIGEV_THREAD (glibc's netlink cookie): the function
+    /// runs in a new thread; EBUSY, removal, and a bad socket's errnos.
+    fn mq_notify_thread(platform, link) {
+        let (rootfs, prog) = prog_rootfs("mq_notify_thread", link);
+        let case = case(&rootfs, &prog).expect_lines(&[
+            "again: EBUSY",
+            "ran: 1, value 42, in another thread 1",
+            "after removal, ran: 0",
+            "not a socket: ENOTSOCK",
+        ]);
+        differential(platform, &case);
+    }
+}
+
 husk_test! {
     /// The mqueue filesystem at /dev/mqueue (the native chroot has none):
     /// a queue's file with its status text, listing, unlink(2), mkdir's

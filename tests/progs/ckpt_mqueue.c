@@ -1,11 +1,13 @@
 /* POSIX message queues across a checkpoint. Before "ready": a queue with
  * three messages of different priorities; a queue unlinked while open
  * (only the fd holds it) with a message; an empty queue with an mq_notify
- * registration for SIGUSR2; and an empty queue a child waits on in
- * mq_receive. The program waits for SIGUSR1 (a checkpoint and a restore
+ * registration for SIGUSR2; an empty queue with a SIGEV_THREAD one (glibc's
+ * helper thread waits on its netlink socket); and an empty queue a child
+ * waits on in mq_receive. The program waits for SIGUSR1 (a checkpoint and a restore
  * come in between). Then the messages come out by priority, the attributes
  * are as before, the unlinked queue still reads and its name still finds
- * nothing, a send to the registered queue brings SIGUSR2 with its value,
+ * nothing, a send to the registered queue brings SIGUSR2 with its value, a
+ * send to the other runs the thread asked for,
  * and the child's receive takes what the parent sends. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +22,12 @@
 #include "ckpt_wait.h"
 
 static volatile sig_atomic_t usr2_value = -1;
+static volatile int thread_value = -1;
+
+static void in_thread(union sigval v)
+{
+	thread_value = v.sival_int;
+}
 
 static void on_usr2(int sig, siginfo_t *si, void *uc)
 {
@@ -28,7 +36,7 @@ static void on_usr2(int sig, siginfo_t *si, void *uc)
 	usr2_value = si->si_value.sival_int;
 }
 
-static const char *names[] = { "/ckpt-q", "/ckpt-gone", "/ckpt-notify", "/ckpt-wait" };
+static const char *names[] = { "/ckpt-q", "/ckpt-gone", "/ckpt-notify", "/ckpt-wait", "/ckpt-thread" };
 
 int main(void)
 {
@@ -36,14 +44,15 @@ int main(void)
 	ckpt_block_usr1();
 	struct sigaction sa = { .sa_sigaction = on_usr2, .sa_flags = SA_SIGINFO };
 	sigaction(SIGUSR2, &sa, NULL);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		mq_unlink(names[i]);
 	struct mq_attr attr = { .mq_maxmsg = 5, .mq_msgsize = 64 };
 	mqd_t q = mq_open(names[0], O_CREAT | O_EXCL | O_RDWR, 0600, &attr);
 	mqd_t gone = mq_open(names[1], O_CREAT | O_EXCL | O_RDWR, 0600, &attr);
 	mqd_t notify = mq_open(names[2], O_CREAT | O_EXCL | O_RDWR | O_NONBLOCK, 0600, &attr);
 	mqd_t wait_q = mq_open(names[3], O_CREAT | O_EXCL | O_RDWR, 0600, &attr);
-	if (q < 0 || gone < 0 || notify < 0 || wait_q < 0) {
+	mqd_t thread_q = mq_open(names[4], O_CREAT | O_EXCL | O_RDWR | O_NONBLOCK, 0600, &attr);
+	if (q < 0 || gone < 0 || notify < 0 || wait_q < 0 || thread_q < 0) {
 		perror("mq_open");
 		return 2;
 	}
@@ -56,6 +65,12 @@ int main(void)
 	ev.sigev_value.sival_int = 42;
 	if (mq_notify(notify, &ev) != 0) {
 		perror("mq_notify");
+		return 2;
+	}
+	struct sigevent tev = { .sigev_notify = SIGEV_THREAD, .sigev_notify_function = in_thread };
+	tev.sigev_value.sival_int = 7;
+	if (mq_notify(thread_q, &tev) != 0) {
+		perror("mq_notify SIGEV_THREAD");
 		return 2;
 	}
 	pid_t child = fork();
@@ -86,11 +101,15 @@ int main(void)
 	for (int tries = 0; tries < 2000 && usr2_value < 0; tries++)
 		usleep(1000);
 	printf("the notification's value: %d\n", (int)usr2_value);
+	mq_send(thread_q, "pong", 4, 0);
+	for (int tries = 0; tries < 2000 && thread_value < 0; tries++)
+		usleep(1000);
+	printf("the thread notification's value: %d\n", thread_value);
 	mq_send(wait_q, "for the child", 13, 9);
 	int status;
 	waitpid(child, &status, 0);
 	printf("the child exited %d\n", WEXITSTATUS(status));
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		mq_unlink(names[i]);
 	return 0;
 }

@@ -553,7 +553,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
     }
     let mqueues = std::mem::take(&mut image.mqueues)
         .into_iter()
-        .map(|q| kernel.ipc.mqueue.restore(q).map_err(inconsistent))
+        .map(|q| kernel.ipc.mqueue.restore(q, &sockets).map_err(inconsistent))
         .collect::<Result<Vec<_>, _>>()?;
     let mut files = Vec::new();
     // The processes reaped whose pidfds are open, by pid.

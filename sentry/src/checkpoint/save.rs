@@ -265,7 +265,7 @@ fn build(
             *n = queues.add(q);
         }
     }
-    let mqueues = queues.items.iter().map(|q| kernel.ipc.mqueue.snapshot(q)).collect();
+    let mqueues = queues.items.iter().map(|q| kernel.ipc.mqueue.snapshot(q, &mut |ep| sockets.add(ep))).collect();
     let seen_files = files;
     let index_of = |file: usize, what: &str| {
         seen_files.index.get(&file).copied().ok_or_else(|| unsupported(format!("{what} on a file no fd holds")))

@@ -17,7 +17,9 @@ use zerocopy::IntoBytes;
 
 use super::futex::read_timeout;
 use super::Args;
-use crate::kernel::ipc::mqueue::{access_of, Mq, Notify, OpenRequest, MQ_PRIO_MAX};
+use crate::kernel::ipc::mqueue::{
+    access_of, Mq, Notify, OpenRequest, ThreadNote, MQ_PRIO_MAX, NOTIFY_COOKIE_LEN, NOTIFY_WOKENUP,
+};
 use crate::kernel::ipc::msg::{MsgQueue, Select, MSGMAX};
 use crate::kernel::ipc::sem::{Attempt, SemField, SemSet, SEMAEM, SEMMNI, SEMMNS, SEMMSL, SEMOPM, SEMVMX};
 use crate::kernel::ipc::shm::{SHMALL, SHMMAX, SHMMNI};
@@ -454,6 +456,7 @@ pub fn msgctl(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 const SIGEV_SIGNAL: i32 = 0;
 const SIGEV_NONE: i32 = 1;
+const SIGEV_THREAD: i32 = 2;
 
 /// The queue open at `fd`, and its file's status flags; EBADF for any
 /// other file.
@@ -527,7 +530,10 @@ pub fn mq_timedsend(t: &mut Task, a: &Args) -> SysResult<u64> {
         (false, _) if nonblock => Err(Errno::EAGAIN),
         (false, _) => Ok(None),
     })?;
-    if let Some(Notify { pid, signal: Some((signo, value)) }) = notify {
+    if let Some(Notify { thread: Some(note), .. }) = &notify {
+        note.send(NOTIFY_WOKENUP);
+    }
+    if let Some(Notify { pid, signal: Some((signo, value)), .. }) = notify {
         let mut info = SigInfo::from_sender(signo, SI_MESGQ, t.pid, t.creds().uid);
         info.0[24..32].copy_from_slice(&value.to_le_bytes());
         // The registered process may be gone; that is no error of the sender.
@@ -572,17 +578,38 @@ pub fn mq_notify(t: &mut Task, a: &Args) -> SysResult<u64> {
         let word = |at: usize| i32::from_ne_bytes([ev[at], ev[at + 1], ev[at + 2], ev[at + 3]]);
         let value = u64::from_ne_bytes(ev[0..8].try_into().unwrap_or([0; 8]));
         let (signo, how) = (word(8), word(12));
-        let signal = match how {
-            SIGEV_NONE => None,
-            SIGEV_SIGNAL if (0..=crate::kernel::signal::NSIG as i32).contains(&signo) => Some((signo as u32, value)),
-            // SIGEV_THREAD comes through a netlink socket, which the
-            // sandbox does not have; glibc fails before it gets here.
+        let (signal, thread) = match how {
+            SIGEV_NONE => (None, None),
+            SIGEV_SIGNAL if (0..=crate::kernel::signal::NSIG as i32).contains(&signo) => {
+                (Some((signo as u32, value)), None)
+            }
+            // glibc's: a cookie to read at `value`, for the netlink
+            // socket `signo`.
+            SIGEV_THREAD => (None, Some(thread_note(t, signo, value)?)),
             _ => return Err(Errno::EINVAL),
         };
-        Some(Notify { pid: t.pid, signal })
+        Some(Notify { pid: t.pid, signal, thread })
     };
     let (mq, _) = mq_of(t, fd)?;
     mq.set_notify(t.pid, notify).map(|_| 0)
+}
+
+/// SIGEV_THREAD's registration: the cookie at `cookie_addr`, for the
+/// netlink socket `fd` (ENOTSOCK for another file, EINVAL for another
+/// socket, as Linux's netlink_getsockbyfilp).
+fn thread_note(t: &Task, fd: i32, cookie_addr: u64) -> SysResult<ThreadNote> {
+    let mut cookie = [0u8; NOTIFY_COOKIE_LEN];
+    t.mm().copy_in(cookie_addr, &mut cookie)?;
+    let file = t.fds().get(fd)?.clone();
+    let Some(sock) = file.ops.unix_socket() else {
+        let is_socket = file.ops.stat().is_ok_and(|a| a.mode & abi::flags::mode::S_IFMT == abi::flags::mode::S_IFSOCK);
+        return Err(if is_socket { Errno::EINVAL } else { Errno::ENOTSOCK });
+    };
+    let ep = sock.endpoint();
+    if ep.family() != crate::vfs::netlink::AF_NETLINK {
+        return Err(Errno::EINVAL);
+    }
+    Ok(ThreadNote { sock: Arc::downgrade(ep), cookie, fd })
 }
 
 pub fn mq_getsetattr(t: &mut Task, a: &Args) -> SysResult<u64> {

@@ -5,11 +5,13 @@
 //! `vfs::mqueue`). A queue outlives its name while an fd holds it.
 //! Messages come out highest priority first and, within a priority, in
 //! arrival order. A process may ask (mq_notify) for a signal when a message
-//! arrives on an empty queue that no receiver is waiting for.
+//! arrives on an empty queue that no receiver is waiting for, or
+//! (SIGEV_THREAD, as glibc implements it) for a cookie on a netlink socket,
+//! which glibc's helper thread reads before it starts the thread asked for.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use abi::Errno;
 
@@ -39,12 +41,44 @@ const NAME_MAX: usize = 255;
 static NEXT_INO: AtomicU64 = AtomicU64::new(1);
 
 /// Whom to tell when a message arrives on an empty queue.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Notify {
     /// The registering process.
     pub pid: i32,
-    /// SIGEV_SIGNAL's signal and value; None for SIGEV_NONE.
+    /// SIGEV_SIGNAL's signal and value; None for SIGEV_NONE and
+    /// SIGEV_THREAD.
     pub signal: Option<(u32, u64)>,
+    /// SIGEV_THREAD's netlink socket and cookie.
+    pub thread: Option<ThreadNote>,
+}
+
+/// The length of a SIGEV_THREAD cookie.
+pub const NOTIFY_COOKIE_LEN: usize = 32;
+/// The cookie's last byte: a message came.
+pub const NOTIFY_WOKENUP: u8 = 1;
+/// The cookie's last byte: the registration was removed.
+pub const NOTIFY_REMOVED: u8 = 2;
+
+/// SIGEV_THREAD's registration: the netlink socket the cookie goes to
+/// (from the kernel), the cookie, and the socket's fd in the registering
+/// process (what the queue's file shows as its signal).
+#[derive(Clone, Debug)]
+pub struct ThreadNote {
+    pub sock: Weak<crate::vfs::unix::Endpoint>,
+    pub cookie: [u8; NOTIFY_COOKIE_LEN],
+    pub fd: i32,
+}
+
+impl ThreadNote {
+    /// Sends the cookie, its last byte saying `why`; nothing if the socket
+    /// is gone.
+    pub fn send(&self, why: u8) {
+        if let Some(ep) = self.sock.upgrade() {
+            let mut cookie = self.cookie;
+            cookie[NOTIFY_COOKIE_LEN - 1] = why;
+            ep.deliver_from_kernel(cookie.to_vec(), crate::vfs::unix::SockName::Netlink { pid: 0, groups: 0 });
+        }
+    }
 }
 
 /// One queue.
@@ -170,8 +204,10 @@ impl Mq {
                 st.notify = Some(n);
             }
             None => {
-                if st.notify.is_some_and(|cur| cur.pid == pid) {
-                    st.notify = None;
+                if st.notify.as_ref().is_some_and(|cur| cur.pid == pid) {
+                    if let Some(Notify { thread: Some(note), .. }) = st.notify.take() {
+                        note.send(NOTIFY_REMOVED);
+                    }
                 }
             }
         }
@@ -181,10 +217,11 @@ impl Mq {
     /// What reading the queue's file shows.
     pub fn status_line(&self) -> String {
         let st = self.state();
-        let (kind, signo, pid) = match st.notify {
+        let (kind, signo, pid) = match &st.notify {
             None => (0, 0, 0),
-            Some(Notify { pid, signal: None }) => (1, 0, pid),
-            Some(Notify { pid, signal: Some((signo, _)) }) => (0, signo, pid),
+            Some(Notify { pid, thread: Some(note), .. }) => (2, note.fd as u32, *pid),
+            Some(Notify { pid, signal: None, .. }) => (1, 0, *pid),
+            Some(Notify { pid, signal: Some((signo, _)), .. }) => (0, *signo, *pid),
         };
         format!("QSIZE:{:<10} NOTIFY:{kind:<5} SIGNO:{signo:<5} NOTIFY_PID:{pid:<6}\n", st.bytes)
     }
@@ -399,6 +436,9 @@ pub struct MqSnapshot {
     /// The mq_notify registration: the process, and SIGEV_SIGNAL's signal
     /// and value.
     pub notify: Option<(i32, Option<(u32, u64)>)>,
+    /// SIGEV_THREAD's: the netlink socket (an index into the image's
+    /// sockets), the cookie and the socket's fd.
+    pub notify_thread: Option<(usize, [u8; NOTIFY_COOKIE_LEN], i32)>,
     /// The user whose RLIMIT_MSGQUEUE it is charged to, and how much.
     pub charge: (u32, u64),
 }
@@ -406,7 +446,12 @@ pub struct MqSnapshot {
 impl MqNamespace {
     /// `q` as a checkpoint keeps it. Receivers waiting are not kept: the
     /// checkpoint makes their calls restart.
-    pub fn snapshot(&self, q: &Arc<Mq>) -> MqSnapshot {
+    /// `socket` gives a socket's index among the image's.
+    pub fn snapshot(
+        &self,
+        q: &Arc<Mq>,
+        socket: &mut dyn FnMut(&Arc<crate::vfs::unix::Endpoint>) -> usize,
+    ) -> MqSnapshot {
         let named = self.get(&q.name).is_some_and(|n| Arc::ptr_eq(&n, q));
         let st = q.state();
         let m = q.meta();
@@ -418,14 +463,20 @@ impl MqNamespace {
             owner: (m.mode, m.uid, m.gid),
             times: [m.atime, m.mtime, m.ctime],
             msgs: st.msgs.iter().map(|((key, _), text)| (MQ_PRIO_MAX - 1 - key, text.clone())).collect(),
-            notify: st.notify.map(|n| (n.pid, n.signal)),
+            notify: st.notify.as_ref().map(|n| (n.pid, n.signal)),
+            notify_thread: st
+                .notify
+                .as_ref()
+                .and_then(|n| n.thread.as_ref())
+                .and_then(|note| Some((socket(&note.sock.upgrade()?), note.cookie, note.fd))),
             charge: (q.charge.uid, q.charge.bytes),
         }
     }
 
     /// Makes the queue `s` again, under its name if it had one (which must
     /// be free), charged as it was.
-    pub fn restore(&self, s: MqSnapshot) -> Result<Arc<Mq>, String> {
+    /// `sockets` are the image's, restored.
+    pub fn restore(&self, s: MqSnapshot, sockets: &[Arc<crate::vfs::unix::Endpoint>]) -> Result<Arc<Mq>, String> {
         let bad = || format!("message queue {}", String::from_utf8_lossy(&s.name));
         let sizes_fit = (1..=HARD_MSGMAX).contains(&s.maxmsg)
             && (1..=HARD_MSGSIZEMAX).contains(&s.msgsize)
@@ -446,7 +497,14 @@ impl MqNamespace {
             state.msgs.insert((MQ_PRIO_MAX - 1 - prio, state.arrivals), text);
             state.arrivals += 1;
         }
-        state.notify = s.notify.map(|(pid, signal)| Notify { pid, signal });
+        let thread = match s.notify_thread {
+            Some((i, cookie, fd)) => {
+                let sock = sockets.get(i).ok_or_else(bad)?;
+                Some(ThreadNote { sock: Arc::downgrade(sock), cookie, fd })
+            }
+            None => None,
+        };
+        state.notify = s.notify.map(|(pid, signal)| Notify { pid, signal, thread });
         let (mode, uid, gid) = s.owner;
         let [atime, mtime, ctime] = s.times;
         let q = Arc::new(Mq {

@@ -251,12 +251,13 @@ fn snapshots_round_trip_and_damage_is_refused() {
         })
         .unwrap();
     assert!(q.try_send(b"hi", 3).0);
-    let snap = mq.snapshot(&q);
+    let no_sockets = &mut |_: &Arc<crate::vfs::unix::Endpoint>| 0;
+    let snap = mq.snapshot(&q, no_sockets);
     let back = MqNamespace::default();
-    let r = back.restore(mq.snapshot(&q)).unwrap();
-    assert_eq!(back.snapshot(&r), snap);
+    let r = back.restore(mq.snapshot(&q, no_sockets), &[]).unwrap();
+    assert_eq!(back.snapshot(&r, no_sockets), snap);
     assert_eq!(r.try_receive(), Some((b"hi".to_vec(), 3)));
-    let mut bad = mq.snapshot(&q);
+    let mut bad = mq.snapshot(&q, no_sockets);
     bad.msgs[0].0 = super::mqueue::MQ_PRIO_MAX;
-    assert!(MqNamespace::default().restore(bad).is_err(), "a priority past MQ_PRIO_MAX");
+    assert!(MqNamespace::default().restore(bad, &[]).is_err(), "a priority past MQ_PRIO_MAX");
 }
