@@ -37,7 +37,7 @@ mod sys;
 
 use std::any::Any;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -71,8 +71,9 @@ pub struct SystrapPlatform {
     /// that the next address space finds it ready: the factory clones it
     /// while the app runs.
     ahead: Mutex<Option<(pool::PoolSlot, Ctrl)>>,
-    /// Address spaces made so far (saturating at 2).
-    spaces_made: AtomicU32,
+    /// Set once the first address space (forked, never the factory's) is
+    /// made.
+    made_one: AtomicBool,
     fsgsbase: bool,
     /// `pause` iterations in [`SPIN`], for the stub.
     stub_spin: u64,
@@ -90,7 +91,7 @@ impl SystrapPlatform {
             factory: OnceLock::new(),
             factory_gone: AtomicBool::new(false),
             ahead: Mutex::new(None),
-            spaces_made: AtomicU32::new(0),
+            made_one: AtomicBool::new(false),
             fsgsbase: sys::has_fsgsbase(),
             stub_spin: spin_iterations(),
         })
@@ -162,12 +163,8 @@ impl SystrapPlatform {
         if self.factory_gone.load(Ordering::Relaxed) {
             return None;
         }
-        let made = self.spaces_made.load(Ordering::Relaxed);
-        if made < 2 {
-            self.spaces_made.store(made + 1, Ordering::Relaxed);
-            if made == 0 {
-                return None;
-            }
+        if !self.made_one.swap(true, Ordering::Relaxed) {
+            return None;
         }
         self.factory
             .get_or_init(|| match stub::Factory::start(self.memfd, self.pool.fd(), self.region) {

@@ -160,9 +160,9 @@ pub fn punch_hole(fd: std::os::fd::BorrowedFd<'_>, off: u64, len: u64) -> io::Re
         (Ok(o), Ok(l)) => (o, l),
         _ => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
     };
+    let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
     // SAFETY: plain call on a borrowed fd.
-    let r =
-        unsafe { libc::fallocate(fd.as_raw_fd(), libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE, off, len) };
+    let r = unsafe { libc::fallocate(fd.as_raw_fd(), mode, off, len) };
     if r != 0 {
         return Err(io::Error::last_os_error());
     }

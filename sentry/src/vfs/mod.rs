@@ -1064,11 +1064,15 @@ impl Vfs {
                 if r.beneath && Arc::ptr_eq(&cur, root) {
                     return Err(Errno::EXDEV);
                 }
-                let up = self.dotdot(root, cur.clone());
-                if r.no_xdev && !self.same_mount(&cur, &up) {
-                    return Err(Errno::EXDEV);
+                if r.no_xdev {
+                    let up = self.dotdot(root, cur.clone());
+                    if !self.same_mount(&cur, &up) {
+                        return Err(Errno::EXDEV);
+                    }
+                    cur = up;
+                } else {
+                    cur = self.dotdot(root, cur);
                 }
-                cur = up;
                 continue;
             }
             let next = self.lookup(&cur, &name)?;
