@@ -98,26 +98,34 @@ fn bare_task() -> Task {
     Task::new(kernel, parts)
 }
 
+/// The registers of a stop at syscall `nr` with no arguments.
+fn syscall_stop(nr: u64) -> platform::Regs {
+    #[cfg(target_arch = "x86_64")]
+    return platform::Regs { orig_rax: nr, rax: u64::MAX, ..Default::default() };
+    #[cfg(target_arch = "aarch64")]
+    return platform::Regs { syscallno: nr, ..Default::default() };
+}
+
 fn dispatch(c: &mut Criterion) {
     let mut g = c.benchmark_group("dispatch");
     configure(&mut g);
     // A number inside the table with no row: the common ENOSYS case, an app
     // probing for a newer syscall.
-    let unimplemented = abi::nr::USELIB;
-    assert!(table::handler(unimplemented).is_none(), "uselib has a handler now; pick another number");
+    let unimplemented = abi::nr::NFSSERVCTL;
+    assert!(table::handler(unimplemented).is_none(), "nfsservctl has a handler now; pick another number");
     let enosys = Errno::ENOSYS.as_return();
     for (name, nr, expect) in [("getpid", abi::nr::GETPID, 7), ("enosys", unimplemented, enosys)] {
         let mut task = bare_task();
-        task.regs.orig_rax = nr;
-        // dispatch reads the number from orig_rax and writes only rax, so the
-        // same stop can be dispatched again and again.
-        task.regs.rax = u64::MAX;
+        // dispatch reads the number (orig_rax, or arm64's syscallno) and
+        // writes only the return register, so the same stop can be
+        // dispatched again and again.
+        task.regs = syscall_stop(nr);
         syscalls::dispatch(&mut task);
         assert_eq!(task.regs.return_value(), expect, "{name}");
         g.bench_function(name, |b| {
             b.iter(|| {
                 syscalls::dispatch(&mut task);
-                black_box(task.regs.rax)
+                black_box(task.regs.return_value())
             })
         });
     }

@@ -1,7 +1,7 @@
 //! Platform round-trip costs, measured by driving each platform directly.
 //!
 //! - `getpid/<platform>`: app code `loop: mov eax, 39; syscall; jmp loop` in a
-//!   stub; one iteration is one `switch` that returns at the syscall, plus the
+//!   stub (on arm64, `mov x8, 172; svc 0; b loop`); one iteration is one `switch` that returns at the syscall, plus the
 //!   Sentry's share of emulating getpid (setting the return register). This
 //!   isolates the platform's round trip from the Sentry's dispatch.
 //! - `getpid/native`: `syscall(SYS_getpid)` in this process.
@@ -38,6 +38,7 @@ fn pwrite(fd: &OwnedFd, data: &[u8], off: u64) {
 fn new_platform(name: &str, mem: &OwnedFd) -> Box<dyn Platform> {
     match name {
         "ptrace" => Box::new(platform::ptrace::PtracePlatform::new(mem.as_fd()).unwrap()),
+        #[cfg(target_arch = "x86_64")]
         "systrap" => Box::new(platform::systrap::SystrapPlatform::new(mem.as_fd()).unwrap()),
         other => panic!("unknown platform {other}"),
     }
@@ -45,10 +46,24 @@ fn new_platform(name: &str, mem: &OwnedFd) -> Box<dyn Platform> {
 
 fn platforms() -> Vec<String> {
     std::env::var("HUSK_BENCH_PLATFORMS")
-        .unwrap_or_else(|_| "systrap,ptrace".into())
+        .unwrap_or_else(|_| if cfg!(target_arch = "x86_64") { "systrap,ptrace" } else { "ptrace" }.into())
         .split(',')
         .map(str::to_string)
         .collect()
+}
+
+/// arm64 instructions as the bytes of a code page.
+#[cfg(target_arch = "aarch64")]
+fn words(insns: &[u32]) -> Vec<u8> {
+    insns.iter().flat_map(|i| i.to_le_bytes()).collect()
+}
+
+/// The register the first-touch loop stores through.
+fn data_reg(regs: &mut Regs) -> &mut u64 {
+    #[cfg(target_arch = "x86_64")]
+    return &mut regs.rbx;
+    #[cfg(target_arch = "aarch64")]
+    return &mut regs.regs[19];
 }
 
 /// A platform with one address space whose code page holds `code`.
@@ -74,8 +89,12 @@ impl Rig {
 fn getpid(c: &mut Criterion) {
     let mut g = c.benchmark_group("getpid");
     g.measurement_time(Duration::from_secs(5));
+    #[cfg(target_arch = "x86_64")]
     // loop: mov eax, 39; syscall; jmp loop
     let code = [0xb8, 0x27, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xeb, 0xf7];
+    #[cfg(target_arch = "aarch64")]
+    // loop: mov x8, 172; svc 0; b loop
+    let code = words(&[0xd280_1588, 0xd400_0001, 0x17ff_fffe]);
     for name in platforms() {
         let mut rig = Rig::new(&name, &code, 0);
         assert_eq!(rig.platform.name(), name);
@@ -84,7 +103,7 @@ fn getpid(c: &mut Criterion) {
             b.iter(|| {
                 let out = rig.ctx.switch(rig.space.as_mut(), &mut regs).unwrap();
                 debug_assert_eq!(out, SwitchOutcome::Syscall);
-                debug_assert_eq!(regs.syscall_nr(), 39);
+                debug_assert_eq!(regs.syscall_nr(), abi::nr::GETPID);
                 regs.set_return(1);
             })
         });
@@ -97,29 +116,33 @@ fn getpid(c: &mut Criterion) {
 fn first_touch(c: &mut Criterion) {
     let mut g = c.benchmark_group("first_touch");
     g.measurement_time(Duration::from_secs(5));
+    #[cfg(target_arch = "x86_64")]
     // loop: mov byte ptr [rbx], 1; add rbx, 4096; jmp loop
     let code = [0xc6, 0x03, 0x01, 0x48, 0x81, 0xc3, 0x00, 0x10, 0x00, 0x00, 0xeb, 0xf4];
+    #[cfg(target_arch = "aarch64")]
+    // mov w1, 1; loop: strb w1, [x19]; add x19, x19, 4096; b loop
+    let code = words(&[0x5280_0021, 0x3900_0261, 0x9140_0673, 0x17ff_fffe]);
     let rw = Prot(Prot::READ | Prot::WRITE);
     for name in platforms() {
         let mut rig = Rig::new(&name, &code, TOUCH_PAGES * PAGE);
         let mut regs = Regs::for_entry(CODE_AT, 0);
-        regs.rbx = DATA_AT;
+        *data_reg(&mut regs) = DATA_AT;
         g.bench_function(name.as_str(), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     // The page at rbx is mapped; the next store goes to rbx + PAGE.
-                    if regs.rbx + PAGE >= DATA_AT + TOUCH_PAGES * PAGE {
+                    if *data_reg(&mut regs) + PAGE >= DATA_AT + TOUCH_PAGES * PAGE {
                         // Start over with fresh pages (not timed).
                         rig.space.unmap(DATA_AT, TOUCH_PAGES * PAGE).unwrap();
                         let flags = rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE;
                         rustix::fs::fallocate(&rig._mem, flags, PAGE, TOUCH_PAGES * PAGE).unwrap();
-                        regs.rbx = DATA_AT;
+                        *data_reg(&mut regs) = DATA_AT;
                     }
                     let t = Instant::now();
                     let out = rig.ctx.switch(rig.space.as_mut(), &mut regs).unwrap();
                     let SwitchOutcome::Fault { addr, .. } = out else { panic!("expected a fault, got {out:?}") };
-                    assert_eq!(addr, regs.rbx);
+                    assert_eq!(addr, *data_reg(&mut regs));
                     let off = PAGE + (addr - DATA_AT);
                     if let Err(e) = rig.space.map_file(addr, PAGE, off, rw) {
                         panic!("mapping {addr:#x} at {off:#x}: {e}");

@@ -140,6 +140,7 @@ differential_test! {
     /// The XSAVE area in signal frames: layout and marker words, AVX state
     /// (ymm upper halves) across a handler, a handler's edits of xmm and
     /// ymm in the frame, the legacy-only fallback without the marker.
+    #[cfg(target_arch = "x86_64")]
     fn xsave(platform, link) {
         let (rootfs, prog) = prog_rootfs("xsave", link);
         let mut lines = vec![
@@ -395,6 +396,7 @@ husk_test! {
 differential_test! {
     /// fork, a new thread and a raw fork syscall copy the FPU: MXCSR, the
     /// x87 control word and the vector registers as they were at the call.
+    #[cfg(target_arch = "x86_64")]
     fn fpu_inherit(platform, link) {
         let (rootfs, prog) = prog_rootfs("fpu_inherit", link);
         let mut lines = vec![

@@ -38,7 +38,7 @@ pub mod systrap;
 use std::any::Any;
 
 #[cfg(target_arch = "aarch64")]
-pub use arch::{access_from_esr, access_from_insn};
+pub use arch::{access_from_esr, access_from_insn, PSTATE_USER};
 pub use arch::{fp_layout, FpLayout, FpState, Regs, FP_STATE_CAP};
 #[cfg(target_arch = "x86_64")]
 pub use arch::{FP_XSTATE_MAGIC1, FP_XSTATE_MAGIC2, FX_SW_BYTES, XFEATURE_FPSSE, XSAVE_HEADER, XSAVE_MIN};

@@ -12,6 +12,7 @@
 //! The runtime calls [`Sandbox::boot`] and then [`Sandbox::run`].
 #![deny(unsafe_code)]
 
+mod arch;
 pub mod checkpoint;
 pub mod kernel;
 pub mod loader;

@@ -45,6 +45,8 @@ pub fn fstatfs(fd: RawFd) -> SysResult<(u64, u64, u64, u64, u64, u64)> {
     ))
 }
 
+// `st_nlink` is a u64 on x86_64 and a u32 on arm64.
+#[allow(clippy::useless_conversion)]
 pub fn fstat(fd: RawFd) -> SysResult<FileAttr> {
     // SAFETY: all-zero is a valid `struct stat`.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -54,7 +56,7 @@ pub fn fstat(fd: RawFd) -> SysResult<FileAttr> {
     }
     Ok(FileAttr {
         mode: st.st_mode,
-        nlink: st.st_nlink,
+        nlink: u64::from(st.st_nlink),
         uid: st.st_uid,
         gid: st.st_gid,
         size: st.st_size as u64,
@@ -598,4 +600,24 @@ pub fn rdtsc() -> u64 {
         std::arch::x86_64::_mm_lfence();
         std::arch::x86_64::_rdtsc()
     }
+}
+
+/// The generic timer's virtual count, not read before the instructions
+/// ahead of it (an `isb` first, as Linux's `__arch_get_hw_counter`); for
+/// the vDSO's timekeeper.
+#[cfg(target_arch = "aarch64")]
+pub fn cntvct() -> u64 {
+    let v: u64;
+    // SAFETY: reading cntvct_el0 touches no memory; EL0 access to it is
+    // enabled by Linux on every arm64 system (the vDSO relies on it).
+    unsafe { std::arch::asm!("isb", "mrs {v}, cntvct_el0", v = out(reg) v, options(nomem, nostack)) };
+    v
+}
+
+/// The host's AT_HWCAP and AT_HWCAP2, from which the app's are made.
+#[cfg(target_arch = "aarch64")]
+pub fn host_hwcaps() -> (u64, u64) {
+    // SAFETY: getauxval reads the process's auxv and returns 0 for an
+    // entry it lacks.
+    unsafe { (libc::getauxval(libc::AT_HWCAP), libc::getauxval(libc::AT_HWCAP2)) }
 }

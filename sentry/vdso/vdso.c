@@ -1,7 +1,9 @@
-/* Husk's vDSO (x86_64): clock_gettime, gettimeofday, time and
+/* Husk's vDSO (x86_64 and arm64): clock_gettime, gettimeofday, time and
  * clock_getres served in the app's own process from the parameter page
  * the Sentry keeps current (`sentry/src/kernel/vdso.rs`), as gVisor's
- * VDSOParamPage: a sequence count, and the TSC with a calibrated scale.
+ * VDSOParamPage: a sequence count, and the cycle counter (the TSC, or
+ * arm64's virtual count) with a calibrated scale. On arm64 it also holds
+ * the signal trampoline, `__kernel_rt_sigreturn`.
  * What it does not serve, and any moment the page is not ready or is
  * stale, is a real syscall (which Husk's platform takes to the Sentry).
  *
@@ -46,6 +48,8 @@ struct timezone {
 #define CLOCK_MONOTONIC 1
 #define CLOCK_BOOTTIME 7
 
+#if defined(__x86_64__)
+
 #define SYS_gettimeofday 96
 #define SYS_time 201
 #define SYS_clock_gettime 228
@@ -67,12 +71,70 @@ static inline long syscall3(long nr, long a, long b, long c)
 }
 
 /* The TSC, not read before the loads ahead of it (Linux's rdtsc_ordered). */
-static inline u64 rdtsc_ordered(void)
+static inline u64 read_cycles(void)
 {
 	u32 lo, hi;
 	__asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
 	return ((u64)hi << 32) | lo;
 }
+
+/* x86 keeps loads in order: the seqlock needs only the compiler's. */
+#define read_barrier() __asm__ volatile("" ::: "memory")
+#define spin_pause() __asm__ volatile("pause")
+
+#elif defined(__aarch64__)
+
+/* The generic table's numbers (arm64 has no time(2)). */
+#define SYS_gettimeofday 169
+#define SYS_clock_gettime 113
+#define SYS_clock_getres 114
+#define SYS_getcpu 168
+#define SYS_rt_sigreturn 139
+
+static inline long syscall3(long nr, long a, long b, long c)
+{
+	register long x8 __asm__("x8") = nr;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	__asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
+	return x0;
+}
+
+static inline long syscall2(long nr, long a, long b)
+{
+	return syscall3(nr, a, b, 0);
+}
+
+/* The virtual count, not read before the instructions ahead of it (the
+ * isb, as Linux's __arch_get_hw_counter). */
+static inline u64 read_cycles(void)
+{
+	u64 v;
+	__asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(v) : : "memory");
+	return v;
+}
+
+/* arm64 may reorder loads: the seqlock's reads are fenced (smp_rmb). */
+#define read_barrier() __asm__ volatile("dmb ishld" ::: "memory")
+#define spin_pause() __asm__ volatile("yield")
+
+/* The signal trampoline the Sentry points a handler's return at when the
+ * action has no SA_RESTORER (libc on arm64 sets none). Unwinders know it
+ * by its two instructions, as on Linux; the nop before it keeps a caller
+ * address of pc - 4 inside it. */
+__asm__(".text\n"
+	"	.globl __kernel_rt_sigreturn\n"
+	"	.type __kernel_rt_sigreturn, %function\n"
+	"	nop\n"
+	"__kernel_rt_sigreturn:\n"
+	"	mov x8, #139\n"
+	"	svc #0\n"
+	"	.size __kernel_rt_sigreturn, . - __kernel_rt_sigreturn\n");
+
+#else
+#error "Husk's vDSO knows x86_64 and arm64"
+#endif
 
 /* The time of `clock` in ns from the page; 0 when the page cannot say. */
 static inline u64 page_time(int clock)
@@ -81,10 +143,10 @@ static inline u64 page_time(int clock)
 	for (;;) {
 		u32 seq = p->seq;
 		if (seq & 1) {
-			__asm__ volatile("pause");
+			spin_pause();
 			continue;
 		}
-		__asm__ volatile("" ::: "memory");
+		read_barrier();
 		u64 base, delta, ns;
 		if (!p->ready)
 			return 0;
@@ -99,9 +161,9 @@ static inline u64 page_time(int clock)
 			base = p->mono_ns;
 			break;
 		}
-		u64 cycles = rdtsc_ordered();
+		u64 cycles = read_cycles();
 		u64 at = p->base_cycles, mult = p->mult, max = p->max_cycles;
-		__asm__ volatile("" ::: "memory");
+		read_barrier();
 		if (p->seq != seq)
 			continue;
 		/* Behind the base (another CPU's TSC) or past the stale mark:
@@ -148,6 +210,7 @@ int __vdso_gettimeofday(struct timeval *tv, struct timezone *tz)
 	return 0;
 }
 
+#ifdef SYS_time
 s64 __vdso_time(s64 *t)
 {
 	u64 ns = page_time(CLOCK_REALTIME);
@@ -158,6 +221,8 @@ s64 __vdso_time(s64 *t)
 		*t = sec;
 	return sec;
 }
+
+#endif
 
 int __vdso_clock_getres(long clock, struct timespec *res)
 {
@@ -178,8 +243,15 @@ long __vdso_getcpu(unsigned *cpu, unsigned *node, void *unused)
 	return syscall3(SYS_getcpu, (long)cpu, (long)node, (long)unused);
 }
 
+#if defined(__x86_64__)
 int clock_gettime(long, struct timespec *) __attribute__((weak, alias("__vdso_clock_gettime")));
 int gettimeofday(struct timeval *, struct timezone *) __attribute__((weak, alias("__vdso_gettimeofday")));
 s64 time(s64 *) __attribute__((weak, alias("__vdso_time")));
 int clock_getres(long, struct timespec *) __attribute__((weak, alias("__vdso_clock_getres")));
 long getcpu(unsigned *, unsigned *, void *) __attribute__((weak, alias("__vdso_getcpu")));
+#else
+/* The names arm64's vDSO exports (no time or getcpu there). */
+int __kernel_clock_gettime(long, struct timespec *) __attribute__((alias("__vdso_clock_gettime")));
+int __kernel_gettimeofday(struct timeval *, struct timezone *) __attribute__((alias("__vdso_gettimeofday")));
+int __kernel_clock_getres(long, struct timespec *) __attribute__((alias("__vdso_clock_getres")));
+#endif

@@ -14,46 +14,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-target=aarch64-unknown-linux-gnu
-cache=${HUSK_ARM64_CACHE:-/var/cache/husk-test/arm64}
-read -r -a cargo <<<"${CARGO:-cargo}"
-say() { printf 'arm64 kernel: %s\n' "$*"; }
-skip() {
-    say "SKIPPED: $*"
-    exit 0
-}
-run() {
-    printf '+ %s\n' "$*"
-    "$@"
-}
+who=kernel
+. tests/arm64/common.sh
 
-need=()
-command -v qemu-system-aarch64 >/dev/null || need+=(qemu-system-arm)
-command -v cpio >/dev/null || need+=(cpio)
-command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
-if ((${#need[@]})); then
-    export DEBIAN_FRONTEND=noninteractive
-    run apt-get install -y -qq --no-install-recommends "${need[@]}" || skip "cannot install ${need[*]} (offline?)"
-fi
-
-# The kernel: the Image of the newest linux-image-*-cloud-arm64 (Debian's
-# metapackage names it), extracted once.
-mkdir -p "$cache"
-image=$(find "$cache" -maxdepth 1 -name 'vmlinuz-*-arm64' | sort -V | tail -n 1)
-if [ -z "$image" ]; then
-    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-        run dpkg --add-architecture arm64
-    fi
-    run apt-get update -qq || skip "apt-get update failed (offline?)"
-    pkg=$(apt-cache depends linux-image-cloud-arm64:arm64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-    [ -n "$pkg" ] || skip "no arm64 cloud kernel package known to apt"
-    tmp=$(mktemp -d)
-    (cd "$tmp" && run apt-get download "$pkg") || skip "cannot download $pkg (offline?)"
-    dpkg-deb -x "$tmp"/*.deb "$tmp/x"
-    cp "$tmp"/x/boot/vmlinuz-* "$cache/"
-    rm -rf "$tmp"
-    image=$(find "$cache" -maxdepth 1 -name 'vmlinuz-*-arm64' | sort -V | tail -n 1)
-fi
+need_tools
+image=$(fetch_kernel)
 say "kernel $(basename "$image")"
 
 # The test binaries, as cargo names them.
@@ -100,8 +65,7 @@ CMDS
 log=${HUSK_ARM64_LOG:-$cache/console.log}
 say "booting under qemu-system-aarch64"
 start=$SECONDS
-timeout 600 qemu-system-aarch64 -M virt -cpu max -smp 2 -m 1024 -nographic -no-reboot -nic none \
-    -kernel "$image" -initrd "$root/initrd.gz" -append "console=ttyAMA0 panic=-1 quiet" >"$log" 2>&1 || true
+boot "$image" "$root/initrd.gz" 1024 600 "$log"
 grep -E '^(test |test result|=== )' "$log" || true
 passed=$(grep -c '^=== exit .* status 0' "$log" || true)
 total=$(grep -c '^=== exit ' "$log" || true)

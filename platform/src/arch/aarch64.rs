@@ -34,6 +34,10 @@ pub(crate) const PRSTATUS_LEN: usize = 34 * 8;
 const _: () = assert!(PRSTATUS_LEN == core::mem::size_of::<libc::user_regs_struct>());
 const _: () = assert!(core::mem::offset_of!(Regs, orig_x0) == PRSTATUS_LEN);
 
+/// PSTATE's condition flags and the other bits an EL0 thread may hold
+/// (SSBS, BTYPE, DIT, TCO); the mode field stays EL0t.
+pub const PSTATE_USER: u64 = 0xf000_0000 | (1 << 12) | (3 << 10) | (1 << 24) | (1 << 25);
+
 /// The register that holds the syscall number.
 const SYSNO_REG: usize = 8;
 
@@ -43,6 +47,33 @@ impl Regs {
     /// Linux's `start_thread` leaves it.
     pub fn for_entry(entry: u64, stack: u64) -> Regs {
         Regs { pc: entry, sp: stack, syscallno: u64::MAX, ..Regs::default() }
+    }
+
+    /// The registers as words, in the struct's order (for a checkpoint).
+    pub fn to_words(&self) -> [u64; 37] {
+        let mut w = [0u64; 37];
+        w[..31].copy_from_slice(&self.regs);
+        w[31..].copy_from_slice(&[self.sp, self.pc, self.pstate, self.orig_x0, self.syscallno, self.tls]);
+        w
+    }
+
+    /// Registers from [`Regs::to_words`]'s words, made safe to load for a
+    /// user thread whatever the words say: PSTATE EL0t with only the bits
+    /// a user thread may hold (as sigreturn takes them). `None` if there
+    /// are not 37 words.
+    pub fn from_words(w: &[u64]) -> Option<Regs> {
+        let w: &[u64; 37] = w.try_into().ok()?;
+        let mut regs = [0u64; 31];
+        regs.copy_from_slice(&w[..31]);
+        Some(Regs {
+            regs,
+            sp: w[31],
+            pc: w[32],
+            pstate: w[33] & PSTATE_USER,
+            orig_x0: w[34],
+            syscallno: w[35],
+            tls: w[36],
+        })
     }
 
     /// The syscall number of a syscall stop.

@@ -3,7 +3,7 @@
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
 #[cfg(target_arch = "aarch64")]
-pub use aarch64::{access_from_esr, access_from_insn, fp_layout, FpLayout, FpState, Regs, FP_STATE_CAP};
+pub use aarch64::{access_from_esr, access_from_insn, fp_layout, FpLayout, FpState, Regs, FP_STATE_CAP, PSTATE_USER};
 #[cfg(target_arch = "aarch64")]
 pub(crate) use aarch64::{PRSTATUS_LEN, TASK_SIZE};
 #[cfg(target_arch = "x86_64")]

@@ -71,6 +71,48 @@ fn scale(cycles: u64, mult: u64) -> u64 {
     ((u128::from(cycles) * u128::from(mult)) >> 32) as u64
 }
 
+/// The offset of `name` in the image (a symbol of its `.dynsym`), if it
+/// has one.
+pub fn symbol(name: &str) -> Option<u64> {
+    elf_symbol(IMAGE, name)
+}
+
+/// `name`'s value in the shared object `elf`, from the section headers'
+/// dynamic symbol table and its string table.
+fn elf_symbol(elf: &[u8], name: &str) -> Option<u64> {
+    const SHT_DYNSYM: u32 = 11;
+    let u16_at = |at: usize| Some(u16::from_le_bytes(elf.get(at..at + 2)?.try_into().ok()?));
+    let u32_at = |at: usize| Some(u32::from_le_bytes(elf.get(at..at + 4)?.try_into().ok()?));
+    let u64_at = |at: usize| Some(u64::from_le_bytes(elf.get(at..at + 8)?.try_into().ok()?));
+    let shoff = usize::try_from(u64_at(0x28)?).ok()?;
+    let shentsize = usize::from(u16_at(0x3a)?);
+    let shnum = usize::from(u16_at(0x3c)?);
+    let section = |i: usize| shoff.checked_add(i.checked_mul(shentsize)?);
+    for i in 0..shnum {
+        let sh = section(i)?;
+        if u32_at(sh + 4)? != SHT_DYNSYM {
+            continue;
+        }
+        let (syms, size, entsize) = (u64_at(sh + 0x18)?, u64_at(sh + 0x20)?, u64_at(sh + 0x38)?);
+        let strtab = u64_at(section(usize::try_from(u32_at(sh + 0x28)?).ok()?)? + 0x18)?;
+        let (syms, size, entsize, strtab) = (
+            usize::try_from(syms).ok()?,
+            usize::try_from(size).ok()?,
+            usize::try_from(entsize).ok()?.max(1),
+            usize::try_from(strtab).ok()?,
+        );
+        for s in (syms..syms.checked_add(size)?).step_by(entsize) {
+            let at = strtab.checked_add(usize::try_from(u32_at(s)?).ok()?)?;
+            let tail = elf.get(at..)?;
+            let n = tail.iter().position(|&b| b == 0)?;
+            if &tail[..n] == name.as_bytes() {
+                return u64_at(s + 8);
+            }
+        }
+    }
+    None
+}
+
 /// The vDSO's pages in the memory file.
 pub struct Vdso {
     mf: Arc<MemoryFile>,
@@ -162,7 +204,7 @@ impl Vdso {
     /// invariant it never marks the page ready, and the vDSO always makes
     /// the syscall.
     pub fn start_timekeeper(self: &Arc<Self>) -> SysResult<()> {
-        if !invariant_tsc() {
+        if !crate::arch::cycles_usable() {
             log::info!("vdso: the CPU's TSC is not invariant; clocks are read by syscall");
             return Ok(());
         }
@@ -206,7 +248,7 @@ impl Vdso {
         // Readers retry from here on: every time they returned was read at
         // a TSC before `at`.
         self.mf.atomic_update_u32(self.params + SEQ, |s| s | 1);
-        let at = crate::sys::rdtsc();
+        let at = crate::arch::read_cycles();
         let host = sample.mono + scale(at.saturating_sub(sample.cycles), mult);
         let from_old = old.map_or(0, |p| p.mono_at(at));
         let mono_ns = host.max(from_old);
@@ -256,11 +298,11 @@ impl Sample {
         let ns = |id| crate::sys::clock_gettime(id).ok().map(|(s, n)| s as u64 * 1_000_000_000 + n as u64);
         let mut best: Option<(u64, Sample)> = None;
         for _ in 0..8 {
-            let before = crate::sys::rdtsc();
+            let before = crate::arch::read_cycles();
             let mono = ns(libc::CLOCK_MONOTONIC as u32)?;
             let real = ns(libc::CLOCK_REALTIME as u32)?;
             let boot = ns(libc::CLOCK_BOOTTIME as u32)?;
-            let after = crate::sys::rdtsc();
+            let after = crate::arch::read_cycles();
             let took = after.wrapping_sub(before);
             if best.as_ref().is_none_or(|(t, _)| took < *t) {
                 best = Some((took, Sample { cycles: before + took / 2, mono, real, boot }));
@@ -268,13 +310,6 @@ impl Sample {
         }
         best.map(|(_, s)| s)
     }
-}
-
-/// Whether the TSC runs at one rate in every power state and on every
-/// CPU (CPUID 0x80000007, EDX bit 8), which Linux also asks of it.
-fn invariant_tsc() -> bool {
-    let max = std::arch::x86_64::__cpuid(0x8000_0000).eax;
-    max >= 0x8000_0007 && std::arch::x86_64::__cpuid(0x8000_0007).edx & (1 << 8) != 0
 }
 
 impl Mapping {
@@ -338,7 +373,8 @@ mod tests {
         let mf = Arc::new(MemoryFile::new(1 << 20).expect("a memory file"));
         let vdso = Vdso::new(&mf).expect("pages").expect("an image");
         let one_ns_per_cycle = 1u64 << 32;
-        let sample = |mono| Sample { cycles: crate::sys::rdtsc(), mono, real: mono + 1_000_000, boot: mono + 500 };
+        let sample =
+            |mono| Sample { cycles: crate::arch::read_cycles(), mono, real: mono + 1_000_000, boot: mono + 500 };
         let first = vdso.publish(None, &sample(1_000_000), one_ns_per_cycle, INTERVAL);
         assert!(first.mono_ns >= 1_000_000);
         assert_eq!(first.real_ns - first.mono_ns, 1_000_000);

@@ -218,32 +218,14 @@ pub fn load(
         (AT_EGID, u64::from(args.creds.egid)),
         (AT_SECURE, u64::from(args.secure)),
         (AT_CLKTCK, 100),
-        (AT_HWCAP, hwcap()),
-        (AT_HWCAP2, 0),
-        (AT_MINSIGSTKSZ, min_sigstack_size()),
+        (AT_HWCAP, crate::arch::hwcaps().0),
+        (AT_HWCAP2, crate::arch::hwcaps().1),
+        (AT_MINSIGSTKSZ, crate::arch::min_sigstack_size()),
     ];
     // Linux puts AT_SYSINFO_EHDR first.
     let auxv: Vec<(u64, u64)> = vdso.into_iter().chain(auxv).collect();
     let sp = build_stack(mm, stack_top, args, &auxv)?;
     Ok(Loaded { entry, sp })
-}
-
-/// The most stack a signal frame takes, as Linux's `init_sigframe_size`
-/// computes it (`rt_sigframe`, its alignment padding, the XSAVE area with
-/// magic2 and its 64-byte alignment, rounded to 16), but for the XSAVE area
-/// Husk's frames hold, which lacks the components apps must ask for (AMX
-/// tile data: Husk does not grant them). Never below the old constant 2048.
-fn min_sigstack_size() -> u64 {
-    let layout = platform::fp_layout();
-    let fpstate = if layout.xsave { layout.size + 4 } else { layout.size };
-    let frame = (440 + 15 + fpstate + 63).next_multiple_of(16);
-    frame.max(2048) as u64
-}
-
-/// CPUID leaf 1's EDX, which Linux passes as AT_HWCAP on x86_64.
-fn hwcap() -> u64 {
-    let r = std::arch::x86_64::__cpuid(1);
-    u64::from(r.edx)
 }
 
 /// Lays out the initial stack as Linux's `create_elf_tables` does:

@@ -969,6 +969,15 @@ impl MemoryManager {
         }
     }
 
+    /// Where the vDSO's image is mapped (its `[vdso]` mapping at offset 0),
+    /// if it is: what an arm64 signal frame returns through.
+    pub fn vdso_base(&self) -> Option<u64> {
+        self.vmas.iter().find_map(|(&start, v)| match &v.backing {
+            Backing::Pages { source, offset: 0 } if source.map_name().as_deref() == Some("[vdso]") => Some(start),
+            _ => None,
+        })
+    }
+
     /// The VMAs, for diagnostics and tests.
     pub fn vmas(&self) -> impl Iterator<Item = (u64, &Vma)> {
         self.vmas.iter().map(|(s, v)| (*s, v))

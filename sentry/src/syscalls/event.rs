@@ -42,6 +42,7 @@ fn new_eventfd(t: &mut Task, initval: u32, flags: u32) -> SysResult<u64> {
     install(t, File::new(Box::new(efd), O_RDWR | (flags & O_NONBLOCK), None), flags & O_CLOEXEC != 0)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn eventfd(t: &mut Task, a: &Args) -> SysResult<u64> {
     new_eventfd(t, a.u32(0), 0)
 }
@@ -54,6 +55,7 @@ fn new_epoll(t: &mut Task, cloexec: bool) -> SysResult<u64> {
     install(t, File::new(Box::new(EpollFile::new()), O_RDWR, None), cloexec)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn epoll_create(t: &mut Task, a: &Args) -> SysResult<u64> {
     if a.i32(0) <= 0 {
         return Err(Errno::EINVAL);
@@ -163,6 +165,7 @@ fn read_mask(t: &Task, addr: u64, size: u64) -> SysResult<Option<u64>> {
     Ok(Some(t.mm().read_val::<u64>(addr)?))
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn epoll_wait(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_wait(t, a.fd(0), a.addr(1), a.i32(2), deadline_from_ms(a.i32(3)))
 }
@@ -300,6 +303,7 @@ pub fn timerfd_gettime(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(0)
 }
 
+#[cfg(target_arch = "x86_64")]
 const ITIMER_REAL: u32 = 0;
 const ITIMER_VIRTUAL: u32 = 1;
 const ITIMER_PROF: u32 = 2;
@@ -358,6 +362,7 @@ pub fn getitimer(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 /// alarm(2): SIGALRM in `seconds` (0 cancels); returns the seconds that
 /// were left, rounded as Linux's `alarm_setitimer` does.
+#[cfg(target_arch = "x86_64")]
 pub fn alarm(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (left, _) =
         itimer(t, ITIMER_REAL)?.set(&t.kernel.timers, Duration::from_secs(u64::from(a.u32(0))), Duration::ZERO);
@@ -397,6 +402,7 @@ fn do_signalfd(t: &mut Task, fd: i32, mask_addr: u64, size: u64, flags: u32) -> 
     install(t, File::new(Box::new(sfd), O_RDWR | (flags & SFD_NONBLOCK), None), flags & SFD_CLOEXEC != 0)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn signalfd(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_signalfd(t, a.fd(0), a.addr(1), a.u64(2), 0)
 }
@@ -589,6 +595,7 @@ fn new_inotify(t: &mut Task, flags: u32) -> SysResult<u64> {
     install(t, file, flags & IN_CLOEXEC != 0)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn inotify_init(t: &mut Task, _a: &Args) -> SysResult<u64> {
     new_inotify(t, 0)
 }

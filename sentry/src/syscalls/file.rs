@@ -4,6 +4,7 @@
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
+#[cfg(target_arch = "x86_64")]
 use abi::flags::at::AT_FDCWD;
 use abi::flags::fcntl::*;
 use abi::flags::ioctl::{FIOCLEX, FIONBIO, FIONCLEX, FS_IOC_GETFLAGS, FS_IOC_SETFLAGS};
@@ -948,6 +949,7 @@ fn open_within(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32, 
     t.fds().insert(file, cloexec, 0, limit).map(|fd| fd as u64)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn open(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_open(t, AT_FDCWD, a.addr(0), a.u32(1), a.u32(2))
 }
@@ -1042,6 +1044,7 @@ pub fn openat2(t: &mut Task, a: &Args) -> SysResult<u64> {
     open_within(t, dirfd, path_addr, flags, mode as u32, r)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn creat(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_open(t, AT_FDCWD, a.addr(0), O_CREAT | O_WRONLY | O_TRUNC, a.u32(1))
 }
@@ -1091,6 +1094,7 @@ pub fn getdents64(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 /// The legacy getdents(2) (x86_64's syscall 78), still used by old
 /// binaries and test suites.
+#[cfg(target_arch = "x86_64")]
 pub fn getdents(t: &mut Task, a: &Args) -> SysResult<u64> {
     read_dirents(t, a, DirentFormat::Legacy)
 }
@@ -1168,6 +1172,7 @@ fn do_dup3(t: &mut Task, old: i32, new: i32, cloexec: bool) -> SysResult<u64> {
     Ok(new as u64)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn dup2(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (old, new) = (a.fd(0), a.fd(1));
     if old == new {
@@ -1439,6 +1444,7 @@ fn do_pipe(t: &mut Task, addr: u64, flags: u32) -> SysResult<u64> {
     Ok(0)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn pipe(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_pipe(t, a.addr(0), 0)
 }

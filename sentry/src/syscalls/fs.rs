@@ -115,13 +115,13 @@ pub(super) fn to_stat(a: &FileAttr) -> Stat {
     Stat {
         st_dev: a.dev,
         st_ino: a.ino,
-        st_nlink: a.nlink,
+        st_nlink: a.nlink as _,
         st_mode: a.mode,
         st_uid: a.uid,
         st_gid: a.gid,
         st_rdev: a.rdev,
         st_size: a.size as i64,
-        st_blksize: a.blksize as i64,
+        st_blksize: a.blksize as _,
         st_blocks: a.blocks as i64,
         st_atime: a.atime_sec,
         st_atime_nsec: a.atime_nsec,
@@ -139,11 +139,13 @@ fn write_stat(t: &Task, addr: u64, target: Target) -> SysResult<u64> {
     Ok(0)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn stat(t: &mut Task, a: &Args) -> SysResult<u64> {
     let target = stat_target(t, AT_FDCWD, a.addr(0), 0)?;
     write_stat(t, a.addr(1), target)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn lstat(t: &mut Task, a: &Args) -> SysResult<u64> {
     let target = stat_target(t, AT_FDCWD, a.addr(0), AT_SYMLINK_NOFOLLOW)?;
     write_stat(t, a.addr(1), target)
@@ -255,6 +257,7 @@ fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> Sys
     Ok(0)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn access(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_access(t, AT_FDCWD, a.addr(0), a.u32(1), 0)
 }
@@ -289,6 +292,7 @@ fn do_readlink(t: &Task, dirfd: i32, path_addr: u64, buf: u64, size: i32) -> Sys
     Ok(n as u64)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn readlink(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_readlink(t, AT_FDCWD, a.addr(0), a.addr(1), a.i32(2))
 }

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use abi::flags::at::{AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW};
 use abi::flags::mode::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK};
 use abi::flags::open::{O_ACCMODE, O_PATH, O_RDONLY};
-use abi::types::{Timespec, Timeval};
+use abi::types::Timespec;
+#[cfg(target_arch = "x86_64")]
+use abi::types::Timeval;
 use abi::Errno;
 use zerocopy::{Immutable, IntoBytes};
 
@@ -68,6 +70,7 @@ fn do_mkdir(t: &Task, dirfd: i32, path_addr: u64, mode: u32) -> SysResult<u64> {
     Ok(0)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn mkdir(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_mkdir(t, AT_FDCWD, a.addr(0), a.u32(1))
 }
@@ -94,6 +97,7 @@ fn do_mknod(t: &Task, dirfd: i32, path_addr: u64, mode: u32, dev: u64) -> SysRes
     Ok(0)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn mknod(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_mknod(t, AT_FDCWD, a.addr(0), a.u32(1), a.u64(2))
 }
@@ -113,6 +117,7 @@ fn do_symlink(t: &Task, target_addr: u64, dirfd: i32, path_addr: u64) -> SysResu
     Ok(0)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn symlink(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_symlink(t, a.addr(0), AT_FDCWD, a.addr(1))
 }
@@ -151,6 +156,7 @@ fn do_link(t: &Task, olddirfd: i32, old_addr: u64, newdirfd: i32, new_addr: u64,
     Ok(0)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn link(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_link(t, AT_FDCWD, a.addr(0), AT_FDCWD, a.addr(1), 0)
 }
@@ -173,6 +179,7 @@ fn do_unlink(t: &Task, dirfd: i32, path_addr: u64, flags: u32) -> SysResult<u64>
     Ok(0)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn unlink(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_unlink(t, AT_FDCWD, a.addr(0), 0)
 }
@@ -181,6 +188,7 @@ pub fn unlinkat(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_unlink(t, a.fd(0), a.addr(1), a.u32(2))
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn rmdir(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_unlink(t, AT_FDCWD, a.addr(0), AT_REMOVEDIR)
 }
@@ -204,6 +212,7 @@ fn do_rename(t: &Task, olddirfd: i32, old_addr: u64, newdirfd: i32, new_addr: u6
     Ok(0)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn rename(t: &mut Task, a: &Args) -> SysResult<u64> {
     do_rename(t, AT_FDCWD, a.addr(0), AT_FDCWD, a.addr(1), 0)
 }
@@ -246,6 +255,7 @@ fn chmod_at(t: &Task, dirfd: i32, path_addr: u64, mode: u32) -> SysResult<u64> {
     Ok(0)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn chmod(t: &mut Task, a: &Args) -> SysResult<u64> {
     chmod_at(t, AT_FDCWD, a.addr(0), a.u32(1))
 }
@@ -294,10 +304,12 @@ fn chown_at(t: &Task, dirfd: i32, path_addr: u64, uid: u32, gid: u32, flags: u32
     Ok(0)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn chown(t: &mut Task, a: &Args) -> SysResult<u64> {
     chown_at(t, AT_FDCWD, a.addr(0), a.u32(1), a.u32(2), 0)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn lchown(t: &mut Task, a: &Args) -> SysResult<u64> {
     chown_at(t, AT_FDCWD, a.addr(0), a.u32(1), a.u32(2), AT_SYMLINK_NOFOLLOW)
 }
@@ -322,6 +334,7 @@ fn timespec_arg(ts: Timespec) -> SysResult<TimeSet> {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
 fn timeval_arg(tv: Timeval) -> SysResult<TimeSet> {
     if !(0..1_000_000).contains(&tv.tv_usec) {
         return Err(Errno::EINVAL);
@@ -370,6 +383,7 @@ pub fn utimensat(t: &mut Task, a: &Args) -> SysResult<u64> {
     set_times(t, dirfd, Some(&path), times, flags)
 }
 
+#[cfg(target_arch = "x86_64")]
 fn timevals(t: &Task, addr: u64) -> SysResult<(TimeSet, TimeSet)> {
     if addr == 0 {
         return Ok((TimeSet::Now, TimeSet::Now));
@@ -378,12 +392,14 @@ fn timevals(t: &Task, addr: u64) -> SysResult<(TimeSet, TimeSet)> {
     Ok((timeval_arg(tv[0])?, timeval_arg(tv[1])?))
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn utimes(t: &mut Task, a: &Args) -> SysResult<u64> {
     let path = read_path(t, a.addr(0))?;
     let times = timevals(t, a.addr(1))?;
     set_times(t, AT_FDCWD, Some(&path), times, 0)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn futimesat(t: &mut Task, a: &Args) -> SysResult<u64> {
     let dirfd = a.fd(0);
     let times = timevals(t, a.addr(2))?;
@@ -397,6 +413,7 @@ pub fn futimesat(t: &mut Task, a: &Args) -> SysResult<u64> {
     set_times(t, dirfd, Some(&path), times, 0)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn utime(t: &mut Task, a: &Args) -> SysResult<u64> {
     let path = read_path(t, a.addr(0))?;
     let times = if a.addr(1) == 0 {
@@ -637,6 +654,7 @@ pub fn fstatfs(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 /// sysfs(2), the System V call that numbers the filesystem types: option 1
 /// gives a name's index, 2 the name at an index, 3 how many there are.
+#[cfg(target_arch = "x86_64")]
 pub fn sysfs(t: &mut Task, a: &Args) -> SysResult<u64> {
     let types = crate::vfs::FILESYSTEMS;
     match a.i32(0) {
@@ -676,6 +694,7 @@ const _: () = assert!(std::mem::size_of::<Ustat>() == 32);
 
 /// ustat(2): the free blocks and inodes of the mounted filesystem whose
 /// device is `dev` (as stat's `st_dev` gives it); EINVAL if none is.
+#[cfg(target_arch = "x86_64")]
 pub fn ustat(t: &mut Task, a: &Args) -> SysResult<u64> {
     let dev = u64::from(a.u32(0));
     let roots = t.kernel.vfs.mount_roots();

@@ -7,7 +7,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use abi::types::{Timespec, Timeval};
+use abi::types::Timespec;
+#[cfg(target_arch = "x86_64")]
+use abi::types::Timeval;
 use abi::Errno;
 
 use super::Args;
@@ -76,6 +78,7 @@ fn wait_any(t: &mut Task, entries: &[(i32, u32)], deadline: Option<Instant>) -> 
     }
 }
 
+#[cfg(target_arch = "x86_64")]
 fn deadline_from_ms(ms: i32) -> Option<Instant> {
     (ms >= 0).then(|| deadline_in(Duration::from_millis(ms as u64)))
 }
@@ -146,6 +149,7 @@ pub(super) fn with_mask<T>(
     r
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn poll(t: &mut Task, a: &Args) -> SysResult<u64> {
     let deadline = deadline_from_ms(a.i32(2));
     poll_restartable(t, a.addr(0), a.u64(1), deadline)
@@ -274,6 +278,7 @@ fn do_select(t: &mut Task, nfds: i32, sets: [u64; 3], deadline: Option<Instant>)
     Ok(count)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn select(t: &mut Task, a: &Args) -> SysResult<u64> {
     let tv_addr = a.addr(4);
     let deadline = if tv_addr != 0 {

@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
+#[cfg(target_arch = "x86_64")]
 use abi::flags::signal::SIGCHLD;
 use abi::Errno;
 
@@ -17,7 +18,9 @@ use crate::kernel::ExitStatus;
 use crate::mm::SysResult;
 
 pub fn clone(t: &mut Task, a: &Args) -> SysResult<u64> {
-    // x86_64: clone(flags, stack, parent_tid, child_tid, tls).
+    // x86_64: clone(flags, stack, parent_tid, child_tid, tls); arm64 swaps
+    // the last two.
+    let (parent_tid, child_tid, tls) = crate::arch::CLONE_TID_TLS_ARGS;
     let flags = a.u64(0);
     // Legacy clone puts CLONE_PIDFD's fd where the parent's tid would go.
     if flags & CLONE_PIDFD != 0 && flags & (CLONE_PARENT_SETTID | CLONE_DETACHED) != 0 {
@@ -27,10 +30,10 @@ pub fn clone(t: &mut Task, a: &Args) -> SysResult<u64> {
         flags: flags & !CSIGNAL,
         exit_signal: (flags & CSIGNAL) as u32,
         stack: a.addr(1),
-        parent_tid: a.addr(2),
-        child_tid: a.addr(3),
-        tls: a.u64(4),
-        pidfd: if flags & CLONE_PIDFD != 0 { a.addr(2) } else { 0 },
+        parent_tid: a.addr(parent_tid),
+        child_tid: a.addr(child_tid),
+        tls: a.u64(tls),
+        pidfd: if flags & CLONE_PIDFD != 0 { a.addr(parent_tid) } else { 0 },
     })
 }
 
@@ -147,10 +150,12 @@ pub fn unshare(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(0)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn fork(t: &mut Task, _a: &Args) -> SysResult<u64> {
     t.clone_task(CloneArgs { exit_signal: SIGCHLD, ..CloneArgs::default() })
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn vfork(t: &mut Task, _a: &Args) -> SysResult<u64> {
     t.clone_task(CloneArgs { flags: CLONE_VM | CLONE_VFORK, exit_signal: SIGCHLD, ..CloneArgs::default() })
 }
@@ -315,6 +320,7 @@ pub fn getpgid(t: &mut Task, a: &Args) -> SysResult<u64> {
     t.kernel.procs().procs.get(&pid).map(|p| p.pgid as u64).ok_or(Errno::ESRCH)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn getpgrp(t: &mut Task, _a: &Args) -> SysResult<u64> {
     t.kernel.procs().procs.get(&t.pid).map(|p| p.pgid as u64).ok_or(Errno::ESRCH)
 }

@@ -132,6 +132,7 @@ pub fn rt_sigsuspend(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn pause(t: &mut Task, _a: &Args) -> SysResult<u64> {
     let r: SysResult<()> = t.block(&[], None, |_| Ok(None));
     r.map(|_| 0).map_err(|_| Errno::ERESTARTNOHAND)

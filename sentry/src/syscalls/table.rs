@@ -43,12 +43,24 @@ impl Entry {
     const NONE: Entry = Entry { handler: None, support: Support::None, args: &[] };
 }
 
+/// Rows of calls every architecture has, then (after `@legacy`) the ones
+/// x86_64 keeps and the generic table of arm64 and later ports dropped
+/// (`open`, `fork`, `stat`, `poll`, ...: their `*at` and newer forms serve
+/// the same).
 macro_rules! syscall_table {
-    ($($nr:ident => $handler:path, $support:expr, [$($fmt:expr),*];)*) => {
+    ($($nr:ident => $handler:path, $support:expr, [$($fmt:expr),*];)*
+     @legacy $($lnr:ident => $lhandler:path, $lsupport:expr, [$($lfmt:expr),*];)*) => {
         /// The table, indexed by syscall number.
         pub static TABLE: [Entry; SYSCALL_COUNT] = {
             let mut t = [Entry::NONE; SYSCALL_COUNT];
             $(t[nr::$nr as usize] = Entry { handler: Some($handler), support: $support, args: &[$($fmt),*] };)*
+            $(
+                #[cfg(target_arch = "x86_64")]
+                {
+                    t[nr::$lnr as usize] =
+                        Entry { handler: Some($lhandler), support: $lsupport, args: &[$($lfmt),*] };
+                }
+            )*
             t
         };
     };
@@ -57,10 +69,7 @@ macro_rules! syscall_table {
 syscall_table! {
     READ => file::read, Support::Full, [Fd, Buf(2), Int];
     WRITE => file::write, Support::Full, [Fd, Buf(2), Int];
-    OPEN => file::open, Support::Partial("O_TMPFILE only in the Sentry's own filesystems"), [Path, Hex, Oct];
     CLOSE => file::close, Support::Full, [Fd];
-    PIPE => file::pipe, Support::Full, [Ptr];
-    POLL => poll::poll, Support::Full, [Ptr, Int, Int];
     CLOSE_RANGE => fdops::close_range, Support::Full, [Int, Int, Hex];
     SENDFILE => splice::sendfile, Support::Partial("copies through the Sentry"), [Fd, Fd, Ptr, Int];
     SPLICE => splice::splice, Support::Partial("copies through the Sentry"), [Fd, Ptr, Fd, Ptr, Int, Hex];
@@ -84,14 +93,11 @@ syscall_table! {
     LREMOVEXATTR => xattr::lremovexattr, Support::Full, [Path, Path];
     FREMOVEXATTR => xattr::fremovexattr, Support::Full, [Fd, Path];
     PPOLL => poll::ppoll, Support::Full, [Ptr, Int, Ptr, Ptr, Int];
-    SELECT => poll::select, Support::Full, [Int, Ptr, Ptr, Ptr, Ptr];
     PSELECT6 => poll::pselect6, Support::Full, [Int, Ptr, Ptr, Ptr, Ptr, Ptr];
-    EVENTFD => event::eventfd, Support::Full, [Int];
     EVENTFD2 => event::eventfd2, Support::Full, [Int, Hex];
     TIMERFD_CREATE => event::timerfd_create, Support::Partial("the *_ALARM clocks run as their base clocks: no real-time clock device, no suspend to wake from"), [Int, Hex];
     TIMERFD_SETTIME => event::timerfd_settime, Support::Partial("TFD_TIMER_CANCEL_ON_SET is taken: the sandbox cannot set the clock"), [Fd, Hex, Ptr, Ptr];
     TIMERFD_GETTIME => event::timerfd_gettime, Support::Full, [Fd, Ptr];
-    ALARM => event::alarm, Support::Full, [Int];
     SETITIMER => event::setitimer, Support::Full, [Int, Ptr, Ptr];
     GETITIMER => event::getitimer, Support::Full, [Int, Ptr];
     PIDFD_OPEN => pidfd::pidfd_open, Support::Partial("process pidfds; PIDFD_THREAD (Linux 6.9) is not offered, nor CLONE_PIDFD with CLONE_THREAD"), [Int, Hex];
@@ -100,17 +106,14 @@ syscall_table! {
     IO_URING_SETUP => event::io_uring_refused, Support::Refused("ENOSYS: io_uring is refused, as gVisor does by default"), [Ptr, Ptr];
     IO_URING_ENTER => event::io_uring_refused, Support::Refused("ENOSYS: io_uring is refused"), [Fd, Int, Int, Hex, Ptr, Int];
     IO_URING_REGISTER => event::io_uring_refused, Support::Refused("ENOSYS: io_uring is refused"), [Fd, Int, Ptr, Int];
-    SIGNALFD => event::signalfd, Support::Full, [Fd, Ptr, Int];
     SIGNALFD4 => event::signalfd4, Support::Partial("poll and epoll see the process's signals, not the polling thread's own"), [Fd, Ptr, Int, Hex];
     TIMER_CREATE => event::timer_create, Support::Partial("the *_ALARM clocks are EOPNOTSUPP, as on Linux without a real-time clock device"), [Int, Ptr, Ptr];
     TIMER_SETTIME => event::timer_settime, Support::Full, [Int, Hex, Ptr, Ptr];
     TIMER_GETTIME => event::timer_gettime, Support::Full, [Int, Ptr];
     TIMER_GETOVERRUN => event::timer_getoverrun, Support::Partial("the expirations beyond the last one signalled"), [Int];
     TIMER_DELETE => event::timer_delete, Support::Full, [Int];
-    EPOLL_CREATE => event::epoll_create, Support::Full, [Int];
     EPOLL_CREATE1 => event::epoll_create1, Support::Full, [Hex];
     EPOLL_CTL => event::epoll_ctl, Support::Partial("host streams (husk run's stdio) are asked each wait, not told; ELOOP counts nesting below the added set only"), [Fd, Int, Fd, Ptr];
-    EPOLL_WAIT => event::epoll_wait, Support::Full, [Fd, Ptr, Int, Int];
     EPOLL_PWAIT => event::epoll_pwait, Support::Full, [Fd, Ptr, Int, Int, Ptr, Int];
     EPOLL_PWAIT2 => event::epoll_pwait2, Support::Full, [Fd, Ptr, Int, Ptr, Ptr, Int];
     SOCKET => socket::socket, Support::Partial("AF_UNIX; AF_INET and AF_INET6 TCP and UDP on the loopback only; no raw or ICMP sockets"), [Int, Hex, Int];
@@ -122,7 +125,6 @@ syscall_table! {
     ACCEPT4 => socket::accept4, Support::Full, [Fd, Ptr, Ptr, Hex];
     SENDTO => socket::sendto, Support::Partial("no MSG_OOB; MSG_MORE corks the sandbox's own TCP and UDP"), [Fd, Buf(2), Int, Hex, Ptr, Int];
     RECVFROM => socket::recvfrom, Support::Partial("no MSG_OOB; MSG_ERRQUEUE finds an empty error queue (EAGAIN)"), [Fd, Ptr, Int, Hex, Ptr, Ptr];
-    INOTIFY_INIT => event::inotify_init, Support::Full, [];
     INOTIFY_INIT1 => event::inotify_init1, Support::Full, [Hex];
     INOTIFY_ADD_WATCH => event::inotify_add_watch, Support::Partial("events for changes made inside the sandbox; no IN_UNMOUNT"), [Fd, Path, Hex];
     INOTIFY_RM_WATCH => event::inotify_rm_watch, Support::Full, [Fd, Int];
@@ -157,9 +159,7 @@ syscall_table! {
     GETSOCKOPT => socket::getsockopt, Support::Partial("SOL_SOCKET: SO_TYPE, SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_PASSCRED, SO_PEERCRED, SO_RCVTIMEO, SO_SNDTIMEO, SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN, the generic flags; IP, IPv6 and TCP options are kept, not acted on"), [Fd, Int, Int, Ptr, Ptr];
     SETSOCKOPT => socket::setsockopt, Support::Partial("SOL_SOCKET: SO_SNDBUF, SO_RCVBUF, SO_PASSCRED, SO_RCVTIMEO, SO_SNDTIMEO; IP, IPv6 and TCP options are kept, not acted on"), [Fd, Int, Int, Ptr, Int];
     PIPE2 => file::pipe2, Support::Partial("O_DIRECT (packet mode) is accepted but pipes stay byte streams"), [Ptr, Hex];
-    STAT => fs::stat, Support::Full, [Path, Ptr];
     FSTAT => fs::fstat, Support::Full, [Fd, Ptr];
-    LSTAT => fs::lstat, Support::Full, [Path, Ptr];
     LSEEK => file::lseek, Support::Full, [Fd, Int, Int];
     MMAP => mm::mmap, Support::Partial("MAP_SHARED of a rootfs file is a read-only copy; of a tmpfs file, its pages"), [Ptr, Int, Hex, Hex, Fd, Hex];
     MPROTECT => mm::mprotect, Support::Full, [Ptr, Int, Hex];
@@ -174,21 +174,17 @@ syscall_table! {
     RT_TGSIGQUEUEINFO => signal::rt_tgsigqueueinfo, Support::Full, [Int, Int, Int, Ptr];
     RT_SIGSUSPEND => signal::rt_sigsuspend, Support::Full, [Ptr, Int];
     SIGALTSTACK => signal::sigaltstack, Support::Full, [Ptr, Ptr];
-    PAUSE => signal::pause, Support::Full, [];
     KILL => signal::kill, Support::Full, [Int, Int];
     TKILL => signal::tkill, Support::Full, [Int, Int];
     TGKILL => signal::tgkill, Support::Full, [Int, Int, Int];
     CLONE => process::clone, Support::Partial("no namespaces"), [Hex, Ptr, Ptr, Ptr, Hex];
     CLONE3 => process::clone3, Support::Partial("no namespaces, pidfds or chosen tids"), [Ptr, Int];
-    FORK => process::fork, Support::Full, [];
-    VFORK => process::vfork, Support::Full, [];
     EXECVE => process::execve, Support::Full, [Path, Ptr, Ptr];
     EXECVEAT => process::execveat, Support::Full, [Fd, Path, Ptr, Ptr, Hex];
     WAIT4 => process::wait4, Support::Partial("rusage has times and maxrss only"), [Int, Ptr, Hex, Ptr];
     WAITID => process::waitid, Support::Partial("rusage has times and maxrss only"), [Int, Int, Ptr, Hex, Ptr];
     GETPGID => process::getpgid, Support::Full, [Int];
     SETPGID => process::setpgid, Support::Full, [Int, Int];
-    GETPGRP => process::getpgrp, Support::Full, [];
     SETSID => process::setsid, Support::Full, [];
     GETSID => process::getsid, Support::Full, [Int];
     PRCTL => process::prctl, Support::Partial("PDEATHSIG, NAME, DUMPABLE, NO_NEW_PRIVS, KEEPCAPS, CAPBSET_*, SECUREBITS, CAP_AMBIENT, CHILD_SUBREAPER, TIMERSLACK, THP_DISABLE, GET_TID_ADDRESS, GET_TSC; no SECCOMP, SET_TSC, SET_MM, MCE_KILL, SPECULATION_CTRL, SET_VMA"), [Int, Hex, Hex, Hex, Hex];
@@ -238,10 +234,8 @@ syscall_table! {
     PWRITEV => file::pwritev, Support::Full, [Fd, Ptr, Int, Int];
     PREADV2 => file::preadv2, Support::Partial("RWF_NOWAIT gives EAGAIN only where a stream would wait"), [Fd, Ptr, Int, Int, Int, Hex];
     PWRITEV2 => file::pwritev2, Support::Partial("RWF_NOWAIT gives EAGAIN only where a stream would wait"), [Fd, Ptr, Int, Int, Int, Hex];
-    ACCESS => fs::access, Support::Full, [Path, Oct];
     MADVISE => mm::madvise, Support::Partial("MADV_DONTNEED drops pages; other advice is checked as Linux checks it (ENOMEM over holes, MADV_FREE for private anonymous memory only) and ignored; no KSM (MADV_MERGEABLE is EINVAL), no MADV_WIPEONFORK (EINVAL), and mlocked pages may be dropped"), [Ptr, Int, Int];
     DUP => file::dup, Support::Full, [Fd];
-    DUP2 => file::dup2, Support::Full, [Fd, Fd];
     NANOSLEEP => time::nanosleep, Support::Full, [Ptr, Ptr];
     GETPID => identity::getpid, Support::Full, [];
     EXIT => process::exit, Support::Full, [Int];
@@ -249,7 +243,6 @@ syscall_table! {
     FCNTL => file::fcntl, Support::Partial("F_DUPFD[_CLOEXEC], F_[GS]ETFD, F_[GS]ETFL (O_ASYNC on pipes, sockets, terminals, inotify), F_[GS]ETOWN[_EX], F_[GS]ETSIG, F_[GS]ETLEASE, F_NOTIFY, F_[GS]ETPIPE_SZ, F_ADD_SEALS, F_GET_SEALS, F_GETLK, F_SETLK[W], F_OFD_GETLK, F_OFD_SETLK[W]"), [Fd, Int, Hex];
     FLOCK => locks::flock, Support::Full, [Fd, Hex];
     GETDENTS64 => file::getdents64, Support::Full, [Fd, Ptr, Int];
-    GETDENTS => file::getdents, Support::Full, [Fd, Ptr, Int];
     CHROOT => fs::chroot, Support::Full, [Path];
     GETCPU => sched::getcpu, Support::Full, [Ptr, Ptr, Ptr];
     MLOCK => mm::mlock, Support::Partial("locks are kept and reported (VmLck, filled pages, no MADV_DONTNEED or MS_INVALIDATE), but the host may swap the memory file"), [Ptr, Int];
@@ -261,7 +254,6 @@ syscall_table! {
     GETCWD => fs::getcwd, Support::Full, [Ptr, Int];
     CHDIR => fs::chdir, Support::Full, [Path];
     FCHDIR => fs::fchdir, Support::Full, [Fd];
-    READLINK => fs::readlink, Support::Full, [Path, Ptr, Int];
     GETTIMEOFDAY => time::gettimeofday, Support::Full, [Ptr, Ptr];
     GETRLIMIT => sys::getrlimit, Support::Full, [Int, Ptr];
     SYSINFO => sys::sysinfo, Support::Full, [Ptr];
@@ -271,9 +263,7 @@ syscall_table! {
     GETEGID => identity::getegid, Support::Full, [];
     GETPPID => identity::getppid, Support::Full, [];
     SETRLIMIT => sys::setrlimit, Support::Partial("limits are recorded, not enforced"), [Int, Ptr];
-    ARCH_PRCTL => thread::arch_prctl, Support::Full, [Hex, Ptr];
     GETTID => identity::gettid, Support::Full, [];
-    TIME => time::time, Support::Full, [Ptr];
     SET_TID_ADDRESS => thread::set_tid_address, Support::Full, [Ptr];
     RESTART_SYSCALL => signal::restart_syscall, Support::Full, [];
     CLOCK_GETTIME => time::clock_gettime, Support::Full, [Int, Ptr];
@@ -294,31 +284,17 @@ syscall_table! {
     GETRANDOM => sys::getrandom, Support::Full, [Ptr, Int, Hex];
     STATX => fs::statx, Support::Full, [Fd, Path, Hex, Hex, Ptr];
     FACCESSAT2 => fs::faccessat2, Support::Full, [Fd, Path, Oct, Hex];
-    CREAT => file::creat, Support::Partial("EROFS on the read-only rootfs"), [Path, Oct];
-    MKDIR => fs_write::mkdir, Support::Full, [Path, Oct];
     MKDIRAT => fs_write::mkdirat, Support::Full, [Fd, Path, Oct];
-    RMDIR => fs_write::rmdir, Support::Full, [Path];
-    UNLINK => fs_write::unlink, Support::Full, [Path];
     UNLINKAT => fs_write::unlinkat, Support::Full, [Fd, Path, Hex];
-    RENAME => fs_write::rename, Support::Full, [Path, Path];
     RENAMEAT => fs_write::renameat, Support::Full, [Fd, Path, Fd, Path];
     RENAMEAT2 => fs_write::renameat2, Support::Partial("RENAME_WHITEOUT gives EINVAL"), [Fd, Path, Fd, Path, Hex];
-    LINK => fs_write::link, Support::Full, [Path, Path];
     LINKAT => fs_write::linkat, Support::Full, [Fd, Path, Fd, Path, Hex];
-    SYMLINK => fs_write::symlink, Support::Full, [Path, Path];
     SYMLINKAT => fs_write::symlinkat, Support::Full, [Path, Fd, Path];
-    MKNOD => fs_write::mknod, Support::Partial("device nodes (CAP_MKNOD) in the Sentry's filesystems only; they open the Sentry's devices"), [Path, Oct, Hex];
     MKNODAT => fs_write::mknodat, Support::Partial("device nodes (CAP_MKNOD) in the Sentry's filesystems only; they open the Sentry's devices"), [Fd, Path, Oct, Hex];
-    CHMOD => fs_write::chmod, Support::Full, [Path, Oct];
     FCHMOD => fs_write::fchmod, Support::Full, [Fd, Oct];
     FCHMODAT => fs_write::fchmodat, Support::Full, [Fd, Path, Oct];
-    CHOWN => fs_write::chown, Support::Full, [Path, Int, Int];
     FCHOWN => fs_write::fchown, Support::Full, [Fd, Int, Int];
-    LCHOWN => fs_write::lchown, Support::Full, [Path, Int, Int];
     FCHOWNAT => fs_write::fchownat, Support::Full, [Fd, Path, Int, Int, Hex];
-    UTIME => fs_write::utime, Support::Full, [Path, Ptr];
-    UTIMES => fs_write::utimes, Support::Full, [Path, Ptr];
-    FUTIMESAT => fs_write::futimesat, Support::Full, [Fd, Path, Ptr];
     UTIMENSAT => fs_write::utimensat, Support::Full, [Fd, Path, Ptr, Hex];
     TRUNCATE => fs_write::truncate, Support::Full, [Path, Int];
     FTRUNCATE => fs_write::ftruncate, Support::Full, [Fd, Int];
@@ -329,8 +305,6 @@ syscall_table! {
     SYNC => fs_write::sync, Support::Full, [];
     STATFS => fs_write::statfs, Support::Partial("the rootfs reports no block counts"), [Path, Ptr];
     FSTATFS => fs_write::fstatfs, Support::Partial("the rootfs reports no block counts"), [Fd, Ptr];
-    SYSFS => fs_write::sysfs, Support::Full, [Int, Hex, Ptr];
-    USTAT => fs_write::ustat, Support::Full, [Hex, Ptr];
     VHANGUP => process::vhangup, Support::Partial("the console's input queued in the host is not flushed"), [];
     PERSONALITY => process::personality, Support::Partial("STICKY_TIMEOUTS and READ_IMPLIES_EXEC act; the layout flags (ADDR_NO_RANDOMIZE, MMAP_PAGE_ZERO, ADDR_LIMIT_3GB, ...) are kept, not applied"), [Hex];
     KCMP => inspect::kcmp, Support::Partial("signal handlers and semaphore undo lists are each process's (CLONE_SIGHAND without CLONE_THREAD copies the handlers); no task has an I/O context"), [Int, Int, Int, Hex, Hex];
@@ -347,6 +321,45 @@ syscall_table! {
     REQUEST_KEY => keys::request_key, Support::Partial("no upcall: a key not found is not constructed (ENOENT, a negative key left)"), [Path, Path, Path, Int];
     KEYCTL => keys::keyctl, Support::Partial("no persistent keyrings, Diffie-Hellman, public keys, restrictions or notifications (EOPNOTSUPP); instantiation needs an upcall's authority (EPERM)"), [Int, Int, Hex, Hex, Hex];
     RSEQ => thread::rseq, Support::Refused("ENOSYS: restartable sequences are not offered; libc falls back"), [Ptr, Int, Hex, Hex];
+    @legacy
+    OPEN => file::open, Support::Partial("O_TMPFILE only in the Sentry's own filesystems"), [Path, Hex, Oct];
+    PIPE => file::pipe, Support::Full, [Ptr];
+    POLL => poll::poll, Support::Full, [Ptr, Int, Int];
+    SELECT => poll::select, Support::Full, [Int, Ptr, Ptr, Ptr, Ptr];
+    EVENTFD => event::eventfd, Support::Full, [Int];
+    ALARM => event::alarm, Support::Full, [Int];
+    SIGNALFD => event::signalfd, Support::Full, [Fd, Ptr, Int];
+    EPOLL_CREATE => event::epoll_create, Support::Full, [Int];
+    EPOLL_WAIT => event::epoll_wait, Support::Full, [Fd, Ptr, Int, Int];
+    INOTIFY_INIT => event::inotify_init, Support::Full, [];
+    STAT => fs::stat, Support::Full, [Path, Ptr];
+    LSTAT => fs::lstat, Support::Full, [Path, Ptr];
+    PAUSE => signal::pause, Support::Full, [];
+    FORK => process::fork, Support::Full, [];
+    VFORK => process::vfork, Support::Full, [];
+    GETPGRP => process::getpgrp, Support::Full, [];
+    ACCESS => fs::access, Support::Full, [Path, Oct];
+    DUP2 => file::dup2, Support::Full, [Fd, Fd];
+    GETDENTS => file::getdents, Support::Full, [Fd, Ptr, Int];
+    READLINK => fs::readlink, Support::Full, [Path, Ptr, Int];
+    ARCH_PRCTL => thread::arch_prctl, Support::Full, [Hex, Ptr];
+    TIME => time::time, Support::Full, [Ptr];
+    CREAT => file::creat, Support::Partial("EROFS on the read-only rootfs"), [Path, Oct];
+    MKDIR => fs_write::mkdir, Support::Full, [Path, Oct];
+    RMDIR => fs_write::rmdir, Support::Full, [Path];
+    UNLINK => fs_write::unlink, Support::Full, [Path];
+    RENAME => fs_write::rename, Support::Full, [Path, Path];
+    LINK => fs_write::link, Support::Full, [Path, Path];
+    SYMLINK => fs_write::symlink, Support::Full, [Path, Path];
+    MKNOD => fs_write::mknod, Support::Partial("device nodes (CAP_MKNOD) in the Sentry's filesystems only; they open the Sentry's devices"), [Path, Oct, Hex];
+    CHMOD => fs_write::chmod, Support::Full, [Path, Oct];
+    CHOWN => fs_write::chown, Support::Full, [Path, Int, Int];
+    LCHOWN => fs_write::lchown, Support::Full, [Path, Int, Int];
+    UTIME => fs_write::utime, Support::Full, [Path, Ptr];
+    UTIMES => fs_write::utimes, Support::Full, [Path, Ptr];
+    FUTIMESAT => fs_write::futimesat, Support::Full, [Fd, Path, Ptr];
+    SYSFS => fs_write::sysfs, Support::Full, [Int, Hex, Ptr];
+    USTAT => fs_write::ustat, Support::Full, [Hex, Ptr];
 }
 
 /// The handler for syscall `nr`, if Husk implements it.

@@ -1,13 +1,15 @@
 //! Thread setup and exit.
 
-use abi::flags::arch_prctl::*;
 use abi::Errno;
 
 use super::Args;
 use crate::kernel::task::Task;
 use crate::mm::SysResult;
 
+/// x86_64's TLS and CPUID controls (arm64 sets its TLS register itself).
+#[cfg(target_arch = "x86_64")]
 pub fn arch_prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
+    use abi::flags::arch_prctl::*;
     let max = t.kernel.platform.max_user_address();
     match a.u32(0) {
         ARCH_SET_FS => {

@@ -156,6 +156,7 @@ pub fn gettimeofday(t: &mut Task, a: &Args) -> SysResult<u64> {
     Ok(0)
 }
 
+#[cfg(target_arch = "x86_64")]
 pub fn time(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (sec, _) = sys::clock_gettime(CLOCK_REALTIME)?;
     if a.addr(0) != 0 {

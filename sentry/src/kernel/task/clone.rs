@@ -117,14 +117,7 @@ impl Task {
         let fds = if f & CLONE_FILES != 0 { self.fds.clone() } else { Arc::new(Mutex::new(self.fds().clone())) };
         let fs = if f & CLONE_FS != 0 { self.fs.clone() } else { Arc::new(Mutex::new(self.fs().clone())) };
 
-        let mut regs = self.regs;
-        regs.rax = 0;
-        if a.stack != 0 {
-            regs.rsp = a.stack;
-        }
-        if f & CLONE_SETTLS != 0 {
-            regs.fs_base = a.tls;
-        }
+        let regs = crate::arch::clone_regs(&self.regs, a.stack, (f & CLONE_SETTLS != 0).then_some(a.tls));
 
         // A SCHED_DEADLINE thread may not fork or make threads unless its
         // children are to start over (SCHED_RESET_ON_FORK), as Linux's

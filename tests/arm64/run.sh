@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# The emulated arm64 machine (issue 17): Husk cross-built for aarch64 runs
+# programs on a real arm64 kernel (Debian's cloud kernel, booted under
+# qemu-system-aarch64 -M virt -cpu max), each compared with the same
+# program run natively on that kernel:
+#   - the C differential programs of tests/progs/ that build for arm64,
+#     compiled static, in a root that also holds the /data tree;
+#   - busybox (Debian's busybox-static:arm64) shell cases.
+# A case passes when the program exits 0 natively (chrooted into the same
+# root, as root with every capability, with an empty environment) and Husk
+# (`--cap-add ALL`, as root's) gives the same exit status and stdout. Prints each verdict
+# and `N passed, M failed`; exits 1 if any failed. The kernel and busybox
+# are cached under /var/cache/husk-test/arm64.
+#
+#   bash tests/arm64/run.sh                # every case, on ptrace
+#   bash tests/arm64/run.sh hello pipes    # chosen programs
+#
+# Not part of .ci/run (emulation is slow: about 15 minutes for the whole
+# set); CI cross-builds and lints instead (tests/arm64/cross.sh).
+# CARGO overrides the cargo command (e.g. CARGO="flock -o LOCK cargo");
+# HUSK_ARM64_PROFILE=release uses a release build (faster under emulation).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+who=machine
+. tests/arm64/common.sh
+
+need_tools
+image=$(fetch_kernel)
+say "kernel $(basename "$image")"
+busybox=$cache/busybox
+if [ ! -x "$busybox" ]; then
+    tmp=$(unpack_arm64_deb busybox-static)
+    cp "$tmp/x/bin/busybox" "$busybox"
+    rm -rf "$tmp"
+fi
+
+profile=${HUSK_ARM64_PROFILE:-debug}
+flags=()
+[ "$profile" = release ] && flags=(--release)
+run "${cargo[@]}" build "${flags[@]}" --target "$target" -p runtime --bin husk
+husk=${CARGO_TARGET_DIR:-target}/$target/$profile/husk
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root/lib" "$root/bin" "$root/r/bin" "$root/r/progs" "$root/r/proc" "$root/r/dev" "$root/r/tmp"
+run aarch64-linux-gnu-gcc -static -O2 -o "$root/init" tests/arm64/init.c
+cp -L /usr/aarch64-linux-gnu/lib/{ld-linux-aarch64.so.1,libc.so.6,libgcc_s.so.1,libm.so.6} "$root/lib/"
+cp "$husk" "$root/bin/husk"
+cp "$busybox" "$root/bin/busybox"
+cp "$busybox" "$root/r/bin/busybox"
+for applet in sh echo cat ls wc sort head tr true false sleep kill env mkdir rm seq grep; do
+    ln -s busybox "$root/r/bin/$applet"
+done
+ln -s busybox "$root/bin/sh"
+# The /data tree the programs read (tests/progs_diff.rs's data_tree).
+mkdir -p "$root/r/data/dir/sub"
+printf 'Hello, Husk!\nSecond line.\n' >"$root/r/data/hello.txt"
+head -c 100000 /dev/urandom >"$root/r/data/medium.bin"
+printf a >"$root/r/data/dir/a"
+printf bb >"$root/r/data/dir/bb"
+printf ccc >"$root/r/data/dir/ccc"
+ln -s hello.txt "$root/r/data/link"
+ln -s dir "$root/r/data/dirlink"
+ln -s nowhere "$root/r/data/dangling"
+python3 -c 'import sys; sys.stdout.buffer.write(bytes((i * 7 + 3) & 0xff for i in range(3 * 4096 + 100)))' \
+    >"$root/r/data/map.bin"
+
+# The programs: those named, or every one that builds for arm64 (some are
+# x86_64 by nature: inline assembly, the XSAVE area, legacy syscalls), less
+# those that need a harness of their own: the checkpoint programs (which
+# wait to be checkpointed), the fork bomb (which needs a pids limit) and the
+# network clients (which need a test namespace).
+names=("$@")
+if [ ${#names[@]} -eq 0 ]; then
+    for f in tests/progs/*.c; do
+        case $(basename "$f" .c) in
+        ckpt* | forkbomb | nat_client | ping_outside) ;;
+        *) names+=("$(basename "$f" .c)") ;;
+        esac
+    done
+fi
+built=0
+for n in "${names[@]}"; do
+    if aarch64-linux-gnu-gcc -O1 -w -static -o "$root/r/progs/$n" "tests/progs/$n.c" 2>/dev/null; then
+        built=$((built + 1))
+    else
+        say "not for arm64: $n"
+    fi
+done
+say "$built programs built"
+
+# Run inside the machine by busybox sh: each case natively (chroot), then
+# under Husk; the verdicts on the console.
+cat >"$root/diff.sh" <<'SH'
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /r/proc
+mount -t devtmpfs dev /r/dev
+mount -t tmpfs tmp /r/tmp
+mkdir -p /sys/fs/cgroup /run
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+mount -t tmpfs run /run
+check() {
+    name=$1
+    shift
+    timeout 120 env -i chroot /r "$@" >/tmp/native.out 2>/tmp/native.err </dev/null
+    ns=$?
+    if [ $ns -ne 0 ]; then
+        echo "=== skip $name (native exit $ns)"
+        return
+    fi
+    timeout 300 /bin/husk run --platform ptrace --cap-add ALL --rootfs /r -- "$@" >/tmp/husk.out 2>/tmp/husk.err </dev/null
+    hs=$?
+    if [ $hs -eq $ns ] && cmp -s /tmp/native.out /tmp/husk.out; then
+        echo "=== pass $name"
+    else
+        echo "=== fail $name (exit $hs, native $ns)"
+        diff /tmp/native.out /tmp/husk.out | head -n 15
+        head -n 15 /tmp/husk.err
+    fi
+}
+for p in /r/progs/*; do
+    check "${p##*/}" "/progs/${p##*/}"
+done
+check busybox-echo /bin/echo hello arm64
+check busybox-pipeline /bin/sh -c 'seq 1 200 | grep 7 | sort -r | head -n 5 | wc -l'
+check busybox-loop /bin/sh -c 'i=0; while [ $i -lt 20 ]; do i=$((i+1)); done; echo $i'
+check busybox-files /bin/sh -c 'mkdir -p /tmp/d && echo x >/tmp/d/f && cat /tmp/d/f /data/hello.txt && ls /data/dir && rm -r /tmp/d'
+check busybox-signal /bin/sh -c 'sleep 5 & kill -TERM $!; wait $!; echo status $?'
+check busybox-env /bin/env -i A=1 B='two words' /bin/env
+SH
+echo "/bin/sh /diff.sh" >"$root/cmds"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1 >initrd.gz)
+
+log=${HUSK_ARM64_LOG:-$cache/machine.log}
+say "booting under qemu-system-aarch64 (console: $log)"
+start=$SECONDS
+boot "$image" "$root/initrd.gz" 2048 "${HUSK_ARM64_TIMEOUT:-3600}" "$log"
+grep -E '^=== (pass|fail|skip)' "$log" || true
+passed=$(grep -c '^=== pass' "$log" || true)
+failed=$(grep -c '^=== fail' "$log" || true)
+skipped=$(grep -c '^=== skip' "$log" || true)
+grep -q '^=== exit /bin/sh' "$log" || {
+    say "the machine did not finish; the console's end:"
+    tail -n 40 "$log"
+    failed=$((failed + 1))
+}
+say "$passed passed, $failed failed ($skipped fail natively) in $((SECONDS - start))s"
+[ "$failed" -eq 0 ]
