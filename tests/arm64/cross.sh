@@ -66,11 +66,13 @@ run "${cargo[@]}" clippy --target "$target" --workspace --all-targets -- -D warn
 #   openat2, which qemu-user 7.2 does not know.
 say "unit tests under qemu-user ($(qemu-aarch64-static --version | head -n 1))"
 run "${cargo[@]}" test --target "$target" -p abi -p netstack -p netrelay
+# The Sentry's unit tests: its arm64 signal frames, vDSO, memory manager.
+run "${cargo[@]}" test --target "$target" -p sentry --lib
 run "${cargo[@]}" test --target "$target" -p platform --lib
 run "${cargo[@]}" test --target "$target" -p seccomp -- --skip tests::a_syscall_outside_
 run "${cargo[@]}" test --target "$target" -p gofer --lib -- --skip server::tests
 
 say "OK in $((SECONDS - start))s: the workspace builds and lints clean for $target;" \
-    "${crates[*]} pass their unit tests under qemu-user"
+    "${crates[*]} and sentry pass their unit tests under qemu-user"
 say "the tests left out above run on an arm64 kernel with: bash tests/arm64/kernel.sh;" \
     "sandboxes on it, against native: bash tests/arm64/run.sh"

@@ -70,3 +70,142 @@ pub enum FpRestore {
 
 /// Where a sigreturn finds its frame's registers, or why it cannot.
 pub type FrameResult<T> = Result<T, Errno>;
+
+#[cfg(test)]
+mod tests {
+    //! A frame written and read back, as a handler that returns at once
+    //! leaves it, gives the interrupted thread back whole.
+
+    use std::sync::Arc;
+
+    use abi::flags::mm::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE};
+
+    use super::*;
+    use crate::kernel::signal::{SA_ONSTACK, SA_SIGINFO};
+    use crate::mm::{MemoryFile, MemoryManager, MmapRequest};
+
+    const STACK_LEN: u64 = 64 * 4096;
+    /// Where the vector registers are in an [`FpState`]: the legacy area's
+    /// xmm0 (x86_64), v0 (arm64).
+    #[cfg(target_arch = "x86_64")]
+    const VECTORS: usize = 160;
+    #[cfg(target_arch = "aarch64")]
+    const VECTORS: usize = 0;
+
+    fn stack() -> (MemoryManager, u64) {
+        let mf = Arc::new(MemoryFile::new(1 << 24).unwrap());
+        let mut mm = MemoryManager::new(mf, 0x10000, 0x7fff_ffff_f000);
+        let req = MmapRequest {
+            addr: 0,
+            len: STACK_LEN,
+            prot: PROT_READ | PROT_WRITE,
+            flags: MAP_PRIVATE | MAP_ANONYMOUS,
+            file: None,
+        };
+        let at = mm.mmap(req).unwrap();
+        (mm, at)
+    }
+
+    /// Registers with every word distinct, interrupted in user code.
+    fn interrupted(sp: u64) -> Regs {
+        let mut words = Regs::default().to_words();
+        for (i, w) in words.iter_mut().enumerate() {
+            *w = 0x1000 + i as u64 * 8;
+        }
+        let mut regs = Regs::from_words(&words).unwrap();
+        #[cfg(target_arch = "x86_64")]
+        {
+            regs.rsp = sp;
+            regs.orig_rax = u64::MAX;
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            regs.sp = sp;
+            regs.pstate = 0x6000_0000;
+            regs.syscallno = u64::MAX;
+        }
+        regs
+    }
+
+    /// What the handler's return does before rt_sigreturn runs: x86_64's
+    /// `ret` pops the restorer's address; arm64 returns through x30 with
+    /// the stack as the frame left it.
+    fn handler_returned(regs: &mut Regs) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            regs.rsp += 8;
+        }
+        #[cfg(target_arch = "aarch64")]
+        let _ = regs;
+    }
+
+    /// The handler's first two arguments.
+    fn handler_args(regs: &Regs) -> (u64, u64) {
+        #[cfg(target_arch = "x86_64")]
+        return (regs.rdi, regs.rsi);
+        #[cfg(target_arch = "aarch64")]
+        return (regs.regs[0], regs.regs[1]);
+    }
+
+    fn round_trip(on_altstack: bool) {
+        let (mut mm, base) = stack();
+        let regs = interrupted(base + STACK_LEN / 2);
+        let mut fp = FpState::initial();
+        fp.bytes[VECTORS..VECTORS + 64].copy_from_slice(&[0x5a; 64]);
+        let info = SigInfo::new(10, -6);
+        let act = SigAction {
+            handler: 0x40_1000,
+            flags: SA_SIGINFO | if on_altstack { SA_ONSTACK } else { 0 },
+            ..SigAction::default()
+        };
+        let req = FrameRequest {
+            sig: 10,
+            info: &info,
+            act: &act,
+            regs: &regs,
+            fp: Some(&mut fp.clone()),
+            on_altstack,
+            altstack_top: base + STACK_LEN,
+            altstack: (base + STACK_LEN / 2, 0, STACK_LEN / 2),
+            old_mask: 0x1234,
+            vdso_base: None,
+        };
+        let mut handler = setup_frame(&mut mm, req).unwrap();
+        assert_eq!(handler.ip(), act.handler);
+        let (signo, siginfo) = handler_args(&handler);
+        assert_eq!(signo, 10, "the signal is the handler's first argument");
+        if on_altstack {
+            assert!(handler.sp() > base + STACK_LEN / 2, "on the alternate stack");
+        } else {
+            assert!(handler.sp() < regs.sp(), "below the interrupted stack pointer");
+        }
+        // The siginfo the handler's second argument points at.
+        let mut got = [0u8; 128];
+        mm.copy_in(siginfo, &mut got).unwrap();
+        assert_eq!(got, info.0);
+        handler_returned(&mut handler);
+        let restored = read_frame(&mm, &handler).unwrap();
+        assert_eq!(restored.regs.to_words(), regs.to_words());
+        assert_eq!(restored.mask, 0x1234);
+        let FpRestore::Load(back) = restored.fp else { panic!("the frame's FPU state is loaded") };
+        assert_eq!(back.bytes[VECTORS..VECTORS + 64], fp.bytes[VECTORS..VECTORS + 64]);
+    }
+
+    #[test]
+    fn a_frame_gives_back_the_interrupted_thread() {
+        round_trip(false);
+    }
+
+    #[test]
+    fn a_frame_on_the_alternate_stack_gives_it_back_too() {
+        round_trip(true);
+    }
+
+    #[test]
+    fn a_frame_that_cannot_be_read_is_an_error() {
+        let (mm, base) = stack();
+        let mut regs = interrupted(base - 4096);
+        handler_returned(&mut regs);
+        assert!(read_frame(&mm, &regs).is_err());
+    }
+}

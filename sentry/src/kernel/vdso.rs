@@ -363,9 +363,29 @@ mod tests {
     fn the_image_is_an_elf_shared_object_with_the_names_libc_looks_up() {
         assert_eq!(&IMAGE[..4], b"\x7fELF");
         assert_eq!(IMAGE[16], 3, "ET_DYN");
-        for name in ["__vdso_clock_gettime", "__vdso_gettimeofday", "__vdso_time", "__vdso_getcpu", "LINUX_2.6"] {
-            assert!(IMAGE.windows(name.len()).any(|w| w == name.as_bytes()), "{name} missing");
+        #[cfg(target_arch = "x86_64")]
+        let (names, version) =
+            (["__vdso_clock_gettime", "__vdso_gettimeofday", "__vdso_time", "__vdso_getcpu"], "LINUX_2.6");
+        #[cfg(target_arch = "aarch64")]
+        let (names, version) = (
+            ["__kernel_clock_gettime", "__kernel_gettimeofday", "__kernel_clock_getres", "__kernel_rt_sigreturn"],
+            "LINUX_2.6.39",
+        );
+        for name in names {
+            let at = symbol(name).unwrap_or_else(|| panic!("{name} missing from .dynsym"));
+            assert!(at > 0 && at < IMAGE.len() as u64, "{name} at {at:#x}, outside the image");
         }
+        assert!(IMAGE.windows(version.len()).any(|w| w == version.as_bytes()), "{version} missing");
+        assert_eq!(symbol("no_such_symbol"), None);
+    }
+
+    /// The trampoline is the two instructions unwinders recognise
+    /// (libgcc's aarch64 linux-unwind.h): `mov x8, #139; svc #0`.
+    #[cfg(target_arch = "aarch64")]
+    #[test]
+    fn the_signal_trampoline_is_what_unwinders_look_for() {
+        let at = symbol("__kernel_rt_sigreturn").expect("the trampoline") as usize;
+        assert_eq!(IMAGE[at..at + 8], [0x68, 0x11, 0x80, 0xd2, 0x01, 0x00, 0x00, 0xd4]);
     }
 
     #[test]
