@@ -86,6 +86,9 @@ pub struct TraceeState {
     /// The group stop the tracee already reported (it runs on once the
     /// tracer resumes it, as in Linux, until the group stops again).
     pub group_stop_seen: bool,
+    /// PTRACE_LISTEN: the tracee stays in its group-stop, and leaves it
+    /// (to trap again) when the group continues or the tracer interrupts.
+    pub listening: bool,
     /// PTRACE_SETSIGMASK's mask, applied when the tracee runs on.
     pub set_mask: Option<u64>,
 }
@@ -117,6 +120,23 @@ pub struct PtraceLink {
     pub changed: Condvar,
     /// The tids this thread traces.
     tracees: Mutex<BTreeSet<i32>>,
+    /// Tracees that exited and that no wait of this tracer reported yet
+    /// (those that are not its own children: a child's exit is reported
+    /// as any child's).
+    exits: Mutex<Vec<TraceeExit>>,
+}
+
+/// A tracee's exit, for its tracer's wait.
+#[derive(Clone, Copy, Debug)]
+pub struct TraceeExit {
+    /// The tracee's tid.
+    pub tid: i32,
+    /// Its process group then.
+    pub pgid: i32,
+    /// Its real uid.
+    pub uid: u32,
+    /// How it ended.
+    pub status: super::ExitStatus,
 }
 
 impl PtraceLink {
@@ -171,6 +191,11 @@ impl PtraceLink {
     /// Whether this thread traces anyone.
     pub fn has_tracees(&self) -> bool {
         !self.tracees().is_empty()
+    }
+
+    /// The exits of tracees not yet reported, locked.
+    pub fn exits(&self) -> MutexGuard<'_, Vec<TraceeExit>> {
+        self.exits.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -53,7 +53,7 @@ pub const WCONTINUED: u32 = 8;
 /// Leave the child waitable.
 pub const WNOWAIT: u32 = 0x0100_0000;
 
-fn child_code(st: ExitStatus) -> (i32, i32) {
+pub(super) fn child_code(st: ExitStatus) -> (i32, i32) {
     match st {
         ExitStatus::Exited(c) => (code::CLD_EXITED, i32::from(c)),
         ExitStatus::Signaled(s) => (code::CLD_KILLED, s as i32),
@@ -233,12 +233,17 @@ impl Task {
                 })
                 .collect();
             let tracees = super::ptrace::waitable_tracees(&procs, pid, target);
-            if matching.is_empty() && tracees.is_empty() {
+            if matching.is_empty() && tracees.is_empty() && !super::ptrace::has_exits(&procs, pid) {
                 return Err(Errno::ECHILD);
             }
             // Tracees' ptrace-stops, reported whatever the options.
             for h in &tracees {
                 if let Some(r) = super::ptrace::report_stop(h, options & WNOWAIT != 0) {
+                    return Ok(Some(Some(r)));
+                }
+            }
+            if options & WEXITED != 0 {
+                if let Some(r) = super::ptrace::report_exit(&procs, pid, target, options & WNOWAIT != 0) {
                     return Ok(Some(Some(r)));
                 }
             }

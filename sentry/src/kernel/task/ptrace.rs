@@ -19,7 +19,7 @@ use platform::FpState;
 use super::exit::{WaitResult, WaitTarget};
 use super::{Task, TaskHandle};
 use crate::kernel::process::{ProcState, ProcessTable};
-use crate::kernel::ptrace::{Resume, Stop, MAX_TRACEES};
+use crate::kernel::ptrace::{Resume, Stop, TraceeExit, MAX_TRACEES};
 use crate::kernel::signal::{bit, code, SigInfo, NSIG};
 use crate::kernel::usage::Usage;
 use crate::kernel::ExitStatus;
@@ -86,6 +86,7 @@ impl Task {
                     return None;
                 }
                 st.stop = Some(Stop { status, reported: false });
+                st.listening = false;
                 st.resume = Resume::default();
                 st.siginfo = Some(info);
                 if let Some(m) = msg {
@@ -106,7 +107,22 @@ impl Task {
         let w = self.handle.waker.clone();
         loop {
             w.reset();
-            if self.handle.ptrace.state().stop.is_none() || self.stop_cut_short(exiting) {
+            {
+                let mut st = self.handle.ptrace.state();
+                if st.stop.is_none() {
+                    break;
+                }
+                // A listening group-stop ends when the group continues or
+                // the tracer interrupts; the tracee then traps again.
+                let go_on = !self.handle.tg.stopped_flag.load(Ordering::Acquire);
+                if st.listening && (go_on || self.handle.ptrace.trap_pending()) {
+                    st.stop = None;
+                    st.trap_pending = true;
+                    self.handle.ptrace.set_trap(true);
+                    break;
+                }
+            }
+            if self.stop_cut_short(exiting) {
                 break;
             }
             if self.kernel.freezer.requested() {
@@ -118,6 +134,7 @@ impl Task {
         let (resume, fp, mask) = {
             let mut st = self.handle.ptrace.state();
             st.stop = None;
+            st.listening = false;
             if st.regs_dirty {
                 self.regs = st.regs;
                 st.regs_dirty = false;
@@ -268,7 +285,8 @@ impl Task {
             return;
         }
         if !self.handle.ptrace.state().seized {
-            self.handle.push_signal(SigInfo::new(SIGTRAP, code::SI_USER));
+            let uid = self.creds().uid;
+            self.handle.push_signal(SigInfo::from_sender(SIGTRAP, code::SI_USER, self.pid, uid));
         }
     }
 
@@ -341,9 +359,22 @@ impl Task {
             let procs = self.kernel.procs();
             if let Some(h) = procs.threads.get(&tracer) {
                 h.ptrace.tracees().remove(&self.tid);
-                // A tracer that is not the parent may be waiting for this
-                // tid: it must see it go.
-                h.kick();
+                // A tracer that is not the parent (or a thread that is not
+                // the process) hears of the exit through its own wait.
+                let me = procs.procs.get(&self.pid);
+                let its_child = self.tid == self.pid && me.is_some_and(|p| p.parent == h.tg.tgid);
+                let mut exits = h.ptrace.exits();
+                if !its_child && exits.len() < MAX_TRACEES {
+                    let pgid = me.map_or(0, |p| p.pgid);
+                    exits.push(TraceeExit { tid: self.tid, pgid, uid: self.creds().uid, status });
+                }
+                drop(exits);
+                let tracer_pid = h.tg.tgid;
+                if let Some(tp) = procs.procs.get(&tracer_pid) {
+                    for t in &tp.threads {
+                        t.kick();
+                    }
+                }
             }
             self.handle.ptrace.detach();
         }
@@ -402,6 +433,38 @@ pub(super) fn waitable_tracees(procs: &ProcessTable, pid: i32, target: WaitTarge
         }
     }
     out
+}
+
+/// Whether process `pid` has tracees' exits to report.
+pub(super) fn has_exits(procs: &ProcessTable, pid: i32) -> bool {
+    procs.procs.get(&pid).is_some_and(|p| p.threads.iter().any(|t| !t.ptrace.exits().is_empty()))
+}
+
+/// An exit of a tracee of process `pid` that a wait for `target` may
+/// report (forgotten unless `nowait`).
+pub(super) fn report_exit(procs: &ProcessTable, pid: i32, target: WaitTarget, nowait: bool) -> Option<WaitResult> {
+    let me = procs.procs.get(&pid)?;
+    for t in &me.threads {
+        let mut exits = t.ptrace.exits();
+        let found = exits.iter().position(|e| match target {
+            WaitTarget::Any => true,
+            WaitTarget::Pid(p) => e.tid == p,
+            WaitTarget::Pgid(g) => e.pgid == if g == 0 { me.pgid } else { g },
+        });
+        if let Some(i) = found {
+            let e = if nowait { exits[i] } else { exits.remove(i) };
+            let (code, status) = super::exit::child_code(e.status);
+            return Some(WaitResult {
+                pid: e.tid,
+                uid: e.uid,
+                code,
+                status,
+                wstatus: e.status.wait_status(),
+                usage: Usage::default(),
+            });
+        }
+    }
+    None
 }
 
 /// A tracee's stop not yet reported, as a wait result (and marked
@@ -494,9 +557,23 @@ impl Task {
                 target.waker.wake();
                 Ok(0)
             }
+            PTRACE_LISTEN => {
+                let mut st = target.ptrace.state();
+                let group_stop = st.stop.is_some_and(|s| (s.status >> 8) as u32 == PTRACE_EVENT_STOP);
+                if !st.seized || !group_stop {
+                    return Err(Errno::EIO);
+                }
+                if let Some(s) = st.stop.as_mut() {
+                    s.reported = true;
+                }
+                st.listening = true;
+                drop(st);
+                target.waker.wake();
+                Ok(0)
+            }
             // Single-stepping needs the trap flag honoured and reported by
             // both platforms; not offered.
-            PTRACE_SINGLESTEP | PTRACE_LISTEN => Err(Errno::EIO),
+            PTRACE_SINGLESTEP => Err(Errno::EIO),
             PTRACE_PEEKTEXT | PTRACE_PEEKDATA => {
                 let mm = target.view().ok_or(Errno::ESRCH)?.mm;
                 let mut word = [0u8; 8];
@@ -707,7 +784,7 @@ impl Task {
                 let size = match addr {
                     NT_PRSTATUS => 27 * 8,
                     NT_PRFPREG => 512,
-                    NT_X86_XSTATE if layout.xsave => layout.size as u64,
+                    NT_X86_XSTATE if layout.xsave => layout.max_size.max(layout.size) as u64,
                     NT_X86_XSTATE => return Err(Errno::ENODEV),
                     _ => return Err(Errno::EINVAL),
                 };
@@ -716,7 +793,7 @@ impl Task {
                     let bytes = match addr {
                         NT_PRSTATUS => words_bytes(&target.ptrace.state().regs.to_words()),
                         NT_PRFPREG => fxsave_bytes(target).to_vec(),
-                        _ => xstate_bytes(target, layout),
+                        _ => xstate_bytes(target, layout, size as usize),
                     };
                     self.mm().copy_out(base, &bytes[..n.min(bytes.len())])?;
                 } else {
@@ -733,6 +810,8 @@ impl Task {
                             full[..n].copy_from_slice(&b);
                             set_fxsave(target, &full)?;
                         }
+                        // As Linux: a whole standard-format area, or EFAULT.
+                        _ if n as u64 != size => return Err(Errno::EFAULT),
                         _ => set_xstate(target, layout, &b)?,
                     }
                 }
@@ -801,10 +880,11 @@ fn set_fxsave(target: &TaskHandle, b: &[u8; 512]) -> SysResult<()> {
 /// The XSAVE area as NT_X86_XSTATE gives it: standard format, with the
 /// user's XCR0 in the software-reserved bytes, as Linux puts it there.
 #[cfg(target_arch = "x86_64")]
-fn xstate_bytes(target: &TaskHandle, layout: &platform::FpLayout) -> Vec<u8> {
-    let mut b = vec![0u8; layout.size];
+fn xstate_bytes(target: &TaskHandle, layout: &platform::FpLayout, size: usize) -> Vec<u8> {
+    let mut b = vec![0u8; size.max(512)];
     if let Some(fp) = target.ptrace.state().fp.as_deref() {
-        b.copy_from_slice(&fp.bytes[..layout.size]);
+        let n = layout.size.min(b.len());
+        b[..n].copy_from_slice(&fp.bytes[..n]);
     }
     b[platform::FX_SW_BYTES..512].fill(0);
     b[platform::FX_SW_BYTES..platform::FX_SW_BYTES + 8].copy_from_slice(&layout.features.to_le_bytes());

@@ -252,7 +252,10 @@ impl Task {
                 match default_action(sig) {
                     DefaultAction::Ignore | DefaultAction::Continue => continue,
                     DefaultAction::Stop => {
+                        // The stop takes effect before any more app code
+                        // runs, as Linux's do_signal_stop sleeps in place.
                         self.group_stop(sig);
+                        self.wait_while_stopped();
                         continue;
                     }
                     DefaultAction::Terminate => {
