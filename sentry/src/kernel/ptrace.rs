@@ -99,11 +99,13 @@ impl TraceeState {
     pub fn forget_tracer(&mut self) {
         let debugreg = self.debugreg;
         let (regs, regs_dirty, fp, fp_dirty) = (self.regs, self.regs_dirty, self.fp.take(), self.fp_dirty);
+        let set_mask = self.set_mask;
         let stopped = self.stop.is_some();
         *self = TraceeState { debugreg, ..TraceeState::default() };
         // A stop still in force hands back what the tracer changed.
         if stopped {
             (self.regs, self.regs_dirty, self.fp, self.fp_dirty) = (regs, regs_dirty, fp, fp_dirty);
+            self.set_mask = set_mask;
         }
     }
 }
@@ -176,8 +178,15 @@ impl PtraceLink {
 
     /// Ends the link from the tracee's side; the stop, if any, ends too.
     pub fn detach(&self) {
+        self.detach_with(Resume::default());
+    }
+
+    /// [`PtraceLink::detach`], the tracee going on as `resume` says
+    /// (PTRACE_DETACH's signal).
+    pub fn detach_with(&self, resume: Resume) {
         let mut st = self.state();
         st.forget_tracer();
+        st.resume = resume;
         st.stop = None;
         self.trap.store(false, Ordering::Release);
         self.traced.store(false, Ordering::Release);

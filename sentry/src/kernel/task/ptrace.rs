@@ -547,8 +547,7 @@ impl Task {
                     for t in procs.procs.get(&self.pid).map(|p| p.threads.as_slice()).unwrap_or_default() {
                         t.ptrace.tracees().remove(&target.tid);
                     }
-                    target.ptrace.detach();
-                    target.ptrace.state().resume = resume;
+                    target.ptrace.detach_with(resume);
                 } else {
                     let mut st = target.ptrace.state();
                     st.resume = resume;
