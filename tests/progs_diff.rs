@@ -1055,7 +1055,8 @@ differential_test! {
     /// registers and FPU state (a new MXCSR the tracee then runs with),
     /// syscall stops with a syscall skipped and restarted by the tracer,
     /// exec's SIGTRAP, fork and exec events with the new pid, a traced
-    /// grandchild's exit reported to its tracer, PTRACE_SEIZE and
+    /// grandchild's exit reported to its tracer, single-stepping (the
+    /// same number of steps as natively), PTRACE_SEIZE and
     /// PTRACE_INTERRUPT of a blocked read, and the errors of bad requests.
     fn ptrace(platform, link) {
         let (rootfs, prog) = rootfs_with("ptrace", link);
@@ -1075,6 +1076,7 @@ differential_test! {
             "child exec event: stopped by SIGTRAP event 4",
             "grandchild exit: exited 3",
             "fork parent exit: exited 13",
+            "stepped child: exited 4",
             "interrupted: stopped by SIGTRAP event 128",
             "setregset bad xcomp_bv: EINVAL",
             "fpu child: exited 0",

@@ -209,6 +209,39 @@ static void exec_and_fork(const char *self)
 	printf("fork parent exit: %s\n", status_str(st));
 }
 
+/* Single-steps a child from its SIGSTOP to its exit: every step is a
+ * SIGTRAP stop that moved rip (a syscall steps as one instruction), and
+ * the trap flag never shows. */
+static void single_step(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		ptrace(PTRACE_TRACEME, 0, 0, 0);
+		kill(getpid(), SIGSTOP);
+		__asm__ volatile("nop\n\tnop\n\tnop");
+		syscall(SYS_exit_group, 4);
+	}
+	wait_show("step start", pid);
+	int steps = 0, moved = 1, tf = 0, traps = 1, st = 0;
+	unsigned long last = 0;
+	for (;;) {
+		if (ptrace(PTRACE_SINGLESTEP, pid, 0, 0) != 0)
+			break;
+		if (waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st))
+			break;
+		struct user_regs_struct r;
+		ptrace(PTRACE_GETREGS, pid, 0, &r);
+		moved &= r.rip != last;
+		tf |= (r.eflags & 0x100) != 0;
+		traps &= WSTOPSIG(st) == SIGTRAP;
+		last = r.rip;
+		steps++;
+	}
+	printf("steps: %d, each moved rip: %s, trap flag seen: %s, all SIGTRAP: %s\n", steps, moved ? "yes" : "no",
+	       tf ? "yes" : "no", traps ? "yes" : "no");
+	printf("stepped child: %s\n", status_str(st));
+}
+
 static void seize_and_fpu(void)
 {
 	int p[2];
@@ -258,6 +291,7 @@ int main(int argc, char **argv)
 	signals_and_memory();
 	syscalls();
 	exec_and_fork(argv[0]);
+	single_step();
 	seize_and_fpu();
 	return 0;
 }

@@ -45,6 +45,8 @@ pub struct Resume {
     pub sig: u32,
     /// PTRACE_SYSCALL: stop at the next syscall entry or exit.
     pub syscall: bool,
+    /// PTRACE_SINGLESTEP: trap after one instruction.
+    pub step: bool,
     /// The tracer's pid and uid, for the siginfo of a signal it changed.
     pub from_pid: i32,
     pub from_uid: u32,
@@ -89,6 +91,9 @@ pub struct TraceeState {
     /// PTRACE_LISTEN: the tracee stays in its group-stop, and leaves it
     /// (to trap again) when the group continues or the tracer interrupts.
     pub listening: bool,
+    /// The tracee runs with the trap flag its tracer's PTRACE_SINGLESTEP
+    /// set (hidden from the tracer, and cleared at the next stop).
+    pub stepping: bool,
     /// PTRACE_SETSIGMASK's mask, applied when the tracee runs on.
     pub set_mask: Option<u64>,
 }

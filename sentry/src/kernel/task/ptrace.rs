@@ -40,6 +40,11 @@ const VALID_OPTIONS: u32 = PTRACE_O_TRACESYSGOOD
     | PTRACE_O_EXITKILL
     | PTRACE_O_SUSPEND_SECCOMP;
 
+/// x86's trap flag: a debug trap after each instruction.
+const EFLAGS_TF: u64 = 0x100;
+/// `si_code` of the SIGTRAP after a single-stepped syscall.
+const TRAP_BRKPT: i32 = 1;
+
 /// How long PTRACE_ATTACH waits for a stopped target to enter its
 /// ptrace-stop (Linux waits for it, uninterruptibly).
 const ATTACH_WAIT: Duration = Duration::from_secs(2);
@@ -92,6 +97,12 @@ impl Task {
                 if let Some(m) = msg {
                     st.event_msg = m;
                 }
+                // The trap flag of a single-step is the tracer's, not the
+                // app's: it goes, unseen.
+                if st.stepping {
+                    self.regs.eflags &= !EFLAGS_TF;
+                    st.stepping = false;
+                }
                 st.regs = self.regs;
                 st.regs_dirty = false;
                 st.fp = fp;
@@ -142,6 +153,10 @@ impl Task {
             let fp = if st.fp_dirty { st.fp.take() } else { None };
             st.fp = None;
             st.fp_dirty = false;
+            if st.resume.step && self.regs.eflags & EFLAGS_TF == 0 {
+                self.regs.eflags |= EFLAGS_TF;
+                st.stepping = true;
+            }
             (st.resume, fp, st.set_mask.take())
         };
         if let Some(m) = mask {
@@ -261,6 +276,11 @@ impl Task {
         }
         if self.handle.ptrace.is_traced() {
             self.ptrace_syscall_stop(false);
+        }
+        // A single-stepped syscall traps once it is done, as Linux's
+        // user_single_step_report.
+        if self.handle.ptrace.state().stepping && !self.must_exit() {
+            self.force_signal(SigInfo::fault(SIGTRAP, TRAP_BRKPT, 0));
         }
     }
 
@@ -538,10 +558,15 @@ impl Task {
             }
         }
         match req {
-            PTRACE_CONT | PTRACE_SYSCALL | PTRACE_DETACH => {
+            PTRACE_CONT | PTRACE_SYSCALL | PTRACE_SINGLESTEP | PTRACE_DETACH => {
                 let sig = resume_signal(data)?;
-                let resume =
-                    Resume { sig, syscall: req == PTRACE_SYSCALL, from_pid: self.pid, from_uid: self.creds().uid };
+                let resume = Resume {
+                    sig,
+                    syscall: req == PTRACE_SYSCALL,
+                    step: req == PTRACE_SINGLESTEP,
+                    from_pid: self.pid,
+                    from_uid: self.creds().uid,
+                };
                 if req == PTRACE_DETACH {
                     let procs = self.kernel.procs();
                     for t in procs.procs.get(&self.pid).map(|p| p.threads.as_slice()).unwrap_or_default() {
@@ -570,9 +595,6 @@ impl Task {
                 target.waker.wake();
                 Ok(0)
             }
-            // Single-stepping needs the trap flag honoured and reported by
-            // both platforms; not offered.
-            PTRACE_SINGLESTEP => Err(Errno::EIO),
             PTRACE_PEEKTEXT | PTRACE_PEEKDATA => {
                 let mm = target.view().ok_or(Errno::ESRCH)?.mm;
                 let mut word = [0u8; 8];
