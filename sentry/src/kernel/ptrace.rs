@@ -227,6 +227,9 @@ pub mod user {
     pub const REGS_SIZE: u64 = 27 * 8;
     /// `offsetof(struct user, u_debugreg)`.
     pub const DEBUGREG: u64 = 848;
+    /// One past `u_debugreg` (then `error_code` and `fault_address`, read
+    /// as zeros).
+    const DEBUGREG_END: u64 = DEBUGREG + 8 * 8;
     /// One past the highest user address (Linux's TASK_SIZE_MAX).
     const TASK_SIZE_MAX: u64 = 0x7fff_ffff_f000;
     /// The user data and code selectors.
@@ -244,8 +247,8 @@ pub mod user {
         if off < REGS_SIZE {
             return Ok(regs.to_words()[(off / 8) as usize]);
         }
-        if off >= DEBUGREG {
-            return Ok(debugreg[((off - DEBUGREG) / 8) as usize]);
+        if (DEBUGREG..DEBUGREG_END).contains(&off) {
+            return Ok(debugreg.get(((off - DEBUGREG) / 8) as usize).copied().unwrap_or(0));
         }
         Ok(0)
     }
@@ -261,7 +264,7 @@ pub mod user {
         if off < REGS_SIZE {
             return set_reg(regs, (off / 8) as usize, val);
         }
-        if off >= DEBUGREG {
+        if (DEBUGREG..DEBUGREG_END).contains(&off) {
             return set_debugreg(debugreg, ((off - DEBUGREG) / 8) as usize, val);
         }
         Ok(())
@@ -328,7 +331,9 @@ pub mod user {
             }
             _ => return Err(Errno::EIO),
         }
-        debugreg[n] = val;
+        if let Some(slot) = debugreg.get_mut(n) {
+            *slot = val;
+        }
         Ok(())
     }
 
@@ -355,6 +360,17 @@ pub mod user {
             assert_eq!(peek(&r, &d, DEBUGREG), Ok(2));
             assert_eq!(poke(&mut r, &mut d, DEBUGREG + 4 * 8, 2), Err(Errno::EIO));
             assert_eq!(poke(&mut r, &mut d, DEBUGREG + 7 * 8, 0x20001), Err(Errno::EINVAL));
+            // error_code and fault_address, past u_debugreg: zeros, and
+            // writes to them are ignored.
+            for off in [SIZE - 16, SIZE - 8] {
+                assert_eq!(peek(&r, &d, off), Ok(0));
+                assert_eq!(poke(&mut r, &mut d, off, 5), Ok(()));
+            }
+            // Every aligned offset is answered without a panic.
+            for off in (0..SIZE).step_by(8) {
+                let _ = peek(&r, &d, off);
+                let _ = poke(&mut r, &mut d, off, u64::MAX);
+            }
         }
     }
 }

@@ -904,7 +904,7 @@ fn set_fxsave(target: &TaskHandle, b: &[u8; 512]) -> SysResult<()> {
 fn xstate_bytes(target: &TaskHandle, layout: &platform::FpLayout, size: usize) -> Vec<u8> {
     let mut b = vec![0u8; size.max(512)];
     if let Some(fp) = target.ptrace.state().fp.as_deref() {
-        let n = layout.size.min(b.len());
+        let n = layout.size.min(b.len()).min(fp.bytes.len());
         b[..n].copy_from_slice(&fp.bytes[..n]);
     }
     b[platform::FX_SW_BYTES..512].fill(0);
@@ -930,7 +930,7 @@ fn set_xstate(target: &TaskHandle, layout: &platform::FpLayout, b: &[u8]) -> Sys
     }
     let mut st = target.ptrace.state();
     let fp = st.fp.get_or_insert_with(|| Box::new(FpState::initial()));
-    let n = b.len().min(layout.size);
+    let n = b.len().min(layout.size).min(fp.bytes.len());
     fp.bytes[..platform::FX_SW_BYTES].copy_from_slice(&b[..platform::FX_SW_BYTES]);
     fp.bytes[512..n].copy_from_slice(&b[512..n]);
     st.fp_dirty = true;
