@@ -1060,6 +1060,7 @@ differential_test! {
     /// PTRACE_INTERRUPT of a blocked read, and the errors of bad requests.
     fn ptrace(platform, link) {
         let (rootfs, prog) = rootfs_with("ptrace", link);
+        rootfs.dir("/proc");
         let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
             "attach self: EPERM",
             "usr1: stopped by SIGUSR1",
@@ -1068,6 +1069,8 @@ differential_test! {
             "ignored SIGWINCH: stopped by SIGWINCH",
             "after kill: killed by SIGKILL",
             "poke dr0 kernel: EINVAL",
+            "TracerPid is ours: ok",
+            "state is tracing stop: ok",
             "entry: syscall stop",
             "skipped returns what the tracer set: ok",
             "exit: exited 5",

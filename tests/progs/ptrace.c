@@ -72,6 +72,22 @@ static void signals_and_memory(void)
 	ptrace(PTRACE_PEEKUSER, pid, (void *)1024, 0);
 	printf("peekuser past the end: %s\n", errname(errno));
 	errno = 0;
+	ptrace(PTRACE_PEEKUSER, pid, (void *)912, 0); /* the kernel's error_code */
+	printf("peekuser past the debug registers: %s\n", errname(errno));
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", pid);
+	FILE *f = fopen(path, "r");
+	while (f && fgets(line, sizeof line, f)) {
+		int tracer;
+		char st;
+		if (sscanf(line, "TracerPid: %d", &tracer) == 1)
+			CHECK("TracerPid is ours", tracer == getpid());
+		if (sscanf(line, "State: %c", &st) == 1)
+			CHECK("state is tracing stop", st == 't');
+	}
+	if (f)
+		fclose(f);
+	errno = 0;
 	ptrace(PTRACE_PEEKUSER, pid, (void *)3, 0);
 	printf("peekuser unaligned: %s\n", errname(errno));
 	report("getregs to NULL", ptrace(PTRACE_GETREGS, pid, 0, 0));
