@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -225,6 +226,56 @@ static void exec_and_fork(const char *self)
 	printf("fork parent exit: %s\n", status_str(st));
 }
 
+/* PTRACE_EVENT_EXIT with the exit status as message, and
+ * PTRACE_O_EXITKILL: a tracee whose tracer dies is killed. */
+static void exit_events(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		ptrace(PTRACE_TRACEME, 0, 0, 0);
+		raise(SIGSTOP);
+		_exit(6);
+	}
+	wait_show("exit tracee", pid);
+	ptrace(PTRACE_SETOPTIONS, pid, 0, (void *)PTRACE_O_TRACEEXIT);
+	ptrace(PTRACE_CONT, pid, 0, 0);
+	wait_show("exit event", pid);
+	unsigned long msg = 0;
+	ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg);
+	printf("exit event message: %#lx\n", msg);
+	ptrace(PTRACE_CONT, pid, 0, 0);
+	wait_show("after exit event", pid);
+
+	/* A middle process traces its child with EXITKILL, then exits; the
+	 * orphan comes to us (a subreaper) killed. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	int p[2];
+	if (pipe(p) < 0)
+		return;
+	pid_t middle = fork();
+	if (middle == 0) {
+		pid_t t = fork();
+		if (t == 0) {
+			ptrace(PTRACE_TRACEME, 0, 0, 0);
+			raise(SIGSTOP);
+			sleep(5);
+			_exit(0);
+		}
+		int st;
+		waitpid(t, &st, 0);
+		ptrace(PTRACE_SETOPTIONS, t, 0, (void *)PTRACE_O_EXITKILL);
+		write(p[1], &t, sizeof t);
+		_exit(0);
+	}
+	pid_t t = 0;
+	read(p[0], &t, sizeof t);
+	wait_show("middle", middle);
+	wait_show("orphan of an EXITKILL tracer", t);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* Single-steps a child from its SIGSTOP to its exit: every step is a
  * SIGTRAP stop that moved rip (a syscall steps as one instruction), and
  * the trap flag never shows. */
@@ -307,6 +358,7 @@ int main(int argc, char **argv)
 	signals_and_memory();
 	syscalls();
 	exec_and_fork(argv[0]);
+	exit_events();
 	single_step();
 	seize_and_fpu();
 	return 0;
