@@ -177,9 +177,15 @@ impl Task {
         if !tg.stopped_flag.load(std::sync::atomic::Ordering::Acquire) {
             return;
         }
-        let mut stopped = tg.stopped.lock().unwrap_or_else(|e| e.into_inner());
-        while *stopped && !self.must_exit() && !self.kernel.freezer.requested() && !self.handle.ptrace.is_traced() {
-            stopped = tg.stop_cv.wait(stopped).unwrap_or_else(|e| e.into_inner());
+        {
+            let mut stopped = tg.stopped.lock().unwrap_or_else(|e| e.into_inner());
+            while *stopped && !self.must_exit() && !self.kernel.freezer.requested() && !self.handle.ptrace.is_traced() {
+                stopped = tg.stop_cv.wait(stopped).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+        // Attached while stopped: the stop becomes a ptrace-stop at once.
+        if self.handle.ptrace.is_traced() {
+            self.ptrace_group_stop();
         }
     }
 
