@@ -332,18 +332,30 @@ fn leave_running_keeps_the_container_and_a_second_checkpoint_restores_too() {
     }
 }
 
-#[test]
-fn what_a_checkpoint_does_not_cover_is_refused_and_the_container_runs_on() {
-    let ctx = Ctx::new("systrap", "refused", &["/progs/ckpt_refused"]);
+/// Runs `argv` (which holds something a checkpoint does not cover), and
+/// checks that its checkpoint is refused naming `what`, leaves no image,
+/// and lets the container run on.
+fn assert_refused_and_runs_on(name: &str, argv: &[&str], what: &str) {
+    let ctx = Ctx::new("systrap", name, argv);
     ctx.run_detached(&ctx.image("out"));
     let out = ctx.run(&["checkpoint", "--image-path", "image", &ctx.id]);
-    assert_ne!(out.status, 0, "a checkpoint of a sandbox holding a key succeeded");
+    assert_ne!(out.status, 0, "a checkpoint of a sandbox holding {what} succeeded");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not covered by checkpoints yet") && err.contains("keys"), "{err}");
+    assert!(err.contains("not covered by checkpoints yet") && err.contains(what), "{err}");
     assert!(!ctx.image("image").exists(), "a refused checkpoint left its image directory");
     assert_eq!(ctx.status(), "running", "the container must run on");
     ctx.ok(&["delete", "--force", &ctx.id]);
     ctx.assert_nothing_left();
+}
+
+#[test]
+fn what_a_checkpoint_does_not_cover_is_refused_and_the_container_runs_on() {
+    assert_refused_and_runs_on("refused", &["/progs/ckpt_refused"], "keys");
+}
+
+#[test]
+fn a_traced_process_is_refused_by_name_and_the_container_runs_on() {
+    assert_refused_and_runs_on("traced", &["/progs/ckpt_refused", "ptrace"], "ptrace");
 }
 
 #[test]

@@ -1047,3 +1047,46 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// ptrace(2) between the app's processes: signal-delivery stops seen
+    /// by the tracer's wait (an ignored signal too), PTRACE_CONT with a
+    /// signal and PTRACE_KILL, the tracee's memory, registers, debug
+    /// registers and FPU state (a new MXCSR the tracee then runs with),
+    /// syscall stops with a syscall skipped and restarted by the tracer,
+    /// exec's SIGTRAP, fork and exec events with the new pid, a traced
+    /// grandchild's exit reported to its tracer, single-stepping (the
+    /// same number of steps as natively), PTRACE_SEIZE and
+    /// PTRACE_INTERRUPT of a blocked read, and the errors of bad requests.
+    fn ptrace(platform, link) {
+        let (rootfs, prog) = rootfs_with("ptrace", link);
+        rootfs.dir("/proc");
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "attach self: EPERM",
+            "usr1: stopped by SIGUSR1",
+            "after poke: exited 7",
+            "after SIGTERM: killed by SIGTERM",
+            "ignored SIGWINCH: stopped by SIGWINCH",
+            "after kill: killed by SIGKILL",
+            "poke dr0 kernel: EINVAL",
+            "TracerPid is ours: ok",
+            "state is tracing stop: ok",
+            "entry: syscall stop",
+            "skipped returns what the tracer set: ok",
+            "exit: exited 5",
+            "exec: stopped by SIGTRAP",
+            "fork event: stopped by SIGTRAP event 1",
+            "child exec event: stopped by SIGTRAP event 4",
+            "grandchild exit: exited 3",
+            "fork parent exit: exited 13",
+            "exit event: stopped by SIGTRAP event 6",
+            "exit event message: 0x600",
+            "orphan of an EXITKILL tracer: killed by SIGKILL",
+            "stepped child: exited 4",
+            "interrupted: stopped by SIGTRAP event 128",
+            "setregset bad xcomp_bv: EINVAL",
+            "fpu child: exited 0",
+        ]);
+        differential(platform, &case);
+    }
+}

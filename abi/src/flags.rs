@@ -620,3 +620,60 @@ pub mod auxv {
     pub const AT_EXECFN: u64 = 31;
     pub const AT_MINSIGSTKSZ: u64 = 51;
 }
+
+/// `ptrace` requests, options and events. GETREGS and the like are
+/// x86_64's numbers, which arm64 does not have (it uses the regsets).
+pub mod ptrace {
+    pub const PTRACE_TRACEME: u64 = 0;
+    pub const PTRACE_PEEKTEXT: u64 = 1;
+    pub const PTRACE_PEEKDATA: u64 = 2;
+    pub const PTRACE_PEEKUSR: u64 = 3;
+    pub const PTRACE_POKETEXT: u64 = 4;
+    pub const PTRACE_POKEDATA: u64 = 5;
+    pub const PTRACE_POKEUSR: u64 = 6;
+    pub const PTRACE_CONT: u64 = 7;
+    pub const PTRACE_KILL: u64 = 8;
+    pub const PTRACE_SINGLESTEP: u64 = 9;
+    pub const PTRACE_GETREGS: u64 = 12;
+    pub const PTRACE_SETREGS: u64 = 13;
+    pub const PTRACE_GETFPREGS: u64 = 14;
+    pub const PTRACE_SETFPREGS: u64 = 15;
+    pub const PTRACE_ATTACH: u64 = 16;
+    pub const PTRACE_DETACH: u64 = 17;
+    pub const PTRACE_SYSCALL: u64 = 24;
+    pub const PTRACE_SETOPTIONS: u64 = 0x4200;
+    pub const PTRACE_GETEVENTMSG: u64 = 0x4201;
+    pub const PTRACE_GETSIGINFO: u64 = 0x4202;
+    pub const PTRACE_SETSIGINFO: u64 = 0x4203;
+    pub const PTRACE_GETREGSET: u64 = 0x4204;
+    pub const PTRACE_SETREGSET: u64 = 0x4205;
+    pub const PTRACE_SEIZE: u64 = 0x4206;
+    pub const PTRACE_INTERRUPT: u64 = 0x4207;
+    pub const PTRACE_LISTEN: u64 = 0x4208;
+    pub const PTRACE_GETSIGMASK: u64 = 0x420a;
+    pub const PTRACE_SETSIGMASK: u64 = 0x420b;
+
+    pub const PTRACE_O_TRACESYSGOOD: u32 = 1;
+    pub const PTRACE_O_TRACEFORK: u32 = 1 << 1;
+    pub const PTRACE_O_TRACEVFORK: u32 = 1 << 2;
+    pub const PTRACE_O_TRACECLONE: u32 = 1 << 3;
+    pub const PTRACE_O_TRACEEXEC: u32 = 1 << 4;
+    pub const PTRACE_O_TRACEVFORKDONE: u32 = 1 << 5;
+    pub const PTRACE_O_TRACEEXIT: u32 = 1 << 6;
+    pub const PTRACE_O_TRACESECCOMP: u32 = 1 << 7;
+    pub const PTRACE_O_EXITKILL: u32 = 1 << 20;
+    pub const PTRACE_O_SUSPEND_SECCOMP: u32 = 1 << 21;
+
+    pub const PTRACE_EVENT_FORK: u32 = 1;
+    pub const PTRACE_EVENT_VFORK: u32 = 2;
+    pub const PTRACE_EVENT_CLONE: u32 = 3;
+    pub const PTRACE_EVENT_EXEC: u32 = 4;
+    pub const PTRACE_EVENT_VFORK_DONE: u32 = 5;
+    pub const PTRACE_EVENT_EXIT: u32 = 6;
+    pub const PTRACE_EVENT_STOP: u32 = 128;
+
+    /// Regset notes (PTRACE_GETREGSET's `addr`).
+    pub const NT_PRSTATUS: u64 = 1;
+    pub const NT_PRFPREG: u64 = 2;
+    pub const NT_X86_XSTATE: u64 = 0x202;
+}

@@ -1,14 +1,36 @@
 /* Holds what a checkpoint does not cover yet, a key in the process
- * keyring, so that the test can see the checkpoint refused by name and the
+ * keyring (or, with the argument "ptrace", a child stopped under its
+ * tracer), so that the test can see the checkpoint refused by name and the
  * sandbox run on. */
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define KEY_SPEC_PROCESS_KEYRING -2
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "ptrace") == 0) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			ptrace(PTRACE_TRACEME, 0, 0, 0);
+			raise(SIGSTOP);
+			_exit(0);
+		}
+		int st;
+		if (waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st)) {
+			fprintf(stderr, "the child did not stop\n");
+			return 2;
+		}
+		printf("ready\n");
+		fflush(stdout);
+		sleep(60);
+		return 0;
+	}
 	if (syscall(SYS_add_key, "user", "ckpt", "x", 1, KEY_SPEC_PROCESS_KEYRING) < 0) {
 		perror("add_key");
 		return 2;

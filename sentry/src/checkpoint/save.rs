@@ -549,9 +549,12 @@ fn locks_image(files: &Seen<File>) -> Result<Vec<FileLocksImage>, CheckpointErro
 }
 
 /// Refuses the kernel objects a checkpoint does not cover yet, where no
-/// open file shows them: keys beyond the defaults, and files written to
-/// the devices filesystem.
+/// open file shows them: keys beyond the defaults, tracees (ptrace), and
+/// files written to the devices filesystem.
 fn refuse_uncovered(kernel: &Kernel) -> Result<(), CheckpointError> {
+    if let Some(tid) = kernel.procs().threads.values().find(|h| h.ptrace.is_traced()).map(|h| h.tid) {
+        return Err(unsupported(format!("thread {tid} is traced (ptrace)")));
+    }
     if !kernel.keys.is_empty() {
         return Err(unsupported("keys or keyrings exist (add_key, keyctl)"));
     }

@@ -23,6 +23,7 @@ pub mod lease;
 pub mod locks;
 pub mod nat;
 pub mod process;
+pub mod ptrace;
 pub mod pty;
 pub mod signal;
 pub mod task;

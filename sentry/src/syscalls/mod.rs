@@ -24,6 +24,7 @@ mod mm;
 mod pidfd;
 mod poll;
 mod process;
+mod ptrace;
 mod sched;
 mod signal;
 mod socket;

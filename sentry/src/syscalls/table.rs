@@ -181,6 +181,7 @@ syscall_table! {
     CLONE3 => process::clone3, Support::Partial("no namespaces, pidfds or chosen tids"), [Ptr, Int];
     EXECVE => process::execve, Support::Full, [Path, Ptr, Ptr];
     EXECVEAT => process::execveat, Support::Full, [Fd, Path, Ptr, Ptr, Hex];
+    PTRACE => super::ptrace::ptrace, Support::Partial("no PTRACE_SYSEMU or PEEKSIGINFO (EIO); debug registers are kept and read back, not armed; a checkpoint refuses tracees"), [Int, Int, Hex, Hex];
     WAIT4 => process::wait4, Support::Partial("rusage has times and maxrss only"), [Int, Ptr, Hex, Ptr];
     WAITID => process::waitid, Support::Partial("rusage has times and maxrss only"), [Int, Int, Ptr, Hex, Ptr];
     GETPGID => process::getpgid, Support::Full, [Int];

@@ -119,8 +119,10 @@ fn snap(k: &Kernel, tgid: i32, tid: Option<i32>) -> SysResult<Snap> {
     // The thread's own state: S while it sleeps in a wait (semop,
     // nanosleep, read on an empty pipe, ...), else R (running the app or
     // a syscall).
+    let ptrace_stopped = handle.ptrace.is_traced() && handle.ptrace.state().stop.is_some();
     let state = match p.state {
         ProcState::Zombie(_) => 'Z',
+        _ if ptrace_stopped => 't',
         ProcState::Stopped { .. } => 'T',
         ProcState::Running if handle.waker.is_sleeping() => 'S',
         ProcState::Running => 'R',
@@ -143,6 +145,7 @@ fn state_name(c: char) -> &'static str {
     match c {
         'R' => "R (running)",
         'T' => "T (stopped)",
+        't' => "t (tracing stop)",
         'Z' => "Z (zombie)",
         _ => "S (sleeping)",
     }
@@ -450,7 +453,8 @@ fn status(s: &Snap) -> String {
     let _ = writeln!(o, "Name:\t{}", comm(&s.view));
     let _ = writeln!(o, "Umask:\t{umask:04o}");
     let _ = writeln!(o, "State:\t{}", state_name(s.state));
-    let _ = writeln!(o, "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0", s.tgid, s.tid, s.ppid);
+    let tracer = if s.handle.ptrace.is_traced() { s.handle.ptrace.state().tracer_pid } else { 0 };
+    let _ = writeln!(o, "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{tracer}", s.tgid, s.tid, s.ppid);
     let _ = writeln!(o, "Uid:\t{}\t{}\t{}\t{}", creds.uid, creds.euid, creds.suid, creds.fsuid);
     let _ = writeln!(o, "Gid:\t{}\t{}\t{}\t{}", creds.gid, creds.egid, creds.sgid, creds.fsgid);
     let _ = writeln!(o, "FDSize:\t{fdsize}");

@@ -273,12 +273,34 @@ impl Task {
         if f & CLONE_THREAD == 0 {
             crate::kernel::timer::watch_cpu_limit(&self.kernel, &child.handle.tg, tid);
         }
+        // A traced parent's tracer may follow the child (attached before it
+        // runs), and hear of it in an event stop.
+        let kind = if f & CLONE_VFORK != 0 {
+            super::ptrace::CloneKind::Vfork
+        } else if a.exit_signal == abi::flags::signal::SIGCHLD {
+            super::ptrace::CloneKind::Fork
+        } else {
+            super::ptrace::CloneKind::Clone
+        };
+        let child_handle = child.handle.clone();
+        let event = self.ptrace_clone(&child_handle, kind, f);
         if let Err(e) = child.start() {
-            self.kernel.procs().forget_unstarted(tid, pid);
+            let mut procs = self.kernel.procs();
+            if child_handle.ptrace.is_traced() {
+                let tracer = child_handle.ptrace.state().tracer;
+                if let Some(h) = procs.threads.get(&tracer) {
+                    h.ptrace.tracees().remove(&tid);
+                }
+            }
+            procs.forget_unstarted(tid, pid);
             return Err(e);
+        }
+        if event {
+            self.ptrace_clone_event(kind, tid);
         }
         if let Some(v) = vfork {
             v.wait();
+            self.ptrace_vfork_done(tid);
         }
         Ok(tid as u64)
     }

@@ -93,6 +93,7 @@ impl Task {
         }
         self.regs = platform::Regs::for_entry(loaded.entry, loaded.sp);
         self.reset_fp_state();
+        self.ptrace_exec();
         Ok(())
     }
 

@@ -53,7 +53,7 @@ pub const WCONTINUED: u32 = 8;
 /// Leave the child waitable.
 pub const WNOWAIT: u32 = 0x0100_0000;
 
-fn child_code(st: ExitStatus) -> (i32, i32) {
+pub(super) fn child_code(st: ExitStatus) -> (i32, i32) {
     match st {
         ExitStatus::Exited(c) => (code::CLD_EXITED, i32::from(c)),
         ExitStatus::Signaled(s) => (code::CLD_KILLED, s as i32),
@@ -96,6 +96,7 @@ impl Task {
     /// the process's last thread, makes it a zombie and tells the parent.
     pub(super) fn exit_thread(mut self) {
         let status = self.handle.tg.exit_status().or(self.exit).unwrap_or(ExitStatus::Exited(0));
+        self.ptrace_exit(status);
         if self.clear_child_tid != 0 {
             let addr = self.clear_child_tid;
             let key = {
@@ -231,8 +232,20 @@ impl Task {
                     }
                 })
                 .collect();
-            if matching.is_empty() {
+            let tracees = super::ptrace::waitable_tracees(&procs, pid, target);
+            if matching.is_empty() && tracees.is_empty() && !super::ptrace::has_exits(&procs, pid) {
                 return Err(Errno::ECHILD);
+            }
+            // Tracees' ptrace-stops, reported whatever the options.
+            for h in &tracees {
+                if let Some(r) = super::ptrace::report_stop(h, options & WNOWAIT != 0) {
+                    return Ok(Some(Some(r)));
+                }
+            }
+            if options & WEXITED != 0 {
+                if let Some(r) = super::ptrace::report_exit(&procs, pid, target, options & WNOWAIT != 0) {
+                    return Ok(Some(Some(r)));
+                }
             }
             for c in matching {
                 let Some(cp) = procs.procs.get_mut(&c) else { continue };
@@ -405,7 +418,7 @@ fn reparent(procs: &mut ProcessTable, child: i32, reaper: i32) {
 
 /// Sends the parent its SIGCHLD (unless SA_NOCLDSTOP hides stops) and wakes
 /// its waiting threads.
-fn notify_parent(procs: &mut ProcessTable, parent: i32, info: SigInfo, is_stop: bool) {
+pub(super) fn notify_parent(procs: &mut ProcessTable, parent: i32, info: SigInfo, is_stop: bool) {
     let Some(pp) = procs.procs.get(&parent) else { return };
     let act = pp.tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).get(SIGCHLD);
     // Queued unless SA_NOCLDSTOP spares it, or the parent ignores it
@@ -434,6 +447,10 @@ fn init_accepts(tg: &ThreadGroup, threads: &[Arc<TaskHandle>], sig: u32, from_ou
             .iter()
             .any(|t| (t.blocked.load(Ordering::Acquire) | t.real_blocked.load(Ordering::Acquire)) & bit(sig) != 0)
     };
+    // A traced thread takes every signal: its tracer sees it first.
+    if threads.iter().any(|t| t.ptrace.is_traced()) {
+        return true;
+    }
     let ignored = a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore);
     if ignored && sig != SIGCONT && !blocked() {
         return false;
@@ -509,6 +526,10 @@ fn deliver_to_group(
     }
     if sig == SIGCONT {
         tg.pending.lock().unwrap_or_else(|e| e.into_inner()).discard(bit(SIGSTOP) | bit(20) | bit(21) | bit(22));
+        // Each thread's own stop signals go too (Linux's prepare_signal).
+        for t in threads {
+            t.remove_pending(|i| is_stop(i.signo()));
+        }
         if tg.set_stopped(false) {
             let mut guard;
             let procs = match locked {

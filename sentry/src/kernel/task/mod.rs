@@ -9,6 +9,7 @@
 pub mod clone;
 pub mod exec;
 pub mod exit;
+pub mod ptrace;
 pub mod run;
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
@@ -137,6 +138,8 @@ pub struct TaskHandle {
     /// the thread was made.
     pub default_timer_slack: AtomicU64,
     view: Mutex<Option<TaskView>>,
+    /// ptrace(2): its tracer and stop as a tracee, its tracees as a tracer.
+    pub ptrace: crate::kernel::ptrace::PtraceLink,
 }
 
 /// A SCHED_DEADLINE thread's parameters, as sched_setattr gave them.
@@ -175,6 +178,7 @@ impl TaskHandle {
             timer_slack: AtomicU64::new(DEFAULT_TIMER_SLACK_NS),
             default_timer_slack: AtomicU64::new(DEFAULT_TIMER_SLACK_NS),
             view: Mutex::new(None),
+            ptrace: Default::default(),
         })
     }
 
@@ -517,7 +521,10 @@ impl Task {
     /// freezing the sandbox (the call is then restarted, as for a signal
     /// with no handler).
     pub fn interrupted(&self) -> bool {
-        self.handle.pending_set() & !self.sigmask != 0 || self.must_exit() || self.kernel.freezer.requested()
+        self.handle.pending_set() & !self.sigmask != 0
+            || self.must_exit()
+            || self.kernel.freezer.requested()
+            || self.handle.ptrace.trap_pending()
     }
 
     /// What a call Linux never restarts (semop, epoll_wait, sigtimedwait)

@@ -101,7 +101,7 @@ impl Task {
             match outcome {
                 Ok(SwitchOutcome::Syscall) => {
                     self.in_syscall = true;
-                    crate::syscalls::dispatch(self);
+                    self.syscall();
                 }
                 Ok(SwitchOutcome::Fault { signo, code, addr, access }) => {
                     if self.mm.lock().unwrap_or_else(|e| e.into_inner()).handle_fault(addr, access, &self.cursor) {
@@ -125,7 +125,7 @@ impl Task {
 
     /// Leaves this thread's state for a checkpoint and sleeps until the
     /// sandbox thaws ([`crate::checkpoint::Freezer`]).
-    fn park(&mut self) {
+    pub(super) fn park(&mut self) {
         let fp = self.space.as_deref_mut().and_then(|space| {
             let mut fp = Box::<FpState>::default();
             self.ctx.get_fp_state(space, &mut fp).ok().filter(|&got| got).map(|_| fp)
@@ -142,15 +142,26 @@ impl Task {
         self.kernel.freezer.park(self.tid, parked);
     }
 
-    /// Sleeps while the process is stopped by a stop signal.
-    fn wait_while_stopped(&self) {
+    /// Sleeps while the process is stopped by a stop signal (a traced
+    /// thread reports the stop to its tracer instead).
+    fn wait_while_stopped(&mut self) {
+        if self.handle.ptrace.is_traced() {
+            self.ptrace_group_stop();
+            return;
+        }
         let tg = &self.handle.tg;
         if !tg.stopped_flag.load(std::sync::atomic::Ordering::Acquire) {
             return;
         }
-        let mut stopped = tg.stopped.lock().unwrap_or_else(|e| e.into_inner());
-        while *stopped && !self.must_exit() && !self.kernel.freezer.requested() {
-            stopped = tg.stop_cv.wait(stopped).unwrap_or_else(|e| e.into_inner());
+        {
+            let mut stopped = tg.stopped.lock().unwrap_or_else(|e| e.into_inner());
+            while *stopped && !self.must_exit() && !self.kernel.freezer.requested() && !self.handle.ptrace.is_traced() {
+                stopped = tg.stop_cv.wait(stopped).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+        // Attached while stopped: the stop becomes a ptrace-stop at once.
+        if self.handle.ptrace.is_traced() {
+            self.ptrace_group_stop();
         }
     }
 
@@ -195,6 +206,16 @@ impl Task {
             else {
                 break;
             };
+            // A tracee's tracer sees each signal first (but SIGKILL), and
+            // may drop or change it.
+            let info = if self.handle.ptrace.is_traced() && info.signo() != SIGKILL {
+                match self.ptrace_signal(info) {
+                    Some(i) => i,
+                    None => continue,
+                }
+            } else {
+                info
+            };
             let sig = info.signo();
             let act = self.handle.tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).get(sig);
             if act.handler == SIG_IGN {
@@ -211,7 +232,10 @@ impl Task {
                 match default_action(sig) {
                     DefaultAction::Ignore | DefaultAction::Continue => continue,
                     DefaultAction::Stop => {
+                        // The stop takes effect before any more app code
+                        // runs, as Linux's do_signal_stop sleeps in place.
                         self.group_stop(sig);
+                        self.wait_while_stopped();
                         continue;
                     }
                     DefaultAction::Terminate => {
