@@ -185,6 +185,19 @@ pub fn clone_regs(parent: &Regs, stack: u64, tls: Option<u64>) -> Regs {
 /// (parent_tid, tls, child_tid) as arguments 2, 3 and 4.
 pub const CLONE_TID_TLS_ARGS: (usize, usize, usize) = (2, 4, 3);
 
+/// Whether a tracer may single-step a tracee: not on arm64 yet (its
+/// step is MDSCR_EL1.SS with PSTATE.SS, which neither platform arms for
+/// the stub), so PTRACE_SINGLESTEP is EIO.
+pub const CAN_SINGLE_STEP: bool = false;
+
+/// Whether a single-step is armed: never (see [`CAN_SINGLE_STEP`]).
+pub fn trap_flag(_regs: &Regs) -> bool {
+    false
+}
+
+/// Arms or disarms a single-step: nothing to do (see [`CAN_SINGLE_STEP`]).
+pub fn set_trap_flag(_regs: &mut Regs, _on: bool) {}
+
 /// AT_HWCAP and AT_HWCAP2: the host's, less what the Sentry's signal
 /// frames and mappings cannot carry: SVE and SME state (no `sve_context`
 /// or `za_context` in frames), MTE (no PROT_MTE) and BTI (no PROT_BTI).

@@ -188,6 +188,27 @@ pub fn clone_regs(parent: &Regs, stack: u64, tls: Option<u64>) -> Regs {
 /// arguments 2, 3 and 4 on x86_64.
 pub const CLONE_TID_TLS_ARGS: (usize, usize, usize) = (2, 3, 4);
 
+/// x86's trap flag: a debug trap after each instruction, which
+/// PTRACE_SINGLESTEP sets for the tracer.
+const EFLAGS_TF: u64 = 0x100;
+
+/// Whether a tracer may single-step a tracee (the trap flag).
+pub const CAN_SINGLE_STEP: bool = true;
+
+/// Whether the trap flag is set.
+pub fn trap_flag(regs: &Regs) -> bool {
+    regs.eflags & EFLAGS_TF != 0
+}
+
+/// Sets or clears the trap flag.
+pub fn set_trap_flag(regs: &mut Regs, on: bool) {
+    if on {
+        regs.eflags |= EFLAGS_TF;
+    } else {
+        regs.eflags &= !EFLAGS_TF;
+    }
+}
+
 /// AT_HWCAP and AT_HWCAP2: CPUID leaf 1's EDX, as Linux passes it on x86_64.
 pub fn hwcaps() -> (u64, u64) {
     let r = std::arch::x86_64::__cpuid(1);

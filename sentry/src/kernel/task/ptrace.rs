@@ -40,8 +40,6 @@ const VALID_OPTIONS: u32 = PTRACE_O_TRACESYSGOOD
     | PTRACE_O_EXITKILL
     | PTRACE_O_SUSPEND_SECCOMP;
 
-/// x86's trap flag: a debug trap after each instruction.
-const EFLAGS_TF: u64 = 0x100;
 /// `si_code` of the SIGTRAP after a single-stepped syscall.
 const TRAP_BRKPT: i32 = 1;
 
@@ -100,7 +98,7 @@ impl Task {
                 // The trap flag of a single-step is the tracer's, not the
                 // app's: it goes, unseen.
                 if st.stepping {
-                    self.regs.eflags &= !EFLAGS_TF;
+                    crate::arch::set_trap_flag(&mut self.regs, false);
                     st.stepping = false;
                 }
                 st.regs = self.regs;
@@ -153,8 +151,8 @@ impl Task {
             let fp = if st.fp_dirty { st.fp.take() } else { None };
             st.fp = None;
             st.fp_dirty = false;
-            if st.resume.step && self.regs.eflags & EFLAGS_TF == 0 {
-                self.regs.eflags |= EFLAGS_TF;
+            if st.resume.step && !crate::arch::trap_flag(&self.regs) {
+                crate::arch::set_trap_flag(&mut self.regs, true);
                 st.stepping = true;
             }
             (st.resume, fp, st.set_mask.take())
@@ -559,6 +557,9 @@ impl Task {
         }
         match req {
             PTRACE_CONT | PTRACE_SYSCALL | PTRACE_SINGLESTEP | PTRACE_DETACH => {
+                if req == PTRACE_SINGLESTEP && !crate::arch::CAN_SINGLE_STEP {
+                    return Err(Errno::EIO);
+                }
                 let sig = resume_signal(data)?;
                 let resume = Resume {
                     sig,
