@@ -16,7 +16,7 @@
  * puts it (ptrace from 0x7fff00000000 down, systrap from 0x7ffe00000000
  * down, in 4 GiB steps), reading under a SIGSEGV handler. Then, in a child
  * each, it jumps there with getpid, kill(-1, SIGKILL), openat, socket,
- * execve and ptrace in rax: each child must die by a signal, with nothing
+ * execve and ptrace (PTRACE_ATTACH of the test runner's host pid) in rax: each child must die by a signal, with nothing
  * done on the host (the test checks it afterwards), and the sandbox goes
  * on. */
 #include "escape.h"
@@ -86,7 +86,7 @@ int main(void)
 		{"openat(AT_FDCWD, \"/\")", SYS_openat, AT_FDCWD, (long)path, O_RDONLY},
 		{"socket(AF_INET, SOCK_STREAM)", SYS_socket, 2, 1, 0},
 		{"execve(\"/\")", SYS_execve, (long)path, 0, 0},
-		{"ptrace(PTRACE_TRACEME)", SYS_ptrace, 0, 0, 0},
+		{"ptrace(PTRACE_ATTACH, HOSTPID)", SYS_ptrace, 16, ESC_HOST_PID(), 0},
 	};
 	for (size_t i = 0; i < sizeof attempts / sizeof attempts[0]; i++) {
 		const struct attempt *a = &attempts[i];
