@@ -68,3 +68,56 @@ boot() {
     timeout "$4" qemu-system-aarch64 -M virt -cpu max -smp 2 -m "$3" -nographic -no-reboot -nic none \
         -kernel "$1" -initrd "$2" -append "console=ttyAMA0 panic=-1 quiet" >"$5" 2>&1 || true
 }
+
+# An arm64 Debian root (debootstrap --variant=minbase, bash, coreutils and
+# python3 with its standard library), built once under $cache, keyed by
+# its recipe; prints
+# its path. The second stage runs the arm64 maintainer scripts under
+# qemu-user through binfmt_misc: the qemu-aarch64 entry is registered for
+# the build if the host has none, and removed after.
+debian_root() {
+    local suite=bookworm packages=python3
+    local recipe="debootstrap --arch=arm64 --variant=minbase --include=$packages $suite"
+    local key
+    key=$(printf '%s' "$recipe" | sha256sum | cut -c1-16)
+    local dir=$cache/debian-arm64-$key
+    if [ -e "$dir/.done" ]; then
+        printf '%s\n' "$dir"
+        return
+    fi
+    command -v debootstrap >/dev/null || run apt-get install -y -qq debootstrap >&2 || skip "cannot install debootstrap"
+    command -v qemu-aarch64-static >/dev/null || run apt-get install -y -qq qemu-user-static >&2 ||
+        skip "cannot install qemu-user-static"
+    local binfmt=/proc/sys/fs/binfmt_misc registered=
+    [ -e "$binfmt/register" ] || mount -t binfmt_misc binfmt_misc "$binfmt" >&2 || skip "no binfmt_misc"
+    if [ ! -e "$binfmt/qemu-aarch64" ]; then
+        # The ELF header of an arm64 executable, as Debian's qemu-user-static
+        # registers it; F: the interpreter is opened now, so it works in
+        # the chroot.
+        printf '%s' ':qemu-aarch64:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64-static:F' \
+            >"$binfmt/register"
+        registered=1
+    fi
+    rm -rf "$dir.tmp"
+    local ok=0
+    printf '+ %s %s\n' "$recipe" "$dir" >&2
+    # shellcheck disable=SC2086
+    debootstrap --arch=arm64 --variant=minbase --include=$packages $suite "$dir.tmp" http://deb.debian.org/debian \
+        >"$cache/debian-arm64.log" 2>&1 && ok=1
+    [ -n "$registered" ] && echo -1 >"$binfmt/qemu-aarch64"
+    if [ "$ok" != 1 ]; then
+        tail -n 20 "$cache/debian-arm64.log" >&2
+        rm -rf "$dir.tmp"
+        skip "debootstrap of the arm64 root failed (offline?); its log: $cache/debian-arm64.log"
+    fi
+    rm -rf "$dir.tmp"/var/cache/apt/archives/*.deb "$dir.tmp"/var/lib/apt/lists/*
+    touch "$dir.tmp/.done"
+    mv "$dir.tmp" "$dir"
+    printf '%s\n' "$dir"
+}
+
+# Packs directory $1 as a gzipped newc cpio, $1.initrd.gz (beside it, not
+# in it).
+initrd() {
+    (cd "$1" && find . | cpio -o -H newc --quiet | gzip -1 >"$1.initrd.gz")
+}

@@ -41,7 +41,7 @@ declare -A bins=(
 rm -f "$build_log"
 
 root=$(mktemp -d)
-trap 'rm -rf "$root"' EXIT
+trap 'rm -rf "$root" "$root.initrd.gz"' EXIT
 mkdir -p "$root/lib" "$root/t"
 run aarch64-linux-gnu-gcc -static -O2 -o "$root/init" tests/arm64/init.c
 sysroot=/usr/aarch64-linux-gnu/lib
@@ -60,12 +60,12 @@ cat >"$root/cmds" <<CMDS
 /t/gofer_it --skip opening_by_type --skip getdents_pages_through_100k_entries
 /t/gofer_write
 CMDS
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1 >initrd.gz)
+initrd "$root"
 
 log=${HUSK_ARM64_LOG:-$cache/console.log}
 say "booting under qemu-system-aarch64"
 start=$SECONDS
-boot "$image" "$root/initrd.gz" 1024 600 "$log"
+boot "$image" "$root.initrd.gz" 1024 600 "$log"
 grep -E '^(test |test result|=== )' "$log" || true
 passed=$(grep -c '^=== exit .* status 0' "$log" || true)
 total=$(grep -c '^=== exit ' "$log" || true)

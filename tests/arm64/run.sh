@@ -4,8 +4,11 @@
 # qemu-system-aarch64 -M virt -cpu max), each compared with the same
 # program run natively on that kernel:
 #   - the C differential programs of tests/progs/ that build for arm64,
-#     compiled static, in a root that also holds the /data tree;
-#   - busybox (Debian's busybox-static:arm64) shell cases.
+#     and arm64's own in tests/arm64/progs/ (its signal frame), compiled
+#     static, in a root that also holds the /data tree;
+#   - busybox (Debian's busybox-static:arm64) shell cases;
+#   - the Debian userland: an arm64 Debian root (debootstrap, cached) with
+#     bash, coreutils and python3.
 # A case passes when the program exits 0 natively (chrooted into the same
 # root, as root with every capability, with an empty environment) and Husk
 # (`--cap-add ALL`, as root's) gives the same exit status and stdout. Prints each verdict
@@ -34,6 +37,9 @@ if [ ! -x "$busybox" ]; then
     rm -rf "$tmp"
 fi
 
+debian=$(debian_root)
+say "Debian root $debian"
+
 profile=${HUSK_ARM64_PROFILE:-debug}
 flags=()
 [ "$profile" = release ] && flags=(--release)
@@ -41,7 +47,9 @@ run "${cargo[@]}" build "${flags[@]}" --target "$target" -p runtime --bin husk
 husk=${CARGO_TARGET_DIR:-target}/$target/$profile/husk
 
 root=$(mktemp -d)
-trap 'rm -rf "$root"' EXIT
+trap 'rm -rf "$root" "$root.initrd.gz"' EXIT
+mkdir -p "$root/deb"
+cp -a "$debian"/. "$root/deb/"
 mkdir -p "$root/lib" "$root/bin" "$root/r/bin" "$root/r/progs" "$root/r/proc" "$root/r/dev" "$root/r/tmp"
 run aarch64-linux-gnu-gcc -static -O2 -o "$root/init" tests/arm64/init.c
 cp -L /usr/aarch64-linux-gnu/lib/{ld-linux-aarch64.so.1,libc.so.6,libgcc_s.so.1,libm.so.6} "$root/lib/"
@@ -68,20 +76,27 @@ python3 -c 'import sys; sys.stdout.buffer.write(bytes((i * 7 + 3) & 0xff for i i
 # The programs: those named, or every one that builds for arm64 (some are
 # x86_64 by nature: inline assembly, the XSAVE area, legacy syscalls), less
 # those that need a harness of their own: the checkpoint programs (which
-# wait to be checkpointed), the fork bomb (which needs a pids limit) and the
-# network clients (which need a test namespace).
+# wait to be checkpointed), the fork bomb (which needs a pids limit), the
+# network clients (which need a test namespace) and vdso (x86_64's vDSO
+# names, and 400,000 coarse-clock syscalls, minutes under emulation).
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
     for f in tests/progs/*.c; do
         case $(basename "$f" .c) in
-        ckpt* | forkbomb | nat_client | ping_outside) ;;
+        ckpt* | forkbomb | nat_client | ping_outside | vdso) ;;
         *) names+=("$(basename "$f" .c)") ;;
         esac
     done
 fi
+# With them, arm64's own (tests/arm64/progs/: its signal frame).
+for f in tests/arm64/progs/*.c; do
+    [ $# -eq 0 ] && names+=("arm64/$(basename "$f" .c)")
+done
 built=0
 for n in "${names[@]}"; do
-    if aarch64-linux-gnu-gcc -O1 -w -static -o "$root/r/progs/$n" "tests/progs/$n.c" 2>/dev/null; then
+    src=tests/progs/$n.c
+    case $n in arm64/*) n=${n#arm64/} src=tests/arm64/progs/${n#arm64/}.c ;; esac
+    if aarch64-linux-gnu-gcc -O1 -w -static -o "$root/r/progs/$n" "$src" 2>/dev/null; then
         built=$((built + 1))
     else
         say "not for arm64: $n"
@@ -94,22 +109,32 @@ say "$built programs built"
 cat >"$root/diff.sh" <<'SH'
 /bin/busybox --install -s /bin
 export PATH=/bin
-mount -t proc proc /r/proc
-mount -t devtmpfs dev /r/dev
-mount -t tmpfs tmp /r/tmp
+for r in /r /deb; do
+    mount -t proc proc $r/proc
+    mount -t devtmpfs dev $r/dev
+    mount -t tmpfs tmp $r/tmp
+done
 mkdir -p /sys/fs/cgroup /run
 mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 mount -t tmpfs run /run
+# check NAME [ROOT] PROG ARGS...: ROOT is /r unless a second argument
+# starting with /deb names the Debian root.
 check() {
     name=$1
     shift
-    timeout 120 env -i chroot /r "$@" >/tmp/native.out 2>/tmp/native.err </dev/null
+    root=/r
+    if [ "$1" = /deb ]; then
+        root=/deb
+        shift
+    fi
+    timeout -k 10 120 env -i chroot $root "$@" >/tmp/native.out 2>/tmp/native.err </dev/null
     ns=$?
     if [ $ns -ne 0 ]; then
         echo "=== skip $name (native exit $ns)"
+        head -n 5 /tmp/native.err
         return
     fi
-    timeout 300 /bin/husk run --platform ptrace --cap-add ALL --rootfs /r -- "$@" >/tmp/husk.out 2>/tmp/husk.err </dev/null
+    timeout -k 10 300 /bin/husk run --platform ptrace --cap-add ALL --rootfs $root -- "$@" >/tmp/husk.out 2>/tmp/husk.err </dev/null
     hs=$?
     if [ $hs -eq $ns ] && cmp -s /tmp/native.out /tmp/husk.out; then
         echo "=== pass $name"
@@ -128,14 +153,35 @@ check busybox-loop /bin/sh -c 'i=0; while [ $i -lt 20 ]; do i=$((i+1)); done; ec
 check busybox-files /bin/sh -c 'mkdir -p /tmp/d && echo x >/tmp/d/f && cat /tmp/d/f /data/hello.txt && ls /data/dir && rm -r /tmp/d'
 check busybox-signal /bin/sh -c 'sleep 5 & kill -TERM $!; wait $!; echo status $?'
 check busybox-env /bin/env -i A=1 B='two words' /bin/env
+run=/usr/bin/env
+path=PATH=/usr/bin:/bin
+check debian-bash /deb $run $path bash -c 'a=(3 1 2); echo ${#a[@]}; for i in "${a[@]}"; do echo $((i * i)); done | sort -n; f() { local x=$1; echo "f:$x"; }; f arm; echo "$(echo nested $(echo twice))"; trap "echo trapped" USR1; kill -USR1 $$; (exit 7); echo status $?'
+check debian-coreutils /deb $run $path sh -c 'seq 1000 | sort -n -r | head -n 3; echo hi | tr a-z A-Z; stat -c "%s %F" /etc/debian_version; date -u -d @86400 +%F; printf "%s\n" b a c | sort | uniq -c | tr -s " "; mkdir -p /tmp/t/u && touch /tmp/t/u/f && find /tmp/t | sort; du -s /tmp/t | cut -f1 >/dev/null; id -u; basename /a/b/c; wc -c </etc/debian_version'
+check debian-python3 /deb $run $path python3 -c 'import json, os, subprocess, threading, hashlib, tempfile, signal
+print(json.dumps({"a": [1, 2], "arch": os.uname().machine}))
+print(subprocess.run(["echo", "from a child"], capture_output=True, text=True).stdout.strip())
+out = []
+ts = [threading.Thread(target=lambda i=i: out.append(sum(range(i * 10000)))) for i in range(4)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print(sorted(out))
+print(hashlib.sha256(b"husk").hexdigest()[:16])
+with tempfile.TemporaryDirectory() as d:
+    open(os.path.join(d, "f"), "w").write("x" * 100)
+    print(os.listdir(d), os.path.getsize(os.path.join(d, "f")))
+signal.signal(signal.SIGUSR1, lambda *a: print("handled"))
+os.kill(os.getpid(), signal.SIGUSR1)
+r, w = os.pipe()
+if os.fork() == 0:
+    os.write(w, b"forked"); os._exit(3)
+print(os.read(r, 6).decode(), os.waitstatus_to_exitcode(os.wait()[1]))'
 SH
 echo "/bin/sh /diff.sh" >"$root/cmds"
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1 >initrd.gz)
+initrd "$root"
 
 log=${HUSK_ARM64_LOG:-$cache/machine.log}
 say "booting under qemu-system-aarch64 (console: $log)"
 start=$SECONDS
-boot "$image" "$root/initrd.gz" 2048 "${HUSK_ARM64_TIMEOUT:-3600}" "$log"
+boot "$image" "$root.initrd.gz" 3072 "${HUSK_ARM64_TIMEOUT:-3600}" "$log"
 grep -E '^=== (pass|fail|skip)' "$log" || true
 passed=$(grep -c '^=== pass' "$log" || true)
 failed=$(grep -c '^=== fail' "$log" || true)

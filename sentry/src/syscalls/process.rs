@@ -497,6 +497,8 @@ pub fn prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
         }
         // The app reads the time-stamp counter freely (PR_SET_TSC's
         // trapping mode is not offered: EINVAL, as for an unknown option).
+        // x86 only: elsewhere Linux has no TSC control (EINVAL).
+        #[cfg(target_arch = "x86_64")]
         PR_GET_TSC => {
             t.mm().write_val(a.addr(1), &PR_TSC_ENABLE)?;
             Ok(0)
