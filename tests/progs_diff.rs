@@ -1047,3 +1047,24 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// membarrier: QUERY's commands, EINVAL for bad commands and flags,
+    /// EPERM before registration, GET_REGISTRATIONS (Linux's state bits:
+    /// SYNC_CORE's registration counts PRIVATE_EXPEDITED's too, without
+    /// making it ready), registrations kept by a fork child, and barriers
+    /// that come back while another thread spins in app code.
+    fn membarrier(platform, link) {
+        let (rootfs, prog) = rootfs_with("membarrier", link);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "query, less RSEQ: 639",
+            "private expedited unregistered: EPERM",
+            "registrations after sync core: 80",
+            "private expedited after sync core only: EPERM",
+            "a fork child's private expedited: 0",
+            "barriers beside a spinning thread: ok",
+            "the spinning thread saw the store: ok",
+        ]);
+        differential(platform, &case);
+    }
+}

@@ -810,7 +810,7 @@ fn mm_image(
         });
     }
     let (brk_base, brk, mmap_top) = mm.layout();
-    Ok(MmImage { vmas, brk: (brk_base, brk), mmap_top, lock_future: mm.lock_future() })
+    Ok(MmImage { vmas, brk: (brk_base, brk), mmap_top, lock_future: mm.lock_future(), membarrier: mm.membarrier() })
 }
 
 /// Writes the pages (a block at a time, compressed where it pays), then

@@ -46,7 +46,7 @@ pub mod memfile;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use abi::flags::mm::*;
@@ -275,6 +275,9 @@ pub struct MemoryManager {
     /// mlockall(MCL_FUTURE): new mappings are locked, and populated unless
     /// MCL_ONFAULT came with it (Some(populate)).
     lock_future: Option<bool>,
+    /// The membarrier commands this address space registered for (Linux's
+    /// `mm->membarrier_state`, as the MEMBARRIER_CMD_REGISTER_* bits).
+    membarrier: u32,
 }
 
 /// A stub's position in its memory manager's operation log.
@@ -319,7 +322,9 @@ impl Default for SpaceCursor {
 /// it.
 #[derive(Default)]
 pub struct Runner {
-    in_app: AtomicBool,
+    /// How many times the thread went into app code and came back: odd
+    /// while it runs app code. Only the thread itself changes it.
+    turns: AtomicU64,
     interrupter: OnceLock<Arc<dyn Interrupter>>,
 }
 
@@ -337,12 +342,22 @@ impl Runner {
 
     /// Records whether the thread is about to run, or runs, app code.
     pub fn set_in_app(&self, running: bool) {
-        self.in_app.store(running, Ordering::SeqCst);
+        // Only this thread writes: a load and a store, no read-modify-write.
+        let turns = self.turns.load(Ordering::Relaxed);
+        if (turns & 1 == 1) != running {
+            self.turns.store(turns + 1, Ordering::SeqCst);
+        }
     }
 
     /// Whether the thread is about to run, or runs, app code.
     pub fn in_app(&self) -> bool {
-        self.in_app.load(Ordering::SeqCst)
+        self.turns.load(Ordering::SeqCst) & 1 == 1
+    }
+
+    /// A count that changes each time the thread goes into app code or
+    /// comes back (membarrier waits for it to change).
+    fn turns(&self) -> u64 {
+        self.turns.load(Ordering::SeqCst)
     }
 
     /// Makes the thread come back to the Sentry (or not leave it).
@@ -366,12 +381,20 @@ pub fn await_shootdown(mm: &std::sync::Mutex<MemoryManager>, mut sd: Shootdown) 
     for r in sd.runners() {
         r.interrupt();
     }
+    let done = wait_for_threads(|| mm.lock().unwrap_or_else(|e| e.into_inner()).shootdown_done(&mut sd));
+    if !done {
+        log::warn!("{} threads still run app code with an old view of memory", sd.runners.len());
+    }
+}
+
+/// Waits until `done` says so, or [`SHOOTDOWN_PATIENCE`] has passed
+/// (false): for interrupted threads to come back.
+fn wait_for_threads(mut done: impl FnMut() -> bool) -> bool {
     let start = std::time::Instant::now();
     let mut looks = 0u32;
-    while !mm.lock().unwrap_or_else(|e| e.into_inner()).shootdown_done(&mut sd) {
+    while !done() {
         if start.elapsed() > SHOOTDOWN_PATIENCE {
-            log::warn!("{} threads still run app code with an old view of memory", sd.runners.len());
-            return;
+            return false;
         }
         looks += 1;
         // The others need a CPU to come back: give ours up, then sleep.
@@ -380,6 +403,40 @@ pub fn await_shootdown(mm: &std::sync::Mutex<MemoryManager>, mut sd: Shootdown) 
         } else {
             std::thread::sleep(std::time::Duration::from_micros(50));
         }
+    }
+    true
+}
+
+/// membarrier's barrier over the address space `mm`: each thread of it
+/// that runs app code now is interrupted, and the call returns once each
+/// has come back to the Sentry (or gone on to run app code anew).
+///
+/// Why that is a barrier: an app thread runs on a host CPU in its stub,
+/// where the Sentry cannot run an instruction for it, and the host's own
+/// membarrier is not in the Sentry's seccomp filter. But a thread that the
+/// platform interrupts enters the host kernel, which stops it and wakes
+/// its Sentry thread (a signal and a futex, or ptrace's stop): that path
+/// is a full barrier on the thread's CPU, as Linux's IPI is, and the
+/// Sentry thread then records the turn with a sequentially consistent
+/// store, which this thread loads. So every app access that thread made
+/// before the interruption is ordered before the call returns, and every
+/// access it makes after comes after the mm lock and the store the caller
+/// made before. Threads in the Sentry when the call starts (the caller
+/// among them) go back to app code only through the same lock.
+///
+/// A thread that does not come back within [`SHOOTDOWN_PATIENCE`] (not
+/// scheduled by the host for that long) is given up on, as a shootdown
+/// gives up, with a warning.
+pub fn app_barrier(mm: &std::sync::Mutex<MemoryManager>) {
+    let running: Vec<(Arc<Runner>, u64)> = {
+        let m = mm.lock().unwrap_or_else(|e| e.into_inner());
+        m.log.runners.values().map(|r| (r.clone(), r.turns())).filter(|(_, turns)| turns & 1 == 1).collect()
+    };
+    for (r, _) in &running {
+        r.interrupt();
+    }
+    if !wait_for_threads(|| running.iter().all(|(r, turns)| r.turns() != *turns)) {
+        log::warn!("membarrier: a thread still runs app code");
     }
 }
 
@@ -530,6 +587,7 @@ impl MemoryManager {
             brk: 0,
             log: SpaceLog::default(),
             lock_future: None,
+            membarrier: 0,
         }
     }
 
@@ -541,6 +599,16 @@ impl MemoryManager {
     /// Sets mlockall(MCL_FUTURE)'s setting (a restore).
     pub fn set_lock_future(&mut self, future: Option<bool>) {
         self.lock_future = future;
+    }
+
+    /// The membarrier registrations (MEMBARRIER_CMD_REGISTER_* bits).
+    pub fn membarrier(&self) -> u32 {
+        self.membarrier
+    }
+
+    /// Sets the membarrier registrations (a registration, a restore).
+    pub fn set_membarrier(&mut self, registered: u32) {
+        self.membarrier = registered;
     }
 
     /// mlock (`lock`) or munlock of `[addr, addr + len)`, page-aligned:
@@ -787,6 +855,7 @@ impl MemoryManager {
         child.mmap_top = self.mmap_top;
         child.brk_base = self.brk_base;
         child.brk = self.brk;
+        child.membarrier = self.membarrier;
         let copies = self.copy_write_pinned()?;
         let mut protects = Vec::new();
         for (&start, v) in self.vmas.iter_mut() {

@@ -226,6 +226,7 @@ syscall_table! {
     SCHED_GET_PRIORITY_MIN => sched::sched_get_priority_min, Support::Full, [Int];
     GETPRIORITY => sched::getpriority, Support::Partial("the recorded nice value of the caller's process"), [Int, Int];
     SETPRIORITY => sched::setpriority, Support::Partial("recorded for the caller's process; the host does not apply it"), [Int, Int, Int];
+    MEMBARRIER => mm::membarrier, Support::Partial("no RSEQ commands (EINVAL, as without CONFIG_RSEQ); the barrier interrupts the threads running app code and waits for each to come back"), [Int, Hex, Int];
     MREMAP => mm::mremap, Support::Partial("no MREMAP_DONTUNMAP"), [Ptr, Int, Int, Hex, Ptr];
     MSYNC => mm::msync, Support::Full, [Ptr, Int, Hex];
     MINCORE => mm::mincore, Support::Full, [Ptr, Int, Ptr];
