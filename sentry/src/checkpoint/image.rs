@@ -256,6 +256,8 @@ pub struct VmaImage {
     pub backing: BackingImage,
     /// mlock'ed.
     pub locked: bool,
+    /// mseal'ed.
+    pub sealed: bool,
 }
 
 /// What a mapping is backed by.

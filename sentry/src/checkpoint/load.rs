@@ -346,6 +346,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                     backing,
                     lazy: false,
                     locked: v.locked,
+                    sealed: v.sealed,
                 },
             ));
         }

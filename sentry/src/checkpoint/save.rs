@@ -807,6 +807,7 @@ fn mm_image(
             mem_off: v.mem_off,
             backing,
             locked: v.locked,
+            sealed: v.sealed,
         });
     }
     let (brk_base, brk, mmap_top) = mm.layout();

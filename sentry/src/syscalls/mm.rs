@@ -152,6 +152,13 @@ pub fn mremap(t: &mut Task, a: &Args) -> SysResult<u64> {
     t.mm().mremap(a.addr(0), a.u64(1), a.u64(2), a.u32(3), a.addr(4))
 }
 
+/// mseal(2) (Linux 6.10): the mappings of the range can no longer be
+/// unmapped, moved, mapped over or reprotected, nor, when they are
+/// read-only private anonymous memory, discarded by madvise (EPERM).
+pub fn mseal(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.mm().mseal(a.addr(0), a.u64(1), a.u64(2)).map(|_| 0)
+}
+
 pub fn msync(t: &mut Task, a: &Args) -> SysResult<u64> {
     t.mm().msync(a.addr(0), a.u64(1), a.u32(2)).map(|_| 0)
 }

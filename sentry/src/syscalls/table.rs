@@ -67,6 +67,7 @@ syscall_table! {
     TEE => splice::tee, Support::Partial("copies through the Sentry"), [Fd, Fd, Int, Hex];
     VMSPLICE => splice::vmsplice, Support::Partial("copies, as readv and writev"), [Fd, Ptr, Int, Hex];
     COPY_FILE_RANGE => splice::copy_file_range, Support::Full, [Fd, Ptr, Fd, Ptr, Int, Hex];
+    CACHESTAT => splice::cachestat, Support::Partial("the Sentry's page cache is its tmpfs files' pages (a shared mapping holds all it maps); host files have none cached; nothing is dirty or evicted"), [Fd, Ptr, Ptr, Hex];
     READAHEAD => splice::readahead, Support::Partial("arguments checked; nothing to read ahead"), [Fd, Int, Int];
     SYNC_FILE_RANGE => splice::sync_file_range, Support::Partial("arguments checked; nothing to write back"), [Fd, Int, Int, Hex];
     FCHMODAT2 => fs_write::fchmodat2, Support::Full, [Fd, Path, Oct, Hex];
@@ -227,7 +228,8 @@ syscall_table! {
     GETPRIORITY => sched::getpriority, Support::Partial("the recorded nice value of the caller's process"), [Int, Int];
     SETPRIORITY => sched::setpriority, Support::Partial("recorded for the caller's process; the host does not apply it"), [Int, Int, Int];
     MEMBARRIER => mm::membarrier, Support::Partial("no RSEQ commands (EINVAL, as without CONFIG_RSEQ); the barrier interrupts the threads running app code and waits for each to come back"), [Int, Hex, Int];
-    MREMAP => mm::mremap, Support::Partial("no MREMAP_DONTUNMAP"), [Ptr, Int, Int, Hex, Ptr];
+    MREMAP => mm::mremap, Support::Full, [Ptr, Int, Int, Hex, Ptr];
+    MSEAL => mm::mseal, Support::Full, [Ptr, Int, Hex];
     MSYNC => mm::msync, Support::Full, [Ptr, Int, Hex];
     MINCORE => mm::mincore, Support::Full, [Ptr, Int, Ptr];
     IOCTL => file::ioctl, Support::Partial("terminals: TCGETS, TCSETS[WF], TCSBRK, TCFLSH, TCXONC, TIOC[GS]WINSZ, TIOC[GS]PGRP, TIOCGSID, TIOCSCTTY, TIOCNOTTY, TIOCOUTQ; FIOCLEX, FIONCLEX, FIONREAD, FIONBIO, FIOASYNC; sockets' FIO[GS]ETOWN, SIOC[GS]PGRP, SIOCATMARK (never at a mark), SIOCGIF* (SIOCSIF* EPERM); FS_IOC_[GS]ETFLAGS on tmpfs"), [Fd, Hex, Ptr];

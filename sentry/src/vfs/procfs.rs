@@ -399,6 +399,9 @@ fn vm_flags(v: &crate::mm::Vma) -> String {
     if v.locked {
         f.push("lo");
     }
+    if v.sealed {
+        f.push("sl");
+    }
     f.join(" ")
 }
 
