@@ -348,6 +348,19 @@ fn what_a_checkpoint_does_not_cover_is_refused_and_the_container_runs_on() {
 }
 
 #[test]
+fn a_sandbox_that_made_file_handles_is_refused_by_name() {
+    let ctx = Ctx::new("systrap", "refused-handle", &["/progs/ckpt_refused", "handle"]);
+    ctx.run_detached(&ctx.image("out"));
+    let out = ctx.run(&["checkpoint", "--image-path", "image", &ctx.id]);
+    assert_ne!(out.status, 0, "a checkpoint of a sandbox that made a file handle succeeded");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not covered by checkpoints yet") && err.contains("file handles"), "{err}");
+    assert_eq!(ctx.status(), "running", "the container must run on");
+    ctx.ok(&["delete", "--force", &ctx.id]);
+    ctx.assert_nothing_left();
+}
+
+#[test]
 fn corrupt_truncated_foreign_or_stale_images_are_refused_leaving_nothing() {
     let ctx = Ctx::new("systrap", "corrupt", &["/progs/ckpt"]);
     ctx.run_detached(&ctx.image("out"));

@@ -1146,3 +1146,34 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// name_to_handle_at and open_by_handle_at (with CAP_DAC_READ_SEARCH,
+    /// which Docker's default capabilities lack): a handle opens its file
+    /// after a rename and after one of its names goes, a hard link and
+    /// AT_EMPTY_PATH give the same handle, a directory's opens read-only
+    /// (EISDIR for writing); EOVERFLOW with the size needed; the argument
+    /// errors; ESTALE for a changed handle and once every name is gone;
+    /// EPERM without the capability.
+    fn handles(platform, link) {
+        let (rootfs, prog) = rootfs_with("handles", link);
+        rootfs.dir("/tmp");
+        let case = Case::new(&rootfs, prog)
+            .husk_flags(["--cap-add", "DAC_READ_SEARCH"])
+            .compare_stderr()
+            .expect_no_bad_checks()
+            .expect_lines(&[
+                "after a rename: reads \"the file\"",
+                "after unlinking one name: reads \"the file\"",
+                "opening it for writing: EISDIR",
+                "a buffer of 0 bytes: EOVERFLOW, the size needed is the handle's: yes, mount id written: yes",
+                "129 bytes: EINVAL",
+                "open, an unknown type flag: EINVAL",
+                "open, a changed handle: ESTALE",
+                "uid 65534: EPERM",
+                "every name gone: ESTALE",
+                "the directory gone: ESTALE",
+            ]);
+        differential(platform, &case);
+    }
+}

@@ -555,6 +555,9 @@ fn refuse_uncovered(kernel: &Kernel) -> Result<(), CheckpointError> {
     if !kernel.keys.is_empty() {
         return Err(unsupported("keys or keyrings exist (add_key, keyctl)"));
     }
+    if !kernel.handles.is_empty() {
+        return Err(unsupported("file handles were made (name_to_handle_at)"));
+    }
     if let Some(place) = kernel.vfs.memory_written() {
         return Err(unsupported(format!("files were written in the sandbox's memory ({place})")));
     }

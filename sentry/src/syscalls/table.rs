@@ -295,6 +295,8 @@ syscall_table! {
     DUP3 => file::dup3, Support::Full, [Fd, Fd, Hex];
     PRLIMIT64 => sys::prlimit64, Support::Partial("limits are recorded, not enforced"), [Int, Int, Ptr, Ptr];
     GETRANDOM => sys::getrandom, Support::Full, [Ptr, Int, Hex];
+    NAME_TO_HANDLE_AT => fs::name_to_handle_at, Support::Partial("the Sentry's files keep a handle while they are linked, up to 4,096 handles (the oldest go, ESTALE); /proc, /sys, /dev/pts and /dev/mqueue give ids only (AT_HANDLE_FID); checkpoints refuse a sandbox that made one"), [Fd, Path, Ptr, Ptr, Hex];
+    OPEN_BY_HANDLE_AT => fs::open_by_handle_at, Support::Partial("the handles name_to_handle_at made (see it); needs CAP_DAC_READ_SEARCH"), [Fd, Ptr, Hex];
     STATX => fs::statx, Support::Full, [Fd, Path, Hex, Hex, Ptr];
     FACCESSAT2 => fs::faccessat2, Support::Full, [Fd, Path, Oct, Hex];
     CREAT => file::creat, Support::Partial("EROFS on the read-only rootfs"), [Path, Oct];
