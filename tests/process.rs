@@ -345,6 +345,8 @@ differential_test! {
             "pidfd: fd link anon_inode:[pidfd]",
             "child: poll once it exited 0x1",
             "waitid(P_PIDFD): killed by SIGTERM: ok",
+            "waitid(P_PIDFD) on a PIDFD_NONBLOCK pidfd, the child running: EAGAIN",
+            "once it exited: its status: ok",
             "child: poll once reaped 0x11",
             "pidfd_send_signal: after it was reaped: ESRCH",
             "epoll: reports the child's exit: ok",

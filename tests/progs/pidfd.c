@@ -12,6 +12,10 @@
 #include <sys/eventfd.h>
 #include <sys/wait.h>
 
+#ifndef PIDFD_NONBLOCK
+#define PIDFD_NONBLOCK O_NONBLOCK
+#endif
+
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x1000
 #endif
@@ -73,6 +77,24 @@ int main(void)
 	report("pidfd_send_signal: after it was reaped", send_signal(fd, SIGTERM, NULL, 0));
 	report("waitid(P_PIDFD): after it was reaped", waitid(P_PIDFD, fd, &si, WEXITED));
 	report("pidfd_open: a reaped pid", pidfd_open(pid, 0));
+	close(fd);
+
+	/* PIDFD_NONBLOCK: waitid says EAGAIN while the child runs. */
+	pid = fork();
+	if (pid == 0) {
+		sleep_ms(100);
+		_exit(3);
+	}
+	fd = pidfd_open(pid, PIDFD_NONBLOCK);
+	CHECK("PIDFD_NONBLOCK: O_NONBLOCK", (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0);
+	report("waitid(P_PIDFD) on a PIDFD_NONBLOCK pidfd, the child running", waitid(P_PIDFD, fd, &si, WEXITED));
+	memset(&si, 0, sizeof si);
+	report("the same with WNOHANG", waitid(P_PIDFD, fd, &si, WEXITED | WNOHANG));
+	CHECK("WNOHANG: nothing to report", si.si_pid == 0);
+	int tries = 0;
+	while (waitid(P_PIDFD, fd, &si, WEXITED) != 0 && errno == EAGAIN && tries++ < 500)
+		sleep_ms(10);
+	CHECK("once it exited: its status", si.si_pid == pid && si.si_code == CLD_EXITED && si.si_status == 3);
 	close(fd);
 
 	/* epoll wakes when the process exits. */

@@ -323,15 +323,24 @@ pub fn vmsplice(t: &mut Task, a: &Args) -> SysResult<u64> {
     if flags & !SPLICE_FLAGS != 0 {
         return Err(Errno::EINVAL);
     }
-    if pipe_of(&f).is_none() {
+    let Some(pipe) = pipe_of(&f).cloned() else {
         return Err(Errno::EBADF);
-    }
+    };
     let bufs = super::file::iovecs(t, a.addr(1), a.u64(2))?;
     let dir = match f.flags() & O_ACCMODE {
         O_RDONLY => Dir::Read,
         O_WRONLY => Dir::Write,
         _ => return Err(Errno::EBADF),
     };
+    if dir == Dir::Write && bufs.iter().any(|&(_, len)| len > 0) {
+        // Into a pipe, as Linux's vmsplice_to_pipe: once there is room
+        // (EAGAIN without waiting for it under SPLICE_F_NONBLOCK), as much
+        // as fits, not all (which could wait on a reader that is the
+        // caller itself).
+        let room = room_in(t, &f, &pipe, flags & SPLICE_F_NONBLOCK != 0)?;
+        let bufs = super::file::take_bytes(&bufs, room);
+        return super::file::transfer(t, fd, &bufs, None, dir);
+    }
     if flags & SPLICE_F_NONBLOCK != 0 && f.flags() & O_NONBLOCK == 0 {
         // One attempt, without waiting.
         let ready = f.ops.readiness();

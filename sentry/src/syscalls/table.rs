@@ -65,7 +65,7 @@ syscall_table! {
     SENDFILE => splice::sendfile, Support::Partial("copies through the Sentry"), [Fd, Fd, Ptr, Int];
     SPLICE => splice::splice, Support::Partial("copies through the Sentry"), [Fd, Ptr, Fd, Ptr, Int, Hex];
     TEE => splice::tee, Support::Partial("copies through the Sentry"), [Fd, Fd, Int, Hex];
-    VMSPLICE => splice::vmsplice, Support::Partial("copies, as readv and writev"), [Fd, Ptr, Int, Hex];
+    VMSPLICE => splice::vmsplice, Support::Partial("copies, as readv and writev (into a pipe, as much as fits once there is room, in bytes rather than Linux's page slots)"), [Fd, Ptr, Int, Hex];
     COPY_FILE_RANGE => splice::copy_file_range, Support::Full, [Fd, Ptr, Fd, Ptr, Int, Hex];
     CACHESTAT => splice::cachestat, Support::Partial("the Sentry's page cache is its tmpfs files' pages (a shared mapping holds all it maps); host files have none cached; nothing is dirty or evicted"), [Fd, Ptr, Ptr, Hex];
     READAHEAD => splice::readahead, Support::Partial("arguments checked; nothing to read ahead"), [Fd, Int, Int];
