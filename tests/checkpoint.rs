@@ -56,6 +56,7 @@ impl Ctx {
         rootfs.prog("ckpt_aio", Link::Static);
         rootfs.prog("ckpt_ghost", Link::Static);
         rootfs.prog("ckpt_refused", Link::Static);
+        rootfs.prog("ckpt_mseal", Link::Static);
         rootfs.busybox(&["sh", "sleep", "echo", "mkfifo", "cat", "ls", "mkdir", "rm", "mv", "ln", "stat", "chmod"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
         rootfs.file("/data.txt", DATA);
@@ -359,6 +360,11 @@ fn a_traced_process_is_refused_by_name_and_the_container_runs_on() {
 }
 
 #[test]
+fn a_sandbox_that_made_file_handles_is_refused_by_name() {
+    assert_refused_and_runs_on("refused-handle", &["/progs/ckpt_refused", "handle"], "file handles");
+}
+
+#[test]
 fn corrupt_truncated_foreign_or_stale_images_are_refused_leaving_nothing() {
     let ctx = Ctx::new("systrap", "corrupt", &["/progs/ckpt"]);
     ctx.run_detached(&ctx.image("out"));
@@ -653,6 +659,15 @@ fn a_pseudo_terminal_and_its_session_come_back_as_they_were() {
 fn loopback_and_unix_sockets_keep_their_names_connections_and_data() {
     let out = restores_as_natively("sock", "ckpt_sock", Native::Chroot, &[]);
     assert!(!out.contains(": no") && !out.contains("elsewhere"), "{out}");
+}
+
+#[test]
+fn sealed_mappings_stay_sealed_and_membarrier_registrations_stay() {
+    let out = restores_as_natively("mseal", "ckpt_mseal", Native::Chroot, &[]);
+    assert!(out.contains("munmap of the sealed page: EPERM"), "{out}");
+    assert!(out.contains("mprotect of the sealed page: EPERM"), "{out}");
+    assert!(out.contains("munmap of the page before it: ok"), "{out}");
+    assert!(out.contains("membarrier private expedited: ok"), "{out}");
 }
 
 #[test]

@@ -71,6 +71,8 @@ differential_test! {
             "to a pipe without readers: EPIPE",
             "the original, all still there: \"duplicate\"",
             "vmsplice out of it: 8 [vms|plice]",
+            "vmsplice of 128 KiB into an empty 64 KiB pipe: 65536",
+            "vmsplice into the full pipe, SPLICE_F_NONBLOCK: EAGAIN",
             "copy_file_range 5 at 2 to 1: 5, offsets 7 6",
             "overlapping ranges of one file: EINVAL",
             "fchmodat2 AT_SYMLINK_NOFOLLOW on a symlink: EOPNOTSUPP",

@@ -170,6 +170,10 @@ differential_test! {
             "mq_notify from a child while the parent is registered: EBUSY",
             "a send with a receiver waiting: receiver exited 0, 0 signal(s)",
             "mq_open after it: ENOENT",
+            "after a child's close, the child's mq_notify: EBUSY",
+            "registered, another fd of the queue closed, then a send: 0 signal(s)",
+            "then a child's mq_notify: ok",
+            "after the child's exit, the parent's mq_notify: ok",
             "done",
         ]);
         differential(platform, &case);

@@ -1090,3 +1090,133 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// membarrier: QUERY's commands, EINVAL for bad commands and flags,
+    /// EPERM before registration, GET_REGISTRATIONS (Linux's state bits:
+    /// SYNC_CORE's registration counts PRIVATE_EXPEDITED's too, without
+    /// making it ready), registrations kept by a fork child, and barriers
+    /// that come back while another thread spins in app code.
+    fn membarrier(platform, link) {
+        let (rootfs, prog) = rootfs_with("membarrier", link);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "query, less RSEQ: 639",
+            "private expedited unregistered: EPERM",
+            "registrations after sync core: 80",
+            "private expedited after sync core only: EPERM",
+            "a fork child's private expedited: 0",
+            "barriers beside a spinning thread: ok",
+            "the spinning thread saw the store: ok",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// mseal: its argument errors, then EPERM from munmap (nothing
+    /// unmapped), mprotect (the mappings before the sealed one change),
+    /// mmap MAP_FIXED, mremap from and onto a sealed mapping, and
+    /// discarding madvise on read-only anonymous memory; writable memory
+    /// and file mappings may still be discarded; fork keeps the seals;
+    /// smaps says "sl".
+    fn mseal(platform, link) {
+        let (rootfs, prog) = rootfs_with("mseal", link);
+        rootfs.dir("/proc").dir("/tmp");
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "a length that wraps: EINVAL",
+            "over a hole: ENOMEM",
+            "smaps VmFlags sl: page 2 1, page 0 0",
+            "munmap of all 8: EPERM",
+            "munmap of pages 4-7: ok",
+            "mprotect of pages 0-3: EPERM",
+            "perms: page 0 r--p, page 2 rw-p",
+            "mmap MAP_FIXED over page 2: EPERM",
+            "mremap shrinking pages 2-3: EPERM",
+            "mremap onto page 3: EPERM",
+            "MADV_DONTNEED, sealed and writable: ok",
+            "MADV_DONTNEED, sealed and read-only: EPERM",
+            "MADV_FREE, sealed and read-only: EPERM",
+            "MADV_DONTNEED on it: ok",
+            "a fork child's munmap of page 2: EPERM",
+            "child: exited 0",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// cachestat on a memfd (tmpfs): written pages and holes, ranges in
+    /// pages, to the end, past it and wrapping, fallocate and truncate; a
+    /// pipe and a directory cache nothing; the errors in Linux's order;
+    /// EPERM for another user who may not write the file.
+    fn cachestat(platform, link) {
+        let (rootfs, prog) = rootfs_with("cachestat", link);
+        rootfs.dir("/proc").dir("/tmp");
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "pages 0, 3 and 5 written: cache 3 dirty 0 writeback 0 evicted 0 recently 0",
+            "pages 1-3: cache 1 dirty 0 writeback 0 evicted 0 recently 0",
+            "page 7 allocated: cache 4 dirty 0 writeback 0 evicted 0 recently 0",
+            "cut to 2 pages: cache 1 dirty 0 writeback 0 evicted 0 recently 0",
+            "no range, flags: EFAULT",
+            "flags, no result: EINVAL",
+            "uid 65534, a file of root's, mode 644: EPERM",
+            "uid 65534, mode 666: cache 0 dirty 0 writeback 0 evicted 0 recently 0",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// mremap with MREMAP_DONTUNMAP: EINVAL without MREMAP_MAYMOVE, with a
+    /// new size or an unaligned address; the pages move and the old place
+    /// stays mapped: zero for anonymous memory, the file again for a
+    /// private file mapping, the same pages for shared memory and shared
+    /// file mappings; MREMAP_FIXED places the move.
+    fn mremap_dontunmap(platform, link) {
+        let (rootfs, prog) = rootfs_with("mremap_dontunmap", link);
+        rootfs.dir("/tmp");
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "growing: EINVAL",
+            "an unaligned new address: EINVAL",
+            "the new place: \"first page\", \"second page\"",
+            "the old place reads zero: ok",
+            "there: \"first page\"; the page it left: 0",
+            "file mapping: new \"changed\", old \"from the file\"",
+            "shared: new \"shared and written after\", old \"shared and written after\"",
+            "shared file: new \"FROM the file\", old \"FROM the file\"",
+            "the file: \"FROM the file\"",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// name_to_handle_at and open_by_handle_at (with CAP_DAC_READ_SEARCH,
+    /// which Docker's default capabilities lack): a handle opens its file
+    /// after a rename and after one of its names goes, a hard link and
+    /// AT_EMPTY_PATH give the same handle, a directory's opens read-only
+    /// (EISDIR for writing); EOVERFLOW with the size needed; the argument
+    /// errors; ESTALE for a changed handle and once every name is gone;
+    /// EPERM without the capability.
+    fn handles(platform, link) {
+        let (rootfs, prog) = rootfs_with("handles", link);
+        rootfs.dir("/tmp");
+        let case = Case::new(&rootfs, prog)
+            .husk_flags(["--cap-add", "DAC_READ_SEARCH"])
+            .compare_stderr()
+            .expect_no_bad_checks()
+            .expect_lines(&[
+                "after a rename: reads \"the file\"",
+                "after unlinking one name: reads \"the file\"",
+                "opening it for writing: EISDIR",
+                "a buffer of 0 bytes: EOVERFLOW, the size needed is the handle's: yes, mount id written: yes",
+                "129 bytes: EINVAL",
+                "open, an unknown type flag: EINVAL",
+                "open, a changed handle: ESTALE",
+                "uid 65534: EPERM",
+                "every name gone: ESTALE",
+                "the directory gone: ESTALE",
+            ]);
+        differential(platform, &case);
+    }
+}

@@ -1,7 +1,9 @@
-/* Holds what a checkpoint does not cover yet, a key in the process
- * keyring (or, with the argument "ptrace", a child stopped under its
- * tracer), so that the test can see the checkpoint refused by name and the
- * sandbox run on. */
+/* Holds what a checkpoint does not cover yet, so that the test can see
+ * the checkpoint refused by name and the sandbox run on: a key in the
+ * process keyring, or (with the argument "ptrace") a child stopped under
+ * its tracer, or (with "handle") a file handle made by name_to_handle_at. */
+#define _GNU_SOURCE
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,7 +33,18 @@ int main(int argc, char **argv)
 		sleep(60);
 		return 0;
 	}
-	if (syscall(SYS_add_key, "user", "ckpt", "x", 1, KEY_SPEC_PROCESS_KEYRING) < 0) {
+	if (argc > 1 && strcmp(argv[1], "handle") == 0) {
+		struct {
+			unsigned int bytes;
+			int type;
+			unsigned char f[128];
+		} h = { .bytes = 128 };
+		int mnt;
+		if (syscall(SYS_name_to_handle_at, AT_FDCWD, "/data.txt", &h, &mnt, 0) < 0) {
+			perror("name_to_handle_at");
+			return 2;
+		}
+	} else if (syscall(SYS_add_key, "user", "ckpt", "x", 1, KEY_SPEC_PROCESS_KEYRING) < 0) {
 		perror("add_key");
 		return 2;
 	}

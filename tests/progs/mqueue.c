@@ -469,6 +469,41 @@ static void notify(void)
 	mq_unlink(qname(5));
 }
 
+/* A notification goes when its process closes any fd of the queue
+ * (Linux's mqueue_flush_file) or exits; another process's close leaves
+ * it. */
+static void notify_and_close(void)
+{
+	const char *n = qname(7);
+	mqd_t q = open_q(n, O_CREAT | O_EXCL | O_RDWR, 4, 16);
+	struct sigevent sev = sigev_signal(SIGUSR2, 7);
+	mq_notify(q, &sev);
+	pid_t pid = fork();
+	if (pid == 0) {
+		mq_close(q);
+		report("after a child's close, the child's mq_notify", mq_notify(mq_open(n, O_RDWR), &sev));
+		_exit(0);
+	}
+	wait_child(pid);
+	mqd_t other = mq_open(n, O_RDONLY);
+	mq_close(other);
+	info_count = 0;
+	send_str(q, "x", 0);
+	printf("registered, another fd of the queue closed, then a send: %d signal(s)\n", info_count);
+	drain(q);
+	pid = fork();
+	if (pid == 0) {
+		report("then a child's mq_notify", mq_notify(q, &sev));
+		_exit(0);
+	}
+	wait_child(pid);
+	printf("after the child's exit, ");
+	report("the parent's mq_notify", mq_notify(q, &sev));
+	mq_notify(q, NULL);
+	mq_close(q);
+	mq_unlink(n);
+}
+
 static void unlinking(void)
 {
 	const char *n = qname(6);
@@ -556,6 +591,7 @@ int main(int argc, char **argv)
 	messages();
 	blocking();
 	notify();
+	notify_and_close();
 	unlinking();
 	printf("done\n");
 	return 0;

@@ -10,7 +10,12 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
+
+#ifndef PIDFD_NONBLOCK
+#define PIDFD_NONBLOCK O_NONBLOCK
+#endif
 
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x1000
@@ -36,6 +41,15 @@ static short revents(int fd, int ms)
 struct clone_args_v0 {
 	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
 };
+
+struct info {
+	uint64_t mask, cgroupid;
+	uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+	int32_t exit_code;
+	uint32_t coredump_mask, spare;
+};
+#define PIDFD_GET_INFO _IOWR(0xff, 11, struct info)
+#define PIDFD_INFO_EXIT (1ULL << 3)
 
 int main(void)
 {
@@ -73,6 +87,62 @@ int main(void)
 	report("pidfd_send_signal: after it was reaped", send_signal(fd, SIGTERM, NULL, 0));
 	report("waitid(P_PIDFD): after it was reaped", waitid(P_PIDFD, fd, &si, WEXITED));
 	report("pidfd_open: a reaped pid", pidfd_open(pid, 0));
+	close(fd);
+
+	/* PIDFD_NONBLOCK: waitid says EAGAIN while the child runs. */
+	pid = fork();
+	if (pid == 0) {
+		sleep_ms(100);
+		_exit(3);
+	}
+	fd = pidfd_open(pid, PIDFD_NONBLOCK);
+	CHECK("PIDFD_NONBLOCK: O_NONBLOCK", (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0);
+	report("waitid(P_PIDFD) on a PIDFD_NONBLOCK pidfd, the child running", waitid(P_PIDFD, fd, &si, WEXITED));
+	memset(&si, 0, sizeof si);
+	report("the same with WNOHANG", waitid(P_PIDFD, fd, &si, WEXITED | WNOHANG));
+	CHECK("WNOHANG: nothing to report", si.si_pid == 0);
+	int tries = 0;
+	while (waitid(P_PIDFD, fd, &si, WEXITED) != 0 && errno == EAGAIN && tries++ < 500)
+		sleep_ms(10);
+	CHECK("once it exited: its status", si.si_pid == pid && si.si_code == CLD_EXITED && si.si_status == 3);
+	close(fd);
+
+	/* PIDFD_GET_INFO: ids and credentials while the process is in the
+	 * table (a zombie too), only its exit status once reaped. */
+	pid = fork();
+	if (pid == 0) {
+		sleep_ms(100);
+		_exit(7);
+	}
+	fd = pidfd_open(pid, 0);
+	struct info info;
+	memset(&info, 0, sizeof info);
+	info.mask = PIDFD_INFO_EXIT;
+	long ir = ioctl(fd, PIDFD_GET_INFO, &info);
+	printf("PIDFD_GET_INFO, running: %s, mask %#llx\n", ir ? errname(errno) : "ok", (unsigned long long)info.mask);
+	CHECK("its ids", info.pid == (uint32_t)pid && info.tgid == (uint32_t)pid && info.ppid == (uint32_t)getpid());
+	CHECK("its credentials", info.ruid == getuid() && info.euid == geteuid() && info.fsgid == getgid());
+	siginfo_t si2;
+	waitid(P_PIDFD, fd, &si2, WEXITED | WNOWAIT);
+	memset(&info, 0, sizeof info);
+	info.mask = PIDFD_INFO_EXIT;
+	ir = ioctl(fd, PIDFD_GET_INFO, &info);
+	printf("PIDFD_GET_INFO, a zombie: %s, mask %#llx\n", ir ? errname(errno) : "ok", (unsigned long long)info.mask);
+	waitpid(pid, NULL, 0);
+	memset(&info, 0, sizeof info);
+	info.mask = PIDFD_INFO_EXIT;
+	ir = ioctl(fd, PIDFD_GET_INFO, &info);
+	printf("PIDFD_GET_INFO, reaped: %s, mask %#llx, exit code %#x, pid %u\n", ir ? errname(errno) : "ok",
+	       (unsigned long long)info.mask, info.exit_code, info.pid);
+	info.mask = 0;
+	report("PIDFD_GET_INFO, reaped, no PIDFD_INFO_EXIT", ioctl(fd, PIDFD_GET_INFO, &info));
+	report("PIDFD_GET_INFO, no buffer", ioctl(fd, PIDFD_GET_INFO, NULL));
+	report("PIDFD_GET_INFO of 8 bytes", ioctl(fd, _IOWR(0xff, 11, uint64_t), &info));
+	int pp[2];
+	pipe(pp);
+	report("PIDFD_GET_INFO on a pipe", ioctl(pp[0], PIDFD_GET_INFO, &info));
+	close(pp[0]);
+	close(pp[1]);
 	close(fd);
 
 	/* epoll wakes when the process exits. */

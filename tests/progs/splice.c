@@ -141,6 +141,14 @@ static void vmsplices(void)
 	int f = open(F, O_RDWR);
 	report("vmsplice on a file", vmsplice(f, in, 1, 0));
 	close(f);
+	/* More than the pipe holds: as much as fits, without waiting for the
+	 * reader (this very thread); SPLICE_F_NONBLOCK on a full pipe. */
+	/* Page-aligned: Linux fills whole pipe slots then. */
+	static char big[128 * 1024] __attribute__((aligned(4096)));
+	memset(big, 'v', sizeof big);
+	struct iovec whole = { big, sizeof big };
+	printf("vmsplice of 128 KiB into an empty 64 KiB pipe: %zd\n", vmsplice(p[1], &whole, 1, 0));
+	report("vmsplice into the full pipe, SPLICE_F_NONBLOCK", vmsplice(p[1], &whole, 1, SPLICE_F_NONBLOCK));
 	close(p[0]);
 	close(p[1]);
 }

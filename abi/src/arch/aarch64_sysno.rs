@@ -312,10 +312,20 @@ pub mod nr {
     pub const SET_MEMPOLICY_HOME_NODE: u64 = 450;
     pub const CACHESTAT: u64 = 451;
     pub const FCHMODAT2: u64 = 452;
+    pub const MAP_SHADOW_STACK: u64 = 453;
+    pub const FUTEX_WAKE: u64 = 454;
+    pub const FUTEX_WAIT: u64 = 455;
+    pub const FUTEX_REQUEUE: u64 = 456;
+    pub const STATMOUNT: u64 = 457;
+    pub const LISTMOUNT: u64 = 458;
+    pub const LSM_GET_SELF_ATTR: u64 = 459;
+    pub const LSM_SET_SELF_ATTR: u64 = 460;
+    pub const LSM_LIST_MODULES: u64 = 461;
+    pub const MSEAL: u64 = 462;
 }
 
 /// One past the highest syscall number this table knows.
-pub const SYSCALL_COUNT: usize = 453;
+pub const SYSCALL_COUNT: usize = 463;
 
 /// Syscall names indexed by number; `""` where no syscall has the number.
 pub static SYSCALL_NAMES: [&str; SYSCALL_COUNT] = [
@@ -772,4 +782,14 @@ pub static SYSCALL_NAMES: [&str; SYSCALL_COUNT] = [
     "set_mempolicy_home_node",
     "cachestat",
     "fchmodat2",
+    "map_shadow_stack",
+    "futex_wake",
+    "futex_wait",
+    "futex_requeue",
+    "statmount",
+    "listmount",
+    "lsm_get_self_attr",
+    "lsm_set_self_attr",
+    "lsm_list_modules",
+    "mseal",
 ];

@@ -22,7 +22,7 @@ pub const PAGES_FILE: &str = "husk-pages.img";
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 12;
+pub const FORMAT_VERSION: u32 = 13;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -229,6 +229,8 @@ pub struct MmImage {
     pub mmap_top: u64,
     /// mlockall(MCL_FUTURE): Some(populate).
     pub lock_future: Option<bool>,
+    /// membarrier's registrations (Linux's MEMBARRIER_STATE_* bits).
+    pub membarrier: u32,
 }
 
 /// One mapping.
@@ -254,6 +256,8 @@ pub struct VmaImage {
     pub backing: BackingImage,
     /// mlock'ed.
     pub locked: bool,
+    /// mseal'ed.
+    pub sealed: bool,
 }
 
 /// What a mapping is backed by.

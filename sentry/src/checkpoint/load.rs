@@ -346,6 +346,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                     backing,
                     lazy: false,
                     locked: v.locked,
+                    sealed: v.sealed,
                 },
             ));
         }
@@ -353,6 +354,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
         let mut mm = MemoryManager::restored(mf.clone(), min_max, (brk_base, brk, m.mmap_top), vmas)
             .map_err(|_| inconsistent("overlapping or misplaced mappings"))?;
         mm.set_lock_future(m.lock_future);
+        mm.set_membarrier(m.membarrier);
         mms.push(Arc::new(Mutex::new(mm)));
     }
     // The checkpointed vDSO's pages: the references its mappings held,

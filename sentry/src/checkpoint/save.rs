@@ -558,6 +558,9 @@ fn refuse_uncovered(kernel: &Kernel) -> Result<(), CheckpointError> {
     if !kernel.keys.is_empty() {
         return Err(unsupported("keys or keyrings exist (add_key, keyctl)"));
     }
+    if !kernel.handles.is_empty() {
+        return Err(unsupported("file handles were made (name_to_handle_at)"));
+    }
     if let Some(place) = kernel.vfs.memory_written() {
         return Err(unsupported(format!("files were written in the sandbox's memory ({place})")));
     }
@@ -810,10 +813,11 @@ fn mm_image(
             mem_off: v.mem_off,
             backing,
             locked: v.locked,
+            sealed: v.sealed,
         });
     }
     let (brk_base, brk, mmap_top) = mm.layout();
-    Ok(MmImage { vmas, brk: (brk_base, brk), mmap_top, lock_future: mm.lock_future() })
+    Ok(MmImage { vmas, brk: (brk_base, brk), mmap_top, lock_future: mm.lock_future(), membarrier: mm.membarrier() })
 }
 
 /// Writes the pages (a block at a time, compressed where it pays), then

@@ -145,6 +145,8 @@ pub struct Kernel {
     pub sigio: Arc<fasync::Deferred>,
     /// The sandbox's keys and keyrings (add_key, keyctl).
     pub keys: Arc<keys::KeyTable>,
+    /// The file handles made (name_to_handle_at).
+    pub handles: crate::vfs::handles::HandleTable,
     /// Stops every task for a checkpoint.
     pub freezer: crate::checkpoint::Freezer,
     /// Which unimplemented syscalls were logged already.
@@ -175,6 +177,7 @@ impl Kernel {
             aio: aio::AioRegistry::default(),
             sigio: fasync::Deferred::new(),
             keys: keys::KeyTable::new(),
+            handles: Default::default(),
             memfile,
             vfs,
             uts: Mutex::new(UtsNames { hostname: hostname.into_bytes(), domainname: b"(none)".to_vec() }),

@@ -46,7 +46,7 @@ pub mod memfile;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use abi::flags::mm::*;
@@ -165,13 +165,29 @@ pub struct Vma {
     /// MADV_DONTNEED and msync's MS_INVALIDATE. The memory file is never
     /// swapped for the app anyway, so this is all locking changes.
     pub locked: bool,
+    /// mseal'ed (Linux's VM_SEALED): never unmapped, moved, remapped over
+    /// or reprotected, nor, if anonymous and read-only, discarded
+    /// (EPERM), for the rest of the address space's life.
+    pub sealed: bool,
 }
 
 impl Vma {
     /// A new mapping up to `end` (not copy-on-write, executable if its
     /// protection says so, its pages in the memory file as they are).
     fn fresh(end: u64, prot: u32, shared: bool, may_write: bool, mem_off: u64, backing: Backing) -> Vma {
-        Vma { end, prot, shared, cow: false, may_write, may_exec: true, mem_off, backing, lazy: false, locked: false }
+        Vma {
+            end,
+            prot,
+            shared,
+            cow: false,
+            may_write,
+            may_exec: true,
+            mem_off,
+            backing,
+            lazy: false,
+            locked: false,
+            sealed: false,
+        }
     }
 }
 
@@ -275,6 +291,9 @@ pub struct MemoryManager {
     /// mlockall(MCL_FUTURE): new mappings are locked, and populated unless
     /// MCL_ONFAULT came with it (Some(populate)).
     lock_future: Option<bool>,
+    /// The membarrier commands this address space registered for (Linux's
+    /// `mm->membarrier_state`, as the MEMBARRIER_CMD_REGISTER_* bits).
+    membarrier: u32,
 }
 
 /// A stub's position in its memory manager's operation log.
@@ -319,7 +338,9 @@ impl Default for SpaceCursor {
 /// it.
 #[derive(Default)]
 pub struct Runner {
-    in_app: AtomicBool,
+    /// How many times the thread went into app code and came back: odd
+    /// while it runs app code. Only the thread itself changes it.
+    turns: AtomicU64,
     interrupter: OnceLock<Arc<dyn Interrupter>>,
 }
 
@@ -337,12 +358,22 @@ impl Runner {
 
     /// Records whether the thread is about to run, or runs, app code.
     pub fn set_in_app(&self, running: bool) {
-        self.in_app.store(running, Ordering::SeqCst);
+        // Only this thread writes: a load and a store, no read-modify-write.
+        let turns = self.turns.load(Ordering::Relaxed);
+        if (turns & 1 == 1) != running {
+            self.turns.store(turns + 1, Ordering::SeqCst);
+        }
     }
 
     /// Whether the thread is about to run, or runs, app code.
     pub fn in_app(&self) -> bool {
-        self.in_app.load(Ordering::SeqCst)
+        self.turns.load(Ordering::SeqCst) & 1 == 1
+    }
+
+    /// A count that changes each time the thread goes into app code or
+    /// comes back (membarrier waits for it to change).
+    fn turns(&self) -> u64 {
+        self.turns.load(Ordering::SeqCst)
     }
 
     /// Makes the thread come back to the Sentry (or not leave it).
@@ -366,12 +397,20 @@ pub fn await_shootdown(mm: &std::sync::Mutex<MemoryManager>, mut sd: Shootdown) 
     for r in sd.runners() {
         r.interrupt();
     }
+    let done = wait_for_threads(|| mm.lock().unwrap_or_else(|e| e.into_inner()).shootdown_done(&mut sd));
+    if !done {
+        log::warn!("{} threads still run app code with an old view of memory", sd.runners.len());
+    }
+}
+
+/// Waits until `done` says so, or [`SHOOTDOWN_PATIENCE`] has passed
+/// (false): for interrupted threads to come back.
+fn wait_for_threads(mut done: impl FnMut() -> bool) -> bool {
     let start = std::time::Instant::now();
     let mut looks = 0u32;
-    while !mm.lock().unwrap_or_else(|e| e.into_inner()).shootdown_done(&mut sd) {
+    while !done() {
         if start.elapsed() > SHOOTDOWN_PATIENCE {
-            log::warn!("{} threads still run app code with an old view of memory", sd.runners.len());
-            return;
+            return false;
         }
         looks += 1;
         // The others need a CPU to come back: give ours up, then sleep.
@@ -380,6 +419,40 @@ pub fn await_shootdown(mm: &std::sync::Mutex<MemoryManager>, mut sd: Shootdown) 
         } else {
             std::thread::sleep(std::time::Duration::from_micros(50));
         }
+    }
+    true
+}
+
+/// membarrier's barrier over the address space `mm`: each thread of it
+/// that runs app code now is interrupted, and the call returns once each
+/// has come back to the Sentry (or gone on to run app code anew).
+///
+/// Why that is a barrier: an app thread runs on a host CPU in its stub,
+/// where the Sentry cannot run an instruction for it, and the host's own
+/// membarrier is not in the Sentry's seccomp filter. But a thread that the
+/// platform interrupts enters the host kernel, which stops it and wakes
+/// its Sentry thread (a signal and a futex, or ptrace's stop): that path
+/// is a full barrier on the thread's CPU, as Linux's IPI is, and the
+/// Sentry thread then records the turn with a sequentially consistent
+/// store, which this thread loads. So every app access that thread made
+/// before the interruption is ordered before the call returns, and every
+/// access it makes after comes after the mm lock and the store the caller
+/// made before. Threads in the Sentry when the call starts (the caller
+/// among them) go back to app code only through the same lock.
+///
+/// A thread that does not come back within [`SHOOTDOWN_PATIENCE`] (not
+/// scheduled by the host for that long) is given up on, as a shootdown
+/// gives up, with a warning.
+pub fn app_barrier(mm: &std::sync::Mutex<MemoryManager>) {
+    let running: Vec<(Arc<Runner>, u64)> = {
+        let m = mm.lock().unwrap_or_else(|e| e.into_inner());
+        m.log.runners.values().map(|r| (r.clone(), r.turns())).filter(|(_, turns)| turns & 1 == 1).collect()
+    };
+    for (r, _) in &running {
+        r.interrupt();
+    }
+    if !wait_for_threads(|| running.iter().all(|(r, turns)| r.turns() != *turns)) {
+        log::warn!("membarrier: a thread still runs app code");
     }
 }
 
@@ -530,6 +603,7 @@ impl MemoryManager {
             brk: 0,
             log: SpaceLog::default(),
             lock_future: None,
+            membarrier: 0,
         }
     }
 
@@ -541,6 +615,16 @@ impl MemoryManager {
     /// Sets mlockall(MCL_FUTURE)'s setting (a restore).
     pub fn set_lock_future(&mut self, future: Option<bool>) {
         self.lock_future = future;
+    }
+
+    /// The membarrier registrations (MEMBARRIER_CMD_REGISTER_* bits).
+    pub fn membarrier(&self) -> u32 {
+        self.membarrier
+    }
+
+    /// Sets the membarrier registrations (a registration, a restore).
+    pub fn set_membarrier(&mut self, registered: u32) {
+        self.membarrier = registered;
     }
 
     /// mlock (`lock`) or munlock of `[addr, addr + len)`, page-aligned:
@@ -787,6 +871,7 @@ impl MemoryManager {
         child.mmap_top = self.mmap_top;
         child.brk_base = self.brk_base;
         child.brk = self.brk;
+        child.membarrier = self.membarrier;
         let copies = self.copy_write_pinned()?;
         let mut protects = Vec::new();
         for (&start, v) in self.vmas.iter_mut() {
@@ -983,6 +1068,33 @@ impl MemoryManager {
         self.vmas.iter().map(|(s, v)| (*s, v))
     }
 
+    /// Where the first sealed mapping in `[start, end)` begins (at
+    /// `start` at the earliest), if there is one.
+    fn sealed_in(&self, start: u64, end: u64) -> Option<u64> {
+        self.vmas.range(..end).find(|(_, v)| v.end > start && v.sealed).map(|(&s, _)| s.max(start))
+    }
+
+    /// mseal(2): seals the mappings of `[addr, addr + len)`, which must be
+    /// mapped throughout (ENOMEM, with nothing sealed); EINVAL for flags,
+    /// an unaligned start or a range that wraps.
+    pub fn mseal(&mut self, addr: u64, len: u64, flags: u64) -> SysResult<()> {
+        if flags != 0 || !addr.is_multiple_of(PAGE_SIZE) {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(len).ok_or(Errno::EINVAL)?;
+        let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+        if len == 0 {
+            return Ok(());
+        }
+        self.check_mapped(addr, len)?;
+        self.split_at(addr);
+        self.split_at(end);
+        for (_, v) in self.vmas.range_mut(addr..end) {
+            v.sealed = true;
+        }
+        Ok(())
+    }
+
     fn overlaps(&self, start: u64, end: u64) -> bool {
         self.vmas.range(..end).next_back().is_some_and(|(_, v)| v.end > start)
     }
@@ -1023,10 +1135,14 @@ impl MemoryManager {
         self.vmas.insert(addr, tail);
     }
 
-    /// Removes every mapping in `[start, end)`, returning their pages.
+    /// Removes every mapping in `[start, end)`, returning their pages:
+    /// EPERM, with nothing removed, if any of them is sealed.
     fn unmap_range(&mut self, start: u64, end: u64) -> SysResult<()> {
         if start >= end || !self.overlaps(start, end) {
             return Ok(());
+        }
+        if self.sealed_in(start, end).is_some() {
+            return Err(Errno::EPERM);
         }
         self.split_at(start);
         self.split_at(end);
@@ -1212,6 +1328,7 @@ impl MemoryManager {
                     backing,
                     lazy: false,
                     locked: false,
+                    sealed: false,
                 },
             )?;
             at += r.len;
@@ -1294,6 +1411,10 @@ impl MemoryManager {
         if prot & PROT_EXEC != 0 && self.vmas.range(..end).any(|(_, v)| v.end > addr && !v.may_exec) {
             return Err(Errno::EACCES);
         }
+        // A sealed mapping keeps its protection (EPERM); as on Linux,
+        // which changes the mappings one by one, those before it change.
+        let sealed = self.sealed_in(addr, end);
+        let end = sealed.unwrap_or(end);
         self.split_at(addr);
         self.split_at(end);
         let mut ops = Vec::new();
@@ -1313,6 +1434,9 @@ impl MemoryManager {
             } else {
                 self.push(op);
             }
+        }
+        if sealed.is_some() {
+            return Err(Errno::EPERM);
         }
         Ok(())
     }
@@ -1362,6 +1486,9 @@ impl MemoryManager {
                     if s > cursor {
                         return Err(Errno::ENOMEM);
                     }
+                    if keeps_its_pages(&v) {
+                        return Err(Errno::EPERM);
+                    }
                     let (from, to) = (s.max(addr), e.min(end));
                     if v.shared {
                         // Shared memory keeps its contents for the other users.
@@ -1399,6 +1526,9 @@ impl MemoryManager {
                     hole |= *s > cursor;
                     if a == MADV_FREE && (v.shared || v.locked || !matches!(v.backing, Backing::Anon)) {
                         return Err(Errno::EINVAL);
+                    }
+                    if matches!(a, MADV_FREE | MADV_DONTFORK) && keeps_its_pages(v) {
+                        return Err(Errno::EPERM);
                     }
                     cursor = v.end;
                 }
@@ -1620,18 +1750,36 @@ impl MemoryManager {
     pub fn mremap(&mut self, old: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64) -> SysResult<u64> {
         const MREMAP_MAYMOVE: u32 = 1;
         const MREMAP_FIXED: u32 = 2;
-        if !old.is_multiple_of(PAGE_SIZE) || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0 {
+        const MREMAP_DONTUNMAP: u32 = 4;
+        if !old.is_multiple_of(PAGE_SIZE) || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
             return Err(Errno::EINVAL);
         }
-        if flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0 {
+        // A new address (MREMAP_FIXED, or MREMAP_DONTUNMAP's) implies a
+        // move; MREMAP_DONTUNMAP moves without resizing.
+        let moves = flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0;
+        if moves && flags & MREMAP_MAYMOVE == 0 {
             return Err(Errno::EINVAL);
         }
+        let dont_unmap = flags & MREMAP_DONTUNMAP != 0;
         let old_len = page_up(old_len).ok_or(Errno::EINVAL)?;
         let new_len = page_up(new_len).ok_or(Errno::EINVAL)?;
         if new_len == 0 || old_len == 0 {
             return Err(Errno::EINVAL);
         }
+        // The new address, a hint for MREMAP_DONTUNMAP alone, must be
+        // page-aligned and leave room in user space.
+        if moves
+            && (!new_addr.is_multiple_of(PAGE_SIZE)
+                || new_addr.checked_add(new_len).is_none_or(|e| e > self.max_addr)
+                || (dont_unmap && old_len != new_len))
+        {
+            return Err(Errno::EINVAL);
+        }
         let old_end = old.checked_add(old_len).ok_or(Errno::EINVAL)?;
+        // A sealed mapping is never moved, grown or shrunk.
+        if self.sealed_in(old, old_end).is_some() {
+            return Err(Errno::EPERM);
+        }
         // The old range must lie in one mapping, as the app sees mappings:
         // adjacent VMAs this memory manager split for its own reasons
         // (copy-on-write, earlier mremaps) count as one.
@@ -1648,7 +1796,7 @@ impl MemoryManager {
         }
         // Growth continues the mapping's last piece.
         let (vs, v) = self.vmas.range(..old_end).next_back().map(|(s, v)| (*s, v.clone())).ok_or(Errno::EFAULT)?;
-        if flags & MREMAP_FIXED == 0 {
+        if !moves {
             if new_len <= old_len {
                 // Shrinking by less than a page changes nothing.
                 self.unmap_range(old + new_len, old_end)?;
@@ -1678,6 +1826,10 @@ impl MemoryManager {
             }
             self.unmap_range(new_addr, e)?;
             new_addr
+        } else if new_addr != 0 && new_addr >= self.min_addr && !self.overlaps(new_addr, new_addr + new_len) {
+            // MREMAP_DONTUNMAP's hint, taken when it is free (checked
+            // above to end in user space).
+            new_addr
         } else {
             self.find_free(new_len)?
         };
@@ -1692,15 +1844,48 @@ impl MemoryManager {
         }
         self.push_revoking(SpaceOp::Unmap { addr: old, len: keep });
         self.unmap_range(old + keep, old_end)?;
-        for (s, mut mv) in moved {
+        for (s, mv) in &moved {
             let at = dest + (s - old);
-            mv.end = at + (mv.end - s);
-            self.insert(at, mv)?;
+            self.insert(at, Vma { end: at + (mv.end - s), ..mv.clone() })?;
+        }
+        if dont_unmap {
+            for (s, mv) in &moved {
+                self.map_again(*s, mv)?;
+            }
         }
         if new_len > keep {
             self.extend_like(&v, vs, dest + keep, dest + new_len)?;
         }
         Ok(dest)
+    }
+
+    /// For MREMAP_DONTUNMAP: maps `[start, v.end)` again as the mapping `v`
+    /// was there before its pages moved away, as Linux leaves the old
+    /// mapping in place without pages: a shared mapping shares the pages
+    /// that moved, a private one of a file reads the file's bytes again,
+    /// and anonymous memory reads zero. Unlocked, as Linux clears
+    /// VM_LOCKED on the old mapping.
+    fn map_again(&mut self, start: u64, v: &Vma) -> SysResult<()> {
+        let len = v.end - start;
+        if v.shared {
+            self.mf.incref(v.mem_off, len);
+            return self.insert(start, Vma { lazy: false, locked: false, ..v.clone() });
+        }
+        if let Backing::Pages { source, offset } = &v.backing {
+            self.map_file_pages(start, v.end, v.prot, source, *offset, false, v.may_write)?;
+            if !v.may_exec {
+                self.deny_exec(start, len);
+            }
+            return Ok(());
+        }
+        let mem_off = self.mf.allocate(len)?;
+        if let Backing::File { fd, offset, .. } = &v.backing {
+            if let Err(e) = self.fill_from_file(fd, &[Chunk { off: mem_off, len }], *offset) {
+                self.mf.release(mem_off, len);
+                return Err(e);
+            }
+        }
+        self.insert(start, Vma { cow: false, mem_off, lazy: false, locked: false, ..v.clone() })
     }
 
     /// Maps `[from, to)` as a continuation of the mapping `v` (which starts at
@@ -1741,6 +1926,8 @@ impl MemoryManager {
             lazy: false,
             // Growing a locked mapping locks (and fills) the new part.
             locked: v.locked,
+            // A sealed mapping never grows (mremap refuses it).
+            sealed: false,
         };
         if v.locked && fills_in_memory(&vma.backing) {
             self.mf.populate(mem_off, len);
@@ -1804,6 +1991,14 @@ impl MemoryManager {
         }
         Ok(out)
     }
+}
+
+/// Whether advice that discards pages (MADV_DONTNEED, MADV_FREE,
+/// MADV_DONTFORK) is refused on `v` (EPERM), as Linux's
+/// can_madvise_modify: a sealed mapping of private anonymous memory that
+/// the app may not write (else it could as well zero it itself).
+fn keeps_its_pages(v: &Vma) -> bool {
+    v.sealed && !v.shared && matches!(v.backing, Backing::Anon) && v.prot & PROT_WRITE == 0
 }
 
 /// Whether the pages of a mapping backed by `b` are memory-file pages

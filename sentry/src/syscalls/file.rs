@@ -1381,6 +1381,11 @@ pub fn ioctl(t: &mut Task, a: &Args) -> SysResult<u64> {
     if let Some(r) = random_ioctl(t, &f, cmd, a.addr(2)) {
         return r;
     }
+    if let Some(p) = f.ops.pidfd() {
+        if let Some(r) = super::pidfd::info_ioctl(t, p, cmd, a.addr(2)) {
+            return r;
+        }
+    }
     const SIOCATMARK: u32 = 0x8905;
     if cmd == SIOCATMARK && f.ops.unix_socket().is_some() {
         return super::socket::atmark(t, &f, a.addr(2));

@@ -372,3 +372,161 @@ pub fn fchdir(t: &mut Task, a: &Args) -> SysResult<u64> {
         _ => Err(Errno::ENOTDIR),
     }
 }
+
+/// name_to_handle_at's and open_by_handle_at's constants.
+mod fh {
+    pub const AT_HANDLE_FID: u32 = 0x200;
+    pub const AT_HANDLE_MNT_ID_UNIQUE: u32 = 0x001;
+    pub const AT_HANDLE_CONNECTABLE: u32 = 0x002;
+    pub const AT_SYMLINK_FOLLOW: u32 = 0x400;
+    pub const MAX_HANDLE_SZ: u32 = 128;
+    /// The Sentry's handles: a generation and a 64-bit inode number, in
+    /// three words, as Linux's tmpfs encodes them (type 1).
+    pub const HANDLE_BYTES: u32 = 12;
+    pub const FILEID_INO32_GEN: i32 = 1;
+    /// A handle that is only an id (AT_HANDLE_FID on a filesystem that
+    /// cannot decode one): Linux's default encoding.
+    pub const FILEID_INO64_GEN: i32 = 0x81;
+    /// What an encoder says when the buffer is too small.
+    pub const FILEID_INVALID: i32 = 0xff;
+    pub const FILEID_IS_CONNECTABLE: i32 = 0x10000;
+    pub const FILEID_IS_DIR: i32 = 0x20000;
+    /// The user flags of a handle's type.
+    pub const FILEID_USER_FLAGS_MASK: u32 = 0xffff_0000;
+    /// Where unique mount ids start (Linux counts them from 2^32).
+    pub const UNIQUE_MNT_ID_BASE: u64 = 1 << 32;
+}
+
+/// name_to_handle_at(2): a handle for the file, as Linux 6.18 checks and
+/// writes it (the flags, then the name, then whether its filesystem can
+/// decode handles: the Sentry's synthetic ones, /proc, /sys, /dev/pts and
+/// the message queues, cannot, EOPNOTSUPP but for AT_HANDLE_FID; then the
+/// caller's buffer: EINVAL past MAX_HANDLE_SZ, EOVERFLOW with the size
+/// needed when too small, the mount id written either way).
+pub fn name_to_handle_at(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (dirfd, path_addr, handle_addr, mnt_addr, flags) = (a.fd(0), a.addr(1), a.addr(2), a.addr(3), a.u32(4));
+    let known = fh::AT_SYMLINK_FOLLOW
+        | AT_EMPTY_PATH
+        | fh::AT_HANDLE_FID
+        | fh::AT_HANDLE_MNT_ID_UNIQUE
+        | fh::AT_HANDLE_CONNECTABLE;
+    let connectable = flags & fh::AT_HANDLE_CONNECTABLE != 0;
+    if flags & !known != 0 || (connectable && flags & (fh::AT_HANDLE_FID | AT_EMPTY_PATH) != 0) {
+        return Err(Errno::EINVAL);
+    }
+    let path = read_path(t, path_addr)?;
+    let (dentry, attr) = if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        if dirfd == AT_FDCWD {
+            let cwd = t.fs().cwd.clone();
+            let attr = cwd.attr();
+            (Some(cwd), attr)
+        } else {
+            let f = t.fds().get(dirfd)?.clone();
+            // The name's device and number where there is one (an open
+            // file's may say otherwise, a tmpfs file's device).
+            let attr = match &f.dentry {
+                Some(d) => d.attr(),
+                None => f.ops.stat()?,
+            };
+            (f.dentry.clone(), attr)
+        }
+    } else {
+        let follow = if flags & fh::AT_SYMLINK_FOLLOW != 0 { Follow::Yes } else { Follow::No };
+        let d = resolve_at(t, dirfd, &path, follow)?;
+        let attr = d.attr();
+        (Some(d), attr)
+    };
+    let decodable = dentry.as_ref().filter(|d| d.synth().is_none());
+    if decodable.is_none() && flags & fh::AT_HANDLE_FID == 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let [size, _]: [u32; 2] = t.mm().read_val(handle_addr)?;
+    if size > fh::MAX_HANDLE_SZ {
+        return Err(Errno::EINVAL);
+    }
+    let fits = size >= fh::HANDLE_BYTES;
+    let (gen, mut kind) = match decodable {
+        Some(d) if fits => (t.kernel.handles.encode(attr.dev, attr.ino, d), fh::FILEID_INO32_GEN),
+        Some(_) => (0, fh::FILEID_INVALID),
+        None => (0, fh::FILEID_INO64_GEN),
+    };
+    if fits && connectable {
+        kind |= fh::FILEID_IS_CONNECTABLE;
+        if attr.mode & S_IFMT == S_IFDIR {
+            kind |= fh::FILEID_IS_DIR;
+        }
+    }
+    let mnt_id = crate::vfs::procfs::mount_id_of(&t.kernel, attr.dev) as u64;
+    if flags & fh::AT_HANDLE_MNT_ID_UNIQUE != 0 {
+        t.mm().write_val(mnt_addr, &(fh::UNIQUE_MNT_ID_BASE + mnt_id))?;
+    } else {
+        t.mm().write_val(mnt_addr, &(mnt_id as u32))?;
+    }
+    // The header always (the size needed, when it did not fit), the
+    // handle when it fits.
+    let mut out = Vec::with_capacity(8 + fh::HANDLE_BYTES as usize);
+    out.extend_from_slice(&fh::HANDLE_BYTES.to_le_bytes());
+    out.extend_from_slice(&kind.to_le_bytes());
+    if fits {
+        out.extend_from_slice(&gen.to_le_bytes());
+        out.extend_from_slice(&attr.ino.to_le_bytes());
+    }
+    t.mm().copy_out(handle_addr, &out)?;
+    if fits {
+        Ok(0)
+    } else {
+        Err(Errno::EOVERFLOW)
+    }
+}
+
+/// open_by_handle_at(2): opens the file a handle names, found through the
+/// filesystem of `mount_fd` (AT_FDCWD: the cwd's), as Linux 6.18 checks
+/// it: the handle's size and type flags (EINVAL), the fd (EBADF),
+/// CAP_DAC_READ_SEARCH in the app's capabilities (EPERM), and a handle
+/// of no file of that filesystem (ESTALE; see [`crate::vfs::handles`]).
+/// The file opens as openat opens it.
+pub fn open_by_handle_at(t: &mut Task, a: &Args) -> SysResult<u64> {
+    let (mount_fd, handle_addr, flags) = (a.fd(0), a.addr(1), a.u32(2));
+    let [size, kind]: [u32; 2] = t.mm().read_val(handle_addr)?;
+    let user_flags = kind & fh::FILEID_USER_FLAGS_MASK;
+    let valid_flags = (fh::FILEID_IS_CONNECTABLE | fh::FILEID_IS_DIR) as u32;
+    if size == 0 || size > fh::MAX_HANDLE_SZ || (kind as i32) < 0 || user_flags & !valid_flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let anchor = if mount_fd >= 0 {
+        let f = t.fds().get(mount_fd)?.clone();
+        f.dentry.clone()
+    } else if mount_fd == AT_FDCWD {
+        Some(t.fs().cwd.clone())
+    } else {
+        return Err(Errno::EBADF);
+    };
+    if !t.creds().has_cap(abi::flags::capability::CAP_DAC_READ_SEARCH) {
+        return Err(Errno::EPERM);
+    }
+    let mut bytes = vec![0u8; size as usize];
+    t.mm().copy_in(handle_addr + 8, &mut bytes)?;
+    // A file with no name (a pipe, a socket) anchors a filesystem of no
+    // decodable files.
+    let anchor = anchor.ok_or(Errno::ESTALE)?;
+    if size != fh::HANDLE_BYTES || (kind & !fh::FILEID_USER_FLAGS_MASK) as i32 != fh::FILEID_INO32_GEN {
+        return Err(Errno::ESTALE);
+    }
+    let gen = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    let mut ino = [0u8; 8];
+    ino.copy_from_slice(&bytes[4..12]);
+    let d = t.kernel.handles.decode(anchor.attr().dev, u64::from_le_bytes(ino), gen).ok_or(Errno::ESTALE)?;
+    if user_flags & fh::FILEID_IS_DIR as u32 != 0 && !d.is_dir() {
+        return Err(Errno::ESTALE);
+    }
+    let creds = t.creds();
+    let file = super::file::open_resolved(t, d, flags, &creds, false, None)?;
+    if flags & abi::flags::open::O_PATH == 0 {
+        if let Some(d) = &file.dentry {
+            crate::vfs::inotify::notify_dentry(d, crate::vfs::inotify::IN_OPEN);
+        }
+    }
+    let limit = t.nofile_limit();
+    let cloexec = flags & abi::flags::open::O_CLOEXEC != 0;
+    t.fds().insert(file, cloexec, 0, limit).map(|fd| fd as u64)
+}

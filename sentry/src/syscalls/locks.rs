@@ -163,6 +163,11 @@ pub fn closed(t: &Task, f: &File) {
         LOCKS.release_on_close(t.pid, key);
     }
     crate::vfs::inotify::dnotify_release(f as *const File as usize, Some(t.pid));
+    // A message queue's notification goes when its process closes any fd
+    // of the queue (Linux's mqueue_flush_file).
+    if let Some(mq) = f.ops.mqueue() {
+        mq.flush(t.pid);
+    }
 }
 
 /// The key leases know a file by: its name's device and inode numbers

@@ -152,6 +152,13 @@ pub fn mremap(t: &mut Task, a: &Args) -> SysResult<u64> {
     t.mm().mremap(a.addr(0), a.u64(1), a.u64(2), a.u32(3), a.addr(4))
 }
 
+/// mseal(2) (Linux 6.10): the mappings of the range can no longer be
+/// unmapped, moved, mapped over or reprotected, nor, when they are
+/// read-only private anonymous memory, discarded by madvise (EPERM).
+pub fn mseal(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.mm().mseal(a.addr(0), a.u64(1), a.u64(2)).map(|_| 0)
+}
+
 pub fn msync(t: &mut Task, a: &Args) -> SysResult<u64> {
     t.mm().msync(a.addr(0), a.u64(1), a.u32(2)).map(|_| 0)
 }
@@ -251,4 +258,124 @@ pub fn mlockall(t: &mut Task, a: &Args) -> SysResult<u64> {
 pub fn munlockall(t: &mut Task, _a: &Args) -> SysResult<u64> {
     t.mm().munlockall();
     Ok(0)
+}
+
+/// membarrier(2)'s commands.
+mod membarrier_cmd {
+    pub const QUERY: i32 = 0;
+    pub const GLOBAL: i32 = 1 << 0;
+    pub const GLOBAL_EXPEDITED: i32 = 1 << 1;
+    pub const REGISTER_GLOBAL_EXPEDITED: i32 = 1 << 2;
+    pub const PRIVATE_EXPEDITED: i32 = 1 << 3;
+    pub const REGISTER_PRIVATE_EXPEDITED: i32 = 1 << 4;
+    pub const PRIVATE_EXPEDITED_SYNC_CORE: i32 = 1 << 5;
+    pub const REGISTER_PRIVATE_EXPEDITED_SYNC_CORE: i32 = 1 << 6;
+    pub const PRIVATE_EXPEDITED_RSEQ: i32 = 1 << 7;
+    pub const GET_REGISTRATIONS: i32 = 1 << 9;
+    /// The only flag, for PRIVATE_EXPEDITED_RSEQ.
+    pub const FLAG_CPU: u32 = 1;
+}
+
+/// An address space's membarrier state, as Linux's MEMBARRIER_STATE_*
+/// bits (a registration sets the state, then, once in force, its READY).
+mod membarrier_state {
+    pub const PRIVATE_EXPEDITED_READY: u32 = 1 << 0;
+    pub const PRIVATE_EXPEDITED: u32 = 1 << 1;
+    pub const GLOBAL_EXPEDITED_READY: u32 = 1 << 2;
+    pub const GLOBAL_EXPEDITED: u32 = 1 << 3;
+    pub const SYNC_CORE_READY: u32 = 1 << 4;
+    pub const SYNC_CORE: u32 = 1 << 5;
+}
+
+/// membarrier(2), as Linux's kernel/sched/membarrier.c, without the RSEQ
+/// commands (restartable sequences are refused, so they are EINVAL, as on
+/// a Linux built without CONFIG_RSEQ). The barrier is
+/// [`crate::mm::app_barrier`] over the caller's address space (private
+/// commands), every address space of the sandbox (GLOBAL: the sandbox is
+/// the system its threads see) or those registered for it
+/// (GLOBAL_EXPEDITED). The SYNC_CORE commands take the same barrier: an
+/// interrupted thread goes back to app code through the host kernel's
+/// return from a stop or a signal (IRET on x86_64, an exception return on
+/// arm64), which serializes its core as Linux's sync_core_before_usermode.
+pub fn membarrier(t: &mut Task, a: &Args) -> SysResult<u64> {
+    use membarrier_cmd as cmd;
+    use membarrier_state as st;
+    let (command, flags) = (a.i32(0), a.u32(1));
+    if flags != 0 && !(command == cmd::PRIVATE_EXPEDITED_RSEQ && flags == cmd::FLAG_CPU) {
+        return Err(Errno::EINVAL);
+    }
+    let state = t.mm().membarrier();
+    match command {
+        cmd::QUERY => Ok((cmd::GLOBAL
+            | cmd::GLOBAL_EXPEDITED
+            | cmd::REGISTER_GLOBAL_EXPEDITED
+            | cmd::PRIVATE_EXPEDITED
+            | cmd::REGISTER_PRIVATE_EXPEDITED
+            | cmd::PRIVATE_EXPEDITED_SYNC_CORE
+            | cmd::REGISTER_PRIVATE_EXPEDITED_SYNC_CORE
+            | cmd::GET_REGISTRATIONS) as u64),
+        cmd::GLOBAL => {
+            every_address_space(t, |_| true);
+            Ok(0)
+        }
+        cmd::GLOBAL_EXPEDITED => {
+            every_address_space(t, |state| state & st::GLOBAL_EXPEDITED != 0);
+            Ok(0)
+        }
+        cmd::PRIVATE_EXPEDITED | cmd::PRIVATE_EXPEDITED_SYNC_CORE => {
+            let ready =
+                if command == cmd::PRIVATE_EXPEDITED { st::PRIVATE_EXPEDITED_READY } else { st::SYNC_CORE_READY };
+            if state & ready == 0 {
+                return Err(Errno::EPERM);
+            }
+            crate::mm::app_barrier(&t.mm);
+            Ok(0)
+        }
+        cmd::REGISTER_GLOBAL_EXPEDITED => {
+            t.mm().set_membarrier(state | st::GLOBAL_EXPEDITED | st::GLOBAL_EXPEDITED_READY);
+            Ok(0)
+        }
+        cmd::REGISTER_PRIVATE_EXPEDITED => {
+            t.mm().set_membarrier(state | st::PRIVATE_EXPEDITED | st::PRIVATE_EXPEDITED_READY);
+            Ok(0)
+        }
+        cmd::REGISTER_PRIVATE_EXPEDITED_SYNC_CORE => {
+            t.mm().set_membarrier(state | st::PRIVATE_EXPEDITED | st::SYNC_CORE | st::SYNC_CORE_READY);
+            Ok(0)
+        }
+        cmd::GET_REGISTRATIONS => {
+            // Linux's membarrier_get_registrations: a command counts as
+            // registered once its state bit is set, ready or not.
+            let mut mask = 0;
+            for (bits, register) in [
+                (st::GLOBAL_EXPEDITED | st::GLOBAL_EXPEDITED_READY, cmd::REGISTER_GLOBAL_EXPEDITED),
+                (st::PRIVATE_EXPEDITED | st::PRIVATE_EXPEDITED_READY, cmd::REGISTER_PRIVATE_EXPEDITED),
+                (st::SYNC_CORE | st::SYNC_CORE_READY, cmd::REGISTER_PRIVATE_EXPEDITED_SYNC_CORE),
+            ] {
+                if state & bits != 0 {
+                    mask |= register;
+                }
+            }
+            Ok(mask as u64)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// Runs membarrier's barrier over each address space of the sandbox whose
+/// state `wanted` takes.
+fn every_address_space(t: &Task, wanted: impl Fn(u32) -> bool) {
+    let threads: Vec<_> = t.kernel.procs().threads.values().cloned().collect();
+    // One entry per address space, by its address.
+    let spaces: std::collections::BTreeMap<usize, _> = threads
+        .iter()
+        .filter_map(|th| th.view())
+        .map(|view| (std::sync::Arc::as_ptr(&view.mm) as usize, view.mm))
+        .collect();
+    for mm in spaces.into_values() {
+        let state = mm.lock().unwrap_or_else(|e| e.into_inner()).membarrier();
+        if wanted(state) {
+            crate::mm::app_barrier(&mm);
+        }
+    }
 }

@@ -285,6 +285,9 @@ pub fn waitid(t: &mut Task, a: &Args) -> SysResult<u64> {
     {
         return Err(Errno::EINVAL);
     }
+    // A pidfd opened with PIDFD_NONBLOCK waits as with WNOHANG, and says
+    // EAGAIN where a wait would block (Linux 5.10's kernel_waitid).
+    let mut nonblocking = false;
     let target = match idtype {
         P_ALL => WaitTarget::Any,
         P_PID if id > 0 => WaitTarget::Pid(id),
@@ -296,11 +299,16 @@ pub fn waitid(t: &mut Task, a: &Args) -> SysResult<u64> {
             if !p.alive_in_table() {
                 return Err(Errno::ECHILD);
             }
+            nonblocking = file.flags() & abi::flags::open::O_NONBLOCK != 0;
             WaitTarget::Pid(p.pid)
         }
         _ => return Err(Errno::EINVAL),
     };
-    let r = t.wait_child(target, options).map_err(restart_wait)?;
+    let effective = if nonblocking { options | WNOHANG } else { options };
+    let r = t.wait_child(target, effective).map_err(restart_wait)?;
+    if r.is_none() && nonblocking && options & WNOHANG == 0 {
+        return Err(Errno::EAGAIN);
+    }
     if infop != 0 {
         let info = match r {
             Some(w) => crate::kernel::signal::SigInfo::child(w.code, w.pid, w.uid, w.status).0,

@@ -323,15 +323,24 @@ pub fn vmsplice(t: &mut Task, a: &Args) -> SysResult<u64> {
     if flags & !SPLICE_FLAGS != 0 {
         return Err(Errno::EINVAL);
     }
-    if pipe_of(&f).is_none() {
+    let Some(pipe) = pipe_of(&f).cloned() else {
         return Err(Errno::EBADF);
-    }
+    };
     let bufs = super::file::iovecs(t, a.addr(1), a.u64(2))?;
     let dir = match f.flags() & O_ACCMODE {
         O_RDONLY => Dir::Read,
         O_WRONLY => Dir::Write,
         _ => return Err(Errno::EBADF),
     };
+    if dir == Dir::Write && bufs.iter().any(|&(_, len)| len > 0) {
+        // Into a pipe, as Linux's vmsplice_to_pipe: once there is room
+        // (EAGAIN without waiting for it under SPLICE_F_NONBLOCK), as much
+        // as fits, not all (which could wait on a reader that is the
+        // caller itself).
+        let room = room_in(t, &f, &pipe, flags & SPLICE_F_NONBLOCK != 0)?;
+        let bufs = super::file::take_bytes(&bufs, room);
+        return super::file::transfer(t, fd, &bufs, None, dir);
+    }
     if flags & SPLICE_F_NONBLOCK != 0 && f.flags() & O_NONBLOCK == 0 {
         // One attempt, without waiting.
         let ready = f.ops.readiness();
@@ -432,5 +441,55 @@ pub fn sync_file_range(t: &mut Task, a: &Args) -> SysResult<u64> {
     if fmt != abi::flags::mode::S_IFREG && fmt != abi::flags::mode::S_IFDIR && fmt != abi::flags::mode::S_IFBLK {
         return Err(Errno::ESPIPE);
     }
+    Ok(0)
+}
+
+/// cachestat(2) (Linux 6.5): how many pages of a file's range are in the
+/// page cache. The Sentry's page cache is its tmpfs files' pages (the
+/// rest are read from the host each time: none cached); nothing is ever
+/// dirty, written back or evicted. The checks are Linux 6.18's, in its
+/// order: the fd (EBADF), the range (EFAULT), the caller's right to
+/// write the file (EPERM, as can_do_cachestat), the flags (EINVAL).
+pub fn cachestat(t: &mut Task, a: &Args) -> SysResult<u64> {
+    #[derive(zerocopy::FromBytes, zerocopy::IntoBytes, zerocopy::Immutable, Default)]
+    #[repr(C)]
+    struct CachestatRange {
+        off: u64,
+        len: u64,
+    }
+    #[derive(zerocopy::IntoBytes, zerocopy::FromBytes, zerocopy::Immutable, Default)]
+    #[repr(C)]
+    struct Cachestat {
+        nr_cache: u64,
+        nr_dirty: u64,
+        nr_writeback: u64,
+        nr_evicted: u64,
+        nr_recently_evicted: u64,
+    }
+    let f = t.fds().get(a.fd(0))?.clone();
+    if f.flags() & abi::flags::open::O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    let range: CachestatRange = t.mm().read_val(a.addr(1))?;
+    if f.flags() & O_ACCMODE == O_RDONLY {
+        let attr = f.ops.stat()?;
+        let creds = t.creds();
+        let owner = creds.fsuid == attr.uid || creds.has_cap(abi::flags::capability::CAP_FOWNER);
+        if !owner && !crate::vfs::ops::permits(&creds, &attr, crate::vfs::ops::MAY_WRITE) {
+            return Err(Errno::EPERM);
+        }
+    }
+    if a.u32(3) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let first = range.off / abi::PAGE_SIZE;
+    let last = if range.len == 0 {
+        u64::MAX
+    } else {
+        // As Linux computes it, wrapping.
+        range.off.wrapping_add(range.len).wrapping_sub(1) / abi::PAGE_SIZE
+    };
+    let out = Cachestat { nr_cache: f.ops.cached_pages(first, last), ..Cachestat::default() };
+    t.mm().write_val(a.addr(2), &out)?;
     Ok(0)
 }

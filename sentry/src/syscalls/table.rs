@@ -74,8 +74,9 @@ syscall_table! {
     SENDFILE => splice::sendfile, Support::Partial("copies through the Sentry"), [Fd, Fd, Ptr, Int];
     SPLICE => splice::splice, Support::Partial("copies through the Sentry"), [Fd, Ptr, Fd, Ptr, Int, Hex];
     TEE => splice::tee, Support::Partial("copies through the Sentry"), [Fd, Fd, Int, Hex];
-    VMSPLICE => splice::vmsplice, Support::Partial("copies, as readv and writev"), [Fd, Ptr, Int, Hex];
+    VMSPLICE => splice::vmsplice, Support::Partial("copies, as readv and writev (into a pipe, as much as fits once there is room, in bytes rather than Linux's page slots)"), [Fd, Ptr, Int, Hex];
     COPY_FILE_RANGE => splice::copy_file_range, Support::Full, [Fd, Ptr, Fd, Ptr, Int, Hex];
+    CACHESTAT => splice::cachestat, Support::Partial("the Sentry's page cache is its tmpfs files' pages (a shared mapping holds all it maps); host files have none cached; nothing is dirty or evicted"), [Fd, Ptr, Ptr, Hex];
     READAHEAD => splice::readahead, Support::Partial("arguments checked; nothing to read ahead"), [Fd, Int, Int];
     SYNC_FILE_RANGE => splice::sync_file_range, Support::Partial("arguments checked; nothing to write back"), [Fd, Int, Int, Hex];
     FCHMODAT2 => fs_write::fchmodat2, Support::Full, [Fd, Path, Oct, Hex];
@@ -223,10 +224,12 @@ syscall_table! {
     SCHED_GET_PRIORITY_MIN => sched::sched_get_priority_min, Support::Full, [Int];
     GETPRIORITY => sched::getpriority, Support::Partial("the recorded nice value of the caller's process"), [Int, Int];
     SETPRIORITY => sched::setpriority, Support::Partial("recorded for the caller's process; the host does not apply it"), [Int, Int, Int];
-    MREMAP => mm::mremap, Support::Partial("no MREMAP_DONTUNMAP"), [Ptr, Int, Int, Hex, Ptr];
+    MEMBARRIER => mm::membarrier, Support::Partial("no RSEQ commands (EINVAL, as without CONFIG_RSEQ); the barrier interrupts the threads running app code and waits for each to come back"), [Int, Hex, Int];
+    MREMAP => mm::mremap, Support::Full, [Ptr, Int, Int, Hex, Ptr];
+    MSEAL => mm::mseal, Support::Full, [Ptr, Int, Hex];
     MSYNC => mm::msync, Support::Full, [Ptr, Int, Hex];
     MINCORE => mm::mincore, Support::Full, [Ptr, Int, Ptr];
-    IOCTL => file::ioctl, Support::Partial("terminals: TCGETS, TCSETS[WF], TCSBRK, TCFLSH, TCXONC, TIOC[GS]WINSZ, TIOC[GS]PGRP, TIOCGSID, TIOCSCTTY, TIOCNOTTY, TIOCOUTQ; FIOCLEX, FIONCLEX, FIONREAD, FIONBIO, FIOASYNC; sockets' FIO[GS]ETOWN, SIOC[GS]PGRP, SIOCATMARK (never at a mark), SIOCGIF* (SIOCSIF* EPERM); FS_IOC_[GS]ETFLAGS on tmpfs"), [Fd, Hex, Ptr];
+    IOCTL => file::ioctl, Support::Partial("terminals: TCGETS, TCSETS[WF], TCSBRK, TCFLSH, TCXONC, TIOC[GS]WINSZ, TIOC[GS]PGRP, TIOCGSID, TIOCSCTTY, TIOCNOTTY, TIOCOUTQ; FIOCLEX, FIONCLEX, FIONREAD, FIONBIO, FIOASYNC; sockets' FIO[GS]ETOWN, SIOC[GS]PGRP, SIOCATMARK (never at a mark), SIOCGIF* (SIOCSIF* EPERM); FS_IOC_[GS]ETFLAGS on tmpfs; pidfds' PIDFD_GET_INFO"), [Fd, Hex, Ptr];
     PREAD64 => file::pread64, Support::Full, [Fd, Buf(2), Int, Int];
     PWRITE64 => file::pwrite64, Support::Full, [Fd, Buf(2), Int, Int];
     READV => file::readv, Support::Full, [Fd, Ptr, Int];
@@ -283,6 +286,8 @@ syscall_table! {
     DUP3 => file::dup3, Support::Full, [Fd, Fd, Hex];
     PRLIMIT64 => sys::prlimit64, Support::Partial("limits are recorded, not enforced"), [Int, Int, Ptr, Ptr];
     GETRANDOM => sys::getrandom, Support::Full, [Ptr, Int, Hex];
+    NAME_TO_HANDLE_AT => fs::name_to_handle_at, Support::Partial("the Sentry's files keep a handle while they are linked, up to 4,096 handles (the oldest go, ESTALE); /proc, /sys, /dev/pts and /dev/mqueue give ids only (AT_HANDLE_FID); checkpoints refuse a sandbox that made one"), [Fd, Path, Ptr, Ptr, Hex];
+    OPEN_BY_HANDLE_AT => fs::open_by_handle_at, Support::Partial("the handles name_to_handle_at made (see it); needs CAP_DAC_READ_SEARCH"), [Fd, Ptr, Hex];
     STATX => fs::statx, Support::Full, [Fd, Path, Hex, Hex, Ptr];
     FACCESSAT2 => fs::faccessat2, Support::Full, [Fd, Path, Oct, Hex];
     MKDIRAT => fs_write::mkdirat, Support::Full, [Fd, Path, Oct];

@@ -77,6 +77,13 @@ pub trait FileOps: Send + Sync {
         None
     }
 
+    /// How many of the pages `first..=last` of the file the Sentry holds
+    /// in memory (cachestat's page cache): a tmpfs file's pages. Others
+    /// are read from the host each time: none.
+    fn cached_pages(&self, _first: u64, _last: u64) -> u64 {
+        0
+    }
+
     /// Directory entries, for getdents64, as one list.
     fn entries(&self) -> SysResult<&[DirEntry]> {
         Err(Errno::ENOTDIR)

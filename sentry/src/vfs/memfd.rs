@@ -137,6 +137,10 @@ impl FileOps for MemFd {
         self.file.stat()
     }
 
+    fn cached_pages(&self, first: u64, last: u64) -> u64 {
+        self.file.cached_pages(first, last)
+    }
+
     fn truncate(&self, size: u64) -> SysResult<()> {
         self.check_size(size)?;
         self.file.truncate(size)

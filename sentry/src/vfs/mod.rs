@@ -33,6 +33,7 @@ pub mod epoll;
 pub mod eventfd;
 mod evict;
 pub mod file;
+pub mod handles;
 pub mod hostcache;
 pub mod hostfs;
 pub mod hostinet;
@@ -429,6 +430,16 @@ impl Dentry {
     /// Whether a filesystem is mounted on this dentry.
     pub fn is_mount_point(&self) -> bool {
         self.mounted.load(Ordering::Acquire)
+    }
+
+    /// Whether the name still links the file: a filesystem's root, or
+    /// its parent's entry of that name is this very dentry (not removed,
+    /// nor replaced).
+    pub fn is_linked(self: &Arc<Self>) -> bool {
+        let Some(parent) = self.parent() else { return true };
+        let name = self.name();
+        let children = parent.children();
+        matches!(children.map.get(&name), Some(Some(d)) if Arc::ptr_eq(d, self))
     }
 
     /// Whether this (directory) was removed.

@@ -402,6 +402,9 @@ fn vm_flags(v: &crate::mm::Vma) -> String {
     if v.locked {
         f.push("lo");
     }
+    if v.sealed {
+        f.push("sl");
+    }
     f.join(" ")
 }
 
@@ -542,16 +545,36 @@ fn maps(s: &Snap) -> String {
     o
 }
 
+/// The first mount's id in mountinfo (the root's).
+const FIRST_ID: usize = 21;
+
+/// The device of the filesystem mounted at `point`.
+fn mount_dev(k: &Kernel, point: &[u8]) -> u64 {
+    let root = k.vfs.root().clone();
+    k.vfs.resolve(&root, &root, point, super::Follow::Yes).map(|d| d.attr().dev).unwrap_or(0)
+}
+
+/// The mountinfo id of the mount of the filesystem with device `dev`
+/// (the last mounted, if several show it; the root's if none does).
+pub(crate) fn mount_id_of(k: &Kernel, dev: u64) -> usize {
+    let records = k.vfs.mount_records();
+    records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| mount_dev(k, &r.point) == dev)
+        .map(|(i, _)| FIRST_ID + i)
+        .last()
+        .unwrap_or(FIRST_ID)
+}
+
 /// /proc/PID/mountinfo, as `show_mountinfo` prints it: a mount id (the
 /// root's is 1 past the outer one it hides), its parent's (the mount whose
 /// point is the nearest above), the device, the root within the
 /// filesystem (always /), the point, the per-mount options, no optional
 /// fields, then the type, source and the filesystem's options.
 fn mountinfo(k: &Kernel) -> String {
-    const FIRST_ID: usize = 21;
     const PER_MOUNT: [&str; 7] = ["rw", "ro", "nosuid", "nodev", "noexec", "relatime", "noatime"];
     let records = k.vfs.mount_records();
-    let root = k.vfs.root().clone();
     let mut o = String::new();
     for (i, r) in records.iter().enumerate() {
         let parent = records[..i]
@@ -563,7 +586,7 @@ fn mountinfo(k: &Kernel) -> String {
             })
             .max_by_key(|(_, p)| p.point.len())
             .map_or(FIRST_ID - 1, |(j, _)| FIRST_ID + j);
-        let dev = k.vfs.resolve(&root, &root, &r.point, super::Follow::Yes).map(|d| d.attr().dev).unwrap_or(0);
+        let dev = mount_dev(k, &r.point);
         let opts: Vec<&str> = r.options.split(',').collect();
         let per_mount: Vec<&str> = opts.iter().copied().filter(|o| PER_MOUNT.contains(o)).collect();
         let mut fs_opts: Vec<&str> = opts.iter().copied().filter(|o| !PER_MOUNT.contains(o)).collect();

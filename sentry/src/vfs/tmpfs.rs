@@ -772,6 +772,14 @@ impl Pages {
     /// SEEK_DATA (`hole` false) or SEEK_HOLE from `offset`, by the pages
     /// held, as Linux's tmpfs: ENXIO from the size on, or for data when
     /// only holes follow.
+    /// How many of the pages `first..=last` are held (not holes).
+    pub fn held(&self, first: u64, last: u64) -> u64 {
+        if first > last {
+            return 0;
+        }
+        self.map.range(first..=last).count() as u64
+    }
+
     pub fn seek_data(&self, offset: u64, hole: bool) -> SysResult<u64> {
         if offset >= self.size {
             return Err(Errno::ENXIO);
@@ -1406,6 +1414,13 @@ impl FileOps for RegFile {
         match &self.inode.kind {
             InodeKind::Disk(_) => None,
             _ => Some(self.inode.pages().and_then(|p| p.seek_data(offset, hole))),
+        }
+    }
+
+    fn cached_pages(&self, first: u64, last: u64) -> u64 {
+        match &self.inode.kind {
+            InodeKind::Regular(p) => p.lock().unwrap_or_else(|e| e.into_inner()).held(first, last),
+            _ => 0,
         }
     }
 

@@ -214,6 +214,12 @@ impl Mq {
         Ok(())
     }
 
+    /// A close by process `pid` of an fd of this queue (Linux's
+    /// mqueue_flush_file): its notification, if it has the queue's, goes.
+    pub fn flush(&self, pid: i32) {
+        let _ = self.set_notify(pid, None);
+    }
+
     /// What reading the queue's file shows.
     pub fn status_line(&self) -> String {
         let st = self.state();

@@ -125,6 +125,17 @@ impl Task {
         if Arc::strong_count(&self.mm) == 1 {
             self.mm().release_mappings(self.pid);
         }
+        // The last holder of the fd table closes its files: a message
+        // queue's notification that this process registered goes with
+        // them, as Linux's mqueue_flush_file at the exit's close.
+        if Arc::strong_count(&self.fds) == 1 {
+            let fds = self.fds();
+            for f in fds.fds().filter_map(|fd| fds.get(fd).ok()) {
+                if let Some(mq) = f.ops.mqueue() {
+                    mq.flush(self.pid);
+                }
+            }
+        }
         let kernel = self.kernel.clone();
         let (pid, tid, uid) = (self.pid, self.tid, self.creds().uid);
         let handle = self.handle.clone();
