@@ -42,9 +42,13 @@ int main(void)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	sem_init(&ran, 0, 0);
 	main_thread = pthread_self();
-	mq_unlink("/thread-q");
+	/* A name of this process's own: natively the queue namespace is the
+	 * host's, shared with the other variants of this test running at once. */
+	char name[32];
+	snprintf(name, sizeof name, "/thread-q-%d", (int)getpid());
+	mq_unlink(name);
 	struct mq_attr attr = { .mq_maxmsg = 4, .mq_msgsize = 16 };
-	mqd_t q = mq_open("/thread-q", O_CREAT | O_EXCL | O_RDWR | O_NONBLOCK, 0600, &attr);
+	mqd_t q = mq_open(name, O_CREAT | O_EXCL | O_RDWR | O_NONBLOCK, 0600, &attr);
 	struct sigevent ev = { .sigev_notify = SIGEV_THREAD, .sigev_notify_function = fn };
 	ev.sigev_value.sival_int = 42;
 	printf("register: %d\n", mq_notify(q, &ev));
@@ -72,6 +76,6 @@ int main(void)
 	raw.sigev_signo = 0;
 	e = syscall(SYS_mq_notify, q, &raw);
 	printf("not a socket: %s\n", e == 0 ? "ok" : strerrorname_np(errno));
-	mq_unlink("/thread-q");
+	mq_unlink(name);
 	return 0;
 }
