@@ -61,7 +61,14 @@ pub fn setup_frame(mm: &mut MemoryManager, req: FrameRequest<'_>) -> SysResult<R
     let mut fpsimd = FpsimdContext::new_zeroed();
     fpsimd.head.magic = FPSIMD_MAGIC;
     fpsimd.head.size = size_of::<FpsimdContext>() as u32;
-    let fp = req.fp.map(|fp| fp.clone()).unwrap_or_else(FpState::initial);
+    let initial;
+    let fp: &FpState = match req.fp {
+        Some(fp) => fp,
+        None => {
+            initial = FpState::initial();
+            &initial
+        }
+    };
     fpsimd.fpsr = fp.fpsr();
     fpsimd.fpcr = fp.fpcr();
     fpsimd.vregs.as_mut_bytes().copy_from_slice(&fp.bytes[..512]);
