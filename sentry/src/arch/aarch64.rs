@@ -205,6 +205,11 @@ pub fn trap_flag(_regs: &Regs) -> bool {
 /// Arms or disarms a single-step: nothing to do (see [`CAN_SINGLE_STEP`]).
 pub fn set_trap_flag(_regs: &mut Regs, _on: bool) {}
 
+/// The registers a tracer sees at a syscall-enter-stop: as they are, x0
+/// still the first argument (arm64's entry code sets x0 = -ENOSYS only for
+/// syscall -1, and keeps the number in `syscallno`).
+pub fn enter_syscall_stop(_regs: &mut Regs) {}
+
 /// AT_HWCAP and AT_HWCAP2: the host's, less what the Sentry's signal
 /// frames and mappings cannot carry: SVE and SME state (no `sve_context`
 /// or `za_context` in frames), MTE (no PROT_MTE) and BTI (no PROT_BTI).

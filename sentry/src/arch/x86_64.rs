@@ -209,6 +209,12 @@ pub fn set_trap_flag(regs: &mut Regs, on: bool) {
     }
 }
 
+/// The registers a tracer sees at a syscall-enter-stop: rax = -ENOSYS,
+/// as x86_64's entry code leaves it (the number stays in orig_rax).
+pub fn enter_syscall_stop(regs: &mut Regs) {
+    regs.set_return(Errno::ENOSYS.as_return());
+}
+
 /// AT_HWCAP and AT_HWCAP2: CPUID leaf 1's EDX, as Linux passes it on x86_64.
 pub fn hwcaps() -> (u64, u64) {
     let r = std::arch::x86_64::__cpuid(1);

@@ -243,8 +243,7 @@ impl Task {
             return;
         }
         if entry {
-            // At syscall-enter-stop the tracer sees rax = -ENOSYS (x86_64).
-            self.regs.set_return(Errno::ENOSYS.as_return());
+            crate::arch::enter_syscall_stop(&mut self.regs);
         }
         let status = SIGTRAP as i32 | if sysgood { 0x80 } else { 0 };
         if let Some(r) = self.ptrace_stop(status, CLD_TRAPPED, SigInfo::new(SIGTRAP, status), None, false) {
