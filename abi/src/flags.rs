@@ -676,4 +676,7 @@ pub mod ptrace {
     pub const NT_PRSTATUS: u64 = 1;
     pub const NT_PRFPREG: u64 = 2;
     pub const NT_X86_XSTATE: u64 = 0x202;
+    /// arm64's TLS register (`tpidr_el0`) and its syscall number.
+    pub const NT_ARM_TLS: u64 = 0x401;
+    pub const NT_ARM_SYSTEM_CALL: u64 = 0x404;
 }

@@ -4,7 +4,8 @@
 # qemu-system-aarch64 -M virt -cpu max), each compared with the same
 # program run natively on that kernel:
 #   - the C differential programs of tests/progs/ that build for arm64,
-#     and arm64's own in tests/arm64/progs/ (its signal frame), compiled
+#     and arm64's own in tests/arm64/progs/ (its signal frame and
+#     ptrace's regsets), compiled
 #     static, in a root that also holds the /data tree;
 #   - busybox (Debian's busybox-static:arm64) shell cases;
 #   - the Debian userland: an arm64 Debian root (debootstrap, cached) with

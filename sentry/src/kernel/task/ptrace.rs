@@ -843,10 +843,96 @@ impl Task {
         }
     }
 
-    #[cfg(not(target_arch = "x86_64"))]
-    fn ptrace_arch(&mut self, _target: &Arc<TaskHandle>, _req: u64, _addr: u64, _data: u64) -> SysResult<u64> {
-        Err(Errno::EIO)
+    /// arm64 has only the regset requests (as Linux: PEEKUSER, GETREGS
+    /// and the like are EIO there): NT_PRSTATUS (`user_pt_regs`),
+    /// NT_PRFPREG (`user_fpsimd_state`), NT_ARM_TLS and
+    /// NT_ARM_SYSTEM_CALL.
+    #[cfg(target_arch = "aarch64")]
+    fn ptrace_arch(&mut self, target: &Arc<TaskHandle>, req: u64, addr: u64, data: u64) -> SysResult<u64> {
+        if req != PTRACE_GETREGSET && req != PTRACE_SETREGSET {
+            return Err(Errno::EIO);
+        }
+        let (base, len): (u64, u64) = {
+            let mm = self.mm();
+            (mm.read_val(data)?, mm.read_val(data.wrapping_add(8))?)
+        };
+        // Each regset's element size, which the length must be a multiple of.
+        let unit = match addr {
+            NT_PRSTATUS | NT_ARM_TLS => 8,
+            NT_PRFPREG | NT_ARM_SYSTEM_CALL => 4,
+            _ => return Err(Errno::EINVAL),
+        };
+        if !len.is_multiple_of(unit) {
+            return Err(Errno::EINVAL);
+        }
+        let mut cur = arm64_regset(target, addr);
+        let n = (len as usize).min(cur.len());
+        if req == PTRACE_GETREGSET {
+            self.mm().copy_out(base, &cur[..n])?;
+        } else {
+            let mut b = vec![0u8; n];
+            self.mm().copy_in(base, &mut b)?;
+            cur[..n].copy_from_slice(&b);
+            set_arm64_regset(target, addr, &cur)?;
+        }
+        self.mm().write_val(data.wrapping_add(8), &(n as u64))?;
+        Ok(0)
     }
+}
+
+/// A stopped tracee's regset `note` (one [`Task::ptrace_arch`] knows).
+#[cfg(target_arch = "aarch64")]
+fn arm64_regset(target: &TaskHandle, note: u64) -> Vec<u8> {
+    let st = target.ptrace.state();
+    match note {
+        // `user_pt_regs`: the first 34 words of Regs.
+        NT_PRSTATUS => st.regs.to_words()[..34].iter().flat_map(|w| w.to_le_bytes()).collect(),
+        NT_PRFPREG => {
+            let mut b = st.fp.as_deref().map_or([0u8; 528], |fp| fp.bytes);
+            b[520..].fill(0);
+            b.to_vec()
+        }
+        NT_ARM_TLS => st.regs.tls.to_le_bytes().to_vec(),
+        // The number as an int: -1 out of a syscall.
+        _ => (st.regs.syscallno as i32).to_le_bytes().to_vec(),
+    }
+}
+
+/// Sets a stopped tracee's regset `note` from its whole contents `b`: EINVAL
+/// for a PSTATE an EL0 thread cannot have, as Linux's valid_user_regs.
+#[cfg(target_arch = "aarch64")]
+fn set_arm64_regset(target: &TaskHandle, note: u64, b: &[u8]) -> SysResult<()> {
+    let word = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    let mut st = target.ptrace.state();
+    match note {
+        NT_PRSTATUS => {
+            let mut w = st.regs.to_words();
+            for (i, v) in w.iter_mut().take(34).enumerate() {
+                *v = word(i);
+            }
+            // PSTATE: EL0t, no D, A, I or F masks.
+            if w[33] & (0xf | 0x3c0) != 0 {
+                return Err(Errno::EINVAL);
+            }
+            st.regs = platform::Regs::from_words(&w).ok_or(Errno::EINVAL)?;
+            st.regs_dirty = true;
+        }
+        NT_PRFPREG => {
+            let fp = st.fp.get_or_insert_with(|| Box::new(FpState::initial()));
+            fp.bytes[..520].copy_from_slice(&b[..520]);
+            st.fp_dirty = true;
+        }
+        NT_ARM_TLS => {
+            st.regs.tls = word(0);
+            st.regs_dirty = true;
+        }
+        _ => {
+            let nr = i32::from_le_bytes(b[..4].try_into().unwrap_or([0; 4]));
+            st.regs.syscallno = i64::from(nr) as u64;
+            st.regs_dirty = true;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(target_arch = "x86_64")]
