@@ -17,8 +17,9 @@ use crate::mm::{MemoryManager, SysResult};
 const FP: usize = 29;
 const LR: usize = 30;
 /// PSTATE's mode field (zero: EL0t) and the D, A, I and F masks, which an
-/// EL0 frame must have clear (Linux's `valid_native_regs`).
-const PSTATE_MUST_BE_CLEAR: u64 = 0xf | 0x3c0;
+/// EL0 thread's registers must have clear, from a signal frame or a
+/// tracer (Linux's `valid_native_regs`).
+pub const PSTATE_MUST_BE_CLEAR: u64 = 0xf | 0x3c0;
 /// PSTATE.BTYPE, cleared for the handler (Linux's `setup_return`).
 const PSTATE_BTYPE: u64 = 3 << 10;
 /// Offset of `uc_stack` in the frame.

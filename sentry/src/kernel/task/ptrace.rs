@@ -910,8 +910,7 @@ fn set_arm64_regset(target: &TaskHandle, note: u64, b: &[u8]) -> SysResult<()> {
             for (i, v) in w.iter_mut().take(34).enumerate() {
                 *v = word(i);
             }
-            // PSTATE: EL0t, no D, A, I or F masks.
-            if w[33] & (0xf | 0x3c0) != 0 {
+            if w[33] & crate::arch::PSTATE_MUST_BE_CLEAR != 0 {
                 return Err(Errno::EINVAL);
             }
             st.regs = platform::Regs::from_words(&w).ok_or(Errno::EINVAL)?;
