@@ -765,16 +765,18 @@ runtime_test! {
 /// A hook script for `oci_hooks`: appends "NAME STATE" to `$HOOK_LOG`; a
 /// prestart one also gives the container's network namespace an
 /// interface, one end of a veth pair whose other end (gone with the
-/// namespace) stays outside, as Docker's libnetwork-setkey does; `fail`
-/// exits 3.
+/// namespace) stays outside, as Docker's libnetwork-setkey does (made
+/// under names of its own, `hkc<pid>`/`hkp<pid>`, in the host's namespace,
+/// where the runc and husk cases run at once, and named hk0 inside);
+/// `fail` exits 3.
 const HOOK_SCRIPT: &str = r#"#!/bin/sh
 state=$(cat)
 echo "$1 $state" >> "$HOOK_LOG"
 case "$1" in
 prestart)
     pid=$(echo "$state" | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
-    ip link add hk0 type veth peer name "hkp$pid" && ip link set hk0 netns "$pid" && ip link set "hkp$pid" up &&
-    nsenter --net=/proc/$pid/ns/net sh -c 'ip addr add 10.77.0.2/24 dev hk0 && ip link set hk0 up' ;;
+    ip link add "hkc$pid" type veth peer name "hkp$pid" && ip link set "hkc$pid" netns "$pid" && ip link set "hkp$pid" up &&
+    nsenter --net=/proc/$pid/ns/net sh -c "ip link set hkc$pid name hk0 && ip addr add 10.77.0.2/24 dev hk0 && ip link set hk0 up" ;;
 fail)
     echo "hook says no" >&2
     exit 3 ;;
