@@ -210,7 +210,11 @@ runtime_test! {
     /// `docker run -it` on a pty: an interactive shell whose stdin is a
     /// terminal of the pty's size; what is typed runs, and `exit 5` is
     /// the status. The terminal is a pts of the container's own for both
-    /// (Husk's the sandbox's pty, bridged to the console's).
+    /// (Husk's the sandbox's pty, bridged to the console's). The console
+    /// starts at 0x0 and Docker sizes it only after the start returns, so
+    /// the shell may be quicker than the resize (CI saw `stty size` of 0
+    /// rows under Husk): the check waits, a bounded while, for the size
+    /// to arrive, and fails if it never does.
     fn docker_run_it(rt) {
         let c = Container::new("it", rt);
         let mut argv = docker().cli_args();
@@ -221,7 +225,10 @@ runtime_test! {
             &argv,
             &[
                 Step::Expect("# "),
-                Step::Send("tty; stty size; [ -t 0 ] && echo is-a-terminal; echo $((6*7))\r"),
+                Step::Send(
+                    "tty; for i in $(seq 50); do case \"$(stty size 2>&1)\" in *[1-9]*' '*[1-9]*) break;; esac; sleep 0.1; done; \
+                     stty size; [ -t 0 ] && echo is-a-terminal; echo $((6*7))\r",
+                ),
                 Step::Expect("42"),
                 Step::Send("exit 5\r"),
             ],
