@@ -82,10 +82,10 @@ pub const OPS: usize = 0x300;
 pub const OP_LEN: usize = 7 * 8;
 /// How many operations fit in the control page.
 pub const MAX_OPS: usize = (PAGE - OPS) / OP_LEN;
-/// The event's general registers, as the kernel's `struct sigcontext` holds
-/// them (their order and number are the architecture's: see `arch/`).
-pub const GREGS: usize = 0x100;
-pub(super) use super::arch::{GREGS_OUT, SIGINFO, SYNTH_FP_AREA, SYNTH_UCTX};
+// The event's general registers (`GREGS`, as the kernel's `struct
+// sigcontext` holds them), its siginfo and the first resume's frame: where
+// and how long is each architecture's (`arch/`).
+pub(super) use super::arch::{GREGS, GREGS_OUT, SIGINFO, SYNTH_FP_AREA, SYNTH_UCTX};
 const _: () = assert!(SIGINFO + 128 <= OPS && GREGS + 8 * GREGS_OUT <= SIGINFO);
 const _: () = assert!(SYNTH_FP_AREA >= PAGE && SYNTH_UCTX < CTRL_LEN);
 

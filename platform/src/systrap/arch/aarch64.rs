@@ -12,7 +12,7 @@
 //! record (rt_sigreturn refuses a frame without one) and the end marker.
 //! The stub copies the registers in and returns through it.
 
-use super::super::shared::{self, Ctrl, CTRL_LEN, GREGS, PAGE, SIGSTACK_LEN};
+use super::super::shared::{self, Ctrl, CTRL_LEN, PAGE, SIGSTACK_LEN};
 use super::super::{stub, SystrapAddressSpace};
 use crate::{access_from_esr, FpState, PlatformError, Regs, SwitchOutcome, FP_STATE_CAP, PSTATE_USER};
 
@@ -41,15 +41,17 @@ const ESR_LEN: usize = 16;
 /// records are always in `__reserved`, so it is not followed).
 const EXTRA_MAGIC: u32 = 0x4558_5401;
 
-// The event's registers at `shared::GREGS`, as `struct sigcontext` holds
-// them: fault_address, x0..x30, sp, pc, pstate (35 words).
-/// How many words of `GREGS` the stub copies out of the signal frame.
+/// The event's registers, as `struct sigcontext` holds them:
+/// fault_address, x0..x30, sp, pc, pstate (35 words), right after the
+/// words of the first cache line and the failed operation's.
+pub const GREGS: usize = shared::OPS_N + 8;
+/// How many words of [`GREGS`] the stub copies out of the signal frame.
 pub const GREGS_OUT: usize = 35;
 /// How many words the stub copies back in on resume (x0 through pstate,
 /// from the second word).
 pub const GREGS_IN: usize = 34;
 /// The event's siginfo (128 bytes; not copied for SIGSYS).
-pub const SIGINFO: usize = 0x280;
+pub const SIGINFO: usize = 0x200;
 /// The ucontext of the frame the first resume loads (an offset in the
 /// control region, near the signal stack's top, 16-aligned; its siginfo
 /// is the 128 bytes before it).

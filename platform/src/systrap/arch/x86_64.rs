@@ -4,7 +4,7 @@
 //! arch_prctl without FSGSBASE); faults' access from the trap number and
 //! error code; the XSAVE area in the signal frame; the probe's code.
 
-use super::super::shared::{self, Ctrl, CTRL_LEN, GREGS, PAGE, SIGSTACK_LEN};
+use super::super::shared::{self, Ctrl, CTRL_LEN, PAGE, SIGSTACK_LEN};
 use super::super::{stub, SystrapAddressSpace};
 use crate::{
     fp_layout, Access, FpState, PlatformError, Regs, SwitchOutcome, FP_XSTATE_MAGIC1, FP_XSTATE_MAGIC2, FX_SW_BYTES,
@@ -313,7 +313,7 @@ std::arch::global_asm!(
     UCTX = const shared::UCTX,
     SIGNO = const shared::SIGNO,
     MCTX = const MCTX,
-    GREGS = const shared::GREGS,
+    GREGS = const GREGS,
     GREGS_OUT = const shared::GREGS_OUT,
     GREGS_IN = const GREGS_IN,
     SIGINFO = const shared::SIGINFO,
@@ -388,9 +388,10 @@ const USER_LIMIT: u64 = 0x7fff_ffff_f000;
 /// The page-fault trap number.
 const TRAP_PF: u64 = 14;
 
-// The event's general registers at `shared::GREGS`, as the kernel's
-// `struct sigcontext` holds them: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags,
-// cs/gs/fs/ss, err, trapno, oldmask, cr2 (23 words).
+/// The event's general registers, as the kernel's `struct sigcontext`
+/// holds them: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags,
+/// cs/gs/fs/ss, err, trapno, oldmask, cr2 (23 words).
+pub const GREGS: usize = 0x100;
 /// How many words of `GREGS` the stub copies out of the signal frame.
 pub const GREGS_OUT: usize = 23;
 /// How many words the stub copies back in on resume (r8 through eflags).
