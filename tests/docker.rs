@@ -346,9 +346,11 @@ runtime_test! {
         assert!(out.stderr_str().contains("can't fork: Resource temporarily unavailable"), "{}", out.describe());
 
         let c = Container::new("bomb", rt);
-        // (The shell then execs its sleep: once the bomb reaches the limit, a
-        // fork of it would fail and end the container, under runc too.)
-        c.detach(&["--pids-limit", "30"], &["sh", "-c", "bomb() { bomb | bomb & }; bomb; exec sleep 1000"]);
+        // (The shell forks once, the bomb's first, then execs its sleep: a
+        // fork of its own that met the limit would end the container, under
+        // runc too, and a loaded CI machine once let the bomb's children
+        // reach it before the shell's second fork.)
+        c.detach(&["--pids-limit", "30"], &["sh", "-c", "bomb() { bomb | bomb & }; bomb & exec sleep 1000"]);
         thread::sleep(Duration::from_secs(2));
         assert_eq!(c.inspect("{{.State.Status}}"), "running");
         let id = c.id().expect("the cid file");
