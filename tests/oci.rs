@@ -516,18 +516,35 @@ runtime_test! {
 }
 
 runtime_test! {
-    /// `ps --format json` prints a JSON array of host pids, the init's
-    /// (the pid file's) among them.
+    /// `ps --format json` prints a JSON array of host pids, one per app
+    /// process, each showing the host that process's command line:
+    /// runc's, the app's own processes (the init is the pid file's);
+    /// Husk's, the stubs that hold their address spaces (the pid file's is
+    /// the sandbox process). `ps --format table` shows the same pids with
+    /// their command lines.
     fn oci_ps(rt) {
         let ctx = Ctx::new(rt, "ps", &["sleep", "1000"]);
         let c = ctx.create();
         ctx.ok(&["start", &ctx.id]);
+        let mut exec = ctx.cmd(&["exec", "--detach", &ctx.id, "sleep", "999"]);
+        exec.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let mut child = exec.spawn().expect("spawn exec --detach");
+        assert_eq!(wait_child(&mut child, "exec --detach"), 0);
         let out = ctx.ok(&["ps", "--format", "json", &ctx.id]);
         let pids: Vec<i32> = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("not a JSON array of pids ({e}):\n{}", out.describe()));
-        assert!(pids.contains(&c.pid), "the init {} is listed: {pids:?}", c.pid);
+        let cmdline = |pid: &i32| fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let mut shown: Vec<Vec<u8>> = pids.iter().map(cmdline).collect();
+        shown.sort();
+        assert_eq!(shown, [&b"sleep\x001000\0"[..], b"sleep\x00999\0"], "{pids:?}");
+        if rt == Runtime::Runc {
+            assert!(pids.contains(&c.pid), "the init {} is listed: {pids:?}", c.pid);
+        }
+        let out = ctx.ok(&["ps", &ctx.id]);
+        let table = out.stdout_str();
         for pid in &pids {
-            assert!(Path::new(&format!("/proc/{pid}")).exists(), "{pid} is a host pid");
+            let pid = pid.to_string();
+            assert!(table.lines().any(|l| l.split_whitespace().any(|w| w == pid)), "{pid}:\n{table}");
         }
     }
 }
@@ -701,9 +718,8 @@ fn oci_helpers_hold_only_their_own_sockets() {
     let ctx = Ctx::new(Runtime::Husk, "fds", &["sleep", "1000"]);
     let c = ctx.create();
     ctx.ok(&["start", &ctx.id]);
-    let out = ctx.ok(&["ps", "--format", "json", &ctx.id]);
-    let pids: Vec<i32> = serde_json::from_slice(&out.stdout).expect("ps JSON");
-    assert!(pids.len() >= 3, "sandbox, gofer and a stub: {pids:?}");
+    let pids: Vec<i32> = procs::descendants(c.pid).iter().map(|p| p.pid).collect();
+    assert!(pids.len() >= 3, "sentry, gofer and a stub: {pids:?}");
     let ppid = |p: i32| {
         fs::read_to_string(format!("/proc/{p}/stat"))
             .ok()

@@ -173,8 +173,59 @@ pub trait AddressSpace: Send {
     fn host_pid(&self) -> Option<i32> {
         None
     }
+    /// Has the host show `cmdline` (the app's argv, each argument
+    /// NUL-terminated, as /proc/PID/cmdline gives it) as the host
+    /// process's command line, what the host's `ps`, and so `docker top`,
+    /// print. The bytes are copied into anonymous memory of the host
+    /// process (the host reads a command line from nothing else, never
+    /// from the memory file's shared pages, where the app's own argv is),
+    /// cut to what fits there. A no-op where there is no host process.
+    fn show_args(&mut self, _cmdline: &[u8]) -> Result<(), PlatformError> {
+        Ok(())
+    }
     /// For the platform's own downcasts.
     fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+/// `struct prctl_mm_map` (`<linux/prctl.h>`) for PR_SET_MM_MAP, as a stub
+/// gives it to show `[start, end)` as its command line: the arguments
+/// there, which end in a NUL, and no environment after them; every other
+/// field a valid address that changes nothing a stub uses (it has no brk,
+/// and no executable to point at: `exe_fd` is -1). Linux wants each field
+/// within user space and the pairs ordered.
+pub(crate) fn prctl_mm_map(start: u64, end: u64) -> [u64; PRCTL_MM_MAP_WORDS] {
+    let at = start;
+    [
+        at,                // start_code
+        at + 1,            // end_code (past start_code)
+        at,                // start_data
+        at,                // end_data
+        at,                // start_brk
+        at,                // brk
+        at,                // start_stack
+        start,             // arg_start
+        end,               // arg_end
+        end,               // env_start
+        end,               // env_end
+        0,                 // auxv
+        0xffff_ffff << 32, // auxv_size 0, exe_fd -1
+    ]
+}
+
+/// The words of `struct prctl_mm_map` (104 bytes).
+pub(crate) const PRCTL_MM_MAP_WORDS: usize = 13;
+
+/// The first `cap` bytes at most of `cmdline` (NUL-separated arguments),
+/// ending in a NUL, or None if there is nothing to show.
+pub(crate) fn cmdline_within(cmdline: &[u8], cap: usize) -> Option<Vec<u8>> {
+    let mut out = cmdline.get(..cmdline.len().min(cap.checked_sub(1)?))?.to_vec();
+    if out.is_empty() {
+        return None;
+    }
+    if out.last() != Some(&0) {
+        out.push(0);
+    }
+    Some(out)
 }
 
 /// Makes a context's [`Context::switch`] return [`SwitchOutcome::Interrupted`]
@@ -209,5 +260,27 @@ pub trait Context: Send {
     /// from its `xstate_bv` are reset to their initial state).
     fn set_fp_state(&mut self, _space: &mut dyn AddressSpace, _fp: &FpState) -> Result<bool, PlatformError> {
         Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_command_line_is_cut_to_fit_and_ends_in_a_nul() {
+        assert_eq!(super::cmdline_within(b"ls\0-l\0", 100).as_deref(), Some(&b"ls\0-l\0"[..]));
+        assert_eq!(super::cmdline_within(b"ls\0-l", 100).as_deref(), Some(&b"ls\0-l\0"[..]));
+        assert_eq!(super::cmdline_within(b"abcdef\0", 4).as_deref(), Some(&b"abc\0"[..]));
+        assert_eq!(super::cmdline_within(b"", 4), None);
+        assert_eq!(super::cmdline_within(b"abc", 1), None);
+        assert_eq!(super::cmdline_within(b"abc", 0), None);
+    }
+
+    #[test]
+    fn the_mm_map_shows_the_range_and_keeps_the_pairs_ordered() {
+        let m = super::prctl_mm_map(0x7fff_0000, 0x7fff_0010);
+        assert!(m[0] < m[1] && m[2] <= m[3] && m[4] <= m[5]);
+        assert_eq!((m[7], m[8], m[9], m[10]), (0x7fff_0000, 0x7fff_0010, 0x7fff_0010, 0x7fff_0010));
+        // auxv_size 0, exe_fd -1 (unchanged).
+        assert_eq!(m[12], 0xffff_ffff_0000_0000);
     }
 }

@@ -136,3 +136,27 @@ fn arm64_syscall_stops_show_x7_and_the_thread_pointer() {
     assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
     assert_eq!(regs.syscall_nr(), 0x99);
 }
+
+/// The stub shows the host the command line it is given (its
+/// /proc/PID/cmdline, what `ps` prints), cut to what fits, and the app
+/// runs on as before.
+#[test]
+fn the_stub_shows_the_apps_command_line() {
+    let mem = memfd(2 * 4096);
+    // SAFETY: writes into our own memfd.
+    unsafe { libc::pwrite(mem.as_raw_fd(), GETPID_THEN_STORE.as_ptr().cast(), GETPID_THEN_STORE.len(), 0) };
+    let platform = PtracePlatform::new(mem.as_fd()).unwrap();
+    let mut space = platform.new_address_space().unwrap();
+    let pid = space.host_pid().unwrap();
+    space.show_args(b"sleep\x001000\0").unwrap();
+    assert_eq!(std::fs::read(format!("/proc/{pid}/cmdline")).unwrap(), b"sleep\x001000\0");
+    let long = vec![b'x'; 10_000];
+    space.show_args(&long).unwrap();
+    let shown = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(shown.len() > 1000 && shown.len() < 4096 && shown.ends_with(b"x\0"), "{}", shown.len());
+    space.map_file(0x40_0000, 4096, 0, Prot(Prot::READ | Prot::EXEC)).unwrap();
+    let mut ctx = platform.new_context();
+    let mut regs = Regs::for_entry(0x40_0000, 0);
+    assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
+    assert_eq!(regs.syscall_nr(), libc::SYS_getpid as u64);
+}

@@ -347,8 +347,19 @@ pub fn sentry_syscalls(fds: SentryFds) -> Vec<Allowed> {
         always(libc::SYS_ptrace, "ptrace"),
         // A stub's set-up: its own session, thread name, parent-death
         // signal, no_new_privs and filter, TLS bases, and every other fd
-        // closed.
-        Allowed { nr: libc::SYS_prctl, name: "prctl", rules: each(0, &prctls.map(|c| c as u64)) },
+        // closed; and the app's argv as a stub's command line
+        // (PR_SET_MM_MAP, which without a capability changes only what
+        // the host's /proc shows of the caller's layout).
+        Allowed {
+            nr: libc::SYS_prctl,
+            name: "prctl",
+            rules: {
+                let mut rules = each(0, &prctls.map(|c| c as u64));
+                let set_mm_map = vec![arg_eq(0, libc::PR_SET_MM as u64), arg_eq(1, libc::PR_SET_MM_MAP as u64)];
+                rules.push(SeccompRule::new(set_mm_map).expect("a rule with two conditions"));
+                rules
+            },
+        },
         always(libc::SYS_setsid, "setsid"),
         Allowed { nr: libc::SYS_seccomp, name: "seccomp", rules: each(0, &[SECCOMP_SET_MODE_FILTER]) },
         // (x86_64 only: arm64's stubs write tpidr_el0, or ptrace does.)

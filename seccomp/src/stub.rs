@@ -18,8 +18,6 @@ const ARCH_SET_GS: u32 = 0x1001;
 const ARCH_SET_FS: u32 = 0x1002;
 
 /// A jump target while the filter is being built.
-// (Only the systrap filters are assembled with labels.)
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[derive(Clone, Copy)]
 enum To {
     Next,
@@ -31,14 +29,12 @@ enum To {
 
 /// A tiny assembler for the filter: forward jumps to labels and to the three
 /// final returns, resolved at the end.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[derive(Default)]
 struct Bpf {
     insns: Vec<(libc::sock_filter, To, To)>,
     labels: Vec<(u8, usize)>,
 }
 
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 impl Bpf {
     fn ld(&mut self, off: u32) {
         self.insns.push((stmt(BPF_LD_W_ABS, off), To::Next, To::Next));
@@ -54,6 +50,37 @@ impl Bpf {
     }
     fn label(&mut self, l: u8) {
         self.labels.push((l, self.insns.len()));
+    }
+    /// Kills a call of another architecture, sends one whose instruction
+    /// pointer is outside the code page at `base` to `outside`, and loads
+    /// the call's number. (The code page never straddles a 4 GiB line.)
+    fn only_from_code_page(&mut self, base: u64, outside: To) {
+        let lo = (base & 0xffff_ffff) as u32;
+        let hi = (base >> 32) as u32;
+        self.ld(OFF_ARCH);
+        self.jeq(AUDIT_ARCH, To::Next, To::Kill);
+        self.ld(OFF_IP_HI);
+        self.jeq(hi, To::Next, outside);
+        self.ld(OFF_IP_LO);
+        self.jge(lo, To::Next, outside);
+        self.jge(lo.wrapping_add(PAGE as u32), outside, To::Next);
+        self.ld(OFF_NR);
+    }
+
+    /// prctl (the accumulator holds the call's number) is allowed only as
+    /// PR_SET_MM with PR_SET_MM_MAP, by which a stub shows the app's argv
+    /// as its command line (`AddressSpace::show_args`); without a
+    /// capability it can change no more than what the host's /proc shows
+    /// of the stub's layout (its exe link needs CAP_CHECKPOINT_RESTORE).
+    fn prctl_set_mm_map_only(&mut self) {
+        self.ld(off_arg_lo(0));
+        self.jeq(libc::PR_SET_MM as u32, To::Next, To::Kill);
+        self.ld(off_arg_hi(0));
+        self.jeq(0, To::Next, To::Kill);
+        self.ld(off_arg_lo(1));
+        self.jeq(libc::PR_SET_MM_MAP as u32, To::Next, To::Kill);
+        self.ld(off_arg_hi(1));
+        self.jeq(0, To::Allow, To::Kill);
     }
     fn finish(mut self) -> Vec<libc::sock_filter> {
         let allow = self.insns.len();
@@ -90,7 +117,8 @@ impl Bpf {
 ///   (SIGSYS): that is every app syscall.
 /// - From the code page: rt_sigreturn; futex WAIT and WAKE only; mmap only of
 ///   the memory file with exactly MAP_SHARED|MAP_FIXED; munmap; mprotect;
-///   arch_prctl ARCH_SET_FS and ARCH_SET_GS only.
+///   arch_prctl ARCH_SET_FS and ARCH_SET_GS only; prctl PR_SET_MM with
+///   PR_SET_MM_MAP only.
 /// - Anything else, or a non-x86_64 syscall (int 0x80), kills the process.
 ///
 /// x86_64's; arm64's is below.
@@ -99,22 +127,15 @@ pub fn systrap(base: u64, memfd: RawFd) -> Vec<libc::sock_filter> {
     const FUTEX: u8 = 1;
     const MMAP: u8 = 2;
     const ARCH_PRCTL: u8 = 3;
-    let lo = (base & 0xffff_ffff) as u32;
-    let hi = (base >> 32) as u32;
+    const PRCTL: u8 = 4;
     let mut b = Bpf::default();
-    b.ld(OFF_ARCH);
-    b.jeq(AUDIT_ARCH_X86_64, To::Next, To::Kill);
-    b.ld(OFF_IP_HI);
-    b.jeq(hi, To::Next, To::Trap);
-    b.ld(OFF_IP_LO);
-    b.jge(lo, To::Next, To::Trap);
-    b.jge(lo + PAGE as u32, To::Trap, To::Next);
-    b.ld(OFF_NR);
+    b.only_from_code_page(base, To::Trap);
     b.jeq(libc::SYS_rt_sigreturn as u32, To::Allow, To::Next);
     b.jeq(libc::SYS_futex as u32, To::Label(FUTEX), To::Next);
     b.jeq(libc::SYS_mmap as u32, To::Label(MMAP), To::Next);
     b.jeq(libc::SYS_munmap as u32, To::Allow, To::Next);
     b.jeq(libc::SYS_mprotect as u32, To::Allow, To::Next);
+    b.jeq(libc::SYS_prctl as u32, To::Label(PRCTL), To::Next);
     b.jeq(libc::SYS_arch_prctl as u32, To::Label(ARCH_PRCTL), To::Kill);
     b.label(FUTEX);
     b.ld(off_arg_lo(1));
@@ -135,6 +156,8 @@ pub fn systrap(base: u64, memfd: RawFd) -> Vec<libc::sock_filter> {
     b.ld(off_arg_lo(0));
     b.jeq(ARCH_SET_FS, To::Allow, To::Next);
     b.jeq(ARCH_SET_GS, To::Allow, To::Kill);
+    b.label(PRCTL);
+    b.prctl_set_mm_map_only();
     b.finish()
 }
 
@@ -144,28 +167,22 @@ pub fn systrap(base: u64, memfd: RawFd) -> Vec<libc::sock_filter> {
 /// - A syscall whose instruction pointer (the pc after the `svc`) is
 ///   outside the code page traps (SIGSYS): that is every app syscall.
 /// - From the code page: rt_sigreturn; futex WAIT and WAKE only; mmap only of
-///   the memory file with exactly MAP_SHARED|MAP_FIXED; munmap; mprotect.
+///   the memory file with exactly MAP_SHARED|MAP_FIXED; munmap; mprotect;
+///   prctl PR_SET_MM with PR_SET_MM_MAP only.
 /// - Anything else, or another architecture's syscall, kills the process.
 #[cfg(target_arch = "aarch64")]
 pub fn systrap(base: u64, memfd: RawFd) -> Vec<libc::sock_filter> {
     const FUTEX: u8 = 1;
     const MMAP: u8 = 2;
-    let lo = (base & 0xffff_ffff) as u32;
-    let hi = (base >> 32) as u32;
+    const PRCTL: u8 = 3;
     let mut b = Bpf::default();
-    b.ld(OFF_ARCH);
-    b.jeq(AUDIT_ARCH_AARCH64, To::Next, To::Kill);
-    b.ld(OFF_IP_HI);
-    b.jeq(hi, To::Next, To::Trap);
-    b.ld(OFF_IP_LO);
-    b.jge(lo, To::Next, To::Trap);
-    b.jge(lo + PAGE as u32, To::Trap, To::Next);
-    b.ld(OFF_NR);
+    b.only_from_code_page(base, To::Trap);
     b.jeq(libc::SYS_rt_sigreturn as u32, To::Allow, To::Next);
     b.jeq(libc::SYS_futex as u32, To::Label(FUTEX), To::Next);
     b.jeq(libc::SYS_mmap as u32, To::Label(MMAP), To::Next);
     b.jeq(libc::SYS_munmap as u32, To::Allow, To::Next);
-    b.jeq(libc::SYS_mprotect as u32, To::Allow, To::Kill);
+    b.jeq(libc::SYS_mprotect as u32, To::Allow, To::Next);
+    b.jeq(libc::SYS_prctl as u32, To::Label(PRCTL), To::Kill);
     b.label(FUTEX);
     b.ld(off_arg_lo(1));
     b.jeq(libc::FUTEX_WAIT as u32, To::Allow, To::Next);
@@ -179,41 +196,28 @@ pub fn systrap(base: u64, memfd: RawFd) -> Vec<libc::sock_filter> {
     b.jeq(memfd as u32, To::Next, To::Kill);
     b.ld(off_arg_hi(4));
     b.jeq(0, To::Allow, To::Kill);
+    b.label(PRCTL);
+    b.prctl_set_mm_map_only();
     b.finish()
 }
 
-/// The stub's filter: allow mmap, munmap and mprotect from the stub page, kill
-/// the process on anything else. App syscalls never reach it, since
+/// The stub's filter: allow mmap, munmap and mprotect from the stub page,
+/// and prctl there as PR_SET_MM_MAP only, kill the process on anything
+/// else. App syscalls never reach it, since
 /// PTRACE_SYSEMU stops and skips them before seccomp runs; it is the backstop
 /// that makes "the app never executes a host syscall" hold even if the Sentry
 /// resumed the app wrongly.
 pub fn ptrace(base: u64) -> Vec<libc::sock_filter> {
-    let lo = (base & 0xffff_ffff) as u32;
-    let hi = (base >> 32) as u32;
-    let allowed = [libc::SYS_mmap as u32, libc::SYS_munmap as u32, libc::SYS_mprotect as u32];
-    let mut f = vec![
-        stmt(BPF_LD_W_ABS, OFF_ARCH),
-        jump(BPF_JEQ_K, AUDIT_ARCH, 1, 0),
-        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
-        stmt(BPF_LD_W_ABS, OFF_IP_HI),
-        jump(BPF_JEQ_K, hi, 1, 0),
-        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
-        stmt(BPF_LD_W_ABS, OFF_IP_LO),
-        // ip < lo → kill; ip >= lo + PAGE → kill.
-        jump(BPF_JGE_K, lo, 1, 0),
-        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
-        jump(BPF_JGE_K, lo.wrapping_add(PAGE as u32), 0, 1),
-        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
-        stmt(BPF_LD_W_ABS, OFF_NR),
-    ];
-    for (i, nr) in allowed.iter().enumerate() {
-        // Jump to the ALLOW after the final KILL when equal.
-        let to_allow = (allowed.len() - i) as u8;
-        f.push(jump(BPF_JEQ_K, *nr, to_allow, 0));
-    }
-    f.push(stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS));
-    f.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
-    f
+    const PRCTL: u8 = 1;
+    let mut b = Bpf::default();
+    b.only_from_code_page(base, To::Kill);
+    b.jeq(libc::SYS_mmap as u32, To::Allow, To::Next);
+    b.jeq(libc::SYS_munmap as u32, To::Allow, To::Next);
+    b.jeq(libc::SYS_mprotect as u32, To::Allow, To::Next);
+    b.jeq(libc::SYS_prctl as u32, To::Label(PRCTL), To::Kill);
+    b.label(PRCTL);
+    b.prctl_set_mm_map_only();
+    b.finish()
 }
 
 #[cfg(test)]
@@ -246,6 +250,30 @@ mod tests {
         }
     }
 
+    /// prctl's arguments for PR_SET_MM_MAP.
+    fn set_mm_map() -> [u64; 6] {
+        [libc::PR_SET_MM as u64, libc::PR_SET_MM_MAP as u64, 0x1000, 104, 0, 0]
+    }
+
+    /// From `ip`, prctl is allowed as PR_SET_MM_MAP and nothing else.
+    fn assert_prctl_is_set_mm_map_only(f: &[libc::sock_filter], arch: u32, ip: u64) {
+        let prctl = |args| run(f, libc::SYS_prctl, arch, ip, args);
+        assert_eq!(prctl(set_mm_map()), SECCOMP_RET_ALLOW);
+        let kill = SECCOMP_RET_KILL_PROCESS;
+        let mut other = set_mm_map();
+        other[1] = libc::PR_SET_MM_EXE_FILE as u64;
+        assert_eq!(prctl(other), kill, "PR_SET_MM_EXE_FILE");
+        let mut other = set_mm_map();
+        other[1] |= 1 << 32;
+        assert_eq!(prctl(other), kill, "high bits");
+        let mut other = set_mm_map();
+        other[0] = libc::PR_SET_NAME as u64;
+        assert_eq!(prctl(other), kill, "PR_SET_NAME");
+        other[0] = libc::PR_SET_MM as u64 | (1 << 32);
+        assert_eq!(prctl(other), kill);
+        assert_eq!(prctl([libc::PR_SET_SECCOMP as u64, 2, 0, 0, 0, 0]), kill);
+    }
+
     #[test]
     fn the_ptrace_filter_lets_the_stub_page_map_and_nothing_else() {
         let base: u64 = 0x7fff_0000_0000;
@@ -257,6 +285,8 @@ mod tests {
             assert_eq!(run(&f, nr, AUDIT_ARCH, base + PAGE, [0; 6]), SECCOMP_RET_KILL_PROCESS, "nr {nr}");
         }
         assert_eq!(run(&f, libc::SYS_getpid, AUDIT_ARCH, stub_ip, [0; 6]), SECCOMP_RET_KILL_PROCESS);
+        assert_prctl_is_set_mm_map_only(&f, AUDIT_ARCH, stub_ip);
+        assert_eq!(run(&f, libc::SYS_prctl, AUDIT_ARCH, app_ip, set_mm_map()), SECCOMP_RET_KILL_PROCESS);
         // Another architecture's numbers mean other calls.
         let other = if AUDIT_ARCH == AUDIT_ARCH_X86_64 { AUDIT_ARCH_AARCH64 } else { AUDIT_ARCH_X86_64 };
         assert_eq!(run(&f, libc::SYS_mmap, other, stub_ip, [0; 6]), SECCOMP_RET_KILL_PROCESS);
@@ -302,6 +332,8 @@ mod tests {
         assert_eq!(allow(libc::SYS_mmap, [0, 0x1000, 3, anon, 7, 0]), kill, "anonymous");
         assert_eq!(allow(libc::SYS_arch_prctl, [0x1003, 0, 0, 0, 0, 0]), kill, "ARCH_GET_FS");
         assert_eq!(allow(libc::SYS_arch_prctl, [u64::from(ARCH_SET_FS) | (1 << 32), 0, 0, 0, 0, 0]), kill);
+        assert_prctl_is_set_mm_map_only(&f, x86, stub_ip);
+        assert_eq!(run(&f, libc::SYS_prctl, x86, app_ip, set_mm_map()), SECCOMP_RET_TRAP);
         // A 32-bit syscall (int 0x80) kills wherever it comes from.
         assert_eq!(run(&f, 20, 0x4000_0003, app_ip, [0; 6]), kill);
     }
@@ -337,5 +369,10 @@ mod tests {
         let private_fixed = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
         assert_eq!(allow(libc::SYS_mmap, [0, 0x1000, 3, private_fixed, 7, 0]), kill, "private");
         assert_eq!(run(&f, libc::SYS_mmap, AUDIT_ARCH_X86_64, stub_ip, [0; 6]), kill);
+        let (set_mm, mm_map) = (libc::PR_SET_MM as u64, libc::PR_SET_MM_MAP as u64);
+        assert_eq!(allow(libc::SYS_prctl, [set_mm, mm_map, 0x1000, 104, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_prctl, [set_mm, 1, 0x1000, 0, 0, 0]), kill, "PR_SET_MM_START_CODE");
+        assert_eq!(allow(libc::SYS_prctl, [libc::PR_SET_NAME as u64, 0, 0, 0, 0, 0]), kill);
+        assert_eq!(allow(libc::SYS_prctl, [set_mm | (1 << 32), mm_map, 0, 0, 0, 0]), kill);
     }
 }

@@ -633,10 +633,28 @@ impl Controller {
         checkpoint::checkpoint(&self.0, state, pages, leave_running)
     }
 
-    /// The pids of the sandbox's live processes.
-    pub fn pids(&self) -> Vec<i32> {
+    /// The sandbox's live processes: each one's pid, and the host pid (in
+    /// the Sentry's pid namespace) of a stub of its, which shows the host
+    /// its command line (its leader thread's, else another thread's; 0 if
+    /// none has one).
+    pub fn pids(&self) -> Vec<(i32, i32)> {
+        use std::sync::atomic::Ordering;
         let procs = self.0.procs();
-        procs.procs.iter().filter(|(_, p)| !matches!(p.state, ProcState::Zombie(_))).map(|(pid, _)| *pid).collect()
+        // Per process, (not the leader, stub): the leader's sorts first.
+        let mut stubs: std::collections::BTreeMap<i32, (bool, i32)> = Default::default();
+        for t in procs.threads.values() {
+            let stub = t.stub_pid.load(Ordering::Acquire);
+            if stub > 0 {
+                let key = (t.tid != t.tg.tgid, stub);
+                stubs.entry(t.tg.tgid).and_modify(|k| *k = (*k).min(key)).or_insert(key);
+            }
+        }
+        procs
+            .procs
+            .iter()
+            .filter(|(_, p)| !matches!(p.state, ProcState::Zombie(_)))
+            .map(|(&pid, _)| (pid, stubs.get(&pid).map_or(0, |k| k.1)))
+            .collect()
     }
 }
 

@@ -98,6 +98,15 @@ impl PtraceAddressSpace {
         Ok(ret)
     }
 
+    /// Writes the word `w` at `at` in the stub.
+    fn poke(&self, at: u64, w: u64) -> Result<(), PlatformError> {
+        sys::ptrace_plain(libc::PTRACE_POKEDATA, self.pid, at, w).map_err(|source| PlatformError::Ptrace {
+            op: "POKEDATA",
+            pid: self.pid,
+            source,
+        })
+    }
+
     /// Resumes the stub with `regs` until it reaches a trap of the stub page
     /// and returns the registers there. The stub must be in a ptrace stop.
     fn run_to_trap(&mut self, regs: &Regs) -> Result<Regs, PlatformError> {
@@ -166,6 +175,27 @@ impl AddressSpace for PtraceAddressSpace {
 
     fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
         self.inject("mprotect", libc::SYS_mprotect, [addr, len, u64::from(prot.0), 0, 0, 0]).map(|_| ())
+    }
+
+    fn show_args(&mut self, cmdline: &[u8]) -> Result<(), PlatformError> {
+        // The stub page's second half holds the arguments, then the
+        // struct at its end, past the code (the tracer's writes give the
+        // stub a private copy of the page; it is anonymous memory).
+        let map = self.page.base + stub::PAGE - 8 * crate::PRCTL_MM_MAP_WORDS as u64;
+        let at = self.page.base + stub::ARGS_AT;
+        let Some(args) = crate::cmdline_within(cmdline, (map - at) as usize) else { return Ok(()) };
+        let end = at + args.len() as u64;
+        for (i, chunk) in args.chunks(8).enumerate() {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.poke(at + 8 * i as u64, u64::from_le_bytes(w))?;
+        }
+        for (i, w) in crate::prctl_mm_map(at, end).iter().enumerate() {
+            self.poke(map + 8 * i as u64, *w)?;
+        }
+        let size = 8 * crate::PRCTL_MM_MAP_WORDS as u64;
+        self.inject("prctl", libc::SYS_prctl, [libc::PR_SET_MM as u64, libc::PR_SET_MM_MAP as u64, map, size, 0, 0])
+            .map(|_| ())
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

@@ -25,7 +25,10 @@ use std::sync::OnceLock;
 use crate::arch::TASK_SIZE;
 use crate::PlatformError;
 
-const PAGE: u64 = 4096;
+pub(super) const PAGE: u64 = 4096;
+/// Where in the stub page the tracer writes the command line the stub
+/// shows the host (`show_args`), past the code.
+pub(super) const ARGS_AT: u64 = PAGE / 2;
 
 extern "C" {
     // glibc (2.35+) registers an rseq area for every thread; these say where
@@ -63,7 +66,8 @@ fn map_stub_page() -> io::Result<StubPage> {
         std::ptr::addr_of!(husk_stub_end) as u64,
     );
     let len = end - start;
-    assert!(len <= PAGE, "stub code exceeds a page");
+    // The page's second half is the tracer's (`show_args`).
+    assert!(len <= ARGS_AT, "stub code exceeds half a page");
     let mut candidate: u64 = 0x7fff_0000_0000;
     for _ in 0..256 {
         // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping; the

@@ -14,8 +14,9 @@ pub(super) fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
 
 /// A ptrace request that takes no pointer: `data` is a plain value.
 pub fn ptrace_plain(req: libc::c_uint, pid: i32, addr: u64, data: u64) -> io::Result<()> {
-    // SAFETY: the requests sent here (SYSEMU, CONT, SETOPTIONS, KILL) read no
-    // memory of ours; addr and data are plain values.
+    // SAFETY: the requests sent here (SYSEMU, CONT, SETOPTIONS, KILL,
+    // POKEDATA) read and write no memory of ours; addr and data are plain
+    // values (POKEDATA's addr is the tracee's, data the word it gets).
     let r = unsafe { libc::ptrace(req, pid, addr as *mut libc::c_void, data as *mut libc::c_void) };
     check(r).map(|_| ())
 }

@@ -295,6 +295,7 @@ impl Platform for SystrapPlatform {
             pid,
             ctrl,
             stub_ctrl: self.region.ctrl(),
+            stub_region: self.region.base,
             pidfd: sys::pidfd_open(pid).map(Arc::new),
             memfd: self.memfd,
             fsgsbase: self.fsgsbase,
@@ -330,6 +331,8 @@ pub struct SystrapAddressSpace {
     ctrl: Ctrl,
     /// The control region's address in the stub.
     stub_ctrl: u64,
+    /// The stub region's address in the stub.
+    stub_region: u64,
     /// A pidfd of the stub, for interrupts (None where the host has none).
     pidfd: Option<Arc<OwnedFd>>,
     memfd: RawFd,
@@ -466,6 +469,7 @@ impl SystrapAddressSpace {
             libc::SYS_mmap => "mmap",
             libc::SYS_munmap => "munmap",
             libc::SYS_mprotect => "mprotect",
+            libc::SYS_prctl => "prctl",
             _ => return Err(PlatformError::Protocol { pid: self.pid, what: "bad count of queued operations left" }),
         };
         let errno = -(self.ctrl.get(shared::RESULT) as i64) as i32;
@@ -504,6 +508,29 @@ impl AddressSpace for SystrapAddressSpace {
 
     fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
         self.queue(libc::SYS_mprotect, [addr, len, u64::from(prot.0), 0, 0, 0])
+    }
+
+    fn show_args(&mut self, cmdline: &[u8]) -> Result<(), PlatformError> {
+        let Some(args) = crate::cmdline_within(cmdline, shared::ARGS_MAX) else { return Ok(()) };
+        // Made at once, not left queued: a host that refuses the prctl (one
+        // built without CONFIG_CHECKPOINT_RESTORE) must not fail changes
+        // queued after it, which the stub would then skip.
+        self.flush()?;
+        self.ctrl.write_bytes(shared::ARGS_STAGING, &args);
+        let page = self.stub_region + shared::ARGS_PAGE as u64;
+        let len = args.len() as u64;
+        for (i, w) in crate::prctl_mm_map(page, page + len).iter().enumerate() {
+            self.ctrl.set(shared::MM_MAP + 8 * i, *w);
+        }
+        let (read, write) = (u64::from(Prot::READ), u64::from(Prot::READ | Prot::WRITE));
+        let staged = self.stub_ctrl + shared::ARGS_STAGING as u64;
+        self.queue(libc::SYS_mprotect, [page, shared::PAGE as u64, write, 0, 0, 0])?;
+        self.queue(shared::OP_COPY as i64, [page, staged, len, 0, 0, 0])?;
+        self.queue(libc::SYS_mprotect, [page, shared::PAGE as u64, read, 0, 0, 0])?;
+        let size = 8 * crate::PRCTL_MM_MAP_WORDS as u64;
+        let map = self.stub_ctrl + shared::MM_MAP as u64;
+        self.queue(libc::SYS_prctl, [libc::PR_SET_MM as u64, libc::PR_SET_MM_MAP as u64, map, size, 0, 0])?;
+        self.flush()
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

@@ -86,6 +86,24 @@ pub const MAX_OPS: usize = (PAGE - OPS) / OP_LEN;
 // sigcontext` holds them), its siginfo and the first resume's frame: where
 // and how long is each architecture's (`arch/`).
 pub(super) use super::arch::{GREGS, GREGS_OUT, SIGINFO, SYNTH_FP_AREA, SYNTH_UCTX};
+/// Where the Sentry puts the `struct prctl_mm_map` of a queued
+/// PR_SET_MM_MAP ([`crate::AddressSpace::show_args`]).
+pub const MM_MAP: usize = 0x280;
+const _: () = assert!(SIGINFO + 128 <= MM_MAP && MM_MAP + 8 * crate::PRCTL_MM_MAP_WORDS <= OPS);
+/// A queued operation that is no syscall: copy `arg2` bytes from `arg1`
+/// to `arg0`, in the stub ([`crate::AddressSpace::show_args`]'s copy of
+/// the command line into the stub's anonymous memory).
+pub const OP_COPY: u64 = u64::MAX;
+/// Where the Sentry stages the command line a stub copies: the signal
+/// stack's lowest page, far below any frame the stub's handler has (one
+/// at a time, its FPU state included, at the stack's top).
+pub const ARGS_STAGING: usize = PAGE;
+/// The most bytes of a command line a stub shows.
+pub const ARGS_MAX: usize = PAGE;
+/// The page of the stub region (an offset from its start) that holds the
+/// command line the stub shows: the region's last, reserved and anonymous.
+pub const ARGS_PAGE: usize = super::stub::REGION_LEN as usize - PAGE;
+const _: () = assert!(ARGS_STAGING + ARGS_MAX + 4 * PAGE <= SYNTH_FP_AREA);
 const _: () = assert!(SIGINFO + 128 <= OPS && GREGS + 8 * GREGS_OUT <= SIGINFO);
 const _: () = assert!(SYNTH_FP_AREA >= PAGE && SYNTH_UCTX < CTRL_LEN);
 
@@ -115,7 +133,7 @@ pub const F_IDLE: u32 = 0;
 pub const F_REQUEST: u32 = 1;
 /// The factory answered in [`F_RESULT`].
 pub const F_DONE: u32 = 2;
-const _: () = assert!(FACTORY_PAGE + PAGE <= super::stub::REGION_LEN as usize);
+const _: () = assert!(FACTORY_PAGE + PAGE <= ARGS_PAGE);
 
 /// The stub's turn.
 pub const S_APP: u32 = 1;

@@ -41,7 +41,7 @@ pub enum Request {
     /// Start a process (`husk exec`); its stdio comes as three fds. The
     /// reply is `Started`, then `Exited` once it ends.
     Exec(super::bundle::ProcessPlan),
-    /// The sandbox's process ids (`husk ps`).
+    /// The sandbox's processes (`husk ps`).
     Pids,
     /// Write a checkpoint image into the two files that come as fds (the
     /// state file, then the pages file); end the sandbox afterwards unless
@@ -72,8 +72,10 @@ pub enum Response {
     Started(i32),
     /// An exec'd process ended, with its status as a shell reports it.
     Exited(i32),
-    /// Process ids inside the sandbox.
-    Pids(Vec<i32>),
+    /// The processes inside the sandbox: each one's pid there, and the
+    /// pid, in the Sentry's pid namespace, of the stub that shows its
+    /// command line to the host (0: none).
+    Pids(Vec<(i32, i32)>),
     /// A checkpoint was written: processes, threads, and the bytes of the
     /// state and of the memory.
     Checkpointed {

@@ -402,11 +402,39 @@ fn descendants(pid: i32) -> Vec<i32> {
     out
 }
 
-/// `husk ps`.
+/// The host pids that stand for the app's processes: the stubs holding
+/// their address spaces, each showing its process's command line (see
+/// `AddressSpace::show_args`), as runc's `ps` gives the app's own host
+/// processes. The Sentry names them in its pid namespace; each of the
+/// sandbox's host processes says in its /proc/PID/status's NSpid line
+/// (innermost last) what it is there. None if the Sentry cannot say:
+/// the container is paused (its cgroup frozen, so no answer would come),
+/// not started, or gone.
+fn app_host_pids(dir: &ContainerDir, st: &State) -> Option<Vec<i32>> {
+    if st.current_status() != Status::Running {
+        return None;
+    }
+    let Ok(Response::Pids(procs)) = control::connect_at(dir.dir_fd()).and_then(|c| c.call(&Request::Pids, &[])) else {
+        return None;
+    };
+    let innermost = |host: i32| -> Option<(i32, i32)> {
+        let status = std::fs::read_to_string(format!("/proc/{host}/status")).ok()?;
+        let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+        Some((line.split_whitespace().last()?.parse().ok()?, host))
+    };
+    let by_ns: std::collections::HashMap<i32, i32> = host_pids(st).into_iter().filter_map(innermost).collect();
+    let mut pids: Vec<i32> = procs.iter().filter_map(|(_, stub)| by_ns.get(stub).copied()).collect();
+    pids.sort_unstable();
+    Some(pids).filter(|p| !p.is_empty())
+}
+
+/// `husk ps`: the app's processes as host pids (their stubs; see
+/// [`app_host_pids`]), else, when the Sentry cannot say, the sandbox's
+/// host processes.
 pub fn ps(g: &Globals, id: &str, format: &str) -> anyhow::Result<()> {
     let dir = ContainerDir::open(&g.root, id)?;
     let st = dir.load()?;
-    let pids = host_pids(&st);
+    let pids = app_host_pids(&dir, &st).unwrap_or_else(|| host_pids(&st));
     match format {
         "json" => println!("{}", serde_json::to_string(&pids)?),
         "table" => {

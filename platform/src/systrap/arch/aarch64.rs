@@ -63,7 +63,7 @@ pub const SYNTH_FP_AREA: usize = SYNTH_UCTX + RESERVED;
 const _: () = assert!(SYNTH_UCTX - SIGINFO_LEN >= PAGE && SYNTH_UCTX + UCTX_LEN <= CTRL_LEN);
 /// tpidr_el0 (the slot x86_64 keeps the fs base in).
 const TLS: usize = shared::FS_BASE;
-const _: () = assert!(shared::STATE == 0 && shared::F_STATE == 0);
+const _: () = assert!(shared::STATE == 0 && shared::F_STATE == 0 && shared::OP_COPY == u64::MAX);
 
 /// Word indices into GREGS.
 const G_X0: usize = 1;
@@ -198,12 +198,24 @@ std::arch::global_asm!(
     "ldp x1, x2, [x24, #16]",
     "ldp x3, x4, [x24, #32]",
     "ldr x5, [x24, #48]",
+    "cmn x8, #1", // OP_COPY (u64::MAX)
+    "b.eq .Lop_copy",
     "svc #0",
     "cmn x0, #4095",
     "b.hs .Lop_failed",
+    ".Lop_next:",
     "add x24, x24, #{OP_LEN}",
     "sub x25, x25, #1",
     "b .Lop",
+    // Not a syscall: copy x2 bytes from x1 to x0.
+    ".Lop_copy:",
+    "cbz x2, .Lop_next",
+    ".Lop_copy_byte:",
+    "ldrb w9, [x1], #1",
+    "strb w9, [x0], #1",
+    "subs x2, x2, #1",
+    "b.ne .Lop_copy_byte",
+    "b .Lop_next",
     ".Lop_failed:",
     "str x0, [x28, #{RESULT}]",
     "str x25, [x28, #{OPS_N}]",

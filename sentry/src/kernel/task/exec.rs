@@ -85,6 +85,7 @@ impl Task {
         self.set_comm(&name);
         self.publish_view();
         self.publish_program(Some(exe.dentry.clone()), super::nul_join(&argv), super::nul_join(&envp));
+        self.show_args_to_host();
         if let Some(p) = self.kernel.procs().procs.get_mut(&self.pid) {
             p.did_exec = true;
         }

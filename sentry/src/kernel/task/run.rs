@@ -43,6 +43,7 @@ impl Task {
                         log::warn!("task {}: cannot give it its parent's FPU state: {e}", self.tid);
                     }
                 }
+                self.show_args_to_host();
             }
             Err(e) => {
                 log::error!("task {}: cannot create its stub: {e}", self.tid);
@@ -371,6 +372,18 @@ impl Task {
         self.mm().detach(&self.cursor);
         self.mm = mm;
         self.cursor = crate::mm::SpaceCursor::for_runner(self.cursor.runner().clone());
+    }
+
+    /// Has the stub show the host the program's argv as its command line
+    /// (what the host's `ps`, and `docker top` through `husk ps`, print),
+    /// as a process of the host would: for a new stub, and after execve.
+    pub(super) fn show_args_to_host(&mut self) {
+        let Some(view) = self.handle.view() else { return };
+        let Some(space) = self.space.as_deref_mut() else { return };
+        if let Err(e) = space.show_args(&view.cmdline) {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| log::info!("the host's ps will not show the app's command lines: {e}"));
+        }
     }
 
     /// Leaves the stub (thread exit): forgets the address space and ends the
