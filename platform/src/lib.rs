@@ -215,6 +215,14 @@ pub(crate) fn prctl_mm_map(start: u64, end: u64) -> [u64; PRCTL_MM_MAP_WORDS] {
 /// The words of `struct prctl_mm_map` (104 bytes).
 pub(crate) const PRCTL_MM_MAP_WORDS: usize = 13;
 
+/// Whether this host lets a stub show a command line (PR_SET_MM_MAP), as
+/// the first stub that tried learnt: [`ARGS_UNKNOWN`], [`ARGS_SHOWN`] or
+/// [`ARGS_REFUSED`] (a kernel built without CONFIG_CHECKPOINT_RESTORE).
+pub(crate) static SHOWS_ARGS: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(ARGS_UNKNOWN);
+pub(crate) const ARGS_UNKNOWN: u8 = 0;
+pub(crate) const ARGS_SHOWN: u8 = 1;
+pub(crate) const ARGS_REFUSED: u8 = 2;
+
 /// The first `cap` bytes at most of `cmdline` (NUL-separated arguments),
 /// ending in a NUL, or None if there is nothing to show.
 pub(crate) fn cmdline_within(cmdline: &[u8], cap: usize) -> Option<Vec<u8>> {

@@ -53,7 +53,14 @@ impl Platform for PtracePlatform {
             sys::kill(pid);
             PlatformError::Ptrace { op: "GETREGS", pid, source }
         })?;
-        Ok(Box::new(PtraceAddressSpace { pid, memfd: self.memfd, page: self.page, scratch: regs, cpu: -1 }))
+        Ok(Box::new(PtraceAddressSpace {
+            pid,
+            memfd: self.memfd,
+            page: self.page,
+            scratch: regs,
+            cpu: -1,
+            args_map_written: false,
+        }))
     }
 
     fn new_context(&self) -> Box<dyn Context> {
@@ -75,6 +82,9 @@ pub struct PtraceAddressSpace {
     scratch: Regs,
     /// The CPU the stub is pinned to (-1: not yet).
     cpu: i32,
+    /// The stub page holds `show_args`'s `struct prctl_mm_map`: a new
+    /// command line changes only where it ends.
+    args_map_written: bool,
 }
 
 impl PtraceAddressSpace {
@@ -178,6 +188,9 @@ impl AddressSpace for PtraceAddressSpace {
     }
 
     fn show_args(&mut self, cmdline: &[u8]) -> Result<(), PlatformError> {
+        if crate::SHOWS_ARGS.load(Ordering::Relaxed) == crate::ARGS_REFUSED {
+            return Ok(());
+        }
         // The stub page's second half holds the arguments, then the
         // struct at its end, past the code (the tracer's writes give the
         // stub a private copy of the page; it is anonymous memory).
@@ -190,12 +203,29 @@ impl AddressSpace for PtraceAddressSpace {
             w[..chunk.len()].copy_from_slice(chunk);
             self.poke(at + 8 * i as u64, u64::from_le_bytes(w))?;
         }
-        for (i, w) in crate::prctl_mm_map(at, end).iter().enumerate() {
-            self.poke(map + 8 * i as u64, *w)?;
+        // Only arg_end, env_start and env_end (words 8 to 10) depend on
+        // the command line.
+        let words = crate::prctl_mm_map(at, end);
+        let changed = if self.args_map_written { 8..11 } else { 0..words.len() };
+        for i in changed {
+            self.poke(map + 8 * i as u64, words[i])?;
         }
+        self.args_map_written = true;
         let size = 8 * crate::PRCTL_MM_MAP_WORDS as u64;
-        self.inject("prctl", libc::SYS_prctl, [libc::PR_SET_MM as u64, libc::PR_SET_MM_MAP as u64, map, size, 0, 0])
-            .map(|_| ())
+        let shown = self.inject(
+            "prctl",
+            libc::SYS_prctl,
+            [libc::PR_SET_MM as u64, libc::PR_SET_MM_MAP as u64, map, size, 0, 0],
+        );
+        match shown {
+            Ok(_) => crate::SHOWS_ARGS.store(crate::ARGS_SHOWN, Ordering::Relaxed),
+            Err(e @ PlatformError::AddressSpaceOp { .. }) => {
+                crate::SHOWS_ARGS.store(crate::ARGS_REFUSED, Ordering::Relaxed);
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

@@ -512,10 +512,21 @@ impl AddressSpace for SystrapAddressSpace {
 
     fn show_args(&mut self, cmdline: &[u8]) -> Result<(), PlatformError> {
         let Some(args) = crate::cmdline_within(cmdline, shared::ARGS_MAX) else { return Ok(()) };
-        // Made at once, not left queued: a host that refuses the prctl (one
-        // built without CONFIG_CHECKPOINT_RESTORE) must not fail changes
-        // queued after it, which the stub would then skip.
-        self.flush()?;
+        // The first stub to try makes the calls at once, on their own, to
+        // learn whether the host lets it (one built without
+        // CONFIG_CHECKPOINT_RESTORE refuses): a refusal in the queue would
+        // fail the changes queued after it, which the stub then skips.
+        // Once it worked, the calls wait in the queue for the stub's next
+        // turn, the app's resume: no round trip of their own on fork and
+        // exec.
+        let probing = match crate::SHOWS_ARGS.load(Ordering::Relaxed) {
+            crate::ARGS_REFUSED => return Ok(()),
+            crate::ARGS_SHOWN => false,
+            _ => true,
+        };
+        if probing {
+            self.flush()?;
+        }
         self.ctrl.write_bytes(shared::ARGS_STAGING, &args);
         let page = self.stub_region + shared::ARGS_PAGE as u64;
         let len = args.len() as u64;
@@ -530,7 +541,18 @@ impl AddressSpace for SystrapAddressSpace {
         let size = 8 * crate::PRCTL_MM_MAP_WORDS as u64;
         let map = self.stub_ctrl + shared::MM_MAP as u64;
         self.queue(libc::SYS_prctl, [libc::PR_SET_MM as u64, libc::PR_SET_MM_MAP as u64, map, size, 0, 0])?;
-        self.flush()
+        if !probing {
+            return Ok(());
+        }
+        match self.flush() {
+            Ok(()) => crate::SHOWS_ARGS.store(crate::ARGS_SHOWN, Ordering::Relaxed),
+            Err(e @ PlatformError::AddressSpaceOp { op: "prctl", .. }) => {
+                crate::SHOWS_ARGS.store(crate::ARGS_REFUSED, Ordering::Relaxed);
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
