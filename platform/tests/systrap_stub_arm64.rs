@@ -416,3 +416,31 @@ fn a_failed_queued_change_is_an_error_at_the_switch() {
     // The stub lives on: the next switch runs the app.
     assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
 }
+
+/// The stub shows the host the command line it is given (its
+/// /proc/PID/cmdline, what `ps` prints), cut to a page, and the app runs
+/// on as before.
+#[test]
+fn the_stub_shows_the_apps_command_line() {
+    let mem = memfd(4096);
+    code(&mem, &[0xd280_1588, SVC], 0); // mov x8, #172; svc #0
+    let platform = SystrapPlatform::new(mem.as_fd()).unwrap();
+    let mut space = platform.new_address_space().unwrap();
+    let pid = space.host_pid().unwrap();
+    let mut ctx = platform.new_context();
+    let long = vec![b'x'; 10_000];
+    for cmdline in [&b"sleep\x001000\0"[..], &long] {
+        space.map_file(0x40_0000, 4096, 0, RX).unwrap();
+        space.show_args(cmdline).unwrap();
+        let mut regs = Regs::for_entry(0x40_0000, 0);
+        assert_eq!(ctx.switch(space.as_mut(), &mut regs).unwrap(), SwitchOutcome::Syscall);
+        assert_eq!(regs.syscall_nr(), GETPID);
+        let shown = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        if cmdline.len() < 4096 {
+            assert_eq!(shown, cmdline);
+        } else {
+            assert_eq!(shown.len(), 4096);
+            assert!(shown.ends_with(b"x\0"));
+        }
+    }
+}
