@@ -104,10 +104,11 @@ impl Task {
                     self.in_syscall = true;
                     self.syscall();
                 }
-                Ok(SwitchOutcome::Fault { signo, code, addr, access }) => {
+                Ok(SwitchOutcome::Fault { signo, code, addr, access, syndrome }) => {
                     if self.mm.lock().unwrap_or_else(|e| e.into_inner()).handle_fault(addr, access, &self.cursor) {
                         continue;
                     }
+                    self.trap = crate::arch::fault_trap(signo, code, access, syndrome);
                     // A touch past the end of a mapped file is SIGBUS, as on Linux.
                     let (signo, code) =
                         if self.mm().fault_is_past_eof(addr) { (abi::flags::signal::SIGBUS, 2) } else { (signo, code) };
@@ -325,6 +326,7 @@ impl Task {
             altstack,
             old_mask: self.saved_mask.take().unwrap_or(self.sigmask),
             vdso_base,
+            trap: self.trap,
         };
         let regs = crate::arch::setup_frame(&mut self.mm(), req)?;
         self.regs = regs;
