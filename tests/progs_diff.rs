@@ -952,6 +952,31 @@ differential_test! {
 }
 
 differential_test! {
+    /// What LTP's mmap12, munmap04 and msgstress01 found: /proc/self/pagemap
+    /// (present, file and exclusive bits; whole entries only, else EINVAL),
+    /// MAP_POPULATE, the limit on mappings (mmap past it ENOMEM, a split
+    /// at it ENOMEM, whole mappings still unmapped), and
+    /// /proc/sys/kernel/threads-max.
+    fn mm_limits(platform, link) {
+        let (rootfs, prog) = rootfs_with("mm_limits", link);
+        rootfs.dir("/proc").dir("/tmp");
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "an untouched page: present 0 file 0 exclusive 0 soft-dirty 0",
+            "a written page: present 1 file 0 exclusive 1 soft-dirty 0",
+            "a written shared page: present 1 file 1 exclusive 1 soft-dirty 0",
+            "MAP_POPULATE's last page: present 1 file 0 exclusive 1 soft-dirty 0",
+            "pagemap read of 12 bytes: EINVAL",
+            "threads-max: a number",
+            "mmap after many mappings: ENOMEM",
+            "munmap of a mapping's middle page at the limit: ENOMEM",
+            "munmap of a mapping's middle page then: ok",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// mlock's state: VmLck, smaps' Locked and "lo", locked pages resident
     /// (not with MLOCK_ONFAULT), MADV_DONTNEED (EINVAL) and MS_INVALIDATE
     /// (EBUSY) refused on them, MAP_LOCKED, no locks in a fork child,

@@ -544,6 +544,23 @@ fn effective_prot(v: &Vma) -> u32 {
     }
 }
 
+/// `/proc/sys/vm/max_map_count`: the most mappings an address space may
+/// have (Linux's default). mmap past it is ENOMEM, and so is a munmap or
+/// mprotect that would split a mapping when there are that many already.
+pub static MAX_MAP_COUNT: AtomicU64 = AtomicU64::new(65_530);
+
+/// The most mappings the Sentry lets an app have, whatever max_map_count
+/// says: each is a host mapping in each of its stubs, which have a few of
+/// their own beside, and the host's limit (Linux's default, 65530) is the
+/// stub's too. Past it the stub's mmap would fail; the app gets ENOMEM a
+/// few mappings early instead.
+const HOST_MAP_COUNT: u64 = 65_530 - 64;
+
+/// The limit on mappings in force.
+fn map_count_limit() -> u64 {
+    MAX_MAP_COUNT.load(Ordering::Relaxed).min(HOST_MAP_COUNT)
+}
+
 fn prot_valid(prot: u32) -> bool {
     prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) == 0
 }
@@ -1068,6 +1085,46 @@ impl MemoryManager {
         self.vmas.iter().map(|(s, v)| (*s, v))
     }
 
+    /// `/proc/PID/pagemap`'s entries for the `n` pages from page number
+    /// `first`, as Linux's pagemap_read makes them, with the page frame
+    /// numbers hidden (zero), as Linux hides them from a reader without
+    /// CAP_SYS_ADMIN in the host's namespace: bit 63 for a page in memory,
+    /// 61 for a page of a file or of shared memory, 56 for one no other
+    /// address space maps. No soft-dirty bit (55): the sandbox has no
+    /// clear_refs to track it from. Pages past the app's range are not
+    /// there (fewer entries come back); pages in no mapping are 0.
+    pub fn pagemap(&self, first: u64, n: u64) -> Vec<u64> {
+        const PRESENT: u64 = 1 << 63;
+        const FILE: u64 = 1 << 61;
+        const EXCLUSIVE: u64 = 1 << 56;
+        let last = (self.max_addr / PAGE_SIZE).min(first.saturating_add(n));
+        if first >= last {
+            return Vec::new();
+        }
+        let (start, end) = (first * PAGE_SIZE, last * PAGE_SIZE);
+        let mut out = vec![0u64; (last - first) as usize];
+        for (&s, v) in self.vmas.range(..end).filter(|(_, v)| v.end > start) {
+            let (from, to) = (s.max(start), v.end.min(end));
+            let file = v.shared || (!matches!(v.backing, Backing::Anon) && v.prot & PROT_WRITE == 0);
+            let off = v.mem_off + (from - s);
+            let resident = self.mf.residency(off, to - from);
+            let at = ((from - start) / PAGE_SIZE) as usize;
+            for (i, (e, r)) in out[at..].iter_mut().zip(resident).enumerate() {
+                if r == 0 {
+                    continue;
+                }
+                // A file's pages have the file's reference beside the
+                // mapping's; others are another's too after fork.
+                let exclusive = match v.backing {
+                    Backing::Pages { .. } => true,
+                    _ => !v.cow && !self.mf.any_shared(off + i as u64 * PAGE_SIZE, PAGE_SIZE),
+                };
+                *e = PRESENT | if file { FILE } else { 0 } | if exclusive { EXCLUSIVE } else { 0 };
+            }
+        }
+        out
+    }
+
     /// Where the first sealed mapping in `[start, end)` begins (at
     /// `start` at the earliest), if there is one.
     fn sealed_in(&self, start: u64, end: u64) -> Option<u64> {
@@ -1114,6 +1171,39 @@ impl MemoryManager {
         Err(Errno::ENOMEM)
     }
 
+    /// How many mappings the address space has, as Linux's map_count
+    /// counts them, but for neighbours the Sentry keeps apart and a host
+    /// mapping joins (one run of the memory file, the same protection):
+    /// they count once, as they take one host mapping in a stub. Cheap
+    /// (the number of VMAs) until that nears `limit`.
+    fn map_count(&self, limit: u64) -> u64 {
+        let n = self.vmas.len() as u64;
+        if n < limit {
+            return n;
+        }
+        let mut joined = 0;
+        let mut prev: Option<(u64, &Vma)> = None;
+        for (&s, v) in &self.vmas {
+            if let Some((ps, p)) = prev {
+                if p.end == s && p.mem_off + (p.end - ps) == v.mem_off && effective_prot(p) == effective_prot(v) {
+                    joined += 1;
+                }
+            }
+            prev = Some((s, v));
+        }
+        n - joined
+    }
+
+    /// ENOMEM if splitting a mapping would take the address space past the
+    /// limit on mappings (Linux's split_vma: `map_count >= max_map_count`).
+    fn may_split(&self) -> SysResult<()> {
+        let limit = map_count_limit();
+        if self.map_count(limit) >= limit {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
     /// Splits the VMA containing `addr` (if `addr` is inside one) so that a
     /// VMA starts at `addr`.
     fn split_at(&mut self, addr: u64) {
@@ -1143,6 +1233,12 @@ impl MemoryManager {
         }
         if self.sealed_in(start, end).is_some() {
             return Err(Errno::EPERM);
+        }
+        // Cutting a hole in one mapping makes two of it: refused at the
+        // limit, as Linux's munmap refuses it (other splits may go a
+        // mapping past it for a while, to free memory).
+        if self.vmas.range(..start).next_back().is_some_and(|(&s, v)| s < start && v.end > end) {
+            self.may_split()?;
         }
         self.split_at(start);
         self.split_at(end);
@@ -1225,6 +1321,12 @@ impl MemoryManager {
                 return Err(Errno::EOVERFLOW);
             }
         }
+        // Linux's do_mmap: ENOMEM once there are more mappings than
+        // max_map_count.
+        let limit = map_count_limit();
+        if self.map_count(limit) > limit {
+            return Err(Errno::ENOMEM);
+        }
         let fixed = req.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
         let start = if fixed {
             if !req.addr.is_multiple_of(PAGE_SIZE) {
@@ -1278,6 +1380,11 @@ impl MemoryManager {
         };
         let vma = Vma::fresh(start + len, prot, shared, may_write, mem_off, backing);
         self.insert(start, vma)?;
+        // MAP_POPULATE (without MAP_NONBLOCK) faults the pages in now,
+        // but those of a mapping no access reaches.
+        if req.flags & (MAP_POPULATE | MAP_NONBLOCK) == MAP_POPULATE && prot != PROT_NONE {
+            self.mf.populate(mem_off, len);
+        }
         Ok(start)
     }
 
@@ -1415,6 +1522,12 @@ impl MemoryManager {
         // which changes the mappings one by one, those before it change.
         let sealed = self.sealed_in(addr, end);
         let end = sealed.unwrap_or(end);
+        // Linux splits a mapping only where its protection changes.
+        let splits =
+            |at: u64| self.vmas.range(..at).next_back().is_some_and(|(&s, v)| s < at && v.end > at && v.prot != prot);
+        if splits(addr) || splits(end) {
+            self.may_split()?;
+        }
         self.split_at(addr);
         self.split_at(end);
         let mut ops = Vec::new();
