@@ -977,6 +977,23 @@ differential_test! {
 }
 
 differential_test! {
+    /// What LTP's signal06 found: a handler frame that cannot be written
+    /// (a read-only alternate stack) brings a SIGSEGV (SI_KERNEL) to its
+    /// handler, the interrupted code going on as it was; a SIGSEGV whose
+    /// own frame fails kills.
+    fn sigframe_fault(platform, link) {
+        let (rootfs, prog) = rootfs_with("sigframe_fault", link);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "SIGHUP on a read-only alternate stack: 1 handled, 1 SIGSEGV, si_code SI_KERNEL",
+            "a double kept: yes",
+            "SIGSEGV whose frame fails: killed by SIGSEGV",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// mlock's state: VmLck, smaps' Locked and "lo", locked pages resident
     /// (not with MLOCK_ONFAULT), MADV_DONTNEED (EINVAL) and MS_INVALIDATE
     /// (EBUSY) refused on them, MAP_LOCKED, no locks in a fork child,

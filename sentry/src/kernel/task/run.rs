@@ -258,9 +258,16 @@ impl Task {
                 }
             }
             if self.setup_frame(sig, &info, &act).is_err() {
-                // No room for the frame: Linux kills with SIGSEGV.
-                self.exit_group(ExitStatus::Dumped(SIGSEGV));
-                return;
+                // No room for the frame (or no write access to it): as
+                // Linux's force_sigsegv, a SIGSEGV (SI_KERNEL) comes
+                // next, to its handler if it has one; a SIGSEGV whose own
+                // frame failed has its handler reset, so that it kills.
+                if sig == SIGSEGV {
+                    let reset = SigAction { handler: crate::kernel::signal::SIG_DFL, ..act };
+                    self.handle.tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).set(sig, reset);
+                }
+                self.force_signal(SigInfo::new(SIGSEGV, code::SI_KERNEL));
+                continue;
             }
             if act.flags & SA_RESETHAND != 0 {
                 // Linux resets the handler only: the flags and mask stay
