@@ -994,6 +994,28 @@ differential_test! {
 }
 
 differential_test! {
+    /// remap_file_pages, which LTP's shmctl05 races against IPC_RMID: the
+    /// file mapped again at another page, Linux's EINVALs, and a removed
+    /// System V segment's last mapping not mapped again.
+    fn remap_file_pages(platform, link) {
+        let (rootfs, prog) = rootfs_with("remap_file_pages", link);
+        rootfs.dir_mode("/tmp", 0o1777);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "remap page 0 to the file's page 2: ok",
+            "the pages read: c b c",
+            "a write through it reaches the file's page 2: yes",
+            "remap with a prot: EINVAL",
+            "remap of a private file mapping: EINVAL",
+            "remap of a System V segment: ok",
+            "remap of the removed segment's last mapping: EINVAL",
+            "mincore of the range then: ENOMEM",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// mlock's state: VmLck, smaps' Locked and "lo", locked pages resident
     /// (not with MLOCK_ONFAULT), MADV_DONTNEED (EINVAL) and MS_INVALIDATE
     /// (EBUSY) refused on them, MAP_LOCKED, no locks in a fork child,

@@ -92,6 +92,12 @@ pub trait PageSource: Send + Sync {
         None
     }
 
+    /// A System V segment marked for removal (IPC_RMID): it goes with its
+    /// last mapping, and can then no longer be mapped again.
+    fn removed(&self) -> bool {
+        false
+    }
+
     /// Process `pid` let go of a mapping of it (shmdt, exit): a System V
     /// segment records the time and the pid.
     fn detached(&self, _pid: i32) {}
@@ -1386,6 +1392,65 @@ impl MemoryManager {
             self.mf.populate(mem_off, len);
         }
         Ok(start)
+    }
+
+    /// remap_file_pages(2), as Linux (4.0 and later) emulates it: the
+    /// shared file mapping at `start` (which may run on through mappings
+    /// of the same file with the same protection, without holes) is
+    /// mapped again over `[start, start + size)`, at page `pgoff` of the
+    /// file. EINVAL for any `prot` but 0, an empty or wrapping range, or
+    /// one not so mapped. A System V segment marked for removal whose last
+    /// mapping this was goes with the old mapping, and the new one fails
+    /// (EINVAL, as Linux's shm_mmap finds no segment), leaving the range
+    /// unmapped.
+    pub fn remap_file_pages(&mut self, start: u64, size: u64, prot: u64, pgoff: u64) -> SysResult<()> {
+        if prot != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let start = page_down(start);
+        let size = page_down(size);
+        let end = start.checked_add(size).filter(|&e| e > start).ok_or(Errno::EINVAL)?;
+        pgoff.checked_add(size / PAGE_SIZE).ok_or(Errno::EINVAL)?;
+        let offset = pgoff.checked_mul(PAGE_SIZE).ok_or(Errno::EINVAL)?;
+        let (_, v) = self.vmas.range(..=start).next_back().filter(|(_, v)| v.end > start).ok_or(Errno::EINVAL)?;
+        let Backing::Pages { source, .. } = &v.backing else {
+            return Err(Errno::EINVAL);
+        };
+        if !v.shared {
+            return Err(Errno::EINVAL);
+        }
+        let source = source.clone();
+        let (vprot, may_write, may_exec, locked) = (v.prot, v.may_write, v.may_exec, v.locked);
+        let mut cur = v.end;
+        for (&s, n) in self.vmas.range(cur.min(end)..end) {
+            let same_file = match &n.backing {
+                Backing::Pages { source: other, .. } => std::ptr::addr_eq(Arc::as_ptr(other), Arc::as_ptr(&source)),
+                Backing::PastEof => true,
+                _ => false,
+            };
+            if s != cur || !same_file || !n.shared || n.prot != vprot || n.locked != locked {
+                return Err(Errno::EINVAL);
+            }
+            cur = n.end;
+        }
+        if cur < end {
+            return Err(Errno::EINVAL);
+        }
+        let limit = map_count_limit();
+        if self.map_count(limit) > limit {
+            return Err(Errno::ENOMEM);
+        }
+        self.unmap_range(start, end)?;
+        if source.removed() && Arc::strong_count(&source) == 1 {
+            drop(source);
+            return Err(Errno::EINVAL);
+        }
+        self.map_file_pages(start, end, vprot, &source, offset, true, may_write)?;
+        for (_, v) in self.vmas.range_mut(start..end) {
+            v.locked = locked;
+            v.may_exec = may_exec;
+        }
+        Ok(())
     }
 
     /// Maps `[start, end)` onto the pages of `source` from `offset`: one VMA
