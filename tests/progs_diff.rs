@@ -1016,6 +1016,27 @@ differential_test! {
 }
 
 differential_test! {
+    /// MAP_GROWSDOWN, as LTP's mmap18 uses it: a touch below grows the
+    /// mapping, but not within the stack guard gap of an accessible
+    /// mapping below, nor past RLIMIT_STACK (SIGSEGV); shared anonymous
+    /// memory cannot grow down (EINVAL).
+    fn growsdown(platform, link) {
+        let (rootfs, prog) = rootfs_with("growsdown", link);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "a touch of the page below: exit 0",
+            "a touch 600 pages above the reserve's start: exit 0",
+            "a touch 99 pages above a mapping: killed by SIGSEGV",
+            "a touch 99 pages above it once PROT_NONE: exit 0",
+            "a touch 64 pages down, RLIMIT_STACK 32 pages: killed by SIGSEGV",
+            "mincore of the grown page: ok",
+            "MAP_GROWSDOWN of shared anonymous memory: EINVAL",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// mlock's state: VmLck, smaps' Locked and "lo", locked pages resident
     /// (not with MLOCK_ONFAULT), MADV_DONTNEED (EINVAL) and MS_INVALIDATE
     /// (EBUSY) refused on them, MAP_LOCKED, no locks in a fork child,

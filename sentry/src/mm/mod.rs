@@ -175,6 +175,9 @@ pub struct Vma {
     /// or reprotected, nor, if anonymous and read-only, discarded
     /// (EPERM), for the rest of the address space's life.
     pub sealed: bool,
+    /// MAP_GROWSDOWN (Linux's VM_GROWSDOWN): a touch of the free space
+    /// below it grows it ([`MemoryManager::grow_down`]).
+    pub grows_down: bool,
 }
 
 impl Vma {
@@ -193,6 +196,7 @@ impl Vma {
             lazy: false,
             locked: false,
             sealed: false,
+            grows_down: false,
         }
     }
 }
@@ -1091,6 +1095,60 @@ impl MemoryManager {
         self.vmas.iter().map(|(s, v)| (*s, v))
     }
 
+    /// A touch at `addr`, in no mapping, just below a MAP_GROWSDOWN one:
+    /// as Linux's expand_downwards, that mapping grows down to the page
+    /// touched (a mapping of its own here, with its protection), unless
+    /// that comes within the stack guard gap (256 pages) of an
+    /// accessible mapping below that does not grow down itself, or takes
+    /// the run of growing mappings past `stack_limit` bytes
+    /// (RLIMIT_STACK), or past the limit on mappings. Returns whether it
+    /// grew (else the touch is the app's SIGSEGV).
+    pub fn grow_down(&mut self, addr: u64, stack_limit: u64) -> bool {
+        /// Linux's stack_guard_gap.
+        const GUARD_GAP: u64 = 256 * PAGE_SIZE;
+        let start = page_down(addr);
+        if start < self.min_addr || self.overlaps(start, start + PAGE_SIZE) {
+            return false;
+        }
+        let Some((&above, v)) = self.vmas.range(start..).next() else {
+            return false;
+        };
+        if !v.grows_down || !matches!(v.backing, Backing::Anon) {
+            return false;
+        }
+        let (prot, locked) = (v.prot, v.locked);
+        if let Some((_, below)) = self.vmas.range(..start).next_back() {
+            if !below.grows_down && below.prot != PROT_NONE && start - below.end < GUARD_GAP {
+                return false;
+            }
+        }
+        // The size the stack would have: through the growing mappings
+        // that follow on from `above`.
+        let mut top = above;
+        for (&s, n) in self.vmas.range(above..) {
+            if s != top || !n.grows_down {
+                break;
+            }
+            top = n.end;
+        }
+        if top - start > stack_limit {
+            return false;
+        }
+        if self.may_split().is_err() {
+            return false;
+        }
+        let Ok(mem_off) = self.mf.allocate(above - start) else {
+            return false;
+        };
+        let mut vma = Vma::fresh(above, prot, false, true, mem_off, Backing::Anon);
+        vma.grows_down = true;
+        vma.locked = locked;
+        if locked {
+            self.mf.populate(mem_off, above - start);
+        }
+        self.insert(start, vma).is_ok()
+    }
+
     /// `/proc/PID/pagemap`'s entries for the `n` pages from page number
     /// `first`, as Linux's pagemap_read makes them, with the page frame
     /// numbers hidden (zero), as Linux hides them from a reader without
@@ -1318,6 +1376,10 @@ impl MemoryManager {
         if map_type == MAP_SHARED_VALIDATE && req.flags & !VALIDATED_MAP_FLAGS != 0 {
             return Err(Errno::EOPNOTSUPP);
         }
+        // Shared anonymous memory never grows down (Linux's do_mmap).
+        if req.file.is_none() && map_type != MAP_PRIVATE && req.flags & MAP_GROWSDOWN != 0 {
+            return Err(Errno::EINVAL);
+        }
         let len = page_up(req.len).ok_or(Errno::ENOMEM)?;
         if let Some(f) = &req.file {
             if !f.offset.is_multiple_of(PAGE_SIZE) {
@@ -1384,7 +1446,8 @@ impl MemoryManager {
                 }
             }
         };
-        let vma = Vma::fresh(start + len, prot, shared, may_write, mem_off, backing);
+        let mut vma = Vma::fresh(start + len, prot, shared, may_write, mem_off, backing);
+        vma.grows_down = req.flags & MAP_GROWSDOWN != 0 && !shared;
         self.insert(start, vma)?;
         // MAP_POPULATE (without MAP_NONBLOCK) faults the pages in now,
         // but those of a mapping no access reaches.
@@ -1501,6 +1564,7 @@ impl MemoryManager {
                     lazy: false,
                     locked: false,
                     sealed: false,
+                    grows_down: false,
                 },
             )?;
             at += r.len;
@@ -2106,6 +2170,7 @@ impl MemoryManager {
             locked: v.locked,
             // A sealed mapping never grows (mremap refuses it).
             sealed: false,
+            grows_down: v.grows_down,
         };
         if v.locked && fills_in_memory(&vma.backing) {
             self.mf.populate(mem_off, len);

@@ -107,6 +107,13 @@ impl Task {
                     if self.mm.lock().unwrap_or_else(|e| e.into_inner()).handle_fault(addr, access, &self.cursor) {
                         continue;
                     }
+                    // A touch just below a MAP_GROWSDOWN mapping grows it.
+                    let stack_limit = self.rlimits()[abi::flags::rlimit::RLIMIT_STACK as usize].cur;
+                    if signo == SIGSEGV
+                        && self.mm.lock().unwrap_or_else(|e| e.into_inner()).grow_down(addr, stack_limit)
+                    {
+                        continue;
+                    }
                     // A touch past the end of a mapped file is SIGBUS, as on Linux.
                     let (signo, code) =
                         if self.mm().fault_is_past_eof(addr) { (abi::flags::signal::SIGBUS, 2) } else { (signo, code) };
