@@ -22,7 +22,7 @@ pub const PAGES_FILE: &str = "husk-pages.img";
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 14;
+pub const FORMAT_VERSION: u32 = 15;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -258,6 +258,8 @@ pub struct VmaImage {
     pub locked: bool,
     /// mseal'ed.
     pub sealed: bool,
+    /// MAP_GROWSDOWN.
+    pub grows_down: bool,
 }
 
 /// What a mapping is backed by.

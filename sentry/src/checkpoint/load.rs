@@ -347,6 +347,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                     lazy: false,
                     locked: v.locked,
                     sealed: v.sealed,
+                    grows_down: v.grows_down,
                 },
             ));
         }

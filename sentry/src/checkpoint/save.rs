@@ -815,6 +815,7 @@ fn mm_image(
             backing,
             locked: v.locked,
             sealed: v.sealed,
+            grows_down: v.grows_down,
         });
     }
     let (brk_base, brk, mmap_top) = mm.layout();
