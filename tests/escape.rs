@@ -298,10 +298,16 @@ husk_test! {
         let s = setup();
         // setup() gives busybox's cat; sh and sleep are its applets too.
         s.rootfs.busybox(&["sh", "sleep"]);
-        let case = Case::new(&s.rootfs, "/bin/sh").args(["-c", "cat /etc/passwd >/dev/null; sleep 3"]);
+        let case = Case::new(&s.rootfs, "/bin/sh").args(["-c", "cat /etc/passwd >/dev/null; echo served; sleep 3"]);
         let mut cmd = husk_command(platform, &case);
-        let mut child = cmd.stdout(std::process::Stdio::null()).spawn().expect("start husk");
+        let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().expect("start husk");
         let husk_pid = child.id();
+        // Once the Gofer has served the app's first file (a status read
+        // before could catch it between its exec and its filter).
+        let mut served = String::new();
+        let stdout = child.stdout.take().expect("husk's stdout");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut served).expect("read husk's stdout");
+        assert_eq!(served, "served\n");
         // The Gofer: husk's child whose command line is `husk gofer ...`.
         let gofer = (0..100).find_map(|_| {
             std::thread::sleep(std::time::Duration::from_millis(20));

@@ -952,6 +952,91 @@ differential_test! {
 }
 
 differential_test! {
+    /// What LTP's mmap12, munmap04 and msgstress01 found: /proc/self/pagemap
+    /// (present, file and exclusive bits; whole entries only, else EINVAL),
+    /// MAP_POPULATE, the limit on mappings (mmap past it ENOMEM, a split
+    /// at it ENOMEM, whole mappings still unmapped), and
+    /// /proc/sys/kernel/threads-max.
+    fn mm_limits(platform, link) {
+        let (rootfs, prog) = rootfs_with("mm_limits", link);
+        rootfs.dir("/proc").dir("/tmp");
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "an untouched page: present 0 file 0 exclusive 0 soft-dirty 0",
+            "a written page: present 1 file 0 exclusive 1 soft-dirty 0",
+            "a written shared page: present 1 file 1 exclusive 1 soft-dirty 0",
+            "MAP_POPULATE's last page: present 1 file 0 exclusive 1 soft-dirty 0",
+            "pagemap read of 12 bytes: EINVAL",
+            "threads-max: a number",
+            "mmap after many mappings: ENOMEM",
+            "munmap of a mapping's middle page at the limit: ENOMEM",
+            "munmap of a mapping's middle page then: ok",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// What LTP's signal06 found: a handler frame that cannot be written
+    /// (a read-only alternate stack) brings a SIGSEGV (SI_KERNEL) to its
+    /// handler, the interrupted code going on as it was; a SIGSEGV whose
+    /// own frame fails kills.
+    fn sigframe_fault(platform, link) {
+        let (rootfs, prog) = rootfs_with("sigframe_fault", link);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "SIGHUP on a read-only alternate stack: 1 handled, 1 SIGSEGV, si_code SI_KERNEL",
+            "a double kept: yes",
+            "SIGSEGV whose frame fails: killed by SIGSEGV",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// remap_file_pages, which LTP's shmctl05 races against IPC_RMID: the
+    /// file mapped again at another page, Linux's EINVALs, and a removed
+    /// System V segment's last mapping not mapped again.
+    fn remap_file_pages(platform, link) {
+        let (rootfs, prog) = rootfs_with("remap_file_pages", link);
+        rootfs.dir_mode("/tmp", 0o1777);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "remap page 0 to the file's page 2: ok",
+            "the pages read: c b c",
+            "a write through it reaches the file's page 2: yes",
+            "remap with a prot: EINVAL",
+            "remap of a private file mapping: EINVAL",
+            "remap of a System V segment: ok",
+            "remap of the removed segment's last mapping: EINVAL",
+            "mincore of the range then: ENOMEM",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
+    /// MAP_GROWSDOWN, as LTP's mmap18 uses it: a touch below grows the
+    /// mapping, but not within the stack guard gap of an accessible
+    /// mapping below, nor past RLIMIT_STACK (SIGSEGV); shared anonymous
+    /// memory cannot grow down (EINVAL).
+    fn growsdown(platform, link) {
+        let (rootfs, prog) = rootfs_with("growsdown", link);
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "a touch of the page below: exit 0",
+            "a touch 600 pages above the reserve's start: exit 0",
+            "a touch 99 pages above a mapping: killed by SIGSEGV",
+            "a touch 99 pages above it once PROT_NONE: exit 0",
+            "a touch 64 pages down, RLIMIT_STACK 32 pages: killed by SIGSEGV",
+            "mincore of the grown page: ok",
+            "MAP_GROWSDOWN of shared anonymous memory: EINVAL",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// mlock's state: VmLck, smaps' Locked and "lo", locked pages resident
     /// (not with MLOCK_ONFAULT), MADV_DONTNEED (EINVAL) and MS_INVALIDATE
     /// (EBUSY) refused on them, MAP_LOCKED, no locks in a fork child,

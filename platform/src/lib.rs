@@ -85,9 +85,24 @@ pub enum SwitchOutcome {
         addr: u64,
         /// The access, when the platform knows it.
         access: Option<Access>,
+        /// What the hardware said of it, when the platform saw the host's
+        /// signal frame (systrap).
+        syndrome: Option<Syndrome>,
     },
     /// [`Context::interrupt`] was called while the thread ran.
     Interrupted,
+}
+
+/// What the hardware reported of a fault, as the host's signal frame gave
+/// it (and as Linux gives the app's): x86_64's trap number and error code
+/// (the sigcontext's `trapno` and `err`); arm64's Exception Syndrome
+/// Register in `code` (its `esr_context`), `number` 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Syndrome {
+    /// The trap (exception vector) number.
+    pub number: u64,
+    /// The error code, or the ESR.
+    pub code: u64,
 }
 
 /// Errors of the platform layer. Any of them means the app thread cannot go

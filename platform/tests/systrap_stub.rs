@@ -61,7 +61,7 @@ fn syscall_stops_and_fault_reports_address() {
 
     let out = ctx.switch(space.as_mut(), &mut regs).unwrap();
     match out {
-        SwitchOutcome::Fault { signo, addr, code, access } => {
+        SwitchOutcome::Fault { signo, addr, code, access, .. } => {
             assert_eq!(signo, libc::SIGSEGV as u32);
             assert_eq!(addr, 8);
             assert_eq!(code, 1, "SEGV_MAPERR");

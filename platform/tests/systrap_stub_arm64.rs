@@ -68,11 +68,14 @@ fn syscall_stops_and_fault_reports_address() {
     regs.set_return(4242);
 
     match ctx.switch(space.as_mut(), &mut regs).unwrap() {
-        SwitchOutcome::Fault { signo, addr, code, access } => {
+        SwitchOutcome::Fault { signo, addr, code, access, syndrome } => {
             assert_eq!(signo, libc::SIGSEGV as u32);
             assert_eq!(addr, 8);
             assert_eq!(code, 1, "SEGV_MAPERR");
             assert_eq!(access, Some(Access::Write), "from the frame's esr_context");
+            // The host's ESR: a data abort from EL0 (EC 0x24), a write (WnR).
+            let esr = syndrome.expect("the host's ESR").code;
+            assert_eq!((esr >> 26, esr & (1 << 6)), (0x24, 1 << 6), "{esr:#x}");
         }
         other => panic!("expected a fault, got {other:?}"),
     }

@@ -833,6 +833,25 @@ fn read_state(fd: OwnedFd) -> Result<checkpoint::Image, checkpoint::RestoreError
     Ok(checkpoint::image::decode(&bytes)?)
 }
 
+/// Makes a panic anywhere in the Sentry end the whole sandbox, once its
+/// message and backtrace are printed, as gVisor's sentry does. A panic is
+/// a Sentry bug: the thread it ends may hold a task whose exit never
+/// comes, and its parent, and the container's user, would wait for it
+/// forever. The end is an immediate exit with 134 (128 + SIGABRT, as an
+/// abort would give; the pid namespace's init that the Sentry usually is
+/// cannot abort itself): its runtime reports that status, and the stubs
+/// and the Gofer die with it.
+fn end_the_sandbox_on_a_panic() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            report(info);
+            crate::sys::exit_now(128 + abi::flags::signal::SIGABRT as i32);
+        }));
+    });
+}
+
 /// Sends signals from outside the sandbox into it.
 #[derive(Clone)]
 pub struct Signaller(Arc<Kernel>);
@@ -875,6 +894,7 @@ impl Sandbox {
     }
 
     fn boot_or_restore(cfg: SandboxConfig, gofer: OwnedFd, restore: Option<RestoreFrom>) -> Result<Sandbox, BootError> {
+        end_the_sandbox_on_a_panic();
         // The Gofer, started with the same limit, holds an fd per name the
         // Sentry caches: the cache stays well within it.
         vfs::set_cache_limit(crate::sys::raise_nofile());

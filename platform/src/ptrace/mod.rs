@@ -325,6 +325,7 @@ impl Context for PtraceContext {
                         code: info.si_code,
                         addr,
                         access: arch::fault_access(pid, sig, regs, addr),
+                        syndrome: None,
                     });
                 }
                 INTERRUPT_SIGNAL => {

@@ -3,13 +3,16 @@
 //! `svc`'s restart (pc - 4, x0 from `orig_x0`), clone's argument order
 //! (`tls` before `child_tid`), and the generic timer's virtual count.
 
-use abi::arch::current::{hwcap, sigframe, FpsimdContext, Sigcontext, FPSIMD_MAGIC, MINSIGSTKSZ, UC_SIGMASK};
+use abi::arch::current::{
+    hwcap, sigframe, Aarch64Ctx, EsrContext, FpsimdContext, Sigcontext, ESR_MAGIC, FPSIMD_MAGIC, MINSIGSTKSZ,
+    UC_SIGMASK,
+};
 use abi::flags::signal::{SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP};
 use abi::Errno;
-use platform::{FpState, Regs, PSTATE_USER};
+use platform::{Access, FpState, Regs, Syndrome, PSTATE_USER};
 use zerocopy::{FromBytes, FromZeros, IntoBytes};
 
-use super::{FpRestore, FrameRequest, FrameResult, Restored};
+use super::{FpRestore, FrameRequest, FrameResult, Restored, Trap};
 use crate::kernel::signal::{SA_RESTORER, SA_SIGINFO};
 use crate::mm::{MemoryManager, SysResult};
 
@@ -34,6 +37,34 @@ pub const RESTORER_FROM_VDSO: bool = true;
 fn sigtramp_offset() -> Option<u64> {
     static OFFSET: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
     *OFFSET.get_or_init(|| crate::kernel::vdso::symbol("__kernel_rt_sigreturn"))
+}
+
+/// The ESR Linux keeps for a fault the app took: the host's, where the
+/// platform saw it; else, for a memory fault, a data or instruction abort
+/// from EL0 as the access says (the write bit; a level-3 translation fault
+/// for SEGV_MAPERR, a permission fault for SEGV_ACCERR), and nothing for
+/// the rest (a record of no use is better left out than made up).
+pub fn fault_trap(signo: u32, code: i32, access: Option<Access>, host: Option<Syndrome>) -> Trap {
+    const EC_IABT_LOW: u64 = 0x20;
+    const EC_DABT_LOW: u64 = 0x24;
+    const IL: u64 = 1 << 25;
+    const WNR: u64 = 1 << 6;
+    const FSC_TRANSLATION_L3: u64 = 0x07;
+    const FSC_PERMISSION_L3: u64 = 0x0f;
+    const SEGV_ACCERR: i32 = 2;
+    if let Some(s) = host {
+        return Trap { number: 0, code: s.code };
+    }
+    if !matches!(signo, SIGSEGV | SIGBUS) {
+        return Trap::default();
+    }
+    let fsc = if code == SEGV_ACCERR { FSC_PERMISSION_L3 } else { FSC_TRANSLATION_L3 };
+    let esr = match access {
+        Some(Access::Exec) => (EC_IABT_LOW << 26) | IL | fsc,
+        Some(Access::Write) => (EC_DABT_LOW << 26) | IL | WNR | fsc,
+        Some(Access::Read) | None => (EC_DABT_LOW << 26) | IL | fsc,
+    };
+    Trap { number: 0, code: esr }
 }
 
 /// Writes an `rt_sigframe` for `req` and returns the registers that run
@@ -73,9 +104,18 @@ pub fn setup_frame(mm: &mut MemoryManager, req: FrameRequest<'_>) -> SysResult<R
     fpsimd.fpsr = fp.fpsr();
     fpsimd.fpcr = fp.fpcr();
     fpsimd.vregs.as_mut_bytes().copy_from_slice(&fp.bytes[..512]);
-    // The records: the FP/SIMD state, then the end marker (a zero
-    // header, already there).
+    // The records: the FP/SIMD state, the last fault's ESR (while there
+    // is one, as Linux's), then the end marker (a zero header, already
+    // there).
     sc.reserved[..size_of::<FpsimdContext>()].copy_from_slice(fpsimd.as_bytes());
+    if req.trap.code != 0 {
+        let esr = EsrContext {
+            head: Aarch64Ctx { magic: ESR_MAGIC, size: size_of::<EsrContext>() as u32 },
+            esr: req.trap.code,
+        };
+        let at = size_of::<FpsimdContext>();
+        sc.reserved[at..at + size_of::<EsrContext>()].copy_from_slice(esr.as_bytes());
+    }
     let mcontext = sigframe::MCONTEXT;
     bytes[mcontext..mcontext + size_of::<Sigcontext>()].copy_from_slice(sc.as_bytes());
     mm.copy_out(frame, &bytes)?;
@@ -138,7 +178,6 @@ pub fn read_frame(mm: &MemoryManager, regs: &Regs) -> FrameResult<Restored> {
 /// walking the headers to the end marker. `None` if it is missing, a
 /// header is malformed, or a record is of a kind Husk never writes.
 fn fpsimd_record(reserved: &[u8]) -> Option<Box<FpState>> {
-    use abi::arch::current::{Aarch64Ctx, ESR_MAGIC};
     let mut at = 0;
     let mut found = None;
     loop {

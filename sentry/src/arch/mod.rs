@@ -18,6 +18,20 @@ mod x86_64;
 #[cfg(target_arch = "x86_64")]
 pub use x86_64::*;
 
+/// What the hardware said of a thread's last fault, which Linux writes
+/// into every later signal frame of the thread (x86_64's
+/// `thread.trap_nr` and `error_code`, as the sigcontext's `trapno` and
+/// `err`; arm64's `thread.fault_code`, an `esr_context` record while it
+/// is not zero). Zero before the first fault; a child inherits its
+/// parent's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Trap {
+    /// x86_64's trap number (arm64: 0).
+    pub number: u64,
+    /// x86_64's error code, arm64's ESR.
+    pub code: u64,
+}
+
 /// What a signal handler's frame is made of.
 pub struct FrameRequest<'a> {
     /// The signal.
@@ -38,6 +52,8 @@ pub struct FrameRequest<'a> {
     pub altstack: (u64, u32, u64),
     /// The mask sigreturn puts back.
     pub old_mask: SigSet,
+    /// The thread's last fault.
+    pub trap: Trap,
     /// Where the vDSO's image is mapped, for a restorer where the action
     /// names none (arm64).
     #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
@@ -169,6 +185,9 @@ mod tests {
             altstack: (base + STACK_LEN / 2, 0, STACK_LEN / 2),
             old_mask: 0x1234,
             vdso_base: None,
+            // A last fault: x86_64's err and trapno, arm64's ESR record,
+            // which sigreturn must take as Linux's does.
+            trap: Trap { number: 14, code: 0x9200_0047 },
         };
         let mut handler = setup_frame(&mut mm, req).unwrap();
         assert_eq!(handler.ip(), act.handler);
@@ -207,5 +226,35 @@ mod tests {
         let mut regs = interrupted(base - 4096);
         handler_returned(&mut regs);
         assert!(read_frame(&mm, &regs).is_err());
+    }
+
+    /// A fault's trap as Linux's frame gives it: the host's as it is;
+    /// else from the access (x86_64: a page fault's error code bits;
+    /// arm64: a data or instruction abort's ESR).
+    #[test]
+    fn a_fault_trap_is_the_hosts_or_follows_the_access() {
+        use abi::flags::signal::{SIGSEGV, SIGUSR1};
+        use platform::{Access, Syndrome};
+        let host = Syndrome { number: 14, code: 0x9200_0047 };
+        let t = fault_trap(SIGSEGV, 1, Some(Access::Read), Some(host));
+        assert_eq!(t.code, host.code);
+        let write = fault_trap(SIGSEGV, 1, Some(Access::Write), None);
+        let read_accerr = fault_trap(SIGSEGV, 2, Some(Access::Read), None);
+        let exec = fault_trap(SIGSEGV, 1, Some(Access::Exec), None);
+        #[cfg(target_arch = "x86_64")]
+        {
+            assert_eq!(t, Trap { number: 14, code: 0x9200_0047 });
+            assert_eq!(write, Trap { number: 14, code: 6 });
+            assert_eq!(read_accerr, Trap { number: 14, code: 5 });
+            assert_eq!(exec, Trap { number: 14, code: 0x14 });
+            assert_eq!(fault_trap(abi::flags::signal::SIGILL, 2, None, None), Trap { number: 6, code: 0 });
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            assert_eq!((write.code >> 26, write.code & (1 << 6), write.code & 0x3f), (0x24, 1 << 6, 0x07));
+            assert_eq!((read_accerr.code >> 26, read_accerr.code & (1 << 6), read_accerr.code & 0x3f), (0x24, 0, 0x0f));
+            assert_eq!(exec.code >> 26, 0x20);
+        }
+        assert_eq!(fault_trap(SIGUSR1, 0, None, None), Trap::default());
     }
 }

@@ -1,14 +1,14 @@
 //! x86_64: the `rt_sigframe` with its XSAVE area, `syscall`'s restart
 //! (rip - 2), clone's argument order, and the TSC.
 
-use abi::flags::signal::SIGSEGV;
+use abi::flags::signal::{SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP};
 use abi::Errno;
 use platform::{
-    fp_layout, FpLayout, FpState, Regs, FP_XSTATE_MAGIC1, FP_XSTATE_MAGIC2, FX_SW_BYTES, XFEATURE_FPSSE, XSAVE_HEADER,
-    XSAVE_MIN,
+    fp_layout, Access, FpLayout, FpState, Regs, Syndrome, FP_XSTATE_MAGIC1, FP_XSTATE_MAGIC2, FX_SW_BYTES,
+    XFEATURE_FPSSE, XSAVE_HEADER, XSAVE_MIN,
 };
 
-use super::{FpRestore, FrameRequest, FrameResult, Restored};
+use super::{FpRestore, FrameRequest, FrameResult, Restored, Trap};
 use crate::kernel::signal::SA_RESTORER;
 use crate::mm::{MemoryManager, SysResult};
 
@@ -38,6 +38,45 @@ const FIX_EFLAGS: u64 = 0x40000 | 0x800 | 0x400 | 0x100 | 0x80 | 0x40 | 0x10 | 0
 /// Whether a frame needs the vDSO's restorer when the action names none:
 /// never on x86_64, where libc always sets SA_RESTORER.
 pub const RESTORER_FROM_VDSO: bool = false;
+
+/// The trap number and error code Linux keeps for a fault the app took:
+/// the host's, where the platform saw them; else what the access says (a
+/// page fault's user, write and instruction-fetch bits, with the present
+/// bit for a fault in a mapping that forbids the access, SEGV_ACCERR) or
+/// the signal (#UD for SIGILL, #BP or #DB for SIGTRAP, #GP for a
+/// SIGSEGV the kernel raised).
+pub fn fault_trap(signo: u32, code: i32, access: Option<Access>, host: Option<Syndrome>) -> Trap {
+    const TRAP_DE: u64 = 0;
+    const TRAP_DB: u64 = 1;
+    const TRAP_BP: u64 = 3;
+    const TRAP_UD: u64 = 6;
+    const TRAP_GP: u64 = 13;
+    const TRAP_PF: u64 = 14;
+    const SI_KERNEL: i32 = 0x80;
+    const SEGV_ACCERR: i32 = 2;
+    const TRAP_BRKPT: i32 = 1;
+    if let Some(s) = host {
+        return Trap { number: s.number, code: s.code };
+    }
+    let page_fault = |access: Option<Access>| {
+        let present = if code == SEGV_ACCERR { 1 } else { 0 };
+        let kind = match access {
+            Some(Access::Write) => 2,
+            Some(Access::Exec) => 16,
+            Some(Access::Read) | None => 0,
+        };
+        Trap { number: TRAP_PF, code: 4 | kind | present }
+    };
+    match signo {
+        SIGSEGV if code == SI_KERNEL => Trap { number: TRAP_GP, code: 0 },
+        SIGSEGV | SIGBUS => page_fault(access),
+        SIGILL => Trap { number: TRAP_UD, code: 0 },
+        SIGFPE => Trap { number: TRAP_DE, code: 0 },
+        SIGTRAP if code == TRAP_BRKPT => Trap { number: TRAP_BP, code: 0 },
+        SIGTRAP => Trap { number: TRAP_DB, code: 0 },
+        _ => Trap::default(),
+    }
+}
 
 /// Writes an `rt_sigframe` for `req` and returns the registers that run
 /// the handler.
@@ -69,6 +108,8 @@ pub fn setup_frame(mm: &mut MemoryManager, req: FrameRequest<'_>) -> SysResult<R
     sc[..18].copy_from_slice(&gp);
     // cs, gs, fs, ss as four u16s.
     sc[18] = (r.cs & 0xffff) | ((r.ss & 0xffff) << 48);
+    sc[19] = req.trap.code;
+    sc[20] = req.trap.number;
     if req.sig == SIGSEGV {
         // cr2: the faulting address.
         sc[22] = u64::from_le_bytes(req.info.0[16..24].try_into().unwrap_or([0; 8]));

@@ -22,7 +22,7 @@ pub const PAGES_FILE: &str = "husk-pages.img";
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 13;
+pub const FORMAT_VERSION: u32 = 15;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -258,6 +258,8 @@ pub struct VmaImage {
     pub locked: bool,
     /// mseal'ed.
     pub sealed: bool,
+    /// MAP_GROWSDOWN.
+    pub grows_down: bool,
 }
 
 /// What a mapping is backed by.
@@ -623,6 +625,8 @@ pub struct ThreadImage {
     pub deadline: crate::kernel::task::DeadlineParams,
     /// ioprio_set's value.
     pub ioprio: u32,
+    /// Its last fault's trap number and error code (arm64: the ESR).
+    pub trap: (u64, u64),
     /// Indexes of its address space, fd table and filesystem context.
     pub mm: usize,
     /// fd table index.

@@ -347,6 +347,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                     lazy: false,
                     locked: v.locked,
                     sealed: v.sealed,
+                    grows_down: v.grows_down,
                 },
             ));
         }
@@ -473,6 +474,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                 task.restart_block = t.restart.map(|r| restart_block(r, now));
                 task.clear_child_tid = t.clear_child_tid;
                 task.robust_list = t.robust_list;
+                task.trap = crate::arch::Trap { number: t.trap.0, code: t.trap.1 };
                 task.set_comm(&t.comm[..t.comm.len().min(15)]);
                 task.dumpable = t.dumpable;
                 task.personality = t.personality;

@@ -60,6 +60,7 @@ pub fn thread_image(t: &Task) -> ThreadImage {
         timer_slack: (h.timer_slack.load(Relaxed), h.default_timer_slack.load(Relaxed)),
         deadline: *h.deadline.lock().unwrap_or_else(|e| e.into_inner()),
         ioprio: h.ioprio.load(Relaxed),
+        trap: (t.trap.number, t.trap.code),
         ..Default::default()
     }
 }
@@ -814,6 +815,7 @@ fn mm_image(
             backing,
             locked: v.locked,
             sealed: v.sealed,
+            grows_down: v.grows_down,
         });
     }
     let (brk_base, brk, mmap_top) = mm.layout();

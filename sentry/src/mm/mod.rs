@@ -92,6 +92,12 @@ pub trait PageSource: Send + Sync {
         None
     }
 
+    /// A System V segment marked for removal (IPC_RMID): it goes with its
+    /// last mapping, and can then no longer be mapped again.
+    fn removed(&self) -> bool {
+        false
+    }
+
     /// Process `pid` let go of a mapping of it (shmdt, exit): a System V
     /// segment records the time and the pid.
     fn detached(&self, _pid: i32) {}
@@ -169,6 +175,9 @@ pub struct Vma {
     /// or reprotected, nor, if anonymous and read-only, discarded
     /// (EPERM), for the rest of the address space's life.
     pub sealed: bool,
+    /// MAP_GROWSDOWN (Linux's VM_GROWSDOWN): a touch of the free space
+    /// below it grows it ([`MemoryManager::grow_down`]).
+    pub grows_down: bool,
 }
 
 impl Vma {
@@ -187,6 +196,7 @@ impl Vma {
             lazy: false,
             locked: false,
             sealed: false,
+            grows_down: false,
         }
     }
 }
@@ -542,6 +552,23 @@ fn effective_prot(v: &Vma) -> u32 {
     } else {
         v.prot
     }
+}
+
+/// `/proc/sys/vm/max_map_count`: the most mappings an address space may
+/// have (Linux's default). mmap past it is ENOMEM, and so is a munmap or
+/// mprotect that would split a mapping when there are that many already.
+pub static MAX_MAP_COUNT: AtomicU64 = AtomicU64::new(65_530);
+
+/// The most mappings the Sentry lets an app have, whatever max_map_count
+/// says: each is a host mapping in each of its stubs, which have a few of
+/// their own beside, and the host's limit (Linux's default, 65530) is the
+/// stub's too. Past it the stub's mmap would fail; the app gets ENOMEM a
+/// few mappings early instead.
+const HOST_MAP_COUNT: u64 = 65_530 - 64;
+
+/// The limit on mappings in force.
+fn map_count_limit() -> u64 {
+    MAX_MAP_COUNT.load(Ordering::Relaxed).min(HOST_MAP_COUNT)
 }
 
 fn prot_valid(prot: u32) -> bool {
@@ -1068,6 +1095,100 @@ impl MemoryManager {
         self.vmas.iter().map(|(s, v)| (*s, v))
     }
 
+    /// A touch at `addr`, in no mapping, just below a MAP_GROWSDOWN one:
+    /// as Linux's expand_downwards, that mapping grows down to the page
+    /// touched (a mapping of its own here, with its protection), unless
+    /// that comes within the stack guard gap (256 pages) of an
+    /// accessible mapping below that does not grow down itself, or takes
+    /// the run of growing mappings past `stack_limit` bytes
+    /// (RLIMIT_STACK), or past the limit on mappings. Returns whether it
+    /// grew (else the touch is the app's SIGSEGV).
+    pub fn grow_down(&mut self, addr: u64, stack_limit: u64) -> bool {
+        /// Linux's stack_guard_gap.
+        const GUARD_GAP: u64 = 256 * PAGE_SIZE;
+        let start = page_down(addr);
+        if start < self.min_addr || self.overlaps(start, start + PAGE_SIZE) {
+            return false;
+        }
+        let Some((&above, v)) = self.vmas.range(start..).next() else {
+            return false;
+        };
+        if !v.grows_down || !matches!(v.backing, Backing::Anon) {
+            return false;
+        }
+        let (prot, locked) = (v.prot, v.locked);
+        if let Some((_, below)) = self.vmas.range(..start).next_back() {
+            if !below.grows_down && below.prot != PROT_NONE && start - below.end < GUARD_GAP {
+                return false;
+            }
+        }
+        // The size the stack would have: through the growing mappings
+        // that follow on from `above`.
+        let mut top = above;
+        for (&s, n) in self.vmas.range(above..) {
+            if s != top || !n.grows_down {
+                break;
+            }
+            top = n.end;
+        }
+        if top - start > stack_limit {
+            return false;
+        }
+        if self.may_split().is_err() {
+            return false;
+        }
+        let Ok(mem_off) = self.mf.allocate(above - start) else {
+            return false;
+        };
+        let mut vma = Vma::fresh(above, prot, false, true, mem_off, Backing::Anon);
+        vma.grows_down = true;
+        vma.locked = locked;
+        if locked {
+            self.mf.populate(mem_off, above - start);
+        }
+        self.insert(start, vma).is_ok()
+    }
+
+    /// `/proc/PID/pagemap`'s entries for the `n` pages from page number
+    /// `first`, as Linux's pagemap_read makes them, with the page frame
+    /// numbers hidden (zero), as Linux hides them from a reader without
+    /// CAP_SYS_ADMIN in the host's namespace: bit 63 for a page in memory,
+    /// 61 for a page of a file or of shared memory, 56 for one no other
+    /// address space maps. No soft-dirty bit (55): the sandbox has no
+    /// clear_refs to track it from. Pages past the app's range are not
+    /// there (fewer entries come back); pages in no mapping are 0.
+    pub fn pagemap(&self, first: u64, n: u64) -> Vec<u64> {
+        const PRESENT: u64 = 1 << 63;
+        const FILE: u64 = 1 << 61;
+        const EXCLUSIVE: u64 = 1 << 56;
+        let last = (self.max_addr / PAGE_SIZE).min(first.saturating_add(n));
+        if first >= last {
+            return Vec::new();
+        }
+        let (start, end) = (first * PAGE_SIZE, last * PAGE_SIZE);
+        let mut out = vec![0u64; (last - first) as usize];
+        for (&s, v) in self.vmas.range(..end).filter(|(_, v)| v.end > start) {
+            let (from, to) = (s.max(start), v.end.min(end));
+            let file = v.shared || (!matches!(v.backing, Backing::Anon) && v.prot & PROT_WRITE == 0);
+            let off = v.mem_off + (from - s);
+            let resident = self.mf.residency(off, to - from);
+            let at = ((from - start) / PAGE_SIZE) as usize;
+            for (i, (e, r)) in out[at..].iter_mut().zip(resident).enumerate() {
+                if r == 0 {
+                    continue;
+                }
+                // A file's pages have the file's reference beside the
+                // mapping's; others are another's too after fork.
+                let exclusive = match v.backing {
+                    Backing::Pages { .. } => true,
+                    _ => !v.cow && !self.mf.any_shared(off + i as u64 * PAGE_SIZE, PAGE_SIZE),
+                };
+                *e = PRESENT | if file { FILE } else { 0 } | if exclusive { EXCLUSIVE } else { 0 };
+            }
+        }
+        out
+    }
+
     /// Where the first sealed mapping in `[start, end)` begins (at
     /// `start` at the earliest), if there is one.
     fn sealed_in(&self, start: u64, end: u64) -> Option<u64> {
@@ -1114,6 +1235,39 @@ impl MemoryManager {
         Err(Errno::ENOMEM)
     }
 
+    /// How many mappings the address space has, as Linux's map_count
+    /// counts them, but for neighbours the Sentry keeps apart and a host
+    /// mapping joins (one run of the memory file, the same protection):
+    /// they count once, as they take one host mapping in a stub. Cheap
+    /// (the number of VMAs) until that nears `limit`.
+    fn map_count(&self, limit: u64) -> u64 {
+        let n = self.vmas.len() as u64;
+        if n < limit {
+            return n;
+        }
+        let mut joined = 0;
+        let mut prev: Option<(u64, &Vma)> = None;
+        for (&s, v) in &self.vmas {
+            if let Some((ps, p)) = prev {
+                if p.end == s && p.mem_off + (p.end - ps) == v.mem_off && effective_prot(p) == effective_prot(v) {
+                    joined += 1;
+                }
+            }
+            prev = Some((s, v));
+        }
+        n - joined
+    }
+
+    /// ENOMEM if splitting a mapping would take the address space past the
+    /// limit on mappings (Linux's split_vma: `map_count >= max_map_count`).
+    fn may_split(&self) -> SysResult<()> {
+        let limit = map_count_limit();
+        if self.map_count(limit) >= limit {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
     /// Splits the VMA containing `addr` (if `addr` is inside one) so that a
     /// VMA starts at `addr`.
     fn split_at(&mut self, addr: u64) {
@@ -1143,6 +1297,12 @@ impl MemoryManager {
         }
         if self.sealed_in(start, end).is_some() {
             return Err(Errno::EPERM);
+        }
+        // Cutting a hole in one mapping makes two of it: refused at the
+        // limit, as Linux's munmap refuses it (other splits may go a
+        // mapping past it for a while, to free memory).
+        if self.vmas.range(..start).next_back().is_some_and(|(&s, v)| s < start && v.end > end) {
+            self.may_split()?;
         }
         self.split_at(start);
         self.split_at(end);
@@ -1216,6 +1376,10 @@ impl MemoryManager {
         if map_type == MAP_SHARED_VALIDATE && req.flags & !VALIDATED_MAP_FLAGS != 0 {
             return Err(Errno::EOPNOTSUPP);
         }
+        // Shared anonymous memory never grows down (Linux's do_mmap).
+        if req.file.is_none() && map_type != MAP_PRIVATE && req.flags & MAP_GROWSDOWN != 0 {
+            return Err(Errno::EINVAL);
+        }
         let len = page_up(req.len).ok_or(Errno::ENOMEM)?;
         if let Some(f) = &req.file {
             if !f.offset.is_multiple_of(PAGE_SIZE) {
@@ -1224,6 +1388,12 @@ impl MemoryManager {
             if f.offset.checked_add(len).is_none() {
                 return Err(Errno::EOVERFLOW);
             }
+        }
+        // Linux's do_mmap: ENOMEM once there are more mappings than
+        // max_map_count.
+        let limit = map_count_limit();
+        if self.map_count(limit) > limit {
+            return Err(Errno::ENOMEM);
         }
         let fixed = req.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
         let start = if fixed {
@@ -1276,9 +1446,74 @@ impl MemoryManager {
                 }
             }
         };
-        let vma = Vma::fresh(start + len, prot, shared, may_write, mem_off, backing);
+        let mut vma = Vma::fresh(start + len, prot, shared, may_write, mem_off, backing);
+        vma.grows_down = req.flags & MAP_GROWSDOWN != 0 && !shared;
         self.insert(start, vma)?;
+        // MAP_POPULATE (without MAP_NONBLOCK) faults the pages in now,
+        // but those of a mapping no access reaches.
+        if req.flags & (MAP_POPULATE | MAP_NONBLOCK) == MAP_POPULATE && prot != PROT_NONE {
+            self.mf.populate(mem_off, len);
+        }
         Ok(start)
+    }
+
+    /// remap_file_pages(2), as Linux (4.0 and later) emulates it: the
+    /// shared file mapping at `start` (which may run on through mappings
+    /// of the same file with the same protection, without holes) is
+    /// mapped again over `[start, start + size)`, at page `pgoff` of the
+    /// file. EINVAL for any `prot` but 0, an empty or wrapping range, or
+    /// one not so mapped. A System V segment marked for removal whose last
+    /// mapping this was goes with the old mapping, and the new one fails
+    /// (EINVAL, as Linux's shm_mmap finds no segment), leaving the range
+    /// unmapped.
+    pub fn remap_file_pages(&mut self, start: u64, size: u64, prot: u64, pgoff: u64) -> SysResult<()> {
+        if prot != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let start = page_down(start);
+        let size = page_down(size);
+        let end = start.checked_add(size).filter(|&e| e > start).ok_or(Errno::EINVAL)?;
+        pgoff.checked_add(size / PAGE_SIZE).ok_or(Errno::EINVAL)?;
+        let offset = pgoff.checked_mul(PAGE_SIZE).ok_or(Errno::EINVAL)?;
+        let (_, v) = self.vmas.range(..=start).next_back().filter(|(_, v)| v.end > start).ok_or(Errno::EINVAL)?;
+        let Backing::Pages { source, .. } = &v.backing else {
+            return Err(Errno::EINVAL);
+        };
+        if !v.shared {
+            return Err(Errno::EINVAL);
+        }
+        let source = source.clone();
+        let (vprot, may_write, may_exec, locked) = (v.prot, v.may_write, v.may_exec, v.locked);
+        let mut cur = v.end;
+        for (&s, n) in self.vmas.range(cur.min(end)..end) {
+            let same_file = match &n.backing {
+                Backing::Pages { source: other, .. } => std::ptr::addr_eq(Arc::as_ptr(other), Arc::as_ptr(&source)),
+                Backing::PastEof => true,
+                _ => false,
+            };
+            if s != cur || !same_file || !n.shared || n.prot != vprot || n.locked != locked {
+                return Err(Errno::EINVAL);
+            }
+            cur = n.end;
+        }
+        if cur < end {
+            return Err(Errno::EINVAL);
+        }
+        let limit = map_count_limit();
+        if self.map_count(limit) > limit {
+            return Err(Errno::ENOMEM);
+        }
+        self.unmap_range(start, end)?;
+        if source.removed() && Arc::strong_count(&source) == 1 {
+            drop(source);
+            return Err(Errno::EINVAL);
+        }
+        self.map_file_pages(start, end, vprot, &source, offset, true, may_write)?;
+        for (_, v) in self.vmas.range_mut(start..end) {
+            v.locked = locked;
+            v.may_exec = may_exec;
+        }
+        Ok(())
     }
 
     /// Maps `[start, end)` onto the pages of `source` from `offset`: one VMA
@@ -1329,6 +1564,7 @@ impl MemoryManager {
                     lazy: false,
                     locked: false,
                     sealed: false,
+                    grows_down: false,
                 },
             )?;
             at += r.len;
@@ -1415,6 +1651,12 @@ impl MemoryManager {
         // which changes the mappings one by one, those before it change.
         let sealed = self.sealed_in(addr, end);
         let end = sealed.unwrap_or(end);
+        // Linux splits a mapping only where its protection changes.
+        let splits =
+            |at: u64| self.vmas.range(..at).next_back().is_some_and(|(&s, v)| s < at && v.end > at && v.prot != prot);
+        if splits(addr) || splits(end) {
+            self.may_split()?;
+        }
         self.split_at(addr);
         self.split_at(end);
         let mut ops = Vec::new();
@@ -1928,6 +2170,7 @@ impl MemoryManager {
             locked: v.locked,
             // A sealed mapping never grows (mremap refuses it).
             sealed: false,
+            grows_down: v.grows_down,
         };
         if v.locked && fills_in_memory(&vma.backing) {
             self.mf.populate(mem_off, len);

@@ -285,6 +285,7 @@ fn restored_lazily(name: &str, len: u64, prot: u32) -> (MemoryManager, Vec<u8>) 
         lazy: false,
         locked: false,
         sealed: false,
+        grows_down: false,
     };
     let mm =
         MemoryManager::restored(mf, (0x10000, 0x7fff_ffff_f000), (0, 0, 0x7000_0000_0000), vec![(0x4000_0000, vma)])

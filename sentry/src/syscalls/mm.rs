@@ -152,6 +152,13 @@ pub fn mremap(t: &mut Task, a: &Args) -> SysResult<u64> {
     t.mm().mremap(a.addr(0), a.u64(1), a.u64(2), a.u32(3), a.addr(4))
 }
 
+/// remap_file_pages(2): deprecated since Linux 4.0, which emulates it by
+/// mapping the file again ([`crate::mm::MemoryManager::remap_file_pages`]);
+/// the flags only ever asked for MAP_NONBLOCK, which changes nothing here.
+pub fn remap_file_pages(t: &mut Task, a: &Args) -> SysResult<u64> {
+    t.mm().remap_file_pages(a.addr(0), a.u64(1), a.u64(2), a.u64(3)).map(|_| 0)
+}
+
 /// mseal(2) (Linux 6.10): the mappings of the range can no longer be
 /// unmapped, moved, mapped over or reprotected, nor, when they are
 /// read-only private anonymous memory, discarded by madvise (EPERM).

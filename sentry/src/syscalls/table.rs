@@ -226,6 +226,7 @@ syscall_table! {
     SETPRIORITY => sched::setpriority, Support::Partial("recorded for the caller's process; the host does not apply it"), [Int, Int, Int];
     MEMBARRIER => mm::membarrier, Support::Partial("no RSEQ commands (EINVAL, as without CONFIG_RSEQ); the barrier interrupts the threads running app code and waits for each to come back"), [Int, Hex, Int];
     MREMAP => mm::mremap, Support::Full, [Ptr, Int, Int, Hex, Ptr];
+    REMAP_FILE_PAGES => mm::remap_file_pages, Support::Full, [Ptr, Int, Hex, Int, Hex];
     MSEAL => mm::mseal, Support::Full, [Ptr, Int, Hex];
     MSYNC => mm::msync, Support::Full, [Ptr, Int, Hex];
     MINCORE => mm::mincore, Support::Full, [Ptr, Int, Ptr];

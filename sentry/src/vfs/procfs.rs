@@ -790,6 +790,19 @@ impl PidDir {
 
     /// /proc/PID/oom_score_adj, which a write sets (LTP's library lowers
     /// it for every test).
+    /// /proc/PID/pagemap (mode 0400, as Linux's).
+    fn pagemap(&self) -> (Vec<u8>, SynthNode) {
+        let name = b"pagemap";
+        let (me, tgid, tid, ino) = (self.proc.clone(), self.tgid, self.tid, child_ino(self.ino, name));
+        let open: super::synth::Opener = Arc::new(move || {
+            let k = me.kernel()?;
+            let mm = snap(&k, tgid, tid)?.view.mm.clone();
+            Ok(Box::new(Pagemap { mm, ino }) as Box<dyn super::file::FileOps>)
+        });
+        let node = SynthNode::object(&self.proc.fs, ino, 0o400, 0, open);
+        (name.to_vec(), node.owned(self.uid, self.gid))
+    }
+
     fn oom_score_adj(&self) -> (Vec<u8>, SynthNode) {
         let name = b"oom_score_adj";
         let (me, tgid, tid, ino) = (self.proc.clone(), self.tgid, self.tid, child_ino(self.ino, name));
@@ -800,6 +813,48 @@ impl PidDir {
         });
         let node = SynthNode::object(&self.proc.fs, ino, 0o644, 0, open);
         (name.to_vec(), node.owned(self.uid, self.gid))
+    }
+}
+
+/// An open /proc/PID/pagemap: 8 bytes per page of the address space it
+/// was opened on ([`crate::mm::MemoryManager::pagemap`]).
+struct Pagemap {
+    mm: Arc<std::sync::Mutex<crate::mm::MemoryManager>>,
+    ino: u64,
+}
+
+impl super::file::FileOps for Pagemap {
+    fn seekable(&self) -> bool {
+        true
+    }
+
+    /// As Linux's pagemap_read: EINVAL unless the offset and the count are
+    /// whole entries; past the app's range, end of file.
+    fn read(&self, mf: &crate::mm::MemoryFile, dst: &[crate::mm::Chunk], offset: Option<u64>) -> SysResult<usize> {
+        const ENTRY: u64 = 8;
+        /// Entries made at a time, bounding what one read allocates.
+        const PIECE: u64 = 1 << 16;
+        let count: u64 = dst.iter().map(|c| c.len).sum();
+        let offset = offset.unwrap_or(0);
+        if !offset.is_multiple_of(ENTRY) || !count.is_multiple_of(ENTRY) {
+            return Err(Errno::EINVAL);
+        }
+        let (mut page, mut left, mut done) = (offset / ENTRY, count / ENTRY, 0usize);
+        while left > 0 {
+            let entries = self.mm.lock().unwrap_or_else(|e| e.into_inner()).pagemap(page, left.min(PIECE));
+            if entries.is_empty() {
+                break;
+            }
+            let bytes: Vec<u8> = entries.iter().flat_map(|e| e.to_ne_bytes()).collect();
+            done += super::file::put_bytes(mf, &crate::mm::sub_chunks(dst, done as u64), &bytes);
+            page += entries.len() as u64;
+            left -= entries.len() as u64;
+        }
+        Ok(done)
+    }
+
+    fn stat(&self) -> SysResult<gofer::FileAttr> {
+        Ok(gofer::FileAttr { mode: abi::flags::mode::S_IFREG | 0o400, ino: self.ino, nlink: 1, ..Default::default() })
     }
 }
 
@@ -934,6 +989,7 @@ impl SynthDir for PidDir {
         let fd_dir = FdDir { proc: self.proc.clone(), tgid: self.tgid, ino: fd_ino };
         v.push((b"fd".to_vec(), SynthNode::dir(fs, fd_ino, 0o500, Arc::new(fd_dir)).owned(self.uid, self.gid)));
         v.push(self.file("maps", 0o444, self.gen(|s, _| Ok(maps(s).into_bytes()))));
+        v.push(self.pagemap());
         v.push(self.file("statm", 0o444, self.gen(|s, _| Ok(statm(s).into_bytes()))));
         v.push(self.file("smaps", 0o444, self.gen(|s, _| Ok(smaps(s, false).into_bytes()))));
         v.push(self.file("smaps_rollup", 0o444, self.gen(|s, _| Ok(smaps(s, true).into_bytes()))));
@@ -1095,6 +1151,10 @@ impl RootDir {
         use crate::kernel::ipc;
         let k = self.0.kernel();
         let aio_nr = k.as_ref().map_or(0, |k| k.aio.nr());
+        // Linux's threads-max bounds the threads a fork may make (EAGAIN
+        // past it); the sandbox's bound is its task limit.
+        let threads_max =
+            k.as_ref().ok().and_then(|k| k.procs().task_limit).unwrap_or(crate::kernel::process::DEFAULT_TASK_LIMIT);
         let names = k.map(|k| k.uts_names()).ok();
         let hostname = names.as_ref().map(|n| String::from_utf8_lossy(&n.hostname).into_owned()).unwrap_or_default();
         let domainname =
@@ -1110,6 +1170,7 @@ impl RootDir {
                 ("kernel/version", format!("{}\n", crate::kernel::UTS_VERSION).into_bytes()),
                 ("kernel/ostype", b"Linux\n".to_vec()),
                 ("kernel/pid_max", b"4194304\n".to_vec()),
+                ("kernel/threads-max", format!("{threads_max}\n").into_bytes()),
                 // The sandbox's kernel is never tainted; its core dumps
                 // (which it reports, but does not write) go nowhere else.
                 ("kernel/tainted", b"0\n".to_vec()),
@@ -1171,6 +1232,17 @@ impl RootDir {
             Ok(())
         });
         let mut v = vec![SysctlInt::node("fs/lease-break-time", lease_get, lease_set)];
+        // vm/max_map_count: 0 to INT_MAX, as Linux takes it.
+        {
+            use std::sync::atomic::Ordering::Relaxed;
+            let get: SysctlGet = Arc::new(|| Ok(crate::mm::MAX_MAP_COUNT.load(Relaxed) as i64));
+            let set: SysctlSet = Arc::new(|n| {
+                let n = u64::try_from(n).ok().filter(|&n| n <= i32::MAX as u64).ok_or(Errno::EINVAL)?;
+                crate::mm::MAX_MAP_COUNT.store(n, Relaxed);
+                Ok(())
+            });
+            v.push(SysctlInt::node("vm/max_map_count", get, set));
+        }
         type Field = fn(&Limits) -> &std::sync::atomic::AtomicI64;
         let keys: [(&'static str, Field); 6] = [
             ("kernel/keys/maxkeys", |l| &l.maxkeys),

@@ -492,8 +492,11 @@ impl SystrapAddressSpace {
                 let info = c.siginfo();
                 let si_code = (info[1] & 0xffff_ffff) as u32 as i32;
                 let addr = info[2];
-                let access = self.esr()?.and_then(access_from_esr);
-                Ok(SwitchOutcome::Fault { signo: sig as u32, code: si_code, addr, access })
+                let esr = self.esr()?;
+                let access = esr.and_then(access_from_esr);
+                // The host's ESR, for the app's frame (Linux gives it one).
+                let syndrome = esr.map(|code| crate::Syndrome { number: 0, code });
+                Ok(SwitchOutcome::Fault { signo: sig as u32, code: si_code, addr, access, syndrome })
             }
             stub::INTERRUPT_SIGNAL => {
                 regs.leave_syscall();

@@ -573,7 +573,8 @@ impl SystrapAddressSpace {
                         Access::Read
                     }
                 });
-                Ok(SwitchOutcome::Fault { signo: sig as u32, code: si_code, addr, access })
+                let syndrome = Some(crate::Syndrome { number: g[G_TRAPNO], code: g[G_ERR] });
+                Ok(SwitchOutcome::Fault { signo: sig as u32, code: si_code, addr, access, syndrome })
             }
             stub::INTERRUPT_SIGNAL => {
                 regs.orig_rax = u64::MAX;

@@ -148,6 +148,10 @@ impl PageSource for ShmMap {
         self.seg.detached_by(pid);
     }
 
+    fn removed(&self) -> bool {
+        self.seg.perm().mode & SHM_DEST != 0
+    }
+
     /// Linux's name for the segment's file in its internal shm mount.
     fn map_name(&self) -> Option<String> {
         Some(format!("/SYSV{:08x} (deleted)", self.seg.key_at_creation as u32))

@@ -206,6 +206,7 @@ impl Task {
         let tid = handle.tid;
         let mut child = Task::new(kernel, TaskParts { handle, pid, mm, fds, fs, regs, sigmask: self.sigmask });
         child.comm = self.comm;
+        child.trap = self.trap;
         child.publish_view();
         if let Some(v) = self.handle.view() {
             child.publish_program(v.exe, v.cmdline, v.environ);

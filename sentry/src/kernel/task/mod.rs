@@ -372,6 +372,9 @@ pub struct Task {
     pub clear_child_tid: u64,
     /// set_robust_list (head, length).
     pub robust_list: (u64, u64),
+    /// What the hardware said of the thread's last fault, for its signal
+    /// frames (`arch::Trap`).
+    pub trap: crate::arch::Trap,
     /// The thread's name (PR_SET_NAME).
     pub comm: [u8; 16],
     /// Released when this (vfork) child execs or exits.
@@ -460,6 +463,7 @@ impl Task {
             restart_block: None,
             clear_child_tid: 0,
             robust_list: (0, 0),
+            trap: Default::default(),
             comm: [0; 16],
             vfork_done: None,
             exit: None,

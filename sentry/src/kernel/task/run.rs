@@ -104,10 +104,18 @@ impl Task {
                     self.in_syscall = true;
                     self.syscall();
                 }
-                Ok(SwitchOutcome::Fault { signo, code, addr, access }) => {
+                Ok(SwitchOutcome::Fault { signo, code, addr, access, syndrome }) => {
                     if self.mm.lock().unwrap_or_else(|e| e.into_inner()).handle_fault(addr, access, &self.cursor) {
                         continue;
                     }
+                    // A touch just below a MAP_GROWSDOWN mapping grows it.
+                    let stack_limit = self.rlimits()[abi::flags::rlimit::RLIMIT_STACK as usize].cur;
+                    if signo == SIGSEGV
+                        && self.mm.lock().unwrap_or_else(|e| e.into_inner()).grow_down(addr, stack_limit)
+                    {
+                        continue;
+                    }
+                    self.trap = crate::arch::fault_trap(signo, code, access, syndrome);
                     // A touch past the end of a mapped file is SIGBUS, as on Linux.
                     let (signo, code) =
                         if self.mm().fault_is_past_eof(addr) { (abi::flags::signal::SIGBUS, 2) } else { (signo, code) };
@@ -259,9 +267,16 @@ impl Task {
                 }
             }
             if self.setup_frame(sig, &info, &act).is_err() {
-                // No room for the frame: Linux kills with SIGSEGV.
-                self.exit_group(ExitStatus::Dumped(SIGSEGV));
-                return;
+                // No room for the frame (or no write access to it): as
+                // Linux's force_sigsegv, a SIGSEGV (SI_KERNEL) comes
+                // next, to its handler if it has one; a SIGSEGV whose own
+                // frame failed has its handler reset, so that it kills.
+                if sig == SIGSEGV {
+                    let reset = SigAction { handler: crate::kernel::signal::SIG_DFL, ..act };
+                    self.handle.tg.sighand.lock().unwrap_or_else(|e| e.into_inner()).set(sig, reset);
+                }
+                self.force_signal(SigInfo::new(SIGSEGV, code::SI_KERNEL));
+                continue;
             }
             if act.flags & SA_RESETHAND != 0 {
                 // Linux resets the handler only: the flags and mask stay
@@ -325,6 +340,7 @@ impl Task {
             altstack,
             old_mask: self.saved_mask.take().unwrap_or(self.sigmask),
             vdso_base,
+            trap: self.trap,
         };
         let regs = crate::arch::setup_frame(&mut self.mm(), req)?;
         self.regs = regs;
