@@ -16,8 +16,8 @@
 //!   (the fast one, and the default where the host supports it);
 //! - [`ptrace`]: PTRACE_SYSEMU stops the stub at each syscall.
 //!
-//! Both run on x86_64; on aarch64 only ptrace does so far (systrap's stub
-//! and SIGSYS handler are x86_64 assembly, and its probe refuses there).
+//! Both run on x86_64 and aarch64 (systrap's stub and handler are each
+//! architecture's assembly: `systrap/arch/`).
 //!
 //! A KVM platform would fit the same traits.
 //!
@@ -27,12 +27,6 @@
 pub mod arch;
 
 pub mod ptrace;
-#[cfg(target_arch = "x86_64")]
-pub mod systrap;
-/// systrap's stand-in where its stub is not written yet: it refuses, so
-/// that ptrace is chosen.
-#[cfg(not(target_arch = "x86_64"))]
-#[path = "systrap_unsupported.rs"]
 pub mod systrap;
 
 use std::any::Any;

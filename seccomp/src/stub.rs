@@ -3,7 +3,7 @@
 //! one page, in every stub at the same address), which seccompiler's rules
 //! cannot express. The platform installs them in each stub it forks.
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 use std::os::fd::RawFd;
 
 use crate::bpf::*;
@@ -22,8 +22,6 @@ const ARCH_SET_FS: u32 = 0x1002;
 enum To {
     Next,
     Allow,
-    // (Only systrap's filter traps, and arm64 has none yet.)
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     Trap,
     Kill,
     Label(u8),
@@ -123,8 +121,7 @@ impl Bpf {
 ///   PR_SET_MM_MAP only.
 /// - Anything else, or a non-x86_64 syscall (int 0x80), kills the process.
 ///
-/// x86_64 only, as the systrap stub is (arm64 has no arch_prctl; its stub
-/// is still to be written).
+/// x86_64's; arm64's is below.
 #[cfg(target_arch = "x86_64")]
 pub fn systrap(base: u64, memfd: RawFd) -> Vec<libc::sock_filter> {
     const FUTEX: u8 = 1;
@@ -159,6 +156,46 @@ pub fn systrap(base: u64, memfd: RawFd) -> Vec<libc::sock_filter> {
     b.ld(off_arg_lo(0));
     b.jeq(ARCH_SET_FS, To::Allow, To::Next);
     b.jeq(ARCH_SET_GS, To::Allow, To::Kill);
+    b.label(PRCTL);
+    b.prctl_set_mm_map_only();
+    b.finish()
+}
+
+/// The stub's filter on arm64: as x86_64's, with arm64's numbers and no
+/// arch_prctl (the stub sets `tpidr_el0` itself).
+///
+/// - A syscall whose instruction pointer (the pc after the `svc`) is
+///   outside the code page traps (SIGSYS): that is every app syscall.
+/// - From the code page: rt_sigreturn; futex WAIT and WAKE only; mmap only of
+///   the memory file with exactly MAP_SHARED|MAP_FIXED; munmap; mprotect;
+///   prctl PR_SET_MM with PR_SET_MM_MAP only.
+/// - Anything else, or another architecture's syscall, kills the process.
+#[cfg(target_arch = "aarch64")]
+pub fn systrap(base: u64, memfd: RawFd) -> Vec<libc::sock_filter> {
+    const FUTEX: u8 = 1;
+    const MMAP: u8 = 2;
+    const PRCTL: u8 = 3;
+    let mut b = Bpf::default();
+    b.only_from_code_page(base, To::Trap);
+    b.jeq(libc::SYS_rt_sigreturn as u32, To::Allow, To::Next);
+    b.jeq(libc::SYS_futex as u32, To::Label(FUTEX), To::Next);
+    b.jeq(libc::SYS_mmap as u32, To::Label(MMAP), To::Next);
+    b.jeq(libc::SYS_munmap as u32, To::Allow, To::Next);
+    b.jeq(libc::SYS_mprotect as u32, To::Allow, To::Next);
+    b.jeq(libc::SYS_prctl as u32, To::Label(PRCTL), To::Kill);
+    b.label(FUTEX);
+    b.ld(off_arg_lo(1));
+    b.jeq(libc::FUTEX_WAIT as u32, To::Allow, To::Next);
+    b.jeq(libc::FUTEX_WAKE as u32, To::Allow, To::Kill);
+    b.label(MMAP);
+    b.ld(off_arg_lo(3));
+    b.jeq((libc::MAP_SHARED | libc::MAP_FIXED) as u32, To::Next, To::Kill);
+    b.ld(off_arg_hi(3));
+    b.jeq(0, To::Next, To::Kill);
+    b.ld(off_arg_lo(4));
+    b.jeq(memfd as u32, To::Next, To::Kill);
+    b.ld(off_arg_hi(4));
+    b.jeq(0, To::Allow, To::Kill);
     b.label(PRCTL);
     b.prctl_set_mm_map_only();
     b.finish()
@@ -299,5 +336,43 @@ mod tests {
         assert_eq!(run(&f, libc::SYS_prctl, x86, app_ip, set_mm_map()), SECCOMP_RET_TRAP);
         // A 32-bit syscall (int 0x80) kills wherever it comes from.
         assert_eq!(run(&f, 20, 0x4000_0003, app_ip, [0; 6]), kill);
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    #[test]
+    fn arm64_filter_traps_the_app_and_confines_the_stub() {
+        let base: u64 = 0x7ffe_0000_0000;
+        let f = systrap(base, 7);
+        let arm = AUDIT_ARCH_AARCH64;
+        let stub_ip = base + 0x40;
+        let app_ip = 0x40_0008;
+        let shared_fixed = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        for nr in [libc::SYS_getpid, libc::SYS_mmap, libc::SYS_rt_sigreturn, libc::SYS_exit_group, 0x4000_0000] {
+            assert_eq!(run(&f, nr, arm, app_ip, [0; 6]), SECCOMP_RET_TRAP, "nr {nr}");
+        }
+        assert_eq!(run(&f, libc::SYS_futex, arm, base + PAGE, [0; 6]), SECCOMP_RET_TRAP);
+        assert_eq!(run(&f, libc::SYS_futex, arm, base - 4, [0; 6]), SECCOMP_RET_TRAP);
+        assert_eq!(run(&f, libc::SYS_futex, arm, stub_ip + (1 << 32), [0; 6]), SECCOMP_RET_TRAP);
+        let allow = |nr, args| run(&f, nr, arm, stub_ip, args);
+        assert_eq!(allow(libc::SYS_rt_sigreturn, [0; 6]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_futex, [0, 0, 2, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_futex, [0, 1, 1, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_mmap, [0x1000, 0x1000, 3, shared_fixed, 7, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_munmap, [0x1000, 0x1000, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_mprotect, [0x1000, 0x1000, 1, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        let kill = SECCOMP_RET_KILL_PROCESS;
+        assert_eq!(allow(libc::SYS_getpid, [0; 6]), kill);
+        assert_eq!(allow(libc::SYS_clone, [0; 6]), kill);
+        assert_eq!(allow(libc::SYS_futex, [0, 9, 0, 0, 0, 0]), kill, "FUTEX_WAIT_BITSET");
+        assert_eq!(allow(libc::SYS_futex, [0, 128, 0, 0, 0, 0]), kill, "private futex");
+        assert_eq!(allow(libc::SYS_mmap, [0, 0x1000, 3, shared_fixed, 8, 0]), kill, "another fd");
+        let private_fixed = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
+        assert_eq!(allow(libc::SYS_mmap, [0, 0x1000, 3, private_fixed, 7, 0]), kill, "private");
+        assert_eq!(run(&f, libc::SYS_mmap, AUDIT_ARCH_X86_64, stub_ip, [0; 6]), kill);
+        let (set_mm, mm_map) = (libc::PR_SET_MM as u64, libc::PR_SET_MM_MAP as u64);
+        assert_eq!(allow(libc::SYS_prctl, [set_mm, mm_map, 0x1000, 104, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(allow(libc::SYS_prctl, [set_mm, 1, 0x1000, 0, 0, 0]), kill, "PR_SET_MM_START_CODE");
+        assert_eq!(allow(libc::SYS_prctl, [libc::PR_SET_NAME as u64, 0, 0, 0, 0, 0]), kill);
+        assert_eq!(allow(libc::SYS_prctl, [set_mm | (1 << 32), mm_map, 0, 0, 0, 0]), kill);
     }
 }

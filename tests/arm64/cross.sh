@@ -57,7 +57,8 @@ run "${cargo[@]}" clippy --target "$target" --workspace --all-targets -- -D warn
 # Unit tests under qemu-user (.cargo/config.toml's runner). Left out, each
 # for a reason of qemu-user's, not Husk's; tests/arm64/kernel.sh runs them
 # on an arm64 kernel under qemu-system-aarch64:
-# - platform's integration tests fork stubs and ptrace them, which
+# - platform's integration tests fork stubs and ptrace them or filter
+#   them with seccomp (systrap), which
 #   qemu-user cannot do for an emulated process (only --lib runs);
 # - seccomp's a_syscall_outside_* tests re-exec the test binary (no binfmt
 #   here) and install seccomp filters, which qemu-user refuses (they would

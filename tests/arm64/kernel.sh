@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs, on a real arm64 Linux kernel, the unit and platform tests that
 # qemu-user cannot run (tests/arm64/cross.sh names them): the ptrace
-# platform's stub tests, seccomp's filters installed in the kernel, and the
+# and systrap platforms' stub tests, seccomp's filters installed in the kernel, and the
 # Gofer's tests that need openat2. The kernel is Debian's arm64 cloud
 # kernel, booted under qemu-system-aarch64 (-M virt -cpu max) with an
 # initramfs holding the cross-built test binaries, the cross toolchain's
@@ -33,6 +33,7 @@ test_exe() { sed -n "s|.*Executable tests/$1.rs (\(.*\))\$|\1|p" "$build_log"; }
 declare -A bins=(
     [platform_lib]=$(lib_exe platform)
     [ptrace_stub]=$(test_exe ptrace_stub)
+    [systrap_stub]=$(test_exe systrap_stub_arm64)
     [seccomp_lib]=$(lib_exe seccomp)
     [gofer_lib]=$(lib_exe gofer)
     [gofer_it]=$(test_exe gofer)
@@ -55,6 +56,7 @@ done
 cat >"$root/cmds" <<CMDS
 /t/platform_lib
 /t/ptrace_stub
+/t/systrap_stub
 /t/seccomp_lib
 /t/gofer_lib
 /t/gofer_it --skip opening_by_type --skip getdents_pages_through_100k_entries

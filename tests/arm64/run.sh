@@ -12,15 +12,19 @@
 #     bash, coreutils and python3.
 # A case passes when the program exits 0 natively (chrooted into the same
 # root, as root with every capability, with an empty environment) and Husk
-# (`--cap-add ALL`, as root's) gives the same exit status and stdout. Prints each verdict
+# (`--cap-add ALL`, as root's) gives the same exit status and stdout. Each
+# case runs natively once and under Husk on each platform of
+# HUSK_ARM64_PLATFORM (a list; `ptrace systrap` by default), its verdict
+# named `case@platform`. Prints each verdict
 # and `N passed, M failed`; exits 1 if any failed. The kernel and busybox
 # are cached under /var/cache/husk-test/arm64.
 #
-#   bash tests/arm64/run.sh                # every case, on ptrace
+#   bash tests/arm64/run.sh                # every case, on both platforms
 #   bash tests/arm64/run.sh hello pipes    # chosen programs
+#   HUSK_ARM64_PLATFORM=systrap bash tests/arm64/run.sh   # on systrap only
 #
 # Not part of .ci/run (emulation is slow: about 15 minutes for the whole
-# set); CI cross-builds and lints instead (tests/arm64/cross.sh).
+# set on one platform); CI cross-builds and lints instead (tests/arm64/cross.sh).
 # CARGO overrides the cargo command (e.g. CARGO="flock -o LOCK cargo");
 # HUSK_ARM64_PROFILE=release uses a release build (faster under emulation).
 set -euo pipefail
@@ -42,6 +46,11 @@ debian=$(debian_root)
 say "Debian root $debian"
 
 profile=${HUSK_ARM64_PROFILE:-debug}
+platforms=${HUSK_ARM64_PLATFORM:-ptrace systrap}
+for p in $platforms; do
+    case $p in ptrace | systrap) ;; *) say "unknown platform $p (HUSK_ARM64_PLATFORM)"; exit 2 ;; esac
+done
+say "platforms: $platforms"
 flags=()
 [ "$profile" = release ] && flags=(--release)
 run "${cargo[@]}" build "${flags[@]}" --target "$target" -p runtime --bin husk
@@ -107,7 +116,8 @@ say "$built programs built"
 
 # Run inside the machine by busybox sh: each case natively (chroot), then
 # under Husk; the verdicts on the console.
-cat >"$root/diff.sh" <<'SH'
+printf 'platforms="%s"\n' "$platforms" >"$root/diff.sh"
+cat >>"$root/diff.sh" <<'SH'
 /bin/busybox --install -s /bin
 export PATH=/bin
 for r in /r /deb; do
@@ -135,15 +145,18 @@ check() {
         head -n 5 /tmp/native.err
         return
     fi
-    timeout -k 10 300 /bin/husk run --platform ptrace --cap-add ALL --rootfs $root -- "$@" >/tmp/husk.out 2>/tmp/husk.err </dev/null
-    hs=$?
-    if [ $hs -eq $ns ] && cmp -s /tmp/native.out /tmp/husk.out; then
-        echo "=== pass $name"
-    else
-        echo "=== fail $name (exit $hs, native $ns)"
-        diff /tmp/native.out /tmp/husk.out | head -n 15
-        head -n 15 /tmp/husk.err
-    fi
+    for platform in $platforms; do
+        timeout -k 10 300 /bin/husk run --platform $platform --cap-add ALL --rootfs $root -- "$@" \
+            >/tmp/husk.out 2>/tmp/husk.err </dev/null
+        hs=$?
+        if [ $hs -eq $ns ] && cmp -s /tmp/native.out /tmp/husk.out; then
+            echo "=== pass $name@$platform"
+        else
+            echo "=== fail $name@$platform (exit $hs, native $ns)"
+            diff /tmp/native.out /tmp/husk.out | head -n 15
+            head -n 15 /tmp/husk.err
+        fi
+    done
 }
 for p in /r/progs/*; do
     check "${p##*/}" "/progs/${p##*/}"

@@ -12,6 +12,8 @@
 
 mod arch;
 pub(crate) mod stub;
+#[cfg(target_arch = "aarch64")]
+pub(crate) use arch::sync_icache;
 mod sys;
 
 use std::any::Any;

@@ -161,7 +161,6 @@ pub(crate) unsafe fn seal_stub(memfd: RawFd, prog: &libc::sock_fprog) -> bool {
 ///
 /// # Safety
 /// As for [`seal_stub`].
-#[cfg(target_arch = "x86_64")]
 pub(crate) unsafe fn seal_factory(memfd: RawFd, pool_fd: RawFd) -> bool {
     // SAFETY: raw syscalls with plain values; the caller guarantees we are
     // the forked child.

@@ -30,6 +30,7 @@
 //! file, changing its own mappings and TLS bases, futexes and rt_sigreturn,
 //! so a lying stub hurts only its own sandbox.
 
+mod arch;
 mod pool;
 mod shared;
 mod stub;
@@ -41,20 +42,13 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::{
-    fp_layout, Access, AddressSpace, Context, FpState, Interrupter, Platform, PlatformError, Prot, Regs, SwitchOutcome,
-    FP_XSTATE_MAGIC1, FP_XSTATE_MAGIC2, FX_SW_BYTES, XFEATURE_FPSSE, XSAVE_HEADER, XSAVE_MIN,
-};
+use crate::{AddressSpace, Context, FpState, Interrupter, Platform, PlatformError, Prot, Regs, SwitchOutcome};
 use shared::{Ctrl, S_APP, S_SENTRY, WAITING};
 
 /// How long each side spins for its turn before it sleeps in FUTEX_WAIT.
 const SPIN: Duration = Duration::from_micros(20);
 /// How long the Sentry sleeps before it checks that the stub is alive.
 const LIVENESS_PERIOD: Duration = Duration::from_millis(50);
-/// Addresses at or above this are not canonical user addresses.
-const USER_LIMIT: u64 = 0x7fff_ffff_f000;
-/// The page-fault trap number.
-const TRAP_PF: u64 = 14;
 
 /// The systrap platform.
 pub struct SystrapPlatform {
@@ -92,7 +86,7 @@ impl SystrapPlatform {
             factory_gone: AtomicBool::new(false),
             ahead: Mutex::new(None),
             made_one: AtomicBool::new(false),
-            fsgsbase: sys::has_fsgsbase(),
+            fsgsbase: arch::has_fsgsbase(),
             stub_spin: spin_iterations(),
         })
     }
@@ -112,6 +106,7 @@ impl SystrapPlatform {
         ctrl.state().store(S_APP, Ordering::SeqCst);
         ctrl.set(shared::SPIN, self.stub_spin);
         ctrl.set(shared::FSGS_MODE, u64::from(self.fsgsbase));
+        arch::init_ctrl(&ctrl, self.region.sigstack());
         Ok((slot, ctrl))
     }
 
@@ -215,8 +210,8 @@ fn current_cpu() -> u64 {
 /// Sentry and reports a fault. Returns why not otherwise.
 pub fn probe() -> Result<(), PlatformError> {
     let mem = sys::memfd(c"husk-systrap-probe", shared::PAGE).map_err(PlatformError::StubCreate)?;
-    // syscall; ud2
-    let code = [0x0f_u8, 0x05, 0x0f, 0x0b];
+    // A syscall, then an undefined instruction.
+    let code = arch::PROBE_CODE;
     // SAFETY: writes our own buffer into our own memfd.
     let n = unsafe { libc::pwrite(mem.as_raw_fd(), code.as_ptr().cast(), code.len(), 0) };
     if n != code.len() as isize {
@@ -227,8 +222,7 @@ pub fn probe() -> Result<(), PlatformError> {
     let at = platform.min_user_address();
     space.map_file(at, shared::PAGE as u64, 0, Prot(Prot::READ | Prot::EXEC))?;
     let mut ctx = platform.new_context();
-    let mut regs = Regs::for_entry(at, 0);
-    regs.rax = libc::SYS_getpid as u64;
+    let mut regs = arch::probe_regs(at);
     let pid = SystrapPlatform::downcast(space.as_mut()).map_or(0, |s| s.pid);
     let unexpected = |what| PlatformError::Protocol { pid, what };
     if ctx.switch(space.as_mut(), &mut regs)? != SwitchOutcome::Syscall || regs.syscall_nr() != libc::SYS_getpid as u64
@@ -342,10 +336,15 @@ pub struct SystrapAddressSpace {
     /// A pidfd of the stub, for interrupts (None where the host has none).
     pidfd: Option<Arc<OwnedFd>>,
     memfd: RawFd,
+    /// (x86_64's: the stub uses rd/wr{fs,gs}base.)
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     fsgsbase: bool,
     /// The fs and gs bases the stub thread has, when known (without
-    /// FSGSBASE the Sentry tracks them and sets them only on change).
+    /// FSGSBASE the Sentry tracks them and sets them only on change;
+    /// x86_64's).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     fs_base: Option<u64>,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     gs_base: Option<u64>,
     /// The stub waits in its handler for a reply.
     parked: bool,
@@ -482,28 +481,7 @@ impl SystrapAddressSpace {
         if !self.parked {
             return Err(self.died());
         }
-        if regs.fs_base >= USER_LIMIT || regs.gs_base >= USER_LIMIT {
-            return Err(PlatformError::Protocol { pid: self.pid, what: "fs or gs base outside user space" });
-        }
-        let c = &self.ctrl;
-        c.put_regs(regs);
-        if self.fsgsbase {
-            c.set(shared::FS_BASE, regs.fs_base);
-            c.set(shared::GS_BASE, regs.gs_base);
-        } else {
-            let mut set = 0;
-            if self.fs_base != Some(regs.fs_base) {
-                c.set(shared::FS_BASE, regs.fs_base);
-                set |= 1;
-            }
-            if self.gs_base != Some(regs.gs_base) {
-                c.set(shared::GS_BASE, regs.gs_base);
-                set |= 2;
-            }
-            c.set(shared::SET_FSGS, set);
-        }
-        self.fs_base = Some(regs.fs_base);
-        self.gs_base = Some(regs.gs_base);
+        self.put_state(regs)?;
         self.ctrl.set(shared::OPS_N, self.queued as u64);
         self.ctrl.set(shared::REQ, shared::REQ_RESUME);
         self.give();
@@ -511,71 +489,7 @@ impl SystrapAddressSpace {
         self.ops_done()?;
         self.event(regs)
     }
-
-    /// Decodes the event the stub posted into `regs` and an outcome.
-    fn event(&mut self, regs: &mut Regs) -> Result<SwitchOutcome, PlatformError> {
-        let c = &self.ctrl;
-        let signo = c.get(shared::SIGNO);
-        let g = c.take_regs(regs);
-        if self.fsgsbase {
-            // Only the app's own wrfsbase could have changed them; these are
-            // plain register values for the Sentry.
-            regs.fs_base = c.get(shared::FS_BASE);
-            regs.gs_base = c.get(shared::GS_BASE);
-            self.fs_base = Some(regs.fs_base);
-            self.gs_base = Some(regs.gs_base);
-        }
-        let sig = i32::try_from(signo).unwrap_or(-1);
-        match sig {
-            libc::SIGSYS => {
-                // (The stub itself ignores a SIGSYS that seccomp did not
-                // raise.)
-                // As at a PTRACE_SYSEMU stop: the number in orig_rax,
-                // -ENOSYS in rax, rip after the syscall instruction.
-                regs.orig_rax = regs.rax;
-                regs.rax = (-libc::ENOSYS) as i64 as u64;
-                Ok(SwitchOutcome::Syscall)
-            }
-            libc::SIGILL if (c.siginfo()[1] & 0xffff_ffff) as u32 as i32 == libc::SI_KERNEL => {
-                // Only the host kernel raises SIGILL with SI_KERNEL here: the
-                // uretprobe syscall (335, Linux 6.11+) made outside a uretprobe
-                // trampoline, which seccomp lets through unfiltered since 6.13
-                // and which forces SIGILL. It is the app's syscall 335 all
-                // the same, with rip after it: the Sentry answers it, as it
-                // does under ptrace, rather than the host.
-                regs.orig_rax = URETPROBE_SYSCALL;
-                regs.rax = (-libc::ENOSYS) as i64 as u64;
-                Ok(SwitchOutcome::Syscall)
-            }
-            libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP => {
-                regs.orig_rax = u64::MAX;
-                let info = c.siginfo();
-                let si_code = (info[1] & 0xffff_ffff) as u32 as i32;
-                let addr = info[2];
-                let access = (g[shared::G_TRAPNO] == TRAP_PF).then(|| {
-                    let err = g[shared::G_ERR];
-                    if err & 0x10 != 0 {
-                        Access::Exec
-                    } else if err & 0x2 != 0 {
-                        Access::Write
-                    } else {
-                        Access::Read
-                    }
-                });
-                let syndrome = Some(crate::Syndrome { number: g[shared::G_TRAPNO], code: g[shared::G_ERR] });
-                Ok(SwitchOutcome::Fault { signo: sig as u32, code: si_code, addr, access, syndrome })
-            }
-            stub::INTERRUPT_SIGNAL => {
-                regs.orig_rax = u64::MAX;
-                Ok(SwitchOutcome::Interrupted)
-            }
-            _ => Err(PlatformError::Protocol { pid: self.pid, what: "event with an unexpected signal number" }),
-        }
-    }
 }
-
-/// x86_64's uretprobe syscall number, which no seccomp filter can trap.
-const URETPROBE_SYSCALL: u64 = 335;
 
 impl AddressSpace for SystrapAddressSpace {
     fn host_pid(&self) -> Option<i32> {
@@ -655,69 +569,6 @@ impl Drop for SystrapAddressSpace {
     }
 }
 
-impl SystrapAddressSpace {
-    /// Leaves `fp` in the control region for the frame that the first
-    /// resume builds, with the marker and magic word Linux's `rt_sigreturn`
-    /// checks (without them it would load the legacy area alone).
-    fn stage_first_fp(&mut self, fp: &FpState) {
-        let layout = fp_layout();
-        let mut clean = fp.clone();
-        clean.sanitize(layout);
-        let off = shared::SYNTH_FP_AREA;
-        if layout.xsave {
-            clean.mark_sigframe(layout);
-            self.ctrl.write_bytes(off, &clean.bytes[..layout.size]);
-            self.ctrl.write_bytes(off + layout.size, &FP_XSTATE_MAGIC2.to_le_bytes());
-        } else {
-            clean.bytes[FX_SW_BYTES..XSAVE_HEADER].fill(0);
-            self.ctrl.write_bytes(off, &clean.bytes[..XSAVE_HEADER]);
-        }
-        self.ctrl.set(shared::SYNTH_FP, self.stub_ctrl + off as u64);
-    }
-
-    /// Where the FPU state of the frame the stub is parked in lies in the
-    /// control region, if there is such a frame (not before the first run),
-    /// and whether it is a whole XSAVE area of [`fp_layout`]'s shape (the
-    /// kernel's marker says so), not the FXSAVE area alone.
-    fn fp_area(&self) -> Result<Option<(usize, bool)>, PlatformError> {
-        if !self.parked {
-            return Err(self.died());
-        }
-        let bad = PlatformError::Protocol { pid: self.pid, what: "signal frame outside the signal stack" };
-        let to_off = |addr: u64| -> Option<usize> {
-            let off = usize::try_from(addr.checked_sub(self.stub_ctrl)?).ok()?;
-            (off >= shared::PAGE && off.is_multiple_of(8)).then_some(off)
-        };
-        let uctx = self.ctrl.get(shared::UCTX);
-        if uctx == 0 {
-            return Ok(None);
-        }
-        let uctx = to_off(uctx).filter(|o| o + FPSTATE_PTR + 8 <= shared::CTRL_LEN);
-        let Some(uctx) = uctx else { return Err(bad) };
-        let fp = self.ctrl.get(uctx + FPSTATE_PTR);
-        if fp == 0 {
-            return Ok(None);
-        }
-        let off = match to_off(fp) {
-            Some(o) if o.is_multiple_of(64) && o + XSAVE_MIN <= shared::CTRL_LEN => o,
-            _ => return Err(bad),
-        };
-        let layout = fp_layout();
-        let end = off + layout.size;
-        let full = layout.xsave && end + 4 <= shared::CTRL_LEN && {
-            let sw: [u64; 3] = self.ctrl.get_words(off + FX_SW_BYTES);
-            let magic1 = sw[0] as u32;
-            let xstate_size = sw[2] as u32 as usize;
-            let mut magic2 = [0u8; 4];
-            self.ctrl.read_bytes(end, &mut magic2);
-            magic1 == FP_XSTATE_MAGIC1 && xstate_size == layout.size && u32::from_le_bytes(magic2) == FP_XSTATE_MAGIC2
-        };
-        Ok(Some((off, full)))
-    }
-}
-
-/// Offset of `uc_mcontext.fpstate` in `struct ucontext`.
-const FPSTATE_PTR: usize = 40 + 23 * 8;
 /// Interrupts a context by signalling the stub it last ran in: the handler
 /// reports the signal as an event, and `switch` returns `Interrupted`. If the
 /// stub is parked in its handler, the signal waits until the next resume.
@@ -785,57 +636,13 @@ impl Context for SystrapContext {
     /// parked in (with XSAVE, the whole area); before the thread first ran,
     /// the state its first resume will load, or `Ok(false)` for a clean FPU.
     fn get_fp_state(&mut self, space: &mut dyn AddressSpace, fp: &mut FpState) -> Result<bool, PlatformError> {
-        let space = systrap_space(space)?;
-        let Some((off, full)) = space.fp_area()? else {
-            // Not run yet: the state the first resume will load, if any.
-            if space.ctrl.get(shared::SYNTH_FP) == 0 {
-                return Ok(false);
-            }
-            let layout = fp_layout();
-            let len = if layout.xsave { layout.size } else { XSAVE_HEADER };
-            space.ctrl.read_bytes(shared::SYNTH_FP_AREA, &mut fp.bytes[..len]);
-            fp.bytes[FX_SW_BYTES..XSAVE_HEADER].fill(0);
-            return Ok(true);
-        };
-        let layout = fp_layout();
-        if full {
-            space.ctrl.read_bytes(off, &mut fp.bytes[..layout.size]);
-        } else {
-            space.ctrl.read_bytes(off, &mut fp.bytes[..512]);
-            if layout.xsave {
-                fp.bytes[XSAVE_HEADER..layout.size].fill(0);
-                fp.set_xstate_bv(XFEATURE_FPSSE);
-            }
-        }
-        // The kernel's frame marker is not part of the app's state.
-        fp.bytes[FX_SW_BYTES..512].fill(0);
-        Ok(true)
+        systrap_space(space)?.get_fp(fp)
     }
 
     /// Replaces the state that `rt_sigreturn` will load: the one in the
     /// frame the stub is parked in or, before the thread first ran, the one
     /// the first resume's frame points at.
     fn set_fp_state(&mut self, space: &mut dyn AddressSpace, fp: &FpState) -> Result<bool, PlatformError> {
-        let space = systrap_space(space)?;
-        let Some((off, full)) = space.fp_area()? else {
-            space.stage_first_fp(fp);
-            return Ok(true);
-        };
-        let layout = fp_layout();
-        let mut clean = fp.clone();
-        clean.sanitize(layout);
-        // Keep the kernel's marker (bytes 464..512 and magic2), which says
-        // how much XSAVE state follows.
-        space.ctrl.write_bytes(off, &clean.bytes[..FX_SW_BYTES]);
-        if full {
-            space.ctrl.write_bytes(off + XSAVE_HEADER, &clean.bytes[XSAVE_HEADER..layout.size]);
-        } else if space.ctrl.get(off + FX_SW_BYTES) as u32 == FP_XSTATE_MAGIC1 {
-            // An XSAVE frame of another shape than ours: only x87 and SSE
-            // are replaced; mark them present, or the kernel would load
-            // their initial state.
-            let bv = off + XSAVE_HEADER;
-            space.ctrl.set(bv, space.ctrl.get(bv) | XFEATURE_FPSSE);
-        }
-        Ok(true)
+        systrap_space(space)?.set_fp(fp)
     }
 }

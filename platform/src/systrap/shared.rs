@@ -6,8 +6,9 @@
 //! so the frames the host kernel builds for the stub's signals (registers and
 //! FPU state) are in shared memory too.
 //!
-//! Offsets are shared with the assembly in `stub.rs` through `const` operands,
-//! so they are written once, here.
+//! Offsets are shared with the assembly in `arch/` through `const` operands,
+//! so they are written once, here (the registers' layout, which is each
+//! architecture's, there).
 //!
 //! # Handoff
 //! One 32-bit futex word, `STATE`, says whose turn it is: [`S_APP`] (the stub's:
@@ -30,8 +31,6 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::Regs;
-
 /// The page size.
 pub const PAGE: usize = 4096;
 /// The signal stack's size (the rest of the control region).
@@ -53,11 +52,14 @@ pub const SIGNO: usize = 0x10;
 pub const STUB_CPU: usize = 0x18;
 /// The CPU the Sentry last gave the turn from (written by the Sentry).
 pub const SENTRY_CPU: usize = 0x20;
-/// The fs base.
+/// The fs base (x86_64); on aarch64, `tpidr_el0`.
 pub const FS_BASE: usize = 0x28;
-/// The gs base.
+/// The gs base (x86_64).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub const GS_BASE: usize = 0x30;
-/// Without FSGSBASE: bit 0 = set fs base, bit 1 = set gs base, on resume.
+/// Without FSGSBASE: bit 0 = set fs base, bit 1 = set gs base, on resume
+/// (x86_64).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub const SET_FSGS: usize = 0x38;
 /// How many `pause` iterations the stub spins before it sleeps.
 pub const SPIN: usize = 0x40;
@@ -80,16 +82,10 @@ pub const OPS: usize = 0x300;
 pub const OP_LEN: usize = 7 * 8;
 /// How many operations fit in the control page.
 pub const MAX_OPS: usize = (PAGE - OPS) / OP_LEN;
-/// The event's general registers, as the kernel's `struct sigcontext` holds
-/// them: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags,
-/// cs/gs/fs/ss, err, trapno, oldmask, cr2 (23 words).
-pub const GREGS: usize = 0x100;
-/// How many words of [`GREGS`] the stub copies out of the signal frame.
-pub const GREGS_OUT: usize = 23;
-/// How many words the stub copies back in on resume (r8 through eflags).
-pub const GREGS_IN: usize = 18;
-/// The event's siginfo (128 bytes; not copied for SIGSYS).
-pub const SIGINFO: usize = 0x200;
+// The event's general registers (`GREGS`, as the kernel's `struct
+// sigcontext` holds them), its siginfo and the first resume's frame: where
+// and how long is each architecture's (`arch/`).
+pub(super) use super::arch::{GREGS, GREGS_OUT, SIGINFO, SYNTH_FP_AREA, SYNTH_UCTX};
 /// Where the Sentry puts the `struct prctl_mm_map` of a queued
 /// PR_SET_MM_MAP ([`crate::AddressSpace::show_args`]).
 pub const MM_MAP: usize = 0x280;
@@ -109,14 +105,7 @@ pub const ARGS_MAX: usize = PAGE;
 pub const ARGS_PAGE: usize = super::stub::REGION_LEN as usize - PAGE;
 const _: () = assert!(ARGS_STAGING + ARGS_MAX + 4 * PAGE <= SYNTH_FP_AREA);
 const _: () = assert!(SIGINFO + 128 <= OPS && GREGS + 8 * GREGS_OUT <= SIGINFO);
-/// Where the stub builds a signal frame of its own to start the app with
-/// (an offset in the control region, near the signal stack's top).
-pub const SYNTH_UCTX: usize = CTRL_LEN - 1024;
-/// Where the Sentry puts the FPU state a new thread starts with (an XSAVE
-/// area with its signal-frame marker and trailing magic word), 64-byte
-/// aligned, below [`SYNTH_UCTX`]: a thread inherits its parent's FPU.
-pub const SYNTH_FP_AREA: usize = (SYNTH_UCTX - crate::FP_STATE_CAP - 64) & !63;
-const _: () = assert!(SYNTH_FP_AREA >= PAGE && SYNTH_FP_AREA.is_multiple_of(64));
+const _: () = assert!(SYNTH_FP_AREA >= PAGE && SYNTH_UCTX < CTRL_LEN);
 
 // The factory page (see `stub.rs`): the first page of the control pool's
 // slot 0, which the stub factory maps at `FACTORY_PAGE` in its region.
@@ -160,24 +149,6 @@ pub const TURN_MASK: u32 = 3;
 pub const REQ_RESUME: u64 = 1;
 /// Reply: run the queued operations and give the turn back.
 pub const REQ_OPS: u64 = 2;
-
-// Word indices into GREGS (glibc's REG_* numbering).
-const G_R8: usize = 0;
-const G_RDI: usize = 8;
-const G_RSI: usize = 9;
-const G_RBP: usize = 10;
-const G_RBX: usize = 11;
-const G_RDX: usize = 12;
-const G_RAX: usize = 13;
-const G_RCX: usize = 14;
-const G_RSP: usize = 15;
-const G_RIP: usize = 16;
-const G_EFL: usize = 17;
-const G_CSGSFS: usize = 18;
-/// The page-fault error code.
-pub const G_ERR: usize = 19;
-/// The trap number.
-pub const G_TRAPNO: usize = 20;
 
 /// The Sentry's mapping of one control region.
 pub struct Ctrl {
@@ -255,45 +226,6 @@ impl Ctrl {
             *w = self.get(off + 8 * i);
         }
         out
-    }
-
-    /// Writes the registers the stub loads on resume.
-    pub fn put_regs(&self, r: &Regs) {
-        let mut g = [0u64; GREGS_IN];
-        g[G_R8..G_R8 + 8].copy_from_slice(&[r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15]);
-        g[G_RDI] = r.rdi;
-        g[G_RSI] = r.rsi;
-        g[G_RBP] = r.rbp;
-        g[G_RBX] = r.rbx;
-        g[G_RDX] = r.rdx;
-        g[G_RAX] = r.rax;
-        g[G_RCX] = r.rcx;
-        g[G_RSP] = r.rsp;
-        g[G_RIP] = r.rip;
-        g[G_EFL] = r.eflags;
-        for (i, w) in g.iter().enumerate() {
-            self.set(GREGS + 8 * i, *w);
-        }
-    }
-
-    /// Reads the event's registers into `r`, leaving `orig_rax`, the bases
-    /// and the data segment selectors to the caller.
-    pub fn take_regs(&self, r: &mut Regs) -> [u64; GREGS_OUT] {
-        let g: [u64; GREGS_OUT] = self.get_words(GREGS);
-        [r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15] = [g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]];
-        r.rdi = g[G_RDI];
-        r.rsi = g[G_RSI];
-        r.rbp = g[G_RBP];
-        r.rbx = g[G_RBX];
-        r.rdx = g[G_RDX];
-        r.rax = g[G_RAX];
-        r.rcx = g[G_RCX];
-        r.rsp = g[G_RSP];
-        r.rip = g[G_RIP];
-        r.eflags = g[G_EFL];
-        r.cs = g[G_CSGSFS] & 0xffff;
-        r.ss = (g[G_CSGSFS] >> 48) & 0xffff;
-        g
     }
 
     /// Copies `dst.len()` bytes at `off` out of the region.

@@ -125,6 +125,7 @@ pub fn memfd(name: &std::ffi::CStr, len: usize) -> io::Result<OwnedFd> {
 }
 
 /// Whether user code may use rd/wr{fs,gs}base (HWCAP2_FSGSBASE).
+#[cfg(target_arch = "x86_64")]
 pub fn has_fsgsbase() -> bool {
     const HWCAP2_FSGSBASE: libc::c_ulong = 1 << 1;
     // SAFETY: getauxval reads the process's auxiliary vector.

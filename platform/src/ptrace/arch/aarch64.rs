@@ -46,7 +46,7 @@ pub(in crate::ptrace) const RSEQ_SIG: u64 = 0xd428_bc00;
 /// instruction cache is not coherent with data writes. The sequence of
 /// the Arm ARM (and of libgcc's `__clear_cache`): clean the data cache to
 /// the point of unification, invalidate the instruction cache, by line.
-pub(in crate::ptrace) fn sync_icache(start: u64, len: u64) {
+pub(crate) fn sync_icache(start: u64, len: u64) {
     let ctr: u64;
     // SAFETY: CTR_EL0 is readable at EL0 on Linux (or emulated by it).
     unsafe { std::arch::asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack, preserves_flags)) };

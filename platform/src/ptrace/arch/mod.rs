@@ -5,6 +5,9 @@
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
+/// (systrap's code page needs it too.)
+#[cfg(target_arch = "aarch64")]
+pub(crate) use aarch64::sync_icache;
 #[cfg(target_arch = "aarch64")]
 pub(super) use aarch64::*;
 #[cfg(target_arch = "x86_64")]
