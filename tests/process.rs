@@ -137,6 +137,17 @@ differential_test! {
 }
 
 differential_test! {
+    /// A sleeping process woken by a signal is R in /proc at once, before
+    /// it runs, as Linux's (LTP's shmctl01 waited for its children to
+    /// sleep again and saw the sleep the signal had ended).
+    fn wake_state(platform, link) {
+        let (rootfs, prog) = prog_rootfs("wake_state", link);
+        let case = case(&rootfs, &prog).expect_lines(&["a child woken by a signal is R at once, 5 times: ok"]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// What a fault's frame says of the fault, as Linux's: x86_64's
     /// trapno and err (write, user and fetch bits), arm64's esr_context
     /// (its class and write bit), kept for the thread's later frames. The

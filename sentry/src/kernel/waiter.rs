@@ -24,9 +24,15 @@ pub struct Waker {
 
 impl Waker {
     /// Wakes the task if it sleeps, or makes its next sleep return at once.
+    /// A sleeping task is running (R in /proc) from here on, before its
+    /// thread is back on a CPU, as Linux's try_to_wake_up makes it: a
+    /// process that waits for another to sleep again after a signal
+    /// (LTP's TST_PROCESS_STATE_WAIT) must not see the sleep the signal
+    /// ended.
     pub fn wake(&self) {
         let mut w = self.woken.lock().unwrap_or_else(|e| e.into_inner());
         *w = true;
+        self.sleeping.store(false, Ordering::Release);
         self.cv.notify_all();
     }
 
