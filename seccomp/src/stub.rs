@@ -121,60 +121,15 @@ impl Bpf {
 ///   PR_SET_MM_MAP only.
 /// - Anything else, or a non-x86_64 syscall (int 0x80), kills the process.
 ///
-/// x86_64's; arm64's is below.
-#[cfg(target_arch = "x86_64")]
-pub fn systrap(base: u64, memfd: RawFd) -> Vec<libc::sock_filter> {
-    const FUTEX: u8 = 1;
-    const MMAP: u8 = 2;
-    const ARCH_PRCTL: u8 = 3;
-    const PRCTL: u8 = 4;
-    let mut b = Bpf::default();
-    b.only_from_code_page(base, To::Trap);
-    b.jeq(libc::SYS_rt_sigreturn as u32, To::Allow, To::Next);
-    b.jeq(libc::SYS_futex as u32, To::Label(FUTEX), To::Next);
-    b.jeq(libc::SYS_mmap as u32, To::Label(MMAP), To::Next);
-    b.jeq(libc::SYS_munmap as u32, To::Allow, To::Next);
-    b.jeq(libc::SYS_mprotect as u32, To::Allow, To::Next);
-    b.jeq(libc::SYS_prctl as u32, To::Label(PRCTL), To::Next);
-    b.jeq(libc::SYS_arch_prctl as u32, To::Label(ARCH_PRCTL), To::Kill);
-    b.label(FUTEX);
-    b.ld(off_arg_lo(1));
-    b.jeq(libc::FUTEX_WAIT as u32, To::Allow, To::Next);
-    b.jeq(libc::FUTEX_WAKE as u32, To::Allow, To::Kill);
-    b.label(MMAP);
-    b.ld(off_arg_lo(3));
-    b.jeq((libc::MAP_SHARED | libc::MAP_FIXED) as u32, To::Next, To::Kill);
-    b.ld(off_arg_hi(3));
-    b.jeq(0, To::Next, To::Kill);
-    b.ld(off_arg_lo(4));
-    b.jeq(memfd as u32, To::Next, To::Kill);
-    b.ld(off_arg_hi(4));
-    b.jeq(0, To::Allow, To::Kill);
-    b.label(ARCH_PRCTL);
-    b.ld(off_arg_hi(0));
-    b.jeq(0, To::Next, To::Kill);
-    b.ld(off_arg_lo(0));
-    b.jeq(ARCH_SET_FS, To::Allow, To::Next);
-    b.jeq(ARCH_SET_GS, To::Allow, To::Kill);
-    b.label(PRCTL);
-    b.prctl_set_mm_map_only();
-    b.finish()
-}
-
-/// The stub's filter on arm64: as x86_64's, with arm64's numbers and no
-/// arch_prctl (the stub sets `tpidr_el0` itself).
-///
-/// - A syscall whose instruction pointer (the pc after the `svc`) is
-///   outside the code page traps (SIGSYS): that is every app syscall.
-/// - From the code page: rt_sigreturn; futex WAIT and WAKE only; mmap only of
-///   the memory file with exactly MAP_SHARED|MAP_FIXED; munmap; mprotect;
-///   prctl PR_SET_MM with PR_SET_MM_MAP only.
-/// - Anything else, or another architecture's syscall, kills the process.
-#[cfg(target_arch = "aarch64")]
+/// arm64's is the same with arm64's numbers and no arch_prctl (the stub
+/// sets `tpidr_el0` itself); its instruction pointer is the pc after the
+/// `svc`, and another architecture's syscall kills the process too.
 pub fn systrap(base: u64, memfd: RawFd) -> Vec<libc::sock_filter> {
     const FUTEX: u8 = 1;
     const MMAP: u8 = 2;
     const PRCTL: u8 = 3;
+    #[cfg(target_arch = "x86_64")]
+    const ARCH_PRCTL: u8 = 4;
     let mut b = Bpf::default();
     b.only_from_code_page(base, To::Trap);
     b.jeq(libc::SYS_rt_sigreturn as u32, To::Allow, To::Next);
@@ -182,6 +137,12 @@ pub fn systrap(base: u64, memfd: RawFd) -> Vec<libc::sock_filter> {
     b.jeq(libc::SYS_mmap as u32, To::Label(MMAP), To::Next);
     b.jeq(libc::SYS_munmap as u32, To::Allow, To::Next);
     b.jeq(libc::SYS_mprotect as u32, To::Allow, To::Next);
+    #[cfg(target_arch = "x86_64")]
+    {
+        b.jeq(libc::SYS_prctl as u32, To::Label(PRCTL), To::Next);
+        b.jeq(libc::SYS_arch_prctl as u32, To::Label(ARCH_PRCTL), To::Kill);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
     b.jeq(libc::SYS_prctl as u32, To::Label(PRCTL), To::Kill);
     b.label(FUTEX);
     b.ld(off_arg_lo(1));
@@ -196,6 +157,15 @@ pub fn systrap(base: u64, memfd: RawFd) -> Vec<libc::sock_filter> {
     b.jeq(memfd as u32, To::Next, To::Kill);
     b.ld(off_arg_hi(4));
     b.jeq(0, To::Allow, To::Kill);
+    #[cfg(target_arch = "x86_64")]
+    {
+        b.label(ARCH_PRCTL);
+        b.ld(off_arg_hi(0));
+        b.jeq(0, To::Next, To::Kill);
+        b.ld(off_arg_lo(0));
+        b.jeq(ARCH_SET_FS, To::Allow, To::Next);
+        b.jeq(ARCH_SET_GS, To::Allow, To::Kill);
+    }
     b.label(PRCTL);
     b.prctl_set_mm_map_only();
     b.finish()
