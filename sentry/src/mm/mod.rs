@@ -1107,7 +1107,8 @@ impl MemoryManager {
         /// Linux's stack_guard_gap.
         const GUARD_GAP: u64 = 256 * PAGE_SIZE;
         let start = page_down(addr);
-        if start < self.min_addr || self.overlaps(start, start + PAGE_SIZE) {
+        // (A touch past user space, up to u64::MAX, grows nothing.)
+        if start < self.min_addr || start >= self.max_addr || self.overlaps(start, start + PAGE_SIZE) {
             return false;
         }
         let Some((&above, v)) = self.vmas.range(start..).next() else {

@@ -363,3 +363,13 @@ fn a_truncated_pages_file_is_refused_before_anything_runs() {
     let e = lazy::LazyPages::new(fd, vec![(0, 8192)], &crcs, &stored, 8192).err();
     assert_eq!(e, Some(lazy::LoadError::Truncated { have, want: 8192 }));
 }
+
+#[test]
+fn a_touch_past_user_space_grows_nothing() {
+    // The fuzzer's find: a fault address near u64::MAX overflowed the
+    // page after it.
+    let mut mm = manager();
+    for addr in [u64::MAX, u64::MAX - PAGE_SIZE, 1 << 63] {
+        assert!(!mm.grow_down(addr, 8 << 20), "{addr:#x}");
+    }
+}
