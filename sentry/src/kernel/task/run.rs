@@ -336,7 +336,7 @@ impl Task {
             regs: &self.regs,
             fp: have_fp.then_some(&mut fp),
             on_altstack: act.flags & SA_ONSTACK != 0 && self.altstack.size != 0 && !self.on_altstack(self.regs.sp()),
-            altstack_top: self.altstack.sp + self.altstack.size,
+            altstack_top: self.altstack.sp.wrapping_add(self.altstack.size),
             altstack,
             old_mask: self.saved_mask.take().unwrap_or(self.sigmask),
             vdso_base,
