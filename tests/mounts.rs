@@ -166,7 +166,7 @@ husk_test! {
                       grep ' /proc proc ' /proc/mounts; readlink /proc/mounts; ls /proc/sys/vm";
         let n = thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let case = sh(&r, script, &proc_flags()).expect_stdout(format!(
-            "{n}\n1\nLinux\n{}\nhusk\nLinux\n{}\n1\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\nself/mounts\novercommit_memory\n",
+            "{n}\n1\nLinux\n{}\nhusk\nLinux\n{}\n1\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\nself/mounts\nmax_map_count\novercommit_memory\n",
             husk_suite::UTS_RELEASE,
             n + 1
         ));
