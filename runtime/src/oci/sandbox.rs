@@ -668,6 +668,7 @@ fn exec(
         _ => anyhow::anyhow!("exec: {e}"),
     })?;
     let pid = started.pid;
+    wait_until_shown(controller, pid);
     ch.send(&Response::Started(pid), &[])?;
     // From here the connection lasts as long as the process.
     answering.release();
@@ -698,6 +699,24 @@ fn exec(
         let _ = nix::sys::socket::shutdown(ch.raw_fd(), nix::sys::socket::Shutdown::Both);
         sent
     })
+}
+
+/// Waits, for a bounded time, until the new process `pid` has a host
+/// process (its stub) that `ps` can list, or has ended: runc's `exec`
+/// returns once the process runs, and callers list it right after (the
+/// shim's `ps`, `docker top`). The Sentry starts the process's thread, and
+/// so its stub, after `exec` returns.
+fn wait_until_shown(controller: &sentry::Controller, pid: i32) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while std::time::Instant::now() < until {
+        let pids = controller.pids();
+        // No process with a stub: a platform without host processes to show.
+        let none_shown = pids.iter().all(|&(_, stub)| stub == 0);
+        match pids.into_iter().find(|&(p, _)| p == pid) {
+            Some((_, 0)) if !none_shown => std::thread::sleep(std::time::Duration::from_micros(200)),
+            _ => return,
+        }
+    }
 }
 
 /// Why the container's process could not be started, in runc's words
