@@ -48,7 +48,14 @@ pub const S_ISUID: u32 = 0o4000;
 pub const S_ISVTX: u32 = 0o1000;
 
 static ZEROS: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
-static NEXT_ANON_DEV: AtomicU64 = AtomicU64::new(0x30);
+/// The minor number of the next in-memory filesystem's device (major 0,
+/// as Linux's anonymous devices). High, where the host's own anonymous
+/// devices, numbered from 1 up, do not reach: the files of a host tree
+/// keep their host device numbers, and a tmpfs of the same number (say
+/// /dev/shm, against the host overlay of a container's root) made
+/// programs that find a file's mount by its device, as busybox's `df`,
+/// take one for the other.
+static NEXT_ANON_MINOR: AtomicU32 = AtomicU32::new(0xc_0000);
 /// The first inode number of an overlay's new files.
 const UPPER_FIRST_INO: u64 = 1 << 40;
 /// How many inode numbers each overlay's upper layer has.
@@ -122,7 +129,7 @@ impl MemFs {
     /// A new, empty filesystem whose file data lives in `mf`.
     pub fn new(kind: FsKind, mf: Arc<MemoryFile>) -> Arc<MemFs> {
         Arc::new(MemFs {
-            dev: NEXT_ANON_DEV.fetch_add(1, Ordering::Relaxed),
+            dev: super::devfs::makedev(0, NEXT_ANON_MINOR.fetch_add(1, Ordering::Relaxed)),
             kind,
             mf,
             next_ino: AtomicU64::new(1),
