@@ -48,6 +48,7 @@ impl Ctx {
         rootfs.prog("ckpt_sigio", Link::Static);
         rootfs.prog("ckpt_pidfd", Link::Static);
         rootfs.prog("ckpt_memfd", Link::Static);
+        rootfs.prog("ckpt_seccomp", Link::Static);
         rootfs.prog("ckpt_fifo", Link::Static);
         rootfs.prog("ckpt_sysv", Link::Static);
         rootfs.prog("ckpt_mqueue", Link::Static);
@@ -730,6 +731,17 @@ fn pidfds_of_a_live_child_a_zombie_and_a_reaped_child_come_back() {
     assert!(out.contains("the reaped child's pidfd: readable, hung up"), "{out}");
     assert!(out.contains("a signal through it: No such process"), "{out}");
     assert!(out.contains("waitid through it: No child processes"), "{out}");
+}
+
+#[test]
+fn seccomp_filters_strict_mode_and_their_sharing_come_back() {
+    let out = restores_as_natively("seccomp", "ckpt_seccomp", Native::Chroot, &[]);
+    assert!(out.contains("getppid: errno 42"), "{out}");
+    assert!(out.contains("uname: trapped 1, si_errno 5"), "{out}");
+    assert!(out.contains("TSYNC after the restore: 0"), "{out}");
+    assert!(out.contains("the thread's getppid: errno 42"), "{out}");
+    assert!(out.contains("the child's getppid: errno 42"), "{out}");
+    assert!(out.contains("the strict child wrote strict\nand was killed by 9"), "{out}");
 }
 
 #[test]

@@ -1305,3 +1305,31 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// What LTP's seccomp01 and prctl02 check, and more: the app's own
+    /// seccomp filters (errno, trap with its siginfo, kill, trace and user
+    /// notification without anyone to take them, arguments, LOG, TSYNC,
+    /// the chain's length as Linux counts it, inheritance by fork and
+    /// execve, /proc's Seccomp lines), the checks of a program, and strict
+    /// mode.
+    fn seccomp_filter(platform, link) {
+        let (rootfs, prog) = rootfs_with("seccomp_filter", link);
+        rootfs.dir("/proc");
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_lines(&[
+            "a jump out of the program: EINVAL",
+            "filters of 4096 installed: 3, then ENOMEM",
+            "strict mode: write works",
+            "strict mode's getpid: killed by signal 9",
+            "the same with TSYNC_ESRCH: ESRCH",
+            "TSYNC: the other thread's getppid: errno 42",
+            "getppid: errno 42",
+            "uname: trapped 1, si_code 1, si_errno 7, si_syscall is uname 1, si_arch ok 1, si_call_addr set 1, returned its number",
+            "write to 99: errno 77",
+            "the child's getpgid: killed by signal 31",
+            "after execve: [NoNewPrivs:\t1] [Seccomp:\t2] [Seccomp_filters:\t2]",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}

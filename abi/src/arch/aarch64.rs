@@ -21,6 +21,8 @@ pub const PLATFORM_STRING: &str = "aarch64";
 pub const MACHINE: &str = "aarch64";
 /// ELF `e_machine` for this architecture (`EM_AARCH64`).
 pub const ELF_MACHINE: u16 = 183;
+/// seccomp_data.arch (AUDIT_ARCH_AARCH64: the ELF machine, 64-bit, little-endian).
+pub const AUDIT_ARCH: u32 = 0xC000_00B7;
 
 abi_struct! {
     /// `struct stat` as arm64 lays it out (`asm-generic/stat.h`, 128 bytes):

@@ -15,6 +15,8 @@ pub const PLATFORM_STRING: &str = "x86_64";
 pub const MACHINE: &str = "x86_64";
 /// ELF `e_machine` for this architecture.
 pub const ELF_MACHINE: u16 = 62;
+/// seccomp_data.arch (AUDIT_ARCH_X86_64: the ELF machine, 64-bit, little-endian).
+pub const AUDIT_ARCH: u32 = 0xC000_003E;
 
 /// `struct stat` as the x86_64 kernel lays it out (144 bytes).
 #[repr(C)]

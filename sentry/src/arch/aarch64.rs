@@ -250,6 +250,10 @@ pub fn set_trap_flag(_regs: &mut Regs, _on: bool) {}
 /// syscall -1, and keeps the number in `syscallno`).
 pub fn enter_syscall_stop(_regs: &mut Regs) {}
 
+/// A syscall a seccomp filter trapped is left as it was at entry, as
+/// Linux's `syscall_rollback`: x0 still holds the first argument.
+pub fn rollback_syscall(_regs: &mut Regs) {}
+
 /// AT_HWCAP and AT_HWCAP2: the host's, less what the Sentry's signal
 /// frames and mappings cannot carry: SVE and SME state (no `sve_context`
 /// or `za_context` in frames), MTE (no PROT_MTE) and BTI (no PROT_BTI).

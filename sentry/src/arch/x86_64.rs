@@ -256,6 +256,12 @@ pub fn enter_syscall_stop(regs: &mut Regs) {
     regs.set_return(Errno::ENOSYS.as_return());
 }
 
+/// A syscall a seccomp filter trapped is left as it was at entry, as
+/// Linux's `syscall_rollback`: rax holds the syscall's number again.
+pub fn rollback_syscall(regs: &mut Regs) {
+    regs.set_return(regs.syscall_nr());
+}
+
 /// AT_HWCAP and AT_HWCAP2: CPUID leaf 1's EDX, as Linux passes it on x86_64.
 pub fn hwcaps() -> (u64, u64) {
     let r = std::arch::x86_64::__cpuid(1);

@@ -22,7 +22,7 @@ pub const PAGES_FILE: &str = "husk-pages.img";
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 15;
+pub const FORMAT_VERSION: u32 = 16;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -617,6 +617,8 @@ pub struct ThreadImage {
     pub affinity: Option<Vec<u8>>,
     /// PR_SET_NO_NEW_PRIVS.
     pub no_new_privs: bool,
+    /// seccomp's mode and filters.
+    pub seccomp: crate::kernel::seccomp::ModeImage,
     /// The scheduling policy and priority as recorded.
     pub sched: u64,
     /// PR_SET_TIMERSLACK's value and the default it goes back to.

@@ -392,6 +392,9 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
     let now = Instant::now();
     let mut tasks = Vec::new();
     let mut deferred_arms: Vec<DeferredArm> = Vec::new();
+    // seccomp filters by their key in the image: threads that shared one
+    // share it again.
+    let mut seccomp_filters = HashMap::new();
     {
         let mut procs = kernel.procs();
         for p in &image.processes {
@@ -448,6 +451,9 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                     handle.push_signal(siginfo(s)?);
                 }
                 handle.no_new_privs.store(t.no_new_privs, Relaxed);
+                let seccomp = crate::kernel::seccomp::Mode::from_image(&t.seccomp, &mut seccomp_filters)
+                    .map_err(|e| inconsistent(format!("thread {}'s seccomp filter: {e}", t.tid)))?;
+                handle.set_seccomp(seccomp);
                 handle.sched.store(t.sched, Relaxed);
                 handle.timer_slack.store(t.timer_slack.0, Relaxed);
                 handle.default_timer_slack.store(t.timer_slack.1, Relaxed);

@@ -56,6 +56,7 @@ pub fn thread_image(t: &Task) -> ThreadImage {
         personality: t.personality,
         affinity: t.affinity.clone(),
         no_new_privs: h.no_new_privs.load(Relaxed),
+        seccomp: h.seccomp_mode().image(),
         sched: h.sched.load(Relaxed),
         timer_slack: (h.timer_slack.load(Relaxed), h.default_timer_slack.load(Relaxed)),
         deadline: *h.deadline.lock().unwrap_or_else(|e| e.into_inner()),

@@ -25,6 +25,7 @@ pub mod nat;
 pub mod process;
 pub mod ptrace;
 pub mod pty;
+pub mod seccomp;
 pub mod signal;
 pub mod task;
 pub mod timer;

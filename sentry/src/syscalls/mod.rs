@@ -26,6 +26,7 @@ mod poll;
 mod process;
 mod ptrace;
 mod sched;
+mod seccomp;
 mod signal;
 mod socket;
 mod splice;
@@ -91,6 +92,11 @@ pub type Handler = fn(&mut Task, &Args) -> SysResult<u64>;
 /// The hot path: a table index, the handler, a register write. Nothing here
 /// allocates or logs unless `--strace` is on.
 pub fn dispatch(task: &mut Task) {
+    // The app's own seccomp filters, after the ptrace entry stop, as Linux
+    // runs them.
+    if task.handle.seccomp_on.load(std::sync::atomic::Ordering::Acquire) && !seccomp::admit(task) {
+        return;
+    }
     let nr = task.regs.syscall_nr();
     let args = Args(task.regs.syscall_args());
     let result = match table::handler(nr) {

@@ -453,6 +453,8 @@ pub fn prctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             t.mm().copy_out(a.addr(1), &comm)?;
             Ok(0)
         }
+        super::seccomp::PR_GET_SECCOMP => Ok(u64::from(t.handle.seccomp_mode().number())),
+        super::seccomp::PR_SET_SECCOMP => super::seccomp::prctl_set(t, a),
         PR_SET_NO_NEW_PRIVS => {
             if a.u64(1) != 1 || a.u64(2) != 0 || a.u64(3) != 0 || a.u64(4) != 0 {
                 return Err(Errno::EINVAL);

@@ -11,7 +11,7 @@ use abi::SYSCALL_COUNT;
 use super::strace::Fmt::{self, *};
 use super::{
     aio, event, fdops, file, fs, fs_write, futex, identity, inspect, ipc, keys, locks, mm, pidfd, poll, process, sched,
-    signal, socket, splice, sys, thread, time, xattr, Handler,
+    seccomp, signal, socket, splice, sys, thread, time, xattr, Handler,
 };
 
 /// How completely a syscall is implemented.
@@ -189,7 +189,8 @@ syscall_table! {
     SETPGID => process::setpgid, Support::Full, [Int, Int];
     SETSID => process::setsid, Support::Full, [];
     GETSID => process::getsid, Support::Full, [Int];
-    PRCTL => process::prctl, Support::Partial("PDEATHSIG, NAME, DUMPABLE, NO_NEW_PRIVS, KEEPCAPS, CAPBSET_*, SECUREBITS, CAP_AMBIENT, CHILD_SUBREAPER, TIMERSLACK, THP_DISABLE, GET_TID_ADDRESS, GET_TSC; no SECCOMP, SET_TSC, SET_MM, MCE_KILL, SPECULATION_CTRL, SET_VMA"), [Int, Hex, Hex, Hex, Hex];
+    SECCOMP => seccomp::seccomp, Support::Partial("strict mode and filters (TSYNC, LOG); no user-notification listener (NEW_LISTENER is EINVAL)"), [Int, Hex, Ptr];
+    PRCTL => process::prctl, Support::Partial("PDEATHSIG, NAME, DUMPABLE, NO_NEW_PRIVS, KEEPCAPS, CAPBSET_*, SECUREBITS, CAP_AMBIENT, CHILD_SUBREAPER, TIMERSLACK, THP_DISABLE, GET_TID_ADDRESS, GET_TSC, GET/SET_SECCOMP; no SET_TSC, SET_MM, MCE_KILL, SPECULATION_CTRL, SET_VMA"), [Int, Hex, Hex, Hex, Hex];
     CAPGET => identity::capget, Support::Full, [Ptr, Ptr];
     CAPSET => identity::capset, Support::Partial("the sets are the process's, not each thread's"), [Ptr, Ptr];
     GETRUSAGE => process::getrusage, Support::Partial("CPU times and maxrss of the app's stubs; other fields zero"), [Int, Ptr];

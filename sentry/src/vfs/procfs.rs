@@ -496,7 +496,9 @@ fn status(s: &Snap) -> String {
         writeln!(o, "CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}", c.inheritable, c.permitted, c.effective);
     let _ = writeln!(o, "CapBnd:\t{:016x}\nCapAmb:\t{:016x}", c.bounding, c.ambient);
     let nnp = u8::from(s.handle.no_new_privs.load(std::sync::atomic::Ordering::Relaxed));
-    let _ = writeln!(o, "NoNewPrivs:\t{nnp}\nSeccomp:\t0\nSeccomp_filters:\t0");
+    let seccomp = s.handle.seccomp_mode();
+    let (mode, filters) = (seccomp.number(), seccomp.filters());
+    let _ = writeln!(o, "NoNewPrivs:\t{nnp}\nSeccomp:\t{mode}\nSeccomp_filters:\t{filters}");
     let _ = writeln!(o, "Speculation_Store_Bypass:\tthread vulnerable");
     let _ = writeln!(o, "SpeculationIndirectBranch:\tconditional enabled");
     o

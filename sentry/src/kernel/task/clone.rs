@@ -213,6 +213,9 @@ impl Task {
         }
         let nnp = self.handle.no_new_privs.load(std::sync::atomic::Ordering::Relaxed);
         child.handle.no_new_privs.store(nnp, std::sync::atomic::Ordering::Relaxed);
+        // seccomp filters go to every new thread and process (Linux's
+        // copy_seccomp).
+        child.handle.set_seccomp(self.handle.seccomp_mode());
         child.affinity = self.affinity.clone();
         child.personality = self.personality;
         child.keys.reqkey_default = self.keys.reqkey_default;

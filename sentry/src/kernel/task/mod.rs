@@ -119,6 +119,12 @@ pub struct TaskHandle {
     pub sentry_clock: AtomicU32,
     /// PR_SET_NO_NEW_PRIVS, here so /proc can show it.
     pub no_new_privs: AtomicBool,
+    /// seccomp(2): the thread's mode and filters. Here, not in the task,
+    /// so that another thread's SECCOMP_FILTER_FLAG_TSYNC can set them.
+    pub seccomp: Mutex<crate::kernel::seccomp::Mode>,
+    /// Whether `seccomp` is anything but disabled: the only cost each
+    /// syscall of a thread without filters pays is this load.
+    pub seccomp_on: AtomicBool,
     /// The scheduling policy the thread asked for (low 32 bits; with
     /// SCHED_RESET_ON_FORK) and its priority (high 32): recorded and
     /// reported, as the host schedules the thread.
@@ -156,6 +162,18 @@ pub struct DeadlineParams {
 pub const DEFAULT_TIMER_SLACK_NS: u64 = 50_000;
 
 impl TaskHandle {
+    /// The thread's seccomp mode and filters.
+    pub fn seccomp_mode(&self) -> crate::kernel::seccomp::Mode {
+        self.seccomp.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Sets the thread's seccomp mode and filters.
+    pub fn set_seccomp(&self, mode: crate::kernel::seccomp::Mode) {
+        let on = !matches!(mode, crate::kernel::seccomp::Mode::Disabled);
+        *self.seccomp.lock().unwrap_or_else(|e| e.into_inner()) = mode;
+        self.seccomp_on.store(on, Ordering::Release);
+    }
+
     /// A handle for a new thread.
     pub fn new(tid: i32, tg: Arc<ThreadGroup>, blocked: SigSet) -> Arc<TaskHandle> {
         Arc::new(TaskHandle {
@@ -171,6 +189,8 @@ impl TaskHandle {
             stub_pid: AtomicI32::new(0),
             sentry_clock: AtomicU32::new(NO_CLOCK),
             no_new_privs: AtomicBool::new(false),
+            seccomp: Mutex::new(crate::kernel::seccomp::Mode::Disabled),
+            seccomp_on: AtomicBool::new(false),
             sched: AtomicU64::new(0),
             robust_head: AtomicU64::new(0),
             deadline: Mutex::new(DeadlineParams::default()),

@@ -292,6 +292,14 @@ impl Task {
         true
     }
 
+    /// A seccomp filter's SECCOMP_RET_TRACE: PTRACE_EVENT_SECCOMP with the
+    /// filter's data, if a tracer asked for it; false if none did.
+    pub(crate) fn ptrace_seccomp(&mut self, msg: u16) -> bool {
+        const PTRACE_EVENT_SECCOMP: u32 = 7;
+        self.handle.ptrace.is_traced()
+            && self.ptrace_event(PTRACE_O_TRACESECCOMP, PTRACE_EVENT_SECCOMP, u64::from(msg), false)
+    }
+
     /// After a successful execve: PTRACE_EVENT_EXEC, or the SIGTRAP Linux
     /// sends a tracee attached without PTRACE_SEIZE.
     pub(crate) fn ptrace_exec(&mut self) {
