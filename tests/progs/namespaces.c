@@ -9,7 +9,9 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <mqueue.h>
 #include <sys/ioctl.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/timerfd.h>
@@ -121,6 +123,59 @@ static void uts(void)
 	close(old);
 }
 
+/* Whether /proc/sysvipc/shm lists a segment of `key`. */
+static int listed(key_t key)
+{
+	FILE *f = fopen("/proc/sysvipc/shm", "r");
+	char line[512];
+	int found = 0;
+	while (f && fgets(line, sizeof line, f)) {
+		long k;
+		if (sscanf(line, "%ld", &k) == 1 && k == key)
+			found = 1;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static void ipc(void)
+{
+	/* Natively, parallel runs may share the host's IPC namespace: a key
+	 * and a name of this process's own. */
+	key_t key = 0x4e000000 | (getpid() & 0xffffff);
+	char qname[32];
+	snprintf(qname, sizeof qname, "/ns-queue-%d", (int)getpid());
+	int id = shmget(key, 4096, IPC_CREAT | 0600);
+	report("shmget in the first IPC namespace", id);
+	struct mq_attr attr = { .mq_maxmsg = 4, .mq_msgsize = 16 };
+	mqd_t q = mq_open(qname, O_CREAT | O_RDWR, 0600, &attr);
+	report("mq_open in the first IPC namespace", q == (mqd_t)-1 ? -1 : 0);
+	CHECK("/proc/sysvipc/shm lists it", listed(key));
+	int old = open("/proc/self/ns/ipc", O_RDONLY);
+	report("clone(CLONE_NEWIPC | CLONE_SYSVSEM)", syscall(SYS_clone, CLONE_NEWIPC | CLONE_SYSVSEM | SIGCHLD, 0, 0, 0, 0));
+	pid_t pid = fork();
+	if (pid == 0) {
+		report("unshare(CLONE_NEWIPC)", unshare(CLONE_NEWIPC));
+		report("shmget of the key in the new namespace", shmget(key, 0, 0));
+		CHECK("/proc/sysvipc/shm does not list it", !listed(key));
+		report("mq_open of the queue in the new namespace",
+		       mq_open(qname, O_RDWR) == (mqd_t)-1 ? -1 : 0);
+		int own = shmget(key, 4096, IPC_CREAT | 0600);
+		report("a segment of the same key of its own", own);
+		report("setns back to the first", setns(old, CLONE_NEWIPC));
+		CHECK("the first namespace's segment again", shmget(key, 0, 0) == id);
+		_exit(0);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	CHECK("the parent's segment unchanged", shmget(key, 0, 0) == id);
+	shmctl(id, IPC_RMID, NULL);
+	mq_close(q);
+	mq_unlink(qname);
+	close(old);
+}
+
 static void time_ns(void)
 {
 	char own[64], kids[64], mine[64];
@@ -224,6 +279,7 @@ int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	uts();
+	ipc();
 	time_ns();
 	char buf[32] = "";
 	int fd = open("/proc/sys/user/max_time_namespaces", O_RDONLY);

@@ -473,6 +473,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                         .transpose()?,
                     time: pick_ns(&time_ns, p.ns.time)?,
                     time_for_children: pick_ns(&time_ns, p.ns.time_for_children)?,
+                    ipc: None,
                 };
                 *tg.ns.lock().unwrap_or_else(|e| e.into_inner()) = set;
             }

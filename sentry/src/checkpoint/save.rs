@@ -161,6 +161,9 @@ fn build(
                 t.tid = h.tid;
                 threads.push(t);
             }
+            if tg.ns().ipc.is_some() {
+                return Err(unsupported(format!("process {pid} is in an IPC namespace of its own")));
+            }
             let view = p.threads.first().and_then(|h| h.view());
             let sighand = tg.sighand.lock().unwrap_or_else(|e| e.into_inner());
             processes.push(ProcessImage {

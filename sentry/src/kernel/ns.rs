@@ -1,13 +1,14 @@
-//! Namespaces inside the sandbox: time and UTS namespaces of the Sentry's
-//! own, which processes make with unshare(2) and clone3(2), see as
+//! Namespaces inside the sandbox: time, UTS and IPC namespaces of the
+//! Sentry's own, which processes make with unshare(2) and clone3(2), see as
 //! /proc/PID/ns links, and join with setns(2). They are never the host's:
 //! nothing on the host changes when the app makes one (docs/security.md).
 //!
 //! A process's namespaces are its thread group's [`NsSet`] (Linux keeps
 //! them per thread, in the `nsproxy`; here all of a process's threads
 //! share one set). `None` in a set stands for the sandbox's own, first
-//! namespace of that kind: the kernel's host and domain names, the host's
-//! clocks unshifted.
+//! namespace of that kind: the kernel's host and domain names and System V
+//! and POSIX message queue tables, the host's clocks unshifted. (The
+//! sandbox's /dev/mqueue mount shows the first IPC namespace's queues.)
 //!
 //! A time namespace shifts CLOCK_MONOTONIC (its _RAW and _COARSE forms)
 //! and CLOCK_BOOTTIME (and the uptime) by its offsets, which
@@ -98,13 +99,14 @@ impl NsKind {
         match self {
             NsKind::Time => Some(0),
             NsKind::Uts => Some(1),
+            NsKind::Ipc => Some(2),
             _ => None,
         }
     }
 }
 
-/// The kinds [`NsRegistry`] counts: time, UTS.
-const COUNTED: usize = 2;
+/// The kinds [`NsRegistry`] counts: time, UTS, IPC.
+const COUNTED: usize = 3;
 
 /// Linux's default for each /proc/sys/user/max_*_namespaces: half of
 /// the threads the kernel allows, which for the sandbox's default task
@@ -127,7 +129,7 @@ impl Default for NsRegistry {
     fn default() -> Self {
         NsRegistry {
             counts: Default::default(),
-            max: [AtomicU64::new(DEFAULT_MAX_NAMESPACES), AtomicU64::new(DEFAULT_MAX_NAMESPACES)],
+            max: std::array::from_fn(|_| AtomicU64::new(DEFAULT_MAX_NAMESPACES)),
             next_ino: AtomicU64::new(FIRST_DYNAMIC_INO),
         }
     }
@@ -294,6 +296,50 @@ impl UtsNs {
     }
 }
 
+/// An IPC namespace other than the sandbox's first: its own System V
+/// objects and POSIX message queues.
+pub struct IpcNs {
+    /// Its inode number.
+    pub ino: u64,
+    /// Its tables.
+    pub ipc: crate::kernel::ipc::IpcNamespace,
+    _count: NsCount,
+}
+
+impl IpcNs {
+    /// A new, empty IPC namespace whose segments live in `memfile`.
+    pub fn new(reg: &NsRegistry, memfile: Arc<crate::mm::MemoryFile>) -> SysResult<Arc<IpcNs>> {
+        let (count, ino) = reg.admit(NsKind::Ipc, None)?;
+        Ok(Arc::new(IpcNs { ino, ipc: crate::kernel::ipc::IpcNamespace::new(memfile), _count: count }))
+    }
+}
+
+/// The IPC namespace a process is in: the sandbox's first (the kernel's)
+/// or another; derefs to its tables.
+pub enum IpcRef {
+    Init(Arc<crate::kernel::Kernel>),
+    Other(Arc<IpcNs>),
+}
+
+impl std::ops::Deref for IpcRef {
+    type Target = crate::kernel::ipc::IpcNamespace;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            IpcRef::Init(k) => &k.ipc,
+            IpcRef::Other(n) => &n.ipc,
+        }
+    }
+}
+
+/// The IPC namespace process `tg` is in.
+pub fn ipc_of(kernel: &Arc<crate::kernel::Kernel>, tg: &crate::kernel::process::ThreadGroup) -> IpcRef {
+    match tg.ns.lock().unwrap_or_else(|e| e.into_inner()).ipc.clone() {
+        Some(n) => IpcRef::Other(n),
+        None => IpcRef::Init(kernel.clone()),
+    }
+}
+
 /// One namespace, as a /proc/PID/ns link or an open namespace file stands
 /// for it.
 #[derive(Clone)]
@@ -302,6 +348,7 @@ pub enum NsRef {
     Init(NsKind),
     Time(Arc<TimeNs>),
     Uts(Arc<UtsNs>),
+    Ipc(Arc<IpcNs>),
 }
 
 impl NsRef {
@@ -311,6 +358,7 @@ impl NsRef {
             NsRef::Init(k) => *k,
             NsRef::Time(_) => NsKind::Time,
             NsRef::Uts(_) => NsKind::Uts,
+            NsRef::Ipc(_) => NsKind::Ipc,
         }
     }
 
@@ -320,6 +368,7 @@ impl NsRef {
             NsRef::Init(k) => k.init_ino(),
             NsRef::Time(t) => t.ino,
             NsRef::Uts(u) => u.ino,
+            NsRef::Ipc(i) => i.ino,
         }
     }
 
@@ -333,6 +382,7 @@ impl NsRef {
 #[derive(Clone, Default)]
 pub struct NsSet {
     pub uts: Option<Arc<UtsNs>>,
+    pub ipc: Option<Arc<IpcNs>>,
     /// The time namespace the process is in.
     pub time: Option<Arc<TimeNs>>,
     /// The one its fork children enter (unshare(CLONE_NEWTIME) changes
@@ -357,6 +407,7 @@ impl NsSet {
         match kind {
             NsKind::Time => time.clone().map_or(NsRef::Init(kind), NsRef::Time),
             NsKind::Uts => self.uts.clone().map_or(NsRef::Init(kind), NsRef::Uts),
+            NsKind::Ipc => self.ipc.clone().map_or(NsRef::Init(kind), NsRef::Ipc),
             _ => NsRef::Init(kind),
         }
     }

@@ -99,9 +99,10 @@ fn clone3_stack_top(stack: u64, stack_size: u64) -> SysResult<u64> {
 /// each implies are added (a new user namespace a private fs context and
 /// thread, CLONE_VM CLONE_SIGHAND, CLONE_SIGHAND CLONE_THREAD, a new mount
 /// namespace CLONE_FS); the thread, handler and memory flags are EINVAL in
-/// a process with other threads; new UTS and time namespaces are the
-/// Sentry's own (the caller enters the UTS one; its children will enter
-/// the time one), with CAP_SYS_ADMIN; other namespaces are EPERM; then
+/// a process with other threads; new UTS, IPC and time namespaces are the
+/// Sentry's own (the caller enters the UTS and IPC ones; its children
+/// will enter the time one), with CAP_SYS_ADMIN; other namespaces are
+/// EPERM; then
 /// the fd table and the fs context become the caller's own copies.
 pub fn unshare(t: &mut Task, a: &Args) -> SysResult<u64> {
     const CLONE_SYSVSEM: u64 = 0x0004_0000;
@@ -138,7 +139,14 @@ pub fn unshare(t: &mut Task, a: &Args) -> SysResult<u64> {
     if flags & (CLONE_NAMESPACES | CLONE_NEWTIME) != 0 {
         // The new namespaces, made before anything changes; a process's
         // namespaces are its threads' (see kernel::ns).
-        let mut ns = t.child_namespaces(flags | CLONE_VM)?;
+        // (unshare(CLONE_NEWIPC) gives up the undo list, as Linux's
+        // implied CLONE_SYSVSEM does: not a clone's refusal.)
+        let mut ns = t.child_namespaces((flags | CLONE_VM) & !CLONE_SYSVSEM)?;
+        if flags & CLONE_NEWIPC != 0 {
+            // The semaphore adjustments made in the old namespace are
+            // undone (Linux's exit_sem).
+            t.ipc().sem.exit(t.pid);
+        }
         let tg = &t.handle.tg;
         let mut held = tg.ns.lock().unwrap_or_else(|e| e.into_inner());
         // The caller stays in its own time namespace.
@@ -181,11 +189,20 @@ pub fn setns(t: &mut Task, a: &Args) -> SysResult<u64> {
             t.handle.tg.ns.lock().unwrap_or_else(|e| e.into_inner()).uts = None
         }
         NsRef::Uts(u) => t.handle.tg.ns.lock().unwrap_or_else(|e| e.into_inner()).uts = Some(u),
+        NsRef::Init(crate::kernel::ns::NsKind::Ipc) => enter_ipc_ns(t, None),
+        NsRef::Ipc(n) => enter_ipc_ns(t, Some(n)),
         NsRef::Init(crate::kernel::ns::NsKind::Time) => enter_time_ns(t, None)?,
         NsRef::Time(ns) => enter_time_ns(t, Some(ns))?,
         NsRef::Init(_) => {}
     }
     Ok(0)
+}
+
+/// The caller enters the IPC namespace `ns` (None: the sandbox's first),
+/// its semaphore adjustments in the old one undone (Linux's exit_sem).
+fn enter_ipc_ns(t: &mut Task, ns: Option<Arc<crate::kernel::ns::IpcNs>>) {
+    t.ipc().sem.exit(t.pid);
+    t.handle.tg.ns.lock().unwrap_or_else(|e| e.into_inner()).ipc = ns;
 }
 
 /// The caller (single-threaded: EUSERS otherwise) enters the time

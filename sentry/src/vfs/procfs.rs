@@ -1294,9 +1294,9 @@ impl RootDir {
         let p = &self.0;
         let ino = child_ino(1, b"sysvipc");
         let files = vec![
-            p.file(ino, "msg", 0o444, p.gen(|_, k| Ok(k.ipc.proc_msg()))),
-            p.file(ino, "sem", 0o444, p.gen(|_, k| Ok(k.ipc.proc_sem()))),
-            p.file(ino, "shm", 0o444, p.gen(|_, k| Ok(k.ipc.proc_shm()))),
+            p.file(ino, "msg", 0o444, p.gen(|_, k| Ok(reader_ipc(k).proc_msg()))),
+            p.file(ino, "sem", 0o444, p.gen(|_, k| Ok(reader_ipc(k).proc_sem()))),
+            p.file(ino, "shm", 0o444, p.gen(|_, k| Ok(reader_ipc(k).proc_shm()))),
         ];
         SynthNode::dir(&p.fs, ino, 0o555, Arc::new(super::synth::StaticDir(files)))
     }
@@ -1568,6 +1568,14 @@ fn loadavg(k: &Kernel) -> String {
 /// a reader outside it).
 fn reader_ns(k: &Kernel) -> crate::kernel::ns::NsSet {
     k.procs().threads.get(&current_tid()).map(|h| h.tg.ns()).unwrap_or_default()
+}
+
+/// The IPC namespace of the process reading (/proc/sysvipc shows its).
+fn reader_ipc(k: &Arc<Kernel>) -> crate::kernel::ns::IpcRef {
+    match reader_ns(k).ipc {
+        Some(n) => crate::kernel::ns::IpcRef::Other(n),
+        None => crate::kernel::ns::IpcRef::Init(k.clone()),
+    }
 }
 
 /// /proc/uptime, shifted by the reader's time namespace's boottime offset.

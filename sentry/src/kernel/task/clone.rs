@@ -333,14 +333,19 @@ impl Task {
     /// CAP_SYS_ADMIN: EPERM otherwise; ENOSPC past their bound), and,
     /// unless it shares the caller's memory, the time namespace of the
     /// caller's `time_for_children`, which it enters (fixing its offsets).
-    /// IPC, mount, network, PID, user and cgroup namespaces are not
-    /// offered: EPERM.
+    /// Mount, network, PID, user and cgroup namespaces are not offered:
+    /// EPERM.
     pub fn child_namespaces(&self, f: u64) -> SysResult<crate::kernel::ns::NsSet> {
-        use crate::kernel::ns::{TimeNs, UtsNs};
+        use crate::kernel::ns::{IpcNs, TimeNs, UtsNs};
         let mut ns = self.handle.tg.ns();
         if f & (CLONE_NAMESPACES | CLONE_NEWTIME) != 0 {
-            if f & CLONE_NAMESPACES & !CLONE_NEWUTS != 0 {
+            if f & CLONE_NAMESPACES & !(CLONE_NEWUTS | CLONE_NEWIPC) != 0 {
                 return Err(Errno::EPERM);
+            }
+            // A new IPC namespace cannot share the caller's semaphore
+            // undo list.
+            if f & (CLONE_NEWIPC | CLONE_SYSVSEM) == CLONE_NEWIPC | CLONE_SYSVSEM {
+                return Err(Errno::EINVAL);
             }
             if !self.creds().has_cap(abi::flags::capability::CAP_SYS_ADMIN) {
                 return Err(Errno::EPERM);
@@ -350,6 +355,9 @@ impl Task {
         if f & CLONE_NEWUTS != 0 {
             let names = self.kernel.uts_names_in(&ns);
             ns.uts = Some(UtsNs::new(reg, names, None)?);
+        }
+        if f & CLONE_NEWIPC != 0 {
+            ns.ipc = Some(IpcNs::new(reg, self.kernel.memfile.clone())?);
         }
         if f & CLONE_NEWTIME != 0 {
             let offsets = ns.time_for_children.as_ref().map(|t| t.offsets()).unwrap_or_default();
