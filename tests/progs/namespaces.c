@@ -176,6 +176,35 @@ static void ipc(void)
 	close(old);
 }
 
+/* clone3(CLONE_NEWTIME): the child is in a new time namespace. */
+static void clone3_newtime(void)
+{
+	char parent[64], child[64];
+	link_of("/proc/self/ns/time", parent, sizeof parent);
+	uint64_t args[11] = { 0 };
+	args[0] = CLONE_NEWTIME;
+	args[4] = SIGCHLD;
+	int p[2];
+	if (pipe(p) != 0)
+		return;
+	long pid = syscall(435 /* clone3 */, args, 88);
+	if (pid == 0) {
+		link_of("/proc/self/ns/time", child, sizeof child);
+		if (write(p[1], child, sizeof child) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	printf("clone3(CLONE_NEWTIME): %s\n", pid < 0 ? errname(errno) : "ok");
+	if (pid < 0)
+		return;
+	waitpid(pid, NULL, 0);
+	if (read(p[0], child, sizeof child) != sizeof child)
+		child[0] = 0;
+	CHECK("clone3's child in a new time namespace", strcmp(parent, child) != 0 && strncmp(child, "time:[", 6) == 0);
+	close(p[0]);
+	close(p[1]);
+}
+
 static void time_ns(void)
 {
 	char own[64], kids[64], mine[64];
@@ -280,6 +309,7 @@ int main(void)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	uts();
 	ipc();
+	clone3_newtime();
 	time_ns();
 	char buf[32] = "";
 	int fd = open("/proc/sys/user/max_time_namespaces", O_RDONLY);

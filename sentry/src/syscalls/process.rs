@@ -65,7 +65,9 @@ pub fn clone3(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     let [flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, _cgroup] =
         raw;
-    if flags & (CSIGNAL | CLONE_DETACHED) != 0 || set_tid != 0 || set_tid_size != 0 {
+    // (CLONE_NEWTIME shares its bit with CSIGNAL, which clone3 takes as
+    // the flag.)
+    if flags & ((CSIGNAL & !CLONE_NEWTIME) | CLONE_DETACHED) != 0 || set_tid != 0 || set_tid_size != 0 {
         // Chosen tids are not offered.
         return Err(Errno::EINVAL);
     }
