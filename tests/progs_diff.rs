@@ -1326,6 +1326,7 @@ differential_test! {
             "clone(CLONE_NEWIPC | CLONE_SYSVSEM): EINVAL",
             "shmget of the key in the new namespace: ENOENT",
             "mq_open of the queue in the new namespace: ENOENT",
+            "timens_offsets of the first time namespace: EACCES",
             "clone3(CLONE_NEWTIME): ok",
             "vfork-style clone after unshare(CLONE_NEWTIME): EINVAL",
             "CLOCK_MONOTONIC 100 s on (libc): ok",

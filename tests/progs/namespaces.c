@@ -210,6 +210,7 @@ static void time_ns(void)
 	char own[64], kids[64], mine[64];
 	int first = open("/proc/self/ns/time", O_RDONLY);
 	report("open /proc/self/ns/time", first);
+	report("timens_offsets of the first time namespace", write_file("/proc/self/timens_offsets", "monotonic 1 0"));
 	report("unshare(CLONE_NEWTIME)", unshare(CLONE_NEWTIME));
 	link_of("/proc/self/ns/time", own, sizeof own);
 	link_of("/proc/self/ns/time_for_children", kids, sizeof kids);

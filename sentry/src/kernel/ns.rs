@@ -242,27 +242,11 @@ impl TimeNs {
     }
 
     /// Sets the offsets of `clocks` (CLOCK_MONOTONIC or CLOCK_BOOTTIME,
-    /// each with its new value), as Linux's proc_timens_set_offset: ERANGE
-    /// for an offset past the clock's range or that takes the clock below
-    /// zero, EINVAL for another clock, EACCES once a process has entered.
+    /// each with its new value), as Linux's proc_timens_set_offset (see
+    /// [`check_offsets`]): EACCES once a process has entered.
     pub fn set_offsets(&self, clocks: &[(u32, (i64, i64))]) -> SysResult<()> {
-        use abi::flags::clock::{CLOCK_BOOTTIME, CLOCK_MONOTONIC};
-        /// KTIME_SEC_MAX.
-        const SEC_MAX: i64 = i64::MAX / 1_000_000_000;
-        for &(clock, (s, ns)) in clocks {
-            let now = match clock {
-                CLOCK_MONOTONIC | CLOCK_BOOTTIME => crate::sys::clock_gettime(clock)?,
-                _ => return Err(Errno::EINVAL),
-            };
-            if !(-SEC_MAX..=SEC_MAX).contains(&s) {
-                return Err(Errno::ERANGE);
-            }
-            let total =
-                i128::from(now.0) * 1_000_000_000 + i128::from(now.1) + i128::from(s) * 1_000_000_000 + i128::from(ns);
-            if total < 0 || total / 1_000_000_000 > i128::from(SEC_MAX / 2) {
-                return Err(Errno::ERANGE);
-            }
-        }
+        use abi::flags::clock::CLOCK_BOOTTIME;
+        check_offsets(clocks)?;
         let mut o = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
         if self.frozen.load(Ordering::Relaxed) {
             return Err(Errno::EACCES);
@@ -276,6 +260,33 @@ impl TimeNs {
         }
         Ok(())
     }
+}
+
+/// Checks new offsets for `clocks` as Linux's proc_timens_set_offset
+/// does before it looks at the namespace: ERANGE for an offset past the
+/// clock's range or one that takes the clock below zero, EINVAL for a
+/// clock other than CLOCK_MONOTONIC and CLOCK_BOOTTIME. (The sandbox's
+/// first time namespace takes none: EACCES after these checks, its
+/// offsets being fixed.)
+pub fn check_offsets(clocks: &[(u32, (i64, i64))]) -> SysResult<()> {
+    use abi::flags::clock::{CLOCK_BOOTTIME, CLOCK_MONOTONIC};
+    /// KTIME_SEC_MAX.
+    const SEC_MAX: i64 = i64::MAX / 1_000_000_000;
+    for &(clock, (s, ns)) in clocks {
+        let now = match clock {
+            CLOCK_MONOTONIC | CLOCK_BOOTTIME => crate::sys::clock_gettime(clock)?,
+            _ => return Err(Errno::EINVAL),
+        };
+        if !(-SEC_MAX..=SEC_MAX).contains(&s) {
+            return Err(Errno::ERANGE);
+        }
+        let total =
+            i128::from(now.0) * 1_000_000_000 + i128::from(now.1) + i128::from(s) * 1_000_000_000 + i128::from(ns);
+        if total < 0 || total / 1_000_000_000 > i128::from(SEC_MAX / 2) {
+            return Err(Errno::ERANGE);
+        }
+    }
+    Ok(())
 }
 
 /// A UTS namespace other than the sandbox's first.

@@ -919,14 +919,21 @@ impl super::file::FileOps for TimensOffsets {
         let mut buf = vec![0u8; count as usize];
         super::file::get_bytes(mf, src, &mut buf);
         let (offsets, used) = parse_timens_offsets(&buf)?;
-        let ns = self.tg.ns().time_for_children.ok_or(Errno::EPERM)?;
         let k = self.proc.kernel()?;
         let writer = k.procs().threads.get(&current_tid()).map(|h| h.tg.clone()).ok_or(Errno::ESRCH)?;
         let may = writer.creds.lock().unwrap_or_else(|e| e.into_inner()).has_cap(abi::flags::capability::CAP_SYS_TIME);
         if !may {
             return Err(Errno::EPERM);
         }
-        ns.set_offsets(&offsets)?;
+        match self.tg.ns().time_for_children {
+            Some(ns) => ns.set_offsets(&offsets)?,
+            // The first time namespace's offsets are fixed (Linux's
+            // init_time_ns is frozen from the start).
+            None => {
+                crate::kernel::ns::check_offsets(&offsets)?;
+                return Err(Errno::EACCES);
+            }
+        }
         Ok(used)
     }
 
