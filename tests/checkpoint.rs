@@ -58,6 +58,7 @@ impl Ctx {
         rootfs.prog("ckpt_ghost", Link::Static);
         rootfs.prog("ckpt_refused", Link::Static);
         rootfs.prog("ckpt_mseal", Link::Static);
+        rootfs.prog("ckpt_ns", Link::Static);
         rootfs.busybox(&["sh", "sleep", "echo", "mkfifo", "cat", "ls", "mkdir", "rm", "mv", "ln", "stat", "chmod"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
         rootfs.file("/data.txt", DATA);
@@ -107,6 +108,17 @@ impl Ctx {
         let mut config: serde_json::Value = serde_json::from_slice(&fs::read(&path).expect("config")).expect("JSON");
         config["root"]["readonly"] = json!(false);
         config["annotations"]["dev.husk.root-writes"] = json!(writes);
+        fs::write(&path, serde_json::to_vec_pretty(&config).expect("JSON")).expect("write config.json");
+        self
+    }
+
+    /// The program with every capability (CAP_SYS_ADMIN makes
+    /// namespaces; CAP_SYS_TIME sets a time namespace's offsets).
+    fn all_caps(self) -> Ctx {
+        let path = self.bundle().join("config.json");
+        let mut config: serde_json::Value = serde_json::from_slice(&fs::read(&path).expect("config")).expect("JSON");
+        let all = json!(["CAP_SYS_ADMIN", "CAP_SYS_TIME", "CAP_KILL", "CAP_SETUID", "CAP_SETGID", "CAP_DAC_OVERRIDE"]);
+        config["process"]["capabilities"] = json!({"bounding": all, "effective": all, "permitted": all});
         fs::write(&path, serde_json::to_vec_pretty(&config).expect("JSON")).expect("write config.json");
         self
     }
@@ -338,7 +350,12 @@ fn leave_running_keeps_the_container_and_a_second_checkpoint_restores_too() {
 /// checks that its checkpoint is refused naming `what`, leaves no image,
 /// and lets the container run on.
 fn assert_refused_and_runs_on(name: &str, argv: &[&str], what: &str) {
-    let ctx = Ctx::new("systrap", name, argv);
+    assert_refused_and_runs_on_in(name, argv, what, |ctx| ctx)
+}
+
+/// [`assert_refused_and_runs_on`] in a sandbox `adjust` changes.
+fn assert_refused_and_runs_on_in(name: &str, argv: &[&str], what: &str, adjust: fn(Ctx) -> Ctx) {
+    let ctx = adjust(Ctx::new("systrap", name, argv));
     ctx.run_detached(&ctx.image("out"));
     let out = ctx.run(&["checkpoint", "--image-path", "image", &ctx.id]);
     assert_ne!(out.status, 0, "a checkpoint of a sandbox holding {what} succeeded");
@@ -358,6 +375,11 @@ fn what_a_checkpoint_does_not_cover_is_refused_and_the_container_runs_on() {
 #[test]
 fn a_traced_process_is_refused_by_name_and_the_container_runs_on() {
     assert_refused_and_runs_on("traced", &["/progs/ckpt_refused", "ptrace"], "ptrace");
+}
+
+#[test]
+fn a_process_in_an_ipc_namespace_of_its_own_is_refused_by_name() {
+    assert_refused_and_runs_on_in("refused-ipcns", &["/progs/ckpt_refused", "ipcns"], "IPC namespace", Ctx::all_caps);
 }
 
 #[test]
@@ -648,6 +670,18 @@ fn restores_as_natively_in(
         expected_out = expected.1;
     }
     expected_out
+}
+
+#[test]
+fn a_time_namespace_keeps_its_clocks_and_a_uts_namespace_its_hostname() {
+    let out = restores_as_natively_in("ns", "ckpt_ns", Native::Host, &[], Ctx::all_caps);
+    assert!(out.contains("child: CLOCK_MONOTONIC 1000 s on: yes (syscall), yes (libc)"), "{out}");
+    assert!(out.contains("child: CLOCK_BOOTTIME 2000 s on: yes"), "{out}");
+    assert!(out.contains("child: its offsets still fixed: yes"), "{out}");
+    assert!(out.contains("hostname: ns-kept"), "{out}");
+    assert!(out.contains("time_for_children the same namespace: yes"), "{out}");
+    assert!(out.contains("a child forked after: CLOCK_MONOTONIC 1000 s on: yes (syscall), yes (libc)"), "{out}");
+    assert!(out.contains("the parent's clocks unshifted: yes"), "{out}");
 }
 
 #[test]

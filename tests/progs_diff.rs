@@ -1333,3 +1333,35 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// Namespaces made inside the sandbox, as LTP's clock_gettime03,
+    /// clock_nanosleep03, sysinfo03, timerfd04, setns and ioctl_ns tests
+    /// use them: UTS namespaces (unshare, clone, sethostname in one, setns
+    /// back), IPC namespaces (System V and message queue tables of their
+    /// own, /proc/sysvipc the caller's), /proc/PID/ns links and their
+    /// files' NS_GET_* ioctls, and a
+    /// time namespace: its offsets written, on clock_gettime by syscall
+    /// and through libc's vDSO, on absolute sleeps and timerfds, sysinfo
+    /// and /proc/uptime; fixed once a child entered; setns back.
+    fn namespaces(platform, link) {
+        let (rootfs, prog) = rootfs_with("namespaces", link);
+        rootfs.dir("/proc");
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "NS_GET_USERNS of the first user namespace: EPERM",
+            "hostname in the new namespace: inner-ns",
+            "hostname in clone(CLONE_NEWUTS)'s child: cloned",
+            "clone(CLONE_NEWIPC | CLONE_SYSVSEM): EINVAL",
+            "shmget of the key in the new namespace: ENOENT",
+            "mq_open of the queue in the new namespace: ENOENT",
+            "timens_offsets of the first time namespace: EACCES",
+            "clone3(CLONE_NEWTIME): ok",
+            "vfork-style clone after unshare(CLONE_NEWTIME): EINVAL",
+            "CLOCK_MONOTONIC 100 s on (libc): ok",
+            "timens_offsets once entered: EACCES",
+            "setns to the first time namespace: ok",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}

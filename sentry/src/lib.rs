@@ -498,6 +498,7 @@ fn new_process(kernel: &Arc<Kernel>, cfg: ProcessConfig, init: bool) -> Result<T
         creds: creds.clone(),
         secure,
         vdso: kernel.vdso.as_ref(),
+        timens: false,
     };
     let loaded = loader::load(&mut mm, vfs, &root, &exe, &args).map_err(exec_err)?;
 

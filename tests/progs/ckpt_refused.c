@@ -1,9 +1,11 @@
 /* Holds what a checkpoint does not cover yet, so that the test can see
  * the checkpoint refused by name and the sandbox run on: a key in the
  * process keyring, or (with the argument "ptrace") a child stopped under
- * its tracer, or (with "handle") a file handle made by name_to_handle_at. */
+ * its tracer, or (with "handle") a file handle made by name_to_handle_at,
+ * or (with "ipcns") an IPC namespace of its own. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,7 +35,12 @@ int main(int argc, char **argv)
 		sleep(60);
 		return 0;
 	}
-	if (argc > 1 && strcmp(argv[1], "handle") == 0) {
+	if (argc > 1 && strcmp(argv[1], "ipcns") == 0) {
+		if (unshare(CLONE_NEWIPC) != 0) {
+			perror("unshare");
+			return 2;
+		}
+	} else if (argc > 1 && strcmp(argv[1], "handle") == 0) {
 		struct {
 			unsigned int bytes;
 			int type;

@@ -22,7 +22,7 @@ pub const PAGES_FILE: &str = "husk-pages.img";
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 16;
+pub const FORMAT_VERSION: u32 = 17;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -102,6 +102,29 @@ pub struct Image {
     pub dnotify: Vec<crate::vfs::inotify::DirNotifySnapshot>,
     /// Linux AIO contexts.
     pub aio: Vec<crate::kernel::aio::AioSnapshot>,
+    /// The namespaces processes made (processes name them by index).
+    pub namespaces: NamespacesImage,
+}
+
+/// The namespaces made inside the sandbox, and their bounds.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NamespacesImage {
+    /// Time namespaces: inode number, offsets, and whether a process has
+    /// entered (its offsets are fixed).
+    pub time: Vec<(u64, crate::kernel::ns::TimeOffsets, bool)>,
+    /// UTS namespaces: inode number, host name, domain name.
+    pub uts: Vec<(u64, Vec<u8>, Vec<u8>)>,
+    /// /proc/sys/user/max_{time,uts}_namespaces.
+    pub max: (u64, u64),
+}
+
+/// A process's namespaces, by index in [`NamespacesImage`] (None: the
+/// sandbox's first).
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NsSetImage {
+    pub uts: Option<usize>,
+    pub time: Option<usize>,
+    pub time_for_children: Option<usize>,
 }
 
 /// One file's advisory locks. The file is named by an open file of the
@@ -491,6 +514,8 @@ pub struct ProcessImage {
     pub cmdline: Vec<u8>,
     /// envp, each NUL-terminated.
     pub environ: Vec<u8>,
+    /// Its namespaces.
+    pub ns: NsSetImage,
 }
 
 /// A POSIX timer on a wall clock.

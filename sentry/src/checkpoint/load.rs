@@ -248,6 +248,46 @@ fn restart_block(r: RestartImage, now: Instant) -> RestartBlock {
 /// its memory file loaded by [`load_memory`]) and returns their tasks,
 /// ready to start. `stdio` becomes the files that were the checkpointed
 /// sandbox's stdio.
+/// The time and UTS namespaces of an image, each as it was (inode
+/// number, offsets or names), within the sandbox's bounds, which the
+/// image's replace.
+#[allow(clippy::type_complexity)]
+fn restore_namespaces(
+    kernel: &Kernel,
+    image: &NamespacesImage,
+) -> Result<(Vec<Arc<crate::kernel::ns::TimeNs>>, Vec<Arc<crate::kernel::ns::UtsNs>>), RestoreError> {
+    use crate::kernel::ns::{NsKind, TimeNs, UtsNs};
+    let reg = &kernel.namespaces;
+    // Every namespace comes back (even past a bound lowered since it was
+    // made); then the bounds are the image's.
+    let bounds = [(NsKind::Time, image.max.0), (NsKind::Uts, image.max.1)];
+    for (kind, _) in bounds {
+        reg.set_max(kind, i64::from(i32::MAX)).map_err(|_| inconsistent("a namespace bound"))?;
+    }
+    let time = image
+        .time
+        .iter()
+        .map(|&(ino, offsets, frozen)| {
+            TimeNs::new(reg, offsets, frozen, Some(ino)).map_err(|_| inconsistent("a time namespace"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let uts = image
+        .uts
+        .iter()
+        .map(|(ino, host, domain)| {
+            let names = crate::kernel::UtsNames {
+                hostname: host.iter().copied().take(64).collect(),
+                domainname: domain.iter().copied().take(64).collect(),
+            };
+            UtsNs::new(reg, names, Some(*ino)).map_err(|_| inconsistent("a UTS namespace"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for (kind, max) in bounds {
+        reg.set_max(kind, i64::try_from(max).unwrap_or(i64::MAX)).map_err(|_| inconsistent("a namespace bound"))?;
+    }
+    Ok((time, uts))
+}
+
 pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>) -> Result<Vec<Task>, RestoreError> {
     let mf = &kernel.memfile;
     {
@@ -388,6 +428,8 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
         })));
     }
     let fd_tables: Vec<Arc<Mutex<FdTable>>> = image.fd_tables.iter().map(|_| Arc::default()).collect();
+    // The namespaces processes made, with their own inode numbers.
+    let (time_ns, uts_ns) = restore_namespaces(kernel, &image.namespaces)?;
     // Processes and their threads.
     let now = Instant::now();
     let mut tasks = Vec::new();
@@ -422,6 +464,22 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
             tg.nice.store(p.nice.clamp(-20, 19), Relaxed);
             tg.oom_score_adj.store(p.oom_score_adj.0.clamp(-1000, 1000), Relaxed);
             tg.oom_score_adj_min.store(p.oom_score_adj.1.clamp(-1000, 1000), Relaxed);
+            {
+                let pick_ns = |list: &[Arc<crate::kernel::ns::TimeNs>], i: Option<usize>| {
+                    i.map(|i| list.get(i).cloned().ok_or_else(|| inconsistent("a time namespace"))).transpose()
+                };
+                let set = crate::kernel::ns::NsSet {
+                    uts: p
+                        .ns
+                        .uts
+                        .map(|i| uts_ns.get(i).cloned().ok_or_else(|| inconsistent("a UTS namespace")))
+                        .transpose()?,
+                    time: pick_ns(&time_ns, p.ns.time)?,
+                    time_for_children: pick_ns(&time_ns, p.ns.time_for_children)?,
+                    ipc: None,
+                };
+                *tg.ns.lock().unwrap_or_else(|e| e.into_inner()) = set;
+            }
             let state = match p.state {
                 ProcStateImage::Running => ProcState::Running,
                 ProcStateImage::Stopped { sig, reported } => ProcState::Stopped { sig, reported },
@@ -518,6 +576,16 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
             );
         }
         procs.set_last_id(image.last_pid);
+    }
+    // A process outside the first time namespace reads its clocks by
+    // syscall, through its own vDSO page (its mappings came back as the
+    // first namespace's).
+    if let Some(vdso) = &kernel.vdso {
+        for task in &tasks {
+            if task.handle.tg.ns().time.is_some() {
+                vdso.set_timens(&mut task.mm(), true);
+            }
+        }
     }
     for arm in deferred_arms {
         arm();

@@ -128,6 +128,8 @@ fn build(
     let mut fs_contexts: Seen<Mutex<crate::kernel::task::FsContext>> = Seen::default();
     let mut ttys: Seen<crate::kernel::tty::Tty> = Seen::default();
     let mut processes = Vec::new();
+    let mut time_ns: Seen<crate::kernel::ns::TimeNs> = Seen::default();
+    let mut uts_ns: Seen<crate::kernel::ns::UtsNs> = Seen::default();
     let last_pid;
     // The timers first, without the process table: a timer on a CPU-time
     // clock reads its clock, which looks the process up there.
@@ -159,6 +161,9 @@ fn build(
                 };
                 t.tid = h.tid;
                 threads.push(t);
+            }
+            if tg.ns().ipc.is_some() {
+                return Err(unsupported(format!("process {pid} is in an IPC namespace of its own")));
             }
             let view = p.threads.first().and_then(|h| h.view());
             let sighand = tg.sighand.lock().unwrap_or_else(|e| e.into_inner());
@@ -202,6 +207,14 @@ fn build(
                 exe: view.as_ref().and_then(|v| v.exe.as_ref()).map(|d| kernel.vfs.path_of(d)),
                 cmdline: view.as_ref().map(|v| v.cmdline.to_vec()).unwrap_or_default(),
                 environ: view.as_ref().map(|v| v.environ.to_vec()).unwrap_or_default(),
+                ns: {
+                    let ns = tg.ns();
+                    NsSetImage {
+                        uts: ns.uts.as_ref().map(|u| uts_ns.add(u)),
+                        time: ns.time.as_ref().map(|t| time_ns.add(t)),
+                        time_for_children: ns.time_for_children.as_ref().map(|t| time_ns.add(t)),
+                    }
+                },
             });
         }
     }
@@ -421,7 +434,23 @@ fn build(
             Ok(TtyImage { tty, console: console && pty.is_some(), pty })
         })
         .collect::<Result<Vec<_>, CheckpointError>>()?;
+    let namespaces = NamespacesImage {
+        time: time_ns.items.iter().map(|t| (t.ino, t.offsets(), t.frozen())).collect(),
+        uts: uts_ns
+            .items
+            .iter()
+            .map(|u| {
+                let n = u.names.lock().unwrap_or_else(|e| e.into_inner());
+                (u.ino, n.hostname.clone(), n.domainname.clone())
+            })
+            .collect(),
+        max: (
+            kernel.namespaces.max(crate::kernel::ns::NsKind::Time),
+            kernel.namespaces.max(crate::kernel::ns::NsKind::Uts),
+        ),
+    };
     let image = Image {
+        namespaces,
         aio,
         leases,
         dnotify,
@@ -735,6 +764,8 @@ fn file_image(
         FileKind::MemFd { fs: usize::MAX, inode: unlinked.add(inode), link: link.to_vec(), seals: m.seals() }
     } else if let Some(name) = ops.anon_name() {
         return Err(unsupported(format!("an {name} file is open")));
+    } else if ops.namespace().is_some() {
+        return Err(unsupported("a namespace file (/proc/PID/ns) is open"));
     } else if let Some(d) = &f.dentry {
         let unnamed = |i: &Arc<Inode>| i.attr().nlink == 0 && reachable_path(kernel, d).is_none();
         let path_only = flags & abi::flags::open::O_PATH != 0;

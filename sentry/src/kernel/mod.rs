@@ -22,6 +22,7 @@ pub mod ldisc;
 pub mod lease;
 pub mod locks;
 pub mod nat;
+pub mod ns;
 pub mod process;
 pub mod ptrace;
 pub mod pty;
@@ -103,6 +104,9 @@ pub struct Kernel {
     pub vfs: Vfs,
     /// The sandbox's host and domain names (its own UTS namespace).
     pub uts: Mutex<UtsNames>,
+    /// The namespaces processes made inside the sandbox: their counts,
+    /// bounds and inode numbers.
+    pub namespaces: ns::NsRegistry,
     /// Print a line per syscall to stderr.
     pub strace: bool,
     /// When the sandbox booted (uptime).
@@ -182,6 +186,7 @@ impl Kernel {
             memfile,
             vfs,
             uts: Mutex::new(UtsNames { hostname: hostname.into_bytes(), domainname: b"(none)".to_vec() }),
+            namespaces: ns::NsRegistry::default(),
             strace,
             boot: Instant::now(),
             procs: Mutex::new(ProcessTable::default()),
@@ -306,6 +311,14 @@ impl Kernel {
     /// The host and domain names now.
     pub fn uts_names(&self) -> UtsNames {
         self.uts.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The host and domain names in the UTS namespace of `ns`.
+    pub fn uts_names_in(&self, ns: &ns::NsSet) -> UtsNames {
+        match &ns.uts {
+            Some(u) => u.names.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            None => self.uts_names(),
+        }
     }
 }
 

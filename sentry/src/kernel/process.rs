@@ -145,6 +145,8 @@ pub struct ThreadGroup {
     pub sem_undo: AtomicI32,
     /// The process and session keyrings (fork passes the session one on).
     pub keys: Mutex<super::keys::ProcessKeys>,
+    /// Its namespaces (`Default`: the sandbox's first of each kind).
+    pub ns: Mutex<super::ns::NsSet>,
 }
 
 /// Counts of a process's I/O, as /proc/PID/io shows them.
@@ -161,6 +163,11 @@ pub struct IoCounters {
 }
 
 impl ThreadGroup {
+    /// Its namespaces (a copy of the set).
+    pub fn ns(&self) -> super::ns::NsSet {
+        self.ns.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// A new thread group.
     pub fn new(tgid: i32, sighand: SigHandlers, creds: Credentials, rlimits: [Rlimit; RLIM_NLIMITS]) -> Arc<Self> {
         Arc::new(ThreadGroup {
@@ -193,6 +200,7 @@ impl ThreadGroup {
             io: IoCounters::default(),
             sem_undo: AtomicI32::new(0),
             keys: Mutex::default(),
+            ns: Mutex::default(),
         })
     }
 

@@ -118,6 +118,12 @@ pub struct Vdso {
     mf: Arc<MemoryFile>,
     /// The parameter page.
     params: u64,
+    /// The parameter page of processes outside the sandbox's first time
+    /// namespace: zeros, never ready, so that their vDSO makes the
+    /// syscall, which applies their namespace's offsets (Linux gives
+    /// them its timens vvar page). The first namespace's fast path does
+    /// not change.
+    timens_params: u64,
     /// The image's pages.
     image: u64,
     image_len: u64,
@@ -127,6 +133,7 @@ pub struct Vdso {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Part {
     Params,
+    TimensParams,
     Image,
 }
 
@@ -143,33 +150,76 @@ impl Vdso {
         }
         let image_len = page_up(IMAGE.len() as u64).ok_or(Errno::ENOMEM)?;
         let params = mf.allocate(PAGE_SIZE)?;
-        let image = match mf.allocate(image_len) {
+        let timens_params = match mf.allocate(PAGE_SIZE) {
             Ok(off) => off,
             Err(e) => {
                 mf.release(params, PAGE_SIZE);
                 return Err(e);
             }
         };
+        let image = match mf.allocate(image_len) {
+            Ok(off) => off,
+            Err(e) => {
+                mf.release(params, PAGE_SIZE);
+                mf.release(timens_params, PAGE_SIZE);
+                return Err(e);
+            }
+        };
         mf.write(image, IMAGE);
-        Ok(Some(Arc::new(Vdso { mf: mf.clone(), params, image, image_len })))
+        Ok(Some(Arc::new(Vdso { mf: mf.clone(), params, timens_params, image, image_len })))
     }
 
     /// The memory-file runs it owns, (offset, length) each: the parameter
-    /// page and the image.
-    pub fn runs(&self) -> [(u64, u64); 2] {
-        [(self.params, PAGE_SIZE), (self.image, self.image_len)]
+    /// pages and the image.
+    pub fn runs(&self) -> [(u64, u64); 3] {
+        [(self.params, PAGE_SIZE), (self.timens_params, PAGE_SIZE), (self.image, self.image_len)]
     }
 
     /// What a mapping of its image (`image`) or its parameter page maps,
-    /// for a restored address space.
+    /// for a restored address space (the first time namespace's page: a
+    /// restore gives the others theirs with [`Vdso::set_timens`]).
     pub fn source(self: &Arc<Self>, image: bool) -> Arc<dyn PageSource> {
         Arc::new(Mapping { vdso: self.clone(), part: if image { Part::Image } else { Part::Params } })
     }
 
-    /// Maps the parameter page and the image into `mm` (an exec's new
+    /// Maps, in place of each `[vvar]` mapping of `mm`, the parameter
+    /// page of a process outside the sandbox's first time namespace
+    /// (`timens`) or in it: what a process entering a time namespace
+    /// reads its clocks through.
+    pub fn set_timens(self: &Arc<Self>, mm: &mut MemoryManager, timens: bool) {
+        use abi::flags::mm::{MAP_FIXED, MAP_SHARED};
+        let part = if timens { Part::TimensParams } else { Part::Params };
+        let vvars: Vec<(u64, u64, u64, u32)> = mm
+            .vmas()
+            .filter_map(|(start, v)| match &v.backing {
+                crate::mm::Backing::Pages { source, offset } if source.map_name().as_deref() == Some("[vvar]") => {
+                    Some((start, v.end, *offset, v.prot))
+                }
+                _ => None,
+            })
+            .collect();
+        for (start, end, offset, prot) in vvars {
+            let file = MapFile {
+                source: FileSource::Pages(Arc::new(Mapping { vdso: self.clone(), part })),
+                offset,
+                size: PAGE_SIZE,
+                may_write: false,
+                name: None,
+            };
+            let req =
+                MmapRequest { addr: start, len: end - start, prot, flags: MAP_SHARED | MAP_FIXED, file: Some(file) };
+            if let Err(e) = mm.mmap(req) {
+                // (A sealed [vvar]: the process keeps the page it had.)
+                log::warn!("vdso: the [vvar] mapping at {start:#x} stays as it was ({e})");
+            }
+        }
+    }
+
+    /// Maps the parameter page (`timens`: the one of a process outside
+    /// the first time namespace) and the image into `mm` (an exec's new
     /// address space), one just below the other; the image's address,
     /// for AT_SYSINFO_EHDR.
-    pub fn map_into(self: &Arc<Self>, mm: &mut MemoryManager) -> SysResult<u64> {
+    pub fn map_into(self: &Arc<Self>, mm: &mut MemoryManager, timens: bool) -> SysResult<u64> {
         use abi::flags::mm::{MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_NONE, PROT_READ};
         let len = PAGE_SIZE + self.image_len;
         // A place for both, then each over its part of it.
@@ -187,7 +237,7 @@ impl Vdso {
             len: PAGE_SIZE,
             prot: PROT_READ,
             flags: MAP_SHARED | MAP_FIXED,
-            file: Some(part(Part::Params, PAGE_SIZE)),
+            file: Some(part(if timens { Part::TimensParams } else { Part::Params }, PAGE_SIZE)),
         })?;
         mm.mmap(MmapRequest {
             addr: at + PAGE_SIZE,
@@ -317,6 +367,7 @@ impl Mapping {
     fn run(&self) -> (u64, u64) {
         match self.part {
             Part::Params => (self.vdso.params, PAGE_SIZE),
+            Part::TimensParams => (self.vdso.timens_params, PAGE_SIZE),
             Part::Image => (self.vdso.image, self.vdso.image_len),
         }
     }
@@ -349,7 +400,7 @@ impl PageSource for Mapping {
 
     fn map_name(&self) -> Option<String> {
         Some(match self.part {
-            Part::Params => "[vvar]".into(),
+            Part::Params | Part::TimensParams => "[vvar]".into(),
             Part::Image => "[vdso]".into(),
         })
     }

@@ -102,6 +102,9 @@ pub struct ExecArgs<'a> {
     pub secure: bool,
     /// The vDSO to map (AT_SYSINFO_EHDR), if there is one.
     pub vdso: Option<&'a std::sync::Arc<crate::kernel::vdso::Vdso>>,
+    /// The process is outside the sandbox's first time namespace: its
+    /// vDSO reads clocks by syscall.
+    pub timens: bool,
 }
 
 fn map_image(mm: &mut MemoryManager, exe: &Executable, img: &ElfImage, bias: u64) -> SysResult<u64> {
@@ -201,7 +204,7 @@ pub fn load(
 
     let stack_top = mm.map_stack()?;
     let vdso = match args.vdso {
-        Some(v) => Some((AT_SYSINFO_EHDR, v.map_into(mm)?)),
+        Some(v) => Some((AT_SYSINFO_EHDR, v.map_into(mm, args.timens)?)),
         None => None,
     };
     let auxv = [

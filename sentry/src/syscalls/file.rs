@@ -671,6 +671,9 @@ pub(super) fn magic_link_target(
         if let Some(file) = d.synth().and_then(|n| n.file.as_ref()) {
             return file.upgrade().map(Some).ok_or(Errno::ENOENT);
         }
+        if let Some(open) = d.synth().and_then(|n| n.opens.as_ref()) {
+            return Ok(Some(File::new(open()?, O_RDONLY, None)));
+        }
         if !d.is_symlink() {
             return Ok(None);
         }
@@ -704,6 +707,9 @@ fn reopen(target: &Arc<File>, flags: u32) -> SysResult<Reopened> {
             again.truncate(0)?;
         }
         return Ok(Reopened::File(File::new(Box::new(again), status, None)));
+    }
+    if let Some(ns) = target.ops.namespace() {
+        return Ok(Reopened::File(File::new(Box::new(crate::vfs::nsfs::NsFile(ns.clone())), status, None)));
     }
     let pipe = target.ops.pipe().ok_or(Errno::ENXIO)?;
     let ops: Box<dyn FileOps> = match flags & O_ACCMODE {
@@ -1384,6 +1390,22 @@ pub fn ioctl(t: &mut Task, a: &Args) -> SysResult<u64> {
     if let Some(p) = f.ops.pidfd() {
         if let Some(r) = super::pidfd::info_ioctl(t, p, cmd, a.addr(2)) {
             return r;
+        }
+    }
+    if let Some(ns) = f.ops.namespace() {
+        match crate::vfs::nsfs::ioctl(ns, cmd) {
+            Some(Ok(Some(other))) => {
+                let file = File::new(Box::new(crate::vfs::nsfs::NsFile(other)), O_RDONLY, None);
+                let limit = t.nofile_limit();
+                return t.fds().insert(file, true, 0, limit).map(|fd| fd as u64);
+            }
+            Some(Ok(None)) if cmd == crate::vfs::nsfs::NS_GET_OWNER_UID => {
+                t.mm().write_val(a.addr(2), &0u32)?;
+                return Ok(0);
+            }
+            Some(Ok(None)) => return Ok(ns.kind().clone_flag()),
+            Some(Err(e)) => return Err(e),
+            None => {}
         }
     }
     const SIOCATMARK: u32 = 0x8905;

@@ -107,7 +107,20 @@ fn stat_target_as(t: &Task, dirfd: i32, path_addr: u64, flags: u32, creds: &Cred
         return Ok(Target::Open(t.fds().get(dirfd)?.clone()));
     }
     let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
-    resolve_at_as(t, dirfd, &path, follow, creds).map(Target::Name)
+    match resolve_at_as(t, dirfd, &path, follow, creds) {
+        // A /proc magic link whose text names nothing (a namespace's
+        // `uts:[4026531838]`, a pipe's): the file it stands for, as
+        // Linux's stat follows it.
+        Err(Errno::ENOENT) if follow == Follow::Yes => {
+            let start = start_dir(t, dirfd, &path)?;
+            let root = t.fs().root.clone();
+            match super::file::magic_link_target(&t.kernel.vfs, &root, &start, &path, creds)? {
+                Some(file) => Ok(Target::Open(file)),
+                None => Err(Errno::ENOENT),
+            }
+        }
+        r => r.map(Target::Name),
+    }
 }
 
 /// `struct stat` for an attribute set.

@@ -75,7 +75,7 @@ fn write_stat<T: IpcObject>(t: &Task, reg: &Registry<T>, id: i32, buf: u64, of: 
 
 pub fn shmget(t: &mut Task, a: &Args) -> SysResult<u64> {
     let creds = t.creds();
-    t.kernel.ipc.shm.get(get_request(a, &creds), a.u64(1), t.pid).map(|id| id as u64)
+    t.ipc().shm.get(get_request(a, &creds), a.u64(1), t.pid).map(|id| id as u64)
 }
 
 pub fn shmat(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -104,7 +104,7 @@ pub fn shmat(t: &mut Task, a: &Args) -> SysResult<u64> {
         prot |= PROT_EXEC;
         access |= 0o111;
     }
-    let seg = t.kernel.ipc.shm.segs.get(id)?;
+    let seg = t.ipc().shm.segs.get(id)?;
     seg.perm().check(&t.creds(), access)?;
     let size = seg.size();
     let len = size.div_ceil(PAGE_SIZE) * PAGE_SIZE;
@@ -153,7 +153,8 @@ pub fn shmdt(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub fn shmctl(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (id, cmd, buf) = (a.i32(0), ctl_cmd(a, 1), a.addr(2));
-    let shm = &t.kernel.ipc.shm;
+    let ipc = t.ipc();
+    let shm = &ipc.shm;
     match cmd {
         IPC_INFO => {
             let info = ShmInfo64 {
@@ -215,7 +216,7 @@ pub fn shmctl(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub fn semget(t: &mut Task, a: &Args) -> SysResult<u64> {
     let creds = t.creds();
-    t.kernel.ipc.sem.get(get_request(a, &creds), a.i32(1)).map(|id| id as u64)
+    t.ipc().sem.get(get_request(a, &creds), a.i32(1)).map(|id| id as u64)
 }
 
 pub fn semop(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -242,13 +243,13 @@ fn do_semop(t: &mut Task, id: i32, addr: u64, nsops: u64, timeout: u64) -> SysRe
     let undo = sops.iter().any(|s| s.sem_flg & SEM_UNDO != 0);
     let alter = sops.iter().any(|s| s.sem_op != 0);
     let max = sops.iter().map(|s| s.sem_num).max().unwrap_or(0);
-    let set = t.kernel.ipc.sem.sets.get(id)?;
+    let set = t.ipc().sem.sets.get(id)?;
     if usize::from(max) >= set.len() {
         return Err(Errno::EFBIG);
     }
     set.perm().check(&t.creds(), if alter { MAY_WRITE } else { MAY_READ })?;
     if undo {
-        t.kernel.ipc.sem.note_undo(t.pid);
+        t.ipc().sem.note_undo(t.pid);
         t.handle.tg.sem_undo_list();
     }
     let pid = t.pid;
@@ -279,7 +280,8 @@ fn do_semop(t: &mut Task, id: i32, addr: u64, nsops: u64, timeout: u64) -> SysRe
 
 pub fn semctl(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (id, num, cmd, arg) = (a.i32(0), a.i32(1), ctl_cmd(a, 2), a.u64(3));
-    let sem = &t.kernel.ipc.sem;
+    let ipc = t.ipc();
+    let sem = &ipc.sem;
     let field = |cmd| match cmd {
         GETVAL => SemField::Val,
         GETPID => SemField::Pid,
@@ -364,7 +366,7 @@ const MSGPOOL: i32 = 512_000;
 pub fn msgget(t: &mut Task, a: &Args) -> SysResult<u64> {
     let creds = t.creds();
     let req = GetRequest { key: a.i32(0), flags: a.u32(1), creds: &creds };
-    t.kernel.ipc.msg.get_or_create(req, |_| Ok(()), |perm, _| Ok(MsgQueue::new(perm))).map(|id| id as u64)
+    t.ipc().msg.get_or_create(req, |_| Ok(()), |perm, _| Ok(MsgQueue::new(perm))).map(|id| id as u64)
 }
 
 pub fn msgsnd(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -375,7 +377,7 @@ pub fn msgsnd(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     let mut text = vec![0u8; size as usize];
     t.mm().copy_in(msgp + 8, &mut text)?;
-    let q = t.kernel.ipc.msg.get(id)?;
+    let q = t.ipc().msg.get(id)?;
     q.perm().check(&t.creds(), MAY_WRITE)?;
     let pid = t.pid;
     let nowait = flags & IPC_NOWAIT != 0;
@@ -395,7 +397,7 @@ pub fn msgrcv(t: &mut Task, a: &Args) -> SysResult<u64> {
     if flags & MSG_COPY != 0 && (flags & MSG_EXCEPT != 0 || flags & IPC_NOWAIT == 0) {
         return Err(Errno::EINVAL);
     }
-    let q = t.kernel.ipc.msg.get(id)?;
+    let q = t.ipc().msg.get(id)?;
     q.perm().check(&t.creds(), MAY_READ)?;
     let (pid, sel) = (t.pid, Select { msgtyp, flags });
     let max = size.min(i64::from(i32::MAX)) as usize;
@@ -414,7 +416,8 @@ pub fn msgrcv(t: &mut Task, a: &Args) -> SysResult<u64> {
 pub fn msgctl(t: &mut Task, a: &Args) -> SysResult<u64> {
     use abi::types::MsgInfo;
     let (id, cmd, buf) = (a.i32(0), ctl_cmd(a, 1), a.addr(2));
-    let reg = &t.kernel.ipc.msg;
+    let ipc = t.ipc();
+    let reg = &ipc.msg;
     match cmd {
         IPC_INFO | MSG_INFO => {
             let queues = reg.all();
@@ -493,7 +496,7 @@ pub fn mq_open(t: &mut Task, a: &Args) -> SysResult<u64> {
         creds: &creds,
         rlimit: t.rlimits()[abi::flags::rlimit::RLIMIT_MSGQUEUE as usize].cur,
     };
-    let mq = t.kernel.ipc.mqueue.open(req)?;
+    let mq = t.ipc().mqueue.open(req)?;
     let file = File::new(Box::new(MqFile::new(mq)), oflag & (O_ACCMODE | O_NONBLOCK), None);
     let limit = t.nofile_limit();
     // Linux makes every message-queue descriptor close-on-exec.
@@ -502,7 +505,7 @@ pub fn mq_open(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub fn mq_unlink(t: &mut Task, a: &Args) -> SysResult<u64> {
     let name = read_mq_name(t, a.addr(0))?;
-    t.kernel.ipc.mqueue.unlink(&name, &t.creds()).map(|_| 0)
+    t.ipc().mqueue.unlink(&name, &t.creds()).map(|_| 0)
 }
 
 pub fn mq_timedsend(t: &mut Task, a: &Args) -> SysResult<u64> {

@@ -65,7 +65,9 @@ pub fn clone3(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     let [flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, _cgroup] =
         raw;
-    if flags & (CSIGNAL | CLONE_DETACHED) != 0 || set_tid != 0 || set_tid_size != 0 {
+    // (CLONE_NEWTIME shares its bit with CSIGNAL, which clone3 takes as
+    // the flag.)
+    if flags & ((CSIGNAL & !CLONE_NEWTIME) | CLONE_DETACHED) != 0 || set_tid != 0 || set_tid_size != 0 {
         // Chosen tids are not offered.
         return Err(Errno::EINVAL);
     }
@@ -99,12 +101,13 @@ fn clone3_stack_top(stack: u64, stack_size: u64) -> SysResult<u64> {
 /// each implies are added (a new user namespace a private fs context and
 /// thread, CLONE_VM CLONE_SIGHAND, CLONE_SIGHAND CLONE_THREAD, a new mount
 /// namespace CLONE_FS); the thread, handler and memory flags are EINVAL in
-/// a process with other threads; a new namespace is EPERM (namespaces are
-/// the sandbox's own business, as clone's); then the fd table and the fs
-/// context become the caller's own copies.
+/// a process with other threads; new UTS, IPC and time namespaces are the
+/// Sentry's own (the caller enters the UTS and IPC ones; its children
+/// will enter the time one), with CAP_SYS_ADMIN; other namespaces are
+/// EPERM; then
+/// the fd table and the fs context become the caller's own copies.
 pub fn unshare(t: &mut Task, a: &Args) -> SysResult<u64> {
     const CLONE_SYSVSEM: u64 = 0x0004_0000;
-    const CLONE_NEWTIME: u64 = 0x80;
     let allowed = CLONE_THREAD
         | CLONE_FS
         | CLONE_SIGHAND
@@ -136,7 +139,21 @@ pub fn unshare(t: &mut Task, a: &Args) -> SysResult<u64> {
         }
     }
     if flags & (CLONE_NAMESPACES | CLONE_NEWTIME) != 0 {
-        return Err(Errno::EPERM);
+        // The new namespaces, made before anything changes; a process's
+        // namespaces are its threads' (see kernel::ns).
+        // (unshare(CLONE_NEWIPC) gives up the undo list, as Linux's
+        // implied CLONE_SYSVSEM does: not a clone's refusal.)
+        let mut ns = t.child_namespaces((flags | CLONE_VM) & !CLONE_SYSVSEM)?;
+        if flags & CLONE_NEWIPC != 0 {
+            // The semaphore adjustments made in the old namespace are
+            // undone (Linux's exit_sem).
+            t.ipc().sem.exit(t.pid);
+        }
+        let tg = &t.handle.tg;
+        let mut held = tg.ns.lock().unwrap_or_else(|e| e.into_inner());
+        // The caller stays in its own time namespace.
+        ns.time = held.time.clone();
+        *held = ns;
     }
     if flags & CLONE_FILES != 0 {
         let own = t.fds().clone();
@@ -148,6 +165,72 @@ pub fn unshare(t: &mut Task, a: &Args) -> SysResult<u64> {
     }
     t.publish_view();
     Ok(0)
+}
+
+/// setns(2) on a namespace file (an open /proc/PID/ns link): the caller
+/// enters that namespace, if `nstype` is 0 or its CLONE_NEW* flag
+/// (EINVAL otherwise, and for any other file), with CAP_SYS_ADMIN
+/// (EPERM). The sandbox's first namespaces of the kinds Husk does not
+/// make are the only ones of their kinds, so entering one changes
+/// nothing. A time namespace is entered by a single-threaded process
+/// only (EUSERS), and becomes its `time_for_children` too; its offsets
+/// are fixed from then on. Pidfds are not taken (EINVAL).
+pub fn setns(t: &mut Task, a: &Args) -> SysResult<u64> {
+    use crate::kernel::ns::NsRef;
+    let file = t.fds().get(a.i32(0))?.clone();
+    let target = file.ops.namespace().ok_or(Errno::EINVAL)?.clone();
+    let nstype = a.u64(1);
+    if nstype != 0 && nstype != target.kind().clone_flag() {
+        return Err(Errno::EINVAL);
+    }
+    if !t.creds().has_cap(abi::flags::capability::CAP_SYS_ADMIN) {
+        return Err(Errno::EPERM);
+    }
+    match target {
+        NsRef::Init(crate::kernel::ns::NsKind::Uts) => {
+            t.handle.tg.ns.lock().unwrap_or_else(|e| e.into_inner()).uts = None
+        }
+        NsRef::Uts(u) => t.handle.tg.ns.lock().unwrap_or_else(|e| e.into_inner()).uts = Some(u),
+        NsRef::Init(crate::kernel::ns::NsKind::Ipc) => enter_ipc_ns(t, None),
+        NsRef::Ipc(n) => enter_ipc_ns(t, Some(n)),
+        NsRef::Init(crate::kernel::ns::NsKind::Time) => enter_time_ns(t, None)?,
+        NsRef::Time(ns) => enter_time_ns(t, Some(ns))?,
+        NsRef::Init(_) => {}
+    }
+    Ok(0)
+}
+
+/// The caller enters the IPC namespace `ns` (None: the sandbox's first),
+/// its semaphore adjustments in the old one undone (Linux's exit_sem).
+fn enter_ipc_ns(t: &mut Task, ns: Option<Arc<crate::kernel::ns::IpcNs>>) {
+    t.ipc().sem.exit(t.pid);
+    t.handle.tg.ns.lock().unwrap_or_else(|e| e.into_inner()).ipc = ns;
+}
+
+/// The caller (single-threaded: EUSERS otherwise) enters the time
+/// namespace `ns` (None: the sandbox's first), for itself and its
+/// children; its vDSO reads clocks as the namespace needs.
+fn enter_time_ns(t: &mut Task, ns: Option<Arc<crate::kernel::ns::TimeNs>>) -> SysResult<()> {
+    let single = t.kernel.procs().procs.get(&t.pid).is_some_and(|p| p.threads.len() == 1);
+    if !single {
+        return Err(Errno::EUSERS);
+    }
+    if let Some(n) = &ns {
+        n.freeze();
+    }
+    let was_apart = {
+        let mut held = t.handle.tg.ns.lock().unwrap_or_else(|e| e.into_inner());
+        let was = held.time.is_some();
+        held.time = ns.clone();
+        held.time_for_children = ns.clone();
+        was
+    };
+    if was_apart != ns.is_some() {
+        if let Some(vdso) = t.kernel.vdso.clone() {
+            vdso.set_timens(&mut t.mm(), ns.is_some());
+        }
+    }
+    Ok(())
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -19,7 +19,7 @@ fn uts_field(s: &[u8]) -> [u8; 65] {
 }
 
 pub fn uname(t: &mut Task, a: &Args) -> SysResult<u64> {
-    let names = t.kernel.uts_names();
+    let names = t.kernel.uts_names_in(&t.handle.tg.ns());
     let u = Utsname {
         fields: [
             uts_field(b"Linux"),
@@ -119,16 +119,19 @@ pub fn getrandom(t: &mut Task, a: &Args) -> SysResult<u64> {
 
 pub fn sysinfo(t: &mut Task, a: &Args) -> SysResult<u64> {
     let (total, free) = sys::host_memory();
-    let info = Sysinfo {
-        uptime: t.kernel.boot.elapsed().as_secs() as i64,
-        totalram: total,
-        freeram: free,
-        procs: 1,
-        mem_unit: 1,
-        ..Sysinfo::default()
-    };
+    let info =
+        Sysinfo { uptime: uptime_secs(t), totalram: total, freeram: free, procs: 1, mem_unit: 1, ..Sysinfo::default() };
     t.mm().write_val(a.addr(0), &info)?;
     Ok(0)
+}
+
+/// sysinfo's uptime: the sandbox's, shifted by the caller's time
+/// namespace's boottime offset, in seconds rounded up (as Linux's
+/// do_sysinfo; negative only where a negative offset exceeds it).
+fn uptime_secs(t: &Task) -> i64 {
+    let offset = crate::kernel::ns::clock_offset(t.handle.tg.ns().time_offsets(), abi::flags::clock::CLOCK_BOOTTIME);
+    let (secs, ns) = crate::kernel::ns::shifted(t.kernel.boot.elapsed(), offset);
+    secs.saturating_add(i64::from(ns != 0))
 }
 
 /// The longest host or domain name (`__NEW_UTS_LEN`).
@@ -148,7 +151,10 @@ fn set_uts_name(
     let len = usize::try_from(len).ok().filter(|&l| l <= NEW_UTS_LEN).ok_or(Errno::EINVAL)?;
     let mut name = vec![0u8; len];
     t.mm().copy_in(addr, &mut name)?;
-    set(&mut t.kernel.uts.lock().unwrap_or_else(|e| e.into_inner()), name);
+    match t.handle.tg.ns().uts {
+        Some(u) => set(&mut u.names.lock().unwrap_or_else(|e| e.into_inner()), name),
+        None => set(&mut t.kernel.uts.lock().unwrap_or_else(|e| e.into_inner()), name),
+    }
     Ok(0)
 }
 

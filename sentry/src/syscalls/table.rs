@@ -178,8 +178,8 @@ syscall_table! {
     KILL => signal::kill, Support::Full, [Int, Int];
     TKILL => signal::tkill, Support::Full, [Int, Int];
     TGKILL => signal::tgkill, Support::Full, [Int, Int, Int];
-    CLONE => process::clone, Support::Partial("no namespaces"), [Hex, Ptr, Ptr, Ptr, Hex];
-    CLONE3 => process::clone3, Support::Partial("no namespaces, pidfds or chosen tids"), [Ptr, Int];
+    CLONE => process::clone, Support::Partial("new UTS namespaces only"), [Hex, Ptr, Ptr, Ptr, Hex];
+    CLONE3 => process::clone3, Support::Partial("new UTS and time namespaces only; no chosen tids"), [Ptr, Int];
     EXECVE => process::execve, Support::Full, [Path, Ptr, Ptr];
     EXECVEAT => process::execveat, Support::Full, [Fd, Path, Ptr, Ptr, Hex];
     PTRACE => super::ptrace::ptrace, Support::Partial("no PTRACE_SYSEMU or PEEKSIGINFO (EIO); debug registers are kept and read back, not armed; a checkpoint refuses tracees"), [Int, Int, Hex, Hex];
@@ -256,7 +256,8 @@ syscall_table! {
     MUNLOCK => mm::munlock, Support::Full, [Ptr, Int];
     MLOCKALL => mm::mlockall, Support::Full, [Hex];
     MUNLOCKALL => mm::munlockall, Support::Full, [];
-    UNSHARE => process::unshare, Support::Partial("new namespaces are EPERM"), [Hex];
+    UNSHARE => process::unshare, Support::Partial("new UTS and time namespaces (the Sentry's own, per process); others EPERM"), [Hex];
+    SETNS => process::setns, Support::Partial("namespace files only (no pidfds); UTS and time namespaces"), [Fd, Hex];
     GETCWD => fs::getcwd, Support::Full, [Ptr, Int];
     CHDIR => fs::chdir, Support::Full, [Path];
     FCHDIR => fs::fchdir, Support::Full, [Fd];

@@ -71,13 +71,27 @@ pub(super) fn cpu_clock(t: &Task, id: u32) -> SysResult<Option<CpuClock>> {
     }
 }
 
-/// The time on clock `id` (any clock an app may read).
+/// The time on clock `id` (any clock an app may read), as the caller's
+/// time namespace shows it.
 pub(super) fn read_clock(t: &Task, id: u32) -> SysResult<Duration> {
     if let Some(c) = cpu_clock(t, id)? {
         return c.read(&t.kernel).ok_or(Errno::EINVAL);
     }
-    let (s, ns) = sys::clock_gettime(valid_clock(id)?)?;
+    let (s, ns) = wall_clock(t, valid_clock(id)?)?;
     Ok(Duration::new(s.max(0) as u64, ns.clamp(0, 999_999_999) as u32))
+}
+
+/// The host's clock `id` (not a CPU clock), shifted by the caller's time
+/// namespace's offset for it (Linux's timens_add_monotonic and
+/// timens_add_boottime).
+fn wall_clock(t: &Task, id: u32) -> SysResult<(i64, i64)> {
+    let (s, ns) = sys::clock_gettime(id)?;
+    let offset = crate::kernel::ns::clock_offset(t.handle.tg.ns().time_offsets(), id);
+    if offset == 0 {
+        return Ok((s, ns));
+    }
+    let host = Duration::new(s.max(0) as u64, ns.clamp(0, 999_999_999) as u32);
+    Ok(crate::kernel::ns::shifted(host, offset))
 }
 
 pub fn clock_gettime(t: &mut Task, a: &Args) -> SysResult<u64> {
@@ -87,7 +101,7 @@ pub fn clock_gettime(t: &mut Task, a: &Args) -> SysResult<u64> {
             let d = c.read(&t.kernel).ok_or(Errno::EINVAL)?;
             (d.as_secs() as i64, i64::from(d.subsec_nanos()))
         }
-        None => sys::clock_gettime(valid_clock(id)?)?,
+        None => wall_clock(t, valid_clock(id)?)?,
     };
     t.mm().write_val(a.addr(1), &Timespec { tv_sec, tv_nsec })?;
     Ok(0)
@@ -191,8 +205,8 @@ pub fn clock_nanosleep(t: &mut Task, a: &Args) -> SysResult<u64> {
     let id = valid_clock(id)?;
     let req = read_timespec(t, a.addr(2))?;
     if a.u32(1) & TIMER_ABSTIME != 0 {
-        let (s, ns) = sys::clock_gettime(id)?;
-        let d = req.saturating_sub(Duration::new(s.max(0) as u64, ns as u32));
+        // A time on the caller's namespace's clock.
+        let d = req.saturating_sub(read_clock(t, id)?);
         // An absolute deadline restarts exactly (ERESTARTNOHAND reads it
         // again); there is no remainder.
         return sleep_until(t, Instant::now().checked_add(d), 0);

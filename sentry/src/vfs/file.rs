@@ -230,6 +230,12 @@ pub trait FileOps: Send + Sync {
         None
     }
 
+    /// The namespace this file stands for (an open /proc/PID/ns link),
+    /// for setns and the NS_GET_* ioctls.
+    fn namespace(&self) -> Option<&crate::kernel::ns::NsRef> {
+        None
+    }
+
     /// The memfd this file is, for F_ADD_SEALS and F_GET_SEALS.
     fn memfd(&self) -> Option<&super::memfd::MemFd> {
         None

@@ -42,6 +42,7 @@ pub mod inotify;
 pub mod memfd;
 pub mod mqueue;
 pub mod netlink;
+pub mod nsfs;
 pub mod ops;
 pub mod overlay;
 pub mod pidfd;

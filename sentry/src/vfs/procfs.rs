@@ -18,6 +18,7 @@ use abi::Errno;
 
 use super::synth::{child_ino, Generator, SynthDir, SynthFs, SynthNode};
 use super::Dentry;
+use crate::kernel::ns::NsKind;
 use crate::kernel::process::{ProcState, ThreadGroup};
 use crate::kernel::task::{current_tid, TaskHandle, TaskView};
 use crate::kernel::Kernel;
@@ -805,17 +806,185 @@ impl PidDir {
         (name.to_vec(), node.owned(self.uid, self.gid))
     }
 
+    /// /proc/PID/timens_offsets (mode 0644).
+    fn timens_offsets(&self) -> (Vec<u8>, SynthNode) {
+        self.process_object(b"timens_offsets", |proc, tg, ino| Box::new(TimensOffsets { proc, tg, ino }))
+    }
+
     fn oom_score_adj(&self) -> (Vec<u8>, SynthNode) {
-        let name = b"oom_score_adj";
+        self.process_object(b"oom_score_adj", |proc, tg, ino| Box::new(OomScoreAdj { proc, tg, ino }))
+    }
+
+    /// A file `name` (mode 0644) that `make` opens on the process.
+    fn process_object(
+        &self,
+        name: &'static [u8],
+        make: fn(Arc<ProcFs>, Arc<ThreadGroup>, u64) -> Box<dyn super::file::FileOps>,
+    ) -> (Vec<u8>, SynthNode) {
         let (me, tgid, tid, ino) = (self.proc.clone(), self.tgid, self.tid, child_ino(self.ino, name));
         let open: super::synth::Opener = Arc::new(move || {
             let k = me.kernel()?;
             let tg = snap(&k, tgid, tid)?.tg().clone();
-            Ok(Box::new(OomScoreAdj { proc: me.clone(), tg, ino }) as Box<dyn super::file::FileOps>)
+            Ok(make(me.clone(), tg, ino))
         });
         let node = SynthNode::object(&self.proc.fs, ino, 0o644, 0, open);
         (name.to_vec(), node.owned(self.uid, self.gid))
     }
+}
+
+/// /proc/PID/ns: a link per kind of namespace, `time:[4026531834]` and
+/// the like, which opens a file of that namespace (for setns); with
+/// `pid_for_children` and `time_for_children`.
+struct NsDir {
+    proc: Arc<ProcFs>,
+    tgid: i32,
+    tid: Option<i32>,
+    ino: u64,
+    uid: u32,
+    gid: u32,
+}
+
+impl NsDir {
+    const NAMES: [(&'static str, NsKind, bool); 10] = [
+        ("cgroup", NsKind::Cgroup, false),
+        ("ipc", NsKind::Ipc, false),
+        ("mnt", NsKind::Mnt, false),
+        ("net", NsKind::Net, false),
+        ("pid", NsKind::Pid, false),
+        ("pid_for_children", NsKind::Pid, true),
+        ("time", NsKind::Time, false),
+        ("time_for_children", NsKind::Time, true),
+        ("user", NsKind::User, false),
+        ("uts", NsKind::Uts, false),
+    ];
+
+    fn node(&self, name: &str, kind: NsKind, for_children: bool) -> (Vec<u8>, SynthNode) {
+        let (me, tgid, tid) = (self.proc.clone(), self.tgid, self.tid);
+        let which = move || -> SysResult<crate::kernel::ns::NsRef> {
+            let k = me.kernel()?;
+            let s = snap(&k, tgid, tid)?;
+            Ok(s.tg().ns().get(kind, for_children))
+        };
+        let which = Arc::new(which);
+        let text = which.clone();
+        let g: Generator = Arc::new(move || Ok(text()?.link_text()));
+        let (n, mut node) = self.proc.link(self.ino, name, g);
+        node.opens =
+            Some(Arc::new(move || Ok(Box::new(super::nsfs::NsFile(which()?)) as Box<dyn super::file::FileOps>)));
+        node.mode = abi::flags::mode::S_IFLNK | 0o777;
+        (n, node.owned(self.uid, self.gid))
+    }
+}
+
+impl SynthDir for NsDir {
+    fn entries(&self) -> Vec<(Vec<u8>, SynthNode)> {
+        Self::NAMES.iter().map(|&(name, kind, children)| self.node(name, kind, children)).collect()
+    }
+
+    fn lookup(&self, name: &[u8]) -> Option<SynthNode> {
+        let &(n, kind, children) = Self::NAMES.iter().find(|(n, _, _)| n.as_bytes() == name)?;
+        Some(self.node(n, kind, children).1)
+    }
+}
+
+/// An open /proc/PID/timens_offsets: the offsets of the process's
+/// `time_for_children` namespace, as Linux's proc_timens_show_offsets
+/// prints them; a write sets them (see [`parse_timens_offsets`]), with
+/// CAP_SYS_TIME (EPERM), until a process enters the namespace (EACCES).
+struct TimensOffsets {
+    proc: Arc<ProcFs>,
+    tg: Arc<ThreadGroup>,
+    ino: u64,
+}
+
+impl super::file::FileOps for TimensOffsets {
+    fn seekable(&self) -> bool {
+        true
+    }
+
+    fn read(&self, mf: &crate::mm::MemoryFile, dst: &[crate::mm::Chunk], offset: Option<u64>) -> SysResult<usize> {
+        let o = self.tg.ns().time_for_children.map(|t| t.offsets()).unwrap_or_default();
+        let text = format!(
+            "{:<10} {:>10} {:>9}\n{:<10} {:>10} {:>9}\n",
+            "monotonic", o.monotonic.0, o.monotonic.1, "boottime", o.boottime.0, o.boottime.1
+        );
+        let start = usize::try_from(offset.unwrap_or(0)).unwrap_or(usize::MAX).min(text.len());
+        Ok(super::file::put_bytes(mf, dst, &text.as_bytes()[start..]))
+    }
+
+    fn write(&self, mf: &crate::mm::MemoryFile, src: &[crate::mm::Chunk], offset: Option<u64>) -> SysResult<usize> {
+        let count = src.iter().map(|c| c.len).sum::<u64>();
+        // Less than a page, at the file's start.
+        if offset.unwrap_or(0) != 0 || count >= abi::PAGE_SIZE {
+            return Err(Errno::EINVAL);
+        }
+        let mut buf = vec![0u8; count as usize];
+        super::file::get_bytes(mf, src, &mut buf);
+        let (offsets, used) = parse_timens_offsets(&buf)?;
+        let k = self.proc.kernel()?;
+        let writer = k.procs().threads.get(&current_tid()).map(|h| h.tg.clone()).ok_or(Errno::ESRCH)?;
+        let may = writer.creds.lock().unwrap_or_else(|e| e.into_inner()).has_cap(abi::flags::capability::CAP_SYS_TIME);
+        if !may {
+            return Err(Errno::EPERM);
+        }
+        match self.tg.ns().time_for_children {
+            Some(ns) => ns.set_offsets(&offsets)?,
+            // The first time namespace's offsets are fixed (Linux's
+            // init_time_ns is frozen from the start).
+            None => {
+                crate::kernel::ns::check_offsets(&offsets)?;
+                return Err(Errno::EACCES);
+            }
+        }
+        Ok(used)
+    }
+
+    fn stat(&self) -> SysResult<gofer::FileAttr> {
+        Ok(gofer::FileAttr { mode: abi::flags::mode::S_IFREG | 0o644, ino: self.ino, nlink: 1, ..Default::default() })
+    }
+}
+
+/// A clock and its new offset (seconds, nanoseconds).
+type ClockOffset = (u32, (i64, i64));
+
+/// The offsets a write to timens_offsets gives, as Linux's
+/// timens_offsets_write parses them: up to two lines of `CLOCK SECS
+/// NSECS`, the clock by name (`monotonic`, `boottime`) or number, the
+/// nanoseconds below a second; EINVAL otherwise. With the bytes taken
+/// (the lines up to the second).
+fn parse_timens_offsets(buf: &[u8]) -> SysResult<(Vec<ClockOffset>, usize)> {
+    use abi::flags::clock::{CLOCK_BOOTTIME, CLOCK_MONOTONIC};
+    let text = &buf[..buf.iter().position(|&b| b == 0).unwrap_or(buf.len())];
+    let mut out = Vec::new();
+    let mut used = buf.len();
+    let mut pos = 0;
+    while pos < text.len() || out.is_empty() {
+        let end = text[pos..].iter().position(|&b| b == b'\n').map_or(text.len(), |n| pos + n);
+        let line = std::str::from_utf8(&text[pos..end]).map_err(|_| Errno::EINVAL)?;
+        let mut words = line.split_ascii_whitespace();
+        let (Some(clock), Some(secs), Some(nsecs)) = (words.next(), words.next(), words.next()) else {
+            return Err(Errno::EINVAL);
+        };
+        let clock = match clock {
+            "monotonic" | "1" => CLOCK_MONOTONIC,
+            "boottime" | "7" => CLOCK_BOOTTIME,
+            _ => return Err(Errno::EINVAL),
+        };
+        let secs: i64 = secs.parse().map_err(|_| Errno::EINVAL)?;
+        let nsecs: u64 = nsecs.parse().map_err(|_| Errno::EINVAL)?;
+        if nsecs >= 1_000_000_000 {
+            return Err(Errno::EINVAL);
+        }
+        out.push((clock, (secs, nsecs as i64)));
+        pos = end + 1;
+        if out.len() == 2 {
+            if pos < text.len() {
+                used = pos;
+            }
+            break;
+        }
+    }
+    Ok((out, used))
 }
 
 /// An open /proc/PID/pagemap: 8 bytes per page of the address space it
@@ -1023,6 +1192,17 @@ impl SynthDir for PidDir {
         ));
         v.push(self.file("stat", 0o444, self.gen(|s, k| Ok(stat(s, k).into_bytes()))));
         v.push(self.file("status", 0o444, self.gen(|s, _| Ok(status(s).into_bytes()))));
+        let ns_ino = child_ino(self.ino, b"ns");
+        let ns = NsDir {
+            proc: self.proc.clone(),
+            tgid: self.tgid,
+            tid: self.tid,
+            ino: ns_ino,
+            uid: self.uid,
+            gid: self.gid,
+        };
+        v.push((b"ns".to_vec(), SynthNode::dir(fs, ns_ino, 0o511, Arc::new(ns)).owned(self.uid, self.gid)));
+        v.push(self.timens_offsets());
         if self.tid.is_none() {
             let task_ino = child_ino(self.ino, b"task");
             let task = TaskDir { proc: self.proc.clone(), tgid: self.tgid, ino: task_ino };
@@ -1123,9 +1303,9 @@ impl RootDir {
         let p = &self.0;
         let ino = child_ino(1, b"sysvipc");
         let files = vec![
-            p.file(ino, "msg", 0o444, p.gen(|_, k| Ok(k.ipc.proc_msg()))),
-            p.file(ino, "sem", 0o444, p.gen(|_, k| Ok(k.ipc.proc_sem()))),
-            p.file(ino, "shm", 0o444, p.gen(|_, k| Ok(k.ipc.proc_shm()))),
+            p.file(ino, "msg", 0o444, p.gen(|_, k| Ok(reader_ipc(k).proc_msg()))),
+            p.file(ino, "sem", 0o444, p.gen(|_, k| Ok(reader_ipc(k).proc_sem()))),
+            p.file(ino, "shm", 0o444, p.gen(|_, k| Ok(reader_ipc(k).proc_shm()))),
         ];
         SynthNode::dir(&p.fs, ino, 0o555, Arc::new(super::synth::StaticDir(files)))
     }
@@ -1157,7 +1337,7 @@ impl RootDir {
         // past it); the sandbox's bound is its task limit.
         let threads_max =
             k.as_ref().ok().and_then(|k| k.procs().task_limit).unwrap_or(crate::kernel::process::DEFAULT_TASK_LIMIT);
-        let names = k.map(|k| k.uts_names()).ok();
+        let names = k.as_ref().map(|k| k.uts_names_in(&reader_ns(k))).ok();
         let hostname = names.as_ref().map(|n| String::from_utf8_lossy(&n.hostname).into_owned()).unwrap_or_default();
         let domainname =
             names.as_ref().map(|n| String::from_utf8_lossy(&n.domainname).into_owned()).unwrap_or_default();
@@ -1244,6 +1424,25 @@ impl RootDir {
                 Ok(())
             });
             v.push(SysctlInt::node("vm/max_map_count", get, set));
+        }
+        // user/max_*_namespaces: the bounds on the namespaces processes
+        // make; 0 for the kinds the sandbox does not make (a write there
+        // is EINVAL).
+        for kind in NsKind::ALL {
+            let path: &'static str = match kind {
+                NsKind::Cgroup => "user/max_cgroup_namespaces",
+                NsKind::Ipc => "user/max_ipc_namespaces",
+                NsKind::Mnt => "user/max_mnt_namespaces",
+                NsKind::Net => "user/max_net_namespaces",
+                NsKind::Pid => "user/max_pid_namespaces",
+                NsKind::Time => "user/max_time_namespaces",
+                NsKind::User => "user/max_user_namespaces",
+                NsKind::Uts => "user/max_uts_namespaces",
+            };
+            let (p1, p2) = (self.0.clone(), self.0.clone());
+            let get: SysctlGet = Arc::new(move || Ok(p1.kernel()?.namespaces.max(kind) as i64));
+            let set: SysctlSet = Arc::new(move |n| p2.kernel()?.namespaces.set_max(kind, n));
+            v.push(SysctlInt::node(path, get, set));
         }
         type Field = fn(&Limits) -> &std::sync::atomic::AtomicI64;
         let keys: [(&'static str, Field); 6] = [
@@ -1374,10 +1573,25 @@ fn loadavg(k: &Kernel) -> String {
     format!("0.00 0.00 0.00 1/{threads} {last}\n")
 }
 
+/// The namespaces of the process reading (the sandbox's first ones for
+/// a reader outside it).
+fn reader_ns(k: &Kernel) -> crate::kernel::ns::NsSet {
+    k.procs().threads.get(&current_tid()).map(|h| h.tg.ns()).unwrap_or_default()
+}
+
+/// The IPC namespace of the process reading (/proc/sysvipc shows its).
+fn reader_ipc(k: &Arc<Kernel>) -> crate::kernel::ns::IpcRef {
+    match reader_ns(k).ipc {
+        Some(n) => crate::kernel::ns::IpcRef::Other(n),
+        None => crate::kernel::ns::IpcRef::Init(k.clone()),
+    }
+}
+
+/// /proc/uptime, shifted by the reader's time namespace's boottime offset.
 fn uptime(k: &Kernel) -> String {
-    let up = k.boot.elapsed();
-    let cs = up.as_millis() / 10;
-    format!("{}.{:02} {}.{:02}\n", cs / 100, cs % 100, 0, 0)
+    let offset = crate::kernel::ns::clock_offset(reader_ns(k).time_offsets(), abi::flags::clock::CLOCK_BOOTTIME);
+    let (secs, ns) = crate::kernel::ns::shifted(k.boot.elapsed(), offset);
+    format!("{}.{:02} {}.{:02}\n", secs, ns / 10_000_000, 0, 0)
 }
 
 fn version() -> String {
@@ -1402,4 +1616,21 @@ fn proc_stat(p: &ProcFs, k: &Kernel) -> String {
     let _ = writeln!(o, "procs_running {}\nprocs_blocked 0", nthreads.max(1));
     let _ = writeln!(o, "softirq 0 0 0 0 0 0 0 0 0 0 0");
     o
+}
+
+#[cfg(test)]
+mod timens_tests {
+    use super::parse_timens_offsets;
+    use abi::flags::clock::{CLOCK_BOOTTIME, CLOCK_MONOTONIC};
+    use abi::Errno;
+
+    #[test]
+    fn timens_offsets_parse_as_linux_reads_them() {
+        assert_eq!(parse_timens_offsets(b"1 10 0"), Ok((vec![(CLOCK_MONOTONIC, (10, 0))], 6)));
+        let two = b"monotonic -5 7\nboottime 3 0\nignored";
+        assert_eq!(parse_timens_offsets(two), Ok((vec![(CLOCK_MONOTONIC, (-5, 7)), (CLOCK_BOOTTIME, (3, 0))], 28)));
+        for bad in [&b""[..], b"monotonicX 1 0", b"0 1 0", b"boottime 1", b"boottime 1 1000000000", b"7 x 0"] {
+            assert_eq!(parse_timens_offsets(bad), Err(Errno::EINVAL), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
 }

@@ -125,6 +125,9 @@ pub struct SynthNode {
     /// link opens that file again (Linux's magic links), whatever its
     /// textual target says.
     pub file: Option<std::sync::Weak<super::file::File>>,
+    /// For /proc/PID/ns/NAME: what opening the link opens (a new file of
+    /// the namespace), whatever its text says.
+    pub opens: Option<Opener>,
 }
 
 /// An inode number for `name` in the directory numbered `parent`: stable,
@@ -141,7 +144,7 @@ pub fn child_ino(parent: u64, name: &[u8]) -> u64 {
 
 impl SynthNode {
     fn new(fs: &Arc<SynthFs>, kind: SynthKind, mode: u32, ino: u64, size: u64) -> SynthNode {
-        SynthNode { fs: fs.clone(), kind, mode, uid: 0, gid: 0, ino, size, rdev: 0, file: None }
+        SynthNode { fs: fs.clone(), kind, mode, uid: 0, gid: 0, ino, size, rdev: 0, file: None, opens: None }
     }
 
     /// A directory.

@@ -12,6 +12,8 @@ use crate::mm::SysResult;
 /// clone flags.
 pub mod flags {
     pub const CSIGNAL: u64 = 0xff;
+    /// clone3 and unshare only: it shares its bit with CSIGNAL.
+    pub const CLONE_NEWTIME: u64 = 0x80;
     pub const CLONE_VM: u64 = 0x100;
     pub const CLONE_FS: u64 = 0x200;
     pub const CLONE_FILES: u64 = 0x400;
@@ -88,9 +90,17 @@ impl Task {
         if f & CLONE_PARENT != 0 && self.pid == 1 {
             return Err(Errno::EINVAL);
         }
-        if f & CLONE_NAMESPACES != 0 {
-            // Namespaces are the sandbox's own business.
-            return Err(Errno::EPERM);
+        // The namespaces the child gets (refused before anything else is
+        // made, as Linux's copy_namespaces comes early).
+        let child_ns = if f & CLONE_THREAD == 0 { Some(self.child_namespaces(f)?) } else { None };
+        // A process whose children go to another time namespace makes no
+        // threads nor CLONE_VM children: they would share its vDSO page.
+        if f & (CLONE_THREAD | CLONE_VM) != 0 && self.handle.tg.ns().time_apart() {
+            return Err(Errno::EINVAL);
+        }
+        if f & CLONE_THREAD != 0 && f & (CLONE_NAMESPACES | CLONE_NEWTIME) != 0 {
+            // A thread's own namespaces: Husk keeps them per process.
+            return Err(Errno::EINVAL);
         }
         // A TLS base outside user space: EPERM, as arch_prctl(ARCH_SET_FS)
         // gives, before any child exists.
@@ -105,7 +115,14 @@ impl Task {
         let mm = if f & CLONE_VM != 0 {
             self.mm.clone()
         } else {
-            let child = self.mm().fork()?;
+            let mut child = self.mm().fork()?;
+            // A child entering a time namespace its parent is not in reads
+            // its clocks by syscall (its vDSO page says so).
+            if let (Some(ns), Some(vdso)) = (&child_ns, &self.kernel.vdso) {
+                if ns.time.is_some() != self.handle.tg.ns().time.is_some() {
+                    vdso.set_timens(&mut child, ns.time.is_some());
+                }
+            }
             // The parent's other threads stop writing to the pages now
             // shared with the child before the child can run.
             let shootdown = self.mm().shootdown(&self.cursor);
@@ -153,6 +170,9 @@ impl Task {
                 let creds = self.creds();
                 let rlimits = *self.rlimits();
                 let new_tg = ThreadGroup::new(tid, sighand, creds, rlimits);
+                if let Some(ns) = child_ns {
+                    *new_tg.ns.lock().unwrap_or_else(|e| e.into_inner()) = ns;
+                }
                 new_tg.sem_undo.store(sem_undo, std::sync::atomic::Ordering::Relaxed);
                 new_tg
                     .nice
@@ -307,6 +327,52 @@ impl Task {
             self.ptrace_vfork_done(tid);
         }
         Ok(tid as u64)
+    }
+}
+
+impl Task {
+    /// The namespaces a new process made with clone flags `f` is in, as
+    /// Linux's copy_namespaces: new ones of the kinds `f` asks for (with
+    /// CAP_SYS_ADMIN: EPERM otherwise; ENOSPC past their bound), and,
+    /// unless it shares the caller's memory, the time namespace of the
+    /// caller's `time_for_children`, which it enters (fixing its offsets).
+    /// Mount, network, PID, user and cgroup namespaces are not offered:
+    /// EPERM.
+    pub fn child_namespaces(&self, f: u64) -> SysResult<crate::kernel::ns::NsSet> {
+        use crate::kernel::ns::{IpcNs, TimeNs, UtsNs};
+        let mut ns = self.handle.tg.ns();
+        if f & (CLONE_NAMESPACES | CLONE_NEWTIME) != 0 {
+            if f & CLONE_NAMESPACES & !(CLONE_NEWUTS | CLONE_NEWIPC) != 0 {
+                return Err(Errno::EPERM);
+            }
+            // A new IPC namespace cannot share the caller's semaphore
+            // undo list.
+            if f & (CLONE_NEWIPC | CLONE_SYSVSEM) == CLONE_NEWIPC | CLONE_SYSVSEM {
+                return Err(Errno::EINVAL);
+            }
+            if !self.creds().has_cap(abi::flags::capability::CAP_SYS_ADMIN) {
+                return Err(Errno::EPERM);
+            }
+        }
+        let reg = &self.kernel.namespaces;
+        if f & CLONE_NEWUTS != 0 {
+            let names = self.kernel.uts_names_in(&ns);
+            ns.uts = Some(UtsNs::new(reg, names, None)?);
+        }
+        if f & CLONE_NEWIPC != 0 {
+            ns.ipc = Some(IpcNs::new(reg, self.kernel.memfile.clone())?);
+        }
+        if f & CLONE_NEWTIME != 0 {
+            let offsets = ns.time_for_children.as_ref().map(|t| t.offsets()).unwrap_or_default();
+            ns.time_for_children = Some(TimeNs::new(reg, offsets, false, None)?);
+        }
+        if f & CLONE_VM == 0 {
+            ns.time = ns.time_for_children.clone();
+        }
+        if let Some(t) = &ns.time {
+            t.freeze();
+        }
+        Ok(ns)
     }
 }
 

@@ -41,6 +41,7 @@ impl Task {
             creds: creds.clone(),
             secure,
             vdso: self.kernel.vdso.as_ref(),
+            timens: self.handle.tg.ns().time.is_some(),
         };
         let loaded = loader::load(&mut mm, vfs, &root, &exe, &args)?;
 

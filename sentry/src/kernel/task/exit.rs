@@ -150,7 +150,7 @@ impl Task {
         }
         // The process is over: its semaphore adjustments are undone before
         // its parent can hear of it.
-        kernel.ipc.sem.exit(pid);
+        crate::kernel::ns::ipc_of(&kernel, &handle.tg).sem.exit(pid);
         // Its record locks go, as its files did.
         crate::kernel::locks::LOCKS.release_process(pid);
         handle.tg.begin_exit(status);

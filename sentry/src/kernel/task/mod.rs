@@ -511,6 +511,11 @@ impl Task {
     }
 
     /// The address space, locked.
+    /// The IPC namespace the task's process is in.
+    pub fn ipc(&self) -> crate::kernel::ns::IpcRef {
+        crate::kernel::ns::ipc_of(&self.kernel, &self.handle.tg)
+    }
+
     pub fn mm(&self) -> MutexGuard<'_, MemoryManager> {
         self.mm.lock().unwrap_or_else(|e| e.into_inner())
     }
