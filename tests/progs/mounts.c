@@ -358,6 +358,19 @@ int main(int argc, char **argv)
 	show_line("/proc/self/mounts", "/tmp/p");
 	report("umount proc", umount("/tmp/p"));
 
+	/* LTP's mount08: a bind on /proc/self/fd/N of an O_PATH fd of a
+	 * symlink (a magic link to a magic link): ENOENT. */
+	write_file("/tmp/foo", "");
+	write_file("/tmp/bar", "");
+	int ffd = open("/tmp/foo", O_RDONLY);
+	char fdpath[64];
+	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", ffd);
+	int pfd = open(fdpath, O_PATH | O_NOFOLLOW);
+	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", pfd);
+	report("bind on a magic link to a magic link", mount("/tmp/bar", fdpath, "", MS_BIND, NULL));
+	close(pfd);
+	close(ffd);
+
 	printf("done\n");
 	return 0;
 }

@@ -585,6 +585,15 @@ impl Vfs {
         let pp = self.resolve_parent_as(root, start, path, creds)?;
         if let Last::Name(name) = &pp.last {
             let d = self.lookup(&pp.dir, name)?;
+            if follow == Follow::Yes && Vfs::is_magic_link(&d) {
+                // A magic link (/proc/PID/fd/N) jumps to its file itself,
+                // even a symlink (which mount then refuses), as Linux's
+                // nd_jump_link.
+                let text = self.readlink(&d)?;
+                if text.first() == Some(&b'/') {
+                    return Ok(Target(self.resolve_as(root, root, &text, Follow::No, creds)?, true));
+                }
+            }
             if !(d.is_symlink() && (follow == Follow::Yes || pp.trailing_slash)) {
                 if pp.trailing_slash && !d.is_dir() {
                     return Err(Errno::ENOTDIR);
@@ -988,6 +997,47 @@ mod tests {
         assert_eq!(mount_flags_of(MS_STRICTATIME, false, 0), 0);
         // A remount naming no atime flag keeps the old one.
         assert_eq!(mount_flags_of(MS_RDONLY, true, MNT_NOATIME), MNT_NOATIME | MNT_RDONLY);
+    }
+
+    #[test]
+    fn the_mount_table_is_bounded() {
+        use super::super::tmpfs::{mkdir, FsKind, MemFs};
+        let mf = Arc::new(crate::mm::MemoryFile::new(1 << 24).unwrap());
+        let fs = MemFs::new(FsKind::Tmpfs, mf.clone());
+        let vfs = Vfs::with_root(fs.new_root(0o755, 0, 0));
+        let mounted = MemFs::new(FsKind::Tmpfs, mf);
+        let creds = Credentials::new(0, 0);
+        let rec = || MountRecord {
+            id: 0,
+            source: "none".into(),
+            point: Vec::new(),
+            fstype: "tmpfs".into(),
+            flags: 0,
+            sb_ro: false,
+            fs_opts: String::new(),
+            origin: Origin::Bind,
+            expiring: false,
+            root: 0,
+            point_id: 0,
+        };
+        for i in 0..=MAX_MOUNTS {
+            let name = format!("d{i}");
+            mkdir(vfs.root(), name.as_bytes(), 0o755, &creds).unwrap();
+            let t = vfs.mount_target(vfs.root(), vfs.root(), name.as_bytes(), Follow::Yes, &creds).unwrap();
+            let r = vfs.mount_new(&t, mounted.new_root(0o755, 0, 0), rec());
+            if i < MAX_MOUNTS {
+                r.unwrap();
+            } else {
+                assert_eq!(r, Err(Errno::ENOSPC));
+            }
+        }
+        assert_eq!(vfs.mount_count(), MAX_MOUNTS);
+        // Unmounting makes room again.
+        let t = vfs.mount_target(vfs.root(), vfs.root(), b"d0", Follow::Yes, &creds).unwrap();
+        vfs.unmount(&t, 0, &[]).unwrap();
+        assert_eq!(vfs.unmount(&t, 0, &[]), Err(Errno::EINVAL));
+        let t = vfs.mount_target(vfs.root(), vfs.root(), format!("d{MAX_MOUNTS}").as_bytes(), Follow::Yes, &creds);
+        vfs.mount_new(&t.unwrap(), mounted.new_root(0o755, 0, 0), rec()).unwrap();
     }
 
     #[test]
