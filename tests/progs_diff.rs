@@ -1329,6 +1329,9 @@ differential_test! {
             "remount it MS_BIND|MS_RDONLY: ok",
             "umount as nobody: EPERM",
             "unknown type: ENODEV",
+            "bind on a magic link to a magic link: ENOENT",
+            "/tmp's blocks: 16384",
+            "/proc/self/mounts shows its size: yes",
             "done",
         ]);
         differential(platform, &case);

@@ -371,6 +371,21 @@ int main(int argc, char **argv)
 	close(pfd);
 	close(ffd);
 
+	/* A remount of the boot's /tmp: its size changes. */
+	report("remount /tmp with size=64m", mount(NULL, "/tmp", NULL, MS_REMOUNT, "size=64m"));
+	struct statfs sf;
+	statfs("/tmp", &sf);
+	printf("/tmp's blocks: %ld\n", (long)sf.f_blocks);
+	FILE *mf = fopen("/proc/self/mounts", "r");
+	char line[512];
+	int shown = 0;
+	while (mf && fgets(line, sizeof line, mf))
+		if (strstr(line, " /tmp tmpfs ") && strstr(line, "size=65536k"))
+			shown = 1;
+	if (mf)
+		fclose(mf);
+	printf("/proc/self/mounts shows its size: %s\n", shown ? "yes" : "no");
+
 	printf("done\n");
 	return 0;
 }

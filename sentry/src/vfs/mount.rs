@@ -768,23 +768,20 @@ impl Vfs {
             *slot = Some(*cfg);
             rec.fs_opts = cfg.options();
         }
-        if matches!(rec.origin, Origin::Boot) {
-            if let Some(cfg) = tmpfs.filter(|_| !opts.is_empty()) {
-                // A boot tmpfs's size as remounted.
-                let kept: Vec<&str> = rec
-                    .fs_opts
-                    .split(',')
-                    .filter(|o| !o.starts_with("size=") && !o.starts_with("nr_inodes=") && !o.is_empty())
-                    .collect();
-                let mut new = cfg
-                    .options()
-                    .split(',')
-                    .filter(|o| o.starts_with("size=") || o.starts_with("nr_inodes="))
-                    .map(str::to_string)
-                    .collect::<Vec<_>>();
-                new.extend(kept.into_iter().map(str::to_string));
-                rec.fs_opts = new.join(",");
+        if let (Origin::Boot, Some(cfg)) = (&rec.origin, tmpfs) {
+            // A boot tmpfs's limits as remounted, in Linux's order.
+            let mut shown: Vec<String> = rec.fs_opts.split(',').filter(|o| !o.is_empty()).map(str::to_string).collect();
+            let limits = [
+                ("nr_inodes=", cfg.inodes.map(|n| format!("nr_inodes={n}"))),
+                ("size=", cfg.pages.map(|p| format!("size={}k", p.saturating_mul(abi::PAGE_SIZE / 1024)))),
+            ];
+            for (key, value) in limits {
+                if let Some(v) = value {
+                    shown.retain(|o| !o.starts_with(key));
+                    shown.insert(0, v);
+                }
             }
+            rec.fs_opts = shown.join(",");
         }
         rec.flags = flags;
         rec.sb_ro = sb_ro;
