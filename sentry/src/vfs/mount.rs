@@ -607,6 +607,10 @@ impl Vfs {
     /// The topmost mount at `t`: its mount point and root, if `t` is a
     /// mount point or a mounted root.
     fn top_mount(&self, t: &Target) -> Option<(Arc<Dentry>, Arc<Dentry>)> {
+        if Arc::ptr_eq(&t.0, &self.root) {
+            // The sandbox's root mount (nothing goes over it).
+            return Some((self.root.clone(), self.root.clone()));
+        }
         let m = self.mounts();
         let mut point = None;
         let mut cur = t.0.clone();
@@ -694,6 +698,13 @@ impl Vfs {
         if t.0.is_symlink() || source.is_symlink() {
             return Err(Errno::ENOENT);
         }
+        // A tree bound beneath itself would hold itself without end, its
+        // dentries being the very ones reached (Linux copies its mounts
+        // instead): refused, but for a directory bound on itself.
+        let point = self.mount_place(t);
+        if !Arc::ptr_eq(&point, source) && self.is_above(source, &point) {
+            return Err(Errno::ELOOP);
+        }
         // The source's mount, for the record's type and source.
         let src_root = self.mount_root_of(source);
         let (src, fstype, fs_opts, sb_ro) = {
@@ -722,7 +733,23 @@ impl Vfs {
 
     /// The record of the mount `(point, root)`, by index.
     fn record_index(records: &[MountRecord], point: &Dentry, root: &Dentry) -> Option<usize> {
-        records.iter().rposition(|r| r.root == root.id && r.point_id == point.id)
+        // (The sandbox's root is its own point, its record's point none.)
+        let point_id =
+            if point.id == root.id && records.first().is_some_and(|r| r.root == root.id) { 0 } else { point.id };
+        records.iter().rposition(|r| r.root == root.id && r.point_id == point_id)
+    }
+
+    /// Whether `a` is `b` or above it, mounts crossed upwards.
+    fn is_above(&self, a: &Arc<Dentry>, b: &Arc<Dentry>) -> bool {
+        let mut cur = Some(b.clone());
+        for _ in 0..super::PATH_MAX {
+            let Some(c) = cur else { return false };
+            if Arc::ptr_eq(&c, a) {
+                return true;
+            }
+            cur = c.parent().or_else(|| self.mount_point_of(&c));
+        }
+        false
     }
 
     /// mount(2) with MS_REMOUNT at `t`: `ms` and `data` say the flags and
