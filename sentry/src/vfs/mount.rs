@@ -664,6 +664,11 @@ impl Vfs {
             // (The sandbox's root stays its root: nothing goes over it.)
             return Err(Errno::EINVAL);
         }
+        if point.synth().is_some() && point.parent().is_some() {
+            // A file of procfs or sysfs is made afresh at each lookup: a
+            // mount on it could never be reached, so none is made.
+            return Err(Errno::EINVAL);
+        }
         let mut records = self.records();
         if records.len() >= MAX_MOUNTS {
             return Err(Errno::ENOSPC);
