@@ -59,6 +59,7 @@ impl Ctx {
         rootfs.prog("ckpt_refused", Link::Static);
         rootfs.prog("ckpt_mseal", Link::Static);
         rootfs.prog("ckpt_ns", Link::Static);
+        rootfs.prog("ckpt_mounts", Link::Static);
         rootfs.busybox(&["sh", "sleep", "echo", "mkfifo", "cat", "ls", "mkdir", "rm", "mv", "ln", "stat", "chmod"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
         rootfs.file("/data.txt", DATA);
@@ -119,6 +120,25 @@ impl Ctx {
         let mut config: serde_json::Value = serde_json::from_slice(&fs::read(&path).expect("config")).expect("JSON");
         let all = json!(["CAP_SYS_ADMIN", "CAP_SYS_TIME", "CAP_KILL", "CAP_SETUID", "CAP_SETGID", "CAP_DAC_OVERRIDE"]);
         config["process"]["capabilities"] = json!({"bounding": all, "effective": all, "permitted": all});
+        fs::write(&path, serde_json::to_vec_pretty(&config).expect("JSON")).expect("write config.json");
+        self
+    }
+
+    /// The process has CAP_SYS_ADMIN (the sandbox's own), with Docker's
+    /// defaults, to mount.
+    fn sys_admin(self) -> Ctx {
+        let path = self.bundle().join("config.json");
+        let mut config: serde_json::Value = serde_json::from_slice(&fs::read(&path).expect("config")).expect("JSON");
+        let caps = json!([
+            "CAP_SYS_ADMIN",
+            "CAP_CHOWN",
+            "CAP_DAC_OVERRIDE",
+            "CAP_FOWNER",
+            "CAP_KILL",
+            "CAP_SETUID",
+            "CAP_SETGID"
+        ]);
+        config["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps});
         fs::write(&path, serde_json::to_vec_pretty(&config).expect("JSON")).expect("write config.json");
         self
     }
@@ -605,6 +625,9 @@ enum Native {
     /// The program straight from the host (a root without the /dev it
     /// needs).
     Host,
+    /// chroot into the test root, in a private mount namespace (a program
+    /// that mounts).
+    PrivateChroot,
 }
 
 /// `/progs/PROG` checkpointed at three points and restored from each, on
@@ -640,6 +663,12 @@ fn restores_as_natively_in(
                 cmd
             }
             Native::Host => Command::new(ctx.rootfs.path().join("progs").join(prog)),
+            Native::PrivateChroot => {
+                let mut cmd = Command::new(husk_suite::paths::unshare_bin());
+                cmd.args(["--mount", "--propagation", "private", "--"]).arg(chroot_bin());
+                cmd.arg(ctx.rootfs.path()).arg(&inner);
+                cmd
+            }
         };
         let expected = native_until_ready(cmd);
         assert_eq!(expected.0, 0, "native run:\n{}", expected.1);
@@ -856,4 +885,16 @@ fn files_deleted_from_a_host_tree_while_open_or_mapped_come_back_as_copies() {
     assert!(out.contains("the written mapping: X a\nafter MADV_DONTNEED: a"), "{out}");
     assert!(out.contains("links 0, size 12288"), "{out}");
     assert!(out.contains("size now 12290"), "{out}");
+}
+
+#[test]
+fn mounts_the_app_made_come_back_with_their_files_flags_and_binds() {
+    let out = restores_as_natively_in("mounts", "ckpt_mounts", Native::PrivateChroot, &[], Ctx::sys_admin);
+    assert!(out.contains("/tmp/ck/a: kept in the tmpfs"), "{out}");
+    assert!(out.contains("the open file reads on:  in"), "{out}");
+    assert!(out.contains("/tmp/ck/d/c: through the bind"), "{out}");
+    assert!(out.contains("write in the read-only bind: EROFS"), "{out}");
+    assert!(out.contains("write in the read-only tmpfs: EROFS"), "{out}");
+    assert!(out.contains("its size: 256 blocks of 4096"), "{out}");
+    assert!(out.contains("umount the tmpfs: ok"), "{out}");
 }

@@ -1365,3 +1365,35 @@ differential_test! {
         differential(platform, &case);
     }
 }
+
+differential_test! {
+    /// mount(2) and umount2(2) in the sandbox (LTP's .needs_rofs tests and
+    /// madvise01 mount a tmpfs): a tmpfs with options, read-only remounts
+    /// and EROFS on every write path, /proc/self/mounts, mountinfo and
+    /// statfs, bind mounts (a read-only one of a directory on itself),
+    /// nosuid, nodev and noexec, umount2's flags and Linux's errors (EPERM
+    /// without CAP_SYS_ADMIN), a procfs. Natively it runs as root in a
+    /// private mount namespace.
+    fn mounts(platform, link) {
+        let (rootfs, prog) = rootfs_with("mounts", link);
+        rootfs.dir("/proc").dir("/tmp");
+        let case = Case::new(&rootfs, prog).scratch_mounts().compare_stderr().expect_no_bad_checks().expect_lines(&[
+            "mount tmpfs with options: ok",
+            "root: mode 40750 uid 12 gid 34",
+            "mounts: none /tmp/m tmpfs ro,relatime,size=1024k,mode=750,uid=12,gid=34 0 0",
+            "  open O_WRONLY: EROFS",
+            "umount with a file open: EBUSY",
+            "MNT_EXPIRE once: EAGAIN",
+            "exec on a noexec mount: exit 3",
+            "  open it: EACCES",
+            "remount it MS_BIND|MS_RDONLY: ok",
+            "umount as nobody: EPERM",
+            "unknown type: ENODEV",
+            "bind on a magic link to a magic link: ENOENT",
+            "/tmp's blocks: 16384",
+            "/proc/self/mounts shows its size: yes",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}

@@ -680,3 +680,43 @@ pub mod ptrace {
     pub const NT_ARM_TLS: u64 = 0x401;
     pub const NT_ARM_SYSTEM_CALL: u64 = 0x404;
 }
+
+/// mount(2)'s and umount2(2)'s flags.
+pub mod mount {
+    pub const MS_RDONLY: u64 = 1;
+    pub const MS_NOSUID: u64 = 2;
+    pub const MS_NODEV: u64 = 4;
+    pub const MS_NOEXEC: u64 = 8;
+    pub const MS_SYNCHRONOUS: u64 = 16;
+    pub const MS_REMOUNT: u64 = 32;
+    pub const MS_MANDLOCK: u64 = 64;
+    pub const MS_DIRSYNC: u64 = 128;
+    pub const MS_NOSYMFOLLOW: u64 = 256;
+    pub const MS_NOATIME: u64 = 1024;
+    pub const MS_NODIRATIME: u64 = 2048;
+    pub const MS_BIND: u64 = 4096;
+    pub const MS_MOVE: u64 = 8192;
+    pub const MS_REC: u64 = 16384;
+    pub const MS_SILENT: u64 = 32768;
+    pub const MS_POSIXACL: u64 = 1 << 16;
+    pub const MS_UNBINDABLE: u64 = 1 << 17;
+    pub const MS_PRIVATE: u64 = 1 << 18;
+    pub const MS_SLAVE: u64 = 1 << 19;
+    pub const MS_SHARED: u64 = 1 << 20;
+    pub const MS_RELATIME: u64 = 1 << 21;
+    pub const MS_KERNMOUNT: u64 = 1 << 22;
+    pub const MS_I_VERSION: u64 = 1 << 23;
+    pub const MS_STRICTATIME: u64 = 1 << 24;
+    pub const MS_LAZYTIME: u64 = 1 << 25;
+    pub const MS_NOUSER: u64 = 1 << 31;
+    /// The magic number old programs put in the top half of the flags.
+    pub const MS_MGC_VAL: u64 = 0xC0ED_0000;
+    pub const MS_MGC_MSK: u64 = 0xffff_0000;
+    /// The propagation types.
+    pub const MS_PROPAGATION: u64 = MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE;
+
+    pub const MNT_FORCE: u32 = 1;
+    pub const MNT_DETACH: u32 = 2;
+    pub const MNT_EXPIRE: u32 = 4;
+    pub const UMOUNT_NOFOLLOW: u32 = 8;
+}

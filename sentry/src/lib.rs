@@ -793,8 +793,8 @@ fn apply_mounts(
                 (root, "tmpfs", "tmpfs", format!("{rw},nosuid,relatime"))
             }
         };
-        vfs.mount_at_with(&spec.destination, root, &spare).map_err(fail)?;
-        vfs.record_mount(MountRecord { source: source.into(), point: spec.destination.clone(), fstype, options: opts });
+        let point = vfs.mount_at_with(&spec.destination, root.clone(), &spare).map_err(fail)?;
+        vfs.record_mount(MountRecord::boot(source, &spec.destination, fstype, &opts, &root, Some(&point)));
         log::info!("mounted {fstype} at {dest}");
     }
     Ok(procs)
@@ -939,7 +939,7 @@ impl Sandbox {
             RootWrites::ReadOnly => ("none", "9p", "ro,relatime"),
             RootWrites::Host => ("none", "9p", "rw,relatime"),
         };
-        vfs.record_mount(MountRecord { source: source.into(), point: b"/".to_vec(), fstype, options: options.into() });
+        vfs.record_mount(MountRecord::boot(source, b"/", fstype, options, vfs.root(), None));
         // An overlay's upper layer is memory: within the sandbox's limit it
         // fills with ENOSPC, before the host's OOM killer would step in.
         if let (Some(ov), Some(max)) = (vfs.root().overlay(), cfg.limits.memory_max) {
@@ -959,6 +959,7 @@ impl Sandbox {
         }
         let specs = with_system_mounts(cfg.mounts.clone().unwrap_or_else(default_mounts))?;
         let kernel = Arc::new(Kernel::new(platform, mf, vfs, cfg.hostname, cfg.strace));
+        let _ = kernel.cgroup_limits.set(cfg.limits);
         kernel.procs().task_limit = cfg.limits.pids_max.and_then(|n| usize::try_from(n).ok());
         if let Some(vdso) = &kernel.vdso {
             // Without it the page never becomes ready: the vDSO makes syscalls.

@@ -22,7 +22,7 @@ pub const PAGES_FILE: &str = "husk-pages.img";
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 17;
+pub const FORMAT_VERSION: u32 = 18;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -85,6 +85,9 @@ pub struct Image {
     pub processes: Vec<ProcessImage>,
     /// The tmpfs mounts' contents.
     pub tmpfs: Vec<TmpfsImage>,
+    /// Every mount, in mount order: those made at boot with their flags as
+    /// they are now, then those the app made.
+    pub mounts: Vec<MountImage>,
     /// Unnamed Unix sockets, each with its peer's index.
     pub unix: Vec<(crate::vfs::unix::EndpointState, Option<usize>)>,
     /// Terminals: the console, and pseudo-terminal pairs.
@@ -172,11 +175,23 @@ pub struct TtyImage {
     pub console: bool,
 }
 
+/// A mount, as /proc/mounts shows it and as it was made.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MountImage {
+    /// Its record: place, flags, options, how it was made.
+    pub record: crate::vfs::mount::MountRecord,
+    /// A bind mount's source, as a path in the sandbox.
+    pub bind_source: Vec<u8>,
+}
+
 /// One tmpfs mount's files, or what an overlay's upper layer holds.
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TmpfsImage {
     /// Its mount point.
     pub point: Vec<u8>,
+    /// For a tmpfs the app mounted: its mount, by index in
+    /// [`Image::mounts`] (filled right after that mount is made again).
+    pub mount: Option<usize>,
     /// An overlay's upper layer (the root's copy first), not a tmpfs.
     pub overlay: bool,
     /// Its inodes, the root's first.

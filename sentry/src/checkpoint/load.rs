@@ -304,7 +304,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
         (super::memfs::SYSV_SHM_POINT, kernel.ipc.shm.fs()),
         (super::memfs::GHOST_POINT, &kernel.deleted_fs),
     ];
-    let mem_inodes = super::memfs::restore(&kernel.vfs, &nameless, &image.tmpfs, image.memory.tail)?;
+    let mem_inodes = super::memfs::restore(kernel, &nameless, &image.tmpfs, &image.mounts, image.memory.tail)?;
     // System V objects before the address spaces that map segments.
     let segments = crate::kernel::ipc::snapshot::restore(&kernel.ipc, std::mem::take(&mut image.sysv), |(fs, i)| {
         mem_inodes.get(fs).and_then(|m| m.get(&i)).filter(|f| Arc::ptr_eq(&f.fs, kernel.ipc.shm.fs())).cloned()

@@ -14,8 +14,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::image::{EntryKind, InodeImage, TmpfsEntry, TmpfsImage};
+use super::image::{EntryKind, InodeImage, MountImage, TmpfsEntry, TmpfsImage};
 use super::{CheckpointError, RestoreError};
+use crate::vfs::mount::Origin;
 use crate::vfs::overlay;
 use crate::vfs::tmpfs::{FsKind, Inode, MemFs};
 use crate::vfs::{Dentry, Follow, Vfs};
@@ -96,7 +97,7 @@ impl Tree {
     }
 
     fn image(self, point: Vec<u8>, overlay: bool) -> TmpfsImage {
-        TmpfsImage { point, overlay, inodes: self.inodes, entries: self.entries, unlinked: self.nameless }
+        TmpfsImage { point, mount: None, overlay, inodes: self.inodes, entries: self.entries, unlinked: self.nameless }
     }
 }
 
@@ -115,11 +116,13 @@ pub type Nameless<'a> = (&'a [u8], &'a Arc<MemFs>);
 /// Every tmpfs mount's contents, and every overlay's changes, with the
 /// `unlinked` inodes of each (files no name leads to that open files
 /// hold), and those of the `nameless` filesystems among `unlinked`; and
-/// the index of the inodes written.
+/// the index of the inodes written. `mounts` gives the mounts the app made
+/// by their roots' dentry ids.
 pub fn save(
     vfs: &Vfs,
     nameless: &[Nameless<'_>],
     unlinked: &[Arc<Inode>],
+    mounts: &HashMap<u64, usize>,
 ) -> Result<(Vec<TmpfsImage>, InodeIndex), CheckpointError> {
     let mut out = Vec::new();
     let mut index = InodeIndex::new();
@@ -153,7 +156,9 @@ pub fn save(
         tree.own_subtree(u32::MAX, root.clone())?;
         tree.unlinked(&fs, unlinked)?;
         index.extend(tree.by_address.iter().map(|(&a, &i)| (a, (out.len(), i))));
-        out.push(tree.image(vfs.path_of(&root), false));
+        let mut image = tree.image(vfs.path_of(&root), false);
+        image.mount = mounts.get(&root.id()).copied();
+        out.push(image);
     }
     Ok((out, index))
 }
@@ -223,25 +228,61 @@ fn lower_names(vfs: &Vfs, dir: &Dentry) -> Result<HashMap<Vec<u8>, u64>, Checkpo
 }
 
 /// Fills the freshly booted tmpfs mounts and overlays again, and the
-/// `nameless` filesystems; every page must lie below `tail`, the memory
-/// file's end. Returns each image's inodes, by index, for the files and
-/// mappings of them.
+/// `nameless` filesystems; makes the mounts the app made again (after the
+/// filesystems they are in are filled), each tmpfs filled as soon as it is
+/// mounted; every page must lie below `tail`, the memory file's end.
+/// Returns each image's inodes, by index, for the files and mappings of
+/// them.
 pub fn restore(
-    vfs: &Vfs,
+    kernel: &Arc<crate::kernel::Kernel>,
     nameless: &[Nameless<'_>],
     images: &[TmpfsImage],
+    mounts: &[MountImage],
     tail: u64,
 ) -> Result<Vec<HashMap<usize, Arc<Inode>>>, RestoreError> {
+    let vfs = &kernel.vfs;
     let bad = |what: String| RestoreError::Inconsistent(what);
-    let mut all = Vec::new();
-    for img in images {
+    let mut all: Vec<Option<HashMap<usize, Arc<Inode>>>> = images.iter().map(|_| None).collect();
+    for (boot, m) in mounts.iter().filter(|m| m.record.origin == Origin::Boot).enumerate() {
+        vfs.replay_boot_flags(boot, &m.record)
+            .map_err(|_| bad(format!("the boot mount at {}", path(&m.record.point))))?;
+    }
+    for (i, img) in images.iter().enumerate() {
+        if img.mount.is_none() {
+            all[i] = Some(restore_one(vfs, nameless, img, tail)?);
+        }
+    }
+    for (m, mount) in mounts.iter().enumerate().filter(|(_, m)| m.record.origin != Origin::Boot) {
+        vfs.replay_mount(kernel, mount.record.clone(), &mount.bind_source)
+            .map_err(|errno| RestoreError::Reopen { path: path(&mount.record.point), errno })?;
+        for (i, img) in images.iter().enumerate() {
+            if img.mount == Some(m) {
+                all[i] = Some(restore_one(vfs, nameless, img, tail)?);
+            }
+        }
+    }
+    all.into_iter().map(|a| a.ok_or_else(|| bad("a tmpfs of no mount".into()))).collect()
+}
+
+fn path(p: &[u8]) -> String {
+    String::from_utf8_lossy(p).into_owned()
+}
+
+/// Fills one filesystem of a checkpoint again.
+fn restore_one(
+    vfs: &Vfs,
+    nameless: &[Nameless<'_>],
+    img: &TmpfsImage,
+    tail: u64,
+) -> Result<HashMap<usize, Arc<Inode>>, RestoreError> {
+    let bad = |what: String| RestoreError::Inconsistent(what);
+    {
         let point = String::from_utf8_lossy(&img.point).into_owned();
         if let Some((_, fs)) = nameless.iter().find(|(p, _)| *p == img.point.as_slice()) {
             if !img.entries.is_empty() || img.overlay || fs.inodes_used() != 0 {
                 return Err(bad(format!("the filesystem {point}")));
             }
-            all.push(restore_unlinked(img, fs, HashMap::new(), tail, &point)?);
-            continue;
+            return restore_unlinked(img, fs, HashMap::new(), tail, &point);
         }
         let root = vfs
             .resolve(vfs.root(), vfs.root(), &img.point, Follow::Yes)
@@ -330,9 +371,8 @@ pub fn restore(
             overlay::restore_entry(&parent, &e.name, &d);
             dentries.push(d);
         }
-        all.push(restore_unlinked(img, &fs, made, tail, &point)?);
+        restore_unlinked(img, &fs, made, tail, &point)
     }
-    Ok(all)
 }
 
 /// Adds the inodes no name leads to of `img` to `made`, the inodes of `fs`

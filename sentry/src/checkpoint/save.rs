@@ -88,6 +88,43 @@ impl<T: ?Sized> Seen<T> {
     }
 }
 
+/// Every mount, and the mounts of new filesystems the app made by their
+/// roots' dentry ids (their images say so).
+fn mounts_image(kernel: &Kernel) -> Result<(Vec<MountImage>, HashMap<u64, usize>), CheckpointError> {
+    use crate::vfs::mount::Origin;
+    let vfs = &kernel.vfs;
+    let records = vfs.mount_records_with_roots();
+    if records.iter().filter(|(r, _)| r.origin == Origin::Boot).count() < vfs.boot_mounts() {
+        return Err(unsupported("a mount made at boot was unmounted"));
+    }
+    let mut out = Vec::new();
+    let mut roots = HashMap::new();
+    for (i, (record, root)) in records.into_iter().enumerate() {
+        let root = root.ok_or_else(|| unsupported("a mount beneath another one detached"))?;
+        let mut bind_source = Vec::new();
+        match record.origin {
+            Origin::Boot => {}
+            Origin::New { .. } => {
+                roots.insert(root.id(), i);
+            }
+            Origin::Bind => {
+                // Its source must be there again when it is made again:
+                // in a mount listed before it.
+                // (The bound directory is a mount's root itself now: its
+                // filesystem's is found from its parent.)
+                let fs_root = root.parent().map_or_else(|| root.clone(), |p| vfs.mount_root_of_dentry(&p));
+                let before = out.iter().any(|m: &MountImage| m.record.root_id() == fs_root.id());
+                if !before && !Arc::ptr_eq(&fs_root, vfs.root()) {
+                    return Err(unsupported("a bind mount of a filesystem no longer mounted"));
+                }
+                bind_source = vfs.path_of(&root);
+            }
+        }
+        out.push(MountImage { record, bind_source });
+    }
+    Ok((out, roots))
+}
+
 fn unsupported(what: impl Into<String>) -> CheckpointError {
     CheckpointError::Unsupported(what.into())
 }
@@ -339,7 +376,8 @@ fn build(
         (super::memfs::SYSV_SHM_POINT, kernel.ipc.shm.fs()),
         (super::memfs::GHOST_POINT, &ghosts.fs),
     ];
-    let (tmpfs, inodes) = super::memfs::save(&kernel.vfs, &nameless, &unlinked.items)?;
+    let (mounts, mount_roots) = mounts_image(kernel)?;
+    let (tmpfs, inodes) = super::memfs::save(&kernel.vfs, &nameless, &unlinked.items, &mount_roots)?;
     let sysv = sysv::save(&kernel.ipc, |f| inodes.get(&super::memfs::address(Arc::as_ptr(f).cast())).copied())
         .map_err(|e| unsupported(format!("{e} (not saved)")))?;
     // Each segment's table index, by the segment's address (as mappings
@@ -460,6 +498,7 @@ fn build(
         ttys,
         unix,
         tmpfs,
+        mounts,
         memory,
         uts: (uts.hostname, uts.domainname),
         last_pid,

@@ -158,6 +158,9 @@ pub struct Kernel {
     enosys_logged: Box<[AtomicBool]>,
     /// The same, for numbers past `enosys_logged`.
     enosys_wild: Mutex<std::collections::BTreeSet<u64>>,
+    /// The sandbox's cgroup limits, which a sysfs mounted at run time
+    /// shows as the one mounted at boot does.
+    pub cgroup_limits: OnceLock<crate::vfs::sysfs::CgroupLimits>,
 }
 
 impl Kernel {
@@ -202,6 +205,7 @@ impl Kernel {
             freezer: Default::default(),
             enosys_logged: (0..SYSCALL_COUNT.max(1024)).map(|_| AtomicBool::new(false)).collect(),
             enosys_wild: Mutex::new(std::collections::BTreeSet::new()),
+            cgroup_limits: OnceLock::new(),
         }
     }
 

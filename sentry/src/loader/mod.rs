@@ -70,7 +70,7 @@ pub struct Executable {
 
 /// Whether `d` is on a noexec mount (a tmpfs mounted so).
 pub fn on_noexec_mount(d: &Dentry) -> bool {
-    d.inode().is_some_and(|i| i.fs.noexec())
+    d.on_noexec_mount()
 }
 
 /// Resolves and opens `path` for execution, with execve's checks.

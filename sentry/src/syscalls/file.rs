@@ -611,6 +611,10 @@ fn open_fifo(t: &mut Task, d: &Arc<Dentry>, pipe: &Arc<Pipe>, flags: u32) -> Sys
 /// (which becomes the caller's controlling terminal, unless O_NOCTTY, if
 /// the caller leads a session without one).
 fn open_device(t: &Task, d: &Arc<Dentry>, flags: u32) -> SysResult<Box<dyn FileOps>> {
+    // A device node on a nodev mount does not open (Linux's may_open).
+    if d.on_nodev_mount() {
+        return Err(Errno::EACCES);
+    }
     match devfs::device_of(d) {
         Some(devfs::Device::Tty) => crate::kernel::tty::open_ctty(t, d),
         Some(devfs::Device::Console) => crate::kernel::tty::open_console(t, d),

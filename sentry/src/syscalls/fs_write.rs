@@ -637,17 +637,43 @@ fn statfs_of(d: Option<&Dentry>, gofer: Option<&gofer::GoferClient>) -> Statfs {
     }
 }
 
+/// statfs of `d`, with the flags of its mount where they were set at run
+/// time (Linux's `flags_by_mnt`).
+fn statfs_with_mount(d: Option<&Dentry>, gofer: Option<&gofer::GoferClient>) -> Statfs {
+    use crate::vfs::mount::*;
+    let mut st = statfs_of(d, gofer);
+    if let Some(f) = d.and_then(|d| d.set_mount_flags_here()) {
+        const PER_MOUNT: i64 = ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_RELATIME | 1024 | 2048 | 0x2000;
+        st.f_flags &= !PER_MOUNT;
+        for (bit, st_bit) in [
+            (MNT_RDONLY, ST_RDONLY),
+            (MNT_NOSUID, ST_NOSUID),
+            (MNT_NODEV, ST_NODEV),
+            (MNT_NOEXEC, ST_NOEXEC),
+            (MNT_NOATIME, 1024),
+            (MNT_NODIRATIME, 2048),
+            (MNT_RELATIME, ST_RELATIME),
+            (MNT_NOSYMFOLLOW, 0x2000),
+        ] {
+            if f & bit != 0 {
+                st.f_flags |= st_bit;
+            }
+        }
+    }
+    st
+}
+
 pub fn statfs(t: &mut Task, a: &Args) -> SysResult<u64> {
     let path = read_path(t, a.addr(0))?;
     let d = resolve_at(t, AT_FDCWD, &path, Follow::Yes)?;
-    let st = statfs_of(Some(&d), t.kernel.vfs.gofer().map(|g| &**g));
+    let st = statfs_with_mount(Some(&d), t.kernel.vfs.gofer().map(|g| &**g));
     t.mm().write_val(a.addr(1), &st)?;
     Ok(0)
 }
 
 pub fn fstatfs(t: &mut Task, a: &Args) -> SysResult<u64> {
     let f = t.fds().get(a.fd(0))?.clone();
-    let st = statfs_of(f.dentry.as_deref(), t.kernel.vfs.gofer().map(|g| &**g));
+    let st = statfs_with_mount(f.dentry.as_deref(), t.kernel.vfs.gofer().map(|g| &**g));
     t.mm().write_val(a.addr(1), &st)?;
     Ok(0)
 }

@@ -21,6 +21,7 @@ mod ipc;
 mod keys;
 mod locks;
 mod mm;
+mod mount;
 mod pidfd;
 mod poll;
 mod process;

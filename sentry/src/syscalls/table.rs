@@ -10,8 +10,8 @@ use abi::SYSCALL_COUNT;
 
 use super::strace::Fmt::{self, *};
 use super::{
-    aio, event, fdops, file, fs, fs_write, futex, identity, inspect, ipc, keys, locks, mm, pidfd, poll, process, sched,
-    seccomp, signal, socket, splice, sys, thread, time, xattr, Handler,
+    aio, event, fdops, file, fs, fs_write, futex, identity, inspect, ipc, keys, locks, mm, mount, pidfd, poll, process,
+    sched, seccomp, signal, socket, splice, sys, thread, time, xattr, Handler,
 };
 
 /// How completely a syscall is implemented.
@@ -250,6 +250,8 @@ syscall_table! {
     FLOCK => locks::flock, Support::Full, [Fd, Hex];
     GETDENTS64 => file::getdents64, Support::Full, [Fd, Ptr, Int];
     CHROOT => fs::chroot, Support::Full, [Path];
+    MOUNT => mount::mount, Support::Partial("with CAP_SYS_ADMIN (the sandbox's own): new tmpfs, proc, sysfs, devpts, mqueue and devtmpfs mounts, all in the Sentry; bind mounts (the bound tree is the source's dentries: `..` and names are the source's, and submounts show through; a tree bound beneath itself is ELOOP); nothing on a file within procfs or sysfs (EINVAL); MS_REMOUNT (with MS_BIND too); propagation flags accepted; MS_MOVE is EINVAL; ro, noexec and nodev enforced; unknown types ENODEV; at most 10,000 mounts (ENOSPC)"), [Path, Path, Path, Hex, Ptr];
+    UMOUNT2 => mount::umount2, Support::Partial("MNT_DETACH, MNT_EXPIRE, MNT_FORCE, UMOUNT_NOFOLLOW; busy (EBUSY) with files, working directories or submounts in the mount, but not with only mappings of its files"), [Path, Hex];
     GETCPU => sched::getcpu, Support::Full, [Ptr, Ptr, Ptr];
     MLOCK => mm::mlock, Support::Partial("locks are kept and reported (VmLck, filled pages, no MADV_DONTNEED or MS_INVALIDATE), but the host may swap the memory file"), [Ptr, Int];
     MLOCK2 => mm::mlock2, Support::Partial("locks are kept and reported (VmLck, filled pages, no MADV_DONTNEED or MS_INVALIDATE), but the host may swap the memory file"), [Ptr, Int, Hex];

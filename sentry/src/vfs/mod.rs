@@ -19,8 +19,9 @@
 //! root dentry of the filesystem mounted there. Resolution crosses into the
 //! mounted root after each lookup (a per-dentry flag keeps the common case to
 //! one atomic load), and `..` from a mounted root goes to the mount point's
-//! parent. Mounts are made at boot only; a mount point missing from the
-//! read-only rootfs is synthesised as an empty directory in its parent.
+//! parent. Mounts are made at boot, where a mount point missing from the
+//! read-only rootfs is synthesised as an empty directory in its parent,
+//! and by the app (mount(2), umount2(2); see [`mount`]).
 //!
 //! Lock order: a filesystem's namespace lock ([`tmpfs::MemFs`]) before any
 //! child map; a child map may be held across the Gofer lookup that fills it;
@@ -40,6 +41,7 @@ pub mod hostinet;
 pub mod inet;
 pub mod inotify;
 pub mod memfd;
+pub mod mount;
 pub mod mqueue;
 pub mod netlink;
 pub mod nsfs;
@@ -208,6 +210,10 @@ pub struct Dentry {
     children: Mutex<Children>,
     /// Something is mounted here.
     mounted: AtomicBool,
+    /// The flags of the mount this dentry is the root of, when they were
+    /// set at run time ([`mount::MNT_SET`] and `MS_*` bits; see
+    /// [`Dentry::mount_flags`]).
+    mnt_flags: std::sync::atomic::AtomicU32,
     /// A synthetic file's directory: its dentries are made afresh at each
     /// lookup, never cached in the parent, so each keeps its parent alive
     /// for `..` (a relative link such as /sys/class/net/lo's target).
@@ -244,6 +250,7 @@ impl Dentry {
                 dead: false,
             }),
             mounted: AtomicBool::new(false),
+            mnt_flags: std::sync::atomic::AtomicU32::new(0),
             _pinned_parent: None,
         }
     }
@@ -367,6 +374,9 @@ impl Dentry {
     /// one (whose own answers, EACCES mostly, come first where Linux gives
     /// them).
     pub fn is_readonly(&self) -> bool {
+        if self.mount_flags() & mount::MNT_RDONLY != 0 {
+            return true;
+        }
         match self.node() {
             Node::Gofer { .. } => self.overlay.is_none(),
             Node::Host(_) => false,
@@ -416,6 +426,11 @@ impl Dentry {
     /// Whether this is a regular file.
     pub fn is_regular(&self) -> bool {
         self.fmt == S_IFREG
+    }
+
+    /// A number unique to this dentry.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// The parent, or `None` at the root of a filesystem.
@@ -522,22 +537,12 @@ pub struct ParentPath {
 struct MountTable {
     /// Mount point's id → the root mounted there.
     covered: HashMap<u64, Arc<Dentry>>,
-    /// Mounted root's id → its mount point.
-    points: HashMap<u64, Arc<Dentry>>,
+    /// Mounted root's id → its mount points (more than one when the root
+    /// is bind-mounted elsewhere too), the first mount's first.
+    points: HashMap<u64, Vec<Arc<Dentry>>>,
 }
 
-/// One line of /proc/mounts.
-#[derive(Clone, Debug)]
-pub struct MountRecord {
-    /// What is mounted ("none", "proc", "tmpfs", ...).
-    pub source: String,
-    /// Where, as the sandbox sees it.
-    pub point: Vec<u8>,
-    /// The filesystem type.
-    pub fstype: &'static str,
-    /// The mount options.
-    pub options: String,
-}
+pub use mount::MountRecord;
 
 /// The filesystem tree of one sandbox.
 pub struct Vfs {
@@ -545,6 +550,8 @@ pub struct Vfs {
     root: Arc<Dentry>,
     mounts: RwLock<MountTable>,
     records: Mutex<Vec<MountRecord>>,
+    /// How many mounts the boot made.
+    boot_mounts: std::sync::atomic::AtomicUsize,
 }
 
 /// How to treat a symlink in the last component.
@@ -596,6 +603,17 @@ impl Restrict {
 }
 
 impl Vfs {
+    /// A tree of `root`, with no mounts yet.
+    fn of(gofer: Option<Arc<GoferClient>>, root: Arc<Dentry>) -> Vfs {
+        Vfs {
+            gofer,
+            root,
+            mounts: RwLock::new(MountTable::default()),
+            records: Mutex::default(),
+            boot_mounts: Default::default(),
+        }
+    }
+
     /// Attaches to the Gofer's rootfs: read-only, or with `upper` an
     /// overlay whose changes are held in `upper`'s pages (see
     /// [`overlay`]).
@@ -608,14 +626,14 @@ impl Vfs {
             Node::Gofer { fid, attr, link_target: OnceLock::new(), reader: KeptReader::default() },
             overlay,
         );
-        Ok(Vfs { gofer: Some(gofer), root, mounts: RwLock::new(MountTable::default()), records: Mutex::default() })
+        Ok(Vfs::of(Some(gofer), root))
     }
 
     /// Attaches to the Gofer's rootfs as a writable host tree: the app's
     /// changes go through the Gofer into the rootfs directory.
     pub fn new_host(gofer: Arc<GoferClient>) -> SysResult<Vfs> {
         let root = hostfs::attach(&gofer, 0)?;
-        Ok(Vfs { gofer: Some(gofer), root, mounts: RwLock::new(MountTable::default()), records: Mutex::default() })
+        Ok(Vfs::of(Some(gofer), root))
     }
 
     /// The root of served tree `index` of the Gofer as a writable host
@@ -627,12 +645,15 @@ impl Vfs {
 
     /// A tree whose root is an in-Sentry directory (no Gofer; for tests).
     pub fn with_root(root: Arc<Dentry>) -> Vfs {
-        Vfs { gofer: None, root, mounts: RwLock::new(MountTable::default()), records: Mutex::default() }
+        Vfs::of(None, root)
     }
 
-    /// Notes a mount for /proc/mounts, in mount order.
-    pub fn record_mount(&self, rec: MountRecord) {
-        self.records.lock().unwrap_or_else(|e| e.into_inner()).push(rec);
+    /// Notes a mount for /proc/mounts, in mount order, giving it the next
+    /// mount id.
+    pub fn record_mount(&self, mut rec: MountRecord) {
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        rec.id = records.last().map_or(mount::FIRST_ID, |r| r.id + 1);
+        records.push(rec);
     }
 
     /// The mounts, in mount order, as /proc/mounts lists them.
@@ -669,7 +690,17 @@ impl Vfs {
     /// (ustat looks a device up among them, as Linux among superblocks).
     pub fn mount_roots(&self) -> Vec<Arc<Dentry>> {
         let mut roots = vec![self.root.clone()];
-        roots.extend(self.mounts().covered.values().cloned());
+        let mut seen = std::collections::HashSet::from([self.root.id]);
+        // A filesystem bind-mounted elsewhere too once; a bind mount of a
+        // directory within one is no filesystem's root.
+        let m = self.mounts();
+        let mut covered: Vec<&Arc<Dentry>> = m.covered.values().collect();
+        covered.sort_by_key(|d| d.id);
+        for r in covered {
+            if r.parent().is_none() && seen.insert(r.id) {
+                roots.push(r.clone());
+            }
+        }
         roots
     }
 
@@ -696,6 +727,18 @@ impl Vfs {
         for (_, fs) in self.memory_filesystems() {
             fs.mark_baseline();
         }
+        let n = self.records.lock().unwrap_or_else(|e| e.into_inner()).len();
+        self.boot_mounts.store(n, Ordering::Relaxed);
+    }
+
+    /// How many mounts the boot made.
+    pub fn boot_mounts(&self) -> usize {
+        self.boot_mounts.load(Ordering::Relaxed)
+    }
+
+    /// The root of the mounted tree `d` is in.
+    pub fn mount_root_of_dentry(&self, d: &Arc<Dentry>) -> Arc<Dentry> {
+        self.mount_root_of(d)
     }
 
     /// The mount point of an in-memory filesystem other than a tmpfs or an
@@ -734,7 +777,7 @@ impl Vfs {
         if m.covered.contains_key(&point.id) || m.points.contains_key(&root.id) {
             return Err(Errno::EBUSY);
         }
-        m.points.insert(root.id, point.clone());
+        m.points.entry(root.id).or_default().push(point.clone());
         m.covered.insert(point.id, root);
         point.mounted.store(true, Ordering::Release);
         Ok(())
@@ -742,7 +785,7 @@ impl Vfs {
 
     /// Mounts `root` (an in-Sentry filesystem's root) at `path`; see
     /// [`Vfs::mount_at_with`].
-    pub fn mount_at(&self, path: &[u8], root: Arc<Dentry>) -> SysResult<()> {
+    pub fn mount_at(&self, path: &[u8], root: Arc<Dentry>) -> SysResult<Arc<Dentry>> {
         let spare = root.inode().map(|i| i.fs.clone()).ok_or(Errno::EINVAL)?;
         self.mount_at_with(path, root, &spare)
     }
@@ -752,7 +795,7 @@ impl Vfs {
     /// real directory (or, for a file mount, an empty file) in an in-Sentry
     /// parent, or an empty stand-in synthesised in a rootfs parent, whose
     /// inode comes from `spare`.
-    pub fn mount_at_with(&self, path: &[u8], root: Arc<Dentry>, spare: &Arc<tmpfs::MemFs>) -> SysResult<()> {
+    pub fn mount_at_with(&self, path: &[u8], root: Arc<Dentry>, spare: &Arc<tmpfs::MemFs>) -> SysResult<Arc<Dentry>> {
         let comps = split(path);
         let mut cur = self.root.clone();
         for (i, name) in comps.iter().enumerate() {
@@ -769,7 +812,8 @@ impl Vfs {
                 Err(e) => return Err(e),
             };
         }
-        self.mount(&cur, root)
+        self.mount(&cur, root)?;
+        Ok(cur)
     }
 
     /// Makes `name` in `dir` to mount on: a directory (`dir_kind`) or an
@@ -821,15 +865,22 @@ impl Vfs {
         }
         let m = self.mounts();
         let mut cur = d;
-        while let Some(r) = m.covered.get(&cur.id) {
-            cur = r.clone();
+        // (Bounded, and a directory bind-mounted on itself ends it.)
+        for _ in 0..=mount::MAX_MOUNTS {
+            match m.covered.get(&cur.id) {
+                Some(r) if !Arc::ptr_eq(r, &cur) => cur = r.clone(),
+                _ => break,
+            }
         }
         cur
     }
 
     /// Where the filesystem whose root is `d` is mounted.
     pub fn mount_point_of(&self, d: &Dentry) -> Option<Arc<Dentry>> {
-        self.mounts().points.get(&d.id).cloned()
+        let m = self.mounts();
+        // A directory bind-mounted on itself is its own mount point: its
+        // way up is its parent.
+        m.points.get(&d.id)?.iter().find(|p| p.id != d.id).cloned()
     }
 
     /// Whether `d` is the root of a mounted filesystem.

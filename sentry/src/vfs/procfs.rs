@@ -548,9 +548,6 @@ fn maps(s: &Snap) -> String {
     o
 }
 
-/// The first mount's id in mountinfo (the root's).
-const FIRST_ID: usize = 21;
-
 /// The device of the filesystem mounted at `point`.
 fn mount_dev(k: &Kernel, point: &[u8]) -> u64 {
     let root = k.vfs.root().clone();
@@ -561,13 +558,7 @@ fn mount_dev(k: &Kernel, point: &[u8]) -> u64 {
 /// (the last mounted, if several show it; the root's if none does).
 pub(crate) fn mount_id_of(k: &Kernel, dev: u64) -> usize {
     let records = k.vfs.mount_records();
-    records
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| mount_dev(k, &r.point) == dev)
-        .map(|(i, _)| FIRST_ID + i)
-        .last()
-        .unwrap_or(FIRST_ID)
+    records.iter().filter(|r| mount_dev(k, &r.point) == dev).map(|r| r.id).last().unwrap_or(super::mount::FIRST_ID)
 }
 
 /// /proc/PID/mountinfo, as `show_mountinfo` prints it: a mount id (the
@@ -576,7 +567,6 @@ pub(crate) fn mount_id_of(k: &Kernel, dev: u64) -> usize {
 /// filesystem (always /), the point, the per-mount options, no optional
 /// fields, then the type, source and the filesystem's options.
 fn mountinfo(k: &Kernel) -> String {
-    const PER_MOUNT: [&str; 7] = ["rw", "ro", "nosuid", "nodev", "noexec", "relatime", "noatime"];
     let records = k.vfs.mount_records();
     let mut o = String::new();
     for (i, r) in records.iter().enumerate() {
@@ -585,27 +575,30 @@ fn mountinfo(k: &Kernel) -> String {
             .enumerate()
             .filter(|(_, p)| {
                 let pp = p.point.strip_suffix(b"/").unwrap_or(&p.point);
-                r.point.starts_with(pp) && r.point.get(pp.len()) == Some(&b'/')
+                // (Or one it is stacked on.)
+                (r.point.starts_with(pp) && r.point.get(pp.len()) == Some(&b'/')) || r.point == p.point
             })
             .max_by_key(|(_, p)| p.point.len())
-            .map_or(FIRST_ID - 1, |(j, _)| FIRST_ID + j);
+            .map_or(super::mount::FIRST_ID - 1, |(_, p)| p.id);
         let dev = mount_dev(k, &r.point);
-        let opts: Vec<&str> = r.options.split(',').collect();
-        let per_mount: Vec<&str> = opts.iter().copied().filter(|o| PER_MOUNT.contains(o)).collect();
-        let mut fs_opts: Vec<&str> = opts.iter().copied().filter(|o| !PER_MOUNT.contains(o)).collect();
-        fs_opts.insert(0, if opts.contains(&"ro") { "ro" } else { "rw" });
+        let per_mount = format!("{}{}", if r.mount_readonly() { "ro" } else { "rw" }, r.mount_options());
+        let mut fs_opts = String::from(if r.sb_ro { "ro" } else { "rw" });
+        if !r.fs_opts.is_empty() {
+            fs_opts.push(',');
+            fs_opts.push_str(&r.fs_opts);
+        }
         let _ = writeln!(
             o,
             "{} {} {}:{} / {} {} - {} {} {}",
-            FIRST_ID + i,
+            r.id,
             parent,
             super::devfs::major(dev),
             super::devfs::minor(dev),
             String::from_utf8_lossy(&r.point),
-            per_mount.join(","),
+            per_mount,
             r.fstype,
             r.source,
-            fs_opts.join(","),
+            fs_opts,
         );
     }
     o
@@ -615,7 +608,7 @@ fn mountinfo(k: &Kernel) -> String {
 fn mounts(k: &Kernel) -> String {
     let mut o = String::new();
     for r in k.vfs.mount_records() {
-        let _ = writeln!(o, "{} {} {} {} 0 0", r.source, String::from_utf8_lossy(&r.point), r.fstype, r.options);
+        let _ = writeln!(o, "{} {} {} {} 0 0", r.source, String::from_utf8_lossy(&r.point), r.fstype, r.options());
     }
     o
 }

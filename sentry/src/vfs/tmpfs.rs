@@ -94,6 +94,10 @@ pub struct MemFs {
     readonly: AtomicBool,
     /// Mounted noexec: its files cannot be executed or mapped executable.
     noexec: AtomicBool,
+    /// The most inodes it may hold (tmpfs's `nr_inodes`; `u64::MAX`: no
+    /// limit), and how many it holds.
+    max_inodes: AtomicU64,
+    live_inodes: Arc<AtomicU64>,
     /// An overlay upper layer on disk: where its regular files' data goes.
     disk: std::sync::OnceLock<Arc<super::diskstore::DiskStore>>,
     /// [`MemFs::inodes_used`] when the sandbox finished booting.
@@ -139,6 +143,8 @@ impl MemFs {
             ns_lock: Mutex::new(()),
             readonly: AtomicBool::new(false),
             noexec: AtomicBool::new(false),
+            max_inodes: AtomicU64::new(u64::MAX),
+            live_inodes: Arc::new(AtomicU64::new(0)),
             disk: std::sync::OnceLock::new(),
             baseline: AtomicU64::new(0),
         })
@@ -165,6 +171,8 @@ impl MemFs {
             ns_lock: Mutex::new(()),
             readonly: AtomicBool::new(false),
             noexec: AtomicBool::new(false),
+            max_inodes: AtomicU64::new(u64::MAX),
+            live_inodes: Arc::new(AtomicU64::new(0)),
             disk: std::sync::OnceLock::new(),
             baseline: AtomicU64::new(0),
         })
@@ -194,6 +202,7 @@ impl MemFs {
             linkable: AtomicBool::new(false),
             xattrs: Mutex::default(),
             fsflags: AtomicU32::new(0),
+            _counted: LiveInode::new(self),
         })
     }
 
@@ -239,6 +248,7 @@ impl MemFs {
             linkable: AtomicBool::new(false),
             xattrs: Mutex::new(super::xattr::Xattrs::from_entries(s.xattrs.clone())),
             fsflags: AtomicU32::new(s.fsflags & FSFLAGS_SETTABLE),
+            _counted: LiveInode::new(self),
         }))
     }
 
@@ -259,9 +269,52 @@ impl MemFs {
         self.readonly.store(true, Ordering::Relaxed);
     }
 
+    /// Makes the filesystem read-only or writable again (a remount).
+    pub fn set_readonly_to(&self, ro: bool) {
+        self.readonly.store(ro, Ordering::Relaxed);
+    }
+
     /// Makes its files never executable (a noexec mount of it).
     pub fn set_noexec(&self) {
         self.noexec.store(true, Ordering::Relaxed);
+    }
+
+    /// Sets the size limit to `pages` exactly (a tmpfs's `size=`, at its
+    /// mount or a remount): EINVAL if it holds more already.
+    pub fn set_max_pages(&self, pages: u64) -> SysResult<()> {
+        if pages < self.pages_used() {
+            return Err(Errno::EINVAL);
+        }
+        self.max_pages.store(pages, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Sets the inode limit (a tmpfs's `nr_inodes`; `u64::MAX`: none):
+    /// EINVAL if it holds more already.
+    pub fn set_max_inodes(&self, n: u64) -> SysResult<()> {
+        if n < self.live_inodes() {
+            return Err(Errno::EINVAL);
+        }
+        self.max_inodes.store(n, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The inode limit (`u64::MAX`: none).
+    pub fn max_inodes(&self) -> u64 {
+        self.max_inodes.load(Ordering::Relaxed)
+    }
+
+    /// Inodes it holds now.
+    pub fn live_inodes(&self) -> u64 {
+        self.live_inodes.load(Ordering::Relaxed)
+    }
+
+    /// ENOSPC if one more inode would pass the limit.
+    fn may_add_inode(&self) -> SysResult<()> {
+        if self.live_inodes() >= self.max_inodes() {
+            return Err(Errno::ENOSPC);
+        }
+        Ok(())
     }
 
     /// Whether its files may not be executed (noexec).
@@ -333,6 +386,7 @@ impl MemFs {
             linkable: AtomicBool::new(false),
             xattrs: Mutex::default(),
             fsflags: AtomicU32::new(0),
+            _counted: LiveInode::new(self),
         })
     }
 
@@ -399,6 +453,24 @@ pub struct Inode {
     pub(crate) xattrs: Mutex<super::xattr::Xattrs>,
     /// Inode flags (`FS_*_FL`, FS_IOC_SETFLAGS): those of [`FSFLAGS_SETTABLE`].
     fsflags: AtomicU32,
+    /// Counts it among its filesystem's inodes while it lives.
+    _counted: LiveInode,
+}
+
+/// One of a filesystem's live inodes ([`MemFs::live_inodes`]).
+struct LiveInode(Arc<AtomicU64>);
+
+impl LiveInode {
+    fn new(fs: &MemFs) -> LiveInode {
+        fs.live_inodes.fetch_add(1, Ordering::Relaxed);
+        LiveInode(fs.live_inodes.clone())
+    }
+}
+
+impl Drop for LiveInode {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// What a checkpoint keeps of an inode.
@@ -924,12 +996,30 @@ impl Pages {
     /// Writes `src` at `offset`, growing the file as needed.
     pub(crate) fn write(&mut self, fs: &MemFs, src: &[Chunk], offset: u64) -> SysResult<usize> {
         let len: u64 = src.iter().map(|c| c.len).sum();
-        let end = offset.checked_add(len).filter(|&e| e <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)?;
-        self.ensure(fs, offset / PAGE_SIZE, end.div_ceil(PAGE_SIZE))?;
+        let mut end = offset.checked_add(len).filter(|&e| e <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)?;
+        match self.ensure(fs, offset / PAGE_SIZE, end.div_ceil(PAGE_SIZE)) {
+            Ok(()) => {}
+            // Full: as much as fits is written, as Linux's
+            // generic_perform_write does, page by page.
+            Err(Errno::ENOSPC) => {
+                let mut page = offset / PAGE_SIZE;
+                while page < end.div_ceil(PAGE_SIZE) && self.ensure(fs, page, page + 1).is_ok() {
+                    page += 1;
+                }
+                end = end.min(page * PAGE_SIZE);
+                if end <= offset {
+                    return Err(Errno::ENOSPC);
+                }
+            }
+            Err(e) => return Err(e),
+        }
         let mut pos = offset;
         for c in src {
+            if pos >= end {
+                break;
+            }
             let mut coff = c.off;
-            let mut left = c.len;
+            let mut left = c.len.min(end - pos);
             while left > 0 {
                 let (page, inp) = (pos / PAGE_SIZE, pos % PAGE_SIZE);
                 let take = (PAGE_SIZE - inp).min(left);
@@ -941,7 +1031,7 @@ impl Pages {
             }
         }
         self.size = self.size.max(end);
-        Ok(len as usize)
+        Ok((end - offset) as usize)
     }
 
     pub(crate) fn truncate(&mut self, fs: &MemFs, size: u64) {
@@ -1083,6 +1173,7 @@ fn new_inode_for(fs: &Arc<MemFs>, dir: &Inode, kind: NewKind, perm: u32, creds: 
     {
         perm &= !S_ISGID;
     }
+    fs.may_add_inode()?;
     let inode = fs.new_inode(ik, fmt | perm, creds.fsuid, gid, rdev);
     inode.fsflags.store(dir.fsflags() & FSFLAGS_INHERITED, Ordering::Relaxed);
     Ok(inode)
