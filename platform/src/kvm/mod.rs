@@ -894,4 +894,173 @@ mod tests {
         }
         run_probe().expect("the probe's guest runs");
     }
+
+    const CODE: u64 = 0x10000;
+    const DATA: u64 = 0x20000;
+
+    /// A platform over a memfd of 16 pages whose first page holds `code`,
+    /// an address space with that page mapped at [`CODE`], and a context.
+    fn guest(code: &[u8]) -> (std::os::fd::OwnedFd, KvmPlatform, Box<dyn AddressSpace>, Box<dyn Context>) {
+        let mem = sys::probe_memfd(code).expect("memfd");
+        // SAFETY: plain call on our own fd.
+        assert_eq!(unsafe { libc::ftruncate(mem.as_raw_fd(), 16 * 4096) }, 0);
+        let platform = KvmPlatform::new(mem.as_fd()).expect("platform");
+        let mut space = platform.new_address_space().expect("address space");
+        space.map_file(CODE, PAGE, 0, Prot(Prot::READ | Prot::EXEC)).expect("map code");
+        let ctx = platform.new_context();
+        (mem, platform, space, ctx)
+    }
+
+    fn read_file_u64(fd: &std::os::fd::OwnedFd, off: u64) -> u64 {
+        let mut b = [0u8; 8];
+        // SAFETY: reads 8 bytes into our buffer.
+        let n = unsafe { libc::pread(fd.as_raw_fd(), b.as_mut_ptr().cast(), 8, off as i64) };
+        assert_eq!(n, 8);
+        u64::from_le_bytes(b)
+    }
+
+    fn fault_of(o: SwitchOutcome) -> (u32, i32, u64, Option<Access>) {
+        match o {
+            SwitchOutcome::Fault { signo, code, addr, access, .. } => (signo, code, addr, access),
+            other => panic!("expected a fault, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn faults_mappings_protections_and_unmaps_take_effect_at_once() {
+        if !usable() {
+            return;
+        }
+        // loop: mov [rbx], rax; syscall; jmp loop
+        let (mem, _p, mut space, mut ctx) = guest(&[0x48, 0x89, 0x03, 0x0f, 0x05, 0xeb, 0xf9]);
+        let mut regs = Regs::for_entry(CODE, 0);
+        regs.rbx = DATA;
+        regs.rax = 0x1111;
+        let segv = libc::SIGSEGV as u32;
+        // Nothing mapped there: a write fault, at the store.
+        let f = fault_of(ctx.switch(space.as_mut(), &mut regs).expect("switch"));
+        assert_eq!(f, (segv, 1, DATA, Some(Access::Write)));
+        assert_eq!(regs.rip, CODE);
+        // Mapped: the store lands in the memory file, then the syscall.
+        space.map_file(DATA, PAGE, 0x1000, Prot(Prot::READ | Prot::WRITE)).expect("map");
+        assert_eq!(ctx.switch(space.as_mut(), &mut regs).expect("switch"), SwitchOutcome::Syscall);
+        assert_eq!((regs.orig_rax, regs.rip, regs.rcx), (0x1111, CODE + 5, CODE + 5));
+        assert_eq!(read_file_u64(&mem, 0x1000), 0x1111);
+        // Read-only now: the same store faults with SEGV_ACCERR.
+        space.protect(DATA, PAGE, Prot(Prot::READ)).expect("protect");
+        regs.rax = 0x2222;
+        let f = fault_of(ctx.switch(space.as_mut(), &mut regs).expect("switch"));
+        assert_eq!(f, (segv, 2, DATA, Some(Access::Write)));
+        assert_eq!(read_file_u64(&mem, 0x1000), 0x1111);
+        space.protect(DATA, PAGE, Prot(Prot::READ | Prot::WRITE)).expect("protect");
+        assert_eq!(ctx.switch(space.as_mut(), &mut regs).expect("switch"), SwitchOutcome::Syscall);
+        assert_eq!(read_file_u64(&mem, 0x1000), 0x2222);
+        // Unmapped: faults again.
+        space.unmap(DATA, PAGE).expect("unmap");
+        regs.rax = 0x3333;
+        let f = fault_of(ctx.switch(space.as_mut(), &mut regs).expect("switch"));
+        assert_eq!(f, (segv, 1, DATA, Some(Access::Write)));
+        // Mapped elsewhere in the file: the store goes there.
+        space.map_file(DATA, PAGE, 0x2000, Prot(Prot::READ | Prot::WRITE)).expect("map");
+        assert_eq!(ctx.switch(space.as_mut(), &mut regs).expect("switch"), SwitchOutcome::Syscall);
+        assert_eq!((read_file_u64(&mem, 0x1000), read_file_u64(&mem, 0x2000)), (0x2222, 0x3333));
+        // Replaced in place, without an unmap between.
+        space.map_file(DATA, PAGE, 0x3000, Prot(Prot::READ | Prot::WRITE)).expect("map");
+        regs.rax = 0x4444;
+        assert_eq!(ctx.switch(space.as_mut(), &mut regs).expect("switch"), SwitchOutcome::Syscall);
+        assert_eq!((read_file_u64(&mem, 0x2000), read_file_u64(&mem, 0x3000)), (0x3333, 0x4444));
+    }
+
+    #[test]
+    fn two_address_spaces_on_one_context_stay_apart() {
+        if !usable() {
+            return;
+        }
+        let (mem, p, mut a, mut ctx) = guest(&[0x48, 0x89, 0x03, 0x0f, 0x05, 0xeb, 0xf9]);
+        let mut b = p.new_address_space().expect("address space");
+        b.map_file(CODE, PAGE, 0, Prot(Prot::READ | Prot::EXEC)).expect("map code");
+        a.map_file(DATA, PAGE, 0x1000, Prot(Prot::READ | Prot::WRITE)).expect("map");
+        b.map_file(DATA, PAGE, 0x2000, Prot(Prot::READ | Prot::WRITE)).expect("map");
+        for i in 0..3u64 {
+            let space = if i == 1 { &mut b } else { &mut a };
+            let mut regs = Regs::for_entry(CODE, 0);
+            regs.rbx = DATA;
+            regs.rax = 0x100 + i;
+            assert_eq!(ctx.switch(space.as_mut(), &mut regs).expect("switch"), SwitchOutcome::Syscall);
+        }
+        assert_eq!((read_file_u64(&mem, 0x1000), read_file_u64(&mem, 0x2000)), (0x102, 0x101));
+        // A dropped address space's tables are reused, and the new one sees
+        // none of the old mappings.
+        drop(b);
+        let mut c = p.new_address_space().expect("address space");
+        c.map_file(CODE, PAGE, 0, Prot(Prot::READ | Prot::EXEC)).expect("map code");
+        let mut regs = Regs::for_entry(CODE, 0);
+        regs.rbx = DATA;
+        let f = fault_of(ctx.switch(c.as_mut(), &mut regs).expect("switch"));
+        assert_eq!(f, (libc::SIGSEGV as u32, 1, DATA, Some(Access::Write)));
+    }
+
+    #[test]
+    fn the_tls_base_and_registers_go_through() {
+        if !usable() {
+            return;
+        }
+        // mov rax, fs:[0]; syscall; wrgsbase? no: mov rdx, gs:[8]; syscall
+        let code = [
+            0x64, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0, 0x0f, 0x05, 0x65, 0x48, 0x8b, 0x14, 0x25, 8, 0, 0, 0, 0x0f, 0x05,
+        ];
+        let (mem, _p, mut space, mut ctx) = guest(&code);
+        let v: [u8; 16] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+        // SAFETY: writes our buffer into our memfd.
+        assert_eq!(unsafe { libc::pwrite(mem.as_raw_fd(), v.as_ptr().cast(), 16, 0x1000) }, 16);
+        space.map_file(DATA, PAGE, 0x1000, Prot(Prot::READ)).expect("map");
+        let mut regs = Regs::for_entry(CODE, 0x7000);
+        regs.fs_base = DATA;
+        regs.gs_base = DATA;
+        (regs.r8, regs.r15, regs.rbp) = (8, 15, 0xbb);
+        assert_eq!(ctx.switch(space.as_mut(), &mut regs).expect("switch"), SwitchOutcome::Syscall);
+        assert_eq!(regs.orig_rax, 0x0807_0605_0403_0201);
+        assert_eq!((regs.r8, regs.r15, regs.rbp, regs.rsp, regs.fs_base), (8, 15, 0xbb, 0x7000, DATA));
+        assert_eq!(ctx.switch(space.as_mut(), &mut regs).expect("switch"), SwitchOutcome::Syscall);
+        assert_eq!(regs.rdx, 0x100f_0e0d_0c0b_0a09);
+    }
+
+    #[test]
+    fn the_fpu_state_is_the_threads() {
+        if !usable() {
+            return;
+        }
+        // syscall; syscall
+        let (_mem, _p, mut space, mut ctx) = guest(&[0x0f, 0x05, 0x0f, 0x05]);
+        let mut fp = FpState::initial();
+        fp.set_mxcsr(0x1f80 | 0x6000);
+        assert!(ctx.set_fp_state(space.as_mut(), &fp).expect("set"));
+        let mut regs = Regs::for_entry(CODE, 0);
+        assert_eq!(ctx.switch(space.as_mut(), &mut regs).expect("switch"), SwitchOutcome::Syscall);
+        let mut got = FpState::default();
+        assert!(ctx.get_fp_state(space.as_mut(), &mut got).expect("get"));
+        assert_eq!(got.mxcsr(), 0x1f80 | 0x6000);
+    }
+
+    #[test]
+    fn an_interrupt_stops_a_spinning_guest() {
+        if !usable() {
+            return;
+        }
+        // jmp $
+        let (_mem, _p, mut space, mut ctx) = guest(&[0xeb, 0xfe]);
+        let kick = ctx.interrupter().expect("an interrupter");
+        // Before the switch: the next one returns at once.
+        kick.interrupt();
+        let mut regs = Regs::for_entry(CODE, 0);
+        assert_eq!(ctx.switch(space.as_mut(), &mut regs).expect("switch"), SwitchOutcome::Interrupted);
+        // While the guest spins.
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            kick.interrupt();
+        });
+        assert_eq!(ctx.switch(space.as_mut(), &mut regs).expect("switch"), SwitchOutcome::Interrupted);
+        assert_eq!(regs.rip, CODE);
+        t.join().expect("kicker");
+    }
 }
