@@ -440,7 +440,7 @@ fn host_network_syscalls() -> Vec<Allowed> {
 /// The KVM ioctls the KVM platform makes once the Sentry is confined (the
 /// VM and its memory slots are made before): a vCPU per app thread and its
 /// set-up, runs, register and XSAVE transfers, and kick injections.
-const KVM_IOCTLS: [u64; 14] = [
+const KVM_IOCTLS: [u64; 15] = [
     0xae41,      // KVM_CREATE_VCPU
     0xae80,      // KVM_RUN
     0x8090_ae81, // KVM_GET_REGS
@@ -455,6 +455,7 @@ const KVM_IOCTLS: [u64; 14] = [
     0x8188_aea6, // KVM_GET_XCRS
     0x4188_aea7, // KVM_SET_XCRS
     0x4004_ae86, // KVM_INTERRUPT
+    0x4004_ae8b, // KVM_SET_SIGNAL_MASK
 ];
 
 /// SECCOMP_SET_MODE_FILTER, for a stub installing its own filter.

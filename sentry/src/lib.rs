@@ -72,6 +72,15 @@ pub fn open_platform_devices(name: &str) {
     let _ = name;
 }
 
+/// Whether platform `kvm` can run on this host: its probe (a tiny guest)
+/// passes; the reason otherwise. For test harnesses that skip kvm cases.
+pub fn platform_usable_here() -> Result<(), String> {
+    #[cfg(target_arch = "x86_64")]
+    return platform::kvm::probe().map_err(|e| e.to_string());
+    #[cfg(not(target_arch = "x86_64"))]
+    Err("not supported on this architecture (x86_64 only)".into())
+}
+
 /// statfs's `f_type` of a tmpfs.
 const TMPFS_MAGIC: i64 = 0x0102_1994;
 

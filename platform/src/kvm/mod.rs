@@ -339,8 +339,9 @@ pub struct KvmAddressSpace {
 
 impl KvmAddressSpace {
     /// The kernel-region offset of the leaf entry for `addr`, making the
-    /// tables on the way if `create`.
-    fn leaf_entry(&mut self, addr: u64, create: bool) -> Result<Option<u64>, PlatformError> {
+    /// tables on the way if `create`; without, `Err(span)` where a table is
+    /// missing: nothing is mapped in the `span`-aligned block around `addr`.
+    fn leaf_entry(&mut self, addr: u64, create: bool) -> Result<Result<u64, u64>, PlatformError> {
         let mut table = self.root;
         for shift in [39u32, 30, 21] {
             let at = table + 8 * ((addr >> shift) & 511);
@@ -357,10 +358,10 @@ impl KvmAddressSpace {
                 self.vm.kmem.write_u64(at, (self.vm.kgpa + page) | PTE_P | PTE_W | PTE_U);
                 page
             } else {
-                return Ok(None);
+                return Ok(Err(1 << shift));
             };
         }
-        Ok(Some(table + 8 * ((addr >> 12) & 511)))
+        Ok(Ok(table + 8 * ((addr >> 12) & 511)))
     }
 
     /// Sets the leaf entry at `at` to `e`, queueing a touch if the old one
@@ -400,7 +401,7 @@ impl AddressSpace for KvmAddressSpace {
             return Err(PlatformError::AddressSpaceOp { op: "mmap", pid: 0, errno: libc::EINVAL });
         }
         for i in 0..len / PAGE {
-            let Some(at) = self.leaf_entry(addr + i * PAGE, true)? else { continue };
+            let Ok(at) = self.leaf_entry(addr + i * PAGE, true)? else { continue };
             self.set_entry(at, leaf(file_offset + i * PAGE, prot.0));
         }
         Ok(())
@@ -411,12 +412,12 @@ impl AddressSpace for KvmAddressSpace {
         let mut a = addr;
         while a < addr + len {
             match self.leaf_entry(a, false)? {
-                Some(at) => {
+                Ok(at) => {
                     self.set_entry(at, 0);
                     a += PAGE;
                 }
-                // No leaf table here: skip to the next 2 MiB.
-                None => a = (a | ((2 << 20) - 1)) + 1,
+                // No table here: on to the next block it would cover.
+                Err(span) => a = (a | (span - 1)) + 1,
             }
         }
         Ok(())
@@ -427,14 +428,14 @@ impl AddressSpace for KvmAddressSpace {
         let mut a = addr;
         while a < addr + len {
             match self.leaf_entry(a, false)? {
-                Some(at) => {
+                Ok(at) => {
                     let old = self.vm.kmem.read_u64(at);
                     if old & (PTE_P | PTE_NONE) != 0 {
                         self.set_entry(at, leaf(old & PTE_ADDR, prot.0));
                     }
                     a += PAGE;
                 }
-                None => a = (a | ((2 << 20) - 1)) + 1,
+                Err(span) => a = (a | (span - 1)) + 1,
             }
         }
         Ok(())
@@ -482,6 +483,9 @@ struct Vcpu {
     loaded: u64,
     /// A kick vector has been injected and not yet taken.
     kicked: bool,
+    /// The thread whose signal mask KVM_RUN was last given (the kick
+    /// signal blocked outside KVM_RUN, unblocked inside).
+    masked_for: i32,
 }
 
 /// A context: one app thread, run on a vCPU of its own.
@@ -602,8 +606,7 @@ impl KvmContext {
         // The context's interrupter may write immediate_exit from now on.
         let exit = sys::ImmediateExit(&mut fd.get_kvm_run().immediate_exit as *mut u8);
         *self.kick.exit.lock().unwrap_or_else(|e| e.into_inner()) = exit;
-        sys::unblock_kick();
-        Ok(Vcpu { fd, block, loaded: 0, kicked: false })
+        Ok(Vcpu { fd, block, loaded: 0, kicked: false, masked_for: 0 })
     }
 
     /// Runs the vCPU until the stub's `out`, and returns the kind of stop the
@@ -623,6 +626,7 @@ impl KvmContext {
                 Err(e) => return Err(kvm_err(format!("KVM_RUN: {e}"))),
             }
             // Cut short (or the window asked for opened).
+            sys::eat_kick();
             kick.exit.lock().unwrap_or_else(|e| e.into_inner()).set(0);
             let run = vcpu.fd.get_kvm_run();
             run.request_interrupt_window = 0;
@@ -683,10 +687,19 @@ impl Context for KvmContext {
         if regs.fs_base >= USER_END || regs.gs_base >= USER_END {
             return Err(kvm_err("fs or gs base outside user space"));
         }
-        self.vcpu()?;
-        self.kick.tid.store(sys::gettid(), Ordering::SeqCst);
+        let tid = sys::gettid();
+        let vcpu = self.vcpu()?;
+        if vcpu.masked_for != tid {
+            // The kick signal interrupts KVM_RUN only: blocked in this
+            // thread, unblocked while the vCPU runs.
+            let mask = sys::block_kick();
+            sys::set_run_mask(vcpu.fd.as_raw_fd(), mask).map_err(|e| kvm_err(format!("KVM_SET_SIGNAL_MASK: {e}")))?;
+            vcpu.masked_for = tid;
+        }
+        self.kick.tid.store(tid, Ordering::SeqCst);
         self.kick.exit.lock().unwrap_or_else(|e| e.into_inner()).set(0);
         if self.kick.pending.swap(false, Ordering::SeqCst) {
+            sys::eat_kick();
             return Ok(SwitchOutcome::Interrupted);
         }
         let root = space.root_gpa();
@@ -895,12 +908,12 @@ mod tests {
         run_probe().expect("the probe's guest runs");
     }
 
-    const CODE: u64 = 0x10000;
+    pub(super) const CODE: u64 = 0x10000;
     const DATA: u64 = 0x20000;
 
     /// A platform over a memfd of 16 pages whose first page holds `code`,
     /// an address space with that page mapped at [`CODE`], and a context.
-    fn guest(code: &[u8]) -> (std::os::fd::OwnedFd, KvmPlatform, Box<dyn AddressSpace>, Box<dyn Context>) {
+    pub(super) fn guest(code: &[u8]) -> (std::os::fd::OwnedFd, KvmPlatform, Box<dyn AddressSpace>, Box<dyn Context>) {
         let mem = sys::probe_memfd(code).expect("memfd");
         // SAFETY: plain call on our own fd.
         assert_eq!(unsafe { libc::ftruncate(mem.as_raw_fd(), 16 * 4096) }, 0);

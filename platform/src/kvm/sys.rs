@@ -158,15 +158,64 @@ pub fn install_kick_handler() {
     });
 }
 
-/// Unblocks the kick signal in the calling thread.
-pub fn unblock_kick() {
-    // SAFETY: a set built in a local and removed from this thread's mask.
+fn kick_set() -> libc::sigset_t {
+    // SAFETY: a set built in a local.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, KICK_SIGNAL);
-        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        set
     }
+}
+
+/// Blocks the kick signal in the calling thread, so that it interrupts
+/// nothing but KVM_RUN (which unblocks it: [`set_run_mask`]); returns the
+/// thread's mask as it was.
+pub fn block_kick() -> libc::sigset_t {
+    let set = kick_set();
+    // SAFETY: `set` and `old` are locals that outlive the call.
+    unsafe {
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        old
+    }
+}
+
+/// KVM_SET_SIGNAL_MASK (`_IOW(KVMIO, 0x8b, struct kvm_signal_mask)`).
+const KVM_SET_SIGNAL_MASK: libc::c_ulong = 0x4004_ae8b;
+
+/// Has KVM_RUN on the vCPU behind `fd` run with `mask` less the kick
+/// signal blocked.
+pub fn set_run_mask(fd: RawFd, mut mask: libc::sigset_t) -> io::Result<()> {
+    #[repr(C)]
+    struct SignalMask {
+        len: u32,
+        set: u64,
+    }
+    // SAFETY: removes one signal from our local set.
+    unsafe { libc::sigdelset(&mut mask, KICK_SIGNAL) };
+    // The kernel's sigset is the first 64 bits of glibc's.
+    // SAFETY: sigset_t is at least 8 bytes of plain data.
+    let set = unsafe { std::ptr::addr_of!(mask).cast::<u64>().read_unaligned() };
+    let m = SignalMask { len: 8, set };
+    // SAFETY: the kernel reads the 4-byte header and `len` bytes after it
+    // from our local.
+    let r = unsafe { libc::ioctl(fd, KVM_SET_SIGNAL_MASK as _, &m as *const SignalMask) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Takes a pending kick signal, if any, without waiting: it stays pending
+/// (blocked) after the KVM_RUN it cut short, and would cut the next one
+/// short too.
+pub fn eat_kick() {
+    let set = kick_set();
+    let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: the kernel reads the set and the timeout from our locals and
+    // writes no siginfo (null).
+    unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) };
 }
 
 /// The calling thread's id.
