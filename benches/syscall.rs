@@ -11,7 +11,7 @@
 //! - `first_touch/native`: storing to fresh pages of an anonymous mapping.
 //!
 //! Run with `cargo bench --bench syscall` (HUSK_BENCH_PLATFORMS=systrap to
-//! pick platforms). The medians are recorded in docs/benchmarks.md.
+//! pick platforms; `kvm` is measured where the host's KVM can run it). The medians are recorded in docs/benchmarks.md.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -40,15 +40,33 @@ fn new_platform(name: &str, mem: &OwnedFd) -> Box<dyn Platform> {
         "ptrace" => Box::new(platform::ptrace::PtracePlatform::new(mem.as_fd()).unwrap()),
         #[cfg(target_arch = "x86_64")]
         "systrap" => Box::new(platform::systrap::SystrapPlatform::new(mem.as_fd()).unwrap()),
+        #[cfg(target_arch = "x86_64")]
+        "kvm" => Box::new(platform::kvm::KvmPlatform::new(mem.as_fd()).unwrap()),
         other => panic!("unknown platform {other}"),
     }
 }
 
 fn platforms() -> Vec<String> {
-    std::env::var("HUSK_BENCH_PLATFORMS")
-        .unwrap_or_else(|_| if cfg!(target_arch = "x86_64") { "systrap,ptrace" } else { "ptrace" }.into())
+    let chosen = std::env::var("HUSK_BENCH_PLATFORMS").ok();
+    let list: Vec<String> = chosen
+        .clone()
+        .unwrap_or_else(|| if cfg!(target_arch = "x86_64") { "systrap,ptrace,kvm" } else { "ptrace" }.into())
         .split(',')
         .map(str::to_string)
+        .collect();
+    list.into_iter()
+        .filter(|p| {
+            if p != "kvm" || chosen.is_some() {
+                return true;
+            }
+            match sentry::platform_usable_here() {
+                Ok(()) => true,
+                Err(why) => {
+                    eprintln!("kvm not measured: {why}");
+                    false
+                }
+            }
+        })
         .collect()
 }
 

@@ -19,13 +19,17 @@
 //! Both run on x86_64 and aarch64 (systrap's stub and handler are each
 //! architecture's assembly: `systrap/arch/`).
 //!
-//! A KVM platform would fit the same traits.
+//! A third, [`kvm`] (x86_64 only), runs the app in ring 3 of a KVM guest
+//! whose ring-0 stub hands each syscall and fault to the Sentry by a VM
+//! exit.
 //!
 //! All of Husk's ptrace and stub code, and the unsafe code it needs, lives in
 //! this crate.
 
 pub mod arch;
 
+#[cfg(target_arch = "x86_64")]
+pub mod kvm;
 pub mod ptrace;
 pub mod systrap;
 
@@ -150,6 +154,9 @@ pub enum PlatformError {
         /// What was wrong.
         what: &'static str,
     },
+    /// The KVM platform cannot run here, or its guest failed.
+    #[error("kvm: {0}")]
+    Kvm(String),
     /// The address space given to a context belongs to another platform.
     #[error("address space of the wrong platform")]
     WrongAddressSpace,

@@ -72,10 +72,12 @@ pub fn enter_user_namespace() -> anyhow::Result<()> {
 }
 
 /// All of the Sentry's confinement before boot: the empty root (where
-/// allowed), then every capability dropped.
-pub fn confine_sentry() {
+/// allowed), then every capability dropped. The host devices `platform`
+/// needs (the KVM platform's /dev/kvm) are opened first.
+pub fn confine_sentry(platform: &str) {
     // Read while the sandbox's cgroup is still in view.
     sentry::sandbox_cpus();
+    sentry::open_platform_devices(platform);
     if let Err(e) = enter_empty_root(true) {
         log::info!("the Sentry keeps the host's mount namespace: {e:#}");
     }

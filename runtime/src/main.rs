@@ -906,7 +906,7 @@ fn sentry_main(mut cfg: sentry::SandboxConfig, gofer: OwnedFd) -> i32 {
     if std::process::id() == 1 {
         sys::receive_forwarded_signals_as_namespace_init();
     }
-    isolation::confine_sentry();
+    isolation::confine_sentry(&cfg.platform);
     match sentry::Sandbox::boot(cfg, gofer) {
         Ok(sandbox) => {
             sys::forward_signals(sandbox.signaller());

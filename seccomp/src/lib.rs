@@ -222,6 +222,9 @@ pub struct SentryFds {
     /// `--network host`: the app's Internet sockets are host sockets the
     /// Sentry makes and drives (a weaker mode, asked for by name).
     pub host_network: bool,
+    /// `--platform kvm`: the vCPU and VM ioctls the KVM platform makes
+    /// after the filter is in place.
+    pub kvm: bool,
 }
 
 /// What a filter's argument rule compares: the flags `clone` may take.
@@ -294,6 +297,14 @@ pub fn sentry_syscalls(fds: SentryFds) -> Vec<Allowed> {
                 one(SeccompCondition::new(arg, SeccompCmpArgLen::Qword, SeccompCmpOp::Eq, v).expect("a valid argument"))
             })
             .collect()
+    };
+    #[allow(clippy::unnecessary_cast)]
+    let ioctl_rules = {
+        let mut cmds: Vec<u64> = ioctls.iter().map(|&c| c as u64).collect();
+        if fds.kvm {
+            cmds.extend_from_slice(&KVM_IOCTLS);
+        }
+        each(1, &cmds)
     };
     let mut list = vec![
         // The memory file and the app's address spaces.
@@ -390,8 +401,7 @@ pub fn sentry_syscalls(fds: SentryFds) -> Vec<Allowed> {
         always(libc::SYS_fstatfs, "fstatfs"),
         Allowed { nr: libc::SYS_fcntl, name: "fcntl", rules: each(1, &fcntl_cmds.map(|c| c as u64)) },
         // (`Ioctl` is u64 on glibc targets, but an int on others.)
-        #[allow(clippy::unnecessary_cast)]
-        Allowed { nr: libc::SYS_ioctl, name: "ioctl", rules: each(1, &ioctls.map(|c| c as u64)) },
+        Allowed { nr: libc::SYS_ioctl, name: "ioctl", rules: ioctl_rules },
         // Clocks where the vDSO cannot serve, sleeps, and randomness.
         always(libc::SYS_clock_gettime, "clock_gettime"),
         // The resolution of clocks the vDSO does not serve (the alarm ones).
@@ -426,6 +436,27 @@ fn host_network_syscalls() -> Vec<Allowed> {
         always(libc::SYS_setsockopt, "setsockopt"),
     ]
 }
+
+/// The KVM ioctls the KVM platform makes once the Sentry is confined (the
+/// VM and its memory slots are made before): a vCPU per app thread and its
+/// set-up, runs, register and XSAVE transfers, and kick injections.
+const KVM_IOCTLS: [u64; 15] = [
+    0xae41,      // KVM_CREATE_VCPU
+    0xae80,      // KVM_RUN
+    0x8090_ae81, // KVM_GET_REGS
+    0x4090_ae82, // KVM_SET_REGS
+    0x8138_ae83, // KVM_GET_SREGS
+    0x4138_ae84, // KVM_SET_SREGS
+    0xc008_ae88, // KVM_GET_MSRS
+    0x4008_ae89, // KVM_SET_MSRS
+    0x4008_ae90, // KVM_SET_CPUID2
+    0x9000_aea4, // KVM_GET_XSAVE
+    0x5000_aea5, // KVM_SET_XSAVE
+    0x8188_aea6, // KVM_GET_XCRS
+    0x4188_aea7, // KVM_SET_XCRS
+    0x4004_ae86, // KVM_INTERRUPT
+    0x4004_ae8b, // KVM_SET_SIGNAL_MASK
+];
 
 /// SECCOMP_SET_MODE_FILTER, for a stub installing its own filter.
 const SECCOMP_SET_MODE_FILTER: u64 = 1;

@@ -42,7 +42,9 @@ use vfs::{Follow, MountRecord, Vfs};
 const MEMORY_FILE_SIZE: u64 = 64 << 30;
 
 /// Platforms the Sentry can run on.
-pub const PLATFORMS: &[&str] = &["ptrace", "systrap"];
+/// `kvm` is never the default: it is chosen by name, and refuses where the
+/// host's KVM cannot run it.
+pub const PLATFORMS: &[&str] = &["ptrace", "systrap", "kvm"];
 
 /// The platform to use when none is named: systrap where the host supports
 /// it (seccomp `SECCOMP_RET_TRAP` and a working stub, checked once by
@@ -56,6 +58,27 @@ pub fn default_platform() -> &'static str {
             "ptrace"
         }
     })
+}
+
+/// Opens the host devices platform `name` needs, while host paths can still
+/// be opened (before the Sentry enters its empty root): /dev/kvm for `kvm`.
+/// A failure is reported when the platform starts.
+pub fn open_platform_devices(name: &str) {
+    #[cfg(target_arch = "x86_64")]
+    if name == "kvm" {
+        platform::kvm::open_dev_kvm();
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = name;
+}
+
+/// Whether platform `kvm` can run on this host: its probe (a tiny guest)
+/// passes; the reason otherwise. For test harnesses that skip kvm cases.
+pub fn platform_usable_here() -> Result<(), String> {
+    #[cfg(target_arch = "x86_64")]
+    return platform::kvm::probe().map_err(|e| e.to_string());
+    #[cfg(not(target_arch = "x86_64"))]
+    Err("not supported on this architecture (x86_64 only)".into())
 }
 
 /// statfs's `f_type` of a tmpfs.
@@ -293,6 +316,15 @@ fn new_platform(name: &str, mf: &MemoryFile) -> Result<Box<dyn Platform>, BootEr
     match name {
         "ptrace" => Ok(Box::new(platform::ptrace::PtracePlatform::new(mf.fd())?)),
         "systrap" => Ok(Box::new(platform::systrap::SystrapPlatform::new(mf.fd())?)),
+        #[cfg(target_arch = "x86_64")]
+        "kvm" => {
+            platform::kvm::probe()?;
+            Ok(Box::new(platform::kvm::KvmPlatform::new(mf.fd())?))
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        "kvm" => {
+            Err(BootError::Platform(PlatformError::Kvm("not supported on this architecture (x86_64 only)".into())))
+        }
         other => Err(BootError::UnknownPlatform(other.to_string())),
     }
 }
@@ -303,7 +335,7 @@ fn new_platform(name: &str, mf: &MemoryFile) -> Result<Box<dyn Platform>, BootEr
 /// stderr before the Sentry dies of it. `HUSK_SECCOMP=log` instead logs
 /// such calls to the kernel log and lets them run: only for finding what
 /// the filter lacks.
-fn confine(mf: &MemoryFile, host_network: bool) -> Result<(), BootError> {
+fn confine(mf: &MemoryFile, host_network: bool, kvm: bool) -> Result<(), BootError> {
     use std::os::fd::AsRawFd;
     let deny = match std::env::var("HUSK_SECCOMP").as_deref() {
         Ok("log") => {
@@ -313,7 +345,7 @@ fn confine(mf: &MemoryFile, host_network: bool) -> Result<(), BootError> {
         _ => seccomp::Deny::Trap,
     };
     sandbox_cpus();
-    let fds = seccomp::SentryFds { memfd: mf.fd().as_raw_fd(), host_network };
+    let fds = seccomp::SentryFds { memfd: mf.fd().as_raw_fd(), host_network, kvm };
     let prog = seccomp::sentry(fds, deny)?;
     sys::report_seccomp_traps();
     seccomp::install(&prog)?;
@@ -914,7 +946,7 @@ impl Sandbox {
         // Everything after this reads what the app controls (its rootfs, its
         // program, a checkpoint image), so the host calls the Sentry may
         // make end here.
-        confine(&mf, cfg.host_network)?;
+        confine(&mf, cfg.host_network, cfg.platform == "kvm")?;
         // A checkpoint's memory comes back first, at its own offsets, before
         // anything allocates from the memory file.
         let restore = match restore {

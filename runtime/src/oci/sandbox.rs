@@ -397,7 +397,7 @@ fn boot(
     roots.extend(sources);
     let (gofer, sentry_sock) = spawn_gofer(&roots)?;
     // With the Gofer started, no host path is needed any more.
-    crate::isolation::confine_sentry();
+    crate::isolation::confine_sentry(&g.platform_name());
     let mut cfg = sandbox_config(g, &plan, stdio()?)?;
     cfg.network_stack = network_stack;
     cfg.host_network = matches!(network, OciNetwork::Host);
