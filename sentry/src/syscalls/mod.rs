@@ -95,7 +95,7 @@ pub type Handler = fn(&mut Task, &Args) -> SysResult<u64>;
 pub fn dispatch(task: &mut Task) {
     // The app's own seccomp filters, after the ptrace entry stop, as Linux
     // runs them.
-    if task.handle.seccomp_on.load(std::sync::atomic::Ordering::Acquire) && !seccomp::admit(task) {
+    if task.handle.seccomp_gen.load(std::sync::atomic::Ordering::Acquire) != 0 && !seccomp::admit(task) {
         return;
     }
     let nr = task.regs.syscall_nr();

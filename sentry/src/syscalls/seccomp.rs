@@ -158,11 +158,15 @@ fn data(t: &Task) -> Data {
 /// the syscall is to run; false if it must not, its result (or the
 /// signal, or the thread's end) then already set.
 pub fn admit(t: &mut Task) -> bool {
-    let filter = match t.handle.seccomp_mode() {
+    let gen = t.handle.seccomp_gen.load(Ordering::Acquire);
+    if t.seccomp.0 != gen {
+        t.seccomp = (gen, t.handle.seccomp_mode());
+    }
+    let filter = match &t.seccomp.1 {
         Mode::Disabled => return true,
         Mode::Strict if seccomp::strict_allows(t.regs.syscall_nr()) => return true,
         Mode::Strict => return refuse(t, Action::KillStrict),
-        Mode::Filter(f) => f,
+        Mode::Filter(f) => f.clone(),
     };
     match Action::of(filter.verdict(&data(t))) {
         Action::Allow => true,

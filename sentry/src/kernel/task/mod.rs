@@ -122,9 +122,11 @@ pub struct TaskHandle {
     /// seccomp(2): the thread's mode and filters. Here, not in the task,
     /// so that another thread's SECCOMP_FILTER_FLAG_TSYNC can set them.
     pub seccomp: Mutex<crate::kernel::seccomp::Mode>,
-    /// Whether `seccomp` is anything but disabled: the only cost each
-    /// syscall of a thread without filters pays is this load.
-    pub seccomp_on: AtomicBool,
+    /// Counts the changes to `seccomp` (0: disabled, as a mode once set
+    /// stays): the only cost each syscall of a thread without filters
+    /// pays is this load, and a thread with filters takes the lock only
+    /// when it moved (a TSYNC from another thread).
+    pub seccomp_gen: AtomicU64,
     /// The scheduling policy the thread asked for (low 32 bits; with
     /// SCHED_RESET_ON_FORK) and its priority (high 32): recorded and
     /// reported, as the host schedules the thread.
@@ -169,9 +171,12 @@ impl TaskHandle {
 
     /// Sets the thread's seccomp mode and filters.
     pub fn set_seccomp(&self, mode: crate::kernel::seccomp::Mode) {
-        let on = !matches!(mode, crate::kernel::seccomp::Mode::Disabled);
-        *self.seccomp.lock().unwrap_or_else(|e| e.into_inner()) = mode;
-        self.seccomp_on.store(on, Ordering::Release);
+        if matches!(mode, crate::kernel::seccomp::Mode::Disabled) {
+            return;
+        }
+        let mut m = self.seccomp.lock().unwrap_or_else(|e| e.into_inner());
+        *m = mode;
+        self.seccomp_gen.fetch_add(1, Ordering::Release);
     }
 
     /// A handle for a new thread.
@@ -190,7 +195,7 @@ impl TaskHandle {
             sentry_clock: AtomicU32::new(NO_CLOCK),
             no_new_privs: AtomicBool::new(false),
             seccomp: Mutex::new(crate::kernel::seccomp::Mode::Disabled),
-            seccomp_on: AtomicBool::new(false),
+            seccomp_gen: AtomicU64::new(0),
             sched: AtomicU64::new(0),
             robust_head: AtomicU64::new(0),
             deadline: Mutex::new(DeadlineParams::default()),
@@ -413,6 +418,9 @@ pub struct Task {
     pub personality: u32,
     /// The thread keyring, and request_key's default keyring.
     pub keys: crate::kernel::keys::ThreadKeys,
+    /// The thread's seccomp mode as of the handle's `seccomp_gen` here,
+    /// so that a syscall reads it without the handle's lock.
+    pub seccomp: (u64, crate::kernel::seccomp::Mode),
     space: Option<Box<dyn AddressSpace>>,
     cursor: SpaceCursor,
     ctx: Box<dyn Context>,
@@ -493,6 +501,7 @@ impl Task {
             affinity: None,
             personality: 0,
             keys: Default::default(),
+            seccomp: (0, crate::kernel::seccomp::Mode::Disabled),
             space: None,
             cursor: SpaceCursor::new(),
             ctx,
