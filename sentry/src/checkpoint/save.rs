@@ -668,7 +668,11 @@ fn named(kernel: &Kernel, d: &Arc<Dentry>) -> Result<NamedFile, CheckpointError>
             String::from_utf8_lossy(&kernel.vfs.path_of(d))
         )));
     };
-    let a = d.attr();
+    let a = match d.node() {
+        crate::vfs::Node::Host(_) => crate::vfs::hostfs::restat(d)
+            .map_err(|e| CheckpointError::Io(format!("{}: {e:?}", String::from_utf8_lossy(&path))))?,
+        _ => d.attr(),
+    };
     Ok(NamedFile { path, size: a.size, mtime: (a.mtime_sec, a.mtime_nsec) })
 }
 

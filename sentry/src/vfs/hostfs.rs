@@ -201,6 +201,15 @@ pub fn revalidate(d: &Dentry) -> SysResult<FileAttr> {
     if h.fresh.swap(false, Ordering::Relaxed) {
         return Ok(h.attr());
     }
+    restat(d)
+}
+
+/// The file's attributes as the host has them now, whatever was cached:
+/// for a checkpoint, which a restore checks against a fresh lookup (the
+/// cache may predate the app's writes through an open file).
+pub fn restat(d: &Dentry) -> SysResult<FileAttr> {
+    let h = host_node(d)?;
+    h.fresh.store(false, Ordering::Relaxed);
     let attr = h.mount.gofer.stat(h.fid).map_err(gofer_errno)?;
     h.set_attr(attr);
     Ok(attr)
