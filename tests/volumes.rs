@@ -16,6 +16,7 @@ const HOSTWRITE_LINES: &[&str] = &[
     "umask 022 applied: 644, size 0",
     "create again with O_EXCL: EEXIST",
     "pread at 6: world",
+    "stat by name after write: 11",
     "size after fallocate: 8192",
     "appended: hello!",
     "stat size after truncate: 2, content he",

@@ -148,6 +148,8 @@ int main(int argc, char **argv)
 	printf("pread at 6: %s\n", buf);
 	fstat(fd, &st);
 	printf("fstat size after write: %lld\n", (long long)st.st_size);
+	stat("f", &st);
+	printf("stat by name after write: %lld\n", (long long)st.st_size);
 	report("ftruncate", ftruncate(fd, 5));
 	report("fsync", fsync(fd));
 	report("fdatasync", fdatasync(fd));

@@ -204,6 +204,15 @@ pub fn revalidate(d: &Dentry) -> SysResult<FileAttr> {
     restat(d)
 }
 
+/// A file opened for writing: its cached attributes may go stale with the
+/// app's writes through the fd, so the next stat by name asks the host
+/// rather than taking the attributes its lookup just brought.
+fn mark_writable_open(d: &Dentry) {
+    if let Node::Host(h) = d.node() {
+        h.fresh.store(false, Ordering::Relaxed);
+    }
+}
+
 /// The file's attributes as the host has them now, whatever was cached:
 /// for a checkpoint, which a restore checks against a fresh lookup (the
 /// cache may predate the app's writes through an open file).
@@ -285,7 +294,9 @@ pub fn create_file(
     let (h, _ns, dattr) = may_make_in(dir, creds)?;
     let (owner, mode) = new_owner_and_mode(&dattr, false, perm, creds);
     let (fid, attr, fd) = h.mount.gofer.create(h.fid, name, flags, mode, owner).map_err(gofer_errno)?;
-    Ok((add_child(dir, name, fid, attr, &h.mount), fd))
+    let d = add_child(dir, name, fid, attr, &h.mount);
+    mark_writable_open(&d);
+    Ok((d, fd))
 }
 
 /// unlink, or (`rmdir`) rmdir, of `name` in the host directory `dir`.
@@ -481,6 +492,9 @@ pub fn open(d: &Dentry, flags: u32) -> SysResult<OwnedFd> {
         return Ok(fd);
     }
     let fd = h.mount.gofer.open(h.fid, access | (flags & abi::flags::open::O_DIRECTORY)).map_err(gofer_errno)?;
+    if access != O_RDONLY {
+        mark_writable_open(d);
+    }
     if plain_read {
         if let Ok(kept) = fd.try_clone() {
             h.reader.offer(&Arc::new(kept));
