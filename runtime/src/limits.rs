@@ -156,13 +156,14 @@ fn run_inside(cg: &Cgroups, limits: &RunLimits) -> anyhow::Result<ExitCode> {
             let _ = std::fs::write(d.join("memory.oom.group"), "1");
         }
     }
-    // Open before the fork: the child only writes "0" (itself) into them.
+    // Open before the fork: the child, single-threaded, only writes "0"
+    // (itself) into them.
     let procs: Vec<std::fs::File> = cg
         .dirs
         .iter()
-        .map(|d| std::fs::OpenOptions::new().write(true).open(d.join("cgroup.procs")))
+        .map(|d| std::fs::OpenOptions::new().write(true).open(d.join(crate::oci::cgroup::self_join_file(d))))
         .collect::<Result<_, _>>()
-        .context("opening cgroup.procs")?;
+        .context("opening the cgroups' tasks or cgroup.procs")?;
     let fds: Vec<i32> = procs.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
     let mut cmd = Command::new("/proc/self/exe");
     cmd.args(std::env::args_os().skip(1)).env(INNER_ENV, "1");

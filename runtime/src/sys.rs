@@ -232,8 +232,8 @@ pub fn forward_signals_to_pid(pid: i32) {
 }
 
 /// Makes the process `cmd` starts die with this thread (PR_SET_PDEATHSIG)
-/// and move itself into the cgroups whose `cgroup.procs` files are open as
-/// `procs`, between its fork and its exec.
+/// and move itself into the cgroups whose `tasks` (v1) or `cgroup.procs`
+/// files are open as `procs`, between its fork and its exec.
 pub fn join_cgroup_at_exec(cmd: &mut Command, procs: Vec<RawFd>) {
     // SAFETY: only prctl and write(2) of a static buffer to fds the parent
     // holds open, between fork and exec.

@@ -112,10 +112,14 @@ impl Cgroups {
         Ok(())
     }
 
-    /// Moves host process `pid` (and its later children) into the cgroups.
-    pub fn join(&self, pid: i32) -> anyhow::Result<()> {
+    /// Moves this process (and its later threads and children) into the
+    /// cgroups. Single-threaded, it moves as one thread, through
+    /// [`self_join_file`]: much faster where the host has cgroup v1.
+    pub fn join_self(&self) -> anyhow::Result<()> {
+        let single_threaded = fs::read_dir("/proc/self/task").is_ok_and(|tasks| tasks.count() == 1);
         for d in &self.dirs {
-            write(d, "cgroup.procs", &pid.to_string())?;
+            let file = if single_threaded { self_join_file(d) } else { "cgroup.procs" };
+            write(d, file, "0")?;
         }
         Ok(())
     }
@@ -231,6 +235,25 @@ fn enable_v2_controllers(dir: &Path) {
         for c in ["+memory", "+pids", "+cpu"] {
             let _ = fs::write(p.join("cgroup.subtree_control"), c);
         }
+    }
+}
+
+/// The file of cgroup `dir` into which a single-threaded process writes
+/// "0" to move itself: v1's `tasks`, else `cgroup.procs`.
+///
+/// Why: moving a whole thread group (`cgroup.procs`) takes the kernel's
+/// global `cgroup_threadgroup_rwsem` for writing, whose first writer
+/// after a quiet spell waits for an RCU grace period (6-17 ms per move on
+/// this VM, measured with a fresh process moving into three hierarchies).
+/// A thread moving only itself (pid 0 to `tasks`) needs no such lock
+/// (Linux 6.0's "cgroup: Optimize single thread migration"): about 1 ms
+/// for the three. For a process with one thread the result is the same.
+/// cgroup v2 has no such file for domain cgroups: there, `cgroup.procs`.
+pub fn self_join_file(dir: &Path) -> &'static str {
+    if dir.join("tasks").exists() {
+        "tasks"
+    } else {
+        "cgroup.procs"
     }
 }
 

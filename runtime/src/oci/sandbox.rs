@@ -148,7 +148,7 @@ pub fn main(g: &Globals, args: SandboxArgs) -> ExitCode {
     };
     // First, so the Sentry, the Gofer and the stubs are born in the
     // cgroups too (and the CPU count is read within them).
-    if let Err(e) = (super::cgroup::Cgroups { dirs: args.cgroups.clone() }.join(std::process::id() as i32)) {
+    if let Err(e) = (super::cgroup::Cgroups { dirs: args.cgroups.clone() }.join_self()) {
         let mut ready = ready;
         let _ = ready.write_all(format!("{e:#}").as_bytes());
         return ExitCode::from(1);
