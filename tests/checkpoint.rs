@@ -60,6 +60,7 @@ impl Ctx {
         rootfs.prog("ckpt_mseal", Link::Static);
         rootfs.prog("ckpt_ns", Link::Static);
         rootfs.prog("ckpt_mounts", Link::Static);
+        rootfs.prog("ckpt_sysctl", Link::Static);
         rootfs.busybox(&["sh", "sleep", "echo", "mkfifo", "cat", "ls", "mkdir", "rm", "mv", "ln", "stat", "chmod"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
         rootfs.file("/data.txt", DATA);
@@ -711,6 +712,16 @@ fn a_time_namespace_keeps_its_clocks_and_a_uts_namespace_its_hostname() {
     assert!(out.contains("time_for_children the same namespace: yes"), "{out}");
     assert!(out.contains("a child forked after: CLOCK_MONOTONIC 1000 s on: yes (syscall), yes (libc)"), "{out}");
     assert!(out.contains("the parent's clocks unshifted: yes"), "{out}");
+}
+
+#[test]
+fn the_sysctls_the_app_wrote_keep_their_values() {
+    // Natively on the host (a chroot has no /proc): the program moves each
+    // host value by one and puts it back.
+    let out = restores_as_natively_in("sysctl", "ckpt_sysctl", Native::Host, &[], Ctx::all_caps);
+    for sysctl in ["vm/max_map_count", "fs/lease-break-time", "kernel/keys/maxkeys", "kernel/keys/gc_delay"] {
+        assert!(out.contains(&format!("/proc/sys/{sysctl}: moved by 1\n")), "{out}");
+    }
 }
 
 #[test]

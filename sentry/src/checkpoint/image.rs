@@ -22,7 +22,7 @@ pub const PAGES_FILE: &str = "husk-pages.img";
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 18;
+pub const FORMAT_VERSION: u32 = 19;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -107,6 +107,20 @@ pub struct Image {
     pub aio: Vec<crate::kernel::aio::AioSnapshot>,
     /// The namespaces processes made (processes name them by index).
     pub namespaces: NamespacesImage,
+    /// The sysctls the app may write that nothing above holds.
+    pub sysctls: SysctlsImage,
+}
+
+/// The writable sysctls kept outside any other object of the image.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SysctlsImage {
+    /// fs/lease-break-time, in seconds.
+    pub lease_break_time: i64,
+    /// vm/max_map_count.
+    pub max_map_count: u64,
+    /// kernel/keys/: maxkeys, maxbytes, root_maxkeys, root_maxbytes,
+    /// gc_delay and persistent_keyring_expiry.
+    pub keys: [i64; 6],
 }
 
 /// The namespaces made inside the sandbox, and their bounds.

@@ -251,6 +251,21 @@ fn restart_block(r: RestartImage, now: Instant) -> RestartBlock {
 /// The time and UTS namespaces of an image, each as it was (inode
 /// number, offsets or names), within the sandbox's bounds, which the
 /// image's replace.
+/// The writable sysctls as the app left them, each checked as its write
+/// is checked (0 to INT_MAX).
+fn restore_sysctls(kernel: &Kernel, s: &SysctlsImage) -> Result<(), RestoreError> {
+    let bad = || inconsistent("a sysctl out of its range");
+    if !(0..=i64::from(i32::MAX)).contains(&s.lease_break_time) || s.max_map_count > i32::MAX as u64 {
+        return Err(bad());
+    }
+    if !kernel.keys.limits.restore(&s.keys) {
+        return Err(bad());
+    }
+    crate::kernel::lease::LEASES.set_break_time(s.lease_break_time);
+    crate::mm::MAX_MAP_COUNT.store(s.max_map_count, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
 #[allow(clippy::type_complexity)]
 fn restore_namespaces(
     kernel: &Kernel,
@@ -430,6 +445,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
     let fd_tables: Vec<Arc<Mutex<FdTable>>> = image.fd_tables.iter().map(|_| Arc::default()).collect();
     // The namespaces processes made, with their own inode numbers.
     let (time_ns, uts_ns) = restore_namespaces(kernel, &image.namespaces)?;
+    restore_sysctls(kernel, &image.sysctls)?;
     // Processes and their threads.
     let now = Instant::now();
     let mut tasks = Vec::new();

@@ -487,7 +487,13 @@ fn build(
             kernel.namespaces.max(crate::kernel::ns::NsKind::Uts),
         ),
     };
+    let sysctls = SysctlsImage {
+        lease_break_time: crate::kernel::lease::LEASES.break_time(),
+        max_map_count: crate::mm::MAX_MAP_COUNT.load(std::sync::atomic::Ordering::Relaxed),
+        keys: kernel.keys.limits.snapshot(),
+    };
     let image = Image {
+        sysctls,
         namespaces,
         aio,
         leases,

@@ -268,6 +268,39 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The six values, in the order of their sysctls' table
+    /// (`/proc/sys/kernel/keys/`): maxkeys, maxbytes, root_maxkeys,
+    /// root_maxbytes, gc_delay, persistent_keyring_expiry.
+    fn fields(&self) -> [&AtomicI64; 6] {
+        [
+            &self.maxkeys,
+            &self.maxbytes,
+            &self.root_maxkeys,
+            &self.root_maxbytes,
+            &self.gc_delay,
+            &self.persistent_keyring_expiry,
+        ]
+    }
+
+    /// The values, for a checkpoint.
+    pub fn snapshot(&self) -> [i64; 6] {
+        self.fields().map(|f| f.load(Ordering::Relaxed))
+    }
+
+    /// Takes the values of a checkpoint, each within what its sysctl
+    /// accepts (0 to INT_MAX); false, and nothing changed, otherwise.
+    pub fn restore(&self, values: &[i64; 6]) -> bool {
+        if values.iter().any(|v| !(0..=i64::from(i32::MAX)).contains(v)) {
+            return false;
+        }
+        for (f, v) in self.fields().into_iter().zip(values) {
+            f.store(*v, Ordering::Relaxed);
+        }
+        true
+    }
+}
+
 #[derive(Default)]
 struct State {
     keys: HashMap<i32, Key>,
