@@ -6,6 +6,7 @@
 #   bash tests/cpython.sh                 # the modules of issue 10's list
 #   bash tests/cpython.sh test_os test_io # any modules
 #   PLATFORMS=systrap bash tests/cpython.sh
+#   HUSK_BIN=target/release/husk bash tests/cpython.sh
 #
 # Prints one line per module and contender (the verdict and the counts of
 # failures and errors), and exits non-zero if a module that passes natively
@@ -31,7 +32,8 @@ fi
 read -r -a platforms <<<"${PLATFORMS:-systrap ptrace}"
 
 cargo build --workspace --quiet
-husk=$PWD/target/debug/husk
+# HUSK_BIN runs another husk (a release build, say) than target/debug/husk.
+husk=${HUSK_BIN:-$PWD/target/debug/husk}
 # The Debian root is built (once, cached) by the first Debian test.
 cargo test --quiet --test debian -- debian_cpython_epoll_native >/dev/null
 root=$(ls -dt /var/cache/husk-test/debian-*/ | head -1)

@@ -1307,6 +1307,43 @@ differential_test! {
 }
 
 differential_test! {
+    /// /proc/self/maps names the program's file (path, device and inode
+    /// as stat gives them), [heap], [stack] and [vdso]; PROCMAP_QUERY on
+    /// it answers as Linux 6.11 does (LTP's ioctl10, and the errors).
+    fn procmap(platform, link) {
+        let (rootfs, prog) = rootfs_with("procmap", link);
+        rootfs.dir("/proc");
+        let case = Case::new(&rootfs, prog).compare_stderr().expect_lines(&[
+            "[heap] 1, [stack] 1, [vdso] 1",
+            "the program's line: offset 0, device and inode as stat's: yes",
+            "query_addr and query_flags kept: yes",
+            "in a hole: ENOENT",
+            "in a hole, or the next: ok, the one above the hole: yes",
+            "the first file mapping: ok, the program's: yes",
+            "a read-only mapping, asked writable: ENOENT",
+            "the same, asked readable: ok",
+            "a name buffer of 4: ENAMETOOLONG",
+            "a build ID buffer of 2: ENAMETOOLONG",
+            "the heap: ok, named [heap]",
+            "size 16: EINVAL",
+            "size 24: ok",
+            "size 200, zero past the struct: ok",
+            "size 200, not zero past it: E2BIG",
+            "size 4097: E2BIG",
+            "an unknown flag: EINVAL",
+            "a name address without a size: EINVAL",
+            "a build ID size without an address: EINVAL",
+            "a bad argument address: EFAULT",
+            "on /proc/self/status: ENOTTY",
+            "the child's: ok, the same mapping: yes",
+            "the child's, reaped: ESRCH",
+            "done",
+        ]);
+        differential(platform, &case);
+    }
+}
+
+differential_test! {
     /// What LTP's seccomp01 and prctl02 check, and more: the app's own
     /// seccomp filters (errno, trap with its siginfo, kill, trace and user
     /// notification without anyone to take them, arguments, LOG, TSYNC,

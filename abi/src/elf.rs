@@ -10,8 +10,11 @@ pub const ET_EXEC: u16 = 2;
 pub const ET_DYN: u16 = 3;
 pub const PT_LOAD: u32 = 1;
 pub const PT_INTERP: u32 = 3;
+pub const PT_NOTE: u32 = 4;
 pub const PT_PHDR: u32 = 6;
 pub const PT_GNU_STACK: u32 = 0x6474_e551;
+/// A note's type: the GNU build ID (owner "GNU").
+pub const NT_GNU_BUILD_ID: u32 = 3;
 pub const PF_X: u32 = 1;
 pub const PF_W: u32 = 2;
 pub const PF_R: u32 = 4;

@@ -273,6 +273,9 @@ pub mod ioctl {
     /// Inode flags (`chattr`): get and set, an `int` (Linux's `_IOR('f', 1, long)`).
     pub const FS_IOC_GETFLAGS: u32 = 0x8008_6601;
     pub const FS_IOC_SETFLAGS: u32 = 0x4008_6602;
+    /// `_IOWR('f', 17, struct procmap_query)`: on an open /proc/PID/maps,
+    /// one mapping described (Linux 6.11).
+    pub const PROCMAP_QUERY: u32 = 0xc068_6611;
 }
 
 /// Inode flags of FS_IOC_GETFLAGS and FS_IOC_SETFLAGS (`linux/fs.h`).
@@ -719,4 +722,17 @@ pub mod mount {
     pub const MNT_DETACH: u32 = 2;
     pub const MNT_EXPIRE: u32 = 4;
     pub const UMOUNT_NOFOLLOW: u32 = 8;
+}
+
+/// PROCMAP_QUERY's flags: what the mapping must be (the first four are
+/// also its answer's `vma_flags`), and which one to take.
+pub mod procmap_query {
+    pub const VMA_READABLE: u64 = 0x01;
+    pub const VMA_WRITABLE: u64 = 0x02;
+    pub const VMA_EXECUTABLE: u64 = 0x04;
+    pub const VMA_SHARED: u64 = 0x08;
+    /// The mapping covering the address, or else the next one.
+    pub const COVERING_OR_NEXT_VMA: u64 = 0x10;
+    /// Only mappings of files.
+    pub const FILE_BACKED_VMA: u64 = 0x20;
 }

@@ -256,3 +256,24 @@ abi_struct! {
         pub reserved: [i64; 4],
     } size 64;
 }
+
+abi_struct! {
+    /// `struct procmap_query` (`linux/fs.h`), PROCMAP_QUERY's argument.
+    pub struct ProcmapQuery {
+        pub size: u64,
+        pub query_flags: u64,
+        pub query_addr: u64,
+        pub vma_start: u64,
+        pub vma_end: u64,
+        pub vma_flags: u64,
+        pub vma_page_size: u64,
+        pub vma_offset: u64,
+        pub inode: u64,
+        pub dev_major: u32,
+        pub dev_minor: u32,
+        pub vma_name_size: u32,
+        pub build_id_size: u32,
+        pub vma_name_addr: u64,
+        pub build_id_addr: u64,
+    } size 104;
+}

@@ -398,6 +398,10 @@ impl PageSource for Mapping {
         Ok(vec![Chunk { off: start + offset, len: n }])
     }
 
+    fn is_file(&self) -> bool {
+        false
+    }
+
     fn map_name(&self) -> Option<String> {
         Some(match self.part {
             Part::Params | Part::TimensParams => "[vvar]".into(),

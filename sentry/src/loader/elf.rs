@@ -61,6 +61,61 @@ fn pread_exact(fd: &OwnedFd, buf: &mut [u8], off: u64) -> SysResult<()> {
     Ok(())
 }
 
+/// The longest build ID Linux reports (BUILD_ID_SIZE_MAX).
+pub const BUILD_ID_MAX: usize = 20;
+
+/// The GNU build ID of the ELF64 file behind `fd`, found as Linux's
+/// `build_id_parse` finds it: the first NT_GNU_BUILD_ID note of owner
+/// "GNU", of 1 to 20 bytes, in a PT_NOTE segment. None for anything else
+/// (not ELF64, no such note, a malformed header).
+pub fn build_id(fd: &OwnedFd) -> Option<Vec<u8>> {
+    let mut hdr = [0u8; 64];
+    pread_exact(fd, &mut hdr, 0).ok()?;
+    let eh = Elf64Ehdr::read_from_bytes(&hdr).ok()?;
+    if eh.e_ident[..4] != ELFMAG || eh.e_ident[4] != ELFCLASS64 || eh.e_ident[5] != ELFDATA2LSB {
+        return None;
+    }
+    let ph_size = std::mem::size_of::<Elf64Phdr>();
+    if usize::from(eh.e_phentsize) != ph_size || usize::from(eh.e_phnum) * ph_size > MAX_PHDRS_BYTES {
+        return None;
+    }
+    let mut table = vec![0u8; usize::from(eh.e_phnum) * ph_size];
+    pread_exact(fd, &mut table, eh.e_phoff).ok()?;
+    for ph in table.chunks_exact(ph_size).filter_map(|c| Elf64Phdr::read_from_bytes(c).ok()) {
+        // A note segment of a sane size (Linux reads notes through the
+        // page cache; one this big is no build ID's).
+        if ph.p_type != PT_NOTE || ph.p_filesz > MAX_PHDRS_BYTES as u64 {
+            continue;
+        }
+        let mut notes = vec![0u8; ph.p_filesz as usize];
+        if pread_exact(fd, &mut notes, ph.p_offset).is_err() {
+            continue;
+        }
+        if let Some(id) = gnu_build_id(&notes) {
+            return Some(id);
+        }
+    }
+    None
+}
+
+/// The build ID among the notes `notes` (a PT_NOTE segment's bytes).
+fn gnu_build_id(notes: &[u8]) -> Option<Vec<u8>> {
+    let word = |at: usize| notes.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    let align4 = |n: usize| n.checked_add(3).map(|n| n & !3);
+    let mut at = 0;
+    while at + 12 < notes.len() {
+        let (namesz, descsz, kind) = (word(at)?, word(at + 4)?, word(at + 8)?);
+        let name = notes.get(at + 12..at + 12 + namesz.min(notes.len()))?;
+        if kind == NT_GNU_BUILD_ID as usize && name == b"GNU\0" && (1..=BUILD_ID_MAX).contains(&descsz) {
+            let desc = at + 12 + 4;
+            return notes.get(desc..desc + descsz).map(<[u8]>::to_vec);
+        }
+        let step = align4(namesz)?.checked_add(align4(descsz)?)?.checked_add(12)?;
+        at = at.checked_add(step)?;
+    }
+    None
+}
+
 /// Parses the headers of the ELF file behind `fd`.
 pub fn parse(fd: &OwnedFd, size: u64) -> SysResult<ElfImage> {
     let mut hdr_bytes = [0u8; 64];
@@ -160,4 +215,43 @@ pub fn parse(fd: &OwnedFd, size: u64) -> SysResult<ElfImage> {
             .map(|l| l.vaddr + (eh.e_phoff - l.offset));
     }
     Ok(img)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(name: &[u8], kind: u32, desc: &[u8]) -> Vec<u8> {
+        let mut n = Vec::new();
+        n.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        n.extend_from_slice(&(desc.len() as u32).to_le_bytes());
+        n.extend_from_slice(&kind.to_le_bytes());
+        n.extend_from_slice(name);
+        n.resize(n.len().next_multiple_of(4), 0);
+        n.extend_from_slice(desc);
+        n.resize(n.len().next_multiple_of(4), 0);
+        n
+    }
+
+    #[test]
+    fn the_gnu_build_id_note_is_found_after_others() {
+        let id: Vec<u8> = (1..=20).collect();
+        let mut notes = note(b"GNU\0", 1, &[0; 16]); // NT_GNU_ABI_TAG
+        notes.extend(note(b"Go\0\0", NT_GNU_BUILD_ID, b"not this one"));
+        notes.extend(note(b"GNU\0", NT_GNU_BUILD_ID, &id));
+        assert_eq!(gnu_build_id(&notes), Some(id));
+    }
+
+    #[test]
+    fn bad_notes_give_no_build_id() {
+        // Too long (Linux's limit is 20 bytes), empty, truncated, and a
+        // name size that runs past the end.
+        assert_eq!(gnu_build_id(&note(b"GNU\0", NT_GNU_BUILD_ID, &[7; 21])), None);
+        assert_eq!(gnu_build_id(&note(b"GNU\0", NT_GNU_BUILD_ID, &[])), None);
+        let n = note(b"GNU\0", NT_GNU_BUILD_ID, &[7; 20]);
+        assert_eq!(gnu_build_id(&n[..n.len() - 4]), None);
+        let mut huge = n.clone();
+        huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(gnu_build_id(&huge), None);
+    }
 }

@@ -107,6 +107,12 @@ pub trait PageSource: Send + Sync {
         None
     }
 
+    /// Whether it is a file, for /proc/PID/maps' offset and
+    /// PROCMAP_QUERY's (Linux's `vm_file`): every source but the vDSO.
+    fn is_file(&self) -> bool {
+        true
+    }
+
     /// A shared mapping of `[offset, offset + len)` of the file is synced
     /// (`sync`: to stable storage, msync's MS_SYNC) or goes: a file whose
     /// data is elsewhere (a host file's cache) writes that range back.

@@ -1412,6 +1412,11 @@ pub fn ioctl(t: &mut Task, a: &Args) -> SysResult<u64> {
             None => {}
         }
     }
+    if cmd == abi::flags::ioctl::PROCMAP_QUERY {
+        if let Some(of) = f.ops.maps_of() {
+            return super::procmap::query(t, of, a.addr(2));
+        }
+    }
     const SIOCATMARK: u32 = 0x8905;
     if cmd == SIOCATMARK && f.ops.unix_socket().is_some() {
         return super::socket::atmark(t, &f, a.addr(2));

@@ -25,6 +25,7 @@ mod mount;
 mod pidfd;
 mod poll;
 mod process;
+mod procmap;
 mod ptrace;
 mod sched;
 mod seccomp;

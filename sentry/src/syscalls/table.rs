@@ -231,7 +231,7 @@ syscall_table! {
     MSEAL => mm::mseal, Support::Full, [Ptr, Int, Hex];
     MSYNC => mm::msync, Support::Full, [Ptr, Int, Hex];
     MINCORE => mm::mincore, Support::Full, [Ptr, Int, Ptr];
-    IOCTL => file::ioctl, Support::Partial("terminals: TCGETS, TCSETS[WF], TCSBRK, TCFLSH, TCXONC, TIOC[GS]WINSZ, TIOC[GS]PGRP, TIOCGSID, TIOCSCTTY, TIOCNOTTY, TIOCOUTQ; FIOCLEX, FIONCLEX, FIONREAD, FIONBIO, FIOASYNC; sockets' FIO[GS]ETOWN, SIOC[GS]PGRP, SIOCATMARK (never at a mark), SIOCGIF* (SIOCSIF* EPERM); FS_IOC_[GS]ETFLAGS on tmpfs; pidfds' PIDFD_GET_INFO"), [Fd, Hex, Ptr];
+    IOCTL => file::ioctl, Support::Partial("terminals: TCGETS, TCSETS[WF], TCSBRK, TCFLSH, TCXONC, TIOC[GS]WINSZ, TIOC[GS]PGRP, TIOCGSID, TIOCSCTTY, TIOCNOTTY, TIOCOUTQ; FIOCLEX, FIONCLEX, FIONREAD, FIONBIO, FIOASYNC; sockets' FIO[GS]ETOWN, SIOC[GS]PGRP, SIOCATMARK (never at a mark), SIOCGIF* (SIOCSIF* EPERM); FS_IOC_[GS]ETFLAGS on tmpfs; pidfds' PIDFD_GET_INFO; PROCMAP_QUERY on /proc/PID/maps"), [Fd, Hex, Ptr];
     PREAD64 => file::pread64, Support::Full, [Fd, Buf(2), Int, Int];
     PWRITE64 => file::pwrite64, Support::Full, [Fd, Buf(2), Int, Int];
     READV => file::readv, Support::Full, [Fd, Ptr, Int];

@@ -252,6 +252,12 @@ pub trait FileOps: Send + Sync {
         None
     }
 
+    /// For an open /proc/PID/maps: the process (and thread) whose
+    /// mappings PROCMAP_QUERY describes.
+    fn maps_of(&self) -> Option<(i32, Option<i32>)> {
+        None
+    }
+
     /// For a pseudo-terminal's master: the replica terminal of its pair.
     fn pty_master(&self) -> Option<&Arc<crate::kernel::tty::Tty>> {
         None

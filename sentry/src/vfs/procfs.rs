@@ -315,9 +315,9 @@ fn io(s: &Snap) -> String {
 /// `show_smap` prints them (resident pages from the memory file; one
 /// address space's pages count wholly in its Pss), and `smaps_rollup`, the
 /// sums under one line.
-fn smaps(s: &Snap, rollup: bool) -> String {
+fn smaps(s: &Snap, k: &Kernel, rollup: bool) -> String {
     use crate::mm::Backing;
-    let lines = maps(s);
+    let lines = maps(s, k);
     let mm = s.view.mm.lock().unwrap_or_else(|e| e.into_inner());
     let mut o = String::new();
     let mut total = [0u64; 4]; // size, rss, anonymous, shared
@@ -505,43 +505,115 @@ fn status(s: &Snap) -> String {
     o
 }
 
-/// /proc/PID/maps, as `show_map_vma` prints it. File mappings show no
-/// path: the memory manager keeps the host fd, not the name.
-fn maps(s: &Snap) -> String {
+/// One mapping as /proc/PID/maps and the PROCMAP_QUERY ioctl describe it.
+pub(crate) struct MapView {
+    pub start: u64,
+    pub end: u64,
+    /// `PROT_*` bits.
+    pub prot: u32,
+    pub shared: bool,
+    /// Whether a file backs it (Linux's `vm_file`): a host file's, a
+    /// tmpfs file's or a memfd's mapping; not anonymous memory or the vDSO.
+    pub file: bool,
+    /// The file offset of its start (0 without a file).
+    pub offset: u64,
+    /// The file's device and inode number, where Husk knows them (a named
+    /// host file; 0 otherwise).
+    pub dev: u64,
+    pub ino: u64,
+    /// What maps names it: the file's path (with " (deleted)" once
+    /// unlinked), or `[heap]`, `[stack]`, `[vdso]`, ...
+    pub name: Option<Vec<u8>>,
+    /// A host file's fd, for its build ID.
+    pub host_fd: Option<Arc<std::os::fd::OwnedFd>>,
+}
+
+/// The mappings of the address space of `s`, in address order, described
+/// as Linux's `show_map_vma` and `get_vma_name` do.
+pub(crate) fn map_views(k: &Kernel, mm: &std::sync::Mutex<crate::mm::MemoryManager>) -> Vec<MapView> {
     use crate::mm::Backing;
+    // Taken under the lock; the names, which walk dentries and the mount
+    // table, are made after it.
+    let (vmas, top, (brk_base, brk, _)) = {
+        let mm = mm.lock().unwrap_or_else(|e| e.into_inner());
+        let vmas: Vec<_> = mm
+            .vmas()
+            .map(|(start, v)| {
+                let (file, offset, dentry, special, host_fd) = match &v.backing {
+                    Backing::File { offset, name, fd } => (true, *offset, name.clone(), None, Some(fd.clone())),
+                    Backing::Pages { source, offset } => {
+                        let file = source.is_file();
+                        (file, if file { *offset } else { 0 }, None, source.map_name(), None)
+                    }
+                    Backing::Anon | Backing::PastEof => (false, 0, None, None, None),
+                };
+                (start, v.end, v.prot, v.shared, file, offset, dentry, special, host_fd)
+            })
+            .collect();
+        (vmas, mm.stack_top(), mm.layout())
+    };
+    vmas.into_iter()
+        .map(|(start, end, prot, shared, file, offset, dentry, special, host_fd)| {
+            let (mut dev, mut ino) = (0, 0);
+            let name = if let Some(d) = dentry {
+                let a = d.attr();
+                (dev, ino) = (a.dev, a.ino);
+                let mut path = k.vfs.path_of(&d);
+                if !d.is_linked() {
+                    path.extend_from_slice(b" (deleted)");
+                }
+                Some(path)
+            } else if let Some(n) = special {
+                Some(n.into_bytes())
+            } else if !file && start < brk && end > brk_base {
+                Some(b"[heap]".to_vec())
+            } else if !file && end == top {
+                Some(b"[stack]".to_vec())
+            } else {
+                None
+            };
+            MapView { start, end, prot, shared, file, offset, dev, ino, name, host_fd }
+        })
+        .collect()
+}
+
+/// The address space of process `tgid` (thread `tid`'s), for
+/// PROCMAP_QUERY; ESRCH once it is gone.
+pub(crate) fn mm_of(
+    k: &Kernel,
+    tgid: i32,
+    tid: Option<i32>,
+) -> SysResult<Arc<std::sync::Mutex<crate::mm::MemoryManager>>> {
+    Ok(snap(k, tgid, tid)?.view.mm)
+}
+
+/// /proc/PID/maps, as `show_map_vma` prints it.
+fn maps(s: &Snap, k: &Kernel) -> String {
     use abi::flags::mm::{PROT_EXEC, PROT_READ, PROT_WRITE};
-    let mm = s.view.mm.lock().unwrap_or_else(|e| e.into_inner());
-    let top = mm.stack_top();
     let mut o = String::new();
-    for (start, v) in mm.vmas() {
-        let offset = match &v.backing {
-            Backing::File { offset, .. } | Backing::Pages { offset, .. } => *offset,
-            Backing::Anon | Backing::PastEof => 0,
-        };
+    for m in map_views(k, &s.view.mm) {
         let line_start = o.len();
         let _ = write!(
             o,
-            "{:08x}-{:08x} {}{}{}{} {:08x} 00:00 0 ",
-            start,
-            v.end,
-            if v.prot & PROT_READ != 0 { 'r' } else { '-' },
-            if v.prot & PROT_WRITE != 0 { 'w' } else { '-' },
-            if v.prot & PROT_EXEC != 0 { 'x' } else { '-' },
-            if v.shared { 's' } else { 'p' },
-            offset,
+            "{:08x}-{:08x} {}{}{}{} {:08x} {:02x}:{:02x} {} ",
+            m.start,
+            m.end,
+            if m.prot & PROT_READ != 0 { 'r' } else { '-' },
+            if m.prot & PROT_WRITE != 0 { 'w' } else { '-' },
+            if m.prot & PROT_EXEC != 0 { 'x' } else { '-' },
+            if m.shared { 's' } else { 'p' },
+            m.offset,
+            super::devfs::major(m.dev),
+            super::devfs::minor(m.dev),
+            m.ino,
         );
-        let name = match &v.backing {
-            Backing::Pages { source, .. } => source.map_name(),
-            _ if v.end == top => Some("[stack]".to_string()),
-            _ => None,
-        };
-        if let Some(name) = name {
+        if let Some(name) = m.name {
             // seq_pad: to column 72 (25 + 6 * sizeof(void *) - 1), then a space.
             while o.len() - line_start < 72 {
                 o.push(' ');
             }
             o.push(' ');
-            o.push_str(&name);
+            o.push_str(&String::from_utf8_lossy(&name));
         }
         o.push('\n');
     }
@@ -1152,11 +1224,12 @@ impl SynthDir for PidDir {
         let fd_ino = child_ino(self.ino, b"fd");
         let fd_dir = FdDir { proc: self.proc.clone(), tgid: self.tgid, ino: fd_ino };
         v.push((b"fd".to_vec(), SynthNode::dir(fs, fd_ino, 0o500, Arc::new(fd_dir)).owned(self.uid, self.gid)));
-        v.push(self.file("maps", 0o444, self.gen(|s, _| Ok(maps(s).into_bytes()))));
+        let (maps_name, maps_node) = self.file("maps", 0o444, self.gen(|s, k| Ok(maps(s, k).into_bytes())));
+        v.push((maps_name, SynthNode { maps_of: Some((self.tgid, self.tid)), ..maps_node }));
         v.push(self.pagemap());
         v.push(self.file("statm", 0o444, self.gen(|s, _| Ok(statm(s).into_bytes()))));
-        v.push(self.file("smaps", 0o444, self.gen(|s, _| Ok(smaps(s, false).into_bytes()))));
-        v.push(self.file("smaps_rollup", 0o444, self.gen(|s, _| Ok(smaps(s, true).into_bytes()))));
+        v.push(self.file("smaps", 0o444, self.gen(|s, k| Ok(smaps(s, k, false).into_bytes()))));
+        v.push(self.file("smaps_rollup", 0o444, self.gen(|s, k| Ok(smaps(s, k, true).into_bytes()))));
         v.push(self.file("io", 0o400, self.gen(|s, _| Ok(io(s).into_bytes()))));
         v.push(self.file("limits", 0o444, self.gen(|s, _| Ok(limits(s).into_bytes()))));
         // One cgroup v2 hierarchy, whose root the sandbox is.

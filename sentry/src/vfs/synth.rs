@@ -128,6 +128,9 @@ pub struct SynthNode {
     /// For /proc/PID/ns/NAME: what opening the link opens (a new file of
     /// the namespace), whatever its text says.
     pub opens: Option<Opener>,
+    /// For /proc/PID/maps (and a task's): the process and thread whose
+    /// mappings the PROCMAP_QUERY ioctl on an open file of it asks about.
+    pub maps_of: Option<(i32, Option<i32>)>,
 }
 
 /// An inode number for `name` in the directory numbered `parent`: stable,
@@ -144,7 +147,19 @@ pub fn child_ino(parent: u64, name: &[u8]) -> u64 {
 
 impl SynthNode {
     fn new(fs: &Arc<SynthFs>, kind: SynthKind, mode: u32, ino: u64, size: u64) -> SynthNode {
-        SynthNode { fs: fs.clone(), kind, mode, uid: 0, gid: 0, ino, size, rdev: 0, file: None, opens: None }
+        SynthNode {
+            fs: fs.clone(),
+            kind,
+            mode,
+            uid: 0,
+            gid: 0,
+            ino,
+            size,
+            rdev: 0,
+            file: None,
+            opens: None,
+            maps_of: None,
+        }
     }
 
     /// A directory.
@@ -327,13 +342,19 @@ pub struct SynthFile {
     gen: Generator,
     data: std::sync::OnceLock<Vec<u8>>,
     attr: FileAttr,
+    maps_of: Option<(i32, Option<i32>)>,
 }
 
 impl SynthFile {
     /// Opens the file `node`.
     pub fn open(node: &SynthNode) -> SysResult<SynthFile> {
         match &node.kind {
-            SynthKind::File(g) => Ok(SynthFile { gen: g.clone(), data: std::sync::OnceLock::new(), attr: node.attr() }),
+            SynthKind::File(g) => Ok(SynthFile {
+                gen: g.clone(),
+                data: std::sync::OnceLock::new(),
+                attr: node.attr(),
+                maps_of: node.maps_of,
+            }),
             SynthKind::Dir(_) => Err(Errno::EISDIR),
             SynthKind::Link(_) => Err(Errno::ELOOP),
             SynthKind::Object(_) | SynthKind::Device => Err(Errno::ENXIO),
@@ -371,6 +392,10 @@ impl FileOps for SynthFile {
 
     fn seek(&self, _offset: i64, _whence: u32) -> SysResult<u64> {
         Err(Errno::EINVAL)
+    }
+
+    fn maps_of(&self) -> Option<(i32, Option<i32>)> {
+        self.maps_of
     }
 }
 
