@@ -36,8 +36,19 @@ cargo build --workspace --quiet
 husk=${HUSK_BIN:-$PWD/target/debug/husk}
 # The Debian root is built (once, cached) by the first Debian test.
 cargo test --quiet --test debian -- debian_cpython_epoll_native >/dev/null
-root=$(ls -dt /var/cache/husk-test/debian-*/ | head -1)
-root=${root%/}
+# The newest root that has CPython's test suite (not the LTP's build
+# root, debian-build-*, which has none).
+root=
+for r in $(ls -dt /var/cache/husk-test/debian-*/); do
+    if [[ -f ${r}usr/lib/python3.11/test/__main__.py ]]; then
+        root=${r%/}
+        break
+    fi
+done
+[[ -n $root ]] || {
+    echo "cpython: no Debian test root with libpython3.11-testsuite under /var/cache/husk-test" >&2
+    exit 2
+}
 env=(PATH=/usr/bin:/bin HOME=/root LC_ALL=C)
 
 # `python3 -m test MODULE` in /tmp, its summary lines only.
