@@ -1309,10 +1309,11 @@ differential_test! {
 differential_test! {
     /// /proc/self/maps names the program's file (path, device and inode
     /// as stat gives them), [heap], [stack] and [vdso]; PROCMAP_QUERY on
-    /// it answers as Linux 6.11 does (LTP's ioctl10, and the errors).
+    /// it answers as Linux 6.11 does (LTP's ioctl10, and the errors);
+    /// /proc/self/fd says " (deleted)" of an unlinked file.
     fn procmap(platform, link) {
         let (rootfs, prog) = rootfs_with("procmap", link);
-        rootfs.dir("/proc");
+        rootfs.dir("/proc").dir_mode("/tmp", 0o1777);
         let case = Case::new(&rootfs, prog).compare_stderr().expect_lines(&[
             "[heap] 1, [stack] 1, [vdso] 1",
             "the program's line: offset 0, device and inode as stat's: yes",
@@ -1337,6 +1338,8 @@ differential_test! {
             "on /proc/self/status: ENOTTY",
             "the child's: ok, the same mapping: yes",
             "the child's, reaped: ESRCH",
+            "fd link: /tmp/procmap-kept",
+            "fd link: /tmp/procmap-gone (deleted)",
             "done",
         ]);
         differential(platform, &case);

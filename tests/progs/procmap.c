@@ -284,6 +284,18 @@ int main(void)
 	write(go[1], "x", 1);
 	waitpid(child, NULL, 0);
 	printf("the child's, reaped: %s\n", err(query(cfd, &q)));
+
+	/* /proc/self/fd of a file kept and of one unlinked while open. */
+	int kept = open("/tmp/procmap-kept", O_CREAT | O_RDWR, 0600);
+	int gone = open("/tmp/procmap-gone", O_CREAT | O_RDWR, 0600);
+	unlink("/tmp/procmap-gone");
+	for (int i = 0; i < 2; i++) {
+		char link[64], target[256] = { 0 };
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", i ? gone : kept);
+		readlink(link, target, sizeof(target) - 1);
+		printf("fd link: %s\n", target);
+	}
+	unlink("/tmp/procmap-kept");
 	printf("done\n");
 	return 0;
 }

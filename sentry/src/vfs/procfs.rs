@@ -558,11 +558,7 @@ pub(crate) fn map_views(k: &Kernel, mm: &std::sync::Mutex<crate::mm::MemoryManag
             let name = if let Some(d) = dentry {
                 let a = d.attr();
                 (dev, ino) = (a.dev, a.ino);
-                let mut path = k.vfs.path_of(&d);
-                if !d.is_linked() {
-                    path.extend_from_slice(b" (deleted)");
-                }
-                Some(path)
+                Some(d_path(k, &d))
             } else if let Some(n) = special {
                 Some(n.into_bytes())
             } else if !file && start < brk && end > brk_base {
@@ -685,6 +681,17 @@ fn mounts(k: &Kernel) -> String {
     o
 }
 
+/// The path of `d` as Linux's `d_path` gives it: with " (deleted)" once
+/// no name links it any more (a synthetic file, made afresh at each
+/// lookup, always has its name).
+fn d_path(k: &Kernel, d: &Arc<Dentry>) -> Vec<u8> {
+    let mut path = k.vfs.path_of(d);
+    if d.synth().is_none() && !d.is_linked() {
+        path.extend_from_slice(b" (deleted)");
+    }
+    path
+}
+
 /// What /proc/PID/fd/N links to, as `d_path` and the pseudo filesystems'
 /// `d_dname` name it.
 fn fd_target(k: &Kernel, file: &super::file::File) -> Vec<u8> {
@@ -692,7 +699,7 @@ fn fd_target(k: &Kernel, file: &super::file::File) -> Vec<u8> {
         return link;
     }
     if let Some(d) = &file.dentry {
-        return k.vfs.path_of(d);
+        return d_path(k, d);
     }
     // A message queue is a file of Linux's internal mqueue mount.
     if let Some(mq) = file.ops.mqueue() {
