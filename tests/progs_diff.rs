@@ -1340,6 +1340,7 @@ differential_test! {
             "the child's, reaped: ESRCH",
             "fd link: /tmp/procmap-kept",
             "fd link: /tmp/procmap-gone (deleted)",
+            "cwd link: /tmp/procmap-dir (deleted)",
             "done",
         ]);
         differential(platform, &case);

@@ -296,6 +296,14 @@ int main(void)
 		printf("fd link: %s\n", target);
 	}
 	unlink("/tmp/procmap-kept");
+	/* And of a working directory removed. */
+	char cwd[256] = { 0 };
+	mkdir("/tmp/procmap-dir", 0700);
+	chdir("/tmp/procmap-dir");
+	rmdir("/tmp/procmap-dir");
+	readlink("/proc/self/cwd", cwd, sizeof(cwd) - 1);
+	printf("cwd link: %s\n", cwd);
+	chdir("/");
 	printf("done\n");
 	return 0;
 }

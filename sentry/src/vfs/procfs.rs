@@ -1222,11 +1222,11 @@ impl SynthDir for PidDir {
                 "cwd",
                 self.gen(|s, k| {
                     let cwd = s.view.fs.lock().unwrap_or_else(|e| e.into_inner()).cwd.clone();
-                    Ok(k.vfs.path_of(&cwd))
+                    Ok(d_path(k, &cwd))
                 }),
             ),
             self.file("environ", 0o400, self.gen(|s, _| Ok(s.view.environ.to_vec()))),
-            self.link("exe", self.gen(|s, k| s.view.exe.as_ref().map(|d| k.vfs.path_of(d)).ok_or(Errno::ENOENT))),
+            self.link("exe", self.gen(|s, k| s.view.exe.as_ref().map(|d| d_path(k, d)).ok_or(Errno::ENOENT))),
         ];
         let fd_ino = child_ino(self.ino, b"fd");
         let fd_dir = FdDir { proc: self.proc.clone(), tgid: self.tgid, ino: fd_ino };
