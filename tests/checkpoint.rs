@@ -61,6 +61,7 @@ impl Ctx {
         rootfs.prog("ckpt_ns", Link::Static);
         rootfs.prog("ckpt_mounts", Link::Static);
         rootfs.prog("ckpt_sysctl", Link::Static);
+        rootfs.prog("ckpt_keys", Link::Static);
         rootfs.busybox(&["sh", "sleep", "echo", "mkfifo", "cat", "ls", "mkdir", "rm", "mv", "ln", "stat", "chmod"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
         rootfs.file("/data.txt", DATA);
@@ -389,11 +390,6 @@ fn assert_refused_and_runs_on_in(name: &str, argv: &[&str], what: &str, adjust: 
 }
 
 #[test]
-fn what_a_checkpoint_does_not_cover_is_refused_and_the_container_runs_on() {
-    assert_refused_and_runs_on("refused", &["/progs/ckpt_refused"], "keys");
-}
-
-#[test]
 fn a_traced_process_is_refused_by_name_and_the_container_runs_on() {
     assert_refused_and_runs_on("traced", &["/progs/ckpt_refused", "ptrace"], "ptrace");
 }
@@ -712,6 +708,21 @@ fn a_time_namespace_keeps_its_clocks_and_a_uts_namespace_its_hostname() {
     assert!(out.contains("time_for_children the same namespace: yes"), "{out}");
     assert!(out.contains("a child forked after: CLOCK_MONOTONIC 1000 s on: yes (syscall), yes (libc)"), "{out}");
     assert!(out.contains("the parent's clocks unshifted: yes"), "{out}");
+}
+
+#[test]
+fn keys_and_keyrings_come_back_with_their_serials_and_holders() {
+    let out = restores_as_natively("keys", "ckpt_keys", Native::Chroot, &[]);
+    assert!(out.contains("one: payload one\ntwo: payload two\n"), "{out}");
+    assert!(out.contains("the process keyring's: process's\nthe thread keyring's: thread's\n"), "{out}");
+    assert!(out.contains("the revoked one: Key has been revoked"), "{out}");
+    assert!(out.contains("the keyring: keyring;0;0;3f010000;ckpt-ring"), "{out}");
+    for keyring in ["session for two", "process keyring", "thread keyring"] {
+        assert!(out.contains(&format!("search the {keyring}: the same key")), "{out}");
+    }
+    assert!(out.contains("request_key's default: 3"), "{out}");
+    assert!(out.contains("a new key: made, a new serial: yes"), "{out}");
+    assert!(out.contains("the child: session's the same key, process's Required key not available, thread's Required key not available"), "{out}");
 }
 
 #[test]

@@ -22,7 +22,7 @@ pub const PAGES_FILE: &str = "husk-pages.img";
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 19;
+pub const FORMAT_VERSION: u32 = 20;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -109,6 +109,19 @@ pub struct Image {
     pub namespaces: NamespacesImage,
     /// The sysctls the app may write that nothing above holds.
     pub sysctls: SysctlsImage,
+    /// Keys and keyrings.
+    pub keys: KeysImage,
+}
+
+/// The key table, and the holds on keyrings that processes and threads
+/// have (their process, session and thread keyrings), which they name by
+/// index: a hold two share (a session keyring fork passed on) is shared
+/// again.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeysImage {
+    pub table: crate::kernel::keys::KeysSnapshot,
+    /// Each hold's key serial.
+    pub holds: Vec<i32>,
 }
 
 /// The writable sysctls kept outside any other object of the image.
@@ -491,6 +504,8 @@ pub struct FsImage {
 pub struct ProcessImage {
     /// Its pid.
     pub pid: i32,
+    /// Its process and session keyrings (holds of [`KeysImage`]).
+    pub keyrings: (Option<usize>, Option<usize>),
     /// Its parent's pid (0: none in the sandbox).
     pub parent: i32,
     /// Its children's pids.
@@ -640,6 +655,10 @@ pub struct CredsImage {
 pub struct ThreadImage {
     /// Its tid.
     pub tid: i32,
+    /// Its thread keyring (a hold of [`KeysImage`]), and request_key's
+    /// default keyring (KEYCTL_SET_REQKEY_KEYRING).
+    pub keyring: Option<usize>,
+    pub reqkey_default: i32,
     /// The general registers, in the platform's `Regs` order.
     pub regs: Vec<u64>,
     /// The FPU state (the XSAVE area), if the platform gave one.

@@ -446,6 +446,18 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
     // The namespaces processes made, with their own inode numbers.
     let (time_ns, uts_ns) = restore_namespaces(kernel, &image.namespaces)?;
     restore_sysctls(kernel, &image.sysctls)?;
+    // Keys and keyrings, then the holds processes and threads have on
+    // them (unused ones let go when this returns).
+    kernel.keys.restore(&image.keys.table).map_err(|e| inconsistent(format!("the keys: {e}")))?;
+    let key_holds = image
+        .keys
+        .holds
+        .iter()
+        .map(|&serial| kernel.keys.hold(serial).map(Arc::new).map_err(|_| inconsistent("a keyring hold")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let pick_hold = |i: Option<usize>| {
+        i.map(|i| key_holds.get(i).cloned().ok_or_else(|| inconsistent("a keyring hold"))).transpose()
+    };
     // Processes and their threads.
     let now = Instant::now();
     let mut tasks = Vec::new();
@@ -467,6 +479,10 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                 *r = Rlimit { cur: cur.min(max), max };
             }
             let tg = ThreadGroup::new(p.pid, sighand(&p.actions)?, creds(&p.creds), rlimits);
+            *tg.keys.lock().unwrap_or_else(|e| e.into_inner()) = crate::kernel::keys::ProcessKeys {
+                process: pick_hold(p.keyrings.0)?,
+                session: pick_hold(p.keyrings.1)?,
+            };
             // Before the pending signals: arming a timer drops a signal of
             // its old setting that is still queued.
             restore_timers(kernel, &tg, p, &mut deferred_arms)?;
@@ -560,6 +576,12 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                 task.personality = t.personality;
                 task.affinity = t.affinity.clone();
                 task.in_syscall = t.in_syscall;
+                // KEY_REQKEY_DEFL_DEFAULT to _REQUESTOR_KEYRING (7).
+                if !(0..=7).contains(&t.reqkey_default) {
+                    return Err(inconsistent(format!("thread {}'s request_key keyring", t.tid)));
+                }
+                task.keys =
+                    crate::kernel::keys::ThreadKeys { thread: pick_hold(t.keyring)?, reqkey_default: t.reqkey_default };
                 task.inherited_fp = t.fp.as_ref().map(|bytes| {
                     let mut fp = Box::<platform::FpState>::default();
                     let n = bytes.len().min(fp.bytes.len());

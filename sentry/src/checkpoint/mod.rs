@@ -121,6 +121,8 @@ pub struct Parked {
     pub fds: Arc<Mutex<FdTable>>,
     /// Root, cwd, umask.
     pub fs: Arc<Mutex<FsContext>>,
+    /// Its thread keyring.
+    pub keyring: Option<Arc<crate::kernel::keys::KeyRef>>,
 }
 
 /// Stops every task at a point where all its state is the Sentry's.

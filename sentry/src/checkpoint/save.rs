@@ -62,6 +62,7 @@ pub fn thread_image(t: &Task) -> ThreadImage {
         deadline: *h.deadline.lock().unwrap_or_else(|e| e.into_inner()),
         ioprio: h.ioprio.load(Relaxed),
         trap: (t.trap.number, t.trap.code),
+        reqkey_default: t.keys.reqkey_default,
         ..Default::default()
     }
 }
@@ -167,6 +168,7 @@ fn build(
     let mut processes = Vec::new();
     let mut time_ns: Seen<crate::kernel::ns::TimeNs> = Seen::default();
     let mut uts_ns: Seen<crate::kernel::ns::UtsNs> = Seen::default();
+    let mut key_holds: Seen<crate::kernel::keys::KeyRef> = Seen::default();
     let last_pid;
     // The timers first, without the process table: a timer on a CPU-time
     // clock reads its clock, which looks the process up there.
@@ -193,6 +195,7 @@ fn build(
                     mm: mms.add(&park.mm),
                     fds: fd_tables.add(&park.fds),
                     fs: fs_contexts.add(&park.fs),
+                    keyring: park.keyring.as_ref().map(|k| key_holds.add(k)),
                     in_syscall: park.in_syscall,
                     ..park.image.clone()
                 };
@@ -204,7 +207,12 @@ fn build(
             }
             let view = p.threads.first().and_then(|h| h.view());
             let sighand = tg.sighand.lock().unwrap_or_else(|e| e.into_inner());
+            let keyrings = {
+                let keys = tg.keys.lock().unwrap_or_else(|e| e.into_inner());
+                (keys.process.as_ref().map(|k| key_holds.add(k)), keys.session.as_ref().map(|k| key_holds.add(k)))
+            };
             processes.push(ProcessImage {
+                keyrings,
                 pid,
                 parent: p.parent,
                 children: p.children.iter().copied().collect(),
@@ -492,7 +500,9 @@ fn build(
         max_map_count: crate::mm::MAX_MAP_COUNT.load(std::sync::atomic::Ordering::Relaxed),
         keys: kernel.keys.limits.snapshot(),
     };
+    let keys = KeysImage { table: kernel.keys.snapshot(), holds: key_holds.items.iter().map(|k| k.serial()).collect() };
     let image = Image {
+        keys,
         sysctls,
         namespaces,
         aio,
@@ -625,14 +635,11 @@ fn locks_image(files: &Seen<File>) -> Result<Vec<FileLocksImage>, CheckpointErro
 }
 
 /// Refuses the kernel objects a checkpoint does not cover yet, where no
-/// open file shows them: keys beyond the defaults, tracees (ptrace), and
-/// files written to the devices filesystem.
+/// open file shows them: tracees (ptrace), file handles, and files
+/// written to the devices filesystem.
 fn refuse_uncovered(kernel: &Kernel) -> Result<(), CheckpointError> {
     if let Some(tid) = kernel.procs().threads.values().find(|h| h.ptrace.is_traced()).map(|h| h.tid) {
         return Err(unsupported(format!("thread {tid} is traced (ptrace)")));
-    }
-    if !kernel.keys.is_empty() {
-        return Err(unsupported("keys or keyrings exist (add_key, keyctl)"));
     }
     if !kernel.handles.is_empty() {
         return Err(unsupported("file handles were made (name_to_handle_at)"));

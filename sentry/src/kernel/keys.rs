@@ -72,7 +72,7 @@ pub const MAX_KEYS: usize = 1 << 18;
 pub const MAX_BYTES: usize = 128 << 20;
 
 /// The key types the sandbox has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum KeyType {
     Keyring,
     User,
@@ -312,6 +312,53 @@ struct State {
     gc: BTreeMap<(i64, i32), ()>,
     /// State for serial numbers.
     seed: u64,
+}
+
+/// A key as a checkpoint keeps it. Its reference count is not kept: a
+/// restore counts the links to it, a user keyring's own reference, and
+/// the holds of the restored processes and threads.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeySnapshot {
+    pub serial: i32,
+    pub kind: KeyType,
+    pub desc: Vec<u8>,
+    pub uid: u32,
+    pub gid: u32,
+    pub perm: u32,
+    /// A negative key's errno.
+    pub negative: Option<i32>,
+    pub payload: Vec<u8>,
+    pub links: Vec<i32>,
+    pub revoked: bool,
+    pub invalidated: bool,
+    pub expiry: i64,
+    pub quota_len: u64,
+    pub in_quota: bool,
+    pub uid_keyring: bool,
+}
+
+/// One user's key counts, quota use and user keyrings, for a checkpoint.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyUserSnapshot {
+    pub uid: u32,
+    pub nkeys: u32,
+    pub nikeys: u32,
+    pub qnkeys: u32,
+    pub qnbytes: u64,
+    pub user_keyring: Option<i32>,
+    pub session_keyring: Option<i32>,
+}
+
+/// The key table, for a checkpoint.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeysSnapshot {
+    /// In serial order.
+    pub keys: Vec<KeySnapshot>,
+    pub users: Vec<KeyUserSnapshot>,
+    /// The collection schedule: (time, serial).
+    pub gc: Vec<(i64, i32)>,
+    /// The serial numbers' generator.
+    pub seed: u64,
 }
 
 /// The sandbox's keys.
@@ -782,6 +829,127 @@ impl KeyTable {
     /// Whether it holds no key (nor keyring).
     pub fn is_empty(&self) -> bool {
         self.state().keys.is_empty()
+    }
+
+    /// Every key, user and scheduled collection, for a checkpoint.
+    pub fn snapshot(&self) -> KeysSnapshot {
+        let st = self.state();
+        let mut keys: Vec<KeySnapshot> = st
+            .keys
+            .iter()
+            .map(|(&serial, k)| KeySnapshot {
+                serial,
+                kind: k.kind,
+                desc: k.desc.clone(),
+                uid: k.uid,
+                gid: k.gid,
+                perm: k.perm,
+                negative: k.negative.map(|e| e.0),
+                payload: k.payload.clone(),
+                links: k.links.clone(),
+                revoked: k.revoked,
+                invalidated: k.invalidated,
+                expiry: k.expiry,
+                quota_len: k.quota_len as u64,
+                in_quota: k.in_quota,
+                uid_keyring: k.uid_keyring,
+            })
+            .collect();
+        keys.sort_by_key(|k| k.serial);
+        let users = st
+            .users
+            .iter()
+            .map(|(&uid, u)| KeyUserSnapshot {
+                uid,
+                nkeys: u.nkeys,
+                nikeys: u.nikeys,
+                qnkeys: u.qnkeys,
+                qnbytes: u.qnbytes as u64,
+                user_keyring: u.user_keyring,
+                session_keyring: u.session_keyring,
+            })
+            .collect();
+        KeysSnapshot { keys, users, gc: st.gc.keys().copied().collect(), seed: st.seed }
+    }
+
+    /// Takes a checkpoint's keys into this table, which must be empty.
+    /// Each key's references are counted again: the keyrings that link
+    /// to it, and a user keyring's own; the restored processes' and
+    /// threads' holds ([`KeyTable::hold`]) come on top. Anything out of
+    /// the bounds add_key and keyctl keep is refused, and the table left
+    /// empty.
+    pub fn restore(&self, s: &KeysSnapshot) -> Result<(), &'static str> {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if !st.keys.is_empty() {
+            return Err("keys exist already");
+        }
+        if s.keys.len() > MAX_KEYS {
+            return Err("too many keys");
+        }
+        let mut keys = HashMap::with_capacity(s.keys.len());
+        let mut bytes = 0usize;
+        for k in &s.keys {
+            let in_bounds = k.serial > 2
+                && k.desc.len() <= KEY_MAX_DESC_SIZE
+                && k.payload.len() <= MAX_PAYLOAD
+                && k.links.len() <= MAX_LINKS
+                && (k.links.is_empty() || k.kind == KeyType::Keyring);
+            if !in_bounds {
+                return Err("a key out of bounds");
+            }
+            let key = Key {
+                kind: k.kind,
+                desc: k.desc.clone(),
+                uid: k.uid,
+                gid: k.gid,
+                perm: k.perm,
+                negative: k.negative.map(Errno),
+                payload: k.payload.clone(),
+                links: k.links.clone(),
+                revoked: k.revoked,
+                invalidated: k.invalidated,
+                expiry: k.expiry,
+                refs: u32::from(k.uid_keyring),
+                quota_len: usize::try_from(k.quota_len).map_err(|_| "a key's quota")?,
+                in_quota: k.in_quota,
+                uid_keyring: k.uid_keyring,
+            };
+            bytes += key.mem();
+            if keys.insert(k.serial, key).is_some() {
+                return Err("a serial number twice");
+            }
+        }
+        if bytes > MAX_BYTES {
+            return Err("too many bytes of keys");
+        }
+        for k in &s.keys {
+            for l in &k.links {
+                let linked = keys.get_mut(l).ok_or("a link to no key")?;
+                linked.refs += 1;
+            }
+        }
+        let mut users = BTreeMap::new();
+        for u in &s.users {
+            let named = [u.user_keyring, u.session_keyring];
+            if named.iter().flatten().any(|k| !keys.get(k).is_some_and(|k| k.uid_keyring)) {
+                return Err("a user keyring");
+            }
+            let user = KeyUser {
+                nkeys: u.nkeys,
+                nikeys: u.nikeys,
+                qnkeys: u.qnkeys,
+                qnbytes: usize::try_from(u.qnbytes).map_err(|_| "a user's quota")?,
+                user_keyring: u.user_keyring,
+                session_keyring: u.session_keyring,
+            };
+            users.insert(u.uid, user);
+        }
+        st.gc = s.gc.iter().filter(|(_, k)| keys.contains_key(k)).take(2 * MAX_KEYS).map(|&g| (g, ())).collect();
+        st.keys = keys;
+        st.users = users;
+        st.bytes = bytes;
+        st.seed = s.seed;
+        Ok(())
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -1279,6 +1447,44 @@ mod tests {
         assert_eq!(t.find(&c, ring), Err(Errno::ENOKEY));
         assert_eq!(t.find(&c, key), Err(Errno::ENOKEY));
         assert!(t.state().users.is_empty(), "no keys, no user record");
+    }
+
+    #[test]
+    fn a_snapshot_restores_with_references_counted_again() {
+        let t = KeyTable::new();
+        let mut c = root();
+        let ses = t.new_keyring(b"_ses", 0, 0, KEY_ALL << POS, false).unwrap();
+        c.keyrings.push(ses.serial());
+        let ring = t.add(&c, ses.serial(), true, KeyType::Keyring, b"ring", None).unwrap();
+        let key = t.add(&c, ring, true, KeyType::User, b"k", Some(b"v")).unwrap();
+        let snap = t.snapshot();
+
+        let back = KeyTable::new();
+        back.restore(&snap).unwrap();
+        assert_eq!(back.snapshot(), snap, "the same keys, users and schedule");
+        assert_eq!(back.restore(&snap), Err("keys exist already"));
+        // The session keyring's hold comes back; dropping it destroys
+        // everything only it kept, as before the checkpoint.
+        let hold = back.hold(ses.serial()).unwrap();
+        c.keyrings = vec![hold.serial()];
+        assert!(back.find(&c, key).unwrap());
+        assert_eq!(back.read(&c, key, true).unwrap(), b"v");
+        drop(hold);
+        assert_eq!(back.find(&c, ring), Err(Errno::ENOKEY));
+        assert_eq!(back.find(&c, key), Err(Errno::ENOKEY));
+
+        // Images that do not hold together are refused, the table left empty.
+        let mut dangling = snap.clone();
+        dangling.keys.retain(|k| k.serial != key);
+        assert_eq!(KeyTable::new().restore(&dangling), Err("a link to no key"));
+        let mut linked_user = snap.clone();
+        linked_user.keys.iter_mut().find(|k| k.serial == key).unwrap().links = vec![ring];
+        assert_eq!(KeyTable::new().restore(&linked_user), Err("a key out of bounds"));
+        let mut twice = snap.clone();
+        twice.keys.push(twice.keys[0].clone());
+        let empty = KeyTable::new();
+        assert_eq!(empty.restore(&twice), Err("a serial number twice"));
+        assert!(empty.is_empty());
     }
 
     #[test]

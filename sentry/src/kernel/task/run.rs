@@ -147,6 +147,7 @@ impl Task {
             mm: self.mm.clone(),
             fds: self.fds.clone(),
             fs: self.fs.clone(),
+            keyring: self.keys.thread.clone(),
         };
         self.kernel.freezer.park(self.tid, parked);
     }
