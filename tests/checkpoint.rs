@@ -62,6 +62,7 @@ impl Ctx {
         rootfs.prog("ckpt_mounts", Link::Static);
         rootfs.prog("ckpt_sysctl", Link::Static);
         rootfs.prog("ckpt_keys", Link::Static);
+        rootfs.prog("ckpt_handles", Link::Static);
         rootfs.busybox(&["sh", "sleep", "echo", "mkfifo", "cat", "ls", "mkdir", "rm", "mv", "ln", "stat", "chmod"]);
         rootfs.dir("/tmp").dir("/proc").dir("/dev");
         rootfs.file("/data.txt", DATA);
@@ -120,7 +121,15 @@ impl Ctx {
     fn all_caps(self) -> Ctx {
         let path = self.bundle().join("config.json");
         let mut config: serde_json::Value = serde_json::from_slice(&fs::read(&path).expect("config")).expect("JSON");
-        let all = json!(["CAP_SYS_ADMIN", "CAP_SYS_TIME", "CAP_KILL", "CAP_SETUID", "CAP_SETGID", "CAP_DAC_OVERRIDE"]);
+        let all = json!([
+            "CAP_SYS_ADMIN",
+            "CAP_SYS_TIME",
+            "CAP_KILL",
+            "CAP_SETUID",
+            "CAP_SETGID",
+            "CAP_DAC_OVERRIDE",
+            "CAP_DAC_READ_SEARCH"
+        ]);
         config["process"]["capabilities"] = json!({"bounding": all, "effective": all, "permitted": all});
         fs::write(&path, serde_json::to_vec_pretty(&config).expect("JSON")).expect("write config.json");
         self
@@ -397,11 +406,6 @@ fn a_traced_process_is_refused_by_name_and_the_container_runs_on() {
 #[test]
 fn a_process_in_an_ipc_namespace_of_its_own_is_refused_by_name() {
     assert_refused_and_runs_on_in("refused-ipcns", &["/progs/ckpt_refused", "ipcns"], "IPC namespace", Ctx::all_caps);
-}
-
-#[test]
-fn a_sandbox_that_made_file_handles_is_refused_by_name() {
-    assert_refused_and_runs_on("refused-handle", &["/progs/ckpt_refused", "handle"], "file handles");
 }
 
 #[test]
@@ -723,6 +727,16 @@ fn keys_and_keyrings_come_back_with_their_serials_and_holders() {
     assert!(out.contains("request_key's default: 3"), "{out}");
     assert!(out.contains("a new key: made, a new serial: yes"), "{out}");
     assert!(out.contains("the child: session's the same key, process's Required key not available, thread's Required key not available"), "{out}");
+}
+
+#[test]
+fn file_handles_open_their_files_again() {
+    let out = restores_as_natively_in("handles", "ckpt_handles", Native::Chroot, &[], Ctx::all_caps);
+    assert!(out.contains("the root file's handle: reads "), "{out}");
+    assert!(out.contains("the tmp file's handle: reads kept in tmp"), "{out}");
+    assert!(out.contains("the removed file's handle: Stale file handle"), "{out}");
+    assert!(out.contains("the root file's handle made again: the same"), "{out}");
+    assert!(out.contains("a new file's handle: its own\nit: reads new"), "{out}");
 }
 
 #[test]

@@ -1,9 +1,8 @@
 /* Holds what a checkpoint does not cover yet, so that the test can see
  * the checkpoint refused by name and the sandbox run on: with the argument
- * "ptrace", a child stopped under its tracer; with "handle", a file handle
- * made by name_to_handle_at; with "ipcns", an IPC namespace of its own. */
+ * "ptrace", a child stopped under its tracer; with "ipcns", an IPC
+ * namespace of its own. */
 #define _GNU_SOURCE
-#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,19 +36,8 @@ int main(int argc, char **argv)
 			perror("unshare");
 			return 2;
 		}
-	} else if (argc > 1 && strcmp(argv[1], "handle") == 0) {
-		struct {
-			unsigned int bytes;
-			int type;
-			unsigned char f[128];
-		} h = { .bytes = 128 };
-		int mnt;
-		if (syscall(SYS_name_to_handle_at, AT_FDCWD, "/data.txt", &h, &mnt, 0) < 0) {
-			perror("name_to_handle_at");
-			return 2;
-		}
 	} else {
-		fprintf(stderr, "usage: ckpt_refused ptrace|handle|ipcns\n");
+		fprintf(stderr, "usage: ckpt_refused ptrace|ipcns\n");
 		return 2;
 	}
 	printf("ready\n");

@@ -22,7 +22,7 @@ pub const PAGES_FILE: &str = "husk-pages.img";
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 20;
+pub const FORMAT_VERSION: u32 = 21;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -111,6 +111,17 @@ pub struct Image {
     pub sysctls: SysctlsImage,
     /// Keys and keyrings.
     pub keys: KeysImage,
+    /// File handles (name_to_handle_at): each file's path, inode number
+    /// and generation, oldest first; and the last generation given.
+    pub handles: (Vec<HandleImage>, u32),
+}
+
+/// A file handle's entry: its file by path, and what the handle says.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HandleImage {
+    pub path: Vec<u8>,
+    pub ino: u64,
+    pub gen: u32,
 }
 
 /// The key table, and the holds on keyrings that processes and threads

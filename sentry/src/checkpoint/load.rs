@@ -455,6 +455,19 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
         .iter()
         .map(|&serial| kernel.keys.hold(serial).map(Arc::new).map_err(|_| inconsistent("a keyring hold")))
         .collect::<Result<Vec<_>, _>>()?;
+    // File handles, each on its file found again by path (a file now of
+    // another inode number is not the one the handle named: left out, its
+    // handle stale).
+    let handles = image
+        .handles
+        .0
+        .iter()
+        .filter_map(|h| {
+            let d = vfs.resolve(vfs.root(), vfs.root(), &h.path, Follow::No).ok()?;
+            (d.attr().ino == h.ino).then_some((h.gen, d))
+        })
+        .collect();
+    kernel.handles.restore(handles, image.handles.1);
     let pick_hold = |i: Option<usize>| {
         i.map(|i| key_holds.get(i).cloned().ok_or_else(|| inconsistent("a keyring hold"))).transpose()
     };

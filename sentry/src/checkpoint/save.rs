@@ -501,7 +501,15 @@ fn build(
         keys: kernel.keys.limits.snapshot(),
     };
     let keys = KeysImage { table: kernel.keys.snapshot(), holds: key_holds.items.iter().map(|k| k.serial()).collect() };
+    // A handle whose file no path reaches (outside the root) would be
+    // stale after the restore: it is left out, and is stale then.
+    let (entries, last_gen) = kernel.handles.entries();
+    let handles = entries
+        .into_iter()
+        .filter_map(|(ino, gen, d)| reachable_path(kernel, &d).map(|path| HandleImage { path, ino, gen }))
+        .collect();
     let image = Image {
+        handles: (handles, last_gen),
         keys,
         sysctls,
         namespaces,
@@ -635,14 +643,11 @@ fn locks_image(files: &Seen<File>) -> Result<Vec<FileLocksImage>, CheckpointErro
 }
 
 /// Refuses the kernel objects a checkpoint does not cover yet, where no
-/// open file shows them: tracees (ptrace), file handles, and files
-/// written to the devices filesystem.
+/// open file shows them: tracees (ptrace), and files written to the
+/// devices filesystem.
 fn refuse_uncovered(kernel: &Kernel) -> Result<(), CheckpointError> {
     if let Some(tid) = kernel.procs().threads.values().find(|h| h.ptrace.is_traced()).map(|h| h.tid) {
         return Err(unsupported(format!("thread {tid} is traced (ptrace)")));
-    }
-    if !kernel.handles.is_empty() {
-        return Err(unsupported("file handles were made (name_to_handle_at)"));
     }
     if let Some(place) = kernel.vfs.memory_written() {
         return Err(unsupported(format!("files were written in the sandbox's memory ({place})")));

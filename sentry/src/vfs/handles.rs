@@ -96,4 +96,33 @@ impl HandleTable {
     pub fn is_empty(&self) -> bool {
         self.table().files.is_empty()
     }
+
+    /// For a checkpoint: the handles whose files are still there, oldest
+    /// first, as (inode number, generation, file), and the last
+    /// generation given.
+    pub fn entries(&self) -> (Vec<(u64, u32, Arc<Dentry>)>, u32) {
+        let t = self.table();
+        let list = t
+            .order
+            .iter()
+            .filter_map(|key| t.files.get(key).map(|(gen, d)| (key.1, *gen, d.clone())))
+            .filter(|(_, _, d)| alive(d))
+            .collect();
+        (list, t.last_gen)
+    }
+
+    /// Takes a checkpoint's handles, each with its file found again (by
+    /// its device and inode number now), oldest first, into this table,
+    /// bounded as ever; and the generation to count on from.
+    pub fn restore(&self, entries: Vec<(u32, Arc<Dentry>)>, last_gen: u32) {
+        let mut t = self.table();
+        for (gen, d) in entries.into_iter().rev().take(MAX_HANDLES).rev() {
+            let a = d.attr();
+            let key = (a.dev, a.ino);
+            if t.files.insert(key, (gen, d)).is_none() {
+                t.order.push_back(key);
+            }
+        }
+        t.last_gen = last_gen;
+    }
 }
