@@ -532,43 +532,55 @@ pub(crate) struct MapView {
 /// as Linux's `show_map_vma` and `get_vma_name` do.
 pub(crate) fn map_views(k: &Kernel, mm: &std::sync::Mutex<crate::mm::MemoryManager>) -> Vec<MapView> {
     use crate::mm::Backing;
-    // Taken under the lock; the names, which walk dentries and the mount
-    // table, are made after it.
-    let (vmas, top, (brk_base, brk, _)) = {
+    // Taken under the lock, with each host file's dentry; the paths, which
+    // walk dentries and the mount table, are made after it.
+    let (views, top, (brk_base, brk, _)) = {
         let mm = mm.lock().unwrap_or_else(|e| e.into_inner());
-        let vmas: Vec<_> = mm
+        let views: Vec<(MapView, Option<Arc<Dentry>>)> = mm
             .vmas()
             .map(|(start, v)| {
-                let (file, offset, dentry, special, host_fd) = match &v.backing {
-                    Backing::File { offset, name, fd } => (true, *offset, name.clone(), None, Some(fd.clone())),
-                    Backing::Pages { source, offset } => {
-                        let file = source.is_file();
-                        (file, if file { *offset } else { 0 }, None, source.map_name(), None)
-                    }
-                    Backing::Anon | Backing::PastEof => (false, 0, None, None, None),
+                let mut m = MapView {
+                    start,
+                    end: v.end,
+                    prot: v.prot,
+                    shared: v.shared,
+                    file: false,
+                    offset: 0,
+                    dev: 0,
+                    ino: 0,
+                    name: None,
+                    host_fd: None,
                 };
-                (start, v.end, v.prot, v.shared, file, offset, dentry, special, host_fd)
+                let mut dentry = None;
+                match &v.backing {
+                    Backing::File { offset, name, fd } => {
+                        (m.file, m.offset, m.host_fd) = (true, *offset, Some(fd.clone()));
+                        dentry = name.clone();
+                    }
+                    Backing::Pages { source, offset } => {
+                        m.file = source.is_file();
+                        m.offset = if m.file { *offset } else { 0 };
+                        m.name = source.map_name().map(String::into_bytes);
+                    }
+                    Backing::Anon | Backing::PastEof => {}
+                }
+                (m, dentry)
             })
             .collect();
-        (vmas, mm.stack_top(), mm.layout())
+        (views, mm.stack_top(), mm.layout())
     };
-    vmas.into_iter()
-        .map(|(start, end, prot, shared, file, offset, dentry, special, host_fd)| {
-            let (mut dev, mut ino) = (0, 0);
-            let name = if let Some(d) = dentry {
+    views
+        .into_iter()
+        .map(|(mut m, dentry)| {
+            if let Some(d) = dentry {
                 let a = d.attr();
-                (dev, ino) = (a.dev, a.ino);
-                Some(d_path(k, &d))
-            } else if let Some(n) = special {
-                Some(n.into_bytes())
-            } else if !file && start < brk && end > brk_base {
-                Some(b"[heap]".to_vec())
-            } else if !file && end == top {
-                Some(b"[stack]".to_vec())
-            } else {
-                None
-            };
-            MapView { start, end, prot, shared, file, offset, dev, ino, name, host_fd }
+                (m.dev, m.ino, m.name) = (a.dev, a.ino, Some(d_path(k, &d)));
+            } else if m.name.is_none() && !m.file && m.start < brk && m.end > brk_base {
+                m.name = Some(b"[heap]".to_vec());
+            } else if m.name.is_none() && !m.file && m.end == top {
+                m.name = Some(b"[stack]".to_vec());
+            }
+            m
         })
         .collect()
 }
