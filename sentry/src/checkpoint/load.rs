@@ -244,13 +244,6 @@ fn restart_block(r: RestartImage, now: Instant) -> RestartBlock {
     }
 }
 
-/// Rebuilds the image's processes in `kernel` (booted over the same bundle,
-/// its memory file loaded by [`load_memory`]) and returns their tasks,
-/// ready to start. `stdio` becomes the files that were the checkpointed
-/// sandbox's stdio.
-/// The time and UTS namespaces of an image, each as it was (inode
-/// number, offsets or names), within the sandbox's bounds, which the
-/// image's replace.
 /// The writable sysctls as the app left them, each checked as its write
 /// is checked (0 to INT_MAX).
 fn restore_sysctls(kernel: &Kernel, s: &SysctlsImage) -> Result<(), RestoreError> {
@@ -266,6 +259,9 @@ fn restore_sysctls(kernel: &Kernel, s: &SysctlsImage) -> Result<(), RestoreError
     Ok(())
 }
 
+/// The time and UTS namespaces of an image, each as it was (inode
+/// number, offsets or names), within the sandbox's bounds, which the
+/// image's replace.
 #[allow(clippy::type_complexity)]
 fn restore_namespaces(
     kernel: &Kernel,
@@ -303,6 +299,10 @@ fn restore_namespaces(
     Ok((time, uts))
 }
 
+/// Rebuilds the image's processes in `kernel` (booted over the same bundle,
+/// its memory file loaded by [`load_memory`]) and returns their tasks,
+/// ready to start. `stdio` becomes the files that were the checkpointed
+/// sandbox's stdio.
 pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>) -> Result<Vec<Task>, RestoreError> {
     let mf = &kernel.memfile;
     {
