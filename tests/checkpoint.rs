@@ -747,6 +747,7 @@ fn the_sysctls_the_app_wrote_keep_their_values() {
     for sysctl in ["vm/max_map_count", "fs/lease-break-time", "kernel/keys/maxkeys", "kernel/keys/gc_delay"] {
         assert!(out.contains(&format!("/proc/sys/{sysctl}: moved by 1\n")), "{out}");
     }
+    assert!(out.contains("the open comm file reads ckpt_sysctl\n"), "{out}");
 }
 
 #[test]

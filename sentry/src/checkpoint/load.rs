@@ -172,7 +172,9 @@ impl Opener<'_> {
         let d = vfs
             .resolve(vfs.root(), vfs.root(), &f.path, Follow::No)
             .map_err(|errno| RestoreError::Reopen { path: path.clone(), errno })?;
-        if check && d.is_regular() {
+        // A synthetic file (procfs, sysfs) is made afresh on each lookup:
+        // its contents are the kernel's state, restored with it.
+        if check && d.is_regular() && d.synth().is_none() {
             let a = d.attr();
             if a.size != f.size {
                 return Err(RestoreError::Changed { path, what: format!("size {} then, {} now", f.size, a.size) });

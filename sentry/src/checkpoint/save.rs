@@ -675,7 +675,19 @@ fn reachable_path(kernel: &Kernel, d: &Arc<Dentry>) -> Option<Vec<u8>> {
     let path = kernel.vfs.path_of(d);
     let root = kernel.vfs.root();
     let found = kernel.vfs.resolve(root, root, &path, Follow::No).ok()?;
-    Arc::ptr_eq(&found, d).then_some(path)
+    same_file(&found, d).then_some(path)
+}
+
+/// Whether two dentries are one file. A synthetic filesystem's (procfs,
+/// sysfs) are made afresh on each lookup, so two of them are one file when
+/// they are the same node of the same instance.
+fn same_file(a: &Arc<Dentry>, b: &Arc<Dentry>) -> bool {
+    match (a.synth(), b.synth()) {
+        (Some(x), Some(y)) => {
+            Arc::ptr_eq(&x.fs, &y.fs) && x.ino == y.ino && (x.mode ^ y.mode) & abi::flags::mode::S_IFMT == 0
+        }
+        _ => Arc::ptr_eq(a, b),
+    }
 }
 
 /// A named file as restore will find it: its path must lead back to it.
