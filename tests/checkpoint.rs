@@ -56,6 +56,7 @@ impl Ctx {
         rootfs.prog("ckpt_lease", Link::Static);
         rootfs.prog("ckpt_aio", Link::Static);
         rootfs.prog("ckpt_ghost", Link::Static);
+        rootfs.prog("ckpt_hostmap", Link::Static);
         rootfs.prog("ckpt_refused", Link::Static);
         rootfs.prog("ckpt_mseal", Link::Static);
         rootfs.prog("ckpt_ns", Link::Static);
@@ -922,6 +923,16 @@ fn files_deleted_from_a_host_tree_while_open_or_mapped_come_back_as_copies() {
     assert!(out.contains("the written mapping: X a\nafter MADV_DONTNEED: a"), "{out}");
     assert!(out.contains("links 0, size 12288"), "{out}");
     assert!(out.contains("size now 12290"), "{out}");
+}
+
+#[test]
+fn shared_mappings_of_host_files_come_back_shared_with_what_was_stored() {
+    let out = restores_as_natively_in("hostmap", "ckpt_hostmap", Native::Chroot, &[], Ctx::host_root);
+    assert!(out.contains("the shared mapping: stored before\nthe file reads: stored before, then b"), "{out}");
+    assert!(out.contains("the private copy: P b"), "{out}");
+    assert!(out.contains("the child's store: X in the mapping, X in the file\nput back: c"), "{out}");
+    assert!(out.contains("the private copy after MADV_DONTNEED: b"), "{out}");
+    assert!(out.contains("the read-only mapping: read-only shared"), "{out}");
 }
 
 #[test]

@@ -22,7 +22,7 @@ pub const PAGES_FILE: &str = "husk-pages.img";
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 21;
+pub const FORMAT_VERSION: u32 = 22;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -114,6 +114,22 @@ pub struct Image {
     /// File handles (name_to_handle_at): each file's path, inode number
     /// and generation, oldest first; and the last generation given.
     pub handles: (Vec<HandleImage>, u32),
+    /// The caches of host files mapped shared (a volume's), each with its
+    /// pages, written back to the host file before it was named.
+    pub host_caches: Vec<HostCacheImage>,
+}
+
+/// A host file's cache ([`crate::vfs::hostcache`]).
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HostCacheImage {
+    /// The file, as restore finds it again.
+    pub file: NamedFile,
+    /// The cache's size.
+    pub size: u64,
+    /// Each page index held and its memory-file page.
+    pub pages: Vec<(u64, u64)>,
+    /// Whether writeback goes on (the file is opened for writing again).
+    pub writer: bool,
 }
 
 /// A file handle's entry: its file by path, and what the handle says.
@@ -371,6 +387,9 @@ pub enum BackingImage {
     },
     /// A System V shared-memory segment, by its table index.
     SysvShm { index: i32, offset: u64 },
+    /// A host file's cache (shared: its very pages; private: a copy,
+    /// refilled from it), by index in [`Image::host_caches`].
+    HostCache { cache: usize, offset: u64 },
 }
 
 /// A file restore opens again by its path, and checks as unchanged.

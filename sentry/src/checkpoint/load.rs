@@ -334,6 +334,11 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
     // Address spaces.
     let min_max = (kernel.platform.min_user_address(), kernel.platform.max_user_address());
     let mut host_fds: HashMap<Vec<u8>, Arc<OwnedFd>> = HashMap::new();
+    let host_caches = image
+        .host_caches
+        .iter()
+        .map(|c| restore_host_cache(kernel, &opener, c, image.memory.tail))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut mms = Vec::new();
     let mut old_vdso_refs = Vec::new();
     for m in &image.mms {
@@ -388,6 +393,10 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                 BackingImage::SysvShm { index, offset } => {
                     let seg = segments.get(index).ok_or_else(|| inconsistent("a mapping of a System V segment"))?;
                     Backing::Pages { source: seg.mapping(), offset: *offset }
+                }
+                BackingImage::HostCache { cache, offset } => {
+                    let cache = host_caches.get(*cache).ok_or_else(|| inconsistent("a mapping of a host file"))?;
+                    Backing::Pages { source: cache.clone(), offset: *offset }
                 }
             };
             vmas.push((
@@ -1025,6 +1034,31 @@ fn restore_timers(
 }
 
 /// The host fd a private mapping of `d` copies from, as mmap gets it.
+/// A host file's cache made again from its pages, the file opened again
+/// by its path (for writing, if writeback went on) and checked unchanged.
+fn restore_host_cache(
+    kernel: &Kernel,
+    opener: &Opener,
+    c: &HostCacheImage,
+    tail: u64,
+) -> Result<Arc<crate::vfs::hostcache::HostCache>, RestoreError> {
+    use abi::flags::open::{O_RDONLY, O_RDWR};
+    let d = opener.find(&c.file, true)?;
+    let reopen = |errno| RestoreError::Reopen { path: String::from_utf8_lossy(&c.file.path).into_owned(), errno };
+    if !matches!(d.node(), crate::vfs::Node::Host(_)) {
+        return Err(reopen(Errno::ENODEV));
+    }
+    let fd = crate::vfs::hostfs::open(&d, if c.writer { O_RDWR } else { O_RDONLY }).map_err(reopen)?;
+    let a = crate::sys::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd)).map_err(reopen)?;
+    if c.pages.iter().any(|&(_, off)| off.checked_add(abi::PAGE_SIZE).is_none_or(|e| e > tail)) {
+        return Err(inconsistent("a host file's cache past the memory file's end"));
+    }
+    let state =
+        crate::vfs::hostcache::CacheState { name: Some(d), size: c.size, pages: c.pages.clone(), writer: c.writer };
+    crate::vfs::hostcache::restore((a.dev, a.ino), Arc::new(fd), state, &kernel.memfile)
+        .map_err(|_| inconsistent("a host file's cache, twice or malformed"))
+}
+
 fn mappable_fd(kernel: &Kernel, d: &Arc<Dentry>) -> Result<Arc<OwnedFd>, Errno> {
     use crate::vfs::Node;
     let fd = match d.node() {

@@ -161,6 +161,10 @@ fn build(
     parked: &std::collections::BTreeMap<i32, Parked>,
 ) -> Result<(Image, Ghosts), CheckpointError> {
     refuse_uncovered(kernel)?;
+    // Host files mapped shared get what the app stored in their mappings
+    // first, so that each is named below as the host has it.
+    crate::vfs::hostcache::write_back_all()
+        .map_err(|e| CheckpointError::Io(format!("writing shared mappings back to host files: {e:?}")))?;
     let mut mms: Seen<Mutex<MemoryManager>> = Seen::default();
     let mut fd_tables: Seen<Mutex<crate::kernel::fd_table::FdTable>> = Seen::default();
     let mut fs_contexts: Seen<Mutex<crate::kernel::task::FsContext>> = Seen::default();
@@ -414,11 +418,16 @@ fn build(
             |f| seen_files.index.get(&address(Arc::as_ptr(f).cast())).copied(),
         )
         .map_err(unsupported)?;
+    let mut host_caches = Seen::default();
     let mms = mms
         .items
         .iter()
-        .map(|mm| mm_image(kernel, &mm.lock().unwrap_or_else(|e| e.into_inner()), &inodes, &segments, &ghosts))
+        .map(|mm| {
+            let mm = mm.lock().unwrap_or_else(|e| e.into_inner());
+            mm_image(kernel, &mm, &inodes, &segments, &ghosts, &mut host_caches)
+        })
         .collect::<Result<Vec<_>, _>>()?;
+    let host_caches = host_caches_image(kernel, &host_caches)?;
     let uts = kernel.uts_names();
     let alloc = kernel.memfile.allocator_state();
     let vdso: Vec<(u64, u64)> = kernel.vdso.as_ref().map(|v| v.runs().to_vec()).unwrap_or_default();
@@ -510,6 +519,7 @@ fn build(
         .collect();
     let image = Image {
         handles: (handles, last_gen),
+        host_caches,
         keys,
         sysctls,
         namespaces,
@@ -868,12 +878,29 @@ fn file_image(
     Ok(FileImage { flags, offset, kind, owner: f.owner.checkpoint_state() })
 }
 
+/// Host files' caches, each named by its file.
+fn host_caches_image(
+    kernel: &Kernel,
+    caches: &Seen<crate::vfs::hostcache::HostCache>,
+) -> Result<Vec<HostCacheImage>, CheckpointError> {
+    caches
+        .items
+        .iter()
+        .map(|c| {
+            let s = c.checkpoint_state();
+            let name = s.name.ok_or_else(|| unsupported("a shared mapping of a disk-backed overlay's file"))?;
+            Ok(HostCacheImage { file: named(kernel, &name)?, size: s.size, pages: s.pages, writer: s.writer })
+        })
+        .collect()
+}
+
 fn mm_image(
     kernel: &Kernel,
     mm: &MemoryManager,
     inodes: &super::memfs::InodeIndex,
     segments: &HashMap<usize, i32>,
     ghosts: &Ghosts,
+    host_caches: &mut Seen<crate::vfs::hostcache::HostCache>,
 ) -> Result<MmImage, CheckpointError> {
     let mut vmas = Vec::new();
     for (start, v) in mm.vmas() {
@@ -903,7 +930,10 @@ fn mm_image(
                     Some(&(fs, inode)) => BackingImage::MemFile { fs, inode, offset: *offset },
                     None => match source.sysv_shm().and_then(|(seg, _)| segments.get(&seg)) {
                         Some(&index) => BackingImage::SysvShm { index, offset: *offset },
-                        None => return Err(unsupported("a shared mapping of a host file")),
+                        None => match source.clone().host_cache() {
+                            Some(c) => BackingImage::HostCache { cache: host_caches.add(&c), offset: *offset },
+                            None => return Err(unsupported("a mapping of an unknown kind of file")),
+                        },
                     },
                 },
             },

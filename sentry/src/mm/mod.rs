@@ -113,6 +113,12 @@ pub trait PageSource: Send + Sync {
         true
     }
 
+    /// A host file's cache (a volume's file mapped shared), which a
+    /// checkpoint keeps with the file's path.
+    fn host_cache(self: Arc<Self>) -> Option<Arc<crate::vfs::hostcache::HostCache>> {
+        None
+    }
+
     /// A shared mapping of `[offset, offset + len)` of the file is synced
     /// (`sync`: to stable storage, msync's MS_SYNC) or goes: a file whose
     /// data is elsewhere (a host file's cache) writes that range back.

@@ -62,8 +62,11 @@ pub fn mmap(t: &mut Task, a: &Args) -> SysResult<u64> {
         // written back to the host.
         // A file open for writing registers its fd for writeback even when
         // mapped read-only: mprotect may make the mapping writable.
-        let volume_pages =
-            if shared && !(shared_write && acc != O_RDWR) { f.ops.shared_pages(acc == O_RDWR) } else { None };
+        let volume_pages = if shared && !(shared_write && acc != O_RDWR) {
+            f.ops.shared_pages(acc == O_RDWR, f.dentry.as_ref())
+        } else {
+            None
+        };
         let mappable = match volume_pages {
             Some(pages) => Mappable::Pages(pages?, f.ops.stat()?.size),
             None => f.ops.mappable().ok_or(Errno::ENODEV)?,

@@ -122,7 +122,7 @@ impl DiskData {
 
     /// What a shared mapping maps: the file's cache, written back to it.
     pub fn pages(&self) -> SysResult<Arc<HostCache>> {
-        hostcache::get_or_create(self.key, &self.fd, true, &self.mf)
+        hostcache::get_or_create(self.key, &self.fd, true, None, &self.mf)
     }
 
     /// What a private mapping maps: the cache, if a shared mapping made

@@ -125,8 +125,9 @@ pub trait FileOps: Send + Sync {
 
     /// For a host file that may be written (a volume's): the pages a
     /// shared mapping maps, a cache written back to the host (`write`:
-    /// the mapping may write). `None` for other files.
-    fn shared_pages(&self, _write: bool) -> Option<SysResult<Arc<dyn PageSource>>> {
+    /// the mapping may write; `name`: the file's, which the cache keeps for
+    /// a checkpoint). `None` for other files.
+    fn shared_pages(&self, _write: bool, _name: Option<&Arc<super::Dentry>>) -> Option<SysResult<Arc<dyn PageSource>>> {
         None
     }
 
@@ -549,9 +550,9 @@ impl FileOps for HostFile {
         }
     }
 
-    fn shared_pages(&self, write: bool) -> Option<SysResult<Arc<dyn PageSource>>> {
+    fn shared_pages(&self, write: bool, name: Option<&Arc<super::Dentry>>) -> Option<SysResult<Arc<dyn PageSource>>> {
         let live = self.live.as_ref()?;
-        let cache = super::hostcache::get_or_create(live.key, &self.fd, write && live.writable, &live.mf);
+        let cache = super::hostcache::get_or_create(live.key, &self.fd, write && live.writable, name, &live.mf);
         Some(cache.map(|c| c as Arc<dyn PageSource>))
     }
 }

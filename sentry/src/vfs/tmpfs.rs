@@ -212,16 +212,7 @@ impl MemFs {
     pub fn restore_inode(self: &Arc<Self>, s: &InodeState) -> Result<Arc<Inode>, Errno> {
         let kind = match s.mode & S_IFMT {
             S_IFDIR => InodeKind::Dir,
-            S_IFREG => {
-                let mut map = BTreeMap::new();
-                for &(page, off) in &s.pages {
-                    if !off.is_multiple_of(PAGE_SIZE) || map.insert(page, off).is_some() {
-                        return Err(Errno::EINVAL);
-                    }
-                }
-                self.pages.fetch_add(map.len() as u64, Ordering::Relaxed);
-                InodeKind::Regular(Mutex::new(Pages { size: s.size, map }))
-            }
+            S_IFREG => InodeKind::Regular(Mutex::new(Pages::restored(self, s.size, &s.pages)?)),
             S_IFLNK => InodeKind::Symlink(s.target.clone()),
             S_IFIFO => InodeKind::Fifo(Pipe::new_fifo()),
             S_IFSOCK => InodeKind::Socket,
@@ -582,7 +573,7 @@ impl Inode {
             InodeKind::Regular(p) => {
                 let p = p.lock().unwrap_or_else(|e| e.into_inner());
                 s.size = p.size;
-                s.pages = p.map.iter().map(|(&i, &o)| (i, o)).collect();
+                s.pages = p.entries();
             }
             InodeKind::Symlink(t) => s.target = t.clone(),
             InodeKind::Disk(_) => return Err("a file of an overlay's upper layer on disk"),
@@ -882,6 +873,25 @@ impl Pages {
             return Err(Errno::ENXIO);
         }
         Ok(at)
+    }
+
+    /// Pages a checkpoint kept (`entries`, each a page index and its
+    /// memory-file page: references the restored memory file still counts),
+    /// `fs`'s again.
+    pub(crate) fn restored(fs: &MemFs, size: u64, entries: &[(u64, u64)]) -> SysResult<Pages> {
+        let mut map = BTreeMap::new();
+        for &(page, off) in entries {
+            if !off.is_multiple_of(PAGE_SIZE) || map.insert(page, off).is_some() {
+                return Err(Errno::EINVAL);
+            }
+        }
+        fs.pages.fetch_add(map.len() as u64, Ordering::Relaxed);
+        Ok(Pages { size, map })
+    }
+
+    /// Each page index held and its memory-file page, for a checkpoint.
+    pub(crate) fn entries(&self) -> Vec<(u64, u64)> {
+        self.map.iter().map(|(&i, &o)| (i, o)).collect()
     }
 
     /// The first `size` bytes of the host file `fd` (fewer if it ends
@@ -1579,7 +1589,11 @@ impl FileOps for RegFile {
         }
     }
 
-    fn shared_pages(&self, _write: bool) -> Option<SysResult<Arc<dyn crate::mm::PageSource>>> {
+    fn shared_pages(
+        &self,
+        _write: bool,
+        _name: Option<&Arc<super::Dentry>>,
+    ) -> Option<SysResult<Arc<dyn crate::mm::PageSource>>> {
         match &self.inode.kind {
             // Its cache's pages, written back to the disk file.
             InodeKind::Disk(d) => Some(d.pages().map(|c| c as Arc<dyn crate::mm::PageSource>)),
