@@ -704,7 +704,7 @@ fn restores_as_natively_in(
 }
 
 #[test]
-fn a_time_namespace_keeps_its_clocks_and_a_uts_namespace_its_hostname() {
+fn namespaces_keep_their_clocks_host_names_and_open_files() {
     let out = restores_as_natively_in("ns", "ckpt_ns", Native::Host, &[], Ctx::all_caps);
     assert!(out.contains("child: CLOCK_MONOTONIC 1000 s on: yes (syscall), yes (libc)"), "{out}");
     assert!(out.contains("child: CLOCK_BOOTTIME 2000 s on: yes"), "{out}");
@@ -713,6 +713,9 @@ fn a_time_namespace_keeps_its_clocks_and_a_uts_namespace_its_hostname() {
     assert!(out.contains("time_for_children the same namespace: yes"), "{out}");
     assert!(out.contains("a child forked after: CLOCK_MONOTONIC 1000 s on: yes (syscall), yes (libc)"), "{out}");
     assert!(out.contains("the parent's clocks unshifted: yes"), "{out}");
+    assert!(out.contains("the open uts file is its namespace: yes"), "{out}");
+    assert!(out.contains("the open net file is its namespace: yes"), "{out}");
+    assert!(out.contains("in the namespace only a file held: held-only"), "{out}");
 }
 
 #[test]

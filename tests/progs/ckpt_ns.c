@@ -2,7 +2,9 @@
  * (its child's clocks, by syscall and through libc's vDSO, stay 1000 s
  * and 2000 s on from its parent's; its offsets stay fixed; a child
  * forked after the restore enters it too) and a UTS namespace with its
- * own host name. Says "ready" and waits for SIGUSR1 (a checkpoint and a
+ * own host name; and open namespace files: the process's own UTS and
+ * network namespaces', and one of a UTS namespace only that file holds
+ * (its maker gone). Says "ready" and waits for SIGUSR1 (a checkpoint and a
  * restore come in between). */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -10,7 +12,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -72,6 +76,47 @@ static int offsets_writable(void)
 	return ok;
 }
 
+/* Whether the open namespace file `fd` is the namespace /proc/self/ns/NAME
+ * names. */
+static const char *is_own(int fd, const char *name)
+{
+	char path[64], link[64] = "";
+	snprintf(path, sizeof path, "/proc/self/ns/%s", name);
+	struct stat st;
+	if (readlink(path, link, sizeof link - 1) < 0 || fstat(fd, &st) != 0)
+		return "unknown";
+	char *open_bracket = strchr(link, '[');
+	unsigned long ino = open_bracket ? strtoul(open_bracket + 1, NULL, 10) : 0;
+	return yes(ino == st.st_ino);
+}
+
+/* An open file of a UTS namespace whose only process is gone. */
+static int held_uts_namespace(void)
+{
+	int go[2], done[2];
+	char c;
+	if (pipe(go) || pipe(done))
+		return -1;
+	pid_t maker = fork();
+	if (maker == 0) {
+		if (unshare(CLONE_NEWUTS) != 0 || sethostname("held-only", 9) != 0)
+			_exit(1);
+		if (write(go[1], "u", 1) != 1 || read(done[0], &c, 1) != 1)
+			_exit(1);
+		_exit(0);
+	}
+	if (read(go[0], &c, 1) != 1)
+		return -1;
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/ns/uts", maker);
+	int fd = open(path, O_RDONLY);
+	if (write(done[1], "d", 1) != 1)
+		return -1;
+	waitpid(maker, NULL, 0);
+	close(go[0]), close(go[1]), close(done[0]), close(done[1]);
+	return fd;
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -103,6 +148,13 @@ int main(void)
 		printf("child: its offsets still fixed: %s\n", yes(!offsets_writable()));
 		return 0;
 	}
+	int uts_fd = open("/proc/self/ns/uts", O_RDONLY);
+	int net_fd = open("/proc/self/ns/net", O_RDONLY);
+	int held_fd = held_uts_namespace();
+	if (uts_fd < 0 || net_fd < 0 || held_fd < 0) {
+		printf("namespace files: %s\n", strerrorname_np(errno));
+		return 1;
+	}
 	/* Long enough for the vDSO's page to be calibrated. */
 	usleep(300000);
 	printf("ready\n");
@@ -129,6 +181,19 @@ int main(void)
 		return 0;
 	}
 	send_clocks(p[1]);
+	waitpid(child, &st, 0);
+	printf("the open uts file is its namespace: %s\n", is_own(uts_fd, "uts"));
+	printf("the open net file is its namespace: %s\n", is_own(net_fd, "net"));
+	child = fork();
+	if (child == 0) {
+		if (setns(held_fd, CLONE_NEWUTS) != 0) {
+			printf("setns: %s\n", strerrorname_np(errno));
+			return 1;
+		}
+		uname(&u);
+		printf("in the namespace only a file held: %s\n", u.nodename);
+		return 0;
+	}
 	waitpid(child, &st, 0);
 	double m = libc_now(CLOCK_MONOTONIC) - sys_now(CLOCK_MONOTONIC);
 	printf("the parent's clocks unshifted: %s\n", yes(m > -1 && m < 1));

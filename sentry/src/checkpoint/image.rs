@@ -434,6 +434,10 @@ pub enum FileKind {
     ReapedPidFd { pid: i32 },
     /// POSIX message queue N of [`Image::mqueues`].
     MQueue(usize),
+    /// A namespace file (a /proc/PID/ns link opened): its kind's name, and
+    /// the namespace by index in [`NamespacesImage`]'s list of its kind
+    /// (None: the sandbox's first).
+    Namespace { kind: String, index: Option<usize> },
     /// A named pipe (FIFO) open on `file`, whose pipe is pipe N: its ends
     /// as the access mode says (O_RDWR: both).
     Fifo { pipe: usize, file: NamedFile },

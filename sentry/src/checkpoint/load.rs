@@ -779,6 +779,18 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                 let writer = (acc != O_RDONLY).then(|| pipe.open_writer().0);
                 File::new(Box::new(crate::vfs::pipe::FifoFile::new(reader, writer, d.clone())), f.flags, Some(d))
             }
+            FileKind::Namespace { kind, index } => {
+                use crate::kernel::ns::{NsKind, NsRef};
+                let kind = NsKind::ALL.into_iter().find(|k| k.name() == kind);
+                let bad = || inconsistent("a namespace file");
+                let ns = match (kind.ok_or_else(bad)?, index) {
+                    (kind, None) => NsRef::Init(kind),
+                    (NsKind::Time, Some(i)) => NsRef::Time(time_ns.get(*i).ok_or_else(bad)?.clone()),
+                    (NsKind::Uts, Some(i)) => NsRef::Uts(uts_ns.get(*i).ok_or_else(bad)?.clone()),
+                    _ => return Err(bad()),
+                };
+                File::new(Box::new(crate::vfs::nsfs::NsFile(ns)), f.flags, None)
+            }
             FileKind::EventFd { count, semaphore } => {
                 File::new(Box::new(crate::vfs::eventfd::EventFd::restored(*count, *semaphore)), f.flags, None)
             }

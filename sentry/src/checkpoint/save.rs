@@ -330,6 +330,18 @@ fn build(
         }
     }
     let mqueues = queues.items.iter().map(|q| kernel.ipc.mqueue.snapshot(q, &mut |ep| sockets.add(ep))).collect();
+    // Namespace files: their namespaces, which no process may be in.
+    for (f, image) in files.items.iter().zip(&mut images) {
+        use crate::kernel::ns::NsRef;
+        if let (FileKind::Namespace { index, .. }, Some(ns)) = (&mut image.kind, f.ops.namespace()) {
+            *index = match ns {
+                NsRef::Init(_) => None,
+                NsRef::Time(t) => Some(time_ns.add(t)),
+                NsRef::Uts(u) => Some(uts_ns.add(u)),
+                NsRef::Ipc(_) => return Err(unsupported("an IPC namespace's file is open")),
+            };
+        }
+    }
     let seen_files = files;
     let index_of = |file: usize, what: &str| {
         seen_files.index.get(&file).copied().ok_or_else(|| unsupported(format!("{what} on a file no fd holds")))
@@ -847,8 +859,9 @@ fn file_image(
         FileKind::MemFd { fs: usize::MAX, inode: unlinked.add(inode), link: link.to_vec(), seals: m.seals() }
     } else if let Some(name) = ops.anon_name() {
         return Err(unsupported(format!("an {name} file is open")));
-    } else if ops.namespace().is_some() {
-        return Err(unsupported("a namespace file (/proc/PID/ns) is open"));
+    } else if let Some(ns) = ops.namespace() {
+        // Which namespace: filled in once every file is seen.
+        FileKind::Namespace { kind: ns.kind().name().to_owned(), index: None }
     } else if let Some(d) = &f.dentry {
         let unnamed = |i: &Arc<Inode>| i.attr().nlink == 0 && reachable_path(kernel, d).is_none();
         let path_only = flags & abi::flags::open::O_PATH != 0;
