@@ -60,6 +60,7 @@ impl Ctx {
         rootfs.prog("ckpt_refused", Link::Static);
         rootfs.prog("ckpt_mseal", Link::Static);
         rootfs.prog("ckpt_ns", Link::Static);
+        rootfs.prog("ckpt_ipcns", Link::Static);
         rootfs.prog("ckpt_mounts", Link::Static);
         rootfs.prog("ckpt_sysctl", Link::Static);
         rootfs.prog("ckpt_keys", Link::Static);
@@ -405,8 +406,23 @@ fn a_traced_process_is_refused_by_name_and_the_container_runs_on() {
 }
 
 #[test]
-fn a_process_in_an_ipc_namespace_of_its_own_is_refused_by_name() {
-    assert_refused_and_runs_on_in("refused-ipcns", &["/progs/ckpt_refused", "ipcns"], "IPC namespace", Ctx::all_caps);
+fn a_file_written_to_the_device_filesystem_is_refused_by_name() {
+    assert_refused_and_runs_on("refused-devfs", &["/progs/ckpt_refused", "devfs"], "written in the sandbox's memory");
+}
+
+#[test]
+fn an_ipc_namespace_keeps_its_objects_apart_from_the_first() {
+    let out = restores_as_natively_in("ipcns", "ckpt_ipcns", Native::Host, &[], Ctx::all_caps);
+    for line in [
+        "the attached segment: in its own namespace",
+        "its key finds it again: yes",
+        "the semaphore: 7",
+        "the message: a message in the namespace",
+        "the POSIX queue: a queued message (priority 3)",
+        "the first namespace again: in the first namespace",
+    ] {
+        assert!(out.contains(&format!("{line}\n")), "{out}");
+    }
 }
 
 #[test]

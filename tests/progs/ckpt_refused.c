@@ -1,9 +1,9 @@
 /* Holds what a checkpoint does not cover yet, so that the test can see
  * the checkpoint refused by name and the sandbox run on: with the argument
- * "ptrace", a child stopped under its tracer; with "ipcns", an IPC
- * namespace of its own. */
+ * "ptrace", a child stopped under its tracer; with "devfs", a file written
+ * to the device filesystem (/dev). */
 #define _GNU_SOURCE
-#include <sched.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,13 +31,15 @@ int main(int argc, char **argv)
 		sleep(60);
 		return 0;
 	}
-	if (argc > 1 && strcmp(argv[1], "ipcns") == 0) {
-		if (unshare(CLONE_NEWIPC) != 0) {
-			perror("unshare");
+	if (argc > 1 && strcmp(argv[1], "devfs") == 0) {
+		int fd = open("/dev/a-note", O_CREAT | O_WRONLY, 0644);
+		if (fd < 0 || write(fd, "note\n", 5) != 5) {
+			perror("/dev/a-note");
 			return 2;
 		}
+		close(fd);
 	} else {
-		fprintf(stderr, "usage: ckpt_refused ptrace|ipcns\n");
+		fprintf(stderr, "usage: ckpt_refused ptrace|devfs\n");
 		return 2;
 	}
 	printf("ready\n");

@@ -98,7 +98,9 @@ pub struct Image {
     pub sysv: crate::kernel::ipc::snapshot::SysvSnapshot,
     /// POSIX message queues: those with names, and those only open files
     /// hold.
-    pub mqueues: Vec<crate::kernel::ipc::mqueue::MqSnapshot>,
+    /// Each with the IPC namespace whose names it is in (an index in
+    /// [`NamespacesImage::ipc`]; None: the sandbox's first).
+    pub mqueues: Vec<(Option<usize>, crate::kernel::ipc::mqueue::MqSnapshot)>,
     /// File leases, each on an open file by its index.
     pub leases: Vec<crate::kernel::lease::LeaseSnapshot>,
     /// F_NOTIFY on directories, each through an open file by its index.
@@ -173,6 +175,12 @@ pub struct NamespacesImage {
     pub uts: Vec<(u64, Vec<u8>, Vec<u8>)>,
     /// /proc/sys/user/max_{time,uts}_namespaces.
     pub max: (u64, u64),
+    /// IPC namespaces: inode number and System V objects (their POSIX
+    /// message queues are among [`Image::mqueues`], their segments' pages
+    /// the memory filesystem at [`crate::checkpoint::memfs::sysv_shm_point`]).
+    pub ipc: Vec<(u64, crate::kernel::ipc::snapshot::SysvSnapshot)>,
+    /// /proc/sys/user/max_ipc_namespaces.
+    pub max_ipc: u64,
 }
 
 /// A process's namespaces, by index in [`NamespacesImage`] (None: the
@@ -182,6 +190,7 @@ pub struct NsSetImage {
     pub uts: Option<usize>,
     pub time: Option<usize>,
     pub time_for_children: Option<usize>,
+    pub ipc: Option<usize>,
 }
 
 /// One file's advisory locks. The file is named by an open file of the
@@ -386,7 +395,13 @@ pub enum BackingImage {
         offset: u64,
     },
     /// A System V shared-memory segment, by its table index.
-    SysvShm { index: i32, offset: u64 },
+    SysvShm {
+        /// The segment's IPC namespace (an index in [`NamespacesImage::ipc`];
+        /// None: the sandbox's first).
+        ns: Option<usize>,
+        index: i32,
+        offset: u64,
+    },
     /// A host file's cache (shared: its very pages; private: a copy,
     /// refilled from it), by index in [`Image::host_caches`].
     HostCache { cache: usize, offset: u64 },

@@ -301,6 +301,28 @@ fn restore_namespaces(
     Ok((time, uts))
 }
 
+/// The IPC namespaces the app made, empty, each with its inode number
+/// (every one comes back, even past a bound lowered since; then the bound
+/// is the image's).
+fn restore_ipc_namespaces(
+    kernel: &Kernel,
+    image: &NamespacesImage,
+) -> Result<Vec<Arc<crate::kernel::ns::IpcNs>>, RestoreError> {
+    use crate::kernel::ns::{IpcNs, NsKind};
+    let reg = &kernel.namespaces;
+    let bound = |max: i64| reg.set_max(NsKind::Ipc, max).map_err(|_| inconsistent("a namespace bound"));
+    bound(i64::from(i32::MAX))?;
+    let made = image
+        .ipc
+        .iter()
+        .map(|(ino, _)| {
+            IpcNs::new(reg, kernel.memfile.clone(), Some(*ino)).map_err(|_| inconsistent("an IPC namespace"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    bound(i64::try_from(image.max_ipc).unwrap_or(i64::MAX))?;
+    Ok(made)
+}
+
 /// Rebuilds the image's processes in `kernel` (booted over the same bundle,
 /// its memory file loaded by [`load_memory`]) and returns their tasks,
 /// ready to start. `stdio` becomes the files that were the checkpointed
@@ -316,17 +338,36 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
     // Copies of host files deleted while open come back as in-memory
     // files, in the kernel's filesystem of them (a later checkpoint saves
     // them from there again).
-    let nameless = [
+    // The IPC namespaces the app made, empty, before the filesystems of
+    // their segments are filled.
+    let ipc_ns = restore_ipc_namespaces(kernel, &image.namespaces)?;
+    let shm_points: Vec<Vec<u8>> = (0..ipc_ns.len()).map(super::memfs::sysv_shm_point).collect();
+    let mut nameless = vec![
         (super::memfs::MEMFD_POINT, &kernel.memfd_fs),
         (super::memfs::SYSV_SHM_POINT, kernel.ipc.shm.fs()),
         (super::memfs::GHOST_POINT, &kernel.deleted_fs),
     ];
+    nameless.extend(shm_points.iter().zip(&ipc_ns).map(|(p, n)| (p.as_slice(), n.ipc.shm.fs())));
     let mem_inodes = super::memfs::restore(kernel, &nameless, &image.tmpfs, &image.mounts, image.memory.tail)?;
-    // System V objects before the address spaces that map segments.
-    let segments = crate::kernel::ipc::snapshot::restore(&kernel.ipc, std::mem::take(&mut image.sysv), |(fs, i)| {
-        mem_inodes.get(fs).and_then(|m| m.get(&i)).filter(|f| Arc::ptr_eq(&f.fs, kernel.ipc.shm.fs())).cloned()
-    })
-    .map_err(inconsistent)?;
+    // System V objects before the address spaces that map segments: each
+    // namespace's segments by table index.
+    let sysv_into = |ipc: &crate::kernel::ipc::IpcNamespace, snap| {
+        crate::kernel::ipc::snapshot::restore(ipc, snap, |(fs, i)| {
+            mem_inodes.get(fs).and_then(|m| m.get(&i)).filter(|f| Arc::ptr_eq(&f.fs, ipc.shm.fs())).cloned()
+        })
+        .map_err(inconsistent)
+    };
+    let first_segments = sysv_into(&kernel.ipc, std::mem::take(&mut image.sysv))?;
+    let mut ns_segments = Vec::new();
+    for (n, (_, snap)) in ipc_ns.iter().zip(std::mem::take(&mut image.namespaces.ipc)) {
+        ns_segments.push(sysv_into(&n.ipc, snap)?);
+    }
+    let ipc_of = |k: Option<usize>| -> Result<&crate::kernel::ipc::IpcNamespace, RestoreError> {
+        match k {
+            None => Ok(&kernel.ipc),
+            Some(k) => ipc_ns.get(k).map(|n| &n.ipc).ok_or_else(|| inconsistent("an IPC namespace")),
+        }
+    };
     // Terminals before the processes they control and the files open on
     // them.
     let ttys = restore_ttys(kernel, &image.ttys, &stdio)?;
@@ -390,8 +431,14 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                     let inode = inode.ok_or_else(|| inconsistent("a mapping of a tmpfs file"))?;
                     Backing::Pages { source: inode.clone(), offset: *offset }
                 }
-                BackingImage::SysvShm { index, offset } => {
-                    let seg = segments.get(index).ok_or_else(|| inconsistent("a mapping of a System V segment"))?;
+                BackingImage::SysvShm { ns, index, offset } => {
+                    let segments = match ns {
+                        None => Some(&first_segments),
+                        Some(k) => ns_segments.get(*k),
+                    };
+                    let seg = segments
+                        .and_then(|s| s.get(index))
+                        .ok_or_else(|| inconsistent("a mapping of a System V segment"))?;
                     Backing::Pages { source: seg.mapping(), offset: *offset }
                 }
                 BackingImage::HostCache { cache, offset } => {
@@ -532,7 +579,11 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                         .transpose()?,
                     time: pick_ns(&time_ns, p.ns.time)?,
                     time_for_children: pick_ns(&time_ns, p.ns.time_for_children)?,
-                    ipc: None,
+                    ipc: p
+                        .ns
+                        .ipc
+                        .map(|i| ipc_ns.get(i).cloned().ok_or_else(|| inconsistent("an IPC namespace")))
+                        .transpose()?,
                 };
                 *tg.ns.lock().unwrap_or_else(|e| e.into_inner()) = set;
             }
@@ -693,7 +744,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
     }
     let mqueues = std::mem::take(&mut image.mqueues)
         .into_iter()
-        .map(|q| kernel.ipc.mqueue.restore(q, &sockets).map_err(inconsistent))
+        .map(|(k, q)| ipc_of(k)?.mqueue.restore(q, &sockets).map_err(inconsistent))
         .collect::<Result<Vec<_>, _>>()?;
     let mut files = Vec::new();
     // The processes reaped whose pidfds are open, by pid.
@@ -787,6 +838,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                     (kind, None) => NsRef::Init(kind),
                     (NsKind::Time, Some(i)) => NsRef::Time(time_ns.get(*i).ok_or_else(bad)?.clone()),
                     (NsKind::Uts, Some(i)) => NsRef::Uts(uts_ns.get(*i).ok_or_else(bad)?.clone()),
+                    (NsKind::Ipc, Some(i)) => NsRef::Ipc(ipc_ns.get(*i).ok_or_else(bad)?.clone()),
                     _ => return Err(bad()),
                 };
                 File::new(Box::new(crate::vfs::nsfs::NsFile(ns)), f.flags, None)

@@ -104,8 +104,15 @@ impl Tree {
 /// The mount point [`TmpfsImage`] gives the filesystem of memfds, which is
 /// mounted nowhere (no path is absolute without a colon).
 pub const MEMFD_POINT: &[u8] = b"memfd:";
-/// The same for the filesystem of System V shared-memory segments.
+/// The same for the filesystem of System V shared-memory segments (of the
+/// sandbox's first IPC namespace).
 pub const SYSV_SHM_POINT: &[u8] = b"sysv-shm:";
+
+/// [`SYSV_SHM_POINT`] for the IPC namespace at `index` among those the app
+/// made.
+pub fn sysv_shm_point(index: usize) -> Vec<u8> {
+    format!("sysv-shm:{index}").into_bytes()
+}
 /// The same for the copies of host files deleted while open or mapped.
 pub const GHOST_POINT: &[u8] = b"deleted:";
 

@@ -172,6 +172,7 @@ fn build(
     let mut processes = Vec::new();
     let mut time_ns: Seen<crate::kernel::ns::TimeNs> = Seen::default();
     let mut uts_ns: Seen<crate::kernel::ns::UtsNs> = Seen::default();
+    let mut ipc_ns: Seen<crate::kernel::ns::IpcNs> = Seen::default();
     let mut key_holds: Seen<crate::kernel::keys::KeyRef> = Seen::default();
     let last_pid;
     // The timers first, without the process table: a timer on a CPU-time
@@ -205,9 +206,6 @@ fn build(
                 };
                 t.tid = h.tid;
                 threads.push(t);
-            }
-            if tg.ns().ipc.is_some() {
-                return Err(unsupported(format!("process {pid} is in an IPC namespace of its own")));
             }
             let view = p.threads.first().and_then(|h| h.view());
             let sighand = tg.sighand.lock().unwrap_or_else(|e| e.into_inner());
@@ -262,6 +260,7 @@ fn build(
                         uts: ns.uts.as_ref().map(|u| uts_ns.add(u)),
                         time: ns.time.as_ref().map(|t| time_ns.add(t)),
                         time_for_children: ns.time_for_children.as_ref().map(|t| time_ns.add(t)),
+                        ipc: ns.ipc.as_ref().map(|i| ipc_ns.add(i)),
                     }
                 },
             });
@@ -319,17 +318,6 @@ fn build(
         }
     }
     let locks = locks_image(&files)?;
-    // Message queues: the named ones, and those only open files hold.
-    let mut queues: Seen<crate::kernel::ipc::mqueue::Mq> = Seen::default();
-    for (_, q) in kernel.ipc.mqueue.list() {
-        queues.add(&q);
-    }
-    for (f, image) in files.items.iter().zip(&mut images) {
-        if let (FileKind::MQueue(n), Some(q)) = (&mut image.kind, f.ops.mqueue()) {
-            *n = queues.add(q);
-        }
-    }
-    let mqueues = queues.items.iter().map(|q| kernel.ipc.mqueue.snapshot(q, &mut |ep| sockets.add(ep))).collect();
     // Namespace files: their namespaces, which no process may be in.
     for (f, image) in files.items.iter().zip(&mut images) {
         use crate::kernel::ns::NsRef;
@@ -338,10 +326,42 @@ fn build(
                 NsRef::Init(_) => None,
                 NsRef::Time(t) => Some(time_ns.add(t)),
                 NsRef::Uts(u) => Some(uts_ns.add(u)),
-                NsRef::Ipc(_) => return Err(unsupported("an IPC namespace's file is open")),
+                NsRef::Ipc(i) => Some(ipc_ns.add(i)),
             };
         }
     }
+    // The IPC namespaces: the sandbox's first (None), then those made.
+    let ipc_tables: Vec<(Option<usize>, &crate::kernel::ipc::IpcNamespace)> = std::iter::once((None, &kernel.ipc))
+        .chain(ipc_ns.items.iter().enumerate().map(|(k, n)| (Some(k), &n.ipc)))
+        .collect();
+    // Message queues: each namespace's named ones, and those only open
+    // files hold.
+    let mut queues: Seen<crate::kernel::ipc::mqueue::Mq> = Seen::default();
+    let mut queue_ns = Vec::new();
+    for &(k, ipc) in &ipc_tables {
+        for (_, q) in ipc.mqueue.list() {
+            if queues.add(&q) == queue_ns.len() {
+                queue_ns.push(k);
+            }
+        }
+    }
+    for (f, image) in files.items.iter().zip(&mut images) {
+        if let (FileKind::MQueue(n), Some(q)) = (&mut image.kind, f.ops.mqueue()) {
+            *n = queues.add(q);
+            if *n == queue_ns.len() {
+                queue_ns.push(None);
+            }
+        }
+    }
+    let mqueues = queues
+        .items
+        .iter()
+        .zip(queue_ns)
+        .map(|(q, k)| {
+            let ipc = k.and_then(|k| ipc_ns.items.get(k)).map_or(&kernel.ipc, |n| &n.ipc);
+            (k, ipc.mqueue.snapshot(q, &mut |ep| sockets.add(ep)))
+        })
+        .collect();
     let seen_files = files;
     let index_of = |file: usize, what: &str| {
         seen_files.index.get(&file).copied().ok_or_else(|| unsupported(format!("{what} on a file no fd holds")))
@@ -377,8 +397,10 @@ fn build(
     // renamed rootfs file, which allocates. Before the address spaces,
     // whose mappings of files there name them.
     use crate::kernel::ipc::snapshot as sysv;
-    for seg in sysv::segment_files(&kernel.ipc) {
-        unlinked.add(&seg);
+    for (_, ipc) in &ipc_tables {
+        for seg in sysv::segment_files(ipc) {
+            unlinked.add(&seg);
+        }
     }
     // Private mappings of host files deleted since they were mapped: their
     // copies too (a running program's own binary or libraries, replaced
@@ -395,24 +417,33 @@ fn build(
             }
         }
     }
-    let nameless = [
+    let shm_points: Vec<Vec<u8>> = (0..ipc_ns.items.len()).map(super::memfs::sysv_shm_point).collect();
+    let mut nameless = vec![
         (super::memfs::MEMFD_POINT, &kernel.memfd_fs),
         (super::memfs::SYSV_SHM_POINT, kernel.ipc.shm.fs()),
         (super::memfs::GHOST_POINT, &ghosts.fs),
     ];
+    nameless.extend(shm_points.iter().zip(&ipc_ns.items).map(|(p, n)| (p.as_slice(), n.ipc.shm.fs())));
     let (mounts, mount_roots) = mounts_image(kernel)?;
     let (tmpfs, inodes) = super::memfs::save(&kernel.vfs, &nameless, &unlinked.items, &mount_roots)?;
-    let sysv = sysv::save(&kernel.ipc, |f| inodes.get(&super::memfs::address(Arc::as_ptr(f).cast())).copied())
-        .map_err(|e| unsupported(format!("{e} (not saved)")))?;
-    // Each segment's table index, by the segment's address (as mappings
-    // name it).
-    let segments: HashMap<usize, i32> = kernel
-        .ipc
-        .shm
-        .segs
-        .entries()
+    let sysv_of = |ipc: &crate::kernel::ipc::IpcNamespace| {
+        sysv::save(ipc, |f| inodes.get(&super::memfs::address(Arc::as_ptr(f).cast())).copied())
+            .map_err(|e| unsupported(format!("{e} (not saved)")))
+    };
+    let sysv = sysv_of(&kernel.ipc)?;
+    let ipc_images =
+        ipc_ns.items.iter().map(|n| Ok((n.ino, sysv_of(&n.ipc)?))).collect::<Result<Vec<_>, CheckpointError>>()?;
+    // Each segment's namespace and table index, by the segment's address
+    // (as mappings name it).
+    let segments: HashMap<usize, (Option<usize>, i32)> = ipc_tables
         .iter()
-        .map(|(id, seg)| (Arc::as_ptr(seg) as usize, id % crate::kernel::ipc::IDS_PER_SEQ))
+        .flat_map(|&(k, ipc)| {
+            ipc.shm
+                .segs
+                .entries()
+                .into_iter()
+                .map(move |(id, seg)| (Arc::as_ptr(&seg) as usize, (k, id % crate::kernel::ipc::IDS_PER_SEQ)))
+        })
         .collect();
     for f in &mut files {
         if let FileKind::Unlinked { fs, inode, .. } | FileKind::MemFd { fs, inode, .. } = &mut f.kind {
@@ -515,6 +546,8 @@ fn build(
             kernel.namespaces.max(crate::kernel::ns::NsKind::Time),
             kernel.namespaces.max(crate::kernel::ns::NsKind::Uts),
         ),
+        ipc: ipc_images,
+        max_ipc: kernel.namespaces.max(crate::kernel::ns::NsKind::Ipc),
     };
     let sysctls = SysctlsImage {
         lease_break_time: crate::kernel::lease::LEASES.break_time(),
@@ -911,7 +944,7 @@ fn mm_image(
     kernel: &Kernel,
     mm: &MemoryManager,
     inodes: &super::memfs::InodeIndex,
-    segments: &HashMap<usize, i32>,
+    segments: &HashMap<usize, (Option<usize>, i32)>,
     ghosts: &Ghosts,
     host_caches: &mut Seen<crate::vfs::hostcache::HostCache>,
 ) -> Result<MmImage, CheckpointError> {
@@ -942,7 +975,7 @@ fn mm_image(
                 _ => match inodes.get(&super::memfs::address(Arc::as_ptr(source).cast())) {
                     Some(&(fs, inode)) => BackingImage::MemFile { fs, inode, offset: *offset },
                     None => match source.sysv_shm().and_then(|(seg, _)| segments.get(&seg)) {
-                        Some(&index) => BackingImage::SysvShm { index, offset: *offset },
+                        Some(&(ns, index)) => BackingImage::SysvShm { ns, index, offset: *offset },
                         None => match source.clone().host_cache() {
                             Some(c) => BackingImage::HostCache { cache: host_caches.add(&c), offset: *offset },
                             None => return Err(unsupported("a mapping of an unknown kind of file")),

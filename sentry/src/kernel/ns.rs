@@ -318,9 +318,10 @@ pub struct IpcNs {
 }
 
 impl IpcNs {
-    /// A new, empty IPC namespace whose segments live in `memfile`.
-    pub fn new(reg: &NsRegistry, memfile: Arc<crate::mm::MemoryFile>) -> SysResult<Arc<IpcNs>> {
-        let (count, ino) = reg.admit(NsKind::Ipc, None)?;
+    /// A new, empty IPC namespace whose segments live in `memfile`, or a
+    /// restored one (to be filled) with its own inode number.
+    pub fn new(reg: &NsRegistry, memfile: Arc<crate::mm::MemoryFile>, ino: Option<u64>) -> SysResult<Arc<IpcNs>> {
+        let (count, ino) = reg.admit(NsKind::Ipc, ino)?;
         Ok(Arc::new(IpcNs { ino, ipc: crate::kernel::ipc::IpcNamespace::new(memfile), _count: count }))
     }
 }

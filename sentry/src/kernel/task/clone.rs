@@ -360,7 +360,7 @@ impl Task {
             ns.uts = Some(UtsNs::new(reg, names, None)?);
         }
         if f & CLONE_NEWIPC != 0 {
-            ns.ipc = Some(IpcNs::new(reg, self.kernel.memfile.clone())?);
+            ns.ipc = Some(IpcNs::new(reg, self.kernel.memfile.clone(), None)?);
         }
         if f & CLONE_NEWTIME != 0 {
             let offsets = ns.time_for_children.as_ref().map(|t| t.offsets()).unwrap_or_default();
