@@ -61,6 +61,7 @@ impl Ctx {
         rootfs.prog("ckpt_mseal", Link::Static);
         rootfs.prog("ckpt_ns", Link::Static);
         rootfs.prog("ckpt_ipcns", Link::Static);
+        rootfs.prog("ckpt_devfs", Link::Static);
         rootfs.prog("ckpt_mounts", Link::Static);
         rootfs.prog("ckpt_sysctl", Link::Static);
         rootfs.prog("ckpt_keys", Link::Static);
@@ -119,7 +120,8 @@ impl Ctx {
     }
 
     /// The program with every capability (CAP_SYS_ADMIN makes
-    /// namespaces; CAP_SYS_TIME sets a time namespace's offsets).
+    /// namespaces; CAP_SYS_TIME sets a time namespace's offsets; CAP_MKNOD
+    /// makes device nodes).
     fn all_caps(self) -> Ctx {
         let path = self.bundle().join("config.json");
         let mut config: serde_json::Value = serde_json::from_slice(&fs::read(&path).expect("config")).expect("JSON");
@@ -130,7 +132,8 @@ impl Ctx {
             "CAP_SETUID",
             "CAP_SETGID",
             "CAP_DAC_OVERRIDE",
-            "CAP_DAC_READ_SEARCH"
+            "CAP_DAC_READ_SEARCH",
+            "CAP_MKNOD"
         ]);
         config["process"]["capabilities"] = json!({"bounding": all, "effective": all, "permitted": all});
         fs::write(&path, serde_json::to_vec_pretty(&config).expect("JSON")).expect("write config.json");
@@ -406,8 +409,23 @@ fn a_traced_process_is_refused_by_name_and_the_container_runs_on() {
 }
 
 #[test]
-fn a_file_written_to_the_device_filesystem_is_refused_by_name() {
-    assert_refused_and_runs_on("refused-devfs", &["/progs/ckpt_refused", "devfs"], "written in the sandbox's memory");
+fn a_named_pipe_open_after_its_name_went_is_refused_by_name() {
+    assert_refused_and_runs_on("refused-fifo", &["/progs/ckpt_refused", "fifo"], "no path leads to");
+}
+
+#[test]
+fn what_the_app_made_in_dev_comes_back() {
+    let out = restores_as_natively_in("devfs", "ckpt_devfs", Native::Chroot, &[], Ctx::all_caps);
+    for line in [
+        "the open file reads on: te\nby its path: note\nits mode: 640",
+        "the directory's mode: 750",
+        "the symlink: /dev/null",
+        "the made node: 1:3, writes vanish",
+        "/dev/full still gone: yes",
+        "/dev/zero's mode: 600",
+    ] {
+        assert!(out.contains(&format!("{line}\n")), "{out}");
+    }
 }
 
 #[test]

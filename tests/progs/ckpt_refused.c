@@ -1,13 +1,14 @@
 /* Holds what a checkpoint does not cover yet, so that the test can see
  * the checkpoint refused by name and the sandbox run on: with the argument
- * "ptrace", a child stopped under its tracer; with "devfs", a file written
- * to the device filesystem (/dev). */
+ * "ptrace", a child stopped under its tracer; with "fifo", a named pipe
+ * open after its name was removed. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,15 +32,14 @@ int main(int argc, char **argv)
 		sleep(60);
 		return 0;
 	}
-	if (argc > 1 && strcmp(argv[1], "devfs") == 0) {
-		int fd = open("/dev/a-note", O_CREAT | O_WRONLY, 0644);
-		if (fd < 0 || write(fd, "note\n", 5) != 5) {
-			perror("/dev/a-note");
+	if (argc > 1 && strcmp(argv[1], "fifo") == 0) {
+		if (mkfifo("/tmp/gone-fifo", 0600) != 0 || open("/tmp/gone-fifo", O_RDWR) < 0 ||
+		    unlink("/tmp/gone-fifo") != 0) {
+			perror("/tmp/gone-fifo");
 			return 2;
 		}
-		close(fd);
 	} else {
-		fprintf(stderr, "usage: ckpt_refused ptrace|devfs\n");
+		fprintf(stderr, "usage: ckpt_refused ptrace|fifo\n");
 		return 2;
 	}
 	printf("ready\n");

@@ -152,9 +152,11 @@ pub fn save(
             }
             continue;
         }
-        // One the app has not written to is as the boot made it (empty,
-        // or a view the Sentry fills itself), and comes back as such.
-        if fs.kind() != FsKind::Tmpfs || !fs.changed_since_baseline() {
+        // A tmpfs the app has not written to is as the boot made it
+        // (empty, or a view the Sentry fills itself), and comes back as
+        // such. The device filesystem is saved whole (a few names), and a
+        // restore makes the boot's into it (see `restore_one`).
+        if fs.kind() == FsKind::Tmpfs && !fs.changed_since_baseline() {
             continue;
         }
         let root_inode = root.inode().ok_or_else(|| unsupported("a tmpfs without a root inode"))?;
@@ -298,6 +300,9 @@ fn restore_one(
             return Err(bad(format!("{point}: too many entries")));
         }
         let root_state = img.inodes.first().ok_or_else(|| bad(format!("{point}: no root inode")))?;
+        // The device filesystem a boot made is not empty: its names are
+        // matched with the image's (see `boot_entry`).
+        let mut devfs = false;
         let fs: Arc<MemFs> = if img.overlay {
             let ov = root.overlay().ok_or_else(|| bad(format!("{point} is not an overlay in the bundle's mounts")))?;
             let fs = ov.fs.clone();
@@ -310,6 +315,11 @@ fn restore_one(
             match root.inode() {
                 Some(i) if i.fs.kind() == FsKind::Tmpfs && i.fs.inodes_used() == 1 && root.overlay().is_none() => {
                     i.restore_attributes(root_state);
+                    i.fs.clone()
+                }
+                Some(i) if i.fs.kind() == FsKind::Devfs && root.overlay().is_none() => {
+                    i.restore_attributes(root_state);
+                    devfs = true;
                     i.fs.clone()
                 }
                 _ => return Err(bad(format!("{point} is not a fresh tmpfs in the bundle's mounts"))),
@@ -359,6 +369,14 @@ fn restore_one(
                 EntryKind::Own => {}
                 _ => return Err(bad(format!("{point}: an overlay's entry in a tmpfs"))),
             }
+            if devfs && !made.contains_key(&e.inode) {
+                let state = img.inodes.get(e.inode).ok_or_else(|| bad(format!("{point}: an inode")))?;
+                if let Some(d) = boot_entry(&parent, &e.name, state, &dentries) {
+                    made.insert(e.inode, d.inode().cloned().ok_or_else(|| bad(format!("{point}: an inode")))?);
+                    dentries.push(d);
+                    continue;
+                }
+            }
             let inode = match made.get(&e.inode) {
                 Some(i) if i.attr().mode & abi::flags::mode::S_IFMT == abi::flags::mode::S_IFDIR => {
                     return Err(bad(format!("{point}: a directory with two names")));
@@ -372,13 +390,60 @@ fn restore_one(
                 }
             };
             let d = Dentry::new_mem(&e.name, inode);
-            if !img.overlay && parent.children().map.get(&e.name).is_some_and(|c| c.is_some()) {
+            let taken = match parent.children().map.get(&e.name) {
+                Some(Some(c)) => !devfs || dentries.iter().any(|k| Arc::ptr_eq(k, c)),
+                _ => false,
+            };
+            if !img.overlay && taken {
                 return Err(bad(format!("{point}: a name twice in one directory")));
             }
             overlay::restore_entry(&parent, &e.name, &d);
             dentries.push(d);
         }
+        if devfs {
+            remove_boot_entries(&root, &dentries);
+        }
         restore_unlinked(img, &fs, made, tail, &point)
+    }
+}
+
+/// The boot's entry `name` of `parent` in a restored device filesystem, if
+/// it is the file the image's `state` is (the same directory, device node
+/// or symlink) and no other entry of the image took it: its attributes
+/// become the image's. (A boot's name the image has as another file is
+/// replaced by it.)
+fn boot_entry(parent: &Arc<Dentry>, name: &[u8], state: &InodeImage, taken: &[Arc<Dentry>]) -> Option<Arc<Dentry>> {
+    use abi::flags::mode::{S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT};
+    let d = parent.children().map.get(name).cloned().flatten()?;
+    let inode = d.inode()?;
+    let now = inode.attr();
+    let same = now.mode & S_IFMT == state.mode & S_IFMT
+        && match state.mode & S_IFMT {
+            S_IFDIR => true,
+            S_IFCHR => now.rdev == state.rdev,
+            S_IFLNK => inode.symlink_target().as_deref() == Some(state.target.as_slice()),
+            _ => false,
+        };
+    if !same || taken.iter().any(|k| Arc::ptr_eq(k, &d)) {
+        return None;
+    }
+    inode.restore_attributes(state);
+    Some(d)
+}
+
+/// Takes out of a restored device filesystem the names its boot made that
+/// the image does not have (`kept`: the entries the image made or took).
+fn remove_boot_entries(root: &Arc<Dentry>, kept: &[Arc<Dentry>]) {
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        let kids: Vec<Arc<Dentry>> = dir.children().order.values().cloned().collect();
+        for kid in kids {
+            if !kept.iter().any(|k| Arc::ptr_eq(k, &kid)) {
+                overlay::restore_removal(&dir, &kid.name());
+            } else if kid.is_dir() {
+                dirs.push(kid);
+            }
+        }
     }
 }
 

@@ -698,14 +698,10 @@ fn locks_image(files: &Seen<File>) -> Result<Vec<FileLocksImage>, CheckpointErro
 }
 
 /// Refuses the kernel objects a checkpoint does not cover yet, where no
-/// open file shows them: tracees (ptrace), and files written to the
-/// devices filesystem.
+/// open file shows them: tracees (ptrace).
 fn refuse_uncovered(kernel: &Kernel) -> Result<(), CheckpointError> {
     if let Some(tid) = kernel.procs().threads.values().find(|h| h.ptrace.is_traced()).map(|h| h.tid) {
         return Err(unsupported(format!("thread {tid} is traced (ptrace)")));
-    }
-    if let Some(place) = kernel.vfs.memory_written() {
-        return Err(unsupported(format!("files were written in the sandbox's memory ({place})")));
     }
     Ok(())
 }

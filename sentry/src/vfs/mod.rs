@@ -741,18 +741,6 @@ impl Vfs {
         self.mount_root_of(d)
     }
 
-    /// The mount point of an in-memory filesystem other than a tmpfs or an
-    /// overlay's upper layer (the device filesystem) written to since the
-    /// boot, if there is one: a checkpoint does not keep their contents yet.
-    pub fn memory_written(&self) -> Option<String> {
-        let written = self
-            .memory_filesystems()
-            .into_iter()
-            .filter(|(root, fs)| root.overlay().is_none() && fs.kind() != tmpfs::FsKind::Tmpfs)
-            .find(|(_, fs)| fs.changed_since_baseline())?;
-        Some(String::from_utf8_lossy(&self.path_of(&written.0)).into_owned())
-    }
-
     /// The sandbox's root directory.
     pub fn root(&self) -> &Arc<Dentry> {
         &self.root

@@ -186,6 +186,12 @@ pub fn restore_entry(dir: &Arc<Dentry>, name: &[u8], child: &Arc<Dentry>) {
     dir.attach(&mut kids, name, child);
 }
 
+/// Takes the name `name` out of `dir` (an in-memory directory made at
+/// boot that a restore finds without it).
+pub fn restore_removal(dir: &Arc<Dentry>, name: &[u8]) {
+    forget_cached(&mut dir.children(), name);
+}
+
 /// Hides the lower file `name` of `dir` (a restored whiteout).
 pub fn restore_whiteout(dir: &Dentry, name: &[u8]) {
     let mut kids = dir.children();
