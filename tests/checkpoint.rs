@@ -62,6 +62,7 @@ impl Ctx {
         rootfs.prog("ckpt_ns", Link::Static);
         rootfs.prog("ckpt_ipcns", Link::Static);
         rootfs.prog("ckpt_devfs", Link::Static);
+        rootfs.prog("ckpt_gonedir", Link::Static);
         rootfs.prog("ckpt_mounts", Link::Static);
         rootfs.prog("ckpt_sysctl", Link::Static);
         rootfs.prog("ckpt_keys", Link::Static);
@@ -411,6 +412,22 @@ fn a_traced_process_is_refused_by_name_and_the_container_runs_on() {
 #[test]
 fn a_named_pipe_open_after_its_name_went_is_refused_by_name() {
     assert_refused_and_runs_on("refused-fifo", &["/progs/ckpt_refused", "fifo"], "no path leads to");
+}
+
+#[test]
+fn removed_working_and_open_directories_stay_removed() {
+    let out = restores_as_natively("gonedir", "ckpt_gonedir", Native::Chroot, &[]);
+    for line in [
+        "the parent: getcwd: ENOENT",
+        "the parent: a file made in it: ENOENT",
+        "the open directory: links 0",
+        "the open directory lists 0 names",
+        "openat in it: ENOENT",
+        "the child: getcwd: ENOENT",
+        "the child: a file made in it: ENOENT",
+    ] {
+        assert!(out.contains(&format!("{line}\n")), "{out}");
+    }
 }
 
 #[test]

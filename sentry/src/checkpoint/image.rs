@@ -119,6 +119,20 @@ pub struct Image {
     /// The caches of host files mapped shared (a volume's), each with its
     /// pages, written back to the host file before it was named.
     pub host_caches: Vec<HostCacheImage>,
+    /// Directories removed while open or a working directory: each comes
+    /// back empty, removed, at its old path.
+    pub gone_dirs: Vec<GoneDirImage>,
+}
+
+/// A directory removed while open or a working directory.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GoneDirImage {
+    /// Where it was.
+    pub path: Vec<u8>,
+    /// Permission bits, owner and group.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// A host file's cache ([`crate::vfs::hostcache`]).
@@ -449,6 +463,8 @@ pub enum FileKind {
     ReapedPidFd { pid: i32 },
     /// POSIX message queue N of [`Image::mqueues`].
     MQueue(usize),
+    /// A directory removed while open: entry N of [`Image::gone_dirs`].
+    GoneDir(usize),
     /// A namespace file (a /proc/PID/ns link opened): its kind's name, and
     /// the namespace by index in [`NamespacesImage`]'s list of its kind
     /// (None: the sandbox's first).
@@ -544,6 +560,9 @@ pub struct FsImage {
     pub root: Vec<u8>,
     /// The working directory's path.
     pub cwd: Vec<u8>,
+    /// A working directory removed since it was entered: its index in
+    /// [`Image::gone_dirs`] (`cwd` is where it was).
+    pub cwd_gone: Option<usize>,
     /// The file-creation mask.
     pub umask: u32,
 }

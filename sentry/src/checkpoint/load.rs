@@ -492,13 +492,15 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
             RestoreError::Reopen { path: String::from_utf8_lossy(path).into_owned(), errno: Errno::ENOTDIR }
         })
     };
+    let gone_dirs: Vec<Arc<Dentry>> = image.gone_dirs.iter().map(|g| gone_dir(kernel, g)).collect::<Result<_, _>>()?;
+    let pick_gone = |i: usize| gone_dirs.get(i).cloned().ok_or_else(|| inconsistent("a removed directory"));
     let mut fs_contexts = Vec::new();
     for f in &image.fs_contexts {
-        fs_contexts.push(Arc::new(Mutex::new(FsContext {
-            root: dir(&f.root)?,
-            cwd: dir(&f.cwd)?,
-            umask: f.umask & 0o777,
-        })));
+        let cwd = match f.cwd_gone {
+            Some(i) => pick_gone(i)?,
+            None => dir(&f.cwd)?,
+        };
+        fs_contexts.push(Arc::new(Mutex::new(FsContext { root: dir(&f.root)?, cwd, umask: f.umask & 0o777 })));
     }
     let fd_tables: Vec<Arc<Mutex<FdTable>>> = image.fd_tables.iter().map(|_| Arc::default()).collect();
     // The namespaces processes made, with their own inode numbers.
@@ -843,6 +845,10 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                 };
                 File::new(Box::new(crate::vfs::nsfs::NsFile(ns)), f.flags, None)
             }
+            FileKind::GoneDir(i) => {
+                let d = pick_gone(*i)?;
+                File::new(Box::new(crate::vfs::tmpfs::DirFile::new(d.clone())), f.flags, Some(d))
+            }
             FileKind::EventFd { count, semaphore } => {
                 File::new(Box::new(crate::vfs::eventfd::EventFd::restored(*count, *semaphore)), f.flags, None)
             }
@@ -951,6 +957,17 @@ fn unlinked_dentry(kernel: &Kernel, path: &[u8], inode: Arc<crate::vfs::tmpfs::I
     let root = kernel.vfs.root();
     let parent = kernel.vfs.resolve(root, root, dir, Follow::Yes).ok().filter(|p| p.is_dir());
     Dentry::unlinked_mem(name, parent.as_ref(), inode)
+}
+
+/// A directory removed while open or a working directory: an empty one of
+/// the kernel's filesystem of deleted files, removed, at its old path.
+fn gone_dir(kernel: &Kernel, g: &GoneDirImage) -> Result<Arc<Dentry>, RestoreError> {
+    let made = kernel.deleted_fs.new_root(g.mode & 0o7777, g.uid, g.gid);
+    let inode = made.inode().cloned().ok_or_else(|| inconsistent("a removed directory"))?;
+    inode.orphan();
+    let d = unlinked_dentry(kernel, &g.path, inode);
+    d.children().dead = true;
+    Ok(d)
 }
 
 /// The advisory locks, on the files of the restored open files, owned by

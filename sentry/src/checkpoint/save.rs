@@ -385,14 +385,31 @@ fn build(
             PipeImage { data, capacity: capacity as u64 }
         })
         .collect();
+    // Directories removed while open or a working directory.
+    let mut gone_dirs: Seen<Dentry> = Seen::default();
     let fs_contexts = fs_contexts
         .items
         .iter()
         .map(|fs| {
             let fs = fs.lock().unwrap_or_else(|e| e.into_inner());
-            FsImage { root: kernel.vfs.path_of(&fs.root), cwd: kernel.vfs.path_of(&fs.cwd), umask: fs.umask }
+            let cwd_gone = reachable_path(kernel, &fs.cwd).is_none().then(|| gone_dirs.add(&fs.cwd));
+            FsImage { root: kernel.vfs.path_of(&fs.root), cwd: kernel.vfs.path_of(&fs.cwd), cwd_gone, umask: fs.umask }
         })
         .collect();
+    for (f, image) in seen_files.items.iter().zip(&mut files) {
+        if let (FileKind::GoneDir(n), Some(d)) = (&mut image.kind, &f.dentry) {
+            *n = gone_dirs.add(d);
+        }
+    }
+    let gone_dirs = gone_dirs
+        .items
+        .iter()
+        .map(|d| {
+            let a = d.attr();
+            GoneDirImage { path: kernel.vfs.path_of(d), mode: a.mode & 0o7777, uid: a.uid, gid: a.gid }
+        })
+        .collect();
+
     // Before the memory file is taken: saving an overlay may copy up a
     // renamed rootfs file, which allocates. Before the address spaces,
     // whose mappings of files there name them.
@@ -565,6 +582,7 @@ fn build(
     let image = Image {
         handles: (handles, last_gen),
         host_caches,
+        gone_dirs,
         keys,
         sysctls,
         namespaces,
@@ -903,6 +921,15 @@ fn file_image(
             _ => None,
         };
         let mem = d.inode().filter(|i| host_fd.is_none() && d.is_regular() && unnamed(i) && !path_only);
+        if d.is_dir() && reachable_path(kernel, d).is_none() {
+            // Which one: filled in once every file is seen.
+            return Ok(FileImage {
+                flags,
+                offset,
+                kind: FileKind::GoneDir(usize::MAX),
+                owner: f.owner.checkpoint_state(),
+            });
+        }
         match ghost.as_ref().or(mem) {
             // Its inode is saved with its filesystem's ([`super::memfs::save`]),
             // which says where: `fs` and `inode` are filled in then.

@@ -693,7 +693,7 @@ impl Inode {
     }
 
     /// Gives the file no links: it is in no directory and never was (a
-    /// memfd).
+    /// memfd), or no longer is (a restored removed directory).
     pub fn orphan(&self) {
         self.set_nlink(0);
     }

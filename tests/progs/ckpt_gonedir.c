@@ -1,0 +1,73 @@
+/* Directories removed while in use, across a checkpoint: the working
+ * directory of the process and of its child, and a second directory held
+ * open. Says "ready" and waits for SIGUSR1 (a checkpoint and a restore
+ * come in between). Then, as natively, getcwd fails with ENOENT, a file
+ * cannot be made in the working directory, the open directory has no
+ * links and lists nothing, and the child is still in its removed
+ * directory too. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ckpt_wait.h"
+
+static void report(const char *who)
+{
+	char buf[256];
+	printf("%s: getcwd: %s\n", who, getcwd(buf, sizeof buf) ? buf : strerrorname_np(errno));
+	int fd = open("made-here", O_CREAT | O_WRONLY, 0600);
+	printf("%s: a file made in it: %s\n", who, fd >= 0 ? "made" : strerrorname_np(errno));
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IONBF, 0);
+	ckpt_block_usr1();
+	rmdir("/tmp/gone-cwd");
+	rmdir("/tmp/gone-open");
+	if (mkdir("/tmp/gone-cwd", 0750) != 0 || mkdir("/tmp/gone-open", 0700) != 0 || chdir("/tmp/gone-cwd") != 0) {
+		perror("mkdir");
+		return 2;
+	}
+	int dfd = open("/tmp/gone-open", O_RDONLY | O_DIRECTORY);
+	int go[2];
+	if (dfd < 0 || pipe(go) != 0) {
+		perror("open");
+		return 2;
+	}
+	pid_t child = fork();
+	if (child == 0) {
+		char c;
+		if (read(go[0], &c, 1) == 1)
+			report("the child");
+		_exit(0);
+	}
+	if (rmdir("/tmp/gone-cwd") != 0 || rmdir("/tmp/gone-open") != 0) {
+		perror("rmdir");
+		return 2;
+	}
+	printf("ready\n");
+	ckpt_wait_usr1();
+
+	report("the parent");
+	struct stat st;
+	printf("the open directory: links %ld\n", fstat(dfd, &st) == 0 ? (long)st.st_nlink : -1L);
+	DIR *d = fdopendir(dfd);
+	int names = 0;
+	for (struct dirent *e; d && (e = readdir(d));)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			names++;
+	printf("the open directory lists %d names\n", names);
+	printf("openat in it: %s\n", openat(dirfd(d), "x", O_CREAT | O_WRONLY, 0600) >= 0 ? "made" : strerrorname_np(errno));
+	if (write(go[1], "g", 1) != 1)
+		return 2;
+	waitpid(child, NULL, 0);
+	return 0;
+}
