@@ -63,6 +63,7 @@ impl Ctx {
         rootfs.prog("ckpt_ipcns", Link::Static);
         rootfs.prog("ckpt_devfs", Link::Static);
         rootfs.prog("ckpt_gonedir", Link::Static);
+        rootfs.prog("ckpt_ptrace", Link::Static);
         rootfs.prog("ckpt_mounts", Link::Static);
         rootfs.prog("ckpt_sysctl", Link::Static);
         rootfs.prog("ckpt_keys", Link::Static);
@@ -405,13 +406,29 @@ fn assert_refused_and_runs_on_in(name: &str, argv: &[&str], what: &str, adjust: 
 }
 
 #[test]
-fn a_traced_process_is_refused_by_name_and_the_container_runs_on() {
-    assert_refused_and_runs_on("traced", &["/progs/ckpt_refused", "ptrace"], "ptrace");
+fn a_tracee_in_an_event_stop_is_refused_by_name_and_the_container_runs_on() {
+    assert_refused_and_runs_on("traced", &["/progs/ckpt_refused", "ptrace"], "ptrace event stop");
 }
 
 #[test]
 fn a_named_pipe_open_after_its_name_went_is_refused_by_name() {
     assert_refused_and_runs_on("refused-fifo", &["/progs/ckpt_refused", "fifo"], "no path leads to");
+}
+
+#[test]
+fn tracees_stopped_at_a_syscall_and_at_a_signal_stay_in_their_stops() {
+    let out = restores_as_natively("ptrace", "ckpt_ptrace", Native::Chroot, &[]);
+    for line in [
+        "A still at getppid's entry: yes",
+        "A's getppid gave its parent: yes",
+        "A: getppid said 4242",
+        "A exited 0",
+        "B's stop: SIGUSR2",
+        "B: the handler ran: yes",
+        "B exited 0",
+    ] {
+        assert!(out.contains(&format!("{line}\n")), "{out}");
+    }
 }
 
 #[test]

@@ -1,6 +1,6 @@
 /* Holds what a checkpoint does not cover yet, so that the test can see
  * the checkpoint refused by name and the sandbox run on: with the argument
- * "ptrace", a child stopped under its tracer; with "fifo", a named pipe
+ * "ptrace", a child in its exit's ptrace event stop; with "fifo", a named pipe
  * open after its name was removed. */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -22,9 +22,13 @@ int main(int argc, char **argv)
 			raise(SIGSTOP);
 			_exit(0);
 		}
+		/* Its exit's event stop (PTRACE_EVENT_EXIT), in the middle of
+		 * the exit. */
 		int st;
-		if (waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st)) {
-			fprintf(stderr, "the child did not stop\n");
+		if (waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st) ||
+		    ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACEEXIT) != 0 || ptrace(PTRACE_CONT, pid, 0, 0) != 0 ||
+		    waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st) || st >> 8 != (SIGTRAP | PTRACE_EVENT_EXIT << 8)) {
+			fprintf(stderr, "the child did not stop at its exit\n");
 			return 2;
 		}
 		printf("ready\n");

@@ -776,6 +776,42 @@ pub struct ThreadImage {
     pub fds: usize,
     /// Filesystem context index.
     pub fs: usize,
+    /// Its ptrace link, as tracee and as tracer (None: it has none).
+    pub ptrace: Option<PtraceImage>,
+}
+
+/// A thread's ptrace link ([`crate::kernel::ptrace::TraceeState`]).
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PtraceImage {
+    /// The tracing thread and its process (0: none).
+    pub tracer: (i32, i32),
+    /// PTRACE_SEIZE'd, and the PTRACE_O_* options.
+    pub seized: bool,
+    pub options: u32,
+    /// The stop it is in: its wait status and whether a wait reported it,
+    /// and where it was taken (the thread waits there again on restore).
+    pub stop: Option<(i32, bool)>,
+    pub kind: crate::kernel::ptrace::StopKind,
+    /// The last resume: signal, PTRACE_SYSCALL, single-step, and the
+    /// tracer's pid and uid.
+    pub resume: (u32, bool, bool, i32, u32),
+    /// The last stop's siginfo, and PTRACE_GETEVENTMSG's value.
+    pub siginfo: Option<Vec<u8>>,
+    pub event_msg: u64,
+    /// Registers and FPU state the tracer changed in the stop (None:
+    /// unchanged, the thread's own).
+    pub regs: Option<Vec<u64>>,
+    pub fp: Option<Vec<u8>>,
+    /// The debug registers as set.
+    pub debugreg: [u64; 8],
+    /// trap_pending, group_stop_seen, listening, stepping.
+    pub flags: (bool, bool, bool, bool),
+    /// PTRACE_SETSIGMASK's mask, for when it runs on.
+    pub set_mask: Option<u64>,
+    /// The tids this thread traces.
+    pub tracees: Vec<i32>,
+    /// Its tracees' exits not yet reported: tid, process group, uid, how.
+    pub exits: Vec<(i32, i32, u32, ExitImage)>,
 }
 
 /// A restart block, its deadlines as time left.

@@ -665,6 +665,9 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                     fp.bytes[..n].copy_from_slice(&bytes[..n]);
                     fp
                 });
+                if let Some(pt) = &t.ptrace {
+                    restore_ptrace(&mut task, pt)?;
+                }
                 let exe = p.exe.as_ref().and_then(|path| vfs.resolve(vfs.root(), vfs.root(), path, Follow::Yes).ok());
                 task.publish_program(exe, Arc::new(p.cmdline.clone()), Arc::new(p.environ.clone()));
                 tasks.push(task);
@@ -957,6 +960,65 @@ fn unlinked_dentry(kernel: &Kernel, path: &[u8], inode: Arc<crate::vfs::tmpfs::I
     let root = kernel.vfs.root();
     let parent = kernel.vfs.resolve(root, root, dir, Follow::Yes).ok().filter(|p| p.is_dir());
     Dentry::unlinked_mem(name, parent.as_ref(), inode)
+}
+
+/// A thread's ptrace link. A tracee the checkpoint caught in a stop waits
+/// in it again first thing, its registers and FPU state as the tracer
+/// sees them its own unless the tracer changed them.
+fn restore_ptrace(task: &mut Task, pt: &PtraceImage) -> Result<(), RestoreError> {
+    use crate::kernel::ptrace::{Resume, Stop, StopKind, TraceeExit, TraceeState};
+    let bad = || inconsistent(format!("thread {}'s ptrace state", task.tid));
+    let (sig, syscall, step, from_pid, from_uid) = pt.resume;
+    let (trap_pending, group_stop_seen, listening, stepping) = pt.flags;
+    let regs = match &pt.regs {
+        Some(words) => Some(platform::Regs::from_words(words).ok_or_else(bad)?),
+        None => None,
+    };
+    let fp_of = |bytes: &[u8]| {
+        let mut fp = Box::<platform::FpState>::default();
+        let n = bytes.len().min(fp.bytes.len());
+        fp.bytes[..n].copy_from_slice(&bytes[..n]);
+        fp
+    };
+    let stopped = pt.stop.is_some();
+    if stopped && pt.kind == StopKind::Event {
+        return Err(bad());
+    }
+    let st = TraceeState {
+        tracer: pt.tracer.0,
+        tracer_pid: pt.tracer.1,
+        seized: pt.seized,
+        options: pt.options,
+        stop: pt.stop.map(|(status, reported)| Stop { status, reported }),
+        kind: pt.kind,
+        resume: Resume { sig: sig.min(crate::kernel::signal::NSIG), syscall, step, from_pid, from_uid },
+        siginfo: pt.siginfo.as_deref().map(siginfo).transpose()?,
+        event_msg: pt.event_msg,
+        regs: regs.unwrap_or(task.regs),
+        regs_dirty: regs.is_some(),
+        fp: match &pt.fp {
+            Some(bytes) => Some(fp_of(bytes)),
+            None if stopped => task.inherited_fp.clone(),
+            None => None,
+        },
+        fp_dirty: pt.fp.is_some(),
+        debugreg: pt.debugreg,
+        trap_pending,
+        group_stop_seen,
+        listening,
+        stepping,
+        set_mask: pt.set_mask,
+    };
+    if pt.tracees.len() > crate::kernel::ptrace::MAX_TRACEES {
+        return Err(bad());
+    }
+    let exits =
+        pt.exits.iter().map(|&(tid, pgid, uid, status)| TraceeExit { tid, pgid, uid, status: status.into() }).collect();
+    task.handle.ptrace.restore(st, pt.tracees.iter().copied().collect(), exits);
+    if stopped {
+        task.restored_stop = Some(pt.kind);
+    }
+    Ok(())
 }
 
 /// A directory removed while open or a working directory: an empty one of

@@ -205,6 +205,7 @@ fn build(
                     ..park.image.clone()
                 };
                 t.tid = h.tid;
+                t.ptrace = ptrace_image(h);
                 threads.push(t);
             }
             let view = p.threads.first().and_then(|h| h.view());
@@ -716,12 +717,51 @@ fn locks_image(files: &Seen<File>) -> Result<Vec<FileLocksImage>, CheckpointErro
 }
 
 /// Refuses the kernel objects a checkpoint does not cover yet, where no
-/// open file shows them: tracees (ptrace).
+/// open file shows them: a tracee in a ptrace event stop (the middle of a
+/// clone, an exec or an exit).
 fn refuse_uncovered(kernel: &Kernel) -> Result<(), CheckpointError> {
-    if let Some(tid) = kernel.procs().threads.values().find(|h| h.ptrace.is_traced()).map(|h| h.tid) {
-        return Err(unsupported(format!("thread {tid} is traced (ptrace)")));
+    use crate::kernel::ptrace::StopKind;
+    let in_event = |h: &&Arc<crate::kernel::task::TaskHandle>| {
+        let st = h.ptrace.state();
+        st.stop.is_some() && st.kind == StopKind::Event
+    };
+    if let Some(tid) = kernel.procs().threads.values().find(in_event).map(|h| h.tid) {
+        return Err(unsupported(format!("thread {tid} is in a ptrace event stop (PTRACE_EVENT_*)")));
     }
     Ok(())
+}
+
+/// A thread's ptrace link, if it has one.
+fn ptrace_image(h: &crate::kernel::task::TaskHandle) -> Option<PtraceImage> {
+    let link = &h.ptrace;
+    let tracees: Vec<i32> = link.tracees().iter().copied().collect();
+    let exits: Vec<_> = link.exits().iter().map(|e| (e.tid, e.pgid, e.uid, e.status.into())).collect();
+    let st = link.state();
+    if st.tracer == 0 && tracees.is_empty() && exits.is_empty() && st.debugreg == [0; 8] {
+        return None;
+    }
+    let r = st.resume;
+    Some(PtraceImage {
+        tracer: (st.tracer, st.tracer_pid),
+        seized: st.seized,
+        options: st.options,
+        stop: st.stop.map(|s| (s.status, s.reported)),
+        kind: st.kind,
+        resume: (r.sig, r.syscall, r.step, r.from_pid, r.from_uid),
+        siginfo: st.siginfo.map(|i| i.0.to_vec()),
+        event_msg: st.event_msg,
+        regs: st.regs_dirty.then(|| regs_words(&st.regs)),
+        fp: st
+            .fp
+            .as_ref()
+            .filter(|_| st.fp_dirty)
+            .map(|fp| fp.bytes[..platform::fp_layout().size.min(fp.bytes.len())].to_vec()),
+        debugreg: st.debugreg,
+        flags: (st.trap_pending, st.group_stop_seen, st.listening, st.stepping),
+        set_mask: st.set_mask,
+        tracees,
+        exits,
+    })
 }
 
 /// The registers as a list of words, in `Regs`' order.

@@ -38,6 +38,25 @@ pub struct Stop {
     pub reported: bool,
 }
 
+/// Where a tracee's stop was taken, which says how it goes on once its
+/// tracer resumes it (a checkpoint keeps it, for the restore to go on from
+/// the same stop).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum StopKind {
+    /// A syscall-enter-stop: the syscall runs next (unless the tracer made
+    /// its number -1), then its exit stop.
+    #[default]
+    SyscallEntry,
+    /// A syscall-exit-stop: the tracee returns to its code.
+    SyscallExit,
+    /// A signal-delivery-stop: the signal the tracer gives is delivered.
+    Signal,
+    /// A group-stop or a PTRACE_INTERRUPT trap.
+    Group,
+    /// A PTRACE_EVENT_* stop, in the middle of a clone, exec or exit.
+    Event,
+}
+
 /// How the tracer let the tracee go on from its stop.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Resume {
@@ -66,6 +85,8 @@ pub struct TraceeState {
     pub options: u32,
     /// The stop the tracee is in.
     pub stop: Option<Stop>,
+    /// Where it was taken.
+    pub kind: StopKind,
     /// What the last resume asked for.
     pub resume: Resume,
     /// The signal of the last stop (PTRACE_GETSIGINFO).
@@ -210,6 +231,16 @@ impl PtraceLink {
     /// The exits of tracees not yet reported, locked.
     pub fn exits(&self) -> MutexGuard<'_, Vec<TraceeExit>> {
         self.exits.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The link as a checkpoint left it: the tracee's side `st`, the tids
+    /// this thread traces and their exits not yet reported.
+    pub fn restore(&self, st: TraceeState, tracees: BTreeSet<i32>, exits: Vec<TraceeExit>) {
+        self.traced.store(st.tracer != 0, Ordering::Release);
+        self.trap.store(st.trap_pending, Ordering::Release);
+        *self.state() = st;
+        *self.tracees() = tracees;
+        *self.exits() = exits;
     }
 }
 

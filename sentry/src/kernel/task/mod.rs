@@ -412,6 +412,12 @@ pub struct Task {
     pub started: Instant,
     /// The last switch stopped at a syscall (restart decisions need it).
     pub in_syscall: bool,
+    /// A restored tracee caught by the checkpoint in a ptrace-stop: where
+    /// the stop was, to wait in it again before anything else.
+    pub restored_stop: Option<crate::kernel::ptrace::StopKind>,
+    /// The signal a restored signal-delivery-stop ended with, which its
+    /// tracer has seen already: delivered next.
+    pub tracer_gave: Option<crate::kernel::signal::SigInfo>,
     /// sched_setaffinity's mask, as the app set it (None: every CPU).
     pub affinity: Option<Vec<u8>>,
     /// personality(2)'s execution domain and flags (0: PER_LINUX).
@@ -498,6 +504,8 @@ impl Task {
             dumpable: true,
             started: Instant::now(),
             in_syscall: false,
+            restored_stop: None,
+            tracer_gave: None,
             affinity: None,
             personality: 0,
             keys: Default::default(),

@@ -19,7 +19,7 @@ use platform::FpState;
 use super::exit::{WaitResult, WaitTarget};
 use super::{Task, TaskHandle};
 use crate::kernel::process::{ProcState, ProcessTable};
-use crate::kernel::ptrace::{Resume, Stop, TraceeExit, MAX_TRACEES};
+use crate::kernel::ptrace::{Resume, Stop, StopKind, TraceeExit, MAX_TRACEES};
 use crate::kernel::signal::{bit, code, SigInfo, NSIG};
 use crate::kernel::usage::Usage;
 use crate::kernel::ExitStatus;
@@ -66,6 +66,7 @@ impl Task {
     /// PTRACE_EVENT_EXIT stop, which only SIGKILL ends early.
     pub(super) fn ptrace_stop(
         &mut self,
+        kind: StopKind,
         status: i32,
         why: i32,
         info: SigInfo,
@@ -89,6 +90,7 @@ impl Task {
                     return None;
                 }
                 st.stop = Some(Stop { status, reported: false });
+                st.kind = kind;
                 st.listening = false;
                 st.resume = Resume::default();
                 st.siginfo = Some(info);
@@ -113,6 +115,12 @@ impl Task {
             let info = SigInfo::child(why, self.tid, uid, status & 0x7f);
             super::exit::notify_parent(&mut procs, tracer_pid, info, true);
         }
+        self.wait_in_ptrace_stop(exiting)
+    }
+
+    /// Sleeps in the ptrace-stop the task is in until its tracer resumes
+    /// it (or it is killed), then takes back what the tracer changed.
+    fn wait_in_ptrace_stop(&mut self, exiting: bool) -> Option<Resume> {
         let w = self.handle.waker.clone();
         loop {
             w.reset();
@@ -181,9 +189,17 @@ impl Task {
     /// Signal-delivery-stop: the tracer sees `info` first and decides what
     /// is delivered. Returns the signal to deliver, if any.
     pub(super) fn ptrace_signal(&mut self, info: SigInfo) -> Option<SigInfo> {
-        let Some(resume) = self.ptrace_stop(info.signo() as i32, CLD_TRAPPED, info, None, false) else {
+        let Some(resume) = self.ptrace_stop(StopKind::Signal, info.signo() as i32, CLD_TRAPPED, info, None, false)
+        else {
             return (!self.must_exit()).then_some(info);
         };
+        self.signal_after_stop(resume)
+    }
+
+    /// The signal a signal-delivery-stop ends with: the one the tracer
+    /// gave (its siginfo, if the tracer kept or set one of that signal),
+    /// queued instead if the tracee now blocks it.
+    fn signal_after_stop(&mut self, resume: Resume) -> Option<SigInfo> {
         if self.must_exit() || resume.sig == 0 {
             return None;
         }
@@ -229,7 +245,7 @@ impl Task {
         let status = if seized { sig as i32 | ((PTRACE_EVENT_STOP as i32) << 8) } else { sig as i32 };
         let why = if stopped { crate::kernel::signal::code::CLD_STOPPED } else { CLD_TRAPPED };
         let info = SigInfo::new(sig, status);
-        self.ptrace_stop(status, why, info, None, false);
+        self.ptrace_stop(StopKind::Group, status, why, info, None, false);
     }
 
     /// A syscall-enter-stop (`entry`) or -exit-stop, if the tracer asked
@@ -246,12 +262,17 @@ impl Task {
             crate::arch::enter_syscall_stop(&mut self.regs);
         }
         let status = SIGTRAP as i32 | if sysgood { 0x80 } else { 0 };
-        if let Some(r) = self.ptrace_stop(status, CLD_TRAPPED, SigInfo::new(SIGTRAP, status), None, false) {
-            // A signal given at a syscall stop is sent, as Linux's
-            // ptrace_report_syscall does.
-            if r.sig != 0 {
-                self.handle.push_signal(SigInfo::from_sender(r.sig, code::SI_USER, r.from_pid, r.from_uid));
-            }
+        let kind = if entry { StopKind::SyscallEntry } else { StopKind::SyscallExit };
+        if let Some(r) = self.ptrace_stop(kind, status, CLD_TRAPPED, SigInfo::new(SIGTRAP, status), None, false) {
+            self.send_stop_signal(r);
+        }
+    }
+
+    /// A signal given at a syscall stop is sent, as Linux's
+    /// ptrace_report_syscall does.
+    fn send_stop_signal(&self, r: Resume) {
+        if r.sig != 0 {
+            self.handle.push_signal(SigInfo::from_sender(r.sig, code::SI_USER, r.from_pid, r.from_uid));
         }
     }
 
@@ -263,6 +284,12 @@ impl Task {
             return;
         }
         self.ptrace_syscall_stop(true);
+        self.syscall_after_entry_stop();
+    }
+
+    /// The rest of a traced syscall after its entry stop: the call, then
+    /// its exit stop.
+    fn syscall_after_entry_stop(&mut self) {
         if self.must_exit() {
             return;
         }
@@ -274,10 +301,44 @@ impl Task {
         if self.handle.ptrace.is_traced() {
             self.ptrace_syscall_stop(false);
         }
-        // A single-stepped syscall traps once it is done, as Linux's
-        // user_single_step_report.
+        self.after_syscall_exit_stop();
+    }
+
+    /// A single-stepped syscall traps once it is done, as Linux's
+    /// user_single_step_report.
+    fn after_syscall_exit_stop(&mut self) {
         if self.handle.ptrace.state().stepping && !self.must_exit() {
             self.force_signal(SigInfo::fault(SIGTRAP, TRAP_BRKPT, 0));
+        }
+    }
+
+    /// A restored tracee that a checkpoint caught in a ptrace-stop (its
+    /// state, the stop included, restored with it): it waits there again
+    /// (its tracer was told of the stop before the checkpoint), then goes
+    /// on as the stop `kind` says.
+    pub(super) fn resume_restored_stop(&mut self, kind: StopKind) {
+        let resume = self.wait_in_ptrace_stop(false);
+        match kind {
+            StopKind::SyscallEntry => {
+                if let Some(r) = resume {
+                    self.send_stop_signal(r);
+                }
+                self.syscall_after_entry_stop();
+            }
+            StopKind::SyscallExit => {
+                if let Some(r) = resume {
+                    self.send_stop_signal(r);
+                }
+                self.after_syscall_exit_stop();
+            }
+            StopKind::Signal => {
+                self.tracer_gave = match resume {
+                    Some(r) if !self.must_exit() => self.signal_after_stop(r),
+                    _ => None,
+                };
+            }
+            // A checkpoint refuses a tracee in an event stop.
+            StopKind::Group | StopKind::Event => {}
         }
     }
 
@@ -288,7 +349,7 @@ impl Task {
             return false;
         }
         let status = SIGTRAP as i32 | ((event as i32) << 8);
-        self.ptrace_stop(status, CLD_TRAPPED, SigInfo::new(SIGTRAP, status), Some(msg), exiting);
+        self.ptrace_stop(StopKind::Event, status, CLD_TRAPPED, SigInfo::new(SIGTRAP, status), Some(msg), exiting);
         true
     }
 

@@ -62,6 +62,9 @@ impl Task {
     }
 
     fn run(&mut self) {
+        if let Some(kind) = self.restored_stop.take() {
+            self.resume_restored_stop(kind);
+        }
         loop {
             if self.must_exit() {
                 return;
@@ -209,16 +212,24 @@ impl Task {
             None
         };
         let mut restart = restart;
-        self.in_syscall = false;
+        // `in_syscall` stays set while the restart is still to be decided:
+        // a checkpoint that parks this thread in a stop below keeps it so,
+        // and the restored thread decides it as this one would have.
         let mut delivered = false;
-        while self.handle.pending_set() & !self.sigmask != 0 {
-            let Some(info) = self.handle.pop_signal(self.sigmask).or_else(|| self.handle.tg.pop_signal(self.sigmask))
+        while self.tracer_gave.is_some() || self.handle.pending_set() & !self.sigmask != 0 {
+            // A signal a restored tracee's tracer gave it at the stop the
+            // checkpoint caught it in goes first, seen already.
+            let given = self.tracer_gave.take();
+            let seen = given.is_some();
+            let Some(info) = given
+                .or_else(|| self.handle.pop_signal(self.sigmask))
+                .or_else(|| self.handle.tg.pop_signal(self.sigmask))
             else {
                 break;
             };
             // A tracee's tracer sees each signal first (but SIGKILL), and
             // may drop or change it.
-            let info = if self.handle.ptrace.is_traced() && info.signo() != SIGKILL {
+            let info = if !seen && self.handle.ptrace.is_traced() && info.signo() != SIGKILL {
                 match self.ptrace_signal(info) {
                     Some(i) => i,
                     None => continue,
@@ -259,6 +270,7 @@ impl Task {
                 }
             }
             if let Some(code) = restart.take() {
+                self.in_syscall = false;
                 let again =
                     code == Errno::ERESTARTNOINTR || (code == Errno::ERESTARTSYS && act.flags & SA_RESTART != 0);
                 if again {
@@ -297,6 +309,7 @@ impl Task {
             // Nothing ran a handler: the syscall starts over.
             self.rewind_syscall(code);
         }
+        self.in_syscall = false;
         if !delivered {
             if let Some(m) = self.saved_mask.take() {
                 self.set_sigmask(m);
