@@ -411,8 +411,8 @@ fn a_tracee_in_an_event_stop_is_refused_by_name_and_the_container_runs_on() {
 }
 
 #[test]
-fn a_named_pipe_open_after_its_name_went_is_refused_by_name() {
-    assert_refused_and_runs_on("refused-fifo", &["/progs/ckpt_refused", "fifo"], "no path leads to");
+fn a_path_only_file_of_a_removed_node_is_refused_by_name() {
+    assert_refused_and_runs_on("refused-opath", &["/progs/ckpt_refused", "opath"], "no path leads to");
 }
 
 #[test]
@@ -432,7 +432,7 @@ fn tracees_stopped_at_a_syscall_and_at_a_signal_stay_in_their_stops() {
 }
 
 #[test]
-fn removed_working_and_open_directories_stay_removed() {
+fn removed_directories_and_named_pipes_stay_removed() {
     let out = restores_as_natively("gonedir", "ckpt_gonedir", Native::Chroot, &[]);
     for line in [
         "the parent: getcwd: ENOENT",
@@ -442,6 +442,7 @@ fn removed_working_and_open_directories_stay_removed() {
         "openat in it: ENOENT",
         "the child: getcwd: ENOENT",
         "the child: a file made in it: ENOENT",
+        "the removed named pipe reads: kept, links 0, a FIFO: yes",
     ] {
         assert!(out.contains(&format!("{line}\n")), "{out}");
     }

@@ -1,10 +1,10 @@
 /* Directories removed while in use, across a checkpoint: the working
  * directory of the process and of its child, and a second directory held
- * open. Says "ready" and waits for SIGUSR1 (a checkpoint and a restore
+ * open; and a named pipe open, with data in it, after its name went. Says "ready" and waits for SIGUSR1 (a checkpoint and a restore
  * come in between). Then, as natively, getcwd fails with ENOENT, a file
  * cannot be made in the working directory, the open directory has no
- * links and lists nothing, and the child is still in its removed
- * directory too. */
+ * links and lists nothing, the child is still in its removed directory
+ * too, and the named pipe reads its data. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -38,6 +38,12 @@ int main(void)
 	}
 	int dfd = open("/tmp/gone-open", O_RDONLY | O_DIRECTORY);
 	int go[2];
+	unlink("/tmp/gone-fifo");
+	int fifo = mkfifo("/tmp/gone-fifo", 0640) == 0 ? open("/tmp/gone-fifo", O_RDWR) : -1;
+	if (fifo < 0 || write(fifo, "kept\n", 5) != 5 || unlink("/tmp/gone-fifo") != 0) {
+		perror("/tmp/gone-fifo");
+		return 2;
+	}
 	if (dfd < 0 || pipe(go) != 0) {
 		perror("open");
 		return 2;
@@ -66,6 +72,11 @@ int main(void)
 			names++;
 	printf("the open directory lists %d names\n", names);
 	printf("openat in it: %s\n", openat(dirfd(d), "x", O_CREAT | O_WRONLY, 0600) >= 0 ? "made" : strerrorname_np(errno));
+	char kept[8] = "";
+	ssize_t n = read(fifo, kept, 4);
+	long links = fstat(fifo, &st) == 0 ? (long)st.st_nlink : -1L;
+	printf("the removed named pipe reads: %.*s, links %ld, a FIFO: %s\n", (int)(n > 0 ? n : 0), kept, links,
+	       S_ISFIFO(st.st_mode) ? "yes" : "no");
 	if (write(go[1], "g", 1) != 1)
 		return 2;
 	waitpid(child, NULL, 0);

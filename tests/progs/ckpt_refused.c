@@ -1,7 +1,7 @@
 /* Holds what a checkpoint does not cover yet, so that the test can see
  * the checkpoint refused by name and the sandbox run on: with the argument
- * "ptrace", a child in its exit's ptrace event stop; with "fifo", a named pipe
- * open after its name was removed. */
+ * "ptrace", a child in its exit's ptrace event stop; with "opath", an O_PATH
+ * file of a named pipe whose name was removed. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
@@ -36,14 +36,14 @@ int main(int argc, char **argv)
 		sleep(60);
 		return 0;
 	}
-	if (argc > 1 && strcmp(argv[1], "fifo") == 0) {
-		if (mkfifo("/tmp/gone-fifo", 0600) != 0 || open("/tmp/gone-fifo", O_RDWR) < 0 ||
-		    unlink("/tmp/gone-fifo") != 0) {
-			perror("/tmp/gone-fifo");
+	if (argc > 1 && strcmp(argv[1], "opath") == 0) {
+		if (mkfifo("/tmp/gone-node", 0600) != 0 || open("/tmp/gone-node", O_PATH) < 0 ||
+		    unlink("/tmp/gone-node") != 0) {
+			perror("/tmp/gone-node");
 			return 2;
 		}
 	} else {
-		fprintf(stderr, "usage: ckpt_refused ptrace|fifo\n");
+		fprintf(stderr, "usage: ckpt_refused ptrace|opath\n");
 		return 2;
 	}
 	printf("ready\n");

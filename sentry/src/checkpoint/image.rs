@@ -472,6 +472,9 @@ pub enum FileKind {
     /// A named pipe (FIFO) open on `file`, whose pipe is pipe N: its ends
     /// as the access mode says (O_RDWR: both).
     Fifo { pipe: usize, file: NamedFile },
+    /// A named pipe open after its name was removed: pipe N, where it
+    /// was, and its permission bits, owner and group.
+    GoneFifo { pipe: usize, path: Vec<u8>, mode: u32, owner: (u32, u32) },
     /// An eventfd.
     EventFd {
         /// Its counter.

@@ -752,6 +752,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
         .map(|(k, q)| ipc_of(k)?.mqueue.restore(q, &sockets).map_err(inconsistent))
         .collect::<Result<Vec<_>, _>>()?;
     let mut files = Vec::new();
+    let mut gone_fifos: HashMap<usize, Arc<Dentry>> = HashMap::new();
     // The processes reaped whose pidfds are open, by pid.
     let mut reaped: HashMap<i32, Arc<ThreadGroup>> = HashMap::new();
     // Each memfd inode's seals, which all its files share.
@@ -827,13 +828,26 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                 File::new(Box::new(crate::vfs::mqueue::MqFile::new(q)), f.flags, None)
             }
             FileKind::Fifo { pipe, file } => {
-                use abi::flags::open::{O_ACCMODE, O_RDONLY, O_WRONLY};
                 let pipe = pipes.get(*pipe).ok_or_else(|| inconsistent("a pipe"))?;
-                let d = opener.find(file, false)?;
-                let acc = f.flags & O_ACCMODE;
-                let reader = (acc != O_WRONLY).then(|| pipe.open_reader().0);
-                let writer = (acc != O_RDONLY).then(|| pipe.open_writer().0);
-                File::new(Box::new(crate::vfs::pipe::FifoFile::new(reader, writer, d.clone())), f.flags, Some(d))
+                fifo_file(pipe, opener.find(file, false)?, f.flags)
+            }
+            FileKind::GoneFifo { pipe: n, path, mode, owner } => {
+                let pipe = pipes.get(*n).ok_or_else(|| inconsistent("a pipe"))?;
+                // One removed FIFO for all the files open on its pipe.
+                let d = match gone_fifos.get(n) {
+                    Some(d) => Arc::clone(d),
+                    None => {
+                        use crate::vfs::tmpfs::InodeKind;
+                        let mode = abi::flags::mode::S_IFIFO | (mode & 0o7777);
+                        let fifo = crate::vfs::pipe::Pipe::new_fifo();
+                        let inode = kernel.deleted_fs.new_inode(InodeKind::Fifo(fifo), mode, owner.0, owner.1, 0);
+                        inode.orphan();
+                        let d = unlinked_dentry(kernel, path, inode);
+                        gone_fifos.insert(*n, d.clone());
+                        d
+                    }
+                };
+                fifo_file(pipe, d, f.flags)
             }
             FileKind::Namespace { kind, index } => {
                 use crate::kernel::ns::{NsKind, NsRef};
@@ -1019,6 +1033,16 @@ fn restore_ptrace(task: &mut Task, pt: &PtraceImage) -> Result<(), RestoreError>
         task.restored_stop = Some(pt.kind);
     }
     Ok(())
+}
+
+/// A file open on the named pipe `d`, whose pipe is `pipe`: its ends as
+/// `flags`' access mode says (O_RDWR: both).
+fn fifo_file(pipe: &Arc<crate::vfs::pipe::Pipe>, d: Arc<Dentry>, flags: u32) -> Arc<File> {
+    use abi::flags::open::{O_ACCMODE, O_RDONLY, O_WRONLY};
+    let acc = flags & O_ACCMODE;
+    let reader = (acc != O_WRONLY).then(|| pipe.open_reader().0);
+    let writer = (acc != O_RDONLY).then(|| pipe.open_writer().0);
+    File::new(Box::new(crate::vfs::pipe::FifoFile::new(reader, writer, d.clone())), flags, Some(d))
 }
 
 /// A directory removed while open or a working directory: an empty one of

@@ -902,7 +902,17 @@ fn file_image(
     } else if let Some(pipe) = ops.pipe() {
         let n = pipes.add(pipe);
         if let Some(d) = &f.dentry {
-            FileKind::Fifo { pipe: n, file: named(kernel, d)? }
+            if reachable_path(kernel, d).is_some() {
+                FileKind::Fifo { pipe: n, file: named(kernel, d)? }
+            } else {
+                let a = d.attr();
+                FileKind::GoneFifo {
+                    pipe: n,
+                    path: kernel.vfs.path_of(d),
+                    mode: a.mode & 0o7777,
+                    owner: (a.uid, a.gid),
+                }
+            }
         } else if flags & O_ACCMODE == O_WRONLY {
             FileKind::PipeWrite(n)
         } else {
