@@ -411,8 +411,8 @@ fn a_tracee_in_an_event_stop_is_refused_by_name_and_the_container_runs_on() {
 }
 
 #[test]
-fn a_path_only_file_of_a_removed_node_is_refused_by_name() {
-    assert_refused_and_runs_on("refused-opath", &["/progs/ckpt_refused", "opath"], "no path leads to");
+fn a_host_file_past_the_ghost_limit_deleted_while_open_is_refused_by_name() {
+    assert_refused_and_runs_on_in("refused-ghost", &["/progs/ckpt_refused", "ghost"], "past 64 MiB", Ctx::host_root);
 }
 
 #[test]
@@ -432,7 +432,7 @@ fn tracees_stopped_at_a_syscall_and_at_a_signal_stay_in_their_stops() {
 }
 
 #[test]
-fn removed_directories_and_named_pipes_stay_removed() {
+fn removed_directories_named_pipes_and_path_only_files_stay_removed() {
     let out = restores_as_natively("gonedir", "ckpt_gonedir", Native::Chroot, &[]);
     for line in [
         "the parent: getcwd: ENOENT",
@@ -443,6 +443,9 @@ fn removed_directories_and_named_pipes_stay_removed() {
         "the child: getcwd: ENOENT",
         "the child: a file made in it: ENOENT",
         "the removed named pipe reads: kept, links 0, a FIFO: yes",
+        "the removed file's O_PATH file: links 0, size 13",
+        "the removed FIFO's O_PATH file: links 0, a FIFO: yes",
+        "the removed symlink's O_PATH file: /somewhere/else",
     ] {
         assert!(out.contains(&format!("{line}\n")), "{out}");
     }

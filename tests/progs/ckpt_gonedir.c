@@ -1,10 +1,12 @@
 /* Directories removed while in use, across a checkpoint: the working
  * directory of the process and of its child, and a second directory held
- * open; and a named pipe open, with data in it, after its name went. Says "ready" and waits for SIGUSR1 (a checkpoint and a restore
+ * open; a named pipe open, with data in it, after its name went; and
+ * O_PATH files of a removed regular file, named pipe and symlink. Says "ready" and waits for SIGUSR1 (a checkpoint and a restore
  * come in between). Then, as natively, getcwd fails with ENOENT, a file
  * cannot be made in the working directory, the open directory has no
  * links and lists nothing, the child is still in its removed directory
- * too, and the named pipe reads its data. */
+ * too, the named pipe reads its data, and the O_PATH files show their
+ * removed files. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -44,6 +46,17 @@ int main(void)
 		perror("/tmp/gone-fifo");
 		return 2;
 	}
+	int p_reg = -1, p_fifo = -1, p_link = -1;
+	int made = open("/tmp/gone-reg", O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	if (made < 0 || write(made, "regular data\n", 13) != 13 || mkfifo("/tmp/gone-node", 0600) != 0 ||
+	    symlink("/somewhere/else", "/tmp/gone-link") != 0 ||
+	    (p_reg = open("/tmp/gone-reg", O_PATH)) < 0 || (p_fifo = open("/tmp/gone-node", O_PATH)) < 0 ||
+	    (p_link = open("/tmp/gone-link", O_PATH | O_NOFOLLOW)) < 0 || unlink("/tmp/gone-reg") != 0 ||
+	    unlink("/tmp/gone-node") != 0 || unlink("/tmp/gone-link") != 0) {
+		perror("O_PATH files");
+		return 2;
+	}
+	close(made);
 	if (dfd < 0 || pipe(go) != 0) {
 		perror("open");
 		return 2;
@@ -77,6 +90,13 @@ int main(void)
 	long links = fstat(fifo, &st) == 0 ? (long)st.st_nlink : -1L;
 	printf("the removed named pipe reads: %.*s, links %ld, a FIFO: %s\n", (int)(n > 0 ? n : 0), kept, links,
 	       S_ISFIFO(st.st_mode) ? "yes" : "no");
+	links = fstat(p_reg, &st) == 0 ? (long)st.st_nlink : -1L;
+	printf("the removed file's O_PATH file: links %ld, size %ld\n", links, (long)st.st_size);
+	links = fstat(p_fifo, &st) == 0 ? (long)st.st_nlink : -1L;
+	printf("the removed FIFO's O_PATH file: links %ld, a FIFO: %s\n", links, S_ISFIFO(st.st_mode) ? "yes" : "no");
+	char target[32] = "";
+	n = readlinkat(p_link, "", target, sizeof target - 1);
+	printf("the removed symlink's O_PATH file: %s\n", n > 0 ? target : strerrorname_np(errno));
 	if (write(go[1], "g", 1) != 1)
 		return 2;
 	waitpid(child, NULL, 0);

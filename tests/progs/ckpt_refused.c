@@ -1,7 +1,8 @@
 /* Holds what a checkpoint does not cover yet, so that the test can see
  * the checkpoint refused by name and the sandbox run on: with the argument
- * "ptrace", a child in its exit's ptrace event stop; with "opath", an O_PATH
- * file of a named pipe whose name was removed. */
+ * "ptrace", a child in its exit's ptrace event stop; with "ghost", a file of
+ * the host tree (the root, written through) larger than 64 MiB, deleted
+ * while open. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
@@ -36,14 +37,16 @@ int main(int argc, char **argv)
 		sleep(60);
 		return 0;
 	}
-	if (argc > 1 && strcmp(argv[1], "opath") == 0) {
-		if (mkfifo("/tmp/gone-node", 0600) != 0 || open("/tmp/gone-node", O_PATH) < 0 ||
-		    unlink("/tmp/gone-node") != 0) {
-			perror("/tmp/gone-node");
+	if (argc > 1 && strcmp(argv[1], "ghost") == 0) {
+		/* Sparse: 65 MiB of holes, past the 64 MiB a checkpoint copies
+		 * of a file deleted from a host tree. */
+		int fd = open("/big-ghost", O_CREAT | O_RDWR | O_TRUNC, 0600);
+		if (fd < 0 || ftruncate(fd, 65 << 20) != 0 || unlink("/big-ghost") != 0) {
+			perror("/big-ghost");
 			return 2;
 		}
 	} else {
-		fprintf(stderr, "usage: ckpt_refused ptrace|opath\n");
+		fprintf(stderr, "usage: ckpt_refused ptrace|ghost\n");
 		return 2;
 	}
 	printf("ready\n");

@@ -465,6 +465,11 @@ pub enum FileKind {
     MQueue(usize),
     /// A directory removed while open: entry N of [`Image::gone_dirs`].
     GoneDir(usize),
+    /// An O_PATH file of a removed node that is neither a regular file nor
+    /// a directory (a named pipe, a socket file, a device node, a
+    /// symlink): where it was, its type and permission bits, owner and
+    /// group, device number and a symlink's target.
+    GoneNode { path: Vec<u8>, mode: u32, owner: (u32, u32), rdev: u64, target: Vec<u8> },
     /// A namespace file (a /proc/PID/ns link opened): its kind's name, and
     /// the namespace by index in [`NamespacesImage`]'s list of its kind
     /// (None: the sandbox's first).

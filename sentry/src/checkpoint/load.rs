@@ -797,7 +797,11 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                     .clone();
                 inode.set_linkable(*linkable);
                 let d = unlinked_dentry(kernel, path, inode.clone());
-                File::new(Box::new(crate::vfs::tmpfs::RegFile::new(inode)), f.flags, Some(d))
+                if f.flags & O_PATH != 0 {
+                    path_only(d)
+                } else {
+                    File::new(Box::new(crate::vfs::tmpfs::RegFile::new(inode)), f.flags, Some(d))
+                }
             }
             FileKind::MemFd { fs, inode, link, seals } => {
                 let i = mem_inodes
@@ -864,7 +868,28 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
             }
             FileKind::GoneDir(i) => {
                 let d = pick_gone(*i)?;
-                File::new(Box::new(crate::vfs::tmpfs::DirFile::new(d.clone())), f.flags, Some(d))
+                if f.flags & O_PATH != 0 {
+                    path_only(d)
+                } else {
+                    File::new(Box::new(crate::vfs::tmpfs::DirFile::new(d.clone())), f.flags, Some(d))
+                }
+            }
+            FileKind::GoneNode { path, mode, owner, rdev, target } => {
+                use crate::vfs::tmpfs::InodeKind;
+                use abi::flags::mode::{S_IFBLK, S_IFCHR, S_IFIFO, S_IFLNK, S_IFMT, S_IFSOCK};
+                let kind = match mode & S_IFMT {
+                    S_IFIFO => InodeKind::Fifo(crate::vfs::pipe::Pipe::new_fifo()),
+                    S_IFSOCK => InodeKind::Socket,
+                    S_IFCHR | S_IFBLK => InodeKind::Device,
+                    S_IFLNK => InodeKind::Symlink(target.clone()),
+                    _ => return Err(inconsistent("a removed node of no known type")),
+                };
+                if f.flags & O_PATH == 0 {
+                    return Err(inconsistent("a removed node open for I/O"));
+                }
+                let inode = kernel.deleted_fs.new_inode(kind, *mode, owner.0, owner.1, *rdev);
+                inode.orphan();
+                path_only(unlinked_dentry(kernel, path, inode))
             }
             FileKind::EventFd { count, semaphore } => {
                 File::new(Box::new(crate::vfs::eventfd::EventFd::restored(*count, *semaphore)), f.flags, None)
@@ -1033,6 +1058,11 @@ fn restore_ptrace(task: &mut Task, pt: &PtraceImage) -> Result<(), RestoreError>
         task.restored_stop = Some(pt.kind);
     }
     Ok(())
+}
+
+/// An O_PATH file of `d`.
+fn path_only(d: Arc<Dentry>) -> Arc<File> {
+    File::new(Box::new(crate::vfs::file::PathOnly::new(d.attr())), O_PATH, Some(d))
 }
 
 /// A file open on the named pipe `d`, whose pipe is `pipe`: its ends as

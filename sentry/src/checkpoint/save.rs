@@ -970,8 +970,21 @@ fn file_image(
             Some(fd) if !path_only && reachable_path(kernel, d).is_none() => ghosts.of(kernel, d, fd)?,
             _ => None,
         };
-        let mem = d.inode().filter(|i| host_fd.is_none() && d.is_regular() && unnamed(i) && !path_only);
-        if d.is_dir() && reachable_path(kernel, d).is_none() {
+        let mem = d.inode().filter(|i| host_fd.is_none() && d.is_regular() && unnamed(i));
+        let gone = reachable_path(kernel, d).is_none();
+        if path_only && gone && !d.is_dir() && !d.is_regular() {
+            let a = d.attr();
+            let target = if d.is_symlink() { kernel.vfs.readlink(d).unwrap_or_default() } else { Vec::new() };
+            let kind = FileKind::GoneNode {
+                path: kernel.vfs.path_of(d),
+                mode: a.mode,
+                owner: (a.uid, a.gid),
+                rdev: a.rdev,
+                target,
+            };
+            return Ok(FileImage { flags, offset, kind, owner: f.owner.checkpoint_state() });
+        }
+        if d.is_dir() && gone {
             // Which one: filled in once every file is seen.
             return Ok(FileImage {
                 flags,
