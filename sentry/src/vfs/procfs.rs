@@ -205,6 +205,12 @@ fn mem_summary(view: &TaskView) -> MemSummary {
 
 const PAGE: u64 = abi::PAGE_SIZE;
 
+/// The resident memory of the task `view` shows, in KiB (getrusage's
+/// ru_maxrss where no stub process's accounting gives a peak).
+pub fn resident_kb(view: &TaskView) -> u64 {
+    mem_summary(view).rss() / 1024
+}
+
 /// Bytes of a mapping (`len` bytes at memory-file offset `off`) that the
 /// memory file holds.
 fn resident_bytes(mm: &crate::mm::MemoryManager, off: u64, len: u64) -> u64 {

@@ -92,6 +92,60 @@ pub(crate) fn set_current_tid(tid: i32) {
     CURRENT_TID.with(|c| c.set(tid));
 }
 
+/// The CPU time a Sentry thread spent running its app in the guest (kvm):
+/// what finished runs added up, and when the current run began (by the
+/// thread's CPU clock), under a sequence count so that another thread (a
+/// CPU timer's) reads the two as one.
+#[derive(Default)]
+pub struct GuestTime {
+    seq: AtomicU64,
+    done_ns: AtomicU64,
+    /// The thread's CPU clock when the run under way began (0: none).
+    since_ns: AtomicU64,
+}
+
+impl GuestTime {
+    /// A run in the guest begins, the thread's CPU clock at `now`.
+    pub fn begin(&self, now: std::time::Duration) {
+        self.seq.fetch_add(1, Ordering::AcqRel);
+        self.since_ns.store(duration_ns(now).max(1), Ordering::Release);
+        self.seq.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The run ends, the thread's CPU clock at `now`.
+    pub fn end(&self, now: std::time::Duration) {
+        self.seq.fetch_add(1, Ordering::AcqRel);
+        let since = self.since_ns.swap(0, Ordering::AcqRel);
+        if since != 0 {
+            self.done_ns.fetch_add(duration_ns(now).saturating_sub(since), Ordering::AcqRel);
+        }
+        self.seq.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Whether the app ran in the guest at all (the platform has no stub).
+    pub fn ran(&self) -> bool {
+        self.seq.load(Ordering::Acquire) != 0
+    }
+
+    /// The time in the guest so far, the run under way counted up to
+    /// `now` (the thread's CPU clock as the caller read it).
+    pub fn read(&self, now: std::time::Duration) -> std::time::Duration {
+        loop {
+            let seq = self.seq.load(Ordering::Acquire);
+            let (done, since) = (self.done_ns.load(Ordering::Acquire), self.since_ns.load(Ordering::Acquire));
+            if seq.is_multiple_of(2) && self.seq.load(Ordering::Acquire) == seq {
+                let running = if since == 0 { 0 } else { duration_ns(now).saturating_sub(since) };
+                return std::time::Duration::from_nanos(done.saturating_add(running));
+            }
+            std::hint::spin_loop();
+        }
+    }
+}
+
+fn duration_ns(d: std::time::Duration) -> u64 {
+    d.as_nanos().min(u128::from(u64::MAX)) as u64
+}
+
 /// What other threads may touch of a task: its identity, pending signals
 /// and the means to wake it.
 pub struct TaskHandle {
@@ -117,6 +171,10 @@ pub struct TaskHandle {
     /// The host CPU clock of the task's Sentry thread (`NO_CLOCK` before
     /// it runs).
     pub sentry_clock: AtomicU32,
+    /// On a platform without stub processes (kvm, where the app runs in
+    /// the guest on the Sentry thread itself): the CPU time that thread
+    /// spent running the app ([`GuestTime`]).
+    pub guest: GuestTime,
     /// PR_SET_NO_NEW_PRIVS, here so /proc can show it.
     pub no_new_privs: AtomicBool,
     /// seccomp(2): the thread's mode and filters. Here, not in the task,
@@ -193,6 +251,7 @@ impl TaskHandle {
             exit_requested: AtomicBool::new(false),
             stub_pid: AtomicI32::new(0),
             sentry_clock: AtomicU32::new(NO_CLOCK),
+            guest: GuestTime::default(),
             no_new_privs: AtomicBool::new(false),
             seccomp: Mutex::new(crate::kernel::seccomp::Mode::Disabled),
             seccomp_gen: AtomicU64::new(0),
@@ -291,12 +350,26 @@ impl TaskHandle {
             NO_CLOCK => None,
             id => cpu_clock(id),
         };
-        super::usage::CpuTime { user: user.unwrap_or_default(), system: system.unwrap_or_default() }
+        let (user, system) = (user.unwrap_or_default(), system.unwrap_or_default());
+        // Without a stub the Sentry thread's clock counts the app's time
+        // in the guest too: that part is the user time.
+        let guest = self.guest.read(system);
+        if guest.is_zero() {
+            return super::usage::CpuTime { user, system };
+        }
+        super::usage::CpuTime { user: user + guest, system: system.saturating_sub(guest) }
     }
 
-    /// The CPU time and peak memory of the task's stub so far.
+    /// The CPU time and peak memory of the task's stub so far; on a
+    /// platform without stubs (kvm), its time in the guest and the
+    /// Sentry, and its resident memory now.
     pub fn stub_usage(&self) -> Option<super::usage::Usage> {
         match self.stub_pid.load(Ordering::Acquire) {
+            0 if self.guest.ran() => {
+                let cpu = self.cpu_time();
+                let maxrss_kb = self.view().map_or(0, |v| crate::vfs::procfs::resident_kb(&v));
+                Some(super::usage::Usage { utime: cpu.user, stime: cpu.system, maxrss_kb })
+            }
             0 => None,
             pid => super::usage::of_stub(pid),
         }
@@ -415,6 +488,9 @@ pub struct Task {
     /// A restored tracee caught by the checkpoint in a ptrace-stop: where
     /// the stop was, to wait in it again before anything else.
     pub restored_stop: Option<crate::kernel::ptrace::StopKind>,
+    /// On a platform without stub processes (kvm): this thread's CPU
+    /// clock, read around each switch to count the app's time.
+    pub guest_clock: Option<u32>,
     /// The signal a restored signal-delivery-stop ended with, which its
     /// tracer has seen already: delivered next.
     pub tracer_gave: Option<crate::kernel::signal::SigInfo>,
@@ -505,6 +581,7 @@ impl Task {
             started: Instant::now(),
             in_syscall: false,
             restored_stop: None,
+            guest_clock: None,
             tracer_gave: None,
             affinity: None,
             personality: 0,
@@ -674,5 +751,28 @@ impl Task {
             v.cmdline = cmdline;
             v.environ = environ;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GuestTime;
+    use std::time::Duration;
+
+    #[test]
+    fn guest_time_counts_finished_runs_and_the_one_under_way() {
+        let ms = Duration::from_millis;
+        let g = GuestTime::default();
+        assert!(!g.ran());
+        assert_eq!(g.read(ms(5)), Duration::ZERO);
+        g.begin(ms(10));
+        assert!(g.ran());
+        assert_eq!(g.read(ms(15)), ms(5));
+        g.end(ms(20));
+        assert_eq!(g.read(ms(25)), ms(10), "no run under way: the finished ones only");
+        g.begin(ms(30));
+        assert_eq!(g.read(ms(31)), ms(11));
+        g.end(ms(29));
+        assert_eq!(g.read(ms(40)), ms(10), "a clock read out of order adds nothing");
     }
 }

@@ -37,6 +37,9 @@ impl Task {
         match self.kernel.platform.new_address_space() {
             Ok(s) => {
                 self.handle.stub_pid.store(s.host_pid().unwrap_or(0), std::sync::atomic::Ordering::Release);
+                if s.host_pid().is_none() {
+                    self.guest_clock = crate::sys::current_thread_cpu_clock();
+                }
                 self.space = Some(s);
                 if let (Some(fp), Some(space)) = (self.inherited_fp.take(), self.space.as_deref_mut()) {
                     if let Err(e) = self.ctx.set_fp_state(space, &fp) {
@@ -100,7 +103,15 @@ impl Task {
                 crate::mm::await_shootdown(&self.mm, sd);
             }
             self.in_syscall = false;
+            // Without a stub process (kvm) the app runs on this thread:
+            // its time in the switch is the app's CPU time.
+            if let Some(now) = self.guest_clock.and_then(crate::kernel::usage::cpu_clock) {
+                self.handle.guest.begin(now);
+            }
             let outcome = self.ctx.switch(space, &mut self.regs);
+            if let Some(now) = self.guest_clock.and_then(crate::kernel::usage::cpu_clock) {
+                self.handle.guest.end(now);
+            }
             self.cursor.runner().set_in_app(false);
             match outcome {
                 Ok(SwitchOutcome::Syscall) => {
