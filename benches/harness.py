@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Side-by-side whole-process benchmarks: native, Husk (systrap, ptrace) and
+"""Side-by-side whole-process benchmarks: native, Husk (systrap, ptrace, kvm) and
 gVisor's runsc (ptrace), alternating within each repetition.
 
     python3 benches/harness.py            # full run, about 5 to 10 minutes
@@ -16,6 +16,8 @@ every contender:
   native        the program in a chroot of the rootfs (os.chroot before exec)
   husk-systrap  target/release/husk run --platform systrap --rootfs ROOTFS
   husk-ptrace   target/release/husk run --platform ptrace --rootfs ROOTFS
+  husk-kvm      target/release/husk run --platform kvm --rootfs ROOTFS (skipped,
+                with a note, where the host's KVM cannot run the platform)
   runsc-ptrace  runsc --platform=ptrace run with an OCI bundle whose root is
                 ROOTFS (read-only) and whose /tmp is a tmpfs
 
@@ -71,7 +73,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PROGS = REPO / "benches" / "progs"
 RESULTS = REPO / "benches" / "results"
-CONTENDERS = ["native", "husk-systrap", "husk-ptrace", "runsc-ptrace"]
+CONTENDERS = ["native", "husk-systrap", "husk-ptrace", "husk-kvm", "runsc-ptrace"]
 DOCS_BEGIN = "<!-- harness:begin (written by benches/harness.py --docs) -->"
 DOCS_END = "<!-- harness:end -->"
 ENV = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "PYTHONDONTWRITEBYTECODE": "1"}
