@@ -406,7 +406,7 @@ fn assert_refused_and_runs_on_in(name: &str, argv: &[&str], what: &str, adjust: 
 }
 
 #[test]
-fn a_tracee_in_an_event_stop_is_refused_by_name_and_the_container_runs_on() {
+fn a_tracee_in_a_vfork_event_stop_is_refused_by_name_and_the_container_runs_on() {
     assert_refused_and_runs_on("traced", &["/progs/ckpt_refused", "ptrace"], "ptrace event stop");
 }
 
@@ -416,7 +416,7 @@ fn a_host_file_past_the_ghost_limit_deleted_while_open_is_refused_by_name() {
 }
 
 #[test]
-fn tracees_stopped_at_a_syscall_and_at_a_signal_stay_in_their_stops() {
+fn tracees_stay_in_their_syscall_signal_and_event_stops() {
     let out = restores_as_natively("ptrace", "ckpt_ptrace", Native::Chroot, &[]);
     for line in [
         "A still at getppid's entry: yes",
@@ -426,6 +426,12 @@ fn tracees_stopped_at_a_syscall_and_at_a_signal_stay_in_their_stops() {
         "B's stop: SIGUSR2",
         "B: the handler ran: yes",
         "B exited 0",
+        "C's child exited 0",
+        "C exited 7",
+        "D's exit event: status 5",
+        "D exited 5",
+        "E: exec'd",
+        "E exited 0",
     ] {
         assert!(out.contains(&format!("{line}\n")), "{out}");
     }

@@ -1,13 +1,18 @@
-/* Tracees across a checkpoint. The program traces two children of its
- * own (PTRACE_TRACEME): A it leaves in a syscall-enter-stop at getppid,
- * B in a signal-delivery-stop for SIGUSR2. It says "ready" and waits for
- * SIGUSR1 (a checkpoint and a restore come in between). Then it finds A
- * still at getppid's entry, lets the call run to its exit stop and makes
- * its result 4242, and detaches; it finds B's stop still SIGUSR2's and
- * detaches it with that signal, which B's handler then gets. */
+/* Tracees across a checkpoint. The program traces children of its own
+ * (PTRACE_TRACEME): A it leaves in a syscall-enter-stop at getppid, B in a
+ * signal-delivery-stop for SIGUSR2, and C, D and E in event stops: C's
+ * fork (PTRACE_EVENT_FORK), D's exit (PTRACE_EVENT_EXIT) and E's exec
+ * (PTRACE_EVENT_EXEC). It says "ready" and waits for SIGUSR1 (a
+ * checkpoint and a restore come in between). Then it finds A still at
+ * getppid's entry, lets the call run to its exit stop and makes its result
+ * 4242, and detaches; it finds B's stop still SIGUSR2's and detaches it
+ * with that signal, which B's handler then gets; C's fork returns the
+ * traced grandchild's pid; D exits with its status; E runs its new
+ * program. */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -54,6 +59,37 @@ static void b_body(void)
 	printf("B: the handler ran: %s\n", got_usr2 ? "yes" : "no");
 }
 
+static void c_body(void)
+{
+	pid_t grandchild = fork();
+	if (grandchild == 0)
+		_exit(0);
+	/* Its exit status says what the fork gave (its tracer prints it). */
+	_exit(grandchild > 0 ? 7 : 8);
+}
+
+static void d_body(void)
+{
+	_exit(5);
+}
+
+static void e_body(void)
+{
+	execl("/progs/ckpt_ptrace", "ckpt_ptrace", "exec'd", (char *)NULL);
+	_exit(9);
+}
+
+/* Resumes `pid` with `options` until its next stop; whether that is the
+ * event stop `event`. */
+static int to_event(pid_t pid, int options, int event)
+{
+	int st;
+	if (ptrace(PTRACE_SETOPTIONS, pid, 0, options) != 0 || ptrace(PTRACE_CONT, pid, 0, 0) != 0 ||
+	    waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFSTOPPED(st) && st >> 8 == (SIGTRAP | event << 8) ? 0 : -1;
+}
+
 /* Runs `pid` from stop to stop until the entry of syscall `nr`. */
 static int to_entry_of(pid_t pid, long nr)
 {
@@ -73,9 +109,13 @@ static int to_entry_of(pid_t pid, long nr)
 	return -1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (argc > 1) {
+		printf("E: %s\n", argv[1]);
+		return 0;
+	}
 	ckpt_block_usr1();
 	pid_t a = traced_child(a_body);
 	if (a < 0 || ptrace(PTRACE_SETOPTIONS, a, 0, PTRACE_O_TRACESYSGOOD) != 0 || to_entry_of(a, SYS_getppid) != 0) {
@@ -87,6 +127,13 @@ int main(void)
 	if (b < 0 || ptrace(PTRACE_CONT, b, 0, 0) != 0 || waitpid(b, &st, 0) != b || !WIFSTOPPED(st) ||
 	    WSTOPSIG(st) != SIGUSR2) {
 		printf("B did not stop for SIGUSR2\n");
+		return 2;
+	}
+	pid_t c = traced_child(c_body), d = traced_child(d_body), e = traced_child(e_body);
+	if (c < 0 || to_event(c, PTRACE_O_TRACEFORK, PTRACE_EVENT_FORK) != 0 || d < 0 ||
+	    to_event(d, PTRACE_O_TRACEEXIT, PTRACE_EVENT_EXIT) != 0 || e < 0 ||
+	    to_event(e, PTRACE_O_TRACEEXEC, PTRACE_EVENT_EXEC) != 0) {
+		printf("C, D or E did not stop at its event\n");
 		return 2;
 	}
 	printf("ready\n");
@@ -117,5 +164,29 @@ int main(void)
 	ptrace(PTRACE_DETACH, b, 0, SIGUSR2);
 	waitpid(b, &st, 0);
 	printf("B exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+
+	/* C: the fork returns; its child, traced too, stops at its SIGSTOP
+	 * and is let go on; each runs to its exit, any signal stop on the
+	 * way (C's SIGCHLD) passed on. */
+	unsigned long msg = 0;
+	ptrace(PTRACE_GETEVENTMSG, c, 0, &msg);
+	pid_t grandchild = (pid_t)msg;
+	ptrace(PTRACE_CONT, c, 0, 0);
+	for (int i = 0; i < 2; i++) {
+		pid_t who = i == 0 ? grandchild : c;
+		while (waitpid(who, &st, __WALL) == who && WIFSTOPPED(st))
+			ptrace(PTRACE_CONT, who, 0, WSTOPSIG(st) == SIGSTOP ? 0 : WSTOPSIG(st));
+		printf("%s exited %d\n", i == 0 ? "C's child" : "C", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	}
+
+	ptrace(PTRACE_GETEVENTMSG, d, 0, &msg);
+	printf("D's exit event: status %lu\n", msg >> 8);
+	ptrace(PTRACE_CONT, d, 0, 0);
+	waitpid(d, &st, 0);
+	printf("D exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+
+	ptrace(PTRACE_DETACH, e, 0, 0);
+	waitpid(e, &st, 0);
+	printf("E exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	return 0;
 }

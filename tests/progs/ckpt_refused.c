@@ -1,6 +1,6 @@
 /* Holds what a checkpoint does not cover yet, so that the test can see
  * the checkpoint refused by name and the sandbox run on: with the argument
- * "ptrace", a child in its exit's ptrace event stop; with "ghost", a file of
+ * "ptrace", a child in its vfork's ptrace event stop; with "ghost", a file of
  * the host tree (the root, written through) larger than 64 MiB, deleted
  * while open. */
 #define _GNU_SOURCE
@@ -21,15 +21,17 @@ int main(int argc, char **argv)
 		if (pid == 0) {
 			ptrace(PTRACE_TRACEME, 0, 0, 0);
 			raise(SIGSTOP);
+			if (vfork() == 0)
+				_exit(0);
 			_exit(0);
 		}
-		/* Its exit's event stop (PTRACE_EVENT_EXIT), in the middle of
-		 * the exit. */
+		/* Its vfork's event stop (PTRACE_EVENT_VFORK), after which the
+		 * child waits for its own child. */
 		int st;
 		if (waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st) ||
-		    ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACEEXIT) != 0 || ptrace(PTRACE_CONT, pid, 0, 0) != 0 ||
-		    waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st) || st >> 8 != (SIGTRAP | PTRACE_EVENT_EXIT << 8)) {
-			fprintf(stderr, "the child did not stop at its exit\n");
+		    ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACEVFORK) != 0 || ptrace(PTRACE_CONT, pid, 0, 0) != 0 ||
+		    waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st) || st >> 8 != (SIGTRAP | PTRACE_EVENT_VFORK << 8)) {
+			fprintf(stderr, "the child did not stop at its vfork\n");
 			return 2;
 		}
 		printf("ready\n");

@@ -1020,7 +1020,8 @@ fn restore_ptrace(task: &mut Task, pt: &PtraceImage) -> Result<(), RestoreError>
         fp
     };
     let stopped = pt.stop.is_some();
-    if stopped && pt.kind == StopKind::Event {
+    let event_status = pt.stop.map_or(0, |(status, _)| status);
+    if stopped && pt.kind == StopKind::Event && !crate::kernel::ptrace::event_stop_resumable(event_status) {
         return Err(bad());
     }
     let st = TraceeState {

@@ -717,16 +717,18 @@ fn locks_image(files: &Seen<File>) -> Result<Vec<FileLocksImage>, CheckpointErro
 }
 
 /// Refuses the kernel objects a checkpoint does not cover yet, where no
-/// open file shows them: a tracee in a ptrace event stop (the middle of a
-/// clone, an exec or an exit).
+/// open file shows them: a tracee in a vfork's or a seccomp filter's
+/// ptrace event stop (see [`crate::kernel::ptrace::event_stop_resumable`]).
 fn refuse_uncovered(kernel: &Kernel) -> Result<(), CheckpointError> {
-    use crate::kernel::ptrace::StopKind;
+    use crate::kernel::ptrace::{event_stop_resumable, StopKind};
     let in_event = |h: &&Arc<crate::kernel::task::TaskHandle>| {
         let st = h.ptrace.state();
-        st.stop.is_some() && st.kind == StopKind::Event
+        st.stop.is_some_and(|s| st.kind == StopKind::Event && !event_stop_resumable(s.status))
     };
     if let Some(tid) = kernel.procs().threads.values().find(in_event).map(|h| h.tid) {
-        return Err(unsupported(format!("thread {tid} is in a ptrace event stop (PTRACE_EVENT_*)")));
+        return Err(unsupported(format!(
+            "thread {tid} is in a vfork's or a seccomp filter's ptrace event stop (PTRACE_EVENT_*)"
+        )));
     }
     Ok(())
 }

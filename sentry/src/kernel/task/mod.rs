@@ -488,6 +488,9 @@ pub struct Task {
     /// A restored tracee caught by the checkpoint in a ptrace-stop: where
     /// the stop was, to wait in it again before anything else.
     pub restored_stop: Option<crate::kernel::ptrace::StopKind>,
+    /// A restored tracee whose exit's event stop the checkpoint caught: the
+    /// exit goes on without stopping there again.
+    pub exit_event_reported: bool,
     /// On a platform without stub processes (kvm): this thread's CPU
     /// clock, read around each switch to count the app's time.
     pub guest_clock: Option<u32>,
@@ -581,6 +584,7 @@ impl Task {
             started: Instant::now(),
             in_syscall: false,
             restored_stop: None,
+            exit_event_reported: false,
             guest_clock: None,
             tracer_gave: None,
             affinity: None,

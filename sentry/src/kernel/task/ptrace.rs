@@ -25,6 +25,15 @@ use crate::kernel::usage::Usage;
 use crate::kernel::ExitStatus;
 use crate::mm::SysResult;
 
+/// The exit status a wait status stands for.
+fn exit_status_of(wait: i32) -> ExitStatus {
+    match wait & 0x7f {
+        0 => ExitStatus::Exited(((wait >> 8) & 0xff) as u8),
+        sig if wait & 0x80 != 0 => ExitStatus::Dumped(sig as u32),
+        sig => ExitStatus::Signaled(sig as u32),
+    }
+}
+
 /// `si_code` of SIGCHLD and waitid for a ptrace stop.
 pub const CLD_TRAPPED: i32 = 4;
 
@@ -298,6 +307,12 @@ impl Task {
         if self.regs.syscall_nr() != u64::MAX {
             crate::syscalls::dispatch(self);
         }
+        self.finish_traced_syscall();
+    }
+
+    /// After a traced syscall's call: its exit stop, then a single-step's
+    /// trap.
+    fn finish_traced_syscall(&mut self) {
         if self.handle.ptrace.is_traced() {
             self.ptrace_syscall_stop(false);
         }
@@ -317,7 +332,12 @@ impl Task {
     /// (its tracer was told of the stop before the checkpoint), then goes
     /// on as the stop `kind` says.
     pub(super) fn resume_restored_stop(&mut self, kind: StopKind) {
-        let resume = self.wait_in_ptrace_stop(false);
+        let (status, msg) = {
+            let st = self.handle.ptrace.state();
+            (st.stop.map_or(0, |s| s.status), st.event_msg)
+        };
+        let event = (status >> 8) as u32;
+        let resume = self.wait_in_ptrace_stop(event == PTRACE_EVENT_EXIT && kind == StopKind::Event);
         match kind {
             StopKind::SyscallEntry => {
                 if let Some(r) = resume {
@@ -337,8 +357,24 @@ impl Task {
                     _ => None,
                 };
             }
-            // A checkpoint refuses a tracee in an event stop.
-            StopKind::Group | StopKind::Event => {}
+            // A fork's, clone's or exec's: the call returns (the new
+            // child's pid, or 0); an exit's: the exit goes on. (A
+            // checkpoint refuses the other event stops.)
+            StopKind::Event => match event {
+                PTRACE_EVENT_EXIT => {
+                    self.exit = Some(exit_status_of(msg as i32));
+                    self.exit_event_reported = true;
+                }
+                PTRACE_EVENT_EXEC => {
+                    self.regs.set_return(0);
+                    self.finish_traced_syscall();
+                }
+                _ => {
+                    self.regs.set_return(msg);
+                    self.finish_traced_syscall();
+                }
+            },
+            StopKind::Group => {}
         }
     }
 
@@ -440,7 +476,10 @@ impl Task {
     /// (killing those with PTRACE_O_EXITKILL).
     pub(super) fn ptrace_exit(&mut self, status: ExitStatus) {
         if self.handle.ptrace.is_traced() {
-            self.ptrace_event(PTRACE_O_TRACEEXIT, PTRACE_EVENT_EXIT, status.wait_status() as u64, true);
+            // (A restored tracee its exit stop caught had this stop.)
+            if !std::mem::take(&mut self.exit_event_reported) {
+                self.ptrace_event(PTRACE_O_TRACEEXIT, PTRACE_EVENT_EXIT, status.wait_status() as u64, true);
+            }
             let tracer = self.handle.ptrace.state().tracer;
             let procs = self.kernel.procs();
             if let Some(h) = procs.threads.get(&tracer) {
