@@ -64,6 +64,7 @@ impl Ctx {
         rootfs.prog("ckpt_devfs", Link::Static);
         rootfs.prog("ckpt_gonedir", Link::Static);
         rootfs.prog("ckpt_ptrace", Link::Static);
+        rootfs.prog("ckpt_vfork", Link::Static);
         rootfs.prog("ckpt_mounts", Link::Static);
         rootfs.prog("ckpt_sysctl", Link::Static);
         rootfs.prog("ckpt_keys", Link::Static);
@@ -406,13 +407,19 @@ fn assert_refused_and_runs_on_in(name: &str, argv: &[&str], what: &str, adjust: 
 }
 
 #[test]
-fn a_tracee_in_a_vfork_event_stop_is_refused_by_name_and_the_container_runs_on() {
+fn a_tracee_in_a_seccomp_event_stop_is_refused_by_name_and_the_container_runs_on() {
     assert_refused_and_runs_on("traced", &["/progs/ckpt_refused", "ptrace"], "ptrace event stop");
 }
 
 #[test]
 fn a_host_file_past_the_ghost_limit_deleted_while_open_is_refused_by_name() {
     assert_refused_and_runs_on_in("refused-ghost", &["/progs/ckpt_refused", "ghost"], "past 64 MiB", Ctx::host_root);
+}
+
+#[test]
+fn a_vfork_parent_waits_again_for_its_child() {
+    let out = restores_as_natively("vfork", "ckpt_vfork", Native::Chroot, &[]);
+    assert!(out.contains("vfork returned the child: yes\nthe child exited 4\nP exited 0\n"), "{out}");
 }
 
 #[test]

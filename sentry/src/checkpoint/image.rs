@@ -786,6 +786,10 @@ pub struct ThreadImage {
     pub fs: usize,
     /// Its ptrace link, as tracee and as tracer (None: it has none).
     pub ptrace: Option<PtraceImage>,
+    /// A vfork parent's child, which it waits for to exec or exit.
+    pub vfork_parent_of: Option<i32>,
+    /// A vfork child that has not exec'd or exited yet: its parent waits.
+    pub vfork_child: bool,
 }
 
 /// A thread's ptrace link ([`crate::kernel::ptrace::TraceeState`]).

@@ -534,6 +534,9 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
     // Processes and their threads.
     let now = Instant::now();
     let mut tasks = Vec::new();
+    // Each thread's vfork: the child it waits for, and whether it is a
+    // vfork child its parent waits for.
+    let mut vforks: HashMap<i32, (Option<i32>, bool)> = HashMap::new();
     let mut deferred_arms: Vec<DeferredArm> = Vec::new();
     // seccomp filters by their key in the image: threads that shared one
     // share it again.
@@ -670,6 +673,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                 }
                 let exe = p.exe.as_ref().and_then(|path| vfs.resolve(vfs.root(), vfs.root(), path, Follow::Yes).ok());
                 task.publish_program(exe, Arc::new(p.cmdline.clone()), Arc::new(p.environ.clone()));
+                vforks.insert(t.tid, (t.vfork_parent_of, t.vfork_child));
                 tasks.push(task);
             }
             procs.procs.insert(
@@ -694,6 +698,22 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
             );
         }
         procs.set_last_id(image.last_pid);
+    }
+    // Vfork parents wait again for their children, which release them as
+    // before; one whose child is gone is released at once.
+    let mut dones: HashMap<i32, Arc<crate::kernel::task::VforkDone>> = HashMap::new();
+    for task in &mut tasks {
+        if vforks.get(&task.tid).is_some_and(|&(_, child)| child) {
+            let v = Arc::new(crate::kernel::task::VforkDone::default());
+            task.vfork_done = Some(v.clone());
+            dones.insert(task.tid, v);
+        }
+    }
+    for task in &mut tasks {
+        if let Some(&(Some(child), _)) = vforks.get(&task.tid) {
+            let v = dones.get(&child).cloned().unwrap_or_else(crate::kernel::task::VforkDone::completed);
+            task.vfork_waiting = Some((v, child));
+        }
     }
     // A process outside the first time namespace reads its clocks by
     // syscall, through its own vDSO page (its mappings came back as the

@@ -48,7 +48,7 @@ pub enum CheckpointError {
     #[error("cannot checkpoint: {0} (not covered by checkpoints yet)")]
     Unsupported(String),
     /// Some tasks did not stop in time.
-    #[error("cannot checkpoint: tasks {0:?} did not stop within 10 s (a vfork or a host call in progress?)")]
+    #[error("cannot checkpoint: tasks {0:?} did not stop within 10 s (a host call in progress?)")]
     Busy(Vec<i32>),
     /// Another checkpoint is under way.
     #[error("a checkpoint of this sandbox is already in progress")]

@@ -63,6 +63,8 @@ pub fn thread_image(t: &Task) -> ThreadImage {
         ioprio: h.ioprio.load(Relaxed),
         trap: (t.trap.number, t.trap.code),
         reqkey_default: t.keys.reqkey_default,
+        vfork_parent_of: t.vfork_waiting.as_ref().map(|(_, child)| *child),
+        vfork_child: t.vfork_done.is_some(),
         ..Default::default()
     }
 }
@@ -717,8 +719,8 @@ fn locks_image(files: &Seen<File>) -> Result<Vec<FileLocksImage>, CheckpointErro
 }
 
 /// Refuses the kernel objects a checkpoint does not cover yet, where no
-/// open file shows them: a tracee in a vfork's or a seccomp filter's
-/// ptrace event stop (see [`crate::kernel::ptrace::event_stop_resumable`]).
+/// open file shows them: a tracee in a seccomp filter's ptrace event stop
+/// (see [`crate::kernel::ptrace::event_stop_resumable`]).
 fn refuse_uncovered(kernel: &Kernel) -> Result<(), CheckpointError> {
     use crate::kernel::ptrace::{event_stop_resumable, StopKind};
     let in_event = |h: &&Arc<crate::kernel::task::TaskHandle>| {
@@ -727,7 +729,7 @@ fn refuse_uncovered(kernel: &Kernel) -> Result<(), CheckpointError> {
     };
     if let Some(tid) = kernel.procs().threads.values().find(in_event).map(|h| h.tid) {
         return Err(unsupported(format!(
-            "thread {tid} is in a vfork's or a seccomp filter's ptrace event stop (PTRACE_EVENT_*)"
+            "thread {tid} is in a seccomp filter's ptrace event stop (PTRACE_EVENT_SECCOMP)"
         )));
     }
     Ok(())

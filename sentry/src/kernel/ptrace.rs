@@ -59,13 +59,11 @@ pub enum StopKind {
 
 /// Whether a checkpoint can leave a tracee in the event stop of wait
 /// status `status` (`SIGTRAP | event << 8`) for the restore to go on from:
-/// those at the end of a fork, clone or exec (the call returns next) and at
-/// an exit (the exit goes on); not a vfork's (whose parent then waits for
-/// the child) or a seccomp filter's (the filters run again next).
+/// every one but a seccomp filter's (whose filters run again next, in the
+/// middle of the syscall's entry).
 pub fn event_stop_resumable(status: i32) -> bool {
-    use abi::flags::ptrace::{PTRACE_EVENT_CLONE, PTRACE_EVENT_EXEC, PTRACE_EVENT_EXIT, PTRACE_EVENT_FORK};
-    let event = (status >> 8) as u32;
-    matches!(event, PTRACE_EVENT_FORK | PTRACE_EVENT_CLONE | PTRACE_EVENT_EXEC | PTRACE_EVENT_EXIT)
+    const PTRACE_EVENT_SECCOMP: i32 = 7;
+    status >> 8 != PTRACE_EVENT_SECCOMP
 }
 
 /// How the tracer let the tracee go on from its stop.

@@ -319,14 +319,28 @@ impl Task {
             procs.forget_unstarted(tid, pid);
             return Err(e);
         }
+        // (Noted before the event stop: a checkpoint that catches the
+        // parent there keeps the wait to come.)
+        self.vfork_waiting = vfork.map(|v| (v, tid));
         if event {
             self.ptrace_clone_event(kind, tid);
         }
-        if let Some(v) = vfork {
-            v.wait();
-            self.ptrace_vfork_done(tid);
-        }
+        self.finish_vfork();
         Ok(tid as u64)
+    }
+
+    /// A vfork parent's wait for its child to exec or exit
+    /// ([`Task::vfork_waiting`]), then its PTRACE_EVENT_VFORK_DONE stop. A
+    /// checkpoint may park it while it waits.
+    pub(crate) fn finish_vfork(&mut self) {
+        let Some((v, child)) = self.vfork_waiting.clone() else { return };
+        while !v.wait_for(std::time::Duration::from_millis(10)) {
+            if self.kernel.freezer.requested() {
+                self.park();
+            }
+        }
+        self.vfork_waiting = None;
+        self.ptrace_vfork_done(child);
     }
 }
 

@@ -395,12 +395,16 @@ impl VforkDone {
         self.cv.notify_all();
     }
 
-    /// Waits for the child.
-    pub fn wait(&self) {
-        let mut d = self.done.lock().unwrap_or_else(|e| e.into_inner());
-        while !*d {
-            d = self.cv.wait(d).unwrap_or_else(|e| e.into_inner());
-        }
+    /// Waits for the child for at most `limit`; whether it let go.
+    pub fn wait_for(&self, limit: std::time::Duration) -> bool {
+        let d = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        let (d, _) = self.cv.wait_timeout_while(d, limit, |done| !*done).unwrap_or_else(|e| e.into_inner());
+        *d
+    }
+
+    /// A wait already over (the restored parent of a child that is gone).
+    pub fn completed() -> Arc<VforkDone> {
+        Arc::new(VforkDone { done: Mutex::new(true), cv: Condvar::new() })
     }
 }
 
@@ -488,6 +492,10 @@ pub struct Task {
     /// A restored tracee caught by the checkpoint in a ptrace-stop: where
     /// the stop was, to wait in it again before anything else.
     pub restored_stop: Option<crate::kernel::ptrace::StopKind>,
+    /// A vfork parent waiting for its child to exec or exit: the wait and
+    /// the child's tid (a checkpoint keeps it, for the restored parent to
+    /// wait on).
+    pub vfork_waiting: Option<(Arc<VforkDone>, i32)>,
     /// A restored tracee whose exit's event stop the checkpoint caught: the
     /// exit goes on without stopping there again.
     pub exit_event_reported: bool,
@@ -584,6 +592,7 @@ impl Task {
             started: Instant::now(),
             in_syscall: false,
             restored_stop: None,
+            vfork_waiting: None,
             exit_event_reported: false,
             guest_clock: None,
             tracer_gave: None,

@@ -312,7 +312,7 @@ impl Task {
 
     /// After a traced syscall's call: its exit stop, then a single-step's
     /// trap.
-    fn finish_traced_syscall(&mut self) {
+    pub(super) fn finish_traced_syscall(&mut self) {
         if self.handle.ptrace.is_traced() {
             self.ptrace_syscall_stop(false);
         }
@@ -357,9 +357,9 @@ impl Task {
                     _ => None,
                 };
             }
-            // A fork's, clone's or exec's: the call returns (the new
-            // child's pid, or 0); an exit's: the exit goes on. (A
-            // checkpoint refuses the other event stops.)
+            // A fork's, clone's, vfork-done's or exec's: the call returns
+            // (the new child's pid, or 0); an exit's: the exit goes on. (A
+            // checkpoint refuses a seccomp filter's.)
             StopKind::Event => match event {
                 PTRACE_EVENT_EXIT => {
                     self.exit = Some(exit_status_of(msg as i32));
@@ -369,6 +369,9 @@ impl Task {
                     self.regs.set_return(0);
                     self.finish_traced_syscall();
                 }
+                // The vfork's wait for its child follows (the run loop's
+                // first step, [`Task::vfork_waiting`]).
+                PTRACE_EVENT_VFORK => {}
                 _ => {
                     self.regs.set_return(msg);
                     self.finish_traced_syscall();

@@ -68,6 +68,15 @@ impl Task {
         if let Some(kind) = self.restored_stop.take() {
             self.resume_restored_stop(kind);
         }
+        // A restored vfork parent: its wait for the child, then the
+        // vfork's return.
+        if let Some((_, child)) = self.vfork_waiting {
+            self.finish_vfork();
+            self.regs.set_return(child as u64);
+            if self.handle.ptrace.is_traced() {
+                self.finish_traced_syscall();
+            }
+        }
         loop {
             if self.must_exit() {
                 return;
