@@ -1,19 +1,24 @@
 /* Tracees across a checkpoint. The program traces children of its own
  * (PTRACE_TRACEME): A it leaves in a syscall-enter-stop at getppid, B in a
- * signal-delivery-stop for SIGUSR2, and C, D and E in event stops: C's
- * fork (PTRACE_EVENT_FORK), D's exit (PTRACE_EVENT_EXIT) and E's exec
- * (PTRACE_EVENT_EXEC). It says "ready" and waits for SIGUSR1 (a
+ * signal-delivery-stop for SIGUSR2, and C, D, E and F in event stops: C's
+ * fork (PTRACE_EVENT_FORK), D's exit (PTRACE_EVENT_EXIT), E's exec
+ * (PTRACE_EVENT_EXEC) and F's seccomp filter's SECCOMP_RET_TRACE of
+ * getppid (PTRACE_EVENT_SECCOMP). It says "ready" and waits for SIGUSR1 (a
  * checkpoint and a restore come in between). Then it finds A still at
  * getppid's entry, lets the call run to its exit stop and makes its result
  * 4242, and detaches; it finds B's stop still SIGUSR2's and detaches it
  * with that signal, which B's handler then gets; C's fork returns the
  * traced grandchild's pid; D exits with its status; E runs its new
- * program. */
+ * program; F's getppid runs once its filters have run again. */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/user.h>
@@ -79,6 +84,22 @@ static void e_body(void)
 	_exit(9);
 }
 
+static void f_body(void)
+{
+	/* getppid goes to the tracer first (SECCOMP_RET_TRACE). */
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
+		_exit(3);
+	/* Its exit status says whether getppid gave its parent. */
+	_exit(syscall(SYS_getppid) > 0 ? 6 : 8);
+}
+
 /* Resumes `pid` with `options` until its next stop; whether that is the
  * event stop `event`. */
 static int to_event(pid_t pid, int options, int event)
@@ -129,11 +150,12 @@ int main(int argc, char **argv)
 		printf("B did not stop for SIGUSR2\n");
 		return 2;
 	}
-	pid_t c = traced_child(c_body), d = traced_child(d_body), e = traced_child(e_body);
+	pid_t c = traced_child(c_body), d = traced_child(d_body), e = traced_child(e_body), f = traced_child(f_body);
 	if (c < 0 || to_event(c, PTRACE_O_TRACEFORK, PTRACE_EVENT_FORK) != 0 || d < 0 ||
 	    to_event(d, PTRACE_O_TRACEEXIT, PTRACE_EVENT_EXIT) != 0 || e < 0 ||
-	    to_event(e, PTRACE_O_TRACEEXEC, PTRACE_EVENT_EXEC) != 0) {
-		printf("C, D or E did not stop at its event\n");
+	    to_event(e, PTRACE_O_TRACEEXEC, PTRACE_EVENT_EXEC) != 0 || f < 0 ||
+	    to_event(f, PTRACE_O_TRACESECCOMP, PTRACE_EVENT_SECCOMP) != 0) {
+		printf("C, D, E or F did not stop at its event\n");
 		return 2;
 	}
 	printf("ready\n");
@@ -188,5 +210,14 @@ int main(int argc, char **argv)
 	ptrace(PTRACE_DETACH, e, 0, 0);
 	waitpid(e, &st, 0);
 	printf("E exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+
+	if (ptrace(PTRACE_GETREGS, f, 0, &r) != 0) {
+		perror("PTRACE_GETREGS");
+		return 2;
+	}
+	printf("F at its traced getppid: %s\n", (long)r.orig_rax == SYS_getppid ? "yes" : "no");
+	ptrace(PTRACE_DETACH, f, 0, 0);
+	waitpid(f, &st, 0);
+	printf("F exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	return 0;
 }

@@ -1025,7 +1025,7 @@ fn unlinked_dentry(kernel: &Kernel, path: &[u8], inode: Arc<crate::vfs::tmpfs::I
 /// in it again first thing, its registers and FPU state as the tracer
 /// sees them its own unless the tracer changed them.
 fn restore_ptrace(task: &mut Task, pt: &PtraceImage) -> Result<(), RestoreError> {
-    use crate::kernel::ptrace::{Resume, Stop, StopKind, TraceeExit, TraceeState};
+    use crate::kernel::ptrace::{Resume, Stop, TraceeExit, TraceeState};
     let bad = || inconsistent(format!("thread {}'s ptrace state", task.tid));
     let (sig, syscall, step, from_pid, from_uid) = pt.resume;
     let (trap_pending, group_stop_seen, listening, stepping) = pt.flags;
@@ -1040,10 +1040,6 @@ fn restore_ptrace(task: &mut Task, pt: &PtraceImage) -> Result<(), RestoreError>
         fp
     };
     let stopped = pt.stop.is_some();
-    let event_status = pt.stop.map_or(0, |(status, _)| status);
-    if stopped && pt.kind == StopKind::Event && !crate::kernel::ptrace::event_stop_resumable(event_status) {
-        return Err(bad());
-    }
     let st = TraceeState {
         tracer: pt.tracer.0,
         tracer_pid: pt.tracer.1,

@@ -162,7 +162,6 @@ fn build(
     kernel: &Kernel,
     parked: &std::collections::BTreeMap<i32, Parked>,
 ) -> Result<(Image, Ghosts), CheckpointError> {
-    refuse_uncovered(kernel)?;
     // Host files mapped shared get what the app stored in their mappings
     // first, so that each is named below as the host has it.
     crate::vfs::hostcache::write_back_all()
@@ -716,23 +715,6 @@ fn locks_image(files: &Seen<File>) -> Result<Vec<FileLocksImage>, CheckpointErro
         out.push(FileLocksImage { file, flocks, records });
     }
     Ok(out)
-}
-
-/// Refuses the kernel objects a checkpoint does not cover yet, where no
-/// open file shows them: a tracee in a seccomp filter's ptrace event stop
-/// (see [`crate::kernel::ptrace::event_stop_resumable`]).
-fn refuse_uncovered(kernel: &Kernel) -> Result<(), CheckpointError> {
-    use crate::kernel::ptrace::{event_stop_resumable, StopKind};
-    let in_event = |h: &&Arc<crate::kernel::task::TaskHandle>| {
-        let st = h.ptrace.state();
-        st.stop.is_some_and(|s| st.kind == StopKind::Event && !event_stop_resumable(s.status))
-    };
-    if let Some(tid) = kernel.procs().threads.values().find(in_event).map(|h| h.tid) {
-        return Err(unsupported(format!(
-            "thread {tid} is in a seccomp filter's ptrace event stop (PTRACE_EVENT_SECCOMP)"
-        )));
-    }
-    Ok(())
 }
 
 /// A thread's ptrace link, if it has one.

@@ -57,15 +57,6 @@ pub enum StopKind {
     Event,
 }
 
-/// Whether a checkpoint can leave a tracee in the event stop of wait
-/// status `status` (`SIGTRAP | event << 8`) for the restore to go on from:
-/// every one but a seccomp filter's (whose filters run again next, in the
-/// middle of the syscall's entry).
-pub fn event_stop_resumable(status: i32) -> bool {
-    const PTRACE_EVENT_SECCOMP: i32 = 7;
-    status >> 8 != PTRACE_EVENT_SECCOMP
-}
-
 /// How the tracer let the tracee go on from its stop.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Resume {

@@ -28,7 +28,7 @@ mod process;
 mod procmap;
 mod ptrace;
 mod sched;
-mod seccomp;
+pub(crate) mod seccomp;
 mod signal;
 mod socket;
 mod splice;
@@ -99,6 +99,12 @@ pub fn dispatch(task: &mut Task) {
     if task.handle.seccomp_gen.load(std::sync::atomic::Ordering::Acquire) != 0 && !seccomp::admit(task) {
         return;
     }
+    run_admitted(task);
+}
+
+/// Runs the syscall the task stopped at, which its seccomp filters let
+/// through, and sets its result.
+pub fn run_admitted(task: &mut Task) {
     let nr = task.regs.syscall_nr();
     let args = Args(task.regs.syscall_args());
     let result = match table::handler(nr) {

@@ -175,18 +175,32 @@ pub fn admit(t: &mut Task) -> bool {
                 t.regs.set_return(Errno::ENOSYS.as_return());
                 return false;
             }
-            // The tracer may have changed the syscall, or skipped it (-1,
-            // with the result it set). The filters then run again, and a
-            // second TRACE lets it through (Linux's recheck_after_trace).
-            if t.must_exit() || t.regs.syscall_nr() == u64::MAX {
-                return false;
-            }
-            match Action::of(filter.verdict(&data(t))) {
-                Action::Allow | Action::Trace(_) => true,
-                other => refuse(t, other),
-            }
+            recheck(t, &filter)
         }
         other => refuse(t, other),
+    }
+}
+
+/// After the tracer's PTRACE_EVENT_SECCOMP stop: it may have changed the
+/// syscall, or skipped it (-1, with the result it set). The filters then
+/// run again, and a second TRACE lets it through (Linux's
+/// recheck_after_trace). True if the syscall is to run.
+fn recheck(t: &mut Task, filter: &Arc<seccomp::Filter>) -> bool {
+    if t.must_exit() || t.regs.syscall_nr() == u64::MAX {
+        return false;
+    }
+    match Action::of(filter.verdict(&data(t))) {
+        Action::Allow | Action::Trace(_) => true,
+        other => refuse(t, other),
+    }
+}
+
+/// [`recheck`] for a restored tracee that a checkpoint caught in that
+/// stop.
+pub fn recheck_after_trace(t: &mut Task) -> bool {
+    match t.handle.seccomp_mode() {
+        Mode::Filter(f) => recheck(t, &f),
+        _ => !(t.must_exit() || t.regs.syscall_nr() == u64::MAX),
     }
 }
 

@@ -25,6 +25,10 @@ use crate::kernel::usage::Usage;
 use crate::kernel::ExitStatus;
 use crate::mm::SysResult;
 
+/// PTRACE_EVENT_SECCOMP (not in `abi::flags::ptrace`: only the resumed
+/// stop names it).
+const PTRACE_EVENT_SECCOMP: u32 = 7;
+
 /// The exit status a wait status stands for.
 fn exit_status_of(wait: i32) -> ExitStatus {
     match wait & 0x7f {
@@ -358,8 +362,7 @@ impl Task {
                 };
             }
             // A fork's, clone's, vfork-done's or exec's: the call returns
-            // (the new child's pid, or 0); an exit's: the exit goes on. (A
-            // checkpoint refuses a seccomp filter's.)
+            // (the new child's pid, or 0); an exit's: the exit goes on.
             StopKind::Event => match event {
                 PTRACE_EVENT_EXIT => {
                     self.exit = Some(exit_status_of(msg as i32));
@@ -372,6 +375,13 @@ impl Task {
                 // The vfork's wait for its child follows (the run loop's
                 // first step, [`Task::vfork_waiting`]).
                 PTRACE_EVENT_VFORK => {}
+                // The filters run again, then the syscall (or not).
+                PTRACE_EVENT_SECCOMP => {
+                    if crate::syscalls::seccomp::recheck_after_trace(self) {
+                        crate::syscalls::run_admitted(self);
+                    }
+                    self.finish_traced_syscall();
+                }
                 _ => {
                     self.regs.set_return(msg);
                     self.finish_traced_syscall();
@@ -395,7 +405,6 @@ impl Task {
     /// A seccomp filter's SECCOMP_RET_TRACE: PTRACE_EVENT_SECCOMP with the
     /// filter's data, if a tracer asked for it; false if none did.
     pub(crate) fn ptrace_seccomp(&mut self, msg: u16) -> bool {
-        const PTRACE_EVENT_SECCOMP: u32 = 7;
         self.handle.ptrace.is_traced()
             && self.ptrace_event(PTRACE_O_TRACESECCOMP, PTRACE_EVENT_SECCOMP, u64::from(msg), false)
     }
