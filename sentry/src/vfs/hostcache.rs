@@ -216,8 +216,12 @@ impl HostCache {
     fn flush(&self, offset: u64, len: u64) -> SysResult<()> {
         let Some(fd) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).clone() else { return Ok(()) };
         let pages = self.pages();
+        let runs = pages.file_runs(offset, len);
+        if runs.is_empty() {
+            return Ok(());
+        }
         let (mut ours, mut theirs) = (vec![0u8; COMPARE_BLOCK], vec![0u8; COMPARE_BLOCK]);
-        for (at, run) in pages.file_runs(offset, len) {
+        for (at, run) in runs {
             let mut done = 0;
             while done < run.len {
                 let n = (run.len - done).min(COMPARE_BLOCK as u64) as usize;
