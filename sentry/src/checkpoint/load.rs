@@ -662,12 +662,7 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
                 }
                 task.keys =
                     crate::kernel::keys::ThreadKeys { thread: pick_hold(t.keyring)?, reqkey_default: t.reqkey_default };
-                task.inherited_fp = t.fp.as_ref().map(|bytes| {
-                    let mut fp = Box::<platform::FpState>::default();
-                    let n = bytes.len().min(fp.bytes.len());
-                    fp.bytes[..n].copy_from_slice(&bytes[..n]);
-                    fp
-                });
+                task.inherited_fp = t.fp.as_deref().map(fp_state);
                 if let Some(pt) = &t.ptrace {
                     restore_ptrace(&mut task, pt)?;
                 }
@@ -1021,6 +1016,15 @@ fn unlinked_dentry(kernel: &Kernel, path: &[u8], inode: Arc<crate::vfs::tmpfs::I
     Dentry::unlinked_mem(name, parent.as_ref(), inode)
 }
 
+/// An FPU state from the image's bytes (the platform's layout, as
+/// [`super::save::fp_bytes`] wrote them).
+fn fp_state(bytes: &[u8]) -> Box<platform::FpState> {
+    let mut fp = Box::<platform::FpState>::default();
+    let n = bytes.len().min(fp.bytes.len());
+    fp.bytes[..n].copy_from_slice(&bytes[..n]);
+    fp
+}
+
 /// A thread's ptrace link. A tracee the checkpoint caught in a stop waits
 /// in it again first thing, its registers and FPU state as the tracer
 /// sees them its own unless the tracer changed them.
@@ -1032,12 +1036,6 @@ fn restore_ptrace(task: &mut Task, pt: &PtraceImage) -> Result<(), RestoreError>
     let regs = match &pt.regs {
         Some(words) => Some(platform::Regs::from_words(words).ok_or_else(bad)?),
         None => None,
-    };
-    let fp_of = |bytes: &[u8]| {
-        let mut fp = Box::<platform::FpState>::default();
-        let n = bytes.len().min(fp.bytes.len());
-        fp.bytes[..n].copy_from_slice(&bytes[..n]);
-        fp
     };
     let stopped = pt.stop.is_some();
     let st = TraceeState {
@@ -1053,7 +1051,7 @@ fn restore_ptrace(task: &mut Task, pt: &PtraceImage) -> Result<(), RestoreError>
         regs: regs.unwrap_or(task.regs),
         regs_dirty: regs.is_some(),
         fp: match &pt.fp {
-            Some(bytes) => Some(fp_of(bytes)),
+            Some(bytes) => Some(fp_state(bytes)),
             None if stopped => task.inherited_fp.clone(),
             None => None,
         },

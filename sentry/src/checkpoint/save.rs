@@ -196,7 +196,7 @@ fn build(
                 let park = parked.get(&h.tid).ok_or(CheckpointError::Busy(vec![h.tid]))?;
                 let mut t = ThreadImage {
                     regs: regs_words(&park.regs),
-                    fp: park.fp.as_ref().map(|fp| fp.bytes[..platform::fp_layout().size.min(fp.bytes.len())].to_vec()),
+                    fp: park.fp.as_deref().map(fp_bytes),
                     pending: h.pending_queue().iter().map(|s| s.0.to_vec()).collect(),
                     mm: mms.add(&park.mm),
                     fds: fd_tables.add(&park.fds),
@@ -737,17 +737,18 @@ fn ptrace_image(h: &crate::kernel::task::TaskHandle) -> Option<PtraceImage> {
         siginfo: st.siginfo.map(|i| i.0.to_vec()),
         event_msg: st.event_msg,
         regs: st.regs_dirty.then(|| regs_words(&st.regs)),
-        fp: st
-            .fp
-            .as_ref()
-            .filter(|_| st.fp_dirty)
-            .map(|fp| fp.bytes[..platform::fp_layout().size.min(fp.bytes.len())].to_vec()),
+        fp: st.fp.as_deref().filter(|_| st.fp_dirty).map(fp_bytes),
         debugreg: st.debugreg,
         flags: (st.trap_pending, st.group_stop_seen, st.listening, st.stepping),
         set_mask: st.set_mask,
         tracees,
         exits,
     })
+}
+
+/// An FPU state as the image keeps it: the bytes of the platform's layout.
+pub(super) fn fp_bytes(fp: &platform::FpState) -> Vec<u8> {
+    fp.bytes[..platform::fp_layout().size.min(fp.bytes.len())].to_vec()
 }
 
 /// The registers as a list of words, in `Regs`' order.
