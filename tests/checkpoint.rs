@@ -57,6 +57,7 @@ impl Ctx {
         rootfs.prog("ckpt_aio", Link::Static);
         rootfs.prog("ckpt_ghost", Link::Static);
         rootfs.prog("ckpt_hostmap", Link::Static);
+        rootfs.prog("ckpt_diskov", Link::Static);
         rootfs.prog("ckpt_refused", Link::Static);
         rootfs.prog("ckpt_mseal", Link::Static);
         rootfs.prog("ckpt_ns", Link::Static);
@@ -103,6 +104,23 @@ impl Ctx {
     /// is never written), not read-only.
     fn overlay_root(self) -> Ctx {
         self.writable_root("overlay")
+    }
+
+    /// The root an overlay whose upper layer keeps its files' data on
+    /// disk, under [`Ctx::overlay_disk`].
+    fn disk_overlay_root(self) -> Ctx {
+        let ctx = self.writable_root("overlay");
+        fs::create_dir_all(ctx.overlay_disk()).expect("the overlay's directory");
+        let path = ctx.bundle().join("config.json");
+        let mut config: serde_json::Value = serde_json::from_slice(&fs::read(&path).expect("config")).expect("JSON");
+        config["annotations"]["dev.husk.overlay"] = json!(format!("disk:{}", ctx.overlay_disk().display()));
+        fs::write(&path, serde_json::to_vec_pretty(&config).expect("JSON")).expect("write config.json");
+        ctx
+    }
+
+    /// Where [`Ctx::disk_overlay_root`] has the overlay keep its data.
+    fn overlay_disk(&self) -> PathBuf {
+        self.rootfs.outside().join("overlay-disk")
     }
 
     /// The root the bundle's rootfs itself, written through (the
@@ -268,6 +286,10 @@ impl Ctx {
     fn assert_nothing_left(&self) {
         assert!(!self.listed(), "{} is still listed", self.id);
         assert!(!self.state_root.join(&self.id).exists(), "its state directory is left");
+        if let Ok(dir) = fs::read_dir(self.overlay_disk()) {
+            let left: Vec<_> = dir.map(|e| e.expect("an entry").file_name()).collect();
+            assert!(left.is_empty(), "the overlay's stores on disk are left: {left:?}");
+        }
         let mine = procs::all().into_iter().filter(|p| p.cmdline.contains(&self.id)).count();
         assert_eq!(mine, 0, "processes of {} are left", self.id);
     }
@@ -1013,6 +1035,72 @@ fn shared_mappings_of_host_files_come_back_shared_with_what_was_stored() {
     assert!(out.contains("the child's store: X in the mapping, X in the file\nput back: c"), "{out}");
     assert!(out.contains("the private copy after MADV_DONTNEED: b"), "{out}");
     assert!(out.contains("the read-only mapping: read-only shared"), "{out}");
+}
+
+#[test]
+fn an_overlay_keeping_its_files_on_disk_comes_back_with_them() {
+    let out = restores_as_natively_in("diskov", "ckpt_diskov", Native::Chroot, &[], Ctx::disk_overlay_root);
+    assert!(
+        out.contains("the sparse file: 1048584 bytes, its first page A's, its hole zeros, its tail tail!"),
+        "{out}"
+    );
+    assert!(out.contains("the lower file: lower+more"), "{out}");
+    assert!(
+        out.contains("the unlinked file from offset 9: data (0 links)\nwritten to after: unlinked-data+after"),
+        "{out}"
+    );
+    assert!(out.contains("the shared mapping: shared-one, page-two\nthe shared file reads: shared-one"), "{out}");
+    assert!(out.contains("a store through the mapping, read from the file: shared-two"), "{out}");
+    assert!(out.contains("a write to the file, seen in the mapping: THREEtwo"), "{out}");
+    assert!(out.contains("the private mapping: PRIVATE-file; its file: private-file"), "{out}");
+    assert!(out.contains("the big file: 3145728 bytes, the same bytes"), "{out}");
+    assert!(out.contains("a file made after: made after"), "{out}");
+}
+
+/// The image of a sandbox whose overlay keeps its files on disk holds
+/// their data in its disk file, not in its memory; and the sandbox used
+/// the disk: its store was there while it ran.
+#[test]
+fn an_overlay_on_disk_goes_to_the_images_disk_file() {
+    for platform in PLATFORMS {
+        let ctx = Ctx::new(platform, "diskov-image", &["/progs/ckpt_diskov"]).disk_overlay_root();
+        let out = ctx.image("out");
+        ctx.run_detached(&out);
+        let stores: Vec<_> = fs::read_dir(ctx.overlay_disk()).expect("the overlay's directory").collect();
+        assert_eq!(stores.len(), 1, "{platform}: one store on disk while the sandbox runs");
+        ctx.ok(&["checkpoint", "--image-path", "img", &ctx.id]);
+        let size = |name: &str| fs::metadata(ctx.image("img").join(name)).map(|m| m.len()).unwrap_or(0);
+        // The 3 MiB file, the sparse one's two runs, and the rest.
+        let disk = size("husk-disk.img");
+        assert!(((3 << 20) + 8192..4 << 20).contains(&disk), "{platform}: {disk} bytes of files on disk in the image");
+        assert_eq!(
+            fs::read_dir(ctx.overlay_disk()).expect("the overlay's directory").count(),
+            0,
+            "{platform}: the store is gone with the sandbox"
+        );
+        // Restored into a memory overlay: refused, and nothing is left.
+        let path = ctx.bundle().join("config.json");
+        let mut config: serde_json::Value = serde_json::from_slice(&fs::read(&path).expect("config")).expect("JSON");
+        config["annotations"]["dev.husk.overlay"] = json!("memory");
+        fs::write(&path, serde_json::to_vec_pretty(&config).expect("JSON")).expect("write config.json");
+        let bundle = ctx.bundle().to_string_lossy().into_owned();
+        let refused = ctx.run(&["restore", "-d", "--image-path", "img", "--bundle", &bundle, &ctx.id]);
+        assert_ne!(refused.status, 0, "{platform}: restored into a memory overlay");
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(said.contains("kept its files on disk"), "{platform}: {}", refused.describe());
+        ctx.assert_nothing_left();
+        // A byte of the disk file changed: refused by its checksum.
+        let ctx = ctx.disk_overlay_root();
+        let disk_file = ctx.image("img").join("husk-disk.img");
+        let mut bytes = fs::read(&disk_file).expect("the disk file");
+        bytes[100] ^= 0x20;
+        fs::write(&disk_file, bytes).expect("the disk file");
+        let refused = ctx.run(&["restore", "-d", "--image-path", "img", "--bundle", &bundle, &ctx.id]);
+        assert_ne!(refused.status, 0, "{platform}: restored from a changed disk file");
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(said.contains("does not match its checksum"), "{platform}: {}", refused.describe());
+        ctx.assert_nothing_left();
+    }
 }
 
 #[test]

@@ -113,6 +113,13 @@ impl HostRoot {
     pub fn path(&self) -> &Path {
         &self.dir
     }
+
+    /// Keeps the directory past this value (something else removes it
+    /// later); returns its path.
+    pub fn keep(self) -> PathBuf {
+        let this = std::mem::ManuallyDrop::new(self);
+        this.dir.clone()
+    }
 }
 
 /// A new directory `PREFIX-PID-NANOS` of mode `mode` in `parent`,

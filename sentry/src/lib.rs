@@ -655,15 +655,17 @@ impl Controller {
         Ok(Started { pid, exit: rx })
     }
 
-    /// Checkpoints the sandbox into `state` and `pages` (the image's two
-    /// files, opened by the runtime), and ends it unless `leave_running`.
+    /// Checkpoints the sandbox into `state`, `pages` and `disk` (the
+    /// image's files, opened by the runtime), and ends it unless
+    /// `leave_running`.
     pub fn checkpoint(
         &self,
         state: OwnedFd,
         pages: OwnedFd,
+        disk: Option<OwnedFd>,
         leave_running: bool,
     ) -> Result<checkpoint::save::Written, checkpoint::CheckpointError> {
-        checkpoint::checkpoint(&self.0, state, pages, leave_running)
+        checkpoint::checkpoint(&self.0, state, pages, disk, leave_running)
     }
 
     /// The sandbox's live processes: each one's pid, and the host pid (in
@@ -851,6 +853,9 @@ pub struct RestoreFrom {
     pub pages: OwnedFd,
     /// Read pages only as they are touched, with no background loading.
     pub pages_on_demand: bool,
+    /// The disk file ([`checkpoint::image::DISK_FILE`]): the data of an
+    /// overlay's files on disk (an image without one has none).
+    pub disk: Option<OwnedFd>,
 }
 
 /// Reads the state file of an image: at most [`checkpoint::image::MAX_STATE`]
@@ -953,7 +958,7 @@ impl Sandbox {
             Some(from) => {
                 let image = read_state(from.state)?;
                 checkpoint::load::load_memory(&mf, &image.memory, from.pages)?;
-                Some((image, !from.pages_on_demand))
+                Some((image, !from.pages_on_demand, from.disk))
             }
             None => None,
         };
@@ -1014,11 +1019,11 @@ impl Sandbox {
             p.set_kernel(&kernel);
         }
         kernel.vfs.mark_memory_baseline();
-        let load_in_background = restore.as_ref().is_some_and(|(_, background)| *background);
+        let load_in_background = restore.as_ref().is_some_and(|(_, background, _)| *background);
         let tasks = match restore {
             None => vec![new_process(&kernel, cfg.init, true)?],
-            Some((image, _)) => {
-                let tasks = checkpoint::restore_tasks(&kernel, image, cfg.init.stdio)?;
+            Some((image, _, disk)) => {
+                let tasks = checkpoint::restore_tasks(&kernel, image, cfg.init.stdio, disk)?;
                 // A block of the image's pages that turns out corrupt (or
                 // cannot be read) as it loads ends the sandbox: the app
                 // must not run on.

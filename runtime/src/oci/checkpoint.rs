@@ -17,6 +17,7 @@ use crate::Globals;
 /// The image's files.
 const STATE_FILE: &str = sentry::checkpoint::image::STATE_FILE;
 const PAGES_FILE: &str = sentry::checkpoint::image::PAGES_FILE;
+const DISK_FILE: &str = sentry::checkpoint::image::DISK_FILE;
 
 /// runc's options for CRIU, which `checkpoint` and `restore` take and Husk
 /// ignores: they do not apply when the Sentry owns every object it saves.
@@ -201,21 +202,23 @@ fn write_image(args: &CheckpointArgs, dir: &ContainerDir) -> anyhow::Result<()> 
     let written = (|| {
         let state = create_file(&args.image_path, STATE_FILE)?;
         let pages = create_file(&args.image_path, PAGES_FILE)?;
+        let disk = create_file(&args.image_path, DISK_FILE)?;
         let req = Request::Checkpoint { leave_running: args.leave_running };
-        control::connect_at(dir.dir_fd())?.call(&req, &[state.as_raw_fd(), pages.as_raw_fd()])
+        control::connect_at(dir.dir_fd())?.call(&req, &[state.as_raw_fd(), pages.as_raw_fd(), disk.as_raw_fd()])
     })();
     let cleanup = || {
-        let _ = std::fs::remove_file(args.image_path.join(STATE_FILE));
-        let _ = std::fs::remove_file(args.image_path.join(PAGES_FILE));
+        for name in [STATE_FILE, PAGES_FILE, DISK_FILE] {
+            let _ = std::fs::remove_file(args.image_path.join(name));
+        }
         if made {
             let _ = std::fs::remove_dir(&args.image_path);
         }
     };
     match written {
-        Ok(Response::Checkpointed { processes, threads, state_bytes, page_bytes }) => {
+        Ok(Response::Checkpointed { processes, threads, state_bytes, page_bytes, disk_bytes }) => {
             log::info!(
                 "checkpoint of {}: {processes} processes, {threads} threads, {state_bytes} bytes of state, \
-                 {page_bytes} bytes of memory",
+                 {page_bytes} bytes of memory, {disk_bytes} bytes of files on disk",
                 args.id
             );
         }
@@ -237,16 +240,25 @@ fn write_image(args: &CheckpointArgs, dir: &ContainerDir) -> anyhow::Result<()> 
 
 use std::os::fd::AsRawFd;
 
-/// Opens an image's two files for a restore, with a clear error for a
+/// An image's files, open for a restore.
+pub struct ImageFiles {
+    pub state: OwnedFd,
+    pub pages: OwnedFd,
+    /// The data of an overlay's files on disk; an image copied without
+    /// this file restores as long as it kept no such file.
+    pub disk: Option<OwnedFd>,
+}
+
+/// Opens an image's files for a restore, with a clear error for a
 /// directory that holds no image.
-pub fn open_image(dir: &Path) -> anyhow::Result<(OwnedFd, OwnedFd)> {
+pub fn open_image(dir: &Path) -> anyhow::Result<ImageFiles> {
     let open = |name: &str| -> anyhow::Result<OwnedFd> {
         let path = dir.join(name);
         std::fs::File::open(&path)
             .map(OwnedFd::from)
             .with_context(|| format!("{} holds no Husk checkpoint image ({name})", dir.display()))
     };
-    Ok((open(STATE_FILE)?, open(PAGES_FILE)?))
+    Ok(ImageFiles { state: open(STATE_FILE)?, pages: open(PAGES_FILE)?, disk: open(DISK_FILE).ok() })
 }
 
 /// `husk restore`: a create and a start of container `id` from `--bundle`,

@@ -87,6 +87,8 @@ pub enum Response {
         state_bytes: u64,
         /// The memory written.
         page_bytes: u64,
+        /// The data of an overlay's files on disk written.
+        disk_bytes: u64,
     },
 }
 

@@ -160,6 +160,15 @@ fn create_sandbox(g: &Globals, args: &CreateArgs) -> anyhow::Result<std::process
             }
             Err(e) => return Err(e),
         };
+        // The overlay's store on disk, removed if the create fails, else
+        // by delete.
+        let overlay_dir = match sandbox::overlay_disk_of(plan.readonly_root, &plan.annotations)? {
+            Some(parent) => {
+                gofer::check_root(&parent).with_context(|| format!("the overlay's directory {}", parent.display()))?;
+                Some(crate::hostroot::private_dir(&parent, "husk-overlay", 0o700)?)
+            }
+            None => None,
+        };
         let listener = control::listen_at(dir.dir_fd())?;
         let console = if plan.process.terminal {
             let sock =
@@ -185,18 +194,25 @@ fn create_sandbox(g: &Globals, args: &CreateArgs) -> anyhow::Result<std::process
         cmd.args(g.forwarded_flags()).arg("sandbox");
         cmd.arg("--id").arg(&args.id).arg("--bundle").arg(&plan.bundle);
         cmd.arg("--ready-fd").arg("3").arg("--control-fd").arg("4");
+        if let Some(d) = &overlay_dir {
+            cmd.arg("--overlay-dir").arg(d.path());
+        }
         let mut fds = vec![(ready_w.as_raw_fd(), 3), (listener.as_raw_fd(), 4)];
         if let Some(((_, there_w), (go_r, _))) = &hook_pipes {
             cmd.arg("--hooks-fd").arg("5").arg("--go-fd").arg("6");
             fds.extend([(there_w.as_raw_fd(), 5), (go_r.as_raw_fd(), 6)]);
         }
         let image = args.restore_image.as_deref().map(checkpoint::open_image).transpose()?;
-        if let Some((state, pages)) = &image {
+        if let Some(files) = &image {
             cmd.arg("--restore-state-fd").arg("7").arg("--restore-pages-fd").arg("8");
             if args.pages_on_demand {
                 cmd.arg("--restore-pages-on-demand");
             }
-            fds.extend([(state.as_raw_fd(), 7), (pages.as_raw_fd(), 8)]);
+            fds.extend([(files.state.as_raw_fd(), 7), (files.pages.as_raw_fd(), 8)]);
+            if let Some(disk) = &files.disk {
+                cmd.arg("--restore-disk-fd").arg("9");
+                fds.push((disk.as_raw_fd(), 9));
+            }
         }
         for d in &cgroups.dirs {
             cmd.arg("--cgroup").arg(d);
@@ -247,10 +263,14 @@ fn create_sandbox(g: &Globals, args: &CreateArgs) -> anyhow::Result<std::process
             annotations: plan.annotations.clone(),
             cgroups: cgroups.dirs.clone(),
             owner: nix::unistd::getuid().as_raw(),
+            overlay_dir: overlay_dir.as_ref().map(|d| d.path().to_owned()),
         };
         dir.save(&st)?;
         if let Some(p) = &args.pid_file {
             write_pid_file(p, pid)?;
+        }
+        if let Some(d) = overlay_dir {
+            d.keep();
         }
         Ok(())
     })();
@@ -543,6 +563,9 @@ pub fn delete(g: &Globals, id: &str, force: bool) -> anyhow::Result<()> {
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
     cg.remove();
+    if let Some(d) = &st.overlay_dir {
+        let _ = std::fs::remove_dir_all(d);
+    }
     dir.remove()?;
     // The bundle may be gone by now: then there is nothing to run.
     if let Ok(plan) = bundle::load(&st.bundle) {

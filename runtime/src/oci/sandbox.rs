@@ -11,7 +11,7 @@
 use std::cell::Cell;
 use std::io::Write;
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -57,6 +57,13 @@ pub struct SandboxArgs {
     /// ... read only as the pages are touched.
     #[arg(long, requires = "restore_pages_fd")]
     pub restore_pages_on_demand: bool,
+    /// ... and its file of an overlay's files on disk.
+    #[arg(long, requires = "restore_pages_fd")]
+    pub restore_disk_fd: Option<i32>,
+    /// The overlay root's store on disk ([`OVERLAY_ANNOTATION`]): a
+    /// private directory `create` made.
+    #[arg(long)]
+    pub overlay_dir: Option<PathBuf>,
 }
 
 /// The control connections being answered. The sandbox process waits for
@@ -134,11 +141,15 @@ pub fn main(g: &Globals, args: SandboxArgs) -> ExitCode {
     };
     // A restore's image, adopted as early, for the same reason.
     let restore = match (args.restore_state_fd, args.restore_pages_fd) {
-        (Some(state), Some(pages)) => match (crate::sys::adopt_fd(state), crate::sys::adopt_fd(pages)) {
-            (Ok(state), Ok(pages)) => {
-                Some(sentry::RestoreFrom { state, pages, pages_on_demand: args.restore_pages_on_demand })
+        (Some(state), Some(pages)) => match (
+            crate::sys::adopt_fd(state),
+            crate::sys::adopt_fd(pages),
+            args.restore_disk_fd.map(crate::sys::adopt_fd).transpose(),
+        ) {
+            (Ok(state), Ok(pages), Ok(disk)) => {
+                Some(sentry::RestoreFrom { state, pages, pages_on_demand: args.restore_pages_on_demand, disk })
             }
-            (Err(e), _) | (_, Err(e)) => {
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
                 let mut ready = ready;
                 let _ = ready.write_all(format!("the checkpoint image's files: {e}").as_bytes());
                 return ExitCode::from(1);
@@ -279,6 +290,37 @@ pub fn root_writes_of(
     }
 }
 
+/// The annotation that says where an overlay root (see
+/// [`ROOT_WRITES_ANNOTATION`]) keeps its files' data: `memory` (the
+/// default) or `disk:DIR`, a private directory made under the absolute
+/// path DIR for the container's life, as `husk run --overlay disk:DIR`
+/// (runsc's `--overlay2=root:DIR`). Big writes then take disk, not the
+/// sandbox's memory.
+pub const OVERLAY_ANNOTATION: &str = "dev.husk.overlay";
+
+/// The directory under which the overlay root keeps its files' data, if
+/// [`OVERLAY_ANNOTATION`] puts it on disk.
+pub fn overlay_disk_of(
+    readonly: bool,
+    annotations: &std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<Option<PathBuf>> {
+    match annotations.get(OVERLAY_ANNOTATION).map(String::as_str) {
+        None | Some("memory") => Ok(None),
+        Some(value) => {
+            let Some(dir) = value.strip_prefix("disk:").filter(|d| Path::new(d).is_absolute()) else {
+                anyhow::bail!("annotation {OVERLAY_ANNOTATION}={value:?}: expected memory or disk:DIR, DIR absolute");
+            };
+            if root_writes_of(readonly, annotations)? != sentry::RootWrites::Overlay {
+                anyhow::bail!(
+                    "annotation {OVERLAY_ANNOTATION}={value}: the root is no overlay \
+                     (that needs {ROOT_WRITES_ANNOTATION}=overlay and a root that is not read-only)"
+                );
+            }
+            Ok(Some(PathBuf::from(dir)))
+        }
+    }
+}
+
 /// The annotation that picks the container's network (`sandbox`, `nat`
 /// or `none`).
 pub const NETWORK_ANNOTATION: &str = "dev.husk.network";
@@ -395,10 +437,17 @@ fn boot(
     let rootfs = gofer::ExtraRoot { path: plan.rootfs.clone(), hide: Vec::new(), writable };
     let mut roots = vec![rootfs];
     roots.extend(sources);
+    // The overlay's disk store comes last; the Sentry counts the served
+    // trees after the rootfs.
+    let overlay_disk = args.overlay_dir.as_ref().map(|dir| {
+        roots.push(gofer::ExtraRoot { path: dir.clone(), hide: Vec::new(), writable: true });
+        roots.len() - 2
+    });
     let (gofer, sentry_sock) = spawn_gofer(&roots)?;
     // With the Gofer started, no host path is needed any more.
     crate::isolation::confine_sentry(&g.platform_name());
     let mut cfg = sandbox_config(g, &plan, stdio()?)?;
+    cfg.overlay_disk = overlay_disk;
     cfg.network_stack = network_stack;
     cfg.host_network = matches!(network, OciNetwork::Host);
     let mut mounts = mounts;
@@ -634,16 +683,17 @@ fn serve_one(
                 anyhow::bail!("the container has not started: there is nothing to checkpoint");
             }
             let mut fds = fds.into_iter();
-            let (Some(state), Some(pages), None) = (fds.next(), fds.next(), fds.next()) else {
-                anyhow::bail!("a checkpoint request needs the state and the pages files, and nothing else");
+            let (Some(state), Some(pages), disk, None) = (fds.next(), fds.next(), fds.next(), fds.next()) else {
+                anyhow::bail!("a checkpoint request needs the state, the pages and the disk files, and nothing else");
             };
-            let w = controller.checkpoint(state, pages, leave_running)?;
+            let w = controller.checkpoint(state, pages, disk, leave_running)?;
             ch.send(
                 &Response::Checkpointed {
                     processes: w.processes,
                     threads: w.threads,
                     state_bytes: w.state_bytes,
                     page_bytes: w.page_bytes,
+                    disk_bytes: w.disk_bytes,
                 },
                 &[],
             )
@@ -791,6 +841,29 @@ mod tests {
         assert_eq!(root_writes_of(false, &with("host")).unwrap(), RootWrites::Host);
         assert!(root_writes_of(false, &with("tmpfs")).is_err());
         assert!(root_writes_of(true, &with("overlay")).is_err(), "a read-only root takes no writes anywhere");
+    }
+
+    #[test]
+    fn an_overlay_on_disk_needs_an_overlay_root_and_an_absolute_directory() {
+        let with = |writes: Option<&str>, overlay: &str| -> std::collections::BTreeMap<String, String> {
+            let mut a: std::collections::BTreeMap<String, String> =
+                [(OVERLAY_ANNOTATION.to_owned(), overlay.to_owned())].into_iter().collect();
+            if let Some(w) = writes {
+                a.insert(ROOT_WRITES_ANNOTATION.to_owned(), w.to_owned());
+            }
+            a
+        };
+        let overlay = Some("overlay");
+        assert_eq!(overlay_disk_of(false, &with(overlay, "disk:/var/tmp")).unwrap(), Some(PathBuf::from("/var/tmp")));
+        assert_eq!(overlay_disk_of(false, &with(overlay, "memory")).unwrap(), None);
+        assert_eq!(overlay_disk_of(false, &std::collections::BTreeMap::new()).unwrap(), None);
+        assert!(overlay_disk_of(false, &with(overlay, "disk:var/tmp")).is_err(), "a relative directory");
+        assert!(overlay_disk_of(false, &with(overlay, "disk:")).is_err(), "no directory");
+        assert!(overlay_disk_of(false, &with(overlay, "swap")).is_err(), "an unknown medium");
+        let e = overlay_disk_of(false, &with(None, "disk:/var/tmp")).unwrap_err().to_string();
+        assert!(e.contains("the root is no overlay"), "{e}");
+        assert!(overlay_disk_of(false, &with(Some("host"), "disk:/var/tmp")).is_err(), "a root written through");
+        assert!(overlay_disk_of(true, &with(None, "disk:/var/tmp")).is_err(), "a read-only root");
     }
 
     #[test]

@@ -70,6 +70,9 @@ pub struct State {
     pub cgroups: Vec<PathBuf>,
     /// The uid that created it.
     pub owner: u32,
+    /// The overlay root's store on disk, which delete removes.
+    #[serde(default)]
+    pub overlay_dir: Option<PathBuf>,
 }
 
 impl State {
@@ -294,6 +297,7 @@ mod tests {
             annotations: BTreeMap::new(),
             cgroups: Vec::new(),
             owner: 0,
+            overlay_dir: None,
         };
         d.save(&st).unwrap();
         assert_eq!(d.load().unwrap().status, Status::Created);

@@ -1,11 +1,13 @@
 //! The checkpoint image: plain data, and its encoding on disk.
 //!
-//! An image is two files in the image directory:
+//! An image is three files in the image directory:
 //! - [`STATE_FILE`]: a header (magic, format version, Husk's version, the
 //!   body's length and CRC-32), then the body, [`Image`] encoded with
 //!   bincode;
 //! - [`PAGES_FILE`]: the memory file's pages at their own offsets, holes
-//!   left as holes, so that its size on disk is what the sandbox used.
+//!   left as holes, so that its size on disk is what the sandbox used;
+//! - [`DISK_FILE`]: the data of an overlay's files on disk (empty
+//!   without one), each file's runs of data one after another.
 //!
 //! Nothing in here refers to live objects: shared objects (an address
 //! space, an fd table, an open file) appear once, in a list, and are
@@ -17,12 +19,16 @@ use serde::{Deserialize, Serialize};
 pub const STATE_FILE: &str = "husk-state.img";
 /// The memory file's pages.
 pub const PAGES_FILE: &str = "husk-pages.img";
+/// The data of the files of an overlay on disk, which a restore copies
+/// into its own overlay's disk store ([`crate::vfs::diskstore::DiskCopy`]
+/// says where each file's is).
+pub const DISK_FILE: &str = "husk-disk.img";
 
 /// The state file's first bytes.
 const MAGIC: &[u8; 8] = b"HUSKCKPT";
 /// Bumped whenever [`Image`] changes shape: an image of another format is
 /// refused, never misread.
-pub const FORMAT_VERSION: u32 = 22;
+pub const FORMAT_VERSION: u32 = 23;
 /// The Husk that wrote the image. Restore refuses another's: the kernel
 /// objects' meaning may differ between versions even where their shape
 /// does not.
@@ -138,8 +144,11 @@ pub struct GoneDirImage {
 /// A host file's cache ([`crate::vfs::hostcache`]).
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct HostCacheImage {
-    /// The file, as restore finds it again.
+    /// The file, as restore finds it again (unused with `disk`).
     pub file: NamedFile,
+    /// A file of an overlay on disk: its inode, (filesystem, inode) as
+    /// [`BackingImage::MemFile`] names it.
+    pub disk: Option<(usize, usize)>,
     /// The cache's size.
     pub size: u64,
     /// Each page index held and its memory-file page.
@@ -422,7 +431,7 @@ pub enum BackingImage {
 }
 
 /// A file restore opens again by its path, and checks as unchanged.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, Clone)]
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq, Clone)]
 pub struct NamedFile {
     /// Its absolute path in the sandbox.
     pub path: Vec<u8>,

@@ -1,7 +1,7 @@
 //! Bringing a sandbox back from an [`Image`].
 
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -327,7 +327,12 @@ fn restore_ipc_namespaces(
 /// its memory file loaded by [`load_memory`]) and returns their tasks,
 /// ready to start. `stdio` becomes the files that were the checkpointed
 /// sandbox's stdio.
-pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>) -> Result<Vec<Task>, RestoreError> {
+pub fn restore_tasks(
+    kernel: &Arc<Kernel>,
+    mut image: Image,
+    stdio: Vec<OwnedFd>,
+    disk: Option<OwnedFd>,
+) -> Result<Vec<Task>, RestoreError> {
     let mf = &kernel.memfile;
     {
         let mut uts = kernel.uts.lock().unwrap_or_else(|e| e.into_inner());
@@ -348,7 +353,8 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
         (super::memfs::GHOST_POINT, &kernel.deleted_fs),
     ];
     nameless.extend(shm_points.iter().zip(&ipc_ns).map(|(p, n)| (p.as_slice(), n.ipc.shm.fs())));
-    let mem_inodes = super::memfs::restore(kernel, &nameless, &image.tmpfs, &image.mounts, image.memory.tail)?;
+    let src = super::memfs::Source { tail: image.memory.tail, disk: disk.as_ref().map(|fd| fd.as_raw_fd()) };
+    let mem_inodes = super::memfs::restore(kernel, &nameless, &image.tmpfs, &image.mounts, &src)?;
     // System V objects before the address spaces that map segments: each
     // namespace's segments by table index.
     let sysv_into = |ipc: &crate::kernel::ipc::IpcNamespace, snap| {
@@ -378,7 +384,10 @@ pub fn restore_tasks(kernel: &Arc<Kernel>, mut image: Image, stdio: Vec<OwnedFd>
     let host_caches = image
         .host_caches
         .iter()
-        .map(|c| restore_host_cache(kernel, &opener, c, image.memory.tail))
+        .map(|c| match c.disk {
+            Some((fs, inode)) => restore_disk_cache(&mem_inodes, (fs, inode), c, image.memory.tail),
+            None => restore_host_cache(kernel, &opener, c, image.memory.tail),
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let mut mms = Vec::new();
     let mut old_vdso_refs = Vec::new();
@@ -1271,6 +1280,24 @@ fn restore_host_cache(
         .map_err(|_| inconsistent("a host file's cache, twice or malformed"))
 }
 
+/// The cache of a file of an overlay on disk, made again over the file
+/// the restore made from the image.
+fn restore_disk_cache(
+    mem_inodes: &[HashMap<usize, Arc<crate::vfs::tmpfs::Inode>>],
+    (fs, inode): (usize, usize),
+    c: &HostCacheImage,
+    tail: u64,
+) -> Result<Arc<crate::vfs::hostcache::HostCache>, RestoreError> {
+    let inode = mem_inodes.get(fs).and_then(|m| m.get(&inode));
+    let data = inode.and_then(|i| i.disk_data()).ok_or_else(|| inconsistent("a cache of a file on disk"))?;
+    if c.pages.iter().any(|&(_, off)| off.checked_add(abi::PAGE_SIZE).is_none_or(|e| e > tail)) {
+        return Err(inconsistent("a file's cache past the memory file's end"));
+    }
+    let state =
+        crate::vfs::hostcache::CacheState { name: None, size: c.size, pages: c.pages.clone(), writer: c.writer };
+    data.restore_cache(state).map_err(|_| inconsistent("a cache of a file on disk, twice or malformed"))
+}
+
 fn mappable_fd(kernel: &Kernel, d: &Arc<Dentry>) -> Result<Arc<OwnedFd>, Errno> {
     use crate::vfs::Node;
     let fd = match d.node() {
@@ -1279,7 +1306,11 @@ fn mappable_fd(kernel: &Kernel, d: &Arc<Dentry>) -> Result<Arc<OwnedFd>, Errno> 
             gofer.open(*fid, abi::flags::open::O_RDONLY).map_err(crate::vfs::gofer_errno)?
         }
         Node::Host(_) => crate::vfs::hostfs::open(d, abi::flags::open::O_RDONLY)?,
-        _ => return Err(Errno::ENODEV),
+        // A file of an overlay on disk.
+        _ => match d.inode().and_then(|i| i.disk_data()) {
+            Some(data) => data.reopen()?,
+            None => return Err(Errno::ENODEV),
+        },
     };
     Ok(Arc::new(fd))
 }

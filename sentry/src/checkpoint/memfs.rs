@@ -11,11 +11,14 @@
 //! directory comes back over the lower directory of its name, which must
 //! still be there (overlayfs does not rename directories with lower ones).
 
+use abi::Errno;
 use std::collections::HashMap;
+use std::os::fd::RawFd;
 use std::sync::Arc;
 
 use super::image::{EntryKind, InodeImage, MountImage, TmpfsEntry, TmpfsImage};
 use super::{CheckpointError, RestoreError};
+use crate::vfs::diskstore::{DiskCopy, DiskData};
 use crate::vfs::mount::Origin;
 use crate::vfs::overlay;
 use crate::vfs::tmpfs::{FsKind, Inode, MemFs};
@@ -28,10 +31,46 @@ fn unsupported(what: &str) -> CheckpointError {
     CheckpointError::Unsupported(what.to_owned())
 }
 
+/// The image's disk file: where the data of an overlay's files on disk
+/// goes (`husk run --overlay disk:DIR`, or the `dev.husk.overlay`
+/// annotation), rather than into the memory image.
+pub struct DiskOut {
+    fd: RawFd,
+    /// Where the next file's data goes.
+    at: u64,
+    /// Each file copied, by its host file's key: its inode's address.
+    pub by_key: HashMap<(u64, u64), usize>,
+}
+
+impl DiskOut {
+    /// The image's disk file `fd`, empty.
+    pub fn new(fd: RawFd) -> DiskOut {
+        DiskOut { fd, at: 0, by_key: HashMap::new() }
+    }
+
+    /// The bytes written.
+    pub fn written(&self) -> u64 {
+        self.at
+    }
+
+    /// Copies an on-disk file's data into the image.
+    fn copy(&mut self, inode: &Arc<Inode>, data: &DiskData) -> Result<DiskCopy, CheckpointError> {
+        let copy = data
+            .copy_out(self.fd, self.at)
+            .map_err(|e| CheckpointError::Io(format!("copying a file of an overlay on disk: {e}")))?;
+        self.at += copy.stored();
+        self.by_key.insert(data.key(), address(Arc::as_ptr(inode).cast()));
+        Ok(copy)
+    }
+}
+
 /// One filesystem's tree as it is written: inodes once each, names in an
 /// order where each directory comes before its names.
 #[derive(Default)]
-struct Tree {
+struct Tree<'d> {
+    /// Where the data of files on disk goes; `None`: such a file is
+    /// refused.
+    disk: Option<&'d mut DiskOut>,
     inodes: Vec<InodeImage>,
     seen: HashMap<u64, usize>,
     entries: Vec<TmpfsEntry>,
@@ -50,13 +89,22 @@ pub fn address(p: *const ()) -> usize {
     p as usize
 }
 
-impl Tree {
+impl<'d> Tree<'d> {
+    fn new(disk: Option<&'d mut DiskOut>) -> Tree<'d> {
+        Tree { disk, ..Tree::default() }
+    }
+
     /// The index of `inode`'s state, written once.
     fn inode(&mut self, inode: &Arc<Inode>) -> Result<usize, CheckpointError> {
         if let Some(&i) = self.seen.get(&inode.ino) {
             return Ok(i);
         }
-        self.inodes.push(inode.checkpoint_state().map_err(unsupported)?);
+        let mut state = inode.checkpoint_state();
+        if let Some(data) = inode.disk_data() {
+            let out = self.disk.as_deref_mut().ok_or_else(|| unsupported("a file of an overlay on disk"))?;
+            state.disk = Some(out.copy(inode, data)?);
+        }
+        self.inodes.push(state);
         self.seen.insert(inode.ino, self.inodes.len() - 1);
         self.by_address.insert(address(Arc::as_ptr(inode).cast()), self.inodes.len() - 1);
         Ok(self.inodes.len() - 1)
@@ -130,13 +178,14 @@ pub fn save(
     nameless: &[Nameless<'_>],
     unlinked: &[Arc<Inode>],
     mounts: &HashMap<u64, usize>,
+    mut disk: Option<&mut DiskOut>,
 ) -> Result<(Vec<TmpfsImage>, InodeIndex), CheckpointError> {
     let mut out = Vec::new();
     let mut index = InodeIndex::new();
     for (point, fs) in nameless {
         if unlinked.iter().any(|i| Arc::ptr_eq(&i.fs, fs)) {
             // No root: index 0 stands for one, as every image's first inode.
-            let mut tree = Tree::default();
+            let mut tree = Tree::new(disk.as_deref_mut());
             tree.inodes.push(InodeImage::default());
             tree.unlinked(fs, unlinked)?;
             index.extend(tree.by_address.iter().map(|(&a, &i)| (a, (out.len(), i))));
@@ -145,7 +194,7 @@ pub fn save(
     }
     for (root, fs) in vfs.memory_filesystems() {
         if root.overlay().is_some() {
-            if let Some(mut tree) = save_overlay(vfs, &root)? {
+            if let Some(mut tree) = save_overlay(vfs, &root, disk.as_deref_mut())? {
                 tree.unlinked(&fs, unlinked)?;
                 index.extend(tree.by_address.iter().map(|(&a, &i)| (a, (out.len(), i))));
                 out.push(tree.image(vfs.path_of(&root), true));
@@ -160,7 +209,7 @@ pub fn save(
             continue;
         }
         let root_inode = root.inode().ok_or_else(|| unsupported("a tmpfs without a root inode"))?;
-        let mut tree = Tree::default();
+        let mut tree = Tree::new(disk.as_deref_mut());
         tree.inode(root_inode)?;
         tree.own_subtree(u32::MAX, root.clone())?;
         tree.unlinked(&fs, unlinked)?;
@@ -174,9 +223,13 @@ pub fn save(
 
 /// What the upper layer of the overlay rooted at `root` holds; `None` if
 /// nothing was changed (every change copies the root up first).
-fn save_overlay(vfs: &Vfs, root: &Arc<Dentry>) -> Result<Option<Tree>, CheckpointError> {
+fn save_overlay<'d>(
+    vfs: &Vfs,
+    root: &Arc<Dentry>,
+    disk: Option<&'d mut DiskOut>,
+) -> Result<Option<Tree<'d>>, CheckpointError> {
     let Some(root_copy) = overlay::copy_of(root) else { return Ok(None) };
-    let mut tree = Tree::default();
+    let mut tree = Tree::new(disk);
     tree.inode(root_copy)?;
     let mut dirs = vec![(u32::MAX, root.clone())];
     while let Some((parent, dir)) = dirs.pop() {
@@ -239,7 +292,7 @@ fn lower_names(vfs: &Vfs, dir: &Dentry) -> Result<HashMap<Vec<u8>, u64>, Checkpo
 /// Fills the freshly booted tmpfs mounts and overlays again, and the
 /// `nameless` filesystems; makes the mounts the app made again (after the
 /// filesystems they are in are filled), each tmpfs filled as soon as it is
-/// mounted; every page must lie below `tail`, the memory file's end.
+/// mounted; every page must lie below `src.tail`, the memory file's end.
 /// Returns each image's inodes, by index, for the files and mappings of
 /// them.
 pub fn restore(
@@ -247,7 +300,7 @@ pub fn restore(
     nameless: &[Nameless<'_>],
     images: &[TmpfsImage],
     mounts: &[MountImage],
-    tail: u64,
+    src: &Source,
 ) -> Result<Vec<HashMap<usize, Arc<Inode>>>, RestoreError> {
     let vfs = &kernel.vfs;
     let bad = |what: String| RestoreError::Inconsistent(what);
@@ -258,7 +311,7 @@ pub fn restore(
     }
     for (i, img) in images.iter().enumerate() {
         if img.mount.is_none() {
-            all[i] = Some(restore_one(vfs, nameless, img, tail)?);
+            all[i] = Some(restore_one(vfs, nameless, img, src)?);
         }
     }
     for (m, mount) in mounts.iter().enumerate().filter(|(_, m)| m.record.origin != Origin::Boot) {
@@ -266,7 +319,7 @@ pub fn restore(
             .map_err(|errno| RestoreError::Reopen { path: path(&mount.record.point), errno })?;
         for (i, img) in images.iter().enumerate() {
             if img.mount == Some(m) {
-                all[i] = Some(restore_one(vfs, nameless, img, tail)?);
+                all[i] = Some(restore_one(vfs, nameless, img, src)?);
             }
         }
     }
@@ -282,7 +335,7 @@ fn restore_one(
     vfs: &Vfs,
     nameless: &[Nameless<'_>],
     img: &TmpfsImage,
-    tail: u64,
+    src: &Source,
 ) -> Result<HashMap<usize, Arc<Inode>>, RestoreError> {
     let bad = |what: String| RestoreError::Inconsistent(what);
     {
@@ -291,7 +344,7 @@ fn restore_one(
             if !img.entries.is_empty() || img.overlay || fs.inodes_used() != 0 {
                 return Err(bad(format!("the filesystem {point}")));
             }
-            return restore_unlinked(img, fs, HashMap::new(), tail, &point);
+            return restore_unlinked(img, fs, HashMap::new(), src, &point);
         }
         let root = vfs
             .resolve(vfs.root(), vfs.root(), &img.point, Follow::Yes)
@@ -306,7 +359,7 @@ fn restore_one(
         let fs: Arc<MemFs> = if img.overlay {
             let ov = root.overlay().ok_or_else(|| bad(format!("{point} is not an overlay in the bundle's mounts")))?;
             let fs = ov.fs.clone();
-            let copy = restore_inode(&fs, root_state, tail, &point)?;
+            let copy = restore_inode(&fs, root_state, src, &point)?;
             if !root.is_dir() || !overlay::restore_copy(&root, copy) {
                 return Err(bad(format!("{point}: the overlay's root changed already")));
             }
@@ -358,7 +411,7 @@ fn restore_one(
                     if !d.is_dir() || made.contains_key(&e.inode) {
                         return Err(gone());
                     }
-                    let copy = restore_inode(&fs, state, tail, &point)?;
+                    let copy = restore_inode(&fs, state, src, &point)?;
                     made.insert(e.inode, copy.clone());
                     if !overlay::restore_copy(&d, copy) {
                         return Err(bad(format!("{point}: a directory copied up twice")));
@@ -384,7 +437,7 @@ fn restore_one(
                 Some(i) => i.clone(),
                 None => {
                     let s = img.inodes.get(e.inode).ok_or_else(|| bad(format!("{point}: an inode")))?;
-                    let i = restore_inode(&fs, s, tail, &point)?;
+                    let i = restore_inode(&fs, s, src, &point)?;
                     made.insert(e.inode, i.clone());
                     i
                 }
@@ -403,7 +456,7 @@ fn restore_one(
         if devfs {
             remove_boot_entries(&root, &dentries);
         }
-        restore_unlinked(img, &fs, made, tail, &point)
+        restore_unlinked(img, &fs, made, src, &point)
     }
 }
 
@@ -453,7 +506,7 @@ fn restore_unlinked(
     img: &TmpfsImage,
     fs: &Arc<MemFs>,
     mut made: HashMap<usize, Arc<Inode>>,
-    tail: u64,
+    src: &Source,
     point: &str,
 ) -> Result<HashMap<usize, Arc<Inode>>, RestoreError> {
     let bad = |what: String| RestoreError::Inconsistent(what);
@@ -462,16 +515,41 @@ fn restore_unlinked(
         if made.contains_key(&i) || s.nlink != 0 || i == 0 {
             return Err(bad(format!("{point}: an unlinked inode with a name")));
         }
-        made.insert(i, restore_inode(fs, s, tail, point)?);
+        made.insert(i, restore_inode(fs, s, src, point)?);
     }
     Ok(made)
 }
 
-/// An inode of `fs` from its state, its pages below `tail`.
-fn restore_inode(fs: &Arc<MemFs>, s: &InodeImage, tail: u64, point: &str) -> Result<Arc<Inode>, RestoreError> {
+/// Where a restore finds what the image keeps outside its state.
+pub struct Source {
+    /// The memory file's end: every page lies below it.
+    pub tail: u64,
+    /// The image's disk file, with the data of an overlay's files on disk.
+    pub disk: Option<RawFd>,
+}
+
+/// An inode of `fs` from its state, its pages below `src.tail`; a file
+/// that was on disk is made again in `fs`'s disk store, from the image's
+/// disk file.
+fn restore_inode(fs: &Arc<MemFs>, s: &InodeImage, src: &Source, point: &str) -> Result<Arc<Inode>, RestoreError> {
     let bad = |what: String| RestoreError::Inconsistent(what);
-    if s.pages.iter().any(|&(_, off)| off.checked_add(abi::PAGE_SIZE).is_none_or(|e| e > tail)) {
+    if s.pages.iter().any(|&(_, off)| off.checked_add(abi::PAGE_SIZE).is_none_or(|e| e > src.tail)) {
         return Err(bad(format!("{point}: a page past the memory file's end")));
     }
-    fs.restore_inode(s).map_err(|_| bad(format!("{point}: inode {}", s.ino)))
+    let disk = match &s.disk {
+        None => None,
+        Some(copy) => {
+            let Some(store) = fs.on_disk() else {
+                return Err(RestoreError::NotOnDisk(point.to_owned()));
+            };
+            let from = src.disk.ok_or_else(|| RestoreError::Io("the image has no disk file (disk.img)".into()))?;
+            let made = store.file_from_copy(from, copy).map_err(|e| match e {
+                Errno::EIO => RestoreError::Io(format!("{point}: the image's disk file does not match its checksum")),
+                Errno::EINVAL => bad(format!("{point}: a file's copy on disk")),
+                e => RestoreError::Io(format!("{point}: making a file of the overlay on disk again: {e}")),
+            })?;
+            Some(made)
+        }
+    };
+    fs.restore_inode(s, disk).map_err(|_| bad(format!("{point}: inode {}", s.ino)))
 }

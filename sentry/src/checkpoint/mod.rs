@@ -97,6 +97,10 @@ pub enum RestoreError {
     /// none.
     #[error("cannot restore: the checkpointed sandbox had a terminal; restore it with one (process.terminal in config.json and --console-socket, or a terminal on husk restore's stdio)")]
     NoTerminal,
+    /// The image kept files of an overlay on disk, and the restored
+    /// sandbox's overlay there keeps them in memory.
+    #[error("cannot restore: the overlay at {0} kept its files on disk; restore into an overlay on disk too (the dev.husk.overlay annotation, as at the checkpoint)")]
+    NotOnDisk(String),
     /// The pages file does not fit its extents and checksums.
     #[error("cannot restore: {0}")]
     Pages(#[from] crate::mm::lazy::LoadError),

@@ -28,6 +28,8 @@ pub struct Written {
     pub state_bytes: u64,
     /// Bytes of memory written to the pages file.
     pub page_bytes: u64,
+    /// Bytes of an overlay's files on disk written to the disk file.
+    pub disk_bytes: u64,
 }
 
 /// A thread's private state, as its own task leaves it when it parks.
@@ -132,24 +134,29 @@ fn unsupported(what: impl Into<String>) -> CheckpointError {
     CheckpointError::Unsupported(what.into())
 }
 
-/// Checkpoints the sandbox: freezes it, writes the state to `state` and
-/// the memory to `pages`, and, unless `leave_running`, ends every process
-/// before the tasks thaw (they never run again), as runc's checkpoint
-/// does. A checkpoint that fails leaves the sandbox running as before.
+/// Checkpoints the sandbox: freezes it, writes the state to `state`, the
+/// memory to `pages` and the data of an overlay's files on disk to `disk`
+/// (without it, such files are refused), and, unless `leave_running`,
+/// ends every process before the tasks thaw (they never run again), as
+/// runc's checkpoint does. A checkpoint that fails leaves the sandbox
+/// running as before.
 pub fn checkpoint(
     kernel: &Kernel,
     state: OwnedFd,
     pages: OwnedFd,
+    disk: Option<OwnedFd>,
     leave_running: bool,
 ) -> Result<Written, CheckpointError> {
     let frozen = freeze(kernel)?;
     let written = frozen.with_parked(|parked| {
+        let mut disk = disk.as_ref().map(|fd| super::memfs::DiskOut::new(fd.as_raw_fd()));
         // The copies of deleted files live until their pages are written.
-        let (image, _ghosts) = build(kernel, parked)?;
+        let (image, _ghosts) = build(kernel, parked, disk.as_mut())?;
         let processes = image.processes.len();
         let threads = image.processes.iter().map(|p| p.threads.len()).sum();
         let (state_bytes, page_bytes) = write(kernel, image, state, &pages)?;
-        Ok::<_, CheckpointError>(Written { processes, threads, state_bytes, page_bytes })
+        let disk_bytes = disk.map_or(0, |d| d.written());
+        Ok::<_, CheckpointError>(Written { processes, threads, state_bytes, page_bytes, disk_bytes })
     })?;
     if !leave_running {
         kernel.end_all(ExitStatus::Signaled(abi::flags::signal::SIGKILL));
@@ -161,6 +168,7 @@ pub fn checkpoint(
 fn build(
     kernel: &Kernel,
     parked: &std::collections::BTreeMap<i32, Parked>,
+    mut disk: Option<&mut super::memfs::DiskOut>,
 ) -> Result<(Image, Ghosts), CheckpointError> {
     // Host files mapped shared get what the app stored in their mappings
     // first, so that each is named below as the host has it.
@@ -444,7 +452,8 @@ fn build(
     ];
     nameless.extend(shm_points.iter().zip(&ipc_ns.items).map(|(p, n)| (p.as_slice(), n.ipc.shm.fs())));
     let (mounts, mount_roots) = mounts_image(kernel)?;
-    let (tmpfs, inodes) = super::memfs::save(&kernel.vfs, &nameless, &unlinked.items, &mount_roots)?;
+    let (tmpfs, inodes) =
+        super::memfs::save(&kernel.vfs, &nameless, &unlinked.items, &mount_roots, disk.as_deref_mut())?;
     let sysv_of = |ipc: &crate::kernel::ipc::IpcNamespace| {
         sysv::save(ipc, |f| inodes.get(&super::memfs::address(Arc::as_ptr(f).cast())).copied())
             .map_err(|e| unsupported(format!("{e} (not saved)")))
@@ -489,7 +498,8 @@ fn build(
             mm_image(kernel, &mm, &inodes, &segments, &ghosts, &mut host_caches)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let host_caches = host_caches_image(kernel, &host_caches)?;
+    let on_disk = |key| disk.as_ref().and_then(|d| d.by_key.get(&key)).and_then(|a| inodes.get(a)).copied();
+    let host_caches = host_caches_image(kernel, &host_caches, on_disk)?;
     let uts = kernel.uts_names();
     let alloc = kernel.memfile.allocator_state();
     let vdso: Vec<(u64, u64)> = kernel.vdso.as_ref().map(|v| v.runs().to_vec()).unwrap_or_default();
@@ -997,18 +1007,28 @@ fn file_image(
     Ok(FileImage { flags, offset, kind, owner: f.owner.checkpoint_state() })
 }
 
-/// Host files' caches, each named by its file.
+/// Host files' caches, each named by its file, or (a file of an overlay
+/// on disk, which has no name on the host) by its inode, which
+/// `on_disk` finds by its host file's key.
 fn host_caches_image(
     kernel: &Kernel,
     caches: &Seen<crate::vfs::hostcache::HostCache>,
+    on_disk: impl Fn((u64, u64)) -> Option<(usize, usize)>,
 ) -> Result<Vec<HostCacheImage>, CheckpointError> {
     caches
         .items
         .iter()
         .map(|c| {
             let s = c.checkpoint_state();
-            let name = s.name.ok_or_else(|| unsupported("a shared mapping of a disk-backed overlay's file"))?;
-            Ok(HostCacheImage { file: named(kernel, &name)?, size: s.size, pages: s.pages, writer: s.writer })
+            let (file, disk) = match s.name {
+                Some(name) => (named(kernel, &name)?, None),
+                None => {
+                    let inode = on_disk(c.key())
+                        .ok_or_else(|| unsupported("a shared mapping of a file no name or inode leads to"))?;
+                    (NamedFile::default(), Some(inode))
+                }
+            };
+            Ok(HostCacheImage { file, disk, size: s.size, pages: s.pages, writer: s.writer })
         })
         .collect()
 }

@@ -10,7 +10,7 @@
 //! writes go to its fd, and a mapping maps its cache (`super::hostcache`),
 //! written back to the fd.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -155,4 +155,126 @@ impl DiskData {
         }
         Ok(())
     }
+
+    /// The host file's (device, inode number), which its cache is keyed
+    /// by.
+    pub fn key(&self) -> (u64, u64) {
+        self.key
+    }
+
+    /// The cache a checkpoint kept, made again over this file.
+    pub fn restore_cache(&self, state: hostcache::CacheState) -> SysResult<Arc<HostCache>> {
+        hostcache::restore(self.key, self.fd.clone(), state, &self.mf)
+    }
+
+    /// The file's runs of data, (offset, length), below `size`: its holes
+    /// are left out. Past [`MAX_RUNS`], the rest is one run.
+    fn data_runs(&self, size: u64) -> SysResult<Vec<(u64, u64)>> {
+        use abi::flags::seek::{SEEK_DATA, SEEK_HOLE};
+        let fd = self.fd.as_raw_fd();
+        let mut runs = Vec::new();
+        let mut pos = 0u64;
+        while pos < size {
+            let start = match crate::sys::lseek(fd, pos as i64, SEEK_DATA) {
+                Ok(s) => s,
+                // No data past `pos`.
+                Err(Errno::ENXIO) => break,
+                Err(e) => return Err(e),
+            };
+            if start >= size {
+                break;
+            }
+            let end = if runs.len() + 1 == MAX_RUNS { size } else { crate::sys::lseek(fd, start as i64, SEEK_HOLE)? };
+            let end = end.clamp(start + 1, size);
+            runs.push((start, end - start));
+            pos = end;
+        }
+        Ok(runs)
+    }
+
+    /// Writes the file's data (not its holes) to the host fd `out` from
+    /// `at`, for a checkpoint: what [`DiskStore::file_from_copy`] needs to
+    /// make the file again.
+    pub fn copy_out(&self, out: RawFd, at: u64) -> SysResult<DiskCopy> {
+        let size = self.size_and_blocks().0;
+        let runs = self.data_runs(size)?;
+        let mut crc = crc32fast::Hasher::new();
+        let mut to = at;
+        for &(off, len) in &runs {
+            copy_range((self.fd.as_raw_fd(), off), (out, to), len, &mut crc)?;
+            to += len;
+        }
+        Ok(DiskCopy { at, size, runs, crc: crc.finalize() })
+    }
+}
+
+/// The most runs of data a file's copy in a checkpoint keeps apart.
+const MAX_RUNS: usize = 1 << 16;
+
+/// Where a checkpoint keeps an on-disk file's data: in the image's disk
+/// file, from `at`, its runs of data one after another (each an offset in
+/// the file and a length; the holes between are not stored), with the
+/// CRC-32 of those bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DiskCopy {
+    /// Where the data starts in the image's disk file.
+    pub at: u64,
+    /// The file's size.
+    pub size: u64,
+    /// (offset in the file, length) of each run of data.
+    pub runs: Vec<(u64, u64)>,
+    /// The CRC-32 of the stored bytes.
+    pub crc: u32,
+}
+
+impl DiskCopy {
+    /// The bytes it takes in the image's disk file.
+    pub fn stored(&self) -> u64 {
+        self.runs.iter().map(|r| r.1).sum()
+    }
+}
+
+impl DiskStore {
+    /// A new file of the store made from a checkpoint's `copy`, read from
+    /// the image's disk file `src`: EINVAL if the copy's runs do not fit
+    /// in its size, EIO if the bytes read do not match its checksum (or
+    /// the image's file ends first).
+    pub fn file_from_copy(&self, src: RawFd, copy: &DiskCopy) -> SysResult<DiskData> {
+        if copy.runs.len() > MAX_RUNS
+            || copy.runs.iter().any(|&(off, len)| off.checked_add(len).is_none_or(|end| end > copy.size))
+            || copy.at.checked_add(copy.stored()).is_none()
+        {
+            return Err(Errno::EINVAL);
+        }
+        let data = self.new_file()?;
+        crate::sys::ftruncate(data.fd.as_raw_fd(), copy.size)?;
+        let mut crc = crc32fast::Hasher::new();
+        let mut from = copy.at;
+        for &(off, len) in &copy.runs {
+            copy_range((src, from), (data.fd.as_raw_fd(), off), len, &mut crc)?;
+            from += len;
+        }
+        if crc.finalize() != copy.crc {
+            return Err(Errno::EIO);
+        }
+        Ok(data)
+    }
+}
+
+/// Copies `len` bytes from `from` to `to` (each a host fd and an offset),
+/// adding them to `crc`; EIO if `from` ends first.
+fn copy_range(from: (RawFd, u64), to: (RawFd, u64), len: u64, crc: &mut crc32fast::Hasher) -> SysResult<()> {
+    let mut buf = vec![0u8; len.min(1 << 16) as usize];
+    let mut done = 0u64;
+    while done < len {
+        let want = buf.len().min((len - done) as usize);
+        let n = crate::sys::pread(from.0, &mut buf[..want], from.1 + done)?;
+        if n == 0 {
+            return Err(Errno::EIO);
+        }
+        crc.update(&buf[..n]);
+        crate::sys::pwrite_all(to.0, &buf[..n], to.1 + done)?;
+        done += n as u64;
+    }
+    Ok(())
 }

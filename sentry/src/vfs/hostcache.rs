@@ -169,6 +169,11 @@ pub fn write_back_all() -> SysResult<()> {
 }
 
 impl HostCache {
+    /// The host file's (device, inode number).
+    pub fn key(&self) -> (u64, u64) {
+        self.key
+    }
+
     fn pages(&self) -> MutexGuard<'_, Pages> {
         self.pages.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -209,15 +209,15 @@ impl MemFs {
     /// An inode as a checkpoint left it, its pages (memory-file
     /// references the restored memory file still counts) its own again.
     /// The next inode number handed out comes after it.
-    pub fn restore_inode(self: &Arc<Self>, s: &InodeState) -> Result<Arc<Inode>, Errno> {
-        let kind = match s.mode & S_IFMT {
-            S_IFDIR => InodeKind::Dir,
-            S_IFREG => InodeKind::Regular(Mutex::new(Pages::restored(self, s.size, &s.pages)?)),
-            S_IFLNK => InodeKind::Symlink(s.target.clone()),
-            S_IFIFO => InodeKind::Fifo(Pipe::new_fifo()),
-            S_IFSOCK => InodeKind::Socket,
-            abi::flags::mode::S_IFCHR | abi::flags::mode::S_IFBLK => InodeKind::Device,
-            _ => return Err(Errno::EINVAL),
+    pub fn restore_inode(
+        self: &Arc<Self>,
+        s: &InodeState,
+        disk: Option<super::diskstore::DiskData>,
+    ) -> Result<Arc<Inode>, Errno> {
+        let kind = match (s.mode & S_IFMT, disk) {
+            (S_IFREG, Some(d)) => InodeKind::Disk(d),
+            (_, Some(_)) => return Err(Errno::EINVAL),
+            (mode, None) => Self::restored_kind(self, mode, s)?,
         };
         let meta = Meta {
             mode: s.mode,
@@ -241,6 +241,19 @@ impl MemFs {
             fsflags: AtomicU32::new(s.fsflags & FSFLAGS_SETTABLE),
             _counted: LiveInode::new(self),
         }))
+    }
+
+    /// The kind of a restored inode of type `mode` held in memory.
+    fn restored_kind(self: &Arc<Self>, mode: u32, s: &InodeState) -> Result<InodeKind, Errno> {
+        Ok(match mode {
+            S_IFDIR => InodeKind::Dir,
+            S_IFREG => InodeKind::Regular(Mutex::new(Pages::restored(self, s.size, &s.pages)?)),
+            S_IFLNK => InodeKind::Symlink(s.target.clone()),
+            S_IFIFO => InodeKind::Fifo(Pipe::new_fifo()),
+            S_IFSOCK => InodeKind::Socket,
+            abi::flags::mode::S_IFCHR | abi::flags::mode::S_IFBLK => InodeKind::Device,
+            _ => return Err(Errno::EINVAL),
+        })
     }
 
     /// Holds at most `bytes` of file data from now on (an overlay's upper
@@ -491,6 +504,9 @@ pub struct InodeState {
     pub pages: Vec<(u64, u64)>,
     /// A symlink's target.
     pub target: Vec<u8>,
+    /// A file of an overlay's layer on disk: where the image keeps its
+    /// data.
+    pub disk: Option<super::diskstore::DiskCopy>,
 }
 
 /// The inode flags a tmpfs file may have, as Linux's tmpfs
@@ -552,9 +568,10 @@ impl Inode {
         }
     }
 
-    /// What a checkpoint keeps of it; `Err` names what it cannot keep (a
-    /// file of an overlay's layer on disk).
-    pub fn checkpoint_state(&self) -> Result<InodeState, &'static str> {
+    /// What a checkpoint keeps of it. A file of an overlay's layer on
+    /// disk keeps its size here; its data the checkpoint copies
+    /// ([`Inode::disk_data`], into [`InodeState::disk`]).
+    pub fn checkpoint_state(&self) -> InodeState {
         let m = *self.meta();
         let mut s = InodeState {
             ino: self.ino,
@@ -576,10 +593,18 @@ impl Inode {
                 s.pages = p.entries();
             }
             InodeKind::Symlink(t) => s.target = t.clone(),
-            InodeKind::Disk(_) => return Err("a file of an overlay's upper layer on disk"),
+            InodeKind::Disk(d) => s.size = d.size_and_blocks().0,
             InodeKind::Dir | InodeKind::Device | InodeKind::Fifo(_) | InodeKind::Socket => {}
         }
-        Ok(s)
+        s
+    }
+
+    /// A file of an overlay's layer on disk: its data.
+    pub fn disk_data(&self) -> Option<&super::diskstore::DiskData> {
+        match &self.kind {
+            InodeKind::Disk(d) => Some(d),
+            _ => None,
+        }
     }
 
     /// Whether linkat may still give this nameless (O_TMPFILE) file a name.
