@@ -105,6 +105,14 @@ struct Vm {
     next_vcpu: AtomicU64,
     /// vCPU 0, made to read PVM's address range; the first context takes it.
     spare: Mutex<Option<VcpuFd>>,
+    /// vCPUs of contexts that ended, for new contexts to take: KVM never
+    /// frees a vCPU before its VM, and a VM has at most KVM_MAX_VCPUS of
+    /// them, so without reuse a sandbox could start only so many threads
+    /// in its life. At most as many as were ever live at once.
+    idle: Mutex<Vec<Vcpu>>,
+    /// The FPU and XSAVE state of a vCPU as KVM makes it, which a reused
+    /// vCPU gets back: nothing of the thread that ran on it before is left.
+    fresh_fpu: Box<kvm_bindings::kvm_xsave>,
 }
 
 impl Vm {
@@ -135,6 +143,7 @@ impl Vm {
             .map_err(|e| kvm_err(format!("KVM_GET_SUPPORTED_CPUID: {e}")))?;
         let xcr0 = guest_xcr0(&cpuid);
         let spare = fd.create_vcpu(0).map_err(|e| kvm_err(format!("KVM_CREATE_VCPU: {e}")))?;
+        let fresh_fpu = Box::new(spare.get_xsave().map_err(|e| kvm_err(format!("KVM_GET_XSAVE: {e}")))?);
         // On PVM, the guest's kernel half must lie in the range it allows.
         let kernel_index = pvm_kernel_index(&spare).unwrap_or(256);
         let kva = 0xffff_0000_0000_0000 | (kernel_index << 39);
@@ -152,6 +161,8 @@ impl Vm {
             xcr0,
             next_vcpu: AtomicU64::new(1),
             spare: Mutex::new(Some(spare)),
+            idle: Mutex::new(Vec::new()),
+            fresh_fpu,
         };
         // The kernel region, mapped with 2 MiB supervisor pages.
         for i in 0..KERNEL_REGION / (2 << 20) {
@@ -500,7 +511,11 @@ impl Drop for KvmContext {
         let mut exit = self.kick.exit.lock().unwrap_or_else(|e| e.into_inner());
         *exit = sys::ImmediateExit(std::ptr::null_mut());
         drop(exit);
-        self.vcpu = None;
+        // For the next context, unless a kick is still to be taken (it would
+        // interrupt the next thread for nothing): that one is left.
+        if let Some(vcpu) = self.vcpu.take().filter(|v| !v.kicked) {
+            self.vm.idle.lock().unwrap_or_else(|e| e.into_inner()).push(vcpu);
+        }
     }
 }
 
@@ -513,17 +528,32 @@ impl KvmContext {
         self.vcpu.as_mut().ok_or_else(|| kvm_err("no vCPU"))
     }
 
+    /// A vCPU for this context: an idle one of a context that ended, its
+    /// registers, segments and FPU state set as a new one's; else a new
+    /// one with a block of its own.
     fn make_vcpu(&mut self) -> Result<Vcpu, PlatformError> {
         let vm = &self.vm;
-        let spare = vm.spare.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let mut fd = match spare {
-            Some(fd) => fd,
+        let idle = vm.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let (mut fd, block, reused) = match idle {
+            Some(v) => {
+                // SAFETY: a whole kvm_xsave that KVM_GET_XSAVE gave.
+                unsafe { v.fd.set_xsave(&vm.fresh_fpu) }
+                    .map_err(|e| kvm_err(format!("KVM_SET_XSAVE (a reused vCPU): {e}")))?;
+                (v.fd, v.block, true)
+            }
             None => {
-                let id = vm.next_vcpu.fetch_add(1, Ordering::Relaxed);
-                vm.fd.create_vcpu(id).map_err(|e| kvm_err(format!("KVM_CREATE_VCPU {id}: {e}")))?
+                let spare = vm.spare.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let fd = match spare {
+                    Some(fd) => fd,
+                    None => {
+                        let id = vm.next_vcpu.fetch_add(1, Ordering::Relaxed);
+                        vm.fd.create_vcpu(id).map_err(|e| kvm_err(format!("KVM_CREATE_VCPU {id}: {e}")))?
+                    }
+                };
+                (fd, vm.alloc_block(BLOCK_PAGES)?, false)
             }
         };
-        let block = vm.alloc_block(BLOCK_PAGES)?;
+        fd.get_kvm_run().request_interrupt_window = 0;
         let kva = vm.kva + block;
         vm.kmem.write_bytes(block + B_CODE, vm.stub.code);
         for (i, e) in gdt(kva + B_TSS).iter().enumerate() {
@@ -532,7 +562,10 @@ impl KvmContext {
         vm.kmem.write_bytes(block + B_TSS, &tss(kva + B_DATA + PAGE));
         vm.kmem.write_bytes(block + B_IDT, &idt(kva + B_CODE));
 
-        fd.set_cpuid2(&vm.cpuid).map_err(|e| kvm_err(format!("KVM_SET_CPUID2: {e}")))?;
+        // (KVM takes a vCPU's CPUID only before it first runs.)
+        if !reused {
+            fd.set_cpuid2(&vm.cpuid).map_err(|e| kvm_err(format!("KVM_SET_CPUID2: {e}")))?;
+        }
         let mut s = fd.get_sregs().map_err(|e| kvm_err(format!("KVM_GET_SREGS: {e}")))?;
         let code = kvm_bindings::kvm_segment {
             base: 0,
