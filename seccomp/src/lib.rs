@@ -440,8 +440,9 @@ fn host_network_syscalls() -> Vec<Allowed> {
 /// The KVM ioctls the KVM platform makes once the Sentry is confined (the
 /// VM and its memory slots are made before): a vCPU per app thread and its
 /// set-up, runs, register and XSAVE transfers, and kick injections.
-const KVM_IOCTLS: [u64; 15] = [
+const KVM_IOCTLS: [u64; 16] = [
     0xae41,      // KVM_CREATE_VCPU
+    0x4020_ae46, // KVM_SET_USER_MEMORY_REGION (slots added as the app maps)
     0xae80,      // KVM_RUN
     0x8090_ae81, // KVM_GET_REGS
     0x4090_ae82, // KVM_SET_REGS

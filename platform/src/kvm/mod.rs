@@ -2,12 +2,16 @@
 //! guest, with page tables of its own; its syscalls and faults leave the
 //! guest and reach the Sentry as VM exits.
 //!
-//! - **One VM per platform** (one per sandbox). Guest-physical memory is two
-//!   KVM memory slots: the memory file at guest-physical 0 (the platform's
-//!   own shared mapping of the memfd, so a guest-physical address *is* a
-//!   memory-file offset and the Sentry's view of app memory is unchanged),
-//!   and above it the platform's kernel region (page tables, and each
-//!   vCPU's block: stub code, save area and stack, GDT and TSS, IDT).
+//! - **One VM per platform** (one per sandbox). Guest-physical memory is
+//!   the memory file at guest-physical 0 (the platform's own shared mapping
+//!   of the memfd, so a guest-physical address *is* a memory-file offset
+//!   and the Sentry's view of app memory is unchanged), in KVM memory slots
+//!   of 1 GiB or more each, added as mappings first reach them (KVM keeps
+//!   per-page data for a slot's whole size, charged to the sandbox's
+//!   cgroup: one slot over the 64 GiB memory file cost a sandbox more than a
+//!   small `--memory` limit); and above it, in one slot, the platform's
+//!   kernel region (page tables, and each vCPU's block: stub code, save
+//!   area and stack, GDT and TSS, IDT).
 //! - **Page tables per address space**, built by the Sentry from `map_file`,
 //!   `unmap` and `protect`: 4-level, user pages only; every address space's
 //!   top table shares the one kernel entry that maps the kernel region (with
@@ -58,6 +62,10 @@ const K_ROOT: u64 = 0;
 const K_PDPT: u64 = PAGE;
 const K_PD: u64 = 2 * PAGE;
 const K_FIRST_FREE: u64 = 3 * PAGE;
+/// The smallest memory slot over the memory file.
+const MIN_SLOT_BYTES: u64 = 1 << 30;
+/// The kernel region's slot; the memory file's come after it.
+const KERNEL_SLOT: u32 = 0;
 
 /// MSRs.
 const MSR_STAR: u32 = 0xc000_0081;
@@ -105,6 +113,10 @@ struct Vm {
     next_vcpu: AtomicU64,
     /// vCPU 0, made to read PVM's address range; the first context takes it.
     spare: Mutex<Option<VcpuFd>>,
+    /// The bytes of the memory file each slot covers, and which slots are
+    /// there (slot `KERNEL_SLOT + 1 + i` for the `i`th).
+    slot_bytes: u64,
+    mem_slots: Mutex<Vec<bool>>,
     /// vCPUs of contexts that ended, for new contexts to take: KVM never
     /// frees a vCPU before its VM, and a VM has at most KVM_MAX_VCPUS of
     /// them, so without reuse a sandbox could start only so many threads
@@ -124,20 +136,21 @@ impl Vm {
         let kmem =
             sys::Mapping::anonymous(KERNEL_REGION as usize).map_err(|e| kvm_err(format!("kernel region: {e}")))?;
         let kgpa = size.next_multiple_of(1 << 30);
+        // Slots of 1 GiB, or larger where the host has too few for that.
+        let free_slots = (kvm.get_nr_memslots() as u64).saturating_sub(1).max(1);
+        let slot_bytes = size.div_ceil(free_slots).next_power_of_two().max(MIN_SLOT_BYTES);
         let fd = kvm.create_vm().map_err(|e| kvm_err(format!("KVM_CREATE_VM: {e}")))?;
-        for (slot, gpa, m) in [(0u32, 0u64, &mem), (1, kgpa, &kmem)] {
-            let region = kvm_userspace_memory_region {
-                slot,
-                flags: 0,
-                guest_phys_addr: gpa,
-                memory_size: m.len() as u64,
-                userspace_addr: m.host_addr(),
-            };
-            // SAFETY: both mappings are owned by the Vm, which drops `fd`
-            // (and so the slots) before them.
-            unsafe { fd.set_user_memory_region(region) }
-                .map_err(|e| kvm_err(format!("KVM_SET_USER_MEMORY_REGION (slot {slot}): {e}")))?;
-        }
+        let region = kvm_userspace_memory_region {
+            slot: KERNEL_SLOT,
+            flags: 0,
+            guest_phys_addr: kgpa,
+            memory_size: kmem.len() as u64,
+            userspace_addr: kmem.host_addr(),
+        };
+        // SAFETY: the mapping is owned by the Vm, which drops `fd` (and so
+        // the slot) before it.
+        unsafe { fd.set_user_memory_region(region) }
+            .map_err(|e| kvm_err(format!("KVM_SET_USER_MEMORY_REGION (the kernel region): {e}")))?;
         let cpuid = kvm
             .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
             .map_err(|e| kvm_err(format!("KVM_GET_SUPPORTED_CPUID: {e}")))?;
@@ -163,6 +176,8 @@ impl Vm {
             spare: Mutex::new(Some(spare)),
             idle: Mutex::new(Vec::new()),
             fresh_fpu,
+            slot_bytes,
+            mem_slots: Mutex::new(vec![false; size.div_ceil(slot_bytes) as usize]),
         };
         // The kernel region, mapped with 2 MiB supervisor pages.
         for i in 0..KERNEL_REGION / (2 << 20) {
@@ -188,6 +203,37 @@ impl Vm {
         drop(pool);
         self.kmem.zero(off, PAGE as usize);
         Ok((off, reused))
+    }
+
+    /// Adds the memory slots over bytes `off..off + len` of the memory file
+    /// that are not there yet (the caller checked the range is in it).
+    fn ensure_slots(&self, off: u64, len: u64) -> Result<(), PlatformError> {
+        if len == 0 {
+            return Ok(());
+        }
+        let mut slots = self.mem_slots.lock().unwrap_or_else(|e| e.into_inner());
+        for i in off / self.slot_bytes..=(off + len - 1) / self.slot_bytes {
+            let Some(there) = slots.get_mut(i as usize) else {
+                return Err(kvm_err("a mapping past the memory file"));
+            };
+            if *there {
+                continue;
+            }
+            let gpa = i * self.slot_bytes;
+            let region = kvm_userspace_memory_region {
+                slot: KERNEL_SLOT + 1 + i as u32,
+                flags: 0,
+                guest_phys_addr: gpa,
+                memory_size: self.slot_bytes.min(self.mem.len() as u64 - gpa),
+                userspace_addr: self.mem.host_addr() + gpa,
+            };
+            // SAFETY: a part of the memory file's mapping, which the Vm owns
+            // and drops after `fd` (and so the slot).
+            unsafe { self.fd.set_user_memory_region(region) }
+                .map_err(|e| kvm_err(format!("KVM_SET_USER_MEMORY_REGION (memory at {gpa:#x}): {e}")))?;
+            *there = true;
+        }
+        Ok(())
     }
 
     /// `n` fresh contiguous pages (a vCPU block), never reused.
@@ -411,6 +457,7 @@ impl AddressSpace for KvmAddressSpace {
         if file_offset.checked_add(len).is_none_or(|end| end > self.vm.mem.len() as u64) {
             return Err(PlatformError::AddressSpaceOp { op: "mmap", pid: 0, errno: libc::EINVAL });
         }
+        self.vm.ensure_slots(file_offset, len)?;
         for i in 0..len / PAGE {
             let Ok(at) = self.leaf_entry(addr + i * PAGE, true)? else { continue };
             self.set_entry(at, leaf(file_offset + i * PAGE, prot.0));
