@@ -600,7 +600,9 @@ impl KvmContext {
                 (fd, vm.alloc_block(BLOCK_PAGES)?, false)
             }
         };
-        fd.get_kvm_run().request_interrupt_window = 0;
+        // Nothing the context before asked of KVM carries over.
+        let run = fd.get_kvm_run();
+        (run.request_interrupt_window, run.immediate_exit) = (0, 0);
         let kva = vm.kva + block;
         vm.kmem.write_bytes(block + B_CODE, vm.stub.code);
         for (i, e) in gdt(kva + B_TSS).iter().enumerate() {
