@@ -384,9 +384,14 @@ pub fn restore_tasks(
     let host_caches = image
         .host_caches
         .iter()
-        .map(|c| match c.disk {
-            Some((fs, inode)) => restore_disk_cache(&mem_inodes, (fs, inode), c, image.memory.tail),
-            None => restore_host_cache(kernel, &opener, c, image.memory.tail),
+        .map(|c| {
+            if super::memfs::past_tail(&c.pages, image.memory.tail) {
+                return Err(inconsistent("a file's cache past the memory file's end"));
+            }
+            match c.disk {
+                Some((fs, inode)) => restore_disk_cache(&mem_inodes, (fs, inode), c),
+                None => restore_host_cache(kernel, &opener, c),
+            }
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut mms = Vec::new();
@@ -1254,14 +1259,13 @@ fn restore_timers(
     Ok(())
 }
 
-/// The host fd a private mapping of `d` copies from, as mmap gets it.
-/// A host file's cache made again from its pages, the file opened again
-/// by its path (for writing, if writeback went on) and checked unchanged.
+/// A host file's cache made again from its pages (checked to lie in the
+/// memory file), the file opened again by its path (for writing, if
+/// writeback went on) and checked unchanged.
 fn restore_host_cache(
     kernel: &Kernel,
     opener: &Opener,
     c: &HostCacheImage,
-    tail: u64,
 ) -> Result<Arc<crate::vfs::hostcache::HostCache>, RestoreError> {
     use abi::flags::open::{O_RDONLY, O_RDWR};
     let d = opener.find(&c.file, true)?;
@@ -1271,33 +1275,28 @@ fn restore_host_cache(
     }
     let fd = crate::vfs::hostfs::open(&d, if c.writer { O_RDWR } else { O_RDONLY }).map_err(reopen)?;
     let a = crate::sys::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd)).map_err(reopen)?;
-    if c.pages.iter().any(|&(_, off)| off.checked_add(abi::PAGE_SIZE).is_none_or(|e| e > tail)) {
-        return Err(inconsistent("a host file's cache past the memory file's end"));
-    }
     let state =
         crate::vfs::hostcache::CacheState { name: Some(d), size: c.size, pages: c.pages.clone(), writer: c.writer };
     crate::vfs::hostcache::restore((a.dev, a.ino), Arc::new(fd), state, &kernel.memfile)
         .map_err(|_| inconsistent("a host file's cache, twice or malformed"))
 }
 
-/// The cache of a file of an overlay on disk, made again over the file
-/// the restore made from the image.
+/// The cache of a file of an overlay on disk (its pages checked to lie in
+/// the memory file), made again over the file the restore made from the
+/// image.
 fn restore_disk_cache(
     mem_inodes: &[HashMap<usize, Arc<crate::vfs::tmpfs::Inode>>],
     (fs, inode): (usize, usize),
     c: &HostCacheImage,
-    tail: u64,
 ) -> Result<Arc<crate::vfs::hostcache::HostCache>, RestoreError> {
     let inode = mem_inodes.get(fs).and_then(|m| m.get(&inode));
     let data = inode.and_then(|i| i.disk_data()).ok_or_else(|| inconsistent("a cache of a file on disk"))?;
-    if c.pages.iter().any(|&(_, off)| off.checked_add(abi::PAGE_SIZE).is_none_or(|e| e > tail)) {
-        return Err(inconsistent("a file's cache past the memory file's end"));
-    }
     let state =
         crate::vfs::hostcache::CacheState { name: None, size: c.size, pages: c.pages.clone(), writer: c.writer };
     data.restore_cache(state).map_err(|_| inconsistent("a cache of a file on disk, twice or malformed"))
 }
 
+/// The host fd a private mapping of `d` copies from, as mmap gets it.
 fn mappable_fd(kernel: &Kernel, d: &Arc<Dentry>) -> Result<Arc<OwnedFd>, Errno> {
     use crate::vfs::Node;
     let fd = match d.node() {

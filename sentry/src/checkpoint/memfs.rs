@@ -520,6 +520,12 @@ fn restore_unlinked(
     Ok(made)
 }
 
+/// Whether a page of `pages` ((index, memory-file offset) each) lies past
+/// `tail`, the memory file's end.
+pub fn past_tail(pages: &[(u64, u64)], tail: u64) -> bool {
+    pages.iter().any(|&(_, off)| off.checked_add(abi::PAGE_SIZE).is_none_or(|e| e > tail))
+}
+
 /// Where a restore finds what the image keeps outside its state.
 pub struct Source {
     /// The memory file's end: every page lies below it.
@@ -533,7 +539,7 @@ pub struct Source {
 /// disk file.
 fn restore_inode(fs: &Arc<MemFs>, s: &InodeImage, src: &Source, point: &str) -> Result<Arc<Inode>, RestoreError> {
     let bad = |what: String| RestoreError::Inconsistent(what);
-    if s.pages.iter().any(|&(_, off)| off.checked_add(abi::PAGE_SIZE).is_none_or(|e| e > src.tail)) {
+    if past_tail(&s.pages, src.tail) {
         return Err(bad(format!("{point}: a page past the memory file's end")));
     }
     let disk = match &s.disk {
