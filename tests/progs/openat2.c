@@ -98,6 +98,11 @@ int main(void)
 	int proc = open("/proc", O_DIRECTORY | O_RDONLY);
 	try("no xdev: .. out of /proc", proc, "..", O_RDONLY, RESOLVE_NO_XDEV);
 	try("no xdev: version in /proc", proc, "version", O_RDONLY, RESOLVE_NO_XDEV);
-	try("cached: sub/f", dir, "sub/f", O_RDONLY, RESOLVE_CACHED);
+	/* Linux may answer EAGAIN to RESOLVE_CACHED whenever the walk is not
+	 * all in its caches (a loaded host evicts them), so either answer
+	 * reads the same. */
+	struct open_how cached = { .flags = O_RDONLY, .resolve = RESOLVE_CACHED };
+	long fd = syscall(SYS_openat2, dir, "sub/f", &cached, sizeof cached);
+	printf("cached: sub/f: %s\n", fd >= 0 || errno == EAGAIN ? "ok or EAGAIN" : strerrorname_np(errno));
 	return 0;
 }
